@@ -1,0 +1,425 @@
+"""Every message that crosses an actor boundary.
+
+Wire form: a msgspec Struct encoded as a MessagePack *array* whose first element is the tag
+``"<kind>@<version>"``. The version is part of the tag so that a receiver refuses a message of a
+schema it does not know (``ipc.codec`` tells "unknown version" apart from "corrupt").
+
+Units are in the names: ``*_paise`` integer paise, ``*_units`` integer quantity in units (never
+lots), ``*_ns`` integer nanoseconds since the Unix epoch (UTC). Every message carries
+``ts_event_ns`` (exchange / origin time) and ``ts_init_ns`` (when the engine first saw the
+underlying event) so that latency can be traced across hops.
+
+Adding a field: append it with a default and keep the version. Changing or removing a field:
+bump the version in the tag.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Literal, Union
+
+import msgspec
+
+
+class Message(msgspec.Struct, frozen=True, array_like=True, tag_field="t"):
+    """Base of every bus message (frozen, array-encoded, tagged)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Closed vocabularies
+# --------------------------------------------------------------------------------------------
+
+Side = Literal["BUY", "SELL"]
+OrderType = Literal["MARKET", "LIMIT", "SL", "SL_M"]
+Validity = Literal["DAY", "IOC"]
+Product = Literal["INTRADAY", "CNC", "MARGIN"]
+ActorState = Literal["starting", "ready", "stopping"]
+DepthSides = Literal["both", "bid", "ask"]
+TradingState = Literal["ACTIVE", "REDUCING", "HALTED"]
+
+
+class OrderState(str, enum.Enum):
+    INITIALIZED = "INITIALIZED"
+    DENIED = "DENIED"
+    SUBMITTED = "SUBMITTED"
+    ACCEPTED = "ACCEPTED"
+    REJECTED = "REJECTED"
+    TRIGGERED = "TRIGGERED"
+    PENDING_UPDATE = "PENDING_UPDATE"
+    PENDING_CANCEL = "PENDING_CANCEL"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELED = "CANCELED"
+    EXPIRED = "EXPIRED"
+
+
+# --------------------------------------------------------------------------------------------
+# Runtime: heartbeats and commands
+# --------------------------------------------------------------------------------------------
+
+
+class Heartbeat(Message, tag="heartbeat@1"):
+    """Sent by every actor to the supervisor each heartbeat interval (and at once when ready)."""
+
+    actor: str
+    pid: int
+    seq: int
+    state: ActorState
+    started_ns: int
+    ts_ns: int
+    msgs_in: int = 0
+    msgs_out: int = 0
+    bad_frames: int = 0
+
+
+class StopActor(Message, tag="stop@1"):
+    """Ask an actor to stop gracefully (run on_stop, close sockets, exit 0)."""
+
+    cmd_id: str
+    reason: str = ""
+
+
+class EngageKillSwitch(Message, tag="kill.engage@1"):
+    """Every actor obeys: no new risk may be taken until an explicit release."""
+
+    cmd_id: str
+    reason: str
+    by: str
+    ts_ns: int
+
+
+class ReleaseKillSwitch(Message, tag="kill.release@1"):
+    cmd_id: str
+    by: str
+    ts_ns: int
+
+
+class Ping(Message, tag="ping@1"):
+    cmd_id: str
+    ts_ns: int
+
+
+class Reply(Message, tag="reply@1"):
+    """Answer to any command; ``code`` is empty on success, a reason code otherwise."""
+
+    cmd_id: str
+    actor: str
+    ok: bool
+    code: str = ""
+    detail: str = ""
+
+
+# --------------------------------------------------------------------------------------------
+# Market data (produced by the feed actor from Dhan binary packets)
+# --------------------------------------------------------------------------------------------
+
+
+class Tick(Message, tag="tick@1"):
+    """Last traded price (Dhan ticker packet, code 2; index packet, code 1)."""
+
+    segment: int
+    security_id: int
+    ltp_paise: int
+    ts_event_ns: int
+    ts_init_ns: int
+
+
+class Quote(Message, tag="quote@1"):
+    """Trade and session summary (Dhan quote packet, code 4, and the non-depth part of full, 8).
+
+    ``oi_units`` and the OI day range are 0 when the packet does not carry them (quote packets).
+    """
+
+    segment: int
+    security_id: int
+    ltp_paise: int
+    ltq_units: int
+    atp_paise: int
+    volume_units: int
+    total_sell_qty_units: int
+    total_buy_qty_units: int
+    open_paise: int
+    close_paise: int
+    high_paise: int
+    low_paise: int
+    ts_event_ns: int
+    ts_init_ns: int
+    oi_units: int = 0
+    oi_day_high_units: int = 0
+    oi_day_low_units: int = 0
+
+
+class Depth(Message, tag="depth@1"):
+    """Market depth, best level first. 5 levels from full packets (both sides at once), 20 levels
+    from the depth feed (one side per packet: ``sides`` says which lists carry data; the other
+    side's lists are empty and mean "no update", not "empty book")."""
+
+    segment: int
+    security_id: int
+    sides: DepthSides
+    bid_price_paise: list[int]
+    bid_qty_units: list[int]
+    bid_orders: list[int]
+    ask_price_paise: list[int]
+    ask_qty_units: list[int]
+    ask_orders: list[int]
+    ts_event_ns: int
+    ts_init_ns: int
+
+
+class OpenInterest(Message, tag="oi@1"):
+    segment: int
+    security_id: int
+    oi_units: int
+    ts_event_ns: int
+    ts_init_ns: int
+
+
+class PrevClose(Message, tag="prevclose@1"):
+    segment: int
+    security_id: int
+    prev_close_paise: int
+    prev_oi_units: int
+    ts_event_ns: int
+    ts_init_ns: int
+
+
+class MarketStatus(Message, tag="mktstatus@1"):
+    segment: int
+    security_id: int
+    ts_event_ns: int
+    ts_init_ns: int
+
+
+class FeedDisconnected(Message, tag="feed.disconnected@1"):
+    """The venue closed the feed; ``reason_code`` is Dhan's numeric code (807 token expired, ...)."""
+
+    reason_code: int
+    reason: str
+    ts_event_ns: int
+    ts_init_ns: int
+
+
+class BookUpdate(Message, tag="book@1"):
+    """Top of book and derived figures published by the book actor after each depth change."""
+
+    segment: int
+    security_id: int
+    best_bid_paise: int
+    best_bid_qty_units: int
+    best_ask_paise: int
+    best_ask_qty_units: int
+    last_price_paise: int
+    mid_x2_paise: int  # bid + ask: exact, halve only for display
+    spread_paise: int
+    imbalance: float  # (bid qty - ask qty) / (bid qty + ask qty) over the levels held; analytics
+    levels: int
+    ts_event_ns: int
+    ts_init_ns: int
+
+
+class Bar(Message, tag="bar@1"):
+    segment: int
+    security_id: int
+    timeframe_s: int
+    open_paise: int
+    high_paise: int
+    low_paise: int
+    close_paise: int
+    volume_units: int
+    ts_open_ns: int
+    ts_event_ns: int  # bar close time
+    ts_init_ns: int
+
+
+# --------------------------------------------------------------------------------------------
+# Orders: strategy -> risk -> execution, and the events that come back
+# --------------------------------------------------------------------------------------------
+
+
+class OrderIntent(Message, tag="intent@1"):
+    """What a strategy (or an operator through control) wants. Risk approves or denies it.
+
+    ``intent_id`` is unique forever for its origin (strategy name + persisted sequence), so a
+    re-sent intent is recognised and never becomes a second order.
+    """
+
+    intent_id: str
+    strategy: str
+    segment: int
+    security_id: int
+    side: Side
+    qty_units: int
+    order_type: OrderType
+    price_paise: int
+    trigger_price_paise: int
+    validity: Validity
+    product: Product
+    ts_event_ns: int
+    ts_init_ns: int
+    ts_created_ns: int
+    reduce_only: bool = False
+    group_id: str = ""
+
+
+class SubmitOrder(Message, tag="submit@1"):
+    """An approved intent on its way from risk to execution."""
+
+    intent: OrderIntent
+    ts_approved_ns: int
+
+
+class CancelOrder(Message, tag="cancel@1"):
+    cmd_id: str
+    client_order_id: str
+    by: str
+    ts_ns: int
+
+
+class CancelAllOrders(Message, tag="cancelall@1"):
+    cmd_id: str
+    by: str
+    ts_ns: int
+    strategy: str = ""  # empty: every strategy
+
+
+class ModifyOrder(Message, tag="modify@1"):
+    cmd_id: str
+    client_order_id: str
+    qty_units: int
+    price_paise: int
+    trigger_price_paise: int
+    by: str
+    ts_ns: int
+
+
+class OrderDenied(Message, tag="denied@1"):
+    """Risk refused an intent. ``reason_code`` is a DenyReason name; ``message`` has the numbers."""
+
+    intent_id: str
+    strategy: str
+    segment: int
+    security_id: int
+    reason_code: str
+    message: str
+    ts_event_ns: int
+    ts_init_ns: int
+
+
+class OrderEvent(Message, tag="order@1"):
+    """The state of one order after a transition, as execution recorded it in the ledger.
+
+    Average fill price is exact as ``filled_value_paise / filled_qty_units`` (never a float).
+    ``ts_sent_ns`` is when execution handed the order to the venue (0 before that).
+    """
+
+    client_order_id: str
+    intent_id: str
+    strategy: str
+    segment: int
+    security_id: int
+    side: Side
+    order_type: OrderType
+    validity: Validity
+    product: Product
+    qty_units: int
+    price_paise: int
+    trigger_price_paise: int
+    state: OrderState
+    filled_qty_units: int
+    filled_value_paise: int
+    venue_order_id: str
+    reason_code: str
+    reason: str
+    ts_event_ns: int
+    ts_init_ns: int
+    ts_created_ns: int = 0
+    ts_approved_ns: int = 0
+    ts_sent_ns: int = 0
+
+
+class Fill(Message, tag="fill@1"):
+    fill_id: str
+    client_order_id: str
+    venue_order_id: str
+    strategy: str
+    segment: int
+    security_id: int
+    side: Side
+    qty_units: int
+    price_paise: int
+    charges_paise: int
+    ts_event_ns: int
+    ts_init_ns: int
+
+
+class Position(Message, tag="position@1"):
+    """Net position of one strategy in one instrument.
+
+    ``open_cost_paise`` is the signed cost of the open quantity (avg price = cost / net qty).
+    """
+
+    strategy: str
+    segment: int
+    security_id: int
+    net_qty_units: int
+    open_cost_paise: int
+    realised_pnl_paise: int
+    unrealised_pnl_paise: int
+    charges_paise: int
+    ts_event_ns: int
+    ts_init_ns: int
+
+
+class RiskStateChanged(Message, tag="risk.state@1"):
+    state: TradingState
+    reason_code: str
+    detail: str
+    by: str
+    ts_event_ns: int
+    ts_init_ns: int
+
+
+class RiskAction(Message, tag="risk.action@1"):
+    """A post-trade rule acted (daily loss breached, square-off time, trailing stop, ...)."""
+
+    action: str
+    reason_code: str
+    detail: str
+    strategy: str
+    segment: int
+    security_id: int
+    ts_event_ns: int
+    ts_init_ns: int
+
+
+AnyMessage = Union[
+    Heartbeat,
+    StopActor,
+    EngageKillSwitch,
+    ReleaseKillSwitch,
+    Ping,
+    Reply,
+    Tick,
+    Quote,
+    Depth,
+    OpenInterest,
+    PrevClose,
+    MarketStatus,
+    FeedDisconnected,
+    BookUpdate,
+    Bar,
+    OrderIntent,
+    SubmitOrder,
+    CancelOrder,
+    CancelAllOrders,
+    ModifyOrder,
+    OrderDenied,
+    OrderEvent,
+    Fill,
+    Position,
+    RiskStateChanged,
+    RiskAction,
+]
+
+ALL_MESSAGE_TYPES: tuple[type[Message], ...] = AnyMessage.__args__  # type: ignore[attr-defined]
