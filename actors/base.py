@@ -1,0 +1,86 @@
+"""The one shape every actor has.
+
+An actor is a plain class: it declares the topic prefixes it listens to, implements ``on_<event>``
+handlers for the message types it cares about (``on_tick`` for ``Tick``, ``on_order_intent`` for
+``OrderIntent``, ...), and talks to the world only through its :class:`ActorContext`:
+``publish`` (a stream anyone may subscribe to), ``send`` (a reliable message to one actor),
+``call_later`` / ``every`` (timers), ``watch_fd`` (an extra file descriptor in the loop).
+
+The same actor code runs alone in a process or co-located with others on an in-process bus; the
+host decides how a message travels.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, Callable, ClassVar, Protocol
+
+from ipc.messages import ALL_MESSAGE_TYPES, Message
+
+if TYPE_CHECKING:
+    from engine.config import Config
+    from engine.logs import Log
+
+
+class Timer(Protocol):
+    def cancel(self) -> None: ...
+
+
+class ActorContext(Protocol):
+    """What the host provides to an actor."""
+
+    name: str
+    config: "Config"
+    data_dir: Any
+    run_dir: Any
+    log: "Log"
+    kill_switch_engaged: bool
+
+    def publish(self, topic: bytes, msg: Message) -> None: ...
+    def send(self, target: str, msg: Message, topic: bytes = b"") -> None: ...
+    def reply(self, sender: str, msg: Message) -> None: ...
+    def call_later(self, delay_s: float, fn: Callable[[], None]) -> Timer: ...
+    def every(self, interval_s: float, fn: Callable[[], None]) -> Timer: ...
+    def watch_fd(self, fd: int, fn: Callable[[], None]) -> None: ...
+    def unwatch_fd(self, fd: int) -> None: ...
+    def now_ns(self) -> int: ...
+    def request_stop(self, reason: str) -> None: ...
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+HANDLER_NAMES: dict[type[Message], str] = {t: f"on_{_snake(t.__name__)}" for t in ALL_MESSAGE_TYPES}
+
+
+class Actor:
+    """Base class. Subclasses set ``subscriptions`` and write ``on_<event>`` handlers."""
+
+    subscriptions: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, ctx: ActorContext) -> None:
+        self.ctx = ctx
+        self.log = ctx.log
+        self.handlers: dict[type[Message], Callable[..., None]] = {}
+        for msg_type, method in HANDLER_NAMES.items():
+            fn = getattr(self, method, None)
+            if fn is not None:
+                self.handlers[msg_type] = fn
+
+    # Lifecycle ------------------------------------------------------------------------------
+    def on_start(self) -> None:
+        """Open resources, rebuild state from the ledger, compile kernels. Runs before ready."""
+
+    def on_stop(self) -> None:
+        """Flush and close. Runs once on a graceful stop."""
+
+    def on_kill_switch(self, engaged: bool, reason: str) -> None:
+        """The supervisor (or an operator) engaged or released the kill switch."""
+
+
+
+class ActorConfigError(Exception):
+    """Raised from ``on_start`` when the actor cannot run with its configuration (an unknown
+    instrument, a bad strategy parameter). The process exits with EX_CONFIG and the supervisor
+    stops the daemon instead of restarting it forever."""

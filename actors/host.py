@@ -1,0 +1,466 @@
+"""The process that runs one or more actors: one loop of receive, handle, send.
+
+The loop blocks in ``zmq.Poller.poll`` until a socket or watched fd is readable or the next timer
+is due: no busy polling (on 2 cores it ruins the tail). Messages between actors of the same host
+travel on an in-process bus: no encoding, no socket, a FIFO drained after every handler so that
+handlers never nest. Messages to other hosts go over ZeroMQ (see ``ipc.transport``).
+"""
+
+from __future__ import annotations
+
+import collections
+import heapq
+import itertools
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+from typing import Callable, Iterable
+
+import zmq
+
+from actors.base import Actor, ActorConfigError
+from engine.config import EXIT_CONFIG, STOP_ORDER, Config
+from engine.logs import Log, get_logger
+from ipc import codec, topics
+from ipc.messages import (
+    EngageKillSwitch,
+    Heartbeat,
+    Message,
+    Ping,
+    ReleaseKillSwitch,
+    Reply,
+    StopActor,
+)
+from ipc.transport import Endpoints, Inbox, Outbox, PeerUnavailable, StreamPublisher, StreamSubscriber
+
+SUPERVISOR = "supervisor"
+BAD_FRAME_LOG_INTERVAL_S = 1.0
+
+
+class _Timer:
+    __slots__ = ("deadline_ns", "interval_ns", "fn", "cancelled")
+
+    def __init__(self, deadline_ns: int, interval_ns: int, fn: Callable[[], None]) -> None:
+        self.deadline_ns = deadline_ns
+        self.interval_ns = interval_ns
+        self.fn = fn
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class _Context:
+    """An actor's view of its host (implements actors.base.ActorContext)."""
+
+    def __init__(self, host: "ActorHost", name: str) -> None:
+        self._host = host
+        self.name = name
+        self.config = host.config
+        self.data_dir = host.data_dir
+        self.run_dir = host.run_dir
+        self.log = get_logger(name)
+        self.kill_switch_engaged = False
+
+    def publish(self, topic: bytes, msg: Message) -> None:
+        self._host.publish(self.name, topic, msg)
+
+    def send(self, target: str, msg: Message, topic: bytes = b"") -> None:
+        self._host.send(self.name, target, msg, topic)
+
+    def reply(self, sender: str, msg: Message) -> None:
+        self._host.reply(self.name, sender, msg)
+
+    def call_later(self, delay_s: float, fn: Callable[[], None]) -> _Timer:
+        return self._host.add_timer(delay_s, 0.0, fn)
+
+    def every(self, interval_s: float, fn: Callable[[], None]) -> _Timer:
+        return self._host.add_timer(interval_s, interval_s, fn)
+
+    def watch_fd(self, fd: int, fn: Callable[[], None]) -> None:
+        self._host.watch_fd(fd, fn)
+
+    def unwatch_fd(self, fd: int) -> None:
+        self._host.unwatch_fd(fd)
+
+    def now_ns(self) -> int:
+        return time.time_ns()
+
+    def request_stop(self, reason: str) -> None:
+        self._host.request_stop(reason)
+
+
+class ActorHost:
+    """Runs the given actors in this process until stopped.
+
+    ``peers`` are all actor names in the engine (to connect to their publishers); ``local`` are the
+    ones hosted here, in the order they start.
+    """
+
+    def __init__(self, unit: str, local: list[tuple[str, type[Actor]]], peers: Iterable[str],
+                 config: Config, data_dir: Path, run_dir: Path, lifeline_fd: int = -1) -> None:
+        self.unit = unit
+        self.lifeline_fd = lifeline_fd
+        self.config = config
+        self.data_dir = data_dir
+        self.run_dir = run_dir
+        self.log: Log = get_logger(f"host.{unit}")
+        eng = config.engine
+        names = tuple(eng.actors) + (SUPERVISOR,)
+        self.endpoints = Endpoints(run_dir, eng.transport, eng.tcp_host, eng.tcp_base_port, names)
+        self.zctx = zmq.Context.instance()
+        self.local_names = [name for name, _ in local]
+        self.remote_names = [p for p in peers if p not in self.local_names]
+        self._classes = local
+        self.actors: dict[str, Actor] = {}
+        self.contexts: dict[str, _Context] = {}
+
+        self.publishers: dict[str, StreamPublisher] = {}
+        self.inboxes: dict[str, Inbox] = {}
+        self.outboxes: dict[str, Outbox] = {}
+        self.subscriber = StreamSubscriber(self.zctx)
+        self.poller = zmq.Poller()
+        self._socket_handlers: dict[object, Callable[[], None]] = {}
+        self._fd_handlers: dict[int, Callable[[], None]] = {}
+
+        self._timers: list[tuple[int, int, _Timer]] = []
+        self._timer_seq = itertools.count()
+        # (topic, message, target actors, sender for reliable sends / "" for stream messages)
+        self._queue: collections.deque[tuple[bytes, Message, list[str], str]] = collections.deque()
+        self._routes: dict[bytes, list[str]] = {}
+        self._running = False
+        self._stop_reason = ""
+        self._state = "starting"
+        self._hb_seq = 0
+        self._started_ns = time.time_ns()
+        self.msgs_in = 0
+        self.msgs_out = 0
+        self.bad_frames = 0
+        self.bad_by_kind: collections.Counter[str] = collections.Counter()
+        self._last_bad_log = 0.0
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+
+    # Setup ----------------------------------------------------------------------------------
+    def _open_sockets(self) -> None:
+        for name in self.local_names:
+            pub = StreamPublisher(self.zctx, self.endpoints.pub(name))
+            self.publishers[name] = pub
+            self._register(pub.sock, pub.on_subscription_frames)
+            inbox = Inbox(self.zctx, self.endpoints.inbox(name))
+            self.inboxes[name] = inbox
+            self._register(inbox.sock, lambda n=name, s=inbox.sock: self._on_inbox(n, s))
+        for peer in self.remote_names:
+            self.subscriber.connect(self.endpoints.pub(peer))
+        self.subscriber.connect(self.endpoints.pub(SUPERVISOR))
+        prefixes = {p for name, cls in self._classes for p in cls.subscriptions}
+        for prefix in sorted(prefixes):
+            self.subscriber.subscribe(prefix)
+        self._register(self.subscriber.sock, self._on_stream)
+        self.poller.register(self._wake_r.fileno(), zmq.POLLIN)
+        self._fd_handlers[self._wake_r.fileno()] = self._drain_wakeup
+        if self.lifeline_fd >= 0:
+            # The supervisor holds the write end; EOF here means it died (even by kill -9).
+            self.watch_fd(self.lifeline_fd, self._on_lifeline)
+
+    def _on_lifeline(self) -> None:
+        if not os.read(self.lifeline_fd, 64):
+            self.unwatch_fd(self.lifeline_fd)
+            self.log.error("supervisor_gone", unit=self.unit)
+            self.request_stop("supervisor gone")
+
+    def _register(self, sock: zmq.Socket, fn: Callable[[], None]) -> None:
+        self.poller.register(sock, zmq.POLLIN)
+        self._socket_handlers[sock] = fn
+
+    def _outbox(self, target: str) -> Outbox:
+        box = self.outboxes.get(target)
+        if box is None:
+            box = Outbox(self.zctx, self.endpoints.inbox(target), identity=self.unit)
+            self.outboxes[target] = box
+            self._register(box.sock, lambda t=target, s=box.sock: self._on_replies(t, s))
+        return box
+
+    def _install_signals(self) -> None:
+        # Ctrl-C on a terminal reaches the whole process group: the supervisor orchestrates the
+        # stop order, so an actor ignores SIGINT and stops on SIGTERM or a StopActor command.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, lambda *_: self.request_stop("SIGTERM"))
+        signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
+
+    def _drain_wakeup(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    # Services for actors ----------------------------------------------------------------------
+    def publish(self, origin: str, topic: bytes, msg: Message) -> None:
+        """Deliver to local subscribers through the queue and to remote ones through XPUB
+        (encoded only if some remote subscriber wants the topic). Hot path."""
+        local = self._routes.get(topic)
+        if local is None:
+            local = [n for n, cls in self._classes if n != origin
+                     and any(topic.startswith(p.encode()) for p in cls.subscriptions)]
+            self._routes[topic] = local
+        if local:
+            self._queue.append((topic, msg, local, ""))
+        pub = self.publishers[origin]
+        if pub.wants(topic):
+            pub.send(topic, codec.encode(msg))
+            self.msgs_out += 1
+
+    def send(self, origin: str, target: str, msg: Message, topic: bytes = b"") -> None:
+        """Reliable delivery to one actor (in-process when co-located)."""
+        if target in self.actors:
+            self._queue.append((topic, msg, [target], origin))
+            return
+        self._outbox(target).send(topic, codec.encode(msg))
+        self.msgs_out += 1
+
+    def reply(self, origin: str, sender: str, msg: Message) -> None:
+        if sender in self.actors:
+            self._queue.append((b"", msg, [sender], origin))
+            return
+        try:
+            self.inboxes[origin].reply(sender.encode(), topics.REPLY.encode(), codec.encode(msg))
+        except PeerUnavailable as exc:
+            self.log.warning("reply_undeliverable", actor=origin, to=sender, error=str(exc))
+
+    def add_timer(self, delay_s: float, interval_s: float, fn: Callable[[], None]) -> _Timer:
+        timer = _Timer(time.monotonic_ns() + int(delay_s * 1e9), int(interval_s * 1e9), fn)
+        heapq.heappush(self._timers, (timer.deadline_ns, next(self._timer_seq), timer))
+        return timer
+
+    def watch_fd(self, fd: int, fn: Callable[[], None]) -> None:
+        self.poller.register(fd, zmq.POLLIN)
+        self._fd_handlers[fd] = fn
+
+    def unwatch_fd(self, fd: int) -> None:
+        self.poller.unregister(fd)
+        self._fd_handlers.pop(fd, None)
+
+    def request_stop(self, reason: str) -> None:
+        if self._running:
+            self._stop_reason = reason
+            self._running = False
+
+    # Receiving --------------------------------------------------------------------------------
+    def _bad_frame(self, where: str, kind: str, detail: str) -> None:
+        self.bad_frames += 1
+        self.bad_by_kind[kind] += 1
+        now = time.monotonic()
+        # One line per bad frame would let a hostile peer flood the journal: at most one a second,
+        # with the running counts.
+        if now - self._last_bad_log >= BAD_FRAME_LOG_INTERVAL_S:
+            self._last_bad_log = now
+            self.log.warning("bad_frame", where=where, kind=kind, detail=detail[:200],
+                             total=self.bad_frames, by_kind=dict(self.bad_by_kind))
+
+    def _decode(self, where: str, buf: memoryview) -> Message | None:
+        try:
+            return codec.decode(buf)  # straight from the zmq frame buffer
+        except codec.DecodeError as exc:
+            self._bad_frame(where, exc.failure.value, exc.detail)
+            return None
+
+    def _on_stream(self) -> None:
+        sock = self.subscriber.sock
+        for _ in range(1024):  # bounded batch so timers and inboxes are not starved
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            if len(frames) != 2:
+                self._bad_frame("stream", "CORRUPT", f"{len(frames)} frames, expected 2")
+                continue
+            msg = self._decode("stream", frames[1].buffer)
+            if msg is None:
+                continue
+            self.msgs_in += 1
+            topic = frames[0].bytes
+            targets = self._routes.get(topic)
+            if targets is None:
+                targets = [n for n, cls in self._classes
+                           if any(topic.startswith(p.encode()) for p in cls.subscriptions)]
+                self._routes[topic] = targets
+            for name in targets:
+                self._dispatch(name, topic, msg, "")
+            self._drain_queue()
+
+    def _on_inbox(self, name: str, sock: zmq.Socket) -> None:
+        for _ in range(1024):
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            if len(frames) != 3:
+                self._bad_frame(f"inbox.{name}", "CORRUPT", f"{len(frames)} frames, expected 3")
+                continue
+            msg = self._decode(f"inbox.{name}", frames[2].buffer)
+            if msg is None:
+                continue
+            self.msgs_in += 1
+            sender = frames[0].bytes.decode(errors="replace")
+            self._dispatch(name, frames[1].bytes, msg, sender)
+            self._drain_queue()
+
+    def _on_replies(self, target: str, sock: zmq.Socket) -> None:
+        """Replies arriving on our DEALER to ``target``: route to the local actor that handles them."""
+        for _ in range(1024):
+            try:
+                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                return
+            if len(frames) != 2:
+                self._bad_frame(f"replies.{target}", "CORRUPT", f"{len(frames)} frames, expected 2")
+                continue
+            msg = self._decode(f"replies.{target}", frames[1].buffer)
+            if msg is None:
+                continue
+            self.msgs_in += 1
+            for name in self.local_names:
+                self._dispatch(name, frames[0].bytes, msg, target)
+            self._drain_queue()
+
+    def _dispatch(self, name: str, topic: bytes, msg: Message, sender: str) -> None:
+        actor = self.actors[name]
+        msg_type = type(msg)
+        handler = actor.handlers.get(msg_type)
+        try:
+            if handler is not None:
+                handler(msg)
+            elif msg_type in _COMMANDS:
+                self._on_command(name, msg, sender)
+        except Exception:  # an actor bug must not take the loop down with it
+            self.log.exception("handler_failed", actor=name, message=msg_type.__name__,
+                               topic=topic.decode(errors="replace"))
+
+    def _on_command(self, name: str, msg: Message, sender: str) -> None:
+        ctx = self.contexts[name]
+        if isinstance(msg, Ping):
+            result = Reply(msg.cmd_id, name, True)
+        elif isinstance(msg, StopActor):
+            self.request_stop(f"StopActor from {sender or 'local'}: {msg.reason}")
+            result = Reply(msg.cmd_id, name, True)
+        elif isinstance(msg, EngageKillSwitch):
+            if not ctx.kill_switch_engaged:
+                ctx.kill_switch_engaged = True
+                self.log.warning("kill_switch_engaged", actor=name, reason=msg.reason, by=msg.by)
+                self.actors[name].on_kill_switch(True, msg.reason)
+            result = Reply(msg.cmd_id, name, True)
+        elif isinstance(msg, ReleaseKillSwitch):
+            if ctx.kill_switch_engaged:
+                ctx.kill_switch_engaged = False
+                self.log.warning("kill_switch_released", actor=name, by=msg.by)
+                self.actors[name].on_kill_switch(False, "")
+            result = Reply(msg.cmd_id, name, True)
+        else:
+            return
+        if sender:
+            self.reply(name, sender, result)
+
+    def _drain_queue(self) -> None:
+        queue = self._queue
+        while queue:
+            topic, msg, targets, sender = queue.popleft()
+            for name in targets:
+                self._dispatch(name, topic, msg, sender)
+
+    def _run_timers(self) -> None:
+        now = time.monotonic_ns()
+        timers = self._timers
+        while timers and timers[0][0] <= now:
+            _, _, timer = heapq.heappop(timers)
+            if timer.cancelled:
+                continue
+            try:
+                timer.fn()
+            except Exception:
+                self.log.exception("timer_failed", fn=getattr(timer.fn, "__qualname__", "?"))
+            if timer.interval_ns and not timer.cancelled:
+                timer.deadline_ns = max(timer.deadline_ns + timer.interval_ns, now)
+                heapq.heappush(timers, (timer.deadline_ns, next(self._timer_seq), timer))
+            self._drain_queue()
+
+    # Heartbeats -------------------------------------------------------------------------------
+    def _heartbeat(self) -> None:
+        now = time.time_ns()
+        box = self._outbox(SUPERVISOR)
+        for name in self.local_names:
+            self._hb_seq += 1
+            hb = Heartbeat(name, os.getpid(), self._hb_seq, self._state, self._started_ns, now,  # type: ignore[arg-type]
+                           self.msgs_in, self.msgs_out, self.bad_frames)
+            try:
+                box.send(topics.heartbeat_topic(name), codec.encode(hb))
+            except PeerUnavailable:
+                pass  # heartbeats are only worth anything fresh; the next one will do
+
+    # Main -------------------------------------------------------------------------------------
+    def run(self) -> int:
+        """Start the actors, serve until stopped, stop them in order. Returns the exit code."""
+        self._install_signals()
+        self._open_sockets()
+        for name, cls in self._classes:
+            ctx = _Context(self, name)
+            self.contexts[name] = ctx
+            self.actors[name] = cls(ctx)
+        self._running = True
+        for name in self.local_names:
+            self.log.info("actor_starting", actor=name)
+            try:
+                self.actors[name].on_start()
+            except ActorConfigError as exc:
+                self.log.error("actor_config_error", actor=name, error=str(exc))
+                return EXIT_CONFIG
+            self._drain_queue()
+        self._state = "ready"
+        self._heartbeat()
+        self.add_timer(self.config.engine.heartbeat_interval_s, self.config.engine.heartbeat_interval_s,
+                       self._heartbeat)
+        self.log.info("host_ready", unit=self.unit, actors=",".join(self.local_names))
+        self._loop()
+        return self._shutdown()
+
+    def _loop(self) -> None:
+        poll = self.poller.poll
+        sockets = self._socket_handlers
+        fds = self._fd_handlers
+        while self._running:
+            if self._timers:
+                wait_ms = max(0, (self._timers[0][0] - time.monotonic_ns()) // 1_000_000)
+            else:
+                wait_ms = 1000
+            for sock, _ in poll(wait_ms):
+                fn = sockets.get(sock) if not isinstance(sock, int) else fds.get(sock)
+                if fn is not None:
+                    fn()
+            self._run_timers()
+
+    def _shutdown(self) -> int:
+        self._state = "stopping"
+        self.log.info("host_stopping", unit=self.unit, reason=self._stop_reason)
+        self._heartbeat()
+        ordered = sorted(self.local_names, key=lambda n: STOP_ORDER.index(n) if n in STOP_ORDER else -1)
+        for name in ordered:
+            try:
+                self.actors[name].on_stop()
+                self._drain_queue()
+            except Exception:
+                self.log.exception("on_stop_failed", actor=name)
+        for pub in self.publishers.values():
+            pub.close()
+        for inbox in self.inboxes.values():
+            inbox.close()
+        self.subscriber.close()
+        for box in self.outboxes.values():
+            box.close()
+        self.log.info("host_stopped", unit=self.unit)
+        return 0
+
+
+_COMMANDS = (Ping, StopActor, EngageKillSwitch, ReleaseKillSwitch)

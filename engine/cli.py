@@ -1,0 +1,193 @@
+"""The ``shikra`` command.
+
+Exit codes: 0 ok; 1 runtime error; 2 usage error; 3 the daemon is not running / not reachable;
+78 configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import msgspec
+
+from engine.config import (
+    DEFAULT_CONFIG_TOML,
+    EXIT_CONFIG,
+    Config,
+    ConfigError,
+    default_config_path,
+    load_config,
+    resolve_paths,
+)
+from engine.logs import setup_logging
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_NOT_RUNNING = 3
+
+
+def _config_from_args(args: argparse.Namespace) -> tuple[Config, str]:
+    """--config, else $SHIKRA_CONFIG, else ~/.config/shikra/shikra.toml if present, else defaults."""
+    path = args.config or os.environ.get("SHIKRA_CONFIG")
+    if path:
+        return load_config(path), str(Path(path).expanduser())
+    default = default_config_path()
+    if default.exists():
+        return load_config(default), str(default)
+    return Config(), "built-in defaults"
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from engine.lock import AlreadyRunning
+    from engine.supervisor import run_daemon
+
+    cfg, source = _config_from_args(args)
+    setup_logging(cfg.log.level, cfg.log.format, unit="supervisor")
+    data_dir, run_dir = resolve_paths(cfg, args.data_dir)
+    try:
+        return run_daemon(cfg, data_dir, run_dir, source)
+    except AlreadyRunning as exc:
+        print(f"shikra: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    path = Path(args.path).expanduser() if args.path else default_config_path()
+    if path.exists() and not args.force:
+        print(f"shikra: {path} exists; use --force to overwrite", file=sys.stderr)
+        return EXIT_ERROR
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(DEFAULT_CONFIG_TOML)
+    print(f"wrote {path}")
+    return EXIT_OK
+
+
+def _paths(args: argparse.Namespace) -> tuple[Path, Path]:
+    cfg, _ = _config_from_args(args)
+    return resolve_paths(cfg, args.data_dir)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from engine.lock import is_locked
+    from engine.status import read_status, render_status
+
+    data_dir, run_dir = _paths(args)
+    pid = is_locked(data_dir)
+    status = read_status(run_dir)
+    if pid is None:
+        msg = f"shikra is not running on data dir {data_dir}"
+        if args.json:
+            print(msgspec.json.encode({"running": False, "data_dir": str(data_dir)}).decode())
+        else:
+            print(msg)
+        return EXIT_NOT_RUNNING
+    if status is None:
+        print(f"shikra (pid {pid}) is starting; no status yet", file=sys.stderr)
+        return EXIT_NOT_RUNNING
+    if args.json:
+        print(msgspec.json.encode({"running": True, **msgspec.to_builtins(status)}).decode())
+    else:
+        print(render_status(status))
+    return EXIT_OK
+
+
+def _send_to_supervisor(data_dir: Path, run_dir: Path, msg: msgspec.Struct, timeout_s: float = 5.0) -> int:
+    """Local admin path: whoever can reach the run directory's socket may command the daemon."""
+    import zmq
+
+    from engine.lock import is_locked
+    from ipc import codec, topics
+    from ipc.messages import Reply
+    from ipc.transport import Endpoints
+
+    if is_locked(data_dir) is None:
+        print(f"shikra is not running on data dir {data_dir}", file=sys.stderr)
+        return EXIT_NOT_RUNNING
+    cfg = msgspec.json.decode((run_dir / "config.json").read_bytes(), type=Config)
+    eng = cfg.engine
+    endpoints = Endpoints(run_dir, eng.transport, eng.tcp_host, eng.tcp_base_port,
+                          tuple(eng.actors) + ("supervisor",))
+    ctx = zmq.Context.instance()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.IDENTITY, f"cli-{os.getpid()}".encode())
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoints.inbox("supervisor"))
+    try:
+        sock.send_multipart((topics.command_topic(type(msg).__name__), codec.encode(msg)))  # type: ignore[arg-type]
+        if not sock.poll(int(timeout_s * 1000)):
+            print("shikra: the daemon did not answer", file=sys.stderr)
+            return EXIT_NOT_RUNNING
+        _topic, payload = sock.recv_multipart()
+        reply = codec.decode(payload)
+        if isinstance(reply, Reply) and reply.ok:
+            return EXIT_OK
+        print(f"shikra: refused: {getattr(reply, 'detail', reply)}", file=sys.stderr)
+        return EXIT_ERROR
+    finally:
+        sock.close()
+
+
+def cmd_kill(args: argparse.Namespace) -> int:
+    from ipc.messages import EngageKillSwitch, ReleaseKillSwitch
+
+    data_dir, run_dir = _paths(args)
+    who = f"local:{os.environ.get('USER', 'unknown')}"
+    if args.release:
+        code = _send_to_supervisor(data_dir, run_dir, ReleaseKillSwitch(uuid.uuid4().hex, who, time.time_ns()))
+        if code == EXIT_OK:
+            print("kill switch released")
+        return code
+    reason = args.reason or "operator"
+    code = _send_to_supervisor(data_dir, run_dir, EngageKillSwitch(uuid.uuid4().hex, reason, who, time.time_ns()))
+    if code == EXIT_OK:
+        print(f"kill switch engaged: {reason}")
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="shikra", description="Shikra trading engine")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="config TOML file (default: $SHIKRA_CONFIG, ~/.config/shikra/shikra.toml, "
+                                         "else built-in paper defaults)")
+    common.add_argument("--data-dir", help="data directory (default: from config, else ~/.local/share/shikra)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("run", parents=[common], help="run the daemon (paper trading on the synthetic market by default)")
+    p.set_defaults(fn=cmd_run)
+
+    p = sub.add_parser("init", help="write a commented default config")
+    p.add_argument("path", nargs="?", help=f"where to write it (default {default_config_path()})")
+    p.add_argument("--force", action="store_true", help="overwrite an existing file")
+    p.set_defaults(fn=cmd_init)
+
+    p = sub.add_parser("status", parents=[common], help="each actor's pid, uptime, restarts, last heartbeat")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(fn=cmd_status)
+
+    p = sub.add_parser("kill", parents=[common], help="engage (or --release) the kill switch")
+    p.add_argument("--release", action="store_true")
+    p.add_argument("--reason", default="")
+    p.set_defaults(fn=cmd_kill)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.fn(args))
+    except ConfigError as exc:
+        print(f"shikra: config error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,312 @@
+"""The daemon's configuration: a TOML file read into frozen msgspec Structs that forbid unknown keys.
+
+Every section has defaults that make a working paper setup, so an empty file (or no file) runs.
+Secrets are never in this file: they come from environment variables or a 0600 credentials file
+(see ``engine.credentials``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+ActorName = str
+Topology = Literal["isolated", "co-located"]
+
+EXIT_CONFIG = 78  # sysexits EX_CONFIG: bad configuration; restarting will not help
+
+DEFAULT_ACTORS: tuple[str, ...] = ("feed", "book", "strategy", "risk", "execution")
+# DESIGN.md: stop strategy first so nothing new is decided, execution last so no order is half-done.
+STOP_ORDER: tuple[str, ...] = ("control", "gateway", "strategy", "risk", "feed", "book", "execution")
+
+
+class Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Base of every config section."""
+
+
+class RestartConfig(Section):
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 30.0
+    max_restarts: int = 5          # this many restarts of one actor inside window_s ...
+    window_s: float = 60.0         # ... engages the kill switch (a restart storm)
+
+
+class EngineConfig(Section):
+    data_dir: str = ""             # empty: $XDG_DATA_HOME/shikra or ~/.local/share/shikra
+    run_dir: str = ""              # empty: <data_dir>/run (sockets, status file)
+    actors: list[ActorName] = msgspec.field(default_factory=lambda: list(DEFAULT_ACTORS))
+    actor_classes: dict[ActorName, str] = msgspec.field(default_factory=dict)  # name -> "module:Class"
+    topology: Topology = "isolated"
+    colocated: list[ActorName] = msgspec.field(default_factory=lambda: list(DEFAULT_ACTORS))
+    transport: Literal["ipc", "tcp"] = "ipc"
+    tcp_host: str = "127.0.0.1"
+    tcp_base_port: int = 47100
+    heartbeat_interval_s: float = 0.5
+    heartbeat_timeout_s: float = 5.0
+    ready_timeout_s: float = 60.0
+    stop_timeout_s: float = 10.0
+    restart: RestartConfig = RestartConfig()
+
+
+class LogConfig(Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "json", "text"] = "auto"
+
+
+class SyntheticFeedConfig(Section):
+    seed: int = 7
+    rate_per_s: int = 200
+    underlyings: list[str] = msgspec.field(default_factory=lambda: ["NIFTY"])
+    option_strikes_each_side: int = 3
+    stocks: list[str] = msgspec.field(default_factory=lambda: ["RELIANCE", "HDFCBANK"])
+    index_vol_annual: float = 0.15
+
+
+class ReplayFeedConfig(Section):
+    path: str = ""
+    pace: Literal["recorded", "fast"] = "recorded"
+    loop: bool = False
+
+
+class DhanFeedConfig(Section):
+    url: str = "wss://api-feed.dhan.co"
+    mode: Literal["ticker", "quote", "full"] = "full"
+    instruments: list[str] = msgspec.field(default_factory=list)  # "NSE_FNO:55796" or symbols
+    stall_timeout_s: float = 15.0
+    ltt_epoch_is_ist: bool = False
+
+
+class FeedConfig(Section):
+    source: Literal["synthetic", "replay", "dhan"] = "synthetic"
+    synthetic: SyntheticFeedConfig = SyntheticFeedConfig()
+    replay: ReplayFeedConfig = ReplayFeedConfig()
+    dhan: DhanFeedConfig = DhanFeedConfig()
+
+
+class StrategyInstanceConfig(Section):
+    name: str
+    kind: str
+    instrument: str = ""
+    params: dict[str, object] = msgspec.field(default_factory=dict)
+    enabled: bool = True
+
+
+class StrategyConfig(Section):
+    user_dir: str = ""
+    instances: list[StrategyInstanceConfig] = msgspec.field(default_factory=list)
+
+
+class ExecutionConfig(Section):
+    venue: Literal["paper", "dhan"] = "paper"
+    starting_cash_paise: int = 10_000_000_00  # ₹10 lakh
+    ack_latency_us: int = 0
+
+
+class InstrumentsConfig(Section):
+    master: str = "sample"   # "sample" (bundled, regenerated for today) or a path to a Dhan CSV
+
+
+class CredentialsConfig(Section):
+    file: str = ""   # a 0600 TOML file with client_id and access_token; env vars win
+
+
+class Config(Section):
+    engine: EngineConfig = EngineConfig()
+    log: LogConfig = LogConfig()
+    feed: FeedConfig = FeedConfig()
+    strategy: StrategyConfig = StrategyConfig()
+    execution: ExecutionConfig = ExecutionConfig()
+    instruments: InstrumentsConfig = InstrumentsConfig()
+    credentials: CredentialsConfig = CredentialsConfig()
+
+
+class ConfigError(Exception):
+    """A config problem; the message names the file and the key path."""
+
+
+_SECRET_KEY = re.compile(r"(token|secret|password|api_key)", re.IGNORECASE)
+
+
+def _humanise(err: str, source: str) -> str:
+    """Turn msgspec's "... - at `$.engine.x`" into "<source>: engine.x: ..."."""
+    m = re.match(r"(?P<what>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", err)
+    what, path = (m.group("what"), m.group("path") or "") if m else (err, "")
+    path = path.lstrip(".")
+    unknown = re.match(r"Object contains unknown field `(?P<key>[^`]+)`", what)
+    if unknown:
+        key = f"{path}.{unknown.group('key')}" if path else unknown.group("key")
+        hint = ""
+        if _SECRET_KEY.search(key):
+            hint = " (secrets never go in the config: use environment variables or the credentials file)"
+        return f"{source}: unknown key '{key}'{hint}"
+    what = what.replace("`", "")
+    return f"{source}: {path or '(top level)'}: {what[0].lower() + what[1:]}"
+
+
+def parse_config(text: str | bytes, source: str = "<config>") -> Config:
+    """Decode TOML text into a Config; raises ConfigError naming ``source`` and the key path."""
+    data = text.encode() if isinstance(text, str) else text
+    try:
+        cfg = msgspec.toml.decode(data, type=Config)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(_humanise(str(exc), source)) from None
+    except msgspec.DecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    check_config(cfg, source)
+    return cfg
+
+
+def check_config(cfg: Config, source: str = "<config>") -> None:
+    """Rules across keys that a schema cannot say."""
+    eng = cfg.engine
+    if len(set(eng.actors)) != len(eng.actors):
+        raise ConfigError(f"{source}: engine.actors: names must be unique, got {eng.actors}")
+    if not eng.actors:
+        raise ConfigError(f"{source}: engine.actors: at least one actor is needed")
+    for name in eng.actors:
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", name):
+            raise ConfigError(f"{source}: engine.actors: '{name}' is not a valid actor name "
+                              "(lower case letters, digits, underscore)")
+    if eng.topology == "co-located":
+        stray = [n for n in eng.colocated if n not in eng.actors]
+        if stray:
+            raise ConfigError(f"{source}: engine.colocated: {stray} are not in engine.actors")
+    if eng.heartbeat_interval_s <= 0:
+        raise ConfigError(f"{source}: engine.heartbeat_interval_s: must be > 0")
+    if eng.heartbeat_timeout_s < 2 * eng.heartbeat_interval_s:
+        raise ConfigError(f"{source}: engine.heartbeat_timeout_s: must be at least twice "
+                          f"engine.heartbeat_interval_s ({eng.heartbeat_interval_s})")
+    if eng.restart.max_restarts < 1:
+        raise ConfigError(f"{source}: engine.restart.max_restarts: must be >= 1")
+    if cfg.feed.source == "replay" and not cfg.feed.replay.path:
+        raise ConfigError(f"{source}: feed.replay.path: required when feed.source = 'replay'")
+    if cfg.feed.synthetic.rate_per_s <= 0:
+        raise ConfigError(f"{source}: feed.synthetic.rate_per_s: must be > 0")
+
+
+def load_config(path: str | os.PathLike[str] | None) -> Config:
+    """Read the config file, or the built-in defaults when ``path`` is None."""
+    if path is None:
+        return Config()
+    p = Path(path).expanduser()
+    try:
+        text = p.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {p}") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {p} cannot be read: {exc.strerror}") from None
+    return parse_config(text, str(p))
+
+
+def default_config_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "shikra" / "shikra.toml"
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "shikra"
+
+
+def resolve_paths(cfg: Config, data_dir: str | None = None) -> tuple[Path, Path]:
+    """(data_dir, run_dir) after command-line override, config, and defaults."""
+    data = Path(data_dir or cfg.engine.data_dir or default_data_dir()).expanduser().resolve()
+    run = Path(cfg.engine.run_dir).expanduser().resolve() if cfg.engine.run_dir else data / "run"
+    return data, run
+
+
+def to_json(cfg: Config) -> bytes:
+    return msgspec.json.encode(cfg)
+
+
+def from_json(data: bytes) -> Config:
+    return msgspec.json.decode(data, type=Config)
+
+
+DEFAULT_CONFIG_TOML = """\
+# Shikra daemon configuration (written by `shikra init`).
+# Every key shown here is at its default; delete what you do not change.
+# Secrets (Dhan client id, access token) never go here: set SHIKRA_DHAN_CLIENT_ID and
+# SHIKRA_DHAN_ACCESS_TOKEN, or point [credentials] file at a 0600 TOML file.
+
+[engine]
+# Where the ledger, instrument cache and run files live. Empty: ~/.local/share/shikra
+data_dir = ""
+# Unix sockets and the status file. Empty: <data_dir>/run
+run_dir = ""
+# Actors to run, one process each unless co-located.
+actors = ["feed", "book", "strategy", "risk", "execution"]
+# "isolated": one process per actor. "co-located": the actors listed in `colocated` share one
+# process and talk through an in-process bus (tens of microseconds instead of ~50 per hop).
+topology = "isolated"
+colocated = ["feed", "book", "strategy", "risk", "execution"]
+# "ipc" (unix sockets in run_dir) or "tcp" (tcp_host, ports from tcp_base_port upward).
+transport = "ipc"
+tcp_host = "127.0.0.1"
+tcp_base_port = 47100
+heartbeat_interval_s = 0.5
+# An actor silent for this long is considered hung: killed and restarted.
+heartbeat_timeout_s = 5.0
+ready_timeout_s = 60.0
+stop_timeout_s = 10.0
+
+[engine.restart]
+backoff_initial_s = 0.5
+backoff_max_s = 30.0
+# This many restarts of one actor within window_s engage the kill switch.
+max_restarts = 5
+window_s = 60.0
+
+[log]
+level = "info"
+# "json" when not on a terminal, text on a terminal ("auto"), or force one.
+format = "auto"
+
+[feed]
+# "synthetic" (seeded random market, real Dhan packets, no network), "replay" (a capture
+# file from `shikra record`) or "dhan" (live websocket; needs credentials).
+source = "synthetic"
+
+[feed.synthetic]
+seed = 7
+rate_per_s = 200
+underlyings = ["NIFTY"]
+option_strikes_each_side = 3
+stocks = ["RELIANCE", "HDFCBANK"]
+index_vol_annual = 0.15
+
+[feed.replay]
+path = ""
+# "recorded": at the pace it was recorded; "fast": as fast as possible.
+pace = "recorded"
+loop = false
+
+[feed.dhan]
+url = "wss://api-feed.dhan.co"
+mode = "full"
+instruments = []
+stall_timeout_s = 15.0
+ltt_epoch_is_ist = false
+
+[strategy]
+# A directory of your own strategy modules (optional).
+user_dir = ""
+
+[execution]
+# "paper" (simulated fills against the live book) or "dhan" (live orders).
+venue = "paper"
+starting_cash_paise = 1000000000
+ack_latency_us = 0
+
+[instruments]
+# "sample": the bundled sample master, regenerated for today. Or a path to a Dhan scrip-master CSV.
+master = "sample"
+
+[credentials]
+# A 0600 TOML file with client_id = "..." and access_token = "..." (env vars win).
+file = ""
+"""
