@@ -27,7 +27,10 @@ _context: dict[str, Any] = {}
 
 
 def mask(value: str, keep: int = 4) -> str:
-    """``"1000000001"`` -> ``"******0001"``; short values are masked whole."""
+    """``"1000000001"`` -> ``"******0001"``; short values, and keep=0, are masked whole
+    (a fixed-width mask: the length of a token is nobody's business)."""
+    if keep <= 0:
+        return "********"
     if len(value) <= keep * 2:
         return "*" * len(value)
     return "*" * (len(value) - keep) + value[-keep:]

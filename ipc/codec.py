@@ -57,7 +57,7 @@ def decode(buf: Any) -> Message:
     """
     try:
         return _decoder.decode(buf)  # hot path
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.MsgspecError, ValueError) as exc:  # invalid UTF-8 raises UnicodeDecodeError
         raise DecodeError(classify(buf), str(exc)) from None
 
 
@@ -65,7 +65,7 @@ def classify(buf: Any) -> DecodeFailure:
     """Why a payload failed to decode (only called on the error path)."""
     try:
         raw = _raw_decoder.decode(buf)
-    except msgspec.DecodeError:
+    except (msgspec.MsgspecError, ValueError):
         return DecodeFailure.CORRUPT
     if not isinstance(raw, list) or not raw or not isinstance(raw[0], str):
         return DecodeFailure.CORRUPT
