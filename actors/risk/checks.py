@@ -1,0 +1,1014 @@
+"""Pre-trade checks: pure check functions and the :class:`RiskEngine` that runs them in order.
+
+Every ``check_*`` function is pure: it takes values and returns ``None`` (approve) or a
+:class:`Denial` with a :class:`DenyReason` and a message that names the numbers involved. None of
+them raises, whatever the intent holds: an :class:`~ipc.messages.OrderIntent` may have been built
+without validation (``OrderIntent(...)`` or ``msgspec.structs.replace`` do not check types), so
+types are tested before values.
+
+:class:`RiskEngine` holds the mutable usage state (order rate window, orders and trades today, open
+orders, positions, exposure, cash) and runs the checks in a fixed cheap-first order
+(:meth:`RiskEngine.check`); the actor shell commits an approval with
+:meth:`RiskEngine.record_approved`, which returns the orders to submit (the intent, or its slices
+when it is above the freeze quantity), and feeds back fills, order events, positions and marks.
+
+Conventions:
+
+- A limit is the largest value allowed: at the limit passes, one unit past it is denied.
+- "Reduces" is judged per strategy and instrument: an order reduces when it is opposite to the
+  strategy's position and, together with the strategy's open orders on the same side, does not take
+  the position past zero. Reducing orders skip the cooldown, entry cut-off, order value,
+  trades-per-day, position, exposure and funds checks (they lower risk and their size is bounded
+  by a position that passed those checks), never the validity, band or rate checks: an exit or a
+  flatten order can be refused for the order rate, and the shell retries it.
+- Worst case for open orders: position and exposure checks count open orders as filled.
+- Reference price of an intent (for value, position value, funds): LIMIT and SL use the limit
+  price, SL_M its trigger price, MARKET the last price (denied NO_LAST_PRICE if none is known).
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import enum
+from collections.abc import Iterable
+from typing import Literal
+
+import msgspec
+
+from actors.risk.limits import ResolvedLimits, RiskLimits, instrument_key, resolve, segment_times
+from actors.risk.sessions import IST_OFFSET_NS, SessionCalendar, TradingDay, default_calendar, ist_date, time_of_day_ns
+from actors.risk.state import ADMISSION, Admission, RiskStatus, TradingState
+from ipc.messages import Fill, OrderDenied, OrderEvent, OrderIntent, OrderState, Position
+from ipc.topics import SEGMENT_NAMES
+
+NS_PER_S = 1_000_000_000
+BPS = 10_000
+
+
+class DenyReason(enum.Enum):
+    """Why risk refused an intent; ``OrderDenied.reason_code`` carries the name."""
+
+    BAD_INTENT = "BAD_INTENT"  # not an OrderIntent, or an empty / non-string id or strategy
+    BAD_SIDE = "BAD_SIDE"
+    BAD_ORDER_TYPE = "BAD_ORDER_TYPE"
+    BAD_VALIDITY = "BAD_VALIDITY"
+    BAD_PRODUCT = "BAD_PRODUCT"
+    BAD_QTY = "BAD_QTY"  # not an integer
+    QTY_NOT_POSITIVE = "QTY_NOT_POSITIVE"
+    BAD_PRICE = "BAD_PRICE"  # not an integer, negative, zero where needed, set where not allowed
+    UNKNOWN_INSTRUMENT = "UNKNOWN_INSTRUMENT"
+    NOT_TRADABLE = "NOT_TRADABLE"
+    INSTRUMENT_EXPIRED = "INSTRUMENT_EXPIRED"
+    QTY_NOT_LOT_MULTIPLE = "QTY_NOT_LOT_MULTIPLE"
+    PRICE_NOT_ON_TICK = "PRICE_NOT_ON_TICK"
+    QTY_ABOVE_FREEZE = "QTY_ABOVE_FREEZE"
+    DUPLICATE_INTENT = "DUPLICATE_INTENT"
+    HALTED = "HALTED"
+    REDUCING = "REDUCING"
+    REDUCE_ONLY = "REDUCE_ONLY"
+    MARKET_CLOSED = "MARKET_CLOSED"
+    ENTRY_CUTOFF = "ENTRY_CUTOFF"
+    NO_LAST_PRICE = "NO_LAST_PRICE"
+    PRICE_OUTSIDE_BAND = "PRICE_OUTSIDE_BAND"
+    RATE_LIMIT_SECOND = "RATE_LIMIT_SECOND"
+    RATE_LIMIT_DAY = "RATE_LIMIT_DAY"
+    MAX_OPEN_ORDERS = "MAX_OPEN_ORDERS"
+    COOLDOWN = "COOLDOWN"
+    FLIP_ONLY = "FLIP_ONLY"
+    MAX_ORDER_VALUE = "MAX_ORDER_VALUE"
+    MAX_TRADES_PER_DAY = "MAX_TRADES_PER_DAY"
+    MAX_POSITION_UNITS = "MAX_POSITION_UNITS"
+    MAX_POSITION_VALUE = "MAX_POSITION_VALUE"
+    MAX_GROSS_EXPOSURE = "MAX_GROSS_EXPOSURE"
+    MAX_NET_EXPOSURE = "MAX_NET_EXPOSURE"
+    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
+
+
+class Denial(msgspec.Struct, frozen=True):
+    reason: DenyReason
+    message: str
+
+
+InstrumentKind = Literal[
+    "EQUITY", "FUTIDX", "FUTSTK", "OPTIDX", "OPTSTK", "FUTCOM", "OPTFUT", "FUTCUR", "OPTCUR", "INDEX"
+]
+
+
+class InstrumentLimits(msgspec.Struct, frozen=True):
+    """What risk needs to know about one instrument (adapt from the instrument master).
+
+    ``freeze_qty_units`` is the largest quantity one exchange order may carry (0: no limit).
+    ``expiry_ist_day`` is the expiry date as days since 1970-01-01 (``sessions.ist_day_number``),
+    0 for none; the instrument trades up to and including that day. ``kind`` INDEX never trades.
+    """
+
+    segment: int
+    security_id: int
+    lot_size_units: int
+    tick_paise: int
+    freeze_qty_units: int = 0
+    expiry_ist_day: int = 0
+    tradable: bool = True
+    kind: InstrumentKind = "EQUITY"
+    symbol: str = ""
+
+
+_SIDES = frozenset(("BUY", "SELL"))
+_ORDER_TYPES = frozenset(("MARKET", "LIMIT", "SL", "SL_M"))
+_VALIDITIES = frozenset(("DAY", "IOC"))
+_PRODUCTS = frozenset(("INTRADAY", "CNC", "MARGIN"))
+_TERMINAL = frozenset(
+    (OrderState.DENIED, OrderState.REJECTED, OrderState.FILLED, OrderState.CANCELED, OrderState.EXPIRED)
+)
+
+
+def _ist(ts_ns: int) -> str:
+    """An epoch-ns instant as IST wall time, for messages."""
+    t = dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=(ts_ns + IST_OFFSET_NS) // 1000)
+    return f"{t:%Y-%m-%d %H:%M:%S} IST"
+
+
+def _day(ist_day_number: int) -> dt.date:
+    return dt.date(1970, 1, 1) + dt.timedelta(days=ist_day_number)
+
+
+def _name(segment: object, security_id: object) -> str:
+    seg = SEGMENT_NAMES.get(segment, repr(segment)) if type(segment) is int else repr(segment)
+    return f"{seg} {security_id!r}"
+
+
+# --------------------------------------------------------------------------------------------
+# Field validity
+# --------------------------------------------------------------------------------------------
+
+
+def check_intent_shape(intent: object) -> Denial | None:
+    """The intent is an OrderIntent with a non-empty string id and strategy."""
+    if type(intent) is not OrderIntent:
+        return Denial(DenyReason.BAD_INTENT, f"expected an OrderIntent, got {type(intent).__name__}")
+    if type(intent.intent_id) is not str or not intent.intent_id:
+        return Denial(DenyReason.BAD_INTENT, f"intent_id must be a non-empty string, got {intent.intent_id!r}")
+    if type(intent.strategy) is not str or not intent.strategy:
+        return Denial(DenyReason.BAD_INTENT, f"strategy must be a non-empty string, got {intent.strategy!r}")
+    return None
+
+
+def check_side(side: object) -> Denial | None:
+    if type(side) is str and side in _SIDES:
+        return None
+    return Denial(DenyReason.BAD_SIDE, f"side {side!r} is not BUY or SELL")
+
+
+def check_order_kind(order_type: object, validity: object, product: object) -> Denial | None:
+    """Order type, validity and product are from their closed sets."""
+    if type(order_type) is not str or order_type not in _ORDER_TYPES:
+        return Denial(DenyReason.BAD_ORDER_TYPE, f"order type {order_type!r} is not one of MARKET, LIMIT, SL, SL_M")
+    if type(validity) is not str or validity not in _VALIDITIES:
+        return Denial(DenyReason.BAD_VALIDITY, f"validity {validity!r} is not DAY or IOC")
+    if type(product) is not str or product not in _PRODUCTS:
+        return Denial(DenyReason.BAD_PRODUCT, f"product {product!r} is not INTRADAY, CNC or MARGIN")
+    return None
+
+
+def check_qty(qty_units: object) -> Denial | None:
+    if type(qty_units) is not int:
+        return Denial(DenyReason.BAD_QTY, f"qty {qty_units!r} is not an integer number of units")
+    if qty_units <= 0:
+        return Denial(DenyReason.QTY_NOT_POSITIVE, f"qty {qty_units} must be positive")
+    return None
+
+
+def check_prices(order_type: str, side: str, price_paise: object, trigger_paise: object) -> Denial | None:
+    """Price and trigger are integers that fit the order type.
+
+    MARKET: price 0, trigger 0. LIMIT: price > 0, trigger 0. SL: price > 0, trigger > 0, and the
+    limit is not worse than the trigger (BUY price >= trigger, SELL price <= trigger). SL_M: price 0,
+    trigger > 0.
+    """
+    if type(price_paise) is not int:
+        return Denial(DenyReason.BAD_PRICE, f"price {price_paise!r} is not an integer number of paise")
+    if type(trigger_paise) is not int:
+        return Denial(DenyReason.BAD_PRICE, f"trigger price {trigger_paise!r} is not an integer number of paise")
+    if price_paise < 0 or trigger_paise < 0:
+        return Denial(DenyReason.BAD_PRICE, f"price {price_paise} / trigger {trigger_paise} paise must not be negative")
+    needs_price = order_type == "LIMIT" or order_type == "SL"
+    needs_trigger = order_type == "SL" or order_type == "SL_M"
+    if needs_price != (price_paise > 0):
+        what = "needs a price > 0" if needs_price else "must have price 0"
+        return Denial(DenyReason.BAD_PRICE, f"{order_type} order {what}; got price {price_paise} paise")
+    if needs_trigger != (trigger_paise > 0):
+        what = "needs a trigger price > 0" if needs_trigger else "must have trigger price 0"
+        return Denial(DenyReason.BAD_PRICE, f"{order_type} order {what}; got trigger {trigger_paise} paise")
+    if order_type == "SL" and (price_paise < trigger_paise if side == "BUY" else price_paise > trigger_paise):
+        return Denial(
+            DenyReason.BAD_PRICE,
+            f"SL {side} limit price {price_paise} paise is on the wrong side of trigger {trigger_paise} paise",
+        )
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Instrument
+# --------------------------------------------------------------------------------------------
+
+
+def check_instrument(
+    inst: InstrumentLimits | None, segment: object, security_id: object, today_ist_day: int
+) -> Denial | None:
+    """The instrument is known, tradable and not past its expiry day."""
+    if inst is None:
+        return Denial(DenyReason.UNKNOWN_INSTRUMENT, f"no instrument {_name(segment, security_id)}")
+    if not inst.tradable or inst.kind == "INDEX":
+        return Denial(DenyReason.NOT_TRADABLE, f"{_name(segment, security_id)} ({inst.kind}) is not tradable")
+    if inst.expiry_ist_day and today_ist_day > inst.expiry_ist_day:
+        return Denial(
+            DenyReason.INSTRUMENT_EXPIRED,
+            f"{_name(segment, security_id)} expired on {_day(inst.expiry_ist_day)} (IST day {inst.expiry_ist_day}); "
+            f"today is {_day(today_ist_day)} (day {today_ist_day})",
+        )
+    return None
+
+
+def check_lot(qty_units: int, inst: InstrumentLimits) -> Denial | None:
+    lot = inst.lot_size_units
+    if lot > 0 and qty_units % lot:
+        return Denial(
+            DenyReason.QTY_NOT_LOT_MULTIPLE,
+            f"qty {qty_units} is not a multiple of lot size {lot} for {_name(inst.segment, inst.security_id)}",
+        )
+    return None
+
+
+def check_tick(price_paise: int, trigger_paise: int, inst: InstrumentLimits) -> Denial | None:
+    tick = inst.tick_paise
+    if tick > 1:
+        for what, p in (("price", price_paise), ("trigger", trigger_paise)):
+            if p % tick:
+                return Denial(
+                    DenyReason.PRICE_NOT_ON_TICK,
+                    f"{what} {p} paise is not a multiple of tick {tick} paise "
+                    f"for {_name(inst.segment, inst.security_id)}",
+                )
+    return None
+
+
+def slice_size_units(inst: InstrumentLimits) -> int:
+    """Largest whole-lot quantity not above the freeze quantity (0 when no lot fits)."""
+    lot = inst.lot_size_units if inst.lot_size_units > 0 else 1
+    return inst.freeze_qty_units - inst.freeze_qty_units % lot
+
+
+def slice_count(qty_units: int, inst: InstrumentLimits) -> int:
+    """How many exchange orders ``qty_units`` becomes (1 when within the freeze quantity)."""
+    freeze = inst.freeze_qty_units
+    if freeze <= 0 or qty_units <= freeze:
+        return 1
+    size = slice_size_units(inst)
+    return -(-qty_units // size) if size > 0 else 0
+
+
+def check_freeze(qty_units: int, inst: InstrumentLimits, slicing_enabled: bool) -> Denial | None:
+    """Above the freeze quantity is sliced when slicing is enabled, denied otherwise."""
+    freeze = inst.freeze_qty_units
+    if freeze <= 0 or qty_units <= freeze:
+        return None
+    if not slicing_enabled:
+        return Denial(
+            DenyReason.QTY_ABOVE_FREEZE,
+            f"qty {qty_units} is above freeze qty {freeze} for {_name(inst.segment, inst.security_id)} "
+            f"and slicing is disabled",
+        )
+    if slice_size_units(inst) <= 0:
+        return Denial(
+            DenyReason.QTY_ABOVE_FREEZE,
+            f"qty {qty_units} is above freeze qty {freeze} for {_name(inst.segment, inst.security_id)} "
+            f"and no whole lot of {inst.lot_size_units} fits under it",
+        )
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# State and time
+# --------------------------------------------------------------------------------------------
+
+
+def check_duplicate(intent_id: str, seen: set[str] | frozenset[str]) -> Denial | None:
+    if intent_id in seen:
+        return Denial(DenyReason.DUPLICATE_INTENT, f"intent {intent_id!r} was already approved today")
+    return None
+
+
+def check_trading_state(state: TradingState, reduces: bool, reduce_only: bool) -> Denial | None:
+    """HALTED passes only reduce_only orders that reduce; REDUCING only orders that reduce."""
+    admission = ADMISSION[state]
+    if admission is Admission.ALL:
+        return None
+    if admission is Admission.REDUCING_ONLY:
+        if reduces:
+            return None
+        return Denial(DenyReason.REDUCING, "trading state is REDUCING: only orders that reduce a position pass")
+    if reduces and reduce_only:
+        return None
+    return Denial(
+        DenyReason.HALTED,
+        f"kill switch engaged (HALTED): only reduce_only orders that reduce a position pass "
+        f"(reduce_only={reduce_only}, reduces={reduces})",
+    )
+
+
+def check_reduce_only(
+    reduce_only: bool, reduces: bool, position_units: int, side: str, qty_units: int, pending_same_side_units: int
+) -> Denial | None:
+    """An intent flagged reduce_only must reduce the strategy's position without crossing zero."""
+    if not reduce_only or reduces:
+        return None
+    return Denial(
+        DenyReason.REDUCE_ONLY,
+        f"reduce_only {side} {qty_units} does not reduce position {position_units} "
+        f"(open {side} orders {pending_same_side_units})",
+    )
+
+
+def check_session(
+    now_ns: int, bounds: tuple[int, int] | None, segment: int, calendar: SessionCalendar
+) -> Denial | None:
+    """The segment is in its continuous session (open inclusive, close exclusive)."""
+    if bounds is not None and bounds[0] <= now_ns < bounds[1]:
+        return None
+    d = ist_date(now_ns)
+    seg = SEGMENT_NAMES.get(segment, str(segment))
+    if bounds is None:
+        why = "not a trading day" if calendar.covers(d) else (
+            f"no calendar data (the {calendar.exchange} calendar covers {calendar.first_date} to {calendar.last_date})"
+        )
+        return Denial(DenyReason.MARKET_CLOSED, f"{seg} is closed on {d}: {why}")
+    return Denial(
+        DenyReason.MARKET_CLOSED,
+        f"{seg} is closed at {_ist(now_ns)}; session is {_ist(bounds[0])} to {_ist(bounds[1])}",
+    )
+
+
+def check_entry_cutoff(now_ns: int, cutoff_ns: int, reduces: bool, segment: int) -> Denial | None:
+    """No new entries from the cut-off (inclusive); reducing orders still pass."""
+    if reduces or now_ns < cutoff_ns:
+        return None
+    return Denial(
+        DenyReason.ENTRY_CUTOFF,
+        f"entries in {SEGMENT_NAMES.get(segment, str(segment))} stop at the cut-off {_ist(cutoff_ns)}; "
+        f"now {_ist(now_ns)}",
+    )
+
+
+def check_cooldown(now_ns: int, last_order_ns: int, cooldown_ns: int, reduces: bool) -> Denial | None:
+    """At least ``cooldown_ns`` since this strategy's last order in the instrument (at it passes)."""
+    if cooldown_ns <= 0 or reduces or last_order_ns == 0:
+        return None
+    elapsed = now_ns - last_order_ns
+    if elapsed >= cooldown_ns:
+        return None
+    return Denial(DenyReason.COOLDOWN, f"{elapsed} ns since the last order; cooldown is {cooldown_ns} ns")
+
+
+def check_flip_only(flip_only: bool, side: str, position_units: int, pending_buy_units: int,
+                    pending_sell_units: int) -> Denial | None:
+    """With flip-only, an order may not add to the position (open orders counted as filled)."""
+    if not flip_only:
+        return None
+    if side == "BUY":
+        worst = position_units + pending_buy_units
+        if worst <= 0:
+            return None
+    else:
+        worst = position_units - pending_sell_units
+        if worst >= 0:
+            return None
+    return Denial(
+        DenyReason.FLIP_ONLY,
+        f"flip-only: {side} would add to position {worst} (position {position_units}, "
+        f"open buys {pending_buy_units}, open sells {pending_sell_units})",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Price
+# --------------------------------------------------------------------------------------------
+
+
+def reference_price(order_type: str, price_paise: int, trigger_paise: int, last_paise: int) -> int:
+    """Price used to value an intent (0 when it cannot be valued: MARKET with no last price)."""
+    if order_type == "LIMIT" or order_type == "SL":
+        return price_paise
+    if order_type == "SL_M":
+        return trigger_paise
+    return last_paise
+
+
+def check_last_price(order_type: str, last_paise: int, band_bps: int, segment: int, security_id: int) -> Denial | None:
+    """A last price is needed to value a MARKET order and to apply the price band."""
+    if last_paise > 0 or (order_type != "MARKET" and band_bps <= 0):
+        return None
+    return Denial(
+        DenyReason.NO_LAST_PRICE,
+        f"no last price for {_name(segment, security_id)}: cannot value a {order_type} order or apply the "
+        f"{band_bps} bps band",
+    )
+
+
+def check_band(price_paise: int, trigger_paise: int, last_paise: int, band_bps: int) -> Denial | None:
+    """Limit and trigger prices lie within ``band_bps`` of the last price (at the edge passes)."""
+    if band_bps <= 0:
+        return None
+    limit = band_bps * last_paise
+    for what, p in (("price", price_paise), ("trigger", trigger_paise)):
+        if p and abs(p - last_paise) * BPS > limit:
+            return Denial(
+                DenyReason.PRICE_OUTSIDE_BAND,
+                f"{what} {p} paise is {abs(p - last_paise) * BPS // last_paise} bps from last price "
+                f"{last_paise} paise; band is {band_bps} bps",
+            )
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Rates and counts
+# --------------------------------------------------------------------------------------------
+
+
+def check_rate_second(orders_in_window: int, new_orders: int, limit: int) -> Denial | None:
+    if orders_in_window + new_orders <= limit:
+        return None
+    return Denial(
+        DenyReason.RATE_LIMIT_SECOND,
+        f"{orders_in_window} orders in the last second + {new_orders} new > limit {limit} per second",
+    )
+
+
+def check_rate_day(orders_today: int, new_orders: int, limit: int) -> Denial | None:
+    if orders_today + new_orders <= limit:
+        return None
+    return Denial(DenyReason.RATE_LIMIT_DAY, f"{orders_today} orders today + {new_orders} new > limit {limit} per day")
+
+
+def check_open_orders(open_orders: int, new_orders: int, limit: int) -> Denial | None:
+    if open_orders + new_orders <= limit:
+        return None
+    return Denial(DenyReason.MAX_OPEN_ORDERS, f"{open_orders} open orders + {new_orders} new > limit {limit}")
+
+
+def check_trades_per_day(trades_today: int, limit: int, reduces: bool) -> Denial | None:
+    """A new entry needs ``trades_today < limit``; reducing orders always pass."""
+    if reduces or trades_today < limit:
+        return None
+    return Denial(DenyReason.MAX_TRADES_PER_DAY, f"{trades_today} trades today; limit {limit} per day")
+
+
+# --------------------------------------------------------------------------------------------
+# Value, position, exposure, funds
+# --------------------------------------------------------------------------------------------
+
+
+def check_order_value(qty_units: int, ref_price_paise: int, limit_paise: int) -> Denial | None:
+    value = qty_units * ref_price_paise
+    if value <= limit_paise:
+        return None
+    return Denial(
+        DenyReason.MAX_ORDER_VALUE,
+        f"order value {value} paise (qty {qty_units} x {ref_price_paise} paise) > limit {limit_paise} paise",
+    )
+
+
+def check_position(projected_units: int, price_paise: int, max_units: int, max_value_paise: int) -> Denial | None:
+    """|projected position| within units and value caps (open orders counted as filled)."""
+    units = abs(projected_units)
+    if units > max_units:
+        return Denial(DenyReason.MAX_POSITION_UNITS, f"position would be {projected_units} units; limit {max_units}")
+    value = units * price_paise
+    if value > max_value_paise:
+        return Denial(
+            DenyReason.MAX_POSITION_VALUE,
+            f"position would be {projected_units} units x {price_paise} paise = {value} paise; "
+            f"limit {max_value_paise} paise",
+        )
+    return None
+
+
+def check_gross_exposure(projected_paise: int, limit_paise: int) -> Denial | None:
+    if projected_paise <= limit_paise:
+        return None
+    return Denial(
+        DenyReason.MAX_GROSS_EXPOSURE, f"gross exposure would be {projected_paise} paise; limit {limit_paise} paise"
+    )
+
+
+def check_net_exposure(projected_paise: int, limit_paise: int) -> Denial | None:
+    if abs(projected_paise) <= limit_paise:
+        return None
+    return Denial(
+        DenyReason.MAX_NET_EXPOSURE, f"net exposure would be {projected_paise} paise; limit {limit_paise} paise"
+    )
+
+
+def required_cash_paise(value_paise: int, margin_bps: int) -> int:
+    """Cash an opening order of ``value_paise`` must find free (rounded up to the paisa)."""
+    return -(-value_paise * margin_bps // BPS)
+
+
+def check_funds(required_paise: int, cash_paise: int, reserved_paise: int) -> Denial | None:
+    free = cash_paise - reserved_paise
+    if required_paise <= free:
+        return None
+    return Denial(
+        DenyReason.INSUFFICIENT_FUNDS,
+        f"order needs {required_paise} paise; free cash {free} paise (cash {cash_paise}, "
+        f"reserved by open orders {reserved_paise})",
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Slicing and the bus form of a denial
+# --------------------------------------------------------------------------------------------
+
+
+def slice_intent(intent: OrderIntent, freeze_qty_units: int, lot_size_units: int = 1) -> list[OrderIntent]:
+    """Split ``intent`` into orders of at most ``freeze_qty_units`` (whole lots), remainder last.
+
+    Returns ``[intent]`` unchanged when it fits. Slice ids are ``"<intent_id>.<n>"`` from 1.
+    Raises ValueError when ``freeze_qty_units`` is positive but no whole lot fits under it (the
+    engine denies that case with QTY_ABOVE_FREEZE before slicing).
+    """
+    qty = intent.qty_units
+    if freeze_qty_units <= 0 or qty <= freeze_qty_units:
+        return [intent]
+    lot = lot_size_units if lot_size_units > 0 else 1
+    size = freeze_qty_units - freeze_qty_units % lot
+    if size <= 0:
+        raise ValueError(f"freeze qty {freeze_qty_units} is below one lot of {lot}")
+    out = []
+    n = 0
+    while qty > 0:
+        n += 1
+        part = size if qty > size else qty
+        out.append(msgspec.structs.replace(intent, intent_id=f"{intent.intent_id}.{n}", qty_units=part))
+        qty -= part
+    return out
+
+
+def to_order_denied(intent: object, denial: Denial, ts_event_ns: int, ts_init_ns: int) -> OrderDenied:
+    """The OrderDenied message for ``denial``; malformed fields are carried as best they can be."""
+    intent_id = getattr(intent, "intent_id", "")
+    strategy = getattr(intent, "strategy", "")
+    segment = getattr(intent, "segment", -1)
+    security_id = getattr(intent, "security_id", -1)
+    return OrderDenied(
+        intent_id=intent_id if type(intent_id) is str else repr(intent_id),
+        strategy=strategy if type(strategy) is str else repr(strategy),
+        segment=segment if type(segment) is int else -1,
+        security_id=security_id if type(security_id) is int else -1,
+        reason_code=denial.reason.name,
+        message=denial.message,
+        ts_event_ns=ts_event_ns,
+        ts_init_ns=ts_init_ns,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# The engine
+# --------------------------------------------------------------------------------------------
+
+
+class _Book:
+    """Account-wide figures for one instrument and its share of the exposure sums."""
+
+    __slots__ = (
+        "net_units", "open_buy_units", "open_sell_units", "mark_paise", "gross_paise", "long_paise", "short_paise"
+    )
+
+    def __init__(self) -> None:
+        self.net_units = 0
+        self.open_buy_units = 0
+        self.open_sell_units = 0
+        self.mark_paise = 0
+        self.gross_paise = 0  # max(|net + open buys|, |net - open sells|) x mark
+        self.long_paise = 0  # (net + open buys) x mark
+        self.short_paise = 0  # (net - open sells) x mark
+
+
+class _Slot:
+    """One strategy in one instrument: resolved limits, position, open orders, last order."""
+
+    __slots__ = ("limits", "book", "position_units", "pending_buy_units", "pending_sell_units",
+                 "last_order_ns", "last_side")
+
+    def __init__(self, limits: ResolvedLimits, book: _Book) -> None:
+        self.limits = limits
+        self.book = book
+        self.position_units = 0
+        self.pending_buy_units = 0
+        self.pending_sell_units = 0
+        self.last_order_ns = 0
+        self.last_side = ""
+
+
+class _Open:
+    """An order at the venue as risk counts it."""
+
+    __slots__ = ("slot", "side", "remaining_units", "ref_price_paise", "reserved_paise", "opening")
+
+    def __init__(self, slot: _Slot, side: str, remaining_units: int, ref_price_paise: int, opening: bool) -> None:
+        self.slot = slot
+        self.side = side
+        self.remaining_units = remaining_units
+        self.ref_price_paise = ref_price_paise
+        self.reserved_paise = 0
+        self.opening = opening
+
+
+class RiskEngine:
+    """Pre-trade checker with the usage state of one account.
+
+    ``check`` is pure with respect to the engine's usage counters (it only prunes the expired part
+    of the rate window and rolls the IST day); ``record_approved`` commits. All times are epoch ns
+    supplied by the caller (a fake clock in tests). Not thread-safe: one actor loop owns it.
+    """
+
+    def __init__(
+        self,
+        limits: RiskLimits,
+        instruments: Iterable[InstrumentLimits],
+        *,
+        cash_paise: int,
+        calendar: SessionCalendar | None = None,
+        status: RiskStatus | None = None,
+    ) -> None:
+        self.limits = limits
+        self.calendar = calendar if calendar is not None else default_calendar()
+        self.status = status if status is not None else RiskStatus()
+        self.cash_paise = cash_paise
+        self.reserved_paise = 0
+        self.gross_paise = 0
+        self.net_long_paise = 0
+        self.net_short_paise = 0
+        self.orders_today = 0
+        self.trades_today = 0
+        self.open_orders = 0
+        self._instruments: dict[tuple[int, int], InstrumentLimits] = {}
+        self._books: dict[tuple[int, int], _Book] = {}
+        self._slots: dict[tuple[str, int, int], _Slot] = {}
+        self._open: dict[str, _Open] = {}
+        self._seen: set[str] = set()
+        self._window: collections.deque[int] = collections.deque(maxlen=limits.max_orders_per_second)
+        self._day: TradingDay | None = None
+        self._day_start_ns = 0
+        self._day_end_ns = 0
+        self._cutoff_ns: dict[int, int] = {}
+        for inst in instruments:
+            self._instruments[(inst.segment, inst.security_id)] = inst
+
+    # --- configuration -----------------------------------------------------------------------
+
+    def set_instrument(self, inst: InstrumentLimits) -> None:
+        """Add or replace an instrument (e.g. after the daily master refresh)."""
+        self._instruments[(inst.segment, inst.security_id)] = inst
+
+    def set_limits(self, limits: RiskLimits) -> None:
+        """Replace the limits; usage state is kept, per-slot limits re-resolved."""
+        self.limits = limits
+        if self._window.maxlen != limits.max_orders_per_second:
+            self._window = collections.deque(self._window, maxlen=limits.max_orders_per_second)
+        for (strategy, seg, sid), slot in self._slots.items():
+            slot.limits = resolve(limits, strategy, instrument_key(SEGMENT_NAMES.get(seg, str(seg)), sid))
+        self._day_end_ns = 0  # recompute cut-offs at the next call
+
+    def set_status(self, status: RiskStatus) -> None:
+        self.status = status
+
+    def set_cash(self, cash_paise: int) -> None:
+        """Authoritative cash from the ledger / venue (overrides what fills moved)."""
+        self.cash_paise = cash_paise
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _roll_day(self, now_ns: int) -> None:
+        day = self.calendar.day(now_ns)
+        if self._day is not None and day.day != self._day.day:
+            self.orders_today = 0
+            self.trades_today = 0
+            self._seen.clear()
+        self._day = day
+        self._day_start_ns = day.start_ns
+        self._day_end_ns = day.end_ns
+        self._cutoff_ns = {
+            seg: day.start_ns + time_of_day_ns(segment_times(self.limits, SEGMENT_NAMES[seg]).entry_cutoff_ist)
+            for seg in SEGMENT_NAMES
+        }
+
+    def _slot(self, strategy: str, segment: int, security_id: int) -> _Slot:
+        key = (strategy, segment, security_id)
+        slot = self._slots.get(key)
+        if slot is None:
+            ikey = (segment, security_id)
+            book = self._books.get(ikey)
+            if book is None:
+                book = self._books[ikey] = _Book()
+            ikey_name = instrument_key(SEGMENT_NAMES.get(segment, str(segment)), security_id)
+            limits = resolve(self.limits, strategy, ikey_name)
+            slot = self._slots[key] = _Slot(limits, book)
+        return slot
+
+    def _reterm(self, book: _Book) -> None:
+        """Recompute one instrument's share of the exposure sums after any change to it."""
+        m = book.mark_paise
+        long_units = book.net_units + book.open_buy_units
+        short_units = book.net_units - book.open_sell_units
+        gross = max(abs(long_units), abs(short_units)) * m
+        long_p = long_units * m
+        short_p = short_units * m
+        self.gross_paise += gross - book.gross_paise
+        self.net_long_paise += long_p - book.long_paise
+        self.net_short_paise += short_p - book.short_paise
+        book.gross_paise, book.long_paise, book.short_paise = gross, long_p, short_p
+
+    @staticmethod
+    def _reduces(slot: _Slot, side: str, qty_units: int) -> bool:
+        pos = slot.position_units
+        if side == "BUY":
+            return pos < 0 and qty_units + slot.pending_buy_units <= -pos
+        return pos > 0 and qty_units + slot.pending_sell_units <= pos
+
+    # --- the check ---------------------------------------------------------------------------
+
+    def check(self, intent: OrderIntent, now_ns: int) -> Denial | None:
+        """Run every pre-trade check on ``intent`` at ``now_ns``; None approves. Never raises.
+
+        Order: fields, instrument, lot/tick/freeze, duplicate, trading state, reduce-only,
+        session and cut-off, last price and band, rates and open orders, cooldown and flip-only;
+        then, for orders that do not reduce: order value, trades per day, position, exposure,
+        funds.
+        """
+        # Hot path: once per intent; cheap checks first; allocates only lookup keys, a slot on
+        # first use of a strategy/instrument pair, and a denial.
+        d = check_intent_shape(intent)
+        if d is not None:
+            return d
+        side = intent.side
+        d = check_side(side)
+        if d is not None:
+            return d
+        order_type = intent.order_type
+        d = check_order_kind(order_type, intent.validity, intent.product)
+        if d is not None:
+            return d
+        qty = intent.qty_units
+        d = check_qty(qty)
+        if d is not None:
+            return d
+        price = intent.price_paise
+        trigger = intent.trigger_price_paise
+        d = check_prices(order_type, side, price, trigger)
+        if d is not None:
+            return d
+
+        if not (self._day_start_ns <= now_ns < self._day_end_ns):
+            self._roll_day(now_ns)
+        segment = intent.segment
+        security_id = intent.security_id
+        if type(segment) is not int or type(security_id) is not int:
+            return check_instrument(None, segment, security_id, 0)
+        inst = self._instruments.get((segment, security_id))
+        d = check_instrument(inst, segment, security_id, self._day.day)  # type: ignore[union-attr]
+        if d is not None:
+            return d
+        assert inst is not None
+        d = check_lot(qty, inst)
+        if d is not None:
+            return d
+        d = check_tick(price, trigger, inst)
+        if d is not None:
+            return d
+        slot = self._slot(intent.strategy, segment, security_id)
+        lim = slot.limits
+        d = check_freeze(qty, inst, lim.slicing_enabled)
+        if d is not None:
+            return d
+        d = check_duplicate(intent.intent_id, self._seen)
+        if d is not None:
+            return d
+
+        reduces = self._reduces(slot, side, qty)
+        reduce_only = intent.reduce_only is True
+        d = check_trading_state(self.status.state, reduces, reduce_only)
+        if d is not None:
+            return d
+        if reduce_only and not reduces:
+            pending = slot.pending_buy_units if side == "BUY" else slot.pending_sell_units
+            return check_reduce_only(reduce_only, reduces, slot.position_units, side, qty, pending)
+
+        d = check_session(now_ns, self._day.bounds.get(segment), segment, self.calendar)  # type: ignore[union-attr]
+        if d is not None:
+            return d
+        d = check_entry_cutoff(now_ns, self._cutoff_ns.get(segment, 0), reduces, segment)
+        if d is not None:
+            return d
+
+        book = slot.book
+        last = book.mark_paise
+        d = check_last_price(order_type, last, lim.price_band_bps, segment, security_id)
+        if d is not None:
+            return d
+        d = check_band(price, trigger, last, lim.price_band_bps)
+        if d is not None:
+            return d
+
+        n = slice_count(qty, inst)
+        window = self._window
+        horizon = now_ns - NS_PER_S
+        while window and window[0] <= horizon:
+            window.popleft()
+        d = check_rate_second(len(window), n, self.limits.max_orders_per_second)
+        if d is not None:
+            return d
+        d = check_rate_day(self.orders_today, n, self.limits.max_orders_per_day)
+        if d is not None:
+            return d
+        d = check_open_orders(self.open_orders, n, self.limits.max_open_orders)
+        if d is not None:
+            return d
+        d = check_cooldown(now_ns, slot.last_order_ns, lim.order_cooldown_ns, reduces)
+        if d is not None:
+            return d
+        d = check_flip_only(lim.flip_only, side, slot.position_units, slot.pending_buy_units, slot.pending_sell_units)
+        if d is not None:
+            return d
+
+        if reduces:
+            return None
+        ref = reference_price(order_type, price, trigger, last)
+        d = check_order_value(qty, ref, lim.max_order_value_paise)
+        if d is not None:
+            return d
+        d = check_trades_per_day(self.trades_today, self.limits.max_trades_per_day, False)
+        if d is not None:
+            return d
+
+        mark = last if last > 0 else ref
+        if side == "BUY":
+            projected = slot.position_units + slot.pending_buy_units + qty
+            long_units = book.net_units + book.open_buy_units + qty
+            short_units = book.net_units - book.open_sell_units
+            net_after = self.net_long_paise - book.long_paise + long_units * mark
+        else:
+            projected = slot.position_units - slot.pending_sell_units - qty
+            long_units = book.net_units + book.open_buy_units
+            short_units = book.net_units - book.open_sell_units - qty
+            net_after = self.net_short_paise - book.short_paise + short_units * mark
+        d = check_position(projected, mark, lim.max_position_units, lim.max_position_value_paise)
+        if d is not None:
+            return d
+        gross_after = self.gross_paise - book.gross_paise + max(abs(long_units), abs(short_units)) * mark
+        d = check_gross_exposure(gross_after, self.limits.max_gross_exposure_paise)
+        if d is not None:
+            return d
+        d = check_net_exposure(net_after, self.limits.max_net_exposure_paise)
+        if d is not None:
+            return d
+        return check_funds(required_cash_paise(qty * ref, self.limits.margin_bps), self.cash_paise, self.reserved_paise)
+
+    # --- commit and feedback -----------------------------------------------------------------
+
+    def slice(self, intent: OrderIntent, freeze_qty_units: int | None = None) -> list[OrderIntent]:
+        """Slices of ``intent`` at the instrument's (or the given) freeze quantity, whole lots."""
+        inst = self._instruments.get((intent.segment, intent.security_id))
+        lot = inst.lot_size_units if inst is not None else 1
+        if freeze_qty_units is None:
+            freeze_qty_units = inst.freeze_qty_units if inst is not None else 0
+        return slice_intent(intent, freeze_qty_units, lot)
+
+    def record_approved(self, intent: OrderIntent, now_ns: int) -> list[OrderIntent]:
+        """Commit an intent that passed :meth:`check`; returns the orders to submit.
+
+        Counts each slice in the rate window, orders today and open orders; adds the open
+        quantity to the strategy and account figures; reserves cash for opening orders; remembers
+        the intent id (and slice ids) for duplicate detection.
+        """
+        if not (self._day_start_ns <= now_ns < self._day_end_ns):
+            self._roll_day(now_ns)
+        slot = self._slot(intent.strategy, intent.segment, intent.security_id)
+        side = intent.side
+        opening = not self._reduces(slot, side, intent.qty_units)
+        ref = reference_price(intent.order_type, intent.price_paise, intent.trigger_price_paise, slot.book.mark_paise)
+        orders = self.slice(intent)
+        self._seen.add(intent.intent_id)
+        for order in orders:
+            self._window.append(now_ns)
+            self.orders_today += 1
+            self._seen.add(order.intent_id)
+            self._add_open(order.intent_id, slot, side, order.qty_units, ref, opening)
+        slot.last_order_ns = now_ns
+        slot.last_side = side
+        return orders
+
+    def approve(self, intent: OrderIntent, now_ns: int) -> Denial | list[OrderIntent]:
+        """:meth:`check` then, if approved, :meth:`record_approved`."""
+        d = self.check(intent, now_ns)
+        if d is not None:
+            return d
+        return self.record_approved(intent, now_ns)
+
+    def _add_open(self, key: str, slot: _Slot, side: str, qty_units: int, ref_price_paise: int, opening: bool) -> None:
+        o = _Open(slot, side, 0, ref_price_paise, opening)
+        self._open[key] = o
+        self.open_orders += 1
+        self._set_remaining(o, qty_units)
+
+    def _set_remaining(self, o: _Open, remaining_units: int) -> None:
+        delta = remaining_units - o.remaining_units
+        o.remaining_units = remaining_units
+        slot, book = o.slot, o.slot.book
+        if o.side == "BUY":
+            slot.pending_buy_units += delta
+            book.open_buy_units += delta
+        else:
+            slot.pending_sell_units += delta
+            book.open_sell_units += delta
+        self._reterm(book)
+        if o.opening:
+            reserved = required_cash_paise(remaining_units * o.ref_price_paise, self.limits.margin_bps)
+            self.reserved_paise += reserved - o.reserved_paise
+            o.reserved_paise = reserved
+
+    def on_order_state(self, event: OrderEvent) -> None:
+        """Track an order's open quantity from execution's order events.
+
+        Keyed by ``intent_id`` (each slice has its own). An event for an order risk did not approve
+        (placed elsewhere, found by reconciliation) starts tracking it; terminal states stop it.
+        """
+        key = event.intent_id or event.client_order_id
+        terminal = event.state in _TERMINAL
+        remaining = 0 if terminal else max(event.qty_units - event.filled_qty_units, 0)
+        o = self._open.get(key)
+        if o is None:
+            if terminal or event.side not in _SIDES:
+                return
+            slot = self._slot(event.strategy, event.segment, event.security_id)
+            ref = event.price_paise or event.trigger_price_paise or slot.book.mark_paise
+            self._add_open(key, slot, event.side, remaining, ref, not self._reduces(slot, event.side, remaining))
+            return
+        self._set_remaining(o, remaining)
+        if terminal:
+            del self._open[key]
+            self.open_orders -= 1
+
+    def on_fill(self, fill: Fill) -> None:
+        """Apply a fill: strategy and account position, cash, entries counted for trades per day."""
+        slot = self._slot(fill.strategy, fill.segment, fill.security_id)
+        delta = fill.qty_units if fill.side == "BUY" else -fill.qty_units
+        before = slot.position_units
+        after = before + delta
+        slot.position_units = after
+        book = slot.book
+        book.net_units += delta
+        if book.mark_paise <= 0:
+            book.mark_paise = fill.price_paise
+        self._reterm(book)
+        self.cash_paise -= delta * fill.price_paise + fill.charges_paise
+        if after != 0 and (before == 0 or (before > 0) != (after > 0)):
+            self.trades_today += 1
+
+    def on_position(self, position: Position) -> None:
+        """Set a strategy's position from execution's authoritative snapshot (idempotent)."""
+        slot = self._slot(position.strategy, position.segment, position.security_id)
+        delta = position.net_qty_units - slot.position_units
+        slot.position_units = position.net_qty_units
+        slot.book.net_units += delta
+        self._reterm(slot.book)
+
+    def on_mark(self, segment: int, security_id: int, price_paise: int) -> None:
+        """Last traded price of an instrument (ticks, book updates); non-positive prices ignored."""
+        # Hot path: once per tick for instruments risk holds.
+        book = self._books.get((segment, security_id))
+        if book is None:
+            book = self._books[(segment, security_id)] = _Book()
+        if type(price_paise) is int and price_paise > 0 and price_paise != book.mark_paise:
+            book.mark_paise = price_paise
+            self._reterm(book)
+
+    # --- views -------------------------------------------------------------------------------
+
+    def position_units(self, strategy: str, segment: int, security_id: int) -> int:
+        slot = self._slots.get((strategy, segment, security_id))
+        return slot.position_units if slot is not None else 0
+
+    def orders_in_last_second(self, now_ns: int) -> int:
+        horizon = now_ns - NS_PER_S
+        return sum(1 for t in self._window if t > horizon)
+
+
+__all__ = [
+    "Denial",
+    "DenyReason",
+    "InstrumentLimits",
+    "RiskEngine",
+    "slice_intent",
+    "to_order_denied",
+]

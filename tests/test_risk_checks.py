@@ -1,0 +1,514 @@
+"""Pre-trade checks: each check at its limit and just past it, and the engine's full list."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import msgspec
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from actors.risk import checks as c
+from actors.risk.checks import Denial, DenyReason, InstrumentLimits, RiskEngine, slice_intent, to_order_denied
+from actors.risk.limits import OrderLimits, RiskLimits, StrategyLimits, decode_limits, resolve
+from actors.risk.sessions import NS_PER_S, default_calendar, ist_day_number, ist_ns
+from ipc.messages import Fill, OrderEvent, OrderIntent, OrderState, Position
+
+NSE_FNO = 2
+NIFTY_OPT = 55796
+MONDAY = dt.date(2026, 11, 23)  # an ordinary trading Monday in the XBOM calendar
+T10 = ist_ns(MONDAY, dt.time(10, 0))
+
+OPT = InstrumentLimits(
+    segment=NSE_FNO, security_id=NIFTY_OPT, lot_size_units=65, tick_paise=5, freeze_qty_units=1755, kind="OPTIDX"
+)
+
+
+def intent(**kw: object) -> OrderIntent:
+    base = dict(
+        intent_id="i-1", strategy="ema", segment=NSE_FNO, security_id=NIFTY_OPT, side="BUY", qty_units=65,
+        order_type="LIMIT", price_paise=10_000, trigger_price_paise=0, validity="DAY", product="INTRADAY",
+        ts_event_ns=T10, ts_init_ns=T10, ts_created_ns=T10,
+    )
+    base.update(kw)
+    return OrderIntent(**base)  # type: ignore[arg-type]
+
+
+def engine(limits: RiskLimits | None = None, cash_paise: int = 10**12, mark_paise: int = 10_000) -> RiskEngine:
+    eng = RiskEngine(limits or RiskLimits(), [OPT], cash_paise=cash_paise, calendar=default_calendar())
+    if mark_paise:
+        eng.on_mark(NSE_FNO, NIFTY_OPT, mark_paise)
+    return eng
+
+
+# --------------------------------------------------------------------------------------------
+# Table: every pure check at its limit (passes) and one unit past it (denied)
+# --------------------------------------------------------------------------------------------
+
+LIMIT_TABLE = [
+    # id, call at the limit, call just past it, reason, numbers the message must carry
+    ("order_value", lambda: c.check_order_value(10, 100, 1000), lambda: c.check_order_value(10, 100, 999),
+     DenyReason.MAX_ORDER_VALUE, ["1000", "999"]),
+    ("position_units", lambda: c.check_position(130, 1, 130, 10**9), lambda: c.check_position(131, 1, 130, 10**9),
+     DenyReason.MAX_POSITION_UNITS, ["131", "130"]),
+    ("position_units_short", lambda: c.check_position(-130, 1, 130, 10**9),
+     lambda: c.check_position(-131, 1, 130, 10**9), DenyReason.MAX_POSITION_UNITS, ["-131", "130"]),
+    ("position_value", lambda: c.check_position(130, 100, 10**6, 13_000),
+     lambda: c.check_position(130, 100, 10**6, 12_999), DenyReason.MAX_POSITION_VALUE, ["13000", "12999"]),
+    ("gross_exposure", lambda: c.check_gross_exposure(5_000, 5_000), lambda: c.check_gross_exposure(5_001, 5_000),
+     DenyReason.MAX_GROSS_EXPOSURE, ["5001", "5000"]),
+    ("net_exposure_long", lambda: c.check_net_exposure(7_000, 7_000), lambda: c.check_net_exposure(7_001, 7_000),
+     DenyReason.MAX_NET_EXPOSURE, ["7001", "7000"]),
+    ("net_exposure_short", lambda: c.check_net_exposure(-7_000, 7_000), lambda: c.check_net_exposure(-7_001, 7_000),
+     DenyReason.MAX_NET_EXPOSURE, ["-7001", "7000"]),
+    ("funds", lambda: c.check_funds(900, 1_000, 100), lambda: c.check_funds(901, 1_000, 100),
+     DenyReason.INSUFFICIENT_FUNDS, ["901", "900", "100"]),
+    ("rate_second", lambda: c.check_rate_second(9, 1, 10), lambda: c.check_rate_second(10, 1, 10),
+     DenyReason.RATE_LIMIT_SECOND, ["10", "1"]),
+    ("rate_second_slices", lambda: c.check_rate_second(7, 3, 10), lambda: c.check_rate_second(8, 3, 10),
+     DenyReason.RATE_LIMIT_SECOND, ["8", "3", "10"]),
+    ("rate_day", lambda: c.check_rate_day(999, 1, 1000), lambda: c.check_rate_day(1000, 1, 1000),
+     DenyReason.RATE_LIMIT_DAY, ["1000"]),
+    ("open_orders", lambda: c.check_open_orders(49, 1, 50), lambda: c.check_open_orders(50, 1, 50),
+     DenyReason.MAX_OPEN_ORDERS, ["50"]),
+    ("trades_per_day", lambda: c.check_trades_per_day(49, 50, False), lambda: c.check_trades_per_day(50, 50, False),
+     DenyReason.MAX_TRADES_PER_DAY, ["50"]),
+    ("cooldown", lambda: c.check_cooldown(5 * NS_PER_S, 3 * NS_PER_S, 2 * NS_PER_S, False),
+     lambda: c.check_cooldown(5 * NS_PER_S - 1, 3 * NS_PER_S, 2 * NS_PER_S, False),
+     DenyReason.COOLDOWN, ["1999999999", "2000000000"]),
+    ("band_up", lambda: c.check_band(10_500, 0, 10_000, 500), lambda: c.check_band(10_501, 0, 10_000, 500),
+     DenyReason.PRICE_OUTSIDE_BAND, ["10501", "10000", "500"]),
+    ("band_down", lambda: c.check_band(9_500, 0, 10_000, 500), lambda: c.check_band(9_499, 0, 10_000, 500),
+     DenyReason.PRICE_OUTSIDE_BAND, ["9499", "10000", "500"]),
+    ("band_trigger", lambda: c.check_band(10_000, 10_500, 10_000, 500),
+     lambda: c.check_band(10_000, 10_501, 10_000, 500), DenyReason.PRICE_OUTSIDE_BAND, ["trigger", "10501"]),
+    ("lot", lambda: c.check_lot(130, OPT), lambda: c.check_lot(131, OPT), DenyReason.QTY_NOT_LOT_MULTIPLE,
+     ["131", "65", "NSE_FNO", "55796"]),
+    ("tick", lambda: c.check_tick(10_005, 0, OPT), lambda: c.check_tick(10_006, 0, OPT),
+     DenyReason.PRICE_NOT_ON_TICK, ["10006", "5", "NSE_FNO 55796"]),
+    ("tick_trigger", lambda: c.check_tick(10_005, 10_010, OPT), lambda: c.check_tick(10_005, 10_011, OPT),
+     DenyReason.PRICE_NOT_ON_TICK, ["trigger", "10011"]),
+    ("freeze_no_slicing", lambda: c.check_freeze(1755, OPT, False), lambda: c.check_freeze(1756, OPT, False),
+     DenyReason.QTY_ABOVE_FREEZE, ["1756", "1755"]),
+    ("expiry", lambda: c.check_instrument(msgspec.structs.replace(OPT, expiry_ist_day=20_000), 2, 1, 20_000),
+     lambda: c.check_instrument(msgspec.structs.replace(OPT, expiry_ist_day=20_000), 2, 1, 20_001),
+     DenyReason.INSTRUMENT_EXPIRED, ["20000", "20001", "2024-10-04"]),
+    ("entry_cutoff", lambda: c.check_entry_cutoff(999, 1_000, False, NSE_FNO),
+     lambda: c.check_entry_cutoff(1_000, 1_000, False, NSE_FNO), DenyReason.ENTRY_CUTOFF, ["NSE_FNO"]),
+    ("qty", lambda: c.check_qty(1), lambda: c.check_qty(0), DenyReason.QTY_NOT_POSITIVE, ["0"]),
+]
+
+
+@pytest.mark.parametrize("at_limit,past_limit,reason,numbers", [row[1:] for row in LIMIT_TABLE],
+                         ids=[row[0] for row in LIMIT_TABLE])
+def test_check_passes_at_limit_and_denies_just_past_it(at_limit, past_limit, reason, numbers):
+    assert at_limit() is None
+    denial = past_limit()
+    assert isinstance(denial, Denial)
+    assert denial.reason is reason
+    for number in numbers:
+        assert number in denial.message, (number, denial.message)
+
+
+def test_reducing_orders_skip_cooldown_cutoff_and_trades_per_day():
+    assert c.check_cooldown(2, 1, 10 * NS_PER_S, True) is None
+    assert c.check_entry_cutoff(2_000, 1_000, True, NSE_FNO) is None
+    assert c.check_trades_per_day(99, 50, True) is None
+
+
+def test_flip_only_denies_adding_and_allows_reversing():
+    assert c.check_flip_only(True, "BUY", 0, 0, 0) is None  # first entry
+    assert c.check_flip_only(True, "SELL", 65, 0, 0) is None  # reverse a long
+    d = c.check_flip_only(True, "BUY", 65, 0, 0)
+    assert d is not None and d.reason is DenyReason.FLIP_ONLY and "65" in d.message
+    d = c.check_flip_only(True, "BUY", 0, 65, 0)  # an open buy counts as filled
+    assert d is not None and d.reason is DenyReason.FLIP_ONLY
+    assert c.check_flip_only(False, "BUY", 65, 0, 0) is None
+
+
+@pytest.mark.parametrize(
+    "order_type,side,price,trigger,expect",
+    [
+        ("LIMIT", "BUY", 100, 0, None),
+        ("LIMIT", "BUY", 0, 0, "price 0"),
+        ("LIMIT", "BUY", 100, 95, "trigger 95"),
+        ("MARKET", "BUY", 0, 0, None),
+        ("MARKET", "BUY", 100, 0, "price 100"),
+        ("SL", "BUY", 105, 100, None),
+        ("SL", "BUY", 99, 100, "99 paise is on the wrong side of trigger 100"),
+        ("SL", "SELL", 95, 100, None),
+        ("SL", "SELL", 101, 100, "101 paise is on the wrong side of trigger 100"),
+        ("SL_M", "SELL", 0, 100, None),
+        ("SL_M", "SELL", 0, 0, "trigger 0"),
+        ("LIMIT", "BUY", -5, 0, "price -5"),
+    ],
+)
+def test_prices_must_fit_the_order_type(order_type, side, price, trigger, expect):
+    d = c.check_prices(order_type, side, price, trigger)
+    if expect is None:
+        assert d is None
+    else:
+        assert d.reason is DenyReason.BAD_PRICE and expect in d.message, d.message
+
+
+# --------------------------------------------------------------------------------------------
+# Malformed intents never raise
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kw,reason",
+    [
+        (dict(price_paise=math.nan), DenyReason.BAD_PRICE),
+        (dict(price_paise=100.0), DenyReason.BAD_PRICE),
+        (dict(price_paise=-5), DenyReason.BAD_PRICE),
+        (dict(trigger_price_paise=math.inf), DenyReason.BAD_PRICE),
+        (dict(qty_units=-65), DenyReason.QTY_NOT_POSITIVE),
+        (dict(qty_units=0), DenyReason.QTY_NOT_POSITIVE),
+        (dict(qty_units=65.0), DenyReason.BAD_QTY),
+        (dict(qty_units=True), DenyReason.BAD_QTY),
+        (dict(security_id=1), DenyReason.UNKNOWN_INSTRUMENT),
+        (dict(security_id="55796"), DenyReason.UNKNOWN_INSTRUMENT),
+        (dict(segment=[2]), DenyReason.UNKNOWN_INSTRUMENT),
+        (dict(side="HOLD"), DenyReason.BAD_SIDE),
+        (dict(side=None), DenyReason.BAD_SIDE),
+        (dict(order_type="STOP"), DenyReason.BAD_ORDER_TYPE),
+        (dict(validity="GTC"), DenyReason.BAD_VALIDITY),
+        (dict(product="MIS"), DenyReason.BAD_PRODUCT),
+        (dict(strategy=["ema"]), DenyReason.BAD_INTENT),
+        (dict(intent_id=""), DenyReason.BAD_INTENT),
+    ],
+)
+def test_malformed_intent_is_denied_with_reason(kw, reason):
+    eng = engine()
+    bad = intent(**kw)
+    d = eng.check(bad, T10)
+    assert d is not None and d.reason is reason, d
+    msg = to_order_denied(bad, d, T10, T10)
+    assert msg.reason_code == reason.name
+
+
+def test_non_intent_object_is_denied():
+    d = engine().check(None, T10)  # type: ignore[arg-type]
+    assert d is not None and d.reason is DenyReason.BAD_INTENT and "NoneType" in d.message
+
+
+def test_malformed_intent_built_with_replace_is_denied():
+    bad = msgspec.structs.replace(intent(), price_paise=float("nan"))
+    d = engine().check(bad, T10)
+    assert d is not None and d.reason is DenyReason.BAD_PRICE
+
+
+_ANY = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=8),
+    st.sampled_from(["BUY", "SELL", "LIMIT", "MARKET", "SL", "SL_M", "DAY", "IOC", "INTRADAY", "CNC"]),
+    st.lists(st.integers(), max_size=2), st.binary(max_size=4),
+)
+_FIELDS = [f for f in OrderIntent.__struct_fields__]
+
+
+@settings(max_examples=300, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.sampled_from(_FIELDS), _ANY, max_size=6))
+def test_arbitrary_field_values_never_raise(overrides):
+    eng = engine()
+    bad = intent(**overrides)
+    d = eng.check(bad, T10)
+    if d is not None:
+        assert isinstance(d.reason, DenyReason) and d.message
+        to_order_denied(bad, d, T10, T10)
+    else:
+        assert eng.record_approved(bad, T10)
+
+
+# --------------------------------------------------------------------------------------------
+# The engine: the full list with its usage state
+# --------------------------------------------------------------------------------------------
+
+
+def test_valid_limit_intent_is_approved():
+    assert engine().check(intent(), T10) is None
+
+
+def test_unknown_instrument_message_names_it():
+    d = engine().check(intent(security_id=999), T10)
+    assert d.reason is DenyReason.UNKNOWN_INSTRUMENT and "NSE_FNO 999" in d.message
+
+
+def test_index_and_untradable_instruments_are_denied():
+    idx = InstrumentLimits(segment=NSE_FNO, security_id=13, lot_size_units=1, tick_paise=5, kind="INDEX")
+    off = InstrumentLimits(segment=NSE_FNO, security_id=14, lot_size_units=1, tick_paise=5, tradable=False)
+    eng = RiskEngine(RiskLimits(), [idx, off], cash_paise=10**12)
+    for sid in (13, 14):
+        eng.on_mark(NSE_FNO, sid, 10_000)
+        assert eng.check(intent(security_id=sid, qty_units=1), T10).reason is DenyReason.NOT_TRADABLE
+
+
+def test_expired_instrument_is_denied_day_after_expiry():
+    exp = msgspec.structs.replace(OPT, security_id=77, expiry_ist_day=ist_day_number(MONDAY))
+    eng = RiskEngine(RiskLimits(), [exp], cash_paise=10**12)
+    eng.on_mark(NSE_FNO, 77, 10_000)
+    assert eng.check(intent(security_id=77), T10) is None
+    tuesday10 = ist_ns(dt.date(2026, 11, 25), dt.time(10, 0))  # 24th is a holiday
+    d = eng.check(intent(security_id=77), tuesday10)
+    assert d.reason is DenyReason.INSTRUMENT_EXPIRED and "2026-11-23" in d.message
+
+
+def test_market_closed_after_close_and_on_weekend():
+    eng = engine()
+    d = eng.check(intent(), ist_ns(MONDAY, dt.time(15, 31)))
+    assert d.reason is DenyReason.MARKET_CLOSED and "15:31:00 IST" in d.message and "15:30:00" in d.message
+    d = eng.check(intent(), ist_ns(dt.date(2026, 11, 21), dt.time(10, 0)))
+    assert d.reason is DenyReason.MARKET_CLOSED and "not a trading day" in d.message
+
+
+def test_day_beyond_calendar_data_is_closed_with_reason():
+    d = engine().check(intent(), ist_ns(dt.date(2027, 1, 4), dt.time(10, 0)))
+    assert d.reason is DenyReason.MARKET_CLOSED and "no calendar data" in d.message
+
+
+def test_entry_cutoff_blocks_entries_but_not_exits():
+    eng = engine()
+    eng.on_fill(_fill("BUY", 65))
+    cutoff = ist_ns(MONDAY, dt.time(15, 15))
+    assert eng.check(intent(intent_id="a"), cutoff - 1) is None
+    d = eng.check(intent(intent_id="b"), cutoff)
+    assert d.reason is DenyReason.ENTRY_CUTOFF and "15:15:00 IST" in d.message
+    assert eng.check(intent(intent_id="c", side="SELL"), cutoff) is None
+
+
+def test_market_order_without_last_price_is_denied():
+    eng = engine(mark_paise=0)
+    d = eng.check(intent(order_type="MARKET", price_paise=0), T10)
+    assert d.reason is DenyReason.NO_LAST_PRICE and "NSE_FNO 55796" in d.message
+
+
+def test_price_band_applies_around_last_price():
+    eng = engine()
+    assert eng.check(intent(price_paise=10_500), T10) is None
+    d = eng.check(intent(price_paise=10_505), T10)
+    assert d.reason is DenyReason.PRICE_OUTSIDE_BAND and "10505" in d.message
+
+
+def test_rate_limit_burst_of_100_approves_exactly_the_configured_number():
+    eng = engine()
+    approved, denied = 0, []
+    for k in range(100):
+        now = T10 + k * 5_000_000  # 100 intents within 0.5 s
+        it = intent(intent_id=f"b{k}", qty_units=65)
+        d = eng.check(it, now)
+        if d is None:
+            eng.record_approved(it, now)
+            approved += 1
+        else:
+            denied.append(d.reason)
+    assert approved == 10
+    assert denied == [DenyReason.RATE_LIMIT_SECOND] * 90
+
+
+def test_rate_limit_window_slides():
+    eng = engine(RiskLimits(max_orders_per_second=3))
+    for k in range(3):
+        eng.approve(intent(intent_id=f"w{k}"), T10 + k * 100_000_000)  # at 0, 0.1, 0.2 s
+    assert eng.check(intent(intent_id="x"), T10 + 999_999_999).reason is DenyReason.RATE_LIMIT_SECOND
+    assert eng.check(intent(intent_id="x"), T10 + NS_PER_S) is None  # the first order left the window
+    eng.approve(intent(intent_id="x"), T10 + NS_PER_S)
+    assert eng.check(intent(intent_id="y"), T10 + NS_PER_S + 1).reason is DenyReason.RATE_LIMIT_SECOND
+    assert eng.check(intent(intent_id="y"), T10 + NS_PER_S + 100_000_000) is None
+
+
+def test_orders_per_day_and_open_orders_count_each_approval():
+    eng = engine(RiskLimits(max_orders_per_day=2, max_open_orders=5))
+    eng.approve(intent(intent_id="a"), T10)
+    eng.approve(intent(intent_id="b"), T10 + NS_PER_S)
+    d = eng.check(intent(intent_id="c"), T10 + 2 * NS_PER_S)
+    assert d.reason is DenyReason.RATE_LIMIT_DAY and "2 orders today" in d.message
+    next_day = ist_ns(dt.date(2026, 11, 25), dt.time(10, 0))
+    assert eng.check(intent(intent_id="c"), next_day) is None  # counters roll at the IST day
+
+    eng = engine(RiskLimits(max_open_orders=1))
+    eng.approve(intent(intent_id="a"), T10)
+    assert eng.check(intent(intent_id="b"), T10 + NS_PER_S).reason is DenyReason.MAX_OPEN_ORDERS
+    eng.on_order_state(_event("a", OrderState.CANCELED))
+    assert eng.check(intent(intent_id="b"), T10 + NS_PER_S) is None
+
+
+def test_duplicate_intent_id_is_denied():
+    eng = engine()
+    eng.approve(intent(intent_id="dup"), T10)
+    assert eng.check(intent(intent_id="dup"), T10 + NS_PER_S).reason is DenyReason.DUPLICATE_INTENT
+
+
+def test_intent_above_freeze_is_sliced_into_whole_lots():
+    eng = engine(mark_paise=1_000)
+    big = intent(intent_id="big", qty_units=4_030, price_paise=1_000)  # 62 lots; freeze 1755 = 27 lots
+    assert eng.check(big, T10) is None
+    orders = eng.record_approved(big, T10)
+    assert [o.qty_units for o in orders] == [1755, 1755, 520]
+    assert [o.intent_id for o in orders] == ["big.1", "big.2", "big.3"]
+    assert eng.orders_in_last_second(T10) == 3 and eng.open_orders == 3
+    assert eng.check(intent(intent_id="big"), T10 + NS_PER_S).reason is DenyReason.DUPLICATE_INTENT
+
+
+def test_slices_count_against_the_rate_limit():
+    eng = engine(mark_paise=1_000)
+    for k in range(8):
+        eng.approve(intent(intent_id=f"r{k}", price_paise=1_000), T10)
+    d = eng.check(intent(intent_id="big", qty_units=4_030, price_paise=1_000), T10)
+    assert d.reason is DenyReason.RATE_LIMIT_SECOND and "3 new" in d.message
+
+
+def test_above_freeze_is_denied_when_slicing_disabled():
+    no_slicing = RiskLimits(default=msgspec.structs.replace(RiskLimits().default, slicing_enabled=False))
+    eng = engine(no_slicing, mark_paise=1_000)
+    d = eng.check(intent(qty_units=1_820, price_paise=1_000), T10)
+    assert d.reason is DenyReason.QTY_ABOVE_FREEZE and "1820" in d.message and "1755" in d.message
+
+
+def test_slice_intent_keeps_lot_multiples_when_freeze_is_not_one():
+    parts = slice_intent(intent(qty_units=3_900), 1_801, 75)
+    assert [p.qty_units for p in parts] == [1_800, 1_800, 300]
+    assert slice_intent(intent(qty_units=65), 1_755, 65) == [intent(qty_units=65)]
+
+
+def test_cooldown_and_flip_only_through_engine():
+    lim = RiskLimits(strategies={"ema": StrategyLimits(order_cooldown_s=2.0, flip_only=True)})
+    eng = engine(lim)
+    eng.approve(intent(intent_id="a"), T10)
+    d = eng.check(intent(intent_id="b", side="SELL"), T10 + NS_PER_S)
+    assert d.reason is DenyReason.COOLDOWN
+    d = eng.check(intent(intent_id="b"), T10 + 2 * NS_PER_S)
+    assert d.reason is DenyReason.FLIP_ONLY  # another BUY on top of the open BUY
+    assert eng.check(intent(intent_id="b", side="SELL", qty_units=130), T10 + 2 * NS_PER_S) is None
+
+
+def test_position_limit_counts_open_orders_as_filled():
+    lim = RiskLimits(default=msgspec.structs.replace(RiskLimits().default, max_position_units=130))
+    eng = engine(lim)
+    eng.on_fill(_fill("BUY", 65))
+    eng.approve(intent(intent_id="a"), T10)  # 65 filled + 65 open = 130
+    d = eng.check(intent(intent_id="b"), T10 + NS_PER_S)
+    assert d.reason is DenyReason.MAX_POSITION_UNITS and "195" in d.message
+    assert eng.check(intent(intent_id="b", side="SELL"), T10 + NS_PER_S) is None  # reduces
+
+
+def test_gross_and_net_exposure_use_marks_and_open_orders():
+    # one lot at 100.00 = 6,500.00 = 650,000 paise
+    eng = engine(RiskLimits(max_gross_exposure_paise=1_300_000, max_net_exposure_paise=10**12))
+    eng.on_fill(_fill("BUY", 65))
+    assert eng.gross_paise == 650_000
+    assert eng.check(intent(intent_id="a"), T10) is None  # 1,300,000 at the limit
+    eng.on_mark(NSE_FNO, NIFTY_OPT, 10_005)
+    d = eng.check(intent(intent_id="a", price_paise=10_005), T10)
+    assert d.reason is DenyReason.MAX_GROSS_EXPOSURE and "1300650" in d.message
+
+    eng = engine(RiskLimits(max_net_exposure_paise=650_000))
+    assert eng.check(intent(intent_id="a"), T10) is None
+    eng.approve(intent(intent_id="a"), T10)
+    d = eng.check(intent(intent_id="b", security_id=NIFTY_OPT), T10 + NS_PER_S)
+    assert d.reason is DenyReason.MAX_NET_EXPOSURE and "1300000" in d.message
+
+
+def test_funds_reserved_by_open_orders():
+    eng = engine(cash_paise=1_300_000)
+    eng.approve(intent(intent_id="a"), T10)  # reserves 650,000
+    assert eng.reserved_paise == 650_000
+    assert eng.check(intent(intent_id="b"), T10 + NS_PER_S) is None
+    eng.approve(intent(intent_id="b"), T10 + NS_PER_S)
+    d = eng.check(intent(intent_id="c"), T10 + 2 * NS_PER_S)
+    assert d.reason is DenyReason.INSUFFICIENT_FUNDS and "650000" in d.message and "1300000" in d.message
+    eng.on_order_state(_event("a", OrderState.CANCELED))
+    assert eng.reserved_paise == 650_000
+
+
+def test_exit_larger_than_max_order_value_passes_but_entry_does_not():
+    lim = RiskLimits(default=msgspec.structs.replace(RiskLimits().default, max_order_value_paise=650_000))
+    eng = engine(lim)
+    eng.on_fill(_fill("BUY", 130))
+    assert eng.check(intent(intent_id="exit", side="SELL", qty_units=130), T10) is None
+    d = eng.check(intent(intent_id="add", qty_units=130), T10)
+    assert d.reason is DenyReason.MAX_ORDER_VALUE and "1300000" in d.message and "650000" in d.message
+
+
+def test_trades_per_day_counts_entries_not_exits():
+    eng = engine(RiskLimits(max_trades_per_day=1))
+    eng.on_fill(_fill("BUY", 65))
+    assert eng.trades_today == 1
+    assert eng.check(intent(intent_id="a", side="SELL"), T10) is None  # exit allowed
+    d = eng.check(intent(intent_id="b", side="BUY"), T10)
+    assert d.reason is DenyReason.MAX_TRADES_PER_DAY and "1 trades today" in d.message
+
+
+def test_partial_fills_shrink_open_quantity():
+    eng = engine()
+    eng.approve(intent(intent_id="a", qty_units=130), T10)
+    eng.on_order_state(_event("a", OrderState.PARTIALLY_FILLED, filled=65, qty=130))
+    eng.on_fill(_fill("BUY", 65))
+    assert eng.position_units("ema", NSE_FNO, NIFTY_OPT) == 65
+    eng.on_order_state(_event("a", OrderState.FILLED, filled=130, qty=130))
+    assert eng.open_orders == 0 and eng.reserved_paise == 0
+
+
+def test_position_snapshot_is_idempotent():
+    eng = engine()
+    eng.on_fill(_fill("BUY", 65))
+    snap = Position("ema", NSE_FNO, NIFTY_OPT, 65, 650_000, 0, 0, 0, T10, T10)
+    eng.on_position(snap)
+    eng.on_position(snap)
+    assert eng.position_units("ema", NSE_FNO, NIFTY_OPT) == 65 and eng.gross_paise == 650_000
+
+
+# --------------------------------------------------------------------------------------------
+# Limits: resolution order and parsing
+# --------------------------------------------------------------------------------------------
+
+
+def test_limits_resolve_strategy_instrument_then_strategy_then_instrument_then_default():
+    lim = RiskLimits(
+        strategies={
+            "s": StrategyLimits(max_position_units=150, instruments={"NSE_FNO.1": OrderLimits(max_position_units=300)})
+        },
+        instruments={"NSE_FNO.1": OrderLimits(max_position_units=1_800, price_band_bps=100),
+                     "NSE_FNO.2": OrderLimits(max_position_units=900)},
+    )
+    assert resolve(lim, "s", "NSE_FNO.1").max_position_units == 300
+    assert resolve(lim, "s", "NSE_FNO.2").max_position_units == 150
+    assert resolve(lim, "t", "NSE_FNO.2").max_position_units == 900
+    assert resolve(lim, "t", "NSE_FNO.3").max_position_units == 10_000
+    assert resolve(lim, "s", "NSE_FNO.1").price_band_bps == 100  # field by field
+
+
+def test_limits_parse_from_toml_and_refuse_unknown_fields():
+    lim = decode_limits(
+        b'max_orders_per_second = 5\nsquare_off_ist = 15:20:00\n[strategies.ema]\norder_cooldown_s = 1.5\n'
+    )
+    assert lim.max_orders_per_second == 5 and lim.square_off_ist == dt.time(15, 20)
+    assert resolve(lim, "ema", "NSE_FNO.1").order_cooldown_ns == 1_500_000_000
+    with pytest.raises(msgspec.ValidationError, match="max_order_valu"):
+        decode_limits(b"max_order_valu = 5\n")
+    with pytest.raises(msgspec.ValidationError, match="max_orders_per_second"):
+        decode_limits(b"max_orders_per_second = 0\n")
+    with pytest.raises(msgspec.ValidationError, match="every field"):
+        decode_limits(b"[default]\nflip_only = true\n")
+
+
+def test_default_rate_is_sebi_threshold():
+    assert RiskLimits().max_orders_per_second == 10
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def _fill(side: str, qty: int, price: int = 10_000, strategy: str = "ema") -> Fill:
+    return Fill("f", "c", "v", strategy, NSE_FNO, NIFTY_OPT, side, qty, price, 0, T10, T10)  # type: ignore[arg-type]
+
+
+def _event(intent_id: str, state: OrderState, filled: int = 0, qty: int = 65) -> OrderEvent:
+    return OrderEvent(
+        client_order_id="c-" + intent_id, intent_id=intent_id, strategy="ema", segment=NSE_FNO,
+        security_id=NIFTY_OPT, side="BUY", order_type="LIMIT", validity="DAY", product="INTRADAY", qty_units=qty,
+        price_paise=10_000, trigger_price_paise=0, state=state, filled_qty_units=filled,
+        filled_value_paise=filled * 10_000, venue_order_id="v", reason_code="", reason="", ts_event_ns=T10,
+        ts_init_ns=T10,
+    )
