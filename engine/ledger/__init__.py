@@ -1,0 +1,97 @@
+"""The ledger: every order event, fill, cash movement and audit record, in LMDB.
+
+One writer (the execution actor) appends events; derived tables (orders, fills, positions,
+wallets, strategy state, audit, intents, counters, trading state) are folded from them by
+``engine.ledger.fold`` in the same transaction. Readers in other processes take consistent
+snapshots without locks.
+"""
+
+from engine.ledger.export import (
+    export_entries,
+    export_trades,
+    format_rupees,
+    iso_time,
+    write_entries_csv,
+    write_trades_csv,
+)
+from engine.ledger.fold import (
+    FoldIssue,
+    FoldIssueCode,
+    FoldResult,
+    PositionKey,
+    Tables,
+    apply_fill,
+    fill_cash_delta_paise,
+    fold,
+    fold_events,
+    is_open_order,
+)
+from engine.ledger.records import (
+    TRADING_ACCOUNT,
+    AuditRecord,
+    CashMovement,
+    Counters,
+    IntentRecorded,
+    LedgerEvent,
+    StrategyStateSaved,
+    TradingStateChanged,
+    UnreadableRecord,
+    Wallet,
+    event_kind,
+    event_time_ns,
+)
+from engine.ledger.store import (
+    AppendResult,
+    Ledger,
+    LedgerConfig,
+    LedgerError,
+    LedgerErrorCode,
+    LedgerReader,
+    LedgerSnapshot,
+    LedgerStats,
+    NewOrder,
+    RebuildReport,
+    ledger_dir,
+)
+
+__all__ = [
+    "TRADING_ACCOUNT",
+    "AppendResult",
+    "AuditRecord",
+    "CashMovement",
+    "Counters",
+    "FoldIssue",
+    "FoldIssueCode",
+    "FoldResult",
+    "IntentRecorded",
+    "Ledger",
+    "LedgerConfig",
+    "LedgerError",
+    "LedgerErrorCode",
+    "LedgerEvent",
+    "LedgerReader",
+    "LedgerSnapshot",
+    "LedgerStats",
+    "NewOrder",
+    "PositionKey",
+    "RebuildReport",
+    "StrategyStateSaved",
+    "Tables",
+    "TradingStateChanged",
+    "UnreadableRecord",
+    "Wallet",
+    "apply_fill",
+    "event_kind",
+    "event_time_ns",
+    "export_entries",
+    "export_trades",
+    "fill_cash_delta_paise",
+    "fold",
+    "fold_events",
+    "format_rupees",
+    "is_open_order",
+    "iso_time",
+    "ledger_dir",
+    "write_entries_csv",
+    "write_trades_csv",
+]

@@ -1,0 +1,146 @@
+"""CSV export of trades (fills) and of ledger entries (every event), exact to the paisa.
+
+Rupee columns are formatted from integer paise with integer arithmetic ("1650.50", "-12.05"),
+never through a float. Times are ISO 8601 with nanoseconds and the zone offset (IST by default).
+The writers take ``(seq, event)`` pairs, e.g. ``LedgerReader.events()``, so they are pure.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+from collections.abc import Iterable
+from typing import Final, TextIO
+from zoneinfo import ZoneInfo
+
+from engine.ledger.fold import fill_cash_delta_paise
+from engine.ledger.records import (
+    AuditRecord,
+    CashMovement,
+    IntentRecorded,
+    LedgerEvent,
+    StrategyStateSaved,
+    TradingStateChanged,
+    UnreadableRecord,
+    event_kind,
+    event_time_ns,
+)
+from engine.ledger.store import LedgerReader
+from ipc.messages import Fill, OrderEvent
+from ipc.topics import SEGMENT_NAMES
+
+IST: Final = ZoneInfo("Asia/Kolkata")
+
+TRADE_COLUMNS: Final = (
+    "seq", "time", "fill_id", "client_order_id", "venue_order_id", "strategy", "segment",
+    "security_id", "side", "qty_units", "price_rupees", "value_rupees", "charges_rupees",
+    "cash_rupees",
+)
+ENTRY_COLUMNS: Final = (
+    "seq", "time", "type", "ref", "strategy", "instrument", "side", "qty_units", "price_rupees",
+    "amount_rupees", "state", "detail",
+)
+
+SeqEvent = tuple[int, "LedgerEvent | UnreadableRecord"]
+
+
+def format_rupees(paise: int) -> str:
+    """Exact rupees with two decimals: 165050 -> "1650.50", -5 -> "-0.05"."""
+    sign = "-" if paise < 0 else ""
+    rupees, rest = divmod(abs(paise), 100)
+    return f"{sign}{rupees}.{rest:02d}"
+
+
+def iso_time(ts_ns: int, tz: dt.tzinfo = IST) -> str:
+    """``2024-05-02T09:15:00.123456789+05:30`` from integer ns since the epoch (UTC)."""
+    seconds, nanos = divmod(ts_ns, 1_000_000_000)
+    moment = dt.datetime.fromtimestamp(seconds, tz)
+    offset = moment.isoformat()[19:]  # "+05:30" (isoformat has no fraction at whole seconds)
+    return f"{moment:%Y-%m-%dT%H:%M:%S}.{nanos:09d}{offset}"
+
+
+def _segment(segment: int) -> str:
+    return SEGMENT_NAMES.get(segment, str(segment))
+
+
+def write_trades_csv(events: Iterable[SeqEvent], out: TextIO, tz: dt.tzinfo = IST) -> int:
+    """Write one row per fill (in sequence order of ``events``); returns the number of rows.
+
+    ``cash_rupees`` is the fill's effect on cash: -(value + charges) for a BUY,
+    value - charges for a SELL.
+    """
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(TRADE_COLUMNS)
+    rows = 0
+    for seq, event in events:
+        if not isinstance(event, Fill):
+            continue
+        writer.writerow((
+            seq, iso_time(event.ts_event_ns, tz), event.fill_id, event.client_order_id,
+            event.venue_order_id, event.strategy, _segment(event.segment), event.security_id,
+            event.side, event.qty_units, format_rupees(event.price_paise),
+            format_rupees(event.qty_units * event.price_paise), format_rupees(event.charges_paise),
+            format_rupees(fill_cash_delta_paise(event)),
+        ))
+        rows += 1
+    return rows
+
+
+def write_entries_csv(events: Iterable[SeqEvent], out: TextIO, tz: dt.tzinfo = IST) -> int:
+    """Write one row per ledger event with its key fields; returns the number of rows."""
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(ENTRY_COLUMNS)
+    rows = 0
+    for seq, event in events:
+        writer.writerow(_entry_row(seq, event, tz))
+        rows += 1
+    return rows
+
+
+def _entry_row(seq: int, event: LedgerEvent | UnreadableRecord, tz: dt.tzinfo) -> tuple[object, ...]:
+    if isinstance(event, UnreadableRecord):
+        return (seq, "", "unreadable", "", "", "", "", "", "", "", "", event.error)
+    when = iso_time(event_time_ns(event), tz)
+    kind = event_kind(event)
+    if isinstance(event, OrderEvent):
+        detail = (f"{event.order_type} {event.validity} {event.product} filled {event.filled_qty_units} "
+                  f"venue {event.venue_order_id or '-'} {event.reason_code} {event.reason}").strip()
+        return (seq, when, kind, event.client_order_id, event.strategy,
+                f"{_segment(event.segment)}:{event.security_id}", event.side, event.qty_units,
+                format_rupees(event.price_paise), format_rupees(event.filled_value_paise),
+                event.state.value, detail)
+    if isinstance(event, Fill):
+        return (seq, when, kind, event.fill_id, event.strategy,
+                f"{_segment(event.segment)}:{event.security_id}", event.side, event.qty_units,
+                format_rupees(event.price_paise), format_rupees(fill_cash_delta_paise(event)), "",
+                f"order {event.client_order_id} charges {format_rupees(event.charges_paise)}")
+    if isinstance(event, CashMovement):
+        signed = -event.amount_paise if event.kind == "WITHDRAWAL" else event.amount_paise
+        return (seq, when, kind, event.account, "", "", "", "", "", format_rupees(signed), event.kind, event.note)
+    if isinstance(event, AuditRecord):
+        args = json.dumps(event.args, sort_keys=True, separators=(",", ":"))
+        return (seq, when, kind, event.who, "", "", "", "", "", "", event.action, f"{args} -> {event.result}")
+    if isinstance(event, StrategyStateSaved):
+        return (seq, when, kind, event.strategy, event.strategy, "", "", "", "", "", "",
+                f"{len(event.state)} bytes")
+    if isinstance(event, TradingStateChanged):
+        return (seq, when, kind, event.by, "", "", "", "", "", "", event.state,
+                f"{event.reason_code} {event.detail}".strip())
+    if isinstance(event, IntentRecorded):
+        return (seq, when, kind, event.intent_id, event.strategy, "", "", "", "", "", "",
+                f"order {event.client_order_id} (no {event.order_no})")
+    return (seq, when, kind, "", "", "", "", "", "", "", "", "")
+
+
+def export_trades(reader: LedgerReader, path: str | os.PathLike[str], tz: dt.tzinfo = IST) -> int:
+    """Write the trades CSV of everything in the ledger (one snapshot) to ``path``."""
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        return write_trades_csv(reader.events(), out, tz)
+
+
+def export_entries(reader: LedgerReader, path: str | os.PathLike[str], tz: dt.tzinfo = IST) -> int:
+    """Write the ledger entries CSV (one snapshot) to ``path``."""
+    with open(path, "w", newline="", encoding="utf-8") as out:
+        return write_entries_csv(reader.events(), out, tz)

@@ -1,0 +1,148 @@
+"""What the ledger stores: the event union and the rows of its derived tables.
+
+Order and fill events are the bus messages themselves (``ipc.messages.OrderEvent`` and
+``ipc.messages.Fill``): the ledger stores exactly what execution publishes. The other records
+exist only in the ledger. Every record is a frozen, array-like msgspec Struct tagged
+``"ledger.<kind>@<version>"`` in the same ``t`` tag field as the bus messages, so one decoder
+reads the whole ``events`` database and refuses an unknown version instead of guessing.
+
+Units are in the names: ``*_paise`` integer paise, ``*_units`` integer units, ``*_ns`` integer
+nanoseconds since the Unix epoch (UTC).
+"""
+
+from __future__ import annotations
+
+from typing import Literal, Union
+
+import msgspec
+
+from ipc.messages import Fill, OrderEvent, TradingState
+
+CashKind = Literal["DEPOSIT", "WITHDRAWAL", "ADJUSTMENT"]
+
+# The single broker account that fills settle against (a Fill carries no account: one Dhan
+# client id is one account). Cash movements may name other accounts (e.g. a margin pledge).
+TRADING_ACCOUNT = "main"
+
+
+class LedgerRecord(msgspec.Struct, frozen=True, array_like=True, tag_field="t"):
+    """Base of the ledger-only records (frozen, array-encoded, tagged like bus messages)."""
+
+
+class CashMovement(LedgerRecord, tag="ledger.cash@1"):
+    """Money entering or leaving an account outside trading.
+
+    DEPOSIT credits and WITHDRAWAL debits ``amount_paise`` (both must be > 0); ADJUSTMENT adds
+    the signed ``amount_paise`` (a broker correction, interest, a reconciliation difference).
+    """
+
+    kind: CashKind
+    amount_paise: int
+    account: str
+    note: str
+    ts_ns: int
+
+
+class AuditRecord(LedgerRecord, tag="ledger.audit@1"):
+    """A state-changing operator call: who did what with which arguments, and the result."""
+
+    who: str
+    action: str
+    args: dict[str, str]
+    result: str
+    ts_ns: int
+
+
+class StrategyStateSaved(LedgerRecord, tag="ledger.strategy_state@1"):
+    """A strategy's persisted state (opaque bytes the strategy encodes itself); latest wins."""
+
+    strategy: str
+    state: bytes
+    ts_ns: int
+
+
+class TradingStateChanged(LedgerRecord, tag="ledger.trading@1"):
+    """Kill switch / trading state: HALTED (kill switch engaged), REDUCING or ACTIVE."""
+
+    state: TradingState
+    reason_code: str
+    detail: str
+    by: str
+    ts_ns: int
+
+
+class IntentRecorded(LedgerRecord, tag="ledger.intent@1"):
+    """An intent became an order: ``intent_id`` is bound to ``client_order_id`` forever.
+
+    ``order_no`` is the persisted counter value the id was made from; the ledger refuses an
+    ``order_no`` below its counter so that an id is never issued twice.
+    """
+
+    intent_id: str
+    client_order_id: str
+    order_no: int
+    strategy: str
+    ts_ns: int
+
+
+LedgerEvent = Union[
+    OrderEvent,
+    Fill,
+    CashMovement,
+    AuditRecord,
+    StrategyStateSaved,
+    TradingStateChanged,
+    IntentRecorded,
+]
+LEDGER_EVENT_TYPES: tuple[type, ...] = LedgerEvent.__args__  # type: ignore[attr-defined]
+
+
+# ------------------------------------------------------------------------------------------
+# Rows of derived tables that are not events themselves
+# ------------------------------------------------------------------------------------------
+
+
+class Wallet(LedgerRecord, tag="ledger.wallet@1"):
+    """Cash of one account.
+
+    ``cash_paise`` = external movements - buy value - charges + sell value.
+    ``external_paise`` is the net of deposits, withdrawals and adjustments;
+    ``charges_paise`` the total charges of the fills settled against this account.
+    """
+
+    account: str
+    cash_paise: int
+    external_paise: int
+    charges_paise: int
+    ts_ns: int
+
+
+class Counters(LedgerRecord, tag="ledger.counters@1"):
+    """Persisted counters; ``next_order_no`` makes the next client order id."""
+
+    next_order_no: int
+
+
+class UnreadableRecord(msgspec.Struct, frozen=True):
+    """An event a reader could not decode (e.g. a newer schema version); never written."""
+
+    seq: int
+    error: str
+    raw: bytes
+
+
+DEFAULT_TRADING_STATE = TradingStateChanged(
+    state="ACTIVE", reason_code="", detail="no trading state recorded", by="", ts_ns=0
+)
+
+
+def event_time_ns(event: LedgerEvent) -> int:
+    """The time an event happened: ``ts_event_ns`` for bus messages, ``ts_ns`` otherwise."""
+    if isinstance(event, (OrderEvent, Fill)):
+        return event.ts_event_ns
+    return event.ts_ns
+
+
+def event_kind(event: LedgerEvent) -> str:
+    """The event's tag, e.g. ``fill@1`` or ``ledger.cash@1``."""
+    return type(event).__struct_config__.tag  # type: ignore[return-value]

@@ -1,0 +1,1036 @@
+"""The ledger on disk: one LMDB environment, one writer process, any number of reader processes.
+
+Layout (named databases in one environment under ``<data dir>/ledger``):
+
+* ``events``: key = big-endian u64 sequence (1, 2, ...), value = msgpack of a ``LedgerEvent``.
+  Append-only; an event the fold refuses is never written.
+* derived tables, written in the SAME write transaction as the events that change them, so a
+  crash can never leave them disagreeing with ``events``: ``orders`` (client order id ->
+  latest OrderEvent), ``fills`` (fill id -> Fill), ``positions`` (msgpack ``[strategy, segment,
+  security_id]`` -> Position), ``wallets`` (account -> Wallet), ``strategy_state`` (strategy ->
+  StrategyStateSaved), ``audit`` (u64 sequence -> AuditRecord), ``intents`` (intent id ->
+  IntentRecorded), ``meta`` (``counters``, ``trading``; plus the non-derived ``schema`` and
+  ``id_prefix`` written once at creation).
+
+What is derived is computed only by ``engine.ledger.fold``; ``rebuild_derived`` and ``verify``
+replay ``events`` through it.
+
+Durability (``LedgerConfig.durability``): ``sync`` fsyncs every commit; ``group`` commits without
+fsync and fsyncs at most every ``group_fsync_ms`` (after a commit once that much time has
+passed, and from ``sync_if_due`` which the owning actor calls on a timer); ``os`` fsyncs only on
+close. Every policy survives a crash of the process (committed pages are in the OS page cache);
+``group`` may lose the last ``group_fsync_ms`` of commits in a power cut and ``os`` everything
+since the last close. LMDB documents that without fsync a machine crash can also damage the
+file if the filesystem reorders writes: use ``sync`` where that matters more than latency.
+
+Exclusivity: the writer holds ``fcntl.flock`` on ``writer.lock`` in the ledger directory.
+Readers (``LedgerReader``) are lock-free MVCC snapshots and follow the writer's map growth.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import fcntl
+import os
+import struct
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final, Literal
+
+import lmdb
+import msgspec
+
+from engine.ledger.fold import (
+    AUDIT,
+    DERIVED_TABLES,
+    FILLS,
+    INTENTS,
+    META,
+    META_COUNTERS,
+    META_TRADING,
+    ORDERS,
+    POSITIONS,
+    STRATEGY_STATE,
+    WALLETS,
+    FoldIssue,
+    FoldIssueCode,
+    PositionKey,
+    Tables,
+    fold,
+    fold_events,
+    is_open_order,
+)
+from engine.ledger.records import (
+    DEFAULT_TRADING_STATE,
+    TRADING_ACCOUNT,
+    AuditRecord,
+    Counters,
+    IntentRecorded,
+    LedgerEvent,
+    StrategyStateSaved,
+    TradingStateChanged,
+    UnreadableRecord,
+    Wallet,
+)
+from ipc.messages import Fill, OrderEvent, Position
+
+LEDGER_DIR_NAME: Final = "ledger"
+LOCK_FILE_NAME: Final = "writer.lock"
+SCHEMA_VERSION: Final = b"1"
+EVENTS: Final = "events"
+_MAX_DBS: Final = 16
+_META_SCHEMA: Final = b"schema"
+_META_ID_PREFIX: Final = b"id_prefix"
+_DERIVED_META_KEYS: Final = (META_COUNTERS, META_TRADING)
+# Pages a write may dirty beyond its payload (pessimistic): each put copies the B-tree path of
+# its database, and each transaction writes free-list and meta pages.
+_PAGES_PER_PUT: Final = 4
+_PAGES_PER_TXN: Final = 8
+_MAX_GROW_RETRIES: Final = 12
+_MAX_DIFFS_PER_TABLE: Final = 50
+_MIB: Final = 1024 * 1024
+
+Durability = Literal["sync", "group", "os"]
+
+
+class LedgerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """How the ledger is stored. Sizes in bytes, intervals in milliseconds.
+
+    ``grow_at_percent``: the map doubles before a write that would take usage above this
+    percentage of the map (LMDB cannot write past its map; a MapFullError is also caught, the map
+    grown and the whole transaction retried).
+
+    ``writemap``: write through a shared writable map instead of ``write()`` calls. Commits cost
+    less (no system call) and a process crash is survived the same way, but LMDB's fsync becomes
+    an ``msync`` of the whole map and the data file is sized to the map (sparse). ``None``
+    (default) picks True for ``group`` and ``os``, False for ``sync`` (bench/test_ledger_bench.py).
+    """
+
+    durability: Durability = "group"
+    group_fsync_ms: int = 50
+    initial_map_size_bytes: int = 64 * _MIB
+    max_map_size_bytes: int = 1024 * 1024 * _MIB
+    grow_at_percent: int = 50
+    max_readers: int = 126
+    writemap: bool | None = None
+    verify_on_open: bool = False
+
+    def __post_init__(self) -> None:
+        if self.durability not in ("sync", "group", "os"):
+            raise ValueError(f"durability {self.durability!r} is not sync, group or os")
+        if self.group_fsync_ms <= 0:
+            raise ValueError(f"group_fsync_ms {self.group_fsync_ms} must be > 0")
+        if self.initial_map_size_bytes < 256 * 1024:
+            raise ValueError(f"initial_map_size_bytes {self.initial_map_size_bytes} is below 262144")
+        if self.max_map_size_bytes < self.initial_map_size_bytes:
+            raise ValueError(
+                f"max_map_size_bytes {self.max_map_size_bytes} is below initial_map_size_bytes "
+                f"{self.initial_map_size_bytes}"
+            )
+        if not 10 <= self.grow_at_percent <= 100:
+            raise ValueError(f"grow_at_percent {self.grow_at_percent} is not within 10..100")
+        if self.max_readers < 1:
+            raise ValueError(f"max_readers {self.max_readers} must be >= 1")
+
+
+class LedgerErrorCode(str, enum.Enum):
+    LOCKED = "LOCKED"  # another process holds the writer lock
+    NOT_FOUND = "NOT_FOUND"  # no ledger at the path (readers never create one)
+    FULL = "FULL"  # the map would have to grow past max_map_size_bytes
+    CORRUPT = "CORRUPT"  # verify_on_open found differences, or a stored row does not decode
+    SCHEMA = "SCHEMA"  # written by an incompatible version
+    CLOSED = "CLOSED"  # used after close()
+    BUSY = "BUSY"  # the map must grow while a snapshot of the writer's own reader is open
+
+
+class LedgerError(Exception):
+    """A ledger failure: ``code`` says which, the message says where and with which numbers."""
+
+    def __init__(self, code: LedgerErrorCode, message: str) -> None:
+        super().__init__(f"{code.value}: {message}")
+        self.code = code
+
+
+class AppendResult(msgspec.Struct, frozen=True):
+    """``seqs[i]`` is the sequence event ``i`` was stored at, 0 if it was refused; ``issues``
+    lists ``(index in the batch, issue)`` for every refused event."""
+
+    seqs: list[int]
+    issues: list[tuple[int, FoldIssue]]
+
+
+class NewOrder(msgspec.Struct, frozen=True):
+    """Result of ``Ledger.record_new_order``.
+
+    ``duplicate``: the intent was already an order (``client_order_id`` is that order's id and
+    nothing was written). ``issue`` is set when the order was refused (nothing written, empty id).
+    """
+
+    client_order_id: str
+    seq: int
+    duplicate: bool = False
+    issue: FoldIssue | None = None
+
+
+class RebuildReport(msgspec.Struct, frozen=True):
+    events: int
+    refused: list[tuple[int, FoldIssue]]
+
+
+class LedgerStats(msgspec.Struct, frozen=True):
+    last_seq: int
+    commits: int
+    fsyncs: int
+    map_grows: int
+    map_full_retries: int
+    refused: dict[str, int]
+    map_size_bytes: int
+    used_bytes: int
+
+
+def ledger_dir(data_dir: str | os.PathLike[str]) -> Path:
+    """Where the ledger lives under a data directory."""
+    return Path(data_dir) / LEDGER_DIR_NAME
+
+
+# ------------------------------------------------------------------------------------------
+# Codecs: how keys and rows of each table are stored
+# ------------------------------------------------------------------------------------------
+
+_U64: Final = struct.Struct(">Q")
+_ENCODER: Final = msgspec.msgpack.Encoder()
+_EVENT_DECODER: Final = msgspec.msgpack.Decoder(LedgerEvent)
+_POSITION_KEY_DECODER: Final = msgspec.msgpack.Decoder(tuple[str, int, int])
+
+
+def seq_key(seq: int) -> bytes:
+    """LMDB key of sequence ``seq`` (big-endian so byte order is numeric order)."""
+    return _U64.pack(seq)
+
+
+def _str_key(key: str) -> bytes:
+    return key.encode()
+
+
+def _decode_str_key(raw: Any) -> str:
+    return bytes(raw).decode()
+
+
+def _decode_position_key(raw: Any) -> PositionKey:
+    return _POSITION_KEY_DECODER.decode(raw)
+
+
+def _decode_seq_key(raw: Any) -> int:
+    return _U64.unpack(raw)[0]
+
+
+_KEY_ENCODERS: Final[dict[str, Callable[[Any], bytes]]] = {
+    ORDERS: _str_key,
+    FILLS: _str_key,
+    POSITIONS: _ENCODER.encode,
+    WALLETS: _str_key,
+    STRATEGY_STATE: _str_key,
+    AUDIT: seq_key,
+    INTENTS: _str_key,
+    META: _str_key,
+}
+_KEY_DECODERS: Final[dict[str, Callable[[Any], Any]]] = {
+    ORDERS: _decode_str_key,
+    FILLS: _decode_str_key,
+    POSITIONS: _decode_position_key,
+    WALLETS: _decode_str_key,
+    STRATEGY_STATE: _decode_str_key,
+    AUDIT: _decode_seq_key,
+    INTENTS: _decode_str_key,
+    META: _decode_str_key,
+}
+_ROW_DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {
+    ORDERS: msgspec.msgpack.Decoder(OrderEvent),
+    FILLS: msgspec.msgpack.Decoder(Fill),
+    POSITIONS: msgspec.msgpack.Decoder(Position),
+    WALLETS: msgspec.msgpack.Decoder(Wallet),
+    STRATEGY_STATE: msgspec.msgpack.Decoder(StrategyStateSaved),
+    AUDIT: msgspec.msgpack.Decoder(AuditRecord),
+    INTENTS: msgspec.msgpack.Decoder(IntentRecorded),
+}
+_META_DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {
+    META_COUNTERS: msgspec.msgpack.Decoder(Counters),
+    META_TRADING: msgspec.msgpack.Decoder(TradingStateChanged),
+}
+
+
+def _decode_row(table: str, key: Any, raw: Any) -> Any:
+    if table == META:
+        return _META_DECODERS[key].decode(raw)
+    return _ROW_DECODERS[table].decode(raw)
+
+
+def decode_event(seq: int, raw: Any) -> LedgerEvent | UnreadableRecord:
+    """Decode a stored event; an undecodable one (e.g. a newer schema) comes back unreadable."""
+    try:
+        return _EVENT_DECODER.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        return UnreadableRecord(seq=seq, error=str(exc), raw=bytes(raw))
+
+
+def _open_dbs(env: lmdb.Environment, create: bool) -> dict[str, Any]:
+    return {name: env.open_db(name.encode(), create=create) for name in (EVENTS, *DERIVED_TABLES)}
+
+
+def _stored_rows(txn: lmdb.Transaction, dbs: Mapping[str, Any], table: str) -> Iterator[tuple[Any, Any]]:
+    """``(raw key, raw row)`` of one derived table; for meta only the derived keys."""
+    cursor = txn.cursor(db=dbs[table])
+    if table != META:
+        yield from cursor.iternext()
+        return
+    for name in _DERIVED_META_KEYS:
+        raw = cursor.get(name.encode())
+        if raw is not None:
+            yield name.encode(), raw
+
+
+def _load_tables(txn: lmdb.Transaction, dbs: Mapping[str, Any]) -> Tables:
+    maps: dict[str, dict[Any, Any]] = {}
+    for table in DERIVED_TABLES:
+        decode_key = _KEY_DECODERS[table]
+        rows: dict[Any, Any] = {}
+        for raw_key, raw in _stored_rows(txn, dbs, table):
+            key = decode_key(raw_key)
+            try:
+                rows[key] = _decode_row(table, key, raw)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                raise LedgerError(LedgerErrorCode.CORRUPT, f"{table} row {key!r} does not decode: {exc}") from exc
+        maps[table] = rows
+    return Tables(**maps)
+
+
+def _encoded_tables(tables: Tables) -> dict[str, dict[bytes, bytes]]:
+    return {
+        table: {_KEY_ENCODERS[table](key): _ENCODER.encode(row) for key, row in tables.by_name[table].items()}
+        for table in DERIVED_TABLES
+    }
+
+
+def _diff_tables(label: str, expected: Mapping[str, Mapping[bytes, bytes]],
+                 actual: Mapping[str, Mapping[bytes, bytes]]) -> list[str]:
+    """Differences of ``actual`` from ``expected`` (the recomputed tables), capped per table."""
+    problems: list[str] = []
+    for table in DERIVED_TABLES:
+        want, have = expected[table], actual[table]
+        decode_key = _KEY_DECODERS[table]
+        found: list[str] = []
+        for raw_key in sorted(want.keys() | have.keys()):
+            a, b = want.get(raw_key), have.get(raw_key)
+            if a == b:
+                continue
+            key = decode_key(raw_key)
+            if b is None:
+                found.append(f"{label} {table}: key {key!r} is missing (recomputed {_show(table, key, a)})")
+            elif a is None:
+                found.append(f"{label} {table}: key {key!r} is not in the recomputed tables ({_show(table, key, b)})")
+            else:
+                found.append(f"{label} {table}: key {key!r} is {_show(table, key, b)}, "
+                             f"recomputed {_show(table, key, a)}")
+        if len(found) > _MAX_DIFFS_PER_TABLE:
+            extra = len(found) - _MAX_DIFFS_PER_TABLE
+            found = found[:_MAX_DIFFS_PER_TABLE] + [f"{label} {table}: ... and {extra} more differences"]
+        problems.extend(found)
+    return problems
+
+
+def _show(table: str, key: Any, raw: Any) -> str:
+    try:
+        return repr(_decode_row(table, key, raw))
+    except Exception as exc:  # shown in a report, never raised: the row is what is wrong
+        return f"<undecodable {len(raw)} bytes: {exc}>"
+
+
+def _verify_txn(txn: lmdb.Transaction, dbs: Mapping[str, Any]) -> tuple[list[str], Tables]:
+    """Replay ``events`` and compare with the stored derived tables, in one snapshot."""
+    problems: list[str] = []
+    events: list[tuple[int, LedgerEvent]] = []
+    expected_seq = 1
+    for raw_key, raw in txn.cursor(db=dbs[EVENTS]).iternext():
+        seq = _decode_seq_key(raw_key)
+        if seq != expected_seq:
+            problems.append(f"events: sequence jumps from {expected_seq - 1} to {seq}")
+        expected_seq = seq + 1
+        event = decode_event(seq, raw)
+        if isinstance(event, UnreadableRecord):
+            problems.append(f"events: seq {seq} does not decode: {event.error}")
+            continue
+        events.append((seq, event))
+    recomputed, refused = fold_events(events)
+    problems.extend(f"events: seq {seq} is refused by the fold: {issue.code.value} {issue.detail}"
+                    for seq, issue in refused)
+    stored = {table: {bytes(k): bytes(v) for k, v in _stored_rows(txn, dbs, table)} for table in DERIVED_TABLES}
+    problems.extend(_diff_tables("stored", _encoded_tables(recomputed), stored))
+    return problems, recomputed
+
+
+# ------------------------------------------------------------------------------------------
+# Writer
+# ------------------------------------------------------------------------------------------
+
+
+def _acquire_writer_lock(path: Path) -> int:
+    fd = os.open(path / LOCK_FILE_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+        os.close(fd)
+        raise LedgerError(
+            LedgerErrorCode.LOCKED,
+            f"ledger {path} is already open for writing by pid {holder}; it has one writer (the "
+            f"execution actor): stop that process, or open a LedgerReader to read",
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+def _new_id_prefix() -> str:
+    # A random tag per ledger keeps client order ids unique at the broker even if a ledger is
+    # recreated (paper vs live data dirs, a wiped disk) and its counter starts again at 1.
+    alphabet = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+    return "SK" + "".join(alphabet[b % len(alphabet)] for b in os.urandom(4))
+
+
+class Ledger:
+    """The ledger writer. One per ledger directory (enforced with a lock file), one thread.
+
+    Reads served by the writer come from its in-memory tables (O(1), no transaction). ``append``
+    and friends block for the commit (and the fsync in ``sync`` mode); see the durability notes
+    in the module docstring.
+    """
+
+    def __init__(self, path: Path, config: LedgerConfig, lock_fd: int, env: lmdb.Environment) -> None:
+        self._path = path
+        self._config = config
+        self._lock_fd = lock_fd
+        self._env = env
+        self._dbs = _open_dbs(env, create=True)
+        self._sinks = {table: (_KEY_ENCODERS[table], self._dbs[table]) for table in DERIVED_TABLES}
+        self._page_size = env.stat()["psize"]
+        self._closed = False
+        self._shared_reader: LedgerReader | None = None
+        self._commits = 0
+        self._fsyncs = 0
+        self._map_grows = 0
+        self._map_full_retries = 0
+        self._refused: dict[str, int] = {}
+        self._dirty = False
+        self._last_fsync_ns = time.monotonic_ns()
+        self._group_fsync_ns = config.group_fsync_ms * 1_000_000
+        self._id_prefix = self._init_meta()
+        env.reader_check()  # clear reader slots left by killed reader processes
+        with env.begin(buffers=True) as txn:
+            self._tables = _load_tables(txn, self._dbs)
+            cursor = txn.cursor(db=self._dbs[EVENTS])
+            self._last_seq = _decode_seq_key(cursor.key()) if cursor.last() else 0
+        self._room_budget_bytes = 0
+        self._ensure_room(0, 0)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], config: LedgerConfig | None = None) -> Ledger:
+        """Open (creating if needed) the ledger in directory ``path`` for writing.
+
+        Raises LedgerError LOCKED if another process (or another Ledger in this one) writes it,
+        SCHEMA if it was written by an incompatible version, CORRUPT if ``verify_on_open`` finds
+        differences (run ``rebuild_derived`` after reading them).
+        """
+        config = config or LedgerConfig()
+        directory = Path(path)
+        directory.mkdir(parents=True, exist_ok=True)
+        lock_fd = _acquire_writer_lock(directory)
+        try:
+            sync = config.durability == "sync"
+            env = lmdb.open(
+                str(directory), map_size=config.initial_map_size_bytes, subdir=True, max_dbs=_MAX_DBS,
+                sync=sync, metasync=sync, writemap=(not sync) if config.writemap is None else config.writemap,
+                max_readers=config.max_readers,
+                lock=True,
+            )
+            try:
+                ledger = cls(directory, config, lock_fd, env)
+            except BaseException:
+                env.close()
+                raise
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        if config.verify_on_open:
+            problems = ledger.verify()
+            if problems:
+                ledger.close()
+                shown = "; ".join(problems[:5])
+                raise LedgerError(LedgerErrorCode.CORRUPT,
+                                  f"ledger {directory}: {len(problems)} differences, first: {shown}")
+        return ledger
+
+    def _init_meta(self) -> str:
+        with self._env.begin(write=True, db=self._dbs[META]) as txn:
+            schema = txn.get(_META_SCHEMA)
+            if schema is None:
+                txn.put(_META_SCHEMA, SCHEMA_VERSION)
+            elif schema != SCHEMA_VERSION:
+                raise LedgerError(LedgerErrorCode.SCHEMA,
+                                  f"ledger {self._path} has schema {schema!r}, this code reads {SCHEMA_VERSION!r}")
+            prefix = txn.get(_META_ID_PREFIX)
+            if prefix is None:
+                prefix = _new_id_prefix().encode()
+                txn.put(_META_ID_PREFIX, prefix)
+        return prefix.decode()
+
+    # -- context manager / lifecycle -------------------------------------------------------
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Flush to disk (every policy), close LMDB, release the writer lock. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            self._env.sync(True)
+            self._env.close()
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def config(self) -> LedgerConfig:
+        return self._config
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise LedgerError(LedgerErrorCode.CLOSED, f"ledger {self._path} is closed")
+
+    # -- writing ---------------------------------------------------------------------------
+
+    def append(self, events: Sequence[LedgerEvent]) -> list[int]:
+        """Store ``events`` and their derived rows in ONE transaction; return their sequences.
+
+        A refused event (duplicate fill id, re-recorded intent, bad field: see ``fold``) is not
+        stored and gets sequence 0; ``append_report`` also says why. Raises LedgerError FULL if
+        the map cannot grow enough; an exception leaves the ledger as it was before the call.
+        """
+        return self.append_report(events).seqs
+
+    def append_report(self, events: Sequence[LedgerEvent], all_or_nothing: bool = False) -> AppendResult:
+        """``append`` that also returns the refused events and why.
+
+        ``all_or_nothing``: if any event is refused, store none of them.
+        """
+        self._check_open()
+        if not events:
+            return AppendResult(seqs=[], issues=[])
+        raws: list[bytes | str] = []  # the encoded event, or why it does not encode
+        for event in events:
+            try:
+                raws.append(_ENCODER.encode(event))
+            except (TypeError, ValueError, OverflowError, msgspec.EncodeError) as exc:
+                raws.append(f"{type(event).__name__} does not encode as msgpack: {exc}")
+        self._ensure_room(sum(len(raw) for raw in raws if isinstance(raw, bytes)), 4 * len(events))
+        for _attempt in range(_MAX_GROW_RETRIES):
+            try:
+                result, last_seq = self._write_batch(events, raws, all_or_nothing)
+            except lmdb.MapFullError:
+                self._map_full_retries += 1
+                self._grow(self._env.info()["map_size"] * 2)
+                continue
+            if last_seq != self._last_seq:
+                self._last_seq = last_seq
+                self._after_commit()
+            for _index, issue in result.issues:
+                self._refused[issue.code.value] = self._refused.get(issue.code.value, 0) + 1
+            return result
+        raise LedgerError(LedgerErrorCode.FULL,
+                          f"ledger {self._path}: map still full after {_MAX_GROW_RETRIES} doublings")
+
+    def _write_batch(self, events: Sequence[LedgerEvent], raws: Sequence[bytes | str],
+                     all_or_nothing: bool) -> tuple[AppendResult, int]:
+        """One write transaction for the batch. The in-memory tables are updated as the events
+        fold (later events of the batch see earlier ones) and rolled back unless it commits."""
+        # Order path: runs before every order leaves and every fill is published.
+        tables = self._tables
+        undo: list[tuple[Any, Any, Any]] = []
+        seqs: list[int] = []
+        issues: list[tuple[int, FoldIssue]] = []
+        seq = self._last_seq
+        sinks = self._sinks
+        encode = _ENCODER.encode
+        events_db = self._dbs[EVENTS]
+        txn = self._env.begin(write=True)
+        try:
+            for index, event in enumerate(events):
+                raw = raws[index]
+                if type(raw) is str:
+                    issue = FoldIssue(code=FoldIssueCode.BAD_FIELD, detail=f"batch index {index}: {raw}")
+                    issues.append((index, issue))
+                    seqs.append(0)
+                    continue
+                folded = fold(tables, seq + 1, event)
+                if folded.issue is not None:
+                    issues.append((index, folded.issue))
+                    seqs.append(0)
+                    continue
+                seq += 1
+                txn.put(_U64.pack(seq), raw, append=True, db=events_db)
+                for table, key, row in folded.changes:
+                    encode_key, db = sinks[table]
+                    txn.put(encode_key(key), encode(row), db=db)
+                tables.apply(folded.changes, undo)
+                seqs.append(seq)
+            if seq == self._last_seq or (issues and all_or_nothing):
+                txn.abort()
+                tables.rollback(undo)
+                return AppendResult(seqs=[0] * len(events), issues=issues), self._last_seq
+            txn.commit()
+        except BaseException:
+            txn.abort()
+            tables.rollback(undo)
+            raise
+        return AppendResult(seqs=seqs, issues=issues), seq
+
+    def _after_commit(self) -> None:
+        self._commits += 1
+        if self._config.durability == "sync":
+            return
+        self._dirty = True
+        if self._config.durability == "group":
+            self.sync_if_due(time.monotonic_ns())
+
+    def record_new_order(self, order: OrderEvent) -> NewOrder:
+        """Give ``order`` (its first event, usually SUBMITTED) a new client order id and store it.
+
+        The id comes from the persisted counter, which advances in the same transaction as the
+        order (``IntentRecorded`` + the order event), so ids are unique forever, across restarts.
+        ``order.client_order_id`` is ignored. If ``order.intent_id`` is already an order, nothing
+        is written and that order's id comes back with ``duplicate=True``.
+        """
+        known = self._tables.intents.get(order.intent_id)
+        if known is not None:
+            return NewOrder(client_order_id=known.client_order_id, seq=0, duplicate=True)
+        order_no = self._tables.next_order_no()
+        client_order_id = self.format_client_order_id(order_no)
+        intent = IntentRecorded(intent_id=order.intent_id, client_order_id=client_order_id,
+                                order_no=order_no, strategy=order.strategy, ts_ns=order.ts_event_ns)
+        first = msgspec.structs.replace(order, client_order_id=client_order_id)
+        result = self.append_report([intent, first], all_or_nothing=True)
+        if result.issues:
+            return NewOrder(client_order_id="", seq=0, issue=result.issues[0][1])
+        return NewOrder(client_order_id=client_order_id, seq=result.seqs[1])
+
+    def format_client_order_id(self, order_no: int) -> str:
+        """``<prefix>-<n>``, e.g. ``SK7QX2-42``: <= 20 chars for n < 10**12, [A-Z0-9-] only
+        (Dhan's correlationId takes 30 of [a-zA-Z0-9 _-])."""
+        return f"{self._id_prefix}-{order_no}"
+
+    # -- durability ------------------------------------------------------------------------
+
+    def sync_if_due(self, now_ns: int) -> bool:
+        """``group`` policy: fsync if commits are unsynced and ``group_fsync_ms`` has passed
+        since the last fsync. ``now_ns`` is ``time.monotonic_ns()``. Returns True if it synced.
+        The owning actor calls this every ``group_fsync_ms`` so an idle tail is flushed too."""
+        if self._config.durability != "group" or not self._dirty or self._closed:
+            return False
+        if now_ns - self._last_fsync_ns < self._group_fsync_ns:
+            return False
+        self.sync()
+        self._last_fsync_ns = now_ns
+        return True
+
+    def sync_deadline_ns(self) -> int | None:
+        """Monotonic time by which ``sync_if_due`` should run, None if nothing is unsynced."""
+        if not self._dirty or self._config.durability != "group":
+            return None
+        return self._last_fsync_ns + self._group_fsync_ns
+
+    def sync(self) -> None:
+        """fsync now (any policy)."""
+        self._check_open()
+        self._env.sync(True)
+        self._fsyncs += 1
+        self._dirty = False
+
+    # -- map size --------------------------------------------------------------------------
+
+    def _used_and_size(self) -> tuple[int, int]:
+        info = self._env.info()
+        return (info["last_pgno"] + 1) * self._page_size, info["map_size"]
+
+    def _ensure_room(self, payload_bytes: int, puts: int) -> None:
+        """Grow the map before a write could take usage above ``grow_at_percent``.
+
+        ``env.info()`` is read only when the bytes budgeted since the last reading run out; the
+        per-write estimate is deliberately pessimistic (every put copies a B-tree path of
+        ``_PAGES_PER_PUT`` pages, no freed page is reused), and MapFullError remains the backstop.
+        """
+        cost = 4 * payload_bytes + (puts * _PAGES_PER_PUT + _PAGES_PER_TXN) * self._page_size
+        if cost <= self._room_budget_bytes:
+            self._room_budget_bytes -= cost
+            return
+        used, size = self._used_and_size()
+        percent = self._config.grow_at_percent
+        new_size = size
+        while (used + cost) * 100 > new_size * percent:
+            new_size *= 2
+        if new_size != size:
+            self._grow(new_size)
+        self._room_budget_bytes = new_size * percent // 100 - used - cost
+
+    def _grow(self, new_size: int) -> None:
+        limit = self._config.max_map_size_bytes
+        if new_size > limit:
+            raise LedgerError(LedgerErrorCode.FULL,
+                              f"ledger {self._path} needs a map of {new_size} bytes, above max_map_size_bytes {limit}")
+        if self._shared_reader is not None and self._shared_reader.snapshots_open:
+            raise LedgerError(LedgerErrorCode.BUSY,
+                              f"ledger {self._path} must grow its map to {new_size} bytes while a snapshot of "
+                              f"Ledger.reader() is open in this process; close snapshots before writing")
+        self._env.set_mapsize(new_size)
+        self._map_grows += 1
+        self._room_budget_bytes = 0  # re-read usage against the new size on the next write
+
+    # -- rebuild / verify ------------------------------------------------------------------
+
+    def rebuild_derived(self) -> RebuildReport:
+        """Recompute every derived table by folding ``events`` from sequence 1 and replace the
+        stored tables (one transaction) and the in-memory ones. Events the fold refuses are
+        skipped and listed (a consistent ledger has none)."""
+        self._check_open()
+        with self._env.begin(buffers=True) as txn:
+            pairs: list[tuple[int, LedgerEvent]] = []
+            unreadable: list[tuple[int, FoldIssue]] = []
+            for raw_key, raw in txn.cursor(db=self._dbs[EVENTS]).iternext():
+                seq = _decode_seq_key(raw_key)
+                event = decode_event(seq, raw)
+                if isinstance(event, UnreadableRecord):
+                    unreadable.append((seq, FoldIssue(code=FoldIssueCode.UNKNOWN_RECORD, detail=event.error)))
+                else:
+                    pairs.append((seq, event))
+        tables, refused = fold_events(pairs)
+        encoded = _encoded_tables(tables)
+        rows_count = sum(len(rows) for rows in encoded.values())
+        self._ensure_room(sum(len(k) + len(v) for rows in encoded.values() for k, v in rows.items()), rows_count)
+        for _attempt in range(_MAX_GROW_RETRIES):
+            try:
+                with self._env.begin(write=True) as txn:
+                    for table in DERIVED_TABLES:
+                        db = self._dbs[table]
+                        if table == META:
+                            for name in _DERIVED_META_KEYS:
+                                txn.delete(name.encode(), db=db)
+                        else:
+                            txn.drop(db, delete=False)
+                        for key, value in encoded[table].items():
+                            txn.put(key, value, db=db)
+            except lmdb.MapFullError:
+                self._map_full_retries += 1
+                self._grow(self._env.info()["map_size"] * 2)
+                continue
+            break
+        else:
+            raise LedgerError(LedgerErrorCode.FULL, f"ledger {self._path}: map still full during rebuild")
+        self._tables = tables
+        self._after_commit()
+        return RebuildReport(events=len(pairs), refused=sorted(unreadable + refused, key=lambda item: item[0]))
+
+    def verify(self) -> list[str]:
+        """Replay ``events`` through the fold and compare with the stored derived tables and
+        with this writer's in-memory tables. Empty list = identical."""
+        self._check_open()
+        with self._env.begin(buffers=True) as txn:
+            problems, recomputed = _verify_txn(txn, self._dbs)
+        problems.extend(_diff_tables("memory", _encoded_tables(recomputed), _encoded_tables(self._tables)))
+        return problems
+
+    # -- reads from memory -----------------------------------------------------------------
+
+    @property
+    def last_seq(self) -> int:
+        return self._last_seq
+
+    def next_order_no(self) -> int:
+        return self._tables.next_order_no()
+
+    def order(self, client_order_id: str) -> OrderEvent | None:
+        return self._tables.orders.get(client_order_id)
+
+    def orders(self) -> Mapping[str, OrderEvent]:
+        """Read-only live view (do not hold it across appends if you need a fixed picture)."""
+        return MappingProxyType(self._tables.orders)
+
+    def open_orders(self) -> list[OrderEvent]:
+        return [order for order in self._tables.orders.values() if is_open_order(order)]
+
+    def fill_applied(self, fill_id: str) -> bool:
+        return fill_id in self._tables.fills
+
+    def position(self, strategy: str, segment: int, security_id: int) -> Position | None:
+        return self._tables.positions.get((strategy, segment, security_id))
+
+    def positions(self) -> Mapping[PositionKey, Position]:
+        return MappingProxyType(self._tables.positions)
+
+    def wallet(self, account: str = TRADING_ACCOUNT) -> Wallet | None:
+        return self._tables.wallets.get(account)
+
+    def strategy_state(self, strategy: str) -> bytes | None:
+        saved = self._tables.strategy_state.get(strategy)
+        return saved.state if saved is not None else None
+
+    def trading_state(self) -> TradingStateChanged:
+        return self._tables.meta.get(META_TRADING, DEFAULT_TRADING_STATE)
+
+    def client_order_id_for(self, intent_id: str) -> str | None:
+        intent = self._tables.intents.get(intent_id)
+        return intent.client_order_id if intent is not None else None
+
+    def stats(self) -> LedgerStats:
+        used, size = self._used_and_size()
+        return LedgerStats(
+            last_seq=self._last_seq, commits=self._commits, fsyncs=self._fsyncs,
+            map_grows=self._map_grows, map_full_retries=self._map_full_retries,
+            refused=dict(self._refused), map_size_bytes=size, used_bytes=used,
+        )
+
+    def reader(self) -> LedgerReader:
+        """A reader over this writer's own environment (LMDB forbids opening it twice in one
+        process). Its snapshots must be closed before the next write: the map may grow."""
+        self._check_open()
+        if self._shared_reader is None:
+            self._shared_reader = LedgerReader(self._env, self._dbs, owns_env=False, path=self._path)
+        return self._shared_reader
+
+
+# ------------------------------------------------------------------------------------------
+# Readers
+# ------------------------------------------------------------------------------------------
+
+
+class LedgerSnapshot:
+    """A consistent read of the whole ledger at one commit (an LMDB read transaction).
+
+    Valid only inside ``LedgerReader.snapshot()``; everything it returns is decoded (owned) data.
+    """
+
+    def __init__(self, txn: lmdb.Transaction, dbs: Mapping[str, Any]) -> None:
+        self._txn = txn
+        self._dbs = dbs
+
+    def _get(self, table: str, key: Any) -> Any:
+        raw = self._txn.get(_KEY_ENCODERS[table](key), db=self._dbs[table])
+        return None if raw is None else _decode_row(table, key, raw)
+
+    def _all(self, table: str) -> dict[Any, Any]:
+        decode_key = _KEY_DECODERS[table]
+        decoder = _ROW_DECODERS[table]
+        return {decode_key(k): decoder.decode(v) for k, v in self._txn.cursor(db=self._dbs[table]).iternext()}
+
+    def last_seq(self) -> int:
+        cursor = self._txn.cursor(db=self._dbs[EVENTS])
+        return _decode_seq_key(cursor.key()) if cursor.last() else 0
+
+    def orders(self) -> dict[str, OrderEvent]:
+        return self._all(ORDERS)
+
+    def open_orders(self) -> dict[str, OrderEvent]:
+        return {coid: order for coid, order in self._all(ORDERS).items() if is_open_order(order)}
+
+    def order(self, client_order_id: str) -> OrderEvent | None:
+        return self._get(ORDERS, client_order_id)
+
+    def fills(self) -> dict[str, Fill]:
+        return self._all(FILLS)
+
+    def fill(self, fill_id: str) -> Fill | None:
+        return self._get(FILLS, fill_id)
+
+    def positions(self) -> dict[PositionKey, Position]:
+        return self._all(POSITIONS)
+
+    def position(self, strategy: str, segment: int, security_id: int) -> Position | None:
+        return self._get(POSITIONS, (strategy, segment, security_id))
+
+    def wallets(self) -> dict[str, Wallet]:
+        return self._all(WALLETS)
+
+    def wallet(self, account: str = TRADING_ACCOUNT) -> Wallet | None:
+        return self._get(WALLETS, account)
+
+    def strategy_state(self, strategy: str) -> StrategyStateSaved | None:
+        return self._get(STRATEGY_STATE, strategy)
+
+    def strategy_states(self) -> dict[str, StrategyStateSaved]:
+        return self._all(STRATEGY_STATE)
+
+    def client_order_id_for(self, intent_id: str) -> str | None:
+        intent = self._get(INTENTS, intent_id)
+        return intent.client_order_id if intent is not None else None
+
+    def next_order_no(self) -> int:
+        counters = self._get(META, META_COUNTERS)
+        return counters.next_order_no if counters is not None else 1
+
+    def trading_state(self) -> TradingStateChanged:
+        return self._get(META, META_TRADING) or DEFAULT_TRADING_STATE
+
+    def audit(self, from_seq: int = 1, limit: int | None = None) -> list[tuple[int, AuditRecord]]:
+        return self._range(AUDIT, from_seq, limit, lambda seq, raw: _ROW_DECODERS[AUDIT].decode(raw))
+
+    def events(self, from_seq: int = 1, limit: int | None = None) -> list[tuple[int, LedgerEvent | UnreadableRecord]]:
+        """Events with sequence >= ``from_seq`` in order, at most ``limit``."""
+        return self._range(EVENTS, from_seq, limit, decode_event)
+
+    def _range(self, table: str, from_seq: int, limit: int | None,
+               decode: Callable[[int, Any], Any]) -> list[tuple[int, Any]]:
+        out: list[tuple[int, Any]] = []
+        cursor = self._txn.cursor(db=self._dbs[table])
+        if limit == 0 or not cursor.set_range(seq_key(max(from_seq, 0))):
+            return out
+        for raw_key, raw in cursor.iternext():
+            seq = _decode_seq_key(raw_key)
+            out.append((seq, decode(seq, raw)))
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
+    def verify(self) -> list[str]:
+        return _verify_txn(self._txn, self._dbs)[0]
+
+
+class LedgerReader:
+    """Reads the ledger from any process while the writer writes (lock-free MVCC snapshots).
+
+    ``LedgerReader.open(path)`` in a process other than the writer's; ``Ledger.reader()`` in
+    the writer's. Follows map growth: a snapshot that finds the map resized adopts the new size
+    and retries. The one-call methods each take their own snapshot; use ``snapshot()`` to read
+    several tables at one commit.
+    """
+
+    def __init__(self, env: lmdb.Environment, dbs: Mapping[str, Any], owns_env: bool, path: Path) -> None:
+        self._env = env
+        self._dbs = dbs
+        self._owns_env = owns_env
+        self._path = path
+        self._closed = False
+        self.snapshots_open = 0
+        self.map_resizes = 0
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str]) -> LedgerReader:
+        """Open an existing ledger read-only. Raises LedgerError NOT_FOUND if there is none."""
+        directory = Path(path)
+        if not (directory / "data.mdb").exists():
+            raise LedgerError(LedgerErrorCode.NOT_FOUND,
+                              f"no ledger at {directory} (the execution actor creates it on first start)")
+        # map_size=0: adopt the size the writer recorded; later growth is handled in _begin.
+        env = lmdb.open(str(directory), readonly=True, create=False, subdir=True, max_dbs=_MAX_DBS, lock=True,
+                        map_size=0)
+        try:
+            dbs = _open_dbs(env, create=False)
+        except lmdb.NotFoundError as exc:
+            env.close()
+            raise LedgerError(LedgerErrorCode.NOT_FOUND, f"ledger {directory} lacks its databases: {exc}") from exc
+        except BaseException:
+            env.close()
+            raise
+        return cls(env, dbs, owns_env=True, path=directory)
+
+    def __enter__(self) -> LedgerReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._owns_env:
+            self._env.close()
+
+    def _begin(self) -> lmdb.Transaction:
+        if self._closed:
+            raise LedgerError(LedgerErrorCode.CLOSED, f"reader of {self._path} is closed")
+        for _attempt in range(_MAX_GROW_RETRIES):
+            try:
+                return self._env.begin(buffers=True)
+            except lmdb.MapResizedError:
+                # The writer grew the map past ours: adopt the size it recorded, then retry.
+                self._env.set_mapsize(0)
+                self.map_resizes += 1
+        raise LedgerError(LedgerErrorCode.BUSY, f"reader of {self._path}: map kept growing under it")
+
+    @contextlib.contextmanager
+    def snapshot(self) -> Iterator[LedgerSnapshot]:
+        txn = self._begin()
+        self.snapshots_open += 1
+        try:
+            yield LedgerSnapshot(txn, self._dbs)
+        finally:
+            self.snapshots_open -= 1
+            txn.abort()
+
+    def last_seq(self) -> int:
+        with self.snapshot() as snap:
+            return snap.last_seq()
+
+    def orders(self) -> dict[str, OrderEvent]:
+        with self.snapshot() as snap:
+            return snap.orders()
+
+    def open_orders(self) -> dict[str, OrderEvent]:
+        with self.snapshot() as snap:
+            return snap.open_orders()
+
+    def order(self, client_order_id: str) -> OrderEvent | None:
+        with self.snapshot() as snap:
+            return snap.order(client_order_id)
+
+    def fills(self) -> dict[str, Fill]:
+        with self.snapshot() as snap:
+            return snap.fills()
+
+    def positions(self) -> dict[PositionKey, Position]:
+        with self.snapshot() as snap:
+            return snap.positions()
+
+    def wallets(self) -> dict[str, Wallet]:
+        with self.snapshot() as snap:
+            return snap.wallets()
+
+    def strategy_state(self, strategy: str) -> StrategyStateSaved | None:
+        with self.snapshot() as snap:
+            return snap.strategy_state(strategy)
+
+    def trading_state(self) -> TradingStateChanged:
+        with self.snapshot() as snap:
+            return snap.trading_state()
+
+    def audit(self, from_seq: int = 1, limit: int | None = None) -> list[tuple[int, AuditRecord]]:
+        with self.snapshot() as snap:
+            return snap.audit(from_seq, limit)
+
+    def events(self, from_seq: int = 1, limit: int | None = None) -> list[tuple[int, LedgerEvent | UnreadableRecord]]:
+        with self.snapshot() as snap:
+            return snap.events(from_seq, limit)
+
+    def verify(self) -> list[str]:
+        """Replay and compare in one snapshot (see ``Ledger.verify``; no in-memory tables here)."""
+        with self.snapshot() as snap:
+            return snap.verify()
