@@ -14,6 +14,9 @@ from typing import Literal
 
 import msgspec
 
+from actors.risk.limits import RiskLimits
+from engine.ledger.store import LedgerConfig
+
 ActorName = str
 Topology = Literal["isolated", "co-located"]
 
@@ -106,6 +109,13 @@ class ExecutionConfig(Section):
     ack_latency_us: int = 0
 
 
+class RiskConfig(Section):
+    # "exchange": sessions, holidays and cut-offs from the exchange calendar; "always": every day,
+    # all day (the synthetic market never closes); "auto": "always" for the synthetic feed only.
+    market_hours: Literal["auto", "exchange", "always"] = "auto"
+    limits: RiskLimits = RiskLimits()
+
+
 class InstrumentsConfig(Section):
     master: str = "sample"   # "sample" (bundled, regenerated for today) or a path to a Dhan CSV
 
@@ -120,6 +130,8 @@ class Config(Section):
     feed: FeedConfig = FeedConfig()
     strategy: StrategyConfig = StrategyConfig()
     execution: ExecutionConfig = ExecutionConfig()
+    risk: RiskConfig = RiskConfig()
+    ledger: LedgerConfig = LedgerConfig()
     instruments: InstrumentsConfig = InstrumentsConfig()
     credentials: CredentialsConfig = CredentialsConfig()
 
@@ -156,6 +168,8 @@ def parse_config(text: str | bytes, source: str = "<config>") -> Config:
         raise ConfigError(_humanise(str(exc), source)) from None
     except msgspec.DecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
+    except ValueError as exc:  # a section's own cross-field rule (__post_init__)
+        raise ConfigError(f"{source}: {exc}") from None
     check_config(cfg, source)
     return cfg
 
@@ -301,6 +315,30 @@ user_dir = ""
 venue = "paper"
 starting_cash_paise = 1000000000
 ack_latency_us = 0
+
+[risk]
+# "exchange": sessions, holidays and cut-offs from the NSE/BSE calendar. "always": every day, all
+# day (the synthetic market never closes). "auto": "always" for the synthetic feed, else "exchange".
+market_hours = "auto"
+# Limits: see actors/risk/limits.py for every key; per-strategy and per-instrument overrides go in
+# [risk.limits.strategies.NAME] and [risk.limits.instruments."NSE_FNO.55796"].
+[risk.limits]
+max_orders_per_second = 10
+
+[ledger]
+# "sync": fsync every commit. "group": commit at once, fsync every group_fsync_ms (survives a
+# process crash at once, a power cut after at most group_fsync_ms). "os": never fsync.
+durability = "group"
+group_fsync_ms = 50
+# The map grows (doubles) before a write would take it past grow_at_percent; never a MapFullError.
+initial_map_size_bytes = 67108864
+max_map_size_bytes = 1099511627776
+grow_at_percent = 50
+max_readers = 126
+# Empty: chosen by durability (see engine/ledger/store.py). Set true or false to force.
+# writemap = true
+# Re-fold every event at open and compare with the stored tables (slow on a big ledger).
+verify_on_open = false
 
 [instruments]
 # "sample": the bundled sample master, regenerated for today. Or a path to a Dhan scrip-master CSV.

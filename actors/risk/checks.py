@@ -995,6 +995,13 @@ class RiskEngine:
 
     # --- views -------------------------------------------------------------------------------
 
+    def has_instrument(self, segment: int, security_id: int) -> bool:
+        return (segment, security_id) in self._instruments
+
+    def positions(self) -> dict[tuple[str, int, int], int]:
+        """Net units per (strategy, segment, security_id), as risk counts them."""
+        return {key: slot.position_units for key, slot in self._slots.items()}
+
     def position_units(self, strategy: str, segment: int, security_id: int) -> int:
         slot = self._slots.get((strategy, segment, security_id))
         return slot.position_units if slot is not None else 0

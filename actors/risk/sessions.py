@@ -237,3 +237,33 @@ def entry_allowed(now_ns: int, cutoff: dt.time, segment: int = NSE_FNO) -> bool:
 def square_off_due(now_ns: int, at: dt.time, segment: int = NSE_FNO) -> bool:
     """:meth:`SessionCalendar.square_off_due` on :func:`default_calendar`."""
     return default_calendar().square_off_due(now_ns, at, segment)
+
+
+class AlwaysOpenCalendar(SessionCalendar):
+    """Simulation calendar: every day is a trading day and every segment trades all day.
+
+    For the synthetic market, which never closes, so that paper trading works at any hour. Never
+    used with a live venue (``risk.market_hours = "auto"`` picks it only for the synthetic feed).
+    """
+
+    def __init__(self, hours: dict[int, SegmentHours] | None = None) -> None:  # noqa: D107 - no library read
+        self.exchange = "ALWAYS_OPEN"
+        self._sessions = {}
+        self.first_date = dt.date.min
+        self.last_date = dt.date.max
+        self._first_day = -(10**9)
+        self._last_day = 10**9
+        self._hours = dict(SEGMENT_HOURS if hours is None else hours)
+
+    def is_trading_day(self, d: dt.date) -> bool:
+        return True
+
+    def _bounds(self, day: int, segment: int) -> tuple[int, int] | None:
+        start = day * DAY_NS - IST_OFFSET_NS
+        return (start, start + DAY_NS)
+
+    def day(self, now_ns: int) -> TradingDay:
+        day = ist_day(now_ns)
+        start_ns = day * DAY_NS - IST_OFFSET_NS
+        bounds = {segment: (start_ns, start_ns + DAY_NS) for segment in self._hours}
+        return TradingDay(day, start_ns, start_ns + DAY_NS, True, bounds)

@@ -1,0 +1,105 @@
+"""Order books for many instruments in preallocated numpy arrays (one row per instrument).
+
+Prices are integer paise, quantities integer units. Level 0 is the best. A row holds up to
+``MAX_LEVELS`` levels per side; 5-level updates (full packets) replace levels 0..4 of both sides and
+clear the rest, a 20-level one-sided update replaces that side only.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ipc.messages import BookUpdate, Depth
+
+MAX_LEVELS = 20
+
+
+class BookStore:
+    def __init__(self, capacity: int = 256) -> None:
+        self._rows: dict[tuple[int, int], int] = {}
+        self._alloc(capacity)
+
+    def _alloc(self, capacity: int) -> None:
+        old = getattr(self, "bid_px", None)
+        shape = (capacity, MAX_LEVELS)
+        new = {name: np.zeros(shape, dtype=np.int64) for name in
+               ("bid_px", "bid_qty", "bid_orders", "ask_px", "ask_qty", "ask_orders")}
+        scalars = {name: np.zeros(capacity, dtype=np.int64) for name in
+                   ("levels", "last_px", "ts_event_ns", "ts_init_ns", "updated_mono_ns")}
+        if old is not None:
+            n = old.shape[0]
+            for name, arr in {**new, **scalars}.items():
+                arr[:n] = getattr(self, name)
+        for name, arr in {**new, **scalars}.items():
+            setattr(self, name, arr)
+        self.capacity = capacity
+
+    def row(self, segment: int, security_id: int) -> int:
+        key = (segment, security_id)
+        row = self._rows.get(key)
+        if row is None:
+            row = len(self._rows)
+            if row >= self.capacity:
+                self._alloc(self.capacity * 2)
+            self._rows[key] = row
+        return row
+
+    def has(self, segment: int, security_id: int) -> bool:
+        return (segment, security_id) in self._rows
+
+    def keys(self) -> list[tuple[int, int]]:
+        return list(self._rows)
+
+    def apply_depth(self, d: Depth, now_mono_ns: int) -> int:
+        """Apply one depth message; returns the row. Hot path."""
+        r = self.row(d.segment, d.security_id)
+        if d.sides != "ask":
+            n = len(d.bid_price_paise)
+            self.bid_px[r, :n] = d.bid_price_paise
+            self.bid_qty[r, :n] = d.bid_qty_units
+            self.bid_orders[r, :n] = d.bid_orders
+            self.bid_px[r, n:] = 0
+            self.bid_qty[r, n:] = 0
+            self.bid_orders[r, n:] = 0
+        if d.sides != "bid":
+            n = len(d.ask_price_paise)
+            self.ask_px[r, :n] = d.ask_price_paise
+            self.ask_qty[r, :n] = d.ask_qty_units
+            self.ask_orders[r, :n] = d.ask_orders
+            self.ask_px[r, n:] = 0
+            self.ask_qty[r, n:] = 0
+            self.ask_orders[r, n:] = 0
+        n = max(len(d.bid_price_paise), len(d.ask_price_paise))
+        self.levels[r] = n if d.sides == "both" else max(n, int(self.levels[r]))
+        self.ts_event_ns[r] = d.ts_event_ns
+        self.ts_init_ns[r] = d.ts_init_ns
+        self.updated_mono_ns[r] = now_mono_ns
+        return r
+
+    def set_last(self, segment: int, security_id: int, price_paise: int) -> None:
+        self.last_px[self.row(segment, security_id)] = price_paise
+
+    def update_message(self, r: int, segment: int, security_id: int) -> BookUpdate:
+        """Top of book and derived figures for row ``r``. Empty levels (qty 0) are ignored."""
+        bid_qty = self.bid_qty[r]
+        ask_qty = self.ask_qty[r]
+        bb = int(self.bid_px[r, 0]) if bid_qty[0] > 0 else 0
+        ba = int(self.ask_px[r, 0]) if ask_qty[0] > 0 else 0
+        bq = int(bid_qty[0])
+        aq = int(ask_qty[0])
+        total_bid = int(bid_qty.sum())
+        total_ask = int(ask_qty.sum())
+        both = bb > 0 and ba > 0
+        imbalance = (total_bid - total_ask) / (total_bid + total_ask) if total_bid + total_ask else 0.0
+        return BookUpdate(segment, security_id, bb, bq, ba, aq, int(self.last_px[r]),
+                          bb + ba if both else 0, ba - bb if both else 0, imbalance, int(self.levels[r]),
+                          int(self.ts_event_ns[r]), int(self.ts_init_ns[r]))
+
+    def stale(self, now_mono_ns: int, limit_ns: int) -> list[tuple[int, int, int]]:
+        """(segment, security_id, age_ns) of books not updated for longer than ``limit_ns``."""
+        n = len(self._rows)
+        if n == 0:
+            return []
+        ages = now_mono_ns - self.updated_mono_ns[:n]
+        keys = list(self._rows)
+        return [(keys[i][0], keys[i][1], int(ages[i])) for i in np.nonzero(ages > limit_ns)[0]]

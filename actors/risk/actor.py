@@ -1,0 +1,223 @@
+"""The risk actor: every intent passes the pre-trade checks or is denied with a reason code;
+post-trade monitors act on fills and marks; the kill switch halts trading.
+
+State is rebuilt at start from the ledger (positions, open orders, cash, trading state). Denials
+go out on ``risk.denied`` and, reliably, to execution, which writes the audit row (execution is the
+ledger's only writer).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+import msgspec
+
+from actors.base import Actor, ActorContext
+from actors.risk import state as trading
+from actors.risk.checks import Denial, InstrumentLimits, RiskEngine, to_order_denied
+from actors.risk.limits import RiskLimits
+from actors.risk.monitors import ActionKind, PostTradeMonitor, exit_intent, to_risk_action
+from actors.risk.sessions import AlwaysOpenCalendar, SessionCalendar, default_calendar, ist_day_number
+from engine.ledger import LedgerError, LedgerReader, ledger_dir
+from engine.market import open_instruments, today_ist
+from ipc import topics
+from ipc.messages import (
+    CancelAllOrders,
+    Fill,
+    OrderDenied,
+    OrderEvent,
+    OrderIntent,
+    Position,
+    Quote,
+    SubmitOrder,
+    Tick,
+)
+
+EXECUTION = "execution"
+END_OF_DAY = dt.time(23, 59, 59, 999999)
+KNOWN_KINDS = {"EQUITY", "FUTIDX", "FUTSTK", "OPTIDX", "OPTSTK", "FUTCOM", "OPTFUT", "FUTCUR", "OPTCUR", "INDEX"}
+
+
+def _calendar_and_limits(cfg: Any) -> tuple[SessionCalendar, RiskLimits, str]:
+    mode = cfg.risk.market_hours
+    if mode == "auto":
+        mode = "always" if cfg.feed.source == "synthetic" else "exchange"
+    limits = cfg.risk.limits
+    if mode == "always":
+        # The synthetic market never closes: no cut-off or square-off by wall clock either.
+        limits = msgspec.structs.replace(limits, entry_cutoff_ist=END_OF_DAY, square_off_ist=END_OF_DAY,
+                                         segment_times={})
+        return AlwaysOpenCalendar(), limits, mode
+    return default_calendar(), limits, mode
+
+
+class RiskActor(Actor):
+    subscriptions = (topics.TICK, topics.QUOTE, topics.ORDER, topics.FILL, topics.POSITION)
+
+    def __init__(self, ctx: ActorContext) -> None:
+        super().__init__(ctx)
+        self.products: dict[str, str] = {}  # client_order_id -> product, for the monitors
+        self.exit_seq = 0
+
+    # Start-up -----------------------------------------------------------------------------------
+    def on_start(self) -> None:
+        cfg = self.ctx.config
+        self.calendar, limits, mode = _calendar_and_limits(cfg)
+        self.table = open_instruments(cfg, self.ctx.data_dir)
+        cash = cfg.execution.starting_cash_paise
+        status = trading.RiskStatus()
+        positions: list[Position] = []
+        open_orders: list[OrderEvent] = []
+        try:
+            with LedgerReader.open(ledger_dir(self.ctx.data_dir)) as reader, reader.snapshot() as snap:
+                wallet = snap.wallet()
+                if wallet is not None:
+                    cash = wallet.cash_paise
+                ts = snap.trading_state()
+                if ts.state != "ACTIVE":
+                    status = trading.RiskStatus(trading.TradingState(ts.state), ts.reason_code, ts.detail, ts.by,
+                                                ts.ts_ns)
+                positions = list(snap.positions().values())
+                open_orders = list(snap.open_orders().values())
+        except LedgerError:
+            pass  # first start: execution creates the ledger
+        self.engine = RiskEngine(limits, [], cash_paise=cash, calendar=self.calendar, status=status)
+        self.monitor = PostTradeMonitor(limits, self.calendar)
+        now = time.time_ns()
+        for pos in positions:
+            self.engine.on_position(pos)
+        for order in open_orders:
+            self._ensure_instrument(order.segment, order.security_id)
+            self.products[order.client_order_id] = order.product
+            self.engine.on_order_state(order)
+        for pos in positions:
+            if pos.net_qty_units:
+                mark = pos.open_cost_paise // pos.net_qty_units
+                self.monitor.seed_position(pos.strategy, pos.segment, pos.security_id, "INTRADAY",
+                                           pos.net_qty_units, pos.open_cost_paise, mark, now)
+        if mode == "exchange" and not self.calendar.covers(today_ist()):
+            self.log.error("calendar_has_no_data", date=today_ist().isoformat(),
+                           last=self.calendar.last_date.isoformat(),
+                           hint="upgrade exchange_calendars: every order is denied as MARKET_CLOSED until then")
+        self.log.info("risk_ready", market_hours=mode, state=status.state.value, cash_paise=cash,
+                      positions=len(positions), open_orders=len(open_orders))
+        self.ctx.every(1.0, self._on_clock)
+
+    def _ensure_instrument(self, segment: Any, security_id: Any) -> None:
+        if not isinstance(segment, int) or not isinstance(security_id, int):
+            return  # the checks deny a malformed intent with its reason
+        if self.engine.has_instrument(segment, security_id):
+            return
+        inst = self.table.get(segment, security_id)
+        if inst is None:
+            return
+        expiry = inst.expiry_date
+        kind = inst.instrument if inst.instrument in KNOWN_KINDS else "EQUITY"
+        self.engine.set_instrument(InstrumentLimits(
+            inst.segment, inst.security_id, inst.lot_size_units, inst.tick_paise, inst.freeze_qty_units,
+            ist_day_number(expiry) if expiry else 0, inst.instrument != "INDEX", kind, inst.symbol))  # type: ignore[arg-type]
+
+    # Intents ------------------------------------------------------------------------------------
+    def on_order_intent(self, intent: OrderIntent) -> None:
+        # hot path: one intent through the full check list
+        now = time.time_ns()
+        self._ensure_instrument(intent.segment, intent.security_id)
+        result = self.engine.approve(intent, now)
+        if isinstance(result, Denial):
+            self._deny(intent, result, now)
+            return
+        for order in result:
+            self.ctx.send(EXECUTION, SubmitOrder(order, now))
+
+    def _deny(self, intent: Any, denial: Denial, now: int) -> None:
+        denied = to_order_denied(intent, denial, now, getattr(intent, "ts_init_ns", now))
+        self.ctx.publish(topics.RISK_DENIED.encode(), denied)
+        self.ctx.send(EXECUTION, denied)
+        self.log.info("intent_denied", intent_id=denied.intent_id, strategy=denied.strategy,
+                      reason=denied.reason_code, message=denied.message)
+
+    def on_order_denied(self, msg: OrderDenied) -> None:
+        """A denial routed back to us (co-located): nothing to do."""
+
+    # Post-trade ---------------------------------------------------------------------------------
+    def on_order_event(self, msg: OrderEvent) -> None:
+        self.products[msg.client_order_id] = msg.product
+        self.engine.on_order_state(msg)
+
+    def on_fill(self, msg: Fill) -> None:
+        self.engine.on_fill(msg)
+        product = self.products.get(msg.client_order_id, "INTRADAY")
+        self._act(self.monitor.on_fill(msg, product, time.time_ns()))
+
+    def on_position(self, msg: Position) -> None:
+        self.engine.on_position(msg)
+
+    def on_tick(self, msg: Tick) -> None:
+        self.engine.on_mark(msg.segment, msg.security_id, msg.ltp_paise)
+        self._act(self.monitor.on_mark(msg.segment, msg.security_id, msg.ltp_paise, time.time_ns()))
+
+    def on_quote(self, msg: Quote) -> None:
+        self.engine.on_mark(msg.segment, msg.security_id, msg.ltp_paise)
+        self._act(self.monitor.on_mark(msg.segment, msg.security_id, msg.ltp_paise, time.time_ns()))
+
+    def _on_clock(self) -> None:
+        self._act(self.monitor.on_clock(time.time_ns()))
+
+    def _act(self, actions: Any) -> None:
+        if not actions:
+            return
+        now = time.time_ns()
+        for action in actions:
+            self.ctx.publish(topics.RISK_ACTION.encode(), to_risk_action(action, now))
+            self.log.warning("risk_action", action=action.action.value, reason=action.reason.value,
+                             message=action.message)
+            if action.action is ActionKind.KILL_AND_FLATTEN:
+                self._halt(action.reason.value, action.message, "risk", flatten=True)
+            elif action.action in (ActionKind.EXIT, ActionKind.SQUARE_OFF):
+                self.exit_seq += 1
+                intent = exit_intent(action, f"risk-exit-{now}-{self.exit_seq}", now)
+                result = self.engine.approve(intent, now)
+                if isinstance(result, Denial):
+                    self._deny(intent, result, now)
+                else:
+                    for order in result:
+                        self.ctx.send(EXECUTION, SubmitOrder(order, now))
+
+    # Kill switch --------------------------------------------------------------------------------
+    def on_kill_switch(self, engaged: bool, reason: str) -> None:
+        if engaged:
+            self._halt("KILL_SWITCH", reason, "supervisor", flatten=False)
+        else:
+            result = trading.release_kill(self.engine.status, by="supervisor", role="admin", now_ns=time.time_ns())
+            if isinstance(result, trading.RiskStatus):
+                self._set_status(result)
+
+    def _halt(self, reason_code: str, detail: str, by: str, flatten: bool) -> None:
+        now = time.time_ns()
+        result = trading.engage_kill(self.engine.status, reason_code=reason_code, detail=detail, by=by,
+                                     role="admin", now_ns=now)
+        if isinstance(result, trading.RiskStatus):
+            self._set_status(result)
+        self.ctx.send(EXECUTION, CancelAllOrders(f"halt-{now}", by, now))
+        if flatten:
+            for (strategy, segment, security_id), units in self.engine.positions().items():
+                if units:
+                    intent = OrderIntent(f"risk-flatten-{now}-{security_id}", strategy, segment, security_id,
+                                         "SELL" if units > 0 else "BUY", abs(units), "MARKET", 0, 0, "DAY",
+                                         "INTRADAY", now, now, now, True)
+                    result2 = self.engine.approve(intent, now)
+                    if isinstance(result2, Denial):
+                        self._deny(intent, result2, now)
+                    else:
+                        for order in result2:
+                            self.ctx.send(EXECUTION, SubmitOrder(order, now))
+
+    def _set_status(self, status: trading.RiskStatus) -> None:
+        self.engine.set_status(status)
+        msg = trading.to_message(status, time.time_ns())
+        self.ctx.publish(topics.RISK_STATE.encode(), msg)
+        self.ctx.send(EXECUTION, msg)  # persisted in the ledger by its writer
+        self.log.warning("trading_state", state=status.state.value, reason=status.reason_code, detail=status.detail)
+

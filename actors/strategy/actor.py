@@ -1,0 +1,196 @@
+"""The strategy actor: routes market data to the configured strategies, builds their bars, and
+turns their decisions into OrderIntents sent (reliably) to risk."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import msgspec
+
+from actors.base import Actor, ActorConfigError, ActorContext
+from actors.strategy.api import BadParams, InstrumentRef, Strategy, parse_params
+from actors.strategy.registry import UnknownStrategy, resolve
+from engine.market import UnknownInstrument, open_instruments, resolve_instrument
+from ipc import topics
+from ipc.messages import (
+    Bar,
+    BookUpdate,
+    Fill,
+    OrderEvent,
+    OrderIntent,
+    OrderType,
+    Product,
+    Quote,
+    Side,
+    Tick,
+    Validity,
+)
+
+RISK = "risk"
+
+
+def _run_id() -> str:
+    """Distinguishes intents across restarts (strategy name + run id + sequence is unique forever)."""
+    n = time.time_ns() // 1_000_000
+    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
+    out = ""
+    while n:
+        n, r = divmod(n, 36)
+        out = digits[r] + out
+    return out
+
+
+class _Handle:
+    """One strategy's view of the actor (implements api.StrategyContext)."""
+
+    def __init__(self, actor: "StrategyActor", name: str) -> None:
+        self._actor = actor
+        self.name = name
+        self.log = actor.log
+        self._seq = 0
+        self._run = _run_id()
+
+    def now_ns(self) -> int:
+        return time.time_ns()
+
+    def submit(self, instrument: InstrumentRef, side: Side, qty_units: int, *, order_type: OrderType = "MARKET",
+               price_paise: int = 0, trigger_price_paise: int = 0, validity: Validity = "DAY",
+               product: Product = "INTRADAY", reduce_only: bool = False, group_id: str = "",
+               cause: Tick | Quote | Bar | BookUpdate | None = None) -> str:
+        # hot path: the last step before the order leaves this process
+        self._seq += 1
+        intent_id = f"{self.name}-{self._run}-{self._seq}"
+        now = time.time_ns()
+        ts_event = cause.ts_event_ns if cause is not None else now
+        ts_init = cause.ts_init_ns if cause is not None else now
+        intent = OrderIntent(intent_id, self.name, instrument.segment, instrument.security_id, side, qty_units,
+                             order_type, price_paise, trigger_price_paise, validity, product, ts_event, ts_init, now,
+                             reduce_only, group_id)
+        self._actor.ctx.send(RISK, intent, topics.strategy_topic(topics.INTENT, self.name))
+        return intent_id
+
+    def buy(self, instrument: InstrumentRef, qty_units: int, **kw: Any) -> str:
+        return self.submit(instrument, "BUY", qty_units, **kw)
+
+    def sell(self, instrument: InstrumentRef, qty_units: int, **kw: Any) -> str:
+        return self.submit(instrument, "SELL", qty_units, **kw)
+
+    def cancel(self, client_order_id: str) -> None:
+        from ipc.messages import CancelOrder
+        self._actor.ctx.send("execution", CancelOrder(f"{self.name}-cancel-{client_order_id}", client_order_id,
+                                                      self.name, time.time_ns()))
+
+    def position(self, instrument: InstrumentRef) -> int:
+        return self._actor.positions.get((self.name, instrument.segment, instrument.security_id), 0)
+
+    def subscribe_bars(self, instrument: InstrumentRef, timeframe_s: int) -> None:
+        self._actor.add_bar_subscription(self.name, instrument, timeframe_s)
+
+    def save_state(self) -> None:
+        self._actor.save_state(self.name)
+
+    def resolve(self, text: str) -> InstrumentRef:
+        return self._actor.resolve(text)
+
+
+class StrategyActor(Actor):
+    subscriptions = (topics.TICK, topics.QUOTE, topics.BOOK, topics.ORDER, topics.FILL)
+
+    def __init__(self, ctx: ActorContext) -> None:
+        super().__init__(ctx)
+        self.strategies: dict[str, Strategy] = {}
+        self.by_instrument: dict[tuple[int, int], list[Strategy]] = {}
+        self.positions: dict[tuple[str, int, int], int] = {}
+        self.bar_builders: dict[tuple[int, int], list[tuple[Any, list[Strategy]]]] = {}
+        self.table = None
+
+    # Loading ------------------------------------------------------------------------------------
+    def resolve(self, text: str) -> InstrumentRef:
+        assert self.table is not None
+        inst = resolve_instrument(self.table, text)
+        return InstrumentRef(inst.segment, inst.security_id, inst.symbol, inst.lot_size_units, inst.tick_paise)
+
+    def on_start(self) -> None:
+        cfg = self.ctx.config.strategy
+        self.table = open_instruments(self.ctx.config, self.ctx.data_dir)
+        for inst_cfg in cfg.instances:
+            if not inst_cfg.enabled:
+                continue
+            if inst_cfg.name in self.strategies:
+                raise ActorConfigError(f"strategy.instances: name '{inst_cfg.name}' is used twice")
+            try:
+                cls = resolve(inst_cfg.kind, cfg.user_dir)
+                params = parse_params(cls, inst_cfg.name, inst_cfg.params)
+                instrument = self.resolve(inst_cfg.instrument) if inst_cfg.instrument else None
+            except (UnknownStrategy, BadParams, UnknownInstrument) as exc:
+                raise ActorConfigError(f"strategy '{inst_cfg.name}': {exc}") from None
+            strategy = cls(_Handle(self, inst_cfg.name), params, instrument)
+            self.strategies[inst_cfg.name] = strategy
+            for ref in strategy.instruments():
+                self.by_instrument.setdefault((ref.segment, ref.security_id), []).append(strategy)
+        for name, strategy in self.strategies.items():
+            strategy.on_start()
+            self.log.info("strategy_started", strategy=name, kind=strategy.kind,
+                          params=msgspec.json.encode(strategy.params).decode())
+
+    def on_stop(self) -> None:
+        for strategy in self.strategies.values():
+            strategy.on_stop()
+
+    def add_bar_subscription(self, name: str, instrument: InstrumentRef, timeframe_s: int) -> None:
+        from actors.strategy.bars import BarBuilder
+        key = (instrument.segment, instrument.security_id)
+        builders = self.bar_builders.setdefault(key, [])
+        for builder, subscribers in builders:
+            if builder.timeframe_s == timeframe_s:
+                subscribers.append(self.strategies[name])
+                return
+        builders.append((BarBuilder(timeframe_s, instrument.segment, instrument.security_id),
+                         [self.strategies[name]]))
+
+    def save_state(self, name: str) -> None:
+        """Persisted through execution, the ledger's only writer (lands with the ledger wiring)."""
+
+    # Market data --------------------------------------------------------------------------------
+    def on_tick(self, msg: Tick) -> None:
+        # hot path
+        key = (msg.segment, msg.security_id)
+        for strategy in self.by_instrument.get(key, ()):
+            strategy.on_tick(msg)
+        if key in self.bar_builders:
+            self._feed_bars(key, msg.ts_event_ns, msg.ltp_paise, 0, msg.ts_init_ns)
+
+    def on_quote(self, msg: Quote) -> None:
+        # hot path
+        key = (msg.segment, msg.security_id)
+        for strategy in self.by_instrument.get(key, ()):
+            strategy.on_quote(msg)
+        if key in self.bar_builders:
+            self._feed_bars(key, msg.ts_event_ns, msg.ltp_paise, msg.ltq_units, msg.ts_init_ns)
+
+    def _feed_bars(self, key: tuple[int, int], ts_event_ns: int, price_paise: int, qty_units: int,
+                   ts_init_ns: int) -> None:
+        for builder, subscribers in self.bar_builders[key]:
+            for bar in builder.on_tick(ts_event_ns, price_paise, qty_units, ts_init_ns):
+                self.ctx.publish(topics.bar_topic(bar.timeframe_s, bar.segment, bar.security_id), bar)
+                for strategy in subscribers:
+                    strategy.on_bar(bar)
+
+    def on_book_update(self, msg: BookUpdate) -> None:
+        for strategy in self.by_instrument.get((msg.segment, msg.security_id), ()):
+            strategy.on_book(msg)
+
+    # Order flow ---------------------------------------------------------------------------------
+    def on_order_event(self, msg: OrderEvent) -> None:
+        strategy = self.strategies.get(msg.strategy)
+        if strategy is not None:
+            strategy.on_order(msg)
+
+    def on_fill(self, msg: Fill) -> None:
+        key = (msg.strategy, msg.segment, msg.security_id)
+        signed = msg.qty_units if msg.side == "BUY" else -msg.qty_units
+        self.positions[key] = self.positions.get(key, 0) + signed
+        strategy = self.strategies.get(msg.strategy)
+        if strategy is not None:
+            strategy.on_fill(msg)

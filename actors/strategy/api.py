@@ -1,0 +1,105 @@
+"""What a strategy is: a plain class with handlers, typed parameters and persisted state.
+
+    class MyStrategy(Strategy):
+        kind = "my_strategy"
+        Params = MyParams                    # a StrategyParams subclass (frozen, unknown keys refused)
+
+        def on_start(self) -> None: ...
+        def on_tick(self, tick: Tick) -> None:
+            if ...: self.ctx.buy(self.instrument, 65, cause=tick)
+
+Handlers: ``on_start``, ``on_tick``, ``on_quote``, ``on_bar``, ``on_book``, ``on_order``, ``on_fill``,
+``on_stop``. A strategy never touches sockets; it talks through its :class:`StrategyContext`.
+State: ``State`` (a msgspec Struct class) and ``self.state`` are saved to the ledger by the actor
+and restored after a restart.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+import msgspec
+
+from ipc.messages import Bar, BookUpdate, Fill, OrderEvent, OrderType, Product, Quote, Side, Tick, Validity
+
+if TYPE_CHECKING:
+    from engine.logs import Log
+
+
+class StrategyParams(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Base of every strategy's parameters."""
+
+
+class StrategyState(msgspec.Struct, kw_only=True):
+    """Base of every strategy's persisted state (mutable; saved after changes)."""
+
+
+class InstrumentRef(msgspec.Struct, frozen=True):
+    """An instrument as a strategy sees it (resolved from the instrument master at load)."""
+
+    segment: int
+    security_id: int
+    symbol: str = ""
+    lot_size_units: int = 1
+    tick_paise: int = 5
+
+
+class StrategyContext(Protocol):
+    name: str
+    log: "Log"
+
+    def now_ns(self) -> int: ...
+    def submit(self, instrument: InstrumentRef, side: Side, qty_units: int, *, order_type: OrderType = "MARKET",
+               price_paise: int = 0, trigger_price_paise: int = 0, validity: Validity = "DAY",
+               product: Product = "INTRADAY", reduce_only: bool = False, group_id: str = "",
+               cause: Tick | Quote | Bar | BookUpdate | None = None) -> str: ...
+    def buy(self, instrument: InstrumentRef, qty_units: int, **kw: Any) -> str: ...
+    def sell(self, instrument: InstrumentRef, qty_units: int, **kw: Any) -> str: ...
+    def cancel(self, client_order_id: str) -> None: ...
+    def position(self, instrument: InstrumentRef) -> int: ...
+    def subscribe_bars(self, instrument: InstrumentRef, timeframe_s: int) -> None: ...
+    def save_state(self) -> None: ...
+    def resolve(self, text: str) -> InstrumentRef: ...
+
+
+class Strategy:
+    """Base class; subclasses set ``kind`` and ``Params`` and override handlers they need."""
+
+    kind: ClassVar[str] = ""
+    Params: ClassVar[type[StrategyParams]] = StrategyParams
+    State: ClassVar[type[StrategyState]] = StrategyState
+
+    def __init__(self, ctx: StrategyContext, params: StrategyParams, instrument: InstrumentRef | None) -> None:
+        self.ctx = ctx
+        self.params = params
+        self.instrument = instrument
+        self.state = self.State()
+
+    def instruments(self) -> list[InstrumentRef]:
+        """Instruments whose market data this strategy receives (default: its own)."""
+        return [self.instrument] if self.instrument is not None else []
+
+    def on_start(self) -> None: ...
+    def on_tick(self, tick: Tick) -> None: ...
+    def on_quote(self, quote: Quote) -> None: ...
+    def on_bar(self, bar: Bar) -> None: ...
+    def on_book(self, book: BookUpdate) -> None: ...
+    def on_order(self, order: OrderEvent) -> None: ...
+    def on_fill(self, fill: Fill) -> None: ...
+    def on_stop(self) -> None: ...
+
+    def on_params_changed(self, old: StrategyParams) -> None:
+        """Parameters were replaced at run time (``self.params`` is already the new value)."""
+
+
+class BadParams(Exception):
+    """A parameter failed validation; the message names the strategy, the key and the problem."""
+
+
+def parse_params(cls: type[Strategy], name: str, raw: dict[str, Any]) -> StrategyParams:
+    try:
+        return msgspec.convert(raw, cls.Params, strict=False)
+    except msgspec.ValidationError as exc:
+        text = str(exc).replace("`", "")
+        text = text.replace(" - at $.", " at params.").replace("Object contains unknown field", "unknown parameter")
+        raise BadParams(f"strategy '{name}' ({cls.kind}): {text}") from None

@@ -1,0 +1,41 @@
+"""The latency probe: a market order on every Nth tick of its instrument, alternating sides so the
+position stays flat. Used by the tick-to-trade benchmark; harmless on paper."""
+
+from __future__ import annotations
+
+from actors.strategy.api import Strategy, StrategyParams, StrategyState
+from ipc.messages import Quote, Tick
+
+
+class ProbeParams(StrategyParams):
+    every_n_ticks: int = 10
+    qty_lots: int = 1
+
+
+class ProbeState(StrategyState):
+    ticks: int = 0
+    orders: int = 0
+
+
+class ProbeStrategy(Strategy):
+    kind = "probe"
+    Params = ProbeParams
+    State = ProbeState
+
+    def on_tick(self, tick: Tick) -> None:
+        self._count(tick)
+
+    def on_quote(self, quote: Quote) -> None:
+        self._count(quote)
+
+    def _count(self, msg: Tick | Quote) -> None:
+        # hot path: the benchmark's trigger
+        st = self.state
+        st.ticks += 1
+        if st.ticks % self.params.every_n_ticks:
+            return
+        assert self.instrument is not None
+        qty = self.params.qty_lots * self.instrument.lot_size_units
+        side = "BUY" if st.orders % 2 == 0 else "SELL"
+        st.orders += 1
+        self.ctx.submit(self.instrument, side, qty, cause=msg)
