@@ -218,6 +218,16 @@ class BookUpdate(Message, tag="book@1"):
     ts_init_ns: int
 
 
+class BookStale(Message, tag="book.stale@1"):
+    """No depth update for an instrument for longer than the configured limit."""
+
+    segment: int
+    security_id: int
+    age_ns: int
+    ts_event_ns: int
+    ts_init_ns: int
+
+
 class Bar(Message, tag="bar@1"):
     segment: int
     security_id: int
@@ -408,6 +418,7 @@ AnyMessage = Union[
     MarketStatus,
     FeedDisconnected,
     BookUpdate,
+    BookStale,
     Bar,
     OrderIntent,
     SubmitOrder,
