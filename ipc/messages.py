@@ -114,7 +114,7 @@ class Reply(Message, tag="reply@1"):
 # --------------------------------------------------------------------------------------------
 
 
-class Tick(Message, tag="tick@1"):
+class Tick(Message, gc=False, tag="tick@1"):
     """Last traded price (Dhan ticker packet, code 2; index packet, code 1)."""
 
     segment: int
@@ -167,7 +167,7 @@ class Depth(Message, tag="depth@1"):
     ts_init_ns: int
 
 
-class OpenInterest(Message, tag="oi@1"):
+class OpenInterest(Message, gc=False, tag="oi@1"):
     segment: int
     security_id: int
     oi_units: int
@@ -175,7 +175,7 @@ class OpenInterest(Message, tag="oi@1"):
     ts_init_ns: int
 
 
-class PrevClose(Message, tag="prevclose@1"):
+class PrevClose(Message, gc=False, tag="prevclose@1"):
     segment: int
     security_id: int
     prev_close_paise: int
@@ -184,7 +184,7 @@ class PrevClose(Message, tag="prevclose@1"):
     ts_init_ns: int
 
 
-class MarketStatus(Message, tag="mktstatus@1"):
+class MarketStatus(Message, gc=False, tag="mktstatus@1"):
     segment: int
     security_id: int
     ts_event_ns: int
@@ -200,7 +200,7 @@ class FeedDisconnected(Message, tag="feed.disconnected@1"):
     ts_init_ns: int
 
 
-class BookUpdate(Message, tag="book@1"):
+class BookUpdate(Message, gc=False, tag="book@1"):
     """Top of book and derived figures published by the book actor after each depth change."""
 
     segment: int

@@ -1,0 +1,89 @@
+"""The feed actor: one source per run, frames decoded with numpy dtypes, messages published with
+topics from ``ipc.topics``, each stamped with exchange time and local receive time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from actors.base import Actor, ActorConfigError, ActorContext
+from actors.feed.capture import CaptureError, CaptureWriter
+from actors.feed.decode import FrameDecoder
+from engine.instruments import tick_sizes
+from engine.market import open_instruments, today_ist
+from ipc import topics
+from ipc.messages import (
+    Depth,
+    FeedDisconnected,
+    MarketStatus,
+    Message,
+    OpenInterest,
+    PrevClose,
+    Quote,
+    Tick,
+)
+
+_PREFIX: dict[type[Message], str] = {
+    Tick: topics.TICK,
+    Quote: topics.QUOTE,
+    Depth: topics.DEPTH,
+    OpenInterest: topics.OI,
+    PrevClose: topics.PREV_CLOSE,
+    MarketStatus: topics.MARKET_STATUS,
+}
+
+
+class FeedActor(Actor):
+    def __init__(self, ctx: ActorContext) -> None:
+        super().__init__(ctx)
+        self.source: Any = None
+        self.recorder: CaptureWriter | None = None
+        self.frames = 0
+        self.messages = 0
+
+    def on_start(self) -> None:
+        cfg = self.ctx.config
+        table = open_instruments(cfg, self.ctx.data_dir)
+        self.decoder = FrameDecoder(tick_sizes(table), ltt_epoch_is_ist=cfg.feed.dhan.ltt_epoch_is_ist)
+        try:
+            self.source = self._make_source(cfg, table)
+        except (ValueError, CaptureError, OSError) as exc:
+            raise ActorConfigError(f"feed.{cfg.feed.source}: {exc}") from None
+        if cfg.feed.record_path:
+            self.recorder = CaptureWriter(cfg.feed.record_path, self.source.feed)
+            self.ctx.every(1.0, self.recorder.flush)
+        self.feed_kind = self.source.feed
+        self.source.start(self.ctx, self.on_frame)
+        self.log.info("feed_started", source=cfg.feed.source, feed=self.feed_kind)
+
+    def _make_source(self, cfg: Any, table: Any) -> Any:
+        if cfg.feed.source == "synthetic":
+            from actors.feed.sources import SyntheticSource
+            return SyntheticSource(cfg, table, today_ist())
+        if cfg.feed.source == "replay":
+            from actors.feed.sources import ReplaySource
+            return ReplaySource(cfg)
+        from actors.feed.dhan import DhanSource
+        return DhanSource(cfg, table)
+
+    def on_frame(self, frame: bytes, recv_ns: int) -> None:
+        # hot path: decode one raw frame and publish its messages
+        self.frames += 1
+        if self.recorder is not None:
+            self.recorder.write(recv_ns, frame)
+        publish = self.ctx.publish
+        for msg in self.decoder.decode_frame(frame, recv_ns, self.feed_kind):
+            prefix = _PREFIX.get(type(msg))
+            if prefix is not None:
+                publish(topics.instrument_topic(prefix, msg.segment, msg.security_id), msg)  # type: ignore[attr-defined]
+            elif isinstance(msg, FeedDisconnected):
+                publish(topics.FEED_STATUS.encode(), msg)
+                self.log.error("feed_disconnected", code=msg.reason_code, reason=msg.reason)
+            self.messages += 1
+
+    def on_stop(self) -> None:
+        if self.source is not None:
+            self.source.stop()
+        if self.recorder is not None:
+            self.recorder.close()
+        self.log.info("feed_stopped", frames=self.frames, messages=self.messages,
+                      decode_problems=self.decoder.stats.problem_total if hasattr(self, "decoder") else 0)
