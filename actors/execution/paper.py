@@ -1,0 +1,1253 @@
+"""The paper venue: a pure matching engine that fills orders against the live book.
+
+``PaperVenue`` keeps the latest book and last trade price per instrument (``on_depth``,
+``on_tick``, ``on_quote``) and answers order requests (``submit``, ``cancel``, ``modify``) with
+``VenueEvent`` values that the execution actor turns into state-machine events
+(``lifecycle_event``) and ledger writes. It has no sockets and no clock: every method takes
+``now_ns``, and the same calls in the same order always give the same events (no randomness,
+no wall clock, insertion-ordered iteration only).
+
+Matching rules
+--------------
+- An order that *arrives* (a submit, a stop's trigger, a modify) takes liquidity: it walks the
+  opposite side best level first, one ``Filled`` per level at that level's price, up to its limit
+  price (MARKET: any price). Liquidity taken is removed from the book held here until the next
+  depth update for that side replaces it (so two orders never take the same visible quantity);
+  the next snapshot is the market's word again, because paper trades do not move the real book.
+- What is left rests (DAY) or is cancelled (IOC, ``Canceled`` with ``IOC_UNFILLED``). A resting
+  MARKET remainder (the book was too thin) fills on later depth updates, walking them.
+- A resting LIMIT order is passive and fills at its own price, never better. It fills when the
+  opposite best crosses it on a depth update (the visible crossing quantity, consumed), or when a
+  trade (``Tick`` / ``Quote`` LTP) reaches it, according to ``queue_model``:
+
+  ``"none"``           a trade at or through the limit fills the whole remainder (optimistic: as if
+                       we were first in the queue). Depth: an opposite best at or through fills.
+  ``"trade_through"``  only a trade strictly through the limit fills the remainder: at our price
+                       the queue ahead of us may have absorbed the trade, strictly beyond it
+                       everyone at our price has traded. Depth: the opposite best must be strictly
+                       through too. The default: it never fills an order the market did not reach.
+  ``"volume"``         on resting, the visible quantity at our price on our side is the queue ahead
+                       of us. A trade strictly through fills the remainder; a ``Quote`` whose LTP is
+                       at our price spends its volume delta (cumulative volume minus the previous
+                       quote's) on the queue first, and only the excess fills us (a partial fill is
+                       possible). ``Tick`` carries no volume, so only trades through fill. A depth
+                       update can only shorten the queue (cancels ahead of us): ahead becomes the
+                       visible quantity at our price when that is smaller, and 0 when our price lies
+                       inside the visible range but the level is gone. Each of our orders is queued
+                       as if it were our only one. An opposite best at our price fills as in "none"
+                       (no real bid can rest at a price someone offers).
+
+  Trade-driven fills have no size information except under "volume": they fill the remainder.
+- SL and SL_M orders wait for the trigger: BUY when LTP >= trigger, SELL when LTP <= trigger,
+  from ``Tick`` or ``Quote`` only (never from depth). They emit ``Triggered`` and then arrive as a
+  LIMIT (SL, at its price) or MARKET (SL_M) order. A stop whose trigger the LTP has already
+  crossed on arrival triggers at once, or is rejected (``STOP_ALREADY_CROSSED``) when
+  ``stop_crossed_on_arrival="reject"`` (what Indian brokers do). The trade that triggered a stop
+  does not also fill it passively.
+- ``end_of_session`` expires every open order (DAY is the only resting validity).
+- Modify: the quantity is the new total. A price change or a bigger quantity loses the queue
+  place (re-queued behind the visible quantity, as exchanges do); a smaller quantity keeps it.
+- Acknowledgement latency (``ack_latency_us`` > 0): requests reach the venue ``latency`` after
+  they are made. ``submit`` / ``cancel`` / ``modify`` then return nothing for the request, and it
+  is handled by the first call (``poll`` from a timer, or any ``on_*``) whose ``now_ns`` is at or
+  past its due time, against the book held at that moment; its events carry the due time. Market
+  data is never delayed, and what the venue reports is delivered at once.
+
+Answers to cancels and modifies
+-------------------------------
+- An open order: ``Canceled`` (``CANCEL_REQUESTED``) / ``Modified`` or ``ModifyRefused``.
+- An order the venue never saw: ``CancelRefused`` / ``ModifyRefused`` with ``ORDER_UNKNOWN``.
+- An order that is already closed: its terminal event was already reported, and it ended the
+  request in the state machine too, so the answer is nothing. One exception: a modify to a
+  quantity above what an order filled in full keeps the state machine waiting for an answer, so it
+  gets ``ModifyRefused`` (``ORDER_CLOSED``).
+
+Charges: each fill carries ``charges_for_fill`` for the order's segment class (segment +
+instrument type + product), with the order's filled value before the fill so that percent-capped
+brokerage is charged once per order, exactly. Fill ids are ``f"{client_order_id}-{n}"``.
+
+Funds (``PaperWallet``, optional): the ledger owns cash; the wallet mirrors it (``set_cash``) and
+moves the mirror with each fill at once (BUY: -(value + charges), SELL: +value - charges, as the
+ledger does), so no check between a fill and the next ``set_cash`` can spend the same rupee twice.
+At submit and modify, the order's requirement must fit in ``available = cash - blocked by open
+orders - short margin``, else ``INSUFFICIENT_FUNDS`` with the numbers. Requirement:
+
+- BUY: worst-case cost + estimated charges (brokerage included), less what the part that covers an
+  open short releases. Worst case: the limit price; MARKET: the current walk of the asks for the
+  whole remainder, the part beyond visible depth priced at the deepest ask (or LTP) plus
+  ``market_buffer_rate_e8``; SL_M: the trigger plus the same buffer.
+- SELL: nothing for the part that closes a long (net long less open sells); for the part that
+  opens a short, the margin per unit (``MarginRules``) at a reference price (the highest of the
+  order's limit / trigger, the best bid and LTP) + estimated charges. When the short opens, the
+  sale proceeds are credited to cash but are not spendable: the wallet blocks proceeds + margin
+  for the short, released in proportion as it is bought back.
+- A blocked amount is released in proportion to the filled quantity, and in full when the order
+  closes.
+
+Hot path: ``on_depth`` / ``on_tick`` / ``on_quote`` for an instrument with nothing resting look up
+its book and its resting orders (two dict lookups on an int key), store the new references (no
+copy) and return the shared empty tuple ``NO_EVENTS``: O(1), nothing allocated.
+"""
+
+from __future__ import annotations
+
+import enum
+import heapq
+from collections.abc import Sequence
+from typing import Final, Literal, Union
+
+import msgspec
+
+from actors.execution.charges import (
+    DEFAULT_SCHEDULE,
+    ChargeBreakdown,
+    ChargeSchedule,
+    SegmentClass,
+    charges_for_fill,
+    segment_class_for,
+)
+from actors.execution.orders import (
+    Accept,
+    Cancel,
+    CancelRejected,
+    Expire,
+    LifecycleEvent,
+    ModifyAccepted,
+    ModifyRejected,
+    OrderSnapshot,
+    Reject,
+    Trigger,
+    instrument_label,
+)
+from actors.execution.orders import Fill as FillEvent
+from engine.money import Rounding, apply_rate, div_round, format_paise
+from ipc.messages import Depth, Quote, Tick
+from ipc.messages import Fill as FillMessage
+
+QueueModel = Literal["none", "trade_through", "volume"]
+StopCrossedOnArrival = Literal["trigger", "reject"]
+
+_FULL_RATE_E8: Final = 100_000_000  # 100 %
+_NS_PER_US: Final = 1_000
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration
+# --------------------------------------------------------------------------------------------
+
+
+class MarginRules(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Margin per unit for a short position (deliberately simple and conservative).
+
+    - futures: ``futures_rate_e8`` of the price (default 100 %: a short future uses as much cash
+      as a long one; real SPAN + exposure is ~10-20 %).
+    - options: ``option_premium_multiple`` x the premium (default 20x, about the SPAN margin of an
+      at-the-money index option; it under-states far out-of-the-money strikes, whose premium is
+      tiny: raise it if you sell those).
+    - equity (intraday short sale): ``equity_short_rate_e8`` of the price (default 100 %).
+    """
+
+    futures_rate_e8: int = _FULL_RATE_E8
+    option_premium_multiple: int = 20
+    equity_short_rate_e8: int = _FULL_RATE_E8
+
+    def __post_init__(self) -> None:
+        for name in ("futures_rate_e8", "option_premium_multiple", "equity_short_rate_e8"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"MarginRules.{name} must be >= 0, got {getattr(self, name)}")
+
+    def per_unit_paise(self, segment_class: SegmentClass, price_paise: int) -> int:
+        """Margin for one unit short at ``price_paise`` (rounded up to the paisa)."""
+        if segment_class in (SegmentClass.INDEX_FUTURES, SegmentClass.STOCK_FUTURES):
+            return apply_rate(price_paise, self.futures_rate_e8, Rounding.CEILING)
+        if segment_class in (SegmentClass.INDEX_OPTIONS, SegmentClass.STOCK_OPTIONS):
+            return price_paise * self.option_premium_multiple
+        return apply_rate(price_paise, self.equity_short_rate_e8, Rounding.CEILING)
+
+
+class PaperVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """How the paper venue matches (see the module docstring for each rule)."""
+
+    queue_model: QueueModel = "trade_through"
+    ack_latency_us: int = 0
+    stop_crossed_on_arrival: StopCrossedOnArrival = "trigger"
+    # Prices the part of a BUY that visible depth cannot (MARKET beyond the book, SL_M) for funds.
+    market_buffer_rate_e8: int = 1_000_000  # 1 %
+    margin: MarginRules = MarginRules()
+    charges: ChargeSchedule = DEFAULT_SCHEDULE
+
+    def __post_init__(self) -> None:
+        if self.ack_latency_us < 0:
+            raise ValueError(f"PaperVenueConfig.ack_latency_us must be >= 0, got {self.ack_latency_us}")
+        if self.market_buffer_rate_e8 < 0:
+            raise ValueError(
+                f"PaperVenueConfig.market_buffer_rate_e8 must be >= 0, got {self.market_buffer_rate_e8}"
+            )
+
+
+# --------------------------------------------------------------------------------------------
+# What the venue reports
+# --------------------------------------------------------------------------------------------
+
+
+class PaperReason(str, enum.Enum):
+    """Reason codes of rejections, cancels and refusals from the paper venue."""
+
+    NO_MARKET_DATA = "NO_MARKET_DATA"
+    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
+    DUPLICATE_ORDER_ID = "DUPLICATE_ORDER_ID"
+    INVALID_ORDER = "INVALID_ORDER"
+    NO_CHARGE_SCHEDULE = "NO_CHARGE_SCHEDULE"
+    STOP_ALREADY_CROSSED = "STOP_ALREADY_CROSSED"
+    SESSION_CLOSED = "SESSION_CLOSED"
+    IOC_UNFILLED = "IOC_UNFILLED"
+    CANCEL_REQUESTED = "CANCEL_REQUESTED"
+    ORDER_UNKNOWN = "ORDER_UNKNOWN"
+    ORDER_CLOSED = "ORDER_CLOSED"
+    INVALID_MODIFY = "INVALID_MODIFY"
+
+
+class VenueEvent(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """Base of what the venue reports about one order, at ``ts_event_ns`` (venue time)."""
+
+    client_order_id: str
+    ts_event_ns: int
+
+
+class Accepted(VenueEvent):
+    venue_order_id: str
+
+
+class Rejected(VenueEvent):
+    reason_code: PaperReason
+    reason: str
+
+
+class Triggered(VenueEvent):
+    """A stop order's trigger was reached; it now works as a LIMIT (SL) or MARKET (SL_M) order."""
+
+
+class Filled(VenueEvent):
+    """``qty_units`` traded at ``price_paise``; ``charges`` from ``charges_for_fill``."""
+
+    fill_id: str
+    qty_units: int
+    price_paise: int
+    charges: ChargeBreakdown
+
+    @property
+    def charges_paise(self) -> int:
+        return self.charges.total_paise
+
+
+class Canceled(VenueEvent):
+    reason_code: PaperReason
+    reason: str = ""
+
+
+class Expired(VenueEvent):
+    """The DAY validity ran out (``end_of_session``)."""
+
+
+class Modified(VenueEvent):
+    """The modify was applied: these are the order's working values now (qty is the total)."""
+
+    qty_units: int
+    price_paise: int
+    trigger_price_paise: int
+
+
+class ModifyRefused(VenueEvent):
+    reason_code: PaperReason
+    reason: str
+
+
+class CancelRefused(VenueEvent):
+    reason_code: PaperReason
+    reason: str
+
+
+AnyVenueEvent = Union[
+    Accepted, Rejected, Triggered, Filled, Canceled, Expired, Modified, ModifyRefused, CancelRefused
+]
+NO_EVENTS: Final[tuple[VenueEvent, ...]] = ()
+
+
+def lifecycle_event(event: VenueEvent) -> LifecycleEvent:
+    """The ``orders.apply`` event for a venue report (raises TypeError for a non-venue event)."""
+    if isinstance(event, Filled):
+        return FillEvent(fill_id=event.fill_id, qty_units=event.qty_units, price_paise=event.price_paise)
+    if isinstance(event, Accepted):
+        return Accept(venue_order_id=event.venue_order_id)
+    if isinstance(event, Triggered):
+        return Trigger()
+    if isinstance(event, Rejected):
+        return Reject(reason_code=event.reason_code.value, reason=event.reason)
+    if isinstance(event, Canceled):
+        return Cancel(reason_code=event.reason_code.value, reason=event.reason)
+    if isinstance(event, Expired):
+        return Expire()
+    if isinstance(event, Modified):
+        return ModifyAccepted()
+    if isinstance(event, ModifyRefused):
+        return ModifyRejected(reason_code=event.reason_code.value, reason=event.reason)
+    if isinstance(event, CancelRefused):
+        return CancelRejected(reason_code=event.reason_code.value, reason=event.reason)
+    raise TypeError(f"lifecycle_event: {type(event).__name__} is not a venue event")
+
+
+def fill_message(event: Filled, order: OrderSnapshot, *, ts_init_ns: int) -> FillMessage:
+    """The ``ipc.messages.Fill`` to record and publish for ``event`` of ``order``."""
+    spec = order.spec
+    return FillMessage(
+        fill_id=event.fill_id,
+        client_order_id=spec.client_order_id,
+        venue_order_id=order.venue_order_id,
+        strategy=spec.strategy,
+        segment=spec.segment,
+        security_id=spec.security_id,
+        side=spec.side,
+        qty_units=event.qty_units,
+        price_paise=event.price_paise,
+        charges_paise=event.charges.total_paise,
+        ts_event_ns=event.ts_event_ns,
+        ts_init_ns=ts_init_ns,
+    )
+
+
+class PaperVenueStats(msgspec.Struct, frozen=True):
+    """Counters since the venue was built (bad input is counted here, never raised)."""
+
+    submitted: int
+    accepted: int
+    rejected: int
+    fills: int
+    bad_depth_sides: int  # a depth side whose price and qty lists differ in length: ignored
+    bad_prices: int  # a tick or quote with LTP <= 0: ignored
+
+
+class BookView(msgspec.Struct, frozen=True):
+    """A copy of the book held for one instrument (quantities after our own takes)."""
+
+    bid_price_paise: tuple[int, ...]
+    bid_qty_units: tuple[int, ...]
+    ask_price_paise: tuple[int, ...]
+    ask_qty_units: tuple[int, ...]
+    ltp_paise: int
+
+
+# --------------------------------------------------------------------------------------------
+# Paper wallet
+# --------------------------------------------------------------------------------------------
+
+
+class PaperWallet:
+    """Cash that paper orders may use: a mirror of the ledger's cash, minus what is blocked.
+
+    ``set_cash`` sets the mirror from the ledger (the ledger owns cash); the venue moves the
+    mirror on each fill, blocks each open order's requirement and blocks open shorts' proceeds
+    plus margin (rules in the module docstring). All amounts in paise.
+    """
+
+    def __init__(self, starting_cash_paise: int) -> None:
+        self._cash = starting_cash_paise
+        self._blocks: dict[str, tuple[int, int, int]] = {}  # cid -> (total, base units, blocked)
+        self._blocked = 0
+        self._positions: dict[int, list[int]] = {}  # instrument key -> [net units, short block]
+        self._short = 0
+
+    @property
+    def cash_paise(self) -> int:
+        return self._cash
+
+    @property
+    def blocked_paise(self) -> int:
+        """Blocked by open orders."""
+        return self._blocked
+
+    @property
+    def short_margin_paise(self) -> int:
+        """Blocked by open short positions (their sale proceeds plus margin)."""
+        return self._short
+
+    @property
+    def available_paise(self) -> int:
+        return self._cash - self._blocked - self._short
+
+    def set_cash(self, cash_paise: int) -> None:
+        """Replace the cash mirror with the ledger's figure."""
+        self._cash = cash_paise
+
+    def blocked_for(self, client_order_id: str) -> int:
+        """What ``client_order_id`` blocks now (0 when it is not open)."""
+        entry = self._blocks.get(client_order_id)
+        return 0 if entry is None else entry[2]
+
+    def net_qty_units(self, segment: int, security_id: int) -> int:
+        """The mirrored net position (units; negative is short)."""
+        pos = self._positions.get(_key(segment, security_id))
+        return 0 if pos is None else pos[0]
+
+    # The venue's side of the wallet ------------------------------------------------------------
+
+    def _position(self, key: int) -> tuple[int, int]:
+        pos = self._positions.get(key)
+        return (0, 0) if pos is None else (pos[0], pos[1])
+
+    def _set_position(self, key: int, net_qty_units: int, short_block_paise: int) -> None:
+        pos = self._positions.setdefault(key, [0, 0])
+        self._short += short_block_paise - pos[1]
+        pos[0] = net_qty_units
+        pos[1] = short_block_paise
+
+    def _reserve(self, cid: str, total_paise: int, base_units: int) -> None:
+        self._release(cid)
+        self._blocks[cid] = (total_paise, base_units, total_paise)
+        self._blocked += total_paise
+
+    def _release(self, cid: str) -> None:
+        entry = self._blocks.pop(cid, None)
+        if entry is not None:
+            self._blocked -= entry[2]
+
+    def _apply_fill(
+        self,
+        cid: str,
+        key: int,
+        is_buy: bool,
+        qty_units: int,
+        price_paise: int,
+        charges_paise: int,
+        leaves_units: int,
+        short_unit_block_paise: int,
+    ) -> None:
+        value = qty_units * price_paise
+        self._cash += -(value + charges_paise) if is_buy else value - charges_paise
+        net, block = self._position(key)
+        if is_buy:
+            cover = min(qty_units, max(0, -net))
+            if cover:
+                # Round the release down: what stays blocked is never less than the rest needs.
+                block -= block if cover == -net else block * cover // -net
+            net += qty_units
+        else:
+            opening = qty_units - min(qty_units, max(0, net))
+            block += opening * short_unit_block_paise
+            net -= qty_units
+        self._set_position(key, net, block)
+        entry = self._blocks.get(cid)
+        if entry is not None:
+            total, base, blocked = entry
+            now_blocked = -(-total * leaves_units // base) if base > 0 else 0  # ceiling
+            now_blocked = min(now_blocked, blocked)
+            self._blocks[cid] = (total, base, now_blocked)
+            self._blocked += now_blocked - blocked
+
+
+# --------------------------------------------------------------------------------------------
+# Per-instrument state
+# --------------------------------------------------------------------------------------------
+
+_NO_LEVELS: Final[list[int]] = []  # shared, never written: a side is copied before any take
+
+
+def _key(segment: int, security_id: int) -> int:
+    # Segment codes are one byte on the wire (Dhan header byte 3), so this is unique and cheaper
+    # to hash than a tuple.
+    return (security_id << 8) | (segment & 0xFF)
+
+
+class _Book:
+    """Latest depth (references to the Depth message's lists until we take from them) and LTP."""
+
+    __slots__ = (
+        "bid_px",
+        "bid_qty",
+        "ask_px",
+        "ask_qty",
+        "bid_owned",
+        "ask_owned",
+        "has_depth",
+        "ltp_paise",
+        "volume_units",
+    )
+
+    def __init__(self) -> None:
+        self.bid_px: list[int] = _NO_LEVELS
+        self.bid_qty: list[int] = _NO_LEVELS
+        self.ask_px: list[int] = _NO_LEVELS
+        self.ask_qty: list[int] = _NO_LEVELS
+        self.bid_owned = False  # True once bid_qty is our copy (safe to decrement)
+        self.ask_owned = False
+        self.has_depth = False
+        self.ltp_paise = 0  # 0: no trade seen
+        self.volume_units = -1  # cumulative volume of the last quote; -1: none yet
+
+
+class _Order:
+    """An open order at the venue (mutable working copy; the OMS holds the real snapshot)."""
+
+    __slots__ = (
+        "cid",
+        "key",
+        "label",
+        "side",
+        "is_buy",
+        "order_type",
+        "ioc",
+        "qty",
+        "filled",
+        "filled_value",
+        "limit",
+        "trigger",
+        "armed",
+        "market",
+        "ahead",
+        "n_fills",
+        "seg_class",
+        "venue_order_id",
+    )
+
+    def __init__(self, order: OrderSnapshot, key: int, seg_class: SegmentClass) -> None:
+        spec = order.spec
+        self.cid = spec.client_order_id
+        self.key = key
+        self.label = instrument_label(spec.segment, spec.security_id)
+        self.side = spec.side
+        self.is_buy = spec.side == "BUY"
+        self.order_type = spec.order_type
+        self.ioc = spec.validity == "IOC"
+        self.qty = order.qty_units
+        self.filled = order.filled_qty_units
+        self.filled_value = order.filled_value_paise
+        self.limit = order.price_paise if spec.order_type in ("LIMIT", "SL") else 0
+        self.trigger = order.trigger_price_paise
+        self.armed = spec.order_type in ("SL", "SL_M") and not order.triggered  # awaits trigger
+        self.market = spec.order_type == "MARKET" or (spec.order_type == "SL_M" and not self.armed)
+        self.ahead = 0  # queue ahead of us at our price ("volume" model)
+        self.n_fills = len(order.fill_ids)
+        self.seg_class = seg_class
+        self.venue_order_id = ""
+
+
+class _Counters:
+    __slots__ = ("submitted", "accepted", "rejected", "fills", "bad_depth_sides", "bad_prices")
+
+    def __init__(self) -> None:
+        self.submitted = self.accepted = self.rejected = self.fills = 0
+        self.bad_depth_sides = self.bad_prices = 0
+
+
+class _Need(msgspec.Struct, frozen=True):
+    """What an order must have available: ``total`` = cost + charges - release (>= 0); for a
+    SELL ``cost`` is the margin of the ``opening`` units that open a short."""
+
+    total: int
+    cost: int
+    charges: int
+    release: int = 0
+    opening: int = 0
+
+
+_SUBMIT: Final = 0
+_CANCEL: Final = 1
+_MODIFY: Final = 2
+
+
+def _stop_crossed(is_buy: bool, trigger: int, ltp: int) -> bool:
+    return ltp >= trigger if is_buy else ltp <= trigger
+
+
+def _order_problem(order: OrderSnapshot) -> str:
+    """Why the venue cannot work ``order`` (empty when it can). The OMS validated the spec; this
+    guards the venue against whatever else reaches it."""
+    spec = order.spec
+    if not spec.client_order_id:
+        return "order has no client order id"
+    if spec.side not in ("BUY", "SELL"):
+        return f"side {spec.side!r} is not BUY or SELL"
+    if spec.order_type not in ("MARKET", "LIMIT", "SL", "SL_M"):
+        return f"order type {spec.order_type!r} is not MARKET, LIMIT, SL or SL_M"
+    if spec.validity not in ("DAY", "IOC"):
+        return f"validity {spec.validity!r} is not DAY or IOC"
+    return _values_problem(
+        spec.side, spec.order_type, order.qty_units, order.filled_qty_units, order.price_paise,
+        order.trigger_price_paise,
+    )
+
+
+def _values_problem(side: str, order_type: str, qty: int, filled: int, price: int, trigger: int) -> str:
+    if qty <= filled:
+        return f"qty {qty} must exceed the filled qty {filled}"
+    if order_type in ("LIMIT", "SL"):
+        if price <= 0:
+            return f"{order_type} order needs a positive price, got {format_paise(price)}"
+    elif price != 0:
+        return f"{order_type} order takes no price, got {format_paise(price)}"
+    if order_type in ("SL", "SL_M"):
+        if trigger <= 0:
+            return f"{order_type} order needs a positive trigger, got {format_paise(trigger)}"
+    elif trigger != 0:
+        return f"{order_type} order takes no trigger, got {format_paise(trigger)}"
+    if order_type == "SL" and (trigger > price if side == "BUY" else trigger < price):
+        return (
+            f"{side} SL trigger {format_paise(trigger)} is {'above' if side == 'BUY' else 'below'} "
+            f"its limit price {format_paise(price)}"
+        )
+    return ""
+
+
+# --------------------------------------------------------------------------------------------
+# The venue
+# --------------------------------------------------------------------------------------------
+
+
+class PaperVenue:
+    """A simulated exchange for paper trading (rules in the module docstring).
+
+    Every public method takes ``now_ns`` and returns the events it caused, in order, as a
+    sequence (the ``NO_EVENTS`` empty tuple when there are none). Nothing raises for bad input:
+    bad orders are rejected with a ``PaperReason``, bad market data is counted in ``stats()``.
+    ``wallet`` None means unlimited funds (no funds check).
+    """
+
+    def __init__(
+        self, config: PaperVenueConfig | None = None, wallet: PaperWallet | None = None
+    ) -> None:
+        self.config = config if config is not None else PaperVenueConfig()
+        self.wallet = wallet
+        self._model = self.config.queue_model
+        self._latency_ns = self.config.ack_latency_us * _NS_PER_US
+        self._schedule = self.config.charges
+        self._books: dict[int, _Book] = {}
+        self._orders: dict[str, _Order] = {}  # open orders by client order id
+        self._resting: dict[int, list[_Order]] = {}  # open orders per instrument, oldest first
+        self._closed: dict[str, int] = {}  # cid -> units if it closed filled in full, else -1
+        self._instrument_types: dict[int, str] = {}
+        self._inbox: list[tuple[int, int, int, tuple[object, ...]]] = []  # (due, seq, kind, args)
+        self._inbox_seq = 0
+        self._venue_seq = 0
+        self._n = _Counters()
+
+    # Instruments and positions -----------------------------------------------------------------
+
+    def set_instrument_type(self, segment: int, security_id: int, instrument_type: str) -> None:
+        """The master's instrument type (FUTIDX, OPTIDX, FUTSTK, OPTSTK, EQUITY, ...) used to pick
+        the charge schedule and margin rule when ``submit`` is not given one."""
+        self._instrument_types[_key(segment, security_id)] = instrument_type
+
+    def set_position(
+        self,
+        segment: int,
+        security_id: int,
+        net_qty_units: int,
+        mark_price_paise: int,
+        *,
+        instrument_type: str = "",
+    ) -> None:
+        """Tell the wallet the ledger's net position (on start); a short blocks its value at
+        ``mark_price_paise`` plus margin. No-op without a wallet."""
+        if self.wallet is None:
+            return
+        key = _key(segment, security_id)
+        block = 0
+        if net_qty_units < 0:
+            itype = instrument_type or self._instrument_types.get(key, "")
+            seg_class = segment_class_for(segment, itype, "INTRADAY") or SegmentClass.EQUITY_INTRADAY
+            unit = mark_price_paise + self.config.margin.per_unit_paise(seg_class, mark_price_paise)
+            block = -net_qty_units * unit
+        self.wallet._set_position(key, net_qty_units, block)
+
+    # Requests ----------------------------------------------------------------------------------
+
+    def submit(
+        self, order: OrderSnapshot, now_ns: int, *, instrument_type: str = ""
+    ) -> Sequence[VenueEvent]:
+        """Send ``order`` (working values: qty, price, trigger; fills already on it are kept).
+
+        Without latency the answer comes back at once: ``Accepted`` then any fills, or
+        ``Rejected``. ``instrument_type`` overrides ``set_instrument_type`` for this order.
+        """
+        out: list[VenueEvent] = []
+        self._drain(now_ns, out)
+        if self._latency_ns:
+            self._enqueue(now_ns, _SUBMIT, (order, instrument_type))
+        else:
+            self._arrive(order, instrument_type, now_ns, out)
+        return out or NO_EVENTS
+
+    def cancel(self, client_order_id: str, now_ns: int) -> Sequence[VenueEvent]:
+        """Cancel an open order (answers in the module docstring)."""
+        out: list[VenueEvent] = []
+        self._drain(now_ns, out)
+        if self._latency_ns:
+            self._enqueue(now_ns, _CANCEL, (client_order_id,))
+        else:
+            self._cancel_arrives(client_order_id, now_ns, out)
+        return out or NO_EVENTS
+
+    def modify(
+        self,
+        client_order_id: str,
+        qty_units: int,
+        price_paise: int,
+        trigger_price_paise: int,
+        now_ns: int,
+    ) -> Sequence[VenueEvent]:
+        """Change an open order's total qty, limit price (0 for MARKET / SL_M) and trigger price
+        (0 for MARKET / LIMIT). ``Modified`` may be followed by fills when the new price is
+        marketable or a stop's new trigger is already crossed."""
+        out: list[VenueEvent] = []
+        self._drain(now_ns, out)
+        args = (client_order_id, qty_units, price_paise, trigger_price_paise)
+        if self._latency_ns:
+            self._enqueue(now_ns, _MODIFY, args)
+        else:
+            self._modify_arrives(*args, now_ns, out)
+        return out or NO_EVENTS
+
+    def poll(self, now_ns: int) -> Sequence[VenueEvent]:
+        """Handle the requests due by ``now_ns`` (only ever non-empty with ack latency)."""
+        if not self._inbox or self._inbox[0][0] > now_ns:
+            return NO_EVENTS
+        out: list[VenueEvent] = []
+        self._drain(now_ns, out)
+        return out or NO_EVENTS
+
+    def end_of_session(self, now_ns: int) -> Sequence[VenueEvent]:
+        """Close the session: requests still in flight are answered now (new orders rejected
+        ``SESSION_CLOSED``, cancels and modifies handled), then every open order expires."""
+        out: list[VenueEvent] = []
+        self._drain(now_ns, out)
+        while self._inbox:
+            _, _, kind, args = heapq.heappop(self._inbox)
+            if kind == _SUBMIT:
+                cid = args[0].spec.client_order_id  # type: ignore[attr-defined]
+                self._n.submitted += 1
+                reason = "the session closed before the order arrived"
+                self._reject(cid, now_ns, PaperReason.SESSION_CLOSED, reason, out)
+            else:
+                self._handle(kind, args, now_ns, out)
+        for o in list(self._orders.values()):
+            out.append(Expired(client_order_id=o.cid, ts_event_ns=now_ns))
+            self._close(o, full=False)
+        return out or NO_EVENTS
+
+    # Market data -------------------------------------------------------------------------------
+
+    def on_depth(self, depth: Depth, now_ns: int) -> Sequence[VenueEvent]:
+        """Take a depth update (``sides`` says which side lists carry data; a one-sided update
+        keeps the other side). Fills resting orders the new book crosses."""
+        # Hot path: per depth packet; stores references, allocates nothing when nothing rests.
+        out = self._drained(now_ns) if self._inbox and self._inbox[0][0] <= now_ns else None
+        key = (depth.security_id << 8) | (depth.segment & 0xFF)
+        book = self._books.get(key)
+        if book is None:
+            book = self._books[key] = _Book()
+        sides = depth.sides
+        if sides != "ask":
+            if len(depth.bid_price_paise) == len(depth.bid_qty_units):
+                book.bid_px = depth.bid_price_paise
+                book.bid_qty = depth.bid_qty_units
+                book.bid_owned = False
+            else:
+                self._n.bad_depth_sides += 1
+        if sides != "bid":
+            if len(depth.ask_price_paise) == len(depth.ask_qty_units):
+                book.ask_px = depth.ask_price_paise
+                book.ask_qty = depth.ask_qty_units
+                book.ask_owned = False
+            else:
+                self._n.bad_depth_sides += 1
+        book.has_depth = True
+        orders = self._resting.get(key)
+        if orders is None:
+            return out or NO_EVENTS
+        return self._depth_moves(book, orders, now_ns, out or [])
+
+    def on_tick(self, tick: Tick, now_ns: int) -> Sequence[VenueEvent]:
+        """Take a last traded price: triggers stops, fills resting limits it reaches."""
+        # Hot path: per tick.
+        out = self._drained(now_ns) if self._inbox and self._inbox[0][0] <= now_ns else None
+        ltp = tick.ltp_paise
+        if ltp <= 0:
+            self._n.bad_prices += 1
+            return out or NO_EVENTS
+        key = (tick.security_id << 8) | (tick.segment & 0xFF)
+        book = self._books.get(key)
+        if book is None:
+            book = self._books[key] = _Book()
+        book.ltp_paise = ltp
+        orders = self._resting.get(key)
+        if orders is None:
+            return out or NO_EVENTS
+        return self._trade_moves(book, orders, ltp, 0, now_ns, out or [])
+
+    def on_quote(self, quote: Quote, now_ns: int) -> Sequence[VenueEvent]:
+        """As ``on_tick``, and the volume delta feeds the "volume" queue model."""
+        # Hot path: per quote.
+        out = self._drained(now_ns) if self._inbox and self._inbox[0][0] <= now_ns else None
+        ltp = quote.ltp_paise
+        if ltp <= 0:
+            self._n.bad_prices += 1
+            return out or NO_EVENTS
+        key = (quote.security_id << 8) | (quote.segment & 0xFF)
+        book = self._books.get(key)
+        if book is None:
+            book = self._books[key] = _Book()
+        book.ltp_paise = ltp
+        previous = book.volume_units
+        book.volume_units = quote.volume_units
+        orders = self._resting.get(key)
+        if orders is None:
+            return out or NO_EVENTS
+        traded = quote.volume_units - previous if previous >= 0 else 0
+        return self._trade_moves(book, orders, ltp, max(traded, 0), now_ns, out or [])
+
+    # Views -------------------------------------------------------------------------------------
+
+    def book(self, segment: int, security_id: int) -> BookView | None:
+        """A copy of the book held for an instrument, or None when nothing was seen for it."""
+        book = self._books.get(_key(segment, security_id))
+        if book is None:
+            return None
+        return BookView(
+            bid_price_paise=tuple(book.bid_px),
+            bid_qty_units=tuple(book.bid_qty),
+            ask_price_paise=tuple(book.ask_px),
+            ask_qty_units=tuple(book.ask_qty),
+            ltp_paise=book.ltp_paise,
+        )
+
+    def open_order_ids(self) -> tuple[str, ...]:
+        """Client order ids of the orders open at the venue, oldest first."""
+        return tuple(self._orders)
+
+    def stats(self) -> PaperVenueStats:
+        n = self._n
+        return PaperVenueStats(
+            submitted=n.submitted,
+            accepted=n.accepted,
+            rejected=n.rejected,
+            fills=n.fills,
+            bad_depth_sides=n.bad_depth_sides,
+            bad_prices=n.bad_prices,
+        )
+
+    # Inbox (ack latency) -----------------------------------------------------------------------
+
+    def _enqueue(self, now_ns: int, kind: int, args: tuple[object, ...]) -> None:
+        self._inbox_seq += 1
+        heapq.heappush(self._inbox, (now_ns + self._latency_ns, self._inbox_seq, kind, args))
+
+    def _drained(self, now_ns: int) -> list[VenueEvent]:
+        out: list[VenueEvent] = []
+        self._drain(now_ns, out)
+        return out
+
+    def _drain(self, now_ns: int, out: list[VenueEvent]) -> None:
+        inbox = self._inbox
+        while inbox and inbox[0][0] <= now_ns:
+            due, _, kind, args = heapq.heappop(inbox)
+            self._handle(kind, args, due, out)
+
+    def _handle(self, kind: int, args: tuple[object, ...], ts: int, out: list[VenueEvent]) -> None:
+        if kind == _SUBMIT:
+            self._arrive(args[0], args[1], ts, out)  # type: ignore[arg-type]
+        elif kind == _CANCEL:
+            self._cancel_arrives(args[0], ts, out)  # type: ignore[arg-type]
+        else:
+            self._modify_arrives(*args, ts, out)  # type: ignore[arg-type]
+
+    # Arrivals ----------------------------------------------------------------------------------
+
+    def _reject(
+        self,
+        cid: str,
+        ts: int,
+        code: PaperReason,
+        reason: str,
+        out: list[VenueEvent],
+        remember: bool = True,
+    ) -> None:
+        self._n.rejected += 1
+        if remember:
+            self._closed[cid] = -1
+        out.append(Rejected(client_order_id=cid, ts_event_ns=ts, reason_code=code, reason=reason))
+
+    def _arrive(
+        self, order: OrderSnapshot, instrument_type: str, ts: int, out: list[VenueEvent]
+    ) -> None:
+        spec = order.spec
+        cid = spec.client_order_id
+        self._n.submitted += 1
+        if cid in self._orders or cid in self._closed:
+            reason = f"client order id {cid!r} was already used at this venue"
+            return self._reject(cid, ts, PaperReason.DUPLICATE_ORDER_ID, reason, out, remember=False)
+        problem = _order_problem(order)
+        if problem:
+            return self._reject(cid, ts, PaperReason.INVALID_ORDER, problem, out)
+        key = _key(spec.segment, spec.security_id)
+        label = instrument_label(spec.segment, spec.security_id)
+        itype = instrument_type or self._instrument_types.get(key, "")
+        seg_class = segment_class_for(spec.segment, itype, spec.product)
+        if seg_class is None:
+            reason = (
+                f"no charge schedule for {label} (instrument type {itype!r}, product {spec.product})"
+            )
+            return self._reject(cid, ts, PaperReason.NO_CHARGE_SCHEDULE, reason, out)
+        book = self._books.get(key)
+        if book is None or (spec.order_type == "MARKET" and not book.has_depth):
+            what = "no depth" if book is not None else "no market data"
+            reason = f"{what} received yet for {label}: cannot work a {spec.order_type} order"
+            return self._reject(cid, ts, PaperReason.NO_MARKET_DATA, reason, out)
+        o = _Order(order, key, seg_class)
+        crossed = o.armed and book.ltp_paise > 0 and _stop_crossed(o.is_buy, o.trigger, book.ltp_paise)
+        if crossed and self.config.stop_crossed_on_arrival == "reject":
+            reason = (
+                f"{o.side} {o.order_type} trigger {format_paise(o.trigger)} is already crossed by "
+                f"LTP {format_paise(book.ltp_paise)} for {label}"
+            )
+            return self._reject(cid, ts, PaperReason.STOP_ALREADY_CROSSED, reason, out)
+        if self.wallet is not None and not self._funds_ok(o, book, o.qty, o.limit, o.trigger, ts, out):
+            return None
+        self._n.accepted += 1
+        self._venue_seq += 1
+        o.venue_order_id = f"paper-{self._venue_seq}"
+        out.append(Accepted(client_order_id=cid, ts_event_ns=ts, venue_order_id=o.venue_order_id))
+        self._orders[cid] = o
+        self._resting.setdefault(key, []).append(o)
+        if crossed:
+            self._trigger(o, book, ts, out)
+        elif not o.armed:
+            self._go_live(o, book, ts, out)
+        return None
+
+    def _funds_ok(
+        self, o: _Order, book: _Book, qty: int, limit: int, trigger: int, ts: int, out: list[VenueEvent]
+    ) -> bool:
+        """Block the requirement for ``o`` with these working values, or report the shortfall
+        (a Rejected for a new order, a ModifyRefused for an open one) and return False."""
+        wallet = self.wallet
+        assert wallet is not None
+        leaves = qty - o.filled
+        need = self._need(o, book, leaves, limit, trigger)
+        modifying = o.cid in self._orders
+        if need is None:
+            reason = (
+                f"no ask, bid or last price for {o.label} to price a {o.side} {o.order_type} order "
+                "for the funds check"
+            )
+            self._refuse(o.cid, modifying, PaperReason.NO_MARKET_DATA, reason, ts, out)
+            return False
+        own = wallet.blocked_for(o.cid)
+        available = wallet.available_paise + own
+        if need.total > available:
+            if o.is_buy:
+                parts = (
+                    f"worst-case cost {format_paise(need.cost)} + est. charges "
+                    f"{format_paise(need.charges)} - short cover {format_paise(need.release)}"
+                )
+            else:
+                parts = (
+                    f"margin {format_paise(need.cost)} for {need.opening} units opening a short + "
+                    f"est. charges {format_paise(need.charges)}"
+                )
+            reason = (
+                f"{o.side} {leaves} x {o.label} needs {format_paise(need.total)} ({parts}) but "
+                f"{format_paise(available)} is available (cash "
+                f"{format_paise(wallet.cash_paise)} - blocked by open orders "
+                f"{format_paise(wallet.blocked_paise - own)} - short margin "
+                f"{format_paise(wallet.short_margin_paise)})"
+            )
+            self._refuse(o.cid, modifying, PaperReason.INSUFFICIENT_FUNDS, reason, ts, out)
+            return False
+        wallet._reserve(o.cid, need.total, leaves)
+        return True
+
+    def _need(self, o: _Order, book: _Book, leaves: int, limit: int, trigger: int) -> _Need | None:
+        """The requirement for ``leaves`` more units of ``o`` at these prices; None when no price
+        is known to value it."""
+        wallet = self.wallet
+        assert wallet is not None
+        net, short_block = wallet._position(o.key)
+        same_side = sum(
+            r.qty - r.filled for r in self._resting.get(o.key, ()) if r.is_buy == o.is_buy and r is not o
+        )
+        schedule = self._schedule
+        if o.is_buy:
+            cost = self._buy_cost(o, book, leaves, limit, trigger)
+            if cost is None:
+                return None
+            unit = div_round(cost, leaves, Rounding.CEILING)
+            charges = charges_for_fill(o.seg_class, "BUY", leaves, unit, True, schedule).total_paise
+            short = max(0, -net)
+            cover = min(leaves, max(0, short - same_side))
+            release = 0 if cover == 0 else short_block * cover // short
+            total = max(0, cost + charges - release)
+            return _Need(total=total, cost=cost, charges=charges, release=release)
+        opening = max(0, leaves - max(0, net - same_side))
+        if opening == 0:
+            return _Need(total=0, cost=0, charges=0)
+        best_bid = next((p for p, q in zip(book.bid_px, book.bid_qty) if p > 0 and q > 0), 0)
+        ref = max(limit, trigger, best_bid, book.ltp_paise)
+        if ref <= 0:
+            return None
+        margin = opening * self.config.margin.per_unit_paise(o.seg_class, ref)
+        charges = charges_for_fill(o.seg_class, "SELL", opening, ref, True, schedule).total_paise
+        return _Need(total=margin + charges, cost=margin, charges=charges, opening=opening)
+
+    def _buy_cost(self, o: _Order, book: _Book, leaves: int, limit: int, trigger: int) -> int | None:
+        buffer = self.config.market_buffer_rate_e8
+        if o.order_type in ("LIMIT", "SL"):
+            return leaves * limit
+        if o.armed:  # SL_M before its trigger: the trigger plus the buffer
+            return leaves * (trigger + apply_rate(trigger, buffer, Rounding.CEILING))
+        cost, left, last = 0, leaves, 0
+        for p, q in zip(book.ask_px, book.ask_qty):
+            if p <= 0 or q <= 0:
+                continue
+            take = q if q < left else left
+            cost += take * p
+            left -= take
+            last = p
+            if not left:
+                return cost
+        ref = last or book.ltp_paise
+        if ref <= 0:
+            return None
+        return cost + left * (ref + apply_rate(ref, buffer, Rounding.CEILING))
+
+    def _refuse(
+        self, cid: str, modifying: bool, code: PaperReason, reason: str, ts: int, out: list[VenueEvent]
+    ) -> None:
+        """A Rejected for a new order, a ModifyRefused for a modify of an open one."""
+        if modifying:
+            out.append(ModifyRefused(client_order_id=cid, ts_event_ns=ts, reason_code=code, reason=reason))
+        else:
+            self._reject(cid, ts, code, reason, out)
+
+    def _trigger(self, o: _Order, book: _Book, ts: int, out: list[VenueEvent]) -> None:
+        o.armed = False
+        o.market = o.order_type == "SL_M"
+        out.append(Triggered(client_order_id=o.cid, ts_event_ns=ts))
+        self._go_live(o, book, ts, out)
+
+    def _go_live(self, o: _Order, book: _Book, ts: int, out: list[VenueEvent]) -> None:
+        """``o`` arrives at the matching engine: take what crosses, then rest or cancel (IOC)."""
+        if book.has_depth:
+            self._take(o, book, ts, out, passive=False)
+        if o.filled == o.qty:
+            self._close(o, full=True)
+        elif o.ioc:
+            reason = f"IOC: {o.qty - o.filled} of {o.qty} unfilled for {o.label}"
+            code = PaperReason.IOC_UNFILLED
+            out.append(Canceled(client_order_id=o.cid, ts_event_ns=ts, reason_code=code, reason=reason))
+            self._close(o, full=False)
+        elif not o.market:
+            o.ahead = self._queue_at(book, o)
+
+    def _cancel_arrives(self, cid: str, ts: int, out: list[VenueEvent]) -> None:
+        o = self._orders.get(cid)
+        if o is not None:
+            code = PaperReason.CANCEL_REQUESTED
+            out.append(Canceled(client_order_id=cid, ts_event_ns=ts, reason_code=code))
+            self._close(o, full=False)
+        elif cid not in self._closed:
+            reason = f"order {cid!r} is unknown at the paper venue"
+            code = PaperReason.ORDER_UNKNOWN
+            out.append(CancelRefused(client_order_id=cid, ts_event_ns=ts, reason_code=code, reason=reason))
+
+    def _modify_arrives(
+        self, cid: str, qty: int, price: int, trigger: int, ts: int, out: list[VenueEvent]
+    ) -> None:
+        o = self._orders.get(cid)
+        if o is None:
+            self._modify_of_closed(cid, qty, ts, out)
+            return
+        problem = _values_problem(o.side, o.order_type, qty, o.filled, price, trigger)
+        if problem:
+            self._refuse(cid, True, PaperReason.INVALID_MODIFY, problem, ts, out)
+            return
+        book = self._books[o.key]
+        if self.wallet is not None and not self._funds_ok(o, book, qty, price, trigger, ts, out):
+            return
+        requeue = price != o.limit or qty > o.qty
+        o.qty, o.limit, o.trigger = qty, price, trigger
+        out.append(
+            Modified(
+                client_order_id=cid,
+                ts_event_ns=ts,
+                qty_units=qty,
+                price_paise=price,
+                trigger_price_paise=trigger,
+            )
+        )
+        if requeue:  # behind our own other orders too
+            orders = self._resting[o.key]
+            orders.remove(o)
+            orders.append(o)
+        if o.armed:
+            if book.ltp_paise > 0 and _stop_crossed(o.is_buy, trigger, book.ltp_paise):
+                self._trigger(o, book, ts, out)
+            return
+        if book.has_depth:
+            self._take(o, book, ts, out, passive=False)
+        if o.filled == o.qty:
+            self._close(o, full=True)
+        elif requeue and not o.market:
+            o.ahead = self._queue_at(book, o)
+
+    def _modify_of_closed(self, cid: str, qty: int, ts: int, out: list[VenueEvent]) -> None:
+        closed = self._closed.get(cid)
+        if closed is None:
+            reason = f"order {cid!r} is unknown at the paper venue"
+            self._refuse(cid, True, PaperReason.ORDER_UNKNOWN, reason, ts, out)
+        elif closed >= 0 and qty > closed:
+            # The order filled in full at its old qty while this bigger modify was on its way: the
+            # state machine keeps the order open until it hears the modify's fate.
+            reason = f"order {cid!r} was filled in full ({closed} units) before the modify to {qty} arrived"
+            self._refuse(cid, True, PaperReason.ORDER_CLOSED, reason, ts, out)
+
+    # Matching ----------------------------------------------------------------------------------
+
+    def _take(self, o: _Order, book: _Book, ts: int, out: list[VenueEvent], passive: bool) -> None:
+        """Walk the opposite side best first up to ``o``'s limit. Taking (``passive`` False) fills
+        at each level's price; a resting order (``passive``) fills at its own limit, and under
+        "trade_through" only against levels strictly through it."""
+        is_buy = o.is_buy
+        px, qty = (book.ask_px, book.ask_qty) if is_buy else (book.bid_px, book.bid_qty)
+        limit = 0 if o.market else o.limit
+        strict = passive and self._model == "trade_through"
+        leaves = before = o.qty - o.filled
+        owned = book.ask_owned if is_buy else book.bid_owned
+        for i in range(len(px)):
+            p = px[i]
+            q = qty[i]
+            if p <= 0 or q <= 0:
+                continue
+            if limit and ((strict and p == limit) or (p > limit if is_buy else p < limit)):
+                break
+            if not owned:
+                qty = list(qty)
+                if is_buy:
+                    book.ask_qty, book.ask_owned = qty, True
+                else:
+                    book.bid_qty, book.bid_owned = qty, True
+                owned = True
+            take = q if q < leaves else leaves
+            qty[i] = q - take
+            self._fill(o, take, limit if passive else p, ts, out)
+            leaves -= take
+            if not leaves:
+                break
+        if passive and leaves < before and self._model == "volume":
+            o.ahead = 0  # someone offered at our price: nobody real is left ahead of us
+
+    def _fill(self, o: _Order, qty: int, price: int, ts: int, out: list[VenueEvent]) -> None:
+        value_before = o.filled_value
+        charges = charges_for_fill(
+            o.seg_class, o.side, qty, price, value_before == 0, self._schedule,  # type: ignore[arg-type]
+            order_value_before_paise=value_before,
+        )
+        o.n_fills += 1
+        o.filled += qty
+        o.filled_value = value_before + qty * price
+        self._n.fills += 1
+        out.append(
+            Filled(
+                client_order_id=o.cid,
+                ts_event_ns=ts,
+                fill_id=f"{o.cid}-{o.n_fills}",
+                qty_units=qty,
+                price_paise=price,
+                charges=charges,
+            )
+        )
+        wallet = self.wallet
+        if wallet is not None:
+            unit_block = 0 if o.is_buy else price + self.config.margin.per_unit_paise(o.seg_class, price)
+            leaves = o.qty - o.filled
+            wallet._apply_fill(o.cid, o.key, o.is_buy, qty, price, charges.total_paise, leaves, unit_block)
+
+    def _close(self, o: _Order, full: bool) -> None:
+        del self._orders[o.cid]
+        orders = self._resting[o.key]
+        orders.remove(o)
+        if not orders:
+            del self._resting[o.key]
+        self._closed[o.cid] = o.filled if full else -1
+        if self.wallet is not None:
+            self.wallet._release(o.cid)
+
+    def _depth_moves(
+        self, book: _Book, orders: list[_Order], ts: int, out: list[VenueEvent]
+    ) -> list[VenueEvent]:
+        volume = self._model == "volume"
+        for o in tuple(orders):
+            if o.armed:
+                continue
+            if not o.market and volume:
+                self._shorten_queue(o, book)
+            self._take(o, book, ts, out, passive=not o.market)
+            if o.filled == o.qty:
+                self._close(o, full=True)
+        return out
+
+    def _trade_moves(
+        self, book: _Book, orders: list[_Order], ltp: int, traded: int, ts: int, out: list[VenueEvent]
+    ) -> list[VenueEvent]:
+        model = self._model
+        for o in tuple(orders):
+            if o.armed:
+                if _stop_crossed(o.is_buy, o.trigger, ltp):
+                    self._trigger(o, book, ts, out)
+                continue
+            if o.market:
+                continue  # a market remainder needs depth to know what it can take
+            limit = o.limit
+            leaves = o.qty - o.filled
+            if (ltp < limit) if o.is_buy else (ltp > limit):
+                qty = leaves
+            elif ltp != limit or model == "trade_through":
+                continue
+            elif model == "none":
+                qty = leaves
+            else:  # "volume": the trade at our price first serves the queue ahead of us
+                if traded <= o.ahead:
+                    o.ahead -= traded
+                    continue
+                qty = min(leaves, traded - o.ahead)
+                o.ahead = 0
+            self._fill(o, qty, limit, ts, out)
+            if o.filled == o.qty:
+                self._close(o, full=True)
+        return out
+
+    @staticmethod
+    def _queue_at(book: _Book, o: _Order) -> int:
+        """Visible quantity at ``o``'s price on its own side (0 when no such level is shown)."""
+        px, qty = (book.bid_px, book.bid_qty) if o.is_buy else (book.ask_px, book.ask_qty)
+        for p, q in zip(px, qty):
+            if p == o.limit:
+                return max(q, 0)
+        return 0
+
+    @staticmethod
+    def _shorten_queue(o: _Order, book: _Book) -> None:
+        """"volume" model: cancels ahead of us can only shorten the queue."""
+        if o.ahead <= 0:
+            return
+        px, qty = (book.bid_px, book.bid_qty) if o.is_buy else (book.ask_px, book.ask_qty)
+        deepest = 0
+        for p, q in zip(px, qty):
+            if p <= 0:
+                continue
+            if p == o.limit:
+                if q < o.ahead:
+                    o.ahead = max(q, 0)
+                return
+            deepest = p
+        # Our price inside the visible range with no level there: everyone ahead has gone.
+        if deepest and (o.limit > deepest if o.is_buy else o.limit < deepest):
+            o.ahead = 0
