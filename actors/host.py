@@ -417,6 +417,9 @@ class ActorHost:
             except ActorConfigError as exc:
                 self.log.error("actor_config_error", actor=name, error=str(exc))
                 return EXIT_CONFIG
+            except Exception:
+                self.log.exception("actor_start_failed", actor=name)
+                return 1
             self._drain_queue()
         self._state = "ready"
         self._heartbeat()

@@ -56,8 +56,9 @@ def _source(ep: str, rate: float, seconds: float, tick_size: int, ready: mp.Even
     ctx.term()
 
 
-def _relay(sub_ep: str | None, in_ep: str | None, out_ep: str, intent_size: int) -> None:
-    """Receive on SUB (first stage) or ROUTER (later stages); forward on DEALER."""
+def _relay(sub_ep: str | None, in_ep: str | None, out_ep: str, intent_size: int, every: int = 1) -> None:
+    """Receive on SUB (first stage) or ROUTER (later stages); forward every ``every``-th message
+    on DEALER (the probe strategy reacts to every Nth tick)."""
     ctx = zmq.Context()
     if sub_ep is not None:
         rx = ctx.socket(zmq.SUB)
@@ -71,6 +72,7 @@ def _relay(sub_ep: str | None, in_ep: str | None, out_ep: str, intent_size: int)
     poller = zmq.Poller()
     poller.register(rx, zmq.POLLIN)
     pad = b"\0" * max(0, intent_size - STAMP.size)
+    n = 0
     while True:
         poller.poll(1000)  # blocking wait, like the actor host
         try:
@@ -78,8 +80,11 @@ def _relay(sub_ep: str | None, in_ep: str | None, out_ep: str, intent_size: int)
         except zmq.Again:
             continue
         stamp = frames[-1].bytes[:STAMP.size]
-        tx.send_multipart((b"intent", stamp + pad))
-        if STAMP.unpack(stamp)[0] == -1:
+        n += 1
+        last = STAMP.unpack(stamp)[0] == -1
+        if last or n % every == 0:
+            tx.send_multipart((b"intent", stamp + pad))
+        if last:
             break
     time.sleep(0.2)
     rx.close(0)
@@ -110,7 +115,8 @@ def _sink(in_ep: str, out: "mp.Queue[bytes]", ready: mp.Event) -> None:
     ctx.term()
 
 
-def measure_floor(rate: float = 2000, seconds: float = 5.0, run_dir: Path | None = None) -> np.ndarray:
+def measure_floor(rate: float = 2000, seconds: float = 5.0, run_dir: Path | None = None,
+                  every: int = 1) -> np.ndarray:
     """End-to-end latencies (ns) of the 3-hop, 4-process pipeline with no work."""
     import tempfile
 
@@ -123,7 +129,7 @@ def measure_floor(rate: float = 2000, seconds: float = 5.0, run_dir: Path | None
     procs = [
         spawn.Process(target=_sink, args=(eps["sink"], out, ready)),
         spawn.Process(target=_relay, args=(None, eps["s2"], eps["sink"], submit_size)),
-        spawn.Process(target=_relay, args=(eps["pub"], None, eps["s2"], submit_size)),
+        spawn.Process(target=_relay, args=(eps["pub"], None, eps["s2"], submit_size, every)),
         spawn.Process(target=_source, args=(eps["pub"], rate, seconds, tick_size, ready)),
     ]
     for p in procs:
@@ -142,8 +148,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.floor")
     parser.add_argument("--rate", type=float, default=2000)
     parser.add_argument("--seconds", type=float, default=5)
+    parser.add_argument("--every", type=int, default=1)
     args = parser.parse_args(argv)
-    lat = measure_floor(args.rate, args.seconds)
+    lat = measure_floor(args.rate, args.seconds, every=args.every)
     q = np.percentile(lat, [50, 90, 99, 99.9]) / 1000
     print(f"floor 3 hops: n={len(lat)} p50={q[0]:.1f}us p90={q[1]:.1f}us p99={q[2]:.1f}us "
           f"p99.9={q[3]:.1f}us max={lat.max() / 1000:.1f}us")

@@ -85,6 +85,7 @@ class DhanFeedConfig(Section):
 
 class FeedConfig(Section):
     source: Literal["synthetic", "replay", "dhan"] = "synthetic"
+    record_path: str = ""   # also write every raw frame to this capture file
     synthetic: SyntheticFeedConfig = SyntheticFeedConfig()
     replay: ReplayFeedConfig = ReplayFeedConfig()
     dhan: DhanFeedConfig = DhanFeedConfig()
@@ -284,6 +285,8 @@ format = "auto"
 # "synthetic" (seeded random market, real Dhan packets, no network), "replay" (a capture
 # file from `shikra record`) or "dhan" (live websocket; needs credentials).
 source = "synthetic"
+# Also record every raw frame with its receive time to this capture file (replayable).
+record_path = ""
 
 [feed.synthetic]
 seed = 7

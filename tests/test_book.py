@@ -58,3 +58,9 @@ def test_stale_lists_only_books_older_than_the_limit():
     books.apply_depth(five(sid=1), now_mono_ns=1_000)
     books.apply_depth(five(sid=2), now_mono_ns=9_000)
     assert books.stale(now_mono_ns=10_000, limit_ns=5_000) == [(2, 1, 9_000)]
+
+
+def test_an_instrument_with_ticks_but_no_depth_is_never_stale():
+    books = BookStore()
+    books.set_last(0, 13, 2600000)
+    assert books.stale(now_mono_ns=10**12, limit_ns=5_000) == []

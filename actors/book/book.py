@@ -100,6 +100,8 @@ class BookStore:
         n = len(self._rows)
         if n == 0:
             return []
-        ages = now_mono_ns - self.updated_mono_ns[:n]
+        updated = self.updated_mono_ns[:n]
+        ages = now_mono_ns - updated
         keys = list(self._rows)
-        return [(keys[i][0], keys[i][1], int(ages[i])) for i in np.nonzero(ages > limit_ns)[0]]
+        # A row that never had depth (an index: ticks only) has no book to go stale.
+        return [(keys[i][0], keys[i][1], int(ages[i])) for i in np.nonzero((ages > limit_ns) & (updated > 0))[0]]

@@ -28,6 +28,7 @@ from ipc.messages import (
 )
 
 RISK = "risk"
+BAR_FLUSH_GRACE_NS = 200_000_000  # let late ticks of a bar arrive before a timer closes it
 
 
 def _run_id() -> str:
@@ -112,6 +113,11 @@ class StrategyActor(Actor):
         return InstrumentRef(inst.segment, inst.security_id, inst.symbol, inst.lot_size_units, inst.tick_paise)
 
     def on_start(self) -> None:
+        from actors.strategy import bars, indicators
+
+        # Compile (or load from numba's cache) before reporting ready, never on the first tick.
+        indicators.warmup()
+        bars.warmup()
         cfg = self.ctx.config.strategy
         self.table = open_instruments(self.ctx.config, self.ctx.data_dir)
         for inst_cfg in cfg.instances:
@@ -129,6 +135,9 @@ class StrategyActor(Actor):
             self.strategies[inst_cfg.name] = strategy
             for ref in strategy.instruments():
                 self.by_instrument.setdefault((ref.segment, ref.security_id), []).append(strategy)
+        if self.ctx.config.feed.source != "replay":
+            # Live time only: a replay's exchange clock is not the wall clock.
+            self.ctx.every(1.0, self._flush_bars)
         for name, strategy in self.strategies.items():
             strategy.on_start()
             self.log.info("strategy_started", strategy=name, kind=strategy.kind,
@@ -176,6 +185,16 @@ class StrategyActor(Actor):
                 self.ctx.publish(topics.bar_topic(bar.timeframe_s, bar.segment, bar.security_id), bar)
                 for strategy in subscribers:
                     strategy.on_bar(bar)
+
+    def _flush_bars(self) -> None:
+        """Close bars of quiet instruments once their end has passed (timer-driven close)."""
+        now = time.time_ns()
+        for builders in self.bar_builders.values():
+            for builder, subscribers in builders:
+                for bar in builder.flush(now - BAR_FLUSH_GRACE_NS, now):
+                    self.ctx.publish(topics.bar_topic(bar.timeframe_s, bar.segment, bar.security_id), bar)
+                    for strategy in subscribers:
+                        strategy.on_bar(bar)
 
     def on_book_update(self, msg: BookUpdate) -> None:
         for strategy in self.by_instrument.get((msg.segment, msg.security_id), ()):
