@@ -127,7 +127,10 @@ class ActorHost:
 
         self._timers: list[tuple[int, int, _Timer]] = []
         self._timer_seq = itertools.count()
-        # (topic, message, target actors, sender for reliable sends / "" for stream messages)
+        # (topic, message, target actors, sender for reliable sends / "" for stream messages).
+        # Two lanes: orders and commands (send/reply) always drain before market data (publish),
+        # so an order never waits behind the depth packets that arrived with the tick it reacts to.
+        self._urgent: collections.deque[tuple[bytes, Message, list[str], str]] = collections.deque()
         self._queue: collections.deque[tuple[bytes, Message, list[str], str]] = collections.deque()
         self._routes: dict[bytes, list[str]] = {}
         self._running = False
@@ -217,14 +220,14 @@ class ActorHost:
     def send(self, origin: str, target: str, msg: Message, topic: bytes = b"") -> None:
         """Reliable delivery to one actor (in-process when co-located)."""
         if target in self.actors:
-            self._queue.append((topic, msg, [target], origin))
+            self._urgent.append((topic, msg, [target], origin))
             return
         self._outbox(target).send(topic, codec.encode(msg))
         self.msgs_out += 1
 
     def reply(self, origin: str, sender: str, msg: Message) -> None:
         if sender in self.actors:
-            self._queue.append((b"", msg, [sender], origin))
+            self._urgent.append((b"", msg, [sender], origin))
             return
         try:
             self.inboxes[origin].reply(sender.encode(), topics.REPLY.encode(), codec.encode(msg))
@@ -365,9 +368,10 @@ class ActorHost:
             self.reply(name, sender, result)
 
     def _drain_queue(self) -> None:
+        urgent = self._urgent
         queue = self._queue
-        while queue:
-            topic, msg, targets, sender = queue.popleft()
+        while urgent or queue:
+            topic, msg, targets, sender = urgent.popleft() if urgent else queue.popleft()
             for name in targets:
                 self._dispatch(name, topic, msg, sender)
 

@@ -9,6 +9,9 @@ timestamps every order carries on its first OrderEvent:
     ts_approved_ns  risk approved it
     ts_sent_ns      execution handed the order to the paper venue (after the ledger write)
 
+The first two come on the order's SUBMITTED event (written ahead, ts_sent 0), the last on its
+first venue event; the harness joins them by client order id.
+
 Hops: feed->strategy, strategy->risk, risk->execution; end to end: ts_sent - ts_init. In the same
 run it measures the raw ZeroMQ floor (``bench.floor``: same hops, patterns, sizes, wait style, no
 work) and reports our latency as a ratio to it. Results: ``bench/results/latest.json`` and
@@ -44,7 +47,7 @@ HOPS = ("feed->strategy", "strategy->risk", "risk->execution", "end_to_end")
 QUANTILES = (50, 90, 99, 99.9)
 
 
-def daemon_config(topology: str, rate: int, every: int) -> str:
+def daemon_config(topology: str, rate: int, every: int, durability: str = "group") -> str:
     return f"""
 [engine]
 actors = ["feed", "book", "strategy", "risk", "execution"]
@@ -62,7 +65,7 @@ max_orders_per_second = 100000
 max_orders_per_day = 100000000
 max_trades_per_day = 100000000
 [ledger]
-durability = "group"
+durability = "{durability}"
 [[strategy.instances]]
 name = "probe"
 kind = "probe"
@@ -81,9 +84,10 @@ def _hist(values_ns: np.ndarray) -> dict[str, float]:
     return out
 
 
-def run_topology(topology: str, rate: int, every: int, seconds: float, warmup_s: float) -> dict[str, dict[str, float]]:
+def run_topology(topology: str, rate: int, every: int, seconds: float, warmup_s: float,
+                 durability: str = "group") -> dict[str, dict[str, float]]:
     root = Path(tempfile.mkdtemp(prefix="skb-"))
-    (root / "shikra.toml").write_text(daemon_config(topology, rate, every))
+    (root / "shikra.toml").write_text(daemon_config(topology, rate, every, durability))
     log = open(root / "daemon.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", "--config", str(root / "shikra.toml"),
                              "--data-dir", str(root / "data")], stdout=log, stderr=subprocess.STDOUT,
@@ -105,16 +109,21 @@ def run_topology(topology: str, rate: int, every: int, seconds: float, warmup_s:
         sub.setsockopt(zmq.SUBSCRIBE, b"order.probe")
         time.sleep(warmup_s)
         rows: list[tuple[int, int, int, int]] = []
-        seen: set[str] = set()
+        init: dict[str, int] = {}   # client order id -> ts_init of its SUBMITTED event (the tick)
+        done: set[str] = set()
         end = time.monotonic() + seconds
         while time.monotonic() < end:
             if not sub.poll(200):
                 continue
             _t, payload = sub.recv_multipart()
             ev = codec.decode(payload)
-            if isinstance(ev, OrderEvent) and ev.ts_sent_ns and ev.client_order_id not in seen:
-                seen.add(ev.client_order_id)
-                rows.append((ev.ts_init_ns, ev.ts_created_ns, ev.ts_approved_ns, ev.ts_sent_ns))
+            if not isinstance(ev, OrderEvent) or ev.client_order_id in done:
+                continue
+            if not ev.ts_sent_ns:
+                init[ev.client_order_id] = ev.ts_init_ns  # written ahead, not yet at the venue
+            elif ev.client_order_id in init:
+                done.add(ev.client_order_id)
+                rows.append((init.pop(ev.client_order_id), ev.ts_created_ns, ev.ts_approved_ns, ev.ts_sent_ns))
     finally:
         sub.close(0)
         if proc.poll() is None:
@@ -177,14 +186,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=int, default=10, help="probe order every N ticks")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
+    parser.add_argument("--durability", choices=["sync", "group", "os"], default="group")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     topologies = ["isolated", "co-located"] if args.topology == "both" else [args.topology]
     result: dict = {"machine": machine(), "rate_per_s": args.rate, "every_n_ticks": args.every,
-                    "seconds": args.seconds, "topologies": {}}
+                    "seconds": args.seconds, "durability": args.durability, "topologies": {}}
     for topo in topologies:
         print(f"running {topo} ...", file=sys.stderr)
-        result["topologies"][topo] = run_topology(topo, args.rate, args.every, args.seconds, args.warmup)
+        result["topologies"][topo] = run_topology(topo, args.rate, args.every, args.seconds, args.warmup,
+                                                  args.durability)
     print("running zmq floor ...", file=sys.stderr)
     floor = measure_floor(args.rate, args.seconds, every=args.every)
     result["floor"] = _hist(floor)

@@ -99,9 +99,15 @@ class StrategyInstanceConfig(Section):
     enabled: bool = True
 
 
+def _default_strategies() -> list[StrategyInstanceConfig]:
+    # Paper trading out of the box: an EMA crossover on a liquid stock of the synthetic market.
+    return [StrategyInstanceConfig(name="ema_reliance", kind="ema_cross", instrument="RELIANCE",
+                                   params={"fast": 10, "slow": 30, "timeframe_s": 5, "qty_lots": 1})]
+
+
 class StrategyConfig(Section):
     user_dir: str = ""
-    instances: list[StrategyInstanceConfig] = msgspec.field(default_factory=list)
+    instances: list[StrategyInstanceConfig] = msgspec.field(default_factory=_default_strategies)
 
 
 class ExecutionConfig(Section):
@@ -312,6 +318,13 @@ ltt_epoch_is_ist = false
 [strategy]
 # A directory of your own strategy modules (optional).
 user_dir = ""
+
+# One table per running strategy. kind: a built-in (ema_cross, probe) or one from user_dir.
+[[strategy.instances]]
+name = "ema_reliance"
+kind = "ema_cross"
+instrument = "RELIANCE"
+params = { fast = 10, slow = 30, timeframe_s = 5, qty_lots = 1 }
 
 [execution]
 # "paper" (simulated fills against the live book) or "dhan" (live orders).

@@ -81,6 +81,7 @@ class ExecutionActor(Actor):
         super().__init__(ctx)
         self.orders: dict[str, fsm.OrderSnapshot] = {}   # open orders by client order id
         self.illegal = 0
+        self._instruments: dict[tuple[int, int], Any] = {}  # the master's rows, looked up once
 
     # Start-up -----------------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -111,19 +112,25 @@ class ExecutionActor(Actor):
             self._instrument_type(order.spec.segment, order.spec.security_id)
             self._handle(self.venue.submit(order, now), now)
             resent += 1
-        group_ms = cfg.ledger.group_fsync_ms
-        self.ctx.every(group_ms / 1000.0, lambda: self.ledger.sync_if_due(time.monotonic_ns()))
+        self.ledger.start_background_sync()
         if cfg.execution.ack_latency_us > 0:
             self.ctx.every(max(0.0005, cfg.execution.ack_latency_us / 2e6), self._poll_venue)
         self.log.info("execution_ready", venue=cfg.execution.venue, cash_paise=wallet.cash_paise,
                       open_orders=len(self.orders), resent_to_venue=resent, last_seq=self.ledger.last_seq)
 
+    def _instrument(self, segment: int, security_id: int) -> Any:
+        key = (segment, security_id)
+        inst = self._instruments.get(key)
+        if inst is None:
+            inst = self.table.get(segment, security_id)
+            if inst is not None:
+                self._instruments[key] = inst
+                self.venue.set_instrument_type(segment, security_id, inst.instrument)
+        return inst
+
     def _instrument_type(self, segment: int, security_id: int) -> str:
-        inst = self.table.get(segment, security_id)
-        kind = inst.instrument if inst is not None else ""
-        if kind:
-            self.venue.set_instrument_type(segment, security_id, kind)
-        return kind
+        inst = self._instrument(segment, security_id)
+        return inst.instrument if inst is not None else ""
 
     def on_stop(self) -> None:
         self.ledger.sync()
@@ -136,9 +143,14 @@ class ExecutionActor(Actor):
         now = time.time_ns()
         known = self.ledger.client_order_id_for(intent.intent_id)
         if known is not None:
-            self.log.warning("duplicate_intent", intent_id=intent.intent_id, client_order_id=known)
+            # A re-send (the sender missed our acknowledgement): never a second order, but say
+            # again what became of it so the sender can stop re-sending.
+            existing = self.ledger.order(known)
+            self.log.info("duplicate_intent", intent_id=intent.intent_id, client_order_id=known)
+            if existing is not None:
+                self.ctx.publish(topics.strategy_topic(topics.ORDER, existing.strategy), existing)
             return
-        inst = self.table.get(intent.segment, intent.security_id)
+        inst = self._instrument(intent.segment, intent.security_id)
         # The id comes from the ledger in the same txn as the order; validate with a placeholder.
         spec = fsm.spec_from_intent(intent, "PENDING", msg.ts_approved_ns)
         reject: str = ""
@@ -158,7 +170,7 @@ class ExecutionActor(Actor):
                            trigger_price_paise=intent.trigger_price_paise, state=state, filled_qty_units=0,
                            filled_value_paise=0, venue_order_id="", reason_code=code, reason=reject,
                            ts_event_ns=now, ts_init_ns=intent.ts_init_ns, ts_created_ns=intent.ts_created_ns,
-                           ts_approved_ns=msg.ts_approved_ns, ts_sent_ns=0 if code else now)
+                           ts_approved_ns=msg.ts_approved_ns)  # ts_sent_ns 0: not yet at the venue
         recorded = self.ledger.record_new_order(first)
         if recorded.issue is not None or recorded.duplicate:
             self.log.error("order_not_recorded", intent_id=intent.intent_id,
@@ -173,10 +185,10 @@ class ExecutionActor(Actor):
         spec = msgspec.structs.replace(spec, client_order_id=coid)
         order = fsm.apply(fsm.new_order(spec), fsm.Submit())
         assert not isinstance(order, fsm.IllegalTransition)
-        order = msgspec.structs.replace(order, ts_sent_ns=now)
+        sent = time.time_ns()  # after the write-ahead: this is when the venue gets it
+        order = msgspec.structs.replace(order, ts_sent_ns=sent)
         self.orders[coid] = order
-        self._instrument_type(spec.segment, spec.security_id)
-        self._handle(self.venue.submit(order, now), now)
+        self._handle(self.venue.submit(order, sent), sent)
 
     def on_cancel_order(self, msg: CancelOrder) -> None:
         self._cancel(msg.client_order_id, msg.by)

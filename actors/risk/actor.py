@@ -36,6 +36,8 @@ from ipc.messages import (
 )
 
 EXECUTION = "execution"
+MAX_RESENDS = 30
+RESEND_AFTER_S = 1.0  # an approved order not acknowledged by execution in this time is sent again
 END_OF_DAY = dt.time(23, 59, 59, 999999)
 KNOWN_KINDS = {"EQUITY", "FUTIDX", "FUTSTK", "OPTIDX", "OPTSTK", "FUTCOM", "OPTFUT", "FUTCUR", "OPTCUR", "INDEX"}
 
@@ -60,6 +62,10 @@ class RiskActor(Actor):
         super().__init__(ctx)
         self.products: dict[str, str] = {}  # client_order_id -> product, for the monitors
         self.exit_seq = 0
+        # At-least-once to execution, which dedups by intent id (in the ledger): exactly one order
+        # per approved intent even if execution dies with our message in its socket buffer.
+        self.unacked: dict[str, tuple[SubmitOrder, float, int]] = {}
+        self.resent = 0
 
     # Start-up -----------------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -104,6 +110,7 @@ class RiskActor(Actor):
         self.log.info("risk_ready", market_hours=mode, state=status.state.value, cash_paise=cash,
                       positions=len(positions), open_orders=len(open_orders))
         self.ctx.every(1.0, self._on_clock)
+        self.ctx.every(RESEND_AFTER_S / 2, self._resend_unacked)
 
     def _ensure_instrument(self, segment: Any, security_id: Any) -> None:
         if not isinstance(segment, int) or not isinstance(security_id, int):
@@ -129,7 +136,25 @@ class RiskActor(Actor):
             self._deny(intent, result, now)
             return
         for order in result:
-            self.ctx.send(EXECUTION, SubmitOrder(order, now))
+            self._submit(order, now)
+
+    def _submit(self, order: OrderIntent, now: int) -> None:
+        msg = SubmitOrder(order, now)
+        self.unacked[order.intent_id] = (msg, time.monotonic(), 0)
+        self.ctx.send(EXECUTION, msg)
+
+    def _resend_unacked(self) -> None:
+        cutoff = time.monotonic() - RESEND_AFTER_S
+        for intent_id, (msg, sent, tries) in list(self.unacked.items()):
+            if tries >= MAX_RESENDS:
+                del self.unacked[intent_id]
+                self.log.error("resend_abandoned", intent_id=intent_id, tries=tries)
+                continue
+            if sent < cutoff:
+                self.resent += 1
+                self.unacked[intent_id] = (msg, time.monotonic(), tries + 1)
+                self.log.warning("order_resent", intent_id=intent_id, reason="no acknowledgement from execution")
+                self.ctx.send(EXECUTION, msg)
 
     def _deny(self, intent: Any, denial: Denial, now: int) -> None:
         denied = to_order_denied(intent, denial, now, getattr(intent, "ts_init_ns", now))
@@ -143,6 +168,7 @@ class RiskActor(Actor):
 
     # Post-trade ---------------------------------------------------------------------------------
     def on_order_event(self, msg: OrderEvent) -> None:
+        self.unacked.pop(msg.intent_id, None)  # execution has it in the ledger
         self.products[msg.client_order_id] = msg.product
         self.engine.on_order_state(msg)
 
@@ -183,7 +209,7 @@ class RiskActor(Actor):
                     self._deny(intent, result, now)
                 else:
                     for order in result:
-                        self.ctx.send(EXECUTION, SubmitOrder(order, now))
+                        self._submit(order, now)
 
     # Kill switch --------------------------------------------------------------------------------
     def on_kill_switch(self, engaged: bool, reason: str) -> None:
@@ -212,7 +238,7 @@ class RiskActor(Actor):
                         self._deny(intent, result2, now)
                     else:
                         for order in result2:
-                            self.ctx.send(EXECUTION, SubmitOrder(order, now))
+                            self._submit(order, now)
 
     def _set_status(self, status: trading.RiskStatus) -> None:
         self.engine.set_status(status)

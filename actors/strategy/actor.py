@@ -17,6 +17,7 @@ from ipc.messages import (
     Bar,
     BookUpdate,
     Fill,
+    OrderDenied,
     OrderEvent,
     OrderIntent,
     OrderType,
@@ -28,6 +29,8 @@ from ipc.messages import (
 )
 
 RISK = "risk"
+MAX_RESENDS = 30
+RESEND_AFTER_S = 1.0  # an intent neither ordered nor denied in this time is sent to risk again
 BAR_FLUSH_GRACE_NS = 200_000_000  # let late ticks of a bar arrive before a timer closes it
 
 
@@ -68,7 +71,7 @@ class _Handle:
         intent = OrderIntent(intent_id, self.name, instrument.segment, instrument.security_id, side, qty_units,
                              order_type, price_paise, trigger_price_paise, validity, product, ts_event, ts_init, now,
                              reduce_only, group_id)
-        self._actor.ctx.send(RISK, intent, topics.strategy_topic(topics.INTENT, self.name))
+        self._actor.send_intent(intent)
         return intent_id
 
     def buy(self, instrument: InstrumentRef, qty_units: int, **kw: Any) -> str:
@@ -96,7 +99,7 @@ class _Handle:
 
 
 class StrategyActor(Actor):
-    subscriptions = (topics.TICK, topics.QUOTE, topics.BOOK, topics.ORDER, topics.FILL)
+    subscriptions = (topics.TICK, topics.QUOTE, topics.BOOK, topics.ORDER, topics.FILL, topics.RISK_DENIED)
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
@@ -105,6 +108,9 @@ class StrategyActor(Actor):
         self.positions: dict[tuple[str, int, int], int] = {}
         self.bar_builders: dict[tuple[int, int], list[tuple[Any, list[Strategy]]]] = {}
         self.table = None
+        # At-least-once to risk (risk and execution dedup by intent id): an intent lost in a dying
+        # risk process is sent again until its order or its denial is seen.
+        self.unacked: dict[str, tuple[OrderIntent, float, int]] = {}
 
     # Loading ------------------------------------------------------------------------------------
     def resolve(self, text: str) -> InstrumentRef:
@@ -138,6 +144,7 @@ class StrategyActor(Actor):
         if self.ctx.config.feed.source != "replay":
             # Live time only: a replay's exchange clock is not the wall clock.
             self.ctx.every(1.0, self._flush_bars)
+        self.ctx.every(RESEND_AFTER_S / 2, self._resend_unacked)
         for name, strategy in self.strategies.items():
             strategy.on_start()
             self.log.info("strategy_started", strategy=name, kind=strategy.kind,
@@ -146,6 +153,23 @@ class StrategyActor(Actor):
     def on_stop(self) -> None:
         for strategy in self.strategies.values():
             strategy.on_stop()
+
+    def send_intent(self, intent: OrderIntent) -> None:
+        # hot path
+        self.unacked[intent.intent_id] = (intent, time.monotonic(), 0)
+        self.ctx.send(RISK, intent, topics.strategy_topic(topics.INTENT, intent.strategy))
+
+    def _resend_unacked(self) -> None:
+        cutoff = time.monotonic() - RESEND_AFTER_S
+        for intent_id, (intent, sent, tries) in list(self.unacked.items()):
+            if tries >= MAX_RESENDS:
+                del self.unacked[intent_id]
+                self.log.error("resend_abandoned", intent_id=intent_id, tries=tries)
+                continue
+            if sent < cutoff:
+                self.unacked[intent_id] = (intent, time.monotonic(), tries + 1)
+                self.log.warning("intent_resent", intent_id=intent_id, reason="no order or denial seen")
+                self.ctx.send(RISK, intent, topics.strategy_topic(topics.INTENT, intent.strategy))
 
     def add_bar_subscription(self, name: str, instrument: InstrumentRef, timeframe_s: int) -> None:
         from actors.strategy.bars import BarBuilder
@@ -202,9 +226,17 @@ class StrategyActor(Actor):
 
     # Order flow ---------------------------------------------------------------------------------
     def on_order_event(self, msg: OrderEvent) -> None:
+        self.unacked.pop(msg.intent_id, None)
         strategy = self.strategies.get(msg.strategy)
         if strategy is not None:
             strategy.on_order(msg)
+
+    def on_order_denied(self, msg: OrderDenied) -> None:
+        # DUPLICATE_INTENT answers a re-send risk already had: the order event will follow.
+        if msg.reason_code != "DUPLICATE_INTENT":
+            self.unacked.pop(msg.intent_id, None)
+            self.log.info("intent_denied", strategy=msg.strategy, intent_id=msg.intent_id, reason=msg.reason_code,
+                          message=msg.message)
 
     def on_fill(self, msg: Fill) -> None:
         key = (msg.strategy, msg.segment, msg.security_id)

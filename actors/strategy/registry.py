@@ -11,6 +11,7 @@ from actors.strategy.api import Strategy
 
 BUILTIN: dict[str, str] = {
     "probe": "actors.strategy.builtin.probe:ProbeStrategy",
+    "ema_cross": "actors.strategy.builtin.ema_cross:EmaCross",
 }
 
 

@@ -34,6 +34,7 @@ import enum
 import fcntl
 import os
 import struct
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -424,6 +425,9 @@ class Ledger:
         self._map_full_retries = 0
         self._refused: dict[str, int] = {}
         self._dirty = False
+        self._syncer: threading.Thread | None = None
+        self._syncer_stop = threading.Event()
+        self._env_lock = threading.Lock()  # the syncer's fsync never overlaps a map resize
         self._last_fsync_ns = time.monotonic_ns()
         self._group_fsync_ns = config.group_fsync_ms * 1_000_000
         self._id_prefix = self._init_meta()
@@ -499,6 +503,9 @@ class Ledger:
         if self._closed:
             return
         self._closed = True
+        if self._syncer is not None:
+            self._syncer_stop.set()
+            self._syncer.join(timeout=5)
         try:
             self._env.sync(True)
             self._env.close()
@@ -607,6 +614,9 @@ class Ledger:
 
     def _after_commit(self) -> None:
         self._commits += 1
+        if self._syncer is not None:
+            self._dirty = True  # the background syncer flushes it within group_fsync_ms
+            return
         if self._config.durability == "sync":
             return
         self._dirty = True
@@ -659,6 +669,30 @@ class Ledger:
             return None
         return self._last_fsync_ns + self._group_fsync_ns
 
+    def start_background_sync(self) -> bool:
+        """``group`` policy off the hot path: a daemon thread fsyncs every ``group_fsync_ms`` while
+        commits are unsynced, and appends never fsync inline (an inline fsync costs 150-250 µs on
+        whichever order happens to trip the interval). py-lmdb releases the GIL while it syncs, so
+        the actor's loop keeps running. Returns False for other policies (nothing to do)."""
+        if self._config.durability != "group" or self._syncer is not None:
+            return False
+        period_s = self._config.group_fsync_ms / 1000
+
+        def run() -> None:
+            while not self._syncer_stop.wait(period_s):
+                if self._dirty and not self._closed:
+                    self._dirty = False  # cleared first: a commit racing this sync is synced next round
+                    try:
+                        with self._env_lock:
+                            self._env.sync(True)
+                        self._fsyncs += 1
+                    except lmdb.Error:
+                        self._dirty = True
+
+        self._syncer = threading.Thread(target=run, name="ledger-fsync", daemon=True)
+        self._syncer.start()
+        return True
+
     def sync(self) -> None:
         """fsync now (any policy)."""
         self._check_open()
@@ -701,7 +735,8 @@ class Ledger:
             raise LedgerError(LedgerErrorCode.BUSY,
                               f"ledger {self._path} must grow its map to {new_size} bytes while a snapshot of "
                               f"Ledger.reader() is open in this process; close snapshots before writing")
-        self._env.set_mapsize(new_size)
+        with self._env_lock:
+            self._env.set_mapsize(new_size)
         self._map_grows += 1
         self._room_budget_bytes = 0  # re-read usage against the new size on the next write
 

@@ -10,6 +10,7 @@ from ipc.messages import Quote, Tick
 class ProbeParams(StrategyParams):
     every_n_ticks: int = 10
     qty_lots: int = 1
+    qty_units: int = 0  # when > 0, sent as is (lets a test send a quantity risk must deny)
 
 
 class ProbeState(StrategyState):
@@ -35,7 +36,7 @@ class ProbeStrategy(Strategy):
         if st.ticks % self.params.every_n_ticks:
             return
         assert self.instrument is not None
-        qty = self.params.qty_lots * self.instrument.lot_size_units
+        qty = self.params.qty_units or self.params.qty_lots * self.instrument.lot_size_units
         side = "BUY" if st.orders % 2 == 0 else "SELL"
         st.orders += 1
         self.ctx.submit(self.instrument, side, qty, cause=msg)

@@ -1,0 +1,84 @@
+"""EMA crossover: long ``qty_lots`` when the fast EMA crosses above the slow one, flat when it
+crosses below. On bar closes (``timeframe_s`` > 0) or on every trade price (``timeframe_s`` = 0).
+Market orders; the position target is persisted so a restart does not buy twice."""
+
+from __future__ import annotations
+
+import msgspec
+
+from actors.strategy.api import Strategy, StrategyParams, StrategyState
+from actors.strategy.indicators import EmaStream
+from ipc.messages import Bar, Product, Quote, Tick
+
+
+class EmaCrossParams(StrategyParams):
+    fast: int = msgspec.field(default=10)
+    slow: int = msgspec.field(default=30)
+    timeframe_s: int = 5
+    qty_lots: int = 1
+    product: Product = "INTRADAY"
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.fast < self.slow:
+            raise ValueError(f"fast ({self.fast}) must be at least 1 and below slow ({self.slow})")
+        if self.qty_lots < 1:
+            raise ValueError(f"qty_lots ({self.qty_lots}) must be at least 1")
+        if self.timeframe_s < 0:
+            raise ValueError(f"timeframe_s ({self.timeframe_s}) must be 0 (every tick) or more")
+
+
+class EmaCrossState(StrategyState):
+    long: bool = False
+    crosses: int = 0
+
+
+class EmaCross(Strategy):
+    kind = "ema_cross"
+    Params = EmaCrossParams
+    State = EmaCrossState
+
+    def on_start(self) -> None:
+        p = self.params
+        assert isinstance(p, EmaCrossParams)
+        self.fast = EmaStream(p.fast)
+        self.slow = EmaStream(p.slow)
+        self.prev_diff = 0.0
+        if p.timeframe_s > 0 and self.instrument is not None:
+            self.ctx.subscribe_bars(self.instrument, p.timeframe_s)
+
+    def on_bar(self, bar: Bar) -> None:
+        self._update(bar.close_paise, bar)
+
+    def on_tick(self, tick: Tick) -> None:
+        if self.params.timeframe_s == 0:  # type: ignore[attr-defined]
+            self._update(tick.ltp_paise, tick)
+
+    def on_quote(self, quote: Quote) -> None:
+        if self.params.timeframe_s == 0:  # type: ignore[attr-defined]
+            self._update(quote.ltp_paise, quote)
+
+    def _update(self, price_paise: int, cause: Bar | Tick | Quote) -> None:
+        # hot path (timeframe_s = 0): two O(1) EMA updates and a sign test
+        fast = self.fast.update(price_paise)
+        slow = self.slow.update(price_paise)
+        if not self.slow.ready:
+            return
+        diff = fast - slow
+        prev, self.prev_diff = self.prev_diff, diff
+        if prev == 0.0:
+            return
+        p = self.params
+        assert isinstance(p, EmaCrossParams) and self.instrument is not None
+        st = self.state
+        assert isinstance(st, EmaCrossState)
+        if prev <= 0.0 < diff and not st.long:
+            st.long = True
+            st.crosses += 1
+            self.ctx.buy(self.instrument, p.qty_lots * self.instrument.lot_size_units, product=p.product, cause=cause)
+            self.ctx.save_state()
+        elif prev >= 0.0 > diff and st.long:
+            st.long = False
+            st.crosses += 1
+            self.ctx.sell(self.instrument, p.qty_lots * self.instrument.lot_size_units, product=p.product,
+                          cause=cause, reduce_only=True)
+            self.ctx.save_state()
