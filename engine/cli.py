@@ -174,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--release", action="store_true")
     p.add_argument("--reason", default="")
     p.set_defaults(fn=cmd_kill)
+
+    # The gRPC client commands (orders, positions, users, ...) live in their own module.
+    import importlib.util
+    if importlib.util.find_spec("engine.cli_remote") is not None:
+        from engine import cli_remote
+        cli_remote.add_commands(sub, common)
     return parser
 
 
