@@ -446,6 +446,7 @@ class ActorHost:
                 fn = sockets.get(sock) if not isinstance(sock, int) else fds.get(sock)
                 if fn is not None:
                     fn()
+                    self._drain_queue()  # what an fd callback published is delivered now
             self._run_timers()
 
     def _shutdown(self) -> int:

@@ -150,6 +150,72 @@ def cmd_kill(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_record(args: argparse.Namespace) -> int:
+    """Run the configured feed source on its own (no daemon) and write every raw frame to a capture."""
+    import tempfile
+
+    from actors.feed.actor import FeedActor
+    from actors.host import ActorHost
+
+    cfg, _ = _config_from_args(args)
+    if args.source:
+        cfg = msgspec.structs.replace(cfg, feed=msgspec.structs.replace(cfg.feed, source=args.source))
+    cfg = msgspec.structs.replace(
+        cfg, feed=msgspec.structs.replace(cfg.feed, record_path=str(Path(args.out).expanduser())),
+        engine=msgspec.structs.replace(cfg.engine, actors=["feed"], topology="isolated"))
+    setup_logging(cfg.log.level, cfg.log.format, unit="record")
+    data_dir, _ = resolve_paths(cfg, args.data_dir)
+    with tempfile.TemporaryDirectory(prefix="shikra-rec-") as run_dir:
+        host = ActorHost("record", [("feed", FeedActor)], ["feed"], cfg, data_dir, Path(run_dir))
+        if args.seconds:
+            host.add_timer(args.seconds, 0.0, lambda: host.request_stop(f"recorded {args.seconds}s"))
+        code = host.run()
+    if code == 0:
+        print(f"wrote {args.out}")
+    return code
+
+
+def cmd_capture_inspect(args: argparse.Namespace) -> int:
+    from actors.feed.capture import CaptureError, CaptureReader
+    from actors.feed.decode import FrameDecoder
+
+    try:
+        reader = CaptureReader(args.file)
+    except (CaptureError, OSError) as exc:
+        print(f"shikra: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    ticks: dict[tuple[int, int], int] = {}
+    if not args.no_master:
+        from engine.instruments import tick_sizes
+        from engine.market import open_instruments
+
+        cfg, _ = _config_from_args(args)
+        data_dir, _ = resolve_paths(cfg, args.data_dir)
+        ticks = tick_sizes(open_instruments(cfg, data_dir))
+    decoder = FrameDecoder(ticks)
+    enc = msgspec.json.Encoder()
+    out = sys.stdout
+    frames = 0
+    for recv_ns, frame in reader:
+        frames += 1
+        for msg in decoder.decode_frame(frame, recv_ns, reader.feed):
+            if args.json:
+                out.write(enc.encode({"type": type(msg).__name__, "recv_ns": recv_ns,
+                                      **msgspec.structs.asdict(msg)}).decode() + "\n")
+            else:
+                fields = " ".join(f"{k}={v}" for k, v in msgspec.structs.asdict(msg).items())
+                out.write(f"{recv_ns} {type(msg).__name__} {fields}\n")
+    if reader.truncated_tail:
+        print(f"shikra: {args.file}: the last record is truncated (recorder stopped mid-write); ignored",
+              file=sys.stderr)
+    problems = decoder.stats.problem_total
+    if problems:
+        print(f"shikra: {problems} undecodable packets in {frames} frames: "
+              f"{dict((k.value if hasattr(k, 'value') else str(k), v) for k, v in decoder.stats.problems.items())}",
+              file=sys.stderr)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shikra", description="Shikra trading engine")
     common = argparse.ArgumentParser(add_help=False)
@@ -175,6 +241,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reason", default="")
     p.set_defaults(fn=cmd_kill)
 
+    p = sub.add_parser("record", parents=[common], help="record the configured feed source to a capture file")
+    p.add_argument("--out", required=True, help="capture file to write")
+    p.add_argument("--seconds", type=float, default=0.0, help="stop after this long (default: until Ctrl-C/SIGTERM)")
+    p.add_argument("--source", choices=["synthetic", "dhan"], help="override feed.source")
+    p.set_defaults(fn=cmd_record)
+
+    p = sub.add_parser("capture", parents=[common], help="work with capture files")
+    capsub = p.add_subparsers(dest="capture_command", required=True, metavar="ACTION")
+    q = capsub.add_parser("inspect", parents=[common], help="print every decoded message, one per line")
+    q.add_argument("file")
+    q.add_argument("--json", action="store_true")
+    q.add_argument("--no-master", action="store_true", help="round prices to the paisa, not the instrument tick")
+    q.set_defaults(fn=cmd_capture_inspect)
+
     # The gRPC client commands (orders, positions, users, ...) live in their own module.
     import importlib.util
     if importlib.util.find_spec("engine.cli_remote") is not None:
@@ -193,6 +273,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return EXIT_ERROR
+    except BrokenPipeError:  # `shikra capture inspect F | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":

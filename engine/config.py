@@ -81,6 +81,14 @@ class DhanFeedConfig(Section):
     instruments: list[str] = msgspec.field(default_factory=list)  # "NSE_FNO:55796" or symbols
     stall_timeout_s: float = 15.0
     ltt_epoch_is_ist: bool = False
+    connect_timeout_s: float = 10.0
+    close_timeout_s: float = 2.0
+    reconnect_initial_s: float = 0.5
+    reconnect_max_s: float = 30.0
+    too_many_connections_backoff_s: float = 60.0
+    ping_interval_s: float = 20.0
+    ping_timeout_s: float = 20.0
+    max_pending_frames: int = 100_000
 
 
 class FeedConfig(Section):
@@ -205,6 +213,14 @@ def check_config(cfg: Config, source: str = "<config>") -> None:
         raise ConfigError(f"{source}: engine.restart.max_restarts: must be >= 1")
     if cfg.feed.source == "replay" and not cfg.feed.replay.path:
         raise ConfigError(f"{source}: feed.replay.path: required when feed.source = 'replay'")
+    dh = cfg.feed.dhan
+    for key in ("stall_timeout_s", "connect_timeout_s", "close_timeout_s", "reconnect_initial_s",
+                "reconnect_max_s", "too_many_connections_backoff_s", "ping_interval_s", "ping_timeout_s",
+                "max_pending_frames"):
+        if getattr(dh, key) <= 0:
+            raise ConfigError(f"{source}: feed.dhan.{key}: must be > 0")
+    if dh.reconnect_max_s < dh.reconnect_initial_s:
+        raise ConfigError(f"{source}: feed.dhan.reconnect_max_s: must be >= feed.dhan.reconnect_initial_s")
     if cfg.feed.synthetic.rate_per_s <= 0:
         raise ConfigError(f"{source}: feed.synthetic.rate_per_s: must be > 0")
 
@@ -312,8 +328,20 @@ loop = false
 url = "wss://api-feed.dhan.co"
 mode = "full"
 instruments = []
+# No frame for this long while the market is open: the feed has stalled; reconnect.
 stall_timeout_s = 15.0
+# The doc says LTT may be IST wall-clock seconds, not UTC; unverified: check one live tick.
 ltt_epoch_is_ist = false
+connect_timeout_s = 10.0
+close_timeout_s = 2.0
+reconnect_initial_s = 0.5
+reconnect_max_s = 30.0
+# Dhan code 805 (too many connections) and 804: wait this long before trying again.
+too_many_connections_backoff_s = 60.0
+ping_interval_s = 20.0
+ping_timeout_s = 20.0
+# Frames waiting for the actor beyond this are dropped (and counted): the reader never blocks.
+max_pending_frames = 100000
 
 [strategy]
 # A directory of your own strategy modules (optional).

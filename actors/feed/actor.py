@@ -3,6 +3,7 @@ topics from ``ipc.topics``, each stamped with exchange time and local receive ti
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from actors.base import Actor, ActorConfigError, ActorContext
@@ -13,6 +14,7 @@ from engine.market import open_instruments, today_ist
 from ipc import topics
 from ipc.messages import (
     Depth,
+    EngageKillSwitch,
     FeedDisconnected,
     MarketStatus,
     Message,
@@ -63,7 +65,18 @@ class FeedActor(Actor):
             from actors.feed.sources import ReplaySource
             return ReplaySource(cfg)
         from actors.feed.dhan import DhanSource
-        return DhanSource(cfg, table)
+        from actors.risk.sessions import default_calendar
+
+        calendar = default_calendar()  # pure lookups: safe from the websocket thread
+        return DhanSource(cfg, table, market_open=lambda: calendar.is_market_open(1, time.time_ns()),
+                          on_fatal=self._on_fatal)
+
+    def _on_fatal(self, reason_code: int, text: str) -> None:
+        """The venue refused us for good (token expired, auth failed): stop trading safely."""
+        self.log.error("feed_fatal", code=reason_code, reason=text)
+        now = time.time_ns()
+        self.ctx.send("supervisor", EngageKillSwitch(f"feed-fatal-{now}", f"feed: Dhan {reason_code}: {text}",
+                                                     "feed", now))
 
     def on_frame(self, frame: bytes, recv_ns: int) -> None:
         # hot path: decode one raw frame and publish its messages

@@ -1,0 +1,670 @@
+"""The live Dhan 5-level market feed: our own websocket client (the SDK's has known bugs, see
+DHAN_PROTOCOL.md section F) as a feed-actor source.
+
+Threads. The feed actor's loop is synchronous (``zmq.Poller``); the websocket needs asyncio. One
+background thread runs an asyncio loop (uvloop when installed) that owns the connection. Each
+binary frame is stamped with ``time.time_ns()`` the moment it is received and appended to a
+``collections.deque``; one byte on a non-blocking pipe wakes the actor's poller (only when the
+actor has not already been woken). The actor-side callback drains the deque and calls
+``emit(frame, recv_ns)``. The websocket reader never waits for the actor, so the library keeps
+answering the server's pings however slow the consumer is (#72); when the actor falls
+``max_pending_frames`` behind, new frames are dropped and counted (market data drops, it never
+blocks).
+
+Lifecycle. Connect to ``{url}?version=2&token=..&clientId=..&authType=2``, subscribe (batches of
+at most 100 instruments, at most 5000 per connection), read. On a socket error, a close, a stall
+(no frame for ``stall_timeout_s`` while the market is open) or a server disconnect packet:
+reconnect with capped exponential backoff and jitter, and subscribe again. Disconnect reasons that
+a retry cannot fix (token expired or invalid, client id invalid, Data APIs not subscribed) end the
+source: it logs what the operator must do and calls ``on_fatal(reason_code, text)`` on the actor's
+thread. Too many connections (805) and too many instruments (804) are retried after a long
+backoff. ``stop()`` unsubscribes, sends ``{"RequestCode":12}`` and closes, all within
+``close_timeout_s`` (the SDK's close can hang forever: #139).
+
+The URL carries the access token, so it is never logged: log lines show the base URL only, and
+errors from the websocket library are redacted before they are logged (the log masker is a safety
+net, not a licence).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import enum
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+from urllib.parse import urlencode
+
+import msgspec
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+
+from actors.feed import wire
+from engine.config import Config, DhanFeedConfig
+from engine.credentials import ENV_ACCESS_TOKEN, ENV_CLIENT_ID, Credentials, load_credentials
+from engine.instruments import InstrumentTable
+from engine.market import resolve_instrument
+from ipc.topics import SEGMENT_CODES, SEGMENT_NAMES
+
+Emit = Callable[[bytes, int], None]
+OnFatal = Callable[[int, str], None]
+MarketOpen = Callable[[], bool]
+Mode = Literal["ticker", "quote", "full"]
+State = Literal["idle", "connecting", "subscribed", "backoff", "stopped", "fatal"]
+
+# -------------------------------------------------------------------------------------------
+# Protocol facts (DHAN_PROTOCOL.md section A)
+# -------------------------------------------------------------------------------------------
+
+FEED_VERSION = 2
+AUTH_TYPE = 2
+MAX_INSTRUMENTS_PER_MESSAGE = 100
+MAX_INSTRUMENTS_PER_CONNECTION = 5000
+
+
+class RequestCode(enum.IntEnum):
+    """JSON request codes; unsubscribe is the subscribe code + 1."""
+
+    DISCONNECT = 12
+    TICKER = 15
+    TICKER_UNSUBSCRIBE = 16
+    QUOTE = 17
+    QUOTE_UNSUBSCRIBE = 18
+    FULL = 21
+    FULL_UNSUBSCRIBE = 22
+
+
+MODE_REQUEST_CODE: dict[str, RequestCode] = {
+    "ticker": RequestCode.TICKER,
+    "quote": RequestCode.QUOTE,
+    "full": RequestCode.FULL,
+}
+DISCONNECT_REQUEST = '{"RequestCode":12}'
+
+_R = wire.DisconnectReason
+# A retry cannot fix these: the operator has to act. Text built from the code, for the log and
+# for on_fatal.
+FATAL_REASONS: dict[int, str] = {
+    _R.TOKEN_EXPIRED: (f"Dhan access token expired: generate a new token on web.dhan.co and set "
+                       f"{ENV_ACCESS_TOKEN}, then restart"),
+    _R.AUTHENTICATION_FAILED: (f"Dhan authentication failed (808): generate a new token on web.dhan.co, "
+                               f"set {ENV_ACCESS_TOKEN} and check {ENV_CLIENT_ID}, then restart"),
+    _R.TOKEN_INVALID: (f"Dhan access token invalid (809): generate a new token on web.dhan.co and set "
+                       f"{ENV_ACCESS_TOKEN}, then restart"),
+    _R.CLIENT_ID_INVALID: (f"Dhan client id invalid (810): set {ENV_CLIENT_ID} to the client id shown "
+                           "on web.dhan.co, then restart"),
+    _R.DATA_APIS_NOT_SUBSCRIBED: ("Dhan Data APIs are not subscribed for this account (806): subscribe "
+                                  "to Data APIs on web.dhan.co, then restart"),
+}
+# Retried, but only after the long backoff: reconnecting at once would make things worse.
+LONG_BACKOFF_REASONS: frozenset[int] = frozenset({_R.TOO_MANY_INSTRUMENTS, _R.TOO_MANY_CONNECTIONS})
+# An HTTP status at the handshake that means the credentials were refused.
+AUTH_HTTP_STATUSES: frozenset[int] = frozenset({401, 403})
+
+_DISCONNECT = int(wire.FeedCode.DISCONNECT)
+_REASON_AT = wire.HEADER_SIZE  # u16 LE reason code right after the 8-byte header
+
+MAX_FRAMES_PER_DRAIN = 4096  # so that timers and other sockets of the actor are not starved
+JOIN_MARGIN_S = 1.0
+BACKLOG_LOG_INTERVAL_S = 1.0
+MIN_STALL_CHECK_S = 0.01
+
+_WS_LOGGER = logging.getLogger("shikra.feed.websocket")
+# websockets logs the HTTP request line, token included, at DEBUG: never let it, whatever the
+# daemon's log level.
+_WS_LOGGER.setLevel(logging.INFO)
+
+
+class DhanTiming(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Timeouts and backoff of the client (seconds).
+
+    Requested as ``feed.dhan`` config keys; until they exist there, :meth:`from_config` takes the
+    ones the config has and these defaults for the rest.
+    """
+
+    connect_timeout_s: float = 10.0
+    close_timeout_s: float = 2.0
+    reconnect_initial_s: float = 0.5
+    reconnect_max_s: float = 30.0
+    too_many_connections_backoff_s: float = 60.0
+    ping_interval_s: float = 20.0   # our keepalive pings (Dhan also pings us every 10 s)
+    ping_timeout_s: float = 20.0
+    max_pending_frames: int = 100_000  # frames received but not yet taken by the actor
+
+    @classmethod
+    def from_config(cls, dhan: DhanFeedConfig) -> "DhanTiming":
+        return cls(**{f: getattr(dhan, f) for f in cls.__struct_fields__ if hasattr(dhan, f)})
+
+
+class DhanFeedStats(msgspec.Struct, frozen=True, kw_only=True):
+    """A snapshot of the source's counters. ``last_frame_ns`` is the receive time (UTC epoch ns)
+    of the newest frame, 0 before the first."""
+
+    state: State
+    frames: int
+    bytes_received: int
+    connects: int
+    reconnects: int
+    stalls: int
+    dropped_frames: int
+    text_frames: int
+    pending_frames: int
+    last_frame_ns: int
+    fatal_reason_code: int
+
+
+# -------------------------------------------------------------------------------------------
+# Functional core
+# -------------------------------------------------------------------------------------------
+
+
+def request_code_for_mode(mode: str) -> RequestCode:
+    """Subscribe request code of a feed mode; raises ValueError for an unknown mode."""
+    try:
+        return MODE_REQUEST_CODE[mode]
+    except KeyError:
+        raise ValueError(f"feed.dhan.mode: '{mode}' is not one of {sorted(MODE_REQUEST_CODE)}") from None
+
+
+def feed_url(base_url: str, credentials: Credentials) -> str:
+    """The connection URL. It carries the token: never log it."""
+    query = urlencode({"version": FEED_VERSION, "token": credentials.access_token,
+                       "clientId": credentials.client_id, "authType": AUTH_TYPE})
+    return f"{base_url}{'&' if '?' in base_url else '?'}{query}"
+
+
+def resolve_instruments(texts: Sequence[str], table: InstrumentTable | None
+                        ) -> tuple[list[tuple[int, int]], list[str]]:
+    """``(segment, security_id)`` pairs in config order without duplicates, and the
+    ``SEGMENT:ID`` entries that the instrument master does not list (they are still subscribed:
+    the master may be a day older than a new contract).
+
+    Entries are ``"NSE_FNO:55796"`` or a trading symbol looked up in ``table``. Raises ValueError
+    (naming ``feed.dhan.instruments``) for a bad entry, an unknown symbol, an empty list or more
+    than 5000 instruments.
+    """
+    out: list[tuple[int, int]] = []
+    seen: set[tuple[int, int]] = set()
+    not_in_master: list[str] = []
+    for text in texts:
+        seg_name, sep, sid = text.strip().partition(":")
+        if sep:
+            segment = SEGMENT_CODES.get(seg_name.upper())
+            if segment is None or not sid.isdigit() or not 0 < int(sid) < 1 << 32:
+                raise ValueError(f"feed.dhan.instruments: '{text}' is not SEGMENT:SECURITY_ID with a known "
+                                 f"segment ({', '.join(SEGMENT_CODES)})")
+            key = (segment, int(sid))
+            if table is not None and table.get(*key) is None:
+                not_in_master.append(text)
+        else:
+            if table is None:
+                raise ValueError(f"feed.dhan.instruments: '{text}' is a symbol but no instrument master "
+                                 "is loaded; use SEGMENT:SECURITY_ID")
+            try:
+                inst = resolve_instrument(table, text)
+            except ValueError as exc:
+                raise ValueError(f"feed.dhan.instruments: {exc}") from None
+            key = (inst.segment, inst.security_id)
+        if key not in seen:
+            seen.add(key)
+            out.append(key)
+    if not out:
+        raise ValueError("feed.dhan.instruments: empty; list the instruments to subscribe "
+                         '(e.g. ["NSE_FNO:55796", "RELIANCE"])')
+    if len(out) > MAX_INSTRUMENTS_PER_CONNECTION:
+        raise ValueError(f"feed.dhan.instruments: {len(out)} distinct instruments; one Dhan connection "
+                         f"carries at most {MAX_INSTRUMENTS_PER_CONNECTION}")
+    return out, not_in_master
+
+
+def subscription_messages(request_code: int, instruments: Sequence[tuple[int, int]]) -> list[str]:
+    """JSON text frames for (un)subscribing: at most 100 instruments each, segment as its NAME,
+    security id as a string."""
+    out = []
+    for i in range(0, len(instruments), MAX_INSTRUMENTS_PER_MESSAGE):
+        batch = instruments[i:i + MAX_INSTRUMENTS_PER_MESSAGE]
+        out.append(msgspec.json.encode({
+            "RequestCode": int(request_code),
+            "InstrumentCount": len(batch),
+            "InstrumentList": [{"ExchangeSegment": SEGMENT_NAMES[seg], "SecurityId": str(sid)}
+                               for seg, sid in batch],
+        }).decode())
+    return out
+
+
+def disconnect_reason(frame: bytes) -> int | None:
+    """Reason code when the frame starts with a disconnect packet (byte 0 == 50), else None;
+    0 when the packet is too short to carry one. Cheap: two byte reads."""
+    if not frame or frame[0] != _DISCONNECT:
+        return None
+    if len(frame) < _REASON_AT + 2:
+        return 0
+    return frame[_REASON_AT] | frame[_REASON_AT + 1] << 8
+
+
+def backoff_delay_s(attempt: int, initial_s: float, max_s: float, rng: random.Random) -> float:
+    """Delay before reconnect number ``attempt`` (0-based): ``initial * 2**attempt`` capped at
+    ``max_s``, then a uniform draw from its upper half (jitter spreads many clients apart)."""
+    base = min(max_s, initial_s * 2 ** min(attempt, 32))
+    return rng.uniform(base / 2, base)
+
+
+def long_backoff_delay_s(backoff_s: float, rng: random.Random) -> float:
+    """At least ``backoff_s``, up to 25 % more."""
+    return backoff_s * rng.uniform(1.0, 1.25)
+
+
+def _always_open() -> bool:
+    return True
+
+
+def _new_event_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+class _End(enum.Enum):
+    """Why a connection ended."""
+
+    STOPPED = "stopped"
+    CONNECT_FAILED = "connect_failed"
+    CLOSED = "closed"
+    STALLED = "stalled"
+    SERVER_DISCONNECT = "server_disconnect"
+    FATAL = "fatal"
+
+
+# -------------------------------------------------------------------------------------------
+# The source
+# -------------------------------------------------------------------------------------------
+
+
+class DhanSource:
+    """Live Dhan market feed for the feed actor (``feed``, ``start(ctx, emit)``, ``stop()``).
+
+    ``market_open`` is called on the websocket thread (it must be thread-safe, e.g. a pure
+    calendar check); stall detection only runs while it returns True. ``on_fatal(reason_code,
+    text)`` is called on the actor's thread when the server refuses the credentials or the
+    account. ``credentials`` default to :func:`engine.credentials.load_credentials` with the
+    configured file; ``timing`` to :meth:`DhanTiming.from_config`.
+
+    Raises ValueError (CredentialsError is one) for a configuration it cannot run with.
+    """
+
+    feed: Literal["market"] = "market"
+
+    def __init__(self, cfg: Config, table: InstrumentTable | None, *,
+                 credentials: Credentials | None = None, market_open: MarketOpen | None = None,
+                 on_fatal: OnFatal | None = None, timing: DhanTiming | None = None,
+                 rng: random.Random | None = None) -> None:
+        d = cfg.feed.dhan
+        self.instruments, self.not_in_master = resolve_instruments(d.instruments, table)
+        self.mode = d.mode
+        self.request_code = request_code_for_mode(d.mode)
+        if d.stall_timeout_s <= 0:
+            raise ValueError(f"feed.dhan.stall_timeout_s: must be > 0, got {d.stall_timeout_s}")
+        self.stall_timeout_s = d.stall_timeout_s
+        self.timing = timing or DhanTiming.from_config(d)
+        creds = credentials or load_credentials(cfg.credentials.file or None)
+        self._base_url = d.url
+        self._url = feed_url(d.url, creds)
+        self._secrets = (creds.access_token, creds.client_id)
+        self._subscribe_msgs = subscription_messages(self.request_code, self.instruments)
+        self._unsubscribe_msgs = subscription_messages(self.request_code + 1, self.instruments)
+        self._market_open = market_open or _always_open
+        self._on_fatal = on_fatal
+        self._rng = rng or random.Random()
+
+        # Hand-off: written by the websocket thread, drained by the actor's thread.
+        self._frames: collections.deque[tuple[bytes, int]] = collections.deque()
+        self._events: collections.deque[tuple[int, str]] = collections.deque()
+        self._wake_pending = False
+        self._rfd = self._wfd = -1
+
+        self._ctx: Any = None
+        self._emit: Emit | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+
+        self._state: State = "idle"
+        self._n_frames = 0
+        self._n_bytes = 0
+        self._connects = 0
+        self._reconnects = 0
+        self._stalls = 0
+        self._dropped = 0
+        self._text_frames = 0
+        self._last_frame_ns = 0
+        self._last_frame_mono_ns = 0
+        self._session_frames = 0
+        self._fatal_reason = 0
+        self._last_backlog_log = 0.0
+
+    # Actor side ---------------------------------------------------------------------------
+    def start(self, ctx: Any, emit: Emit) -> None:
+        """Start the websocket thread; frames reach ``emit`` on the actor's loop."""
+        if self._thread is not None:
+            raise RuntimeError("DhanSource.start called twice")
+        self._ctx = ctx
+        self._log = ctx.log
+        self._emit = emit
+        if self.not_in_master:
+            self._log.warning("instruments_not_in_master", count=len(self.not_in_master),
+                              first=",".join(self.not_in_master[:5]))
+        self._rfd, self._wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        ctx.watch_fd(self._rfd, self._on_wake)
+        self._loop = _new_event_loop()
+        self._stop_event = asyncio.Event()
+        self._thread = threading.Thread(target=self._run, name="dhan-feed", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Unsubscribe, disconnect and join the thread (bounded by ``close_timeout_s``); frames
+        already received are handed to ``emit`` before this returns."""
+        thread, loop = self._thread, self._loop
+        if thread is None or loop is None:
+            return
+        if thread.is_alive():
+            try:
+                loop.call_soon_threadsafe(self._stop_event.set)  # type: ignore[union-attr]
+            except RuntimeError:
+                pass  # the loop already finished (fatal)
+            thread.join(self.timing.close_timeout_s + JOIN_MARGIN_S)
+        stuck = thread.is_alive()
+        if stuck:
+            self._log.warning("dhan_feed_thread_stuck", join_timeout_s=self.timing.close_timeout_s + JOIN_MARGIN_S)
+        self._ctx.unwatch_fd(self._rfd)
+        while self._frames or self._events:
+            self._drain()
+        if not stuck:  # a stuck thread may still write to the pipe; leave it to process exit
+            os.close(self._rfd)
+            os.close(self._wfd)
+        self._thread = None
+        s = self.stats()
+        self._log.info("dhan_feed_stopped", frames=s.frames, bytes=s.bytes_received, connects=s.connects,
+                       reconnects=s.reconnects, stalls=s.stalls, dropped_frames=s.dropped_frames)
+
+    def stats(self) -> DhanFeedStats:
+        return DhanFeedStats(
+            state=self._state, frames=self._n_frames, bytes_received=self._n_bytes,
+            connects=self._connects, reconnects=self._reconnects, stalls=self._stalls,
+            dropped_frames=self._dropped, text_frames=self._text_frames,
+            pending_frames=len(self._frames), last_frame_ns=self._last_frame_ns,
+            fatal_reason_code=self._fatal_reason)
+
+    def join(self, timeout_s: float) -> bool:
+        """Wait for the websocket thread to end by itself (after a fatal disconnect); True if it did."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout_s)
+        return not self._thread.is_alive()
+
+    def _on_wake(self) -> None:
+        try:
+            os.read(self._rfd, 4096)
+        except BlockingIOError:
+            pass
+        self._drain()  # the host delivers what we publish as soon as this fd callback returns
+
+    def _drain(self) -> None:
+        # hot path: hand each received frame to the actor, oldest first
+        self._wake_pending = False  # before popping: a frame appended from now on writes a new wake
+        frames = self._frames
+        emit = self._emit
+        assert emit is not None
+        for _ in range(min(len(frames), MAX_FRAMES_PER_DRAIN)):
+            frame, recv_ns = frames.popleft()
+            emit(frame, recv_ns)
+        if frames:
+            self._ctx.call_later(0.0, self._drain)
+        while self._events:
+            code, text = self._events.popleft()
+            if self._on_fatal is not None:
+                self._on_fatal(code, text)
+
+    # Websocket thread -----------------------------------------------------------------------
+    def _wake(self) -> None:
+        if not self._wake_pending:
+            self._wake_pending = True
+            try:
+                os.write(self._wfd, b"\x01")
+            except BlockingIOError:
+                pass  # the pipe is full: the actor is already due to wake
+
+    def _run(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._main())
+        except Exception:
+            self._log.exception("dhan_feed_thread_failed")
+            self._state = "stopped"
+        finally:
+            try:
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:
+                loop.close()
+
+    def _redact(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret:
+                text = text.replace(secret, "********")
+        return text
+
+    async def _main(self) -> None:
+        stop = self._stop_event
+        assert stop is not None
+        attempt = 0
+        t = self.timing
+        while not stop.is_set():
+            try:
+                end, reason = await self._session()
+            except Exception as exc:  # a bug in one session must not end the feed
+                self._log.error("dhan_feed_session_failed", error=type(exc).__name__,
+                                detail=self._redact(str(exc))[:300])
+                end, reason = _End.CLOSED, 0
+            if end is _End.STOPPED or stop.is_set():
+                break
+            if end is _End.FATAL:
+                self._state = "fatal"
+                return
+            if self._session_frames:
+                attempt = 0  # the connection worked: start the backoff again from the bottom
+            if reason in LONG_BACKOFF_REASONS:
+                delay_s = long_backoff_delay_s(t.too_many_connections_backoff_s, self._rng)
+            else:
+                delay_s = backoff_delay_s(attempt, t.reconnect_initial_s, t.reconnect_max_s, self._rng)
+                attempt += 1
+            self._reconnects += 1
+            self._state = "backoff"
+            self._log.info("feed_reconnect_scheduled", after=end.value, reason_code=reason,
+                           delay_s=round(delay_s, 3), attempt=attempt)
+            try:
+                await asyncio.wait_for(stop.wait(), delay_s)
+                break
+            except TimeoutError:
+                pass
+        self._state = "stopped"
+
+    async def _open(self) -> ClientConnection:
+        t = self.timing
+        return await connect(self._url, open_timeout=t.connect_timeout_s, close_timeout=t.close_timeout_s,
+                             ping_interval=t.ping_interval_s, ping_timeout=t.ping_timeout_s,
+                             compression=None, max_queue=1024, logger=_WS_LOGGER)
+
+    async def _session(self) -> tuple[_End, int]:
+        """One connection from connect to close; returns why it ended and the disconnect reason
+        code (0 when none)."""
+        stop = self._stop_event
+        assert stop is not None
+        self._state = "connecting"
+        self._session_frames = 0
+        self._log.info("feed_connecting", url=self._base_url, mode=self.mode, instruments=len(self.instruments))
+        stop_task = asyncio.ensure_future(stop.wait())
+        tasks: list[asyncio.Future[Any]] = [stop_task]
+        try:
+            opening = asyncio.ensure_future(self._open())
+            tasks.append(opening)
+            await asyncio.wait((opening, stop_task), return_when=asyncio.FIRST_COMPLETED)
+            if not opening.done():
+                return _End.STOPPED, 0
+            try:
+                ws = opening.result()
+            except InvalidStatus as exc:
+                status = exc.response.status_code
+                if status in AUTH_HTTP_STATUSES:
+                    return self._fatal(int(_R.AUTHENTICATION_FAILED), f"handshake refused with HTTP {status}"), 0
+                self._log.warning("feed_connect_failed", url=self._base_url, error="InvalidStatus", http_status=status)
+                return _End.CONNECT_FAILED, 0
+            except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+                self._log.warning("feed_connect_failed", url=self._base_url, error=type(exc).__name__,
+                                  detail=self._redact(str(exc))[:300])
+                return _End.CONNECT_FAILED, 0
+            try:
+                return await self._serve(ws, stop_task, tasks)
+            finally:
+                await self._close(ws)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _serve(self, ws: ClientConnection, stop_task: asyncio.Future[Any],
+                     tasks: list[asyncio.Future[Any]]) -> tuple[_End, int]:
+        self._connects += 1
+        self._last_frame_mono_ns = time.monotonic_ns()
+        try:
+            for msg in self._subscribe_msgs:
+                await ws.send(msg)
+        except ConnectionClosed:
+            pass  # still read what arrived first: it may say why (a disconnect packet right after connect)
+        else:
+            self._state = "subscribed"
+            self._log.info("feed_subscribed", url=self._base_url, instruments=len(self.instruments),
+                           messages=len(self._subscribe_msgs), request_code=int(self.request_code),
+                           connects=self._connects)
+        reader = asyncio.ensure_future(self._read(ws))
+        watchdog = asyncio.ensure_future(self._watch_stall())
+        tasks += (reader, watchdog)
+        done, _ = await asyncio.wait((reader, watchdog, stop_task), return_when=asyncio.FIRST_COMPLETED)
+        for task in (reader, watchdog):
+            if task not in done:
+                task.cancel()
+        if stop_task in done:
+            await self._goodbye(ws)
+            return _End.STOPPED, 0
+        if reader in done:
+            exc = reader.exception()
+            if exc is None:
+                return reader.result()  # type: ignore[no-any-return]
+            if isinstance(exc, ConnectionClosed):
+                return self._closed(ws), 0
+            raise exc
+        self._stalls += 1
+        return _End.STALLED, 0
+
+    def _closed(self, ws: ClientConnection) -> _End:
+        self._log.warning("feed_connection_closed", url=self._base_url, code=int(ws.close_code or 1006),
+                          reason=self._redact(ws.close_reason or "")[:200], frames=self._session_frames)
+        return _End.CLOSED
+
+    async def _read(self, ws: ClientConnection) -> tuple[_End, int]:
+        frames = self._frames
+        limit = self.timing.max_pending_frames
+        async for frame in ws:
+            # hot path (websocket thread): stamp, queue, wake; nothing here may wait on the actor
+            recv_ns = time.time_ns()
+            if type(frame) is not bytes:
+                self._text_frames += 1
+                continue
+            self._last_frame_mono_ns = time.monotonic_ns()
+            self._last_frame_ns = recv_ns
+            self._n_frames += 1
+            self._session_frames += 1
+            self._n_bytes += len(frame)
+            if len(frames) >= limit:
+                self._backlog_full()
+            else:
+                frames.append((frame, recv_ns))
+                self._wake()
+            if frame and frame[0] == _DISCONNECT:
+                return self._server_disconnect(frame)
+        return self._closed(ws), 0
+
+    def _backlog_full(self) -> None:
+        self._dropped += 1
+        now = time.monotonic()
+        if now - self._last_backlog_log >= BACKLOG_LOG_INTERVAL_S:
+            self._last_backlog_log = now
+            self._log.warning("feed_backlog_full", pending_frames=len(self._frames), dropped_frames=self._dropped)
+
+    def _server_disconnect(self, frame: bytes) -> tuple[_End, int]:
+        reason = disconnect_reason(frame) or 0
+        if reason in FATAL_REASONS:
+            return self._fatal(reason, ""), reason
+        self._log.warning("feed_server_disconnect", reason_code=reason,
+                          reason=wire.disconnect_reason_name(reason),
+                          long_backoff=reason in LONG_BACKOFF_REASONS)
+        return _End.SERVER_DISCONNECT, reason
+
+    def _fatal(self, reason: int, detail: str) -> _End:
+        text = FATAL_REASONS[reason]
+        self._fatal_reason = reason
+        self._log.error("dhan_feed_fatal", reason_code=reason, reason=wire.disconnect_reason_name(reason),
+                        message=text, detail=detail, reconnecting=False)
+        self._events.append((reason, text))
+        self._wake_pending = False  # force a wake even if one is pending: the event must be seen
+        self._wake()
+        return _End.FATAL
+
+    async def _watch_stall(self) -> None:
+        """Returns when no frame arrived for ``stall_timeout_s`` while the market was open."""
+        timeout_ns = int(self.stall_timeout_s * 1e9)
+        period_s = max(MIN_STALL_CHECK_S, self.stall_timeout_s / 4)
+        while True:
+            await asyncio.sleep(period_s)
+            now = time.monotonic_ns()
+            try:
+                is_open = self._market_open()
+            except Exception as exc:
+                self._log.warning("market_open_check_failed", error=type(exc).__name__)
+                is_open = True
+            if not is_open:
+                self._last_frame_mono_ns = now  # silence while closed is not a stall
+                continue
+            idle_ns = now - self._last_frame_mono_ns
+            if idle_ns >= timeout_ns:
+                self._log.warning("feed_stalled", idle_s=round(idle_ns / 1e9, 3),
+                                  stall_timeout_s=self.stall_timeout_s, url=self._base_url)
+                return
+
+    async def _goodbye(self, ws: ClientConnection) -> None:
+        """Unsubscribe, ask the server to disconnect, close; never longer than close_timeout_s."""
+        try:
+            async with asyncio.timeout(self.timing.close_timeout_s):
+                for msg in self._unsubscribe_msgs:
+                    await ws.send(msg)
+                await ws.send(DISCONNECT_REQUEST)
+                await ws.close()
+            self._log.info("feed_unsubscribed", instruments=len(self.instruments),
+                           messages=len(self._unsubscribe_msgs))
+        except (TimeoutError, ConnectionClosed, OSError) as exc:
+            self._log.warning("feed_goodbye_incomplete", error=type(exc).__name__)
+
+    async def _close(self, ws: ClientConnection) -> None:
+        try:
+            await asyncio.wait_for(ws.close(), self.timing.close_timeout_s)
+        except (TimeoutError, ConnectionClosed, OSError):
+            pass
+        finally:
+            ws.transport.abort()  # a dead peer must never hold us past the timeout (#139)
