@@ -250,3 +250,40 @@ def test_corrupt_and_unknown_version_frames_are_counted_and_the_actor_keeps_serv
         w.collect(consecutive_intents(5))
     finally:
         w.close()
+
+
+def _free_port_block(n: int) -> int:
+    """A base port with n free consecutive ports (checked by binding each)."""
+    import random
+    for _ in range(50):
+        base = random.randint(20000, 60000)
+        socks = []
+        try:
+            for p in range(base, base + n):
+                s = socket.socket()
+                s.bind(("127.0.0.1", p))
+                socks.append(s)
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no free port block")
+
+
+@pytest.mark.parametrize("topology", ["isolated", "co-located"])
+def test_message_flow_over_tcp_endpoints(daemon_factory, topology):
+    base = _free_port_block(2 * (len(FLOW_ACTORS) + 1))
+    cfg = flow_config(topology).replace("[engine]\n", f'[engine]\ntransport = "tcp"\ntcp_base_port = {base}\n', 1)
+    d = daemon_factory(cfg)
+    d.wait_running()
+    from ipc.transport import Endpoints
+    eps = Endpoints(d.run_dir, "tcp", "127.0.0.1", base, FLOW_ACTORS + ("supervisor",))
+    assert eps.pub("sink").startswith("tcp://127.0.0.1:")
+    w = Watcher([eps.pub("sink")], [b"intent.seen"])
+    try:
+        w.collect(consecutive_intents(10))
+    finally:
+        w.close()
+    assert d.stop() == 0
