@@ -352,15 +352,16 @@ class ActorHost:
             result = Reply(msg.cmd_id, name, True)
         elif isinstance(msg, EngageKillSwitch):
             if not ctx.kill_switch_engaged:
-                ctx.kill_switch_engaged = True
                 self.log.warning("kill_switch_engaged", actor=name, reason=msg.reason, by=msg.by)
-                self.actors[name].on_kill_switch(True, msg.reason)
+            ctx.kill_switch_engaged = True
+            # Always forwarded: the actor decides (it may have halted on its own, e.g. risk on a loss).
+            self.actors[name].on_kill_switch(True, msg.reason)
             result = Reply(msg.cmd_id, name, True)
         elif isinstance(msg, ReleaseKillSwitch):
             if ctx.kill_switch_engaged:
-                ctx.kill_switch_engaged = False
                 self.log.warning("kill_switch_released", actor=name, by=msg.by)
-                self.actors[name].on_kill_switch(False, "")
+            ctx.kill_switch_engaged = False
+            self.actors[name].on_kill_switch(False, "")
             result = Reply(msg.cmd_id, name, True)
         else:
             return

@@ -122,3 +122,22 @@ def setup_logging(level: str = "info", fmt: LogFormat = "auto", **context: Any) 
     _context.clear()
     _context.update(context)
     _context.setdefault("pid", os.getpid())
+
+
+class Throttle:
+    """At most one log line per key per ``interval_s``; the lines in between are counted and the
+    count goes on the next line that passes (``suppressed=N``), so a flood costs one line a second."""
+
+    def __init__(self, interval_s: float = 1.0) -> None:
+        self.interval_s = interval_s
+        self._last: dict[object, float] = {}
+        self._suppressed: dict[object, int] = {}
+
+    def allow(self, key: object) -> int | None:
+        """None: stay quiet. Otherwise log now, with the returned number of lines suppressed."""
+        now = time.monotonic()
+        if now - self._last.get(key, -1e18) < self.interval_s:
+            self._suppressed[key] = self._suppressed.get(key, 0) + 1
+            return None
+        self._last[key] = now
+        return self._suppressed.pop(key, 0)

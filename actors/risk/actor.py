@@ -20,6 +20,7 @@ from actors.risk.checks import Denial, InstrumentLimits, RiskEngine, to_order_de
 from actors.risk.limits import RiskLimits
 from actors.risk.monitors import ActionKind, PostTradeMonitor, exit_intent, to_risk_action
 from actors.risk.sessions import AlwaysOpenCalendar, SessionCalendar, default_calendar, ist_day_number
+from engine.logs import Throttle
 from engine.ledger import LedgerError, LedgerReader, ledger_dir
 from engine.market import open_instruments, today_ist
 from ipc import topics
@@ -36,8 +37,13 @@ from ipc.messages import (
 )
 
 EXECUTION = "execution"
+TERMINAL_STATES = {"DENIED", "REJECTED", "FILLED", "CANCELED", "EXPIRED"}
 MAX_RESENDS = 30
-RESEND_AFTER_S = 1.0  # an approved order not acknowledged by execution in this time is sent again
+RESEND_AFTER_S = 1.0
+# Order and fill events reach risk over PUB/SUB, which may drop (a slow joiner at start, a restart of
+# execution). The ledger is the truth: risk re-reads it this often for orders it still counts as open
+# and for positions.
+RECONCILE_INTERVAL_S = 1.0
 END_OF_DAY = dt.time(23, 59, 59, 999999)
 KNOWN_KINDS = {"EQUITY", "FUTIDX", "FUTSTK", "OPTIDX", "OPTSTK", "FUTCOM", "OPTFUT", "FUTCUR", "OPTCUR", "INDEX"}
 
@@ -65,6 +71,9 @@ class RiskActor(Actor):
         # At-least-once to execution, which dedups by intent id (in the ledger): exactly one order
         # per approved intent even if execution dies with our message in its socket buffer.
         self.unacked: dict[str, tuple[SubmitOrder, float, int]] = {}
+        self._deny_log = Throttle()
+        # Positions to close after a kill-and-flatten, retried until flat (see _flatten_step).
+        self.flatten: set[tuple[str, int, int]] = set()
         self.resent = 0
 
     # Start-up -----------------------------------------------------------------------------------
@@ -111,6 +120,8 @@ class RiskActor(Actor):
                       positions=len(positions), open_orders=len(open_orders))
         self.ctx.every(1.0, self._on_clock)
         self.ctx.every(RESEND_AFTER_S / 2, self._resend_unacked)
+        self.ctx.every(RECONCILE_INTERVAL_S, self._reconcile_with_ledger)
+        self._reader: LedgerReader | None = None
 
     def _ensure_instrument(self, segment: Any, security_id: Any) -> None:
         if not isinstance(segment, int) or not isinstance(security_id, int):
@@ -160,8 +171,10 @@ class RiskActor(Actor):
         denied = to_order_denied(intent, denial, now, getattr(intent, "ts_init_ns", now))
         self.ctx.publish(topics.RISK_DENIED.encode(), denied)
         self.ctx.send(EXECUTION, denied)
-        self.log.info("intent_denied", intent_id=denied.intent_id, strategy=denied.strategy,
-                      reason=denied.reason_code, message=denied.message)
+        suppressed = self._deny_log.allow((denied.strategy, denied.reason_code))
+        if suppressed is not None:
+            self.log.info("intent_denied", intent_id=denied.intent_id, strategy=denied.strategy,
+                          reason=denied.reason_code, message=denied.message, suppressed=suppressed)
 
     def on_order_denied(self, msg: OrderDenied) -> None:
         """A denial routed back to us (co-located): nothing to do."""
@@ -171,6 +184,8 @@ class RiskActor(Actor):
         self.unacked.pop(msg.intent_id, None)  # execution has it in the ledger
         self.products[msg.client_order_id] = msg.product
         self.engine.on_order_state(msg)
+        if self.flatten:
+            self._flatten_step()
 
     def on_fill(self, msg: Fill) -> None:
         self.engine.on_fill(msg)
@@ -188,8 +203,35 @@ class RiskActor(Actor):
         self.engine.on_mark(msg.segment, msg.security_id, msg.ltp_paise)
         self._act(self.monitor.on_mark(msg.segment, msg.security_id, msg.ltp_paise, time.time_ns()))
 
+    def _reconcile_with_ledger(self) -> None:
+        if self._reader is None:
+            try:
+                self._reader = LedgerReader.open(ledger_dir(self.ctx.data_dir))
+            except LedgerError:
+                return  # execution has not created it yet
+        open_ids = self.engine.open_intent_ids()
+        fixed = 0
+        with self._reader.snapshot() as snap:
+            for key in open_ids:
+                coid = snap.client_order_id_for(key) or key
+                order = snap.order(coid)
+                if order is not None and order.state.value in TERMINAL_STATES:
+                    self.engine.on_order_state(order)
+                    fixed += 1
+            for pos in snap.positions().values():
+                if self.engine.position_units(pos.strategy, pos.segment, pos.security_id) != pos.net_qty_units:
+                    self.engine.on_position(pos)
+                    fixed += 1
+            wallet = snap.wallet()
+        if wallet is not None:
+            self.engine.set_cash(wallet.cash_paise)
+        if fixed:
+            self.log.info("reconciled_with_ledger", corrections=fixed)
+            self._flatten_step()
+
     def _on_clock(self) -> None:
         self._act(self.monitor.on_clock(time.time_ns()))
+        self._flatten_step()
 
     def _act(self, actions: Any) -> None:
         if not actions:
@@ -201,6 +243,8 @@ class RiskActor(Actor):
                              message=action.message)
             if action.action is ActionKind.KILL_AND_FLATTEN:
                 self._halt(action.reason.value, action.message, "risk", flatten=True)
+            elif action.action is ActionKind.EXIT and action.reason.value == "DAILY_MAX_LOSS":
+                continue  # the flattener closes these, once their working orders are gone
             elif action.action in (ActionKind.EXIT, ActionKind.SQUARE_OFF):
                 self.exit_seq += 1
                 intent = exit_intent(action, f"risk-exit-{now}-{self.exit_seq}", now)
@@ -216,8 +260,11 @@ class RiskActor(Actor):
         if engaged:
             self._halt("KILL_SWITCH", reason, "supervisor", flatten=False)
         else:
-            result = trading.release_kill(self.engine.status, by="supervisor", role="admin", now_ns=time.time_ns())
+            now = time.time_ns()
+            result = trading.release_kill(self.engine.status, by="supervisor", role="admin", now_ns=now)
             if isinstance(result, trading.RiskStatus):
+                self.monitor.acknowledge_daily_kill(now)  # the operator's decision holds for today
+                self.flatten.clear()
                 self._set_status(result)
 
     def _halt(self, reason_code: str, detail: str, by: str, flatten: bool) -> None:
@@ -228,17 +275,37 @@ class RiskActor(Actor):
             self._set_status(result)
         self.ctx.send(EXECUTION, CancelAllOrders(f"halt-{now}", by, now))
         if flatten:
-            for (strategy, segment, security_id), units in self.engine.positions().items():
-                if units:
-                    intent = OrderIntent(f"risk-flatten-{now}-{security_id}", strategy, segment, security_id,
-                                         "SELL" if units > 0 else "BUY", abs(units), "MARKET", 0, 0, "DAY",
-                                         "INTRADAY", now, now, now, True)
-                    result2 = self.engine.approve(intent, now)
-                    if isinstance(result2, Denial):
-                        self._deny(intent, result2, now)
-                    else:
-                        for order in result2:
-                            self._submit(order, now)
+            self.flatten.update(key for key, units in self.engine.positions().items() if units)
+            self._flatten_step()
+
+    def _flatten_step(self) -> None:
+        """Close every position marked for flattening that has no working order left: working
+        orders are being canceled, and an exit sent beside them could overshoot past flat."""
+        if not self.flatten:
+            return
+        now = time.time_ns()
+        for key in list(self.flatten):
+            units = self.engine.position_units(*key)
+            pending = self.engine.pending_units(*key)
+            if units == 0 and not pending:
+                self.flatten.discard(key)  # flat and nothing working that could reopen it
+                continue
+            if units == 0:
+                continue
+            if pending:
+                continue
+            strategy, segment, security_id = key
+            self.log.warning("flatten_position", strategy=strategy, security_id=security_id, units=units)
+            self.exit_seq += 1
+            intent = OrderIntent(f"risk-flatten-{now}-{self.exit_seq}", strategy, segment, security_id,
+                                 "SELL" if units > 0 else "BUY", abs(units), "MARKET", 0, 0, "DAY", "INTRADAY",
+                                 now, now, now, True)
+            result = self.engine.approve(intent, now)
+            if isinstance(result, Denial):
+                self._deny(intent, result, now)
+            else:
+                for order in result:
+                    self._submit(order, now)
 
     def _set_status(self, status: trading.RiskStatus) -> None:
         self.engine.set_status(status)

@@ -995,6 +995,15 @@ class RiskEngine:
 
     # --- views -------------------------------------------------------------------------------
 
+    def open_intent_ids(self) -> list[str]:
+        """Intent ids (or client order ids) of the orders risk counts as working."""
+        return list(self._open)
+
+    def pending_units(self, strategy: str, segment: int, security_id: int) -> int:
+        """Units of approved orders not yet terminal (buys + sells) for one strategy/instrument."""
+        slot = self._slots.get((strategy, segment, security_id))
+        return slot.pending_buy_units + slot.pending_sell_units if slot is not None else 0
+
     def has_instrument(self, segment: int, security_id: int) -> bool:
         return (segment, security_id) in self._instruments
 

@@ -161,6 +161,12 @@ class PostTradeMonitor:
         pos.exiting = False
         self._refresh_pnl(pos)
 
+    def acknowledge_daily_kill(self, now_ns: int) -> None:
+        """An operator released the kill switch after today's daily-loss breach: the breach has
+        been seen and acted on, so it does not fire again until the next IST day."""
+        self._roll_day(now_ns)
+        self._killed_today = True
+
     def rearm(self, strategy: str, segment: int, security_id: int, product: str) -> None:
         """Let a position's exit fire again (its exit order was rejected or cancelled)."""
         pos = self._positions.get((strategy, segment, security_id, product))
