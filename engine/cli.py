@@ -260,6 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
     if importlib.util.find_spec("engine.cli_remote") is not None:
         from engine import cli_remote
         cli_remote.add_commands(sub, common)
+    from engine import cli_journal
+    cli_journal.add_commands(sub, common)
     return parser
 
 

@@ -14,6 +14,7 @@ from typing import Literal
 
 import msgspec
 
+from actors.control.config import ControlConfig, check_control_config
 from actors.risk.limits import RiskLimits
 from engine.ledger.store import LedgerConfig
 
@@ -22,7 +23,8 @@ Topology = Literal["isolated", "co-located"]
 
 EXIT_CONFIG = 78  # sysexits EX_CONFIG: bad configuration; restarting will not help
 
-DEFAULT_ACTORS: tuple[str, ...] = ("feed", "book", "strategy", "risk", "execution")
+DEFAULT_ACTORS: tuple[str, ...] = ("feed", "book", "strategy", "risk", "execution", "control")
+HOT_PATH_ACTORS: tuple[str, ...] = ("feed", "book", "strategy", "risk", "execution")
 # DESIGN.md: stop strategy first so nothing new is decided, execution last so no order is half-done.
 STOP_ORDER: tuple[str, ...] = ("control", "gateway", "strategy", "risk", "feed", "book", "execution")
 
@@ -44,7 +46,7 @@ class EngineConfig(Section):
     actors: list[ActorName] = msgspec.field(default_factory=lambda: list(DEFAULT_ACTORS))
     actor_classes: dict[ActorName, str] = msgspec.field(default_factory=dict)  # name -> "module:Class"
     topology: Topology = "isolated"
-    colocated: list[ActorName] = msgspec.field(default_factory=lambda: list(DEFAULT_ACTORS))
+    colocated: list[ActorName] = msgspec.field(default_factory=lambda: list(HOT_PATH_ACTORS))
     transport: Literal["ipc", "tcp"] = "ipc"
     tcp_host: str = "127.0.0.1"
     tcp_base_port: int = 47100
@@ -147,6 +149,7 @@ class Config(Section):
     execution: ExecutionConfig = ExecutionConfig()
     risk: RiskConfig = RiskConfig()
     ledger: LedgerConfig = LedgerConfig()
+    control: ControlConfig = ControlConfig()
     instruments: InstrumentsConfig = InstrumentsConfig()
     credentials: CredentialsConfig = CredentialsConfig()
 
@@ -211,6 +214,9 @@ def check_config(cfg: Config, source: str = "<config>") -> None:
                           f"engine.heartbeat_interval_s ({eng.heartbeat_interval_s})")
     if eng.restart.max_restarts < 1:
         raise ConfigError(f"{source}: engine.restart.max_restarts: must be >= 1")
+    problem = check_control_config(cfg.control)
+    if problem:
+        raise ConfigError(f"{source}: control: {problem}")
     if cfg.feed.source == "replay" and not cfg.feed.replay.path:
         raise ConfigError(f"{source}: feed.replay.path: required when feed.source = 'replay'")
     dh = cfg.feed.dhan
@@ -275,8 +281,8 @@ DEFAULT_CONFIG_TOML = """\
 data_dir = ""
 # Unix sockets and the status file. Empty: <data_dir>/run
 run_dir = ""
-# Actors to run, one process each unless co-located.
-actors = ["feed", "book", "strategy", "risk", "execution"]
+# Actors to run, one process each unless co-located. "control" serves the gRPC API.
+actors = ["feed", "book", "strategy", "risk", "execution", "control"]
 # "isolated": one process per actor. "co-located": the actors listed in `colocated` share one
 # process and talk through an in-process bus (tens of microseconds instead of ~50 per hop).
 topology = "isolated"
@@ -383,6 +389,19 @@ max_readers = 126
 # writemap = true
 # Re-fold every event at open and compare with the stored tables (slow on a big ledger).
 verify_on_open = false
+
+[control]
+# The gRPC API (shikra orders/buy/sell/positions/users ...). Add "control" to engine.actors to run it.
+# host:port; port 0 lets the OS pick (the bound address goes to <run_dir>/control.json).
+listen = "127.0.0.1:7470"
+# PEM server certificate chain and key; empty = plaintext (refused off loopback unless allowed).
+tls_cert = ""
+tls_key = ""
+# A CA bundle: set = mutual TLS (clients must present a certificate it signed).
+tls_client_ca = ""
+request_timeout_s = 5.0
+allow_insecure_remote = false
+watch_queue_events = 10000
 
 [instruments]
 # "sample": the bundled sample master, regenerated for today. Or a path to a Dhan scrip-master CSV.

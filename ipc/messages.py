@@ -403,6 +403,46 @@ class RiskAction(Message, tag="risk.action@1"):
     ts_init_ns: int
 
 
+# --------------------------------------------------------------------------------------------
+# Control plane: the control actor's commands to execution (the ledger's only writer)
+# --------------------------------------------------------------------------------------------
+
+UserRole = Literal["viewer", "trader", "admin"]
+
+
+class RecordAudit(Message, tag="control.audit@1"):
+    """Write one audit row (who did what with which arguments, and the result) to the ledger."""
+
+    who: str
+    action: str
+    args: dict[str, str]
+    result: str
+    ts_ns: int
+
+
+class AddUser(Message, tag="control.user.add@1"):
+    """Create user ``name`` with ``role`` (or change its role / re-activate it) and record a new
+    token for it. Only the token's SHA-256 travels; the token itself never leaves the control
+    actor (or the local CLI that made it)."""
+
+    cmd_id: str
+    name: str
+    role: UserRole
+    token_sha256: str
+    token_id: str
+    by: str
+    ts_ns: int
+
+
+class RevokeUser(Message, tag="control.user.revoke@1"):
+    """User ``name`` and all its tokens stop working."""
+
+    cmd_id: str
+    name: str
+    by: str
+    ts_ns: int
+
+
 AnyMessage = Union[
     Heartbeat,
     StopActor,
@@ -431,6 +471,113 @@ AnyMessage = Union[
     Position,
     RiskStateChanged,
     RiskAction,
+    RecordAudit,
+    AddUser,
+    RevokeUser,
 ]
 
 ALL_MESSAGE_TYPES: tuple[type[Message], ...] = AnyMessage.__args__  # type: ignore[attr-defined]
+
+
+# --------------------------------------------------------------------------------------------
+# Order groups: multi-leg orders with rollback (actors/execution/groups.py)
+# --------------------------------------------------------------------------------------------
+
+GroupStructure = Literal[
+    "STRADDLE", "STRANGLE", "IRON_CONDOR", "BULL_CALL_SPREAD", "BEAR_PUT_SPREAD", "CUSTOM"
+]
+
+
+class GroupState(str, enum.Enum):
+    """Life of an order group (transition table in ``actors.execution.groups``)."""
+
+    NEW = "NEW"
+    WORKING_BUYS = "WORKING_BUYS"  # the BUY (hedge) legs are out; SELL legs wait for them
+    WORKING_SELLS = "WORKING_SELLS"  # every BUY leg filled; the SELL legs are out
+    COMPLETE = "COMPLETE"  # every leg filled
+    ROLLING_BACK = "ROLLING_BACK"  # cancelling working legs, flattening filled ones
+    ROLLED_BACK = "ROLLED_BACK"  # every leg flat again (net zero)
+    ROLLBACK_FAILED = "ROLLBACK_FAILED"  # a flatten kept failing: an operator must act
+    REJECTED = "REJECTED"  # refused before any leg was sent
+
+
+class SubmitGroup(Message, tag="group.submit@1"):
+    """Several legs submitted as one unit (straddle, spread, iron condor, ...).
+
+    Each leg is an ``OrderIntent`` with its own unique ``intent_id``, this ``strategy`` and this
+    ``group_id`` (an empty ``group_id`` on a leg is taken as this one). BUY legs are sent first;
+    SELL legs only once every BUY leg is filled, so a short option is never naked. A leg rejected,
+    cancelled or expired, or a group not complete ``timeout_ms`` after it was accepted, rolls the
+    group back: working legs are cancelled and filled quantity is flattened with reduce-only
+    MARKET orders. A re-sent ``group_id`` is recognised and never becomes a second group.
+    """
+
+    group_id: str
+    strategy: str
+    structure: GroupStructure
+    legs: list[OrderIntent]
+    timeout_ms: int
+    ts_event_ns: int
+    ts_init_ns: int
+    ts_approved_ns: int = 0
+
+
+class CancelGroup(Message, tag="group.cancel@1"):
+    """Abort a working group: it rolls back (a finished group is left as it is)."""
+
+    cmd_id: str
+    group_id: str
+    by: str
+    ts_ns: int
+
+
+class GroupLeg(msgspec.Struct, frozen=True, array_like=True):
+    """One leg of a group as it stands (part of ``GroupEvent``, never sent on its own).
+
+    ``state`` is the leg order's state (None until it is sent). Flattening: ``flatten_attempts``
+    reduce-only orders so far; ``flattened_qty_units`` filled by the finished ones;
+    ``flatten_filled_qty_units`` filled so far by the working one (``flatten_working``), whose
+    client order id is ``flatten_client_order_id`` once known. The leg is flat again when
+    ``filled_qty_units == flattened_qty_units`` and no flatten order works.
+    ``retry_at_ns``: a failed flatten is retried no earlier than this (0: at once).
+    """
+
+    intent: OrderIntent
+    client_order_id: str = ""
+    state: OrderState | None = None
+    filled_qty_units: int = 0
+    filled_value_paise: int = 0
+    cancel_requested: bool = False
+    flatten_attempts: int = 0
+    flatten_working: bool = False
+    flatten_client_order_id: str = ""
+    flattened_qty_units: int = 0
+    flatten_filled_qty_units: int = 0
+    retry_at_ns: int = 0
+
+
+class GroupEvent(Message, tag="group@1"):
+    """A group after one step, as execution recorded it in the ledger (latest wins).
+
+    ``step`` names what happened (``actors.execution.groups.GroupStep``); ``reason_code`` /
+    ``detail`` say why a group was rejected or rolled back, with the numbers involved.
+    ``ts_deadline_ns``: the group rolls back if it is not complete by then (0 before start).
+    """
+
+    group_id: str
+    strategy: str
+    structure: GroupStructure
+    state: GroupState
+    step: str
+    reason_code: str
+    detail: str
+    legs: list[GroupLeg]
+    timeout_ms: int
+    ts_deadline_ns: int
+    ts_event_ns: int
+    ts_init_ns: int
+
+
+GROUP_MESSAGE_TYPES: tuple[type[Message], ...] = (SubmitGroup, CancelGroup, GroupEvent)
+AnyMessage = Union[AnyMessage, SubmitGroup, CancelGroup, GroupEvent]  # type: ignore[misc]
+ALL_MESSAGE_TYPES = AnyMessage.__args__  # type: ignore[attr-defined]

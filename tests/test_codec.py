@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+
 import msgspec
 import pytest
 from hypothesis import given, settings
@@ -18,6 +20,17 @@ def _sample(t):
             values.append(f.default)
             continue
         ann = str(f.type)
+        origin = getattr(f.type, "__origin__", None)
+        args = getattr(f.type, "__args__", ())
+        if origin is list and args and isinstance(args[0], type) and issubclass(args[0], msgspec.Struct):
+            values.append([_sample(args[0])])
+            continue
+        if origin is dict:
+            values.append({"k": "v"})
+            continue
+        if isinstance(f.type, type) and issubclass(f.type, enum.Enum) and f.type is not OrderState:
+            values.append(next(iter(f.type)))
+            continue
         if f.type is int:
             values.append(7)
         elif f.type is float:

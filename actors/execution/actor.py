@@ -7,18 +7,30 @@ An intent re-sent after a crash is recognised by its intent id and never becomes
 Restart: the ledger gives back every order, fill, position and the cash. The paper venue lives in
 this process, so a crash loses its resting orders: every order the ledger still holds open is
 handed to the fresh venue again (same client order id, fills kept), which is what "ask the venue
-for what it missed" means for paper.
+for what it missed" means for paper. It is handed over on the first depth update of its
+instrument (a fresh venue has no book and would reject it); a cancel recorded but unanswered
+before the crash is asked again then.
+
+Order groups (``SubmitGroup``; state machine in ``groups.py``): each step is a ``GroupEvent`` in
+the ledger before the orders it calls for are placed; legs and flatten orders take the ordinary
+order path above. Positions published carry unrealised P&L marked to the venue's book
+(``marks.py``), after fills and once a second. DAY orders expire at their segment's session close
+(``expiry.py``), never on the synthetic market's always-open calendar.
 """
 
 from __future__ import annotations
 
 import time
+from collections import deque
 from typing import Any, Sequence
 
 import msgspec
 
 from actors.base import Actor, ActorContext
+from actors.execution import groups as grp
 from actors.execution import orders as fsm
+from actors.execution.expiry import day_order_expiry_ns
+from actors.execution.marks import mark_x2_paise, unrealised_pnl_paise
 from actors.execution.paper import (
     Accepted,
     Filled,
@@ -29,17 +41,23 @@ from actors.execution.paper import (
     fill_message,
     lifecycle_event,
 )
+from actors.execution.paper import Canceled, Expired
+from actors.risk.sessions import SessionCalendar, default_calendar
 from engine.ledger import (
     AuditRecord,
     CashMovement,
     Ledger,
     LedgerError,
+    TokenIssued,
     TradingStateChanged,
+    UserAdded,
+    UserRevoked,
     ledger_dir,
 )
 from engine.market import open_instruments
 from ipc import topics
 from ipc.messages import (
+    AddUser,
     CancelAllOrders,
     CancelOrder,
     Depth,
@@ -50,11 +68,15 @@ from ipc.messages import (
     OrderState,
     Position,
     Quote,
+    RecordAudit,
+    RevokeUser,
     RiskStateChanged,
     SubmitOrder,
     Tick,
 )
+from ipc.messages import CancelGroup, GroupState, SubmitGroup
 
+GROUP_RESUME_DELAY_S = 1.0  # after a restart, before a group's unrecorded orders are sent again
 TERMINAL = {OrderState.DENIED, OrderState.REJECTED, OrderState.FILLED, OrderState.CANCELED, OrderState.EXPIRED}
 
 
@@ -82,6 +104,7 @@ class ExecutionActor(Actor):
         self.orders: dict[str, fsm.OrderSnapshot] = {}   # open orders by client order id
         self.illegal = 0
         self._instruments: dict[tuple[int, int], Any] = {}  # the master's rows, looked up once
+        self._extensions_init()
 
     # Start-up -----------------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -110,11 +133,12 @@ class ExecutionActor(Actor):
             order = restore_snapshot(event, fills_by_order.get(event.client_order_id, ()))
             self.orders[order.spec.client_order_id] = order
             self._instrument_type(order.spec.segment, order.spec.security_id)
-            self._handle(self.venue.submit(order, now), now)
+            self._restore_to_venue(order)  # once the fresh venue has the instrument's book
             resent += 1
         self.ledger.start_background_sync()
         if cfg.execution.ack_latency_us > 0:
             self.ctx.every(max(0.0005, cfg.execution.ack_latency_us / 2e6), self._poll_venue)
+        self._extensions_start(now)
         self.log.info("execution_ready", venue=cfg.execution.venue, cash_paise=wallet.cash_paise,
                       open_orders=len(self.orders), resent_to_venue=resent, last_seq=self.ledger.last_seq)
 
@@ -199,6 +223,8 @@ class ExecutionActor(Actor):
                 self._cancel(coid, msg.by)
 
     def _cancel(self, coid: str, by: str) -> None:
+        if self._awaiting_book and self._cancel_awaiting(coid, by):
+            return
         order = self.orders.get(coid)
         if order is None:
             self.log.warning("cancel_unknown_order", client_order_id=coid, by=by)
@@ -235,6 +261,8 @@ class ExecutionActor(Actor):
         events = self.venue.on_depth(msg, time.time_ns())
         if events:
             self._handle(events, time.time_ns())
+        if self._awaiting_book:
+            self._resubmit_awaiting(msg.segment, msg.security_id)
 
     def on_tick(self, msg: Tick) -> None:
         events = self.venue.on_tick(msg, time.time_ns())
@@ -257,6 +285,8 @@ class ExecutionActor(Actor):
         fills: list[Fill] = []
         updated: list[fsm.OrderSnapshot] = []
         for ev in events:
+            if self._session_expiring and isinstance(ev, Canceled) and ev.client_order_id in self._session_expiring:
+                ev = Expired(client_order_id=ev.client_order_id, ts_event_ns=ev.ts_event_ns)  # see _expire_day_orders
             order = self.orders.get(ev.client_order_id)
             if order is None:
                 self.log.warning("venue_event_unknown_order", client_order_id=ev.client_order_id,
@@ -302,8 +332,351 @@ class ExecutionActor(Actor):
             for key in {(f.strategy, f.segment, f.security_id) for f in fills}:
                 pos = self.ledger.position(*key)
                 if pos is not None:
-                    self.ctx.publish(topics.strategy_topic(topics.POSITION, key[0]),
-                                     msgspec.structs.replace(pos, ts_event_ns=now, ts_init_ns=now))
+                    self.ctx.publish(topics.strategy_topic(topics.POSITION, key[0]), self._marked(pos, now))
+        if self._group_links:
+            self._groups_on_orders(latest.values(), now)
+
+    # Restored orders wait for the fresh paper venue to see their instrument's book -----------------
+    def _restore_to_venue(self, order: fsm.OrderSnapshot) -> None:
+        """A restarted paper venue has no market data: an order handed to it at once would be
+        rejected (NO_MARKET_DATA) while the ledger holds it open. It is handed over on the first
+        depth update of its instrument instead (``_resubmit_awaiting``)."""
+        key = (order.spec.segment, order.spec.security_id)
+        self._awaiting_book.setdefault(key, []).append(order.spec.client_order_id)
+
+    def _resubmit_awaiting(self, segment: int, security_id: int) -> None:
+        coids = self._awaiting_book.pop((segment, security_id), None)
+        if not coids:
+            return
+        now = time.time_ns()
+        for coid in coids:
+            order = self.orders.get(coid)
+            if order is None:
+                continue
+            events = list(self.venue.submit(order, now))
+            if order.state is OrderState.PENDING_CANCEL:
+                # The cancel was recorded but its answer died with the old process: ask again.
+                events.extend(self.venue.cancel(coid, now))
+            self._handle(events, now)
+
+    def _awaiting_forget(self, coid: str) -> bool:
+        for key, coids in self._awaiting_book.items():
+            if coid in coids:
+                coids.remove(coid)
+                if not coids:
+                    del self._awaiting_book[key]
+                return True
+        return False
+
+    def _cancel_awaiting(self, coid: str, by: str) -> bool:
+        """A cancel for an order not yet back at the venue: it is cancelled here (nothing is
+        working anywhere). False when ``coid`` is not awaiting."""
+        order = self.orders.get(coid)
+        if order is None or not self._awaiting_forget(coid):
+            return False
+        pending = order if order.state is OrderState.PENDING_CANCEL else fsm.apply(order, fsm.RequestCancel())
+        done = (fsm.apply(pending, fsm.Cancel(reason_code="CANCEL_REQUESTED", reason=f"cancelled by {by} before the "
+                                              "restarted paper venue had the order"))
+                if not isinstance(pending, fsm.IllegalTransition) else pending)
+        if isinstance(done, fsm.IllegalTransition):
+            self.log.warning("cancel_refused", client_order_id=coid, reason=done.reason)
+            self._restore_to_venue(order)
+            return True
+        self._record([], [done], time.time_ns())
+        return True
+
+    # Order groups, marks, session end: state and start-up ------------------------------------------
+    def _extensions_init(self) -> None:
+        self.groups: dict[str, grp.Group] = {}  # open groups by id
+        self.group_policy = grp.DEFAULT_POLICY
+        self._group_links: dict[str, tuple[str, int, bool]] = {}  # coid -> (group id, leg, is flatten)
+        self._group_inbox: deque[tuple[str, grp.GroupInput]] = deque()
+        self._group_busy = False
+        self._group_drain_due = False
+        self._group_timers: dict[str, tuple[int, Any]] = {}  # group id -> (wake ns, timer)
+        self._calendar: SessionCalendar | None = None  # None: the market never closes
+        self._day_expiry: dict[str, int | None] = {}  # coid -> when the DAY order expires
+        self._session_expiring: set[str] = set()
+        self._marks: dict[tuple[str, int, int], int] = {}  # position key -> last published unrealised
+        self._awaiting_book: dict[tuple[int, int], list[str]] = {}  # restored orders, by instrument
+
+    def _extensions_start(self, now: int) -> None:
+        cfg = self.ctx.config
+        mode = cfg.risk.market_hours
+        if mode == "auto":  # as risk decides: the synthetic market never closes
+            mode = "always" if cfg.feed.source == "synthetic" else "exchange"
+        if mode != "always":
+            self._calendar = default_calendar()
+            self.ctx.every(1.0, lambda: self._check_session_end(time.time_ns()))
+        self.ctx.every(1.0, lambda: self._publish_marks(time.time_ns()))
+        self._groups_resume(now)
+
+    # Order groups (the state machine is actors/execution/groups.py) ---------------------------------
+    def on_submit_group(self, msg: SubmitGroup) -> None:
+        now = time.time_ns()
+        known = self.ledger.group(msg.group_id)
+        if known is not None:
+            # A re-send: never a second group; say again where it stands.
+            self.log.info("duplicate_group", group_id=msg.group_id, state=known.state.value)
+            self.ctx.publish(topics.strategy_topic(grp.GROUP_TOPIC, known.strategy), known)
+            return
+        group = grp.new_group(msg)
+        refusal = self._group_refusal(group)
+        if refusal is not None:
+            refused = grp.rejected(group, *refusal)
+            self._group_record(refused, grp.GroupStep.REJECTED, now)
+            self.log.info("group_rejected", group_id=group.group_id, reason=refusal[0].value, detail=refusal[1])
+            return
+        self.groups[group.group_id] = group
+        self._group_input(group.group_id, grp.Start(now_ns=now), drain=True)
+
+    def on_cancel_group(self, msg: CancelGroup) -> None:
+        if msg.group_id not in self.groups:
+            self.log.warning("cancel_unknown_group", group_id=msg.group_id, by=msg.by)
+            return
+        self._group_input(msg.group_id, grp.Abort(now_ns=time.time_ns(), detail=f"cancelled by {msg.by}"),
+                          drain=True)
+
+    def _group_refusal(self, group: grp.Group) -> tuple[grp.GroupReason, str] | None:
+        """What the OMS knows and the pure core does not: the kill switch, the instruments, and
+        intents that are already orders. Checked for every leg before any leg is sent."""
+        trading = self.ledger.trading_state()
+        if self.ctx.kill_switch_engaged or trading.state != "ACTIVE":
+            state = "HALTED (kill switch)" if self.ctx.kill_switch_engaged else trading.state
+            return grp.GroupReason.KILL_SWITCH, f"group {group.group_id}: trading is {state}; a group opens new risk"
+        problem = grp.group_problem(group, self.group_policy)
+        if problem is not None:
+            return problem
+        for i, leg in enumerate(group.legs):
+            intent = leg.intent
+            label = fsm.instrument_label(intent.segment, intent.security_id)
+            if self.ledger.client_order_id_for(intent.intent_id) is not None:
+                return grp.GroupReason.DUPLICATE_LEG_INTENT, f"leg {i} intent {intent.intent_id} is already an order"
+            inst = self._instrument(intent.segment, intent.security_id)
+            if inst is None:
+                return grp.GroupReason.LEG_INVALID, f"leg {i}: instrument {label} is not in the master"
+            spec = fsm.spec_from_intent(intent, "PENDING")
+            reason = fsm.validate_spec(spec, inst.lot_size_units, inst.tick_paise, inst.freeze_qty_units)
+            if reason is not None:
+                text = fsm.describe_reject(reason, spec, inst.lot_size_units, inst.tick_paise, inst.freeze_qty_units)
+                return grp.GroupReason.LEG_INVALID, f"leg {i}: {reason.value}: {text}"
+        return None
+
+    def _group_input(self, group_id: str, event: grp.GroupInput, drain: bool = False) -> None:
+        """Queue an input for a group. ``drain``: we are at the top of a handler or timer, so the
+        queue is worked off now; otherwise (inside ``_record``) on the next loop turn, so that a
+        group's orders are never placed from inside another order's bookkeeping."""
+        self._group_inbox.append((group_id, event))
+        if drain:
+            self._group_drain()
+        elif not self._group_drain_due:
+            self._group_drain_due = True
+            self.ctx.call_later(0.0, self._group_drain)
+
+    def _group_drain(self) -> None:
+        self._group_drain_due = False
+        if self._group_busy:
+            return  # the loop further up the stack takes what was queued
+        self._group_busy = True
+        try:
+            while self._group_inbox:
+                group_id, event = self._group_inbox.popleft()
+                group = self.groups.get(group_id)
+                if group is not None:
+                    self._group_apply(group, event)
+        finally:
+            self._group_busy = False
+
+    def _group_apply(self, group: grp.Group, event: grp.GroupInput) -> None:
+        result = grp.step(group, event, self.group_policy)
+        if result.ignored:
+            self.log.debug("group_input_ignored", group_id=group.group_id, input=type(event).__name__,
+                           why=result.ignored)
+            return
+        after = result.group
+        if after != group:
+            self._group_record(after, result.step, event.now_ns)  # write-ahead: before any command
+        if after.state in grp.FINISHED:
+            self.groups.pop(after.group_id, None)
+            for leg in after.legs:
+                self._group_links.pop(leg.client_order_id, None)
+                self._group_links.pop(leg.flatten_client_order_id, None)
+            self.log.info("group_finished", group_id=after.group_id, state=after.state.value,
+                          reason=after.reason_code, detail=after.detail)
+        else:
+            self.groups[after.group_id] = after
+        for command in result.commands:
+            self._group_command(after.group_id, command)
+        self._group_schedule(after)
+
+    def _group_record(self, group: grp.Group, step: grp.GroupStep, now: int) -> None:
+        event = grp.to_group_event(group, step, ts_event_ns=now, ts_init_ns=now)
+        report = self.ledger.append_report([event])
+        if report.issues:
+            self.log.error("group_not_recorded", group_id=group.group_id, step=step.value,
+                           issue=report.issues[0][1].detail)
+            if group.state is not GroupState.REJECTED:
+                return
+            # A refusal whose id cannot be a ledger key (empty, too long): nothing was done, so
+            # the sender is still told.
+        self.ctx.publish(topics.strategy_topic(grp.GROUP_TOPIC, group.strategy), event)
+
+    def _group_command(self, group_id: str, command: grp.Command) -> None:
+        if isinstance(command, grp.CancelLeg):
+            if command.client_order_id in self.orders:
+                self._cancel(command.client_order_id, f"group:{group_id}")
+            return
+        assert isinstance(command, (grp.SendLeg, grp.SendFlatten)), command
+        is_flatten = isinstance(command, grp.SendFlatten)
+        intent = command.intent
+        now = time.time_ns()
+        # The ordinary order path: validation, write-ahead, intent dedup (a resumed group's
+        # re-send is recognised), venue. Then read back what became of it.
+        self.on_submit_order(SubmitOrder(intent, now))
+        coid = self.ledger.client_order_id_for(intent.intent_id)
+        order = self.ledger.order(coid) if coid is not None else None
+        if coid is None or order is None:
+            update = self._group_update(command.leg_index, is_flatten, "", OrderState.REJECTED, 0, 0, now)
+        else:
+            self._group_links[coid] = (group_id, command.leg_index, is_flatten)
+            update = self._group_update(command.leg_index, is_flatten, coid, order.state, order.filled_qty_units,
+                                        order.filled_value_paise, now)
+        self._group_input(group_id, update)
+
+    @staticmethod
+    def _group_update(leg_index: int, is_flatten: bool, coid: str, state: OrderState, filled_qty_units: int,
+                      filled_value_paise: int, now: int) -> grp.GroupInput:
+        if is_flatten:
+            return grp.FlattenUpdate(now_ns=now, leg_index=leg_index, client_order_id=coid, state=state,
+                                     filled_qty_units=filled_qty_units)
+        return grp.LegUpdate(now_ns=now, leg_index=leg_index, client_order_id=coid, state=state,
+                             filled_qty_units=filled_qty_units, filled_value_paise=filled_value_paise)
+
+    def _groups_on_orders(self, events: Any, now: int) -> None:
+        """Called by ``_record`` after it published: order events of group legs and flattens."""
+        for event in events:
+            link = self._group_links.get(event.client_order_id)
+            if link is not None:
+                group_id, leg_index, is_flatten = link
+                self._group_input(group_id, self._group_update(
+                    leg_index, is_flatten, event.client_order_id, event.state, event.filled_qty_units,
+                    event.filled_value_paise, now))
+
+    def _group_schedule(self, group: grp.Group) -> None:
+        """Keep one timer per group at its next wake-up (deadline or flatten retry)."""
+        group_id = group.group_id
+        wake = grp.next_wake_ns(group) if group.state not in grp.FINISHED else None
+        current = self._group_timers.get(group_id)
+        if current is not None and (wake is None or current[0] != wake):
+            current[1].cancel()
+            del self._group_timers[group_id]
+        if wake is not None and (current is None or current[0] != wake):
+            delay_s = max(0.0, (wake - time.time_ns()) / 1e9)
+            timer = self.ctx.call_later(delay_s, lambda: self._group_wake(group_id, time.time_ns()))
+            self._group_timers[group_id] = (wake, timer)
+
+    def _group_wake(self, group_id: str, now_ns: int) -> None:
+        """A group's timer fired (the deadline, or a flatten retry is due)."""
+        self._group_timers.pop(group_id, None)
+        self._group_input(group_id, grp.Wake(now_ns=now_ns), drain=True)
+        group = self.groups.get(group_id)
+        if group is not None:
+            self._group_schedule(group)  # a timer that fired a hair early is set again
+
+    def _groups_resume(self, now: int) -> None:
+        """After a restart: open groups come back from the ledger, learn what their orders did
+        while we were down, and carry on (a deadline that passed rolls them back)."""
+        for event in self.ledger.open_groups():
+            group = grp.group_from_event(event)
+            self.groups[group.group_id] = group
+            for i, leg in enumerate(group.legs):
+                for coid, is_flatten in ((leg.client_order_id, False), (leg.flatten_client_order_id, True)):
+                    if coid:
+                        self._group_links[coid] = (group.group_id, i, is_flatten)
+        for coid, (group_id, leg_index, is_flatten) in list(self._group_links.items()):
+            order = self.ledger.order(coid)
+            if order is not None:
+                self._group_inbox.append((group_id, self._group_update(
+                    leg_index, is_flatten, coid, order.state, order.filled_qty_units, order.filled_value_paise, now)))
+        if self.groups:
+            self.log.info("groups_resumed", groups=len(self.groups))
+        self._group_drain()
+        for group in list(self.groups.values()):
+            self._group_schedule(group)
+        if self.groups:
+            # What the groups say was sent but the ledger has no order for goes out again once
+            # the fresh venue has seen the market (an order now would find no book).
+            self.ctx.call_later(GROUP_RESUME_DELAY_S, self._groups_resend)
+
+    def _groups_resend(self) -> None:
+        now = time.time_ns()
+        for group_id in list(self.groups):
+            self._group_inbox.append((group_id, grp.Resume(now_ns=now)))
+        self._group_drain()
+
+    # Unrealised P&L marked to the paper venue's book (actors/execution/marks.py) -------------------
+    def _marked(self, pos: Position, now: int) -> Position:
+        """``pos`` with ``unrealised_pnl_paise`` at the venue's mark (LTP, else mid)."""
+        mark_x2 = mark_x2_paise(self.venue.book(pos.segment, pos.security_id)) if pos.net_qty_units else 0
+        unrealised = unrealised_pnl_paise(pos.net_qty_units, pos.open_cost_paise, mark_x2)
+        self._marks[(pos.strategy, pos.segment, pos.security_id)] = unrealised
+        return msgspec.structs.replace(pos, unrealised_pnl_paise=unrealised, ts_event_ns=now, ts_init_ns=now)
+
+    def _publish_marks(self, now: int) -> None:
+        """Once a second: open positions whose unrealised P&L moved are published again."""
+        for key, pos in self.ledger.positions().items():
+            if not pos.net_qty_units:
+                continue
+            previous = self._marks.get(key)
+            marked = self._marked(pos, now)
+            if marked.unrealised_pnl_paise != previous:
+                self.ctx.publish(topics.strategy_topic(topics.POSITION, key[0]), marked)
+
+    # DAY orders expire at their segment's session close (actors/execution/expiry.py) ---------------
+    def _check_session_end(self, now_ns: int) -> int:
+        """Expire every open DAY order whose segment's session has closed since it was placed;
+        returns how many. Never with the always-open calendar of the synthetic market."""
+        calendar = self._calendar
+        if calendar is None:
+            return 0
+        for coid in [c for c in self._day_expiry if c not in self.orders]:
+            del self._day_expiry[coid]
+        due: list[str] = []
+        for coid, order in self.orders.items():
+            if order.spec.validity != "DAY":
+                continue
+            if coid not in self._day_expiry:
+                placed = order.spec.ts_created_ns or order.ts_sent_ns or now_ns
+                self._day_expiry[coid] = day_order_expiry_ns(calendar, order.spec.segment, placed)
+            expiry = self._day_expiry[coid]
+            if expiry is not None and now_ns >= expiry:
+                due.append(coid)
+        if due:
+            self._expire_day_orders(due, now_ns)
+        return len(due)
+
+    def _expire_day_orders(self, due: list[str], now_ns: int) -> None:
+        """The venue's ``end_of_session`` when every open order is due; otherwise (another
+        segment still trades) the due orders are cancelled at the venue and recorded EXPIRED
+        (``_handle`` turns their Canceled into Expired)."""
+        self.log.info("session_end_expiry", orders=len(due), open_orders=len(self.orders))
+        local = [coid for coid in due if self._awaiting_forget(coid)]  # not at the venue: expire here
+        if local:
+            expired = [fsm.apply(self.orders[coid], fsm.Expire()) for coid in local]
+            self._record([], [o for o in expired if not isinstance(o, fsm.IllegalTransition)], now_ns)
+            due = [coid for coid in due if coid not in local]
+        if not due:
+            return
+        if len(due) == len(self.orders) - sum(len(c) for c in self._awaiting_book.values()):
+            events = self.venue.end_of_session(now_ns)
+        else:
+            self._session_expiring.update(due)
+            events = []
+            for coid in due:
+                events.extend(self.venue.cancel(coid, now_ns))
+        if events:
+            self._handle(events, now_ns)
+        self._session_expiring.intersection_update(self.orders)
 
     # Records for others -------------------------------------------------------------------------
     def on_order_denied(self, msg: OrderDenied) -> None:
@@ -324,3 +697,24 @@ class ExecutionActor(Actor):
 
     def on_position(self, msg: Position) -> None:
         """Positions are ours; one routed back in-process is ignored."""
+
+    # Control plane: users and audit rows from the control actor (we are the ledger's writer) ------
+    def on_record_audit(self, msg: RecordAudit) -> None:
+        self.ledger.append([AuditRecord(who=msg.who, action=msg.action, args=dict(msg.args), result=msg.result,
+                                        ts_ns=msg.ts_ns)])
+
+    def on_add_user(self, msg: AddUser) -> None:
+        # One transaction: a user never exists without the token it was created for. A re-sent
+        # command finds its token hash recorded and changes nothing.
+        report = self.ledger.append_report(
+            [UserAdded(name=msg.name, role=msg.role, by=msg.by, ts_ns=msg.ts_ns),
+             TokenIssued(token_sha256=msg.token_sha256, token_id=msg.token_id, name=msg.name, by=msg.by,
+                         ts_ns=msg.ts_ns)],
+            all_or_nothing=True)
+        for _index, issue in report.issues:
+            self.log.warning("add_user_refused", name=msg.name, code=issue.code.value, detail=issue.detail)
+
+    def on_revoke_user(self, msg: RevokeUser) -> None:
+        report = self.ledger.append_report([UserRevoked(name=msg.name, by=msg.by, ts_ns=msg.ts_ns)])
+        for _index, issue in report.issues:
+            self.log.warning("revoke_user_refused", name=msg.name, code=issue.code.value, detail=issue.detail)

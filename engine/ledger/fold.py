@@ -23,6 +23,13 @@ Accounting rules (all integer paise, exact):
   SELL credits ``qty * price - charges``; cash movements credit or debit their account.
 * A fill whose ``fill_id`` was already applied is refused (idempotent) and reported, as is a
   re-recorded intent or a reused order number. A refused event changes nothing.
+* Users of the control API (``users``: name -> User; ``tokens``: token SHA-256 -> Token):
+  ``UserAdded`` creates a user or changes its role, and re-activates a revoked one (its old
+  tokens stay revoked); ``TokenIssued`` needs an active user and a hash never seen before;
+  ``UserRevoked`` deactivates the user and revokes every token it still holds, in the same event.
+* Order groups (``groups``: group id -> the latest ``GroupEvent``): every step of a group is an
+  event; once a group is COMPLETE, ROLLED_BACK, ROLLBACK_FAILED or REJECTED a later event for it
+  is refused (``GROUP_FINISHED``).
 """
 
 from __future__ import annotations
@@ -41,13 +48,19 @@ from engine.ledger.records import (
     IntentRecorded,
     LedgerEvent,
     StrategyStateSaved,
+    Token,
+    TokenIssued,
     TradingStateChanged,
+    User,
+    UserAdded,
+    UserRevoked,
     Wallet,
 )
-from ipc.messages import Fill, OrderEvent, OrderState, Position
+from ipc.messages import Fill, GroupEvent, GroupState, OrderEvent, OrderState, Position
 
 TableName = Literal[
-    "orders", "fills", "positions", "wallets", "strategy_state", "audit", "intents", "meta"
+    "orders", "fills", "positions", "wallets", "strategy_state", "audit", "intents", "meta", "users",
+    "tokens", "groups",
 ]
 ORDERS: Final = "orders"
 FILLS: Final = "fills"
@@ -57,8 +70,11 @@ STRATEGY_STATE: Final = "strategy_state"
 AUDIT: Final = "audit"
 INTENTS: Final = "intents"
 META: Final = "meta"
+USERS: Final = "users"
+TOKENS: Final = "tokens"
+GROUPS: Final = "groups"  # order groups (actors/execution/groups.py): group id -> latest GroupEvent
 DERIVED_TABLES: Final[tuple[TableName, ...]] = (
-    ORDERS, FILLS, POSITIONS, WALLETS, STRATEGY_STATE, AUDIT, INTENTS, META,
+    ORDERS, FILLS, POSITIONS, WALLETS, STRATEGY_STATE, AUDIT, INTENTS, META, USERS, TOKENS, GROUPS,
 )
 
 # Keys of the derived rows in the meta table (meta also holds non-derived rows, see store.py).
@@ -78,6 +94,9 @@ _FAST_ID_CHARS: Final = MAX_ID_BYTES // 4  # a str this short is within MAX_ID_B
 FIRST_ORDER_NO: Final = 1
 _TRADING_STATES: Final = frozenset({"ACTIVE", "REDUCING", "HALTED"})
 _SIDES: Final = frozenset({"BUY", "SELL"})
+_ROLES: Final = frozenset({"viewer", "trader", "admin"})
+_HEX: Final = frozenset("0123456789abcdef")
+SHA256_HEX_CHARS: Final = 64
 _ABSENT: Final = object()
 
 
@@ -89,6 +108,9 @@ class FoldIssueCode(str, enum.Enum):
     BAD_ID = "BAD_ID"
     BAD_FIELD = "BAD_FIELD"
     UNKNOWN_RECORD = "UNKNOWN_RECORD"
+    UNKNOWN_USER = "UNKNOWN_USER"
+    DUPLICATE_TOKEN = "DUPLICATE_TOKEN"
+    GROUP_FINISHED = "GROUP_FINISHED"  # a group event after the group reached a final state
 
 
 class FoldIssue(msgspec.Struct, frozen=True):
@@ -122,6 +144,9 @@ class Tables:
     audit: MutableMapping[int, AuditRecord]
     intents: MutableMapping[str, IntentRecorded]
     meta: MutableMapping[str, Any]
+    users: MutableMapping[str, User]
+    tokens: MutableMapping[str, Token]
+    groups: MutableMapping[str, GroupEvent]
     by_name: dict[str, MutableMapping[Any, Any]]
 
     def __init__(self, **maps: MutableMapping[Any, Any]) -> None:
@@ -404,6 +429,89 @@ def _fold_intent(tables: Tables, seq: int, intent: IntentRecorded) -> FoldResult
     ))
 
 
+def _fold_user_added(tables: Tables, seq: int, added: UserAdded) -> FoldResult:
+    what = f"seq {seq} user {added.name!r}"
+    bad = _bad_id(what, "name", added.name) or _bad_id(what, "by", added.by, allow_empty=True)
+    if bad is not None:
+        return bad
+    if added.role not in _ROLES:
+        return _refuse(FoldIssueCode.BAD_FIELD, f"{what}: role {added.role!r} is not viewer, trader or admin")
+    known = tables.users.get(added.name)
+    created = known.created_ns if known is not None else added.ts_ns
+    user = User(name=added.name, role=added.role, active=True, created_ns=created, updated_ns=added.ts_ns,
+                updated_by=added.by)
+    return FoldResult(changes=((USERS, added.name, user),))
+
+
+def _fold_token_issued(tables: Tables, seq: int, issued: TokenIssued) -> FoldResult:
+    what = f"seq {seq} token {issued.token_id!r} for user {issued.name!r}"
+    bad = (_bad_id(what, "name", issued.name) or _bad_id(what, "token_id", issued.token_id)
+           or _bad_id(what, "by", issued.by, allow_empty=True))
+    if bad is not None:
+        return bad
+    digest = issued.token_sha256
+    if not (isinstance(digest, str) and len(digest) == SHA256_HEX_CHARS and set(digest) <= _HEX):
+        return _refuse(FoldIssueCode.BAD_FIELD,
+                       f"{what}: token_sha256 is not {SHA256_HEX_CHARS} lower-case hex digits")
+    user = tables.users.get(issued.name)
+    if user is None or not user.active:
+        state = "does not exist" if user is None else "is revoked"
+        return _refuse(FoldIssueCode.UNKNOWN_USER, f"{what}: the user {state}")
+    if digest in tables.tokens:
+        return _refuse(FoldIssueCode.DUPLICATE_TOKEN,
+                       f"{what}: this token hash is already recorded (token {tables.tokens[digest].token_id!r})")
+    token = Token(token_sha256=digest, token_id=issued.token_id, name=issued.name, issued_ns=issued.ts_ns,
+                  issued_by=issued.by)
+    return FoldResult(changes=((TOKENS, digest, token),))
+
+
+def _fold_user_revoked(tables: Tables, seq: int, revoked: UserRevoked) -> FoldResult:
+    what = f"seq {seq} revoke user {revoked.name!r}"
+    bad = _bad_id(what, "name", revoked.name) or _bad_id(what, "by", revoked.by, allow_empty=True)
+    if bad is not None:
+        return bad
+    user = tables.users.get(revoked.name)
+    if user is None:
+        return _refuse(FoldIssueCode.UNKNOWN_USER, f"{what}: the user does not exist")
+    changes: list[Change] = [(USERS, revoked.name, msgspec.structs.replace(
+        user, active=False, updated_ns=revoked.ts_ns, updated_by=revoked.by))]
+    # A scan of every token: users are a handful, and revocation must not depend on an index
+    # that could disagree with the tokens themselves.
+    for digest, token in tables.tokens.items():
+        if token.name == revoked.name and not token.revoked:
+            changes.append((TOKENS, digest, msgspec.structs.replace(token, revoked=True, revoked_ns=revoked.ts_ns)))
+    return FoldResult(changes=tuple(changes))
+
+
+# ------------------------------------------------------------------------------------------
+# Order groups (actors/execution/groups.py)
+# ------------------------------------------------------------------------------------------
+
+FINISHED_GROUP_STATES: Final = frozenset(
+    {GroupState.COMPLETE, GroupState.ROLLED_BACK, GroupState.ROLLBACK_FAILED, GroupState.REJECTED}
+)
+
+
+def is_open_group(group: GroupEvent) -> bool:
+    return group.state not in FINISHED_GROUP_STATES
+
+
+def _fold_group(tables: Tables, seq: int, group: GroupEvent) -> FoldResult:
+    """``groups[group_id]`` = the latest event. A group that reached a final state stays there:
+    a later event for it is refused (a re-sent group must never start over)."""
+    what = f"seq {seq} group {group.group_id!r}"
+    bad = _bad_id(what, "group_id", group.group_id) or _bad_id(what, "strategy", group.strategy, allow_empty=True)
+    if bad is not None:
+        return bad
+    if not isinstance(group.state, GroupState):
+        return _refuse(FoldIssueCode.BAD_FIELD, f"{what}: state {group.state!r} is not a GroupState")
+    known = tables.groups.get(group.group_id)
+    if known is not None and not is_open_group(known):
+        return _refuse(FoldIssueCode.GROUP_FINISHED,
+                       f"{what}: the group is already {known.state.value}; this event says {group.state.value}")
+    return FoldResult(changes=((GROUPS, group.group_id, group),))
+
+
 _HANDLERS: Final[dict[type, Callable[[Tables, int, Any], FoldResult]]] = {
     OrderEvent: _fold_order,
     Fill: _fold_fill,
@@ -412,4 +520,8 @@ _HANDLERS: Final[dict[type, Callable[[Tables, int, Any], FoldResult]]] = {
     StrategyStateSaved: _fold_strategy_state,
     TradingStateChanged: _fold_trading,
     IntentRecorded: _fold_intent,
+    UserAdded: _fold_user_added,
+    TokenIssued: _fold_token_issued,
+    UserRevoked: _fold_user_revoked,
+    GroupEvent: _fold_group,
 }

@@ -1,7 +1,8 @@
 """What the ledger stores: the event union and the rows of its derived tables.
 
-Order and fill events are the bus messages themselves (``ipc.messages.OrderEvent`` and
-``ipc.messages.Fill``): the ledger stores exactly what execution publishes. The other records
+Order, fill and order-group events are the bus messages themselves (``ipc.messages.OrderEvent``,
+``ipc.messages.Fill`` and ``ipc.messages.GroupEvent``): the ledger stores exactly what execution
+publishes. The other records
 exist only in the ledger. Every record is a frozen, array-like msgspec Struct tagged
 ``"ledger.<kind>@<version>"`` in the same ``t`` tag field as the bus messages, so one decoder
 reads the whole ``events`` database and refuses an unknown version instead of guessing.
@@ -16,7 +17,7 @@ from typing import Literal, Union
 
 import msgspec
 
-from ipc.messages import Fill, OrderEvent, TradingState
+from ipc.messages import Fill, GroupEvent, OrderEvent, TradingState, UserRole
 
 CashKind = Literal["DEPOSIT", "WITHDRAWAL", "ADJUSTMENT"]
 
@@ -85,6 +86,35 @@ class IntentRecorded(LedgerRecord, tag="ledger.intent@1"):
     ts_ns: int
 
 
+class UserAdded(LedgerRecord, tag="ledger.user_added@1"):
+    """An operator of the control API was created, or given ``role`` (re-activated if revoked)."""
+
+    name: str
+    role: UserRole
+    by: str
+    ts_ns: int
+
+
+class TokenIssued(LedgerRecord, tag="ledger.token_issued@1"):
+    """A bearer token for user ``name``. Only its SHA-256 (64 lower-case hex digits) is stored:
+    the token itself is shown once to whoever asked for it and never written anywhere.
+    ``token_id`` is a short public label that names the token in listings and audit rows."""
+
+    token_sha256: str
+    token_id: str
+    name: str
+    by: str
+    ts_ns: int
+
+
+class UserRevoked(LedgerRecord, tag="ledger.user_revoked@1"):
+    """User ``name`` and every token it holds stop working at once."""
+
+    name: str
+    by: str
+    ts_ns: int
+
+
 LedgerEvent = Union[
     OrderEvent,
     Fill,
@@ -93,6 +123,10 @@ LedgerEvent = Union[
     StrategyStateSaved,
     TradingStateChanged,
     IntentRecorded,
+    UserAdded,
+    TokenIssued,
+    UserRevoked,
+    GroupEvent,  # order groups: the bus message itself, like OrderEvent
 ]
 LEDGER_EVENT_TYPES: tuple[type, ...] = LedgerEvent.__args__  # type: ignore[attr-defined]
 
@@ -123,6 +157,30 @@ class Counters(LedgerRecord, tag="ledger.counters@1"):
     next_order_no: int
 
 
+class User(LedgerRecord, tag="ledger.user@1"):
+    """Row of the ``users`` table. ``active`` is False after a revoke (the row is kept: audit
+    rows name users, and a name is never silently reused by someone else)."""
+
+    name: str
+    role: UserRole
+    active: bool
+    created_ns: int
+    updated_ns: int
+    updated_by: str
+
+
+class Token(LedgerRecord, tag="ledger.token@1"):
+    """Row of the ``tokens`` table, keyed by ``token_sha256``."""
+
+    token_sha256: str
+    token_id: str
+    name: str
+    issued_ns: int
+    issued_by: str
+    revoked: bool = False
+    revoked_ns: int = 0
+
+
 class UnreadableRecord(msgspec.Struct, frozen=True):
     """An event a reader could not decode (e.g. a newer schema version); never written."""
 
@@ -138,7 +196,7 @@ DEFAULT_TRADING_STATE = TradingStateChanged(
 
 def event_time_ns(event: LedgerEvent) -> int:
     """The time an event happened: ``ts_event_ns`` for bus messages, ``ts_ns`` otherwise."""
-    if isinstance(event, (OrderEvent, Fill)):
+    if isinstance(event, (OrderEvent, Fill, GroupEvent)):
         return event.ts_event_ns
     return event.ts_ns
 

@@ -10,7 +10,9 @@ Layout (named databases in one environment under ``<data dir>/ledger``):
   security_id]`` -> Position), ``wallets`` (account -> Wallet), ``strategy_state`` (strategy ->
   StrategyStateSaved), ``audit`` (u64 sequence -> AuditRecord), ``intents`` (intent id ->
   IntentRecorded), ``meta`` (``counters``, ``trading``; plus the non-derived ``schema`` and
-  ``id_prefix`` written once at creation).
+  ``id_prefix`` written once at creation), ``users`` (name -> User) and ``tokens`` (token
+  SHA-256 hex -> Token) for the control API, ``groups`` (group id -> latest GroupEvent) for
+  order groups.
 
 What is derived is computed only by ``engine.ledger.fold``; ``rebuild_derived`` and ``verify``
 replay ``events`` through it.
@@ -48,6 +50,7 @@ from engine.ledger.fold import (
     AUDIT,
     DERIVED_TABLES,
     FILLS,
+    GROUPS,
     INTENTS,
     META,
     META_COUNTERS,
@@ -55,6 +58,8 @@ from engine.ledger.fold import (
     ORDERS,
     POSITIONS,
     STRATEGY_STATE,
+    TOKENS,
+    USERS,
     WALLETS,
     FoldIssue,
     FoldIssueCode,
@@ -62,6 +67,7 @@ from engine.ledger.fold import (
     Tables,
     fold,
     fold_events,
+    is_open_group,
     is_open_order,
 )
 from engine.ledger.records import (
@@ -72,11 +78,13 @@ from engine.ledger.records import (
     IntentRecorded,
     LedgerEvent,
     StrategyStateSaved,
+    Token,
     TradingStateChanged,
     UnreadableRecord,
+    User,
     Wallet,
 )
-from ipc.messages import Fill, OrderEvent, Position
+from ipc.messages import Fill, GroupEvent, OrderEvent, Position
 
 LEDGER_DIR_NAME: Final = "ledger"
 LOCK_FILE_NAME: Final = "writer.lock"
@@ -237,6 +245,9 @@ _KEY_ENCODERS: Final[dict[str, Callable[[Any], bytes]]] = {
     AUDIT: seq_key,
     INTENTS: _str_key,
     META: _str_key,
+    USERS: _str_key,
+    TOKENS: _str_key,
+    GROUPS: _str_key,
 }
 _KEY_DECODERS: Final[dict[str, Callable[[Any], Any]]] = {
     ORDERS: _decode_str_key,
@@ -247,6 +258,9 @@ _KEY_DECODERS: Final[dict[str, Callable[[Any], Any]]] = {
     AUDIT: _decode_seq_key,
     INTENTS: _decode_str_key,
     META: _decode_str_key,
+    USERS: _decode_str_key,
+    TOKENS: _decode_str_key,
+    GROUPS: _decode_str_key,
 }
 _ROW_DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {
     ORDERS: msgspec.msgpack.Decoder(OrderEvent),
@@ -256,6 +270,9 @@ _ROW_DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {
     STRATEGY_STATE: msgspec.msgpack.Decoder(StrategyStateSaved),
     AUDIT: msgspec.msgpack.Decoder(AuditRecord),
     INTENTS: msgspec.msgpack.Decoder(IntentRecorded),
+    USERS: msgspec.msgpack.Decoder(User),
+    TOKENS: msgspec.msgpack.Decoder(Token),
+    GROUPS: msgspec.msgpack.Decoder(GroupEvent),
 }
 _META_DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {
     META_COUNTERS: msgspec.msgpack.Decoder(Counters),
@@ -835,6 +852,26 @@ class Ledger:
         intent = self._tables.intents.get(intent_id)
         return intent.client_order_id if intent is not None else None
 
+    def user(self, name: str) -> User | None:
+        return self._tables.users.get(name)
+
+    def users(self) -> Mapping[str, User]:
+        return MappingProxyType(self._tables.users)
+
+    def token(self, token_sha256: str) -> Token | None:
+        return self._tables.tokens.get(token_sha256)
+
+    # Order groups (actors/execution/groups.py)
+    def group(self, group_id: str) -> GroupEvent | None:
+        return self._tables.groups.get(group_id)
+
+    def groups(self) -> Mapping[str, GroupEvent]:
+        return MappingProxyType(self._tables.groups)
+
+    def open_groups(self) -> list[GroupEvent]:
+        """Groups not yet COMPLETE, ROLLED_BACK, ROLLBACK_FAILED or REJECTED."""
+        return [group for group in self._tables.groups.values() if is_open_group(group)]
+
     def stats(self) -> LedgerStats:
         used, size = self._used_and_size()
         return LedgerStats(
@@ -926,6 +963,32 @@ class LedgerSnapshot:
 
     def audit(self, from_seq: int = 1, limit: int | None = None) -> list[tuple[int, AuditRecord]]:
         return self._range(AUDIT, from_seq, limit, lambda seq, raw: _ROW_DECODERS[AUDIT].decode(raw))
+
+    def last_audit_seq(self) -> int:
+        """Sequence of the newest audit row, 0 if none."""
+        cursor = self._txn.cursor(db=self._dbs[AUDIT])
+        return _decode_seq_key(cursor.key()) if cursor.last() else 0
+
+    def user(self, name: str) -> User | None:
+        return self._get(USERS, name)
+
+    def users(self) -> dict[str, User]:
+        return self._all(USERS)
+
+    def token(self, token_sha256: str) -> Token | None:
+        """The token row for a SHA-256 hex digest (one B-tree lookup), or None."""
+        if not token_sha256 or len(token_sha256) > 200:
+            return None  # not a digest; and LMDB keys are limited to 511 bytes
+        return self._get(TOKENS, token_sha256)
+
+    def tokens(self) -> dict[str, Token]:
+        return self._all(TOKENS)
+
+    def group(self, group_id: str) -> GroupEvent | None:
+        return self._get(GROUPS, group_id)
+
+    def groups(self) -> dict[str, GroupEvent]:
+        return self._all(GROUPS)
 
     def events(self, from_seq: int = 1, limit: int | None = None) -> list[tuple[int, LedgerEvent | UnreadableRecord]]:
         """Events with sequence >= ``from_seq`` in order, at most ``limit``."""
@@ -1060,6 +1123,14 @@ class LedgerReader:
     def audit(self, from_seq: int = 1, limit: int | None = None) -> list[tuple[int, AuditRecord]]:
         with self.snapshot() as snap:
             return snap.audit(from_seq, limit)
+
+    def users(self) -> dict[str, User]:
+        with self.snapshot() as snap:
+            return snap.users()
+
+    def groups(self) -> dict[str, GroupEvent]:
+        with self.snapshot() as snap:
+            return snap.groups()
 
     def events(self, from_seq: int = 1, limit: int | None = None) -> list[tuple[int, LedgerEvent | UnreadableRecord]]:
         with self.snapshot() as snap:

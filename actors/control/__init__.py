@@ -1,0 +1,1 @@
+"""The control actor: the gRPC control API (see ``actors.control.actor``)."""

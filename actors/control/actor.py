@@ -1,0 +1,174 @@
+"""The control actor: the gRPC control API (``proto/shikra/v1/control.proto``) inside the engine.
+
+Two loops in one process. The actor's own loop (the host's zmq.Poller) owns the sockets: it sends
+intents to risk, cancels to execution, kill-switch commands to the supervisor, audit rows and user
+changes to execution (the ledger's only writer), and receives order events, fills, denials and
+replies. The gRPC server runs on a uvloop event loop in a background thread started in
+``on_start``; it reads the ledger and the status file directly and reaches the actor loop only
+through the bridge (``actors.control.bridge``).
+
+Must not share a process with execution: LMDB allows one environment handle per process, and
+execution holds the writer's.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from pathlib import Path
+
+from actors.base import Actor, ActorConfigError, ActorContext
+from actors.control.bridge import Answer, Bridge
+from actors.control.config import control_config
+from actors.control.service import ControlApi, ServerError, ServerThread, bound_info
+from engine.market import open_instruments
+from ipc import topics
+from ipc.messages import (
+    CancelAllOrders,
+    CancelOrder,
+    Fill,
+    Message,
+    OrderDenied,
+    OrderEvent,
+    OrderIntent,
+    OrderState,
+    Reply,
+)
+
+RISK = "risk"
+EXECUTION = "execution"
+CONTROL_INFO = "control.json"
+TERMINAL = frozenset({OrderState.DENIED, OrderState.REJECTED, OrderState.FILLED, OrderState.CANCELED,
+                      OrderState.EXPIRED})
+
+
+class ControlActor(Actor):
+    subscriptions = (topics.ORDER, topics.FILL, topics.RISK_DENIED)
+
+    def __init__(self, ctx: ActorContext) -> None:
+        super().__init__(ctx)
+        # Calls waiting on the actor loop for an answer from the engine, by what answers them.
+        self._intents: dict[str, list[Answer]] = {}
+        self._cancels: dict[str, list[Answer]] = {}
+        self._commands: dict[str, Answer] = {}
+        self.bridge: Bridge | None = None
+        self.api: ControlApi | None = None
+        self.server: ServerThread | None = None
+        self.info_path: Path | None = None
+
+    # Lifecycle ----------------------------------------------------------------------------------
+    def on_start(self) -> None:
+        cfg = self.ctx.config
+        try:
+            settings = control_config(cfg)
+        except ValueError as exc:
+            raise ActorConfigError(str(exc)) from None
+        eng = cfg.engine
+        if eng.topology == "co-located" and {"control", "execution"} <= set(eng.colocated):
+            raise ActorConfigError("engine.colocated: control cannot share a process with execution (LMDB allows "
+                                   "one handle on the ledger per process); leave control out of colocated")
+        table = open_instruments(cfg, Path(self.ctx.data_dir))
+        self.bridge = Bridge()
+        self.ctx.watch_fd(self.bridge.fileno(), self._drain)
+        self.api = ControlApi(settings, self.bridge, self, Path(self.ctx.data_dir), Path(self.ctx.run_dir), table,
+                              self.log)
+        bridge = self.bridge
+        # A dead server must not leave a live actor that serves nothing: stop, and be restarted.
+        self.server = ServerThread(self.api, settings, self.log,
+                                   on_failure=lambda why: bridge.post(lambda: self.ctx.request_stop(why)))
+        try:
+            address = self.server.start()
+        except ServerError as exc:
+            if exc.config_problem:
+                raise ActorConfigError(str(exc)) from None
+            raise
+        self.info_path = Path(self.ctx.run_dir) / CONTROL_INFO
+        tmp = self.info_path.with_name(f".{CONTROL_INFO}.{os.getpid()}")
+        tmp.write_bytes(bound_info(address, settings, os.getpid()))
+        os.replace(tmp, self.info_path)
+        self.log.info("control_ready", address=address, tls=bool(settings.tls_cert),
+                      mtls=bool(settings.tls_client_ca))
+
+    def on_stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+        if self.info_path is not None:
+            try:
+                if f'"pid":{os.getpid()}' in self.info_path.read_text():
+                    self.info_path.unlink()
+            except OSError:
+                pass
+        if self.bridge is not None:
+            self.bridge.drain(self._work_failed)  # the last audit rows still go out
+            self.ctx.unwatch_fd(self.bridge.fileno())
+            self.bridge.close()
+
+    def _drain(self) -> None:
+        assert self.bridge is not None
+        self.bridge.drain(self._work_failed)
+
+    def _work_failed(self, exc: Exception) -> None:
+        # One bad piece of work must not stop the rest (or the actor).
+        self.log.error("control_work_failed", error=f"{type(exc).__name__}: {exc}")
+
+    # EngineSide: called on this loop through the bridge ------------------------------------------
+    def start_place(self, intent: OrderIntent, answer: Answer) -> None:
+        self._intents.setdefault(intent.intent_id, []).append(answer)
+        self.ctx.send(RISK, intent, topics.strategy_topic(topics.INTENT, intent.strategy))
+
+    def forget_intent(self, intent_id: str) -> None:
+        self._intents.pop(intent_id, None)
+
+    def start_cancel(self, client_order_id: str, by: str, answer: Answer) -> None:
+        self._cancels.setdefault(client_order_id, []).append(answer)
+        self.ctx.send(EXECUTION, CancelOrder(uuid.uuid4().hex, client_order_id, by, time.time_ns()))
+
+    def forget_cancel(self, client_order_id: str) -> None:
+        self._cancels.pop(client_order_id, None)
+
+    def cancel_all(self, strategy: str, by: str) -> None:
+        self.ctx.send(EXECUTION, CancelAllOrders(uuid.uuid4().hex, by, time.time_ns(), strategy))
+
+    def start_command(self, target: str, msg: Message, answer: Answer) -> None:
+        self._commands[msg.cmd_id] = answer  # type: ignore[attr-defined]
+        self.ctx.send(target, msg, topics.command_topic(type(msg).__name__))
+
+    def forget_command(self, cmd_id: str) -> None:
+        self._commands.pop(cmd_id, None)
+
+    def send(self, target: str, msg: Message) -> None:
+        self.ctx.send(target, msg)
+
+    # Bus ----------------------------------------------------------------------------------------
+    def on_order_event(self, msg: OrderEvent) -> None:
+        waiting = self._intents.pop(msg.intent_id, None)
+        if waiting:
+            for answer in waiting:
+                answer(msg)
+        if msg.state in TERMINAL:
+            cancels = self._cancels.pop(msg.client_order_id, None)
+            if cancels:
+                for answer in cancels:
+                    answer(msg)
+        self._publish(msg)
+
+    def on_order_denied(self, msg: OrderDenied) -> None:
+        waiting = self._intents.pop(msg.intent_id, None)
+        if waiting:
+            for answer in waiting:
+                answer(msg)
+        self._publish(msg)
+
+    def on_fill(self, msg: Fill) -> None:
+        self._publish(msg)
+
+    def on_reply(self, msg: Reply) -> None:
+        answer = self._commands.pop(msg.cmd_id, None)
+        if answer is not None:
+            answer(msg)
+
+    def _publish(self, msg: OrderEvent | Fill | OrderDenied) -> None:
+        api = self.api
+        if api is not None and api.watching:
+            api.publish_event(msg)

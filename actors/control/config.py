@@ -1,0 +1,101 @@
+"""The control API's configuration: the ``[control]`` section.
+
+Until ``engine.config.Config`` carries a ``control`` field, the section can be given as JSON in
+the environment variable ``SHIKRA_CONTROL_CONFIG`` (the supervisor passes its environment to the
+actors). Once the field exists the config file wins and the variable is ignored.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import msgspec
+
+ENV_CONTROL_CONFIG = "SHIKRA_CONTROL_CONFIG"
+DEFAULT_PORT = 7470
+
+
+class ControlConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Where and how the gRPC server listens.
+
+    ``listen`` is ``host:port`` (``[::1]:7470`` for IPv6); port 0 lets the OS pick one, and the
+    address actually bound is written to ``<run_dir>/control.json`` for local clients.
+    ``tls_cert`` / ``tls_key``: PEM server certificate chain and key; both empty means plaintext,
+    which is refused on a non-loopback address unless ``allow_insecure_remote`` (bearer tokens
+    would cross the network in clear). ``tls_client_ca``: PEM CA bundle; when set, clients must
+    present a certificate it signed (mutual TLS) in addition to their token.
+    ``request_timeout_s``: how long a call waits for the engine (risk, execution, supervisor).
+    ``watch_queue_events``: events buffered per WatchOrders client before it is dropped.
+    """
+
+    listen: str = f"127.0.0.1:{DEFAULT_PORT}"
+    tls_cert: str = ""
+    tls_key: str = ""
+    tls_client_ca: str = ""
+    request_timeout_s: float = 5.0
+    allow_insecure_remote: bool = False
+    watch_queue_events: int = 10_000
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """``"127.0.0.1:7470"`` -> ``("127.0.0.1", 7470)``; ``"[::1]:0"`` -> ``("::1", 0)``.
+    Raises ValueError naming the value when it is not host:port with a port in 0..65535."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"control.listen {listen!r} is not host:port (port 0..65535)")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    return host, int(port)
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_control_config(cc: ControlConfig) -> str | None:
+    """Rules across fields; returns what is wrong (naming the keys), or None."""
+    try:
+        host, _port = split_listen(cc.listen)
+    except ValueError as exc:
+        return str(exc)
+    if bool(cc.tls_cert) != bool(cc.tls_key):
+        return "control.tls_cert and control.tls_key must be given together"
+    if cc.tls_client_ca and not cc.tls_cert:
+        return "control.tls_client_ca needs control.tls_cert and control.tls_key (mutual TLS is TLS first)"
+    if not cc.tls_cert and not is_loopback(host) and not cc.allow_insecure_remote:
+        return (f"control.listen {cc.listen!r} is not a loopback address and TLS is off: bearer tokens would "
+                "cross the network in clear. Set control.tls_cert/tls_key, or allow_insecure_remote = true")
+    if cc.request_timeout_s <= 0:
+        return f"control.request_timeout_s {cc.request_timeout_s} must be > 0"
+    if cc.watch_queue_events < 1:
+        return f"control.watch_queue_events {cc.watch_queue_events} must be >= 1"
+    return None
+
+
+def control_config(cfg: Any, environ: Mapping[str, str] | None = None) -> ControlConfig:
+    """The effective ``[control]`` section of ``cfg`` (an ``engine.config.Config``).
+
+    Raises ValueError with a message naming the source when the section is invalid.
+    """
+    section = getattr(cfg, "control", None)
+    if isinstance(section, ControlConfig):
+        found = section
+    else:
+        env = os.environ if environ is None else environ
+        raw = env.get(ENV_CONTROL_CONFIG, "")
+        try:
+            found = msgspec.json.decode(raw, type=ControlConfig) if raw else ControlConfig()
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise ValueError(f"${ENV_CONTROL_CONFIG}: {exc}") from None
+    problem = check_control_config(found)
+    if problem is not None:
+        raise ValueError(problem)
+    return found

@@ -1,0 +1,272 @@
+"""Engine values <-> control API messages, and the validation of requests at the edge.
+
+Pure: values in, values out. Integers stay integers (paise, units, ns) on both sides. A request
+that cannot become an engine command comes back as a :class:`Refusal` naming the field and the
+numbers involved.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+import grpc
+import msgspec
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message as ProtoMessage
+
+from engine.control_api import control_pb2 as pb
+from engine.instruments import Instrument, OptionChain
+from engine.ledger.records import TradingStateChanged, User
+from engine.status import DaemonStatus, KillSwitchStatus
+from ipc.messages import Fill, OrderDenied, OrderEvent, OrderIntent, OrderState, Position
+from ipc.topics import SEGMENT_CODES, SEGMENT_NAMES
+
+_REQUEST_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
+MAX_LIST_LIMIT: Final = 100_000
+MAX_SEARCH_LIMIT: Final = 500
+DEFAULT_SEARCH_LIMIT: Final = 20
+
+
+class Refusal(msgspec.Struct, frozen=True):
+    """A call the API refuses: the gRPC status and a message that says what and why."""
+
+    code: grpc.StatusCode
+    message: str
+
+
+SIDE_TO_PB: Final = {"BUY": pb.SIDE_BUY, "SELL": pb.SIDE_SELL}
+SIDE_FROM_PB: Final = {v: k for k, v in SIDE_TO_PB.items()}
+ORDER_TYPE_TO_PB: Final = {"MARKET": pb.ORDER_TYPE_MARKET, "LIMIT": pb.ORDER_TYPE_LIMIT, "SL": pb.ORDER_TYPE_SL,
+                           "SL_M": pb.ORDER_TYPE_SL_M}
+ORDER_TYPE_FROM_PB: Final = {v: k for k, v in ORDER_TYPE_TO_PB.items()}
+VALIDITY_TO_PB: Final = {"DAY": pb.VALIDITY_DAY, "IOC": pb.VALIDITY_IOC}
+VALIDITY_FROM_PB: Final = {**{v: k for k, v in VALIDITY_TO_PB.items()}, pb.VALIDITY_UNSPECIFIED: "DAY"}
+PRODUCT_TO_PB: Final = {"INTRADAY": pb.PRODUCT_INTRADAY, "CNC": pb.PRODUCT_CNC, "MARGIN": pb.PRODUCT_MARGIN}
+PRODUCT_FROM_PB: Final = {**{v: k for k, v in PRODUCT_TO_PB.items()}, pb.PRODUCT_UNSPECIFIED: "INTRADAY"}
+ORDER_STATE_TO_PB: Final = {state: pb.OrderState.Value(f"ORDER_STATE_{state.value}") for state in OrderState}
+ORDER_STATE_FROM_PB: Final = {v: k for k, v in ORDER_STATE_TO_PB.items()}
+TRADING_STATE_TO_PB: Final = {"ACTIVE": pb.TRADING_STATE_ACTIVE, "REDUCING": pb.TRADING_STATE_REDUCING,
+                              "HALTED": pb.TRADING_STATE_HALTED}
+ROLE_TO_PB: Final = {"viewer": pb.ROLE_VIEWER, "trader": pb.ROLE_TRADER, "admin": pb.ROLE_ADMIN}
+ROLE_FROM_PB: Final = {v: k for k, v in ROLE_TO_PB.items()}
+
+# Risk denials that are wrong whatever the engine's state (gRPC: INVALID_ARGUMENT); every other
+# reason depends on the state (limits, halted, market hours, funds): FAILED_PRECONDITION.
+INVALID_ARGUMENT_DENIALS: Final = frozenset({
+    "BAD_INTENT", "BAD_SIDE", "BAD_ORDER_TYPE", "BAD_VALIDITY", "BAD_PRODUCT", "BAD_QTY", "QTY_NOT_POSITIVE",
+    "BAD_PRICE", "UNKNOWN_INSTRUMENT", "NOT_TRADABLE", "QTY_NOT_LOT_MULTIPLE", "PRICE_NOT_ON_TICK",
+    "QTY_ABOVE_FREEZE",
+})
+
+
+def segment_name(segment: int) -> str:
+    return SEGMENT_NAMES.get(segment, str(segment))
+
+
+# ---------------------------------------------------------------------------------------------
+# Engine -> API
+# ---------------------------------------------------------------------------------------------
+
+
+def order_to_pb(event: OrderEvent, symbol: str = "") -> pb.Order:
+    return pb.Order(
+        client_order_id=event.client_order_id, intent_id=event.intent_id, strategy=event.strategy,
+        segment=segment_name(event.segment), security_id=event.security_id, symbol=symbol,
+        side=SIDE_TO_PB.get(event.side, pb.SIDE_UNSPECIFIED),
+        order_type=ORDER_TYPE_TO_PB.get(event.order_type, pb.ORDER_TYPE_UNSPECIFIED),
+        validity=VALIDITY_TO_PB.get(event.validity, pb.VALIDITY_UNSPECIFIED),
+        product=PRODUCT_TO_PB.get(event.product, pb.PRODUCT_UNSPECIFIED),
+        qty_units=event.qty_units, price_paise=event.price_paise, trigger_price_paise=event.trigger_price_paise,
+        state=ORDER_STATE_TO_PB.get(event.state, pb.ORDER_STATE_UNSPECIFIED),
+        filled_qty_units=event.filled_qty_units, filled_value_paise=event.filled_value_paise,
+        venue_order_id=event.venue_order_id, reason_code=event.reason_code, reason=event.reason,
+        ts_event_ns=event.ts_event_ns, ts_created_ns=event.ts_created_ns,
+    )
+
+
+def fill_to_pb(fill: Fill, symbol: str = "") -> pb.Trade:
+    return pb.Trade(
+        fill_id=fill.fill_id, client_order_id=fill.client_order_id, venue_order_id=fill.venue_order_id,
+        strategy=fill.strategy, segment=segment_name(fill.segment), security_id=fill.security_id, symbol=symbol,
+        side=SIDE_TO_PB.get(fill.side, pb.SIDE_UNSPECIFIED), qty_units=fill.qty_units,
+        price_paise=fill.price_paise, charges_paise=fill.charges_paise, ts_event_ns=fill.ts_event_ns,
+    )
+
+
+def position_to_pb(pos: Position, symbol: str = "") -> pb.Position:
+    return pb.Position(
+        strategy=pos.strategy, segment=segment_name(pos.segment), security_id=pos.security_id, symbol=symbol,
+        net_qty_units=pos.net_qty_units, open_cost_paise=pos.open_cost_paise,
+        realised_pnl_paise=pos.realised_pnl_paise, charges_paise=pos.charges_paise, ts_event_ns=pos.ts_event_ns,
+    )
+
+
+def denial_to_pb(denied: OrderDenied, symbol: str = "") -> pb.OrderDenial:
+    return pb.OrderDenial(
+        intent_id=denied.intent_id, strategy=denied.strategy, segment=segment_name(denied.segment),
+        security_id=denied.security_id, symbol=symbol, reason_code=denied.reason_code, message=denied.message,
+        ts_event_ns=denied.ts_event_ns,
+    )
+
+
+def instrument_to_pb(inst: Instrument) -> pb.Instrument:
+    return pb.Instrument(
+        segment=segment_name(inst.segment), security_id=inst.security_id, exchange=inst.exchange,
+        symbol=inst.symbol, display_name=inst.display_name, underlying=inst.underlying,
+        instrument_type=inst.instrument, expiry_yyyymmdd=inst.expiry_yyyymmdd, strike_paise=inst.strike_paise,
+        option_type=inst.option_type, lot_size_units=inst.lot_size_units, tick_paise=inst.tick_paise,
+        freeze_qty_units=inst.freeze_qty_units,
+    )
+
+
+def chain_to_pb(chain: OptionChain, symbols: Mapping[int, str], expiries: list[int]) -> pb.GetOptionChainResponse:
+    """``symbols``: security id -> trading symbol for the chain's contracts."""
+    return pb.GetOptionChainResponse(
+        underlying=chain.underlying, segment=segment_name(chain.segment), expiry_yyyymmdd=chain.expiry_yyyymmdd,
+        lot_size_units=chain.lot_size_units, step_paise=chain.step_paise,
+        strikes=[pb.ChainStrike(strike_paise=s.strike_paise, ce_security_id=s.ce_security_id,
+                                pe_security_id=s.pe_security_id, ce_symbol=symbols.get(s.ce_security_id, ""),
+                                pe_symbol=symbols.get(s.pe_security_id, ""))
+                 for s in chain.strikes],
+        expiries=expiries,
+    )
+
+
+def kill_switch_to_pb(ks: KillSwitchStatus) -> pb.KillSwitch:
+    return pb.KillSwitch(engaged=ks.engaged, reason=ks.reason, by=ks.by, ts_ns=ks.ts_ns)
+
+
+def status_to_pb(status: DaemonStatus) -> pb.GetStatusResponse:
+    return pb.GetStatusResponse(
+        pid=status.pid, state=status.state, started_ns=status.started_ns, updated_ns=status.updated_ns,
+        topology=status.topology, kill_switch=kill_switch_to_pb(status.kill_switch),
+        actors=[pb.ActorStatus(name=a.name, unit=a.unit, pid=a.pid, state=a.state, started_ns=a.started_ns,
+                               uptime_ns=max(0, status.updated_ns - a.started_ns) if a.started_ns else 0,
+                               restarts=a.restarts, last_heartbeat_ns=a.last_heartbeat_ns, msgs_in=a.msgs_in,
+                               msgs_out=a.msgs_out, bad_frames=a.bad_frames)
+                for a in status.actors],
+    )
+
+
+def risk_state_to_pb(ts: TradingStateChanged, ks: KillSwitchStatus | None) -> pb.GetRiskStateResponse:
+    return pb.GetRiskStateResponse(
+        state=TRADING_STATE_TO_PB.get(ts.state, pb.TRADING_STATE_UNSPECIFIED), reason_code=ts.reason_code,
+        detail=ts.detail, by=ts.by, ts_ns=ts.ts_ns, kill_switch=kill_switch_to_pb(ks) if ks is not None else None,
+    )
+
+
+def user_to_pb(user: User, active_tokens: int) -> pb.User:
+    return pb.User(name=user.name, role=ROLE_TO_PB.get(user.role, pb.ROLE_UNSPECIFIED), active=user.active,
+                   created_ns=user.created_ns, updated_ns=user.updated_ns, updated_by=user.updated_by,
+                   active_tokens=active_tokens)
+
+
+def denial_refusal(denied: OrderDenied) -> Refusal:
+    code = (grpc.StatusCode.INVALID_ARGUMENT if denied.reason_code in INVALID_ARGUMENT_DENIALS
+            else grpc.StatusCode.FAILED_PRECONDITION)
+    return Refusal(code, f"{denied.reason_code}: {denied.message}")
+
+
+# ---------------------------------------------------------------------------------------------
+# API -> engine
+# ---------------------------------------------------------------------------------------------
+
+
+def manual_strategy(user: str) -> str:
+    """The strategy name orders of an operator carry: positions and limits are per strategy, so
+    each operator's manual trading is kept apart from the automated strategies."""
+    return f"manual:{user}"
+
+
+def check_request_id(request_id: str) -> Refusal | None:
+    if request_id and not _REQUEST_ID.fullmatch(request_id):
+        return Refusal(grpc.StatusCode.INVALID_ARGUMENT,
+                       f"request_id {request_id[:80]!r} must be 1..64 characters of A-Z, a-z, 0-9, '-', '_'")
+    return None
+
+
+def intent_id_for(user: str, request_id: str, fresh: str) -> str:
+    """Intent ids are unique forever per origin: the client's idempotency key when it gave one
+    (so a retry finds the first order), else a fresh random id."""
+    return f"manual-{user}-{request_id or fresh}"
+
+
+def check_order_request(req: pb.PlaceOrderRequest) -> Refusal | None:
+    """What is wrong with the request's own fields, whatever the instrument; None if nothing."""
+    bad = grpc.StatusCode.INVALID_ARGUMENT
+    if req.side not in SIDE_FROM_PB:
+        return Refusal(bad, "side is required: SIDE_BUY or SIDE_SELL")
+    if req.order_type not in ORDER_TYPE_FROM_PB:
+        return Refusal(bad, "order_type is required: MARKET, LIMIT, SL or SL_M")
+    if req.validity not in VALIDITY_FROM_PB:
+        return Refusal(bad, f"validity {req.validity} is not DAY or IOC")
+    if req.product not in PRODUCT_FROM_PB:
+        return Refusal(bad, f"product {req.product} is not INTRADAY, CNC or MARGIN")
+    if req.qty_units <= 0:
+        return Refusal(bad, f"QTY_NOT_POSITIVE: qty_units {req.qty_units} must be > 0")
+    kind = ORDER_TYPE_FROM_PB[req.order_type]
+    price, trigger = req.price_paise, req.trigger_price_paise
+    if price < 0 or trigger < 0:
+        return Refusal(bad, f"BAD_PRICE: price_paise {price} and trigger_price_paise {trigger} must not be negative")
+    needs_price = kind in ("LIMIT", "SL")
+    needs_trigger = kind in ("SL", "SL_M")
+    if needs_price and price == 0:
+        return Refusal(bad, f"BAD_PRICE: a {kind} order needs price_paise > 0")
+    if not needs_price and price:
+        return Refusal(bad, f"BAD_PRICE: a {kind} order takes no price_paise (got {price})")
+    if needs_trigger and trigger == 0:
+        return Refusal(bad, f"BAD_PRICE: a {kind} order needs trigger_price_paise > 0")
+    if not needs_trigger and trigger:
+        return Refusal(bad, f"BAD_PRICE: a {kind} order takes no trigger_price_paise (got {trigger})")
+    return check_request_id(req.request_id)
+
+
+def instrument_key(ref: pb.InstrumentRef) -> tuple[int, int] | str | Refusal:
+    """(segment, security id) when the reference gives the id, the symbol text otherwise."""
+    if ref.security_id:
+        seg = SEGMENT_CODES.get(ref.segment.strip().upper())
+        if seg is None:
+            return Refusal(grpc.StatusCode.INVALID_ARGUMENT,
+                           f"instrument.segment {ref.segment!r} is not one of {', '.join(SEGMENT_CODES)}")
+        return seg, ref.security_id
+    if not ref.symbol.strip():
+        return Refusal(grpc.StatusCode.INVALID_ARGUMENT, "instrument: give a symbol, or a segment and security_id")
+    return ref.symbol.strip()
+
+
+def intent_from_request(req: pb.PlaceOrderRequest, inst: Instrument, user: str, intent_id: str,
+                        now_ns: int) -> OrderIntent:
+    """The OrderIntent for a request that passed ``check_order_request``."""
+    return OrderIntent(
+        intent_id=intent_id, strategy=manual_strategy(user), segment=inst.segment, security_id=inst.security_id,
+        side=SIDE_FROM_PB[req.side], qty_units=req.qty_units,  # type: ignore[arg-type]
+        order_type=ORDER_TYPE_FROM_PB[req.order_type],  # type: ignore[arg-type]
+        price_paise=req.price_paise, trigger_price_paise=req.trigger_price_paise,
+        validity=VALIDITY_FROM_PB[req.validity], product=PRODUCT_FROM_PB[req.product],  # type: ignore[arg-type]
+        ts_event_ns=now_ns, ts_init_ns=now_ns, ts_created_ns=now_ns, reduce_only=req.reduce_only,
+    )
+
+
+def request_args(msg: ProtoMessage, prefix: str = "") -> dict[str, str]:
+    """The fields a request sets, as text for an audit row: enums by name, nested messages with
+    dotted names (``instrument.symbol``). Unset (default) fields are left out."""
+    out: dict[str, str] = {}
+    for field, value in msg.ListFields():
+        name = prefix + field.name
+        if field.type == FieldDescriptor.TYPE_MESSAGE and not _is_repeated(field):
+            out.update(request_args(value, name + "."))
+        elif field.type == FieldDescriptor.TYPE_ENUM and not _is_repeated(field):
+            out[name] = field.enum_type.values_by_number[value].name if value in field.enum_type.values_by_number \
+                else str(value)
+        else:
+            out[name] = str(list(value)) if _is_repeated(field) else str(value)
+    return out
+
+
+def _is_repeated(field: Any) -> bool:
+    is_repeated = getattr(field, "is_repeated", None)
+    if is_repeated is not None:
+        return bool(is_repeated)
+    return field.label == FieldDescriptor.LABEL_REPEATED

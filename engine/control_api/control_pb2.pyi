@@ -1,0 +1,627 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Side(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    SIDE_UNSPECIFIED: _ClassVar[Side]
+    SIDE_BUY: _ClassVar[Side]
+    SIDE_SELL: _ClassVar[Side]
+
+class OrderType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ORDER_TYPE_UNSPECIFIED: _ClassVar[OrderType]
+    ORDER_TYPE_MARKET: _ClassVar[OrderType]
+    ORDER_TYPE_LIMIT: _ClassVar[OrderType]
+    ORDER_TYPE_SL: _ClassVar[OrderType]
+    ORDER_TYPE_SL_M: _ClassVar[OrderType]
+
+class Validity(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    VALIDITY_UNSPECIFIED: _ClassVar[Validity]
+    VALIDITY_DAY: _ClassVar[Validity]
+    VALIDITY_IOC: _ClassVar[Validity]
+
+class Product(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PRODUCT_UNSPECIFIED: _ClassVar[Product]
+    PRODUCT_INTRADAY: _ClassVar[Product]
+    PRODUCT_CNC: _ClassVar[Product]
+    PRODUCT_MARGIN: _ClassVar[Product]
+
+class OrderState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ORDER_STATE_UNSPECIFIED: _ClassVar[OrderState]
+    ORDER_STATE_INITIALIZED: _ClassVar[OrderState]
+    ORDER_STATE_DENIED: _ClassVar[OrderState]
+    ORDER_STATE_SUBMITTED: _ClassVar[OrderState]
+    ORDER_STATE_ACCEPTED: _ClassVar[OrderState]
+    ORDER_STATE_REJECTED: _ClassVar[OrderState]
+    ORDER_STATE_TRIGGERED: _ClassVar[OrderState]
+    ORDER_STATE_PENDING_UPDATE: _ClassVar[OrderState]
+    ORDER_STATE_PENDING_CANCEL: _ClassVar[OrderState]
+    ORDER_STATE_PARTIALLY_FILLED: _ClassVar[OrderState]
+    ORDER_STATE_FILLED: _ClassVar[OrderState]
+    ORDER_STATE_CANCELED: _ClassVar[OrderState]
+    ORDER_STATE_EXPIRED: _ClassVar[OrderState]
+
+class TradingState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TRADING_STATE_UNSPECIFIED: _ClassVar[TradingState]
+    TRADING_STATE_ACTIVE: _ClassVar[TradingState]
+    TRADING_STATE_REDUCING: _ClassVar[TradingState]
+    TRADING_STATE_HALTED: _ClassVar[TradingState]
+
+class Role(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    ROLE_UNSPECIFIED: _ClassVar[Role]
+    ROLE_VIEWER: _ClassVar[Role]
+    ROLE_TRADER: _ClassVar[Role]
+    ROLE_ADMIN: _ClassVar[Role]
+SIDE_UNSPECIFIED: Side
+SIDE_BUY: Side
+SIDE_SELL: Side
+ORDER_TYPE_UNSPECIFIED: OrderType
+ORDER_TYPE_MARKET: OrderType
+ORDER_TYPE_LIMIT: OrderType
+ORDER_TYPE_SL: OrderType
+ORDER_TYPE_SL_M: OrderType
+VALIDITY_UNSPECIFIED: Validity
+VALIDITY_DAY: Validity
+VALIDITY_IOC: Validity
+PRODUCT_UNSPECIFIED: Product
+PRODUCT_INTRADAY: Product
+PRODUCT_CNC: Product
+PRODUCT_MARGIN: Product
+ORDER_STATE_UNSPECIFIED: OrderState
+ORDER_STATE_INITIALIZED: OrderState
+ORDER_STATE_DENIED: OrderState
+ORDER_STATE_SUBMITTED: OrderState
+ORDER_STATE_ACCEPTED: OrderState
+ORDER_STATE_REJECTED: OrderState
+ORDER_STATE_TRIGGERED: OrderState
+ORDER_STATE_PENDING_UPDATE: OrderState
+ORDER_STATE_PENDING_CANCEL: OrderState
+ORDER_STATE_PARTIALLY_FILLED: OrderState
+ORDER_STATE_FILLED: OrderState
+ORDER_STATE_CANCELED: OrderState
+ORDER_STATE_EXPIRED: OrderState
+TRADING_STATE_UNSPECIFIED: TradingState
+TRADING_STATE_ACTIVE: TradingState
+TRADING_STATE_REDUCING: TradingState
+TRADING_STATE_HALTED: TradingState
+ROLE_UNSPECIFIED: Role
+ROLE_VIEWER: Role
+ROLE_TRADER: Role
+ROLE_ADMIN: Role
+
+class InstrumentRef(_message.Message):
+    __slots__ = ("symbol", "segment", "security_id")
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    SECURITY_ID_FIELD_NUMBER: _ClassVar[int]
+    symbol: str
+    segment: str
+    security_id: int
+    def __init__(self, symbol: _Optional[str] = ..., segment: _Optional[str] = ..., security_id: _Optional[int] = ...) -> None: ...
+
+class GetStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class KillSwitch(_message.Message):
+    __slots__ = ("engaged", "reason", "by", "ts_ns")
+    ENGAGED_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    TS_NS_FIELD_NUMBER: _ClassVar[int]
+    engaged: bool
+    reason: str
+    by: str
+    ts_ns: int
+    def __init__(self, engaged: _Optional[bool] = ..., reason: _Optional[str] = ..., by: _Optional[str] = ..., ts_ns: _Optional[int] = ...) -> None: ...
+
+class ActorStatus(_message.Message):
+    __slots__ = ("name", "unit", "pid", "state", "started_ns", "uptime_ns", "restarts", "last_heartbeat_ns", "msgs_in", "msgs_out", "bad_frames")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    UNIT_FIELD_NUMBER: _ClassVar[int]
+    PID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STARTED_NS_FIELD_NUMBER: _ClassVar[int]
+    UPTIME_NS_FIELD_NUMBER: _ClassVar[int]
+    RESTARTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_HEARTBEAT_NS_FIELD_NUMBER: _ClassVar[int]
+    MSGS_IN_FIELD_NUMBER: _ClassVar[int]
+    MSGS_OUT_FIELD_NUMBER: _ClassVar[int]
+    BAD_FRAMES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    unit: str
+    pid: int
+    state: str
+    started_ns: int
+    uptime_ns: int
+    restarts: int
+    last_heartbeat_ns: int
+    msgs_in: int
+    msgs_out: int
+    bad_frames: int
+    def __init__(self, name: _Optional[str] = ..., unit: _Optional[str] = ..., pid: _Optional[int] = ..., state: _Optional[str] = ..., started_ns: _Optional[int] = ..., uptime_ns: _Optional[int] = ..., restarts: _Optional[int] = ..., last_heartbeat_ns: _Optional[int] = ..., msgs_in: _Optional[int] = ..., msgs_out: _Optional[int] = ..., bad_frames: _Optional[int] = ...) -> None: ...
+
+class GetStatusResponse(_message.Message):
+    __slots__ = ("pid", "state", "started_ns", "updated_ns", "topology", "kill_switch", "actors")
+    PID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STARTED_NS_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_NS_FIELD_NUMBER: _ClassVar[int]
+    TOPOLOGY_FIELD_NUMBER: _ClassVar[int]
+    KILL_SWITCH_FIELD_NUMBER: _ClassVar[int]
+    ACTORS_FIELD_NUMBER: _ClassVar[int]
+    pid: int
+    state: str
+    started_ns: int
+    updated_ns: int
+    topology: str
+    kill_switch: KillSwitch
+    actors: _containers.RepeatedCompositeFieldContainer[ActorStatus]
+    def __init__(self, pid: _Optional[int] = ..., state: _Optional[str] = ..., started_ns: _Optional[int] = ..., updated_ns: _Optional[int] = ..., topology: _Optional[str] = ..., kill_switch: _Optional[_Union[KillSwitch, _Mapping]] = ..., actors: _Optional[_Iterable[_Union[ActorStatus, _Mapping]]] = ...) -> None: ...
+
+class Order(_message.Message):
+    __slots__ = ("client_order_id", "intent_id", "strategy", "segment", "security_id", "symbol", "side", "order_type", "validity", "product", "qty_units", "price_paise", "trigger_price_paise", "state", "filled_qty_units", "filled_value_paise", "venue_order_id", "reason_code", "reason", "ts_event_ns", "ts_created_ns")
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    INTENT_ID_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    SECURITY_ID_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SIDE_FIELD_NUMBER: _ClassVar[int]
+    ORDER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    VALIDITY_FIELD_NUMBER: _ClassVar[int]
+    PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    QTY_UNITS_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_PRICE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    FILLED_QTY_UNITS_FIELD_NUMBER: _ClassVar[int]
+    FILLED_VALUE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    VENUE_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    TS_EVENT_NS_FIELD_NUMBER: _ClassVar[int]
+    TS_CREATED_NS_FIELD_NUMBER: _ClassVar[int]
+    client_order_id: str
+    intent_id: str
+    strategy: str
+    segment: str
+    security_id: int
+    symbol: str
+    side: Side
+    order_type: OrderType
+    validity: Validity
+    product: Product
+    qty_units: int
+    price_paise: int
+    trigger_price_paise: int
+    state: OrderState
+    filled_qty_units: int
+    filled_value_paise: int
+    venue_order_id: str
+    reason_code: str
+    reason: str
+    ts_event_ns: int
+    ts_created_ns: int
+    def __init__(self, client_order_id: _Optional[str] = ..., intent_id: _Optional[str] = ..., strategy: _Optional[str] = ..., segment: _Optional[str] = ..., security_id: _Optional[int] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., order_type: _Optional[_Union[OrderType, str]] = ..., validity: _Optional[_Union[Validity, str]] = ..., product: _Optional[_Union[Product, str]] = ..., qty_units: _Optional[int] = ..., price_paise: _Optional[int] = ..., trigger_price_paise: _Optional[int] = ..., state: _Optional[_Union[OrderState, str]] = ..., filled_qty_units: _Optional[int] = ..., filled_value_paise: _Optional[int] = ..., venue_order_id: _Optional[str] = ..., reason_code: _Optional[str] = ..., reason: _Optional[str] = ..., ts_event_ns: _Optional[int] = ..., ts_created_ns: _Optional[int] = ...) -> None: ...
+
+class PlaceOrderRequest(_message.Message):
+    __slots__ = ("instrument", "side", "qty_units", "order_type", "price_paise", "trigger_price_paise", "validity", "product", "reduce_only", "request_id")
+    INSTRUMENT_FIELD_NUMBER: _ClassVar[int]
+    SIDE_FIELD_NUMBER: _ClassVar[int]
+    QTY_UNITS_FIELD_NUMBER: _ClassVar[int]
+    ORDER_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_PRICE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    VALIDITY_FIELD_NUMBER: _ClassVar[int]
+    PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    REDUCE_ONLY_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    instrument: InstrumentRef
+    side: Side
+    qty_units: int
+    order_type: OrderType
+    price_paise: int
+    trigger_price_paise: int
+    validity: Validity
+    product: Product
+    reduce_only: bool
+    request_id: str
+    def __init__(self, instrument: _Optional[_Union[InstrumentRef, _Mapping]] = ..., side: _Optional[_Union[Side, str]] = ..., qty_units: _Optional[int] = ..., order_type: _Optional[_Union[OrderType, str]] = ..., price_paise: _Optional[int] = ..., trigger_price_paise: _Optional[int] = ..., validity: _Optional[_Union[Validity, str]] = ..., product: _Optional[_Union[Product, str]] = ..., reduce_only: _Optional[bool] = ..., request_id: _Optional[str] = ...) -> None: ...
+
+class PlaceOrderResponse(_message.Message):
+    __slots__ = ("order",)
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    order: Order
+    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ...) -> None: ...
+
+class CancelOrderRequest(_message.Message):
+    __slots__ = ("client_order_id",)
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    client_order_id: str
+    def __init__(self, client_order_id: _Optional[str] = ...) -> None: ...
+
+class CancelOrderResponse(_message.Message):
+    __slots__ = ("order",)
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    order: Order
+    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ...) -> None: ...
+
+class CancelAllOrdersRequest(_message.Message):
+    __slots__ = ("strategy",)
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    strategy: str
+    def __init__(self, strategy: _Optional[str] = ...) -> None: ...
+
+class CancelAllOrdersResponse(_message.Message):
+    __slots__ = ("client_order_ids",)
+    CLIENT_ORDER_IDS_FIELD_NUMBER: _ClassVar[int]
+    client_order_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, client_order_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListOrdersRequest(_message.Message):
+    __slots__ = ("open_only", "strategy", "limit")
+    OPEN_ONLY_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    open_only: bool
+    strategy: str
+    limit: int
+    def __init__(self, open_only: _Optional[bool] = ..., strategy: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListOrdersResponse(_message.Message):
+    __slots__ = ("orders",)
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    orders: _containers.RepeatedCompositeFieldContainer[Order]
+    def __init__(self, orders: _Optional[_Iterable[_Union[Order, _Mapping]]] = ...) -> None: ...
+
+class GetOrderRequest(_message.Message):
+    __slots__ = ("client_order_id",)
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    client_order_id: str
+    def __init__(self, client_order_id: _Optional[str] = ...) -> None: ...
+
+class GetOrderResponse(_message.Message):
+    __slots__ = ("order",)
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    order: Order
+    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ...) -> None: ...
+
+class OrderDenial(_message.Message):
+    __slots__ = ("intent_id", "strategy", "segment", "security_id", "symbol", "reason_code", "message", "ts_event_ns")
+    INTENT_ID_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    SECURITY_ID_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    TS_EVENT_NS_FIELD_NUMBER: _ClassVar[int]
+    intent_id: str
+    strategy: str
+    segment: str
+    security_id: int
+    symbol: str
+    reason_code: str
+    message: str
+    ts_event_ns: int
+    def __init__(self, intent_id: _Optional[str] = ..., strategy: _Optional[str] = ..., segment: _Optional[str] = ..., security_id: _Optional[int] = ..., symbol: _Optional[str] = ..., reason_code: _Optional[str] = ..., message: _Optional[str] = ..., ts_event_ns: _Optional[int] = ...) -> None: ...
+
+class WatchOrdersRequest(_message.Message):
+    __slots__ = ("strategy",)
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    strategy: str
+    def __init__(self, strategy: _Optional[str] = ...) -> None: ...
+
+class WatchOrdersResponse(_message.Message):
+    __slots__ = ("order", "fill", "denial")
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    FILL_FIELD_NUMBER: _ClassVar[int]
+    DENIAL_FIELD_NUMBER: _ClassVar[int]
+    order: Order
+    fill: Trade
+    denial: OrderDenial
+    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ..., fill: _Optional[_Union[Trade, _Mapping]] = ..., denial: _Optional[_Union[OrderDenial, _Mapping]] = ...) -> None: ...
+
+class Trade(_message.Message):
+    __slots__ = ("fill_id", "client_order_id", "venue_order_id", "strategy", "segment", "security_id", "symbol", "side", "qty_units", "price_paise", "charges_paise", "ts_event_ns")
+    FILL_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    VENUE_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    SECURITY_ID_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    SIDE_FIELD_NUMBER: _ClassVar[int]
+    QTY_UNITS_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    CHARGES_PAISE_FIELD_NUMBER: _ClassVar[int]
+    TS_EVENT_NS_FIELD_NUMBER: _ClassVar[int]
+    fill_id: str
+    client_order_id: str
+    venue_order_id: str
+    strategy: str
+    segment: str
+    security_id: int
+    symbol: str
+    side: Side
+    qty_units: int
+    price_paise: int
+    charges_paise: int
+    ts_event_ns: int
+    def __init__(self, fill_id: _Optional[str] = ..., client_order_id: _Optional[str] = ..., venue_order_id: _Optional[str] = ..., strategy: _Optional[str] = ..., segment: _Optional[str] = ..., security_id: _Optional[int] = ..., symbol: _Optional[str] = ..., side: _Optional[_Union[Side, str]] = ..., qty_units: _Optional[int] = ..., price_paise: _Optional[int] = ..., charges_paise: _Optional[int] = ..., ts_event_ns: _Optional[int] = ...) -> None: ...
+
+class ListTradesRequest(_message.Message):
+    __slots__ = ("strategy", "limit")
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    strategy: str
+    limit: int
+    def __init__(self, strategy: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class ListTradesResponse(_message.Message):
+    __slots__ = ("trades",)
+    TRADES_FIELD_NUMBER: _ClassVar[int]
+    trades: _containers.RepeatedCompositeFieldContainer[Trade]
+    def __init__(self, trades: _Optional[_Iterable[_Union[Trade, _Mapping]]] = ...) -> None: ...
+
+class Position(_message.Message):
+    __slots__ = ("strategy", "segment", "security_id", "symbol", "net_qty_units", "open_cost_paise", "realised_pnl_paise", "charges_paise", "ts_event_ns")
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    SECURITY_ID_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    NET_QTY_UNITS_FIELD_NUMBER: _ClassVar[int]
+    OPEN_COST_PAISE_FIELD_NUMBER: _ClassVar[int]
+    REALISED_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    CHARGES_PAISE_FIELD_NUMBER: _ClassVar[int]
+    TS_EVENT_NS_FIELD_NUMBER: _ClassVar[int]
+    strategy: str
+    segment: str
+    security_id: int
+    symbol: str
+    net_qty_units: int
+    open_cost_paise: int
+    realised_pnl_paise: int
+    charges_paise: int
+    ts_event_ns: int
+    def __init__(self, strategy: _Optional[str] = ..., segment: _Optional[str] = ..., security_id: _Optional[int] = ..., symbol: _Optional[str] = ..., net_qty_units: _Optional[int] = ..., open_cost_paise: _Optional[int] = ..., realised_pnl_paise: _Optional[int] = ..., charges_paise: _Optional[int] = ..., ts_event_ns: _Optional[int] = ...) -> None: ...
+
+class ListPositionsRequest(_message.Message):
+    __slots__ = ("strategy", "open_only")
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    OPEN_ONLY_FIELD_NUMBER: _ClassVar[int]
+    strategy: str
+    open_only: bool
+    def __init__(self, strategy: _Optional[str] = ..., open_only: _Optional[bool] = ...) -> None: ...
+
+class ListPositionsResponse(_message.Message):
+    __slots__ = ("positions", "realised_pnl_paise", "charges_paise", "net_pnl_paise")
+    POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    REALISED_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    CHARGES_PAISE_FIELD_NUMBER: _ClassVar[int]
+    NET_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    positions: _containers.RepeatedCompositeFieldContainer[Position]
+    realised_pnl_paise: int
+    charges_paise: int
+    net_pnl_paise: int
+    def __init__(self, positions: _Optional[_Iterable[_Union[Position, _Mapping]]] = ..., realised_pnl_paise: _Optional[int] = ..., charges_paise: _Optional[int] = ..., net_pnl_paise: _Optional[int] = ...) -> None: ...
+
+class GetFundsRequest(_message.Message):
+    __slots__ = ("account",)
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    account: str
+    def __init__(self, account: _Optional[str] = ...) -> None: ...
+
+class GetFundsResponse(_message.Message):
+    __slots__ = ("account", "cash_paise", "external_paise", "charges_paise", "ts_ns")
+    ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    CASH_PAISE_FIELD_NUMBER: _ClassVar[int]
+    EXTERNAL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    CHARGES_PAISE_FIELD_NUMBER: _ClassVar[int]
+    TS_NS_FIELD_NUMBER: _ClassVar[int]
+    account: str
+    cash_paise: int
+    external_paise: int
+    charges_paise: int
+    ts_ns: int
+    def __init__(self, account: _Optional[str] = ..., cash_paise: _Optional[int] = ..., external_paise: _Optional[int] = ..., charges_paise: _Optional[int] = ..., ts_ns: _Optional[int] = ...) -> None: ...
+
+class GetRiskStateRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetRiskStateResponse(_message.Message):
+    __slots__ = ("state", "reason_code", "detail", "by", "ts_ns", "kill_switch")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    TS_NS_FIELD_NUMBER: _ClassVar[int]
+    KILL_SWITCH_FIELD_NUMBER: _ClassVar[int]
+    state: TradingState
+    reason_code: str
+    detail: str
+    by: str
+    ts_ns: int
+    kill_switch: KillSwitch
+    def __init__(self, state: _Optional[_Union[TradingState, str]] = ..., reason_code: _Optional[str] = ..., detail: _Optional[str] = ..., by: _Optional[str] = ..., ts_ns: _Optional[int] = ..., kill_switch: _Optional[_Union[KillSwitch, _Mapping]] = ...) -> None: ...
+
+class EngageKillSwitchRequest(_message.Message):
+    __slots__ = ("reason",)
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    reason: str
+    def __init__(self, reason: _Optional[str] = ...) -> None: ...
+
+class EngageKillSwitchResponse(_message.Message):
+    __slots__ = ("kill_switch",)
+    KILL_SWITCH_FIELD_NUMBER: _ClassVar[int]
+    kill_switch: KillSwitch
+    def __init__(self, kill_switch: _Optional[_Union[KillSwitch, _Mapping]] = ...) -> None: ...
+
+class ReleaseKillSwitchRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ReleaseKillSwitchResponse(_message.Message):
+    __slots__ = ("kill_switch",)
+    KILL_SWITCH_FIELD_NUMBER: _ClassVar[int]
+    kill_switch: KillSwitch
+    def __init__(self, kill_switch: _Optional[_Union[KillSwitch, _Mapping]] = ...) -> None: ...
+
+class Instrument(_message.Message):
+    __slots__ = ("segment", "security_id", "exchange", "symbol", "display_name", "underlying", "instrument_type", "expiry_yyyymmdd", "strike_paise", "option_type", "lot_size_units", "tick_paise", "freeze_qty_units")
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    SECURITY_ID_FIELD_NUMBER: _ClassVar[int]
+    EXCHANGE_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    DISPLAY_NAME_FIELD_NUMBER: _ClassVar[int]
+    UNDERLYING_FIELD_NUMBER: _ClassVar[int]
+    INSTRUMENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRY_YYYYMMDD_FIELD_NUMBER: _ClassVar[int]
+    STRIKE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    OPTION_TYPE_FIELD_NUMBER: _ClassVar[int]
+    LOT_SIZE_UNITS_FIELD_NUMBER: _ClassVar[int]
+    TICK_PAISE_FIELD_NUMBER: _ClassVar[int]
+    FREEZE_QTY_UNITS_FIELD_NUMBER: _ClassVar[int]
+    segment: str
+    security_id: int
+    exchange: str
+    symbol: str
+    display_name: str
+    underlying: str
+    instrument_type: str
+    expiry_yyyymmdd: int
+    strike_paise: int
+    option_type: str
+    lot_size_units: int
+    tick_paise: int
+    freeze_qty_units: int
+    def __init__(self, segment: _Optional[str] = ..., security_id: _Optional[int] = ..., exchange: _Optional[str] = ..., symbol: _Optional[str] = ..., display_name: _Optional[str] = ..., underlying: _Optional[str] = ..., instrument_type: _Optional[str] = ..., expiry_yyyymmdd: _Optional[int] = ..., strike_paise: _Optional[int] = ..., option_type: _Optional[str] = ..., lot_size_units: _Optional[int] = ..., tick_paise: _Optional[int] = ..., freeze_qty_units: _Optional[int] = ...) -> None: ...
+
+class SearchInstrumentsRequest(_message.Message):
+    __slots__ = ("text", "limit")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    limit: int
+    def __init__(self, text: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class SearchInstrumentsResponse(_message.Message):
+    __slots__ = ("instruments",)
+    INSTRUMENTS_FIELD_NUMBER: _ClassVar[int]
+    instruments: _containers.RepeatedCompositeFieldContainer[Instrument]
+    def __init__(self, instruments: _Optional[_Iterable[_Union[Instrument, _Mapping]]] = ...) -> None: ...
+
+class GetOptionChainRequest(_message.Message):
+    __slots__ = ("underlying", "expiry_yyyymmdd", "segment")
+    UNDERLYING_FIELD_NUMBER: _ClassVar[int]
+    EXPIRY_YYYYMMDD_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    underlying: str
+    expiry_yyyymmdd: int
+    segment: str
+    def __init__(self, underlying: _Optional[str] = ..., expiry_yyyymmdd: _Optional[int] = ..., segment: _Optional[str] = ...) -> None: ...
+
+class ChainStrike(_message.Message):
+    __slots__ = ("strike_paise", "ce_security_id", "pe_security_id", "ce_symbol", "pe_symbol")
+    STRIKE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    CE_SECURITY_ID_FIELD_NUMBER: _ClassVar[int]
+    PE_SECURITY_ID_FIELD_NUMBER: _ClassVar[int]
+    CE_SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    PE_SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    strike_paise: int
+    ce_security_id: int
+    pe_security_id: int
+    ce_symbol: str
+    pe_symbol: str
+    def __init__(self, strike_paise: _Optional[int] = ..., ce_security_id: _Optional[int] = ..., pe_security_id: _Optional[int] = ..., ce_symbol: _Optional[str] = ..., pe_symbol: _Optional[str] = ...) -> None: ...
+
+class GetOptionChainResponse(_message.Message):
+    __slots__ = ("underlying", "segment", "expiry_yyyymmdd", "lot_size_units", "step_paise", "strikes", "expiries")
+    UNDERLYING_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRY_YYYYMMDD_FIELD_NUMBER: _ClassVar[int]
+    LOT_SIZE_UNITS_FIELD_NUMBER: _ClassVar[int]
+    STEP_PAISE_FIELD_NUMBER: _ClassVar[int]
+    STRIKES_FIELD_NUMBER: _ClassVar[int]
+    EXPIRIES_FIELD_NUMBER: _ClassVar[int]
+    underlying: str
+    segment: str
+    expiry_yyyymmdd: int
+    lot_size_units: int
+    step_paise: int
+    strikes: _containers.RepeatedCompositeFieldContainer[ChainStrike]
+    expiries: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, underlying: _Optional[str] = ..., segment: _Optional[str] = ..., expiry_yyyymmdd: _Optional[int] = ..., lot_size_units: _Optional[int] = ..., step_paise: _Optional[int] = ..., strikes: _Optional[_Iterable[_Union[ChainStrike, _Mapping]]] = ..., expiries: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class User(_message.Message):
+    __slots__ = ("name", "role", "active", "created_ns", "updated_ns", "updated_by", "active_tokens")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_NS_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_NS_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_BY_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_TOKENS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    role: Role
+    active: bool
+    created_ns: int
+    updated_ns: int
+    updated_by: str
+    active_tokens: int
+    def __init__(self, name: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ..., active: _Optional[bool] = ..., created_ns: _Optional[int] = ..., updated_ns: _Optional[int] = ..., updated_by: _Optional[str] = ..., active_tokens: _Optional[int] = ...) -> None: ...
+
+class AddUserRequest(_message.Message):
+    __slots__ = ("name", "role")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    role: Role
+    def __init__(self, name: _Optional[str] = ..., role: _Optional[_Union[Role, str]] = ...) -> None: ...
+
+class AddUserResponse(_message.Message):
+    __slots__ = ("user", "token", "token_id")
+    USER_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    user: User
+    token: str
+    token_id: str
+    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ..., token: _Optional[str] = ..., token_id: _Optional[str] = ...) -> None: ...
+
+class ListUsersRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListUsersResponse(_message.Message):
+    __slots__ = ("users",)
+    USERS_FIELD_NUMBER: _ClassVar[int]
+    users: _containers.RepeatedCompositeFieldContainer[User]
+    def __init__(self, users: _Optional[_Iterable[_Union[User, _Mapping]]] = ...) -> None: ...
+
+class RevokeUserRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class RevokeUserResponse(_message.Message):
+    __slots__ = ("user", "tokens_revoked")
+    USER_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_REVOKED_FIELD_NUMBER: _ClassVar[int]
+    user: User
+    tokens_revoked: int
+    def __init__(self, user: _Optional[_Union[User, _Mapping]] = ..., tokens_revoked: _Optional[int] = ...) -> None: ...
