@@ -11,6 +11,8 @@ import msgspec
 from actors.base import Actor, ActorConfigError, ActorContext
 from actors.strategy.api import BadParams, InstrumentRef, Strategy, parse_params
 from actors.strategy.registry import UnknownStrategy, resolve
+from engine.instruments import InstrumentTable
+from engine.logs import Throttle
 from engine.market import UnknownInstrument, open_instruments, resolve_instrument
 from ipc import topics
 from ipc.messages import (
@@ -97,6 +99,13 @@ class _Handle:
     def resolve(self, text: str) -> InstrumentRef:
         return self._actor.resolve(text)
 
+    def subscribe(self, instrument: InstrumentRef) -> None:
+        self._actor.add_instrument(self.name, instrument)
+
+    @property
+    def table(self) -> InstrumentTable | None:
+        return self._actor.table
+
 
 class StrategyActor(Actor):
     subscriptions = (topics.TICK, topics.QUOTE, topics.BOOK, topics.ORDER, topics.FILL, topics.RISK_DENIED)
@@ -107,10 +116,11 @@ class StrategyActor(Actor):
         self.by_instrument: dict[tuple[int, int], list[Strategy]] = {}
         self.positions: dict[tuple[str, int, int], int] = {}
         self.bar_builders: dict[tuple[int, int], list[tuple[Any, list[Strategy]]]] = {}
-        self.table = None
+        self.table: InstrumentTable | None = None
         # At-least-once to risk (risk and execution dedup by intent id): an intent lost in a dying
         # risk process is sent again until its order or its denial is seen.
         self.unacked: dict[str, tuple[OrderIntent, float, int]] = {}
+        self._deny_log = Throttle()
 
     # Loading ------------------------------------------------------------------------------------
     def resolve(self, text: str) -> InstrumentRef:
@@ -182,6 +192,13 @@ class StrategyActor(Actor):
         builders.append((BarBuilder(timeframe_s, instrument.segment, instrument.security_id),
                          [self.strategies[name]]))
 
+    def add_instrument(self, name: str, instrument: InstrumentRef) -> None:
+        """Route an instrument's market data to a strategy at run time (idempotent)."""
+        routed = self.by_instrument.setdefault((instrument.segment, instrument.security_id), [])
+        strategy = self.strategies[name]
+        if strategy not in routed:
+            routed.append(strategy)
+
     def save_state(self, name: str) -> None:
         """Persisted through execution, the ledger's only writer (lands with the ledger wiring)."""
 
@@ -235,8 +252,13 @@ class StrategyActor(Actor):
         # DUPLICATE_INTENT answers a re-send risk already had: the order event will follow.
         if msg.reason_code != "DUPLICATE_INTENT":
             self.unacked.pop(msg.intent_id, None)
-            self.log.info("intent_denied", strategy=msg.strategy, intent_id=msg.intent_id, reason=msg.reason_code,
-                          message=msg.message)
+            suppressed = self._deny_log.allow((msg.strategy, msg.reason_code))
+            if suppressed is not None:
+                self.log.info("intent_denied", strategy=msg.strategy, intent_id=msg.intent_id,
+                              reason=msg.reason_code, message=msg.message, suppressed=suppressed)
+            strategy = self.strategies.get(msg.strategy)
+            if strategy is not None:
+                strategy.on_denied(msg)
 
     def on_fill(self, msg: Fill) -> None:
         key = (msg.strategy, msg.segment, msg.security_id)

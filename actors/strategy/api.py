@@ -9,7 +9,7 @@
             if ...: self.ctx.buy(self.instrument, 65, cause=tick)
 
 Handlers: ``on_start``, ``on_tick``, ``on_quote``, ``on_bar``, ``on_book``, ``on_order``, ``on_fill``,
-``on_stop``. A strategy never touches sockets; it talks through its :class:`StrategyContext`.
+``on_denied``, ``on_stop``. A strategy never touches sockets; it talks through its :class:`StrategyContext`.
 State: ``State`` (a msgspec Struct class) and ``self.state`` are saved to the ledger by the actor
 and restored after a restart.
 """
@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import msgspec
 
-from ipc.messages import Bar, BookUpdate, Fill, OrderEvent, OrderType, Product, Quote, Side, Tick, Validity
+from ipc.messages import Bar, BookUpdate, Fill, OrderDenied, OrderEvent, OrderType, Product, Quote, Side, Tick, Validity
 
 if TYPE_CHECKING:
+    from engine.instruments import InstrumentTable
     from engine.logs import Log
 
 
@@ -61,6 +62,16 @@ class StrategyContext(Protocol):
     def save_state(self) -> None: ...
     def resolve(self, text: str) -> InstrumentRef: ...
 
+    def subscribe(self, instrument: InstrumentRef) -> None:
+        """Deliver this instrument's ticks, quotes and book updates to the strategy from now on
+        (idempotent). For instruments chosen at run time, e.g. an option picked at entry."""
+        ...
+
+    @property
+    def table(self) -> "InstrumentTable | None":
+        """The loaded instrument master (option chains, expiries, lot sizes); None if not loaded."""
+        ...
+
 
 class Strategy:
     """Base class; subclasses set ``kind`` and ``Params`` and override handlers they need."""
@@ -86,6 +97,7 @@ class Strategy:
     def on_book(self, book: BookUpdate) -> None: ...
     def on_order(self, order: OrderEvent) -> None: ...
     def on_fill(self, fill: Fill) -> None: ...
+    def on_denied(self, denied: OrderDenied) -> None: ...  # risk refused an intent (not a DUPLICATE_INTENT answer)
     def on_stop(self) -> None: ...
 
     def on_params_changed(self, old: StrategyParams) -> None:

@@ -12,6 +12,15 @@ from actors.strategy.api import Strategy
 BUILTIN: dict[str, str] = {
     "probe": "actors.strategy.builtin.probe:ProbeStrategy",
     "ema_cross": "actors.strategy.builtin.ema_cross:EmaCross",
+    "supertrend_options": "actors.strategy.builtin.supertrend_options:SupertrendOptions",
+    "rsi_reversal": "actors.strategy.builtin.rsi_reversal:RsiReversal",
+    "vwap_breakout": "actors.strategy.builtin.vwap_breakout:VwapBreakout",
+    "mean_reversion": "actors.strategy.builtin.mean_reversion:MeanReversion",
+    "short_straddle": "actors.strategy.builtin.short_straddle:ShortStraddle",
+    "short_strangle": "actors.strategy.builtin.short_strangle:ShortStrangle",
+    "iron_condor": "actors.strategy.builtin.iron_condor:IronCondor",
+    "bull_call_spread": "actors.strategy.builtin.bull_call_spread:BullCallSpread",
+    "bear_put_spread": "actors.strategy.builtin.bear_put_spread:BearPutSpread",
 }
 
 
