@@ -532,7 +532,16 @@ def cmd_risk(args: argparse.Namespace) -> int:
         line = f"trading {_enum_name('TradingState', r.state)}"
         if r.reason_code or r.ts_ns:
             line += f" ({r.reason_code}: {r.detail}; by {r.by or '-'} at {clock(r.ts_ns)})"
-        return line + f"\nkill switch: {'ENGAGED (' + ks.reason + ', by ' + ks.by + ')' if ks.engaged else 'released'}"
+        line += f"\nkill switch: {'ENGAGED (' + ks.reason + ', by ' + ks.by + ')' if ks.engaged else 'released'}"
+        if r.HasField("usage"):
+            u = r.usage
+            line += (f"\norders today {u.orders_today}/{u.max_orders_per_day}, last second "
+                     f"{u.orders_last_second}/{u.max_orders_per_second}, trades today {u.trades_today}/"
+                     f"{u.max_trades_per_day}, open orders {u.open_orders}/{u.max_open_orders}"
+                     f"\ngross exposure {rupees(u.gross_exposure_paise)}/{rupees(u.max_gross_exposure_paise)}"
+                     f", day P&L {rupees(u.day_pnl_paise)} (limit -{rupees(u.daily_max_loss_paise)})"
+                     f", cash {rupees(u.cash_paise)}, reserved {rupees(u.reserved_paise)}")
+        return line
 
     def body(c: Client) -> int:
         if args.action == "show":

@@ -656,3 +656,16 @@ def test_mutual_tls_needs_the_ca_and_a_client_certificate(monkeypatch) -> None:
         d.reap()
         if not os.environ.get("SHIKRA_KEEP_TMP"):
             shutil.rmtree(root, ignore_errors=True)
+
+
+def test_risk_state_reports_live_usage_against_the_limits(eng) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        state = eng.call("RiskService", "GetRiskState", pb.GetRiskStateRequest(), eng.viewer)
+        if state.HasField("usage") or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert state.HasField("usage"), "risk writes its usage every second"
+    u = state.usage
+    assert u.max_orders_per_second == 1000 and u.max_open_orders == 50  # this module's daemon config
+    assert u.orders_today >= 0 and u.cash_paise > 0 and u.ts_ns > 0

@@ -150,10 +150,14 @@ def status_to_pb(status: DaemonStatus) -> pb.GetStatusResponse:
     )
 
 
-def risk_state_to_pb(ts: TradingStateChanged, ks: KillSwitchStatus | None) -> pb.GetRiskStateResponse:
+def risk_state_to_pb(ts: TradingStateChanged, ks: KillSwitchStatus | None,
+                     usage: Any = None) -> pb.GetRiskStateResponse:
+    fields = {} if usage is None else msgspec.structs.asdict(usage)
+    fields.pop("state", None)
     return pb.GetRiskStateResponse(
         state=TRADING_STATE_TO_PB.get(ts.state, pb.TRADING_STATE_UNSPECIFIED), reason_code=ts.reason_code,
         detail=ts.detail, by=ts.by, ts_ns=ts.ts_ns, kill_switch=kill_switch_to_pb(ks) if ks is not None else None,
+        usage=pb.RiskUsage(**fields) if usage is not None else None,
     )
 
 

@@ -43,6 +43,7 @@ from actors.control.auth import (
 from actors.control.bridge import Answer, Bridge
 from actors.control.config import ControlConfig, split_listen
 from actors.control.convert import Refusal
+from actors.risk.usage import read_usage
 from engine.control_api import control_pb2 as pb
 from engine.control_api import control_pb2_grpc as rpc
 from engine.instruments import Instrument, InstrumentTable
@@ -545,7 +546,8 @@ class ControlApi:
             if isinstance(snap, Refusal):
                 return snap
             state = snap.trading_state()
-        return convert.risk_state_to_pb(state, read_kill_switch(self.data_dir) or KillSwitchStatus())
+        usage = read_usage(self.run_dir)
+        return convert.risk_state_to_pb(state, read_kill_switch(self.data_dir) or KillSwitchStatus(), usage)
 
     async def _supervisor(self, msg: EngageKillSwitch | ReleaseKillSwitch) -> Reply | Refusal:
         try:

@@ -19,6 +19,7 @@ from actors.risk import state as trading
 from actors.risk.checks import Denial, InstrumentLimits, RiskEngine, to_order_denied
 from actors.risk.limits import RiskLimits
 from actors.risk.monitors import ActionKind, PostTradeMonitor, exit_intent, to_risk_action
+from actors.risk.usage import RiskUsage, write_usage
 from actors.risk.sessions import AlwaysOpenCalendar, SessionCalendar, default_calendar, ist_day_number
 from engine.logs import Throttle
 from engine.ledger import LedgerError, LedgerReader, ledger_dir
@@ -232,6 +233,26 @@ class RiskActor(Actor):
     def _on_clock(self) -> None:
         self._act(self.monitor.on_clock(time.time_ns()))
         self._flatten_step()
+        self._write_usage()
+
+    def _write_usage(self) -> None:
+        e = self.engine
+        lim = e.limits
+        now = time.time_ns()
+        try:
+            write_usage(self.ctx.run_dir, RiskUsage(
+                state=e.status.state.value, orders_today=e.orders_today,
+                orders_last_second=e.orders_in_last_second(now), trades_today=e.trades_today,
+                open_orders=e.open_orders, gross_exposure_paise=e.gross_paise, net_long_paise=e.net_long_paise,
+                net_short_paise=e.net_short_paise, day_pnl_paise=self.monitor.daily_pnl_paise(),
+                cash_paise=e.cash_paise, reserved_paise=e.reserved_paise,
+                max_orders_per_second=lim.max_orders_per_second, max_orders_per_day=lim.max_orders_per_day,
+                max_trades_per_day=lim.max_trades_per_day, max_open_orders=lim.max_open_orders,
+                max_gross_exposure_paise=lim.max_gross_exposure_paise,
+                max_net_exposure_paise=lim.max_net_exposure_paise, daily_max_loss_paise=lim.daily_max_loss_paise,
+                ts_ns=now))
+        except OSError as exc:
+            self.log.warning("usage_not_written", error=str(exc))
 
     def _act(self, actions: Any) -> None:
         if not actions:

@@ -443,20 +443,62 @@ class GetRiskStateRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetRiskStateResponse(_message.Message):
-    __slots__ = ("state", "reason_code", "detail", "by", "ts_ns", "kill_switch")
+    __slots__ = ("state", "reason_code", "detail", "by", "ts_ns", "kill_switch", "usage")
     STATE_FIELD_NUMBER: _ClassVar[int]
     REASON_CODE_FIELD_NUMBER: _ClassVar[int]
     DETAIL_FIELD_NUMBER: _ClassVar[int]
     BY_FIELD_NUMBER: _ClassVar[int]
     TS_NS_FIELD_NUMBER: _ClassVar[int]
     KILL_SWITCH_FIELD_NUMBER: _ClassVar[int]
+    USAGE_FIELD_NUMBER: _ClassVar[int]
     state: TradingState
     reason_code: str
     detail: str
     by: str
     ts_ns: int
     kill_switch: KillSwitch
-    def __init__(self, state: _Optional[_Union[TradingState, str]] = ..., reason_code: _Optional[str] = ..., detail: _Optional[str] = ..., by: _Optional[str] = ..., ts_ns: _Optional[int] = ..., kill_switch: _Optional[_Union[KillSwitch, _Mapping]] = ...) -> None: ...
+    usage: RiskUsage
+    def __init__(self, state: _Optional[_Union[TradingState, str]] = ..., reason_code: _Optional[str] = ..., detail: _Optional[str] = ..., by: _Optional[str] = ..., ts_ns: _Optional[int] = ..., kill_switch: _Optional[_Union[KillSwitch, _Mapping]] = ..., usage: _Optional[_Union[RiskUsage, _Mapping]] = ...) -> None: ...
+
+class RiskUsage(_message.Message):
+    __slots__ = ("orders_today", "orders_last_second", "trades_today", "open_orders", "gross_exposure_paise", "net_long_paise", "net_short_paise", "day_pnl_paise", "cash_paise", "reserved_paise", "max_orders_per_second", "max_orders_per_day", "max_trades_per_day", "max_open_orders", "max_gross_exposure_paise", "max_net_exposure_paise", "daily_max_loss_paise", "ts_ns")
+    ORDERS_TODAY_FIELD_NUMBER: _ClassVar[int]
+    ORDERS_LAST_SECOND_FIELD_NUMBER: _ClassVar[int]
+    TRADES_TODAY_FIELD_NUMBER: _ClassVar[int]
+    OPEN_ORDERS_FIELD_NUMBER: _ClassVar[int]
+    GROSS_EXPOSURE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    NET_LONG_PAISE_FIELD_NUMBER: _ClassVar[int]
+    NET_SHORT_PAISE_FIELD_NUMBER: _ClassVar[int]
+    DAY_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    CASH_PAISE_FIELD_NUMBER: _ClassVar[int]
+    RESERVED_PAISE_FIELD_NUMBER: _ClassVar[int]
+    MAX_ORDERS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    MAX_ORDERS_PER_DAY_FIELD_NUMBER: _ClassVar[int]
+    MAX_TRADES_PER_DAY_FIELD_NUMBER: _ClassVar[int]
+    MAX_OPEN_ORDERS_FIELD_NUMBER: _ClassVar[int]
+    MAX_GROSS_EXPOSURE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    MAX_NET_EXPOSURE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    DAILY_MAX_LOSS_PAISE_FIELD_NUMBER: _ClassVar[int]
+    TS_NS_FIELD_NUMBER: _ClassVar[int]
+    orders_today: int
+    orders_last_second: int
+    trades_today: int
+    open_orders: int
+    gross_exposure_paise: int
+    net_long_paise: int
+    net_short_paise: int
+    day_pnl_paise: int
+    cash_paise: int
+    reserved_paise: int
+    max_orders_per_second: int
+    max_orders_per_day: int
+    max_trades_per_day: int
+    max_open_orders: int
+    max_gross_exposure_paise: int
+    max_net_exposure_paise: int
+    daily_max_loss_paise: int
+    ts_ns: int
+    def __init__(self, orders_today: _Optional[int] = ..., orders_last_second: _Optional[int] = ..., trades_today: _Optional[int] = ..., open_orders: _Optional[int] = ..., gross_exposure_paise: _Optional[int] = ..., net_long_paise: _Optional[int] = ..., net_short_paise: _Optional[int] = ..., day_pnl_paise: _Optional[int] = ..., cash_paise: _Optional[int] = ..., reserved_paise: _Optional[int] = ..., max_orders_per_second: _Optional[int] = ..., max_orders_per_day: _Optional[int] = ..., max_trades_per_day: _Optional[int] = ..., max_open_orders: _Optional[int] = ..., max_gross_exposure_paise: _Optional[int] = ..., max_net_exposure_paise: _Optional[int] = ..., daily_max_loss_paise: _Optional[int] = ..., ts_ns: _Optional[int] = ...) -> None: ...
 
 class EngageKillSwitchRequest(_message.Message):
     __slots__ = ("reason",)
