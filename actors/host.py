@@ -271,64 +271,49 @@ class ActorHost:
             self._bad_frame(where, exc.failure.value, exc.detail)
             return None
 
-    def _on_stream(self) -> None:
-        sock = self.subscriber.sock
-        for _ in range(1024):  # bounded batch so timers and inboxes are not starved
+    def _receive(self, sock: zmq.Socket, where: str, nframes: int,
+                 handle: Callable[[list[zmq.Frame], Message], None]) -> None:
+        """Drain ``sock``: check the frame count, decode the last frame in place, hand it on.
+        A bounded batch, so that timers and the other sockets are not starved."""
+        for _ in range(1024):
             try:
                 frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
             except zmq.Again:
                 return
-            if len(frames) != 2:
-                self._bad_frame("stream", "CORRUPT", f"{len(frames)} frames, expected 2")
+            if len(frames) != nframes:
+                self._bad_frame(where, "CORRUPT", f"{len(frames)} frames, expected {nframes}")
                 continue
-            msg = self._decode("stream", frames[1].buffer)
+            msg = self._decode(where, frames[-1].buffer)
             if msg is None:
                 continue
             self.msgs_in += 1
-            topic = frames[0].bytes
-            targets = self._routes.get(topic)
-            if targets is None:
-                targets = [n for n, cls in self._classes
-                           if any(topic.startswith(p.encode()) for p in cls.subscriptions)]
-                self._routes[topic] = targets
-            for name in targets:
-                self._dispatch(name, topic, msg, "")
+            handle(frames, msg)
             self._drain_queue()
+
+    def _on_stream(self) -> None:
+        # hot path: market data and events from other hosts
+        self._receive(self.subscriber.sock, "stream", 2, self._on_stream_message)
+
+    def _on_stream_message(self, frames: list[zmq.Frame], msg: Message) -> None:
+        topic = frames[0].bytes
+        targets = self._routes.get(topic)
+        if targets is None:
+            targets = [n for n, cls in self._classes if any(topic.startswith(p.encode()) for p in cls.subscriptions)]
+            self._routes[topic] = targets
+        for name in targets:
+            self._dispatch(name, topic, msg, "")
 
     def _on_inbox(self, name: str, sock: zmq.Socket) -> None:
-        for _ in range(1024):
-            try:
-                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                return
-            if len(frames) != 3:
-                self._bad_frame(f"inbox.{name}", "CORRUPT", f"{len(frames)} frames, expected 3")
-                continue
-            msg = self._decode(f"inbox.{name}", frames[2].buffer)
-            if msg is None:
-                continue
-            self.msgs_in += 1
-            sender = frames[0].bytes.decode(errors="replace")
-            self._dispatch(name, frames[1].bytes, msg, sender)
-            self._drain_queue()
+        def handle(frames: list[zmq.Frame], msg: Message) -> None:
+            self._dispatch(name, frames[1].bytes, msg, frames[0].bytes.decode(errors="replace"))
+        self._receive(sock, f"inbox.{name}", 3, handle)
 
     def _on_replies(self, target: str, sock: zmq.Socket) -> None:
-        """Replies arriving on our DEALER to ``target``: route to the local actor that handles them."""
-        for _ in range(1024):
-            try:
-                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
-            except zmq.Again:
-                return
-            if len(frames) != 2:
-                self._bad_frame(f"replies.{target}", "CORRUPT", f"{len(frames)} frames, expected 2")
-                continue
-            msg = self._decode(f"replies.{target}", frames[1].buffer)
-            if msg is None:
-                continue
-            self.msgs_in += 1
+        """Replies arriving on our DEALER to ``target``: every local actor may be the asker."""
+        def handle(frames: list[zmq.Frame], msg: Message) -> None:
             for name in self.local_names:
                 self._dispatch(name, frames[0].bytes, msg, target)
-            self._drain_queue()
+        self._receive(sock, f"replies.{target}", 2, handle)
 
     def _dispatch(self, name: str, topic: bytes, msg: Message, sender: str) -> None:
         actor = self.actors[name]
