@@ -443,40 +443,15 @@ class RevokeUser(Message, tag="control.user.revoke@1"):
     ts_ns: int
 
 
-AnyMessage = Union[
-    Heartbeat,
-    StopActor,
-    EngageKillSwitch,
-    ReleaseKillSwitch,
-    Ping,
-    Reply,
-    Tick,
-    Quote,
-    Depth,
-    OpenInterest,
-    PrevClose,
-    MarketStatus,
-    FeedDisconnected,
-    BookUpdate,
-    BookStale,
-    Bar,
-    OrderIntent,
-    SubmitOrder,
-    CancelOrder,
-    CancelAllOrders,
-    ModifyOrder,
-    OrderDenied,
-    OrderEvent,
-    Fill,
-    Position,
-    RiskStateChanged,
-    RiskAction,
-    RecordAudit,
-    AddUser,
-    RevokeUser,
-]
+class SaveStrategyState(Message, tag="strategy.state@1"):
+    """A strategy's state to persist (msgpack of its State struct); execution writes it to the
+    ledger, the strategy actor restores it at start before ``on_start``."""
 
-ALL_MESSAGE_TYPES: tuple[type[Message], ...] = AnyMessage.__args__  # type: ignore[attr-defined]
+    strategy: str
+    state: bytes
+    ts_ns: int
+
+
 
 
 # --------------------------------------------------------------------------------------------
@@ -578,6 +553,45 @@ class GroupEvent(Message, tag="group@1"):
     ts_init_ns: int
 
 
-GROUP_MESSAGE_TYPES: tuple[type[Message], ...] = (SubmitGroup, CancelGroup, GroupEvent)
-AnyMessage = Union[AnyMessage, SubmitGroup, CancelGroup, GroupEvent]  # type: ignore[misc]
-ALL_MESSAGE_TYPES = AnyMessage.__args__  # type: ignore[attr-defined]
+
+
+# Every message type, for the decoder: keep this the last statement of the module.
+AnyMessage = Union[
+    Heartbeat,
+    StopActor,
+    EngageKillSwitch,
+    ReleaseKillSwitch,
+    Ping,
+    Reply,
+    Tick,
+    Quote,
+    Depth,
+    OpenInterest,
+    PrevClose,
+    MarketStatus,
+    FeedDisconnected,
+    BookUpdate,
+    BookStale,
+    Bar,
+    OrderIntent,
+    SubmitOrder,
+    CancelOrder,
+    CancelAllOrders,
+    ModifyOrder,
+    OrderDenied,
+    OrderEvent,
+    Fill,
+    Position,
+    RiskStateChanged,
+    RiskAction,
+    RecordAudit,
+    AddUser,
+    RevokeUser,
+    SaveStrategyState,
+    SubmitGroup,
+    CancelGroup,
+    GroupEvent,
+]
+
+
+ALL_MESSAGE_TYPES: tuple[type[Message], ...] = AnyMessage.__args__  # type: ignore[attr-defined]

@@ -31,7 +31,9 @@ def _sample(t):
         if isinstance(f.type, type) and issubclass(f.type, enum.Enum) and f.type is not OrderState:
             values.append(next(iter(f.type)))
             continue
-        if f.type is int:
+        if f.type is bytes:
+            values.append(b"\x00\xff")
+        elif f.type is int:
             values.append(7)
         elif f.type is float:
             values.append(0.5)

@@ -69,6 +69,17 @@ def ledger_facts(data_dir):
                 "wallet": snap.wallet(), "verify": snap.verify(), "audit": list(snap.audit(0, 100000))}
 
 
+def probe_state(data_dir):
+    """The probe strategy's state as the ledger holds it (saved when the strategy actor stops)."""
+    import msgspec
+
+    from actors.strategy.builtin.probe import ProbeState
+    with LedgerReader.open(ledger_dir(data_dir)) as reader, reader.snapshot() as snap:
+        saved = snap.strategy_state("probe")
+    assert saved is not None, "no saved state for the probe strategy"
+    return msgspec.msgpack.decode(saved.state, type=ProbeState)
+
+
 def wait_for_fills(d: Daemon, n: int, timeout_s: float = 60.0) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -169,7 +180,7 @@ def test_kill9_of_execution_during_order_flow_loses_no_order_and_doubles_none(ro
     assert {o.state for o in facts["orders"].values()} == {OrderState.FILLED}
 
 
-def test_restart_rebuilds_positions_and_cash_from_the_ledger(root):
+def test_restart_rebuilds_positions_cash_and_strategy_state_from_the_ledger(root):
     d = Daemon(root, paper_config(every=3)).start()
     try:
         d.wait_running()
@@ -178,6 +189,8 @@ def test_restart_rebuilds_positions_and_cash_from_the_ledger(root):
     finally:
         d.reap()
     first = ledger_facts(d.data_dir)
+    first_state = probe_state(d.data_dir)
+    assert first_state.ticks > 0 and first_state.orders >= 6
     d2 = Daemon(root, paper_config(every=3)).start()
     try:
         d2.wait_running()
@@ -187,6 +200,10 @@ def test_restart_rebuilds_positions_and_cash_from_the_ledger(root):
         d2.reap()
     ready = [line for line in d2.log().splitlines() if '"execution_ready"' in line][-1]
     assert f'"cash_paise":{first["wallet"].cash_paise}' in ready
+    started = [line for line in d2.log().splitlines() if '"strategy_started"' in line][-1]
+    assert '"restored":true' in started
+    ticks_after_second = probe_state(d.data_dir).ticks
+    assert ticks_after_second > first_state.ticks, "the counters continued from the saved state"
     facts = ledger_facts(d.data_dir)
     assert_books_balance(facts)
     assert_every_intent_is_exactly_one_order(facts)

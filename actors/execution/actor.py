@@ -48,6 +48,7 @@ from engine.ledger import (
     CashMovement,
     Ledger,
     LedgerError,
+    StrategyStateSaved,
     TokenIssued,
     TradingStateChanged,
     UserAdded,
@@ -71,6 +72,7 @@ from ipc.messages import (
     RecordAudit,
     RevokeUser,
     RiskStateChanged,
+    SaveStrategyState,
     SubmitOrder,
     Tick,
 )
@@ -685,6 +687,9 @@ class ExecutionActor(Actor):
                                               "instrument": fsm.instrument_label(msg.segment, msg.security_id),
                                               "reason_code": msg.reason_code},
                                         result=msg.message, ts_ns=msg.ts_event_ns)])
+
+    def on_save_strategy_state(self, msg: SaveStrategyState) -> None:
+        self.ledger.append([StrategyStateSaved(strategy=msg.strategy, state=msg.state, ts_ns=msg.ts_ns)])
 
     def on_risk_state_changed(self, msg: RiskStateChanged) -> None:
         self.ledger.append([TradingStateChanged(state=msg.state, reason_code=msg.reason_code, detail=msg.detail,

@@ -12,6 +12,7 @@ from actors.base import Actor, ActorConfigError, ActorContext
 from actors.strategy.api import BadParams, InstrumentRef, Strategy, parse_params
 from actors.strategy.registry import UnknownStrategy, resolve
 from engine.instruments import InstrumentTable
+from engine.ledger import LedgerError, LedgerReader, ledger_dir
 from engine.logs import Throttle
 from engine.market import UnknownInstrument, open_instruments, resolve_instrument
 from ipc import topics
@@ -22,6 +23,7 @@ from ipc.messages import (
     OrderDenied,
     OrderEvent,
     OrderIntent,
+    SaveStrategyState,
     OrderType,
     Product,
     Quote,
@@ -31,6 +33,7 @@ from ipc.messages import (
 )
 
 RISK = "risk"
+EXECUTION = "execution"
 MAX_RESENDS = 30
 RESEND_AFTER_S = 1.0  # an intent neither ordered nor denied in this time is sent to risk again
 BAR_FLUSH_GRACE_NS = 200_000_000  # let late ticks of a bar arrive before a timer closes it
@@ -155,14 +158,37 @@ class StrategyActor(Actor):
             # Live time only: a replay's exchange clock is not the wall clock.
             self.ctx.every(1.0, self._flush_bars)
         self.ctx.every(RESEND_AFTER_S / 2, self._resend_unacked)
+        restored = self._restore_states()
         for name, strategy in self.strategies.items():
             strategy.on_start()
-            self.log.info("strategy_started", strategy=name, kind=strategy.kind,
+            self.log.info("strategy_started", strategy=name, kind=strategy.kind, restored=name in restored,
                           params=msgspec.json.encode(strategy.params).decode())
 
+    def _restore_states(self) -> set[str]:
+        """Each strategy's last saved state from the ledger, set before its on_start."""
+        restored: set[str] = set()
+        try:
+            reader = LedgerReader.open(ledger_dir(self.ctx.data_dir))
+        except LedgerError:
+            return restored  # first start: nothing saved yet
+        with reader, reader.snapshot() as snap:
+            for name, strategy in self.strategies.items():
+                saved = snap.strategy_state(name)
+                if saved is None:
+                    continue
+                try:
+                    strategy.state = msgspec.msgpack.decode(saved.state, type=type(strategy).State)
+                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                    # A changed State schema must not stop the engine: start that strategy fresh.
+                    self.log.warning("strategy_state_not_restored", strategy=name, error=str(exc))
+                    continue
+                restored.add(name)
+        return restored
+
     def on_stop(self) -> None:
-        for strategy in self.strategies.values():
+        for name, strategy in self.strategies.items():
             strategy.on_stop()
+            self.save_state(name)  # execution stops after us: the message is written
 
     def send_intent(self, intent: OrderIntent) -> None:
         # hot path
@@ -200,7 +226,11 @@ class StrategyActor(Actor):
             routed.append(strategy)
 
     def save_state(self, name: str) -> None:
-        """Persisted through execution, the ledger's only writer (lands with the ledger wiring)."""
+        """Persist a strategy's state: execution (the ledger's only writer) stores it; reliable send."""
+        strategy = self.strategies.get(name)
+        if strategy is None:
+            return
+        self.ctx.send(EXECUTION, SaveStrategyState(name, msgspec.msgpack.encode(strategy.state), time.time_ns()))
 
     # Market data --------------------------------------------------------------------------------
     def on_tick(self, msg: Tick) -> None:
