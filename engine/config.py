@@ -112,7 +112,7 @@ class StrategyInstanceConfig(Section):
 def _default_strategies() -> list[StrategyInstanceConfig]:
     # Paper trading out of the box: an EMA crossover on a liquid stock of the synthetic market.
     return [StrategyInstanceConfig(name="ema_reliance", kind="ema_cross", instrument="RELIANCE",
-                                   params={"fast": 10, "slow": 30, "timeframe_s": 5, "qty_lots": 1})]
+                                   params={"fast": 10, "slow": 30, "timeframe_s": 1, "qty_lots": 1})]
 
 
 class StrategyConfig(Section):
@@ -358,7 +358,7 @@ user_dir = ""
 name = "ema_reliance"
 kind = "ema_cross"
 instrument = "RELIANCE"
-params = { fast = 10, slow = 30, timeframe_s = 5, qty_lots = 1 }
+params = { fast = 10, slow = 30, timeframe_s = 1, qty_lots = 1 }
 
 [execution]
 # "paper" (simulated fills against the live book) or "dhan" (live orders).
