@@ -80,6 +80,8 @@ def test_daily_loss_breach_halts_flattens_and_stays_halted_across_restart(root):
         assert all(p.net_qty_units == 0 for p in positions.values()), positions
         halted = [row for _, row in audit if row.action == "deny_intent" and row.args["reason_code"] == "HALTED"]
         assert halted, "new intents after the breach must be denied as HALTED"
+        actions = [row for _, row in audit if row.action == "risk_kill_and_flatten"]
+        assert actions and actions[0].args["reason_code"] == "DAILY_MAX_LOSS" and "daily max loss" in actions[0].result
         assert d.stop() == 0
     finally:
         d.reap()

@@ -33,6 +33,7 @@ from ipc.messages import (
     OrderIntent,
     Position,
     Quote,
+    RecordAudit,
     SubmitOrder,
     Tick,
 )
@@ -260,6 +261,13 @@ class RiskActor(Actor):
         now = time.time_ns()
         for action in actions:
             self.ctx.publish(topics.RISK_ACTION.encode(), to_risk_action(action, now))
+            # Every action goes in the ledger's audit table with its reason (execution writes it).
+            self.ctx.send(EXECUTION, RecordAudit(
+                who="risk", action=f"risk_{action.action.value.lower()}",
+                args={"reason_code": action.reason.value, "strategy": action.strategy,
+                      "instrument": f"{topics.SEGMENT_NAMES.get(action.segment, action.segment)}:{action.security_id}",
+                      "side": action.side, "qty_units": str(action.qty_units)},
+                result=action.message, ts_ns=now))
             self.log.warning("risk_action", action=action.action.value, reason=action.reason.value,
                              message=action.message)
             if action.action is ActionKind.KILL_AND_FLATTEN:
