@@ -27,6 +27,7 @@ from engine.ledger.records import (
     event_kind,
     event_time_ns,
 )
+from engine.money import format_paise
 from engine.ledger.store import LedgerReader
 from ipc.messages import Fill, OrderEvent
 from ipc.topics import SEGMENT_NAMES
@@ -46,11 +47,7 @@ ENTRY_COLUMNS: Final = (
 SeqEvent = tuple[int, "LedgerEvent | UnreadableRecord"]
 
 
-def format_rupees(paise: int) -> str:
-    """Exact rupees with two decimals: 165050 -> "1650.50", -5 -> "-0.05"."""
-    sign = "-" if paise < 0 else ""
-    rupees, rest = divmod(abs(paise), 100)
-    return f"{sign}{rupees}.{rest:02d}"
+format_rupees = format_paise  # exact rupees with two decimals: the one money module says how
 
 
 def iso_time(ts_ns: int, tz: dt.tzinfo = IST) -> str:
