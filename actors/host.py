@@ -85,6 +85,12 @@ class _Context:
     def unwatch_fd(self, fd: int) -> None:
         self._host.unwatch_fd(fd)
 
+    def watch_socket(self, sock: zmq.Socket, fn: Callable[[], None]) -> None:
+        self._host.watch_socket(sock, fn)
+
+    def unwatch_socket(self, sock: zmq.Socket) -> None:
+        self._host.unwatch_socket(sock)
+
     def now_ns(self) -> int:
         return time.time_ns()
 
@@ -247,6 +253,16 @@ class ActorHost:
         self.poller.unregister(fd)
         self._fd_handlers.pop(fd, None)
 
+    def watch_socket(self, sock: zmq.Socket, fn: Callable[[], None]) -> None:
+        """Call ``fn`` in the loop whenever the actor's own zmq socket is readable. A zmq
+        socket's FD is edge-triggered and unusable with ``watch_fd``; zmq_poll gets it right.
+        ``fn`` should drain the socket (recv with NOBLOCK until zmq.Again)."""
+        self._register(sock, fn)
+
+    def unwatch_socket(self, sock: zmq.Socket) -> None:
+        self.poller.unregister(sock)
+        self._socket_handlers.pop(sock, None)
+
     def request_stop(self, reason: str) -> None:
         if self._running:
             self._stop_reason = reason
@@ -352,6 +368,11 @@ class ActorHost:
             return
         if sender:
             self.reply(name, sender, result)
+
+    def drain(self) -> None:
+        """Deliver everything queued on the in-process bus now (a caller that must see the
+        consequences of one message before producing the next, e.g. a backtest's replay)."""
+        self._drain_queue()
 
     def _drain_queue(self) -> None:
         urgent = self._urgent

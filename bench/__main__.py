@@ -1,4 +1,4 @@
-"""``python -m bench [latency|feed|floor|suite] [ARGS]``: the benchmark entry point (./dev bench)."""
+"""``python -m bench [latency|feed|backtest|floor|suite] [ARGS]``: the benchmark entry point (./dev bench)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,9 @@ def main(argv: list[str]) -> int:
     if what == "latency":
         from bench.latency import main as latency
         return latency(rest)
+    if what == "backtest":
+        from bench.backtest_throughput import main as backtest
+        return backtest(rest)
     if what == "feed":
         from bench.feed_throughput import main as feed
         return feed(rest)
@@ -22,7 +25,7 @@ def main(argv: list[str]) -> int:
         # pytest-benchmark throughput suite: every comparison runs both sides in one process run.
         return subprocess.call([sys.executable, "-m", "pytest", "bench", "--benchmark-enable", "-q", "-s",
                                 "-p", "no:cacheprovider", *rest])
-    print(f"unknown benchmark '{what}': use latency, feed, floor or suite", file=sys.stderr)
+    print(f"unknown benchmark '{what}': use latency, feed, backtest, floor or suite", file=sys.stderr)
     return 2
 
 

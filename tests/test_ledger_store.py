@@ -335,3 +335,17 @@ def test_event_that_does_not_encode_is_refused_with_the_reason(tmp_path: Path) -
         [(index, issue)] = result.issues
         assert index == 0 and issue.code is FoldIssueCode.BAD_FIELD
         assert "AuditRecord does not encode as msgpack" in issue.detail
+
+
+def test_a_reader_in_the_writers_process_shares_its_environment(tmp_path):
+    """Co-located actors: LMDB forbids a second open of the environment in one process."""
+    from engine.ledger import CashMovement, Ledger, LedgerReader
+    ledger = Ledger.open(tmp_path / "l")
+    try:
+        ledger.append([CashMovement(kind="DEPOSIT", amount_paise=500, account="main", note="", ts_ns=1)])
+        with LedgerReader.open(tmp_path / "l") as reader, reader.snapshot() as snap:
+            assert snap.wallet().cash_paise == 500
+        ledger.append([CashMovement(kind="DEPOSIT", amount_paise=5, account="main", note="", ts_ns=2)])
+        assert ledger.wallet().cash_paise == 505  # the writer still works after the reader closed
+    finally:
+        ledger.close()

@@ -418,6 +418,11 @@ def _new_id_prefix() -> str:
     return "SK" + "".join(alphabet[b % len(alphabet)] for b in os.urandom(4))
 
 
+# Writers open in this process, by directory: LMDB forbids opening one environment twice in a
+# process, so a reader asked for in the writer's process (co-located topology) shares its environment.
+_WRITERS: dict[str, "Ledger"] = {}
+
+
 class Ledger:
     """The ledger writer. One per ledger directory (enforced with a lock file), one thread.
 
@@ -491,6 +496,7 @@ class Ledger:
                 shown = "; ".join(problems[:5])
                 raise LedgerError(LedgerErrorCode.CORRUPT,
                                   f"ledger {directory}: {len(problems)} differences, first: {shown}")
+        _WRITERS[str(directory.resolve())] = ledger
         return ledger
 
     def _init_meta(self) -> str:
@@ -520,6 +526,7 @@ class Ledger:
         if self._closed:
             return
         self._closed = True
+        _WRITERS.pop(str(self._path.resolve()), None)
         if self._syncer is not None:
             self._syncer_stop.set()
             self._syncer.join(timeout=5)
@@ -1033,6 +1040,9 @@ class LedgerReader:
     def open(cls, path: str | os.PathLike[str]) -> LedgerReader:
         """Open an existing ledger read-only. Raises LedgerError NOT_FOUND if there is none."""
         directory = Path(path)
+        writer = _WRITERS.get(str(directory.resolve()))
+        if writer is not None and not writer._closed:
+            return cls(writer._env, writer._dbs, owns_env=False, path=directory)
         if not (directory / "data.mdb").exists():
             raise LedgerError(LedgerErrorCode.NOT_FOUND,
                               f"no ledger at {directory} (the execution actor creates it on first start)")

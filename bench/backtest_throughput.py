@@ -1,0 +1,83 @@
+"""``python -m bench backtest [--ticks N] [--profile]``: backtest throughput over the full path.
+
+An EMA(10)/EMA(30) cross on every tick (kind ``ema_cross``, ``timeframe_s`` 0) on RELIANCE over N
+packets of the seeded synthetic market written to a capture, run by ``engine.backtest`` exactly as
+``shikra backtest`` runs it: feed decode, book, strategy, risk, paper execution and the ledger,
+orders included. Prints ticks/s over the replay, orders, fills and peak RSS; ``--profile`` adds the
+top functions of a cProfile of the run. NautilusTrader is compared when it is importable.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import importlib.util
+import io
+import json
+import pstats
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+GOAL_TICKS_PER_S = 200_000
+
+
+def main(argv: list[str]) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench backtest")
+    ap.add_argument("--ticks", type=int, default=200_000, help="synthetic packets in the capture (default 200000)")
+    ap.add_argument("--profile", action="store_true", help="cProfile the run and print the top functions")
+    ap.add_argument("--top", type=int, default=20, help="functions to show with --profile")
+    ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    args = ap.parse_args(argv)
+
+    from engine.backtest import BacktestSpec, run_backtest, write_synthetic_capture
+    from engine.logs import setup_logging
+
+    setup_logging("warning", "text")
+    root = Path(tempfile.mkdtemp(prefix="shikra-bench-bt-"))
+    try:
+        cap = root / "synthetic.cap"
+        t0 = time.perf_counter()
+        frames = write_synthetic_capture(cap, args.ticks, root / "instruments", seed=7)
+        gen_s = time.perf_counter() - t0
+        spec = BacktestSpec(kind="ema_cross", capture=str(cap), instrument="RELIANCE",
+                            params={"fast": 10, "slow": 30, "timeframe_s": 0, "qty_lots": 1})
+        profiler = cProfile.Profile() if args.profile else None
+        if profiler is not None:
+            profiler.enable()
+        result = run_backtest(spec)
+        if profiler is not None:
+            profiler.disable()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+    c, r, s = result.counts, result.run, result.journal.overall
+    print(f"backtest ema_cross(10/30, every tick) over {args.ticks:,} synthetic packets "
+          f"({frames:,} frames, capture written in {gen_s:.2f} s)")
+    print(f"  ticks      {c.ticks:>12,}")
+    print(f"  orders     {c.orders:>12,}   denied {c.denied:,}  rejected {c.rejected:,}")
+    print(f"  fills      {c.fills:>12,}   trades {s.trades:,}")
+    print(f"  replay     {r.replay_s:>12.2f} s   ({r.wall_s:.2f} s with start-up and stop)")
+    print(f"  ticks/s    {r.ticks_per_s:>12,.0f}   (goal {GOAL_TICKS_PER_S:,}: "
+          f"{'met' if r.ticks_per_s >= GOAL_TICKS_PER_S else 'not met'})")
+    print(f"  peak RSS   {r.peak_rss_bytes / 2**20:>12.1f} MiB")
+    if importlib.util.find_spec("nautilus_trader") is None:
+        print("NautilusTrader: not installed; comparison skipped")
+    else:
+        print("NautilusTrader: installed, but no equivalent backtest is wired here yet; comparison skipped")
+    if profiler is not None:
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(args.top)
+        print(out.getvalue())
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "bench": "backtest", "ticks": c.ticks, "frames": c.frames, "orders": c.orders, "fills": c.fills,
+            "replay_s": r.replay_s, "wall_s": r.wall_s, "ticks_per_s": r.ticks_per_s,
+            "peak_rss_bytes": r.peak_rss_bytes, "goal_ticks_per_s": GOAL_TICKS_PER_S}, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,489 @@
+"""Backtest: the engine's own feed, book, strategy, risk and execution code over a recording.
+
+The actors run co-located in one :class:`actors.host.ActorHost` in this process (the in-process
+bus; no supervisor, no sockets between them), with a temporary run directory, a fresh temporary
+data directory for the ledger (unless one is given), the replay source at pace ``fast`` and the
+paper venue. A probe actor, first on the bus, watches market data, orders and fills; each frame is delivered in full
+(orders and fills included) before the next one is read; once the
+capture is exhausted and nothing has moved for ``SETTLE_CHECKS`` checks, it stops the host.
+
+Clock. The capture's times are the clock that matters: the probe keeps the exchange time of the
+last market message it saw (``ts_event_ns``, from the packets), and every fill is stamped with it.
+The engine itself stamps wall-clock times (``time.time_ns()``) in places, so rules judged on the
+wall clock are neutralised for a backtest (see :func:`backtest_config`):
+
+- ``risk.market_hours = "always"`` unless ``exchange_hours`` (then the exchange calendar, cut-offs
+  and square-off are judged on the wall clock of the run, as the live daemon would);
+- the order-rate and per-day caps (``max_orders_per_second``, ``max_orders_per_day``,
+  ``max_trades_per_day``) are lifted, since a fast replay compresses hours into seconds of wall time.
+
+Determinism. Same capture, strategy, params and config give the same trade list and figures.
+Excluded (stamped by the engine from the wall clock or at random) and replaced in what is written:
+ledger order ids (random prefix) -> ``BT000001``..., venue order ids -> ``PV000001``..., fill ids ->
+``F000001``..., fill times -> the capture's exchange time of the market message being handled,
+ledger sequence numbers -> the fill's ordinal. Wall time, rates and memory live in the ``run``
+object of report.json, which is the one part that differs between runs.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import enum
+import hashlib
+import json
+import resource
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+
+from actors.base import Actor
+from actors.book.actor import BookActor
+from actors.execution.actor import ExecutionActor
+from actors.feed.actor import FeedActor
+from actors.feed.capture import CaptureError, CaptureReader, CaptureWriter
+from actors.host import ActorHost
+from actors.risk.actor import RiskActor
+from actors.strategy.actor import StrategyActor
+from actors.strategy.api import BadParams, parse_params
+from actors.strategy.registry import UnknownStrategy, resolve
+from engine.backtest_charts import write_line_chart
+from engine.config import Config, StrategyInstanceConfig, SyntheticFeedConfig
+from engine.journal import Journal, build_journal, ist_day_label, read_fills
+from engine.ledger import LedgerError, LedgerReader, format_rupees, ledger_dir, write_trades_csv
+from engine.market import UnknownInstrument, open_instruments, resolve_instrument
+from ipc import topics
+from ipc.messages import Fill, OrderDenied, OrderEvent, Quote, Tick
+
+PROBE: Final = "backtest"
+ACTORS: Final = (PROBE, "feed", "book", "strategy", "risk", "execution")
+SETTLE_CHECK_S: Final = 0.02
+SETTLE_CHECKS: Final = 3          # quiet checks after the capture ends before stopping
+UNLIMITED: Final = 10**12         # a cap nobody reaches (the wall-clock rate rules are lifted)
+DEFAULT_START_NS: Final = 1_795_148_100_000_000_000  # 2026-11-20 09:45 IST, for synthetic captures
+
+EQUITY_RGB: Final = (31, 119, 180)
+DRAWDOWN_RGB: Final = (214, 39, 40)
+
+
+class BacktestErrorCode(enum.Enum):
+    UNKNOWN_STRATEGY = "UNKNOWN_STRATEGY"
+    BAD_PARAMS = "BAD_PARAMS"
+    UNKNOWN_INSTRUMENT = "UNKNOWN_INSTRUMENT"
+    BAD_CAPTURE = "BAD_CAPTURE"
+    ENGINE_FAILED = "ENGINE_FAILED"
+
+
+class BacktestError(Exception):
+    """A backtest that cannot run: ``code`` says why, the message names the input and the problem."""
+
+    def __init__(self, code: BacktestErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class BacktestSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """What to run: a strategy ``kind`` on ``instrument`` (symbol or SEG:ID) over ``capture``."""
+
+    kind: str
+    capture: str
+    instrument: str = "RELIANCE"
+    params: dict[str, Any] = msgspec.field(default_factory=dict)
+    exchange_hours: bool = False
+
+
+class BacktestCounts(msgspec.Struct, frozen=True):
+    frames: int         # raw capture frames replayed
+    ticks: int          # Tick + Quote messages the engine processed
+    orders: int         # orders execution created (distinct client order ids)
+    denied: int         # intents risk denied
+    rejected: int       # orders the venue rejected
+    fills: int
+    ledger_fills: int   # fills in the ledger (equal to ``fills`` unless something was lost)
+
+
+class BacktestRun(msgspec.Struct, frozen=True):
+    """The part of a result that depends on the machine and the moment (never compared)."""
+
+    wall_s: float            # the whole run: start-up, replay, settle, stop
+    replay_s: float          # first to last market message
+    ticks_per_s: float       # ticks / replay_s
+    peak_rss_bytes: int
+
+
+class BacktestResult(msgspec.Struct, frozen=True):
+    spec: BacktestSpec
+    strategy_name: str
+    params: dict[str, Any]       # validated, with defaults filled in
+    market_hours: str
+    counts: BacktestCounts
+    fills: list[Fill]            # normalised (see the module docstring), in ledger order
+    journal: Journal
+    run: BacktestRun
+
+
+# ------------------------------------------------------------------------------------------------
+# Configuration
+# ------------------------------------------------------------------------------------------------
+
+def strategy_name(kind: str) -> str:
+    return f"bt_{kind}"
+
+
+def check_spec(spec: BacktestSpec, base: Config) -> dict[str, Any]:
+    """Validate the strategy kind, its params and the capture; returns the params with defaults.
+    Raises BacktestError (UNKNOWN_STRATEGY, BAD_PARAMS, BAD_CAPTURE)."""
+    try:
+        cls = resolve(spec.kind, base.strategy.user_dir)
+    except UnknownStrategy as exc:
+        raise BacktestError(BacktestErrorCode.UNKNOWN_STRATEGY, str(exc)) from None
+    try:
+        params = parse_params(cls, strategy_name(spec.kind), spec.params)
+    except BadParams as exc:
+        raise BacktestError(BacktestErrorCode.BAD_PARAMS, str(exc)) from None
+    except ValueError as exc:  # a Params __post_init__ rule outside msgspec's wrapping
+        raise BacktestError(BacktestErrorCode.BAD_PARAMS, f"strategy '{spec.kind}': {exc}") from None
+    try:
+        CaptureReader(spec.capture)
+    except (CaptureError, OSError) as exc:
+        raise BacktestError(BacktestErrorCode.BAD_CAPTURE, f"capture {spec.capture}: {exc}") from None
+    return msgspec.to_builtins(params)  # type: ignore[no-any-return]
+
+
+def backtest_config(base: Config, spec: BacktestSpec) -> Config:
+    """``base`` with the backtest topology, source, venue, strategy and risk clock applied."""
+    rep = msgspec.structs.replace
+    eng = rep(base.engine, actors=list(ACTORS), topology="co-located", colocated=list(ACTORS))
+    feed = rep(base.feed, source="replay", record_path="",
+               replay=rep(base.feed.replay, path=str(Path(spec.capture).expanduser()), pace="fast", loop=False))
+    strategy = rep(base.strategy, instances=[StrategyInstanceConfig(
+        name=strategy_name(spec.kind), kind=spec.kind, instrument=spec.instrument, params=dict(spec.params))])
+    limits = rep(base.risk.limits, max_orders_per_second=UNLIMITED, max_orders_per_day=UNLIMITED,
+                 max_trades_per_day=UNLIMITED)
+    risk = rep(base.risk, market_hours="exchange" if spec.exchange_hours else "always", limits=limits)
+    # A throwaway ledger: nothing to survive a power cut, so no fsync.
+    ledger = rep(base.ledger, durability="os")
+    return rep(base, engine=eng, feed=feed, strategy=strategy, risk=risk, ledger=ledger,
+               execution=rep(base.execution, venue="paper"))
+
+
+# ------------------------------------------------------------------------------------------------
+# The run
+# ------------------------------------------------------------------------------------------------
+
+class _Watch:
+    """What the probe saw; filled in during the run, read after it."""
+
+    def __init__(self) -> None:
+        self.host: ActorHost | None = None
+        self.clock_ns = 0            # exchange time of the last market message
+        self.ticks = 0
+        self.first_tick_s = 0.0
+        self.last_tick_s = 0.0
+        self.order_ids: dict[str, str] = {}
+        self.venue_ids: dict[str, str] = {}
+        self.fills: list[Fill] = []
+        self.denied = 0
+        self.rejected = 0
+
+
+class _Probe(Actor):
+    """First on the bus: sees each market message before the actors that may trade on it."""
+
+    subscriptions = (topics.TICK, topics.QUOTE, topics.ORDER, topics.FILL, topics.RISK_DENIED)
+    watch: _Watch
+
+    def on_start(self) -> None:
+        self._last = (-1, -1, -1)
+        self._quiet = 0
+        self.ctx.every(SETTLE_CHECK_S, self._check_settled)
+
+    def on_tick(self, msg: Tick) -> None:
+        # hot path: one clock update per market message
+        self._market(msg.ts_event_ns)
+
+    def on_quote(self, msg: Quote) -> None:
+        # hot path
+        self._market(msg.ts_event_ns)
+
+    def _market(self, ts_event_ns: int) -> None:
+        w = self.watch
+        w.ticks += 1
+        w.last_tick_s = time.perf_counter()
+        if not w.first_tick_s:
+            w.first_tick_s = w.last_tick_s
+        if ts_event_ns > w.clock_ns:
+            w.clock_ns = ts_event_ns
+
+    def _order_id(self, coid: str) -> str:
+        ids = self.watch.order_ids
+        if coid not in ids:
+            ids[coid] = f"BT{len(ids) + 1:06d}"
+        return ids[coid]
+
+    def on_order_event(self, msg: OrderEvent) -> None:
+        self._order_id(msg.client_order_id)
+        if msg.state == "REJECTED":
+            self.watch.rejected += 1
+
+    def on_order_denied(self, msg: OrderDenied) -> None:
+        self.watch.denied += 1
+
+    def on_fill(self, msg: Fill) -> None:
+        w = self.watch
+        venue = w.venue_ids.setdefault(msg.venue_order_id, f"PV{len(w.venue_ids) + 1:06d}")
+        w.fills.append(msgspec.structs.replace(
+            msg, fill_id=f"F{len(w.fills) + 1:06d}", client_order_id=self._order_id(msg.client_order_id),
+            venue_order_id=venue, ts_event_ns=w.clock_ns, ts_init_ns=w.clock_ns))
+
+    def _check_settled(self) -> None:
+        w = self.watch
+        assert w.host is not None
+        source = getattr(w.host.actors.get("feed"), "source", None)
+        if source is None or not source.done:
+            return
+        now = (len(w.order_ids), len(w.fills), w.denied)
+        self._quiet = self._quiet + 1 if now == self._last else 0
+        self._last = now
+        if self._quiet >= SETTLE_CHECKS:
+            self.ctx.request_stop("capture replayed and orders settled")
+
+
+class _FrameByFrameFeed(FeedActor):
+    """The feed, with everything a frame caused delivered before the next frame is read.
+
+    The replay source emits frames in batches from one timer; on the bus that would queue a
+    whole batch of market data ahead of the order and fill events the first frame caused, so the
+    strategy would keep trading on prices it should not yet have seen, without its fills. Live,
+    frames arrive one at a time; this keeps that order. Handlers still never nest: the drain runs
+    from the source's timer callback, outside any handler.
+    """
+
+    watch: _Watch
+
+    def on_frame(self, frame: bytes, recv_ns: int) -> None:
+        # hot path
+        super().on_frame(frame, recv_ns)
+        self.watch.host.drain()  # type: ignore[union-attr]
+
+
+class _InProcessRisk(RiskActor):
+    """Risk without its once-a-second ledger reconcile: the reconcile repairs what PUB/SUB may drop
+    between processes, the in-process bus drops nothing, and a wall-clock timer has no meaning in a
+    replay that runs hours of market in seconds."""
+
+    def _reconcile_with_ledger(self) -> None:
+        return
+
+
+class _BacktestHost(ActorHost):
+    """Ctrl-C stops a backtest (a daemon's actors leave SIGINT to the supervisor)."""
+
+    def _install_signals(self) -> None:
+        self._saved_signals = (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM))
+        signal.signal(signal.SIGINT, lambda *_: self.request_stop("SIGINT"))
+        signal.signal(signal.SIGTERM, lambda *_: self.request_stop("SIGTERM"))
+        self._saved_wakeup_fd = signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
+
+    def restore_signals(self) -> None:
+        """Give the process its handlers back (a backtest may run inside a longer program)."""
+        saved = getattr(self, "_saved_signals", None)
+        if saved is not None:
+            signal.signal(signal.SIGINT, saved[0])
+            signal.signal(signal.SIGTERM, saved[1])
+            signal.set_wakeup_fd(self._saved_wakeup_fd)
+        self._wake_r.close()
+        self._wake_w.close()
+
+
+def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str | Path | None = None) -> BacktestResult:
+    """Run ``spec`` to the end of its capture and return the result (nothing is written).
+
+    ``data_dir``: where the ledger and the instrument cache go; None = a temporary directory,
+    removed afterwards. A given directory should be empty: an existing ledger is resumed, as the
+    daemon would. Raises BacktestError.
+    """
+    base = base or Config()
+    params = check_spec(spec, base)
+    cfg = backtest_config(base, spec)
+    started = time.perf_counter()
+    own_data = data_dir is None
+    data = Path(tempfile.mkdtemp(prefix="shikra-bt-data-")) if own_data else Path(data_dir).expanduser()
+    data.mkdir(parents=True, exist_ok=True)
+    run_dir = Path(tempfile.mkdtemp(prefix="shikra-bt-"))  # short: unix socket paths are limited
+    watch = _Watch()
+    probe = type("_BoundProbe", (_Probe,), {"watch": watch})
+    feed = type("_BoundFeed", (_FrameByFrameFeed,), {"watch": watch})
+    try:
+        try:
+            resolve_instrument(open_instruments(cfg, data), spec.instrument)
+        except UnknownInstrument as exc:
+            raise BacktestError(BacktestErrorCode.UNKNOWN_INSTRUMENT, f"--instrument: {exc}") from None
+        host = _BacktestHost("backtest", [(PROBE, probe), ("feed", feed), ("book", BookActor),
+                                          ("strategy", StrategyActor), ("risk", _InProcessRisk),
+                                          ("execution", ExecutionActor)], list(ACTORS), cfg, data, run_dir)
+        watch.host = host
+        try:
+            code = host.run()
+        finally:
+            host.restore_signals()
+        if code != 0:
+            raise BacktestError(BacktestErrorCode.ENGINE_FAILED,
+                                f"the engine stopped with exit code {code} (see the log lines above)")
+        frames = int(getattr(host.actors["feed"].source, "frames", 0))
+        try:
+            with LedgerReader.open(ledger_dir(data)) as reader:
+                ledger_fills = len(read_fills(reader))
+        except LedgerError:
+            ledger_fills = 0
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        if own_data:
+            shutil.rmtree(data, ignore_errors=True)
+    wall_s = time.perf_counter() - started
+    replay_s = max(watch.last_tick_s - watch.first_tick_s, 0.0)
+    counts = BacktestCounts(frames=frames, ticks=watch.ticks, orders=len(watch.order_ids), denied=watch.denied,
+                            rejected=watch.rejected, fills=len(watch.fills), ledger_fills=ledger_fills)
+    run = BacktestRun(wall_s=round(wall_s, 3), replay_s=round(replay_s, 3),
+                      ticks_per_s=round(watch.ticks / replay_s, 1) if replay_s > 0 else 0.0,
+                      peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    return BacktestResult(spec=spec, strategy_name=strategy_name(spec.kind), params=params,
+                          market_hours=cfg.risk.market_hours, counts=counts, fills=watch.fills,
+                          journal=build_journal(watch.fills), run=run)
+
+
+# ------------------------------------------------------------------------------------------------
+# The report
+# ------------------------------------------------------------------------------------------------
+
+def equity_curve(journal: Journal) -> list[int]:
+    """Realised equity in paise after each trade in closing order, starting at 0."""
+    out = [0]
+    for trade in journal.trades:
+        out.append(out[-1] + trade.net_pnl_paise)
+    return out
+
+
+def drawdown_curve(equity: Sequence[int]) -> list[int]:
+    """Fall below the running peak (the peak starts at 0) after each point, in paise (>= 0)."""
+    peak = 0
+    out = []
+    for value in equity:
+        peak = max(peak, value)
+        out.append(peak - value)
+    return out
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def report_dict(result: BacktestResult) -> dict[str, Any]:
+    """report.json's content. Everything but ``run`` is the same for the same inputs."""
+    capture = Path(result.spec.capture).expanduser()
+    overall = msgspec.to_builtins(result.journal.overall)
+    return {
+        "backtest": {
+            "strategy": result.spec.kind,
+            "strategy_name": result.strategy_name,
+            "instrument": result.spec.instrument,
+            "params": result.params,
+            "capture": capture.name,
+            "capture_sha256": _sha256(capture),
+            "market_hours": result.market_hours,
+            "venue": "paper",
+        },
+        "counts": msgspec.to_builtins(result.counts),
+        "journal": overall,
+        "journal_rupees": {k: format_rupees(v) for k, v in overall.items() if k.endswith("_paise")},
+        "by_day": {day: msgspec.to_builtins(s) for day, s in result.journal.by_day.items()},
+        "open_lots": len(result.journal.open_lots),
+        "final_equity_paise": equity_curve(result.journal)[-1],
+        "determinism": {
+            "excluded": ["run"],
+            "normalised": ["client_order_id -> BT<n>", "venue_order_id -> PV<n>", "fill_id -> F<n>",
+                           "fill time -> capture exchange time of the market message being handled",
+                           "trades.csv seq -> fill ordinal"],
+        },
+        "run": msgspec.to_builtins(result.run),
+    }
+
+
+ROUND_TRIP_COLUMNS: Final = ("n", "strategy", "instrument", "direction", "qty_units", "entry_value_rupees",
+                             "exit_value_rupees", "charges_rupees", "gross_pnl_rupees", "net_pnl_rupees",
+                             "entry_order", "exit_day_ist")
+
+
+def write_report(result: BacktestResult, out_dir: str | Path) -> list[Path]:
+    """Write report.json, trades.csv (one row per fill), round_trips.csv (one row per journal
+    trade), equity.png and drawdown.png into ``out_dir`` (created); returns the paths."""
+    out = Path(out_dir).expanduser()
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "report.json", out / "trades.csv", out / "round_trips.csv", out / "equity.png",
+             out / "drawdown.png"]
+    paths[0].write_text(json.dumps(report_dict(result), indent=2) + "\n")
+    with open(paths[1], "w", newline="") as f:
+        write_trades_csv(((i + 1, fill) for i, fill in enumerate(result.fills)), f)
+    with open(paths[2], "w", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(ROUND_TRIP_COLUMNS)
+        for i, t in enumerate(result.journal.trades, 1):
+            writer.writerow((i, t.strategy, t.instrument, t.direction, t.qty_units,
+                             format_rupees(t.entry_value_paise), format_rupees(t.exit_value_paise),
+                             format_rupees(t.charges_paise), format_rupees(t.gross_pnl_paise),
+                             format_rupees(t.net_pnl_paise), t.entry_client_order_id, ist_day_label(t.ts_exit_ns)))
+    equity = equity_curve(result.journal)
+    write_line_chart(paths[3], equity, EQUITY_RGB)
+    write_line_chart(paths[4], [-d for d in drawdown_curve(equity)], DRAWDOWN_RGB)
+    return paths
+
+
+def default_out_dir(kind: str, capture: str | Path) -> Path:
+    return Path(f"backtest-{kind}-{Path(capture).stem}")
+
+
+# ------------------------------------------------------------------------------------------------
+# Synthetic captures (tests, benchmarks)
+# ------------------------------------------------------------------------------------------------
+
+def write_synthetic_capture(path: str | Path, packets: int, data_dir: str | Path, *,
+                            stocks: Sequence[str] = ("RELIANCE",), underlyings: Sequence[str] = (),
+                            seed: int = 7, rate_per_s: int = 1000, start_ns: int = DEFAULT_START_NS) -> int:
+    """Write ``packets`` packets of the seeded synthetic market (plus its opening prev-close
+    frames) to a capture at ``rate_per_s`` packets a second of recorded time from ``start_ns``;
+    returns the frames written. ``data_dir`` holds the instrument cache. Deterministic."""
+    from actors.feed.sources import synthetic_instruments
+    from actors.feed.synthetic import SyntheticMarket, SyntheticMarketConfig
+
+    synth = SyntheticFeedConfig(seed=seed, rate_per_s=rate_per_s, underlyings=list(underlyings), stocks=list(stocks))
+    cfg = msgspec.structs.replace(Config(), feed=msgspec.structs.replace(Config().feed, synthetic=synth))
+    table = open_instruments(cfg, Path(data_dir))
+    start_day = ist_day_label(start_ns)
+    market = SyntheticMarket(synthetic_instruments(table, synth, dt.date.fromisoformat(start_day)),
+                             SyntheticMarketConfig(seed=seed, packet_interval_ns=1_000_000_000 // rate_per_s))
+    chunk = max(1, rate_per_s // 10)  # a tenth of a second per call
+    spacing_ns = 1_000_000_000 // rate_per_s
+    written = 0
+    ts = start_ns
+    with CaptureWriter(path) as w:
+        left = packets
+        while left > 0:
+            n = min(chunk, left)
+            ts += n * spacing_ns
+            frames = market.next_frames(n, ts)
+            base_ns = ts - len(frames) * spacing_ns
+            for i, frame in enumerate(frames):
+                w.write(base_ns + (i + 1) * spacing_ns, frame)
+            written += len(frames)
+            left -= n
+    return written

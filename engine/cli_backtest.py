@@ -1,0 +1,105 @@
+"""``shikra backtest``: the engine's own actors over a recording, with a report.
+
+Hooked into ``engine.cli`` with ``add_commands(sub, common)``. See ``engine.backtest`` for how the
+run works, what the report holds and what is excluded from the determinism promise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from engine.config import EXIT_CONFIG
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+
+
+def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Add ``backtest`` to the ``shikra`` sub-command parser."""
+    p = sub.add_parser(
+        "backtest", parents=[common],
+        help="run a strategy over a capture with the engine's own feed, risk and paper execution",
+        description="Replay a capture (from `shikra record`) as fast as possible through the same feed, book, "
+                    "strategy, risk and execution code as the daemon, in one process, against the paper venue; "
+                    "then write report.json, trades.csv, round_trips.csv, equity.png and drawdown.png. "
+                    "The ledger goes to a fresh temporary data directory unless --data-dir is given. "
+                    "Market hours: the capture's recorded times are the clock that matters, so risk runs with "
+                    "market_hours 'always' (no session, cut-off or square-off checks) and without the "
+                    "wall-clock order-rate and per-day caps; --exchange-hours applies the exchange calendar "
+                    "instead, judged on the wall clock of the run as the live daemon would.")
+    p.add_argument("--strategy", required=True, metavar="KIND",
+                   help="a registered strategy kind (ema_cross, rsi_reversal, ... or one from strategy.user_dir)")
+    p.add_argument("--data", required=True, metavar="CAPTURE", help="the capture file to replay")
+    p.add_argument("--instrument", default="RELIANCE", help="trading symbol or SEGMENT:SECURITY_ID (default RELIANCE)")
+    p.add_argument("--params", default="{}", metavar="JSON",
+                   help='strategy parameters as a JSON object, e.g. \'{"fast": 10, "slow": 30, "timeframe_s": 0}\'')
+    p.add_argument("--out", metavar="DIR", help="report directory (default ./backtest-<kind>-<capture stem>/)")
+    p.add_argument("--exchange-hours", action="store_true",
+                   help="apply the exchange calendar, cut-offs and square-off (judged on the wall clock of the "
+                        "run, not the capture's times); default: market open all the time")
+    p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"],
+                   help="engine log lines on stderr (default warning)")
+    p.set_defaults(fn=cmd_backtest)
+
+
+def _params(text: str) -> dict[str, Any] | str:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"--params is not valid JSON: {exc}"
+    if not isinstance(value, dict):
+        return f"--params must be a JSON object, got {type(value).__name__}"
+    return value
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from engine.backtest import BacktestError, BacktestErrorCode, BacktestSpec, default_out_dir, run_backtest, \
+        write_report
+    from engine.cli import _config_from_args
+    from engine.ledger import format_rupees
+    from engine.logs import setup_logging
+
+    params = _params(args.params)
+    if isinstance(params, str):
+        print(f"shikra: {params}", file=sys.stderr)
+        return EXIT_CONFIG
+    cfg, _source = _config_from_args(args)
+    setup_logging(args.log_level, cfg.log.format, unit="backtest")
+    spec = BacktestSpec(kind=args.strategy, capture=args.data, instrument=args.instrument, params=params,
+                        exchange_hours=args.exchange_hours)
+    try:
+        result = run_backtest(spec, cfg, args.data_dir)
+    except BacktestError as exc:
+        print(f"shikra: backtest: {exc}", file=sys.stderr)
+        return EXIT_ERROR if exc.code is BacktestErrorCode.ENGINE_FAILED else EXIT_CONFIG
+    out = Path(args.out) if args.out else default_out_dir(args.strategy, args.data)
+    write_report(result, out)
+    s, c, r = result.journal.overall, result.counts, result.run
+    pf = "n/a" if s.profit_factor is None else f"{s.profit_factor:.2f}"
+    print(f"{c.ticks} ticks, {c.orders} orders ({c.denied} denied, {c.rejected} rejected), {c.fills} fills; "
+          f"{r.ticks_per_s:,.0f} ticks/s, {r.wall_s:.2f} s in all")
+    print(f"trades {s.trades}  win rate {s.win_rate:.1%}  profit factor {pf}  "
+          f"expectancy ₹{format_rupees(s.expectancy_paise)}  max drawdown ₹{format_rupees(s.max_drawdown_paise)}")
+    print(f"gross ₹{format_rupees(s.gross_pnl_paise)}  charges ₹{format_rupees(s.charges_paise)}  "
+          f"net ₹{format_rupees(s.net_pnl_paise)}  open lots {len(result.journal.open_lots)}")
+    print(f"wrote {out}/")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m engine.cli_backtest ...``: the same command without the rest of the CLI."""
+    parser = argparse.ArgumentParser(prog="shikra")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="config TOML file")
+    common.add_argument("--data-dir", help="data directory for the ledger (default: a temporary one)")
+    add_commands(parser.add_subparsers(dest="command", required=True), common)
+    args = parser.parse_args(["backtest", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.fn(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

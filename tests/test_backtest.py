@@ -1,0 +1,169 @@
+"""Backtest: a recorded synthetic session runs through the engine's own actors in one process and
+gives a report whose figures agree with its trade list, the same for the same inputs."""
+
+from __future__ import annotations
+
+import csv
+import json
+import zlib
+from pathlib import Path
+
+import msgspec
+import pytest
+
+from engine import cli_backtest
+from engine.backtest import (
+    UNLIMITED,
+    BacktestSpec,
+    backtest_config,
+    drawdown_curve,
+    write_synthetic_capture,
+)
+from engine.backtest_charts import PNG_SIGNATURE, line_chart_png, png_size
+from engine.config import EXIT_CONFIG, Config
+from engine.journal import build_journal
+from ipc.messages import Fill
+
+PARAMS = '{"fast": 10, "slow": 30, "timeframe_s": 0, "qty_lots": 1}'
+
+
+def _paise(rupees: str) -> int:
+    sign = -1 if rupees.startswith("-") else 1
+    whole, _, frac = rupees.lstrip("-").partition(".")
+    return sign * (int(whole) * 100 + int(frac))
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    """One capture of the synthetic market (RELIANCE, 4,000 packets), backtested twice."""
+    root = tmp_path_factory.mktemp("bt")
+    cap = root / "session.cap"
+    frames = write_synthetic_capture(cap, 4_000, root / "instruments", seed=11)
+    assert frames > 4_000  # the packets plus the opening prev-close frames
+    outs = []
+    for i in (1, 2):
+        out = root / f"out{i}"
+        code = cli_backtest.main(["--strategy", "ema_cross", "--data", str(cap), "--instrument", "RELIANCE",
+                                  "--params", PARAMS, "--out", str(out)])
+        assert code == 0
+        outs.append(out)
+    return cap, outs
+
+
+def test_backtest_writes_the_report_files_with_trades(runs):
+    _, (out, _) = runs
+    for name in ("report.json", "trades.csv", "round_trips.csv", "equity.png", "drawdown.png"):
+        assert (out / name).is_file(), name
+    report = json.loads((out / "report.json").read_text())
+    assert report["backtest"]["strategy"] == "ema_cross" and report["backtest"]["market_hours"] == "always"
+    assert report["counts"]["ticks"] == 4_000
+    assert report["journal"]["trades"] > 0
+    assert report["counts"]["orders"] >= 2 * report["journal"]["trades"]
+    # what the probe saw on the bus is what execution wrote to the ledger
+    assert report["counts"]["fills"] == report["counts"]["ledger_fills"] == len(_rows(out / "trades.csv"))
+    assert report["run"]["ticks_per_s"] > 0 and report["run"]["peak_rss_bytes"] > 0
+
+
+def test_journal_figures_agree_with_the_trade_lists(runs):
+    _, (out, _) = runs
+    report = json.loads((out / "report.json").read_text())
+    j = report["journal"]
+    trips = _rows(out / "round_trips.csv")
+    assert j["trades"] == len(trips)
+    net = [_paise(t["net_pnl_rupees"]) for t in trips]
+    assert j["net_pnl_paise"] == sum(net) == report["final_equity_paise"]
+    assert j["gross_pnl_paise"] == sum(_paise(t["gross_pnl_rupees"]) for t in trips)
+    assert j["charges_paise"] == sum(_paise(t["charges_rupees"]) for t in trips)
+    assert j["net_pnl_paise"] == j["gross_pnl_paise"] - j["charges_paise"]
+    assert j["wins"] == sum(1 for n in net if n > 0) and j["losses"] == sum(1 for n in net if n < 0)
+    equity = [0]
+    for n in net:
+        equity.append(equity[-1] + n)
+    assert j["max_drawdown_paise"] == max(drawdown_curve(equity))
+    # The fills of trades.csv rebuild the same journal.
+    fills = [Fill(r["fill_id"], r["client_order_id"], r["venue_order_id"], r["strategy"], 1, int(r["security_id"]),
+                  r["side"], int(r["qty_units"]), _paise(r["price_rupees"]), _paise(r["charges_rupees"]), 0, 0)
+             for r in _rows(out / "trades.csv")]
+    rebuilt = msgspec.to_builtins(build_journal(fills).overall)
+    assert rebuilt == j
+
+
+def test_two_runs_of_the_same_inputs_give_identical_reports(runs):
+    _, (a, b) = runs
+    ra, rb = (json.loads((d / "report.json").read_text()) for d in (a, b))
+    ra.pop("run"), rb.pop("run")
+    assert ra == rb
+    for name in ("trades.csv", "round_trips.csv", "equity.png", "drawdown.png"):
+        assert (a / name).read_bytes() == (b / name).read_bytes(), name
+
+
+def test_fills_carry_the_capture_clock_and_stable_ids(runs):
+    _, (out, _) = runs
+    rows = _rows(out / "trades.csv")
+    assert rows[0]["client_order_id"] == "BT000001" and rows[0]["fill_id"] == "F000001"
+    # write_synthetic_capture starts at 2026-11-20 09:45 IST and records 4 s of packets
+    assert all(r["time"].startswith("2026-11-20T09:45:0") for r in rows)
+
+
+def test_charts_are_valid_pngs(runs):
+    _, (out, _) = runs
+    for name in ("equity.png", "drawdown.png"):
+        data = (out / name).read_bytes()
+        assert data[:8] == PNG_SIGNATURE and data[12:16] == b"IHDR"
+        assert png_size(data) == (800, 300)
+
+
+def test_bad_params_exit_78_naming_the_key(runs, capsys):
+    cap, _ = runs
+    code = cli_backtest.main(["--strategy", "ema_cross", "--data", str(cap), "--params", '{"fastt": 5}'])
+    assert code == EXIT_CONFIG
+    assert "fastt" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("params, said", [('{"fast": 40}', "below slow (30)"), ("[1]", "JSON object"),
+                                          ("{fast", "not valid JSON")])
+def test_unusable_params_exit_78_with_the_reason(runs, capsys, params, said):
+    cap, _ = runs
+    code = cli_backtest.main(["--strategy", "ema_cross", "--data", str(cap), "--params", params])
+    assert code == EXIT_CONFIG
+    assert said in capsys.readouterr().err
+
+
+def test_unknown_strategy_and_missing_capture_exit_78(tmp_path, capsys):
+    assert cli_backtest.main(["--strategy", "nope", "--data", str(tmp_path / "x.cap")]) == EXIT_CONFIG
+    assert "unknown strategy kind 'nope'" in capsys.readouterr().err
+    assert cli_backtest.main(["--strategy", "ema_cross", "--data", str(tmp_path / "x.cap")]) == EXIT_CONFIG
+    assert "x.cap" in capsys.readouterr().err
+
+
+def test_backtest_config_uses_the_capture_clock_not_wall_clock_rules():
+    spec = BacktestSpec(kind="ema_cross", capture="/x.cap", params={"timeframe_s": 0})
+    cfg = backtest_config(Config(), spec)
+    assert cfg.risk.market_hours == "always" and cfg.execution.venue == "paper"
+    assert cfg.risk.limits.max_orders_per_second == UNLIMITED
+    assert (cfg.feed.source, cfg.feed.replay.pace, cfg.feed.replay.loop) == ("replay", "fast", False)
+    assert [i.kind for i in cfg.strategy.instances] == ["ema_cross"]
+    hours = backtest_config(Config(), msgspec.structs.replace(spec, exchange_hours=True))
+    assert hours.risk.market_hours == "exchange"
+
+
+def test_drawdown_is_the_fall_from_the_running_peak():
+    assert drawdown_curve([0, 50, 20, 80, 10, 30]) == [0, 0, 30, 0, 70, 50]
+    assert drawdown_curve([0, -10, -5]) == [0, 10, 5]
+
+
+def test_line_chart_png_decodes_to_its_size_and_draws_the_series():
+    data = line_chart_png([0, 5, -3, 8], (255, 0, 0), 100, 60)
+    assert png_size(data) == (100, 60)
+    idat = data.index(b"IDAT")
+    n = int.from_bytes(data[idat - 4:idat], "big")
+    raw = zlib.decompress(data[idat + 4:idat + 4 + n])
+    assert len(raw) == 60 * (1 + 100 * 3)
+    assert b"\xff\x00\x00" in raw  # the red line is there
+    with pytest.raises(ValueError, match="too small"):
+        line_chart_png([1], (0, 0, 0), 10, 10)
