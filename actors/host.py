@@ -63,6 +63,7 @@ class _Context:
         self.run_dir = host.run_dir
         self.log = get_logger(name)
         self.kill_switch_engaged = False
+        self.sender = ""  # the sender of the message being handled, for replies
 
     def publish(self, topic: bytes, msg: Message) -> None:
         self._host.publish(self.name, topic, msg)
@@ -337,6 +338,7 @@ class ActorHost:
         handler = actor.handlers.get(msg_type)
         try:
             if handler is not None:
+                self.contexts[name].sender = sender  # who to reply to ("" for a stream message)
                 handler(msg)
             elif msg_type in _COMMANDS:
                 self._on_command(name, msg, sender)

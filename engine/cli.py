@@ -97,8 +97,10 @@ def cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _send_to_supervisor(data_dir: Path, run_dir: Path, msg: msgspec.Struct, timeout_s: float = 5.0) -> int:
-    """Local admin path: whoever can reach the run directory's socket may command the daemon."""
+def _send_to_supervisor(data_dir: Path, run_dir: Path, msg: msgspec.Struct, timeout_s: float = 5.0,
+                        target: str = "supervisor") -> int:
+    """Local admin path: whoever can reach the run directory's socket may command the daemon
+    (the supervisor, or one actor's inbox)."""
     import zmq
 
     from engine.lock import is_locked
@@ -117,7 +119,7 @@ def _send_to_supervisor(data_dir: Path, run_dir: Path, msg: msgspec.Struct, time
     sock = ctx.socket(zmq.DEALER)
     sock.setsockopt(zmq.IDENTITY, f"cli-{os.getpid()}".encode())
     sock.setsockopt(zmq.LINGER, 0)
-    sock.connect(endpoints.inbox("supervisor"))
+    sock.connect(endpoints.inbox(target))
     try:
         sock.send_multipart((topics.command_topic(type(msg).__name__), codec.encode(msg)))  # type: ignore[arg-type]
         if not sock.poll(int(timeout_s * 1000)):
@@ -126,6 +128,8 @@ def _send_to_supervisor(data_dir: Path, run_dir: Path, msg: msgspec.Struct, time
         _topic, payload = sock.recv_multipart()
         reply = codec.decode(payload)
         if isinstance(reply, Reply) and reply.ok:
+            if reply.detail and target != "supervisor":
+                print(reply.detail)
             return EXIT_OK
         print(f"shikra: refused: {getattr(reply, 'detail', reply)}", file=sys.stderr)
         return EXIT_ERROR
@@ -216,6 +220,27 @@ def cmd_capture_inspect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_strategies_set(args: argparse.Namespace) -> int:
+    """`shikra strategies set NAME key=value ...`: values are JSON where they parse (numbers,
+    true/false), text otherwise; the strategy's Params validate the result."""
+    from ipc.messages import SetStrategyParams
+
+    changes: dict[str, object] = {}
+    for item in args.assignments:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            print(f"shikra: '{item}' is not key=value", file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            changes[key] = msgspec.json.decode(value)
+        except msgspec.DecodeError:
+            changes[key] = value
+    data_dir, run_dir = _paths(args)
+    who = f"local:{os.environ.get('USER', 'unknown')}"
+    msg = SetStrategyParams(uuid.uuid4().hex, args.name, msgspec.json.encode(changes).decode(), who, time.time_ns())
+    return _send_to_supervisor(data_dir, run_dir, msg, target="strategy")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shikra", description="Shikra trading engine")
     common = argparse.ArgumentParser(add_help=False)
@@ -240,6 +265,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--release", action="store_true")
     p.add_argument("--reason", default="")
     p.set_defaults(fn=cmd_kill)
+
+    p = sub.add_parser("strategies", parents=[common], help="change a running strategy's parameters (local)")
+    stsub = p.add_subparsers(dest="strategies_command", required=True, metavar="ACTION")
+    q = stsub.add_parser("set", parents=[common], help="set NAME key=value ...: validated by the strategy")
+    q.add_argument("name")
+    q.add_argument("assignments", nargs="+", metavar="key=value")
+    q.set_defaults(fn=cmd_strategies_set)
 
     p = sub.add_parser("record", parents=[common], help="record the configured feed source to a capture file")
     p.add_argument("--out", required=True, help="capture file to write")

@@ -443,6 +443,17 @@ class RevokeUser(Message, tag="control.user.revoke@1"):
     ts_ns: int
 
 
+class SetStrategyParams(Message, tag="strategy.params@1"):
+    """Replace some parameters of a running strategy. ``params_json`` is a JSON object of the keys
+    to change; the merged parameters are validated by the strategy's Params before they apply."""
+
+    cmd_id: str
+    strategy: str
+    params_json: str
+    by: str
+    ts_ns: int
+
+
 class SaveStrategyState(Message, tag="strategy.state@1"):
     """A strategy's state to persist (msgpack of its State struct); execution writes it to the
     ledger, the strategy actor restores it at start before ``on_start``."""
@@ -588,6 +599,7 @@ AnyMessage = Union[
     AddUser,
     RevokeUser,
     SaveStrategyState,
+    SetStrategyParams,
     SubmitGroup,
     CancelGroup,
     GroupEvent,

@@ -23,7 +23,9 @@ from ipc.messages import (
     OrderDenied,
     OrderEvent,
     OrderIntent,
+    Reply,
     SaveStrategyState,
+    SetStrategyParams,
     OrderType,
     Product,
     Quote,
@@ -224,6 +226,39 @@ class StrategyActor(Actor):
         strategy = self.strategies[name]
         if strategy not in routed:
             routed.append(strategy)
+
+    def on_set_strategy_params(self, msg: SetStrategyParams) -> None:
+        """Run-time parameter change (a command): merged, validated, applied, or refused with why."""
+        strategy = self.strategies.get(msg.strategy)
+        if strategy is None:
+            self._answer(msg, False, "UNKNOWN_STRATEGY", f"no running strategy '{msg.strategy}'")
+            return
+        try:
+            changes = msgspec.json.decode(msg.params_json)
+        except msgspec.DecodeError as exc:
+            self._answer(msg, False, "BAD_PARAMS", f"params are not JSON: {exc}")
+            return
+        if not isinstance(changes, dict):
+            self._answer(msg, False, "BAD_PARAMS", "params must be a JSON object of the keys to change")
+            return
+        merged = {**msgspec.structs.asdict(strategy.params), **changes}
+        try:
+            params = parse_params(type(strategy), msg.strategy, merged)
+        except BadParams as exc:
+            self._answer(msg, False, "BAD_PARAMS", str(exc))
+            return
+        old, strategy.params = strategy.params, params
+        strategy.on_params_changed(old)
+        self.log.warning("strategy_params_changed", strategy=msg.strategy, by=msg.by,
+                         params=msgspec.json.encode(params).decode())
+        self._answer(msg, True, "", msgspec.json.encode(params).decode())
+
+    def _answer(self, msg: SetStrategyParams, ok: bool, code: str, detail: str) -> None:
+        if not ok:
+            self.log.warning("strategy_params_refused", strategy=msg.strategy, by=msg.by, code=code, detail=detail)
+        sender = getattr(self.ctx, "sender", "")
+        if sender:
+            self.ctx.reply(sender, Reply(msg.cmd_id, self.ctx.name, ok, code, detail))
 
     def save_state(self, name: str) -> None:
         """Persist a strategy's state: execution (the ledger's only writer) stores it; reliable send."""

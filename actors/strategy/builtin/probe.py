@@ -12,6 +12,12 @@ class ProbeParams(StrategyParams):
     qty_lots: int = 1
     qty_units: int = 0  # when > 0, sent as is (lets a test send a quantity risk must deny)
 
+    def __post_init__(self) -> None:
+        if self.every_n_ticks < 1:
+            raise ValueError(f"every_n_ticks ({self.every_n_ticks}) must be at least 1")
+        if self.qty_lots < 1 or self.qty_units < 0:
+            raise ValueError(f"qty_lots ({self.qty_lots}) must be at least 1 and qty_units ({self.qty_units}) >= 0")
+
 
 class ProbeState(StrategyState):
     ticks: int = 0
