@@ -141,6 +141,21 @@ class CredentialsConfig(Section):
     file: str = ""   # a 0600 TOML file with client_id and access_token; env vars win
 
 
+DEFAULT_GATEWAY_TOPICS: tuple[str, ...] = ("tick.", "quote.", "book.", "bar.", "order.", "fill.", "position.",
+                                          "risk.", "actor.health.")
+
+
+class GatewayConfig(Section):
+    """The public feed for dashboards (actors/gateway) and the Prometheus endpoint."""
+
+    listen: str = "tcp://127.0.0.1:7480"   # zmq endpoint of the public XPUB; port "*" lets the OS pick
+    topics: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_GATEWAY_TOPICS))
+    sndhwm: int = 10_000                   # messages queued per subscriber before it loses its own
+    curve_secret_key_file: str = ""        # zmq certificate file with the server's secret key
+    allowed_client_keys: list[str] = msgspec.field(default_factory=list)  # Z85 client public keys
+    metrics_listen: str = "127.0.0.1:9470"  # host:port of /metrics; empty disables; port 0 picks
+
+
 class Config(Section):
     engine: EngineConfig = EngineConfig()
     log: LogConfig = LogConfig()
@@ -152,6 +167,7 @@ class Config(Section):
     control: ControlConfig = ControlConfig()
     instruments: InstrumentsConfig = InstrumentsConfig()
     credentials: CredentialsConfig = CredentialsConfig()
+    gateway: GatewayConfig = GatewayConfig()
 
 
 class ConfigError(Exception):
@@ -229,6 +245,32 @@ def check_config(cfg: Config, source: str = "<config>") -> None:
         raise ConfigError(f"{source}: feed.dhan.reconnect_max_s: must be >= feed.dhan.reconnect_initial_s")
     if cfg.feed.synthetic.rate_per_s <= 0:
         raise ConfigError(f"{source}: feed.synthetic.rate_per_s: must be > 0")
+    problem = check_gateway_config(cfg.gateway)
+    if problem:
+        raise ConfigError(f"{source}: gateway.{problem}")
+
+
+_Z85_KEY = re.compile(r"[0-9a-zA-Z.\-:+=^!/*?&<>()\[\]{}@%$#]{40}")
+
+
+def check_gateway_config(gw: GatewayConfig) -> str:
+    """The first problem with the gateway section as "key: what is wrong", or "" when none."""
+    if not gw.listen.startswith(("tcp://", "ipc://")):
+        return f"listen: '{gw.listen}' is not a zmq endpoint (tcp://host:port or ipc://path)"
+    if gw.sndhwm <= 0:
+        return f"sndhwm: must be > 0, got {gw.sndhwm}"
+    if not gw.topics or any(not t for t in gw.topics):
+        return "topics: at least one non-empty topic prefix is needed"
+    bad = [k for k in gw.allowed_client_keys if not _Z85_KEY.fullmatch(k)]
+    if bad:
+        return f"allowed_client_keys: {bad[0]!r} is not a 40-character Z85 public key"
+    if gw.allowed_client_keys and not gw.curve_secret_key_file:
+        return "allowed_client_keys: needs curve_secret_key_file (the allow-list is enforced by CURVE)"
+    if gw.metrics_listen:
+        host, sep, port = gw.metrics_listen.rpartition(":")
+        if not sep or not host or not port.isdigit() or int(port) > 65535:
+            return f"metrics_listen: '{gw.metrics_listen}' is not host:port"
+    return ""
 
 
 def load_config(path: str | os.PathLike[str] | None) -> Config:
@@ -410,4 +452,20 @@ master = "sample"
 [credentials]
 # A 0600 TOML file with client_id = "..." and access_token = "..." (env vars win).
 file = ""
+
+[gateway]
+# The public feed for dashboards. Add "gateway" to engine.actors to run it. Frames are
+# [topic, payload] with the bus's own MessagePack payload (README: "Public feed").
+# A zmq endpoint; "tcp://127.0.0.1:*" lets the OS pick (the bound address goes to <run_dir>/gateway.json).
+listen = "tcp://127.0.0.1:7480"
+# Internal topic prefixes a dashboard may subscribe to.
+topics = ["tick.", "quote.", "book.", "bar.", "order.", "fill.", "position.", "risk.", "actor.health."]
+# Messages queued for one subscriber; past it that subscriber loses its own messages, nobody waits.
+sndhwm = 10000
+# CURVE: a zmq certificate file holding the server's secret key (zmq.auth.create_certificates).
+curve_secret_key_file = ""
+# With CURVE: Z85 public keys of the clients allowed in; empty lets any CURVE client in.
+allowed_client_keys = []
+# Prometheus text endpoint (host:port, /metrics); empty disables; port 0 lets the OS pick.
+metrics_listen = "127.0.0.1:9470"
 """

@@ -193,6 +193,7 @@ class Supervisor:
                     us.ready.set()
             if self.publisher is not None:
                 topic = f"{topics.HEALTH}{msg.actor}".encode()
+                self.publisher.on_subscription_frames()  # nobody polls this XPUB: read them here
                 if self.publisher.wants(topic):
                     self.publisher.send(topic, codec.encode(msg))
             return

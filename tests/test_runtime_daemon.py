@@ -287,3 +287,15 @@ def test_message_flow_over_tcp_endpoints(daemon_factory, topology):
     finally:
         w.close()
     assert d.stop() == 0
+
+
+def test_supervisor_republishes_actor_health_for_dashboards(daemon_factory):
+    d = daemon_factory(flow_config())
+    d.wait_running()
+    w = Watcher([d.endpoints(FLOW_ACTORS + ("supervisor",)).pub("supervisor")], [b"actor.health."])
+    try:
+        from ipc.messages import Heartbeat
+        got = w.collect(lambda msgs: {m.actor for m in msgs if isinstance(m, Heartbeat)} >= set(FLOW_ACTORS))
+    finally:
+        w.close()
+    assert all(m.state == "ready" for m in got if isinstance(m, Heartbeat))

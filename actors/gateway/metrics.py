@@ -1,0 +1,134 @@
+"""Prometheus metrics of the running engine, built from the events the gateway sees.
+
+- per-actor message counts (``rate()`` of them is the message rate), from the heartbeats the
+  supervisor republishes on ``actor.health.<name>``, else from the status file;
+- restarts, bad frames and state per actor, from the supervisor's status file, read per scrape;
+- order events by state, open orders by state, fills, denials by reason code;
+- hop latency histograms from each order's timestamps (tick seen -> intent created -> approved by
+  risk -> sent to the venue), in seconds.
+
+Ledger commit latency is not on the bus (execution does not publish it), so it is not here.
+The registry is private (no process-wide default), so tests can build as many as they like.
+Thread safety: ``observe`` runs on the actor loop, ``collect`` on the HTTP server's thread; the
+shared state is a dict of immutable heartbeats, replaced per key and copied before reading.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterator
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from engine.status import read_status
+from ipc.messages import Fill, Heartbeat, Message, OrderDenied, OrderEvent, OrderState
+
+TERMINAL = frozenset({OrderState.DENIED, OrderState.REJECTED, OrderState.FILLED, OrderState.CANCELED,
+                      OrderState.EXPIRED})
+# Seconds: from tens of microseconds (a co-located hop) to a second (a stalled one).
+HOP_BUCKETS_S = (10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3,
+                 100e-3, 250e-3, 500e-3, 1.0, 2.5)
+HOPS = (("decide", "ts_init_ns", "ts_created_ns"),     # tick seen -> strategy's intent
+        ("risk", "ts_created_ns", "ts_approved_ns"),   # intent -> approved
+        ("execution", "ts_approved_ns", "ts_sent_ns"))  # approved -> handed to the venue
+MAX_OPEN_ORDERS = 100_000  # bound on the open-order table (a venue that never finishes orders)
+
+
+class _EngineCollector:
+    """Per-actor figures read at scrape time: heartbeats held in memory, the status file."""
+
+    def __init__(self, run_dir: Path | None, heartbeats: dict[str, Heartbeat]) -> None:
+        self.run_dir = run_dir
+        self.heartbeats = heartbeats
+
+    def _families(self) -> tuple[CounterMetricFamily, ...]:
+        return (CounterMetricFamily("shikra_actor_messages_in", "Messages an actor received (heartbeat)",
+                                    labels=["actor"]),
+                CounterMetricFamily("shikra_actor_messages_out", "Messages an actor sent (heartbeat)",
+                                    labels=["actor"]),
+                CounterMetricFamily("shikra_actor_restarts", "Restarts of an actor (status file)",
+                                    labels=["actor"]),
+                CounterMetricFamily("shikra_actor_bad_frames", "Frames an actor could not decode (status file)",
+                                    labels=["actor"]))
+
+    def describe(self) -> Iterator[Metric]:
+        yield from self._families()
+        yield GaugeMetricFamily("shikra_actor_up", "1 when the actor is ready (status file)", labels=["actor"])
+
+    def collect(self) -> Iterator[Metric]:
+        msgs_in, msgs_out, restarts, bad = self._families()
+        up = GaugeMetricFamily("shikra_actor_up", "1 when the actor is ready (status file)", labels=["actor"])
+        heartbeats = dict(self.heartbeats)
+        for name, hb in sorted(heartbeats.items()):
+            msgs_in.add_metric([name], hb.msgs_in)
+            msgs_out.add_metric([name], hb.msgs_out)
+        status = read_status(self.run_dir) if self.run_dir is not None else None
+        if status is not None:
+            for a in status.actors:
+                if a.name not in heartbeats:  # the status file's copy is up to a second older
+                    msgs_in.add_metric([a.name], a.msgs_in)
+                    msgs_out.add_metric([a.name], a.msgs_out)
+                restarts.add_metric([a.name], a.restarts)
+                bad.add_metric([a.name], a.bad_frames)
+                up.add_metric([a.name], 1.0 if a.state == "ready" else 0.0)
+        yield from (msgs_in, msgs_out, restarts, bad, up)
+
+
+class EngineMetrics:
+    """All shikra_ metrics in one private registry. ``observe`` takes decoded bus messages."""
+
+    def __init__(self, run_dir: Path | None = None) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.heartbeats: dict[str, Heartbeat] = {}
+        self.registry.register(_EngineCollector(run_dir, self.heartbeats))
+        r = self.registry
+        self.order_events = Counter("shikra_order_events", "Order transitions by the state reached",
+                                    ["state"], registry=r)
+        self.open_orders = Gauge("shikra_orders_open", "Orders not yet finished, by state", ["state"], registry=r)
+        self.fills = Counter("shikra_fills", "Fills by strategy and side", ["strategy", "side"], registry=r)
+        self.filled_units = Counter("shikra_filled_units", "Units filled by strategy", ["strategy"], registry=r)
+        self.denials = Counter("shikra_denials", "Intents denied by risk, by reason code", ["reason"], registry=r)
+        self.hop_latency = Histogram("shikra_hop_latency_seconds", "Order path latency per hop",
+                                     ["hop"], buckets=HOP_BUCKETS_S, registry=r)
+        self.forwarded = Counter("shikra_gateway_forwarded", "Messages sent on the public feed", registry=r)
+        self.gateway_bad_frames = Counter("shikra_gateway_bad_frames",
+                                          "Frames the gateway dropped (wrong frame count, undecodable)",
+                                          registry=r)
+        self.public_prefixes = Gauge("shikra_gateway_subscriptions", "Distinct prefixes dashboards subscribed to",
+                                     registry=r)
+        for state in OrderState:
+            self.order_events.labels(state.value)
+            if state not in TERMINAL:
+                self.open_orders.labels(state.value)
+        # client order id -> (state, latency observed); finished orders leave the table.
+        self._open: dict[str, tuple[OrderState, bool]] = {}
+
+    def observe(self, msg: Message) -> None:
+        if isinstance(msg, OrderEvent):
+            self._on_order(msg)
+        elif isinstance(msg, Fill):
+            self.fills.labels(msg.strategy, msg.side).inc()
+            self.filled_units.labels(msg.strategy).inc(msg.qty_units)
+        elif isinstance(msg, OrderDenied):
+            self.denials.labels(msg.reason_code).inc()
+        elif isinstance(msg, Heartbeat):
+            self.heartbeats[msg.actor] = msg
+
+    def _on_order(self, ev: OrderEvent) -> None:
+        self.order_events.labels(ev.state.value).inc()
+        previous = self._open.get(ev.client_order_id)
+        observed = previous[1] if previous else False
+        if previous is not None:
+            self.open_orders.labels(previous[0].value).dec()
+        if not observed and ev.ts_sent_ns:
+            observed = True
+            for hop, start, end in HOPS:
+                t0, t1 = getattr(ev, start), getattr(ev, end)
+                if t0 and t1 and t1 >= t0:  # a zero is a stamp not taken; never a negative latency
+                    self.hop_latency.labels(hop).observe((t1 - t0) / 1e9)
+        if ev.state in TERMINAL:
+            self._open.pop(ev.client_order_id, None)
+        elif previous is not None or len(self._open) < MAX_OPEN_ORDERS:
+            self._open[ev.client_order_id] = (ev.state, observed)
+            self.open_orders.labels(ev.state.value).inc()
