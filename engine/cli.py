@@ -241,6 +241,56 @@ def cmd_strategies_set(args: argparse.Namespace) -> int:
     return _send_to_supervisor(data_dir, run_dir, msg, target="strategy")
 
 
+def cmd_tail(args: argparse.Namespace) -> int:
+    """Print the public feed live, one JSON object per line: what any dashboard would receive."""
+    import zmq
+
+    from actors.gateway.actor import GATEWAY_INFO, GatewayInfo
+    from ipc import codec
+
+    cfg, _ = _config_from_args(args)
+    data_dir, run_dir = resolve_paths(cfg, args.data_dir)
+    endpoint = args.endpoint
+    server_key = ""
+    if not endpoint:
+        try:
+            info = msgspec.json.decode((run_dir / GATEWAY_INFO).read_bytes(), type=GatewayInfo)
+        except (FileNotFoundError, msgspec.DecodeError, msgspec.ValidationError):
+            print(f"shikra: no gateway running for data dir {data_dir} (add \"gateway\" to engine.actors), "
+                  "or give --endpoint", file=sys.stderr)
+            return EXIT_NOT_RUNNING
+        endpoint, server_key = info.listen, info.server_public_key
+    if server_key:
+        print("shikra: the gateway uses CURVE: use examples/dashboard_pnl.py with keys", file=sys.stderr)
+        return EXIT_ERROR
+    sock = zmq.Context.instance().socket(zmq.SUB)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(endpoint)
+    for prefix in args.topics or [""]:
+        sock.setsockopt(zmq.SUBSCRIBE, prefix.encode())
+    enc = msgspec.json.Encoder()
+    deadline = time.monotonic() + args.seconds if args.seconds else None
+    shown = 0
+    try:
+        while deadline is None or time.monotonic() < deadline:
+            if not sock.poll(200):
+                continue
+            topic, payload = sock.recv_multipart()
+            try:
+                msg = codec.decode(payload)
+                body = {"type": type(msg).__name__, **msgspec.structs.asdict(msg)}
+            except codec.DecodeError as exc:
+                body = {"undecodable": exc.failure.value}
+            sys.stdout.write(enc.encode({"topic": topic.decode(errors="replace"), **body}).decode() + "\n")
+            sys.stdout.flush()
+            shown += 1
+            if args.count and shown >= args.count:
+                break
+    finally:
+        sock.close()
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="shikra", description="Shikra trading engine")
     common = argparse.ArgumentParser(add_help=False)
@@ -272,6 +322,13 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("name")
     q.add_argument("assignments", nargs="+", metavar="key=value")
     q.set_defaults(fn=cmd_strategies_set)
+
+    p = sub.add_parser("tail", parents=[common], help="print the public feed live (TOPIC prefixes, default all)")
+    p.add_argument("topics", nargs="*", metavar="TOPIC")
+    p.add_argument("--endpoint", help="public feed address (default: the running gateway's)")
+    p.add_argument("--seconds", type=float, default=0.0, help="stop after this long")
+    p.add_argument("--count", type=int, default=0, help="stop after this many messages")
+    p.set_defaults(fn=cmd_tail)
 
     p = sub.add_parser("record", parents=[common], help="record the configured feed source to a capture file")
     p.add_argument("--out", required=True, help="capture file to write")

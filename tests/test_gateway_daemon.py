@@ -238,3 +238,18 @@ def test_curve_gateway_serves_an_allowed_client_key_and_nothing_to_an_unknown_on
         d.reap()
         if not os.environ.get("SHIKRA_KEEP_TMP"):
             shutil.rmtree(root, ignore_errors=True)
+
+
+def test_shikra_tail_prints_the_public_feed_as_json_lines(daemon):
+    import json
+    import subprocess
+    import sys
+
+    d, _info = daemon
+    out = subprocess.run([sys.executable, "-m", "engine.cli", "tail", "tick.", "--count", "5", "--seconds", "20",
+                          "--config", str(d.config_path), "--data-dir", str(d.data_dir)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines()]
+    assert len(lines) == 5
+    assert all(line["topic"].startswith("tick.") and line["type"] == "Tick" for line in lines)
