@@ -15,6 +15,7 @@ from typing import Literal
 import msgspec
 
 from actors.control.config import ControlConfig, check_control_config
+from actors.execution.dhan_config import DhanVenueConfig
 from actors.risk.limits import RiskLimits
 from engine.ledger.store import LedgerConfig
 
@@ -122,8 +123,9 @@ class StrategyConfig(Section):
 
 class ExecutionConfig(Section):
     venue: Literal["paper", "dhan"] = "paper"
-    starting_cash_paise: int = 10_000_000_00  # ₹10 lakh
+    starting_cash_paise: int = 10_000_000_00  # ₹10 lakh (paper only)
     ack_latency_us: int = 0
+    dhan: DhanVenueConfig = DhanVenueConfig()
 
 
 class RiskConfig(Section):
@@ -407,6 +409,36 @@ params = { fast = 10, slow = 30, timeframe_s = 1, qty_lots = 1 }
 venue = "paper"
 starting_cash_paise = 1000000000
 ack_latency_us = 0
+
+[execution.dhan]
+# The live venue (venue = "dhan"): orders through the dhanhq SDK in worker threads, fills from
+# our own order-update websocket; credentials from the environment or [credentials] file.
+rest_url = "https://api.dhan.co/v2"
+order_update_url = "wss://api-order-update.dhan.co"
+# A place or modify that would wait longer than this for the rate limit is refused.
+max_queue_wait_s = 2.0
+# Dhan allows 25 modifications per order.
+modify_cap = 25
+rest_workers = 4
+rest_timeout_s = 5.0
+max_place_attempts = 2
+max_lookup_attempts = 5
+max_request_retries = 3
+retry_backoff_s = 0.2
+# GET /orders this often while the order-update stream is down and orders are open.
+order_book_poll_s = 2.0
+stream_reconnect_initial_s = 0.5
+stream_reconnect_max_s = 30.0
+stream_connect_timeout_s = 10.0
+close_timeout_s = 2.0
+# The charge schedule is actors/execution/charges.py's default; override in [execution.dhan.charges].
+
+[execution.dhan.rate_limits]
+# Dhan's documents say 25/s in one place and 10/s in another: the stricter by default.
+per_second = 10
+per_minute = 250
+per_hour = 1000
+per_day = 7000
 
 [risk]
 # "exchange": sessions, holidays and cut-offs from the NSE/BSE calendar. "always": every day, all

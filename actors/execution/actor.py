@@ -26,7 +26,7 @@ from typing import Any, Sequence
 
 import msgspec
 
-from actors.base import Actor, ActorContext
+from actors.base import Actor, ActorConfigError, ActorContext
 from actors.execution import groups as grp
 from actors.execution import orders as fsm
 from actors.execution.expiry import day_order_expiry_ns
@@ -62,6 +62,7 @@ from ipc.messages import (
     CancelAllOrders,
     CancelOrder,
     Depth,
+    EngageKillSwitch,
     Fill,
     ModifyOrder,
     OrderDenied,
@@ -79,6 +80,8 @@ from ipc.messages import (
 from ipc.messages import CancelGroup, GroupState, SubmitGroup
 
 GROUP_RESUME_DELAY_S = 1.0  # after a restart, before a group's unrecorded orders are sent again
+FRESH_VENUE_WAIT_NS = 10_000_000_000  # after a start, orders wait this long at most for a first book
+DHAN_POLL_INTERVAL_S = 0.05  # the live venue also wakes us through its fd; this is the backstop
 TERMINAL = {OrderState.DENIED, OrderState.REJECTED, OrderState.FILLED, OrderState.CANCELED, OrderState.EXPIRED}
 
 
@@ -114,13 +117,18 @@ class ExecutionActor(Actor):
         self.table = open_instruments(cfg, self.ctx.data_dir)
         self.ledger = Ledger.open(ledger_dir(self.ctx.data_dir), cfg.ledger)
         now = time.time_ns()
-        if self.ledger.wallet() is None:
+        self.live = cfg.execution.venue == "dhan"
+        if self.ledger.wallet() is None and not self.live:
             self.ledger.append([CashMovement(kind="DEPOSIT", amount_paise=cfg.execution.starting_cash_paise,
                                              account="main", note="paper starting cash", ts_ns=now)])
+        if self.live:
+            self.venue = self._open_dhan_venue(cfg)
+            self._sync_broker_funds(now)
         wallet = self.ledger.wallet()
         assert wallet is not None
-        self.venue = PaperVenue(PaperVenueConfig(ack_latency_us=cfg.execution.ack_latency_us),
-                                PaperWallet(wallet.cash_paise))
+        if not self.live:
+            self.venue = PaperVenue(PaperVenueConfig(ack_latency_us=cfg.execution.ack_latency_us),
+                                    PaperWallet(wallet.cash_paise))
         for (strategy, segment, security_id), pos in self.ledger.positions().items():
             if pos.net_qty_units:
                 kind = self._instrument_type(segment, security_id)
@@ -135,8 +143,18 @@ class ExecutionActor(Actor):
             order = restore_snapshot(event, fills_by_order.get(event.client_order_id, ()))
             self.orders[order.spec.client_order_id] = order
             self._instrument_type(order.spec.segment, order.spec.security_id)
-            self._restore_to_venue(order)  # once the fresh venue has the instrument's book
+            if self.live:
+                self._handle(self.venue.restore(order, now), now)  # looked up at Dhan, never re-placed blindly
+            else:
+                self._restore_to_venue(order)  # once the fresh paper venue has the instrument's book
             resent += 1
+        # After a restart the fresh paper venue missed the books: for a short while new orders wait
+        # for their instrument's first depth update. (On a first start the depth that made a
+        # strategy act reaches us before its order does.)
+        restarted = not self.live and bool(self.ledger.orders())
+        self._fresh_until_ns = now + FRESH_VENUE_WAIT_NS if restarted else 0
+        if restarted:
+            self.ctx.call_later(FRESH_VENUE_WAIT_NS / 1e9, self._end_fresh_wait)
         self.ledger.start_background_sync()
         if cfg.execution.ack_latency_us > 0:
             self.ctx.every(max(0.0005, cfg.execution.ack_latency_us / 2e6), self._poll_venue)
@@ -158,7 +176,49 @@ class ExecutionActor(Actor):
         inst = self._instrument(segment, security_id)
         return inst.instrument if inst is not None else ""
 
+    def _open_dhan_venue(self, cfg: Any) -> Any:
+        from actors.execution.dhan_venue import DhanVenue
+        from engine.credentials import CredentialsError, load_credentials
+
+        try:
+            credentials = load_credentials(cfg.credentials.file or None)
+        except CredentialsError as exc:
+            raise ActorConfigError(f"execution.venue = \"dhan\": {exc}") from None
+        venue = DhanVenue(cfg.execution.dhan, credentials, on_fatal=self._venue_fatal, log=self.log)
+        venue.start()
+        self.ctx.watch_fd(venue.wake_fd, self._poll_venue)
+        self.ctx.every(DHAN_POLL_INTERVAL_S, self._poll_venue)
+        return venue
+
+    def _sync_broker_funds(self, now: int) -> None:
+        """The ledger's cash follows the broker's available balance (risk checks funds against it).
+        Without an answer the cash stays as it was (0 on a new account): risk then denies what
+        needs funds, which is the safe side."""
+        try:
+            funds = self.venue.fetch_funds_paise()
+        except (RuntimeError, ValueError) as exc:
+            self.log.error("broker_funds_unknown", error=str(exc))
+            if self.ledger.wallet() is None:
+                self.ledger.append([CashMovement(kind="ADJUSTMENT", amount_paise=0, account="main",
+                                                 note="live account opened; funds unknown", ts_ns=now)])
+            return
+        wallet = self.ledger.wallet()
+        delta = funds - (wallet.cash_paise if wallet is not None else 0)
+        if delta or wallet is None:
+            self.ledger.append([CashMovement(kind="ADJUSTMENT", amount_paise=delta, account="main",
+                                             note="broker available balance (fundlimit)", ts_ns=now)])
+        self.log.info("broker_funds", available_paise=funds, adjusted_by_paise=delta)
+
+    def _venue_fatal(self, fatal: Any) -> None:
+        """The broker refused us for good (token expired, no API access, IP not whitelisted)."""
+        now = time.time_ns()
+        self.log.error("venue_fatal", code=str(fatal.code), message=fatal.message)
+        self.ctx.send("supervisor", EngageKillSwitch(f"venue-fatal-{now}", f"execution: {fatal.message}",
+                                                     "execution", now))
+
     def on_stop(self) -> None:
+        if self.live:
+            self.venue.stop()
         self.ledger.sync()
         self.ledger.close()
 
@@ -214,6 +274,12 @@ class ExecutionActor(Actor):
         sent = time.time_ns()  # after the write-ahead: this is when the venue gets it
         order = msgspec.structs.replace(order, ts_sent_ns=sent)
         self.orders[coid] = order
+        if (not self.live and sent < self._fresh_until_ns
+                and self.venue.book(spec.segment, spec.security_id) is None):
+            # A just-restarted paper venue has no book yet: wait for the first depth update, as the
+            # restored orders do, rather than reject an order the market has data for.
+            self._restore_to_venue(order)
+            return
         self._handle(self.venue.submit(order, sent), sent)
 
     def on_cancel_order(self, msg: CancelOrder) -> None:
@@ -329,8 +395,8 @@ class ExecutionActor(Actor):
                 self.orders.pop(event.client_order_id, None)
         if fills:
             wallet = self.ledger.wallet()
-            if wallet is not None:
-                self.venue.wallet.set_cash(wallet.cash_paise)  # type: ignore[union-attr]
+            if wallet is not None and self.venue.wallet is not None:  # the live venue has none
+                self.venue.wallet.set_cash(wallet.cash_paise)
             for key in {(f.strategy, f.segment, f.security_id) for f in fills}:
                 pos = self.ledger.position(*key)
                 if pos is not None:
@@ -345,6 +411,12 @@ class ExecutionActor(Actor):
         depth update of its instrument instead (``_resubmit_awaiting``)."""
         key = (order.spec.segment, order.spec.security_id)
         self._awaiting_book.setdefault(key, []).append(order.spec.client_order_id)
+
+    def _end_fresh_wait(self) -> None:
+        """Whatever still waits for a book is handed to the venue now (which rejects a MARKET
+        order it has no data for): nothing waits forever."""
+        for segment, security_id in list(self._awaiting_book):
+            self._resubmit_awaiting(segment, security_id)
 
     def _resubmit_awaiting(self, segment: int, security_id: int) -> None:
         coids = self._awaiting_book.pop((segment, security_id), None)
@@ -407,7 +479,7 @@ class ExecutionActor(Actor):
         mode = cfg.risk.market_hours
         if mode == "auto":  # as risk decides: the synthetic market never closes
             mode = "always" if cfg.feed.source == "synthetic" else "exchange"
-        if mode != "always":
+        if mode != "always" and not self.live:  # Dhan expires DAY orders itself
             self._calendar = default_calendar()
             self.ctx.every(1.0, lambda: self._check_session_end(time.time_ns()))
         self.ctx.every(1.0, lambda: self._publish_marks(time.time_ns()))

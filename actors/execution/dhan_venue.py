@@ -1,0 +1,1211 @@
+"""The live Dhan venue: the ``PaperVenue`` interface over Dhan's REST API and order-update stream.
+
+``DhanVenue`` answers ``submit`` / ``cancel`` / ``modify`` / ``poll`` / ``on_depth`` / ``on_tick`` /
+``on_quote`` / ``end_of_session`` with ``VenueEvent`` sequences, like ``PaperVenue``, so the
+execution actor can use either. The difference: nothing is answered at once. Requests go to a
+queue; ``poll(now_ns)`` sends what the rate limits allow and returns what came back.
+
+Threads. Everything about an order lives on the actor's thread. REST calls go through the real
+``dhanhq`` client (one client per worker thread: a ``requests.Session`` is not shared between
+threads) in a ``ThreadPoolExecutor``; the order-update websocket runs in its own thread with its
+own asyncio loop. Both hand raw results to a thread-safe queue and write one byte to a pipe
+(``wake_fd``) so the actor can ``ctx.watch_fd(venue.wake_fd, poll)``; ``poll`` also runs from a
+timer (``POLL_INTERVAL_S``) to send rate-limited requests, retries and the order-book fallback.
+
+Per order, requests run one at a time and in order (a cancel never overtakes its place order);
+cancels go ahead of new places and modifies in the queue.
+
+Telling failures apart (``classify``). ``DhanHTTP`` turns every exception into
+``{'status': 'failure', 'remarks': str}``; an API error has ``remarks`` as a dict with the
+DH-9xx code. A response hook on each worker's session records the HTTP status, so a server
+answer whose body is not JSON is not mistaken for a network failure.
+
+- API error (DH-9xx) on place: ``Rejected`` with the code (``DhanReason.DH_905`` ...) and message.
+- Transport failure (no answer) on place: the order may or may not exist. Never re-sent blindly:
+  it is looked up by correlation id (our client order id) and adopted when found; only when
+  Dhan answers that no such order exists is it sent again (at most ``max_place_attempts``).
+  While the lookup cannot get an answer the order stays SUBMITTED and the order-book poll keeps
+  looking for its correlation id.
+- Transport failure on cancel / modify: retried (both set absolute values: sending twice is safe).
+- DH-901 (token invalid or expired), DH-902 (no API access), DH-911 (IP not whitelisted) or an
+  HTTP 401/403: fatal. ``on_fatal(DhanFatal)`` is called once on the actor's thread with a message
+  that says what to do; every queued and later request is refused with ``VENUE_HALTED``.
+
+Order statuses (compared case-insensitively; stream ``order_alert`` and order-book rows alike):
+
+- TRANSIT: Dhan has it, the exchange not yet: the venue order id is kept, no event (the exchange
+  may still reject it, and ``Rejected`` is only legal before ``Accepted``).
+- PENDING (or any later status): ``Accepted`` once.
+- TRADED / PART_TRADED: ``Filled`` for each increase of the cumulative traded quantity. The price
+  is ``TradedPrice`` when it agrees with ``AvgTradedPrice`` over the whole filled quantity (within
+  the average's rounding); otherwise (an update was missed, or a book row that has only the
+  average) the increase is priced from the averages. Fill ids are ``{venue order id}-{cumulative
+  qty}``: the same update seen twice gives the same id, which the OMS recognises.
+- REJECTED: ``Rejected`` (``VENUE_REJECTED``, with ``ReasonDescription``); after ``Accepted``,
+  ``Canceled`` with the same code (nothing is working any more).
+- CANCELLED: ``Canceled`` (``CANCEL_REQUESTED`` when we asked, else ``VENUE_CANCELLED``).
+- EXPIRED: ``Expired``.
+
+Rate limits (``RateLimits``, order APIs only: place, modify, cancel): a request waits in the queue
+until every window (second, minute, hour, day; rolling) has room, so the 11th order in a second
+goes out in the next second. A place or modify whose projected send time is more than
+``max_queue_wait_s`` away is refused at once (``RATE_LIMITED``): an order a minute late is worse
+than none. Cancels always wait, never refused. Modifications: at most ``modify_cap`` (25) per
+order, counted when sent; the next is refused with ``MODIFY_CAP`` without calling Dhan.
+
+The access token and client id are never logged by this module: log lines name orders and codes,
+and text from the SDK or the websocket library is redacted before it is logged.
+
+Not here yet (next landing): reconciliation at start (orders the ledger holds open vs Dhan's order
+book), positions and funds from Dhan feeding risk, super/forever orders, order slicing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import json
+import logging
+import os
+import queue
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, Final, Literal
+
+import msgspec
+from dhanhq import DhanContext, dhanhq
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+
+from actors.execution.charges import (
+    DEFAULT_SCHEDULE,
+    ChargeBreakdown,
+    ChargeSchedule,
+    charges_for_fill,
+    segment_class_for,
+)
+from actors.execution.dhan_config import ORDER_UPDATE_URL, REST_BASE_URL, DhanVenueConfig, RateLimits
+from actors.execution.orders import DHAN_MODIFY_CAP, OrderSnapshot, instrument_label
+from actors.execution.paper import (
+    NO_EVENTS,
+    Accepted,
+    BookView,
+    Canceled,
+    CancelRefused,
+    Expired,
+    Filled,
+    Modified,
+    ModifyRefused,
+    Rejected,
+    VenueEvent,
+)
+from engine.credentials import ENV_ACCESS_TOKEN, ENV_CLIENT_ID, Credentials
+from engine.logs import Log, get_logger
+from engine.money import format_paise
+from ipc.messages import Depth, OrderState, Quote, Tick
+from ipc.topics import SEGMENT_NAMES
+
+POLL_INTERVAL_S: Final = 0.05  # the actor's timer for poll(): rate-limited sends, retries, fallback
+LOGIN_MSG_CODE: Final = 42
+_NS_PER_S: Final = 1_000_000_000
+_PAISA: Final = Decimal("0.01")
+NO_CHARGES: Final = ChargeBreakdown(0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+_WS_LOGGER = logging.getLogger("shikra.execution.dhan.websocket")
+_WS_LOGGER.setLevel(logging.INFO)  # websockets logs frames at DEBUG: the login frame has the token
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration and codes
+# --------------------------------------------------------------------------------------------
+
+
+class DhanReason(str, enum.Enum):
+    """Reason codes of the live venue: Dhan's own DH-9xx codes, and ours."""
+
+    DH_901 = "DH-901"  # invalid authentication: token expired or invalid, client id wrong
+    DH_902 = "DH-902"  # invalid access: the account has no trading API access
+    DH_903 = "DH-903"  # user account problem
+    DH_904 = "DH-904"  # rate limit exceeded at Dhan
+    DH_905 = "DH-905"  # input exception: a bad field
+    DH_906 = "DH-906"  # order error
+    DH_907 = "DH-907"  # data error
+    DH_908 = "DH-908"  # internal server error
+    DH_909 = "DH-909"  # network error
+    DH_910 = "DH-910"  # others
+    DH_911 = "DH-911"  # invalid IP: the static IP is not whitelisted
+    DH_OTHER = "DH_OTHER"  # a code this module does not know (the text carries it)
+    HTTP_ERROR = "HTTP_ERROR"  # an HTTP error without a Dhan error body
+    VENUE_REJECTED = "VENUE_REJECTED"  # REJECTED status (RMS or exchange)
+    VENUE_CANCELLED = "VENUE_CANCELLED"  # CANCELLED status we did not ask for
+    CANCEL_REQUESTED = "CANCEL_REQUESTED"
+    RATE_LIMITED = "RATE_LIMITED"  # our own limits: it would have waited too long
+    MODIFY_CAP = "MODIFY_CAP"
+    VENUE_HALTED = "VENUE_HALTED"  # after a fatal error (token): nothing more is sent
+    ORDER_UNKNOWN = "ORDER_UNKNOWN"
+    ORDER_STATE_UNKNOWN = "ORDER_STATE_UNKNOWN"  # Dhan could not be asked whether it has it
+    INVALID_ORDER = "INVALID_ORDER"  # cannot be expressed in Dhan's API
+    DUPLICATE_ORDER_ID = "DUPLICATE_ORDER_ID"
+
+
+FATAL_CODES: Final = frozenset({"DH-901", "DH-902", "DH-911"})
+FATAL_HTTP_STATUSES: Final = frozenset({401, 403})
+NOT_FOUND_CODES: Final = frozenset({"DH-906", "DH-907"})  # order / data error: "no such order" on a lookup
+_KNOWN_CODES: Final = {r.value: r for r in DhanReason if r.value.startswith("DH-")}
+
+ORDER_TYPES: Final = {"MARKET": "MARKET", "LIMIT": "LIMIT", "SL": "STOP_LOSS", "SL_M": "STOP_LOSS_MARKET"}
+PRODUCTS: Final = {"INTRADAY": "INTRADAY", "CNC": "CNC", "MARGIN": "MARGIN"}
+
+
+class DhanFatal(msgspec.Struct, frozen=True):
+    """Trading through Dhan cannot go on until the operator acts (``message`` says how)."""
+
+    code: str  # DH-901, DH-902, DH-911 or HTTP-401 / HTTP-403
+    message: str
+    open_orders: int
+
+
+def fatal_message(code: str, detail: str, open_orders: int) -> str:
+    """What the operator reads when the venue stops."""
+    if code in ("DH-901", "HTTP-401"):
+        what = (f"Dhan refused the access token ({code}: {detail}): it has expired or is invalid. Generate a new "
+                f"token on web.dhan.co, set {ENV_ACCESS_TOKEN} (and check {ENV_CLIENT_ID}), then restart")
+    elif code == "DH-911":
+        what = (f"Dhan refused the request from this IP ({code}: {detail}): whitelist this server's static IP "
+                "on web.dhan.co, then restart")
+    else:
+        what = (f"Dhan refused API access ({code}: {detail}): check that trading APIs are enabled for this "
+                "account on web.dhan.co, then restart")
+    return (f"{what}. Live trading stopped; {open_orders} order(s) may still be working at Dhan: check them on "
+            "web.dhan.co.")
+
+
+# --------------------------------------------------------------------------------------------
+# Functional core: money at the SDK boundary, outcomes, statuses, fills, rate limits
+# --------------------------------------------------------------------------------------------
+
+
+def rupees_float(price_paise: int) -> float:
+    """Paise -> the float the SDK sends (exact text first: 165050 -> float("1650.50"))."""
+    return float(format_paise(price_paise))
+
+
+def to_paise(value: Any) -> int:
+    """A rupee amount from Dhan (float from the SDK's JSON, Decimal/str from ours, int) -> paise,
+    rounded half-up to the paisa (float noise only). Raises ValueError for anything else."""
+    if isinstance(value, bool) or value is None:
+        raise ValueError(f"to_paise: not a rupee amount: {value!r}")
+    try:
+        amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip() or "0")
+    except InvalidOperation:
+        raise ValueError(f"to_paise: not a rupee amount: {value!r}") from None
+    if not amount.is_finite():
+        raise ValueError(f"to_paise: not a finite amount: {value!r}")
+    return int(amount.quantize(_PAISA, rounding=ROUND_HALF_UP) * 100)
+
+
+def to_units(value: Any) -> int:
+    """A quantity from Dhan (int, or its text) -> units; raises ValueError otherwise."""
+    if isinstance(value, bool):
+        raise ValueError(f"to_units: not a quantity: {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, (str, Decimal)) and str(value).strip().lstrip("-").isdigit():
+        return int(str(value).strip())
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    raise ValueError(f"to_units: not a quantity: {value!r}")
+
+
+def place_params(order: OrderSnapshot) -> dict[str, Any]:
+    """Keyword arguments of ``dhanhq.place_order`` for ``order`` (working qty/price/trigger; the
+    client order id as ``tag`` = correlationId). Raises ValueError for what Dhan cannot express."""
+    spec = order.spec
+    segment = SEGMENT_NAMES.get(spec.segment)
+    if segment is None or spec.segment == 0:
+        raise ValueError(f"segment {spec.segment} is not a tradable Dhan segment")
+    if spec.order_type not in ORDER_TYPES or spec.product not in PRODUCTS:
+        raise ValueError(f"order type {spec.order_type} / product {spec.product} has no Dhan mapping")
+    if not 0 < len(spec.client_order_id) <= 30:
+        raise ValueError(f"client order id {spec.client_order_id!r} is not a Dhan correlationId (1..30 chars)")
+    return dict(security_id=str(spec.security_id), exchange_segment=segment, transaction_type=spec.side,
+                quantity=order.qty_units, order_type=ORDER_TYPES[spec.order_type],
+                product_type=PRODUCTS[spec.product], price=rupees_float(order.price_paise),
+                trigger_price=rupees_float(order.trigger_price_paise), validity=spec.validity,
+                tag=spec.client_order_id)
+
+
+OutcomeKind = Literal["ok", "api_error", "http_error", "transport"]
+
+
+class RestOutcome(msgspec.Struct, frozen=True):
+    """One SDK call's result, told apart: ``ok`` (2xx, ``data``), ``api_error`` (Dhan's error body:
+    ``error_code`` DH-9xx), ``http_error`` (an answer without a Dhan error body), ``transport`` (no
+    answer: connection refused or dropped, timeout)."""
+
+    kind: OutcomeKind
+    data: Any = None
+    http_status: int = 0
+    error_code: str = ""
+    message: str = ""
+
+    @property
+    def fatal_code(self) -> str:
+        """The code that stops trading, or ""."""
+        if self.kind == "api_error" and self.error_code in FATAL_CODES:
+            return self.error_code
+        if self.http_status in FATAL_HTTP_STATUSES:
+            return f"HTTP-{self.http_status}"
+        return ""
+
+    def reason(self) -> DhanReason:
+        if self.kind == "api_error":
+            return _KNOWN_CODES.get(self.error_code, DhanReason.DH_OTHER)
+        return DhanReason.HTTP_ERROR
+
+    def describe(self) -> str:
+        if self.kind == "api_error":
+            return f"{self.error_code} {self.message}".strip()
+        if self.kind == "http_error":
+            return f"HTTP {self.http_status}: {self.message}"
+        return self.message
+
+
+def classify(response: Any, http_status: int) -> RestOutcome:
+    """Tell an SDK response apart (``http_status`` 0: no HTTP answer was received)."""
+    if not isinstance(response, dict):
+        return RestOutcome("transport", message=f"unexpected SDK result {type(response).__name__}")
+    if response.get("status") == "success":
+        return RestOutcome("ok", data=response.get("data"), http_status=http_status)
+    remarks = response.get("remarks")
+    if isinstance(remarks, dict):
+        code = str(remarks.get("error_code") or "")
+        text = " ".join(str(remarks.get(k) or "") for k in ("error_type", "error_message")).strip()
+        if code:
+            return RestOutcome("api_error", http_status=http_status, error_code=code, message=text)
+        return RestOutcome("http_error", http_status=http_status, message=text)
+    text = str(remarks)[:300]
+    if http_status:
+        return RestOutcome("http_error", http_status=http_status, message=text)
+    return RestOutcome("transport", message=text)
+
+
+class OrderUpdate(msgspec.Struct, frozen=True):
+    """One order's status as Dhan reports it (stream ``order_alert`` or order-book row)."""
+
+    correlation_id: str
+    venue_order_id: str
+    status: str  # upper case
+    qty_units: int
+    traded_qty_units: int  # cumulative
+    traded_price_paise: int  # the last trade's price; 0 when not given
+    avg_price_paise: int  # average over traded_qty_units; 0 when not given
+    reason: str
+
+
+def _first(data: dict[str, Any], *keys: str) -> Any:
+    for key in keys:
+        value = data.get(key)
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def parse_update(data: dict[str, Any]) -> OrderUpdate:
+    """An ``order_alert``'s ``Data`` (PascalCase) or an order-book row (camelCase) -> OrderUpdate.
+    Raises ValueError (naming the key) for a missing status or a bad number."""
+    status = _first(data, "Status", "orderStatus")
+    if not isinstance(status, str):
+        raise ValueError(f"order update without a status (OrderNo {data.get('OrderNo', data.get('orderId'))!r})")
+
+    def number(convert: Callable[[Any], int], *keys: str) -> int:
+        value = _first(data, *keys)
+        try:
+            return 0 if value is None else convert(value)
+        except ValueError as exc:
+            raise ValueError(f"order update {keys[0]}: {exc}") from None
+
+    return OrderUpdate(
+        correlation_id=str(_first(data, "CorrelationId", "correlationId") or ""),
+        venue_order_id=str(_first(data, "OrderNo", "orderId") or ""),
+        status=status.strip().upper(),
+        qty_units=number(to_units, "Quantity", "quantity"),
+        traded_qty_units=number(to_units, "TradedQty", "filledQty"),
+        traded_price_paise=number(to_paise, "TradedPrice", "tradedPrice"),
+        avg_price_paise=number(to_paise, "AvgTradedPrice", "averageTradedPrice"),
+        reason=str(_first(data, "ReasonDescription", "omsErrorDescription", "Remarks") or "")[:200],
+    )
+
+
+def fill_price_paise(filled_before: int, value_before_paise: int, update: OrderUpdate) -> int:
+    """Price of the increase ``update.traded_qty_units - filled_before`` (see the module docstring):
+    ``TradedPrice`` when it agrees with the average within its rounding, else the increase's value
+    from the averages over its quantity (half-even to the paisa)."""
+    delta = update.traded_qty_units - filled_before
+    total = update.traded_qty_units
+    traded = update.traded_price_paise
+    if update.avg_price_paise <= 0:
+        return traded
+    avg_value = update.avg_price_paise * total
+    if traded > 0 and 2 * abs(avg_value - (value_before_paise + traded * delta)) <= total:
+        return traded  # the average is rounded to the paisa: up to half a paisa per unit
+    implied = Decimal(avg_value - value_before_paise) / delta
+    return int(implied.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+
+
+class RateLimiter:
+    """Rolling-window limits on order-API requests (pure: times are passed in, in ns)."""
+
+    def __init__(self, limits: RateLimits) -> None:
+        self._windows = limits.windows()
+        self._max_span = max(span for span, _ in self._windows)
+        self._sent: deque[int] = deque()
+
+    def _earliest(self, sent: Sequence[int], now_ns: int) -> int:
+        t = now_ns
+        n = len(sent)
+        for span, limit in self._windows:
+            if n >= limit:
+                t = max(t, sent[n - limit] + span)
+        return t
+
+    def earliest_ns(self, now_ns: int) -> int:
+        """When the next request may be sent (``now_ns`` if now)."""
+        self._prune(now_ns)
+        return self._earliest(self._sent, now_ns)
+
+    def projected_ns(self, now_ns: int, ahead: int) -> int:
+        """When a request with ``ahead`` requests queued before it would be sent, if all are sent
+        as early as allowed."""
+        self._prune(now_ns)
+        sent = list(self._sent)
+        t = now_ns
+        for _ in range(ahead + 1):
+            t = self._earliest(sent, t)
+            sent.append(t)
+        return t
+
+    def record(self, ts_ns: int) -> None:
+        self._sent.append(ts_ns)
+
+    def _prune(self, now_ns: int) -> None:
+        sent = self._sent
+        while sent and sent[0] <= now_ns - self._max_span:
+            sent.popleft()
+
+
+# --------------------------------------------------------------------------------------------
+# The shell
+# --------------------------------------------------------------------------------------------
+
+_PLACE, _LOOKUP, _CANCEL, _MODIFY, _BOOK = "place", "lookup", "cancel", "modify", "book"
+_ORDER_APIS: Final = frozenset({_PLACE, _CANCEL, _MODIFY})
+_FRESH_STATES: Final = frozenset({OrderState.INITIALIZED, OrderState.SUBMITTED})
+
+
+class _Live:
+    """What the venue knows about one order (actor thread only)."""
+
+    __slots__ = ("order", "cid", "venue_order_id", "qty", "price", "trigger", "filled", "filled_value",
+                 "accepted", "closed", "busy", "modifies", "cancel_asked", "place_attempts", "unknown",
+                 "seg_class")
+
+    def __init__(self, order: OrderSnapshot, seg_class: Any) -> None:
+        self.order = order
+        self.cid = order.spec.client_order_id
+        self.venue_order_id = order.venue_order_id
+        self.qty = order.qty_units
+        self.price = order.price_paise
+        self.trigger = order.trigger_price_paise
+        self.filled = order.filled_qty_units
+        self.filled_value = order.filled_value_paise
+        self.accepted = False
+        self.closed = False
+        self.busy = False
+        self.modifies = order.modify_count
+        self.cancel_asked = False
+        self.place_attempts = 0
+        self.unknown = False  # a place whose fate Dhan could not be asked about
+        self.seg_class = seg_class
+
+
+class _Request:
+    __slots__ = ("kind", "cid", "args", "attempt", "not_before_ns")
+
+    def __init__(self, kind: str, cid: str, args: tuple[Any, ...] = (), attempt: int = 0) -> None:
+        self.kind = kind
+        self.cid = cid
+        self.args = args
+        self.attempt = attempt
+        self.not_before_ns = 0
+
+
+class DhanVenueStats(msgspec.Struct, frozen=True, kw_only=True):
+    submitted: int
+    sent: int  # order-API requests sent (place, modify, cancel)
+    rejected: int
+    fills: int
+    lookups: int
+    transport_failures: int
+    queued: int
+    in_flight: int  # REST calls sent whose result poll() has not taken yet
+    stream_up: bool
+    stream_connects: int
+    stream_updates: int
+    unmatched_updates: int  # updates of orders this venue does not hold (placed elsewhere)
+    bad_updates: int
+    book_polls: int
+    fatal_code: str
+
+
+class DhanVenue:
+    """The live venue (module docstring). ``start()`` before use, ``stop()`` at the end.
+
+    ``on_fatal`` is called once, on the thread that calls ``poll``, when Dhan refuses the
+    credentials or the account. ``rest_factory(credentials, base_url, timeout_s)`` builds one
+    ``dhanhq`` client per worker thread (default: the real package). No method raises for what
+    Dhan answers; bad updates are counted in ``stats()``.
+    """
+
+    wallet = None  # funds live at Dhan; the OMS's paper wallet mirror does not apply
+
+    def __init__(self, config: DhanVenueConfig, credentials: Credentials, *,
+                 on_fatal: Callable[[DhanFatal], None] | None = None, log: Log | None = None,
+                 rng: random.Random | None = None) -> None:
+        self.config = config
+        self._creds = credentials
+        self._on_fatal = on_fatal
+        self._log = log or get_logger("execution.dhan")
+        self._rng = rng or random.Random()
+        self._limiter = RateLimiter(config.rate_limits)
+        self._orders: dict[str, _Live] = {}
+        self._open: dict[str, _Live] = {}  # insertion-ordered: open orders only
+        self._by_venue_id: dict[str, str] = {}
+        self._instrument_types: dict[tuple[int, int], str] = {}
+        self._ltp: dict[tuple[int, int], int] = {}
+        self._urgent: deque[_Request] = deque()  # cancels
+        self._normal: deque[_Request] = deque()  # places, modifies, lookups
+        self._delayed: list[_Request] = []  # retries waiting for their not_before_ns
+        self._inbox: queue.SimpleQueue[tuple[str, Any, Any]] = queue.SimpleQueue()
+        self._local = threading.local()
+        self._pool: ThreadPoolExecutor | None = None
+        self._rfd = self._wfd = -1
+        self._wake_pending = False
+        self._fatal: DhanFatal | None = None
+        self._book_poll_due_ns = 0
+        self._pumped: list[VenueEvent] = []
+        self._in_flight = 0
+        self._book_inflight = False
+        self._stream_up = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_event: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._n = dict(submitted=0, sent=0, rejected=0, fills=0, lookups=0, transport_failures=0,
+                       stream_connects=0, stream_updates=0, unmatched_updates=0, bad_updates=0, book_polls=0)
+
+    # Lifecycle -------------------------------------------------------------------------------
+    @property
+    def wake_fd(self) -> int:
+        """A pipe readable when results are waiting: ``ctx.watch_fd(venue.wake_fd, poll_fn)``."""
+        return self._rfd
+
+    @property
+    def fatal(self) -> DhanFatal | None:
+        return self._fatal
+
+    def start(self, *, stream: bool = True) -> None:
+        """Start the REST worker pool and (``stream``) the order-update websocket thread."""
+        if self._pool is not None:
+            raise RuntimeError("DhanVenue.start called twice")
+        self._rfd, self._wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._pool = ThreadPoolExecutor(self.config.rest_workers, thread_name_prefix="dhan-rest")
+        if stream:
+            self._loop = asyncio.new_event_loop()
+            self._stop_event = asyncio.Event()
+            self._thread = threading.Thread(target=self._stream_run, name="dhan-order-updates", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the stream thread and the pool (waits for requests in flight, bounded by the REST
+        timeout). Results not yet polled are dropped: the next start reconciles."""
+        if self._thread is not None and self._loop is not None and self._stop_event is not None:
+            try:
+                self._loop.call_soon_threadsafe(self._stop_event.set)
+            except RuntimeError:
+                pass
+            self._thread.join(self.config.close_timeout_s + 1.0)
+            self._thread = None
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        for fd in (self._rfd, self._wfd):
+            if fd >= 0:
+                os.close(fd)
+        self._rfd = self._wfd = -1
+
+    # Instruments and market data (kept for marks; live fills come from Dhan) -------------------
+    def set_instrument_type(self, segment: int, security_id: int, instrument_type: str) -> None:
+        self._instrument_types[(segment, security_id)] = instrument_type
+
+    def set_position(self, segment: int, security_id: int, net_qty_units: int, mark_price_paise: int, *,
+                     instrument_type: str = "") -> None:
+        """Positions live at Dhan; nothing to mirror here."""
+
+    def on_depth(self, depth: Depth, now_ns: int) -> Sequence[VenueEvent]:
+        return NO_EVENTS  # hot path: live orders do not match locally
+
+    def on_tick(self, tick: Tick, now_ns: int) -> Sequence[VenueEvent]:
+        # hot path: one dict store
+        self._ltp[(tick.segment, tick.security_id)] = tick.ltp_paise
+        return NO_EVENTS
+
+    def on_quote(self, quote: Quote, now_ns: int) -> Sequence[VenueEvent]:
+        # hot path: one dict store
+        self._ltp[(quote.segment, quote.security_id)] = quote.ltp_paise
+        return NO_EVENTS
+
+    def book(self, segment: int, security_id: int) -> BookView | None:
+        """The last traded price seen (for marks); no depth is kept."""
+        ltp = self._ltp.get((segment, security_id))
+        return None if ltp is None else BookView((), (), (), (), ltp)
+
+    def end_of_session(self, now_ns: int) -> Sequence[VenueEvent]:
+        """Dhan expires DAY orders itself and says so (EXPIRED): nothing to do here."""
+        return NO_EVENTS
+
+    def open_order_ids(self) -> tuple[str, ...]:
+        return tuple(self._open)
+
+    def stats(self) -> DhanVenueStats:
+        return DhanVenueStats(**self._n, queued=len(self._urgent) + len(self._normal) + len(self._delayed),
+                              in_flight=self._in_flight,
+                              stream_up=self._stream_up, fatal_code=self._fatal.code if self._fatal else "")
+
+    # Requests ----------------------------------------------------------------------------------
+    def submit(self, order: OrderSnapshot, now_ns: int, *, instrument_type: str = "") -> Sequence[VenueEvent]:
+        """Queue ``order`` for Dhan. Refused at once (``Rejected``) after a fatal error, for an
+        order Dhan cannot express, a client order id already used, or a projected wait above
+        ``max_queue_wait_s``; otherwise the answer comes from ``poll``. An order that already has a
+        venue order id or is past SUBMITTED (handed back after a restart) is treated as ``restore``."""
+        restored = bool(order.venue_order_id) or order.state not in _FRESH_STATES
+        return self._enter(order, now_ns, instrument_type, lookup_first=restored)
+
+    def fetch_funds_paise(self) -> int:
+        """The account's available balance from GET /fundlimit (``availabelBalance``: Dhan's
+        spelling), in paise. Blocking: for start-up, never the order path. Raises RuntimeError
+        with the reason when Dhan does not answer with a balance."""
+        client = _RestClient(self._creds, self.config.rest_url, self.config.rest_timeout_s)
+        outcome = classify(client.api.get_fund_limits(), client.last_status)
+        if outcome.kind != "ok" or not isinstance(outcome.data, dict) or "availabelBalance" not in outcome.data:
+            raise RuntimeError(f"fundlimit: {outcome.kind} {outcome.message or outcome.data!r}")
+        return to_paise(outcome.data["availabelBalance"])
+
+    def restore(self, order: OrderSnapshot, now_ns: int, *, instrument_type: str = "") -> Sequence[VenueEvent]:
+        """An order the ledger holds open after a restart: looked up by correlation id first and
+        adopted (missed fills and status reported); placed only when Dhan answers that it has no such
+        order and it never had a venue order id. Never a second order."""
+        return self._enter(order, now_ns, instrument_type, lookup_first=True)
+
+    def _enter(self, order: OrderSnapshot, now_ns: int, instrument_type: str, *,
+               lookup_first: bool) -> Sequence[VenueEvent]:
+        spec = order.spec
+        cid = spec.client_order_id
+        self._n["submitted"] += 1
+        if cid in self._orders:
+            return self._reject(cid, now_ns, DhanReason.DUPLICATE_ORDER_ID, f"client order id {cid} was already sent")
+        if self._fatal is not None:
+            return self._reject(cid, now_ns, DhanReason.VENUE_HALTED, self._halted_text("order"))
+        try:
+            place_params(order)
+        except ValueError as exc:
+            return self._reject(cid, now_ns, DhanReason.INVALID_ORDER, f"order {cid}: {exc}")
+        if not lookup_first:
+            wait_ns = self._limiter.projected_ns(now_ns, self._queued_order_apis()) - now_ns
+            if wait_ns > self.config.max_queue_wait_s * _NS_PER_S:
+                return self._reject(cid, now_ns, DhanReason.RATE_LIMITED, self._rate_text(cid, wait_ns))
+        itype = instrument_type or self._instrument_types.get((spec.segment, spec.security_id), "")
+        live = _Live(order, segment_class_for(spec.segment, itype, spec.product))
+        self._orders[cid] = live
+        self._open[cid] = live
+        if lookup_first:
+            live.accepted = order.state not in _FRESH_STATES  # the OMS already knows it was accepted
+            if order.venue_order_id:
+                self._by_venue_id[order.venue_order_id] = cid
+            self._normal.append(_Request(_LOOKUP, cid))
+        else:
+            self._normal.append(_Request(_PLACE, cid))
+        return self._pump(now_ns)
+
+    def cancel(self, client_order_id: str, now_ns: int) -> Sequence[VenueEvent]:
+        """Queue a cancel (ahead of places and modifies; never refused for rate)."""
+        o = self._orders.get(client_order_id)
+        if o is None:
+            return (CancelRefused(client_order_id=client_order_id, ts_event_ns=now_ns,
+                                  reason_code=DhanReason.ORDER_UNKNOWN,  # type: ignore[arg-type]
+                                  reason=f"order {client_order_id} was never sent to Dhan"),)
+        if o.closed:
+            return NO_EVENTS
+        if self._fatal is not None:
+            return (CancelRefused(client_order_id=client_order_id, ts_event_ns=now_ns,
+                                  reason_code=DhanReason.VENUE_HALTED,  # type: ignore[arg-type]
+                                  reason=self._halted_text("cancel")),)
+        o.cancel_asked = True
+        self._urgent.append(_Request(_CANCEL, client_order_id))
+        return self._pump(now_ns)
+
+    def modify(self, client_order_id: str, qty_units: int, price_paise: int, trigger_price_paise: int,
+               now_ns: int) -> Sequence[VenueEvent]:
+        """Queue a modify (total qty, limit price, trigger price). Refused at once past the
+        modification cap, after a fatal error, or when it would wait too long for the rate limits."""
+        o = self._orders.get(client_order_id)
+        refuse: tuple[DhanReason, str] | None = None
+        if o is None:
+            refuse = DhanReason.ORDER_UNKNOWN, f"order {client_order_id} was never sent to Dhan"
+        elif o.closed:
+            return NO_EVENTS
+        elif self._fatal is not None:
+            refuse = DhanReason.VENUE_HALTED, self._halted_text("modify")
+        elif o.modifies >= self.config.modify_cap:
+            refuse = DhanReason.MODIFY_CAP, (f"order {client_order_id} was modified {o.modifies} times; Dhan allows "
+                                             f"{self.config.modify_cap}: cancel it and place a new order")
+        else:
+            wait_ns = self._limiter.projected_ns(now_ns, self._queued_order_apis()) - now_ns
+            if wait_ns > self.config.max_queue_wait_s * _NS_PER_S:
+                refuse = DhanReason.RATE_LIMITED, self._rate_text(client_order_id, wait_ns)
+        if refuse is not None:
+            return (ModifyRefused(client_order_id=client_order_id, ts_event_ns=now_ns,
+                                  reason_code=refuse[0], reason=refuse[1]),)  # type: ignore[arg-type]
+        assert o is not None
+        o.modifies += 1  # counted when asked: never one too many
+        self._normal.append(_Request(_MODIFY, client_order_id, (qty_units, price_paise, trigger_price_paise)))
+        return self._pump(now_ns)
+
+    def poll(self, now_ns: int) -> Sequence[VenueEvent]:
+        """Take what came back (REST results, order updates), send what may be sent now."""
+        if self._rfd >= 0:
+            try:
+                os.read(self._rfd, 4096)
+            except BlockingIOError:
+                pass
+        self._wake_pending = False
+        out: list[VenueEvent] = []
+        while True:
+            try:
+                kind, request, payload = self._inbox.get_nowait()
+            except queue.Empty:
+                break
+            if kind == "rest":
+                self._on_rest(request, payload, now_ns, out)
+            elif kind == "update":
+                self._n["stream_updates"] += 1
+                self._on_update_data(payload, now_ns, out)
+            elif kind == "stream":
+                self._stream_up = bool(payload)
+        self._due_book_poll(now_ns)
+        out.extend(self._pump(now_ns))
+        return out or NO_EVENTS
+
+    # Sending -----------------------------------------------------------------------------------
+    def _queued_order_apis(self) -> int:
+        return sum(1 for r in self._normal if r.kind in _ORDER_APIS) + len(self._urgent)
+
+    def _pump(self, now_ns: int) -> Sequence[VenueEvent]:
+        """Send what the limits and per-order sequencing allow; refuse everything after a fatal."""
+        if self._fatal is not None:
+            return self._refuse_queued(now_ns)
+        self._pumped = []
+        if self._delayed:
+            ready = [r for r in self._delayed if r.not_before_ns <= now_ns]
+            if ready:
+                self._delayed = [r for r in self._delayed if r.not_before_ns > now_ns]
+                for r in ready:
+                    (self._urgent if r.kind == _CANCEL else self._normal).appendleft(r)
+        for q in (self._urgent, self._normal):
+            kept: deque[_Request] = deque()
+            while q:
+                r = q.popleft()
+                o = self._orders.get(r.cid)
+                if r.kind != _BOOK and (o is None or o.busy):
+                    if o is not None:
+                        kept.append(r)  # its order has a request in flight: after that one
+                    continue
+                if r.kind in (_CANCEL, _MODIFY) and o is not None and not o.venue_order_id and not o.closed:
+                    if o.unknown:  # its place could not be confirmed: nothing to address it by
+                        self._refuse_unaddressable(r, o, now_ns)
+                    else:
+                        kept.append(r)  # its place is still being confirmed
+                    continue
+                if o is not None and o.closed and r.kind != _LOOKUP:
+                    continue  # its order ended meanwhile: moot
+                if r.kind in _ORDER_APIS:
+                    if self._limiter.earliest_ns(now_ns) > now_ns:
+                        kept.append(r)
+                        kept.extend(q)
+                        q.clear()
+                        break
+                    self._limiter.record(now_ns)
+                    self._n["sent"] += 1
+                self._dispatch(r, o)
+            q.extend(kept)
+        out, self._pumped = self._pumped, []
+        return out or NO_EVENTS
+
+    def _refuse_unaddressable(self, r: _Request, o: _Live, now_ns: int) -> None:
+        text = (f"order {o.cid}: Dhan could not be asked whether it has the order (no order id yet); "
+                "check web.dhan.co")
+        if r.kind == _CANCEL:
+            o.cancel_asked = False
+            self._pumped.append(CancelRefused(client_order_id=o.cid, ts_event_ns=now_ns, reason=text,
+                                              reason_code=DhanReason.ORDER_STATE_UNKNOWN))  # type: ignore[arg-type]
+        else:
+            self._pumped.append(ModifyRefused(client_order_id=o.cid, ts_event_ns=now_ns, reason=text,
+                                              reason_code=DhanReason.ORDER_STATE_UNKNOWN))  # type: ignore[arg-type]
+
+    def _dispatch(self, r: _Request, o: _Live | None) -> None:
+        """Hand ``r`` to a worker."""
+        assert self._pool is not None, "DhanVenue.start() was not called"
+        if o is not None:
+            o.busy = True
+        if r.kind == _PLACE:
+            assert o is not None
+            o.place_attempts += 1
+            params = place_params(msgspec.structs.replace(o.order, qty_units=o.qty, price_paise=o.price,
+                                                          trigger_price_paise=o.trigger))
+            call: Callable[[Any], Any] = lambda c: c.place_order(**params)
+        elif r.kind == _LOOKUP:
+            self._n["lookups"] += 1
+            cid = r.cid
+            call = lambda c: c.get_order_by_correlationID(cid)
+        elif r.kind == _CANCEL:
+            assert o is not None
+            vid = o.venue_order_id
+            call = lambda c: c.cancel_order(vid)
+        elif r.kind == _MODIFY:
+            assert o is not None
+            qty, price, trigger = r.args
+            spec = o.order.spec
+            vid = o.venue_order_id
+            call = lambda c: c.modify_order(vid, ORDER_TYPES[spec.order_type], "", qty, rupees_float(price),
+                                            rupees_float(trigger), 0, spec.validity)
+        else:
+            self._n["book_polls"] += 1
+            call = lambda c: c.get_order_list()
+        self._in_flight += 1
+        self._pool.submit(self._run_call, r, call)
+
+    def _run_call(self, r: _Request, call: Callable[[Any], Any]) -> None:
+        # worker thread: one SDK call, its outcome handed to the actor thread
+        client = self._client()
+        client.last_status = 0
+        try:
+            outcome = classify(call(client.api), client.last_status)
+        except Exception as exc:  # the SDK validates some arguments by raising
+            outcome = RestOutcome("transport", message=self._redact(f"{type(exc).__name__}: {exc}"))
+        self._inbox.put(("rest", r, outcome))
+        self._wake()
+
+    def _client(self) -> Any:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            client = _RestClient(self._creds, self.config.rest_url, self.config.rest_timeout_s)
+            self._local.client = client
+        return client
+
+    def _wake(self) -> None:
+        if not self._wake_pending and self._wfd >= 0:
+            self._wake_pending = True
+            try:
+                os.write(self._wfd, b"\x01")
+            except (BlockingIOError, OSError):
+                pass
+
+    # Results -----------------------------------------------------------------------------------
+    def _on_rest(self, r: _Request, res: RestOutcome, now_ns: int, out: list[VenueEvent]) -> None:
+        self._in_flight -= 1
+        o = self._orders.get(r.cid)
+        if o is not None:
+            o.busy = False
+        if res.kind == "transport":
+            self._n["transport_failures"] += 1
+        fatal = res.fatal_code
+        if fatal:
+            self._go_fatal(fatal, res.describe(), now_ns, out)
+        if r.kind == _BOOK:
+            self._book_inflight = False
+            if res.kind == "ok" and isinstance(res.data, list):
+                for row in res.data:
+                    if isinstance(row, dict):
+                        self._on_update_data(row, now_ns, out, from_book=True)
+            return
+        if o is None:
+            return
+        if r.kind == _PLACE:
+            self._on_place(o, res, now_ns, out)
+        elif r.kind == _LOOKUP:
+            self._on_lookup(o, r, res, now_ns, out)
+        elif r.kind == _CANCEL:
+            self._on_cancel(o, r, res, now_ns, out)
+        else:
+            self._on_modify(o, r, res, now_ns, out)
+
+    def _on_place(self, o: _Live, res: RestOutcome, now_ns: int, out: list[VenueEvent]) -> None:
+        if res.kind == "ok" and isinstance(res.data, dict):
+            self._adopt(o, res.data, now_ns, out)
+        elif res.kind == "transport" or (res.kind == "http_error" and res.http_status >= 500) or (
+                res.kind == "api_error" and res.error_code in ("DH-908", "DH-909")):
+            # It may have reached Dhan: ask before sending again (never a second order).
+            self._log.warning("dhan_place_outcome_unknown", client_order_id=o.cid, failure=res.kind,
+                              detail=res.describe()[:200])
+            self._normal.appendleft(_Request(_LOOKUP, o.cid, attempt=0))
+        elif not o.closed:
+            self._close_rejected(o, res.reason(), f"Dhan refused order {o.cid}: {res.describe()}", now_ns, out)
+
+    def _on_lookup(self, o: _Live, r: _Request, res: RestOutcome, now_ns: int, out: list[VenueEvent]) -> None:
+        if o.closed:
+            return
+        if res.kind == "ok":
+            row = res.data[0] if isinstance(res.data, list) and res.data else res.data
+            if isinstance(row, dict) and row:
+                self._log.info("dhan_place_found_by_correlation_id", client_order_id=o.cid)
+                o.unknown = False
+                self._adopt(o, row, now_ns, out)
+                return
+        if res.kind == "ok" or (res.kind == "api_error" and res.error_code in NOT_FOUND_CODES) or (
+                res.kind == "http_error" and res.http_status == 404):
+            # Dhan answered and has no such order: it never arrived.
+            if o.venue_order_id:
+                # A restored order Dhan once acknowledged: never placed again.
+                o.unknown = True
+                self._log.error("dhan_known_order_not_found", client_order_id=o.cid,
+                                venue_order_id=o.venue_order_id, detail=res.describe()[:200])
+            elif o.place_attempts < self.config.max_place_attempts:
+                self._log.info("dhan_place_resend", client_order_id=o.cid, attempt=o.place_attempts + 1)
+                self._normal.appendleft(_Request(_PLACE, o.cid))
+            else:
+                self._close_rejected(o, DhanReason.DH_909, f"order {o.cid} did not reach Dhan after "
+                                     f"{o.place_attempts} attempts: {res.describe()}", now_ns, out)
+            return
+        if r.attempt + 1 < self.config.max_lookup_attempts:
+            self._retry(_Request(_LOOKUP, o.cid, attempt=r.attempt + 1), now_ns)
+        else:
+            # Unknown: leave it open; the order-book poll looks for its correlation id.
+            o.unknown = True
+            self._log.error("dhan_order_state_unknown", client_order_id=o.cid, lookups=r.attempt + 1,
+                            detail=res.describe()[:200])
+
+    def _on_cancel(self, o: _Live, r: _Request, res: RestOutcome, now_ns: int, out: list[VenueEvent]) -> None:
+        if o.closed:
+            return
+        if res.kind == "ok":
+            data = res.data if isinstance(res.data, dict) else {}
+            if str(data.get("orderStatus", "")).upper() == "CANCELLED":
+                self._close(o, out, Canceled(client_order_id=o.cid, ts_event_ns=now_ns,
+                                             reason_code=DhanReason.CANCEL_REQUESTED))  # type: ignore[arg-type]
+            return  # otherwise the stream (or book poll) says CANCELLED
+        if res.kind == "transport" and r.attempt + 1 <= self.config.max_request_retries:
+            self._retry(_Request(_CANCEL, o.cid, attempt=r.attempt + 1), now_ns)
+            return
+        o.cancel_asked = False
+        out.append(CancelRefused(client_order_id=o.cid, ts_event_ns=now_ns, reason_code=res.reason(),  # type: ignore[arg-type]
+                                 reason=f"Dhan refused to cancel order {o.cid}: {res.describe()}"))
+
+    def _on_modify(self, o: _Live, r: _Request, res: RestOutcome, now_ns: int, out: list[VenueEvent]) -> None:
+        if o.closed:
+            return
+        qty, price, trigger = r.args
+        if res.kind == "ok":
+            o.qty, o.price, o.trigger = qty, price, trigger
+            out.append(Modified(client_order_id=o.cid, ts_event_ns=now_ns, qty_units=qty, price_paise=price,
+                                trigger_price_paise=trigger))
+            return
+        if res.kind == "transport" and r.attempt + 1 <= self.config.max_request_retries \
+                and o.modifies < self.config.modify_cap:
+            o.modifies += 1
+            self._retry(_Request(_MODIFY, o.cid, r.args, attempt=r.attempt + 1), now_ns)
+            return
+        out.append(ModifyRefused(client_order_id=o.cid, ts_event_ns=now_ns, reason_code=res.reason(),  # type: ignore[arg-type]
+                                 reason=f"Dhan refused to modify order {o.cid}: {res.describe()}"))
+
+    def _retry(self, r: _Request, now_ns: int) -> None:
+        r.not_before_ns = now_ns + int(self.config.retry_backoff_s * 2 ** (r.attempt - 1) * _NS_PER_S)
+        self._delayed.append(r)
+
+    def _adopt(self, o: _Live, data: dict[str, Any], now_ns: int, out: list[VenueEvent]) -> None:
+        """A place response or a lookup row: the venue order id, then its status."""
+        vid = str(data.get("orderId") or "")
+        if vid:
+            o.venue_order_id = vid
+            self._by_venue_id[vid] = o.cid
+        status = data.get("orderStatus")
+        if isinstance(status, str):
+            try:
+                self._apply(o, parse_update(data), now_ns, out)
+            except ValueError:
+                self._n["bad_updates"] += 1
+
+    # Order updates -----------------------------------------------------------------------------
+    def _on_update_data(self, data: Any, now_ns: int, out: list[VenueEvent], from_book: bool = False) -> None:
+        try:
+            if not isinstance(data, dict):
+                raise ValueError("not an object")
+            update = parse_update(data)
+        except ValueError as exc:
+            self._n["bad_updates"] += 1
+            self._log.warning("dhan_bad_order_update", error=str(exc)[:200])
+            return
+        cid = update.correlation_id if update.correlation_id in self._orders else \
+            self._by_venue_id.get(update.venue_order_id, "")
+        o = self._orders.get(cid)
+        if o is None:
+            if not from_book:
+                self._n["unmatched_updates"] += 1
+            return
+        if update.venue_order_id and not o.venue_order_id:
+            o.venue_order_id = update.venue_order_id
+            self._by_venue_id[update.venue_order_id] = cid
+            o.unknown = False
+        self._apply(o, update, now_ns, out)
+
+    def _apply(self, o: _Live, u: OrderUpdate, now_ns: int, out: list[VenueEvent]) -> None:
+        """Events for ``o`` from a status report (rules in the module docstring)."""
+        if o.closed:
+            return
+        status = u.status
+        if status == "REJECTED":
+            text = f"Dhan rejected order {o.cid}: {u.reason or 'no reason given'}"
+            if o.accepted:
+                self._close(o, out, Canceled(client_order_id=o.cid, ts_event_ns=now_ns,
+                                             reason_code=DhanReason.VENUE_REJECTED, reason=text))  # type: ignore[arg-type]
+            else:
+                self._close_rejected(o, DhanReason.VENUE_REJECTED, text, now_ns, out)
+            return
+        if status == "TRANSIT":
+            return
+        if not o.accepted and o.venue_order_id:
+            o.accepted = True
+            out.append(Accepted(client_order_id=o.cid, ts_event_ns=now_ns, venue_order_id=o.venue_order_id))
+        if u.traded_qty_units > o.filled:
+            self._fill(o, u, now_ns, out)
+        if status == "CANCELLED":
+            code = DhanReason.CANCEL_REQUESTED if o.cancel_asked else DhanReason.VENUE_CANCELLED
+            self._close(o, out, Canceled(client_order_id=o.cid, ts_event_ns=now_ns, reason_code=code,  # type: ignore[arg-type]
+                                         reason=u.reason))
+        elif status == "EXPIRED":
+            self._close(o, out, Expired(client_order_id=o.cid, ts_event_ns=now_ns))
+        elif status == "TRADED" and o.filled >= o.qty:
+            self._mark_closed(o)
+
+    def _fill(self, o: _Live, u: OrderUpdate, now_ns: int, out: list[VenueEvent]) -> None:
+        qty = u.traded_qty_units - o.filled
+        price = fill_price_paise(o.filled, o.filled_value, u)
+        if price <= 0:
+            self._n["bad_updates"] += 1
+            self._log.error("dhan_fill_without_price", client_order_id=o.cid, qty_units=qty)
+            return
+        spec = o.order.spec
+        seg_class = o.seg_class or segment_class_for(spec.segment, "", spec.product)
+        if seg_class is None:  # currency / commodity: no schedule here; Dhan's contract note has them
+            charges = NO_CHARGES
+        else:
+            charges = charges_for_fill(seg_class, spec.side, qty, price, o.filled == 0, self.config.charges,
+                                       order_value_before_paise=o.filled_value)
+        o.filled = u.traded_qty_units
+        o.filled_value += qty * price
+        self._n["fills"] += 1
+        out.append(Filled(client_order_id=o.cid, ts_event_ns=now_ns, fill_id=f"{o.venue_order_id}-{o.filled}",
+                          qty_units=qty, price_paise=price, charges=charges))
+
+    def _close(self, o: _Live, out: list[VenueEvent], event: VenueEvent) -> None:
+        self._mark_closed(o)
+        out.append(event)
+
+    def _mark_closed(self, o: _Live) -> None:
+        o.closed = True
+        self._open.pop(o.cid, None)
+
+    def _close_rejected(self, o: _Live, code: DhanReason, text: str, now_ns: int, out: list[VenueEvent]) -> None:
+        self._n["rejected"] += 1
+        self._log.info("dhan_order_rejected", client_order_id=o.cid, reason_code=code.value, detail=text[:300])
+        self._close(o, out, Rejected(client_order_id=o.cid, ts_event_ns=now_ns, reason_code=code,  # type: ignore[arg-type]
+                                     reason=text))
+
+    def _reject(self, cid: str, now_ns: int, code: DhanReason, text: str) -> Sequence[VenueEvent]:
+        self._n["rejected"] += 1
+        return (Rejected(client_order_id=cid, ts_event_ns=now_ns, reason_code=code, reason=text),)  # type: ignore[arg-type]
+
+    # Fallback, fatal ---------------------------------------------------------------------------
+    def _due_book_poll(self, now_ns: int) -> None:
+        """GET /orders every ``order_book_poll_s`` while the stream is down (or an order's fate is
+        unknown) and orders are open."""
+        if self._book_inflight or self._fatal is not None or self._pool is None or now_ns < self._book_poll_due_ns:
+            return
+        if not self._open or (self._stream_up and not any(o.unknown for o in self._open.values())):
+            return
+        self._book_poll_due_ns = now_ns + int(self.config.order_book_poll_s * _NS_PER_S)
+        self._book_inflight = True
+        self._dispatch(_Request(_BOOK, ""), None)
+
+    def _go_fatal(self, code: str, detail: str, now_ns: int, out: list[VenueEvent]) -> None:
+        if self._fatal is not None:
+            return
+        n_open = len(self._open)
+        self._fatal = DhanFatal(code, fatal_message(code, self._redact(detail)[:200], n_open), n_open)
+        self._log.error("dhan_venue_fatal", code=code, message=self._fatal.message)
+        if self._loop is not None and self._stop_event is not None:
+            try:
+                self._loop.call_soon_threadsafe(self._stop_event.set)  # the stream would be refused too
+            except RuntimeError:
+                pass
+        out.extend(self._refuse_queued(now_ns))
+        if self._on_fatal is not None:
+            self._on_fatal(self._fatal)
+
+    def _refuse_queued(self, now_ns: int) -> Sequence[VenueEvent]:
+        out: list[VenueEvent] = []
+        for r in [*self._urgent, *self._normal, *self._delayed]:
+            o = self._orders.get(r.cid)
+            if o is None or o.closed:
+                continue
+            if r.kind == _PLACE and not o.place_attempts:
+                self._close_rejected(o, DhanReason.VENUE_HALTED, self._halted_text("order"), now_ns, out)
+            elif r.kind == _CANCEL:
+                out.append(CancelRefused(client_order_id=r.cid, ts_event_ns=now_ns,
+                                         reason_code=DhanReason.VENUE_HALTED,  # type: ignore[arg-type]
+                                         reason=self._halted_text("cancel")))
+            elif r.kind == _MODIFY:
+                out.append(ModifyRefused(client_order_id=r.cid, ts_event_ns=now_ns,
+                                         reason_code=DhanReason.VENUE_HALTED,  # type: ignore[arg-type]
+                                         reason=self._halted_text("modify")))
+        self._urgent.clear()
+        self._normal.clear()
+        self._delayed.clear()
+        return out
+
+    def _halted_text(self, what: str) -> str:
+        code = self._fatal.code if self._fatal else "?"
+        return f"live trading stopped after {code}: {what} not sent to Dhan"
+
+    def _rate_text(self, cid: str, wait_ns: int) -> str:
+        lim = self.config.rate_limits
+        return (f"order {cid} would wait {wait_ns / _NS_PER_S:.1f} s for Dhan's order-API limits "
+                f"({lim.per_second}/s, {lim.per_minute}/min, {lim.per_hour}/h, {lim.per_day}/day), more than "
+                f"max_queue_wait_s {self.config.max_queue_wait_s}")
+
+    def _redact(self, text: str) -> str:
+        for secret in (self._creds.access_token, self._creds.client_id):
+            if secret:
+                text = text.replace(secret, "********")
+        return text
+
+    # Order-update stream (its own thread and asyncio loop) ---------------------------------------
+    def _stream_run(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._stream_main())
+        except Exception as exc:
+            self._log.error("dhan_order_stream_failed", error=type(exc).__name__, detail=self._redact(str(exc))[:200])
+        finally:
+            self._stream_state(False)
+            loop.close()
+
+    def _stream_state(self, up: bool) -> None:
+        self._inbox.put(("stream", None, up))
+        self._wake()
+
+    async def _stream_main(self) -> None:
+        stop = self._stop_event
+        assert stop is not None
+        attempt = 0
+        cfg = self.config
+        login = json.dumps({"LoginReq": {"MsgCode": LOGIN_MSG_CODE, "ClientId": self._creds.client_id,
+                                         "Token": self._creds.access_token}, "UserType": "SELF"})
+        while not stop.is_set():
+            got_messages = await self._stream_session(login, stop)
+            if stop.is_set():
+                break
+            attempt = 0 if got_messages else attempt + 1
+            base = min(cfg.stream_reconnect_max_s, cfg.stream_reconnect_initial_s * 2 ** min(attempt, 16))
+            delay_s = self._rng.uniform(base / 2, base)
+            self._log.info("dhan_order_stream_reconnect", delay_s=round(delay_s, 3), attempt=attempt)
+            try:
+                await asyncio.wait_for(stop.wait(), delay_s)
+            except TimeoutError:
+                pass
+
+    async def _stream_session(self, login: str, stop: asyncio.Event) -> bool:
+        cfg = self.config
+        try:
+            ws: ClientConnection = await connect(cfg.order_update_url, open_timeout=cfg.stream_connect_timeout_s,
+                                                 close_timeout=cfg.close_timeout_s, compression=None,
+                                                 logger=_WS_LOGGER)
+        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
+            self._log.warning("dhan_order_stream_connect_failed", url=cfg.order_update_url,
+                              error=type(exc).__name__, detail=self._redact(str(exc))[:200])
+            return False
+        got = False
+        stop_task = asyncio.ensure_future(stop.wait())
+        try:
+            await ws.send(login)
+            self._n["stream_connects"] += 1
+            self._stream_state(True)
+            self._log.info("dhan_order_stream_connected", url=cfg.order_update_url)
+            while True:
+                recv = asyncio.ensure_future(ws.recv())
+                done, _ = await asyncio.wait((recv, stop_task), return_when=asyncio.FIRST_COMPLETED)
+                if recv not in done:
+                    recv.cancel()
+                    break
+                text = recv.result()
+                got = True
+                try:
+                    msg = json.loads(text, parse_float=Decimal)
+                except (ValueError, TypeError):
+                    self._inbox.put(("update", None, None))  # counted as bad on the actor thread
+                    self._wake()
+                    continue
+                if isinstance(msg, dict) and str(msg.get("Type", "")).lower() == "order_alert":
+                    self._inbox.put(("update", None, msg.get("Data")))
+                    self._wake()
+        except ConnectionClosed as exc:
+            self._log.warning("dhan_order_stream_closed", code=exc.rcvd.code if exc.rcvd else 1006)
+        finally:
+            stop_task.cancel()
+            self._stream_state(False)
+            try:
+                await asyncio.wait_for(ws.close(), cfg.close_timeout_s)
+            except (TimeoutError, ConnectionClosed, OSError):
+                pass
+            finally:
+                ws.transport.abort()
+        return got
+
+
+class _RestClient:
+    """One ``dhanhq`` client (its own ``requests.Session``) for one worker thread, with the last
+    response's HTTP status recorded by a session hook (the SDK hides it)."""
+
+    def __init__(self, credentials: Credentials, base_url: str, timeout_s: float) -> None:
+        ctx = DhanContext(credentials.client_id, credentials.access_token)
+        http = ctx.get_dhan_http()
+        http.base_url = base_url.rstrip("/")
+        http.timeout = timeout_s
+        self.last_status = 0
+        http.session.hooks["response"].append(self._record_status)
+        self.api = dhanhq(ctx)
+
+    def _record_status(self, response: Any, *args: Any, **kwargs: Any) -> None:
+        self.last_status = int(response.status_code)
+
+
+def order_label(order: OrderSnapshot) -> str:
+    """``BUY 75 NSE_FNO:55796 LIMIT @ 152.30`` for log lines."""
+    spec = order.spec
+    price = f" @ {format_paise(order.price_paise)}" if order.price_paise else ""
+    return f"{spec.side} {order.qty_units} {instrument_label(spec.segment, spec.security_id)} {spec.order_type}{price}"
