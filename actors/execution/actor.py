@@ -148,12 +148,14 @@ class ExecutionActor(Actor):
             else:
                 self._restore_to_venue(order)  # once the fresh paper venue has the instrument's book
             resent += 1
-        # After a restart the fresh paper venue missed the books: for a short while new orders wait
-        # for their instrument's first depth update. (On a first start the depth that made a
-        # strategy act reaches us before its order does.)
-        restarted = not self.live and bool(self.ledger.orders())
-        self._fresh_until_ns = now + FRESH_VENUE_WAIT_NS if restarted else 0
-        if restarted:
+        # Just after a start the paper venue may have no books yet: our subscription to the feed
+        # can lag the strategy's (a slow joiner), and after a restart every book was lost. For a
+        # short while an order then waits for its instrument's first depth update instead of
+        # being rejected for a lack of data the market does have.
+        self._restarted = not self.live and bool(self.ledger.orders())
+        self._any_depth_seen = False
+        self._fresh_until_ns = 0 if self.live else now + FRESH_VENUE_WAIT_NS
+        if not self.live:
             self.ctx.call_later(FRESH_VENUE_WAIT_NS / 1e9, self._end_fresh_wait)
         self.ledger.start_background_sync()
         if cfg.execution.ack_latency_us > 0:
@@ -274,8 +276,8 @@ class ExecutionActor(Actor):
         sent = time.time_ns()  # after the write-ahead: this is when the venue gets it
         order = msgspec.structs.replace(order, ts_sent_ns=sent)
         self.orders[coid] = order
-        if (not self.live and sent < self._fresh_until_ns
-                and self.venue.book(spec.segment, spec.security_id) is None):
+        if (sent < self._fresh_until_ns and self.venue.book(spec.segment, spec.security_id) is None
+                and (self._restarted or not self._any_depth_seen)):
             # A just-restarted paper venue has no book yet: wait for the first depth update, as the
             # restored orders do, rather than reject an order the market has data for.
             self._restore_to_venue(order)
@@ -326,6 +328,7 @@ class ExecutionActor(Actor):
     # Market data for the paper venue --------------------------------------------------------------
     def on_depth(self, msg: Depth) -> None:
         # hot path: O(1) when nothing rests on this instrument
+        self._any_depth_seen = True
         events = self.venue.on_depth(msg, time.time_ns())
         if events:
             self._handle(events, time.time_ns())
