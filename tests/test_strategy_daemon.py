@@ -37,3 +37,36 @@ def test_strategy_parameters_change_at_run_time_and_bad_ones_are_refused_with_th
     finally:
         d.reap()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_ema_cross_on_time_bars_trades_on_the_synthetic_market_at_any_hour():
+    """The synthetic market never closes, so its bars form all day (not only 09:15-15:30 IST)."""
+    from tests.test_pipeline import assert_books_balance, ledger_facts, wait_for_fills
+
+    root = short_tmpdir()
+    config = """
+[engine]
+actors = ["feed", "book", "strategy", "risk", "execution"]
+[log]
+format = "json"
+[feed.synthetic]
+rate_per_s = 400
+underlyings = []
+stocks = ["RELIANCE"]
+[[strategy.instances]]
+name = "ema"
+kind = "ema_cross"
+instrument = "RELIANCE"
+params = { fast = 2, slow = 3, timeframe_s = 1 }
+"""
+    d = Daemon(root, config).start()
+    try:
+        d.wait_running()
+        wait_for_fills(d, 1, timeout_s=60)
+        assert d.stop() == 0
+        facts = ledger_facts(d.data_dir)
+        assert all(f.strategy == "ema" for f in facts["fills"].values())
+        assert_books_balance(facts)
+    finally:
+        d.reap()
+        shutil.rmtree(root, ignore_errors=True)

@@ -217,8 +217,19 @@ class StrategyActor(Actor):
             if builder.timeframe_s == timeframe_s:
                 subscribers.append(self.strategies[name])
                 return
-        builders.append((BarBuilder(timeframe_s, instrument.segment, instrument.security_id),
-                         [self.strategies[name]]))
+        builders.append((BarBuilder(timeframe_s, instrument.segment, instrument.security_id,
+                                    session=self._bar_session()), [self.strategies[name]]))
+
+    def _bar_session(self) -> Any:
+        """Bars follow the market hours risk enforces: the exchange session, or all day for the
+        synthetic market, which never closes (its bars would otherwise never form at night)."""
+        from actors.strategy.bars import NSE_SESSION, SessionHours
+
+        cfg = self.ctx.config
+        mode = cfg.risk.market_hours
+        if mode == "auto":
+            mode = "always" if cfg.feed.source == "synthetic" else "exchange"
+        return SessionHours(0, 86400) if mode == "always" else NSE_SESSION
 
     def add_instrument(self, name: str, instrument: InstrumentRef) -> None:
         """Route an instrument's market data to a strategy at run time (idempotent)."""
