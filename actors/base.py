@@ -35,6 +35,7 @@ class ActorContext(Protocol):
     run_dir: Any
     log: "Log"
     kill_switch_engaged: bool
+    sender: str  # who sent the message being handled ("" for a stream message): reply() to it
 
     def publish(self, topic: bytes, msg: Message) -> None: ...
     def send(self, target: str, msg: Message, topic: bytes = b"") -> None: ...
