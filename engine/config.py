@@ -275,6 +275,15 @@ def check_gateway_config(gw: GatewayConfig) -> str:
     return ""
 
 
+def market_hours(cfg: Config) -> Literal["exchange", "always"]:
+    """The market hours every actor follows: ``auto`` means always open for the synthetic market
+    (which never closes) and the exchange calendar for everything else."""
+    mode = cfg.risk.market_hours
+    if mode == "auto":
+        return "always" if cfg.feed.source == "synthetic" else "exchange"
+    return mode
+
+
 def load_config(path: str | os.PathLike[str] | None) -> Config:
     """Read the config file, or the built-in defaults when ``path`` is None."""
     if path is None:

@@ -23,8 +23,8 @@ import msgspec
 
 from engine.logs import mask, register_secret
 
-ENV_CLIENT_ID = "SHIKRA_DHAN_CLIENT_ID"
-ENV_ACCESS_TOKEN = "SHIKRA_DHAN_ACCESS_TOKEN"
+CLIENT_ID_ENV_VAR = "SHIKRA_DHAN_CLIENT_ID"
+TOKEN_ENV_VAR = "SHIKRA_DHAN_ACCESS_TOKEN"
 CLIENT_ID_KEEP = 4   # characters of the client id left visible in logs
 TOKEN_KEEP = 0       # a token shows nothing
 PRIVATE_MODE_MASK = 0o077  # any group/other permission bit makes the file not private
@@ -73,7 +73,7 @@ def _read_file(path: Path) -> _CredentialsFile:
         raise CredentialsError(
             CredentialsProblem.FILE_NOT_FOUND,
             f"credentials file {path} does not exist (set [credentials] file to a 0600 TOML file with "
-            f"client_id and access_token, or set {ENV_CLIENT_ID} and {ENV_ACCESS_TOKEN})") from None
+            f"client_id and access_token, or set {CLIENT_ID_ENV_VAR} and {TOKEN_ENV_VAR})") from None
     except OSError as exc:
         raise CredentialsError(CredentialsProblem.FILE_UNREADABLE,
                                f"credentials file {path} cannot be read: {exc.strerror}") from None
@@ -106,8 +106,8 @@ def load_credentials(file: str | os.PathLike[str] | None = None,
     missing, not private (``mode & 0o077 != 0``) or not valid.
     """
     environ = os.environ if env is None else env
-    client_id = environ.get(ENV_CLIENT_ID, "").strip()
-    token = environ.get(ENV_ACCESS_TOKEN, "").strip()
+    client_id = environ.get(CLIENT_ID_ENV_VAR, "").strip()
+    token = environ.get(TOKEN_ENV_VAR, "").strip()
     # Register as soon as a value exists in this process, before anything can fail and log.
     register_secret(client_id, keep=CLIENT_ID_KEEP)
     register_secret(token, keep=TOKEN_KEEP)
@@ -125,7 +125,7 @@ def load_credentials(file: str | os.PathLike[str] | None = None,
         where = f"credentials file {path}" if path is not None else "no credentials file configured"
         raise CredentialsError(
             CredentialsProblem.MISSING,
-            f"Dhan {' and '.join(missing)} not found ({where}): set {ENV_CLIENT_ID} and "
-            f"{ENV_ACCESS_TOKEN} in the environment, or put client_id and access_token in a 0600 TOML "
+            f"Dhan {' and '.join(missing)} not found ({where}): set {CLIENT_ID_ENV_VAR} and "
+            f"{TOKEN_ENV_VAR} in the environment, or put client_id and access_token in a 0600 TOML "
             "file named by [credentials] file in the config")
     return Credentials(client_id, token)

@@ -53,6 +53,11 @@ class OrderState(str, enum.Enum):
     EXPIRED = "EXPIRED"
 
 
+# An order in one of these states takes no more events.
+TERMINAL_ORDER_STATES: frozenset[OrderState] = frozenset(
+    {OrderState.DENIED, OrderState.REJECTED, OrderState.FILLED, OrderState.CANCELED, OrderState.EXPIRED})
+
+
 # --------------------------------------------------------------------------------------------
 # Runtime: heartbeats and commands
 # --------------------------------------------------------------------------------------------

@@ -91,3 +91,15 @@ def test_shikra_init_writes_a_config_that_loads(tmp_path):
     again = subprocess.run([sys.executable, "-m", "engine.cli", "init", str(path)], capture_output=True, text=True,
                            timeout=30)
     assert again.returncode != 0 and "--force" in again.stderr
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", "always"),                                                   # synthetic feed: never closes
+    ('[feed]\nsource = "dhan"\n', "exchange"),
+    ('[feed]\nsource = "replay"\n[feed.replay]\npath = "x.cap"\n', "exchange"),
+    ('[risk]\nmarket_hours = "exchange"\n', "exchange"),
+    ('[feed]\nsource = "dhan"\n[risk]\nmarket_hours = "always"\n', "always"),
+])
+def test_auto_market_hours_mean_always_open_only_for_the_synthetic_market(text, expected):
+    from engine.config import market_hours
+    assert market_hours(parse_config(text)) == expected

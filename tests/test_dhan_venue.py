@@ -33,7 +33,7 @@ from actors.execution.paper import (
     Rejected,
     VenueEvent,
 )
-from engine.credentials import ENV_ACCESS_TOKEN, Credentials
+from engine.credentials import TOKEN_ENV_VAR, Credentials
 from ipc.messages import OrderState
 from tests.support.fake_dhan import CLIENT_ID, TOKEN, FakeDhan
 
@@ -299,7 +299,7 @@ def test_expired_token_is_a_fatal_event_and_stops_sending(h: Harness) -> None:
     h.take(h.venue.submit(make_order("c1"), time.time_ns()))
     h.until(lambda: bool(h.of(Rejected, "c1")))
     (fatal,) = h.fatals
-    assert fatal.code == "DH-901" and ENV_ACCESS_TOKEN in fatal.message
+    assert fatal.code == "DH-901" and TOKEN_ENV_VAR in fatal.message
     assert h.of(Rejected, "c1")[0].reason_code is DhanReason.DH_901  # type: ignore[attr-defined]
     later = h.venue.submit(make_order("c2"), time.time_ns())
     assert [e.reason_code for e in later] == [DhanReason.VENUE_HALTED]  # type: ignore[attr-defined]

@@ -33,8 +33,8 @@ from actors.feed.dhan import (
 )
 from engine.config import Config, CredentialsConfig, DhanFeedConfig, FeedConfig
 from engine.credentials import (
-    ENV_ACCESS_TOKEN,
-    ENV_CLIENT_ID,
+    TOKEN_ENV_VAR,
+    CLIENT_ID_ENV_VAR,
     Credentials,
     CredentialsError,
     CredentialsProblem,
@@ -461,9 +461,9 @@ def write_secret_file(path: Path, text: str, mode: int = 0o600) -> Path:
 
 def test_credentials_from_env_win_over_the_file(tmp_path: Path) -> None:
     f = write_secret_file(tmp_path / "creds.toml", 'client_id = "1000000001"\naccess_token = "file-token-abcdef"\n')
-    creds = load_credentials(f, {ENV_ACCESS_TOKEN: "env-token-abcdef"})
+    creds = load_credentials(f, {TOKEN_ENV_VAR: "env-token-abcdef"})
     assert (creds.client_id, creds.access_token) == ("1000000001", "env-token-abcdef")
-    creds = load_credentials(f, {ENV_ACCESS_TOKEN: "env-token-abcdef", ENV_CLIENT_ID: "2000000002"})
+    creds = load_credentials(f, {TOKEN_ENV_VAR: "env-token-abcdef", CLIENT_ID_ENV_VAR: "2000000002"})
     assert (creds.client_id, creds.access_token) == ("2000000002", "env-token-abcdef")
     assert load_credentials(f, {}).access_token == "file-token-abcdef"
 
@@ -478,9 +478,9 @@ def test_credentials_file_readable_by_others_is_refused_with_chmod_advice(tmp_pa
 
 def test_missing_credentials_name_both_ways_to_provide_them(tmp_path: Path) -> None:
     with pytest.raises(CredentialsError) as err:
-        load_credentials(None, {ENV_CLIENT_ID: "1000000001"})
+        load_credentials(None, {CLIENT_ID_ENV_VAR: "1000000001"})
     assert err.value.problem is CredentialsProblem.MISSING
-    assert ENV_ACCESS_TOKEN in str(err.value) and "[credentials] file" in str(err.value)
+    assert TOKEN_ENV_VAR in str(err.value) and "[credentials] file" in str(err.value)
     f = write_secret_file(tmp_path / "creds.toml", 'client_id = "1000000001"\n')
     with pytest.raises(CredentialsError, match="access token not found"):
         load_credentials(f, {})
@@ -497,7 +497,7 @@ def test_credentials_file_with_unknown_keys_is_refused(tmp_path: Path) -> None:
 
 
 def test_loaded_credentials_are_masked_in_repr_and_in_every_log_line(tmp_path: Path) -> None:
-    creds = load_credentials(None, {ENV_CLIENT_ID: "3000000123", ENV_ACCESS_TOKEN: "eyJ.masked-token.sig"})
+    creds = load_credentials(None, {CLIENT_ID_ENV_VAR: "3000000123", TOKEN_ENV_VAR: "eyJ.masked-token.sig"})
     assert "eyJ.masked-token.sig" not in repr(creds) and "3000000123" not in repr(creds)
     assert "******0123" in repr(creds)
     assert scrub("id=3000000123 tok=eyJ.masked-token.sig") == "id=******0123 tok=********"
@@ -505,15 +505,15 @@ def test_loaded_credentials_are_masked_in_repr_and_in_every_log_line(tmp_path: P
 
 def test_source_reads_credentials_from_the_configured_file_only_when_private(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv(ENV_CLIENT_ID, raising=False)
-    monkeypatch.delenv(ENV_ACCESS_TOKEN, raising=False)
+    monkeypatch.delenv(CLIENT_ID_ENV_VAR, raising=False)
+    monkeypatch.delenv(TOKEN_ENV_VAR, raising=False)
     f = write_secret_file(tmp_path / "c.toml", 'client_id = "4000000004"\naccess_token = "tok-from-file-1"\n')
     cfg = dhan_config("ws://127.0.0.1:9", TWO, credentials_file=str(f))
     DhanSource(cfg, None)
     os.chmod(f, 0o640)
     with pytest.raises(CredentialsError, match="chmod 600"):
         DhanSource(cfg, None)
-    with pytest.raises(CredentialsError, match=ENV_CLIENT_ID):
+    with pytest.raises(CredentialsError, match=CLIENT_ID_ENV_VAR):
         DhanSource(dhan_config("ws://127.0.0.1:9", TWO), None)
 
 
@@ -552,7 +552,7 @@ def test_daemon_with_dhan_source_publishes_book_updates_and_records_a_bit_identi
     srv = FakeDhanFeed(stream_interval_s=0.02).start()
     srv.pause()
     d = Daemon(root, daemon_config(srv.url, capture, topology),
-               env={ENV_CLIENT_ID: CLIENT_ID, ENV_ACCESS_TOKEN: TOKEN}).start()
+               env={CLIENT_ID_ENV_VAR: CLIENT_ID, TOKEN_ENV_VAR: TOKEN}).start()
     watcher: Watcher | None = None
     try:
         d.wait_running()
@@ -587,10 +587,10 @@ def test_daemon_with_dhan_source_publishes_book_updates_and_records_a_bit_identi
 @pytest.mark.slow
 def test_daemon_without_dhan_credentials_exits_with_a_config_error_naming_the_fix() -> None:
     root = short_tmpdir("sk-dhan-")
-    d = Daemon(root, daemon_config("ws://127.0.0.1:9"), env={ENV_CLIENT_ID: "", ENV_ACCESS_TOKEN: ""}).start()
+    d = Daemon(root, daemon_config("ws://127.0.0.1:9"), env={CLIENT_ID_ENV_VAR: "", TOKEN_ENV_VAR: ""}).start()
     try:
         assert d.proc is not None and d.proc.wait(timeout=30) == 78  # EX_CONFIG: a restart will not help
-        assert ENV_ACCESS_TOKEN in d.log() and "[credentials] file" in d.log()
+        assert TOKEN_ENV_VAR in d.log() and "[credentials] file" in d.log()
     finally:
         d.reap()
         shutil.rmtree(root, ignore_errors=True)

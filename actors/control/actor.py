@@ -23,6 +23,7 @@ from actors.control.bridge import Answer, Bridge
 from actors.control.config import control_config
 from actors.control.service import ControlApi, ServerError, ServerThread, bound_info
 from engine.market import open_instruments
+from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
 from ipc.messages import (
     CancelAllOrders,
@@ -39,8 +40,7 @@ from ipc.messages import (
 RISK = "risk"
 EXECUTION = "execution"
 CONTROL_INFO = "control.json"
-TERMINAL = frozenset({OrderState.DENIED, OrderState.REJECTED, OrderState.FILLED, OrderState.CANCELED,
-                      OrderState.EXPIRED})
+TERMINAL = TERMINAL_ORDER_STATES
 
 
 class ControlActor(Actor):

@@ -55,7 +55,9 @@ from engine.ledger import (
     UserRevoked,
     ledger_dir,
 )
+from engine.config import market_hours
 from engine.market import open_instruments
+from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
 from ipc.messages import (
     AddUser,
@@ -82,7 +84,7 @@ from ipc.messages import CancelGroup, GroupState, SubmitGroup
 GROUP_RESUME_DELAY_S = 1.0  # after a restart, before a group's unrecorded orders are sent again
 FRESH_VENUE_WAIT_NS = 10_000_000_000  # after a start, orders wait this long at most for a first book
 DHAN_POLL_INTERVAL_S = 0.05  # the live venue also wakes us through its fd; this is the backstop
-TERMINAL = {OrderState.DENIED, OrderState.REJECTED, OrderState.FILLED, OrderState.CANCELED, OrderState.EXPIRED}
+TERMINAL = TERMINAL_ORDER_STATES
 
 
 def restore_snapshot(event: OrderEvent, fill_ids: Sequence[str]) -> fsm.OrderSnapshot:
@@ -479,10 +481,7 @@ class ExecutionActor(Actor):
 
     def _extensions_start(self, now: int) -> None:
         cfg = self.ctx.config
-        mode = cfg.risk.market_hours
-        if mode == "auto":  # as risk decides: the synthetic market never closes
-            mode = "always" if cfg.feed.source == "synthetic" else "exchange"
-        if mode != "always" and not self.live:  # Dhan expires DAY orders itself
+        if market_hours(cfg) == "exchange" and not self.live:  # Dhan expires DAY orders itself
             self._calendar = default_calendar()
             self.ctx.every(1.0, lambda: self._check_session_end(time.time_ns()))
         self.ctx.every(1.0, lambda: self._publish_marks(time.time_ns()))

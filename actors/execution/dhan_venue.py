@@ -104,7 +104,7 @@ from actors.execution.paper import (
     Rejected,
     VenueEvent,
 )
-from engine.credentials import ENV_ACCESS_TOKEN, ENV_CLIENT_ID, Credentials
+from engine.credentials import TOKEN_ENV_VAR, CLIENT_ID_ENV_VAR, Credentials
 from engine.logs import Log, get_logger
 from engine.money import format_paise
 from ipc.messages import Depth, OrderState, Quote, Tick
@@ -174,7 +174,7 @@ def fatal_message(code: str, detail: str, open_orders: int) -> str:
     """What the operator reads when the venue stops."""
     if code in ("DH-901", "HTTP-401"):
         what = (f"Dhan refused the access token ({code}: {detail}): it has expired or is invalid. Generate a new "
-                f"token on web.dhan.co, set {ENV_ACCESS_TOKEN} (and check {ENV_CLIENT_ID}), then restart")
+                f"token on web.dhan.co, set {TOKEN_ENV_VAR} (and check {CLIENT_ID_ENV_VAR}), then restart")
     elif code == "DH-911":
         what = (f"Dhan refused the request from this IP ({code}: {detail}): whitelist this server's static IP "
                 "on web.dhan.co, then restart")

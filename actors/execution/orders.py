@@ -46,6 +46,7 @@ import msgspec
 from msgspec import structs
 
 from engine.money import AvgPrice, format_paise, is_on_tick
+from ipc.messages import TERMINAL_ORDER_STATES
 from ipc.messages import OrderEvent, OrderIntent, OrderState, OrderType, Product, Side, Validity
 from ipc.topics import SEGMENT_NAMES
 
@@ -60,15 +61,7 @@ _STOP_TYPES: Final = frozenset({"SL", "SL_M"})  # carry a trigger price
 _UNTRADABLE_SEGMENTS: Final = frozenset({0})  # IDX_I: indices have prices, not orders
 _EQUITY_SEGMENTS: Final = frozenset({1, 4})  # NSE_EQ, BSE_EQ: the only home of CNC
 
-TERMINAL_STATES: Final = frozenset(
-    {
-        OrderState.DENIED,
-        OrderState.REJECTED,
-        OrderState.FILLED,
-        OrderState.CANCELED,
-        OrderState.EXPIRED,
-    }
-)
+TERMINAL_STATES: Final = TERMINAL_ORDER_STATES
 PENDING_STATES: Final = frozenset({OrderState.PENDING_CANCEL, OrderState.PENDING_UPDATE})
 
 

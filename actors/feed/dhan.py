@@ -46,7 +46,7 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 
 from actors.feed import wire
 from engine.config import Config, DhanFeedConfig
-from engine.credentials import ENV_ACCESS_TOKEN, ENV_CLIENT_ID, Credentials, load_credentials
+from engine.credentials import TOKEN_ENV_VAR, CLIENT_ID_ENV_VAR, Credentials, load_credentials
 from engine.instruments import InstrumentTable
 from engine.market import resolve_instrument
 from ipc.topics import SEGMENT_CODES, SEGMENT_NAMES
@@ -91,12 +91,12 @@ _R = wire.DisconnectReason
 # for on_fatal.
 FATAL_REASONS: dict[int, str] = {
     _R.TOKEN_EXPIRED: (f"Dhan access token expired: generate a new token on web.dhan.co and set "
-                       f"{ENV_ACCESS_TOKEN}, then restart"),
+                       f"{TOKEN_ENV_VAR}, then restart"),
     _R.AUTHENTICATION_FAILED: (f"Dhan authentication failed (808): generate a new token on web.dhan.co, "
-                               f"set {ENV_ACCESS_TOKEN} and check {ENV_CLIENT_ID}, then restart"),
+                               f"set {TOKEN_ENV_VAR} and check {CLIENT_ID_ENV_VAR}, then restart"),
     _R.TOKEN_INVALID: (f"Dhan access token invalid (809): generate a new token on web.dhan.co and set "
-                       f"{ENV_ACCESS_TOKEN}, then restart"),
-    _R.CLIENT_ID_INVALID: (f"Dhan client id invalid (810): set {ENV_CLIENT_ID} to the client id shown "
+                       f"{TOKEN_ENV_VAR}, then restart"),
+    _R.CLIENT_ID_INVALID: (f"Dhan client id invalid (810): set {CLIENT_ID_ENV_VAR} to the client id shown "
                            "on web.dhan.co, then restart"),
     _R.DATA_APIS_NOT_SUBSCRIBED: ("Dhan Data APIs are not subscribed for this account (806): subscribe "
                                   "to Data APIs on web.dhan.co, then restart"),

@@ -22,10 +22,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from engine.status import read_status
+from ipc.messages import TERMINAL_ORDER_STATES
 from ipc.messages import Fill, Heartbeat, Message, OrderDenied, OrderEvent, OrderState
 
-TERMINAL = frozenset({OrderState.DENIED, OrderState.REJECTED, OrderState.FILLED, OrderState.CANCELED,
-                      OrderState.EXPIRED})
+TERMINAL = TERMINAL_ORDER_STATES
 # Seconds: from tens of microseconds (a co-located hop) to a second (a stalled one).
 HOP_BUCKETS_S = (10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3,
                  100e-3, 250e-3, 500e-3, 1.0, 2.5)

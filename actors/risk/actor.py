@@ -21,9 +21,11 @@ from actors.risk.limits import RiskLimits
 from actors.risk.monitors import ActionKind, PostTradeMonitor, exit_intent, to_risk_action
 from actors.risk.usage import RiskUsage, write_usage
 from actors.risk.sessions import AlwaysOpenCalendar, SessionCalendar, default_calendar, ist_day_number
+from engine.config import market_hours
 from engine.logs import Throttle
 from engine.ledger import LedgerError, LedgerReader, ledger_dir
 from engine.market import open_instruments, today_ist
+from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
 from ipc.messages import (
     CancelAllOrders,
@@ -39,7 +41,6 @@ from ipc.messages import (
 )
 
 EXECUTION = "execution"
-TERMINAL_STATES = {"DENIED", "REJECTED", "FILLED", "CANCELED", "EXPIRED"}
 MAX_RESENDS = 30
 RESEND_AFTER_S = 1.0
 # Order and fill events reach risk over PUB/SUB, which may drop (a slow joiner at start, a restart of
@@ -51,9 +52,7 @@ KNOWN_KINDS = {"EQUITY", "FUTIDX", "FUTSTK", "OPTIDX", "OPTSTK", "FUTCOM", "OPTF
 
 
 def _calendar_and_limits(cfg: Any) -> tuple[SessionCalendar, RiskLimits, str]:
-    mode = cfg.risk.market_hours
-    if mode == "auto":
-        mode = "always" if cfg.feed.source == "synthetic" else "exchange"
+    mode = market_hours(cfg)
     limits = cfg.risk.limits
     if mode == "always":
         # The synthetic market never closes: no cut-off or square-off by wall clock either.
@@ -217,7 +216,7 @@ class RiskActor(Actor):
             for key in open_ids:
                 coid = snap.client_order_id_for(key) or key
                 order = snap.order(coid)
-                if order is not None and order.state.value in TERMINAL_STATES:
+                if order is not None and order.state in TERMINAL_ORDER_STATES:
                     self.engine.on_order_state(order)
                     fixed += 1
             for pos in snap.positions().values():

@@ -39,6 +39,7 @@ import msgspec
 from actors.risk.limits import ResolvedLimits, RiskLimits, instrument_key, resolve, segment_times
 from actors.risk.sessions import IST_OFFSET_NS, SessionCalendar, TradingDay, default_calendar, ist_date, time_of_day_ns
 from actors.risk.state import ADMISSION, Admission, RiskStatus, TradingState
+from ipc.messages import TERMINAL_ORDER_STATES
 from ipc.messages import Fill, OrderDenied, OrderEvent, OrderIntent, OrderState, Position
 from ipc.topics import SEGMENT_NAMES
 
@@ -118,9 +119,7 @@ _SIDES = frozenset(("BUY", "SELL"))
 _ORDER_TYPES = frozenset(("MARKET", "LIMIT", "SL", "SL_M"))
 _VALIDITIES = frozenset(("DAY", "IOC"))
 _PRODUCTS = frozenset(("INTRADAY", "CNC", "MARGIN"))
-_TERMINAL = frozenset(
-    (OrderState.DENIED, OrderState.REJECTED, OrderState.FILLED, OrderState.CANCELED, OrderState.EXPIRED)
-)
+_TERMINAL = TERMINAL_ORDER_STATES
 
 
 def _ist(ts_ns: int) -> str:

@@ -12,6 +12,7 @@ from actors.base import Actor, ActorConfigError, ActorContext
 from actors.strategy.api import BadParams, InstrumentRef, Strategy, parse_params
 from actors.strategy.registry import UnknownStrategy, resolve
 from engine.instruments import InstrumentTable
+from engine.config import market_hours
 from engine.ledger import LedgerError, LedgerReader, ledger_dir
 from engine.logs import Throttle
 from engine.market import UnknownInstrument, open_instruments, resolve_instrument
@@ -225,11 +226,7 @@ class StrategyActor(Actor):
         synthetic market, which never closes (its bars would otherwise never form at night)."""
         from actors.strategy.bars import NSE_SESSION, SessionHours
 
-        cfg = self.ctx.config
-        mode = cfg.risk.market_hours
-        if mode == "auto":
-            mode = "always" if cfg.feed.source == "synthetic" else "exchange"
-        return SessionHours(0, 86400) if mode == "always" else NSE_SESSION
+        return SessionHours(0, 86400) if market_hours(self.ctx.config) == "always" else NSE_SESSION
 
     def add_instrument(self, name: str, instrument: InstrumentRef) -> None:
         """Route an instrument's market data to a strategy at run time (idempotent)."""
