@@ -11,6 +11,7 @@ import msgspec
 from actors.base import Actor, ActorConfigError, ActorContext
 from actors.strategy.api import BadParams, InstrumentRef, Strategy, parse_params
 from actors.strategy.registry import UnknownStrategy, resolve
+from actors.strategy.runtime import RuntimeFileError, StrategyOverride, load_overrides, save_overrides
 from engine.instruments import InstrumentTable
 from engine.config import market_hours
 from engine.ledger import LedgerError, LedgerReader, ledger_dir
@@ -20,13 +21,18 @@ from ipc import topics
 from ipc.messages import (
     Bar,
     BookUpdate,
+    CancelAllOrders,
     Fill,
+    ListStrategies,
     OrderDenied,
     OrderEvent,
     OrderIntent,
     Reply,
     SaveStrategyState,
     SetStrategyParams,
+    SetStrategyRunning,
+    StrategyInfo,
+    StrategyList,
     OrderType,
     Product,
     Quote,
@@ -118,7 +124,11 @@ class StrategyActor(Actor):
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
-        self.strategies: dict[str, Strategy] = {}
+        self.strategies: dict[str, Strategy] = {}  # the running ones: only these see data and trade
+        self.stopped: dict[str, Strategy] = {}     # stopped at run time (kept for their state)
+        self.configured: dict[str, Any] = {}       # every [[strategy.instances]] entry by name
+        self.overrides: dict[str, StrategyOverride] = {}
+        self._ran: set[str] = set()  # strategies that ran in this process (their state is in memory)
         self.by_instrument: dict[tuple[int, int], list[Strategy]] = {}
         self.positions: dict[tuple[str, int, int], int] = {}
         self.bar_builders: dict[tuple[int, int], list[tuple[Any, list[Strategy]]]] = {}
@@ -143,20 +153,25 @@ class StrategyActor(Actor):
         cfg = self.ctx.config.strategy
         self.table = open_instruments(self.ctx.config, self.ctx.data_dir)
         for inst_cfg in cfg.instances:
-            if not inst_cfg.enabled:
-                continue
-            if inst_cfg.name in self.strategies:
+            if inst_cfg.name in self.configured:
                 raise ActorConfigError(f"strategy.instances: name '{inst_cfg.name}' is used twice")
+            self.configured[inst_cfg.name] = inst_cfg
+        try:
+            self.overrides = load_overrides(self.ctx.data_dir)
+        except RuntimeFileError as exc:
+            raise ActorConfigError(f"{exc} (it holds the run-time starts, stops and parameter changes of "
+                                   "strategies: fix it or delete it to go back to the config)") from None
+        for name in self.configured:
+            if not self._wants_running(name):
+                if name in self.overrides:
+                    self.log.warning("strategy_stopped_by_operator", strategy=name, by=self.overrides[name].by,
+                                     hint="`shikra strategies start` runs it again")
+                continue
             try:
-                cls = resolve(inst_cfg.kind, cfg.user_dir)
-                params = parse_params(cls, inst_cfg.name, inst_cfg.params)
-                instrument = self.resolve(inst_cfg.instrument) if inst_cfg.instrument else None
+                strategy = self._build(name)
             except (UnknownStrategy, BadParams, UnknownInstrument) as exc:
-                raise ActorConfigError(f"strategy '{inst_cfg.name}': {exc}") from None
-            strategy = cls(_Handle(self, inst_cfg.name), params, instrument)
-            self.strategies[inst_cfg.name] = strategy
-            for ref in strategy.instruments():
-                self.by_instrument.setdefault((ref.segment, ref.security_id), []).append(strategy)
+                raise ActorConfigError(f"strategy '{name}': {exc}") from None
+            self._activate(name, strategy)
         if self.ctx.config.feed.source != "replay":
             # Live time only: a replay's exchange clock is not the wall clock.
             self.ctx.every(1.0, self._flush_bars)
@@ -167,26 +182,76 @@ class StrategyActor(Actor):
             self.log.info("strategy_started", strategy=name, kind=strategy.kind, restored=name in restored,
                           params=msgspec.json.encode(strategy.params).decode())
 
+    def _wants_running(self, name: str) -> bool:
+        override = self.overrides.get(name)
+        if override is not None and override.running is not None:
+            return override.running
+        return bool(self.configured[name].enabled)
+
+    def _build(self, name: str) -> Strategy:
+        """A strategy instance from its config entry, with run-time parameter changes on top.
+        Raises UnknownStrategy / BadParams / UnknownInstrument for a config problem."""
+        inst_cfg = self.configured[name]
+        cls = resolve(inst_cfg.kind, self.ctx.config.strategy.user_dir)
+        params = parse_params(cls, name, inst_cfg.params)
+        override = self.overrides.get(name)
+        if override is not None and override.params:
+            try:
+                params = parse_params(cls, name, {**msgspec.structs.asdict(params), **override.params})
+            except BadParams as exc:
+                # The strategy's code changed since the operator's change: run on the config's values.
+                self.log.error("strategy_runtime_params_ignored", strategy=name, error=str(exc))
+        instrument = self.resolve(inst_cfg.instrument) if inst_cfg.instrument else None
+        return cls(_Handle(self, name), params, instrument)
+
+    def _activate(self, name: str, strategy: Strategy) -> None:
+        self.strategies[name] = strategy
+        self._ran.add(name)
+        for ref in strategy.instruments():
+            self.add_instrument(name, ref)
+
+    def _deactivate(self, name: str) -> Strategy:
+        """Take a strategy off every route (market data, bars); it keeps its object and state."""
+        strategy = self.strategies.pop(name)
+        for key, routed in list(self.by_instrument.items()):
+            if strategy in routed:
+                routed.remove(strategy)
+            if not routed:
+                del self.by_instrument[key]
+        for key, builders in list(self.bar_builders.items()):
+            kept = []
+            for builder, subscribers in builders:
+                if strategy in subscribers:
+                    subscribers.remove(strategy)
+                if subscribers:
+                    kept.append((builder, subscribers))
+            if kept:
+                self.bar_builders[key] = kept
+            else:
+                del self.bar_builders[key]
+        return strategy
+
     def _restore_states(self) -> set[str]:
         """Each strategy's last saved state from the ledger, set before its on_start."""
-        restored: set[str] = set()
+        return {name for name, strategy in self.strategies.items() if self._restore_state(name, strategy)}
+
+    def _restore_state(self, name: str, strategy: Strategy) -> bool:
+        """Set one strategy's last saved state from the ledger; False when there is none."""
         try:
             reader = LedgerReader.open(ledger_dir(self.ctx.data_dir))
         except LedgerError:
-            return restored  # first start: nothing saved yet
+            return False  # first start: nothing saved yet
         with reader, reader.snapshot() as snap:
-            for name, strategy in self.strategies.items():
-                saved = snap.strategy_state(name)
-                if saved is None:
-                    continue
-                try:
-                    strategy.state = msgspec.msgpack.decode(saved.state, type=type(strategy).State)
-                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    # A changed State schema must not stop the engine: start that strategy fresh.
-                    self.log.warning("strategy_state_not_restored", strategy=name, error=str(exc))
-                    continue
-                restored.add(name)
-        return restored
+            saved = snap.strategy_state(name)
+        if saved is None:
+            return False
+        try:
+            strategy.state = msgspec.msgpack.decode(saved.state, type=type(strategy).State)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            # A changed State schema must not stop the engine: start that strategy fresh.
+            self.log.warning("strategy_state_not_restored", strategy=name, error=str(exc))
+            return False
+        return True
 
     def on_stop(self) -> None:
         for name, strategy in self.strategies.items():
@@ -237,9 +302,15 @@ class StrategyActor(Actor):
 
     def on_set_strategy_params(self, msg: SetStrategyParams) -> None:
         """Run-time parameter change (a command): merged, validated, applied, or refused with why."""
-        strategy = self.strategies.get(msg.strategy)
+        strategy = self.strategies.get(msg.strategy) or self.stopped.get(msg.strategy)
+        if strategy is None and msg.strategy in self.configured:
+            try:  # never started here (disabled in the config): build it to validate against
+                strategy = self.stopped[msg.strategy] = self._build(msg.strategy)
+            except (UnknownStrategy, BadParams, UnknownInstrument) as exc:
+                self._answer(msg, False, "BAD_CONFIG", f"strategy '{msg.strategy}' cannot be built: {exc}")
+                return
         if strategy is None:
-            self._answer(msg, False, "UNKNOWN_STRATEGY", f"no running strategy '{msg.strategy}'")
+            self._answer(msg, False, "UNKNOWN_STRATEGY", f"no strategy '{msg.strategy}' in [[strategy.instances]]")
             return
         try:
             changes = msgspec.json.decode(msg.params_json)
@@ -255,15 +326,90 @@ class StrategyActor(Actor):
         except BadParams as exc:
             self._answer(msg, False, "BAD_PARAMS", str(exc))
             return
+        override = self.overrides.get(msg.strategy, StrategyOverride())
+        try:
+            self._save_override(msg.strategy, StrategyOverride(override.running, {**override.params, **changes},
+                                                               msg.by, msg.ts_ns))
+        except OSError as exc:
+            self._answer(msg, False, "NOT_SAVED", f"the change could not be kept across restarts, so it was not "
+                                                  f"applied: {exc}")
+            return
         old, strategy.params = strategy.params, params
         strategy.on_params_changed(old)
         self.log.warning("strategy_params_changed", strategy=msg.strategy, by=msg.by,
                          params=msgspec.json.encode(params).decode())
         self._answer(msg, True, "", msgspec.json.encode(params).decode())
 
-    def _answer(self, msg: SetStrategyParams, ok: bool, code: str, detail: str) -> None:
+    def _save_override(self, name: str, override: StrategyOverride) -> None:
+        overrides = {**self.overrides, name: override}
+        save_overrides(self.ctx.data_dir, overrides)
+        self.overrides = overrides
+
+    def on_set_strategy_running(self, msg: SetStrategyRunning) -> None:
+        """Start or stop a strategy at run time (a command); kept across restarts."""
+        name = msg.strategy
+        if name not in self.configured:
+            self._answer(msg, False, "UNKNOWN_STRATEGY", f"no strategy '{name}' in [[strategy.instances]]; "
+                                                         f"configured: {', '.join(self.configured) or 'none'}")
+            return
+        running = name in self.strategies
+        override = self.overrides.get(name, StrategyOverride())
+        if msg.running and not running:
+            strategy = self.stopped.get(name)
+            if strategy is None:
+                try:
+                    strategy = self._build(name)
+                except (UnknownStrategy, BadParams, UnknownInstrument) as exc:
+                    self._answer(msg, False, "BAD_CONFIG", f"strategy '{name}' cannot start: {exc}")
+                    return
+        try:
+            self._save_override(name, StrategyOverride(msg.running, override.params, msg.by, msg.ts_ns))
+        except OSError as exc:
+            self._answer(msg, False, "NOT_SAVED", f"not {'started' if msg.running else 'stopped'}: the decision "
+                                                  f"could not be kept across restarts: {exc}")
+            return
+        if msg.running and not running:
+            if name not in self._ran:
+                self._restore_state(name, strategy)
+            self.stopped.pop(name, None)
+            self._activate(name, strategy)
+            strategy.on_start()
+            self.log.warning("strategy_started_by_operator", strategy=name, by=msg.by)
+        elif not msg.running and running:
+            strategy = self.strategies[name]
+            strategy.on_stop()
+            self.save_state(name)
+            self.stopped[name] = self._deactivate(name)
+            # Intents not yet acknowledged are not sent again: a stopped strategy places nothing.
+            for intent_id in [i for i, (intent, _t, _n) in self.unacked.items() if intent.strategy == name]:
+                del self.unacked[intent_id]
+            now = time.time_ns()
+            self.ctx.send(EXECUTION, CancelAllOrders(f"stop-{name}-{msg.cmd_id}", f"stop:{msg.by}", now, name))
+            self.log.warning("strategy_stopped_by_operator", strategy=name, by=msg.by)
+        self._answer(msg, True, "", "running" if msg.running else "stopped")
+
+    def on_list_strategies(self, msg: ListStrategies) -> None:
+        infos = [self._info(name) for name in self.configured]
+        sender = getattr(self.ctx, "sender", "")
+        if sender:
+            self.ctx.reply(sender, StrategyList(msg.cmd_id, infos))
+
+    def _info(self, name: str) -> StrategyInfo:
+        inst_cfg = self.configured[name]
+        strategy = self.strategies.get(name) or self.stopped.get(name)
+        override = self.overrides.get(name, StrategyOverride())
+        if strategy is not None:
+            params_json = msgspec.json.encode(strategy.params).decode()
+            instruments = [ref.symbol for ref in strategy.instruments()]
+        else:
+            params_json = msgspec.json.encode({**inst_cfg.params, **override.params}).decode()
+            instruments = [inst_cfg.instrument] if inst_cfg.instrument else []
+        return StrategyInfo(name, inst_cfg.kind, name in self.strategies, instruments, params_json,
+                            override.by, override.ts_ns)
+
+    def _answer(self, msg: SetStrategyParams | SetStrategyRunning, ok: bool, code: str, detail: str) -> None:
         if not ok:
-            self.log.warning("strategy_params_refused", strategy=msg.strategy, by=msg.by, code=code, detail=detail)
+            self.log.warning("strategy_command_refused", strategy=msg.strategy, by=msg.by, code=code, detail=detail)
         sender = getattr(self.ctx, "sender", "")
         if sender:
             self.ctx.reply(sender, Reply(msg.cmd_id, self.ctx.name, ok, code, detail))
