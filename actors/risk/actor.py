@@ -14,10 +14,20 @@ from typing import Any
 
 import msgspec
 
-from actors.base import Actor, ActorContext
+from actors.base import Actor, ActorConfigError, ActorContext
 from actors.risk import state as trading
 from actors.risk.checks import Denial, InstrumentLimits, RiskEngine, to_order_denied
 from actors.risk.limits import RiskLimits
+from actors.risk.overrides import (
+    BadLimits,
+    LimitsChanges,
+    effective_limits,
+    limits_json,
+    load_changes,
+    merge_changes,
+    parse_update,
+    save_changes,
+)
 from actors.risk.monitors import ActionKind, PostTradeMonitor, exit_intent, to_risk_action
 from actors.risk.usage import RiskUsage, write_usage
 from actors.risk.sessions import AlwaysOpenCalendar, SessionCalendar, default_calendar, ist_day_number
@@ -30,12 +40,16 @@ from ipc import topics
 from ipc.messages import (
     CancelAllOrders,
     Fill,
+    ModifyOrder,
     OrderDenied,
     OrderEvent,
     OrderIntent,
     Position,
     Quote,
     RecordAudit,
+    Reply,
+    SetRiskLimits,
+    SquareOffAll,
     SubmitOrder,
     Tick,
 )
@@ -51,9 +65,9 @@ END_OF_DAY = dt.time(23, 59, 59, 999999)
 KNOWN_KINDS = {"EQUITY", "FUTIDX", "FUTSTK", "OPTIDX", "OPTSTK", "FUTCOM", "OPTFUT", "FUTCUR", "OPTCUR", "INDEX"}
 
 
-def _calendar_and_limits(cfg: Any) -> tuple[SessionCalendar, RiskLimits, str]:
+def _calendar_and_limits(cfg: Any, limits: RiskLimits) -> tuple[SessionCalendar, RiskLimits, str]:
+    """The calendar and the limits as enforced for the configured market hours."""
     mode = market_hours(cfg)
-    limits = cfg.risk.limits
     if mode == "always":
         # The synthetic market never closes: no cut-off or square-off by wall clock either.
         limits = msgspec.structs.replace(limits, entry_cutoff_ist=END_OF_DAY, square_off_ist=END_OF_DAY,
@@ -80,7 +94,16 @@ class RiskActor(Actor):
     # Start-up -----------------------------------------------------------------------------------
     def on_start(self) -> None:
         cfg = self.ctx.config
-        self.calendar, limits, mode = _calendar_and_limits(cfg)
+        try:
+            self.limit_changes = load_changes(self.ctx.data_dir)
+            base = effective_limits(cfg.risk.limits, self.limit_changes.changes)
+        except BadLimits as exc:
+            raise ActorConfigError(f"run-time risk limit changes do not apply: {exc} (change them with `shikra "
+                                   "risk set`, or delete the file to go back to [risk.limits])") from None
+        if self.limit_changes.changes:
+            self.log.warning("risk_limits_changed_at_run_time", by=self.limit_changes.by,
+                             changes=msgspec.json.encode(self.limit_changes.changes).decode())
+        self.calendar, limits, mode = _calendar_and_limits(cfg, base)
         self.table = open_instruments(cfg, self.ctx.data_dir)
         cash = cfg.execution.starting_cash_paise
         status = trading.RiskStatus()
@@ -282,6 +305,75 @@ class RiskActor(Actor):
                 else:
                     for order in result:
                         self._submit(order, now)
+
+    # Commands from the control API --------------------------------------------------------------
+    def _reply(self, cmd_id: str, ok: bool, code: str = "", detail: str = "") -> None:
+        sender = getattr(self.ctx, "sender", "")
+        if sender:
+            self.ctx.reply(sender, Reply(cmd_id, self.ctx.name, ok, code, detail))
+
+    def on_set_risk_limits(self, msg: SetRiskLimits) -> None:
+        """Merge, validate, keep (data dir), apply; the reply's detail is the limits now in force."""
+        try:
+            changes = merge_changes(self.limit_changes.changes, parse_update(msg.changes_json))
+            base = effective_limits(self.ctx.config.risk.limits, changes)
+        except BadLimits as exc:
+            self.log.warning("risk_limits_refused", by=msg.by, error=str(exc))
+            self._reply(msg.cmd_id, False, "BAD_LIMITS", str(exc))
+            return
+        kept = LimitsChanges(changes, msg.by, msg.ts_ns)
+        try:
+            save_changes(self.ctx.data_dir, kept)
+        except OSError as exc:
+            self._reply(msg.cmd_id, False, "NOT_SAVED", f"limits not changed: they could not be kept: {exc}")
+            return
+        self.limit_changes = kept
+        _calendar, limits, _mode = _calendar_and_limits(self.ctx.config, base)
+        self.engine.set_limits(limits)
+        self.monitor.set_limits(limits)
+        self.log.warning("risk_limits_set", by=msg.by, changes=msgspec.json.encode(changes).decode())
+        self._reply(msg.cmd_id, True, "", limits_json(base))
+
+    def on_square_off_all(self, msg: SquareOffAll) -> None:
+        """Cancel the open orders, then close each position at market once nothing works on it."""
+        now = time.time_ns()
+        self.ctx.send(EXECUTION, CancelAllOrders(f"squareoff-{msg.cmd_id}", msg.by, now, msg.strategy))
+        keys = [key for key, units in self.engine.positions().items()
+                if units and (not msg.strategy or key[0] == msg.strategy)]
+        self.flatten.update(keys)
+        self.log.warning("square_off_all", by=msg.by, strategy=msg.strategy or "*", positions=len(keys))
+        self._flatten_step()
+        self._reply(msg.cmd_id, True, "", str(len(keys)))
+
+    def on_modify_order(self, msg: ModifyOrder) -> None:
+        """A modification passes the checks for its new values (``RiskEngine.check_modify``)
+        before it goes to execution; the reply says which."""
+        order = self._ledger_order(msg.client_order_id)
+        if order is None:
+            self._reply(msg.cmd_id, False, "UNKNOWN_ORDER", f"no order {msg.client_order_id!r} in the ledger")
+            return
+        if order.state in TERMINAL_ORDER_STATES:
+            self._reply(msg.cmd_id, False, "ORDER_CLOSED", f"order {order.client_order_id} is {order.state.value}")
+            return
+        self._ensure_instrument(order.segment, order.security_id)
+        denial = self.engine.check_modify(order, msg.qty_units, msg.price_paise, msg.trigger_price_paise,
+                                          time.time_ns())
+        if denial is not None:
+            self.log.info("modify_denied", client_order_id=order.client_order_id, by=msg.by,
+                          reason=denial.reason.value, message=denial.message)
+            self._reply(msg.cmd_id, False, denial.reason.value, denial.message)
+            return
+        self.ctx.send(EXECUTION, msg)
+        self._reply(msg.cmd_id, True)
+
+    def _ledger_order(self, client_order_id: str) -> OrderEvent | None:
+        if self._reader is None:
+            try:
+                self._reader = LedgerReader.open(ledger_dir(self.ctx.data_dir))
+            except LedgerError:
+                return None
+        with self._reader.snapshot() as snap:
+            return snap.order(client_order_id)
 
     # Kill switch --------------------------------------------------------------------------------
     def on_kill_switch(self, engaged: bool, reason: str) -> None:
