@@ -16,7 +16,7 @@ import msgspec
 
 from actors.base import Actor, ActorConfigError, ActorContext
 from actors.risk import state as trading
-from actors.risk.checks import Denial, InstrumentLimits, RiskEngine, to_order_denied
+from actors.risk.checks import Denial, DenyReason, InstrumentLimits, RiskEngine, to_order_denied
 from actors.risk.limits import RiskLimits
 from actors.risk.overrides import (
     BadLimits,
@@ -40,6 +40,8 @@ from ipc import topics
 from ipc.messages import (
     CancelAllOrders,
     Fill,
+    GroupEvent,
+    GroupState,
     ModifyOrder,
     OrderDenied,
     OrderEvent,
@@ -50,6 +52,7 @@ from ipc.messages import (
     Reply,
     SetRiskLimits,
     SquareOffAll,
+    SubmitGroup,
     SubmitOrder,
     Tick,
 )
@@ -77,7 +80,7 @@ def _calendar_and_limits(cfg: Any, limits: RiskLimits) -> tuple[SessionCalendar,
 
 
 class RiskActor(Actor):
-    subscriptions = (topics.TICK, topics.QUOTE, topics.ORDER, topics.FILL, topics.POSITION)
+    subscriptions = (topics.TICK, topics.QUOTE, topics.ORDER, topics.FILL, topics.POSITION, topics.GROUP)
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
@@ -85,7 +88,8 @@ class RiskActor(Actor):
         self.exit_seq = 0
         # At-least-once to execution, which dedups by intent id (in the ledger): exactly one order
         # per approved intent even if execution dies with our message in its socket buffer.
-        self.unacked: dict[str, tuple[SubmitOrder, float, int]] = {}
+        self.unacked: dict[str, tuple[SubmitOrder | SubmitGroup, float, int]] = {}
+        self.leg_groups: dict[str, str] = {}  # leg intent id -> its group's key in ``unacked``
         self._deny_log = Throttle()
         # Positions to close after a kill-and-flatten, retried until flat (see _flatten_step).
         self.flatten: set[tuple[str, int, int]] = set()
@@ -173,6 +177,56 @@ class RiskActor(Actor):
         for order in result:
             self._submit(order, now)
 
+    def on_submit_group(self, group: SubmitGroup) -> None:
+        """Every leg passes the checks in order (each sees the ones before it as open orders), or
+        none is sent: the legs approved before a denied one are released, and every leg is
+        denied with the reason. An approved group goes to execution as one message."""
+        now = time.time_ns()
+        key = f"group:{group.group_id}"
+        if key in self.unacked:
+            return  # a re-send we are still delivering
+        approved: list[OrderIntent] = []
+        for leg in group.legs:
+            leg = leg if leg.group_id else msgspec.structs.replace(leg, group_id=group.group_id)
+            self._ensure_instrument(leg.segment, leg.security_id)
+            result = self.engine.approve(leg, now)
+            if not isinstance(result, Denial) and len(result) != 1:
+                for order in result:
+                    self.engine.release(order.intent_id)
+                result = Denial(DenyReason.QTY_ABOVE_FREEZE, f"leg {leg.intent_id}: {leg.qty_units} units is above "
+                                                             "the freeze quantity; a group leg is never sliced")
+            if isinstance(result, Denial):
+                if result.reason is DenyReason.DUPLICATE_INTENT and not approved:
+                    # Approved before: execution knows it by group id and says again where it stands.
+                    self.ctx.send(EXECUTION, msgspec.structs.replace(group, ts_approved_ns=now))
+                    return
+                for order in approved:
+                    self.engine.release(order.intent_id)
+                for other in group.legs:
+                    denial = result if other.intent_id == leg.intent_id else Denial(
+                        DenyReason.GROUP_LEG_DENIED, f"group {group.group_id}: leg {leg.intent_id} was denied: "
+                                                     f"{result.reason.value}: {result.message}")
+                    self._deny(other, denial, now)
+                return
+            approved.append(result[0])
+        msg = msgspec.structs.replace(group, legs=approved, ts_approved_ns=now)
+        self.unacked[key] = (msg, time.monotonic(), 0)
+        for leg in approved:
+            self.leg_groups[leg.intent_id] = key
+        self.ctx.send(EXECUTION, msg)
+
+    def on_group_event(self, msg: GroupEvent) -> None:
+        self._ack_group(f"group:{msg.group_id}")
+        if msg.state is GroupState.REJECTED:  # refused by execution before any leg was sent
+            for leg in msg.legs:
+                self.engine.release(leg.intent.intent_id)
+
+    def _ack_group(self, key: str) -> None:
+        entry = self.unacked.pop(key, None)
+        if entry is not None and isinstance(entry[0], SubmitGroup):
+            for leg in entry[0].legs:
+                self.leg_groups.pop(leg.intent_id, None)
+
     def _submit(self, order: OrderIntent, now: int) -> None:
         msg = SubmitOrder(order, now)
         self.unacked[order.intent_id] = (msg, time.monotonic(), 0)
@@ -182,7 +236,10 @@ class RiskActor(Actor):
         cutoff = time.monotonic() - RESEND_AFTER_S
         for intent_id, (msg, sent, tries) in list(self.unacked.items()):
             if tries >= MAX_RESENDS:
-                del self.unacked[intent_id]
+                if isinstance(msg, SubmitGroup):
+                    self._ack_group(intent_id)
+                else:
+                    del self.unacked[intent_id]
                 self.log.error("resend_abandoned", intent_id=intent_id, tries=tries)
                 continue
             if sent < cutoff:
@@ -206,6 +263,8 @@ class RiskActor(Actor):
     # Post-trade ---------------------------------------------------------------------------------
     def on_order_event(self, msg: OrderEvent) -> None:
         self.unacked.pop(msg.intent_id, None)  # execution has it in the ledger
+        if self.leg_groups and msg.intent_id in self.leg_groups:
+            self._ack_group(self.leg_groups[msg.intent_id])
         self.products[msg.client_order_id] = msg.product
         self.engine.on_order_state(msg)
         if self.flatten:

@@ -84,6 +84,7 @@ class DenyReason(enum.Enum):
     MAX_GROSS_EXPOSURE = "MAX_GROSS_EXPOSURE"
     MAX_NET_EXPOSURE = "MAX_NET_EXPOSURE"
     INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
+    GROUP_LEG_DENIED = "GROUP_LEG_DENIED"  # another leg of the same group was denied: none is sent
 
 
 class Denial(msgspec.Struct, frozen=True):
@@ -1008,6 +1009,15 @@ class RiskEngine:
             reserved = required_cash_paise(remaining_units * o.ref_price_paise, self.limits.margin_bps)
             self.reserved_paise += reserved - o.reserved_paise
             o.reserved_paise = reserved
+
+    def release(self, intent_id: str) -> None:
+        """Forget an approved order that will never be sent (a leg of a group refused as a whole):
+        its open quantity and reserved cash are freed. Its count in the rate window and orders
+        today stays: conservative, and those figures are about what was approved."""
+        o = self._open.pop(intent_id, None)
+        if o is not None:
+            self._set_remaining(o, 0)
+            self.open_orders -= 1
 
     def on_order_state(self, event: OrderEvent) -> None:
         """Track an order's open quantity from execution's order events.

@@ -9,7 +9,7 @@ from typing import Any
 import msgspec
 
 from actors.base import Actor, ActorConfigError, ActorContext
-from actors.strategy.api import BadParams, InstrumentRef, Strategy, parse_params
+from actors.strategy.api import DEFAULT_GROUP_TIMEOUT_MS, BadParams, GroupLegOrder, InstrumentRef, Strategy, parse_params
 from actors.strategy.registry import UnknownStrategy, resolve
 from actors.strategy.runtime import RuntimeFileError, StrategyOverride, load_overrides, save_overrides
 from engine.instruments import InstrumentTable
@@ -23,6 +23,9 @@ from ipc.messages import (
     BookUpdate,
     CancelAllOrders,
     Fill,
+    GroupEvent,
+    GroupState,
+    GroupStructure,
     ListStrategies,
     OrderDenied,
     OrderEvent,
@@ -32,6 +35,7 @@ from ipc.messages import (
     SetStrategyParams,
     SetStrategyRunning,
     StrategyInfo,
+    SubmitGroup,
     StrategyList,
     OrderType,
     Product,
@@ -88,6 +92,22 @@ class _Handle:
         self._actor.send_intent(intent)
         return intent_id
 
+    def submit_group(self, group_id: str, structure: GroupStructure, legs: list[GroupLegOrder], *,
+                     timeout_ms: int = DEFAULT_GROUP_TIMEOUT_MS,
+                     cause: Tick | Quote | Bar | BookUpdate | None = None) -> list[str]:
+        now = time.time_ns()
+        ts_event = cause.ts_event_ns if cause is not None else now
+        ts_init = cause.ts_init_ns if cause is not None else now
+        intents = []
+        for leg in legs:
+            self._seq += 1
+            ref = leg.instrument
+            intents.append(OrderIntent(f"{self.name}-{self._run}-{self._seq}", self.name, ref.segment, ref.security_id,
+                                       leg.side, leg.qty_units, leg.order_type, leg.price_paise, 0, "DAY",
+                                       leg.product, ts_event, ts_init, now, False, group_id))
+        self._actor.send_group(SubmitGroup(group_id, self.name, structure, intents, timeout_ms, ts_event, ts_init))
+        return [i.intent_id for i in intents]
+
     def buy(self, instrument: InstrumentRef, qty_units: int, **kw: Any) -> str:
         return self.submit(instrument, "BUY", qty_units, **kw)
 
@@ -120,7 +140,8 @@ class _Handle:
 
 
 class StrategyActor(Actor):
-    subscriptions = (topics.TICK, topics.QUOTE, topics.BOOK, topics.ORDER, topics.FILL, topics.RISK_DENIED)
+    subscriptions = (topics.TICK, topics.QUOTE, topics.BOOK, topics.ORDER, topics.FILL, topics.RISK_DENIED,
+                     topics.GROUP)
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
@@ -136,6 +157,9 @@ class StrategyActor(Actor):
         # At-least-once to risk (risk and execution dedup by intent id): an intent lost in a dying
         # risk process is sent again until its order or its denial is seen.
         self.unacked: dict[str, tuple[OrderIntent, float, int]] = {}
+        # Groups likewise, as one unit: acknowledged by any event of one of their legs.
+        self.unacked_groups: dict[str, tuple[SubmitGroup, float, int]] = {}
+        self.leg_groups: dict[str, str] = {}  # leg intent id -> group id, while unacknowledged
         self._deny_log = Throttle()
 
     # Loading ------------------------------------------------------------------------------------
@@ -263,7 +287,46 @@ class StrategyActor(Actor):
         self.unacked[intent.intent_id] = (intent, time.monotonic(), 0)
         self.ctx.send(RISK, intent, topics.strategy_topic(topics.INTENT, intent.strategy))
 
+    def send_group(self, group: SubmitGroup) -> None:
+        self.unacked_groups[group.group_id] = (group, time.monotonic(), 0)
+        for leg in group.legs:
+            self.leg_groups[leg.intent_id] = group.group_id
+        self.ctx.send(RISK, group, topics.strategy_topic(topics.INTENT, group.strategy))
+
+    def _ack_leg(self, intent_id: str) -> None:
+        group_id = self.leg_groups.get(intent_id)
+        if group_id is not None:
+            self._ack_group(group_id)
+
+    def _ack_group(self, group_id: str) -> None:
+        entry = self.unacked_groups.pop(group_id, None)
+        if entry is not None:
+            for leg in entry[0].legs:
+                self.leg_groups.pop(leg.intent_id, None)
+
+    def on_group_event(self, msg: GroupEvent) -> None:
+        self._ack_group(msg.group_id)
+        if msg.state is not GroupState.REJECTED:
+            return  # legs that were sent report through their own order events
+        strategy = self.strategies.get(msg.strategy)
+        if strategy is None:
+            return
+        self.log.warning("group_rejected", strategy=msg.strategy, group_id=msg.group_id, reason=msg.reason_code,
+                         detail=msg.detail)
+        for leg in msg.legs:
+            i = leg.intent
+            strategy.on_denied(OrderDenied(i.intent_id, msg.strategy, i.segment, i.security_id,
+                                           f"GROUP_{msg.reason_code}", msg.detail, msg.ts_event_ns))
+
     def _resend_unacked(self) -> None:
+        for group_id, (group, sent, tries) in list(self.unacked_groups.items()):
+            if tries >= MAX_RESENDS:
+                self._ack_group(group_id)
+                self.log.error("resend_abandoned", group_id=group_id, tries=tries)
+            elif sent < time.monotonic() - RESEND_AFTER_S:
+                self.unacked_groups[group_id] = (group, time.monotonic(), tries + 1)
+                self.log.warning("group_resent", group_id=group_id, reason="no leg event or denial seen")
+                self.ctx.send(RISK, group, topics.strategy_topic(topics.INTENT, group.strategy))
         cutoff = time.monotonic() - RESEND_AFTER_S
         for intent_id, (intent, sent, tries) in list(self.unacked.items()):
             if tries >= MAX_RESENDS:
@@ -383,6 +446,8 @@ class StrategyActor(Actor):
             # Intents not yet acknowledged are not sent again: a stopped strategy places nothing.
             for intent_id in [i for i, (intent, _t, _n) in self.unacked.items() if intent.strategy == name]:
                 del self.unacked[intent_id]
+            for group_id in [g for g, (group, _t, _n) in self.unacked_groups.items() if group.strategy == name]:
+                self._ack_group(group_id)
             now = time.time_ns()
             self.ctx.send(EXECUTION, CancelAllOrders(f"stop-{name}-{msg.cmd_id}", f"stop:{msg.by}", now, name))
             self.log.warning("strategy_stopped_by_operator", strategy=name, by=msg.by)
@@ -463,6 +528,8 @@ class StrategyActor(Actor):
     # Order flow ---------------------------------------------------------------------------------
     def on_order_event(self, msg: OrderEvent) -> None:
         self.unacked.pop(msg.intent_id, None)
+        if self.leg_groups:
+            self._ack_leg(msg.intent_id)
         strategy = self.strategies.get(msg.strategy)
         if strategy is not None:
             strategy.on_order(msg)
@@ -471,6 +538,8 @@ class StrategyActor(Actor):
         # DUPLICATE_INTENT answers a re-send risk already had: the order event will follow.
         if msg.reason_code != "DUPLICATE_INTENT":
             self.unacked.pop(msg.intent_id, None)
+            if self.leg_groups:
+                self._ack_leg(msg.intent_id)
             suppressed = self._deny_log.allow((msg.strategy, msg.reason_code))
             if suppressed is not None:
                 self.log.info("intent_denied", strategy=msg.strategy, intent_id=msg.intent_id,
