@@ -81,6 +81,9 @@ class _Handle:
                product: Product = "INTRADAY", reduce_only: bool = False, group_id: str = "",
                cause: Tick | Quote | Bar | BookUpdate | None = None) -> str:
         # hot path: the last step before the order leaves this process
+        if self._actor.warming:
+            self._actor.warmup_dropped += 1
+            return ""  # history is for the indicators: nothing is traded on it
         self._seq += 1
         intent_id = f"{self.name}-{self._run}-{self._seq}"
         now = time.time_ns()
@@ -95,6 +98,9 @@ class _Handle:
     def submit_group(self, group_id: str, structure: GroupStructure, legs: list[GroupLegOrder], *,
                      timeout_ms: int = DEFAULT_GROUP_TIMEOUT_MS,
                      cause: Tick | Quote | Bar | BookUpdate | None = None) -> list[str]:
+        if self._actor.warming:
+            self._actor.warmup_dropped += 1
+            return ["" for _ in legs]
         now = time.time_ns()
         ts_event = cause.ts_event_ns if cause is not None else now
         ts_init = cause.ts_init_ns if cause is not None else now
@@ -161,6 +167,8 @@ class StrategyActor(Actor):
         self.unacked_groups: dict[str, tuple[SubmitGroup, float, int]] = {}
         self.leg_groups: dict[str, str] = {}  # leg intent id -> group id, while unacknowledged
         self._deny_log = Throttle()
+        self.warming = False     # replaying the warm-up capture: no orders, no saves, no bar publishing
+        self.warmup_dropped = 0
 
     # Loading ------------------------------------------------------------------------------------
     def resolve(self, text: str) -> InstrumentRef:
@@ -205,6 +213,52 @@ class StrategyActor(Actor):
             strategy.on_start()
             self.log.info("strategy_started", strategy=name, kind=strategy.kind, restored=name in restored,
                           params=msgspec.json.encode(strategy.params).decode())
+        if cfg.warmup_capture:
+            self._warm_up(cfg.warmup_capture)
+
+    def _warm_up(self, path_text: str) -> None:
+        """Replay a capture's trades through the bars and the strategies' market-data handlers.
+        Strategy state is put back afterwards and orders are dropped, so only what lives outside
+        the state (indicators) keeps the history; the last, unfinished bar is discarded."""
+        from pathlib import Path
+
+        from actors.feed.capture import CaptureError, CaptureReader
+        from actors.feed.decode import FrameDecoder
+        from actors.strategy.bars import BarBuilder
+        from engine.instruments import tick_sizes
+
+        path = Path(path_text).expanduser()
+        try:
+            reader = CaptureReader(path)
+        except (CaptureError, OSError) as exc:
+            raise ActorConfigError(f"strategy.warmup_capture: {path}: {exc}") from None
+        assert self.table is not None
+        saved = {name: msgspec.msgpack.encode(s.state) for name, s in self.strategies.items()}
+        decoder = FrameDecoder(tick_sizes(self.table))
+        bars_before = sum(len(b) for b in self.bar_builders.values())
+        trades = 0
+        self.warming = True
+        try:
+            for recv_ns, frame in reader:
+                for msg in decoder.decode_frame(frame, recv_ns, reader.feed):
+                    if isinstance(msg, Tick):
+                        self.on_tick(msg)
+                        trades += 1
+                    elif isinstance(msg, Quote):
+                        self.on_quote(msg)
+                        trades += 1
+        except CaptureError as exc:
+            raise ActorConfigError(f"strategy.warmup_capture: {path}: {exc}") from None
+        finally:
+            self.warming = False
+        for name, strategy in self.strategies.items():
+            strategy.state = msgspec.msgpack.decode(saved[name], type=type(strategy).State)
+        session = self._bar_session()
+        for key, builders in self.bar_builders.items():
+            self.bar_builders[key] = [(BarBuilder(b.timeframe_s, b.segment, b.security_id, session=session), subs)
+                                      for b, subs in builders]
+        self.log.info("warmup_done", capture=str(path), trades=trades, bar_series=bars_before,
+                      orders_dropped=self.warmup_dropped, undecodable=decoder.stats.problem_total)
 
     def _wants_running(self, name: str) -> bool:
         override = self.overrides.get(name)
@@ -482,7 +536,7 @@ class StrategyActor(Actor):
     def save_state(self, name: str) -> None:
         """Persist a strategy's state: execution (the ledger's only writer) stores it; reliable send."""
         strategy = self.strategies.get(name)
-        if strategy is None:
+        if strategy is None or self.warming:
             return
         self.ctx.send(EXECUTION, SaveStrategyState(name, msgspec.msgpack.encode(strategy.state), time.time_ns()))
 
@@ -507,7 +561,8 @@ class StrategyActor(Actor):
                    ts_init_ns: int) -> None:
         for builder, subscribers in self.bar_builders[key]:
             for bar in builder.on_tick(ts_event_ns, price_paise, qty_units, ts_init_ns):
-                self.ctx.publish(topics.bar_topic(bar.timeframe_s, bar.segment, bar.security_id), bar)
+                if not self.warming:
+                    self.ctx.publish(topics.bar_topic(bar.timeframe_s, bar.segment, bar.security_id), bar)
                 for strategy in subscribers:
                     strategy.on_bar(bar)
 
