@@ -640,6 +640,16 @@ class LedgerStats(Message, tag="ledger.stats@1"):
 
 
 
+class SubscribeInstruments(Message, tag="feed.subscribe@1"):
+    """Ask the feed to stream these instruments too (an option picked at run time). Idempotent:
+    the strategy actor sends its whole set again now and then, so a restarted feed catches up."""
+
+    by: str
+    segments: list[int]
+    security_ids: list[int]
+
+
+
 
 # Every message type, for the decoder: keep this the last statement of the module.
 AnyMessage = Union[
@@ -684,6 +694,7 @@ AnyMessage = Union[
     SetRiskLimits,
     SquareOffAll,
     LedgerStats,
+    SubscribeInstruments,
 ]
 
 

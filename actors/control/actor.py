@@ -33,7 +33,6 @@ from ipc.messages import (
     OrderDenied,
     OrderEvent,
     OrderIntent,
-    OrderState,
     Reply,
     StrategyList,
 )

@@ -36,6 +36,7 @@ from ipc.messages import (
     SetStrategyRunning,
     StrategyInfo,
     SubmitGroup,
+    SubscribeInstruments,
     StrategyList,
     OrderType,
     Product,
@@ -47,6 +48,8 @@ from ipc.messages import (
 
 RISK = "risk"
 EXECUTION = "execution"
+FEED = "feed"
+FEED_RESUBSCRIBE_S = 10.0
 MAX_RESENDS = 30
 RESEND_AFTER_S = 1.0  # an intent neither ordered nor denied in this time is sent to risk again
 BAR_FLUSH_GRACE_NS = 200_000_000  # let late ticks of a bar arrive before a timer closes it
@@ -167,6 +170,11 @@ class StrategyActor(Actor):
         self.unacked_groups: dict[str, tuple[SubmitGroup, float, int]] = {}
         self.leg_groups: dict[str, str] = {}  # leg intent id -> group id, while unacknowledged
         self._deny_log = Throttle()
+        self.feed_keys: dict[tuple[int, int], None] = {}  # instruments strategies asked the feed for
+        # Only the live Dhan feed subscribes on request (the synthetic market and a replay carry
+        # what they carry); a feed outside the configured actors is never sent to.
+        eng = ctx.config.engine
+        self._live_feed = ctx.config.feed.source == "dhan" and FEED in eng.actors
         self.warming = False     # replaying the warm-up capture: no orders, no saves, no bar publishing
         self.warmup_dropped = 0
 
@@ -208,6 +216,7 @@ class StrategyActor(Actor):
             # Live time only: a replay's exchange clock is not the wall clock.
             self.ctx.every(1.0, self._flush_bars)
         self.ctx.every(RESEND_AFTER_S / 2, self._resend_unacked)
+        self.ctx.every(FEED_RESUBSCRIBE_S, self._resubscribe_feed)
         restored = self._restore_states()
         for name, strategy in self.strategies.items():
             strategy.on_start()
@@ -411,11 +420,23 @@ class StrategyActor(Actor):
         return SessionHours(0, 86400) if market_hours(self.ctx.config) == "always" else NSE_SESSION
 
     def add_instrument(self, name: str, instrument: InstrumentRef) -> None:
-        """Route an instrument's market data to a strategy at run time (idempotent)."""
-        routed = self.by_instrument.setdefault((instrument.segment, instrument.security_id), [])
+        """Route an instrument's market data to a strategy at run time (idempotent); the feed is
+        asked to stream it (a live feed subscribes only what it is told)."""
+        key = (instrument.segment, instrument.security_id)
+        routed = self.by_instrument.setdefault(key, [])
         strategy = self.strategies[name]
         if strategy not in routed:
             routed.append(strategy)
+        if key not in self.feed_keys:
+            self.feed_keys[key] = None
+            if self._live_feed and not self.warming:
+                self.ctx.send(FEED, SubscribeInstruments(self.ctx.name, [key[0]], [key[1]]))
+
+    def _resubscribe_feed(self) -> None:
+        """The whole set again: a restarted feed has only its configured instruments."""
+        if self.feed_keys and self._live_feed:
+            keys = list(self.feed_keys)
+            self.ctx.send(FEED, SubscribeInstruments(self.ctx.name, [k[0] for k in keys], [k[1] for k in keys]))
 
     def on_set_strategy_params(self, msg: SetStrategyParams) -> None:
         """Run-time parameter change (a command): merged, validated, applied, or refused with why."""
