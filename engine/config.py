@@ -122,6 +122,9 @@ class StrategyConfig(Section):
     # the first live tick: strategies begin with warm indicators. Orders and state changes made
     # while warming are dropped; only the indicators keep what they learned.
     warmup_capture: str = ""
+    # Days (1-5) of Dhan one-minute candles fetched at start for every bar series of a whole
+    # number of minutes (needs Dhan credentials; 0 = off). Same rules as warmup_capture.
+    warmup_history_days: int = 0
     instances: list[StrategyInstanceConfig] = msgspec.field(default_factory=_default_strategies)
 
 
@@ -411,6 +414,8 @@ max_pending_frames = 100000
 user_dir = ""
 # A capture (shikra record) replayed through bars and indicators at start: warm indicators, no orders.
 warmup_capture = ""
+# Days (1-5) of Dhan minute candles for bar series of whole minutes at start (needs credentials; 0 = off).
+warmup_history_days = 0
 
 # One table per running strategy. kind: a built-in (ema_cross, probe) or one from user_dir.
 [[strategy.instances]]

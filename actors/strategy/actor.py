@@ -222,13 +222,14 @@ class StrategyActor(Actor):
             strategy.on_start()
             self.log.info("strategy_started", strategy=name, kind=strategy.kind, restored=name in restored,
                           params=msgspec.json.encode(strategy.params).decode())
+        if cfg.warmup_history_days:
+            self._warm_up_history(cfg.warmup_history_days)
         if cfg.warmup_capture:
             self._warm_up(cfg.warmup_capture)
 
     def _warm_up(self, path_text: str) -> None:
-        """Replay a capture's trades through the bars and the strategies' market-data handlers.
-        Strategy state is put back afterwards and orders are dropped, so only what lives outside
-        the state (indicators) keeps the history; the last, unfinished bar is discarded."""
+        """Replay a capture's trades through the bars and the strategies' market-data handlers
+        (see ``_warming``); the last, unfinished bar is discarded."""
         from pathlib import Path
 
         from actors.feed.capture import CaptureError, CaptureReader
@@ -242,12 +243,12 @@ class StrategyActor(Actor):
         except (CaptureError, OSError) as exc:
             raise ActorConfigError(f"strategy.warmup_capture: {path}: {exc}") from None
         assert self.table is not None
-        saved = {name: msgspec.msgpack.encode(s.state) for name, s in self.strategies.items()}
         decoder = FrameDecoder(tick_sizes(self.table))
         bars_before = sum(len(b) for b in self.bar_builders.values())
         trades = 0
-        self.warming = True
-        try:
+
+        def replay() -> None:
+            nonlocal trades
             for recv_ns, frame in reader:
                 for msg in decoder.decode_frame(frame, recv_ns, reader.feed):
                     if isinstance(msg, Tick):
@@ -256,18 +257,75 @@ class StrategyActor(Actor):
                     elif isinstance(msg, Quote):
                         self.on_quote(msg)
                         trades += 1
+
+        try:
+            self._warming(replay)
         except CaptureError as exc:
             raise ActorConfigError(f"strategy.warmup_capture: {path}: {exc}") from None
-        finally:
-            self.warming = False
-        for name, strategy in self.strategies.items():
-            strategy.state = msgspec.msgpack.decode(saved[name], type=type(strategy).State)
         session = self._bar_session()
         for key, builders in self.bar_builders.items():
             self.bar_builders[key] = [(BarBuilder(b.timeframe_s, b.segment, b.security_id, session=session), subs)
                                       for b, subs in builders]
         self.log.info("warmup_done", capture=str(path), trades=trades, bar_series=bars_before,
                       orders_dropped=self.warmup_dropped, undecodable=decoder.stats.problem_total)
+
+    def _warming(self, feed: Any) -> None:
+        """Run ``feed()`` (which drives market data or bars into the strategies) in warm-up mode:
+        orders, saves and bar publishing are dropped, and every strategy's state is put back
+        afterwards, so only what lives outside the state (indicators) keeps the history."""
+        saved = {name: msgspec.msgpack.encode(s.state) for name, s in self.strategies.items()}
+        self.warming = True
+        try:
+            feed()
+        finally:
+            self.warming = False
+            for name, strategy in self.strategies.items():
+                strategy.state = msgspec.msgpack.decode(saved[name], type=type(strategy).State)
+
+    def _warm_up_history(self, days: int) -> None:
+        """Bars of whole minutes from Dhan's minute candles, delivered in time order across
+        instruments. A failure for one instrument is logged and leaves it cold; never fatal."""
+        from actors.strategy.history import HistoryError, dhan_fetcher, fetch_bars
+        from engine.credentials import load_credentials
+
+        if not 1 <= days <= 5:
+            raise ActorConfigError(f"strategy.warmup_history_days: {days}; Dhan serves minute candles for 1-5 days "
+                                   "(0 turns it off)")
+        cfg = self.ctx.config
+        try:
+            creds = load_credentials(cfg.credentials.file or None)
+        except ValueError as exc:
+            raise ActorConfigError(f"strategy.warmup_history_days needs Dhan credentials: {exc}") from None
+        fetch = dhan_fetcher(creds, cfg.execution.dhan.rest_url, cfg.execution.dhan.rest_timeout_s)
+        assert self.table is not None
+        session = self._bar_session()
+        now = time.time_ns()
+        deliveries: list[tuple[int, int, Any, list[Strategy]]] = []
+        skipped = failed = 0
+        for (segment, security_id), builders in self.bar_builders.items():
+            inst = self.table.get(segment, security_id)
+            for builder, subscribers in builders:
+                if builder.timeframe_s % 60 or inst is None:
+                    skipped += 1
+                    continue
+                try:
+                    bars = fetch_bars(fetch, inst, builder.timeframe_s, days, session, now)
+                except HistoryError as exc:
+                    failed += 1
+                    self.log.warning("warmup_history_failed", error=str(exc))
+                    continue
+                deliveries += [(bar.ts_event_ns, len(deliveries) + i, bar, list(subscribers))
+                               for i, bar in enumerate(bars)]
+        deliveries.sort(key=lambda d: (d[0], d[1]))
+
+        def replay() -> None:
+            for _ts, _n, bar, subscribers in deliveries:
+                for strategy in subscribers:
+                    strategy.on_bar(bar)
+
+        self._warming(replay)
+        self.log.info("warmup_history_done", days=days, bars=len(deliveries), series_skipped=skipped,
+                      series_failed=failed, orders_dropped=self.warmup_dropped)
 
     def _wants_running(self, name: str) -> bool:
         override = self.overrides.get(name)
