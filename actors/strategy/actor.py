@@ -172,9 +172,8 @@ class StrategyActor(Actor):
         self._deny_log = Throttle()
         self.feed_keys: dict[tuple[int, int], None] = {}  # instruments strategies asked the feed for
         # Only the live Dhan feed subscribes on request (the synthetic market and a replay carry
-        # what they carry); a feed outside the configured actors is never sent to.
-        eng = ctx.config.engine
-        self._live_feed = ctx.config.feed.source == "dhan" and FEED in eng.actors
+        # what they carry); a feed outside the configured actors is never sent to. Set at start.
+        self._live_feed = False
         self.warming = False     # replaying the warm-up capture: no orders, no saves, no bar publishing
         self.warmup_dropped = 0
 
@@ -191,6 +190,7 @@ class StrategyActor(Actor):
         indicators.warmup()
         bars.warmup()
         cfg = self.ctx.config.strategy
+        self._live_feed = self.ctx.config.feed.source == "dhan" and FEED in self.ctx.config.engine.actors
         self.table = open_instruments(self.ctx.config, self.ctx.data_dir)
         for inst_cfg in cfg.instances:
             if inst_cfg.name in self.configured:
