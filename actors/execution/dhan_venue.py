@@ -469,7 +469,9 @@ class DhanVenue:
         self._stop_event: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
         self._limits: dict[tuple[int, int], tuple[int, int]] = {}  # instrument -> (lot, freeze) in units
-        self._parents: dict[str, SlicedOrder] = {}  # sliced orders by the parent's client order id
+        # Sliced orders by the parent's client order id (kept when done, like _orders: a client
+        # order id is never sent twice, and a late child event is recognised and dropped).
+        self._parents: dict[str, SlicedOrder] = {}
         self._child_parent: dict[str, str] = {}  # child correlation id -> parent client order id
         self._snap_parts: dict[str, RestOutcome] = {}
         self._snap_waiting: set[str] = set()  # parts of the snapshot in flight
@@ -833,12 +835,8 @@ class DhanVenue:
             out.extend(parent_events)
             for child_cid in to_cancel:
                 self._log.warning("dhan_child_ended_order", client_order_id=parent_cid, child=ev.client_order_id,
-                                  event=type(ev).__name__, cancelling=child_cid)
+                                  child_event=type(ev).__name__, cancelling=child_cid)
                 pending.extend(self._cancel_child(child_cid, now_ns))
-            if parent.done:
-                for child_cid in parent.children:
-                    self._child_parent.pop(child_cid, None)
-                del self._parents[parent_cid]
         return out or NO_EVENTS
 
     # Sending -----------------------------------------------------------------------------------
