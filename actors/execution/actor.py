@@ -32,6 +32,7 @@ from actors.execution import orders as fsm
 from actors.execution.expiry import day_order_expiry_ns
 from actors.execution.live import LiveTrading
 from actors.execution.reconcile import is_external
+from actors.execution.venue_status import remove_venue_status
 from actors.execution.marks import mark_x2_paise, unrealised_pnl_paise
 from actors.execution.paper import (
     Accepted,
@@ -127,9 +128,11 @@ class ExecutionActor(LiveTrading, Actor):
             self.venue = self._open_dhan_venue(cfg)
             self._live_init()
             self._live_start(now)
-        elif self.ledger.wallet() is None:
-            self.ledger.append([CashMovement(kind="DEPOSIT", amount_paise=cfg.execution.starting_cash_paise,
-                                             account="main", note="paper starting cash", ts_ns=now)])
+        else:
+            remove_venue_status(self.ctx.run_dir)
+            if self.ledger.wallet() is None:
+                self.ledger.append([CashMovement(kind="DEPOSIT", amount_paise=cfg.execution.starting_cash_paise,
+                                                 account="main", note="paper starting cash", ts_ns=now)])
         wallet = self.ledger.wallet()
         assert wallet is not None
         if not self.live:

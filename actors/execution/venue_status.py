@@ -32,6 +32,14 @@ def write_venue_status(run_dir: Path, status: VenueStatus) -> None:
     os.replace(tmp, Path(run_dir) / VENUE_STATUS_NAME)
 
 
+def remove_venue_status(run_dir: Path) -> None:
+    """No live venue in this run: a file left by an earlier live run must not be shown."""
+    try:
+        (Path(run_dir) / VENUE_STATUS_NAME).unlink()
+    except FileNotFoundError:
+        pass
+
+
 def read_venue_status(run_dir: Path) -> VenueStatus | None:
     try:
         return msgspec.json.decode((Path(run_dir) / VENUE_STATUS_NAME).read_bytes(), type=VenueStatus)

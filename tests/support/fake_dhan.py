@@ -99,7 +99,7 @@ class FakeDhan:
         class Handler(_Handler):
             server_fake = fake
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._http = _QuietServer(("127.0.0.1", 0), Handler)
         self._http.daemon_threads = True
         self.http_port = self._http.server_address[1]
         threading.Thread(target=self._http.serve_forever, name="fake-dhan-http", daemon=True).start()
@@ -388,6 +388,11 @@ class FakeDhan:
         if push:
             self.push(order_id)
         return order_id
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client killed mid-request (the kill -9 tests) is expected, not a server fault
 
 
 class _Handler(BaseHTTPRequestHandler):
