@@ -254,3 +254,50 @@ def test_positions_that_keep_disagreeing_put_trading_in_reducing(live: Live, tmp
     risk.on_order_intent(live.intent(RELIANCE, "BUY", 1, 150000))
     (denied,) = [m for _t, m in risk_ctx.published if isinstance(m, OrderDenied)]
     assert denied.reason_code == "REDUCING"
+
+
+# Slicing through the OMS, and a restart in the middle of a sliced order ------------------------------
+
+
+def nifty_future(live: Live) -> Any:
+    (fut,) = [i for i in live.actor.table if i.instrument == "FUTIDX" and i.underlying == "NIFTY"]
+    assert (fut.lot_size_units, fut.freeze_qty_units) == (65, 1800)
+    return fut
+
+
+def test_order_above_the_freeze_qty_is_one_order_in_the_ledger_and_children_at_dhan_across_a_restart(
+        tmp_path: Path, fake: FakeDhan) -> None:
+    fake.funds_rupees = 20_000_000.0  # the margin for 1950 units at 26000 rupees
+    h = Live(tmp_path / "data", fake)
+    h.until(lambda: h.actor.trading_enabled, "first reconciliation")
+    fut = nifty_future(h)
+    intent = h.intent((fut.segment, fut.security_id), "BUY", 65 * 30, 2_600_000)  # 1950 units
+    h.submit(intent)
+    h.until(lambda: len(fake.place_requests()) == 2, "children placed")
+    h.until(lambda: h.order_of(intent).state is OrderState.ACCEPTED, "accepted")  # type: ignore[union-attr]
+    coid = h.order_of(intent).client_order_id  # type: ignore[union-attr]
+    assert sorted((b["correlationId"], b["quantity"]) for b in fake.place_requests()) == [
+        (f"{coid}_1", 1755), (f"{coid}_2", 195)]
+    (first,) = fake.order_by_correlation(f"{coid}_1")
+    (second,) = fake.order_by_correlation(f"{coid}_2")
+    fake.trade(first["orderId"], 1000, 2_600_000)
+    h.until(lambda: h.order_of(intent).filled_qty_units == 1000, "first fill")  # type: ignore[union-attr]
+    h.close()  # execution goes away with the order half done ...
+
+    fake.trade(first["orderId"], 755, 2_600_500)  # ... and Dhan trades the rest meanwhile
+    fake.trade(second["orderId"], 195, 2_599_500)
+    h2 = Live(tmp_path / "data", fake)
+    try:
+        h2.until(lambda: h2.order_of(intent).state is OrderState.FILLED, "filled after restart")  # type: ignore[union-attr]
+        h2.reconcile()
+        order = h2.order_of(intent)
+        assert order is not None and order.qty_units == 1950 and order.filled_qty_units == 1950
+        assert order.filled_value_paise == 1000 * 2_600_000 + 755 * 2_600_500 + 195 * 2_599_500
+        fills = sorted(f.fill_id for f in h2.ledger.fills().values() if f.client_order_id == coid)
+        assert fills == sorted([f"{first['orderId']}-1000", f"{first['orderId']}-1755", f"{second['orderId']}-195"])
+        assert len(fake.place_requests()) == 2  # nothing placed again
+        assert not [c for c in h2.ledger.orders() if c.startswith("EXT-")]
+        assert h2.ledger.position("s1", fut.segment, fut.security_id).net_qty_units == 1950
+        assert h2.ledger.verify() == []
+    finally:
+        h2.close()

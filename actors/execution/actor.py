@@ -402,12 +402,14 @@ class ExecutionActor(LiveTrading, Actor):
         latest: dict[str, OrderEvent] = {e.client_order_id: e for e in order_events}
         batch: list[Any] = [*fills, *latest.values()]
         try:
-            self.ledger.append(batch)
+            seqs = self.ledger.append(batch)
         except LedgerError as exc:
             # Nothing may be published that is not in the ledger; the supervisor restarts us and
             # the orders come back from the ledger.
             self.log.error("ledger_write_failed", error=str(exc))
             raise
+        if self.live and fills:
+            self._live_note_fills([f for f, seq in zip(fills, seqs) if seq])
         for fill in fills:
             self.ctx.publish(topics.strategy_topic(topics.FILL, fill.strategy), fill)
         for event in latest.values():

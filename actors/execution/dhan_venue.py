@@ -834,8 +834,9 @@ class DhanVenue:
             parent_events, to_cancel = parent.on_child_event(ev)
             out.extend(parent_events)
             for child_cid in to_cancel:
-                self._log.warning("dhan_child_ended_order", client_order_id=parent_cid, child=ev.client_order_id,
-                                  child_event=type(ev).__name__, cancelling=child_cid)
+                if not self._orders[child_cid].closed:
+                    self._log.warning("dhan_child_ended_order", client_order_id=parent_cid, child=ev.client_order_id,
+                                      child_event=type(ev).__name__, cancelling=child_cid)
                 pending.extend(self._cancel_child(child_cid, now_ns))
         return out or NO_EVENTS
 

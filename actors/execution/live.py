@@ -95,6 +95,9 @@ class LiveTrading:
         self._mismatch_streak = 0
         self._reduced_for: tuple[PositionDifference, ...] = ()
         self._external_orders = sum(1 for coid in self.ledger.orders() if is_external(coid))
+        # {Dhan order id: (qty, value)} recorded: built from the ledger once, then kept up to date
+        # with every fill recorded, so a reconciliation never scans every fill ever made.
+        self._recorded = recorded_by_venue_order(self.ledger.fills().values())
 
     def _live_start(self, now_ns: int) -> None:
         if self.ledger.wallet() is None:
@@ -173,7 +176,7 @@ class LiveTrading:
         ours = self.ledger.orders()
         mine, external = orders_by_owner(snap.orders, ours)
         trades = trades_by_order(snap.trades)
-        recorded = recorded_by_venue_order(self.ledger.fills().values())
+        recorded = self._recorded
         fills: list[Fill] = []
         events: list[OrderEvent] = []
         audits: list[AuditRecord] = []
@@ -247,6 +250,7 @@ class LiveTrading:
         refused = {index for index, _issue in report.issues}
         for index, issue in report.issues:
             self.log.warning("reconcile_record_refused", code=issue.code.value, detail=issue.detail)
+        self._live_note_fills([r for i, r in enumerate(batch) if isinstance(r, Fill) and i not in refused])
         touched = set()
         for index, record in enumerate(batch):
             if index in refused:
@@ -260,6 +264,11 @@ class LiveTrading:
             pos = self.ledger.position(*key)
             if pos is not None:
                 self.ctx.publish(topics.strategy_topic(topics.POSITION, key[0]), self._marked(pos, now))
+
+    def _live_note_fills(self, fills: list[Fill]) -> None:
+        for vid, (qty, value) in recorded_by_venue_order(fills).items():
+            before_qty, before_value = self._recorded.get(vid, (0, 0))
+            self._recorded[vid] = (before_qty + qty, before_value + value)
 
     # 3: positions ---------------------------------------------------------------------------------
     def _live_check_positions(self, snap: BrokerSnapshot, now: int) -> None:
