@@ -226,27 +226,6 @@ def cmd_capture_inspect(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_strategies_set(args: argparse.Namespace) -> int:
-    """`shikra strategies set NAME key=value ...`: values are JSON where they parse (numbers,
-    true/false), text otherwise; the strategy's Params validate the result."""
-    from ipc.messages import SetStrategyParams
-
-    changes: dict[str, object] = {}
-    for item in args.assignments:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            print(f"shikra: '{item}' is not key=value", file=sys.stderr)
-            return EXIT_USAGE
-        try:
-            changes[key] = msgspec.json.decode(value)
-        except msgspec.DecodeError:
-            changes[key] = value
-    data_dir, run_dir = _paths(args)
-    who = f"local:{os.environ.get('USER', 'unknown')}"
-    msg = SetStrategyParams(uuid.uuid4().hex, args.name, msgspec.json.encode(changes).decode(), who, time.time_ns())
-    return _send_to_supervisor(data_dir, run_dir, msg, target="strategy")
-
-
 def cmd_tail(args: argparse.Namespace) -> int:
     """Print the public feed live, one JSON object per line: what any dashboard would receive."""
     import zmq
@@ -321,13 +300,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--release", action="store_true")
     p.add_argument("--reason", default="")
     p.set_defaults(fn=cmd_kill)
-
-    p = sub.add_parser("strategies", parents=[common], help="change a running strategy's parameters (local)")
-    stsub = p.add_subparsers(dest="strategies_command", required=True, metavar="ACTION")
-    q = stsub.add_parser("set", parents=[common], help="set NAME key=value ...: validated by the strategy")
-    q.add_argument("name")
-    q.add_argument("assignments", nargs="+", metavar="key=value")
-    q.set_defaults(fn=cmd_strategies_set)
 
     p = sub.add_parser("tail", parents=[common], help="print the public feed live (TOPIC prefixes, default all)")
     p.add_argument("topics", nargs="*", metavar="TOPIC")

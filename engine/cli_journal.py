@@ -1,4 +1,4 @@
-"""Local ledger commands: ``shikra journal [--json]`` and ``shikra export trades|entries --out FILE``.
+"""Local ledger commands: ``shikra journal --local [--json]`` and ``shikra export trades|entries --out FILE``.
 
 Both read the ledger of the data directory read-only (an LMDB reader: safe while the daemon
 runs, and without it). Hooked into ``engine.cli`` with ``add_commands(sub, common)``.
@@ -20,13 +20,8 @@ EXIT_ERROR = 1
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
-    """Add ``journal`` and ``export`` to the ``shikra`` sub-command parser."""
-    p = sub.add_parser("journal", parents=[common],
-                       help="round-trip trades and their figures (win rate, P&L, drawdown) from the ledger")
-    p.add_argument("--json", action="store_true", help="the whole journal as JSON (money in integer paise)")
-    p.add_argument("--trades", action="store_true", help="also list every trade (text output)")
-    p.set_defaults(fn=cmd_journal)
-
+    """Add ``export`` to the ``shikra`` sub-command parser (``journal`` is in cli_remote: the API by
+    default, ``--local`` runs :func:`cmd_journal` here)."""
     p = sub.add_parser("export", parents=[common], help="write ledger trades or entries as CSV")
     p.add_argument("what", choices=["trades", "entries"], help="trades: one row per fill; entries: every event")
     p.add_argument("--out", required=True, help="CSV file to write")
@@ -50,7 +45,11 @@ def cmd_journal(args: argparse.Namespace) -> int:
     if reader is None:
         return EXIT_ERROR
     with reader:
-        journal = build_journal(read_fills(reader))
+        fills = read_fills(reader)
+    strategy = getattr(args, "strategy", None)
+    if strategy:
+        fills = [f for f in fills if f.strategy == strategy]
+    journal = build_journal(fills)
     if args.json:
         sys.stdout.write(msgspec.json.encode(journal).decode() + "\n")
     else:

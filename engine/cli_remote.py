@@ -6,6 +6,7 @@
     shikra instruments search TEXT | chain UNDERLYING [--expiry DATE]
     shikra users add NAME --role ROLE | list | revoke NAME | bootstrap-admin NAME [--save]
     shikra watch [--count N]
+    (actors, modify, squareoff, strategies, risk limits|set, journal: engine.cli_operate)
 
 Human tables by default, ``--json`` on every command. Prices are typed and shown in rupees
 ("2450.05") and travel as integer paise (``engine.money``).
@@ -114,7 +115,11 @@ def to_builtins(msg: Any) -> dict[str, Any]:
                 return short_enum(known.name) if known is not None else v
             return v
 
-        if field.type == FieldDescriptor.TYPE_MESSAGE and not repeated:
+        if field.type == FieldDescriptor.TYPE_MESSAGE and field.message_type.GetOptions().map_entry:
+            value_field = field.message_type.fields_by_name["value"]
+            out[field.name] = {k: (to_builtins(v) if value_field.type == FieldDescriptor.TYPE_MESSAGE else v)
+                               for k, v in sorted(value.items())}
+        elif field.type == FieldDescriptor.TYPE_MESSAGE and not repeated:
             if field.containing_oneof is not None and not msg.HasField(field.name):
                 continue
             out[field.name] = to_builtins(value)
@@ -281,6 +286,8 @@ class Client:
         self.risk = rpc.RiskServiceStub(self.channel)
         self.instruments = rpc.InstrumentServiceStub(self.channel)
         self.users = rpc.UserServiceStub(self.channel)
+        self.strategies = rpc.StrategyServiceStub(self.channel)
+        self.journal = rpc.JournalServiceStub(self.channel)
 
     def __call__(self, method: Callable[..., Any], request: Any) -> Any:
         return method(request, metadata=self.metadata, timeout=self.timeout_s)
@@ -544,6 +551,10 @@ def cmd_risk(args: argparse.Namespace) -> int:
         return line
 
     def body(c: Client) -> int:
+        if args.action in ("limits", "set"):
+            from engine.cli_operate import risk_limits_action
+
+            return risk_limits_action(args, c)
         if args.action == "show":
             _emit(args, c(c.risk.GetRiskState, pb.GetRiskStateRequest()), human_state)
         elif args.action == "halt":
@@ -779,6 +790,16 @@ def cmd_watch(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------------------------------------
 
 
+def cmd_journal(args: argparse.Namespace) -> int:
+    if args.local:
+        from engine.cli_journal import cmd_journal as local_journal
+
+        return local_journal(args)
+    from engine.cli_operate import journal_remote
+
+    return journal_remote(args)
+
+
 def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     """Add the remote commands to ``shikra``'s subparsers (called by ``engine.cli``).
 
@@ -839,13 +860,19 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("funds", parents=[client], help="cash, deposits and charges of the trading account")
     p.set_defaults(fn=cmd_funds)
 
-    p = sub.add_parser("risk", help="risk state; halt (engage the kill switch) or release it")
+    p = sub.add_parser("risk", help="risk state and limits; halt (engage the kill switch) or release it")
     risk = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     risk.add_parser("show", parents=[client], help="trading state and kill switch").set_defaults(fn=cmd_risk)
     q = risk.add_parser("halt", parents=[client], help="engage the kill switch (trader)")
     q.add_argument("reason")
     q.set_defaults(fn=cmd_risk)
     risk.add_parser("release", parents=[client], help="release the kill switch (admin)").set_defaults(fn=cmd_risk)
+    risk.add_parser("limits", parents=[client], help="the limits in force (config + run-time changes)") \
+        .set_defaults(fn=cmd_risk)
+    q = risk.add_parser("set", parents=[client], help="change limits: key=value ..., dotted keys nest "
+                                                      "(default.max_order_value_paise=5000000); null undoes (admin)")
+    q.add_argument("assignments", nargs="+", metavar="key=value")
+    q.set_defaults(fn=cmd_risk)
 
     p = sub.add_parser("instruments", help="search the instrument master, option chains")
     inst = p.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -874,6 +901,17 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     q.add_argument("--save", action="store_true", help="also write the token to ~/.config/shikra/token (0600)")
     q.add_argument("--force", action="store_true", help="with --save: overwrite an existing token file")
     q.set_defaults(fn=cmd_users)
+
+    from engine import cli_operate
+
+    cli_operate.add_commands(sub, client)
+    p = sub.add_parser("journal", parents=[client],
+                       help="round-trip trades and their figures (win rate, P&L, drawdown, per strategy and day)")
+    p.add_argument("--strategy", help="only this strategy")
+    p.add_argument("--trades", action="store_true", help="also list every round trip")
+    p.add_argument("--local", action="store_true", help="read the data directory's ledger instead of the API "
+                                                        "(works with the daemon stopped; no token)")
+    p.set_defaults(fn=cmd_journal)
 
     p = sub.add_parser("watch", parents=[client], help="stream order events, fills and denials")
     p.add_argument("--strategy")

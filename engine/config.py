@@ -121,6 +121,10 @@ def _default_strategies() -> list[StrategyInstanceConfig]:
 
 class StrategyConfig(Section):
     user_dir: str = ""
+    # A capture file (``shikra record``) replayed through the bars and indicators at start, before
+    # the first live tick: strategies begin with warm indicators. Orders and state changes made
+    # while warming are dropped; only the indicators keep what they learned.
+    warmup_capture: str = ""
     instances: list[StrategyInstanceConfig] = msgspec.field(default_factory=_default_strategies)
 
 
@@ -412,6 +416,8 @@ max_pending_frames = 100000
 [strategy]
 # A directory of your own strategy modules (optional).
 user_dir = ""
+# A capture (shikra record) replayed through bars and indicators at start: warm indicators, no orders.
+warmup_capture = ""
 
 # One table per running strategy. kind: a built-in (ema_cross, probe) or one from user_dir.
 [[strategy.instances]]

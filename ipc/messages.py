@@ -583,6 +583,86 @@ class GroupEvent(Message, tag="group@1"):
 
 
 
+# --------------------------------------------------------------------------------------------
+# Run-time control of strategies and risk (the control actor's commands)
+# --------------------------------------------------------------------------------------------
+
+class StrategyInfo(msgspec.Struct, frozen=True, array_like=True):
+    """One configured strategy as the strategy actor runs it."""
+
+    name: str
+    kind: str
+    running: bool
+    instruments: list[str]
+    params_json: str
+    changed_by: str = ""
+    changed_ns: int = 0
+
+
+class ListStrategies(Message, tag="strategy.list@1"):
+    """Ask the strategy actor for every configured strategy; answered with a StrategyList."""
+
+    cmd_id: str
+
+
+class StrategyList(Message, tag="strategy.listed@1"):
+    cmd_id: str
+    strategies: list[StrategyInfo]
+
+
+class SetStrategyRunning(Message, tag="strategy.run@1"):
+    """Start (``running``) or stop a strategy; answered with a Reply. Kept across restarts."""
+
+    cmd_id: str
+    strategy: str
+    running: bool
+    by: str
+    ts_ns: int
+
+
+class SetRiskLimits(Message, tag="risk.limits@1"):
+    """Change risk limits at run time: ``changes_json`` is merged into the current run-time
+    changes (null removes one), validated as a whole, applied and kept; answered with a Reply
+    whose detail is the effective limits as JSON."""
+
+    cmd_id: str
+    changes_json: str
+    by: str
+    ts_ns: int
+
+
+class SquareOffAll(Message, tag="risk.squareoff@1"):
+    """Risk cancels the open orders and closes every position (of ``strategy`` when set)."""
+
+    cmd_id: str
+    by: str
+    ts_ns: int
+    strategy: str = ""
+
+
+class LedgerStats(Message, tag="ledger.stats@1"):
+    """The ledger writer's commit latency since it started: a histogram (counts per bucket, not
+    cumulative; the last bucket is everything above the last bound) and the sum, in ns."""
+
+    actor: str
+    commits: int
+    sum_ns: int
+    bucket_upper_ns: list[int]
+    bucket_counts: list[int]
+    ts_ns: int
+
+
+
+class SubscribeInstruments(Message, tag="feed.subscribe@1"):
+    """Ask the feed to stream these instruments too (an option picked at run time). Idempotent:
+    the strategy actor sends its whole set again now and then, so a restarted feed catches up."""
+
+    by: str
+    segments: list[int]
+    security_ids: list[int]
+
+
+
 
 # Every message type, for the decoder: keep this the last statement of the module.
 AnyMessage = Union[
@@ -622,6 +702,13 @@ AnyMessage = Union[
     SubmitGroup,
     CancelGroup,
     GroupEvent,
+    ListStrategies,
+    StrategyList,
+    SetStrategyRunning,
+    SetRiskLimits,
+    SquareOffAll,
+    LedgerStats,
+    SubscribeInstruments,
 ]
 
 

@@ -43,6 +43,7 @@ HEARTBEAT = "actor.heartbeat."
 HEALTH = "actor.health."
 COMMAND = "cmd."
 REPLY = "reply."
+LEDGER_STATS = "ledger.stats"
 
 
 def segment_name(segment: int) -> str:

@@ -25,6 +25,9 @@ def _sample(t):
         if origin is list and args and isinstance(args[0], type) and issubclass(args[0], msgspec.Struct):
             values.append([_sample(args[0])])
             continue
+        if origin is list and args == (str,):
+            values.append(["x"])
+            continue
         if origin is dict:
             values.append({"k": "v"})
             continue

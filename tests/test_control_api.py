@@ -323,10 +323,12 @@ def test_kill_switch_halts_orders_and_only_an_admin_releases_it(eng) -> None:
 
 # Auth, roles, users, audit ----------------------------------------------------------------------
 
-VIEWER_CALLS = {"GetStatus", "ListOrders", "GetOrder", "ListTrades", "ListPositions", "GetFunds", "GetRiskState",
-                "SearchInstruments", "GetOptionChain"}
-TRADER_CALLS = VIEWER_CALLS | {"PlaceOrder", "CancelOrder", "CancelAllOrders", "EngageKillSwitch"}
-ADMIN_CALLS = TRADER_CALLS | {"ReleaseKillSwitch", "AddUser", "ListUsers", "RevokeUser"}
+VIEWER_CALLS = {"GetStatus", "ListActors", "ListOrders", "GetOrder", "ListTrades", "ListPositions", "GetFunds",
+                "GetRiskState", "GetRiskLimits", "SearchInstruments", "GetOptionChain", "ListStrategies",
+                "GetStrategyParams", "GetJournal"}
+TRADER_CALLS = VIEWER_CALLS | {"PlaceOrder", "ModifyOrder", "CancelOrder", "CancelAllOrders", "EngageKillSwitch",
+                               "SquareOffAll", "StartStrategy", "StopStrategy", "SetStrategyParams"}
+ADMIN_CALLS = TRADER_CALLS | {"ReleaseKillSwitch", "AddUser", "ListUsers", "RevokeUser", "SetRiskLimits"}
 
 
 def unary_methods() -> list[tuple[str, str, Any]]:

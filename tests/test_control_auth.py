@@ -79,10 +79,12 @@ def test_every_rpc_in_the_proto_has_a_role_and_nothing_else_does() -> None:
 
 
 # The specification, written out: who may call what.
-VIEWER_CALLS = {"GetStatus", "ListOrders", "GetOrder", "WatchOrders", "ListTrades", "ListPositions", "GetFunds",
-                "GetRiskState", "SearchInstruments", "GetOptionChain"}
-TRADER_CALLS = VIEWER_CALLS | {"PlaceOrder", "CancelOrder", "CancelAllOrders", "EngageKillSwitch"}
-ADMIN_CALLS = TRADER_CALLS | {"ReleaseKillSwitch", "AddUser", "ListUsers", "RevokeUser"}
+VIEWER_CALLS = {"GetStatus", "ListActors", "ListOrders", "GetOrder", "WatchOrders", "ListTrades", "ListPositions",
+                "GetFunds", "GetRiskState", "GetRiskLimits", "SearchInstruments", "GetOptionChain", "ListStrategies",
+                "GetStrategyParams", "GetJournal"}
+TRADER_CALLS = VIEWER_CALLS | {"PlaceOrder", "ModifyOrder", "CancelOrder", "CancelAllOrders", "EngageKillSwitch",
+                               "SquareOffAll", "StartStrategy", "StopStrategy", "SetStrategyParams"}
+ADMIN_CALLS = TRADER_CALLS | {"ReleaseKillSwitch", "AddUser", "ListUsers", "RevokeUser", "SetRiskLimits"}
 
 
 @pytest.mark.parametrize("role, allowed", [("viewer", VIEWER_CALLS), ("trader", TRADER_CALLS),

@@ -594,3 +594,82 @@ def test_daemon_without_dhan_credentials_exits_with_a_config_error_naming_the_fi
     finally:
         d.reap()
         shutil.rmtree(root, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Instruments added at run time (an option a strategy picks at entry)
+# --------------------------------------------------------------------------------------------
+
+
+def test_instruments_added_at_run_time_are_subscribed_now_and_on_every_reconnect(rigs) -> None:
+    srv, rig = rigs()
+    rig.run_until(lambda: len(rig.frames) >= 2, "frames")
+    assert rig.source.add_instruments([(2, 4242), (1, 2885)]) == [(2, 4242)]  # RELIANCE was configured
+    assert rig.source.add_instruments([(2, 4242)]) == []                      # idempotent
+    rig.run_until(lambda: len(srv.subscriptions(1)) == 2, "the live subscribe of the new one")
+    assert srv.subscriptions(1)[1]["InstrumentList"] == [{"ExchangeSegment": "NSE_FNO", "SecurityId": "4242"}]
+    rig.run_until(lambda: any(p.security_id == 4242 for p in srv.sent_packets), "packets of the new instrument")
+    srv.drop()
+    rig.run_until(lambda: srv.connections == 2 and len(srv.subscriptions(2)) == 1, "reconnect")
+    listed = [(i["ExchangeSegment"], i["SecurityId"]) for i in srv.subscriptions(2)[0]["InstrumentList"]]
+    assert listed == [("NSE_EQ", "2885"), ("IDX_I", "13"), ("NSE_FNO", "4242")]
+    rig.source.stop()
+    srv.wait_until(lambda: srv.open_connections() == 0, what="the client to leave")
+    unsubscribed = [r for _, r in srv.requests if r.get("RequestCode") == 16]
+    assert unsubscribed and unsubscribed[-1]["InstrumentCount"] == 3
+
+
+def test_adding_past_the_connection_limit_is_refused_and_adds_nothing(rigs) -> None:
+    _srv, rig = rigs()
+    too_many = [(2, 100_000 + i) for i in range(5_000)]
+    with pytest.raises(ValueError, match="at most 5000"):
+        rig.source.add_instruments(too_many)
+    assert len(rig.source.instruments) == 2
+
+
+STRATEGY_SUBSCRIBING = '''
+from actors.strategy.api import Strategy
+
+
+class PicksTcs(Strategy):
+    kind = "picks_tcs"
+
+    def on_start(self):
+        self.seen = 0
+        self.ctx.subscribe(self.ctx.resolve("TCS"))   # not in feed.dhan.instruments
+
+    def on_quote(self, quote):  # the feed runs in "full" mode: quotes, not ticker packets
+        if quote.security_id == 11536:
+            self.seen += 1
+            if self.seen == 3:
+                self.ctx.log.info("picked_instrument_ticks", security_id=quote.security_id)
+'''
+
+
+@pytest.mark.slow
+def test_a_strategy_subscribing_an_instrument_at_run_time_gets_it_from_the_live_feed() -> None:
+    root = short_tmpdir("sk-dhan-")
+    (root / "strategies").mkdir()
+    (root / "strategies" / "picks.py").write_text(STRATEGY_SUBSCRIBING)
+    srv = FakeDhanFeed(stream_interval_s=0.05).start()
+    config = daemon_config(srv.url).replace('actors = ["feed", "book"]', 'actors = ["feed", "book", "strategy"]') + f"""
+[strategy]
+user_dir = "{root / 'strategies'}"
+[[strategy.instances]]
+name = "picks"
+kind = "picks_tcs"
+"""
+    d = Daemon(root, config, env={CLIENT_ID_ENV_VAR: CLIENT_ID, TOKEN_ENV_VAR: TOKEN}).start()
+    try:
+        d.wait_running()
+        srv.wait_until(lambda: any(i["SecurityId"] == "11536" for s in srv.subscriptions()
+                                   for i in s["InstrumentList"]), 30.0, "TCS to be subscribed")
+        deadline = time.monotonic() + 30
+        while '"picked_instrument_ticks"' not in d.log():
+            assert time.monotonic() < deadline, d.log()[-3000:]
+            time.sleep(0.1)
+        assert d.stop() == 0
+    finally:
+        d.reap()
+        srv.stop()
+        shutil.rmtree(root, ignore_errors=True)

@@ -174,7 +174,8 @@ def test_metrics_endpoint_serves_actor_order_and_denial_figures(daemon):
     url = f"http://{info.metrics}/metrics"
     wanted = ('shikra_denials_total{reason="', 'shikra_fills_total{side="BUY",strategy="probe"}',
               'shikra_actor_messages_in_total{actor="risk"}', 'shikra_actor_restarts_total{actor="feed"} 0.0',
-              'shikra_hop_latency_seconds_count{hop="risk"}', 'shikra_order_events_total{state="FILLED"}')
+              'shikra_hop_latency_seconds_count{hop="risk"}', 'shikra_order_events_total{state="FILLED"}',
+              'shikra_ledger_commit_seconds_count{actor="execution"}')
     deadline = time.monotonic() + 20
     text = ""
     while time.monotonic() < deadline:
@@ -187,6 +188,8 @@ def test_metrics_endpoint_serves_actor_order_and_denial_figures(daemon):
     assert not missing, (missing, text[-3000:])
     denial = next(line for line in text.splitlines() if line.startswith("shikra_denials_total{"))
     assert float(denial.rsplit(" ", 1)[1]) >= 1 and ("QTY_NOT_LOT_MULTIPLE" in denial or "NOT_TRADABLE" in denial)
+    commits = next(line for line in text.splitlines() if line.startswith("shikra_ledger_commit_seconds_count{"))
+    assert float(commits.rsplit(" ", 1)[1]) >= 1
 
 
 CURVE_CONFIG = """

@@ -3,7 +3,6 @@ hand-computed answers; exactness against the ledger's own accounting; the local 
 
 from __future__ import annotations
 
-import argparse
 import csv
 import datetime as dt
 import json
@@ -14,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors.risk.sessions import ist_ns
-from engine import cli_journal
+from engine import cli
 from engine.journal import build_journal, match_trades, stats
 from engine.ledger import CashMovement, Ledger, LedgerConfig, apply_fill, ledger_dir
 from ipc.messages import Fill
@@ -135,18 +134,9 @@ def test_fifo_is_exact_charges_and_open_quantity_and_realised_pnl_when_flat(rows
 # --------------------------------------------------------------------------------------------
 
 
-def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="shikra")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config")
-    common.add_argument("--data-dir")
-    sub = root.add_subparsers(dest="command", required=True)
-    cli_journal.add_commands(sub, common)
-    return root
-
-
 def run(argv: list[str]) -> int:
-    args = parser().parse_args(argv)
+    """The real ``shikra`` parser (journal lives in cli_remote, export in cli_journal)."""
+    args = cli.build_parser().parse_args(argv)
     return args.fn(args)
 
 
@@ -162,7 +152,7 @@ def data_dir(tmp_path: Path, monkeypatch) -> Path:
 
 
 def test_journal_command_prints_the_figures_as_json(data_dir, capsys):
-    assert run(["journal", "--json", "--data-dir", str(data_dir)]) == 0
+    assert run(["journal", "--local", "--json", "--data-dir", str(data_dir)]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["overall"]["trades"] == 4 and out["overall"]["net_pnl_paise"] == 3_909
     assert out["by_strategy"]["a"]["max_drawdown_paise"] == 517
@@ -170,14 +160,14 @@ def test_journal_command_prints_the_figures_as_json(data_dir, capsys):
 
 
 def test_journal_command_text_shows_rupees(data_dir, capsys):
-    assert run(["journal", "--trades", "--data-dir", str(data_dir)]) == 0
+    assert run(["journal", "--local", "--trades", "--data-dir", str(data_dir)]) == 0
     text = capsys.readouterr().out
     assert "All trades" in text and "39.09" in text and "By day (IST)" in text and "2026-11-19" in text
     assert "1 lots still open" in text
 
 
 def test_journal_without_a_ledger_says_so(tmp_path, capsys):
-    assert run(["journal", "--data-dir", str(tmp_path / "none")]) == 1
+    assert run(["journal", "--local", "--data-dir", str(tmp_path / "none")]) == 1
     assert "no ledger" in capsys.readouterr().err
 
 

@@ -11,7 +11,7 @@ from tests.test_pipeline import paper_config
 
 
 def _set(d: Daemon, *assignments: str, name: str = "probe") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "engine.cli", "strategies", "set", name, *assignments,
+    return subprocess.run([sys.executable, "-m", "engine.cli", "strategies", "set", name, *assignments, "--local",
                            "--config", str(d.config_path), "--data-dir", str(d.data_dir)],
                           capture_output=True, text=True, timeout=30)
 

@@ -33,8 +33,8 @@ from ipc.messages import (
     OrderDenied,
     OrderEvent,
     OrderIntent,
-    OrderState,
     Reply,
+    StrategyList,
 )
 
 RISK = "risk"
@@ -72,7 +72,7 @@ class ControlActor(Actor):
         self.bridge = Bridge()
         self.ctx.watch_fd(self.bridge.fileno(), self._drain)
         self.api = ControlApi(settings, self.bridge, self, Path(self.ctx.data_dir), Path(self.ctx.run_dir), table,
-                              self.log)
+                              self.log, cfg)
         bridge = self.bridge
         # A dead server must not leave a live actor that serves nothing: stop, and be restarted.
         self.server = ServerThread(self.api, settings, self.log,
@@ -163,10 +163,13 @@ class ControlActor(Actor):
     def on_fill(self, msg: Fill) -> None:
         self._publish(msg)
 
-    def on_reply(self, msg: Reply) -> None:
+    def on_reply(self, msg: Reply | StrategyList) -> None:
         answer = self._commands.pop(msg.cmd_id, None)
         if answer is not None:
             answer(msg)
+
+    def on_strategy_list(self, msg: StrategyList) -> None:
+        self.on_reply(msg)
 
     def _publish(self, msg: OrderEvent | Fill | OrderDenied) -> None:
         api = self.api

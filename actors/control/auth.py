@@ -36,6 +36,17 @@ ROLES: Final[tuple[UserRole, ...]] = ("viewer", "trader", "admin")
 # here is refused for everyone: a new RPC is closed until someone decides who may call it.
 METHOD_ROLES: Final[dict[str, UserRole]] = {
     "GetStatus": "viewer",
+    "ListActors": "viewer",
+    "GetRiskLimits": "viewer",
+    "ListStrategies": "viewer",
+    "GetStrategyParams": "viewer",
+    "GetJournal": "viewer",
+    "ModifyOrder": "trader",
+    "SquareOffAll": "trader",
+    "StartStrategy": "trader",
+    "StopStrategy": "trader",
+    "SetStrategyParams": "trader",
+    "SetRiskLimits": "admin",
     "ListOrders": "viewer",
     "GetOrder": "viewer",
     "WatchOrders": "viewer",
@@ -57,7 +68,8 @@ METHOD_ROLES: Final[dict[str, UserRole]] = {
 # Calls that change state: each one is audited with its arguments and result.
 STATE_CHANGING: Final = frozenset({
     "PlaceOrder", "CancelOrder", "CancelAllOrders", "EngageKillSwitch", "ReleaseKillSwitch", "AddUser",
-    "RevokeUser",
+    "RevokeUser", "ModifyOrder", "SquareOffAll", "SetRiskLimits", "StartStrategy", "StopStrategy",
+    "SetStrategyParams",
 })
 
 

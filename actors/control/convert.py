@@ -8,7 +8,7 @@ numbers involved.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 import grpc
@@ -18,9 +18,10 @@ from google.protobuf.message import Message as ProtoMessage
 
 from engine.control_api import control_pb2 as pb
 from engine.instruments import Instrument, OptionChain
+from engine.journal import Journal, Stats
 from engine.ledger.records import TradingStateChanged, User
 from engine.status import DaemonStatus, KillSwitchStatus
-from ipc.messages import Fill, OrderDenied, OrderEvent, OrderIntent, OrderState, Position
+from ipc.messages import Fill, OrderDenied, OrderEvent, OrderIntent, OrderState, Position, StrategyInfo
 from ipc.topics import SEGMENT_CODES, SEGMENT_NAMES
 
 _REQUEST_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -274,3 +275,57 @@ def _is_repeated(field: Any) -> bool:
     if is_repeated is not None:
         return bool(is_repeated)
     return field.label == FieldDescriptor.LABEL_REPEATED
+
+
+def code_refusal(code: str, detail: str) -> Refusal:
+    """A refused command's Reply (risk's modify check, strategy commands) as a gRPC refusal."""
+    if code in ("UNKNOWN_ORDER", "UNKNOWN_STRATEGY"):
+        status = grpc.StatusCode.NOT_FOUND
+    elif code in INVALID_ARGUMENT_DENIALS or code in ("BAD_PARAMS", "BAD_LIMITS", "BAD_QTY"):
+        status = grpc.StatusCode.INVALID_ARGUMENT
+    else:
+        status = grpc.StatusCode.FAILED_PRECONDITION
+    return Refusal(status, f"{code}: {detail}")
+
+
+PPM: Final = 1_000_000
+
+
+def journal_stats_to_pb(s: Stats) -> pb.JournalStats:
+    """Ratios travel as integer parts per million: the API carries no floats."""
+    return pb.JournalStats(
+        trades=s.trades, wins=s.wins, losses=s.losses, breakeven=s.breakeven,
+        win_rate_ppm=round(s.win_rate * PPM), gross_pnl_paise=s.gross_pnl_paise, charges_paise=s.charges_paise,
+        net_pnl_paise=s.net_pnl_paise, profit_paise=s.profit_paise, loss_paise=s.loss_paise,
+        avg_win_paise=s.avg_win_paise, avg_loss_paise=s.avg_loss_paise,
+        has_profit_factor=s.profit_factor is not None,
+        profit_factor_ppm=round(s.profit_factor * PPM) if s.profit_factor is not None else 0,
+        expectancy_paise=s.expectancy_paise, max_drawdown_paise=s.max_drawdown_paise,
+        largest_win_paise=s.largest_win_paise, largest_loss_paise=s.largest_loss_paise)
+
+
+def journal_to_pb(j: Journal, include_trades: bool) -> pb.GetJournalResponse:
+    trades = [pb.JournalTrade(strategy=t.strategy, instrument=t.instrument, direction=t.direction,
+                              qty_units=t.qty_units, entry_value_paise=t.entry_value_paise,
+                              exit_value_paise=t.exit_value_paise, charges_paise=t.charges_paise,
+                              gross_pnl_paise=t.gross_pnl_paise, net_pnl_paise=t.net_pnl_paise,
+                              ts_entry_ns=t.ts_entry_ns, ts_exit_ns=t.ts_exit_ns)
+              for t in j.trades] if include_trades else []
+    return pb.GetJournalResponse(
+        overall=journal_stats_to_pb(j.overall),
+        by_strategy={k: journal_stats_to_pb(v) for k, v in j.by_strategy.items()},
+        by_instrument={k: journal_stats_to_pb(v) for k, v in j.by_instrument.items()},
+        by_day={k: journal_stats_to_pb(v) for k, v in j.by_day.items()},
+        trades=trades, open_lots=len(j.open_lots), fills=j.fills, bad_fills=j.bad_fills)
+
+
+def strategy_to_pb(info: StrategyInfo, positions: Iterable[Position], open_orders: int) -> pb.Strategy:
+    net = realised = charges = 0
+    for p in positions:
+        net += p.net_qty_units
+        realised += p.realised_pnl_paise
+        charges += p.charges_paise
+    return pb.Strategy(name=info.name, kind=info.kind, running=info.running, instruments=list(info.instruments),
+                       params_json=info.params_json, changed_by=info.changed_by, changed_ns=info.changed_ns,
+                       net_qty_units=net, realised_pnl_paise=realised, charges_paise=charges,
+                       open_orders=open_orders)

@@ -43,6 +43,7 @@ from actors.control.auth import (
 from actors.control.bridge import Answer, Bridge
 from actors.control.config import ControlConfig, split_listen
 from actors.control.convert import Refusal
+from actors.control.operations import Operations, reply_summary
 from actors.risk.usage import read_usage
 from engine.control_api import control_pb2 as pb
 from engine.control_api import control_pb2_grpc as rpc
@@ -154,14 +155,18 @@ def outcome_text(result: Any) -> str:
         return f"OK user {result.user.name} role {pb.Role.Name(result.user.role)} token {result.token_id}"
     if isinstance(result, pb.RevokeUserResponse):
         return f"OK user {result.user.name} revoked, {result.tokens_revoked} tokens"
-    return "OK"
+    return reply_summary(result) or "OK"
 
 
-class ControlApi:
+class ControlApi(Operations):
     """The API's behaviour; the servicer classes below only route calls here by method name."""
 
     def __init__(self, settings: ControlConfig, bridge: Bridge, engine: EngineSide, data_dir: Path,
-                 run_dir: Path, instruments: InstrumentTable, log: Log) -> None:
+                 run_dir: Path, instruments: InstrumentTable, log: Log, config: Any = None) -> None:
+        """``config`` is the engine's Config (its [risk.limits] is the baseline of GetRiskLimits)."""
+        from engine.config import Config
+
+        self.config = config if config is not None else Config()
         self.settings = settings
         self.bridge = bridge
         self.engine = engine
@@ -177,6 +182,17 @@ class ControlApi:
         self._symbols: dict[tuple[int, int], str] = {}
         self._impls: dict[str, Callable[[Principal, Any], Awaitable[Any]]] = {
             "GetStatus": self.get_status,
+            "ListActors": self.list_actors,
+            "ModifyOrder": self.modify_order,
+            "SquareOffAll": self.square_off_all,
+            "GetRiskLimits": self.get_risk_limits,
+            "SetRiskLimits": self.set_risk_limits,
+            "ListStrategies": self.list_strategies,
+            "StartStrategy": self.start_strategy,
+            "StopStrategy": self.stop_strategy,
+            "GetStrategyParams": self.get_strategy_params,
+            "SetStrategyParams": self.set_strategy_params,
+            "GetJournal": self.get_journal,
             "PlaceOrder": self.place_order,
             "CancelOrder": self.cancel_order,
             "CancelAllOrders": self.cancel_all_orders,
@@ -726,11 +742,13 @@ class _Servicer:
 
 class EngineServicer(_Servicer, rpc.EngineServiceServicer):
     GetStatus = _unary("GetStatus")
+    ListActors = _unary("ListActors")
 
 
 class OrderServicer(_Servicer, rpc.OrderServiceServicer):
     PlaceOrder = _unary("PlaceOrder")
     CancelOrder = _unary("CancelOrder")
+    ModifyOrder = _unary("ModifyOrder")
     CancelAllOrders = _unary("CancelAllOrders")
     ListOrders = _unary("ListOrders")
     GetOrder = _unary("GetOrder")
@@ -751,6 +769,9 @@ class RiskServicer(_Servicer, rpc.RiskServiceServicer):
     GetRiskState = _unary("GetRiskState")
     EngageKillSwitch = _unary("EngageKillSwitch")
     ReleaseKillSwitch = _unary("ReleaseKillSwitch")
+    GetRiskLimits = _unary("GetRiskLimits")
+    SetRiskLimits = _unary("SetRiskLimits")
+    SquareOffAll = _unary("SquareOffAll")
 
 
 class InstrumentServicer(_Servicer, rpc.InstrumentServiceServicer):
@@ -764,6 +785,18 @@ class UserServicer(_Servicer, rpc.UserServiceServicer):
     RevokeUser = _unary("RevokeUser")
 
 
+class StrategyServicer(_Servicer, rpc.StrategyServiceServicer):
+    ListStrategies = _unary("ListStrategies")
+    StartStrategy = _unary("StartStrategy")
+    StopStrategy = _unary("StopStrategy")
+    GetStrategyParams = _unary("GetStrategyParams")
+    SetStrategyParams = _unary("SetStrategyParams")
+
+
+class JournalServicer(_Servicer, rpc.JournalServiceServicer):
+    GetJournal = _unary("GetJournal")
+
+
 SERVICE_NAMES: tuple[str, ...] = tuple(s.full_name for s in pb.DESCRIPTOR.services_by_name.values())
 _ADDERS = (
     (rpc.add_EngineServiceServicer_to_server, EngineServicer),
@@ -772,6 +805,8 @@ _ADDERS = (
     (rpc.add_RiskServiceServicer_to_server, RiskServicer),
     (rpc.add_InstrumentServiceServicer_to_server, InstrumentServicer),
     (rpc.add_UserServiceServicer_to_server, UserServicer),
+    (rpc.add_StrategyServiceServicer_to_server, StrategyServicer),
+    (rpc.add_JournalServiceServicer_to_server, JournalServicer),
 )
 
 

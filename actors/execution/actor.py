@@ -29,6 +29,7 @@ import msgspec
 from actors.base import Actor, ActorConfigError, ActorContext
 from actors.execution import groups as grp
 from actors.execution import orders as fsm
+from actors.execution.commit_stats import CommitStats
 from actors.execution.expiry import day_order_expiry_ns
 from actors.execution.live import LiveTrading
 from actors.execution.reconcile import is_external
@@ -88,6 +89,7 @@ GROUP_RESUME_DELAY_S = 1.0  # after a restart, before a group's unrecorded order
 FRESH_VENUE_WAIT_NS = 10_000_000_000  # after a start, orders wait this long at most for a first book
 DHAN_POLL_INTERVAL_S = 0.05  # the live venue also wakes us through its fd; this is the backstop
 TERMINAL = TERMINAL_ORDER_STATES
+LEDGER_STATS_INTERVAL_S = 5.0  # how often the commit-latency histogram goes out for the metrics
 
 
 def restore_snapshot(event: OrderEvent, fill_ids: Sequence[str]) -> fsm.OrderSnapshot:
@@ -114,6 +116,7 @@ class ExecutionActor(LiveTrading, Actor):
         self.orders: dict[str, fsm.OrderSnapshot] = {}   # open orders by client order id
         self.illegal = 0
         self._instruments: dict[tuple[int, int], Any] = {}  # the master's rows, looked up once
+        self.commit_stats = CommitStats()
         self._extensions_init()
 
     # Start-up -----------------------------------------------------------------------------------
@@ -401,6 +404,7 @@ class ExecutionActor(LiveTrading, Actor):
         order_events = [fsm.to_order_event(o, ts_event_ns=now, ts_init_ns=now) for o in updated]
         latest: dict[str, OrderEvent] = {e.client_order_id: e for e in order_events}
         batch: list[Any] = [*fills, *latest.values()]
+        started = time.perf_counter_ns()
         try:
             seqs = self.ledger.append(batch)
         except LedgerError as exc:
@@ -410,6 +414,7 @@ class ExecutionActor(LiveTrading, Actor):
             raise
         if self.live and fills:
             self._live_note_fills([f for f, seq in zip(fills, seqs) if seq])
+        self.commit_stats.observe(time.perf_counter_ns() - started)
         for fill in fills:
             self.ctx.publish(topics.strategy_topic(topics.FILL, fill.strategy), fill)
         for event in latest.values():
@@ -503,6 +508,7 @@ class ExecutionActor(LiveTrading, Actor):
             self._calendar = default_calendar()
             self.ctx.every(1.0, lambda: self._check_session_end(time.time_ns()))
         self.ctx.every(1.0, lambda: self._publish_marks(time.time_ns()))
+        self.ctx.every(LEDGER_STATS_INTERVAL_S, self._publish_ledger_stats)
         self._groups_resume(now)
 
     # Order groups (the state machine is actors/execution/groups.py) ---------------------------------
@@ -722,6 +728,9 @@ class ExecutionActor(LiveTrading, Actor):
         unrealised = unrealised_pnl_paise(pos.net_qty_units, pos.open_cost_paise, mark_x2)
         self._marks[(pos.strategy, pos.segment, pos.security_id)] = unrealised
         return msgspec.structs.replace(pos, unrealised_pnl_paise=unrealised, ts_event_ns=now, ts_init_ns=now)
+
+    def _publish_ledger_stats(self) -> None:
+        self.ctx.publish(topics.LEDGER_STATS.encode(), self.commit_stats.snapshot(self.ctx.name, time.time_ns()))
 
     def _publish_marks(self, now: int) -> None:
         """Once a second: open positions whose unrealised P&L moved are published again."""

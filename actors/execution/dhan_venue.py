@@ -1157,8 +1157,8 @@ class DhanVenue:
     def _finish_snapshot(self, now_ns: int, out: list[VenueEvent]) -> None:
         parts = self._snap_parts
         self._snap_parts = {}
-        failed = [f"{kind}: {res.kind} {self._redact(res.describe())[:200]}" for kind, res in parts.items()
-                  if res.kind != "ok"]
+        failed = [f"{kind}: {parts[kind].kind} {self._redact(parts[kind].describe())[:120]}"
+                  for kind in (*_SNAPSHOT_PARTS, _FUNDS) if kind in parts and parts[kind].kind != "ok"]
         if failed:
             self._n["snapshot_failures"] += 1
             self._updates.append(SnapshotFailed("; ".join(failed), now_ns))

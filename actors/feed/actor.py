@@ -21,6 +21,7 @@ from ipc.messages import (
     OpenInterest,
     PrevClose,
     Quote,
+    SubscribeInstruments,
     Tick,
 )
 
@@ -92,6 +93,21 @@ class FeedActor(Actor):
                 publish(topics.FEED_STATUS.encode(), msg)
                 self.log.error("feed_disconnected", code=msg.reason_code, reason=msg.reason)
             self.messages += 1
+
+    def on_subscribe_instruments(self, msg: SubscribeInstruments) -> None:
+        """Instruments picked at run time. The live feed subscribes them; the synthetic market and
+        a replay carry what they carry (nothing to subscribe)."""
+        if len(msg.segments) != len(msg.security_ids):
+            self.log.warning("bad_subscribe_request", by=msg.by, segments=len(msg.segments),
+                             security_ids=len(msg.security_ids))
+            return
+        add = getattr(self.source, "add_instruments", None)
+        if add is None:
+            return
+        try:
+            add(list(zip(msg.segments, msg.security_ids)))
+        except ValueError as exc:
+            self.log.error("subscribe_refused", by=msg.by, error=str(exc))
 
     def on_stop(self) -> None:
         if self.source is not None:

@@ -348,6 +348,7 @@ class DhanSource:
         self._session_frames = 0
         self._fatal_reason = 0
         self._last_backlog_log = 0.0
+        self._ws: ClientConnection | None = None  # the live connection (websocket thread only)
 
     # Actor side ---------------------------------------------------------------------------
     def start(self, ctx: Any, emit: Emit) -> None:
@@ -366,6 +367,42 @@ class DhanSource:
         self._stop_event = asyncio.Event()
         self._thread = threading.Thread(target=self._run, name="dhan-feed", daemon=True)
         self._thread.start()
+
+    def add_instruments(self, keys: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Subscribe more instruments at run time (e.g. an option a strategy picked at entry): sent
+        on the live connection at once and part of every later (re)subscription. Returns the ones
+        that were new. Raises ValueError past the connection's limit (nothing is added then).
+        Call on the actor's thread."""
+        known = set(self.instruments)
+        new = [k for k in dict.fromkeys(keys) if k not in known]
+        if not new:
+            return []
+        if len(self.instruments) + len(new) > MAX_INSTRUMENTS_PER_CONNECTION:
+            raise ValueError(f"cannot subscribe {len(new)} more instruments: one Dhan connection carries at most "
+                             f"{MAX_INSTRUMENTS_PER_CONNECTION} and {len(self.instruments)} are subscribed")
+        # New lists, swapped whole: the websocket thread reads them without a lock.
+        self.instruments = [*self.instruments, *new]
+        self._subscribe_msgs = subscription_messages(self.request_code, self.instruments)
+        self._unsubscribe_msgs = subscription_messages(self.request_code + 1, self.instruments)
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            msgs = subscription_messages(self.request_code, new)
+            try:
+                loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._send_live(msgs)))
+            except RuntimeError:
+                pass  # the loop is shutting down; a next connection subscribes everything
+        self._log.info("feed_instruments_added", count=len(new), total=len(self.instruments))
+        return new
+
+    async def _send_live(self, msgs: list[str]) -> None:
+        ws = self._ws
+        if ws is None or self._state != "subscribed":
+            return  # not connected: the next connection subscribes the whole list
+        try:
+            for msg in msgs:
+                await ws.send(msg)
+        except ConnectionClosed:
+            pass  # the reconnect subscribes the whole list, new ones included
 
     def stop(self) -> None:
         """Unsubscribe, disconnect and join the thread (bounded by ``close_timeout_s``); frames
@@ -533,6 +570,7 @@ class DhanSource:
             try:
                 return await self._serve(ws, stop_task, tasks)
             finally:
+                self._ws = None
                 await self._close(ws)
         finally:
             for task in tasks:
@@ -544,12 +582,18 @@ class DhanSource:
         self._connects += 1
         self._last_frame_mono_ns = time.monotonic_ns()
         try:
+            sent = len(self.instruments)  # the list only grows (add_instruments appends)
             for msg in self._subscribe_msgs:
                 await ws.send(msg)
+            while len(self.instruments) > sent:  # added while we were sending: they go out too
+                tail, sent = self.instruments[sent:], len(self.instruments)
+                for msg in subscription_messages(self.request_code, tail):
+                    await ws.send(msg)
         except ConnectionClosed:
             pass  # still read what arrived first: it may say why (a disconnect packet right after connect)
         else:
             self._state = "subscribed"
+            self._ws = ws
             self._log.info("feed_subscribed", url=self._base_url, instruments=len(self.instruments),
                            messages=len(self._subscribe_msgs), request_code=int(self.request_code),
                            connects=self._connects)

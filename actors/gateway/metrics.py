@@ -7,7 +7,8 @@
 - hop latency histograms from each order's timestamps (tick seen -> intent created -> approved by
   risk -> sent to the venue), in seconds.
 
-Ledger commit latency is not on the bus (execution does not publish it), so it is not here.
+- ledger commit latency (``shikra_ledger_commit_seconds``), from the histogram the ledger's
+  writer (execution) publishes every few seconds on ``ledger.stats``.
 The registry is private (no process-wide default), so tests can build as many as they like.
 Thread safety: ``observe`` runs on the actor loop, ``collect`` on the HTTP server's thread; the
 shared state is a dict of immutable heartbeats, replaced per key and copied before reading.
@@ -19,11 +20,11 @@ from pathlib import Path
 from typing import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from engine.status import read_status
 from ipc.messages import TERMINAL_ORDER_STATES
-from ipc.messages import Fill, Heartbeat, Message, OrderDenied, OrderEvent, OrderState
+from ipc.messages import Fill, Heartbeat, LedgerStats, Message, OrderDenied, OrderEvent, OrderState
 
 TERMINAL = TERMINAL_ORDER_STATES
 # Seconds: from tens of microseconds (a co-located hop) to a second (a stalled one).
@@ -75,6 +76,29 @@ class _EngineCollector:
         yield from (msgs_in, msgs_out, restarts, bad, up)
 
 
+class _LedgerCollector:
+    """The writer's own commit histogram, as it last published it (cumulative since it started)."""
+
+    def __init__(self, latest: dict[str, LedgerStats]) -> None:
+        self.latest = latest
+
+    def describe(self) -> Iterator[Metric]:
+        yield HistogramMetricFamily("shikra_ledger_commit_seconds", "Ledger write transaction latency",
+                                    labels=["actor"])
+
+    def collect(self) -> Iterator[Metric]:
+        family = HistogramMetricFamily("shikra_ledger_commit_seconds", "Ledger write transaction latency",
+                                       labels=["actor"])
+        for actor, stats in sorted(dict(self.latest).items()):
+            buckets, running = [], 0
+            for upper_ns, count in zip(stats.bucket_upper_ns, stats.bucket_counts):
+                running += count
+                buckets.append((repr(upper_ns / 1e9), running))
+            buckets.append(("+Inf", stats.commits))
+            family.add_metric([actor], buckets, stats.sum_ns / 1e9)
+        yield family
+
+
 class EngineMetrics:
     """All shikra_ metrics in one private registry. ``observe`` takes decoded bus messages."""
 
@@ -82,6 +106,8 @@ class EngineMetrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self.heartbeats: dict[str, Heartbeat] = {}
         self.registry.register(_EngineCollector(run_dir, self.heartbeats))
+        self.ledger_stats: dict[str, LedgerStats] = {}
+        self.registry.register(_LedgerCollector(self.ledger_stats))
         r = self.registry
         self.order_events = Counter("shikra_order_events", "Order transitions by the state reached",
                                     ["state"], registry=r)
@@ -114,6 +140,9 @@ class EngineMetrics:
             self.denials.labels(msg.reason_code).inc()
         elif isinstance(msg, Heartbeat):
             self.heartbeats[msg.actor] = msg
+        elif isinstance(msg, LedgerStats):
+            if len(msg.bucket_upper_ns) + 1 == len(msg.bucket_counts) and sum(msg.bucket_counts) == msg.commits:
+                self.ledger_stats[msg.actor] = msg
 
     def _on_order(self, ev: OrderEvent) -> None:
         self.order_events.labels(ev.state.value).inc()

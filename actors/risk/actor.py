@@ -14,10 +14,20 @@ from typing import Any
 
 import msgspec
 
-from actors.base import Actor, ActorContext
+from actors.base import Actor, ActorConfigError, ActorContext
 from actors.risk import state as trading
-from actors.risk.checks import Denial, InstrumentLimits, RiskEngine, to_order_denied
+from actors.risk.checks import Denial, DenyReason, InstrumentLimits, RiskEngine, to_order_denied
 from actors.risk.limits import RiskLimits
+from actors.risk.overrides import (
+    BadLimits,
+    LimitsChanges,
+    effective_limits,
+    limits_json,
+    load_changes,
+    merge_changes,
+    parse_update,
+    save_changes,
+)
 from actors.risk.monitors import ActionKind, PostTradeMonitor, exit_intent, to_risk_action
 from actors.risk.usage import RiskUsage, write_usage
 from actors.risk.sessions import AlwaysOpenCalendar, SessionCalendar, default_calendar, ist_day_number
@@ -30,6 +40,9 @@ from ipc import topics
 from ipc.messages import (
     CancelAllOrders,
     Fill,
+    GroupEvent,
+    GroupState,
+    ModifyOrder,
     OrderDenied,
     OrderEvent,
     OrderIntent,
@@ -37,6 +50,10 @@ from ipc.messages import (
     Quote,
     RecordAudit,
     ReduceRisk,
+    Reply,
+    SetRiskLimits,
+    SquareOffAll,
+    SubmitGroup,
     SubmitOrder,
     Tick,
 )
@@ -52,9 +69,9 @@ END_OF_DAY = dt.time(23, 59, 59, 999999)
 KNOWN_KINDS = {"EQUITY", "FUTIDX", "FUTSTK", "OPTIDX", "OPTSTK", "FUTCOM", "OPTFUT", "FUTCUR", "OPTCUR", "INDEX"}
 
 
-def _calendar_and_limits(cfg: Any) -> tuple[SessionCalendar, RiskLimits, str]:
+def _calendar_and_limits(cfg: Any, limits: RiskLimits) -> tuple[SessionCalendar, RiskLimits, str]:
+    """The calendar and the limits as enforced for the configured market hours."""
     mode = market_hours(cfg)
-    limits = cfg.risk.limits
     if mode == "always":
         # The synthetic market never closes: no cut-off or square-off by wall clock either.
         limits = msgspec.structs.replace(limits, entry_cutoff_ist=END_OF_DAY, square_off_ist=END_OF_DAY,
@@ -64,7 +81,7 @@ def _calendar_and_limits(cfg: Any) -> tuple[SessionCalendar, RiskLimits, str]:
 
 
 class RiskActor(Actor):
-    subscriptions = (topics.TICK, topics.QUOTE, topics.ORDER, topics.FILL, topics.POSITION)
+    subscriptions = (topics.TICK, topics.QUOTE, topics.ORDER, topics.FILL, topics.POSITION, topics.GROUP)
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
@@ -72,7 +89,8 @@ class RiskActor(Actor):
         self.exit_seq = 0
         # At-least-once to execution, which dedups by intent id (in the ledger): exactly one order
         # per approved intent even if execution dies with our message in its socket buffer.
-        self.unacked: dict[str, tuple[SubmitOrder, float, int]] = {}
+        self.unacked: dict[str, tuple[SubmitOrder | SubmitGroup, float, int]] = {}
+        self.leg_groups: dict[str, str] = {}  # leg intent id -> its group's key in ``unacked``
         self._deny_log = Throttle()
         # Positions to close after a kill-and-flatten, retried until flat (see _flatten_step).
         self.flatten: set[tuple[str, int, int]] = set()
@@ -81,7 +99,16 @@ class RiskActor(Actor):
     # Start-up -----------------------------------------------------------------------------------
     def on_start(self) -> None:
         cfg = self.ctx.config
-        self.calendar, limits, mode = _calendar_and_limits(cfg)
+        try:
+            self.limit_changes = load_changes(self.ctx.data_dir)
+            base = effective_limits(cfg.risk.limits, self.limit_changes.changes)
+        except BadLimits as exc:
+            raise ActorConfigError(f"run-time risk limit changes do not apply: {exc} (change them with `shikra "
+                                   "risk set`, or delete the file to go back to [risk.limits])") from None
+        if self.limit_changes.changes:
+            self.log.warning("risk_limits_changed_at_run_time", by=self.limit_changes.by,
+                             changes=msgspec.json.encode(self.limit_changes.changes).decode())
+        self.calendar, limits, mode = _calendar_and_limits(cfg, base)
         self.table = open_instruments(cfg, self.ctx.data_dir)
         cash = cfg.execution.starting_cash_paise
         status = trading.RiskStatus()
@@ -154,6 +181,56 @@ class RiskActor(Actor):
         for order in result:
             self._submit(order, now)
 
+    def on_submit_group(self, group: SubmitGroup) -> None:
+        """Every leg passes the checks in order (each sees the ones before it as open orders), or
+        none is sent: the legs approved before a denied one are released, and every leg is
+        denied with the reason. An approved group goes to execution as one message."""
+        now = time.time_ns()
+        key = f"group:{group.group_id}"
+        if key in self.unacked:
+            return  # a re-send we are still delivering
+        approved: list[OrderIntent] = []
+        for leg in group.legs:
+            leg = leg if leg.group_id else msgspec.structs.replace(leg, group_id=group.group_id)
+            self._ensure_instrument(leg.segment, leg.security_id)
+            result = self.engine.approve(leg, now)
+            if not isinstance(result, Denial) and len(result) != 1:
+                for order in result:
+                    self.engine.release(order.intent_id)
+                result = Denial(DenyReason.QTY_ABOVE_FREEZE, f"leg {leg.intent_id}: {leg.qty_units} units is above "
+                                                             "the freeze quantity; a group leg is never sliced")
+            if isinstance(result, Denial):
+                if result.reason is DenyReason.DUPLICATE_INTENT and not approved:
+                    # Approved before: execution knows it by group id and says again where it stands.
+                    self.ctx.send(EXECUTION, msgspec.structs.replace(group, ts_approved_ns=now))
+                    return
+                for order in approved:
+                    self.engine.release(order.intent_id)
+                for other in group.legs:
+                    denial = result if other.intent_id == leg.intent_id else Denial(
+                        DenyReason.GROUP_LEG_DENIED, f"group {group.group_id}: leg {leg.intent_id} was denied: "
+                                                     f"{result.reason.value}: {result.message}")
+                    self._deny(other, denial, now)
+                return
+            approved.append(result[0])
+        msg = msgspec.structs.replace(group, legs=approved, ts_approved_ns=now)
+        self.unacked[key] = (msg, time.monotonic(), 0)
+        for leg in approved:
+            self.leg_groups[leg.intent_id] = key
+        self.ctx.send(EXECUTION, msg)
+
+    def on_group_event(self, msg: GroupEvent) -> None:
+        self._ack_group(f"group:{msg.group_id}")
+        if msg.state is GroupState.REJECTED:  # refused by execution before any leg was sent
+            for leg in msg.legs:
+                self.engine.release(leg.intent.intent_id)
+
+    def _ack_group(self, key: str) -> None:
+        entry = self.unacked.pop(key, None)
+        if entry is not None and isinstance(entry[0], SubmitGroup):
+            for leg in entry[0].legs:
+                self.leg_groups.pop(leg.intent_id, None)
+
     def _submit(self, order: OrderIntent, now: int) -> None:
         msg = SubmitOrder(order, now)
         self.unacked[order.intent_id] = (msg, time.monotonic(), 0)
@@ -163,7 +240,10 @@ class RiskActor(Actor):
         cutoff = time.monotonic() - RESEND_AFTER_S
         for intent_id, (msg, sent, tries) in list(self.unacked.items()):
             if tries >= MAX_RESENDS:
-                del self.unacked[intent_id]
+                if isinstance(msg, SubmitGroup):
+                    self._ack_group(intent_id)
+                else:
+                    del self.unacked[intent_id]
                 self.log.error("resend_abandoned", intent_id=intent_id, tries=tries)
                 continue
             if sent < cutoff:
@@ -187,6 +267,8 @@ class RiskActor(Actor):
     # Post-trade ---------------------------------------------------------------------------------
     def on_order_event(self, msg: OrderEvent) -> None:
         self.unacked.pop(msg.intent_id, None)  # execution has it in the ledger
+        if self.leg_groups and msg.intent_id in self.leg_groups:
+            self._ack_group(self.leg_groups[msg.intent_id])
         self.products[msg.client_order_id] = msg.product
         self.engine.on_order_state(msg)
         if self.flatten:
@@ -301,6 +383,75 @@ class RiskActor(Actor):
         self.ctx.send(EXECUTION, RecordAudit(who=msg.by, action="risk_reduce",
                                              args={"reason_code": msg.reason_code, "cmd_id": msg.cmd_id},
                                              result=msg.detail, ts_ns=msg.ts_ns))
+
+    # Commands from the control API --------------------------------------------------------------
+    def _reply(self, cmd_id: str, ok: bool, code: str = "", detail: str = "") -> None:
+        sender = getattr(self.ctx, "sender", "")
+        if sender:
+            self.ctx.reply(sender, Reply(cmd_id, self.ctx.name, ok, code, detail))
+
+    def on_set_risk_limits(self, msg: SetRiskLimits) -> None:
+        """Merge, validate, keep (data dir), apply; the reply's detail is the limits now in force."""
+        try:
+            changes = merge_changes(self.limit_changes.changes, parse_update(msg.changes_json))
+            base = effective_limits(self.ctx.config.risk.limits, changes)
+        except BadLimits as exc:
+            self.log.warning("risk_limits_refused", by=msg.by, error=str(exc))
+            self._reply(msg.cmd_id, False, "BAD_LIMITS", str(exc))
+            return
+        kept = LimitsChanges(changes, msg.by, msg.ts_ns)
+        try:
+            save_changes(self.ctx.data_dir, kept)
+        except OSError as exc:
+            self._reply(msg.cmd_id, False, "NOT_SAVED", f"limits not changed: they could not be kept: {exc}")
+            return
+        self.limit_changes = kept
+        _calendar, limits, _mode = _calendar_and_limits(self.ctx.config, base)
+        self.engine.set_limits(limits)
+        self.monitor.set_limits(limits)
+        self.log.warning("risk_limits_set", by=msg.by, changes=msgspec.json.encode(changes).decode())
+        self._reply(msg.cmd_id, True, "", limits_json(base))
+
+    def on_square_off_all(self, msg: SquareOffAll) -> None:
+        """Cancel the open orders, then close each position at market once nothing works on it."""
+        now = time.time_ns()
+        self.ctx.send(EXECUTION, CancelAllOrders(f"squareoff-{msg.cmd_id}", msg.by, now, msg.strategy))
+        keys = [key for key, units in self.engine.positions().items()
+                if units and (not msg.strategy or key[0] == msg.strategy)]
+        self.flatten.update(keys)
+        self.log.warning("square_off_all", by=msg.by, strategy=msg.strategy or "*", positions=len(keys))
+        self._flatten_step()
+        self._reply(msg.cmd_id, True, "", str(len(keys)))
+
+    def on_modify_order(self, msg: ModifyOrder) -> None:
+        """A modification passes the checks for its new values (``RiskEngine.check_modify``)
+        before it goes to execution; the reply says which."""
+        order = self._ledger_order(msg.client_order_id)
+        if order is None:
+            self._reply(msg.cmd_id, False, "UNKNOWN_ORDER", f"no order {msg.client_order_id!r} in the ledger")
+            return
+        if order.state in TERMINAL_ORDER_STATES:
+            self._reply(msg.cmd_id, False, "ORDER_CLOSED", f"order {order.client_order_id} is {order.state.value}")
+            return
+        self._ensure_instrument(order.segment, order.security_id)
+        denial = self.engine.check_modify(order, msg.qty_units, msg.price_paise, msg.trigger_price_paise,
+                                          time.time_ns())
+        if denial is not None:
+            self.log.info("modify_denied", client_order_id=order.client_order_id, by=msg.by,
+                          reason=denial.reason.value, message=denial.message)
+            self._reply(msg.cmd_id, False, denial.reason.value, denial.message)
+            return
+        self.ctx.send(EXECUTION, msg)
+        self._reply(msg.cmd_id, True)
+
+    def _ledger_order(self, client_order_id: str) -> OrderEvent | None:
+        if self._reader is None:
+            try:
+                self._reader = LedgerReader.open(ledger_dir(self.ctx.data_dir))
+            except LedgerError:
+                return None
+        with self._reader.snapshot() as snap:
+            return snap.order(client_order_id)
 
     # Kill switch --------------------------------------------------------------------------------
     def on_kill_switch(self, engaged: bool, reason: str) -> None:

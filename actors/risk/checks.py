@@ -84,6 +84,7 @@ class DenyReason(enum.Enum):
     MAX_GROSS_EXPOSURE = "MAX_GROSS_EXPOSURE"
     MAX_NET_EXPOSURE = "MAX_NET_EXPOSURE"
     INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
+    GROUP_LEG_DENIED = "GROUP_LEG_DENIED"  # another leg of the same group was denied: none is sent
 
 
 class Denial(msgspec.Struct, frozen=True):
@@ -875,6 +876,79 @@ class RiskEngine:
             return d
         return check_funds(required_cash_paise(qty * ref, self.limits.margin_bps), self.cash_paise, self.reserved_paise)
 
+    def check_modify(self, order: OrderEvent, qty_units: int, price_paise: int, trigger_paise: int,
+                     now_ns: int) -> Denial | None:
+        """Check new values for an open order (``qty_units`` is the new total, filled part
+        included). The values must fit the order as a new one would (qty, lot, freeze, prices for
+        the type, tick, band); a bigger quantity is extra risk and passes the trading state and
+        the order value, position, exposure and funds checks for the extra units. A smaller
+        quantity or a new price only needs the shape checks. Never raises."""
+        d = check_qty(qty_units)
+        if d is not None:
+            return d
+        if qty_units <= order.filled_qty_units:
+            return Denial(DenyReason.BAD_QTY, f"new qty {qty_units} must exceed the {order.filled_qty_units} units "
+                                              f"already filled of {order.client_order_id} (cancel it instead)")
+        d = check_prices(order.order_type, order.side, price_paise, trigger_paise)
+        if d is not None:
+            return d
+        if not (self._day_start_ns <= now_ns < self._day_end_ns):
+            self._roll_day(now_ns)
+        segment, security_id = order.segment, order.security_id
+        inst = self._instruments.get((segment, security_id))
+        d = check_instrument(inst, segment, security_id, self._day.day)  # type: ignore[union-attr]
+        if d is not None:
+            return d
+        assert inst is not None
+        d = check_lot(qty_units, inst)
+        if d is not None:
+            return d
+        d = check_tick(price_paise, trigger_paise, inst)
+        if d is not None:
+            return d
+        d = check_freeze(qty_units, inst, False)  # one exchange order: a modify cannot be sliced
+        if d is not None:
+            return d
+        slot = self._slot(order.strategy, segment, security_id)
+        lim = slot.limits
+        last = slot.book.mark_paise
+        d = check_band(price_paise, trigger_paise, last, lim.price_band_bps)
+        if d is not None:
+            return d
+        extra = qty_units - order.qty_units
+        if extra <= 0:
+            return None
+        side = order.side
+        reduces = self._reduces(slot, side, extra)
+        d = check_trading_state(self.status.state, reduces, False)
+        if d is not None:
+            return d
+        if reduces:
+            return None
+        ref = reference_price(order.order_type, price_paise, trigger_paise, last)
+        d = check_order_value(qty_units, ref, lim.max_order_value_paise)
+        if d is not None:
+            return d
+        book = slot.book
+        mark = last if last > 0 else ref
+        if side == "BUY":
+            projected = slot.position_units + slot.pending_buy_units + extra
+            long_units = book.net_units + book.open_buy_units + extra
+            short_units = book.net_units - book.open_sell_units
+        else:
+            projected = slot.position_units - slot.pending_sell_units - extra
+            long_units = book.net_units + book.open_buy_units
+            short_units = book.net_units - book.open_sell_units - extra
+        d = check_position(projected, mark, lim.max_position_units, lim.max_position_value_paise)
+        if d is not None:
+            return d
+        gross_after = self.gross_paise - book.gross_paise + max(abs(long_units), abs(short_units)) * mark
+        d = check_gross_exposure(gross_after, self.limits.max_gross_exposure_paise)
+        if d is not None:
+            return d
+        return check_funds(required_cash_paise(extra * ref, self.limits.margin_bps), self.cash_paise,
+                           self.reserved_paise)
+
     # --- commit and feedback -----------------------------------------------------------------
 
     def slice(self, intent: OrderIntent, freeze_qty_units: int | None = None) -> list[OrderIntent]:
@@ -945,6 +1019,15 @@ class RiskEngine:
             reserved = required_cash_paise(remaining_units * o.ref_price_paise, self.limits.margin_bps)
             self.reserved_paise += reserved - o.reserved_paise
             o.reserved_paise = reserved
+
+    def release(self, intent_id: str) -> None:
+        """Forget an approved order that will never be sent (a leg of a group refused as a whole):
+        its open quantity and reserved cash are freed. Its count in the rate window and orders
+        today stays: conservative, and those figures are about what was approved."""
+        o = self._open.pop(intent_id, None)
+        if o is not None:
+            self._set_remaining(o, 0)
+            self.open_orders -= 1
 
     def on_order_state(self, event: OrderEvent) -> None:
         """Track an order's open quantity from execution's order events.

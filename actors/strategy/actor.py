@@ -9,8 +9,9 @@ from typing import Any
 import msgspec
 
 from actors.base import Actor, ActorConfigError, ActorContext
-from actors.strategy.api import BadParams, InstrumentRef, Strategy, parse_params
+from actors.strategy.api import DEFAULT_GROUP_TIMEOUT_MS, BadParams, GroupLegOrder, InstrumentRef, Strategy, parse_params
 from actors.strategy.registry import UnknownStrategy, resolve
+from actors.strategy.runtime import RuntimeFileError, StrategyOverride, load_overrides, save_overrides
 from engine.instruments import InstrumentTable
 from engine.config import market_hours
 from engine.ledger import LedgerError, LedgerReader, ledger_dir
@@ -20,13 +21,23 @@ from ipc import topics
 from ipc.messages import (
     Bar,
     BookUpdate,
+    CancelAllOrders,
     Fill,
+    GroupEvent,
+    GroupState,
+    GroupStructure,
+    ListStrategies,
     OrderDenied,
     OrderEvent,
     OrderIntent,
     Reply,
     SaveStrategyState,
     SetStrategyParams,
+    SetStrategyRunning,
+    StrategyInfo,
+    SubmitGroup,
+    SubscribeInstruments,
+    StrategyList,
     OrderType,
     Product,
     Quote,
@@ -37,6 +48,8 @@ from ipc.messages import (
 
 RISK = "risk"
 EXECUTION = "execution"
+FEED = "feed"
+FEED_RESUBSCRIBE_S = 10.0
 MAX_RESENDS = 30
 RESEND_AFTER_S = 1.0  # an intent neither ordered nor denied in this time is sent to risk again
 BAR_FLUSH_GRACE_NS = 200_000_000  # let late ticks of a bar arrive before a timer closes it
@@ -71,6 +84,9 @@ class _Handle:
                product: Product = "INTRADAY", reduce_only: bool = False, group_id: str = "",
                cause: Tick | Quote | Bar | BookUpdate | None = None) -> str:
         # hot path: the last step before the order leaves this process
+        if self._actor.warming:
+            self._actor.warmup_dropped += 1
+            return ""  # history is for the indicators: nothing is traded on it
         self._seq += 1
         intent_id = f"{self.name}-{self._run}-{self._seq}"
         now = time.time_ns()
@@ -81,6 +97,25 @@ class _Handle:
                              reduce_only, group_id)
         self._actor.send_intent(intent)
         return intent_id
+
+    def submit_group(self, group_id: str, structure: GroupStructure, legs: list[GroupLegOrder], *,
+                     timeout_ms: int = DEFAULT_GROUP_TIMEOUT_MS,
+                     cause: Tick | Quote | Bar | BookUpdate | None = None) -> list[str]:
+        if self._actor.warming:
+            self._actor.warmup_dropped += 1
+            return ["" for _ in legs]
+        now = time.time_ns()
+        ts_event = cause.ts_event_ns if cause is not None else now
+        ts_init = cause.ts_init_ns if cause is not None else now
+        intents = []
+        for leg in legs:
+            self._seq += 1
+            ref = leg.instrument
+            intents.append(OrderIntent(f"{self.name}-{self._run}-{self._seq}", self.name, ref.segment, ref.security_id,
+                                       leg.side, leg.qty_units, leg.order_type, leg.price_paise, 0, "DAY",
+                                       leg.product, ts_event, ts_init, now, False, group_id))
+        self._actor.send_group(SubmitGroup(group_id, self.name, structure, intents, timeout_ms, ts_event, ts_init))
+        return [i.intent_id for i in intents]
 
     def buy(self, instrument: InstrumentRef, qty_units: int, **kw: Any) -> str:
         return self.submit(instrument, "BUY", qty_units, **kw)
@@ -114,11 +149,16 @@ class _Handle:
 
 
 class StrategyActor(Actor):
-    subscriptions = (topics.TICK, topics.QUOTE, topics.BOOK, topics.ORDER, topics.FILL, topics.RISK_DENIED)
+    subscriptions = (topics.TICK, topics.QUOTE, topics.BOOK, topics.ORDER, topics.FILL, topics.RISK_DENIED,
+                     topics.GROUP)
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
-        self.strategies: dict[str, Strategy] = {}
+        self.strategies: dict[str, Strategy] = {}  # the running ones: only these see data and trade
+        self.stopped: dict[str, Strategy] = {}     # stopped at run time (kept for their state)
+        self.configured: dict[str, Any] = {}       # every [[strategy.instances]] entry by name
+        self.overrides: dict[str, StrategyOverride] = {}
+        self._ran: set[str] = set()  # strategies that ran in this process (their state is in memory)
         self.by_instrument: dict[tuple[int, int], list[Strategy]] = {}
         self.positions: dict[tuple[str, int, int], int] = {}
         self.bar_builders: dict[tuple[int, int], list[tuple[Any, list[Strategy]]]] = {}
@@ -126,7 +166,17 @@ class StrategyActor(Actor):
         # At-least-once to risk (risk and execution dedup by intent id): an intent lost in a dying
         # risk process is sent again until its order or its denial is seen.
         self.unacked: dict[str, tuple[OrderIntent, float, int]] = {}
+        # Groups likewise, as one unit: acknowledged by any event of one of their legs.
+        self.unacked_groups: dict[str, tuple[SubmitGroup, float, int]] = {}
+        self.leg_groups: dict[str, str] = {}  # leg intent id -> group id, while unacknowledged
         self._deny_log = Throttle()
+        self.feed_keys: dict[tuple[int, int], None] = {}  # instruments strategies asked the feed for
+        # Only the live Dhan feed subscribes on request (the synthetic market and a replay carry
+        # what they carry); a feed outside the configured actors is never sent to.
+        eng = ctx.config.engine
+        self._live_feed = ctx.config.feed.source == "dhan" and FEED in eng.actors
+        self.warming = False     # replaying the warm-up capture: no orders, no saves, no bar publishing
+        self.warmup_dropped = 0
 
     # Loading ------------------------------------------------------------------------------------
     def resolve(self, text: str) -> InstrumentRef:
@@ -143,50 +193,152 @@ class StrategyActor(Actor):
         cfg = self.ctx.config.strategy
         self.table = open_instruments(self.ctx.config, self.ctx.data_dir)
         for inst_cfg in cfg.instances:
-            if not inst_cfg.enabled:
-                continue
-            if inst_cfg.name in self.strategies:
+            if inst_cfg.name in self.configured:
                 raise ActorConfigError(f"strategy.instances: name '{inst_cfg.name}' is used twice")
+            self.configured[inst_cfg.name] = inst_cfg
+        try:
+            self.overrides = load_overrides(self.ctx.data_dir)
+        except RuntimeFileError as exc:
+            raise ActorConfigError(f"{exc} (it holds the run-time starts, stops and parameter changes of "
+                                   "strategies: fix it or delete it to go back to the config)") from None
+        for name in self.configured:
+            if not self._wants_running(name):
+                if name in self.overrides:
+                    self.log.warning("strategy_stopped_by_operator", strategy=name, by=self.overrides[name].by,
+                                     hint="`shikra strategies start` runs it again")
+                continue
             try:
-                cls = resolve(inst_cfg.kind, cfg.user_dir)
-                params = parse_params(cls, inst_cfg.name, inst_cfg.params)
-                instrument = self.resolve(inst_cfg.instrument) if inst_cfg.instrument else None
+                strategy = self._build(name)
             except (UnknownStrategy, BadParams, UnknownInstrument) as exc:
-                raise ActorConfigError(f"strategy '{inst_cfg.name}': {exc}") from None
-            strategy = cls(_Handle(self, inst_cfg.name), params, instrument)
-            self.strategies[inst_cfg.name] = strategy
-            for ref in strategy.instruments():
-                self.by_instrument.setdefault((ref.segment, ref.security_id), []).append(strategy)
+                raise ActorConfigError(f"strategy '{name}': {exc}") from None
+            self._activate(name, strategy)
         if self.ctx.config.feed.source != "replay":
             # Live time only: a replay's exchange clock is not the wall clock.
             self.ctx.every(1.0, self._flush_bars)
         self.ctx.every(RESEND_AFTER_S / 2, self._resend_unacked)
+        self.ctx.every(FEED_RESUBSCRIBE_S, self._resubscribe_feed)
         restored = self._restore_states()
         for name, strategy in self.strategies.items():
             strategy.on_start()
             self.log.info("strategy_started", strategy=name, kind=strategy.kind, restored=name in restored,
                           params=msgspec.json.encode(strategy.params).decode())
+        if cfg.warmup_capture:
+            self._warm_up(cfg.warmup_capture)
+
+    def _warm_up(self, path_text: str) -> None:
+        """Replay a capture's trades through the bars and the strategies' market-data handlers.
+        Strategy state is put back afterwards and orders are dropped, so only what lives outside
+        the state (indicators) keeps the history; the last, unfinished bar is discarded."""
+        from pathlib import Path
+
+        from actors.feed.capture import CaptureError, CaptureReader
+        from actors.feed.decode import FrameDecoder
+        from actors.strategy.bars import BarBuilder
+        from engine.instruments import tick_sizes
+
+        path = Path(path_text).expanduser()
+        try:
+            reader = CaptureReader(path)
+        except (CaptureError, OSError) as exc:
+            raise ActorConfigError(f"strategy.warmup_capture: {path}: {exc}") from None
+        assert self.table is not None
+        saved = {name: msgspec.msgpack.encode(s.state) for name, s in self.strategies.items()}
+        decoder = FrameDecoder(tick_sizes(self.table))
+        bars_before = sum(len(b) for b in self.bar_builders.values())
+        trades = 0
+        self.warming = True
+        try:
+            for recv_ns, frame in reader:
+                for msg in decoder.decode_frame(frame, recv_ns, reader.feed):
+                    if isinstance(msg, Tick):
+                        self.on_tick(msg)
+                        trades += 1
+                    elif isinstance(msg, Quote):
+                        self.on_quote(msg)
+                        trades += 1
+        except CaptureError as exc:
+            raise ActorConfigError(f"strategy.warmup_capture: {path}: {exc}") from None
+        finally:
+            self.warming = False
+        for name, strategy in self.strategies.items():
+            strategy.state = msgspec.msgpack.decode(saved[name], type=type(strategy).State)
+        session = self._bar_session()
+        for key, builders in self.bar_builders.items():
+            self.bar_builders[key] = [(BarBuilder(b.timeframe_s, b.segment, b.security_id, session=session), subs)
+                                      for b, subs in builders]
+        self.log.info("warmup_done", capture=str(path), trades=trades, bar_series=bars_before,
+                      orders_dropped=self.warmup_dropped, undecodable=decoder.stats.problem_total)
+
+    def _wants_running(self, name: str) -> bool:
+        override = self.overrides.get(name)
+        if override is not None and override.running is not None:
+            return override.running
+        return bool(self.configured[name].enabled)
+
+    def _build(self, name: str) -> Strategy:
+        """A strategy instance from its config entry, with run-time parameter changes on top.
+        Raises UnknownStrategy / BadParams / UnknownInstrument for a config problem."""
+        inst_cfg = self.configured[name]
+        cls = resolve(inst_cfg.kind, self.ctx.config.strategy.user_dir)
+        params = parse_params(cls, name, inst_cfg.params)
+        override = self.overrides.get(name)
+        if override is not None and override.params:
+            try:
+                params = parse_params(cls, name, {**msgspec.structs.asdict(params), **override.params})
+            except BadParams as exc:
+                # The strategy's code changed since the operator's change: run on the config's values.
+                self.log.error("strategy_runtime_params_ignored", strategy=name, error=str(exc))
+        instrument = self.resolve(inst_cfg.instrument) if inst_cfg.instrument else None
+        return cls(_Handle(self, name), params, instrument)
+
+    def _activate(self, name: str, strategy: Strategy) -> None:
+        self.strategies[name] = strategy
+        self._ran.add(name)
+        for ref in strategy.instruments():
+            self.add_instrument(name, ref)
+
+    def _deactivate(self, name: str) -> Strategy:
+        """Take a strategy off every route (market data, bars); it keeps its object and state."""
+        strategy = self.strategies.pop(name)
+        for key, routed in list(self.by_instrument.items()):
+            if strategy in routed:
+                routed.remove(strategy)
+            if not routed:
+                del self.by_instrument[key]
+        for key, builders in list(self.bar_builders.items()):
+            kept = []
+            for builder, subscribers in builders:
+                if strategy in subscribers:
+                    subscribers.remove(strategy)
+                if subscribers:
+                    kept.append((builder, subscribers))
+            if kept:
+                self.bar_builders[key] = kept
+            else:
+                del self.bar_builders[key]
+        return strategy
 
     def _restore_states(self) -> set[str]:
         """Each strategy's last saved state from the ledger, set before its on_start."""
-        restored: set[str] = set()
+        return {name for name, strategy in self.strategies.items() if self._restore_state(name, strategy)}
+
+    def _restore_state(self, name: str, strategy: Strategy) -> bool:
+        """Set one strategy's last saved state from the ledger; False when there is none."""
         try:
             reader = LedgerReader.open(ledger_dir(self.ctx.data_dir))
         except LedgerError:
-            return restored  # first start: nothing saved yet
+            return False  # first start: nothing saved yet
         with reader, reader.snapshot() as snap:
-            for name, strategy in self.strategies.items():
-                saved = snap.strategy_state(name)
-                if saved is None:
-                    continue
-                try:
-                    strategy.state = msgspec.msgpack.decode(saved.state, type=type(strategy).State)
-                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                    # A changed State schema must not stop the engine: start that strategy fresh.
-                    self.log.warning("strategy_state_not_restored", strategy=name, error=str(exc))
-                    continue
-                restored.add(name)
-        return restored
+            saved = snap.strategy_state(name)
+        if saved is None:
+            return False
+        try:
+            strategy.state = msgspec.msgpack.decode(saved.state, type=type(strategy).State)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            # A changed State schema must not stop the engine: start that strategy fresh.
+            self.log.warning("strategy_state_not_restored", strategy=name, error=str(exc))
+            return False
+        return True
 
     def on_stop(self) -> None:
         for name, strategy in self.strategies.items():
@@ -198,7 +350,46 @@ class StrategyActor(Actor):
         self.unacked[intent.intent_id] = (intent, time.monotonic(), 0)
         self.ctx.send(RISK, intent, topics.strategy_topic(topics.INTENT, intent.strategy))
 
+    def send_group(self, group: SubmitGroup) -> None:
+        self.unacked_groups[group.group_id] = (group, time.monotonic(), 0)
+        for leg in group.legs:
+            self.leg_groups[leg.intent_id] = group.group_id
+        self.ctx.send(RISK, group, topics.strategy_topic(topics.INTENT, group.strategy))
+
+    def _ack_leg(self, intent_id: str) -> None:
+        group_id = self.leg_groups.get(intent_id)
+        if group_id is not None:
+            self._ack_group(group_id)
+
+    def _ack_group(self, group_id: str) -> None:
+        entry = self.unacked_groups.pop(group_id, None)
+        if entry is not None:
+            for leg in entry[0].legs:
+                self.leg_groups.pop(leg.intent_id, None)
+
+    def on_group_event(self, msg: GroupEvent) -> None:
+        self._ack_group(msg.group_id)
+        if msg.state is not GroupState.REJECTED:
+            return  # legs that were sent report through their own order events
+        strategy = self.strategies.get(msg.strategy)
+        if strategy is None:
+            return
+        self.log.warning("group_rejected", strategy=msg.strategy, group_id=msg.group_id, reason=msg.reason_code,
+                         detail=msg.detail)
+        for leg in msg.legs:
+            i = leg.intent
+            strategy.on_denied(OrderDenied(i.intent_id, msg.strategy, i.segment, i.security_id,
+                                           f"GROUP_{msg.reason_code}", msg.detail, msg.ts_event_ns))
+
     def _resend_unacked(self) -> None:
+        for group_id, (group, sent, tries) in list(self.unacked_groups.items()):
+            if tries >= MAX_RESENDS:
+                self._ack_group(group_id)
+                self.log.error("resend_abandoned", group_id=group_id, tries=tries)
+            elif sent < time.monotonic() - RESEND_AFTER_S:
+                self.unacked_groups[group_id] = (group, time.monotonic(), tries + 1)
+                self.log.warning("group_resent", group_id=group_id, reason="no leg event or denial seen")
+                self.ctx.send(RISK, group, topics.strategy_topic(topics.INTENT, group.strategy))
         cutoff = time.monotonic() - RESEND_AFTER_S
         for intent_id, (intent, sent, tries) in list(self.unacked.items()):
             if tries >= MAX_RESENDS:
@@ -229,17 +420,35 @@ class StrategyActor(Actor):
         return SessionHours(0, 86400) if market_hours(self.ctx.config) == "always" else NSE_SESSION
 
     def add_instrument(self, name: str, instrument: InstrumentRef) -> None:
-        """Route an instrument's market data to a strategy at run time (idempotent)."""
-        routed = self.by_instrument.setdefault((instrument.segment, instrument.security_id), [])
+        """Route an instrument's market data to a strategy at run time (idempotent); the feed is
+        asked to stream it (a live feed subscribes only what it is told)."""
+        key = (instrument.segment, instrument.security_id)
+        routed = self.by_instrument.setdefault(key, [])
         strategy = self.strategies[name]
         if strategy not in routed:
             routed.append(strategy)
+        if key not in self.feed_keys:
+            self.feed_keys[key] = None
+            if self._live_feed and not self.warming:
+                self.ctx.send(FEED, SubscribeInstruments(self.ctx.name, [key[0]], [key[1]]))
+
+    def _resubscribe_feed(self) -> None:
+        """The whole set again: a restarted feed has only its configured instruments."""
+        if self.feed_keys and self._live_feed:
+            keys = list(self.feed_keys)
+            self.ctx.send(FEED, SubscribeInstruments(self.ctx.name, [k[0] for k in keys], [k[1] for k in keys]))
 
     def on_set_strategy_params(self, msg: SetStrategyParams) -> None:
         """Run-time parameter change (a command): merged, validated, applied, or refused with why."""
-        strategy = self.strategies.get(msg.strategy)
+        strategy = self.strategies.get(msg.strategy) or self.stopped.get(msg.strategy)
+        if strategy is None and msg.strategy in self.configured:
+            try:  # never started here (disabled in the config): build it to validate against
+                strategy = self.stopped[msg.strategy] = self._build(msg.strategy)
+            except (UnknownStrategy, BadParams, UnknownInstrument) as exc:
+                self._answer(msg, False, "BAD_CONFIG", f"strategy '{msg.strategy}' cannot be built: {exc}")
+                return
         if strategy is None:
-            self._answer(msg, False, "UNKNOWN_STRATEGY", f"no running strategy '{msg.strategy}'")
+            self._answer(msg, False, "UNKNOWN_STRATEGY", f"no strategy '{msg.strategy}' in [[strategy.instances]]")
             return
         try:
             changes = msgspec.json.decode(msg.params_json)
@@ -255,15 +464,92 @@ class StrategyActor(Actor):
         except BadParams as exc:
             self._answer(msg, False, "BAD_PARAMS", str(exc))
             return
+        override = self.overrides.get(msg.strategy, StrategyOverride())
+        try:
+            self._save_override(msg.strategy, StrategyOverride(override.running, {**override.params, **changes},
+                                                               msg.by, msg.ts_ns))
+        except OSError as exc:
+            self._answer(msg, False, "NOT_SAVED", f"the change could not be kept across restarts, so it was not "
+                                                  f"applied: {exc}")
+            return
         old, strategy.params = strategy.params, params
         strategy.on_params_changed(old)
         self.log.warning("strategy_params_changed", strategy=msg.strategy, by=msg.by,
                          params=msgspec.json.encode(params).decode())
         self._answer(msg, True, "", msgspec.json.encode(params).decode())
 
-    def _answer(self, msg: SetStrategyParams, ok: bool, code: str, detail: str) -> None:
+    def _save_override(self, name: str, override: StrategyOverride) -> None:
+        overrides = {**self.overrides, name: override}
+        save_overrides(self.ctx.data_dir, overrides)
+        self.overrides = overrides
+
+    def on_set_strategy_running(self, msg: SetStrategyRunning) -> None:
+        """Start or stop a strategy at run time (a command); kept across restarts."""
+        name = msg.strategy
+        if name not in self.configured:
+            self._answer(msg, False, "UNKNOWN_STRATEGY", f"no strategy '{name}' in [[strategy.instances]]; "
+                                                         f"configured: {', '.join(self.configured) or 'none'}")
+            return
+        running = name in self.strategies
+        override = self.overrides.get(name, StrategyOverride())
+        if msg.running and not running:
+            strategy = self.stopped.get(name)
+            if strategy is None:
+                try:
+                    strategy = self._build(name)
+                except (UnknownStrategy, BadParams, UnknownInstrument) as exc:
+                    self._answer(msg, False, "BAD_CONFIG", f"strategy '{name}' cannot start: {exc}")
+                    return
+        try:
+            self._save_override(name, StrategyOverride(msg.running, override.params, msg.by, msg.ts_ns))
+        except OSError as exc:
+            self._answer(msg, False, "NOT_SAVED", f"not {'started' if msg.running else 'stopped'}: the decision "
+                                                  f"could not be kept across restarts: {exc}")
+            return
+        if msg.running and not running:
+            if name not in self._ran:
+                self._restore_state(name, strategy)
+            self.stopped.pop(name, None)
+            self._activate(name, strategy)
+            strategy.on_start()
+            self.log.warning("strategy_started_by_operator", strategy=name, by=msg.by)
+        elif not msg.running and running:
+            strategy = self.strategies[name]
+            strategy.on_stop()
+            self.save_state(name)
+            self.stopped[name] = self._deactivate(name)
+            # Intents not yet acknowledged are not sent again: a stopped strategy places nothing.
+            for intent_id in [i for i, (intent, _t, _n) in self.unacked.items() if intent.strategy == name]:
+                del self.unacked[intent_id]
+            for group_id in [g for g, (group, _t, _n) in self.unacked_groups.items() if group.strategy == name]:
+                self._ack_group(group_id)
+            now = time.time_ns()
+            self.ctx.send(EXECUTION, CancelAllOrders(f"stop-{name}-{msg.cmd_id}", f"stop:{msg.by}", now, name))
+            self.log.warning("strategy_stopped_by_operator", strategy=name, by=msg.by)
+        self._answer(msg, True, "", "running" if msg.running else "stopped")
+
+    def on_list_strategies(self, msg: ListStrategies) -> None:
+        infos = [self._info(name) for name in self.configured]
+        sender = getattr(self.ctx, "sender", "")
+        if sender:
+            self.ctx.reply(sender, StrategyList(msg.cmd_id, infos))
+
+    def _info(self, name: str) -> StrategyInfo:
+        inst_cfg = self.configured[name]
+        strategy = self.strategies.get(name) or self.stopped.get(name)
+        override = self.overrides.get(name, StrategyOverride())
+        if strategy is not None:
+            params_json = msgspec.json.encode(strategy.params).decode()
+            instruments = [ref.symbol for ref in strategy.instruments()]
+        else:
+            params_json = msgspec.json.encode({**inst_cfg.params, **override.params}).decode()
+            instruments = [inst_cfg.instrument] if inst_cfg.instrument else []
+        return StrategyInfo(name, inst_cfg.kind, name in self.strategies, instruments, params_json,
+                            override.by, override.ts_ns)
+
+    def _answer(self, msg: SetStrategyParams | SetStrategyRunning, ok: bool, code: str, detail: str) -> None:
         if not ok:
-            self.log.warning("strategy_params_refused", strategy=msg.strategy, by=msg.by, code=code, detail=detail)
+            self.log.warning("strategy_command_refused", strategy=msg.strategy, by=msg.by, code=code, detail=detail)
         sender = getattr(self.ctx, "sender", "")
         if sender:
             self.ctx.reply(sender, Reply(msg.cmd_id, self.ctx.name, ok, code, detail))
@@ -271,7 +557,7 @@ class StrategyActor(Actor):
     def save_state(self, name: str) -> None:
         """Persist a strategy's state: execution (the ledger's only writer) stores it; reliable send."""
         strategy = self.strategies.get(name)
-        if strategy is None:
+        if strategy is None or self.warming:
             return
         self.ctx.send(EXECUTION, SaveStrategyState(name, msgspec.msgpack.encode(strategy.state), time.time_ns()))
 
@@ -296,7 +582,8 @@ class StrategyActor(Actor):
                    ts_init_ns: int) -> None:
         for builder, subscribers in self.bar_builders[key]:
             for bar in builder.on_tick(ts_event_ns, price_paise, qty_units, ts_init_ns):
-                self.ctx.publish(topics.bar_topic(bar.timeframe_s, bar.segment, bar.security_id), bar)
+                if not self.warming:
+                    self.ctx.publish(topics.bar_topic(bar.timeframe_s, bar.segment, bar.security_id), bar)
                 for strategy in subscribers:
                     strategy.on_bar(bar)
 
@@ -317,6 +604,8 @@ class StrategyActor(Actor):
     # Order flow ---------------------------------------------------------------------------------
     def on_order_event(self, msg: OrderEvent) -> None:
         self.unacked.pop(msg.intent_id, None)
+        if self.leg_groups:
+            self._ack_leg(msg.intent_id)
         strategy = self.strategies.get(msg.strategy)
         if strategy is not None:
             strategy.on_order(msg)
@@ -325,6 +614,8 @@ class StrategyActor(Actor):
         # DUPLICATE_INTENT answers a re-send risk already had: the order event will follow.
         if msg.reason_code != "DUPLICATE_INTENT":
             self.unacked.pop(msg.intent_id, None)
+            if self.leg_groups:
+                self._ack_leg(msg.intent_id)
             suppressed = self._deny_log.allow((msg.strategy, msg.reason_code))
             if suppressed is not None:
                 self.log.info("intent_denied", strategy=msg.strategy, intent_id=msg.intent_id,

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import msgspec
 
-from ipc.messages import Bar, BookUpdate, Fill, OrderDenied, OrderEvent, OrderType, Product, Quote, Side, Tick, Validity
+from ipc.messages import (Bar, BookUpdate, Fill, GroupStructure, OrderDenied, OrderEvent, OrderType, Product, Quote,
+                          Side, Tick, Validity)
 
 if TYPE_CHECKING:
     from engine.instruments import InstrumentTable
@@ -45,6 +46,20 @@ class InstrumentRef(msgspec.Struct, frozen=True):
     tick_paise: int = 5
 
 
+class GroupLegOrder(msgspec.Struct, frozen=True, kw_only=True):
+    """One leg of an order group a strategy submits (``StrategyContext.submit_group``)."""
+
+    instrument: InstrumentRef
+    side: Side
+    qty_units: int
+    order_type: OrderType = "MARKET"
+    price_paise: int = 0
+    product: Product = "INTRADAY"
+
+
+DEFAULT_GROUP_TIMEOUT_MS = 30_000  # a group not complete by then rolls back (execution's groups)
+
+
 class StrategyContext(Protocol):
     name: str
     log: "Log"
@@ -54,6 +69,15 @@ class StrategyContext(Protocol):
                price_paise: int = 0, trigger_price_paise: int = 0, validity: Validity = "DAY",
                product: Product = "INTRADAY", reduce_only: bool = False, group_id: str = "",
                cause: Tick | Quote | Bar | BookUpdate | None = None) -> str: ...
+    def submit_group(self, group_id: str, structure: GroupStructure, legs: list[GroupLegOrder], *,
+                     timeout_ms: int = DEFAULT_GROUP_TIMEOUT_MS,
+                     cause: Tick | Quote | Bar | BookUpdate | None = None) -> list[str]:
+        """Submit several legs as one unit (risk checks every leg; execution sends BUY legs first,
+        SELL legs once they are filled, and rolls the whole group back if a leg fails or the
+        group is not complete in ``timeout_ms``). Returns the legs' intent ids in order. Leg
+        orders reach ``on_order`` / ``on_fill`` like any other; a group refused as a whole reaches
+        ``on_denied`` once per leg."""
+        ...
     def buy(self, instrument: InstrumentRef, qty_units: int, **kw: Any) -> str: ...
     def sell(self, instrument: InstrumentRef, qty_units: int, **kw: Any) -> str: ...
     def cancel(self, client_order_id: str) -> None: ...

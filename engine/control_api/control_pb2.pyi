@@ -152,6 +152,18 @@ class ActorStatus(_message.Message):
     bad_frames: int
     def __init__(self, name: _Optional[str] = ..., unit: _Optional[str] = ..., pid: _Optional[int] = ..., state: _Optional[str] = ..., started_ns: _Optional[int] = ..., uptime_ns: _Optional[int] = ..., restarts: _Optional[int] = ..., last_heartbeat_ns: _Optional[int] = ..., msgs_in: _Optional[int] = ..., msgs_out: _Optional[int] = ..., bad_frames: _Optional[int] = ...) -> None: ...
 
+class ListActorsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListActorsResponse(_message.Message):
+    __slots__ = ("actors", "updated_ns")
+    ACTORS_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_NS_FIELD_NUMBER: _ClassVar[int]
+    actors: _containers.RepeatedCompositeFieldContainer[ActorStatus]
+    updated_ns: int
+    def __init__(self, actors: _Optional[_Iterable[_Union[ActorStatus, _Mapping]]] = ..., updated_ns: _Optional[int] = ...) -> None: ...
+
 class GetStatusResponse(_message.Message):
     __slots__ = ("pid", "state", "started_ns", "updated_ns", "topology", "kill_switch", "actors")
     PID_FIELD_NUMBER: _ClassVar[int]
@@ -245,6 +257,26 @@ class PlaceOrderResponse(_message.Message):
     ORDER_FIELD_NUMBER: _ClassVar[int]
     order: Order
     def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ...) -> None: ...
+
+class ModifyOrderRequest(_message.Message):
+    __slots__ = ("client_order_id", "qty_units", "price_paise", "trigger_price_paise")
+    CLIENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    QTY_UNITS_FIELD_NUMBER: _ClassVar[int]
+    PRICE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    TRIGGER_PRICE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    client_order_id: str
+    qty_units: int
+    price_paise: int
+    trigger_price_paise: int
+    def __init__(self, client_order_id: _Optional[str] = ..., qty_units: _Optional[int] = ..., price_paise: _Optional[int] = ..., trigger_price_paise: _Optional[int] = ...) -> None: ...
+
+class ModifyOrderResponse(_message.Message):
+    __slots__ = ("order", "modified")
+    ORDER_FIELD_NUMBER: _ClassVar[int]
+    MODIFIED_FIELD_NUMBER: _ClassVar[int]
+    order: Order
+    modified: bool
+    def __init__(self, order: _Optional[_Union[Order, _Mapping]] = ..., modified: _Optional[bool] = ...) -> None: ...
 
 class CancelOrderRequest(_message.Message):
     __slots__ = ("client_order_id",)
@@ -437,6 +469,52 @@ class GetFundsResponse(_message.Message):
     charges_paise: int
     ts_ns: int
     def __init__(self, account: _Optional[str] = ..., cash_paise: _Optional[int] = ..., external_paise: _Optional[int] = ..., charges_paise: _Optional[int] = ..., ts_ns: _Optional[int] = ...) -> None: ...
+
+class GetRiskLimitsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetRiskLimitsResponse(_message.Message):
+    __slots__ = ("limits_json", "changes_json", "changed_by", "changed_ns")
+    LIMITS_JSON_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_JSON_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_BY_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_NS_FIELD_NUMBER: _ClassVar[int]
+    limits_json: str
+    changes_json: str
+    changed_by: str
+    changed_ns: int
+    def __init__(self, limits_json: _Optional[str] = ..., changes_json: _Optional[str] = ..., changed_by: _Optional[str] = ..., changed_ns: _Optional[int] = ...) -> None: ...
+
+class SetRiskLimitsRequest(_message.Message):
+    __slots__ = ("changes_json",)
+    CHANGES_JSON_FIELD_NUMBER: _ClassVar[int]
+    changes_json: str
+    def __init__(self, changes_json: _Optional[str] = ...) -> None: ...
+
+class SetRiskLimitsResponse(_message.Message):
+    __slots__ = ("limits_json", "changes_json")
+    LIMITS_JSON_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_JSON_FIELD_NUMBER: _ClassVar[int]
+    limits_json: str
+    changes_json: str
+    def __init__(self, limits_json: _Optional[str] = ..., changes_json: _Optional[str] = ...) -> None: ...
+
+class SquareOffAllRequest(_message.Message):
+    __slots__ = ("strategy", "confirm")
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    CONFIRM_FIELD_NUMBER: _ClassVar[int]
+    strategy: str
+    confirm: bool
+    def __init__(self, strategy: _Optional[str] = ..., confirm: _Optional[bool] = ...) -> None: ...
+
+class SquareOffAllResponse(_message.Message):
+    __slots__ = ("positions", "cancelled_client_order_ids")
+    POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_CLIENT_ORDER_IDS_FIELD_NUMBER: _ClassVar[int]
+    positions: _containers.RepeatedCompositeFieldContainer[Position]
+    cancelled_client_order_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, positions: _Optional[_Iterable[_Union[Position, _Mapping]]] = ..., cancelled_client_order_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetRiskStateRequest(_message.Message):
     __slots__ = ()
@@ -667,3 +745,210 @@ class RevokeUserResponse(_message.Message):
     user: User
     tokens_revoked: int
     def __init__(self, user: _Optional[_Union[User, _Mapping]] = ..., tokens_revoked: _Optional[int] = ...) -> None: ...
+
+class Strategy(_message.Message):
+    __slots__ = ("name", "kind", "running", "instruments", "params_json", "changed_by", "changed_ns", "net_qty_units", "realised_pnl_paise", "charges_paise", "open_orders")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_FIELD_NUMBER: _ClassVar[int]
+    INSTRUMENTS_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_BY_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_NS_FIELD_NUMBER: _ClassVar[int]
+    NET_QTY_UNITS_FIELD_NUMBER: _ClassVar[int]
+    REALISED_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    CHARGES_PAISE_FIELD_NUMBER: _ClassVar[int]
+    OPEN_ORDERS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    kind: str
+    running: bool
+    instruments: _containers.RepeatedScalarFieldContainer[str]
+    params_json: str
+    changed_by: str
+    changed_ns: int
+    net_qty_units: int
+    realised_pnl_paise: int
+    charges_paise: int
+    open_orders: int
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., running: _Optional[bool] = ..., instruments: _Optional[_Iterable[str]] = ..., params_json: _Optional[str] = ..., changed_by: _Optional[str] = ..., changed_ns: _Optional[int] = ..., net_qty_units: _Optional[int] = ..., realised_pnl_paise: _Optional[int] = ..., charges_paise: _Optional[int] = ..., open_orders: _Optional[int] = ...) -> None: ...
+
+class ListStrategiesRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListStrategiesResponse(_message.Message):
+    __slots__ = ("strategies",)
+    STRATEGIES_FIELD_NUMBER: _ClassVar[int]
+    strategies: _containers.RepeatedCompositeFieldContainer[Strategy]
+    def __init__(self, strategies: _Optional[_Iterable[_Union[Strategy, _Mapping]]] = ...) -> None: ...
+
+class StartStrategyRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class StartStrategyResponse(_message.Message):
+    __slots__ = ("strategy",)
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    strategy: Strategy
+    def __init__(self, strategy: _Optional[_Union[Strategy, _Mapping]] = ...) -> None: ...
+
+class StopStrategyRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class StopStrategyResponse(_message.Message):
+    __slots__ = ("strategy", "cancelled_client_order_ids")
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    CANCELLED_CLIENT_ORDER_IDS_FIELD_NUMBER: _ClassVar[int]
+    strategy: Strategy
+    cancelled_client_order_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, strategy: _Optional[_Union[Strategy, _Mapping]] = ..., cancelled_client_order_ids: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetStrategyParamsRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetStrategyParamsResponse(_message.Message):
+    __slots__ = ("name", "params_json")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    params_json: str
+    def __init__(self, name: _Optional[str] = ..., params_json: _Optional[str] = ...) -> None: ...
+
+class SetStrategyParamsRequest(_message.Message):
+    __slots__ = ("name", "changes_json")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_JSON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    changes_json: str
+    def __init__(self, name: _Optional[str] = ..., changes_json: _Optional[str] = ...) -> None: ...
+
+class SetStrategyParamsResponse(_message.Message):
+    __slots__ = ("name", "params_json")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    params_json: str
+    def __init__(self, name: _Optional[str] = ..., params_json: _Optional[str] = ...) -> None: ...
+
+class JournalStats(_message.Message):
+    __slots__ = ("trades", "wins", "losses", "breakeven", "win_rate_ppm", "gross_pnl_paise", "charges_paise", "net_pnl_paise", "profit_paise", "loss_paise", "avg_win_paise", "avg_loss_paise", "has_profit_factor", "profit_factor_ppm", "expectancy_paise", "max_drawdown_paise", "largest_win_paise", "largest_loss_paise")
+    TRADES_FIELD_NUMBER: _ClassVar[int]
+    WINS_FIELD_NUMBER: _ClassVar[int]
+    LOSSES_FIELD_NUMBER: _ClassVar[int]
+    BREAKEVEN_FIELD_NUMBER: _ClassVar[int]
+    WIN_RATE_PPM_FIELD_NUMBER: _ClassVar[int]
+    GROSS_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    CHARGES_PAISE_FIELD_NUMBER: _ClassVar[int]
+    NET_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    PROFIT_PAISE_FIELD_NUMBER: _ClassVar[int]
+    LOSS_PAISE_FIELD_NUMBER: _ClassVar[int]
+    AVG_WIN_PAISE_FIELD_NUMBER: _ClassVar[int]
+    AVG_LOSS_PAISE_FIELD_NUMBER: _ClassVar[int]
+    HAS_PROFIT_FACTOR_FIELD_NUMBER: _ClassVar[int]
+    PROFIT_FACTOR_PPM_FIELD_NUMBER: _ClassVar[int]
+    EXPECTANCY_PAISE_FIELD_NUMBER: _ClassVar[int]
+    MAX_DRAWDOWN_PAISE_FIELD_NUMBER: _ClassVar[int]
+    LARGEST_WIN_PAISE_FIELD_NUMBER: _ClassVar[int]
+    LARGEST_LOSS_PAISE_FIELD_NUMBER: _ClassVar[int]
+    trades: int
+    wins: int
+    losses: int
+    breakeven: int
+    win_rate_ppm: int
+    gross_pnl_paise: int
+    charges_paise: int
+    net_pnl_paise: int
+    profit_paise: int
+    loss_paise: int
+    avg_win_paise: int
+    avg_loss_paise: int
+    has_profit_factor: bool
+    profit_factor_ppm: int
+    expectancy_paise: int
+    max_drawdown_paise: int
+    largest_win_paise: int
+    largest_loss_paise: int
+    def __init__(self, trades: _Optional[int] = ..., wins: _Optional[int] = ..., losses: _Optional[int] = ..., breakeven: _Optional[int] = ..., win_rate_ppm: _Optional[int] = ..., gross_pnl_paise: _Optional[int] = ..., charges_paise: _Optional[int] = ..., net_pnl_paise: _Optional[int] = ..., profit_paise: _Optional[int] = ..., loss_paise: _Optional[int] = ..., avg_win_paise: _Optional[int] = ..., avg_loss_paise: _Optional[int] = ..., has_profit_factor: _Optional[bool] = ..., profit_factor_ppm: _Optional[int] = ..., expectancy_paise: _Optional[int] = ..., max_drawdown_paise: _Optional[int] = ..., largest_win_paise: _Optional[int] = ..., largest_loss_paise: _Optional[int] = ...) -> None: ...
+
+class JournalTrade(_message.Message):
+    __slots__ = ("strategy", "instrument", "direction", "qty_units", "entry_value_paise", "exit_value_paise", "charges_paise", "gross_pnl_paise", "net_pnl_paise", "ts_entry_ns", "ts_exit_ns")
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    INSTRUMENT_FIELD_NUMBER: _ClassVar[int]
+    DIRECTION_FIELD_NUMBER: _ClassVar[int]
+    QTY_UNITS_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_VALUE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    EXIT_VALUE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    CHARGES_PAISE_FIELD_NUMBER: _ClassVar[int]
+    GROSS_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    NET_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    TS_ENTRY_NS_FIELD_NUMBER: _ClassVar[int]
+    TS_EXIT_NS_FIELD_NUMBER: _ClassVar[int]
+    strategy: str
+    instrument: str
+    direction: str
+    qty_units: int
+    entry_value_paise: int
+    exit_value_paise: int
+    charges_paise: int
+    gross_pnl_paise: int
+    net_pnl_paise: int
+    ts_entry_ns: int
+    ts_exit_ns: int
+    def __init__(self, strategy: _Optional[str] = ..., instrument: _Optional[str] = ..., direction: _Optional[str] = ..., qty_units: _Optional[int] = ..., entry_value_paise: _Optional[int] = ..., exit_value_paise: _Optional[int] = ..., charges_paise: _Optional[int] = ..., gross_pnl_paise: _Optional[int] = ..., net_pnl_paise: _Optional[int] = ..., ts_entry_ns: _Optional[int] = ..., ts_exit_ns: _Optional[int] = ...) -> None: ...
+
+class GetJournalRequest(_message.Message):
+    __slots__ = ("strategy", "include_trades")
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_TRADES_FIELD_NUMBER: _ClassVar[int]
+    strategy: str
+    include_trades: bool
+    def __init__(self, strategy: _Optional[str] = ..., include_trades: _Optional[bool] = ...) -> None: ...
+
+class GetJournalResponse(_message.Message):
+    __slots__ = ("overall", "by_strategy", "by_instrument", "by_day", "trades", "open_lots", "fills", "bad_fills")
+    class ByStrategyEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: JournalStats
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[JournalStats, _Mapping]] = ...) -> None: ...
+    class ByInstrumentEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: JournalStats
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[JournalStats, _Mapping]] = ...) -> None: ...
+    class ByDayEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: JournalStats
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[_Union[JournalStats, _Mapping]] = ...) -> None: ...
+    OVERALL_FIELD_NUMBER: _ClassVar[int]
+    BY_STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    BY_INSTRUMENT_FIELD_NUMBER: _ClassVar[int]
+    BY_DAY_FIELD_NUMBER: _ClassVar[int]
+    TRADES_FIELD_NUMBER: _ClassVar[int]
+    OPEN_LOTS_FIELD_NUMBER: _ClassVar[int]
+    FILLS_FIELD_NUMBER: _ClassVar[int]
+    BAD_FILLS_FIELD_NUMBER: _ClassVar[int]
+    overall: JournalStats
+    by_strategy: _containers.MessageMap[str, JournalStats]
+    by_instrument: _containers.MessageMap[str, JournalStats]
+    by_day: _containers.MessageMap[str, JournalStats]
+    trades: _containers.RepeatedCompositeFieldContainer[JournalTrade]
+    open_lots: int
+    fills: int
+    bad_fills: int
+    def __init__(self, overall: _Optional[_Union[JournalStats, _Mapping]] = ..., by_strategy: _Optional[_Mapping[str, JournalStats]] = ..., by_instrument: _Optional[_Mapping[str, JournalStats]] = ..., by_day: _Optional[_Mapping[str, JournalStats]] = ..., trades: _Optional[_Iterable[_Union[JournalTrade, _Mapping]]] = ..., open_lots: _Optional[int] = ..., fills: _Optional[int] = ..., bad_fills: _Optional[int] = ...) -> None: ...

@@ -44,6 +44,11 @@ class EngineServiceStub:
                 request_serializer=shikra_dot_v1_dot_control__pb2.GetStatusRequest.SerializeToString,
                 response_deserializer=shikra_dot_v1_dot_control__pb2.GetStatusResponse.FromString,
                 _registered_method=True)
+        self.ListActors = channel.unary_unary(
+                '/shikra.v1.EngineService/ListActors',
+                request_serializer=shikra_dot_v1_dot_control__pb2.ListActorsRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.ListActorsResponse.FromString,
+                _registered_method=True)
 
 
 class EngineServiceServicer:
@@ -61,6 +66,13 @@ class EngineServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListActors(self, request, context):
+        """Every actor: process, pid, state, uptime, restarts, heartbeats, message counts. Role: viewer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EngineServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -68,6 +80,11 @@ def add_EngineServiceServicer_to_server(servicer, server):
                     servicer.GetStatus,
                     request_deserializer=shikra_dot_v1_dot_control__pb2.GetStatusRequest.FromString,
                     response_serializer=shikra_dot_v1_dot_control__pb2.GetStatusResponse.SerializeToString,
+            ),
+            'ListActors': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListActors,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.ListActorsRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.ListActorsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -112,6 +129,33 @@ class EngineService:
             metadata,
             _registered_method=True)
 
+    @staticmethod
+    def ListActors(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.EngineService/ListActors',
+            shikra_dot_v1_dot_control__pb2.ListActorsRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.ListActorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
 
 class OrderServiceStub:
     """---------------------------------------------------------------------------------------------
@@ -136,6 +180,11 @@ class OrderServiceStub:
                 '/shikra.v1.OrderService/CancelOrder',
                 request_serializer=shikra_dot_v1_dot_control__pb2.CancelOrderRequest.SerializeToString,
                 response_deserializer=shikra_dot_v1_dot_control__pb2.CancelOrderResponse.FromString,
+                _registered_method=True)
+        self.ModifyOrder = channel.unary_unary(
+                '/shikra.v1.OrderService/ModifyOrder',
+                request_serializer=shikra_dot_v1_dot_control__pb2.ModifyOrderRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.ModifyOrderResponse.FromString,
                 _registered_method=True)
         self.CancelAllOrders = channel.unary_unary(
                 '/shikra.v1.OrderService/CancelAllOrders',
@@ -185,6 +234,17 @@ class OrderServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ModifyOrder(self, request, context):
+        """Change an open order's quantity (the new total, filled part included), price or trigger.
+        Risk checks the new values (lot, tick, band, order value; a bigger quantity like a new
+        order: halted or reducing engines refuse it); then the venue answers. Answers with the order
+        once the venue has (state back to ACCEPTED/TRIGGERED/PARTIALLY_FILLED with the new values,
+        or unchanged with the venue's reason in reason_code/reason). Role: trader.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CancelAllOrders(self, request, context):
         """Cancel every open order (of one strategy when given). Role: trader.
         """
@@ -226,6 +286,11 @@ def add_OrderServiceServicer_to_server(servicer, server):
                     servicer.CancelOrder,
                     request_deserializer=shikra_dot_v1_dot_control__pb2.CancelOrderRequest.FromString,
                     response_serializer=shikra_dot_v1_dot_control__pb2.CancelOrderResponse.SerializeToString,
+            ),
+            'ModifyOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.ModifyOrder,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.ModifyOrderRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.ModifyOrderResponse.SerializeToString,
             ),
             'CancelAllOrders': grpc.unary_unary_rpc_method_handler(
                     servicer.CancelAllOrders,
@@ -307,6 +372,33 @@ class OrderService:
             '/shikra.v1.OrderService/CancelOrder',
             shikra_dot_v1_dot_control__pb2.CancelOrderRequest.SerializeToString,
             shikra_dot_v1_dot_control__pb2.CancelOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ModifyOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.OrderService/ModifyOrder',
+            shikra_dot_v1_dot_control__pb2.ModifyOrderRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.ModifyOrderResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -631,6 +723,21 @@ class RiskServiceStub:
                 request_serializer=shikra_dot_v1_dot_control__pb2.ReleaseKillSwitchRequest.SerializeToString,
                 response_deserializer=shikra_dot_v1_dot_control__pb2.ReleaseKillSwitchResponse.FromString,
                 _registered_method=True)
+        self.GetRiskLimits = channel.unary_unary(
+                '/shikra.v1.RiskService/GetRiskLimits',
+                request_serializer=shikra_dot_v1_dot_control__pb2.GetRiskLimitsRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.GetRiskLimitsResponse.FromString,
+                _registered_method=True)
+        self.SetRiskLimits = channel.unary_unary(
+                '/shikra.v1.RiskService/SetRiskLimits',
+                request_serializer=shikra_dot_v1_dot_control__pb2.SetRiskLimitsRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.SetRiskLimitsResponse.FromString,
+                _registered_method=True)
+        self.SquareOffAll = channel.unary_unary(
+                '/shikra.v1.RiskService/SquareOffAll',
+                request_serializer=shikra_dot_v1_dot_control__pb2.SquareOffAllRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.SquareOffAllResponse.FromString,
+                _registered_method=True)
 
 
 class RiskServiceServicer:
@@ -663,6 +770,32 @@ class RiskServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetRiskLimits(self, request, context):
+        """The limits risk enforces now: the config's [risk.limits] with every change made at run time
+        (SetRiskLimits) on top. Role: viewer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetRiskLimits(self, request, context):
+        """Change limits at run time. The change is merged into the current limits, validated as a whole
+        (INVALID_ARGUMENT names the key), applied by risk at once and kept in the data directory, so it
+        survives restarts until changed again. Role: admin.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SquareOffAll(self, request, context):
+        """Close every open position (of one strategy when given) at market: open orders are cancelled
+        first, then each position gets a reduce-only exit once nothing is working on it. Strategies
+        keep running (stop them, or engage the kill switch, to prevent new entries). Role: trader.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RiskServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -680,6 +813,21 @@ def add_RiskServiceServicer_to_server(servicer, server):
                     servicer.ReleaseKillSwitch,
                     request_deserializer=shikra_dot_v1_dot_control__pb2.ReleaseKillSwitchRequest.FromString,
                     response_serializer=shikra_dot_v1_dot_control__pb2.ReleaseKillSwitchResponse.SerializeToString,
+            ),
+            'GetRiskLimits': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRiskLimits,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.GetRiskLimitsRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.GetRiskLimitsResponse.SerializeToString,
+            ),
+            'SetRiskLimits': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetRiskLimits,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.SetRiskLimitsRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.SetRiskLimitsResponse.SerializeToString,
+            ),
+            'SquareOffAll': grpc.unary_unary_rpc_method_handler(
+                    servicer.SquareOffAll,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.SquareOffAllRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.SquareOffAllResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -768,6 +916,87 @@ class RiskService:
             '/shikra.v1.RiskService/ReleaseKillSwitch',
             shikra_dot_v1_dot_control__pb2.ReleaseKillSwitchRequest.SerializeToString,
             shikra_dot_v1_dot_control__pb2.ReleaseKillSwitchResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRiskLimits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.RiskService/GetRiskLimits',
+            shikra_dot_v1_dot_control__pb2.GetRiskLimitsRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.GetRiskLimitsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetRiskLimits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.RiskService/SetRiskLimits',
+            shikra_dot_v1_dot_control__pb2.SetRiskLimitsRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.SetRiskLimitsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SquareOffAll(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.RiskService/SquareOffAll',
+            shikra_dot_v1_dot_control__pb2.SquareOffAllRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.SquareOffAllResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1077,6 +1306,365 @@ class UserService:
             '/shikra.v1.UserService/RevokeUser',
             shikra_dot_v1_dot_control__pb2.RevokeUserRequest.SerializeToString,
             shikra_dot_v1_dot_control__pb2.RevokeUserResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class StrategyServiceStub:
+    """---------------------------------------------------------------------------------------------
+    Strategies
+    ---------------------------------------------------------------------------------------------
+
+    The strategies the strategy actor runs ([strategy] instances in the config).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.ListStrategies = channel.unary_unary(
+                '/shikra.v1.StrategyService/ListStrategies',
+                request_serializer=shikra_dot_v1_dot_control__pb2.ListStrategiesRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.ListStrategiesResponse.FromString,
+                _registered_method=True)
+        self.StartStrategy = channel.unary_unary(
+                '/shikra.v1.StrategyService/StartStrategy',
+                request_serializer=shikra_dot_v1_dot_control__pb2.StartStrategyRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.StartStrategyResponse.FromString,
+                _registered_method=True)
+        self.StopStrategy = channel.unary_unary(
+                '/shikra.v1.StrategyService/StopStrategy',
+                request_serializer=shikra_dot_v1_dot_control__pb2.StopStrategyRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.StopStrategyResponse.FromString,
+                _registered_method=True)
+        self.GetStrategyParams = channel.unary_unary(
+                '/shikra.v1.StrategyService/GetStrategyParams',
+                request_serializer=shikra_dot_v1_dot_control__pb2.GetStrategyParamsRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.GetStrategyParamsResponse.FromString,
+                _registered_method=True)
+        self.SetStrategyParams = channel.unary_unary(
+                '/shikra.v1.StrategyService/SetStrategyParams',
+                request_serializer=shikra_dot_v1_dot_control__pb2.SetStrategyParamsRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.SetStrategyParamsResponse.FromString,
+                _registered_method=True)
+
+
+class StrategyServiceServicer:
+    """---------------------------------------------------------------------------------------------
+    Strategies
+    ---------------------------------------------------------------------------------------------
+
+    The strategies the strategy actor runs ([strategy] instances in the config).
+    """
+
+    def ListStrategies(self, request, context):
+        """Every configured strategy, running or stopped, with its parameters and P&L. Role: viewer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartStrategy(self, request, context):
+        """Start a stopped strategy (or one the config has disabled). It keeps running across restarts
+        until stopped. Role: trader.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StopStrategy(self, request, context):
+        """Stop a strategy: it gets no more market data and sends no orders; its open orders are
+        cancelled; its positions stay (square them off with SquareOffAll). Kept across restarts.
+        Role: trader.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStrategyParams(self, request, context):
+        """One strategy's parameters. Role: viewer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetStrategyParams(self, request, context):
+        """Change some parameters of a strategy: merged, validated by the strategy's Params
+        (INVALID_ARGUMENT names the key), applied at once and kept across restarts. Role: trader.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_StrategyServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'ListStrategies': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListStrategies,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.ListStrategiesRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.ListStrategiesResponse.SerializeToString,
+            ),
+            'StartStrategy': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartStrategy,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.StartStrategyRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.StartStrategyResponse.SerializeToString,
+            ),
+            'StopStrategy': grpc.unary_unary_rpc_method_handler(
+                    servicer.StopStrategy,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.StopStrategyRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.StopStrategyResponse.SerializeToString,
+            ),
+            'GetStrategyParams': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStrategyParams,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.GetStrategyParamsRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.GetStrategyParamsResponse.SerializeToString,
+            ),
+            'SetStrategyParams': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetStrategyParams,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.SetStrategyParamsRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.SetStrategyParamsResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'shikra.v1.StrategyService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('shikra.v1.StrategyService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class StrategyService:
+    """---------------------------------------------------------------------------------------------
+    Strategies
+    ---------------------------------------------------------------------------------------------
+
+    The strategies the strategy actor runs ([strategy] instances in the config).
+    """
+
+    @staticmethod
+    def ListStrategies(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.StrategyService/ListStrategies',
+            shikra_dot_v1_dot_control__pb2.ListStrategiesRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.ListStrategiesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartStrategy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.StrategyService/StartStrategy',
+            shikra_dot_v1_dot_control__pb2.StartStrategyRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.StartStrategyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StopStrategy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.StrategyService/StopStrategy',
+            shikra_dot_v1_dot_control__pb2.StopStrategyRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.StopStrategyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStrategyParams(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.StrategyService/GetStrategyParams',
+            shikra_dot_v1_dot_control__pb2.GetStrategyParamsRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.GetStrategyParamsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetStrategyParams(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.StrategyService/SetStrategyParams',
+            shikra_dot_v1_dot_control__pb2.SetStrategyParamsRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.SetStrategyParamsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class JournalServiceStub:
+    """---------------------------------------------------------------------------------------------
+    Journal analytics (viewer)
+    ---------------------------------------------------------------------------------------------
+
+    Round-trip trades built from the ledger's fills (FIFO per strategy and instrument) and the
+    figures a trader reviews. Definitions: engine/journal.py.
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetJournal = channel.unary_unary(
+                '/shikra.v1.JournalService/GetJournal',
+                request_serializer=shikra_dot_v1_dot_control__pb2.GetJournalRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.GetJournalResponse.FromString,
+                _registered_method=True)
+
+
+class JournalServiceServicer:
+    """---------------------------------------------------------------------------------------------
+    Journal analytics (viewer)
+    ---------------------------------------------------------------------------------------------
+
+    Round-trip trades built from the ledger's fills (FIFO per strategy and instrument) and the
+    figures a trader reviews. Definitions: engine/journal.py.
+    """
+
+    def GetJournal(self, request, context):
+        """Role: viewer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_JournalServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetJournal': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetJournal,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.GetJournalRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.GetJournalResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'shikra.v1.JournalService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('shikra.v1.JournalService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class JournalService:
+    """---------------------------------------------------------------------------------------------
+    Journal analytics (viewer)
+    ---------------------------------------------------------------------------------------------
+
+    Round-trip trades built from the ledger's fills (FIFO per strategy and instrument) and the
+    figures a trader reviews. Definitions: engine/journal.py.
+    """
+
+    @staticmethod
+    def GetJournal(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.JournalService/GetJournal',
+            shikra_dot_v1_dot_control__pb2.GetJournalRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.GetJournalResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -128,6 +128,7 @@ class FakeContext:
         self.bar_subscriptions: list[tuple[InstrumentRef, int]] = []
         self.positions: dict[tuple[int, int], int] = {}
         self.saves = 0
+        self.groups: list[tuple[str, str, list[str], int]] = []  # (group id, structure, leg intent ids, timeout)
         self._seq = 0
 
     @property
@@ -149,6 +150,16 @@ class FakeContext:
             trigger_price_paise=trigger_price_paise, validity=validity, product=product, reduce_only=reduce_only,
             group_id=group_id, ts_ns=self.clock_ns))
         return intent_id
+
+    def submit_group(self, group_id: str, structure: str, legs: list[Any], *, timeout_ms: int = 30_000,
+                     cause: Tick | Quote | Bar | BookUpdate | None = None) -> list[str]:
+        """Each leg is recorded as a SentOrder with the group id (what tests compare), and the
+        group itself in ``groups``."""
+        ids = [self.submit(leg.instrument, leg.side, leg.qty_units, order_type=leg.order_type,
+                           price_paise=leg.price_paise, product=leg.product, group_id=group_id, cause=cause)
+               for leg in legs]
+        self.groups.append((group_id, structure, ids, timeout_ms))
+        return ids
 
     def buy(self, instrument: InstrumentRef, qty_units: int, **kw: Any) -> str:
         return self.submit(instrument, "BUY", qty_units, **kw)

@@ -6,9 +6,10 @@ Entry: on the first tick or quote of the underlying's index with event time in
 ``max_entries_per_day`` were entered that IST day. Strikes come from the chain of the
 ``expiry_index``-th expiry (0 = nearest) listed on or after that day: each leg sits a fixed
 number of chain steps from the ATM strike of the index's LTP (see each kind). Every leg is a
-market order of ``qty_lots`` x the lot size with ``group_id`` = ``<name>-<yyyymmdd>-<n>``; BUY
-(hedge) legs are listed before SELL legs, so the execution engine, which handles the group, can
-put the hedges on first. If a leg can not be chosen the entry is skipped and tried again a
+market order of ``qty_lots`` x the lot size; the legs go out as one order group
+(``ctx.submit_group``, id ``<name>-<yyyymmdd>-<n>``): risk checks every leg, execution puts the BUY
+(hedge) legs on first and the SELL legs once they are filled, and rolls the group back if a leg
+fails. If a leg can not be chosen the entry is skipped and tried again a
 minute later.
 
 Exit: the structure's P&L (sum over legs of sold - bought + net units x LTP, in paise; charges
@@ -30,7 +31,7 @@ from typing import ClassVar
 
 import msgspec
 
-from actors.strategy.api import InstrumentRef, Strategy, StrategyParams, StrategyState
+from actors.strategy.api import GroupLegOrder, InstrumentRef, Strategy, StrategyParams, StrategyState
 from actors.strategy.builtin._common import (
     NS_PER_S,
     ExitReason,
@@ -225,11 +226,15 @@ class OptionStructure(Strategy):
         st.legs = []
         st.phase = Phase.ENTERING
         st.last_exit_reason = None
+        orders = []
         for spec, ref in picked:
             self.ctx.subscribe(ref)
-            units = p.qty_lots * ref.lot_size_units
-            intent_id = self.ctx.submit(ref, spec.side, units, product=p.product, group_id=st.group_id, cause=cause)
-            st.legs.append(Leg.of(ref, side=spec.side, units=units, entry_intent_id=intent_id))
+            orders.append(GroupLegOrder(instrument=ref, side=spec.side, qty_units=p.qty_lots * ref.lot_size_units,
+                                        product=p.product))
+        intent_ids = self.ctx.submit_group(st.group_id, self.group_structure, orders, cause=cause)  # type: ignore[arg-type]
+        for order, intent_id in zip(orders, intent_ids, strict=True):
+            st.legs.append(Leg.of(order.instrument, side=order.side, units=order.qty_units,
+                                  entry_intent_id=intent_id))
         self.ctx.log.info("structure_entered", strategy=self.ctx.name, kind=self.kind, group_id=st.group_id,
                           spot_paise=spot_paise, legs=[f"{leg.side} {leg.symbol}" for leg in st.legs])
         self.ctx.save_state()

@@ -1,0 +1,55 @@
+"""Run-time decisions about strategies that must outlive a restart: started or stopped by an
+operator, parameters changed by command.
+
+Kept in ``<data_dir>/strategy_runtime.json`` (written atomically: temp file, fsync, rename), next
+to the ledger. A file rather than the ledger because the strategy actor is not the ledger's
+writer and these are a handful of operator decisions a day; every one of them is also in the
+ledger's audit table through the control API. The config stays the baseline: a run-time change
+sits on top of it until changed again.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+RUNTIME_FILE = "strategy_runtime.json"
+
+
+class StrategyOverride(msgspec.Struct, forbid_unknown_fields=True):
+    running: bool | None = None                                  # None: the config's ``enabled``
+    params: dict[str, Any] = msgspec.field(default_factory=dict)  # merged over the config's params
+    by: str = ""
+    ts_ns: int = 0
+
+
+class RuntimeFileError(Exception):
+    """The file exists but cannot be read or parsed; the message names the file and the problem."""
+
+
+def load_overrides(data_dir: Path) -> dict[str, StrategyOverride]:
+    path = Path(data_dir) / RUNTIME_FILE
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise RuntimeFileError(f"{path}: {exc.strerror}") from None
+    try:
+        return msgspec.json.decode(raw, type=dict[str, StrategyOverride])
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise RuntimeFileError(f"{path}: {exc}") from None
+
+
+def save_overrides(data_dir: Path, overrides: dict[str, StrategyOverride]) -> None:
+    """Replace the file atomically; a crash leaves the old or the new file, never half of one."""
+    path = Path(data_dir) / RUNTIME_FILE
+    tmp = path.with_name(f".{RUNTIME_FILE}.{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(msgspec.json.format(msgspec.json.encode(overrides), indent=2))
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
