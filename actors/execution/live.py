@@ -276,7 +276,7 @@ class LiveTrading:
         if not diffs:
             if self._mismatch:
                 self.log.info("positions_agree", after_reconciliations=self._mismatch_streak)
-            self._mismatch, self._mismatch_streak = (), 0
+            self._mismatch, self._mismatch_streak, self._reduced_for = (), 0, ()
             return
         self._mismatch_streak = self._mismatch_streak + 1 if diffs == self._mismatch else 1
         self._mismatch = diffs
