@@ -90,10 +90,16 @@ def cmd_status(args: argparse.Namespace) -> int:
     if status is None:
         print(f"shikra (pid {pid}) is starting; no status yet", file=sys.stderr)
         return EXIT_NOT_RUNNING
+    from actors.execution.venue_status import read_venue_status, render_venue_status
+
+    venue = read_venue_status(run_dir)  # the live venue's reconciliation standing (absent on paper)
     if args.json:
-        print(msgspec.json.encode({"running": True, **msgspec.to_builtins(status)}).decode())
+        extra = {"venue": msgspec.to_builtins(venue)} if venue is not None else {}
+        print(msgspec.json.encode({"running": True, **msgspec.to_builtins(status), **extra}).decode())
     else:
         print(render_status(status))
+        if venue is not None:
+            print("\n" + render_venue_status(venue, time.time_ns()))
     return EXIT_OK
 
 

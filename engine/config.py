@@ -102,6 +102,9 @@ class FeedConfig(Section):
     dhan: DhanFeedConfig = DhanFeedConfig()
 
 
+RESERVED_STRATEGY = "EXTERNAL"  # actors.execution.reconcile.EXTERNAL_STRATEGY: the broker's other orders
+
+
 class StrategyInstanceConfig(Section):
     name: str
     kind: str
@@ -257,6 +260,10 @@ def check_config(cfg: Config, source: str = "<config>") -> None:
     problem = check_gateway_config(cfg.gateway)
     if problem:
         raise ConfigError(f"{source}: gateway.{problem}")
+    for i, inst in enumerate(cfg.strategy.instances):
+        if inst.name == RESERVED_STRATEGY:
+            raise ConfigError(f"{source}: strategy.instances[{i}].name: '{RESERVED_STRATEGY}' is reserved for "
+                              "orders placed outside Shikra (found by reconciliation with the broker)")
 
 
 _Z85_KEY = re.compile(r"[0-9a-zA-Z.\-:+=^!/*?&<>()\[\]{}@%$#]{40}")
@@ -451,6 +458,21 @@ stream_reconnect_initial_s = 0.5
 stream_reconnect_max_s = 30.0
 stream_connect_timeout_s = 10.0
 close_timeout_s = 2.0
+# Reconciliation with Dhan (orders, trades, positions against the ledger): at start, then this often.
+# No order is placed until the first one succeeds; a failed one is retried with backoff.
+reconcile_interval_s = 30.0
+reconcile_retry_initial_s = 1.0
+reconcile_retry_max_s = 60.0
+# Positions still different after this many reconciliations in a row: trading goes REDUCING.
+position_mismatch_confirmations = 2
+# An intent waits at most this long for the first reconciliation, then is refused NOT_RECONCILED.
+startup_hold_s = 10.0
+# The ledger's cash follows Dhan's available balance (fundlimit), read this often.
+funds_refresh_s = 60.0
+# Ask Dhan's margin calculator before each new order; refuse it when the margin is not there.
+margin_check = true
+# Above the instrument's freeze quantity: send child orders of whole lots (false: refuse).
+slicing = true
 # The charge schedule is actors/execution/charges.py's default; override in [execution.dhan.charges].
 
 [execution.dhan.rate_limits]

@@ -395,6 +395,19 @@ class RiskStateChanged(Message, tag="risk.state@1"):
     ts_init_ns: int
 
 
+class ReduceRisk(Message, tag="risk.reduce@1"):
+    """Move trading to REDUCING: only orders that reduce a position pass until an operator acts
+    (``shikra kill`` then ``shikra kill --release`` brings it back to ACTIVE). Sent by execution
+    when reconciliation finds positions that disagree with the broker's; ``reason_code`` and
+    ``detail`` say which and by how much. Risk owns the trading state and announces the change."""
+
+    cmd_id: str
+    reason_code: str
+    detail: str
+    by: str
+    ts_ns: int
+
+
 class RiskAction(Message, tag="risk.action@1"):
     """A post-trade rule acted (daily loss breached, square-off time, trailing stop, ...)."""
 
@@ -679,6 +692,7 @@ AnyMessage = Union[
     Fill,
     Position,
     RiskStateChanged,
+    ReduceRisk,
     RiskAction,
     RecordAudit,
     AddUser,

@@ -46,6 +46,8 @@ def test_every_default_key_appears_in_the_init_template():
     ("[engine]\nactors = [\"feed\", \"feed\"]\n", "names must be unique"),
     ("[engine]\ntopology = \"co-located\"\ncolocated = [\"nope\"]\n", "engine.colocated"),
     ("[engine\n", "not valid TOML"),
+    ("[[strategy.instances]]\nname = \"EXTERNAL\"\nkind = \"probe\"\n", "'EXTERNAL' is reserved"),
+    ("[execution.dhan]\nreconcile_interval_s = 0\n", "reconcile_interval_s must be > 0"),
 ])
 def test_config_error_names_the_key_and_the_problem(text, expected):
     with pytest.raises(ConfigError) as err:

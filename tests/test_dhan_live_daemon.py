@@ -4,18 +4,32 @@ arrive on the order-update stream and land in the ledger; the token never reache
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import subprocess
+import sys
 import time
 
+import pytest
+
 from engine.ledger import LedgerReader, ledger_dir
+from ipc.messages import OrderState
 from tests.support.daemon import Daemon, short_tmpdir
 from tests.support.fake_dhan import CLIENT_ID, TOKEN, FakeDhan
 
+ENV = {"SHIKRA_DHAN_CLIENT_ID": CLIENT_ID, "SHIKRA_DHAN_ACCESS_TOKEN": TOKEN}
 
-def _config(fake: FakeDhan) -> str:
+
+def _config(fake: FakeDhan, every_n_ticks: int = 40) -> str:
     return f"""
 [engine]
 actors = ["feed", "book", "strategy", "risk", "execution"]
+heartbeat_interval_s = 0.2
+heartbeat_timeout_s = 5.0
+[engine.restart]
+backoff_initial_s = 0.2
+backoff_max_s = 1.0
 [log]
 format = "json"
 [feed.synthetic]
@@ -38,7 +52,7 @@ order_book_poll_s = 0.2
 name = "probe"
 kind = "probe"
 instrument = "RELIANCE"
-params = {{ every_n_ticks = 40 }}
+params = {{ every_n_ticks = {every_n_ticks} }}
 """
 
 
@@ -46,8 +60,7 @@ def test_live_venue_places_through_dhanhq_and_fills_come_from_the_order_stream()
     root = short_tmpdir()
     try:
         with FakeDhan() as fake:
-            d = Daemon(root, _config(fake), env={"SHIKRA_DHAN_CLIENT_ID": CLIENT_ID,
-                                                 "SHIKRA_DHAN_ACCESS_TOKEN": TOKEN}).start()
+            d = Daemon(root, _config(fake), env=ENV).start()
             try:
                 d.wait_running()
                 traded: set[str] = set()
@@ -66,6 +79,9 @@ def test_live_venue_places_through_dhanhq_and_fills_come_from_the_order_stream()
                         if len(snap.fills()) >= 3:
                             break
                     time.sleep(0.2)
+                shown = subprocess.run([sys.executable, "-m", "engine.cli", "status", "--config", str(d.config_path),
+                                        "--data-dir", str(d.data_dir)], capture_output=True, text=True, timeout=30)
+                assert "venue dhan: trading enabled; reconciled" in shown.stdout, shown.stdout + shown.stderr
                 assert d.stop() == 0
             finally:
                 d.reap()
@@ -85,5 +101,66 @@ def test_live_venue_places_through_dhanhq_and_fills_come_from_the_order_stream()
             assert facts["wallet"].cash_paise == cash
             assert facts["verify"] == []
             assert TOKEN not in d.log() and CLIENT_ID not in d.log()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _ledger(data_dir: object) -> dict[str, object]:
+    with LedgerReader.open(ledger_dir(data_dir)) as reader, reader.snapshot() as snap:  # type: ignore[arg-type]
+        return {"orders": snap.orders(), "fills": snap.fills(), "verify": snap.verify()}
+
+
+@pytest.mark.slow
+def test_execution_killed_mid_order_finds_it_at_dhan_on_restart_never_twice_never_lost():
+    """kill -9 of execution while Dhan holds the answer to a place: the order is at Dhan, the
+    ledger has it SUBMITTED with no Dhan order id, and it traded in full while execution was
+    down. The restarted actor looks it up by correlation id and reconciles: one order at Dhan,
+    one fill in the ledger, every order at Dhan one of ours."""
+    root = short_tmpdir()
+    try:
+        with FakeDhan() as fake:
+            fake.hold_next_place()
+            d = Daemon(root, _config(fake, every_n_ticks=200), env=ENV).start()
+            try:
+                d.wait_running()
+                deadline = time.monotonic() + 30
+                while not fake.holding:
+                    assert time.monotonic() < deadline, d.log()[-3000:]
+                    time.sleep(0.05)
+                held = fake.place_requests()[0]["correlationId"]
+                (row,) = fake.order_by_correlation(held)
+                victim = d.actor("execution").pid
+                os.kill(victim, signal.SIGKILL)
+                fake.trade(row["orderId"], row["quantity"], 150050)  # while execution is down
+                fake.release_holds()
+                d.wait_for(lambda s: next(a for a in s.actors if a.name == "execution").pid not in (0, victim)
+                           and next(a for a in s.actors if a.name == "execution").state == "ready",
+                           what="execution back")
+                deadline = time.monotonic() + 30
+                while True:
+                    order = _ledger(d.data_dir)["orders"].get(held)  # type: ignore[attr-defined]
+                    if order is not None and order.state is OrderState.FILLED:
+                        break
+                    assert time.monotonic() < deadline, f"{order}\n{d.log()[-4000:]}"
+                    time.sleep(0.1)
+                time.sleep(1.0)  # a few more orders and at least one more poll of the stream
+                assert d.stop() == 0
+            finally:
+                d.reap()
+            facts = _ledger(d.data_dir)
+            orders, fills = facts["orders"], facts["fills"]
+            assert [b for b in fake.place_requests() if b["correlationId"] == held] == [fake.place_requests()[0]]
+            assert len(fake.order_by_correlation(held)) == 1
+            held_fills = [f for f in fills.values() if f.client_order_id == held]  # type: ignore[attr-defined]
+            assert [(f.fill_id, f.qty_units, f.price_paise) for f in held_fills] == [
+                (f"{row['orderId']}-{row['quantity']}", row["quantity"], 150050)]
+            at_dhan = [o["correlationId"] for o in fake.orders.values()]
+            assert set(at_dhan) <= set(orders)  # type: ignore[arg-type]  # nothing at Dhan the ledger lost
+            assert len(at_dhan) == len(set(at_dhan))  # nothing at Dhan twice
+            assert not [c for c in orders if c.startswith("EXT-")]  # type: ignore[attr-defined]
+            assert facts["verify"] == []
+            log = d.log()
+            assert log.count('"event":"trading_enabled"') == 2 and '"illegal_transition"' not in log
+            assert TOKEN not in log
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -303,7 +303,8 @@ def test_expired_token_is_a_fatal_event_and_stops_sending(h: Harness) -> None:
     assert h.of(Rejected, "c1")[0].reason_code is DhanReason.DH_901  # type: ignore[attr-defined]
     later = h.venue.submit(make_order("c2"), time.time_ns())
     assert [e.reason_code for e in later] == [DhanReason.VENUE_HALTED]  # type: ignore[attr-defined]
-    assert len(h.fake.place_requests()) == 1
+    # The margin calculator was the first call refused: no order reached POST /orders.
+    assert h.fake.place_requests() == [] and len(h.fake.requests_of("POST", "/v2/margincalculator")) == 1
 
 
 def test_fills_reach_the_venue_by_order_book_polling_when_the_stream_is_down(fake: FakeDhan) -> None:

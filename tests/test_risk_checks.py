@@ -351,6 +351,15 @@ def test_intent_above_freeze_is_sliced_into_whole_lots():
     assert eng.check(intent(intent_id="big"), T10 + NS_PER_S).reason is DenyReason.DUPLICATE_INTENT
 
 
+def test_intent_above_freeze_goes_whole_when_the_venue_slices_but_counts_every_slice():
+    eng = engine(mark_paise=1_000)
+    eng.venue_slices = True  # the live Dhan venue sends the slices as child orders of one order
+    big = intent(intent_id="big", qty_units=4_030, price_paise=1_000)
+    (order,) = eng.record_approved(big, T10)
+    assert order is big and order.qty_units == 4_030
+    assert eng.orders_in_last_second(T10) == 3 and eng.orders_today == 3 and eng.open_orders == 1
+
+
 def test_slices_count_against_the_rate_limit():
     eng = engine(mark_paise=1_000)
     for k in range(8):

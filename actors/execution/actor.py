@@ -31,6 +31,9 @@ from actors.execution import groups as grp
 from actors.execution import orders as fsm
 from actors.execution.commit_stats import CommitStats
 from actors.execution.expiry import day_order_expiry_ns
+from actors.execution.live import LiveTrading
+from actors.execution.reconcile import is_external
+from actors.execution.venue_status import remove_venue_status
 from actors.execution.marks import mark_x2_paise, unrealised_pnl_paise
 from actors.execution.paper import (
     Accepted,
@@ -105,7 +108,7 @@ def restore_snapshot(event: OrderEvent, fill_ids: Sequence[str]) -> fsm.OrderSna
                              reason=event.reason, ts_sent_ns=event.ts_sent_ns)
 
 
-class ExecutionActor(Actor):
+class ExecutionActor(LiveTrading, Actor):
     subscriptions = (topics.DEPTH, topics.TICK, topics.QUOTE)
 
     def __init__(self, ctx: ActorContext) -> None:
@@ -123,12 +126,16 @@ class ExecutionActor(Actor):
         self.ledger = Ledger.open(ledger_dir(self.ctx.data_dir), cfg.ledger)
         now = time.time_ns()
         self.live = cfg.execution.venue == "dhan"
-        if self.ledger.wallet() is None and not self.live:
-            self.ledger.append([CashMovement(kind="DEPOSIT", amount_paise=cfg.execution.starting_cash_paise,
-                                             account="main", note="paper starting cash", ts_ns=now)])
+        self.trading_enabled = not self.live  # live: after the first reconciliation (live.py)
         if self.live:
             self.venue = self._open_dhan_venue(cfg)
-            self._sync_broker_funds(now)
+            self._live_init()
+            self._live_start(now)
+        else:
+            remove_venue_status(self.ctx.run_dir)
+            if self.ledger.wallet() is None:
+                self.ledger.append([CashMovement(kind="DEPOSIT", amount_paise=cfg.execution.starting_cash_paise,
+                                                 account="main", note="paper starting cash", ts_ns=now)])
         wallet = self.ledger.wallet()
         assert wallet is not None
         if not self.live:
@@ -139,17 +146,26 @@ class ExecutionActor(Actor):
                 kind = self._instrument_type(segment, security_id)
                 mark = abs(pos.open_cost_paise) // abs(pos.net_qty_units)
                 self.venue.set_position(segment, security_id, pos.net_qty_units, mark, instrument_type=kind)
-        fills_by_order: dict[str, list[str]] = {}
+        fills_by_order: dict[str, list[tuple[str, int, int]]] = {}
         with self.ledger.reader().snapshot() as snap:
             for fill in snap.fills().values():
-                fills_by_order.setdefault(fill.client_order_id, []).append(fill.fill_id)
+                fills_by_order.setdefault(fill.client_order_id, []).append(
+                    (fill.fill_id, fill.qty_units, fill.price_paise))
         resent = 0
         for event in self.ledger.open_orders():
-            order = restore_snapshot(event, fills_by_order.get(event.client_order_id, ()))
-            self.orders[order.spec.client_order_id] = order
+            if is_external(event.client_order_id):
+                continue  # not ours to work: reconciliation keeps it up to date
+            fills = fills_by_order.get(event.client_order_id, [])
+            order = restore_snapshot(event, [fid for fid, _q, _p in fills])
+            coid = order.spec.client_order_id
+            self.orders[coid] = order
             self._instrument_type(order.spec.segment, order.spec.security_id)
             if self.live:
-                self._handle(self.venue.restore(order, now), now)  # looked up at Dhan, never re-placed blindly
+                # Looked up at Dhan (each child of a sliced order too), never re-placed blindly; a
+                # cancel whose answer died with the old process is asked again.
+                self._handle(self.venue.restore(order, now, fills=fills), now)
+                if order.state is OrderState.PENDING_CANCEL and coid in self.orders:
+                    self._handle(self.venue.cancel(coid, now), now)
             else:
                 self._restore_to_venue(order)  # once the fresh paper venue has the instrument's book
             resent += 1
@@ -167,7 +183,8 @@ class ExecutionActor(Actor):
             self.ctx.every(max(0.0005, cfg.execution.ack_latency_us / 2e6), self._poll_venue)
         self._extensions_start(now)
         self.log.info("execution_ready", venue=cfg.execution.venue, cash_paise=wallet.cash_paise,
-                      open_orders=len(self.orders), resent_to_venue=resent, last_seq=self.ledger.last_seq)
+                      open_orders=len(self.orders), resent_to_venue=resent, last_seq=self.ledger.last_seq,
+                      trading_enabled=self.trading_enabled)
 
     def _instrument(self, segment: int, security_id: int) -> Any:
         key = (segment, security_id)
@@ -177,7 +194,17 @@ class ExecutionActor(Actor):
             if inst is not None:
                 self._instruments[key] = inst
                 self.venue.set_instrument_type(segment, security_id, inst.instrument)
+                if self.live:
+                    self.venue.set_instrument_limits(segment, security_id, inst.lot_size_units,
+                                                     inst.freeze_qty_units)
         return inst
+
+    def _freeze_for_checks(self, inst: Any) -> int:
+        """The freeze quantity an order is checked against here: none when the live venue slices
+        above it (it refuses what cannot be sliced into whole lots, with the numbers)."""
+        if self.live and self.ctx.config.execution.dhan.slicing:
+            return 0
+        return inst.freeze_qty_units
 
     def _instrument_type(self, segment: int, security_id: int) -> str:
         inst = self._instrument(segment, security_id)
@@ -197,25 +224,6 @@ class ExecutionActor(Actor):
         self.ctx.every(DHAN_POLL_INTERVAL_S, self._poll_venue)
         return venue
 
-    def _sync_broker_funds(self, now: int) -> None:
-        """The ledger's cash follows the broker's available balance (risk checks funds against it).
-        Without an answer the cash stays as it was (0 on a new account): risk then denies what
-        needs funds, which is the safe side."""
-        try:
-            funds = self.venue.fetch_funds_paise()
-        except (RuntimeError, ValueError) as exc:
-            self.log.error("broker_funds_unknown", error=str(exc))
-            if self.ledger.wallet() is None:
-                self.ledger.append([CashMovement(kind="ADJUSTMENT", amount_paise=0, account="main",
-                                                 note="live account opened; funds unknown", ts_ns=now)])
-            return
-        wallet = self.ledger.wallet()
-        delta = funds - (wallet.cash_paise if wallet is not None else 0)
-        if delta or wallet is None:
-            self.ledger.append([CashMovement(kind="ADJUSTMENT", amount_paise=delta, account="main",
-                                             note="broker available balance (fundlimit)", ts_ns=now)])
-        self.log.info("broker_funds", available_paise=funds, adjusted_by_paise=delta)
-
     def _venue_fatal(self, fatal: Any) -> None:
         """The broker refused us for good (token expired, no API access, IP not whitelisted)."""
         now = time.time_ns()
@@ -230,7 +238,8 @@ class ExecutionActor(Actor):
         self.ledger.close()
 
     # Orders in ----------------------------------------------------------------------------------
-    def on_submit_order(self, msg: SubmitOrder) -> None:
+    def on_submit_order(self, msg: SubmitOrder, refuse: tuple[str, str] | None = None) -> None:
+        """``refuse``: (code, text) to record the intent REJECTED without sending it."""
         # hot path: validate, write ahead, hand to the venue
         intent = msg.intent
         now = time.time_ns()
@@ -243,18 +252,23 @@ class ExecutionActor(Actor):
             if existing is not None:
                 self.ctx.publish(topics.strategy_topic(topics.ORDER, existing.strategy), existing)
             return
+        if refuse is None and not self.trading_enabled and self._live_hold(intent.intent_id, msg):
+            return
         inst = self._instrument(intent.segment, intent.security_id)
         # The id comes from the ledger in the same txn as the order; validate with a placeholder.
         spec = fsm.spec_from_intent(intent, "PENDING", msg.ts_approved_ns)
         reject: str = ""
         code: str = ""
-        if inst is None:
+        if refuse is not None:
+            code, reject = refuse
+        elif inst is None:
             code, reject = "UNKNOWN_INSTRUMENT", f"instrument {fsm.instrument_label(intent.segment, intent.security_id)} is not in the master"
         else:
-            reason = fsm.validate_spec(spec, inst.lot_size_units, inst.tick_paise, inst.freeze_qty_units)
+            freeze = self._freeze_for_checks(inst)
+            reason = fsm.validate_spec(spec, inst.lot_size_units, inst.tick_paise, freeze)
             if reason is not None:
                 code = reason.value
-                reject = fsm.describe_reject(reason, spec, inst.lot_size_units, inst.tick_paise, inst.freeze_qty_units)
+                reject = fsm.describe_reject(reason, spec, inst.lot_size_units, inst.tick_paise, freeze)
         state = OrderState.REJECTED if code else OrderState.SUBMITTED
         first = OrderEvent(client_order_id="", intent_id=intent.intent_id, strategy=intent.strategy,
                            segment=intent.segment, security_id=intent.security_id, side=intent.side,
@@ -355,6 +369,8 @@ class ExecutionActor(Actor):
         events = self.venue.poll(now)
         if events:
             self._handle(events, now)
+        if self.live:
+            self._live_after_poll()
 
     # Venue events -> state machine -> ledger -> bus ------------------------------------------------
     def _handle(self, events: Sequence[VenueEvent], now: int) -> None:
@@ -390,12 +406,14 @@ class ExecutionActor(Actor):
         batch: list[Any] = [*fills, *latest.values()]
         started = time.perf_counter_ns()
         try:
-            self.ledger.append(batch)
+            seqs = self.ledger.append(batch)
         except LedgerError as exc:
             # Nothing may be published that is not in the ledger; the supervisor restarts us and
             # the orders come back from the ledger.
             self.log.error("ledger_write_failed", error=str(exc))
             raise
+        if self.live and fills:
+            self._live_note_fills([f for f, seq in zip(fills, seqs) if seq])
         self.commit_stats.observe(time.perf_counter_ns() - started)
         for fill in fills:
             self.ctx.publish(topics.strategy_topic(topics.FILL, fill.strategy), fill)
@@ -502,6 +520,8 @@ class ExecutionActor(Actor):
             self.log.info("duplicate_group", group_id=msg.group_id, state=known.state.value)
             self.ctx.publish(topics.strategy_topic(grp.GROUP_TOPIC, known.strategy), known)
             return
+        if not self.trading_enabled and self._live_hold(msg.group_id, msg):
+            return
         group = grp.new_group(msg)
         refusal = self._group_refusal(group)
         if refusal is not None:
@@ -538,9 +558,10 @@ class ExecutionActor(Actor):
             if inst is None:
                 return grp.GroupReason.LEG_INVALID, f"leg {i}: instrument {label} is not in the master"
             spec = fsm.spec_from_intent(intent, "PENDING")
-            reason = fsm.validate_spec(spec, inst.lot_size_units, inst.tick_paise, inst.freeze_qty_units)
+            freeze = self._freeze_for_checks(inst)
+            reason = fsm.validate_spec(spec, inst.lot_size_units, inst.tick_paise, freeze)
             if reason is not None:
-                text = fsm.describe_reject(reason, spec, inst.lot_size_units, inst.tick_paise, inst.freeze_qty_units)
+                text = fsm.describe_reject(reason, spec, inst.lot_size_units, inst.tick_paise, freeze)
                 return grp.GroupReason.LEG_INVALID, f"leg {i}: {reason.value}: {text}"
         return None
 
@@ -604,6 +625,10 @@ class ExecutionActor(Actor):
         self.ctx.publish(topics.strategy_topic(grp.GROUP_TOPIC, group.strategy), event)
 
     def _group_command(self, group_id: str, command: grp.Command) -> None:
+        if not self.trading_enabled and not isinstance(command, grp.CancelLeg):
+            # Live, before the first reconciliation: sent once it succeeds (LiveTrading).
+            self._deferred_group_commands.append((group_id, command))
+            return
         if isinstance(command, grp.CancelLeg):
             if command.client_order_id in self.orders:
                 self._cancel(command.client_order_id, f"group:{group_id}")

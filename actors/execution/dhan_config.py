@@ -54,13 +54,28 @@ class DhanVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
     stream_connect_timeout_s: float = 10.0
     close_timeout_s: float = 2.0
     charges: ChargeSchedule = DEFAULT_SCHEDULE
+    # Reconciliation with Dhan (orders, trades, positions vs the ledger): at start, then this often.
+    reconcile_interval_s: float = 30.0
+    reconcile_retry_initial_s: float = 1.0   # after a failed reconciliation, doubled up to the max
+    reconcile_retry_max_s: float = 60.0
+    # Positions that still disagree after this many reconciliations in a row put trading in
+    # REDUCING (one snapshot can catch a trade between the trade book and positions calls).
+    position_mismatch_confirmations: int = 2
+    # Before the first reconciliation succeeds no order is placed; an intent waits at most this
+    # long for it, then it is recorded REJECTED (NOT_RECONCILED) with the reason.
+    startup_hold_s: float = 10.0
+    funds_refresh_s: float = 60.0   # GET /fundlimit this often; the ledger's cash follows it
+    margin_check: bool = True       # ask Dhan's margin calculator before each new order
+    slicing: bool = True            # above the freeze qty: child orders (else refused)
 
     def __post_init__(self) -> None:
         if not 0 < self.modify_cap <= DHAN_MODIFY_CAP:
             raise ValueError(f"DhanVenueConfig.modify_cap must be 1..{DHAN_MODIFY_CAP}, got {self.modify_cap}")
-        for name in ("rest_workers", "max_place_attempts", "max_lookup_attempts"):
+        for name in ("rest_workers", "max_place_attempts", "max_lookup_attempts", "position_mismatch_confirmations"):
             if getattr(self, name) < 1:
                 raise ValueError(f"DhanVenueConfig.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("max_queue_wait_s", "rest_timeout_s", "retry_backoff_s", "order_book_poll_s"):
+        for name in ("max_queue_wait_s", "rest_timeout_s", "retry_backoff_s", "order_book_poll_s",
+                     "reconcile_interval_s", "reconcile_retry_initial_s", "reconcile_retry_max_s", "startup_hold_s",
+                     "funds_refresh_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"DhanVenueConfig.{name} must be > 0, got {getattr(self, name)}")

@@ -53,11 +53,28 @@ goes out in the next second. A place or modify whose projected send time is more
 than none. Cancels always wait, never refused. Modifications: at most ``modify_cap`` (25) per
 order, counted when sent; the next is refused with ``MODIFY_CAP`` without calling Dhan.
 
+Margin (``margin_check``): before a new order is placed, Dhan's margin calculator is asked (in a
+worker, like every call) what it needs; an order whose margin exceeds the available balance is
+``Rejected`` with ``INSUFFICIENT_MARGIN`` and both figures, without reaching the order API. When the
+calculator cannot answer the order is placed anyway: Dhan's own RMS checks margin again.
+
+Slicing (``slicing``; rules in ``slicing.py`` and ``reconcile.py``): an order above the freeze
+quantity that ``set_instrument_limits`` gave for its instrument is placed as child orders (each at
+most the largest whole-lot quantity under the freeze), correlation ids ``<client order id>_<n>``.
+Each child is looked after like any order here (lookup after a lost answer, fills from the stream,
+cancel); the OMS only sees the parent. A sliced order cannot be modified (``SLICED_ORDER``).
+
+Reconciliation (``request_snapshot``): the order book, trade book and positions (and fund limits
+when asked) are fetched in workers. When all have answered, every order this venue holds open is
+brought up to date from them: missing fills from the trade book (one per trade, on the same
+cumulative fill-id scale as the stream, only above what was already reported: never twice),
+then its status. The snapshot itself is handed to the actor (``take_account_updates``), which
+compares it with the ledger: external orders, fills of orders no longer held here, positions.
+
 The access token and client id are never logged by this module: log lines name orders and codes,
 and text from the SDK or the websocket library is redacted before it is logged.
 
-Not here yet (next landing): reconciliation at start (orders the ledger holds open vs Dhan's order
-book), positions and funds from Dhan feeding risk, super/forever orders, order slicing.
+Not here: super and forever orders; modifying a sliced order.
 """
 
 from __future__ import annotations
@@ -74,7 +91,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, Final, Literal
 
 import msgspec
@@ -90,6 +107,35 @@ from actors.execution.charges import (
     segment_class_for,
 )
 from actors.execution.dhan_config import ORDER_UPDATE_URL, REST_BASE_URL, DhanVenueConfig, RateLimits
+from actors.execution.dhan_wire import (
+    ORDER_TYPES,
+    PRODUCTS,
+    OrderUpdate,
+    fill_id,
+    fill_id_order,
+    fill_price_paise,
+    parse_fund_limits,
+    parse_margin,
+    parse_order_row,
+    parse_position_row,
+    parse_rows,
+    parse_trade_row,
+    parse_update,
+    rupees_float,
+    to_paise,
+    to_units,
+)
+from actors.execution.reconcile import (
+    AccountUpdate,
+    BrokerSnapshot,
+    FundsUpdate,
+    SnapshotFailed,
+    child_correlation_id,
+    missing_fills,
+    slice_quantities,
+    trades_by_order,
+)
+from actors.execution.slicing import SlicedOrder
 from actors.execution.orders import DHAN_MODIFY_CAP, OrderSnapshot, instrument_label
 from actors.execution.paper import (
     NO_EVENTS,
@@ -113,7 +159,6 @@ from ipc.topics import SEGMENT_NAMES
 POLL_INTERVAL_S: Final = 0.05  # the actor's timer for poll(): rate-limited sends, retries, fallback
 LOGIN_MSG_CODE: Final = 42
 _NS_PER_S: Final = 1_000_000_000
-_PAISA: Final = Decimal("0.01")
 NO_CHARGES: Final = ChargeBreakdown(0, 0, 0, 0, 0, 0, 0, 0, 0)
 
 _WS_LOGGER = logging.getLogger("shikra.execution.dhan.websocket")
@@ -150,6 +195,8 @@ class DhanReason(str, enum.Enum):
     ORDER_UNKNOWN = "ORDER_UNKNOWN"
     ORDER_STATE_UNKNOWN = "ORDER_STATE_UNKNOWN"  # Dhan could not be asked whether it has it
     INVALID_ORDER = "INVALID_ORDER"  # cannot be expressed in Dhan's API
+    INSUFFICIENT_MARGIN = "INSUFFICIENT_MARGIN"  # Dhan's margin calculator: needs more than available
+    SLICED_ORDER = "SLICED_ORDER"  # a modify of an order sent as child orders
     DUPLICATE_ORDER_ID = "DUPLICATE_ORDER_ID"
 
 
@@ -158,8 +205,6 @@ FATAL_HTTP_STATUSES: Final = frozenset({401, 403})
 NOT_FOUND_CODES: Final = frozenset({"DH-906", "DH-907"})  # order / data error: "no such order" on a lookup
 _KNOWN_CODES: Final = {r.value: r for r in DhanReason if r.value.startswith("DH-")}
 
-ORDER_TYPES: Final = {"MARKET": "MARKET", "LIMIT": "LIMIT", "SL": "STOP_LOSS", "SL_M": "STOP_LOSS_MARKET"}
-PRODUCTS: Final = {"INTRADAY": "INTRADAY", "CNC": "CNC", "MARGIN": "MARGIN"}
 
 
 class DhanFatal(msgspec.Struct, frozen=True):
@@ -188,38 +233,6 @@ def fatal_message(code: str, detail: str, open_orders: int) -> str:
 # --------------------------------------------------------------------------------------------
 # Functional core: money at the SDK boundary, outcomes, statuses, fills, rate limits
 # --------------------------------------------------------------------------------------------
-
-
-def rupees_float(price_paise: int) -> float:
-    """Paise -> the float the SDK sends (exact text first: 165050 -> float("1650.50"))."""
-    return float(format_paise(price_paise))
-
-
-def to_paise(value: Any) -> int:
-    """A rupee amount from Dhan (float from the SDK's JSON, Decimal/str from ours, int) -> paise,
-    rounded half-up to the paisa (float noise only). Raises ValueError for anything else."""
-    if isinstance(value, bool) or value is None:
-        raise ValueError(f"to_paise: not a rupee amount: {value!r}")
-    try:
-        amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip() or "0")
-    except InvalidOperation:
-        raise ValueError(f"to_paise: not a rupee amount: {value!r}") from None
-    if not amount.is_finite():
-        raise ValueError(f"to_paise: not a finite amount: {value!r}")
-    return int(amount.quantize(_PAISA, rounding=ROUND_HALF_UP) * 100)
-
-
-def to_units(value: Any) -> int:
-    """A quantity from Dhan (int, or its text) -> units; raises ValueError otherwise."""
-    if isinstance(value, bool):
-        raise ValueError(f"to_units: not a quantity: {value!r}")
-    if isinstance(value, int):
-        return value
-    if isinstance(value, (str, Decimal)) and str(value).strip().lstrip("-").isdigit():
-        return int(str(value).strip())
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise ValueError(f"to_units: not a quantity: {value!r}")
 
 
 def place_params(order: OrderSnapshot) -> dict[str, Any]:
@@ -295,69 +308,6 @@ def classify(response: Any, http_status: int) -> RestOutcome:
     return RestOutcome("transport", message=text)
 
 
-class OrderUpdate(msgspec.Struct, frozen=True):
-    """One order's status as Dhan reports it (stream ``order_alert`` or order-book row)."""
-
-    correlation_id: str
-    venue_order_id: str
-    status: str  # upper case
-    qty_units: int
-    traded_qty_units: int  # cumulative
-    traded_price_paise: int  # the last trade's price; 0 when not given
-    avg_price_paise: int  # average over traded_qty_units; 0 when not given
-    reason: str
-
-
-def _first(data: dict[str, Any], *keys: str) -> Any:
-    for key in keys:
-        value = data.get(key)
-        if value not in (None, ""):
-            return value
-    return None
-
-
-def parse_update(data: dict[str, Any]) -> OrderUpdate:
-    """An ``order_alert``'s ``Data`` (PascalCase) or an order-book row (camelCase) -> OrderUpdate.
-    Raises ValueError (naming the key) for a missing status or a bad number."""
-    status = _first(data, "Status", "orderStatus")
-    if not isinstance(status, str):
-        raise ValueError(f"order update without a status (OrderNo {data.get('OrderNo', data.get('orderId'))!r})")
-
-    def number(convert: Callable[[Any], int], *keys: str) -> int:
-        value = _first(data, *keys)
-        try:
-            return 0 if value is None else convert(value)
-        except ValueError as exc:
-            raise ValueError(f"order update {keys[0]}: {exc}") from None
-
-    return OrderUpdate(
-        correlation_id=str(_first(data, "CorrelationId", "correlationId") or ""),
-        venue_order_id=str(_first(data, "OrderNo", "orderId") or ""),
-        status=status.strip().upper(),
-        qty_units=number(to_units, "Quantity", "quantity"),
-        traded_qty_units=number(to_units, "TradedQty", "filledQty"),
-        traded_price_paise=number(to_paise, "TradedPrice", "tradedPrice"),
-        avg_price_paise=number(to_paise, "AvgTradedPrice", "averageTradedPrice"),
-        reason=str(_first(data, "ReasonDescription", "omsErrorDescription", "Remarks") or "")[:200],
-    )
-
-
-def fill_price_paise(filled_before: int, value_before_paise: int, update: OrderUpdate) -> int:
-    """Price of the increase ``update.traded_qty_units - filled_before`` (see the module docstring):
-    ``TradedPrice`` when it agrees with the average within its rounding, else the increase's value
-    from the averages over its quantity (half-even to the paisa)."""
-    delta = update.traded_qty_units - filled_before
-    total = update.traded_qty_units
-    traded = update.traded_price_paise
-    if update.avg_price_paise <= 0:
-        return traded
-    avg_value = update.avg_price_paise * total
-    if traded > 0 and 2 * abs(avg_value - (value_before_paise + traded * delta)) <= total:
-        return traded  # the average is rounded to the paisa: up to half a paisa per unit
-    implied = Decimal(avg_value - value_before_paise) / delta
-    return int(implied.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
-
-
 class RateLimiter:
     """Rolling-window limits on order-API requests (pure: times are passed in, in ns)."""
 
@@ -404,7 +354,11 @@ class RateLimiter:
 # --------------------------------------------------------------------------------------------
 
 _PLACE, _LOOKUP, _CANCEL, _MODIFY, _BOOK = "place", "lookup", "cancel", "modify", "book"
+_ORDERS, _TRADES, _POSITIONS, _FUNDS, _MARGIN = "orders", "trades", "positions", "funds", "margin"
 _ORDER_APIS: Final = frozenset({_PLACE, _CANCEL, _MODIFY})
+# Requests about the account rather than one order: never held back by an order's own request.
+_ACCOUNT_KINDS: Final = frozenset({_BOOK, _ORDERS, _TRADES, _POSITIONS, _FUNDS, _MARGIN})
+_SNAPSHOT_PARTS: Final = (_ORDERS, _TRADES, _POSITIONS)
 _FRESH_STATES: Final = frozenset({OrderState.INITIALIZED, OrderState.SUBMITTED})
 
 
@@ -413,9 +367,9 @@ class _Live:
 
     __slots__ = ("order", "cid", "venue_order_id", "qty", "price", "trigger", "filled", "filled_value",
                  "accepted", "closed", "busy", "modifies", "cancel_asked", "place_attempts", "unknown",
-                 "seg_class")
+                 "seg_class", "parent", "restored_fills", "restored")
 
-    def __init__(self, order: OrderSnapshot, seg_class: Any) -> None:
+    def __init__(self, order: OrderSnapshot, seg_class: Any, parent: str = "") -> None:
         self.order = order
         self.cid = order.spec.client_order_id
         self.venue_order_id = order.venue_order_id
@@ -432,6 +386,11 @@ class _Live:
         self.place_attempts = 0
         self.unknown = False  # a place whose fate Dhan could not be asked about
         self.seg_class = seg_class
+        self.parent = parent  # the client order id of a sliced order's parent ("" when not a child)
+        # A restored child does not know its Dhan order id: its watermark comes from the parent's
+        # recorded fills once the id is learned ((fill id, qty, price) of the parent).
+        self.restored_fills: tuple[tuple[str, int, int], ...] = ()
+        self.restored = False  # handed back after a restart: it may be at Dhan already
 
 
 class _Request:
@@ -460,6 +419,10 @@ class DhanVenueStats(msgspec.Struct, frozen=True, kw_only=True):
     unmatched_updates: int  # updates of orders this venue does not hold (placed elsewhere)
     bad_updates: int
     book_polls: int
+    margin_checks: int
+    sliced_orders: int
+    snapshots: int  # reconciliation snapshots completed (fetched in full)
+    snapshot_failures: int
     fatal_code: str
 
 
@@ -505,8 +468,20 @@ class DhanVenue:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_event: asyncio.Event | None = None
         self._thread: threading.Thread | None = None
+        self._limits: dict[tuple[int, int], tuple[int, int]] = {}  # instrument -> (lot, freeze) in units
+        # Sliced orders by the parent's client order id (kept when done, like _orders: a client
+        # order id is never sent twice, and a late child event is recognised and dropped).
+        self._parents: dict[str, SlicedOrder] = {}
+        self._child_parent: dict[str, str] = {}  # child correlation id -> parent client order id
+        self._snap_parts: dict[str, RestOutcome] = {}
+        self._snap_waiting: set[str] = set()  # parts of the snapshot in flight
+        self._funds_inflight = False
+        self._awaiting_margin = 0  # places waiting for the margin calculator's answer
+        self._updates: list[AccountUpdate] = []
+        self._external_activity = False
         self._n = dict(submitted=0, sent=0, rejected=0, fills=0, lookups=0, transport_failures=0,
-                       stream_connects=0, stream_updates=0, unmatched_updates=0, bad_updates=0, book_polls=0)
+                       stream_connects=0, stream_updates=0, unmatched_updates=0, bad_updates=0, book_polls=0,
+                       margin_checks=0, sliced_orders=0, snapshots=0, snapshot_failures=0)
 
     # Lifecycle -------------------------------------------------------------------------------
     @property
@@ -578,8 +553,17 @@ class DhanVenue:
         """Dhan expires DAY orders itself and says so (EXPIRED): nothing to do here."""
         return NO_EVENTS
 
+    def set_instrument_limits(self, segment: int, security_id: int, lot_size_units: int,
+                              freeze_qty_units: int) -> None:
+        """Lot size and exchange freeze quantity of an instrument (units; freeze 0: unknown, no
+        slicing). Orders above the freeze quantity are sliced (module docstring)."""
+        self._limits[(segment, security_id)] = (lot_size_units, freeze_qty_units)
+
     def open_order_ids(self) -> tuple[str, ...]:
-        return tuple(self._open)
+        """Client order ids of the orders still working (a sliced order once, by its parent id)."""
+        ids = [o.cid for o in self._open.values() if not o.parent]
+        ids.extend(cid for cid, p in self._parents.items() if not p.done)
+        return tuple(ids)
 
     def stats(self) -> DhanVenueStats:
         return DhanVenueStats(**self._n, queued=len(self._urgent) + len(self._normal) + len(self._delayed),
@@ -593,56 +577,171 @@ class DhanVenue:
         ``max_queue_wait_s``; otherwise the answer comes from ``poll``. An order that already has a
         venue order id or is past SUBMITTED (handed back after a restart) is treated as ``restore``."""
         restored = bool(order.venue_order_id) or order.state not in _FRESH_STATES
-        return self._enter(order, now_ns, instrument_type, lookup_first=restored)
+        return self._parentize(self._enter(order, now_ns, instrument_type, lookup_first=restored), now_ns)
+
+    def restore(self, order: OrderSnapshot, now_ns: int, *, instrument_type: str = "",
+                fills: Sequence[tuple[str, int, int]] = ()) -> Sequence[VenueEvent]:
+        """An order the ledger holds open after a restart: looked up by correlation id first (each
+        child of a sliced order by its own) and adopted (missed fills and status reported); placed
+        only when Dhan answers that it has no such order, it never had a venue order id and no
+        cancel is pending. Never a second order. ``fills`` are the order's recorded fills
+        ``(fill id, qty, price)``: a child's share of them is known by its Dhan order id."""
+        return self._parentize(self._enter(order, now_ns, instrument_type, lookup_first=True, fills=fills), now_ns)
+
+    def request_snapshot(self, now_ns: int, *, with_funds: bool = False) -> bool:
+        """Fetch the order book, trade book and positions (and ``with_funds`` the fund limits) for a
+        reconciliation; the result comes out of ``take_account_updates`` after ``poll``. False
+        when one is already in flight or the venue stopped for good."""
+        if self._snap_waiting or self._fatal is not None:
+            return False
+        self._snap_parts = {}
+        parts = _SNAPSHOT_PARTS + ((_FUNDS,) if with_funds else ())
+        self._snap_waiting = set(parts)
+        for kind in parts:
+            self._normal.appendleft(_Request(kind, "", ("snapshot",)))
+        self._pump(now_ns)  # account requests never wait for the order-API limits
+        return True
+
+    def request_funds(self, now_ns: int) -> bool:
+        """Fetch the fund limits (result from ``take_account_updates``); False if one is in flight."""
+        if self._funds_inflight or self._fatal is not None:
+            return False
+        self._funds_inflight = True
+        self._normal.appendleft(_Request(_FUNDS, "", ("funds",)))
+        self._pump(now_ns)
+        return True
+
+    def take_account_updates(self) -> list[AccountUpdate]:
+        """Snapshots, snapshot failures and fund limits that arrived since the last call."""
+        updates, self._updates = self._updates, []
+        return updates
+
+    def take_external_activity(self) -> bool:
+        """Whether the stream reported an order this venue does not hold since the last call (an
+        order placed elsewhere: worth an early reconciliation)."""
+        seen, self._external_activity = self._external_activity, False
+        return seen
 
     def fetch_funds_paise(self) -> int:
         """The account's available balance from GET /fundlimit (``availabelBalance``: Dhan's
-        spelling), in paise. Blocking: for start-up, never the order path. Raises RuntimeError
-        with the reason when Dhan does not answer with a balance."""
+        spelling), in paise. Blocking: for tools, never the order path (the actor uses
+        ``request_funds``). Raises RuntimeError with the reason when Dhan does not answer with a
+        balance."""
         client = _RestClient(self._creds, self.config.rest_url, self.config.rest_timeout_s)
         outcome = classify(client.api.get_fund_limits(), client.last_status)
-        if outcome.kind != "ok" or not isinstance(outcome.data, dict) or "availabelBalance" not in outcome.data:
-            raise RuntimeError(f"fundlimit: {outcome.kind} {outcome.message or outcome.data!r}")
-        return to_paise(outcome.data["availabelBalance"])
-
-    def restore(self, order: OrderSnapshot, now_ns: int, *, instrument_type: str = "") -> Sequence[VenueEvent]:
-        """An order the ledger holds open after a restart: looked up by correlation id first and
-        adopted (missed fills and status reported); placed only when Dhan answers that it has no such
-        order and it never had a venue order id. Never a second order."""
-        return self._enter(order, now_ns, instrument_type, lookup_first=True)
+        if outcome.kind != "ok":
+            raise RuntimeError(f"fundlimit: {outcome.kind} {outcome.describe()}")
+        try:
+            return parse_fund_limits(outcome.data).available_paise
+        except ValueError as exc:
+            raise RuntimeError(str(exc)) from None
 
     def _enter(self, order: OrderSnapshot, now_ns: int, instrument_type: str, *,
-               lookup_first: bool) -> Sequence[VenueEvent]:
+               lookup_first: bool, fills: Sequence[tuple[str, int, int]] = ()) -> Sequence[VenueEvent]:
         spec = order.spec
         cid = spec.client_order_id
         self._n["submitted"] += 1
-        if cid in self._orders:
+        if cid in self._orders or cid in self._parents:
             return self._reject(cid, now_ns, DhanReason.DUPLICATE_ORDER_ID, f"client order id {cid} was already sent")
         if self._fatal is not None:
             return self._reject(cid, now_ns, DhanReason.VENUE_HALTED, self._halted_text("order"))
         try:
             place_params(order)
+            parts = self._slices(order)
         except ValueError as exc:
             return self._reject(cid, now_ns, DhanReason.INVALID_ORDER, f"order {cid}: {exc}")
         if not lookup_first:
-            wait_ns = self._limiter.projected_ns(now_ns, self._queued_order_apis()) - now_ns
+            wait_ns = self._limiter.projected_ns(now_ns, self._queued_order_apis() + len(parts) - 1) - now_ns
             if wait_ns > self.config.max_queue_wait_s * _NS_PER_S:
                 return self._reject(cid, now_ns, DhanReason.RATE_LIMITED, self._rate_text(cid, wait_ns))
         itype = instrument_type or self._instrument_types.get((spec.segment, spec.security_id), "")
-        live = _Live(order, segment_class_for(spec.segment, itype, spec.product))
-        self._orders[cid] = live
-        self._open[cid] = live
-        if lookup_first:
-            live.accepted = order.state not in _FRESH_STATES  # the OMS already knows it was accepted
-            if order.venue_order_id:
-                self._by_venue_id[order.venue_order_id] = cid
-            self._normal.append(_Request(_LOOKUP, cid))
+        seg_class = segment_class_for(spec.segment, itype, spec.product)
+        if len(parts) == 1:
+            live = _Live(order, seg_class)
+            self._orders[cid] = live
+            self._open[cid] = live
+            targets = [live]
+            if lookup_first:
+                live.restored = True
+                live.accepted = order.state not in _FRESH_STATES  # the OMS already knows it was accepted
+                live.cancel_asked = order.state is OrderState.PENDING_CANCEL
+                if order.venue_order_id:
+                    self._by_venue_id[order.venue_order_id] = cid
         else:
-            self._normal.append(_Request(_PLACE, cid))
+            targets = self._enter_sliced(order, parts, seg_class, lookup_first, fills)
+        if lookup_first:
+            for live in targets:
+                self._normal.append(_Request(_LOOKUP, live.cid))
+        elif self.config.margin_check:
+            self._awaiting_margin += len(targets)
+            self._normal.append(_Request(_MARGIN, cid, (tuple(t.cid for t in targets),)))
+        else:
+            for live in targets:
+                self._normal.append(_Request(_PLACE, live.cid))
         return self._pump(now_ns)
 
+    def _slices(self, order: OrderSnapshot) -> list[int]:
+        """Child quantities of ``order`` (one: not sliced). Raises ValueError (see reconcile)."""
+        lot, freeze = self._limits.get((order.spec.segment, order.spec.security_id), (1, 0))
+        if not self.config.slicing or order.qty_units <= freeze or freeze <= 0:
+            return [order.qty_units]
+        return slice_quantities(order.qty_units, lot, freeze)
+
+    def _enter_sliced(self, order: OrderSnapshot, parts: list[int], seg_class: Any, restored: bool,
+                      fills: Sequence[tuple[str, int, int]]) -> list[_Live]:
+        cid = order.spec.client_order_id
+        children: list[_Live] = []
+        for n, qty in enumerate(parts, start=1):
+            child_cid = child_correlation_id(cid, n)
+            child_order = msgspec.structs.replace(
+                order, spec=msgspec.structs.replace(order.spec, client_order_id=child_cid, qty_units=qty),
+                qty_units=qty, filled_qty_units=0, filled_value_paise=0, fill_ids=(), venue_order_id="")
+            live = _Live(child_order, seg_class, parent=cid)
+            live.restored_fills = tuple(fills)
+            live.restored = restored
+            live.cancel_asked = order.state is OrderState.PENDING_CANCEL
+            self._orders[child_cid] = live
+            self._open[child_cid] = live
+            self._child_parent[child_cid] = cid
+            children.append(live)
+        self._parents[cid] = SlicedOrder(cid, [(c.cid, c.qty) for c in children],
+                                         cancel_code=DhanReason.CANCEL_REQUESTED,
+                                         accepted=restored and order.state not in _FRESH_STATES,
+                                         cancel_asked=order.state is OrderState.PENDING_CANCEL)
+        self._n["sliced_orders"] += 1
+        self._log.info("dhan_order_sliced", client_order_id=cid, qty_units=order.qty_units, children=len(parts),
+                       child_qty_units=parts[0], restored=restored)
+        return children
+
     def cancel(self, client_order_id: str, now_ns: int) -> Sequence[VenueEvent]:
-        """Queue a cancel (ahead of places and modifies; never refused for rate)."""
+        """Queue a cancel (ahead of places and modifies; never refused for rate). A sliced order
+        cancels every working child; children not yet sent are dropped here."""
+        parent = self._parents.get(client_order_id)
+        if parent is None:
+            return self._parentize(self._cancel_live(client_order_id, now_ns), now_ns)
+        if parent.done:
+            return NO_EVENTS
+        if self._fatal is not None:
+            return (CancelRefused(client_order_id=client_order_id, ts_event_ns=now_ns,
+                                  reason_code=DhanReason.VENUE_HALTED,  # type: ignore[arg-type]
+                                  reason=self._halted_text("cancel")),)
+        events: list[VenueEvent] = []
+        for child_cid in parent.request_cancel():
+            events.extend(self._cancel_child(child_cid, now_ns))
+        return self._parentize(events, now_ns)
+
+    def _cancel_child(self, child_cid: str, now_ns: int) -> Sequence[VenueEvent]:
+        o = self._orders[child_cid]
+        if not o.closed and not o.place_attempts and not o.busy and not o.venue_order_id and not o.restored:
+            # Never sent (waiting for the rate limits or the margin answer): nothing to ask Dhan.
+            out: list[VenueEvent] = []
+            self._close(o, out, Canceled(client_order_id=child_cid, ts_event_ns=now_ns,
+                                         reason_code=DhanReason.CANCEL_REQUESTED,  # type: ignore[arg-type]
+                                         reason=f"child {child_cid} not sent to Dhan"))
+            return out
+        return self._cancel_live(child_cid, now_ns)
+
+    def _cancel_live(self, client_order_id: str, now_ns: int) -> Sequence[VenueEvent]:
         o = self._orders.get(client_order_id)
         if o is None:
             return (CancelRefused(client_order_id=client_order_id, ts_event_ns=now_ns,
@@ -661,10 +760,18 @@ class DhanVenue:
     def modify(self, client_order_id: str, qty_units: int, price_paise: int, trigger_price_paise: int,
                now_ns: int) -> Sequence[VenueEvent]:
         """Queue a modify (total qty, limit price, trigger price). Refused at once past the
-        modification cap, after a fatal error, or when it would wait too long for the rate limits."""
+        modification cap, after a fatal error, for a sliced order, or when it would wait too long
+        for the rate limits."""
         o = self._orders.get(client_order_id)
         refuse: tuple[DhanReason, str] | None = None
-        if o is None:
+        parent = self._parents.get(client_order_id)
+        if parent is not None:
+            if parent.done:
+                return NO_EVENTS
+            refuse = DhanReason.SLICED_ORDER, (f"order {client_order_id} went to Dhan as {len(parent.children)} child "
+                                               "orders (above the freeze quantity) and cannot be modified: cancel "
+                                               "it and place a new order")
+        elif o is None:
             refuse = DhanReason.ORDER_UNKNOWN, f"order {client_order_id} was never sent to Dhan"
         elif o.closed:
             return NO_EVENTS
@@ -708,11 +815,35 @@ class DhanVenue:
                 self._stream_up = bool(payload)
         self._due_book_poll(now_ns)
         out.extend(self._pump(now_ns))
+        return self._parentize(out, now_ns)
+
+    def _parentize(self, events: Sequence[VenueEvent], now_ns: int) -> Sequence[VenueEvent]:
+        """Events of sliced orders' children become their parents' (``slicing.SlicedOrder``);
+        a child refused or cancelled by Dhan cancels its working siblings."""
+        if not self._child_parent or not events:
+            return events or NO_EVENTS
+        out: list[VenueEvent] = []
+        pending = deque(events)
+        while pending:
+            ev = pending.popleft()
+            parent_cid = self._child_parent.get(ev.client_order_id)
+            if parent_cid is None:
+                out.append(ev)
+                continue
+            parent = self._parents[parent_cid]
+            parent_events, to_cancel = parent.on_child_event(ev)
+            out.extend(parent_events)
+            for child_cid in to_cancel:
+                if not self._orders[child_cid].closed:
+                    self._log.warning("dhan_child_ended_order", client_order_id=parent_cid, child=ev.client_order_id,
+                                      child_event=type(ev).__name__, cancelling=child_cid)
+                pending.extend(self._cancel_child(child_cid, now_ns))
         return out or NO_EVENTS
 
     # Sending -----------------------------------------------------------------------------------
     def _queued_order_apis(self) -> int:
-        return sum(1 for r in self._normal if r.kind in _ORDER_APIS) + len(self._urgent)
+        """Order-API requests waiting to be sent, counting places that wait for a margin answer."""
+        return sum(1 for r in self._normal if r.kind in _ORDER_APIS) + len(self._urgent) + self._awaiting_margin
 
     def _pump(self, now_ns: int) -> Sequence[VenueEvent]:
         """Send what the limits and per-order sequencing allow; refuse everything after a fatal."""
@@ -729,8 +860,11 @@ class DhanVenue:
             kept: deque[_Request] = deque()
             while q:
                 r = q.popleft()
+                if r.kind in _ACCOUNT_KINDS:
+                    self._dispatch(r, None)
+                    continue
                 o = self._orders.get(r.cid)
-                if r.kind != _BOOK and (o is None or o.busy):
+                if o is None or o.busy:
                     if o is not None:
                         kept.append(r)  # its order has a request in flight: after that one
                     continue
@@ -792,8 +926,24 @@ class DhanVenue:
             vid = o.venue_order_id
             call = lambda c: c.modify_order(vid, ORDER_TYPES[spec.order_type], "", qty, rupees_float(price),
                                             rupees_float(trigger), 0, spec.validity)
-        else:
-            self._n["book_polls"] += 1
+        elif r.kind == _MARGIN:
+            self._n["margin_checks"] += 1
+            first = self._orders[r.args[0][0]]
+            spec = first.order.spec
+            qty = sum(self._orders[c].qty for c in r.args[0])
+            margin = dict(security_id=str(spec.security_id), exchange_segment=SEGMENT_NAMES[spec.segment],
+                          transaction_type=spec.side, quantity=qty, product_type=PRODUCTS[spec.product],
+                          price=rupees_float(first.price), trigger_price=rupees_float(first.trigger))
+            call = lambda c: c.margin_calculator(**margin)
+        elif r.kind == _TRADES:
+            call = lambda c: c.get_trade_book()
+        elif r.kind == _POSITIONS:
+            call = lambda c: c.get_positions()
+        elif r.kind == _FUNDS:
+            call = lambda c: c.get_fund_limits()
+        else:  # _BOOK (fallback poll) or _ORDERS (snapshot): the order book
+            if r.kind == _BOOK:
+                self._n["book_polls"] += 1
             call = lambda c: c.get_order_list()
         self._in_flight += 1
         self._pool.submit(self._run_call, r, call)
@@ -827,23 +977,18 @@ class DhanVenue:
     # Results -----------------------------------------------------------------------------------
     def _on_rest(self, r: _Request, res: RestOutcome, now_ns: int, out: list[VenueEvent]) -> None:
         self._in_flight -= 1
-        o = self._orders.get(r.cid)
-        if o is not None:
-            o.busy = False
         if res.kind == "transport":
             self._n["transport_failures"] += 1
         fatal = res.fatal_code
         if fatal:
             self._go_fatal(fatal, res.describe(), now_ns, out)
-        if r.kind == _BOOK:
-            self._book_inflight = False
-            if res.kind == "ok" and isinstance(res.data, list):
-                for row in res.data:
-                    if isinstance(row, dict):
-                        self._on_update_data(row, now_ns, out, from_book=True)
+        if r.kind in _ACCOUNT_KINDS:
+            self._on_account(r, res, now_ns, out)
             return
+        o = self._orders.get(r.cid)
         if o is None:
             return
+        o.busy = False
         if r.kind == _PLACE:
             self._on_place(o, res, now_ns, out)
         elif r.kind == _LOOKUP:
@@ -883,6 +1028,11 @@ class DhanVenue:
                 o.unknown = True
                 self._log.error("dhan_known_order_not_found", client_order_id=o.cid,
                                 venue_order_id=o.venue_order_id, detail=res.describe()[:200])
+            elif o.cancel_asked:
+                # Cancelled before it ever reached Dhan (a cancel pending across a restart).
+                self._close(o, out, Canceled(client_order_id=o.cid, ts_event_ns=now_ns,
+                                             reason_code=DhanReason.CANCEL_REQUESTED,  # type: ignore[arg-type]
+                                             reason=f"order {o.cid} never reached Dhan; cancelled here"))
             elif o.place_attempts < self.config.max_place_attempts:
                 self._log.info("dhan_place_resend", client_order_id=o.cid, attempt=o.place_attempts + 1)
                 self._normal.appendleft(_Request(_PLACE, o.cid))
@@ -939,14 +1089,124 @@ class DhanVenue:
         """A place response or a lookup row: the venue order id, then its status."""
         vid = str(data.get("orderId") or "")
         if vid:
-            o.venue_order_id = vid
-            self._by_venue_id[vid] = o.cid
+            self._learn_vid(o, vid)
         status = data.get("orderStatus")
         if isinstance(status, str):
             try:
                 self._apply(o, parse_update(data), now_ns, out)
             except ValueError:
                 self._n["bad_updates"] += 1
+
+    # Account requests: margin, snapshots, funds ---------------------------------------------
+    def _on_account(self, r: _Request, res: RestOutcome, now_ns: int, out: list[VenueEvent]) -> None:
+        if r.kind == _BOOK:
+            self._book_inflight = False
+            if res.kind == "ok" and isinstance(res.data, list):
+                for row in res.data:
+                    if isinstance(row, dict):
+                        self._on_update_data(row, now_ns, out, from_book=True)
+        elif r.kind == _MARGIN:
+            self._on_margin(r, res, now_ns, out)
+        elif r.kind == _FUNDS and r.args == ("funds",):
+            self._funds_inflight = False
+            if res.kind == "ok":
+                try:
+                    self._updates.append(FundsUpdate(parse_fund_limits(res.data), now_ns))
+                except ValueError as exc:
+                    self._log.warning("dhan_funds_unreadable", error=str(exc)[:200])
+            else:
+                self._log.warning("dhan_funds_failed", failure=res.kind, detail=self._redact(res.describe())[:200])
+        elif r.kind in self._snap_waiting:
+            self._snap_waiting.discard(r.kind)
+            self._snap_parts[r.kind] = res
+            if not self._snap_waiting:
+                self._finish_snapshot(now_ns, out)
+
+    def _on_margin(self, r: _Request, res: RestOutcome, now_ns: int, out: list[VenueEvent]) -> None:
+        """Dhan's margin calculator answered for order ``r.cid`` (its children ``r.args[0]``):
+        place it, or refuse it when the margin exceeds the available balance."""
+        targets = [self._orders[c] for c in r.args[0] if not self._orders[c].closed]
+        if not targets:
+            return
+        if self._fatal is not None:
+            code = res.reason() if res.fatal_code else DhanReason.VENUE_HALTED
+            text = f"Dhan refused order {r.cid}: {res.describe()}" if res.fatal_code else self._halted_text("order")
+            for o in targets:
+                self._close_rejected(o, code, text, now_ns, out)
+            return
+        quote = None
+        if res.kind == "ok":
+            try:
+                quote = parse_margin(res.data)
+            except ValueError as exc:
+                self._log.warning("dhan_margin_unreadable", client_order_id=r.cid, error=str(exc)[:200])
+        else:
+            self._log.warning("dhan_margin_unknown", client_order_id=r.cid, failure=res.kind,
+                              detail=self._redact(res.describe())[:200])
+        if quote is not None and quote.short_paise > 0:
+            text = (f"order {r.cid} needs margin {format_paise(quote.total_margin_paise)}; available "
+                    f"{format_paise(quote.available_paise)} (short by {format_paise(quote.short_paise)}), "
+                    "per Dhan's margin calculator")
+            for o in targets:
+                self._close_rejected(o, DhanReason.INSUFFICIENT_MARGIN, text, now_ns, out)
+            return
+        # Fits, or the calculator could not say: Dhan's RMS checks the margin again on the place.
+        for o in reversed(targets):
+            self._normal.appendleft(_Request(_PLACE, o.cid))
+
+    def _finish_snapshot(self, now_ns: int, out: list[VenueEvent]) -> None:
+        parts = self._snap_parts
+        self._snap_parts = {}
+        failed = [f"{kind}: {parts[kind].kind} {self._redact(parts[kind].describe())[:120]}"
+                  for kind in (*_SNAPSHOT_PARTS, _FUNDS) if kind in parts and parts[kind].kind != "ok"]
+        if failed:
+            self._n["snapshot_failures"] += 1
+            self._updates.append(SnapshotFailed("; ".join(failed), now_ns))
+            return
+        errors: list[str] = []
+        orders, bad = parse_rows(parts[_ORDERS].data, parse_order_row)
+        errors += [f"orders: {e}" for e in bad]
+        trades, bad = parse_rows(parts[_TRADES].data, parse_trade_row)
+        errors += [f"trades: {e}" for e in bad]
+        positions, bad = parse_rows(parts[_POSITIONS].data, parse_position_row)
+        errors += [f"positions: {e}" for e in bad]
+        funds = None
+        if _FUNDS in parts:
+            try:
+                funds = parse_fund_limits(parts[_FUNDS].data)
+            except ValueError as exc:
+                errors.append(f"fundlimit: {exc}")
+        snapshot = BrokerSnapshot(orders=orders, trades=trades, positions=positions, funds=funds,
+                                  row_errors=errors, ts_ns=now_ns)
+        self._n["snapshots"] += 1
+        self._reconcile_held(snapshot, now_ns, out)
+        self._updates.append(snapshot)
+
+    def _reconcile_held(self, snapshot: BrokerSnapshot, now_ns: int, out: list[VenueEvent]) -> None:
+        """Bring every order held open here up to date from a snapshot: its Dhan order id, its
+        acknowledgement, the trade book's fills it has not reported (``missing_fills``), then its
+        status (which can add only what the trade book did not have yet)."""
+        trades = trades_by_order(snapshot.trades)
+        by_vid = {row.venue_order_id: row for row in snapshot.orders}
+        by_corr = {row.correlation_id: row for row in snapshot.orders if row.correlation_id}
+        for o in list(self._open.values()):
+            row = by_vid.get(o.venue_order_id) if o.venue_order_id else by_corr.get(o.cid)
+            if row is None or o.closed:
+                continue
+            if not o.venue_order_id:
+                self._learn_vid(o, row.venue_order_id)
+            if not o.accepted and row.status not in ("TRANSIT", "REJECTED"):
+                o.accepted = True
+                out.append(Accepted(client_order_id=o.cid, ts_event_ns=now_ns, venue_order_id=o.venue_order_id))
+            for fill in missing_fills(o.venue_order_id, trades.get(o.venue_order_id, ()), o.filled, o.filled_value):
+                if o.filled + fill.qty_units > o.qty:
+                    self._log.error("dhan_trade_book_overfill", client_order_id=o.cid, fill_id=fill.fill_id,
+                                    filled_units=o.filled, qty_units=fill.qty_units, order_qty_units=o.qty)
+                    break
+                self._log.info("dhan_fill_from_trade_book", client_order_id=o.parent or o.cid, fill_id=fill.fill_id,
+                               qty_units=fill.qty_units, price_paise=fill.price_paise)
+                self._record_fill(o, fill.fill_id, fill.qty_units, fill.price_paise, now_ns, out)
+            self._apply(o, row.as_update(), now_ns, out)
 
     # Order updates -----------------------------------------------------------------------------
     def _on_update_data(self, data: Any, now_ns: int, out: list[VenueEvent], from_book: bool = False) -> None:
@@ -964,12 +1224,28 @@ class DhanVenue:
         if o is None:
             if not from_book:
                 self._n["unmatched_updates"] += 1
+                self._external_activity = True
             return
         if update.venue_order_id and not o.venue_order_id:
-            o.venue_order_id = update.venue_order_id
-            self._by_venue_id[update.venue_order_id] = cid
-            o.unknown = False
+            self._learn_vid(o, update.venue_order_id)
         self._apply(o, update, now_ns, out)
+
+    def _learn_vid(self, o: _Live, vid: str) -> None:
+        """``o``'s Dhan order id is known now. A restored child takes its share of the parent's
+        recorded fills as its watermark (its fill ids carry this order id), so nothing it already
+        reported is reported again."""
+        if o.venue_order_id == vid:
+            return
+        o.venue_order_id = vid
+        o.unknown = False
+        self._by_venue_id[vid] = o.cid
+        if o.restored_fills:
+            mine = [(qty, price) for fid, qty, price in o.restored_fills if fill_id_order(fid) == vid]
+            o.filled = sum(q for q, _p in mine)
+            o.filled_value = sum(q * p for q, p in mine)
+            o.restored_fills = ()
+            if o.filled:
+                self._log.info("dhan_child_restored", client_order_id=o.parent, child=o.cid, filled_units=o.filled)
 
     def _apply(self, o: _Live, u: OrderUpdate, now_ns: int, out: list[VenueEvent]) -> None:
         """Events for ``o`` from a status report (rules in the module docstring)."""
@@ -1002,7 +1278,11 @@ class DhanVenue:
 
     def _fill(self, o: _Live, u: OrderUpdate, now_ns: int, out: list[VenueEvent]) -> None:
         qty = u.traded_qty_units - o.filled
-        price = fill_price_paise(o.filled, o.filled_value, u)
+        self._record_fill(o, fill_id(o.venue_order_id, u.traded_qty_units), qty,
+                          fill_price_paise(o.filled, o.filled_value, u), now_ns, out)
+
+    def _record_fill(self, o: _Live, fid: str, qty: int, price: int, now_ns: int, out: list[VenueEvent]) -> None:
+        """``qty`` more of ``o`` traded at ``price``: its watermark moves, a ``Filled`` goes out."""
         if price <= 0:
             self._n["bad_updates"] += 1
             self._log.error("dhan_fill_without_price", client_order_id=o.cid, qty_units=qty)
@@ -1014,11 +1294,11 @@ class DhanVenue:
         else:
             charges = charges_for_fill(seg_class, spec.side, qty, price, o.filled == 0, self.config.charges,
                                        order_value_before_paise=o.filled_value)
-        o.filled = u.traded_qty_units
+        o.filled += qty
         o.filled_value += qty * price
         self._n["fills"] += 1
-        out.append(Filled(client_order_id=o.cid, ts_event_ns=now_ns, fill_id=f"{o.venue_order_id}-{o.filled}",
-                          qty_units=qty, price_paise=price, charges=charges))
+        out.append(Filled(client_order_id=o.cid, ts_event_ns=now_ns, fill_id=fid, qty_units=qty, price_paise=price,
+                          charges=charges))
 
     def _close(self, o: _Live, out: list[VenueEvent], event: VenueEvent) -> None:
         self._mark_closed(o)
@@ -1068,8 +1348,15 @@ class DhanVenue:
     def _refuse_queued(self, now_ns: int) -> Sequence[VenueEvent]:
         out: list[VenueEvent] = []
         for r in [*self._urgent, *self._normal, *self._delayed]:
+            if r.kind == _MARGIN:
+                self._awaiting_margin -= len(r.args[0])
+                for child in r.args[0]:
+                    o = self._orders[child]
+                    if not o.closed:
+                        self._close_rejected(o, DhanReason.VENUE_HALTED, self._halted_text("order"), now_ns, out)
+                continue
             o = self._orders.get(r.cid)
-            if o is None or o.closed:
+            if o is None or o.closed or r.kind in _ACCOUNT_KINDS:
                 continue
             if r.kind == _PLACE and not o.place_attempts:
                 self._close_rejected(o, DhanReason.VENUE_HALTED, self._halted_text("order"), now_ns, out)

@@ -104,6 +104,7 @@ class GroupReason(str, enum.Enum):
     BAD_LEG_QTY = "BAD_LEG_QTY"
     LEG_INVALID = "LEG_INVALID"  # the OMS found a leg it could not send (instrument, lot, tick)
     KILL_SWITCH = "KILL_SWITCH"
+    NOT_RECONCILED = "NOT_RECONCILED"  # live trading waits for the first reconciliation with the broker
     # why a group rolled back
     LEG_REJECTED = "LEG_REJECTED"
     LEG_DENIED = "LEG_DENIED"

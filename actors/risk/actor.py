@@ -49,6 +49,7 @@ from ipc.messages import (
     Position,
     Quote,
     RecordAudit,
+    ReduceRisk,
     Reply,
     SetRiskLimits,
     SquareOffAll,
@@ -126,7 +127,10 @@ class RiskActor(Actor):
                 open_orders = list(snap.open_orders().values())
         except LedgerError:
             pass  # first start: execution creates the ledger
-        self.engine = RiskEngine(limits, [], cash_paise=cash, calendar=self.calendar, status=status)
+        # The live venue slices above the freeze quantity itself (one order, child orders at the
+        # broker); the paper venue gets the slices from here.
+        self.engine = RiskEngine(limits, [], cash_paise=cash, calendar=self.calendar, status=status,
+                                 venue_slices=cfg.execution.venue == "dhan")
         self.monitor = PostTradeMonitor(limits, self.calendar)
         now = time.time_ns()
         for pos in positions:
@@ -364,6 +368,21 @@ class RiskActor(Actor):
                 else:
                     for order in result:
                         self._submit(order, now)
+
+    def on_reduce_risk(self, msg: ReduceRisk) -> None:
+        """Execution found positions that disagree with the broker's: only reducing orders pass."""
+        result = trading.apply(self.engine.status, trading.Command.REDUCE, by=msg.by, role="system",
+                               now_ns=msg.ts_ns, reason_code=msg.reason_code, detail=msg.detail)
+        if isinstance(result, trading.TransitionRefused):
+            self.log.warning("reduce_refused", reason=msg.reason_code, state=self.engine.status.state.value,
+                             why=result.message)
+            return
+        if result is self.engine.status:
+            return  # already REDUCING: nothing changes
+        self._set_status(result)
+        self.ctx.send(EXECUTION, RecordAudit(who=msg.by, action="risk_reduce",
+                                             args={"reason_code": msg.reason_code, "cmd_id": msg.cmd_id},
+                                             result=msg.detail, ts_ns=msg.ts_ns))
 
     # Commands from the control API --------------------------------------------------------------
     def _reply(self, cmd_id: str, ok: bool, code: str = "", detail: str = "") -> None:

@@ -640,8 +640,10 @@ class RiskEngine:
         cash_paise: int,
         calendar: SessionCalendar | None = None,
         status: RiskStatus | None = None,
+        venue_slices: bool = False,
     ) -> None:
         self.limits = limits
+        self.venue_slices = venue_slices  # the venue splits above the freeze qty: approve whole
         self.calendar = calendar if calendar is not None else default_calendar()
         self.status = status if status is not None else RiskStatus()
         self.cash_paise = cash_paise
@@ -962,7 +964,9 @@ class RiskEngine:
 
         Counts each slice in the rate window, orders today and open orders; adds the open
         quantity to the strategy and account figures; reserves cash for opening orders; remembers
-        the intent id (and slice ids) for duplicate detection.
+        the intent id (and slice ids) for duplicate detection. With ``venue_slices`` the intent
+        goes whole (the venue sends its slices as child orders of one order), each slice still
+        counted in the rate window and orders today.
         """
         if not (self._day_start_ns <= now_ns < self._day_end_ns):
             self._roll_day(now_ns)
@@ -972,9 +976,15 @@ class RiskEngine:
         ref = reference_price(intent.order_type, intent.price_paise, intent.trigger_price_paise, slot.book.mark_paise)
         orders = self.slice(intent)
         self._seen.add(intent.intent_id)
+        if self.venue_slices:
+            for _ in orders:
+                self._window.append(now_ns)
+                self.orders_today += 1
+            orders = [intent]
         for order in orders:
-            self._window.append(now_ns)
-            self.orders_today += 1
+            if not self.venue_slices:
+                self._window.append(now_ns)
+                self.orders_today += 1
             self._seen.add(order.intent_id)
             self._add_open(order.intent_id, slot, side, order.qty_units, ref, opening)
         slot.last_order_ns = now_ns

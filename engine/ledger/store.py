@@ -836,6 +836,10 @@ class Ledger:
     def open_orders(self) -> list[OrderEvent]:
         return [order for order in self._tables.orders.values() if is_open_order(order)]
 
+    def fills(self) -> Mapping[str, Fill]:
+        """Read-only live view of every applied fill by fill id (same caveat as ``orders``)."""
+        return MappingProxyType(self._tables.fills)
+
     def fill_applied(self, fill_id: str) -> bool:
         return fill_id in self._tables.fills
 

@@ -3,11 +3,17 @@
 both on 127.0.0.1, driven through the real ``dhanhq`` package.
 
 REST: POST /v2/orders, GET /v2/orders, GET /v2/orders/{id}, GET /v2/orders/external/{corr},
-PUT /v2/orders/{id}, DELETE /v2/orders/{id}. A wrong ``access-token`` header (or ``expire_token()``)
-gets HTTP 401 with DH-901. Steering: ``reject_next(code, message)``, ``drop_next(record=...)``
-(close the connection without an answer, after or before recording the order), ``trade(order_id,
-qty_units, price_paise)`` (pushes PART_TRADED / TRADED), ``set_stream(enabled)`` (close and refuse
-order-update connections).
+PUT /v2/orders/{id}, DELETE /v2/orders/{id}, GET /v2/trades[/{order id}] (the trade book: one row
+per ``trade()``), GET /v2/positions (netted from the trades, per instrument and product, plus any
+``carry_position``), GET /v2/fundlimit, POST /v2/margincalculator (``margin_rate`` of the order's
+value). A wrong ``access-token`` header (or ``expire_token()``) gets HTTP 401 with DH-901.
+Steering: ``reject_next(code, message)``, ``drop_next(record=...)`` (close the connection without
+an answer, after or before recording the order), ``hold_next_place()`` (record the order, then
+keep the request unanswered until ``release_holds()``: a client killed meanwhile never hears
+back), ``set_down(True)`` (every REST request is dropped unanswered: Dhan unreachable),
+``trade(order_id, qty_units, price_paise)`` (a trade: pushes PART_TRADED / TRADED),
+``external_order(...)`` (an order placed on web.dhan.co), ``set_stream(enabled)`` (close and
+refuse order-update connections).
 
 Order updates: after the login frame (checked), every status change of every order is pushed as
 ``{"Type":"order_alert","Data":{...}}`` with PascalCase keys and title-case statuses ("Pending",
@@ -57,6 +63,13 @@ class FakeDhan:
         self.stream_enabled = True
         self.token_expired = False
         self.funds_rupees = 250000.55  # GET /fundlimit availabelBalance
+        self.margin_rate = Decimal("0.2")  # POST /margincalculator: totalMargin = rate x qty x price
+        self.trades: list[dict[str, Any]] = []  # GET /trades rows
+        self.carried: dict[tuple[str, str], int] = {}  # (segment, security id) -> net qty from before today
+        self.down = False
+        self._next_trade = 90_000_001
+        self._hold_next = 0
+        self._held: list[threading.Event] = []
         self._http: ThreadingHTTPServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._ws_conns: set[ServerConnection] = set()
@@ -86,7 +99,7 @@ class FakeDhan:
         class Handler(_Handler):
             server_fake = fake
 
-        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._http = _QuietServer(("127.0.0.1", 0), Handler)
         self._http.daemon_threads = True
         self.http_port = self._http.server_address[1]
         threading.Thread(target=self._http.serve_forever, name="fake-dhan-http", daemon=True).start()
@@ -96,6 +109,7 @@ class FakeDhan:
             raise RuntimeError("fake Dhan websocket did not start")
 
     def stop(self) -> None:
+        self.release_holds()
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
@@ -143,6 +157,28 @@ class FakeDhan:
     def expire_token(self) -> None:
         self.token_expired = True
 
+    def hold_next_place(self) -> None:
+        """The next POST /orders records the order and then waits for ``release_holds()``."""
+        self._hold_next += 1
+
+    @property
+    def holding(self) -> int:
+        return len(self._held)
+
+    def release_holds(self) -> None:
+        for event in self._held:
+            event.set()
+
+    def set_down(self, down: bool) -> None:
+        self.down = down
+
+    def carry_position(self, segment: str, security_id: int, net_qty_units: int) -> None:
+        """A position the account holds from before today (no trade today explains it)."""
+        self.carried[(segment, str(security_id))] = net_qty_units
+
+    def requests_of(self, method: str, prefix: str) -> list[dict[str, Any]]:
+        return [body for m, path, body in list(self.requests) if m == method and path.startswith(prefix)]
+
     def set_stream(self, enabled: bool) -> None:
         self.stream_enabled = enabled
         if not enabled and self._loop is not None:
@@ -160,10 +196,21 @@ class FakeDhan:
     def place_requests(self) -> list[dict[str, Any]]:
         return [body for method, path, body in self.requests if method == "POST" and path == "/v2/orders"]
 
-    def trade(self, order_id: str, qty_units: int, price_paise: int) -> None:
-        """A trade of ``qty_units`` at ``price_paise`` on an open order (pushed on the stream)."""
+    def trade(self, order_id: str, qty_units: int, price_paise: int, *, push: bool = True) -> None:
+        """A trade of ``qty_units`` at ``price_paise`` on an open order: a trade-book row, and
+        (``push``) an order update on the stream."""
         with self.lock:
             row = self.orders[order_id]
+            self.trades.append({
+                "dhanClientId": self.client_id, "orderId": order_id, "exchangeOrderId": f"1100{order_id}",
+                "exchangeTradeId": str(self._next_trade), "transactionType": row["transactionType"],
+                "exchangeSegment": row["exchangeSegment"], "productType": row["productType"],
+                "orderType": row["orderType"], "tradingSymbol": row.get("tradingSymbol", ""),
+                "securityId": row["securityId"], "tradedQuantity": qty_units, "tradedPrice": _rupees(price_paise),
+                "createTime": "2026-11-20 10:00:00", "updateTime": "2026-11-20 10:00:00",
+                "exchangeTime": "2026-11-20 10:00:00", "drvExpiryDate": "NA", "drvOptionType": "NA",
+                "drvStrikePrice": 0.0})
+            self._next_trade += 1
             filled = row["filledQty"] + qty_units
             assert filled <= row["quantity"], "fake: overfill"
             value = Decimal(str(row["averageTradedPrice"])) * row["filledQty"] + Decimal(price_paise) / 100 * qty_units
@@ -172,13 +219,51 @@ class FakeDhan:
             row["averageTradedPrice"] = float((value / filled).quantize(Decimal("0.01")))
             row["tradedPrice"] = _rupees(price_paise)
             row["orderStatus"] = "TRADED" if filled == row["quantity"] else "PART_TRADED"
-        self.push(order_id)
+        if push:
+            self.push(order_id)
 
-    def set_status(self, order_id: str, status: str, reason: str = "") -> None:
+    def set_status(self, order_id: str, status: str, reason: str = "", *, push: bool = True) -> None:
         with self.lock:
             self.orders[order_id]["orderStatus"] = status
             self.orders[order_id]["omsErrorDescription"] = reason
-        self.push(order_id)
+        if push:
+            self.push(order_id)
+
+    def positions(self) -> list[dict[str, Any]]:
+        """GET /positions: today's trades netted per instrument and product, plus carried ones."""
+        with self.lock:
+            trades = list(self.trades)
+            carried = dict(self.carried)
+        book: dict[tuple[str, str, str], dict[str, Decimal]] = {}
+        for t in trades:
+            key = (t["exchangeSegment"], t["securityId"], t["productType"])
+            p = book.setdefault(key, {"buyQty": Decimal(0), "sellQty": Decimal(0), "buyValue": Decimal(0),
+                                      "sellValue": Decimal(0)})
+            side = "buy" if t["transactionType"] == "BUY" else "sell"
+            p[f"{side}Qty"] += t["tradedQuantity"]
+            p[f"{side}Value"] += Decimal(str(t["tradedPrice"])) * t["tradedQuantity"]
+        rows = []
+        for (segment, security_id, product), p in sorted(book.items()):
+            net = int(p["buyQty"] - p["sellQty"]) + carried.pop((segment, security_id), 0)
+            rows.append(self._position_row(segment, security_id, product, net, p))
+        for (segment, security_id), net in sorted(carried.items()):
+            rows.append(self._position_row(segment, security_id, "MARGIN", net, {}))
+        return rows
+
+    def _position_row(self, segment: str, security_id: str, product: str, net: int,
+                      p: dict[str, Decimal]) -> dict[str, Any]:
+        buy_qty, sell_qty = int(p.get("buyQty", 0)), int(p.get("sellQty", 0))
+        return {"dhanClientId": self.client_id, "tradingSymbol": f"SEC{security_id}", "securityId": security_id,
+                "positionType": "LONG" if net > 0 else "SHORT" if net < 0 else "CLOSED",
+                "exchangeSegment": segment, "productType": product,
+                "buyAvg": float(p["buyValue"] / buy_qty) if buy_qty else 0.0, "buyQty": buy_qty,
+                "costPrice": 0.0, "sellAvg": float(p["sellValue"] / sell_qty) if sell_qty else 0.0,
+                "sellQty": sell_qty, "netQty": net, "realizedProfit": 0.0, "unrealizedProfit": 0.0,
+                "rbiReferenceRate": 1.0, "multiplier": 1, "carryForwardBuyQty": 0, "carryForwardSellQty": 0,
+                "carryForwardBuyValue": 0.0, "carryForwardSellValue": 0.0, "dayBuyQty": buy_qty,
+                "daySellQty": sell_qty, "dayBuyValue": float(p.get("buyValue", 0)),
+                "daySellValue": float(p.get("sellValue", 0)), "drvExpiryDate": "NA", "drvOptionType": "NA",
+                "drvStrikePrice": 0.0, "crossCurrency": False}
 
     def push(self, order_id: str) -> None:
         with self.lock:
@@ -198,6 +283,8 @@ class FakeDhan:
     # REST (called on the HTTP server's threads) --------------------------------------------------
     def handle(self, method: str, path: str, headers: Any, body: dict[str, Any]) -> tuple[int, Any] | None:
         self.requests.append((method, path, body))
+        if self.down:
+            return None
         if self.token_expired or headers.get("access-token") != self.token:
             return 401, {"errorType": "Invalid_Authentication", "errorCode": "DH-901",
                          "errorMessage": "Client ID or user generated access token is invalid or expired."}
@@ -206,11 +293,34 @@ class FakeDhan:
             return 200, {"dhanClientId": self.client_id, "availabelBalance": self.funds_rupees,
                          "sodLimit": self.funds_rupees, "collateralAmount": 0.0, "receiveableAmount": 0.0,
                          "utilizedAmount": 0.0, "blockedPayoutAmount": 0.0, "withdrawableBalance": self.funds_rupees}
+        if method == "GET" and parts == ["v2", "trades"]:
+            with self.lock:
+                return 200, [dict(t) for t in self.trades]
+        if method == "GET" and parts[:2] == ["v2", "trades"] and len(parts) == 3:
+            with self.lock:
+                return 200, [dict(t) for t in self.trades if t["orderId"] == parts[2]]
+        if method == "GET" and parts == ["v2", "positions"]:
+            return 200, self.positions()
+        if method == "POST" and parts == ["v2", "margincalculator"]:
+            price = Decimal(str(body.get("price") or body.get("triggerPrice") or 0))
+            total = (self.margin_rate * price * int(body["quantity"])).quantize(Decimal("0.01"))
+            available = Decimal(str(self.funds_rupees))
+            return 200, {"totalMargin": float(total), "spanMargin": float(total), "exposureMargin": 0.0,
+                         "availableBalance": float(available), "variableMargin": 0.0,
+                         "insufficientBalance": float(max(total - available, Decimal(0))), "brokerage": 20.0,
+                         "leverage": "5.00"}
         if method == "POST" and parts == ["v2", "orders"]:
             if self._drop:
                 if self._drop.pop(0):
                     self._new_order(body)
                 return None
+            if self._hold_next:
+                self._hold_next -= 1
+                order_id = self._new_order(body)
+                event = threading.Event()
+                self._held.append(event)
+                event.wait(30)
+                return 200, {"orderId": order_id, "orderStatus": "PENDING"}
             if self._reject:
                 status, code, message = self._reject.pop(0)
                 return status, {"errorType": "Order_Error", "errorCode": code, "errorMessage": message}
@@ -252,14 +362,16 @@ class FakeDhan:
                 return 200, {"orderId": order_id, "orderStatus": row["orderStatus"]}
         return 404, {"errorType": "Input_Exception", "errorCode": "DH-905", "errorMessage": f"no route {path}"}
 
-    def add_order(self, correlation_id: str, qty_units: int, price_paise: int, security_id: int = 55796) -> str:
-        """An order Dhan already holds (as if placed before a restart); returns its order id."""
-        return self._new_order({"correlationId": correlation_id, "transactionType": "BUY",
-                                "exchangeSegment": "NSE_FNO", "productType": "INTRADAY", "orderType": "LIMIT",
+    def add_order(self, correlation_id: str, qty_units: int, price_paise: int, security_id: int = 55796, *,
+                  segment: str = "NSE_FNO", side: str = "BUY", product: str = "INTRADAY", push: bool = True) -> str:
+        """An order Dhan already holds (as if placed before a restart, or on web.dhan.co with
+        any correlation id); returns its order id."""
+        return self._new_order({"correlationId": correlation_id, "transactionType": side,
+                                "exchangeSegment": segment, "productType": product, "orderType": "LIMIT",
                                 "validity": "DAY", "securityId": str(security_id), "quantity": qty_units,
-                                "price": _rupees(price_paise), "triggerPrice": 0.0})
+                                "price": _rupees(price_paise), "triggerPrice": 0.0}, push=push)
 
-    def _new_order(self, body: dict[str, Any]) -> str:
+    def _new_order(self, body: dict[str, Any], push: bool = True) -> str:
         with self.lock:
             order_id = str(self._next_id)
             self._next_id += 1
@@ -270,9 +382,17 @@ class FakeDhan:
                 "securityId": body["securityId"], "quantity": body["quantity"], "price": body["price"],
                 "triggerPrice": body["triggerPrice"], "filledQty": 0, "remainingQuantity": body["quantity"],
                 "averageTradedPrice": 0.0, "tradedPrice": 0.0, "omsErrorDescription": "", "omsErrorCode": "",
+                "tradingSymbol": f"SEC{body['securityId']}", "createTime": "2026-11-20 09:30:00",
+                "updateTime": "2026-11-20 09:30:00", "exchangeTime": "2026-11-20 09:30:00",
             }
-        self.push(order_id)
+        if push:
+            self.push(order_id)
         return order_id
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client killed mid-request (the kill -9 tests) is expected, not a server fault
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -296,11 +416,14 @@ class _Handler(BaseHTTPRequestHandler):
             return
         status, payload = answer
         data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:  # the client went away (killed while its request was held)
+            self.close_connection = True
 
     def do_GET(self) -> None:
         self._serve("GET")
