@@ -458,10 +458,13 @@ def default_out_dir(kind: str, capture: str | Path) -> Path:
 
 def write_synthetic_capture(path: str | Path, packets: int, data_dir: str | Path, *,
                             stocks: Sequence[str] = ("RELIANCE",), underlyings: Sequence[str] = (),
-                            seed: int = 7, rate_per_s: int = 1000, start_ns: int = DEFAULT_START_NS) -> int:
+                            seed: int = 7, rate_per_s: int = 1000, start_ns: int = DEFAULT_START_NS,
+                            full_packets_only: bool = False) -> int:
     """Write ``packets`` packets of the seeded synthetic market (plus its opening prev-close
     frames) to a capture at ``rate_per_s`` packets a second of recorded time from ``start_ns``;
-    returns the frames written. ``data_dir`` holds the instrument cache. Deterministic."""
+    returns the frames written. ``data_dir`` holds the instrument cache. ``full_packets_only``:
+    every packet of a stock or derivative is a full packet (a quote with its 5-level book), none
+    is a plain quote, ticker or OI packet. Deterministic."""
     from actors.feed.sources import synthetic_instruments
     from actors.feed.synthetic import SyntheticMarket, SyntheticMarketConfig
 
@@ -469,8 +472,9 @@ def write_synthetic_capture(path: str | Path, packets: int, data_dir: str | Path
     cfg = msgspec.structs.replace(Config(), feed=msgspec.structs.replace(Config().feed, synthetic=synth))
     table = open_instruments(cfg, Path(data_dir))
     start_day = ist_day_label(start_ns)
+    mix = {"quote_share": 0.0, "ticker_share": 0.0, "oi_share": 0.0} if full_packets_only else {}
     market = SyntheticMarket(synthetic_instruments(table, synth, dt.date.fromisoformat(start_day)),
-                             SyntheticMarketConfig(seed=seed, packet_interval_ns=1_000_000_000 // rate_per_s))
+                             SyntheticMarketConfig(seed=seed, packet_interval_ns=1_000_000_000 // rate_per_s, **mix))
     chunk = max(1, rate_per_s // 10)  # a tenth of a second per call
     spacing_ns = 1_000_000_000 // rate_per_s
     written = 0
