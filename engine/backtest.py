@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import msgspec
+import numpy as np
 
 from actors.base import Actor
 from actors.book.actor import BookActor
@@ -49,6 +50,7 @@ from actors.execution.actor import ExecutionActor
 from actors.feed.actor import FeedActor
 from actors.feed.capture import CaptureError, CaptureReader, CaptureWriter
 from actors.host import ActorHost
+from actors.market_batch import MarketBatch
 from actors.risk.actor import RiskActor
 from actors.strategy.actor import StrategyActor
 from actors.strategy.api import BadParams, parse_params
@@ -197,6 +199,7 @@ class _Probe(Actor):
     """First on the bus: sees each market message before the actors that may trade on it."""
 
     subscriptions = (topics.TICK, topics.QUOTE, topics.ORDER, topics.FILL, topics.RISK_DENIED)
+    takes_market_batches = True
     watch: _Watch
 
     def on_start(self) -> None:
@@ -211,6 +214,23 @@ class _Probe(Actor):
     def on_quote(self, msg: Quote) -> None:
         # hot path
         self._market(msg.ts_event_ns)
+
+    def market_batch_horizon(self, batch: MarketBatch, start: int, stop: int) -> int:
+        return stop  # market data only moves the clock
+
+    def on_market_batch(self, batch: MarketBatch, start: int, stop: int) -> None:
+        trades = batch.is_trade[start:stop]
+        count = int(np.count_nonzero(trades))
+        if not count:
+            return
+        w = self.watch
+        w.ticks += count
+        w.last_tick_s = time.perf_counter()
+        if not w.first_tick_s:
+            w.first_tick_s = w.last_tick_s
+        latest = int(batch.ts_event_ns[start:stop][trades].max())
+        if latest > w.clock_ns:
+            w.clock_ns = latest
 
     def _market(self, ts_event_ns: int) -> None:
         w = self.watch

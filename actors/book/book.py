@@ -9,6 +9,20 @@ from __future__ import annotations
 
 import numpy as np
 
+from actors.market_batch import (
+    D_ASK_ORDERS,
+    D_ASK_PX,
+    D_ASK_QTY,
+    D_BID_ORDERS,
+    D_BID_PX,
+    D_BID_QTY,
+    DEPTH_LEVELS,
+    Q_TS_EVENT,
+    Q_TS_INIT,
+    BookColumns,
+    MarketBatch,
+    last_rows,
+)
 from ipc.messages import BookUpdate, Depth
 
 MAX_LEVELS = 20
@@ -76,6 +90,35 @@ class BookStore:
         self.updated_mono_ns[r] = now_mono_ns
         return r
 
+    def apply_batch(self, batch: MarketBatch, start: int, stop: int, now_mono_ns: int) -> list[tuple[int, int]]:
+        """Rows ``[start, stop)`` of a replay batch at once: the state ``set_last`` and
+        ``apply_depth`` would leave after each of their quotes, ticks and depths in turn. Returns
+        the instruments whose depth changed."""
+        n_inst = len(batch.keys)
+        last_full = last_rows(batch.instrument, batch.is_full, start, stop, n_inst)
+        last_trade = last_rows(batch.instrument, batch.is_trade, start, stop, n_inst)
+        depth_seen: list[tuple[int, int]] = []
+        for j in batch.instruments_in(start, stop):
+            segment, security_id = batch.keys[j]
+            r = self.row(segment, security_id)
+            t = int(last_trade[j])
+            if t >= 0:
+                self.last_px[r] = batch.ltp_paise[t]
+            i = int(last_full[j])
+            if i < 0:
+                continue
+            d = batch.depth[i]
+            for arr, col in ((self.bid_px, D_BID_PX), (self.bid_qty, D_BID_QTY), (self.bid_orders, D_BID_ORDERS),
+                             (self.ask_px, D_ASK_PX), (self.ask_qty, D_ASK_QTY), (self.ask_orders, D_ASK_ORDERS)):
+                arr[r, :DEPTH_LEVELS] = d[col]
+                arr[r, DEPTH_LEVELS:] = 0
+            self.levels[r] = DEPTH_LEVELS
+            self.ts_event_ns[r] = batch.quote[i, Q_TS_EVENT]
+            self.ts_init_ns[r] = batch.quote[i, Q_TS_INIT]
+            self.updated_mono_ns[r] = now_mono_ns
+            depth_seen.append((segment, security_id))
+        return depth_seen
+
     def set_last(self, segment: int, security_id: int, price_paise: int) -> None:
         self.last_px[self.row(segment, security_id)] = price_paise
 
@@ -105,3 +148,15 @@ class BookStore:
         keys = list(self._rows)
         # A row that never had depth (an index: ticks only) has no book to go stale.
         return [(keys[i][0], keys[i][1], int(ages[i])) for i in np.nonzero((ages > limit_ns) & (updated > 0))[0]]
+
+
+def top_of_book_columns(batch: MarketBatch) -> BookColumns:
+    """Best bid, best ask and mid x 2 of the ``BookUpdate`` after each full row of ``batch`` (as
+    ``update_message`` computes them: a level without quantity is no price), 0 on other rows. A
+    full row replaces both sides, so each row's top of book is its own."""
+    bid_qty = batch.depth[:, D_BID_QTY, 0]
+    ask_qty = batch.depth[:, D_ASK_QTY, 0]
+    best_bid = np.where(bid_qty > 0, batch.depth[:, D_BID_PX, 0], 0)
+    best_ask = np.where(ask_qty > 0, batch.depth[:, D_ASK_PX, 0], 0)
+    both = (best_bid > 0) & (best_ask > 0) & batch.is_full
+    return BookColumns(best_bid, best_ask, np.where(both, best_bid + best_ask, 0))

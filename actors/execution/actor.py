@@ -25,12 +25,14 @@ from collections import deque
 from typing import Any, Sequence
 
 import msgspec
+import numpy as np
 
 from actors.base import Actor, ActorConfigError, ActorContext
 from actors.execution import groups as grp
 from actors.execution import orders as fsm
 from actors.execution.expiry import day_order_expiry_ns
 from actors.execution.marks import mark_x2_paise, unrealised_pnl_paise
+from actors.market_batch import D_ASK_PX, D_ASK_QTY, D_BID_PX, D_BID_QTY, Q_VOLUME, ROW_QUOTE, MarketBatch, last_rows
 from actors.execution.paper import (
     Accepted,
     Filled,
@@ -105,6 +107,7 @@ def restore_snapshot(event: OrderEvent, fill_ids: Sequence[str]) -> fsm.OrderSna
 
 class ExecutionActor(Actor):
     subscriptions = (topics.DEPTH, topics.TICK, topics.QUOTE)
+    takes_market_batches = True
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
@@ -346,6 +349,37 @@ class ExecutionActor(Actor):
         events = self.venue.on_quote(msg, time.time_ns())
         if events:
             self._handle(events, time.time_ns())
+
+    # Replay batches: rows of instruments where nothing rests only move the paper venue's books ----
+    def market_batch_horizon(self, batch: MarketBatch, start: int, stop: int) -> int:
+        if self.live or self._awaiting_book:
+            return start
+        for j in batch.instruments_in(start, stop):
+            if not self.venue.is_quiet(*batch.keys[j]):
+                rows = batch.rows_of(j, start, stop)
+                stop = min(stop, int(rows[0]))
+        return stop
+
+    def on_market_batch(self, batch: MarketBatch, start: int, stop: int) -> None:
+        n_inst = len(batch.keys)
+        valid = batch.ltp_paise > 0
+        trades = batch.is_trade[start:stop]
+        bad = int(np.count_nonzero(trades & ~valid[start:stop]))
+        if bad:
+            self.venue.count_bad_prices(bad)
+        last_full = last_rows(batch.instrument, batch.is_full, start, stop, n_inst)
+        last_ltp = last_rows(batch.instrument, batch.is_trade & valid, start, stop, n_inst)
+        last_volume = last_rows(batch.instrument, (batch.kind >= ROW_QUOTE) & valid, start, stop, n_inst)
+        for j in batch.instruments_in(start, stop):
+            segment, security_id = batch.keys[j]
+            t, v, f = int(last_ltp[j]), int(last_volume[j]), int(last_full[j])
+            depth = None
+            if f >= 0:
+                d = batch.depth[f]
+                depth = (d[D_BID_PX].tolist(), d[D_BID_QTY].tolist(), d[D_ASK_PX].tolist(), d[D_ASK_QTY].tolist())
+                self._any_depth_seen = True
+            self.venue.on_quiet_market(segment, security_id, ltp_paise=int(batch.ltp_paise[t]) if t >= 0 else 0,
+                                       volume_units=int(batch.quote[v, Q_VOLUME]) if v >= 0 else -1, depth=depth)
 
     def _poll_venue(self) -> None:
         now = time.time_ns()

@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from actors.base import Actor, ActorContext
+from actors.market_batch import MarketBatch
 from actors.risk import state as trading
 from actors.risk.checks import Denial, InstrumentLimits, RiskEngine, to_order_denied
 from actors.risk.limits import RiskLimits
@@ -64,6 +65,7 @@ def _calendar_and_limits(cfg: Any) -> tuple[SessionCalendar, RiskLimits, str]:
 
 class RiskActor(Actor):
     subscriptions = (topics.TICK, topics.QUOTE, topics.ORDER, topics.FILL, topics.POSITION)
+    takes_market_batches = True
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
@@ -79,6 +81,9 @@ class RiskActor(Actor):
 
     # Start-up -----------------------------------------------------------------------------------
     def on_start(self) -> None:
+        from actors.risk import monitors
+
+        monitors.warmup()
         cfg = self.ctx.config
         self.calendar, limits, mode = _calendar_and_limits(cfg)
         self.table = open_instruments(cfg, self.ctx.data_dir)
@@ -203,6 +208,29 @@ class RiskActor(Actor):
     def on_quote(self, msg: Quote) -> None:
         self.engine.on_mark(msg.segment, msg.security_id, msg.ltp_paise)
         self._act(self.monitor.on_mark(msg.segment, msg.security_id, msg.ltp_paise, time.time_ns()))
+
+    # Replay batches: marks in bulk, stopping where a post-trade rule could fire ---------------------
+    def market_batch_horizon(self, batch: MarketBatch, start: int, stop: int) -> int:
+        held = [j for j in batch.instruments_in(start, stop) if self.monitor.open_positions(*batch.keys[j])]
+        if not held:
+            return stop
+        if len(held) > 1:  # the day's P&L couples their marks: one message at a time
+            return min(stop, *(int(batch.rows_of(j, start, stop)[0]) for j in held))
+        rows = batch.rows_of(held[0], start, stop)
+        marks = rows[batch.ltp_paise[rows] > 0]
+        k = self.monitor.first_firing_mark(*batch.keys[held[0]], batch.ltp_paise[marks], time.time_ns())
+        return int(marks[k]) if k < marks.size else stop
+
+    def on_market_batch(self, batch: MarketBatch, start: int, stop: int) -> None:
+        now = time.time_ns()
+        for j in batch.instruments_in(start, stop):
+            segment, security_id = batch.keys[j]
+            prices = batch.ltp_paise[batch.rows_of(j, start, stop)]
+            marks = prices[prices > 0]
+            self.engine.on_mark(segment, security_id, int(marks[-1]) if marks.size else 0)
+            if marks.size:
+                self.monitor.take_quiet_marks(segment, security_id, int(marks[-1]), int(marks.max()), int(marks.min()),
+                                              now)
 
     def _reconcile_with_ledger(self) -> None:
         if self._reader is None:

@@ -11,8 +11,10 @@ from typing import Literal
 
 import msgspec
 
-from actors.strategy.api import Strategy, StrategyParams, StrategyState
-from actors.strategy.indicators import EmaStream
+import numpy as np
+
+from actors.strategy.api import MarketRows, Strategy, StrategyParams, StrategyState
+from actors.strategy.indicators import EmaStream, ema_cross_scan
 from ipc.messages import Bar, BookUpdate, Product, Quote, Tick
 
 PriceSource = Literal["last", "mid"]
@@ -83,6 +85,30 @@ class EmaCross(Strategy):
         p = self.params
         assert isinstance(p, EmaCrossParams)
         return p.price == "mid"
+
+    # Replays: many prices at once, up to the one it trades on --------------------------------------
+    def _prices(self, rows: MarketRows) -> tuple[np.ndarray, np.ndarray]:
+        """(indexes into ``rows``, prices) of the rows whose messages reach ``_update``."""
+        if self._on_trades:  # every tick and quote
+            return np.arange(rows.kind.size), rows.ltp_paise.astype(np.float64)
+        if self._on_mids and rows.mid_x2_paise is not None:
+            at = np.flatnonzero(rows.mid_x2_paise > 0)
+            return at, rows.mid_x2_paise[at] / 2
+        return np.empty(0, dtype=np.int64), np.empty(0)
+
+    def market_horizon(self, rows: MarketRows) -> int:
+        at, prices = self._prices(rows)
+        st = self.state
+        assert isinstance(st, EmaCrossState)
+        k, _ = ema_cross_scan(self.fast, self.slow, self.prev_diff, st.long, prices, commit=False)
+        return int(at[k]) if k < at.size else int(rows.kind.size)
+
+    def skip_market(self, rows: MarketRows) -> None:
+        _, prices = self._prices(rows)
+        st = self.state
+        assert isinstance(st, EmaCrossState)
+        k, self.prev_diff = ema_cross_scan(self.fast, self.slow, self.prev_diff, st.long, prices, commit=True)
+        assert k == prices.size, "skip_market was given a row past the horizon"
 
     def _update(self, price: float, cause: Bar | Tick | Quote | BookUpdate) -> None:
         # hot path (timeframe_s = 0): two O(1) EMA updates and a sign test
