@@ -156,6 +156,7 @@ class ActorHost:
         self._started_ns = time.time_ns()
         self.msgs_in = 0
         self.msgs_out = 0
+        self.rows_in_bulk = 0  # market batch rows taken without a message each
         self.bad_frames = 0
         self.bad_by_kind: collections.Counter[str] = collections.Counter()
         self._last_bad_log = 0.0
@@ -292,6 +293,7 @@ class ActorHost:
                     self.log.exception("handler_failed", actor=name, message="market_batch_horizon")
                     stop = a
             if stop > a:
+                self.rows_in_bulk += stop - a
                 for name, actor in takers:
                     self._batch_call(name, actor.on_market_batch, batch, a, stop)
             if stop >= n:

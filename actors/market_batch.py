@@ -63,12 +63,23 @@ class BookColumns(NamedTuple):
     mid_x2_paise: np.ndarray  # best bid + best ask when both sides have a price, else 0
 
 
+class InstrumentColumns(NamedTuple):
+    """Every row of one instrument in a batch (ascending) and its values, for slicing by ``span``."""
+
+    rows: np.ndarray
+    kind: np.ndarray
+    ltp_paise: np.ndarray
+    ltq_units: np.ndarray
+    ts_event_ns: np.ndarray
+    mid_x2_paise: np.ndarray | None  # None: no book columns in the batch
+
+
 class MarketBatch:
     """Rows (frames) of market data; see the module docstring. Build with :meth:`from_decoded`."""
 
     __slots__ = ("n", "kind", "quote", "depth", "segment", "security_id", "ltp_paise", "ts_event_ns",
                  "instrument", "keys", "other_rows", "_other", "_by_instrument", "_bounds", "book",
-                 "is_trade", "is_full")
+                 "is_trade", "is_full", "_columns")
 
     def __init__(self, kind: np.ndarray, quote: np.ndarray, depth: np.ndarray,
                  other: dict[int, list[Message]]) -> None:
@@ -98,6 +109,7 @@ class MarketBatch:
         order = np.argsort(self.instrument[typed], kind="stable")
         self._by_instrument = typed[order]  # rows grouped by instrument, ascending within one
         self._bounds = np.searchsorted(self.instrument[self._by_instrument], np.arange(len(self.keys) + 1))
+        self._columns: list[InstrumentColumns | None] = [None] * len(self.keys)
 
     @classmethod
     def from_decoded(cls, decoded: DecodedBatch, n_frames: int) -> MarketBatch:
@@ -139,22 +151,39 @@ class MarketBatch:
         return cls(kind, quote, depth, other)
 
     # Rows -------------------------------------------------------------------------------------
-    def rows_of(self, instrument: int, start: int, stop: int) -> np.ndarray:
-        """Rows of ``instrument`` (an index into ``keys``) in ``[start, stop)``, ascending."""
+    def columns_of(self, instrument: int) -> InstrumentColumns:
+        """All rows of ``instrument`` (an index into ``keys``) with their values (computed once;
+        call after the book columns are set, i.e. not from ``prepare_market_batch``)."""
+        cols = self._columns[instrument]
+        if cols is None:
+            rows = self._by_instrument[self._bounds[instrument]:self._bounds[instrument + 1]]
+            book = self.book
+            cols = self._columns[instrument] = InstrumentColumns(
+                rows, self.kind[rows], self.ltp_paise[rows], self.quote[rows, Q_LTQ], self.ts_event_ns[rows],
+                book.mid_x2_paise[rows] if book is not None else None)
+        return cols
+
+    def span(self, instrument: int, start: int, stop: int) -> tuple[int, int]:
+        """Where the rows of ``instrument`` in ``[start, stop)`` sit in ``columns_of(instrument)``."""
         rows = self._by_instrument[self._bounds[instrument]:self._bounds[instrument + 1]]
-        lo, hi = np.searchsorted(rows, (start, stop)).tolist()
-        return rows[lo:hi]
+        return int(rows.searchsorted(start)), int(rows.searchsorted(stop))
+
+    def rows_of(self, instrument: int, start: int, stop: int) -> np.ndarray:
+        """Rows of ``instrument`` in ``[start, stop)``, ascending."""
+        rows = self._by_instrument[self._bounds[instrument]:self._bounds[instrument + 1]]
+        return rows[rows.searchsorted(start):rows.searchsorted(stop)]
 
     def instruments_in(self, start: int, stop: int) -> list[int]:
         """Instruments with at least one row in ``[start, stop)``, in order of first appearance."""
         if len(self.keys) == 1:
-            return [0] if self.rows_of(0, start, stop).size else []
+            lo, hi = self.span(0, start, stop)
+            return [0] if hi > lo else []
         present = np.unique(self.instrument[start:stop])
         return [j for j in present.tolist() if j >= 0]
 
     def next_other(self, start: int) -> int:
         """The first ROW_OTHER row at or after ``start``, or ``n``."""
-        k = int(np.searchsorted(self.other_rows, start))
+        k = int(self.other_rows.searchsorted(start))
         return int(self.other_rows[k]) if k < self.other_rows.size else self.n
 
     # Messages ---------------------------------------------------------------------------------

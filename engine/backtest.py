@@ -57,7 +57,7 @@ from actors.strategy.api import BadParams, parse_params
 from actors.strategy.registry import UnknownStrategy, resolve
 from engine.backtest_charts import write_line_chart
 from engine.config import Config, StrategyInstanceConfig, SyntheticFeedConfig
-from engine.journal import Journal, build_journal, ist_day_label, read_fills
+from engine.journal import Journal, build_journal, ist_day_label
 from engine.ledger import LedgerError, LedgerReader, format_rupees, ledger_dir, write_trades_csv
 from engine.market import UnknownInstrument, open_instruments, resolve_instrument
 from ipc import topics
@@ -117,6 +117,8 @@ class BacktestRun(msgspec.Struct, frozen=True):
     replay_s: float          # first to last market message
     ticks_per_s: float       # ticks / replay_s
     peak_rss_bytes: int
+    replay_cpu_s: float = 0.0  # CPU time of this process over replay_s (other processes on the machine excluded)
+    rows_in_bulk: int = 0      # frames whose messages no actor needed one by one (see ActorHost.publish_market_batch)
 
 
 class BacktestResult(msgspec.Struct, frozen=True):
@@ -170,7 +172,7 @@ def backtest_config(base: Config, spec: BacktestSpec) -> Config:
                  max_trades_per_day=UNLIMITED)
     risk = rep(base.risk, market_hours="exchange" if spec.exchange_hours else "always", limits=limits)
     # A throwaway ledger: nothing to survive a power cut, so no fsync.
-    ledger = rep(base.ledger, durability="os")
+    ledger = rep(base.ledger, durability="os", writemap=False)
     return rep(base, engine=eng, feed=feed, strategy=strategy, risk=risk, ledger=ledger,
                execution=rep(base.execution, venue="paper"))
 
@@ -188,6 +190,8 @@ class _Watch:
         self.ticks = 0
         self.first_tick_s = 0.0
         self.last_tick_s = 0.0
+        self.first_tick_cpu_s = 0.0
+        self.last_tick_cpu_s = 0.0
         self.order_ids: dict[str, str] = {}
         self.venue_ids: dict[str, str] = {}
         self.fills: list[Fill] = []
@@ -225,9 +229,7 @@ class _Probe(Actor):
             return
         w = self.watch
         w.ticks += count
-        w.last_tick_s = time.perf_counter()
-        if not w.first_tick_s:
-            w.first_tick_s = w.last_tick_s
+        self._times()
         latest = int(batch.ts_event_ns[start:stop][trades].max())
         if latest > w.clock_ns:
             w.clock_ns = latest
@@ -235,11 +237,17 @@ class _Probe(Actor):
     def _market(self, ts_event_ns: int) -> None:
         w = self.watch
         w.ticks += 1
-        w.last_tick_s = time.perf_counter()
-        if not w.first_tick_s:
-            w.first_tick_s = w.last_tick_s
+        self._times()
         if ts_event_ns > w.clock_ns:
             w.clock_ns = ts_event_ns
+
+    def _times(self) -> None:
+        w = self.watch
+        w.last_tick_s = time.perf_counter()
+        w.last_tick_cpu_s = time.process_time()
+        if not w.first_tick_s:
+            w.first_tick_s = w.last_tick_s
+            w.first_tick_cpu_s = w.last_tick_cpu_s
 
     def _order_id(self, coid: str) -> str:
         ids = self.watch.order_ids
@@ -322,12 +330,14 @@ class _BacktestHost(ActorHost):
         self._wake_w.close()
 
 
-def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str | Path | None = None) -> BacktestResult:
+def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str | Path | None = None, *,
+                 bulk: bool = True) -> BacktestResult:
     """Run ``spec`` to the end of its capture and return the result (nothing is written).
 
     ``data_dir``: where the ledger and the instrument cache go; None = a temporary directory,
     removed afterwards. A given directory should be empty: an existing ledger is resumed, as the
-    daemon would. Raises BacktestError.
+    daemon would. ``bulk`` False replays frame by frame, every message through the bus (the
+    reference the bulk replay must match; slower). Raises BacktestError.
     """
     base = base or Config()
     params = check_spec(spec, base)
@@ -339,7 +349,7 @@ def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str |
     run_dir = Path(tempfile.mkdtemp(prefix="shikra-bt-"))  # short: unix socket paths are limited
     watch = _Watch()
     probe = type("_BoundProbe", (_Probe,), {"watch": watch})
-    feed = type("_BoundFeed", (_FrameByFrameFeed,), {"watch": watch})
+    feed = type("_BoundFeed", (_FrameByFrameFeed,), {"watch": watch, "replay_in_blocks": bulk})
     try:
         try:
             resolve_instrument(open_instruments(cfg, data), spec.instrument)
@@ -357,9 +367,10 @@ def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str |
             raise BacktestError(BacktestErrorCode.ENGINE_FAILED,
                                 f"the engine stopped with exit code {code} (see the log lines above)")
         frames = int(getattr(host.actors["feed"].source, "frames", 0))
+        rows_in_bulk = host.rows_in_bulk
         try:
             with LedgerReader.open(ledger_dir(data)) as reader:
-                ledger_fills = len(read_fills(reader))
+                ledger_fills = _count_fills(reader)
         except LedgerError:
             ledger_fills = 0
     finally:
@@ -372,10 +383,24 @@ def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str |
                             rejected=watch.rejected, fills=len(watch.fills), ledger_fills=ledger_fills)
     run = BacktestRun(wall_s=round(wall_s, 3), replay_s=round(replay_s, 3),
                       ticks_per_s=round(watch.ticks / replay_s, 1) if replay_s > 0 else 0.0,
-                      peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+                      peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                      replay_cpu_s=round(max(watch.last_tick_cpu_s - watch.first_tick_cpu_s, 0.0), 3),
+                      rows_in_bulk=rows_in_bulk)
     return BacktestResult(spec=spec, strategy_name=strategy_name(spec.kind), params=params,
                           market_hours=cfg.risk.market_hours, counts=counts, fills=watch.fills,
                           journal=build_journal(watch.fills), run=run)
+
+
+def _count_fills(reader: LedgerReader, page: int = 10_000) -> int:
+    """Fills in the ledger, read a page of events at a time (a long backtest has millions)."""
+    count = 0
+    seq = 1
+    while True:
+        events = reader.events(from_seq=seq, limit=page)
+        if not events:
+            return count
+        count += sum(1 for _, event in events if isinstance(event, Fill))
+        seq = events[-1][0] + 1
 
 
 # ------------------------------------------------------------------------------------------------

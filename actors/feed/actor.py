@@ -36,6 +36,10 @@ _PREFIX: dict[type[Message], str] = {
 
 
 class FeedActor(Actor):
+    # A replay at pace "fast" hands over blocks of frames, decoded column-wise and published as
+    # one batch (False: frame by frame, the reference the batches must match).
+    replay_in_blocks = True
+
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
         self.source: Any = None
@@ -55,7 +59,7 @@ class FeedActor(Actor):
             self.recorder = CaptureWriter(cfg.feed.record_path, self.source.feed)
             self.ctx.every(1.0, self.recorder.flush)
         self.feed_kind = self.source.feed
-        if getattr(self.source, "takes_blocks", False):
+        if self.replay_in_blocks and getattr(self.source, "takes_blocks", False):
             from actors.market_batch import warmup
 
             warmup()

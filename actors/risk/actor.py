@@ -216,17 +216,24 @@ class RiskActor(Actor):
             return stop
         if len(held) > 1:  # the day's P&L couples their marks: one message at a time
             return min(stop, *(int(batch.rows_of(j, start, stop)[0]) for j in held))
-        rows = batch.rows_of(held[0], start, stop)
-        marks = rows[batch.ltp_paise[rows] > 0]
-        k = self.monitor.first_firing_mark(*batch.keys[held[0]], batch.ltp_paise[marks], time.time_ns())
+        c = batch.columns_of(held[0])
+        lo, hi = batch.span(held[0], start, stop)
+        prices = c.ltp_paise[lo:hi]
+        valid = prices > 0
+        if valid.all():
+            k = self.monitor.first_firing_mark(*batch.keys[held[0]], prices, time.time_ns())
+            return int(c.rows[lo + k]) if k < prices.size else stop
+        marks = c.rows[lo:hi][valid]
+        k = self.monitor.first_firing_mark(*batch.keys[held[0]], prices[valid], time.time_ns())
         return int(marks[k]) if k < marks.size else stop
 
     def on_market_batch(self, batch: MarketBatch, start: int, stop: int) -> None:
         now = time.time_ns()
         for j in batch.instruments_in(start, stop):
             segment, security_id = batch.keys[j]
-            prices = batch.ltp_paise[batch.rows_of(j, start, stop)]
-            marks = prices[prices > 0]
+            lo, hi = batch.span(j, start, stop)
+            prices = batch.columns_of(j).ltp_paise[lo:hi]
+            marks = prices if prices.min() > 0 else prices[prices > 0]
             self.engine.on_mark(segment, security_id, int(marks[-1]) if marks.size else 0)
             if marks.size:
                 self.monitor.take_quiet_marks(segment, security_id, int(marks[-1]), int(marks.max()), int(marks.min()),

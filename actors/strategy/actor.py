@@ -10,7 +10,7 @@ import msgspec
 import numpy as np
 
 from actors.base import Actor, ActorConfigError, ActorContext
-from actors.market_batch import Q_LTQ, MarketBatch
+from actors.market_batch import MarketBatch
 from actors.strategy.api import BadParams, InstrumentRef, MarketRows, Strategy, parse_params
 from actors.strategy.registry import UnknownStrategy, resolve
 from engine.instruments import InstrumentTable
@@ -44,11 +44,13 @@ RESEND_AFTER_S = 1.0  # an intent neither ordered nor denied in this time is sen
 BAR_FLUSH_GRACE_NS = 200_000_000  # let late ticks of a bar arrive before a timer closes it
 
 
-def _market_rows(batch: MarketBatch, rows: np.ndarray) -> MarketRows:
-    """Rows of one instrument as a strategy sees them (quantity 0 on ticks, as ``on_tick`` feeds bars)."""
-    book = batch.book
-    return MarketRows(batch.kind[rows], batch.ltp_paise[rows], batch.quote[rows, Q_LTQ], batch.ts_event_ns[rows],
-                      book.mid_x2_paise[rows] if book is not None else None)
+def _market_rows(batch: MarketBatch, instrument: int, start: int, stop: int) -> tuple[np.ndarray, MarketRows]:
+    """(rows, the strategies' view of them) for one instrument's rows in ``[start, stop)``
+    (quantity 0 on ticks, as ``on_tick`` feeds bars)."""
+    c = batch.columns_of(instrument)
+    lo, hi = batch.span(instrument, start, stop)
+    return c.rows[lo:hi], MarketRows(c.kind[lo:hi], c.ltp_paise[lo:hi], c.ltq_units[lo:hi], c.ts_event_ns[lo:hi],
+                                     c.mid_x2_paise[lo:hi] if c.mid_x2_paise is not None else None)
 
 
 def _run_id() -> str:
@@ -327,8 +329,7 @@ class StrategyActor(Actor):
             builders = self.bar_builders.get(batch.keys[j], ())
             if not strategies and not builders:
                 continue
-            rows = batch.rows_of(j, start, stop)
-            view = _market_rows(batch, rows)
+            rows, view = _market_rows(batch, j, start, stop)
             for strategy in strategies:
                 k = strategy.market_horizon(view)
                 if k < rows.size:
@@ -345,7 +346,7 @@ class StrategyActor(Actor):
             builders = self.bar_builders.get(batch.keys[j], ())
             if not strategies and not builders:
                 continue
-            view = _market_rows(batch, batch.rows_of(j, start, stop))
+            _, view = _market_rows(batch, j, start, stop)
             for strategy in strategies:
                 strategy.skip_market(view)
             for builder, _ in builders:

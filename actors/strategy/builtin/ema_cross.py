@@ -87,28 +87,34 @@ class EmaCross(Strategy):
         return p.price == "mid"
 
     # Replays: many prices at once, up to the one it trades on --------------------------------------
-    def _prices(self, rows: MarketRows) -> tuple[np.ndarray, np.ndarray]:
-        """(indexes into ``rows``, prices) of the rows whose messages reach ``_update``."""
-        if self._on_trades:  # every tick and quote
-            return np.arange(rows.kind.size), rows.ltp_paise.astype(np.float64)
-        if self._on_mids and rows.mid_x2_paise is not None:
-            at = np.flatnonzero(rows.mid_x2_paise > 0)
-            return at, rows.mid_x2_paise[at] / 2
-        return np.empty(0, dtype=np.int64), np.empty(0)
+    def _feed(self, rows: MarketRows) -> tuple[np.ndarray | None, float, bool]:
+        """(values whose messages reach ``_update``, the factor to the price, skip values <= 0):
+        every tick and quote LTP, or every book mid (mid x2 / 2; 0: no mid, no update)."""
+        if self._on_trades:
+            return rows.ltp_paise, 1.0, False
+        if self._on_mids:
+            return rows.mid_x2_paise, 0.5, True
+        return None, 1.0, False
 
     def market_horizon(self, rows: MarketRows) -> int:
-        at, prices = self._prices(rows)
+        values, scale, skip = self._feed(rows)
+        if values is None:
+            return int(rows.kind.size)
         st = self.state
         assert isinstance(st, EmaCrossState)
-        k, _ = ema_cross_scan(self.fast, self.slow, self.prev_diff, st.long, prices, commit=False)
-        return int(at[k]) if k < at.size else int(rows.kind.size)
+        k, _ = ema_cross_scan(self.fast, self.slow, self.prev_diff, st.long, values, commit=False, scale=scale,
+                              skip_nonpositive=skip)
+        return k  # values are per row: the index is the row's
 
     def skip_market(self, rows: MarketRows) -> None:
-        _, prices = self._prices(rows)
+        values, scale, skip = self._feed(rows)
+        if values is None:
+            return
         st = self.state
         assert isinstance(st, EmaCrossState)
-        k, self.prev_diff = ema_cross_scan(self.fast, self.slow, self.prev_diff, st.long, prices, commit=True)
-        assert k == prices.size, "skip_market was given a row past the horizon"
+        k, self.prev_diff = ema_cross_scan(self.fast, self.slow, self.prev_diff, st.long, values, commit=True,
+                                           scale=scale, skip_nonpositive=skip)
+        assert k == values.size, "skip_market was given a row past the horizon"
 
     def _update(self, price: float, cause: Bar | Tick | Quote | BookUpdate) -> None:
         # hot path (timeframe_s = 0): two O(1) EMA updates and a sign test
