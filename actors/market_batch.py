@@ -79,7 +79,7 @@ class MarketBatch:
 
     __slots__ = ("n", "kind", "quote", "depth", "segment", "security_id", "ltp_paise", "ts_event_ns",
                  "instrument", "keys", "other_rows", "_other", "_by_instrument", "_bounds", "book",
-                 "is_trade", "is_full", "_columns")
+                 "is_trade", "is_full", "_columns", "_spans")
 
     def __init__(self, kind: np.ndarray, quote: np.ndarray, depth: np.ndarray,
                  other: dict[int, list[Message]]) -> None:
@@ -110,6 +110,7 @@ class MarketBatch:
         self._by_instrument = typed[order]  # rows grouped by instrument, ascending within one
         self._bounds = np.searchsorted(self.instrument[self._by_instrument], np.arange(len(self.keys) + 1))
         self._columns: list[InstrumentColumns | None] = [None] * len(self.keys)
+        self._spans: dict[tuple[int, int, int], tuple[int, int]] = {}
 
     @classmethod
     def from_decoded(cls, decoded: DecodedBatch, n_frames: int) -> MarketBatch:
@@ -165,8 +166,13 @@ class MarketBatch:
 
     def span(self, instrument: int, start: int, stop: int) -> tuple[int, int]:
         """Where the rows of ``instrument`` in ``[start, stop)`` sit in ``columns_of(instrument)``."""
-        rows = self._by_instrument[self._bounds[instrument]:self._bounds[instrument + 1]]
-        return int(rows.searchsorted(start)), int(rows.searchsorted(stop))
+        # hot path: every actor asks for the same few ranges, once per batch slice
+        key = (instrument, start, stop)
+        found = self._spans.get(key)
+        if found is None:
+            rows = self._by_instrument[self._bounds[instrument]:self._bounds[instrument + 1]]
+            found = self._spans[key] = (int(rows.searchsorted(start)), int(rows.searchsorted(stop)))
+        return found
 
     def rows_of(self, instrument: int, start: int, stop: int) -> np.ndarray:
         """Rows of ``instrument`` in ``[start, stop)``, ascending."""
@@ -227,6 +233,47 @@ def last_rows(instrument, mask, start, stop, n_instruments):  # type: ignore[no-
     return out
 
 
+@njit(cache=True)
+def trades_and_latest(is_trade, ts_event_ns, start, stop):  # type: ignore[no-untyped-def]
+    """(ticks and quotes in rows ``[start, stop)``, the latest ``ts_event_ns`` among them)."""
+    count = 0
+    latest = 0
+    for i in range(start, stop):
+        if is_trade[i]:
+            count += 1
+            if ts_event_ns[i] > latest:
+                latest = ts_event_ns[i]
+    return count, latest
+
+
+@njit(cache=True)
+def last_trades(instrument, kind, ltp_paise, start, stop, n_instruments):  # type: ignore[no-untyped-def]
+    """Per instrument over rows ``[start, stop)``: the last full row, the last row with a positive
+    LTP and the last quote or full row with one (-1: none); and how many ticks and quotes carried
+    a non-positive LTP."""
+    last_full = np.full(n_instruments, -1, dtype=np.int64)
+    last_ltp = np.full(n_instruments, -1, dtype=np.int64)
+    last_quote = np.full(n_instruments, -1, dtype=np.int64)
+    bad = 0
+    for i in range(start, stop):
+        j = instrument[i]
+        if j < 0:
+            continue
+        k = kind[i]
+        if k == ROW_FULL:
+            last_full[j] = i
+        if ltp_paise[i] > 0:
+            last_ltp[j] = i
+            if k != ROW_TICK:
+                last_quote[j] = i
+        else:
+            bad += 1
+    return last_full, last_ltp, last_quote, bad
+
+
 def warmup() -> None:
     """Compile (or load from numba's cache) this module's kernels."""
-    last_rows(np.zeros(2, dtype=np.int64), np.ones(2, dtype=np.bool_), 0, 2, 1)
+    rows = np.zeros(2, dtype=np.int64)
+    last_rows(rows, np.ones(2, dtype=np.bool_), 0, 2, 1)
+    trades_and_latest(np.ones(2, dtype=np.bool_), rows, 0, 2)
+    last_trades(rows, np.ones(2, dtype=np.int8), rows, 0, 2, 1)

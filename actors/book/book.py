@@ -10,10 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from actors.market_batch import (
-    D_ASK_ORDERS,
     D_ASK_PX,
     D_ASK_QTY,
-    D_BID_ORDERS,
     D_BID_PX,
     D_BID_QTY,
     DEPTH_LEVELS,
@@ -34,17 +32,21 @@ class BookStore:
         self._alloc(capacity)
 
     def _alloc(self, capacity: int) -> None:
-        old = getattr(self, "bid_px", None)
-        shape = (capacity, MAX_LEVELS)
-        new = {name: np.zeros(shape, dtype=np.int64) for name in
-               ("bid_px", "bid_qty", "bid_orders", "ask_px", "ask_qty", "ask_orders")}
+        # The six level arrays are views of one (row, side column, level) array, in the order of
+        # actors.market_batch's depth columns, so that a whole book is written in one assignment.
+        old = getattr(self, "_depth", None)
+        depth = np.zeros((capacity, 6, MAX_LEVELS), dtype=np.int64)
         scalars = {name: np.zeros(capacity, dtype=np.int64) for name in
                    ("levels", "last_px", "ts_event_ns", "ts_init_ns", "updated_mono_ns")}
         if old is not None:
             n = old.shape[0]
-            for name, arr in {**new, **scalars}.items():
+            depth[:n] = old
+            for name, arr in scalars.items():
                 arr[:n] = getattr(self, name)
-        for name, arr in {**new, **scalars}.items():
+        self._depth = depth
+        for c, name in enumerate(("bid_px", "bid_qty", "bid_orders", "ask_px", "ask_qty", "ask_orders")):
+            setattr(self, name, depth[:, c, :])
+        for name, arr in scalars.items():
             setattr(self, name, arr)
         self.capacity = capacity
 
@@ -67,6 +69,17 @@ class BookStore:
     def apply_depth(self, d: Depth, now_mono_ns: int) -> int:
         """Apply one depth message; returns the row. Hot path."""
         r = self.row(d.segment, d.security_id)
+        n = len(d.bid_price_paise)
+        if d.sides == "both" and n == len(d.ask_price_paise) and n <= MAX_LEVELS:
+            # both sides, as many levels each (full packets): one assignment for the six lists
+            self._depth[r, :, :n] = (d.bid_price_paise, d.bid_qty_units, d.bid_orders, d.ask_price_paise,
+                                     d.ask_qty_units, d.ask_orders)
+            self._depth[r, :, n:] = 0
+            self.levels[r] = n
+            self.ts_event_ns[r] = d.ts_event_ns
+            self.ts_init_ns[r] = d.ts_init_ns
+            self.updated_mono_ns[r] = now_mono_ns
+            return r
         if d.sides != "ask":
             n = len(d.bid_price_paise)
             self.bid_px[r, :n] = d.bid_price_paise
@@ -107,11 +120,8 @@ class BookStore:
             i = int(last_full[j])
             if i < 0:
                 continue
-            d = batch.depth[i]
-            for arr, col in ((self.bid_px, D_BID_PX), (self.bid_qty, D_BID_QTY), (self.bid_orders, D_BID_ORDERS),
-                             (self.ask_px, D_ASK_PX), (self.ask_qty, D_ASK_QTY), (self.ask_orders, D_ASK_ORDERS)):
-                arr[r, :DEPTH_LEVELS] = d[col]
-                arr[r, DEPTH_LEVELS:] = 0
+            self._depth[r, :, :DEPTH_LEVELS] = batch.depth[i]
+            self._depth[r, :, DEPTH_LEVELS:] = 0
             self.levels[r] = DEPTH_LEVELS
             self.ts_event_ns[r] = batch.quote[i, Q_TS_EVENT]
             self.ts_init_ns[r] = batch.quote[i, Q_TS_INIT]
@@ -124,14 +134,11 @@ class BookStore:
 
     def update_message(self, r: int, segment: int, security_id: int) -> BookUpdate:
         """Top of book and derived figures for row ``r``. Empty levels (qty 0) are ignored."""
-        bid_qty = self.bid_qty[r]
-        ask_qty = self.ask_qty[r]
-        bb = int(self.bid_px[r, 0]) if bid_qty[0] > 0 else 0
-        ba = int(self.ask_px[r, 0]) if ask_qty[0] > 0 else 0
-        bq = int(bid_qty[0])
-        aq = int(ask_qty[0])
-        total_bid = int(bid_qty.sum())
-        total_ask = int(ask_qty.sum())
+        # hot path: one read of the top level, one sum of both quantity rows
+        bid_px, bq, _, ask_px, aq, _ = self._depth[r, :, 0].tolist()
+        total_bid, total_ask = self._depth[r, 1::3].sum(axis=1).tolist()  # bid qty, ask qty
+        bb = bid_px if bq > 0 else 0
+        ba = ask_px if aq > 0 else 0
         both = bb > 0 and ba > 0
         imbalance = (total_bid - total_ask) / (total_bid + total_ask) if total_bid + total_ask else 0.0
         return BookUpdate(segment, security_id, bb, bq, ba, aq, int(self.last_px[r]),

@@ -25,14 +25,13 @@ from collections import deque
 from typing import Any, Sequence
 
 import msgspec
-import numpy as np
 
 from actors.base import Actor, ActorConfigError, ActorContext
 from actors.execution import groups as grp
 from actors.execution import orders as fsm
 from actors.execution.expiry import day_order_expiry_ns
 from actors.execution.marks import mark_x2_paise, unrealised_pnl_paise
-from actors.market_batch import D_ASK_PX, D_ASK_QTY, D_BID_PX, D_BID_QTY, Q_VOLUME, ROW_QUOTE, MarketBatch, last_rows
+from actors.market_batch import D_ASK_PX, D_ASK_QTY, D_BID_PX, D_BID_QTY, Q_VOLUME, MarketBatch, last_trades
 from actors.execution.paper import (
     Accepted,
     Filled,
@@ -361,15 +360,10 @@ class ExecutionActor(Actor):
         return stop
 
     def on_market_batch(self, batch: MarketBatch, start: int, stop: int) -> None:
-        n_inst = len(batch.keys)
-        valid = batch.ltp_paise > 0
-        trades = batch.is_trade[start:stop]
-        bad = int(np.count_nonzero(trades & ~valid[start:stop]))
+        last_full, last_ltp, last_volume, bad = last_trades(batch.instrument, batch.kind, batch.ltp_paise, start, stop,
+                                                            len(batch.keys))
         if bad:
-            self.venue.count_bad_prices(bad)
-        last_full = last_rows(batch.instrument, batch.is_full, start, stop, n_inst)
-        last_ltp = last_rows(batch.instrument, batch.is_trade & valid, start, stop, n_inst)
-        last_volume = last_rows(batch.instrument, (batch.kind >= ROW_QUOTE) & valid, start, stop, n_inst)
+            self.venue.count_bad_prices(int(bad))
         for j in batch.instruments_in(start, stop):
             segment, security_id = batch.keys[j]
             t, v, f = int(last_ltp[j]), int(last_volume[j]), int(last_full[j])
