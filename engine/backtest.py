@@ -57,7 +57,7 @@ from actors.strategy.registry import UnknownStrategy, resolve
 from engine.backtest_charts import write_line_chart
 from engine.config import Config, StrategyInstanceConfig, SyntheticFeedConfig
 from engine.journal import Journal, build_journal, ist_day_label
-from engine.ledger import LedgerError, LedgerReader, format_rupees, ledger_dir, write_trades_csv
+from engine.ledger import format_rupees, write_trades_csv
 from engine.market import UnknownInstrument, open_instruments, resolve_instrument
 from ipc import topics
 from ipc.messages import Fill, OrderDenied, OrderEvent, Quote, Tick
@@ -106,7 +106,7 @@ class BacktestCounts(msgspec.Struct, frozen=True):
     denied: int         # intents risk denied
     rejected: int       # orders the venue rejected
     fills: int
-    ledger_fills: int   # fills in the ledger (equal to ``fills`` unless something was lost)
+    ledger_fills: int   # fills execution wrote to the ledger (equal to ``fills`` unless the bus lost one)
 
 
 class BacktestRun(msgspec.Struct, frozen=True):
@@ -171,7 +171,7 @@ def backtest_config(base: Config, spec: BacktestSpec) -> Config:
                  max_trades_per_day=UNLIMITED)
     risk = rep(base.risk, market_hours="exchange" if spec.exchange_hours else "always", limits=limits)
     # A throwaway ledger: nothing to survive a power cut, so no fsync.
-    ledger = rep(base.ledger, durability="os", writemap=False)
+    ledger = rep(base.ledger, durability="os")
     return rep(base, engine=eng, feed=feed, strategy=strategy, risk=risk, ledger=ledger,
                execution=rep(base.execution, venue="paper"))
 
@@ -196,6 +196,7 @@ class _Watch:
         self.fills: list[Fill] = []
         self.denied = 0
         self.rejected = 0
+        self.ledger_fills = 0        # fills execution wrote to the ledger
 
 
 class _Probe(Actor):
@@ -310,6 +311,17 @@ class _InProcessRisk(RiskActor):
         return
 
 
+class _CountingExecution(ExecutionActor):
+    """Execution that counts the fills it writes to the ledger (reading a long backtest's ledger
+    back afterwards would map every page of it into the process)."""
+
+    watch: _Watch
+
+    def _record(self, fills: list[Fill], updated: list[Any], now: int) -> None:
+        super()._record(fills, updated, now)  # raises when the ledger refused the batch
+        self.watch.ledger_fills += len(fills)
+
+
 class _BacktestHost(ActorHost):
     """Ctrl-C stops a backtest (a daemon's actors leave SIGINT to the supervisor)."""
 
@@ -350,6 +362,7 @@ def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str |
     watch = _Watch()
     probe = type("_BoundProbe", (_Probe,), {"watch": watch})
     feed = type("_BoundFeed", (_FrameByFrameFeed,), {"watch": watch, "replay_in_blocks": bulk})
+    execution = type("_BoundExecution", (_CountingExecution,), {"watch": watch})
     try:
         try:
             resolve_instrument(open_instruments(cfg, data), spec.instrument)
@@ -357,7 +370,7 @@ def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str |
             raise BacktestError(BacktestErrorCode.UNKNOWN_INSTRUMENT, f"--instrument: {exc}") from None
         host = _BacktestHost("backtest", [(PROBE, probe), ("feed", feed), ("book", BookActor),
                                           ("strategy", StrategyActor), ("risk", _InProcessRisk),
-                                          ("execution", ExecutionActor)], list(ACTORS), cfg, data, run_dir)
+                                          ("execution", execution)], list(ACTORS), cfg, data, run_dir)
         watch.host = host
         try:
             code = host.run()
@@ -368,11 +381,6 @@ def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str |
                                 f"the engine stopped with exit code {code} (see the log lines above)")
         frames = int(getattr(host.actors["feed"].source, "frames", 0))
         rows_in_bulk = host.rows_in_bulk
-        try:
-            with LedgerReader.open(ledger_dir(data)) as reader:
-                ledger_fills = _count_fills(reader)
-        except LedgerError:
-            ledger_fills = 0
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
         if own_data:
@@ -380,7 +388,7 @@ def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str |
     wall_s = time.perf_counter() - started
     replay_s = max(watch.last_tick_s - watch.first_tick_s, 0.0)
     counts = BacktestCounts(frames=frames, ticks=watch.ticks, orders=len(watch.order_ids), denied=watch.denied,
-                            rejected=watch.rejected, fills=len(watch.fills), ledger_fills=ledger_fills)
+                            rejected=watch.rejected, fills=len(watch.fills), ledger_fills=watch.ledger_fills)
     run = BacktestRun(wall_s=round(wall_s, 3), replay_s=round(replay_s, 3),
                       ticks_per_s=round(watch.ticks / replay_s, 1) if replay_s > 0 else 0.0,
                       peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
@@ -389,18 +397,6 @@ def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str |
     return BacktestResult(spec=spec, strategy_name=strategy_name(spec.kind), params=params,
                           market_hours=cfg.risk.market_hours, counts=counts, fills=watch.fills,
                           journal=build_journal(watch.fills), run=run)
-
-
-def _count_fills(reader: LedgerReader, page: int = 10_000) -> int:
-    """Fills in the ledger, read a page of events at a time (a long backtest has millions)."""
-    count = 0
-    seq = 1
-    while True:
-        events = reader.events(from_seq=seq, limit=page)
-        if not events:
-            return count
-        count += sum(1 for _, event in events if isinstance(event, Fill))
-        seq = events[-1][0] + 1
 
 
 # ------------------------------------------------------------------------------------------------
