@@ -194,6 +194,7 @@ BULK_CASES = {
                    _limits(Config(), trailing_stop_paise=10, max_loss_per_trade_paise=500, target_per_trade_paise=300),
                    "mixed", "risk_exit"),
     "plain_strategy": ("rsi_reversal", "RELIANCE", {"timeframe_s": 0}, Config(), "mixed", ""),
+    "signal_strategy_on_bars": ("rsi_reversal", "RELIANCE", {"timeframe_s": 1, "period": 3}, Config(), "mixed", ""),
     "mid_prices_until_the_daily_loss_halts": ("ema_cross", "RELIANCE", {"timeframe_s": 0, "price": "mid"},
                                               _daily_loss(Config(), 500_00), "full", "risk_kill_and_flatten"),
 }
