@@ -3,9 +3,14 @@
 The actors run co-located in one :class:`actors.host.ActorHost` in this process (the in-process
 bus; no supervisor, no sockets between them), with a temporary run directory, a fresh temporary
 data directory for the ledger (unless one is given), the replay source at pace ``fast`` and the
-paper venue. A probe actor, first on the bus, watches market data, orders and fills; each frame is delivered in full
-(orders and fills included) before the next one is read; once the
-capture is exhausted and nothing has moved for ``SETTLE_CHECKS`` checks, it stops the host.
+paper venue. A probe actor, first on the bus, watches market data, orders and fills; each frame is
+delivered in full (orders and fills included) before the next one is read; once the capture is
+exhausted and nothing has moved for ``SETTLE_CHECKS`` checks, it stops the host.
+
+Speed. The feed reads the capture in blocks and publishes each as a ``MarketBatch``; the bus takes
+in bulk the frames on which no actor would act and sends the others one message at a time
+(``ActorHost.publish_market_batch``). ``bulk=False`` sends every frame one message at a time: the
+reference, which gives the same report.
 
 Clock. The capture's times are the clock that matters: the probe keeps the exchange time of the
 last market message it saw (``ts_event_ns``, from the packets), and every fill is stamped with it.
