@@ -16,8 +16,9 @@ import signal
 import socket
 import time
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import TYPE_CHECKING, Callable, Iterable
 
+import numpy as np
 import zmq
 
 from actors.base import Actor, ActorConfigError
@@ -35,7 +36,11 @@ from ipc.messages import (
 )
 from ipc.transport import Endpoints, Inbox, Outbox, PeerUnavailable, StreamPublisher, StreamSubscriber
 
+if TYPE_CHECKING:
+    from actors.market_batch import MarketBatch
+
 SUPERVISOR = "supervisor"
+_MARKET_PREFIXES = (topics.TICK, topics.QUOTE, topics.DEPTH, topics.BOOK)
 BAD_FRAME_LOG_INTERVAL_S = 1.0
 
 
@@ -73,6 +78,9 @@ class _Context:
 
     def reply(self, sender: str, msg: Message) -> None:
         self._host.reply(self.name, sender, msg)
+
+    def publish_market_batch(self, batch: "MarketBatch", publish_row: Callable[[int], None]) -> None:
+        self._host.publish_market_batch(self.name, batch, publish_row)
 
     def call_later(self, delay_s: float, fn: Callable[[], None]) -> _Timer:
         return self._host.add_timer(delay_s, 0.0, fn)
@@ -140,6 +148,7 @@ class ActorHost:
         self._urgent: collections.deque[tuple[bytes, Message, list[str], str]] = collections.deque()
         self._queue: collections.deque[tuple[bytes, Message, list[str], str]] = collections.deque()
         self._routes: dict[bytes, list[str]] = {}
+        self._batch_targets: dict[str, list[tuple[str, Actor]]] = {}
         self._running = False
         self._stop_reason = ""
         self._state = "starting"
@@ -147,6 +156,7 @@ class ActorHost:
         self._started_ns = time.time_ns()
         self.msgs_in = 0
         self.msgs_out = 0
+        self.rows_in_bulk = 0  # market batch rows taken without a message each
         self.bad_frames = 0
         self.bad_by_kind: collections.Counter[str] = collections.Counter()
         self._last_bad_log = 0.0
@@ -240,6 +250,85 @@ class ActorHost:
             self.inboxes[origin].reply(sender.encode(), topics.REPLY.encode(), codec.encode(msg))
         except PeerUnavailable as exc:
             self.log.warning("reply_undeliverable", actor=origin, to=sender, error=str(exc))
+
+    def publish_market_batch(self, origin: str, batch: "MarketBatch", publish_row: Callable[[int], None]) -> None:
+        """Deliver the rows of ``batch`` (frames of a replay, see ``actors.market_batch``) as if
+        ``publish_row(i)`` (which publishes the messages of row ``i``) were called for each row in
+        turn with the bus drained after each: everything a row causes is delivered before the next
+        row. Hot path (replay).
+
+        In bulk where that changes nothing: each local subscriber of market data either takes
+        batches (``Actor.takes_market_batches``) or is a plain actor. Before rows ``[a, b)`` go out,
+        each batch actor names the first row at which it might send or publish anything
+        (``market_batch_horizon``, no side effects), and a plain actor's first row is the first one
+        carrying a topic it subscribes to. Rows before the earliest of those cause nothing, so their
+        order across actors does not matter: each batch actor takes them at once
+        (``on_market_batch``). That earliest row, and every ROW_OTHER row, then goes through the bus
+        one message at a time. With remote subscribers (encoded copies to send) or no local ones,
+        every row goes one at a time."""
+        targets = self._market_batch_targets(origin)
+        if not targets or any(pub.has_subscribers for pub in self.publishers.values()):
+            for i in range(batch.n):
+                publish_row(i)
+                self._drain_queue()
+            return
+        takers = [(name, actor) for name, actor in targets if actor.takes_market_batches]
+        for name, actor in takers:
+            self._batch_call(name, actor.prepare_market_batch, batch)
+        plain = [self._wanted_rows(type(actor), batch) for name, actor in targets if not actor.takes_market_batches]
+        n = batch.n
+        a = 0
+        while a < n:
+            stop = batch.next_other(a)
+            for rows in plain:
+                k = int(np.searchsorted(rows, a))
+                if k < rows.size and rows[k] < stop:
+                    stop = int(rows[k])
+            for name, actor in takers:
+                if stop == a:
+                    break
+                try:
+                    stop = min(stop, actor.market_batch_horizon(batch, a, stop))
+                except Exception:
+                    self.log.exception("handler_failed", actor=name, message="market_batch_horizon")
+                    stop = a
+            if stop > a:
+                self.rows_in_bulk += stop - a
+                for name, actor in takers:
+                    self._batch_call(name, actor.on_market_batch, batch, a, stop)
+            if stop >= n:
+                return
+            publish_row(stop)
+            self._drain_queue()
+            a = stop + 1
+
+    def _batch_call(self, name: str, fn: Callable[..., None], *args: object) -> None:
+        try:
+            fn(*args)
+        except Exception:  # an actor bug must not take the loop down with it
+            self.log.exception("handler_failed", actor=name, message=getattr(fn, "__name__", "?"))
+
+    def _market_batch_targets(self, origin: str) -> list[tuple[str, Actor]]:
+        """Local actors other than ``origin`` that subscribe to some market data, in local order."""
+        targets = self._batch_targets.get(origin)
+        if targets is None:
+            targets = [(name, self.actors[name]) for name, cls in self._classes if name != origin
+                       and any(p.startswith(m) or m.startswith(p) for p in cls.subscriptions for m in _MARKET_PREFIXES)]
+            self._batch_targets[origin] = targets
+        return targets
+
+    @staticmethod
+    def _wanted_rows(cls: type[Actor], batch: "MarketBatch") -> np.ndarray:
+        """Rows of ``batch`` that carry a topic a plain actor of class ``cls`` subscribes to."""
+        from actors.market_batch import ROW_FULL, ROW_QUOTE, ROW_TICK
+
+        prefixes = [p.encode() for p in cls.subscriptions]
+        wanted = np.zeros((len(batch.keys) + 1, ROW_FULL + 1), dtype=bool)  # last row: ROW_OTHER rows
+        for j in range(len(batch.keys)):
+            for kind in (ROW_TICK, ROW_QUOTE, ROW_FULL):
+                wanted[j, kind] = any(t.startswith(p) for t in batch.topics_of(kind, j, batch.book is not None)
+                                      for p in prefixes)
+        return np.flatnonzero(wanted[batch.instrument, batch.kind])
 
     def add_timer(self, delay_s: float, interval_s: float, fn: Callable[[], None]) -> _Timer:
         timer = _Timer(time.monotonic_ns() + int(delay_s * 1e9), int(interval_s * 1e9), fn)

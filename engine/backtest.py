@@ -3,9 +3,14 @@
 The actors run co-located in one :class:`actors.host.ActorHost` in this process (the in-process
 bus; no supervisor, no sockets between them), with a temporary run directory, a fresh temporary
 data directory for the ledger (unless one is given), the replay source at pace ``fast`` and the
-paper venue. A probe actor, first on the bus, watches market data, orders and fills; each frame is delivered in full
-(orders and fills included) before the next one is read; once the
-capture is exhausted and nothing has moved for ``SETTLE_CHECKS`` checks, it stops the host.
+paper venue. A probe actor, first on the bus, watches market data, orders and fills; each frame is
+delivered in full (orders and fills included) before the next one is read; once the capture is
+exhausted and nothing has moved for ``SETTLE_CHECKS`` checks, it stops the host.
+
+Speed. The feed reads the capture in blocks and publishes each as a ``MarketBatch``; the bus takes
+in bulk the frames on which no actor would act and sends the others one message at a time
+(``ActorHost.publish_market_batch``). ``bulk=False`` sends every frame one message at a time: the
+reference, which gives the same report.
 
 Clock. The capture's times are the clock that matters: the probe keeps the exchange time of the
 last market message it saw (``ts_event_ns``, from the packets), and every fill is stamped with it.
@@ -49,14 +54,15 @@ from actors.execution.actor import ExecutionActor
 from actors.feed.actor import FeedActor
 from actors.feed.capture import CaptureError, CaptureReader, CaptureWriter
 from actors.host import ActorHost
+from actors.market_batch import MarketBatch, trades_and_latest
 from actors.risk.actor import RiskActor
 from actors.strategy.actor import StrategyActor
 from actors.strategy.api import BadParams, parse_params
 from actors.strategy.registry import UnknownStrategy, resolve
 from engine.backtest_charts import write_line_chart
 from engine.config import Config, StrategyInstanceConfig, SyntheticFeedConfig
-from engine.journal import Journal, build_journal, ist_day_label, read_fills
-from engine.ledger import LedgerError, LedgerReader, format_rupees, ledger_dir, write_trades_csv
+from engine.journal import Journal, build_journal, ist_day_label
+from engine.ledger import format_rupees, write_trades_csv
 from engine.market import UnknownInstrument, open_instruments, resolve_instrument
 from ipc import topics
 from ipc.messages import Fill, OrderDenied, OrderEvent, Quote, Tick
@@ -105,7 +111,7 @@ class BacktestCounts(msgspec.Struct, frozen=True):
     denied: int         # intents risk denied
     rejected: int       # orders the venue rejected
     fills: int
-    ledger_fills: int   # fills in the ledger (equal to ``fills`` unless something was lost)
+    ledger_fills: int   # fills execution wrote to the ledger (equal to ``fills`` unless the bus lost one)
 
 
 class BacktestRun(msgspec.Struct, frozen=True):
@@ -115,6 +121,8 @@ class BacktestRun(msgspec.Struct, frozen=True):
     replay_s: float          # first to last market message
     ticks_per_s: float       # ticks / replay_s
     peak_rss_bytes: int
+    replay_cpu_s: float = 0.0  # CPU time of this process over the replay (other processes on the machine excluded)
+    rows_in_bulk: int = 0      # frames whose messages no actor needed one by one (see ActorHost.publish_market_batch)
 
 
 class BacktestResult(msgspec.Struct, frozen=True):
@@ -186,17 +194,21 @@ class _Watch:
         self.ticks = 0
         self.first_tick_s = 0.0
         self.last_tick_s = 0.0
+        self.first_tick_cpu_s = 0.0
+        self.replayed_cpu_s = 0.0    # CPU time when the replay was first seen finished
         self.order_ids: dict[str, str] = {}
         self.venue_ids: dict[str, str] = {}
         self.fills: list[Fill] = []
         self.denied = 0
         self.rejected = 0
+        self.ledger_fills = 0        # fills execution wrote to the ledger
 
 
 class _Probe(Actor):
     """First on the bus: sees each market message before the actors that may trade on it."""
 
     subscriptions = (topics.TICK, topics.QUOTE, topics.ORDER, topics.FILL, topics.RISK_DENIED)
+    takes_market_batches = True
     watch: _Watch
 
     def on_start(self) -> None:
@@ -212,14 +224,32 @@ class _Probe(Actor):
         # hot path
         self._market(msg.ts_event_ns)
 
+    def market_batch_horizon(self, batch: MarketBatch, start: int, stop: int) -> int:
+        return stop  # market data only moves the clock
+
+    def on_market_batch(self, batch: MarketBatch, start: int, stop: int) -> None:
+        count, latest = trades_and_latest(batch.is_trade, batch.ts_event_ns, start, stop)
+        if not count:
+            return
+        w = self.watch
+        w.ticks += count
+        self._times()
+        if latest > w.clock_ns:
+            w.clock_ns = latest
+
     def _market(self, ts_event_ns: int) -> None:
         w = self.watch
         w.ticks += 1
+        self._times()
+        if ts_event_ns > w.clock_ns:
+            w.clock_ns = ts_event_ns
+
+    def _times(self) -> None:
+        w = self.watch
         w.last_tick_s = time.perf_counter()
         if not w.first_tick_s:
             w.first_tick_s = w.last_tick_s
-        if ts_event_ns > w.clock_ns:
-            w.clock_ns = ts_event_ns
+            w.first_tick_cpu_s = time.process_time()
 
     def _order_id(self, coid: str) -> str:
         ids = self.watch.order_ids
@@ -248,6 +278,10 @@ class _Probe(Actor):
         source = getattr(w.host.actors.get("feed"), "source", None)
         if source is None or not source.done:
             return
+        if not w.replayed_cpu_s:
+            # Idle since the last frame's consequences were delivered (the loop waits in poll), so
+            # the CPU time now is the replay's; reading it per tick would cost a system call each.
+            w.replayed_cpu_s = time.process_time()
         now = (len(w.order_ids), len(w.fills), w.denied)
         self._quiet = self._quiet + 1 if now == self._last else 0
         self._last = now
@@ -282,6 +316,17 @@ class _InProcessRisk(RiskActor):
         return
 
 
+class _CountingExecution(ExecutionActor):
+    """Execution that counts the fills it writes to the ledger (reading a long backtest's ledger
+    back afterwards would map every page of it into the process)."""
+
+    watch: _Watch
+
+    def _record(self, fills: list[Fill], updated: list[Any], now: int) -> None:
+        super()._record(fills, updated, now)  # raises when the ledger refused the batch
+        self.watch.ledger_fills += len(fills)
+
+
 class _BacktestHost(ActorHost):
     """Ctrl-C stops a backtest (a daemon's actors leave SIGINT to the supervisor)."""
 
@@ -302,12 +347,14 @@ class _BacktestHost(ActorHost):
         self._wake_w.close()
 
 
-def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str | Path | None = None) -> BacktestResult:
+def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str | Path | None = None, *,
+                 bulk: bool = True) -> BacktestResult:
     """Run ``spec`` to the end of its capture and return the result (nothing is written).
 
     ``data_dir``: where the ledger and the instrument cache go; None = a temporary directory,
     removed afterwards. A given directory should be empty: an existing ledger is resumed, as the
-    daemon would. Raises BacktestError.
+    daemon would. ``bulk`` False replays frame by frame, every message through the bus (the
+    reference the bulk replay must match; slower). Raises BacktestError.
     """
     base = base or Config()
     params = check_spec(spec, base)
@@ -319,7 +366,8 @@ def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str |
     run_dir = Path(tempfile.mkdtemp(prefix="shikra-bt-"))  # short: unix socket paths are limited
     watch = _Watch()
     probe = type("_BoundProbe", (_Probe,), {"watch": watch})
-    feed = type("_BoundFeed", (_FrameByFrameFeed,), {"watch": watch})
+    feed = type("_BoundFeed", (_FrameByFrameFeed,), {"watch": watch, "replay_in_blocks": bulk})
+    execution = type("_BoundExecution", (_CountingExecution,), {"watch": watch})
     try:
         try:
             resolve_instrument(open_instruments(cfg, data), spec.instrument)
@@ -327,7 +375,7 @@ def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str |
             raise BacktestError(BacktestErrorCode.UNKNOWN_INSTRUMENT, f"--instrument: {exc}") from None
         host = _BacktestHost("backtest", [(PROBE, probe), ("feed", feed), ("book", BookActor),
                                           ("strategy", StrategyActor), ("risk", _InProcessRisk),
-                                          ("execution", ExecutionActor)], list(ACTORS), cfg, data, run_dir)
+                                          ("execution", execution)], list(ACTORS), cfg, data, run_dir)
         watch.host = host
         try:
             code = host.run()
@@ -337,11 +385,7 @@ def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str |
             raise BacktestError(BacktestErrorCode.ENGINE_FAILED,
                                 f"the engine stopped with exit code {code} (see the log lines above)")
         frames = int(getattr(host.actors["feed"].source, "frames", 0))
-        try:
-            with LedgerReader.open(ledger_dir(data)) as reader:
-                ledger_fills = len(read_fills(reader))
-        except LedgerError:
-            ledger_fills = 0
+        rows_in_bulk = host.rows_in_bulk
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
         if own_data:
@@ -349,10 +393,12 @@ def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str |
     wall_s = time.perf_counter() - started
     replay_s = max(watch.last_tick_s - watch.first_tick_s, 0.0)
     counts = BacktestCounts(frames=frames, ticks=watch.ticks, orders=len(watch.order_ids), denied=watch.denied,
-                            rejected=watch.rejected, fills=len(watch.fills), ledger_fills=ledger_fills)
+                            rejected=watch.rejected, fills=len(watch.fills), ledger_fills=watch.ledger_fills)
     run = BacktestRun(wall_s=round(wall_s, 3), replay_s=round(replay_s, 3),
                       ticks_per_s=round(watch.ticks / replay_s, 1) if replay_s > 0 else 0.0,
-                      peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+                      peak_rss_bytes=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+                      replay_cpu_s=round(max(watch.replayed_cpu_s - watch.first_tick_cpu_s, 0.0), 3),
+                      rows_in_bulk=rows_in_bulk)
     return BacktestResult(spec=spec, strategy_name=strategy_name(spec.kind), params=params,
                           market_hours=cfg.risk.market_hours, counts=counts, fills=watch.fills,
                           journal=build_journal(watch.fills), run=run)
@@ -458,10 +504,13 @@ def default_out_dir(kind: str, capture: str | Path) -> Path:
 
 def write_synthetic_capture(path: str | Path, packets: int, data_dir: str | Path, *,
                             stocks: Sequence[str] = ("RELIANCE",), underlyings: Sequence[str] = (),
-                            seed: int = 7, rate_per_s: int = 1000, start_ns: int = DEFAULT_START_NS) -> int:
+                            seed: int = 7, rate_per_s: int = 1000, start_ns: int = DEFAULT_START_NS,
+                            full_packets_only: bool = False) -> int:
     """Write ``packets`` packets of the seeded synthetic market (plus its opening prev-close
     frames) to a capture at ``rate_per_s`` packets a second of recorded time from ``start_ns``;
-    returns the frames written. ``data_dir`` holds the instrument cache. Deterministic."""
+    returns the frames written. ``data_dir`` holds the instrument cache. ``full_packets_only``:
+    every packet of a stock or derivative is a full packet (a quote with its 5-level book), none
+    is a plain quote, ticker or OI packet. Deterministic."""
     from actors.feed.sources import synthetic_instruments
     from actors.feed.synthetic import SyntheticMarket, SyntheticMarketConfig
 
@@ -469,8 +518,9 @@ def write_synthetic_capture(path: str | Path, packets: int, data_dir: str | Path
     cfg = msgspec.structs.replace(Config(), feed=msgspec.structs.replace(Config().feed, synthetic=synth))
     table = open_instruments(cfg, Path(data_dir))
     start_day = ist_day_label(start_ns)
+    mix = {"quote_share": 0.0, "ticker_share": 0.0, "oi_share": 0.0} if full_packets_only else {}
     market = SyntheticMarket(synthetic_instruments(table, synth, dt.date.fromisoformat(start_day)),
-                             SyntheticMarketConfig(seed=seed, packet_interval_ns=1_000_000_000 // rate_per_s))
+                             SyntheticMarketConfig(seed=seed, packet_interval_ns=1_000_000_000 // rate_per_s, **mix))
     chunk = max(1, rate_per_s // 10)  # a tenth of a second per call
     spacing_ns = 1_000_000_000 // rate_per_s
     written = 0

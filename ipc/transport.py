@@ -105,6 +105,11 @@ class StreamPublisher:
                 self._prefixes.discard(frame[1:])
             self._wanted.clear()
 
+    @property
+    def has_subscribers(self) -> bool:
+        """True while any subscriber holds any prefix."""
+        return bool(self._prefixes)
+
     def wants(self, topic: bytes) -> bool:
         """True when at least one subscriber's prefix matches (hot path: cached per topic)."""
         hit = self._wanted.get(topic)

@@ -17,11 +17,14 @@ from engine.backtest import (
     BacktestSpec,
     backtest_config,
     drawdown_curve,
+    report_dict,
+    run_backtest,
     write_synthetic_capture,
 )
 from engine.backtest_charts import PNG_SIGNATURE, line_chart_png, png_size
 from engine.config import EXIT_CONFIG, Config
 from engine.journal import build_journal
+from engine.ledger import LedgerReader, ledger_dir
 from ipc.messages import Fill
 
 PARAMS = '{"fast": 10, "slow": 30, "timeframe_s": 0, "qty_lots": 1}'
@@ -167,3 +170,62 @@ def test_line_chart_png_decodes_to_its_size_and_draws_the_series():
     assert b"\xff\x00\x00" in raw  # the red line is there
     with pytest.raises(ValueError, match="too small"):
         line_chart_png([1], (0, 0, 0), 10, 10)
+
+
+# --- the bulk replay changes nothing ---------------------------------------------------------------
+
+def _limits(cfg: Config, **order_limits: object) -> Config:
+    rep = msgspec.structs.replace
+    limits = rep(cfg.risk.limits, daily_max_loss_paise=10**12, default=rep(cfg.risk.limits.default, **order_limits))
+    return rep(cfg, risk=rep(cfg.risk, limits=limits))
+
+
+def _daily_loss(cfg: Config, paise: int) -> Config:
+    rep = msgspec.structs.replace
+    return rep(cfg, risk=rep(cfg.risk, limits=rep(cfg.risk.limits, daily_max_loss_paise=paise)))
+
+
+BULK_CASES = {
+    # kind, instrument, params, config, capture, audit action the run must contain
+    "last_prices_several_instruments": ("ema_cross", "RELIANCE", {"fast": 10, "slow": 30, "timeframe_s": 0},
+                                        Config(), "mixed", ""),
+    "bars": ("ema_cross", "TCS", {"fast": 2, "slow": 4, "timeframe_s": 1}, Config(), "mixed", ""),
+    "risk_exits": ("ema_cross", "RELIANCE", {"fast": 10, "slow": 30, "timeframe_s": 0},
+                   _limits(Config(), trailing_stop_paise=10, max_loss_per_trade_paise=500, target_per_trade_paise=300),
+                   "mixed", "risk_exit"),
+    "plain_strategy": ("rsi_reversal", "RELIANCE", {"timeframe_s": 0}, Config(), "mixed", ""),
+    "signal_strategy_on_bars": ("rsi_reversal", "RELIANCE", {"timeframe_s": 1, "period": 3}, Config(), "mixed", ""),
+    "mid_prices_until_the_daily_loss_halts": ("ema_cross", "RELIANCE", {"timeframe_s": 0, "price": "mid"},
+                                              _daily_loss(Config(), 500_00), "full", "risk_kill_and_flatten"),
+}
+
+
+@pytest.fixture(scope="module")
+def captures(tmp_path_factory):
+    root = tmp_path_factory.mktemp("bulk")
+    write_synthetic_capture(root / "mixed.cap", 6_000, root / "instruments", stocks=("RELIANCE", "TCS"),
+                            underlyings=("NIFTY",), seed=11, rate_per_s=100)
+    write_synthetic_capture(root / "full.cap", 6_000, root / "instruments", seed=7, full_packets_only=True)
+    return root
+
+
+def _normalised(result) -> dict:  # type: ignore[no-untyped-def]
+    report = report_dict(result)
+    report.pop("run")
+    report["fills"] = [msgspec.to_builtins(f) for f in result.fills]
+    return report
+
+
+@pytest.mark.parametrize("case", sorted(BULK_CASES))
+def test_the_bulk_replay_gives_the_report_of_one_message_at_a_time(captures, tmp_path, case):
+    kind, instrument, params, cfg, capture, audited = BULK_CASES[case]
+    spec = BacktestSpec(kind=kind, capture=str(captures / f"{capture}.cap"), instrument=instrument, params=params)
+    reference = run_backtest(spec, cfg, tmp_path / "reference", bulk=False)
+    bulk = run_backtest(spec, cfg, tmp_path / "bulk", bulk=True)
+    assert reference.run.rows_in_bulk == 0 and bulk.run.rows_in_bulk > 0
+    assert reference.counts.orders > 0
+    assert _normalised(bulk) == _normalised(reference)
+    with LedgerReader.open(ledger_dir(tmp_path / "bulk")) as reader, reader.snapshot() as snap:
+        assert len(snap.fills()) == bulk.counts.ledger_fills == bulk.counts.fills  # what the bus saw is written
+        if audited:  # the case reaches what it is meant to exercise
+            assert audited in {row.action for _, row in snap.audit()}

@@ -374,3 +374,27 @@ assert [len(k.signatures) for k in kernels] == before
 
 def test_nse_session_is_0915_to_1530() -> None:
     assert (NSE_SESSION.open_ist_s, NSE_SESSION.close_ist_s) == (33_300, 55_800)
+
+
+def test_first_close_finds_the_tick_on_tick_closes_a_bar_with_and_take_quiet_keeps_the_open_bar():
+    rng = np.random.default_rng(5)
+    ts = ist(9, 15) + np.cumsum(rng.integers(0, 3 * S, size=400)).astype(np.int64)
+    price = rng.integers(-5, 2_000, size=400).astype(np.int64)  # a few bad prices too
+    qty = rng.integers(0, 50, size=400).astype(np.int64)
+    one_by_one = BarBuilder(20, *NIFTY_FUT)
+    bulk = BarBuilder(20, *NIFTY_FUT)
+    closes = [i for i in range(400) if one_by_one.on_tick(int(ts[i]), int(price[i]), int(qty[i]), 0)]
+    assert len(closes) > 10
+    i = 0
+    found = []
+    while i < 400:
+        k = bulk.first_close(ts[i:], price[i:], qty[i:])
+        bulk.take_quiet(ts[i:i + k], price[i:i + k], qty[i:i + k])
+        if i + k < 400:
+            assert bulk.on_tick(int(ts[i + k]), int(price[i + k]), int(qty[i + k]), 0)
+            found.append(i + k)
+        i += k + 1
+    assert found == closes
+    assert bulk._st.tolist() == one_by_one._st.tolist()
+    with pytest.raises(AssertionError, match="closed 1 bar"):
+        bulk.take_quiet(np.array([ts[-1] + 3600 * S]), np.array([100]), np.array([1]))

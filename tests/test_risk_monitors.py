@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 
 import msgspec
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from actors.risk import state as s
 from actors.risk.checks import InstrumentLimits, RiskEngine
@@ -182,3 +186,53 @@ def test_exit_action_becomes_a_reduce_only_market_intent_the_halted_engine_lets_
     assert (order.side, order.qty_units, order.order_type, order.reduce_only) == ("SELL", 100, "MARKET", True)
     assert eng.check(order, T10 + 2) is None
     assert eng.check(msgspec.structs.replace(order, intent_id="x", qty_units=101), T10 + 2) is not None
+
+
+# --- replay batches: where the first rule would fire --------------------------------------------
+
+
+def _monitor_and_marks(data: st.DataObject) -> tuple[PostTradeMonitor, list[int]]:
+    """A monitor with some fills and marks behind it (any rule set), and marks to come."""
+    lim = RiskLimits(daily_max_loss_paise=data.draw(st.integers(0, 5_000), "daily"),
+                     strategies={"ema": StrategyLimits(
+                         max_loss_per_trade_paise=data.draw(st.sampled_from([0, 50, 400, 2_000]), "loss"),
+                         target_per_trade_paise=data.draw(st.sampled_from([0, 80, 700]), "target"),
+                         trailing_stop_paise=data.draw(st.sampled_from([0, 5, 30]), "trail"),
+                         trailing_stop_bps=data.draw(st.sampled_from([0, 10, 300]), "trail_bps"))})
+    m = PostTradeMonitor(lim)
+    for _ in range(data.draw(st.integers(0, 3), "fills")):
+        m.on_fill(fill(data.draw(st.sampled_from(["BUY", "SELL"])), data.draw(st.integers(1, 20)),
+                       data.draw(st.integers(900, 1_100)), data.draw(st.integers(0, 30))), "INTRADAY", T10)
+        m.on_mark(NSE_FNO, SID, data.draw(st.integers(900, 1_100)), T10)
+    return m, data.draw(st.lists(st.integers(850, 1_150), max_size=40), "marks")
+
+
+def _state(m: PostTradeMonitor) -> list[tuple[int, int, int, int, bool]]:
+    return [(p.net_units, p.mark_paise, p.best_paise, p.day_pnl_paise, p.exiting) for p in m._positions.values()]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_first_firing_mark_is_where_on_mark_first_acts_and_quiet_marks_leave_the_same_state(data):
+    m, marks = _monitor_and_marks(data)
+    one_by_one = copy.deepcopy(m)
+    k = m.first_firing_mark(NSE_FNO, SID, np.array(marks, dtype=np.int64), T10)
+    quiet = marks[:k]
+    assert all(one_by_one.on_mark(NSE_FNO, SID, p, T10) == () for p in quiet)
+    if k < len(marks):
+        assert one_by_one.on_mark(NSE_FNO, SID, marks[k], T10) != ()
+        one_by_one = copy.deepcopy(m)
+        for p in quiet:
+            one_by_one.on_mark(NSE_FNO, SID, p, T10)
+    if quiet:
+        m.take_quiet_marks(NSE_FNO, SID, quiet[-1], max(quiet), min(quiet), T10)
+    assert m.daily_pnl_paise() == one_by_one.daily_pnl_paise()
+    assert _state(m) == _state(one_by_one)
+
+
+def test_first_firing_mark_is_conservative_with_two_open_positions_in_one_instrument():
+    m = monitor()
+    m.on_fill(fill("BUY", 10, 1_000), "INTRADAY", T10)
+    m.on_fill(fill("BUY", 10, 1_000, strategy="other"), "INTRADAY", T10)
+    assert m.first_firing_mark(NSE_FNO, SID, np.array([1_000, 1_001], dtype=np.int64), T10) == 0
+    assert m.first_firing_mark(NSE_FNO, SID + 1, np.array([1_000], dtype=np.int64), T10) == 1  # nothing held there

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 
 from actors.base import Actor, ActorContext
-from actors.book.book import BookStore
+from actors.book.book import BookStore, top_of_book_columns
+from actors.market_batch import MarketBatch
 from ipc import topics
 from ipc.messages import BookStale, Depth, Quote, Tick
 
@@ -15,6 +16,7 @@ STALE_AFTER_S = 10.0
 
 class BookActor(Actor):
     subscriptions = (topics.DEPTH, topics.QUOTE, topics.TICK)
+    takes_market_batches = True
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
@@ -36,6 +38,17 @@ class BookActor(Actor):
 
     def on_tick(self, msg: Tick) -> None:
         self.books.set_last(msg.segment, msg.security_id, msg.ltp_paise)
+
+    # Replay batches: the book updates of full rows are columns of the batch ----------------------
+    def prepare_market_batch(self, batch: MarketBatch) -> None:
+        batch.book = top_of_book_columns(batch)
+
+    def market_batch_horizon(self, batch: MarketBatch, start: int, stop: int) -> int:
+        return stop  # what the rows make us publish is in batch.book
+
+    def on_market_batch(self, batch: MarketBatch, start: int, stop: int) -> None:
+        for key in self.books.apply_batch(batch, start, stop, time.monotonic_ns()):
+            self._reported_stale.discard(key)
 
     def _check_stale(self) -> None:
         now_mono = time.monotonic_ns()

@@ -35,6 +35,7 @@ from actors.execution.live import LiveTrading
 from actors.execution.reconcile import is_external
 from actors.execution.venue_status import remove_venue_status
 from actors.execution.marks import mark_x2_paise, unrealised_pnl_paise
+from actors.market_batch import D_ASK_PX, D_ASK_QTY, D_BID_PX, D_BID_QTY, Q_VOLUME, MarketBatch, last_trades
 from actors.execution.paper import (
     Accepted,
     Filled,
@@ -110,6 +111,7 @@ def restore_snapshot(event: OrderEvent, fill_ids: Sequence[str]) -> fsm.OrderSna
 
 class ExecutionActor(LiveTrading, Actor):
     subscriptions = (topics.DEPTH, topics.TICK, topics.QUOTE)
+    takes_market_batches = True
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
@@ -363,6 +365,32 @@ class ExecutionActor(LiveTrading, Actor):
         events = self.venue.on_quote(msg, time.time_ns())
         if events:
             self._handle(events, time.time_ns())
+
+    # Replay batches: rows of instruments where nothing rests only move the paper venue's books ----
+    def market_batch_horizon(self, batch: MarketBatch, start: int, stop: int) -> int:
+        if self.live or self._awaiting_book:
+            return start
+        for j in batch.instruments_in(start, stop):
+            if not self.venue.is_quiet(*batch.keys[j]):
+                rows = batch.rows_of(j, start, stop)
+                stop = min(stop, int(rows[0]))
+        return stop
+
+    def on_market_batch(self, batch: MarketBatch, start: int, stop: int) -> None:
+        last_full, last_ltp, last_volume, bad = last_trades(batch.instrument, batch.kind, batch.ltp_paise, start, stop,
+                                                            len(batch.keys))
+        if bad:
+            self.venue.count_bad_prices(int(bad))
+        for j in batch.instruments_in(start, stop):
+            segment, security_id = batch.keys[j]
+            t, v, f = int(last_ltp[j]), int(last_volume[j]), int(last_full[j])
+            depth = None
+            if f >= 0:
+                d = batch.depth[f]
+                depth = (d[D_BID_PX].tolist(), d[D_BID_QTY].tolist(), d[D_ASK_PX].tolist(), d[D_ASK_QTY].tolist())
+                self._any_depth_seen = True
+            self.venue.on_quiet_market(segment, security_id, ltp_paise=int(batch.ltp_paise[t]) if t >= 0 else 0,
+                                       volume_units=int(batch.quote[v, Q_VOLUME]) if v >= 0 else -1, depth=depth)
 
     def _poll_venue(self) -> None:
         now = time.time_ns()

@@ -804,6 +804,44 @@ class PaperVenue:
         traded = quote.volume_units - previous if previous >= 0 else 0
         return self._trade_moves(book, orders, ltp, max(traded, 0), now_ns, out or [])
 
+    def on_quiet_market(
+        self,
+        segment: int,
+        security_id: int,
+        *,
+        ltp_paise: int,
+        volume_units: int,
+        depth: tuple[list[int], list[int], list[int], list[int]] | None,
+    ) -> None:
+        """The end state of many ``on_tick`` / ``on_quote`` / ``on_depth`` calls of an instrument
+        with nothing resting and no request due (``is_quiet``), all at once: the last positive
+        LTP (0: none among them), the cumulative volume of the last quote with one (-1: none),
+        the last 5-level depth as (bid prices, bid qtys, ask prices, ask qtys) or None. Bad prices
+        among the calls are counted with ``count_bad_prices``. Replay batches only."""
+        if ltp_paise <= 0 and depth is None:
+            return
+        key = (security_id << 8) | (segment & 0xFF)
+        book = self._books.get(key)
+        if book is None:
+            book = self._books[key] = _Book()
+        if ltp_paise > 0:
+            book.ltp_paise = ltp_paise
+        if volume_units >= 0:
+            book.volume_units = volume_units
+        if depth is not None:
+            book.bid_px, book.bid_qty, book.ask_px, book.ask_qty = depth
+            book.bid_owned = book.ask_owned = False
+            book.has_depth = True
+
+    def count_bad_prices(self, n: int) -> None:
+        """``n`` ticks or quotes with a non-positive LTP went by (see ``on_quiet_market``)."""
+        self._n.bad_prices += n
+
+    def is_quiet(self, segment: int, security_id: int) -> bool:
+        """True when market data for this instrument can only update the book: no order rests on
+        it and no request waits for its due time (ack latency)."""
+        return not self._inbox and ((security_id << 8) | (segment & 0xFF)) not in self._resting
+
     # Views -------------------------------------------------------------------------------------
 
     def book(self, segment: int, security_id: int) -> BookView | None:

@@ -692,6 +692,7 @@ class FrameDecoder:
             }
             pk = cols.pop("pkt")
             cols["seq"] = pos[pk] + (1 if kind == "depths" else 0)
+            cols["frame"] = frame[pk]
             tables[kind] = cols
         n_ok = int(keep.sum())
         n_msgs = int(msgs_per.sum())
@@ -952,7 +953,8 @@ class DecodedBatch:
 
     Each table maps the message's field names to integer numpy columns ((n, levels) for depth
     lists): int64 for paise and nanoseconds, the wire's unsigned width for ids and quantities.
-    ``seq`` (int64) is the row's position in the packet-ordered message list. Tables:
+    ``seq`` (int64) is the row's position in the packet-ordered message list, ``frame`` (int64)
+    the index of the frame it came from (0 for the one frame of ``decode_frame``). Tables:
     ``ticks`` (Tick), ``quotes`` (Quote, from quote and full packets), ``depths`` (5-level Depth
     from full packets), ``depth_sides`` (20/200-level: ``is_bid``, ``n_levels``, ``price_paise``,
     ``qty_units``, ``orders``), ``open_interest``, ``prev_closes``, ``market_statuses``,
@@ -1000,6 +1002,34 @@ class DecodedBatch:
             if gc_was_enabled:
                 gc.enable()
         return out.tolist()
+
+    def frame_messages(self, frames: np.ndarray) -> dict[int, list[Message]]:
+        """The messages of the given frames only, as Structs in packet order, by frame index
+        (a frame whose packets were all dropped has no entry)."""
+        tables: dict[str, Columns] = {}
+        for kind in self.KINDS:
+            t: Columns = getattr(self, kind)
+            if t:
+                keep = np.isin(t["frame"], frames)
+                t = {k: v[keep] for k, v in t.items()} if keep.any() else {}
+            tables[kind] = t
+        seqs = [t["seq"] for t in tables.values() if t]
+        if not seqs:
+            return {}
+        all_seq = np.sort(np.concatenate(seqs))
+        rank = {int(q): i for i, q in enumerate(all_seq.tolist())}
+        for t in tables.values():
+            if t:
+                t["seq"] = np.array([rank[int(q)] for q in t["seq"].tolist()], dtype=np.int64)
+        subset = DecodedBatch(n_messages=len(rank), **tables)
+        frame_of = np.empty(len(rank), dtype=np.int64)
+        for t in tables.values():
+            if t:
+                frame_of[t["seq"]] = t["frame"]
+        out: dict[int, list[Message]] = {}
+        for f, msg in zip(frame_of.tolist(), subset.to_messages()):
+            out.setdefault(f, []).append(msg)
+        return out
 
     def _materialise(self):  # type: ignore[no-untyped-def]
         simple = (

@@ -15,6 +15,7 @@ from typing import Any
 import msgspec
 
 from actors.base import Actor, ActorConfigError, ActorContext
+from actors.market_batch import MarketBatch
 from actors.risk import state as trading
 from actors.risk.checks import Denial, DenyReason, InstrumentLimits, RiskEngine, to_order_denied
 from actors.risk.limits import RiskLimits
@@ -82,6 +83,7 @@ def _calendar_and_limits(cfg: Any, limits: RiskLimits) -> tuple[SessionCalendar,
 
 class RiskActor(Actor):
     subscriptions = (topics.TICK, topics.QUOTE, topics.ORDER, topics.FILL, topics.POSITION, topics.GROUP)
+    takes_market_batches = True
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
@@ -98,6 +100,9 @@ class RiskActor(Actor):
 
     # Start-up -----------------------------------------------------------------------------------
     def on_start(self) -> None:
+        from actors.risk import monitors
+
+        monitors.warmup()
         cfg = self.ctx.config
         try:
             self.limit_changes = load_changes(self.ctx.data_dir)
@@ -289,6 +294,36 @@ class RiskActor(Actor):
     def on_quote(self, msg: Quote) -> None:
         self.engine.on_mark(msg.segment, msg.security_id, msg.ltp_paise)
         self._act(self.monitor.on_mark(msg.segment, msg.security_id, msg.ltp_paise, time.time_ns()))
+
+    # Replay batches: marks in bulk, stopping where a post-trade rule could fire ---------------------
+    def market_batch_horizon(self, batch: MarketBatch, start: int, stop: int) -> int:
+        held = [j for j in batch.instruments_in(start, stop) if self.monitor.open_positions(*batch.keys[j])]
+        if not held:
+            return stop
+        if len(held) > 1:  # the day's P&L couples their marks: one message at a time
+            return min(stop, *(int(batch.rows_of(j, start, stop)[0]) for j in held))
+        c = batch.columns_of(held[0])
+        lo, hi = batch.span(held[0], start, stop)
+        prices = c.ltp_paise[lo:hi]
+        valid = prices > 0
+        if valid.all():
+            k = self.monitor.first_firing_mark(*batch.keys[held[0]], prices, time.time_ns())
+            return int(c.rows[lo + k]) if k < prices.size else stop
+        marks = c.rows[lo:hi][valid]
+        k = self.monitor.first_firing_mark(*batch.keys[held[0]], prices[valid], time.time_ns())
+        return int(marks[k]) if k < marks.size else stop
+
+    def on_market_batch(self, batch: MarketBatch, start: int, stop: int) -> None:
+        now = time.time_ns()
+        for j in batch.instruments_in(start, stop):
+            segment, security_id = batch.keys[j]
+            lo, hi = batch.span(j, start, stop)
+            prices = batch.columns_of(j).ltp_paise[lo:hi]
+            marks = prices if prices.min() > 0 else prices[prices > 0]
+            self.engine.on_mark(segment, security_id, int(marks[-1]) if marks.size else 0)
+            if marks.size:
+                self.monitor.take_quiet_marks(segment, security_id, int(marks[-1]), int(marks.max()), int(marks.min()),
+                                              now)
 
     def _reconcile_with_ledger(self) -> None:
         if self._reader is None:

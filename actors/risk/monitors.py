@@ -32,6 +32,8 @@ from __future__ import annotations
 import enum
 
 import msgspec
+import numpy as np
+from numba import njit
 
 from actors.risk.limits import ResolvedLimits, RiskLimits, instrument_key, resolve, segment_times
 from actors.risk.sessions import SessionCalendar, default_calendar, ist_day, time_of_day_ns
@@ -251,6 +253,53 @@ class PostTradeMonitor:
                 out = fired if not out else [*out, *fired]
         return out
 
+    # --- replay batches: many marks at once -----------------------------------------------------
+
+    def open_positions(self, segment: int, security_id: int) -> int:
+        """How many positions (strategy x product) are open in this instrument."""
+        return sum(1 for pos in self._by_instrument.get((segment, security_id), ()) if pos.net_units)
+
+    def first_firing_mark(self, segment: int, security_id: int, prices: np.ndarray, now_ns: int) -> int:
+        """Index of the first of ``prices`` (positive LTPs of one instrument, as ``on_mark`` would
+        get them in turn from now on) at which a rule fires; ``len(prices)`` when none does. No
+        side effects. Only exact while no other instrument with an open position gets a mark in
+        between (the day's P&L couples them); 0 (might fire at once) when the instrument has more
+        than one open position, the IST day is about to roll, or the numbers are too large for
+        int64 arithmetic."""
+        positions = [pos for pos in self._by_instrument.get((segment, security_id), ()) if pos.net_units]
+        if not positions or not prices.size:
+            return int(prices.size)
+        if len(positions) > 1 or ist_day(now_ns) != self._day:
+            return 0
+        pos = positions[0]
+        lim = pos.limits
+        if int(prices.max()) >= 2**40 or abs(pos.net_units) >= 2**20 or abs(pos.trade_flow_paise) >= 2**60 \
+                or abs(self._day_pnl_paise) >= 2**60:
+            return 0
+        day_rest = self._day_pnl_paise - pos.day_pnl_paise + pos.day_flow_paise - pos.day_start_value_paise
+        return int(_first_firing(prices, pos.net_units, pos.best_paise, pos.trade_flow_paise, pos.exiting, day_rest,
+                                 self._killed_today, self.limits.daily_max_loss_paise, lim.max_loss_per_trade_paise,
+                                 lim.target_per_trade_paise, lim.trailing_stop_paise, lim.trailing_stop_bps))
+
+    def take_quiet_marks(self, segment: int, security_id: int, last_paise: int, high_paise: int, low_paise: int,
+                         now_ns: int) -> None:
+        """The state ``on_mark`` leaves after positive marks of one instrument on none of which a
+        rule fired (see ``first_firing_mark``): the last, the highest and the lowest of them."""
+        positions = self._by_instrument.get((segment, security_id))
+        if not positions:
+            return
+        if ist_day(now_ns) != self._day:
+            self._roll_day(now_ns)
+        for pos in positions:
+            pos.mark_paise = last_paise
+            if pos.net_units == 0:
+                continue
+            self._refresh_pnl(pos)
+            if pos.net_units > 0:
+                pos.best_paise = max(pos.best_paise, high_paise)
+            else:
+                pos.best_paise = min(pos.best_paise, low_paise)
+
     def on_clock(self, now_ns: int) -> list[Action]:
         """Time rules: entry cut-off notices and INTRADAY square-off, per segment (IST)."""
         self._roll_day(now_ns)
@@ -329,6 +378,41 @@ class PostTradeMonitor:
                 out.append(self._exit(pos, ActionKind.EXIT, MonitorReason.DAILY_MAX_LOSS, now_ns,
                                       f"flatten after daily max loss (day P&L {pnl} paise)"))
         return out
+
+
+@njit(cache=True)
+def _first_firing(prices, units, best, trade_flow, exiting, day_rest, killed, max_loss,  # type: ignore[no-untyped-def]
+                  loss_per_trade, target, trail_paise, trail_bps):
+    """``on_mark`` then ``_evaluate`` for one open position over ``prices``, without acting: the
+    index of the first price at which a rule fires (``prices.size``: none). The day's P&L at
+    price p is ``day_rest + units * p``."""
+    for i in range(prices.size):
+        p = prices[i]
+        if units > 0:
+            if p > best:
+                best = p
+        elif p < best:
+            best = p
+        if not killed and day_rest + units * p < -max_loss:
+            return i
+        if exiting:
+            continue
+        trade = trade_flow + units * p
+        if loss_per_trade and trade < -loss_per_trade:
+            return i
+        if target and trade >= target:
+            return i
+        if trail_paise or trail_bps:
+            retreat = best - p if units > 0 else p - best
+            if retreat > 0 and ((trail_paise > 0 and retreat >= trail_paise)
+                                or (trail_bps > 0 and retreat * BPS >= trail_bps * best)):
+                return i
+    return prices.size
+
+
+def warmup() -> None:
+    """Compile (or load from numba's cache) the batch kernel."""
+    _first_firing(np.array([100], dtype=np.int64), 1, 100, -100, False, 0, False, 1000, 0, 0, 0, 0)
 
 
 def to_risk_action(action: Action, ts_init_ns: int) -> RiskAction:

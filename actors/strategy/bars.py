@@ -267,6 +267,26 @@ def _bar_run(st, ts, price, qty, ts_init, out):
     return nb
 
 
+@njit(cache=True)
+def _bar_first_close(st, ts, price, qty):
+    """On a copy of ``st``: the index of the first tick that would close a bar (``ts.size``: none)."""
+    s = st.copy()
+    for i in range(ts.size):
+        if _bar_step(s, ts[i], price[i], qty[i]):
+            return i
+    return ts.size
+
+
+@njit(cache=True)
+def _bar_quiet(st, ts, price, qty):
+    """Feed ticks none of which closes a bar (``_bar_first_close`` said so); returns how many did."""
+    closed = 0
+    for i in range(ts.size):
+        if _bar_step(st, ts[i], price[i], qty[i]):
+            closed += 1
+    return closed
+
+
 class BarBatch(NamedTuple):
     """Result of ``build_bars``: completed bars (BAR_DTYPE records) and what happened to the ticks."""
 
@@ -369,6 +389,17 @@ class BarBuilder:
         nb = _bar_run(self._st, ts, price, qty, init, out)
         # copy: a view would keep the whole per-tick scratch buffer alive
         return out[:nb].copy().view(BAR_DTYPE).reshape(nb)
+
+    def first_close(self, ts_event_ns: np.ndarray, price_paise: np.ndarray, qty_units: np.ndarray) -> int:
+        """The index of the first of these ticks (int64 arrays, in arrival order) whose ``on_tick``
+        would return a bar; ``len(ts_event_ns)`` when none would. Changes nothing."""
+        return int(_bar_first_close(self._st, ts_event_ns, price_paise, qty_units))
+
+    def take_quiet(self, ts_event_ns: np.ndarray, price_paise: np.ndarray, qty_units: np.ndarray) -> None:
+        """``on_tick`` for each of these ticks, none of which closes a bar (see ``first_close``).
+        Raises AssertionError when one did (a bar would have been lost)."""
+        closed = _bar_quiet(self._st, ts_event_ns, price_paise, qty_units)
+        assert closed == 0, f"take_quiet closed {closed} bar(s)"
 
     def _emitted(self, ts_init_ns: int) -> Bar:
         o, h, lo, c, v, ts_open, ts_close = self._st[_E : _E + 7].tolist()
@@ -487,3 +518,6 @@ def warmup() -> None:
     builder.on_tick(open_ns, 100, 1, open_ns)
     builder.update_arrays(np.array([open_ns + 60 * NS_PER_S]), np.array([101]), np.array([1]))
     builder.flush(open_ns + 120 * NS_PER_S)
+    ticks = np.array([open_ns + 121 * NS_PER_S], dtype=np.int64), np.array([100]), np.array([1])
+    builder.first_close(*ticks)
+    builder.take_quiet(*ticks)

@@ -35,7 +35,7 @@ on-disk cache) every kernel so that the first tick never pays for compilation.
 from __future__ import annotations
 
 import math
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -59,6 +59,7 @@ __all__ = [
     "atr",
     "bbands",
     "ema",
+    "ema_cross_scan",
     "macd",
     "rsi",
     "session_ids_from_boundaries",
@@ -1022,6 +1023,51 @@ class BBandsStream:
 
 
 # --------------------------------------------------------------------------------------------
+# Many updates at once, stopping at a crossing (replays)
+# --------------------------------------------------------------------------------------------
+
+
+@njit(cache=True)
+def _ema_cross_run(fast_s, fast_period, slow_s, slow_period, prev_diff, long, values, scale, skip_nonpositive):
+    # hot path (replay batches): the EmaStream updates and the sign test of a crossover, per value
+    for i in range(values.size):
+        if skip_nonpositive and values[i] <= 0:
+            continue
+        x = values[i] * scale
+        fast = _ema_update(fast_s, fast_period, x)
+        slow = _ema_update(slow_s, slow_period, x)
+        if slow_s[_COUNT] < slow_period:
+            continue
+        diff = fast - slow
+        prev = prev_diff[0]
+        prev_diff[0] = diff
+        if prev == 0.0:
+            continue
+        if long:
+            if prev >= 0.0 > diff:
+                return i
+        elif prev <= 0.0 < diff:
+            return i
+    return values.size
+
+
+def ema_cross_scan(fast: EmaStream, slow: EmaStream, prev_diff: float, long: bool, values: npt.NDArray[Any],
+                   *, commit: bool, scale: float = 1.0, skip_nonpositive: bool = False) -> tuple[int, float]:
+    """Feed ``values * scale`` in turn (``skip_nonpositive``: leaving out values <= 0; ``scale``
+    a power of two keeps the products exact) to ``fast`` and ``slow`` and, once ``slow`` is ready, compare
+    ``diff = fast - slow`` with the previous ``diff`` (``prev_diff``; 0.0 = none yet): stop at the
+    first value where a long position (``long``) sees it cross below zero (``prev >= 0 > diff``),
+    or a flat one above zero (``prev <= 0 < diff``). Returns (its index or ``len(values)``, the
+    ``diff`` after the values fed). ``commit=False`` leaves both streams untouched (a look-ahead
+    on copies); ``commit=True`` updates them through the values fed, crossing included. Same
+    arithmetic as ``update`` value by value."""
+    fs, ss = (fast._s, slow._s) if commit else (fast._s.copy(), slow._s.copy())
+    prev = np.array([prev_diff])
+    k = _ema_cross_run(fs, fast.period, ss, slow.period, prev, long, values, scale, skip_nonpositive)
+    return int(k), float(prev[0])
+
+
+# --------------------------------------------------------------------------------------------
 # Start-up
 # --------------------------------------------------------------------------------------------
 
@@ -1042,6 +1088,7 @@ KERNELS: Final = (
     _macd_update,
     _bbands_update,
     _vwap_update,
+    _ema_cross_run,
 )
 """Every njit kernel of this module (``warmup`` must leave each one compiled)."""
 
@@ -1073,3 +1120,7 @@ def warmup() -> None:
         for bst in bar_streams:
             bst.update(high[i], low[i], close[i])
         vw.update(high[i], low[i], close[i], volume[i], int(session[i]))
+    paise = np.rint(close * 100).astype(np.int64)
+    for long in (False, True):
+        ema_cross_scan(EmaStream(3), EmaStream(5), 0.0, long, close, commit=False)
+        ema_cross_scan(EmaStream(3), EmaStream(5), 0.0, long, paise, commit=False, scale=0.5, skip_nonpositive=True)

@@ -273,6 +273,18 @@ class StrategyHarness:
         self._feed_bars(ref, ltp_paise, ltq_units)
         return self._since(mark)
 
+    def book(self, ref: InstrumentRef, bid_paise: int, ask_paise: int, qty_units: int = 100) -> list[SentOrder]:
+        """A book update (top of book ``bid_paise`` / ``ask_paise``, 0 for an empty side) at the clock;
+        returns the orders it caused."""
+        mark = len(self.ctx.orders)
+        now = self.ctx.clock_ns
+        both = bid_paise > 0 and ask_paise > 0
+        if self._routed(ref):
+            self.strategy.on_book(BookUpdate(ref.segment, ref.security_id, bid_paise, qty_units, ask_paise, qty_units,
+                                             0, bid_paise + ask_paise if both else 0,
+                                             ask_paise - bid_paise if both else 0, 0.0, 1, now, now))
+        return self._since(mark)
+
     def _feed_bars(self, ref: InstrumentRef, price_paise: int, qty_units: int) -> None:
         now = self.ctx.clock_ns
         for builder in self._builders.get((ref.segment, ref.security_id), ()):

@@ -12,7 +12,7 @@ risk), so a refused entry is tried again on the next signal instead of being ass
 
 from __future__ import annotations
 
-from actors.strategy.api import Strategy, StrategyParams, StrategyState
+from actors.strategy.api import MarketRows, Strategy, StrategyParams, StrategyState
 from actors.strategy.builtin._common import never_filled_units
 from ipc.messages import Bar, OrderDenied, OrderEvent, OrderState, Product, Quote, Tick
 
@@ -62,6 +62,15 @@ class SignalStrategy(Strategy):
     def on_quote(self, quote: Quote) -> None:
         if self.params.timeframe_s == 0:
             self._decide(quote.ltp_paise, quote)
+
+    def market_horizon(self, rows: MarketRows) -> int:
+        # On bars, the tick and quote handlers ignore prices (bars come from the actor's builders):
+        # no row of a replay batch can make this strategy act, unless a subclass handles more.
+        cls = type(self)
+        if (self.params.timeframe_s > 0 and cls.on_tick is SignalStrategy.on_tick
+                and cls.on_quote is SignalStrategy.on_quote and cls.on_book is Strategy.on_book):
+            return int(rows.kind.size)
+        return super().market_horizon(rows)
 
     def _decide(self, price_paise: int, cause: Bar | Tick | Quote) -> None:
         # hot path when timeframe_s = 0: one indicator update and integer compares
