@@ -537,7 +537,10 @@ class ActorHost:
         fds = self._fd_handlers
         while self._running:
             if self._timers:
-                wait_ms = max(0, (self._timers[0][0] - time.monotonic_ns()) // 1_000_000)
+                # Rounded UP to whole milliseconds (zmq_poll's unit): rounding down made every wait
+                # shorter than 1 ms a poll(0), so a 1 ms timer (the synthetic feed) spun a core.
+                # A timer may fire up to 1 ms late; its sources catch up on the time passed.
+                wait_ms = max(0, -((time.monotonic_ns() - self._timers[0][0]) // 1_000_000))
             else:
                 wait_ms = 1000
             for sock, _ in poll(wait_ms):
