@@ -44,6 +44,14 @@ _MARKET_PREFIXES = (topics.TICK, topics.QUOTE, topics.DEPTH, topics.BOOK)
 BAD_FRAME_LOG_INTERVAL_S = 1.0
 
 
+def poll_timeout_ms(deadline_ns: int, now_ns: int) -> int:
+    """How long the loop may block for a timer due at ``deadline_ns`` (monotonic): whole
+    milliseconds, zmq_poll's unit, rounded UP. Rounded down, every wait under 1 ms became a
+    poll(0) and a 1 ms timer (the synthetic feed) spun a core; rounded up, a timer fires up to
+    1 ms late and its sources catch up on the time that passed."""
+    return max(0, -((now_ns - deadline_ns) // 1_000_000))
+
+
 class _Timer:
     __slots__ = ("deadline_ns", "interval_ns", "fn", "cancelled")
 
@@ -536,13 +544,7 @@ class ActorHost:
         sockets = self._socket_handlers
         fds = self._fd_handlers
         while self._running:
-            if self._timers:
-                # Rounded UP to whole milliseconds (zmq_poll's unit): rounding down made every wait
-                # shorter than 1 ms a poll(0), so a 1 ms timer (the synthetic feed) spun a core.
-                # A timer may fire up to 1 ms late; its sources catch up on the time passed.
-                wait_ms = max(0, -((time.monotonic_ns() - self._timers[0][0]) // 1_000_000))
-            else:
-                wait_ms = 1000
+            wait_ms = poll_timeout_ms(self._timers[0][0], time.monotonic_ns()) if self._timers else 1000
             for sock, _ in poll(wait_ms):
                 fn = sockets.get(sock) if not isinstance(sock, int) else fds.get(sock)
                 if fn is not None:
