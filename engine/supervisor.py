@@ -23,6 +23,7 @@ import trio
 import zmq
 
 from engine import systemd
+from engine.files import replace_file
 from engine.config import EXIT_CONFIG, Config, to_json
 from engine.lock import DataDirLock
 from engine.logs import get_logger
@@ -108,10 +109,7 @@ class Supervisor:
             return KillSwitchStatus(True, f"unreadable {path}", "supervisor", time.time_ns())
 
     def _save_kill_switch(self) -> None:
-        path = self.data_dir / KILL_SWITCH_FILE
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(msgspec.json.encode(self.kill_switch))
-        os.replace(tmp, path)
+        replace_file(self.data_dir / KILL_SWITCH_FILE, msgspec.json.encode(self.kill_switch))
 
     def engage_kill_switch(self, reason: str, by: str) -> None:
         if not self.kill_switch.engaged:

@@ -23,7 +23,7 @@ from actors.control.convert import Refusal
 from actors.risk.overrides import BadLimits, effective_limits, limits_json, load_changes, merge_changes, parse_update
 from engine.control_api import control_pb2 as pb
 from engine.journal import build_journal, read_fills
-from engine.ledger import LedgerSnapshot, is_open_order
+from engine.ledger import LedgerSnapshot
 from engine.status import read_status
 from ipc.messages import (
     ListStrategies,
@@ -83,21 +83,13 @@ class Operations:
     # Modify -------------------------------------------------------------------------------------
     async def modify_order(self: "ControlApi", who: Principal, req: pb.ModifyOrderRequest) -> Any:
         coid = req.client_order_id.strip()
-        if not coid:
-            return Refusal(grpc.StatusCode.INVALID_ARGUMENT, "client_order_id is required")
         for name in ("qty_units", "price_paise", "trigger_price_paise"):
             if getattr(req, name) < 0:
                 return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"{name} {getattr(req, name)} must not be negative "
                                                                  "(0 leaves it unchanged)")
-        with self._snapshot() as snap:
-            if isinstance(snap, Refusal):
-                return snap
-            order = snap.order(coid)
-        if order is None:
-            return Refusal(grpc.StatusCode.NOT_FOUND, f"no order {coid!r} in the ledger")
-        if not is_open_order(order):
-            return Refusal(grpc.StatusCode.FAILED_PRECONDITION, f"order {coid} is {order.state.value}: it cannot be "
-                                                                "modified")
+        order = self._open_order(coid, "it cannot be modified")
+        if isinstance(order, Refusal):
+            return order
         if order.state in (OrderState.PENDING_UPDATE, OrderState.PENDING_CANCEL):
             return Refusal(grpc.StatusCode.FAILED_PRECONDITION, f"order {coid} is {order.state.value}: wait for the "
                                                                 "venue's answer to the previous request")

@@ -458,8 +458,8 @@ class ControlApi(Operations):
             return convert.denial_refusal(answer)
         return pb.PlaceOrderResponse(order=convert.order_to_pb(answer, inst.symbol))
 
-    async def cancel_order(self, who: Principal, req: pb.CancelOrderRequest) -> Any:
-        coid = req.client_order_id.strip()
+    def _open_order(self, coid: str, what: str) -> OrderEvent | Refusal:
+        """The open order ``coid`` from the ledger, or why ``what`` cannot be done to it."""
         if not coid:
             return Refusal(grpc.StatusCode.INVALID_ARGUMENT, "client_order_id is required")
         with self._snapshot() as snap:
@@ -469,8 +469,14 @@ class ControlApi(Operations):
         if order is None:
             return Refusal(grpc.StatusCode.NOT_FOUND, f"no order {coid!r} in the ledger")
         if not is_open_order(order):
-            return Refusal(grpc.StatusCode.FAILED_PRECONDITION,
-                           f"order {coid} is {order.state.value}: nothing to cancel")
+            return Refusal(grpc.StatusCode.FAILED_PRECONDITION, f"order {coid} is {order.state.value}: {what}")
+        return order
+
+    async def cancel_order(self, who: Principal, req: pb.CancelOrderRequest) -> Any:
+        coid = req.client_order_id.strip()
+        order = self._open_order(coid, "nothing to cancel")
+        if isinstance(order, Refusal):
+            return order
         by = f"control:{who.name}"
         try:
             event = await self.bridge.ask(lambda done: self.engine.start_cancel(coid, by, done), self.timeout_s)

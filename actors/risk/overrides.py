@@ -12,13 +12,13 @@ the control actor reads the same file to answer GetRiskLimits.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from actors.risk.limits import RiskLimits
+from engine.files import replace_file
 
 LIMITS_FILE = "risk_limits.json"
 
@@ -113,10 +113,4 @@ def load_changes(data_dir: Path) -> LimitsChanges:
 
 def save_changes(data_dir: Path, changes: LimitsChanges) -> None:
     """Replace the file atomically (temp file, fsync, rename)."""
-    path = Path(data_dir) / LIMITS_FILE
-    tmp = path.with_name(f".{LIMITS_FILE}.{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(msgspec.json.format(msgspec.json.encode(changes), indent=2))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    replace_file(Path(data_dir) / LIMITS_FILE, msgspec.json.format(msgspec.json.encode(changes), indent=2))

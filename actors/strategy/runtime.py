@@ -10,11 +10,12 @@ sits on top of it until changed again.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 import msgspec
+
+from engine.files import replace_file
 
 RUNTIME_FILE = "strategy_runtime.json"
 
@@ -46,10 +47,4 @@ def load_overrides(data_dir: Path) -> dict[str, StrategyOverride]:
 
 def save_overrides(data_dir: Path, overrides: dict[str, StrategyOverride]) -> None:
     """Replace the file atomically; a crash leaves the old or the new file, never half of one."""
-    path = Path(data_dir) / RUNTIME_FILE
-    tmp = path.with_name(f".{RUNTIME_FILE}.{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(msgspec.json.format(msgspec.json.encode(overrides), indent=2))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    replace_file(Path(data_dir) / RUNTIME_FILE, msgspec.json.format(msgspec.json.encode(overrides), indent=2))
