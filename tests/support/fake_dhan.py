@@ -278,7 +278,11 @@ class FakeDhan:
         text = json.dumps({"Type": "order_alert", "Data": data})
         if self._loop is not None:
             for ws in list(self._ws_conns):
-                asyncio.run_coroutine_threadsafe(ws.send(text), self._loop).result(2)
+                try:
+                    asyncio.run_coroutine_threadsafe(ws.send(text), self._loop).result(2)
+                except ConnectionClosed:
+                    # A client that died without a close frame (kill -9): a real server drops it too.
+                    self._ws_conns.discard(ws)
 
     # REST (called on the HTTP server's threads) --------------------------------------------------
     def handle(self, method: str, path: str, headers: Any, body: dict[str, Any]) -> tuple[int, Any] | None:
