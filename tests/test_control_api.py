@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any, Callable
 
 import grpc
@@ -155,11 +156,13 @@ class Engine:
         return ["--config", str(self.d.config_path), "--data-dir", str(self.d.data_dir)]
 
 
-@pytest.fixture(scope="module")
-def eng():
-    root = short_tmpdir("sk-ctl-")
+@contextlib.contextmanager
+def running_engine(config_text: Callable[[str], str], prefix: str) -> Iterator[Engine]:
+    """A daemon with the control API on a free loopback port, an admin bootstrapped before the
+    first start, a trader (tina) and a viewer (vic); stopped (exit 0) and reaped afterwards."""
+    root = short_tmpdir(prefix)
     section, env = control_setup(listen="127.0.0.1:0", request_timeout_s=5.0)
-    d = Daemon(root, engine_config(ACTORS, section), env=env)
+    d = Daemon(root, config_text(section), env=env)
     admin, how = bootstrap_admin(d, "root")  # before the first start: straight into the ledger
     assert "not running" in how
     d.start()
@@ -175,6 +178,12 @@ def eng():
         d.reap()
         if not os.environ.get("SHIKRA_KEEP_TMP"):
             shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def eng():
+    with running_engine(lambda section: engine_config(ACTORS, section), "sk-ctl-") as engine:
+        yield engine
 
 
 # Orders -----------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 from typing import Any
 
@@ -16,8 +15,7 @@ import pytest
 from engine.control_api import control_pb2 as pb
 from engine.journal import build_journal, read_fills
 from engine.ledger import LedgerReader, ledger_dir
-from tests.support.daemon import Daemon, short_tmpdir
-from tests.test_control_api import Engine, bootstrap_admin, control_setup, poll, run_cli, wait_control_info
+from tests.test_control_api import Engine, poll, run_cli, running_engine
 
 pytestmark = pytest.mark.slow
 
@@ -55,23 +53,8 @@ enabled = false
 
 @pytest.fixture(scope="module")
 def eng():
-    root = short_tmpdir("sk-ops-")
-    section, env = control_setup(listen="127.0.0.1:0", request_timeout_s=5.0)
-    d = Daemon(root, config_text(section), env=env)
-    admin, _how = bootstrap_admin(d, "root")
-    d.start()
-    try:
-        d.wait_running()
-        engine = Engine(d, wait_control_info(d)["address"], admin)
-        engine.trader = engine.add_user("tina", pb.ROLE_TRADER)
-        engine.viewer = engine.add_user("vic", pb.ROLE_VIEWER)
+    with running_engine(config_text, "sk-ops-") as engine:
         yield engine
-        engine.channel.close()
-        assert d.stop() == 0
-    finally:
-        d.reap()
-        if not os.environ.get("SHIKRA_KEEP_TMP"):
-            shutil.rmtree(root, ignore_errors=True)
 
 
 def strategies(eng: Engine) -> dict[str, Any]:
