@@ -85,6 +85,14 @@ class Actor:
     def on_kill_switch(self, engaged: bool, reason: str) -> None:
         """The supervisor (or an operator) engaged or released the kill switch."""
 
+    def warm_hot_path(self) -> None:
+        """Rehearse the order path without effects (nothing sent, published, stored or changed).
+
+        The host calls it when the process is about to wait, at most every
+        ``engine.warm_interval_ms``. A path that runs only now and then (an order every few
+        hundred ticks) otherwise starts cold each time: after the CPU idles, Python runs the
+        same code several times slower until caches and branch predictors refill."""
+
     # Market data in bulk (co-located replay; see ActorHost.publish_market_batch) ------------------
     def prepare_market_batch(self, batch: Any) -> None:
         """A new batch arrives (before any of its rows): derive what other actors read from it."""

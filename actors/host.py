@@ -543,6 +543,9 @@ class ActorHost:
         poll = self.poller.poll
         sockets = self._socket_handlers
         fds = self._fd_handlers
+        warmers = self._warmers()
+        warm_every_ns = self.config.engine.warm_interval_ms * 1_000_000
+        warmed_ns = 0
         while self._running:
             wait_ms = poll_timeout_ms(self._timers[0][0], time.monotonic_ns()) if self._timers else 1000
             for sock, _ in poll(wait_ms):
@@ -551,6 +554,21 @@ class ActorHost:
                     fn()
                     self._drain_queue()  # what an fd callback published is delivered now
             self._run_timers()
+            if warmers and time.monotonic_ns() - warmed_ns >= warm_every_ns:
+                # Off the hot path: everything that woke us is handled; we are about to wait.
+                for name, warm in warmers:
+                    try:
+                        warm()
+                    except Exception:
+                        self.log.exception("warm_failed", actor=name)
+                warmed_ns = time.monotonic_ns()
+
+    def _warmers(self) -> list[tuple[str, Callable[[], None]]]:
+        """Actors that override ``warm_hot_path`` (none when ``engine.warm_interval_ms`` is 0)."""
+        if self.config.engine.warm_interval_ms <= 0:
+            return []
+        return [(name, actor.warm_hot_path) for name, actor in self.actors.items()
+                if type(actor).warm_hot_path is not Actor.warm_hot_path]
 
     def _shutdown(self) -> int:
         self._state = "stopping"

@@ -47,11 +47,12 @@ HOPS = ("feed->strategy", "strategy->risk", "risk->execution", "end_to_end")
 QUANTILES = (50, 90, 99, 99.9)
 
 
-def daemon_config(topology: str, rate: int, every: int, durability: str = "group") -> str:
+def daemon_config(topology: str, rate: int, every: int, durability: str = "group", warm_interval_ms: int = 1) -> str:
     return f"""
 [engine]
 actors = ["feed", "book", "strategy", "risk", "execution"]
 topology = "{topology}"
+warm_interval_ms = {warm_interval_ms}
 colocated = ["feed", "book", "strategy", "risk", "execution"]
 [log]
 format = "json"
@@ -85,9 +86,9 @@ def _hist(values_ns: np.ndarray) -> dict[str, float]:
 
 
 def run_topology(topology: str, rate: int, every: int, seconds: float, warmup_s: float,
-                 durability: str = "group") -> dict[str, dict[str, float]]:
+                 durability: str = "group", warm_interval_ms: int = 1) -> dict[str, dict[str, float]]:
     root = Path(tempfile.mkdtemp(prefix="skb-"))
-    (root / "shikra.toml").write_text(daemon_config(topology, rate, every, durability))
+    (root / "shikra.toml").write_text(daemon_config(topology, rate, every, durability, warm_interval_ms))
     log = open(root / "daemon.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", "--config", str(root / "shikra.toml"),
                              "--data-dir", str(root / "data")], stdout=log, stderr=subprocess.STDOUT,
@@ -187,15 +188,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--durability", choices=["sync", "group", "os"], default="group")
+    parser.add_argument("--warm-interval-ms", type=int, default=1,
+                        help="engine.warm_interval_ms (0: no order-path rehearsal between orders)")
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     topologies = ["isolated", "co-located"] if args.topology == "both" else [args.topology]
     result: dict = {"machine": machine(), "rate_per_s": args.rate, "every_n_ticks": args.every,
-                    "seconds": args.seconds, "durability": args.durability, "topologies": {}}
+                    "seconds": args.seconds, "durability": args.durability,
+                    "warm_interval_ms": args.warm_interval_ms, "topologies": {}}
     for topo in topologies:
         print(f"running {topo} ...", file=sys.stderr)
         result["topologies"][topo] = run_topology(topo, args.rate, args.every, args.seconds, args.warmup,
-                                                  args.durability)
+                                                  args.durability, args.warm_interval_ms)
     print("running zmq floor ...", file=sys.stderr)
     floor = measure_floor(args.rate, args.seconds, every=args.every)
     result["floor"] = _hist(floor)

@@ -119,6 +119,7 @@ class ExecutionActor(LiveTrading, Actor):
         self.illegal = 0
         self._instruments: dict[tuple[int, int], Any] = {}  # the master's rows, looked up once
         self.commit_stats = CommitStats()
+        self._rehearsal: tuple[OrderEvent, Any, Any] | None = None  # see warm_hot_path
         self._extensions_init()
 
     # Start-up -----------------------------------------------------------------------------------
@@ -281,14 +282,17 @@ class ExecutionActor(LiveTrading, Actor):
                            ts_event_ns=now, ts_init_ns=intent.ts_init_ns, ts_created_ns=intent.ts_created_ns,
                            ts_approved_ns=msg.ts_approved_ns)  # ts_sent_ns 0: not yet at the venue
         recorded = self.ledger.record_new_order(first)
+        if not code:
+            self._rehearsal = (first, spec, inst)
         if recorded.issue is not None or recorded.duplicate:
             self.log.error("order_not_recorded", intent_id=intent.intent_id,
                            issue=str(recorded.issue) if recorded.issue else "duplicate")
             return
         coid = recorded.client_order_id
         first = msgspec.structs.replace(first, client_order_id=coid)
-        self.ctx.publish(topics.strategy_topic(topics.ORDER, intent.strategy), first)
+        order_topic = topics.strategy_topic(topics.ORDER, intent.strategy)
         if code:
+            self.ctx.publish(order_topic, first)
             self.log.info("order_rejected", client_order_id=coid, reason=code, detail=reject)
             return
         spec = msgspec.structs.replace(spec, client_order_id=coid)
@@ -301,9 +305,23 @@ class ExecutionActor(LiveTrading, Actor):
                 and (self._restarted or not self._any_depth_seen)):
             # A just-restarted paper venue has no book yet: wait for the first depth update, as the
             # restored orders do, rather than reject an order the market has data for.
+            self.ctx.publish(order_topic, first)
             self._restore_to_venue(order)
             return
-        self._handle(self.venue.submit(order, sent), sent)
+        # The venue first, the news after: encoding and sending the SUBMITTED event to remote
+        # subscribers (dashboards, the gateway) must not delay the order. Subscribers still see
+        # SUBMITTED before anything the venue answered, which _handle publishes.
+        answer = self.venue.submit(order, sent)
+        self.ctx.publish(order_topic, first)
+        self._handle(answer, sent)
+
+    def warm_hot_path(self) -> None:
+        """The last order's checks and ledger write again, the write rolled back."""
+        if self._rehearsal is None:
+            return
+        first, spec, inst = self._rehearsal
+        fsm.validate_spec(spec, inst.lot_size_units, inst.tick_paise, self._freeze_for_checks(inst))
+        self.ledger.rehearse_new_order(first)
 
     def on_cancel_order(self, msg: CancelOrder) -> None:
         self._cancel(msg.client_order_id, msg.by)

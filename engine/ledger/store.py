@@ -105,6 +105,10 @@ _MIB: Final = 1024 * 1024
 Durability = Literal["sync", "group", "os"]
 
 
+# Never a real intent id: strategies' ids are "<name>-<run>-<n>" (see rehearse_new_order).
+_REHEARSAL_INTENT_ID: Final = "~rehearsal"
+
+
 class LedgerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """How the ledger is stored. Sizes in bytes, intervals in milliseconds.
 
@@ -592,9 +596,10 @@ class Ledger:
                           f"ledger {self._path}: map still full after {_MAX_GROW_RETRIES} doublings")
 
     def _write_batch(self, events: Sequence[LedgerEvent], raws: Sequence[bytes | str],
-                     all_or_nothing: bool) -> tuple[AppendResult, int]:
+                     all_or_nothing: bool, rehearsal: bool = False) -> tuple[AppendResult, int]:
         """One write transaction for the batch. The in-memory tables are updated as the events
-        fold (later events of the batch see earlier ones) and rolled back unless it commits."""
+        fold (later events of the batch see earlier ones) and rolled back unless it commits.
+        ``rehearsal``: do all of it, then abort and roll back (see ``rehearse_new_order``)."""
         # Order path: runs before every order leaves and every fill is published.
         tables = self._tables
         undo: list[tuple[Any, Any, Any]] = []
@@ -625,7 +630,7 @@ class Ledger:
                     txn.put(encode_key(key), encode(row), db=db)
                 tables.apply(folded.changes, undo)
                 seqs.append(seq)
-            if seq == self._last_seq or (issues and all_or_nothing):
+            if seq == self._last_seq or (issues and all_or_nothing) or rehearsal:
                 txn.abort()
                 tables.rollback(undo)
                 return AppendResult(seqs=[0] * len(events), issues=issues), self._last_seq
@@ -667,6 +672,25 @@ class Ledger:
         if result.issues:
             return NewOrder(client_order_id="", seq=0, issue=result.issues[0][1])
         return NewOrder(client_order_id=client_order_id, seq=result.seqs[1])
+
+    def rehearse_new_order(self, order: OrderEvent) -> None:
+        """Do what ``record_new_order`` does for ``order`` (under a fresh intent id), in a write
+        transaction that is then aborted: nothing is stored, the tables, counters and sequence
+        stay as they were. It keeps the order path's code and pages warm between orders
+        (``Actor.warm_hot_path``)."""
+        self._check_open()
+        order_no = self._tables.next_order_no()
+        client_order_id = self.format_client_order_id(order_no)
+        intent_id = _REHEARSAL_INTENT_ID
+        intent = IntentRecorded(intent_id=intent_id, client_order_id=client_order_id, order_no=order_no,
+                                strategy=order.strategy, ts_ns=order.ts_event_ns)
+        first = msgspec.structs.replace(order, intent_id=intent_id, client_order_id=client_order_id)
+        events = (intent, first)
+        raws = [_ENCODER.encode(intent), _ENCODER.encode(first)]
+        try:
+            self._write_batch(events, raws, all_or_nothing=True, rehearsal=True)
+        except lmdb.MapFullError:
+            pass  # the real write grows the map; a rehearsal never does
 
     def format_client_order_id(self, order_no: int) -> str:
         """``<prefix>-<n>``, e.g. ``SK7QX2-42``: <= 20 chars for n < 10**12, [A-Z0-9-] only
