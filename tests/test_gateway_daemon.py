@@ -176,18 +176,24 @@ def test_metrics_endpoint_serves_actor_order_and_denial_figures(daemon):
               'shikra_actor_messages_in_total{actor="risk"}', 'shikra_actor_restarts_total{actor="feed"} 0.0',
               'shikra_hop_latency_seconds_count{hop="risk"}', 'shikra_order_events_total{state="FILLED"}',
               'shikra_ledger_commit_seconds_count{actor="execution"}')
+    def odd_lot_denials(text: str) -> list[str]:
+        # Other reasons may come too (an intent that reaches risk before the instrument's first
+        # price is denied NO_LAST_PRICE); the odd-lot probe's reason must be among them.
+        return [line for line in text.splitlines() if line.startswith("shikra_denials_total{")
+                and ("QTY_NOT_LOT_MULTIPLE" in line or "NOT_TRADABLE" in line)]
+
     deadline = time.monotonic() + 20
     text = ""
     while time.monotonic() < deadline:
         with urllib.request.urlopen(url, timeout=5) as resp:
             text = resp.read().decode()
-        if all(w in text for w in wanted):
+        if all(w in text for w in wanted) and odd_lot_denials(text):
             break
         time.sleep(0.3)
     missing = [w for w in wanted if w not in text]
     assert not missing, (missing, text[-3000:])
-    denial = next(line for line in text.splitlines() if line.startswith("shikra_denials_total{"))
-    assert float(denial.rsplit(" ", 1)[1]) >= 1 and ("QTY_NOT_LOT_MULTIPLE" in denial or "NOT_TRADABLE" in denial)
+    denials = odd_lot_denials(text)
+    assert denials and float(denials[0].rsplit(" ", 1)[1]) >= 1, text[-3000:]
     commits = next(line for line in text.splitlines() if line.startswith("shikra_ledger_commit_seconds_count{"))
     assert float(commits.rsplit(" ", 1)[1]) >= 1
 
