@@ -212,3 +212,21 @@ def test_ledger_commit_cost_per_policy_vs_sqlite(tmp_path: Path, benchmark) -> N
     with _open_ledger(tmp_path / "pb", "group") as ledger:
         benchmark.pedantic(lambda: ledger.append([next(events)]), rounds=COMMITS, iterations=1,
                            warmup_rounds=WARMUP)
+
+
+def test_order_path_rehearsal_cost(tmp_path: Path, benchmark) -> None:  # type: ignore[no-untyped-def]
+    """What ``Ledger.rehearse_new_order`` costs (execution's ``warm_hot_path`` runs it at most
+    every ``engine.warm_interval_ms``, 1 ms by default): a whole order write, aborted."""
+    orders = (e for e in _stream() if isinstance(e, OrderEvent) and e.state is OrderState.SUBMITTED)
+    with _open_ledger(tmp_path / "rehearse", "group") as ledger:
+        for _ in range(WARMUP):
+            ledger.record_new_order(next(orders))
+        last = next(orders)
+        seq = ledger.last_seq
+        benchmark.pedantic(ledger.rehearse_new_order, args=(last,), rounds=COMMITS, iterations=1,
+                           warmup_rounds=WARMUP)
+        assert ledger.last_seq == seq  # nothing was stored
+        stats = getattr(benchmark, "stats", None)
+        if stats:
+            print(f"\nrehearse_new_order: median {stats.stats.median * 1e6:.1f} us "
+                  f"(at most 1000/s: {stats.stats.median * 1e3 * 100:.1f}% of a core)")
