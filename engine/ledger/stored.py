@@ -1,0 +1,214 @@
+"""Derived tables that live in LMDB, not in memory: the writer's view of orders, fills, intents,
+audit rows and order groups.
+
+These tables grow with every order ever made. The writer keeps in memory only the rows its hot
+path needs and that stay few (``keep``: open orders, open groups) plus the rows written by the
+transaction in progress (``written``, the overlay); every other row is read from LMDB when asked
+for: through the writer's own write transaction while a batch is being written (so a batch sees
+its own writes and the fold's duplicate checks see every row ever stored), through a short read
+transaction otherwise.
+
+The store owns the writes: it puts each changed row into LMDB itself and records it here with
+``table[key] = row``. After the commit ``commit()`` moves the overlay into ``kept`` (or drops the
+rows ``keep`` does not pick); if the transaction does not commit, ``discard()`` forgets the
+overlay (LMDB forgot the rows already). The keys of the kept rows are also stored in an index
+database (``open_orders``, ``open_groups``) so that opening the ledger reads only them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator, MutableMapping
+from typing import Any, Final
+
+import lmdb
+
+ROWS_PER_READ: Final = 512  # rows decoded per read transaction when a whole table is iterated
+_BAD_KEY: Final = (AttributeError, TypeError, ValueError, OverflowError, UnicodeError)
+
+
+class MapGuard:
+    """Read transactions open in this process on the writer's environment.
+
+    The writer may remap the environment (grow it, or drop the pages it has touched) only while
+    none is open: a snapshot taken on another thread (the control API's server thread in a
+    co-located topology) would otherwise read through an unmapped address.
+    """
+
+    __slots__ = ("lock", "open")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.open = 0
+
+    def enter(self) -> None:
+        with self.lock:
+            self.open += 1
+
+    def leave(self) -> None:
+        with self.lock:
+            self.open -= 1
+
+
+class Reads:
+    """Where a stored table reads: the writer's transaction in progress (``txn``), else a short
+    read-only transaction of its own. One thread (the writer's)."""
+
+    __slots__ = ("env", "txn")
+
+    def __init__(self, env: lmdb.Environment) -> None:
+        self.env = env
+        self.txn: lmdb.Transaction | None = None
+
+    def get(self, db: Any, key: bytes, decode: Callable[[Any], Any]) -> Any:
+        """The decoded row at ``key``, None if there is none (or ``key`` cannot be an LMDB key)."""
+        try:
+            txn = self.txn
+            if txn is not None:
+                raw = txn.get(key, db=db)
+                return None if raw is None else decode(raw)
+            with self.env.begin(buffers=True) as own:
+                raw = own.get(key, db=db)
+                return None if raw is None else decode(raw)  # decoded before the buffer goes away
+        except lmdb.BadValsizeError:
+            return None  # empty or over 511 bytes: never stored
+
+    def has(self, db: Any, key: bytes) -> bool:
+        return self.get(db, key, _present) is not None
+
+    def count(self, db: Any) -> int:
+        txn = self.txn
+        if txn is not None:
+            return int(txn.stat(db)["entries"])
+        with self.env.begin() as own:
+            return int(own.stat(db)["entries"])
+
+    def rows(self, db: Any, decode_key: Callable[[Any], Any], decode: Callable[[Any], Any] | None
+             ) -> Iterator[tuple[Any, Any]]:
+        """``(key, row)`` in key order; ``decode`` None gives ``(key, None)``. Outside a write,
+        ``ROWS_PER_READ`` rows per read transaction, none held open between them: every chunk
+        is one commit's view, the whole iteration is not (the writer may write in between)."""
+        txn = self.txn
+        if txn is not None:
+            for raw_key, raw in txn.cursor(db=db).iternext():
+                yield decode_key(raw_key), (decode(raw) if decode is not None else None)
+            return
+        after: bytes | None = None
+        while True:
+            chunk: list[tuple[Any, Any]] = []
+            with self.env.begin(buffers=True) as own:
+                cursor = own.cursor(db=db)
+                found = cursor.set_range(after) if after is not None else cursor.first()
+                if found and after is not None and bytes(cursor.key()) == after:
+                    found = cursor.next()
+                while found and len(chunk) < ROWS_PER_READ:
+                    after = bytes(cursor.key())
+                    chunk.append((decode_key(after), decode(cursor.value()) if decode is not None else None))
+                    found = cursor.next()
+            yield from chunk
+            if not found:
+                return
+
+
+def _present(raw: Any) -> bool:
+    return True
+
+
+class StoredTable(MutableMapping[Any, Any]):
+    """One derived table in LMDB, seen as a mapping (see the module docstring).
+
+    ``keep(row)`` picks the rows also held in memory (``kept``, as of the last commit); None keeps
+    none. Rows are never deleted from a derived table, so ``del`` is refused.
+    """
+
+    __slots__ = ("name", "_reads", "_db", "_encode_key", "_decode_key", "_decode", "_keep", "kept", "written")
+
+    def __init__(self, name: str, reads: Reads, db: Any, encode_key: Callable[[Any], bytes],
+                 decode_key: Callable[[Any], Any], decode: Callable[[Any], Any],
+                 keep: Callable[[Any], bool] | None = None, kept: dict[Any, Any] | None = None) -> None:
+        self.name = name
+        self._reads = reads
+        self._db = db
+        self._encode_key = encode_key
+        self._decode_key = decode_key
+        self._decode = decode
+        self._keep = keep
+        self.kept: dict[Any, Any] = kept if kept is not None else {}
+        self.written: dict[Any, Any] = {}
+
+    @property
+    def keep(self) -> Callable[[Any], bool] | None:
+        return self._keep
+
+    # Order path: the fold's duplicate checks and the writer's lookups come here.
+    def get(self, key: Any, default: Any = None) -> Any:
+        row = self.written.get(key)
+        if row is None:
+            row = self.kept.get(key)
+            if row is None:
+                try:
+                    raw_key = self._encode_key(key)
+                except _BAD_KEY:
+                    return default
+                row = self._reads.get(self._db, raw_key, self._decode)
+                if row is None:
+                    return default
+        return row
+
+    def __getitem__(self, key: Any) -> Any:
+        row = self.get(key)
+        if row is None:
+            raise KeyError(key)
+        return row
+
+    def __contains__(self, key: object) -> bool:
+        return self.get(key) is not None
+
+    def __setitem__(self, key: Any, row: Any) -> None:
+        self.written[key] = row  # the store has put the row into the transaction in progress
+
+    def __delitem__(self, key: Any) -> None:
+        raise TypeError(f"{self.name}: derived rows are never deleted")
+
+    def __iter__(self) -> Iterator[Any]:
+        for key, _row in self._reads.rows(self._db, self._decode_key, None):
+            yield key
+
+    def __len__(self) -> int:
+        return self._reads.count(self._db)
+
+    def items(self) -> Iterator[tuple[Any, Any]]:  # type: ignore[override]
+        """Every row, decoded a chunk at a time (never all of them in memory at once)."""
+        return self._reads.rows(self._db, self._decode_key, self._decode)
+
+    def values(self) -> Iterator[Any]:  # type: ignore[override]
+        return (row for _key, row in self.items())
+
+    # Transaction bookkeeping (the store calls these) ------------------------------------------
+
+    def index_changes(self) -> Iterator[tuple[Any, bool]]:
+        """``(key, kept)`` for every written row whose membership of ``kept`` changes."""
+        keep = self._keep
+        if keep is None:
+            return
+        kept = self.kept
+        for key, row in self.written.items():
+            now = keep(row)
+            if now != (key in kept):
+                yield key, now
+
+    def commit(self) -> None:
+        """The transaction committed: the overlay's rows are on disk; keep those ``keep`` picks."""
+        keep = self._keep
+        if keep is not None:
+            kept = self.kept
+            for key, row in self.written.items():
+                if keep(row):
+                    kept[key] = row
+                else:
+                    kept.pop(key, None)
+        self.written.clear()
+
+    def discard(self) -> None:
+        """The transaction did not commit: forget what it wrote."""
+        self.written.clear()
