@@ -146,7 +146,7 @@ class LedgerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_readers: int = 126
     writemap: bool | None = None
     verify_on_open: bool = False
-    map_release_bytes: int = 4 * _MIB
+    map_release_bytes: int = 1 * _MIB
 
     def __post_init__(self) -> None:
         if self.durability not in ("sync", "group", "os"):
