@@ -361,6 +361,19 @@ def _decode_stored(table: str, key: Any, raw: Any) -> Any:
         raise LedgerError(LedgerErrorCode.CORRUPT, f"{table} row {key!r} does not decode: {exc}") from exc
 
 
+def _checked_decoder(table: str) -> Callable[[Any], Any]:
+    """Decode a row read on demand; one that does not decode raises LedgerError CORRUPT."""
+    decode = _ROW_DECODERS[table].decode
+
+    def decode_row(raw: Any) -> Any:
+        try:
+            return decode(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise LedgerError(LedgerErrorCode.CORRUPT, f"a stored {table} row does not decode: {exc}") from exc
+
+    return decode_row
+
+
 def _load_tables(txn: lmdb.Transaction, dbs: Mapping[str, Any], reads: Reads) -> Tables:
     """The writer's tables: the small ones read whole; of the stored ones only the rows their
     index names (open orders, open groups), never the closed rows."""
@@ -379,7 +392,7 @@ def _load_tables(txn: lmdb.Transaction, dbs: Mapping[str, Any], reads: Reads) ->
                         raise LedgerError(LedgerErrorCode.CORRUPT, f"{index} names {key!r}, which {table} lacks")
                     rows[key] = _decode_stored(table, key, raw)
             maps[table] = StoredTable(table, reads, dbs[table], _KEY_ENCODERS[table], decode_key,
-                                      _ROW_DECODERS[table].decode, keep, rows)
+                                      _checked_decoder(table), keep, rows)
             continue
         for raw_key, raw in _stored_rows(txn, dbs, table):
             key = decode_key(raw_key)
