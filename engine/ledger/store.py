@@ -113,6 +113,7 @@ _DERIVED_META_KEYS: Final = (META_COUNTERS, META_TRADING)
 _PAGES_PER_PUT: Final = 4
 _PAGES_PER_TXN: Final = 8
 _MAX_GROW_RETRIES: Final = 12
+_GROW_WAIT_S: Final = 10.0  # a map growth waits this long for snapshots of other threads to close
 _MAX_DIFFS_PER_TABLE: Final = 50
 _MIB: Final = 1024 * 1024
 
@@ -928,13 +929,16 @@ class Ledger:
         if new_size > limit:
             raise LedgerError(LedgerErrorCode.FULL,
                               f"ledger {self._path} needs a map of {new_size} bytes, above max_map_size_bytes {limit}")
-        with self._guard.lock:
-            if self._guard.open:
-                raise LedgerError(LedgerErrorCode.BUSY,
-                                  f"ledger {self._path} must grow its map to {new_size} bytes while a snapshot "
-                                  f"of its environment is open in this process; close snapshots before writing")
+        if not self._guard.acquire(wait_s=_GROW_WAIT_S):
+            raise LedgerError(LedgerErrorCode.BUSY,
+                              f"ledger {self._path} must grow its map to {new_size} bytes while a snapshot of its "
+                              f"environment is open in this process (on this thread, or for over {_GROW_WAIT_S} s "
+                              f"on another); close snapshots before writing")
+        try:
             with self._env_lock:
                 self._env.set_mapsize(new_size)
+        finally:
+            self._guard.release()
         self._map_grows += 1
         self._room_budget_bytes = 0  # re-read usage against the new size on the next write
         self._release_budget_bytes = self._config.map_release_bytes  # a grow remaps too
@@ -943,11 +947,13 @@ class Ledger:
         """Remap the file at its current size: the pages written so far leave this process's
         address space (they stay in the OS page cache). Skipped while a snapshot is open."""
         self._release_budget_bytes = self._config.map_release_bytes
-        with self._guard.lock:
-            if self._guard.open:
-                return  # the next release will do
+        if not self._guard.acquire(wait_s=0):
+            return  # a snapshot is open: the next release will do
+        try:
             with self._env_lock:
                 self._env.set_mapsize(self._env.info()["map_size"])
+        finally:
+            self._guard.release()
         self._map_releases += 1
 
     # -- rebuild / verify ------------------------------------------------------------------

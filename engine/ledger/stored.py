@@ -31,23 +31,55 @@ class MapGuard:
     """Read transactions open in this process on the writer's environment.
 
     The writer may remap the environment (grow it, or drop the pages it has touched) only while
-    none is open: a snapshot taken on another thread (the control API's server thread in a
-    co-located topology) would otherwise read through an unmapped address.
+    none is open: a snapshot would otherwise read through an unmapped address. A snapshot of
+    another thread (the control API's server thread in a co-located topology) is waited for; one
+    of the writer's own thread never ends while it waits, so the remap is refused instead.
     """
 
-    __slots__ = ("lock", "open")
+    __slots__ = ("_cond", "_open", "_remapping")
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.open = 0
+        self._cond = threading.Condition()
+        self._open: dict[int, int] = {}  # thread id -> snapshots it has open
+        self._remapping = False
 
     def enter(self) -> None:
-        with self.lock:
-            self.open += 1
+        me = threading.get_ident()
+        with self._cond:
+            while self._remapping and me not in self._open:
+                self._cond.wait()
+            self._open[me] = self._open.get(me, 0) + 1
 
     def leave(self) -> None:
-        with self.lock:
-            self.open -= 1
+        me = threading.get_ident()
+        with self._cond:
+            left = self._open[me] - 1
+            if left:
+                self._open[me] = left
+            else:
+                del self._open[me]
+            if not self._open:
+                self._cond.notify_all()
+
+    def acquire(self, wait_s: float) -> bool:
+        """Exclusive use of the map (no snapshot open, none may start) until ``release``; waits
+        up to ``wait_s`` for other threads' snapshots. False: not acquired (nothing to release)."""
+        with self._cond:
+            if threading.get_ident() in self._open:
+                return False
+            self._remapping = True  # new snapshots wait from now on
+            if self._open and wait_s > 0:
+                self._cond.wait_for(lambda: not self._open, timeout=wait_s)
+            if self._open:
+                self._remapping = False
+                self._cond.notify_all()
+                return False
+            return True
+
+    def release(self) -> None:
+        with self._cond:
+            self._remapping = False
+            self._cond.notify_all()
 
 
 class Reads:
