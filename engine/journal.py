@@ -1,7 +1,7 @@
 """Trade journal: round-trip trades from the ledger's fills, and the figures a trader reviews.
 
 Pure: ``build_journal(fills)`` takes ``ipc.messages.Fill`` values in ledger order and returns
-values; ``read_fills`` is the one function that touches a ledger (read-only, one snapshot).
+values; ``iter_fills`` / ``read_fills`` are the functions that touch a ledger (read-only, one snapshot).
 
 Trades (FIFO)
 -------------
@@ -357,7 +357,14 @@ def _figures(groups: dict[str, _Figures], key: str) -> _Figures:
     return figures
 
 
+def iter_fills(reader: object) -> Iterator[Fill]:
+    """Every fill of a ``engine.ledger.LedgerReader`` in ledger order, one at a time, from one
+    snapshot (open until the iteration ends)."""
+    for _seq, event in reader.iter_events():  # type: ignore[attr-defined]
+        if isinstance(event, Fill):
+            yield event
+
+
 def read_fills(reader: object) -> list[Fill]:
     """Every fill of a ``engine.ledger.LedgerReader`` in ledger order (one snapshot)."""
-    events = reader.events()  # type: ignore[attr-defined]
-    return [event for _seq, event in events if isinstance(event, Fill)]
+    return list(iter_fills(reader))

@@ -3,6 +3,7 @@ from LMDB on demand, and the rules that need the whole history still see all of 
 
 from __future__ import annotations
 
+import threading
 import tracemalloc
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from engine.ledger import (
     LedgerReader,
 )
 from engine.ledger.export import export_trades
+from engine.ledger.stored import MapGuard
 from ipc.messages import OrderEvent, OrderState
 from tests.test_ledger_store import SMALL, deposit, fill, new_order
 
@@ -230,3 +232,40 @@ def test_an_open_order_event_keeps_the_order_open_until_a_terminal_one(tmp_path:
     with Ledger.open(tmp_path, SMALL) as ledger:
         assert ledger.open_orders() == []
         assert ledger.order(coid).state is OrderState.CANCELED
+
+
+def test_streamed_events_are_the_listed_events(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path, SMALL) as ledger:
+        ledger.append([deposit(10**9)])
+        trade_round_trips(ledger, 5)
+    with LedgerReader.open(tmp_path) as reader:
+        assert list(reader.iter_events()) == reader.events()
+        assert list(reader.iter_events(from_seq=4)) == reader.events(from_seq=4)
+
+
+def test_a_remap_waits_for_another_threads_snapshot_and_refuses_under_its_own() -> None:
+    guard = MapGuard()
+    guard.enter()
+    assert not guard.acquire(wait_s=60)  # this thread's own snapshot: waiting would never end
+    guard.leave()
+    opened, close, results = threading.Event(), threading.Event(), []
+
+    def reader() -> None:
+        guard.enter()
+        opened.set()
+        close.wait()
+        guard.leave()
+
+    other = threading.Thread(target=reader)
+    other.start()
+    opened.wait()
+    assert not guard.acquire(wait_s=0)  # a release of the map never waits
+    waiter = threading.Thread(target=lambda: results.append(guard.acquire(wait_s=60)))
+    waiter.start()
+    close.set()  # the other thread's snapshot ends: the growth goes ahead
+    waiter.join()
+    other.join()
+    assert results == [True]
+    guard.release()
+    guard.enter()  # snapshots start again once the remap is done
+    guard.leave()

@@ -1237,6 +1237,16 @@ class LedgerSnapshot:
         """Events with sequence >= ``from_seq`` in order, at most ``limit``."""
         return self._range(EVENTS, from_seq, limit, decode_event)
 
+    def iter_events(self, from_seq: int = 1) -> Iterator[tuple[int, LedgerEvent | UnreadableRecord]]:
+        """Events with sequence >= ``from_seq`` in order, decoded one at a time (valid while the
+        snapshot is open)."""
+        cursor = self._txn.cursor(db=self._dbs[EVENTS])
+        if not cursor.set_range(seq_key(max(from_seq, 0))):
+            return
+        for raw_key, raw in cursor.iternext():
+            seq = _decode_seq_key(raw_key)
+            yield seq, decode_event(seq, raw)
+
     def _range(self, table: str, from_seq: int, limit: int | None,
                decode: Callable[[int, Any], Any]) -> list[tuple[int, Any]]:
         out: list[tuple[int, Any]] = []
@@ -1390,6 +1400,12 @@ class LedgerReader:
     def events(self, from_seq: int = 1, limit: int | None = None) -> list[tuple[int, LedgerEvent | UnreadableRecord]]:
         with self.snapshot() as snap:
             return snap.events(from_seq, limit)
+
+    def iter_events(self, from_seq: int = 1) -> Iterator[tuple[int, LedgerEvent | UnreadableRecord]]:
+        """``events`` one at a time, all from one snapshot, which stays open until the iteration
+        ends or the iterator is closed: memory does not grow with the ledger."""
+        with self.snapshot() as snap:
+            yield from snap.iter_events(from_seq)
 
     def verify(self) -> list[str]:
         """Replay and compare in one snapshot (see ``Ledger.verify``; no in-memory tables here)."""
