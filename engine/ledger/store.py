@@ -114,6 +114,7 @@ _PAGES_PER_PUT: Final = 4
 _PAGES_PER_TXN: Final = 8
 _MAX_GROW_RETRIES: Final = 12
 _GROW_WAIT_S: Final = 10.0  # a map growth waits this long for snapshots of other threads to close
+_IN_MEMORY, _KEPT, _ON_DISK = "in memory", "kept", "on disk"  # how a batch writes a table (_use_tables)
 _MAX_DIFFS_PER_TABLE: Final = 50
 _MIB: Final = 1024 * 1024
 
@@ -245,8 +246,7 @@ def seq_key(seq: int) -> bytes:
     return _U64.pack(seq)
 
 
-def _str_key(key: str) -> bytes:
-    return key.encode()
+_str_key: Final = str.encode  # the C method: key encoding runs several times per order
 
 
 def _decode_str_key(raw: Any) -> str:
@@ -650,10 +650,18 @@ class Ledger:
                     txn.put(bytes(raw_key), b"", db=self._dbs[index])
 
     def _use_tables(self, tables: Tables) -> None:
-        """Adopt ``tables`` and route each table's writes: ``(key encoder, db, rows, stored)``."""
+        """Adopt ``tables`` and route each table's writes: ``(key encoder, db, rows, how)``, how
+        being _IN_MEMORY (a dict, taken back with undo), _KEPT (a stored table that keeps some
+        rows: it notes the row) or _ON_DISK (a stored table that keeps none: the put is all; a
+        read in the batch finds the row in the write transaction)."""
         self._tables = tables
-        self._stored = [rows for rows in tables.by_name.values() if isinstance(rows, StoredTable)]
-        self._sinks = {table: (_KEY_ENCODERS[table], self._dbs[table], rows, isinstance(rows, StoredTable))
+        self._kept_tables = [rows for rows in tables.by_name.values()
+                             if isinstance(rows, StoredTable) and rows.keep is not None]
+        self._indexed = [(rows, self._dbs[index]) for rows in self._kept_tables
+                         for index in (_STORED[rows.name][1],) if index is not None]
+        self._sinks = {table: (_KEY_ENCODERS[table], self._dbs[table], rows,
+                               _IN_MEMORY if not isinstance(rows, StoredTable)
+                               else _KEPT if rows.keep is not None else _ON_DISK)
                        for table, rows in tables.by_name.items()}
 
     # -- context manager / lifecycle -------------------------------------------------------
@@ -770,33 +778,33 @@ class Ledger:
                 seq += 1
                 txn.put(_U64.pack(seq), raw, append=True, db=events_db)
                 for table, key, row in folded.changes:  # what Tables.apply does, and the puts
-                    encode_key, db, rows, stored = sinks[table]
+                    encode_key, db, rows, how = sinks[table]
                     txn.put(encode_key(key), encode(row), db=db)
-                    if not stored:
+                    if how is _IN_MEMORY:
                         undo.append((rows, key, rows.get(key, ABSENT)))
-                    rows[key] = row
+                        rows[key] = row
+                    elif how is _KEPT:
+                        rows[key] = row
                 seqs.append(seq)
             if seq == self._last_seq or (issues and all_or_nothing):
                 self._take_back(txn, undo)
                 return AppendResult(seqs=[0] * len(events), issues=issues), self._last_seq
-            for stored_table in self._stored:
+            for stored_table, index_db in self._indexed:
                 if stored_table.written:
-                    self._write_index(txn, stored_table)
+                    self._write_index(txn, stored_table, index_db)
             txn.commit()
         except BaseException:
             self._take_back(txn, undo)
             raise
         finally:
             self._reads.txn = None
-        for stored_table in self._stored:
-            stored_table.commit()
+        for stored_table in self._kept_tables:
+            if stored_table.written:
+                stored_table.commit()
         return AppendResult(seqs=seqs, issues=issues), seq
 
-    def _write_index(self, txn: lmdb.Transaction, table: StoredTable) -> None:
-        index = _STORED[table.name][1]
-        if index is None:
-            return
-        encode_key, db = _KEY_ENCODERS[table.name], self._dbs[index]
+    def _write_index(self, txn: lmdb.Transaction, table: StoredTable, db: Any) -> None:
+        encode_key = _KEY_ENCODERS[table.name]
         for key, kept in table.index_changes():
             if kept:
                 txn.put(encode_key(key), b"", db=db)
@@ -807,8 +815,9 @@ class Ledger:
         txn.abort()
         self._reads.txn = None
         Tables.rollback(undo)
-        for stored_table in self._stored:
-            stored_table.discard()
+        for stored_table in self._kept_tables:
+            if stored_table.written:
+                stored_table.discard()
 
     def _after_commit(self) -> None:
         self._commits += 1

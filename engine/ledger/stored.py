@@ -182,6 +182,13 @@ class StoredTable(MutableMapping[Any, Any]):
                     raw_key = self._encode_key(key)
                 except _BAD_KEY:
                     return default
+                txn = self._reads.txn
+                if txn is not None:  # inside a batch (the fold's checks): inlined, usually a miss
+                    try:
+                        raw = txn.get(raw_key, db=self._db)
+                    except lmdb.BadValsizeError:
+                        return default
+                    return default if raw is None else self._decode(raw)
                 row = self._reads.get(self._db, raw_key, self._decode)
                 if row is None:
                     return default
