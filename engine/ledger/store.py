@@ -791,7 +791,7 @@ class Ledger:
                 return AppendResult(seqs=[0] * len(events), issues=issues), self._last_seq
             for stored_table, index_db in self._indexed:
                 if stored_table.written:
-                    self._write_index(txn, stored_table, index_db)
+                    stored_table.write_index(txn, index_db)
             txn.commit()
         except BaseException:
             self._take_back(txn, undo)
@@ -802,14 +802,6 @@ class Ledger:
             if stored_table.written:
                 stored_table.commit()
         return AppendResult(seqs=seqs, issues=issues), seq
-
-    def _write_index(self, txn: lmdb.Transaction, table: StoredTable, db: Any) -> None:
-        encode_key = _KEY_ENCODERS[table.name]
-        for key, kept in table.index_changes():
-            if kept:
-                txn.put(encode_key(key), b"", db=db)
-            else:
-                txn.delete(encode_key(key), db=db)
 
     def _take_back(self, txn: lmdb.Transaction, undo: list[tuple[Any, Any, Any]]) -> None:
         txn.abort()

@@ -225,16 +225,20 @@ class StoredTable(MutableMapping[Any, Any]):
 
     # Transaction bookkeeping (the store calls these) ------------------------------------------
 
-    def index_changes(self) -> Iterator[tuple[Any, bool]]:
-        """``(key, kept)`` for every written row whose membership of ``kept`` changes."""
+    def write_index(self, txn: lmdb.Transaction, index_db: Any) -> None:
+        """Before the commit: put the key of every written row that ``keep`` now picks and was
+        not kept, delete the key of every kept row it no longer picks (one call per batch)."""
         keep = self._keep
         if keep is None:
             return
-        kept = self.kept
+        kept, encode_key = self.kept, self._encode_key
         for key, row in self.written.items():
             now = keep(row)
             if now != (key in kept):
-                yield key, now
+                if now:
+                    txn.put(encode_key(key), b"", db=index_db)
+                else:
+                    txn.delete(encode_key(key), db=index_db)
 
     def commit(self) -> None:
         """The transaction committed: the overlay's rows are on disk; keep those ``keep`` picks."""
