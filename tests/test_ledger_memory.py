@@ -125,6 +125,7 @@ def test_an_intent_recorded_long_ago_is_still_recognised_after_a_restart(tmp_pat
         seq = ledger.last_seq
         again = ledger.record_new_order(new_order("s1-5"))
         assert again.duplicate and again.client_order_id == coids[5]
+        assert ledger.stats().refused == {}  # a re-sent intent is answered, not refused
         recorded = IntentRecorded(intent_id="s1-5", client_order_id="SKXXXX-999", order_no=999, strategy="s1",
                                   ts_ns=1)
         result = ledger.append_report([recorded])

@@ -716,6 +716,13 @@ class Ledger:
 
         ``all_or_nothing``: if any event is refused, store none of them.
         """
+        result = self._append(events, all_or_nothing)
+        for _index, issue in result.issues:
+            self._refused[issue.code.value] = self._refused.get(issue.code.value, 0) + 1
+        return result
+
+    def _append(self, events: Sequence[LedgerEvent], all_or_nothing: bool) -> AppendResult:
+        """``append_report`` without counting the refusals in ``stats``."""
         self._check_open()
         if not events:
             return AppendResult(seqs=[], issues=[])
@@ -741,8 +748,6 @@ class Ledger:
                     self._release_budget_bytes -= payload_bytes
                     if self._release_budget_bytes <= 0:
                         self._release_map()
-            for _index, issue in result.issues:
-                self._refused[issue.code.value] = self._refused.get(issue.code.value, 0) + 1
             return result
         raise LedgerError(LedgerErrorCode.FULL,
                           f"ledger {self._path}: map still full after {_MAX_GROW_RETRIES} doublings")
@@ -830,17 +835,23 @@ class Ledger:
         ``order.client_order_id`` is ignored. If ``order.intent_id`` is already an order, nothing
         is written and that order's id comes back with ``duplicate=True``.
         """
-        known = self._tables.intents.get(order.intent_id)
-        if known is not None:
-            return NewOrder(client_order_id=known.client_order_id, seq=0, duplicate=True)
+        # Order path. The fold refuses an intent recorded before (DUPLICATE_INTENT) inside the
+        # write transaction: no separate lookup first (intents live in LMDB, not in memory).
         order_no = self._tables.next_order_no()
         client_order_id = self.format_client_order_id(order_no)
         intent = IntentRecorded(intent_id=order.intent_id, client_order_id=client_order_id,
                                 order_no=order_no, strategy=order.strategy, ts_ns=order.ts_event_ns)
         first = msgspec.structs.replace(order, client_order_id=client_order_id)
-        result = self.append_report([intent, first], all_or_nothing=True)
+        result = self._append([intent, first], all_or_nothing=True)
         if result.issues:
-            return NewOrder(client_order_id="", seq=0, issue=result.issues[0][1])
+            index, issue = result.issues[0]
+            if index == 0 and issue.code is FoldIssueCode.DUPLICATE_INTENT:
+                known = self._tables.intents.get(order.intent_id)
+                if known is not None:  # a re-sent intent: not a refusal, nothing was written
+                    return NewOrder(client_order_id=known.client_order_id, seq=0, duplicate=True)
+            for _index, refused in result.issues:
+                self._refused[refused.code.value] = self._refused.get(refused.code.value, 0) + 1
+            return NewOrder(client_order_id="", seq=0, issue=issue)
         return NewOrder(client_order_id=client_order_id, seq=result.seqs[1])
 
     def format_client_order_id(self, order_no: int) -> str:
