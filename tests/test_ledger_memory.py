@@ -21,7 +21,8 @@ from engine.ledger import (
     LedgerReader,
 )
 from engine.ledger.export import export_trades
-from engine.ledger.stored import MapGuard
+from engine.ledger.fold import is_open_order
+from engine.ledger.stored import MapGuard, Reads, StoredTable
 from ipc.messages import OrderEvent, OrderState
 from tests.test_ledger_store import SMALL, deposit, fill, new_order
 
@@ -270,3 +271,32 @@ def test_a_remap_waits_for_another_threads_snapshot_and_refuses_under_its_own() 
     guard.release()
     guard.enter()  # snapshots start again once the remap is done
     guard.leave()
+
+
+def test_open_orders_in_memory_come_back_when_a_commit_fails_after_they_were_settled(tmp_path: Path) -> None:
+    env = lmdb.open(str(tmp_path), max_dbs=4, map_size=1 << 20)
+    orders_db, index_db = env.open_db(b"orders"), env.open_db(b"open_orders")
+    reads = Reads(env)
+    decoder = msgspec.msgpack.Decoder(OrderEvent)
+    table = StoredTable("orders", reads, orders_db, str.encode, lambda raw: bytes(raw).decode(), decoder.decode,
+                        is_open_order)
+    submitted = msgspec.structs.replace(new_order("s1-1"), client_order_id="SK-1")
+    with env.begin(write=True) as txn:
+        txn.put(b"SK-1", msgspec.msgpack.encode(submitted), db=orders_db)
+        table["SK-1"] = submitted
+        table.settle(txn, index_db)
+    assert list(table.kept) == ["SK-1"]
+    filled = msgspec.structs.replace(submitted, state=OrderState.FILLED)
+    txn = env.begin(write=True)
+    txn.put(b"SK-1", msgspec.msgpack.encode(filled), db=orders_db)
+    table["SK-1"] = filled
+    table.settle(txn, index_db)
+    assert table.kept == {}
+    txn.abort()  # the commit did not happen
+    table.discard()
+    table.unsettle()
+    assert table.kept == {"SK-1": submitted}
+    assert table.get("SK-1") == submitted
+    with env.begin() as check:
+        assert check.get(b"SK-1", db=index_db) == b""
+    env.close()

@@ -655,10 +655,11 @@ class Ledger:
         rows: it notes the row) or _ON_DISK (a stored table that keeps none: the put is all; a
         read in the batch finds the row in the write transaction)."""
         self._tables = tables
-        self._kept_tables = [rows for rows in tables.by_name.values()
-                             if isinstance(rows, StoredTable) and rows.keep is not None]
-        self._indexed = [(rows, self._dbs[index]) for rows in self._kept_tables
-                         for index in (_STORED[rows.name][1],) if index is not None]
+        # (table, its index db or None) for the stored tables that keep rows in memory
+        self._kept_tables = [(rows, self._dbs[index] if index is not None else None)
+                             for rows in tables.by_name.values()
+                             if isinstance(rows, StoredTable) and rows.keep is not None
+                             for index in (_STORED[rows.name][1],)]
         self._sinks = {table: (_KEY_ENCODERS[table], self._dbs[table], rows,
                                _IN_MEMORY if not isinstance(rows, StoredTable)
                                else _KEPT if rows.keep is not None else _ON_DISK)
@@ -765,6 +766,7 @@ class Ledger:
         sinks = self._sinks
         encode = _ENCODER.encode
         events_db = self._dbs[EVENTS]
+        settled: list[StoredTable] = []
         txn = self._env.begin(write=True)
         self._reads.txn = txn  # the fold's lookups of stored rows see this batch's writes
         try:
@@ -792,29 +794,29 @@ class Ledger:
                         rows[key] = row
                 seqs.append(seq)
             if seq == self._last_seq or (issues and all_or_nothing):
-                self._take_back(txn, undo)
+                self._take_back(txn, undo, settled)
                 return AppendResult(seqs=[0] * len(events), issues=issues), self._last_seq
-            for stored_table, index_db in self._indexed:
+            for stored_table, index_db in self._kept_tables:
                 if stored_table.written:
-                    stored_table.write_index(txn, index_db)
+                    stored_table.settle(txn, index_db)
+                    settled.append(stored_table)
             txn.commit()
         except BaseException:
-            self._take_back(txn, undo)
+            self._take_back(txn, undo, settled)
             raise
         finally:
             self._reads.txn = None
-        for stored_table in self._kept_tables:
-            if stored_table.written:
-                stored_table.commit()
         return AppendResult(seqs=seqs, issues=issues), seq
 
-    def _take_back(self, txn: lmdb.Transaction, undo: list[tuple[Any, Any, Any]]) -> None:
+    def _take_back(self, txn: lmdb.Transaction, undo: list[tuple[Any, Any, Any]],
+                   settled: list[StoredTable]) -> None:
         txn.abort()
         self._reads.txn = None
         Tables.rollback(undo)
-        for stored_table in self._kept_tables:
-            if stored_table.written:
-                stored_table.discard()
+        for stored_table, _index_db in self._kept_tables:
+            stored_table.discard()
+        for stored_table in settled:
+            stored_table.unsettle()
 
     def _after_commit(self) -> None:
         self._commits += 1

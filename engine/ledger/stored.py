@@ -9,9 +9,10 @@ its own writes and the fold's duplicate checks see every row ever stored), throu
 transaction otherwise.
 
 The store owns the writes: it puts each changed row into LMDB itself and records it here with
-``table[key] = row``. After the commit ``commit()`` moves the overlay into ``kept`` (or drops the
-rows ``keep`` does not pick); if the transaction does not commit, ``discard()`` forgets the
-overlay (LMDB forgot the rows already). The keys of the kept rows are also stored in an index
+``table[key] = row`` (only for tables that keep rows: for the others the put is all). Just
+before the commit ``settle()`` moves the overlay into ``kept`` (dropping the rows ``keep`` does
+not pick) and writes the index; if the transaction does not commit, ``discard()`` forgets the
+overlay and ``unsettle()`` restores ``kept`` (LMDB forgot the rows already). The keys of the kept rows are also stored in an index
 database (``open_orders``, ``open_groups``) so that opening the ledger reads only them.
 """
 
@@ -153,7 +154,8 @@ class StoredTable(MutableMapping[Any, Any]):
     none. Rows are never deleted from a derived table, so ``del`` is refused.
     """
 
-    __slots__ = ("name", "_reads", "_db", "_encode_key", "_decode_key", "_decode", "_keep", "kept", "written")
+    __slots__ = ("name", "_reads", "_db", "_encode_key", "_decode_key", "_decode", "_keep", "kept", "written",
+                 "_undo")
 
     def __init__(self, name: str, reads: Reads, db: Any, encode_key: Callable[[Any], bytes],
                  decode_key: Callable[[Any], Any], decode: Callable[[Any], Any],
@@ -167,6 +169,7 @@ class StoredTable(MutableMapping[Any, Any]):
         self._keep = keep
         self.kept: dict[Any, Any] = kept if kept is not None else {}
         self.written: dict[Any, Any] = {}
+        self._undo: list[tuple[Any, Any]] = []  # (key, kept row before the last settle, or None)
 
     @property
     def keep(self) -> Callable[[Any], bool] | None:
@@ -225,32 +228,39 @@ class StoredTable(MutableMapping[Any, Any]):
 
     # Transaction bookkeeping (the store calls these) ------------------------------------------
 
-    def write_index(self, txn: lmdb.Transaction, index_db: Any) -> None:
-        """Before the commit: put the key of every written row that ``keep`` now picks and was
-        not kept, delete the key of every kept row it no longer picks (one call per batch)."""
+    def settle(self, txn: lmdb.Transaction, index_db: Any) -> None:
+        """Just before the commit, once per batch that wrote this table: put in ``index_db`` the
+        key of every written row ``keep`` now picks and was not kept, delete the key of every
+        kept row it no longer picks, and move the rows into ``kept``. ``unsettle`` takes that
+        back if the commit then fails."""
         keep = self._keep
-        if keep is None:
-            return
-        kept, encode_key = self.kept, self._encode_key
+        assert keep is not None
+        kept, encode_key, undo = self.kept, self._encode_key, self._undo
+        undo.clear()
         for key, row in self.written.items():
-            now = keep(row)
-            if now != (key in kept):
-                if now:
+            was = kept.get(key)
+            if keep(row):
+                if was is None and index_db is not None:
                     txn.put(encode_key(key), b"", db=index_db)
-                else:
+                kept[key] = row
+            elif was is not None:
+                if index_db is not None:
                     txn.delete(encode_key(key), db=index_db)
-
-    def commit(self) -> None:
-        """The transaction committed: the overlay's rows are on disk; keep those ``keep`` picks."""
-        keep = self._keep
-        if keep is not None:
-            kept = self.kept
-            for key, row in self.written.items():
-                if keep(row):
-                    kept[key] = row
-                else:
-                    kept.pop(key, None)
+                del kept[key]
+            else:
+                continue
+            undo.append((key, was))
         self.written.clear()
+
+    def unsettle(self) -> None:
+        """The commit after ``settle`` failed: ``kept`` as it was before the batch."""
+        kept = self.kept
+        for key, was in reversed(self._undo):
+            if was is None:
+                kept.pop(key, None)
+            else:
+                kept[key] = was
+        self._undo.clear()
 
     def discard(self) -> None:
         """The transaction did not commit: forget what it wrote."""
