@@ -262,10 +262,10 @@ class _Probe(Actor):
 
     def on_fill(self, msg: Fill) -> None:
         w = self.watch
-        venue = w.ids.venue_id(msg.client_order_id, msg.venue_order_id)
+        order, venue = w.ids.fill_ids(msg.client_order_id, msg.venue_order_id)
         w.fills.append(msgspec.structs.replace(
-            msg, fill_id=f"F{len(w.fills) + 1:06d}", client_order_id=w.ids.order_id(msg.client_order_id),
-            venue_order_id=venue, ts_event_ns=w.clock_ns, ts_init_ns=w.clock_ns))
+            msg, fill_id=f"F{len(w.fills) + 1:06d}", client_order_id=order, venue_order_id=venue,
+            ts_event_ns=w.clock_ns, ts_init_ns=w.clock_ns))
 
     def _check_settled(self) -> None:
         w = self.watch

@@ -100,32 +100,39 @@ class NormalisedIds:
         self._seen_other: set[str] = set()
 
     def on_order(self, event: OrderEvent) -> None:
+        # runs for every order event of the backtest
         coid = event.client_order_id
-        self.order_id(coid)
+        if coid not in self._open and not self._add(coid):
+            return  # a finished order seen again
         if event.state in TERMINAL_ORDER_STATES:
-            self._open.pop(coid, None)
+            del self._open[coid]
 
     def order_id(self, coid: str) -> str:
         """The BT id of an open (or new) order; "" for a finished one seen again."""
         entry = self._open.get(coid)
-        if entry is not None:
-            return entry[0]
-        if self._seen_before(coid):
-            return ""
-        self.orders += 1
-        bt = f"BT{self.orders:06d}"
-        self._open[coid] = (bt, {})
-        return bt
+        if entry is None and self._add(coid):
+            entry = self._open[coid]
+        return entry[0] if entry is not None else ""
 
-    def venue_id(self, coid: str, venue_order_id: str) -> str:
-        self.order_id(coid)
+    def fill_ids(self, coid: str, venue_order_id: str) -> tuple[str, str]:
+        """(BT id, PV id) of a fill's order and venue order."""
         entry = self._open.get(coid)
+        if entry is None and self._add(coid):
+            entry = self._open[coid]
         venues = entry[1] if entry is not None else {}
         pv = venues.get(venue_order_id)
         if pv is None:
             self.venues += 1
             pv = venues[venue_order_id] = f"PV{self.venues:06d}"
-        return pv
+        return (entry[0] if entry is not None else ""), pv
+
+    def _add(self, coid: str) -> bool:
+        """Number ``coid`` as a new open order; False if it was seen before (and is finished)."""
+        if self._seen_before(coid):
+            return False
+        self.orders += 1
+        self._open[coid] = (f"BT{self.orders:06d}", {})
+        return True
 
     def _seen_before(self, coid: str) -> bool:
         """Was ``coid`` seen already? Marks it seen."""

@@ -27,8 +27,8 @@ def test_orders_are_numbered_by_first_appearance_and_a_republished_finished_one_
     ids = NormalisedIds()
     ids.on_order(order("SKAB12-7", OrderState.SUBMITTED))
     ids.on_order(order("SKAB12-8", OrderState.REJECTED))
-    assert ids.venue_id("SKAB12-7", "paper-1") == "PV000001"
-    assert ids.venue_id("SKAB12-7", "paper-1") == "PV000001"
+    assert ids.fill_ids("SKAB12-7", "paper-1") == ("BT000001", "PV000001")
+    assert ids.fill_ids("SKAB12-7", "paper-1") == ("BT000001", "PV000001")
     assert ids.order_id("SKAB12-7") == "BT000001"
     ids.on_order(order("SKAB12-7", OrderState.FILLED))
     ids.on_order(order("SKAB12-7", OrderState.FILLED))  # re-published for a re-sent intent
