@@ -35,6 +35,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import enum
+import gc
 import hashlib
 import json
 import resource
@@ -60,8 +61,9 @@ from actors.strategy.actor import StrategyActor
 from actors.strategy.api import BadParams, parse_params
 from actors.strategy.registry import UnknownStrategy, resolve
 from engine.backtest_charts import write_line_chart
+from engine.backtest_ids import NormalisedIds, StructTape
 from engine.config import Config, StrategyInstanceConfig, SyntheticFeedConfig
-from engine.journal import Journal, build_journal, ist_day_label
+from engine.journal import Journal, Trade, build_journal, ist_day_label
 from engine.ledger import format_rupees, write_trades_csv
 from engine.market import UnknownInstrument, open_instruments, resolve_instrument
 from ipc import topics
@@ -120,7 +122,7 @@ class BacktestRun(msgspec.Struct, frozen=True):
     wall_s: float            # the whole run: start-up, replay, settle, stop
     replay_s: float          # first to last market message
     ticks_per_s: float       # ticks / replay_s
-    peak_rss_bytes: int
+    peak_rss_bytes: int      # of the process, read after the journal was built
     replay_cpu_s: float = 0.0  # CPU time of this process over the replay (other processes on the machine excluded)
     rows_in_bulk: int = 0      # frames whose messages no actor needed one by one (see ActorHost.publish_market_batch)
 
@@ -131,7 +133,7 @@ class BacktestResult(msgspec.Struct, frozen=True):
     params: dict[str, Any]       # validated, with defaults filled in
     market_hours: str
     counts: BacktestCounts
-    fills: list[Fill]            # normalised (see the module docstring), in ledger order
+    fills: Sequence[Fill]        # normalised (see the module docstring), in ledger order (a StructTape)
     journal: Journal
     run: BacktestRun
 
@@ -196,9 +198,8 @@ class _Watch:
         self.last_tick_s = 0.0
         self.first_tick_cpu_s = 0.0
         self.replayed_cpu_s = 0.0    # CPU time when the replay was first seen finished
-        self.order_ids: dict[str, str] = {}
-        self.venue_ids: dict[str, str] = {}
-        self.fills: list[Fill] = []
+        self.ids = NormalisedIds()   # BT / PV ids, held while their order is open
+        self.fills = StructTape(Fill)  # normalised fills, encoded (a 1M-tick run makes ~190,000)
         self.denied = 0
         self.rejected = 0
         self.ledger_fills = 0        # fills execution wrote to the ledger
@@ -251,14 +252,8 @@ class _Probe(Actor):
             w.first_tick_s = w.last_tick_s
             w.first_tick_cpu_s = time.process_time()
 
-    def _order_id(self, coid: str) -> str:
-        ids = self.watch.order_ids
-        if coid not in ids:
-            ids[coid] = f"BT{len(ids) + 1:06d}"
-        return ids[coid]
-
     def on_order_event(self, msg: OrderEvent) -> None:
-        self._order_id(msg.client_order_id)
+        self.watch.ids.on_order(msg)
         if msg.state == "REJECTED":
             self.watch.rejected += 1
 
@@ -267,10 +262,10 @@ class _Probe(Actor):
 
     def on_fill(self, msg: Fill) -> None:
         w = self.watch
-        venue = w.venue_ids.setdefault(msg.venue_order_id, f"PV{len(w.venue_ids) + 1:06d}")
+        order, venue = w.ids.fill_ids(msg.client_order_id, msg.venue_order_id)
         w.fills.append(msgspec.structs.replace(
-            msg, fill_id=f"F{len(w.fills) + 1:06d}", client_order_id=self._order_id(msg.client_order_id),
-            venue_order_id=venue, ts_event_ns=w.clock_ns, ts_init_ns=w.clock_ns))
+            msg, fill_id=f"F{len(w.fills) + 1:06d}", client_order_id=order, venue_order_id=venue,
+            ts_event_ns=w.clock_ns, ts_init_ns=w.clock_ns))
 
     def _check_settled(self) -> None:
         w = self.watch
@@ -282,7 +277,7 @@ class _Probe(Actor):
             # Idle since the last frame's consequences were delivered (the loop waits in poll), so
             # the CPU time now is the replay's; reading it per tick would cost a system call each.
             w.replayed_cpu_s = time.process_time()
-        now = (len(w.order_ids), len(w.fills), w.denied)
+        now = (w.ids.orders, len(w.fills), w.denied)
         self._quiet = self._quiet + 1 if now == self._last else 0
         self._last = now
         if self._quiet >= SETTLE_CHECKS:
@@ -386,13 +381,19 @@ def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str |
                                 f"the engine stopped with exit code {code} (see the log lines above)")
         frames = int(getattr(host.actors["feed"].source, "frames", 0))
         rows_in_bulk = host.rows_in_bulk
+        # The stopped engine (books, instruments, indicator state) is garbage now: free it
+        # before the journal is built rather than hold both.
+        watch.host = None
+        del host
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
         if own_data:
             shutil.rmtree(data, ignore_errors=True)
     wall_s = time.perf_counter() - started
+    gc.collect()  # the actors refer to each other through their contexts
+    journal = build_journal(watch.fills, StructTape(Trade))  # trades kept encoded, like the fills
     replay_s = max(watch.last_tick_s - watch.first_tick_s, 0.0)
-    counts = BacktestCounts(frames=frames, ticks=watch.ticks, orders=len(watch.order_ids), denied=watch.denied,
+    counts = BacktestCounts(frames=frames, ticks=watch.ticks, orders=watch.ids.orders, denied=watch.denied,
                             rejected=watch.rejected, fills=len(watch.fills), ledger_fills=watch.ledger_fills)
     run = BacktestRun(wall_s=round(wall_s, 3), replay_s=round(replay_s, 3),
                       ticks_per_s=round(watch.ticks / replay_s, 1) if replay_s > 0 else 0.0,
@@ -401,7 +402,7 @@ def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str |
                       rows_in_bulk=rows_in_bulk)
     return BacktestResult(spec=spec, strategy_name=strategy_name(spec.kind), params=params,
                           market_hours=cfg.risk.market_hours, counts=counts, fills=watch.fills,
-                          journal=build_journal(watch.fills), run=run)
+                          journal=journal, run=run)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from engine.journal import Journal, Stats, build_journal, read_fills
+from engine.journal import Journal, Stats, build_journal, iter_fills
 from engine.ledger.export import export_entries, export_trades, format_rupees
 
 EXIT_OK = 0
@@ -44,12 +44,9 @@ def cmd_journal(args: argparse.Namespace) -> int:
     reader = _open_reader(args)
     if reader is None:
         return EXIT_ERROR
-    with reader:
-        fills = read_fills(reader)
     strategy = getattr(args, "strategy", None)
-    if strategy:
-        fills = [f for f in fills if f.strategy == strategy]
-    journal = build_journal(fills)
+    with reader:  # the fills are read one at a time: memory does not grow with the ledger
+        journal = build_journal(f for f in iter_fills(reader) if not strategy or f.strategy == strategy)
     if args.json:
         sys.stdout.write(msgspec.json.encode(journal).decode() + "\n")
     else:

@@ -513,6 +513,9 @@ max_readers = 126
 # writemap = true
 # Re-fold every event at open and compare with the stored tables (slow on a big ledger).
 verify_on_open = false
+# Every this many bytes of events the writer remaps the file, so the pages it wrote leave its
+# resident memory (they stay in the OS page cache). 0 = never.
+map_release_bytes = 1048576
 
 [control]
 # The gRPC API (shikra orders/buy/sell/positions/users ...). Add "control" to engine.actors to run it.

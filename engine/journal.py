@@ -1,7 +1,7 @@
 """Trade journal: round-trip trades from the ledger's fills, and the figures a trader reviews.
 
 Pure: ``build_journal(fills)`` takes ``ipc.messages.Fill`` values in ledger order and returns
-values; ``read_fills`` is the one function that touches a ledger (read-only, one snapshot).
+values; ``iter_fills`` / ``read_fills`` are the functions that touch a ledger (read-only, one snapshot).
 
 Trades (FIFO)
 -------------
@@ -47,7 +47,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, MutableSequence, Sequence
 from typing import Final, Literal
 
 import msgspec
@@ -124,7 +124,7 @@ class Stats(msgspec.Struct, frozen=True):
 
 
 class Journal(msgspec.Struct, frozen=True):
-    trades: list[Trade]
+    trades: Sequence[Trade]  # a list; a backtest's is a compact StructTape (iterate it to encode it)
     open_lots: list[OpenLot]
     overall: Stats
     by_strategy: dict[str, Stats]
@@ -176,49 +176,70 @@ def _share(total: int, done_units: int, take_units: int, of_units: int) -> int:
 def match_trades(fills: Iterable[Fill]) -> tuple[list[Trade], list[OpenLot], int]:
     """FIFO round-trip trades from fills in ledger order: (trades in closing order, open lots,
     number of bad fills skipped)."""
-    books: dict[tuple[str, int, int], deque[_Lot]] = {}
-    trades: list[Trade] = []
-    bad = 0
-    for fill in fills:
-        if fill.qty_units <= 0 or fill.price_paise <= 0 or fill.side not in ("BUY", "SELL"):
-            bad += 1
-            continue
-        key = (fill.strategy, fill.segment, fill.security_id)
-        lots = books.setdefault(key, deque())
-        direction = 1 if fill.side == "BUY" else -1
-        qty, price, charges = fill.qty_units, fill.price_paise, fill.charges_paise
-        done = 0
-        while done < qty and lots and lots[0].direction != direction:
-            lot = lots[0]
-            take = min(lot.open, qty - done)
-            lot.exit_value += take * price
-            lot.exit_charges += _share(charges, done, take, qty)
-            lot.open -= take
-            lot.ts_exit = fill.ts_event_ns
-            done += take
-            if lot.open == 0:
-                lots.popleft()
-                trades.append(_trade(key, lot))
-        if done < qty:
-            rest = qty - done
-            last = lots[-1] if lots else None
-            if last is not None and last.coid == fill.client_order_id and last.open == last.qty:
-                lot = last  # the same order walking another level: one lot
-            else:
-                lot = _Lot(direction, fill.client_order_id, fill.ts_event_ns)
-                lots.append(lot)
-            lot.qty += rest
-            lot.open += rest
-            lot.entry_value += rest * price
-            lot.entry_charges += _share(charges, done, rest, qty)
-    open_lots = [
-        OpenLot(strategy=key[0], segment=key[1], security_id=key[2], direction=_direction(lot.direction),
-                qty_units=lot.qty, open_qty_units=lot.open, entry_value_paise=lot.entry_value,
-                charges_paise=lot.entry_charges + lot.exit_charges, entry_client_order_id=lot.coid,
-                ts_entry_ns=lot.ts_entry)
-        for key, lots in books.items() for lot in lots
-    ]
-    return trades, open_lots, bad
+    matcher = _Matcher()
+    trades = list(matcher.trades(fills))
+    return trades, matcher.open_lots(), matcher.bad
+
+
+class _Matcher:
+    """FIFO matching, one fill at a time: ``trades(fills)`` yields each trade as it closes."""
+
+    def __init__(self) -> None:
+        self.books: dict[tuple[str, int, int], tuple[tuple[str, int, int], deque[_Lot]]] = {}
+        self.bad = 0
+        self.fills = 0
+
+    def trades(self, fills: Iterable[Fill]) -> Iterator[Trade]:
+        books = self.books
+        for fill in fills:
+            self.fills += 1
+            if fill.qty_units <= 0 or fill.price_paise <= 0 or fill.side not in ("BUY", "SELL"):
+                self.bad += 1
+                continue
+            key = (fill.strategy, fill.segment, fill.security_id)
+            book = books.get(key)
+            if book is None:
+                book = books[key] = (key, deque())
+            yield from _match_fill(book[0], book[1], fill)  # the first key: one copy of its strings
+
+    def open_lots(self) -> list[OpenLot]:
+        return [
+            OpenLot(strategy=key[0], segment=key[1], security_id=key[2], direction=_direction(lot.direction),
+                    qty_units=lot.qty, open_qty_units=lot.open, entry_value_paise=lot.entry_value,
+                    charges_paise=lot.entry_charges + lot.exit_charges, entry_client_order_id=lot.coid,
+                    ts_entry_ns=lot.ts_entry)
+            for key, lots in self.books.values() for lot in lots
+        ]
+
+
+def _match_fill(key: tuple[str, int, int], lots: deque[_Lot], fill: Fill) -> Iterator[Trade]:
+    """Match one fill against the open lots of its key; yields the trades it closes."""
+    direction = 1 if fill.side == "BUY" else -1
+    qty, price, charges = fill.qty_units, fill.price_paise, fill.charges_paise
+    done = 0
+    while done < qty and lots and lots[0].direction != direction:
+        lot = lots[0]
+        take = min(lot.open, qty - done)
+        lot.exit_value += take * price
+        lot.exit_charges += _share(charges, done, take, qty)
+        lot.open -= take
+        lot.ts_exit = fill.ts_event_ns
+        done += take
+        if lot.open == 0:
+            lots.popleft()
+            yield _trade(key, lot)
+    if done < qty:
+        rest = qty - done
+        last = lots[-1] if lots else None
+        if last is not None and last.coid == fill.client_order_id and last.open == last.qty:
+            lot = last  # the same order walking another level: one lot
+        else:
+            lot = _Lot(direction, fill.client_order_id, fill.ts_event_ns)
+            lots.append(lot)
+        lot.qty += rest
+        lot.open += rest
+        lot.entry_value += rest * price
+        lot.entry_charges += _share(charges, done, rest, qty)
 
 
 def _direction(direction: int) -> Direction:
@@ -243,64 +264,107 @@ def _trade(key: tuple[str, int, int], lot: _Lot) -> Trade:
 
 def stats(trades: Iterable[Trade]) -> Stats:
     """Figures over ``trades`` taken in closing order (module docstring)."""
-    n = wins = losses = breakeven = 0
-    gross = charges = profit = loss = 0
-    largest_win = largest_loss = 0
-    equity = peak = drawdown = 0
+    figures = _Figures()
     for trade in trades:
+        figures.add(trade)
+    return figures.stats()
+
+
+class _Figures:
+    """``stats`` one trade at a time (trades in closing order), so that a journal needs no list
+    of trades per group."""
+
+    __slots__ = ("n", "wins", "losses", "breakeven", "gross", "charges", "profit", "loss", "largest_win",
+                 "largest_loss", "equity", "peak", "drawdown")
+
+    def __init__(self) -> None:
+        self.n = self.wins = self.losses = self.breakeven = 0
+        self.gross = self.charges = self.profit = self.loss = 0
+        self.largest_win = self.largest_loss = 0
+        self.equity = self.peak = self.drawdown = 0
+
+    def add(self, trade: Trade) -> None:
         net = trade.net_pnl_paise
-        n += 1
-        gross += trade.gross_pnl_paise
-        charges += trade.charges_paise
+        self.n += 1
+        self.gross += trade.gross_pnl_paise
+        self.charges += trade.charges_paise
         if net > 0:
-            wins += 1
-            profit += net
-            largest_win = max(largest_win, net)
+            self.wins += 1
+            self.profit += net
+            self.largest_win = max(self.largest_win, net)
         elif net < 0:
-            losses += 1
-            loss += net
-            largest_loss = min(largest_loss, net)
+            self.losses += 1
+            self.loss += net
+            self.largest_loss = min(self.largest_loss, net)
         else:
-            breakeven += 1
-        equity += net
-        peak = max(peak, equity)
-        drawdown = max(drawdown, peak - equity)
-    net_total = gross - charges
-    return Stats(
-        trades=n, wins=wins, losses=losses, breakeven=breakeven, win_rate=wins / n if n else 0.0,
-        gross_pnl_paise=gross, charges_paise=charges, net_pnl_paise=net_total, profit_paise=profit,
-        loss_paise=loss,
-        avg_win_paise=div_round(profit, wins, Rounding.HALF_EVEN) if wins else 0,
-        avg_loss_paise=div_round(loss, losses, Rounding.HALF_EVEN) if losses else 0,
-        profit_factor=profit / -loss if loss else None,
-        expectancy_paise=div_round(net_total, n, Rounding.HALF_EVEN) if n else 0,
-        max_drawdown_paise=drawdown, largest_win_paise=largest_win, largest_loss_paise=largest_loss,
-    )
+            self.breakeven += 1
+        self.equity += net
+        self.peak = max(self.peak, self.equity)
+        self.drawdown = max(self.drawdown, self.peak - self.equity)
+
+    def stats(self) -> Stats:
+        n, wins, losses, profit, loss = self.n, self.wins, self.losses, self.profit, self.loss
+        net_total = self.gross - self.charges
+        return Stats(
+            trades=n, wins=wins, losses=losses, breakeven=self.breakeven, win_rate=wins / n if n else 0.0,
+            gross_pnl_paise=self.gross, charges_paise=self.charges, net_pnl_paise=net_total, profit_paise=profit,
+            loss_paise=loss,
+            avg_win_paise=div_round(profit, wins, Rounding.HALF_EVEN) if wins else 0,
+            avg_loss_paise=div_round(loss, losses, Rounding.HALF_EVEN) if losses else 0,
+            profit_factor=profit / -loss if loss else None,
+            expectancy_paise=div_round(net_total, n, Rounding.HALF_EVEN) if n else 0,
+            max_drawdown_paise=self.drawdown, largest_win_paise=self.largest_win, largest_loss_paise=self.largest_loss,
+        )
 
 
-def build_journal(fills: Iterable[Fill]) -> Journal:
-    """The whole journal from fills in ledger order."""
-    fills = list(fills)
-    trades, open_lots, bad = match_trades(fills)
-    groups: dict[str, dict[str, list[Trade]]] = {"strategy": {}, "instrument": {}, "day": {}}
-    by_strategy_day: dict[str, dict[str, list[Trade]]] = {}
-    for trade in trades:
+def build_journal(fills: Iterable[Fill], trades: MutableSequence[Trade] | None = None) -> Journal:
+    """The whole journal from fills in ledger order, read once, one at a time.
+
+    ``trades``: where the trades go (a list by default; a backtest passes a compact
+    ``engine.backtest_ids.StructTape``). The figures are kept per group as the trades close, so
+    nothing else grows with the number of trades.
+    """
+    out: MutableSequence[Trade] = [] if trades is None else trades
+    matcher = _Matcher()
+    overall = _Figures()
+    by_strategy: dict[str, _Figures] = {}
+    by_instrument: dict[str, _Figures] = {}
+    by_day: dict[str, _Figures] = {}
+    by_strategy_day: dict[str, dict[str, _Figures]] = {}
+    for trade in matcher.trades(fills):
+        out.append(trade)
         day = ist_day_label(trade.ts_exit_ns)
-        groups["strategy"].setdefault(trade.strategy, []).append(trade)
-        groups["instrument"].setdefault(f"{trade.strategy} {trade.instrument}", []).append(trade)
-        groups["day"].setdefault(day, []).append(trade)
-        by_strategy_day.setdefault(trade.strategy, {}).setdefault(day, []).append(trade)
+        overall.add(trade)
+        _figures(by_strategy, trade.strategy).add(trade)
+        _figures(by_instrument, f"{trade.strategy} {trade.instrument}").add(trade)
+        _figures(by_day, day).add(trade)
+        _figures(by_strategy_day.setdefault(trade.strategy, {}), day).add(trade)
     return Journal(
-        trades=trades, open_lots=open_lots, overall=stats(trades),
-        by_strategy={k: stats(v) for k, v in sorted(groups["strategy"].items())},
-        by_instrument={k: stats(v) for k, v in sorted(groups["instrument"].items())},
-        by_day={k: stats(v) for k, v in sorted(groups["day"].items())},
-        by_strategy_day={s: {d: stats(v) for d, v in sorted(days.items())} for s, days in sorted(by_strategy_day.items())},
-        fills=len(fills), bad_fills=bad,
+        trades=out, open_lots=matcher.open_lots(), overall=overall.stats(),  # type: ignore[arg-type]
+        by_strategy={k: f.stats() for k, f in sorted(by_strategy.items())},
+        by_instrument={k: f.stats() for k, f in sorted(by_instrument.items())},
+        by_day={k: f.stats() for k, f in sorted(by_day.items())},
+        by_strategy_day={s: {d: f.stats() for d, f in sorted(days.items())}
+                         for s, days in sorted(by_strategy_day.items())},
+        fills=matcher.fills, bad_fills=matcher.bad,
     )
+
+
+def _figures(groups: dict[str, _Figures], key: str) -> _Figures:
+    figures = groups.get(key)
+    if figures is None:
+        figures = groups[key] = _Figures()
+    return figures
+
+
+def iter_fills(reader: object) -> Iterator[Fill]:
+    """Every fill of a ``engine.ledger.LedgerReader`` in ledger order, one at a time, from one
+    snapshot (open until the iteration ends)."""
+    for _seq, event in reader.iter_events():  # type: ignore[attr-defined]
+        if isinstance(event, Fill):
+            yield event
 
 
 def read_fills(reader: object) -> list[Fill]:
     """Every fill of a ``engine.ledger.LedgerReader`` in ledger order (one snapshot)."""
-    events = reader.events()  # type: ignore[attr-defined]
-    return [event for _seq, event in events if isinstance(event, Fill)]
+    return list(iter_fills(reader))

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import actors.execution.paper as paper_module
 from actors.execution.charges import SegmentClass, charges_for_fill
 from actors.execution.orders import (
     OrderSnapshot,
@@ -798,6 +799,19 @@ def test_invalid_and_duplicate_orders_are_rejected_with_reasons() -> None:
     again = venue.submit(snap, T0)
     assert isinstance(again[0], Rejected) and again[0].reason_code is PaperReason.DUPLICATE_ORDER_ID
     assert venue.open_order_ids() == ("dup",)
+
+
+def test_the_venue_forgets_the_oldest_closed_orders(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(paper_module, "CLOSED_ORDERS_KEPT", 2)
+    venue, oms = make()
+    venue.on_depth(BOOK, T0)
+    for cid in ("c1", "c2", "c3"):
+        oms.submit(spec(cid, price_paise=9_980))
+        oms.cancel(cid)
+    assert venue.open_order_ids() == ()
+    assert list(venue.cancel("c3", T0)) == []  # remembered: a cancel that crossed the close needs no answer
+    forgotten = venue.cancel("c1", T0)
+    assert [(type(e).__name__, e.reason_code) for e in forgotten] == [("CancelRefused", PaperReason.ORDER_UNKNOWN)]
 
 
 def test_same_calls_give_the_same_events() -> None:

@@ -340,6 +340,26 @@ def test_duplicate_intent_id_is_denied():
     assert eng.check(intent(intent_id="dup"), T10 + NS_PER_S).reason is DenyReason.DUPLICATE_INTENT
 
 
+def test_duplicate_check_remembers_the_latest_intents_within_a_bounded_memory():
+    eng = engine()
+    eng._seen = c.RecentIds(size=3)  # the engine's memory for the check, made small to see its edge
+    for n in range(4):
+        eng.approve(intent(intent_id=f"i{n}"), T10 + n * NS_PER_S)
+    later = T10 + 10 * NS_PER_S
+    assert [eng.check(intent(intent_id=f"i{n}"), later) for n in (1, 2, 3)] == [
+        Denial(DenyReason.DUPLICATE_INTENT, f"intent 'i{n}' was already approved today") for n in (1, 2, 3)]
+    assert eng.check(intent(intent_id="i0"), later) is None  # the oldest was forgotten
+
+
+def test_recent_ids_keep_the_last_ones_added():
+    ids = c.RecentIds(size=2)
+    for item in ("a", "b", "a", "c"):
+        ids.add(item)
+    assert ("a" in ids, "b" in ids, "c" in ids, len(ids)) == (False, True, True, 2)
+    ids.clear()
+    assert len(ids) == 0 and "c" not in ids
+
+
 def test_intent_above_freeze_is_sliced_into_whole_lots():
     eng = engine(mark_paise=1_000)
     big = intent(intent_id="big", qty_units=4_030, price_paise=1_000)  # 62 lots; freeze 1755 = 27 lots

@@ -22,7 +22,7 @@ from actors.control.auth import Principal
 from actors.control.convert import Refusal
 from actors.risk.overrides import BadLimits, effective_limits, limits_json, load_changes, merge_changes, parse_update
 from engine.control_api import control_pb2 as pb
-from engine.journal import build_journal, read_fills
+from engine.journal import build_journal, iter_fills
 from engine.ledger import LedgerSnapshot
 from engine.status import read_status
 from ipc.messages import (
@@ -275,11 +275,10 @@ class Operations:
             if isinstance(snap, Refusal):
                 return snap
         assert self._reader is not None  # opened by _snapshot
-        fills = read_fills(self._reader)
         strategy = req.strategy.strip()
-        if strategy:
-            fills = [f for f in fills if f.strategy == strategy]
-        return convert.journal_to_pb(build_journal(fills), req.include_trades)
+        # One fill at a time from one snapshot: memory does not grow with the ledger's history.
+        journal = build_journal(f for f in iter_fills(self._reader) if not strategy or f.strategy == strategy)
+        return convert.journal_to_pb(journal, req.include_trades)
 
 
 def reply_summary(result: Any) -> str | None:

@@ -149,13 +149,17 @@ class ExecutionActor(LiveTrading, Actor):
                 kind = self._instrument_type(segment, security_id)
                 mark = abs(pos.open_cost_paise) // abs(pos.net_qty_units)
                 self.venue.set_position(segment, security_id, pos.net_qty_units, mark, instrument_type=kind)
+        # The fills of the open orders that have some (their ids guard against a fill counted
+        # twice): one scan of the fills table, and none when no open order is part filled.
+        open_orders = self.ledger.open_orders()
+        part_filled = {event.client_order_id for event in open_orders if event.filled_qty_units}
         fills_by_order: dict[str, list[tuple[str, int, int]]] = {}
-        with self.ledger.reader().snapshot() as snap:
-            for fill in snap.fills().values():
-                fills_by_order.setdefault(fill.client_order_id, []).append(
-                    (fill.fill_id, fill.qty_units, fill.price_paise))
+        if part_filled:
+            with self.ledger.reader().snapshot() as snap:
+                for coid, fills in snap.fills_of(part_filled).items():
+                    fills_by_order[coid] = [(f.fill_id, f.qty_units, f.price_paise) for f in fills]
         resent = 0
-        for event in self.ledger.open_orders():
+        for event in open_orders:
             if is_external(event.client_order_id):
                 continue  # not ours to work: reconciliation keeps it up to date
             fills = fills_by_order.get(event.client_order_id, [])

@@ -91,6 +91,7 @@ copy) and return the shared empty tuple ``NO_EVENTS``: O(1), nothing allocated.
 
 from __future__ import annotations
 
+import collections
 import enum
 import heapq
 from collections.abc import Sequence
@@ -129,6 +130,10 @@ StopCrossedOnArrival = Literal["trigger", "reject"]
 
 _FULL_RATE_E8: Final = 100_000_000  # 100 %
 _NS_PER_US: Final = 1_000
+# Closed orders remembered (a cancel or modify that crossed the close gets its exact answer, a
+# reused id is refused). Those arrive within milliseconds of the close; the oldest are forgotten
+# so that memory does not grow with every order ever made.
+CLOSED_ORDERS_KEPT: Final = 10_000
 
 
 # --------------------------------------------------------------------------------------------
@@ -622,7 +627,8 @@ class PaperVenue:
         self._books: dict[int, _Book] = {}
         self._orders: dict[str, _Order] = {}  # open orders by client order id
         self._resting: dict[int, list[_Order]] = {}  # open orders per instrument, oldest first
-        self._closed: dict[str, int] = {}  # cid -> units if it closed filled in full, else -1
+        # cid -> units if it closed filled in full, else -1; the last CLOSED_ORDERS_KEPT, oldest first
+        self._closed: collections.OrderedDict[str, int] = collections.OrderedDict()
         self._instrument_types: dict[int, str] = {}
         self._inbox: list[tuple[int, int, int, tuple[object, ...]]] = []  # (due, seq, kind, args)
         self._inbox_seq = 0
@@ -910,7 +916,7 @@ class PaperVenue:
     ) -> None:
         self._n.rejected += 1
         if remember:
-            self._closed[cid] = -1
+            self._remember_closed(cid, -1)
         out.append(Rejected(client_order_id=cid, ts_event_ns=ts, reason_code=code, reason=reason))
 
     def _arrive(
@@ -1136,6 +1142,12 @@ class PaperVenue:
         elif requeue and not o.market:
             o.ahead = self._queue_at(book, o)
 
+    def _remember_closed(self, cid: str, units: int) -> None:
+        closed = self._closed
+        closed[cid] = units
+        if len(closed) > CLOSED_ORDERS_KEPT:
+            closed.popitem(last=False)
+
     def _modify_of_closed(self, cid: str, qty: int, ts: int, out: list[VenueEvent]) -> None:
         closed = self._closed.get(cid)
         if closed is None:
@@ -1214,7 +1226,7 @@ class PaperVenue:
         orders.remove(o)
         if not orders:
             del self._resting[o.key]
-        self._closed[o.cid] = o.filled if full else -1
+        self._remember_closed(o.cid, o.filled if full else -1)
         if self.wallet is not None:
             self.wallet._release(o.cid)
 

@@ -284,14 +284,20 @@ class RiskActor(Actor):
         self.unacked.pop(msg.intent_id, None)  # execution has it in the ledger
         if self.leg_groups and msg.intent_id in self.leg_groups:
             self._ack_group(self.leg_groups[msg.intent_id])
-        self.products[msg.client_order_id] = msg.product
+        if msg.state in TERMINAL_ORDER_STATES:
+            self.products.pop(msg.client_order_id, None)  # its fills came before this event
+        else:
+            self.products[msg.client_order_id] = msg.product
         self.engine.on_order_state(msg)
         if self.flatten:
             self._flatten_step()
 
     def on_fill(self, msg: Fill) -> None:
         self.engine.on_fill(msg)
-        product = self.products.get(msg.client_order_id, "INTRADAY")
+        product = self.products.get(msg.client_order_id)
+        if product is None:  # a fill recorded after its order ended (reconciliation): ask the ledger
+            order = self._ledger_order(msg.client_order_id)
+            product = order.product if order is not None else "INTRADAY"
         self._act(self.monitor.on_fill(msg, product, time.time_ns()))
 
     def on_position(self, msg: Position) -> None:

@@ -31,7 +31,7 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import enum
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from typing import Literal
 
 import msgspec
@@ -293,7 +293,42 @@ def check_freeze(qty_units: int, inst: InstrumentLimits, slicing_enabled: bool) 
 # --------------------------------------------------------------------------------------------
 
 
-def check_duplicate(intent_id: str, seen: set[str] | frozenset[str]) -> Denial | None:
+# Intent ids remembered for the duplicate check. A re-send (the sender missed the answer) comes
+# within seconds; execution also refuses an intent id the ledger has ever seen, for good.
+RECENT_INTENTS_KEPT = 20_000
+
+
+class RecentIds:
+    """The last ``size`` distinct ids added, for membership tests: memory stays bounded however
+    many intents a day (or a backtest) brings."""
+
+    __slots__ = ("_size", "_ids", "_order")
+
+    def __init__(self, size: int = RECENT_INTENTS_KEPT) -> None:
+        self._size = size
+        self._ids: set[str] = set()
+        self._order: collections.deque[str] = collections.deque()
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, item: str) -> None:
+        if item in self._ids:
+            return
+        if len(self._order) >= self._size:
+            self._ids.discard(self._order.popleft())
+        self._order.append(item)
+        self._ids.add(item)
+
+    def clear(self) -> None:
+        self._ids.clear()
+        self._order.clear()
+
+
+def check_duplicate(intent_id: str, seen: Container[str]) -> Denial | None:
     if intent_id in seen:
         return Denial(DenyReason.DUPLICATE_INTENT, f"intent {intent_id!r} was already approved today")
     return None
@@ -658,7 +693,7 @@ class RiskEngine:
         self._books: dict[tuple[int, int], _Book] = {}
         self._slots: dict[tuple[str, int, int], _Slot] = {}
         self._open: dict[str, _Open] = {}
-        self._seen: set[str] = set()
+        self._seen = RecentIds()
         self._window: collections.deque[int] = collections.deque(maxlen=limits.max_orders_per_second)
         self._day: TradingDay | None = None
         self._day_start_ns = 0

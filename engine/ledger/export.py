@@ -2,7 +2,8 @@
 
 Rupee columns are formatted from integer paise with integer arithmetic ("1650.50", "-12.05"),
 never through a float. Times are ISO 8601 with nanoseconds and the zone offset (IST by default).
-The writers take ``(seq, event)`` pairs, e.g. ``LedgerReader.events()``, so they are pure.
+The writers take ``(seq, event)`` pairs, e.g. ``LedgerReader.iter_events()``, so they are pure;
+``export_*`` stream them from one snapshot, one event at a time.
 """
 
 from __future__ import annotations
@@ -134,10 +135,10 @@ def _entry_row(seq: int, event: LedgerEvent | UnreadableRecord, tz: dt.tzinfo) -
 def export_trades(reader: LedgerReader, path: str | os.PathLike[str], tz: dt.tzinfo = IST) -> int:
     """Write the trades CSV of everything in the ledger (one snapshot) to ``path``."""
     with open(path, "w", newline="", encoding="utf-8") as out:
-        return write_trades_csv(reader.events(), out, tz)
+        return write_trades_csv(reader.iter_events(), out, tz)
 
 
 def export_entries(reader: LedgerReader, path: str | os.PathLike[str], tz: dt.tzinfo = IST) -> int:
     """Write the ledger entries CSV (one snapshot) to ``path``."""
     with open(path, "w", newline="", encoding="utf-8") as out:
-        return write_entries_csv(reader.events(), out, tz)
+        return write_entries_csv(reader.iter_events(), out, tz)

@@ -97,7 +97,7 @@ _SIDES: Final = frozenset({"BUY", "SELL"})
 _ROLES: Final = frozenset({"viewer", "trader", "admin"})
 _HEX: Final = frozenset("0123456789abcdef")
 SHA256_HEX_CHARS: Final = 64
-_ABSENT: Final = object()
+ABSENT: Final = object()  # undo marker: the key had no row before
 
 
 class FoldIssueCode(str, enum.Enum):
@@ -128,10 +128,15 @@ class FoldResult(msgspec.Struct, frozen=True):
 
 
 class Tables:
-    """The derived tables in memory, one mapping per table (see ``DERIVED_TABLES``).
+    """The derived tables, one mapping per table (see ``DERIVED_TABLES``).
 
-    ``apply(changes, undo)`` records the previous rows in ``undo`` so that the store can take a
-    batch back with ``rollback(undo)`` when its LMDB transaction does not commit.
+    Plain dicts by default (``fold_events``, ``rebuild``, ``verify``). The store's writer gives
+    the tables that grow with every order (orders, fills, intents, audit, groups) as mappings
+    over LMDB that hold only the open rows in memory (``engine.ledger.stored``); the fold only
+    calls ``get`` and ``in`` on them, so it reads the same rows either way.
+
+    ``apply(changes, undo)`` records the previous rows in ``undo`` so that a batch can be taken
+    back with ``rollback(undo)`` when its LMDB transaction does not commit.
     """
 
     __slots__ = (*DERIVED_TABLES, "by_name")
@@ -159,14 +164,14 @@ class Tables:
         for table, key, row in changes:
             rows = by_name[table]
             if undo is not None:
-                undo.append((rows, key, rows.get(key, _ABSENT)))
+                undo.append((rows, key, rows.get(key, ABSENT)))
             rows[key] = row
 
     @staticmethod
     def rollback(undo: list[tuple[Any, Any, Any]]) -> None:
         """Take back ``apply`` calls, newest first."""
         for rows, key, previous in reversed(undo):
-            if previous is _ABSENT:
+            if previous is ABSENT:
                 del rows[key]
             else:
                 rows[key] = previous

@@ -13,9 +13,18 @@ Layout (named databases in one environment under ``<data dir>/ledger``):
   ``id_prefix`` written once at creation), ``users`` (name -> User) and ``tokens`` (token
   SHA-256 hex -> Token) for the control API, ``groups`` (group id -> latest GroupEvent) for
   order groups.
+* indexes, written in the same transaction: ``open_orders`` and ``open_groups`` hold the keys
+  of the orders not in a terminal state and of the groups not finished.
 
 What is derived is computed only by ``engine.ledger.fold``; ``rebuild_derived`` and ``verify``
 replay ``events`` through it.
+
+Memory: the writer holds the small, bounded tables in memory (positions, wallets, strategy
+state, meta, users, tokens) and, of the tables that grow with every order (orders, fills,
+intents, audit, groups), only the open orders and open groups (``engine.ledger.stored``). Other
+rows are read from LMDB when asked for, so neither the writer's memory nor its start-up grows
+with the history. The pages it writes are released from its address space every
+``map_release_bytes`` (``LedgerConfig``).
 
 Durability (``LedgerConfig.durability``): ``sync`` fsyncs every commit; ``group`` commits without
 fsync and fsyncs at most every ``group_fsync_ms`` (after a commit once that much time has
@@ -38,7 +47,7 @@ import os
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Container, Iterator, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal
@@ -47,6 +56,7 @@ import lmdb
 import msgspec
 
 from engine.ledger.fold import (
+    ABSENT,
     AUDIT,
     DERIVED_TABLES,
     FILLS,
@@ -84,12 +94,16 @@ from engine.ledger.records import (
     User,
     Wallet,
 )
+from engine.ledger.stored import MapGuard, Reads, StoredTable
 from ipc.messages import Fill, GroupEvent, OrderEvent, Position
 
 LEDGER_DIR_NAME: Final = "ledger"
 LOCK_FILE_NAME: Final = "writer.lock"
-SCHEMA_VERSION: Final = b"1"
+SCHEMA_VERSION: Final = b"2"  # 2: the open_orders and open_groups indexes (1 is migrated at open)
+_SCHEMA_V1: Final = b"1"
 EVENTS: Final = "events"
+OPEN_ORDERS: Final = "open_orders"  # index: client order id -> b"" for every open order
+OPEN_GROUPS: Final = "open_groups"  # index: group id -> b"" for every group not finished
 _MAX_DBS: Final = 16
 _META_SCHEMA: Final = b"schema"
 _META_ID_PREFIX: Final = b"id_prefix"
@@ -99,6 +113,8 @@ _DERIVED_META_KEYS: Final = (META_COUNTERS, META_TRADING)
 _PAGES_PER_PUT: Final = 4
 _PAGES_PER_TXN: Final = 8
 _MAX_GROW_RETRIES: Final = 12
+_GROW_WAIT_S: Final = 10.0  # a map growth waits this long for snapshots of other threads to close
+_IN_MEMORY, _KEPT, _ON_DISK = "in memory", "kept", "on disk"  # how a batch writes a table (_use_tables)
 _MAX_DIFFS_PER_TABLE: Final = 50
 _MIB: Final = 1024 * 1024
 
@@ -120,6 +136,12 @@ class LedgerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     less (no system call) and a process crash is survived the same way, but LMDB's fsync becomes
     an ``msync`` of the whole map and the data file is sized to the map (sparse). ``None``
     (default) picks True for ``group`` and ``os``, False for ``sync`` (bench/test_ledger_bench.py).
+
+    ``map_release_bytes``: after this many bytes of events written, the writer remaps the file
+    (when no snapshot is open in its process), which drops the pages it has touched from its
+    address space. They stay in the OS page cache (nothing is read or written again); without
+    this every page ever written since the last map growth counts in the process's resident
+    memory. 0 = never.
     """
 
     durability: Durability = "group"
@@ -130,6 +152,7 @@ class LedgerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_readers: int = 126
     writemap: bool | None = None
     verify_on_open: bool = False
+    map_release_bytes: int = 1 * _MIB
 
     def __post_init__(self) -> None:
         if self.durability not in ("sync", "group", "os"):
@@ -147,6 +170,8 @@ class LedgerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError(f"grow_at_percent {self.grow_at_percent} is not within 10..100")
         if self.max_readers < 1:
             raise ValueError(f"max_readers {self.max_readers} must be >= 1")
+        if self.map_release_bytes < 0:
+            raise ValueError(f"map_release_bytes {self.map_release_bytes} must be >= 0")
 
 
 class LedgerErrorCode(str, enum.Enum):
@@ -202,6 +227,7 @@ class LedgerStats(msgspec.Struct, frozen=True):
     refused: dict[str, int]
     map_size_bytes: int
     used_bytes: int
+    map_releases: int = 0  # remaps that dropped written pages from the address space (map_release_bytes)
 
 
 def ledger_dir(data_dir: str | os.PathLike[str]) -> Path:
@@ -224,8 +250,7 @@ def seq_key(seq: int) -> bytes:
     return _U64.pack(seq)
 
 
-def _str_key(key: str) -> bytes:
-    return key.encode()
+_str_key: Final = str.encode  # the C method: key encoding runs several times per order
 
 
 def _decode_str_key(raw: Any) -> str:
@@ -284,6 +309,18 @@ _META_DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {
 }
 
 
+# Tables that grow with every order live in LMDB (engine.ledger.stored); the writer keeps in memory
+# only the rows the keep rule picks, whose keys an index database also holds.
+_STORED: Final[dict[str, tuple[Callable[[Any], bool] | None, str | None]]] = {
+    ORDERS: (is_open_order, OPEN_ORDERS),
+    FILLS: (None, None),
+    INTENTS: (None, None),
+    AUDIT: (None, None),
+    GROUPS: (is_open_group, OPEN_GROUPS),
+}
+_INDEXES: Final[dict[str, str]] = {index: table for table, (_keep, index) in _STORED.items() if index}
+
+
 def _decode_row(table: str, key: Any, raw: Any) -> Any:
     if table == META:
         return _META_DECODERS[key].decode(raw)
@@ -299,7 +336,15 @@ def decode_event(seq: int, raw: Any) -> LedgerEvent | UnreadableRecord:
 
 
 def _open_dbs(env: lmdb.Environment, create: bool) -> dict[str, Any]:
-    return {name: env.open_db(name.encode(), create=create) for name in (EVENTS, *DERIVED_TABLES)}
+    """Every database; a reader of a ledger not yet migrated to schema 2 has no indexes."""
+    dbs = {name: env.open_db(name.encode(), create=create) for name in (EVENTS, *DERIVED_TABLES)}
+    for index in _INDEXES:
+        try:
+            dbs[index] = env.open_db(index.encode(), create=create)
+        except lmdb.NotFoundError:
+            if create:
+                raise
+    return dbs
 
 
 def _stored_rows(txn: lmdb.Transaction, dbs: Mapping[str, Any], table: str) -> Iterator[tuple[Any, Any]]:
@@ -314,24 +359,80 @@ def _stored_rows(txn: lmdb.Transaction, dbs: Mapping[str, Any], table: str) -> I
             yield name.encode(), raw
 
 
-def _load_tables(txn: lmdb.Transaction, dbs: Mapping[str, Any]) -> Tables:
-    maps: dict[str, dict[Any, Any]] = {}
+def _decode_stored(table: str, key: Any, raw: Any) -> Any:
+    try:
+        return _decode_row(table, key, raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise LedgerError(LedgerErrorCode.CORRUPT, f"{table} row {key!r} does not decode: {exc}") from exc
+
+
+def _checked_decoder(table: str) -> Callable[[Any], Any]:
+    """Decode a row read on demand; one that does not decode raises LedgerError CORRUPT."""
+    decode = _ROW_DECODERS[table].decode
+
+    def decode_row(raw: Any) -> Any:
+        try:
+            return decode(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise LedgerError(LedgerErrorCode.CORRUPT, f"a stored {table} row does not decode: {exc}") from exc
+
+    return decode_row
+
+
+def _load_tables(txn: lmdb.Transaction, dbs: Mapping[str, Any], reads: Reads) -> Tables:
+    """The writer's tables: the small ones read whole; of the stored ones only the rows their
+    index names (open orders, open groups), never the closed rows."""
+    maps: dict[str, MutableMapping[Any, Any]] = {}
     for table in DERIVED_TABLES:
         decode_key = _KEY_DECODERS[table]
         rows: dict[Any, Any] = {}
+        if table in _STORED:
+            keep, index = _STORED[table]
+            if index is not None:
+                db = dbs[table]
+                for raw_key in txn.cursor(db=dbs[index]).iternext(values=False):
+                    key = decode_key(raw_key)
+                    raw = txn.get(raw_key, db=db)
+                    if raw is None:
+                        raise LedgerError(LedgerErrorCode.CORRUPT, f"{index} names {key!r}, which {table} lacks")
+                    rows[key] = _decode_stored(table, key, raw)
+            maps[table] = StoredTable(table, reads, dbs[table], _KEY_ENCODERS[table], decode_key,
+                                      _checked_decoder(table), keep, rows)
+            continue
         for raw_key, raw in _stored_rows(txn, dbs, table):
             key = decode_key(raw_key)
-            try:
-                rows[key] = _decode_row(table, key, raw)
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
-                raise LedgerError(LedgerErrorCode.CORRUPT, f"{table} row {key!r} does not decode: {exc}") from exc
+            rows[key] = _decode_stored(table, key, raw)
         maps[table] = rows
     return Tables(**maps)
 
 
-def _encoded_tables(tables: Tables) -> dict[str, dict[bytes, bytes]]:
+def _memory_rows(tables: Tables) -> dict[str, Mapping[Any, Any]]:
+    """What a table holds in memory: a stored table its kept rows, any other table everything."""
+    return {table: rows.kept if isinstance(rows, StoredTable) else rows for table, rows in tables.by_name.items()}
+
+
+def _kept_rows(tables: Tables) -> dict[str, Mapping[Any, Any]]:
+    """What the writer should hold in memory, given complete tables (e.g. recomputed ones)."""
+    out: dict[str, Mapping[Any, Any]] = {}
+    for table, rows in tables.by_name.items():
+        if table in _STORED:
+            keep = _STORED[table][0]
+            out[table] = {key: row for key, row in rows.items() if keep is not None and keep(row)}
+        else:
+            out[table] = rows
+    return out
+
+
+def _index_keys(tables: Tables) -> dict[str, set[bytes]]:
+    """Keys each index should hold, given complete tables."""
+    return {index: {_KEY_ENCODERS[table](key) for key, row in tables.by_name[table].items()
+                    if _STORED[table][0](row)}  # type: ignore[misc]
+            for index, table in _INDEXES.items()}
+
+
+def _encoded_tables(tables: Mapping[str, Mapping[Any, Any]]) -> dict[str, dict[bytes, bytes]]:
     return {
-        table: {_KEY_ENCODERS[table](key): _ENCODER.encode(row) for key, row in tables.by_name[table].items()}
+        table: {_KEY_ENCODERS[table](key): _ENCODER.encode(row) for key, row in tables[table].items()}
         for table in DERIVED_TABLES
     }
 
@@ -370,10 +471,9 @@ def _show(table: str, key: Any, raw: Any) -> str:
         return f"<undecodable {len(raw)} bytes: {exc}>"
 
 
-def _verify_txn(txn: lmdb.Transaction, dbs: Mapping[str, Any]) -> tuple[list[str], Tables]:
-    """Replay ``events`` and compare with the stored derived tables, in one snapshot."""
-    problems: list[str] = []
-    events: list[tuple[int, LedgerEvent]] = []
+def _read_events(txn: lmdb.Transaction, dbs: Mapping[str, Any], problems: list[str],
+                 unreadable: list[tuple[int, FoldIssue]] | None = None) -> Iterator[tuple[int, LedgerEvent]]:
+    """Every readable event in order, one at a time; gaps and unreadable events are reported."""
     expected_seq = 1
     for raw_key, raw in txn.cursor(db=dbs[EVENTS]).iternext():
         seq = _decode_seq_key(raw_key)
@@ -383,13 +483,31 @@ def _verify_txn(txn: lmdb.Transaction, dbs: Mapping[str, Any]) -> tuple[list[str
         event = decode_event(seq, raw)
         if isinstance(event, UnreadableRecord):
             problems.append(f"events: seq {seq} does not decode: {event.error}")
+            if unreadable is not None:
+                unreadable.append((seq, FoldIssue(code=FoldIssueCode.UNKNOWN_RECORD, detail=event.error)))
             continue
-        events.append((seq, event))
-    recomputed, refused = fold_events(events)
+        yield seq, event
+
+
+def _verify_txn(txn: lmdb.Transaction, dbs: Mapping[str, Any]) -> tuple[list[str], Tables]:
+    """Replay ``events`` and compare with the stored derived tables and indexes, in one snapshot."""
+    problems: list[str] = []
+    recomputed, refused = fold_events(_read_events(txn, dbs, problems))
     problems.extend(f"events: seq {seq} is refused by the fold: {issue.code.value} {issue.detail}"
                     for seq, issue in refused)
     stored = {table: {bytes(k): bytes(v) for k, v in _stored_rows(txn, dbs, table)} for table in DERIVED_TABLES}
-    problems.extend(_diff_tables("stored", _encoded_tables(recomputed), stored))
+    problems.extend(_diff_tables("stored", _encoded_tables(recomputed.by_name), stored))
+    for index, want in _index_keys(recomputed).items():
+        if index not in dbs:
+            problems.append(f"stored {index}: the index does not exist (the writer builds it at open)")
+            continue
+        have = {bytes(k) for k in txn.cursor(db=dbs[index]).iternext(values=False)}
+        for raw_key in sorted(want - have)[:_MAX_DIFFS_PER_TABLE]:
+            problems.append(f"stored {index}: key {raw_key.decode(errors='replace')!r} is missing "
+                            f"(its {_INDEXES[index]} row is open)")
+        for raw_key in sorted(have - want)[:_MAX_DIFFS_PER_TABLE]:
+            problems.append(f"stored {index}: key {raw_key.decode(errors='replace')!r} should not be there "
+                            f"(its {_INDEXES[index]} row is not open, or there is none)")
     return problems, recomputed
 
 
@@ -430,9 +548,10 @@ _WRITERS: dict[str, "Ledger"] = {}
 class Ledger:
     """The ledger writer. One per ledger directory (enforced with a lock file), one thread.
 
-    Reads served by the writer come from its in-memory tables (O(1), no transaction). ``append``
-    and friends block for the commit (and the fsync in ``sync`` mode); see the durability notes
-    in the module docstring.
+    Reads of open orders, positions, wallets, counters and the other small tables come from
+    memory (O(1), no transaction); closed orders, fills, intents and audit rows from LMDB (one
+    B-tree lookup in a short read transaction). ``append`` and friends block for the commit (and
+    the fsync in ``sync`` mode); see the durability notes in the module docstring.
     """
 
     def __init__(self, path: Path, config: LedgerConfig, lock_fd: int, env: lmdb.Environment) -> None:
@@ -441,7 +560,8 @@ class Ledger:
         self._lock_fd = lock_fd
         self._env = env
         self._dbs = _open_dbs(env, create=True)
-        self._sinks = {table: (_KEY_ENCODERS[table], self._dbs[table]) for table in DERIVED_TABLES}
+        self._reads = Reads(env)
+        self._guard = MapGuard()  # snapshots open on this environment in this process
         self._page_size = env.stat()["psize"]
         self._closed = False
         self._shared_reader: LedgerReader | None = None
@@ -454,12 +574,14 @@ class Ledger:
         self._syncer: threading.Thread | None = None
         self._syncer_stop = threading.Event()
         self._env_lock = threading.Lock()  # the syncer's fsync never overlaps a map resize
+        self._map_releases = 0
+        self._release_budget_bytes = config.map_release_bytes
         self._last_fsync_ns = time.monotonic_ns()
         self._group_fsync_ns = config.group_fsync_ms * 1_000_000
         self._id_prefix = self._init_meta()
         env.reader_check()  # clear reader slots left by killed reader processes
         with env.begin(buffers=True) as txn:
-            self._tables = _load_tables(txn, self._dbs)
+            self._use_tables(_load_tables(txn, self._dbs, self._reads))
             cursor = txn.cursor(db=self._dbs[EVENTS])
             self._last_seq = _decode_seq_key(cursor.key()) if cursor.last() else 0
         self._room_budget_bytes = 0
@@ -506,7 +628,10 @@ class Ledger:
     def _init_meta(self) -> str:
         with self._env.begin(write=True, db=self._dbs[META]) as txn:
             schema = txn.get(_META_SCHEMA)
-            if schema is None:
+            if schema == _SCHEMA_V1:
+                self._build_indexes(txn)  # written by the previous version: add the indexes once
+                txn.put(_META_SCHEMA, SCHEMA_VERSION)
+            elif schema is None:
                 txn.put(_META_SCHEMA, SCHEMA_VERSION)
             elif schema != SCHEMA_VERSION:
                 raise LedgerError(LedgerErrorCode.SCHEMA,
@@ -516,6 +641,33 @@ class Ledger:
                 prefix = _new_id_prefix().encode()
                 txn.put(_META_ID_PREFIX, prefix)
         return prefix.decode()
+
+    def _build_indexes(self, txn: lmdb.Transaction) -> None:
+        """Fill the indexes from the stored tables (one scan; schema 1 had no indexes)."""
+        for index, table in _INDEXES.items():
+            keep = _STORED[table][0]
+            assert keep is not None
+            decode_key = _KEY_DECODERS[table]
+            txn.drop(self._dbs[index], delete=False)
+            for raw_key, raw in txn.cursor(db=self._dbs[table]).iternext():
+                if keep(_decode_stored(table, decode_key(raw_key), raw)):
+                    txn.put(bytes(raw_key), b"", db=self._dbs[index])
+
+    def _use_tables(self, tables: Tables) -> None:
+        """Adopt ``tables`` and route each table's writes: ``(key encoder, db, rows, how)``, how
+        being _IN_MEMORY (a dict, taken back with undo), _KEPT (a stored table that keeps some
+        rows: it notes the row) or _ON_DISK (a stored table that keeps none: the put is all; a
+        read in the batch finds the row in the write transaction)."""
+        self._tables = tables
+        # (table, its index db or None) for the stored tables that keep rows in memory
+        self._kept_tables = [(rows, self._dbs[index] if index is not None else None)
+                             for rows in tables.by_name.values()
+                             if isinstance(rows, StoredTable) and rows.keep is not None
+                             for index in (_STORED[rows.name][1],)]
+        self._sinks = {table: (_KEY_ENCODERS[table], self._dbs[table], rows,
+                               _IN_MEMORY if not isinstance(rows, StoredTable)
+                               else _KEPT if rows.keep is not None else _ON_DISK)
+                       for table, rows in tables.by_name.items()}
 
     # -- context manager / lifecycle -------------------------------------------------------
 
@@ -569,6 +721,13 @@ class Ledger:
 
         ``all_or_nothing``: if any event is refused, store none of them.
         """
+        result = self._append(events, all_or_nothing)
+        for _index, issue in result.issues:
+            self._refused[issue.code.value] = self._refused.get(issue.code.value, 0) + 1
+        return result
+
+    def _append(self, events: Sequence[LedgerEvent], all_or_nothing: bool) -> AppendResult:
+        """``append_report`` without counting the refusals in ``stats``."""
         self._check_open()
         if not events:
             return AppendResult(seqs=[], issues=[])
@@ -578,7 +737,8 @@ class Ledger:
                 raws.append(_ENCODER.encode(event))
             except (TypeError, ValueError, OverflowError, msgspec.EncodeError) as exc:
                 raws.append(f"{type(event).__name__} does not encode as msgpack: {exc}")
-        self._ensure_room(sum(len(raw) for raw in raws if isinstance(raw, bytes)), 4 * len(events))
+        payload_bytes = sum(len(raw) for raw in raws if isinstance(raw, bytes))
+        self._ensure_room(payload_bytes, 4 * len(events))
         for _attempt in range(_MAX_GROW_RETRIES):
             try:
                 result, last_seq = self._write_batch(events, raws, all_or_nothing)
@@ -589,8 +749,10 @@ class Ledger:
             if last_seq != self._last_seq:
                 self._last_seq = last_seq
                 self._after_commit()
-            for _index, issue in result.issues:
-                self._refused[issue.code.value] = self._refused.get(issue.code.value, 0) + 1
+                if self._config.map_release_bytes:
+                    self._release_budget_bytes -= payload_bytes
+                    if self._release_budget_bytes <= 0:
+                        self._release_map()
             return result
         raise LedgerError(LedgerErrorCode.FULL,
                           f"ledger {self._path}: map still full after {_MAX_GROW_RETRIES} doublings")
@@ -602,14 +764,16 @@ class Ledger:
         ``rehearsal``: do all of it, then abort and roll back (see ``rehearse_new_order``)."""
         # Order path: runs before every order leaves and every fill is published.
         tables = self._tables
-        undo: list[tuple[Any, Any, Any]] = []
+        undo: list[tuple[Any, Any, Any]] = []  # for the in-memory tables; stored ones discard()
         seqs: list[int] = []
         issues: list[tuple[int, FoldIssue]] = []
         seq = self._last_seq
         sinks = self._sinks
         encode = _ENCODER.encode
         events_db = self._dbs[EVENTS]
+        settled: list[StoredTable] = []
         txn = self._env.begin(write=True)
+        self._reads.txn = txn  # the fold's lookups of stored rows see this batch's writes
         try:
             for index, event in enumerate(events):
                 raw = raws[index]
@@ -625,21 +789,39 @@ class Ledger:
                     continue
                 seq += 1
                 txn.put(_U64.pack(seq), raw, append=True, db=events_db)
-                for table, key, row in folded.changes:
-                    encode_key, db = sinks[table]
+                for table, key, row in folded.changes:  # what Tables.apply does, and the puts
+                    encode_key, db, rows, how = sinks[table]
                     txn.put(encode_key(key), encode(row), db=db)
-                tables.apply(folded.changes, undo)
+                    if how is _IN_MEMORY:
+                        undo.append((rows, key, rows.get(key, ABSENT)))
+                        rows[key] = row
+                    elif how is _KEPT:
+                        rows[key] = row
                 seqs.append(seq)
             if seq == self._last_seq or (issues and all_or_nothing) or rehearsal:
-                txn.abort()
-                tables.rollback(undo)
+                self._take_back(txn, undo)
                 return AppendResult(seqs=[0] * len(events), issues=issues), self._last_seq
+            for stored_table, index_db in self._kept_tables:
+                if stored_table.written:
+                    stored_table.settle(txn, index_db)
+                    settled.append(stored_table)
             txn.commit()
         except BaseException:
-            txn.abort()
-            tables.rollback(undo)
+            self._take_back(txn, undo, settled)
             raise
+        finally:
+            self._reads.txn = None
         return AppendResult(seqs=seqs, issues=issues), seq
+
+    def _take_back(self, txn: lmdb.Transaction, undo: list[tuple[Any, Any, Any]],
+                   settled: list[StoredTable]) -> None:
+        txn.abort()
+        self._reads.txn = None
+        Tables.rollback(undo)
+        for stored_table, _index_db in self._kept_tables:
+            stored_table.discard()
+        for stored_table in settled:
+            stored_table.unsettle()
 
     def _after_commit(self) -> None:
         self._commits += 1
@@ -660,17 +842,23 @@ class Ledger:
         ``order.client_order_id`` is ignored. If ``order.intent_id`` is already an order, nothing
         is written and that order's id comes back with ``duplicate=True``.
         """
-        known = self._tables.intents.get(order.intent_id)
-        if known is not None:
-            return NewOrder(client_order_id=known.client_order_id, seq=0, duplicate=True)
+        # Order path. The fold refuses an intent recorded before (DUPLICATE_INTENT) inside the
+        # write transaction: no separate lookup first (intents live in LMDB, not in memory).
         order_no = self._tables.next_order_no()
         client_order_id = self.format_client_order_id(order_no)
         intent = IntentRecorded(intent_id=order.intent_id, client_order_id=client_order_id,
                                 order_no=order_no, strategy=order.strategy, ts_ns=order.ts_event_ns)
         first = msgspec.structs.replace(order, client_order_id=client_order_id)
-        result = self.append_report([intent, first], all_or_nothing=True)
+        result = self._append([intent, first], all_or_nothing=True)
         if result.issues:
-            return NewOrder(client_order_id="", seq=0, issue=result.issues[0][1])
+            index, issue = result.issues[0]
+            if index == 0 and issue.code is FoldIssueCode.DUPLICATE_INTENT:
+                known = self._tables.intents.get(order.intent_id)
+                if known is not None:  # a re-sent intent: not a refusal, nothing was written
+                    return NewOrder(client_order_id=known.client_order_id, seq=0, duplicate=True)
+            for _index, refused in result.issues:
+                self._refused[refused.code.value] = self._refused.get(refused.code.value, 0) + 1
+            return NewOrder(client_order_id="", seq=0, issue=issue)
         return NewOrder(client_order_id=client_order_id, seq=result.seqs[1])
 
     def rehearse_new_order(self, order: OrderEvent) -> None:
@@ -779,14 +967,32 @@ class Ledger:
         if new_size > limit:
             raise LedgerError(LedgerErrorCode.FULL,
                               f"ledger {self._path} needs a map of {new_size} bytes, above max_map_size_bytes {limit}")
-        if self._shared_reader is not None and self._shared_reader.snapshots_open:
+        if not self._guard.acquire(wait_s=_GROW_WAIT_S):
             raise LedgerError(LedgerErrorCode.BUSY,
-                              f"ledger {self._path} must grow its map to {new_size} bytes while a snapshot of "
-                              f"Ledger.reader() is open in this process; close snapshots before writing")
-        with self._env_lock:
-            self._env.set_mapsize(new_size)
+                              f"ledger {self._path} must grow its map to {new_size} bytes while a snapshot of its "
+                              f"environment is open in this process (on this thread, or for over {_GROW_WAIT_S} s "
+                              f"on another); close snapshots before writing")
+        try:
+            with self._env_lock:
+                self._env.set_mapsize(new_size)
+        finally:
+            self._guard.release()
         self._map_grows += 1
         self._room_budget_bytes = 0  # re-read usage against the new size on the next write
+        self._release_budget_bytes = self._config.map_release_bytes  # a grow remaps too
+
+    def _release_map(self) -> None:
+        """Remap the file at its current size: the pages written so far leave this process's
+        address space (they stay in the OS page cache). Skipped while a snapshot is open."""
+        self._release_budget_bytes = self._config.map_release_bytes
+        if not self._guard.acquire(wait_s=0):
+            return  # a snapshot is open: the next release will do
+        try:
+            with self._env_lock:
+                self._env.set_mapsize(self._env.info()["map_size"])
+        finally:
+            self._guard.release()
+        self._map_releases += 1
 
     # -- rebuild / verify ------------------------------------------------------------------
 
@@ -795,19 +1001,20 @@ class Ledger:
         stored tables (one transaction) and the in-memory ones. Events the fold refuses are
         skipped and listed (a consistent ledger has none)."""
         self._check_open()
+        unreadable: list[tuple[int, FoldIssue]] = []
+        readable = 0
+
+        def counted(pairs: Iterator[tuple[int, LedgerEvent]]) -> Iterator[tuple[int, LedgerEvent]]:
+            nonlocal readable
+            for pair in pairs:
+                readable += 1
+                yield pair
+
         with self._env.begin(buffers=True) as txn:
-            pairs: list[tuple[int, LedgerEvent]] = []
-            unreadable: list[tuple[int, FoldIssue]] = []
-            for raw_key, raw in txn.cursor(db=self._dbs[EVENTS]).iternext():
-                seq = _decode_seq_key(raw_key)
-                event = decode_event(seq, raw)
-                if isinstance(event, UnreadableRecord):
-                    unreadable.append((seq, FoldIssue(code=FoldIssueCode.UNKNOWN_RECORD, detail=event.error)))
-                else:
-                    pairs.append((seq, event))
-        tables, refused = fold_events(pairs)
-        encoded = _encoded_tables(tables)
-        rows_count = sum(len(rows) for rows in encoded.values())
+            tables, refused = fold_events(counted(_read_events(txn, self._dbs, [], unreadable)))
+        encoded = _encoded_tables(tables.by_name)
+        indexes = _index_keys(tables)
+        rows_count = sum(len(rows) for rows in encoded.values()) + sum(len(keys) for keys in indexes.values())
         self._ensure_room(sum(len(k) + len(v) for rows in encoded.values() for k, v in rows.items()), rows_count)
         for _attempt in range(_MAX_GROW_RETRIES):
             try:
@@ -821,6 +1028,10 @@ class Ledger:
                             txn.drop(db, delete=False)
                         for key, value in encoded[table].items():
                             txn.put(key, value, db=db)
+                    for index, keys in indexes.items():
+                        txn.drop(self._dbs[index], delete=False)
+                        for key in keys:
+                            txn.put(key, b"", db=self._dbs[index])
             except lmdb.MapFullError:
                 self._map_full_retries += 1
                 self._grow(self._env.info()["map_size"] * 2)
@@ -828,9 +1039,11 @@ class Ledger:
             break
         else:
             raise LedgerError(LedgerErrorCode.FULL, f"ledger {self._path}: map still full during rebuild")
-        self._tables = tables
+        del tables, encoded, indexes
+        with self._env.begin(buffers=True) as txn:
+            self._use_tables(_load_tables(txn, self._dbs, self._reads))
         self._after_commit()
-        return RebuildReport(events=len(pairs), refused=sorted(unreadable + refused, key=lambda item: item[0]))
+        return RebuildReport(events=readable, refused=sorted(unreadable + refused, key=lambda item: item[0]))
 
     def verify(self) -> list[str]:
         """Replay ``events`` through the fold and compare with the stored derived tables and
@@ -838,10 +1051,13 @@ class Ledger:
         self._check_open()
         with self._env.begin(buffers=True) as txn:
             problems, recomputed = _verify_txn(txn, self._dbs)
-        problems.extend(_diff_tables("memory", _encoded_tables(recomputed), _encoded_tables(self._tables)))
+        # In memory: the small tables whole, of the stored ones the open rows (the rest was
+        # compared on disk above).
+        problems.extend(_diff_tables("memory", _encoded_tables(_kept_rows(recomputed)),
+                                     _encoded_tables(_memory_rows(self._tables))))
         return problems
 
-    # -- reads from memory -----------------------------------------------------------------
+    # -- reads: from memory, or one LMDB lookup (see the class docstring) --------------------
 
     @property
     def last_seq(self) -> int:
@@ -854,14 +1070,16 @@ class Ledger:
         return self._tables.orders.get(client_order_id)
 
     def orders(self) -> Mapping[str, OrderEvent]:
-        """Read-only live view (do not hold it across appends if you need a fixed picture)."""
+        """Read-only live view of every order, read from LMDB as it is iterated (do not hold it
+        across appends if you need a fixed picture; iterating it reads the whole table)."""
         return MappingProxyType(self._tables.orders)
 
     def open_orders(self) -> list[OrderEvent]:
-        return [order for order in self._tables.orders.values() if is_open_order(order)]
+        """Orders not in a terminal state (from memory)."""
+        return list(self._kept(ORDERS).values())
 
     def fills(self) -> Mapping[str, Fill]:
-        """Read-only live view of every applied fill by fill id (same caveat as ``orders``)."""
+        """Read-only live view of every applied fill by fill id (same caveats as ``orders``)."""
         return MappingProxyType(self._tables.fills)
 
     def fill_applied(self, fill_id: str) -> bool:
@@ -904,15 +1122,20 @@ class Ledger:
         return MappingProxyType(self._tables.groups)
 
     def open_groups(self) -> list[GroupEvent]:
-        """Groups not yet COMPLETE, ROLLED_BACK, ROLLBACK_FAILED or REJECTED."""
-        return [group for group in self._tables.groups.values() if is_open_group(group)]
+        """Groups not yet COMPLETE, ROLLED_BACK, ROLLBACK_FAILED or REJECTED (from memory)."""
+        return list(self._kept(GROUPS).values())
+
+    def _kept(self, table: str) -> Mapping[Any, Any]:
+        rows = self._tables.by_name[table]
+        assert isinstance(rows, StoredTable)
+        return rows.kept
 
     def stats(self) -> LedgerStats:
         used, size = self._used_and_size()
         return LedgerStats(
             last_seq=self._last_seq, commits=self._commits, fsyncs=self._fsyncs,
             map_grows=self._map_grows, map_full_retries=self._map_full_retries,
-            refused=dict(self._refused), map_size_bytes=size, used_bytes=used,
+            refused=dict(self._refused), map_size_bytes=size, used_bytes=used, map_releases=self._map_releases,
         )
 
     def reader(self) -> LedgerReader:
@@ -920,7 +1143,8 @@ class Ledger:
         process). Its snapshots must be closed before the next write: the map may grow."""
         self._check_open()
         if self._shared_reader is None:
-            self._shared_reader = LedgerReader(self._env, self._dbs, owns_env=False, path=self._path)
+            self._shared_reader = LedgerReader(self._env, self._dbs, owns_env=False, path=self._path,
+                                               guard=self._guard)
         return self._shared_reader
 
 
@@ -956,7 +1180,18 @@ class LedgerSnapshot:
         return self._all(ORDERS)
 
     def open_orders(self) -> dict[str, OrderEvent]:
-        return {coid: order for coid, order in self._all(ORDERS).items() if is_open_order(order)}
+        """Orders not in a terminal state: from the ``open_orders`` index (a scan of every order
+        only for a ledger the writer has not yet migrated to schema 2)."""
+        index = self._dbs.get(OPEN_ORDERS)
+        if index is None:
+            return {coid: order for coid, order in self._all(ORDERS).items() if is_open_order(order)}
+        out: dict[str, OrderEvent] = {}
+        for raw_key in self._txn.cursor(db=index).iternext(values=False):
+            coid = _decode_str_key(raw_key)
+            order = self._get(ORDERS, coid)
+            if order is not None:
+                out[coid] = order
+        return out
 
     def order(self, client_order_id: str) -> OrderEvent | None:
         return self._get(ORDERS, client_order_id)
@@ -966,6 +1201,17 @@ class LedgerSnapshot:
 
     def fill(self, fill_id: str) -> Fill | None:
         return self._get(FILLS, fill_id)
+
+    def fills_of(self, client_order_ids: Container[str]) -> dict[str, list[Fill]]:
+        """The fills of the given orders (fill id order), one fill decoded at a time: a scan of
+        the fills table that keeps only these orders' fills in memory."""
+        out: dict[str, list[Fill]] = {}
+        decode = _ROW_DECODERS[FILLS].decode
+        for _raw_key, raw in self._txn.cursor(db=self._dbs[FILLS]).iternext():
+            fill = decode(raw)
+            if fill.client_order_id in client_order_ids:
+                out.setdefault(fill.client_order_id, []).append(fill)
+        return out
 
     def positions(self) -> dict[PositionKey, Position]:
         return self._all(POSITIONS)
@@ -1029,6 +1275,16 @@ class LedgerSnapshot:
         """Events with sequence >= ``from_seq`` in order, at most ``limit``."""
         return self._range(EVENTS, from_seq, limit, decode_event)
 
+    def iter_events(self, from_seq: int = 1) -> Iterator[tuple[int, LedgerEvent | UnreadableRecord]]:
+        """Events with sequence >= ``from_seq`` in order, decoded one at a time (valid while the
+        snapshot is open)."""
+        cursor = self._txn.cursor(db=self._dbs[EVENTS])
+        if not cursor.set_range(seq_key(max(from_seq, 0))):
+            return
+        for raw_key, raw in cursor.iternext():
+            seq = _decode_seq_key(raw_key)
+            yield seq, decode_event(seq, raw)
+
     def _range(self, table: str, from_seq: int, limit: int | None,
                decode: Callable[[int, Any], Any]) -> list[tuple[int, Any]]:
         out: list[tuple[int, Any]] = []
@@ -1055,9 +1311,11 @@ class LedgerReader:
     several tables at one commit.
     """
 
-    def __init__(self, env: lmdb.Environment, dbs: Mapping[str, Any], owns_env: bool, path: Path) -> None:
+    def __init__(self, env: lmdb.Environment, dbs: Mapping[str, Any], owns_env: bool, path: Path,
+                 guard: MapGuard | None = None) -> None:
         self._env = env
         self._dbs = dbs
+        self._guard = guard  # the writer's, when its environment is shared (same process)
         self._owns_env = owns_env
         self._path = path
         self._closed = False
@@ -1070,7 +1328,7 @@ class LedgerReader:
         directory = Path(path)
         writer = _WRITERS.get(str(directory.resolve()))
         if writer is not None and not writer._closed:
-            return cls(writer._env, writer._dbs, owns_env=False, path=directory)
+            return cls(writer._env, writer._dbs, owns_env=False, path=directory, guard=writer._guard)
         if not (directory / "data.mdb").exists():
             raise LedgerError(LedgerErrorCode.NOT_FOUND,
                               f"no ledger at {directory} (the execution actor creates it on first start)")
@@ -1114,13 +1372,20 @@ class LedgerReader:
 
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[LedgerSnapshot]:
-        txn = self._begin()
-        self.snapshots_open += 1
+        guard = self._guard
+        if guard is not None:
+            guard.enter()  # the writer does not remap while this is open
         try:
-            yield LedgerSnapshot(txn, self._dbs)
+            txn = self._begin()
+            self.snapshots_open += 1
+            try:
+                yield LedgerSnapshot(txn, self._dbs)
+            finally:
+                self.snapshots_open -= 1
+                txn.abort()
         finally:
-            self.snapshots_open -= 1
-            txn.abort()
+            if guard is not None:
+                guard.leave()
 
     def last_seq(self) -> int:
         with self.snapshot() as snap:
@@ -1173,6 +1438,12 @@ class LedgerReader:
     def events(self, from_seq: int = 1, limit: int | None = None) -> list[tuple[int, LedgerEvent | UnreadableRecord]]:
         with self.snapshot() as snap:
             return snap.events(from_seq, limit)
+
+    def iter_events(self, from_seq: int = 1) -> Iterator[tuple[int, LedgerEvent | UnreadableRecord]]:
+        """``events`` one at a time, all from one snapshot, which stays open until the iteration
+        ends or the iterator is closed: memory does not grow with the ledger."""
+        with self.snapshot() as snap:
+            yield from snap.iter_events(from_seq)
 
     def verify(self) -> list[str]:
         """Replay and compare in one snapshot (see ``Ledger.verify``; no in-memory tables here)."""
