@@ -799,7 +799,7 @@ class Ledger:
                         rows[key] = row
                 seqs.append(seq)
             if seq == self._last_seq or (issues and all_or_nothing) or rehearsal:
-                self._take_back(txn, undo)
+                self._take_back(txn, undo, settled)
                 return AppendResult(seqs=[0] * len(events), issues=issues), self._last_seq
             for stored_table, index_db in self._kept_tables:
                 if stored_table.written:
