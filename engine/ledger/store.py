@@ -983,15 +983,22 @@ class Ledger:
 
     def _release_map(self) -> None:
         """Remap the file at its current size: the pages written so far leave this process's
-        address space (they stay in the OS page cache). Skipped while a snapshot is open."""
+        address space (they stay in the OS page cache). Skipped while a snapshot is open or the
+        background fsync runs."""
         self._release_budget_bytes = self._config.map_release_bytes
-        if not self._guard.acquire(wait_s=0):
-            return  # a snapshot is open: the next release will do
+        # Never waits: not for a snapshot, nor for the background fsync (the order path would
+        # stall for it); the next release will do.
+        if not self._env_lock.acquire(blocking=False):
+            return
         try:
-            with self._env_lock:
+            if not self._guard.acquire(wait_s=0):
+                return
+            try:
                 self._env.set_mapsize(self._env.info()["map_size"])
+            finally:
+                self._guard.release()
         finally:
-            self._guard.release()
+            self._env_lock.release()
         self._map_releases += 1
 
     # -- rebuild / verify ------------------------------------------------------------------

@@ -12,8 +12,9 @@ The store owns the writes: it puts each changed row into LMDB itself and records
 ``table[key] = row`` (only for tables that keep rows: for the others the put is all). Just
 before the commit ``settle()`` moves the overlay into ``kept`` (dropping the rows ``keep`` does
 not pick) and writes the index; if the transaction does not commit, ``discard()`` forgets the
-overlay and ``unsettle()`` restores ``kept`` (LMDB forgot the rows already). The keys of the kept rows are also stored in an index
-database (``open_orders``, ``open_groups``) so that opening the ledger reads only them.
+overlay and ``unsettle()`` restores ``kept`` (LMDB forgot the rows already). The keys of the
+kept rows are also stored in an index database (``open_orders``, ``open_groups``) so that
+opening the ledger reads only them.
 """
 
 from __future__ import annotations
