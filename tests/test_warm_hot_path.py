@@ -4,6 +4,7 @@ the risk engine and what the actors publish are exactly as they would be without
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 
 import msgspec
@@ -15,9 +16,10 @@ from actors.risk.checks import Denial, RiskEngine
 from actors.risk.limits import RiskLimits
 from actors.risk.sessions import NS_PER_S, default_calendar
 from engine.config import Config, ConfigError, load_config
-from engine.ledger import Ledger, LedgerConfig
-from ipc.messages import Fill, OrderEvent, OrderState
-from tests.test_execution_actor import ExecHarness
+from actors.risk.actor import RiskActor
+from engine.ledger import REHEARSAL_INTENT_ID, Ledger, LedgerConfig
+from ipc.messages import Fill, OrderEvent, OrderState, SubmitOrder, Tick
+from tests.test_execution_actor import ExecHarness, FakeCtx, actor_config
 from tests.test_risk_checks import NIFTY_OPT, NSE_FNO, OPT, T10, intent
 
 
@@ -56,7 +58,7 @@ def test_a_rehearsed_order_leaves_the_ledger_as_if_it_never_happened(tmp_path: P
                                     price_paise=10_000, charges_paise=20, ts_event_ns=T10, ts_init_ns=T10)])
                 if path == rehearsed:
                     ledger.rehearse_new_order(first)  # an intent id already recorded: refused, rolled back
-            assert ledger.client_order_id_for("~rehearsal") is None
+            assert ledger.client_order_id_for(REHEARSAL_INTENT_ID) is None
     assert _everything(rehearsed) == _everything(plain)
     assert _everything(rehearsed).endswith(",[]]")  # verify: every derived table equals the events' replay
 
@@ -86,7 +88,7 @@ def test_risk_checks_between_intents_change_no_decision() -> None:
             eng.on_mark(NSE_FNO, NIFTY_OPT, mark)
         if last is not None:
             for _ in range(rng.randint(1, 3)):
-                warm.check(msgspec.structs.replace(last, intent_id="~rehearsal"), now)
+                warm.check(msgspec.structs.replace(last, intent_id=REHEARSAL_INTENT_ID), now)
         got = [eng.approve(it, now) for eng in (warm, cold)]
         assert got[0] == got[1], n
         if not isinstance(got[0], Denial):
@@ -106,14 +108,59 @@ def test_execution_warming_publishes_nothing_and_keeps_the_order_ids(tmp_path: P
         h.actor.warm_hot_path()  # nothing to rehearse before the first order
         first = h.submit(h.intent(inst, "BUY", 1, order_type="LIMIT", price_paise=149_000))
         published, seq = len(h.ctx.published), h.ledger.last_seq
+        rehearsed: list[str] = []
+        real_rehearse = h.ledger.rehearse_new_order
+
+        def spy(order: OrderEvent) -> None:
+            rehearsed.append(order.intent_id)
+            real_rehearse(order)
+
+        h.ledger.rehearse_new_order = spy  # type: ignore[method-assign]
         for _ in range(20):
             h.actor.warm_hot_path()
+        assert rehearsed == [first.intent_id] * 20  # the last order's write, every time
         assert len(h.ctx.published) == published and h.ledger.last_seq == seq
         second = h.submit(h.intent(inst, "BUY", 1, order_type="LIMIT", price_paise=149_000))
         n = int(first.client_order_id.rsplit("-", 1)[1])
         assert second.client_order_id == h.ledger.format_client_order_id(n + 1)
         assert h.ledger.verify() == []
     finally:
+        h.close()
+
+
+def test_risk_warming_runs_the_full_check_list_of_the_last_intent_and_sends_nothing(tmp_path: Path) -> None:
+    h = ExecHarness(tmp_path / "data")  # owns the ledger risk reads
+    ctx = FakeCtx(actor_config(), tmp_path / "data")
+    ctx.name = "risk"
+    risk = RiskActor(ctx)
+    try:
+        risk.on_start()
+        inst = h.instrument("RELIANCE")
+        checked: list[tuple[str, object]] = []
+        real_check = risk.engine.check
+
+        def spy(intent, now_ns):  # type: ignore[no-untyped-def]
+            result = real_check(intent, now_ns)
+            checked.append((intent.intent_id, result))
+            return result
+
+        risk.engine.check = spy  # type: ignore[method-assign]
+        risk.warm_hot_path()
+        assert checked == []  # nothing approved yet: nothing to rehearse
+        now = time.time_ns()
+        risk.on_tick(Tick(inst.segment, inst.security_id, 150_000, now, now))
+        risk.on_order_intent(h.intent(inst, "BUY", 1, order_type="LIMIT", price_paise=150_000))
+        (submitted,) = [m for _t, m in ctx.sent if isinstance(m, SubmitOrder)]
+        sent, published = len(ctx.sent), len(ctx.published)
+        checked.clear()
+        risk.warm_hot_path()
+        risk.warm_hot_path()
+        # Approved (None) both times: every check ran, and the rehearsal id was never recorded.
+        assert checked == [(REHEARSAL_INTENT_ID, None), (REHEARSAL_INTENT_ID, None)]
+        assert (len(ctx.sent), len(ctx.published)) == (sent, published)
+        assert submitted.intent.intent_id != REHEARSAL_INTENT_ID
+    finally:
+        risk.on_stop()
         h.close()
 
 

@@ -34,7 +34,7 @@ from actors.risk.usage import RiskUsage, write_usage
 from actors.risk.sessions import AlwaysOpenCalendar, SessionCalendar, default_calendar, ist_day_number
 from engine.config import market_hours
 from engine.logs import Throttle
-from engine.ledger import LedgerError, LedgerReader, ledger_dir
+from engine.ledger import REHEARSAL_INTENT_ID, LedgerError, LedgerReader, ledger_dir
 from engine.market import open_instruments, today_ist
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
@@ -62,7 +62,6 @@ from ipc.messages import (
 EXECUTION = "execution"
 MAX_RESENDS = 30
 RESEND_AFTER_S = 1.0
-REHEARSAL_INTENT_ID = "~rehearsal"  # never a strategy's intent id ("<name>-<run>-<n>")
 # Order and fill events reach risk over PUB/SUB, which may drop (a slow joiner at start, a restart of
 # execution). The ledger is the truth: risk re-reads it this often for orders it still counts as open
 # and for positions.

@@ -55,6 +55,7 @@ from engine.ledger.store import (
     LedgerSnapshot,
     LedgerStats,
     NewOrder,
+    REHEARSAL_INTENT_ID,
     RebuildReport,
     ledger_dir,
 )
@@ -79,6 +80,7 @@ __all__ = [
     "LedgerStats",
     "NewOrder",
     "PositionKey",
+    "REHEARSAL_INTENT_ID",
     "RebuildReport",
     "StrategyStateSaved",
     "Tables",

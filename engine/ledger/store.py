@@ -121,8 +121,9 @@ _MIB: Final = 1024 * 1024
 Durability = Literal["sync", "group", "os"]
 
 
-# Never a real intent id: strategies' ids are "<name>-<run>-<n>" (see rehearse_new_order).
-_REHEARSAL_INTENT_ID: Final = "~rehearsal"
+# The intent id of order-path rehearsals (Actor.warm_hot_path): never a real one, strategies'
+# ids are "<name>-<run>-<n>", so nothing a rehearsal does can collide with an order.
+REHEARSAL_INTENT_ID: Final = "~rehearsal"
 
 
 class LedgerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -844,11 +845,8 @@ class Ledger:
         """
         # Order path. The fold refuses an intent recorded before (DUPLICATE_INTENT) inside the
         # write transaction: no separate lookup first (intents live in LMDB, not in memory).
-        order_no = self._tables.next_order_no()
-        client_order_id = self.format_client_order_id(order_no)
-        intent = IntentRecorded(intent_id=order.intent_id, client_order_id=client_order_id,
-                                order_no=order_no, strategy=order.strategy, ts_ns=order.ts_event_ns)
-        first = msgspec.structs.replace(order, client_order_id=client_order_id)
+        intent, first = self._new_order_events(order)
+        client_order_id = intent.client_order_id
         result = self._append([intent, first], all_or_nothing=True)
         if result.issues:
             index, issue = result.issues[0]
@@ -867,18 +865,20 @@ class Ledger:
         stay as they were. It keeps the order path's code and pages warm between orders
         (``Actor.warm_hot_path``)."""
         self._check_open()
-        order_no = self._tables.next_order_no()
-        client_order_id = self.format_client_order_id(order_no)
-        intent_id = _REHEARSAL_INTENT_ID
-        intent = IntentRecorded(intent_id=intent_id, client_order_id=client_order_id, order_no=order_no,
-                                strategy=order.strategy, ts_ns=order.ts_event_ns)
-        first = msgspec.structs.replace(order, intent_id=intent_id, client_order_id=client_order_id)
-        events = (intent, first)
-        raws = [_ENCODER.encode(intent), _ENCODER.encode(first)]
+        events = self._new_order_events(msgspec.structs.replace(order, intent_id=REHEARSAL_INTENT_ID))
+        raws = [_ENCODER.encode(event) for event in events]
         try:
             self._write_batch(events, raws, all_or_nothing=True, rehearsal=True)
         except lmdb.MapFullError:
             pass  # the real write grows the map; a rehearsal never does
+
+    def _new_order_events(self, order: OrderEvent) -> tuple[IntentRecorded, OrderEvent]:
+        """The two events that record ``order`` under the next client order id."""
+        order_no = self._tables.next_order_no()
+        client_order_id = self.format_client_order_id(order_no)
+        intent = IntentRecorded(intent_id=order.intent_id, client_order_id=client_order_id,
+                                order_no=order_no, strategy=order.strategy, ts_ns=order.ts_event_ns)
+        return intent, msgspec.structs.replace(order, client_order_id=client_order_id)
 
     def format_client_order_id(self, order_no: int) -> str:
         """``<prefix>-<n>``, e.g. ``SK7QX2-42``: <= 20 chars for n < 10**12, [A-Z0-9-] only
