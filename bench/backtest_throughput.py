@@ -125,7 +125,7 @@ def main(argv: list[str]) -> int:
 def _nautilus(capture: Path) -> Any:
     """NautilusTrader's result on the same capture, or why there is none (a string)."""
     if importlib.util.find_spec("nautilus_trader") is None:
-        return "not installed (pip install -e '.[bench]')"
+        return "not installed (.venv/bin/pip install -e '.[compare]')"
     from bench.nautilus_compare import run_nautilus
 
     try:

@@ -1,5 +1,5 @@
 """The same backtest in NautilusTrader, for ``python -m bench backtest`` (optional: the ``bench``
-extra, ``pip install -e '.[bench]'``).
+extra, ``.venv/bin/pip install -e '.[compare]'``).
 
 Same data: the capture's full packets become NautilusTrader quote ticks (best bid and ask with their
 quantities, in rupees, stamped with the capture's receive times). Same strategy: EMA(fast) and

@@ -1,11 +1,24 @@
-"""The checked-in gRPC stubs are exactly what the .proto generates."""
+"""The checked-in gRPC stubs are exactly what the .proto generates with the locked grpcio-tools."""
 
 from __future__ import annotations
 
+import re
 import shutil
+from importlib import metadata
+from pathlib import Path
 
 from engine.control_api import generate
 from tests.support.daemon import short_tmpdir
+
+
+def test_the_installed_generator_is_the_locked_one() -> None:
+    # The byte-for-byte check below only means something with the generator the lock pins; a
+    # different one (an environment not built by ./dev) is named here instead of as "stale stubs".
+    lock = (Path(__file__).resolve().parents[1] / "requirements.lock").read_text()
+    pinned = re.search(r"^grpcio-tools==(\S+)", lock, re.MULTILINE)
+    assert pinned, "requirements.lock pins no grpcio-tools"
+    assert metadata.version("grpcio-tools") == pinned.group(1), (
+        "grpcio-tools differs from requirements.lock: reinstall with ./dev")
 
 
 def test_checked_in_stubs_match_the_proto_byte_for_byte() -> None:
