@@ -305,10 +305,12 @@ class ExecutionActor(LiveTrading, Actor):
         sent = time.time_ns()  # after the write-ahead: this is when the venue gets it
         order = msgspec.structs.replace(order, ts_sent_ns=sent)
         self.orders[coid] = order
-        if (sent < self._fresh_until_ns and self.venue.book(spec.segment, spec.security_id) is None
+        book = self.venue.book(spec.segment, spec.security_id) if sent < self._fresh_until_ns else None
+        if (sent < self._fresh_until_ns and (book is None or (spec.order_type == "MARKET" and not book.has_depth))
                 and (self._restarted or not self._any_depth_seen)):
-            # A just-restarted paper venue has no book yet: wait for the first depth update, as the
-            # restored orders do, rather than reject an order the market has data for.
+            # A just-restarted paper venue has no book yet, or only a last price from a tick or a
+            # quote (a MARKET order needs depth): wait for the first depth update, as the restored
+            # orders do, rather than reject an order the market has data for.
             self.ctx.publish(order_topic, first)
             self._restore_to_venue(order)
             return
