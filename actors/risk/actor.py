@@ -466,8 +466,7 @@ class RiskActor(Actor):
         """Cancel the open orders, then close each position at market once nothing works on it."""
         now = time.time_ns()
         self.ctx.send(EXECUTION, CancelAllOrders(f"squareoff-{msg.cmd_id}", msg.by, now, msg.strategy))
-        keys = [key for key, units in self.engine.positions().items()
-                if units and (not msg.strategy or key[0] == msg.strategy)]
+        keys = [key for key in self.engine.exposed() if not msg.strategy or key[0] == msg.strategy]
         self.flatten.update(keys)
         self.log.warning("square_off_all", by=msg.by, strategy=msg.strategy or "*", positions=len(keys))
         self._flatten_step()
@@ -523,7 +522,8 @@ class RiskActor(Actor):
             self._set_status(result)
         self.ctx.send(EXECUTION, CancelAllOrders(f"halt-{now}", by, now))
         if flatten:
-            self.flatten.update(key for key, units in self.engine.positions().items() if units)
+            # Orders in flight count too: one approved before the halt may fill after it.
+            self.flatten.update(self.engine.exposed())
             self._flatten_step()
 
     def _flatten_step(self) -> None:

@@ -1138,6 +1138,12 @@ class RiskEngine:
         """Net units per (strategy, segment, security_id), as risk counts them."""
         return {key: slot.position_units for key, slot in self._slots.items()}
 
+    def exposed(self) -> list[tuple[str, int, int]]:
+        """Every (strategy, segment, security_id) with a position or an approved order not yet
+        terminal: what a flatten must watch (an order in flight can still open a position)."""
+        return [key for key, slot in self._slots.items()
+                if slot.position_units or slot.pending_buy_units or slot.pending_sell_units]
+
     def position_units(self, strategy: str, segment: int, security_id: int) -> int:
         slot = self._slots.get((strategy, segment, security_id))
         return slot.position_units if slot is not None else 0
