@@ -18,6 +18,7 @@ from actors.control.config import ControlConfig, check_control_config
 from actors.execution.dhan_config import DhanVenueConfig
 from actors.risk.limits import RiskLimits
 from engine.ledger.store import LedgerConfig
+from engine.model.calendar import MarketHours
 
 ActorName = str
 Topology = Literal["isolated", "co-located"]
@@ -140,9 +141,7 @@ class ExecutionConfig(Section):
 
 
 class RiskConfig(Section):
-    # "exchange": sessions, holidays and cut-offs from the exchange calendar; "always": every day,
-    # all day (the synthetic market never closes); "auto": "always" for the synthetic feed only.
-    market_hours: Literal["auto", "exchange", "always"] = "auto"
+    market_hours: MarketHours = "auto"  # engine.model.calendar.market_hours says what each means
     limits: RiskLimits = RiskLimits()
 
 
@@ -290,15 +289,6 @@ def check_gateway_config(gw: GatewayConfig) -> str:
         if not sep or not host or not port.isdigit() or int(port) > 65535:
             return f"metrics_listen: '{gw.metrics_listen}' is not host:port"
     return ""
-
-
-def market_hours(cfg: Config) -> Literal["exchange", "always"]:
-    """The market hours every actor follows: ``auto`` means always open for the synthetic market
-    (which never closes) and the exchange calendar for everything else."""
-    mode = cfg.risk.market_hours
-    if mode == "auto":
-        return "always" if cfg.feed.source == "synthetic" else "exchange"
-    return mode
 
 
 def load_config(path: str | os.PathLike[str] | None) -> Config:

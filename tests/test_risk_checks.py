@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from actors.risk import checks as c
 from actors.risk.checks import Denial, DenyReason, InstrumentLimits, RiskEngine, slice_intent, to_order_denied
 from actors.risk.limits import OrderLimits, RiskLimits, StrategyLimits, decode_limits, resolve
-from actors.risk.sessions import NS_PER_S, default_calendar, ist_day_number, ist_ns
+from engine.model.calendar import default_calendar
+from engine.model.ist import NS_PER_S, ist_day_number, ist_ns
 from ipc.messages import Fill, OrderEvent, OrderIntent, OrderState, Position
 
 NSE_FNO = 2

@@ -47,7 +47,6 @@ from actors.execution.paper import (
     lifecycle_event,
 )
 from actors.execution.paper import Canceled, Expired
-from actors.risk.sessions import SessionCalendar, default_calendar
 from engine.ledger import (
     AuditRecord,
     CashMovement,
@@ -60,8 +59,8 @@ from engine.ledger import (
     UserRevoked,
     ledger_dir,
 )
-from engine.config import market_hours
 from engine.market import open_instruments
+from engine.model.calendar import SessionCalendar, default_calendar, market_hours
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
 from ipc.messages import (

@@ -77,7 +77,7 @@ class FeedActor(Actor):
             from actors.feed.sources import ReplaySource
             return ReplaySource(cfg)
         from actors.feed.dhan import DhanSource
-        from actors.risk.sessions import default_calendar
+        from engine.model.calendar import default_calendar
 
         calendar = default_calendar()  # pure lookups: safe from the websocket thread
         return DhanSource(cfg, table, market_open=lambda: calendar.is_market_open(1, time.time_ns()),

@@ -31,11 +31,11 @@ from actors.risk.overrides import (
 )
 from actors.risk.monitors import ActionKind, PostTradeMonitor, exit_intent, to_risk_action
 from actors.risk.usage import RiskUsage, write_usage
-from actors.risk.sessions import AlwaysOpenCalendar, SessionCalendar, default_calendar, ist_day_number
-from engine.config import market_hours
 from engine.logs import Throttle
 from engine.ledger import REHEARSAL_INTENT_ID, LedgerError, LedgerReader, ledger_dir
 from engine.market import open_instruments, today_ist
+from engine.model.calendar import AlwaysOpenCalendar, SessionCalendar, default_calendar, market_hours
+from engine.model.ist import ist_day_number
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
 from ipc.messages import (

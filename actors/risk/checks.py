@@ -37,13 +37,13 @@ from typing import Literal
 import msgspec
 
 from actors.risk.limits import ResolvedLimits, RiskLimits, instrument_key, resolve, segment_times
-from actors.risk.sessions import IST_OFFSET_NS, SessionCalendar, TradingDay, default_calendar, ist_date, time_of_day_ns
 from actors.risk.state import ADMISSION, Admission, RiskStatus, TradingState
+from engine.model.calendar import SessionCalendar, TradingDay, default_calendar
+from engine.model.ist import IST_OFFSET_NS, NS_PER_S, ist_date, time_of_day_ns
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc.messages import Fill, OrderDenied, OrderEvent, OrderIntent, OrderState, Position
 from ipc.topics import SEGMENT_NAMES
 
-NS_PER_S = 1_000_000_000
 BPS = 10_000
 
 
@@ -101,7 +101,7 @@ class InstrumentLimits(msgspec.Struct, frozen=True):
     """What risk needs to know about one instrument (adapt from the instrument master).
 
     ``freeze_qty_units`` is the largest quantity one exchange order may carry (0: no limit).
-    ``expiry_ist_day`` is the expiry date as days since 1970-01-01 (``sessions.ist_day_number``),
+    ``expiry_ist_day`` is the expiry date as days since 1970-01-01 (``engine.model.ist.ist_day_number``),
     0 for none; the instrument trades up to and including that day. ``kind`` INDEX never trades.
     """
 

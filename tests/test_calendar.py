@@ -6,10 +6,10 @@ import datetime as dt
 
 import pytest
 
-from actors.risk import sessions as ss
-from actors.risk.sessions import (
-    BSE_EQ, IDX_I, MCX_COMM, NSE_CURRENCY, NSE_EQ, NSE_FNO, default_calendar, ist_ns,
-)
+from engine.model import calendar as ss
+from engine.model import ist
+from engine.model.calendar import BSE_EQ, IDX_I, MCX_COMM, NSE_CURRENCY, NSE_EQ, NSE_FNO, default_calendar
+from engine.model.ist import ist_ns
 
 MONDAY = dt.date(2026, 11, 23)
 SATURDAY = dt.date(2026, 11, 21)
@@ -95,7 +95,7 @@ def test_precomputed_day_matches_the_calendar(cal):
     now = ist_ns(MONDAY, dt.time(12, 0))
     day = cal.day(now)
     assert day.is_trading_day and day.start_ns <= now < day.end_ns
-    assert day.end_ns - day.start_ns == ss.DAY_NS
+    assert day.end_ns - day.start_ns == ist.DAY_NS
     assert day.start_ns == ist_ns(MONDAY, dt.time(0, 0))
     assert day.bounds[NSE_FNO] == cal.session_bounds(MONDAY, NSE_FNO)
     assert IDX_I not in day.bounds
@@ -104,9 +104,9 @@ def test_precomputed_day_matches_the_calendar(cal):
 
 def test_ist_arithmetic_round_trips():
     now = ist_ns(MONDAY, dt.time(23, 59, 59))
-    assert ss.ist_date(now) == MONDAY
-    assert ss.ist_date(now + ss.NS_PER_S) == MONDAY + dt.timedelta(days=1)
-    assert ss.ist_time_of_day_ns(now) == ss.time_of_day_ns(dt.time(23, 59, 59))
+    assert ist.ist_date(now) == MONDAY
+    assert ist.ist_date(now + ist.NS_PER_S) == MONDAY + dt.timedelta(days=1)
+    assert ist.ist_time_of_day_ns(now) == ist.time_of_day_ns(dt.time(23, 59, 59))
     # 10:00 IST is 04:30 UTC
     utc = dt.datetime(2026, 11, 23, 4, 30, tzinfo=dt.timezone.utc)
-    assert ist_ns(MONDAY, dt.time(10, 0)) == int(utc.timestamp()) * ss.NS_PER_S
+    assert ist_ns(MONDAY, dt.time(10, 0)) == int(utc.timestamp()) * ist.NS_PER_S

@@ -22,8 +22,7 @@ closed on every NSE/BSE holiday (on some of them MCX really runs an evening sess
 stay out, which is the safe side) and its close is fixed at 23:30 (MCX extends non-agri contracts to
 23:55 while the US is on standard time; not modelled). IDX_I (indices) has no session: not tradable.
 
-Times of day are compared in IST, which has no daylight saving, so IST wall time is UTC + 5:30 on
-every date and a day boundary is plain integer arithmetic.
+Times of day are compared in IST (``engine.model.ist``).
 """
 
 from __future__ import annotations
@@ -31,13 +30,19 @@ from __future__ import annotations
 import datetime as dt
 import warnings
 from functools import lru_cache
+from typing import Literal, Protocol
 
 import msgspec
 
-NS_PER_S = 1_000_000_000
-DAY_NS = 86_400 * NS_PER_S
-IST_OFFSET_NS = 19_800 * NS_PER_S  # +05:30, no DST
-_EPOCH_DATE = dt.date(1970, 1, 1)
+from engine.model.ist import (
+    _EPOCH_DATE,
+    DAY_NS,
+    IST_OFFSET_NS,
+    ist_day,
+    ist_day_number,
+    ist_time_of_day_ns,
+    time_of_day_ns,
+)
 
 # Dhan segment codes (ipc.topics.SEGMENT_NAMES); repeated as names here for readable tables.
 IDX_I = 0
@@ -68,39 +73,39 @@ SEGMENT_HOURS: dict[int, SegmentHours] = {
 }
 
 
-# --------------------------------------------------------------------------------------------
-# IST arithmetic on integer nanoseconds
-# --------------------------------------------------------------------------------------------
+# "exchange": sessions, holidays and cut-offs from the exchange calendar; "always": every day, all
+# day (the synthetic market never closes); "auto": "always" for the synthetic feed only.
+MarketHours = Literal["auto", "exchange", "always"]
 
 
-def time_of_day_ns(t: dt.time) -> int:
-    """Nanoseconds since midnight of a wall-clock time (tzinfo ignored: callers pass IST)."""
-    return ((t.hour * 60 + t.minute) * 60 + t.second) * NS_PER_S + t.microsecond * 1000
+class _RiskSection(Protocol):
+    @property
+    def market_hours(self) -> MarketHours: ...
 
 
-def ist_day(now_ns: int) -> int:
-    """IST calendar day of an epoch-ns instant, as days since 1970-01-01."""
-    return (now_ns + IST_OFFSET_NS) // DAY_NS
+class _FeedSection(Protocol):
+    @property
+    def source(self) -> str: ...
 
 
-def ist_day_number(d: dt.date) -> int:
-    """Days since 1970-01-01 of a calendar date (the same numbering as :func:`ist_day`)."""
-    return (d - _EPOCH_DATE).days
+class DaemonConfig(Protocol):
+    """The part of ``engine.config.Config`` that :func:`market_hours` reads (this layer does not
+    import the daemon's config)."""
+
+    @property
+    def risk(self) -> _RiskSection: ...
+
+    @property
+    def feed(self) -> _FeedSection: ...
 
 
-def ist_date(now_ns: int) -> dt.date:
-    """IST calendar date of an epoch-ns instant."""
-    return _EPOCH_DATE + dt.timedelta(days=ist_day(now_ns))
-
-
-def ist_time_of_day_ns(now_ns: int) -> int:
-    """Nanoseconds since IST midnight of an epoch-ns instant."""
-    return (now_ns + IST_OFFSET_NS) % DAY_NS
-
-
-def ist_ns(d: dt.date, t: dt.time) -> int:
-    """Epoch ns of IST wall time ``t`` on date ``d``."""
-    return ist_day_number(d) * DAY_NS - IST_OFFSET_NS + time_of_day_ns(t)
+def market_hours(cfg: DaemonConfig) -> Literal["exchange", "always"]:
+    """The market hours every actor follows: ``auto`` means always open for the synthetic market
+    (which never closes) and the exchange calendar for everything else."""
+    mode = cfg.risk.market_hours
+    if mode == "auto":
+        return "always" if cfg.feed.source == "synthetic" else "exchange"
+    return mode
 
 
 # --------------------------------------------------------------------------------------------
