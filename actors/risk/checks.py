@@ -374,10 +374,7 @@ def check_session(
     d = ist_date(now_ns)
     seg = SEGMENT_NAMES.get(segment, str(segment))
     if bounds is None:
-        why = "not a trading day" if calendar.covers(d) else (
-            f"no calendar data (the {calendar.exchange} calendar covers {calendar.first_date} to {calendar.last_date})"
-        )
-        return Denial(DenyReason.MARKET_CLOSED, f"{seg} is closed on {d}: {why}")
+        return Denial(DenyReason.MARKET_CLOSED, f"{seg} is closed on {d}: {calendar.closed_reason(d, segment)}")
     return Denial(
         DenyReason.MARKET_CLOSED,
         f"{seg} is closed at {_ist(now_ns)}; session is {_ist(bounds[0])} to {_ist(bounds[1])}",
@@ -716,6 +713,11 @@ class RiskEngine:
         for (strategy, seg, sid), slot in self._slots.items():
             slot.limits = resolve(limits, strategy, instrument_key(SEGMENT_NAMES.get(seg, str(seg)), sid))
         self._day_end_ns = 0  # recompute cut-offs at the next call
+
+    def set_calendar(self, calendar: SessionCalendar) -> None:
+        """Take a changed calendar (overrides edited at run time): today is looked up again."""
+        self.calendar = calendar
+        self._day_end_ns = 0
 
     def set_status(self, status: RiskStatus) -> None:
         self.status = status
