@@ -333,9 +333,10 @@ def build_parser() -> argparse.ArgumentParser:
     if importlib.util.find_spec("engine.cli_remote") is not None:
         from engine import cli_remote
         cli_remote.add_commands(sub, common)
-    from engine import cli_backtest, cli_journal
+    from engine import cli_backtest, cli_calendar, cli_journal
     cli_journal.add_commands(sub, common)
     cli_backtest.add_commands(sub, common)
+    cli_calendar.add_commands(sub, common)
     return parser
 
 
