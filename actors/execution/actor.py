@@ -47,7 +47,6 @@ from actors.execution.paper import (
     lifecycle_event,
 )
 from actors.execution.paper import Canceled, Expired
-from actors.risk.sessions import SessionCalendar, default_calendar
 from engine.ledger import (
     AuditRecord,
     CashMovement,
@@ -60,8 +59,8 @@ from engine.ledger import (
     UserRevoked,
     ledger_dir,
 )
-from engine.config import market_hours
 from engine.market import open_instruments
+from engine.model.calendar import CALENDAR_REFRESH_S, CalendarError, CalendarSource, SessionCalendar, market_hours
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
 from ipc.messages import (
@@ -557,11 +556,24 @@ class ExecutionActor(LiveTrading, Actor):
     def _extensions_start(self, now: int) -> None:
         cfg = self.ctx.config
         if market_hours(cfg) == "exchange" and not self.live:  # Dhan expires DAY orders itself
-            self._calendar = default_calendar()
+            try:
+                self._calendar_source = CalendarSource(cfg.calendar, self.ctx.data_dir)
+            except CalendarError as exc:
+                raise ActorConfigError(f"the market calendar's overrides do not apply: {exc}") from None
+            self._calendar = self._calendar_source.calendar
             self.ctx.every(1.0, lambda: self._check_session_end(time.time_ns()))
+            self.ctx.every(CALENDAR_REFRESH_S, self._refresh_calendar)
         self.ctx.every(1.0, lambda: self._publish_marks(time.time_ns()))
         self.ctx.every(LEDGER_STATS_INTERVAL_S, self._publish_ledger_stats)
         self._groups_resume(now)
+
+    def _refresh_calendar(self) -> None:
+        """An edited overrides file (``shikra calendar``): DAY orders' expiries are worked out again."""
+        try:
+            if self._calendar_source.refresh():
+                self._day_expiry.clear()
+        except CalendarError as exc:
+            self.log.warning("calendar_overrides_refused", error=str(exc))  # risk reports it as an error
 
     # Order groups (the state machine is actors/execution/groups.py) ---------------------------------
     def on_submit_group(self, msg: SubmitGroup) -> None:
