@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.execution.dhan_venue import DhanReason
+from ipc.reasons import RejectReason
 from actors.execution.dhan_wire import BrokerPosition, BrokerTrade, fill_id_order, parse_order_row, parse_trade_row
 from actors.execution.paper import Accepted, Canceled, CancelRefused, Expired, Filled, ModifyRefused, Rejected
 from actors.execution.reconcile import (
@@ -114,7 +114,7 @@ def test_child_correlation_ids_are_derived_and_map_back_to_the_parent() -> None:
 
 
 def test_sliced_parent_aggregates_fills_and_ends_once_every_child_is_done() -> None:
-    p = SlicedOrder("P", [("P_1", 100), ("P_2", 50)], cancel_code=DhanReason.CANCEL_REQUESTED)
+    p = SlicedOrder("P", [("P_1", 100), ("P_2", 50)])
     out, _ = p.on_child_event(Accepted(client_order_id="P_1", ts_event_ns=1, venue_order_id="v1"))
     assert [type(e) for e in out] == [Accepted]
     out, _ = p.on_child_event(Accepted(client_order_id="P_2", ts_event_ns=2, venue_order_id="v2"))
@@ -123,30 +123,30 @@ def test_sliced_parent_aggregates_fills_and_ends_once_every_child_is_done() -> N
                                      price_paise=5, charges=NO_CHARGES))
     assert [(e.client_order_id, e.fill_id) for e in out] == [("P", "v1-100")]  # type: ignore[attr-defined]
     assert p.request_cancel() == ["P_2"]
-    out, _ = p.on_child_event(Canceled(client_order_id="P_2", ts_event_ns=4, reason_code=DhanReason.CANCEL_REQUESTED))
-    assert len(out) == 1 and isinstance(out[0], Canceled) and out[0].reason_code is DhanReason.CANCEL_REQUESTED
+    out, _ = p.on_child_event(Canceled(client_order_id="P_2", ts_event_ns=4, reason_code=RejectReason.CANCEL_REQUESTED))
+    assert len(out) == 1 and isinstance(out[0], Canceled) and out[0].reason_code is RejectReason.CANCEL_REQUESTED
     assert "100 of 150 filled" in out[0].reason and p.done
 
 
 def test_a_child_the_broker_refuses_cancels_its_siblings_and_rejects_an_unaccepted_parent() -> None:
-    p = SlicedOrder("P", [("P_1", 100), ("P_2", 100), ("P_3", 50)], cancel_code=DhanReason.CANCEL_REQUESTED)
+    p = SlicedOrder("P", [("P_1", 100), ("P_2", 100), ("P_3", 50)])
     out, cancel = p.on_child_event(Rejected(client_order_id="P_2", ts_event_ns=1,
-                                            reason_code=DhanReason.DH_905, reason="bad"))
+                                            reason_code=RejectReason.BAD_INPUT, reason="bad"))
     assert out == [] and cancel == ["P_1", "P_3"]
-    p.on_child_event(Canceled(client_order_id="P_1", ts_event_ns=2, reason_code=DhanReason.CANCEL_REQUESTED))
-    out, _ = p.on_child_event(Canceled(client_order_id="P_3", ts_event_ns=3, reason_code=DhanReason.CANCEL_REQUESTED))
-    assert len(out) == 1 and isinstance(out[0], Rejected) and out[0].reason_code is DhanReason.DH_905
+    p.on_child_event(Canceled(client_order_id="P_1", ts_event_ns=2, reason_code=RejectReason.CANCEL_REQUESTED))
+    out, _ = p.on_child_event(Canceled(client_order_id="P_3", ts_event_ns=3, reason_code=RejectReason.CANCEL_REQUESTED))
+    assert len(out) == 1 and isinstance(out[0], Rejected) and out[0].reason_code is RejectReason.BAD_INPUT
 
 
 def test_a_parent_whose_children_all_expire_expires() -> None:
-    p = SlicedOrder("P", [("P_1", 10), ("P_2", 10)], cancel_code=DhanReason.CANCEL_REQUESTED, accepted=True)
+    p = SlicedOrder("P", [("P_1", 10), ("P_2", 10)], accepted=True)
     p.on_child_event(Expired(client_order_id="P_1", ts_event_ns=1))
     out, _ = p.on_child_event(Expired(client_order_id="P_2", ts_event_ns=2))
     assert [type(e) for e in out] == [Expired]
-    p2 = SlicedOrder("Q", [("Q_1", 10), ("Q_2", 10)], cancel_code=DhanReason.CANCEL_REQUESTED, accepted=True)
+    p2 = SlicedOrder("Q", [("Q_1", 10), ("Q_2", 10)], accepted=True)
     p2.request_cancel()
     out, _ = p2.on_child_event(CancelRefused(client_order_id="Q_1", ts_event_ns=1,
-                                             reason_code=DhanReason.DH_906, reason="traded"))
+                                             reason_code=RejectReason.ORDER_ERROR, reason="traded"))
     assert [(type(e), e.client_order_id) for e in out] == [(CancelRefused, "Q")]
 
 
@@ -195,7 +195,7 @@ def test_order_above_the_available_margin_is_rejected_without_reaching_the_order
     h.take(h.venue.submit(make_order("c1"), time.time_ns()))
     h.until(lambda: bool(h.of(Rejected, "c1")))
     (rej,) = h.of(Rejected, "c1")
-    assert rej.reason_code is DhanReason.INSUFFICIENT_MARGIN  # type: ignore[attr-defined]
+    assert rej.reason_code is RejectReason.INSUFFICIENT_FUNDS  # type: ignore[attr-defined]
     assert "needs margin 2284.50; available 1000.00" in rej.reason  # type: ignore[attr-defined]
     assert h.fake.place_requests() == []
     (margin,) = h.fake.requests_of("POST", "/v2/margincalculator")
@@ -229,7 +229,7 @@ def test_cancel_of_a_sliced_order_cancels_every_child(h: Harness) -> None:
     h.take(h.venue.cancel("c1", time.time_ns()))
     h.until(lambda: bool(h.of(Canceled, "c1")))
     (canceled,) = h.of(Canceled, "c1")
-    assert canceled.reason_code is DhanReason.CANCEL_REQUESTED  # type: ignore[attr-defined]
+    assert canceled.reason_code is RejectReason.CANCEL_REQUESTED  # type: ignore[attr-defined]
     assert "25 of 250 filled across 3 child orders" in canceled.reason  # type: ignore[attr-defined]
     assert len([m for m, _p, _b in h.fake.requests if m == "DELETE"]) == 3
     refused = h.venue.modify("c1", 250, 15000, 0, time.time_ns())
@@ -239,7 +239,7 @@ def test_cancel_of_a_sliced_order_cancels_every_child(h: Harness) -> None:
 def test_a_sliced_order_cannot_be_modified(h: Harness) -> None:
     h.take(h.venue.submit(make_order("c1", qty=250), time.time_ns()))
     (refused,) = h.venue.modify("c1", 250, 15000, 0, time.time_ns())
-    assert isinstance(refused, ModifyRefused) and refused.reason_code is DhanReason.SLICED_ORDER
+    assert isinstance(refused, ModifyRefused) and refused.reason_code is RejectReason.SLICED_ORDER
 
 
 def test_a_child_dhan_rejects_cancels_the_rest_of_the_order(h: Harness) -> None:
@@ -322,5 +322,5 @@ def test_burst_of_child_orders_respects_the_per_second_limit(fake: FakeDhan) -> 
 
 def test_order_over_the_max_children_is_refused(h: Harness) -> None:
     (rej,) = h.venue.submit(make_order("c1", qty=100 * 100), time.time_ns())
-    assert isinstance(rej, Rejected) and rej.reason_code is DhanReason.INVALID_ORDER and "100 orders" in rej.reason
+    assert isinstance(rej, Rejected) and rej.reason_code is RejectReason.INVALID_ORDER and "100 orders" in rej.reason
 

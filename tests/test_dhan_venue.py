@@ -12,7 +12,6 @@ import pytest
 from actors.execution import orders as fsm
 from actors.execution.dhan_venue import (
     DhanFatal,
-    DhanReason,
     DhanVenue,
     DhanVenueConfig,
     OrderUpdate,
@@ -36,6 +35,7 @@ from actors.execution.paper import (
 from engine.credentials import TOKEN_ENV_VAR, Credentials
 from ipc.messages import OrderState
 from tests.support.fake_dhan import CLIENT_ID, TOKEN, FakeDhan
+from ipc.reasons import RejectReason
 
 NIFTY_FUT = (2, 55796)
 SAFETY_TIMEOUT_S = 10.0  # a hung test fails here; nothing is asserted about speed
@@ -127,7 +127,7 @@ def test_classify_tells_transport_failures_from_api_errors() -> None:
                                                      "error_message": "bad price"}, "data": ""}, 400)
     html = classify({"status": "failure", "remarks": "Expecting value: line 1", "data": ""}, 502)
     assert (transport.kind, api.kind, html.kind) == ("transport", "api_error", "http_error")
-    assert api.reason() is DhanReason.DH_905 and "bad price" in api.describe()
+    assert api.reason() is RejectReason.BAD_INPUT and "bad price" in api.describe()
     assert classify({"status": "failure", "remarks": {"error_code": "DH-901"}}, 401).fatal_code == "DH-901"
     assert classify({"status": "failure", "remarks": "Expecting value"}, 401).fatal_code == "HTTP-401"
 
@@ -205,7 +205,7 @@ def test_dhan_rejection_becomes_rejected_with_its_code(h: Harness) -> None:
     h.until(lambda: bool(h.of(Rejected, "c1")))
     (rej,) = h.of(Rejected, "c1")
     assert isinstance(rej, Rejected)
-    assert rej.reason_code is DhanReason.DH_905
+    assert rej.reason_code is RejectReason.BAD_INPUT
     assert "DH-905" in rej.reason and "circuit range" in rej.reason
     assert h.fatals == []
 
@@ -243,7 +243,7 @@ def test_cancel_is_answered_once(h: Harness) -> None:
     h.fake.push(h.of(Accepted, "c1")[0].venue_order_id)  # type: ignore[attr-defined]
     h.until(lambda: h.venue.stats().stream_updates >= 3)
     (canceled,) = h.of(Canceled, "c1")
-    assert canceled.reason_code is DhanReason.CANCEL_REQUESTED  # type: ignore[attr-defined]
+    assert canceled.reason_code is RejectReason.CANCEL_REQUESTED  # type: ignore[attr-defined]
     assert [m for m, p, _ in h.fake.requests if m == "DELETE"] == ["DELETE"]
 
 
@@ -257,7 +257,7 @@ def test_modifications_past_the_cap_are_refused_without_calling_dhan(fake: FakeD
         h.take(h.venue.modify("c1", 75, 15000, 0, time.time_ns()))
         h.until(lambda: len(h.of(Modified, "c1")) == 25)
         (refused,) = h.of(ModifyRefused, "c1")
-        assert refused.reason_code is DhanReason.MODIFY_CAP  # type: ignore[attr-defined]
+        assert refused.reason_code is RejectReason.MODIFY_CAP  # type: ignore[attr-defined]
         assert len([m for m, _, _ in fake.requests if m == "PUT"]) == 25
         last = h.of(Modified, "c1")[-1]
         assert last.price_paise == 15230 + 125  # type: ignore[attr-defined]
@@ -288,7 +288,7 @@ def test_order_that_would_wait_past_max_queue_wait_is_refused_rate_limited(fake:
             h.take(h.venue.submit(make_order(f"c{i}"), t0))
         (refused,) = h.of(Rejected)
         assert refused.client_order_id == "c12"
-        assert refused.reason_code is DhanReason.RATE_LIMITED  # type: ignore[attr-defined]
+        assert refused.reason_code is RejectReason.RATE_LIMITED  # type: ignore[attr-defined]
         assert "12/min" in refused.reason  # type: ignore[attr-defined]
     finally:
         h.venue.stop()
@@ -300,9 +300,9 @@ def test_expired_token_is_a_fatal_event_and_stops_sending(h: Harness) -> None:
     h.until(lambda: bool(h.of(Rejected, "c1")))
     (fatal,) = h.fatals
     assert fatal.code == "DH-901" and TOKEN_ENV_VAR in fatal.message
-    assert h.of(Rejected, "c1")[0].reason_code is DhanReason.DH_901  # type: ignore[attr-defined]
+    assert h.of(Rejected, "c1")[0].reason_code is RejectReason.AUTH_FAILED  # type: ignore[attr-defined]
     later = h.venue.submit(make_order("c2"), time.time_ns())
-    assert [e.reason_code for e in later] == [DhanReason.VENUE_HALTED]  # type: ignore[attr-defined]
+    assert [e.reason_code for e in later] == [RejectReason.VENUE_HALTED]  # type: ignore[attr-defined]
     # The margin calculator was the first call refused: no order reached POST /orders.
     assert h.fake.place_requests() == [] and len(h.fake.requests_of("POST", "/v2/margincalculator")) == 1
 

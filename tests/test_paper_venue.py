@@ -36,7 +36,6 @@ from actors.execution.paper import (
     MarginRules,
     Modified,
     ModifyRefused,
-    PaperReason,
     PaperVenue,
     PaperVenueConfig,
     PaperWallet,
@@ -48,6 +47,7 @@ from actors.execution.paper import (
 )
 from engine.money import format_paise
 from ipc.messages import Depth, OrderState, Quote, Tick
+from ipc.reasons import RejectReason
 
 S = OrderState
 SEG = 2  # NSE_FNO
@@ -252,7 +252,7 @@ def test_ioc_market_remainder_is_canceled() -> None:
     events = oms.submit(market(qty_units=100, validity="IOC"))
     assert kinds(events) == ["Accepted", "Filled", "Filled", "Canceled"]
     cancel = events[-1]
-    assert isinstance(cancel, Canceled) and cancel.reason_code is PaperReason.IOC_UNFILLED
+    assert isinstance(cancel, Canceled) and cancel.reason_code is RejectReason.IOC_UNFILLED
     assert "20 of 100 unfilled" in cancel.reason
     assert oms.state() is S.CANCELED
     assert oms.orders["c-1"].filled_qty_units == 80
@@ -263,7 +263,7 @@ def test_market_order_without_a_book_is_rejected_no_market_data() -> None:
     venue, oms = make()
     events = oms.submit(market())
     assert isinstance(events[0], Rejected)
-    assert events[0].reason_code is PaperReason.NO_MARKET_DATA
+    assert events[0].reason_code is RejectReason.NO_MARKET_DATA
     assert "NSE_FNO:55796" in events[0].reason
     assert oms.state() is S.REJECTED
 
@@ -272,7 +272,7 @@ def test_market_order_with_ticks_but_no_depth_is_rejected_no_market_data() -> No
     venue, oms = make()
     venue.on_tick(tick(10_000), T0)
     events = oms.submit(market())
-    assert isinstance(events[0], Rejected) and events[0].reason_code is PaperReason.NO_MARKET_DATA
+    assert isinstance(events[0], Rejected) and events[0].reason_code is RejectReason.NO_MARKET_DATA
     assert "no depth" in events[0].reason
     # A limit order can work from ticks alone.
     assert kinds(oms.submit(spec("c-2"))) == ["Accepted"]
@@ -445,7 +445,7 @@ def test_stop_already_crossed_on_arrival_is_rejected_when_configured() -> None:
     venue.on_depth(depth(asks=[(10_105, 500)]), T0)
     venue.on_tick(tick(10_100), T0)
     events = oms.submit(spec(order_type="SL_M", price_paise=0, trigger_price_paise=10_050))
-    assert isinstance(events[0], Rejected) and events[0].reason_code is PaperReason.STOP_ALREADY_CROSSED
+    assert isinstance(events[0], Rejected) and events[0].reason_code is RejectReason.STOP_ALREADY_CROSSED
     assert "100.50" in events[0].reason and "101.00" in events[0].reason
 
 
@@ -468,7 +468,7 @@ def test_cancel_of_a_resting_order_cancels_it() -> None:
     oms.submit(spec(price_paise=9_980))
     events = oms.cancel("c-1")
     assert kinds(events) == ["Canceled"]
-    assert isinstance(events[0], Canceled) and events[0].reason_code is PaperReason.CANCEL_REQUESTED
+    assert isinstance(events[0], Canceled) and events[0].reason_code is RejectReason.CANCEL_REQUESTED
     assert oms.state() is S.CANCELED
     assert oms.feed(venue.on_tick(tick(9_900), T0 + 1)) == []
 
@@ -476,7 +476,7 @@ def test_cancel_of_a_resting_order_cancels_it() -> None:
 def test_cancel_of_an_unknown_order_is_refused_and_of_a_closed_one_is_not_answered() -> None:
     venue, oms = make()
     events = venue.cancel("nope", T0)
-    assert isinstance(events[0], CancelRefused) and events[0].reason_code is PaperReason.ORDER_UNKNOWN
+    assert isinstance(events[0], CancelRefused) and events[0].reason_code is RejectReason.ORDER_UNKNOWN
     venue.on_depth(BOOK, T0)
     oms.submit(market(qty_units=10))
     assert oms.state() is S.FILLED
@@ -526,7 +526,7 @@ def test_modify_to_qty_not_above_filled_is_refused() -> None:
     assert kinds(events) == ["Modified"]
     # The OMS would refuse qty <= filled itself; the venue refuses it too when it gets one.
     refused = venue.modify("c-1", 40, 10_000, 0, T0)
-    assert isinstance(refused[0], ModifyRefused) and refused[0].reason_code is PaperReason.INVALID_MODIFY
+    assert isinstance(refused[0], ModifyRefused) and refused[0].reason_code is RejectReason.INVALID_MODIFY
     assert "qty 40 must exceed the filled qty 40" in refused[0].reason
 
 
@@ -606,7 +606,7 @@ def test_ack_latency_bigger_modify_after_a_full_fill_is_refused_order_closed() -
     oms.feed(venue.on_tick(tick(9_980), T0 + 700 * US))
     assert oms.state() is S.PENDING_UPDATE  # filled 50 of 50, but it may have become 80
     events = oms.feed(venue.poll(T0 + 1_100 * US))
-    assert isinstance(events[0], ModifyRefused) and events[0].reason_code is PaperReason.ORDER_CLOSED
+    assert isinstance(events[0], ModifyRefused) and events[0].reason_code is RejectReason.ORDER_CLOSED
     assert oms.state() is S.FILLED
 
 
@@ -615,7 +615,7 @@ def test_end_of_session_rejects_orders_still_in_flight() -> None:
     venue.on_depth(BOOK, T0)
     oms.submit(spec(qty_units=50, price_paise=9_980), T0)
     events = oms.feed(venue.end_of_session(T0 + 100 * US))
-    assert isinstance(events[0], Rejected) and events[0].reason_code is PaperReason.SESSION_CLOSED
+    assert isinstance(events[0], Rejected) and events[0].reason_code is RejectReason.SESSION_CLOSED
     assert oms.state() is S.REJECTED
 
 
@@ -630,7 +630,7 @@ def test_buy_beyond_available_cash_is_rejected_with_the_numbers() -> None:
     venue.on_depth(BOOK, T0)
     events = oms.submit(spec(qty_units=100, price_paise=10_000))  # Rs 10,000 + charges
     charges = charges_for_fill(SegmentClass.INDEX_OPTIONS, "BUY", 100, 10_000, True).total_paise
-    assert isinstance(events[0], Rejected) and events[0].reason_code is PaperReason.INSUFFICIENT_FUNDS
+    assert isinstance(events[0], Rejected) and events[0].reason_code is RejectReason.INSUFFICIENT_FUNDS
     reason = events[0].reason
     assert f"needs {format_paise(1_000_000 + charges)}" in reason
     assert "worst-case cost 10000.00" in reason and f"est. charges {format_paise(charges)}" in reason
@@ -645,7 +645,7 @@ def test_resting_buys_block_cash_for_the_next_order() -> None:
     assert kinds(oms.submit(spec("a", qty_units=100, price_paise=9_980))) == ["Accepted"]
     assert wallet.blocked_for("a") > 998_000
     events = oms.submit(spec("b", qty_units=100, price_paise=9_980))
-    assert isinstance(events[0], Rejected) and events[0].reason_code is PaperReason.INSUFFICIENT_FUNDS
+    assert isinstance(events[0], Rejected) and events[0].reason_code is RejectReason.INSUFFICIENT_FUNDS
     assert f"blocked by open orders {format_paise(wallet.blocked_for('a'))}" in events[0].reason
     oms.cancel("a")
     assert wallet.blocked_paise == 0
@@ -684,7 +684,7 @@ def test_short_option_sale_needs_premium_times_multiple_margin() -> None:
     venue, oms = make(wallet=wallet)
     venue.on_depth(BOOK, T0)
     events = oms.submit(market(side="SELL", qty_units=100))
-    assert isinstance(events[0], Rejected) and events[0].reason_code is PaperReason.INSUFFICIENT_FUNDS
+    assert isinstance(events[0], Rejected) and events[0].reason_code is RejectReason.INSUFFICIENT_FUNDS
     assert f"needs {format_paise(margin + charges)}" in events[0].reason
     assert f"margin {format_paise(margin)} for 100 units opening a short" in events[0].reason
     # Selling what we hold closes a long: no margin.
@@ -744,7 +744,7 @@ def test_instrument_without_a_charge_schedule_is_rejected() -> None:
     venue, oms = make()
     venue.on_depth(depth(asks=[(10_000, 10)], security_id=999), T0)
     events = oms.submit(market(security_id=999))
-    assert isinstance(events[0], Rejected) and events[0].reason_code is PaperReason.NO_CHARGE_SCHEDULE
+    assert isinstance(events[0], Rejected) and events[0].reason_code is RejectReason.NO_CHARGE_SCHEDULE
     assert kinds(oms.submit(market("c-2", security_id=999), instrument_type="OPTIDX")) == ["Accepted", "Filled"]
 
 
@@ -791,13 +791,13 @@ def test_invalid_and_duplicate_orders_are_rejected_with_reasons() -> None:
     venue, oms = make()
     venue.on_depth(BOOK, T0)
     bad = oms.submit(spec(order_type="SL", price_paise=10_000, trigger_price_paise=10_050))
-    assert isinstance(bad[0], Rejected) and bad[0].reason_code is PaperReason.INVALID_ORDER
+    assert isinstance(bad[0], Rejected) and bad[0].reason_code is RejectReason.INVALID_ORDER
     assert "BUY SL trigger 100.50 is above its limit price 100.00" in bad[0].reason
     oms.submit(spec("dup", price_paise=9_980))
     snap = apply(new_order(spec("dup", price_paise=9_980)), Submit())
     assert isinstance(snap, OrderSnapshot)
     again = venue.submit(snap, T0)
-    assert isinstance(again[0], Rejected) and again[0].reason_code is PaperReason.DUPLICATE_ORDER_ID
+    assert isinstance(again[0], Rejected) and again[0].reason_code is RejectReason.DUPLICATE_ORDER_ID
     assert venue.open_order_ids() == ("dup",)
 
 
@@ -811,7 +811,7 @@ def test_the_venue_forgets_the_oldest_closed_orders(monkeypatch: pytest.MonkeyPa
     assert venue.open_order_ids() == ()
     assert list(venue.cancel("c3", T0)) == []  # remembered: a cancel that crossed the close needs no answer
     forgotten = venue.cancel("c1", T0)
-    assert [(type(e).__name__, e.reason_code) for e in forgotten] == [("CancelRefused", PaperReason.ORDER_UNKNOWN)]
+    assert [(type(e).__name__, e.reason_code) for e in forgotten] == [("CancelRefused", RejectReason.ORDER_UNKNOWN)]
 
 
 def test_same_calls_give_the_same_events() -> None:

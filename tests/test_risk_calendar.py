@@ -14,7 +14,8 @@ from prometheus_client import generate_latest
 from actors.base import ActorConfigError
 from actors.gateway.metrics import EngineMetrics
 from actors.risk.actor import RiskActor
-from actors.risk.checks import DenyReason, RiskEngine
+from actors.risk.checks import RiskEngine
+from ipc.reasons import DenyReason
 from actors.risk.limits import RiskLimits
 from engine.config import Config
 from engine.model.calendar import (

@@ -11,7 +11,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from actors.risk import checks as c
-from actors.risk.checks import Denial, DenyReason, InstrumentLimits, RiskEngine, slice_intent, to_order_denied
+from actors.risk.checks import InstrumentLimits, RiskEngine, slice_intent, to_order_denied
+from ipc.reasons import Denial, DenyReason
 from actors.risk.limits import OrderLimits, RiskLimits, StrategyLimits, decode_limits, resolve
 from engine.model.calendar import default_calendar
 from engine.model.ist import NS_PER_S, ist_day_number, ist_ns

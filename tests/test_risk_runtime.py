@@ -6,7 +6,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from actors.risk.checks import DenyReason
+from ipc.reasons import DenyReason
 from actors.risk.limits import RiskLimits
 from actors.risk.overrides import (
     BadLimits,

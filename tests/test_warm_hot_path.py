@@ -12,7 +12,8 @@ import pytest
 
 from actors.base import Actor
 from actors.host import ActorHost
-from actors.risk.checks import Denial, RiskEngine
+from actors.risk.checks import RiskEngine
+from ipc.reasons import Denial
 from actors.risk.limits import RiskLimits
 from engine.model.calendar import default_calendar
 from engine.model.ist import NS_PER_S

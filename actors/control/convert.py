@@ -22,6 +22,7 @@ from engine.journal import Journal, Stats
 from engine.ledger.records import TradingStateChanged, User
 from engine.status import DaemonStatus, KillSwitchStatus
 from ipc.messages import Fill, OrderDenied, OrderEvent, OrderIntent, OrderState, Position, StrategyInfo
+from ipc.reasons import INVALID_ORDER_DENIALS
 from ipc.topics import SEGMENT_CODES, SEGMENT_NAMES
 
 _REQUEST_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -53,13 +54,9 @@ TRADING_STATE_TO_PB: Final = {"ACTIVE": pb.TRADING_STATE_ACTIVE, "REDUCING": pb.
 ROLE_TO_PB: Final = {"viewer": pb.ROLE_VIEWER, "trader": pb.ROLE_TRADER, "admin": pb.ROLE_ADMIN}
 ROLE_FROM_PB: Final = {v: k for k, v in ROLE_TO_PB.items()}
 
-# Risk denials that are wrong whatever the engine's state (gRPC: INVALID_ARGUMENT); every other
-# reason depends on the state (limits, halted, market hours, funds): FAILED_PRECONDITION.
-INVALID_ARGUMENT_DENIALS: Final = frozenset({
-    "BAD_INTENT", "BAD_SIDE", "BAD_ORDER_TYPE", "BAD_VALIDITY", "BAD_PRODUCT", "BAD_QTY", "QTY_NOT_POSITIVE",
-    "BAD_PRICE", "UNKNOWN_INSTRUMENT", "NOT_TRADABLE", "QTY_NOT_LOT_MULTIPLE", "PRICE_NOT_ON_TICK",
-    "QTY_ABOVE_FREEZE",
-})
+# Denials that are wrong whatever the engine's state (gRPC: INVALID_ARGUMENT); every other reason
+# depends on the state (limits, halted, market hours, funds): FAILED_PRECONDITION.
+INVALID_ARGUMENT_DENIALS: Final = frozenset(reason.value for reason in INVALID_ORDER_DENIALS)
 
 
 def segment_name(segment: int) -> str:

@@ -84,6 +84,7 @@ from ipc.messages import (
     Tick,
 )
 from ipc.messages import CancelGroup, GroupState, SubmitGroup
+from ipc.reasons import RejectReason
 
 GROUP_RESUME_DELAY_S = 1.0  # after a restart, before a group's unrecorded orders are sent again
 FRESH_VENUE_WAIT_NS = 10_000_000_000  # after a start, orders wait this long at most for a first book
@@ -244,7 +245,7 @@ class ExecutionActor(LiveTrading, Actor):
         self.ledger.close()
 
     # Orders in ----------------------------------------------------------------------------------
-    def on_submit_order(self, msg: SubmitOrder, refuse: tuple[str, str] | None = None) -> None:
+    def on_submit_order(self, msg: SubmitOrder, refuse: tuple[RejectReason, str] | None = None) -> None:
         """``refuse``: (code, text) to record the intent REJECTED without sending it."""
         # hot path: validate, write ahead, hand to the venue
         intent = msg.intent
@@ -266,9 +267,9 @@ class ExecutionActor(LiveTrading, Actor):
         reject: str = ""
         code: str = ""
         if refuse is not None:
-            code, reject = refuse
+            code, reject = refuse[0].value, refuse[1]
         elif inst is None:
-            code, reject = "UNKNOWN_INSTRUMENT", f"instrument {fsm.instrument_label(intent.segment, intent.security_id)} is not in the master"
+            code, reject = RejectReason.UNKNOWN_INSTRUMENT.value, f"instrument {fsm.instrument_label(intent.segment, intent.security_id)} is not in the master"
         else:
             freeze = self._freeze_for_checks(inst)
             reason = fsm.validate_spec(spec, inst.lot_size_units, inst.tick_paise, freeze)
@@ -528,7 +529,7 @@ class ExecutionActor(LiveTrading, Actor):
         if order is None or not self._awaiting_forget(coid):
             return False
         pending = order if order.state is OrderState.PENDING_CANCEL else fsm.apply(order, fsm.RequestCancel())
-        done = (fsm.apply(pending, fsm.Cancel(reason_code="CANCEL_REQUESTED", reason=f"cancelled by {by} before the "
+        done = (fsm.apply(pending, fsm.Cancel(reason_code=RejectReason.CANCEL_REQUESTED.value, reason=f"cancelled by {by} before the "
                                               "restarted paper venue had the order"))
                 if not isinstance(pending, fsm.IllegalTransition) else pending)
         if isinstance(done, fsm.IllegalTransition):

@@ -20,7 +20,7 @@ Telling failures apart (``classify``). ``DhanHTTP`` turns every exception into
 DH-9xx code. A response hook on each worker's session records the HTTP status, so a server
 answer whose body is not JSON is not mistaken for a network failure.
 
-- API error (DH-9xx) on place: ``Rejected`` with the code (``DhanReason.DH_905`` ...) and message.
+- API error (DH-9xx) on place: ``Rejected`` with the code (``RejectReason.BAD_INPUT`` for DH-905 ...) and message.
 - Transport failure (no answer) on place: the order may or may not exist. Never re-sent blindly:
   it is looked up by correlation id (our client order id) and adopted when found; only when
   Dhan answers that no such order exists is it sent again (at most ``max_place_attempts``).
@@ -80,7 +80,6 @@ Not here: super and forever orders; modifying a sliced order.
 from __future__ import annotations
 
 import asyncio
-import enum
 import json
 import logging
 import os
@@ -154,6 +153,7 @@ from engine.credentials import TOKEN_ENV_VAR, CLIENT_ID_ENV_VAR, Credentials
 from engine.logs import Log, get_logger
 from engine.money import format_paise
 from ipc.messages import Depth, OrderState, Quote, Tick
+from ipc.reasons import RejectReason
 from ipc.topics import SEGMENT_NAMES
 
 POLL_INTERVAL_S: Final = 0.05  # the actor's timer for poll(): rate-limited sends, retries, fallback
@@ -170,40 +170,25 @@ _WS_LOGGER.setLevel(logging.INFO)  # websockets logs frames at DEBUG: the login 
 # --------------------------------------------------------------------------------------------
 
 
-class DhanReason(str, enum.Enum):
-    """Reason codes of the live venue: Dhan's own DH-9xx codes, and ours."""
-
-    DH_901 = "DH-901"  # invalid authentication: token expired or invalid, client id wrong
-    DH_902 = "DH-902"  # invalid access: the account has no trading API access
-    DH_903 = "DH-903"  # user account problem
-    DH_904 = "DH-904"  # rate limit exceeded at Dhan
-    DH_905 = "DH-905"  # input exception: a bad field
-    DH_906 = "DH-906"  # order error
-    DH_907 = "DH-907"  # data error
-    DH_908 = "DH-908"  # internal server error
-    DH_909 = "DH-909"  # network error
-    DH_910 = "DH-910"  # others
-    DH_911 = "DH-911"  # invalid IP: the static IP is not whitelisted
-    DH_OTHER = "DH_OTHER"  # a code this module does not know (the text carries it)
-    HTTP_ERROR = "HTTP_ERROR"  # an HTTP error without a Dhan error body
-    VENUE_REJECTED = "VENUE_REJECTED"  # REJECTED status (RMS or exchange)
-    VENUE_CANCELLED = "VENUE_CANCELLED"  # CANCELLED status we did not ask for
-    CANCEL_REQUESTED = "CANCEL_REQUESTED"
-    RATE_LIMITED = "RATE_LIMITED"  # our own limits: it would have waited too long
-    MODIFY_CAP = "MODIFY_CAP"
-    VENUE_HALTED = "VENUE_HALTED"  # after a fatal error (token): nothing more is sent
-    ORDER_UNKNOWN = "ORDER_UNKNOWN"
-    ORDER_STATE_UNKNOWN = "ORDER_STATE_UNKNOWN"  # Dhan could not be asked whether it has it
-    INVALID_ORDER = "INVALID_ORDER"  # cannot be expressed in Dhan's API
-    INSUFFICIENT_MARGIN = "INSUFFICIENT_MARGIN"  # Dhan's margin calculator: needs more than available
-    SLICED_ORDER = "SLICED_ORDER"  # a modify of an order sent as child orders
-    DUPLICATE_ORDER_ID = "DUPLICATE_ORDER_ID"
+# Dhan's API error codes on the one RejectReason set (Dhan's code stays in the event's text).
+DHAN_CODES: Final[dict[str, RejectReason]] = {
+    "DH-901": RejectReason.AUTH_FAILED,  # invalid authentication: token expired or invalid, client id wrong
+    "DH-902": RejectReason.NO_API_ACCESS,  # the account has no trading API access
+    "DH-903": RejectReason.ACCOUNT_PROBLEM,  # user account problem
+    "DH-904": RejectReason.BROKER_RATE_LIMIT,  # rate limit exceeded at Dhan
+    "DH-905": RejectReason.BAD_INPUT,  # input exception: a bad field
+    "DH-906": RejectReason.ORDER_ERROR,  # order error
+    "DH-907": RejectReason.DATA_ERROR,  # data error
+    "DH-908": RejectReason.BROKER_ERROR,  # internal server error
+    "DH-909": RejectReason.NETWORK_ERROR,  # network error
+    "DH-910": RejectReason.BROKER_OTHER,  # others
+    "DH-911": RejectReason.IP_NOT_ALLOWED,  # invalid IP: the static IP is not whitelisted
+}
 
 
 FATAL_CODES: Final = frozenset({"DH-901", "DH-902", "DH-911"})
 FATAL_HTTP_STATUSES: Final = frozenset({401, 403})
 NOT_FOUND_CODES: Final = frozenset({"DH-906", "DH-907"})  # order / data error: "no such order" on a lookup
-_KNOWN_CODES: Final = {r.value: r for r in DhanReason if r.value.startswith("DH-")}
 
 
 
@@ -276,10 +261,11 @@ class RestOutcome(msgspec.Struct, frozen=True):
             return f"HTTP-{self.http_status}"
         return ""
 
-    def reason(self) -> DhanReason:
+    def reason(self) -> RejectReason:
+        """The code on the one RejectReason set (``describe`` keeps Dhan's own code)."""
         if self.kind == "api_error":
-            return _KNOWN_CODES.get(self.error_code, DhanReason.DH_OTHER)
-        return DhanReason.HTTP_ERROR
+            return DHAN_CODES.get(self.error_code, RejectReason.BROKER_OTHER)
+        return RejectReason.HTTP_ERROR
 
     def describe(self) -> str:
         if self.kind == "api_error":
@@ -642,18 +628,18 @@ class DhanVenue:
         cid = spec.client_order_id
         self._n["submitted"] += 1
         if cid in self._orders or cid in self._parents:
-            return self._reject(cid, now_ns, DhanReason.DUPLICATE_ORDER_ID, f"client order id {cid} was already sent")
+            return self._reject(cid, now_ns, RejectReason.DUPLICATE_ORDER_ID, f"client order id {cid} was already sent")
         if self._fatal is not None:
-            return self._reject(cid, now_ns, DhanReason.VENUE_HALTED, self._halted_text("order"))
+            return self._reject(cid, now_ns, RejectReason.VENUE_HALTED, self._halted_text("order"))
         try:
             place_params(order)
             parts = self._slices(order)
         except ValueError as exc:
-            return self._reject(cid, now_ns, DhanReason.INVALID_ORDER, f"order {cid}: {exc}")
+            return self._reject(cid, now_ns, RejectReason.INVALID_ORDER, f"order {cid}: {exc}")
         if not lookup_first:
             wait_ns = self._limiter.projected_ns(now_ns, self._queued_order_apis() + len(parts) - 1) - now_ns
             if wait_ns > self.config.max_queue_wait_s * _NS_PER_S:
-                return self._reject(cid, now_ns, DhanReason.RATE_LIMITED, self._rate_text(cid, wait_ns))
+                return self._reject(cid, now_ns, RejectReason.RATE_LIMITED, self._rate_text(cid, wait_ns))
         itype = instrument_type or self._instrument_types.get((spec.segment, spec.security_id), "")
         seg_class = segment_class_for(spec.segment, itype, spec.product)
         if len(parts) == 1:
@@ -705,7 +691,6 @@ class DhanVenue:
             self._child_parent[child_cid] = cid
             children.append(live)
         self._parents[cid] = SlicedOrder(cid, [(c.cid, c.qty) for c in children],
-                                         cancel_code=DhanReason.CANCEL_REQUESTED,
                                          accepted=restored and order.state not in _FRESH_STATES,
                                          cancel_asked=order.state is OrderState.PENDING_CANCEL)
         self._n["sliced_orders"] += 1
@@ -723,7 +708,7 @@ class DhanVenue:
             return NO_EVENTS
         if self._fatal is not None:
             return (CancelRefused(client_order_id=client_order_id, ts_event_ns=now_ns,
-                                  reason_code=DhanReason.VENUE_HALTED,  # type: ignore[arg-type]
+                                  reason_code=RejectReason.VENUE_HALTED,
                                   reason=self._halted_text("cancel")),)
         events: list[VenueEvent] = []
         for child_cid in parent.request_cancel():
@@ -736,7 +721,7 @@ class DhanVenue:
             # Never sent (waiting for the rate limits or the margin answer): nothing to ask Dhan.
             out: list[VenueEvent] = []
             self._close(o, out, Canceled(client_order_id=child_cid, ts_event_ns=now_ns,
-                                         reason_code=DhanReason.CANCEL_REQUESTED,  # type: ignore[arg-type]
+                                         reason_code=RejectReason.CANCEL_REQUESTED,
                                          reason=f"child {child_cid} not sent to Dhan"))
             return out
         return self._cancel_live(child_cid, now_ns)
@@ -745,13 +730,13 @@ class DhanVenue:
         o = self._orders.get(client_order_id)
         if o is None:
             return (CancelRefused(client_order_id=client_order_id, ts_event_ns=now_ns,
-                                  reason_code=DhanReason.ORDER_UNKNOWN,  # type: ignore[arg-type]
+                                  reason_code=RejectReason.ORDER_UNKNOWN,
                                   reason=f"order {client_order_id} was never sent to Dhan"),)
         if o.closed:
             return NO_EVENTS
         if self._fatal is not None:
             return (CancelRefused(client_order_id=client_order_id, ts_event_ns=now_ns,
-                                  reason_code=DhanReason.VENUE_HALTED,  # type: ignore[arg-type]
+                                  reason_code=RejectReason.VENUE_HALTED,
                                   reason=self._halted_text("cancel")),)
         o.cancel_asked = True
         self._urgent.append(_Request(_CANCEL, client_order_id))
@@ -763,30 +748,30 @@ class DhanVenue:
         modification cap, after a fatal error, for a sliced order, or when it would wait too long
         for the rate limits."""
         o = self._orders.get(client_order_id)
-        refuse: tuple[DhanReason, str] | None = None
+        refuse: tuple[RejectReason, str] | None = None
         parent = self._parents.get(client_order_id)
         if parent is not None:
             if parent.done:
                 return NO_EVENTS
-            refuse = DhanReason.SLICED_ORDER, (f"order {client_order_id} went to Dhan as {len(parent.children)} child "
+            refuse = RejectReason.SLICED_ORDER, (f"order {client_order_id} went to Dhan as {len(parent.children)} child "
                                                "orders (above the freeze quantity) and cannot be modified: cancel "
                                                "it and place a new order")
         elif o is None:
-            refuse = DhanReason.ORDER_UNKNOWN, f"order {client_order_id} was never sent to Dhan"
+            refuse = RejectReason.ORDER_UNKNOWN, f"order {client_order_id} was never sent to Dhan"
         elif o.closed:
             return NO_EVENTS
         elif self._fatal is not None:
-            refuse = DhanReason.VENUE_HALTED, self._halted_text("modify")
+            refuse = RejectReason.VENUE_HALTED, self._halted_text("modify")
         elif o.modifies >= self.config.modify_cap:
-            refuse = DhanReason.MODIFY_CAP, (f"order {client_order_id} was modified {o.modifies} times; Dhan allows "
+            refuse = RejectReason.MODIFY_CAP, (f"order {client_order_id} was modified {o.modifies} times; Dhan allows "
                                              f"{self.config.modify_cap}: cancel it and place a new order")
         else:
             wait_ns = self._limiter.projected_ns(now_ns, self._queued_order_apis()) - now_ns
             if wait_ns > self.config.max_queue_wait_s * _NS_PER_S:
-                refuse = DhanReason.RATE_LIMITED, self._rate_text(client_order_id, wait_ns)
+                refuse = RejectReason.RATE_LIMITED, self._rate_text(client_order_id, wait_ns)
         if refuse is not None:
             return (ModifyRefused(client_order_id=client_order_id, ts_event_ns=now_ns,
-                                  reason_code=refuse[0], reason=refuse[1]),)  # type: ignore[arg-type]
+                                  reason_code=refuse[0], reason=refuse[1]),)
         assert o is not None
         o.modifies += 1  # counted when asked: never one too many
         self._normal.append(_Request(_MODIFY, client_order_id, (qty_units, price_paise, trigger_price_paise)))
@@ -895,10 +880,10 @@ class DhanVenue:
         if r.kind == _CANCEL:
             o.cancel_asked = False
             self._pumped.append(CancelRefused(client_order_id=o.cid, ts_event_ns=now_ns, reason=text,
-                                              reason_code=DhanReason.ORDER_STATE_UNKNOWN))  # type: ignore[arg-type]
+                                              reason_code=RejectReason.ORDER_STATE_UNKNOWN))
         else:
             self._pumped.append(ModifyRefused(client_order_id=o.cid, ts_event_ns=now_ns, reason=text,
-                                              reason_code=DhanReason.ORDER_STATE_UNKNOWN))  # type: ignore[arg-type]
+                                              reason_code=RejectReason.ORDER_STATE_UNKNOWN))
 
     def _dispatch(self, r: _Request, o: _Live | None) -> None:
         """Hand ``r`` to a worker."""
@@ -1031,13 +1016,13 @@ class DhanVenue:
             elif o.cancel_asked:
                 # Cancelled before it ever reached Dhan (a cancel pending across a restart).
                 self._close(o, out, Canceled(client_order_id=o.cid, ts_event_ns=now_ns,
-                                             reason_code=DhanReason.CANCEL_REQUESTED,  # type: ignore[arg-type]
+                                             reason_code=RejectReason.CANCEL_REQUESTED,
                                              reason=f"order {o.cid} never reached Dhan; cancelled here"))
             elif o.place_attempts < self.config.max_place_attempts:
                 self._log.info("dhan_place_resend", client_order_id=o.cid, attempt=o.place_attempts + 1)
                 self._normal.appendleft(_Request(_PLACE, o.cid))
             else:
-                self._close_rejected(o, DhanReason.DH_909, f"order {o.cid} did not reach Dhan after "
+                self._close_rejected(o, RejectReason.NETWORK_ERROR, f"order {o.cid} did not reach Dhan after "
                                      f"{o.place_attempts} attempts: {res.describe()}", now_ns, out)
             return
         if r.attempt + 1 < self.config.max_lookup_attempts:
@@ -1055,13 +1040,13 @@ class DhanVenue:
             data = res.data if isinstance(res.data, dict) else {}
             if str(data.get("orderStatus", "")).upper() == "CANCELLED":
                 self._close(o, out, Canceled(client_order_id=o.cid, ts_event_ns=now_ns,
-                                             reason_code=DhanReason.CANCEL_REQUESTED))  # type: ignore[arg-type]
+                                             reason_code=RejectReason.CANCEL_REQUESTED))
             return  # otherwise the stream (or book poll) says CANCELLED
         if res.kind == "transport" and r.attempt + 1 <= self.config.max_request_retries:
             self._retry(_Request(_CANCEL, o.cid, attempt=r.attempt + 1), now_ns)
             return
         o.cancel_asked = False
-        out.append(CancelRefused(client_order_id=o.cid, ts_event_ns=now_ns, reason_code=res.reason(),  # type: ignore[arg-type]
+        out.append(CancelRefused(client_order_id=o.cid, ts_event_ns=now_ns, reason_code=res.reason(),
                                  reason=f"Dhan refused to cancel order {o.cid}: {res.describe()}"))
 
     def _on_modify(self, o: _Live, r: _Request, res: RestOutcome, now_ns: int, out: list[VenueEvent]) -> None:
@@ -1078,7 +1063,7 @@ class DhanVenue:
             o.modifies += 1
             self._retry(_Request(_MODIFY, o.cid, r.args, attempt=r.attempt + 1), now_ns)
             return
-        out.append(ModifyRefused(client_order_id=o.cid, ts_event_ns=now_ns, reason_code=res.reason(),  # type: ignore[arg-type]
+        out.append(ModifyRefused(client_order_id=o.cid, ts_event_ns=now_ns, reason_code=res.reason(),
                                  reason=f"Dhan refused to modify order {o.cid}: {res.describe()}"))
 
     def _retry(self, r: _Request, now_ns: int) -> None:
@@ -1129,7 +1114,7 @@ class DhanVenue:
         if not targets:
             return
         if self._fatal is not None:
-            code = res.reason() if res.fatal_code else DhanReason.VENUE_HALTED
+            code = res.reason() if res.fatal_code else RejectReason.VENUE_HALTED
             text = f"Dhan refused order {r.cid}: {res.describe()}" if res.fatal_code else self._halted_text("order")
             for o in targets:
                 self._close_rejected(o, code, text, now_ns, out)
@@ -1148,7 +1133,7 @@ class DhanVenue:
                     f"{format_paise(quote.available_paise)} (short by {format_paise(quote.short_paise)}), "
                     "per Dhan's margin calculator")
             for o in targets:
-                self._close_rejected(o, DhanReason.INSUFFICIENT_MARGIN, text, now_ns, out)
+                self._close_rejected(o, RejectReason.INSUFFICIENT_FUNDS, text, now_ns, out)
             return
         # Fits, or the calculator could not say: Dhan's RMS checks the margin again on the place.
         for o in reversed(targets):
@@ -1256,9 +1241,9 @@ class DhanVenue:
             text = f"Dhan rejected order {o.cid}: {u.reason or 'no reason given'}"
             if o.accepted:
                 self._close(o, out, Canceled(client_order_id=o.cid, ts_event_ns=now_ns,
-                                             reason_code=DhanReason.VENUE_REJECTED, reason=text))  # type: ignore[arg-type]
+                                             reason_code=RejectReason.VENUE_REJECTED, reason=text))
             else:
-                self._close_rejected(o, DhanReason.VENUE_REJECTED, text, now_ns, out)
+                self._close_rejected(o, RejectReason.VENUE_REJECTED, text, now_ns, out)
             return
         if status == "TRANSIT":
             return
@@ -1268,8 +1253,8 @@ class DhanVenue:
         if u.traded_qty_units > o.filled:
             self._fill(o, u, now_ns, out)
         if status == "CANCELLED":
-            code = DhanReason.CANCEL_REQUESTED if o.cancel_asked else DhanReason.VENUE_CANCELLED
-            self._close(o, out, Canceled(client_order_id=o.cid, ts_event_ns=now_ns, reason_code=code,  # type: ignore[arg-type]
+            code = RejectReason.CANCEL_REQUESTED if o.cancel_asked else RejectReason.VENUE_CANCELLED
+            self._close(o, out, Canceled(client_order_id=o.cid, ts_event_ns=now_ns, reason_code=code,
                                          reason=u.reason))
         elif status == "EXPIRED":
             self._close(o, out, Expired(client_order_id=o.cid, ts_event_ns=now_ns))
@@ -1308,15 +1293,15 @@ class DhanVenue:
         o.closed = True
         self._open.pop(o.cid, None)
 
-    def _close_rejected(self, o: _Live, code: DhanReason, text: str, now_ns: int, out: list[VenueEvent]) -> None:
+    def _close_rejected(self, o: _Live, code: RejectReason, text: str, now_ns: int, out: list[VenueEvent]) -> None:
         self._n["rejected"] += 1
         self._log.info("dhan_order_rejected", client_order_id=o.cid, reason_code=code.value, detail=text[:300])
-        self._close(o, out, Rejected(client_order_id=o.cid, ts_event_ns=now_ns, reason_code=code,  # type: ignore[arg-type]
+        self._close(o, out, Rejected(client_order_id=o.cid, ts_event_ns=now_ns, reason_code=code,
                                      reason=text))
 
-    def _reject(self, cid: str, now_ns: int, code: DhanReason, text: str) -> Sequence[VenueEvent]:
+    def _reject(self, cid: str, now_ns: int, code: RejectReason, text: str) -> Sequence[VenueEvent]:
         self._n["rejected"] += 1
-        return (Rejected(client_order_id=cid, ts_event_ns=now_ns, reason_code=code, reason=text),)  # type: ignore[arg-type]
+        return (Rejected(client_order_id=cid, ts_event_ns=now_ns, reason_code=code, reason=text),)
 
     # Fallback, fatal ---------------------------------------------------------------------------
     def _due_book_poll(self, now_ns: int) -> None:
@@ -1353,20 +1338,20 @@ class DhanVenue:
                 for child in r.args[0]:
                     o = self._orders[child]
                     if not o.closed:
-                        self._close_rejected(o, DhanReason.VENUE_HALTED, self._halted_text("order"), now_ns, out)
+                        self._close_rejected(o, RejectReason.VENUE_HALTED, self._halted_text("order"), now_ns, out)
                 continue
             o = self._orders.get(r.cid)
             if o is None or o.closed or r.kind in _ACCOUNT_KINDS:
                 continue
             if r.kind == _PLACE and not o.place_attempts:
-                self._close_rejected(o, DhanReason.VENUE_HALTED, self._halted_text("order"), now_ns, out)
+                self._close_rejected(o, RejectReason.VENUE_HALTED, self._halted_text("order"), now_ns, out)
             elif r.kind == _CANCEL:
                 out.append(CancelRefused(client_order_id=r.cid, ts_event_ns=now_ns,
-                                         reason_code=DhanReason.VENUE_HALTED,  # type: ignore[arg-type]
+                                         reason_code=RejectReason.VENUE_HALTED,
                                          reason=self._halted_text("cancel")))
             elif r.kind == _MODIFY:
                 out.append(ModifyRefused(client_order_id=r.cid, ts_event_ns=now_ns,
-                                         reason_code=DhanReason.VENUE_HALTED,  # type: ignore[arg-type]
+                                         reason_code=RejectReason.VENUE_HALTED,
                                          reason=self._halted_text("modify")))
         self._urgent.clear()
         self._normal.clear()

@@ -61,11 +61,11 @@ from actors.execution.venue_status import VenueStatus, write_venue_status
 from engine.ledger import AuditRecord, CashMovement
 from ipc import topics
 from ipc.messages import Fill, Message, OrderEvent, OrderState, ReduceRisk, SubmitGroup, SubmitOrder
+from ipc.reasons import RejectReason
 
 if TYPE_CHECKING:
     from actors.execution.dhan_config import DhanVenueConfig
 
-NOT_RECONCILED = "NOT_RECONCILED"
 POSITION_MISMATCH = "POSITION_MISMATCH"
 EARLY_RECONCILE_S = 2.0  # a reconciliation asked for out of turn waits at least this long
 _NS_PER_S = 1_000_000_000
@@ -349,7 +349,7 @@ class LiveTrading:
                    f"{self._dcfg.startup_hold_s:g}s and refused")
             self.log.warning("order_refused_not_reconciled", id=key, detail=why)
             if isinstance(msg, SubmitOrder):
-                self.on_submit_order(msg, refuse=(NOT_RECONCILED, why))  # type: ignore[attr-defined]
+                self.on_submit_order(msg, refuse=(RejectReason.NOT_RECONCILED, why))  # type: ignore[attr-defined]
             elif isinstance(msg, SubmitGroup):
                 group = grp.rejected(grp.new_group(msg), grp.GroupReason.NOT_RECONCILED, why)
                 self._group_record(group, grp.GroupStep.REJECTED, now)  # type: ignore[attr-defined]

@@ -92,7 +92,6 @@ copy) and return the shared empty tuple ``NO_EVENTS``: O(1), nothing allocated.
 from __future__ import annotations
 
 import collections
-import enum
 import heapq
 from collections.abc import Sequence
 from typing import Final, Literal, Union
@@ -123,6 +122,7 @@ from actors.execution.orders import (
 from actors.execution.orders import Fill as FillEvent
 from engine.money import Rounding, apply_rate, div_round, format_paise
 from ipc.messages import Depth, Quote, Tick
+from ipc.reasons import RejectReason
 from ipc.messages import Fill as FillMessage
 
 QueueModel = Literal["none", "trade_through", "volume"]
@@ -195,23 +195,6 @@ class PaperVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
 # --------------------------------------------------------------------------------------------
 
 
-class PaperReason(str, enum.Enum):
-    """Reason codes of rejections, cancels and refusals from the paper venue."""
-
-    NO_MARKET_DATA = "NO_MARKET_DATA"
-    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
-    DUPLICATE_ORDER_ID = "DUPLICATE_ORDER_ID"
-    INVALID_ORDER = "INVALID_ORDER"
-    NO_CHARGE_SCHEDULE = "NO_CHARGE_SCHEDULE"
-    STOP_ALREADY_CROSSED = "STOP_ALREADY_CROSSED"
-    SESSION_CLOSED = "SESSION_CLOSED"
-    IOC_UNFILLED = "IOC_UNFILLED"
-    CANCEL_REQUESTED = "CANCEL_REQUESTED"
-    ORDER_UNKNOWN = "ORDER_UNKNOWN"
-    ORDER_CLOSED = "ORDER_CLOSED"
-    INVALID_MODIFY = "INVALID_MODIFY"
-
-
 class VenueEvent(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     """Base of what the venue reports about one order, at ``ts_event_ns`` (venue time)."""
 
@@ -224,7 +207,7 @@ class Accepted(VenueEvent):
 
 
 class Rejected(VenueEvent):
-    reason_code: PaperReason
+    reason_code: RejectReason
     reason: str
 
 
@@ -246,7 +229,7 @@ class Filled(VenueEvent):
 
 
 class Canceled(VenueEvent):
-    reason_code: PaperReason
+    reason_code: RejectReason
     reason: str = ""
 
 
@@ -263,12 +246,12 @@ class Modified(VenueEvent):
 
 
 class ModifyRefused(VenueEvent):
-    reason_code: PaperReason
+    reason_code: RejectReason
     reason: str
 
 
 class CancelRefused(VenueEvent):
-    reason_code: PaperReason
+    reason_code: RejectReason
     reason: str
 
 
@@ -613,7 +596,7 @@ class PaperVenue:
 
     Every public method takes ``now_ns`` and returns the events it caused, in order, as a
     sequence (the ``NO_EVENTS`` empty tuple when there are none). Nothing raises for bad input:
-    bad orders are rejected with a ``PaperReason``, bad market data is counted in ``stats()``.
+    bad orders are rejected with a ``RejectReason``, bad market data is counted in ``stats()``.
     ``wallet`` None means unlimited funds (no funds check).
     """
 
@@ -732,7 +715,7 @@ class PaperVenue:
                 cid = args[0].spec.client_order_id  # type: ignore[attr-defined]
                 self._n.submitted += 1
                 reason = "the session closed before the order arrived"
-                self._reject(cid, now_ns, PaperReason.SESSION_CLOSED, reason, out)
+                self._reject(cid, now_ns, RejectReason.SESSION_CLOSED, reason, out)
             else:
                 self._handle(kind, args, now_ns, out)
         for o in list(self._orders.values()):
@@ -911,7 +894,7 @@ class PaperVenue:
         self,
         cid: str,
         ts: int,
-        code: PaperReason,
+        code: RejectReason,
         reason: str,
         out: list[VenueEvent],
         remember: bool = True,
@@ -929,10 +912,10 @@ class PaperVenue:
         self._n.submitted += 1
         if cid in self._orders or cid in self._closed:
             reason = f"client order id {cid!r} was already used at this venue"
-            return self._reject(cid, ts, PaperReason.DUPLICATE_ORDER_ID, reason, out, remember=False)
+            return self._reject(cid, ts, RejectReason.DUPLICATE_ORDER_ID, reason, out, remember=False)
         problem = _order_problem(order)
         if problem:
-            return self._reject(cid, ts, PaperReason.INVALID_ORDER, problem, out)
+            return self._reject(cid, ts, RejectReason.INVALID_ORDER, problem, out)
         key = _key(spec.segment, spec.security_id)
         label = instrument_label(spec.segment, spec.security_id)
         itype = instrument_type or self._instrument_types.get(key, "")
@@ -941,12 +924,12 @@ class PaperVenue:
             reason = (
                 f"no charge schedule for {label} (instrument type {itype!r}, product {spec.product})"
             )
-            return self._reject(cid, ts, PaperReason.NO_CHARGE_SCHEDULE, reason, out)
+            return self._reject(cid, ts, RejectReason.NO_CHARGE_SCHEDULE, reason, out)
         book = self._books.get(key)
         if book is None or (spec.order_type == "MARKET" and not book.has_depth):
             what = "no depth" if book is not None else "no market data"
             reason = f"{what} received yet for {label}: cannot work a {spec.order_type} order"
-            return self._reject(cid, ts, PaperReason.NO_MARKET_DATA, reason, out)
+            return self._reject(cid, ts, RejectReason.NO_MARKET_DATA, reason, out)
         o = _Order(order, key, seg_class)
         crossed = o.armed and book.ltp_paise > 0 and _stop_crossed(o.is_buy, o.trigger, book.ltp_paise)
         if crossed and self.config.stop_crossed_on_arrival == "reject":
@@ -954,7 +937,7 @@ class PaperVenue:
                 f"{o.side} {o.order_type} trigger {format_paise(o.trigger)} is already crossed by "
                 f"LTP {format_paise(book.ltp_paise)} for {label}"
             )
-            return self._reject(cid, ts, PaperReason.STOP_ALREADY_CROSSED, reason, out)
+            return self._reject(cid, ts, RejectReason.STOP_ALREADY_CROSSED, reason, out)
         if self.wallet is not None and not self._funds_ok(o, book, o.qty, o.limit, o.trigger, ts, out):
             return None
         self._n.accepted += 1
@@ -984,7 +967,7 @@ class PaperVenue:
                 f"no ask, bid or last price for {o.label} to price a {o.side} {o.order_type} order "
                 "for the funds check"
             )
-            self._refuse(o.cid, modifying, PaperReason.NO_MARKET_DATA, reason, ts, out)
+            self._refuse(o.cid, modifying, RejectReason.NO_MARKET_DATA, reason, ts, out)
             return False
         own = wallet.blocked_for(o.cid)
         available = wallet.available_paise + own
@@ -1006,7 +989,7 @@ class PaperVenue:
                 f"{format_paise(wallet.blocked_paise - own)} - short margin "
                 f"{format_paise(wallet.short_margin_paise)})"
             )
-            self._refuse(o.cid, modifying, PaperReason.INSUFFICIENT_FUNDS, reason, ts, out)
+            self._refuse(o.cid, modifying, RejectReason.INSUFFICIENT_FUNDS, reason, ts, out)
             return False
         wallet._reserve(o.cid, need.total, leaves)
         return True
@@ -1065,7 +1048,7 @@ class PaperVenue:
         return cost + left * (ref + apply_rate(ref, buffer, Rounding.CEILING))
 
     def _refuse(
-        self, cid: str, modifying: bool, code: PaperReason, reason: str, ts: int, out: list[VenueEvent]
+        self, cid: str, modifying: bool, code: RejectReason, reason: str, ts: int, out: list[VenueEvent]
     ) -> None:
         """A Rejected for a new order, a ModifyRefused for a modify of an open one."""
         if modifying:
@@ -1087,7 +1070,7 @@ class PaperVenue:
             self._close(o, full=True)
         elif o.ioc:
             reason = f"IOC: {o.qty - o.filled} of {o.qty} unfilled for {o.label}"
-            code = PaperReason.IOC_UNFILLED
+            code = RejectReason.IOC_UNFILLED
             out.append(Canceled(client_order_id=o.cid, ts_event_ns=ts, reason_code=code, reason=reason))
             self._close(o, full=False)
         elif not o.market:
@@ -1096,12 +1079,12 @@ class PaperVenue:
     def _cancel_arrives(self, cid: str, ts: int, out: list[VenueEvent]) -> None:
         o = self._orders.get(cid)
         if o is not None:
-            code = PaperReason.CANCEL_REQUESTED
+            code = RejectReason.CANCEL_REQUESTED
             out.append(Canceled(client_order_id=cid, ts_event_ns=ts, reason_code=code))
             self._close(o, full=False)
         elif cid not in self._closed:
             reason = f"order {cid!r} is unknown at the paper venue"
-            code = PaperReason.ORDER_UNKNOWN
+            code = RejectReason.ORDER_UNKNOWN
             out.append(CancelRefused(client_order_id=cid, ts_event_ns=ts, reason_code=code, reason=reason))
 
     def _modify_arrives(
@@ -1113,7 +1096,7 @@ class PaperVenue:
             return
         problem = _values_problem(o.side, o.order_type, qty, o.filled, price, trigger)
         if problem:
-            self._refuse(cid, True, PaperReason.INVALID_MODIFY, problem, ts, out)
+            self._refuse(cid, True, RejectReason.INVALID_MODIFY, problem, ts, out)
             return
         book = self._books[o.key]
         if self.wallet is not None and not self._funds_ok(o, book, qty, price, trigger, ts, out):
@@ -1154,12 +1137,12 @@ class PaperVenue:
         closed = self._closed.get(cid)
         if closed is None:
             reason = f"order {cid!r} is unknown at the paper venue"
-            self._refuse(cid, True, PaperReason.ORDER_UNKNOWN, reason, ts, out)
+            self._refuse(cid, True, RejectReason.ORDER_UNKNOWN, reason, ts, out)
         elif closed >= 0 and qty > closed:
             # The order filled in full at its old qty while this bigger modify was on its way: the
             # state machine keeps the order open until it hears the modify's fate.
             reason = f"order {cid!r} was filled in full ({closed} units) before the modify to {qty} arrived"
-            self._refuse(cid, True, PaperReason.ORDER_CLOSED, reason, ts, out)
+            self._refuse(cid, True, RejectReason.ORDER_CLOSED, reason, ts, out)
 
     # Matching ----------------------------------------------------------------------------------
 

@@ -21,9 +21,7 @@ state machine knows nothing of children) and the children to cancel. Rules:
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
-from typing import Any, Final
 
 import msgspec
 
@@ -36,8 +34,8 @@ from actors.execution.paper import (
     Rejected,
     VenueEvent,
 )
+from ipc.reasons import RejectReason
 
-CANCEL_REQUESTED: Final = "CANCEL_REQUESTED"
 _WORKING, _FILLED, _REJECTED, _CANCELED, _EXPIRED = "working", "filled", "rejected", "canceled", "expired"
 
 
@@ -53,11 +51,10 @@ class _Child:
 class SlicedOrder:
     """The parent ``client_order_id`` of ``children`` (``(child correlation id, qty)`` in order).
 
-    ``cancel_code`` is the venue's reason code (an enum) for "cancelled because we asked".
     ``accepted`` / ``filled_by_child`` / ``cancel_asked`` restore a parent after a restart (what
     the ledger knows). ``done`` once the parent has had its last event."""
 
-    def __init__(self, client_order_id: str, children: Sequence[tuple[str, int]], *, cancel_code: enum.Enum,
+    def __init__(self, client_order_id: str, children: Sequence[tuple[str, int]], *,
                  accepted: bool = False, filled_by_child: dict[str, int] | None = None,
                  cancel_asked: bool = False) -> None:
         filled = filled_by_child or {}
@@ -68,9 +65,8 @@ class SlicedOrder:
         self.cancel_asked = cancel_asked
         self.aborted = False
         self.done = False
-        self._cancel_code = cancel_code
-        self._first_refusal: tuple[Any, str] | None = None  # (reason code enum, text)
-        self._child_cancel: tuple[Any, str] | None = None
+        self._first_refusal: tuple[RejectReason, str] | None = None  # (reason code, text)
+        self._child_cancel: tuple[RejectReason, str] | None = None
 
     @property
     def filled_units(self) -> int:
@@ -116,12 +112,12 @@ class SlicedOrder:
         if isinstance(event, Expired):
             child.state = _EXPIRED
             return []
-        code = getattr(event, "reason_code")
-        text = str(getattr(event, "reason", ""))
+        assert isinstance(event, (Rejected, Canceled)), event
+        code, text = event.reason_code, event.reason
         child.state = _REJECTED if isinstance(event, Rejected) else _CANCELED
         if isinstance(event, Rejected) and self._first_refusal is None:
             self._first_refusal = (code, text)
-        if getattr(code, "value", code) == CANCEL_REQUESTED or self.cancel_asked:
+        if code is RejectReason.CANCEL_REQUESTED or self.cancel_asked:
             return []
         if self._child_cancel is None:
             self._child_cancel = (code, text)
@@ -145,7 +141,7 @@ class SlicedOrder:
         if states and all(s == _EXPIRED for s in states):
             return [Expired(client_order_id=parent, ts_event_ns=ts_ns)]
         if self.cancel_asked or self._child_cancel is None:
-            code, text = self._cancel_code, ""
+            code, text = RejectReason.CANCEL_REQUESTED, ""
         else:
             code, text = self._child_cancel
         summary = f"{self.filled_units} of {self.qty_units} filled across {len(self.children)} child orders"

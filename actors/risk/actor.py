@@ -17,7 +17,8 @@ import msgspec
 from actors.base import Actor, ActorConfigError, ActorContext
 from actors.market_batch import MarketBatch
 from actors.risk import state as trading
-from actors.risk.checks import Denial, DenyReason, InstrumentLimits, RiskEngine, to_order_denied
+from actors.risk.checks import InstrumentLimits, RiskEngine, to_order_denied
+from ipc.reasons import Denial, DenyReason
 from actors.risk.limits import RiskLimits
 from actors.risk.overrides import (
     BadLimits,

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
-import enum
 from collections.abc import Container, Iterable
 from typing import Literal
 
@@ -42,54 +41,10 @@ from engine.model.calendar import SessionCalendar, TradingDay, default_calendar
 from engine.model.ist import IST_OFFSET_NS, NS_PER_S, ist_date, time_of_day_ns
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc.messages import Fill, OrderDenied, OrderEvent, OrderIntent, OrderState, Position
+from ipc.reasons import Denial, DenyReason
 from ipc.topics import SEGMENT_NAMES
 
 BPS = 10_000
-
-
-class DenyReason(enum.Enum):
-    """Why risk refused an intent; ``OrderDenied.reason_code`` carries the name."""
-
-    BAD_INTENT = "BAD_INTENT"  # not an OrderIntent, or an empty / non-string id or strategy
-    BAD_SIDE = "BAD_SIDE"
-    BAD_ORDER_TYPE = "BAD_ORDER_TYPE"
-    BAD_VALIDITY = "BAD_VALIDITY"
-    BAD_PRODUCT = "BAD_PRODUCT"
-    BAD_QTY = "BAD_QTY"  # not an integer
-    QTY_NOT_POSITIVE = "QTY_NOT_POSITIVE"
-    BAD_PRICE = "BAD_PRICE"  # not an integer, negative, zero where needed, set where not allowed
-    UNKNOWN_INSTRUMENT = "UNKNOWN_INSTRUMENT"
-    NOT_TRADABLE = "NOT_TRADABLE"
-    INSTRUMENT_EXPIRED = "INSTRUMENT_EXPIRED"
-    QTY_NOT_LOT_MULTIPLE = "QTY_NOT_LOT_MULTIPLE"
-    PRICE_NOT_ON_TICK = "PRICE_NOT_ON_TICK"
-    QTY_ABOVE_FREEZE = "QTY_ABOVE_FREEZE"
-    DUPLICATE_INTENT = "DUPLICATE_INTENT"
-    HALTED = "HALTED"
-    REDUCING = "REDUCING"
-    REDUCE_ONLY = "REDUCE_ONLY"
-    MARKET_CLOSED = "MARKET_CLOSED"
-    ENTRY_CUTOFF = "ENTRY_CUTOFF"
-    NO_LAST_PRICE = "NO_LAST_PRICE"
-    PRICE_OUTSIDE_BAND = "PRICE_OUTSIDE_BAND"
-    RATE_LIMIT_SECOND = "RATE_LIMIT_SECOND"
-    RATE_LIMIT_DAY = "RATE_LIMIT_DAY"
-    MAX_OPEN_ORDERS = "MAX_OPEN_ORDERS"
-    COOLDOWN = "COOLDOWN"
-    FLIP_ONLY = "FLIP_ONLY"
-    MAX_ORDER_VALUE = "MAX_ORDER_VALUE"
-    MAX_TRADES_PER_DAY = "MAX_TRADES_PER_DAY"
-    MAX_POSITION_UNITS = "MAX_POSITION_UNITS"
-    MAX_POSITION_VALUE = "MAX_POSITION_VALUE"
-    MAX_GROSS_EXPOSURE = "MAX_GROSS_EXPOSURE"
-    MAX_NET_EXPOSURE = "MAX_NET_EXPOSURE"
-    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
-    GROUP_LEG_DENIED = "GROUP_LEG_DENIED"  # another leg of the same group was denied: none is sent
-
-
-class Denial(msgspec.Struct, frozen=True):
-    reason: DenyReason
-    message: str
 
 
 InstrumentKind = Literal[
