@@ -4,7 +4,7 @@ Run: ``.venv/bin/python -m pytest bench/test_paper_bench.py --benchmark-enable -
 
 - Orders/s: one MARKET order's whole life in one process: ``new_order``, ``apply(Submit)``,
   ``PaperVenue.submit`` against a 5-level book (it walks two levels: two fills with charges),
-  and every venue event applied back through ``orders.apply``. With and without the wallet's
+  and every venue event applied back through ``orders.apply`` as the venue sent it. With and without the wallet's
   funds check. The book is refreshed by one ``on_depth`` per order (part of the measured cost).
 - ``on_depth`` / ``on_tick`` for an instrument with nothing resting: the per-packet hot path,
   which must be a dict lookup and a few stores. Also ``on_depth`` with 10 resting limits that do
@@ -18,7 +18,7 @@ import itertools
 import pytest
 
 from actors.execution.orders import OrderSnapshot, OrderSpec, Submit, apply, new_order
-from actors.execution.paper import PaperVenue, PaperVenueConfig, PaperWallet, lifecycle_event
+from actors.execution.paper import PaperVenue, PaperVenueConfig, PaperWallet
 from ipc.messages import Depth, OrderState, Tick
 
 SEG = 2
@@ -67,7 +67,7 @@ def _run_orders(venue: PaperVenue, ids: itertools.count[int]) -> None:
         order = apply(new_order(spec), Submit(ts_sent_ns=T0))
         venue.on_depth(BOOK, T0)  # restore the visible size the previous order took
         for event in venue.submit(order, T0):  # type: ignore[arg-type]
-            order = apply(order, lifecycle_event(event))  # type: ignore[arg-type]
+            order = apply(order, event)  # type: ignore[arg-type]
         assert isinstance(order, OrderSnapshot) and order.state is OrderState.FILLED
 
 

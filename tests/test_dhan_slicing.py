@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from ipc.reasons import RejectReason
 from actors.execution.dhan_wire import BrokerPosition, BrokerTrade, fill_id_order, parse_order_row, parse_trade_row
-from actors.execution.paper import Accepted, Canceled, CancelRefused, Expired, Filled, ModifyRefused, Rejected
+from actors.execution.venue import Accepted, Canceled, CancelRefused, Expired, Filled, ModifyRefused, Rejected
 from actors.execution.reconcile import (
     BrokerSnapshot,
     FundsUpdate,

@@ -23,7 +23,7 @@ from actors.execution.dhan_venue import (
     place_params,
     to_paise,
 )
-from actors.execution.paper import (
+from actors.execution.venue import (
     Accepted,
     Canceled,
     Filled,

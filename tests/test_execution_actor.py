@@ -24,7 +24,7 @@ import pytest
 
 from actors.execution.actor import ExecutionActor
 from actors.execution.marks import mark_x2_paise, unrealised_pnl_paise
-from actors.execution.paper import BookView
+from actors.execution.venue import BookView
 from engine.model.calendar import NSE_EQ, NSE_FNO, SegmentHours, SessionCalendar
 from engine.model.ist import ist_ns
 from engine.config import Config

@@ -23,27 +23,23 @@ from actors.execution.orders import (
     RequestModify,
     Submit,
     apply,
+    fill_message,
     invariant_violations,
     new_order,
 )
-from actors.execution.paper import (
+from actors.execution.paper import MarginRules, PaperVenue, PaperVenueConfig, PaperWallet
+from actors.execution.venue import (
     NO_EVENTS,
     Accepted,
     Canceled,
     CancelRefused,
     Expired,
     Filled,
-    MarginRules,
     Modified,
     ModifyRefused,
-    PaperVenue,
-    PaperVenueConfig,
-    PaperWallet,
     Rejected,
     Triggered,
     VenueEvent,
-    fill_message,
-    lifecycle_event,
 )
 from engine.money import format_paise
 from ipc.messages import Depth, OrderState, Quote, Tick
@@ -162,7 +158,7 @@ class Oms:
                 if order.spec.order_type in ("LIMIT", "SL"):  # never worse than the working limit
                     limit = order.price_paise
                     assert event.price_paise <= limit if order.spec.side == "BUY" else event.price_paise >= limit
-            self.orders[event.client_order_id] = self.legal(order, lifecycle_event(event))
+            self.orders[event.client_order_id] = self.legal(order, event)
         self.events.extend(events)
         return list(events)
 
@@ -855,11 +851,6 @@ def test_config_forbids_unknown_fields_and_negative_values() -> None:
         MarginRules(option_premium_multiple=-2)
     config = msgspec.convert({"queue_model": "volume", "margin": {"futures_rate_e8": 1}}, PaperVenueConfig)
     assert config.margin.futures_rate_e8 == 1
-
-
-def test_lifecycle_event_refuses_what_is_not_a_venue_event() -> None:
-    with pytest.raises(TypeError):
-        lifecycle_event(VenueEvent(client_order_id="x", ts_event_ns=0))
 
 
 # --------------------------------------------------------------------------------------------

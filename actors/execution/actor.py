@@ -36,17 +36,8 @@ from actors.execution.reconcile import is_external
 from actors.execution.venue_status import remove_venue_status
 from actors.execution.marks import mark_x2_paise, unrealised_pnl_paise
 from actors.market_batch import D_ASK_PX, D_ASK_QTY, D_BID_PX, D_BID_QTY, Q_VOLUME, MarketBatch, last_trades
-from actors.execution.paper import (
-    Accepted,
-    Filled,
-    PaperVenue,
-    PaperVenueConfig,
-    PaperWallet,
-    VenueEvent,
-    fill_message,
-    lifecycle_event,
-)
-from actors.execution.paper import Canceled, Expired
+from actors.execution.paper import PaperVenue, PaperVenueConfig, PaperWallet
+from actors.execution.venue import Accepted, Canceled, Expired, Filled, VenueEvent
 from engine.ledger import (
     AuditRecord,
     CashMovement,
@@ -438,14 +429,14 @@ class ExecutionActor(LiveTrading, Actor):
                 continue
             if isinstance(ev, Accepted) and order.state is not OrderState.SUBMITTED:
                 continue  # a restored order handed to the fresh venue again: already accepted
-            new = fsm.apply(order, lifecycle_event(ev))
+            new = fsm.apply(order, ev)
             if isinstance(new, fsm.IllegalTransition):
                 self.illegal += 1
                 self.log.error("illegal_transition", client_order_id=ev.client_order_id, code=new.code.value,
                                reason=new.reason)
                 continue
             if isinstance(ev, Filled):
-                fills.append(fill_message(ev, new, ts_init_ns=now))
+                fills.append(fsm.fill_message(ev, new, ts_init_ns=now))
             updated.append(new)
             self.orders[ev.client_order_id] = new
         if updated:
@@ -529,8 +520,9 @@ class ExecutionActor(LiveTrading, Actor):
         if order is None or not self._awaiting_forget(coid):
             return False
         pending = order if order.state is OrderState.PENDING_CANCEL else fsm.apply(order, fsm.RequestCancel())
-        done = (fsm.apply(pending, fsm.Cancel(reason_code=RejectReason.CANCEL_REQUESTED.value, reason=f"cancelled by {by} before the "
-                                              "restarted paper venue had the order"))
+        cancel = Canceled(client_order_id=coid, ts_event_ns=time.time_ns(), reason_code=RejectReason.CANCEL_REQUESTED,
+                          reason=f"cancelled by {by} before the restarted paper venue had the order")
+        done = (fsm.apply(pending, cancel)
                 if not isinstance(pending, fsm.IllegalTransition) else pending)
         if isinstance(done, fsm.IllegalTransition):
             self.log.warning("cancel_refused", client_order_id=coid, reason=done.reason)
@@ -837,7 +829,7 @@ class ExecutionActor(LiveTrading, Actor):
         self.log.info("session_end_expiry", orders=len(due), open_orders=len(self.orders))
         local = [coid for coid in due if self._awaiting_forget(coid)]  # not at the venue: expire here
         if local:
-            expired = [fsm.apply(self.orders[coid], fsm.Expire()) for coid in local]
+            expired = [fsm.apply(self.orders[coid], Expired(client_order_id=coid, ts_event_ns=now_ns)) for coid in local]
             self._record([], [o for o in expired if not isinstance(o, fsm.IllegalTransition)], now_ns)
             due = [coid for coid in due if coid not in local]
         if not due:

@@ -136,7 +136,7 @@ from actors.execution.reconcile import (
 )
 from actors.execution.slicing import SlicedOrder
 from actors.execution.orders import DHAN_MODIFY_CAP, OrderSnapshot, instrument_label
-from actors.execution.paper import (
+from actors.execution.venue import (
     NO_EVENTS,
     Accepted,
     BookView,

@@ -17,7 +17,7 @@ publishes (``ipc.messages.Position``).
 
 from __future__ import annotations
 
-from actors.execution.paper import BookView
+from actors.execution.venue import BookView
 from engine.money import Rounding, div_round
 
 

@@ -2,11 +2,12 @@
 state machine over its life (``apply``).
 
 Everything here takes values and returns values: no clock, no I/O, no logging. The OMS shell
-logs and refuses whatever comes back as an ``IllegalTransition``.
+logs and refuses whatever comes back as an ``IllegalTransition``. The events are the venue's
+reports as the venue made them (``actors.execution.venue``: Accepted, Filled, Canceled, ...) and
+the OMS's own requests (``Submit``, ``RequestCancel``, ``RequestModify``).
 
 Lifecycle (``ipc.messages.OrderState``)::
 
-    INITIALIZED -> DENIED                                  (risk or local validation said no)
     INITIALIZED -> SUBMITTED -> ACCEPTED -> [TRIGGERED] -> PARTIALLY_FILLED -> FILLED
                         |           |            |               |
                         +-> REJECTED +-> PENDING_CANCEL / PENDING_UPDATE -> back, or CANCELED
@@ -21,9 +22,9 @@ The whole table is ``TRANSITIONS``; the per-event guards and effects are small f
 - Fills stay legal while PENDING_CANCEL / PENDING_UPDATE: the venue may trade before it acts on
   the request. A fill that completes the order ends it FILLED whatever was pending, unless a
   pending modify asks for a bigger quantity: then the order stays open until the venue answers.
-- CancelRejected / ModifyRejected return to the state before the request, brought up to date:
+- CancelRefused / ModifyRefused return to the state before the request, brought up to date:
   PARTIALLY_FILLED if fills arrived meanwhile, TRIGGERED if a stop order triggered meanwhile.
-- Only SL / SL_M orders take ``Trigger``, once. A venue may report a stop order's fill without a
+- Only SL / SL_M orders take ``Triggered``, once. A venue may report a stop order's fill without a
   separate trigger update; that fill is accepted and marks the order triggered (the fill proves
   the trigger; refusing a real fill would lose it).
 - A modify request counts against ``modify_cap`` when it is *requested* (Dhan refuses the 26th
@@ -33,21 +34,34 @@ The whole table is ``TRANSITIONS``; the per-event guards and effects are small f
   modify, which is then adopted.
 - A cancel may be requested while a modify is pending (the kill switch must not wait); the
   modify's answer is still applied when it arrives.
-- DENIED, REJECTED, FILLED, CANCELED and EXPIRED are terminal: every event is refused.
+- REJECTED, FILLED, CANCELED and EXPIRED are terminal (and DENIED, which no order reaches here:
+  a denied intent never becomes an order): every event is refused.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from typing import Final, Union
+from typing import Any, Final, Union
 
 import msgspec
 from msgspec import structs
 
 from engine.money import AvgPrice, format_paise, is_on_tick
 from ipc.messages import TERMINAL_ORDER_STATES
-from ipc.messages import OrderEvent, OrderIntent, OrderState, OrderType, Product, Side, Validity
+from actors.execution.venue import (
+    Accepted,
+    Canceled,
+    CancelRefused,
+    Expired,
+    Filled,
+    Modified,
+    ModifyRefused,
+    Rejected,
+    Triggered,
+    VenueEvent,
+)
+from ipc.messages import Fill, OrderEvent, OrderIntent, OrderState, OrderType, Product, Side, Validity
 from ipc.topics import SEGMENT_NAMES
 
 DHAN_MODIFY_CAP: Final = 25  # Dhan: an order can be modified at most 25 times
@@ -248,71 +262,25 @@ def describe_reject(
 
 
 # --------------------------------------------------------------------------------------------
-# Events that move an order (venue reports and our own requests)
+# Events that move an order: the venue's reports (actors.execution.venue) and our own requests
 # --------------------------------------------------------------------------------------------
 
 
-class LifecycleEvent(msgspec.Struct, frozen=True, tag=True):
-    """Base of the events ``apply`` understands (tagged by class name so they can be stored)."""
+class Request(msgspec.Struct, frozen=True, tag=True):
+    """Base of the OMS's own requests (the venue's reports are ``venue.VenueEvent``)."""
 
 
-class Deny(LifecycleEvent):
-    """Refused before leaving (risk denial, or ``validate_spec``)."""
-
-    reason_code: str
-    reason: str = ""
-
-
-class Submit(LifecycleEvent):
+class Submit(Request):
     """Handed to the venue at ``ts_sent_ns``."""
 
     ts_sent_ns: int = 0
 
 
-class Accept(LifecycleEvent):
-    """The venue acknowledged the order (open at the exchange)."""
-
-    venue_order_id: str = ""
-
-
-class Reject(LifecycleEvent):
-    """The venue refused the order."""
-
-    reason_code: str
-    reason: str = ""
-
-
-class Trigger(LifecycleEvent):
-    """A stop order's trigger price was reached; it now works as a limit / market order."""
-
-
-class Fill(LifecycleEvent):
-    """A trade against the order: ``qty_units`` at ``price_paise``; ``fill_id`` is unique per order."""
-
-    fill_id: str
-    qty_units: int
-    price_paise: int
-
-
-class RequestCancel(LifecycleEvent):
+class RequestCancel(Request):
     """We asked the venue to cancel."""
 
 
-class CancelRejected(LifecycleEvent):
-    """The venue refused our cancel (the order keeps working)."""
-
-    reason_code: str = ""
-    reason: str = ""
-
-
-class Cancel(LifecycleEvent):
-    """The order is cancelled (our request granted, or the venue cancelled it on its own)."""
-
-    reason_code: str = ""
-    reason: str = ""
-
-
-class RequestModify(LifecycleEvent):
+class RequestModify(Request):
     """We asked the venue to change the working order to these values (qty is the new total)."""
 
     qty_units: int
@@ -320,37 +288,22 @@ class RequestModify(LifecycleEvent):
     trigger_price_paise: int = 0
 
 
-class ModifyAccepted(LifecycleEvent):
-    """The venue applied the pending modify."""
-
-
-class ModifyRejected(LifecycleEvent):
-    """The venue refused the pending modify (the order keeps its old values)."""
-
-    reason_code: str = ""
-    reason: str = ""
-
-
-class Expire(LifecycleEvent):
-    """The validity ran out (end of day for DAY; the unfilled rest of an IOC)."""
-
-
+LifecycleEvent = Union[Request, VenueEvent]
 AnyLifecycleEvent = Union[
-    Deny,
     Submit,
-    Accept,
-    Reject,
-    Trigger,
-    Fill,
     RequestCancel,
-    CancelRejected,
-    Cancel,
     RequestModify,
-    ModifyAccepted,
-    ModifyRejected,
-    Expire,
+    Accepted,
+    Rejected,
+    Triggered,
+    Filled,
+    Canceled,
+    Expired,
+    Modified,
+    ModifyRefused,
+    CancelRefused,
 ]
-LIFECYCLE_EVENT_TYPES: tuple[type[LifecycleEvent], ...] = AnyLifecycleEvent.__args__  # type: ignore[attr-defined]
+LIFECYCLE_EVENT_TYPES: tuple[type, ...] = AnyLifecycleEvent.__args__  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------------------------
@@ -463,49 +416,48 @@ _S = OrderState
 Target = OrderState | Next
 
 # (state, event type) -> target. A pair that is absent is illegal.
-TRANSITIONS: Final[dict[tuple[OrderState, type[LifecycleEvent]], Target]] = {
-    (_S.INITIALIZED, Deny): _S.DENIED,
+TRANSITIONS: Final[dict[tuple[OrderState, type], Target]] = {
     (_S.INITIALIZED, Submit): _S.SUBMITTED,
-    (_S.INITIALIZED, Cancel): _S.CANCELED,  # never sent: cancelled locally
-    (_S.SUBMITTED, Accept): _S.ACCEPTED,
-    (_S.SUBMITTED, Reject): _S.REJECTED,
-    (_S.SUBMITTED, Trigger): _S.TRIGGERED,  # the trigger update outran the acknowledgement
-    (_S.SUBMITTED, Fill): Next.BY_FILL,  # so did the trade
+    (_S.INITIALIZED, Canceled): _S.CANCELED,  # never sent: cancelled locally
+    (_S.SUBMITTED, Accepted): _S.ACCEPTED,
+    (_S.SUBMITTED, Rejected): _S.REJECTED,
+    (_S.SUBMITTED, Triggered): _S.TRIGGERED,  # the trigger update outran the acknowledgement
+    (_S.SUBMITTED, Filled): Next.BY_FILL,  # so did the trade
     (_S.SUBMITTED, RequestCancel): _S.PENDING_CANCEL,
-    (_S.SUBMITTED, Cancel): _S.CANCELED,
-    (_S.SUBMITTED, Expire): _S.EXPIRED,
-    (_S.ACCEPTED, Trigger): _S.TRIGGERED,
-    (_S.ACCEPTED, Fill): Next.BY_FILL,
+    (_S.SUBMITTED, Canceled): _S.CANCELED,
+    (_S.SUBMITTED, Expired): _S.EXPIRED,
+    (_S.ACCEPTED, Triggered): _S.TRIGGERED,
+    (_S.ACCEPTED, Filled): Next.BY_FILL,
     (_S.ACCEPTED, RequestCancel): _S.PENDING_CANCEL,
     (_S.ACCEPTED, RequestModify): _S.PENDING_UPDATE,
-    (_S.ACCEPTED, Cancel): _S.CANCELED,
-    (_S.ACCEPTED, Expire): _S.EXPIRED,
-    (_S.TRIGGERED, Fill): Next.BY_FILL,
+    (_S.ACCEPTED, Canceled): _S.CANCELED,
+    (_S.ACCEPTED, Expired): _S.EXPIRED,
+    (_S.TRIGGERED, Filled): Next.BY_FILL,
     (_S.TRIGGERED, RequestCancel): _S.PENDING_CANCEL,
     (_S.TRIGGERED, RequestModify): _S.PENDING_UPDATE,
-    (_S.TRIGGERED, Cancel): _S.CANCELED,
-    (_S.TRIGGERED, Expire): _S.EXPIRED,
-    (_S.PARTIALLY_FILLED, Fill): Next.BY_FILL,
+    (_S.TRIGGERED, Canceled): _S.CANCELED,
+    (_S.TRIGGERED, Expired): _S.EXPIRED,
+    (_S.PARTIALLY_FILLED, Filled): Next.BY_FILL,
     (_S.PARTIALLY_FILLED, RequestCancel): _S.PENDING_CANCEL,
     (_S.PARTIALLY_FILLED, RequestModify): _S.PENDING_UPDATE,
-    (_S.PARTIALLY_FILLED, Cancel): _S.CANCELED,
-    (_S.PARTIALLY_FILLED, Expire): _S.EXPIRED,
-    (_S.PENDING_CANCEL, Accept): Next.STAY,  # cancel was asked before the acknowledgement came
-    (_S.PENDING_CANCEL, Reject): _S.REJECTED,  # ... or before the venue refused the order
-    (_S.PENDING_CANCEL, Trigger): Next.STAY,
-    (_S.PENDING_CANCEL, Fill): Next.BY_FILL,
-    (_S.PENDING_CANCEL, Cancel): _S.CANCELED,
-    (_S.PENDING_CANCEL, CancelRejected): Next.RESUME,
-    (_S.PENDING_CANCEL, ModifyAccepted): Next.STAY,  # a modify was out when cancel was asked
-    (_S.PENDING_CANCEL, ModifyRejected): Next.STAY,
-    (_S.PENDING_CANCEL, Expire): _S.EXPIRED,
-    (_S.PENDING_UPDATE, Trigger): Next.STAY,
-    (_S.PENDING_UPDATE, Fill): Next.BY_FILL,
+    (_S.PARTIALLY_FILLED, Canceled): _S.CANCELED,
+    (_S.PARTIALLY_FILLED, Expired): _S.EXPIRED,
+    (_S.PENDING_CANCEL, Accepted): Next.STAY,  # cancel was asked before the acknowledgement came
+    (_S.PENDING_CANCEL, Rejected): _S.REJECTED,  # ... or before the venue refused the order
+    (_S.PENDING_CANCEL, Triggered): Next.STAY,
+    (_S.PENDING_CANCEL, Filled): Next.BY_FILL,
+    (_S.PENDING_CANCEL, Canceled): _S.CANCELED,
+    (_S.PENDING_CANCEL, CancelRefused): Next.RESUME,
+    (_S.PENDING_CANCEL, Modified): Next.STAY,  # a modify was out when cancel was asked
+    (_S.PENDING_CANCEL, ModifyRefused): Next.STAY,
+    (_S.PENDING_CANCEL, Expired): _S.EXPIRED,
+    (_S.PENDING_UPDATE, Triggered): Next.STAY,
+    (_S.PENDING_UPDATE, Filled): Next.BY_FILL,
     (_S.PENDING_UPDATE, RequestCancel): _S.PENDING_CANCEL,
-    (_S.PENDING_UPDATE, ModifyAccepted): Next.RESUME,
-    (_S.PENDING_UPDATE, ModifyRejected): Next.RESUME,
-    (_S.PENDING_UPDATE, Cancel): _S.CANCELED,
-    (_S.PENDING_UPDATE, Expire): _S.EXPIRED,
+    (_S.PENDING_UPDATE, Modified): Next.RESUME,
+    (_S.PENDING_UPDATE, ModifyRefused): Next.RESUME,
+    (_S.PENDING_UPDATE, Canceled): _S.CANCELED,
+    (_S.PENDING_UPDATE, Expired): _S.EXPIRED,
 }
 
 
@@ -514,7 +466,7 @@ def apply(order: OrderSnapshot, event: LifecycleEvent) -> OrderSnapshot | Illega
 
     Never raises for any event of the types above; the caller logs and refuses the error value.
     """
-    if isinstance(event, Fill) and event.fill_id in order.fill_ids:
+    if isinstance(event, Filled) and event.fill_id in order.fill_ids:
         return _illegal(
             order, event, TransitionError.DUPLICATE_FILL, f"fill {event.fill_id!r} already applied"
         )
@@ -587,17 +539,11 @@ def _to(order: OrderSnapshot, target: Target) -> OrderState:
 # --------------------------------------------------------------------------------------------
 
 
-def _on_deny(order: OrderSnapshot, event: Deny, target: Target) -> OrderSnapshot | IllegalTransition:
-    return structs.replace(
-        order, state=_to(order, target), reason_code=event.reason_code, reason=event.reason
-    )
-
-
 def _on_submit(order: OrderSnapshot, event: Submit, target: Target) -> OrderSnapshot | IllegalTransition:
     return structs.replace(order, state=_to(order, target), ts_sent_ns=event.ts_sent_ns)
 
 
-def _on_accept(order: OrderSnapshot, event: Accept, target: Target) -> OrderSnapshot | IllegalTransition:
+def _on_accept(order: OrderSnapshot, event: Accepted, target: Target) -> OrderSnapshot | IllegalTransition:
     venue_order_id = event.venue_order_id or order.venue_order_id
     if order.state is OrderState.PENDING_CANCEL:
         if order.resume_state is not OrderState.SUBMITTED:
@@ -608,17 +554,17 @@ def _on_accept(order: OrderSnapshot, event: Accept, target: Target) -> OrderSnap
     return structs.replace(order, state=_to(order, target), venue_order_id=venue_order_id)
 
 
-def _on_reject(order: OrderSnapshot, event: Reject, target: Target) -> OrderSnapshot | IllegalTransition:
+def _on_reject(order: OrderSnapshot, event: Rejected, target: Target) -> OrderSnapshot | IllegalTransition:
     if order.state is OrderState.PENDING_CANCEL and order.resume_state is not OrderState.SUBMITTED:
         return _illegal(order, event, TransitionError.NOT_ALLOWED_IN_STATE, "order was already accepted")
     return _leave_pending(
-        structs.replace(order, reason_code=event.reason_code, reason=event.reason, pending_modify=None),
+        structs.replace(order, reason_code=event.reason_code.value, reason=event.reason, pending_modify=None),
         _to(order, target),
     )
 
 
 def _on_trigger(
-    order: OrderSnapshot, event: Trigger, target: Target
+    order: OrderSnapshot, event: Triggered, target: Target
 ) -> OrderSnapshot | IllegalTransition:
     if order.spec.order_type not in _STOP_TYPES:
         return _illegal(
@@ -632,7 +578,7 @@ def _on_trigger(
     return structs.replace(order, state=_to(order, target), triggered=True)
 
 
-def _on_fill(order: OrderSnapshot, event: Fill, target: Target) -> OrderSnapshot | IllegalTransition:
+def _on_fill(order: OrderSnapshot, event: Filled, target: Target) -> OrderSnapshot | IllegalTransition:
     if not event.fill_id or event.qty_units <= 0 or event.price_paise <= 0:
         return _illegal(
             order,
@@ -686,19 +632,19 @@ def _on_request_cancel(
     return structs.replace(order, state=_to(order, target), resume_state=resume_state)
 
 
-def _on_cancel_rejected(
-    order: OrderSnapshot, event: CancelRejected, target: Target
+def _on_cancel_refused(
+    order: OrderSnapshot, event: CancelRefused, target: Target
 ) -> OrderSnapshot | IllegalTransition:
     state = _to(order, target)
-    updated = structs.replace(order, reason_code=event.reason_code, reason=event.reason)
+    updated = structs.replace(order, reason_code=event.reason_code.value, reason=event.reason)
     if state is OrderState.PENDING_UPDATE:  # the modify is still out: keep its resume state
         return structs.replace(updated, state=state)
     return _leave_pending(updated, state)
 
 
-def _on_cancel(order: OrderSnapshot, event: Cancel, target: Target) -> OrderSnapshot | IllegalTransition:
+def _on_cancel(order: OrderSnapshot, event: Canceled, target: Target) -> OrderSnapshot | IllegalTransition:
     return _leave_pending(
-        structs.replace(order, reason_code=event.reason_code, reason=event.reason, pending_modify=None),
+        structs.replace(order, reason_code=event.reason_code.value, reason=event.reason, pending_modify=None),
         _to(order, target),
     )
 
@@ -737,8 +683,8 @@ def _on_request_modify(
     )
 
 
-def _on_modify_accepted(
-    order: OrderSnapshot, event: ModifyAccepted, target: Target
+def _on_modified(
+    order: OrderSnapshot, event: Modified, target: Target
 ) -> OrderSnapshot | IllegalTransition:
     pending = order.pending_modify
     if pending is None:
@@ -755,13 +701,13 @@ def _on_modify_accepted(
     return _settle(updated, target)
 
 
-def _on_modify_rejected(
-    order: OrderSnapshot, event: ModifyRejected, target: Target
+def _on_modify_refused(
+    order: OrderSnapshot, event: ModifyRefused, target: Target
 ) -> OrderSnapshot | IllegalTransition:
     if order.pending_modify is None:
         return _illegal(order, event, TransitionError.NO_PENDING_MODIFY, "no modify is pending")
     updated = structs.replace(
-        order, pending_modify=None, reason_code=event.reason_code, reason=event.reason
+        order, pending_modify=None, reason_code=event.reason_code.value, reason=event.reason
     )
     return _settle(updated, target)
 
@@ -775,25 +721,24 @@ def _settle(updated: OrderSnapshot, target: Target) -> OrderSnapshot:
     return _leave_pending(updated, _resume(updated))
 
 
-def _on_expire(order: OrderSnapshot, event: Expire, target: Target) -> OrderSnapshot | IllegalTransition:
+def _on_expire(order: OrderSnapshot, event: Expired, target: Target) -> OrderSnapshot | IllegalTransition:
     return _leave_pending(structs.replace(order, pending_modify=None), _to(order, target))
 
 
-_Handler = Callable[[OrderSnapshot, "LifecycleEvent", Target], "OrderSnapshot | IllegalTransition"]
-_HANDLERS: Final[dict[type[LifecycleEvent], _Handler]] = {
-    Deny: _on_deny,  # type: ignore[dict-item]
-    Submit: _on_submit,  # type: ignore[dict-item]
-    Accept: _on_accept,  # type: ignore[dict-item]
-    Reject: _on_reject,  # type: ignore[dict-item]
-    Trigger: _on_trigger,  # type: ignore[dict-item]
-    Fill: _on_fill,  # type: ignore[dict-item]
-    RequestCancel: _on_request_cancel,  # type: ignore[dict-item]
-    CancelRejected: _on_cancel_rejected,  # type: ignore[dict-item]
-    Cancel: _on_cancel,  # type: ignore[dict-item]
-    RequestModify: _on_request_modify,  # type: ignore[dict-item]
-    ModifyAccepted: _on_modify_accepted,  # type: ignore[dict-item]
-    ModifyRejected: _on_modify_rejected,  # type: ignore[dict-item]
-    Expire: _on_expire,  # type: ignore[dict-item]
+_Handler = Callable[[OrderSnapshot, Any, Target], "OrderSnapshot | IllegalTransition"]
+_HANDLERS: Final[dict[type, _Handler]] = {
+    Submit: _on_submit,
+    Accepted: _on_accept,
+    Rejected: _on_reject,
+    Triggered: _on_trigger,
+    Filled: _on_fill,
+    RequestCancel: _on_request_cancel,
+    CancelRefused: _on_cancel_refused,
+    Canceled: _on_cancel,
+    RequestModify: _on_request_modify,
+    Modified: _on_modified,
+    ModifyRefused: _on_modify_refused,
+    Expired: _on_expire,
 }
 
 
@@ -859,4 +804,23 @@ def to_order_event(order: OrderSnapshot, *, ts_event_ns: int, ts_init_ns: int) -
         ts_created_ns=spec.ts_created_ns,
         ts_approved_ns=spec.ts_approved_ns,
         ts_sent_ns=order.ts_sent_ns,
+    )
+
+
+def fill_message(event: Filled, order: OrderSnapshot, *, ts_init_ns: int) -> Fill:
+    """The ``ipc.messages.Fill`` to record and publish for ``event`` of ``order``."""
+    spec = order.spec
+    return Fill(
+        fill_id=event.fill_id,
+        client_order_id=spec.client_order_id,
+        venue_order_id=order.venue_order_id,
+        strategy=spec.strategy,
+        segment=spec.segment,
+        security_id=spec.security_id,
+        side=spec.side,
+        qty_units=event.qty_units,
+        price_paise=event.price_paise,
+        charges_paise=event.charges.total_paise,
+        ts_event_ns=event.ts_event_ns,
+        ts_init_ns=ts_init_ns,
     )

@@ -2,8 +2,8 @@
 
 ``PaperVenue`` keeps the latest book and last trade price per instrument (``on_depth``,
 ``on_tick``, ``on_quote``) and answers order requests (``submit``, ``cancel``, ``modify``) with
-``VenueEvent`` values that the execution actor turns into state-machine events
-(``lifecycle_event``) and ledger writes. It has no sockets and no clock: every method takes
+``VenueEvent`` values (``actors.execution.venue``) that the execution actor feeds to the order
+state machine and writes to the ledger. It has no sockets and no clock: every method takes
 ``now_ns``, and the same calls in the same order always give the same events (no randomness,
 no wall clock, insertion-ordered iteration only).
 
@@ -94,7 +94,7 @@ from __future__ import annotations
 import collections
 import heapq
 from collections.abc import Sequence
-from typing import Final, Literal, Union
+from typing import Final, Literal
 
 import msgspec
 
@@ -106,24 +106,24 @@ from actors.execution.charges import (
     charges_for_fill,
     segment_class_for,
 )
-from actors.execution.orders import (
-    Accept,
-    Cancel,
-    CancelRejected,
-    Expire,
-    LifecycleEvent,
-    ModifyAccepted,
-    ModifyRejected,
-    OrderSnapshot,
-    Reject,
-    Trigger,
-    instrument_label,
+from actors.execution.orders import OrderSnapshot, instrument_label
+from actors.execution.venue import (
+    NO_EVENTS,
+    Accepted,
+    BookView,
+    Canceled,
+    CancelRefused,
+    Expired,
+    Filled,
+    Modified,
+    ModifyRefused,
+    Rejected,
+    Triggered,
+    VenueEvent,
 )
-from actors.execution.orders import Fill as FillEvent
 from engine.money import Rounding, apply_rate, div_round, format_paise
 from ipc.messages import Depth, Quote, Tick
 from ipc.reasons import RejectReason
-from ipc.messages import Fill as FillMessage
 
 QueueModel = Literal["none", "trade_through", "volume"]
 StopCrossedOnArrival = Literal["trigger", "reject"]
@@ -190,119 +190,6 @@ class PaperVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
             )
 
 
-# --------------------------------------------------------------------------------------------
-# What the venue reports
-# --------------------------------------------------------------------------------------------
-
-
-class VenueEvent(msgspec.Struct, frozen=True, kw_only=True, tag=True):
-    """Base of what the venue reports about one order, at ``ts_event_ns`` (venue time)."""
-
-    client_order_id: str
-    ts_event_ns: int
-
-
-class Accepted(VenueEvent):
-    venue_order_id: str
-
-
-class Rejected(VenueEvent):
-    reason_code: RejectReason
-    reason: str
-
-
-class Triggered(VenueEvent):
-    """A stop order's trigger was reached; it now works as a LIMIT (SL) or MARKET (SL_M) order."""
-
-
-class Filled(VenueEvent):
-    """``qty_units`` traded at ``price_paise``; ``charges`` from ``charges_for_fill``."""
-
-    fill_id: str
-    qty_units: int
-    price_paise: int
-    charges: ChargeBreakdown
-
-    @property
-    def charges_paise(self) -> int:
-        return self.charges.total_paise
-
-
-class Canceled(VenueEvent):
-    reason_code: RejectReason
-    reason: str = ""
-
-
-class Expired(VenueEvent):
-    """The DAY validity ran out (``end_of_session``)."""
-
-
-class Modified(VenueEvent):
-    """The modify was applied: these are the order's working values now (qty is the total)."""
-
-    qty_units: int
-    price_paise: int
-    trigger_price_paise: int
-
-
-class ModifyRefused(VenueEvent):
-    reason_code: RejectReason
-    reason: str
-
-
-class CancelRefused(VenueEvent):
-    reason_code: RejectReason
-    reason: str
-
-
-AnyVenueEvent = Union[
-    Accepted, Rejected, Triggered, Filled, Canceled, Expired, Modified, ModifyRefused, CancelRefused
-]
-NO_EVENTS: Final[tuple[VenueEvent, ...]] = ()
-
-
-def lifecycle_event(event: VenueEvent) -> LifecycleEvent:
-    """The ``orders.apply`` event for a venue report (raises TypeError for a non-venue event)."""
-    if isinstance(event, Filled):
-        return FillEvent(fill_id=event.fill_id, qty_units=event.qty_units, price_paise=event.price_paise)
-    if isinstance(event, Accepted):
-        return Accept(venue_order_id=event.venue_order_id)
-    if isinstance(event, Triggered):
-        return Trigger()
-    if isinstance(event, Rejected):
-        return Reject(reason_code=event.reason_code.value, reason=event.reason)
-    if isinstance(event, Canceled):
-        return Cancel(reason_code=event.reason_code.value, reason=event.reason)
-    if isinstance(event, Expired):
-        return Expire()
-    if isinstance(event, Modified):
-        return ModifyAccepted()
-    if isinstance(event, ModifyRefused):
-        return ModifyRejected(reason_code=event.reason_code.value, reason=event.reason)
-    if isinstance(event, CancelRefused):
-        return CancelRejected(reason_code=event.reason_code.value, reason=event.reason)
-    raise TypeError(f"lifecycle_event: {type(event).__name__} is not a venue event")
-
-
-def fill_message(event: Filled, order: OrderSnapshot, *, ts_init_ns: int) -> FillMessage:
-    """The ``ipc.messages.Fill`` to record and publish for ``event`` of ``order``."""
-    spec = order.spec
-    return FillMessage(
-        fill_id=event.fill_id,
-        client_order_id=spec.client_order_id,
-        venue_order_id=order.venue_order_id,
-        strategy=spec.strategy,
-        segment=spec.segment,
-        security_id=spec.security_id,
-        side=spec.side,
-        qty_units=event.qty_units,
-        price_paise=event.price_paise,
-        charges_paise=event.charges.total_paise,
-        ts_event_ns=event.ts_event_ns,
-        ts_init_ns=ts_init_ns,
-    )
-
-
 class PaperVenueStats(msgspec.Struct, frozen=True):
     """Counters since the venue was built (bad input is counted here, never raised)."""
 
@@ -312,17 +199,6 @@ class PaperVenueStats(msgspec.Struct, frozen=True):
     fills: int
     bad_depth_sides: int  # a depth side whose price and qty lists differ in length: ignored
     bad_prices: int  # a tick or quote with LTP <= 0: ignored
-
-
-class BookView(msgspec.Struct, frozen=True):
-    """A copy of the book held for one instrument (quantities after our own takes)."""
-
-    bid_price_paise: tuple[int, ...]
-    bid_qty_units: tuple[int, ...]
-    ask_price_paise: tuple[int, ...]
-    ask_qty_units: tuple[int, ...]
-    ltp_paise: int
-    has_depth: bool = False  # a depth update arrived (a MARKET order needs one to be worked)
 
 
 # --------------------------------------------------------------------------------------------

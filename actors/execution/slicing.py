@@ -25,7 +25,7 @@ from collections.abc import Sequence
 
 import msgspec
 
-from actors.execution.paper import (
+from actors.execution.venue import (
     Accepted,
     Canceled,
     CancelRefused,
