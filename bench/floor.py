@@ -20,15 +20,15 @@ import numpy as np
 import zmq
 
 from ipc import codec
-from ipc.messages import OrderIntent, SubmitOrder, Tick
+from ipc.messages import OrderIntent, OrderSpec, SubmitOrder, Tick
 
 STAMP = struct.Struct("<q")
 
 
 def _payload_sizes() -> tuple[int, int]:
     tick = Tick(2, 55796, 1523050, time.time_ns(), time.time_ns())
-    intent = OrderIntent("probe-mabcdefgh-123456", "probe", 2, 55796, "BUY", 65, "MARKET", 0, 0, "DAY", "INTRADAY",
-                         time.time_ns(), time.time_ns(), time.time_ns())
+    spec = OrderSpec(segment=2, security_id=55796, side="BUY", order_type="MARKET", qty_units=65)
+    intent = OrderIntent("probe-mabcdefgh-123456", "probe", spec, time.time_ns(), time.time_ns(), time.time_ns())
     return len(codec.encode(tick)), len(codec.encode(SubmitOrder(intent, time.time_ns())))
 
 

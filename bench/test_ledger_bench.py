@@ -37,7 +37,7 @@ import lmdb
 import msgspec
 
 from engine.ledger import Ledger, LedgerConfig
-from ipc.messages import Fill, OrderEvent, OrderState
+from ipc.messages import Fill, OrderEvent, OrderSpec, OrderState
 
 COMMITS = 4000
 SYNC_COMMITS = 300
@@ -51,20 +51,20 @@ def ledger_events() -> Iterator[object]:
     """An endless, realistic stream: order submitted, partial fill, fill, order filled."""
     for n in itertools.count(1):
         coid = f"SKBNCH-{n}"
+        spec = OrderSpec(segment=2, security_id=55796 + n % 8, side="BUY" if n % 3 else "SELL", order_type="LIMIT",
+                         qty_units=75, price_paise=2_450_000 + n % 100)
         order = OrderEvent(
-            client_order_id=coid, intent_id=f"ema-{n}", strategy="ema", segment=2, security_id=55796 + n % 8,
-            side="BUY" if n % 3 else "SELL", order_type="LIMIT", validity="DAY", product="INTRADAY",
-            qty_units=75, price_paise=2_450_000 + n % 100, trigger_price_paise=0, state=OrderState.SUBMITTED,
+            client_order_id=coid, intent_id=f"ema-{n}", strategy="ema", spec=spec, state=OrderState.SUBMITTED,
             filled_qty_units=0, filled_value_paise=0, venue_order_id="", reason_code="", reason="",
             ts_event_ns=time.time_ns(), ts_init_ns=time.time_ns())
         yield order
         for part, qty in enumerate((25, 50)):
             yield Fill(fill_id=f"{coid}-{part}", client_order_id=coid, venue_order_id=f"V{n}", strategy="ema",
-                       segment=2, security_id=order.security_id, side=order.side, qty_units=qty,
-                       price_paise=order.price_paise, charges_paise=1_234, ts_event_ns=time.time_ns(),
+                       segment=2, security_id=spec.security_id, side=spec.side, qty_units=qty,
+                       price_paise=spec.price_paise, charges_paise=1_234, ts_event_ns=time.time_ns(),
                        ts_init_ns=time.time_ns())
         yield msgspec.structs.replace(order, state=OrderState.FILLED, filled_qty_units=75,
-                                      filled_value_paise=75 * order.price_paise)
+                                      filled_value_paise=75 * spec.price_paise)
 
 
 STREAM: list[object] = list(itertools.islice(ledger_events(), WARMUP + max(COMMITS, BATCH * BATCHES) + BATCH))

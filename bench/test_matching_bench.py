@@ -17,7 +17,7 @@ import pytest
 
 from actors.execution import groups as grp
 from engine.journal import build_journal
-from ipc.messages import Depth, Fill, OrderIntent, OrderState, SubmitGroup
+from ipc.messages import Depth, Fill, OrderIntent, OrderSpec, OrderState, SubmitGroup
 from tests.test_execution_actor import ExecHarness
 
 T0 = 1_795_000_000_000_000_000
@@ -47,8 +47,8 @@ def test_actor_on_depth_with_nothing_resting(benchmark, harness):
 
 
 def _leg(n: int, side: str) -> OrderIntent:
-    return OrderIntent(f"g-{n}", "s", 2, 100 + n, side, 65, "MARKET", 0, 0, "DAY", "INTRADAY", T0, T0, T0,  # type: ignore[arg-type]
-                       False, "g")
+    spec = OrderSpec(segment=2, security_id=100 + n, side=side, order_type="MARKET", qty_units=65)  # type: ignore[arg-type]
+    return OrderIntent(f"g-{n}", "s", spec, T0, T0, T0, False, "g")
 
 
 CONDOR = SubmitGroup("g", "s", "IRON_CONDOR", [_leg(0, "BUY"), _leg(1, "SELL"), _leg(2, "SELL"), _leg(3, "BUY")],

@@ -17,9 +17,9 @@ import itertools
 
 import pytest
 
-from actors.execution.orders import OrderSnapshot, OrderSpec, Submit, apply, new_order
+from actors.execution.orders import OrderSnapshot, Submit, apply, new_order
 from actors.execution.paper import PaperVenue, PaperVenueConfig, PaperWallet
-from ipc.messages import Depth, OrderState, Tick
+from ipc.messages import Depth, OrderSpec, OrderState, Tick
 
 SEG = 2
 SID = 55796
@@ -52,19 +52,10 @@ def _venue(wallet: PaperWallet | None) -> PaperVenue:
 def _run_orders(venue: PaperVenue, ids: itertools.count[int]) -> None:
     for _ in range(BATCH):
         n = next(ids)
-        spec = OrderSpec(
-            client_order_id=f"c{n}",
-            intent_id=f"i{n}",
-            strategy="bench",
-            segment=SEG,
-            security_id=SID,
-            side="BUY",
-            order_type="MARKET",
-            validity="DAY",
-            product="INTRADAY",
-            qty_units=75,
-        )
-        order = apply(new_order(spec), Submit(ts_sent_ns=T0))
+        spec = OrderSpec(segment=SEG, security_id=SID, side="BUY", order_type="MARKET", validity="DAY",
+                         product="INTRADAY", qty_units=75)
+        order = apply(new_order(spec, client_order_id=f"c{n}", intent_id=f"i{n}", strategy="bench"),
+                      Submit(ts_sent_ns=T0))
         venue.on_depth(BOOK, T0)  # restore the visible size the previous order took
         for event in venue.submit(order, T0):  # type: ignore[arg-type]
             order = apply(order, event)  # type: ignore[arg-type]
@@ -116,12 +107,9 @@ def test_on_tick_with_nothing_resting(benchmark):
 def test_on_depth_with_ten_resting_limits(benchmark):
     venue = _venue(None)
     for k in range(10):
-        spec = OrderSpec(
-            client_order_id=f"r{k}", intent_id=f"r{k}", strategy="bench", segment=SEG, security_id=SID,
-            side="BUY", order_type="LIMIT", validity="DAY", product="INTRADAY", qty_units=75,
-            price_paise=9_900 - 5 * k,
-        )  # fmt: skip
-        order = apply(new_order(spec), Submit())
+        spec = OrderSpec(segment=SEG, security_id=SID, side="BUY", order_type="LIMIT", qty_units=75,
+                         price_paise=9_900 - 5 * k)
+        order = apply(new_order(spec, client_order_id=f"r{k}", intent_id=f"r{k}", strategy="bench"), Submit())
         assert isinstance(order, OrderSnapshot)
         venue.submit(order, T0)
     assert len(venue.open_order_ids()) == 10

@@ -19,7 +19,7 @@ from actors.risk.limits import RiskLimits
 from actors.risk.monitors import PostTradeMonitor
 from engine.model.calendar import default_calendar
 from engine.model.ist import ist_ns
-from ipc.messages import Fill, OrderIntent
+from ipc.messages import Fill, OrderIntent, OrderSpec
 
 NSE_FNO = 2
 T10 = ist_ns(dt.date(2026, 11, 23), dt.time(10, 0))
@@ -42,8 +42,9 @@ def _engine() -> RiskEngine:
 
 
 def _intent(intent_id: str, security_id: int) -> OrderIntent:
-    return OrderIntent(intent_id, "s1", NSE_FNO, security_id, "BUY", 65, "LIMIT", 10_000, 0, "DAY", "INTRADAY",
-                       T10, T10, T10)
+    spec = OrderSpec(segment=NSE_FNO, security_id=security_id, side="BUY", order_type="LIMIT", qty_units=65,
+                     price_paise=10_000)
+    return OrderIntent(intent_id, "s1", spec, T10, T10, T10)
 
 
 def _report(benchmark: pytest.FixtureRequest, what: str) -> None:

@@ -252,24 +252,39 @@ class Bar(Message, tag="bar@1"):
 # --------------------------------------------------------------------------------------------
 
 
-class OrderIntent(Message, tag="intent@1"):
+class OrderSpec(msgspec.Struct, frozen=True, array_like=True, kw_only=True, gc=False):
+    """One order as asked: the instrument, the side, the type, how many, at what price, for how
+    long. The one shape of an order's fields: intents, the orders risk approves and the order
+    events all carry it (never the fields listed again).
+
+    Built and checked once, at the edge (``ipc.order_rules.check_order``: the strategy context's
+    ``submit``, the control API's place and modify); everything inside trusts it. Prices in paise
+    (0 where the order type takes none), quantity in units. In an ``OrderEvent`` it is the order
+    as it works now: a modify's values once the venue applied it.
+    """
+
+    segment: int
+    security_id: int
+    side: Side
+    order_type: OrderType
+    validity: Validity = "DAY"
+    product: Product = "INTRADAY"
+    qty_units: int
+    price_paise: int = 0
+    trigger_price_paise: int = 0
+
+
+class OrderIntent(Message, tag="intent@2"):
     """What a strategy (or an operator through control) wants. Risk approves or denies it.
 
     ``intent_id`` is unique forever for its origin (strategy name + persisted sequence), so a
-    re-sent intent is recognised and never becomes a second order.
+    re-sent intent is recognised and never becomes a second order. ``reduce_only``: risk passes it
+    only if it reduces the strategy's position (and while trading is halted, only such).
     """
 
     intent_id: str
     strategy: str
-    segment: int
-    security_id: int
-    side: Side
-    qty_units: int
-    order_type: OrderType
-    price_paise: int
-    trigger_price_paise: int
-    validity: Validity
-    product: Product
+    spec: OrderSpec
     ts_event_ns: int
     ts_init_ns: int
     ts_created_ns: int
@@ -277,7 +292,7 @@ class OrderIntent(Message, tag="intent@1"):
     group_id: str = ""
 
 
-class SubmitOrder(Message, tag="submit@1"):
+class SubmitOrder(Message, tag="submit@2"):
     """An approved intent on its way from risk to execution."""
 
     intent: OrderIntent
@@ -309,7 +324,8 @@ class ModifyOrder(Message, tag="modify@1"):
 
 
 class OrderDenied(Message, tag="denied@1"):
-    """Risk refused an intent. ``reason_code`` is a DenyReason name; ``message`` has the numbers."""
+    """An intent was refused (at the edge, or by risk). ``reason_code`` is an
+    ``ipc.reasons.DenyReason`` value; ``message`` has the numbers."""
 
     intent_id: str
     strategy: str
@@ -321,25 +337,20 @@ class OrderDenied(Message, tag="denied@1"):
     ts_init_ns: int
 
 
-class OrderEvent(Message, tag="order@1"):
+class OrderEvent(Message, tag="order@2"):
     """The state of one order after a transition, as execution recorded it in the ledger.
 
+    ``spec`` is the order as it works now (a modify's values once the venue applied it).
     Average fill price is exact as ``filled_value_paise / filled_qty_units`` (never a float).
+    ``reason_code`` is an ``ipc.reasons.RejectReason`` value when the venue or execution refused or
+    ended the order (``EXTERNAL`` for an order found at the broker that we did not place).
     ``ts_sent_ns`` is when execution handed the order to the venue (0 before that).
     """
 
     client_order_id: str
     intent_id: str
     strategy: str
-    segment: int
-    security_id: int
-    side: Side
-    order_type: OrderType
-    validity: Validity
-    product: Product
-    qty_units: int
-    price_paise: int
-    trigger_price_paise: int
+    spec: OrderSpec
     state: OrderState
     filled_qty_units: int
     filled_value_paise: int
@@ -505,7 +516,7 @@ class GroupState(str, enum.Enum):
     REJECTED = "REJECTED"  # refused before any leg was sent
 
 
-class SubmitGroup(Message, tag="group.submit@1"):
+class SubmitGroup(Message, tag="group.submit@2"):
     """Several legs submitted as one unit (straddle, spread, iron condor, ...).
 
     Each leg is an ``OrderIntent`` with its own unique ``intent_id``, this ``strategy`` and this
@@ -560,7 +571,7 @@ class GroupLeg(msgspec.Struct, frozen=True, array_like=True):
     retry_at_ns: int = 0
 
 
-class GroupEvent(Message, tag="group@1"):
+class GroupEvent(Message, tag="group@2"):
     """A group after one step, as execution recorded it in the ledger (latest wins).
 
     ``step`` names what happened (``actors.execution.groups.GroupStep``); ``reason_code`` /

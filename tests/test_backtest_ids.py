@@ -7,14 +7,14 @@ import pytest
 
 from engine.backtest_ids import NormalisedIds, StructTape
 from engine.journal import Trade, build_journal
-from ipc.messages import Fill, OrderEvent, OrderState
+from ipc.messages import Fill, OrderEvent, OrderSpec, OrderState
 
 
 def order(coid: str, state: OrderState) -> OrderEvent:
-    return OrderEvent(client_order_id=coid, intent_id=f"i-{coid}", strategy="s", segment=1, security_id=2885,
-                      side="BUY", order_type="MARKET", validity="DAY", product="INTRADAY", qty_units=1,
-                      price_paise=0, trigger_price_paise=0, state=state, filled_qty_units=0, filled_value_paise=0,
-                      venue_order_id="", reason_code="", reason="", ts_event_ns=1, ts_init_ns=1)
+    spec = OrderSpec(segment=1, security_id=2885, side="BUY", order_type="MARKET", qty_units=1)
+    return OrderEvent(client_order_id=coid, intent_id=f"i-{coid}", strategy="s", spec=spec, state=state,
+                      filled_qty_units=0, filled_value_paise=0, venue_order_id="", reason_code="", reason="",
+                      ts_event_ns=1, ts_init_ns=1)
 
 
 def fill(n: int, side: str = "BUY", coid: str = "SKAB12-1") -> Fill:

@@ -54,7 +54,7 @@ def _sample(t):
             values.append(_sample(f.type))
         else:
             raise AssertionError(f"no sample for {t.__name__}.{f.name}: {ann}")
-    return t(*values)
+    return t(**{f.name: value for f, value in zip(msgspec.structs.fields(t), values)})
 
 
 @pytest.mark.parametrize("msg_type", ALL_MESSAGE_TYPES, ids=lambda t: t.__name__)

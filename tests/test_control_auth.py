@@ -18,7 +18,7 @@ from actors.control.config import ControlConfig, check_control_config, control_c
 from engine.control_api import control_pb2 as pb
 from engine.instruments import Instrument
 from engine.ledger.records import Token, User
-from ipc.messages import OrderDenied, OrderEvent, OrderState
+from ipc.messages import OrderDenied, OrderEvent, OrderSpec, OrderState
 
 RELIANCE = Instrument(segment=1, security_id=2885, exchange="NSE", symbol="RELIANCE", display_name="Reliance",
                       underlying="RELIANCE", instrument="EQUITY", expiry_yyyymmdd=0, strike_paise=0, option_type="XX",
@@ -193,9 +193,9 @@ def test_place_request_becomes_an_intent_of_the_users_manual_strategy() -> None:
                 qty_units=7, reduce_only=True)
     assert convert.check_order_request(req) is None
     intent = convert.intent_from_request(req, RELIANCE, "alice", "manual-alice-x", 123)
-    assert (intent.strategy, intent.segment, intent.security_id, intent.side, intent.qty_units, intent.order_type,
-            intent.price_paise, intent.trigger_price_paise, intent.validity, intent.product, intent.reduce_only) == \
-           ("manual:alice", 1, 2885, "SELL", 7, "SL", 245005, 245000, "DAY", "INTRADAY", True)
+    assert (intent.strategy, intent.reduce_only) == ("manual:alice", True)
+    assert intent.spec == OrderSpec(segment=1, security_id=2885, side="SELL", order_type="SL", validity="DAY",
+                                    product="INTRADAY", qty_units=7, price_paise=245005, trigger_price_paise=245000)
     assert convert.intent_id_for("alice", "abc", "fresh") == "manual-alice-abc"
     assert convert.intent_id_for("alice", "", "fresh") == "manual-alice-fresh"
 
@@ -219,8 +219,10 @@ def test_risk_denials_map_to_invalid_argument_or_failed_precondition() -> None:
 
 
 def test_order_event_converts_exactly_with_integer_money() -> None:
-    event = OrderEvent("SK-1", "i-1", "manual:a", 1, 2885, "BUY", "LIMIT", "IOC", "CNC", 10, 245005, 0,
-                       OrderState.PARTIALLY_FILLED, 4, 980020, "V1", "", "", 5, 6, ts_created_ns=3)
+    spec = OrderSpec(segment=1, security_id=2885, side="BUY", order_type="LIMIT", validity="IOC", product="CNC",
+                     qty_units=10, price_paise=245005)
+    event = OrderEvent("SK-1", "i-1", "manual:a", spec, OrderState.PARTIALLY_FILLED, 4, 980020, "V1", "", "", 5, 6,
+                       ts_created_ns=3)
     msg = convert.order_to_pb(event, "RELIANCE")
     assert (msg.segment, msg.side, msg.order_type, msg.validity, msg.product, msg.state) == \
            ("NSE_EQ", pb.SIDE_BUY, pb.ORDER_TYPE_LIMIT, pb.VALIDITY_IOC, pb.PRODUCT_CNC,

@@ -23,6 +23,7 @@ from ipc.messages import (
     OrderDenied,
     OrderEvent,
     OrderIntent,
+    OrderSpec,
     OrderState,
     ReduceRisk,
     RiskStateChanged,
@@ -90,8 +91,9 @@ class Live:
     def intent(self, inst: tuple[int, int], side: str, qty: int, price_paise: int) -> OrderIntent:
         self.seq += 1
         now = time.time_ns()
-        return OrderIntent(f"s1-t-{self.seq}", "s1", inst[0], inst[1], side, qty, "LIMIT", price_paise, 0,  # type: ignore[arg-type]
-                           "DAY", "INTRADAY", now, now, now)
+        spec = OrderSpec(segment=inst[0], security_id=inst[1], side=side, order_type="LIMIT",  # type: ignore[arg-type]
+                         qty_units=qty, price_paise=price_paise)
+        return OrderIntent(f"s1-t-{self.seq}", "s1", spec, now, now, now)
 
     def submit(self, intent: OrderIntent) -> None:
         self.actor.on_submit_order(SubmitOrder(intent, time.time_ns()))
@@ -291,7 +293,7 @@ def test_order_above_the_freeze_qty_is_one_order_in_the_ledger_and_children_at_d
         h2.until(lambda: h2.order_of(intent).state is OrderState.FILLED, "filled after restart")  # type: ignore[union-attr]
         h2.reconcile()
         order = h2.order_of(intent)
-        assert order is not None and order.qty_units == 1950 and order.filled_qty_units == 1950
+        assert order is not None and order.spec.qty_units == 1950 and order.filled_qty_units == 1950
         assert order.filled_value_paise == 1000 * 2_600_000 + 755 * 2_600_500 + 195 * 2_599_500
         fills = sorted(f.fill_id for f in h2.ledger.fills().values() if f.client_order_id == coid)
         assert fills == sorted([f"{first['orderId']}-1000", f"{first['orderId']}-1755", f"{second['orderId']}-195"])

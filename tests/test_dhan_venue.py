@@ -33,7 +33,7 @@ from actors.execution.venue import (
     VenueEvent,
 )
 from engine.credentials import TOKEN_ENV_VAR, Credentials
-from ipc.messages import OrderState
+from ipc.messages import OrderSpec, OrderState
 from tests.support.fake_dhan import CLIENT_ID, TOKEN, FakeDhan
 from ipc.reasons import RejectReason
 
@@ -43,11 +43,10 @@ SAFETY_TIMEOUT_S = 10.0  # a hung test fails here; nothing is asserted about spe
 
 def make_order(cid: str, *, qty: int = 75, price_paise: int = 15230, order_type: str = "LIMIT",
                trigger_paise: int = 0, product: str = "INTRADAY", side: str = "BUY") -> fsm.OrderSnapshot:
-    spec = fsm.OrderSpec(client_order_id=cid, intent_id=f"i-{cid}", strategy="s", segment=NIFTY_FUT[0],
-                         security_id=NIFTY_FUT[1], side=side, order_type=order_type, validity="DAY",  # type: ignore[arg-type]
-                         product=product, qty_units=qty, price_paise=price_paise,  # type: ignore[arg-type]
-                         trigger_price_paise=trigger_paise)
-    order = fsm.apply(fsm.new_order(spec), fsm.Submit())
+    spec = OrderSpec(segment=NIFTY_FUT[0], security_id=NIFTY_FUT[1], side=side, order_type=order_type,  # type: ignore[arg-type]
+                     validity="DAY", product=product, qty_units=qty, price_paise=price_paise,  # type: ignore[arg-type]
+                     trigger_price_paise=trigger_paise)
+    order = fsm.apply(fsm.new_order(spec, client_order_id=cid, intent_id=f"i-{cid}", strategy="s"), fsm.Submit())
     assert not isinstance(order, fsm.IllegalTransition)
     return order
 

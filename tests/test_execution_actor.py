@@ -29,7 +29,7 @@ from engine.model.calendar import NSE_EQ, NSE_FNO, SegmentHours, SessionCalendar
 from engine.model.ist import ist_ns
 from engine.config import Config
 from engine.logs import get_logger
-from ipc.messages import Depth, Message, OrderEvent, OrderIntent, OrderState, Position, SubmitOrder, Tick
+from ipc.messages import Depth, Message, OrderEvent, OrderIntent, OrderSpec, OrderState, Position, SubmitOrder, Tick
 from tests.support.daemon import Daemon, short_tmpdir
 from tests.test_pipeline import (
     START_CASH,
@@ -169,9 +169,10 @@ class ExecHarness:
                validity: str = "DAY", strategy: str = "s1", group_id: str = "", created_ns: int = 0) -> OrderIntent:
         self.seq += 1
         now = time.time_ns()
-        return OrderIntent(f"{strategy}-t-{self.seq}", strategy, inst.segment, inst.security_id, side,  # type: ignore[arg-type]
-                           qty_units, order_type, price_paise, 0, validity, "INTRADAY", now, now,  # type: ignore[arg-type]
-                           created_ns or now, False, group_id)
+        spec = OrderSpec(segment=inst.segment, security_id=inst.security_id, side=side,  # type: ignore[arg-type]
+                         order_type=order_type, validity=validity, qty_units=qty_units,  # type: ignore[arg-type]
+                         price_paise=price_paise)
+        return OrderIntent(f"{strategy}-t-{self.seq}", strategy, spec, now, now, created_ns or now, False, group_id)
 
     def submit(self, intent: OrderIntent) -> OrderEvent:
         self.actor.on_submit_order(SubmitOrder(intent, time.time_ns()))
@@ -473,7 +474,7 @@ def test_random_orders_with_execution_killed_keep_the_ledger_exact(root):
     assert not [o for o in facts["orders"].values() if o.state is OrderState.PENDING_CANCEL]
     states = {o.state for o in facts["orders"].values()}
     assert {OrderState.FILLED, OrderState.CANCELED} <= states  # the random mix really ran
-    assert any(o.order_type == "LIMIT" for o in facts["orders"].values())
+    assert any(o.spec.order_type == "LIMIT" for o in facts["orders"].values())
     assert facts["wallet"].cash_paise != START_CASH
 
 

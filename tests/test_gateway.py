@@ -10,7 +10,7 @@ from actors.gateway.metrics import EngineMetrics
 from actors.gateway.subscriptions import SubscriptionTable, upstream_for
 from engine.config import ConfigError, parse_config
 from engine.status import ActorStatus, DaemonStatus, KillSwitchStatus, write_status
-from ipc.messages import Fill, Heartbeat, OrderDenied, OrderEvent, OrderState
+from ipc.messages import Fill, Heartbeat, OrderDenied, OrderEvent, OrderSpec, OrderState
 
 ALLOWED = (b"tick.", b"order.", b"actor.health.")
 
@@ -49,9 +49,9 @@ def test_a_client_flooding_distinct_prefixes_is_refused_past_the_bound():
 
 
 def _order(coid: str, state: OrderState, sent: int = 0) -> OrderEvent:
-    return OrderEvent(coid, "i-" + coid, "probe", 1, 2885, "BUY", "MARKET", "DAY", "INTRADAY", 1, 0, 0, state,
-                      0, 0, "", "", "", 1_000, 1_000, ts_created_ns=1_000 + 20_000,
-                      ts_approved_ns=1_000 + 20_000 + 5_000, ts_sent_ns=sent)
+    spec = OrderSpec(segment=1, security_id=2885, side="BUY", order_type="MARKET", qty_units=1)
+    return OrderEvent(coid, "i-" + coid, "probe", spec, state, 0, 0, "", "", "", 1_000, 1_000,
+                      ts_created_ns=1_000 + 20_000, ts_approved_ns=1_000 + 20_000 + 5_000, ts_sent_ns=sent)
 
 
 def _scrape(m: EngineMetrics) -> str:

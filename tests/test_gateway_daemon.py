@@ -123,7 +123,7 @@ def test_dashboard_receives_ticks_and_order_events_from_a_running_daemon(daemon)
     for topic, msg in got:
         assert topic.startswith((b"tick.", b"order.")), topic
     order = next(m for _, m in got if isinstance(m, OrderEvent))
-    assert order.strategy == "probe" and order.qty_units > 0
+    assert order.strategy == "probe" and order.spec.qty_units > 0
 
 
 def test_only_configured_topics_reach_a_dashboard_subscribed_to_everything(daemon):

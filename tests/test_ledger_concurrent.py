@@ -22,7 +22,7 @@ from engine.ledger import (
     StrategyStateSaved,
     fill_cash_delta_paise,
 )
-from ipc.messages import Fill, OrderEvent, OrderState
+from ipc.messages import Fill, OrderEvent, OrderSpec, OrderState
 
 PHASES = 4
 TXNS_PER_PHASE = 150
@@ -84,17 +84,17 @@ def test_reader_process_never_sees_a_half_applied_transaction(tmp_path: Path) ->
                     n += 1
                     side = rng.choice(["BUY", "SELL"])
                     qty = rng.randint(1, 50)
+                    spec = OrderSpec(segment=1, security_id=rng.randint(1, 4), side=side, order_type="MARKET",
+                                     validity="IOC", qty_units=qty)
                     new = ledger.record_new_order(OrderEvent(
-                        client_order_id="", intent_id=f"i{n}", strategy=f"s{n % 3}", segment=1,
-                        security_id=rng.randint(1, 4), side=side, order_type="MARKET", validity="IOC",
-                        product="INTRADAY", qty_units=qty, price_paise=0, trigger_price_paise=0,
-                        state=OrderState.SUBMITTED, filled_qty_units=0, filled_value_paise=0, venue_order_id="",
+                        client_order_id=ledger.next_client_order_id(), intent_id=f"i{n}", strategy=f"s{n % 3}",
+                        spec=spec, state=OrderState.SUBMITTED, filled_qty_units=0, filled_value_paise=0, venue_order_id="",
                         reason_code="", reason="", ts_event_ns=n, ts_init_ns=n))
                     order = ledger.order(new.client_order_id)
                     price = rng.randint(100, 10**6)
                     batch: list = [
                         Fill(fill_id=f"F{n}", client_order_id=new.client_order_id, venue_order_id="V",
-                             strategy=order.strategy, segment=1, security_id=order.security_id, side=side,
+                             strategy=order.strategy, segment=1, security_id=order.spec.security_id, side=side,
                              qty_units=qty, price_paise=price, charges_paise=rng.randint(0, 500), ts_event_ns=n,
                              ts_init_ns=n),
                         OrderEvent(**{**{f: getattr(order, f) for f in order.__struct_fields__},

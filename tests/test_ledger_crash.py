@@ -27,7 +27,7 @@ from engine.ledger import (
     LedgerConfig,
     StrategyStateSaved,
 )
-from ipc.messages import Fill, OrderEvent, OrderState
+from ipc.messages import Fill, OrderEvent, OrderSpec, OrderState
 
 ROUNDS = 3
 
@@ -49,10 +49,10 @@ def child_writer(path: str, durability: str, round_no: int) -> None:
         while True:
             n += 1
             side = rng.choice(["BUY", "SELL"])
+            spec = OrderSpec(segment=2, security_id=1000 + n % 5, side=side, order_type="MARKET", qty_units=10)
             new = ledger.record_new_order(OrderEvent(
-                client_order_id="", intent_id=f"r{round_no}-{n}", strategy=f"s{n % 3}", segment=2,
-                security_id=1000 + n % 5, side=side, order_type="MARKET", validity="DAY", product="INTRADAY",
-                qty_units=10, price_paise=0, trigger_price_paise=0, state=OrderState.SUBMITTED,
+                client_order_id=ledger.next_client_order_id(), intent_id=f"r{round_no}-{n}", strategy=f"s{n % 3}",
+                spec=spec, state=OrderState.SUBMITTED,
                 filled_qty_units=0, filled_value_paise=0, venue_order_id="", reason_code="", reason="",
                 ts_event_ns=time.time_ns(), ts_init_ns=1))
             order = ledger.order(new.client_order_id)
@@ -68,7 +68,7 @@ def child_writer(path: str, durability: str, round_no: int) -> None:
             for part, qty in enumerate((4, 6)):
                 batch.append(Fill(fill_id=f"{new.client_order_id}-{part}", client_order_id=new.client_order_id,
                                   venue_order_id="V", strategy=order.strategy, segment=2,
-                                  security_id=order.security_id, side=side, qty_units=qty,
+                                  security_id=order.spec.security_id, side=side, qty_units=qty,
                                   price_paise=rng.randint(100, 10**7), charges_paise=rng.randint(0, 999),
                                   ts_event_ns=n, ts_init_ns=n))
             batch.append(msgspec.structs.replace(order, state=OrderState.FILLED, filled_qty_units=10))

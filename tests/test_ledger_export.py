@@ -21,7 +21,7 @@ from engine.ledger import (
     iso_time,
     write_entries_csv,
 )
-from ipc.messages import Fill, OrderEvent, OrderState
+from ipc.messages import Fill, OrderEvent, OrderSpec, OrderState
 
 T0 = 1_714_621_500_000_000_000  # 2024-05-02 03:45:00 UTC = 09:15:00 IST
 
@@ -40,10 +40,11 @@ def small_flow(path: Path) -> str:
     with Ledger.open(path, LedgerConfig(initial_map_size_bytes=1 << 20)) as ledger:
         ledger.append([CashMovement(kind="DEPOSIT", amount_paise=5_000_000, account=TRADING_ACCOUNT,
                                     note="opening, balance", ts_ns=T0)])
+        spec = OrderSpec(segment=1, security_id=1333, side="BUY", order_type="LIMIT", product="CNC", qty_units=3,
+                         price_paise=165050)
         new = ledger.record_new_order(OrderEvent(
-            client_order_id="", intent_id="ema-1", strategy="ema", segment=1, security_id=1333, side="BUY",
-            order_type="LIMIT", validity="DAY", product="CNC", qty_units=3, price_paise=165050,
-            trigger_price_paise=0, state=OrderState.SUBMITTED, filled_qty_units=0, filled_value_paise=0,
+            client_order_id=ledger.next_client_order_id(), intent_id="ema-1", strategy="ema", spec=spec,
+            state=OrderState.SUBMITTED, filled_qty_units=0, filled_value_paise=0,
             venue_order_id="", reason_code="", reason="", ts_event_ns=T0 + 1, ts_init_ns=T0 + 1))
         coid = new.client_order_id
         ledger.append([
@@ -81,7 +82,7 @@ def test_entries_csv_lists_every_event_with_its_key_fields(tmp_path: Path) -> No
         assert export_entries(reader, tmp_path / "entries.csv") == 6
     rows = list(csv.DictReader(io.StringIO(out.getvalue())))
     assert [(r["seq"], r["type"], r["ref"]) for r in rows] == [
-        ("1", "ledger.cash@1", TRADING_ACCOUNT), ("2", "ledger.intent@1", "ema-1"), ("3", "order@1", coid),
+        ("1", "ledger.cash@1", TRADING_ACCOUNT), ("2", "ledger.intent@1", "ema-1"), ("3", "order@2", coid),
         ("4", "fill@1", "T1"), ("5", "fill@1", "T2"), ("6", "ledger.audit@1", "alice"),
     ]
     assert rows[0]["amount_rupees"] == "50000.00" and rows[0]["detail"] == "opening, balance"

@@ -19,7 +19,7 @@ from engine.ledger import (
     fold,
     fold_events,
 )
-from ipc.messages import Fill, OrderEvent, OrderState
+from ipc.messages import Fill, OrderEvent, OrderSpec, OrderState
 
 SEG, SID = 1, 1333
 
@@ -32,9 +32,8 @@ def fill(fill_id: str, side: str, qty: int, price_paise: int, charges_paise: int
 
 
 def order(coid: str, state: OrderState = OrderState.SUBMITTED, **changes: object) -> OrderEvent:
-    base = dict(client_order_id=coid, intent_id=f"i-{coid}", strategy="s1", segment=SEG, security_id=SID,
-                side="BUY", order_type="LIMIT", validity="DAY", product="INTRADAY", qty_units=10,
-                price_paise=10000, trigger_price_paise=0, state=state, filled_qty_units=0,
+    spec = OrderSpec(segment=SEG, security_id=SID, side="BUY", order_type="LIMIT", qty_units=10, price_paise=10000)
+    base = dict(client_order_id=coid, intent_id=f"i-{coid}", strategy="s1", spec=spec, state=state, filled_qty_units=0,
                 filled_value_paise=0, venue_order_id="", reason_code="", reason="", ts_event_ns=1,
                 ts_init_ns=1)
     base.update(changes)

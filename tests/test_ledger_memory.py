@@ -24,6 +24,7 @@ from engine.ledger.export import export_trades
 from engine.ledger.fold import is_open_order
 from engine.ledger.stored import MapGuard, Reads, StoredTable
 from ipc.messages import OrderEvent, OrderState
+from tests.support.orders import record_new
 from tests.test_ledger_store import SMALL, deposit, fill, new_order
 
 ROUND_TRIPS = 300
@@ -34,7 +35,7 @@ def trade_round_trips(ledger: Ledger, count: int, start: int = 0) -> list[str]:
     coids = []
     for n in range(start, start + count):
         side = "BUY" if n % 2 == 0 else "SELL"
-        recorded = ledger.record_new_order(new_order(f"s1-{n}", side, 10))
+        recorded = record_new(ledger, new_order(f"s1-{n}", side, 10))
         coid = recorded.client_order_id
         order = ledger.order(coid)
         assert order is not None
@@ -46,7 +47,7 @@ def trade_round_trips(ledger: Ledger, count: int, start: int = 0) -> list[str]:
 
 
 def open_one(ledger: Ledger, intent_id: str) -> str:
-    return ledger.record_new_order(new_order(intent_id, "BUY", 5)).client_order_id
+    return record_new(ledger, new_order(intent_id, "BUY", 5)).client_order_id
 
 
 def test_closed_orders_are_still_read_back_but_only_open_ones_are_listed_open(tmp_path: Path) -> None:
@@ -124,7 +125,7 @@ def test_an_intent_recorded_long_ago_is_still_recognised_after_a_restart(tmp_pat
         coids = trade_round_trips(ledger, 50)
     with Ledger.open(tmp_path, SMALL) as ledger:
         seq = ledger.last_seq
-        again = ledger.record_new_order(new_order("s1-5"))
+        again = record_new(ledger, new_order("s1-5"))
         assert again.duplicate and again.client_order_id == coids[5]
         assert ledger.stats().refused == {}  # a re-sent intent is answered, not refused
         recorded = IntentRecorded(intent_id="s1-5", client_order_id="SKXXXX-999", order_no=999, strategy="s1",

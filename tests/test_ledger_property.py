@@ -10,7 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.ledger import TRADING_ACCOUNT, CashMovement, FoldIssueCode, Ledger, LedgerConfig, LedgerReader
-from ipc.messages import Fill, OrderEvent, OrderState
+from ipc.messages import Fill, OrderEvent, OrderSpec, OrderState
+from tests.support.orders import record_new
 
 INSTRUMENTS = [(1, 1333), (2, 55796), (5, 4242)]
 STRATEGIES = ["ema", "orb", "mr"]
@@ -37,11 +38,10 @@ a_flow = st.fixed_dictionaries({
 
 def submitted(intent_id: str, order: dict) -> OrderEvent:
     segment, security_id = order["instrument"]
+    spec = OrderSpec(segment=segment, security_id=security_id, side=order["side"], order_type="MARKET",
+                     qty_units=sum(qty for qty, _p, _c in order["fills"]) or 1)
     return OrderEvent(
-        client_order_id="", intent_id=intent_id, strategy=order["strategy"], segment=segment,
-        security_id=security_id, side=order["side"], order_type="MARKET", validity="DAY", product="INTRADAY",
-        qty_units=sum(qty for qty, _p, _c in order["fills"]) or 1, price_paise=0, trigger_price_paise=0,
-        state=OrderState.SUBMITTED, filled_qty_units=0, filled_value_paise=0, venue_order_id="",
+        client_order_id="", intent_id=intent_id, strategy=order["strategy"], spec=spec, state=OrderState.SUBMITTED, filled_qty_units=0, filled_value_paise=0, venue_order_id="",
         reason_code="", reason="", ts_event_ns=1_700_000_000_000_000_000, ts_init_ns=1,
     )
 
@@ -56,18 +56,18 @@ def test_random_flows_replay_identically_and_add_up_exactly(flow: dict) -> None:
             ledger.append([CashMovement(kind="DEPOSIT", amount_paise=amount, account=TRADING_ACCOUNT, note="",
                                         ts_ns=1) for amount in flow["deposits"]])
             for n, order in enumerate(flow["orders"]):
-                new = ledger.record_new_order(submitted(f"{order['strategy']}-{n}", order))
+                new = record_new(ledger, submitted(f"{order['strategy']}-{n}", order))
                 current = ledger.order(new.client_order_id)
                 events: list = []
                 for k, (qty, price, charges) in enumerate(order["fills"]):
                     fill = Fill(fill_id=f"{new.client_order_id}-{k}", client_order_id=new.client_order_id,
-                                venue_order_id="V", strategy=order["strategy"], segment=current.segment,
-                                security_id=current.security_id, side=order["side"], qty_units=qty,
+                                venue_order_id="V", strategy=order["strategy"], segment=current.spec.segment,
+                                security_id=current.spec.security_id, side=order["side"], qty_units=qty,
                                 price_paise=price, charges_paise=charges, ts_event_ns=2, ts_init_ns=2)
                     filled = current.filled_qty_units + qty
                     current = msgspec.structs.replace(
                         current, filled_qty_units=filled, filled_value_paise=current.filled_value_paise + qty * price,
-                        state=OrderState.FILLED if filled == current.qty_units else OrderState.PARTIALLY_FILLED)
+                        state=OrderState.FILLED if filled == current.spec.qty_units else OrderState.PARTIALLY_FILLED)
                     sent.append(fill)
                     events += [fill, current]
                     if not order["batch"]:

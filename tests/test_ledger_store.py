@@ -28,17 +28,18 @@ from engine.ledger import (
     StrategyStateSaved,
     TradingStateChanged,
 )
-from ipc.messages import Fill, OrderEvent, OrderState
+from ipc.messages import Fill, OrderEvent, OrderSpec, OrderState
+from tests.support.orders import record_new
 
 SEG, SID = 2, 55796
 SMALL = LedgerConfig(initial_map_size_bytes=1024 * 1024)
 
 
 def new_order(intent_id: str, side: str = "BUY", qty: int = 10, strategy: str = "s1") -> OrderEvent:
+    spec = OrderSpec(segment=SEG, security_id=SID, side=side, order_type="LIMIT", qty_units=qty,  # type: ignore[arg-type]
+                     price_paise=10_000)
     return OrderEvent(
-        client_order_id="", intent_id=intent_id, strategy=strategy, segment=SEG, security_id=SID, side=side,
-        order_type="LIMIT", validity="DAY", product="INTRADAY", qty_units=qty, price_paise=10_000,
-        trigger_price_paise=0, state=OrderState.SUBMITTED, filled_qty_units=0, filled_value_paise=0,
+        client_order_id="", intent_id=intent_id, strategy=strategy, spec=spec, state=OrderState.SUBMITTED, filled_qty_units=0, filled_value_paise=0,
         venue_order_id="", reason_code="", reason="", ts_event_ns=1_700_000_000_000_000_000, ts_init_ns=1,
     )
 
@@ -61,12 +62,12 @@ def run_python(code: str) -> subprocess.CompletedProcess[str]:
 
 def scripted_flow(ledger: Ledger) -> None:
     ledger.append([deposit(10_000_000)])
-    buy = ledger.record_new_order(new_order("s1-1", "BUY", 10))
+    buy = record_new(ledger, new_order("s1-1", "BUY", 10))
     ledger.append([fill("F1", buy.client_order_id, "BUY", 4, 10_000, 15)])
     ledger.append([fill("F2", buy.client_order_id, "BUY", 6, 10_150, 20),
                    msgspec.structs.replace(ledger.order(buy.client_order_id), state=OrderState.FILLED,
                                            filled_qty_units=10, filled_value_paise=100_900)])
-    sell = ledger.record_new_order(new_order("s1-2", "SELL", 18))
+    sell = record_new(ledger, new_order("s1-2", "SELL", 18))
     ledger.append([fill("F3", sell.client_order_id, "SELL", 3, 10_300, 12)])
     ledger.append([fill("F4", sell.client_order_id, "SELL", 15, 10_200, 30)])
 
@@ -90,9 +91,9 @@ def test_scripted_flow_is_stored_and_reads_back_identical_after_reopen(tmp_path:
 def test_client_order_ids_are_short_and_unique_across_restarts(tmp_path: Path) -> None:
     ids = []
     with Ledger.open(tmp_path, SMALL) as ledger:
-        ids += [ledger.record_new_order(new_order(f"s1-{n}")).client_order_id for n in range(3)]
+        ids += [record_new(ledger, new_order(f"s1-{n}")).client_order_id for n in range(3)]
     with Ledger.open(tmp_path, SMALL) as ledger:
-        ids += [ledger.record_new_order(new_order(f"s1-{n}")).client_order_id for n in range(3, 5)]
+        ids += [record_new(ledger, new_order(f"s1-{n}")).client_order_id for n in range(3, 5)]
         assert ledger.next_order_no() == 6
     assert len(set(ids)) == 5
     prefix = ids[0].split("-")[0]
@@ -102,9 +103,9 @@ def test_client_order_ids_are_short_and_unique_across_restarts(tmp_path: Path) -
 
 def test_resent_intent_returns_its_existing_order_and_writes_nothing(tmp_path: Path) -> None:
     with Ledger.open(tmp_path, SMALL) as ledger:
-        first = ledger.record_new_order(new_order("ema-7"))
+        first = record_new(ledger, new_order("ema-7"))
         seq = ledger.last_seq
-        again = ledger.record_new_order(new_order("ema-7"))
+        again = record_new(ledger, new_order("ema-7"))
         assert again.duplicate and again.client_order_id == first.client_order_id
         assert ledger.last_seq == seq
         assert ledger.order(first.client_order_id).state is OrderState.SUBMITTED
@@ -242,7 +243,7 @@ def test_snapshot_reads_every_table_at_one_commit(tmp_path: Path) -> None:
             assert snap.last_seq() == 13
             orders = snap.orders()
             assert len(orders) == 2
-            assert [o.side for o in snap.open_orders().values()] == ["SELL"]
+            assert [o.spec.side for o in snap.open_orders().values()] == ["SELL"]
             assert len(snap.fills()) == 4 and snap.fill("F3").qty_units == 3
             assert snap.positions()[("s1", SEG, SID)].net_qty_units == -8
             assert snap.wallets()[TRADING_ACCOUNT].cash_paise == 10_082_923

@@ -8,6 +8,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -30,7 +31,7 @@ from actors.execution.groups import (
     step,
 )
 from engine.ledger import Ledger, LedgerConfig, ledger_dir
-from ipc.messages import CancelGroup, GroupEvent, GroupState, OrderIntent, OrderState, SubmitGroup
+from ipc.messages import CancelGroup, GroupEvent, GroupState, OrderIntent, OrderSpec, OrderState, SubmitGroup
 from tests.test_execution_actor import ExecHarness
 
 S = OrderState
@@ -41,8 +42,9 @@ POLICY = GroupPolicy(max_flatten_attempts=3, flatten_retry_ns=100 * MS)
 
 
 def leg(n: int, side: str, qty: int = 65, sid: int | None = None, gid: str = "g1") -> OrderIntent:
-    return OrderIntent(f"g1-leg{n}", "s1", 2, sid if sid is not None else 1000 + n, side, qty,  # type: ignore[arg-type]
-                       "MARKET", 0, 0, "DAY", "INTRADAY", T0, T0, T0, False, gid)
+    spec = OrderSpec(segment=2, security_id=sid if sid is not None else 1000 + n, side=side,  # type: ignore[arg-type]
+                     order_type="MARKET", qty_units=qty)
+    return OrderIntent(f"g1-leg{n}", "s1", spec, T0, T0, T0, False, gid)
 
 
 def submit_msg(legs: list[OrderIntent], timeout_ms: int = 1_000, structure: str = "CUSTOM",
@@ -104,7 +106,8 @@ def test_rejected_leg_rolls_back_and_flattens_what_filled():
     flatten = [c for c in r.commands if isinstance(c, SendFlatten)]
     assert len(flatten) == 1 and flatten[0].leg_index == 0
     intent = flatten[0].intent
-    assert (intent.side, intent.qty_units, intent.order_type, intent.reduce_only) == ("SELL", 130, "MARKET", True)
+    assert (intent.spec.side, intent.spec.qty_units, intent.spec.order_type, intent.reduce_only) == \
+        ("SELL", 130, "MARKET", True)
     assert intent.intent_id == grp.flatten_intent_id("g1", 0, 1) and intent.group_id == "g1"
     r = flat(r.group, 0, S.FILLED, 130)
     assert r.group.state is G.ROLLED_BACK and r.step is GroupStep.ROLLED_BACK
@@ -121,7 +124,7 @@ def test_timeout_cancels_working_legs_and_flattens_partial_fills():
     assert r.commands == (CancelLeg(leg_index=0, client_order_id="C0"),)  # the SELL leg was never sent
     r = upd(r.group, 0, S.CANCELED, 25)  # five more traded before the cancel landed
     (cmd,) = r.commands
-    assert isinstance(cmd, SendFlatten) and cmd.intent.qty_units == 25
+    assert isinstance(cmd, SendFlatten) and cmd.intent.spec.qty_units == 25
     r = flat(r.group, 0, S.FILLED, 25)
     assert r.group.state is G.ROLLED_BACK
     assert r.group.legs[1].state is None  # never sent
@@ -133,9 +136,9 @@ def test_rollback_buys_back_the_shorts_before_selling_the_hedges():
     r = upd(r.group, 1, S.FILLED, 65)
     r = upd(r.group, 2, S.EXPIRED, 0)
     flattens = [c for c in r.commands if isinstance(c, SendFlatten)]
-    assert [(c.leg_index, c.intent.side) for c in flattens] == [(1, "BUY")]  # the hedge waits
+    assert [(c.leg_index, c.intent.spec.side) for c in flattens] == [(1, "BUY")]  # the hedge waits
     r = flat(r.group, 1, S.FILLED, 65)
-    assert [(c.leg_index, c.intent.side) for c in r.commands] == [(0, "SELL")]
+    assert [(c.leg_index, c.intent.spec.side) for c in r.commands] == [(0, "SELL")]
     r = flat(r.group, 0, S.FILLED, 65)
     assert r.group.state is G.ROLLED_BACK
 
@@ -147,7 +150,7 @@ def test_failed_flatten_is_retried_after_the_pause_then_rollback_fails_with_the_
     now = T0
     for attempt in range(1, POLICY.max_flatten_attempts + 1):
         (cmd,) = r.commands
-        assert isinstance(cmd, SendFlatten) and cmd.intent.qty_units == 40 - 10 * max(0, attempt - 2)
+        assert isinstance(cmd, SendFlatten) and cmd.intent.spec.qty_units == 40 - 10 * max(0, attempt - 2)
         r = flat(r.group, 0, S.REJECTED if attempt == 1 else S.CANCELED, 0 if attempt == 1 else 10, now, attempt)
         if attempt < POLICY.max_flatten_attempts:
             assert r.group.state is G.ROLLING_BACK and r.commands == ()
@@ -194,7 +197,7 @@ def test_invalid_group_is_rejected_before_anything_is_sent(legs, timeout_ms, rea
 
 def test_leg_of_another_strategy_is_rejected():
     other = leg(0, "BUY")
-    other = OrderIntent(*[("s2" if f == "strategy" else getattr(other, f)) for f in other.__struct_fields__])
+    other = msgspec.structs.replace(other, strategy="s2")
     r = started([other])
     assert r.group.reason_code == GroupReason.LEG_OF_OTHER_STRATEGY.value
 
@@ -230,7 +233,7 @@ def test_group_event_round_trips_and_resume_resends_only_what_has_no_order_id():
     resumed = step(restored, Resume(now_ns=T0 + 5), POLICY)
     (cmd,) = resumed.commands
     assert isinstance(cmd, SendFlatten) and cmd.intent.intent_id == grp.flatten_intent_id("g1", 0, 1)
-    assert cmd.intent.qty_units == 130
+    assert cmd.intent.spec.qty_units == 130
 
 
 # --------------------------------------------------------------------------------------------
@@ -272,7 +275,7 @@ def drive(draw: Any, sides: list[str], qtys: list[int], policy: GroupPolicy) -> 
     def carry_out(cmd: Any) -> None:
         world.n += 1
         if isinstance(cmd, SendLeg):
-            side = cmd.intent.side
+            side = cmd.intent.spec.side
             if side == "SELL":  # never naked: every BUY leg is filled by now
                 assert all(o["filled"] == o["qty"] for o in world.orders.values()
                            if o["kind"] == "leg" and o["side"] == "BUY")
@@ -280,7 +283,7 @@ def drive(draw: Any, sides: list[str], qtys: list[int], policy: GroupPolicy) -> 
             world.leg_sends[cmd.leg_index] += 1
             assert world.leg_sends[cmd.leg_index] == 1, "a leg was sent twice"
             coid = f"L{cmd.leg_index}"
-            world.orders[coid] = dict(kind="leg", leg=cmd.leg_index, side=side, qty=cmd.intent.qty_units,
+            world.orders[coid] = dict(kind="leg", leg=cmd.leg_index, side=side, qty=cmd.intent.spec.qty_units,
                                       filled=0, state=S.ACCEPTED, cancel=False)
             rejected = draw(st.booleans()) and draw(st.booleans())
             if rejected:
@@ -292,15 +295,15 @@ def drive(draw: Any, sides: list[str], qtys: list[int], policy: GroupPolicy) -> 
             assert isinstance(cmd, SendFlatten)
             i = cmd.leg_index
             exposure = world.position[i] * (1 if sides[i] == "BUY" else -1)
-            assert 0 < cmd.intent.qty_units <= exposure, "flatten beyond the open quantity"
-            assert cmd.intent.side != sides[i] and cmd.intent.reduce_only
+            assert 0 < cmd.intent.spec.qty_units <= exposure, "flatten beyond the open quantity"
+            assert cmd.intent.spec.side != sides[i] and cmd.intent.reduce_only
             if sides[i] == "BUY":  # hedges go only once the shorts are flat and done
                 for j, s in enumerate(sides):
                     if s == "SELL":
                         assert world.position[j] == 0
                         assert f"L{j}" not in world.working()
             coid = f"F{i}.{cmd.intent.intent_id.rsplit('.', 1)[1]}"
-            world.orders[coid] = dict(kind="flat", leg=i, side=cmd.intent.side, qty=cmd.intent.qty_units, filled=0,
+            world.orders[coid] = dict(kind="flat", leg=i, side=cmd.intent.spec.side, qty=cmd.intent.spec.qty_units, filled=0,
                                       state=S.ACCEPTED, cancel=False)
             inbox.append(coid)
 
@@ -468,7 +471,7 @@ def test_leg_rejected_by_the_venue_rolls_back_to_a_flat_position_in_the_ledger(h
     pos = h.ledger.position("s1", first.segment, first.security_id)
     assert pos.net_qty_units == 0 and pos.realised_pnl_paise == (99_00 - 100_00) * first.lot_size_units
     flatten = h.ledger.order(h.ledger.client_order_id_for(grp.flatten_intent_id("rb1", 0, 1)))
-    assert flatten.state is S.FILLED and flatten.side == "SELL" and flatten.qty_units == first.lot_size_units
+    assert flatten.state is S.FILLED and flatten.spec.side == "SELL" and flatten.spec.qty_units == first.lot_size_units
     steps = [e.step for e in group_steps(h.ledger, "rb1")]
     assert steps[0] == "STARTED" and steps[-1] == "ROLLED_BACK"
     assert h.ledger.verify() == []
@@ -495,7 +498,7 @@ def test_spread_that_times_out_cancels_the_short_and_sells_the_hedge(h):
     assert h.ledger.position("s1", sell_inst.segment, sell_inst.security_id) is None  # never traded
     assert h.ledger.position("s1", buy_inst.segment, buy_inst.security_id).net_qty_units == 0
     flatten = h.ledger.order(h.ledger.client_order_id_for(grp.flatten_intent_id("sp1", 0, 1)))
-    assert (flatten.side, flatten.state) == ("SELL", S.FILLED)
+    assert (flatten.spec.side, flatten.state) == ("SELL", S.FILLED)
     assert h.ledger.verify() == []
 
 
@@ -526,7 +529,7 @@ def test_resent_group_is_recognised_and_never_runs_twice(h):
 def test_group_with_an_invalid_leg_is_rejected_and_nothing_is_sent(h):
     legs, insts = condor_legs(h, "bad1")
     quote_all(h, insts)
-    bad = OrderIntent(*[(7 if f == "qty_units" else getattr(legs[2], f)) for f in legs[2].__struct_fields__])
+    bad = msgspec.structs.replace(legs[2], spec=msgspec.structs.replace(legs[2].spec, qty_units=7))
     send_group(h, [legs[0], legs[1], bad, legs[3]], "bad1")
     row = h.ledger.group("bad1")
     assert row.state is G.REJECTED and row.reason_code == "LEG_INVALID" and "leg 2" in row.detail

@@ -17,7 +17,6 @@ from actors.execution.orders import (
     IllegalTransition,
     LifecycleEvent,
     OrderSnapshot,
-    OrderSpec,
     RejectReason,
     RequestCancel,
     RequestModify,
@@ -28,7 +27,6 @@ from actors.execution.orders import (
     invariant_violations,
     modified_spec,
     new_order,
-    spec_from_intent,
     to_order_event,
     validate_spec,
 )
@@ -44,7 +42,7 @@ from actors.execution.venue import (
     Rejected,
     Triggered,
 )
-from ipc.messages import OrderEvent, OrderIntent, OrderState
+from ipc.messages import OrderEvent, OrderSpec, OrderState
 from ipc.reasons import RejectReason as Code  # the venue's codes (RejectReason here is validate_spec's)
 
 S = OrderState
@@ -56,9 +54,6 @@ TICK = 5
 
 def make_spec(**overrides: Any) -> OrderSpec:
     fields: dict[str, Any] = dict(
-        client_order_id="c-1",
-        intent_id="i-1",
-        strategy="orb",
         segment=2,
         security_id=55796,
         side="BUY",
@@ -71,6 +66,10 @@ def make_spec(**overrides: Any) -> OrderSpec:
     )
     fields.update(overrides)
     return OrderSpec(**fields)
+
+
+def make_order(spec: OrderSpec, modify_cap: int = DHAN_MODIFY_CAP) -> OrderSnapshot:
+    return new_order(spec, client_order_id=COID, intent_id="i-1", strategy="orb", modify_cap=modify_cap)
 
 
 def stop_spec(**overrides: Any) -> OrderSpec:
@@ -141,7 +140,6 @@ def modify_refused(code: Code = Code.INVALID_MODIFY, reason: str = "") -> Modify
 @pytest.mark.parametrize(
     ("overrides", "reason", "text"),
     [
-        ({"client_order_id": ""}, RejectReason.MISSING_CLIENT_ORDER_ID, "no client order id"),
         ({"segment": 0}, RejectReason.SEGMENT_NOT_TRADABLE, "IDX_I:55796"),
         ({"side": "HOLD"}, RejectReason.BAD_SIDE, "'HOLD'"),
         ({"order_type": "STOP"}, RejectReason.BAD_ORDER_TYPE, "'STOP'"),
@@ -235,42 +233,9 @@ def test_freeze_limit_zero_means_unknown_and_is_not_enforced() -> None:
 
 
 def test_modified_spec_is_validated_like_a_new_order() -> None:
-    order = new_order(make_spec())
+    order = make_order(make_spec())
     request = RequestModify(qty_units=100, price_paise=12055)
     assert validate_spec(modified_spec(order, request), LOT, TICK) is RejectReason.QTY_NOT_LOT_MULTIPLE
-
-
-def test_spec_from_intent_copies_what_was_asked() -> None:
-    intent = OrderIntent(
-        intent_id="orb-7",
-        strategy="orb",
-        segment=2,
-        security_id=55796,
-        side="SELL",
-        qty_units=65,
-        order_type="SL_M",
-        price_paise=0,
-        trigger_price_paise=11800,
-        validity="DAY",
-        product="MARGIN",
-        ts_event_ns=1,
-        ts_init_ns=2,
-        ts_created_ns=3,
-    )
-    spec = spec_from_intent(intent, "c-9", ts_approved_ns=4)
-    assert (spec.client_order_id, spec.intent_id, spec.side, spec.order_type, spec.qty_units) == (
-        "c-9",
-        "orb-7",
-        "SELL",
-        "SL_M",
-        65,
-    )
-    assert (spec.trigger_price_paise, spec.product, spec.ts_created_ns, spec.ts_approved_ns) == (
-        11800,
-        "MARGIN",
-        3,
-        4,
-    )
 
 
 # ---------------------------------------------------------------------------- the table, pair by pair
@@ -293,7 +258,7 @@ REACH: dict[OrderState, tuple[OrderSpec, tuple[LifecycleEvent, ...]]] = {
 
 def reach(state: OrderState) -> OrderSnapshot:
     spec, events = REACH[state]
-    order = run(new_order(spec), *events)
+    order = run(make_order(spec), *events)
     assert order.state is state
     return order
 
@@ -398,7 +363,7 @@ def test_apply_returns_a_new_snapshot_and_leaves_the_old_one_alone() -> None:
 
 
 def test_sl_order_passes_through_triggered_before_filling() -> None:
-    order = run(new_order(stop_spec()), Submit(1), accept("V1"))
+    order = run(make_order(stop_spec()), Submit(1), accept("V1"))
     assert order.state is S.ACCEPTED and not order.triggered
     order = run(order, trigger())
     assert order.state is S.TRIGGERED and order.triggered
@@ -409,7 +374,7 @@ def test_sl_order_passes_through_triggered_before_filling() -> None:
 
 def test_sl_m_order_triggers_once_then_refuses_a_second_trigger_while_pending() -> None:
     spec = make_spec(order_type="SL_M", price_paise=0, trigger_price_paise=12050)
-    order = run(new_order(spec), Submit(1), accept("V1"), RequestCancel(), trigger())
+    order = run(make_order(spec), Submit(1), accept("V1"), RequestCancel(), trigger())
     assert order.state is S.PENDING_CANCEL and order.triggered
     refused(apply(order, trigger()), TransitionError.ALREADY_TRIGGERED)
     assert run(order, cancel_refused()).state is S.TRIGGERED
@@ -421,7 +386,7 @@ def test_trigger_is_refused_for_orders_without_a_trigger() -> None:
 
 
 def test_stop_order_fill_without_a_trigger_update_is_kept_and_marks_it_triggered() -> None:
-    order = run(new_order(stop_spec()), Submit(1), accept("V1"), fill("f1", 65, 12100))
+    order = run(make_order(stop_spec()), Submit(1), accept("V1"), fill("f1", 65, 12100))
     assert order.state is S.PARTIALLY_FILLED and order.triggered
 
 
@@ -439,10 +404,10 @@ def test_cancel_rejected_returns_to_the_state_before_the_request(state: OrderSta
 def test_modify_rejected_returns_to_the_state_before_with_the_old_values(state: OrderState) -> None:
     order = reach(state)
     back = run(
-        order, RequestModify(260, 12100, order.trigger_price_paise), modify_refused(Code.BAD_INPUT, "price band")
+        order, RequestModify(260, 12100, order.spec.trigger_price_paise), modify_refused(Code.BAD_INPUT, "price band")
     )
     assert back.state is state
-    assert (back.qty_units, back.price_paise) == (order.qty_units, order.price_paise)
+    assert (back.spec.qty_units, back.spec.price_paise) == (order.spec.qty_units, order.spec.price_paise)
     assert back.pending_modify is None and back.modify_count == 1
 
 
@@ -455,8 +420,7 @@ def test_cancel_rejected_after_fills_meanwhile_returns_to_partially_filled() -> 
 def test_modify_accepted_applies_the_new_values() -> None:
     order = run(reach(S.PARTIALLY_FILLED), RequestModify(195, 12055), modified())
     assert order.state is S.PARTIALLY_FILLED
-    assert (order.qty_units, order.price_paise, order.leaves_qty_units) == (195, 12055, 130)
-    assert order.spec.qty_units == 130  # what was asked stays on record
+    assert (order.spec.qty_units, order.spec.price_paise, order.leaves_qty_units) == (195, 12055, 130)
 
 
 def test_modify_cannot_shrink_the_order_to_or_below_its_filled_qty() -> None:
@@ -476,7 +440,7 @@ def test_modify_cap_defaults_to_dhans_25_and_is_enforced() -> None:
 
 
 def test_a_rejected_modify_still_counts_against_the_cap() -> None:
-    order = run(new_order(make_spec(), modify_cap=1), Submit(1), accept("V1"))
+    order = run(make_order(make_spec(), modify_cap=1), Submit(1), accept("V1"))
     order = run(order, RequestModify(195, 12050), modify_refused())
     refused(apply(order, RequestModify(195, 12050)), TransitionError.MODIFY_CAP_REACHED)
 
@@ -527,7 +491,7 @@ def test_cancel_may_be_requested_while_a_modify_is_pending() -> None:
     assert order.state is S.PENDING_CANCEL and order.pending_modify is not None
     assert run(order, cancel_refused()).state is S.PENDING_UPDATE  # the modify is still out
     accepted_first = run(order, modified())
-    assert accepted_first.state is S.PENDING_CANCEL and accepted_first.qty_units == 195
+    assert accepted_first.state is S.PENDING_CANCEL and accepted_first.spec.qty_units == 195
     assert run(accepted_first, cancel_refused()).state is S.ACCEPTED
     assert run(order, modify_refused(), cancel()).state is S.CANCELED
 
@@ -535,7 +499,7 @@ def test_cancel_may_be_requested_while_a_modify_is_pending() -> None:
 def test_fill_beyond_old_qty_while_modify_pending_proves_the_modify() -> None:
     order = run(reach(S.PENDING_UPDATE), fill("f1", 160, 12055))  # old qty 130, requested 195
     assert order.state is S.PARTIALLY_FILLED
-    assert (order.qty_units, order.price_paise, order.pending_modify) == (195, 12055, None)
+    assert (order.spec.qty_units, order.spec.price_paise, order.pending_modify) == (195, 12055, None)
     refused(apply(order, modified()), TransitionError.NOT_ALLOWED_IN_STATE)
 
 
@@ -567,7 +531,7 @@ def test_order_event_carries_the_snapshot_and_survives_the_wire() -> None:
     message = to_order_event(order, ts_event_ns=111, ts_init_ns=222)
     decoded = msgspec.msgpack.decode(msgspec.msgpack.encode(message), type=OrderEvent)
     assert decoded == message
-    assert (decoded.state, decoded.qty_units, decoded.price_paise) == (S.PARTIALLY_FILLED, 195, 12055)
+    assert (decoded.state, decoded.spec.qty_units, decoded.spec.price_paise) == (S.PARTIALLY_FILLED, 195, 12055)
     assert (decoded.filled_qty_units, decoded.filled_value_paise) == (65, 65 * 12050)
     assert (decoded.venue_order_id, decoded.ts_sent_ns, decoded.ts_event_ns) == ("V1", 10, 111)
 
@@ -627,7 +591,7 @@ event_strategy = st.sampled_from(
 def test_any_event_sequence_keeps_the_order_consistent(
     order_type: str, modify_cap: int, opening: tuple[LifecycleEvent, ...], events: list[LifecycleEvent]
 ) -> None:
-    order = new_order(make_spec(order_type=order_type), modify_cap=modify_cap)
+    order = make_order(make_spec(order_type=order_type), modify_cap=modify_cap)
     events = [*opening, *events]
     accepted_fills: dict[str, tuple[int, int]] = {}
     for event in events:
@@ -654,8 +618,8 @@ def test_any_event_sequence_keeps_the_order_consistent(
         else:
             assert (order.filled_qty_units, order.fill_ids) == (before.filled_qty_units, before.fill_ids)
         assert invariant_violations(order) == ()
-        assert 0 <= order.filled_qty_units <= order.qty_units
-        assert order.leaves_qty_units == order.qty_units - order.filled_qty_units >= 0
+        assert 0 <= order.filled_qty_units <= order.spec.qty_units
+        assert order.leaves_qty_units == order.spec.qty_units - order.filled_qty_units >= 0
         assert order.filled_qty_units == sum(q for q, _ in accepted_fills.values())
         assert order.filled_value_paise == sum(q * p for q, p in accepted_fills.values())
         assert set(order.fill_ids) == set(accepted_fills)
@@ -663,4 +627,4 @@ def test_any_event_sequence_keeps_the_order_consistent(
         if order.state is S.TRIGGERED:
             assert order_type in ("SL", "SL_M")
         if before.state is S.FILLED or order.state is S.FILLED:
-            assert order.filled_qty_units == order.qty_units
+            assert order.filled_qty_units == order.spec.qty_units

@@ -18,7 +18,6 @@ import actors.execution.paper as paper_module
 from actors.execution.charges import SegmentClass, charges_for_fill
 from actors.execution.orders import (
     OrderSnapshot,
-    OrderSpec,
     RequestCancel,
     RequestModify,
     Submit,
@@ -42,7 +41,7 @@ from actors.execution.venue import (
     VenueEvent,
 )
 from engine.money import format_paise
-from ipc.messages import Depth, OrderState, Quote, Tick
+from ipc.messages import Depth, OrderSpec, OrderState, Quote, Tick
 from ipc.reasons import RejectReason
 
 S = OrderState
@@ -103,11 +102,9 @@ def quote(ltp_paise: int, volume_units: int, security_id: int = OPT) -> Quote:
     )
 
 
-def spec(cid: str = "c-1", **overrides: Any) -> OrderSpec:
+def spec(cid: str = "c-1", **overrides: Any) -> OrderSnapshot:
+    """A new (INITIALIZED) order ``cid`` of strategy "orb": a LIMIT BUY 100 @ 100.00 unless changed."""
     fields: dict[str, Any] = dict(
-        client_order_id=cid,
-        intent_id=f"i-{cid}",
-        strategy="orb",
         segment=SEG,
         security_id=OPT,
         side="BUY",
@@ -119,10 +116,10 @@ def spec(cid: str = "c-1", **overrides: Any) -> OrderSpec:
         trigger_price_paise=0,
     )
     fields.update(overrides)
-    return OrderSpec(**fields)
+    return new_order(OrderSpec(**fields), client_order_id=cid, intent_id=f"i-{cid}", strategy="orb")
 
 
-def market(cid: str = "c-1", **overrides: Any) -> OrderSpec:
+def market(cid: str = "c-1", **overrides: Any) -> OrderSnapshot:
     return spec(cid, order_type="MARKET", price_paise=0, **overrides)
 
 
@@ -135,10 +132,10 @@ class Oms:
         self.fills: dict[str, list[Filled]] = {}
         self.events: list[VenueEvent] = []
 
-    def submit(self, order_spec: OrderSpec, now_ns: int = T0, **kw: Any) -> list[VenueEvent]:
-        snap = apply(new_order(order_spec), Submit(ts_sent_ns=now_ns))
+    def submit(self, order: OrderSnapshot, now_ns: int = T0, **kw: Any) -> list[VenueEvent]:
+        snap = apply(order, Submit(ts_sent_ns=now_ns))
         assert isinstance(snap, OrderSnapshot)
-        self.orders[order_spec.client_order_id] = snap
+        self.orders[order.client_order_id] = snap
         return self.feed(self.venue.submit(snap, now_ns, **kw))
 
     def cancel(self, cid: str, now_ns: int = T0) -> list[VenueEvent]:
@@ -156,7 +153,7 @@ class Oms:
             if isinstance(event, Filled):
                 self.fills.setdefault(event.client_order_id, []).append(event)
                 if order.spec.order_type in ("LIMIT", "SL"):  # never worse than the working limit
-                    limit = order.price_paise
+                    limit = order.spec.price_paise
                     assert event.price_paise <= limit if order.spec.side == "BUY" else event.price_paise >= limit
             self.orders[event.client_order_id] = self.legal(order, event)
         self.events.extend(events)
@@ -498,7 +495,7 @@ def test_modify_qty_and_price_become_the_working_values() -> None:
     assert oms.feed(venue.on_tick(tick(9_975), T0 + 1)) == []  # above the new limit
     assert fills_of(oms.feed(venue.on_tick(tick(9_965), T0 + 2))) == [(60, 9_970)]
     order = oms.orders["c-1"]
-    assert (order.state, order.qty_units, order.price_paise) == (S.FILLED, 60, 9_970)
+    assert (order.state, order.spec.qty_units, order.spec.price_paise) == (S.FILLED, 60, 9_970)
 
 
 def test_modify_smaller_qty_keeps_the_queue_place_and_a_price_change_loses_it() -> None:
@@ -790,7 +787,7 @@ def test_invalid_and_duplicate_orders_are_rejected_with_reasons() -> None:
     assert isinstance(bad[0], Rejected) and bad[0].reason_code is RejectReason.INVALID_ORDER
     assert "BUY SL trigger 100.50 is above its limit price 100.00" in bad[0].reason
     oms.submit(spec("dup", price_paise=9_980))
-    snap = apply(new_order(spec("dup", price_paise=9_980)), Submit())
+    snap = apply(spec("dup", price_paise=9_980), Submit())
     assert isinstance(snap, OrderSnapshot)
     again = venue.submit(snap, T0)
     assert isinstance(again[0], Rejected) and again[0].reason_code is RejectReason.DUPLICATE_ORDER_ID
@@ -873,7 +870,7 @@ def books(draw: st.DrawFn, sides: str | None = None) -> Depth:
 
 
 @st.composite
-def order_specs(draw: st.DrawFn, cid: str) -> OrderSpec:
+def order_specs(draw: st.DrawFn, cid: str) -> OrderSnapshot:
     order_type = draw(st.sampled_from(["MARKET", "LIMIT", "SL", "SL_M"]))
     side = draw(st.sampled_from(["BUY", "SELL"]))
     price = MID + TICK * draw(st.integers(-8, 8)) if order_type in ("LIMIT", "SL") else 0
@@ -975,7 +972,7 @@ def test_any_venue_event_sequence_is_legal_in_the_order_state_machine(
 def check_orders(oms: Oms) -> None:
     for cid, order in oms.orders.items():
         fills = oms.fills.get(cid, [])
-        assert order.filled_qty_units <= order.qty_units
+        assert order.filled_qty_units <= order.spec.qty_units
         assert sum(f.qty_units for f in fills) == order.filled_qty_units
         assert sum(f.qty_units * f.price_paise for f in fills) == order.filled_value_paise
         if fills and order.spec.order_type in ("SL", "SL_M"):

@@ -16,7 +16,7 @@ from ipc.reasons import Denial, DenyReason
 from actors.risk.limits import OrderLimits, RiskLimits, StrategyLimits, decode_limits, resolve
 from engine.model.calendar import default_calendar
 from engine.model.ist import NS_PER_S, ist_day_number, ist_ns
-from ipc.messages import Fill, OrderEvent, OrderIntent, OrderState, Position
+from ipc.messages import Fill, OrderEvent, OrderIntent, OrderSpec, OrderState, Position
 
 NSE_FNO = 2
 NIFTY_OPT = 55796
@@ -29,13 +29,13 @@ OPT = InstrumentLimits(
 
 
 def intent(**kw: object) -> OrderIntent:
-    base = dict(
-        intent_id="i-1", strategy="ema", segment=NSE_FNO, security_id=NIFTY_OPT, side="BUY", qty_units=65,
-        order_type="LIMIT", price_paise=10_000, trigger_price_paise=0, validity="DAY", product="INTRADAY",
-        ts_event_ns=T10, ts_init_ns=T10, ts_created_ns=T10,
-    )
-    base.update(kw)
-    return OrderIntent(**base)  # type: ignore[arg-type]
+    """An intent; keywords name its own fields or its spec's."""
+    spec = dict(segment=NSE_FNO, security_id=NIFTY_OPT, side="BUY", qty_units=65, order_type="LIMIT",
+                price_paise=10_000, trigger_price_paise=0, validity="DAY", product="INTRADAY")
+    base = dict(intent_id="i-1", strategy="ema", ts_event_ns=T10, ts_init_ns=T10, ts_created_ns=T10)
+    for name, value in kw.items():
+        (spec if name in OrderSpec.__struct_fields__ else base)[name] = value
+    return OrderIntent(spec=OrderSpec(**spec), **base)  # type: ignore[arg-type]
 
 
 def engine(limits: RiskLimits | None = None, cash_paise: int = 10**12, mark_paise: int = 10_000) -> RiskEngine:
@@ -198,7 +198,7 @@ def test_non_intent_object_is_denied():
 
 
 def test_malformed_intent_built_with_replace_is_denied():
-    bad = msgspec.structs.replace(intent(), price_paise=float("nan"))
+    bad = intent(price_paise=float("nan"))
     d = engine().check(bad, T10)
     assert d is not None and d.reason is DenyReason.BAD_PRICE
 
@@ -208,7 +208,7 @@ _ANY = st.one_of(
     st.sampled_from(["BUY", "SELL", "LIMIT", "MARKET", "SL", "SL_M", "DAY", "IOC", "INTRADAY", "CNC"]),
     st.lists(st.integers(), max_size=2), st.binary(max_size=4),
 )
-_FIELDS = [f for f in OrderIntent.__struct_fields__]
+_FIELDS = [f for f in (*OrderIntent.__struct_fields__, *OrderSpec.__struct_fields__) if f != "spec"]
 
 
 @settings(max_examples=300, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -373,7 +373,7 @@ def test_intent_above_freeze_is_sliced_into_whole_lots():
     big = intent(intent_id="big", qty_units=4_030, price_paise=1_000)  # 62 lots; freeze 1755 = 27 lots
     assert eng.check(big, T10) is None
     orders = eng.record_approved(big, T10)
-    assert [o.qty_units for o in orders] == [1755, 1755, 520]
+    assert [o.spec.qty_units for o in orders] == [1755, 1755, 520]
     assert [o.intent_id for o in orders] == ["big.1", "big.2", "big.3"]
     assert eng.orders_in_last_second(T10) == 3 and eng.open_orders == 3
     assert eng.check(intent(intent_id="big"), T10 + NS_PER_S).reason is DenyReason.DUPLICATE_INTENT
@@ -384,7 +384,7 @@ def test_intent_above_freeze_goes_whole_when_the_venue_slices_but_counts_every_s
     eng.venue_slices = True  # the live Dhan venue sends the slices as child orders of one order
     big = intent(intent_id="big", qty_units=4_030, price_paise=1_000)
     (order,) = eng.record_approved(big, T10)
-    assert order is big and order.qty_units == 4_030
+    assert order is big and order.spec.qty_units == 4_030
     assert eng.orders_in_last_second(T10) == 3 and eng.orders_today == 3 and eng.open_orders == 1
 
 
@@ -405,7 +405,7 @@ def test_above_freeze_is_denied_when_slicing_disabled():
 
 def test_slice_intent_keeps_lot_multiples_when_freeze_is_not_one():
     parts = slice_intent(intent(qty_units=3_900), 1_801, 75)
-    assert [p.qty_units for p in parts] == [1_800, 1_800, 300]
+    assert [p.spec.qty_units for p in parts] == [1_800, 1_800, 300]
     assert slice_intent(intent(qty_units=65), 1_755, 65) == [intent(qty_units=65)]
 
 
@@ -542,10 +542,11 @@ def _fill(side: str, qty: int, price: int = 10_000, strategy: str = "ema") -> Fi
 
 
 def _event(intent_id: str, state: OrderState, filled: int = 0, qty: int = 65) -> OrderEvent:
+    spec = OrderSpec(segment=NSE_FNO, security_id=NIFTY_OPT, side="BUY", order_type="LIMIT", qty_units=qty,
+                     price_paise=10_000)
     return OrderEvent(
-        client_order_id="c-" + intent_id, intent_id=intent_id, strategy="ema", segment=NSE_FNO,
-        security_id=NIFTY_OPT, side="BUY", order_type="LIMIT", validity="DAY", product="INTRADAY", qty_units=qty,
-        price_paise=10_000, trigger_price_paise=0, state=state, filled_qty_units=filled,
+        client_order_id="c-" + intent_id, intent_id=intent_id, strategy="ema", spec=spec, state=state,
+        filled_qty_units=filled,
         filled_value_paise=filled * 10_000, venue_order_id="v", reason_code="", reason="", ts_event_ns=T10,
         ts_init_ns=T10,
     )

@@ -45,7 +45,8 @@ def test_square_off_closes_a_position_opened_by_an_order_in_flight_when_it_began
             elif isinstance(msg, Fill):
                 risk.on_fill(msg)
         exits = _submitted(ctx)[1:]
-        assert [(e.intent.side, e.intent.qty_units, e.intent.reduce_only) for e in exits] == [("SELL", 5, True)]
+        assert [(e.intent.spec.side, e.intent.spec.qty_units, e.intent.reduce_only) for e in exits] == \
+            [("SELL", 5, True)]
     finally:
         risk.on_stop()
         h.close()

@@ -184,9 +184,11 @@ def test_exit_action_becomes_a_reduce_only_market_intent_the_halted_engine_lets_
     eng.on_mark(NSE_FNO, SID, 900)
     eng.on_fill(fill("BUY", 100, 1_000))
     order = exit_intent(flatten, "risk-exit-1", T10 + 2)
-    assert (order.side, order.qty_units, order.order_type, order.reduce_only) == ("SELL", 100, "MARKET", True)
+    spec = order.spec
+    assert (spec.side, spec.qty_units, spec.order_type, order.reduce_only) == ("SELL", 100, "MARKET", True)
     assert eng.check(order, T10 + 2) is None
-    assert eng.check(msgspec.structs.replace(order, intent_id="x", qty_units=101), T10 + 2) is not None
+    more = msgspec.structs.replace(order, intent_id="x", spec=msgspec.structs.replace(spec, qty_units=101))
+    assert eng.check(more, T10 + 2) is not None
 
 
 # --- replay batches: where the first rule would fire --------------------------------------------

@@ -18,7 +18,7 @@ from actors.risk.overrides import (
     save_changes,
 )
 from actors.risk.state import RiskStatus, TradingState
-from ipc.messages import Fill, OrderEvent, OrderState
+from ipc.messages import Fill, OrderEvent, OrderSpec, OrderState
 from tests.test_risk_checks import NIFTY_OPT, NSE_FNO, T10, engine
 
 
@@ -85,8 +85,9 @@ def open_order(**kw: object) -> OrderEvent:
                   filled_value_paise=0, venue_order_id="", reason_code="", reason="", ts_event_ns=T10,
                   ts_init_ns=T10)
     fields.update(kw)
-    names = {f.name for f in msgspec.structs.fields(OrderEvent)}
-    return OrderEvent(**{k: v for k, v in fields.items() if k in names})  # type: ignore[arg-type]
+    spec = OrderSpec(**{k: v for k, v in fields.items() if k in OrderSpec.__struct_fields__})  # type: ignore[arg-type]
+    return OrderEvent(spec=spec, **{k: v for k, v in fields.items()  # type: ignore[arg-type]
+                                    if k in OrderEvent.__struct_fields__ and k != "spec"})
 
 
 def test_modify_within_the_rules_passes() -> None:

@@ -12,7 +12,7 @@ from ipc.reasons import DenyReason
 from actors.risk.limits import RiskLimits
 from engine.model.ist import NS_PER_S, ist_ns
 from actors.risk.state import Command, RefusalCode, RiskStatus, TradingState, TransitionRefused
-from ipc.messages import Fill, OrderIntent
+from ipc.messages import Fill, OrderIntent, OrderSpec
 
 NSE_FNO = 2
 SID = 55796
@@ -21,10 +21,9 @@ INST = InstrumentLimits(segment=NSE_FNO, security_id=SID, lot_size_units=65, tic
 
 
 def intent(intent_id: str, side: str, qty: int, reduce_only: bool = False) -> OrderIntent:
-    return OrderIntent(
-        intent_id, "ema", NSE_FNO, SID, side, qty, "LIMIT", 10_000, 0, "DAY", "INTRADAY",  # type: ignore[arg-type]
-        T10, T10, T10, reduce_only,
-    )
+    spec = OrderSpec(segment=NSE_FNO, security_id=SID, side=side, order_type="LIMIT", qty_units=qty,  # type: ignore[arg-type]
+                     price_paise=10_000)
+    return OrderIntent(intent_id, "ema", spec, T10, T10, T10, reduce_only)
 
 
 def long_engine(status: RiskStatus, units: int = 130) -> RiskEngine:

@@ -115,7 +115,7 @@ def test_message_flow_is_the_same_in_both_topologies(daemon_factory, topology):
     finally:
         w.close()
     intent = msgs[-1]
-    assert isinstance(intent, OrderIntent) and intent.strategy == "relay" and intent.security_id == 99
+    assert isinstance(intent, OrderIntent) and intent.strategy == "relay" and intent.spec.security_id == 99
     assert intent.ts_created_ns >= intent.ts_init_ns
 
 

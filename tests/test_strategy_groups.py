@@ -77,8 +77,8 @@ def test_iron_condor_is_one_group_with_the_hedges_filled_before_the_short_legs_a
         orders = ledger_read(d, lambda s: {o.intent_id: o for o in s.orders().values()})
         legs = [orders[leg.intent.intent_id] for leg in group.legs]
         assert all(o.state is OrderState.FILLED for o in legs)
-        buys = [o for o in legs if o.side == "BUY"]
-        sells = [o for o in legs if o.side == "SELL"]
+        buys = [o for o in legs if o.spec.side == "BUY"]
+        sells = [o for o in legs if o.spec.side == "SELL"]
         assert len(buys) == 2 and len(sells) == 2
         fills = ledger_read(d, lambda s: list(s.fills().values()))
         last_hedge_fill = max(f.ts_event_ns for f in fills if f.client_order_id in {o.client_order_id for o in buys})

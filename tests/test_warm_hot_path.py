@@ -20,15 +20,16 @@ from engine.model.ist import NS_PER_S
 from engine.config import Config, ConfigError, load_config
 from actors.risk.actor import RiskActor
 from engine.ledger import REHEARSAL_INTENT_ID, Ledger, LedgerConfig
-from ipc.messages import Fill, OrderEvent, OrderState, SubmitOrder, Tick
+from ipc.messages import Fill, OrderEvent, OrderSpec, OrderState, SubmitOrder, Tick
 from tests.test_execution_actor import ExecHarness, FakeCtx, actor_config
 from tests.test_risk_checks import NIFTY_OPT, NSE_FNO, OPT, T10, intent
 
 
 def _first_event(intent_id: str, n: int) -> OrderEvent:
-    return OrderEvent(client_order_id="", intent_id=intent_id, strategy="ema", segment=NSE_FNO, security_id=NIFTY_OPT,
-                      side="BUY", order_type="LIMIT", validity="DAY", product="INTRADAY", qty_units=65,
-                      price_paise=10_000 + n, trigger_price_paise=0, state=OrderState.SUBMITTED, filled_qty_units=0,
+    spec = OrderSpec(segment=NSE_FNO, security_id=NIFTY_OPT, side="BUY", order_type="LIMIT", qty_units=65,
+                     price_paise=10_000 + n)
+    return OrderEvent(client_order_id="", intent_id=intent_id, strategy="ema", spec=spec,
+                      state=OrderState.SUBMITTED, filled_qty_units=0,
                       filled_value_paise=0, venue_order_id="", reason_code="", reason="", ts_event_ns=T10 + n,
                       ts_init_ns=T10 + n)
 
@@ -48,7 +49,8 @@ def test_a_rehearsed_order_leaves_the_ledger_as_if_it_never_happened(tmp_path: P
     for path in (rehearsed, plain):
         with Ledger.open(path, LedgerConfig(durability=durability)) as ledger:
             for n in range(1, 6):
-                first = _first_event(f"ema-1-{n}", n)
+                first = msgspec.structs.replace(_first_event(f"ema-1-{n}", n),
+                                                client_order_id=ledger.next_client_order_id())
                 if path == rehearsed:
                     for _ in range(3):
                         ledger.rehearse_new_order(first)
@@ -96,7 +98,8 @@ def test_risk_checks_between_intents_change_no_decision() -> None:
         if not isinstance(got[0], Denial):
             last = it
             if rng.random() < 0.6:  # some fill, the rest stay open
-                fill = Fill(f"f{n}", f"c{n}", "v", "ema", NSE_FNO, NIFTY_OPT, side, it.qty_units, mark, 0, now, now)
+                fill = Fill(f"f{n}", f"c{n}", "v", "ema", NSE_FNO, NIFTY_OPT, side, it.spec.qty_units, mark, 0, now,
+                            now)
                 for eng in (warm, cold):
                     eng.on_fill(fill)
     assert last is not None  # the run approved something

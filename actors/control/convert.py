@@ -21,7 +21,7 @@ from engine.instruments import Instrument, OptionChain
 from engine.journal import Journal, Stats
 from engine.ledger.records import TradingStateChanged, User
 from engine.status import DaemonStatus, KillSwitchStatus
-from ipc.messages import Fill, OrderDenied, OrderEvent, OrderIntent, OrderState, Position, StrategyInfo
+from ipc.messages import Fill, OrderDenied, OrderEvent, OrderIntent, OrderSpec, OrderState, Position, StrategyInfo
 from ipc.reasons import INVALID_ORDER_DENIALS
 from ipc.topics import SEGMENT_CODES, SEGMENT_NAMES
 
@@ -69,14 +69,15 @@ def segment_name(segment: int) -> str:
 
 
 def order_to_pb(event: OrderEvent, symbol: str = "") -> pb.Order:
+    spec = event.spec
     return pb.Order(
         client_order_id=event.client_order_id, intent_id=event.intent_id, strategy=event.strategy,
-        segment=segment_name(event.segment), security_id=event.security_id, symbol=symbol,
-        side=SIDE_TO_PB.get(event.side, pb.SIDE_UNSPECIFIED),
-        order_type=ORDER_TYPE_TO_PB.get(event.order_type, pb.ORDER_TYPE_UNSPECIFIED),
-        validity=VALIDITY_TO_PB.get(event.validity, pb.VALIDITY_UNSPECIFIED),
-        product=PRODUCT_TO_PB.get(event.product, pb.PRODUCT_UNSPECIFIED),
-        qty_units=event.qty_units, price_paise=event.price_paise, trigger_price_paise=event.trigger_price_paise,
+        segment=segment_name(spec.segment), security_id=spec.security_id, symbol=symbol,
+        side=SIDE_TO_PB.get(spec.side, pb.SIDE_UNSPECIFIED),
+        order_type=ORDER_TYPE_TO_PB.get(spec.order_type, pb.ORDER_TYPE_UNSPECIFIED),
+        validity=VALIDITY_TO_PB.get(spec.validity, pb.VALIDITY_UNSPECIFIED),
+        product=PRODUCT_TO_PB.get(spec.product, pb.PRODUCT_UNSPECIFIED),
+        qty_units=spec.qty_units, price_paise=spec.price_paise, trigger_price_paise=spec.trigger_price_paise,
         state=ORDER_STATE_TO_PB.get(event.state, pb.ORDER_STATE_UNSPECIFIED),
         filled_qty_units=event.filled_qty_units, filled_value_paise=event.filled_value_paise,
         venue_order_id=event.venue_order_id, reason_code=event.reason_code, reason=event.reason,
@@ -241,14 +242,14 @@ def instrument_key(ref: pb.InstrumentRef) -> tuple[int, int] | str | Refusal:
 def intent_from_request(req: pb.PlaceOrderRequest, inst: Instrument, user: str, intent_id: str,
                         now_ns: int) -> OrderIntent:
     """The OrderIntent for a request that passed ``check_order_request``."""
-    return OrderIntent(
-        intent_id=intent_id, strategy=manual_strategy(user), segment=inst.segment, security_id=inst.security_id,
-        side=SIDE_FROM_PB[req.side], qty_units=req.qty_units,  # type: ignore[arg-type]
+    spec = OrderSpec(
+        segment=inst.segment, security_id=inst.security_id, side=SIDE_FROM_PB[req.side],  # type: ignore[arg-type]
         order_type=ORDER_TYPE_FROM_PB[req.order_type],  # type: ignore[arg-type]
-        price_paise=req.price_paise, trigger_price_paise=req.trigger_price_paise,
         validity=VALIDITY_FROM_PB[req.validity], product=PRODUCT_FROM_PB[req.product],  # type: ignore[arg-type]
-        ts_event_ns=now_ns, ts_init_ns=now_ns, ts_created_ns=now_ns, reduce_only=req.reduce_only,
+        qty_units=req.qty_units, price_paise=req.price_paise, trigger_price_paise=req.trigger_price_paise,
     )
+    return OrderIntent(intent_id=intent_id, strategy=manual_strategy(user), spec=spec, ts_event_ns=now_ns,
+                       ts_init_ns=now_ns, ts_created_ns=now_ns, reduce_only=req.reduce_only)
 
 
 def request_args(msg: ProtoMessage, prefix: str = "") -> dict[str, str]:

@@ -93,10 +93,11 @@ class Operations:
         if order.state in (OrderState.PENDING_UPDATE, OrderState.PENDING_CANCEL):
             return Refusal(grpc.StatusCode.FAILED_PRECONDITION, f"order {coid} is {order.state.value}: wait for the "
                                                                 "venue's answer to the previous request")
-        qty = req.qty_units or order.qty_units
-        price = req.price_paise or order.price_paise
-        trigger = req.trigger_price_paise or order.trigger_price_paise
-        if (qty, price, trigger) == (order.qty_units, order.price_paise, order.trigger_price_paise):
+        spec = order.spec
+        qty = req.qty_units or spec.qty_units
+        price = req.price_paise or spec.price_paise
+        trigger = req.trigger_price_paise or spec.trigger_price_paise
+        if (qty, price, trigger) == (spec.qty_units, spec.price_paise, spec.trigger_price_paise):
             return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"nothing to change: order {coid} already has qty {qty}, "
                                                              f"price {price}, trigger {trigger} paise")
         sent_ns = time.time_ns()
@@ -118,8 +119,9 @@ class Operations:
             return Refusal(grpc.StatusCode.DEADLINE_EXCEEDED, f"the venue did not answer the modification of {coid} "
                                                               f"within {self.timeout_s}s; `shikra orders {coid}` "
                                                               "shows where it is")
-        modified = (final.qty_units, final.price_paise, final.trigger_price_paise) == (qty, price, trigger)
-        return pb.ModifyOrderResponse(order=convert.order_to_pb(final, self._symbol(final.segment, final.security_id)),
+        done = final.spec
+        modified = (done.qty_units, done.price_paise, done.trigger_price_paise) == (qty, price, trigger)
+        return pb.ModifyOrderResponse(order=convert.order_to_pb(final, self._symbol(done.segment, done.security_id)),
                                       modified=modified)
 
     # Square-off ---------------------------------------------------------------------------------

@@ -340,7 +340,8 @@ class ControlApi(Operations):
     def _event_to_pb(self, msg: Any, strategy: str) -> pb.WatchOrdersResponse | None:
         if strategy and getattr(msg, "strategy", "") != strategy:
             return None
-        symbol = self._symbol(msg.segment, msg.security_id)
+        where = msg.spec if isinstance(msg, OrderEvent) else msg
+        symbol = self._symbol(where.segment, where.security_id)
         if isinstance(msg, OrderEvent):
             return pb.WatchOrdersResponse(order=convert.order_to_pb(msg, symbol))
         if isinstance(msg, Fill):
@@ -486,7 +487,8 @@ class ControlApi(Operations):
             self.bridge.post(lambda: self.engine.forget_cancel(coid))
             with self._snapshot() as snap:
                 event = snap.order(coid) if not isinstance(snap, Refusal) else order
-        return pb.CancelOrderResponse(order=convert.order_to_pb(event, self._symbol(event.segment, event.security_id)))
+        symbol = self._symbol(event.spec.segment, event.spec.security_id)
+        return pb.CancelOrderResponse(order=convert.order_to_pb(event, symbol))
 
     async def cancel_all_orders(self, who: Principal, req: pb.CancelAllOrdersRequest) -> Any:
         with self._snapshot() as snap:
@@ -510,7 +512,7 @@ class ControlApi(Operations):
                         key=lambda o: _coid_number(o.client_order_id))
         if req.limit:
             chosen = chosen[-req.limit:]
-        return pb.ListOrdersResponse(orders=[convert.order_to_pb(o, self._symbol(o.segment, o.security_id))
+        return pb.ListOrdersResponse(orders=[convert.order_to_pb(o, self._symbol(o.spec.segment, o.spec.security_id))
                                              for o in chosen])
 
     async def get_order(self, who: Principal, req: pb.GetOrderRequest) -> Any:
@@ -520,7 +522,8 @@ class ControlApi(Operations):
             order = snap.order(req.client_order_id.strip()) if req.client_order_id.strip() else None
         if order is None:
             return Refusal(grpc.StatusCode.NOT_FOUND, f"no order {req.client_order_id!r} in the ledger")
-        return pb.GetOrderResponse(order=convert.order_to_pb(order, self._symbol(order.segment, order.security_id)))
+        symbol = self._symbol(order.spec.segment, order.spec.security_id)
+        return pb.GetOrderResponse(order=convert.order_to_pb(order, symbol))
 
     # Portfolio ----------------------------------------------------------------------------------
     async def list_trades(self, who: Principal, req: pb.ListTradesRequest) -> Any:

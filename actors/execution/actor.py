@@ -84,22 +84,6 @@ TERMINAL = TERMINAL_ORDER_STATES
 LEDGER_STATS_INTERVAL_S = 5.0  # how often the commit-latency histogram goes out for the metrics
 
 
-def restore_snapshot(event: OrderEvent, fill_ids: Sequence[str]) -> fsm.OrderSnapshot:
-    """An order as the ledger last recorded it, ready for more events."""
-    spec = fsm.OrderSpec(client_order_id=event.client_order_id, intent_id=event.intent_id, strategy=event.strategy,
-                         segment=event.segment, security_id=event.security_id, side=event.side,
-                         order_type=event.order_type, validity=event.validity, product=event.product,
-                         qty_units=event.qty_units, price_paise=event.price_paise,
-                         trigger_price_paise=event.trigger_price_paise, ts_created_ns=event.ts_created_ns,
-                         ts_approved_ns=event.ts_approved_ns)
-    return fsm.OrderSnapshot(spec=spec, qty_units=event.qty_units, price_paise=event.price_paise,
-                             trigger_price_paise=event.trigger_price_paise, state=event.state,
-                             filled_qty_units=event.filled_qty_units, filled_value_paise=event.filled_value_paise,
-                             fill_ids=tuple(fill_ids), triggered=event.state == OrderState.TRIGGERED,
-                             venue_order_id=event.venue_order_id, reason_code=event.reason_code,
-                             reason=event.reason, ts_sent_ns=event.ts_sent_ns)
-
-
 class ExecutionActor(LiveTrading, Actor):
     subscriptions = (topics.DEPTH, topics.TICK, topics.QUOTE)
     takes_market_batches = True
@@ -110,7 +94,7 @@ class ExecutionActor(LiveTrading, Actor):
         self.illegal = 0
         self._instruments: dict[tuple[int, int], Any] = {}  # the master's rows, looked up once
         self.commit_stats = CommitStats()
-        self._rehearsal: tuple[OrderEvent, Any, Any] | None = None  # see warm_hot_path
+        self._rehearsal: tuple[OrderEvent, Any] | None = None  # see warm_hot_path
         self._extensions_init()
 
     # Start-up -----------------------------------------------------------------------------------
@@ -154,8 +138,8 @@ class ExecutionActor(LiveTrading, Actor):
             if is_external(event.client_order_id):
                 continue  # not ours to work: reconciliation keeps it up to date
             fills = fills_by_order.get(event.client_order_id, [])
-            order = restore_snapshot(event, [fid for fid, _q, _p in fills])
-            coid = order.spec.client_order_id
+            order = fsm.restore(event, [fid for fid, _q, _p in fills])
+            coid = order.client_order_id
             self.orders[coid] = order
             self._instrument_type(order.spec.segment, order.spec.security_id)
             if self.live:
@@ -238,8 +222,9 @@ class ExecutionActor(LiveTrading, Actor):
     # Orders in ----------------------------------------------------------------------------------
     def on_submit_order(self, msg: SubmitOrder, refuse: tuple[RejectReason, str] | None = None) -> None:
         """``refuse``: (code, text) to record the intent REJECTED without sending it."""
-        # hot path: validate, write ahead, hand to the venue
+        # hot path: write ahead, hand to the venue
         intent = msg.intent
+        spec = intent.spec
         now = time.time_ns()
         known = self.ledger.client_order_id_for(intent.intent_id)
         if known is not None:
@@ -252,49 +237,41 @@ class ExecutionActor(LiveTrading, Actor):
             return
         if refuse is None and not self.trading_enabled and self._live_hold(intent.intent_id, msg):
             return
-        inst = self._instrument(intent.segment, intent.security_id)
-        # The id comes from the ledger in the same txn as the order; validate with a placeholder.
-        spec = fsm.spec_from_intent(intent, "PENDING", msg.ts_approved_ns)
-        reject: str = ""
-        code: str = ""
-        if refuse is not None:
-            code, reject = refuse[0].value, refuse[1]
-        elif inst is None:
-            code, reject = RejectReason.UNKNOWN_INSTRUMENT.value, f"instrument {fsm.instrument_label(intent.segment, intent.security_id)} is not in the master"
-        else:
+        inst = self._instrument(spec.segment, spec.security_id)
+        if refuse is None and inst is None:
+            where = fsm.instrument_label(spec.segment, spec.security_id)
+            refuse = RejectReason.UNKNOWN_INSTRUMENT, f"instrument {where} is not in the master"
+        elif refuse is None:
             freeze = self._freeze_for_checks(inst)
             reason = fsm.validate_spec(spec, inst.lot_size_units, inst.tick_paise, freeze)
             if reason is not None:
-                code = reason.value
-                reject = fsm.describe_reject(reason, spec, inst.lot_size_units, inst.tick_paise, freeze)
-        state = OrderState.REJECTED if code else OrderState.SUBMITTED
-        first = OrderEvent(client_order_id="", intent_id=intent.intent_id, strategy=intent.strategy,
-                           segment=intent.segment, security_id=intent.security_id, side=intent.side,
-                           order_type=intent.order_type, validity=intent.validity, product=intent.product,
-                           qty_units=intent.qty_units, price_paise=intent.price_paise,
-                           trigger_price_paise=intent.trigger_price_paise, state=state, filled_qty_units=0,
-                           filled_value_paise=0, venue_order_id="", reason_code=code, reason=reject,
-                           ts_event_ns=now, ts_init_ns=intent.ts_init_ns, ts_created_ns=intent.ts_created_ns,
+                refuse = reason, fsm.describe_reject(reason, spec, inst.lot_size_units, inst.tick_paise, freeze)  # type: ignore[assignment]
+        # The ledger hands out the id; the order is stored under it in the same transaction.
+        coid = self.ledger.next_client_order_id()
+        first = OrderEvent(client_order_id=coid, intent_id=intent.intent_id, strategy=intent.strategy, spec=spec,
+                           state=OrderState.SUBMITTED if refuse is None else OrderState.REJECTED,
+                           filled_qty_units=0, filled_value_paise=0, venue_order_id="",
+                           reason_code="" if refuse is None else refuse[0].value,
+                           reason="" if refuse is None else refuse[1], ts_event_ns=now, ts_init_ns=intent.ts_init_ns,
+                           ts_created_ns=intent.ts_created_ns,
                            ts_approved_ns=msg.ts_approved_ns)  # ts_sent_ns 0: not yet at the venue
         recorded = self.ledger.record_new_order(first)
-        if not code:
-            self._rehearsal = (first, spec, inst)
+        if refuse is None:
+            self._rehearsal = (first, inst)
         if recorded.issue is not None or recorded.duplicate:
             self.log.error("order_not_recorded", intent_id=intent.intent_id,
                            issue=str(recorded.issue) if recorded.issue else "duplicate")
             return
-        coid = recorded.client_order_id
-        first = msgspec.structs.replace(first, client_order_id=coid)
         order_topic = topics.strategy_topic(topics.ORDER, intent.strategy)
-        if code:
+        if refuse is not None:
             self.ctx.publish(order_topic, first)
-            self.log.info("order_rejected", client_order_id=coid, reason=code, detail=reject)
+            self.log.info("order_rejected", client_order_id=coid, reason=refuse[0].value, detail=refuse[1])
             return
-        spec = msgspec.structs.replace(spec, client_order_id=coid)
-        order = fsm.apply(fsm.new_order(spec), fsm.Submit())
-        assert not isinstance(order, fsm.IllegalTransition)
         sent = time.time_ns()  # after the write-ahead: this is when the venue gets it
-        order = msgspec.structs.replace(order, ts_sent_ns=sent)
+        order = fsm.apply(fsm.new_order(spec, client_order_id=coid, intent_id=intent.intent_id, strategy=intent.strategy,
+                                        ts_created_ns=intent.ts_created_ns, ts_approved_ns=msg.ts_approved_ns),
+                          fsm.Submit(ts_sent_ns=sent))
+        assert not isinstance(order, fsm.IllegalTransition)
         self.orders[coid] = order
         book = self.venue.book(spec.segment, spec.security_id) if sent < self._fresh_until_ns else None
         if (sent < self._fresh_until_ns and (book is None or (spec.order_type == "MARKET" and not book.has_depth))
@@ -316,8 +293,8 @@ class ExecutionActor(LiveTrading, Actor):
         """The last order's checks and ledger write again, the write rolled back."""
         if self._rehearsal is None:
             return
-        first, spec, inst = self._rehearsal
-        fsm.validate_spec(spec, inst.lot_size_units, inst.tick_paise, self._freeze_for_checks(inst))
+        first, inst = self._rehearsal
+        fsm.validate_spec(first.spec, inst.lot_size_units, inst.tick_paise, self._freeze_for_checks(inst))
         self.ledger.rehearse_new_order(first)
 
     def on_cancel_order(self, msg: CancelOrder) -> None:
@@ -325,7 +302,7 @@ class ExecutionActor(LiveTrading, Actor):
 
     def on_cancel_all_orders(self, msg: CancelAllOrders) -> None:
         for coid, order in list(self.orders.items()):
-            if not msg.strategy or order.spec.strategy == msg.strategy:
+            if not msg.strategy or order.strategy == msg.strategy:
                 self._cancel(coid, msg.by)
 
     def _cancel(self, coid: str, by: str) -> None:
@@ -481,7 +458,7 @@ class ExecutionActor(LiveTrading, Actor):
         rejected (NO_MARKET_DATA) while the ledger holds it open. It is handed over on the first
         depth update of its instrument instead (``_resubmit_awaiting``)."""
         key = (order.spec.segment, order.spec.security_id)
-        self._awaiting_book.setdefault(key, []).append(order.spec.client_order_id)
+        self._awaiting_book.setdefault(key, []).append(order.client_order_id)
 
     def _end_fresh_wait(self) -> None:
         """Whatever still waits for a book is handed to the venue now (which rejects a MARKET
@@ -608,13 +585,13 @@ class ExecutionActor(LiveTrading, Actor):
             return problem
         for i, leg in enumerate(group.legs):
             intent = leg.intent
-            label = fsm.instrument_label(intent.segment, intent.security_id)
+            spec = intent.spec
+            label = fsm.instrument_label(spec.segment, spec.security_id)
             if self.ledger.client_order_id_for(intent.intent_id) is not None:
                 return grp.GroupReason.DUPLICATE_LEG_INTENT, f"leg {i} intent {intent.intent_id} is already an order"
-            inst = self._instrument(intent.segment, intent.security_id)
+            inst = self._instrument(spec.segment, spec.security_id)
             if inst is None:
                 return grp.GroupReason.LEG_INVALID, f"leg {i}: instrument {label} is not in the master"
-            spec = fsm.spec_from_intent(intent, "PENDING")
             freeze = self._freeze_for_checks(inst)
             reason = fsm.validate_spec(spec, inst.lot_size_units, inst.tick_paise, freeze)
             if reason is not None:
@@ -813,7 +790,7 @@ class ExecutionActor(LiveTrading, Actor):
             if order.spec.validity != "DAY":
                 continue
             if coid not in self._day_expiry:
-                placed = order.spec.ts_created_ns or order.ts_sent_ns or now_ns
+                placed = order.ts_created_ns or order.ts_sent_ns or now_ns
                 self._day_expiry[coid] = day_order_expiry_ns(calendar, order.spec.segment, placed)
             expiry = self._day_expiry[coid]
             if expiry is not None and now_ns >= expiry:

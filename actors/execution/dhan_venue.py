@@ -229,13 +229,13 @@ def place_params(order: OrderSnapshot) -> dict[str, Any]:
         raise ValueError(f"segment {spec.segment} is not a tradable Dhan segment")
     if spec.order_type not in ORDER_TYPES or spec.product not in PRODUCTS:
         raise ValueError(f"order type {spec.order_type} / product {spec.product} has no Dhan mapping")
-    if not 0 < len(spec.client_order_id) <= 30:
-        raise ValueError(f"client order id {spec.client_order_id!r} is not a Dhan correlationId (1..30 chars)")
+    if not 0 < len(order.client_order_id) <= 30:
+        raise ValueError(f"client order id {order.client_order_id!r} is not a Dhan correlationId (1..30 chars)")
     return dict(security_id=str(spec.security_id), exchange_segment=segment, transaction_type=spec.side,
-                quantity=order.qty_units, order_type=ORDER_TYPES[spec.order_type],
-                product_type=PRODUCTS[spec.product], price=rupees_float(order.price_paise),
-                trigger_price=rupees_float(order.trigger_price_paise), validity=spec.validity,
-                tag=spec.client_order_id)
+                quantity=spec.qty_units, order_type=ORDER_TYPES[spec.order_type],
+                product_type=PRODUCTS[spec.product], price=rupees_float(spec.price_paise),
+                trigger_price=rupees_float(spec.trigger_price_paise), validity=spec.validity,
+                tag=order.client_order_id)
 
 
 OutcomeKind = Literal["ok", "api_error", "http_error", "transport"]
@@ -357,11 +357,11 @@ class _Live:
 
     def __init__(self, order: OrderSnapshot, seg_class: Any, parent: str = "") -> None:
         self.order = order
-        self.cid = order.spec.client_order_id
+        self.cid = order.client_order_id
         self.venue_order_id = order.venue_order_id
-        self.qty = order.qty_units
-        self.price = order.price_paise
-        self.trigger = order.trigger_price_paise
+        self.qty = order.spec.qty_units
+        self.price = order.spec.price_paise
+        self.trigger = order.spec.trigger_price_paise
         self.filled = order.filled_qty_units
         self.filled_value = order.filled_value_paise
         self.accepted = False
@@ -625,7 +625,7 @@ class DhanVenue:
     def _enter(self, order: OrderSnapshot, now_ns: int, instrument_type: str, *,
                lookup_first: bool, fills: Sequence[tuple[str, int, int]] = ()) -> Sequence[VenueEvent]:
         spec = order.spec
-        cid = spec.client_order_id
+        cid = order.client_order_id
         self._n["submitted"] += 1
         if cid in self._orders or cid in self._parents:
             return self._reject(cid, now_ns, RejectReason.DUPLICATE_ORDER_ID, f"client order id {cid} was already sent")
@@ -668,20 +668,21 @@ class DhanVenue:
 
     def _slices(self, order: OrderSnapshot) -> list[int]:
         """Child quantities of ``order`` (one: not sliced). Raises ValueError (see reconcile)."""
-        lot, freeze = self._limits.get((order.spec.segment, order.spec.security_id), (1, 0))
-        if not self.config.slicing or order.qty_units <= freeze or freeze <= 0:
-            return [order.qty_units]
-        return slice_quantities(order.qty_units, lot, freeze)
+        spec = order.spec
+        lot, freeze = self._limits.get((spec.segment, spec.security_id), (1, 0))
+        if not self.config.slicing or spec.qty_units <= freeze or freeze <= 0:
+            return [spec.qty_units]
+        return slice_quantities(spec.qty_units, lot, freeze)
 
     def _enter_sliced(self, order: OrderSnapshot, parts: list[int], seg_class: Any, restored: bool,
                       fills: Sequence[tuple[str, int, int]]) -> list[_Live]:
-        cid = order.spec.client_order_id
+        cid = order.client_order_id
         children: list[_Live] = []
         for n, qty in enumerate(parts, start=1):
             child_cid = child_correlation_id(cid, n)
             child_order = msgspec.structs.replace(
-                order, spec=msgspec.structs.replace(order.spec, client_order_id=child_cid, qty_units=qty),
-                qty_units=qty, filled_qty_units=0, filled_value_paise=0, fill_ids=(), venue_order_id="")
+                order, client_order_id=child_cid, spec=msgspec.structs.replace(order.spec, qty_units=qty),
+                filled_qty_units=0, filled_value_paise=0, fill_ids=(), venue_order_id="")
             live = _Live(child_order, seg_class, parent=cid)
             live.restored_fills = tuple(fills)
             live.restored = restored
@@ -694,7 +695,7 @@ class DhanVenue:
                                          accepted=restored and order.state not in _FRESH_STATES,
                                          cancel_asked=order.state is OrderState.PENDING_CANCEL)
         self._n["sliced_orders"] += 1
-        self._log.info("dhan_order_sliced", client_order_id=cid, qty_units=order.qty_units, children=len(parts),
+        self._log.info("dhan_order_sliced", client_order_id=cid, qty_units=order.spec.qty_units, children=len(parts),
                        child_qty_units=parts[0], restored=restored)
         return children
 
@@ -893,8 +894,9 @@ class DhanVenue:
         if r.kind == _PLACE:
             assert o is not None
             o.place_attempts += 1
-            params = place_params(msgspec.structs.replace(o.order, qty_units=o.qty, price_paise=o.price,
-                                                          trigger_price_paise=o.trigger))
+            working = msgspec.structs.replace(o.order.spec, qty_units=o.qty, price_paise=o.price,
+                                              trigger_price_paise=o.trigger)
+            params = place_params(msgspec.structs.replace(o.order, spec=working))
             call: Callable[[Any], Any] = lambda c: c.place_order(**params)
         elif r.kind == _LOOKUP:
             self._n["lookups"] += 1
@@ -1479,5 +1481,5 @@ class _RestClient:
 def order_label(order: OrderSnapshot) -> str:
     """``BUY 75 NSE_FNO:55796 LIMIT @ 152.30`` for log lines."""
     spec = order.spec
-    price = f" @ {format_paise(order.price_paise)}" if order.price_paise else ""
-    return f"{spec.side} {order.qty_units} {instrument_label(spec.segment, spec.security_id)} {spec.order_type}{price}"
+    price = f" @ {format_paise(spec.price_paise)}" if spec.price_paise else ""
+    return f"{spec.side} {spec.qty_units} {instrument_label(spec.segment, spec.security_id)} {spec.order_type}{price}"

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from engine.money import format_paise
-from ipc.messages import OrderType, Product, Side, Validity
+from ipc.messages import OrderSpec, OrderType, Product, Side, Validity
 from ipc.topics import SEGMENT_CODES
 
 _PAISA: Final = Decimal("0.01")
@@ -233,15 +233,7 @@ class BrokerOrder(msgspec.Struct, frozen=True, kw_only=True):
     venue_order_id: str
     correlation_id: str
     status: str  # upper case, one of STATUSES (unknown ones kept as sent)
-    segment: int
-    security_id: int
-    side: Side
-    product: Product
-    order_type: OrderType
-    validity: Validity
-    qty_units: int
-    price_paise: int
-    trigger_price_paise: int
+    spec: OrderSpec
     filled_qty_units: int
     avg_price_paise: int
     reason: str
@@ -249,7 +241,7 @@ class BrokerOrder(msgspec.Struct, frozen=True, kw_only=True):
     ts_updated_ns: int
 
     def as_update(self) -> OrderUpdate:
-        return OrderUpdate(self.correlation_id, self.venue_order_id, self.status, self.qty_units,
+        return OrderUpdate(self.correlation_id, self.venue_order_id, self.status, self.spec.qty_units,
                            self.filled_qty_units, 0, self.avg_price_paise, self.reason)
 
 
@@ -262,15 +254,17 @@ def parse_order_row(data: Any) -> BrokerOrder:
         venue_order_id=row.text("orderId", required=True),
         correlation_id=row.text("correlationId"),
         status=status,
-        segment=row.segment(),
-        security_id=row.number(to_units, "securityId", required=True),
-        side=row.side(),
-        product=PRODUCTS_FROM_DHAN.get(row.text("productType").upper(), "INTRADAY"),
-        order_type=order_type,
-        validity="IOC" if validity == "IOC" else "DAY",
-        qty_units=row.number(to_units, "quantity", required=True),
-        price_paise=row.number(to_paise, "price"),
-        trigger_price_paise=row.number(to_paise, "triggerPrice"),
+        spec=OrderSpec(
+            segment=row.segment(),
+            security_id=row.number(to_units, "securityId", required=True),
+            side=row.side(),
+            product=PRODUCTS_FROM_DHAN.get(row.text("productType").upper(), "INTRADAY"),
+            order_type=order_type,
+            validity="IOC" if validity == "IOC" else "DAY",
+            qty_units=row.number(to_units, "quantity", required=True),
+            price_paise=row.number(to_paise, "price"),
+            trigger_price_paise=row.number(to_paise, "triggerPrice"),
+        ),
         filled_qty_units=row.number(to_units, "filledQty"),
         avg_price_paise=row.number(to_paise, "averageTradedPrice"),
         reason=row.text("omsErrorDescription")[:200],

@@ -45,6 +45,7 @@ from ipc.messages import (
     GroupState,
     GroupStructure,
     OrderIntent,
+    OrderSpec,
     OrderState,
     SubmitGroup,
 )
@@ -300,8 +301,8 @@ def group_problem(group: Group, policy: GroupPolicy = DEFAULT_POLICY) -> tuple[G
         if not intent.intent_id or intent.intent_id in seen:
             return GroupReason.DUPLICATE_LEG_INTENT, f"leg {i} intent id {intent.intent_id!r} is empty or repeated"
         seen.add(intent.intent_id)
-        if type(intent.qty_units) is not int or intent.qty_units <= 0:
-            return GroupReason.BAD_LEG_QTY, f"leg {i} qty {intent.qty_units!r} is not a positive integer"
+        if type(intent.spec.qty_units) is not int or intent.spec.qty_units <= 0:
+            return GroupReason.BAD_LEG_QTY, f"leg {i} qty {intent.spec.qty_units!r} is not a positive integer"
     return None
 
 
@@ -431,12 +432,12 @@ def _on_start(group: Group, event: Start, policy: GroupPolicy) -> Stepped:
 
 def _release(group: Group) -> tuple[Group, tuple[Command, ...]]:
     """Send what may go now: the BUY legs until they are all filled, then the SELL legs."""
-    buys_done = all(leg.state is OrderState.FILLED for leg in group.legs if leg.intent.side == "BUY")
+    buys_done = all(leg.state is OrderState.FILLED for leg in group.legs if leg.intent.spec.side == "BUY")
     side = "SELL" if buys_done else "BUY"
     legs = list(group.legs)
     commands: list[Command] = []
     for i, leg in enumerate(legs):
-        if leg.intent.side == side and leg.state is None:
+        if leg.intent.spec.side == side and leg.state is None:
             legs[i] = structs.replace(leg, state=OrderState.SUBMITTED)
             commands.append(SendLeg(leg_index=i, intent=leg.intent))
     if all(leg.state is OrderState.FILLED for leg in legs):
@@ -452,7 +453,7 @@ def _advance(before: Group, group: Group, event: GroupInput, policy: GroupPolicy
         for i, leg in enumerate(group.legs):
             if leg.state in _LEG_END_REASONS:
                 reason = _LEG_END_REASONS[leg.state]  # type: ignore[index]
-                detail = (f"leg {i} ({leg.intent.side} {leg.intent.qty_units} of {_label(leg)}) ended "
+                detail = (f"leg {i} ({leg.intent.spec.side} {leg.intent.spec.qty_units} of {_label(leg)}) ended "
                           f"{leg.state.value} with {leg.filled_qty_units} filled")  # type: ignore[union-attr]
                 return _rollback(before, group, reason, detail, event, policy)
         after, commands = _release(group)
@@ -462,7 +463,7 @@ def _advance(before: Group, group: Group, event: GroupInput, policy: GroupPolicy
 
 
 def _label(leg: GroupLeg) -> str:
-    return f"{leg.intent.segment}:{leg.intent.security_id}"
+    return f"{leg.intent.spec.segment}:{leg.intent.spec.security_id}"
 
 
 def _rollback(before: Group, group: Group, reason: GroupReason, detail: str, event: GroupInput,
@@ -482,9 +483,9 @@ def _settle(group: Group, now_ns: int, policy: GroupPolicy) -> tuple[Group, tupl
             legs[i] = structs.replace(leg, cancel_requested=True)
             commands.append(CancelLeg(leg_index=i, client_order_id=leg.client_order_id))
     # Shorts first: a hedge is sold only once every SELL leg is flat.
-    shorts_flat = all(is_flat(leg) for leg in legs if leg.intent.side == "SELL")
+    shorts_flat = all(is_flat(leg) for leg in legs if leg.intent.spec.side == "SELL")
     for i, leg in enumerate(legs):
-        if leg.intent.side == "BUY" and not shorts_flat:
+        if leg.intent.spec.side == "BUY" and not shorts_flat:
             continue
         if leg.state is None or leg.state not in _TERMINAL_ORDER or leg.flatten_working:
             continue
@@ -517,23 +518,23 @@ def _stuck(legs: list[GroupLeg], policy: GroupPolicy) -> bool:
     def pending(leg: GroupLeg) -> bool:
         return exposure_units(leg) > 0 and leg.flatten_attempts < policy.max_flatten_attempts
 
-    sells = [leg for leg in legs if leg.intent.side == "SELL"]
+    sells = [leg for leg in legs if leg.intent.spec.side == "SELL"]
     if any(pending(leg) for leg in sells):
         return False
     buys_may_go = all(is_flat(leg) for leg in sells)
-    return not (buys_may_go and any(pending(leg) for leg in legs if leg.intent.side == "BUY"))
+    return not (buys_may_go and any(pending(leg) for leg in legs if leg.intent.spec.side == "BUY"))
 
 
 def _flatten_intent(group: Group, index: int, leg: GroupLeg, qty_units: int, attempt: int,
                     now_ns: int) -> OrderIntent:
     intent = leg.intent
-    return OrderIntent(
-        intent_id=flatten_intent_id(group.group_id, index, attempt), strategy=intent.strategy,
-        segment=intent.segment, security_id=intent.security_id, side="SELL" if intent.side == "BUY" else "BUY",
-        qty_units=qty_units, order_type="MARKET", price_paise=0, trigger_price_paise=0, validity="DAY",
-        product=intent.product, ts_event_ns=now_ns, ts_init_ns=now_ns, ts_created_ns=now_ns, reduce_only=True,
-        group_id=group.group_id,
-    )
+    leg_spec = intent.spec
+    spec = OrderSpec(segment=leg_spec.segment, security_id=leg_spec.security_id,
+                     side="SELL" if leg_spec.side == "BUY" else "BUY", order_type="MARKET", validity="DAY",
+                     product=leg_spec.product, qty_units=qty_units)
+    return OrderIntent(intent_id=flatten_intent_id(group.group_id, index, attempt), strategy=intent.strategy,
+                       spec=spec, ts_event_ns=now_ns, ts_init_ns=now_ns, ts_created_ns=now_ns, reduce_only=True,
+                       group_id=group.group_id)
 
 
 def _leg_index_problem(group: Group, index: int) -> str:

@@ -60,7 +60,7 @@ from actors.execution.reconcile import (
 from actors.execution.venue_status import VenueStatus, write_venue_status
 from engine.ledger import AuditRecord, CashMovement
 from ipc import topics
-from ipc.messages import Fill, Message, OrderEvent, OrderState, ReduceRisk, SubmitGroup, SubmitOrder
+from ipc.messages import Fill, Message, OrderEvent, OrderSpec, OrderState, ReduceRisk, SubmitGroup, SubmitOrder
 from ipc.reasons import RejectReason
 
 if TYPE_CHECKING:
@@ -188,13 +188,14 @@ class LiveTrading:
             for row in rows:
                 qty, value = recorded.get(row.venue_order_id, (0, 0))
                 for tf in missing_fills(row.venue_order_id, trades.get(row.venue_order_id, ()), qty, value):
-                    added.append(self._live_fill(order, coid, row.venue_order_id, tf, value, now))
+                    added.append(self._live_fill(order.spec, order.strategy, coid, row.venue_order_id, tf, value,
+                                                 now))
                     value += tf.qty_units * tf.price_paise
             if not added:
                 continue
             filled = order.filled_qty_units + sum(f.qty_units for f in added)
             worth = order.filled_value_paise + sum(f.qty_units * f.price_paise for f in added)
-            state = OrderState.FILLED if filled >= order.qty_units else order.state
+            state = OrderState.FILLED if filled >= order.spec.qty_units else order.state
             text = (f"Dhan's trade book has {filled - order.filled_qty_units} more unit(s) of order {coid} than "
                     f"the ledger after it ended {order.state.value}; recorded so positions match the broker")
             self.log.error("reconcile_fills_after_close", client_order_id=coid, fills=len(added), detail=text)
@@ -210,14 +211,14 @@ class LiveTrading:
             known = ours.get(coid)
             added = []
             for tf in missing_fills(row.venue_order_id, trades.get(row.venue_order_id, ()), qty, value):
-                added.append(self._live_fill(row, coid, row.venue_order_id, tf, value, now))
+                added.append(self._live_fill(row.spec, EXTERNAL_STRATEGY, coid, row.venue_order_id, tf, value, now))
                 qty += tf.qty_units
                 value += tf.qty_units * tf.price_paise
             event = external_order_event(row, qty, value, now)
             if known is None:
                 self._external_orders += 1
-                text = (f"Dhan order {row.venue_order_id} ({row.side} {row.qty_units} "
-                        f"{instrument_label(row.segment, row.security_id)}, {row.status}) was placed outside "
+                text = (f"Dhan order {row.venue_order_id} ({row.spec.side} {row.spec.qty_units} "
+                        f"{instrument_label(row.spec.segment, row.spec.security_id)}, {row.status}) was placed outside "
                         f"Shikra; recorded as {coid} in the {event.strategy} book")
                 self.log.warning("external_order", client_order_id=coid, venue_order_id=row.venue_order_id,
                                  status=row.status, filled_units=qty, detail=text)
@@ -225,23 +226,22 @@ class LiveTrading:
                                           args={"client_order_id": coid, "venue_order_id": row.venue_order_id},
                                           result=text, ts_ns=now))
             fills.extend(added)
-            if known is None or added or (known.state, known.qty_units, known.price_paise) != \
-                    (event.state, event.qty_units, event.price_paise):
+            if known is None or added or (known.state, known.spec) != (event.state, event.spec):
                 events.append(event)
         if fills or events or audits:
             self._live_record(audits, fills, events, now)
 
-    def _live_fill(self, order: Any, coid: str, vid: str, tf: TradeFill, value_before: int, now: int) -> Fill:
-        """The ledger fill for a trade-book trade of ``order`` (an OrderEvent or a BrokerOrder)."""
-        segment_class = segment_class_for(order.segment, self._instrument_type(order.segment, order.security_id),
-                                          order.product)
+    def _live_fill(self, spec: OrderSpec, strategy: str, coid: str, vid: str, tf: TradeFill, value_before: int,
+                   now: int) -> Fill:
+        """The ledger fill for a trade-book trade of order ``coid`` of ``strategy``."""
+        segment_class = segment_class_for(spec.segment, self._instrument_type(spec.segment, spec.security_id),
+                                          spec.product)
         charges = 0
         if segment_class is not None:
-            charges = charges_for_fill(segment_class, order.side, tf.qty_units, tf.price_paise, value_before == 0,
+            charges = charges_for_fill(segment_class, spec.side, tf.qty_units, tf.price_paise, value_before == 0,
                                        self._dcfg.charges, order_value_before_paise=value_before).total_paise
-        strategy = getattr(order, "strategy", None) or EXTERNAL_STRATEGY
-        return Fill(fill_id=tf.fill_id, client_order_id=coid, venue_order_id=vid, strategy=strategy,
-                    segment=order.segment, security_id=order.security_id, side=order.side, qty_units=tf.qty_units,
+        return Fill(fill_id=tf.fill_id, client_order_id=coid, venue_order_id=vid, strategy=strategy or EXTERNAL_STRATEGY,
+                    segment=spec.segment, security_id=spec.security_id, side=spec.side, qty_units=tf.qty_units,
                     price_paise=tf.price_paise, charges_paise=charges, ts_event_ns=tf.ts_ns or now, ts_init_ns=now)
 
     def _live_record(self, audits: list[AuditRecord], fills: list[Fill], events: list[OrderEvent], now: int) -> None:

@@ -41,7 +41,7 @@ The whole table is ``TRANSITIONS``; the per-event guards and effects are small f
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final, Union
 
 import msgspec
@@ -61,7 +61,7 @@ from actors.execution.venue import (
     Triggered,
     VenueEvent,
 )
-from ipc.messages import Fill, OrderEvent, OrderIntent, OrderState, OrderType, Product, Side, Validity
+from ipc.messages import Fill, OrderEvent, OrderSpec, OrderState
 from ipc.topics import SEGMENT_NAMES
 
 DHAN_MODIFY_CAP: Final = 25  # Dhan: an order can be modified at most 25 times
@@ -84,49 +84,9 @@ PENDING_STATES: Final = frozenset({OrderState.PENDING_CANCEL, OrderState.PENDING
 # --------------------------------------------------------------------------------------------
 
 
-class OrderSpec(msgspec.Struct, frozen=True, kw_only=True):
-    """One order as asked. Prices in paise (0 where the order type takes none), qty in units."""
-
-    client_order_id: str
-    intent_id: str
-    strategy: str
-    segment: int
-    security_id: int
-    side: Side
-    order_type: OrderType
-    validity: Validity
-    product: Product
-    qty_units: int
-    price_paise: int = 0
-    trigger_price_paise: int = 0
-    ts_created_ns: int = 0
-    ts_approved_ns: int = 0
-
-
-def spec_from_intent(intent: OrderIntent, client_order_id: str, ts_approved_ns: int = 0) -> OrderSpec:
-    """The ``OrderSpec`` for an approved ``OrderIntent`` under a fresh client order id."""
-    return OrderSpec(
-        client_order_id=client_order_id,
-        intent_id=intent.intent_id,
-        strategy=intent.strategy,
-        segment=intent.segment,
-        security_id=intent.security_id,
-        side=intent.side,
-        order_type=intent.order_type,
-        validity=intent.validity,
-        product=intent.product,
-        qty_units=intent.qty_units,
-        price_paise=intent.price_paise,
-        trigger_price_paise=intent.trigger_price_paise,
-        ts_created_ns=intent.ts_created_ns,
-        ts_approved_ns=ts_approved_ns,
-    )
-
-
 class RejectReason(str, enum.Enum):
     """Why ``validate_spec`` refused an order before it left for the venue."""
 
-    MISSING_CLIENT_ORDER_ID = "MISSING_CLIENT_ORDER_ID"
     SEGMENT_NOT_TRADABLE = "SEGMENT_NOT_TRADABLE"
     BAD_SIDE = "BAD_SIDE"
     BAD_ORDER_TYPE = "BAD_ORDER_TYPE"
@@ -156,8 +116,6 @@ def validate_spec(
     refused (the exchange would reject it). A stop-limit (SL) BUY needs trigger <= price and a
     SELL trigger >= price, as NSE requires. Never raises; build the text with ``describe_reject``.
     """
-    if not spec.client_order_id:
-        return RejectReason.MISSING_CLIENT_ORDER_ID
     if spec.segment in _UNTRADABLE_SEGMENTS:
         return RejectReason.SEGMENT_NOT_TRADABLE
     if spec.side not in _SIDES:
@@ -227,7 +185,6 @@ def describe_reject(
     trigger = format_paise(spec.trigger_price_paise)
     tick = format_paise(tick_paise) if tick_paise > 0 else str(tick_paise)
     texts: dict[RejectReason, str] = {
-        RejectReason.MISSING_CLIENT_ORDER_ID: "order has no client order id",
         RejectReason.SEGMENT_NOT_TRADABLE: "segment is not tradable (indices take no orders)",
         RejectReason.BAD_SIDE: f"side {spec.side!r} is not BUY or SELL",
         RejectReason.BAD_ORDER_TYPE: f"order type {spec.order_type!r} is not MARKET, LIMIT, SL or SL_M",
@@ -314,16 +271,16 @@ LIFECYCLE_EVENT_TYPES: tuple[type, ...] = AnyLifecycleEvent.__args__  # type: ig
 class OrderSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     """One order after some events. Never mutated: ``apply`` returns a new snapshot.
 
-    ``qty_units`` / ``price_paise`` / ``trigger_price_paise`` are the working values (the spec's,
-    or a modify's once accepted). The exact average fill price is
-    ``filled_value_paise / filled_qty_units``. ``resume_state`` is the state a pending request
-    left, ``pending_modify`` the modify awaiting the venue's answer.
+    ``spec`` is the order as it works now: what was asked, then a modify's values once the venue
+    accepted it. The exact average fill price is ``filled_value_paise / filled_qty_units``.
+    ``resume_state`` is the state a pending request left, ``pending_modify`` the modify awaiting
+    the venue's answer.
     """
 
+    client_order_id: str
+    intent_id: str
+    strategy: str
     spec: OrderSpec
-    qty_units: int
-    price_paise: int
-    trigger_price_paise: int
     state: OrderState = OrderState.INITIALIZED
     filled_qty_units: int = 0
     filled_value_paise: int = 0
@@ -336,12 +293,14 @@ class OrderSnapshot(msgspec.Struct, frozen=True, kw_only=True):
     venue_order_id: str = ""
     reason_code: str = ""
     reason: str = ""
+    ts_created_ns: int = 0
+    ts_approved_ns: int = 0
     ts_sent_ns: int = 0
 
     @property
     def leaves_qty_units(self) -> int:
         """Quantity still working (0 once terminal or fully filled is reached by fills)."""
-        return self.qty_units - self.filled_qty_units
+        return self.spec.qty_units - self.filled_qty_units
 
     @property
     def is_terminal(self) -> bool:
@@ -353,15 +312,23 @@ class OrderSnapshot(msgspec.Struct, frozen=True, kw_only=True):
         return AvgPrice(self.filled_value_paise, self.filled_qty_units)
 
 
-def new_order(spec: OrderSpec, modify_cap: int = DHAN_MODIFY_CAP) -> OrderSnapshot:
-    """A fresh INITIALIZED snapshot for ``spec``, allowing ``modify_cap`` modify requests."""
-    return OrderSnapshot(
-        spec=spec,
-        qty_units=spec.qty_units,
-        price_paise=spec.price_paise,
-        trigger_price_paise=spec.trigger_price_paise,
-        modify_cap=modify_cap,
-    )
+def new_order(spec: OrderSpec, *, client_order_id: str, intent_id: str = "", strategy: str = "",
+              ts_created_ns: int = 0, ts_approved_ns: int = 0, modify_cap: int = DHAN_MODIFY_CAP) -> OrderSnapshot:
+    """A fresh INITIALIZED snapshot of ``spec``, allowing ``modify_cap`` modify requests."""
+    return OrderSnapshot(client_order_id=client_order_id, intent_id=intent_id, strategy=strategy, spec=spec,
+                         ts_created_ns=ts_created_ns, ts_approved_ns=ts_approved_ns, modify_cap=modify_cap)
+
+
+def restore(event: OrderEvent, fill_ids: Sequence[str] = ()) -> OrderSnapshot:
+    """An order as the ledger last recorded it (``event``, with the ids of its fills), ready for
+    more events. What the ledger does not keep starts afresh: a pending modify's values (the
+    venue's answer still applies: its values are asked again) and the modify count."""
+    return OrderSnapshot(client_order_id=event.client_order_id, intent_id=event.intent_id, strategy=event.strategy,
+                         spec=event.spec, state=event.state, filled_qty_units=event.filled_qty_units,
+                         filled_value_paise=event.filled_value_paise, fill_ids=tuple(fill_ids),
+                         triggered=event.state is OrderState.TRIGGERED, venue_order_id=event.venue_order_id,
+                         reason_code=event.reason_code, reason=event.reason, ts_created_ns=event.ts_created_ns,
+                         ts_approved_ns=event.ts_approved_ns, ts_sent_ns=event.ts_sent_ns)
 
 
 def modified_spec(order: OrderSnapshot, request: RequestModify) -> OrderSpec:
@@ -490,7 +457,7 @@ def _illegal(
 ) -> IllegalTransition:
     return IllegalTransition(
         code=code,
-        client_order_id=order.spec.client_order_id,
+        client_order_id=order.client_order_id,
         from_state=order.state,
         event=type(event).__name__,
         reason=reason,
@@ -504,7 +471,7 @@ def _awaits_bigger_modify(order: OrderSnapshot) -> bool:
 
 def _is_complete(order: OrderSnapshot) -> bool:
     """Filled in full, and no pending modify could still make the order bigger."""
-    return order.filled_qty_units == order.qty_units and not _awaits_bigger_modify(order)
+    return order.filled_qty_units == order.spec.qty_units and not _awaits_bigger_modify(order)
 
 
 def _resume(order: OrderSnapshot) -> OrderState:
@@ -588,7 +555,8 @@ def _on_fill(order: OrderSnapshot, event: Filled, target: Target) -> OrderSnapsh
             f"got qty {event.qty_units} at {format_paise(event.price_paise)}",
         )
     pending = order.pending_modify
-    cap_units = order.qty_units if pending is None else max(order.qty_units, pending.qty_units)
+    qty_units = order.spec.qty_units
+    cap_units = qty_units if pending is None else max(qty_units, pending.qty_units)
     filled = order.filled_qty_units + event.qty_units
     if filled > cap_units:
         return _illegal(
@@ -605,15 +573,10 @@ def _on_fill(order: OrderSnapshot, event: Filled, target: Target) -> OrderSnapsh
         fill_ids=order.fill_ids + (event.fill_id,),
         triggered=order.triggered or order.spec.order_type in _STOP_TYPES,
     )
-    if pending is not None and filled > order.qty_units:
+    if pending is not None and filled > qty_units:
         # Only the requested quantity allows this fill: the venue applied the modify already.
-        updated = structs.replace(
-            updated,
-            qty_units=pending.qty_units,
-            price_paise=pending.price_paise,
-            trigger_price_paise=pending.trigger_price_paise,
-            pending_modify=None,
-        )
+        updated = structs.replace(updated, spec=_with_modify(order.spec, pending, pending.qty_units),
+                                  pending_modify=None)
         if order.state is OrderState.PENDING_UPDATE:
             updated = _leave_pending(updated, _resume(updated))
     if _is_complete(updated):
@@ -691,14 +654,13 @@ def _on_modified(
         return _illegal(order, event, TransitionError.NO_PENDING_MODIFY, "no modify is pending")
     # A fill may have raced the modify; never let the working qty fall below what is filled.
     qty_units = max(pending.qty_units, order.filled_qty_units)
-    updated = structs.replace(
-        order,
-        qty_units=qty_units,
-        price_paise=pending.price_paise,
-        trigger_price_paise=pending.trigger_price_paise,
-        pending_modify=None,
-    )
+    updated = structs.replace(order, spec=_with_modify(order.spec, pending, qty_units), pending_modify=None)
     return _settle(updated, target)
+
+
+def _with_modify(spec: OrderSpec, modify: RequestModify, qty_units: int) -> OrderSpec:
+    return structs.replace(spec, qty_units=qty_units, price_paise=modify.price_paise,
+                           trigger_price_paise=modify.trigger_price_paise)
 
 
 def _on_modify_refused(
@@ -745,16 +707,16 @@ _HANDLERS: Final[dict[type, _Handler]] = {
 def invariant_violations(order: OrderSnapshot) -> tuple[str, ...]:
     """What is wrong with ``order`` (empty when it is consistent); used by tests and on rebuild."""
     problems: list[str] = []
-    if not 0 <= order.filled_qty_units <= order.qty_units:
-        problems.append(f"filled {order.filled_qty_units} outside 0..qty {order.qty_units}")
-    if order.state is OrderState.FILLED and order.filled_qty_units != order.qty_units:
-        problems.append(f"FILLED with filled {order.filled_qty_units}/{order.qty_units}")
+    if not 0 <= order.filled_qty_units <= order.spec.qty_units:
+        problems.append(f"filled {order.filled_qty_units} outside 0..qty {order.spec.qty_units}")
+    if order.state is OrderState.FILLED and order.filled_qty_units != order.spec.qty_units:
+        problems.append(f"FILLED with filled {order.filled_qty_units}/{order.spec.qty_units}")
     if (
         order.state not in TERMINAL_STATES
-        and order.filled_qty_units == order.qty_units
+        and order.filled_qty_units == order.spec.qty_units
         and not _awaits_bigger_modify(order)
     ):
-        problems.append(f"{order.state.value} is open but filled in full ({order.qty_units})")
+        problems.append(f"{order.state.value} is open but filled in full ({order.spec.qty_units})")
     if order.state is OrderState.PARTIALLY_FILLED and order.filled_qty_units == 0:
         problems.append("PARTIALLY_FILLED with nothing filled")
     if order.state in PENDING_STATES and order.resume_state is None:
@@ -779,20 +741,11 @@ def invariant_violations(order: OrderSnapshot) -> tuple[str, ...]:
 
 def to_order_event(order: OrderSnapshot, *, ts_event_ns: int, ts_init_ns: int) -> OrderEvent:
     """The ``ipc.messages.OrderEvent`` that publishes ``order`` as it stands (working values)."""
-    spec = order.spec
     return OrderEvent(
-        client_order_id=spec.client_order_id,
-        intent_id=spec.intent_id,
-        strategy=spec.strategy,
-        segment=spec.segment,
-        security_id=spec.security_id,
-        side=spec.side,
-        order_type=spec.order_type,
-        validity=spec.validity,
-        product=spec.product,
-        qty_units=order.qty_units,
-        price_paise=order.price_paise,
-        trigger_price_paise=order.trigger_price_paise,
+        client_order_id=order.client_order_id,
+        intent_id=order.intent_id,
+        strategy=order.strategy,
+        spec=order.spec,
         state=order.state,
         filled_qty_units=order.filled_qty_units,
         filled_value_paise=order.filled_value_paise,
@@ -801,8 +754,8 @@ def to_order_event(order: OrderSnapshot, *, ts_event_ns: int, ts_init_ns: int) -
         reason=order.reason,
         ts_event_ns=ts_event_ns,
         ts_init_ns=ts_init_ns,
-        ts_created_ns=spec.ts_created_ns,
-        ts_approved_ns=spec.ts_approved_ns,
+        ts_created_ns=order.ts_created_ns,
+        ts_approved_ns=order.ts_approved_ns,
         ts_sent_ns=order.ts_sent_ns,
     )
 
@@ -812,9 +765,9 @@ def fill_message(event: Filled, order: OrderSnapshot, *, ts_init_ns: int) -> Fil
     spec = order.spec
     return Fill(
         fill_id=event.fill_id,
-        client_order_id=spec.client_order_id,
+        client_order_id=order.client_order_id,
         venue_order_id=order.venue_order_id,
-        strategy=spec.strategy,
+        strategy=order.strategy,
         segment=spec.segment,
         security_id=spec.security_id,
         side=spec.side,

@@ -350,16 +350,15 @@ class _Book:
 
 
 class _Order:
-    """An open order at the venue (mutable working copy; the OMS holds the real snapshot)."""
+    """An open order at the venue: its spec (as the OMS sent it) and the matcher's working copy of
+    what changes (the OMS holds the real snapshot)."""
 
     __slots__ = (
+        "spec",
         "cid",
         "key",
         "label",
-        "side",
         "is_buy",
-        "order_type",
-        "ioc",
         "qty",
         "filled",
         "filled_value",
@@ -374,19 +373,16 @@ class _Order:
     )
 
     def __init__(self, order: OrderSnapshot, key: int, seg_class: SegmentClass) -> None:
-        spec = order.spec
-        self.cid = spec.client_order_id
+        spec = self.spec = order.spec
+        self.cid = order.client_order_id
         self.key = key
         self.label = instrument_label(spec.segment, spec.security_id)
-        self.side = spec.side
         self.is_buy = spec.side == "BUY"
-        self.order_type = spec.order_type
-        self.ioc = spec.validity == "IOC"
-        self.qty = order.qty_units
+        self.qty = spec.qty_units
         self.filled = order.filled_qty_units
         self.filled_value = order.filled_value_paise
-        self.limit = order.price_paise if spec.order_type in ("LIMIT", "SL") else 0
-        self.trigger = order.trigger_price_paise
+        self.limit = spec.price_paise if spec.order_type in ("LIMIT", "SL") else 0
+        self.trigger = spec.trigger_price_paise
         self.armed = spec.order_type in ("SL", "SL_M") and not order.triggered  # awaits trigger
         self.market = spec.order_type == "MARKET" or (spec.order_type == "SL_M" and not self.armed)
         self.ahead = 0  # queue ahead of us at our price ("volume" model)
@@ -427,7 +423,7 @@ def _order_problem(order: OrderSnapshot) -> str:
     """Why the venue cannot work ``order`` (empty when it can). The OMS validated the spec; this
     guards the venue against whatever else reaches it."""
     spec = order.spec
-    if not spec.client_order_id:
+    if not order.client_order_id:
         return "order has no client order id"
     if spec.side not in ("BUY", "SELL"):
         return f"side {spec.side!r} is not BUY or SELL"
@@ -436,8 +432,8 @@ def _order_problem(order: OrderSnapshot) -> str:
     if spec.validity not in ("DAY", "IOC"):
         return f"validity {spec.validity!r} is not DAY or IOC"
     return _values_problem(
-        spec.side, spec.order_type, order.qty_units, order.filled_qty_units, order.price_paise,
-        order.trigger_price_paise,
+        spec.side, spec.order_type, spec.qty_units, order.filled_qty_units, spec.price_paise,
+        spec.trigger_price_paise,
     )
 
 
@@ -588,7 +584,7 @@ class PaperVenue:
         while self._inbox:
             _, _, kind, args = heapq.heappop(self._inbox)
             if kind == _SUBMIT:
-                cid = args[0].spec.client_order_id  # type: ignore[attr-defined]
+                cid = args[0].client_order_id  # type: ignore[attr-defined]
                 self._n.submitted += 1
                 reason = "the session closed before the order arrived"
                 self._reject(cid, now_ns, RejectReason.SESSION_CLOSED, reason, out)
@@ -784,7 +780,7 @@ class PaperVenue:
         self, order: OrderSnapshot, instrument_type: str, ts: int, out: list[VenueEvent]
     ) -> None:
         spec = order.spec
-        cid = spec.client_order_id
+        cid = order.client_order_id
         self._n.submitted += 1
         if cid in self._orders or cid in self._closed:
             reason = f"client order id {cid!r} was already used at this venue"
@@ -810,7 +806,7 @@ class PaperVenue:
         crossed = o.armed and book.ltp_paise > 0 and _stop_crossed(o.is_buy, o.trigger, book.ltp_paise)
         if crossed and self.config.stop_crossed_on_arrival == "reject":
             reason = (
-                f"{o.side} {o.order_type} trigger {format_paise(o.trigger)} is already crossed by "
+                f"{o.spec.side} {o.spec.order_type} trigger {format_paise(o.trigger)} is already crossed by "
                 f"LTP {format_paise(book.ltp_paise)} for {label}"
             )
             return self._reject(cid, ts, RejectReason.STOP_ALREADY_CROSSED, reason, out)
@@ -840,7 +836,7 @@ class PaperVenue:
         modifying = o.cid in self._orders
         if need is None:
             reason = (
-                f"no ask, bid or last price for {o.label} to price a {o.side} {o.order_type} order "
+                f"no ask, bid or last price for {o.label} to price a {o.spec.side} {o.spec.order_type} order "
                 "for the funds check"
             )
             self._refuse(o.cid, modifying, RejectReason.NO_MARKET_DATA, reason, ts, out)
@@ -859,7 +855,7 @@ class PaperVenue:
                     f"est. charges {format_paise(need.charges)}"
                 )
             reason = (
-                f"{o.side} {leaves} x {o.label} needs {format_paise(need.total)} ({parts}) but "
+                f"{o.spec.side} {leaves} x {o.label} needs {format_paise(need.total)} ({parts}) but "
                 f"{format_paise(available)} is available (cash "
                 f"{format_paise(wallet.cash_paise)} - blocked by open orders "
                 f"{format_paise(wallet.blocked_paise - own)} - short margin "
@@ -904,7 +900,7 @@ class PaperVenue:
 
     def _buy_cost(self, o: _Order, book: _Book, leaves: int, limit: int, trigger: int) -> int | None:
         buffer = self.config.market_buffer_rate_e8
-        if o.order_type in ("LIMIT", "SL"):
+        if o.spec.order_type in ("LIMIT", "SL"):
             return leaves * limit
         if o.armed:  # SL_M before its trigger: the trigger plus the buffer
             return leaves * (trigger + apply_rate(trigger, buffer, Rounding.CEILING))
@@ -934,7 +930,7 @@ class PaperVenue:
 
     def _trigger(self, o: _Order, book: _Book, ts: int, out: list[VenueEvent]) -> None:
         o.armed = False
-        o.market = o.order_type == "SL_M"
+        o.market = o.spec.order_type == "SL_M"
         out.append(Triggered(client_order_id=o.cid, ts_event_ns=ts))
         self._go_live(o, book, ts, out)
 
@@ -944,7 +940,7 @@ class PaperVenue:
             self._take(o, book, ts, out, passive=False)
         if o.filled == o.qty:
             self._close(o, full=True)
-        elif o.ioc:
+        elif o.spec.validity == "IOC":
             reason = f"IOC: {o.qty - o.filled} of {o.qty} unfilled for {o.label}"
             code = RejectReason.IOC_UNFILLED
             out.append(Canceled(client_order_id=o.cid, ts_event_ns=ts, reason_code=code, reason=reason))
@@ -970,7 +966,7 @@ class PaperVenue:
         if o is None:
             self._modify_of_closed(cid, qty, ts, out)
             return
-        problem = _values_problem(o.side, o.order_type, qty, o.filled, price, trigger)
+        problem = _values_problem(o.spec.side, o.spec.order_type, qty, o.filled, price, trigger)
         if problem:
             self._refuse(cid, True, RejectReason.INVALID_MODIFY, problem, ts, out)
             return
@@ -1058,7 +1054,7 @@ class PaperVenue:
     def _fill(self, o: _Order, qty: int, price: int, ts: int, out: list[VenueEvent]) -> None:
         value_before = o.filled_value
         charges = charges_for_fill(
-            o.seg_class, o.side, qty, price, value_before == 0, self._schedule,  # type: ignore[arg-type]
+            o.seg_class, o.spec.side, qty, price, value_before == 0, self._schedule,  # type: ignore[arg-type]
             order_value_before_paise=value_before,
         )
         o.n_fills += 1

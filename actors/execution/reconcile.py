@@ -195,11 +195,8 @@ def external_order_event(row: BrokerOrder, filled_qty_units: int, filled_value_p
     coid = external_client_order_id(row.venue_order_id)
     corr = f"correlationId {row.correlation_id!r}" if row.correlation_id else "no correlationId"
     return OrderEvent(
-        client_order_id=coid, intent_id=coid, strategy=EXTERNAL_STRATEGY, segment=row.segment,
-        security_id=row.security_id, side=row.side, order_type=row.order_type, validity=row.validity,
-        product=row.product, qty_units=row.qty_units, price_paise=row.price_paise,
-        trigger_price_paise=row.trigger_price_paise,
-        state=external_state(row.status, filled_qty_units, row.qty_units), filled_qty_units=filled_qty_units,
+        client_order_id=coid, intent_id=coid, strategy=EXTERNAL_STRATEGY, spec=row.spec,
+        state=external_state(row.status, filled_qty_units, row.spec.qty_units), filled_qty_units=filled_qty_units,
         filled_value_paise=filled_value_paise, venue_order_id=row.venue_order_id, reason_code=EXTERNAL_REASON,
         reason=f"placed outside Shikra ({corr}); Dhan status {row.status}" + (f": {row.reason}" if row.reason else ""),
         ts_event_ns=now_ns, ts_init_ns=now_ns, ts_created_ns=row.ts_created_ns)

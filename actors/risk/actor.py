@@ -59,6 +59,7 @@ from ipc.messages import (
     OrderDenied,
     OrderEvent,
     OrderIntent,
+    OrderSpec,
     Position,
     Quote,
     RecordAudit,
@@ -165,8 +166,8 @@ class RiskActor(Actor):
         for pos in positions:
             self.engine.on_position(pos)
         for order in open_orders:
-            self._ensure_instrument(order.segment, order.security_id)
-            self.products[order.client_order_id] = order.product
+            self._ensure_instrument(order.spec.segment, order.spec.security_id)
+            self.products[order.client_order_id] = order.spec.product
             self.engine.on_order_state(order)
         for pos in positions:
             if pos.net_qty_units:
@@ -207,7 +208,7 @@ class RiskActor(Actor):
     def on_order_intent(self, intent: OrderIntent) -> None:
         # hot path: one intent through the full check list
         now = time.time_ns()
-        self._ensure_instrument(intent.segment, intent.security_id)
+        self._ensure_instrument(intent.spec.segment, intent.spec.security_id)
         result = self.engine.approve(intent, now)
         if isinstance(result, Denial):
             self._deny(intent, result, now)
@@ -228,12 +229,12 @@ class RiskActor(Actor):
         approved: list[OrderIntent] = []
         for leg in group.legs:
             leg = leg if leg.group_id else msgspec.structs.replace(leg, group_id=group.group_id)
-            self._ensure_instrument(leg.segment, leg.security_id)
+            self._ensure_instrument(leg.spec.segment, leg.spec.security_id)
             result = self.engine.approve(leg, now)
             if not isinstance(result, Denial) and len(result) != 1:
                 for order in result:
                     self.engine.release(order.intent_id)
-                result = Denial(DenyReason.QTY_ABOVE_FREEZE, f"leg {leg.intent_id}: {leg.qty_units} units is above "
+                result = Denial(DenyReason.QTY_ABOVE_FREEZE, f"leg {leg.intent_id}: {leg.spec.qty_units} units is above "
                                                              "the freeze quantity; a group leg is never sliced")
             if isinstance(result, Denial):
                 if result.reason is DenyReason.DUPLICATE_INTENT and not approved:
@@ -308,7 +309,7 @@ class RiskActor(Actor):
         if msg.state in TERMINAL_ORDER_STATES:
             self.products.pop(msg.client_order_id, None)  # its fills came before this event
         else:
-            self.products[msg.client_order_id] = msg.product
+            self.products[msg.client_order_id] = msg.spec.product
         self.engine.on_order_state(msg)
         if self.flatten:
             self._flatten_step()
@@ -318,7 +319,7 @@ class RiskActor(Actor):
         product = self.products.get(msg.client_order_id)
         if product is None:  # a fill recorded after its order ended (reconciliation): ask the ledger
             order = self._ledger_order(msg.client_order_id)
-            product = order.product if order is not None else "INTRADAY"
+            product = order.spec.product if order is not None else "INTRADAY"
         self._act(self.monitor.on_fill(msg, product, time.time_ns()))
 
     def on_position(self, msg: Position) -> None:
@@ -551,7 +552,7 @@ class RiskActor(Actor):
         if order.state in TERMINAL_ORDER_STATES:
             self._reply(msg.cmd_id, False, "ORDER_CLOSED", f"order {order.client_order_id} is {order.state.value}")
             return
-        self._ensure_instrument(order.segment, order.security_id)
+        self._ensure_instrument(order.spec.segment, order.spec.security_id)
         denial = self.engine.check_modify(order, msg.qty_units, msg.price_paise, msg.trigger_price_paise,
                                           time.time_ns())
         if denial is not None:
@@ -614,9 +615,9 @@ class RiskActor(Actor):
             strategy, segment, security_id = key
             self.log.warning("flatten_position", strategy=strategy, security_id=security_id, units=units)
             self.exit_seq += 1
-            intent = OrderIntent(f"risk-flatten-{now}-{self.exit_seq}", strategy, segment, security_id,
-                                 "SELL" if units > 0 else "BUY", abs(units), "MARKET", 0, 0, "DAY", "INTRADAY",
-                                 now, now, now, True)
+            spec = OrderSpec(segment=segment, security_id=security_id, side="SELL" if units > 0 else "BUY",
+                             order_type="MARKET", qty_units=abs(units))
+            intent = OrderIntent(f"risk-flatten-{now}-{self.exit_seq}", strategy, spec, now, now, now, True)
             result = self.engine.approve(intent, now)
             if isinstance(result, Denial):
                 self._deny(intent, result, now)

@@ -524,7 +524,7 @@ def slice_intent(intent: OrderIntent, freeze_qty_units: int, lot_size_units: int
     Raises ValueError when ``freeze_qty_units`` is positive but no whole lot fits under it (the
     engine denies that case with QTY_ABOVE_FREEZE before slicing).
     """
-    qty = intent.qty_units
+    qty = intent.spec.qty_units
     if freeze_qty_units <= 0 or qty <= freeze_qty_units:
         return [intent]
     lot = lot_size_units if lot_size_units > 0 else 1
@@ -536,7 +536,8 @@ def slice_intent(intent: OrderIntent, freeze_qty_units: int, lot_size_units: int
     while qty > 0:
         n += 1
         part = size if qty > size else qty
-        out.append(msgspec.structs.replace(intent, intent_id=f"{intent.intent_id}.{n}", qty_units=part))
+        out.append(msgspec.structs.replace(intent, intent_id=f"{intent.intent_id}.{n}",
+                                           spec=msgspec.structs.replace(intent.spec, qty_units=part)))
         qty -= part
     return out
 
@@ -545,8 +546,9 @@ def to_order_denied(intent: object, denial: Denial, ts_event_ns: int, ts_init_ns
     """The OrderDenied message for ``denial``; malformed fields are carried as best they can be."""
     intent_id = getattr(intent, "intent_id", "")
     strategy = getattr(intent, "strategy", "")
-    segment = getattr(intent, "segment", -1)
-    security_id = getattr(intent, "security_id", -1)
+    spec = getattr(intent, "spec", None)
+    segment = getattr(spec, "segment", -1)
+    security_id = getattr(spec, "security_id", -1)
     return OrderDenied(
         intent_id=intent_id if type(intent_id) is str else repr(intent_id),
         strategy=strategy if type(strategy) is str else repr(strategy),
@@ -745,28 +747,29 @@ class RiskEngine:
         d = check_intent_shape(intent)
         if d is not None:
             return d
-        side = intent.side
+        spec = intent.spec
+        side = spec.side
         d = check_side(side)
         if d is not None:
             return d
-        order_type = intent.order_type
-        d = check_order_kind(order_type, intent.validity, intent.product)
+        order_type = spec.order_type
+        d = check_order_kind(order_type, spec.validity, spec.product)
         if d is not None:
             return d
-        qty = intent.qty_units
+        qty = spec.qty_units
         d = check_qty(qty)
         if d is not None:
             return d
-        price = intent.price_paise
-        trigger = intent.trigger_price_paise
+        price = spec.price_paise
+        trigger = spec.trigger_price_paise
         d = check_prices(order_type, side, price, trigger)
         if d is not None:
             return d
 
         if not (self._day_start_ns <= now_ns < self._day_end_ns):
             self._roll_day(now_ns)
-        segment = intent.segment
-        security_id = intent.security_id
+        segment = spec.segment
+        security_id = spec.security_id
         if type(segment) is not int or type(security_id) is not int:
             return check_instrument(None, segment, security_id, 0)
         inst = self._instruments.get((segment, security_id))
@@ -878,15 +881,16 @@ class RiskEngine:
         d = check_qty(qty_units)
         if d is not None:
             return d
+        spec = order.spec
         if qty_units <= order.filled_qty_units:
             return Denial(DenyReason.BAD_QTY, f"new qty {qty_units} must exceed the {order.filled_qty_units} units "
                                               f"already filled of {order.client_order_id} (cancel it instead)")
-        d = check_prices(order.order_type, order.side, price_paise, trigger_paise)
+        d = check_prices(spec.order_type, spec.side, price_paise, trigger_paise)
         if d is not None:
             return d
         if not (self._day_start_ns <= now_ns < self._day_end_ns):
             self._roll_day(now_ns)
-        segment, security_id = order.segment, order.security_id
+        segment, security_id = spec.segment, spec.security_id
         inst = self._instruments.get((segment, security_id))
         d = check_instrument(inst, segment, security_id, self._day.day)  # type: ignore[union-attr]
         if d is not None:
@@ -907,17 +911,17 @@ class RiskEngine:
         d = check_band(price_paise, trigger_paise, last, lim.price_band_bps)
         if d is not None:
             return d
-        extra = qty_units - order.qty_units
+        extra = qty_units - spec.qty_units
         if extra <= 0:
             return None
-        side = order.side
+        side = spec.side
         reduces = self._reduces(slot, side, extra)
         d = check_trading_state(self.status.state, reduces, False)
         if d is not None:
             return d
         if reduces:
             return None
-        ref = reference_price(order.order_type, price_paise, trigger_paise, last)
+        ref = reference_price(spec.order_type, price_paise, trigger_paise, last)
         d = check_order_value(qty_units, ref, lim.max_order_value_paise)
         if d is not None:
             return d
@@ -945,7 +949,7 @@ class RiskEngine:
 
     def slice(self, intent: OrderIntent, freeze_qty_units: int | None = None) -> list[OrderIntent]:
         """Slices of ``intent`` at the instrument's (or the given) freeze quantity, whole lots."""
-        inst = self._instruments.get((intent.segment, intent.security_id))
+        inst = self._instruments.get((intent.spec.segment, intent.spec.security_id))
         lot = inst.lot_size_units if inst is not None else 1
         if freeze_qty_units is None:
             freeze_qty_units = inst.freeze_qty_units if inst is not None else 0
@@ -962,10 +966,11 @@ class RiskEngine:
         """
         if not (self._day_start_ns <= now_ns < self._day_end_ns):
             self._roll_day(now_ns)
-        slot = self._slot(intent.strategy, intent.segment, intent.security_id)
-        side = intent.side
-        opening = not self._reduces(slot, side, intent.qty_units)
-        ref = reference_price(intent.order_type, intent.price_paise, intent.trigger_price_paise, slot.book.mark_paise)
+        spec = intent.spec
+        slot = self._slot(intent.strategy, spec.segment, spec.security_id)
+        side = spec.side
+        opening = not self._reduces(slot, side, spec.qty_units)
+        ref = reference_price(spec.order_type, spec.price_paise, spec.trigger_price_paise, slot.book.mark_paise)
         orders = self.slice(intent)
         self._seen.add(intent.intent_id)
         if self.venue_slices:
@@ -978,7 +983,7 @@ class RiskEngine:
                 self._window.append(now_ns)
                 self.orders_today += 1
             self._seen.add(order.intent_id)
-            self._add_open(order.intent_id, slot, side, order.qty_units, ref, opening)
+            self._add_open(order.intent_id, slot, side, order.spec.qty_units, ref, opening)
         slot.last_order_ns = now_ns
         slot.last_side = side
         return orders
@@ -1028,15 +1033,16 @@ class RiskEngine:
         (placed elsewhere, found by reconciliation) starts tracking it; terminal states stop it.
         """
         key = event.intent_id or event.client_order_id
+        spec = event.spec
         terminal = event.state in _TERMINAL
-        remaining = 0 if terminal else max(event.qty_units - event.filled_qty_units, 0)
+        remaining = 0 if terminal else max(spec.qty_units - event.filled_qty_units, 0)
         o = self._open.get(key)
         if o is None:
-            if terminal or event.side not in _SIDES:
+            if terminal:
                 return
-            slot = self._slot(event.strategy, event.segment, event.security_id)
-            ref = event.price_paise or event.trigger_price_paise or slot.book.mark_paise
-            self._add_open(key, slot, event.side, remaining, ref, not self._reduces(slot, event.side, remaining))
+            slot = self._slot(event.strategy, spec.segment, spec.security_id)
+            ref = spec.price_paise or spec.trigger_price_paise or slot.book.mark_paise
+            self._add_open(key, slot, spec.side, remaining, ref, not self._reduces(slot, spec.side, remaining))
             return
         self._set_remaining(o, remaining)
         if terminal:

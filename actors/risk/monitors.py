@@ -38,7 +38,7 @@ from numba import njit
 from actors.risk.limits import ResolvedLimits, RiskLimits, instrument_key, resolve, segment_times
 from engine.model.calendar import SessionCalendar, default_calendar
 from engine.model.ist import ist_day, time_of_day_ns
-from ipc.messages import Fill, OrderIntent, RiskAction
+from ipc.messages import Fill, OrderIntent, OrderSpec, RiskAction
 from ipc.topics import SEGMENT_NAMES
 
 BPS = 10_000
@@ -437,18 +437,13 @@ def exit_intent(action: Action, intent_id: str, now_ns: int) -> OrderIntent:
     """
     if action.qty_units <= 0 or action.side not in ("BUY", "SELL"):
         raise ValueError(f"{action.action.value} action closes no position")
+    spec = OrderSpec(segment=action.segment, security_id=action.security_id, side=action.side,  # type: ignore[arg-type]
+                     order_type="MARKET", validity="DAY", product=action.product,  # type: ignore[arg-type]
+                     qty_units=action.qty_units)
     return OrderIntent(
         intent_id=intent_id,
         strategy=action.strategy,
-        segment=action.segment,
-        security_id=action.security_id,
-        side=action.side,  # type: ignore[arg-type]
-        qty_units=action.qty_units,
-        order_type="MARKET",
-        price_paise=0,
-        trigger_price_paise=0,
-        validity="DAY",
-        product=action.product,  # type: ignore[arg-type]
+        spec=spec,
         ts_event_ns=action.ts_event_ns,
         ts_init_ns=now_ns,
         ts_created_ns=now_ns,

@@ -33,6 +33,7 @@ from ipc.messages import (
     OrderDenied,
     OrderEvent,
     OrderIntent,
+    OrderSpec,
     Reply,
     SaveStrategyState,
     SetStrategyParams,
@@ -104,9 +105,10 @@ class _Handle:
         now = time.time_ns()
         ts_event = cause.ts_event_ns if cause is not None else now
         ts_init = cause.ts_init_ns if cause is not None else now
-        intent = OrderIntent(intent_id, self.name, instrument.segment, instrument.security_id, side, qty_units,
-                             order_type, price_paise, trigger_price_paise, validity, product, ts_event, ts_init, now,
-                             reduce_only, group_id)
+        spec = OrderSpec(segment=instrument.segment, security_id=instrument.security_id, side=side,
+                         order_type=order_type, validity=validity, product=product, qty_units=qty_units,
+                         price_paise=price_paise, trigger_price_paise=trigger_price_paise)
+        intent = OrderIntent(intent_id, self.name, spec, ts_event, ts_init, now, reduce_only, group_id)
         self._actor.send_intent(intent)
         return intent_id
 
@@ -123,9 +125,10 @@ class _Handle:
         for leg in legs:
             self._seq += 1
             ref = leg.instrument
-            intents.append(OrderIntent(f"{self.name}-{self._run}-{self._seq}", self.name, ref.segment, ref.security_id,
-                                       leg.side, leg.qty_units, leg.order_type, leg.price_paise, 0, "DAY",
-                                       leg.product, ts_event, ts_init, now, False, group_id))
+            spec = OrderSpec(segment=ref.segment, security_id=ref.security_id, side=leg.side, order_type=leg.order_type,
+                             product=leg.product, qty_units=leg.qty_units, price_paise=leg.price_paise)
+            intents.append(OrderIntent(f"{self.name}-{self._run}-{self._seq}", self.name, spec, ts_event, ts_init, now,
+                                       False, group_id))
         self._actor.send_group(SubmitGroup(group_id, self.name, structure, intents, timeout_ms, ts_event, ts_init))
         return [i.intent_id for i in intents]
 
@@ -449,7 +452,7 @@ class StrategyActor(Actor):
                          detail=msg.detail)
         for leg in msg.legs:
             i = leg.intent
-            strategy.on_denied(OrderDenied(i.intent_id, msg.strategy, i.segment, i.security_id,
+            strategy.on_denied(OrderDenied(i.intent_id, msg.strategy, i.spec.segment, i.spec.security_id,
                                            f"GROUP_{msg.reason_code}", msg.detail, msg.ts_event_ns))
 
     def _resend_unacked(self) -> None:

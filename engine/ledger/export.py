@@ -103,11 +103,12 @@ def _entry_row(seq: int, event: LedgerEvent | UnreadableRecord, tz: dt.tzinfo) -
     when = iso_time(event_time_ns(event), tz)
     kind = event_kind(event)
     if isinstance(event, OrderEvent):
-        detail = (f"{event.order_type} {event.validity} {event.product} filled {event.filled_qty_units} "
+        spec = event.spec
+        detail = (f"{spec.order_type} {spec.validity} {spec.product} filled {event.filled_qty_units} "
                   f"venue {event.venue_order_id or '-'} {event.reason_code} {event.reason}").strip()
         return (seq, when, kind, event.client_order_id, event.strategy,
-                f"{_segment(event.segment)}:{event.security_id}", event.side, event.qty_units,
-                format_rupees(event.price_paise), format_rupees(event.filled_value_paise),
+                f"{_segment(spec.segment)}:{spec.security_id}", spec.side, spec.qty_units,
+                format_rupees(spec.price_paise), format_rupees(event.filled_value_paise),
                 event.state.value, detail)
     if isinstance(event, Fill):
         return (seq, when, kind, event.fill_id, event.strategy,

@@ -298,13 +298,14 @@ def _short_id(value: object) -> bool:
 
 
 def _fold_order(tables: Tables, seq: int, order: OrderEvent) -> FoldResult:
-    if not (_short_id(order.client_order_id) and type(order.qty_units) is int
-            and type(order.price_paise) is int and type(order.filled_qty_units) is int
+    spec = order.spec
+    if not (_short_id(order.client_order_id) and type(spec.qty_units) is int
+            and type(spec.price_paise) is int and type(order.filled_qty_units) is int
             and type(order.filled_value_paise) is int):
         what = f"seq {seq} order"
-        bad = _bad_id(what, "client_order_id", order.client_order_id) or _bad_ints(
-            what, order, ("qty_units", "price_paise", "filled_qty_units", "filled_value_paise")
-        )
+        bad = (_bad_id(what, "client_order_id", order.client_order_id)
+               or _bad_ints(what, spec, ("qty_units", "price_paise"))
+               or _bad_ints(what, order, ("filled_qty_units", "filled_value_paise")))
         if bad is not None:
             return bad
     return FoldResult(changes=((ORDERS, order.client_order_id, order),))

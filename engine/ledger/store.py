@@ -50,7 +50,7 @@ import time
 from collections.abc import Callable, Container, Iterator, Mapping, MutableMapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Union
 
 import lmdb
 import msgspec
@@ -80,8 +80,10 @@ from engine.ledger.fold import (
     is_open_group,
     is_open_order,
 )
+from engine.ledger.legacy import OLD_RECORD_TYPES, upgrade
 from engine.ledger.records import (
     DEFAULT_TRADING_STATE,
+    LEDGER_EVENT_TYPES,
     TRADING_ACCOUNT,
     AuditRecord,
     Counters,
@@ -99,8 +101,13 @@ from ipc.messages import Fill, GroupEvent, OrderEvent, Position
 
 LEDGER_DIR_NAME: Final = "ledger"
 LOCK_FILE_NAME: Final = "writer.lock"
-SCHEMA_VERSION: Final = b"2"  # 2: the open_orders and open_groups indexes (1 is migrated at open)
+# 3: orders and order groups carry the order's fields as one OrderSpec (order@2, group@2; the
+# old records stay in ``events`` and read through engine.ledger.legacy). 2: the open_orders and
+# open_groups indexes. A ledger of schema 1 or 2 is migrated at the writer's open.
+SCHEMA_VERSION: Final = b"3"
 _SCHEMA_V1: Final = b"1"
+_SCHEMA_V2: Final = b"2"
+_RESHAPED_TABLES: Final = (ORDERS, GROUPS)  # their rows changed shape in schema 3
 EVENTS: Final = "events"
 OPEN_ORDERS: Final = "open_orders"  # index: client order id -> b"" for every open order
 OPEN_GROUPS: Final = "open_groups"  # index: group id -> b"" for every group not finished
@@ -242,7 +249,23 @@ def ledger_dir(data_dir: str | os.PathLike[str]) -> Path:
 
 _U64: Final = struct.Struct(">Q")
 _ENCODER: Final = msgspec.msgpack.Encoder()
-_EVENT_DECODER: Final = msgspec.msgpack.Decoder(LedgerEvent)
+
+
+class _Reading:
+    """A decoder of ``current`` that also reads the shapes earlier versions stored (the
+    ``engine.ledger.legacy`` records) and hands back today's message: old records are never
+    rewritten in ``events``, and a reader may meet a ledger not yet migrated."""
+
+    __slots__ = ("decode_raw",)
+
+    def __init__(self, *current: type) -> None:
+        self.decode_raw = msgspec.msgpack.Decoder(Union[(*current, *OLD_RECORD_TYPES)]).decode  # type: ignore[misc]
+
+    def decode(self, raw: Any) -> Any:
+        return upgrade(self.decode_raw(raw))
+
+
+_EVENT_DECODER: Final = _Reading(*LEDGER_EVENT_TYPES)
 _POSITION_KEY_DECODER: Final = msgspec.msgpack.Decoder(tuple[str, int, int])
 
 
@@ -292,8 +315,8 @@ _KEY_DECODERS: Final[dict[str, Callable[[Any], Any]]] = {
     TOKENS: _decode_str_key,
     GROUPS: _decode_str_key,
 }
-_ROW_DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {
-    ORDERS: msgspec.msgpack.Decoder(OrderEvent),
+_ROW_DECODERS: Final[dict[str, Any]] = {
+    ORDERS: _Reading(OrderEvent),
     FILLS: msgspec.msgpack.Decoder(Fill),
     POSITIONS: msgspec.msgpack.Decoder(Position),
     WALLETS: msgspec.msgpack.Decoder(Wallet),
@@ -302,7 +325,7 @@ _ROW_DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {
     INTENTS: msgspec.msgpack.Decoder(IntentRecorded),
     USERS: msgspec.msgpack.Decoder(User),
     TOKENS: msgspec.msgpack.Decoder(Token),
-    GROUPS: msgspec.msgpack.Decoder(GroupEvent),
+    GROUPS: _Reading(GroupEvent),
 }
 _META_DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {
     META_COUNTERS: msgspec.msgpack.Decoder(Counters),
@@ -490,13 +513,25 @@ def _read_events(txn: lmdb.Transaction, dbs: Mapping[str, Any], problems: list[s
         yield seq, event
 
 
+def _as_today(table: str, raw: bytes) -> bytes:
+    """A stored row as today's code writes it: a ledger not yet migrated (read while no writer
+    has opened it since the upgrade) holds rows of an earlier shape that mean the same."""
+    if table not in _RESHAPED_TABLES:
+        return raw
+    try:
+        return _ENCODER.encode(_ROW_DECODERS[table].decode(raw))
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return raw  # reported as a difference, with the bytes that are there
+
+
 def _verify_txn(txn: lmdb.Transaction, dbs: Mapping[str, Any]) -> tuple[list[str], Tables]:
     """Replay ``events`` and compare with the stored derived tables and indexes, in one snapshot."""
     problems: list[str] = []
     recomputed, refused = fold_events(_read_events(txn, dbs, problems))
     problems.extend(f"events: seq {seq} is refused by the fold: {issue.code.value} {issue.detail}"
                     for seq, issue in refused)
-    stored = {table: {bytes(k): bytes(v) for k, v in _stored_rows(txn, dbs, table)} for table in DERIVED_TABLES}
+    stored = {table: {bytes(k): _as_today(table, bytes(v)) for k, v in _stored_rows(txn, dbs, table)}
+              for table in DERIVED_TABLES}
     problems.extend(_diff_tables("stored", _encoded_tables(recomputed.by_name), stored))
     for index, want in _index_keys(recomputed).items():
         if index not in dbs:
@@ -627,21 +662,47 @@ class Ledger:
         return ledger
 
     def _init_meta(self) -> str:
-        with self._env.begin(write=True, db=self._dbs[META]) as txn:
-            schema = txn.get(_META_SCHEMA)
+        """Check the schema (migrating a ledger of an earlier one) and the id prefix, in one
+        transaction: a migration is all done or not at all. Returns the id prefix."""
+        for _attempt in range(_MAX_GROW_RETRIES):
+            try:
+                with self._env.begin(write=True) as txn:
+                    return self._init_meta_txn(txn)
+            except lmdb.MapFullError:  # a migration rewrites rows: it may need a bigger map
+                self._map_full_retries += 1
+                self._grow(self._env.info()["map_size"] * 2)
+        raise LedgerError(LedgerErrorCode.FULL, f"ledger {self._path}: map still full while migrating")
+
+    def _init_meta_txn(self, txn: lmdb.Transaction) -> str:
+        meta = self._dbs[META]
+        schema = txn.get(_META_SCHEMA, db=meta)
+        if schema in (_SCHEMA_V1, _SCHEMA_V2):
             if schema == _SCHEMA_V1:
-                self._build_indexes(txn)  # written by the previous version: add the indexes once
-                txn.put(_META_SCHEMA, SCHEMA_VERSION)
-            elif schema is None:
-                txn.put(_META_SCHEMA, SCHEMA_VERSION)
-            elif schema != SCHEMA_VERSION:
-                raise LedgerError(LedgerErrorCode.SCHEMA,
-                                  f"ledger {self._path} has schema {schema!r}, this code reads {SCHEMA_VERSION!r}")
-            prefix = txn.get(_META_ID_PREFIX)
-            if prefix is None:
-                prefix = _new_id_prefix().encode()
-                txn.put(_META_ID_PREFIX, prefix)
-        return prefix.decode()
+                self._build_indexes(txn)  # schema 1 had no indexes
+            self._reshape_rows(txn)
+            txn.put(_META_SCHEMA, SCHEMA_VERSION, db=meta)
+        elif schema is None:
+            txn.put(_META_SCHEMA, SCHEMA_VERSION, db=meta)
+        elif schema != SCHEMA_VERSION:
+            raise LedgerError(LedgerErrorCode.SCHEMA,
+                              f"ledger {self._path} has schema {schema!r}, this code reads {SCHEMA_VERSION!r}")
+        prefix = txn.get(_META_ID_PREFIX, db=meta)
+        if prefix is None:
+            prefix = _new_id_prefix().encode()
+            txn.put(_META_ID_PREFIX, prefix, db=meta)
+        return bytes(prefix).decode()
+
+    def _reshape_rows(self, txn: lmdb.Transaction) -> None:
+        """Rewrite the derived rows stored in an earlier shape (schema 3: orders and groups with
+        the flat order fields) in today's; ``events`` keeps its records as they were written."""
+        for table in _RESHAPED_TABLES:
+            db = self._dbs[table]
+            old = [(bytes(k), bytes(v)) for k, v in txn.cursor(db=db).iternext()]
+            for raw_key, raw in old:
+                row = _decode_stored(table, _KEY_DECODERS[table](raw_key), raw)
+                new = _ENCODER.encode(row)
+                if new != raw:
+                    txn.put(raw_key, new, db=db)
 
     def _build_indexes(self, txn: lmdb.Transaction) -> None:
         """Fill the indexes from the stored tables (one scan; schema 1 had no indexes)."""
@@ -835,18 +896,22 @@ class Ledger:
         if self._config.durability == "group":
             self.sync_if_due(time.monotonic_ns())
 
-    def record_new_order(self, order: OrderEvent) -> NewOrder:
-        """Give ``order`` (its first event, usually SUBMITTED) a new client order id and store it.
+    def next_client_order_id(self) -> str:
+        """The client order id the next new order is stored under: build the order with it, then
+        ``record_new_order``. The persisted counter advances only when that order is stored."""
+        return self.format_client_order_id(self._tables.next_order_no())
 
-        The id comes from the persisted counter, which advances in the same transaction as the
-        order (``IntentRecorded`` + the order event), so ids are unique forever, across restarts.
-        ``order.client_order_id`` is ignored. If ``order.intent_id`` is already an order, nothing
-        is written and that order's id comes back with ``duplicate=True``.
+    def record_new_order(self, order: OrderEvent) -> NewOrder:
+        """Store ``order`` (its first event, usually SUBMITTED), built with ``next_client_order_id``.
+
+        The counter advances in the same transaction as the order (``IntentRecorded`` + the order
+        event), so ids are unique forever, across restarts. If ``order.intent_id`` is already an
+        order, nothing is written and that order's id comes back with ``duplicate=True``. Raises
+        ValueError if ``order`` carries another id than the next one (a caller's bug).
         """
         # Order path. The fold refuses an intent recorded before (DUPLICATE_INTENT) inside the
         # write transaction: no separate lookup first (intents live in LMDB, not in memory).
         intent, first = self._new_order_events(order)
-        client_order_id = intent.client_order_id
         result = self._append([intent, first], all_or_nothing=True)
         if result.issues:
             index, issue = result.issues[0]
@@ -857,15 +922,16 @@ class Ledger:
             for _index, refused in result.issues:
                 self._refused[refused.code.value] = self._refused.get(refused.code.value, 0) + 1
             return NewOrder(client_order_id="", seq=0, issue=issue)
-        return NewOrder(client_order_id=client_order_id, seq=result.seqs[1])
+        return NewOrder(client_order_id=order.client_order_id, seq=result.seqs[1])
 
     def rehearse_new_order(self, order: OrderEvent) -> None:
-        """Do what ``record_new_order`` does for ``order`` (under a fresh intent id), in a write
-        transaction that is then aborted: nothing is stored, the tables, counters and sequence
-        stay as they were. It keeps the order path's code and pages warm between orders
-        (``Actor.warm_hot_path``)."""
+        """Do what ``record_new_order`` does for ``order`` (under a fresh intent id and the next
+        client order id), in a write transaction that is then aborted: nothing is stored, the
+        tables, counters and sequence stay as they were. It keeps the order path's code and pages
+        warm between orders (``Actor.warm_hot_path``)."""
         self._check_open()
-        events = self._new_order_events(msgspec.structs.replace(order, intent_id=REHEARSAL_INTENT_ID))
+        events = self._new_order_events(msgspec.structs.replace(
+            order, intent_id=REHEARSAL_INTENT_ID, client_order_id=self.next_client_order_id()))
         raws = [_ENCODER.encode(event) for event in events]
         try:
             self._write_batch(events, raws, all_or_nothing=True, rehearsal=True)
@@ -873,12 +939,15 @@ class Ledger:
             pass  # the real write grows the map; a rehearsal never does
 
     def _new_order_events(self, order: OrderEvent) -> tuple[IntentRecorded, OrderEvent]:
-        """The two events that record ``order`` under the next client order id."""
+        """The two events that record ``order`` under the next client order id (its own)."""
         order_no = self._tables.next_order_no()
-        client_order_id = self.format_client_order_id(order_no)
-        intent = IntentRecorded(intent_id=order.intent_id, client_order_id=client_order_id,
+        if order.client_order_id != self.format_client_order_id(order_no):
+            raise ValueError(f"order {order.client_order_id!r} of intent {order.intent_id!r}: a new order takes the "
+                             f"next client order id, {self.format_client_order_id(order_no)!r} "
+                             "(Ledger.next_client_order_id)")
+        intent = IntentRecorded(intent_id=order.intent_id, client_order_id=order.client_order_id,
                                 order_no=order_no, strategy=order.strategy, ts_ns=order.ts_event_ns)
-        return intent, msgspec.structs.replace(order, client_order_id=client_order_id)
+        return intent, order
 
     def format_client_order_id(self, order_no: int) -> str:
         """``<prefix>-<n>``, e.g. ``SK7QX2-42``: <= 20 chars for n < 10**12, [A-Z0-9-] only

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from actors.base import Actor
-from ipc.messages import OrderIntent, Tick
+from ipc.messages import OrderIntent, OrderSpec, Tick
 
 COUNTER_SECURITY = 99
 
@@ -30,8 +30,8 @@ class Relay(Actor):
 
     def on_tick(self, msg: Tick) -> None:
         now = time.time_ns()
-        self.ctx.send("sink", OrderIntent(f"relay-{msg.ltp_paise}", "relay", msg.segment, msg.security_id, "BUY",
-                                          1, "MARKET", 0, 0, "DAY", "INTRADAY", msg.ts_event_ns, msg.ts_init_ns, now))
+        spec = OrderSpec(segment=msg.segment, security_id=msg.security_id, side="BUY", order_type="MARKET", qty_units=1)
+        self.ctx.send("sink", OrderIntent(f"relay-{msg.ltp_paise}", "relay", spec, msg.ts_event_ns, msg.ts_init_ns, now))
 
 
 class Sink(Actor):

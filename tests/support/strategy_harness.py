@@ -34,6 +34,7 @@ from ipc.messages import (
     Fill,
     OrderDenied,
     OrderEvent,
+    OrderSpec,
     OrderState,
     OrderType,
     Product,
@@ -74,6 +75,11 @@ class SentOrder(msgspec.Struct, frozen=True, kw_only=True):
     reduce_only: bool
     group_id: str
     ts_ns: int  # the clock when it was sent
+
+    def spec(self) -> OrderSpec:
+        return OrderSpec(segment=self.segment, security_id=self.security_id, side=self.side, order_type=self.order_type,
+                         validity=self.validity, product=self.product, qty_units=self.qty_units,
+                         price_paise=self.price_paise, trigger_price_paise=self.trigger_price_paise)
 
     def brief(self) -> tuple[str, str, int, str, int, str]:
         """(side, symbol, qty_units, order_type, price_paise, group_id): what most tests compare."""
@@ -307,10 +313,8 @@ class StrategyHarness:
     def _event(self, order: SentOrder, state: OrderState, filled_units: int, value_paise: int,
                reason_code: str = "") -> OrderEvent:
         now = self.ctx.clock_ns
-        return OrderEvent(client_order_id(order), order.intent_id, self.ctx.name, order.segment, order.security_id,
-                          order.side, order.order_type, order.validity, order.product, order.qty_units,
-                          order.price_paise, order.trigger_price_paise, state, filled_units, value_paise,
-                          "", reason_code, reason_code, now, now)
+        return OrderEvent(client_order_id(order), order.intent_id, self.ctx.name, order.spec(), state, filled_units,
+                          value_paise, "", reason_code, reason_code, now, now)
 
     def accept(self, order: SentOrder) -> list[SentOrder]:
         """Execution reports the order ACCEPTED (gives the strategy its client order id)."""

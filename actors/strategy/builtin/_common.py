@@ -96,7 +96,7 @@ def never_filled_units(order: OrderEvent) -> int:
     """Units of an order that will never fill: the unfilled rest once it is rejected, cancelled,
     expired or denied; 0 while it lives or once it is fully filled."""
     if order.state in _DEAD:
-        return order.qty_units - order.filled_qty_units
+        return order.spec.qty_units - order.filled_qty_units
     return 0
 
 

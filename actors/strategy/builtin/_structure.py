@@ -302,7 +302,7 @@ class OptionStructure(Strategy):
         self.ctx.save_state()
 
     def on_order(self, order: OrderEvent) -> None:
-        leg = self._leg(order.segment, order.security_id)
+        leg = self._leg(order.spec.segment, order.spec.security_id)
         lost = never_filled_units(order)
         if leg is None or not lost or order.intent_id in leg.dead_intent_ids:
             return

@@ -367,10 +367,10 @@ class SupertrendOptions(Strategy):
         self.ctx.save_state()
 
     def on_order(self, order: OrderEvent) -> None:
-        pos = self._find(order.segment, order.security_id)
+        pos = self._find(order.spec.segment, order.spec.security_id)
         if pos is None:
             return
-        if order.side == "BUY" and order.intent_id == pos.entry_intent_id:
+        if order.spec.side == "BUY" and order.intent_id == pos.entry_intent_id:
             pos.entry_client_order_id = order.client_order_id
         dead = never_filled_units(order)
         if dead and order.intent_id not in pos.dead_intent_ids:
