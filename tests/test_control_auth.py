@@ -170,32 +170,40 @@ def place(**fields: object) -> pb.PlaceOrderRequest:
     return pb.PlaceOrderRequest(**base)
 
 
+def refusal_of(req: pb.PlaceOrderRequest) -> convert.Refusal | None:
+    """The API's edge checks of a place request for RELIANCE (lot 1, tick 5 paise), in order."""
+    return convert.check_order_request(req) or convert.order_refusal(convert.spec_from_request(req, RELIANCE),
+                                                                     RELIANCE)
+
+
 @pytest.mark.parametrize("fields, words", [
     ({"side": pb.SIDE_UNSPECIFIED}, "side is required"),
     ({"order_type": pb.ORDER_TYPE_UNSPECIFIED}, "order_type is required"),
-    ({"qty_units": 0}, "QTY_NOT_POSITIVE: qty_units 0"),
-    ({"qty_units": -5}, "QTY_NOT_POSITIVE: qty_units -5"),
-    ({"order_type": pb.ORDER_TYPE_LIMIT}, "LIMIT order needs price_paise"),
-    ({"price_paise": 100}, "MARKET order takes no price_paise (got 100)"),
-    ({"order_type": pb.ORDER_TYPE_SL_M}, "SL_M order needs trigger_price_paise"),
-    ({"order_type": pb.ORDER_TYPE_SL, "price_paise": 100}, "SL order needs trigger_price_paise"),
-    ({"order_type": pb.ORDER_TYPE_LIMIT, "price_paise": 100, "trigger_price_paise": 90}, "takes no trigger"),
+    ({"qty_units": 0}, "QTY_NOT_POSITIVE: qty 0"),
+    ({"qty_units": -5}, "QTY_NOT_POSITIVE: qty -5"),
+    ({"order_type": pb.ORDER_TYPE_LIMIT}, "BAD_PRICE: LIMIT order needs a price > 0"),
+    ({"price_paise": 100}, "BAD_PRICE: MARKET order must have price 0; got price 100 paise"),
+    ({"order_type": pb.ORDER_TYPE_SL_M}, "SL_M order needs a trigger price > 0"),
+    ({"order_type": pb.ORDER_TYPE_SL, "price_paise": 100}, "SL order needs a trigger price > 0"),
+    ({"order_type": pb.ORDER_TYPE_LIMIT, "price_paise": 100, "trigger_price_paise": 90}, "must have trigger price 0"),
     ({"order_type": pb.ORDER_TYPE_LIMIT, "price_paise": -100}, "must not be negative"),
+    ({"order_type": pb.ORDER_TYPE_LIMIT, "price_paise": 102}, "PRICE_NOT_ON_TICK: price 102 paise"),
     ({"request_id": "has space"}, "request_id"),
 ])
 def test_bad_place_request_is_invalid_argument_naming_the_field(fields, words) -> None:
-    refusal = convert.check_order_request(place(**fields))
+    refusal = refusal_of(place(**fields))
     assert refusal is not None and refusal.code is grpc.StatusCode.INVALID_ARGUMENT and words in refusal.message
 
 
 def test_place_request_becomes_an_intent_of_the_users_manual_strategy() -> None:
-    req = place(order_type=pb.ORDER_TYPE_SL, price_paise=245005, trigger_price_paise=245000, side=pb.SIDE_SELL,
+    req = place(order_type=pb.ORDER_TYPE_SL, price_paise=244995, trigger_price_paise=245000, side=pb.SIDE_SELL,
                 qty_units=7, reduce_only=True)
-    assert convert.check_order_request(req) is None
-    intent = convert.intent_from_request(req, RELIANCE, "alice", "manual-alice-x", 123)
+    assert refusal_of(req) is None
+    intent = convert.intent_from_request(req, convert.spec_from_request(req, RELIANCE), "alice", "manual-alice-x",
+                                         123)
     assert (intent.strategy, intent.reduce_only) == ("manual:alice", True)
     assert intent.spec == OrderSpec(segment=1, security_id=2885, side="SELL", order_type="SL", validity="DAY",
-                                    product="INTRADAY", qty_units=7, price_paise=245005, trigger_price_paise=245000)
+                                    product="INTRADAY", qty_units=7, price_paise=244995, trigger_price_paise=245000)
     assert convert.intent_id_for("alice", "abc", "fresh") == "manual-alice-abc"
     assert convert.intent_id_for("alice", "", "fresh") == "manual-alice-fresh"
 

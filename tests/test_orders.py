@@ -1,4 +1,4 @@
-"""actors.execution.orders: spec validation and the pure order state machine."""
+"""actors.execution.orders: the pure order state machine, fed the venue's events as they come."""
 
 from __future__ import annotations
 
@@ -17,18 +17,14 @@ from actors.execution.orders import (
     IllegalTransition,
     LifecycleEvent,
     OrderSnapshot,
-    RejectReason,
     RequestCancel,
     RequestModify,
     Submit,
     TransitionError,
     apply,
-    describe_reject,
     invariant_violations,
-    modified_spec,
     new_order,
     to_order_event,
-    validate_spec,
 )
 from actors.execution.charges import ChargeBreakdown
 from actors.execution.venue import (
@@ -43,13 +39,11 @@ from actors.execution.venue import (
     Triggered,
 )
 from ipc.messages import OrderEvent, OrderSpec, OrderState
-from ipc.reasons import RejectReason as Code  # the venue's codes (RejectReason here is validate_spec's)
+from ipc.reasons import RejectReason as Code
 
 S = OrderState
 COID = "c-1"
 NO_CHARGES = ChargeBreakdown(0, 0, 0, 0, 0, 0, 0, 0, 0)
-LOT = 65
-TICK = 5
 
 
 def make_spec(**overrides: Any) -> OrderSpec:
@@ -132,110 +126,6 @@ def modified() -> Modified:  # the values are the pending request's (the state m
 
 def modify_refused(code: Code = Code.INVALID_MODIFY, reason: str = "") -> ModifyRefused:
     return ModifyRefused(client_order_id=COID, ts_event_ns=0, reason_code=code, reason=reason)
-
-
-# ---------------------------------------------------------------------------- validate_spec
-
-
-@pytest.mark.parametrize(
-    ("overrides", "reason", "text"),
-    [
-        ({"segment": 0}, RejectReason.SEGMENT_NOT_TRADABLE, "IDX_I:55796"),
-        ({"side": "HOLD"}, RejectReason.BAD_SIDE, "'HOLD'"),
-        ({"order_type": "STOP"}, RejectReason.BAD_ORDER_TYPE, "'STOP'"),
-        ({"validity": "GTC"}, RejectReason.BAD_VALIDITY, "'GTC'"),
-        ({"product": "BO"}, RejectReason.BAD_PRODUCT, "'BO'"),
-        ({"product": "CNC"}, RejectReason.PRODUCT_NOT_FOR_SEGMENT, "CNC"),
-        ({"qty_units": 0}, RejectReason.QTY_NOT_POSITIVE, "qty 0"),
-        ({"qty_units": -65}, RejectReason.QTY_NOT_POSITIVE, "qty -65"),
-        (
-            {"qty_units": 75},
-            RejectReason.QTY_NOT_LOT_MULTIPLE,
-            "qty 75 is not a multiple of lot size 65 for NSE_FNO:55796",
-        ),
-        (
-            {"qty_units": 1820},
-            RejectReason.QTY_ABOVE_FREEZE,
-            "qty 1820 is above the freeze quantity 1800",
-        ),
-        (
-            {"price_paise": 0},
-            RejectReason.PRICE_REQUIRED,
-            "LIMIT order needs a positive price, got 0.00",
-        ),
-        ({"price_paise": 12052}, RejectReason.PRICE_NOT_ON_TICK, "price 120.52 is not on tick 0.05"),
-        (
-            {"order_type": "MARKET"},
-            RejectReason.PRICE_NOT_ALLOWED,
-            "MARKET order takes no price, got 120.50",
-        ),
-        (
-            {"trigger_price_paise": 12000},
-            RejectReason.TRIGGER_NOT_ALLOWED,
-            "takes no trigger price, got 120.00",
-        ),
-        ({"order_type": "SL"}, RejectReason.TRIGGER_REQUIRED, "SL order needs a positive trigger price"),
-        (
-            {"order_type": "SL_M", "price_paise": 0, "trigger_price_paise": 12051},
-            RejectReason.TRIGGER_NOT_ON_TICK,
-            "trigger price 120.51 is not on tick 0.05",
-        ),
-        (
-            {"order_type": "SL", "trigger_price_paise": 12100},
-            RejectReason.TRIGGER_BEYOND_PRICE,
-            "BUY SL trigger 121.00 is above its limit price 120.50",
-        ),
-        (
-            {"order_type": "SL", "side": "SELL", "trigger_price_paise": 12000},
-            RejectReason.TRIGGER_BEYOND_PRICE,
-            "SELL SL trigger 120.00 is below its limit price 120.50",
-        ),
-    ],
-)
-def test_validate_spec_names_the_reason_with_its_numbers(
-    overrides: dict[str, Any], reason: RejectReason, text: str
-) -> None:
-    spec = make_spec(**overrides)
-    assert validate_spec(spec, LOT, TICK, freeze_qty_units=1800) is reason
-    assert text in describe_reject(reason, spec, LOT, TICK, freeze_qty_units=1800)
-
-
-@pytest.mark.parametrize(
-    ("lot", "tick", "reason"),
-    [(0, TICK, RejectReason.LOT_SIZE_INVALID), (LOT, 0, RejectReason.TICK_SIZE_INVALID)],
-)
-def test_validate_spec_refuses_broken_instrument_parameters(
-    lot: int, tick: int, reason: RejectReason
-) -> None:
-    assert validate_spec(make_spec(), lot, tick) is reason
-    assert describe_reject(reason, make_spec(), lot, tick)  # builds text without crashing
-
-
-@pytest.mark.parametrize(
-    "overrides",
-    [
-        {},
-        {"order_type": "MARKET", "price_paise": 0, "validity": "IOC"},
-        {"order_type": "SL", "price_paise": 12100, "trigger_price_paise": 12050},
-        {"order_type": "SL", "side": "SELL", "price_paise": 12000, "trigger_price_paise": 12050},
-        {"order_type": "SL_M", "price_paise": 0, "trigger_price_paise": 12050},
-        {"segment": 1, "product": "CNC", "qty_units": 7, "price_paise": 290000},
-        {"qty_units": 1800 - 1800 % LOT},
-    ],
-)
-def test_validate_spec_accepts_well_formed_orders(overrides: dict[str, Any]) -> None:
-    lot = 1 if overrides.get("segment") == 1 else LOT
-    assert validate_spec(make_spec(**overrides), lot, TICK, freeze_qty_units=1800) is None
-
-
-def test_freeze_limit_zero_means_unknown_and_is_not_enforced() -> None:
-    assert validate_spec(make_spec(qty_units=LOT * 100), LOT, TICK) is None
-
-
-def test_modified_spec_is_validated_like_a_new_order() -> None:
-    order = make_order(make_spec())
-    request = RequestModify(qty_units=100, price_paise=12055)
-    assert validate_spec(modified_spec(order, request), LOT, TICK) is RejectReason.QTY_NOT_LOT_MULTIPLE
 
 
 # ---------------------------------------------------------------------------- the table, pair by pair

@@ -22,6 +22,7 @@ from engine.journal import Journal, Stats
 from engine.ledger.records import TradingStateChanged, User
 from engine.status import DaemonStatus, KillSwitchStatus
 from ipc.messages import Fill, OrderDenied, OrderEvent, OrderIntent, OrderSpec, OrderState, Position, StrategyInfo
+from ipc.order_rules import check_order
 from ipc.reasons import INVALID_ORDER_DENIALS
 from ipc.topics import SEGMENT_CODES, SEGMENT_NAMES
 
@@ -197,7 +198,8 @@ def intent_id_for(user: str, request_id: str, fresh: str) -> str:
 
 
 def check_order_request(req: pb.PlaceOrderRequest) -> Refusal | None:
-    """What is wrong with the request's own fields, whatever the instrument; None if nothing."""
+    """What is wrong with the request's enums and id (the order itself is checked once its
+    instrument is known: ``order_refusal``); None if nothing."""
     bad = grpc.StatusCode.INVALID_ARGUMENT
     if req.side not in SIDE_FROM_PB:
         return Refusal(bad, "side is required: SIDE_BUY or SIDE_SELL")
@@ -207,23 +209,16 @@ def check_order_request(req: pb.PlaceOrderRequest) -> Refusal | None:
         return Refusal(bad, f"validity {req.validity} is not DAY or IOC")
     if req.product not in PRODUCT_FROM_PB:
         return Refusal(bad, f"product {req.product} is not INTRADAY, CNC or MARGIN")
-    if req.qty_units <= 0:
-        return Refusal(bad, f"QTY_NOT_POSITIVE: qty_units {req.qty_units} must be > 0")
-    kind = ORDER_TYPE_FROM_PB[req.order_type]
-    price, trigger = req.price_paise, req.trigger_price_paise
-    if price < 0 or trigger < 0:
-        return Refusal(bad, f"BAD_PRICE: price_paise {price} and trigger_price_paise {trigger} must not be negative")
-    needs_price = kind in ("LIMIT", "SL")
-    needs_trigger = kind in ("SL", "SL_M")
-    if needs_price and price == 0:
-        return Refusal(bad, f"BAD_PRICE: a {kind} order needs price_paise > 0")
-    if not needs_price and price:
-        return Refusal(bad, f"BAD_PRICE: a {kind} order takes no price_paise (got {price})")
-    if needs_trigger and trigger == 0:
-        return Refusal(bad, f"BAD_PRICE: a {kind} order needs trigger_price_paise > 0")
-    if not needs_trigger and trigger:
-        return Refusal(bad, f"BAD_PRICE: a {kind} order takes no trigger_price_paise (got {trigger})")
     return check_request_id(req.request_id)
+
+
+def order_refusal(spec: OrderSpec, inst: Instrument) -> Refusal | None:
+    """The control API's edge check of an order (placed, or as a modify would leave it): the one
+    ``ipc.order_rules.check_order``, against the instrument's lot size and tick."""
+    denial = check_order(spec, inst.lot_size_units, inst.tick_paise)
+    if denial is None:
+        return None
+    return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"{denial.reason.value}: {denial.message}")
 
 
 def instrument_key(ref: pb.InstrumentRef) -> tuple[int, int] | str | Refusal:
@@ -239,15 +234,19 @@ def instrument_key(ref: pb.InstrumentRef) -> tuple[int, int] | str | Refusal:
     return ref.symbol.strip()
 
 
-def intent_from_request(req: pb.PlaceOrderRequest, inst: Instrument, user: str, intent_id: str,
-                        now_ns: int) -> OrderIntent:
-    """The OrderIntent for a request that passed ``check_order_request``."""
-    spec = OrderSpec(
+def spec_from_request(req: pb.PlaceOrderRequest, inst: Instrument) -> OrderSpec:
+    """The OrderSpec of a request that passed ``check_order_request`` (check it: ``order_refusal``)."""
+    return OrderSpec(
         segment=inst.segment, security_id=inst.security_id, side=SIDE_FROM_PB[req.side],  # type: ignore[arg-type]
         order_type=ORDER_TYPE_FROM_PB[req.order_type],  # type: ignore[arg-type]
         validity=VALIDITY_FROM_PB[req.validity], product=PRODUCT_FROM_PB[req.product],  # type: ignore[arg-type]
         qty_units=req.qty_units, price_paise=req.price_paise, trigger_price_paise=req.trigger_price_paise,
     )
+
+
+def intent_from_request(req: pb.PlaceOrderRequest, spec: OrderSpec, user: str, intent_id: str,
+                        now_ns: int) -> OrderIntent:
+    """The OrderIntent of the user's manual strategy for a checked request and its spec."""
     return OrderIntent(intent_id=intent_id, strategy=manual_strategy(user), spec=spec, ts_event_ns=now_ns,
                        ts_init_ns=now_ns, ts_created_ns=now_ns, reduce_only=req.reduce_only)
 

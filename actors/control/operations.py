@@ -100,6 +100,15 @@ class Operations:
         if (qty, price, trigger) == (spec.qty_units, spec.price_paise, spec.trigger_price_paise):
             return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"nothing to change: order {coid} already has qty {qty}, "
                                                              f"price {price}, trigger {trigger} paise")
+        inst = self.instruments.get(spec.segment, spec.security_id)
+        if inst is None:
+            return Refusal(grpc.StatusCode.FAILED_PRECONDITION, f"UNKNOWN_INSTRUMENT: order {coid} is for "
+                                                                f"{spec.segment}:{spec.security_id}, which the "
+                                                                "instrument master no longer lists")
+        invalid = convert.order_refusal(msgspec.structs.replace(spec, qty_units=qty, price_paise=price,
+                                                                trigger_price_paise=trigger), inst)
+        if invalid is not None:
+            return invalid
         sent_ns = time.time_ns()
         msg = ModifyOrder(uuid.uuid4().hex, coid, qty, price, trigger, f"control:{who.name}", sent_ns)
         reply = await self._command(RISK, msg, f"the modification of {coid}")

@@ -428,6 +428,10 @@ class ControlApi(Operations):
         inst = self._resolve(req.instrument)
         if isinstance(inst, Refusal):
             return inst
+        spec = convert.spec_from_request(req, inst)
+        invalid = convert.order_refusal(spec, inst)
+        if invalid is not None:
+            return invalid
         intent_id = convert.intent_id_for(who.name, req.request_id, uuid.uuid4().hex)
         with self._snapshot() as snap:
             if isinstance(snap, Refusal):
@@ -444,7 +448,7 @@ class ControlApi(Operations):
         not_ready = self._order_path_ready()
         if not_ready is not None:
             return not_ready
-        intent = convert.intent_from_request(req, inst, who.name, intent_id, time.time_ns())
+        intent = convert.intent_from_request(req, spec, who.name, intent_id, time.time_ns())
         try:
             answer = await self.bridge.ask(lambda done: self.engine.start_place(intent, done), self.timeout_s)
         except TimeoutError:

@@ -94,7 +94,7 @@ class ExecutionActor(LiveTrading, Actor):
         self.illegal = 0
         self._instruments: dict[tuple[int, int], Any] = {}  # the master's rows, looked up once
         self.commit_stats = CommitStats()
-        self._rehearsal: tuple[OrderEvent, Any] | None = None  # see warm_hot_path
+        self._rehearsal: OrderEvent | None = None  # see warm_hot_path
         self._extensions_init()
 
     # Start-up -----------------------------------------------------------------------------------
@@ -181,13 +181,6 @@ class ExecutionActor(LiveTrading, Actor):
                                                      inst.freeze_qty_units)
         return inst
 
-    def _freeze_for_checks(self, inst: Any) -> int:
-        """The freeze quantity an order is checked against here: none when the live venue slices
-        above it (it refuses what cannot be sliced into whole lots, with the numbers)."""
-        if self.live and self.ctx.config.execution.dhan.slicing:
-            return 0
-        return inst.freeze_qty_units
-
     def _instrument_type(self, segment: int, security_id: int) -> str:
         inst = self._instrument(segment, security_id)
         return inst.instrument if inst is not None else ""
@@ -241,11 +234,6 @@ class ExecutionActor(LiveTrading, Actor):
         if refuse is None and inst is None:
             where = fsm.instrument_label(spec.segment, spec.security_id)
             refuse = RejectReason.UNKNOWN_INSTRUMENT, f"instrument {where} is not in the master"
-        elif refuse is None:
-            freeze = self._freeze_for_checks(inst)
-            reason = fsm.validate_spec(spec, inst.lot_size_units, inst.tick_paise, freeze)
-            if reason is not None:
-                refuse = reason, fsm.describe_reject(reason, spec, inst.lot_size_units, inst.tick_paise, freeze)  # type: ignore[assignment]
         # The ledger hands out the id; the order is stored under it in the same transaction.
         coid = self.ledger.next_client_order_id()
         first = OrderEvent(client_order_id=coid, intent_id=intent.intent_id, strategy=intent.strategy, spec=spec,
@@ -257,7 +245,7 @@ class ExecutionActor(LiveTrading, Actor):
                            ts_approved_ns=msg.ts_approved_ns)  # ts_sent_ns 0: not yet at the venue
         recorded = self.ledger.record_new_order(first)
         if refuse is None:
-            self._rehearsal = (first, inst)
+            self._rehearsal = first
         if recorded.issue is not None or recorded.duplicate:
             self.log.error("order_not_recorded", intent_id=intent.intent_id,
                            issue=str(recorded.issue) if recorded.issue else "duplicate")
@@ -290,12 +278,9 @@ class ExecutionActor(LiveTrading, Actor):
         self._handle(answer, sent)
 
     def warm_hot_path(self) -> None:
-        """The last order's checks and ledger write again, the write rolled back."""
-        if self._rehearsal is None:
-            return
-        first, inst = self._rehearsal
-        fsm.validate_spec(first.spec, inst.lot_size_units, inst.tick_paise, self._freeze_for_checks(inst))
-        self.ledger.rehearse_new_order(first)
+        """The last order's ledger write again, the write rolled back."""
+        if self._rehearsal is not None:
+            self.ledger.rehearse_new_order(self._rehearsal)
 
     def on_cancel_order(self, msg: CancelOrder) -> None:
         self._cancel(msg.client_order_id, msg.by)
@@ -575,7 +560,8 @@ class ExecutionActor(LiveTrading, Actor):
 
     def _group_refusal(self, group: grp.Group) -> tuple[grp.GroupReason, str] | None:
         """What the OMS knows and the pure core does not: the kill switch, the instruments, and
-        intents that are already orders. Checked for every leg before any leg is sent."""
+        intents that are already orders. Checked for every leg before any leg is sent (each leg's
+        fields were checked where the group was made)."""
         trading = self.ledger.trading_state()
         if self.ctx.kill_switch_engaged or trading.state != "ACTIVE":
             state = "HALTED (kill switch)" if self.ctx.kill_switch_engaged else trading.state
@@ -589,14 +575,8 @@ class ExecutionActor(LiveTrading, Actor):
             label = fsm.instrument_label(spec.segment, spec.security_id)
             if self.ledger.client_order_id_for(intent.intent_id) is not None:
                 return grp.GroupReason.DUPLICATE_LEG_INTENT, f"leg {i} intent {intent.intent_id} is already an order"
-            inst = self._instrument(spec.segment, spec.security_id)
-            if inst is None:
+            if self._instrument(spec.segment, spec.security_id) is None:
                 return grp.GroupReason.LEG_INVALID, f"leg {i}: instrument {label} is not in the master"
-            freeze = self._freeze_for_checks(inst)
-            reason = fsm.validate_spec(spec, inst.lot_size_units, inst.tick_paise, freeze)
-            if reason is not None:
-                text = fsm.describe_reject(reason, spec, inst.lot_size_units, inst.tick_paise, freeze)
-                return grp.GroupReason.LEG_INVALID, f"leg {i}: {reason.value}: {text}"
         return None
 
     def _group_input(self, group_id: str, event: grp.GroupInput, drain: bool = False) -> None:

@@ -102,8 +102,8 @@ class GroupReason(str, enum.Enum):
     LEG_OF_OTHER_GROUP = "LEG_OF_OTHER_GROUP"
     LEG_OF_OTHER_STRATEGY = "LEG_OF_OTHER_STRATEGY"
     DUPLICATE_LEG_INTENT = "DUPLICATE_LEG_INTENT"
-    BAD_LEG_QTY = "BAD_LEG_QTY"
-    LEG_INVALID = "LEG_INVALID"  # the OMS found a leg it could not send (instrument, lot, tick)
+    BAD_LEG_QTY = "BAD_LEG_QTY"  # not given any more (legs are checked where groups are made): ledgers hold it
+    LEG_INVALID = "LEG_INVALID"  # the OMS found a leg it could not send (an instrument not in the master)
     KILL_SWITCH = "KILL_SWITCH"
     NOT_RECONCILED = "NOT_RECONCILED"  # live trading waits for the first reconciliation with the broker
     # why a group rolled back
@@ -301,8 +301,6 @@ def group_problem(group: Group, policy: GroupPolicy = DEFAULT_POLICY) -> tuple[G
         if not intent.intent_id or intent.intent_id in seen:
             return GroupReason.DUPLICATE_LEG_INTENT, f"leg {i} intent id {intent.intent_id!r} is empty or repeated"
         seen.add(intent.intent_id)
-        if type(intent.spec.qty_units) is not int or intent.spec.qty_units <= 0:
-            return GroupReason.BAD_LEG_QTY, f"leg {i} qty {intent.spec.qty_units!r} is not a positive integer"
     return None
 
 

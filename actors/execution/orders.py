@@ -1,5 +1,5 @@
-"""Orders: what was asked (``OrderSpec``), whether it may be sent (``validate_spec``), and a pure
-state machine over its life (``apply``).
+"""Orders: a pure state machine over an order's life (``apply``). What was asked is the one
+``ipc.messages.OrderSpec``, checked once at the edge that made it (``ipc.order_rules``).
 
 Everything here takes values and returns values: no clock, no I/O, no logging. The OMS shell
 logs and refuses whatever comes back as an ``IllegalTransition``. The events are the venue's
@@ -47,8 +47,6 @@ from typing import Any, Final, Union
 import msgspec
 from msgspec import structs
 
-from engine.money import AvgPrice, format_paise, is_on_tick
-from ipc.messages import TERMINAL_ORDER_STATES
 from actors.execution.venue import (
     Accepted,
     Canceled,
@@ -61,161 +59,19 @@ from actors.execution.venue import (
     Triggered,
     VenueEvent,
 )
-from ipc.messages import Fill, OrderEvent, OrderSpec, OrderState
+from engine.money import AvgPrice, format_paise
+from ipc.messages import TERMINAL_ORDER_STATES, Fill, OrderEvent, OrderSpec, OrderState
+from ipc.order_rules import STOP_TYPES
 from ipc.topics import SEGMENT_NAMES
 
 DHAN_MODIFY_CAP: Final = 25  # Dhan: an order can be modified at most 25 times
-
-_SIDES: Final = frozenset({"BUY", "SELL"})
-_ORDER_TYPES: Final = frozenset({"MARKET", "LIMIT", "SL", "SL_M"})
-_VALIDITIES: Final = frozenset({"DAY", "IOC"})
-_PRODUCTS: Final = frozenset({"INTRADAY", "CNC", "MARGIN"})
-_PRICED_TYPES: Final = frozenset({"LIMIT", "SL"})  # carry a limit price
-_STOP_TYPES: Final = frozenset({"SL", "SL_M"})  # carry a trigger price
-_UNTRADABLE_SEGMENTS: Final = frozenset({0})  # IDX_I: indices have prices, not orders
-_EQUITY_SEGMENTS: Final = frozenset({1, 4})  # NSE_EQ, BSE_EQ: the only home of CNC
-
 TERMINAL_STATES: Final = TERMINAL_ORDER_STATES
 PENDING_STATES: Final = frozenset({OrderState.PENDING_CANCEL, OrderState.PENDING_UPDATE})
-
-
-# --------------------------------------------------------------------------------------------
-# What was asked, and whether it may be sent
-# --------------------------------------------------------------------------------------------
-
-
-class RejectReason(str, enum.Enum):
-    """Why ``validate_spec`` refused an order before it left for the venue."""
-
-    SEGMENT_NOT_TRADABLE = "SEGMENT_NOT_TRADABLE"
-    BAD_SIDE = "BAD_SIDE"
-    BAD_ORDER_TYPE = "BAD_ORDER_TYPE"
-    BAD_VALIDITY = "BAD_VALIDITY"
-    BAD_PRODUCT = "BAD_PRODUCT"
-    PRODUCT_NOT_FOR_SEGMENT = "PRODUCT_NOT_FOR_SEGMENT"
-    LOT_SIZE_INVALID = "LOT_SIZE_INVALID"
-    TICK_SIZE_INVALID = "TICK_SIZE_INVALID"
-    QTY_NOT_POSITIVE = "QTY_NOT_POSITIVE"
-    QTY_NOT_LOT_MULTIPLE = "QTY_NOT_LOT_MULTIPLE"
-    QTY_ABOVE_FREEZE = "QTY_ABOVE_FREEZE"
-    PRICE_REQUIRED = "PRICE_REQUIRED"
-    PRICE_NOT_ALLOWED = "PRICE_NOT_ALLOWED"
-    PRICE_NOT_ON_TICK = "PRICE_NOT_ON_TICK"
-    TRIGGER_REQUIRED = "TRIGGER_REQUIRED"
-    TRIGGER_NOT_ALLOWED = "TRIGGER_NOT_ALLOWED"
-    TRIGGER_NOT_ON_TICK = "TRIGGER_NOT_ON_TICK"
-    TRIGGER_BEYOND_PRICE = "TRIGGER_BEYOND_PRICE"
-
-
-def validate_spec(
-    spec: OrderSpec, lot_size_units: int, tick_paise: int, freeze_qty_units: int = 0
-) -> RejectReason | None:
-    """The first reason ``spec`` cannot be sent for an instrument with these parameters, or None.
-
-    ``freeze_qty_units`` 0 means "no freeze limit known"; otherwise a quantity above it is
-    refused (the exchange would reject it). A stop-limit (SL) BUY needs trigger <= price and a
-    SELL trigger >= price, as NSE requires. Never raises; build the text with ``describe_reject``.
-    """
-    if spec.segment in _UNTRADABLE_SEGMENTS:
-        return RejectReason.SEGMENT_NOT_TRADABLE
-    if spec.side not in _SIDES:
-        return RejectReason.BAD_SIDE
-    if spec.order_type not in _ORDER_TYPES:
-        return RejectReason.BAD_ORDER_TYPE
-    if spec.validity not in _VALIDITIES:
-        return RejectReason.BAD_VALIDITY
-    if spec.product not in _PRODUCTS:
-        return RejectReason.BAD_PRODUCT
-    if spec.product == "CNC" and spec.segment not in _EQUITY_SEGMENTS:
-        return RejectReason.PRODUCT_NOT_FOR_SEGMENT
-    if lot_size_units <= 0:
-        return RejectReason.LOT_SIZE_INVALID
-    if tick_paise <= 0:
-        return RejectReason.TICK_SIZE_INVALID
-    if spec.qty_units <= 0:
-        return RejectReason.QTY_NOT_POSITIVE
-    if spec.qty_units % lot_size_units:
-        return RejectReason.QTY_NOT_LOT_MULTIPLE
-    if freeze_qty_units > 0 and spec.qty_units > freeze_qty_units:
-        return RejectReason.QTY_ABOVE_FREEZE
-    if spec.order_type in _PRICED_TYPES:
-        if spec.price_paise <= 0:
-            return RejectReason.PRICE_REQUIRED
-        if not is_on_tick(spec.price_paise, tick_paise):
-            return RejectReason.PRICE_NOT_ON_TICK
-    elif spec.price_paise != 0:
-        return RejectReason.PRICE_NOT_ALLOWED
-    if spec.order_type in _STOP_TYPES:
-        if spec.trigger_price_paise <= 0:
-            return RejectReason.TRIGGER_REQUIRED
-        if not is_on_tick(spec.trigger_price_paise, tick_paise):
-            return RejectReason.TRIGGER_NOT_ON_TICK
-    elif spec.trigger_price_paise != 0:
-        return RejectReason.TRIGGER_NOT_ALLOWED
-    if spec.order_type == "SL" and _trigger_beyond_price(spec):
-        return RejectReason.TRIGGER_BEYOND_PRICE
-    return None
-
-
-def _trigger_beyond_price(spec: OrderSpec) -> bool:
-    # A buy stop fires when the market rises to the trigger, then rests at its limit: the limit
-    # below the trigger could never fill. Mirror image for a sell stop.
-    if spec.side == "BUY":
-        return spec.trigger_price_paise > spec.price_paise
-    return spec.trigger_price_paise < spec.price_paise
 
 
 def instrument_label(segment: int, security_id: int) -> str:
     """``"NSE_FNO:55796"``; an unknown segment code shows as its number."""
     return f"{SEGMENT_NAMES.get(segment, str(segment))}:{security_id}"
-
-
-def describe_reject(
-    reason: RejectReason,
-    spec: OrderSpec,
-    lot_size_units: int,
-    tick_paise: int,
-    freeze_qty_units: int = 0,
-) -> str:
-    """Human text for ``reason`` with the numbers involved, e.g.
-    ``"qty 75 is not a multiple of lot size 65 for NSE_FNO:55796"``. Prices are shown in rupees.
-    """
-    where = instrument_label(spec.segment, spec.security_id)
-    price = format_paise(spec.price_paise)
-    trigger = format_paise(spec.trigger_price_paise)
-    tick = format_paise(tick_paise) if tick_paise > 0 else str(tick_paise)
-    texts: dict[RejectReason, str] = {
-        RejectReason.SEGMENT_NOT_TRADABLE: "segment is not tradable (indices take no orders)",
-        RejectReason.BAD_SIDE: f"side {spec.side!r} is not BUY or SELL",
-        RejectReason.BAD_ORDER_TYPE: f"order type {spec.order_type!r} is not MARKET, LIMIT, SL or SL_M",
-        RejectReason.BAD_VALIDITY: f"validity {spec.validity!r} is not DAY or IOC",
-        RejectReason.BAD_PRODUCT: f"product {spec.product!r} is not INTRADAY, CNC or MARGIN",
-        RejectReason.PRODUCT_NOT_FOR_SEGMENT: f"product {spec.product} is for equity segments only",
-        RejectReason.LOT_SIZE_INVALID: f"instrument lot size {lot_size_units} is not positive",
-        RejectReason.TICK_SIZE_INVALID: f"instrument tick size {tick_paise} paise is not positive",
-        RejectReason.QTY_NOT_POSITIVE: f"qty {spec.qty_units} is not positive",
-        RejectReason.QTY_NOT_LOT_MULTIPLE: (
-            f"qty {spec.qty_units} is not a multiple of lot size {lot_size_units}"
-        ),
-        RejectReason.QTY_ABOVE_FREEZE: (
-            f"qty {spec.qty_units} is above the freeze quantity {freeze_qty_units}"
-        ),
-        RejectReason.PRICE_REQUIRED: f"{spec.order_type} order needs a positive price, got {price}",
-        RejectReason.PRICE_NOT_ALLOWED: f"{spec.order_type} order takes no price, got {price}",
-        RejectReason.PRICE_NOT_ON_TICK: f"price {price} is not on tick {tick}",
-        RejectReason.TRIGGER_REQUIRED: (
-            f"{spec.order_type} order needs a positive trigger price, got {trigger}"
-        ),
-        RejectReason.TRIGGER_NOT_ALLOWED: (
-            f"{spec.order_type} order takes no trigger price, got {trigger}"
-        ),
-        RejectReason.TRIGGER_NOT_ON_TICK: f"trigger price {trigger} is not on tick {tick}",
-        RejectReason.TRIGGER_BEYOND_PRICE: (
-            f"{spec.side} SL trigger {trigger} is "
-            f"{'above' if spec.side == 'BUY' else 'below'} its limit price {price}"
-        ),
-    }
-    return f"{texts[reason]} for {where}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -329,16 +185,6 @@ def restore(event: OrderEvent, fill_ids: Sequence[str] = ()) -> OrderSnapshot:
                          triggered=event.state is OrderState.TRIGGERED, venue_order_id=event.venue_order_id,
                          reason_code=event.reason_code, reason=event.reason, ts_created_ns=event.ts_created_ns,
                          ts_approved_ns=event.ts_approved_ns, ts_sent_ns=event.ts_sent_ns)
-
-
-def modified_spec(order: OrderSnapshot, request: RequestModify) -> OrderSpec:
-    """The spec as it would stand after ``request``: run ``validate_spec`` on it before sending."""
-    return structs.replace(
-        order.spec,
-        qty_units=request.qty_units,
-        price_paise=request.price_paise,
-        trigger_price_paise=request.trigger_price_paise,
-    )
 
 
 class TransitionError(str, enum.Enum):
@@ -533,7 +379,7 @@ def _on_reject(order: OrderSnapshot, event: Rejected, target: Target) -> OrderSn
 def _on_trigger(
     order: OrderSnapshot, event: Triggered, target: Target
 ) -> OrderSnapshot | IllegalTransition:
-    if order.spec.order_type not in _STOP_TYPES:
+    if order.spec.order_type not in STOP_TYPES:
         return _illegal(
             order,
             event,
@@ -571,7 +417,7 @@ def _on_fill(order: OrderSnapshot, event: Filled, target: Target) -> OrderSnapsh
         filled_qty_units=filled,
         filled_value_paise=order.filled_value_paise + event.qty_units * event.price_paise,
         fill_ids=order.fill_ids + (event.fill_id,),
-        triggered=order.triggered or order.spec.order_type in _STOP_TYPES,
+        triggered=order.triggered or order.spec.order_type in STOP_TYPES,
     )
     if pending is not None and filled > qty_units:
         # Only the requested quantity allows this fill: the venue applied the modify already.

@@ -419,45 +419,6 @@ def _stop_crossed(is_buy: bool, trigger: int, ltp: int) -> bool:
     return ltp >= trigger if is_buy else ltp <= trigger
 
 
-def _order_problem(order: OrderSnapshot) -> str:
-    """Why the venue cannot work ``order`` (empty when it can). The OMS validated the spec; this
-    guards the venue against whatever else reaches it."""
-    spec = order.spec
-    if not order.client_order_id:
-        return "order has no client order id"
-    if spec.side not in ("BUY", "SELL"):
-        return f"side {spec.side!r} is not BUY or SELL"
-    if spec.order_type not in ("MARKET", "LIMIT", "SL", "SL_M"):
-        return f"order type {spec.order_type!r} is not MARKET, LIMIT, SL or SL_M"
-    if spec.validity not in ("DAY", "IOC"):
-        return f"validity {spec.validity!r} is not DAY or IOC"
-    return _values_problem(
-        spec.side, spec.order_type, spec.qty_units, order.filled_qty_units, spec.price_paise,
-        spec.trigger_price_paise,
-    )
-
-
-def _values_problem(side: str, order_type: str, qty: int, filled: int, price: int, trigger: int) -> str:
-    if qty <= filled:
-        return f"qty {qty} must exceed the filled qty {filled}"
-    if order_type in ("LIMIT", "SL"):
-        if price <= 0:
-            return f"{order_type} order needs a positive price, got {format_paise(price)}"
-    elif price != 0:
-        return f"{order_type} order takes no price, got {format_paise(price)}"
-    if order_type in ("SL", "SL_M"):
-        if trigger <= 0:
-            return f"{order_type} order needs a positive trigger, got {format_paise(trigger)}"
-    elif trigger != 0:
-        return f"{order_type} order takes no trigger, got {format_paise(trigger)}"
-    if order_type == "SL" and (trigger > price if side == "BUY" else trigger < price):
-        return (
-            f"{side} SL trigger {format_paise(trigger)} is {'above' if side == 'BUY' else 'below'} "
-            f"its limit price {format_paise(price)}"
-        )
-    return ""
-
-
 # --------------------------------------------------------------------------------------------
 # The venue
 # --------------------------------------------------------------------------------------------
@@ -467,9 +428,10 @@ class PaperVenue:
     """A simulated exchange for paper trading (rules in the module docstring).
 
     Every public method takes ``now_ns`` and returns the events it caused, in order, as a
-    sequence (the ``NO_EVENTS`` empty tuple when there are none). Nothing raises for bad input:
-    bad orders are rejected with a ``RejectReason``, bad market data is counted in ``stats()``.
-    ``wallet`` None means unlimited funds (no funds check).
+    sequence (the ``NO_EVENTS`` empty tuple when there are none). Orders come checked (their
+    fields at the edge that made them, ``ipc.order_rules``); an order the venue cannot work now
+    (no market data, funds, a reused id) is rejected with a ``RejectReason``, bad market data is
+    counted in ``stats()``. ``wallet`` None means unlimited funds (no funds check).
     """
 
     def __init__(
@@ -785,9 +747,6 @@ class PaperVenue:
         if cid in self._orders or cid in self._closed:
             reason = f"client order id {cid!r} was already used at this venue"
             return self._reject(cid, ts, RejectReason.DUPLICATE_ORDER_ID, reason, out, remember=False)
-        problem = _order_problem(order)
-        if problem:
-            return self._reject(cid, ts, RejectReason.INVALID_ORDER, problem, out)
         key = _key(spec.segment, spec.security_id)
         label = instrument_label(spec.segment, spec.security_id)
         itype = instrument_type or self._instrument_types.get(key, "")
@@ -966,9 +925,9 @@ class PaperVenue:
         if o is None:
             self._modify_of_closed(cid, qty, ts, out)
             return
-        problem = _values_problem(o.spec.side, o.spec.order_type, qty, o.filled, price, trigger)
-        if problem:
-            self._refuse(cid, True, RejectReason.INVALID_MODIFY, problem, ts, out)
+        if qty <= o.filled:  # fills may have arrived since the modify was asked (its values were checked then)
+            self._refuse(cid, True, RejectReason.INVALID_MODIFY, f"qty {qty} must exceed the filled qty {o.filled}",
+                         ts, out)
             return
         book = self._books[o.key]
         if self.wallet is not None and not self._funds_ok(o, book, qty, price, trigger, ts, out):

@@ -184,9 +184,7 @@ class RiskActor(Actor):
         self.ctx.every(CALENDAR_REFRESH_S, self._refresh_calendar)
         self._reader: LedgerReader | None = None
 
-    def _ensure_instrument(self, segment: Any, security_id: Any) -> None:
-        if not isinstance(segment, int) or not isinstance(security_id, int):
-            return  # the checks deny a malformed intent with its reason
+    def _ensure_instrument(self, segment: int, security_id: int) -> None:
         if self.engine.has_instrument(segment, security_id):
             return
         inst = self.table.get(segment, security_id)
@@ -289,8 +287,8 @@ class RiskActor(Actor):
                 self.log.warning("order_resent", intent_id=intent_id, reason="no acknowledgement from execution")
                 self.ctx.send(EXECUTION, msg)
 
-    def _deny(self, intent: Any, denial: Denial, now: int) -> None:
-        denied = to_order_denied(intent, denial, now, getattr(intent, "ts_init_ns", now))
+    def _deny(self, intent: OrderIntent, denial: Denial, now: int) -> None:
+        denied = to_order_denied(intent, denial, now, intent.ts_init_ns)
         self.ctx.publish(topics.RISK_DENIED.encode(), denied)
         self.ctx.send(EXECUTION, denied)
         suppressed = self._deny_log.allow((denied.strategy, denied.reason_code))

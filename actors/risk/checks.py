@@ -1,10 +1,10 @@
 """Pre-trade checks: pure check functions and the :class:`RiskEngine` that runs them in order.
 
 Every ``check_*`` function is pure: it takes values and returns ``None`` (approve) or a
-:class:`Denial` with a :class:`DenyReason` and a message that names the numbers involved. None of
-them raises, whatever the intent holds: an :class:`~ipc.messages.OrderIntent` may have been built
-without validation (``OrderIntent(...)`` or ``msgspec.structs.replace`` do not check types), so
-types are tested before values.
+:class:`Denial` with a :class:`DenyReason` and a message that names the numbers involved. The
+order's own fields (side, type, quantity, prices for the type, lot and tick) were checked once at
+the edge that made it (``ipc.order_rules``: the strategy context, the control API); risk trusts
+the typed intent and checks limits.
 
 :class:`RiskEngine` holds the mutable usage state (order rate window, orders and trades today, open
 orders, positions, exposure, cash) and runs the checks in a fixed cheap-first order
@@ -19,7 +19,7 @@ Conventions:
   strategy's position and, together with the strategy's open orders on the same side, does not take
   the position past zero. Reducing orders skip the cooldown, entry cut-off, order value,
   trades-per-day, position, exposure and funds checks (they lower risk and their size is bounded
-  by a position that passed those checks), never the validity, band or rate checks: an exit or a
+  by a position that passed those checks), never the instrument, band or rate checks: an exit or a
   flatten order can be refused for the order rate, and the shell retries it.
 - Worst case for open orders: position and exposure checks count open orders as filled.
 - Reference price of an intent (for value, position value, funds): LIMIT and SL use the limit
@@ -71,10 +71,6 @@ class InstrumentLimits(msgspec.Struct, frozen=True):
     symbol: str = ""
 
 
-_SIDES = frozenset(("BUY", "SELL"))
-_ORDER_TYPES = frozenset(("MARKET", "LIMIT", "SL", "SL_M"))
-_VALIDITIES = frozenset(("DAY", "IOC"))
-_PRODUCTS = frozenset(("INTRADAY", "CNC", "MARGIN"))
 _TERMINAL = TERMINAL_ORDER_STATES
 
 
@@ -91,76 +87,6 @@ def _day(ist_day_number: int) -> dt.date:
 def _name(segment: object, security_id: object) -> str:
     seg = SEGMENT_NAMES.get(segment, repr(segment)) if type(segment) is int else repr(segment)
     return f"{seg} {security_id!r}"
-
-
-# --------------------------------------------------------------------------------------------
-# Field validity
-# --------------------------------------------------------------------------------------------
-
-
-def check_intent_shape(intent: object) -> Denial | None:
-    """The intent is an OrderIntent with a non-empty string id and strategy."""
-    if type(intent) is not OrderIntent:
-        return Denial(DenyReason.BAD_INTENT, f"expected an OrderIntent, got {type(intent).__name__}")
-    if type(intent.intent_id) is not str or not intent.intent_id:
-        return Denial(DenyReason.BAD_INTENT, f"intent_id must be a non-empty string, got {intent.intent_id!r}")
-    if type(intent.strategy) is not str or not intent.strategy:
-        return Denial(DenyReason.BAD_INTENT, f"strategy must be a non-empty string, got {intent.strategy!r}")
-    return None
-
-
-def check_side(side: object) -> Denial | None:
-    if type(side) is str and side in _SIDES:
-        return None
-    return Denial(DenyReason.BAD_SIDE, f"side {side!r} is not BUY or SELL")
-
-
-def check_order_kind(order_type: object, validity: object, product: object) -> Denial | None:
-    """Order type, validity and product are from their closed sets."""
-    if type(order_type) is not str or order_type not in _ORDER_TYPES:
-        return Denial(DenyReason.BAD_ORDER_TYPE, f"order type {order_type!r} is not one of MARKET, LIMIT, SL, SL_M")
-    if type(validity) is not str or validity not in _VALIDITIES:
-        return Denial(DenyReason.BAD_VALIDITY, f"validity {validity!r} is not DAY or IOC")
-    if type(product) is not str or product not in _PRODUCTS:
-        return Denial(DenyReason.BAD_PRODUCT, f"product {product!r} is not INTRADAY, CNC or MARGIN")
-    return None
-
-
-def check_qty(qty_units: object) -> Denial | None:
-    if type(qty_units) is not int:
-        return Denial(DenyReason.BAD_QTY, f"qty {qty_units!r} is not an integer number of units")
-    if qty_units <= 0:
-        return Denial(DenyReason.QTY_NOT_POSITIVE, f"qty {qty_units} must be positive")
-    return None
-
-
-def check_prices(order_type: str, side: str, price_paise: object, trigger_paise: object) -> Denial | None:
-    """Price and trigger are integers that fit the order type.
-
-    MARKET: price 0, trigger 0. LIMIT: price > 0, trigger 0. SL: price > 0, trigger > 0, and the
-    limit is not worse than the trigger (BUY price >= trigger, SELL price <= trigger). SL_M: price 0,
-    trigger > 0.
-    """
-    if type(price_paise) is not int:
-        return Denial(DenyReason.BAD_PRICE, f"price {price_paise!r} is not an integer number of paise")
-    if type(trigger_paise) is not int:
-        return Denial(DenyReason.BAD_PRICE, f"trigger price {trigger_paise!r} is not an integer number of paise")
-    if price_paise < 0 or trigger_paise < 0:
-        return Denial(DenyReason.BAD_PRICE, f"price {price_paise} / trigger {trigger_paise} paise must not be negative")
-    needs_price = order_type == "LIMIT" or order_type == "SL"
-    needs_trigger = order_type == "SL" or order_type == "SL_M"
-    if needs_price != (price_paise > 0):
-        what = "needs a price > 0" if needs_price else "must have price 0"
-        return Denial(DenyReason.BAD_PRICE, f"{order_type} order {what}; got price {price_paise} paise")
-    if needs_trigger != (trigger_paise > 0):
-        what = "needs a trigger price > 0" if needs_trigger else "must have trigger price 0"
-        return Denial(DenyReason.BAD_PRICE, f"{order_type} order {what}; got trigger {trigger_paise} paise")
-    if order_type == "SL" and (price_paise < trigger_paise if side == "BUY" else price_paise > trigger_paise):
-        return Denial(
-            DenyReason.BAD_PRICE,
-            f"SL {side} limit price {price_paise} paise is on the wrong side of trigger {trigger_paise} paise",
-        )
-    return None
 
 
 # --------------------------------------------------------------------------------------------
@@ -182,29 +108,6 @@ def check_instrument(
             f"{_name(segment, security_id)} expired on {_day(inst.expiry_ist_day)} (IST day {inst.expiry_ist_day}); "
             f"today is {_day(today_ist_day)} (day {today_ist_day})",
         )
-    return None
-
-
-def check_lot(qty_units: int, inst: InstrumentLimits) -> Denial | None:
-    lot = inst.lot_size_units
-    if lot > 0 and qty_units % lot:
-        return Denial(
-            DenyReason.QTY_NOT_LOT_MULTIPLE,
-            f"qty {qty_units} is not a multiple of lot size {lot} for {_name(inst.segment, inst.security_id)}",
-        )
-    return None
-
-
-def check_tick(price_paise: int, trigger_paise: int, inst: InstrumentLimits) -> Denial | None:
-    tick = inst.tick_paise
-    if tick > 1:
-        for what, p in (("price", price_paise), ("trigger", trigger_paise)):
-            if p % tick:
-                return Denial(
-                    DenyReason.PRICE_NOT_ON_TICK,
-                    f"{what} {p} paise is not a multiple of tick {tick} paise "
-                    f"for {_name(inst.segment, inst.security_id)}",
-                )
     return None
 
 
@@ -542,23 +445,12 @@ def slice_intent(intent: OrderIntent, freeze_qty_units: int, lot_size_units: int
     return out
 
 
-def to_order_denied(intent: object, denial: Denial, ts_event_ns: int, ts_init_ns: int) -> OrderDenied:
-    """The OrderDenied message for ``denial``; malformed fields are carried as best they can be."""
-    intent_id = getattr(intent, "intent_id", "")
-    strategy = getattr(intent, "strategy", "")
-    spec = getattr(intent, "spec", None)
-    segment = getattr(spec, "segment", -1)
-    security_id = getattr(spec, "security_id", -1)
-    return OrderDenied(
-        intent_id=intent_id if type(intent_id) is str else repr(intent_id),
-        strategy=strategy if type(strategy) is str else repr(strategy),
-        segment=segment if type(segment) is int else -1,
-        security_id=security_id if type(security_id) is int else -1,
-        reason_code=denial.reason.name,
-        message=denial.message,
-        ts_event_ns=ts_event_ns,
-        ts_init_ns=ts_init_ns,
-    )
+def to_order_denied(intent: OrderIntent, denial: Denial, ts_event_ns: int, ts_init_ns: int) -> OrderDenied:
+    """The OrderDenied message for ``denial`` of ``intent``."""
+    spec = intent.spec
+    return OrderDenied(intent_id=intent.intent_id, strategy=intent.strategy, segment=spec.segment,
+                       security_id=spec.security_id, reason_code=denial.reason.value, message=denial.message,
+                       ts_event_ns=ts_event_ns, ts_init_ns=ts_init_ns)
 
 
 # --------------------------------------------------------------------------------------------
@@ -737,52 +629,29 @@ class RiskEngine:
     def check(self, intent: OrderIntent, now_ns: int) -> Denial | None:
         """Run every pre-trade check on ``intent`` at ``now_ns``; None approves. Never raises.
 
-        Order: fields, instrument, lot/tick/freeze, duplicate, trading state, reduce-only,
+        Order: instrument, freeze, duplicate, trading state, reduce-only,
         session and cut-off, last price and band, rates and open orders, cooldown and flip-only;
         then, for orders that do not reduce: order value, trades per day, position, exposure,
         funds.
         """
         # Hot path: once per intent; cheap checks first; allocates only lookup keys, a slot on
-        # first use of a strategy/instrument pair, and a denial.
-        d = check_intent_shape(intent)
-        if d is not None:
-            return d
+        # first use of a strategy/instrument pair, and a denial. The order's own fields were
+        # checked at the edge (ipc.order_rules): here are limits, not shapes.
         spec = intent.spec
         side = spec.side
-        d = check_side(side)
-        if d is not None:
-            return d
         order_type = spec.order_type
-        d = check_order_kind(order_type, spec.validity, spec.product)
-        if d is not None:
-            return d
         qty = spec.qty_units
-        d = check_qty(qty)
-        if d is not None:
-            return d
         price = spec.price_paise
         trigger = spec.trigger_price_paise
-        d = check_prices(order_type, side, price, trigger)
-        if d is not None:
-            return d
-
         if not (self._day_start_ns <= now_ns < self._day_end_ns):
             self._roll_day(now_ns)
         segment = spec.segment
         security_id = spec.security_id
-        if type(segment) is not int or type(security_id) is not int:
-            return check_instrument(None, segment, security_id, 0)
         inst = self._instruments.get((segment, security_id))
         d = check_instrument(inst, segment, security_id, self._day.day)  # type: ignore[union-attr]
         if d is not None:
             return d
         assert inst is not None
-        d = check_lot(qty, inst)
-        if d is not None:
-            return d
-        d = check_tick(price, trigger, inst)
-        if d is not None:
-            return d
         slot = self._slot(intent.strategy, segment, security_id)
         lim = slot.limits
         d = check_freeze(qty, inst, lim.slicing_enabled)
@@ -874,20 +743,14 @@ class RiskEngine:
     def check_modify(self, order: OrderEvent, qty_units: int, price_paise: int, trigger_paise: int,
                      now_ns: int) -> Denial | None:
         """Check new values for an open order (``qty_units`` is the new total, filled part
-        included). The values must fit the order as a new one would (qty, lot, freeze, prices for
-        the type, tick, band); a bigger quantity is extra risk and passes the trading state and
-        the order value, position, exposure and funds checks for the extra units. A smaller
-        quantity or a new price only needs the shape checks. Never raises."""
-        d = check_qty(qty_units)
-        if d is not None:
-            return d
+        included; the values as an order were checked at the edge, ``ipc.order_rules``). The
+        quantity must exceed what is filled and fit one exchange order (freeze), the prices the
+        band; a bigger quantity is extra risk and passes the trading state and the order value,
+        position, exposure and funds checks for the extra units. Never raises."""
         spec = order.spec
         if qty_units <= order.filled_qty_units:
             return Denial(DenyReason.BAD_QTY, f"new qty {qty_units} must exceed the {order.filled_qty_units} units "
                                               f"already filled of {order.client_order_id} (cancel it instead)")
-        d = check_prices(spec.order_type, spec.side, price_paise, trigger_paise)
-        if d is not None:
-            return d
         if not (self._day_start_ns <= now_ns < self._day_end_ns):
             self._roll_day(now_ns)
         segment, security_id = spec.segment, spec.security_id
@@ -896,12 +759,6 @@ class RiskEngine:
         if d is not None:
             return d
         assert inst is not None
-        d = check_lot(qty_units, inst)
-        if d is not None:
-            return d
-        d = check_tick(price_paise, trigger_paise, inst)
-        if d is not None:
-            return d
         d = check_freeze(qty_units, inst, False)  # one exchange order: a modify cannot be sliced
         if d is not None:
             return d

@@ -21,6 +21,8 @@ from engine.logs import Throttle
 from engine.market import UnknownInstrument, open_instruments, resolve_instrument
 from engine.model.calendar import market_hours
 from ipc import topics
+from ipc.order_rules import check_order
+from ipc.reasons import Denial, DenyReason
 from ipc.messages import (
     Bar,
     BookUpdate,
@@ -109,7 +111,11 @@ class _Handle:
                          order_type=order_type, validity=validity, product=product, qty_units=qty_units,
                          price_paise=price_paise, trigger_price_paise=trigger_price_paise)
         intent = OrderIntent(intent_id, self.name, spec, ts_event, ts_init, now, reduce_only, group_id)
-        self._actor.send_intent(intent)
+        denial = check_order(spec, *self._actor.order_limits(instrument))  # the one check of the order's fields
+        if denial is None:
+            self._actor.send_intent(intent)
+        else:
+            self._actor.deny_here(intent, denial, now)
         return intent_id
 
     def submit_group(self, group_id: str, structure: GroupStructure, legs: list[GroupLegOrder], *,
@@ -122,6 +128,7 @@ class _Handle:
         ts_event = cause.ts_event_ns if cause is not None else now
         ts_init = cause.ts_init_ns if cause is not None else now
         intents = []
+        refused: tuple[str, Denial] | None = None  # the first leg that is not a valid order
         for leg in legs:
             self._seq += 1
             ref = leg.instrument
@@ -129,7 +136,17 @@ class _Handle:
                              product=leg.product, qty_units=leg.qty_units, price_paise=leg.price_paise)
             intents.append(OrderIntent(f"{self.name}-{self._run}-{self._seq}", self.name, spec, ts_event, ts_init, now,
                                        False, group_id))
-        self._actor.send_group(SubmitGroup(group_id, self.name, structure, intents, timeout_ms, ts_event, ts_init))
+            denial = check_order(spec, *self._actor.order_limits(ref)) if refused is None else None
+            if denial is not None:
+                refused = intents[-1].intent_id, denial
+        if refused is None:
+            self._actor.send_group(SubmitGroup(group_id, self.name, structure, intents, timeout_ms, ts_event, ts_init))
+        else:  # a group goes whole or not at all: every leg is denied, the bad one with its reason
+            bad_id, denial = refused
+            other = Denial(DenyReason.GROUP_LEG_DENIED, f"group {group_id}: leg {bad_id} was denied: "
+                                                        f"{denial.reason.value}: {denial.message}")
+            for intent in intents:
+                self._actor.deny_here(intent, denial if intent.intent_id == bad_id else other, now)
         return [i.intent_id for i in intents]
 
     def buy(self, instrument: InstrumentRef, qty_units: int, **kw: Any) -> str:
@@ -192,6 +209,7 @@ class StrategyActor(Actor):
         self._live_feed = False
         self.warming = False     # replaying the warm-up capture: no orders, no saves, no bar publishing
         self.warmup_dropped = 0
+        self._order_limits: dict[tuple[int, int], tuple[int, int]] = {}  # see order_limits
 
     # Loading ------------------------------------------------------------------------------------
     def resolve(self, text: str) -> InstrumentRef:
@@ -418,6 +436,26 @@ class StrategyActor(Actor):
         for name, strategy in self.strategies.items():
             strategy.on_stop()
             self.save_state(name)  # execution stops after us: the message is written
+
+    def order_limits(self, ref: InstrumentRef) -> tuple[int, int]:
+        """(lot size units, tick paise) an order in ``ref`` is checked against: the instrument
+        master's, else (an instrument it does not list) the ref's own."""
+        key = (ref.segment, ref.security_id)
+        limits = self._order_limits.get(key)
+        if limits is None:
+            inst = self.table.get(*key) if self.table is not None else None
+            limits = (inst.lot_size_units, inst.tick_paise) if inst is not None else (ref.lot_size_units,
+                                                                                      ref.tick_paise)
+            self._order_limits[key] = limits
+        return limits
+
+    def deny_here(self, intent: OrderIntent, denial: Denial, now: int) -> None:
+        """An intent that is not a valid order never leaves: its strategy hears of it in
+        ``on_denied`` (soon, not from inside ``submit``), as of a denial by risk."""
+        spec = intent.spec
+        denied = OrderDenied(intent.intent_id, intent.strategy, spec.segment, spec.security_id, denial.reason.value,
+                             denial.message, now, intent.ts_init_ns)
+        self.ctx.call_later(0.0, lambda: self.on_order_denied(denied))
 
     def send_intent(self, intent: OrderIntent) -> None:
         # hot path

@@ -70,7 +70,12 @@ class StrategyContext(Protocol):
     def submit(self, instrument: InstrumentRef, side: Side, qty_units: int, *, order_type: OrderType = "MARKET",
                price_paise: int = 0, trigger_price_paise: int = 0, validity: Validity = "DAY",
                product: Product = "INTRADAY", reduce_only: bool = False, group_id: str = "",
-               cause: Tick | Quote | Bar | BookUpdate | None = None) -> str: ...
+               cause: Tick | Quote | Bar | BookUpdate | None = None) -> str:
+        """Send an order; returns its intent id. The order is checked here, once, against the
+        instrument master's lot size and tick (``ipc.order_rules``): one that breaks a rule (a
+        quantity that is not whole lots, a price off the tick or on a MARKET order, ...) never
+        leaves, and reaches ``on_denied`` with the reason soon after this returns."""
+        ...
     def submit_group(self, group_id: str, structure: GroupStructure, legs: list[GroupLegOrder], *,
                      timeout_ms: int = DEFAULT_GROUP_TIMEOUT_MS,
                      cause: Tick | Quote | Bar | BookUpdate | None = None) -> list[str]:

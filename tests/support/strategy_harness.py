@@ -43,6 +43,7 @@ from ipc.messages import (
     Tick,
     Validity,
 )
+from ipc.order_rules import check_order
 
 TRADING_DAY = dt.date(2026, 11, 20)  # the day the bundled sample master was generated for (a Friday)
 NS_PER_S = 1_000_000_000
@@ -150,6 +151,16 @@ class FakeContext:
                cause: Tick | Quote | Bar | BookUpdate | None = None) -> str:
         self._seq += 1
         intent_id = f"{self.name}-{self._seq}"
+        # The real context checks every order at this edge (and denies a bad one): a built-in
+        # strategy must never make one, so a test fails here with the rule it broke.
+        inst = self._table.get(instrument.segment, instrument.security_id) if self._table is not None else None
+        lot, tick = (inst.lot_size_units, inst.tick_paise) if inst is not None else (instrument.lot_size_units,
+                                                                                    instrument.tick_paise)
+        spec = OrderSpec(segment=instrument.segment, security_id=instrument.security_id, side=side,
+                         order_type=order_type, validity=validity, product=product, qty_units=qty_units,
+                         price_paise=price_paise, trigger_price_paise=trigger_price_paise)
+        denial = check_order(spec, lot, tick)
+        assert denial is None, f"{self.name} made an invalid order: {denial.reason.value}: {denial.message}"
         self.orders.append(SentOrder(
             intent_id=intent_id, side=side, segment=instrument.segment, security_id=instrument.security_id,
             symbol=instrument.symbol, qty_units=qty_units, order_type=order_type, price_paise=price_paise,
