@@ -196,12 +196,12 @@ def cmd_capture_inspect(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     ticks: dict[tuple[int, int], int] = {}
     if not args.no_master:
-        from engine.instruments import tick_sizes
-        from engine.market import open_instruments
+        from engine.model.instruments import tick_sizes
+        from engine.model.lookup import open_instruments
 
         cfg, _ = _config_from_args(args)
         data_dir, _ = resolve_paths(cfg, args.data_dir)
-        ticks = tick_sizes(open_instruments(cfg, data_dir))
+        ticks = tick_sizes(open_instruments(cfg.instruments.master, data_dir))
     decoder = FrameDecoder(ticks)
     enc = msgspec.json.Encoder()
     out = sys.stdout

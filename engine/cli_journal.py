@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from engine.journal import Journal, Stats, build_journal, iter_fills
+from engine.model.journal import Journal, Stats, build_journal, iter_fills
 from engine.ledger.export import export_entries, export_trades, format_rupees
 
 EXIT_OK = 0

@@ -9,7 +9,7 @@
     (actors, modify, squareoff, strategies, risk limits|set, journal: engine.cli_operate)
 
 Human tables by default, ``--json`` on every command. Prices are typed and shown in rupees
-("2450.05") and travel as integer paise (``engine.money``).
+("2450.05") and travel as integer paise (``engine.model.money``).
 
 Server: ``--server HOST:PORT``, else ``$SHIKRA_SERVER``, else the address the local daemon wrote to
 ``<run_dir>/control.json``, else ``[control] listen`` from the config. TLS: ``--tls-ca`` (or
@@ -131,7 +131,7 @@ def to_builtins(msg: Any) -> dict[str, Any]:
 
 
 def rupees(paise: int) -> str:
-    from engine.money import format_paise
+    from engine.model.money import format_paise
 
     return format_paise(paise)
 
@@ -155,7 +155,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], right: frozense
 
 
 def order_rows(orders: Sequence[Any]) -> str:
-    from engine.money import format_avg_rupees
+    from engine.model.money import format_avg_rupees
 
     rows = []
     for o in orders:
@@ -367,7 +367,7 @@ def _instrument_ref(text: str) -> Any:
 
 
 def _paise_arg(text: str | None, what: str) -> int:
-    from engine.money import parse_rupees
+    from engine.model.money import parse_rupees
 
     if text is None:
         return 0
@@ -449,7 +449,7 @@ def cmd_cancel(args: argparse.Namespace) -> int:
 
 
 def _positions_text(r: Any) -> str:
-    from engine.money import format_avg_rupees
+    from engine.model.money import format_avg_rupees
 
     if not r.positions:
         return "no positions"

@@ -23,7 +23,7 @@ from engine.backtest import (
 )
 from engine.backtest_charts import PNG_SIGNATURE, line_chart_png, png_size
 from engine.config import EXIT_CONFIG, Config
-from engine.journal import build_journal
+from engine.model.journal import build_journal
 from engine.ledger import LedgerReader, ledger_dir
 from ipc.messages import Fill
 

@@ -6,7 +6,7 @@ import msgspec
 import pytest
 
 from engine.backtest_ids import NormalisedIds, StructTape
-from engine.journal import Trade, build_journal
+from engine.model.journal import Trade, build_journal
 from ipc.messages import Fill, OrderEvent, OrderState
 
 

@@ -1,4 +1,4 @@
-"""engine/journal.py: FIFO round-trip trades and their figures on scripted fills with
+"""engine/model/journal.py: FIFO round-trip trades and their figures on scripted fills with
 hand-computed answers; exactness against the ledger's own accounting; the local CLI commands."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from actors.risk.sessions import ist_ns
 from engine import cli
-from engine.journal import build_journal, match_trades, stats
+from engine.model.journal import build_journal, match_trades, stats
 from engine.ledger import CashMovement, Ledger, LedgerConfig, apply_fill, ledger_dir
 from ipc.messages import Fill
 

@@ -47,10 +47,10 @@ from actors.control.operations import Operations, reply_summary
 from actors.risk.usage import read_usage
 from engine.control_api import control_pb2 as pb
 from engine.control_api import control_pb2_grpc as rpc
-from engine.instruments import Instrument, InstrumentTable
+from engine.model.instruments import Instrument, InstrumentTable
 from engine.ledger import LedgerError, LedgerReader, LedgerSnapshot, is_open_order, ledger_dir
 from engine.logs import Log
-from engine.market import UnknownInstrument, resolve_instrument, today_ist
+from engine.model.lookup import UnknownInstrument, resolve_instrument, today_ist
 from engine.status import KillSwitchStatus, read_status
 from engine.supervisor import KILL_SWITCH_FILE
 from ipc.messages import (

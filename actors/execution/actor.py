@@ -61,7 +61,7 @@ from engine.ledger import (
     ledger_dir,
 )
 from engine.config import market_hours
-from engine.market import open_instruments
+from engine.model.lookup import open_instruments
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
 from ipc.messages import (
@@ -125,7 +125,7 @@ class ExecutionActor(LiveTrading, Actor):
     # Start-up -----------------------------------------------------------------------------------
     def on_start(self) -> None:
         cfg = self.ctx.config
-        self.table = open_instruments(cfg, self.ctx.data_dir)
+        self.table = open_instruments(cfg.instruments.master, self.ctx.data_dir)
         self.ledger = Ledger.open(ledger_dir(self.ctx.data_dir), cfg.ledger)
         now = time.time_ns()
         self.live = cfg.execution.venue == "dhan"

@@ -32,7 +32,7 @@ import msgspec
 
 from actors.execution.dhan_wire import BrokerOrder, BrokerPosition, BrokerTrade, FundLimits, fill_id, fill_id_order
 from engine.config import RESERVED_STRATEGY
-from engine.money import Rounding, div_round
+from engine.model.money import Rounding, div_round
 from ipc.messages import Fill, OrderEvent, OrderState, Position
 
 EXTERNAL_STRATEGY: Final = RESERVED_STRATEGY  # no configured strategy may take this name

@@ -47,8 +47,8 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidSta
 from actors.feed import wire
 from engine.config import Config, DhanFeedConfig
 from engine.credentials import TOKEN_ENV_VAR, CLIENT_ID_ENV_VAR, Credentials, load_credentials
-from engine.instruments import InstrumentTable
-from engine.market import resolve_instrument
+from engine.model.instruments import InstrumentTable
+from engine.model.lookup import resolve_instrument
 from ipc.topics import SEGMENT_CODES, SEGMENT_NAMES
 
 Emit = Callable[[bytes, int], None]

@@ -17,8 +17,8 @@ import numpy as np
 from actors.feed.capture import CaptureReader, FrameBlock
 from actors.feed.synthetic import SyntheticInstrument, SyntheticMarket, SyntheticMarketConfig
 from engine.config import Config, SyntheticFeedConfig
-from engine.instruments import InstrumentTable, date_from_yyyymmdd
-from engine.market import IST
+from engine.model.instruments import InstrumentTable, date_from_yyyymmdd
+from engine.model.lookup import IST
 
 Emit = Callable[[bytes, int], None]
 EmitBlock = Callable[[FrameBlock], None]

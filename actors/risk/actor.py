@@ -35,7 +35,7 @@ from actors.risk.sessions import AlwaysOpenCalendar, SessionCalendar, default_ca
 from engine.config import market_hours
 from engine.logs import Throttle
 from engine.ledger import REHEARSAL_INTENT_ID, LedgerError, LedgerReader, ledger_dir
-from engine.market import open_instruments, today_ist
+from engine.model.lookup import open_instruments, today_ist
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
 from ipc.messages import (
@@ -115,7 +115,7 @@ class RiskActor(Actor):
             self.log.warning("risk_limits_changed_at_run_time", by=self.limit_changes.by,
                              changes=msgspec.json.encode(self.limit_changes.changes).decode())
         self.calendar, limits, mode = _calendar_and_limits(cfg, base)
-        self.table = open_instruments(cfg, self.ctx.data_dir)
+        self.table = open_instruments(cfg.instruments.master, self.ctx.data_dir)
         cash = cfg.execution.starting_cash_paise
         status = trading.RiskStatus()
         positions: list[Position] = []

@@ -18,7 +18,7 @@ import msgspec
 # Re-exported: the IST arithmetic lives in one place, actors.risk.sessions.
 from actors.risk.sessions import NS_PER_S, ist_date, ist_day, ist_time_of_day_ns, time_of_day_ns
 from actors.strategy.api import InstrumentRef, StrategyContext
-from engine.instruments import Instrument, InstrumentTable, StrikeError
+from engine.model.instruments import Instrument, InstrumentTable, StrikeError
 from ipc.messages import OrderEvent, OrderState, Side
 
 __all__ = [

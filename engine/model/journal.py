@@ -52,7 +52,7 @@ from typing import Final, Literal
 
 import msgspec
 
-from engine.money import Rounding, div_round
+from engine.model.money import Rounding, div_round
 from ipc.messages import Fill
 from ipc.topics import SEGMENT_NAMES
 

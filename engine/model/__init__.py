@@ -1,0 +1,6 @@
+"""The domain model: money, instruments and their lookup, the sample master, the trade journal.
+
+A lower layer: actors, the ledger and the applications import it; it imports only ``ipc`` and
+itself (never ``actors``, ``engine.cli``, ``engine.daemon``, ``engine.backtest`` or
+``engine.config``; ``.importlinter`` checks it).
+"""
