@@ -1,6 +1,6 @@
 """``shikra backtest``: the engine's own actors over a recording, with a report.
 
-Hooked into ``engine.cli`` with ``add_commands(sub, common)``. See ``engine.backtest`` for how the
+Hooked into ``engine.cli`` with ``add_commands(sub, common)``. See ``engine.backtest.runner`` for how the
 run works, what the report holds and what is excluded from the determinism promise.
 """
 
@@ -57,7 +57,7 @@ def _params(text: str) -> dict[str, Any] | str:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from engine.backtest import BacktestError, BacktestErrorCode, BacktestSpec, default_out_dir, run_backtest, \
+    from engine.backtest.runner import BacktestError, BacktestErrorCode, BacktestSpec, default_out_dir, run_backtest, \
         write_report
     from engine.cli import _config_from_args
     from engine.ledger import format_rupees

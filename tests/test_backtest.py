@@ -12,7 +12,7 @@ import msgspec
 import pytest
 
 from engine import cli_backtest
-from engine.backtest import (
+from engine.backtest.runner import (
     UNLIMITED,
     BacktestSpec,
     backtest_config,
@@ -21,7 +21,7 @@ from engine.backtest import (
     run_backtest,
     write_synthetic_capture,
 )
-from engine.backtest_charts import PNG_SIGNATURE, line_chart_png, png_size
+from engine.backtest.charts import PNG_SIGNATURE, line_chart_png, png_size
 from engine.config import EXIT_CONFIG, Config
 from engine.model.journal import build_journal
 from engine.ledger import LedgerReader, ledger_dir

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from engine.backtest_ids import NormalisedIds, StructTape
+from engine.backtest.ids import NormalisedIds, StructTape
 from engine.model.journal import Trade, build_journal
 from ipc.messages import Fill, OrderEvent, OrderState
 

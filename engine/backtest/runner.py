@@ -60,8 +60,8 @@ from actors.risk.actor import RiskActor
 from actors.strategy.actor import StrategyActor
 from actors.strategy.api import BadParams, parse_params
 from actors.strategy.registry import UnknownStrategy, resolve
-from engine.backtest_charts import write_line_chart
-from engine.backtest_ids import NormalisedIds, StructTape
+from engine.backtest.charts import write_line_chart
+from engine.backtest.ids import NormalisedIds, StructTape
 from engine.config import Config, StrategyInstanceConfig, SyntheticFeedConfig
 from engine.model.journal import Journal, Trade, build_journal, ist_day_label
 from engine.ledger import format_rupees, write_trades_csv
