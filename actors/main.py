@@ -14,7 +14,7 @@ from actors.host import ActorHost
 from actors.registry import UnknownActor, resolve
 from engine.config import EXIT_CONFIG, from_json
 from engine.logs import get_logger, setup_logging
-from engine.topology import plan_units
+from engine.daemon.topology import plan_units
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="actors.main")

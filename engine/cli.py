@@ -44,8 +44,8 @@ def _config_from_args(args: argparse.Namespace) -> tuple[Config, str]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from engine.lock import AlreadyRunning
-    from engine.supervisor import run_daemon
+    from engine.daemon.lock import AlreadyRunning
+    from engine.daemon.supervisor import run_daemon
 
     cfg, source = _config_from_args(args)
     setup_logging(cfg.log.level, cfg.log.format, unit="supervisor")
@@ -74,8 +74,8 @@ def _paths(args: argparse.Namespace) -> tuple[Path, Path]:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from engine.lock import is_locked
-    from engine.status import read_status, render_status
+    from engine.daemon.lock import is_locked
+    from engine.daemon.status import read_status, render_status
 
     data_dir, run_dir = _paths(args)
     pid = is_locked(data_dir)
@@ -109,7 +109,7 @@ def _send_to_supervisor(data_dir: Path, run_dir: Path, msg: msgspec.Struct, time
     (the supervisor, or one actor's inbox)."""
     import zmq
 
-    from engine.lock import is_locked
+    from engine.daemon.lock import is_locked
     from ipc import codec, topics
     from ipc.messages import Reply
     from ipc.transport import Endpoints

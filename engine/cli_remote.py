@@ -667,7 +667,7 @@ def _bootstrap_admin(args: argparse.Namespace) -> int:
     """Create an admin by writing to the ledger (daemon stopped) or to execution's inbox (running)."""
     from actors.control.auth import check_user_name, new_token
     from engine.ledger import AuditRecord, Ledger, LedgerError, TokenIssued, UserAdded, ledger_dir
-    from engine.lock import is_locked
+    from engine.daemon.lock import is_locked
 
     problem = check_user_name(args.name)
     if problem is not None:

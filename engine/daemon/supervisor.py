@@ -1,6 +1,6 @@
 """The supervisor: ``shikra run``.
 
-Spawns one OS process per unit (see ``engine.topology``), waits until every actor reports ready,
+Spawns one OS process per unit (see ``engine.daemon.topology``), waits until every actor reports ready,
 tells systemd, watches heartbeats, restarts a dead or hung unit with exponential backoff, engages
 the kill switch on a restart storm, and on SIGTERM/SIGINT stops units in DESIGN.md's order.
 
@@ -22,13 +22,13 @@ import msgspec
 import trio
 import zmq
 
-from engine import systemd
+from engine.daemon import systemd
 from engine.files import replace_file
 from engine.config import EXIT_CONFIG, Config, to_json
-from engine.lock import DataDirLock
+from engine.daemon.lock import DataDirLock
 from engine.logs import get_logger
-from engine.status import ActorStatus, DaemonStatus, KillSwitchStatus, write_status
-from engine.topology import Unit, plan_units, stop_rank
+from engine.daemon.status import ActorStatus, DaemonStatus, KillSwitchStatus, write_status
+from engine.daemon.topology import Unit, plan_units, stop_rank
 from ipc import codec, topics
 from ipc.messages import EngageKillSwitch, Heartbeat, Ping, ReleaseKillSwitch, Reply, StopActor
 from ipc.transport import Endpoints, Inbox, Outbox, StreamPublisher
