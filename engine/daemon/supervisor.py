@@ -217,7 +217,7 @@ class Supervisor:
     async def _spawn(self, us: _UnitState) -> None:
         us.reset_for_spawn()
         env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
-        cmd = [sys.executable, "-m", "actors.main", "--unit", us.unit.name, "--run-dir", str(self.run_dir),
+        cmd = [sys.executable, "-m", "engine.daemon.unit", "--unit", us.unit.name, "--run-dir", str(self.run_dir),
                "--data-dir", str(self.data_dir), "--lifeline-fd", str(self._lifeline_r)]
         us.process = await trio.lowlevel.open_process(cmd, env=env, stdin=subprocess.DEVNULL,
                                                       pass_fds=(self._lifeline_r,))
