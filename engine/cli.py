@@ -75,7 +75,8 @@ def _paths(args: argparse.Namespace) -> tuple[Path, Path]:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from engine.daemon.lock import is_locked
-    from engine.daemon.status import read_status, render_status
+    from engine.daemon.status import render_status
+    from engine.status_file import read_status
 
     data_dir, run_dir = _paths(args)
     pid = is_locked(data_dir)

@@ -24,7 +24,7 @@ from actors.risk.overrides import BadLimits, effective_limits, limits_json, load
 from engine.control_api import control_pb2 as pb
 from engine.model.journal import build_journal, iter_fills
 from engine.ledger import LedgerSnapshot
-from engine.daemon.status import read_status
+from engine.status_file import read_status
 from ipc.messages import (
     ListStrategies,
     Message,

@@ -51,8 +51,7 @@ from engine.model.instruments import Instrument, InstrumentTable
 from engine.ledger import LedgerError, LedgerReader, LedgerSnapshot, is_open_order, ledger_dir
 from engine.logs import Log
 from engine.model.lookup import UnknownInstrument, resolve_instrument, today_ist
-from engine.daemon.status import KillSwitchStatus, read_status
-from engine.daemon.supervisor import KILL_SWITCH_FILE
+from engine.status_file import KILL_SWITCH_FILE, KillSwitchStatus, read_status
 from ipc.messages import (
     AddUser,
     EngageKillSwitch,

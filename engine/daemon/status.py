@@ -1,62 +1,10 @@
-"""The supervisor's status file (``<run_dir>/status.json``) and its human rendering.
-
-Until the gRPC control API serves status, ``shikra status`` reads this file.
-"""
+"""The supervisor's status (``engine.status_file``) as ``shikra status`` shows it."""
 
 from __future__ import annotations
 
-import os
 import time
-from pathlib import Path
 
-import msgspec
-
-STATUS_NAME = "status.json"
-
-
-class ActorStatus(msgspec.Struct):
-    name: str
-    unit: str
-    pid: int
-    state: str            # starting, ready, stopping, restarting, down
-    started_ns: int
-    restarts: int
-    last_heartbeat_ns: int
-    msgs_in: int = 0
-    msgs_out: int = 0
-    bad_frames: int = 0
-
-
-class KillSwitchStatus(msgspec.Struct):
-    engaged: bool = False
-    reason: str = ""
-    by: str = ""
-    ts_ns: int = 0
-
-
-class DaemonStatus(msgspec.Struct):
-    pid: int
-    state: str            # starting, running, stopping, stopped
-    started_ns: int
-    updated_ns: int
-    topology: str
-    data_dir: str
-    kill_switch: KillSwitchStatus
-    actors: list[ActorStatus]
-
-
-def write_status(run_dir: Path, status: DaemonStatus) -> None:
-    """Atomic replace, so a reader never sees half a file."""
-    tmp = run_dir / f".{STATUS_NAME}.{os.getpid()}"
-    tmp.write_bytes(msgspec.json.encode(status))
-    os.replace(tmp, run_dir / STATUS_NAME)
-
-
-def read_status(run_dir: Path) -> DaemonStatus | None:
-    try:
-        return msgspec.json.decode((run_dir / STATUS_NAME).read_bytes(), type=DaemonStatus)
-    except (FileNotFoundError, msgspec.DecodeError, msgspec.ValidationError):
-        return None
+from engine.status_file import DaemonStatus
 
 
 def _age(ns: int, now_ns: int) -> str:

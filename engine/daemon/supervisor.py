@@ -22,19 +22,18 @@ import msgspec
 import trio
 import zmq
 
-from engine.daemon import systemd
-from engine.files import replace_file
 from engine.config import EXIT_CONFIG, Config, to_json
+from engine.daemon import systemd
 from engine.daemon.lock import DataDirLock
-from engine.logs import get_logger
-from engine.daemon.status import ActorStatus, DaemonStatus, KillSwitchStatus, write_status
 from engine.daemon.topology import Unit, plan_units, stop_rank
+from engine.files import replace_file
+from engine.logs import get_logger
+from engine.status_file import KILL_SWITCH_FILE, ActorStatus, DaemonStatus, KillSwitchStatus, write_status
 from ipc import codec, topics
 from ipc.messages import EngageKillSwitch, Heartbeat, Ping, ReleaseKillSwitch, Reply, StopActor
 from ipc.transport import Endpoints, Inbox, Outbox, StreamPublisher
 
 SUPERVISOR = "supervisor"
-KILL_SWITCH_FILE = "kill_switch.json"
 
 log = get_logger("supervisor")
 
