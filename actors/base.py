@@ -109,6 +109,12 @@ class Actor:
 
 
 
+# sysexits EX_CONFIG: the exit code of a process whose configuration cannot work (an actor's
+# ActorConfigError, a bad config file); restarting will not help, so the supervisor, and systemd
+# (RestartPreventExitStatus=78), stop instead of restarting it.
+EXIT_CONFIG = 78
+
+
 class ActorConfigError(Exception):
     """Raised from ``on_start`` when the actor cannot run with its configuration (an unknown
     instrument, a bad strategy parameter). The process exits with EX_CONFIG and the supervisor

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import msgspec
 
+from actors.base import EXIT_CONFIG
 from engine.config import (
     DEFAULT_CONFIG_TOML,
-    EXIT_CONFIG,
     Config,
     ConfigError,
     default_config_path,

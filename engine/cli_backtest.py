@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.config import EXIT_CONFIG
+from actors.base import EXIT_CONFIG
 
 EXIT_OK = 0
 EXIT_ERROR = 1

@@ -11,7 +11,9 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from actors.base import EXIT_CONFIG
 from engine import cli_backtest
+from engine.backtest.charts import PNG_SIGNATURE, line_chart_png, png_size
 from engine.backtest.runner import (
     UNLIMITED,
     BacktestSpec,
@@ -21,10 +23,9 @@ from engine.backtest.runner import (
     run_backtest,
     write_synthetic_capture,
 )
-from engine.backtest.charts import PNG_SIGNATURE, line_chart_png, png_size
-from engine.config import EXIT_CONFIG, Config
-from engine.model.journal import build_journal
+from engine.config import Config
 from engine.ledger import LedgerReader, ledger_dir
+from engine.model.journal import build_journal
 from ipc.messages import Fill
 
 PARAMS = '{"fast": 10, "slow": 30, "timeframe_s": 0, "qty_lots": 1}'

@@ -147,7 +147,7 @@ class Operations:
 
     # Risk limits --------------------------------------------------------------------------------
     def _config_limits(self: "ControlApi") -> Any:
-        return self.config.risk.limits
+        return self.config_limits
 
     async def get_risk_limits(self: "ControlApi", who: Principal, req: pb.GetRiskLimitsRequest) -> Any:
         try:

@@ -22,7 +22,8 @@ import msgspec
 import trio
 import zmq
 
-from engine.config import EXIT_CONFIG, Config, to_json
+from actors.base import EXIT_CONFIG
+from engine.config import Config, to_json
 from engine.daemon import systemd
 from engine.daemon.lock import DataDirLock
 from engine.daemon.topology import Unit, plan_units, stop_rank

@@ -11,9 +11,10 @@ import argparse
 import sys
 from pathlib import Path
 
+from actors.base import EXIT_CONFIG
 from actors.host import ActorHost
 from actors.registry import UnknownActor, resolve
-from engine.config import EXIT_CONFIG, from_json
+from engine.config import from_json
 from engine.daemon.topology import plan_units
 from engine.logs import get_logger, setup_logging
 
