@@ -135,7 +135,7 @@ def test_fifo_is_exact_charges_and_open_quantity_and_realised_pnl_when_flat(rows
 
 
 def run(argv: list[str]) -> int:
-    """The real ``shikra`` parser (journal lives in cli_remote, export in cli_journal)."""
+    """The real ``shikra`` parser (journal and export live in engine.cli.journal)."""
     args = cli.build_parser().parse_args(argv)
     return args.fn(args)
 
