@@ -17,9 +17,9 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message as ProtoMessage
 
 from engine.control_api import control_pb2 as pb
+from engine.ledger.records import TradingStateChanged, User
 from engine.model.instruments import Instrument, OptionChain
 from engine.model.journal import Journal, Stats
-from engine.ledger.records import TradingStateChanged, User
 from engine.status_file import DaemonStatus, KillSwitchStatus
 from ipc.messages import Fill, OrderDenied, OrderEvent, OrderIntent, OrderState, Position, StrategyInfo
 from ipc.topics import SEGMENT_CODES, SEGMENT_NAMES

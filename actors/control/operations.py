@@ -22,8 +22,8 @@ from actors.control.auth import Principal
 from actors.control.convert import Refusal
 from actors.risk.overrides import BadLimits, effective_limits, limits_json, load_changes, merge_changes, parse_update
 from engine.control_api import control_pb2 as pb
-from engine.model.journal import build_journal, iter_fills
 from engine.ledger import LedgerSnapshot
+from engine.model.journal import build_journal, iter_fills
 from engine.status_file import read_status
 from ipc.messages import (
     ListStrategies,

@@ -48,9 +48,9 @@ from actors.risk.limits import RiskLimits
 from actors.risk.usage import read_usage
 from engine.control_api import control_pb2 as pb
 from engine.control_api import control_pb2_grpc as rpc
-from engine.model.instruments import Instrument, InstrumentTable
 from engine.ledger import LedgerError, LedgerReader, LedgerSnapshot, is_open_order, ledger_dir
 from engine.logs import Log
+from engine.model.instruments import Instrument, InstrumentTable
 from engine.model.lookup import UnknownInstrument, resolve_instrument, today_ist
 from engine.status_file import KILL_SWITCH_FILE, KillSwitchStatus, read_status
 from ipc.messages import (

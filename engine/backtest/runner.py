@@ -63,8 +63,8 @@ from actors.strategy.registry import UnknownStrategy, resolve
 from engine.backtest.charts import write_line_chart
 from engine.backtest.ids import NormalisedIds, StructTape
 from engine.config import Config, StrategyInstanceConfig, SyntheticFeedConfig
-from engine.model.journal import Journal, Trade, build_journal, ist_day_label
 from engine.ledger import format_rupees, write_trades_csv
+from engine.model.journal import Journal, Trade, build_journal, ist_day_label
 from engine.model.lookup import UnknownInstrument, open_instruments, resolve_instrument
 from ipc import topics
 from ipc.messages import Fill, OrderDenied, OrderEvent, Quote, Tick
