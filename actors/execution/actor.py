@@ -47,7 +47,6 @@ from actors.execution.paper import (
     lifecycle_event,
 )
 from actors.execution.paper import Canceled, Expired
-from actors.risk.sessions import SessionCalendar, default_calendar
 from engine.ledger import (
     AuditRecord,
     CashMovement,
@@ -60,7 +59,7 @@ from engine.ledger import (
     UserRevoked,
     ledger_dir,
 )
-from engine.config import market_hours
+from engine.model.calendar import CALENDAR_REFRESH_S, CalendarError, CalendarSource, SessionCalendar, market_hours
 from engine.model.lookup import open_instruments
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
@@ -305,10 +304,12 @@ class ExecutionActor(LiveTrading, Actor):
         sent = time.time_ns()  # after the write-ahead: this is when the venue gets it
         order = msgspec.structs.replace(order, ts_sent_ns=sent)
         self.orders[coid] = order
-        if (sent < self._fresh_until_ns and self.venue.book(spec.segment, spec.security_id) is None
+        book = self.venue.book(spec.segment, spec.security_id) if sent < self._fresh_until_ns else None
+        if (sent < self._fresh_until_ns and (book is None or (spec.order_type == "MARKET" and not book.has_depth))
                 and (self._restarted or not self._any_depth_seen)):
-            # A just-restarted paper venue has no book yet: wait for the first depth update, as the
-            # restored orders do, rather than reject an order the market has data for.
+            # A just-restarted paper venue has no book yet, or only a last price from a tick or a
+            # quote (a MARKET order needs depth): wait for the first depth update, as the restored
+            # orders do, rather than reject an order the market has data for.
             self.ctx.publish(order_topic, first)
             self._restore_to_venue(order)
             return
@@ -555,11 +556,24 @@ class ExecutionActor(LiveTrading, Actor):
     def _extensions_start(self, now: int) -> None:
         cfg = self.ctx.config
         if market_hours(cfg) == "exchange" and not self.live:  # Dhan expires DAY orders itself
-            self._calendar = default_calendar()
+            try:
+                self._calendar_source = CalendarSource(cfg.calendar, self.ctx.data_dir)
+            except CalendarError as exc:
+                raise ActorConfigError(f"the market calendar's overrides do not apply: {exc}") from None
+            self._calendar = self._calendar_source.calendar
             self.ctx.every(1.0, lambda: self._check_session_end(time.time_ns()))
+            self.ctx.every(CALENDAR_REFRESH_S, self._refresh_calendar)
         self.ctx.every(1.0, lambda: self._publish_marks(time.time_ns()))
         self.ctx.every(LEDGER_STATS_INTERVAL_S, self._publish_ledger_stats)
         self._groups_resume(now)
+
+    def _refresh_calendar(self) -> None:
+        """An edited overrides file (``shikra calendar``): DAY orders' expiries are worked out again."""
+        try:
+            if self._calendar_source.refresh():
+                self._day_expiry.clear()
+        except CalendarError as exc:
+            self.log.warning("calendar_overrides_refused", error=str(exc))  # risk reports it as an error
 
     # Order groups (the state machine is actors/execution/groups.py) ---------------------------------
     def on_submit_group(self, msg: SubmitGroup) -> None:

@@ -31,14 +31,25 @@ from actors.risk.overrides import (
 )
 from actors.risk.monitors import ActionKind, PostTradeMonitor, exit_intent, to_risk_action
 from actors.risk.usage import RiskUsage, write_usage
-from actors.risk.sessions import AlwaysOpenCalendar, SessionCalendar, default_calendar, ist_day_number
-from engine.config import market_hours
-from engine.logs import Throttle
 from engine.ledger import REHEARSAL_INTENT_ID, LedgerError, LedgerReader, ledger_dir
-from engine.model.lookup import open_instruments, today_ist
+from engine.logs import Throttle
+from engine.model.calendar import (
+    CALENDAR_REFRESH_S,
+    AlwaysOpenCalendar,
+    CalendarError,
+    CalendarSource,
+    SessionCalendar,
+    calendar_status,
+    market_hours,
+    remove_calendar_status,
+    write_calendar_status,
+)
+from engine.model.ist import ist_day, ist_day_number
+from engine.model.lookup import open_instruments
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
 from ipc.messages import (
+    CalendarStatus,
     CancelAllOrders,
     Fill,
     GroupEvent,
@@ -70,15 +81,13 @@ END_OF_DAY = dt.time(23, 59, 59, 999999)
 KNOWN_KINDS = {"EQUITY", "FUTIDX", "FUTSTK", "OPTIDX", "OPTSTK", "FUTCOM", "OPTFUT", "FUTCUR", "OPTCUR", "INDEX"}
 
 
-def _calendar_and_limits(cfg: Any, limits: RiskLimits) -> tuple[SessionCalendar, RiskLimits, str]:
-    """The calendar and the limits as enforced for the configured market hours."""
-    mode = market_hours(cfg)
-    if mode == "always":
+def _enforced_limits(cfg: Any, limits: RiskLimits) -> RiskLimits:
+    """The limits as enforced for the configured market hours."""
+    if market_hours(cfg) == "always":
         # The synthetic market never closes: no cut-off or square-off by wall clock either.
-        limits = msgspec.structs.replace(limits, entry_cutoff_ist=END_OF_DAY, square_off_ist=END_OF_DAY,
-                                         segment_times={})
-        return AlwaysOpenCalendar(), limits, mode
-    return default_calendar(), limits, mode
+        return msgspec.structs.replace(limits, entry_cutoff_ist=END_OF_DAY, square_off_ist=END_OF_DAY,
+                                       segment_times={})
+    return limits
 
 
 class RiskActor(Actor):
@@ -114,7 +123,20 @@ class RiskActor(Actor):
         if self.limit_changes.changes:
             self.log.warning("risk_limits_changed_at_run_time", by=self.limit_changes.by,
                              changes=msgspec.json.encode(self.limit_changes.changes).decode())
-        self.calendar, limits, mode = _calendar_and_limits(cfg, base)
+        mode = market_hours(cfg)
+        limits = _enforced_limits(cfg, base)
+        # The exchange calendar with the config's and the data dir's overrides (None: always open).
+        self.calendar_source: CalendarSource | None = None
+        self.calendar: SessionCalendar = AlwaysOpenCalendar()
+        if mode == "exchange":
+            try:
+                self.calendar_source = CalendarSource(cfg.calendar, self.ctx.data_dir)
+            except CalendarError as exc:
+                raise ActorConfigError(f"the market calendar's overrides do not apply: {exc} (fix them with "
+                                       "`shikra calendar`, or in the config's [calendar] section)") from None
+            self.calendar = self.calendar_source.calendar
+        else:
+            remove_calendar_status(self.ctx.run_dir)
         self.table = open_instruments(cfg.instruments.master, self.ctx.data_dir)
         cash = cfg.execution.starting_cash_paise
         status = trading.RiskStatus()
@@ -150,15 +172,14 @@ class RiskActor(Actor):
                 mark = pos.open_cost_paise // pos.net_qty_units
                 self.monitor.seed_position(pos.strategy, pos.segment, pos.security_id, "INTRADAY",
                                            pos.net_qty_units, pos.open_cost_paise, mark, now)
-        if mode == "exchange" and not self.calendar.covers(today_ist()):
-            self.log.error("calendar_has_no_data", date=today_ist().isoformat(),
-                           last=self.calendar.last_date.isoformat(),
-                           hint="upgrade exchange_calendars: every order is denied as MARKET_CLOSED until then")
+        self._calendar_day = -1  # the IST day the calendar's standing was last announced
+        self._announce_calendar(self.ctx.now_ns())
         self.log.info("risk_ready", market_hours=mode, state=status.state.value, cash_paise=cash,
                       positions=len(positions), open_orders=len(open_orders))
         self.ctx.every(1.0, self._on_clock)
         self.ctx.every(RESEND_AFTER_S / 2, self._resend_unacked)
         self.ctx.every(RECONCILE_INTERVAL_S, self._reconcile_with_ledger)
+        self.ctx.every(CALENDAR_REFRESH_S, self._refresh_calendar)
         self._reader: LedgerReader | None = None
 
     def _ensure_instrument(self, segment: Any, security_id: Any) -> None:
@@ -366,7 +387,54 @@ class RiskActor(Actor):
             self.log.info("reconciled_with_ledger", corrections=fixed)
             self._flatten_step()
 
+    # The calendar --------------------------------------------------------------------------------
+    def _announce_calendar(self, now_ns: int) -> None:
+        """Once per IST day (and at start): a WARNING while the fallback is in use or the calendar
+        library's data ends within WARN_DAYS; the standing to the run dir and the bus."""
+        day = ist_day(now_ns)
+        if day == self._calendar_day or self.calendar_source is None:
+            return
+        self._calendar_day = day
+        status = self._publish_calendar(now_ns)
+        if status.fallback_in_use:
+            self.log.warning("calendar_fallback_in_use", calendar=status.calendar, data_end=status.data_end,
+                             hint="sessions are weekdays minus 26 Jan, 1 May, 15 Aug, 2 Oct, 25 Dec and the "
+                                  "configured holidays: add this year's holidays (`shikra calendar add-holiday`) "
+                                  "or upgrade exchange_calendars")
+        elif status.warning:
+            self.log.warning("calendar_data_ending", calendar=status.calendar, data_end=status.data_end,
+                             days_left=status.days_left,
+                             hint="after it the fallback trades weekdays minus 26 Jan, 1 May, 15 Aug, 2 Oct, "
+                                  "25 Dec and the configured holidays: add the coming year's holidays "
+                                  "(`shikra calendar add-holiday`) or upgrade exchange_calendars")
+
+    def _publish_calendar(self, now_ns: int) -> CalendarStatus:
+        status = calendar_status(self.calendar, now_ns)
+        self.ctx.publish(topics.CALENDAR_STATUS.encode(), status)
+        try:
+            write_calendar_status(self.ctx.run_dir, status)
+        except OSError as exc:
+            self.log.warning("calendar_status_not_written", error=str(exc))
+        return status
+
+    def _refresh_calendar(self) -> None:
+        """Take an edited overrides file (``shikra calendar``) without a restart; a damaged one is
+        refused with its reason and the calendar keeps what it had."""
+        if self.calendar_source is None:
+            return
+        try:
+            changed = self.calendar_source.refresh()
+        except CalendarError as exc:
+            self.log.error("calendar_overrides_refused", error=str(exc), hint="the calendar keeps its previous "
+                           "overrides; fix the file with `shikra calendar`")
+            changed = False
+        if changed:
+            self.engine.set_calendar(self.calendar)
+            self.log.warning("calendar_overrides_changed", path=str(self.calendar_source.path))
+        self._publish_calendar(self.ctx.now_ns())
+
     def _on_clock(self) -> None:
+        self._announce_calendar(self.ctx.now_ns())
         self._act(self.monitor.on_clock(time.time_ns()))
         self._flatten_step()
         self._write_usage()
@@ -456,7 +524,7 @@ class RiskActor(Actor):
             self._reply(msg.cmd_id, False, "NOT_SAVED", f"limits not changed: they could not be kept: {exc}")
             return
         self.limit_changes = kept
-        _calendar, limits, _mode = _calendar_and_limits(self.ctx.config, base)
+        limits = _enforced_limits(self.ctx.config, base)
         self.engine.set_limits(limits)
         self.monitor.set_limits(limits)
         self.log.warning("risk_limits_set", by=msg.by, changes=msgspec.json.encode(changes).decode())
@@ -466,8 +534,7 @@ class RiskActor(Actor):
         """Cancel the open orders, then close each position at market once nothing works on it."""
         now = time.time_ns()
         self.ctx.send(EXECUTION, CancelAllOrders(f"squareoff-{msg.cmd_id}", msg.by, now, msg.strategy))
-        keys = [key for key, units in self.engine.positions().items()
-                if units and (not msg.strategy or key[0] == msg.strategy)]
+        keys = [key for key in self.engine.exposed() if not msg.strategy or key[0] == msg.strategy]
         self.flatten.update(keys)
         self.log.warning("square_off_all", by=msg.by, strategy=msg.strategy or "*", positions=len(keys))
         self._flatten_step()
@@ -523,7 +590,8 @@ class RiskActor(Actor):
             self._set_status(result)
         self.ctx.send(EXECUTION, CancelAllOrders(f"halt-{now}", by, now))
         if flatten:
-            self.flatten.update(key for key, units in self.engine.positions().items() if units)
+            # Orders in flight count too: one approved before the halt may fill after it.
+            self.flatten.update(self.engine.exposed())
             self._flatten_step()
 
     def _flatten_step(self) -> None:

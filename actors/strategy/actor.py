@@ -15,10 +15,10 @@ from actors.strategy.api import (DEFAULT_GROUP_TIMEOUT_MS, BadParams, GroupLegOr
                                  parse_params)
 from actors.strategy.registry import UnknownStrategy, resolve
 from actors.strategy.runtime import RuntimeFileError, StrategyOverride, load_overrides, save_overrides
-from engine.model.instruments import InstrumentTable
-from engine.config import market_hours
 from engine.ledger import LedgerError, LedgerReader, ledger_dir
 from engine.logs import Throttle
+from engine.model.calendar import market_hours
+from engine.model.instruments import InstrumentTable
 from engine.model.lookup import UnknownInstrument, open_instruments, resolve_instrument
 from ipc import topics
 from ipc.messages import (

@@ -9,6 +9,7 @@
     users        users add|list|revoke|bootstrap-admin
     strategies   strategies list|start|stop|params|set
     journal      journal, export
+    calendar     calendar show|add-holiday|add-session|remove
     backtest     backtest
 
 Exit codes: see ``engine.cli.common``.
@@ -22,6 +23,7 @@ import sys
 
 from engine.cli import (
     backtest,
+    calendar,
     common,
     daemon,
     feed,
@@ -35,7 +37,7 @@ from engine.cli import (
 )
 from engine.config import ConfigError
 
-GROUPS = (daemon, feed, orders, portfolio, risk, instruments, users, strategies, journal, backtest)
+GROUPS = (daemon, feed, orders, portfolio, risk, instruments, users, strategies, journal, calendar, backtest)
 
 
 def build_parser() -> argparse.ArgumentParser:

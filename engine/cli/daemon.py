@@ -32,6 +32,7 @@ from engine.control_api import control_pb2 as pb
 from engine.daemon.lock import AlreadyRunning, is_locked
 from engine.daemon.status import render_status
 from engine.logs import setup_logging
+from engine.model.calendar import read_calendar_status, render_calendar_status
 from engine.status_file import read_status
 from ipc.messages import EngageKillSwitch, ReleaseKillSwitch
 
@@ -98,11 +99,16 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"shikra (pid {pid}) is starting; no status yet", file=sys.stderr)
         return EXIT_NOT_RUNNING
     venue = read_venue_status(run_dir)  # the live venue's reconciliation standing (absent on paper)
+    calendar = read_calendar_status(run_dir)  # risk's market calendar (absent when always open)
     if args.json:
         extra = {"venue": msgspec.to_builtins(venue)} if venue is not None else {}
+        if calendar is not None:
+            extra["calendar"] = msgspec.structs.asdict(calendar)
         print(msgspec.json.encode({"running": True, **msgspec.to_builtins(status), **extra}).decode())
     else:
         print(render_status(status))
+        if calendar is not None:
+            print(render_calendar_status(calendar))
         if venue is not None:
             print("\n" + render_venue_status(venue, time.time_ns()))
     return EXIT_OK
