@@ -59,8 +59,8 @@ from engine.ledger import (
     UserRevoked,
     ledger_dir,
 )
-from engine.market import open_instruments
 from engine.model.calendar import CALENDAR_REFRESH_S, CalendarError, CalendarSource, SessionCalendar, market_hours
+from engine.model.lookup import open_instruments
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
 from ipc.messages import (
@@ -127,7 +127,7 @@ class ExecutionActor(LiveTrading, Actor):
     # Start-up -----------------------------------------------------------------------------------
     def on_start(self) -> None:
         cfg = self.ctx.config
-        self.table = open_instruments(cfg, self.ctx.data_dir)
+        self.table = open_instruments(cfg.instruments.master, self.ctx.data_dir)
         self.ledger = Ledger.open(ledger_dir(self.ctx.data_dir), cfg.ledger)
         now = time.time_ns()
         self.live = cfg.execution.venue == "dhan"

@@ -31,9 +31,8 @@ from actors.risk.overrides import (
 )
 from actors.risk.monitors import ActionKind, PostTradeMonitor, exit_intent, to_risk_action
 from actors.risk.usage import RiskUsage, write_usage
-from engine.logs import Throttle
 from engine.ledger import REHEARSAL_INTENT_ID, LedgerError, LedgerReader, ledger_dir
-from engine.market import open_instruments
+from engine.logs import Throttle
 from engine.model.calendar import (
     CALENDAR_REFRESH_S,
     AlwaysOpenCalendar,
@@ -46,6 +45,7 @@ from engine.model.calendar import (
     write_calendar_status,
 )
 from engine.model.ist import ist_day, ist_day_number
+from engine.model.lookup import open_instruments
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
 from ipc.messages import (
@@ -142,7 +142,7 @@ class RiskActor(Actor):
             self.calendar = self.calendar_source.calendar
         else:
             remove_calendar_status(self.ctx.run_dir)
-        self.table = open_instruments(cfg, self.ctx.data_dir)
+        self.table = open_instruments(cfg.instruments.master, self.ctx.data_dir)
         cash = cfg.execution.starting_cash_paise
         status = trading.RiskStatus()
         positions: list[Position] = []
