@@ -5,11 +5,12 @@ Until the gRPC control API serves status, ``shikra status`` reads this file.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
 import msgspec
+
+from engine.files import replace_file
 
 STATUS_NAME = "status.json"
 
@@ -47,9 +48,7 @@ class DaemonStatus(msgspec.Struct):
 
 def write_status(run_dir: Path, status: DaemonStatus) -> None:
     """Atomic replace, so a reader never sees half a file."""
-    tmp = run_dir / f".{STATUS_NAME}.{os.getpid()}"
-    tmp.write_bytes(msgspec.json.encode(status))
-    os.replace(tmp, run_dir / STATUS_NAME)
+    replace_file(run_dir / STATUS_NAME, msgspec.json.encode(status), durable=False)
 
 
 def read_status(run_dir: Path) -> DaemonStatus | None:
