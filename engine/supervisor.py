@@ -23,6 +23,7 @@ import trio
 import zmq
 
 from engine import systemd
+from engine.backoff import backoff_s
 from engine.files import replace_file
 from engine.config import EXIT_CONFIG, Config, to_json
 from engine.lock import DataDirLock
@@ -228,7 +229,7 @@ class Supervisor:
 
     def _backoff_s(self, us: _UnitState) -> float:
         r = self.cfg.engine.restart
-        return min(r.backoff_initial_s * 2 ** max(0, len(us.restart_times) - 1), r.backoff_max_s)
+        return backoff_s(len(us.restart_times) - 1, r.backoff_initial_s, r.backoff_max_s)
 
     async def _run_unit(self, us: _UnitState) -> None:
         """Keep one unit alive until the supervisor stops."""

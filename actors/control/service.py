@@ -45,6 +45,7 @@ from actors.control.config import ControlConfig, split_listen
 from actors.control.convert import Refusal
 from actors.control.operations import Operations, reply_summary
 from actors.risk.usage import read_usage
+from engine.backoff import backoff_s
 from engine.control_api import control_pb2 as pb
 from engine.control_api import control_pb2_grpc as rpc
 from engine.instruments import Instrument, InstrumentTable
@@ -238,7 +239,7 @@ class ControlApi(Operations):
         """Poll the ledger until ``probe`` returns something, or None after ``timeout_s``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        delay = _POLL_FIRST_S
+        polls = 0
         while True:
             with self._snapshot() as snap:
                 if not isinstance(snap, Refusal):
@@ -247,8 +248,8 @@ class ControlApi(Operations):
                         return found
             if loop.time() >= deadline:
                 return None
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _POLL_MAX_S)
+            await asyncio.sleep(backoff_s(polls, _POLL_FIRST_S, _POLL_MAX_S))
+            polls += 1
 
     def _symbol(self, segment: int, security_id: int) -> str:
         key = (segment, security_id)

@@ -150,6 +150,7 @@ from actors.execution.paper import (
     Rejected,
     VenueEvent,
 )
+from engine.backoff import backoff_s
 from engine.credentials import TOKEN_ENV_VAR, CLIENT_ID_ENV_VAR, Credentials
 from engine.logs import Log, get_logger
 from engine.money import format_paise
@@ -1082,7 +1083,7 @@ class DhanVenue:
                                  reason=f"Dhan refused to modify order {o.cid}: {res.describe()}"))
 
     def _retry(self, r: _Request, now_ns: int) -> None:
-        r.not_before_ns = now_ns + int(self.config.retry_backoff_s * 2 ** (r.attempt - 1) * _NS_PER_S)
+        r.not_before_ns = now_ns + int(backoff_s(r.attempt - 1, self.config.retry_backoff_s) * _NS_PER_S)
         self._delayed.append(r)
 
     def _adopt(self, o: _Live, data: dict[str, Any], now_ns: int, out: list[VenueEvent]) -> None:
@@ -1418,8 +1419,7 @@ class DhanVenue:
             if stop.is_set():
                 break
             attempt = 0 if got_messages else attempt + 1
-            base = min(cfg.stream_reconnect_max_s, cfg.stream_reconnect_initial_s * 2 ** min(attempt, 16))
-            delay_s = self._rng.uniform(base / 2, base)
+            delay_s = backoff_s(attempt, cfg.stream_reconnect_initial_s, cfg.stream_reconnect_max_s, self._rng)
             self._log.info("dhan_order_stream_reconnect", delay_s=round(delay_s, 3), attempt=attempt)
             try:
                 await asyncio.wait_for(stop.wait(), delay_s)

@@ -45,6 +45,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from actors.feed import wire
+from engine.backoff import backoff_s
 from engine.config import Config, DhanFeedConfig
 from engine.credentials import TOKEN_ENV_VAR, CLIENT_ID_ENV_VAR, Credentials, load_credentials
 from engine.instruments import InstrumentTable
@@ -247,16 +248,9 @@ def disconnect_reason(frame: bytes) -> int | None:
     return frame[_REASON_AT] | frame[_REASON_AT + 1] << 8
 
 
-def backoff_delay_s(attempt: int, initial_s: float, max_s: float, rng: random.Random) -> float:
-    """Delay before reconnect number ``attempt`` (0-based): ``initial * 2**attempt`` capped at
-    ``max_s``, then a uniform draw from its upper half (jitter spreads many clients apart)."""
-    base = min(max_s, initial_s * 2 ** min(attempt, 32))
-    return rng.uniform(base / 2, base)
-
-
-def long_backoff_delay_s(backoff_s: float, rng: random.Random) -> float:
-    """At least ``backoff_s``, up to 25 % more."""
-    return backoff_s * rng.uniform(1.0, 1.25)
+def long_backoff_delay_s(wait_s: float, rng: random.Random) -> float:
+    """At least ``wait_s``, up to 25 % more."""
+    return wait_s * rng.uniform(1.0, 1.25)
 
 
 def _always_open() -> bool:
@@ -520,7 +514,7 @@ class DhanSource:
             if reason in LONG_BACKOFF_REASONS:
                 delay_s = long_backoff_delay_s(t.too_many_connections_backoff_s, self._rng)
             else:
-                delay_s = backoff_delay_s(attempt, t.reconnect_initial_s, t.reconnect_max_s, self._rng)
+                delay_s = backoff_s(attempt, t.reconnect_initial_s, t.reconnect_max_s, self._rng)
                 attempt += 1
             self._reconnects += 1
             self._state = "backoff"
