@@ -106,7 +106,7 @@ from actors.execution.charges import (
     charges_for_fill,
     segment_class_for,
 )
-from actors.execution.dhan_config import ORDER_UPDATE_URL, REST_BASE_URL, DhanVenueConfig, RateLimits
+from actors.execution.dhan_config import ORDER_UPDATE_URL, REST_BASE_URL, DhanVenueConfig
 from actors.execution.dhan_wire import (
     ORDER_TYPES,
     PRODUCTS,
@@ -154,6 +154,7 @@ from engine.backoff import backoff_s
 from engine.credentials import TOKEN_ENV_VAR, CLIENT_ID_ENV_VAR, Credentials
 from engine.logs import Log, get_logger
 from engine.money import format_paise
+from engine.rate_window import RateWindow
 from ipc.messages import Depth, OrderState, Quote, Tick
 from ipc.topics import SEGMENT_NAMES
 
@@ -232,7 +233,7 @@ def fatal_message(code: str, detail: str, open_orders: int) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Functional core: money at the SDK boundary, outcomes, statuses, fills, rate limits
+# Functional core: money at the SDK boundary, outcomes, statuses, fills
 # --------------------------------------------------------------------------------------------
 
 
@@ -307,47 +308,6 @@ def classify(response: Any, http_status: int) -> RestOutcome:
     if http_status:
         return RestOutcome("http_error", http_status=http_status, message=text)
     return RestOutcome("transport", message=text)
-
-
-class RateLimiter:
-    """Rolling-window limits on order-API requests (pure: times are passed in, in ns)."""
-
-    def __init__(self, limits: RateLimits) -> None:
-        self._windows = limits.windows()
-        self._max_span = max(span for span, _ in self._windows)
-        self._sent: deque[int] = deque()
-
-    def _earliest(self, sent: Sequence[int], now_ns: int) -> int:
-        t = now_ns
-        n = len(sent)
-        for span, limit in self._windows:
-            if n >= limit:
-                t = max(t, sent[n - limit] + span)
-        return t
-
-    def earliest_ns(self, now_ns: int) -> int:
-        """When the next request may be sent (``now_ns`` if now)."""
-        self._prune(now_ns)
-        return self._earliest(self._sent, now_ns)
-
-    def projected_ns(self, now_ns: int, ahead: int) -> int:
-        """When a request with ``ahead`` requests queued before it would be sent, if all are sent
-        as early as allowed."""
-        self._prune(now_ns)
-        sent = list(self._sent)
-        t = now_ns
-        for _ in range(ahead + 1):
-            t = self._earliest(sent, t)
-            sent.append(t)
-        return t
-
-    def record(self, ts_ns: int) -> None:
-        self._sent.append(ts_ns)
-
-    def _prune(self, now_ns: int) -> None:
-        sent = self._sent
-        while sent and sent[0] <= now_ns - self._max_span:
-            sent.popleft()
 
 
 # --------------------------------------------------------------------------------------------
@@ -446,7 +406,7 @@ class DhanVenue:
         self._on_fatal = on_fatal
         self._log = log or get_logger("execution.dhan")
         self._rng = rng or random.Random()
-        self._limiter = RateLimiter(config.rate_limits)
+        self._limiter = RateWindow(config.rate_limits.windows())
         self._orders: dict[str, _Live] = {}
         self._open: dict[str, _Live] = {}  # insertion-ordered: open orders only
         self._by_venue_id: dict[str, str] = {}
