@@ -38,6 +38,7 @@ from engine.ledger import REHEARSAL_INTENT_ID, LedgerError, LedgerReader, ledger
 from engine.market import open_instruments, today_ist
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
+from ipc.resend import Unacked
 from ipc.messages import (
     CancelAllOrders,
     Fill,
@@ -91,8 +92,8 @@ class RiskActor(Actor):
         self.exit_seq = 0
         # At-least-once to execution, which dedups by intent id (in the ledger): exactly one order
         # per approved intent even if execution dies with our message in its socket buffer.
-        self.unacked: dict[str, tuple[SubmitOrder | SubmitGroup, float, int]] = {}
-        self.leg_groups: dict[str, str] = {}  # leg intent id -> its group's key in ``unacked``
+        # A group goes as one message under "group:<id>", acknowledged by any of its legs' events.
+        self.unacked: Unacked[SubmitOrder | SubmitGroup] = Unacked(RESEND_AFTER_S, MAX_RESENDS)
         self._deny_log = Throttle()
         # Positions to close after a kill-and-flatten, retried until flat (see _flatten_step).
         self.flatten: set[tuple[str, int, int]] = set()
@@ -228,43 +229,28 @@ class RiskActor(Actor):
                 return
             approved.append(result[0])
         msg = msgspec.structs.replace(group, legs=approved, ts_approved_ns=now)
-        self.unacked[key] = (msg, time.monotonic(), 0)
-        for leg in approved:
-            self.leg_groups[leg.intent_id] = key
+        self.unacked.sent(key, msg, time.monotonic_ns(), parts=[leg.intent_id for leg in approved])
         self.ctx.send(EXECUTION, msg)
 
     def on_group_event(self, msg: GroupEvent) -> None:
-        self._ack_group(f"group:{msg.group_id}")
+        self.unacked.ack(f"group:{msg.group_id}")
         if msg.state is GroupState.REJECTED:  # refused by execution before any leg was sent
             for leg in msg.legs:
                 self.engine.release(leg.intent.intent_id)
 
-    def _ack_group(self, key: str) -> None:
-        entry = self.unacked.pop(key, None)
-        if entry is not None and isinstance(entry[0], SubmitGroup):
-            for leg in entry[0].legs:
-                self.leg_groups.pop(leg.intent_id, None)
-
     def _submit(self, order: OrderIntent, now: int) -> None:
         msg = SubmitOrder(order, now)
-        self.unacked[order.intent_id] = (msg, time.monotonic(), 0)
+        self.unacked.sent(order.intent_id, msg, time.monotonic_ns())
         self.ctx.send(EXECUTION, msg)
 
     def _resend_unacked(self) -> None:
-        cutoff = time.monotonic() - RESEND_AFTER_S
-        for intent_id, (msg, sent, tries) in list(self.unacked.items()):
-            if tries >= MAX_RESENDS:
-                if isinstance(msg, SubmitGroup):
-                    self._ack_group(intent_id)
-                else:
-                    del self.unacked[intent_id]
-                self.log.error("resend_abandoned", intent_id=intent_id, tries=tries)
-                continue
-            if sent < cutoff:
-                self.resent += 1
-                self.unacked[intent_id] = (msg, time.monotonic(), tries + 1)
-                self.log.warning("order_resent", intent_id=intent_id, reason="no acknowledgement from execution")
-                self.ctx.send(EXECUTION, msg)
+        resend, abandoned = self.unacked.due(time.monotonic_ns())
+        for intent_id, _msg, tries in abandoned:
+            self.log.error("resend_abandoned", intent_id=intent_id, tries=tries)
+        for intent_id, msg, _tries in resend:
+            self.resent += 1
+            self.log.warning("order_resent", intent_id=intent_id, reason="no acknowledgement from execution")
+            self.ctx.send(EXECUTION, msg)
 
     def _deny(self, intent: Any, denial: Denial, now: int) -> None:
         denied = to_order_denied(intent, denial, now, getattr(intent, "ts_init_ns", now))
@@ -280,9 +266,7 @@ class RiskActor(Actor):
 
     # Post-trade ---------------------------------------------------------------------------------
     def on_order_event(self, msg: OrderEvent) -> None:
-        self.unacked.pop(msg.intent_id, None)  # execution has it in the ledger
-        if self.leg_groups and msg.intent_id in self.leg_groups:
-            self._ack_group(self.leg_groups[msg.intent_id])
+        self.unacked.ack(msg.intent_id)  # execution has it in the ledger (a leg: its whole group)
         if msg.state in TERMINAL_ORDER_STATES:
             self.products.pop(msg.client_order_id, None)  # its fills came before this event
         else:
