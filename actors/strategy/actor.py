@@ -442,18 +442,16 @@ class StrategyActor(Actor):
 
     def _resend_unacked(self) -> None:
         now = time.monotonic_ns()
-        resend_groups, abandoned_groups = self.unacked_groups.due(now)
-        for group_id, _group, tries in abandoned_groups:
-            self.log.error("resend_abandoned", group_id=group_id, tries=tries)
-        for group_id, group, _tries in resend_groups:
-            self.log.warning("group_resent", group_id=group_id, reason="no leg event or denial seen")
-            self.ctx.send(RISK, group, topics.strategy_topic(topics.INTENT, group.strategy))
-        resend, abandoned = self.unacked.due(now)
-        for intent_id, _intent, tries in abandoned:
-            self.log.error("resend_abandoned", intent_id=intent_id, tries=tries)
-        for intent_id, intent, _tries in resend:
-            self.log.warning("intent_resent", intent_id=intent_id, reason="no order or denial seen")
-            self.ctx.send(RISK, intent, topics.strategy_topic(topics.INTENT, intent.strategy))
+        kinds: tuple[tuple[Unacked[Any], str, str, str], ...] = (
+            (self.unacked_groups, "group_resent", "group_id", "no leg event or denial seen"),
+            (self.unacked, "intent_resent", "intent_id", "no order or denial seen"))
+        for unacked, event, id_field, why in kinds:
+            resend, abandoned = unacked.due(now)
+            for key, _msg, tries in abandoned:
+                self.log.error("resend_abandoned", **{id_field: key}, tries=tries)
+            for key, msg, _tries in resend:
+                self.log.warning(event, **{id_field: key}, reason=why)
+                self.ctx.send(RISK, msg, topics.strategy_topic(topics.INTENT, msg.strategy))
 
     def add_bar_subscription(self, name: str, instrument: InstrumentRef, timeframe_s: int) -> None:
         from actors.strategy.bars import BarBuilder
