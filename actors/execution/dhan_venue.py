@@ -8,9 +8,10 @@ queue; ``poll(now_ns)`` sends what the rate limits allow and returns what came b
 Threads. Everything about an order lives on the actor's thread. REST calls go through the real
 ``dhanhq`` client (one client per worker thread: a ``requests.Session`` is not shared between
 threads) in a ``ThreadPoolExecutor``; the order-update websocket runs in the shared websocket
-shell (``actors.websocket_thread``: its own thread and asyncio loop). Both hand raw results to a thread-safe queue and write one byte to a pipe
-(``wake_fd``) so the actor can ``ctx.watch_fd(venue.wake_fd, poll)``; ``poll`` also runs from a
-timer (``POLL_INTERVAL_S``) to send rate-limited requests, retries and the order-book fallback.
+shell (``actors.websocket_thread``: its own thread and asyncio loop). Both hand raw results to a
+thread-safe queue and write one byte to a pipe (``wake_fd``) so the actor can
+``ctx.watch_fd(venue.wake_fd, poll)``; ``poll`` also runs from a timer (``POLL_INTERVAL_S``) to
+send rate-limited requests, retries and the order-book fallback.
 
 Per order, requests run one at a time and in order (a cancel never overtakes its place order);
 cancels go ahead of new places and modifies in the queue.
