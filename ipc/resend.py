@@ -3,7 +3,8 @@
 An inbox never drops a message, but its actor may restart and lose what it had queued; so the
 sender keeps each command (strategy's intents to risk, risk's orders to execution) until a reply
 shows the peer has it, and sends it again when none came for ``resend_after_s``. After
-``max_resends`` it gives up (the caller logs it).
+``max_resends`` it gives up (the caller logs it); with None it never does (a peer that records
+each message once, however often it comes: risk's denials for execution's audit).
 
 Pure: the caller passes monotonic time in ns, does the sending and the logging, and calls
 ``ack`` with the id a reply carries. An entry sent as one message for several ids (a group and
@@ -12,7 +13,7 @@ its legs) is acknowledged by its own key or by any of its ``parts``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Generic, TypeVar
 
 M = TypeVar("M")
@@ -31,7 +32,7 @@ class _Entry(Generic[M]):
 class Unacked(Generic[M]):
     """Sent messages not yet acknowledged, oldest first. Not thread-safe: one loop owns it."""
 
-    def __init__(self, resend_after_s: float, max_resends: int) -> None:
+    def __init__(self, resend_after_s: float, max_resends: int | None) -> None:
         self.resend_after_ns = int(resend_after_s * 1e9)
         self.max_resends = max_resends
         self._entries: dict[str, _Entry[M]] = {}
@@ -42,6 +43,10 @@ class Unacked(Generic[M]):
 
     def __contains__(self, key: object) -> bool:
         return key in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        """The keys, oldest first."""
+        return iter(self._entries)
 
     def sent(self, key: str, msg: M, now_ns: int, parts: Iterable[str] = ()) -> None:
         """``msg`` went out under ``key`` at ``now_ns``; ``parts`` also acknowledge it. A key sent
@@ -81,12 +86,13 @@ class Unacked(Generic[M]):
 
         ``resend``: unacknowledged for longer than ``resend_after_s``; counted and stamped as
         sent at ``now_ns``, the caller sends them. ``abandoned``: already sent ``max_resends``
-        times and still not acknowledged; forgotten."""
+        times and still not acknowledged; forgotten (never with ``max_resends`` None)."""
         resend: list[tuple[str, M, int]] = []
         abandoned: list[tuple[str, M, int]] = []
         cutoff = now_ns - self.resend_after_ns
+        give_up = self.max_resends
         for key, entry in list(self._entries.items()):
-            if entry.resends >= self.max_resends:
+            if give_up is not None and entry.resends >= give_up:
                 self._pop(key)
                 abandoned.append((key, entry.msg, entry.resends))
             elif entry.sent_ns < cutoff:

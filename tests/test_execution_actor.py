@@ -25,7 +25,8 @@ import pytest
 from actors.execution.actor import ExecutionActor
 from actors.execution.marks import mark_x2_paise, unrealised_pnl_paise
 from actors.execution.paper import BookView
-from actors.risk.sessions import NSE_EQ, NSE_FNO, SegmentHours, SessionCalendar, ist_ns
+from engine.model.calendar import NSE_EQ, NSE_FNO, SegmentHours, SessionCalendar
+from engine.model.ist import ist_ns
 from engine.config import Config
 from engine.logs import get_logger
 from ipc.messages import Depth, Message, OrderEvent, OrderIntent, OrderState, Position, SubmitOrder, Tick
@@ -474,3 +475,25 @@ def test_random_orders_with_execution_killed_keep_the_ledger_exact(root):
     assert {OrderState.FILLED, OrderState.CANCELED} <= states  # the random mix really ran
     assert any(o.order_type == "LIMIT" for o in facts["orders"].values())
     assert facts["wallet"].cash_paise != START_CASH
+
+
+# --------------------------------------------------------------------------------------------
+# After a restart, a MARKET order waits for its instrument's first depth
+# --------------------------------------------------------------------------------------------
+
+
+def test_market_order_after_a_restart_waits_for_first_depth_when_only_a_tick_arrived(data_dir):
+    first = ExecHarness(data_dir)
+    rel = first.instrument("RELIANCE")
+    first.depth(rel, bids=[(99_00, 100)], asks=[(101_00, 100)])
+    first.submit(first.intent(rel, "BUY", rel.lot_size_units))  # the ledger now holds orders
+    first.close()
+
+    h = ExecHarness(data_dir)  # a restarted execution: its paper venue knows no market yet
+    h.tick(rel, 100_00)  # a trade arrives before any depth: the venue has a last price, no depth
+    order = h.submit(h.intent(rel, "BUY", rel.lot_size_units, strategy="s2"))
+    assert order.state is OrderState.SUBMITTED, "a MARKET order is not rejected for want of depth"
+    assert not [e for e in h.published(OrderEvent) if e.state is OrderState.REJECTED]
+    h.depth(rel, bids=[(99_00, 100)], asks=[(101_00, 100)])
+    assert h.ledger.order(order.client_order_id).state is OrderState.FILLED
+    h.close()

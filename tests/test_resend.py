@@ -111,3 +111,10 @@ def test_every_message_ends_acknowledged_or_given_up_and_never_sent_more_than_al
         assert all(t + ack_delay_ms * MS > gave_up[0][0] for t, _ in peer.received)
     else:
         assert any(t + ack_delay_ms * MS <= 60 * S for t, _ in peer.received)
+
+
+def test_without_max_resends_a_message_is_sent_until_acknowledged_however_long() -> None:
+    peer, unacked = Peer(ack_delay_ns=None), Unacked[str](1.0, None)
+    assert run(peer, unacked, 120 * S) == []
+    assert len(peer.received) == 81 and "a" in unacked  # at 0 s, then every 1.5 s to 120 s: never given up
+    assert list(unacked) == ["a"] and unacked.ack("a") == "msg-a"

@@ -339,6 +339,7 @@ class BookView(msgspec.Struct, frozen=True):
     ask_price_paise: tuple[int, ...]
     ask_qty_units: tuple[int, ...]
     ltp_paise: int
+    has_depth: bool = False  # a depth update arrived (a MARKET order needs one to be worked)
 
 
 # --------------------------------------------------------------------------------------------
@@ -861,6 +862,7 @@ class PaperVenue:
             ask_price_paise=tuple(book.ask_px),
             ask_qty_units=tuple(book.ask_qty),
             ltp_paise=book.ltp_paise,
+            has_depth=book.has_depth,
         )
 
     def open_order_ids(self) -> tuple[str, ...]:

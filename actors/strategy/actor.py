@@ -16,10 +16,10 @@ from actors.strategy.api import (DEFAULT_GROUP_TIMEOUT_MS, BadParams, GroupLegOr
 from actors.strategy.registry import UnknownStrategy, resolve
 from actors.strategy.runtime import RuntimeFileError, StrategyOverride, load_overrides, save_overrides
 from engine.instruments import InstrumentTable
-from engine.config import market_hours
 from engine.ledger import LedgerError, LedgerReader, ledger_dir
 from engine.logs import Throttle
 from engine.market import UnknownInstrument, open_instruments, resolve_instrument
+from engine.model.calendar import market_hours
 from ipc import topics
 from ipc.resend import Unacked
 from ipc.messages import (
