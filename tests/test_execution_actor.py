@@ -97,6 +97,9 @@ class FakeCtx:
     def now_ns(self) -> int:
         return time.time_ns()
 
+    def monotonic_ns(self) -> int:
+        return time.monotonic_ns()
+
     def request_stop(self, reason: str) -> None: ...
 
     def fire_one_shots(self) -> None:

@@ -3,7 +3,7 @@ DHAN_PROTOCOL.md section F) as a feed-actor source.
 
 Threads. The feed actor's loop is synchronous (``zmq.Poller``); the websocket needs asyncio. One
 background thread runs an asyncio loop (uvloop when installed) that owns the connection. Each
-binary frame is stamped with ``time.time_ns()`` the moment it is received and appended to a
+binary frame is stamped with ``now_ns()`` (the actor's clock) the moment it is received and appended to a
 ``collections.deque``; one byte on a non-blocking pipe wakes the actor's poller (only when the
 actor has not already been woken). The actor-side callback drains the deque and calls
 ``emit(frame, recv_ns)``. The websocket reader never waits for the actor, so the library keeps
@@ -37,7 +37,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 from urllib.parse import urlencode
 
 import msgspec
@@ -304,7 +304,7 @@ class DhanSource:
     def __init__(self, cfg: Config, table: InstrumentTable | None, *,
                  credentials: Credentials | None = None, market_open: MarketOpen | None = None,
                  on_fatal: OnFatal | None = None, timing: DhanTiming | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, now_ns: Callable[[], int] = time.time_ns) -> None:
         d = cfg.feed.dhan
         self.instruments, self.not_in_master = resolve_instruments(d.instruments, table)
         self.mode = d.mode
@@ -322,6 +322,7 @@ class DhanSource:
         self._market_open = market_open or _always_open
         self._on_fatal = on_fatal
         self._rng = rng or random.Random()
+        self._now_ns = now_ns  # receive stamps; the stall watchdog and log throttles use time.monotonic (I/O timing)
 
         # Hand-off: written by the websocket thread, drained by the actor's thread.
         self._frames: collections.deque[tuple[bytes, int]] = collections.deque()
@@ -580,7 +581,7 @@ class DhanSource:
     async def _serve(self, ws: ClientConnection, stop_task: asyncio.Future[Any],
                      tasks: list[asyncio.Future[Any]]) -> tuple[_End, int]:
         self._connects += 1
-        self._last_frame_mono_ns = time.monotonic_ns()
+        self._last_frame_mono_ns = time.monotonic_ns()  # socket-stall timing (I/O, websocket thread): real time
         try:
             sent = len(self.instruments)  # the list only grows (add_instruments appends)
             for msg in self._subscribe_msgs:
@@ -627,7 +628,7 @@ class DhanSource:
         limit = self.timing.max_pending_frames
         async for frame in ws:
             # hot path (websocket thread): stamp, queue, wake; nothing here may wait on the actor
-            recv_ns = time.time_ns()
+            recv_ns = self._now_ns()
             if type(frame) is not bytes:
                 self._text_frames += 1
                 continue
@@ -647,7 +648,7 @@ class DhanSource:
 
     def _backlog_full(self) -> None:
         self._dropped += 1
-        now = time.monotonic()
+        now = time.monotonic()  # log throttle in the websocket thread: real time
         if now - self._last_backlog_log >= BACKLOG_LOG_INTERVAL_S:
             self._last_backlog_log = now
             self._log.warning("feed_backlog_full", pending_frames=len(self._frames), dropped_frames=self._dropped)
@@ -677,7 +678,7 @@ class DhanSource:
         period_s = max(MIN_STALL_CHECK_S, self.stall_timeout_s / 4)
         while True:
             await asyncio.sleep(period_s)
-            now = time.monotonic_ns()
+            now = time.monotonic_ns()  # a socket-stall timeout (I/O): real time, never a trading rule
             try:
                 is_open = self._market_open()
             except Exception as exc:

@@ -9,7 +9,6 @@ ledger's only writer).
 from __future__ import annotations
 
 import datetime as dt
-import time
 from typing import Any
 
 import msgspec
@@ -31,11 +30,11 @@ from actors.risk.overrides import (
 )
 from actors.risk.monitors import ActionKind, PostTradeMonitor, exit_intent, to_risk_action
 from actors.risk.usage import RiskUsage, write_usage
-from actors.risk.sessions import AlwaysOpenCalendar, SessionCalendar, default_calendar, ist_day_number
+from actors.risk.sessions import AlwaysOpenCalendar, SessionCalendar, default_calendar, ist_date, ist_day_number
 from engine.config import market_hours
 from engine.logs import Throttle
 from engine.ledger import REHEARSAL_INTENT_ID, LedgerError, LedgerReader, ledger_dir
-from engine.market import open_instruments, today_ist
+from engine.market import open_instruments
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
 from ipc.messages import (
@@ -91,7 +90,7 @@ class RiskActor(Actor):
         self.exit_seq = 0
         # At-least-once to execution, which dedups by intent id (in the ledger): exactly one order
         # per approved intent even if execution dies with our message in its socket buffer.
-        self.unacked: dict[str, tuple[SubmitOrder | SubmitGroup, float, int]] = {}
+        self.unacked: dict[str, tuple[SubmitOrder | SubmitGroup, int, int]] = {}  # (msg, sent monotonic ns, tries)
         self.leg_groups: dict[str, str] = {}  # leg intent id -> its group's key in ``unacked``
         self._deny_log = Throttle()
         # Positions to close after a kill-and-flatten, retried until flat (see _flatten_step).
@@ -115,7 +114,7 @@ class RiskActor(Actor):
             self.log.warning("risk_limits_changed_at_run_time", by=self.limit_changes.by,
                              changes=msgspec.json.encode(self.limit_changes.changes).decode())
         self.calendar, limits, mode = _calendar_and_limits(cfg, base)
-        self.table = open_instruments(cfg, self.ctx.data_dir)
+        self.table = open_instruments(cfg, self.ctx.data_dir, ist_date(self.ctx.now_ns()))
         cash = cfg.execution.starting_cash_paise
         status = trading.RiskStatus()
         positions: list[Position] = []
@@ -138,7 +137,7 @@ class RiskActor(Actor):
         self.engine = RiskEngine(limits, [], cash_paise=cash, calendar=self.calendar, status=status,
                                  venue_slices=cfg.execution.venue == "dhan")
         self.monitor = PostTradeMonitor(limits, self.calendar)
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         for pos in positions:
             self.engine.on_position(pos)
         for order in open_orders:
@@ -150,8 +149,9 @@ class RiskActor(Actor):
                 mark = pos.open_cost_paise // pos.net_qty_units
                 self.monitor.seed_position(pos.strategy, pos.segment, pos.security_id, "INTRADAY",
                                            pos.net_qty_units, pos.open_cost_paise, mark, now)
-        if mode == "exchange" and not self.calendar.covers(today_ist()):
-            self.log.error("calendar_has_no_data", date=today_ist().isoformat(),
+        today = ist_date(now)
+        if mode == "exchange" and not self.calendar.covers(today):
+            self.log.error("calendar_has_no_data", date=today.isoformat(),
                            last=self.calendar.last_date.isoformat(),
                            hint="upgrade exchange_calendars: every order is denied as MARKET_CLOSED until then")
         self.log.info("risk_ready", market_hours=mode, state=status.state.value, cash_paise=cash,
@@ -180,17 +180,17 @@ class RiskActor(Actor):
         """The full check list for the last approved intent again, under an id never approved:
         ``RiskEngine.check`` changes nothing."""
         if self._rehearsal is not None:
-            self.engine.check(msgspec.structs.replace(self._rehearsal, intent_id=REHEARSAL_INTENT_ID), time.time_ns())
+            self.engine.check(msgspec.structs.replace(self._rehearsal, intent_id=REHEARSAL_INTENT_ID), self.ctx.now_ns())
 
     def on_order_intent(self, intent: OrderIntent) -> None:
         # hot path: one intent through the full check list
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         self._ensure_instrument(intent.segment, intent.security_id)
         result = self.engine.approve(intent, now)
         if isinstance(result, Denial):
             self._deny(intent, result, now)
             return
-        approved_ns = time.time_ns()  # after the checks: the latency harness splits the hops here
+        approved_ns = self.ctx.now_ns()  # after the checks: the latency harness splits the hops here
         self._rehearsal = intent
         for order in result:
             self._submit(order, approved_ns)
@@ -199,7 +199,7 @@ class RiskActor(Actor):
         """Every leg passes the checks in order (each sees the ones before it as open orders), or
         none is sent: the legs approved before a denied one are released, and every leg is
         denied with the reason. An approved group goes to execution as one message."""
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         key = f"group:{group.group_id}"
         if key in self.unacked:
             return  # a re-send we are still delivering
@@ -228,7 +228,7 @@ class RiskActor(Actor):
                 return
             approved.append(result[0])
         msg = msgspec.structs.replace(group, legs=approved, ts_approved_ns=now)
-        self.unacked[key] = (msg, time.monotonic(), 0)
+        self.unacked[key] = (msg, self.ctx.monotonic_ns(), 0)
         for leg in approved:
             self.leg_groups[leg.intent_id] = key
         self.ctx.send(EXECUTION, msg)
@@ -247,11 +247,11 @@ class RiskActor(Actor):
 
     def _submit(self, order: OrderIntent, now: int) -> None:
         msg = SubmitOrder(order, now)
-        self.unacked[order.intent_id] = (msg, time.monotonic(), 0)
+        self.unacked[order.intent_id] = (msg, self.ctx.monotonic_ns(), 0)
         self.ctx.send(EXECUTION, msg)
 
     def _resend_unacked(self) -> None:
-        cutoff = time.monotonic() - RESEND_AFTER_S
+        cutoff = self.ctx.monotonic_ns() - int(RESEND_AFTER_S * 1e9)
         for intent_id, (msg, sent, tries) in list(self.unacked.items()):
             if tries >= MAX_RESENDS:
                 if isinstance(msg, SubmitGroup):
@@ -262,7 +262,7 @@ class RiskActor(Actor):
                 continue
             if sent < cutoff:
                 self.resent += 1
-                self.unacked[intent_id] = (msg, time.monotonic(), tries + 1)
+                self.unacked[intent_id] = (msg, self.ctx.monotonic_ns(), tries + 1)
                 self.log.warning("order_resent", intent_id=intent_id, reason="no acknowledgement from execution")
                 self.ctx.send(EXECUTION, msg)
 
@@ -297,18 +297,18 @@ class RiskActor(Actor):
         if product is None:  # a fill recorded after its order ended (reconciliation): ask the ledger
             order = self._ledger_order(msg.client_order_id)
             product = order.product if order is not None else "INTRADAY"
-        self._act(self.monitor.on_fill(msg, product, time.time_ns()))
+        self._act(self.monitor.on_fill(msg, product, self.ctx.now_ns()))
 
     def on_position(self, msg: Position) -> None:
         self.engine.on_position(msg)
 
     def on_tick(self, msg: Tick) -> None:
         self.engine.on_mark(msg.segment, msg.security_id, msg.ltp_paise)
-        self._act(self.monitor.on_mark(msg.segment, msg.security_id, msg.ltp_paise, time.time_ns()))
+        self._act(self.monitor.on_mark(msg.segment, msg.security_id, msg.ltp_paise, self.ctx.now_ns()))
 
     def on_quote(self, msg: Quote) -> None:
         self.engine.on_mark(msg.segment, msg.security_id, msg.ltp_paise)
-        self._act(self.monitor.on_mark(msg.segment, msg.security_id, msg.ltp_paise, time.time_ns()))
+        self._act(self.monitor.on_mark(msg.segment, msg.security_id, msg.ltp_paise, self.ctx.now_ns()))
 
     # Replay batches: marks in bulk, stopping where a post-trade rule could fire ---------------------
     def market_batch_horizon(self, batch: MarketBatch, start: int, stop: int) -> int:
@@ -322,14 +322,14 @@ class RiskActor(Actor):
         prices = c.ltp_paise[lo:hi]
         valid = prices > 0
         if valid.all():
-            k = self.monitor.first_firing_mark(*batch.keys[held[0]], prices, time.time_ns())
+            k = self.monitor.first_firing_mark(*batch.keys[held[0]], prices, self.ctx.now_ns())
             return int(c.rows[lo + k]) if k < prices.size else stop
         marks = c.rows[lo:hi][valid]
-        k = self.monitor.first_firing_mark(*batch.keys[held[0]], prices[valid], time.time_ns())
+        k = self.monitor.first_firing_mark(*batch.keys[held[0]], prices[valid], self.ctx.now_ns())
         return int(marks[k]) if k < marks.size else stop
 
     def on_market_batch(self, batch: MarketBatch, start: int, stop: int) -> None:
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         for j in batch.instruments_in(start, stop):
             segment, security_id = batch.keys[j]
             lo, hi = batch.span(j, start, stop)
@@ -367,14 +367,14 @@ class RiskActor(Actor):
             self._flatten_step()
 
     def _on_clock(self) -> None:
-        self._act(self.monitor.on_clock(time.time_ns()))
+        self._act(self.monitor.on_clock(self.ctx.now_ns()))
         self._flatten_step()
         self._write_usage()
 
     def _write_usage(self) -> None:
         e = self.engine
         lim = e.limits
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         try:
             write_usage(self.ctx.run_dir, RiskUsage(
                 state=e.status.state.value, orders_today=e.orders_today,
@@ -393,7 +393,7 @@ class RiskActor(Actor):
     def _act(self, actions: Any) -> None:
         if not actions:
             return
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         for action in actions:
             self.ctx.publish(topics.RISK_ACTION.encode(), to_risk_action(action, now))
             # Every action goes in the ledger's audit table with its reason (execution writes it).
@@ -464,7 +464,7 @@ class RiskActor(Actor):
 
     def on_square_off_all(self, msg: SquareOffAll) -> None:
         """Cancel the open orders, then close each position at market once nothing works on it."""
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         self.ctx.send(EXECUTION, CancelAllOrders(f"squareoff-{msg.cmd_id}", msg.by, now, msg.strategy))
         keys = [key for key, units in self.engine.positions().items()
                 if units and (not msg.strategy or key[0] == msg.strategy)]
@@ -485,7 +485,7 @@ class RiskActor(Actor):
             return
         self._ensure_instrument(order.segment, order.security_id)
         denial = self.engine.check_modify(order, msg.qty_units, msg.price_paise, msg.trigger_price_paise,
-                                          time.time_ns())
+                                          self.ctx.now_ns())
         if denial is not None:
             self.log.info("modify_denied", client_order_id=order.client_order_id, by=msg.by,
                           reason=denial.reason.value, message=denial.message)
@@ -508,7 +508,7 @@ class RiskActor(Actor):
         if engaged:
             self._halt("KILL_SWITCH", reason, "supervisor", flatten=False)
         else:
-            now = time.time_ns()
+            now = self.ctx.now_ns()
             result = trading.release_kill(self.engine.status, by="supervisor", role="admin", now_ns=now)
             if isinstance(result, trading.RiskStatus):
                 self.monitor.acknowledge_daily_kill(now)  # the operator's decision holds for today
@@ -516,7 +516,7 @@ class RiskActor(Actor):
                 self._set_status(result)
 
     def _halt(self, reason_code: str, detail: str, by: str, flatten: bool) -> None:
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         result = trading.engage_kill(self.engine.status, reason_code=reason_code, detail=detail, by=by,
                                      role="admin", now_ns=now)
         if isinstance(result, trading.RiskStatus):
@@ -531,7 +531,7 @@ class RiskActor(Actor):
         orders are being canceled, and an exit sent beside them could overshoot past flat."""
         if not self.flatten:
             return
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         for key in list(self.flatten):
             units = self.engine.position_units(*key)
             pending = self.engine.pending_units(*key)
@@ -557,7 +557,7 @@ class RiskActor(Actor):
 
     def _set_status(self, status: trading.RiskStatus) -> None:
         self.engine.set_status(status)
-        msg = trading.to_message(status, time.time_ns())
+        msg = trading.to_message(status, self.ctx.now_ns())
         self.ctx.publish(topics.RISK_STATE.encode(), msg)
         self.ctx.send(EXECUTION, msg)  # persisted in the ledger by its writer
         self.log.warning("trading_state", state=status.state.value, reason=status.reason_code, detail=status.detail)

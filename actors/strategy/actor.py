@@ -3,7 +3,6 @@ turns their decisions into OrderIntents sent (reliably) to risk."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import msgspec
@@ -11,6 +10,7 @@ import numpy as np
 
 from actors.base import Actor, ActorConfigError, ActorContext
 from actors.market_batch import MarketBatch
+from actors.risk.sessions import ist_date
 from actors.strategy.api import (DEFAULT_GROUP_TIMEOUT_MS, BadParams, GroupLegOrder, InstrumentRef, MarketRows, Strategy,
                                  parse_params)
 from actors.strategy.registry import UnknownStrategy, resolve
@@ -67,9 +67,10 @@ def _market_rows(batch: MarketBatch, instrument: int, start: int, stop: int) -> 
                                      c.mid_x2_paise[lo:hi] if c.mid_x2_paise is not None else None)
 
 
-def _run_id() -> str:
-    """Distinguishes intents across restarts (strategy name + run id + sequence is unique forever)."""
-    n = time.time_ns() // 1_000_000
+def _run_id(now_ns: int) -> str:
+    """Distinguishes intents across restarts (strategy name + run id + sequence is unique forever):
+    the start time in milliseconds, base 36."""
+    n = now_ns // 1_000_000
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     out = ""
     while n:
@@ -86,10 +87,8 @@ class _Handle:
         self.name = name
         self.log = actor.log
         self._seq = 0
-        self._run = _run_id()
-
-    def now_ns(self) -> int:
-        return time.time_ns()
+        self.now_ns = actor.ctx.now_ns  # the actor's clock (a simulated one in a backtest)
+        self._run = _run_id(self.now_ns())
 
     def submit(self, instrument: InstrumentRef, side: Side, qty_units: int, *, order_type: OrderType = "MARKET",
                price_paise: int = 0, trigger_price_paise: int = 0, validity: Validity = "DAY",
@@ -101,7 +100,7 @@ class _Handle:
             return ""  # history is for the indicators: nothing is traded on it
         self._seq += 1
         intent_id = f"{self.name}-{self._run}-{self._seq}"
-        now = time.time_ns()
+        now = self.now_ns()
         ts_event = cause.ts_event_ns if cause is not None else now
         ts_init = cause.ts_init_ns if cause is not None else now
         intent = OrderIntent(intent_id, self.name, instrument.segment, instrument.security_id, side, qty_units,
@@ -116,7 +115,7 @@ class _Handle:
         if self._actor.warming:
             self._actor.warmup_dropped += 1
             return ["" for _ in legs]
-        now = time.time_ns()
+        now = self.now_ns()
         ts_event = cause.ts_event_ns if cause is not None else now
         ts_init = cause.ts_init_ns if cause is not None else now
         intents = []
@@ -138,7 +137,7 @@ class _Handle:
     def cancel(self, client_order_id: str) -> None:
         from ipc.messages import CancelOrder
         self._actor.ctx.send("execution", CancelOrder(f"{self.name}-cancel-{client_order_id}", client_order_id,
-                                                      self.name, time.time_ns()))
+                                                      self.name, self.now_ns()))
 
     def position(self, instrument: InstrumentRef) -> int:
         return self._actor.positions.get((self.name, instrument.segment, instrument.security_id), 0)
@@ -178,9 +177,9 @@ class StrategyActor(Actor):
         self.table: InstrumentTable | None = None
         # At-least-once to risk (risk and execution dedup by intent id): an intent lost in a dying
         # risk process is sent again until its order or its denial is seen.
-        self.unacked: dict[str, tuple[OrderIntent, float, int]] = {}
+        self.unacked: dict[str, tuple[OrderIntent, int, int]] = {}  # (intent, sent monotonic ns, tries)
         # Groups likewise, as one unit: acknowledged by any event of one of their legs.
-        self.unacked_groups: dict[str, tuple[SubmitGroup, float, int]] = {}
+        self.unacked_groups: dict[str, tuple[SubmitGroup, int, int]] = {}
         self.leg_groups: dict[str, str] = {}  # leg intent id -> group id, while unacknowledged
         self._deny_log = Throttle()
         self.feed_keys: dict[tuple[int, int], None] = {}  # instruments strategies asked the feed for
@@ -204,7 +203,7 @@ class StrategyActor(Actor):
         bars.warmup()
         cfg = self.ctx.config.strategy
         self._live_feed = self.ctx.config.feed.source == "dhan" and FEED in self.ctx.config.engine.actors
-        self.table = open_instruments(self.ctx.config, self.ctx.data_dir)
+        self.table = open_instruments(self.ctx.config, self.ctx.data_dir, ist_date(self.ctx.now_ns()))
         for inst_cfg in cfg.instances:
             if inst_cfg.name in self.configured:
                 raise ActorConfigError(f"strategy.instances: name '{inst_cfg.name}' is used twice")
@@ -312,7 +311,7 @@ class StrategyActor(Actor):
         fetch = dhan_fetcher(creds, cfg.execution.dhan.rest_url, cfg.execution.dhan.rest_timeout_s)
         assert self.table is not None
         session = self._bar_session()
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         deliveries: list[tuple[int, int, Any, list[Strategy]]] = []
         skipped = failed = 0
         for (segment, security_id), builders in self.bar_builders.items():
@@ -418,11 +417,11 @@ class StrategyActor(Actor):
 
     def send_intent(self, intent: OrderIntent) -> None:
         # hot path
-        self.unacked[intent.intent_id] = (intent, time.monotonic(), 0)
+        self.unacked[intent.intent_id] = (intent, self.ctx.monotonic_ns(), 0)
         self.ctx.send(RISK, intent, topics.strategy_topic(topics.INTENT, intent.strategy))
 
     def send_group(self, group: SubmitGroup) -> None:
-        self.unacked_groups[group.group_id] = (group, time.monotonic(), 0)
+        self.unacked_groups[group.group_id] = (group, self.ctx.monotonic_ns(), 0)
         for leg in group.legs:
             self.leg_groups[leg.intent_id] = group.group_id
         self.ctx.send(RISK, group, topics.strategy_topic(topics.INTENT, group.strategy))
@@ -457,18 +456,18 @@ class StrategyActor(Actor):
             if tries >= MAX_RESENDS:
                 self._ack_group(group_id)
                 self.log.error("resend_abandoned", group_id=group_id, tries=tries)
-            elif sent < time.monotonic() - RESEND_AFTER_S:
-                self.unacked_groups[group_id] = (group, time.monotonic(), tries + 1)
+            elif sent < self.ctx.monotonic_ns() - int(RESEND_AFTER_S * 1e9):
+                self.unacked_groups[group_id] = (group, self.ctx.monotonic_ns(), tries + 1)
                 self.log.warning("group_resent", group_id=group_id, reason="no leg event or denial seen")
                 self.ctx.send(RISK, group, topics.strategy_topic(topics.INTENT, group.strategy))
-        cutoff = time.monotonic() - RESEND_AFTER_S
+        cutoff = self.ctx.monotonic_ns() - int(RESEND_AFTER_S * 1e9)
         for intent_id, (intent, sent, tries) in list(self.unacked.items()):
             if tries >= MAX_RESENDS:
                 del self.unacked[intent_id]
                 self.log.error("resend_abandoned", intent_id=intent_id, tries=tries)
                 continue
             if sent < cutoff:
-                self.unacked[intent_id] = (intent, time.monotonic(), tries + 1)
+                self.unacked[intent_id] = (intent, self.ctx.monotonic_ns(), tries + 1)
                 self.log.warning("intent_resent", intent_id=intent_id, reason="no order or denial seen")
                 self.ctx.send(RISK, intent, topics.strategy_topic(topics.INTENT, intent.strategy))
 
@@ -594,7 +593,7 @@ class StrategyActor(Actor):
                 del self.unacked[intent_id]
             for group_id in [g for g, (group, _t, _n) in self.unacked_groups.items() if group.strategy == name]:
                 self._ack_group(group_id)
-            now = time.time_ns()
+            now = self.ctx.now_ns()
             self.ctx.send(EXECUTION, CancelAllOrders(f"stop-{name}-{msg.cmd_id}", f"stop:{msg.by}", now, name))
             self.log.warning("strategy_stopped_by_operator", strategy=name, by=msg.by)
         self._answer(msg, True, "", "running" if msg.running else "stopped")
@@ -630,7 +629,7 @@ class StrategyActor(Actor):
         strategy = self.strategies.get(name)
         if strategy is None or self.warming:
             return
-        self.ctx.send(EXECUTION, SaveStrategyState(name, msgspec.msgpack.encode(strategy.state), time.time_ns()))
+        self.ctx.send(EXECUTION, SaveStrategyState(name, msgspec.msgpack.encode(strategy.state), self.ctx.now_ns()))
 
     # Market data --------------------------------------------------------------------------------
     def on_tick(self, msg: Tick) -> None:
@@ -660,7 +659,7 @@ class StrategyActor(Actor):
 
     def _flush_bars(self) -> None:
         """Close bars of quiet instruments once their end has passed (timer-driven close)."""
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         for builders in self.bar_builders.values():
             for builder, subscribers in builders:
                 for bar in builder.flush(now - BAR_FLUSH_GRACE_NS, now):
