@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import zlib
 from pathlib import Path
 
@@ -63,7 +64,7 @@ def test_backtest_writes_the_report_files_with_trades(runs):
     for name in ("report.json", "trades.csv", "round_trips.csv", "equity.png", "drawdown.png"):
         assert (out / name).is_file(), name
     report = json.loads((out / "report.json").read_text())
-    assert report["backtest"]["strategy"] == "ema_cross" and report["backtest"]["market_hours"] == "always"
+    assert report["backtest"]["strategy"] == "ema_cross" and report["backtest"]["market_hours"] == "exchange"
     assert report["counts"]["ticks"] == 4_000
     assert report["journal"]["trades"] > 0
     assert report["counts"]["orders"] >= 2 * report["journal"]["trades"]
@@ -105,10 +106,14 @@ def test_two_runs_of_the_same_inputs_give_identical_reports(runs):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
 
-def test_fills_carry_the_capture_clock_and_stable_ids(runs):
+def test_fills_carry_the_simulated_clock_and_the_engines_own_ids(runs):
     _, (out, _) = runs
     rows = _rows(out / "trades.csv")
-    assert rows[0]["client_order_id"] == "BT000001" and rows[0]["fill_id"] == "F000001"
+    # The ledger's ids, not rewritten: its prefix, drawn from the simulated start, is the same in
+    # both runs (test_two_runs_of_the_same_inputs_give_identical_reports).
+    assert re.fullmatch(r"SK[0-9A-Z]{4}-1", rows[0]["client_order_id"])
+    assert rows[0]["fill_id"].startswith(rows[0]["client_order_id"] + "-") and rows[0]["venue_order_id"] == "paper-1"
+    assert len({r["client_order_id"] for r in rows}) == len(rows)  # one fill per market order here
     # write_synthetic_capture starts at 2026-11-20 09:45 IST and records 4 s of packets
     assert all(r["time"].startswith("2026-11-20T09:45:0") for r in rows)
 
@@ -144,15 +149,15 @@ def test_unknown_strategy_and_missing_capture_exit_78(tmp_path, capsys):
     assert "x.cap" in capsys.readouterr().err
 
 
-def test_backtest_config_uses_the_capture_clock_not_wall_clock_rules():
+def test_backtest_config_keeps_the_time_rules_unless_told_not_to():
     spec = BacktestSpec(kind="ema_cross", capture="/x.cap", params={"timeframe_s": 0})
     cfg = backtest_config(Config(), spec)
-    assert cfg.risk.market_hours == "always" and cfg.execution.venue == "paper"
-    assert cfg.risk.limits.max_orders_per_second == UNLIMITED
+    assert cfg.risk.market_hours == "exchange" and cfg.execution.venue == "paper"
+    assert cfg.risk.limits == Config().risk.limits
     assert (cfg.feed.source, cfg.feed.replay.pace, cfg.feed.replay.loop) == ("replay", "fast", False)
     assert [i.kind for i in cfg.strategy.instances] == ["ema_cross"]
-    hours = backtest_config(Config(), msgspec.structs.replace(spec, exchange_hours=True))
-    assert hours.risk.market_hours == "exchange"
+    off = backtest_config(Config(), msgspec.structs.replace(spec, time_rules=False))
+    assert off.risk.market_hours == "always" and off.risk.limits.max_orders_per_second == UNLIMITED
 
 
 def test_drawdown_is_the_fall_from_the_running_peak():
@@ -182,7 +187,10 @@ def _limits(cfg: Config, **order_limits: object) -> Config:
 
 def _daily_loss(cfg: Config, paise: int) -> Config:
     rep = msgspec.structs.replace
-    return rep(cfg, risk=rep(cfg.risk, limits=rep(cfg.risk.limits, daily_max_loss_paise=paise)))
+    # The order-rate and trades-per-day caps would stop the strategy first: lifted, so that the
+    # losses reach the limit.
+    return rep(cfg, risk=rep(cfg.risk, limits=rep(cfg.risk.limits, daily_max_loss_paise=paise,
+                                                   max_orders_per_second=UNLIMITED, max_trades_per_day=UNLIMITED)))
 
 
 BULK_CASES = {
