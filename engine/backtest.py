@@ -289,15 +289,6 @@ class _FrameByFrameFeed(FeedActor):
         self.ctx.call_later(0.0, lambda: self.ctx.request_stop("capture replayed"))
 
 
-class _InProcessRisk(RiskActor):
-    """Risk without its once-a-second ledger reconcile: the reconcile repairs what PUB/SUB may drop
-    between processes, and the in-process bus drops nothing (a ledger read per simulated second
-    would only cost time)."""
-
-    def _reconcile_with_ledger(self) -> None:
-        return
-
-
 class _CountingExecution(ExecutionActor):
     """Execution that counts the fills it writes to the ledger (reading a long backtest's ledger
     back afterwards would map every page of it into the process)."""
@@ -365,7 +356,7 @@ def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str |
         except UnknownInstrument as exc:
             raise BacktestError(BacktestErrorCode.UNKNOWN_INSTRUMENT, f"--instrument: {exc}") from None
         host = _BacktestHost("backtest", [(PROBE, probe), ("feed", feed), ("book", BookActor),
-                                          ("strategy", StrategyActor), ("risk", _InProcessRisk),
+                                          ("strategy", StrategyActor), ("risk", RiskActor),
                                           ("execution", execution)], list(ACTORS), cfg, data, run_dir,
                              clock=clock, market_time=True)
         watch.host = host

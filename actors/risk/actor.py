@@ -63,7 +63,8 @@ MAX_RESENDS = 30
 RESEND_AFTER_S = 1.0
 # Order and fill events reach risk over PUB/SUB, which may drop (a slow joiner at start, a restart of
 # execution). The ledger is the truth: risk re-reads it this often for orders it still counts as open
-# and for positions.
+# and for positions. Not when execution shares risk's process: the in-process bus drops nothing (and a
+# simulated day would pay a ledger read for each of its seconds).
 RECONCILE_INTERVAL_S = 1.0
 END_OF_DAY = dt.time(23, 59, 59, 999999)
 KNOWN_KINDS = {"EQUITY", "FUTIDX", "FUTSTK", "OPTIDX", "OPTSTK", "FUTCOM", "OPTFUT", "FUTCUR", "OPTCUR", "INDEX"}
@@ -97,6 +98,7 @@ class RiskActor(Actor):
         self.flatten: set[tuple[str, int, int]] = set()
         self.resent = 0
         self._rehearsal: OrderIntent | None = None  # the last approved intent (warm_hot_path)
+        self._usage_written: RiskUsage | None = None  # the figures last written (ts_ns 0)
 
     # Start-up -----------------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -158,7 +160,9 @@ class RiskActor(Actor):
                       positions=len(positions), open_orders=len(open_orders))
         self.ctx.every(1.0, self._on_clock)
         self.ctx.every(RESEND_AFTER_S / 2, self._resend_unacked)
-        self.ctx.every(RECONCILE_INTERVAL_S, self._reconcile_with_ledger)
+        eng = cfg.engine
+        if not (eng.topology == "co-located" and {self.ctx.name, EXECUTION} <= set(eng.colocated)):
+            self.ctx.every(RECONCILE_INTERVAL_S, self._reconcile_with_ledger)
         self._reader: LedgerReader | None = None
 
     def _ensure_instrument(self, segment: Any, security_id: Any) -> None:
@@ -372,23 +376,30 @@ class RiskActor(Actor):
         self._write_usage()
 
     def _write_usage(self) -> None:
+        """The usage file for ``shikra risk show``, written when a figure in it changed (a
+        quiet market, or a simulated day's every second, costs no disk write)."""
         e = self.engine
         lim = e.limits
         now = self.ctx.now_ns()
+        usage = RiskUsage(
+            state=e.status.state.value, orders_today=e.orders_today,
+            orders_last_second=e.orders_in_last_second(now), trades_today=e.trades_today,
+            open_orders=e.open_orders, gross_exposure_paise=e.gross_paise, net_long_paise=e.net_long_paise,
+            net_short_paise=e.net_short_paise, day_pnl_paise=self.monitor.daily_pnl_paise(),
+            cash_paise=e.cash_paise, reserved_paise=e.reserved_paise,
+            max_orders_per_second=lim.max_orders_per_second, max_orders_per_day=lim.max_orders_per_day,
+            max_trades_per_day=lim.max_trades_per_day, max_open_orders=lim.max_open_orders,
+            max_gross_exposure_paise=lim.max_gross_exposure_paise,
+            max_net_exposure_paise=lim.max_net_exposure_paise, daily_max_loss_paise=lim.daily_max_loss_paise,
+            ts_ns=0)
+        if usage == self._usage_written:
+            return
         try:
-            write_usage(self.ctx.run_dir, RiskUsage(
-                state=e.status.state.value, orders_today=e.orders_today,
-                orders_last_second=e.orders_in_last_second(now), trades_today=e.trades_today,
-                open_orders=e.open_orders, gross_exposure_paise=e.gross_paise, net_long_paise=e.net_long_paise,
-                net_short_paise=e.net_short_paise, day_pnl_paise=self.monitor.daily_pnl_paise(),
-                cash_paise=e.cash_paise, reserved_paise=e.reserved_paise,
-                max_orders_per_second=lim.max_orders_per_second, max_orders_per_day=lim.max_orders_per_day,
-                max_trades_per_day=lim.max_trades_per_day, max_open_orders=lim.max_open_orders,
-                max_gross_exposure_paise=lim.max_gross_exposure_paise,
-                max_net_exposure_paise=lim.max_net_exposure_paise, daily_max_loss_paise=lim.daily_max_loss_paise,
-                ts_ns=now))
+            write_usage(self.ctx.run_dir, msgspec.structs.replace(usage, ts_ns=now))
         except OSError as exc:
             self.log.warning("usage_not_written", error=str(exc))
+            return
+        self._usage_written = usage
 
     def _act(self, actions: Any) -> None:
         if not actions:
