@@ -74,7 +74,7 @@ def _calendar_and_limits(cfg: Any, limits: RiskLimits) -> tuple[SessionCalendar,
     """The calendar and the limits as enforced for the configured market hours."""
     mode = market_hours(cfg)
     if mode == "always":
-        # The synthetic market never closes: no cut-off or square-off by wall clock either.
+        # The synthetic market never closes: no cut-off or square-off by the clock either.
         limits = msgspec.structs.replace(limits, entry_cutoff_ist=END_OF_DAY, square_off_ist=END_OF_DAY,
                                          segment_times={})
         return AlwaysOpenCalendar(), limits, mode
