@@ -173,7 +173,7 @@ class SimClock:
         each with the clock at its deadline. A ``t_ns`` before now fires what is due now and
         leaves the clock where it is."""
         timers = self._timers
-        while (timer := timers.pop_due(t_ns)) is not None:
+        while (timer := timers.pop_due(max(t_ns, self._now))) is not None:
             if timer.deadline_ns > self._now:
                 self._now = timer.deadline_ns
             fire(timer.fn)
