@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from actors.execution import groups as grp
 from ipc.messages import (
     GroupEvent,
     GroupState,
@@ -155,8 +156,10 @@ def test_day_order_expires_at_the_close_on_executions_own_timer(engines) -> None
     engine.advance_to(at_ist(FRIDAY, 15, 30))
     expired = orders_of(engine, "s1-sim-1")[-1]
     assert expired.state is OrderState.EXPIRED and expired.ts_event_ns == at_ist(FRIDAY, 15, 30)
-    order = engine.ledger_facts()["orders"][expired.client_order_id]
-    assert order.state is OrderState.EXPIRED
+    execution = engine.actor("execution")
+    assert execution.ledger.order(expired.client_order_id).state is OrderState.EXPIRED
+    assert expired.client_order_id not in execution.orders and execution.venue.open_order_ids() == ()
+    assert execution.ledger.verify() == []
 
 
 def test_a_day_order_placed_after_the_close_expires_at_the_next_sessions_close(engines) -> None:
@@ -188,8 +191,11 @@ def test_a_group_not_complete_by_its_deadline_rolls_back_on_its_timer(engines) -
     engine.advance_by(0.001)
     (t, rolled), = [(t, g) for t, g in engine.seen_at(GroupEvent) if g.state is GroupState.ROLLED_BACK]
     assert rolled.reason_code == "TIMEOUT" and t == now + 200_000_000
-    assert last_state(engine, "s1-sim-2") is OrderState.CANCELED
-    assert position(engine, buy_inst) == 0  # the hedge was sold back
+    assert last_state(engine, "s1-sim-2") is OrderState.CANCELED  # the short, cancelled
+    assert position(engine, sell_inst) == 0 and position(engine, buy_inst) == 0  # the hedge, sold back
+    (flatten,) = [e for e in engine.seen(OrderEvent) if e.intent_id == grp.flatten_intent_id("sp1", 0, 1)][-1:]
+    assert (flatten.side, flatten.state) == ("SELL", OrderState.FILLED)
+    assert engine.actor("execution").ledger.verify() == []
 
 
 def test_after_a_start_an_order_waits_for_a_first_book_at_most_ten_seconds(engines) -> None:

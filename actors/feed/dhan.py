@@ -37,7 +37,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 from urllib.parse import urlencode
 
 import msgspec
