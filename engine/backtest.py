@@ -57,7 +57,6 @@ from actors.feed.capture import CaptureError, CaptureReader, CaptureWriter
 from actors.host import ActorHost
 from actors.market_batch import MarketBatch, trades_and_latest
 from actors.risk.actor import RiskActor
-from actors.risk.sessions import ist_date
 from actors.strategy.actor import StrategyActor
 from actors.strategy.api import BadParams, parse_params
 from actors.strategy.registry import UnknownStrategy, resolve
@@ -68,6 +67,7 @@ from engine.journal import Journal, Trade, build_journal, ist_day_label
 from engine.ledger import format_rupees, write_trades_csv
 from engine.market import UnknownInstrument, open_instruments, resolve_instrument
 from engine.model.clock import SimClock
+from engine.model.ist import ist_date
 from ipc import topics
 from ipc.messages import Fill, OrderDenied, OrderEvent, Quote, Tick
 

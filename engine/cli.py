@@ -91,13 +91,19 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"shikra (pid {pid}) is starting; no status yet", file=sys.stderr)
         return EXIT_NOT_RUNNING
     from actors.execution.venue_status import read_venue_status, render_venue_status
+    from engine.model.calendar import read_calendar_status, render_calendar_status
 
     venue = read_venue_status(run_dir)  # the live venue's reconciliation standing (absent on paper)
+    calendar = read_calendar_status(run_dir)  # risk's market calendar (absent when always open)
     if args.json:
         extra = {"venue": msgspec.to_builtins(venue)} if venue is not None else {}
+        if calendar is not None:
+            extra["calendar"] = msgspec.structs.asdict(calendar)
         print(msgspec.json.encode({"running": True, **msgspec.to_builtins(status), **extra}).decode())
     else:
         print(render_status(status))
+        if calendar is not None:
+            print(render_calendar_status(calendar))
         if venue is not None:
             print("\n" + render_venue_status(venue, time.time_ns()))
     return EXIT_OK
@@ -327,9 +333,10 @@ def build_parser() -> argparse.ArgumentParser:
     if importlib.util.find_spec("engine.cli_remote") is not None:
         from engine import cli_remote
         cli_remote.add_commands(sub, common)
-    from engine import cli_backtest, cli_journal
+    from engine import cli_backtest, cli_calendar, cli_journal
     cli_journal.add_commands(sub, common)
     cli_backtest.add_commands(sub, common)
+    cli_calendar.add_commands(sub, common)
     return parser
 
 

@@ -44,6 +44,7 @@ HEALTH = "actor.health."
 COMMAND = "cmd."
 REPLY = "reply."
 LEDGER_STATS = "ledger.stats"
+CALENDAR_STATUS = "calendar.status"
 
 
 def segment_name(segment: int) -> str:

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.risk.sessions import ist_ns
+from engine.model.ist import ist_ns
 from engine import cli
 from engine.journal import build_journal, match_trades, stats
 from engine.ledger import CashMovement, Ledger, LedgerConfig, apply_fill, ledger_dir

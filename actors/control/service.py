@@ -44,7 +44,6 @@ from actors.control.bridge import Answer, Bridge
 from actors.control.config import ControlConfig, split_listen
 from actors.control.convert import Refusal
 from actors.control.operations import Operations, reply_summary
-from actors.risk.sessions import ist_date
 from actors.risk.usage import read_usage
 from engine.control_api import control_pb2 as pb
 from engine.control_api import control_pb2_grpc as rpc
@@ -54,6 +53,7 @@ from engine.logs import Log
 from engine.market import UnknownInstrument, resolve_instrument
 from engine.status import KillSwitchStatus, read_status
 from engine.supervisor import KILL_SWITCH_FILE
+from engine.model.ist import ist_date
 from ipc.messages import (
     AddUser,
     EngageKillSwitch,

@@ -9,9 +9,10 @@ from actors.base import Actor, ActorConfigError, ActorContext
 from actors.feed.capture import CaptureError, CaptureWriter, FrameBlock
 from actors.feed.decode import FrameDecoder
 from actors.market_batch import MarketBatch
-from actors.risk.sessions import ist_date
 from engine.instruments import tick_sizes
 from engine.market import open_instruments
+from engine.model.calendar import CALENDAR_REFRESH_S, CalendarError, CalendarSource
+from engine.model.ist import ist_date
 from ipc import topics
 from ipc.messages import (
     Depth,
@@ -54,6 +55,8 @@ class FeedActor(Actor):
         self.decoder = FrameDecoder(tick_sizes(table), ltt_epoch_is_ist=cfg.feed.dhan.ltt_epoch_is_ist)
         try:
             self.source = self._make_source(cfg, table)
+        except CalendarError as exc:
+            raise ActorConfigError(f"the market calendar's overrides do not apply: {exc}") from None
         except (ValueError, CaptureError, OSError) as exc:
             raise ActorConfigError(f"feed.{cfg.feed.source}: {exc}") from None
         if cfg.feed.record_path:
@@ -77,12 +80,20 @@ class FeedActor(Actor):
             from actors.feed.sources import ReplaySource
             return ReplaySource(cfg)
         from actors.feed.dhan import DhanSource
-        from actors.risk.sessions import default_calendar
 
-        calendar = default_calendar()  # pure lookups: safe from the websocket thread
+        self.calendar_source = CalendarSource(cfg.calendar, self.ctx.data_dir)
+        self.ctx.every(CALENDAR_REFRESH_S, self._refresh_calendar)
+        calendar = self.calendar_source.calendar  # pure lookups: safe from the websocket thread
         now_ns = self.ctx.now_ns  # read from the websocket thread too: a live clock's is thread-safe
         return DhanSource(cfg, table, market_open=lambda: calendar.is_market_open(1, now_ns()),
                           on_fatal=self._on_fatal, now_ns=now_ns)
+
+    def _refresh_calendar(self) -> None:
+        """An edited overrides file (``shikra calendar``) without a restart; risk reports a damaged one."""
+        try:
+            self.calendar_source.refresh()
+        except CalendarError as exc:
+            self.log.warning("calendar_overrides_refused", error=str(exc))
 
     def _on_fatal(self, reason_code: int, text: str) -> None:
         """The venue refused us for good (token expired, auth failed): stop trading safely."""

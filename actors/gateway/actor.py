@@ -31,7 +31,7 @@ from ipc.transport import Endpoints
 SUPERVISOR = "supervisor"
 GATEWAY_INFO = "gateway.json"
 METRIC_PREFIXES = tuple(p.encode() for p in (topics.ORDER, topics.FILL, topics.RISK_DENIED, topics.HEALTH,
-                                             topics.LEDGER_STATS))
+                                             topics.LEDGER_STATS, topics.CALENDAR_STATUS))
 UPSTREAM_HWM = 100_000
 MAX_SUBSCRIPTION_FRAME_BYTES = 1024  # a subscription is a topic prefix; refuse anything bigger
 BATCH = 1024  # frames per wake-up, so the loop's timers and heartbeats are never starved

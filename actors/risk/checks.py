@@ -37,13 +37,13 @@ from typing import Literal
 import msgspec
 
 from actors.risk.limits import ResolvedLimits, RiskLimits, instrument_key, resolve, segment_times
-from actors.risk.sessions import IST_OFFSET_NS, SessionCalendar, TradingDay, default_calendar, ist_date, time_of_day_ns
 from actors.risk.state import ADMISSION, Admission, RiskStatus, TradingState
+from engine.model.calendar import SessionCalendar, TradingDay, default_calendar
+from engine.model.ist import IST_OFFSET_NS, NS_PER_S, ist_date, time_of_day_ns
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc.messages import Fill, OrderDenied, OrderEvent, OrderIntent, OrderState, Position
 from ipc.topics import SEGMENT_NAMES
 
-NS_PER_S = 1_000_000_000
 BPS = 10_000
 
 
@@ -101,7 +101,7 @@ class InstrumentLimits(msgspec.Struct, frozen=True):
     """What risk needs to know about one instrument (adapt from the instrument master).
 
     ``freeze_qty_units`` is the largest quantity one exchange order may carry (0: no limit).
-    ``expiry_ist_day`` is the expiry date as days since 1970-01-01 (``sessions.ist_day_number``),
+    ``expiry_ist_day`` is the expiry date as days since 1970-01-01 (``engine.model.ist.ist_day_number``),
     0 for none; the instrument trades up to and including that day. ``kind`` INDEX never trades.
     """
 
@@ -374,10 +374,7 @@ def check_session(
     d = ist_date(now_ns)
     seg = SEGMENT_NAMES.get(segment, str(segment))
     if bounds is None:
-        why = "not a trading day" if calendar.covers(d) else (
-            f"no calendar data (the {calendar.exchange} calendar covers {calendar.first_date} to {calendar.last_date})"
-        )
-        return Denial(DenyReason.MARKET_CLOSED, f"{seg} is closed on {d}: {why}")
+        return Denial(DenyReason.MARKET_CLOSED, f"{seg} is closed on {d}: {calendar.closed_reason(d, segment)}")
     return Denial(
         DenyReason.MARKET_CLOSED,
         f"{seg} is closed at {_ist(now_ns)}; session is {_ist(bounds[0])} to {_ist(bounds[1])}",
@@ -716,6 +713,11 @@ class RiskEngine:
         for (strategy, seg, sid), slot in self._slots.items():
             slot.limits = resolve(limits, strategy, instrument_key(SEGMENT_NAMES.get(seg, str(seg)), sid))
         self._day_end_ns = 0  # recompute cut-offs at the next call
+
+    def set_calendar(self, calendar: SessionCalendar) -> None:
+        """Take a changed calendar (overrides edited at run time): today is looked up again."""
+        self.calendar = calendar
+        self._day_end_ns = 0
 
     def set_status(self, status: RiskStatus) -> None:
         self.status = status
@@ -1137,6 +1139,12 @@ class RiskEngine:
     def positions(self) -> dict[tuple[str, int, int], int]:
         """Net units per (strategy, segment, security_id), as risk counts them."""
         return {key: slot.position_units for key, slot in self._slots.items()}
+
+    def exposed(self) -> list[tuple[str, int, int]]:
+        """Every (strategy, segment, security_id) with a position or an approved order not yet
+        terminal: what a flatten must watch (an order in flight can still open a position)."""
+        return [key for key, slot in self._slots.items()
+                if slot.position_units or slot.pending_buy_units or slot.pending_sell_units]
 
     def position_units(self, strategy: str, segment: int, security_id: int) -> int:
         slot = self._slots.get((strategy, segment, security_id))

@@ -10,16 +10,16 @@ import numpy as np
 
 from actors.base import Actor, ActorConfigError, ActorContext
 from actors.market_batch import MarketBatch
-from actors.risk.sessions import ist_date
 from actors.strategy.api import (DEFAULT_GROUP_TIMEOUT_MS, BadParams, GroupLegOrder, InstrumentRef, MarketRows, Strategy,
                                  parse_params)
 from actors.strategy.registry import UnknownStrategy, resolve
 from actors.strategy.runtime import RuntimeFileError, StrategyOverride, load_overrides, save_overrides
 from engine.instruments import InstrumentTable
-from engine.config import market_hours
 from engine.ledger import LedgerError, LedgerReader, ledger_dir
 from engine.logs import Throttle
 from engine.market import UnknownInstrument, open_instruments, resolve_instrument
+from engine.model.calendar import market_hours
+from engine.model.ist import ist_date
 from ipc import topics
 from ipc.messages import (
     Bar,

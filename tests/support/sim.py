@@ -191,6 +191,6 @@ def at_ist(day: Any, *hms: int) -> int:
     """Epoch ns of IST ``hh:mm[:ss]`` on ``day``."""
     import datetime as dt
 
-    from actors.risk.sessions import ist_ns
+    from engine.model.ist import ist_ns
 
     return ist_ns(day, dt.time(*hms))

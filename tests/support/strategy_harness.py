@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from actors.risk.sessions import ist_ns
+from engine.model.ist import ist_ns
 from actors.strategy.api import InstrumentRef, Strategy, StrategyState, parse_params
 from actors.strategy.bars import BarBuilder
 from engine.instruments import InstrumentTable, load_instruments
