@@ -641,7 +641,8 @@ class ActorHost:
         """Stop the actors in order and close the sockets. Returns 0."""
         self._state = "stopping"
         self.log.info("host_stopping", unit=self.unit, reason=self._stop_reason)
-        self._heartbeat()
+        if self._sim is None:
+            self._heartbeat()
         ordered = sorted(self.local_names, key=lambda n: STOP_ORDER.index(n) if n in STOP_ORDER else -1)
         for name in ordered:
             try:

@@ -68,8 +68,8 @@ def _market_rows(batch: MarketBatch, instrument: int, start: int, stop: int) -> 
 
 
 def _run_id(now_ns: int) -> str:
-    """Distinguishes intents across restarts (strategy name + run id + sequence is unique forever):
-    the start time in milliseconds, base 36."""
+    """Distinguishes intents across restarts (strategy name + run id + sequence is unique forever
+    on the live clock, and the same for the same simulated start): the start in ms, base 36."""
     n = now_ns // 1_000_000
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     out = ""
