@@ -4,6 +4,7 @@ gives a report whose figures agree with its trade list, the same for the same in
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import re
 import zlib
@@ -26,6 +27,7 @@ from engine.backtest_charts import PNG_SIGNATURE, line_chart_png, png_size
 from engine.config import EXIT_CONFIG, Config
 from engine.journal import build_journal
 from engine.ledger import LedgerReader, ledger_dir
+from engine.model.ist import ist_ns
 from ipc.messages import Fill
 
 PARAMS = '{"fast": 10, "slow": 30, "timeframe_s": 0, "qty_lots": 1}'
@@ -158,6 +160,26 @@ def test_backtest_config_keeps_the_time_rules_unless_told_not_to():
     assert [i.kind for i in cfg.strategy.instances] == ["ema_cross"]
     off = backtest_config(Config(), msgspec.structs.replace(spec, time_rules=False))
     assert off.risk.market_hours == "always" and off.risk.limits.max_orders_per_second == UNLIMITED
+
+
+def test_the_time_rules_apply_on_the_captures_clock_square_off_at_1525(tmp_path):
+    """15:00-15:26 IST of the synthetic market: ema_cross on minute bars buys at 15:11 and holds.
+    With the time rules risk squares the position off at 15:25 of the capture's time; without
+    them it is still open at the end."""
+    cap = tmp_path / "late.cap"
+    write_synthetic_capture(cap, 16_000, tmp_path / "instruments", seed=7, rate_per_s=10,
+                            start_ns=ist_ns(dt.date(2026, 11, 20), dt.time(15, 0)))
+    spec = BacktestSpec(kind="ema_cross", capture=str(cap), params={"fast": 3, "slow": 6, "timeframe_s": 60})
+    on = run_backtest(spec, Config(), tmp_path / "on")
+    (entry, exit_) = list(on.fills)
+    assert (entry.side, exit_.side) == ("BUY", "SELL") and len(on.journal.open_lots) == 0
+    square_off = ist_ns(dt.date(2026, 11, 20), dt.time(15, 25))
+    assert square_off <= exit_.ts_event_ns < square_off + 1_000_000_000  # risk's clock, in capture time
+    with LedgerReader.open(ledger_dir(tmp_path / "on")) as reader, reader.snapshot() as snap:
+        assert ("risk_square_off", "SQUARE_OFF_TIME") in {(row.action, row.args.get("reason_code"))
+                                                         for _, row in snap.audit()}
+    off = run_backtest(msgspec.structs.replace(spec, time_rules=False), Config(), tmp_path / "off")
+    assert [f.side for f in off.fills] == ["BUY"] and len(off.journal.open_lots) == 1
 
 
 def test_drawdown_is_the_fall_from_the_running_peak():
