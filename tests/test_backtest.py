@@ -4,7 +4,9 @@ gives a report whose figures agree with its trade list, the same for the same in
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
+import re
 import zlib
 from pathlib import Path
 
@@ -25,6 +27,7 @@ from engine.backtest.runner import (
 )
 from engine.config import Config
 from engine.ledger import LedgerReader, ledger_dir
+from engine.model.ist import ist_ns
 from engine.model.journal import build_journal
 from ipc.messages import Fill
 
@@ -64,7 +67,7 @@ def test_backtest_writes_the_report_files_with_trades(runs):
     for name in ("report.json", "trades.csv", "round_trips.csv", "equity.png", "drawdown.png"):
         assert (out / name).is_file(), name
     report = json.loads((out / "report.json").read_text())
-    assert report["backtest"]["strategy"] == "ema_cross" and report["backtest"]["market_hours"] == "always"
+    assert report["backtest"]["strategy"] == "ema_cross" and report["backtest"]["market_hours"] == "exchange"
     assert report["counts"]["ticks"] == 4_000
     assert report["journal"]["trades"] > 0
     assert report["counts"]["orders"] >= 2 * report["journal"]["trades"]
@@ -106,10 +109,14 @@ def test_two_runs_of_the_same_inputs_give_identical_reports(runs):
         assert (a / name).read_bytes() == (b / name).read_bytes(), name
 
 
-def test_fills_carry_the_capture_clock_and_stable_ids(runs):
+def test_fills_carry_the_simulated_clock_and_the_engines_own_ids(runs):
     _, (out, _) = runs
     rows = _rows(out / "trades.csv")
-    assert rows[0]["client_order_id"] == "BT000001" and rows[0]["fill_id"] == "F000001"
+    # The ledger's ids, not rewritten: its prefix, drawn from the simulated start, is the same in
+    # both runs (test_two_runs_of_the_same_inputs_give_identical_reports).
+    assert re.fullmatch(r"SK[0-9A-Z]{4}-1", rows[0]["client_order_id"])
+    assert rows[0]["fill_id"].startswith(rows[0]["client_order_id"] + "-") and rows[0]["venue_order_id"] == "paper-1"
+    assert len({r["client_order_id"] for r in rows}) == len(rows)  # one fill per market order here
     # write_synthetic_capture starts at 2026-11-20 09:45 IST and records 4 s of packets
     assert all(r["time"].startswith("2026-11-20T09:45:0") for r in rows)
 
@@ -145,15 +152,35 @@ def test_unknown_strategy_and_missing_capture_exit_78(tmp_path, capsys):
     assert "x.cap" in capsys.readouterr().err
 
 
-def test_backtest_config_uses_the_capture_clock_not_wall_clock_rules():
+def test_backtest_config_keeps_the_time_rules_unless_told_not_to():
     spec = BacktestSpec(kind="ema_cross", capture="/x.cap", params={"timeframe_s": 0})
     cfg = backtest_config(Config(), spec)
-    assert cfg.risk.market_hours == "always" and cfg.execution.venue == "paper"
-    assert cfg.risk.limits.max_orders_per_second == UNLIMITED
+    assert cfg.risk.market_hours == "exchange" and cfg.execution.venue == "paper"
+    assert cfg.risk.limits == Config().risk.limits
     assert (cfg.feed.source, cfg.feed.replay.pace, cfg.feed.replay.loop) == ("replay", "fast", False)
     assert [i.kind for i in cfg.strategy.instances] == ["ema_cross"]
-    hours = backtest_config(Config(), msgspec.structs.replace(spec, exchange_hours=True))
-    assert hours.risk.market_hours == "exchange"
+    off = backtest_config(Config(), msgspec.structs.replace(spec, time_rules=False))
+    assert off.risk.market_hours == "always" and off.risk.limits.max_orders_per_second == UNLIMITED
+
+
+def test_the_time_rules_apply_on_the_captures_clock_square_off_at_1525(tmp_path):
+    """15:00-15:26 IST of the synthetic market: ema_cross on minute bars buys at 15:11 and holds.
+    With the time rules risk squares the position off at 15:25 of the capture's time; without
+    them it is still open at the end."""
+    cap = tmp_path / "late.cap"
+    write_synthetic_capture(cap, 16_000, tmp_path / "instruments", seed=7, rate_per_s=10,
+                            start_ns=ist_ns(dt.date(2026, 11, 20), dt.time(15, 0)))
+    spec = BacktestSpec(kind="ema_cross", capture=str(cap), params={"fast": 3, "slow": 6, "timeframe_s": 60})
+    on = run_backtest(spec, Config(), tmp_path / "on")
+    (entry, exit_) = list(on.fills)
+    assert (entry.side, exit_.side) == ("BUY", "SELL") and len(on.journal.open_lots) == 0
+    square_off = ist_ns(dt.date(2026, 11, 20), dt.time(15, 25))
+    assert square_off <= exit_.ts_event_ns < square_off + 1_000_000_000  # risk's clock, in capture time
+    with LedgerReader.open(ledger_dir(tmp_path / "on")) as reader, reader.snapshot() as snap:
+        assert ("risk_square_off", "SQUARE_OFF_TIME") in {(row.action, row.args.get("reason_code"))
+                                                         for _, row in snap.audit()}
+    off = run_backtest(msgspec.structs.replace(spec, time_rules=False), Config(), tmp_path / "off")
+    assert [f.side for f in off.fills] == ["BUY"] and len(off.journal.open_lots) == 1
 
 
 def test_drawdown_is_the_fall_from_the_running_peak():
@@ -183,7 +210,10 @@ def _limits(cfg: Config, **order_limits: object) -> Config:
 
 def _daily_loss(cfg: Config, paise: int) -> Config:
     rep = msgspec.structs.replace
-    return rep(cfg, risk=rep(cfg.risk, limits=rep(cfg.risk.limits, daily_max_loss_paise=paise)))
+    # The order-rate and trades-per-day caps would stop the strategy first: lifted, so that the
+    # losses reach the limit.
+    return rep(cfg, risk=rep(cfg.risk, limits=rep(cfg.risk.limits, daily_max_loss_paise=paise,
+                                                   max_orders_per_second=UNLIMITED, max_trades_per_day=UNLIMITED)))
 
 
 BULK_CASES = {

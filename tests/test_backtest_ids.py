@@ -1,44 +1,19 @@
-"""What a backtest keeps per order: report ids while an order is open, fills and trades encoded."""
+"""What a backtest keeps: fills and trades encoded on a tape."""
 
 from __future__ import annotations
 
 import msgspec
 import pytest
 
-from engine.backtest.ids import NormalisedIds, StructTape
+from engine.backtest.ids import StructTape
 from engine.model.journal import Trade, build_journal
-from ipc.messages import Fill, OrderEvent, OrderState
-
-
-def order(coid: str, state: OrderState) -> OrderEvent:
-    return OrderEvent(client_order_id=coid, intent_id=f"i-{coid}", strategy="s", segment=1, security_id=2885,
-                      side="BUY", order_type="MARKET", validity="DAY", product="INTRADAY", qty_units=1,
-                      price_paise=0, trigger_price_paise=0, state=state, filled_qty_units=0, filled_value_paise=0,
-                      venue_order_id="", reason_code="", reason="", ts_event_ns=1, ts_init_ns=1)
+from ipc.messages import Fill
 
 
 def fill(n: int, side: str = "BUY", coid: str = "SKAB12-1") -> Fill:
     return Fill(fill_id=f"F{n}", client_order_id=coid, venue_order_id=f"PV{n}", strategy="s", segment=1,
                 security_id=2885, side=side, qty_units=1, price_paise=10_000 + n, charges_paise=n,
                 ts_event_ns=1_795_148_100_000_000_000 + n, ts_init_ns=2)
-
-
-def test_orders_are_numbered_by_first_appearance_and_a_republished_finished_one_is_not_counted_again() -> None:
-    ids = NormalisedIds()
-    ids.on_order(order("SKAB12-7", OrderState.SUBMITTED))
-    ids.on_order(order("SKAB12-8", OrderState.REJECTED))
-    assert ids.fill_ids("SKAB12-7", "paper-1") == ("BT000001", "PV000001")
-    assert ids.fill_ids("SKAB12-7", "paper-1") == ("BT000001", "PV000001")
-    assert ids.order_id("SKAB12-7") == "BT000001"
-    ids.on_order(order("SKAB12-7", OrderState.FILLED))
-    ids.on_order(order("SKAB12-7", OrderState.FILLED))  # re-published for a re-sent intent
-    ids.on_order(order("SKAB12-8", OrderState.REJECTED))
-    ids.on_order(order("EXT-ORDER", OrderState.SUBMITTED))  # not of the ledger's form: remembered whole
-    ids.on_order(order("EXT-ORDER", OrderState.CANCELED))
-    ids.on_order(order("EXT-ORDER", OrderState.CANCELED))
-    ids.on_order(order("SKAB12-100000", OrderState.SUBMITTED))
-    assert (ids.orders, ids.venues) == (4, 1)
-    assert ids.order_id("SKAB12-100000") == "BT000004"
 
 
 def test_fills_on_a_tape_read_back_equal_in_order() -> None:

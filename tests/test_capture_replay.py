@@ -12,6 +12,7 @@ import pytest
 from actors.feed.capture import HEADER, CaptureError, CaptureReader, CaptureWriter
 from actors.feed.sources import ReplaySource
 from engine.config import parse_config
+from engine.model.clock import SimClock
 from tests.support.daemon import Daemon, short_tmpdir
 from tests.test_pipeline import assert_books_balance, ledger_facts, wait_for_fills
 
@@ -45,50 +46,40 @@ def test_a_file_that_is_not_a_capture_is_refused_with_the_reason(tmp_path, head,
         CaptureReader(tmp_path / "x")
 
 
-class _Clock:
-    """Runs call_later callbacks in time order on a virtual clock (no sleeping)."""
+class _SimContext:
+    """What a source needs of an actor's context, on a simulated clock."""
 
-    def __init__(self) -> None:
-        self.pending: list[tuple[float, object]] = []
-        self.delays: list[float] = []
+    def __init__(self, clock: SimClock) -> None:
+        self.now_ns = clock.now_ns
+        self.monotonic_ns = clock.monotonic_ns
+        self.call_later = clock.call_later
+        self.every = clock.every
         self.log = type("L", (), {"info": lambda *a, **k: None, "warning": lambda *a, **k: None})()
 
-    def call_later(self, delay: float, fn) -> None:
-        self.delays.append(delay)
-        self.pending.append((delay, fn))
 
-    def run(self) -> None:
-        while self.pending:
-            _, fn = self.pending.pop(0)
-            fn()
-
-
-def test_replay_at_recorded_pace_waits_the_recorded_gaps(tmp_path, monkeypatch):
+def test_replay_at_recorded_pace_emits_each_frame_after_its_recorded_gap(tmp_path):
     path = tmp_path / "c.cap"
     gaps_ns = [0, 5_000_000, 20_000_000, 1_000_000]
+    recorded = []
     with CaptureWriter(path) as w:
         t = 10**18
         for g in gaps_ns:
             t += g
             w.write(t, b"frame")
+            recorded.append(t)
     cfg = parse_config(f'[feed]\nsource = "replay"\n[feed.replay]\npath = "{path}"\npace = "recorded"\n')
     src = ReplaySource(cfg)
-    clock = _Clock()
-    virtual = [10**18]
-    monkeypatch.setattr("actors.feed.sources.time.time_ns", lambda: virtual[0])
+    clock = SimClock(7 * 10**17)  # the replay starts at another time than the recording's
     emitted: list[int] = []
 
     def emit(frame: bytes, recv_ns: int) -> None:
         emitted.append(recv_ns)
 
-    src.start(clock, emit)
-    while clock.pending:
-        delay, fn = clock.pending.pop(0)
-        virtual[0] += int(delay * 1e9)
-        fn()
-    assert len(emitted) == 4 and src.done
-    waited = [d for d in clock.delays if d > 0]
-    assert [round(d * 1e9) for d in waited] == [5_000_000, 20_000_000, 1_000_000]
+    src.start(_SimContext(clock), emit)
+    while (due := clock.next_due_ns()) is not None:
+        clock.advance_to(due)
+    assert src.done
+    assert [t - emitted[0] for t in emitted] == [t - recorded[0] for t in recorded]  # 0, 5, 25, 26 ms
 
 
 def test_a_recorded_session_replays_through_the_whole_engine():

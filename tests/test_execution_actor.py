@@ -98,6 +98,9 @@ class FakeCtx:
     def now_ns(self) -> int:
         return time.time_ns()
 
+    def monotonic_ns(self) -> int:
+        return time.monotonic_ns()
+
     def request_stop(self, reason: str) -> None: ...
 
     def fire_one_shots(self) -> None:
@@ -251,31 +254,8 @@ def resting_buy(h: ExecHarness, inst: Any, placed_ns: int) -> OrderEvent:
     return order
 
 
-def test_day_order_expires_at_the_exchange_close_and_is_recorded_expired(data_dir):
-    h = ExecHarness(data_dir, market_hours="exchange")
-    rel = h.instrument("RELIANCE")
-    order = resting_buy(h, rel, ist_ns(FRIDAY, dt.time(10, 0)))
-    close = ist_ns(FRIDAY, dt.time(15, 30))
-    assert h.actor._check_session_end(close - 1) == 0
-    assert h.ledger.order(order.client_order_id).state is OrderState.ACCEPTED
-    assert h.actor._check_session_end(close) == 1
-    expired = h.ledger.order(order.client_order_id)
-    assert expired.state is OrderState.EXPIRED and expired.ts_event_ns == close
-    assert order.client_order_id not in h.actor.orders
-    assert h.published(OrderEvent)[-1].state is OrderState.EXPIRED
-    assert h.ledger.verify() == []
-    h.close()
-
-
-def test_order_placed_after_the_close_lives_until_the_next_trading_days_close(data_dir):
-    h = ExecHarness(data_dir, market_hours="exchange")
-    rel = h.instrument("RELIANCE")
-    order = resting_buy(h, rel, ist_ns(FRIDAY, dt.time(16, 0)))
-    assert h.actor._check_session_end(ist_ns(FRIDAY + dt.timedelta(days=2), dt.time(23, 0))) == 0  # Sunday
-    monday_close = ist_ns(FRIDAY + dt.timedelta(days=3), dt.time(15, 30))
-    assert h.actor._check_session_end(monday_close) == 1
-    assert h.ledger.order(order.client_order_id).state is OrderState.EXPIRED
-    h.close()
+# The expiry at the close on execution's own timer, on a weekday and over a weekend:
+# tests/test_time_rules_sim.py.
 
 
 def test_only_the_segment_that_closed_expires_when_another_still_trades(data_dir):

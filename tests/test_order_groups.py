@@ -474,29 +474,7 @@ def test_leg_rejected_by_the_venue_rolls_back_to_a_flat_position_in_the_ledger(h
     assert h.ledger.verify() == []
 
 
-def test_spread_that_times_out_cancels_the_short_and_sells_the_hedge(h):
-    opts = h.nifty_options()
-    strikes = sorted({k for k, _ in opts})
-    buy_inst, sell_inst = opts[(strikes[1], "CE")], opts[(strikes[2], "CE")]
-    quote_all(h, [buy_inst])
-    h.depth(sell_inst, bids=[(50_00, 1_000)], asks=[(51_00, 1_000)])
-    legs = [h.intent(buy_inst, "BUY", 65, group_id="sp1"),
-            h.intent(sell_inst, "SELL", 65, order_type="LIMIT", price_paise=60_00, group_id="sp1")]  # rests
-    send_group(h, legs, "sp1", timeout_ms=200, structure="BULL_CALL_SPREAD")
-    assert h.ledger.group("sp1").state is G.WORKING_SELLS
-    deadline = h.ledger.group("sp1").ts_deadline_ns
-    h.actor._group_wake("sp1", deadline - 1)
-    assert h.ledger.group("sp1").state is G.WORKING_SELLS
-    h.actor._group_wake("sp1", deadline)
-    h.ctx.run_soon()
-    row = h.ledger.group("sp1")
-    assert row.state is G.ROLLED_BACK and row.reason_code == "TIMEOUT"
-    assert row.legs[1].state is S.CANCELED
-    assert h.ledger.position("s1", sell_inst.segment, sell_inst.security_id) is None  # never traded
-    assert h.ledger.position("s1", buy_inst.segment, buy_inst.security_id).net_qty_units == 0
-    flatten = h.ledger.order(h.ledger.client_order_id_for(grp.flatten_intent_id("sp1", 0, 1)))
-    assert (flatten.side, flatten.state) == ("SELL", S.FILLED)
-    assert h.ledger.verify() == []
+# A group that times out, on its own timer: tests/test_time_rules_sim.py.
 
 
 def test_cancel_group_rolls_a_working_group_back(h):

@@ -14,6 +14,7 @@ import pytest
 from actors.strategy.actor import StrategyActor, _Handle
 from actors.strategy.api import InstrumentRef, Strategy, parse_params
 from actors.strategy.registry import BUILTIN, resolve
+from engine.model.clock import SimClock
 from ipc.messages import OrderDenied, Tick
 from tests.support.strategy_harness import RecordingLog, StrategyHarness, sample_table
 
@@ -58,7 +59,8 @@ class _Recorder(Strategy):
 
 
 def _actor_with(name: str, cache_dir: Path) -> tuple[StrategyActor, _Handle, _Recorder]:
-    ctx = SimpleNamespace(log=RecordingLog(), send=lambda *a: None, publish=lambda *a: None)
+    ctx = SimpleNamespace(log=RecordingLog(), send=lambda *a: None, publish=lambda *a: None,
+                          now_ns=SimClock(1_795_148_100_000_000_000).now_ns)
     actor = StrategyActor(ctx)  # type: ignore[arg-type]
     actor.table = sample_table(cache_dir)
     handle = _Handle(actor, name)
