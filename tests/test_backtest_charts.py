@@ -122,5 +122,5 @@ def test_no_module_of_the_project_imports_matplotlib_when_imported():
         "print(sorted(n for n in sys.modules if n.split('.')[0] in ('matplotlib', 'PIL')))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                          cwd=Path(__file__).resolve().parents[1])
+                          cwd=Path(runner.__file__).resolve().parents[2])  # the repository
     assert done.stdout.strip() == "[]"
