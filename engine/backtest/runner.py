@@ -60,7 +60,7 @@ from actors.risk.actor import RiskActor
 from actors.strategy.actor import StrategyActor
 from actors.strategy.api import BadParams, parse_params
 from actors.strategy.registry import UnknownStrategy, resolve
-from engine.backtest.charts import write_line_chart
+from engine.backtest.charts import Chart, rupees_text, write_chart
 from engine.backtest.ids import StructTape
 from engine.config import Config, StrategyInstanceConfig, SyntheticFeedConfig
 from engine.ledger import format_rupees, write_trades_csv
@@ -75,9 +75,6 @@ PROBE: Final = "backtest"
 ACTORS: Final = (PROBE, "feed", "book", "strategy", "risk", "execution")
 UNLIMITED: Final = 10**12         # a cap nobody reaches (the rate caps lifted without time rules)
 DEFAULT_START_NS: Final = 1_795_148_100_000_000_000  # 2026-11-20 09:45 IST, for synthetic captures
-
-EQUITY_RGB: Final = (31, 119, 180)
-DRAWDOWN_RGB: Final = (214, 39, 40)
 
 
 class BacktestErrorCode(enum.Enum):
@@ -415,6 +412,32 @@ def drawdown_curve(equity: Sequence[int]) -> list[int]:
     return out
 
 
+def equity_points(result: BacktestResult) -> tuple[list[int], list[int]]:
+    """The equity curve over time, for the charts: (epoch ns, realised equity in paise), 0 at the
+    first fill, each trade's :func:`equity_curve` value at its exit, held until the last fill
+    (fills are in ledger order, which is time order). Both empty without fills."""
+    if not result.fills:
+        return [], []
+    equity = equity_curve(result.journal)
+    times = [result.fills[0].ts_event_ns, *(t.ts_exit_ns for t in result.journal.trades), result.fills[-1].ts_event_ns]
+    return times, [*equity, equity[-1]]
+
+
+def report_charts(result: BacktestResult) -> tuple[Chart, Chart]:
+    """equity.png's and drawdown.png's charts: the realised equity curve and its fall below the
+    running peak (drawn below zero), over the fills' period in IST."""
+    times, equity = equity_points(result)
+    s = result.journal.overall
+    what = f"{result.spec.kind} on {result.spec.instrument}"
+    return (
+        Chart(title=f"{what}: realised equity (net {rupees_text(s.net_pnl_paise)}, {s.trades} trades)",
+              y_label="net P&L after charges (₹)", times_ns=times, values_paise=equity, colour="tab:blue"),
+        Chart(title=f"{what}: drawdown from the running peak (max {rupees_text(s.max_drawdown_paise)})",
+              y_label="drawdown (₹)", times_ns=times, values_paise=[-d for d in drawdown_curve(equity)],
+              colour="tab:red", shade=True),
+    )
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -475,9 +498,8 @@ def write_report(result: BacktestResult, out_dir: str | Path) -> list[Path]:
                              format_rupees(t.entry_value_paise), format_rupees(t.exit_value_paise),
                              format_rupees(t.charges_paise), format_rupees(t.gross_pnl_paise),
                              format_rupees(t.net_pnl_paise), t.entry_client_order_id, ist_day_label(t.ts_exit_ns)))
-    equity = equity_curve(result.journal)
-    write_line_chart(paths[3], equity, EQUITY_RGB)
-    write_line_chart(paths[4], [-d for d in drawdown_curve(equity)], DRAWDOWN_RGB)
+    for path, chart in zip(paths[3:], report_charts(result), strict=True):
+        write_chart(path, chart)
     return paths
 
 
