@@ -12,7 +12,6 @@ import re
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from collections.abc import Iterator
 from typing import Any, Callable
@@ -22,47 +21,27 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-from actors.control.config import ENV_CONTROL_CONFIG
+from actors.control.config import ControlConfig
+from actors.risk.limits import RiskLimits
 from engine import cli
-from engine.config import Config
+from engine.config import Config, RiskConfig, StrategyConfig
 from engine.control_api import control_pb2 as pb
 from engine.control_api import control_pb2_grpc as rpc
-from engine.ledger import LedgerError, LedgerReader, ledger_dir
+from engine.ledger import LedgerReader, ledger_dir
+from tests.support.config import daemon_config, engine_section, synthetic_feed
 from tests.support.daemon import Daemon, short_tmpdir
+from tests.support.wait import eventually
 
-pytestmark = pytest.mark.slow
 
 ACTORS = ["feed", "book", "strategy", "risk", "execution", "control"]
 CALL_TIMEOUT_S = 20.0
 SERVICES = {s.name: s for s in pb.DESCRIPTOR.services_by_name.values()}
 
 
-def control_setup(**fields: Any) -> tuple[str, dict[str, str]]:
-    """The [control] section as config text once engine.config has it, else the interim env var."""
-    if "control" in Config.__struct_fields__:
-        lines = ["[control]"] + [f"{key} = {json.dumps(value)}" for key, value in fields.items()]
-        return "\n".join(lines) + "\n", {}
-    return "", {ENV_CONTROL_CONFIG: json.dumps(fields)}
-
-
-def engine_config(actors: list[str], control_text: str) -> str:
-    return f"""
-[engine]
-actors = {json.dumps(actors)}
-heartbeat_interval_s = 0.2
-heartbeat_timeout_s = 3.0
-[log]
-format = "json"
-[feed.synthetic]
-rate_per_s = 200
-underlyings = ["NIFTY"]
-option_strikes_each_side = 1
-stocks = ["RELIANCE"]
-[risk.limits]
-max_orders_per_second = 1000
-[strategy]
-instances = []
-{control_text}"""
+def engine_config(actors: list[str], control: ControlConfig) -> Config:
+    return daemon_config(engine=engine_section(actors), feed=synthetic_feed(["RELIANCE"], ["NIFTY"], rate_per_s=200),
+                         risk=RiskConfig(limits=RiskLimits(max_orders_per_second=1000)),
+                         strategy=StrategyConfig(instances=[]), control=control)
 
 
 def run_cli(argv: list[str]) -> tuple[int, str, str]:
@@ -81,27 +60,8 @@ def bootstrap_admin(d: Daemon, name: str) -> tuple[str, str]:
     return answer["token"], answer["how"]
 
 
-def wait_control_info(d: Daemon, timeout_s: float = 30.0) -> dict[str, Any]:
-    path = d.run_dir / "control.json"
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if path.exists():
-            return json.loads(path.read_text())
-        time.sleep(0.05)
-    raise AssertionError("no control.json:\n" + d.log()[-3000:])
-
-
-def poll(fn: Callable[[], Any], what: str, timeout_s: float = 15.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            found = fn()
-        except LedgerError:
-            found = None
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+def wait_control_info(d: Daemon) -> dict[str, Any]:
+    return d.eventually(lambda: json.loads((d.run_dir / "control.json").read_text()), "control.json", 30.0)
 
 
 class Engine:
@@ -143,7 +103,7 @@ class Engine:
         return self.call("OrderService", "GetOrder", pb.GetOrderRequest(client_order_id=coid), self.admin).order
 
     def wait_order(self, coid: str, state: int) -> pb.Order:
-        return poll(lambda: (o := self.order(coid)).state == state and o, f"order {coid} in state {state}")
+        return eventually(lambda: (o := self.order(coid)).state == state and o, f"order {coid} in state {state}")
 
     def ledger(self, read: Callable[[Any], Any]) -> Any:
         with LedgerReader.open(ledger_dir(self.d.data_dir)) as reader, reader.snapshot() as snap:
@@ -157,12 +117,11 @@ class Engine:
 
 
 @contextlib.contextmanager
-def running_engine(config_text: Callable[[str], str], prefix: str) -> Iterator[Engine]:
+def running_engine(config: Callable[[ControlConfig], Config], prefix: str) -> Iterator[Engine]:
     """A daemon with the control API on a free loopback port, an admin bootstrapped before the
     first start, a trader (tina) and a viewer (vic); stopped (exit 0) and reaped afterwards."""
     root = short_tmpdir(prefix)
-    section, env = control_setup(listen="127.0.0.1:0", request_timeout_s=5.0)
-    d = Daemon(root, config_text(section), env=env)
+    d = Daemon(root, config(ControlConfig(listen="127.0.0.1:0", request_timeout_s=5.0)))
     admin, how = bootstrap_admin(d, "root")  # before the first start: straight into the ledger
     assert "not running" in how
     d.start()
@@ -182,8 +141,8 @@ def running_engine(config_text: Callable[[str], str], prefix: str) -> Iterator[E
 
 @pytest.fixture(scope="module")
 def eng():
-    with running_engine(lambda section: engine_config(ACTORS, section), "sk-ctl-") as engine:
-        yield engine
+    with running_engine(lambda control: engine_config(ACTORS, control), "sk-ctl-") as running:
+        yield running
 
 
 # Orders -----------------------------------------------------------------------------------------
@@ -407,7 +366,7 @@ def test_state_changing_calls_and_rejections_are_audited(eng) -> None:
         anon = [r for r in rows if r.action == "GetFunds" and r.args.get("failure") == "UNKNOWN_TOKEN"]
         return (ok[0], denied[0], anon[-1]) if ok and denied and anon else None
 
-    ok, denied, anon = poll(find, "audit rows")
+    ok, denied, anon = eventually(find, "audit rows")
     assert ok.who == "tina" and ok.args["instrument.symbol"] == "RELIANCE" and ok.args["qty_units"] == "1"
     assert ok.result == f"OK order {placed.client_order_id} SUBMITTED" and ok.ts_ns > 0
     assert denied.who == "vic" and denied.args["failure"] == "ROLE_TOO_LOW"
@@ -436,7 +395,7 @@ def test_state_changing_calls_and_rejections_are_audited(eng) -> None:
         released = [r for r in rows if r.action == "ReleaseKillSwitch" and r.who == "root"]
         return found if all(found.values()) and released else None
 
-    for (action, _field, _value), rows in poll(rows_for_each, "audit rows of every call").items():
+    for (action, _field, _value), rows in eventually(rows_for_each, "audit rows of every call").items():
         who, result = expected[(action, _field, _value)]
         assert rows[-1].who.startswith(who) and rows[-1].result.startswith(result), (action, rows[-1])
     rows = eng.audit_rows()
@@ -551,10 +510,11 @@ def test_cli_watch_prints_events_as_json_lines(eng) -> None:
                               "manual:tina", *eng.cli_args()], env=env, stdout=subprocess.PIPE,
                              stderr=subprocess.PIPE, text=True)
     try:
-        deadline = time.monotonic() + 30
-        while watch.poll() is None and time.monotonic() < deadline:  # until it has subscribed and seen two
+        def placed_and_seen() -> bool:  # orders until the watch has subscribed and seen two events
             eng.place(eng.trader)
-            time.sleep(0.2)
+            return watch.poll() is not None
+
+        eventually(placed_and_seen, "shikra watch to print two events and exit", 30.0, poll_s=0.2)
         out, err = watch.communicate(timeout=10)
     finally:
         watch.kill()
@@ -628,9 +588,9 @@ def make_pki(directory: Path) -> dict[str, Path]:
 def test_mutual_tls_needs_the_ca_and_a_client_certificate(monkeypatch) -> None:
     root = short_tmpdir("sk-tls-")
     pki = make_pki(root)
-    section, env = control_setup(listen="127.0.0.1:0", tls_cert=str(pki["server"]), tls_key=str(pki["server_key"]),
-                                 tls_client_ca=str(pki["ca"]))
-    d = Daemon(root, engine_config(["execution", "control"], section), env=env)
+    control = ControlConfig(listen="127.0.0.1:0", tls_cert=str(pki["server"]), tls_key=str(pki["server_key"]),
+                            tls_client_ca=str(pki["ca"]))
+    d = Daemon(root, engine_config(["execution", "control"], control))
     admin, _ = bootstrap_admin(d, "root")
     d.start()
     try:
@@ -670,13 +630,8 @@ def test_mutual_tls_needs_the_ca_and_a_client_certificate(monkeypatch) -> None:
 
 
 def test_risk_state_reports_live_usage_against_the_limits(eng) -> None:
-    deadline = time.monotonic() + 10
-    while True:
-        state = eng.call("RiskService", "GetRiskState", pb.GetRiskStateRequest(), eng.viewer)
-        if state.HasField("usage") or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert state.HasField("usage"), "risk writes its usage every second"
+    state = eventually(lambda: (found := eng.call("RiskService", "GetRiskState", pb.GetRiskStateRequest(), eng.viewer))
+                 .HasField("usage") and found, "the risk usage (risk writes it every second)")
     u = state.usage
     assert u.max_orders_per_second == 1000 and u.max_open_orders == 50  # this module's daemon config
     assert u.orders_today >= 0 and u.cash_paise > 0 and u.ts_ns > 0

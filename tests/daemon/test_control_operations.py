@@ -12,49 +12,33 @@ from typing import Any
 import grpc
 import pytest
 
+from actors.control.config import ControlConfig
+from actors.risk.limits import RiskLimits
+from engine.config import Config, RiskConfig, StrategyConfig, StrategyInstanceConfig
 from engine.control_api import control_pb2 as pb
 from engine.journal import build_journal, read_fills
 from engine.ledger import LedgerReader, ledger_dir
-from tests.daemon.test_control_api import Engine, poll, run_cli, running_engine
-
-pytestmark = pytest.mark.slow
+from tests.daemon.test_control_api import Engine, run_cli, running_engine
+from tests.support.config import daemon_config, engine_section, strategy_instance, synthetic_feed
+from tests.support.wait import eventually
 
 ACTORS = ["feed", "book", "strategy", "risk", "execution", "control"]
 
 
-def config_text(control_text: str) -> str:
-    return f"""
-[engine]
-actors = {json.dumps(ACTORS)}
-heartbeat_interval_s = 0.2
-heartbeat_timeout_s = 3.0
-[log]
-format = "json"
-[feed.synthetic]
-rate_per_s = 200
-underlyings = ["NIFTY"]
-option_strikes_each_side = 1
-stocks = ["RELIANCE", "TCS"]
-[risk.limits]
-max_orders_per_second = 1000
-[[strategy.instances]]
-name = "ema"
-kind = "ema_cross"
-instrument = "TCS"
-params = {{ fast = 5, slow = 20, timeframe_s = 1, qty_lots = 1 }}
-[[strategy.instances]]
-name = "idle"
-kind = "probe"
-instrument = "TCS"
-params = {{ every_n_ticks = 1000000000 }}
-enabled = false
-{control_text}"""
+def config(control: ControlConfig) -> Config:
+    return daemon_config(
+        engine=engine_section(ACTORS), feed=synthetic_feed(["RELIANCE", "TCS"], ["NIFTY"], rate_per_s=200),
+        risk=RiskConfig(limits=RiskLimits(max_orders_per_second=1000)), control=control,
+        strategy=StrategyConfig(instances=[
+            strategy_instance("ema", "ema_cross", "TCS", fast=5, slow=20, timeframe_s=1, qty_lots=1),
+            StrategyInstanceConfig(name="idle", kind="probe", instrument="TCS",
+                                   params={"every_n_ticks": 1_000_000_000}, enabled=False)]))
 
 
 @pytest.fixture(scope="module")
 def eng():
-    with running_engine(config_text, "sk-ops-") as engine:
-        yield engine
+    with running_engine(config, "sk-ops-") as running:
+        yield running
 
 
 def strategies(eng: Engine) -> dict[str, Any]:
@@ -106,7 +90,7 @@ def test_strategies_stop_start_and_parameters_are_kept_across_a_kill9_of_the_str
     os.kill(old, signal.SIGKILL)
     eng.d.wait_for(lambda s: next(a for a in s.actors if a.name == "strategy").pid != old
                    and all(a.state == "ready" for a in s.actors), what="strategy restarted")
-    after = poll(lambda: strategies(eng), "the strategy list after the restart")
+    after = eventually(lambda: strategies(eng), "the strategy list after the restart")
     assert not after["ema"].running and after["idle"].running
     assert json.loads(after["ema"].params_json)["fast"] == 7
     params = eng.call("StrategyService", "GetStrategyParams", pb.GetStrategyParamsRequest(name="ema"), eng.viewer)
@@ -128,7 +112,7 @@ def test_strategies_stop_start_and_parameters_are_kept_across_a_kill9_of_the_str
 
 def _resting_buy(eng: Engine) -> pb.Order:
     """A LIMIT buy 4 % under the market (inside the 5 % band): it rests."""
-    ltp = poll(lambda: eng.d.status() and _ltp(eng), "a RELIANCE price")
+    ltp = eventually(lambda: eng.d.status() and _ltp(eng), "a RELIANCE price")
     price = (ltp * 96 // 100) // 5 * 5
     order = eng.place(eng.trader, qty=1, order_type=pb.ORDER_TYPE_LIMIT, price_paise=price)
     return eng.wait_order(order.client_order_id, pb.ORDER_STATE_ACCEPTED)
@@ -186,7 +170,7 @@ def test_square_off_closes_the_positions_of_a_strategy_and_needs_confirmation(en
                        eng.viewer)
         return all(p.net_qty_units == 0 for p in pos.positions)
 
-    poll(flat, "manual:tina flat")
+    eventually(flat, "manual:tina flat")
     code, out, _ = cli(eng, eng.trader, "squareoff", "--strategy", "manual:tina", "--yes")
     assert code == 0 and "nothing to square off" in out
 

@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
@@ -18,54 +17,30 @@ import zmq
 import zmq.auth
 
 from actors.gateway.actor import GATEWAY_INFO, GatewayInfo
+from engine.config import Config, GatewayConfig, RiskConfig, StrategyConfig
 from ipc import codec
 from ipc.messages import Message, OrderEvent, Tick
+from tests.support.config import daemon_config, engine_section, strategy_instance, synthetic_feed, unlimited_limits
 from tests.support.daemon import Daemon, short_tmpdir
-from tests.daemon.test_pipeline import ledger_facts, wait_for_fills
+from tests.support.wait import eventually
+from tests.support.ledger import ledger_facts, wait_for_fills
 
 REPO = Path(__file__).resolve().parents[2]
 
-CONFIG = """
-[engine]
-actors = ["feed", "book", "strategy", "risk", "execution", "gateway"]
-heartbeat_interval_s = 0.2
-[log]
-format = "json"
-[feed.synthetic]
-rate_per_s = 400
-underlyings = ["NIFTY"]
-option_strikes_each_side = 1
-stocks = ["RELIANCE"]
-[risk.limits]
-max_orders_per_second = 1000
-max_orders_per_day = 1000000
-max_trades_per_day = 1000000
-[[strategy.instances]]
-name = "probe"
-kind = "probe"
-instrument = "RELIANCE"
-params = { every_n_ticks = 5 }
-# NIFTY options trade in lots of 65: 7 units is denied.
-[[strategy.instances]]
-name = "odd_lot"
-kind = "probe"
-instrument = "NIFTY"
-params = { every_n_ticks = 20, qty_units = 7 }
-[gateway]
-listen = "tcp://127.0.0.1:*"
-metrics_listen = "127.0.0.1:0"
-sndhwm = 1000
-"""
+CONFIG = daemon_config(
+    engine=engine_section(["feed", "book", "strategy", "risk", "execution", "gateway"]),
+    feed=synthetic_feed(["RELIANCE"], ["NIFTY"]),
+    risk=RiskConfig(limits=unlimited_limits()),
+    strategy=StrategyConfig(instances=[
+        strategy_instance("probe", "probe", "RELIANCE", every_n_ticks=5),
+        # NIFTY options trade in lots of 65: 7 units is denied.
+        strategy_instance("odd_lot", "probe", "NIFTY", every_n_ticks=20, qty_units=7)]),
+    gateway=GatewayConfig(listen="tcp://127.0.0.1:*", metrics_listen="127.0.0.1:0", sndhwm=1000))
 
 
-def gateway_info(d: Daemon, timeout_s: float = 30.0) -> GatewayInfo:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            return msgspec.json.decode((d.run_dir / GATEWAY_INFO).read_bytes(), type=GatewayInfo)
-        except (FileNotFoundError, msgspec.DecodeError):
-            time.sleep(0.1)
-    raise AssertionError("gateway.json never appeared:\n" + d.log()[-3000:])
+def gateway_info(d: Daemon) -> GatewayInfo:
+    return d.eventually(lambda: msgspec.json.decode((d.run_dir / GATEWAY_INFO).read_bytes(), type=GatewayInfo),
+                        "gateway.json", 30.0)
 
 
 def subscriber(endpoint: str, prefixes: list[bytes], **opts: object) -> zmq.Socket:
@@ -79,16 +54,22 @@ def subscriber(endpoint: str, prefixes: list[bytes], **opts: object) -> zmq.Sock
     return sock
 
 
-def receive_until(sock: zmq.Socket, done, timeout_s: float = 20.0) -> list[tuple[bytes, Message]]:
+def receive_until(sock: zmq.Socket, done, timeout_s: float = 60.0) -> list[tuple[bytes, Message]]:
+    """(topic, message) pairs as they arrive until ``done`` holds for the list so far."""
     got: list[tuple[bytes, Message]] = []
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if sock.poll(100):
+
+    def arrived() -> list[tuple[bytes, Message]] | None:
+        for _ in range(1000):  # then back to eventually's clock, even on a feed that never pauses
+            if not sock.poll(100):
+                return None
             topic, payload = sock.recv_multipart()
             got.append((topic, codec.decode(payload)))
             if done(got):
                 return got
-    raise AssertionError(f"timed out with {len(got)} messages: {sorted({t for t, _ in got})[:20]}")
+        return None
+
+    return eventually(arrived, "the messages looked for", timeout_s,
+                      lambda: f"{len(got)} messages: {sorted({t for t, _ in got})[:20]}", poll_s=0)
 
 
 def rss_bytes(pid: int) -> int:
@@ -152,14 +133,16 @@ def test_stalled_dashboard_stays_bounded_and_neither_slows_orders_nor_other_dash
     d, info = daemon
     pid = d.actor("gateway").pid
     stalled = subscriber(info.listen, [b""], RCVHWM=10, RCVBUF=4096)
-    reader = subscriber(info.listen, [b"tick."])
+    reader = subscriber(info.listen, [b""])
+    queue = CONFIG.gateway.sndhwm
     try:
-        time.sleep(0.5)  # the stalled queue fills up
+        # Once a dashboard on the same topics has received twice what the stalled one's queue
+        # holds, that queue is full: from here on the gateway must drop its messages, not keep them.
+        receive_until(reader, lambda g: len(g) >= 2 * queue)
         rss_before = rss_bytes(pid)
         fills_before = len(ledger_facts(d.data_dir)["fills"])
-        receive_until(reader, lambda g: len(g) >= 200)  # another dashboard keeps receiving
-        wait_for_fills(d, fills_before + 10)
-        time.sleep(2.0)
+        wait_for_fills(d, fills_before + 10)  # the order flow goes on
+        receive_until(reader, lambda g: len(g) >= 2 * queue)  # so does the other dashboard, past the stalled one
         rss_after = rss_bytes(pid)
     finally:
         stalled.close()
@@ -182,38 +165,26 @@ def test_metrics_endpoint_serves_actor_order_and_denial_figures(daemon):
         return [line for line in text.splitlines() if line.startswith("shikra_denials_total{")
                 and ("QTY_NOT_LOT_MULTIPLE" in line or "NOT_TRADABLE" in line)]
 
-    deadline = time.monotonic() + 20
-    text = ""
-    while time.monotonic() < deadline:
+    last = [""]
+
+    def scraped() -> str | None:
         with urllib.request.urlopen(url, timeout=5) as resp:
-            text = resp.read().decode()
-        if all(w in text for w in wanted) and odd_lot_denials(text):
-            break
-        time.sleep(0.3)
-    missing = [w for w in wanted if w not in text]
-    assert not missing, (missing, text[-3000:])
+            last[0] = resp.read().decode()
+        return last[0] if all(w in last[0] for w in wanted) and odd_lot_denials(last[0]) else None
+
+    text = eventually(scraped, "every wanted figure and an odd-lot denial in /metrics", 30.0,
+                      lambda: f"missing {[w for w in wanted if w not in last[0]]}\n{last[0][-3000:]}", poll_s=0.3)
     denials = odd_lot_denials(text)
     assert denials and float(denials[0].rsplit(" ", 1)[1]) >= 1, text[-3000:]
     commits = next(line for line in text.splitlines() if line.startswith("shikra_ledger_commit_seconds_count{"))
     assert float(commits.rsplit(" ", 1)[1]) >= 1
 
 
-CURVE_CONFIG = """
-[engine]
-actors = ["feed", "gateway"]
-heartbeat_interval_s = 0.2
-[log]
-format = "json"
-[feed.synthetic]
-rate_per_s = 200
-underlyings = []
-stocks = ["RELIANCE"]
-[gateway]
-listen = "tcp://127.0.0.1:*"
-metrics_listen = ""
-curve_secret_key_file = "{server_secret}"
-allowed_client_keys = ["{allowed}"]
-"""
+def curve_config(server_secret: str, allowed: str) -> Config:
+    return daemon_config(
+        engine=engine_section(["feed", "gateway"]), feed=synthetic_feed(["RELIANCE"], rate_per_s=200),
+        gateway=GatewayConfig(listen="tcp://127.0.0.1:*", metrics_listen="", curve_secret_key_file=server_secret,
+                              allowed_client_keys=[allowed]))
 
 
 def test_curve_gateway_serves_an_allowed_client_key_and_nothing_to_an_unknown_one():
@@ -223,7 +194,7 @@ def test_curve_gateway_serves_an_allowed_client_key_and_nothing_to_an_unknown_on
     _server_public, server_secret = zmq.auth.create_certificates(keys, "server")
     allowed_pub, allowed_sec = zmq.auth.load_certificate(zmq.auth.create_certificates(keys, "allowed")[1])
     unknown_pub, unknown_sec = zmq.curve_keypair()
-    d = Daemon(root, CURVE_CONFIG.format(server_secret=server_secret, allowed=allowed_pub.decode())).start()
+    d = Daemon(root, curve_config(str(server_secret), allowed_pub.decode())).start()
     try:
         d.wait_running()
         info = gateway_info(d)
@@ -238,7 +209,8 @@ def test_curve_gateway_serves_an_allowed_client_key_and_nothing_to_an_unknown_on
         try:
             got = receive_until(allowed, lambda g: len(g) >= 50)
             assert all(isinstance(m, Tick) for _, m in got)
-            time.sleep(0.5)  # anything the others were going to get has arrived by now
+            # Fifty more to the allowed one: what the others would have been sent meanwhile has arrived.
+            receive_until(allowed, lambda g: len(g) >= 50)
             assert unknown.poll(0) == 0 and plain.poll(0) == 0
         finally:
             for sock in (unknown, plain, allowed):

@@ -7,36 +7,19 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 
-from engine.ledger import LedgerReader, ledger_dir
+from engine.config import RiskConfig, StrategyConfig
+from tests.support.config import daemon_config, strategy_instance, synthetic_feed, unlimited_limits
 from tests.support.daemon import Daemon, short_tmpdir
-from tests.support.wait import eventually
-from tests.daemon.test_pipeline import assert_books_balance, wait_for_fills
+from tests.support.ledger import assert_books_balance, ledger_facts, read_ledger, wait_for_fills
 
-CONFIG = """
-[engine]
-actors = ["feed", "book", "strategy", "risk", "execution"]
-heartbeat_interval_s = 0.2
-[log]
-format = "json"
-[feed.synthetic]
-rate_per_s = 400
-underlyings = []
-stocks = ["RELIANCE"]
-[risk.limits]
-max_orders_per_second = 1000
-max_orders_per_day = 1000000
-max_trades_per_day = 1000000
-daily_max_loss_paise = 300
-[[strategy.instances]]
-name = "probe"
-kind = "probe"
-instrument = "RELIANCE"
-params = { every_n_ticks = 3, qty_lots = 5 }
-"""
+CONFIG = daemon_config(
+    feed=synthetic_feed(["RELIANCE"]),
+    risk=RiskConfig(limits=unlimited_limits(daily_max_loss_paise=300)),
+    strategy=StrategyConfig(instances=[
+        strategy_instance("probe", "probe", "RELIANCE", every_n_ticks=3, qty_lots=5)]))
 
 
 @pytest.fixture
@@ -48,21 +31,15 @@ def root():
 
 
 def trading_state(d: Daemon):
-    with LedgerReader.open(ledger_dir(d.data_dir)) as reader, reader.snapshot() as snap:
-        return snap.trading_state(), snap.positions(), snap.audit(0, 100000)
+    return read_ledger(d.data_dir, lambda snap: (snap.trading_state(), snap.positions(), snap.audit(0, 100000)))
 
 
-def wait_state(d: Daemon, state: str, timeout_s: float = 60.0):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            ts, positions, audit = trading_state(d)
-            if ts.state == state:
-                return ts, positions, audit
-        except Exception:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"trading state never became {state}:\n{d.log()[-3000:]}")
+def wait_state(d: Daemon, state: str):
+    return d.eventually(lambda: (found := trading_state(d))[0].state == state and found, f"trading state {state}")
+
+
+def halted_denials(d: Daemon) -> int:
+    return len([r for _, r in trading_state(d)[2] if r.args.get("reason_code") == "HALTED"])
 
 
 def cli(d: Daemon, *args: str) -> subprocess.CompletedProcess:
@@ -77,15 +54,13 @@ def test_daily_loss_breach_halts_flattens_and_stays_halted_across_restart(root):
         ts, _, _ = wait_state(d, "HALTED")
         assert ts.reason_code == "DAILY_MAX_LOSS" and "daily max loss" in ts.detail
 
-
         def flat_and_denying():  # the exit order fills; the probe's new intents are denied HALTED
             _, positions, audit = trading_state(d)
             flat = positions and all(p.net_qty_units == 0 for p in positions.values())
             halted = [row for _, row in audit if row.action == "deny_intent" and row.args["reason_code"] == "HALTED"]
             return audit if flat and halted else None
 
-        audit = eventually(flat_and_denying, "every position flat and new intents denied HALTED after the breach",
-                           describe=lambda: f"positions: {trading_state(d)[1]}\n{d.log()[-3000:]}")
+        audit = d.eventually(flat_and_denying, "every position flat and new intents denied HALTED after the breach")
         actions = [row for _, row in audit if row.action == "risk_kill_and_flatten"]
         assert actions and actions[0].args["reason_code"] == "DAILY_MAX_LOSS" and "daily max loss" in actions[0].result
         assert d.stop() == 0
@@ -95,22 +70,14 @@ def test_daily_loss_breach_halts_flattens_and_stays_halted_across_restart(root):
     d2 = Daemon(root, CONFIG).start()
     try:
         d2.wait_running()
-        ready = [line for line in d2.log().splitlines() if '"risk_ready"' in line][-1]
-        assert '"state":"HALTED"' in ready
-        before = len([r for _, r in trading_state(d2)[2] if r.args.get("reason_code") == "HALTED"])
-        time.sleep(1.0)
-        after = len([r for _, r in trading_state(d2)[2] if r.args.get("reason_code") == "HALTED"])
-        assert after > before, "still denying after the restart"
+        assert trading_state(d2)[0].state == "HALTED"
+        before = halted_denials(d2)
+        d2.eventually(lambda: halted_denials(d2) > before, "new intents still denied HALTED after the restart")
         out = cli(d2, "kill", "--release")
         assert out.returncode == 0, out.stderr
         wait_state(d2, "ACTIVE")
-        with LedgerReader.open(ledger_dir(d2.data_dir)) as reader, reader.snapshot() as snap:
-            fills_before = len(snap.fills())
-        wait_for_fills(d2, fills_before + 4)
+        wait_for_fills(d2, len(read_ledger(d2.data_dir, lambda snap: snap.fills())) + 4)
         assert d2.stop() == 0
     finally:
         d2.reap()
-    with LedgerReader.open(ledger_dir(d2.data_dir)) as reader, reader.snapshot() as snap:
-        facts = {"orders": snap.orders(), "fills": snap.fills(), "positions": snap.positions(),
-                 "wallet": snap.wallet(), "verify": snap.verify(), "audit": list(snap.audit(0, 100000))}
-    assert_books_balance(facts)
+    assert_books_balance(ledger_facts(d2.data_dir))

@@ -8,41 +8,30 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 
 import pytest
 import zmq
 
 from ipc import codec
 from ipc.messages import OrderIntent, Tick
+from engine.config import Config, RestartConfig
+from tests.support.config import daemon_config, engine_section
 from tests.support.daemon import Daemon, Watcher, pid_alive, short_tmpdir
+from tests.support.wait import eventually
 
 FLOW_ACTORS = ("source", "relay", "sink")
 
 
-def flow_config(topology: str = "isolated", extra: str = "") -> str:
-    return f"""
-[engine]
-actors = ["source", "relay", "sink"]
-topology = "{topology}"
-colocated = ["source", "relay", "sink"]
-heartbeat_interval_s = 0.1
-heartbeat_timeout_s = 1.0
-ready_timeout_s = 30.0
-stop_timeout_s = 5.0
-[engine.restart]
-backoff_initial_s = 0.1
-backoff_max_s = 0.5
-max_restarts = 3
-window_s = 30.0
-[engine.actor_classes]
-source = "tests.support.actors:CounterSource"
-relay = "tests.support.actors:Relay"
-sink = "tests.support.actors:Sink"
-[log]
-format = "json"
-{extra}
-"""
+def flow_config(topology: str = "isolated", **engine_fields: object) -> Config:
+    """The counter source, a relay and a sink (tests/support/actors.py): a hung actor is found in a
+    second, and three restarts in 30 s are a restart storm."""
+    return daemon_config(engine=engine_section(
+        list(FLOW_ACTORS), topology=topology, colocated=list(FLOW_ACTORS),
+        heartbeat_interval_s=0.1, heartbeat_timeout_s=1.0, ready_timeout_s=30.0, stop_timeout_s=5.0,
+        restart=RestartConfig(backoff_initial_s=0.1, backoff_max_s=0.5, max_restarts=3, window_s=30.0),
+        actor_classes={name: f"tests.support.actors:{cls}" for name, cls in
+                       zip(FLOW_ACTORS, ("CounterSource", "Relay", "Sink"), strict=True)},
+        **engine_fields))
 
 
 @pytest.fixture
@@ -56,10 +45,10 @@ def workdir():
 def daemon_factory(workdir):
     started: list[Daemon] = []
 
-    def make(config_text: str, env: dict[str, str] | None = None, sub: str = "") -> Daemon:
+    def make(config: Config, env: dict[str, str] | None = None, sub: str = "") -> Daemon:
         root = workdir / sub if sub else workdir
         root.mkdir(exist_ok=True)
-        d = Daemon(root, config_text, env).start()
+        d = Daemon(root, config, env).start()
         started.append(d)
         return d
 
@@ -145,8 +134,7 @@ def test_hung_actor_is_killed_and_restarted(daemon_factory):
     os.kill(old, signal.SIGSTOP)  # alive but silent: no heartbeats
     d.wait_for(lambda s: next(a for a in s.actors if a.name == "relay").pid != old
                and next(a for a in s.actors if a.name == "relay").state == "ready", what="relay replaced")
-    assert '"unit_hung"' in d.log()
-    assert not pid_alive(old)
+    assert not pid_alive(old)  # it could not exit by itself: the supervisor found it hung and killed it
 
 
 def test_restart_storm_engages_the_kill_switch_and_reports_it(daemon_factory):
@@ -159,15 +147,9 @@ def test_restart_storm_engages_the_kill_switch_and_reports_it(daemon_factory):
                    and next(a for a in s.actors if a.name == "source").state == "ready", what="source back")
     status = d.wait_for(lambda s: s.kill_switch.engaged, what="kill switch")
     assert "restart storm" in status.kill_switch.reason and "source" in status.kill_switch.reason
-    assert '"kill_switch_engaged"' in d.log()
-    # Every actor was told: each host logs that it obeyed.
-    d.wait_for(lambda s: True)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and d.log().count('"logger":"shikra.host.') < 1:
-        time.sleep(0.1)
-    obeyed = {name for name in FLOW_ACTORS
-              if f'"event":"kill_switch_engaged","unit":"{name}"' in d.log()}
-    assert obeyed == set(FLOW_ACTORS)
+    # Every actor was told. These actors act on nothing, so only their host's log line shows it.
+    d.eventually(lambda: all(f'"event":"kill_switch_engaged","unit":"{name}"' in d.log() for name in FLOW_ACTORS),
+                 "every host obeying the kill switch")
 
 
 def test_kill_switch_persists_across_restart_and_release_needs_a_command(daemon_factory):
@@ -208,19 +190,17 @@ def test_systemd_notify_socket_gets_ready_watchdog_and_stopping(daemon_factory, 
         d = daemon_factory(flow_config(), env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "400000"})
         got: list[str] = []
 
-        def drain_until(pred, timeout_s=30.0):
-            deadline = time.monotonic() + timeout_s
-            while time.monotonic() < deadline and not pred():
-                try:
-                    got.extend(sock.recv(4096).decode().splitlines())
-                except socket.timeout:
-                    pass
+        def received(pred) -> bool:  # what arrives within the socket's 0.2 s timeout, then pred
+            try:
+                got.extend(sock.recv(4096).decode().splitlines())
+            except socket.timeout:
+                pass
+            return pred()
 
-        drain_until(lambda: "READY=1" in got and got.count("WATCHDOG=1") >= 3)
-        assert "READY=1" in got and got.count("WATCHDOG=1") >= 3
+        eventually(lambda: received(lambda: "READY=1" in got and got.count("WATCHDOG=1") >= 3),
+                   "READY=1 and three WATCHDOG=1", 30.0, lambda: str(got), poll_s=0)
         d.proc.send_signal(signal.SIGTERM)
-        drain_until(lambda: "STOPPING=1" in got)
-        assert "STOPPING=1" in got
+        eventually(lambda: received(lambda: "STOPPING=1" in got), "STOPPING=1", 30.0, lambda: str(got), poll_s=0)
         assert d.proc.wait(timeout=30) == 0
     finally:
         sock.close()
@@ -244,7 +224,6 @@ def test_corrupt_and_unknown_version_frames_are_counted_and_the_actor_keeps_serv
     status = d.wait_for(lambda s: next(a for a in s.actors if a.name == "sink").bad_frames >= 4,
                         what="bad frames counted")
     assert next(a for a in status.actors if a.name == "sink").state == "ready"
-    assert '"bad_frame"' in d.log()
     w = watch_sink(d)
     try:
         w.collect(consecutive_intents(5))
@@ -275,7 +254,7 @@ def _free_port_block(n: int) -> int:
 @pytest.mark.parametrize("topology", ["isolated", "co-located"])
 def test_message_flow_over_tcp_endpoints(daemon_factory, topology):
     base = _free_port_block(2 * (len(FLOW_ACTORS) + 1))
-    cfg = flow_config(topology).replace("[engine]\n", f'[engine]\ntransport = "tcp"\ntcp_base_port = {base}\n', 1)
+    cfg = flow_config(topology, transport="tcp", tcp_base_port=base)
     d = daemon_factory(cfg)
     d.wait_running()
     from ipc.transport import Endpoints

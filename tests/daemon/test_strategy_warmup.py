@@ -7,23 +7,31 @@ import json
 import os
 import shutil
 import time
+from pathlib import Path
 
+import msgspec
 import pytest
 
 from engine.backtest import write_synthetic_capture
-from engine.ledger import LedgerError, LedgerReader, ledger_dir
+from engine.config import Config, StrategyConfig
+from tests.support.config import daemon_config, strategy_instance, synthetic_feed
 from tests.support.daemon import Daemon, short_tmpdir
+from tests.support.ledger import read_ledger
 
-pytestmark = pytest.mark.slow
 
 # Counts bars outside its state (what warm-up keeps) and inside it (what warm-up must not keep),
-# and buys on every bar (what warm-up must drop).
+# buys on every bar (what warm-up must drop) and saves its state on every bar (dropped while
+# warming): at the first live bar it notes in its state what it had seen, for the test to read
+# from the ledger.
 WARM_PROBE = '''
 from actors.strategy.api import Strategy, StrategyParams, StrategyState
 
 
 class WarmState(StrategyState):
     bars: int = 0
+    first_live_seen: int = 0        # at the first live bar: bars seen in all, warm-up's included
+    first_live_state_bars: int = 0  # ... and bars the state had counted
+    first_bar_ts: int = 0           # ... and the time of the very first bar seen
 
 
 class WarmProbe(Strategy):
@@ -33,7 +41,6 @@ class WarmProbe(Strategy):
     def on_start(self):
         self.seen = 0
         self.first_bar_ts = 0
-        self.reported = False
         self.ctx.subscribe_bars(self.instrument, 1)
 
     def on_bar(self, bar):
@@ -41,16 +48,15 @@ class WarmProbe(Strategy):
         self.state.bars += 1
         if not self.first_bar_ts:
             self.first_bar_ts = bar.ts_event_ns
+        if not self.state.first_live_seen:
+            if self.state.bars > 1:
+                self.ctx.buy(self.instrument, 1)  # only ever during warm-up: dropped
+            elif self.seen > 1:
+                self.state.first_live_seen = self.seen
+                self.state.first_live_state_bars = self.state.bars
+                self.state.first_bar_ts = self.first_bar_ts
+                self.ctx.buy(self.instrument, 1)
         self.ctx.save_state()
-        if self.reported:
-            return
-        if self.state.bars > 1:
-            self.ctx.buy(self.instrument, 1)  # only ever during warm-up: dropped
-        elif self.seen > 1:
-            self.reported = True
-            self.ctx.log.info("warm_probe_first_live_bar", seen=self.seen, state_bars=self.state.bars,
-                              first_bar_ts=self.first_bar_ts)
-            self.ctx.buy(self.instrument, 1)
 '''
 
 
@@ -62,26 +68,10 @@ def root():
         shutil.rmtree(path, ignore_errors=True)
 
 
-def config(user_dir, capture) -> str:  # type: ignore[no-untyped-def]
-    return f"""
-[engine]
-actors = ["feed", "book", "strategy", "risk", "execution"]
-heartbeat_interval_s = 0.2
-heartbeat_timeout_s = 3.0
-[log]
-format = "json"
-[feed.synthetic]
-rate_per_s = 200
-underlyings = []
-stocks = ["RELIANCE"]
-[strategy]
-user_dir = "{user_dir}"
-warmup_capture = "{capture}"
-[[strategy.instances]]
-name = "warm"
-kind = "warm_probe"
-instrument = "RELIANCE"
-"""
+def config(user_dir: Path, capture: Path) -> Config:
+    return daemon_config(feed=synthetic_feed(["RELIANCE"], rate_per_s=200), strategy=StrategyConfig(
+        user_dir=str(user_dir), warmup_capture=str(capture),
+        instances=[strategy_instance("warm", "warm_probe", "RELIANCE")]))
 
 
 def log_event(d: Daemon, event: str) -> dict | None:
@@ -102,24 +92,20 @@ def test_indicators_warm_up_from_a_capture_and_only_live_bars_trade(root) -> Non
         d.wait_running()
         done = log_event(d, "warmup_done")
         assert done is not None and done["trades"] > 2_000 and done["orders_dropped"] >= 50, done
-        deadline = time.monotonic() + 30
-        while (first := log_event(d, "warm_probe_first_live_bar")) is None:
-            assert time.monotonic() < deadline, d.log()[-3000:]
-            time.sleep(0.1)
-        assert first["seen"] >= 55 and first["state_bars"] == 1   # indicators kept, state put back
+
+        def first_live_bar() -> dict | None:
+            saved = read_ledger(d.data_dir, lambda snap: snap.strategy_state("warm"))
+            state = msgspec.msgpack.decode(saved.state)
+            return state if state["first_live_seen"] else None
+
+        first = d.eventually(first_live_bar, "the first live bar noted in the strategy's saved state", 30.0)
+        assert first["first_live_seen"] >= 55 and first["first_live_state_bars"] == 1  # indicators kept, state not
         assert first["first_bar_ts"] < time.time_ns() - 3600 * 10**9  # the first bar came from history
 
         def orders() -> list:
-            try:
-                with LedgerReader.open(ledger_dir(d.data_dir)) as r, r.snapshot() as snap:
-                    return [o for o in snap.orders().values() if o.strategy == "warm"]
-            except LedgerError:
-                return []
+            return read_ledger(d.data_dir, lambda snap: [o for o in snap.orders().values() if o.strategy == "warm"])
 
-        deadline = time.monotonic() + 20
-        while not orders():
-            assert time.monotonic() < deadline, d.log()[-3000:]
-            time.sleep(0.1)
+        d.eventually(orders, "the live order in the ledger", 20.0)
         assert len(orders()) == 1  # the live order only; none of the warm-up's
         assert d.stop() == 0
     finally:

@@ -1,7 +1,6 @@
 """The execution actor driven in-process (a fake context, a real ledger in a temp dir): positions
-marked to the paper book, DAY expiry at the exchange's session close; and, as real processes,
-hundreds of random orders while execution is killed with SIGKILL, after which the ledger must
-still balance to the paisa.
+marked to the paper book, DAY expiry at the exchange's session close, MARKET orders after a restart.
+(Random orders while execution is killed, as real processes: tests/daemon/test_execution.py.)
 
 ``ExecHarness`` (also used by the order-group, risk and warming tests) runs ``ExecutionActor`` with
 a context that records what it publishes and holds its timers until the test runs them.
@@ -10,10 +9,6 @@ a context that records what it publishes and holds its timers until the test run
 from __future__ import annotations
 
 import datetime as dt
-import os
-import random
-import shutil
-import signal
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,13 +25,7 @@ from engine.model.ist import ist_ns
 from engine.config import Config
 from engine.logs import get_logger
 from ipc.messages import Depth, Message, OrderEvent, OrderIntent, OrderState, Position, SubmitOrder, Tick
-from tests.support.daemon import Daemon, short_tmpdir
-from tests.daemon.test_pipeline import (
-    START_CASH,
-    assert_books_balance,
-    assert_every_intent_is_exactly_one_order,
-    ledger_facts,
-)
+from tests.support.ledger import START_CASH
 
 FRIDAY = dt.date(2026, 11, 20)  # an NSE trading day
 
@@ -304,177 +293,6 @@ def test_synthetic_market_never_expires_day_orders(data_dir):
     assert h.actor._check_session_end(ist_ns(FRIDAY + dt.timedelta(days=30), dt.time(15, 30))) == 0
     assert h.ledger.order(order.client_order_id).state is OrderState.ACCEPTED
     h.close()
-
-
-# --------------------------------------------------------------------------------------------
-# Real daemon: random orders while execution is killed
-# --------------------------------------------------------------------------------------------
-
-RANDOM_ORDERS = 300
-
-RANDOM_STRATEGY = '''
-from __future__ import annotations
-
-import random
-
-from actors.strategy.api import Strategy, StrategyParams, StrategyState
-from ipc.messages import OrderEvent, Quote, Tick
-
-_OPEN = {"SUBMITTED", "ACCEPTED", "PARTIALLY_FILLED", "TRIGGERED"}
-
-
-class RandomParams(StrategyParams):
-    every_n_ticks: int = 2
-    max_orders: int = 300
-    seed: int = 11
-    cancel_percent: int = 25
-
-
-class RandomState(StrategyState):
-    ticks: int = 0
-    orders: int = 0
-
-
-class RandomOrders(Strategy):
-    """MARKET and LIMIT orders, both sides, random lots; cancels some of its resting orders."""
-
-    kind = "random_orders"
-    Params = RandomParams
-    State = RandomState
-
-    def on_start(self) -> None:
-        self.rng = random.Random(self.params.seed)
-        self.open: list[str] = []
-
-    def on_tick(self, tick: Tick) -> None:
-        self._act(tick.ltp_paise, tick)
-
-    def on_quote(self, quote: Quote) -> None:
-        self._act(quote.ltp_paise, quote)
-
-    def on_order(self, order: OrderEvent) -> None:
-        if order.state.value in _OPEN:
-            if order.client_order_id not in self.open:
-                self.open.append(order.client_order_id)
-        elif order.client_order_id in self.open:
-            self.open.remove(order.client_order_id)
-
-    def _act(self, ltp: int, cause) -> None:
-        st = self.state
-        st.ticks += 1
-        if st.ticks % self.params.every_n_ticks or st.orders >= self.params.max_orders or ltp <= 0:
-            return
-        inst = self.instrument
-        rng = self.rng
-        st.orders += 1
-        side = rng.choice(("BUY", "SELL"))
-        qty = inst.lot_size_units * rng.randint(1, 5)
-        if rng.random() < 0.5:
-            self.ctx.submit(inst, side, qty, cause=cause)
-        else:
-            tick = inst.tick_paise
-            price = (ltp // tick + rng.randint(-4, 4)) * tick
-            validity = "IOC" if rng.random() < 0.2 else "DAY"
-            self.ctx.submit(inst, side, qty, order_type="LIMIT", price_paise=price, validity=validity, cause=cause)
-        if self.open and rng.randint(1, 100) <= self.params.cancel_percent:
-            self.ctx.cancel(self.open.pop(rng.randrange(len(self.open))))
-'''
-
-
-def random_config(user_dir: Path) -> str:
-    return f"""
-[engine]
-actors = ["feed", "book", "strategy", "risk", "execution"]
-topology = "isolated"
-heartbeat_interval_s = 0.2
-heartbeat_timeout_s = 3.0
-[engine.restart]
-backoff_initial_s = 0.2
-backoff_max_s = 1.0
-max_restarts = 20
-window_s = 60.0
-[log]
-format = "json"
-[feed.synthetic]
-rate_per_s = 600
-underlyings = ["NIFTY"]
-option_strikes_each_side = 1
-stocks = ["RELIANCE"]
-[risk.limits]
-max_orders_per_second = 1000
-max_orders_per_day = 1000000
-max_trades_per_day = 1000000
-max_open_orders = 1000
-[execution]
-starting_cash_paise = {START_CASH}
-[strategy]
-user_dir = "{user_dir}"
-[[strategy.instances]]
-name = "probe"
-kind = "random_orders"
-instrument = "RELIANCE"
-params = {{ every_n_ticks = 2, max_orders = {RANDOM_ORDERS}, seed = 11, cancel_percent = 25 }}
-"""
-
-
-@pytest.fixture
-def root():
-    path = short_tmpdir()
-    yield path
-    if not os.environ.get("SHIKRA_KEEP_TMP"):
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def _accounted(data_dir: Path) -> int:
-    """Intents of the probe that became an order or an audited denial so far."""
-    try:
-        facts = ledger_facts(data_dir)
-    except Exception:
-        return 0
-    denied = {row.args["intent_id"] for _seq, row in facts["audit"]
-              if row.action == "deny_intent" and row.args.get("reason_code") != "DUPLICATE_INTENT"}
-    ordered = {o.intent_id for o in facts["orders"].values() if o.intent_id.startswith("probe-")}
-    return len(ordered | denied)
-
-
-@pytest.mark.slow
-def test_random_orders_with_execution_killed_keep_the_ledger_exact(root):
-    user_dir = root / "strategies"
-    user_dir.mkdir()
-    (user_dir / "random_orders.py").write_text(RANDOM_STRATEGY)
-    d = Daemon(root, random_config(user_dir)).start()
-    rng = random.Random(3)
-    try:
-        d.wait_running()
-        for target in (40, 110, 190):
-            deadline = time.monotonic() + 60
-            while _accounted(d.data_dir) < target + rng.randint(0, 30):
-                assert time.monotonic() < deadline, d.log()[-3000:]
-                assert d.proc.poll() is None, d.log()[-3000:]
-                time.sleep(0.05)
-            victim = d.actor("execution").pid
-            os.kill(victim, signal.SIGKILL)
-            d.wait_for(lambda s: next(a for a in s.actors if a.name == "execution").pid not in (0, victim)
-                       and next(a for a in s.actors if a.name == "execution").state == "ready",
-                       what="execution back")
-        deadline = time.monotonic() + 60
-        while _accounted(d.data_dir) < RANDOM_ORDERS:
-            assert time.monotonic() < deadline, f"{_accounted(d.data_dir)} intents accounted\n{d.log()[-3000:]}"
-            time.sleep(0.2)
-        assert d.stop() == 0
-    finally:
-        d.reap()
-    facts = ledger_facts(d.data_dir)
-    assert_every_intent_is_exactly_one_order(facts)
-    assert_books_balance(facts)  # positions = sum of fills, cash to the paisa, verify() empty
-    # Orders open across a kill went back to the fresh venue: no venue answer was refused by the
-    # state machine, and every cancel got its answer.
-    assert '"illegal_transition"' not in d.log()
-    assert not [o for o in facts["orders"].values() if o.state is OrderState.PENDING_CANCEL]
-    states = {o.state for o in facts["orders"].values()}
-    assert {OrderState.FILLED, OrderState.CANCELED} <= states  # the random mix really ran
-    assert any(o.order_type == "LIMIT" for o in facts["orders"].values())
-    assert facts["wallet"].cash_paise != START_CASH
 
 
 # --------------------------------------------------------------------------------------------

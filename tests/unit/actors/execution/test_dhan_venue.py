@@ -36,6 +36,7 @@ from actors.execution.paper import (
 from engine.credentials import TOKEN_ENV_VAR, Credentials
 from ipc.messages import OrderState
 from tests.support.fake_dhan import CLIENT_ID, TOKEN, FakeDhan
+from tests.support.wait import eventually, stepping
 
 NIFTY_FUT = (2, 55796)
 SAFETY_TIMEOUT_S = 10.0  # a hung test fails here; nothing is asserted about speed
@@ -63,12 +64,9 @@ class Harness:
         self.events.extend(events)
 
     def until(self, done: Callable[[], bool], now_ns: Callable[[], int] = time.time_ns) -> list[VenueEvent]:
-        deadline = time.monotonic() + SAFETY_TIMEOUT_S
-        while not done():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"condition not reached; events so far: {self.events}")
-            self.events.extend(self.venue.poll(now_ns()))
-            time.sleep(0.002)
+        """Poll the venue, keeping what it reports, until ``done`` holds; returns every event so far."""
+        eventually(stepping(lambda: self.events.extend(self.venue.poll(now_ns())), done), "condition",
+                   SAFETY_TIMEOUT_S, lambda: f"events so far: {self.events}", poll_s=0.002)
         return self.events
 
     def of(self, kind: type, cid: str | None = None) -> list[VenueEvent]:

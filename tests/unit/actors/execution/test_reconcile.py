@@ -30,6 +30,7 @@ from ipc.messages import (
     Tick,
 )
 from tests.support.fake_dhan import CLIENT_ID, TOKEN, FakeDhan
+from tests.support.wait import eventually, stepping
 from tests.unit.actors.execution.test_actor import FakeCtx
 
 SAFETY_TIMEOUT_S = 15.0  # a hung test fails here; nothing is asserted about speed
@@ -69,12 +70,12 @@ class Live:
         self.actor.on_stop()
 
     def until(self, done: Callable[[], bool], what: str = "condition") -> None:
-        deadline = time.monotonic() + SAFETY_TIMEOUT_S
-        while not done():
-            assert time.monotonic() < deadline, f"{what} not reached"
+        """Poll the venue and run what is due (as the host would) until ``done`` holds."""
+        def turn() -> None:
             self.actor._poll_venue()
             self.ctx.run_soon()
-            time.sleep(0.005)
+
+        eventually(stepping(turn, done), what, SAFETY_TIMEOUT_S, poll_s=0.005)
 
     def retry_timers(self) -> None:
         """Run the one-shot timers (reconciliation retries), as time passing would."""
@@ -157,10 +158,10 @@ def test_intent_held_past_the_limit_is_recorded_rejected_with_the_reason(tmp_pat
         intent = h.intent(RELIANCE, "BUY", 10, 150000)
         h.submit(intent)
         h.until(lambda: h.actor._reconcile_failures >= 1, "a failed reconciliation")
-        time.sleep(0.06)
-        h.actor._live_expire_held()
-        order = h.order_of(intent)
-        assert order is not None and order.state is OrderState.REJECTED and order.reason_code == "NOT_RECONCILED"
+        order = eventually(stepping(h.actor._live_expire_held, lambda: (o := h.order_of(intent)) is not None
+                                    and o.state is OrderState.REJECTED and o),
+                           "the intent rejected once its 0.05 s hold is over", SAFETY_TIMEOUT_S, poll_s=0.005)
+        assert order.reason_code == "NOT_RECONCILED"
         assert "first reconciliation with Dhan" in order.reason and "transport" in order.reason
         assert fake.place_requests() == []
     finally:

@@ -1,19 +1,13 @@
 """Capture files and replay: the format round-trips, a cut file is read up to the cut, replay keeps
-the recorded pace, and a recorded session drives the whole engine again."""
+the recorded pace. (A recorded session driving the whole engine: tests/daemon/test_capture_replay.py.)"""
 
 from __future__ import annotations
-
-import shutil
-import subprocess
-import sys
 
 import pytest
 
 from actors.feed.capture import HEADER, CaptureError, CaptureReader, CaptureWriter
 from actors.feed.sources import ReplaySource
 from engine.config import parse_config
-from tests.support.daemon import Daemon, short_tmpdir
-from tests.daemon.test_pipeline import assert_books_balance, ledger_facts, wait_for_fills
 
 
 def test_capture_round_trips_frames_and_receive_times(tmp_path):
@@ -89,50 +83,3 @@ def test_replay_at_recorded_pace_waits_the_recorded_gaps(tmp_path, monkeypatch):
     assert len(emitted) == 4 and src.done
     waited = [d for d in clock.delays if d > 0]
     assert [round(d * 1e9) for d in waited] == [5_000_000, 20_000_000, 1_000_000]
-
-
-def test_a_recorded_session_replays_through_the_whole_engine():
-    root = short_tmpdir()
-    try:
-        cap = root / "session.cap"
-        out = subprocess.run([sys.executable, "-m", "engine.cli", "record", "--out", str(cap), "--seconds", "3",
-                              "--data-dir", str(root / "rec")], capture_output=True, text=True, timeout=60)
-        assert out.returncode == 0, out.stderr[-2000:]
-        frames = list(CaptureReader(cap))
-        assert len(frames) > 300
-        inspect = subprocess.run([sys.executable, "-m", "engine.cli", "capture", "inspect", str(cap), "--json",
-                                  "--data-dir", str(root / "rec")], capture_output=True, text=True, timeout=60)
-        assert inspect.returncode == 0 and '"type":"Quote"' in inspect.stdout
-        config = f"""
-[engine]
-actors = ["feed", "book", "strategy", "risk", "execution"]
-[log]
-format = "json"
-[feed]
-source = "replay"
-[feed.replay]
-path = "{cap}"
-pace = "fast"
-loop = true
-[risk]
-market_hours = "always"
-[risk.limits]
-max_orders_per_second = 1000
-max_orders_per_day = 1000000
-max_trades_per_day = 1000000
-[[strategy.instances]]
-name = "probe"
-kind = "probe"
-instrument = "RELIANCE"
-params = {{ every_n_ticks = 5 }}
-"""
-        d = Daemon(root, config).start()
-        try:
-            d.wait_running()
-            wait_for_fills(d, 5)
-            assert d.stop() == 0
-        finally:
-            d.reap()
-        assert_books_balance(ledger_facts(d.data_dir))
-    finally:
-        shutil.rmtree(root, ignore_errors=True)

@@ -1,5 +1,5 @@
-"""The live Dhan feed source against a loopback Dhan server, the credentials loader, and the real
-daemon recording a live session that replays bit-identical."""
+"""The live Dhan feed source against a loopback Dhan server, and the credentials loader. (The real
+daemon on that server: tests/daemon/test_feed_dhan.py.)"""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import logging
 import os
 import random
 import selectors
-import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from actors.feed.capture import CaptureReader
 from actors.feed import wire
 from actors.feed.decode import FrameDecoder
 from actors.feed.dhan import (
@@ -42,9 +40,9 @@ from engine.credentials import (
 )
 from engine.logs import scrub
 from engine.market import prepare_instruments
-from ipc.messages import BookUpdate, Depth, FeedDisconnected, Quote, Tick
-from tests.support.daemon import Daemon, Watcher, short_tmpdir
+from ipc.messages import Depth, FeedDisconnected, Quote, Tick
 from tests.support.fake_dhan_feed import CLIENT_ID, TOKEN, FakeDhanFeed
+from tests.support.wait import eventually, stepping
 
 CREDS = Credentials(CLIENT_ID, TOKEN)
 FAST = DhanTiming(connect_timeout_s=2.0, close_timeout_s=0.5, reconnect_initial_s=0.02,
@@ -128,21 +126,22 @@ class MiniLoop:
         self.sel.unregister(fd)
 
     def run_until(self, predicate: Callable[[], bool], timeout_s: float = 5.0, what: str = "condition") -> None:
-        deadline = time.monotonic() + timeout_s
-        while not predicate():
-            now = time.monotonic()
-            if now > deadline:
-                raise AssertionError(f"timed out waiting for {what}; log:\n" + "\n".join(self.log.lines()[-20:]))
-            wait = min(deadline - now, 0.05, max(0.0, self.timers[0][0] - now) if self.timers else 0.05)
-            for key, _ in self.sel.select(wait):
-                key.data()
-            while self.timers and self.timers[0][0] <= time.monotonic():
-                due, _, t, interval, fn = heapq.heappop(self.timers)
-                if t.cancelled:
-                    continue
-                fn()
-                if interval:
-                    heapq.heappush(self.timers, (due + interval, next(self.seq), t, interval, fn))
+        """Run the loop (ready fds, due timers) until ``predicate`` holds."""
+        eventually(stepping(self._turn, predicate), what, timeout_s,
+                   lambda: "log:\n" + "\n".join(self.log.lines()[-20:]), poll_s=0)
+
+    def _turn(self) -> None:
+        """One turn: wait for a ready fd at most until the next timer (50 ms at most), then run what is due."""
+        wait = min(0.05, max(0.0, self.timers[0][0] - time.monotonic()) if self.timers else 0.05)
+        for key, _ in self.sel.select(wait):
+            key.data()
+        while self.timers and self.timers[0][0] <= time.monotonic():
+            due, _, t, interval, fn = heapq.heappop(self.timers)
+            if t.cancelled:
+                continue
+            fn()
+            if interval:
+                heapq.heappush(self.timers, (due + interval, next(self.seq), t, interval, fn))
 
 
 def dhan_config(url: str, instruments: list[str], mode: str = "ticker", stall_timeout_s: float = 5.0,
@@ -518,85 +517,6 @@ def test_source_reads_credentials_from_the_configured_file_only_when_private(
 
 
 # --------------------------------------------------------------------------------------------
-# End to end: the real daemon on the loopback server
-# --------------------------------------------------------------------------------------------
-
-
-def daemon_config(url: str, capture: Path | str = "", topology: str = "isolated") -> str:
-    return f"""
-[engine]
-actors = ["feed", "book"]
-topology = "{topology}"
-colocated = ["feed", "book"]
-heartbeat_interval_s = 0.2
-heartbeat_timeout_s = 5.0
-stop_timeout_s = 10.0
-[log]
-format = "json"
-[feed]
-source = "dhan"
-record_path = "{capture}"
-[feed.dhan]
-url = "{url}"
-mode = "full"
-instruments = ["RELIANCE", "HDFCBANK", "IDX_I:13"]
-stall_timeout_s = 60.0
-"""
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("topology", ["isolated", "co-located"])
-def test_daemon_with_dhan_source_publishes_book_updates_and_records_a_bit_identical_capture(topology: str) -> None:
-    root = short_tmpdir("sk-dhan-")
-    capture = root / "live.cap"
-    srv = FakeDhanFeed(stream_interval_s=0.02).start()
-    srv.pause()
-    d = Daemon(root, daemon_config(srv.url, capture, topology),
-               env={CLIENT_ID_ENV_VAR: CLIENT_ID, TOKEN_ENV_VAR: TOKEN}).start()
-    watcher: Watcher | None = None
-    try:
-        d.wait_running()
-        srv.wait_until(lambda: len(srv.subscriptions()) == 1, 20.0, "the daemon to subscribe")
-        watcher = Watcher([d.endpoints(("feed", "book", "supervisor")).pub("book")], [b"book."])
-        srv.resume()
-        first = watcher.collect(lambda got: any(isinstance(m, BookUpdate) for m in got))
-        srv.pause()
-        final = {(p.segment, p.security_id): p.ltp_paise for p in srv.sent_packets}
-        assert len(final) == 3
-
-        def books_show_the_last_packets(got: list) -> bool:
-            return {(m.segment, m.security_id) for m in first + got if isinstance(m, BookUpdate)
-                    and final.get((m.segment, m.security_id)) == m.last_price_paise} == set(final)
-
-        if not books_show_the_last_packets([]):
-            watcher.collect(books_show_the_last_packets)
-        assert d.stop() == 0
-        log = d.log()
-        assert TOKEN not in log and '"feed_subscribed"' in log
-        frames = [frame for _, frame in CaptureReader(capture)]
-        assert frames == srv.sent_frames
-        assert [r for _, r in srv.requests][-1] == {"RequestCode": 12}
-    finally:
-        if watcher is not None:
-            watcher.close()
-        d.reap()
-        srv.stop()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.mark.slow
-def test_daemon_without_dhan_credentials_exits_with_a_config_error_naming_the_fix() -> None:
-    root = short_tmpdir("sk-dhan-")
-    d = Daemon(root, daemon_config("ws://127.0.0.1:9"), env={CLIENT_ID_ENV_VAR: "", TOKEN_ENV_VAR: ""}).start()
-    try:
-        assert d.proc is not None and d.proc.wait(timeout=30) == 78  # EX_CONFIG: a restart will not help
-        assert TOKEN_ENV_VAR in d.log() and "[credentials] file" in d.log()
-    finally:
-        d.reap()
-        shutil.rmtree(root, ignore_errors=True)
-
-
-# --------------------------------------------------------------------------------------------
 # Instruments added at run time (an option a strategy picks at entry)
 # --------------------------------------------------------------------------------------------
 
@@ -625,51 +545,3 @@ def test_adding_past_the_connection_limit_is_refused_and_adds_nothing(rigs) -> N
     with pytest.raises(ValueError, match="at most 5000"):
         rig.source.add_instruments(too_many)
     assert len(rig.source.instruments) == 2
-
-
-STRATEGY_SUBSCRIBING = '''
-from actors.strategy.api import Strategy
-
-
-class PicksTcs(Strategy):
-    kind = "picks_tcs"
-
-    def on_start(self):
-        self.seen = 0
-        self.ctx.subscribe(self.ctx.resolve("TCS"))   # not in feed.dhan.instruments
-
-    def on_quote(self, quote):  # the feed runs in "full" mode: quotes, not ticker packets
-        if quote.security_id == 11536:
-            self.seen += 1
-            if self.seen == 3:
-                self.ctx.log.info("picked_instrument_ticks", security_id=quote.security_id)
-'''
-
-
-@pytest.mark.slow
-def test_a_strategy_subscribing_an_instrument_at_run_time_gets_it_from_the_live_feed() -> None:
-    root = short_tmpdir("sk-dhan-")
-    (root / "strategies").mkdir()
-    (root / "strategies" / "picks.py").write_text(STRATEGY_SUBSCRIBING)
-    srv = FakeDhanFeed(stream_interval_s=0.05).start()
-    config = daemon_config(srv.url).replace('actors = ["feed", "book"]', 'actors = ["feed", "book", "strategy"]') + f"""
-[strategy]
-user_dir = "{root / 'strategies'}"
-[[strategy.instances]]
-name = "picks"
-kind = "picks_tcs"
-"""
-    d = Daemon(root, config, env={CLIENT_ID_ENV_VAR: CLIENT_ID, TOKEN_ENV_VAR: TOKEN}).start()
-    try:
-        d.wait_running()
-        srv.wait_until(lambda: any(i["SecurityId"] == "11536" for s in srv.subscriptions()
-                                   for i in s["InstrumentList"]), 30.0, "TCS to be subscribed")
-        deadline = time.monotonic() + 30
-        while '"picked_instrument_ticks"' not in d.log():
-            assert time.monotonic() < deadline, d.log()[-3000:]
-            time.sleep(0.1)
-        assert d.stop() == 0
-    finally:
-        d.reap()
-        srv.stop()
-        shutil.rmtree(root, ignore_errors=True)

@@ -79,6 +79,8 @@ def child_writer(path: str, durability: str, round_no: int) -> None:
 def kill_at_a_random_moment(path: Path, durability: str, round_no: int, rng: random.Random) -> list[str]:
     """Run the child writer, SIGKILL it after a random number of commits plus a random delay;
     return the commit lines it reported before dying."""
+    from tests.support.wait import eventually  # here: this module also runs as the child, outside the tests package
+
     proc = subprocess.Popen([sys.executable, __file__, str(path), durability, str(round_no)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines: list[str] = []
@@ -93,8 +95,7 @@ def kill_at_a_random_moment(path: Path, durability: str, round_no: int, rng: ran
     thread = threading.Thread(target=drain, daemon=True)
     thread.start()
     target = rng.randint(10, 400)
-    while len(lines) < target and not done.is_set():
-        time.sleep(0.001)
+    eventually(lambda: len(lines) >= target or done.is_set(), f"{target} commits reported", poll_s=0.001)
     time.sleep(rng.random() * 0.004)  # not an assertion: lands the kill anywhere in the loop
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait(timeout=30)
