@@ -6,16 +6,13 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import signal
 from pathlib import Path
-
-import pytest
 
 from engine.config import Config, ExecutionConfig, RiskConfig, StrategyConfig
 from ipc.messages import OrderState
 from tests.support.config import daemon_config, strategy_instance, synthetic_feed, unlimited_limits
-from tests.support.daemon import Daemon, short_tmpdir
+from tests.support.daemon import Daemon
 from tests.support.ledger import (
     START_CASH,
     assert_books_balance,
@@ -102,14 +99,6 @@ def random_config(user_dir: Path) -> Config:
         strategy=StrategyConfig(user_dir=str(user_dir), instances=[strategy_instance(
             "probe", "random_orders", "RELIANCE", every_n_ticks=2, max_orders=RANDOM_ORDERS, seed=11,
             cancel_percent=25)]))
-
-
-@pytest.fixture
-def root():
-    path = short_tmpdir()
-    yield path
-    if not os.environ.get("SHIKRA_KEEP_TMP"):
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def _accounted(data_dir: Path) -> int:

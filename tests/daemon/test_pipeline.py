@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import random
-import shutil
 import signal
 
 import pytest
@@ -13,7 +12,7 @@ import pytest
 from engine.ledger import LedgerReader, ledger_dir
 from ipc.messages import OrderDenied, OrderState
 from tests.support.config import paper_config
-from tests.support.daemon import Daemon, Watcher, short_tmpdir
+from tests.support.daemon import Daemon, Watcher
 from tests.support.ledger import (
     assert_books_balance,
     assert_every_intent_is_exactly_one_order,
@@ -23,14 +22,6 @@ from tests.support.ledger import (
 )
 
 NAMES = ("feed", "book", "strategy", "risk", "execution", "supervisor")
-
-
-@pytest.fixture
-def root():
-    path = short_tmpdir()
-    yield path
-    if not os.environ.get("SHIKRA_KEEP_TMP"):  # keep the daemon log and ledger to debug a failure
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def probe_state(data_dir):

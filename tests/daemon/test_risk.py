@@ -3,16 +3,12 @@ and only an explicit release lifts it."""
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 import sys
 
-import pytest
-
 from engine.config import RiskConfig, StrategyConfig
 from tests.support.config import daemon_config, strategy_instance, synthetic_feed, unlimited_limits
-from tests.support.daemon import Daemon, short_tmpdir
+from tests.support.daemon import Daemon
 from tests.support.ledger import assert_books_balance, ledger_facts, read_ledger, wait_for_fills
 
 CONFIG = daemon_config(
@@ -20,14 +16,6 @@ CONFIG = daemon_config(
     risk=RiskConfig(limits=unlimited_limits(daily_max_loss_paise=300)),
     strategy=StrategyConfig(instances=[
         strategy_instance("probe", "probe", "RELIANCE", every_n_ticks=3, qty_lots=5)]))
-
-
-@pytest.fixture
-def root():
-    path = short_tmpdir()
-    yield path
-    if not os.environ.get("SHIKRA_KEEP_TMP"):
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def trading_state(d: Daemon):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -16,7 +15,7 @@ from ipc import codec
 from ipc.messages import OrderIntent, Tick
 from engine.config import Config, RestartConfig
 from tests.support.config import daemon_config, engine_section
-from tests.support.daemon import Daemon, Watcher, pid_alive, short_tmpdir
+from tests.support.daemon import Daemon, Watcher, pid_alive
 from tests.support.wait import eventually
 
 FLOW_ACTORS = ("source", "relay", "sink")
@@ -35,20 +34,13 @@ def flow_config(topology: str = "isolated", **engine_fields: object) -> Config:
 
 
 @pytest.fixture
-def workdir():
-    root = short_tmpdir()
-    yield root
-    shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-def daemon_factory(workdir):
+def daemon_factory(root):
     started: list[Daemon] = []
 
     def make(config: Config, env: dict[str, str] | None = None, sub: str = "") -> Daemon:
-        root = workdir / sub if sub else workdir
-        root.mkdir(exist_ok=True)
-        d = Daemon(root, config, env).start()
+        where = root / sub if sub else root
+        where.mkdir(exist_ok=True)
+        d = Daemon(where, config, env).start()
         started.append(d)
         return d
 
@@ -181,8 +173,8 @@ def test_second_daemon_on_the_same_data_dir_refuses_to_start(daemon_factory):
     assert d.status().state == "running"
 
 
-def test_systemd_notify_socket_gets_ready_watchdog_and_stopping(daemon_factory, workdir):
-    path = str(workdir / "notify.sock")
+def test_systemd_notify_socket_gets_ready_watchdog_and_stopping(daemon_factory, root):
+    path = str(root / "notify.sock")
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     sock.bind(path)
     sock.settimeout(0.2)

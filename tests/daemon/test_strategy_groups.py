@@ -3,17 +3,12 @@ execution puts the hedges on first, and a group with a denied leg sends no leg a
 
 from __future__ import annotations
 
-import os
-import shutil
-
-import pytest
-
 from actors.risk.limits import RiskLimits
 from actors.risk.usage import read_usage
 from engine.config import Config, RiskConfig, StrategyConfig
 from ipc.messages import GroupState, OrderState
 from tests.support.config import daemon_config, strategy_instance, synthetic_feed
-from tests.support.daemon import Daemon, short_tmpdir
+from tests.support.daemon import Daemon
 from tests.support.ledger import audit_rows, read_ledger
 
 
@@ -25,14 +20,6 @@ def condor_config(max_open_orders: int) -> Config:
         strategy=StrategyConfig(instances=[strategy_instance(
             "condor", "iron_condor", underlying="NIFTY", entry_time_ist="00:00:00", entry_cutoff_ist="23:58:00",
             square_off_ist="23:59:00", max_entries_per_day=50)]))
-
-
-@pytest.fixture
-def root():
-    path = short_tmpdir("sk-grp-")
-    yield path
-    if not os.environ.get("SHIKRA_KEEP_TMP"):
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def test_iron_condor_is_one_group_with_the_hedges_filled_before_the_short_legs_are_sent(root) -> None:

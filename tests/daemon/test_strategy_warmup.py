@@ -4,19 +4,16 @@ live tick, and nothing else survives it (no orders, no saved state, no published
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import time
 from pathlib import Path
 
 import msgspec
-import pytest
 
 from engine.backtest import write_synthetic_capture
 from engine.config import Config, StrategyConfig
 from tests.support.config import daemon_config, strategy_instance, synthetic_feed
-from tests.support.daemon import Daemon, short_tmpdir
-from tests.support.ledger import read_ledger
+from tests.support.daemon import Daemon
+from tests.support.ledger import audit_rows, read_ledger
 
 
 # Counts bars outside its state (what warm-up keeps) and inside it (what warm-up must not keep),
@@ -60,14 +57,6 @@ class WarmProbe(Strategy):
 '''
 
 
-@pytest.fixture
-def root():
-    path = short_tmpdir("sk-warm-")
-    yield path
-    if not os.environ.get("SHIKRA_KEEP_TMP"):
-        shutil.rmtree(path, ignore_errors=True)
-
-
 def config(user_dir: Path, capture: Path) -> Config:
     return daemon_config(feed=synthetic_feed(["RELIANCE"], rate_per_s=200), strategy=StrategyConfig(
         user_dir=str(user_dir), warmup_capture=str(capture),
@@ -102,11 +91,14 @@ def test_indicators_warm_up_from_a_capture_and_only_live_bars_trade(root) -> Non
         assert first["first_live_seen"] >= 55 and first["first_live_state_bars"] == 1  # indicators kept, state not
         assert first["first_bar_ts"] < time.time_ns() - 3600 * 10**9  # the first bar came from history
 
-        def orders() -> list:
-            return read_ledger(d.data_dir, lambda snap: [o for o in snap.orders().values() if o.strategy == "warm"])
+        def intents() -> set[str]:  # orders, and denials (one that reaches risk before its first price is)
+            ordered = read_ledger(d.data_dir, lambda snap: {o.intent_id for o in snap.orders().values()
+                                                            if o.strategy == "warm"})
+            return ordered | {r.args["intent_id"] for r in audit_rows(d.data_dir, "deny_intent")
+                              if r.args.get("strategy") == "warm"}
 
-        d.eventually(orders, "the live order in the ledger", 20.0)
-        assert len(orders()) == 1  # the live order only; none of the warm-up's
+        d.eventually(intents, "the live intent in the ledger (an order or a denial)", 20.0)
+        assert len(intents()) == 1  # the live intent only; none of the warm-up's
         assert d.stop() == 0
     finally:
         d.reap()
