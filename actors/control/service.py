@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import grpc
 import msgspec
@@ -44,15 +44,15 @@ from actors.control.bridge import Answer, Bridge
 from actors.control.config import ControlConfig, split_listen
 from actors.control.convert import Refusal
 from actors.control.operations import Operations, reply_summary
+from actors.risk.limits import RiskLimits
 from actors.risk.usage import read_usage
 from engine.control_api import control_pb2 as pb
 from engine.control_api import control_pb2_grpc as rpc
-from engine.instruments import Instrument, InstrumentTable
 from engine.ledger import LedgerError, LedgerReader, LedgerSnapshot, is_open_order, ledger_dir
 from engine.logs import Log
-from engine.market import UnknownInstrument, resolve_instrument, today_ist
-from engine.status import KillSwitchStatus, read_status
-from engine.supervisor import KILL_SWITCH_FILE
+from engine.model.instruments import Instrument, InstrumentTable
+from engine.model.lookup import UnknownInstrument, resolve_instrument, today_ist
+from engine.status_file import KILL_SWITCH_FILE, KillSwitchStatus, read_status
 from ipc.messages import (
     AddUser,
     EngageKillSwitch,
@@ -67,6 +67,9 @@ from ipc.messages import (
     RevokeUser,
 )
 from ipc.topics import SEGMENT_CODES
+
+if TYPE_CHECKING:
+    from engine.config import Config
 
 T = TypeVar("T")
 EXECUTION = "execution"
@@ -162,11 +165,9 @@ class ControlApi(Operations):
     """The API's behaviour; the servicer classes below only route calls here by method name."""
 
     def __init__(self, settings: ControlConfig, bridge: Bridge, engine: EngineSide, data_dir: Path,
-                 run_dir: Path, instruments: InstrumentTable, log: Log, config: Any = None) -> None:
+                 run_dir: Path, instruments: InstrumentTable, log: Log, config: Config | None = None) -> None:
         """``config`` is the engine's Config (its [risk.limits] is the baseline of GetRiskLimits)."""
-        from engine.config import Config
-
-        self.config = config if config is not None else Config()
+        self.config_limits: RiskLimits = config.risk.limits if config is not None else RiskLimits()
         self.settings = settings
         self.bridge = bridge
         self.engine = engine

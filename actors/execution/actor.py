@@ -59,12 +59,13 @@ from engine.ledger import (
     UserRevoked,
     ledger_dir,
 )
-from engine.market import open_instruments
 from engine.model.calendar import CALENDAR_REFRESH_S, CalendarError, CalendarSource, SessionCalendar, market_hours
+from engine.model.lookup import open_instruments
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
 from ipc.messages import (
     AddUser,
+    DenialRecorded,
     CancelAllOrders,
     CancelOrder,
     Depth,
@@ -89,6 +90,8 @@ GROUP_RESUME_DELAY_S = 1.0  # after a restart, before a group's unrecorded order
 FRESH_VENUE_WAIT_NS = 10_000_000_000  # after a start, orders wait this long at most for a first book
 DHAN_POLL_INTERVAL_S = 0.05  # the live venue also wakes us through its fd; this is the backstop
 TERMINAL = TERMINAL_ORDER_STATES
+RISK = "risk"
+DENIALS_REMEMBERED = 20_000  # recent denial intent ids: a re-sent denial is recorded once
 LEDGER_STATS_INTERVAL_S = 5.0  # how often the commit-latency histogram goes out for the metrics
 
 
@@ -124,7 +127,7 @@ class ExecutionActor(LiveTrading, Actor):
     # Start-up -----------------------------------------------------------------------------------
     def on_start(self) -> None:
         cfg = self.ctx.config
-        self.table = open_instruments(cfg, self.ctx.data_dir)
+        self.table = open_instruments(cfg.instruments.master, self.ctx.data_dir)
         self.ledger = Ledger.open(ledger_dir(self.ctx.data_dir), cfg.ledger)
         now = time.time_ns()
         self.live = cfg.execution.venue == "dhan"
@@ -184,6 +187,7 @@ class ExecutionActor(LiveTrading, Actor):
         self._fresh_until_ns = 0 if self.live else now + FRESH_VENUE_WAIT_NS
         if not self.live:
             self.ctx.call_later(FRESH_VENUE_WAIT_NS / 1e9, self._end_fresh_wait)
+        self._denials_recorded = self._recent_denials()
         self.ledger.start_background_sync()
         if cfg.execution.ack_latency_us > 0:
             self.ctx.every(max(0.0005, cfg.execution.ack_latency_us / 2e6), self._poll_venue)
@@ -854,6 +858,28 @@ class ExecutionActor(LiveTrading, Actor):
 
     # Records for others -------------------------------------------------------------------------
     def on_order_denied(self, msg: OrderDenied) -> None:
+        """Write risk's denial to the audit once, and say so: risk re-sends a denial until this
+        acknowledgement arrives, so the same one can come twice (also across our restart)."""
+        if msg.intent_id in self._denials_recorded:
+            self.ctx.send(RISK, DenialRecorded(msg.intent_id, self.ctx.now_ns()))
+            return
+        self._record_denial(msg)
+        self._denials_recorded[msg.intent_id] = None
+        if len(self._denials_recorded) > DENIALS_REMEMBERED:
+            del self._denials_recorded[next(iter(self._denials_recorded))]
+        self.ctx.send(RISK, DenialRecorded(msg.intent_id, self.ctx.now_ns()))
+
+    def _recent_denials(self) -> dict[str, None]:
+        """Intent ids of the denials among the newest audit rows (insertion-ordered, oldest first):
+        what a re-sent denial is checked against after a restart."""
+        last = self.ledger.reader()
+        with last.snapshot() as snap:
+            top = snap.last_audit_seq()
+            rows = snap.audit(max(1, top - DENIALS_REMEMBERED + 1), DENIALS_REMEMBERED)
+        return {row.args["intent_id"]: None for _seq, row in rows
+                if row.action == "deny_intent" and "intent_id" in row.args}
+
+    def _record_denial(self, msg: OrderDenied) -> None:
         self.ledger.append([AuditRecord(who="risk", action="deny_intent",
                                         args={"intent_id": msg.intent_id, "strategy": msg.strategy,
                                               "instrument": fsm.instrument_label(msg.segment, msg.security_id),

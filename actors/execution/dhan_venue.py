@@ -152,7 +152,7 @@ from actors.execution.paper import (
 )
 from engine.credentials import TOKEN_ENV_VAR, CLIENT_ID_ENV_VAR, Credentials
 from engine.logs import Log, get_logger
-from engine.money import format_paise
+from engine.model.money import format_paise
 from ipc.messages import Depth, OrderState, Quote, Tick
 from ipc.topics import SEGMENT_NAMES
 

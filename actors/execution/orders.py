@@ -45,7 +45,7 @@ from typing import Final, Union
 import msgspec
 from msgspec import structs
 
-from engine.money import AvgPrice, format_paise, is_on_tick
+from engine.model.money import AvgPrice, format_paise, is_on_tick
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc.messages import OrderEvent, OrderIntent, OrderState, OrderType, Product, Side, Validity
 from ipc.topics import SEGMENT_NAMES

@@ -121,7 +121,7 @@ from actors.execution.orders import (
     instrument_label,
 )
 from actors.execution.orders import Fill as FillEvent
-from engine.money import Rounding, apply_rate, div_round, format_paise
+from engine.model.money import Rounding, apply_rate, div_round, format_paise
 from ipc.messages import Depth, Quote, Tick
 from ipc.messages import Fill as FillMessage
 

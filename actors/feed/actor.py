@@ -10,9 +10,9 @@ from actors.base import Actor, ActorConfigError, ActorContext
 from actors.feed.capture import CaptureError, CaptureWriter, FrameBlock
 from actors.feed.decode import FrameDecoder
 from actors.market_batch import MarketBatch
-from engine.instruments import tick_sizes
-from engine.market import open_instruments, today_ist
 from engine.model.calendar import CALENDAR_REFRESH_S, CalendarError, CalendarSource
+from engine.model.instruments import tick_sizes
+from engine.model.lookup import open_instruments, today_ist
 from ipc import topics
 from ipc.messages import (
     Depth,
@@ -51,7 +51,7 @@ class FeedActor(Actor):
 
     def on_start(self) -> None:
         cfg = self.ctx.config
-        table = open_instruments(cfg, self.ctx.data_dir)
+        table = open_instruments(cfg.instruments.master, self.ctx.data_dir)
         self.decoder = FrameDecoder(tick_sizes(table), ltt_epoch_is_ist=cfg.feed.dhan.ltt_epoch_is_ist)
         try:
             self.source = self._make_source(cfg, table)

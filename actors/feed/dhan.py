@@ -37,7 +37,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
 import msgspec
@@ -45,11 +45,13 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from actors.feed import wire
-from engine.config import Config, DhanFeedConfig
 from engine.credentials import TOKEN_ENV_VAR, CLIENT_ID_ENV_VAR, Credentials, load_credentials
-from engine.instruments import InstrumentTable
-from engine.market import resolve_instrument
+from engine.model.instruments import InstrumentTable
+from engine.model.lookup import resolve_instrument
 from ipc.topics import SEGMENT_CODES, SEGMENT_NAMES
+
+if TYPE_CHECKING:
+    from engine.config import Config, DhanFeedConfig
 
 Emit = Callable[[bytes, int], None]
 OnFatal = Callable[[int, str], None]

@@ -31,9 +31,8 @@ from actors.risk.overrides import (
 )
 from actors.risk.monitors import ActionKind, PostTradeMonitor, exit_intent, to_risk_action
 from actors.risk.usage import RiskUsage, write_usage
-from engine.logs import Throttle
 from engine.ledger import REHEARSAL_INTENT_ID, LedgerError, LedgerReader, ledger_dir
-from engine.market import open_instruments
+from engine.logs import Throttle
 from engine.model.calendar import (
     CALENDAR_REFRESH_S,
     AlwaysOpenCalendar,
@@ -46,10 +45,12 @@ from engine.model.calendar import (
     write_calendar_status,
 )
 from engine.model.ist import ist_day, ist_day_number
+from engine.model.lookup import open_instruments
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
 from ipc.messages import (
     CalendarStatus,
+    DenialRecorded,
     CancelAllOrders,
     Fill,
     GroupEvent,
@@ -73,6 +74,7 @@ from ipc.messages import (
 EXECUTION = "execution"
 MAX_RESENDS = 30
 RESEND_AFTER_S = 1.0
+MAX_UNACKED_DENIALS = 10_000  # denials awaiting execution's acknowledgement (bounded memory)
 # Order and fill events reach risk over PUB/SUB, which may drop (a slow joiner at start, a restart of
 # execution). The ledger is the truth: risk re-reads it this often for orders it still counts as open
 # and for positions.
@@ -101,6 +103,9 @@ class RiskActor(Actor):
         # At-least-once to execution, which dedups by intent id (in the ledger): exactly one order
         # per approved intent even if execution dies with our message in its socket buffer.
         self.unacked: dict[str, tuple[SubmitOrder | SubmitGroup, float, int]] = {}
+        # Denials sent to execution for the audit, by intent id, until it says it recorded them:
+        # one sent while execution is being restarted would otherwise vanish with its old socket.
+        self.unacked_denials: dict[str, tuple[OrderDenied, float]] = {}
         self.leg_groups: dict[str, str] = {}  # leg intent id -> its group's key in ``unacked``
         self._deny_log = Throttle()
         # Positions to close after a kill-and-flatten, retried until flat (see _flatten_step).
@@ -137,7 +142,7 @@ class RiskActor(Actor):
             self.calendar = self.calendar_source.calendar
         else:
             remove_calendar_status(self.ctx.run_dir)
-        self.table = open_instruments(cfg, self.ctx.data_dir)
+        self.table = open_instruments(cfg.instruments.master, self.ctx.data_dir)
         cash = cfg.execution.starting_cash_paise
         status = trading.RiskStatus()
         positions: list[Position] = []
@@ -286,10 +291,19 @@ class RiskActor(Actor):
                 self.unacked[intent_id] = (msg, time.monotonic(), tries + 1)
                 self.log.warning("order_resent", intent_id=intent_id, reason="no acknowledgement from execution")
                 self.ctx.send(EXECUTION, msg)
+        for intent_id, (denied, sent) in list(self.unacked_denials.items()):
+            if sent < cutoff:  # no cap on tries: execution records each denial once (see on_order_denied there)
+                self.unacked_denials[intent_id] = (denied, time.monotonic())
+                self.ctx.send(EXECUTION, denied)
 
     def _deny(self, intent: Any, denial: Denial, now: int) -> None:
         denied = to_order_denied(intent, denial, now, getattr(intent, "ts_init_ns", now))
         self.ctx.publish(topics.RISK_DENIED.encode(), denied)
+        if len(self.unacked_denials) >= MAX_UNACKED_DENIALS:  # execution gone for long: keep the newest
+            oldest = next(iter(self.unacked_denials))
+            del self.unacked_denials[oldest]
+            self.log.error("denial_not_recorded", intent_id=oldest, reason="execution did not acknowledge it")
+        self.unacked_denials[denied.intent_id] = (denied, time.monotonic())
         self.ctx.send(EXECUTION, denied)
         suppressed = self._deny_log.allow((denied.strategy, denied.reason_code))
         if suppressed is not None:
@@ -298,6 +312,9 @@ class RiskActor(Actor):
 
     def on_order_denied(self, msg: OrderDenied) -> None:
         """A denial routed back to us (co-located): nothing to do."""
+
+    def on_denial_recorded(self, msg: DenialRecorded) -> None:
+        self.unacked_denials.pop(msg.intent_id, None)
 
     # Post-trade ---------------------------------------------------------------------------------
     def on_order_event(self, msg: OrderEvent) -> None:

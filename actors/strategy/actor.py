@@ -15,11 +15,11 @@ from actors.strategy.api import (DEFAULT_GROUP_TIMEOUT_MS, BadParams, GroupLegOr
                                  parse_params)
 from actors.strategy.registry import UnknownStrategy, resolve
 from actors.strategy.runtime import RuntimeFileError, StrategyOverride, load_overrides, save_overrides
-from engine.instruments import InstrumentTable
 from engine.ledger import LedgerError, LedgerReader, ledger_dir
 from engine.logs import Throttle
-from engine.market import UnknownInstrument, open_instruments, resolve_instrument
 from engine.model.calendar import market_hours
+from engine.model.instruments import InstrumentTable
+from engine.model.lookup import UnknownInstrument, open_instruments, resolve_instrument
 from ipc import topics
 from ipc.messages import (
     Bar,
@@ -204,7 +204,7 @@ class StrategyActor(Actor):
         bars.warmup()
         cfg = self.ctx.config.strategy
         self._live_feed = self.ctx.config.feed.source == "dhan" and FEED in self.ctx.config.engine.actors
-        self.table = open_instruments(self.ctx.config, self.ctx.data_dir)
+        self.table = open_instruments(self.ctx.config.instruments.master, self.ctx.data_dir)
         for inst_cfg in cfg.instances:
             if inst_cfg.name in self.configured:
                 raise ActorConfigError(f"strategy.instances: name '{inst_cfg.name}' is used twice")
@@ -248,7 +248,7 @@ class StrategyActor(Actor):
         from actors.feed.capture import CaptureError, CaptureReader
         from actors.feed.decode import FrameDecoder
         from actors.strategy.bars import BarBuilder
-        from engine.instruments import tick_sizes
+        from engine.model.instruments import tick_sizes
 
         path = Path(path_text).expanduser()
         try:

@@ -16,8 +16,8 @@ from actors.control.config import ControlConfig
 from actors.risk.limits import RiskLimits
 from engine.config import Config, RiskConfig, StrategyConfig, StrategyInstanceConfig
 from engine.control_api import control_pb2 as pb
-from engine.journal import build_journal, read_fills
 from engine.ledger import LedgerReader, ledger_dir
+from engine.model.journal import build_journal, read_fills
 from tests.daemon.test_control_api import Engine, run_cli, running_engine
 from tests.support.config import daemon_config, engine_section, strategy_instance, synthetic_feed
 from tests.support.wait import eventually

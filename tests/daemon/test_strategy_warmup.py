@@ -9,7 +9,7 @@ from pathlib import Path
 
 import msgspec
 
-from engine.backtest import write_synthetic_capture
+from engine.backtest.runner import write_synthetic_capture
 from engine.config import Config, StrategyConfig
 from tests.support.config import daemon_config, strategy_instance, synthetic_feed
 from tests.support.daemon import Daemon

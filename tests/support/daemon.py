@@ -14,7 +14,7 @@ import msgspec
 import zmq
 
 from engine.config import Config
-from engine.status import DaemonStatus, read_status
+from engine.status_file import DaemonStatus, read_status
 from ipc import codec
 from ipc.messages import Message
 from ipc.transport import Endpoints

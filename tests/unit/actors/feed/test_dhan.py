@@ -39,7 +39,7 @@ from engine.credentials import (
     load_credentials,
 )
 from engine.logs import scrub
-from engine.market import prepare_instruments
+from engine.model.lookup import prepare_instruments
 from ipc.messages import Depth, FeedDisconnected, Quote, Tick
 from tests.support.fake_dhan_feed import CLIENT_ID, TOKEN, FakeDhanFeed
 from tests.support.wait import eventually, stepping
@@ -233,7 +233,7 @@ def test_disconnect_reason_is_read_from_the_raw_frame() -> None:
 
 
 def test_instruments_resolve_symbols_and_ids_without_duplicates(tmp_path: Path) -> None:
-    table = prepare_instruments(Config(), tmp_path)
+    table = prepare_instruments("sample", tmp_path)
     keys, not_in_master = resolve_instruments(["RELIANCE", "NSE_EQ:2885", "IDX_I:13", "NSE_FNO:4242"], table)
     assert keys == [(1, 2885), (0, 13), (2, 4242)]
     assert not_in_master == ["NSE_FNO:4242"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.cli import main
-from engine.config import EXIT_CONFIG
+from engine.cli.common import EXIT_CONFIG
 from engine.model.calendar import overrides_path
 
 

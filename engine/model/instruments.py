@@ -62,7 +62,7 @@ first and last 64 KiB of the file, the tick-size option and the cache layout ver
 unchanged file reads only the npz; a changed file misses and is parsed again, and older caches of
 the same CSV are deleted. A cache that cannot be read or written is reported, never fatal.
 
-CLI: ``python -m engine.instruments search TEXT --master PATH [--limit N]``.
+CLI: ``python -m engine.model.instruments search TEXT --master PATH [--limit N]``.
 """
 
 from __future__ import annotations
@@ -1159,7 +1159,7 @@ def _format_row(inst: Instrument) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engine.instruments")
+    parser = argparse.ArgumentParser(prog="python -m engine.model.instruments")
     sub = parser.add_subparsers(dest="command", required=True)
     p_search = sub.add_parser("search", help="find instruments by symbol or name")
     p_search.add_argument("text")

@@ -36,7 +36,7 @@ base..base+65535); futures ``base + (days % 128) * 8 + u`` with base 90000 / 890
 
 Regenerate the committed copy with::
 
-    python -m engine.sample_master --today 2026-11-20 --out engine/data/sample_master.csv
+    python -m engine.model.sample_master --today 2026-11-20 --out engine/model/data/sample_master.csv
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from engine.instruments import DETAILED_COLUMNS
+from engine.model.instruments import DETAILED_COLUMNS
 
 __all__ = [
     "BUNDLED_PATH",
@@ -312,7 +312,7 @@ def write_sample_master(path: str | os.PathLike[str], today: dt.date) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m engine.sample_master", description=__doc__.split("\n")[0]
+        prog="python -m engine.model.sample_master", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
         "--today", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD (default: today, IST)"

@@ -1,6 +1,6 @@
 """The supervisor: ``shikra run``.
 
-Spawns one OS process per unit (see ``engine.topology``), waits until every actor reports ready,
+Spawns one OS process per unit (see ``engine.daemon.topology``), waits until every actor reports ready,
 tells systemd, watches heartbeats, restarts a dead or hung unit with exponential backoff, engages
 the kill switch on a restart storm, and on SIGTERM/SIGINT stops units in DESIGN.md's order.
 
@@ -22,19 +22,19 @@ import msgspec
 import trio
 import zmq
 
-from engine import systemd
+from actors.base import EXIT_CONFIG
+from engine.config import Config, to_json
+from engine.daemon import systemd
+from engine.daemon.lock import DataDirLock
+from engine.daemon.topology import Unit, plan_units, stop_rank
 from engine.files import replace_file
-from engine.config import EXIT_CONFIG, Config, to_json
-from engine.lock import DataDirLock
 from engine.logs import get_logger
-from engine.status import ActorStatus, DaemonStatus, KillSwitchStatus, write_status
-from engine.topology import Unit, plan_units, stop_rank
+from engine.status_file import KILL_SWITCH_FILE, ActorStatus, DaemonStatus, KillSwitchStatus, write_status
 from ipc import codec, topics
 from ipc.messages import EngageKillSwitch, Heartbeat, Ping, ReleaseKillSwitch, Reply, StopActor
 from ipc.transport import Endpoints, Inbox, Outbox, StreamPublisher
 
 SUPERVISOR = "supervisor"
-KILL_SWITCH_FILE = "kill_switch.json"
 
 log = get_logger("supervisor")
 
@@ -217,7 +217,7 @@ class Supervisor:
     async def _spawn(self, us: _UnitState) -> None:
         us.reset_for_spawn()
         env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
-        cmd = [sys.executable, "-m", "actors.main", "--unit", us.unit.name, "--run-dir", str(self.run_dir),
+        cmd = [sys.executable, "-m", "engine.daemon.unit", "--unit", us.unit.name, "--run-dir", str(self.run_dir),
                "--data-dir", str(self.data_dir), "--lifeline-fd", str(self._lifeline_r)]
         us.process = await trio.lowlevel.open_process(cmd, env=env, stdin=subprocess.DEVNULL,
                                                       pass_fds=(self._lifeline_r,))

@@ -8,8 +8,7 @@
   ``<data_dir>/calendar.json`` (validated, written atomically). A running daemon takes the change
   within a minute (``engine.model.calendar.CALENDAR_REFRESH_S``); no restart.
 
-Without ``--exchange`` an entry applies to NSE, BSE and MCX. Hooked into ``engine.cli`` with
-``add_commands(sub, common)``.
+Without ``--exchange`` an entry applies to NSE, BSE and MCX.
 """
 
 from __future__ import annotations
@@ -21,7 +20,8 @@ from typing import Any
 
 import msgspec
 
-from engine.config import EXIT_CONFIG, resolve_paths  # a damaged overrides file is a configuration error
+# EXIT_CONFIG: a damaged overrides file is a configuration error.
+from engine.cli.common import EXIT_CONFIG, EXIT_ERROR, EXIT_OK, config_from_args, local_paths
 from engine.model.calendar import (
     EXCHANGES,
     FIXED_HOLIDAYS,
@@ -36,9 +36,6 @@ from engine.model.calendar import (
     write_overrides,
 )
 from engine.model.ist import today_ist
-
-EXIT_OK = 0
-EXIT_ERROR = 1
 
 
 def _date(text: str) -> dt.date:
@@ -58,7 +55,7 @@ def _time(text: str) -> dt.time:
     return t
 
 
-def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
+def add_commands(sub: Any, common: argparse.ArgumentParser, client: argparse.ArgumentParser) -> None:
     """Add ``calendar`` and its actions to the ``shikra`` sub-command parser."""
     p = sub.add_parser("calendar", parents=[common], help="market sessions and holidays: show, add, remove")
     actions = p.add_subparsers(dest="calendar_command", required=True, metavar="ACTION")
@@ -94,10 +91,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    from engine.cli import _config_from_args
-
-    cfg, _source = _config_from_args(args)
-    data_dir, _run_dir = resolve_paths(cfg, args.data_dir)
+    cfg, data_dir, _run_dir = local_paths(args)
     if args.days < 1:
         print("shikra: --days must be at least 1", file=sys.stderr)
         return EXIT_ERROR
@@ -146,9 +140,7 @@ def _header(calendar: SessionCalendar, mode: str, start: dt.date) -> str:
 
 def _load(args: argparse.Namespace) -> tuple[Any, CalendarConfig] | None:
     """(path, overrides) of the data dir's file, or None after printing why it cannot be edited."""
-    from engine.cli import _paths
-
-    data_dir, _run_dir = _paths(args)
+    _cfg, data_dir, _run_dir = local_paths(args)
     path = overrides_path(data_dir)
     try:
         return path, read_overrides(path)
@@ -237,9 +229,7 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 def _note_config(args: argparse.Namespace, date: dt.date) -> None:
     """The config's own entries are not the CLI's to edit: say where they are."""
-    from engine.cli import _config_from_args
-
-    cfg, source = _config_from_args(args)
+    cfg, source = config_from_args(args)
     if any(e.date == date for e in [*cfg.calendar.holidays, *cfg.calendar.sessions]):
         print(f"note: the config's [calendar] section ({source}) also has entries on {date}; edit it there",
               file=sys.stderr)
