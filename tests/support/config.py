@@ -18,6 +18,7 @@ import msgspec
 
 from actors.risk.limits import RiskLimits
 from engine.config import (
+    HOT_PATH_ACTORS,
     Config,
     EngineConfig,
     ExecutionConfig,
@@ -32,19 +33,16 @@ from engine.config import (
 )
 from tests.support.ledger import START_CASH
 
-HOT_PATH = ["feed", "book", "strategy", "risk", "execution"]
-
-
 def engine_section(actors: list[str] | None = None, **fields: Any) -> EngineConfig:
     """[engine] for ``actors`` (the hot path by default) with heartbeats every 0.2 s and a restart
     within a second (up to 20 in a minute before the kill switch), plus ``fields``."""
     fields = {"heartbeat_interval_s": 0.2,
               "restart": RestartConfig(backoff_initial_s=0.2, backoff_max_s=1.0, max_restarts=20), **fields}
-    return EngineConfig(actors=list(actors or HOT_PATH), **fields)
+    return EngineConfig(actors=list(actors or HOT_PATH_ACTORS), **fields)
 
 
 def synthetic_feed(stocks: list[str], underlyings: list[str] | None = None, rate_per_s: int = 400,
-              option_strikes_each_side: int = 1) -> FeedConfig:
+                   option_strikes_each_side: int = 1) -> FeedConfig:
     """The synthetic market with only these instruments (a small market: every instrument ticks often)."""
     return FeedConfig(synthetic=SyntheticFeedConfig(
         rate_per_s=rate_per_s, stocks=stocks, underlyings=underlyings or [],
