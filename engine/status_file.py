@@ -15,6 +15,8 @@ from pathlib import Path
 
 import msgspec
 
+from engine.files import replace_file
+
 STATUS_NAME = "status.json"
 KILL_SWITCH_FILE = "kill_switch.json"
 
@@ -52,9 +54,7 @@ class DaemonStatus(msgspec.Struct):
 
 def write_status(run_dir: Path, status: DaemonStatus) -> None:
     """Atomic replace, so a reader never sees half a file."""
-    tmp = run_dir / f".{STATUS_NAME}.{os.getpid()}"
-    tmp.write_bytes(msgspec.json.encode(status))
-    os.replace(tmp, run_dir / STATUS_NAME)
+    replace_file(run_dir / STATUS_NAME, msgspec.json.encode(status), durable=False)
 
 
 def read_status(run_dir: Path) -> DaemonStatus | None:

@@ -22,6 +22,7 @@ from actors.base import Actor, ActorConfigError, ActorContext
 from actors.control.bridge import Answer, Bridge
 from actors.control.config import control_config
 from actors.control.service import ControlApi, ServerError, ServerThread, bound_info
+from engine.files import replace_file
 from engine.model.lookup import open_instruments
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
@@ -84,9 +85,7 @@ class ControlActor(Actor):
                 raise ActorConfigError(str(exc)) from None
             raise
         self.info_path = Path(self.ctx.run_dir) / CONTROL_INFO
-        tmp = self.info_path.with_name(f".{CONTROL_INFO}.{os.getpid()}")
-        tmp.write_bytes(bound_info(address, settings, os.getpid()))
-        os.replace(tmp, self.info_path)
+        replace_file(self.info_path, bound_info(address, settings, os.getpid()), durable=False)
         self.log.info("control_ready", address=address, tls=bool(settings.tls_cert),
                       mtls=bool(settings.tls_client_ca))
 

@@ -46,6 +46,7 @@ from actors.control.convert import Refusal
 from actors.control.operations import Operations, reply_summary
 from actors.risk.limits import RiskLimits
 from actors.risk.usage import read_usage
+from engine.backoff import backoff_s
 from engine.control_api import control_pb2 as pb
 from engine.control_api import control_pb2_grpc as rpc
 from engine.ledger import LedgerError, LedgerReader, LedgerSnapshot, is_open_order, ledger_dir
@@ -239,7 +240,7 @@ class ControlApi(Operations):
         """Poll the ledger until ``probe`` returns something, or None after ``timeout_s``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        delay = _POLL_FIRST_S
+        polls = 0
         while True:
             with self._snapshot() as snap:
                 if not isinstance(snap, Refusal):
@@ -248,8 +249,8 @@ class ControlApi(Operations):
                         return found
             if loop.time() >= deadline:
                 return None
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _POLL_MAX_S)
+            await asyncio.sleep(backoff_s(polls, _POLL_FIRST_S, _POLL_MAX_S))
+            polls += 1
 
     def _symbol(self, segment: int, security_id: int) -> str:
         key = (segment, security_id)

@@ -48,6 +48,7 @@ from engine.model.ist import ist_day, ist_day_number
 from engine.model.lookup import open_instruments
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
+from ipc.resend import Unacked
 from ipc.messages import (
     CalendarStatus,
     DenialRecorded,
@@ -102,11 +103,12 @@ class RiskActor(Actor):
         self.exit_seq = 0
         # At-least-once to execution, which dedups by intent id (in the ledger): exactly one order
         # per approved intent even if execution dies with our message in its socket buffer.
-        self.unacked: dict[str, tuple[SubmitOrder | SubmitGroup, float, int]] = {}
+        # A group goes as one message under "group:<id>", acknowledged by any of its legs' events.
+        self.unacked: Unacked[SubmitOrder | SubmitGroup] = Unacked(RESEND_AFTER_S, MAX_RESENDS)
         # Denials sent to execution for the audit, by intent id, until it says it recorded them:
         # one sent while execution is being restarted would otherwise vanish with its old socket.
-        self.unacked_denials: dict[str, tuple[OrderDenied, float]] = {}
-        self.leg_groups: dict[str, str] = {}  # leg intent id -> its group's key in ``unacked``
+        # No cap on tries: execution records each denial once (see on_order_denied there).
+        self.unacked_denials: Unacked[OrderDenied] = Unacked(RESEND_AFTER_S, None)
         self._deny_log = Throttle()
         # Positions to close after a kill-and-flatten, retried until flat (see _flatten_step).
         self.flatten: set[tuple[str, int, int]] = set()
@@ -254,56 +256,40 @@ class RiskActor(Actor):
                 return
             approved.append(result[0])
         msg = msgspec.structs.replace(group, legs=approved, ts_approved_ns=now)
-        self.unacked[key] = (msg, time.monotonic(), 0)
-        for leg in approved:
-            self.leg_groups[leg.intent_id] = key
+        self.unacked.sent(key, msg, time.monotonic_ns(), parts=[leg.intent_id for leg in approved])
         self.ctx.send(EXECUTION, msg)
 
     def on_group_event(self, msg: GroupEvent) -> None:
-        self._ack_group(f"group:{msg.group_id}")
+        self.unacked.ack(f"group:{msg.group_id}")
         if msg.state is GroupState.REJECTED:  # refused by execution before any leg was sent
             for leg in msg.legs:
                 self.engine.release(leg.intent.intent_id)
 
-    def _ack_group(self, key: str) -> None:
-        entry = self.unacked.pop(key, None)
-        if entry is not None and isinstance(entry[0], SubmitGroup):
-            for leg in entry[0].legs:
-                self.leg_groups.pop(leg.intent_id, None)
-
     def _submit(self, order: OrderIntent, now: int) -> None:
         msg = SubmitOrder(order, now)
-        self.unacked[order.intent_id] = (msg, time.monotonic(), 0)
+        self.unacked.sent(order.intent_id, msg, time.monotonic_ns())
         self.ctx.send(EXECUTION, msg)
 
     def _resend_unacked(self) -> None:
-        cutoff = time.monotonic() - RESEND_AFTER_S
-        for intent_id, (msg, sent, tries) in list(self.unacked.items()):
-            if tries >= MAX_RESENDS:
-                if isinstance(msg, SubmitGroup):
-                    self._ack_group(intent_id)
-                else:
-                    del self.unacked[intent_id]
-                self.log.error("resend_abandoned", intent_id=intent_id, tries=tries)
-                continue
-            if sent < cutoff:
-                self.resent += 1
-                self.unacked[intent_id] = (msg, time.monotonic(), tries + 1)
-                self.log.warning("order_resent", intent_id=intent_id, reason="no acknowledgement from execution")
-                self.ctx.send(EXECUTION, msg)
-        for intent_id, (denied, sent) in list(self.unacked_denials.items()):
-            if sent < cutoff:  # no cap on tries: execution records each denial once (see on_order_denied there)
-                self.unacked_denials[intent_id] = (denied, time.monotonic())
-                self.ctx.send(EXECUTION, denied)
+        now = time.monotonic_ns()
+        resend, abandoned = self.unacked.due(now)
+        for intent_id, _msg, tries in abandoned:
+            self.log.error("resend_abandoned", intent_id=intent_id, tries=tries)
+        for intent_id, msg, _tries in resend:
+            self.resent += 1
+            self.log.warning("order_resent", intent_id=intent_id, reason="no acknowledgement from execution")
+            self.ctx.send(EXECUTION, msg)
+        for _intent_id, denied, _tries in self.unacked_denials.due(now)[0]:
+            self.ctx.send(EXECUTION, denied)
 
     def _deny(self, intent: Any, denial: Denial, now: int) -> None:
         denied = to_order_denied(intent, denial, now, getattr(intent, "ts_init_ns", now))
         self.ctx.publish(topics.RISK_DENIED.encode(), denied)
         if len(self.unacked_denials) >= MAX_UNACKED_DENIALS:  # execution gone for long: keep the newest
             oldest = next(iter(self.unacked_denials))
-            del self.unacked_denials[oldest]
+            self.unacked_denials.ack(oldest)
             self.log.error("denial_not_recorded", intent_id=oldest, reason="execution did not acknowledge it")
-        self.unacked_denials[denied.intent_id] = (denied, time.monotonic())
+        self.unacked_denials.sent(denied.intent_id, denied, time.monotonic_ns())
         self.ctx.send(EXECUTION, denied)
         suppressed = self._deny_log.allow((denied.strategy, denied.reason_code))
         if suppressed is not None:
@@ -314,13 +300,11 @@ class RiskActor(Actor):
         """A denial routed back to us (co-located): nothing to do."""
 
     def on_denial_recorded(self, msg: DenialRecorded) -> None:
-        self.unacked_denials.pop(msg.intent_id, None)
+        self.unacked_denials.ack(msg.intent_id)
 
     # Post-trade ---------------------------------------------------------------------------------
     def on_order_event(self, msg: OrderEvent) -> None:
-        self.unacked.pop(msg.intent_id, None)  # execution has it in the ledger
-        if self.leg_groups and msg.intent_id in self.leg_groups:
-            self._ack_group(self.leg_groups[msg.intent_id])
+        self.unacked.ack(msg.intent_id)  # execution has it in the ledger (a leg: its whole group)
         if msg.state in TERMINAL_ORDER_STATES:
             self.products.pop(msg.client_order_id, None)  # its fills came before this event
         else:

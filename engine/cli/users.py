@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 
 from actors.control.auth import check_user_name, new_token
+from engine.files import replace_file
 from engine.cli.common import (
     EXIT_ERROR,
     EXIT_NOT_RUNNING,
@@ -105,12 +106,7 @@ def _save_token(token: str, force: bool) -> Path:
     if path.exists() and not force:
         raise CliError(EXIT_USAGE, f"{path} exists; pass --force to overwrite it")
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)
-        os.write(fd, (token + "\n").encode())
-    finally:
-        os.close(fd)
+    replace_file(path, (token + "\n").encode(), durable=False, mode=0o600)
     return path
 
 

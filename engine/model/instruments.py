@@ -74,7 +74,6 @@ import enum
 import hashlib
 import os
 import sys
-import tempfile
 import time
 import warnings
 import zipfile
@@ -86,6 +85,7 @@ import msgspec
 import numpy as np
 import pandas as pd
 
+from engine.files import replacing
 from ipc.topics import SEGMENT_CODES, SEGMENT_NAMES
 
 __all__ = [
@@ -747,14 +747,8 @@ def _write_cache(
     payload["_report"] = np.frombuffer(msgspec.json.encode(report), dtype=np.uint8)
     try:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=cache_path.name, suffix=".tmp", dir=cache_path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **payload)
-            os.replace(tmp, cache_path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with replacing(cache_path, durable=False, mode=0o600) as f:  # a cache: rebuilt if lost
+            np.savez(f, **payload)
         for old in cache_path.parent.glob(f"{_CACHE_PREFIX}*.npz"):
             # The key is hex (no dash), so this recovers the stem even when it contains dashes.
             old_stem = old.name[len(_CACHE_PREFIX) : -len(".npz")].rpartition("-")[0]

@@ -4,7 +4,6 @@ sample regenerated for today, the cache warmed), then opened by every actor that
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
 from engine.model.instruments import Instrument, InstrumentTable, load_instruments
@@ -38,10 +37,7 @@ def prepare_instruments(master: str, data_dir: Path, today: dt.date | None = Non
     """Make sure the master exists (sample: written atomically for today) and its cache is warm."""
     path = master_path(master, data_dir, today)
     if master == "sample" and not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        write_sample_master(tmp, today or today_ist())
-        os.replace(tmp, path)
+        write_sample_master(path, today or today_ist())  # atomic, parents created
     return load_instruments(path, cache_dir=instruments_dir(data_dir))
 
 

@@ -46,7 +46,6 @@ import calendar
 import datetime as dt
 import functools
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -54,6 +53,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
+from engine.files import replace_file
 from engine.model.instruments import DETAILED_COLUMNS
 
 __all__ = [
@@ -298,15 +298,7 @@ def write_sample_master(path: str | os.PathLike[str], today: dt.date) -> Path:
     if out.is_file() and out.stat().st_size == len(data) and out.read_bytes() == data:
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=out.name, suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; this is a plain data file
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_file(out, data, durable=False, mode=0o644)  # a plain data file
     return out
 
 

@@ -23,7 +23,6 @@ from actors.feed.decode import FrameDecoder
 from actors.feed.dhan import (
     DhanSource,
     DhanTiming,
-    backoff_delay_s,
     disconnect_reason,
     feed_url,
     resolve_instruments,
@@ -214,15 +213,6 @@ def test_subscription_messages_batch_by_100_with_segment_names_and_string_ids() 
     assert [p["InstrumentCount"] for p in parsed] == [100, 100, 1]
     assert parsed[2] == {"RequestCode": 21, "InstrumentCount": 1,
                          "InstrumentList": [{"ExchangeSegment": "NSE_FNO", "SecurityId": "40200"}]}
-
-
-def test_backoff_doubles_from_initial_with_jitter_and_is_capped() -> None:
-    rng = random.Random(3)
-    for attempt in range(12):
-        base = min(5.0, 0.5 * 2 ** attempt)
-        delay = backoff_delay_s(attempt, 0.5, 5.0, rng)
-        assert base / 2 <= delay <= base
-    assert backoff_delay_s(1000, 0.5, 5.0, rng) <= 5.0
 
 
 def test_disconnect_reason_is_read_from_the_raw_frame() -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from actors.risk import actor as risk_actor
 from actors.risk.actor import RiskActor
 from ipc.messages import DenialRecorded, OrderDenied, Tick
 from tests.unit.actors.execution.test_actor import ExecHarness, FakeCtx, actor_config
@@ -20,7 +19,7 @@ def _denials(ledger) -> list[str]:
     return [row.args["intent_id"] for _seq, row in ledger.reader().audit(1, 100_000) if row.action == "deny_intent"]
 
 
-def test_risk_resends_a_denial_until_execution_acknowledges_it(tmp_path: Path, monkeypatch) -> None:
+def test_risk_resends_a_denial_until_execution_acknowledges_it(tmp_path: Path) -> None:
     h = ExecHarness(tmp_path / "data")
     ctx = FakeCtx(actor_config(), tmp_path / "data")
     ctx.name = "risk"
@@ -34,7 +33,7 @@ def test_risk_resends_a_denial_until_execution_acknowledges_it(tmp_path: Path, m
         risk.on_order_intent(intent)
         first = [m for _t, m in ctx.sent if isinstance(m, OrderDenied)]
         assert [d.intent_id for d in first] == [intent.intent_id]
-        monkeypatch.setattr(risk_actor, "RESEND_AFTER_S", 0.0)  # the resend timer's period has passed
+        risk.unacked_denials.resend_after_ns = 0  # the resend timer's period has passed (no waiting)
         risk._resend_unacked()
         risk._resend_unacked()
         assert len([m for _t, m in ctx.sent if isinstance(m, OrderDenied)]) == 3, "re-sent while unacknowledged"
