@@ -22,7 +22,10 @@ def test_a_recorded_session_replays_through_the_whole_engine():
                               "--data-dir", str(root / "rec")], capture_output=True, text=True, timeout=60)
         assert out.returncode == 0, out.stderr[-2000:]
         frames = list(CaptureReader(cap))
-        assert len(frames) > 300
+        # How many frames 3 s of wall time yields depends on the machine's load (221 to 600+ seen):
+        # what matters is a capture whose packets decode (inspect) and replay into fills (below,
+        # looping), not its size.
+        assert frames, "the recording holds no frame"
         inspect = subprocess.run([sys.executable, "-m", "engine.cli", "capture", "inspect", str(cap), "--json",
                                   "--data-dir", str(root / "rec")], capture_output=True, text=True, timeout=60)
         assert inspect.returncode == 0 and '"type":"Quote"' in inspect.stdout
