@@ -4,7 +4,7 @@ The issue's definition: an EMA(10)/EMA(30) cross on mid prices (kind ``ema_cross
 "mid", ``timeframe_s`` 0), long one lot on a cross up, flat on a cross down, market orders, on
 RELIANCE over N (default 1,000,000) quote ticks of the seeded synthetic market: full packets only,
 each a quote with its 5-level book, so every tick has a bid, an ask and a mid. Written to a
-capture and run by ``engine.backtest`` exactly as ``shikra backtest`` runs it: feed decode, book,
+capture and run by ``engine.backtest.runner`` exactly as ``shikra backtest`` runs it: feed decode, book,
 strategy, risk, paper execution and the ledger, orders included. Prints ticks/s over the replay,
 orders, fills and peak RSS; ``--profile`` adds the top functions of a cProfile of the run.
 NautilusTrader is compared when it is importable.
@@ -29,18 +29,22 @@ import msgspec
 
 GOAL_TICKS_PER_S = 200_000
 # The strategy pays charges on thousands of round trips and would reach the default daily max loss
-# (Rs 10,000) a fifth of the way in; then risk halts it and the rest of the run has no orders. The
-# limit is set out of reach so that every cross becomes an order; every other check stays on.
+# (Rs 10,000) a fifth of the way in; then risk halts it and the rest of the run has no orders. It
+# also crosses far more often than the order-rate and trades-per-day caps allow on the capture's
+# clock. These limits are set out of reach so that every cross becomes an order; every other check,
+# and every time rule, stays on.
 DAILY_MAX_LOSS_PAISE = 10**12
+OUT_OF_REACH = 10**12
 
 
 def bench_config():  # type: ignore[no-untyped-def]
-    """Default config with the daily max loss out of reach (see DAILY_MAX_LOSS_PAISE)."""
+    """Default config with the daily max loss and the rate caps out of reach (see above)."""
     from engine.config import Config
 
     base = Config()
     rep = msgspec.structs.replace
-    limits = rep(base.risk.limits, daily_max_loss_paise=DAILY_MAX_LOSS_PAISE)
+    limits = rep(base.risk.limits, daily_max_loss_paise=DAILY_MAX_LOSS_PAISE, max_orders_per_second=OUT_OF_REACH,
+                 max_orders_per_day=OUT_OF_REACH, max_trades_per_day=OUT_OF_REACH)
     return rep(base, risk=rep(base.risk, limits=limits))
 
 
@@ -62,7 +66,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = ap.parse_args(argv)
 
-    from engine.backtest import BacktestSpec, run_backtest, write_synthetic_capture
+    from engine.backtest.runner import BacktestSpec, run_backtest, write_synthetic_capture
     from engine.logs import setup_logging
 
     setup_logging("warning", "text")

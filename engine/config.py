@@ -16,6 +16,7 @@ import msgspec
 
 from actors.control.config import ControlConfig, check_control_config
 from actors.execution.dhan_config import DhanVenueConfig
+from actors.execution.reconcile import EXTERNAL_STRATEGY
 from actors.risk.limits import RiskLimits
 from engine.ledger.store import LedgerConfig
 from engine.model.calendar import CalendarConfig, MarketHours, check_calendar_config
@@ -23,12 +24,8 @@ from engine.model.calendar import CalendarConfig, MarketHours, check_calendar_co
 ActorName = str
 Topology = Literal["isolated", "co-located"]
 
-EXIT_CONFIG = 78  # sysexits EX_CONFIG: bad configuration; restarting will not help
-
 DEFAULT_ACTORS: tuple[str, ...] = ("feed", "book", "strategy", "risk", "execution", "control")
 HOT_PATH_ACTORS: tuple[str, ...] = ("feed", "book", "strategy", "risk", "execution")
-# DESIGN.md: stop strategy first so nothing new is decided, execution last so no order is half-done.
-STOP_ORDER: tuple[str, ...] = ("control", "gateway", "strategy", "risk", "feed", "book", "execution")
 
 
 class Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -102,9 +99,6 @@ class FeedConfig(Section):
     synthetic: SyntheticFeedConfig = SyntheticFeedConfig()
     replay: ReplayFeedConfig = ReplayFeedConfig()
     dhan: DhanFeedConfig = DhanFeedConfig()
-
-
-RESERVED_STRATEGY = "EXTERNAL"  # actors.execution.reconcile.EXTERNAL_STRATEGY: the broker's other orders
 
 
 class StrategyInstanceConfig(Section):
@@ -267,8 +261,8 @@ def check_config(cfg: Config, source: str = "<config>") -> None:
     if problem:
         raise ConfigError(f"{source}: gateway.{problem}")
     for i, inst in enumerate(cfg.strategy.instances):
-        if inst.name == RESERVED_STRATEGY:
-            raise ConfigError(f"{source}: strategy.instances[{i}].name: '{RESERVED_STRATEGY}' is reserved for "
+        if inst.name == EXTERNAL_STRATEGY:
+            raise ConfigError(f"{source}: strategy.instances[{i}].name: '{EXTERNAL_STRATEGY}' is reserved for "
                               "orders placed outside Shikra (found by reconciliation with the broker)")
 
 

@@ -337,6 +337,14 @@ class OrderDenied(Message, tag="denied@1"):
     ts_init_ns: int
 
 
+class DenialRecorded(Message, tag="denied.recorded@1"):
+    """Execution wrote risk's denial of ``intent_id`` to the audit (or had written it before):
+    risk stops re-sending it. Denials travel like orders: re-sent until acknowledged, recorded once."""
+
+    intent_id: str
+    ts_ns: int
+
+
 class OrderEvent(Message, tag="order@2"):
     """The state of one order after a transition, as execution recorded it in the ledger.
 

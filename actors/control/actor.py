@@ -14,7 +14,6 @@ execution holds the writer's.
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from pathlib import Path
 
@@ -22,7 +21,8 @@ from actors.base import Actor, ActorConfigError, ActorContext
 from actors.control.bridge import Answer, Bridge
 from actors.control.config import control_config
 from actors.control.service import ControlApi, ServerError, ServerThread, bound_info
-from engine.market import open_instruments
+from engine.files import replace_file
+from engine.model.lookup import open_instruments
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
 from ipc.messages import (
@@ -68,7 +68,7 @@ class ControlActor(Actor):
         if eng.topology == "co-located" and {"control", "execution"} <= set(eng.colocated):
             raise ActorConfigError("engine.colocated: control cannot share a process with execution (LMDB allows "
                                    "one handle on the ledger per process); leave control out of colocated")
-        table = open_instruments(cfg, Path(self.ctx.data_dir))
+        table = open_instruments(cfg.instruments.master, Path(self.ctx.data_dir))
         self.bridge = Bridge()
         self.ctx.watch_fd(self.bridge.fileno(), self._drain)
         self.api = ControlApi(settings, self.bridge, self, Path(self.ctx.data_dir), Path(self.ctx.run_dir), table,
@@ -84,9 +84,7 @@ class ControlActor(Actor):
                 raise ActorConfigError(str(exc)) from None
             raise
         self.info_path = Path(self.ctx.run_dir) / CONTROL_INFO
-        tmp = self.info_path.with_name(f".{CONTROL_INFO}.{os.getpid()}")
-        tmp.write_bytes(bound_info(address, settings, os.getpid()))
-        os.replace(tmp, self.info_path)
+        replace_file(self.info_path, bound_info(address, settings, os.getpid()), durable=False)
         self.log.info("control_ready", address=address, tls=bool(settings.tls_cert),
                       mtls=bool(settings.tls_client_ca))
 
@@ -122,13 +120,13 @@ class ControlActor(Actor):
 
     def start_cancel(self, client_order_id: str, by: str, answer: Answer) -> None:
         self._cancels.setdefault(client_order_id, []).append(answer)
-        self.ctx.send(EXECUTION, CancelOrder(uuid.uuid4().hex, client_order_id, by, time.time_ns()))
+        self.ctx.send(EXECUTION, CancelOrder(uuid.uuid4().hex, client_order_id, by, self.ctx.now_ns()))
 
     def forget_cancel(self, client_order_id: str) -> None:
         self._cancels.pop(client_order_id, None)
 
     def cancel_all(self, strategy: str, by: str) -> None:
-        self.ctx.send(EXECUTION, CancelAllOrders(uuid.uuid4().hex, by, time.time_ns(), strategy))
+        self.ctx.send(EXECUTION, CancelAllOrders(uuid.uuid4().hex, by, self.ctx.now_ns(), strategy))
 
     def start_command(self, target: str, msg: Message, answer: Answer) -> None:
         self._commands[msg.cmd_id] = answer  # type: ignore[attr-defined]
@@ -136,6 +134,9 @@ class ControlActor(Actor):
 
     def forget_command(self, cmd_id: str) -> None:
         self._commands.pop(cmd_id, None)
+
+    def now_ns(self) -> int:
+        return self.ctx.now_ns()
 
     def send(self, target: str, msg: Message) -> None:
         self.ctx.send(target, msg)

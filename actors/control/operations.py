@@ -10,7 +10,6 @@ effect minutes later.
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -22,9 +21,9 @@ from actors.control.auth import Principal
 from actors.control.convert import Refusal
 from actors.risk.overrides import BadLimits, effective_limits, limits_json, load_changes, merge_changes, parse_update
 from engine.control_api import control_pb2 as pb
-from engine.journal import build_journal, iter_fills
 from engine.ledger import LedgerSnapshot
-from engine.status import read_status
+from engine.model.journal import build_journal, iter_fills
+from engine.status_file import read_status
 from ipc.messages import (
     ListStrategies,
     Message,
@@ -109,7 +108,7 @@ class Operations:
                                                                 trigger_price_paise=trigger), inst)
         if invalid is not None:
             return invalid
-        sent_ns = time.time_ns()
+        sent_ns = self.engine.now_ns()
         msg = ModifyOrder(uuid.uuid4().hex, coid, qty, price, trigger, f"control:{who.name}", sent_ns)
         reply = await self._command(RISK, msg, f"the modification of {coid}")
         if isinstance(reply, Refusal):
@@ -146,7 +145,7 @@ class Operations:
                          if p.net_qty_units and (not strategy or p.strategy == strategy)]
             cancelled = sorted(coid for coid, o in snap.open_orders().items()
                                if not strategy or o.strategy == strategy)
-        reply = await self._command(RISK, SquareOffAll(uuid.uuid4().hex, f"control:{who.name}", time.time_ns(),
+        reply = await self._command(RISK, SquareOffAll(uuid.uuid4().hex, f"control:{who.name}", self.engine.now_ns(),
                                                        strategy), "the square-off")
         if isinstance(reply, Refusal):
             return reply
@@ -158,7 +157,7 @@ class Operations:
 
     # Risk limits --------------------------------------------------------------------------------
     def _config_limits(self: "ControlApi") -> Any:
-        return self.config.risk.limits
+        return self.config_limits
 
     async def get_risk_limits(self: "ControlApi", who: Principal, req: pb.GetRiskLimitsRequest) -> Any:
         try:
@@ -178,7 +177,7 @@ class Operations:
         except BadLimits as exc:
             return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"BAD_LIMITS: {exc}")
         reply = await self._command(RISK, SetRiskLimits(uuid.uuid4().hex, req.changes_json, f"control:{who.name}",
-                                                        time.time_ns()), "the limit change")
+                                                        self.engine.now_ns()), "the limit change")
         if isinstance(reply, Refusal):
             return reply
         if not reply.ok:
@@ -232,7 +231,7 @@ class Operations:
         if not name:
             return Refusal(grpc.StatusCode.INVALID_ARGUMENT, "name is required")
         reply = await self._command(STRATEGY, SetStrategyRunning(uuid.uuid4().hex, name, running,
-                                                                 f"control:{who.name}", time.time_ns()),
+                                                                 f"control:{who.name}", self.engine.now_ns()),
                                     f"{'start' if running else 'stop'} of {name}")
         if isinstance(reply, Refusal):
             return reply
@@ -272,7 +271,7 @@ class Operations:
             return Refusal(grpc.StatusCode.INVALID_ARGUMENT, 'changes_json must be a non-empty JSON object of the '
                                                              'parameters to change, e.g. {"fast": 12}')
         reply = await self._command(STRATEGY, SetStrategyParams(uuid.uuid4().hex, name, req.changes_json,
-                                                                f"control:{who.name}", time.time_ns()),
+                                                                f"control:{who.name}", self.engine.now_ns()),
                                     f"the parameter change of {name}")
         if isinstance(reply, Refusal):
             return reply

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import grpc
 import msgspec
@@ -44,15 +44,17 @@ from actors.control.bridge import Answer, Bridge
 from actors.control.config import ControlConfig, split_listen
 from actors.control.convert import Refusal
 from actors.control.operations import Operations, reply_summary
+from actors.risk.limits import RiskLimits
 from actors.risk.usage import read_usage
+from engine.backoff import backoff_s
 from engine.control_api import control_pb2 as pb
 from engine.control_api import control_pb2_grpc as rpc
-from engine.instruments import Instrument, InstrumentTable
 from engine.ledger import LedgerError, LedgerReader, LedgerSnapshot, is_open_order, ledger_dir
 from engine.logs import Log
-from engine.market import UnknownInstrument, resolve_instrument, today_ist
-from engine.status import KillSwitchStatus, read_status
-from engine.supervisor import KILL_SWITCH_FILE
+from engine.model.instruments import Instrument, InstrumentTable
+from engine.model.ist import ist_date
+from engine.model.lookup import UnknownInstrument, resolve_instrument
+from engine.status_file import KILL_SWITCH_FILE, KillSwitchStatus, read_status
 from ipc.messages import (
     AddUser,
     EngageKillSwitch,
@@ -67,6 +69,9 @@ from ipc.messages import (
     RevokeUser,
 )
 from ipc.topics import SEGMENT_CODES
+
+if TYPE_CHECKING:
+    from engine.config import Config
 
 T = TypeVar("T")
 EXECUTION = "execution"
@@ -97,6 +102,10 @@ class EngineSide(Protocol):
     def forget_command(self, cmd_id: str) -> None: ...
 
     def send(self, target: str, msg: Message) -> None: ...
+
+    def now_ns(self) -> int:
+        """The actor's clock (epoch ns, UTC). The one method called from the gRPC thread."""
+        ...
 
 
 class ServerError(Exception):
@@ -162,11 +171,9 @@ class ControlApi(Operations):
     """The API's behaviour; the servicer classes below only route calls here by method name."""
 
     def __init__(self, settings: ControlConfig, bridge: Bridge, engine: EngineSide, data_dir: Path,
-                 run_dir: Path, instruments: InstrumentTable, log: Log, config: Any = None) -> None:
+                 run_dir: Path, instruments: InstrumentTable, log: Log, config: Config | None = None) -> None:
         """``config`` is the engine's Config (its [risk.limits] is the baseline of GetRiskLimits)."""
-        from engine.config import Config
-
-        self.config = config if config is not None else Config()
+        self.config_limits: RiskLimits = config.risk.limits if config is not None else RiskLimits()
         self.settings = settings
         self.bridge = bridge
         self.engine = engine
@@ -238,7 +245,7 @@ class ControlApi(Operations):
         """Poll the ledger until ``probe`` returns something, or None after ``timeout_s``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        delay = _POLL_FIRST_S
+        polls = 0
         while True:
             with self._snapshot() as snap:
                 if not isinstance(snap, Refusal):
@@ -247,8 +254,8 @@ class ControlApi(Operations):
                         return found
             if loop.time() >= deadline:
                 return None
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _POLL_MAX_S)
+            await asyncio.sleep(backoff_s(polls, _POLL_FIRST_S, _POLL_MAX_S))
+            polls += 1
 
     def _symbol(self, segment: int, security_id: int) -> str:
         key = (segment, security_id)
@@ -277,7 +284,7 @@ class ControlApi(Operations):
 
     def audit(self, who: str, action: str, args: dict[str, str], result: str) -> None:
         """Send one audit row to execution (through the actor loop). Never blocks."""
-        row = RecordAudit(who=who, action=action, args=args, result=result[:2000], ts_ns=time.time_ns())
+        row = RecordAudit(who=who, action=action, args=args, result=result[:2000], ts_ns=self.engine.now_ns())
         self.bridge.post(lambda: self.engine.send(EXECUTION, row))
 
     async def _gate(self, method: str, request: ProtoMessage, context: grpc.aio.ServicerContext) -> Principal:
@@ -289,7 +296,7 @@ class ControlApi(Operations):
             await context.abort(found.code, found.message)
         assert isinstance(found, Rejection)
         code = grpc.StatusCode.UNAUTHENTICATED if found.unauthenticated else grpc.StatusCode.PERMISSION_DENIED
-        skipped = self.limiter.admit(time.monotonic())
+        skipped = self.limiter.admit(time.monotonic())  # a flood guard against real callers: real time
         if skipped is not None:
             args = {"peer": context.peer() or "", "failure": found.failure.value}
             if found.token_id:
@@ -448,7 +455,7 @@ class ControlApi(Operations):
         not_ready = self._order_path_ready()
         if not_ready is not None:
             return not_ready
-        intent = convert.intent_from_request(req, spec, who.name, intent_id, time.time_ns())
+        intent = convert.intent_from_request(req, spec, who.name, intent_id, self.engine.now_ns())
         try:
             answer = await self.bridge.ask(lambda done: self.engine.start_place(intent, done), self.timeout_s)
         except TimeoutError:
@@ -594,7 +601,7 @@ class ControlApi(Operations):
         reason = req.reason.strip()
         if not reason:
             return Refusal(grpc.StatusCode.INVALID_ARGUMENT, "reason is required: say why trading must stop")
-        now = time.time_ns()
+        now = self.engine.now_ns()
         by = f"control:{who.name}"
         reply = await self._supervisor(EngageKillSwitch(uuid.uuid4().hex, reason, by, now))
         if isinstance(reply, Refusal):
@@ -609,7 +616,7 @@ class ControlApi(Operations):
         return pb.EngageKillSwitchResponse(kill_switch=pb.KillSwitch(engaged=True, reason=reason, by=by, ts_ns=now))
 
     async def release_kill_switch(self, who: Principal, req: pb.ReleaseKillSwitchRequest) -> Any:
-        now = time.time_ns()
+        now = self.engine.now_ns()
         by = f"control:{who.name}"
         reply = await self._supervisor(ReleaseKillSwitch(uuid.uuid4().hex, by, now))
         if isinstance(reply, Refusal):
@@ -642,7 +649,7 @@ class ControlApi(Operations):
             if segment is None:
                 return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"segment {req.segment!r} is not one of "
                                                                  f"{', '.join(SEGMENT_CODES)}")
-        expiries = self.instruments.expiries(underlying, today_ist(), segment=segment)
+        expiries = self.instruments.expiries(underlying, ist_date(self.engine.now_ns()), segment=segment)
         expiry = req.expiry_yyyymmdd or (expiries[0] if expiries else 0)
         chain = self.instruments.option_chain(underlying, expiry, segment=segment) if expiry else None
         if chain is None:
@@ -684,7 +691,7 @@ class ControlApi(Operations):
         issued = new_token()
         cmd = AddUser(cmd_id=uuid.uuid4().hex, name=req.name, role=role,  # type: ignore[arg-type]
                       token_sha256=issued.token_sha256,
-                      token_id=issued.token_id, by=who.name, ts_ns=time.time_ns())
+                      token_id=issued.token_id, by=who.name, ts_ns=self.engine.now_ns())
         self.bridge.post(lambda: self.engine.send(EXECUTION, cmd))
         recorded = await self._wait_ledger(lambda s: s.token(issued.token_sha256), self.timeout_s)
         if recorded is None:
@@ -720,7 +727,7 @@ class ControlApi(Operations):
                            "`shikra users bootstrap-admin`)")
         tokens = active.get(name, 0)
         if user.active or tokens:
-            cmd = RevokeUser(cmd_id=uuid.uuid4().hex, name=name, by=who.name, ts_ns=time.time_ns())
+            cmd = RevokeUser(cmd_id=uuid.uuid4().hex, name=name, by=who.name, ts_ns=self.engine.now_ns())
             self.bridge.post(lambda: self.engine.send(EXECUTION, cmd))
 
             def revoked(s: LedgerSnapshot) -> Any:

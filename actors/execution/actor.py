@@ -50,12 +50,14 @@ from engine.ledger import (
     UserRevoked,
     ledger_dir,
 )
-from engine.market import open_instruments
 from engine.model.calendar import CALENDAR_REFRESH_S, CalendarError, CalendarSource, SessionCalendar, market_hours
+from engine.model.ist import ist_date
+from engine.model.lookup import open_instruments
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
 from ipc.messages import (
     AddUser,
+    DenialRecorded,
     CancelAllOrders,
     CancelOrder,
     Depth,
@@ -81,6 +83,8 @@ GROUP_RESUME_DELAY_S = 1.0  # after a restart, before a group's unrecorded order
 FRESH_VENUE_WAIT_NS = 10_000_000_000  # after a start, orders wait this long at most for a first book
 DHAN_POLL_INTERVAL_S = 0.05  # the live venue also wakes us through its fd; this is the backstop
 TERMINAL = TERMINAL_ORDER_STATES
+RISK = "risk"
+DENIALS_REMEMBERED = 20_000  # recent denial intent ids: a re-sent denial is recorded once
 LEDGER_STATS_INTERVAL_S = 5.0  # how often the commit-latency histogram goes out for the metrics
 
 
@@ -100,9 +104,11 @@ class ExecutionActor(LiveTrading, Actor):
     # Start-up -----------------------------------------------------------------------------------
     def on_start(self) -> None:
         cfg = self.ctx.config
-        self.table = open_instruments(cfg, self.ctx.data_dir)
-        self.ledger = Ledger.open(ledger_dir(self.ctx.data_dir), cfg.ledger)
-        now = time.time_ns()
+        now = self.ctx.now_ns()
+        self.table = open_instruments(cfg.instruments.master, self.ctx.data_dir, ist_date(now))
+        # A new ledger's order id prefix is drawn from the clock: unique live, the same for the same
+        # simulated start (a backtest's ids are reproducible).
+        self.ledger = Ledger.open(ledger_dir(self.ctx.data_dir), cfg.ledger, id_seed=now)
         self.live = cfg.execution.venue == "dhan"
         self.trading_enabled = not self.live  # live: after the first reconciliation (live.py)
         if self.live:
@@ -160,6 +166,7 @@ class ExecutionActor(LiveTrading, Actor):
         self._fresh_until_ns = 0 if self.live else now + FRESH_VENUE_WAIT_NS
         if not self.live:
             self.ctx.call_later(FRESH_VENUE_WAIT_NS / 1e9, self._end_fresh_wait)
+        self._denials_recorded = self._recent_denials()
         self.ledger.start_background_sync()
         if cfg.execution.ack_latency_us > 0:
             self.ctx.every(max(0.0005, cfg.execution.ack_latency_us / 2e6), self._poll_venue)
@@ -201,7 +208,7 @@ class ExecutionActor(LiveTrading, Actor):
 
     def _venue_fatal(self, fatal: Any) -> None:
         """The broker refused us for good (token expired, no API access, IP not whitelisted)."""
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         self.log.error("venue_fatal", code=str(fatal.code), message=fatal.message)
         self.ctx.send("supervisor", EngageKillSwitch(f"venue-fatal-{now}", f"execution: {fatal.message}",
                                                      "execution", now))
@@ -218,7 +225,7 @@ class ExecutionActor(LiveTrading, Actor):
         # hot path: write ahead, hand to the venue
         intent = msg.intent
         spec = intent.spec
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         known = self.ledger.client_order_id_for(intent.intent_id)
         if known is not None:
             # A re-send (the sender missed our acknowledgement): never a second order, but say
@@ -255,7 +262,7 @@ class ExecutionActor(LiveTrading, Actor):
             self.ctx.publish(order_topic, first)
             self.log.info("order_rejected", client_order_id=coid, reason=refuse[0].value, detail=refuse[1])
             return
-        sent = time.time_ns()  # after the write-ahead: this is when the venue gets it
+        sent = self.ctx.now_ns()  # after the write-ahead: this is when the venue gets it
         order = fsm.apply(fsm.new_order(spec, client_order_id=coid, intent_id=intent.intent_id, strategy=intent.strategy,
                                         ts_created_ns=intent.ts_created_ns, ts_approved_ns=msg.ts_approved_ns),
                           fsm.Submit(ts_sent_ns=sent))
@@ -297,7 +304,7 @@ class ExecutionActor(LiveTrading, Actor):
         if order is None:
             self.log.warning("cancel_unknown_order", client_order_id=coid, by=by)
             return
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         pending = fsm.apply(order, fsm.RequestCancel())
         if isinstance(pending, fsm.IllegalTransition):
             self.log.warning("cancel_refused", client_order_id=coid, reason=pending.reason)
@@ -311,7 +318,7 @@ class ExecutionActor(LiveTrading, Actor):
         if order is None:
             self.log.warning("modify_unknown_order", client_order_id=msg.client_order_id, by=msg.by)
             return
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         request = fsm.RequestModify(qty_units=msg.qty_units, price_paise=msg.price_paise,
                                     trigger_price_paise=msg.trigger_price_paise)
         pending = fsm.apply(order, request)
@@ -327,21 +334,21 @@ class ExecutionActor(LiveTrading, Actor):
     def on_depth(self, msg: Depth) -> None:
         # hot path: O(1) when nothing rests on this instrument
         self._any_depth_seen = True
-        events = self.venue.on_depth(msg, time.time_ns())
+        events = self.venue.on_depth(msg, self.ctx.now_ns())
         if events:
-            self._handle(events, time.time_ns())
+            self._handle(events, self.ctx.now_ns())
         if self._awaiting_book:
             self._resubmit_awaiting(msg.segment, msg.security_id)
 
     def on_tick(self, msg: Tick) -> None:
-        events = self.venue.on_tick(msg, time.time_ns())
+        events = self.venue.on_tick(msg, self.ctx.now_ns())
         if events:
-            self._handle(events, time.time_ns())
+            self._handle(events, self.ctx.now_ns())
 
     def on_quote(self, msg: Quote) -> None:
-        events = self.venue.on_quote(msg, time.time_ns())
+        events = self.venue.on_quote(msg, self.ctx.now_ns())
         if events:
-            self._handle(events, time.time_ns())
+            self._handle(events, self.ctx.now_ns())
 
     # Replay batches: rows of instruments where nothing rests only move the paper venue's books ----
     def market_batch_horizon(self, batch: MarketBatch, start: int, stop: int) -> int:
@@ -370,7 +377,7 @@ class ExecutionActor(LiveTrading, Actor):
                                        volume_units=int(batch.quote[v, Q_VOLUME]) if v >= 0 else -1, depth=depth)
 
     def _poll_venue(self) -> None:
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         events = self.venue.poll(now)
         if events:
             self._handle(events, now)
@@ -409,7 +416,7 @@ class ExecutionActor(LiveTrading, Actor):
         order_events = [fsm.to_order_event(o, ts_event_ns=now, ts_init_ns=now) for o in updated]
         latest: dict[str, OrderEvent] = {e.client_order_id: e for e in order_events}
         batch: list[Any] = [*fills, *latest.values()]
-        started = time.perf_counter_ns()
+        started = time.perf_counter_ns()  # the commit's real duration, for the metrics (never a rule)
         try:
             seqs = self.ledger.append(batch)
         except LedgerError as exc:
@@ -455,7 +462,7 @@ class ExecutionActor(LiveTrading, Actor):
         coids = self._awaiting_book.pop((segment, security_id), None)
         if not coids:
             return
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         for coid in coids:
             order = self.orders.get(coid)
             if order is None:
@@ -481,8 +488,9 @@ class ExecutionActor(LiveTrading, Actor):
         order = self.orders.get(coid)
         if order is None or not self._awaiting_forget(coid):
             return False
+        now = self.ctx.now_ns()
         pending = order if order.state is OrderState.PENDING_CANCEL else fsm.apply(order, fsm.RequestCancel())
-        cancel = Canceled(client_order_id=coid, ts_event_ns=time.time_ns(), reason_code=RejectReason.CANCEL_REQUESTED,
+        cancel = Canceled(client_order_id=coid, ts_event_ns=now, reason_code=RejectReason.CANCEL_REQUESTED,
                           reason=f"cancelled by {by} before the restarted paper venue had the order")
         done = (fsm.apply(pending, cancel)
                 if not isinstance(pending, fsm.IllegalTransition) else pending)
@@ -490,7 +498,7 @@ class ExecutionActor(LiveTrading, Actor):
             self.log.warning("cancel_refused", client_order_id=coid, reason=done.reason)
             self._restore_to_venue(order)
             return True
-        self._record([], [done], time.time_ns())
+        self._record([], [done], now)
         return True
 
     # Order groups, marks, session end: state and start-up ------------------------------------------
@@ -516,9 +524,9 @@ class ExecutionActor(LiveTrading, Actor):
             except CalendarError as exc:
                 raise ActorConfigError(f"the market calendar's overrides do not apply: {exc}") from None
             self._calendar = self._calendar_source.calendar
-            self.ctx.every(1.0, lambda: self._check_session_end(time.time_ns()))
+            self.ctx.every(1.0, lambda: self._check_session_end(self.ctx.now_ns()))
             self.ctx.every(CALENDAR_REFRESH_S, self._refresh_calendar)
-        self.ctx.every(1.0, lambda: self._publish_marks(time.time_ns()))
+        self.ctx.every(1.0, lambda: self._publish_marks(self.ctx.now_ns()))
         self.ctx.every(LEDGER_STATS_INTERVAL_S, self._publish_ledger_stats)
         self._groups_resume(now)
 
@@ -532,7 +540,7 @@ class ExecutionActor(LiveTrading, Actor):
 
     # Order groups (the state machine is actors/execution/groups.py) ---------------------------------
     def on_submit_group(self, msg: SubmitGroup) -> None:
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         known = self.ledger.group(msg.group_id)
         if known is not None:
             # A re-send: never a second group; say again where it stands.
@@ -555,7 +563,7 @@ class ExecutionActor(LiveTrading, Actor):
         if msg.group_id not in self.groups:
             self.log.warning("cancel_unknown_group", group_id=msg.group_id, by=msg.by)
             return
-        self._group_input(msg.group_id, grp.Abort(now_ns=time.time_ns(), detail=f"cancelled by {msg.by}"),
+        self._group_input(msg.group_id, grp.Abort(now_ns=self.ctx.now_ns(), detail=f"cancelled by {msg.by}"),
                           drain=True)
 
     def _group_refusal(self, group: grp.Group) -> tuple[grp.GroupReason, str] | None:
@@ -650,7 +658,7 @@ class ExecutionActor(LiveTrading, Actor):
         assert isinstance(command, (grp.SendLeg, grp.SendFlatten)), command
         is_flatten = isinstance(command, grp.SendFlatten)
         intent = command.intent
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         # The ordinary order path: validation, write-ahead, intent dedup (a resumed group's
         # re-send is recognised), venue. Then read back what became of it.
         self.on_submit_order(SubmitOrder(intent, now))
@@ -692,8 +700,8 @@ class ExecutionActor(LiveTrading, Actor):
             current[1].cancel()
             del self._group_timers[group_id]
         if wake is not None and (current is None or current[0] != wake):
-            delay_s = max(0.0, (wake - time.time_ns()) / 1e9)
-            timer = self.ctx.call_later(delay_s, lambda: self._group_wake(group_id, time.time_ns()))
+            delay_s = max(0.0, (wake - self.ctx.now_ns()) / 1e9)
+            timer = self.ctx.call_later(delay_s, lambda: self._group_wake(group_id, self.ctx.now_ns()))
             self._group_timers[group_id] = (wake, timer)
 
     def _group_wake(self, group_id: str, now_ns: int) -> None:
@@ -730,7 +738,7 @@ class ExecutionActor(LiveTrading, Actor):
             self.ctx.call_later(GROUP_RESUME_DELAY_S, self._groups_resend)
 
     def _groups_resend(self) -> None:
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         for group_id in list(self.groups):
             self._group_inbox.append((group_id, grp.Resume(now_ns=now)))
         self._group_drain()
@@ -744,7 +752,7 @@ class ExecutionActor(LiveTrading, Actor):
         return msgspec.structs.replace(pos, unrealised_pnl_paise=unrealised, ts_event_ns=now, ts_init_ns=now)
 
     def _publish_ledger_stats(self) -> None:
-        self.ctx.publish(topics.LEDGER_STATS.encode(), self.commit_stats.snapshot(self.ctx.name, time.time_ns()))
+        self.ctx.publish(topics.LEDGER_STATS.encode(), self.commit_stats.snapshot(self.ctx.name, self.ctx.now_ns()))
 
     def _publish_marks(self, now: int) -> None:
         """Once a second: open positions whose unrealised P&L moved are published again."""
@@ -804,6 +812,28 @@ class ExecutionActor(LiveTrading, Actor):
 
     # Records for others -------------------------------------------------------------------------
     def on_order_denied(self, msg: OrderDenied) -> None:
+        """Write risk's denial to the audit once, and say so: risk re-sends a denial until this
+        acknowledgement arrives, so the same one can come twice (also across our restart)."""
+        if msg.intent_id in self._denials_recorded:
+            self.ctx.send(RISK, DenialRecorded(msg.intent_id, self.ctx.now_ns()))
+            return
+        self._record_denial(msg)
+        self._denials_recorded[msg.intent_id] = None
+        if len(self._denials_recorded) > DENIALS_REMEMBERED:
+            del self._denials_recorded[next(iter(self._denials_recorded))]
+        self.ctx.send(RISK, DenialRecorded(msg.intent_id, self.ctx.now_ns()))
+
+    def _recent_denials(self) -> dict[str, None]:
+        """Intent ids of the denials among the newest audit rows (insertion-ordered, oldest first):
+        what a re-sent denial is checked against after a restart."""
+        last = self.ledger.reader()
+        with last.snapshot() as snap:
+            top = snap.last_audit_seq()
+            rows = snap.audit(max(1, top - DENIALS_REMEMBERED + 1), DENIALS_REMEMBERED)
+        return {row.args["intent_id"]: None for _seq, row in rows
+                if row.action == "deny_intent" and "intent_id" in row.args}
+
+    def _record_denial(self, msg: OrderDenied) -> None:
         self.ledger.append([AuditRecord(who="risk", action="deny_intent",
                                         args={"intent_id": msg.intent_id, "strategy": msg.strategy,
                                               "instrument": fsm.instrument_label(msg.segment, msg.security_id),

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from engine.money import format_paise
+from engine.model.money import format_paise
 from ipc.messages import OrderSpec, OrderType, Product, Side, Validity
 from ipc.topics import SEGMENT_CODES
 

@@ -59,7 +59,7 @@ from actors.execution.venue import (
     Triggered,
     VenueEvent,
 )
-from engine.money import AvgPrice, format_paise
+from engine.model.money import AvgPrice, format_paise
 from ipc.messages import TERMINAL_ORDER_STATES, Fill, OrderEvent, OrderSpec, OrderState
 from ipc.order_rules import STOP_TYPES
 from ipc.topics import SEGMENT_NAMES

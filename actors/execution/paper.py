@@ -121,7 +121,7 @@ from actors.execution.venue import (
     Triggered,
     VenueEvent,
 )
-from engine.money import Rounding, apply_rate, div_round, format_paise
+from engine.model.money import Rounding, apply_rate, div_round, format_paise
 from ipc.messages import Depth, Quote, Tick
 from ipc.reasons import RejectReason
 

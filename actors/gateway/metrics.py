@@ -24,7 +24,7 @@ from typing import Iterator
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
-from engine.status import read_status
+from engine.status_file import read_status
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc.messages import CalendarStatus, Fill, Heartbeat, LedgerStats, Message, OrderDenied, OrderEvent, OrderState
 

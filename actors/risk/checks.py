@@ -39,6 +39,7 @@ from actors.risk.limits import ResolvedLimits, RiskLimits, instrument_key, resol
 from actors.risk.state import ADMISSION, Admission, RiskStatus, TradingState
 from engine.model.calendar import SessionCalendar, TradingDay, default_calendar
 from engine.model.ist import IST_OFFSET_NS, NS_PER_S, ist_date, time_of_day_ns
+from engine.rate_window import RateWindow
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc.messages import Fill, OrderDenied, OrderEvent, OrderIntent, OrderState, Position
 from ipc.reasons import Denial, DenyReason
@@ -540,7 +541,7 @@ class RiskEngine:
         self._slots: dict[tuple[str, int, int], _Slot] = {}
         self._open: dict[str, _Open] = {}
         self._seen = RecentIds()
-        self._window: collections.deque[int] = collections.deque(maxlen=limits.max_orders_per_second)
+        self._rate = RateWindow(((NS_PER_S, limits.max_orders_per_second),))  # orders in the last second
         self._day: TradingDay | None = None
         self._day_start_ns = 0
         self._day_end_ns = 0
@@ -557,8 +558,7 @@ class RiskEngine:
     def set_limits(self, limits: RiskLimits) -> None:
         """Replace the limits; usage state is kept, per-slot limits re-resolved."""
         self.limits = limits
-        if self._window.maxlen != limits.max_orders_per_second:
-            self._window = collections.deque(self._window, maxlen=limits.max_orders_per_second)
+        self._rate.set_limits(((NS_PER_S, limits.max_orders_per_second),))
         for (strategy, seg, sid), slot in self._slots.items():
             slot.limits = resolve(limits, strategy, instrument_key(SEGMENT_NAMES.get(seg, str(seg)), sid))
         self._day_end_ns = 0  # recompute cut-offs at the next call
@@ -687,11 +687,7 @@ class RiskEngine:
             return d
 
         n = slice_count(qty, inst)
-        window = self._window
-        horizon = now_ns - NS_PER_S
-        while window and window[0] <= horizon:
-            window.popleft()
-        d = check_rate_second(len(window), n, self.limits.max_orders_per_second)
+        d = check_rate_second(self._rate.count(now_ns), n, self.limits.max_orders_per_second)
         if d is not None:
             return d
         d = check_rate_day(self.orders_today, n, self.limits.max_orders_per_day)
@@ -831,13 +827,12 @@ class RiskEngine:
         orders = self.slice(intent)
         self._seen.add(intent.intent_id)
         if self.venue_slices:
-            for _ in orders:
-                self._window.append(now_ns)
-                self.orders_today += 1
+            self._rate.record(now_ns, len(orders))
+            self.orders_today += len(orders)
             orders = [intent]
         for order in orders:
             if not self.venue_slices:
-                self._window.append(now_ns)
+                self._rate.record(now_ns)
                 self.orders_today += 1
             self._seen.add(order.intent_id)
             self._add_open(order.intent_id, slot, side, order.spec.qty_units, ref, opening)
@@ -969,8 +964,7 @@ class RiskEngine:
         return slot.position_units if slot is not None else 0
 
     def orders_in_last_second(self, now_ns: int) -> int:
-        horizon = now_ns - NS_PER_S
-        return sum(1 for t in self._window if t > horizon)
+        return self._rate.count(now_ns)
 
 
 __all__ = [

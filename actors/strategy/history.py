@@ -19,7 +19,7 @@ from typing import Any, Final
 import msgspec
 
 from actors.strategy.bars import SessionHours
-from engine.money import Rounding, round_to_tick
+from engine.model.money import Rounding, round_to_tick
 from ipc.messages import Bar
 from ipc.topics import SEGMENT_NAMES
 

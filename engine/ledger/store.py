@@ -44,6 +44,7 @@ import contextlib
 import enum
 import fcntl
 import os
+import random
 import struct
 import threading
 import time
@@ -569,11 +570,13 @@ def _acquire_writer_lock(path: Path) -> int:
     return fd
 
 
-def _new_id_prefix() -> str:
+def _new_id_prefix(seed: int | None = None) -> str:
     # A random tag per ledger keeps client order ids unique at the broker even if a ledger is
-    # recreated (paper vs live data dirs, a wiped disk) and its counter starts again at 1.
+    # recreated (paper vs live data dirs, a wiped disk) and its counter starts again at 1. Seeded
+    # (with the time of the opener's clock), the same seed gives the same tag.
     alphabet = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-    return "SK" + "".join(alphabet[b % len(alphabet)] for b in os.urandom(4))
+    raw = os.urandom(4) if seed is None else random.Random(seed).randbytes(4)
+    return "SK" + "".join(alphabet[b % len(alphabet)] for b in raw)
 
 
 # Writers open in this process, by directory: LMDB forbids opening one environment twice in a
@@ -590,7 +593,8 @@ class Ledger:
     the fsync in ``sync`` mode); see the durability notes in the module docstring.
     """
 
-    def __init__(self, path: Path, config: LedgerConfig, lock_fd: int, env: lmdb.Environment) -> None:
+    def __init__(self, path: Path, config: LedgerConfig, lock_fd: int, env: lmdb.Environment,
+                 id_seed: int | None = None) -> None:
         self._path = path
         self._config = config
         self._lock_fd = lock_fd
@@ -614,7 +618,7 @@ class Ledger:
         self._release_budget_bytes = config.map_release_bytes
         self._last_fsync_ns = time.monotonic_ns()
         self._group_fsync_ns = config.group_fsync_ms * 1_000_000
-        self._id_prefix = self._init_meta()
+        self._id_prefix = self._init_meta(id_seed)
         env.reader_check()  # clear reader slots left by killed reader processes
         with env.begin(buffers=True) as txn:
             self._use_tables(_load_tables(txn, self._dbs, self._reads))
@@ -624,8 +628,12 @@ class Ledger:
         self._ensure_room(0, 0)
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], config: LedgerConfig | None = None) -> Ledger:
+    def open(cls, path: str | os.PathLike[str], config: LedgerConfig | None = None, *,
+             id_seed: int | None = None) -> Ledger:
         """Open (creating if needed) the ledger in directory ``path`` for writing.
+
+        ``id_seed``: a new ledger's client order id prefix is drawn from a generator seeded with
+        it (the time of the opener's clock: reproducible on a simulated one); None = at random.
 
         Raises LedgerError LOCKED if another process (or another Ledger in this one) writes it,
         SCHEMA if it was written by an incompatible version, CORRUPT if ``verify_on_open`` finds
@@ -644,7 +652,7 @@ class Ledger:
                 lock=True,
             )
             try:
-                ledger = cls(directory, config, lock_fd, env)
+                ledger = cls(directory, config, lock_fd, env, id_seed)
             except BaseException:
                 env.close()
                 raise
@@ -661,19 +669,19 @@ class Ledger:
         _WRITERS[str(directory.resolve())] = ledger
         return ledger
 
-    def _init_meta(self) -> str:
+    def _init_meta(self, id_seed: int | None) -> str:
         """Check the schema (migrating a ledger of an earlier one) and the id prefix, in one
         transaction: a migration is all done or not at all. Returns the id prefix."""
         for _attempt in range(_MAX_GROW_RETRIES):
             try:
                 with self._env.begin(write=True) as txn:
-                    return self._init_meta_txn(txn)
+                    return self._init_meta_txn(txn, id_seed)
             except lmdb.MapFullError:  # a migration rewrites rows: it may need a bigger map
                 self._map_full_retries += 1
                 self._grow(self._env.info()["map_size"] * 2)
         raise LedgerError(LedgerErrorCode.FULL, f"ledger {self._path}: map still full while migrating")
 
-    def _init_meta_txn(self, txn: lmdb.Transaction) -> str:
+    def _init_meta_txn(self, txn: lmdb.Transaction, id_seed: int | None) -> str:
         meta = self._dbs[META]
         schema = txn.get(_META_SCHEMA, db=meta)
         if schema in (_SCHEMA_V1, _SCHEMA_V2):
@@ -688,7 +696,7 @@ class Ledger:
                               f"ledger {self._path} has schema {schema!r}, this code reads {SCHEMA_VERSION!r}")
         prefix = txn.get(_META_ID_PREFIX, db=meta)
         if prefix is None:
-            prefix = _new_id_prefix().encode()
+            prefix = _new_id_prefix(id_seed).encode()
             txn.put(_META_ID_PREFIX, prefix, db=meta)
         return bytes(prefix).decode()
 

@@ -2,7 +2,7 @@
 schema 2; ``order@1``, ``intent@1`` and ``group@1`` records with the order fields listed flat).
 
 Kept so that every later version is tested against a ledger an operator may really have on disk
-(tests/test_ledger_compat.py). It ran once, on that commit; it does not run on later code (the
+(tests/unit/engine/ledger/test_compat.py). It ran once, on that commit; it does not run on later code (the
 message shapes it builds are gone), and must never be re-run to "refresh" the golden files:
 
     git checkout 6af32a5 -- engine ipc actors && python tests/golden/make_ledger_schema2.py

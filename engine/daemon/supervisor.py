@@ -1,0 +1,433 @@
+"""The supervisor: ``shikra run``.
+
+Spawns one OS process per unit (see ``engine.daemon.topology``), waits until every actor reports ready,
+tells systemd, watches heartbeats, restarts a dead or hung unit with exponential backoff, engages
+the kill switch on a restart storm, and on SIGTERM/SIGINT stops units in DESIGN.md's order.
+
+Structured concurrency (trio): every task and child process has an owner that waits for it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import msgspec
+import trio
+import zmq
+
+from actors.base import EXIT_CONFIG
+from engine.backoff import backoff_s
+from engine.config import Config, RestartConfig, to_json
+from engine.daemon import systemd
+from engine.daemon.lock import DataDirLock
+from engine.daemon.topology import Unit, plan_units, stop_rank
+from engine.files import replace_file
+from engine.rate_window import RateWindow
+from engine.logs import get_logger
+from engine.status_file import KILL_SWITCH_FILE, ActorStatus, DaemonStatus, KillSwitchStatus, write_status
+from ipc import codec, topics
+from ipc.messages import EngageKillSwitch, Heartbeat, Ping, ReleaseKillSwitch, Reply, StopActor
+from ipc.transport import Endpoints, Inbox, Outbox, StreamPublisher
+
+SUPERVISOR = "supervisor"
+
+log = get_logger("supervisor")
+
+
+class _ActorSeen(msgspec.Struct):
+    state: str = "starting"
+    last_heartbeat_ns: int = 0
+    last_heartbeat_mono: float = 0.0
+    msgs_in: int = 0
+    msgs_out: int = 0
+    bad_frames: int = 0
+
+
+class _UnitState:
+    def __init__(self, unit: Unit, restart: RestartConfig) -> None:
+        self.unit = unit
+        self.process: trio.Process | None = None
+        self.started_ns = 0
+        self.started_mono = 0.0
+        self.restarts = 0
+        # Restarts in the storm window (monotonic ns); a window of 0 s or less keeps only now.
+        self.recent_restarts = RateWindow(((max(1, int(restart.window_s * 1e9)), restart.max_restarts),))
+        self.seen: dict[str, _ActorSeen] = {name: _ActorSeen() for name in unit.actors}
+        self.ready = trio.Event()
+        self.state = "starting"
+        self.killed_as_hung = False
+
+    def reset_for_spawn(self) -> None:
+        self.seen = {name: _ActorSeen() for name in self.unit.actors}
+        self.ready = trio.Event()
+        self.killed_as_hung = False
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid if self.process is not None else 0
+
+
+class Supervisor:
+    def __init__(self, cfg: Config, data_dir: Path, run_dir: Path, config_source: str) -> None:
+        self.cfg = cfg
+        self.data_dir = data_dir
+        self.run_dir = run_dir
+        self.config_source = config_source
+        self.units = [_UnitState(u, cfg.engine.restart) for u in plan_units(cfg)]
+        self.by_actor = {name: us for us in self.units for name in us.unit.actors}
+        eng = cfg.engine
+        self.endpoints = Endpoints(run_dir, eng.transport, eng.tcp_host, eng.tcp_base_port,
+                                   tuple(eng.actors) + (SUPERVISOR,))
+        self.lock = DataDirLock(data_dir)
+        self.started_ns = time.time_ns()
+        self.state = "starting"
+        self.stopping = False
+        self.exit_code = 0
+        self.kill_switch = self._load_kill_switch()
+        self.zctx: zmq.Context | None = None
+        self.inbox: Inbox | None = None
+        self.publisher: StreamPublisher | None = None
+        self.outboxes: dict[str, Outbox] = {}
+        # Children watch the read end: when this process dies the pipe hits EOF and they stop.
+        # (PR_SET_PDEATHSIG would not do: it fires when the spawning *thread* exits.)
+        self._lifeline_r, self._lifeline_w = os.pipe()
+
+    # Kill switch persistence ------------------------------------------------------------------
+    def _load_kill_switch(self) -> KillSwitchStatus:
+        path = self.data_dir / KILL_SWITCH_FILE
+        try:
+            return msgspec.json.decode(path.read_bytes(), type=KillSwitchStatus)
+        except FileNotFoundError:
+            return KillSwitchStatus()
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            # An unreadable record must fail safe: treat the switch as engaged.
+            log.error("kill_switch_file_unreadable", path=str(path))
+            return KillSwitchStatus(True, f"unreadable {path}", "supervisor", time.time_ns())
+
+    def _save_kill_switch(self) -> None:
+        replace_file(self.data_dir / KILL_SWITCH_FILE, msgspec.json.encode(self.kill_switch))
+
+    def engage_kill_switch(self, reason: str, by: str) -> None:
+        if not self.kill_switch.engaged:
+            self.kill_switch = KillSwitchStatus(True, reason, by, time.time_ns())
+            self._save_kill_switch()
+            log.error("kill_switch_engaged", reason=reason, by=by)
+            systemd.notify(f"STATUS=KILL SWITCH ENGAGED: {reason}")
+        self._broadcast_kill_switch()
+
+    def release_kill_switch(self, by: str) -> None:
+        if self.kill_switch.engaged:
+            self.kill_switch = KillSwitchStatus(False, "", by, time.time_ns())
+            self._save_kill_switch()
+            log.warning("kill_switch_released", by=by)
+            systemd.notify("STATUS=running")
+        for us in self.units:
+            for name in us.unit.actors:
+                self._command(name, ReleaseKillSwitch(uuid.uuid4().hex, by, time.time_ns()))
+
+    def _broadcast_kill_switch(self, only: _UnitState | None = None) -> None:
+        ks = self.kill_switch
+        for us in ([only] if only else self.units):
+            for name in us.unit.actors:
+                self._command(name, EngageKillSwitch(uuid.uuid4().hex, ks.reason, ks.by, time.time_ns()))
+
+    # Sockets ----------------------------------------------------------------------------------
+    def _open_sockets(self) -> None:
+        self.zctx = zmq.Context.instance()
+        self.inbox = Inbox(self.zctx, self.endpoints.inbox(SUPERVISOR))
+        self.publisher = StreamPublisher(self.zctx, self.endpoints.pub(SUPERVISOR))
+
+    def _command(self, actor: str, msg: msgspec.Struct) -> None:
+        box = self.outboxes.get(actor)
+        if box is None:
+            assert self.zctx is not None
+            box = Outbox(self.zctx, self.endpoints.inbox(actor), identity=SUPERVISOR, linger_ms=0)
+            self.outboxes[actor] = box
+        try:
+            box.send(topics.command_topic(type(msg).__name__), codec.encode(msg))  # type: ignore[arg-type]
+        except Exception as exc:
+            log.warning("command_not_sent", actor=actor, command=type(msg).__name__, error=str(exc))
+
+    async def _receive(self) -> None:
+        """Heartbeats from actors and commands from local CLI tools, on the supervisor's ROUTER."""
+        assert self.inbox is not None
+        sock = self.inbox.sock
+        fd = sock.getsockopt(zmq.FD)
+        while True:
+            # zmq's FD signals edges: drain everything EVENTS reports before waiting again.
+            while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                if len(frames) != 3:
+                    log.warning("bad_frame", where="supervisor.inbox", frames=len(frames))
+                    continue
+                try:
+                    msg = codec.decode(frames[2].buffer)
+                except codec.DecodeError as exc:
+                    log.warning("bad_frame", where="supervisor.inbox", kind=exc.failure.value,
+                                detail=exc.detail[:200])
+                    continue
+                self._on_message(frames[0].bytes, msg)
+            with trio.move_on_after(0.5):
+                await trio.lowlevel.wait_readable(fd)
+
+    def _on_message(self, sender: bytes, msg: msgspec.Struct) -> None:
+        assert self.inbox is not None
+        if isinstance(msg, Heartbeat):
+            us = self.by_actor.get(msg.actor)
+            if us is None or us.process is None or msg.pid != us.pid:
+                return  # a late heartbeat from a process we already replaced
+            seen = us.seen[msg.actor]
+            seen.state = msg.state
+            seen.last_heartbeat_ns = msg.ts_ns
+            seen.last_heartbeat_mono = time.monotonic()
+            seen.msgs_in, seen.msgs_out, seen.bad_frames = msg.msgs_in, msg.msgs_out, msg.bad_frames
+            if msg.state == "ready" and all(s.state == "ready" for s in us.seen.values()):
+                if not us.ready.is_set():
+                    us.state = "ready"
+                    us.ready.set()
+            if self.publisher is not None:
+                topic = f"{topics.HEALTH}{msg.actor}".encode()
+                self.publisher.on_subscription_frames()  # nobody polls this XPUB: read them here
+                if self.publisher.wants(topic):
+                    self.publisher.send(topic, codec.encode(msg))
+            return
+        reply: Reply | None = None
+        if isinstance(msg, EngageKillSwitch):
+            self.engage_kill_switch(msg.reason, msg.by)
+            reply = Reply(msg.cmd_id, SUPERVISOR, True)
+        elif isinstance(msg, ReleaseKillSwitch):
+            self.release_kill_switch(msg.by)
+            reply = Reply(msg.cmd_id, SUPERVISOR, True)
+        elif isinstance(msg, Ping):
+            reply = Reply(msg.cmd_id, SUPERVISOR, True, detail=self.state)
+        elif isinstance(msg, StopActor):
+            self.request_stop(f"StopActor from {sender.decode(errors='replace')}")
+            reply = Reply(msg.cmd_id, SUPERVISOR, True)
+        if reply is not None:
+            try:
+                self.inbox.reply(sender, topics.REPLY.encode(), codec.encode(reply))
+            except Exception as exc:
+                log.warning("reply_failed", to=sender.decode(errors="replace"), error=str(exc))
+
+    # Units ------------------------------------------------------------------------------------
+    async def _spawn(self, us: _UnitState) -> None:
+        us.reset_for_spawn()
+        env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
+        cmd = [sys.executable, "-m", "engine.daemon.unit", "--unit", us.unit.name, "--run-dir", str(self.run_dir),
+               "--data-dir", str(self.data_dir), "--lifeline-fd", str(self._lifeline_r)]
+        us.process = await trio.lowlevel.open_process(cmd, env=env, stdin=subprocess.DEVNULL,
+                                                      pass_fds=(self._lifeline_r,))
+        us.started_ns = time.time_ns()
+        us.started_mono = time.monotonic()
+        us.state = "starting"
+        log.info("unit_spawned", unit=us.unit.name, actors=",".join(us.unit.actors), child_pid=us.pid)
+
+    async def _run_unit(self, us: _UnitState) -> None:
+        """Keep one unit alive until the supervisor stops."""
+        r = self.cfg.engine.restart
+        while True:
+            await self._spawn(us)
+            assert us.process is not None
+            code = await us.process.wait()
+            if self.stopping:
+                us.state = "stopped"
+                log.info("unit_exited", unit=us.unit.name, code=code)
+                return
+            if code == EXIT_CONFIG:
+                log.error("unit_config_error", unit=us.unit.name, code=code,
+                          hint="the actor cannot start with this configuration; see its log line above")
+                us.state = "failed"
+                self.exit_code = EXIT_CONFIG
+                self.request_stop(f"unit {us.unit.name} failed with a configuration error")
+                return
+            now_ns = time.monotonic_ns()
+            us.restarts += 1
+            us.recent_restarts.record(now_ns)
+            in_window = us.recent_restarts.count(now_ns)
+            delay = backoff_s(in_window - 1, r.backoff_initial_s, r.backoff_max_s)
+            cause = "hung (no heartbeat)" if us.killed_as_hung else f"exit code {code}"
+            us.state = "restarting"
+            log.warning("unit_died", unit=us.unit.name, cause=cause, restarts=us.restarts,
+                        in_window=in_window, backoff_s=delay)
+            if in_window >= r.max_restarts:
+                self.engage_kill_switch(
+                    f"restart storm: {us.unit.name} restarted {in_window} times "
+                    f"in {r.window_s:.0f}s", SUPERVISOR)
+            await trio.sleep(delay)
+            if self.stopping:
+                us.state = "stopped"
+                return
+
+    async def _watch_heartbeats(self) -> None:
+        timeout = self.cfg.engine.heartbeat_timeout_s
+        while True:
+            await trio.sleep(min(0.25, timeout / 4))
+            now = time.monotonic()
+            for us in self.units:
+                if us.process is None or us.process.returncode is not None or us.killed_as_hung:
+                    continue
+                if self.stopping:
+                    continue
+                if not us.ready.is_set():
+                    grace = max(self.cfg.engine.ready_timeout_s, timeout)
+                    if now - us.started_mono > grace:
+                        self._kill_hung(us, f"not ready after {grace:.0f}s")
+                    continue
+                last = min(s.last_heartbeat_mono for s in us.seen.values())
+                if now - last > timeout:
+                    self._kill_hung(us, f"no heartbeat for {now - last:.1f}s (limit {timeout}s)")
+
+    def _kill_hung(self, us: _UnitState, why: str) -> None:
+        log.error("unit_hung", unit=us.unit.name, child_pid=us.pid, why=why)
+        us.killed_as_hung = True
+        assert us.process is not None
+        try:
+            us.process.kill()  # SIGKILL also ends a SIGSTOPped process
+        except ProcessLookupError:
+            pass
+
+    # Status and systemd -----------------------------------------------------------------------
+    def snapshot(self) -> DaemonStatus:
+        actors = []
+        for us in self.units:
+            for name in us.unit.actors:
+                seen = us.seen[name]
+                state = us.state if us.state in ("restarting", "stopped", "failed") else seen.state
+                actors.append(ActorStatus(name, us.unit.name, us.pid, state, us.started_ns, us.restarts,
+                                          seen.last_heartbeat_ns, seen.msgs_in, seen.msgs_out, seen.bad_frames))
+        return DaemonStatus(os.getpid(), self.state, self.started_ns, time.time_ns(), self.cfg.engine.topology,
+                            str(self.data_dir), self.kill_switch, actors)
+
+    async def _write_status(self) -> None:
+        while True:
+            write_status(self.run_dir, self.snapshot())
+            await trio.sleep(1.0)
+
+    async def _systemd_watchdog(self, period_s: float) -> None:
+        while True:
+            systemd.notify("WATCHDOG=1")
+            await trio.sleep(period_s)
+
+    # Lifecycle --------------------------------------------------------------------------------
+    def request_stop(self, reason: str) -> None:
+        if not self.stopping:
+            log.info("stop_requested", reason=reason)
+            self.stopping = True
+            self._stop_requested.set()
+
+    async def _wait_all_ready(self) -> bool:
+        # Poll rather than wait on an Event: a unit that restarts during start-up gets a new one.
+        deadline = trio.current_time() + self.cfg.engine.ready_timeout_s
+        while not all(us.ready.is_set() for us in self.units):
+            if trio.current_time() > deadline or self.stopping:
+                late = [us.unit.name for us in self.units if not us.ready.is_set()]
+                log.error("not_ready", units=",".join(late), timeout_s=self.cfg.engine.ready_timeout_s)
+                return False
+            await trio.sleep(0.05)
+        return True
+
+    async def _stop_units(self) -> None:
+        """Stop units in order; each gets stop_timeout_s, then SIGTERM, then SIGKILL."""
+        timeout = self.cfg.engine.stop_timeout_s
+        for us in sorted(self.units, key=lambda u: stop_rank(u.unit)):
+            proc = us.process
+            if proc is None or proc.returncode is not None:
+                continue
+            us.state = "stopping"
+            log.info("unit_stopping", unit=us.unit.name, child_pid=proc.pid)
+            self._command(us.unit.actors[0], StopActor(uuid.uuid4().hex, "daemon stopping"))
+            with trio.move_on_after(timeout):
+                await proc.wait()
+                continue
+            log.warning("unit_stop_timeout", unit=us.unit.name, child_pid=proc.pid, action="SIGTERM")
+            proc.terminate()
+            with trio.move_on_after(2.0):
+                await proc.wait()
+                continue
+            log.error("unit_stop_timeout", unit=us.unit.name, child_pid=proc.pid, action="SIGKILL")
+            proc.kill()
+            await proc.wait()
+
+    async def run(self) -> int:
+        self._stop_requested = trio.Event()
+        self.lock.acquire()
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            (self.run_dir / "config.json").write_bytes(to_json(self.cfg))
+            self._open_sockets()
+            log.info("daemon_starting", pid=os.getpid(), config=self.config_source, data_dir=str(self.data_dir),
+                     topology=self.cfg.engine.topology, units=",".join(u.unit.name for u in self.units))
+            return await self._serve()
+        finally:
+            for box in self.outboxes.values():
+                box.close()
+            if self.inbox is not None:
+                self.inbox.close()
+            if self.publisher is not None:
+                self.publisher.close()
+            self.lock.release()
+
+    async def _serve(self) -> int:
+        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(self._on_signals, signals)
+                nursery.start_soon(self._receive)
+                nursery.start_soon(self._write_status)
+                async with trio.open_nursery() as units_nursery:
+                    for us in self.units:
+                        units_nursery.start_soon(self._run_unit, us)
+                    units_nursery.start_soon(self._watch_heartbeats)
+                    units_nursery.start_soon(self._startup_then_wait, nursery)
+                    await self._stop_requested.wait()
+                    self.state = "stopping"
+                    systemd.notify("STOPPING=1")
+                    await self._stop_units()
+                    units_nursery.cancel_scope.cancel()
+                self.state = "stopped"
+                write_status(self.run_dir, self.snapshot())
+                nursery.cancel_scope.cancel()
+        log.info("daemon_stopped", code=self.exit_code)
+        return self.exit_code
+
+    async def _startup_then_wait(self, nursery: trio.Nursery) -> None:
+        if not await self._wait_all_ready():
+            self.exit_code = self.exit_code or 1
+            self.request_stop("actors not ready in time")
+            return
+        self.state = "running"
+        if self.kill_switch.engaged:
+            log.warning("kill_switch_still_engaged", reason=self.kill_switch.reason, by=self.kill_switch.by)
+            self._broadcast_kill_switch()
+        log.info("daemon_ready", units=len(self.units))
+        systemd.notify("READY=1\nSTATUS=running")
+        period = systemd.watchdog_period_s()
+        if period is not None:
+            nursery.start_soon(self._systemd_watchdog, period)
+        # A unit that restarts later must learn about an engaged kill switch as soon as it is ready.
+        for us in self.units:
+            nursery.start_soon(self._resync_on_ready, us)
+
+    async def _resync_on_ready(self, us: _UnitState) -> None:
+        seen = us.ready
+        while True:
+            await trio.sleep(0.2)
+            if us.ready is not seen and us.ready.is_set():
+                seen = us.ready
+                if self.kill_switch.engaged:
+                    self._broadcast_kill_switch(only=us)
+
+    async def _on_signals(self, signals: trio.abc.AsyncIterator[int]) -> None:  # type: ignore[name-defined]
+        async for signum in signals:
+            self.request_stop(signal.Signals(signum).name)
+
+
+def run_daemon(cfg: Config, data_dir: Path, run_dir: Path, config_source: str) -> int:
+    sup = Supervisor(cfg, data_dir, run_dir, config_source)
+    return trio.run(sup.run)
+

@@ -1,0 +1,66 @@
+"""The instrument master as the daemon uses it: prepared once by the supervisor (the bundled
+sample regenerated for today, the cache warmed), then opened by every actor that needs it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from engine.model.instruments import Instrument, InstrumentTable, load_instruments
+from engine.model.sample_master import write_sample_master
+from ipc.topics import SEGMENT_CODES
+
+IST = dt.timezone(dt.timedelta(hours=5, minutes=30))
+
+
+class UnknownInstrument(ValueError):
+    pass
+
+
+def today_ist() -> dt.date:
+    return dt.datetime.now(IST).date()
+
+
+def instruments_dir(data_dir: Path) -> Path:
+    return data_dir / "instruments"
+
+
+def master_path(master: str, data_dir: Path, today: dt.date | None = None) -> Path:
+    """``master`` is the config's ``[instruments] master``: "sample" or a Dhan CSV's path."""
+    if master == "sample":
+        day = today or today_ist()
+        return instruments_dir(data_dir) / f"sample-master-{day.isoformat()}.csv"
+    return Path(master).expanduser()
+
+
+def prepare_instruments(master: str, data_dir: Path, today: dt.date | None = None) -> InstrumentTable:
+    """Make sure the master exists (sample: written atomically for today) and its cache is warm."""
+    path = master_path(master, data_dir, today)
+    if master == "sample" and not path.exists():
+        write_sample_master(path, today or today_ist())  # atomic, parents created
+    return load_instruments(path, cache_dir=instruments_dir(data_dir))
+
+
+def open_instruments(master: str, data_dir: Path, today: dt.date | None = None) -> InstrumentTable:
+    """Open the master the supervisor prepared (a cache hit); prepares it when run standalone.
+    ``today``: the IST date of the caller's clock (the bundled sample is the one for that day);
+    None = the machine's."""
+    return prepare_instruments(master, data_dir, today)
+
+
+def resolve_instrument(table: InstrumentTable, text: str) -> Instrument:
+    """``"NSE_FNO:55796"`` (segment name and security id) or a trading symbol (``"RELIANCE"``)."""
+    seg_name, sep, sid = text.partition(":")
+    if sep:
+        seg = SEGMENT_CODES.get(seg_name.upper())
+        if seg is None or not sid.isdigit():
+            raise UnknownInstrument(f"'{text}' is not SEGMENT:SECURITY_ID with a known segment "
+                                    f"({', '.join(SEGMENT_CODES)})")
+        inst = table.get(seg, int(sid))
+        if inst is None:
+            raise UnknownInstrument(f"instrument {text} is not in the instrument master")
+        return inst
+    inst = table.by_symbol(text)
+    if inst is None:
+        raise UnknownInstrument(f"no instrument with symbol '{text}' in the instrument master")
+    return inst

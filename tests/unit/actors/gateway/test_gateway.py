@@ -1,0 +1,118 @@
+"""The gateway's functional core: upstream subscriptions from dashboard subscriptions, metrics
+from bus events, and the [gateway] config rules. No sockets, no processes."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import generate_latest
+
+from actors.gateway.metrics import EngineMetrics
+from actors.gateway.subscriptions import SubscriptionTable, upstream_for
+from engine.config import ConfigError, parse_config
+from engine.status_file import ActorStatus, DaemonStatus, KillSwitchStatus, write_status
+from ipc.messages import Fill, Heartbeat, OrderDenied, OrderEvent, OrderSpec, OrderState
+
+ALLOWED = (b"tick.", b"order.", b"actor.health.")
+
+
+def test_dashboard_prefix_inside_an_allowed_topic_goes_upstream_as_is():
+    assert upstream_for(b"tick.NSE_EQ.2885", ALLOWED) == {b"tick.NSE_EQ.2885"}
+
+
+def test_subscribing_to_everything_takes_only_the_allowed_topics():
+    assert upstream_for(b"", ALLOWED) == set(ALLOWED)
+    assert upstream_for(b"t", ALLOWED) == {b"tick."}
+
+
+def test_a_topic_that_is_not_public_is_never_taken_upstream():
+    assert upstream_for(b"intent.", ALLOWED) == set()
+    table = SubscriptionTable(ALLOWED)
+    assert table.on_frame(b"\x01cmd.") == ([], [])
+
+
+def test_upstream_subscription_lasts_while_any_dashboard_or_the_metrics_need_it():
+    table = SubscriptionTable(ALLOWED)
+    assert table.add_fixed((b"order.",)) == [b"order."]
+    assert table.on_frame(b"\x01") == ([b"actor.health.", b"tick."], [])  # order. already taken
+    assert table.on_frame(b"\x01tick.NSE_EQ.") == ([b"tick.NSE_EQ."], [])
+    assert table.on_frame(b"\x00") == ([], [b"actor.health.", b"tick."])  # the metrics keep order.
+    assert table.on_frame(b"\x00tick.NSE_EQ.") == ([], [b"tick.NSE_EQ."])
+    assert dict(table.counts) == {b"order.": 1}
+
+
+def test_a_client_flooding_distinct_prefixes_is_refused_past_the_bound():
+    table = SubscriptionTable(ALLOWED, max_public=3)
+    for i in range(10):
+        table.on_frame(b"\x01tick.%d" % i)
+    assert len(table.public) == 3 and table.refused == 7
+    assert table.on_frame(b"data on a SUB socket") == ([], [])
+
+
+def _order(coid: str, state: OrderState, sent: int = 0) -> OrderEvent:
+    spec = OrderSpec(segment=1, security_id=2885, side="BUY", order_type="MARKET", qty_units=1)
+    return OrderEvent(coid, "i-" + coid, "probe", spec, state, 0, 0, "", "", "", 1_000, 1_000,
+                      ts_created_ns=1_000 + 20_000, ts_approved_ns=1_000 + 20_000 + 5_000, ts_sent_ns=sent)
+
+
+def _scrape(m: EngineMetrics) -> str:
+    return generate_latest(m.registry).decode()
+
+
+def test_order_events_count_states_track_open_orders_and_time_each_hop_once():
+    m = EngineMetrics()
+    m.observe(_order("a", OrderState.SUBMITTED))
+    m.observe(_order("a", OrderState.ACCEPTED, sent=1_000 + 25_000 + 300_000))
+    m.observe(_order("a", OrderState.FILLED, sent=1_000 + 25_000 + 300_000))
+    m.observe(_order("b", OrderState.ACCEPTED))
+    text = _scrape(m)
+    assert 'shikra_order_events_total{state="FILLED"} 1.0' in text
+    assert 'shikra_order_events_total{state="ACCEPTED"} 2.0' in text
+    assert 'shikra_orders_open{state="ACCEPTED"} 1.0' in text   # b; a finished
+    assert 'shikra_orders_open{state="SUBMITTED"} 0.0' in text
+    assert 'shikra_hop_latency_seconds_count{hop="execution"} 1.0' in text
+    assert 'shikra_hop_latency_seconds_sum{hop="risk"} 5e-06' in text
+    assert 'shikra_hop_latency_seconds_sum{hop="execution"} 0.0003' in text
+
+
+def test_denials_are_counted_by_reason_code_and_fills_by_strategy():
+    m = EngineMetrics()
+    m.observe(OrderDenied("i1", "probe", 2, 5, "QTY_NOT_LOT_MULTIPLE", "qty 7 ...", 1, 1))
+    m.observe(OrderDenied("i2", "probe", 2, 5, "QTY_NOT_LOT_MULTIPLE", "qty 7 ...", 1, 1))
+    m.observe(Fill("f1", "c1", "v1", "probe", 1, 2885, "SELL", 3, 100, 1, 1, 1))
+    text = _scrape(m)
+    assert 'shikra_denials_total{reason="QTY_NOT_LOT_MULTIPLE"} 2.0' in text
+    assert 'shikra_fills_total{side="SELL",strategy="probe"} 1.0' in text
+    assert 'shikra_filled_units_total{strategy="probe"} 3.0' in text
+
+
+def test_actor_figures_come_from_heartbeats_and_the_status_file(tmp_path):
+    write_status(tmp_path, DaemonStatus(1, "running", 1, 1, "isolated", "", KillSwitchStatus(), [
+        ActorStatus("feed", "feed", 10, "ready", 1, 2, 1, bad_frames=4),
+        ActorStatus("risk", "risk", 11, "restarting", 1, 0, 1, msgs_in=77)]))
+    m = EngineMetrics(tmp_path)
+    m.observe(Heartbeat("feed", 10, 1, "ready", 1, 2, msgs_in=0, msgs_out=123))
+    text = _scrape(m)
+    assert 'shikra_actor_messages_out_total{actor="feed"} 123.0' in text
+    assert 'shikra_actor_restarts_total{actor="feed"} 2.0' in text
+    assert 'shikra_actor_bad_frames_total{actor="feed"} 4.0' in text
+    assert 'shikra_actor_up{actor="risk"} 0.0' in text
+    assert 'shikra_actor_messages_in_total{actor="risk"} 77.0' in text  # no heartbeat seen: status file
+
+
+def test_gateway_config_defaults_and_rules():
+    cfg = parse_config("")
+    assert cfg.gateway.listen == "tcp://127.0.0.1:7480" and cfg.gateway.sndhwm == 10_000
+    assert "tick." in cfg.gateway.topics and cfg.gateway.metrics_listen == "127.0.0.1:9470"
+
+
+@pytest.mark.parametrize("text, needle", [
+    ('[gateway]\nlisten = "127.0.0.1:7480"\n', "gateway.listen"),
+    ("[gateway]\nsndhwm = 0\n", "gateway.sndhwm"),
+    ('[gateway]\nallowed_client_keys = ["short"]\n', "gateway.allowed_client_keys"),
+    ('[gateway]\nallowed_client_keys = ["' + "a" * 40 + '"]\n', "needs curve_secret_key_file"),
+    ('[gateway]\nmetrics_listen = "9470"\n', "gateway.metrics_listen"),
+    ("[gateway]\ntopics = []\n", "gateway.topics"),
+])
+def test_bad_gateway_config_names_the_key(text, needle):
+    with pytest.raises(ConfigError, match=needle):
+        parse_config(text, "my.toml")
