@@ -46,6 +46,8 @@ from typing import Any
 
 import msgspec
 
+from ipc.segments import instrument_label
+
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -163,7 +165,7 @@ def order_rows(orders: Sequence[Any]) -> str:
         if o.trigger_price_paise:
             price += f" trg {rupees(o.trigger_price_paise)}"
         rows.append([o.client_order_id, clock(o.ts_created_ns or o.ts_event_ns), o.strategy,
-                     o.symbol or f"{o.segment}:{o.security_id}", _enum_name("Side", o.side), o.qty_units,
+                     o.symbol or instrument_label(o.segment, o.security_id), _enum_name("Side", o.side), o.qty_units,
                      _enum_name("OrderType", o.order_type), price, o.filled_qty_units,
                      format_avg_rupees(o.filled_value_paise, o.filled_qty_units),
                      _enum_name("OrderState", o.state), (o.reason_code + " " + o.reason).strip()])
@@ -453,7 +455,7 @@ def _positions_text(r: Any) -> str:
 
     if not r.positions:
         return "no positions"
-    rows = [[p.strategy, p.symbol or f"{p.segment}:{p.security_id}", p.net_qty_units,
+    rows = [[p.strategy, p.symbol or instrument_label(p.segment, p.security_id), p.net_qty_units,
              format_avg_rupees(abs(p.open_cost_paise), abs(p.net_qty_units)) if p.net_qty_units else "-",
              rupees(p.realised_pnl_paise), rupees(p.charges_paise)] for p in r.positions]
     return (table(["STRATEGY", "SYMBOL", "NET QTY", "AVG", "REALISED", "CHARGES"], rows, frozenset({2, 3, 4, 5}))

@@ -54,7 +54,7 @@ import msgspec
 
 from engine.money import Rounding, div_round
 from ipc.messages import Fill
-from ipc.topics import SEGMENT_NAMES
+from ipc.segments import instrument_label
 
 IST_OFFSET_NS: Final = 19_800 * 1_000_000_000
 _DAY_NS: Final = 86_400 * 1_000_000_000
@@ -133,10 +133,6 @@ class Journal(msgspec.Struct, frozen=True):
     by_strategy_day: dict[str, dict[str, Stats]]
     fills: int
     bad_fills: int  # fills with a non-positive qty / price or an unknown side: skipped, counted
-
-
-def instrument_label(segment: int, security_id: int) -> str:
-    return f"{SEGMENT_NAMES.get(segment, str(segment))}:{security_id}"
 
 
 def ist_day_label(ts_ns: int) -> str:

@@ -25,10 +25,11 @@ import pytest
 from actors.execution.actor import ExecutionActor
 from actors.execution.marks import mark_x2_paise, unrealised_pnl_paise
 from actors.execution.paper import BookView
-from actors.risk.sessions import NSE_EQ, NSE_FNO, SegmentHours, SessionCalendar, ist_ns
+from actors.risk.sessions import SegmentHours, SessionCalendar, ist_ns
 from engine.config import Config
 from engine.logs import get_logger
 from ipc.messages import Depth, Message, OrderEvent, OrderIntent, OrderState, Position, SubmitOrder, Tick
+from ipc.segments import Segment
 from tests.support.daemon import Daemon, short_tmpdir
 from tests.test_pipeline import (
     START_CASH,
@@ -150,7 +151,7 @@ class ExecHarness:
     def nifty_options(self) -> dict[tuple[int, str], Any]:
         """The nearest NIFTY expiry's options on NSE_FNO by (strike paise, CE/PE)."""
         rows = [i for i in self.actor.table if i.instrument == "OPTIDX" and i.underlying == "NIFTY"
-                and i.segment == NSE_FNO]
+                and i.segment == Segment.NSE_FNO]
         first = min(r.expiry_yyyymmdd for r in rows)
         return {(r.strike_paise, r.option_type): r for r in rows if r.expiry_yyyymmdd == first}
 
@@ -280,7 +281,7 @@ def test_order_placed_after_the_close_lives_until_the_next_trading_days_close(da
 def test_only_the_segment_that_closed_expires_when_another_still_trades(data_dir):
     h = ExecHarness(data_dir, market_hours="exchange")
     # A calendar where NSE_FNO closes at 16:00 instead of 15:30.
-    h.actor._calendar = SessionCalendar(hours={NSE_EQ: SegmentHours(), NSE_FNO: SegmentHours(None, dt.time(16, 0))})
+    h.actor._calendar = SessionCalendar(hours={Segment.NSE_EQ: SegmentHours(), Segment.NSE_FNO: SegmentHours(None, dt.time(16, 0))})
     rel = h.instrument("RELIANCE")
     option = next(iter(h.nifty_options().values()))
     placed = ist_ns(FRIDAY, dt.time(10, 0))

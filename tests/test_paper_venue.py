@@ -48,9 +48,10 @@ from actors.execution.paper import (
 )
 from engine.money import format_paise
 from ipc.messages import Depth, OrderState, Quote, Tick
+from ipc.segments import Segment
 
 S = OrderState
-SEG = 2  # NSE_FNO
+SEG = Segment.NSE_FNO
 OPT = 55796  # an index option (OPTIDX)
 FUT = 35001  # an index future (FUTIDX)
 T0 = 1_700_000_000_000_000_000

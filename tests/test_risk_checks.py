@@ -15,20 +15,20 @@ from actors.risk.checks import Denial, DenyReason, InstrumentLimits, RiskEngine,
 from actors.risk.limits import OrderLimits, RiskLimits, StrategyLimits, decode_limits, resolve
 from actors.risk.sessions import NS_PER_S, default_calendar, ist_day_number, ist_ns
 from ipc.messages import Fill, OrderEvent, OrderIntent, OrderState, Position
+from ipc.segments import Segment
 
-NSE_FNO = 2
 NIFTY_OPT = 55796
 MONDAY = dt.date(2026, 11, 23)  # an ordinary trading Monday in the XBOM calendar
 T10 = ist_ns(MONDAY, dt.time(10, 0))
 
 OPT = InstrumentLimits(
-    segment=NSE_FNO, security_id=NIFTY_OPT, lot_size_units=65, tick_paise=5, freeze_qty_units=1755, kind="OPTIDX"
+    segment=Segment.NSE_FNO, security_id=NIFTY_OPT, lot_size_units=65, tick_paise=5, freeze_qty_units=1755, kind="OPTIDX"
 )
 
 
 def intent(**kw: object) -> OrderIntent:
     base = dict(
-        intent_id="i-1", strategy="ema", segment=NSE_FNO, security_id=NIFTY_OPT, side="BUY", qty_units=65,
+        intent_id="i-1", strategy="ema", segment=Segment.NSE_FNO, security_id=NIFTY_OPT, side="BUY", qty_units=65,
         order_type="LIMIT", price_paise=10_000, trigger_price_paise=0, validity="DAY", product="INTRADAY",
         ts_event_ns=T10, ts_init_ns=T10, ts_created_ns=T10,
     )
@@ -39,7 +39,7 @@ def intent(**kw: object) -> OrderIntent:
 def engine(limits: RiskLimits | None = None, cash_paise: int = 10**12, mark_paise: int = 10_000) -> RiskEngine:
     eng = RiskEngine(limits or RiskLimits(), [OPT], cash_paise=cash_paise, calendar=default_calendar())
     if mark_paise:
-        eng.on_mark(NSE_FNO, NIFTY_OPT, mark_paise)
+        eng.on_mark(Segment.NSE_FNO, NIFTY_OPT, mark_paise)
     return eng
 
 
@@ -87,7 +87,7 @@ LIMIT_TABLE = [
     ("lot", lambda: c.check_lot(130, OPT), lambda: c.check_lot(131, OPT), DenyReason.QTY_NOT_LOT_MULTIPLE,
      ["131", "65", "NSE_FNO", "55796"]),
     ("tick", lambda: c.check_tick(10_005, 0, OPT), lambda: c.check_tick(10_006, 0, OPT),
-     DenyReason.PRICE_NOT_ON_TICK, ["10006", "5", "NSE_FNO 55796"]),
+     DenyReason.PRICE_NOT_ON_TICK, ["10006", "5", "NSE_FNO:55796"]),
     ("tick_trigger", lambda: c.check_tick(10_005, 10_010, OPT), lambda: c.check_tick(10_005, 10_011, OPT),
      DenyReason.PRICE_NOT_ON_TICK, ["trigger", "10011"]),
     ("freeze_no_slicing", lambda: c.check_freeze(1755, OPT, False), lambda: c.check_freeze(1756, OPT, False),
@@ -95,8 +95,8 @@ LIMIT_TABLE = [
     ("expiry", lambda: c.check_instrument(msgspec.structs.replace(OPT, expiry_ist_day=20_000), 2, 1, 20_000),
      lambda: c.check_instrument(msgspec.structs.replace(OPT, expiry_ist_day=20_000), 2, 1, 20_001),
      DenyReason.INSTRUMENT_EXPIRED, ["20000", "20001", "2024-10-04"]),
-    ("entry_cutoff", lambda: c.check_entry_cutoff(999, 1_000, False, NSE_FNO),
-     lambda: c.check_entry_cutoff(1_000, 1_000, False, NSE_FNO), DenyReason.ENTRY_CUTOFF, ["NSE_FNO"]),
+    ("entry_cutoff", lambda: c.check_entry_cutoff(999, 1_000, False, Segment.NSE_FNO),
+     lambda: c.check_entry_cutoff(1_000, 1_000, False, Segment.NSE_FNO), DenyReason.ENTRY_CUTOFF, ["NSE_FNO"]),
     ("qty", lambda: c.check_qty(1), lambda: c.check_qty(0), DenyReason.QTY_NOT_POSITIVE, ["0"]),
 ]
 
@@ -114,7 +114,7 @@ def test_check_passes_at_limit_and_denies_just_past_it(at_limit, past_limit, rea
 
 def test_reducing_orders_skip_cooldown_cutoff_and_trades_per_day():
     assert c.check_cooldown(2, 1, 10 * NS_PER_S, True) is None
-    assert c.check_entry_cutoff(2_000, 1_000, True, NSE_FNO) is None
+    assert c.check_entry_cutoff(2_000, 1_000, True, Segment.NSE_FNO) is None
     assert c.check_trades_per_day(99, 50, True) is None
 
 
@@ -233,22 +233,22 @@ def test_valid_limit_intent_is_approved():
 
 def test_unknown_instrument_message_names_it():
     d = engine().check(intent(security_id=999), T10)
-    assert d.reason is DenyReason.UNKNOWN_INSTRUMENT and "NSE_FNO 999" in d.message
+    assert d.reason is DenyReason.UNKNOWN_INSTRUMENT and "NSE_FNO:999" in d.message
 
 
 def test_index_and_untradable_instruments_are_denied():
-    idx = InstrumentLimits(segment=NSE_FNO, security_id=13, lot_size_units=1, tick_paise=5, kind="INDEX")
-    off = InstrumentLimits(segment=NSE_FNO, security_id=14, lot_size_units=1, tick_paise=5, tradable=False)
+    idx = InstrumentLimits(segment=Segment.NSE_FNO, security_id=13, lot_size_units=1, tick_paise=5, kind="INDEX")
+    off = InstrumentLimits(segment=Segment.NSE_FNO, security_id=14, lot_size_units=1, tick_paise=5, tradable=False)
     eng = RiskEngine(RiskLimits(), [idx, off], cash_paise=10**12)
     for sid in (13, 14):
-        eng.on_mark(NSE_FNO, sid, 10_000)
+        eng.on_mark(Segment.NSE_FNO, sid, 10_000)
         assert eng.check(intent(security_id=sid, qty_units=1), T10).reason is DenyReason.NOT_TRADABLE
 
 
 def test_expired_instrument_is_denied_day_after_expiry():
     exp = msgspec.structs.replace(OPT, security_id=77, expiry_ist_day=ist_day_number(MONDAY))
     eng = RiskEngine(RiskLimits(), [exp], cash_paise=10**12)
-    eng.on_mark(NSE_FNO, 77, 10_000)
+    eng.on_mark(Segment.NSE_FNO, 77, 10_000)
     assert eng.check(intent(security_id=77), T10) is None
     tuesday10 = ist_ns(dt.date(2026, 11, 25), dt.time(10, 0))  # 24th is a holiday
     d = eng.check(intent(security_id=77), tuesday10)
@@ -281,7 +281,7 @@ def test_entry_cutoff_blocks_entries_but_not_exits():
 def test_market_order_without_last_price_is_denied():
     eng = engine(mark_paise=0)
     d = eng.check(intent(order_type="MARKET", price_paise=0), T10)
-    assert d.reason is DenyReason.NO_LAST_PRICE and "NSE_FNO 55796" in d.message
+    assert d.reason is DenyReason.NO_LAST_PRICE and "NSE_FNO:55796" in d.message
 
 
 def test_price_band_applies_around_last_price():
@@ -428,7 +428,7 @@ def test_gross_and_net_exposure_use_marks_and_open_orders():
     eng.on_fill(_fill("BUY", 65))
     assert eng.gross_paise == 650_000
     assert eng.check(intent(intent_id="a"), T10) is None  # 1,300,000 at the limit
-    eng.on_mark(NSE_FNO, NIFTY_OPT, 10_005)
+    eng.on_mark(Segment.NSE_FNO, NIFTY_OPT, 10_005)
     d = eng.check(intent(intent_id="a", price_paise=10_005), T10)
     assert d.reason is DenyReason.MAX_GROSS_EXPOSURE and "1300650" in d.message
 
@@ -474,7 +474,7 @@ def test_partial_fills_shrink_open_quantity():
     eng.approve(intent(intent_id="a", qty_units=130), T10)
     eng.on_order_state(_event("a", OrderState.PARTIALLY_FILLED, filled=65, qty=130))
     eng.on_fill(_fill("BUY", 65))
-    assert eng.position_units("ema", NSE_FNO, NIFTY_OPT) == 65
+    assert eng.position_units("ema", Segment.NSE_FNO, NIFTY_OPT) == 65
     eng.on_order_state(_event("a", OrderState.FILLED, filled=130, qty=130))
     assert eng.open_orders == 0 and eng.reserved_paise == 0
 
@@ -482,10 +482,10 @@ def test_partial_fills_shrink_open_quantity():
 def test_position_snapshot_is_idempotent():
     eng = engine()
     eng.on_fill(_fill("BUY", 65))
-    snap = Position("ema", NSE_FNO, NIFTY_OPT, 65, 650_000, 0, 0, 0, T10, T10)
+    snap = Position("ema", Segment.NSE_FNO, NIFTY_OPT, 65, 650_000, 0, 0, 0, T10, T10)
     eng.on_position(snap)
     eng.on_position(snap)
-    assert eng.position_units("ema", NSE_FNO, NIFTY_OPT) == 65 and eng.gross_paise == 650_000
+    assert eng.position_units("ema", Segment.NSE_FNO, NIFTY_OPT) == 65 and eng.gross_paise == 650_000
 
 
 # --------------------------------------------------------------------------------------------
@@ -530,12 +530,12 @@ def test_default_rate_is_sebi_threshold():
 
 
 def _fill(side: str, qty: int, price: int = 10_000, strategy: str = "ema") -> Fill:
-    return Fill("f", "c", "v", strategy, NSE_FNO, NIFTY_OPT, side, qty, price, 0, T10, T10)  # type: ignore[arg-type]
+    return Fill("f", "c", "v", strategy, Segment.NSE_FNO, NIFTY_OPT, side, qty, price, 0, T10, T10)  # type: ignore[arg-type]
 
 
 def _event(intent_id: str, state: OrderState, filled: int = 0, qty: int = 65) -> OrderEvent:
     return OrderEvent(
-        client_order_id="c-" + intent_id, intent_id=intent_id, strategy="ema", segment=NSE_FNO,
+        client_order_id="c-" + intent_id, intent_id=intent_id, strategy="ema", segment=Segment.NSE_FNO,
         security_id=NIFTY_OPT, side="BUY", order_type="LIMIT", validity="DAY", product="INTRADAY", qty_units=qty,
         price_paise=10_000, trigger_price_paise=0, state=state, filled_qty_units=filled,
         filled_value_paise=filled * 10_000, venue_order_id="v", reason_code="", reason="", ts_event_ns=T10,

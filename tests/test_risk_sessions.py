@@ -7,9 +7,8 @@ import datetime as dt
 import pytest
 
 from actors.risk import sessions as ss
-from actors.risk.sessions import (
-    BSE_EQ, IDX_I, MCX_COMM, NSE_CURRENCY, NSE_EQ, NSE_FNO, default_calendar, ist_ns,
-)
+from actors.risk.sessions import default_calendar, ist_ns
+from ipc.segments import Segment
 
 MONDAY = dt.date(2026, 11, 23)
 SATURDAY = dt.date(2026, 11, 21)
@@ -23,8 +22,8 @@ def cal() -> ss.SessionCalendar:
 
 
 def test_library_session_is_0915_to_1530_ist(cal):
-    assert cal.session_bounds(MONDAY, NSE_FNO) == (ist_ns(MONDAY, dt.time(9, 15)), ist_ns(MONDAY, dt.time(15, 30)))
-    assert cal.session_bounds(MONDAY, BSE_EQ) == cal.session_bounds(MONDAY, NSE_EQ)
+    assert cal.session_bounds(MONDAY, Segment.NSE_FNO) == (ist_ns(MONDAY, dt.time(9, 15)), ist_ns(MONDAY, dt.time(15, 30)))
+    assert cal.session_bounds(MONDAY, Segment.BSE_EQ) == cal.session_bounds(MONDAY, Segment.NSE_EQ)
 
 
 @pytest.mark.parametrize("holiday", [REPUBLIC_DAY, DIWALI_BALIPRATIPADA])
@@ -32,13 +31,13 @@ def test_exchange_holiday_is_closed(cal, holiday):
     assert holiday.weekday() < 5
     assert not cal.is_trading_day(holiday)
     assert cal.session_bounds(holiday) is None
-    assert not cal.is_market_open(NSE_FNO, ist_ns(holiday, dt.time(10, 0)))
+    assert not cal.is_market_open(Segment.NSE_FNO, ist_ns(holiday, dt.time(10, 0)))
 
 
 def test_normal_weekday_open_at_10(cal):
     assert cal.is_trading_day(MONDAY)
-    assert cal.is_market_open(NSE_FNO, ist_ns(MONDAY, dt.time(10, 0)))
-    assert ss.is_market_open(NSE_EQ, ist_ns(MONDAY, dt.time(10, 0)))
+    assert cal.is_market_open(Segment.NSE_FNO, ist_ns(MONDAY, dt.time(10, 0)))
+    assert ss.is_market_open(Segment.NSE_EQ, ist_ns(MONDAY, dt.time(10, 0)))
 
 
 @pytest.mark.parametrize(
@@ -47,26 +46,26 @@ def test_normal_weekday_open_at_10(cal):
      (dt.time(15, 30), False), (dt.time(15, 31), False)],
 )
 def test_session_edges(cal, t, is_open):
-    assert cal.is_market_open(NSE_FNO, ist_ns(MONDAY, t)) is is_open
+    assert cal.is_market_open(Segment.NSE_FNO, ist_ns(MONDAY, t)) is is_open
 
 
 def test_weekend_closed(cal):
     assert not cal.is_trading_day(SATURDAY)
-    assert not cal.is_market_open(NSE_FNO, ist_ns(SATURDAY, dt.time(10, 0)))
-    assert not cal.is_market_open(MCX_COMM, ist_ns(SATURDAY, dt.time(10, 0)))
+    assert not cal.is_market_open(Segment.NSE_FNO, ist_ns(SATURDAY, dt.time(10, 0)))
+    assert not cal.is_market_open(Segment.MCX_COMM, ist_ns(SATURDAY, dt.time(10, 0)))
 
 
 def test_mcx_trades_into_the_evening_and_follows_exchange_holidays(cal):
-    assert cal.is_market_open(MCX_COMM, ist_ns(MONDAY, dt.time(9, 0)))
-    assert cal.is_market_open(MCX_COMM, ist_ns(MONDAY, dt.time(22, 0)))
-    assert not cal.is_market_open(NSE_FNO, ist_ns(MONDAY, dt.time(22, 0)))
-    assert not cal.is_market_open(MCX_COMM, ist_ns(MONDAY, dt.time(23, 30)))
-    assert not cal.is_market_open(MCX_COMM, ist_ns(REPUBLIC_DAY, dt.time(18, 0)))
+    assert cal.is_market_open(Segment.MCX_COMM, ist_ns(MONDAY, dt.time(9, 0)))
+    assert cal.is_market_open(Segment.MCX_COMM, ist_ns(MONDAY, dt.time(22, 0)))
+    assert not cal.is_market_open(Segment.NSE_FNO, ist_ns(MONDAY, dt.time(22, 0)))
+    assert not cal.is_market_open(Segment.MCX_COMM, ist_ns(MONDAY, dt.time(23, 30)))
+    assert not cal.is_market_open(Segment.MCX_COMM, ist_ns(REPUBLIC_DAY, dt.time(18, 0)))
 
 
 def test_currency_session_and_index_never_trades(cal):
-    assert cal.is_market_open(NSE_CURRENCY, ist_ns(MONDAY, dt.time(16, 30)))
-    assert not cal.is_market_open(IDX_I, ist_ns(MONDAY, dt.time(10, 0)))
+    assert cal.is_market_open(Segment.NSE_CURRENCY, ist_ns(MONDAY, dt.time(16, 30)))
+    assert not cal.is_market_open(Segment.IDX_I, ist_ns(MONDAY, dt.time(10, 0)))
 
 
 def test_day_beyond_library_data_is_closed(cal):
@@ -97,8 +96,8 @@ def test_precomputed_day_matches_the_calendar(cal):
     assert day.is_trading_day and day.start_ns <= now < day.end_ns
     assert day.end_ns - day.start_ns == ss.DAY_NS
     assert day.start_ns == ist_ns(MONDAY, dt.time(0, 0))
-    assert day.bounds[NSE_FNO] == cal.session_bounds(MONDAY, NSE_FNO)
-    assert IDX_I not in day.bounds
+    assert day.bounds[Segment.NSE_FNO] == cal.session_bounds(MONDAY, Segment.NSE_FNO)
+    assert Segment.IDX_I not in day.bounds
     assert cal.day(ist_ns(SATURDAY, dt.time(12, 0))).bounds == {}
 
 

@@ -12,24 +12,24 @@ from actors.risk.limits import RiskLimits
 from actors.risk.sessions import NS_PER_S, ist_ns
 from actors.risk.state import Command, RefusalCode, RiskStatus, TradingState, TransitionRefused
 from ipc.messages import Fill, OrderIntent
+from ipc.segments import Segment
 
-NSE_FNO = 2
 SID = 55796
 T10 = ist_ns(dt.date(2026, 11, 23), dt.time(10, 0))
-INST = InstrumentLimits(segment=NSE_FNO, security_id=SID, lot_size_units=65, tick_paise=5, freeze_qty_units=1755)
+INST = InstrumentLimits(segment=Segment.NSE_FNO, security_id=SID, lot_size_units=65, tick_paise=5, freeze_qty_units=1755)
 
 
 def intent(intent_id: str, side: str, qty: int, reduce_only: bool = False) -> OrderIntent:
     return OrderIntent(
-        intent_id, "ema", NSE_FNO, SID, side, qty, "LIMIT", 10_000, 0, "DAY", "INTRADAY",  # type: ignore[arg-type]
+        intent_id, "ema", Segment.NSE_FNO, SID, side, qty, "LIMIT", 10_000, 0, "DAY", "INTRADAY",  # type: ignore[arg-type]
         T10, T10, T10, reduce_only,
     )
 
 
 def long_engine(status: RiskStatus, units: int = 130) -> RiskEngine:
     eng = RiskEngine(RiskLimits(), [INST], cash_paise=10**12, status=status)
-    eng.on_mark(NSE_FNO, SID, 10_000)
-    eng.on_fill(Fill("f", "c", "v", "ema", NSE_FNO, SID, "BUY", units, 10_000, 0, T10, T10))
+    eng.on_mark(Segment.NSE_FNO, SID, 10_000)
+    eng.on_fill(Fill("f", "c", "v", "ema", Segment.NSE_FNO, SID, "BUY", units, 10_000, 0, T10, T10))
     return eng
 
 

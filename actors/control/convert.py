@@ -22,7 +22,7 @@ from engine.journal import Journal, Stats
 from engine.ledger.records import TradingStateChanged, User
 from engine.status import DaemonStatus, KillSwitchStatus
 from ipc.messages import Fill, OrderDenied, OrderEvent, OrderIntent, OrderState, Position, StrategyInfo
-from ipc.topics import SEGMENT_CODES, SEGMENT_NAMES
+from ipc.segments import SEGMENT_LABELS, InstrumentId, Segment, segment_label
 
 _REQUEST_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_LIST_LIMIT: Final = 100_000
@@ -62,10 +62,6 @@ INVALID_ARGUMENT_DENIALS: Final = frozenset({
 })
 
 
-def segment_name(segment: int) -> str:
-    return SEGMENT_NAMES.get(segment, str(segment))
-
-
 # ---------------------------------------------------------------------------------------------
 # Engine -> API
 # ---------------------------------------------------------------------------------------------
@@ -74,7 +70,7 @@ def segment_name(segment: int) -> str:
 def order_to_pb(event: OrderEvent, symbol: str = "") -> pb.Order:
     return pb.Order(
         client_order_id=event.client_order_id, intent_id=event.intent_id, strategy=event.strategy,
-        segment=segment_name(event.segment), security_id=event.security_id, symbol=symbol,
+        segment=segment_label(event.segment), security_id=event.security_id, symbol=symbol,
         side=SIDE_TO_PB.get(event.side, pb.SIDE_UNSPECIFIED),
         order_type=ORDER_TYPE_TO_PB.get(event.order_type, pb.ORDER_TYPE_UNSPECIFIED),
         validity=VALIDITY_TO_PB.get(event.validity, pb.VALIDITY_UNSPECIFIED),
@@ -90,7 +86,7 @@ def order_to_pb(event: OrderEvent, symbol: str = "") -> pb.Order:
 def fill_to_pb(fill: Fill, symbol: str = "") -> pb.Trade:
     return pb.Trade(
         fill_id=fill.fill_id, client_order_id=fill.client_order_id, venue_order_id=fill.venue_order_id,
-        strategy=fill.strategy, segment=segment_name(fill.segment), security_id=fill.security_id, symbol=symbol,
+        strategy=fill.strategy, segment=segment_label(fill.segment), security_id=fill.security_id, symbol=symbol,
         side=SIDE_TO_PB.get(fill.side, pb.SIDE_UNSPECIFIED), qty_units=fill.qty_units,
         price_paise=fill.price_paise, charges_paise=fill.charges_paise, ts_event_ns=fill.ts_event_ns,
     )
@@ -98,7 +94,7 @@ def fill_to_pb(fill: Fill, symbol: str = "") -> pb.Trade:
 
 def position_to_pb(pos: Position, symbol: str = "") -> pb.Position:
     return pb.Position(
-        strategy=pos.strategy, segment=segment_name(pos.segment), security_id=pos.security_id, symbol=symbol,
+        strategy=pos.strategy, segment=segment_label(pos.segment), security_id=pos.security_id, symbol=symbol,
         net_qty_units=pos.net_qty_units, open_cost_paise=pos.open_cost_paise,
         realised_pnl_paise=pos.realised_pnl_paise, charges_paise=pos.charges_paise, ts_event_ns=pos.ts_event_ns,
     )
@@ -106,7 +102,7 @@ def position_to_pb(pos: Position, symbol: str = "") -> pb.Position:
 
 def denial_to_pb(denied: OrderDenied, symbol: str = "") -> pb.OrderDenial:
     return pb.OrderDenial(
-        intent_id=denied.intent_id, strategy=denied.strategy, segment=segment_name(denied.segment),
+        intent_id=denied.intent_id, strategy=denied.strategy, segment=segment_label(denied.segment),
         security_id=denied.security_id, symbol=symbol, reason_code=denied.reason_code, message=denied.message,
         ts_event_ns=denied.ts_event_ns,
     )
@@ -114,7 +110,7 @@ def denial_to_pb(denied: OrderDenied, symbol: str = "") -> pb.OrderDenial:
 
 def instrument_to_pb(inst: Instrument) -> pb.Instrument:
     return pb.Instrument(
-        segment=segment_name(inst.segment), security_id=inst.security_id, exchange=inst.exchange,
+        segment=segment_label(inst.segment), security_id=inst.security_id, exchange=inst.exchange,
         symbol=inst.symbol, display_name=inst.display_name, underlying=inst.underlying,
         instrument_type=inst.instrument, expiry_yyyymmdd=inst.expiry_yyyymmdd, strike_paise=inst.strike_paise,
         option_type=inst.option_type, lot_size_units=inst.lot_size_units, tick_paise=inst.tick_paise,
@@ -125,7 +121,7 @@ def instrument_to_pb(inst: Instrument) -> pb.Instrument:
 def chain_to_pb(chain: OptionChain, symbols: Mapping[int, str], expiries: list[int]) -> pb.GetOptionChainResponse:
     """``symbols``: security id -> trading symbol for the chain's contracts."""
     return pb.GetOptionChainResponse(
-        underlying=chain.underlying, segment=segment_name(chain.segment), expiry_yyyymmdd=chain.expiry_yyyymmdd,
+        underlying=chain.underlying, segment=segment_label(chain.segment), expiry_yyyymmdd=chain.expiry_yyyymmdd,
         lot_size_units=chain.lot_size_units, step_paise=chain.step_paise,
         strikes=[pb.ChainStrike(strike_paise=s.strike_paise, ce_security_id=s.ce_security_id,
                                 pe_security_id=s.pe_security_id, ce_symbol=symbols.get(s.ce_security_id, ""),
@@ -228,14 +224,14 @@ def check_order_request(req: pb.PlaceOrderRequest) -> Refusal | None:
     return check_request_id(req.request_id)
 
 
-def instrument_key(ref: pb.InstrumentRef) -> tuple[int, int] | str | Refusal:
-    """(segment, security id) when the reference gives the id, the symbol text otherwise."""
+def instrument_key(ref: pb.InstrumentRef) -> InstrumentId | str | Refusal:
+    """The instrument id when the reference gives the security id, the symbol text otherwise."""
     if ref.security_id:
-        seg = SEGMENT_CODES.get(ref.segment.strip().upper())
+        seg = Segment.from_label(ref.segment)
         if seg is None:
             return Refusal(grpc.StatusCode.INVALID_ARGUMENT,
-                           f"instrument.segment {ref.segment!r} is not one of {', '.join(SEGMENT_CODES)}")
-        return seg, ref.security_id
+                           f"instrument.segment {ref.segment!r} is not one of {SEGMENT_LABELS}")
+        return InstrumentId(int(seg), ref.security_id)
     if not ref.symbol.strip():
         return Refusal(grpc.StatusCode.INVALID_ARGUMENT, "instrument: give a symbol, or a segment and security_id")
     return ref.symbol.strip()

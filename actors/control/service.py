@@ -66,7 +66,7 @@ from ipc.messages import (
     Reply,
     RevokeUser,
 )
-from ipc.topics import SEGMENT_CODES
+from ipc.segments import SEGMENT_LABELS, Segment, instrument_label
 
 T = TypeVar("T")
 EXECUTION = "execution"
@@ -410,7 +410,7 @@ class ControlApi(Operations):
         inst = self.instruments.get(*key)
         if inst is None:
             return Refusal(grpc.StatusCode.INVALID_ARGUMENT,
-                           f"UNKNOWN_INSTRUMENT: {ref.segment}:{ref.security_id} is not in the instrument master")
+                           f"UNKNOWN_INSTRUMENT: {instrument_label(*key)} is not in the instrument master")
         return inst
 
     def _order_by_intent(self, intent_id: str) -> OrderEvent | None:
@@ -631,10 +631,10 @@ class ControlApi(Operations):
             return Refusal(grpc.StatusCode.INVALID_ARGUMENT, "underlying is required")
         segment = None
         if req.segment:
-            segment = SEGMENT_CODES.get(req.segment.strip().upper())
+            segment = Segment.from_label(req.segment)
             if segment is None:
                 return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"segment {req.segment!r} is not one of "
-                                                                 f"{', '.join(SEGMENT_CODES)}")
+                                                                 f"{SEGMENT_LABELS}")
         expiries = self.instruments.expiries(underlying, today_ist(), segment=segment)
         expiry = req.expiry_yyyymmdd or (expiries[0] if expiries else 0)
         chain = self.instruments.option_chain(underlying, expiry, segment=segment) if expiry else None

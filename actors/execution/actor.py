@@ -85,6 +85,7 @@ from ipc.messages import (
     Tick,
 )
 from ipc.messages import CancelGroup, GroupState, SubmitGroup
+from ipc.segments import instrument_label
 
 GROUP_RESUME_DELAY_S = 1.0  # after a restart, before a group's unrecorded orders are sent again
 FRESH_VENUE_WAIT_NS = 10_000_000_000  # after a start, orders wait this long at most for a first book
@@ -269,7 +270,7 @@ class ExecutionActor(LiveTrading, Actor):
         if refuse is not None:
             code, reject = refuse
         elif inst is None:
-            code, reject = "UNKNOWN_INSTRUMENT", f"instrument {fsm.instrument_label(intent.segment, intent.security_id)} is not in the master"
+            code, reject = "UNKNOWN_INSTRUMENT", f"instrument {instrument_label(intent.segment, intent.security_id)} is not in the master"
         else:
             freeze = self._freeze_for_checks(inst)
             reason = fsm.validate_spec(spec, inst.lot_size_units, inst.tick_paise, freeze)
@@ -603,7 +604,7 @@ class ExecutionActor(LiveTrading, Actor):
             return problem
         for i, leg in enumerate(group.legs):
             intent = leg.intent
-            label = fsm.instrument_label(intent.segment, intent.security_id)
+            label = instrument_label(intent.segment, intent.security_id)
             if self.ledger.client_order_id_for(intent.intent_id) is not None:
                 return grp.GroupReason.DUPLICATE_LEG_INTENT, f"leg {i} intent {intent.intent_id} is already an order"
             inst = self._instrument(intent.segment, intent.security_id)
@@ -844,7 +845,7 @@ class ExecutionActor(LiveTrading, Actor):
     def on_order_denied(self, msg: OrderDenied) -> None:
         self.ledger.append([AuditRecord(who="risk", action="deny_intent",
                                         args={"intent_id": msg.intent_id, "strategy": msg.strategy,
-                                              "instrument": fsm.instrument_label(msg.segment, msg.security_id),
+                                              "instrument": instrument_label(msg.segment, msg.security_id),
                                               "reason_code": msg.reason_code},
                                         result=msg.message, ts_ns=msg.ts_event_ns)])
 

@@ -27,7 +27,7 @@ import msgspec
 
 from engine.money import format_paise
 from ipc.messages import OrderType, Product, Side, Validity
-from ipc.topics import SEGMENT_CODES
+from ipc.segments import Segment
 
 _PAISA: Final = Decimal("0.01")
 _IST: Final = ZoneInfo("Asia/Kolkata")
@@ -137,10 +137,10 @@ class _Row:
 
     def segment(self, key: str = "exchangeSegment") -> int:
         name = self.text(key, required=True).upper()
-        code = SEGMENT_CODES.get(name)
+        code = Segment.from_label(name)
         if code is None:
             raise ValueError(f"{self.what}: {key} {name!r} is not a Dhan exchange segment")
-        return code
+        return int(code)
 
     def side(self, key: str = "transactionType") -> Side:
         side = self.text(key, required=True).upper()

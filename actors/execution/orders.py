@@ -48,7 +48,7 @@ from msgspec import structs
 from engine.money import AvgPrice, format_paise, is_on_tick
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc.messages import OrderEvent, OrderIntent, OrderState, OrderType, Product, Side, Validity
-from ipc.topics import SEGMENT_NAMES
+from ipc.segments import EQUITY_SEGMENTS, Segment, instrument_label
 
 DHAN_MODIFY_CAP: Final = 25  # Dhan: an order can be modified at most 25 times
 
@@ -58,8 +58,6 @@ _VALIDITIES: Final = frozenset({"DAY", "IOC"})
 _PRODUCTS: Final = frozenset({"INTRADAY", "CNC", "MARGIN"})
 _PRICED_TYPES: Final = frozenset({"LIMIT", "SL"})  # carry a limit price
 _STOP_TYPES: Final = frozenset({"SL", "SL_M"})  # carry a trigger price
-_UNTRADABLE_SEGMENTS: Final = frozenset({0})  # IDX_I: indices have prices, not orders
-_EQUITY_SEGMENTS: Final = frozenset({1, 4})  # NSE_EQ, BSE_EQ: the only home of CNC
 
 TERMINAL_STATES: Final = TERMINAL_ORDER_STATES
 PENDING_STATES: Final = frozenset({OrderState.PENDING_CANCEL, OrderState.PENDING_UPDATE})
@@ -144,7 +142,7 @@ def validate_spec(
     """
     if not spec.client_order_id:
         return RejectReason.MISSING_CLIENT_ORDER_ID
-    if spec.segment in _UNTRADABLE_SEGMENTS:
+    if spec.segment == Segment.IDX_I:  # indices have prices, not orders
         return RejectReason.SEGMENT_NOT_TRADABLE
     if spec.side not in _SIDES:
         return RejectReason.BAD_SIDE
@@ -154,7 +152,7 @@ def validate_spec(
         return RejectReason.BAD_VALIDITY
     if spec.product not in _PRODUCTS:
         return RejectReason.BAD_PRODUCT
-    if spec.product == "CNC" and spec.segment not in _EQUITY_SEGMENTS:
+    if spec.product == "CNC" and spec.segment not in EQUITY_SEGMENTS:
         return RejectReason.PRODUCT_NOT_FOR_SEGMENT
     if lot_size_units <= 0:
         return RejectReason.LOT_SIZE_INVALID
@@ -191,11 +189,6 @@ def _trigger_beyond_price(spec: OrderSpec) -> bool:
     if spec.side == "BUY":
         return spec.trigger_price_paise > spec.price_paise
     return spec.trigger_price_paise < spec.price_paise
-
-
-def instrument_label(segment: int, security_id: int) -> str:
-    """``"NSE_FNO:55796"``; an unknown segment code shows as its number."""
-    return f"{SEGMENT_NAMES.get(segment, str(segment))}:{security_id}"
 
 
 def describe_reject(

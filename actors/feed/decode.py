@@ -56,6 +56,7 @@ from ipc.messages import (
     Quote,
     Tick,
 )
+from ipc.segments import KNOWN_SEGMENTS, instrument_key
 
 log = logging.getLogger("shikra.feed.decode")
 
@@ -110,7 +111,7 @@ _MARKET_KNOWN_SIZE: dict[int, int] = {
     int(FeedCode.MARKET_DEPTH_V1): wire.MARKET_DEPTH_V1_SIZE,
 }
 _SEGMENT_OK = np.zeros(256, dtype=bool)
-_SEGMENT_OK[list(wire.VALID_SEGMENTS)] = True
+_SEGMENT_OK[list(KNOWN_SEGMENTS)] = True
 _SEGMENT_OK_PY: tuple[bool, ...] = tuple(_SEGMENT_OK.tolist())  # scalar lookups in the walker
 # Plain-int codes for the per-packet paths (cheaper to compare than enum members).
 _INDEX, _TICKER, _QUOTE = int(FeedCode.INDEX), int(FeedCode.TICKER), int(FeedCode.QUOTE)
@@ -1128,7 +1129,7 @@ class _TickHash:
         self._vals = np.full(size, DEFAULT_TICK_PAISE, dtype=np.int64)
         self._probes = 0
         for (segment, security_id), tick in table.items():
-            key = (segment << 32) | security_id
+            key = instrument_key(segment, security_id)
             slot = int(self._hash(np.array([key], dtype=np.int64))[0])
             probe = 0
             while self._keys[(slot + probe) & self._mask] != -1:
@@ -1142,7 +1143,7 @@ class _TickHash:
 
     def lookup(self, segment: np.ndarray, security_id: np.ndarray) -> np.ndarray:
         """Tick of each instrument; DEFAULT_TICK_PAISE for instruments not in the table."""
-        keys = (segment.astype(np.int64) << 32) | security_id.astype(np.int64)
+        keys = instrument_key(segment.astype(np.int64), security_id.astype(np.int64))
         slot = self._hash(keys)
         out = np.full(len(keys), DEFAULT_TICK_PAISE, dtype=np.int64)
         for probe in range(self._probes + 1):

@@ -49,7 +49,7 @@ from engine.config import Config, DhanFeedConfig
 from engine.credentials import TOKEN_ENV_VAR, CLIENT_ID_ENV_VAR, Credentials, load_credentials
 from engine.instruments import InstrumentTable
 from engine.market import resolve_instrument
-from ipc.topics import SEGMENT_CODES, SEGMENT_NAMES
+from ipc.segments import InstrumentId, segment_label
 
 Emit = Callable[[bytes, int], None]
 OnFatal = Callable[[int, str], None]
@@ -179,7 +179,7 @@ def feed_url(base_url: str, credentials: Credentials) -> str:
 
 
 def resolve_instruments(texts: Sequence[str], table: InstrumentTable | None
-                        ) -> tuple[list[tuple[int, int]], list[str]]:
+                        ) -> tuple[list[InstrumentId], list[str]]:
     """``(segment, security_id)`` pairs in config order without duplicates, and the
     ``SEGMENT:ID`` entries that the instrument master does not list (they are still subscribed:
     the master may be a day older than a new contract).
@@ -188,17 +188,16 @@ def resolve_instruments(texts: Sequence[str], table: InstrumentTable | None
     (naming ``feed.dhan.instruments``) for a bad entry, an unknown symbol, an empty list or more
     than 5000 instruments.
     """
-    out: list[tuple[int, int]] = []
-    seen: set[tuple[int, int]] = set()
+    out: list[InstrumentId] = []
+    seen: set[InstrumentId] = set()
     not_in_master: list[str] = []
     for text in texts:
-        seg_name, sep, sid = text.strip().partition(":")
-        if sep:
-            segment = SEGMENT_CODES.get(seg_name.upper())
-            if segment is None or not sid.isdigit() or not 0 < int(sid) < 1 << 32:
-                raise ValueError(f"feed.dhan.instruments: '{text}' is not SEGMENT:SECURITY_ID with a known "
-                                 f"segment ({', '.join(SEGMENT_CODES)})")
-            key = (segment, int(sid))
+        try:
+            parsed = InstrumentId.parse(text)
+        except ValueError as exc:
+            raise ValueError(f"feed.dhan.instruments: {exc}") from None
+        if parsed is not None:
+            key = parsed
             if table is not None and table.get(*key) is None:
                 not_in_master.append(text)
         else:
@@ -209,7 +208,7 @@ def resolve_instruments(texts: Sequence[str], table: InstrumentTable | None
                 inst = resolve_instrument(table, text)
             except ValueError as exc:
                 raise ValueError(f"feed.dhan.instruments: {exc}") from None
-            key = (inst.segment, inst.security_id)
+            key = InstrumentId(inst.segment, inst.security_id)
         if key not in seen:
             seen.add(key)
             out.append(key)
@@ -231,7 +230,7 @@ def subscription_messages(request_code: int, instruments: Sequence[tuple[int, in
         out.append(msgspec.json.encode({
             "RequestCode": int(request_code),
             "InstrumentCount": len(batch),
-            "InstrumentList": [{"ExchangeSegment": SEGMENT_NAMES[seg], "SecurityId": str(sid)}
+            "InstrumentList": [{"ExchangeSegment": segment_label(seg), "SecurityId": str(sid)}
                                for seg, sid in batch],
         }).decode())
     return out

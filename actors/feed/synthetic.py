@@ -31,6 +31,7 @@ import numpy as np
 
 from actors.feed import wire
 from actors.feed.wire import FeedCode
+from ipc.segments import KNOWN_SEGMENTS
 
 InstrumentKind = Literal["index", "stock", "option", "future"]
 OptionType = Literal["CE", "PE", ""]
@@ -520,7 +521,7 @@ def _validate(instruments: Sequence[SyntheticInstrument]) -> None:
         if key in seen:
             raise ValueError(f"{where} is listed twice")
         seen.add(key)
-        if i.segment not in wire.VALID_SEGMENTS:
+        if i.segment not in KNOWN_SEGMENTS:
             raise ValueError(f"{where}: segment {i.segment} is not a Dhan segment")
         if i.tick_paise < 1 or i.lot_size_units < 1:
             raise ValueError(

@@ -58,6 +58,7 @@ from ipc.messages import (
     SubmitOrder,
     Tick,
 )
+from ipc.segments import instrument_label
 
 EXECUTION = "execution"
 MAX_RESENDS = 30
@@ -400,7 +401,7 @@ class RiskActor(Actor):
             self.ctx.send(EXECUTION, RecordAudit(
                 who="risk", action=f"risk_{action.action.value.lower()}",
                 args={"reason_code": action.reason.value, "strategy": action.strategy,
-                      "instrument": f"{topics.SEGMENT_NAMES.get(action.segment, action.segment)}:{action.security_id}",
+                      "instrument": instrument_label(action.segment, action.security_id),
                       "side": action.side, "qty_units": str(action.qty_units)},
                 result=action.message, ts_ns=now))
             self.log.warning("risk_action", action=action.action.value, reason=action.reason.value,

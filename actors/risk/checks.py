@@ -36,12 +36,12 @@ from typing import Literal
 
 import msgspec
 
-from actors.risk.limits import ResolvedLimits, RiskLimits, instrument_key, resolve, segment_times
+from actors.risk.limits import ResolvedLimits, RiskLimits, limits_key, resolve, segment_times
 from actors.risk.sessions import IST_OFFSET_NS, SessionCalendar, TradingDay, default_calendar, ist_date, time_of_day_ns
 from actors.risk.state import ADMISSION, Admission, RiskStatus, TradingState
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc.messages import Fill, OrderDenied, OrderEvent, OrderIntent, OrderState, Position
-from ipc.topics import SEGMENT_NAMES
+from ipc.segments import Segment, instrument_label, segment_label
 
 NS_PER_S = 1_000_000_000
 BPS = 10_000
@@ -133,11 +133,6 @@ def _day(ist_day_number: int) -> dt.date:
     return dt.date(1970, 1, 1) + dt.timedelta(days=ist_day_number)
 
 
-def _name(segment: object, security_id: object) -> str:
-    seg = SEGMENT_NAMES.get(segment, repr(segment)) if type(segment) is int else repr(segment)
-    return f"{seg} {security_id!r}"
-
-
 # --------------------------------------------------------------------------------------------
 # Field validity
 # --------------------------------------------------------------------------------------------
@@ -218,13 +213,13 @@ def check_instrument(
 ) -> Denial | None:
     """The instrument is known, tradable and not past its expiry day."""
     if inst is None:
-        return Denial(DenyReason.UNKNOWN_INSTRUMENT, f"no instrument {_name(segment, security_id)}")
+        return Denial(DenyReason.UNKNOWN_INSTRUMENT, f"no instrument {instrument_label(segment, security_id)}")
     if not inst.tradable or inst.kind == "INDEX":
-        return Denial(DenyReason.NOT_TRADABLE, f"{_name(segment, security_id)} ({inst.kind}) is not tradable")
+        return Denial(DenyReason.NOT_TRADABLE, f"{instrument_label(segment, security_id)} ({inst.kind}) is not tradable")
     if inst.expiry_ist_day and today_ist_day > inst.expiry_ist_day:
         return Denial(
             DenyReason.INSTRUMENT_EXPIRED,
-            f"{_name(segment, security_id)} expired on {_day(inst.expiry_ist_day)} (IST day {inst.expiry_ist_day}); "
+            f"{instrument_label(segment, security_id)} expired on {_day(inst.expiry_ist_day)} (IST day {inst.expiry_ist_day}); "
             f"today is {_day(today_ist_day)} (day {today_ist_day})",
         )
     return None
@@ -235,7 +230,7 @@ def check_lot(qty_units: int, inst: InstrumentLimits) -> Denial | None:
     if lot > 0 and qty_units % lot:
         return Denial(
             DenyReason.QTY_NOT_LOT_MULTIPLE,
-            f"qty {qty_units} is not a multiple of lot size {lot} for {_name(inst.segment, inst.security_id)}",
+            f"qty {qty_units} is not a multiple of lot size {lot} for {instrument_label(inst.segment, inst.security_id)}",
         )
     return None
 
@@ -248,7 +243,7 @@ def check_tick(price_paise: int, trigger_paise: int, inst: InstrumentLimits) -> 
                 return Denial(
                     DenyReason.PRICE_NOT_ON_TICK,
                     f"{what} {p} paise is not a multiple of tick {tick} paise "
-                    f"for {_name(inst.segment, inst.security_id)}",
+                    f"for {instrument_label(inst.segment, inst.security_id)}",
                 )
     return None
 
@@ -276,13 +271,13 @@ def check_freeze(qty_units: int, inst: InstrumentLimits, slicing_enabled: bool) 
     if not slicing_enabled:
         return Denial(
             DenyReason.QTY_ABOVE_FREEZE,
-            f"qty {qty_units} is above freeze qty {freeze} for {_name(inst.segment, inst.security_id)} "
+            f"qty {qty_units} is above freeze qty {freeze} for {instrument_label(inst.segment, inst.security_id)} "
             f"and slicing is disabled",
         )
     if slice_size_units(inst) <= 0:
         return Denial(
             DenyReason.QTY_ABOVE_FREEZE,
-            f"qty {qty_units} is above freeze qty {freeze} for {_name(inst.segment, inst.security_id)} "
+            f"qty {qty_units} is above freeze qty {freeze} for {instrument_label(inst.segment, inst.security_id)} "
             f"and no whole lot of {inst.lot_size_units} fits under it",
         )
     return None
@@ -372,7 +367,7 @@ def check_session(
     if bounds is not None and bounds[0] <= now_ns < bounds[1]:
         return None
     d = ist_date(now_ns)
-    seg = SEGMENT_NAMES.get(segment, str(segment))
+    seg = segment_label(segment)
     if bounds is None:
         why = "not a trading day" if calendar.covers(d) else (
             f"no calendar data (the {calendar.exchange} calendar covers {calendar.first_date} to {calendar.last_date})"
@@ -390,7 +385,7 @@ def check_entry_cutoff(now_ns: int, cutoff_ns: int, reduces: bool, segment: int)
         return None
     return Denial(
         DenyReason.ENTRY_CUTOFF,
-        f"entries in {SEGMENT_NAMES.get(segment, str(segment))} stop at the cut-off {_ist(cutoff_ns)}; "
+        f"entries in {segment_label(segment)} stop at the cut-off {_ist(cutoff_ns)}; "
         f"now {_ist(now_ns)}",
     )
 
@@ -445,7 +440,7 @@ def check_last_price(order_type: str, last_paise: int, band_bps: int, segment: i
         return None
     return Denial(
         DenyReason.NO_LAST_PRICE,
-        f"no last price for {_name(segment, security_id)}: cannot value a {order_type} order or apply the "
+        f"no last price for {instrument_label(segment, security_id)}: cannot value a {order_type} order or apply the "
         f"{band_bps} bps band",
     )
 
@@ -598,7 +593,7 @@ def to_order_denied(intent: object, denial: Denial, ts_event_ns: int, ts_init_ns
     return OrderDenied(
         intent_id=intent_id if type(intent_id) is str else repr(intent_id),
         strategy=strategy if type(strategy) is str else repr(strategy),
-        segment=segment if type(segment) is int else -1,
+        segment=int(segment) if type(segment) is int or type(segment) is Segment else -1,
         security_id=security_id if type(security_id) is int else -1,
         reason_code=denial.reason.name,
         message=denial.message,
@@ -714,7 +709,7 @@ class RiskEngine:
         if self._window.maxlen != limits.max_orders_per_second:
             self._window = collections.deque(self._window, maxlen=limits.max_orders_per_second)
         for (strategy, seg, sid), slot in self._slots.items():
-            slot.limits = resolve(limits, strategy, instrument_key(SEGMENT_NAMES.get(seg, str(seg)), sid))
+            slot.limits = resolve(limits, strategy, limits_key(seg, sid))
         self._day_end_ns = 0  # recompute cut-offs at the next call
 
     def set_status(self, status: RiskStatus) -> None:
@@ -736,8 +731,8 @@ class RiskEngine:
         self._day_start_ns = day.start_ns
         self._day_end_ns = day.end_ns
         self._cutoff_ns = {
-            seg: day.start_ns + time_of_day_ns(segment_times(self.limits, SEGMENT_NAMES[seg]).entry_cutoff_ist)
-            for seg in SEGMENT_NAMES
+            seg: day.start_ns + time_of_day_ns(segment_times(self.limits, seg).entry_cutoff_ist)
+            for seg in map(int, Segment)
         }
 
     def _slot(self, strategy: str, segment: int, security_id: int) -> _Slot:
@@ -748,8 +743,7 @@ class RiskEngine:
             book = self._books.get(ikey)
             if book is None:
                 book = self._books[ikey] = _Book()
-            ikey_name = instrument_key(SEGMENT_NAMES.get(segment, str(segment)), security_id)
-            limits = resolve(self.limits, strategy, ikey_name)
+            limits = resolve(self.limits, strategy, limits_key(segment, security_id))
             slot = self._slots[key] = _Slot(limits, book)
         return slot
 
@@ -810,7 +804,7 @@ class RiskEngine:
             self._roll_day(now_ns)
         segment = intent.segment
         security_id = intent.security_id
-        if type(segment) is not int or type(security_id) is not int:
+        if (type(segment) is not int and type(segment) is not Segment) or type(security_id) is not int:
             return check_instrument(None, segment, security_id, 0)
         inst = self._instruments.get((segment, security_id))
         d = check_instrument(inst, segment, security_id, self._day.day)  # type: ignore[union-attr]

@@ -34,20 +34,12 @@ from functools import lru_cache
 
 import msgspec
 
+from ipc.segments import Segment
+
 NS_PER_S = 1_000_000_000
 DAY_NS = 86_400 * NS_PER_S
 IST_OFFSET_NS = 19_800 * NS_PER_S  # +05:30, no DST
 _EPOCH_DATE = dt.date(1970, 1, 1)
-
-# Dhan segment codes (ipc.topics.SEGMENT_NAMES); repeated as names here for readable tables.
-IDX_I = 0
-NSE_EQ = 1
-NSE_FNO = 2
-NSE_CURRENCY = 3
-BSE_EQ = 4
-MCX_COMM = 5
-BSE_CURRENCY = 7
-BSE_FNO = 8
 
 
 class SegmentHours(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -58,13 +50,13 @@ class SegmentHours(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 SEGMENT_HOURS: dict[int, SegmentHours] = {
-    NSE_EQ: SegmentHours(),
-    NSE_FNO: SegmentHours(),
-    BSE_EQ: SegmentHours(),
-    BSE_FNO: SegmentHours(),
-    NSE_CURRENCY: SegmentHours(dt.time(9, 0), dt.time(17, 0)),
-    BSE_CURRENCY: SegmentHours(dt.time(9, 0), dt.time(17, 0)),
-    MCX_COMM: SegmentHours(dt.time(9, 0), dt.time(23, 30)),
+    Segment.NSE_EQ: SegmentHours(),
+    Segment.NSE_FNO: SegmentHours(),
+    Segment.BSE_EQ: SegmentHours(),
+    Segment.BSE_FNO: SegmentHours(),
+    Segment.NSE_CURRENCY: SegmentHours(dt.time(9, 0), dt.time(17, 0)),
+    Segment.BSE_CURRENCY: SegmentHours(dt.time(9, 0), dt.time(17, 0)),
+    Segment.MCX_COMM: SegmentHours(dt.time(9, 0), dt.time(23, 30)),
 }
 
 
@@ -163,7 +155,7 @@ class SessionCalendar:
         """True on an exchange trading day (weekday and not an exchange holiday)."""
         return ist_day_number(d) in self._sessions
 
-    def session_bounds(self, d: dt.date, segment: int = NSE_EQ) -> tuple[int, int] | None:
+    def session_bounds(self, d: dt.date, segment: int = Segment.NSE_EQ) -> tuple[int, int] | None:
         """``(open_ns, close_ns)`` of ``segment``'s session on IST date ``d``; None if closed."""
         return self._bounds(ist_day_number(d), segment)
 
@@ -184,7 +176,7 @@ class SessionCalendar:
         for segment in self._hours:
             b = self._bounds(day, segment)
             if b is not None:
-                bounds[segment] = b
+                bounds[int(segment)] = b  # plain ints: they reach messages (RiskAction.segment)
         start_ns = day * DAY_NS - IST_OFFSET_NS
         return TradingDay(day, start_ns, start_ns + DAY_NS, day in self._sessions, bounds)
 
@@ -195,14 +187,14 @@ class SessionCalendar:
         b = self._bounds(ist_day(now_ns), segment)
         return b is not None and b[0] <= now_ns < b[1]
 
-    def entry_allowed(self, now_ns: int, cutoff: dt.time, segment: int = NSE_FNO) -> bool:
+    def entry_allowed(self, now_ns: int, cutoff: dt.time, segment: int = Segment.NSE_FNO) -> bool:
         """True when a new entry may be placed: market open and IST time of day before ``cutoff``.
 
         At exactly the cut-off, entries are no longer allowed.
         """
         return self.is_market_open(segment, now_ns) and ist_time_of_day_ns(now_ns) < time_of_day_ns(cutoff)
 
-    def square_off_due(self, now_ns: int, at: dt.time, segment: int = NSE_FNO) -> bool:
+    def square_off_due(self, now_ns: int, at: dt.time, segment: int = Segment.NSE_FNO) -> bool:
         """True on a trading day (for ``segment``) from IST time ``at`` onwards (inclusive)."""
         b = self._bounds(ist_day(now_ns), segment)
         return b is not None and ist_time_of_day_ns(now_ns) >= time_of_day_ns(at)
@@ -219,7 +211,7 @@ def is_market_open(segment: int, now_ns: int) -> bool:
     return default_calendar().is_market_open(segment, now_ns)
 
 
-def session_bounds(d: dt.date, segment: int = NSE_EQ) -> tuple[int, int] | None:
+def session_bounds(d: dt.date, segment: int = Segment.NSE_EQ) -> tuple[int, int] | None:
     """:meth:`SessionCalendar.session_bounds` on :func:`default_calendar`."""
     return default_calendar().session_bounds(d, segment)
 
@@ -229,12 +221,12 @@ def is_trading_day(d: dt.date) -> bool:
     return default_calendar().is_trading_day(d)
 
 
-def entry_allowed(now_ns: int, cutoff: dt.time, segment: int = NSE_FNO) -> bool:
+def entry_allowed(now_ns: int, cutoff: dt.time, segment: int = Segment.NSE_FNO) -> bool:
     """:meth:`SessionCalendar.entry_allowed` on :func:`default_calendar`."""
     return default_calendar().entry_allowed(now_ns, cutoff, segment)
 
 
-def square_off_due(now_ns: int, at: dt.time, segment: int = NSE_FNO) -> bool:
+def square_off_due(now_ns: int, at: dt.time, segment: int = Segment.NSE_FNO) -> bool:
     """:meth:`SessionCalendar.square_off_due` on :func:`default_calendar`."""
     return default_calendar().square_off_due(now_ns, at, segment)
 

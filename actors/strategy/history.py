@@ -21,7 +21,7 @@ import msgspec
 from actors.strategy.bars import SessionHours
 from engine.money import Rounding, round_to_tick
 from ipc.messages import Bar
-from ipc.topics import SEGMENT_NAMES
+from ipc.segments import instrument_label, segment_label
 
 NS_PER_S: Final = 1_000_000_000
 IST: Final = dt.timezone(dt.timedelta(hours=5, minutes=30))
@@ -115,11 +115,11 @@ def fetch_bars(fetch: Callable[..., Any], inst: Any, timeframe_s: int, days: int
                now_ns: int) -> list[Bar]:
     """Bars of the last ``days`` days (at most five) up to now for one instrument. ``fetch`` is
     ``dhanhq.intraday_minute_data``. Raises HistoryError."""
-    label = f"{SEGMENT_NAMES.get(inst.segment, inst.segment)}:{inst.security_id}"
+    label = instrument_label(inst.segment, inst.security_id)
     today = dt.datetime.fromtimestamp(now_ns / NS_PER_S, IST).date()
     start = today - dt.timedelta(days=min(days, MAX_HISTORY_DAYS))
     try:
-        answer = fetch(str(inst.security_id), SEGMENT_NAMES[inst.segment],
+        answer = fetch(str(inst.security_id), segment_label(inst.segment),
                        CHART_INSTRUMENT.get(inst.instrument, "EQUITY"), start.isoformat(), today.isoformat(), 1)
     except Exception as exc:  # the SDK wraps transport failures in many ways
         raise HistoryError(f"{label}: {type(exc).__name__}: {exc}") from None
