@@ -42,10 +42,11 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 
+from ipc.messages import USER_ROLES, Product, Validity
 from ipc.segments import instrument_label
 
 EXIT_OK = 0
@@ -833,8 +834,8 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
         p.add_argument("qty", type=int, help="quantity in units (not lots)")
         p.add_argument("--limit", metavar="PRICE", help="limit price in rupees (e.g. 2450.05)")
         p.add_argument("--sl", metavar="TRIGGER", help="stop-loss trigger in rupees (SL-M; with --limit: SL)")
-        p.add_argument("--product", choices=("INTRADAY", "CNC", "MARGIN"), default="INTRADAY")
-        p.add_argument("--validity", choices=("DAY", "IOC"), default="DAY")
+        p.add_argument("--product", choices=get_args(Product), default="INTRADAY")
+        p.add_argument("--validity", choices=get_args(Validity), default="DAY")
         p.add_argument("--reduce-only", action="store_true", help="only reduce a position (passes a halted engine)")
         p.add_argument("--request-id", help="idempotency key: placing again with it returns the same order")
         p.set_defaults(fn=fn)
@@ -891,7 +892,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     users = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     q = users.add_parser("add", parents=[client], help="create a user (or change its role) and print a new token")
     q.add_argument("name")
-    q.add_argument("--role", required=True, choices=("viewer", "trader", "admin"))
+    q.add_argument("--role", required=True, choices=USER_ROLES)
     q.set_defaults(fn=cmd_users)
     users.add_parser("list", parents=[client], help="every user with role and state").set_defaults(fn=cmd_users)
     q = users.add_parser("revoke", parents=[client], help="revoke a user and all its tokens")

@@ -53,7 +53,7 @@ from typing import Final, Literal
 import msgspec
 
 from engine.money import Rounding, div_round
-from ipc.messages import Fill
+from ipc.messages import SIDES, Fill
 from ipc.segments import instrument_label
 
 IST_OFFSET_NS: Final = 19_800 * 1_000_000_000
@@ -189,7 +189,7 @@ class _Matcher:
         books = self.books
         for fill in fills:
             self.fills += 1
-            if fill.qty_units <= 0 or fill.price_paise <= 0 or fill.side not in ("BUY", "SELL"):
+            if fill.qty_units <= 0 or fill.price_paise <= 0 or fill.side not in SIDES:
                 self.bad += 1
                 continue
             key = (fill.strategy, fill.segment, fill.security_id)

@@ -17,8 +17,8 @@ from actors.risk.overrides import (
     parse_update,
     save_changes,
 )
-from actors.risk.state import RiskStatus, TradingState
-from ipc.messages import Fill, OrderEvent, OrderState
+from actors.risk.state import RiskStatus
+from ipc.messages import Fill, OrderEvent, OrderState, TradingState
 from ipc.segments import Segment
 from tests.test_risk_checks import NIFTY_OPT, T10, engine
 

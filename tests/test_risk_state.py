@@ -10,8 +10,8 @@ from actors.risk import state as s
 from actors.risk.checks import DenyReason, InstrumentLimits, RiskEngine
 from actors.risk.limits import RiskLimits
 from actors.risk.sessions import NS_PER_S, ist_ns
-from actors.risk.state import Command, RefusalCode, RiskStatus, TradingState, TransitionRefused
-from ipc.messages import Fill, OrderIntent
+from actors.risk.state import Command, RefusalCode, RiskStatus, TransitionRefused
+from ipc.messages import Fill, OrderIntent, TradingState
 from ipc.segments import Segment
 
 SID = 55796

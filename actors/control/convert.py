@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 import grpc
 import msgspec
@@ -21,7 +21,23 @@ from engine.instruments import Instrument, OptionChain
 from engine.journal import Journal, Stats
 from engine.ledger.records import TradingStateChanged, User
 from engine.status import DaemonStatus, KillSwitchStatus
-from ipc.messages import Fill, OrderDenied, OrderEvent, OrderIntent, OrderState, Position, StrategyInfo
+from ipc.messages import (
+    PRICED_ORDER_TYPES,
+    TRIGGERED_ORDER_TYPES,
+    USER_ROLES,
+    Fill,
+    OrderDenied,
+    OrderEvent,
+    OrderIntent,
+    OrderState,
+    OrderType,
+    Position,
+    Product,
+    Side,
+    StrategyInfo,
+    TradingState,
+    Validity,
+)
 from ipc.segments import SEGMENT_LABELS, InstrumentId, Segment, segment_label
 
 _REQUEST_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -37,20 +53,20 @@ class Refusal(msgspec.Struct, frozen=True):
     message: str
 
 
-SIDE_TO_PB: Final = {"BUY": pb.SIDE_BUY, "SELL": pb.SIDE_SELL}
+# The proto's enum members are named after our values (SIDE_BUY for "BUY"): the tables are derived,
+# and a value the proto lacks fails at import.
+SIDE_TO_PB: Final = {side: pb.Side.Value(f"SIDE_{side}") for side in get_args(Side)}
 SIDE_FROM_PB: Final = {v: k for k, v in SIDE_TO_PB.items()}
-ORDER_TYPE_TO_PB: Final = {"MARKET": pb.ORDER_TYPE_MARKET, "LIMIT": pb.ORDER_TYPE_LIMIT, "SL": pb.ORDER_TYPE_SL,
-                           "SL_M": pb.ORDER_TYPE_SL_M}
+ORDER_TYPE_TO_PB: Final = {kind: pb.OrderType.Value(f"ORDER_TYPE_{kind}") for kind in get_args(OrderType)}
 ORDER_TYPE_FROM_PB: Final = {v: k for k, v in ORDER_TYPE_TO_PB.items()}
-VALIDITY_TO_PB: Final = {"DAY": pb.VALIDITY_DAY, "IOC": pb.VALIDITY_IOC}
+VALIDITY_TO_PB: Final = {validity: pb.Validity.Value(f"VALIDITY_{validity}") for validity in get_args(Validity)}
 VALIDITY_FROM_PB: Final = {**{v: k for k, v in VALIDITY_TO_PB.items()}, pb.VALIDITY_UNSPECIFIED: "DAY"}
-PRODUCT_TO_PB: Final = {"INTRADAY": pb.PRODUCT_INTRADAY, "CNC": pb.PRODUCT_CNC, "MARGIN": pb.PRODUCT_MARGIN}
+PRODUCT_TO_PB: Final = {product: pb.Product.Value(f"PRODUCT_{product}") for product in get_args(Product)}
 PRODUCT_FROM_PB: Final = {**{v: k for k, v in PRODUCT_TO_PB.items()}, pb.PRODUCT_UNSPECIFIED: "INTRADAY"}
 ORDER_STATE_TO_PB: Final = {state: pb.OrderState.Value(f"ORDER_STATE_{state.value}") for state in OrderState}
 ORDER_STATE_FROM_PB: Final = {v: k for k, v in ORDER_STATE_TO_PB.items()}
-TRADING_STATE_TO_PB: Final = {"ACTIVE": pb.TRADING_STATE_ACTIVE, "REDUCING": pb.TRADING_STATE_REDUCING,
-                              "HALTED": pb.TRADING_STATE_HALTED}
-ROLE_TO_PB: Final = {"viewer": pb.ROLE_VIEWER, "trader": pb.ROLE_TRADER, "admin": pb.ROLE_ADMIN}
+TRADING_STATE_TO_PB: Final = {state: pb.TradingState.Value(f"TRADING_STATE_{state.value}") for state in TradingState}
+ROLE_TO_PB: Final = {role: pb.Role.Value(f"ROLE_{role.upper()}") for role in USER_ROLES}
 ROLE_FROM_PB: Final = {v: k for k, v in ROLE_TO_PB.items()}
 
 # Risk denials that are wrong whatever the engine's state (gRPC: INVALID_ARGUMENT); every other
@@ -211,8 +227,8 @@ def check_order_request(req: pb.PlaceOrderRequest) -> Refusal | None:
     price, trigger = req.price_paise, req.trigger_price_paise
     if price < 0 or trigger < 0:
         return Refusal(bad, f"BAD_PRICE: price_paise {price} and trigger_price_paise {trigger} must not be negative")
-    needs_price = kind in ("LIMIT", "SL")
-    needs_trigger = kind in ("SL", "SL_M")
+    needs_price = kind in PRICED_ORDER_TYPES
+    needs_trigger = kind in TRIGGERED_ORDER_TYPES
     if needs_price and price == 0:
         return Refusal(bad, f"BAD_PRICE: a {kind} order needs price_paise > 0")
     if not needs_price and price:

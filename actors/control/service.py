@@ -65,6 +65,7 @@ from ipc.messages import (
     ReleaseKillSwitch,
     Reply,
     RevokeUser,
+    TradingState,
 )
 from ipc.segments import SEGMENT_LABELS, Segment, instrument_label
 
@@ -436,7 +437,7 @@ class ControlApi(Operations):
             earlier = snap.order(coid) if coid is not None else None
         if earlier is not None:  # the same request_id again: the order it made, not a second one
             return pb.PlaceOrderResponse(order=convert.order_to_pb(earlier, inst.symbol))
-        if state.state == "HALTED" and not req.reduce_only:
+        if state.state == TradingState.HALTED and not req.reduce_only:
             return Refusal(grpc.StatusCode.FAILED_PRECONDITION,
                            f"HALTED: trading is halted ({state.reason_code or 'kill switch'}: {state.detail}; by "
                            f"{state.by}); only reduce-only orders pass until an admin releases the kill switch")
@@ -593,7 +594,7 @@ class ControlApi(Operations):
         if isinstance(reply, Refusal):
             return reply
         # Answer once risk has recorded HALTED: from then on every new order is refused.
-        halted = await self._wait_ledger(lambda s: True if s.trading_state().state == "HALTED" else None,
+        halted = await self._wait_ledger(lambda s: True if s.trading_state().state == TradingState.HALTED else None,
                                          self.timeout_s)
         if halted is None:
             return Refusal(grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -607,7 +608,7 @@ class ControlApi(Operations):
         reply = await self._supervisor(ReleaseKillSwitch(uuid.uuid4().hex, by, now))
         if isinstance(reply, Refusal):
             return reply
-        released = await self._wait_ledger(lambda s: True if s.trading_state().state != "HALTED" else None,
+        released = await self._wait_ledger(lambda s: True if s.trading_state().state != TradingState.HALTED else None,
                                            self.timeout_s)
         if released is None:
             return Refusal(grpc.StatusCode.DEADLINE_EXCEEDED,

@@ -83,6 +83,7 @@ from ipc.messages import (
     SaveStrategyState,
     SubmitOrder,
     Tick,
+    TradingState,
 )
 from ipc.messages import CancelGroup, GroupState, SubmitGroup
 from ipc.segments import instrument_label
@@ -596,7 +597,7 @@ class ExecutionActor(LiveTrading, Actor):
         """What the OMS knows and the pure core does not: the kill switch, the instruments, and
         intents that are already orders. Checked for every leg before any leg is sent."""
         trading = self.ledger.trading_state()
-        if self.ctx.kill_switch_engaged or trading.state != "ACTIVE":
+        if self.ctx.kill_switch_engaged or trading.state != TradingState.ACTIVE:
             state = "HALTED (kill switch)" if self.ctx.kill_switch_engaged else trading.state
             return grp.GroupReason.KILL_SWITCH, f"group {group.group_id}: trading is {state}; a group opens new risk"
         problem = grp.group_problem(group, self.group_policy)

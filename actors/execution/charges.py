@@ -42,7 +42,7 @@ from typing import Final
 import msgspec
 
 from engine.money import Rounding, apply_rate, notional_paise
-from ipc.messages import Side
+from ipc.messages import SIDES, Side
 from ipc.segments import EQUITY_SEGMENTS, Segment
 
 
@@ -162,7 +162,7 @@ def charges_for_fill(
     later ones. Raises ValueError for a side other than BUY/SELL, a non-positive qty or price,
     or an ``order_value_before_paise`` that contradicts ``first_fill_of_order``.
     """
-    if side not in ("BUY", "SELL"):
+    if side not in SIDES:
         raise ValueError(f"charges_for_fill: side {side!r} is not BUY or SELL")
     if qty_units <= 0 or price_paise <= 0:
         raise ValueError(

@@ -20,13 +20,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, Final
+from typing import Any, Final, get_args
 from zoneinfo import ZoneInfo
 
 import msgspec
 
 from engine.money import format_paise
-from ipc.messages import OrderType, Product, Side, Validity
+from ipc.messages import SIDES, OrderType, Product, Side, Validity
 from ipc.segments import Segment
 
 _PAISA: Final = Decimal("0.01")
@@ -35,7 +35,7 @@ _NS_PER_S: Final = 1_000_000_000
 
 # Ours -> Dhan's, for requests.
 ORDER_TYPES: Final = {"MARKET": "MARKET", "LIMIT": "LIMIT", "SL": "STOP_LOSS", "SL_M": "STOP_LOSS_MARKET"}
-PRODUCTS: Final = {"INTRADAY": "INTRADAY", "CNC": "CNC", "MARGIN": "MARGIN"}
+PRODUCTS: Final = {product: product for product in get_args(Product)}  # Dhan names them as we do
 # Dhan's -> ours, for rows of orders we did not place. MTF is delivery bought on margin: CNC is the
 # nearest of our products; CO and BO are intraday-only.
 ORDER_TYPES_FROM_DHAN: Final[dict[str, OrderType]] = {v: k for k, v in ORDER_TYPES.items()}  # type: ignore[misc]
@@ -144,7 +144,7 @@ class _Row:
 
     def side(self, key: str = "transactionType") -> Side:
         side = self.text(key, required=True).upper()
-        if side not in ("BUY", "SELL"):
+        if side not in SIDES:
             raise ValueError(f"{self.what}: {key} {side!r} is not BUY or SELL")
         return side  # type: ignore[return-value]
 

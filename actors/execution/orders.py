@@ -46,18 +46,26 @@ import msgspec
 from msgspec import structs
 
 from engine.money import AvgPrice, format_paise, is_on_tick
-from ipc.messages import TERMINAL_ORDER_STATES
-from ipc.messages import OrderEvent, OrderIntent, OrderState, OrderType, Product, Side, Validity
+from ipc.messages import (
+    ORDER_TYPES,
+    PRICED_ORDER_TYPES,
+    PRODUCTS,
+    SIDES,
+    TERMINAL_ORDER_STATES,
+    TRIGGERED_ORDER_TYPES,
+    VALIDITIES,
+    OrderEvent,
+    OrderIntent,
+    OrderState,
+    OrderType,
+    Product,
+    Side,
+    Validity,
+)
 from ipc.segments import EQUITY_SEGMENTS, Segment, instrument_label
 
 DHAN_MODIFY_CAP: Final = 25  # Dhan: an order can be modified at most 25 times
 
-_SIDES: Final = frozenset({"BUY", "SELL"})
-_ORDER_TYPES: Final = frozenset({"MARKET", "LIMIT", "SL", "SL_M"})
-_VALIDITIES: Final = frozenset({"DAY", "IOC"})
-_PRODUCTS: Final = frozenset({"INTRADAY", "CNC", "MARGIN"})
-_PRICED_TYPES: Final = frozenset({"LIMIT", "SL"})  # carry a limit price
-_STOP_TYPES: Final = frozenset({"SL", "SL_M"})  # carry a trigger price
 
 TERMINAL_STATES: Final = TERMINAL_ORDER_STATES
 PENDING_STATES: Final = frozenset({OrderState.PENDING_CANCEL, OrderState.PENDING_UPDATE})
@@ -144,13 +152,13 @@ def validate_spec(
         return RejectReason.MISSING_CLIENT_ORDER_ID
     if spec.segment == Segment.IDX_I:  # indices have prices, not orders
         return RejectReason.SEGMENT_NOT_TRADABLE
-    if spec.side not in _SIDES:
+    if spec.side not in SIDES:
         return RejectReason.BAD_SIDE
-    if spec.order_type not in _ORDER_TYPES:
+    if spec.order_type not in ORDER_TYPES:
         return RejectReason.BAD_ORDER_TYPE
-    if spec.validity not in _VALIDITIES:
+    if spec.validity not in VALIDITIES:
         return RejectReason.BAD_VALIDITY
-    if spec.product not in _PRODUCTS:
+    if spec.product not in PRODUCTS:
         return RejectReason.BAD_PRODUCT
     if spec.product == "CNC" and spec.segment not in EQUITY_SEGMENTS:
         return RejectReason.PRODUCT_NOT_FOR_SEGMENT
@@ -164,14 +172,14 @@ def validate_spec(
         return RejectReason.QTY_NOT_LOT_MULTIPLE
     if freeze_qty_units > 0 and spec.qty_units > freeze_qty_units:
         return RejectReason.QTY_ABOVE_FREEZE
-    if spec.order_type in _PRICED_TYPES:
+    if spec.order_type in PRICED_ORDER_TYPES:
         if spec.price_paise <= 0:
             return RejectReason.PRICE_REQUIRED
         if not is_on_tick(spec.price_paise, tick_paise):
             return RejectReason.PRICE_NOT_ON_TICK
     elif spec.price_paise != 0:
         return RejectReason.PRICE_NOT_ALLOWED
-    if spec.order_type in _STOP_TYPES:
+    if spec.order_type in TRIGGERED_ORDER_TYPES:
         if spec.trigger_price_paise <= 0:
             return RejectReason.TRIGGER_REQUIRED
         if not is_on_tick(spec.trigger_price_paise, tick_paise):
@@ -613,7 +621,7 @@ def _on_reject(order: OrderSnapshot, event: Reject, target: Target) -> OrderSnap
 def _on_trigger(
     order: OrderSnapshot, event: Trigger, target: Target
 ) -> OrderSnapshot | IllegalTransition:
-    if order.spec.order_type not in _STOP_TYPES:
+    if order.spec.order_type not in TRIGGERED_ORDER_TYPES:
         return _illegal(
             order,
             event,
@@ -650,7 +658,7 @@ def _on_fill(order: OrderSnapshot, event: Fill, target: Target) -> OrderSnapshot
         filled_qty_units=filled,
         filled_value_paise=order.filled_value_paise + event.qty_units * event.price_paise,
         fill_ids=order.fill_ids + (event.fill_id,),
-        triggered=order.triggered or order.spec.order_type in _STOP_TYPES,
+        triggered=order.triggered or order.spec.order_type in TRIGGERED_ORDER_TYPES,
     )
     if pending is not None and filled > order.qty_units:
         # Only the requested quantity allows this fill: the venue applied the modify already.

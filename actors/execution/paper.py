@@ -121,7 +121,16 @@ from actors.execution.orders import (
 )
 from actors.execution.orders import Fill as FillEvent
 from engine.money import Rounding, apply_rate, div_round, format_paise
-from ipc.messages import Depth, Quote, Tick
+from ipc.messages import (
+    ORDER_TYPES,
+    PRICED_ORDER_TYPES,
+    SIDES,
+    TRIGGERED_ORDER_TYPES,
+    VALIDITIES,
+    Depth,
+    Quote,
+    Tick,
+)
 from ipc.messages import Fill as FillMessage
 from ipc.segments import InstrumentId, instrument_label
 
@@ -520,9 +529,9 @@ class _Order:
         self.qty = order.qty_units
         self.filled = order.filled_qty_units
         self.filled_value = order.filled_value_paise
-        self.limit = order.price_paise if spec.order_type in ("LIMIT", "SL") else 0
+        self.limit = order.price_paise if spec.order_type in PRICED_ORDER_TYPES else 0
         self.trigger = order.trigger_price_paise
-        self.armed = spec.order_type in ("SL", "SL_M") and not order.triggered  # awaits trigger
+        self.armed = spec.order_type in TRIGGERED_ORDER_TYPES and not order.triggered  # awaits trigger
         self.market = spec.order_type == "MARKET" or (spec.order_type == "SL_M" and not self.armed)
         self.ahead = 0  # queue ahead of us at our price ("volume" model)
         self.n_fills = len(order.fill_ids)
@@ -564,11 +573,11 @@ def _order_problem(order: OrderSnapshot) -> str:
     spec = order.spec
     if not spec.client_order_id:
         return "order has no client order id"
-    if spec.side not in ("BUY", "SELL"):
+    if spec.side not in SIDES:
         return f"side {spec.side!r} is not BUY or SELL"
-    if spec.order_type not in ("MARKET", "LIMIT", "SL", "SL_M"):
+    if spec.order_type not in ORDER_TYPES:
         return f"order type {spec.order_type!r} is not MARKET, LIMIT, SL or SL_M"
-    if spec.validity not in ("DAY", "IOC"):
+    if spec.validity not in VALIDITIES:
         return f"validity {spec.validity!r} is not DAY or IOC"
     return _values_problem(
         spec.side, spec.order_type, order.qty_units, order.filled_qty_units, order.price_paise,
@@ -579,12 +588,12 @@ def _order_problem(order: OrderSnapshot) -> str:
 def _values_problem(side: str, order_type: str, qty: int, filled: int, price: int, trigger: int) -> str:
     if qty <= filled:
         return f"qty {qty} must exceed the filled qty {filled}"
-    if order_type in ("LIMIT", "SL"):
+    if order_type in PRICED_ORDER_TYPES:
         if price <= 0:
             return f"{order_type} order needs a positive price, got {format_paise(price)}"
     elif price != 0:
         return f"{order_type} order takes no price, got {format_paise(price)}"
-    if order_type in ("SL", "SL_M"):
+    if order_type in TRIGGERED_ORDER_TYPES:
         if trigger <= 0:
             return f"{order_type} order needs a positive trigger, got {format_paise(trigger)}"
     elif trigger != 0:
@@ -1041,7 +1050,7 @@ class PaperVenue:
 
     def _buy_cost(self, o: _Order, book: _Book, leaves: int, limit: int, trigger: int) -> int | None:
         buffer = self.config.market_buffer_rate_e8
-        if o.order_type in ("LIMIT", "SL"):
+        if o.order_type in PRICED_ORDER_TYPES:
             return leaves * limit
         if o.armed:  # SL_M before its trigger: the trigger plus the buffer
             return leaves * (trigger + apply_rate(trigger, buffer, Rounding.CEILING))

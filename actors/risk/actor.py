@@ -57,6 +57,7 @@ from ipc.messages import (
     SubmitGroup,
     SubmitOrder,
     Tick,
+    TradingState,
 )
 from ipc.segments import instrument_label
 
@@ -127,8 +128,8 @@ class RiskActor(Actor):
                 if wallet is not None:
                     cash = wallet.cash_paise
                 ts = snap.trading_state()
-                if ts.state != "ACTIVE":
-                    status = trading.RiskStatus(trading.TradingState(ts.state), ts.reason_code, ts.detail, ts.by,
+                if ts.state != TradingState.ACTIVE:
+                    status = trading.RiskStatus(TradingState(ts.state), ts.reason_code, ts.detail, ts.by,
                                                 ts.ts_ns)
                 positions = list(snap.positions().values())
                 open_orders = list(snap.open_orders().values())

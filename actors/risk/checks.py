@@ -38,9 +38,23 @@ import msgspec
 
 from actors.risk.limits import ResolvedLimits, RiskLimits, limits_key, resolve, segment_times
 from actors.risk.sessions import IST_OFFSET_NS, SessionCalendar, TradingDay, default_calendar, ist_date, time_of_day_ns
-from actors.risk.state import ADMISSION, Admission, RiskStatus, TradingState
-from ipc.messages import TERMINAL_ORDER_STATES
-from ipc.messages import Fill, OrderDenied, OrderEvent, OrderIntent, OrderState, Position
+from actors.risk.state import ADMISSION, Admission, RiskStatus
+from ipc.messages import (
+    ORDER_TYPES,
+    PRICED_ORDER_TYPES,
+    PRODUCTS,
+    SIDES,
+    TERMINAL_ORDER_STATES,
+    TRIGGERED_ORDER_TYPES,
+    VALIDITIES,
+    Fill,
+    OrderDenied,
+    OrderEvent,
+    OrderIntent,
+    OrderState,
+    Position,
+    TradingState,
+)
 from ipc.segments import Segment, instrument_label, segment_label
 
 NS_PER_S = 1_000_000_000
@@ -116,10 +130,6 @@ class InstrumentLimits(msgspec.Struct, frozen=True):
     symbol: str = ""
 
 
-_SIDES = frozenset(("BUY", "SELL"))
-_ORDER_TYPES = frozenset(("MARKET", "LIMIT", "SL", "SL_M"))
-_VALIDITIES = frozenset(("DAY", "IOC"))
-_PRODUCTS = frozenset(("INTRADAY", "CNC", "MARGIN"))
 _TERMINAL = TERMINAL_ORDER_STATES
 
 
@@ -150,18 +160,18 @@ def check_intent_shape(intent: object) -> Denial | None:
 
 
 def check_side(side: object) -> Denial | None:
-    if type(side) is str and side in _SIDES:
+    if type(side) is str and side in SIDES:
         return None
     return Denial(DenyReason.BAD_SIDE, f"side {side!r} is not BUY or SELL")
 
 
 def check_order_kind(order_type: object, validity: object, product: object) -> Denial | None:
     """Order type, validity and product are from their closed sets."""
-    if type(order_type) is not str or order_type not in _ORDER_TYPES:
+    if type(order_type) is not str or order_type not in ORDER_TYPES:
         return Denial(DenyReason.BAD_ORDER_TYPE, f"order type {order_type!r} is not one of MARKET, LIMIT, SL, SL_M")
-    if type(validity) is not str or validity not in _VALIDITIES:
+    if type(validity) is not str or validity not in VALIDITIES:
         return Denial(DenyReason.BAD_VALIDITY, f"validity {validity!r} is not DAY or IOC")
-    if type(product) is not str or product not in _PRODUCTS:
+    if type(product) is not str or product not in PRODUCTS:
         return Denial(DenyReason.BAD_PRODUCT, f"product {product!r} is not INTRADAY, CNC or MARGIN")
     return None
 
@@ -187,8 +197,8 @@ def check_prices(order_type: str, side: str, price_paise: object, trigger_paise:
         return Denial(DenyReason.BAD_PRICE, f"trigger price {trigger_paise!r} is not an integer number of paise")
     if price_paise < 0 or trigger_paise < 0:
         return Denial(DenyReason.BAD_PRICE, f"price {price_paise} / trigger {trigger_paise} paise must not be negative")
-    needs_price = order_type == "LIMIT" or order_type == "SL"
-    needs_trigger = order_type == "SL" or order_type == "SL_M"
+    needs_price = order_type in PRICED_ORDER_TYPES
+    needs_trigger = order_type in TRIGGERED_ORDER_TYPES
     if needs_price != (price_paise > 0):
         what = "needs a price > 0" if needs_price else "must have price 0"
         return Denial(DenyReason.BAD_PRICE, f"{order_type} order {what}; got price {price_paise} paise")

@@ -37,7 +37,7 @@ from numba import njit
 
 from actors.risk.limits import ResolvedLimits, RiskLimits, limits_key, resolve, segment_times
 from actors.risk.sessions import SessionCalendar, default_calendar, ist_day, time_of_day_ns
-from ipc.messages import Fill, OrderIntent, RiskAction
+from ipc.messages import SIDES, Fill, OrderIntent, RiskAction
 from ipc.segments import instrument_label, segment_label
 
 BPS = 10_000
@@ -434,7 +434,7 @@ def exit_intent(action: Action, intent_id: str, now_ns: int) -> OrderIntent:
 
     Raises ValueError for an action that closes nothing (KILL_AND_FLATTEN, BLOCK_ENTRIES).
     """
-    if action.qty_units <= 0 or action.side not in ("BUY", "SELL"):
+    if action.qty_units <= 0 or action.side not in SIDES:
         raise ValueError(f"{action.action.value} action closes no position")
     return OrderIntent(
         intent_id=intent_id,
