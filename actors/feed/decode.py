@@ -16,7 +16,9 @@ Two entry points share one walker (packet boundaries and problem accounting) and
 Both paths give identical messages (a property test holds them to it).
 
 Prices: Dhan sends float32 (float64 on the depth feed) rupees. They become integer paise exactly
-once, here: ``rint(price_f64 * 100 / tick) * tick`` with the instrument's tick in paise (default 1).
+once, here, by the engine's one float -> paise rule (``engine.money.prices_to_paise`` and its numpy
+form: ``rint(price_f64 * 100 / tick) * tick``, ties to even) with the instrument's tick in paise
+(default 1).
 A packet carrying a NaN, an infinity or a price beyond +/-2**50 paise is dropped and counted.
 
 Times: ``ts_event_ns`` is LTT (epoch seconds) * 1e9 for ticker/index/quote/full packets; with
@@ -46,6 +48,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from actors.feed import wire
 from actors.feed.wire import DepthCode, FeedCode
+from engine.money import prices_to_paise, prices_to_paise_array
 from ipc.messages import (
     Depth,
     FeedDisconnected,
@@ -515,14 +518,10 @@ class FrameDecoder:
 
     def _paise(self, prices: list[float], segment: int, security_id: int) -> list[int] | None:
         """Prices (rupees) -> paise on the instrument's tick; None if any is not a sane number."""
-        # Hot path: same arithmetic as the columnar path (float64, round half to even).
-        tick = self._tick_map.get((segment, security_id), DEFAULT_TICK_PAISE)
+        # Hot path: the same rule as the columnar path (engine.money).
         try:
-            if tick == 1:  # x / 1 == x exactly, so this is the same arithmetic
-                out = [round(p * 100.0) for p in prices]
-            else:
-                out = [round(p * 100.0 / tick) * tick for p in prices]
-        except (ValueError, OverflowError):  # NaN, infinity
+            out = prices_to_paise(prices, self._tick_map.get((segment, security_id), DEFAULT_TICK_PAISE))
+        except ValueError:  # NaN, infinity
             return None
         for v in out:
             if v > MAX_ABS_PRICE_PAISE or v < -MAX_ABS_PRICE_PAISE:
@@ -705,16 +704,9 @@ class FrameDecoder:
         self, px: np.ndarray, tick: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
         """(m, k) rupee prices -> (m, k) int64 paise on tick, and the rows whose prices are sane."""
-        # Hot path (per batch): float64 arithmetic identical to the record-by-record path.
-        p = np.multiply(px, 100.0, dtype=np.float64)
-        with np.errstate(invalid="ignore", over="ignore"):
-            if tick is not None:
-                t = tick[:, None].astype(np.float64)
-                p /= t
-                np.rint(p, out=p)
-                p *= t
-            else:
-                np.rint(p, out=p)
+        # Hot path (per batch): the same rule as the record-by-record path (engine.money).
+        p = prices_to_paise_array(px, None if tick is None else tick[:, None])
+        with np.errstate(invalid="ignore"):
             ok = (np.abs(p) <= MAX_ABS_PRICE_PAISE).all(axis=1)  # False for NaN too
         if not ok.all():
             p[~ok] = 0.0

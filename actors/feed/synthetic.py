@@ -31,6 +31,7 @@ import numpy as np
 
 from actors.feed import wire
 from actors.feed.wire import FeedCode
+from engine.money import paise_to_tick_array
 from ipc.segments import KNOWN_SEGMENTS
 
 InstrumentKind = Literal["index", "stock", "option", "future"]
@@ -114,7 +115,7 @@ def black_scholes_paise(
 
 def _on_tick(price_paise: np.ndarray, tick: np.ndarray) -> np.ndarray:
     """Float paise -> int64 paise on the tick, at least one tick."""
-    return np.maximum(np.rint(price_paise / tick), 1).astype(np.int64) * tick
+    return np.maximum(paise_to_tick_array(price_paise, tick), tick).astype(np.int64)
 
 
 class SyntheticMarket:
@@ -341,7 +342,7 @@ class SyntheticMarket:
         st = self._running_state(inst, price, moves, ltq, oi_step)
         volume, turnover, last, high, low, oi, oi_high, oi_low = st
         vol_safe = np.maximum(volume, 1)
-        atp = np.where(volume > 0, np.rint(turnover / vol_safe / tick).astype(np.int64) * tick, 0)
+        atp = np.where(volume > 0, paise_to_tick_array(turnover / vol_safe, tick).astype(np.int64), 0)
 
         parts: list[tuple[np.ndarray, np.ndarray]] = []  # (steps, records) per packet kind
         seg, sid = self._seg[inst], self._sid[inst]

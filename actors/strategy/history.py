@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final
 
 import msgspec
 
 from actors.strategy.bars import SessionHours
-from engine.money import Rounding, round_to_tick
+from engine.money import price_to_paise
 from ipc.messages import Bar
 from ipc.segments import instrument_label, segment_label
 
@@ -47,8 +46,7 @@ class Candle(msgspec.Struct, frozen=True):
 
 
 def _paise(value: Any, tick_paise: int) -> int:
-    exact = (Decimal(repr(float(value))) * 100).to_integral_value(ROUND_HALF_UP)
-    return round_to_tick(int(exact), max(tick_paise, 1), Rounding.HALF_UP)
+    return price_to_paise(float(value), max(tick_paise, 1))
 
 
 def parse_candles(answer: Any, label: str, tick_paise: int) -> list[Candle]:
