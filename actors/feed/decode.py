@@ -59,7 +59,7 @@ from ipc.messages import (
     Quote,
     Tick,
 )
-from ipc.segments import KNOWN_SEGMENTS, instrument_key
+from ipc.segments import KNOWN_SEGMENTS, instrument_key, instrument_label
 
 log = logging.getLogger("shikra.feed.decode")
 
@@ -208,7 +208,7 @@ class FrameDecoder:
                 )
             if not isinstance(tick, (int, np.integer)) or tick < 1:
                 raise ValueError(
-                    f"tick for segment {segment} security {security_id} is {tick!r};"
+                    f"tick for {instrument_label(segment, security_id)} is {tick!r};"
                     " it must be a positive integer number of paise"
                 )
             table[(int(segment), int(security_id))] = int(tick)

@@ -32,7 +32,7 @@ import numpy as np
 from actors.feed import wire
 from actors.feed.wire import FeedCode
 from engine.money import paise_to_tick_array
-from ipc.segments import KNOWN_SEGMENTS
+from ipc.segments import KNOWN_SEGMENTS, instrument_label
 
 InstrumentKind = Literal["index", "stock", "option", "future"]
 OptionType = Literal["CE", "PE", ""]
@@ -517,7 +517,7 @@ def _validate(instruments: Sequence[SyntheticInstrument]) -> None:
     seen: set[tuple[int, int]] = set()
     driven = {i.security_id for i in instruments if i.kind in ("index", "stock")}
     for i in instruments:
-        where = f"instrument segment {i.segment} security {i.security_id}"
+        where = f"instrument {instrument_label(i.segment, i.security_id)}"
         key = (i.segment, i.security_id)
         if key in seen:
             raise ValueError(f"{where} is listed twice")
