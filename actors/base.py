@@ -108,6 +108,11 @@ class Actor:
         have left. None of them makes the actor send or publish (the horizons guarantee it)."""
 
 
+# sysexits EX_CONFIG: the exit code of a process whose configuration cannot work (an actor's
+# ActorConfigError, a bad config file); restarting will not help, so the supervisor, and systemd
+# (RestartPreventExitStatus=78), stop instead of restarting it.
+EXIT_CONFIG = 78
+
 
 class ActorConfigError(Exception):
     """Raised from ``on_start`` when the actor cannot run with its configuration (an unknown

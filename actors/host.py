@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Callable, Iterable
 import numpy as np
 import zmq
 
-from actors.base import Actor, ActorConfigError
-from engine.config import EXIT_CONFIG, STOP_ORDER, Config
+from actors.base import EXIT_CONFIG, Actor, ActorConfigError
+from actors.registry import STOP_ORDER
 from engine.logs import Log, get_logger
 from ipc import codec, topics
 from ipc.messages import (
@@ -38,6 +38,7 @@ from ipc.transport import Endpoints, Inbox, Outbox, PeerUnavailable, StreamPubli
 
 if TYPE_CHECKING:
     from actors.market_batch import MarketBatch
+    from engine.config import Config
 
 SUPERVISOR = "supervisor"
 _MARKET_PREFIXES = (topics.TICK, topics.QUOTE, topics.DEPTH, topics.BOOK)

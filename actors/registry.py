@@ -17,6 +17,10 @@ BUILTIN: dict[str, str] = {
 }
 
 
+# DESIGN.md: stop strategy first so nothing new is decided, execution last so no order is half-done.
+STOP_ORDER: tuple[str, ...] = ("control", "gateway", "strategy", "risk", "feed", "book", "execution")
+
+
 class UnknownActor(Exception):
     pass
 

@@ -4,7 +4,7 @@ The issue's definition: an EMA(10)/EMA(30) cross on mid prices (kind ``ema_cross
 "mid", ``timeframe_s`` 0), long one lot on a cross up, flat on a cross down, market orders, on
 RELIANCE over N (default 1,000,000) quote ticks of the seeded synthetic market: full packets only,
 each a quote with its 5-level book, so every tick has a bid, an ask and a mid. Written to a
-capture and run by ``engine.backtest`` exactly as ``shikra backtest`` runs it: feed decode, book,
+capture and run by ``engine.backtest.runner`` exactly as ``shikra backtest`` runs it: feed decode, book,
 strategy, risk, paper execution and the ledger, orders included. Prints ticks/s over the replay,
 orders, fills and peak RSS; ``--profile`` adds the top functions of a cProfile of the run.
 NautilusTrader is compared when it is importable.
@@ -62,7 +62,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     args = ap.parse_args(argv)
 
-    from engine.backtest import BacktestSpec, run_backtest, write_synthetic_capture
+    from engine.backtest.runner import BacktestSpec, run_backtest, write_synthetic_capture
     from engine.logs import setup_logging
 
     setup_logging("warning", "text")

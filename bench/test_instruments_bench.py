@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.instruments import DETAILED_COLUMNS, load_instruments
+from engine.model.instruments import DETAILED_COLUMNS, load_instruments
 
 FULL_ROWS = 289_000
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

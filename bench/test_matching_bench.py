@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from actors.execution import groups as grp
-from engine.journal import build_journal
+from engine.model.journal import build_journal
 from ipc.messages import Depth, Fill, OrderIntent, OrderState, SubmitGroup
 from tests.test_execution_actor import ExecHarness
 

@@ -17,7 +17,8 @@ import pytest
 from actors.risk.checks import InstrumentLimits, RiskEngine
 from actors.risk.limits import RiskLimits
 from actors.risk.monitors import PostTradeMonitor
-from actors.risk.sessions import default_calendar, ist_ns
+from engine.model.calendar import default_calendar
+from engine.model.ist import ist_ns
 from ipc.messages import Fill, OrderIntent
 from ipc.segments import Segment
 

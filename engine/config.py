@@ -16,18 +16,16 @@ import msgspec
 
 from actors.control.config import ControlConfig, check_control_config
 from actors.execution.dhan_config import DhanVenueConfig
+from actors.execution.reconcile import EXTERNAL_STRATEGY
 from actors.risk.limits import RiskLimits
 from engine.ledger.store import LedgerConfig
+from engine.model.calendar import CalendarConfig, MarketHours, check_calendar_config
 
 ActorName = str
 Topology = Literal["isolated", "co-located"]
 
-EXIT_CONFIG = 78  # sysexits EX_CONFIG: bad configuration; restarting will not help
-
 DEFAULT_ACTORS: tuple[str, ...] = ("feed", "book", "strategy", "risk", "execution", "control")
 HOT_PATH_ACTORS: tuple[str, ...] = ("feed", "book", "strategy", "risk", "execution")
-# DESIGN.md: stop strategy first so nothing new is decided, execution last so no order is half-done.
-STOP_ORDER: tuple[str, ...] = ("control", "gateway", "strategy", "risk", "feed", "book", "execution")
 
 
 class Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -103,9 +101,6 @@ class FeedConfig(Section):
     dhan: DhanFeedConfig = DhanFeedConfig()
 
 
-RESERVED_STRATEGY = "EXTERNAL"  # actors.execution.reconcile.EXTERNAL_STRATEGY: the broker's other orders
-
-
 class StrategyInstanceConfig(Section):
     name: str
     kind: str
@@ -140,9 +135,7 @@ class ExecutionConfig(Section):
 
 
 class RiskConfig(Section):
-    # "exchange": sessions, holidays and cut-offs from the exchange calendar; "always": every day,
-    # all day (the synthetic market never closes); "auto": "always" for the synthetic feed only.
-    market_hours: Literal["auto", "exchange", "always"] = "auto"
+    market_hours: MarketHours = "auto"  # engine.model.calendar.market_hours says what each means
     limits: RiskLimits = RiskLimits()
 
 
@@ -176,6 +169,7 @@ class Config(Section):
     strategy: StrategyConfig = StrategyConfig()
     execution: ExecutionConfig = ExecutionConfig()
     risk: RiskConfig = RiskConfig()
+    calendar: CalendarConfig = CalendarConfig()
     ledger: LedgerConfig = LedgerConfig()
     control: ControlConfig = ControlConfig()
     instruments: InstrumentsConfig = InstrumentsConfig()
@@ -260,12 +254,15 @@ def check_config(cfg: Config, source: str = "<config>") -> None:
         raise ConfigError(f"{source}: feed.dhan.reconnect_max_s: must be >= feed.dhan.reconnect_initial_s")
     if cfg.feed.synthetic.rate_per_s <= 0:
         raise ConfigError(f"{source}: feed.synthetic.rate_per_s: must be > 0")
+    problem = check_calendar_config(cfg.calendar)
+    if problem:
+        raise ConfigError(f"{source}: calendar.{problem}")
     problem = check_gateway_config(cfg.gateway)
     if problem:
         raise ConfigError(f"{source}: gateway.{problem}")
     for i, inst in enumerate(cfg.strategy.instances):
-        if inst.name == RESERVED_STRATEGY:
-            raise ConfigError(f"{source}: strategy.instances[{i}].name: '{RESERVED_STRATEGY}' is reserved for "
+        if inst.name == EXTERNAL_STRATEGY:
+            raise ConfigError(f"{source}: strategy.instances[{i}].name: '{EXTERNAL_STRATEGY}' is reserved for "
                               "orders placed outside Shikra (found by reconciliation with the broker)")
 
 
@@ -290,15 +287,6 @@ def check_gateway_config(gw: GatewayConfig) -> str:
         if not sep or not host or not port.isdigit() or int(port) > 65535:
             return f"metrics_listen: '{gw.metrics_listen}' is not host:port"
     return ""
-
-
-def market_hours(cfg: Config) -> Literal["exchange", "always"]:
-    """The market hours every actor follows: ``auto`` means always open for the synthetic market
-    (which never closes) and the exchange calendar for everything else."""
-    mode = cfg.risk.market_hours
-    if mode == "auto":
-        return "always" if cfg.feed.source == "synthetic" else "exchange"
-    return mode
 
 
 def load_config(path: str | os.PathLike[str] | None) -> Config:
@@ -498,6 +486,22 @@ market_hours = "auto"
 # [risk.limits.strategies.NAME] and [risk.limits.instruments."NSE_FNO.55796"].
 [risk.limits]
 max_orders_per_second = 10
+
+[calendar]
+# Holidays and special sessions on top of the exchange calendar (exchange_calendars' XBOM), per
+# exchange ("NSE", "BSE", "MCX"; omitted: all three). Past the library's data (2026-12-31 for
+# exchange_calendars 4.13.2) the engine trades weekdays with the standard hours minus 26 Jan,
+# 1 May, 15 Aug, 2 Oct, 25 Dec and these holidays, and warns every day: list the year's holidays
+# here (or with `shikra calendar add-holiday`, kept in <data_dir>/calendar.json). A special session
+# opens its exchange on that date with its hours (IST), even on a holiday or a Saturday.
+# [[calendar.holidays]]
+# date = 2027-03-22
+# name = "Holi"
+# [[calendar.sessions]]
+# date = 2027-11-08
+# open_ist = 18:00:00
+# close_ist = 19:00:00
+# name = "Diwali Muhurat trading"
 
 [ledger]
 # "sync": fsync every commit. "group": commit at once, fsync every group_fsync_ms (survives a

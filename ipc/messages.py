@@ -337,6 +337,14 @@ class OrderDenied(Message, tag="denied@1"):
     ts_init_ns: int
 
 
+class DenialRecorded(Message, tag="denied.recorded@1"):
+    """Execution wrote risk's denial of ``intent_id`` to the audit (or had written it before):
+    risk stops re-sending it. Denials travel like orders: re-sent until acknowledged, recorded once."""
+
+    intent_id: str
+    ts_ns: int
+
+
 class OrderEvent(Message, tag="order@1"):
     """The state of one order after a transition, as execution recorded it in the ledger.
 
@@ -669,6 +677,20 @@ class LedgerStats(Message, tag="ledger.stats@1"):
     ts_ns: int
 
 
+class CalendarStatus(Message, tag="calendar.status@1"):
+    """The market calendar risk enforces, published by risk on ``calendar.status`` at start and
+    every minute. ``warning`` is true while the operator must act: today's sessions come from the
+    fallback (past the calendar library's data: weekdays minus fixed-date and configured holidays),
+    or the library's data ends within 30 days. The metrics endpoint shows it; a notify actor
+    alerts on ``warning``."""
+
+    calendar: str  # the library's calendar ("XBOM")
+    data_end: str  # ISO date of the library's last session
+    days_left: int  # IST days from today to data_end (0 on it, negative past it)
+    fallback_in_use: bool
+    warning: bool
+    ts_ns: int
+
 
 class SubscribeInstruments(Message, tag="feed.subscribe@1"):
     """Ask the feed to stream these instruments too (an option picked at run time). Idempotent:
@@ -725,6 +747,7 @@ AnyMessage = Union[
     SetRiskLimits,
     SquareOffAll,
     LedgerStats,
+    CalendarStatus,
     SubscribeInstruments,
 ]
 

@@ -33,6 +33,7 @@ HEALTH = "actor.health."
 COMMAND = "cmd."
 REPLY = "reply."
 LEDGER_STATS = "ledger.stats"
+CALENDAR_STATUS = "calendar.status"
 
 
 @lru_cache(maxsize=65536)

@@ -11,8 +11,10 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from engine import cli_backtest
-from engine.backtest import (
+from actors.base import EXIT_CONFIG
+from engine import cli
+from engine.backtest.charts import PNG_SIGNATURE, line_chart_png, png_size
+from engine.backtest.runner import (
     UNLIMITED,
     BacktestSpec,
     backtest_config,
@@ -21,10 +23,9 @@ from engine.backtest import (
     run_backtest,
     write_synthetic_capture,
 )
-from engine.backtest_charts import PNG_SIGNATURE, line_chart_png, png_size
-from engine.config import EXIT_CONFIG, Config
-from engine.journal import build_journal
+from engine.config import Config
 from engine.ledger import LedgerReader, ledger_dir
+from engine.model.journal import build_journal
 from ipc.messages import Fill
 
 PARAMS = '{"fast": 10, "slow": 30, "timeframe_s": 0, "qty_lots": 1}'
@@ -51,8 +52,8 @@ def runs(tmp_path_factory):
     outs = []
     for i in (1, 2):
         out = root / f"out{i}"
-        code = cli_backtest.main(["--strategy", "ema_cross", "--data", str(cap), "--instrument", "RELIANCE",
-                                  "--params", PARAMS, "--out", str(out)])
+        code = cli.main(["backtest", "--strategy", "ema_cross", "--data", str(cap), "--instrument", "RELIANCE",
+                         "--params", PARAMS, "--out", str(out)])
         assert code == 0
         outs.append(out)
     return cap, outs
@@ -123,7 +124,7 @@ def test_charts_are_valid_pngs(runs):
 
 def test_bad_params_exit_78_naming_the_key(runs, capsys):
     cap, _ = runs
-    code = cli_backtest.main(["--strategy", "ema_cross", "--data", str(cap), "--params", '{"fastt": 5}'])
+    code = cli.main(["backtest", "--strategy", "ema_cross", "--data", str(cap), "--params", '{"fastt": 5}'])
     assert code == EXIT_CONFIG
     assert "fastt" in capsys.readouterr().err
 
@@ -132,15 +133,15 @@ def test_bad_params_exit_78_naming_the_key(runs, capsys):
                                           ("{fast", "not valid JSON")])
 def test_unusable_params_exit_78_with_the_reason(runs, capsys, params, said):
     cap, _ = runs
-    code = cli_backtest.main(["--strategy", "ema_cross", "--data", str(cap), "--params", params])
+    code = cli.main(["backtest", "--strategy", "ema_cross", "--data", str(cap), "--params", params])
     assert code == EXIT_CONFIG
     assert said in capsys.readouterr().err
 
 
 def test_unknown_strategy_and_missing_capture_exit_78(tmp_path, capsys):
-    assert cli_backtest.main(["--strategy", "nope", "--data", str(tmp_path / "x.cap")]) == EXIT_CONFIG
+    assert cli.main(["backtest", "--strategy", "nope", "--data", str(tmp_path / "x.cap")]) == EXIT_CONFIG
     assert "unknown strategy kind 'nope'" in capsys.readouterr().err
-    assert cli_backtest.main(["--strategy", "ema_cross", "--data", str(tmp_path / "x.cap")]) == EXIT_CONFIG
+    assert cli.main(["backtest", "--strategy", "ema_cross", "--data", str(tmp_path / "x.cap")]) == EXIT_CONFIG
     assert "x.cap" in capsys.readouterr().err
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from engine.backtest_ids import NormalisedIds, StructTape
-from engine.journal import Trade, build_journal
+from engine.backtest.ids import NormalisedIds, StructTape
+from engine.model.journal import Trade, build_journal
 from ipc.messages import Fill, OrderEvent, OrderState
 
 

@@ -20,7 +20,7 @@ from actors.execution.charges import (
     charges_for_fill,
     segment_class_for,
 )
-from engine.money import Rounding, apply_rate
+from engine.model.money import Rounding, apply_rate
 
 C = SegmentClass
 FAST = settings(max_examples=300, deadline=None, derandomize=True)

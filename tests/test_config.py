@@ -103,5 +103,5 @@ def test_shikra_init_writes_a_config_that_loads(tmp_path):
     ('[feed]\nsource = "dhan"\n[risk]\nmarket_hours = "always"\n', "always"),
 ])
 def test_auto_market_hours_mean_always_open_only_for_the_synthetic_market(text, expected):
-    from engine.config import market_hours
+    from engine.model.calendar import market_hours
     assert market_hours(parse_config(text)) == expected

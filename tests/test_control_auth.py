@@ -16,8 +16,8 @@ from actors.control.auth import AuditLimiter, AuthFailure, Principal, Rejection
 from actors.control.bridge import Bridge
 from actors.control.config import ControlConfig, check_control_config, control_config, split_listen
 from engine.control_api import control_pb2 as pb
-from engine.instruments import Instrument
 from engine.ledger.records import Token, User
+from engine.model.instruments import Instrument
 from ipc.messages import OrderDenied, OrderEvent, OrderState
 
 RELIANCE = Instrument(segment=1, security_id=2885, exchange="NSE", symbol="RELIANCE", display_name="Reliance",

@@ -13,8 +13,8 @@ import grpc
 import pytest
 
 from engine.control_api import control_pb2 as pb
-from engine.journal import build_journal, read_fills
 from engine.ledger import LedgerReader, ledger_dir
+from engine.model.journal import build_journal, read_fills
 from tests.test_control_api import Engine, poll, run_cli, running_engine
 
 pytestmark = pytest.mark.slow

@@ -16,8 +16,6 @@ from actors.execution.dhan_venue import (
     DhanVenue,
     DhanVenueConfig,
     OrderUpdate,
-    RateLimiter,
-    RateLimits,
     classify,
     fill_price_paise,
     parse_update,
@@ -33,7 +31,9 @@ from actors.execution.paper import (
     Rejected,
     VenueEvent,
 )
+from actors.execution.dhan_config import RateLimits
 from engine.credentials import TOKEN_ENV_VAR, Credentials
+from engine.rate_window import RateWindow
 from ipc.messages import OrderState
 from tests.support.fake_dhan import CLIENT_ID, TOKEN, FakeDhan
 
@@ -149,7 +149,7 @@ def test_fill_price_uses_traded_price_unless_an_update_was_missed() -> None:
 
 
 def test_eleventh_request_in_a_second_waits_for_the_next_second() -> None:
-    limiter = RateLimiter(RateLimits())
+    limiter = RateWindow(RateLimits().windows())
     t0 = 1_000_000_000_000
     for _ in range(10):
         assert limiter.earliest_ns(t0) == t0
@@ -159,7 +159,7 @@ def test_eleventh_request_in_a_second_waits_for_the_next_second() -> None:
 
 
 def test_per_minute_window_holds_after_the_per_second_one_frees() -> None:
-    limiter = RateLimiter(RateLimits(per_second=10, per_minute=12))
+    limiter = RateWindow(RateLimits(per_second=10, per_minute=12).windows())
     t0 = 5_000_000_000_000
     for i in range(12):
         limiter.record(t0 + i * 200_000_000)

@@ -25,7 +25,8 @@ import pytest
 from actors.execution.actor import ExecutionActor
 from actors.execution.marks import mark_x2_paise, unrealised_pnl_paise
 from actors.execution.paper import BookView
-from actors.risk.sessions import SegmentHours, SessionCalendar, ist_ns
+from engine.model.calendar import SegmentHours, SessionCalendar
+from engine.model.ist import ist_ns
 from engine.config import Config
 from engine.logs import get_logger
 from ipc.messages import Depth, Message, OrderEvent, OrderIntent, OrderState, Position, SubmitOrder, Tick

@@ -25,7 +25,6 @@ from actors.feed.decode import FrameDecoder
 from actors.feed.dhan import (
     DhanSource,
     DhanTiming,
-    backoff_delay_s,
     disconnect_reason,
     feed_url,
     resolve_instruments,
@@ -41,7 +40,7 @@ from engine.credentials import (
     load_credentials,
 )
 from engine.logs import scrub
-from engine.market import prepare_instruments
+from engine.model.lookup import prepare_instruments
 from ipc.messages import BookUpdate, Depth, FeedDisconnected, Quote, Tick
 from tests.support.daemon import Daemon, Watcher, short_tmpdir
 from tests.support.fake_dhan_feed import CLIENT_ID, TOKEN, FakeDhanFeed
@@ -217,15 +216,6 @@ def test_subscription_messages_batch_by_100_with_segment_names_and_string_ids() 
                          "InstrumentList": [{"ExchangeSegment": "NSE_FNO", "SecurityId": "40200"}]}
 
 
-def test_backoff_doubles_from_initial_with_jitter_and_is_capped() -> None:
-    rng = random.Random(3)
-    for attempt in range(12):
-        base = min(5.0, 0.5 * 2 ** attempt)
-        delay = backoff_delay_s(attempt, 0.5, 5.0, rng)
-        assert base / 2 <= delay <= base
-    assert backoff_delay_s(1000, 0.5, 5.0, rng) <= 5.0
-
-
 def test_disconnect_reason_is_read_from_the_raw_frame() -> None:
     assert disconnect_reason(wire.encode_disconnect(807)) == 807
     assert disconnect_reason(wire.encode_ticker(1, 2885, 100, 0)) is None
@@ -234,7 +224,7 @@ def test_disconnect_reason_is_read_from_the_raw_frame() -> None:
 
 
 def test_instruments_resolve_symbols_and_ids_without_duplicates(tmp_path: Path) -> None:
-    table = prepare_instruments(Config(), tmp_path)
+    table = prepare_instruments("sample", tmp_path)
     keys, not_in_master = resolve_instruments(["RELIANCE", "NSE_EQ:2885", "IDX_I:13", "NSE_FNO:4242"], table)
     assert keys == [(1, 2885), (0, 13), (2, 4242)]
     assert not_in_master == ["NSE_FNO:4242"]

@@ -9,7 +9,7 @@ from prometheus_client import generate_latest
 from actors.gateway.metrics import EngineMetrics
 from actors.gateway.subscriptions import SubscriptionTable, upstream_for
 from engine.config import ConfigError, parse_config
-from engine.status import ActorStatus, DaemonStatus, KillSwitchStatus, write_status
+from engine.status_file import ActorStatus, DaemonStatus, KillSwitchStatus, write_status
 from ipc.messages import Fill, Heartbeat, OrderDenied, OrderEvent, OrderState
 
 ALLOWED = (b"tick.", b"order.", b"actor.health.")

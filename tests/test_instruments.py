@@ -1,4 +1,4 @@
-"""engine.instruments: both CSV layouts, exact paise, bad rows, cache, lookups, chains, strikes."""
+"""engine.model.instruments: both CSV layouts, exact paise, bad rows, cache, lookups, chains, strikes."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import engine.instruments as instruments
-from engine.instruments import (
+import engine.model.instruments as instruments
+from engine.model.instruments import (
     COMPACT_COLUMNS,
     DETAILED_COLUMNS,
     Instrument,

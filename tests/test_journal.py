@@ -1,4 +1,4 @@
-"""engine/journal.py: FIFO round-trip trades and their figures on scripted fills with
+"""engine/model/journal.py: FIFO round-trip trades and their figures on scripted fills with
 hand-computed answers; exactness against the ledger's own accounting; the local CLI commands."""
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from actors.risk.sessions import ist_ns
+from engine.model.ist import ist_ns
 from engine import cli
-from engine.journal import build_journal, match_trades, stats
+from engine.model.journal import build_journal, match_trades, stats
 from engine.ledger import CashMovement, Ledger, LedgerConfig, apply_fill, ledger_dir
 from ipc.messages import Fill
 
@@ -135,7 +135,7 @@ def test_fifo_is_exact_charges_and_open_quantity_and_realised_pnl_when_flat(rows
 
 
 def run(argv: list[str]) -> int:
-    """The real ``shikra`` parser (journal lives in cli_remote, export in cli_journal)."""
+    """The real ``shikra`` parser (journal and export live in engine.cli.journal)."""
     args = cli.build_parser().parse_args(argv)
     return args.fn(args)
 

@@ -1,4 +1,4 @@
-"""engine.money: exact rupee/paise conversion, tick rounding, average price, rate application."""
+"""engine.model.money: exact rupee/paise conversion, tick rounding, average price, rate application."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import pytest
 from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
-from engine.money import (
+from engine.model.money import (
     AvgPrice,
     Rounding,
     apply_rate,

@@ -46,7 +46,7 @@ from actors.execution.paper import (
     fill_message,
     lifecycle_event,
 )
-from engine.money import format_paise
+from engine.model.money import format_paise
 from ipc.messages import Depth, OrderState, Quote, Tick
 from ipc.segments import Segment
 

@@ -16,7 +16,7 @@ from actors.execution.dhan_wire import to_paise
 from actors.feed import synthetic, wire
 from actors.feed.decode import FrameDecoder
 from actors.strategy.history import parse_candles
-from engine.money import paise_to_tick_array, price_to_paise, prices_to_paise, prices_to_paise_array
+from engine.model.money import paise_to_tick_array, price_to_paise, prices_to_paise, prices_to_paise_array
 
 SEG, SID = 2, 55796
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,16 +84,15 @@ def test_every_float_to_paise_path_agrees_on_any_float32_price(price: tuple[floa
     assert set(paths.values()) == {want}, paths
 
 
-# Rounding calls outside engine/money.py, by enclosing function (names survive file moves): none of
-# them turns a float price into paise. A new one fails the test below: call engine.money for a
+# Rounding calls outside engine/model/money.py, by enclosing function (names survive file moves): none of
+# them turns a float price into paise. A new one fails the test below: call engine.model.money for a
 # price, or add the function here with what it rounds.
 OTHER_ROUNDINGS = {
     "_check_stale": (1, "book staleness age in seconds, for a log line"),
     "journal_stats_to_pb": (2, "win rate and profit factor as parts per million"),
-    "_stream_main": (1, "reconnect delay in seconds, for a log line"),
+    "reconnecting": (2, "reconnect delay in seconds, for a log line (Dhan feed and order stream)"),
+    "stalled": (1, "idle seconds, for a log line"),
     "_live_on_failure": (1, "retry delay in seconds, for a log line"),
-    "_main": (1, "reconnect delay in seconds, for a log line"),
-    "_watch_stall": (1, "idle seconds, for a log line"),
     "resolve": (1, "order cooldown seconds -> nanoseconds"),
     "run_backtest": (4, "wall and CPU seconds, ticks per second of a backtest report"),
     "line_chart_png": (1, "pixel coordinates of a chart"),
@@ -140,7 +139,7 @@ def test_no_module_but_money_rounds_a_float_into_paise() -> None:
             where[function].add(path.relative_to(ROOT).as_posix())
     extra = [f"{function} in {sorted(where[function])} rounds {n}x"
              for function, n in found.items() if n > OTHER_ROUNDINGS.get(function, (0, ""))[0]]
-    assert not extra, "rounding outside engine/money.py (a price must use its float -> paise rule):\n" + "\n".join(extra)
+    assert not extra, "rounding outside engine/model/money.py (a price must use its float -> paise rule):\n" + "\n".join(extra)
 
 
 def test_the_scan_sees_a_second_rule() -> None:

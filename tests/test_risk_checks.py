@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from actors.risk import checks as c
 from actors.risk.checks import Denial, DenyReason, InstrumentLimits, RiskEngine, slice_intent, to_order_denied
 from actors.risk.limits import OrderLimits, RiskLimits, StrategyLimits, decode_limits, resolve
-from actors.risk.sessions import NS_PER_S, default_calendar, ist_day_number, ist_ns
+from engine.model.calendar import default_calendar
+from engine.model.ist import NS_PER_S, ist_day_number, ist_ns
 from ipc.messages import Fill, OrderEvent, OrderIntent, OrderState, Position
 from ipc.segments import Segment
 
@@ -260,12 +261,18 @@ def test_market_closed_after_close_and_on_weekend():
     d = eng.check(intent(), ist_ns(MONDAY, dt.time(15, 31)))
     assert d.reason is DenyReason.MARKET_CLOSED and "15:31:00 IST" in d.message and "15:30:00" in d.message
     d = eng.check(intent(), ist_ns(dt.date(2026, 11, 21), dt.time(10, 0)))
-    assert d.reason is DenyReason.MARKET_CLOSED and "not a trading day" in d.message
+    assert d.reason is DenyReason.MARKET_CLOSED and "a weekend" in d.message
 
 
-def test_day_beyond_calendar_data_is_closed_with_reason():
-    d = engine().check(intent(), ist_ns(dt.date(2027, 1, 4), dt.time(10, 0)))
-    assert d.reason is DenyReason.MARKET_CLOSED and "no calendar data" in d.message
+def test_a_weekday_past_the_calendar_data_trades_on_the_fallback():
+    # exchange_calendars 4.13.2's XBOM data ends on 2026-12-31; 2027-01-04 is a Monday.
+    assert default_calendar().last_date < dt.date(2027, 1, 4)
+    assert engine().check(intent(), ist_ns(dt.date(2027, 1, 4), dt.time(10, 0))) is None
+
+
+def test_a_fixed_date_holiday_past_the_calendar_data_is_closed_with_its_name():
+    d = engine().check(intent(), ist_ns(dt.date(2027, 1, 26), dt.time(10, 0)))
+    assert d.reason is DenyReason.MARKET_CLOSED and "Republic Day" in d.message and "fallback" in d.message
 
 
 def test_entry_cutoff_blocks_entries_but_not_exits():

@@ -13,6 +13,7 @@ import pytest
 
 from engine.ledger import LedgerReader, ledger_dir
 from tests.support.daemon import Daemon, short_tmpdir
+from tests.support.wait import eventually
 from tests.test_pipeline import assert_books_balance, wait_for_fills
 
 CONFIG = """
@@ -75,11 +76,16 @@ def test_daily_loss_breach_halts_flattens_and_stays_halted_across_restart(root):
         d.wait_running()
         ts, _, _ = wait_state(d, "HALTED")
         assert ts.reason_code == "DAILY_MAX_LOSS" and "daily max loss" in ts.detail
-        time.sleep(2.0)  # the exit order fills; the probe's new intents are denied
-        _, positions, audit = trading_state(d)
-        assert all(p.net_qty_units == 0 for p in positions.values()), positions
-        halted = [row for _, row in audit if row.action == "deny_intent" and row.args["reason_code"] == "HALTED"]
-        assert halted, "new intents after the breach must be denied as HALTED"
+
+
+        def flat_and_denying():  # the exit order fills; the probe's new intents are denied HALTED
+            _, positions, audit = trading_state(d)
+            flat = positions and all(p.net_qty_units == 0 for p in positions.values())
+            halted = [row for _, row in audit if row.action == "deny_intent" and row.args["reason_code"] == "HALTED"]
+            return audit if flat and halted else None
+
+        audit = eventually(flat_and_denying, "every position flat and new intents denied HALTED after the breach",
+                           describe=lambda: f"positions: {trading_state(d)[1]}\n{d.log()[-3000:]}")
         actions = [row for _, row in audit if row.action == "risk_kill_and_flatten"]
         assert actions and actions[0].args["reason_code"] == "DAILY_MAX_LOSS" and "daily max loss" in actions[0].result
         assert d.stop() == 0

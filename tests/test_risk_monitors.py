@@ -14,7 +14,7 @@ from actors.risk import state as s
 from actors.risk.checks import InstrumentLimits, RiskEngine
 from actors.risk.limits import RiskLimits, StrategyLimits
 from actors.risk.monitors import ActionKind, MonitorReason, PostTradeMonitor, exit_intent, to_risk_action
-from actors.risk.sessions import ist_ns
+from engine.model.ist import ist_ns
 from ipc.messages import Fill
 from ipc.segments import Segment
 

@@ -9,8 +9,8 @@ import pytest
 from actors.risk import state as s
 from actors.risk.checks import DenyReason, InstrumentLimits, RiskEngine
 from actors.risk.limits import RiskLimits
-from actors.risk.sessions import NS_PER_S, ist_ns
 from actors.risk.state import Command, RefusalCode, RiskStatus, TransitionRefused
+from engine.model.ist import NS_PER_S, ist_ns
 from ipc.messages import Fill, OrderIntent, TradingState
 from ipc.segments import Segment
 

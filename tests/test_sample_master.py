@@ -1,4 +1,4 @@
-"""engine.sample_master: deterministic, loads cleanly, never lists an expired contract."""
+"""engine.model.sample_master: deterministic, loads cleanly, never lists an expired contract."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import sample_master
-from engine.instruments import InstrumentTable, date_from_yyyymmdd, load_instruments
-from engine.sample_master import is_trading_day, monthly_expiry, weekly_expiries, write_sample_master
+from engine.model import sample_master
+from engine.model.instruments import InstrumentTable, date_from_yyyymmdd, load_instruments
+from engine.model.sample_master import is_trading_day, monthly_expiry, weekly_expiries, write_sample_master
 from ipc.segments import Segment
 
 COMMITTED = sample_master.BUNDLED_PATH

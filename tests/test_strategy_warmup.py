@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from engine.backtest import write_synthetic_capture
+from engine.backtest.runner import write_synthetic_capture
 from engine.ledger import LedgerError, LedgerReader, ledger_dir
 from tests.support.daemon import Daemon, short_tmpdir
 

@@ -14,7 +14,8 @@ from actors.base import Actor
 from actors.host import ActorHost
 from actors.risk.checks import Denial, RiskEngine
 from actors.risk.limits import RiskLimits
-from actors.risk.sessions import NS_PER_S, default_calendar
+from engine.model.calendar import default_calendar
+from engine.model.ist import NS_PER_S
 from engine.config import Config, ConfigError, load_config
 from actors.risk.actor import RiskActor
 from engine.ledger import REHEARSAL_INTENT_ID, Ledger, LedgerConfig

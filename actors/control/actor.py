@@ -22,7 +22,8 @@ from actors.base import Actor, ActorConfigError, ActorContext
 from actors.control.bridge import Answer, Bridge
 from actors.control.config import control_config
 from actors.control.service import ControlApi, ServerError, ServerThread, bound_info
-from engine.market import open_instruments
+from engine.files import replace_file
+from engine.model.lookup import open_instruments
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
 from ipc.messages import (
@@ -68,7 +69,7 @@ class ControlActor(Actor):
         if eng.topology == "co-located" and {"control", "execution"} <= set(eng.colocated):
             raise ActorConfigError("engine.colocated: control cannot share a process with execution (LMDB allows "
                                    "one handle on the ledger per process); leave control out of colocated")
-        table = open_instruments(cfg, Path(self.ctx.data_dir))
+        table = open_instruments(cfg.instruments.master, Path(self.ctx.data_dir))
         self.bridge = Bridge()
         self.ctx.watch_fd(self.bridge.fileno(), self._drain)
         self.api = ControlApi(settings, self.bridge, self, Path(self.ctx.data_dir), Path(self.ctx.run_dir), table,
@@ -84,9 +85,7 @@ class ControlActor(Actor):
                 raise ActorConfigError(str(exc)) from None
             raise
         self.info_path = Path(self.ctx.run_dir) / CONTROL_INFO
-        tmp = self.info_path.with_name(f".{CONTROL_INFO}.{os.getpid()}")
-        tmp.write_bytes(bound_info(address, settings, os.getpid()))
-        os.replace(tmp, self.info_path)
+        replace_file(self.info_path, bound_info(address, settings, os.getpid()), durable=False)
         self.log.info("control_ready", address=address, tls=bool(settings.tls_cert),
                       mtls=bool(settings.tls_client_ca))
 

@@ -17,10 +17,10 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message as ProtoMessage
 
 from engine.control_api import control_pb2 as pb
-from engine.instruments import Instrument, OptionChain
-from engine.journal import Journal, Stats
 from engine.ledger.records import TradingStateChanged, User
-from engine.status import DaemonStatus, KillSwitchStatus
+from engine.model.instruments import Instrument, OptionChain
+from engine.model.journal import Journal, Stats
+from engine.status_file import DaemonStatus, KillSwitchStatus
 from ipc.messages import (
     PRICED_ORDER_TYPES,
     TRIGGERED_ORDER_TYPES,

@@ -22,9 +22,9 @@ from actors.control.auth import Principal
 from actors.control.convert import Refusal
 from actors.risk.overrides import BadLimits, effective_limits, limits_json, load_changes, merge_changes, parse_update
 from engine.control_api import control_pb2 as pb
-from engine.journal import build_journal, iter_fills
 from engine.ledger import LedgerSnapshot
-from engine.status import read_status
+from engine.model.journal import build_journal, iter_fills
+from engine.status_file import read_status
 from ipc.messages import (
     ListStrategies,
     Message,
@@ -147,7 +147,7 @@ class Operations:
 
     # Risk limits --------------------------------------------------------------------------------
     def _config_limits(self: "ControlApi") -> Any:
-        return self.config.risk.limits
+        return self.config_limits
 
     async def get_risk_limits(self: "ControlApi", who: Principal, req: pb.GetRiskLimitsRequest) -> Any:
         try:

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import grpc
 import msgspec
@@ -44,15 +44,16 @@ from actors.control.bridge import Answer, Bridge
 from actors.control.config import ControlConfig, split_listen
 from actors.control.convert import Refusal
 from actors.control.operations import Operations, reply_summary
+from actors.risk.limits import RiskLimits
 from actors.risk.usage import read_usage
+from engine.backoff import backoff_s
 from engine.control_api import control_pb2 as pb
 from engine.control_api import control_pb2_grpc as rpc
-from engine.instruments import Instrument, InstrumentTable
 from engine.ledger import LedgerError, LedgerReader, LedgerSnapshot, is_open_order, ledger_dir
 from engine.logs import Log
-from engine.market import UnknownInstrument, resolve_instrument, today_ist
-from engine.status import KillSwitchStatus, read_status
-from engine.supervisor import KILL_SWITCH_FILE
+from engine.model.instruments import Instrument, InstrumentTable
+from engine.model.lookup import UnknownInstrument, resolve_instrument, today_ist
+from engine.status_file import KILL_SWITCH_FILE, KillSwitchStatus, read_status
 from ipc.messages import (
     AddUser,
     EngageKillSwitch,
@@ -68,6 +69,9 @@ from ipc.messages import (
     TradingState,
 )
 from ipc.segments import SEGMENT_LABELS, Segment, instrument_label
+
+if TYPE_CHECKING:
+    from engine.config import Config
 
 T = TypeVar("T")
 EXECUTION = "execution"
@@ -163,11 +167,9 @@ class ControlApi(Operations):
     """The API's behaviour; the servicer classes below only route calls here by method name."""
 
     def __init__(self, settings: ControlConfig, bridge: Bridge, engine: EngineSide, data_dir: Path,
-                 run_dir: Path, instruments: InstrumentTable, log: Log, config: Any = None) -> None:
+                 run_dir: Path, instruments: InstrumentTable, log: Log, config: Config | None = None) -> None:
         """``config`` is the engine's Config (its [risk.limits] is the baseline of GetRiskLimits)."""
-        from engine.config import Config
-
-        self.config = config if config is not None else Config()
+        self.config_limits: RiskLimits = config.risk.limits if config is not None else RiskLimits()
         self.settings = settings
         self.bridge = bridge
         self.engine = engine
@@ -239,7 +241,7 @@ class ControlApi(Operations):
         """Poll the ledger until ``probe`` returns something, or None after ``timeout_s``."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout_s
-        delay = _POLL_FIRST_S
+        polls = 0
         while True:
             with self._snapshot() as snap:
                 if not isinstance(snap, Refusal):
@@ -248,8 +250,8 @@ class ControlApi(Operations):
                         return found
             if loop.time() >= deadline:
                 return None
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, _POLL_MAX_S)
+            await asyncio.sleep(backoff_s(polls, _POLL_FIRST_S, _POLL_MAX_S))
+            polls += 1
 
     def _symbol(self, segment: int, security_id: int) -> str:
         key = (segment, security_id)

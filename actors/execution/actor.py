@@ -47,7 +47,6 @@ from actors.execution.paper import (
     lifecycle_event,
 )
 from actors.execution.paper import Canceled, Expired
-from actors.risk.sessions import SessionCalendar, default_calendar
 from engine.ledger import (
     AuditRecord,
     CashMovement,
@@ -60,12 +59,13 @@ from engine.ledger import (
     UserRevoked,
     ledger_dir,
 )
-from engine.config import market_hours
-from engine.market import open_instruments
+from engine.model.calendar import CALENDAR_REFRESH_S, CalendarError, CalendarSource, SessionCalendar, market_hours
+from engine.model.lookup import open_instruments
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
 from ipc.messages import (
     AddUser,
+    DenialRecorded,
     CancelAllOrders,
     CancelOrder,
     Depth,
@@ -92,6 +92,8 @@ GROUP_RESUME_DELAY_S = 1.0  # after a restart, before a group's unrecorded order
 FRESH_VENUE_WAIT_NS = 10_000_000_000  # after a start, orders wait this long at most for a first book
 DHAN_POLL_INTERVAL_S = 0.05  # the live venue also wakes us through its fd; this is the backstop
 TERMINAL = TERMINAL_ORDER_STATES
+RISK = "risk"
+DENIALS_REMEMBERED = 20_000  # recent denial intent ids: a re-sent denial is recorded once
 LEDGER_STATS_INTERVAL_S = 5.0  # how often the commit-latency histogram goes out for the metrics
 
 
@@ -127,7 +129,7 @@ class ExecutionActor(LiveTrading, Actor):
     # Start-up -----------------------------------------------------------------------------------
     def on_start(self) -> None:
         cfg = self.ctx.config
-        self.table = open_instruments(cfg, self.ctx.data_dir)
+        self.table = open_instruments(cfg.instruments.master, self.ctx.data_dir)
         self.ledger = Ledger.open(ledger_dir(self.ctx.data_dir), cfg.ledger)
         now = time.time_ns()
         self.live = cfg.execution.venue == "dhan"
@@ -187,6 +189,7 @@ class ExecutionActor(LiveTrading, Actor):
         self._fresh_until_ns = 0 if self.live else now + FRESH_VENUE_WAIT_NS
         if not self.live:
             self.ctx.call_later(FRESH_VENUE_WAIT_NS / 1e9, self._end_fresh_wait)
+        self._denials_recorded = self._recent_denials()
         self.ledger.start_background_sync()
         if cfg.execution.ack_latency_us > 0:
             self.ctx.every(max(0.0005, cfg.execution.ack_latency_us / 2e6), self._poll_venue)
@@ -559,11 +562,24 @@ class ExecutionActor(LiveTrading, Actor):
     def _extensions_start(self, now: int) -> None:
         cfg = self.ctx.config
         if market_hours(cfg) == "exchange" and not self.live:  # Dhan expires DAY orders itself
-            self._calendar = default_calendar()
+            try:
+                self._calendar_source = CalendarSource(cfg.calendar, self.ctx.data_dir)
+            except CalendarError as exc:
+                raise ActorConfigError(f"the market calendar's overrides do not apply: {exc}") from None
+            self._calendar = self._calendar_source.calendar
             self.ctx.every(1.0, lambda: self._check_session_end(time.time_ns()))
+            self.ctx.every(CALENDAR_REFRESH_S, self._refresh_calendar)
         self.ctx.every(1.0, lambda: self._publish_marks(time.time_ns()))
         self.ctx.every(LEDGER_STATS_INTERVAL_S, self._publish_ledger_stats)
         self._groups_resume(now)
+
+    def _refresh_calendar(self) -> None:
+        """An edited overrides file (``shikra calendar``): DAY orders' expiries are worked out again."""
+        try:
+            if self._calendar_source.refresh():
+                self._day_expiry.clear()
+        except CalendarError as exc:
+            self.log.warning("calendar_overrides_refused", error=str(exc))  # risk reports it as an error
 
     # Order groups (the state machine is actors/execution/groups.py) ---------------------------------
     def on_submit_group(self, msg: SubmitGroup) -> None:
@@ -844,6 +860,28 @@ class ExecutionActor(LiveTrading, Actor):
 
     # Records for others -------------------------------------------------------------------------
     def on_order_denied(self, msg: OrderDenied) -> None:
+        """Write risk's denial to the audit once, and say so: risk re-sends a denial until this
+        acknowledgement arrives, so the same one can come twice (also across our restart)."""
+        if msg.intent_id in self._denials_recorded:
+            self.ctx.send(RISK, DenialRecorded(msg.intent_id, self.ctx.now_ns()))
+            return
+        self._record_denial(msg)
+        self._denials_recorded[msg.intent_id] = None
+        if len(self._denials_recorded) > DENIALS_REMEMBERED:
+            del self._denials_recorded[next(iter(self._denials_recorded))]
+        self.ctx.send(RISK, DenialRecorded(msg.intent_id, self.ctx.now_ns()))
+
+    def _recent_denials(self) -> dict[str, None]:
+        """Intent ids of the denials among the newest audit rows (insertion-ordered, oldest first):
+        what a re-sent denial is checked against after a restart."""
+        last = self.ledger.reader()
+        with last.snapshot() as snap:
+            top = snap.last_audit_seq()
+            rows = snap.audit(max(1, top - DENIALS_REMEMBERED + 1), DENIALS_REMEMBERED)
+        return {row.args["intent_id"]: None for _seq, row in rows
+                if row.action == "deny_intent" and "intent_id" in row.args}
+
+    def _record_denial(self, msg: OrderDenied) -> None:
         self.ledger.append([AuditRecord(who="risk", action="deny_intent",
                                         args={"intent_id": msg.intent_id, "strategy": msg.strategy,
                                               "instrument": instrument_label(msg.segment, msg.security_id),

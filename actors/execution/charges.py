@@ -20,7 +20,7 @@ Components, each on the fill's turnover (qty x price; for options that is the pr
   *after* each was rounded to the paisa, as a contract note shows them.
 
 Rounding: every component is rounded to the paisa separately with ``schedule.rounding``
-(HALF_UP by default: a tie goes away from zero; see ``engine.money.Rounding``), then summed.
+(HALF_UP by default: a tie goes away from zero; see ``engine.model.money.Rounding``), then summed.
 Contract notes aggregate per scrip per day and round STT and stamp duty to the rupee, so a
 day's per-fill sum can differ from the note by under ₹1 per component per scrip.
 
@@ -41,7 +41,7 @@ from typing import Final
 
 import msgspec
 
-from engine.money import Rounding, apply_rate, notional_paise
+from engine.model.money import Rounding, apply_rate, notional_paise
 from ipc.messages import SIDES, Side
 from ipc.segments import EQUITY_SEGMENTS, Segment
 

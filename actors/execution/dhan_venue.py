@@ -7,10 +7,11 @@ queue; ``poll(now_ns)`` sends what the rate limits allow and returns what came b
 
 Threads. Everything about an order lives on the actor's thread. REST calls go through the real
 ``dhanhq`` client (one client per worker thread: a ``requests.Session`` is not shared between
-threads) in a ``ThreadPoolExecutor``; the order-update websocket runs in its own thread with its
-own asyncio loop. Both hand raw results to a thread-safe queue and write one byte to a pipe
-(``wake_fd``) so the actor can ``ctx.watch_fd(venue.wake_fd, poll)``; ``poll`` also runs from a
-timer (``POLL_INTERVAL_S``) to send rate-limited requests, retries and the order-book fallback.
+threads) in a ``ThreadPoolExecutor``; the order-update websocket runs in the shared websocket
+shell (``actors.websocket_thread``: its own thread and asyncio loop). Both hand raw results to a
+thread-safe queue and write one byte to a pipe (``wake_fd``) so the actor can
+``ctx.watch_fd(venue.wake_fd, poll)``; ``poll`` also runs from a timer (``POLL_INTERVAL_S``) to
+send rate-limited requests, retries and the order-book fallback.
 
 Per order, requests run one at a time and in order (a cancel never overtakes its place order);
 cancels go ahead of new places and modifies in the queue.
@@ -79,7 +80,6 @@ Not here: super and forever orders; modifying a sliced order.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import json
 import logging
@@ -97,7 +97,7 @@ from typing import Any, Final, Literal
 import msgspec
 from dhanhq import DhanContext, dhanhq
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed
 
 from actors.execution.charges import (
     DEFAULT_SCHEDULE,
@@ -106,7 +106,7 @@ from actors.execution.charges import (
     charges_for_fill,
     segment_class_for,
 )
-from actors.execution.dhan_config import ORDER_UPDATE_URL, REST_BASE_URL, DhanVenueConfig, RateLimits
+from actors.execution.dhan_config import ORDER_UPDATE_URL, REST_BASE_URL, DhanVenueConfig
 from actors.execution.dhan_wire import (
     ORDER_TYPES,
     PRODUCTS,
@@ -136,6 +136,7 @@ from actors.execution.reconcile import (
     trades_by_order,
 )
 from actors.execution.slicing import SlicedOrder
+from actors.websocket_thread import Ended, WebSocketClient, WebSocketThread
 from actors.execution.orders import DHAN_MODIFY_CAP, OrderSnapshot
 from actors.execution.paper import (
     NO_EVENTS,
@@ -150,9 +151,11 @@ from actors.execution.paper import (
     Rejected,
     VenueEvent,
 )
+from engine.backoff import backoff_s
 from engine.credentials import TOKEN_ENV_VAR, CLIENT_ID_ENV_VAR, Credentials
 from engine.logs import Log, get_logger
-from engine.money import format_paise
+from engine.model.money import format_paise
+from engine.rate_window import RateWindow
 from ipc.messages import Depth, OrderState, Quote, Tick
 from ipc.segments import KNOWN_SEGMENTS, Segment, instrument_label, segment_label
 
@@ -231,7 +234,7 @@ def fatal_message(code: str, detail: str, open_orders: int) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Functional core: money at the SDK boundary, outcomes, statuses, fills, rate limits
+# Functional core: money at the SDK boundary, outcomes, statuses, fills
 # --------------------------------------------------------------------------------------------
 
 
@@ -305,47 +308,6 @@ def classify(response: Any, http_status: int) -> RestOutcome:
     if http_status:
         return RestOutcome("http_error", http_status=http_status, message=text)
     return RestOutcome("transport", message=text)
-
-
-class RateLimiter:
-    """Rolling-window limits on order-API requests (pure: times are passed in, in ns)."""
-
-    def __init__(self, limits: RateLimits) -> None:
-        self._windows = limits.windows()
-        self._max_span = max(span for span, _ in self._windows)
-        self._sent: deque[int] = deque()
-
-    def _earliest(self, sent: Sequence[int], now_ns: int) -> int:
-        t = now_ns
-        n = len(sent)
-        for span, limit in self._windows:
-            if n >= limit:
-                t = max(t, sent[n - limit] + span)
-        return t
-
-    def earliest_ns(self, now_ns: int) -> int:
-        """When the next request may be sent (``now_ns`` if now)."""
-        self._prune(now_ns)
-        return self._earliest(self._sent, now_ns)
-
-    def projected_ns(self, now_ns: int, ahead: int) -> int:
-        """When a request with ``ahead`` requests queued before it would be sent, if all are sent
-        as early as allowed."""
-        self._prune(now_ns)
-        sent = list(self._sent)
-        t = now_ns
-        for _ in range(ahead + 1):
-            t = self._earliest(sent, t)
-            sent.append(t)
-        return t
-
-    def record(self, ts_ns: int) -> None:
-        self._sent.append(ts_ns)
-
-    def _prune(self, now_ns: int) -> None:
-        sent = self._sent
-        while sent and sent[0] <= now_ns - self._max_span:
-            sent.popleft()
 
 
 # --------------------------------------------------------------------------------------------
@@ -444,7 +406,7 @@ class DhanVenue:
         self._on_fatal = on_fatal
         self._log = log or get_logger("execution.dhan")
         self._rng = rng or random.Random()
-        self._limiter = RateLimiter(config.rate_limits)
+        self._limiter = RateWindow(config.rate_limits.windows())
         self._orders: dict[str, _Live] = {}
         self._open: dict[str, _Live] = {}  # insertion-ordered: open orders only
         self._by_venue_id: dict[str, str] = {}
@@ -464,9 +426,7 @@ class DhanVenue:
         self._in_flight = 0
         self._book_inflight = False
         self._stream_up = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop_event: asyncio.Event | None = None
-        self._thread: threading.Thread | None = None
+        self._stream: WebSocketThread | None = None  # the order-update stream
         self._limits: dict[tuple[int, int], tuple[int, int]] = {}  # instrument -> (lot, freeze) in units
         # Sliced orders by the parent's client order id (kept when done, like _orders: a client
         # order id is never sent twice, and a late child event is recognised and dropped).
@@ -499,21 +459,18 @@ class DhanVenue:
         self._rfd, self._wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._pool = ThreadPoolExecutor(self.config.rest_workers, thread_name_prefix="dhan-rest")
         if stream:
-            self._loop = asyncio.new_event_loop()
-            self._stop_event = asyncio.Event()
-            self._thread = threading.Thread(target=self._stream_run, name="dhan-order-updates", daemon=True)
-            self._thread.start()
+            cfg = self.config
+            self._stream = WebSocketThread(
+                _OrderUpdateStream(self), name="dhan-order-updates", reconnect_initial_s=cfg.stream_reconnect_initial_s,
+                reconnect_max_s=cfg.stream_reconnect_max_s, close_timeout_s=cfg.close_timeout_s, rng=self._rng)
+            self._stream.start()
 
     def stop(self) -> None:
         """Stop the stream thread and the pool (waits for requests in flight, bounded by the REST
         timeout). Results not yet polled are dropped: the next start reconciles."""
-        if self._thread is not None and self._loop is not None and self._stop_event is not None:
-            try:
-                self._loop.call_soon_threadsafe(self._stop_event.set)
-            except RuntimeError:
-                pass
-            self._thread.join(self.config.close_timeout_s + 1.0)
-            self._thread = None
+        if self._stream is not None:
+            self._stream.stop(self.config.close_timeout_s + 1.0)
+            self._stream = None
         if self._pool is not None:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
@@ -1081,7 +1038,7 @@ class DhanVenue:
                                  reason=f"Dhan refused to modify order {o.cid}: {res.describe()}"))
 
     def _retry(self, r: _Request, now_ns: int) -> None:
-        r.not_before_ns = now_ns + int(self.config.retry_backoff_s * 2 ** (r.attempt - 1) * _NS_PER_S)
+        r.not_before_ns = now_ns + int(backoff_s(r.attempt - 1, self.config.retry_backoff_s) * _NS_PER_S)
         self._delayed.append(r)
 
     def _adopt(self, o: _Live, data: dict[str, Any], now_ns: int, out: list[VenueEvent]) -> None:
@@ -1335,11 +1292,8 @@ class DhanVenue:
         n_open = len(self._open)
         self._fatal = DhanFatal(code, fatal_message(code, self._redact(detail)[:200], n_open), n_open)
         self._log.error("dhan_venue_fatal", code=code, message=self._fatal.message)
-        if self._loop is not None and self._stop_event is not None:
-            try:
-                self._loop.call_soon_threadsafe(self._stop_event.set)  # the stream would be refused too
-            except RuntimeError:
-                pass
+        if self._stream is not None:
+            self._stream.request_stop()  # the stream would be refused too
         out.extend(self._refuse_queued(now_ns))
         if self._on_fatal is not None:
             self._on_fatal(self._fatal)
@@ -1388,89 +1342,73 @@ class DhanVenue:
                 text = text.replace(secret, "********")
         return text
 
-    # Order-update stream (its own thread and asyncio loop) ---------------------------------------
-    def _stream_run(self) -> None:
-        loop = self._loop
-        assert loop is not None
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(self._stream_main())
-        except Exception as exc:
-            self._log.error("dhan_order_stream_failed", error=type(exc).__name__, detail=self._redact(str(exc))[:200])
-        finally:
-            self._stream_state(False)
-            loop.close()
-
     def _stream_state(self, up: bool) -> None:
         self._inbox.put(("stream", None, up))
         self._wake()
 
-    async def _stream_main(self) -> None:
-        stop = self._stop_event
-        assert stop is not None
-        attempt = 0
-        cfg = self.config
-        login = json.dumps({"LoginReq": {"MsgCode": LOGIN_MSG_CODE, "ClientId": self._creds.client_id,
-                                         "Token": self._creds.access_token}, "UserType": "SELF"})
-        while not stop.is_set():
-            got_messages = await self._stream_session(login, stop)
-            if stop.is_set():
-                break
-            attempt = 0 if got_messages else attempt + 1
-            base = min(cfg.stream_reconnect_max_s, cfg.stream_reconnect_initial_s * 2 ** min(attempt, 16))
-            delay_s = self._rng.uniform(base / 2, base)
-            self._log.info("dhan_order_stream_reconnect", delay_s=round(delay_s, 3), attempt=attempt)
-            try:
-                await asyncio.wait_for(stop.wait(), delay_s)
-            except TimeoutError:
-                pass
 
-    async def _stream_session(self, login: str, stop: asyncio.Event) -> bool:
-        cfg = self.config
+class _OrderUpdateStream(WebSocketClient):
+    """Dhan's order-update websocket inside the shared shell (``actors.websocket_thread``): log in,
+    then hand each ``order_alert`` to the venue's inbox. Runs on the stream's thread."""
+
+    def __init__(self, venue: DhanVenue) -> None:
+        self._venue = venue
+        self._log = venue._log
+        self._got = False  # this connection carried a message
+        creds = venue._creds
+        self._login = json.dumps({"LoginReq": {"MsgCode": LOGIN_MSG_CODE, "ClientId": creds.client_id,
+                                               "Token": creds.access_token}, "UserType": "SELF"})
+
+    async def open(self) -> ClientConnection:
+        cfg = self._venue.config
+        return await connect(cfg.order_update_url, open_timeout=cfg.stream_connect_timeout_s,
+                             close_timeout=cfg.close_timeout_s, compression=None, logger=_WS_LOGGER)
+
+    def open_failed(self, exc: Exception) -> Ended:
+        self._log.warning("dhan_order_stream_connect_failed", url=self._venue.config.order_update_url,
+                          error=type(exc).__name__, detail=self._venue._redact(str(exc))[:200])
+        return Ended("connect_failed")
+
+    async def serve(self, ws: ClientConnection) -> Ended:
+        venue = self._venue
+        self._got = False
         try:
-            ws: ClientConnection = await connect(cfg.order_update_url, open_timeout=cfg.stream_connect_timeout_s,
-                                                 close_timeout=cfg.close_timeout_s, compression=None,
-                                                 logger=_WS_LOGGER)
-        except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
-            self._log.warning("dhan_order_stream_connect_failed", url=cfg.order_update_url,
-                              error=type(exc).__name__, detail=self._redact(str(exc))[:200])
-            return False
-        got = False
-        stop_task = asyncio.ensure_future(stop.wait())
-        try:
-            await ws.send(login)
-            self._n["stream_connects"] += 1
-            self._stream_state(True)
-            self._log.info("dhan_order_stream_connected", url=cfg.order_update_url)
+            await ws.send(self._login)
+            venue._n["stream_connects"] += 1
+            venue._stream_state(True)
+            self._log.info("dhan_order_stream_connected", url=venue.config.order_update_url)
             while True:
-                recv = asyncio.ensure_future(ws.recv())
-                done, _ = await asyncio.wait((recv, stop_task), return_when=asyncio.FIRST_COMPLETED)
-                if recv not in done:
-                    recv.cancel()
-                    break
-                text = recv.result()
-                got = True
+                text = await ws.recv()
+                self._got = True
                 try:
                     msg = json.loads(text, parse_float=Decimal)
                 except (ValueError, TypeError):
-                    self._inbox.put(("update", None, None))  # counted as bad on the actor thread
-                    self._wake()
+                    venue._inbox.put(("update", None, None))  # counted as bad on the actor thread
+                    venue._wake()
                     continue
                 if isinstance(msg, dict) and str(msg.get("Type", "")).lower() == "order_alert":
-                    self._inbox.put(("update", None, msg.get("Data")))
-                    self._wake()
-        except ConnectionClosed as exc:
-            self._log.warning("dhan_order_stream_closed", code=exc.rcvd.code if exc.rcvd else 1006)
+                    venue._inbox.put(("update", None, msg.get("Data")))
+                    venue._wake()
         finally:
-            stop_task.cancel()
-            self._stream_state(False)
-            try:
-                await asyncio.wait_for(ws.close(), cfg.close_timeout_s)
-            except (TimeoutError, ConnectionClosed, OSError):
-                pass
-            finally:
-                ws.transport.abort()
-        return got
+            venue._stream_state(False)
+
+    def closed(self, ws: ClientConnection, exc: ConnectionClosed) -> Ended:
+        self._log.warning("dhan_order_stream_closed", code=exc.rcvd.code if exc.rcvd else 1006)
+        return Ended("closed", worked=self._got)
+
+    def session_failed(self, exc: Exception) -> Ended:
+        self.thread_failed(exc)
+        return Ended("failed", final=True)  # the order-book poll takes over
+
+    def reconnecting(self, end: Ended, delay_s: float, attempt: int) -> None:
+        self._log.info("dhan_order_stream_reconnect", delay_s=round(delay_s, 3), attempt=attempt)
+
+    def thread_failed(self, exc: BaseException) -> None:
+        self._log.error("dhan_order_stream_failed", error=type(exc).__name__,
+                        detail=self._venue._redact(str(exc))[:200])
+
+    def thread_ended(self) -> None:
+        self._venue._stream_state(False)
 
 
 class _RestClient:

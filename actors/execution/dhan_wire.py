@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from engine.money import Rounding, div_round, format_paise, parse_rupees, price_to_paise
+from engine.model.money import Rounding, div_round, format_paise, parse_rupees, price_to_paise
 from ipc.messages import SIDES, OrderType, Product, Side, Validity
 from ipc.segments import Segment
 

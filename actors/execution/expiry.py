@@ -1,5 +1,5 @@
 """When a DAY order expires: at the first close of its segment's session after it was placed,
-from the exchange calendar (``actors.risk.sessions``). Pure: takes the calendar and times.
+from the exchange calendar (``engine.model.calendar``). Pure: takes the calendar and times.
 
 The synthetic market's ``AlwaysOpenCalendar`` has no close, so there DAY orders never expire.
 """
@@ -9,7 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Final
 
-from actors.risk.sessions import AlwaysOpenCalendar, SessionCalendar, ist_day
+from engine.model.calendar import AlwaysOpenCalendar, SessionCalendar
+from engine.model.ist import ist_day
 
 _EPOCH: Final = dt.date(1970, 1, 1)
 HORIZON_DAYS: Final = 16  # longer than any run of exchange holidays; beyond it: no close known

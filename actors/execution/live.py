@@ -57,6 +57,7 @@ from actors.execution.reconcile import (
     trades_by_order,
 )
 from actors.execution.venue_status import VenueStatus, write_venue_status
+from engine.backoff import backoff_s
 from engine.ledger import AuditRecord, CashMovement
 from ipc import topics
 from ipc.messages import Fill, Message, OrderEvent, OrderState, ReduceRisk, SubmitGroup, SubmitOrder
@@ -141,8 +142,7 @@ class LiveTrading:
         if self.trading_enabled:
             delay_s = cfg.reconcile_interval_s
         else:
-            delay_s = min(cfg.reconcile_retry_max_s,
-                          cfg.reconcile_retry_initial_s * 2 ** min(self._reconcile_failures - 1, 20))
+            delay_s = backoff_s(self._reconcile_failures - 1, cfg.reconcile_retry_initial_s, cfg.reconcile_retry_max_s)
             self.ctx.call_later(delay_s, lambda: self._live_request("retry"))
         self._next_attempt_ns = time.time_ns() + int(delay_s * _NS_PER_S)
         log = self.log.error if not self.trading_enabled else self.log.warning

@@ -18,7 +18,7 @@ publishes (``ipc.messages.Position``).
 from __future__ import annotations
 
 from actors.execution.paper import BookView
-from engine.money import Rounding, div_round
+from engine.model.money import Rounding, div_round
 
 
 def _best(prices: tuple[int, ...], qtys: tuple[int, ...]) -> int:

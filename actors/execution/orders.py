@@ -45,7 +45,7 @@ from typing import Final, Union
 import msgspec
 from msgspec import structs
 
-from engine.money import AvgPrice, format_paise, is_on_tick
+from engine.model.money import AvgPrice, format_paise, is_on_tick
 from ipc.messages import (
     ORDER_TYPES,
     PRICED_ORDER_TYPES,

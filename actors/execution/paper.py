@@ -120,7 +120,7 @@ from actors.execution.orders import (
     Trigger,
 )
 from actors.execution.orders import Fill as FillEvent
-from engine.money import Rounding, apply_rate, div_round, format_paise
+from engine.model.money import Rounding, apply_rate, div_round, format_paise
 from ipc.messages import (
     ORDER_TYPES,
     PRICED_ORDER_TYPES,

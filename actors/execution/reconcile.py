@@ -31,11 +31,10 @@ from typing import Final
 import msgspec
 
 from actors.execution.dhan_wire import BrokerOrder, BrokerPosition, BrokerTrade, FundLimits, fill_id, fill_id_order
-from engine.config import RESERVED_STRATEGY
-from engine.money import Rounding, div_round
+from engine.model.money import Rounding, div_round
 from ipc.messages import Fill, OrderEvent, OrderState, Position
 
-EXTERNAL_STRATEGY: Final = RESERVED_STRATEGY  # no configured strategy may take this name
+EXTERNAL_STRATEGY: Final = "EXTERNAL"  # the broker's other orders; engine.config refuses it as a strategy name
 EXTERNAL_PREFIX: Final = "EXT-"
 EXTERNAL_REASON: Final = "EXTERNAL"
 CHILD_SEPARATOR: Final = "_"  # Dhan's correlationId allows [a-zA-Z0-9 _-]; our ids never hold "_"

@@ -4,10 +4,11 @@ enabled, and shown by ``shikra status``. Absent with the paper venue."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import msgspec
+
+from engine.files import replace_file
 
 VENUE_STATUS_NAME = "venue_status.json"
 
@@ -27,9 +28,7 @@ class VenueStatus(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def write_venue_status(run_dir: Path, status: VenueStatus) -> None:
-    tmp = Path(run_dir) / f".{VENUE_STATUS_NAME}.{os.getpid()}"
-    tmp.write_bytes(msgspec.json.encode(status))
-    os.replace(tmp, Path(run_dir) / VENUE_STATUS_NAME)
+    replace_file(Path(run_dir) / VENUE_STATUS_NAME, msgspec.json.encode(status), durable=False)
 
 
 def remove_venue_status(run_dir: Path) -> None:

@@ -10,8 +10,9 @@ from actors.base import Actor, ActorConfigError, ActorContext
 from actors.feed.capture import CaptureError, CaptureWriter, FrameBlock
 from actors.feed.decode import FrameDecoder
 from actors.market_batch import MarketBatch
-from engine.instruments import tick_sizes
-from engine.market import open_instruments, today_ist
+from engine.model.calendar import CALENDAR_REFRESH_S, CalendarError, CalendarSource
+from engine.model.instruments import tick_sizes
+from engine.model.lookup import open_instruments, today_ist
 from ipc import topics
 from ipc.messages import (
     Depth,
@@ -50,10 +51,12 @@ class FeedActor(Actor):
 
     def on_start(self) -> None:
         cfg = self.ctx.config
-        table = open_instruments(cfg, self.ctx.data_dir)
+        table = open_instruments(cfg.instruments.master, self.ctx.data_dir)
         self.decoder = FrameDecoder(tick_sizes(table), ltt_epoch_is_ist=cfg.feed.dhan.ltt_epoch_is_ist)
         try:
             self.source = self._make_source(cfg, table)
+        except CalendarError as exc:
+            raise ActorConfigError(f"the market calendar's overrides do not apply: {exc}") from None
         except (ValueError, CaptureError, OSError) as exc:
             raise ActorConfigError(f"feed.{cfg.feed.source}: {exc}") from None
         if cfg.feed.record_path:
@@ -77,11 +80,19 @@ class FeedActor(Actor):
             from actors.feed.sources import ReplaySource
             return ReplaySource(cfg)
         from actors.feed.dhan import DhanSource
-        from actors.risk.sessions import default_calendar
 
-        calendar = default_calendar()  # pure lookups: safe from the websocket thread
+        self.calendar_source = CalendarSource(cfg.calendar, self.ctx.data_dir)
+        self.ctx.every(CALENDAR_REFRESH_S, self._refresh_calendar)
+        calendar = self.calendar_source.calendar  # pure lookups: safe from the websocket thread
         return DhanSource(cfg, table, market_open=lambda: calendar.is_market_open(1, time.time_ns()),
                           on_fatal=self._on_fatal)
+
+    def _refresh_calendar(self) -> None:
+        """An edited overrides file (``shikra calendar``) without a restart; risk reports a damaged one."""
+        try:
+            self.calendar_source.refresh()
+        except CalendarError as exc:
+            self.log.warning("calendar_overrides_refused", error=str(exc))
 
     def _on_fatal(self, reason_code: int, text: str) -> None:
         """The venue refused us for good (token expired, auth failed): stop trading safely."""

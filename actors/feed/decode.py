@@ -16,7 +16,7 @@ Two entry points share one walker (packet boundaries and problem accounting) and
 Both paths give identical messages (a property test holds them to it).
 
 Prices: Dhan sends float32 (float64 on the depth feed) rupees. They become integer paise exactly
-once, here, by the engine's one float -> paise rule (``engine.money.prices_to_paise`` and its numpy
+once, here, by the engine's one float -> paise rule (``engine.model.money.prices_to_paise`` and its numpy
 form: ``rint(price_f64 * 100 / tick) * tick``, ties to even) with the instrument's tick in paise
 (default 1).
 A packet carrying a NaN, an infinity or a price beyond +/-2**50 paise is dropped and counted.
@@ -48,7 +48,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from actors.feed import wire
 from actors.feed.wire import DepthCode, FeedCode
-from engine.money import prices_to_paise, prices_to_paise_array
+from engine.model.money import prices_to_paise, prices_to_paise_array
 from ipc.messages import (
     Depth,
     FeedDisconnected,
@@ -518,7 +518,7 @@ class FrameDecoder:
 
     def _paise(self, prices: list[float], segment: int, security_id: int) -> list[int] | None:
         """Prices (rupees) -> paise on the instrument's tick; None if any is not a sane number."""
-        # Hot path: the same rule as the columnar path (engine.money).
+        # Hot path: the same rule as the columnar path (engine.model.money).
         try:
             out = prices_to_paise(prices, self._tick_map.get((segment, security_id), DEFAULT_TICK_PAISE))
         except ValueError:  # NaN, infinity
@@ -704,7 +704,7 @@ class FrameDecoder:
         self, px: np.ndarray, tick: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
         """(m, k) rupee prices -> (m, k) int64 paise on tick, and the rows whose prices are sane."""
-        # Hot path (per batch): the same rule as the record-by-record path (engine.money).
+        # Hot path (per batch): the same rule as the record-by-record path (engine.model.money).
         p = prices_to_paise_array(px, None if tick is None else tick[:, None])
         with np.errstate(invalid="ignore"):
             ok = (np.abs(p) <= MAX_ABS_PRICE_PAISE).all(axis=1)  # False for NaN too

@@ -1,11 +1,12 @@
 """The live Dhan 5-level market feed: our own websocket client (the SDK's has known bugs, see
 DHAN_PROTOCOL.md section F) as a feed-actor source.
 
-Threads. The feed actor's loop is synchronous (``zmq.Poller``); the websocket needs asyncio. One
-background thread runs an asyncio loop (uvloop when installed) that owns the connection. Each
-binary frame is stamped with ``time.time_ns()`` the moment it is received and appended to a
-``collections.deque``; one byte on a non-blocking pipe wakes the actor's poller (only when the
-actor has not already been woken). The actor-side callback drains the deque and calls
+Threads. The feed actor's loop is synchronous (``zmq.Poller``); the websocket needs asyncio. The
+shared websocket shell (``actors.websocket_thread``) runs it in a thread of its own, on an asyncio
+loop (uvloop when installed), with connect, reconnect, stall detection and stop; this module is
+the Dhan protocol inside it. Each binary frame is stamped with ``time.time_ns()`` the moment it
+is received and appended to a ``collections.deque``; one byte on a non-blocking pipe wakes the
+actor's poller (only when the actor has not already been woken). The actor-side callback drains the deque and calls
 ``emit(frame, recv_ns)``. The websocket reader never waits for the actor, so the library keeps
 answering the server's pings however slow the consumer is (#72); when the actor falls
 ``max_pending_frames`` behind, new frames are dropped and counted (market data drops, it never
@@ -34,22 +35,24 @@ import enum
 import logging
 import os
 import random
-import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlencode
 
 import msgspec
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from actors.feed import wire
-from engine.config import Config, DhanFeedConfig
+from actors.websocket_thread import Ended, WebSocketClient, WebSocketThread
 from engine.credentials import TOKEN_ENV_VAR, CLIENT_ID_ENV_VAR, Credentials, load_credentials
-from engine.instruments import InstrumentTable
-from engine.market import resolve_instrument
+from engine.model.instruments import InstrumentTable
+from engine.model.lookup import resolve_instrument
 from ipc.segments import InstrumentId, segment_label
+
+if TYPE_CHECKING:
+    from engine.config import Config, DhanFeedConfig
 
 Emit = Callable[[bytes, int], None]
 OnFatal = Callable[[int, str], None]
@@ -112,7 +115,6 @@ _REASON_AT = wire.HEADER_SIZE  # u16 LE reason code right after the 8-byte heade
 MAX_FRAMES_PER_DRAIN = 4096  # so that timers and other sockets of the actor are not starved
 JOIN_MARGIN_S = 1.0
 BACKLOG_LOG_INTERVAL_S = 1.0
-MIN_STALL_CHECK_S = 0.01
 
 _WS_LOGGER = logging.getLogger("shikra.feed.websocket")
 # websockets logs the HTTP request line, token included, at DEBUG: never let it, whatever the
@@ -246,39 +248,9 @@ def disconnect_reason(frame: bytes) -> int | None:
     return frame[_REASON_AT] | frame[_REASON_AT + 1] << 8
 
 
-def backoff_delay_s(attempt: int, initial_s: float, max_s: float, rng: random.Random) -> float:
-    """Delay before reconnect number ``attempt`` (0-based): ``initial * 2**attempt`` capped at
-    ``max_s``, then a uniform draw from its upper half (jitter spreads many clients apart)."""
-    base = min(max_s, initial_s * 2 ** min(attempt, 32))
-    return rng.uniform(base / 2, base)
-
-
-def long_backoff_delay_s(backoff_s: float, rng: random.Random) -> float:
-    """At least ``backoff_s``, up to 25 % more."""
-    return backoff_s * rng.uniform(1.0, 1.25)
-
-
-def _always_open() -> bool:
-    return True
-
-
-def _new_event_loop() -> asyncio.AbstractEventLoop:
-    try:
-        import uvloop
-    except ImportError:
-        return asyncio.new_event_loop()
-    return uvloop.new_event_loop()
-
-
-class _End(enum.Enum):
-    """Why a connection ended."""
-
-    STOPPED = "stopped"
-    CONNECT_FAILED = "connect_failed"
-    CLOSED = "closed"
-    STALLED = "stalled"
-    SERVER_DISCONNECT = "server_disconnect"
-    FATAL = "fatal"
+def long_backoff_delay_s(wait_s: float, rng: random.Random) -> float:
+    """At least ``wait_s``, up to 25 % more."""
+    return wait_s * rng.uniform(1.0, 1.25)
 
 
 # -------------------------------------------------------------------------------------------
@@ -286,8 +258,9 @@ class _End(enum.Enum):
 # -------------------------------------------------------------------------------------------
 
 
-class DhanSource:
-    """Live Dhan market feed for the feed actor (``feed``, ``start(ctx, emit)``, ``stop()``).
+class DhanSource(WebSocketClient):
+    """Live Dhan market feed for the feed actor (``feed``, ``start(ctx, emit)``, ``stop()``); the
+    Dhan protocol inside the shared websocket shell (``actors.websocket_thread``).
 
     ``market_open`` is called on the websocket thread (it must be thread-safe, e.g. a pure
     calendar check); stall detection only runs while it returns True. ``on_fatal(reason_code,
@@ -318,7 +291,7 @@ class DhanSource:
         self._secrets = (creds.access_token, creds.client_id)
         self._subscribe_msgs = subscription_messages(self.request_code, self.instruments)
         self._unsubscribe_msgs = subscription_messages(self.request_code + 1, self.instruments)
-        self._market_open = market_open or _always_open
+        self._market_open = market_open
         self._on_fatal = on_fatal
         self._rng = rng or random.Random()
 
@@ -330,9 +303,7 @@ class DhanSource:
 
         self._ctx: Any = None
         self._emit: Emit | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop_event: asyncio.Event | None = None
-        self._thread: threading.Thread | None = None
+        self._shell: WebSocketThread | None = None
 
         self._state: State = "idle"
         self._n_frames = 0
@@ -343,7 +314,6 @@ class DhanSource:
         self._dropped = 0
         self._text_frames = 0
         self._last_frame_ns = 0
-        self._last_frame_mono_ns = 0
         self._session_frames = 0
         self._fatal_reason = 0
         self._last_backlog_log = 0.0
@@ -352,7 +322,7 @@ class DhanSource:
     # Actor side ---------------------------------------------------------------------------
     def start(self, ctx: Any, emit: Emit) -> None:
         """Start the websocket thread; frames reach ``emit`` on the actor's loop."""
-        if self._thread is not None:
+        if self._shell is not None:
             raise RuntimeError("DhanSource.start called twice")
         self._ctx = ctx
         self._log = ctx.log
@@ -362,10 +332,12 @@ class DhanSource:
                               first=",".join(self.not_in_master[:5]))
         self._rfd, self._wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         ctx.watch_fd(self._rfd, self._on_wake)
-        self._loop = _new_event_loop()
-        self._stop_event = asyncio.Event()
-        self._thread = threading.Thread(target=self._run, name="dhan-feed", daemon=True)
-        self._thread.start()
+        t = self.timing
+        self._shell = WebSocketThread(
+            self, name="dhan-feed", reconnect_initial_s=t.reconnect_initial_s, reconnect_max_s=t.reconnect_max_s,
+            close_timeout_s=t.close_timeout_s, rng=self._rng, stall_timeout_s=self.stall_timeout_s,
+            expect_frames=self._expect_frames, uvloop=True)
+        self._shell.start()
 
     def add_instruments(self, keys: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
         """Subscribe more instruments at run time (e.g. an option a strategy picked at entry): sent
@@ -383,48 +355,30 @@ class DhanSource:
         self.instruments = [*self.instruments, *new]
         self._subscribe_msgs = subscription_messages(self.request_code, self.instruments)
         self._unsubscribe_msgs = subscription_messages(self.request_code + 1, self.instruments)
-        loop = self._loop
-        if loop is not None and not loop.is_closed():
+        if self._shell is not None:
             msgs = subscription_messages(self.request_code, new)
-            try:
-                loop.call_soon_threadsafe(lambda: asyncio.ensure_future(self._send_live(msgs)))
-            except RuntimeError:
-                pass  # the loop is shutting down; a next connection subscribes everything
+            # Not running (stopping): a next connection would subscribe everything anyway.
+            self._shell.submit(lambda: self._send_live(msgs))
         self._log.info("feed_instruments_added", count=len(new), total=len(self.instruments))
         return new
-
-    async def _send_live(self, msgs: list[str]) -> None:
-        ws = self._ws
-        if ws is None or self._state != "subscribed":
-            return  # not connected: the next connection subscribes the whole list
-        try:
-            for msg in msgs:
-                await ws.send(msg)
-        except ConnectionClosed:
-            pass  # the reconnect subscribes the whole list, new ones included
 
     def stop(self) -> None:
         """Unsubscribe, disconnect and join the thread (bounded by ``close_timeout_s``); frames
         already received are handed to ``emit`` before this returns."""
-        thread, loop = self._thread, self._loop
-        if thread is None or loop is None:
+        shell = self._shell
+        if shell is None:
             return
-        if thread.is_alive():
-            try:
-                loop.call_soon_threadsafe(self._stop_event.set)  # type: ignore[union-attr]
-            except RuntimeError:
-                pass  # the loop already finished (fatal)
-            thread.join(self.timing.close_timeout_s + JOIN_MARGIN_S)
-        stuck = thread.is_alive()
+        join_timeout_s = self.timing.close_timeout_s + JOIN_MARGIN_S
+        stuck = not shell.stop(join_timeout_s)
         if stuck:
-            self._log.warning("dhan_feed_thread_stuck", join_timeout_s=self.timing.close_timeout_s + JOIN_MARGIN_S)
+            self._log.warning("dhan_feed_thread_stuck", join_timeout_s=join_timeout_s)
         self._ctx.unwatch_fd(self._rfd)
         while self._frames or self._events:
             self._drain()
         if not stuck:  # a stuck thread may still write to the pipe; leave it to process exit
             os.close(self._rfd)
             os.close(self._wfd)
-        self._thread = None
+        self._shell = None
         s = self.stats()
         self._log.info("dhan_feed_stopped", frames=s.frames, bytes=s.bytes_received, connects=s.connects,
                        reconnects=s.reconnects, stalls=s.stalls, dropped_frames=s.dropped_frames)
@@ -439,10 +393,7 @@ class DhanSource:
 
     def join(self, timeout_s: float) -> bool:
         """Wait for the websocket thread to end by itself (after a fatal disconnect); True if it did."""
-        if self._thread is None:
-            return True
-        self._thread.join(timeout_s)
-        return not self._thread.is_alive()
+        return self._shell is None or self._shell.join(timeout_s)
 
     def _on_wake(self) -> None:
         try:
@@ -476,110 +427,53 @@ class DhanSource:
             except BlockingIOError:
                 pass  # the pipe is full: the actor is already due to wake
 
-    def _run(self) -> None:
-        loop = self._loop
-        assert loop is not None
-        asyncio.set_event_loop(loop)
-        try:
-            loop.run_until_complete(self._main())
-        except Exception:
-            self._log.exception("dhan_feed_thread_failed")
-            self._state = "stopped"
-        finally:
-            try:
-                loop.run_until_complete(loop.shutdown_asyncgens())
-            finally:
-                loop.close()
-
     def _redact(self, text: str) -> str:
         for secret in self._secrets:
             if secret:
                 text = text.replace(secret, "********")
         return text
 
-    async def _main(self) -> None:
-        stop = self._stop_event
-        assert stop is not None
-        attempt = 0
-        t = self.timing
-        while not stop.is_set():
-            try:
-                end, reason = await self._session()
-            except Exception as exc:  # a bug in one session must not end the feed
-                self._log.error("dhan_feed_session_failed", error=type(exc).__name__,
-                                detail=self._redact(str(exc))[:300])
-                end, reason = _End.CLOSED, 0
-            if end is _End.STOPPED or stop.is_set():
-                break
-            if end is _End.FATAL:
-                self._state = "fatal"
-                return
-            if self._session_frames:
-                attempt = 0  # the connection worked: start the backoff again from the bottom
-            if reason in LONG_BACKOFF_REASONS:
-                delay_s = long_backoff_delay_s(t.too_many_connections_backoff_s, self._rng)
-            else:
-                delay_s = backoff_delay_s(attempt, t.reconnect_initial_s, t.reconnect_max_s, self._rng)
-                attempt += 1
-            self._reconnects += 1
-            self._state = "backoff"
-            self._log.info("feed_reconnect_scheduled", after=end.value, reason_code=reason,
-                           delay_s=round(delay_s, 3), attempt=attempt)
-            try:
-                await asyncio.wait_for(stop.wait(), delay_s)
-                break
-            except TimeoutError:
-                pass
-        self._state = "stopped"
+    def _expect_frames(self) -> bool:
+        """Stall detection runs while the market is open (a failing check counts as open)."""
+        if self._market_open is None:
+            return True
+        try:
+            return self._market_open()
+        except Exception as exc:
+            self._log.warning("market_open_check_failed", error=type(exc).__name__)
+            return True
 
-    async def _open(self) -> ClientConnection:
+    def _end(self, why: str, code: int = 0) -> Ended:
+        """How a connection that ran ended: a reconnect, the backoff from the bottom if it carried
+        frames, the long backoff for a reason that asks for it."""
+        long = code in LONG_BACKOFF_REASONS
+        return Ended(why, worked=self._session_frames > 0, code=code,
+                     retry_after_s=long_backoff_delay_s(self.timing.too_many_connections_backoff_s, self._rng)
+                     if long else None)
+
+    # The websocket shell's hooks (websocket thread) -----------------------------------------------
+    async def open(self) -> ClientConnection:
+        self._state = "connecting"
+        self._session_frames = 0
+        self._log.info("feed_connecting", url=self._base_url, mode=self.mode, instruments=len(self.instruments))
         t = self.timing
         return await connect(self._url, open_timeout=t.connect_timeout_s, close_timeout=t.close_timeout_s,
                              ping_interval=t.ping_interval_s, ping_timeout=t.ping_timeout_s,
                              compression=None, max_queue=1024, logger=_WS_LOGGER)
 
-    async def _session(self) -> tuple[_End, int]:
-        """One connection from connect to close; returns why it ended and the disconnect reason
-        code (0 when none)."""
-        stop = self._stop_event
-        assert stop is not None
-        self._state = "connecting"
-        self._session_frames = 0
-        self._log.info("feed_connecting", url=self._base_url, mode=self.mode, instruments=len(self.instruments))
-        stop_task = asyncio.ensure_future(stop.wait())
-        tasks: list[asyncio.Future[Any]] = [stop_task]
-        try:
-            opening = asyncio.ensure_future(self._open())
-            tasks.append(opening)
-            await asyncio.wait((opening, stop_task), return_when=asyncio.FIRST_COMPLETED)
-            if not opening.done():
-                return _End.STOPPED, 0
-            try:
-                ws = opening.result()
-            except InvalidStatus as exc:
-                status = exc.response.status_code
-                if status in AUTH_HTTP_STATUSES:
-                    return self._fatal(int(_R.AUTHENTICATION_FAILED), f"handshake refused with HTTP {status}"), 0
-                self._log.warning("feed_connect_failed", url=self._base_url, error="InvalidStatus", http_status=status)
-                return _End.CONNECT_FAILED, 0
-            except (OSError, TimeoutError, InvalidHandshake, InvalidURI) as exc:
-                self._log.warning("feed_connect_failed", url=self._base_url, error=type(exc).__name__,
-                                  detail=self._redact(str(exc))[:300])
-                return _End.CONNECT_FAILED, 0
-            try:
-                return await self._serve(ws, stop_task, tasks)
-            finally:
-                self._ws = None
-                await self._close(ws)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+    def open_failed(self, exc: Exception) -> Ended:
+        if isinstance(exc, InvalidStatus):
+            status = exc.response.status_code
+            if status in AUTH_HTTP_STATUSES:
+                return self._fatal(int(_R.AUTHENTICATION_FAILED), f"handshake refused with HTTP {status}")
+            self._log.warning("feed_connect_failed", url=self._base_url, error="InvalidStatus", http_status=status)
+        else:
+            self._log.warning("feed_connect_failed", url=self._base_url, error=type(exc).__name__,
+                              detail=self._redact(str(exc))[:300])
+        return Ended("connect_failed")
 
-    async def _serve(self, ws: ClientConnection, stop_task: asyncio.Future[Any],
-                     tasks: list[asyncio.Future[Any]]) -> tuple[_End, int]:
+    async def serve(self, ws: ClientConnection) -> Ended:
         self._connects += 1
-        self._last_frame_mono_ns = time.monotonic_ns()
         try:
             sent = len(self.instruments)  # the list only grows (add_instruments appends)
             for msg in self._subscribe_msgs:
@@ -596,102 +490,23 @@ class DhanSource:
             self._log.info("feed_subscribed", url=self._base_url, instruments=len(self.instruments),
                            messages=len(self._subscribe_msgs), request_code=int(self.request_code),
                            connects=self._connects)
-        reader = asyncio.ensure_future(self._read(ws))
-        watchdog = asyncio.ensure_future(self._watch_stall())
-        tasks += (reader, watchdog)
-        done, _ = await asyncio.wait((reader, watchdog, stop_task), return_when=asyncio.FIRST_COMPLETED)
-        for task in (reader, watchdog):
-            if task not in done:
-                task.cancel()
-        if stop_task in done:
-            await self._goodbye(ws)
-            return _End.STOPPED, 0
-        if reader in done:
-            exc = reader.exception()
-            if exc is None:
-                return reader.result()  # type: ignore[no-any-return]
-            if isinstance(exc, ConnectionClosed):
-                return self._closed(ws), 0
-            raise exc
-        self._stalls += 1
-        return _End.STALLED, 0
+        try:
+            return await self._read(ws)
+        finally:
+            self._ws = None
 
-    def _closed(self, ws: ClientConnection) -> _End:
+    def closed(self, ws: ClientConnection, exc: ConnectionClosed | None = None) -> Ended:
         self._log.warning("feed_connection_closed", url=self._base_url, code=int(ws.close_code or 1006),
                           reason=self._redact(ws.close_reason or "")[:200], frames=self._session_frames)
-        return _End.CLOSED
+        return self._end("closed")
 
-    async def _read(self, ws: ClientConnection) -> tuple[_End, int]:
-        frames = self._frames
-        limit = self.timing.max_pending_frames
-        async for frame in ws:
-            # hot path (websocket thread): stamp, queue, wake; nothing here may wait on the actor
-            recv_ns = time.time_ns()
-            if type(frame) is not bytes:
-                self._text_frames += 1
-                continue
-            self._last_frame_mono_ns = time.monotonic_ns()
-            self._last_frame_ns = recv_ns
-            self._n_frames += 1
-            self._session_frames += 1
-            self._n_bytes += len(frame)
-            if len(frames) >= limit:
-                self._backlog_full()
-            else:
-                frames.append((frame, recv_ns))
-                self._wake()
-            if frame and frame[0] == _DISCONNECT:
-                return self._server_disconnect(frame)
-        return self._closed(ws), 0
+    def stalled(self, idle_ns: int) -> Ended:
+        self._stalls += 1
+        self._log.warning("feed_stalled", idle_s=round(idle_ns / 1e9, 3), stall_timeout_s=self.stall_timeout_s,
+                          url=self._base_url)
+        return self._end("stalled")
 
-    def _backlog_full(self) -> None:
-        self._dropped += 1
-        now = time.monotonic()
-        if now - self._last_backlog_log >= BACKLOG_LOG_INTERVAL_S:
-            self._last_backlog_log = now
-            self._log.warning("feed_backlog_full", pending_frames=len(self._frames), dropped_frames=self._dropped)
-
-    def _server_disconnect(self, frame: bytes) -> tuple[_End, int]:
-        reason = disconnect_reason(frame) or 0
-        if reason in FATAL_REASONS:
-            return self._fatal(reason, ""), reason
-        self._log.warning("feed_server_disconnect", reason_code=reason,
-                          reason=wire.disconnect_reason_name(reason),
-                          long_backoff=reason in LONG_BACKOFF_REASONS)
-        return _End.SERVER_DISCONNECT, reason
-
-    def _fatal(self, reason: int, detail: str) -> _End:
-        text = FATAL_REASONS[reason]
-        self._fatal_reason = reason
-        self._log.error("dhan_feed_fatal", reason_code=reason, reason=wire.disconnect_reason_name(reason),
-                        message=text, detail=detail, reconnecting=False)
-        self._events.append((reason, text))
-        self._wake_pending = False  # force a wake even if one is pending: the event must be seen
-        self._wake()
-        return _End.FATAL
-
-    async def _watch_stall(self) -> None:
-        """Returns when no frame arrived for ``stall_timeout_s`` while the market was open."""
-        timeout_ns = int(self.stall_timeout_s * 1e9)
-        period_s = max(MIN_STALL_CHECK_S, self.stall_timeout_s / 4)
-        while True:
-            await asyncio.sleep(period_s)
-            now = time.monotonic_ns()
-            try:
-                is_open = self._market_open()
-            except Exception as exc:
-                self._log.warning("market_open_check_failed", error=type(exc).__name__)
-                is_open = True
-            if not is_open:
-                self._last_frame_mono_ns = now  # silence while closed is not a stall
-                continue
-            idle_ns = now - self._last_frame_mono_ns
-            if idle_ns >= timeout_ns:
-                self._log.warning("feed_stalled", idle_s=round(idle_ns / 1e9, 3),
-                                  stall_timeout_s=self.stall_timeout_s, url=self._base_url)
-                return
-
-    async def _goodbye(self, ws: ClientConnection) -> None:
+    async def goodbye(self, ws: ClientConnection) -> None:
         """Unsubscribe, ask the server to disconnect, close; never longer than close_timeout_s."""
         try:
             async with asyncio.timeout(self.timing.close_timeout_s):
@@ -704,10 +519,82 @@ class DhanSource:
         except (TimeoutError, ConnectionClosed, OSError) as exc:
             self._log.warning("feed_goodbye_incomplete", error=type(exc).__name__)
 
-    async def _close(self, ws: ClientConnection) -> None:
+    def session_failed(self, exc: Exception) -> Ended:
+        # A bug in one connection must not end the feed: reconnect.
+        self._log.error("dhan_feed_session_failed", error=type(exc).__name__, detail=self._redact(str(exc))[:300])
+        return self._end("closed")
+
+    def reconnecting(self, end: Ended, delay_s: float, attempt: int) -> None:
+        self._reconnects += 1
+        self._state = "backoff"
+        self._log.info("feed_reconnect_scheduled", after=end.why, reason_code=end.code, delay_s=round(delay_s, 3),
+                       attempt=attempt)
+
+    def thread_failed(self, exc: BaseException) -> None:
+        self._log.exception("dhan_feed_thread_failed")
+
+    def thread_ended(self) -> None:
+        if self._state != "fatal":
+            self._state = "stopped"
+
+    async def _send_live(self, msgs: list[str]) -> None:
+        ws = self._ws
+        if ws is None or self._state != "subscribed":
+            return  # not connected: the next connection subscribes the whole list
         try:
-            await asyncio.wait_for(ws.close(), self.timing.close_timeout_s)
-        except (TimeoutError, ConnectionClosed, OSError):
-            pass
-        finally:
-            ws.transport.abort()  # a dead peer must never hold us past the timeout (#139)
+            for msg in msgs:
+                await ws.send(msg)
+        except ConnectionClosed:
+            pass  # the reconnect subscribes the whole list, new ones included
+
+    async def _read(self, ws: ClientConnection) -> Ended:
+        frames = self._frames
+        limit = self.timing.max_pending_frames
+        assert self._shell is not None
+        heard = self._shell.heard
+        async for frame in ws:
+            # hot path (websocket thread): stamp, queue, wake; nothing here may wait on the actor
+            recv_ns = time.time_ns()
+            if type(frame) is not bytes:
+                self._text_frames += 1
+                continue
+            heard()
+            self._last_frame_ns = recv_ns
+            self._n_frames += 1
+            self._session_frames += 1
+            self._n_bytes += len(frame)
+            if len(frames) >= limit:
+                self._backlog_full()
+            else:
+                frames.append((frame, recv_ns))
+                self._wake()
+            if frame and frame[0] == _DISCONNECT:
+                return self._server_disconnect(frame)
+        return self.closed(ws)
+
+    def _backlog_full(self) -> None:
+        self._dropped += 1
+        now = time.monotonic()
+        if now - self._last_backlog_log >= BACKLOG_LOG_INTERVAL_S:
+            self._last_backlog_log = now
+            self._log.warning("feed_backlog_full", pending_frames=len(self._frames), dropped_frames=self._dropped)
+
+    def _server_disconnect(self, frame: bytes) -> Ended:
+        reason = disconnect_reason(frame) or 0
+        if reason in FATAL_REASONS:
+            return self._fatal(reason, "")
+        self._log.warning("feed_server_disconnect", reason_code=reason,
+                          reason=wire.disconnect_reason_name(reason),
+                          long_backoff=reason in LONG_BACKOFF_REASONS)
+        return self._end("server_disconnect", reason)
+
+    def _fatal(self, reason: int, detail: str) -> Ended:
+        text = FATAL_REASONS[reason]
+        self._fatal_reason = reason
+        self._state = "fatal"
+        self._log.error("dhan_feed_fatal", reason_code=reason, reason=wire.disconnect_reason_name(reason),
+                        message=text, detail=detail, reconnecting=False)
+        self._events.append((reason, text))
+        self._wake_pending = False  # force a wake even if one is pending: the event must be seen
+        self._wake()
+        return Ended("fatal", final=True, code=reason)

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Any, Callable, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 import numpy as np
 
 from actors.feed.capture import CaptureReader, FrameBlock
 from actors.feed.synthetic import SyntheticInstrument, SyntheticMarket, SyntheticMarketConfig
-from engine.config import Config, SyntheticFeedConfig
-from engine.instruments import InstrumentTable, date_from_yyyymmdd
-from engine.market import IST
+from engine.model.instruments import InstrumentTable, date_from_yyyymmdd
+from engine.model.lookup import IST
+
+if TYPE_CHECKING:
+    from engine.config import Config, SyntheticFeedConfig
 
 Emit = Callable[[bytes, int], None]
 EmitBlock = Callable[[FrameBlock], None]

@@ -31,7 +31,7 @@ import numpy as np
 
 from actors.feed import wire
 from actors.feed.wire import FeedCode
-from engine.money import paise_to_tick_array
+from engine.model.money import paise_to_tick_array
 from ipc.segments import KNOWN_SEGMENTS, instrument_label
 
 InstrumentKind = Literal["index", "stock", "option", "future"]

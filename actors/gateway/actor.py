@@ -25,13 +25,14 @@ from zmq.auth.thread import ThreadAuthenticator
 from actors.base import Actor, ActorConfigError, ActorContext
 from actors.gateway.metrics import EngineMetrics
 from actors.gateway.subscriptions import SubscriptionTable, is_public
+from engine.files import replace_file
 from ipc import codec, topics
 from ipc.transport import Endpoints
 
 SUPERVISOR = "supervisor"
 GATEWAY_INFO = "gateway.json"
 METRIC_PREFIXES = tuple(p.encode() for p in (topics.ORDER, topics.FILL, topics.RISK_DENIED, topics.HEALTH,
-                                             topics.LEDGER_STATS))
+                                             topics.LEDGER_STATS, topics.CALENDAR_STATUS))
 UPSTREAM_HWM = 100_000
 MAX_SUBSCRIPTION_FRAME_BYTES = 1024  # a subscription is a topic prefix; refuse anything bigger
 BATCH = 1024  # frames per wake-up, so the loop's timers and heartbeats are never starved
@@ -161,9 +162,7 @@ class GatewayActor(Actor):
 
     def _write_info(self, info: GatewayInfo) -> None:
         self.info_path = Path(self.ctx.run_dir) / GATEWAY_INFO
-        tmp = self.info_path.with_name(f".{GATEWAY_INFO}.{os.getpid()}")
-        tmp.write_bytes(msgspec.json.encode(info))
-        os.replace(tmp, self.info_path)
+        replace_file(self.info_path, msgspec.json.encode(info), durable=False)
 
     def on_stop(self) -> None:
         for sock in (self.sub, self.xpub):

@@ -9,6 +9,8 @@
 
 - ledger commit latency (``shikra_ledger_commit_seconds``), from the histogram the ledger's
   writer (execution) publishes every few seconds on ``ledger.stats``.
+- the market calendar (``shikra_calendar_days_until_data_end``, ``shikra_calendar_fallback_in_use``),
+  from what risk publishes every minute on ``calendar.status``; absent until risk has said.
 The registry is private (no process-wide default), so tests can build as many as they like.
 Thread safety: ``observe`` runs on the actor loop, ``collect`` on the HTTP server's thread; the
 shared state is a dict of immutable heartbeats, replaced per key and copied before reading.
@@ -22,9 +24,9 @@ from typing import Iterator
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
-from engine.status import read_status
+from engine.status_file import read_status
 from ipc.messages import TERMINAL_ORDER_STATES
-from ipc.messages import Fill, Heartbeat, LedgerStats, Message, OrderDenied, OrderEvent, OrderState
+from ipc.messages import CalendarStatus, Fill, Heartbeat, LedgerStats, Message, OrderDenied, OrderEvent, OrderState
 
 TERMINAL = TERMINAL_ORDER_STATES
 # Seconds: from tens of microseconds (a co-located hop) to a second (a stalled one).
@@ -99,6 +101,31 @@ class _LedgerCollector:
         yield family
 
 
+class _CalendarCollector:
+    """The calendar risk enforces, as risk last published it."""
+
+    def __init__(self, latest: dict[str, CalendarStatus]) -> None:
+        self.latest = latest
+
+    def _families(self) -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (GaugeMetricFamily("shikra_calendar_days_until_data_end",
+                                  "Days until the calendar library's data ends (negative: past it)",
+                                  labels=["calendar", "data_end"]),
+                GaugeMetricFamily("shikra_calendar_fallback_in_use",
+                                  "1 while today's sessions come from the fallback calendar", labels=["calendar"]))
+
+    def describe(self) -> Iterator[Metric]:
+        yield from self._families()
+
+    def collect(self) -> Iterator[Metric]:
+        days, fallback = self._families()
+        status = self.latest.get("risk")
+        if status is not None:
+            days.add_metric([status.calendar, status.data_end], status.days_left)
+            fallback.add_metric([status.calendar], 1.0 if status.fallback_in_use else 0.0)
+        yield from (days, fallback)
+
+
 class EngineMetrics:
     """All shikra_ metrics in one private registry. ``observe`` takes decoded bus messages."""
 
@@ -108,6 +135,8 @@ class EngineMetrics:
         self.registry.register(_EngineCollector(run_dir, self.heartbeats))
         self.ledger_stats: dict[str, LedgerStats] = {}
         self.registry.register(_LedgerCollector(self.ledger_stats))
+        self.calendar: dict[str, CalendarStatus] = {}
+        self.registry.register(_CalendarCollector(self.calendar))
         r = self.registry
         self.order_events = Counter("shikra_order_events", "Order transitions by the state reached",
                                     ["state"], registry=r)
@@ -140,6 +169,8 @@ class EngineMetrics:
             self.denials.labels(msg.reason_code).inc()
         elif isinstance(msg, Heartbeat):
             self.heartbeats[msg.actor] = msg
+        elif isinstance(msg, CalendarStatus):
+            self.calendar["risk"] = msg
         elif isinstance(msg, LedgerStats):
             if len(msg.bucket_upper_ns) + 1 == len(msg.bucket_counts) and sum(msg.bucket_counts) == msg.commits:
                 self.ledger_stats[msg.actor] = msg

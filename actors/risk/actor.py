@@ -31,14 +31,27 @@ from actors.risk.overrides import (
 )
 from actors.risk.monitors import ActionKind, PostTradeMonitor, exit_intent, to_risk_action
 from actors.risk.usage import RiskUsage, write_usage
-from actors.risk.sessions import AlwaysOpenCalendar, SessionCalendar, default_calendar, ist_day_number
-from engine.config import market_hours
-from engine.logs import Throttle
 from engine.ledger import REHEARSAL_INTENT_ID, LedgerError, LedgerReader, ledger_dir
-from engine.market import open_instruments, today_ist
+from engine.logs import Throttle
+from engine.model.calendar import (
+    CALENDAR_REFRESH_S,
+    AlwaysOpenCalendar,
+    CalendarError,
+    CalendarSource,
+    SessionCalendar,
+    calendar_status,
+    market_hours,
+    remove_calendar_status,
+    write_calendar_status,
+)
+from engine.model.ist import ist_day, ist_day_number
+from engine.model.lookup import open_instruments
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
+from ipc.resend import Unacked
 from ipc.messages import (
+    CalendarStatus,
+    DenialRecorded,
     CancelAllOrders,
     Fill,
     GroupEvent,
@@ -64,6 +77,7 @@ from ipc.segments import instrument_label
 EXECUTION = "execution"
 MAX_RESENDS = 30
 RESEND_AFTER_S = 1.0
+MAX_UNACKED_DENIALS = 10_000  # denials awaiting execution's acknowledgement (bounded memory)
 # Order and fill events reach risk over PUB/SUB, which may drop (a slow joiner at start, a restart of
 # execution). The ledger is the truth: risk re-reads it this often for orders it still counts as open
 # and for positions.
@@ -72,15 +86,13 @@ END_OF_DAY = dt.time(23, 59, 59, 999999)
 KNOWN_KINDS = {"EQUITY", "FUTIDX", "FUTSTK", "OPTIDX", "OPTSTK", "FUTCOM", "OPTFUT", "FUTCUR", "OPTCUR", "INDEX"}
 
 
-def _calendar_and_limits(cfg: Any, limits: RiskLimits) -> tuple[SessionCalendar, RiskLimits, str]:
-    """The calendar and the limits as enforced for the configured market hours."""
-    mode = market_hours(cfg)
-    if mode == "always":
+def _enforced_limits(cfg: Any, limits: RiskLimits) -> RiskLimits:
+    """The limits as enforced for the configured market hours."""
+    if market_hours(cfg) == "always":
         # The synthetic market never closes: no cut-off or square-off by wall clock either.
-        limits = msgspec.structs.replace(limits, entry_cutoff_ist=END_OF_DAY, square_off_ist=END_OF_DAY,
-                                         segment_times={})
-        return AlwaysOpenCalendar(), limits, mode
-    return default_calendar(), limits, mode
+        return msgspec.structs.replace(limits, entry_cutoff_ist=END_OF_DAY, square_off_ist=END_OF_DAY,
+                                       segment_times={})
+    return limits
 
 
 class RiskActor(Actor):
@@ -93,8 +105,12 @@ class RiskActor(Actor):
         self.exit_seq = 0
         # At-least-once to execution, which dedups by intent id (in the ledger): exactly one order
         # per approved intent even if execution dies with our message in its socket buffer.
-        self.unacked: dict[str, tuple[SubmitOrder | SubmitGroup, float, int]] = {}
-        self.leg_groups: dict[str, str] = {}  # leg intent id -> its group's key in ``unacked``
+        # A group goes as one message under "group:<id>", acknowledged by any of its legs' events.
+        self.unacked: Unacked[SubmitOrder | SubmitGroup] = Unacked(RESEND_AFTER_S, MAX_RESENDS)
+        # Denials sent to execution for the audit, by intent id, until it says it recorded them:
+        # one sent while execution is being restarted would otherwise vanish with its old socket.
+        # No cap on tries: execution records each denial once (see on_order_denied there).
+        self.unacked_denials: Unacked[OrderDenied] = Unacked(RESEND_AFTER_S, None)
         self._deny_log = Throttle()
         # Positions to close after a kill-and-flatten, retried until flat (see _flatten_step).
         self.flatten: set[tuple[str, int, int]] = set()
@@ -116,8 +132,21 @@ class RiskActor(Actor):
         if self.limit_changes.changes:
             self.log.warning("risk_limits_changed_at_run_time", by=self.limit_changes.by,
                              changes=msgspec.json.encode(self.limit_changes.changes).decode())
-        self.calendar, limits, mode = _calendar_and_limits(cfg, base)
-        self.table = open_instruments(cfg, self.ctx.data_dir)
+        mode = market_hours(cfg)
+        limits = _enforced_limits(cfg, base)
+        # The exchange calendar with the config's and the data dir's overrides (None: always open).
+        self.calendar_source: CalendarSource | None = None
+        self.calendar: SessionCalendar = AlwaysOpenCalendar()
+        if mode == "exchange":
+            try:
+                self.calendar_source = CalendarSource(cfg.calendar, self.ctx.data_dir)
+            except CalendarError as exc:
+                raise ActorConfigError(f"the market calendar's overrides do not apply: {exc} (fix them with "
+                                       "`shikra calendar`, or in the config's [calendar] section)") from None
+            self.calendar = self.calendar_source.calendar
+        else:
+            remove_calendar_status(self.ctx.run_dir)
+        self.table = open_instruments(cfg.instruments.master, self.ctx.data_dir)
         cash = cfg.execution.starting_cash_paise
         status = trading.RiskStatus()
         positions: list[Position] = []
@@ -152,15 +181,14 @@ class RiskActor(Actor):
                 mark = pos.open_cost_paise // pos.net_qty_units
                 self.monitor.seed_position(pos.strategy, pos.segment, pos.security_id, "INTRADAY",
                                            pos.net_qty_units, pos.open_cost_paise, mark, now)
-        if mode == "exchange" and not self.calendar.covers(today_ist()):
-            self.log.error("calendar_has_no_data", date=today_ist().isoformat(),
-                           last=self.calendar.last_date.isoformat(),
-                           hint="upgrade exchange_calendars: every order is denied as MARKET_CLOSED until then")
+        self._calendar_day = -1  # the IST day the calendar's standing was last announced
+        self._announce_calendar(self.ctx.now_ns())
         self.log.info("risk_ready", market_hours=mode, state=status.state.value, cash_paise=cash,
                       positions=len(positions), open_orders=len(open_orders))
         self.ctx.every(1.0, self._on_clock)
         self.ctx.every(RESEND_AFTER_S / 2, self._resend_unacked)
         self.ctx.every(RECONCILE_INTERVAL_S, self._reconcile_with_ledger)
+        self.ctx.every(CALENDAR_REFRESH_S, self._refresh_calendar)
         self._reader: LedgerReader | None = None
 
     def _ensure_instrument(self, segment: Any, security_id: Any) -> None:
@@ -230,47 +258,40 @@ class RiskActor(Actor):
                 return
             approved.append(result[0])
         msg = msgspec.structs.replace(group, legs=approved, ts_approved_ns=now)
-        self.unacked[key] = (msg, time.monotonic(), 0)
-        for leg in approved:
-            self.leg_groups[leg.intent_id] = key
+        self.unacked.sent(key, msg, time.monotonic_ns(), parts=[leg.intent_id for leg in approved])
         self.ctx.send(EXECUTION, msg)
 
     def on_group_event(self, msg: GroupEvent) -> None:
-        self._ack_group(f"group:{msg.group_id}")
+        self.unacked.ack(f"group:{msg.group_id}")
         if msg.state is GroupState.REJECTED:  # refused by execution before any leg was sent
             for leg in msg.legs:
                 self.engine.release(leg.intent.intent_id)
 
-    def _ack_group(self, key: str) -> None:
-        entry = self.unacked.pop(key, None)
-        if entry is not None and isinstance(entry[0], SubmitGroup):
-            for leg in entry[0].legs:
-                self.leg_groups.pop(leg.intent_id, None)
-
     def _submit(self, order: OrderIntent, now: int) -> None:
         msg = SubmitOrder(order, now)
-        self.unacked[order.intent_id] = (msg, time.monotonic(), 0)
+        self.unacked.sent(order.intent_id, msg, time.monotonic_ns())
         self.ctx.send(EXECUTION, msg)
 
     def _resend_unacked(self) -> None:
-        cutoff = time.monotonic() - RESEND_AFTER_S
-        for intent_id, (msg, sent, tries) in list(self.unacked.items()):
-            if tries >= MAX_RESENDS:
-                if isinstance(msg, SubmitGroup):
-                    self._ack_group(intent_id)
-                else:
-                    del self.unacked[intent_id]
-                self.log.error("resend_abandoned", intent_id=intent_id, tries=tries)
-                continue
-            if sent < cutoff:
-                self.resent += 1
-                self.unacked[intent_id] = (msg, time.monotonic(), tries + 1)
-                self.log.warning("order_resent", intent_id=intent_id, reason="no acknowledgement from execution")
-                self.ctx.send(EXECUTION, msg)
+        now = time.monotonic_ns()
+        resend, abandoned = self.unacked.due(now)
+        for intent_id, _msg, tries in abandoned:
+            self.log.error("resend_abandoned", intent_id=intent_id, tries=tries)
+        for intent_id, msg, _tries in resend:
+            self.resent += 1
+            self.log.warning("order_resent", intent_id=intent_id, reason="no acknowledgement from execution")
+            self.ctx.send(EXECUTION, msg)
+        for _intent_id, denied, _tries in self.unacked_denials.due(now)[0]:
+            self.ctx.send(EXECUTION, denied)
 
     def _deny(self, intent: Any, denial: Denial, now: int) -> None:
         denied = to_order_denied(intent, denial, now, getattr(intent, "ts_init_ns", now))
         self.ctx.publish(topics.RISK_DENIED.encode(), denied)
+        if len(self.unacked_denials) >= MAX_UNACKED_DENIALS:  # execution gone for long: keep the newest
+            oldest = next(iter(self.unacked_denials))
+            self.unacked_denials.ack(oldest)
+            self.log.error("denial_not_recorded", intent_id=oldest, reason="execution did not acknowledge it")
+        self.unacked_denials.sent(denied.intent_id, denied, time.monotonic_ns())
         self.ctx.send(EXECUTION, denied)
         suppressed = self._deny_log.allow((denied.strategy, denied.reason_code))
         if suppressed is not None:
@@ -280,11 +301,12 @@ class RiskActor(Actor):
     def on_order_denied(self, msg: OrderDenied) -> None:
         """A denial routed back to us (co-located): nothing to do."""
 
+    def on_denial_recorded(self, msg: DenialRecorded) -> None:
+        self.unacked_denials.ack(msg.intent_id)
+
     # Post-trade ---------------------------------------------------------------------------------
     def on_order_event(self, msg: OrderEvent) -> None:
-        self.unacked.pop(msg.intent_id, None)  # execution has it in the ledger
-        if self.leg_groups and msg.intent_id in self.leg_groups:
-            self._ack_group(self.leg_groups[msg.intent_id])
+        self.unacked.ack(msg.intent_id)  # execution has it in the ledger (a leg: its whole group)
         if msg.state in TERMINAL_ORDER_STATES:
             self.products.pop(msg.client_order_id, None)  # its fills came before this event
         else:
@@ -368,7 +390,54 @@ class RiskActor(Actor):
             self.log.info("reconciled_with_ledger", corrections=fixed)
             self._flatten_step()
 
+    # The calendar --------------------------------------------------------------------------------
+    def _announce_calendar(self, now_ns: int) -> None:
+        """Once per IST day (and at start): a WARNING while the fallback is in use or the calendar
+        library's data ends within WARN_DAYS; the standing to the run dir and the bus."""
+        day = ist_day(now_ns)
+        if day == self._calendar_day or self.calendar_source is None:
+            return
+        self._calendar_day = day
+        status = self._publish_calendar(now_ns)
+        if status.fallback_in_use:
+            self.log.warning("calendar_fallback_in_use", calendar=status.calendar, data_end=status.data_end,
+                             hint="sessions are weekdays minus 26 Jan, 1 May, 15 Aug, 2 Oct, 25 Dec and the "
+                                  "configured holidays: add this year's holidays (`shikra calendar add-holiday`) "
+                                  "or upgrade exchange_calendars")
+        elif status.warning:
+            self.log.warning("calendar_data_ending", calendar=status.calendar, data_end=status.data_end,
+                             days_left=status.days_left,
+                             hint="after it the fallback trades weekdays minus 26 Jan, 1 May, 15 Aug, 2 Oct, "
+                                  "25 Dec and the configured holidays: add the coming year's holidays "
+                                  "(`shikra calendar add-holiday`) or upgrade exchange_calendars")
+
+    def _publish_calendar(self, now_ns: int) -> CalendarStatus:
+        status = calendar_status(self.calendar, now_ns)
+        self.ctx.publish(topics.CALENDAR_STATUS.encode(), status)
+        try:
+            write_calendar_status(self.ctx.run_dir, status)
+        except OSError as exc:
+            self.log.warning("calendar_status_not_written", error=str(exc))
+        return status
+
+    def _refresh_calendar(self) -> None:
+        """Take an edited overrides file (``shikra calendar``) without a restart; a damaged one is
+        refused with its reason and the calendar keeps what it had."""
+        if self.calendar_source is None:
+            return
+        try:
+            changed = self.calendar_source.refresh()
+        except CalendarError as exc:
+            self.log.error("calendar_overrides_refused", error=str(exc), hint="the calendar keeps its previous "
+                           "overrides; fix the file with `shikra calendar`")
+            changed = False
+        if changed:
+            self.engine.set_calendar(self.calendar)
+            self.log.warning("calendar_overrides_changed", path=str(self.calendar_source.path))
+        self._publish_calendar(self.ctx.now_ns())
+
     def _on_clock(self) -> None:
+        self._announce_calendar(self.ctx.now_ns())
         self._act(self.monitor.on_clock(time.time_ns()))
         self._flatten_step()
         self._write_usage()
@@ -458,7 +527,7 @@ class RiskActor(Actor):
             self._reply(msg.cmd_id, False, "NOT_SAVED", f"limits not changed: they could not be kept: {exc}")
             return
         self.limit_changes = kept
-        _calendar, limits, _mode = _calendar_and_limits(self.ctx.config, base)
+        limits = _enforced_limits(self.ctx.config, base)
         self.engine.set_limits(limits)
         self.monitor.set_limits(limits)
         self.log.warning("risk_limits_set", by=msg.by, changes=msgspec.json.encode(changes).decode())
@@ -468,8 +537,7 @@ class RiskActor(Actor):
         """Cancel the open orders, then close each position at market once nothing works on it."""
         now = time.time_ns()
         self.ctx.send(EXECUTION, CancelAllOrders(f"squareoff-{msg.cmd_id}", msg.by, now, msg.strategy))
-        keys = [key for key, units in self.engine.positions().items()
-                if units and (not msg.strategy or key[0] == msg.strategy)]
+        keys = [key for key in self.engine.exposed() if not msg.strategy or key[0] == msg.strategy]
         self.flatten.update(keys)
         self.log.warning("square_off_all", by=msg.by, strategy=msg.strategy or "*", positions=len(keys))
         self._flatten_step()
@@ -525,7 +593,8 @@ class RiskActor(Actor):
             self._set_status(result)
         self.ctx.send(EXECUTION, CancelAllOrders(f"halt-{now}", by, now))
         if flatten:
-            self.flatten.update(key for key, units in self.engine.positions().items() if units)
+            # Orders in flight count too: one approved before the halt may fill after it.
+            self.flatten.update(self.engine.exposed())
             self._flatten_step()
 
     def _flatten_step(self) -> None:

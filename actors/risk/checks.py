@@ -37,8 +37,10 @@ from typing import Literal
 import msgspec
 
 from actors.risk.limits import ResolvedLimits, RiskLimits, limits_key, resolve, segment_times
-from actors.risk.sessions import IST_OFFSET_NS, SessionCalendar, TradingDay, default_calendar, ist_date, time_of_day_ns
 from actors.risk.state import ADMISSION, Admission, RiskStatus
+from engine.model.calendar import SessionCalendar, TradingDay, default_calendar
+from engine.model.ist import IST_OFFSET_NS, NS_PER_S, ist_date, time_of_day_ns
+from engine.rate_window import RateWindow
 from ipc.messages import (
     ORDER_TYPES,
     PRICED_ORDER_TYPES,
@@ -57,7 +59,6 @@ from ipc.messages import (
 )
 from ipc.segments import Segment, instrument_label, segment_label
 
-NS_PER_S = 1_000_000_000
 BPS = 10_000
 
 
@@ -115,7 +116,7 @@ class InstrumentLimits(msgspec.Struct, frozen=True):
     """What risk needs to know about one instrument (adapt from the instrument master).
 
     ``freeze_qty_units`` is the largest quantity one exchange order may carry (0: no limit).
-    ``expiry_ist_day`` is the expiry date as days since 1970-01-01 (``sessions.ist_day_number``),
+    ``expiry_ist_day`` is the expiry date as days since 1970-01-01 (``engine.model.ist.ist_day_number``),
     0 for none; the instrument trades up to and including that day. ``kind`` INDEX never trades.
     """
 
@@ -379,10 +380,7 @@ def check_session(
     d = ist_date(now_ns)
     seg = segment_label(segment)
     if bounds is None:
-        why = "not a trading day" if calendar.covers(d) else (
-            f"no calendar data (the {calendar.exchange} calendar covers {calendar.first_date} to {calendar.last_date})"
-        )
-        return Denial(DenyReason.MARKET_CLOSED, f"{seg} is closed on {d}: {why}")
+        return Denial(DenyReason.MARKET_CLOSED, f"{seg} is closed on {d}: {calendar.closed_reason(d, segment)}")
     return Denial(
         DenyReason.MARKET_CLOSED,
         f"{seg} is closed at {_ist(now_ns)}; session is {_ist(bounds[0])} to {_ist(bounds[1])}",
@@ -699,7 +697,7 @@ class RiskEngine:
         self._slots: dict[tuple[str, int, int], _Slot] = {}
         self._open: dict[str, _Open] = {}
         self._seen = RecentIds()
-        self._window: collections.deque[int] = collections.deque(maxlen=limits.max_orders_per_second)
+        self._rate = RateWindow(((NS_PER_S, limits.max_orders_per_second),))  # orders in the last second
         self._day: TradingDay | None = None
         self._day_start_ns = 0
         self._day_end_ns = 0
@@ -716,11 +714,15 @@ class RiskEngine:
     def set_limits(self, limits: RiskLimits) -> None:
         """Replace the limits; usage state is kept, per-slot limits re-resolved."""
         self.limits = limits
-        if self._window.maxlen != limits.max_orders_per_second:
-            self._window = collections.deque(self._window, maxlen=limits.max_orders_per_second)
+        self._rate.set_limits(((NS_PER_S, limits.max_orders_per_second),))
         for (strategy, seg, sid), slot in self._slots.items():
             slot.limits = resolve(limits, strategy, limits_key(seg, sid))
         self._day_end_ns = 0  # recompute cut-offs at the next call
+
+    def set_calendar(self, calendar: SessionCalendar) -> None:
+        """Take a changed calendar (overrides edited at run time): today is looked up again."""
+        self.calendar = calendar
+        self._day_end_ns = 0
 
     def set_status(self, status: RiskStatus) -> None:
         self.status = status
@@ -862,11 +864,7 @@ class RiskEngine:
             return d
 
         n = slice_count(qty, inst)
-        window = self._window
-        horizon = now_ns - NS_PER_S
-        while window and window[0] <= horizon:
-            window.popleft()
-        d = check_rate_second(len(window), n, self.limits.max_orders_per_second)
+        d = check_rate_second(self._rate.count(now_ns), n, self.limits.max_orders_per_second)
         if d is not None:
             return d
         d = check_rate_day(self.orders_today, n, self.limits.max_orders_per_day)
@@ -1016,13 +1014,12 @@ class RiskEngine:
         orders = self.slice(intent)
         self._seen.add(intent.intent_id)
         if self.venue_slices:
-            for _ in orders:
-                self._window.append(now_ns)
-                self.orders_today += 1
+            self._rate.record(now_ns, len(orders))
+            self.orders_today += len(orders)
             orders = [intent]
         for order in orders:
             if not self.venue_slices:
-                self._window.append(now_ns)
+                self._rate.record(now_ns)
                 self.orders_today += 1
             self._seen.add(order.intent_id)
             self._add_open(order.intent_id, slot, side, order.qty_units, ref, opening)
@@ -1079,7 +1076,7 @@ class RiskEngine:
         remaining = 0 if terminal else max(event.qty_units - event.filled_qty_units, 0)
         o = self._open.get(key)
         if o is None:
-            if terminal or event.side not in _SIDES:
+            if terminal or event.side not in SIDES:
                 return
             slot = self._slot(event.strategy, event.segment, event.security_id)
             ref = event.price_paise or event.trigger_price_paise or slot.book.mark_paise
@@ -1142,13 +1139,18 @@ class RiskEngine:
         """Net units per (strategy, segment, security_id), as risk counts them."""
         return {key: slot.position_units for key, slot in self._slots.items()}
 
+    def exposed(self) -> list[tuple[str, int, int]]:
+        """Every (strategy, segment, security_id) with a position or an approved order not yet
+        terminal: what a flatten must watch (an order in flight can still open a position)."""
+        return [key for key, slot in self._slots.items()
+                if slot.position_units or slot.pending_buy_units or slot.pending_sell_units]
+
     def position_units(self, strategy: str, segment: int, security_id: int) -> int:
         slot = self._slots.get((strategy, segment, security_id))
         return slot.position_units if slot is not None else 0
 
     def orders_in_last_second(self, now_ns: int) -> int:
-        horizon = now_ns - NS_PER_S
-        return sum(1 for t in self._window if t > horizon)
+        return self._rate.count(now_ns)
 
 
 __all__ = [

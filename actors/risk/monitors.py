@@ -36,7 +36,8 @@ import numpy as np
 from numba import njit
 
 from actors.risk.limits import ResolvedLimits, RiskLimits, limits_key, resolve, segment_times
-from actors.risk.sessions import SessionCalendar, default_calendar, ist_day, time_of_day_ns
+from engine.model.calendar import SessionCalendar, default_calendar
+from engine.model.ist import ist_day, time_of_day_ns
 from ipc.messages import SIDES, Fill, OrderIntent, RiskAction
 from ipc.segments import instrument_label, segment_label
 

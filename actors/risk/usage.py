@@ -3,10 +3,11 @@ once a second (atomically) and served by the control API (``shikra risk show``).
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import msgspec
+
+from engine.files import replace_file
 
 USAGE_NAME = "risk_usage.json"
 
@@ -34,9 +35,7 @@ class RiskUsage(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def write_usage(run_dir: Path, usage: RiskUsage) -> None:
-    tmp = run_dir / f".{USAGE_NAME}.{os.getpid()}"
-    tmp.write_bytes(msgspec.json.encode(usage))
-    os.replace(tmp, run_dir / USAGE_NAME)
+    replace_file(run_dir / USAGE_NAME, msgspec.json.encode(usage), durable=False)
 
 
 def read_usage(run_dir: Path) -> RiskUsage | None:

@@ -15,12 +15,13 @@ from actors.strategy.api import (DEFAULT_GROUP_TIMEOUT_MS, BadParams, GroupLegOr
                                  parse_params)
 from actors.strategy.registry import UnknownStrategy, resolve
 from actors.strategy.runtime import RuntimeFileError, StrategyOverride, load_overrides, save_overrides
-from engine.instruments import InstrumentTable
-from engine.config import market_hours
 from engine.ledger import LedgerError, LedgerReader, ledger_dir
 from engine.logs import Throttle
-from engine.market import UnknownInstrument, open_instruments, resolve_instrument
+from engine.model.calendar import market_hours
+from engine.model.instruments import InstrumentTable
+from engine.model.lookup import UnknownInstrument, open_instruments, resolve_instrument
 from ipc import topics
+from ipc.resend import Unacked
 from ipc.messages import (
     Bar,
     BookUpdate,
@@ -178,10 +179,9 @@ class StrategyActor(Actor):
         self.table: InstrumentTable | None = None
         # At-least-once to risk (risk and execution dedup by intent id): an intent lost in a dying
         # risk process is sent again until its order or its denial is seen.
-        self.unacked: dict[str, tuple[OrderIntent, float, int]] = {}
+        self.unacked: Unacked[OrderIntent] = Unacked(RESEND_AFTER_S, MAX_RESENDS)
         # Groups likewise, as one unit: acknowledged by any event of one of their legs.
-        self.unacked_groups: dict[str, tuple[SubmitGroup, float, int]] = {}
-        self.leg_groups: dict[str, str] = {}  # leg intent id -> group id, while unacknowledged
+        self.unacked_groups: Unacked[SubmitGroup] = Unacked(RESEND_AFTER_S, MAX_RESENDS)
         self._deny_log = Throttle()
         self.feed_keys: dict[tuple[int, int], None] = {}  # instruments strategies asked the feed for
         # Only the live Dhan feed subscribes on request (the synthetic market and a replay carry
@@ -204,7 +204,7 @@ class StrategyActor(Actor):
         bars.warmup()
         cfg = self.ctx.config.strategy
         self._live_feed = self.ctx.config.feed.source == "dhan" and FEED in self.ctx.config.engine.actors
-        self.table = open_instruments(self.ctx.config, self.ctx.data_dir)
+        self.table = open_instruments(self.ctx.config.instruments.master, self.ctx.data_dir)
         for inst_cfg in cfg.instances:
             if inst_cfg.name in self.configured:
                 raise ActorConfigError(f"strategy.instances: name '{inst_cfg.name}' is used twice")
@@ -248,7 +248,7 @@ class StrategyActor(Actor):
         from actors.feed.capture import CaptureError, CaptureReader
         from actors.feed.decode import FrameDecoder
         from actors.strategy.bars import BarBuilder
-        from engine.instruments import tick_sizes
+        from engine.model.instruments import tick_sizes
 
         path = Path(path_text).expanduser()
         try:
@@ -418,28 +418,16 @@ class StrategyActor(Actor):
 
     def send_intent(self, intent: OrderIntent) -> None:
         # hot path
-        self.unacked[intent.intent_id] = (intent, time.monotonic(), 0)
+        self.unacked.sent(intent.intent_id, intent, time.monotonic_ns())
         self.ctx.send(RISK, intent, topics.strategy_topic(topics.INTENT, intent.strategy))
 
     def send_group(self, group: SubmitGroup) -> None:
-        self.unacked_groups[group.group_id] = (group, time.monotonic(), 0)
-        for leg in group.legs:
-            self.leg_groups[leg.intent_id] = group.group_id
+        legs = [leg.intent_id for leg in group.legs]
+        self.unacked_groups.sent(group.group_id, group, time.monotonic_ns(), parts=legs)
         self.ctx.send(RISK, group, topics.strategy_topic(topics.INTENT, group.strategy))
 
-    def _ack_leg(self, intent_id: str) -> None:
-        group_id = self.leg_groups.get(intent_id)
-        if group_id is not None:
-            self._ack_group(group_id)
-
-    def _ack_group(self, group_id: str) -> None:
-        entry = self.unacked_groups.pop(group_id, None)
-        if entry is not None:
-            for leg in entry[0].legs:
-                self.leg_groups.pop(leg.intent_id, None)
-
     def on_group_event(self, msg: GroupEvent) -> None:
-        self._ack_group(msg.group_id)
+        self.unacked_groups.ack(msg.group_id)
         if msg.state is not GroupState.REJECTED:
             return  # legs that were sent report through their own order events
         strategy = self.strategies.get(msg.strategy)
@@ -453,24 +441,17 @@ class StrategyActor(Actor):
                                            f"GROUP_{msg.reason_code}", msg.detail, msg.ts_event_ns))
 
     def _resend_unacked(self) -> None:
-        for group_id, (group, sent, tries) in list(self.unacked_groups.items()):
-            if tries >= MAX_RESENDS:
-                self._ack_group(group_id)
-                self.log.error("resend_abandoned", group_id=group_id, tries=tries)
-            elif sent < time.monotonic() - RESEND_AFTER_S:
-                self.unacked_groups[group_id] = (group, time.monotonic(), tries + 1)
-                self.log.warning("group_resent", group_id=group_id, reason="no leg event or denial seen")
-                self.ctx.send(RISK, group, topics.strategy_topic(topics.INTENT, group.strategy))
-        cutoff = time.monotonic() - RESEND_AFTER_S
-        for intent_id, (intent, sent, tries) in list(self.unacked.items()):
-            if tries >= MAX_RESENDS:
-                del self.unacked[intent_id]
-                self.log.error("resend_abandoned", intent_id=intent_id, tries=tries)
-                continue
-            if sent < cutoff:
-                self.unacked[intent_id] = (intent, time.monotonic(), tries + 1)
-                self.log.warning("intent_resent", intent_id=intent_id, reason="no order or denial seen")
-                self.ctx.send(RISK, intent, topics.strategy_topic(topics.INTENT, intent.strategy))
+        now = time.monotonic_ns()
+        kinds: tuple[tuple[Unacked[Any], str, str, str], ...] = (
+            (self.unacked_groups, "group_resent", "group_id", "no leg event or denial seen"),
+            (self.unacked, "intent_resent", "intent_id", "no order or denial seen"))
+        for unacked, event, id_field, why in kinds:
+            resend, abandoned = unacked.due(now)
+            for key, _msg, tries in abandoned:
+                self.log.error("resend_abandoned", **{id_field: key}, tries=tries)
+            for key, msg, _tries in resend:
+                self.log.warning(event, **{id_field: key}, reason=why)
+                self.ctx.send(RISK, msg, topics.strategy_topic(topics.INTENT, msg.strategy))
 
     def add_bar_subscription(self, name: str, instrument: InstrumentRef, timeframe_s: int) -> None:
         from actors.strategy.bars import BarBuilder
@@ -590,10 +571,8 @@ class StrategyActor(Actor):
             self.save_state(name)
             self.stopped[name] = self._deactivate(name)
             # Intents not yet acknowledged are not sent again: a stopped strategy places nothing.
-            for intent_id in [i for i, (intent, _t, _n) in self.unacked.items() if intent.strategy == name]:
-                del self.unacked[intent_id]
-            for group_id in [g for g, (group, _t, _n) in self.unacked_groups.items() if group.strategy == name]:
-                self._ack_group(group_id)
+            self.unacked.drop_where(lambda intent: intent.strategy == name)
+            self.unacked_groups.drop_where(lambda group: group.strategy == name)
             now = time.time_ns()
             self.ctx.send(EXECUTION, CancelAllOrders(f"stop-{name}-{msg.cmd_id}", f"stop:{msg.by}", now, name))
             self.log.warning("strategy_stopped_by_operator", strategy=name, by=msg.by)
@@ -704,9 +683,8 @@ class StrategyActor(Actor):
 
     # Order flow ---------------------------------------------------------------------------------
     def on_order_event(self, msg: OrderEvent) -> None:
-        self.unacked.pop(msg.intent_id, None)
-        if self.leg_groups:
-            self._ack_leg(msg.intent_id)
+        self.unacked.ack(msg.intent_id)
+        self.unacked_groups.ack(msg.intent_id)  # a leg's event acknowledges its group
         strategy = self.strategies.get(msg.strategy)
         if strategy is not None:
             strategy.on_order(msg)
@@ -714,9 +692,8 @@ class StrategyActor(Actor):
     def on_order_denied(self, msg: OrderDenied) -> None:
         # DUPLICATE_INTENT answers a re-send risk already had: the order event will follow.
         if msg.reason_code != "DUPLICATE_INTENT":
-            self.unacked.pop(msg.intent_id, None)
-            if self.leg_groups:
-                self._ack_leg(msg.intent_id)
+            self.unacked.ack(msg.intent_id)
+            self.unacked_groups.ack(msg.intent_id)
             suppressed = self._deny_log.allow((msg.strategy, msg.reason_code))
             if suppressed is not None:
                 self.log.info("intent_denied", strategy=msg.strategy, intent_id=msg.intent_id,

@@ -26,7 +26,7 @@ from ipc.messages import (Bar, BookUpdate, Fill, GroupStructure, OrderDenied, Or
                           Side, Tick, Validity)
 
 if TYPE_CHECKING:
-    from engine.instruments import InstrumentTable
+    from engine.model.instruments import InstrumentTable
     from engine.logs import Log
 
 

@@ -18,7 +18,7 @@ from typing import Any, Final
 import msgspec
 
 from actors.strategy.bars import SessionHours
-from engine.money import price_to_paise
+from engine.model.money import price_to_paise
 from ipc.messages import Bar
 from ipc.segments import instrument_label, segment_label
 

@@ -44,7 +44,7 @@ from numba import njit
 from numba.core import types
 from numba.extending import intrinsic
 
-from engine.money import prices_to_paise_array
+from engine.model.money import prices_to_paise_array
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]

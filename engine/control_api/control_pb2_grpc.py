@@ -1591,7 +1591,7 @@ class JournalServiceStub:
     ---------------------------------------------------------------------------------------------
 
     Round-trip trades built from the ledger's fills (FIFO per strategy and instrument) and the
-    figures a trader reviews. Definitions: engine/journal.py.
+    figures a trader reviews. Definitions: engine/model/journal.py.
     """
 
     def __init__(self, channel):
@@ -1613,7 +1613,7 @@ class JournalServiceServicer:
     ---------------------------------------------------------------------------------------------
 
     Round-trip trades built from the ledger's fills (FIFO per strategy and instrument) and the
-    figures a trader reviews. Definitions: engine/journal.py.
+    figures a trader reviews. Definitions: engine/model/journal.py.
     """
 
     def GetJournal(self, request, context):
@@ -1645,7 +1645,7 @@ class JournalService:
     ---------------------------------------------------------------------------------------------
 
     Round-trip trades built from the ledger's fills (FIFO per strategy and instrument) and the
-    figures a trader reviews. Definitions: engine/journal.py.
+    figures a trader reviews. Definitions: engine/model/journal.py.
     """
 
     @staticmethod

@@ -28,8 +28,8 @@ from engine.ledger.records import (
     event_kind,
     event_time_ns,
 )
-from engine.money import format_paise
 from engine.ledger.store import LedgerReader
+from engine.model.money import format_paise
 from ipc.messages import Fill, OrderEvent
 from ipc.segments import instrument_label, segment_label
 

@@ -14,7 +14,7 @@ from typing import Callable
 import msgspec
 import zmq
 
-from engine.status import DaemonStatus, read_status
+from engine.status_file import DaemonStatus, read_status
 from ipc import codec
 from ipc.messages import Message
 from ipc.transport import Endpoints

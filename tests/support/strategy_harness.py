@@ -22,12 +22,12 @@ from typing import Any
 
 import msgspec
 
-from actors.risk.sessions import ist_ns
+from engine.model.ist import ist_ns
 from actors.strategy.api import InstrumentRef, Strategy, StrategyState, parse_params
 from actors.strategy.bars import BarBuilder
-from engine.instruments import InstrumentTable, load_instruments
-from engine.market import resolve_instrument
-from engine.sample_master import BUNDLED_PATH
+from engine.model.instruments import InstrumentTable, load_instruments
+from engine.model.lookup import resolve_instrument
+from engine.model.sample_master import BUNDLED_PATH
 from ipc.messages import (
     Bar,
     BookUpdate,

@@ -15,10 +15,10 @@ from typing import Any, Final, Literal, Self
 
 import msgspec
 
-# Re-exported: the IST arithmetic lives in one place, actors.risk.sessions.
-from actors.risk.sessions import NS_PER_S, ist_date, ist_day, ist_time_of_day_ns, time_of_day_ns
 from actors.strategy.api import InstrumentRef, StrategyContext
-from engine.instruments import Instrument, InstrumentTable, StrikeError
+from engine.model.instruments import Instrument, InstrumentTable, StrikeError
+# Re-exported: the IST arithmetic lives in one place, engine.model.ist.
+from engine.model.ist import NS_PER_S, ist_date, ist_day, ist_time_of_day_ns, time_of_day_ns
 from ipc.messages import OrderEvent, OrderState, Side
 
 __all__ = [

@@ -60,12 +60,12 @@ from actors.risk.actor import RiskActor
 from actors.strategy.actor import StrategyActor
 from actors.strategy.api import BadParams, parse_params
 from actors.strategy.registry import UnknownStrategy, resolve
-from engine.backtest_charts import write_line_chart
-from engine.backtest_ids import NormalisedIds, StructTape
+from engine.backtest.charts import write_line_chart
+from engine.backtest.ids import NormalisedIds, StructTape
 from engine.config import Config, StrategyInstanceConfig, SyntheticFeedConfig
-from engine.journal import Journal, Trade, build_journal, ist_day_label
 from engine.ledger import format_rupees, write_trades_csv
-from engine.market import UnknownInstrument, open_instruments, resolve_instrument
+from engine.model.journal import Journal, Trade, build_journal, ist_day_label
+from engine.model.lookup import UnknownInstrument, open_instruments, resolve_instrument
 from ipc import topics
 from ipc.messages import Fill, OrderDenied, OrderEvent, Quote, Tick
 
@@ -365,7 +365,7 @@ def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str |
     execution = type("_BoundExecution", (_CountingExecution,), {"watch": watch})
     try:
         try:
-            resolve_instrument(open_instruments(cfg, data), spec.instrument)
+            resolve_instrument(open_instruments(cfg.instruments.master, data), spec.instrument)
         except UnknownInstrument as exc:
             raise BacktestError(BacktestErrorCode.UNKNOWN_INSTRUMENT, f"--instrument: {exc}") from None
         host = _BacktestHost("backtest", [(PROBE, probe), ("feed", feed), ("book", BookActor),
@@ -517,7 +517,7 @@ def write_synthetic_capture(path: str | Path, packets: int, data_dir: str | Path
 
     synth = SyntheticFeedConfig(seed=seed, rate_per_s=rate_per_s, underlyings=list(underlyings), stocks=list(stocks))
     cfg = msgspec.structs.replace(Config(), feed=msgspec.structs.replace(Config().feed, synthetic=synth))
-    table = open_instruments(cfg, Path(data_dir))
+    table = open_instruments(cfg.instruments.master, Path(data_dir))
     start_day = ist_day_label(start_ns)
     mix = {"quote_share": 0.0, "ticker_share": 0.0, "oi_share": 0.0} if full_packets_only else {}
     market = SyntheticMarket(synthetic_instruments(table, synth, dt.date.fromisoformat(start_day)),

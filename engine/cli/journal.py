@@ -1,7 +1,8 @@
-"""Local ledger commands: ``shikra journal --local [--json]`` and ``shikra export trades|entries --out FILE``.
+"""Round-trip trades and their figures, and the ledger as CSV: ``shikra journal [--strategy S]
+[--trades] [--local]`` and ``shikra export trades|entries --out FILE``.
 
-Both read the ledger of the data directory read-only (an LMDB reader: safe while the daemon
-runs, and without it). Hooked into ``engine.cli`` with ``add_commands(sub, common)``.
+``journal`` asks the control API unless ``--local``; ``journal --local`` and ``export`` read the
+data directory's ledger read-only (an LMDB reader: safe while the daemon runs, and without it).
 """
 
 from __future__ import annotations
@@ -12,27 +13,70 @@ from typing import Any
 
 import msgspec
 
-from engine.journal import Journal, Stats, build_journal, iter_fills
+from engine.cli.common import EXIT_ERROR, EXIT_OK, Client, clock, emit, local_paths, run, rupees, table
+from engine.control_api import control_pb2 as pb
+from engine.ledger import LedgerError, LedgerReader, ledger_dir
 from engine.ledger.export import export_entries, export_trades, format_rupees
-
-EXIT_OK = 0
-EXIT_ERROR = 1
+from engine.model.journal import Journal, Stats, build_journal, iter_fills
 
 
-def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
-    """Add ``export`` to the ``shikra`` sub-command parser (``journal`` is in cli_remote: the API by
-    default, ``--local`` runs :func:`cmd_journal` here)."""
+def add_commands(sub: Any, common: argparse.ArgumentParser, client: argparse.ArgumentParser) -> None:
+    p = sub.add_parser("journal", parents=[client],
+                       help="round-trip trades and their figures (win rate, P&L, drawdown, per strategy and day)")
+    p.add_argument("--strategy", help="only this strategy")
+    p.add_argument("--trades", action="store_true", help="also list every round trip")
+    p.add_argument("--local", action="store_true", help="read the data directory's ledger instead of the API "
+                                                        "(works with the daemon stopped; no token)")
+    p.set_defaults(fn=cmd_journal)
+
     p = sub.add_parser("export", parents=[common], help="write ledger trades or entries as CSV")
     p.add_argument("what", choices=["trades", "entries"], help="trades: one row per fill; entries: every event")
     p.add_argument("--out", required=True, help="CSV file to write")
     p.set_defaults(fn=cmd_export)
 
 
-def _open_reader(args: argparse.Namespace) -> Any:
-    from engine.cli import _paths  # the CLI's own config / data-dir resolution
-    from engine.ledger import LedgerError, LedgerReader, ledger_dir
+def cmd_journal(args: argparse.Namespace) -> int:
+    return _journal_local(args) if args.local else _journal_remote(args)
 
-    data_dir, _run_dir = _paths(args)
+
+def _journal_remote(args: argparse.Namespace) -> int:
+    def pf(s: Any) -> str:
+        return f"{s.profit_factor_ppm / 1e6:.2f}" if s.has_profit_factor else "-"
+
+    def rows(stats: Any) -> list[list[Any]]:
+        return [[k, s.trades, f"{s.win_rate_ppm / 1e4:.1f}", rupees(s.gross_pnl_paise), rupees(s.charges_paise),
+                 rupees(s.net_pnl_paise), rupees(s.avg_win_paise), rupees(s.avg_loss_paise), pf(s),
+                 rupees(s.expectancy_paise), rupees(s.max_drawdown_paise)] for k, s in stats]
+
+    heads = ["", "TRADES", "WIN %", "GROSS", "CHARGES", "NET", "AVG WIN", "AVG LOSS", "PF", "EXPECT.", "MAX DD"]
+    right = frozenset(range(1, 11))
+
+    def human(r: Any) -> str:
+        if not r.overall.trades:
+            return f"no closed trades in {r.fills} fills" + (f", {r.open_lots} open lots" if r.open_lots else "")
+        out = [table(heads, rows([("all", r.overall)]), right), "",
+               "By strategy", table(heads, rows(sorted(r.by_strategy.items())), right), "",
+               "By day (IST)", table(heads, rows(sorted(r.by_day.items())), right)]
+        if r.trades:
+            out += ["", "Trades", table(
+                ["STRATEGY", "INSTRUMENT", "DIR", "QTY", "ENTRY", "EXIT", "CHARGES", "NET", "CLOSED"],
+                [[t.strategy, t.instrument, t.direction, t.qty_units, rupees(t.entry_value_paise),
+                  rupees(t.exit_value_paise), rupees(t.charges_paise), rupees(t.net_pnl_paise), clock(t.ts_exit_ns)]
+                 for t in r.trades], frozenset({3, 4, 5, 6, 7}))]
+        if r.open_lots:
+            out.append(f"{r.open_lots} lots still open (not counted as trades)")
+        return "\n".join(out)
+
+    def body(c: Client) -> int:
+        emit(args, c(c.journal.GetJournal, pb.GetJournalRequest(strategy=args.strategy or "",
+                                                                include_trades=args.trades)), human)
+        return EXIT_OK
+
+    return run(args, body)
+
+
+def _open_reader(args: argparse.Namespace) -> Any:
+    _cfg, data_dir, _run_dir = local_paths(args)
     try:
         return LedgerReader.open(ledger_dir(data_dir))
     except LedgerError as exc:
@@ -40,7 +84,7 @@ def _open_reader(args: argparse.Namespace) -> Any:
         return None
 
 
-def cmd_journal(args: argparse.Namespace) -> int:
+def _journal_local(args: argparse.Namespace) -> int:
     reader = _open_reader(args)
     if reader is None:
         return EXIT_ERROR

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import msgspec
 
-from engine.config import STOP_ORDER, Config
+from actors.registry import STOP_ORDER
+from engine.config import Config
 
 HOTPATH = "hotpath"
 

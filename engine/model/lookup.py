@@ -4,12 +4,10 @@ sample regenerated for today, the cache warmed), then opened by every actor that
 from __future__ import annotations
 
 import datetime as dt
-import os
 from pathlib import Path
 
-from engine.config import Config
-from engine.instruments import Instrument, InstrumentTable, load_instruments
-from engine.sample_master import write_sample_master
+from engine.model.instruments import Instrument, InstrumentTable, load_instruments
+from engine.model.sample_master import write_sample_master
 from ipc.segments import InstrumentId
 
 IST = dt.timezone(dt.timedelta(hours=5, minutes=30))
@@ -27,27 +25,25 @@ def instruments_dir(data_dir: Path) -> Path:
     return data_dir / "instruments"
 
 
-def master_path(cfg: Config, data_dir: Path, today: dt.date | None = None) -> Path:
-    if cfg.instruments.master == "sample":
+def master_path(master: str, data_dir: Path, today: dt.date | None = None) -> Path:
+    """``master`` is the config's ``[instruments] master``: "sample" or a Dhan CSV's path."""
+    if master == "sample":
         day = today or today_ist()
         return instruments_dir(data_dir) / f"sample-master-{day.isoformat()}.csv"
-    return Path(cfg.instruments.master).expanduser()
+    return Path(master).expanduser()
 
 
-def prepare_instruments(cfg: Config, data_dir: Path, today: dt.date | None = None) -> InstrumentTable:
+def prepare_instruments(master: str, data_dir: Path, today: dt.date | None = None) -> InstrumentTable:
     """Make sure the master exists (sample: written atomically for today) and its cache is warm."""
-    path = master_path(cfg, data_dir, today)
-    if cfg.instruments.master == "sample" and not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}")
-        write_sample_master(tmp, today or today_ist())
-        os.replace(tmp, path)
+    path = master_path(master, data_dir, today)
+    if master == "sample" and not path.exists():
+        write_sample_master(path, today or today_ist())  # atomic, parents created
     return load_instruments(path, cache_dir=instruments_dir(data_dir))
 
 
-def open_instruments(cfg: Config, data_dir: Path) -> InstrumentTable:
+def open_instruments(master: str, data_dir: Path) -> InstrumentTable:
     """Open the master the supervisor prepared (a cache hit); prepares it when run standalone."""
-    return prepare_instruments(cfg, data_dir)
+    return prepare_instruments(master, data_dir)
 
 
 def resolve_instrument(table: InstrumentTable, text: str) -> Instrument:

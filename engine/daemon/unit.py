@@ -1,7 +1,8 @@
-"""Entry point of an actor process: ``python -m actors.main --unit NAME --run-dir DIR ...``.
+"""Entry point of a unit process: ``python -m engine.daemon.unit --unit NAME --run-dir DIR ...``.
 
 The supervisor writes the effective config to ``<run_dir>/config.json`` (no secrets in it) and
-starts one of these per unit.
+starts one of these per unit; it hosts the unit's actors in an :class:`actors.host.ActorHost`.
+It lives in the daemon, not in ``actors/``, because it reads the assembled config and the topology.
 """
 
 from __future__ import annotations
@@ -10,14 +11,16 @@ import argparse
 import sys
 from pathlib import Path
 
+from actors.base import EXIT_CONFIG
 from actors.host import ActorHost
 from actors.registry import UnknownActor, resolve
-from engine.config import EXIT_CONFIG, from_json
+from engine.config import from_json
+from engine.daemon.topology import plan_units
 from engine.logs import get_logger, setup_logging
-from engine.topology import plan_units
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="actors.main")
+    parser = argparse.ArgumentParser(prog="engine.daemon.unit")
     parser.add_argument("--unit", required=True)
     parser.add_argument("--run-dir", required=True, type=Path)
     parser.add_argument("--data-dir", required=True, type=Path)

@@ -1,6 +1,6 @@
 """The supervisor: ``shikra run``.
 
-Spawns one OS process per unit (see ``engine.topology``), waits until every actor reports ready,
+Spawns one OS process per unit (see ``engine.daemon.topology``), waits until every actor reports ready,
 tells systemd, watches heartbeats, restarts a dead or hung unit with exponential backoff, engages
 the kill switch on a restart storm, and on SIGTERM/SIGINT stops units in DESIGN.md's order.
 
@@ -9,7 +9,6 @@ Structured concurrency (trio): every task and child process has an owner that wa
 
 from __future__ import annotations
 
-import collections
 import os
 import signal
 import subprocess
@@ -22,19 +21,21 @@ import msgspec
 import trio
 import zmq
 
-from engine import systemd
+from actors.base import EXIT_CONFIG
+from engine.backoff import backoff_s
+from engine.config import Config, RestartConfig, to_json
+from engine.daemon import systemd
+from engine.daemon.lock import DataDirLock
+from engine.daemon.topology import Unit, plan_units, stop_rank
 from engine.files import replace_file
-from engine.config import EXIT_CONFIG, Config, to_json
-from engine.lock import DataDirLock
+from engine.rate_window import RateWindow
 from engine.logs import get_logger
-from engine.status import ActorStatus, DaemonStatus, KillSwitchStatus, write_status
-from engine.topology import Unit, plan_units, stop_rank
+from engine.status_file import KILL_SWITCH_FILE, ActorStatus, DaemonStatus, KillSwitchStatus, write_status
 from ipc import codec, topics
 from ipc.messages import EngageKillSwitch, Heartbeat, Ping, ReleaseKillSwitch, Reply, StopActor
 from ipc.transport import Endpoints, Inbox, Outbox, StreamPublisher
 
 SUPERVISOR = "supervisor"
-KILL_SWITCH_FILE = "kill_switch.json"
 
 log = get_logger("supervisor")
 
@@ -49,13 +50,14 @@ class _ActorSeen(msgspec.Struct):
 
 
 class _UnitState:
-    def __init__(self, unit: Unit) -> None:
+    def __init__(self, unit: Unit, restart: RestartConfig) -> None:
         self.unit = unit
         self.process: trio.Process | None = None
         self.started_ns = 0
         self.started_mono = 0.0
         self.restarts = 0
-        self.restart_times: collections.deque[float] = collections.deque()
+        # Restarts in the storm window (monotonic ns); a window of 0 s or less keeps only now.
+        self.recent_restarts = RateWindow(((max(1, int(restart.window_s * 1e9)), restart.max_restarts),))
         self.seen: dict[str, _ActorSeen] = {name: _ActorSeen() for name in unit.actors}
         self.ready = trio.Event()
         self.state = "starting"
@@ -77,7 +79,7 @@ class Supervisor:
         self.data_dir = data_dir
         self.run_dir = run_dir
         self.config_source = config_source
-        self.units = [_UnitState(u) for u in plan_units(cfg)]
+        self.units = [_UnitState(u, cfg.engine.restart) for u in plan_units(cfg)]
         self.by_actor = {name: us for us in self.units for name in us.unit.actors}
         eng = cfg.engine
         self.endpoints = Endpoints(run_dir, eng.transport, eng.tcp_host, eng.tcp_base_port,
@@ -217,7 +219,7 @@ class Supervisor:
     async def _spawn(self, us: _UnitState) -> None:
         us.reset_for_spawn()
         env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")}
-        cmd = [sys.executable, "-m", "actors.main", "--unit", us.unit.name, "--run-dir", str(self.run_dir),
+        cmd = [sys.executable, "-m", "engine.daemon.unit", "--unit", us.unit.name, "--run-dir", str(self.run_dir),
                "--data-dir", str(self.data_dir), "--lifeline-fd", str(self._lifeline_r)]
         us.process = await trio.lowlevel.open_process(cmd, env=env, stdin=subprocess.DEVNULL,
                                                       pass_fds=(self._lifeline_r,))
@@ -225,10 +227,6 @@ class Supervisor:
         us.started_mono = time.monotonic()
         us.state = "starting"
         log.info("unit_spawned", unit=us.unit.name, actors=",".join(us.unit.actors), child_pid=us.pid)
-
-    def _backoff_s(self, us: _UnitState) -> float:
-        r = self.cfg.engine.restart
-        return min(r.backoff_initial_s * 2 ** max(0, len(us.restart_times) - 1), r.backoff_max_s)
 
     async def _run_unit(self, us: _UnitState) -> None:
         """Keep one unit alive until the supervisor stops."""
@@ -248,19 +246,18 @@ class Supervisor:
                 self.exit_code = EXIT_CONFIG
                 self.request_stop(f"unit {us.unit.name} failed with a configuration error")
                 return
-            now = time.monotonic()
+            now_ns = time.monotonic_ns()
             us.restarts += 1
-            us.restart_times.append(now)
-            while us.restart_times and now - us.restart_times[0] > r.window_s:
-                us.restart_times.popleft()
-            delay = self._backoff_s(us)
+            us.recent_restarts.record(now_ns)
+            in_window = us.recent_restarts.count(now_ns)
+            delay = backoff_s(in_window - 1, r.backoff_initial_s, r.backoff_max_s)
             cause = "hung (no heartbeat)" if us.killed_as_hung else f"exit code {code}"
             us.state = "restarting"
             log.warning("unit_died", unit=us.unit.name, cause=cause, restarts=us.restarts,
-                        in_window=len(us.restart_times), backoff_s=delay)
-            if len(us.restart_times) >= r.max_restarts:
+                        in_window=in_window, backoff_s=delay)
+            if in_window >= r.max_restarts:
                 self.engage_kill_switch(
-                    f"restart storm: {us.unit.name} restarted {len(us.restart_times)} times "
+                    f"restart storm: {us.unit.name} restarted {in_window} times "
                     f"in {r.window_s:.0f}s", SUPERVISOR)
             await trio.sleep(delay)
             if self.stopping:

@@ -36,7 +36,7 @@ base..base+65535); futures ``base + (days % 128) * 8 + u`` with base 90000 / 890
 
 Regenerate the committed copy with::
 
-    python -m engine.sample_master --today 2026-11-20 --out engine/data/sample_master.csv
+    python -m engine.model.sample_master --today 2026-11-20 --out engine/model/data/sample_master.csv
 """
 
 from __future__ import annotations
@@ -46,7 +46,6 @@ import calendar
 import datetime as dt
 import functools
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -54,7 +53,8 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 
-from engine.instruments import DETAILED_COLUMNS
+from engine.files import replace_file
+from engine.model.instruments import DETAILED_COLUMNS
 
 __all__ = [
     "BUNDLED_PATH",
@@ -298,21 +298,13 @@ def write_sample_master(path: str | os.PathLike[str], today: dt.date) -> Path:
     if out.is_file() and out.stat().st_size == len(data) and out.read_bytes() == data:
         return out
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=out.name, suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; this is a plain data file
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_file(out, data, durable=False, mode=0o644)  # a plain data file
     return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m engine.sample_master", description=__doc__.split("\n")[0]
+        prog="python -m engine.model.sample_master", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
         "--today", type=dt.date.fromisoformat, default=None, help="YYYY-MM-DD (default: today, IST)"

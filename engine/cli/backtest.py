@@ -1,7 +1,7 @@
 """``shikra backtest``: the engine's own actors over a recording, with a report.
 
-Hooked into ``engine.cli`` with ``add_commands(sub, common)``. See ``engine.backtest`` for how the
-run works, what the report holds and what is excluded from the determinism promise.
+See ``engine.backtest.runner`` for how the run works, what the report holds and what is excluded
+from the determinism promise.
 """
 
 from __future__ import annotations
@@ -12,14 +12,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.config import EXIT_CONFIG
+from engine.cli.common import EXIT_CONFIG, EXIT_ERROR, EXIT_OK, config_from_args
+from engine.ledger import format_rupees
+from engine.logs import setup_logging
 
-EXIT_OK = 0
-EXIT_ERROR = 1
 
-
-def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
-    """Add ``backtest`` to the ``shikra`` sub-command parser."""
+def add_commands(sub: Any, common: argparse.ArgumentParser, client: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "backtest", parents=[common],
         help="run a strategy over a capture with the engine's own feed, risk and paper execution",
@@ -57,17 +55,21 @@ def _params(text: str) -> dict[str, Any] | str:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from engine.backtest import BacktestError, BacktestErrorCode, BacktestSpec, default_out_dir, run_backtest, \
-        write_report
-    from engine.cli import _config_from_args
-    from engine.ledger import format_rupees
-    from engine.logs import setup_logging
+    # Lazy: the runner imports every actor (numpy, numba: seconds), only for `shikra backtest`.
+    from engine.backtest.runner import (
+        BacktestError,
+        BacktestErrorCode,
+        BacktestSpec,
+        default_out_dir,
+        run_backtest,
+        write_report,
+    )
 
     params = _params(args.params)
     if isinstance(params, str):
         print(f"shikra: {params}", file=sys.stderr)
         return EXIT_CONFIG
-    cfg, _source = _config_from_args(args)
+    cfg, _source = config_from_args(args)
     setup_logging(args.log_level, cfg.log.format, unit="backtest")
     spec = BacktestSpec(kind=args.strategy, capture=args.data, instrument=args.instrument, params=params,
                         exchange_hours=args.exchange_hours)
@@ -88,18 +90,3 @@ def cmd_backtest(args: argparse.Namespace) -> int:
           f"net ₹{format_rupees(s.net_pnl_paise)}  open lots {len(result.journal.open_lots)}")
     print(f"wrote {out}/")
     return EXIT_OK
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m engine.cli_backtest ...``: the same command without the rest of the CLI."""
-    parser = argparse.ArgumentParser(prog="shikra")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", help="config TOML file")
-    common.add_argument("--data-dir", help="data directory for the ledger (default: a temporary one)")
-    add_commands(parser.add_subparsers(dest="command", required=True), common)
-    args = parser.parse_args(["backtest", *(sys.argv[1:] if argv is None else argv)])
-    return int(args.fn(args))
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -52,7 +52,7 @@ from typing import Final, Literal
 
 import msgspec
 
-from engine.money import Rounding, div_round
+from engine.model.money import Rounding, div_round
 from ipc.messages import SIDES, Fill
 from ipc.segments import instrument_label
 
@@ -317,7 +317,7 @@ def build_journal(fills: Iterable[Fill], trades: MutableSequence[Trade] | None =
     """The whole journal from fills in ledger order, read once, one at a time.
 
     ``trades``: where the trades go (a list by default; a backtest passes a compact
-    ``engine.backtest_ids.StructTape``). The figures are kept per group as the trades close, so
+    ``engine.backtest.ids.StructTape``). The figures are kept per group as the trades close, so
     nothing else grows with the number of trades.
     """
     out: MutableSequence[Trade] = [] if trades is None else trades

@@ -62,7 +62,7 @@ first and last 64 KiB of the file, the tick-size option and the cache layout ver
 unchanged file reads only the npz; a changed file misses and is parsed again, and older caches of
 the same CSV are deleted. A cache that cannot be read or written is reported, never fatal.
 
-CLI: ``python -m engine.instruments search TEXT --master PATH [--limit N]``.
+CLI: ``python -m engine.model.instruments search TEXT --master PATH [--limit N]``.
 """
 
 from __future__ import annotations
@@ -74,7 +74,6 @@ import enum
 import hashlib
 import os
 import sys
-import tempfile
 import time
 import warnings
 import zipfile
@@ -86,6 +85,7 @@ import msgspec
 import numpy as np
 import pandas as pd
 
+from engine.files import replacing
 from ipc.segments import SECURITY_ID_MASK, Segment, instrument_key, segment_label
 
 __all__ = [
@@ -742,14 +742,8 @@ def _write_cache(
     payload["_report"] = np.frombuffer(msgspec.json.encode(report), dtype=np.uint8)
     try:
         cache_path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=cache_path.name, suffix=".tmp", dir=cache_path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **payload)
-            os.replace(tmp, cache_path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with replacing(cache_path, durable=False, mode=0o600) as f:  # a cache: rebuilt if lost
+            np.savez(f, **payload)
         for old in cache_path.parent.glob(f"{_CACHE_PREFIX}*.npz"):
             # The key is hex (no dash), so this recovers the stem even when it contains dashes.
             old_stem = old.name[len(_CACHE_PREFIX) : -len(".npz")].rpartition("-")[0]
@@ -1154,7 +1148,7 @@ def _format_row(inst: Instrument) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m engine.instruments")
+    parser = argparse.ArgumentParser(prog="python -m engine.model.instruments")
     sub = parser.add_subparsers(dest="command", required=True)
     p_search = sub.add_parser("search", help="find instruments by symbol or name")
     p_search.add_argument("text")

@@ -1,0 +1,37 @@
+"""The one way a test waits for something another process does: poll a condition until it holds.
+
+A test never sleeps to let time pass (time rules run on the simulated clock); it waits for an
+observable fact (a ledger row, a message, a file) and fails with what it last saw when the fact
+does not come within a generous bound. The bound is a hang guard, not a speed assertion.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+POLL_S = 0.05
+
+
+def eventually(probe: Callable[[], T | None], what: str, timeout_s: float = 60.0,
+               describe: Callable[[], str] | None = None) -> T:
+    """Call ``probe`` until it returns something truthy and return that. An exception from the
+    probe counts as "not yet" (a ledger being created, a file half-written). On timeout raise an
+    AssertionError naming ``what``, the last value or exception, and ``describe()`` (e.g. a log tail)."""
+    deadline = time.monotonic() + timeout_s
+    last: object = None
+    while True:
+        try:
+            value = probe()
+            if value:
+                return value
+            last = value
+        except Exception as exc:  # noqa: BLE001 - not ready yet; reported if it never gets ready
+            last = exc
+        if time.monotonic() >= deadline:
+            detail = f"\n{describe()}" if describe is not None else ""
+            raise AssertionError(f"{what}: not within {timeout_s:.0f} s (last: {last!r}){detail}")
+        time.sleep(POLL_S)
