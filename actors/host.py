@@ -9,12 +9,9 @@ handlers never nest. Messages to other hosts go over ZeroMQ (see ``ipc.transport
 from __future__ import annotations
 
 import collections
-import heapq
-import itertools
 import os
 import signal
 import socket
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
@@ -24,15 +21,19 @@ import zmq
 from actors.base import EXIT_CONFIG, Actor, ActorConfigError
 from actors.registry import STOP_ORDER
 from engine.logs import Log, get_logger
+from engine.model.clock import Clock, LiveClock, SimClock, Timer
 from ipc import codec, topics
 from ipc.messages import (
+    Depth,
     EngageKillSwitch,
     Heartbeat,
     Message,
     Ping,
+    Quote,
     ReleaseKillSwitch,
     Reply,
     StopActor,
+    Tick,
 )
 from ipc.transport import Endpoints, Inbox, Outbox, PeerUnavailable, StreamPublisher, StreamSubscriber
 
@@ -53,19 +54,6 @@ def poll_timeout_ms(deadline_ns: int, now_ns: int) -> int:
     return max(0, -((now_ns - deadline_ns) // 1_000_000))
 
 
-class _Timer:
-    __slots__ = ("deadline_ns", "interval_ns", "fn", "cancelled")
-
-    def __init__(self, deadline_ns: int, interval_ns: int, fn: Callable[[], None]) -> None:
-        self.deadline_ns = deadline_ns
-        self.interval_ns = interval_ns
-        self.fn = fn
-        self.cancelled = False
-
-    def cancel(self) -> None:
-        self.cancelled = True
-
-
 class _Context:
     """An actor's view of its host (implements actors.base.ActorContext)."""
 
@@ -78,6 +66,9 @@ class _Context:
         self.log = get_logger(name)
         self.kill_switch_engaged = False
         self.sender = ""  # the sender of the message being handled, for replies
+        # The host's clock, read directly (a live clock's are the time module's own functions).
+        self.now_ns: Callable[[], int] = host.clock.now_ns
+        self.monotonic_ns: Callable[[], int] = host.clock.monotonic_ns
 
     def publish(self, topic: bytes, msg: Message) -> None:
         self._host.publish(self.name, topic, msg)
@@ -91,10 +82,10 @@ class _Context:
     def publish_market_batch(self, batch: "MarketBatch", publish_row: Callable[[int], None]) -> None:
         self._host.publish_market_batch(self.name, batch, publish_row)
 
-    def call_later(self, delay_s: float, fn: Callable[[], None]) -> _Timer:
+    def call_later(self, delay_s: float, fn: Callable[[], None]) -> Timer:
         return self._host.add_timer(delay_s, 0.0, fn)
 
-    def every(self, interval_s: float, fn: Callable[[], None]) -> _Timer:
+    def every(self, interval_s: float, fn: Callable[[], None]) -> Timer:
         return self._host.add_timer(interval_s, interval_s, fn)
 
     def watch_fd(self, fd: int, fn: Callable[[], None]) -> None:
@@ -109,9 +100,6 @@ class _Context:
     def unwatch_socket(self, sock: zmq.Socket) -> None:
         self._host.unwatch_socket(sock)
 
-    def now_ns(self) -> int:
-        return time.time_ns()
-
     def request_stop(self, reason: str) -> None:
         self._host.request_stop(reason)
 
@@ -121,10 +109,24 @@ class ActorHost:
 
     ``peers`` are all actor names in the engine (to connect to their publishers); ``local`` are the
     ones hosted here, in the order they start.
+
+    ``clock``: what the actors read time from and their timers run on; the machine's by default.
+    On a :class:`SimClock` nothing waits: the loop moves the clock from one timer to the next
+    (``advance_clock`` moves it from outside, firing what comes due on the way). With
+    ``market_time=True`` as well, market data moves it: the clock is advanced to a Tick's, Quote's
+    or Depth's exchange time (``ts_event_ns``) before the message is delivered (a backtest).
     """
 
     def __init__(self, unit: str, local: list[tuple[str, type[Actor]]], peers: Iterable[str],
-                 config: Config, data_dir: Path, run_dir: Path, lifeline_fd: int = -1) -> None:
+                 config: Config, data_dir: Path, run_dir: Path, lifeline_fd: int = -1,
+                 clock: Clock | None = None, market_time: bool = False) -> None:
+        self.clock: Clock = clock if clock is not None else LiveClock()
+        self._sim: SimClock | None = self.clock if isinstance(self.clock, SimClock) else None
+        if market_time and self._sim is None:
+            raise ValueError("ActorHost: market_time needs a SimClock (exchange times cannot move the live clock)")
+        self._market_time = market_time
+        if market_time:
+            self.publish = self._publish_at_market_time  # type: ignore[method-assign]
         self.unit = unit
         self.lifeline_fd = lifeline_fd
         self.config = config
@@ -149,8 +151,6 @@ class ActorHost:
         self._socket_handlers: dict[object, Callable[[], None]] = {}
         self._fd_handlers: dict[int, Callable[[], None]] = {}
 
-        self._timers: list[tuple[int, int, _Timer]] = []
-        self._timer_seq = itertools.count()
         # (topic, message, target actors, sender for reliable sends / "" for stream messages).
         # Two lanes: orders and commands (send/reply) always drain before market data (publish),
         # so an order never waits behind the depth packets that arrived with the tick it reacts to.
@@ -162,13 +162,13 @@ class ActorHost:
         self._stop_reason = ""
         self._state = "starting"
         self._hb_seq = 0
-        self._started_ns = time.time_ns()
+        self._started_ns = self.clock.now_ns()
         self.msgs_in = 0
         self.msgs_out = 0
         self.rows_in_bulk = 0  # market batch rows taken without a message each
         self.bad_frames = 0
         self.bad_by_kind: collections.Counter[str] = collections.Counter()
-        self._last_bad_log = 0.0
+        self._last_bad_log_ns = 0
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -274,7 +274,11 @@ class ActorHost:
         order across actors does not matter: each batch actor takes them at once
         (``on_market_batch``). That earliest row, and every ROW_OTHER row, then goes through the bus
         one message at a time. With remote subscribers (encoded copies to send) or no local ones,
-        every row goes one at a time."""
+        every row goes one at a time.
+
+        With ``market_time``, rows go in bulk only while the clock stands still: a row whose
+        exchange time is later than every row before it starts a new slice, and the clock moves to
+        it (firing the timers due by then) before any actor looks at the slice."""
         targets = self._market_batch_targets(origin)
         if not targets or any(pub.has_subscribers for pub in self.publishers.values()):
             for i in range(batch.n):
@@ -286,9 +290,12 @@ class ActorHost:
             self._batch_call(name, actor.prepare_market_batch, batch)
         plain = [self._wanted_rows(type(actor), batch) for name, actor in targets if not actor.takes_market_batches]
         n = batch.n
+        moves = self._clock_moves(batch) if self._market_time else None
         a = 0
         while a < n:
             stop = batch.next_other(a)
+            if moves is not None and stop > a:
+                stop = self._at_row_time(batch, moves, a, stop)
             for rows in plain:
                 k = int(np.searchsorted(rows, a))
                 if k < rows.size and rows[k] < stop:
@@ -310,6 +317,27 @@ class ActorHost:
             publish_row(stop)
             self._drain_queue()
             a = stop + 1
+
+    @staticmethod
+    def _clock_moves(batch: "MarketBatch") -> np.ndarray:
+        """Rows whose exchange time is later than that of every trade row before them in the
+        batch: the only rows that can move a market-time clock (other rows carry 0 here; one of
+        them that moved the clock only makes a later row here a needless slice boundary)."""
+        ts = batch.ts_event_ns
+        if ts.size < 2:
+            return np.zeros(0, dtype=np.int64)
+        return np.flatnonzero(ts[1:] > np.maximum.accumulate(ts)[:-1]) + 1
+
+    def _at_row_time(self, batch: "MarketBatch", moves: np.ndarray, a: int, stop: int) -> int:
+        """Move the clock to trade row ``a``'s exchange time; returns where the clock would move
+        next (a bound on this slice)."""
+        sim = self._sim
+        assert sim is not None
+        ts = int(batch.ts_event_ns[a])
+        if ts > sim.now_ns():
+            self.advance_clock(ts)
+        k = int(moves.searchsorted(a, side="right"))
+        return min(stop, int(moves[k])) if k < moves.size else stop
 
     def _batch_call(self, name: str, fn: Callable[..., None], *args: object) -> None:
         try:
@@ -339,10 +367,10 @@ class ActorHost:
                                       for p in prefixes)
         return np.flatnonzero(wanted[batch.instrument, batch.kind])
 
-    def add_timer(self, delay_s: float, interval_s: float, fn: Callable[[], None]) -> _Timer:
-        timer = _Timer(time.monotonic_ns() + int(delay_s * 1e9), int(interval_s * 1e9), fn)
-        heapq.heappush(self._timers, (timer.deadline_ns, next(self._timer_seq), timer))
-        return timer
+    def add_timer(self, delay_s: float, interval_s: float, fn: Callable[[], None]) -> Timer:
+        if interval_s:
+            return self.clock.every(interval_s, fn)
+        return self.clock.call_later(delay_s, fn)
 
     def watch_fd(self, fd: int, fn: Callable[[], None]) -> None:
         self.poller.register(fd, zmq.POLLIN)
@@ -371,11 +399,11 @@ class ActorHost:
     def _bad_frame(self, where: str, kind: str, detail: str) -> None:
         self.bad_frames += 1
         self.bad_by_kind[kind] += 1
-        now = time.monotonic()
+        now = self.clock.monotonic_ns()
         # One line per bad frame would let a hostile peer flood the journal: at most one a second,
         # with the running counts.
-        if now - self._last_bad_log >= BAD_FRAME_LOG_INTERVAL_S:
-            self._last_bad_log = now
+        if not self._last_bad_log_ns or now - self._last_bad_log_ns >= BAD_FRAME_LOG_INTERVAL_S * 1e9:
+            self._last_bad_log_ns = now
             self.log.warning("bad_frame", where=where, kind=kind, detail=detail[:200],
                              total=self.bad_frames, by_kind=dict(self.bad_by_kind))
 
@@ -482,25 +510,37 @@ class ActorHost:
             for name in targets:
                 self._dispatch(name, topic, msg, sender)
 
-    def _run_timers(self) -> None:
-        now = time.monotonic_ns()
-        timers = self._timers
-        while timers and timers[0][0] <= now:
-            _, _, timer = heapq.heappop(timers)
-            if timer.cancelled:
-                continue
-            try:
-                timer.fn()
-            except Exception:
-                self.log.exception("timer_failed", fn=getattr(timer.fn, "__qualname__", "?"))
-            if timer.interval_ns and not timer.cancelled:
-                timer.deadline_ns = max(timer.deadline_ns + timer.interval_ns, now)
-                heapq.heappush(timers, (timer.deadline_ns, next(self._timer_seq), timer))
-            self._drain_queue()
+    def _fire(self, fn: Callable[[], None]) -> None:
+        """Run one timer's function; what it sent is delivered before the next timer fires."""
+        try:
+            fn()
+        except Exception:  # an actor bug must not take the loop down with it
+            self.log.exception("timer_failed", fn=getattr(fn, "__qualname__", "?"))
+        self._drain_queue()
+
+    # Simulated time ---------------------------------------------------------------------------
+    def advance_clock(self, t_ns: int) -> None:
+        """Move the simulated clock to ``t_ns`` (never back), firing the timers due on the way,
+        each at its deadline with its consequences delivered; then deliver what is queued."""
+        assert self._sim is not None, "advance_clock needs a SimClock"
+        self._sim.advance_to(t_ns, self._fire)
+        self._drain_queue()
+
+    def _publish_at_market_time(self, origin: str, topic: bytes, msg: Message) -> None:
+        """``publish`` for ``market_time``: market data first moves the clock to its exchange
+        time, so the timers due before it fire first and its consequences are stamped with it."""
+        # hot path (backtest)
+        if type(msg) in _MARKET_TYPES:
+            sim = self._sim
+            assert sim is not None
+            ts = msg.ts_event_ns  # type: ignore[attr-defined]
+            if ts > sim.now_ns():
+                sim.advance_to(ts, self._fire)
+        ActorHost.publish(self, origin, topic, msg)
 
     # Heartbeats -------------------------------------------------------------------------------
     def _heartbeat(self) -> None:
-        now = time.time_ns()
+        now = self.clock.now_ns()
         box = self._outbox(SUPERVISOR)
         for name in self.local_names:
             self._hb_seq += 1
@@ -515,6 +555,19 @@ class ActorHost:
     def run(self) -> int:
         """Start the actors, serve until stopped, stop them in order. Returns the exit code."""
         self._install_signals()
+        code = self.start()
+        if code:
+            return code
+        if self._sim is not None:
+            self._loop_simulated()
+        else:
+            self._loop()
+        return self.shutdown()
+
+    def start(self) -> int:
+        """Open the sockets and start the actors in order (``run`` does it; a test that drives a
+        host on a SimClock calls it, then ``advance_clock``, then ``shutdown``). Returns 0, or
+        the exit code when an actor could not start."""
         self._open_sockets()
         for name, cls in self._classes:
             ctx = _Context(self, name)
@@ -533,36 +586,50 @@ class ActorHost:
                 return 1
             self._drain_queue()
         self._state = "ready"
-        self._heartbeat()
-        self.add_timer(self.config.engine.heartbeat_interval_s, self.config.engine.heartbeat_interval_s,
-                       self._heartbeat)
+        if self._sim is None:  # nothing watches a simulated engine's health
+            self._heartbeat()
+            self.add_timer(self.config.engine.heartbeat_interval_s, self.config.engine.heartbeat_interval_s,
+                           self._heartbeat)
         self.log.info("host_ready", unit=self.unit, actors=",".join(self.local_names))
-        self._loop()
-        return self._shutdown()
+        return 0
 
     def _loop(self) -> None:
         poll = self.poller.poll
         sockets = self._socket_handlers
         fds = self._fd_handlers
+        clock = self.clock
         warmers = self._warmers()
         warm_every_ns = self.config.engine.warm_interval_ms * 1_000_000
         warmed_ns = 0
         while self._running:
-            wait_ms = poll_timeout_ms(self._timers[0][0], time.monotonic_ns()) if self._timers else 1000
+            due = clock.next_due_ns()
+            wait_ms = poll_timeout_ms(due, clock.monotonic_ns()) if due is not None else 1000
             for sock, _ in poll(wait_ms):
                 fn = sockets.get(sock) if not isinstance(sock, int) else fds.get(sock)
                 if fn is not None:
                     fn()
                     self._drain_queue()  # what an fd callback published is delivered now
-            self._run_timers()
-            if warmers and time.monotonic_ns() - warmed_ns >= warm_every_ns:
+            clock.run_due(self._fire)
+            if warmers and clock.monotonic_ns() - warmed_ns >= warm_every_ns:
                 # Off the hot path: everything that woke us is handled; we are about to wait.
                 for name, warm in warmers:
                     try:
                         warm()
                     except Exception:
                         self.log.exception("warm_failed", actor=name)
-                warmed_ns = time.monotonic_ns()
+                warmed_ns = clock.monotonic_ns()
+
+    def _loop_simulated(self) -> None:
+        """On a SimClock nothing is waited for: the clock jumps to the next timer and fires it,
+        until stopped. With no timer left nothing can happen any more, and the host stops."""
+        sim = self._sim
+        assert sim is not None
+        while self._running:
+            due = sim.next_due_ns()
+            if due is None:
+                self.request_stop("simulated clock: no timer left")
+                break
+            self.advance_clock(due)
 
     def _warmers(self) -> list[tuple[str, Callable[[], None]]]:
         """Actors that override ``warm_hot_path`` (none when ``engine.warm_interval_ms`` is 0)."""
@@ -571,10 +638,12 @@ class ActorHost:
         return [(name, actor.warm_hot_path) for name, actor in self.actors.items()
                 if type(actor).warm_hot_path is not Actor.warm_hot_path]
 
-    def _shutdown(self) -> int:
+    def shutdown(self) -> int:
+        """Stop the actors in order and close the sockets. Returns 0."""
         self._state = "stopping"
         self.log.info("host_stopping", unit=self.unit, reason=self._stop_reason)
-        self._heartbeat()
+        if self._sim is None:
+            self._heartbeat()
         ordered = sorted(self.local_names, key=lambda n: STOP_ORDER.index(n) if n in STOP_ORDER else -1)
         for name in ordered:
             try:
@@ -594,3 +663,4 @@ class ActorHost:
 
 
 _COMMANDS = (Ping, StopActor, EngageKillSwitch, ReleaseKillSwitch)
+_MARKET_TYPES = frozenset({Tick, Quote, Depth})  # the messages whose exchange time moves a market-time clock

@@ -29,18 +29,22 @@ import msgspec
 
 GOAL_TICKS_PER_S = 200_000
 # The strategy pays charges on thousands of round trips and would reach the default daily max loss
-# (Rs 10,000) a fifth of the way in; then risk halts it and the rest of the run has no orders. The
-# limit is set out of reach so that every cross becomes an order; every other check stays on.
+# (Rs 10,000) a fifth of the way in; then risk halts it and the rest of the run has no orders. It
+# also crosses far more often than the order-rate and trades-per-day caps allow on the capture's
+# clock. These limits are set out of reach so that every cross becomes an order; every other check,
+# and every time rule, stays on.
 DAILY_MAX_LOSS_PAISE = 10**12
+OUT_OF_REACH = 10**12
 
 
 def bench_config():  # type: ignore[no-untyped-def]
-    """Default config with the daily max loss out of reach (see DAILY_MAX_LOSS_PAISE)."""
+    """Default config with the daily max loss and the rate caps out of reach (see above)."""
     from engine.config import Config
 
     base = Config()
     rep = msgspec.structs.replace
-    limits = rep(base.risk.limits, daily_max_loss_paise=DAILY_MAX_LOSS_PAISE)
+    limits = rep(base.risk.limits, daily_max_loss_paise=DAILY_MAX_LOSS_PAISE, max_orders_per_second=OUT_OF_REACH,
+                 max_orders_per_day=OUT_OF_REACH, max_trades_per_day=OUT_OF_REACH)
     return rep(base, risk=rep(base.risk, limits=limits))
 
 

@@ -18,7 +18,7 @@ import pytest
 from actors.execution import groups as grp
 from engine.model.journal import build_journal
 from ipc.messages import Depth, Fill, OrderIntent, OrderState, SubmitGroup
-from tests.test_execution_actor import ExecHarness
+from tests.unit.actors.execution.test_actor import ExecHarness
 
 T0 = 1_795_000_000_000_000_000
 BATCH = 1_000

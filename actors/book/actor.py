@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 from actors.base import Actor, ActorContext
 from actors.book.book import BookStore, top_of_book_columns
 from actors.market_batch import MarketBatch
@@ -29,7 +27,7 @@ class BookActor(Actor):
 
     def on_depth(self, msg: Depth) -> None:
         # hot path: one numpy row update and one message per depth packet
-        r = self.books.apply_depth(msg, time.monotonic_ns())
+        r = self.books.apply_depth(msg, self.ctx.monotonic_ns())
         self._reported_stale.discard((msg.segment, msg.security_id))
         self.ctx.publish(topics.instrument_topic(topics.BOOK, msg.segment, msg.security_id),
                          self.books.update_message(r, msg.segment, msg.security_id))
@@ -48,12 +46,12 @@ class BookActor(Actor):
         return stop  # what the rows make us publish is in batch.book
 
     def on_market_batch(self, batch: MarketBatch, start: int, stop: int) -> None:
-        for key in self.books.apply_batch(batch, start, stop, time.monotonic_ns()):
+        for key in self.books.apply_batch(batch, start, stop, self.ctx.monotonic_ns()):
             self._reported_stale.discard(key)
 
     def _check_stale(self) -> None:
-        now_mono = time.monotonic_ns()
-        now = time.time_ns()
+        now_mono = self.ctx.monotonic_ns()
+        now = self.ctx.now_ns()
         for segment, security_id, age_ns in self.books.stale(now_mono, int(STALE_AFTER_S * 1e9)):
             key = (segment, security_id)
             if key in self._reported_stale:

@@ -14,7 +14,6 @@ execution holds the writer's.
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from pathlib import Path
 
@@ -121,13 +120,13 @@ class ControlActor(Actor):
 
     def start_cancel(self, client_order_id: str, by: str, answer: Answer) -> None:
         self._cancels.setdefault(client_order_id, []).append(answer)
-        self.ctx.send(EXECUTION, CancelOrder(uuid.uuid4().hex, client_order_id, by, time.time_ns()))
+        self.ctx.send(EXECUTION, CancelOrder(uuid.uuid4().hex, client_order_id, by, self.ctx.now_ns()))
 
     def forget_cancel(self, client_order_id: str) -> None:
         self._cancels.pop(client_order_id, None)
 
     def cancel_all(self, strategy: str, by: str) -> None:
-        self.ctx.send(EXECUTION, CancelAllOrders(uuid.uuid4().hex, by, time.time_ns(), strategy))
+        self.ctx.send(EXECUTION, CancelAllOrders(uuid.uuid4().hex, by, self.ctx.now_ns(), strategy))
 
     def start_command(self, target: str, msg: Message, answer: Answer) -> None:
         self._commands[msg.cmd_id] = answer  # type: ignore[attr-defined]
@@ -135,6 +134,9 @@ class ControlActor(Actor):
 
     def forget_command(self, cmd_id: str) -> None:
         self._commands.pop(cmd_id, None)
+
+    def now_ns(self) -> int:
+        return self.ctx.now_ns()
 
     def send(self, target: str, msg: Message) -> None:
         self.ctx.send(target, msg)

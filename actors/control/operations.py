@@ -10,7 +10,6 @@ effect minutes later.
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -99,7 +98,7 @@ class Operations:
         if (qty, price, trigger) == (order.qty_units, order.price_paise, order.trigger_price_paise):
             return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"nothing to change: order {coid} already has qty {qty}, "
                                                              f"price {price}, trigger {trigger} paise")
-        sent_ns = time.time_ns()
+        sent_ns = self.engine.now_ns()
         msg = ModifyOrder(uuid.uuid4().hex, coid, qty, price, trigger, f"control:{who.name}", sent_ns)
         reply = await self._command(RISK, msg, f"the modification of {coid}")
         if isinstance(reply, Refusal):
@@ -135,7 +134,7 @@ class Operations:
                          if p.net_qty_units and (not strategy or p.strategy == strategy)]
             cancelled = sorted(coid for coid, o in snap.open_orders().items()
                                if not strategy or o.strategy == strategy)
-        reply = await self._command(RISK, SquareOffAll(uuid.uuid4().hex, f"control:{who.name}", time.time_ns(),
+        reply = await self._command(RISK, SquareOffAll(uuid.uuid4().hex, f"control:{who.name}", self.engine.now_ns(),
                                                        strategy), "the square-off")
         if isinstance(reply, Refusal):
             return reply
@@ -167,7 +166,7 @@ class Operations:
         except BadLimits as exc:
             return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"BAD_LIMITS: {exc}")
         reply = await self._command(RISK, SetRiskLimits(uuid.uuid4().hex, req.changes_json, f"control:{who.name}",
-                                                        time.time_ns()), "the limit change")
+                                                        self.engine.now_ns()), "the limit change")
         if isinstance(reply, Refusal):
             return reply
         if not reply.ok:
@@ -221,7 +220,7 @@ class Operations:
         if not name:
             return Refusal(grpc.StatusCode.INVALID_ARGUMENT, "name is required")
         reply = await self._command(STRATEGY, SetStrategyRunning(uuid.uuid4().hex, name, running,
-                                                                 f"control:{who.name}", time.time_ns()),
+                                                                 f"control:{who.name}", self.engine.now_ns()),
                                     f"{'start' if running else 'stop'} of {name}")
         if isinstance(reply, Refusal):
             return reply
@@ -261,7 +260,7 @@ class Operations:
             return Refusal(grpc.StatusCode.INVALID_ARGUMENT, 'changes_json must be a non-empty JSON object of the '
                                                              'parameters to change, e.g. {"fast": 12}')
         reply = await self._command(STRATEGY, SetStrategyParams(uuid.uuid4().hex, name, req.changes_json,
-                                                                f"control:{who.name}", time.time_ns()),
+                                                                f"control:{who.name}", self.engine.now_ns()),
                                     f"the parameter change of {name}")
         if isinstance(reply, Refusal):
             return reply

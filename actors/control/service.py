@@ -52,7 +52,8 @@ from engine.control_api import control_pb2_grpc as rpc
 from engine.ledger import LedgerError, LedgerReader, LedgerSnapshot, is_open_order, ledger_dir
 from engine.logs import Log
 from engine.model.instruments import Instrument, InstrumentTable
-from engine.model.lookup import UnknownInstrument, resolve_instrument, today_ist
+from engine.model.ist import ist_date
+from engine.model.lookup import UnknownInstrument, resolve_instrument
 from engine.status_file import KILL_SWITCH_FILE, KillSwitchStatus, read_status
 from ipc.messages import (
     AddUser,
@@ -102,6 +103,10 @@ class EngineSide(Protocol):
     def forget_command(self, cmd_id: str) -> None: ...
 
     def send(self, target: str, msg: Message) -> None: ...
+
+    def now_ns(self) -> int:
+        """The actor's clock (epoch ns, UTC). The one method called from the gRPC thread."""
+        ...
 
 
 class ServerError(Exception):
@@ -280,7 +285,7 @@ class ControlApi(Operations):
 
     def audit(self, who: str, action: str, args: dict[str, str], result: str) -> None:
         """Send one audit row to execution (through the actor loop). Never blocks."""
-        row = RecordAudit(who=who, action=action, args=args, result=result[:2000], ts_ns=time.time_ns())
+        row = RecordAudit(who=who, action=action, args=args, result=result[:2000], ts_ns=self.engine.now_ns())
         self.bridge.post(lambda: self.engine.send(EXECUTION, row))
 
     async def _gate(self, method: str, request: ProtoMessage, context: grpc.aio.ServicerContext) -> Principal:
@@ -292,7 +297,7 @@ class ControlApi(Operations):
             await context.abort(found.code, found.message)
         assert isinstance(found, Rejection)
         code = grpc.StatusCode.UNAUTHENTICATED if found.unauthenticated else grpc.StatusCode.PERMISSION_DENIED
-        skipped = self.limiter.admit(time.monotonic())
+        skipped = self.limiter.admit(time.monotonic())  # a flood guard against real callers: real time
         if skipped is not None:
             args = {"peer": context.peer() or "", "failure": found.failure.value}
             if found.token_id:
@@ -446,7 +451,7 @@ class ControlApi(Operations):
         not_ready = self._order_path_ready()
         if not_ready is not None:
             return not_ready
-        intent = convert.intent_from_request(req, inst, who.name, intent_id, time.time_ns())
+        intent = convert.intent_from_request(req, inst, who.name, intent_id, self.engine.now_ns())
         try:
             answer = await self.bridge.ask(lambda done: self.engine.start_place(intent, done), self.timeout_s)
         except TimeoutError:
@@ -590,7 +595,7 @@ class ControlApi(Operations):
         reason = req.reason.strip()
         if not reason:
             return Refusal(grpc.StatusCode.INVALID_ARGUMENT, "reason is required: say why trading must stop")
-        now = time.time_ns()
+        now = self.engine.now_ns()
         by = f"control:{who.name}"
         reply = await self._supervisor(EngageKillSwitch(uuid.uuid4().hex, reason, by, now))
         if isinstance(reply, Refusal):
@@ -605,7 +610,7 @@ class ControlApi(Operations):
         return pb.EngageKillSwitchResponse(kill_switch=pb.KillSwitch(engaged=True, reason=reason, by=by, ts_ns=now))
 
     async def release_kill_switch(self, who: Principal, req: pb.ReleaseKillSwitchRequest) -> Any:
-        now = time.time_ns()
+        now = self.engine.now_ns()
         by = f"control:{who.name}"
         reply = await self._supervisor(ReleaseKillSwitch(uuid.uuid4().hex, by, now))
         if isinstance(reply, Refusal):
@@ -638,7 +643,7 @@ class ControlApi(Operations):
             if segment is None:
                 return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"segment {req.segment!r} is not one of "
                                                                  f"{SEGMENT_LABELS}")
-        expiries = self.instruments.expiries(underlying, today_ist(), segment=segment)
+        expiries = self.instruments.expiries(underlying, ist_date(self.engine.now_ns()), segment=segment)
         expiry = req.expiry_yyyymmdd or (expiries[0] if expiries else 0)
         chain = self.instruments.option_chain(underlying, expiry, segment=segment) if expiry else None
         if chain is None:
@@ -680,7 +685,7 @@ class ControlApi(Operations):
         issued = new_token()
         cmd = AddUser(cmd_id=uuid.uuid4().hex, name=req.name, role=role,  # type: ignore[arg-type]
                       token_sha256=issued.token_sha256,
-                      token_id=issued.token_id, by=who.name, ts_ns=time.time_ns())
+                      token_id=issued.token_id, by=who.name, ts_ns=self.engine.now_ns())
         self.bridge.post(lambda: self.engine.send(EXECUTION, cmd))
         recorded = await self._wait_ledger(lambda s: s.token(issued.token_sha256), self.timeout_s)
         if recorded is None:
@@ -716,7 +721,7 @@ class ControlApi(Operations):
                            "`shikra users bootstrap-admin`)")
         tokens = active.get(name, 0)
         if user.active or tokens:
-            cmd = RevokeUser(cmd_id=uuid.uuid4().hex, name=name, by=who.name, ts_ns=time.time_ns())
+            cmd = RevokeUser(cmd_id=uuid.uuid4().hex, name=name, by=who.name, ts_ns=self.engine.now_ns())
             self.bridge.post(lambda: self.engine.send(EXECUTION, cmd))
 
             def revoked(s: LedgerSnapshot) -> Any:

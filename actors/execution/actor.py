@@ -60,6 +60,7 @@ from engine.ledger import (
     ledger_dir,
 )
 from engine.model.calendar import CALENDAR_REFRESH_S, CalendarError, CalendarSource, SessionCalendar, market_hours
+from engine.model.ist import ist_date
 from engine.model.lookup import open_instruments
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
@@ -129,9 +130,11 @@ class ExecutionActor(LiveTrading, Actor):
     # Start-up -----------------------------------------------------------------------------------
     def on_start(self) -> None:
         cfg = self.ctx.config
-        self.table = open_instruments(cfg.instruments.master, self.ctx.data_dir)
-        self.ledger = Ledger.open(ledger_dir(self.ctx.data_dir), cfg.ledger)
-        now = time.time_ns()
+        now = self.ctx.now_ns()
+        self.table = open_instruments(cfg.instruments.master, self.ctx.data_dir, ist_date(now))
+        # A new ledger's order id prefix is drawn from the clock: unique live, the same for the same
+        # simulated start (a backtest's ids are reproducible).
+        self.ledger = Ledger.open(ledger_dir(self.ctx.data_dir), cfg.ledger, id_seed=now)
         self.live = cfg.execution.venue == "dhan"
         self.trading_enabled = not self.live  # live: after the first reconciliation (live.py)
         if self.live:
@@ -238,7 +241,7 @@ class ExecutionActor(LiveTrading, Actor):
 
     def _venue_fatal(self, fatal: Any) -> None:
         """The broker refused us for good (token expired, no API access, IP not whitelisted)."""
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         self.log.error("venue_fatal", code=str(fatal.code), message=fatal.message)
         self.ctx.send("supervisor", EngageKillSwitch(f"venue-fatal-{now}", f"execution: {fatal.message}",
                                                      "execution", now))
@@ -254,7 +257,7 @@ class ExecutionActor(LiveTrading, Actor):
         """``refuse``: (code, text) to record the intent REJECTED without sending it."""
         # hot path: validate, write ahead, hand to the venue
         intent = msg.intent
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         known = self.ledger.client_order_id_for(intent.intent_id)
         if known is not None:
             # A re-send (the sender missed our acknowledgement): never a second order, but say
@@ -307,7 +310,7 @@ class ExecutionActor(LiveTrading, Actor):
         spec = msgspec.structs.replace(spec, client_order_id=coid)
         order = fsm.apply(fsm.new_order(spec), fsm.Submit())
         assert not isinstance(order, fsm.IllegalTransition)
-        sent = time.time_ns()  # after the write-ahead: this is when the venue gets it
+        sent = self.ctx.now_ns()  # after the write-ahead: this is when the venue gets it
         order = msgspec.structs.replace(order, ts_sent_ns=sent)
         self.orders[coid] = order
         book = self.venue.book(spec.segment, spec.security_id) if sent < self._fresh_until_ns else None
@@ -349,7 +352,7 @@ class ExecutionActor(LiveTrading, Actor):
         if order is None:
             self.log.warning("cancel_unknown_order", client_order_id=coid, by=by)
             return
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         pending = fsm.apply(order, fsm.RequestCancel())
         if isinstance(pending, fsm.IllegalTransition):
             self.log.warning("cancel_refused", client_order_id=coid, reason=pending.reason)
@@ -363,7 +366,7 @@ class ExecutionActor(LiveTrading, Actor):
         if order is None:
             self.log.warning("modify_unknown_order", client_order_id=msg.client_order_id, by=msg.by)
             return
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         request = fsm.RequestModify(qty_units=msg.qty_units, price_paise=msg.price_paise,
                                     trigger_price_paise=msg.trigger_price_paise)
         pending = fsm.apply(order, request)
@@ -379,21 +382,21 @@ class ExecutionActor(LiveTrading, Actor):
     def on_depth(self, msg: Depth) -> None:
         # hot path: O(1) when nothing rests on this instrument
         self._any_depth_seen = True
-        events = self.venue.on_depth(msg, time.time_ns())
+        events = self.venue.on_depth(msg, self.ctx.now_ns())
         if events:
-            self._handle(events, time.time_ns())
+            self._handle(events, self.ctx.now_ns())
         if self._awaiting_book:
             self._resubmit_awaiting(msg.segment, msg.security_id)
 
     def on_tick(self, msg: Tick) -> None:
-        events = self.venue.on_tick(msg, time.time_ns())
+        events = self.venue.on_tick(msg, self.ctx.now_ns())
         if events:
-            self._handle(events, time.time_ns())
+            self._handle(events, self.ctx.now_ns())
 
     def on_quote(self, msg: Quote) -> None:
-        events = self.venue.on_quote(msg, time.time_ns())
+        events = self.venue.on_quote(msg, self.ctx.now_ns())
         if events:
-            self._handle(events, time.time_ns())
+            self._handle(events, self.ctx.now_ns())
 
     # Replay batches: rows of instruments where nothing rests only move the paper venue's books ----
     def market_batch_horizon(self, batch: MarketBatch, start: int, stop: int) -> int:
@@ -422,7 +425,7 @@ class ExecutionActor(LiveTrading, Actor):
                                        volume_units=int(batch.quote[v, Q_VOLUME]) if v >= 0 else -1, depth=depth)
 
     def _poll_venue(self) -> None:
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         events = self.venue.poll(now)
         if events:
             self._handle(events, now)
@@ -461,7 +464,7 @@ class ExecutionActor(LiveTrading, Actor):
         order_events = [fsm.to_order_event(o, ts_event_ns=now, ts_init_ns=now) for o in updated]
         latest: dict[str, OrderEvent] = {e.client_order_id: e for e in order_events}
         batch: list[Any] = [*fills, *latest.values()]
-        started = time.perf_counter_ns()
+        started = time.perf_counter_ns()  # the commit's real duration, for the metrics (never a rule)
         try:
             seqs = self.ledger.append(batch)
         except LedgerError as exc:
@@ -507,7 +510,7 @@ class ExecutionActor(LiveTrading, Actor):
         coids = self._awaiting_book.pop((segment, security_id), None)
         if not coids:
             return
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         for coid in coids:
             order = self.orders.get(coid)
             if order is None:
@@ -541,7 +544,7 @@ class ExecutionActor(LiveTrading, Actor):
             self.log.warning("cancel_refused", client_order_id=coid, reason=done.reason)
             self._restore_to_venue(order)
             return True
-        self._record([], [done], time.time_ns())
+        self._record([], [done], self.ctx.now_ns())
         return True
 
     # Order groups, marks, session end: state and start-up ------------------------------------------
@@ -567,9 +570,9 @@ class ExecutionActor(LiveTrading, Actor):
             except CalendarError as exc:
                 raise ActorConfigError(f"the market calendar's overrides do not apply: {exc}") from None
             self._calendar = self._calendar_source.calendar
-            self.ctx.every(1.0, lambda: self._check_session_end(time.time_ns()))
+            self.ctx.every(1.0, lambda: self._check_session_end(self.ctx.now_ns()))
             self.ctx.every(CALENDAR_REFRESH_S, self._refresh_calendar)
-        self.ctx.every(1.0, lambda: self._publish_marks(time.time_ns()))
+        self.ctx.every(1.0, lambda: self._publish_marks(self.ctx.now_ns()))
         self.ctx.every(LEDGER_STATS_INTERVAL_S, self._publish_ledger_stats)
         self._groups_resume(now)
 
@@ -583,7 +586,7 @@ class ExecutionActor(LiveTrading, Actor):
 
     # Order groups (the state machine is actors/execution/groups.py) ---------------------------------
     def on_submit_group(self, msg: SubmitGroup) -> None:
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         known = self.ledger.group(msg.group_id)
         if known is not None:
             # A re-send: never a second group; say again where it stands.
@@ -606,7 +609,7 @@ class ExecutionActor(LiveTrading, Actor):
         if msg.group_id not in self.groups:
             self.log.warning("cancel_unknown_group", group_id=msg.group_id, by=msg.by)
             return
-        self._group_input(msg.group_id, grp.Abort(now_ns=time.time_ns(), detail=f"cancelled by {msg.by}"),
+        self._group_input(msg.group_id, grp.Abort(now_ns=self.ctx.now_ns(), detail=f"cancelled by {msg.by}"),
                           drain=True)
 
     def _group_refusal(self, group: grp.Group) -> tuple[grp.GroupReason, str] | None:
@@ -706,7 +709,7 @@ class ExecutionActor(LiveTrading, Actor):
         assert isinstance(command, (grp.SendLeg, grp.SendFlatten)), command
         is_flatten = isinstance(command, grp.SendFlatten)
         intent = command.intent
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         # The ordinary order path: validation, write-ahead, intent dedup (a resumed group's
         # re-send is recognised), venue. Then read back what became of it.
         self.on_submit_order(SubmitOrder(intent, now))
@@ -748,8 +751,8 @@ class ExecutionActor(LiveTrading, Actor):
             current[1].cancel()
             del self._group_timers[group_id]
         if wake is not None and (current is None or current[0] != wake):
-            delay_s = max(0.0, (wake - time.time_ns()) / 1e9)
-            timer = self.ctx.call_later(delay_s, lambda: self._group_wake(group_id, time.time_ns()))
+            delay_s = max(0.0, (wake - self.ctx.now_ns()) / 1e9)
+            timer = self.ctx.call_later(delay_s, lambda: self._group_wake(group_id, self.ctx.now_ns()))
             self._group_timers[group_id] = (wake, timer)
 
     def _group_wake(self, group_id: str, now_ns: int) -> None:
@@ -786,7 +789,7 @@ class ExecutionActor(LiveTrading, Actor):
             self.ctx.call_later(GROUP_RESUME_DELAY_S, self._groups_resend)
 
     def _groups_resend(self) -> None:
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         for group_id in list(self.groups):
             self._group_inbox.append((group_id, grp.Resume(now_ns=now)))
         self._group_drain()
@@ -800,7 +803,7 @@ class ExecutionActor(LiveTrading, Actor):
         return msgspec.structs.replace(pos, unrealised_pnl_paise=unrealised, ts_event_ns=now, ts_init_ns=now)
 
     def _publish_ledger_stats(self) -> None:
-        self.ctx.publish(topics.LEDGER_STATS.encode(), self.commit_stats.snapshot(self.ctx.name, time.time_ns()))
+        self.ctx.publish(topics.LEDGER_STATS.encode(), self.commit_stats.snapshot(self.ctx.name, self.ctx.now_ns()))
 
     def _publish_marks(self, now: int) -> None:
         """Once a second: open positions whose unrealised P&L moved are published again."""

@@ -33,7 +33,6 @@ reads.
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -106,13 +105,13 @@ class LiveTrading:
                                              note="live account opened; funds from Dhan's fundlimit", ts_ns=now_ns)])
         cfg = self._dcfg
         self.ctx.every(cfg.reconcile_interval_s, self._live_periodic)
-        self.ctx.every(cfg.funds_refresh_s, lambda: self.venue.request_funds(time.time_ns()))
+        self.ctx.every(cfg.funds_refresh_s, lambda: self.venue.request_funds(self.ctx.now_ns()))
         self.ctx.every(1.0, self._live_expire_held)
         self._live_request("start")
         self._live_write_status()
 
     def _live_request(self, why: str) -> None:
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         if self.venue.request_snapshot(now, with_funds=not self.trading_enabled):
             self._last_request_ns = now
             self.log.debug("reconcile_requested", why=why)
@@ -132,7 +131,7 @@ class LiveTrading:
             elif isinstance(update, FundsUpdate):
                 self._live_apply_funds(update.funds.available_paise, update.ts_ns)
         if self.venue.take_external_activity() and self.trading_enabled \
-                and time.time_ns() - self._last_request_ns > EARLY_RECONCILE_S * _NS_PER_S:
+                and self.ctx.now_ns() - self._last_request_ns > EARLY_RECONCILE_S * _NS_PER_S:
             self._live_request("an order placed outside Shikra was reported")
 
     def _live_on_failure(self, failed: SnapshotFailed) -> None:
@@ -144,7 +143,7 @@ class LiveTrading:
         else:
             delay_s = backoff_s(self._reconcile_failures - 1, cfg.reconcile_retry_initial_s, cfg.reconcile_retry_max_s)
             self.ctx.call_later(delay_s, lambda: self._live_request("retry"))
-        self._next_attempt_ns = time.time_ns() + int(delay_s * _NS_PER_S)
+        self._next_attempt_ns = self.ctx.now_ns() + int(delay_s * _NS_PER_S)
         log = self.log.error if not self.trading_enabled else self.log.warning
         log("reconcile_failed", attempt=self._reconcile_failures, trading_enabled=self.trading_enabled,
             retry_in_s=round(delay_s, 1), held_intents=len(self._held), detail=self._last_error,
@@ -152,7 +151,7 @@ class LiveTrading:
         self._live_write_status()
 
     def _live_on_snapshot(self, snap: BrokerSnapshot) -> None:
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         if snap.row_errors:
             self.log.warning("reconcile_rows_skipped", rows=len(snap.row_errors), first=snap.row_errors[0])
         self._live_reconcile_orders(snap, now)
@@ -315,7 +314,7 @@ class LiveTrading:
         if self.trading_enabled:
             return False
         if key not in self._held:
-            self._held[key] = (msg, time.time_ns())
+            self._held[key] = (msg, self.ctx.now_ns())
             self.log.info("order_held", id=key, why="waiting for the first reconciliation with Dhan",
                           held=len(self._held))
             self._live_write_status()
@@ -338,7 +337,7 @@ class LiveTrading:
     def _live_expire_held(self) -> None:
         if self.trading_enabled or not self._held:
             return
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         cutoff = now - int(self._dcfg.startup_hold_s * _NS_PER_S)
         for key, (msg, arrived) in list(self._held.items()):
             if arrived > cutoff:
@@ -363,6 +362,6 @@ class LiveTrading:
                 next_attempt_ns=self._next_attempt_ns, held_intents=len(self._held),
                 external_orders=self._external_orders,
                 positions_disagree=[d.describe(instrument_label(d.segment, d.security_id)) for d in self._mismatch],
-                stream_up=self.venue.stats().stream_up, ts_ns=time.time_ns()))
+                stream_up=self.venue.stats().stream_up, ts_ns=self.ctx.now_ns()))
         except OSError as exc:
             self.log.warning("venue_status_not_written", error=str(exc))

@@ -3,7 +3,6 @@ topics from ``ipc.topics``, each stamped with exchange time and local receive ti
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from actors.base import Actor, ActorConfigError, ActorContext
@@ -12,6 +11,7 @@ from actors.feed.decode import FrameDecoder
 from actors.market_batch import MarketBatch
 from engine.model.calendar import CALENDAR_REFRESH_S, CalendarError, CalendarSource
 from engine.model.instruments import tick_sizes
+from engine.model.ist import ist_date
 from engine.model.lookup import open_instruments, today_ist
 from ipc import topics
 from ipc.messages import (
@@ -51,7 +51,7 @@ class FeedActor(Actor):
 
     def on_start(self) -> None:
         cfg = self.ctx.config
-        table = open_instruments(cfg.instruments.master, self.ctx.data_dir)
+        table = open_instruments(cfg.instruments.master, self.ctx.data_dir, ist_date(self.ctx.now_ns()))
         self.decoder = FrameDecoder(tick_sizes(table), ltt_epoch_is_ist=cfg.feed.dhan.ltt_epoch_is_ist)
         try:
             self.source = self._make_source(cfg, table)
@@ -75,7 +75,7 @@ class FeedActor(Actor):
     def _make_source(self, cfg: Any, table: Any) -> Any:
         if cfg.feed.source == "synthetic":
             from actors.feed.sources import SyntheticSource
-            return SyntheticSource(cfg, table, today_ist())
+            return SyntheticSource(cfg, table, ist_date(self.ctx.now_ns()))
         if cfg.feed.source == "replay":
             from actors.feed.sources import ReplaySource
             return ReplaySource(cfg)
@@ -84,8 +84,9 @@ class FeedActor(Actor):
         self.calendar_source = CalendarSource(cfg.calendar, self.ctx.data_dir)
         self.ctx.every(CALENDAR_REFRESH_S, self._refresh_calendar)
         calendar = self.calendar_source.calendar  # pure lookups: safe from the websocket thread
-        return DhanSource(cfg, table, market_open=lambda: calendar.is_market_open(1, time.time_ns()),
-                          on_fatal=self._on_fatal)
+        now_ns = self.ctx.now_ns  # read from the websocket thread too: a live clock's is thread-safe
+        return DhanSource(cfg, table, market_open=lambda: calendar.is_market_open(1, now_ns()),
+                          on_fatal=self._on_fatal, now_ns=now_ns)
 
     def _refresh_calendar(self) -> None:
         """An edited overrides file (``shikra calendar``) without a restart; risk reports a damaged one."""
@@ -97,7 +98,7 @@ class FeedActor(Actor):
     def _on_fatal(self, reason_code: int, text: str) -> None:
         """The venue refused us for good (token expired, auth failed): stop trading safely."""
         self.log.error("feed_fatal", code=reason_code, reason=text)
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         self.ctx.send("supervisor", EngageKillSwitch(f"feed-fatal-{now}", f"feed: Dhan {reason_code}: {text}",
                                                      "feed", now))
 

@@ -4,7 +4,7 @@ DHAN_PROTOCOL.md section F) as a feed-actor source.
 Threads. The feed actor's loop is synchronous (``zmq.Poller``); the websocket needs asyncio. The
 shared websocket shell (``actors.websocket_thread``) runs it in a thread of its own, on an asyncio
 loop (uvloop when installed), with connect, reconnect, stall detection and stop; this module is
-the Dhan protocol inside it. Each binary frame is stamped with ``time.time_ns()`` the moment it
+the Dhan protocol inside it. Each binary frame is stamped with ``now_ns()`` (the actor's clock) the moment it
 is received and appended to a ``collections.deque``; one byte on a non-blocking pipe wakes the
 actor's poller (only when the actor has not already been woken). The actor-side callback drains the deque and calls
 ``emit(frame, recv_ns)``. The websocket reader never waits for the actor, so the library keeps
@@ -276,7 +276,7 @@ class DhanSource(WebSocketClient):
     def __init__(self, cfg: Config, table: InstrumentTable | None, *,
                  credentials: Credentials | None = None, market_open: MarketOpen | None = None,
                  on_fatal: OnFatal | None = None, timing: DhanTiming | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, now_ns: Callable[[], int] = time.time_ns) -> None:
         d = cfg.feed.dhan
         self.instruments, self.not_in_master = resolve_instruments(d.instruments, table)
         self.mode = d.mode
@@ -294,6 +294,7 @@ class DhanSource(WebSocketClient):
         self._market_open = market_open
         self._on_fatal = on_fatal
         self._rng = rng or random.Random()
+        self._now_ns = now_ns  # receive stamps; the stall watchdog and log throttles use time.monotonic (I/O timing)
 
         # Hand-off: written by the websocket thread, drained by the actor's thread.
         self._frames: collections.deque[tuple[bytes, int]] = collections.deque()
@@ -554,7 +555,7 @@ class DhanSource(WebSocketClient):
         heard = self._shell.heard
         async for frame in ws:
             # hot path (websocket thread): stamp, queue, wake; nothing here may wait on the actor
-            recv_ns = time.time_ns()
+            recv_ns = self._now_ns()
             if type(frame) is not bytes:
                 self._text_frames += 1
                 continue

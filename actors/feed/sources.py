@@ -9,7 +9,6 @@ except the live Dhan websocket which needs an asyncio loop (see ``actors.feed.dh
 from __future__ import annotations
 
 import datetime as dt
-import time
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 
 import numpy as np
@@ -88,24 +87,27 @@ class SyntheticSource:
         # A timer per packet at 50k/s would cost more than the packets; batch at >= 1 ms.
         self.interval_s = max(0.001, 1.0 / self.rate)
         self._owed = 0.0
-        self._last = 0.0
+        self._last_ns = 0
         self._timer: Any = None
 
     def start(self, ctx: Any, emit: Emit) -> None:
         self._emit = emit
-        self._last = time.monotonic()
+        self._now_ns = ctx.now_ns
+        self._monotonic_ns = ctx.monotonic_ns
+        self._last_ns = self._monotonic_ns()
         self._timer = ctx.every(self.interval_s, self._tick)
 
     def _tick(self) -> None:
-        now = time.monotonic()
-        self._owed += (now - self._last) * self.rate
-        self._last = now
+        now = self._monotonic_ns()
+        self._owed += (now - self._last_ns) / 1e9 * self.rate
+        self._last_ns = now
         n = int(self._owed)
         if n <= 0:
             return
         self._owed -= n
-        for frame in self.market.next_frames(n, time.time_ns()):
-            self._emit(frame, time.time_ns())
+        now_ns = self._now_ns()
+        for frame in self.market.next_frames(n, now_ns):
+            self._emit(frame, now_ns)
 
     def stop(self) -> None:
         if self._timer is not None:
@@ -134,6 +136,7 @@ class ReplaySource:
         self._t0_rec = 0
         self.done = False
         self.frames = 0
+        self.on_done: Callable[[], None] | None = None  # called once the capture is replayed
 
     def start(self, ctx: Any, emit: Emit, emit_block: EmitBlock | None = None) -> None:
         """Replay into ``emit`` frame by frame; at pace "fast" into ``emit_block`` a block at a
@@ -174,7 +177,7 @@ class ReplaySource:
             n = len(block.lengths)
             self.frames += n
             # Received now, as frame by frame: the recorded receive times are another session's.
-            self._emit_block(block._replace(recv_ns=np.full(n, time.time_ns(), dtype=np.int64)))
+            self._emit_block(block._replace(recv_ns=np.full(n, self._ctx.now_ns(), dtype=np.int64)))
             self._ctx.call_later(0.0, self._step)
             return
         if self.pace == "fast":
@@ -184,10 +187,10 @@ class ReplaySource:
                     self._finish()
                     return
                 self.frames += 1
-                self._emit(item[1], time.time_ns())
+                self._emit(item[1], self._ctx.now_ns())
             self._ctx.call_later(0.0, self._step)
             return
-        now = time.time_ns()
+        now = self._ctx.now_ns()
         while True:
             item = self._pending or self._next()
             self._pending = None
@@ -203,13 +206,15 @@ class ReplaySource:
                 self._ctx.call_later((due - now) / 1e9, self._step)
                 return
             self.frames += 1
-            self._emit(frame, time.time_ns())
+            self._emit(frame, self._ctx.now_ns())
 
     def _finish(self) -> None:
         self.done = True
         if self.reader.truncated_tail:
             self._ctx.log.warning("capture_truncated_tail", path=str(self.reader.path))
         self._ctx.log.info("replay_finished", path=str(self.reader.path), frames=self.frames)
+        if self.on_done is not None:
+            self.on_done()
 
     def stop(self) -> None:
         self._it = iter(())

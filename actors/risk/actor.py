@@ -9,7 +9,6 @@ ledger's only writer).
 from __future__ import annotations
 
 import datetime as dt
-import time
 from typing import Any
 
 import msgspec
@@ -44,7 +43,7 @@ from engine.model.calendar import (
     remove_calendar_status,
     write_calendar_status,
 )
-from engine.model.ist import ist_day, ist_day_number
+from engine.model.ist import ist_date, ist_day, ist_day_number
 from engine.model.lookup import open_instruments
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
@@ -80,7 +79,8 @@ RESEND_AFTER_S = 1.0
 MAX_UNACKED_DENIALS = 10_000  # denials awaiting execution's acknowledgement (bounded memory)
 # Order and fill events reach risk over PUB/SUB, which may drop (a slow joiner at start, a restart of
 # execution). The ledger is the truth: risk re-reads it this often for orders it still counts as open
-# and for positions.
+# and for positions. Not when execution shares risk's process: the in-process bus drops nothing (and a
+# simulated day would pay a ledger read for each of its seconds).
 RECONCILE_INTERVAL_S = 1.0
 END_OF_DAY = dt.time(23, 59, 59, 999999)
 KNOWN_KINDS = {"EQUITY", "FUTIDX", "FUTSTK", "OPTIDX", "OPTSTK", "FUTCOM", "OPTFUT", "FUTCUR", "OPTCUR", "INDEX"}
@@ -89,7 +89,7 @@ KNOWN_KINDS = {"EQUITY", "FUTIDX", "FUTSTK", "OPTIDX", "OPTSTK", "FUTCOM", "OPTF
 def _enforced_limits(cfg: Any, limits: RiskLimits) -> RiskLimits:
     """The limits as enforced for the configured market hours."""
     if market_hours(cfg) == "always":
-        # The synthetic market never closes: no cut-off or square-off by wall clock either.
+        # The synthetic market never closes: no cut-off or square-off by the clock either.
         return msgspec.structs.replace(limits, entry_cutoff_ist=END_OF_DAY, square_off_ist=END_OF_DAY,
                                        segment_times={})
     return limits
@@ -116,6 +116,7 @@ class RiskActor(Actor):
         self.flatten: set[tuple[str, int, int]] = set()
         self.resent = 0
         self._rehearsal: OrderIntent | None = None  # the last approved intent (warm_hot_path)
+        self._usage_written: RiskUsage | None = None  # the figures last written (ts_ns 0)
 
     # Start-up -----------------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -146,7 +147,7 @@ class RiskActor(Actor):
             self.calendar = self.calendar_source.calendar
         else:
             remove_calendar_status(self.ctx.run_dir)
-        self.table = open_instruments(cfg.instruments.master, self.ctx.data_dir)
+        self.table = open_instruments(cfg.instruments.master, self.ctx.data_dir, ist_date(self.ctx.now_ns()))
         cash = cfg.execution.starting_cash_paise
         status = trading.RiskStatus()
         positions: list[Position] = []
@@ -169,7 +170,7 @@ class RiskActor(Actor):
         self.engine = RiskEngine(limits, [], cash_paise=cash, calendar=self.calendar, status=status,
                                  venue_slices=cfg.execution.venue == "dhan")
         self.monitor = PostTradeMonitor(limits, self.calendar)
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         for pos in positions:
             self.engine.on_position(pos)
         for order in open_orders:
@@ -187,7 +188,9 @@ class RiskActor(Actor):
                       positions=len(positions), open_orders=len(open_orders))
         self.ctx.every(1.0, self._on_clock)
         self.ctx.every(RESEND_AFTER_S / 2, self._resend_unacked)
-        self.ctx.every(RECONCILE_INTERVAL_S, self._reconcile_with_ledger)
+        eng = cfg.engine
+        if not (eng.topology == "co-located" and {self.ctx.name, EXECUTION} <= set(eng.colocated)):
+            self.ctx.every(RECONCILE_INTERVAL_S, self._reconcile_with_ledger)
         self.ctx.every(CALENDAR_REFRESH_S, self._refresh_calendar)
         self._reader: LedgerReader | None = None
 
@@ -210,17 +213,17 @@ class RiskActor(Actor):
         """The full check list for the last approved intent again, under an id never approved:
         ``RiskEngine.check`` changes nothing."""
         if self._rehearsal is not None:
-            self.engine.check(msgspec.structs.replace(self._rehearsal, intent_id=REHEARSAL_INTENT_ID), time.time_ns())
+            self.engine.check(msgspec.structs.replace(self._rehearsal, intent_id=REHEARSAL_INTENT_ID), self.ctx.now_ns())
 
     def on_order_intent(self, intent: OrderIntent) -> None:
         # hot path: one intent through the full check list
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         self._ensure_instrument(intent.segment, intent.security_id)
         result = self.engine.approve(intent, now)
         if isinstance(result, Denial):
             self._deny(intent, result, now)
             return
-        approved_ns = time.time_ns()  # after the checks: the latency harness splits the hops here
+        approved_ns = self.ctx.now_ns()  # after the checks: the latency harness splits the hops here
         self._rehearsal = intent
         for order in result:
             self._submit(order, approved_ns)
@@ -229,7 +232,7 @@ class RiskActor(Actor):
         """Every leg passes the checks in order (each sees the ones before it as open orders), or
         none is sent: the legs approved before a denied one are released, and every leg is
         denied with the reason. An approved group goes to execution as one message."""
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         key = f"group:{group.group_id}"
         if key in self.unacked:
             return  # a re-send we are still delivering
@@ -258,7 +261,7 @@ class RiskActor(Actor):
                 return
             approved.append(result[0])
         msg = msgspec.structs.replace(group, legs=approved, ts_approved_ns=now)
-        self.unacked.sent(key, msg, time.monotonic_ns(), parts=[leg.intent_id for leg in approved])
+        self.unacked.sent(key, msg, self.ctx.monotonic_ns(), parts=[leg.intent_id for leg in approved])
         self.ctx.send(EXECUTION, msg)
 
     def on_group_event(self, msg: GroupEvent) -> None:
@@ -269,11 +272,11 @@ class RiskActor(Actor):
 
     def _submit(self, order: OrderIntent, now: int) -> None:
         msg = SubmitOrder(order, now)
-        self.unacked.sent(order.intent_id, msg, time.monotonic_ns())
+        self.unacked.sent(order.intent_id, msg, self.ctx.monotonic_ns())
         self.ctx.send(EXECUTION, msg)
 
     def _resend_unacked(self) -> None:
-        now = time.monotonic_ns()
+        now = self.ctx.monotonic_ns()
         resend, abandoned = self.unacked.due(now)
         for intent_id, _msg, tries in abandoned:
             self.log.error("resend_abandoned", intent_id=intent_id, tries=tries)
@@ -291,7 +294,7 @@ class RiskActor(Actor):
             oldest = next(iter(self.unacked_denials))
             self.unacked_denials.ack(oldest)
             self.log.error("denial_not_recorded", intent_id=oldest, reason="execution did not acknowledge it")
-        self.unacked_denials.sent(denied.intent_id, denied, time.monotonic_ns())
+        self.unacked_denials.sent(denied.intent_id, denied, self.ctx.monotonic_ns())
         self.ctx.send(EXECUTION, denied)
         suppressed = self._deny_log.allow((denied.strategy, denied.reason_code))
         if suppressed is not None:
@@ -321,18 +324,18 @@ class RiskActor(Actor):
         if product is None:  # a fill recorded after its order ended (reconciliation): ask the ledger
             order = self._ledger_order(msg.client_order_id)
             product = order.product if order is not None else "INTRADAY"
-        self._act(self.monitor.on_fill(msg, product, time.time_ns()))
+        self._act(self.monitor.on_fill(msg, product, self.ctx.now_ns()))
 
     def on_position(self, msg: Position) -> None:
         self.engine.on_position(msg)
 
     def on_tick(self, msg: Tick) -> None:
         self.engine.on_mark(msg.segment, msg.security_id, msg.ltp_paise)
-        self._act(self.monitor.on_mark(msg.segment, msg.security_id, msg.ltp_paise, time.time_ns()))
+        self._act(self.monitor.on_mark(msg.segment, msg.security_id, msg.ltp_paise, self.ctx.now_ns()))
 
     def on_quote(self, msg: Quote) -> None:
         self.engine.on_mark(msg.segment, msg.security_id, msg.ltp_paise)
-        self._act(self.monitor.on_mark(msg.segment, msg.security_id, msg.ltp_paise, time.time_ns()))
+        self._act(self.monitor.on_mark(msg.segment, msg.security_id, msg.ltp_paise, self.ctx.now_ns()))
 
     # Replay batches: marks in bulk, stopping where a post-trade rule could fire ---------------------
     def market_batch_horizon(self, batch: MarketBatch, start: int, stop: int) -> int:
@@ -346,14 +349,14 @@ class RiskActor(Actor):
         prices = c.ltp_paise[lo:hi]
         valid = prices > 0
         if valid.all():
-            k = self.monitor.first_firing_mark(*batch.keys[held[0]], prices, time.time_ns())
+            k = self.monitor.first_firing_mark(*batch.keys[held[0]], prices, self.ctx.now_ns())
             return int(c.rows[lo + k]) if k < prices.size else stop
         marks = c.rows[lo:hi][valid]
-        k = self.monitor.first_firing_mark(*batch.keys[held[0]], prices[valid], time.time_ns())
+        k = self.monitor.first_firing_mark(*batch.keys[held[0]], prices[valid], self.ctx.now_ns())
         return int(marks[k]) if k < marks.size else stop
 
     def on_market_batch(self, batch: MarketBatch, start: int, stop: int) -> None:
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         for j in batch.instruments_in(start, stop):
             segment, security_id = batch.keys[j]
             lo, hi = batch.span(j, start, stop)
@@ -437,34 +440,42 @@ class RiskActor(Actor):
         self._publish_calendar(self.ctx.now_ns())
 
     def _on_clock(self) -> None:
-        self._announce_calendar(self.ctx.now_ns())
-        self._act(self.monitor.on_clock(time.time_ns()))
+        now = self.ctx.now_ns()
+        self._announce_calendar(now)
+        self._act(self.monitor.on_clock(now))
         self._flatten_step()
         self._write_usage()
 
     def _write_usage(self) -> None:
+        """The usage file for ``shikra risk show``, written when a figure in it changed (a
+        quiet market, or a simulated day's every second, costs no disk write)."""
         e = self.engine
         lim = e.limits
-        now = time.time_ns()
+        now = self.ctx.now_ns()
+        usage = RiskUsage(
+            state=e.status.state.value, orders_today=e.orders_today,
+            orders_last_second=e.orders_in_last_second(now), trades_today=e.trades_today,
+            open_orders=e.open_orders, gross_exposure_paise=e.gross_paise, net_long_paise=e.net_long_paise,
+            net_short_paise=e.net_short_paise, day_pnl_paise=self.monitor.daily_pnl_paise(),
+            cash_paise=e.cash_paise, reserved_paise=e.reserved_paise,
+            max_orders_per_second=lim.max_orders_per_second, max_orders_per_day=lim.max_orders_per_day,
+            max_trades_per_day=lim.max_trades_per_day, max_open_orders=lim.max_open_orders,
+            max_gross_exposure_paise=lim.max_gross_exposure_paise,
+            max_net_exposure_paise=lim.max_net_exposure_paise, daily_max_loss_paise=lim.daily_max_loss_paise,
+            ts_ns=0)
+        if usage == self._usage_written:
+            return
         try:
-            write_usage(self.ctx.run_dir, RiskUsage(
-                state=e.status.state.value, orders_today=e.orders_today,
-                orders_last_second=e.orders_in_last_second(now), trades_today=e.trades_today,
-                open_orders=e.open_orders, gross_exposure_paise=e.gross_paise, net_long_paise=e.net_long_paise,
-                net_short_paise=e.net_short_paise, day_pnl_paise=self.monitor.daily_pnl_paise(),
-                cash_paise=e.cash_paise, reserved_paise=e.reserved_paise,
-                max_orders_per_second=lim.max_orders_per_second, max_orders_per_day=lim.max_orders_per_day,
-                max_trades_per_day=lim.max_trades_per_day, max_open_orders=lim.max_open_orders,
-                max_gross_exposure_paise=lim.max_gross_exposure_paise,
-                max_net_exposure_paise=lim.max_net_exposure_paise, daily_max_loss_paise=lim.daily_max_loss_paise,
-                ts_ns=now))
+            write_usage(self.ctx.run_dir, msgspec.structs.replace(usage, ts_ns=now))
         except OSError as exc:
             self.log.warning("usage_not_written", error=str(exc))
+            return
+        self._usage_written = usage
 
     def _act(self, actions: Any) -> None:
         if not actions:
             return
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         for action in actions:
             self.ctx.publish(topics.RISK_ACTION.encode(), to_risk_action(action, now))
             # Every action goes in the ledger's audit table with its reason (execution writes it).
@@ -535,7 +546,7 @@ class RiskActor(Actor):
 
     def on_square_off_all(self, msg: SquareOffAll) -> None:
         """Cancel the open orders, then close each position at market once nothing works on it."""
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         self.ctx.send(EXECUTION, CancelAllOrders(f"squareoff-{msg.cmd_id}", msg.by, now, msg.strategy))
         keys = [key for key in self.engine.exposed() if not msg.strategy or key[0] == msg.strategy]
         self.flatten.update(keys)
@@ -555,7 +566,7 @@ class RiskActor(Actor):
             return
         self._ensure_instrument(order.segment, order.security_id)
         denial = self.engine.check_modify(order, msg.qty_units, msg.price_paise, msg.trigger_price_paise,
-                                          time.time_ns())
+                                          self.ctx.now_ns())
         if denial is not None:
             self.log.info("modify_denied", client_order_id=order.client_order_id, by=msg.by,
                           reason=denial.reason.value, message=denial.message)
@@ -578,7 +589,7 @@ class RiskActor(Actor):
         if engaged:
             self._halt("KILL_SWITCH", reason, "supervisor", flatten=False)
         else:
-            now = time.time_ns()
+            now = self.ctx.now_ns()
             result = trading.release_kill(self.engine.status, by="supervisor", role="admin", now_ns=now)
             if isinstance(result, trading.RiskStatus):
                 self.monitor.acknowledge_daily_kill(now)  # the operator's decision holds for today
@@ -586,7 +597,7 @@ class RiskActor(Actor):
                 self._set_status(result)
 
     def _halt(self, reason_code: str, detail: str, by: str, flatten: bool) -> None:
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         result = trading.engage_kill(self.engine.status, reason_code=reason_code, detail=detail, by=by,
                                      role="admin", now_ns=now)
         if isinstance(result, trading.RiskStatus):
@@ -602,7 +613,7 @@ class RiskActor(Actor):
         orders are being canceled, and an exit sent beside them could overshoot past flat."""
         if not self.flatten:
             return
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         for key in list(self.flatten):
             units = self.engine.position_units(*key)
             pending = self.engine.pending_units(*key)
@@ -628,7 +639,7 @@ class RiskActor(Actor):
 
     def _set_status(self, status: trading.RiskStatus) -> None:
         self.engine.set_status(status)
-        msg = trading.to_message(status, time.time_ns())
+        msg = trading.to_message(status, self.ctx.now_ns())
         self.ctx.publish(topics.RISK_STATE.encode(), msg)
         self.ctx.send(EXECUTION, msg)  # persisted in the ledger by its writer
         self.log.warning("trading_state", state=status.state.value, reason=status.reason_code, detail=status.detail)

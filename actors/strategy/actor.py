@@ -3,7 +3,6 @@ turns their decisions into OrderIntents sent (reliably) to risk."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import msgspec
@@ -19,6 +18,7 @@ from engine.ledger import LedgerError, LedgerReader, ledger_dir
 from engine.logs import Throttle
 from engine.model.calendar import market_hours
 from engine.model.instruments import InstrumentTable
+from engine.model.ist import ist_date
 from engine.model.lookup import UnknownInstrument, open_instruments, resolve_instrument
 from ipc import topics
 from ipc.resend import Unacked
@@ -68,9 +68,10 @@ def _market_rows(batch: MarketBatch, instrument: int, start: int, stop: int) -> 
                                      c.mid_x2_paise[lo:hi] if c.mid_x2_paise is not None else None)
 
 
-def _run_id() -> str:
-    """Distinguishes intents across restarts (strategy name + run id + sequence is unique forever)."""
-    n = time.time_ns() // 1_000_000
+def _run_id(now_ns: int) -> str:
+    """Distinguishes intents across restarts (strategy name + run id + sequence is unique forever
+    on the live clock, and the same for the same simulated start): the start in ms, base 36."""
+    n = now_ns // 1_000_000
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     out = ""
     while n:
@@ -87,10 +88,8 @@ class _Handle:
         self.name = name
         self.log = actor.log
         self._seq = 0
-        self._run = _run_id()
-
-    def now_ns(self) -> int:
-        return time.time_ns()
+        self.now_ns = actor.ctx.now_ns  # the actor's clock (a simulated one in a backtest)
+        self._run = _run_id(self.now_ns())
 
     def submit(self, instrument: InstrumentRef, side: Side, qty_units: int, *, order_type: OrderType = "MARKET",
                price_paise: int = 0, trigger_price_paise: int = 0, validity: Validity = "DAY",
@@ -102,7 +101,7 @@ class _Handle:
             return ""  # history is for the indicators: nothing is traded on it
         self._seq += 1
         intent_id = f"{self.name}-{self._run}-{self._seq}"
-        now = time.time_ns()
+        now = self.now_ns()
         ts_event = cause.ts_event_ns if cause is not None else now
         ts_init = cause.ts_init_ns if cause is not None else now
         intent = OrderIntent(intent_id, self.name, instrument.segment, instrument.security_id, side, qty_units,
@@ -117,7 +116,7 @@ class _Handle:
         if self._actor.warming:
             self._actor.warmup_dropped += 1
             return ["" for _ in legs]
-        now = time.time_ns()
+        now = self.now_ns()
         ts_event = cause.ts_event_ns if cause is not None else now
         ts_init = cause.ts_init_ns if cause is not None else now
         intents = []
@@ -139,7 +138,7 @@ class _Handle:
     def cancel(self, client_order_id: str) -> None:
         from ipc.messages import CancelOrder
         self._actor.ctx.send("execution", CancelOrder(f"{self.name}-cancel-{client_order_id}", client_order_id,
-                                                      self.name, time.time_ns()))
+                                                      self.name, self.now_ns()))
 
     def position(self, instrument: InstrumentRef) -> int:
         return self._actor.positions.get((self.name, instrument.segment, instrument.security_id), 0)
@@ -204,7 +203,7 @@ class StrategyActor(Actor):
         bars.warmup()
         cfg = self.ctx.config.strategy
         self._live_feed = self.ctx.config.feed.source == "dhan" and FEED in self.ctx.config.engine.actors
-        self.table = open_instruments(self.ctx.config.instruments.master, self.ctx.data_dir)
+        self.table = open_instruments(self.ctx.config.instruments.master, self.ctx.data_dir, ist_date(self.ctx.now_ns()))
         for inst_cfg in cfg.instances:
             if inst_cfg.name in self.configured:
                 raise ActorConfigError(f"strategy.instances: name '{inst_cfg.name}' is used twice")
@@ -312,7 +311,7 @@ class StrategyActor(Actor):
         fetch = dhan_fetcher(creds, cfg.execution.dhan.rest_url, cfg.execution.dhan.rest_timeout_s)
         assert self.table is not None
         session = self._bar_session()
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         deliveries: list[tuple[int, int, Any, list[Strategy]]] = []
         skipped = failed = 0
         for (segment, security_id), builders in self.bar_builders.items():
@@ -418,12 +417,12 @@ class StrategyActor(Actor):
 
     def send_intent(self, intent: OrderIntent) -> None:
         # hot path
-        self.unacked.sent(intent.intent_id, intent, time.monotonic_ns())
+        self.unacked.sent(intent.intent_id, intent, self.ctx.monotonic_ns())
         self.ctx.send(RISK, intent, topics.strategy_topic(topics.INTENT, intent.strategy))
 
     def send_group(self, group: SubmitGroup) -> None:
         legs = [leg.intent_id for leg in group.legs]
-        self.unacked_groups.sent(group.group_id, group, time.monotonic_ns(), parts=legs)
+        self.unacked_groups.sent(group.group_id, group, self.ctx.monotonic_ns(), parts=legs)
         self.ctx.send(RISK, group, topics.strategy_topic(topics.INTENT, group.strategy))
 
     def on_group_event(self, msg: GroupEvent) -> None:
@@ -441,7 +440,7 @@ class StrategyActor(Actor):
                                            f"GROUP_{msg.reason_code}", msg.detail, msg.ts_event_ns))
 
     def _resend_unacked(self) -> None:
-        now = time.monotonic_ns()
+        now = self.ctx.monotonic_ns()
         kinds: tuple[tuple[Unacked[Any], str, str, str], ...] = (
             (self.unacked_groups, "group_resent", "group_id", "no leg event or denial seen"),
             (self.unacked, "intent_resent", "intent_id", "no order or denial seen"))
@@ -573,7 +572,7 @@ class StrategyActor(Actor):
             # Intents not yet acknowledged are not sent again: a stopped strategy places nothing.
             self.unacked.drop_where(lambda intent: intent.strategy == name)
             self.unacked_groups.drop_where(lambda group: group.strategy == name)
-            now = time.time_ns()
+            now = self.ctx.now_ns()
             self.ctx.send(EXECUTION, CancelAllOrders(f"stop-{name}-{msg.cmd_id}", f"stop:{msg.by}", now, name))
             self.log.warning("strategy_stopped_by_operator", strategy=name, by=msg.by)
         self._answer(msg, True, "", "running" if msg.running else "stopped")
@@ -609,7 +608,7 @@ class StrategyActor(Actor):
         strategy = self.strategies.get(name)
         if strategy is None or self.warming:
             return
-        self.ctx.send(EXECUTION, SaveStrategyState(name, msgspec.msgpack.encode(strategy.state), time.time_ns()))
+        self.ctx.send(EXECUTION, SaveStrategyState(name, msgspec.msgpack.encode(strategy.state), self.ctx.now_ns()))
 
     # Market data --------------------------------------------------------------------------------
     def on_tick(self, msg: Tick) -> None:
@@ -639,7 +638,7 @@ class StrategyActor(Actor):
 
     def _flush_bars(self) -> None:
         """Close bars of quiet instruments once their end has passed (timer-driven close)."""
-        now = time.time_ns()
+        now = self.ctx.now_ns()
         for builders in self.bar_builders.values():
             for builder, subscribers in builders:
                 for bar in builder.flush(now - BAR_FLUSH_GRACE_NS, now):

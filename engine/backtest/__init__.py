@@ -1,2 +1,3 @@
 """``shikra backtest``'s engine: ``runner`` (the actors over a capture, the report), ``charts`` (the
-PNG curves) and ``ids`` (ids and times made deterministic for the report)."""
+equity and drawdown PNGs, drawn with matplotlib) and ``ids`` (ids and times made deterministic for
+the report)."""

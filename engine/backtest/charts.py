@@ -1,119 +1,127 @@
-"""Line charts as PNG files without a plotting library: a small rasteriser and the PNG encoder.
+"""The backtest's charts as PNG files, drawn with matplotlib: a money series over IST time.
 
-Pure and deterministic: the same series always gives the same bytes. The chart has a frame, a
-dashed zero line when zero is in range, faint grid lines and the series drawn as a polyline;
-no text (the figures themselves are in report.json). Values may be any real numbers (paise here).
+matplotlib is imported inside :func:`write_chart` only: ``shikra backtest`` draws charts, the
+daemon's processes never load it (memory). Each call builds its own ``matplotlib.figure.Figure``
+on the Agg canvas (no pyplot, no state kept between calls) under matplotlib's default style (a
+user's matplotlibrc does not change the picture), and the PNG is written without the "Software"
+metadata, so the same chart gives the same bytes on one machine.
+
+A chart is a step curve: the value holds from each instant until the next (realised equity moves
+when a trade closes). The x axis is IST date and time, the y axis rupees with Indian digit grouping
+(1,23,456.50); the title's second line is the period the series covers.
 """
 
 from __future__ import annotations
 
-import struct
-import zlib
+import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-PNG_SIGNATURE: Final = b"\x89PNG\r\n\x1a\n"
-Rgb = tuple[int, int, int]
+import msgspec
 
-BACKGROUND: Final[Rgb] = (255, 255, 255)
-FRAME: Final[Rgb] = (60, 60, 60)
-GRID: Final[Rgb] = (225, 225, 225)
-ZERO: Final[Rgb] = (150, 150, 150)
-MARGIN_PX: Final = 12
-GRID_LINES: Final = 4
+from engine.model.ist import IST, NS_PER_S
+from engine.model.money import format_paise
 
-
-class _Canvas:
-    def __init__(self, width_px: int, height_px: int) -> None:
-        self.w = width_px
-        self.h = height_px
-        self.px = bytearray(bytes(BACKGROUND) * (width_px * height_px))
-
-    def set(self, x: int, y: int, rgb: Rgb) -> None:
-        if 0 <= x < self.w and 0 <= y < self.h:
-            i = (y * self.w + x) * 3
-            self.px[i:i + 3] = bytes(rgb)
-
-    def hline(self, y: int, x0: int, x1: int, rgb: Rgb, dash: int = 0) -> None:
-        for x in range(x0, x1 + 1):
-            if not dash or (x // dash) % 2 == 0:
-                self.set(x, y, rgb)
-
-    def vline(self, x: int, y0: int, y1: int, rgb: Rgb) -> None:
-        for y in range(min(y0, y1), max(y0, y1) + 1):
-            self.set(x, y, rgb)
-
-    def line(self, x0: int, y0: int, x1: int, y1: int, rgb: Rgb) -> None:
-        """Bresenham, two pixels thick (so a one-trade curve is still visible)."""
-        dx, dy = abs(x1 - x0), -abs(y1 - y0)
-        sx, sy = (1 if x0 < x1 else -1), (1 if y0 < y1 else -1)
-        err = dx + dy
-        while True:
-            self.set(x0, y0, rgb)
-            self.set(x0, y0 + 1, rgb)
-            if x0 == x1 and y0 == y1:
-                return
-            e2 = 2 * err
-            if e2 >= dy:
-                err += dy
-                x0 += sx
-            if e2 <= dx:
-                err += dx
-                y0 += sy
-
-    def png(self) -> bytes:
-        raw = b"".join(b"\x00" + bytes(self.px[y * self.w * 3:(y + 1) * self.w * 3]) for y in range(self.h))
-        return (PNG_SIGNATURE
-                + _chunk(b"IHDR", struct.pack(">IIBBBBB", self.w, self.h, 8, 2, 0, 0, 0))
-                + _chunk(b"IDAT", zlib.compress(raw, 9))
-                + _chunk(b"IEND", b""))
+WIDTH_PX: Final = 1000
+HEIGHT_PX: Final = 420
+DPI: Final = 100
+SINGULAR_PAD_NS: Final = 30 * NS_PER_S  # x range around a series whose points share one instant
 
 
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+class Chart(msgspec.Struct, frozen=True, kw_only=True):
+    """What one chart shows: ``values_paise[i]`` from ``times_ns[i]`` (epoch ns) on."""
+
+    title: str
+    y_label: str                # with its unit, e.g. "net P&L (₹)"
+    times_ns: Sequence[int]
+    values_paise: Sequence[int]
+    colour: str                 # a matplotlib colour, e.g. "tab:blue"
+    shade: bool = False         # fill between the curve and zero (a drawdown)
+
+    def __post_init__(self) -> None:
+        if len(self.times_ns) != len(self.values_paise):
+            raise ValueError(f"chart '{self.title}': {len(self.times_ns)} times for {len(self.values_paise)} values")
 
 
-def line_chart_png(values: Sequence[float], rgb: Rgb, width_px: int = 800, height_px: int = 300) -> bytes:
-    """A PNG (RGB, 8 bit) of ``values`` as a line from left to right; an empty series gives the
-    frame alone. Raises ValueError for a size too small to draw in."""
-    if width_px <= 2 * MARGIN_PX + 1 or height_px <= 2 * MARGIN_PX + 1:
-        raise ValueError(f"chart size {width_px}x{height_px} px is too small (margin {MARGIN_PX} px)")
-    c = _Canvas(width_px, height_px)
-    left, right, top, bottom = MARGIN_PX, width_px - 1 - MARGIN_PX, MARGIN_PX, height_px - 1 - MARGIN_PX
-    for k in range(1, GRID_LINES):
-        c.hline(top + (bottom - top) * k // GRID_LINES, left, right, GRID)
-    lo = min(min(values, default=0.0), 0.0)
-    hi = max(max(values, default=0.0), 0.0)
-    span = (hi - lo) or 1.0
-
-    def y_of(v: float) -> int:
-        return bottom - round((v - lo) / span * (bottom - top))
-
-    if lo < 0.0 < hi:
-        c.hline(y_of(0.0), left, right, ZERO, dash=4)
-    n = len(values)
-    if n:
-        xs = [left + (round(i * (right - left) / (n - 1)) if n > 1 else 0) for i in range(n)]
-        ys = [y_of(v) for v in values]
-        if n == 1:
-            c.line(xs[0], ys[0], right, ys[0], rgb)
-        for i in range(1, n):
-            c.line(xs[i - 1], ys[i - 1], xs[i], ys[i], rgb)
-    c.hline(top, left, right, FRAME)
-    c.hline(bottom, left, right, FRAME)
-    c.vline(left, top, bottom, FRAME)
-    c.vline(right, top, bottom, FRAME)
-    return c.png()
+def period_label(start_ns: int, end_ns: int) -> str:
+    """``2026-11-20 09:45:00 – 09:45:04 IST``; both dates when the period spans days."""
+    start = dt.datetime.fromtimestamp(start_ns // NS_PER_S, IST)
+    end = dt.datetime.fromtimestamp(end_ns // NS_PER_S, IST)
+    until = f"{end:%H:%M:%S}" if end.date() == start.date() else f"{end:%Y-%m-%d %H:%M:%S}"
+    return f"{start:%Y-%m-%d %H:%M:%S} – {until} IST"
 
 
-def write_line_chart(path: str | Path, values: Sequence[float], rgb: Rgb) -> None:
-    Path(path).write_bytes(line_chart_png(values, rgb))
+def group_digits(number: str) -> str:
+    """Indian digit grouping (lakh, crore) of a decimal number's text: ``-123456.50`` ->
+    ``-1,23,456.50``, ``1234567`` -> ``12,34,567``."""
+    sign, digits = ("-", number[1:]) if number.startswith("-") else ("", number)
+    whole, dot, frac = digits.partition(".")
+    if len(whole) > 3:
+        head, tail = whole[:-3], whole[-3:]
+        whole = ",".join([*(head[max(i - 2, 0):i] for i in range(len(head) % 2 or 2, len(head) + 1, 2)), tail])
+    return sign + whole + dot + frac
 
 
-def png_size(data: bytes) -> tuple[int, int]:
-    """(width, height) from a PNG's IHDR; raises ValueError for bytes that are not a PNG."""
-    if data[:8] != PNG_SIGNATURE or data[12:16] != b"IHDR":
-        raise ValueError("not a PNG (signature or IHDR missing)")
-    width, height = struct.unpack(">II", data[16:24])
-    return width, height
+def rupees_text(paise: int) -> str:
+    """Exact rupees for a chart's text: -199050 -> ``-₹1,990.50``."""
+    text = group_digits(format_paise(paise))
+    return f"-₹{text[1:]}" if text.startswith("-") else f"₹{text}"
+
+
+def write_chart(path: str | Path, chart: Chart) -> None:
+    """Draw ``chart`` into a PNG of WIDTH_PX x HEIGHT_PX at ``path``. An empty series gives the
+    axes with "no trades" in the middle."""
+    import matplotlib.dates as mdates
+    import matplotlib.style
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import Formatter
+
+    class RupeeFormatter(Formatter):
+        """Tick labels in rupees with the fewest decimals (0 to 2) that show every tick exactly."""
+
+        decimals = 0
+
+        def set_locs(self, locs: Sequence[float]) -> None:
+            super().set_locs(locs)
+            self.decimals = next((d for d in (0, 1) if all(abs(round(v, d) - v) < 1e-6 for v in locs)), 2)
+
+        def __call__(self, x: float, pos: int | None = None) -> str:
+            text = f"{x:.{self.decimals}f}"
+            return group_digits("0" if float(text) == 0 else text)  # no "-0"
+
+    with matplotlib.style.context("default"):
+        fig = Figure(figsize=(WIDTH_PX / DPI, HEIGHT_PX / DPI), dpi=DPI, layout="constrained")
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        times = np.asarray(chart.times_ns, dtype="datetime64[ns]")  # UTC; shown in IST below
+        rupees = np.asarray(chart.values_paise, dtype=np.float64) / 100.0
+        if len(times):
+            ax.step(times, rupees, where="post", color=chart.colour, linewidth=1.5)
+            if chart.shade:
+                ax.fill_between(times, rupees, 0.0, step="post", color=chart.colour, alpha=0.25, linewidth=0)
+            first, last = int(chart.times_ns[0]), int(chart.times_ns[-1])
+            pad = SINGULAR_PAD_NS if last == first else 0
+            ax.set_xlim(np.datetime64(first - pad, "ns"), np.datetime64(last + pad, "ns"))
+            locator = mdates.AutoDateLocator(tz=IST, minticks=4, maxticks=9)
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(
+                locator, tz=IST, show_offset=False,  # the date is in the title
+                formats=["%Y", "%b", "%d %b", "%H:%M", "%H:%M", "%H:%M:%S"],
+                zero_formats=["", "%Y", "%b", "%d %b", "%H:%M", "%H:%M:%S"]))
+            ax.yaxis.set_major_formatter(RupeeFormatter())
+            period = period_label(first, last)
+        else:
+            ax.text(0.5, 0.5, "no trades", transform=ax.transAxes, ha="center", va="center", color="grey")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            period = "no fills"
+        ax.axhline(0.0, color="grey", linewidth=0.8, linestyle="--")
+        ax.grid(True, color="0.9")
+        ax.set_axisbelow(True)
+        ax.set_xlabel("time (IST)")
+        ax.set_ylabel(chart.y_label)
+        ax.set_title(f"{chart.title}\n{period}", fontsize=11)
+        fig.savefig(Path(path), format="png", metadata={"Software": None})

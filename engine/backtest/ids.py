@@ -1,10 +1,6 @@
-"""What a backtest keeps of its orders and fills while it runs, in memory that does not grow
-with the number of orders beyond a few bytes each.
-
-``NormalisedIds`` gives orders and venue orders their report ids (``BT000001``, ``PV000001`` in
-order of first appearance) and holds them only while the order is open; ``StructTape`` keeps the
-normalised fills (and the journal's trades) as MessagePack, one buffer for all of them, and
-decodes one when it is read: about 100 bytes a fill instead of about 400 as objects.
+"""What a backtest keeps of its fills while it runs, in memory that grows by about 100 bytes a
+fill: ``StructTape`` keeps the fills (and the journal's trades) as MessagePack, one buffer for all
+of them, and decodes one when it is read (about 400 bytes a fill as objects).
 """
 
 from __future__ import annotations
@@ -14,8 +10,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final, Generic, TypeVar, overload
 
 import msgspec
-
-from ipc.messages import TERMINAL_ORDER_STATES, OrderEvent
 
 _ENCODER: Final = msgspec.msgpack.Encoder()
 T = TypeVar("T")
@@ -80,74 +74,3 @@ class StructTape(Sequence[T], Generic[T]):
 
     def __repr__(self) -> str:
         return f"StructTape({len(self)} values)"
-
-
-class NormalisedIds:
-    """``BT<n>`` for each client order id and ``PV<n>`` for each venue order id, numbered by
-    first appearance, as the report shows them.
-
-    An order's ids are dropped when it reaches a terminal state (its fills are published before
-    that event). Client order ids of the ledger's ``<prefix>-<number>`` form are remembered as one
-    bit each, so that an event republished for a finished order (a re-sent intent) is never
-    counted as a new order; any other id is remembered whole.
-    """
-
-    def __init__(self) -> None:
-        self.orders = 0   # distinct client order ids seen
-        self.venues = 0   # distinct venue order ids seen
-        self._open: dict[str, tuple[str, dict[str, str]]] = {}  # coid -> (BT id, venue id -> PV id)
-        self._seen_bits: dict[str, bytearray] = {}  # coid prefix -> bit per order number seen
-        self._seen_other: set[str] = set()
-
-    def on_order(self, event: OrderEvent) -> None:
-        # runs for every order event of the backtest
-        coid = event.client_order_id
-        if coid not in self._open and not self._add(coid):
-            return  # a finished order seen again
-        if event.state in TERMINAL_ORDER_STATES:
-            del self._open[coid]
-
-    def order_id(self, coid: str) -> str:
-        """The BT id of an open (or new) order; "" for a finished one seen again."""
-        entry = self._open.get(coid)
-        if entry is None and self._add(coid):
-            entry = self._open[coid]
-        return entry[0] if entry is not None else ""
-
-    def fill_ids(self, coid: str, venue_order_id: str) -> tuple[str, str]:
-        """(BT id, PV id) of a fill's order and venue order."""
-        entry = self._open.get(coid)
-        if entry is None and self._add(coid):
-            entry = self._open[coid]
-        venues = entry[1] if entry is not None else {}
-        pv = venues.get(venue_order_id)
-        if pv is None:
-            self.venues += 1
-            pv = venues[venue_order_id] = f"PV{self.venues:06d}"
-        return (entry[0] if entry is not None else ""), pv
-
-    def _add(self, coid: str) -> bool:
-        """Number ``coid`` as a new open order; False if it was seen before (and is finished)."""
-        if self._seen_before(coid):
-            return False
-        self.orders += 1
-        self._open[coid] = (f"BT{self.orders:06d}", {})
-        return True
-
-    def _seen_before(self, coid: str) -> bool:
-        """Was ``coid`` seen already? Marks it seen."""
-        prefix, _, number = coid.rpartition("-")
-        if not (prefix and number.isdigit() and number.isascii()):
-            if coid in self._seen_other:
-                return True
-            self._seen_other.add(coid)
-            return False
-        n = int(number)
-        bits = self._seen_bits.setdefault(prefix, bytearray())
-        byte, bit = divmod(n, 8)
-        if byte >= len(bits):
-            bits.extend(bytes(byte - len(bits) + 1 + len(bits)))  # at least double: amortised growth
-        if bits[byte] >> bit & 1:
-            return True
-        bits[byte] |= 1 << bit
-        return False

@@ -12,22 +12,22 @@ in bulk the frames on which no actor would act and sends the others one message 
 (``ActorHost.publish_market_batch``). ``bulk=False`` sends every frame one message at a time: the
 reference, which gives the same report.
 
-Clock. The capture's times are the clock that matters: the probe keeps the exchange time of the
-last market message it saw (``ts_event_ns``, from the packets), and every fill is stamped with it.
-The engine itself stamps wall-clock times (``time.time_ns()``) in places, so rules judged on the
-wall clock are neutralised for a backtest (see :func:`backtest_config`):
+Clock. The actors run on a simulated clock (``engine.model.clock.SimClock``) that starts at the
+capture's first recorded time and moves to each market message's exchange time (``ts_event_ns``,
+from the packets; never back) before the message is delivered; timers due on the way fire first,
+at their own times. So every rule judged by the clock is judged as on the day the capture was
+recorded: exchange sessions and holidays, the entry cut-off, the square-off, DAY expiry at the
+close, cooldowns, order-rate and per-day caps, order-group timeouts. ``time_rules=False`` (``shikra
+backtest --no-time-rules``) turns them off as earlier versions did: the market is always open
+(``risk.market_hours = "always"``: no session, cut-off, square-off or DAY expiry) and the
+order-rate and per-day caps are lifted. The run ends once the capture is replayed and what was due
+at its last moment has happened.
 
-- ``risk.market_hours = "always"`` unless ``exchange_hours`` (then the exchange calendar, cut-offs
-  and square-off are judged on the wall clock of the run, as the live daemon would);
-- the order-rate and per-day caps (``max_orders_per_second``, ``max_orders_per_day``,
-  ``max_trades_per_day``) are lifted, since a fast replay compresses hours into seconds of wall time.
-
-Determinism. Same capture, strategy, params and config give the same trade list and figures.
-Excluded (stamped by the engine from the wall clock or at random) and replaced in what is written:
-ledger order ids (random prefix) -> ``BT000001``..., venue order ids -> ``PV000001``..., fill ids ->
-``F000001``..., fill times -> the capture's exchange time of the market message being handled,
-ledger sequence numbers -> the fill's ordinal. Wall time, rates and memory live in the ``run``
-object of report.json, which is the one part that differs between runs.
+Determinism. Same capture, strategy, params and config give the same report, ids included: the
+ledger's client order ids (a prefix drawn from the simulated start time), the paper venue's order
+ids and the fill ids are the engine's own, as in the ledger; fills carry the simulated time they
+happened at. ``trades.csv`` numbers the fills 1, 2, ... in ledger order. Wall time, rates and
+memory live in the ``run`` object of report.json, the one part that differs between runs.
 """
 
 from __future__ import annotations
@@ -60,10 +60,12 @@ from actors.risk.actor import RiskActor
 from actors.strategy.actor import StrategyActor
 from actors.strategy.api import BadParams, parse_params
 from actors.strategy.registry import UnknownStrategy, resolve
-from engine.backtest.charts import write_line_chart
-from engine.backtest.ids import NormalisedIds, StructTape
+from engine.backtest.charts import Chart, rupees_text, write_chart
+from engine.backtest.ids import StructTape
 from engine.config import Config, StrategyInstanceConfig, SyntheticFeedConfig
 from engine.ledger import format_rupees, write_trades_csv
+from engine.model.clock import SimClock
+from engine.model.ist import ist_date
 from engine.model.journal import Journal, Trade, build_journal, ist_day_label
 from engine.model.lookup import UnknownInstrument, open_instruments, resolve_instrument
 from ipc import topics
@@ -71,13 +73,8 @@ from ipc.messages import Fill, OrderDenied, OrderEvent, Quote, Tick
 
 PROBE: Final = "backtest"
 ACTORS: Final = (PROBE, "feed", "book", "strategy", "risk", "execution")
-SETTLE_CHECK_S: Final = 0.02
-SETTLE_CHECKS: Final = 3          # quiet checks after the capture ends before stopping
-UNLIMITED: Final = 10**12         # a cap nobody reaches (the wall-clock rate rules are lifted)
+UNLIMITED: Final = 10**12         # a cap nobody reaches (the rate caps lifted without time rules)
 DEFAULT_START_NS: Final = 1_795_148_100_000_000_000  # 2026-11-20 09:45 IST, for synthetic captures
-
-EQUITY_RGB: Final = (31, 119, 180)
-DRAWDOWN_RGB: Final = (214, 39, 40)
 
 
 class BacktestErrorCode(enum.Enum):
@@ -103,13 +100,13 @@ class BacktestSpec(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_o
     capture: str
     instrument: str = "RELIANCE"
     params: dict[str, Any] = msgspec.field(default_factory=dict)
-    exchange_hours: bool = False
+    time_rules: bool = True  # False: market always open, no cut-off/square-off/DAY expiry, rate caps lifted
 
 
 class BacktestCounts(msgspec.Struct, frozen=True):
     frames: int         # raw capture frames replayed
     ticks: int          # Tick + Quote messages the engine processed
-    orders: int         # orders execution created (distinct client order ids)
+    orders: int         # orders execution created (client order ids the ledger handed out)
     denied: int         # intents risk denied
     rejected: int       # orders the venue rejected
     fills: int
@@ -133,7 +130,7 @@ class BacktestResult(msgspec.Struct, frozen=True):
     params: dict[str, Any]       # validated, with defaults filled in
     market_hours: str
     counts: BacktestCounts
-    fills: Sequence[Fill]        # normalised (see the module docstring), in ledger order (a StructTape)
+    fills: Sequence[Fill]        # as execution published them, in ledger order (a StructTape)
     journal: Journal
     run: BacktestRun
 
@@ -159,24 +156,37 @@ def check_spec(spec: BacktestSpec, base: Config) -> dict[str, Any]:
         raise BacktestError(BacktestErrorCode.BAD_PARAMS, str(exc)) from None
     except ValueError as exc:  # a Params __post_init__ rule outside msgspec's wrapping
         raise BacktestError(BacktestErrorCode.BAD_PARAMS, f"strategy '{spec.kind}': {exc}") from None
-    try:
-        CaptureReader(spec.capture)
-    except (CaptureError, OSError) as exc:
-        raise BacktestError(BacktestErrorCode.BAD_CAPTURE, f"capture {spec.capture}: {exc}") from None
+    capture_start_ns(spec.capture)
     return msgspec.to_builtins(params)  # type: ignore[no-any-return]
 
 
+def capture_start_ns(capture: str | Path) -> int:
+    """The receive time of a capture's first frame: where a backtest's clock starts. Raises
+    BacktestError (BAD_CAPTURE) for a capture that cannot be read or holds no frame."""
+    try:
+        first = next(iter(CaptureReader(capture)), None)
+    except (CaptureError, OSError) as exc:
+        raise BacktestError(BacktestErrorCode.BAD_CAPTURE, f"capture {capture}: {exc}") from None
+    if first is None:
+        raise BacktestError(BacktestErrorCode.BAD_CAPTURE, f"capture {capture}: it holds no frame")
+    return first[0]
+
+
 def backtest_config(base: Config, spec: BacktestSpec) -> Config:
-    """``base`` with the backtest topology, source, venue, strategy and risk clock applied."""
+    """``base`` with the backtest topology, source, venue and strategy applied; without time
+    rules, the market always open and the rate caps lifted."""
     rep = msgspec.structs.replace
     eng = rep(base.engine, actors=list(ACTORS), topology="co-located", colocated=list(ACTORS))
     feed = rep(base.feed, source="replay", record_path="",
                replay=rep(base.feed.replay, path=str(Path(spec.capture).expanduser()), pace="fast", loop=False))
     strategy = rep(base.strategy, instances=[StrategyInstanceConfig(
         name=strategy_name(spec.kind), kind=spec.kind, instrument=spec.instrument, params=dict(spec.params))])
-    limits = rep(base.risk.limits, max_orders_per_second=UNLIMITED, max_orders_per_day=UNLIMITED,
-                 max_trades_per_day=UNLIMITED)
-    risk = rep(base.risk, market_hours="exchange" if spec.exchange_hours else "always", limits=limits)
+    if spec.time_rules:
+        risk = rep(base.risk, market_hours="exchange")
+    else:
+        limits = rep(base.risk.limits, max_orders_per_second=UNLIMITED, max_orders_per_day=UNLIMITED,
+                     max_trades_per_day=UNLIMITED)
+        risk = rep(base.risk, market_hours="always", limits=limits)
     # A throwaway ledger: nothing to survive a power cut, so no fsync.
     ledger = rep(base.ledger, durability="os")
     return rep(base, engine=eng, feed=feed, strategy=strategy, risk=risk, ledger=ledger,
@@ -192,68 +202,50 @@ class _Watch:
 
     def __init__(self) -> None:
         self.host: ActorHost | None = None
-        self.clock_ns = 0            # exchange time of the last market message
         self.ticks = 0
         self.first_tick_s = 0.0
         self.last_tick_s = 0.0
         self.first_tick_cpu_s = 0.0
-        self.replayed_cpu_s = 0.0    # CPU time when the replay was first seen finished
-        self.ids = NormalisedIds()   # BT / PV ids, held while their order is open
-        self.fills = StructTape(Fill)  # normalised fills, encoded (a 1M-tick run makes ~190,000)
+        self.replayed_cpu_s = 0.0    # CPU time when the replay finished
+        self.orders = 0              # client order ids the ledger handed out
+        self.fills = StructTape(Fill)  # fills, encoded (a 1M-tick run makes ~190,000)
         self.denied = 0
         self.rejected = 0
         self.ledger_fills = 0        # fills execution wrote to the ledger
 
 
 class _Probe(Actor):
-    """First on the bus: sees each market message before the actors that may trade on it."""
+    """First on the bus: counts the market messages, sees the orders, denials and fills."""
 
     subscriptions = (topics.TICK, topics.QUOTE, topics.ORDER, topics.FILL, topics.RISK_DENIED)
     takes_market_batches = True
     watch: _Watch
 
-    def on_start(self) -> None:
-        self._last = (-1, -1, -1)
-        self._quiet = 0
-        self.ctx.every(SETTLE_CHECK_S, self._check_settled)
-
     def on_tick(self, msg: Tick) -> None:
-        # hot path: one clock update per market message
-        self._market(msg.ts_event_ns)
+        # hot path: one count per market message
+        self._market(1)
 
     def on_quote(self, msg: Quote) -> None:
         # hot path
-        self._market(msg.ts_event_ns)
+        self._market(1)
 
     def market_batch_horizon(self, batch: MarketBatch, start: int, stop: int) -> int:
-        return stop  # market data only moves the clock
+        return stop  # market data is only counted
 
     def on_market_batch(self, batch: MarketBatch, start: int, stop: int) -> None:
-        count, latest = trades_and_latest(batch.is_trade, batch.ts_event_ns, start, stop)
-        if not count:
-            return
+        count, _latest = trades_and_latest(batch.is_trade, batch.ts_event_ns, start, stop)
+        if count:
+            self._market(count)
+
+    def _market(self, count: int) -> None:
         w = self.watch
         w.ticks += count
-        self._times()
-        if latest > w.clock_ns:
-            w.clock_ns = latest
-
-    def _market(self, ts_event_ns: int) -> None:
-        w = self.watch
-        w.ticks += 1
-        self._times()
-        if ts_event_ns > w.clock_ns:
-            w.clock_ns = ts_event_ns
-
-    def _times(self) -> None:
-        w = self.watch
-        w.last_tick_s = time.perf_counter()
+        w.last_tick_s = time.perf_counter()  # the run's real speed (the report's run object)
         if not w.first_tick_s:
             w.first_tick_s = w.last_tick_s
             w.first_tick_cpu_s = time.process_time()
 
     def on_order_event(self, msg: OrderEvent) -> None:
-        self.watch.ids.on_order(msg)
         if msg.state == "REJECTED":
             self.watch.rejected += 1
 
@@ -261,27 +253,7 @@ class _Probe(Actor):
         self.watch.denied += 1
 
     def on_fill(self, msg: Fill) -> None:
-        w = self.watch
-        order, venue = w.ids.fill_ids(msg.client_order_id, msg.venue_order_id)
-        w.fills.append(msgspec.structs.replace(
-            msg, fill_id=f"F{len(w.fills) + 1:06d}", client_order_id=order, venue_order_id=venue,
-            ts_event_ns=w.clock_ns, ts_init_ns=w.clock_ns))
-
-    def _check_settled(self) -> None:
-        w = self.watch
-        assert w.host is not None
-        source = getattr(w.host.actors.get("feed"), "source", None)
-        if source is None or not source.done:
-            return
-        if not w.replayed_cpu_s:
-            # Idle since the last frame's consequences were delivered (the loop waits in poll), so
-            # the CPU time now is the replay's; reading it per tick would cost a system call each.
-            w.replayed_cpu_s = time.process_time()
-        now = (w.ids.orders, len(w.fills), w.denied)
-        self._quiet = self._quiet + 1 if now == self._last else 0
-        self._last = now
-        if self._quiet >= SETTLE_CHECKS:
-            self.ctx.request_stop("capture replayed and orders settled")
+        self.watch.fills.append(msg)
 
 
 class _FrameByFrameFeed(FeedActor):
@@ -296,19 +268,22 @@ class _FrameByFrameFeed(FeedActor):
 
     watch: _Watch
 
+    def on_start(self) -> None:
+        super().on_start()
+        self.source.on_done = self._replayed
+
     def on_frame(self, frame: bytes, recv_ns: int) -> None:
         # hot path
         super().on_frame(frame, recv_ns)
         self.watch.host.drain()  # type: ignore[union-attr]
 
-
-class _InProcessRisk(RiskActor):
-    """Risk without its once-a-second ledger reconcile: the reconcile repairs what PUB/SUB may drop
-    between processes, the in-process bus drops nothing, and a wall-clock timer has no meaning in a
-    replay that runs hours of market in seconds."""
-
-    def _reconcile_with_ledger(self) -> None:
-        return
+    def _replayed(self) -> None:
+        """The capture is replayed: stop once what is due at this moment has happened (a timer
+        set now fires after those set before it; the host stops when the moment has passed)."""
+        # Idle since the last frame's consequences were delivered, so the CPU time now is the
+        # replay's; reading it per tick would cost a system call each.
+        self.watch.replayed_cpu_s = time.process_time()
+        self.ctx.call_later(0.0, lambda: self.ctx.request_stop("capture replayed"))
 
 
 class _CountingExecution(ExecutionActor):
@@ -316,6 +291,14 @@ class _CountingExecution(ExecutionActor):
     back afterwards would map every page of it into the process)."""
 
     watch: _Watch
+
+    def on_start(self) -> None:
+        super().on_start()
+        self._first_order_no = self.ledger.next_order_no()  # a given data dir may hold a ledger already
+
+    def on_stop(self) -> None:
+        self.watch.orders = self.ledger.next_order_no() - self._first_order_no
+        super().on_stop()
 
     def _record(self, fills: list[Fill], updated: list[Any], now: int) -> None:
         super()._record(fills, updated, now)  # raises when the ledger refused the batch
@@ -359,18 +342,20 @@ def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str |
     data = Path(tempfile.mkdtemp(prefix="shikra-bt-data-")) if own_data else Path(data_dir).expanduser()
     data.mkdir(parents=True, exist_ok=True)
     run_dir = Path(tempfile.mkdtemp(prefix="shikra-bt-"))  # short: unix socket paths are limited
+    clock = SimClock(capture_start_ns(spec.capture))
     watch = _Watch()
     probe = type("_BoundProbe", (_Probe,), {"watch": watch})
     feed = type("_BoundFeed", (_FrameByFrameFeed,), {"watch": watch, "replay_in_blocks": bulk})
     execution = type("_BoundExecution", (_CountingExecution,), {"watch": watch})
     try:
         try:
-            resolve_instrument(open_instruments(cfg.instruments.master, data), spec.instrument)
+            resolve_instrument(open_instruments(cfg.instruments.master, data, ist_date(clock.now_ns())), spec.instrument)
         except UnknownInstrument as exc:
             raise BacktestError(BacktestErrorCode.UNKNOWN_INSTRUMENT, f"--instrument: {exc}") from None
         host = _BacktestHost("backtest", [(PROBE, probe), ("feed", feed), ("book", BookActor),
-                                          ("strategy", StrategyActor), ("risk", _InProcessRisk),
-                                          ("execution", execution)], list(ACTORS), cfg, data, run_dir)
+                                          ("strategy", StrategyActor), ("risk", RiskActor),
+                                          ("execution", execution)], list(ACTORS), cfg, data, run_dir,
+                             clock=clock, market_time=True)
         watch.host = host
         try:
             code = host.run()
@@ -393,7 +378,7 @@ def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str |
     gc.collect()  # the actors refer to each other through their contexts
     journal = build_journal(watch.fills, StructTape(Trade))  # trades kept encoded, like the fills
     replay_s = max(watch.last_tick_s - watch.first_tick_s, 0.0)
-    counts = BacktestCounts(frames=frames, ticks=watch.ticks, orders=watch.ids.orders, denied=watch.denied,
+    counts = BacktestCounts(frames=frames, ticks=watch.ticks, orders=watch.orders, denied=watch.denied,
                             rejected=watch.rejected, fills=len(watch.fills), ledger_fills=watch.ledger_fills)
     run = BacktestRun(wall_s=round(wall_s, 3), replay_s=round(replay_s, 3),
                       ticks_per_s=round(watch.ticks / replay_s, 1) if replay_s > 0 else 0.0,
@@ -427,6 +412,32 @@ def drawdown_curve(equity: Sequence[int]) -> list[int]:
     return out
 
 
+def equity_points(result: BacktestResult) -> tuple[list[int], list[int]]:
+    """The equity curve over time, for the charts: (epoch ns, realised equity in paise), 0 at the
+    first fill, each trade's :func:`equity_curve` value at its exit, held until the last fill
+    (fills are in ledger order, which is time order). Both empty without fills."""
+    if not result.fills:
+        return [], []
+    equity = equity_curve(result.journal)
+    times = [result.fills[0].ts_event_ns, *(t.ts_exit_ns for t in result.journal.trades), result.fills[-1].ts_event_ns]
+    return times, [*equity, equity[-1]]
+
+
+def report_charts(result: BacktestResult) -> tuple[Chart, Chart]:
+    """equity.png's and drawdown.png's charts: the realised equity curve and its fall below the
+    running peak (drawn below zero), over the fills' period in IST."""
+    times, equity = equity_points(result)
+    s = result.journal.overall
+    what = f"{result.spec.kind} on {result.spec.instrument}"
+    return (
+        Chart(title=f"{what}: realised equity (net {rupees_text(s.net_pnl_paise)}, {s.trades} trades)",
+              y_label="net P&L after charges (₹)", times_ns=times, values_paise=equity, colour="tab:blue"),
+        Chart(title=f"{what}: drawdown from the running peak (max {rupees_text(s.max_drawdown_paise)})",
+              y_label="drawdown (₹)", times_ns=times, values_paise=[-d for d in drawdown_curve(equity)],
+              colour="tab:red", shade=True),
+    )
+
+
 def _sha256(path: Path) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -458,9 +469,7 @@ def report_dict(result: BacktestResult) -> dict[str, Any]:
         "final_equity_paise": equity_curve(result.journal)[-1],
         "determinism": {
             "excluded": ["run"],
-            "normalised": ["client_order_id -> BT<n>", "venue_order_id -> PV<n>", "fill_id -> F<n>",
-                           "fill time -> capture exchange time of the market message being handled",
-                           "trades.csv seq -> fill ordinal"],
+            "normalised": ["trades.csv seq -> fill ordinal"],
         },
         "run": msgspec.to_builtins(result.run),
     }
@@ -489,9 +498,8 @@ def write_report(result: BacktestResult, out_dir: str | Path) -> list[Path]:
                              format_rupees(t.entry_value_paise), format_rupees(t.exit_value_paise),
                              format_rupees(t.charges_paise), format_rupees(t.gross_pnl_paise),
                              format_rupees(t.net_pnl_paise), t.entry_client_order_id, ist_day_label(t.ts_exit_ns)))
-    equity = equity_curve(result.journal)
-    write_line_chart(paths[3], equity, EQUITY_RGB)
-    write_line_chart(paths[4], [-d for d in drawdown_curve(equity)], DRAWDOWN_RGB)
+    for path, chart in zip(paths[3:], report_charts(result), strict=True):
+        write_chart(path, chart)
     return paths
 
 
@@ -517,8 +525,8 @@ def write_synthetic_capture(path: str | Path, packets: int, data_dir: str | Path
 
     synth = SyntheticFeedConfig(seed=seed, rate_per_s=rate_per_s, underlyings=list(underlyings), stocks=list(stocks))
     cfg = msgspec.structs.replace(Config(), feed=msgspec.structs.replace(Config().feed, synthetic=synth))
-    table = open_instruments(cfg.instruments.master, Path(data_dir))
     start_day = ist_day_label(start_ns)
+    table = open_instruments(cfg.instruments.master, Path(data_dir), dt.date.fromisoformat(start_day))  # the master of that day
     mix = {"quote_share": 0.0, "ticker_share": 0.0, "oi_share": 0.0} if full_packets_only else {}
     market = SyntheticMarket(synthetic_instruments(table, synth, dt.date.fromisoformat(start_day)),
                              SyntheticMarketConfig(seed=seed, packet_interval_ns=1_000_000_000 // rate_per_s, **mix))

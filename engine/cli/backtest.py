@@ -25,10 +25,10 @@ def add_commands(sub: Any, common: argparse.ArgumentParser, client: argparse.Arg
                     "strategy, risk and execution code as the daemon, in one process, against the paper venue; "
                     "then write report.json, trades.csv, round_trips.csv, equity.png and drawdown.png. "
                     "The ledger goes to a fresh temporary data directory unless --data-dir is given. "
-                    "Market hours: the capture's recorded times are the clock that matters, so risk runs with "
-                    "market_hours 'always' (no session, cut-off or square-off checks) and without the "
-                    "wall-clock order-rate and per-day caps; --exchange-hours applies the exchange calendar "
-                    "instead, judged on the wall clock of the run as the live daemon would.")
+                    "Time: the engine runs on a simulated clock that follows the capture's exchange times, so "
+                    "the exchange calendar, entry cut-off, square-off, DAY expiry at the close, cooldowns, "
+                    "order-rate and per-day caps and order-group timeouts apply as on the day it was recorded; "
+                    "--no-time-rules turns them off (market always open, caps lifted), as earlier versions did.")
     p.add_argument("--strategy", required=True, metavar="KIND",
                    help="a registered strategy kind (ema_cross, rsi_reversal, ... or one from strategy.user_dir)")
     p.add_argument("--data", required=True, metavar="CAPTURE", help="the capture file to replay")
@@ -36,9 +36,9 @@ def add_commands(sub: Any, common: argparse.ArgumentParser, client: argparse.Arg
     p.add_argument("--params", default="{}", metavar="JSON",
                    help='strategy parameters as a JSON object, e.g. \'{"fast": 10, "slow": 30, "timeframe_s": 0}\'')
     p.add_argument("--out", metavar="DIR", help="report directory (default ./backtest-<kind>-<capture stem>/)")
-    p.add_argument("--exchange-hours", action="store_true",
-                   help="apply the exchange calendar, cut-offs and square-off (judged on the wall clock of the "
-                        "run, not the capture's times); default: market open all the time")
+    p.add_argument("--no-time-rules", dest="time_rules", action="store_false",
+                   help="judge nothing by the clock: the market always open (no session, cut-off, square-off or "
+                        "DAY expiry) and the order-rate and per-day caps lifted; the reports of earlier versions")
     p.add_argument("--log-level", default="warning", choices=["debug", "info", "warning", "error"],
                    help="engine log lines on stderr (default warning)")
     p.set_defaults(fn=cmd_backtest)
@@ -72,7 +72,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     cfg, _source = config_from_args(args)
     setup_logging(args.log_level, cfg.log.format, unit="backtest")
     spec = BacktestSpec(kind=args.strategy, capture=args.data, instrument=args.instrument, params=params,
-                        exchange_hours=args.exchange_hours)
+                        time_rules=args.time_rules)
     try:
         result = run_backtest(spec, cfg, args.data_dir)
     except BacktestError as exc:

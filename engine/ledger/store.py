@@ -44,6 +44,7 @@ import contextlib
 import enum
 import fcntl
 import os
+import random
 import struct
 import threading
 import time
@@ -534,11 +535,13 @@ def _acquire_writer_lock(path: Path) -> int:
     return fd
 
 
-def _new_id_prefix() -> str:
+def _new_id_prefix(seed: int | None = None) -> str:
     # A random tag per ledger keeps client order ids unique at the broker even if a ledger is
-    # recreated (paper vs live data dirs, a wiped disk) and its counter starts again at 1.
+    # recreated (paper vs live data dirs, a wiped disk) and its counter starts again at 1. Seeded
+    # (with the time of the opener's clock), the same seed gives the same tag.
     alphabet = "0123456789ABCDEFGHJKLMNPQRSTUVWXYZ"
-    return "SK" + "".join(alphabet[b % len(alphabet)] for b in os.urandom(4))
+    raw = os.urandom(4) if seed is None else random.Random(seed).randbytes(4)
+    return "SK" + "".join(alphabet[b % len(alphabet)] for b in raw)
 
 
 # Writers open in this process, by directory: LMDB forbids opening one environment twice in a
@@ -555,7 +558,8 @@ class Ledger:
     the fsync in ``sync`` mode); see the durability notes in the module docstring.
     """
 
-    def __init__(self, path: Path, config: LedgerConfig, lock_fd: int, env: lmdb.Environment) -> None:
+    def __init__(self, path: Path, config: LedgerConfig, lock_fd: int, env: lmdb.Environment,
+                 id_seed: int | None = None) -> None:
         self._path = path
         self._config = config
         self._lock_fd = lock_fd
@@ -579,7 +583,7 @@ class Ledger:
         self._release_budget_bytes = config.map_release_bytes
         self._last_fsync_ns = time.monotonic_ns()
         self._group_fsync_ns = config.group_fsync_ms * 1_000_000
-        self._id_prefix = self._init_meta()
+        self._id_prefix = self._init_meta(id_seed)
         env.reader_check()  # clear reader slots left by killed reader processes
         with env.begin(buffers=True) as txn:
             self._use_tables(_load_tables(txn, self._dbs, self._reads))
@@ -589,8 +593,12 @@ class Ledger:
         self._ensure_room(0, 0)
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], config: LedgerConfig | None = None) -> Ledger:
+    def open(cls, path: str | os.PathLike[str], config: LedgerConfig | None = None, *,
+             id_seed: int | None = None) -> Ledger:
         """Open (creating if needed) the ledger in directory ``path`` for writing.
+
+        ``id_seed``: a new ledger's client order id prefix is drawn from a generator seeded with
+        it (the time of the opener's clock: reproducible on a simulated one); None = at random.
 
         Raises LedgerError LOCKED if another process (or another Ledger in this one) writes it,
         SCHEMA if it was written by an incompatible version, CORRUPT if ``verify_on_open`` finds
@@ -609,7 +617,7 @@ class Ledger:
                 lock=True,
             )
             try:
-                ledger = cls(directory, config, lock_fd, env)
+                ledger = cls(directory, config, lock_fd, env, id_seed)
             except BaseException:
                 env.close()
                 raise
@@ -626,7 +634,7 @@ class Ledger:
         _WRITERS[str(directory.resolve())] = ledger
         return ledger
 
-    def _init_meta(self) -> str:
+    def _init_meta(self, id_seed: int | None) -> str:
         with self._env.begin(write=True, db=self._dbs[META]) as txn:
             schema = txn.get(_META_SCHEMA)
             if schema == _SCHEMA_V1:
@@ -639,7 +647,7 @@ class Ledger:
                                   f"ledger {self._path} has schema {schema!r}, this code reads {SCHEMA_VERSION!r}")
             prefix = txn.get(_META_ID_PREFIX)
             if prefix is None:
-                prefix = _new_id_prefix().encode()
+                prefix = _new_id_prefix(id_seed).encode()
                 txn.put(_META_ID_PREFIX, prefix)
         return prefix.decode()
 

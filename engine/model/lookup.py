@@ -41,9 +41,11 @@ def prepare_instruments(master: str, data_dir: Path, today: dt.date | None = Non
     return load_instruments(path, cache_dir=instruments_dir(data_dir))
 
 
-def open_instruments(master: str, data_dir: Path) -> InstrumentTable:
-    """Open the master the supervisor prepared (a cache hit); prepares it when run standalone."""
-    return prepare_instruments(master, data_dir)
+def open_instruments(master: str, data_dir: Path, today: dt.date | None = None) -> InstrumentTable:
+    """Open the master the supervisor prepared (a cache hit); prepares it when run standalone.
+    ``today``: the IST date of the caller's clock (the bundled sample is the one for that day);
+    None = the machine's."""
+    return prepare_instruments(master, data_dir, today)
 
 
 def resolve_instrument(table: InstrumentTable, text: str) -> Instrument:

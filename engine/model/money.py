@@ -8,7 +8,7 @@ decoder's): ``rint(rupees * 100 / tick) * tick`` in float64, a tie to the even t
 - ``price_to_paise`` / ``prices_to_paise`` (Python floats) and ``prices_to_paise_array`` /
   ``paise_to_tick_array`` (numpy) are that rule's only implementations; every float -> paise path
   calls them (the feed decoder, REST answers, history candles, the synthetic market).
-  ``tests/test_price_rule.py`` holds the forms to agree bit for bit and fails if any other module rounds.
+  ``tests/unit/engine/model/test_price_rule.py`` holds the forms to agree bit for bit and fails if any other module rounds.
 - ``parse_rupees`` refuses floats outright (``repr`` of a float is not the venue's number); REST
   JSON is decoded with ``float_hook=decimal.Decimal`` and the Decimal parsed exactly (with a
   ``rounding`` mode when sub-paisa text is to be rounded rather than refused).

@@ -7,17 +7,21 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 import msgspec
 import zmq
 
+from engine.config import Config
 from engine.status_file import DaemonStatus, read_status
 from ipc import codec
 from ipc.messages import Message
 from ipc.transport import Endpoints
+from tests.support.config import config_toml
+from tests.support.wait import Hopeless, eventually
+
+T = TypeVar("T")
 
 
 def short_tmpdir(prefix: str = "sk-") -> Path:
@@ -26,17 +30,20 @@ def short_tmpdir(prefix: str = "sk-") -> Path:
 
 
 class Daemon:
-    def __init__(self, root: Path, config_text: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, root: Path, config: Config, env: dict[str, str] | None = None) -> None:
         self.root = root
+        self.config = config
         self.data_dir = root / "data"
         self.run_dir = self.data_dir / "run"
         self.config_path = root / "shikra.toml"
-        self.config_path.write_text(config_text)
+        self.config_path.write_text(config_toml(config))
         self.log_path = root / "daemon.log"
         self.env = {**os.environ, **(env or {})}
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> "Daemon":
+        test = os.environ.get("PYTEST_CURRENT_TEST", "tests/daemon/")
+        assert test.startswith("tests/daemon/"), f"{test} starts a daemon: it belongs in tests/daemon/"
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "engine.cli", "run", "--config", str(self.config_path),
@@ -56,20 +63,25 @@ class Daemon:
     def status(self) -> DaemonStatus | None:
         return read_status(self.run_dir)
 
-    def wait_for(self, predicate: Callable[[DaemonStatus], bool], timeout_s: float = 30.0,
-                 what: str = "condition") -> DaemonStatus:
-        deadline = time.monotonic() + timeout_s
-        last = None
-        while time.monotonic() < deadline:
+    def describe(self) -> str:
+        """The daemon's exit code if it exited, and the tail of its log: what a failed wait shows."""
+        exited = self.proc is not None and self.proc.poll() is not None
+        return (f"daemon exited with {self.proc.returncode}\n" if exited else "") + self.log()[-4000:]
+
+    def eventually(self, probe: Callable[[], T | None], what: str, timeout_s: float = 60.0) -> T:
+        """``eventually`` while the daemon runs: its exit ends the wait at once, and a failed wait
+        shows the log's tail."""
+        def alive_probe() -> T | None:
             assert self.proc is not None
             if self.proc.poll() is not None:
-                raise AssertionError(f"daemon exited with {self.proc.returncode} while waiting for {what}:\n"
-                                     + self.log()[-4000:])
-            last = self.status()
-            if last is not None and predicate(last):
-                return last
-            time.sleep(0.05)
-        raise AssertionError(f"timed out waiting for {what}; last status: {last}\n" + self.log()[-4000:])
+                raise Hopeless(f"{what}: the daemon exited\n{self.describe()}")
+            return probe()
+        return eventually(alive_probe, what, timeout_s, self.describe)
+
+    def wait_for(self, predicate: Callable[[DaemonStatus], bool], timeout_s: float = 30.0,
+                 what: str = "condition") -> DaemonStatus:
+        """Until the status file satisfies ``predicate``; returns that status."""
+        return self.eventually(lambda: (s := self.status()) is not None and predicate(s) and s, what, timeout_s)
 
     def wait_running(self, timeout_s: float = 60.0) -> DaemonStatus:
         return self.wait_for(lambda s: s.state == "running", timeout_s, "running")
@@ -115,15 +127,23 @@ class Watcher:
             self.sock.setsockopt(zmq.SUBSCRIBE, p)
 
     def collect(self, predicate: Callable[[list[Message]], bool], timeout_s: float = 20.0) -> list[Message]:
+        """Messages as they arrive until ``predicate`` holds for the list so far; returns the list."""
         got: list[Message] = []
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.sock.poll(100):
+
+        def arrived() -> list[Message] | None:
+            for _ in range(1000):  # then back to eventually's clock, even on a feed that never pauses
+                if not self.sock.poll(100):
+                    return None
                 _topic, payload = self.sock.recv_multipart()
                 got.append(codec.decode(payload))
                 if predicate(got):
                     return got
-        raise AssertionError(f"watcher timed out with {len(got)} messages")
+            return None
+
+        def seen() -> str:
+            return f"{len(got)} messages: {sorted({type(m).__name__ for m in got})}"
+
+        return eventually(arrived, "the messages looked for", timeout_s, seen, poll_s=0)
 
     def close(self) -> None:
         self.sock.close()

@@ -22,7 +22,6 @@ import http
 import json
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 from urllib.parse import parse_qs, urlsplit
@@ -33,6 +32,7 @@ from websockets.http11 import Request, Response
 
 from actors.feed import wire
 from ipc.segments import Segment
+from tests.support.wait import eventually
 
 TOKEN = "eyJ0eXAiOiJKV1QifQ.fake-dhan-test-token.c2lnbmF0dXJl"
 CLIENT_ID = "1100223344"
@@ -227,11 +227,7 @@ class FakeDhanFeed:
         return any(c.ws.latency > 0 for c in list(self._conns.values()))
 
     def wait_until(self, predicate: Callable[[], bool], timeout_s: float = 5.0, what: str = "condition") -> None:
-        deadline = time.monotonic() + timeout_s
-        while not predicate():
-            if time.monotonic() > deadline:
-                raise AssertionError(f"fake Dhan feed: timed out waiting for {what}")
-            time.sleep(0.005)
+        eventually(predicate, f"fake Dhan feed: {what}", timeout_s, poll_s=0.005)
 
     # Server side ----------------------------------------------------------------------------
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:

@@ -1,0 +1,37 @@
+"""What every daemon test gets."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.daemon import short_tmpdir
+
+
+@pytest.fixture
+def root() -> Iterator[Path]:
+    """A short temp dir for the test's daemons (unix socket paths must stay short), removed afterwards
+    unless SHIKRA_KEEP_TMP is set (to read their logs and ledgers after a failure)."""
+    path = short_tmpdir()
+    yield path
+    if not os.environ.get("SHIKRA_KEEP_TMP"):
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compiled_kernels() -> None:
+    """Compile the numba kernels once, here, before the first daemon starts. They are cached on disk
+    (``cache=True``), so the actor processes load them; in a fresh clone the first daemon would
+    otherwise have every actor compile the same kernels at once, and on a loaded 2-core machine miss
+    its start-up deadline (seen: "running: not within 60 s" for the first daemon test only)."""
+    from actors import market_batch
+    from actors.feed import capture
+    from actors.risk import monitors
+    from actors.strategy import bars, indicators
+
+    for module in (market_batch, capture, monitors, bars, indicators):
+        module.warmup()

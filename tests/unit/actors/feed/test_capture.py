@@ -1,0 +1,77 @@
+"""Capture files and replay: the format round-trips, a cut file is read up to the cut, replay keeps
+the recorded pace. (A recorded session driving the whole engine: tests/daemon/test_capture_replay.py.)"""
+
+from __future__ import annotations
+
+import pytest
+
+from actors.feed.capture import HEADER, CaptureError, CaptureReader, CaptureWriter
+from actors.feed.sources import ReplaySource
+from engine.config import parse_config
+from engine.model.clock import SimClock
+
+
+def test_capture_round_trips_frames_and_receive_times(tmp_path):
+    frames = [(1_000 + i, bytes([i]) * (i + 1)) for i in range(50)]
+    with CaptureWriter(tmp_path / "c.cap") as w:
+        for ts, f in frames:
+            w.write(ts, f)
+    reader = CaptureReader(tmp_path / "c.cap")
+    assert reader.feed == "market"
+    assert list(reader) == frames and not reader.truncated_tail
+
+
+def test_a_capture_cut_mid_record_yields_every_whole_record(tmp_path):
+    path = tmp_path / "c.cap"
+    with CaptureWriter(path) as w:
+        for i in range(10):
+            w.write(i, b"x" * 100)
+    data = path.read_bytes()
+    path.write_bytes(data[:-37])
+    reader = CaptureReader(path)
+    assert len(list(reader)) == 9 and reader.truncated_tail
+
+
+@pytest.mark.parametrize("head, why", [(b"", "too short"), (b"NOTACAPTURE-----", "not a Shikra capture"),
+                                       (HEADER.pack(b"SHKCAPT1", 9, 0, 0), "version 9")])
+def test_a_file_that_is_not_a_capture_is_refused_with_the_reason(tmp_path, head, why):
+    (tmp_path / "x").write_bytes(head)
+    with pytest.raises(CaptureError, match=why):
+        CaptureReader(tmp_path / "x")
+
+
+class _SimContext:
+    """What a source needs of an actor's context, on a simulated clock."""
+
+    def __init__(self, clock: SimClock) -> None:
+        self.now_ns = clock.now_ns
+        self.monotonic_ns = clock.monotonic_ns
+        self.call_later = clock.call_later
+        self.every = clock.every
+        self.log = type("L", (), {"info": lambda *a, **k: None, "warning": lambda *a, **k: None})()
+
+
+def test_replay_at_recorded_pace_emits_each_frame_after_its_recorded_gap(tmp_path):
+    path = tmp_path / "c.cap"
+    gaps_ns = [0, 5_000_000, 20_000_000, 1_000_000]
+    recorded = []
+    with CaptureWriter(path) as w:
+        t = 10**18
+        for g in gaps_ns:
+            t += g
+            w.write(t, b"frame")
+            recorded.append(t)
+    cfg = parse_config(f'[feed]\nsource = "replay"\n[feed.replay]\npath = "{path}"\npace = "recorded"\n')
+    src = ReplaySource(cfg)
+    clock = SimClock(7 * 10**17)  # the replay starts at another time than the recording's
+    emitted: list[int] = []
+
+    def emit(frame: bytes, recv_ns: int) -> None:
+        emitted.append(recv_ns)
+
+    src.start(_SimContext(clock), emit)
+    while (due := clock.next_due_ns()) is not None:
+        clock.advance_to(due)
+    assert src.done
+    assert [t - emitted[0] for t in emitted] == [t - recorded[0] for t in recorded]  # 0, 5, 25, 26 ms
+

@@ -1,0 +1,42 @@
+"""What a backtest keeps: fills and trades encoded on a tape."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from engine.backtest.ids import StructTape
+from engine.model.journal import Trade, build_journal
+from ipc.messages import Fill
+
+
+def fill(n: int, side: str = "BUY", coid: str = "SKAB12-1") -> Fill:
+    return Fill(fill_id=f"F{n}", client_order_id=coid, venue_order_id=f"PV{n}", strategy="s", segment=1,
+                security_id=2885, side=side, qty_units=1, price_paise=10_000 + n, charges_paise=n,
+                ts_event_ns=1_795_148_100_000_000_000 + n, ts_init_ns=2)
+
+
+def test_fills_on_a_tape_read_back_equal_in_order() -> None:
+    fills = [fill(n, "BUY" if n % 2 else "SELL") for n in range(1, 6)]
+    tape = StructTape(Fill, fills[:2])
+    for f in fills[2:]:
+        tape.append(f)
+    assert len(tape) == 5 and list(tape) == fills and tape == fills
+    assert tape[0] == fills[0] and tape[-1] == fills[-1] and tape[1:3] == fills[1:3]
+    with pytest.raises(IndexError):
+        tape[5]
+    seen = []
+    for f in tape:  # appending while iterating is allowed (the iteration sees what was there)
+        seen.append(f)
+        if len(tape) < 7:
+            tape.append(fill(99))
+    assert seen[:5] == fills
+
+
+def test_trades_on_a_tape_give_the_same_journal_as_a_list() -> None:
+    fills = [fill(n, "BUY" if n % 2 else "SELL", coid=f"SKAB12-{n}") for n in range(1, 40)]
+    listed = build_journal(fills)
+    taped = build_journal(iter(fills), StructTape(Trade))
+    assert isinstance(taped.trades, StructTape) and list(taped.trades) == listed.trades
+    assert msgspec.structs.replace(taped, trades=list(taped.trades)) == listed
+    assert listed.fills == 39 and len(listed.trades) == 19
