@@ -4,8 +4,8 @@ DHAN_PROTOCOL.md section F) as a feed-actor source.
 Threads. The feed actor's loop is synchronous (``zmq.Poller``); the websocket needs asyncio. The
 shared websocket shell (``actors.websocket_thread``) runs it in a thread of its own, on an asyncio
 loop (uvloop when installed), with connect, reconnect, stall detection and stop; this module is
-the Dhan protocol inside it. Each binary frame is stamped with ``now_ns()`` (the actor's clock) the moment it
-is received and appended to a ``collections.deque``; one byte on a non-blocking pipe wakes the
+the Dhan protocol inside it. Each binary frame is stamped with ``now_ns()`` (the actor's clock) the
+moment it is received and appended to a ``collections.deque``; one byte on a non-blocking pipe wakes the
 actor's poller (only when the actor has not already been woken). The actor-side callback drains the deque and calls
 ``emit(frame, recv_ns)``. The websocket reader never waits for the actor, so the library keeps
 answering the server's pings however slow the consumer is (#72); when the actor falls
@@ -263,7 +263,8 @@ class DhanSource(WebSocketClient):
     Dhan protocol inside the shared websocket shell (``actors.websocket_thread``).
 
     ``market_open`` is called on the websocket thread (it must be thread-safe, e.g. a pure
-    calendar check); stall detection only runs while it returns True. ``on_fatal(reason_code,
+    calendar check); stall detection only runs while it returns True. ``now_ns`` stamps each
+    frame's receive time (the actor's clock; called on the websocket thread). ``on_fatal(reason_code,
     text)`` is called on the actor's thread when the server refuses the credentials or the
     account. ``credentials`` default to :func:`engine.credentials.load_credentials` with the
     configured file; ``timing`` to :meth:`DhanTiming.from_config`.
@@ -294,7 +295,7 @@ class DhanSource(WebSocketClient):
         self._market_open = market_open
         self._on_fatal = on_fatal
         self._rng = rng or random.Random()
-        self._now_ns = now_ns  # receive stamps; the stall watchdog and log throttles use time.monotonic (I/O timing)
+        self._now_ns = now_ns  # receive stamps (the stall watch and the log throttle keep real time: I/O)
 
         # Hand-off: written by the websocket thread, drained by the actor's thread.
         self._frames: collections.deque[tuple[bytes, int]] = collections.deque()
@@ -575,7 +576,7 @@ class DhanSource(WebSocketClient):
 
     def _backlog_full(self) -> None:
         self._dropped += 1
-        now = time.monotonic()
+        now = time.monotonic()  # log throttle in the websocket thread: real time
         if now - self._last_backlog_log >= BACKLOG_LOG_INTERVAL_S:
             self._last_backlog_log = now
             self._log.warning("feed_backlog_full", pending_frames=len(self._frames), dropped_frames=self._dropped)
