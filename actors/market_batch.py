@@ -31,6 +31,7 @@ from numba import njit
 from actors.feed.decode import DecodedBatch
 from ipc import topics
 from ipc.messages import Depth, Message, Quote, Tick
+from ipc.segments import InstrumentId, instrument_key
 
 ROW_OTHER: Final = 0
 ROW_TICK: Final = 1
@@ -98,14 +99,14 @@ class MarketBatch:
         self.book: BookColumns | None = None
         # Instruments in order of first appearance; instrument[i] indexes keys (-1: other row).
         typed = np.flatnonzero(self.is_trade)
-        packed = (self.segment[typed] << 32) | self.security_id[typed]
+        packed = instrument_key(self.segment[typed], self.security_id[typed])
         uniq, first, inverse = np.unique(packed, return_index=True, return_inverse=True)
         by_first = np.argsort(first, kind="stable")
         rank = np.empty_like(by_first)
         rank[by_first] = np.arange(by_first.size)
         self.instrument = np.full(self.n, -1, dtype=np.int64)
         self.instrument[typed] = rank[inverse]
-        self.keys: list[tuple[int, int]] = [(int(k >> 32), int(k & 0xFFFFFFFF)) for k in uniq[by_first].tolist()]
+        self.keys: list[InstrumentId] = [InstrumentId.from_key(k) for k in uniq[by_first].tolist()]
         order = np.argsort(self.instrument[typed], kind="stable")
         self._by_instrument = typed[order]  # rows grouped by instrument, ascending within one
         self._bounds = np.searchsorted(self.instrument[self._by_instrument], np.arange(len(self.keys) + 1))

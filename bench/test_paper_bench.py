@@ -20,8 +20,9 @@ import pytest
 from actors.execution.orders import OrderSnapshot, Submit, apply, new_order
 from actors.execution.paper import PaperVenue, PaperVenueConfig, PaperWallet
 from ipc.messages import Depth, OrderSpec, OrderState, Tick
+from ipc.segments import Segment
 
-SEG = 2
+SEG = Segment.NSE_FNO
 SID = 55796
 T0 = 1_700_000_000_000_000_000
 BATCH = 1_000

@@ -20,29 +20,29 @@ from actors.risk.monitors import PostTradeMonitor
 from engine.model.calendar import default_calendar
 from engine.model.ist import ist_ns
 from ipc.messages import Fill, OrderIntent, OrderSpec
+from ipc.segments import Segment
 
-NSE_FNO = 2
 T10 = ist_ns(dt.date(2026, 11, 23), dt.time(10, 0))
 
 
 def _engine() -> RiskEngine:
     instruments = [
-        InstrumentLimits(segment=NSE_FNO, security_id=50_000 + k, lot_size_units=65, tick_paise=5,
+        InstrumentLimits(segment=Segment.NSE_FNO, security_id=50_000 + k, lot_size_units=65, tick_paise=5,
                          freeze_qty_units=1755, kind="OPTIDX")
         for k in range(200)
     ]
     eng = RiskEngine(RiskLimits(), instruments, cash_paise=10**12, calendar=default_calendar())
     for k in range(200):
-        eng.on_mark(NSE_FNO, 50_000 + k, 10_000 + 5 * k)
+        eng.on_mark(Segment.NSE_FNO, 50_000 + k, 10_000 + 5 * k)
     for k in range(0, 200, 10):  # some open positions across strategies
-        eng.on_fill(Fill("f", "c", "v", f"s{k % 3}", NSE_FNO, 50_000 + k, "BUY", 65, 10_000, 0, T10, T10))
+        eng.on_fill(Fill("f", "c", "v", f"s{k % 3}", Segment.NSE_FNO, 50_000 + k, "BUY", 65, 10_000, 0, T10, T10))
     for k in range(5):  # half the per-second budget in use
         eng.approve(_intent(f"warm{k}", 50_100 + k), T10 - 300_000_000)
     return eng
 
 
 def _intent(intent_id: str, security_id: int) -> OrderIntent:
-    spec = OrderSpec(segment=NSE_FNO, security_id=security_id, side="BUY", order_type="LIMIT", qty_units=65,
+    spec = OrderSpec(segment=Segment.NSE_FNO, security_id=security_id, side="BUY", order_type="LIMIT", qty_units=65,
                      price_paise=10_000)
     return OrderIntent(intent_id, "s1", spec, T10, T10, T10)
 
@@ -72,15 +72,15 @@ def test_denial_with_message(benchmark):
 def test_mark_update_for_risk_and_monitors(benchmark):
     eng = _engine()
     mon = PostTradeMonitor(RiskLimits())
-    mon.on_fill(Fill("f", "c", "v", "s1", NSE_FNO, 50_000, "BUY", 65, 10_000, 0, T10, T10), "INTRADAY", T10)
+    mon.on_fill(Fill("f", "c", "v", "s1", Segment.NSE_FNO, 50_000, "BUY", 65, 10_000, 0, T10, T10), "INTRADAY", T10)
     prices = [10_000, 10_005]
     state = {"k": 0}
 
     def tick() -> None:
         state["k"] ^= 1
         p = prices[state["k"]]
-        eng.on_mark(NSE_FNO, 50_000, p)
-        mon.on_mark(NSE_FNO, 50_000, p, T10)
+        eng.on_mark(Segment.NSE_FNO, 50_000, p)
+        mon.on_mark(Segment.NSE_FNO, 50_000, p, T10)
 
     benchmark(tick)
     _report(benchmark, "on_mark (engine + monitor, price changed)")

@@ -16,7 +16,7 @@ bump the version in the tag.
 from __future__ import annotations
 
 import enum
-from typing import Literal, Union
+from typing import Final, Literal, Union, get_args
 
 import msgspec
 
@@ -26,7 +26,8 @@ class Message(msgspec.Struct, frozen=True, array_like=True, tag_field="t"):
 
 
 # --------------------------------------------------------------------------------------------
-# Closed vocabularies
+# Closed vocabularies: each listed here once. Other modules take the sets below (derived with
+# typing.get_args) or get_args themselves; they never list the values again.
 # --------------------------------------------------------------------------------------------
 
 Side = Literal["BUY", "SELL"]
@@ -35,7 +36,22 @@ Validity = Literal["DAY", "IOC"]
 Product = Literal["INTRADAY", "CNC", "MARGIN"]
 ActorState = Literal["starting", "ready", "stopping"]
 DepthSides = Literal["both", "bid", "ask"]
-TradingState = Literal["ACTIVE", "REDUCING", "HALTED"]
+
+SIDES: Final[frozenset[str]] = frozenset(get_args(Side))
+ORDER_TYPES: Final[frozenset[str]] = frozenset(get_args(OrderType))
+VALIDITIES: Final[frozenset[str]] = frozenset(get_args(Validity))
+PRODUCTS: Final[frozenset[str]] = frozenset(get_args(Product))
+PRICED_ORDER_TYPES: Final[frozenset[OrderType]] = frozenset({"LIMIT", "SL"})  # carry a limit price
+TRIGGERED_ORDER_TYPES: Final[frozenset[OrderType]] = frozenset({"SL", "SL_M"})  # carry a trigger price
+
+
+class TradingState(enum.StrEnum):
+    """The risk engine's trading state (``actors.risk.state`` has the machine). A ``StrEnum``:
+    on the wire and in the ledger it is the bare name, as when it was a Literal."""
+
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"
+    HALTED = "HALTED"
 
 
 class OrderState(str, enum.Enum):
@@ -444,7 +460,8 @@ class RiskAction(Message, tag="risk.action@1"):
 # Control plane: the control actor's commands to execution (the ledger's only writer)
 # --------------------------------------------------------------------------------------------
 
-UserRole = Literal["viewer", "trader", "admin"]
+UserRole = Literal["viewer", "trader", "admin"]  # least to most privileged: the order is the rank
+USER_ROLES: Final[tuple[UserRole, ...]] = get_args(UserRole)
 
 
 class RecordAudit(Message, tag="control.audit@1"):

@@ -13,25 +13,24 @@ tested before values. Every refusal is a ``Denial`` with its ``DenyReason`` and 
 
 from __future__ import annotations
 
-from typing import Final, get_args
-
-from ipc.messages import OrderSpec, OrderType, Product, Side, Validity
+from ipc.messages import (
+    ORDER_TYPES,
+    PRICED_ORDER_TYPES,
+    PRODUCTS,
+    SIDES,
+    TRIGGERED_ORDER_TYPES,
+    VALIDITIES,
+    OrderSpec,
+)
 from ipc.reasons import Denial, DenyReason
-from ipc.topics import SEGMENT_CODES, SEGMENT_NAMES
-
-SIDES: Final = frozenset(get_args(Side))
-ORDER_TYPES: Final = frozenset(get_args(OrderType))
-VALIDITIES: Final = frozenset(get_args(Validity))
-PRODUCTS: Final = frozenset(get_args(Product))
-PRICED_TYPES: Final = frozenset({"LIMIT", "SL"})  # carry a limit price
-STOP_TYPES: Final = frozenset({"SL", "SL_M"})  # carry a trigger price
-EQUITY_SEGMENTS: Final = frozenset({SEGMENT_CODES["NSE_EQ"], SEGMENT_CODES["BSE_EQ"]})  # the only home of CNC
+from ipc.segments import EQUITY_SEGMENTS, Segment, instrument_label
 
 
 def _where(spec: OrderSpec) -> str:
-    segment = spec.segment
-    name = SEGMENT_NAMES.get(segment, repr(segment)) if type(segment) is int else repr(segment)
-    return f"{name}:{spec.security_id!r}"
+    segment, security_id = spec.segment, spec.security_id
+    if type(segment) in (int, Segment) and type(security_id) is int:
+        return instrument_label(segment, security_id)
+    return f"{segment!r}:{security_id!r}"  # not an instrument id at all: show what was given
 
 
 def _closed_sets(spec: OrderSpec) -> Denial | None:
@@ -57,11 +56,11 @@ def _prices(spec: OrderSpec) -> Denial | None:
         return Denial(DenyReason.BAD_PRICE, f"trigger price {trigger!r} is not an integer number of paise")
     if price < 0 or trigger < 0:
         return Denial(DenyReason.BAD_PRICE, f"price {price} / trigger {trigger} paise must not be negative")
-    needs_price = kind in PRICED_TYPES
+    needs_price = kind in PRICED_ORDER_TYPES
     if needs_price != (price > 0):
         what = "needs a price > 0" if needs_price else "must have price 0"
         return Denial(DenyReason.BAD_PRICE, f"{kind} order {what}; got price {price} paise")
-    needs_trigger = kind in STOP_TYPES
+    needs_trigger = kind in TRIGGERED_ORDER_TYPES
     if needs_trigger != (trigger > 0):
         what = "needs a trigger price > 0" if needs_trigger else "must have trigger price 0"
         return Denial(DenyReason.BAD_PRICE, f"{kind} order {what}; got trigger {trigger} paise")
@@ -77,7 +76,7 @@ def check_order(spec: object, lot_size_units: int = 1, tick_paise: int = 1) -> D
     (an instrument master without them)."""
     if type(spec) is not OrderSpec:
         return Denial(DenyReason.BAD_INTENT, f"expected an OrderSpec, got {type(spec).__name__}")
-    if type(spec.segment) is not int or type(spec.security_id) is not int:
+    if type(spec.segment) not in (int, Segment) or type(spec.security_id) is not int:
         return Denial(DenyReason.UNKNOWN_INSTRUMENT, f"no instrument {_where(spec)}")
     denial = _closed_sets(spec)
     if denial is not None:

@@ -1,26 +1,15 @@
 """Topic names: dotted, prefix-filterable, one place for all of them.
 
-Market data topics name the instrument as ``<SEGMENT_NAME>.<security_id>`` so a subscriber can take
-one instrument (``tick.NSE_FNO.55796``), one segment (``tick.NSE_FNO.``) or everything
-(``tick.``). Topic bytes for instruments are cached: they are built on the hot path.
+Market data topics name the instrument as ``<SEGMENT>.<security_id>`` (``ipc.segments``) so a
+subscriber can take one instrument (``tick.NSE_FNO.55796``), one segment (``tick.NSE_FNO.``) or
+everything (``tick.``). Topic bytes for instruments are cached: they are built on the hot path.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-# Dhan exchange segment codes (feed header byte 3) and their names.
-SEGMENT_NAMES: dict[int, str] = {
-    0: "IDX_I",
-    1: "NSE_EQ",
-    2: "NSE_FNO",
-    3: "NSE_CURRENCY",
-    4: "BSE_EQ",
-    5: "MCX_COMM",
-    7: "BSE_CURRENCY",
-    8: "BSE_FNO",
-}
-SEGMENT_CODES: dict[str, int] = {name: code for code, name in SEGMENT_NAMES.items()}
+from ipc.segments import instrument_label
 
 TICK = "tick."
 QUOTE = "quote."
@@ -47,20 +36,15 @@ LEDGER_STATS = "ledger.stats"
 CALENDAR_STATUS = "calendar.status"
 
 
-def segment_name(segment: int) -> str:
-    """Name of a Dhan segment code; raises KeyError for an unknown code."""
-    return SEGMENT_NAMES[segment]
-
-
 @lru_cache(maxsize=65536)
 def instrument_topic(prefix: str, segment: int, security_id: int) -> bytes:
     """``tick.NSE_FNO.55796`` as bytes, cached (hot path)."""
-    return f"{prefix}{SEGMENT_NAMES.get(segment, str(segment))}.{security_id}".encode()
+    return f"{prefix}{instrument_label(segment, security_id, '.')}".encode()
 
 
 @lru_cache(maxsize=4096)
 def bar_topic(timeframe_s: int, segment: int, security_id: int) -> bytes:
-    return f"{BAR}{timeframe_s}s.{SEGMENT_NAMES.get(segment, str(segment))}.{security_id}".encode()
+    return f"{BAR}{timeframe_s}s.{instrument_label(segment, security_id, '.')}".encode()
 
 
 @lru_cache(maxsize=1024)

@@ -7,6 +7,7 @@ from actors.book.book import BookStore, top_of_book_columns
 from actors.market_batch import MarketBatch
 from ipc import topics
 from ipc.messages import BookStale, Depth, Quote, Tick
+from ipc.segments import segment_label
 
 STALE_CHECK_INTERVAL_S = 1.0
 STALE_AFTER_S = 10.0
@@ -56,7 +57,7 @@ class BookActor(Actor):
             if key in self._reported_stale:
                 continue
             self._reported_stale.add(key)
-            self.log.warning("book_stale", segment=topics.SEGMENT_NAMES.get(segment, segment),
+            self.log.warning("book_stale", segment=segment_label(segment),
                              security_id=security_id, age_s=round(age_ns / 1e9, 1))
             self.ctx.publish(topics.instrument_topic(topics.BOOK + "stale.", segment, security_id),
                              BookStale(segment, security_id, age_ns, now, now))

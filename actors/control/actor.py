@@ -22,6 +22,7 @@ from actors.control.bridge import Answer, Bridge
 from actors.control.config import control_config
 from actors.control.service import ControlApi, ServerError, ServerThread, bound_info
 from engine.files import replace_file
+from engine.model.ist import ist_date
 from engine.model.lookup import open_instruments
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
@@ -68,7 +69,7 @@ class ControlActor(Actor):
         if eng.topology == "co-located" and {"control", "execution"} <= set(eng.colocated):
             raise ActorConfigError("engine.colocated: control cannot share a process with execution (LMDB allows "
                                    "one handle on the ledger per process); leave control out of colocated")
-        table = open_instruments(cfg.instruments.master, Path(self.ctx.data_dir))
+        table = open_instruments(cfg.instruments.master, Path(self.ctx.data_dir), ist_date(self.ctx.now_ns()))
         self.bridge = Bridge()
         self.ctx.watch_fd(self.bridge.fileno(), self._drain)
         self.api = ControlApi(settings, self.bridge, self, Path(self.ctx.data_dir), Path(self.ctx.run_dir), table,

@@ -22,15 +22,14 @@ from typing import Final
 import msgspec
 
 from engine.ledger.records import Token, User
-from ipc.messages import UserRole
+from ipc.messages import USER_ROLES, UserRole
 
 TOKEN_PREFIX: Final = "shk_"
 TOKEN_BYTES: Final = 32  # 256 bits
 _TOKEN_TEXT: Final = re.compile(r"shk_[A-Za-z0-9_-]{43}")
 _USER_NAME: Final = re.compile(r"[a-z][a-z0-9._-]{0,31}")
 
-ROLE_RANK: Final[dict[str, int]] = {"viewer": 1, "trader": 2, "admin": 3}
-ROLES: Final[tuple[UserRole, ...]] = ("viewer", "trader", "admin")
+ROLE_RANK: Final[dict[str, int]] = {role: rank for rank, role in enumerate(USER_ROLES, 1)}  # viewer 1 .. admin 3
 
 # The least role each method needs (roles are ordered viewer < trader < admin). A method missing
 # here is refused for everyone: a new RPC is closed until someone decides who may call it.

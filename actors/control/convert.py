@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, get_args
 
 import grpc
 import msgspec
@@ -21,10 +21,25 @@ from engine.ledger.records import TradingStateChanged, User
 from engine.model.instruments import Instrument, OptionChain
 from engine.model.journal import Journal, Stats
 from engine.status_file import DaemonStatus, KillSwitchStatus
-from ipc.messages import Fill, OrderDenied, OrderEvent, OrderIntent, OrderSpec, OrderState, Position, StrategyInfo
+from ipc.messages import (
+    USER_ROLES,
+    Fill,
+    OrderDenied,
+    OrderEvent,
+    OrderIntent,
+    OrderSpec,
+    OrderState,
+    OrderType,
+    Position,
+    Product,
+    Side,
+    StrategyInfo,
+    TradingState,
+    Validity,
+)
 from ipc.order_rules import check_order
 from ipc.reasons import INVALID_ORDER_DENIALS
-from ipc.topics import SEGMENT_CODES, SEGMENT_NAMES
+from ipc.segments import SEGMENT_LABELS, InstrumentId, Segment, segment_label
 
 _REQUEST_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_LIST_LIMIT: Final = 100_000
@@ -39,29 +54,25 @@ class Refusal(msgspec.Struct, frozen=True):
     message: str
 
 
-SIDE_TO_PB: Final = {"BUY": pb.SIDE_BUY, "SELL": pb.SIDE_SELL}
+# The proto's enum members are named after our values (SIDE_BUY for "BUY"): the tables are derived,
+# and a value the proto lacks fails at import.
+SIDE_TO_PB: Final = {side: pb.Side.Value(f"SIDE_{side}") for side in get_args(Side)}
 SIDE_FROM_PB: Final = {v: k for k, v in SIDE_TO_PB.items()}
-ORDER_TYPE_TO_PB: Final = {"MARKET": pb.ORDER_TYPE_MARKET, "LIMIT": pb.ORDER_TYPE_LIMIT, "SL": pb.ORDER_TYPE_SL,
-                           "SL_M": pb.ORDER_TYPE_SL_M}
+ORDER_TYPE_TO_PB: Final = {kind: pb.OrderType.Value(f"ORDER_TYPE_{kind}") for kind in get_args(OrderType)}
 ORDER_TYPE_FROM_PB: Final = {v: k for k, v in ORDER_TYPE_TO_PB.items()}
-VALIDITY_TO_PB: Final = {"DAY": pb.VALIDITY_DAY, "IOC": pb.VALIDITY_IOC}
+VALIDITY_TO_PB: Final = {validity: pb.Validity.Value(f"VALIDITY_{validity}") for validity in get_args(Validity)}
 VALIDITY_FROM_PB: Final = {**{v: k for k, v in VALIDITY_TO_PB.items()}, pb.VALIDITY_UNSPECIFIED: "DAY"}
-PRODUCT_TO_PB: Final = {"INTRADAY": pb.PRODUCT_INTRADAY, "CNC": pb.PRODUCT_CNC, "MARGIN": pb.PRODUCT_MARGIN}
+PRODUCT_TO_PB: Final = {product: pb.Product.Value(f"PRODUCT_{product}") for product in get_args(Product)}
 PRODUCT_FROM_PB: Final = {**{v: k for k, v in PRODUCT_TO_PB.items()}, pb.PRODUCT_UNSPECIFIED: "INTRADAY"}
 ORDER_STATE_TO_PB: Final = {state: pb.OrderState.Value(f"ORDER_STATE_{state.value}") for state in OrderState}
 ORDER_STATE_FROM_PB: Final = {v: k for k, v in ORDER_STATE_TO_PB.items()}
-TRADING_STATE_TO_PB: Final = {"ACTIVE": pb.TRADING_STATE_ACTIVE, "REDUCING": pb.TRADING_STATE_REDUCING,
-                              "HALTED": pb.TRADING_STATE_HALTED}
-ROLE_TO_PB: Final = {"viewer": pb.ROLE_VIEWER, "trader": pb.ROLE_TRADER, "admin": pb.ROLE_ADMIN}
+TRADING_STATE_TO_PB: Final = {state: pb.TradingState.Value(f"TRADING_STATE_{state.value}") for state in TradingState}
+ROLE_TO_PB: Final = {role: pb.Role.Value(f"ROLE_{role.upper()}") for role in USER_ROLES}
 ROLE_FROM_PB: Final = {v: k for k, v in ROLE_TO_PB.items()}
 
 # Denials that are wrong whatever the engine's state (gRPC: INVALID_ARGUMENT); every other reason
 # depends on the state (limits, halted, market hours, funds): FAILED_PRECONDITION.
 INVALID_ARGUMENT_DENIALS: Final = frozenset(reason.value for reason in INVALID_ORDER_DENIALS)
-
-
-def segment_name(segment: int) -> str:
-    return SEGMENT_NAMES.get(segment, str(segment))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -73,7 +84,7 @@ def order_to_pb(event: OrderEvent, symbol: str = "") -> pb.Order:
     spec = event.spec
     return pb.Order(
         client_order_id=event.client_order_id, intent_id=event.intent_id, strategy=event.strategy,
-        segment=segment_name(spec.segment), security_id=spec.security_id, symbol=symbol,
+        segment=segment_label(spec.segment), security_id=spec.security_id, symbol=symbol,
         side=SIDE_TO_PB.get(spec.side, pb.SIDE_UNSPECIFIED),
         order_type=ORDER_TYPE_TO_PB.get(spec.order_type, pb.ORDER_TYPE_UNSPECIFIED),
         validity=VALIDITY_TO_PB.get(spec.validity, pb.VALIDITY_UNSPECIFIED),
@@ -89,7 +100,7 @@ def order_to_pb(event: OrderEvent, symbol: str = "") -> pb.Order:
 def fill_to_pb(fill: Fill, symbol: str = "") -> pb.Trade:
     return pb.Trade(
         fill_id=fill.fill_id, client_order_id=fill.client_order_id, venue_order_id=fill.venue_order_id,
-        strategy=fill.strategy, segment=segment_name(fill.segment), security_id=fill.security_id, symbol=symbol,
+        strategy=fill.strategy, segment=segment_label(fill.segment), security_id=fill.security_id, symbol=symbol,
         side=SIDE_TO_PB.get(fill.side, pb.SIDE_UNSPECIFIED), qty_units=fill.qty_units,
         price_paise=fill.price_paise, charges_paise=fill.charges_paise, ts_event_ns=fill.ts_event_ns,
     )
@@ -97,7 +108,7 @@ def fill_to_pb(fill: Fill, symbol: str = "") -> pb.Trade:
 
 def position_to_pb(pos: Position, symbol: str = "") -> pb.Position:
     return pb.Position(
-        strategy=pos.strategy, segment=segment_name(pos.segment), security_id=pos.security_id, symbol=symbol,
+        strategy=pos.strategy, segment=segment_label(pos.segment), security_id=pos.security_id, symbol=symbol,
         net_qty_units=pos.net_qty_units, open_cost_paise=pos.open_cost_paise,
         realised_pnl_paise=pos.realised_pnl_paise, charges_paise=pos.charges_paise, ts_event_ns=pos.ts_event_ns,
     )
@@ -105,7 +116,7 @@ def position_to_pb(pos: Position, symbol: str = "") -> pb.Position:
 
 def denial_to_pb(denied: OrderDenied, symbol: str = "") -> pb.OrderDenial:
     return pb.OrderDenial(
-        intent_id=denied.intent_id, strategy=denied.strategy, segment=segment_name(denied.segment),
+        intent_id=denied.intent_id, strategy=denied.strategy, segment=segment_label(denied.segment),
         security_id=denied.security_id, symbol=symbol, reason_code=denied.reason_code, message=denied.message,
         ts_event_ns=denied.ts_event_ns,
     )
@@ -113,7 +124,7 @@ def denial_to_pb(denied: OrderDenied, symbol: str = "") -> pb.OrderDenial:
 
 def instrument_to_pb(inst: Instrument) -> pb.Instrument:
     return pb.Instrument(
-        segment=segment_name(inst.segment), security_id=inst.security_id, exchange=inst.exchange,
+        segment=segment_label(inst.segment), security_id=inst.security_id, exchange=inst.exchange,
         symbol=inst.symbol, display_name=inst.display_name, underlying=inst.underlying,
         instrument_type=inst.instrument, expiry_yyyymmdd=inst.expiry_yyyymmdd, strike_paise=inst.strike_paise,
         option_type=inst.option_type, lot_size_units=inst.lot_size_units, tick_paise=inst.tick_paise,
@@ -124,7 +135,7 @@ def instrument_to_pb(inst: Instrument) -> pb.Instrument:
 def chain_to_pb(chain: OptionChain, symbols: Mapping[int, str], expiries: list[int]) -> pb.GetOptionChainResponse:
     """``symbols``: security id -> trading symbol for the chain's contracts."""
     return pb.GetOptionChainResponse(
-        underlying=chain.underlying, segment=segment_name(chain.segment), expiry_yyyymmdd=chain.expiry_yyyymmdd,
+        underlying=chain.underlying, segment=segment_label(chain.segment), expiry_yyyymmdd=chain.expiry_yyyymmdd,
         lot_size_units=chain.lot_size_units, step_paise=chain.step_paise,
         strikes=[pb.ChainStrike(strike_paise=s.strike_paise, ce_security_id=s.ce_security_id,
                                 pe_security_id=s.pe_security_id, ce_symbol=symbols.get(s.ce_security_id, ""),
@@ -221,14 +232,14 @@ def order_refusal(spec: OrderSpec, inst: Instrument) -> Refusal | None:
     return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"{denial.reason.value}: {denial.message}")
 
 
-def instrument_key(ref: pb.InstrumentRef) -> tuple[int, int] | str | Refusal:
-    """(segment, security id) when the reference gives the id, the symbol text otherwise."""
+def instrument_key(ref: pb.InstrumentRef) -> InstrumentId | str | Refusal:
+    """The instrument id when the reference gives the security id, the symbol text otherwise."""
     if ref.security_id:
-        seg = SEGMENT_CODES.get(ref.segment.strip().upper())
+        seg = Segment.from_label(ref.segment)
         if seg is None:
             return Refusal(grpc.StatusCode.INVALID_ARGUMENT,
-                           f"instrument.segment {ref.segment!r} is not one of {', '.join(SEGMENT_CODES)}")
-        return seg, ref.security_id
+                           f"instrument.segment {ref.segment!r} is not one of {SEGMENT_LABELS}")
+        return InstrumentId(int(seg), ref.security_id)
     if not ref.symbol.strip():
         return Refusal(grpc.StatusCode.INVALID_ARGUMENT, "instrument: give a symbol, or a segment and security_id")
     return ref.symbol.strip()

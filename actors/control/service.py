@@ -67,8 +67,9 @@ from ipc.messages import (
     ReleaseKillSwitch,
     Reply,
     RevokeUser,
+    TradingState,
 )
-from ipc.topics import SEGMENT_CODES
+from ipc.segments import SEGMENT_LABELS, Segment, instrument_label
 
 if TYPE_CHECKING:
     from engine.config import Config
@@ -418,7 +419,7 @@ class ControlApi(Operations):
         inst = self.instruments.get(*key)
         if inst is None:
             return Refusal(grpc.StatusCode.INVALID_ARGUMENT,
-                           f"UNKNOWN_INSTRUMENT: {ref.segment}:{ref.security_id} is not in the instrument master")
+                           f"UNKNOWN_INSTRUMENT: {instrument_label(*key)} is not in the instrument master")
         return inst
 
     def _order_by_intent(self, intent_id: str) -> OrderEvent | None:
@@ -448,7 +449,7 @@ class ControlApi(Operations):
             earlier = snap.order(coid) if coid is not None else None
         if earlier is not None:  # the same request_id again: the order it made, not a second one
             return pb.PlaceOrderResponse(order=convert.order_to_pb(earlier, inst.symbol))
-        if state.state == "HALTED" and not req.reduce_only:
+        if state.state == TradingState.HALTED and not req.reduce_only:
             return Refusal(grpc.StatusCode.FAILED_PRECONDITION,
                            f"HALTED: trading is halted ({state.reason_code or 'kill switch'}: {state.detail}; by "
                            f"{state.by}); only reduce-only orders pass until an admin releases the kill switch")
@@ -607,7 +608,7 @@ class ControlApi(Operations):
         if isinstance(reply, Refusal):
             return reply
         # Answer once risk has recorded HALTED: from then on every new order is refused.
-        halted = await self._wait_ledger(lambda s: True if s.trading_state().state == "HALTED" else None,
+        halted = await self._wait_ledger(lambda s: True if s.trading_state().state == TradingState.HALTED else None,
                                          self.timeout_s)
         if halted is None:
             return Refusal(grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -621,7 +622,7 @@ class ControlApi(Operations):
         reply = await self._supervisor(ReleaseKillSwitch(uuid.uuid4().hex, by, now))
         if isinstance(reply, Refusal):
             return reply
-        released = await self._wait_ledger(lambda s: True if s.trading_state().state != "HALTED" else None,
+        released = await self._wait_ledger(lambda s: True if s.trading_state().state != TradingState.HALTED else None,
                                            self.timeout_s)
         if released is None:
             return Refusal(grpc.StatusCode.DEADLINE_EXCEEDED,
@@ -645,10 +646,10 @@ class ControlApi(Operations):
             return Refusal(grpc.StatusCode.INVALID_ARGUMENT, "underlying is required")
         segment = None
         if req.segment:
-            segment = SEGMENT_CODES.get(req.segment.strip().upper())
+            segment = Segment.from_label(req.segment)
             if segment is None:
                 return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"segment {req.segment!r} is not one of "
-                                                                 f"{', '.join(SEGMENT_CODES)}")
+                                                                 f"{SEGMENT_LABELS}")
         expiries = self.instruments.expiries(underlying, ist_date(self.engine.now_ns()), segment=segment)
         expiry = req.expiry_yyyymmdd or (expiries[0] if expiries else 0)
         chain = self.instruments.option_chain(underlying, expiry, segment=segment) if expiry else None

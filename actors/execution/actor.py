@@ -75,9 +75,11 @@ from ipc.messages import (
     SaveStrategyState,
     SubmitOrder,
     Tick,
+    TradingState,
 )
 from ipc.messages import CancelGroup, GroupState, SubmitGroup
 from ipc.reasons import RejectReason
+from ipc.segments import instrument_label
 
 GROUP_RESUME_DELAY_S = 1.0  # after a restart, before a group's unrecorded orders are sent again
 FRESH_VENUE_WAIT_NS = 10_000_000_000  # after a start, orders wait this long at most for a first book
@@ -239,7 +241,7 @@ class ExecutionActor(LiveTrading, Actor):
             return
         inst = self._instrument(spec.segment, spec.security_id)
         if refuse is None and inst is None:
-            where = fsm.instrument_label(spec.segment, spec.security_id)
+            where = instrument_label(spec.segment, spec.security_id)
             refuse = RejectReason.UNKNOWN_INSTRUMENT, f"instrument {where} is not in the master"
         # The ledger hands out the id; the order is stored under it in the same transaction.
         coid = self.ledger.next_client_order_id()
@@ -571,7 +573,7 @@ class ExecutionActor(LiveTrading, Actor):
         intents that are already orders. Checked for every leg before any leg is sent (each leg's
         fields were checked where the group was made)."""
         trading = self.ledger.trading_state()
-        if self.ctx.kill_switch_engaged or trading.state != "ACTIVE":
+        if self.ctx.kill_switch_engaged or trading.state != TradingState.ACTIVE:
             state = "HALTED (kill switch)" if self.ctx.kill_switch_engaged else trading.state
             return grp.GroupReason.KILL_SWITCH, f"group {group.group_id}: trading is {state}; a group opens new risk"
         problem = grp.group_problem(group, self.group_policy)
@@ -580,7 +582,7 @@ class ExecutionActor(LiveTrading, Actor):
         for i, leg in enumerate(group.legs):
             intent = leg.intent
             spec = intent.spec
-            label = fsm.instrument_label(spec.segment, spec.security_id)
+            label = instrument_label(spec.segment, spec.security_id)
             if self.ledger.client_order_id_for(intent.intent_id) is not None:
                 return grp.GroupReason.DUPLICATE_LEG_INTENT, f"leg {i} intent {intent.intent_id} is already an order"
             if self._instrument(spec.segment, spec.security_id) is None:
@@ -836,7 +838,7 @@ class ExecutionActor(LiveTrading, Actor):
     def _record_denial(self, msg: OrderDenied) -> None:
         self.ledger.append([AuditRecord(who="risk", action="deny_intent",
                                         args={"intent_id": msg.intent_id, "strategy": msg.strategy,
-                                              "instrument": fsm.instrument_label(msg.segment, msg.security_id),
+                                              "instrument": instrument_label(msg.segment, msg.security_id),
                                               "reason_code": msg.reason_code},
                                         result=msg.message, ts_ns=msg.ts_event_ns)])
 

@@ -42,8 +42,8 @@ from typing import Final
 import msgspec
 
 from engine.model.money import Rounding, apply_rate, notional_paise
-from ipc.messages import Side
-from ipc.topics import SEGMENT_CODES
+from ipc.messages import SIDES, Side
+from ipc.segments import EQUITY_SEGMENTS, Segment
 
 
 class SegmentClass(str, enum.Enum):
@@ -162,7 +162,7 @@ def charges_for_fill(
     later ones. Raises ValueError for a side other than BUY/SELL, a non-positive qty or price,
     or an ``order_value_before_paise`` that contradicts ``first_fill_of_order``.
     """
-    if side not in ("BUY", "SELL"):
+    if side not in SIDES:
         raise ValueError(f"charges_for_fill: side {side!r} is not BUY or SELL")
     if qty_units <= 0 or price_paise <= 0:
         raise ValueError(
@@ -219,8 +219,7 @@ def _brokerage(
     return order_brokerage(value_before_paise + turnover_paise) - order_brokerage(value_before_paise)
 
 
-_EQUITY_SEGMENTS: Final = frozenset({SEGMENT_CODES["NSE_EQ"], SEGMENT_CODES["BSE_EQ"]})
-_FNO_SEGMENTS: Final = frozenset({SEGMENT_CODES["NSE_FNO"], SEGMENT_CODES["BSE_FNO"]})
+_FNO_SEGMENTS: Final = frozenset({Segment.NSE_FNO, Segment.BSE_FNO})
 _FNO_CLASSES: Final[dict[str, SegmentClass]] = {
     "FUTIDX": SegmentClass.INDEX_FUTURES,
     "OPTIDX": SegmentClass.INDEX_OPTIONS,
@@ -237,8 +236,8 @@ def segment_class_for(segment: int | str, instrument_type: str, product: str) ->
     INSTRUMENT column (FUTIDX, OPTIDX, FUTSTK, OPTSTK; anything on an equity segment is equity);
     ``product`` is INTRADAY, CNC or MARGIN (MARGIN on equity is MTF, a delivery product).
     """
-    code = SEGMENT_CODES.get(segment, -1) if isinstance(segment, str) else segment
-    if code in _EQUITY_SEGMENTS:
+    code = Segment.__members__.get(segment, -1) if isinstance(segment, str) else segment
+    if code in EQUITY_SEGMENTS:
         if product == "INTRADAY":
             return SegmentClass.EQUITY_INTRADAY
         if product in ("CNC", "MARGIN"):

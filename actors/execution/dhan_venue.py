@@ -136,7 +136,7 @@ from actors.execution.reconcile import (
 )
 from actors.execution.slicing import SlicedOrder
 from actors.websocket_thread import Ended, WebSocketClient, WebSocketThread
-from actors.execution.orders import DHAN_MODIFY_CAP, OrderSnapshot, instrument_label
+from actors.execution.orders import DHAN_MODIFY_CAP, OrderSnapshot
 from actors.execution.venue import (
     NO_EVENTS,
     Accepted,
@@ -157,7 +157,7 @@ from engine.model.money import format_paise
 from engine.rate_window import RateWindow
 from ipc.messages import Depth, OrderState, Quote, Tick
 from ipc.reasons import RejectReason
-from ipc.topics import SEGMENT_NAMES
+from ipc.segments import KNOWN_SEGMENTS, Segment, instrument_label, segment_label
 
 POLL_INTERVAL_S: Final = 0.05  # the actor's timer for poll(): rate-limited sends, retries, fallback
 LOGIN_MSG_CODE: Final = 42
@@ -227,14 +227,13 @@ def place_params(order: OrderSnapshot) -> dict[str, Any]:
     """Keyword arguments of ``dhanhq.place_order`` for ``order`` (working qty/price/trigger; the
     client order id as ``tag`` = correlationId). Raises ValueError for what Dhan cannot express."""
     spec = order.spec
-    segment = SEGMENT_NAMES.get(spec.segment)
-    if segment is None or spec.segment == 0:
+    if spec.segment not in KNOWN_SEGMENTS or spec.segment == Segment.IDX_I:
         raise ValueError(f"segment {spec.segment} is not a tradable Dhan segment")
     if spec.order_type not in ORDER_TYPES or spec.product not in PRODUCTS:
         raise ValueError(f"order type {spec.order_type} / product {spec.product} has no Dhan mapping")
     if not 0 < len(order.client_order_id) <= 30:
         raise ValueError(f"client order id {order.client_order_id!r} is not a Dhan correlationId (1..30 chars)")
-    return dict(security_id=str(spec.security_id), exchange_segment=segment, transaction_type=spec.side,
+    return dict(security_id=str(spec.security_id), exchange_segment=segment_label(spec.segment), transaction_type=spec.side,
                 quantity=spec.qty_units, order_type=ORDER_TYPES[spec.order_type],
                 product_type=PRODUCTS[spec.product], price=rupees_float(spec.price_paise),
                 trigger_price=rupees_float(spec.trigger_price_paise), validity=spec.validity,
@@ -875,7 +874,7 @@ class DhanVenue:
             first = self._orders[r.args[0][0]]
             spec = first.order.spec
             qty = sum(self._orders[c].qty for c in r.args[0])
-            margin = dict(security_id=str(spec.security_id), exchange_segment=SEGMENT_NAMES[spec.segment],
+            margin = dict(security_id=str(spec.security_id), exchange_segment=segment_label(spec.segment),
                           transaction_type=spec.side, quantity=qty, product_type=PRODUCTS[spec.product],
                           price=rupees_float(first.price), trigger_price=rupees_float(first.trigger))
             call = lambda c: c.margin_calculator(**margin)

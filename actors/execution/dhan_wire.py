@@ -19,23 +19,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, Final
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final, get_args
 from zoneinfo import ZoneInfo
 
 import msgspec
 
-from engine.model.money import format_paise
-from ipc.messages import OrderSpec, OrderType, Product, Side, Validity
-from ipc.topics import SEGMENT_CODES
+from engine.model.money import Rounding, div_round, format_paise, parse_rupees, price_to_paise
+from ipc.messages import SIDES, OrderSpec, OrderType, Product, Side, Validity
+from ipc.segments import Segment
 
-_PAISA: Final = Decimal("0.01")
 _IST: Final = ZoneInfo("Asia/Kolkata")
 _NS_PER_S: Final = 1_000_000_000
 
 # Ours -> Dhan's, for requests.
 ORDER_TYPES: Final = {"MARKET": "MARKET", "LIMIT": "LIMIT", "SL": "STOP_LOSS", "SL_M": "STOP_LOSS_MARKET"}
-PRODUCTS: Final = {"INTRADAY": "INTRADAY", "CNC": "CNC", "MARGIN": "MARGIN"}
+PRODUCTS: Final = {product: product for product in get_args(Product)}  # Dhan names them as we do
 # Dhan's -> ours, for rows of orders we did not place. MTF is delivery bought on margin: CNC is the
 # nearest of our products; CO and BO are intraday-only.
 ORDER_TYPES_FROM_DHAN: Final[dict[str, OrderType]] = {v: k for k, v in ORDER_TYPES.items()}  # type: ignore[misc]
@@ -57,17 +56,23 @@ def rupees_float(price_paise: int) -> float:
 
 
 def to_paise(value: Any) -> int:
-    """A rupee amount from Dhan (float from the SDK's JSON, Decimal/str from ours, int) -> paise,
-    rounded half-up to the paisa (float noise only). Raises ValueError for anything else."""
+    """A rupee amount from Dhan (float from the SDK's JSON, Decimal/str from ours, int) -> paise:
+    a float by the engine's float rule (``price_to_paise``), text exactly, rounded half-even to the
+    paisa past it (an average price). Raises ValueError for anything else."""
     if isinstance(value, bool) or value is None:
         raise ValueError(f"to_paise: not a rupee amount: {value!r}")
+    if isinstance(value, float):
+        try:
+            return price_to_paise(value)
+        except ValueError:
+            raise ValueError(f"to_paise: not a finite amount: {value!r}") from None
     try:
-        amount = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip() or "0")
+        amount = Decimal(str(value).strip() or "0")
     except InvalidOperation:
         raise ValueError(f"to_paise: not a rupee amount: {value!r}") from None
     if not amount.is_finite():
         raise ValueError(f"to_paise: not a finite amount: {value!r}")
-    return int(amount.quantize(_PAISA, rounding=ROUND_HALF_UP) * 100)
+    return parse_rupees(amount, Rounding.HALF_EVEN)
 
 
 def to_units(value: Any) -> int:
@@ -137,14 +142,14 @@ class _Row:
 
     def segment(self, key: str = "exchangeSegment") -> int:
         name = self.text(key, required=True).upper()
-        code = SEGMENT_CODES.get(name)
+        code = Segment.from_label(name)
         if code is None:
             raise ValueError(f"{self.what}: {key} {name!r} is not a Dhan exchange segment")
-        return code
+        return int(code)
 
     def side(self, key: str = "transactionType") -> Side:
         side = self.text(key, required=True).upper()
-        if side not in ("BUY", "SELL"):
+        if side not in SIDES:
             raise ValueError(f"{self.what}: {key} {side!r} is not BUY or SELL")
         return side  # type: ignore[return-value]
 
@@ -205,8 +210,7 @@ def fill_price_paise(filled_before: int, value_before_paise: int, update: OrderU
     avg_value = update.avg_price_paise * total
     if traded > 0 and 2 * abs(avg_value - (value_before_paise + traded * delta)) <= total:
         return traded  # the average is rounded to the paisa: up to half a paisa per unit
-    implied = Decimal(avg_value - value_before_paise) / delta
-    return int(implied.quantize(Decimal(1), rounding=ROUND_HALF_EVEN))
+    return div_round(avg_value - value_before_paise, delta, Rounding.HALF_EVEN)
 
 
 def fill_id(venue_order_id: str, cumulative_qty_units: int) -> str:

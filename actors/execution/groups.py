@@ -49,6 +49,7 @@ from ipc.messages import (
     OrderState,
     SubmitGroup,
 )
+from ipc.segments import instrument_label
 
 # Topic prefix of GroupEvent (``group.<strategy>``). Belongs in ipc.topics; kept here until it is
 # added there.
@@ -461,7 +462,7 @@ def _advance(before: Group, group: Group, event: GroupInput, policy: GroupPolicy
 
 
 def _label(leg: GroupLeg) -> str:
-    return f"{leg.intent.spec.segment}:{leg.intent.spec.security_id}"
+    return instrument_label(leg.intent.spec.segment, leg.intent.spec.security_id)
 
 
 def _rollback(before: Group, group: Group, reason: GroupReason, detail: str, event: GroupInput,

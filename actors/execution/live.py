@@ -39,7 +39,6 @@ import msgspec
 
 from actors.execution import groups as grp
 from actors.execution.charges import charges_for_fill, segment_class_for
-from actors.execution.orders import instrument_label
 from actors.execution.reconcile import (
     EXTERNAL_STRATEGY,
     BrokerSnapshot,
@@ -62,6 +61,8 @@ from engine.ledger import AuditRecord, CashMovement
 from ipc import topics
 from ipc.messages import Fill, Message, OrderEvent, OrderSpec, OrderState, ReduceRisk, SubmitGroup, SubmitOrder
 from ipc.reasons import RejectReason
+from ipc.messages import Fill, Message, OrderEvent, OrderState, ReduceRisk, SubmitGroup, SubmitOrder
+from ipc.segments import instrument_label
 
 if TYPE_CHECKING:
     from actors.execution.dhan_config import DhanVenueConfig

@@ -60,18 +60,11 @@ from actors.execution.venue import (
     VenueEvent,
 )
 from engine.model.money import AvgPrice, format_paise
-from ipc.messages import TERMINAL_ORDER_STATES, Fill, OrderEvent, OrderSpec, OrderState
-from ipc.order_rules import STOP_TYPES
-from ipc.topics import SEGMENT_NAMES
+from ipc.messages import TERMINAL_ORDER_STATES, TRIGGERED_ORDER_TYPES, Fill, OrderEvent, OrderSpec, OrderState
 
 DHAN_MODIFY_CAP: Final = 25  # Dhan: an order can be modified at most 25 times
 TERMINAL_STATES: Final = TERMINAL_ORDER_STATES
 PENDING_STATES: Final = frozenset({OrderState.PENDING_CANCEL, OrderState.PENDING_UPDATE})
-
-
-def instrument_label(segment: int, security_id: int) -> str:
-    """``"NSE_FNO:55796"``; an unknown segment code shows as its number."""
-    return f"{SEGMENT_NAMES.get(segment, str(segment))}:{security_id}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -379,7 +372,7 @@ def _on_reject(order: OrderSnapshot, event: Rejected, target: Target) -> OrderSn
 def _on_trigger(
     order: OrderSnapshot, event: Triggered, target: Target
 ) -> OrderSnapshot | IllegalTransition:
-    if order.spec.order_type not in STOP_TYPES:
+    if order.spec.order_type not in TRIGGERED_ORDER_TYPES:
         return _illegal(
             order,
             event,
@@ -417,7 +410,7 @@ def _on_fill(order: OrderSnapshot, event: Filled, target: Target) -> OrderSnapsh
         filled_qty_units=filled,
         filled_value_paise=order.filled_value_paise + event.qty_units * event.price_paise,
         fill_ids=order.fill_ids + (event.fill_id,),
-        triggered=order.triggered or order.spec.order_type in STOP_TYPES,
+        triggered=order.triggered or order.spec.order_type in TRIGGERED_ORDER_TYPES,
     )
     if pending is not None and filled > qty_units:
         # Only the requested quantity allows this fill: the venue applied the modify already.

@@ -106,7 +106,7 @@ from actors.execution.charges import (
     charges_for_fill,
     segment_class_for,
 )
-from actors.execution.orders import OrderSnapshot, instrument_label
+from actors.execution.orders import OrderSnapshot
 from actors.execution.venue import (
     NO_EVENTS,
     Accepted,
@@ -122,8 +122,9 @@ from actors.execution.venue import (
     VenueEvent,
 )
 from engine.model.money import Rounding, apply_rate, div_round, format_paise
-from ipc.messages import Depth, Quote, Tick
+from ipc.messages import PRICED_ORDER_TYPES, TRIGGERED_ORDER_TYPES, Depth, Quote, Tick
 from ipc.reasons import RejectReason
+from ipc.segments import InstrumentId, instrument_label
 
 QueueModel = Literal["none", "trade_through", "volume"]
 StopCrossedOnArrival = Literal["trigger", "reject"]
@@ -218,7 +219,7 @@ class PaperWallet:
         self._cash = starting_cash_paise
         self._blocks: dict[str, tuple[int, int, int]] = {}  # cid -> (total, base units, blocked)
         self._blocked = 0
-        self._positions: dict[int, list[int]] = {}  # instrument key -> [net units, short block]
+        self._positions: dict[InstrumentId, list[int]] = {}  # -> [net units, short block]
         self._short = 0
 
     @property
@@ -250,16 +251,16 @@ class PaperWallet:
 
     def net_qty_units(self, segment: int, security_id: int) -> int:
         """The mirrored net position (units; negative is short)."""
-        pos = self._positions.get(_key(segment, security_id))
+        pos = self._positions.get((segment, security_id))
         return 0 if pos is None else pos[0]
 
     # The venue's side of the wallet ------------------------------------------------------------
 
-    def _position(self, key: int) -> tuple[int, int]:
+    def _position(self, key: InstrumentId) -> tuple[int, int]:
         pos = self._positions.get(key)
         return (0, 0) if pos is None else (pos[0], pos[1])
 
-    def _set_position(self, key: int, net_qty_units: int, short_block_paise: int) -> None:
+    def _set_position(self, key: InstrumentId, net_qty_units: int, short_block_paise: int) -> None:
         pos = self._positions.setdefault(key, [0, 0])
         self._short += short_block_paise - pos[1]
         pos[0] = net_qty_units
@@ -278,7 +279,7 @@ class PaperWallet:
     def _apply_fill(
         self,
         cid: str,
-        key: int,
+        key: InstrumentId,
         is_buy: bool,
         qty_units: int,
         price_paise: int,
@@ -314,12 +315,6 @@ class PaperWallet:
 # --------------------------------------------------------------------------------------------
 
 _NO_LEVELS: Final[list[int]] = []  # shared, never written: a side is copied before any take
-
-
-def _key(segment: int, security_id: int) -> int:
-    # Segment codes are one byte on the wire (Dhan header byte 3), so this is unique and cheaper
-    # to hash than a tuple.
-    return (security_id << 8) | (segment & 0xFF)
 
 
 class _Book:
@@ -372,7 +367,7 @@ class _Order:
         "venue_order_id",
     )
 
-    def __init__(self, order: OrderSnapshot, key: int, seg_class: SegmentClass) -> None:
+    def __init__(self, order: OrderSnapshot, key: InstrumentId, seg_class: SegmentClass) -> None:
         spec = self.spec = order.spec
         self.cid = order.client_order_id
         self.key = key
@@ -381,9 +376,9 @@ class _Order:
         self.qty = spec.qty_units
         self.filled = order.filled_qty_units
         self.filled_value = order.filled_value_paise
-        self.limit = spec.price_paise if spec.order_type in ("LIMIT", "SL") else 0
+        self.limit = spec.price_paise if spec.order_type in PRICED_ORDER_TYPES else 0
         self.trigger = spec.trigger_price_paise
-        self.armed = spec.order_type in ("SL", "SL_M") and not order.triggered  # awaits trigger
+        self.armed = spec.order_type in TRIGGERED_ORDER_TYPES and not order.triggered  # awaits trigger
         self.market = spec.order_type == "MARKET" or (spec.order_type == "SL_M" and not self.armed)
         self.ahead = 0  # queue ahead of us at our price ("volume" model)
         self.n_fills = len(order.fill_ids)
@@ -442,12 +437,14 @@ class PaperVenue:
         self._model = self.config.queue_model
         self._latency_ns = self.config.ack_latency_us * _NS_PER_US
         self._schedule = self.config.charges
-        self._books: dict[int, _Book] = {}
+        # Per-instrument tables are keyed by the (segment, security_id) tuple, equal to InstrumentId:
+        # on the per-tick path building it is as cheap as packing ints inline and cheaper than a call.
+        self._books: dict[InstrumentId, _Book] = {}
         self._orders: dict[str, _Order] = {}  # open orders by client order id
-        self._resting: dict[int, list[_Order]] = {}  # open orders per instrument, oldest first
+        self._resting: dict[InstrumentId, list[_Order]] = {}  # open orders per instrument, oldest first
         # cid -> units if it closed filled in full, else -1; the last CLOSED_ORDERS_KEPT, oldest first
         self._closed: collections.OrderedDict[str, int] = collections.OrderedDict()
-        self._instrument_types: dict[int, str] = {}
+        self._instrument_types: dict[InstrumentId, str] = {}
         self._inbox: list[tuple[int, int, int, tuple[object, ...]]] = []  # (due, seq, kind, args)
         self._inbox_seq = 0
         self._venue_seq = 0
@@ -458,7 +455,7 @@ class PaperVenue:
     def set_instrument_type(self, segment: int, security_id: int, instrument_type: str) -> None:
         """The master's instrument type (FUTIDX, OPTIDX, FUTSTK, OPTSTK, EQUITY, ...) used to pick
         the charge schedule and margin rule when ``submit`` is not given one."""
-        self._instrument_types[_key(segment, security_id)] = instrument_type
+        self._instrument_types[(segment, security_id)] = instrument_type
 
     def set_position(
         self,
@@ -473,7 +470,7 @@ class PaperVenue:
         ``mark_price_paise`` plus margin. No-op without a wallet."""
         if self.wallet is None:
             return
-        key = _key(segment, security_id)
+        key = (segment, security_id)
         block = 0
         if net_qty_units < 0:
             itype = instrument_type or self._instrument_types.get(key, "")
@@ -564,7 +561,7 @@ class PaperVenue:
         keeps the other side). Fills resting orders the new book crosses."""
         # Hot path: per depth packet; stores references, allocates nothing when nothing rests.
         out = self._drained(now_ns) if self._inbox and self._inbox[0][0] <= now_ns else None
-        key = (depth.security_id << 8) | (depth.segment & 0xFF)
+        key = (depth.segment, depth.security_id)
         book = self._books.get(key)
         if book is None:
             book = self._books[key] = _Book()
@@ -597,7 +594,7 @@ class PaperVenue:
         if ltp <= 0:
             self._n.bad_prices += 1
             return out or NO_EVENTS
-        key = (tick.security_id << 8) | (tick.segment & 0xFF)
+        key = (tick.segment, tick.security_id)
         book = self._books.get(key)
         if book is None:
             book = self._books[key] = _Book()
@@ -615,7 +612,7 @@ class PaperVenue:
         if ltp <= 0:
             self._n.bad_prices += 1
             return out or NO_EVENTS
-        key = (quote.security_id << 8) | (quote.segment & 0xFF)
+        key = (quote.segment, quote.security_id)
         book = self._books.get(key)
         if book is None:
             book = self._books[key] = _Book()
@@ -644,7 +641,7 @@ class PaperVenue:
         among the calls are counted with ``count_bad_prices``. Replay batches only."""
         if ltp_paise <= 0 and depth is None:
             return
-        key = (security_id << 8) | (segment & 0xFF)
+        key = (segment, security_id)
         book = self._books.get(key)
         if book is None:
             book = self._books[key] = _Book()
@@ -664,13 +661,13 @@ class PaperVenue:
     def is_quiet(self, segment: int, security_id: int) -> bool:
         """True when market data for this instrument can only update the book: no order rests on
         it and no request waits for its due time (ack latency)."""
-        return not self._inbox and ((security_id << 8) | (segment & 0xFF)) not in self._resting
+        return not self._inbox and (segment, security_id) not in self._resting
 
     # Views -------------------------------------------------------------------------------------
 
     def book(self, segment: int, security_id: int) -> BookView | None:
         """A copy of the book held for an instrument, or None when nothing was seen for it."""
-        book = self._books.get(_key(segment, security_id))
+        book = self._books.get((segment, security_id))
         if book is None:
             return None
         return BookView(
@@ -747,7 +744,7 @@ class PaperVenue:
         if cid in self._orders or cid in self._closed:
             reason = f"client order id {cid!r} was already used at this venue"
             return self._reject(cid, ts, RejectReason.DUPLICATE_ORDER_ID, reason, out, remember=False)
-        key = _key(spec.segment, spec.security_id)
+        key = (spec.segment, spec.security_id)
         label = instrument_label(spec.segment, spec.security_id)
         itype = instrument_type or self._instrument_types.get(key, "")
         seg_class = segment_class_for(spec.segment, itype, spec.product)
@@ -859,7 +856,7 @@ class PaperVenue:
 
     def _buy_cost(self, o: _Order, book: _Book, leaves: int, limit: int, trigger: int) -> int | None:
         buffer = self.config.market_buffer_rate_e8
-        if o.spec.order_type in ("LIMIT", "SL"):
+        if o.spec.order_type in PRICED_ORDER_TYPES:
             return leaves * limit
         if o.armed:  # SL_M before its trigger: the trigger plus the buffer
             return leaves * (trigger + apply_rate(trigger, buffer, Rounding.CEILING))

@@ -12,7 +12,7 @@ from actors.market_batch import MarketBatch
 from engine.model.calendar import CALENDAR_REFRESH_S, CalendarError, CalendarSource
 from engine.model.instruments import tick_sizes
 from engine.model.ist import ist_date
-from engine.model.lookup import open_instruments, today_ist
+from engine.model.lookup import open_instruments
 from ipc import topics
 from ipc.messages import (
     Depth,

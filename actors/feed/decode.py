@@ -16,7 +16,9 @@ Two entry points share one walker (packet boundaries and problem accounting) and
 Both paths give identical messages (a property test holds them to it).
 
 Prices: Dhan sends float32 (float64 on the depth feed) rupees. They become integer paise exactly
-once, here: ``rint(price_f64 * 100 / tick) * tick`` with the instrument's tick in paise (default 1).
+once, here, by the engine's one float -> paise rule (``engine.model.money.prices_to_paise`` and its numpy
+form: ``rint(price_f64 * 100 / tick) * tick``, ties to even) with the instrument's tick in paise
+(default 1).
 A packet carrying a NaN, an infinity or a price beyond +/-2**50 paise is dropped and counted.
 
 Times: ``ts_event_ns`` is LTT (epoch seconds) * 1e9 for ticker/index/quote/full packets; with
@@ -46,6 +48,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from actors.feed import wire
 from actors.feed.wire import DepthCode, FeedCode
+from engine.model.money import prices_to_paise, prices_to_paise_array
 from ipc.messages import (
     Depth,
     FeedDisconnected,
@@ -56,6 +59,7 @@ from ipc.messages import (
     Quote,
     Tick,
 )
+from ipc.segments import KNOWN_SEGMENTS, instrument_key, instrument_label
 
 log = logging.getLogger("shikra.feed.decode")
 
@@ -110,7 +114,7 @@ _MARKET_KNOWN_SIZE: dict[int, int] = {
     int(FeedCode.MARKET_DEPTH_V1): wire.MARKET_DEPTH_V1_SIZE,
 }
 _SEGMENT_OK = np.zeros(256, dtype=bool)
-_SEGMENT_OK[list(wire.VALID_SEGMENTS)] = True
+_SEGMENT_OK[list(KNOWN_SEGMENTS)] = True
 _SEGMENT_OK_PY: tuple[bool, ...] = tuple(_SEGMENT_OK.tolist())  # scalar lookups in the walker
 # Plain-int codes for the per-packet paths (cheaper to compare than enum members).
 _INDEX, _TICKER, _QUOTE = int(FeedCode.INDEX), int(FeedCode.TICKER), int(FeedCode.QUOTE)
@@ -204,7 +208,7 @@ class FrameDecoder:
                 )
             if not isinstance(tick, (int, np.integer)) or tick < 1:
                 raise ValueError(
-                    f"tick for segment {segment} security {security_id} is {tick!r};"
+                    f"tick for {instrument_label(segment, security_id)} is {tick!r};"
                     " it must be a positive integer number of paise"
                 )
             table[(int(segment), int(security_id))] = int(tick)
@@ -514,14 +518,10 @@ class FrameDecoder:
 
     def _paise(self, prices: list[float], segment: int, security_id: int) -> list[int] | None:
         """Prices (rupees) -> paise on the instrument's tick; None if any is not a sane number."""
-        # Hot path: same arithmetic as the columnar path (float64, round half to even).
-        tick = self._tick_map.get((segment, security_id), DEFAULT_TICK_PAISE)
+        # Hot path: the same rule as the columnar path (engine.model.money).
         try:
-            if tick == 1:  # x / 1 == x exactly, so this is the same arithmetic
-                out = [round(p * 100.0) for p in prices]
-            else:
-                out = [round(p * 100.0 / tick) * tick for p in prices]
-        except (ValueError, OverflowError):  # NaN, infinity
+            out = prices_to_paise(prices, self._tick_map.get((segment, security_id), DEFAULT_TICK_PAISE))
+        except ValueError:  # NaN, infinity
             return None
         for v in out:
             if v > MAX_ABS_PRICE_PAISE or v < -MAX_ABS_PRICE_PAISE:
@@ -704,16 +704,9 @@ class FrameDecoder:
         self, px: np.ndarray, tick: np.ndarray | None
     ) -> tuple[np.ndarray, np.ndarray]:
         """(m, k) rupee prices -> (m, k) int64 paise on tick, and the rows whose prices are sane."""
-        # Hot path (per batch): float64 arithmetic identical to the record-by-record path.
-        p = np.multiply(px, 100.0, dtype=np.float64)
-        with np.errstate(invalid="ignore", over="ignore"):
-            if tick is not None:
-                t = tick[:, None].astype(np.float64)
-                p /= t
-                np.rint(p, out=p)
-                p *= t
-            else:
-                np.rint(p, out=p)
+        # Hot path (per batch): the same rule as the record-by-record path (engine.model.money).
+        p = prices_to_paise_array(px, None if tick is None else tick[:, None])
+        with np.errstate(invalid="ignore"):
             ok = (np.abs(p) <= MAX_ABS_PRICE_PAISE).all(axis=1)  # False for NaN too
         if not ok.all():
             p[~ok] = 0.0
@@ -1128,7 +1121,7 @@ class _TickHash:
         self._vals = np.full(size, DEFAULT_TICK_PAISE, dtype=np.int64)
         self._probes = 0
         for (segment, security_id), tick in table.items():
-            key = (segment << 32) | security_id
+            key = instrument_key(segment, security_id)
             slot = int(self._hash(np.array([key], dtype=np.int64))[0])
             probe = 0
             while self._keys[(slot + probe) & self._mask] != -1:
@@ -1142,7 +1135,7 @@ class _TickHash:
 
     def lookup(self, segment: np.ndarray, security_id: np.ndarray) -> np.ndarray:
         """Tick of each instrument; DEFAULT_TICK_PAISE for instruments not in the table."""
-        keys = (segment.astype(np.int64) << 32) | security_id.astype(np.int64)
+        keys = instrument_key(segment.astype(np.int64), security_id.astype(np.int64))
         slot = self._hash(keys)
         out = np.full(len(keys), DEFAULT_TICK_PAISE, dtype=np.int64)
         for probe in range(self._probes + 1):

@@ -4,8 +4,8 @@ DHAN_PROTOCOL.md section F) as a feed-actor source.
 Threads. The feed actor's loop is synchronous (``zmq.Poller``); the websocket needs asyncio. The
 shared websocket shell (``actors.websocket_thread``) runs it in a thread of its own, on an asyncio
 loop (uvloop when installed), with connect, reconnect, stall detection and stop; this module is
-the Dhan protocol inside it. Each binary frame is stamped with ``now_ns()`` (the actor's clock) the moment it
-is received and appended to a ``collections.deque``; one byte on a non-blocking pipe wakes the
+the Dhan protocol inside it. Each binary frame is stamped with ``now_ns()`` (the actor's clock) the
+moment it is received and appended to a ``collections.deque``; one byte on a non-blocking pipe wakes the
 actor's poller (only when the actor has not already been woken). The actor-side callback drains the deque and calls
 ``emit(frame, recv_ns)``. The websocket reader never waits for the actor, so the library keeps
 answering the server's pings however slow the consumer is (#72); when the actor falls
@@ -49,7 +49,7 @@ from actors.websocket_thread import Ended, WebSocketClient, WebSocketThread
 from engine.credentials import TOKEN_ENV_VAR, CLIENT_ID_ENV_VAR, Credentials, load_credentials
 from engine.model.instruments import InstrumentTable
 from engine.model.lookup import resolve_instrument
-from ipc.topics import SEGMENT_CODES, SEGMENT_NAMES
+from ipc.segments import InstrumentId, segment_label
 
 if TYPE_CHECKING:
     from engine.config import Config, DhanFeedConfig
@@ -181,7 +181,7 @@ def feed_url(base_url: str, credentials: Credentials) -> str:
 
 
 def resolve_instruments(texts: Sequence[str], table: InstrumentTable | None
-                        ) -> tuple[list[tuple[int, int]], list[str]]:
+                        ) -> tuple[list[InstrumentId], list[str]]:
     """``(segment, security_id)`` pairs in config order without duplicates, and the
     ``SEGMENT:ID`` entries that the instrument master does not list (they are still subscribed:
     the master may be a day older than a new contract).
@@ -190,17 +190,16 @@ def resolve_instruments(texts: Sequence[str], table: InstrumentTable | None
     (naming ``feed.dhan.instruments``) for a bad entry, an unknown symbol, an empty list or more
     than 5000 instruments.
     """
-    out: list[tuple[int, int]] = []
-    seen: set[tuple[int, int]] = set()
+    out: list[InstrumentId] = []
+    seen: set[InstrumentId] = set()
     not_in_master: list[str] = []
     for text in texts:
-        seg_name, sep, sid = text.strip().partition(":")
-        if sep:
-            segment = SEGMENT_CODES.get(seg_name.upper())
-            if segment is None or not sid.isdigit() or not 0 < int(sid) < 1 << 32:
-                raise ValueError(f"feed.dhan.instruments: '{text}' is not SEGMENT:SECURITY_ID with a known "
-                                 f"segment ({', '.join(SEGMENT_CODES)})")
-            key = (segment, int(sid))
+        try:
+            parsed = InstrumentId.parse(text)
+        except ValueError as exc:
+            raise ValueError(f"feed.dhan.instruments: {exc}") from None
+        if parsed is not None:
+            key = parsed
             if table is not None and table.get(*key) is None:
                 not_in_master.append(text)
         else:
@@ -211,7 +210,7 @@ def resolve_instruments(texts: Sequence[str], table: InstrumentTable | None
                 inst = resolve_instrument(table, text)
             except ValueError as exc:
                 raise ValueError(f"feed.dhan.instruments: {exc}") from None
-            key = (inst.segment, inst.security_id)
+            key = InstrumentId(inst.segment, inst.security_id)
         if key not in seen:
             seen.add(key)
             out.append(key)
@@ -233,7 +232,7 @@ def subscription_messages(request_code: int, instruments: Sequence[tuple[int, in
         out.append(msgspec.json.encode({
             "RequestCode": int(request_code),
             "InstrumentCount": len(batch),
-            "InstrumentList": [{"ExchangeSegment": SEGMENT_NAMES[seg], "SecurityId": str(sid)}
+            "InstrumentList": [{"ExchangeSegment": segment_label(seg), "SecurityId": str(sid)}
                                for seg, sid in batch],
         }).decode())
     return out
@@ -264,7 +263,8 @@ class DhanSource(WebSocketClient):
     Dhan protocol inside the shared websocket shell (``actors.websocket_thread``).
 
     ``market_open`` is called on the websocket thread (it must be thread-safe, e.g. a pure
-    calendar check); stall detection only runs while it returns True. ``on_fatal(reason_code,
+    calendar check); stall detection only runs while it returns True. ``now_ns`` stamps each
+    frame's receive time (the actor's clock; called on the websocket thread). ``on_fatal(reason_code,
     text)`` is called on the actor's thread when the server refuses the credentials or the
     account. ``credentials`` default to :func:`engine.credentials.load_credentials` with the
     configured file; ``timing`` to :meth:`DhanTiming.from_config`.
@@ -295,7 +295,7 @@ class DhanSource(WebSocketClient):
         self._market_open = market_open
         self._on_fatal = on_fatal
         self._rng = rng or random.Random()
-        self._now_ns = now_ns  # receive stamps; the stall watchdog and log throttles use time.monotonic (I/O timing)
+        self._now_ns = now_ns  # receive stamps (the stall watch and the log throttle keep real time: I/O)
 
         # Hand-off: written by the websocket thread, drained by the actor's thread.
         self._frames: collections.deque[tuple[bytes, int]] = collections.deque()
@@ -576,7 +576,7 @@ class DhanSource(WebSocketClient):
 
     def _backlog_full(self) -> None:
         self._dropped += 1
-        now = time.monotonic()
+        now = time.monotonic()  # log throttle in the websocket thread: real time
         if now - self._last_backlog_log >= BACKLOG_LOG_INTERVAL_S:
             self._last_backlog_log = now
             self._log.warning("feed_backlog_full", pending_frames=len(self._frames), dropped_frames=self._dropped)

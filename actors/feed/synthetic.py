@@ -31,6 +31,8 @@ import numpy as np
 
 from actors.feed import wire
 from actors.feed.wire import FeedCode
+from engine.model.money import paise_to_tick_array
+from ipc.segments import KNOWN_SEGMENTS, instrument_label
 
 InstrumentKind = Literal["index", "stock", "option", "future"]
 OptionType = Literal["CE", "PE", ""]
@@ -113,7 +115,7 @@ def black_scholes_paise(
 
 def _on_tick(price_paise: np.ndarray, tick: np.ndarray) -> np.ndarray:
     """Float paise -> int64 paise on the tick, at least one tick."""
-    return np.maximum(np.rint(price_paise / tick), 1).astype(np.int64) * tick
+    return np.maximum(paise_to_tick_array(price_paise, tick), tick).astype(np.int64)
 
 
 class SyntheticMarket:
@@ -340,7 +342,7 @@ class SyntheticMarket:
         st = self._running_state(inst, price, moves, ltq, oi_step)
         volume, turnover, last, high, low, oi, oi_high, oi_low = st
         vol_safe = np.maximum(volume, 1)
-        atp = np.where(volume > 0, np.rint(turnover / vol_safe / tick).astype(np.int64) * tick, 0)
+        atp = np.where(volume > 0, paise_to_tick_array(turnover / vol_safe, tick).astype(np.int64), 0)
 
         parts: list[tuple[np.ndarray, np.ndarray]] = []  # (steps, records) per packet kind
         seg, sid = self._seg[inst], self._sid[inst]
@@ -515,12 +517,12 @@ def _validate(instruments: Sequence[SyntheticInstrument]) -> None:
     seen: set[tuple[int, int]] = set()
     driven = {i.security_id for i in instruments if i.kind in ("index", "stock")}
     for i in instruments:
-        where = f"instrument segment {i.segment} security {i.security_id}"
+        where = f"instrument {instrument_label(i.segment, i.security_id)}"
         key = (i.segment, i.security_id)
         if key in seen:
             raise ValueError(f"{where} is listed twice")
         seen.add(key)
-        if i.segment not in wire.VALID_SEGMENTS:
+        if i.segment not in KNOWN_SEGMENTS:
             raise ValueError(f"{where}: segment {i.segment} is not a Dhan segment")
         if i.tick_paise < 1 or i.lot_size_units < 1:
             raise ValueError(

@@ -25,8 +25,6 @@ from typing import Literal
 
 import numpy as np
 
-from ipc.topics import SEGMENT_NAMES
-
 # --------------------------------------------------------------------------------------------
 # Codes
 # --------------------------------------------------------------------------------------------
@@ -78,9 +76,6 @@ def disconnect_reason_name(reason_code: int) -> str:
     except ValueError:
         return f"UNKNOWN_{reason_code}"
 
-
-# Segment codes the feed may carry (byte 3 of both headers); names live in ipc.topics.
-VALID_SEGMENTS: frozenset[int] = frozenset(SEGMENT_NAMES)
 
 # --------------------------------------------------------------------------------------------
 # Sizes (bytes)

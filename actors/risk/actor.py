@@ -71,7 +71,9 @@ from ipc.messages import (
     SubmitGroup,
     SubmitOrder,
     Tick,
+    TradingState,
 )
+from ipc.segments import instrument_label
 
 EXECUTION = "execution"
 MAX_RESENDS = 30
@@ -158,8 +160,8 @@ class RiskActor(Actor):
                 if wallet is not None:
                     cash = wallet.cash_paise
                 ts = snap.trading_state()
-                if ts.state != "ACTIVE":
-                    status = trading.RiskStatus(trading.TradingState(ts.state), ts.reason_code, ts.detail, ts.by,
+                if ts.state != TradingState.ACTIVE:
+                    status = trading.RiskStatus(TradingState(ts.state), ts.reason_code, ts.detail, ts.by,
                                                 ts.ts_ns)
                 positions = list(snap.positions().values())
                 open_orders = list(snap.open_orders().values())
@@ -480,7 +482,7 @@ class RiskActor(Actor):
             self.ctx.send(EXECUTION, RecordAudit(
                 who="risk", action=f"risk_{action.action.value.lower()}",
                 args={"reason_code": action.reason.value, "strategy": action.strategy,
-                      "instrument": f"{topics.SEGMENT_NAMES.get(action.segment, action.segment)}:{action.security_id}",
+                      "instrument": instrument_label(action.segment, action.security_id),
                       "side": action.side, "qty_units": str(action.qty_units)},
                 result=action.message, ts_ns=now))
             self.log.warning("risk_action", action=action.action.value, reason=action.reason.value,

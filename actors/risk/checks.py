@@ -35,15 +35,23 @@ from typing import Literal
 
 import msgspec
 
-from actors.risk.limits import ResolvedLimits, RiskLimits, instrument_key, resolve, segment_times
-from actors.risk.state import ADMISSION, Admission, RiskStatus, TradingState
+from actors.risk.limits import ResolvedLimits, RiskLimits, limits_key, resolve, segment_times
+from actors.risk.state import ADMISSION, Admission, RiskStatus
 from engine.model.calendar import SessionCalendar, TradingDay, default_calendar
 from engine.model.ist import IST_OFFSET_NS, NS_PER_S, ist_date, time_of_day_ns
 from engine.rate_window import RateWindow
-from ipc.messages import TERMINAL_ORDER_STATES
-from ipc.messages import Fill, OrderDenied, OrderEvent, OrderIntent, OrderState, Position
+from ipc.messages import (
+    TERMINAL_ORDER_STATES,
+    Fill,
+    OrderDenied,
+    OrderEvent,
+    OrderIntent,
+    OrderState,
+    Position,
+    TradingState,
+)
 from ipc.reasons import Denial, DenyReason
-from ipc.topics import SEGMENT_NAMES
+from ipc.segments import Segment, instrument_label, segment_label
 
 BPS = 10_000
 
@@ -85,11 +93,6 @@ def _day(ist_day_number: int) -> dt.date:
     return dt.date(1970, 1, 1) + dt.timedelta(days=ist_day_number)
 
 
-def _name(segment: object, security_id: object) -> str:
-    seg = SEGMENT_NAMES.get(segment, repr(segment)) if type(segment) is int else repr(segment)
-    return f"{seg} {security_id!r}"
-
-
 # --------------------------------------------------------------------------------------------
 # Instrument
 # --------------------------------------------------------------------------------------------
@@ -100,13 +103,13 @@ def check_instrument(
 ) -> Denial | None:
     """The instrument is known, tradable and not past its expiry day."""
     if inst is None:
-        return Denial(DenyReason.UNKNOWN_INSTRUMENT, f"no instrument {_name(segment, security_id)}")
+        return Denial(DenyReason.UNKNOWN_INSTRUMENT, f"no instrument {instrument_label(segment, security_id)}")
     if not inst.tradable or inst.kind == "INDEX":
-        return Denial(DenyReason.NOT_TRADABLE, f"{_name(segment, security_id)} ({inst.kind}) is not tradable")
+        return Denial(DenyReason.NOT_TRADABLE, f"{instrument_label(segment, security_id)} ({inst.kind}) is not tradable")
     if inst.expiry_ist_day and today_ist_day > inst.expiry_ist_day:
         return Denial(
             DenyReason.INSTRUMENT_EXPIRED,
-            f"{_name(segment, security_id)} expired on {_day(inst.expiry_ist_day)} (IST day {inst.expiry_ist_day}); "
+            f"{instrument_label(segment, security_id)} expired on {_day(inst.expiry_ist_day)} (IST day {inst.expiry_ist_day}); "
             f"today is {_day(today_ist_day)} (day {today_ist_day})",
         )
     return None
@@ -135,13 +138,13 @@ def check_freeze(qty_units: int, inst: InstrumentLimits, slicing_enabled: bool) 
     if not slicing_enabled:
         return Denial(
             DenyReason.QTY_ABOVE_FREEZE,
-            f"qty {qty_units} is above freeze qty {freeze} for {_name(inst.segment, inst.security_id)} "
+            f"qty {qty_units} is above freeze qty {freeze} for {instrument_label(inst.segment, inst.security_id)} "
             f"and slicing is disabled",
         )
     if slice_size_units(inst) <= 0:
         return Denial(
             DenyReason.QTY_ABOVE_FREEZE,
-            f"qty {qty_units} is above freeze qty {freeze} for {_name(inst.segment, inst.security_id)} "
+            f"qty {qty_units} is above freeze qty {freeze} for {instrument_label(inst.segment, inst.security_id)} "
             f"and no whole lot of {inst.lot_size_units} fits under it",
         )
     return None
@@ -231,7 +234,7 @@ def check_session(
     if bounds is not None and bounds[0] <= now_ns < bounds[1]:
         return None
     d = ist_date(now_ns)
-    seg = SEGMENT_NAMES.get(segment, str(segment))
+    seg = segment_label(segment)
     if bounds is None:
         return Denial(DenyReason.MARKET_CLOSED, f"{seg} is closed on {d}: {calendar.closed_reason(d, segment)}")
     return Denial(
@@ -246,7 +249,7 @@ def check_entry_cutoff(now_ns: int, cutoff_ns: int, reduces: bool, segment: int)
         return None
     return Denial(
         DenyReason.ENTRY_CUTOFF,
-        f"entries in {SEGMENT_NAMES.get(segment, str(segment))} stop at the cut-off {_ist(cutoff_ns)}; "
+        f"entries in {segment_label(segment)} stop at the cut-off {_ist(cutoff_ns)}; "
         f"now {_ist(now_ns)}",
     )
 
@@ -301,7 +304,7 @@ def check_last_price(order_type: str, last_paise: int, band_bps: int, segment: i
         return None
     return Denial(
         DenyReason.NO_LAST_PRICE,
-        f"no last price for {_name(segment, security_id)}: cannot value a {order_type} order or apply the "
+        f"no last price for {instrument_label(segment, security_id)}: cannot value a {order_type} order or apply the "
         f"{band_bps} bps band",
     )
 
@@ -560,7 +563,7 @@ class RiskEngine:
         self.limits = limits
         self._rate.set_limits(((NS_PER_S, limits.max_orders_per_second),))
         for (strategy, seg, sid), slot in self._slots.items():
-            slot.limits = resolve(limits, strategy, instrument_key(SEGMENT_NAMES.get(seg, str(seg)), sid))
+            slot.limits = resolve(limits, strategy, limits_key(seg, sid))
         self._day_end_ns = 0  # recompute cut-offs at the next call
 
     def set_calendar(self, calendar: SessionCalendar) -> None:
@@ -587,8 +590,8 @@ class RiskEngine:
         self._day_start_ns = day.start_ns
         self._day_end_ns = day.end_ns
         self._cutoff_ns = {
-            seg: day.start_ns + time_of_day_ns(segment_times(self.limits, SEGMENT_NAMES[seg]).entry_cutoff_ist)
-            for seg in SEGMENT_NAMES
+            seg: day.start_ns + time_of_day_ns(segment_times(self.limits, seg).entry_cutoff_ist)
+            for seg in map(int, Segment)
         }
 
     def _slot(self, strategy: str, segment: int, security_id: int) -> _Slot:
@@ -599,8 +602,7 @@ class RiskEngine:
             book = self._books.get(ikey)
             if book is None:
                 book = self._books[ikey] = _Book()
-            ikey_name = instrument_key(SEGMENT_NAMES.get(segment, str(segment)), security_id)
-            limits = resolve(self.limits, strategy, ikey_name)
+            limits = resolve(self.limits, strategy, limits_key(segment, security_id))
             slot = self._slots[key] = _Slot(limits, book)
         return slot
 

@@ -18,8 +18,8 @@ Resolution order for an :class:`OrderLimits` field, for strategy ``s`` trading i
 
 The strategy layers win over the instrument layer because the strategy is what is being limited:
 a strategy capped at 150 units stays capped even where the instrument allows 1,800. To give one
-strategy more room on one instrument, use layer 1. Instrument keys are ``"<SEGMENT_NAME>.<id>"``
-(``"NSE_FNO.55796"``), as in topic names.
+strategy more room on one instrument, use layer 1. Instrument keys are ``"<SEGMENT>.<id>"``
+(``"NSE_FNO.55796"``, :func:`limits_key`), as in topic names.
 
 Units are in the names; integers are paise, units, basis points. For optional rules 0 means off
 (band, cooldown, per-trade loss, target, trailing stop); caps are always in force (0 allows nothing).
@@ -31,6 +31,8 @@ import datetime as dt
 from typing import Annotated
 
 import msgspec
+
+from ipc.segments import Segment, instrument_label, segment_label
 
 NonNeg = Annotated[int, msgspec.Meta(ge=0)]
 Positive = Annotated[int, msgspec.Meta(gt=0)]
@@ -111,9 +113,9 @@ def _default_segment_times() -> dict[str, SegmentTimes]:
     # MCX and currency trade later than equity; their intraday positions are squared off shortly
     # before their own close instead of at the equity time.
     return {
-        "MCX_COMM": SegmentTimes(dt.time(23, 0), dt.time(23, 15)),
-        "NSE_CURRENCY": SegmentTimes(dt.time(16, 45), dt.time(16, 50)),
-        "BSE_CURRENCY": SegmentTimes(dt.time(16, 45), dt.time(16, 50)),
+        Segment.MCX_COMM.label: SegmentTimes(dt.time(23, 0), dt.time(23, 15)),
+        Segment.NSE_CURRENCY.label: SegmentTimes(dt.time(16, 45), dt.time(16, 50)),
+        Segment.BSE_CURRENCY.label: SegmentTimes(dt.time(16, 45), dt.time(16, 50)),
     }
 
 
@@ -178,13 +180,13 @@ class ResolvedLimits(msgspec.Struct, frozen=True):
     trailing_stop_paise: int
 
 
-def instrument_key(segment_name: str, security_id: int) -> str:
-    """The key used in ``instruments`` tables: ``"NSE_FNO.55796"``."""
-    return f"{segment_name}.{security_id}"
+def limits_key(segment: int, security_id: int) -> str:
+    """The key of an instrument in ``instruments`` tables: ``"NSE_FNO.55796"``."""
+    return instrument_label(segment, security_id, ".")
 
 
 def resolve(limits: RiskLimits, strategy: str, instrument: str) -> ResolvedLimits:
-    """Effective limits for ``strategy`` on ``instrument`` (key from :func:`instrument_key`).
+    """Effective limits for ``strategy`` on ``instrument`` (key from :func:`limits_key`).
 
     Applies the resolution order in the module docstring. Pure; not for the hot path (the engine
     caches the result per strategy and instrument).
@@ -223,9 +225,9 @@ def resolve(limits: RiskLimits, strategy: str, instrument: str) -> ResolvedLimit
     )
 
 
-def segment_times(limits: RiskLimits, segment_name: str) -> SegmentTimes:
+def segment_times(limits: RiskLimits, segment: int) -> SegmentTimes:
     """Entry cut-off and square-off times for a segment (its own entry or the account default)."""
-    own = limits.segment_times.get(segment_name)
+    own = limits.segment_times.get(segment_label(segment))
     if own is not None:
         return own
     return SegmentTimes(limits.entry_cutoff_ist, limits.square_off_ist)

@@ -35,11 +35,11 @@ import msgspec
 import numpy as np
 from numba import njit
 
-from actors.risk.limits import ResolvedLimits, RiskLimits, instrument_key, resolve, segment_times
+from actors.risk.limits import ResolvedLimits, RiskLimits, limits_key, resolve, segment_times
 from engine.model.calendar import SessionCalendar, default_calendar
 from engine.model.ist import ist_day, time_of_day_ns
-from ipc.messages import Fill, OrderIntent, OrderSpec, RiskAction
-from ipc.topics import SEGMENT_NAMES
+from ipc.messages import SIDES, Fill, OrderIntent, OrderSpec, RiskAction
+from ipc.segments import instrument_label, segment_label
 
 BPS = 10_000
 
@@ -108,7 +108,7 @@ class _Pos:
         return self.trade_flow_paise + self.net_units * self.mark_paise
 
     def name(self) -> str:
-        return f"{self.strategy} {SEGMENT_NAMES.get(self.segment, str(self.segment))} {self.security_id} {self.product}"
+        return f"{self.strategy} {instrument_label(self.segment, self.security_id)} {self.product}"
 
 
 class PostTradeMonitor:
@@ -129,7 +129,7 @@ class PostTradeMonitor:
     def set_limits(self, limits: RiskLimits) -> None:
         self.limits = limits
         for (strategy, seg, sid, _), pos in self._positions.items():
-            pos.limits = resolve(limits, strategy, instrument_key(SEGMENT_NAMES.get(seg, str(seg)), sid))
+            pos.limits = resolve(limits, strategy, limits_key(seg, sid))
 
     def daily_pnl_paise(self) -> int:
         """Realised + unrealised P&L of the IST day so far, charges included."""
@@ -193,7 +193,7 @@ class PostTradeMonitor:
         key = (strategy, segment, security_id, product)
         pos = self._positions.get(key)
         if pos is None:
-            name = instrument_key(SEGMENT_NAMES.get(segment, str(segment)), security_id)
+            name = limits_key(segment, security_id)
             limits = resolve(self.limits, strategy, name)
             pos = self._positions[key] = _Pos(strategy, segment, security_id, product, limits)
             self._by_instrument.setdefault((segment, security_id), []).append(pos)
@@ -308,19 +308,19 @@ class PostTradeMonitor:
         tod_ns = now_ns - day.start_ns
         out: list[Action] = []
         for segment in day.bounds:
-            times = segment_times(self.limits, SEGMENT_NAMES.get(segment, str(segment)))
+            times = segment_times(self.limits, segment)
             if segment not in self._cutoff_noticed and tod_ns >= time_of_day_ns(times.entry_cutoff_ist):
                 self._cutoff_noticed.add(segment)
                 out.append(Action(
                     action=ActionKind.BLOCK_ENTRIES, reason=MonitorReason.ENTRY_CUTOFF, ts_event_ns=now_ns,
                     segment=segment,
-                    message=f"{SEGMENT_NAMES.get(segment, str(segment))}: entry cut-off "
+                    message=f"{segment_label(segment)}: entry cut-off "
                             f"{times.entry_cutoff_ist:%H:%M:%S} IST passed; new entries are denied",
                 ))
         for pos in self._positions.values():
             if pos.net_units == 0 or pos.exiting or pos.product != "INTRADAY" or pos.segment not in day.bounds:
                 continue
-            times = segment_times(self.limits, SEGMENT_NAMES.get(pos.segment, str(pos.segment)))
+            times = segment_times(self.limits, pos.segment)
             if tod_ns >= time_of_day_ns(times.square_off_ist):
                 out.append(self._exit(pos, ActionKind.SQUARE_OFF, MonitorReason.SQUARE_OFF_TIME, now_ns,
                                       f"square-off time {times.square_off_ist:%H:%M:%S} IST"))
@@ -435,7 +435,7 @@ def exit_intent(action: Action, intent_id: str, now_ns: int) -> OrderIntent:
 
     Raises ValueError for an action that closes nothing (KILL_AND_FLATTEN, BLOCK_ENTRIES).
     """
-    if action.qty_units <= 0 or action.side not in ("BUY", "SELL"):
+    if action.qty_units <= 0 or action.side not in SIDES:
         raise ValueError(f"{action.action.value} action closes no position")
     spec = OrderSpec(segment=action.segment, security_id=action.security_id, side=action.side,  # type: ignore[arg-type]
                      order_type="MARKET", validity="DAY", product=action.product,  # type: ignore[arg-type]

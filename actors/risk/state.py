@@ -19,17 +19,9 @@ from typing import Literal, NamedTuple
 
 import msgspec
 
-from ipc.messages import RiskStateChanged
+from ipc.messages import RiskStateChanged, TradingState, UserRole
 
-Role = Literal["viewer", "trader", "admin", "system"]
-
-
-class TradingState(str, enum.Enum):
-    """Values equal ``ipc.messages.TradingState``'s literals."""
-
-    ACTIVE = "ACTIVE"
-    REDUCING = "REDUCING"
-    HALTED = "HALTED"
+Role = Literal[UserRole, "system"]  # "system": the engine itself (monitors, supervisor)
 
 
 class Command(str, enum.Enum):
@@ -156,7 +148,7 @@ def admits(state: TradingState, reduces: bool, reduce_only: bool) -> bool:
 def to_message(status: RiskStatus, ts_init_ns: int) -> RiskStateChanged:
     """The bus message announcing ``status``."""
     return RiskStateChanged(
-        state=status.state.value,
+        state=status.state,
         reason_code=status.reason_code,
         detail=status.detail,
         by=status.by,

@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final
 
 import msgspec
 
 from actors.strategy.bars import SessionHours
-from engine.model.money import Rounding, round_to_tick
+from engine.model.money import price_to_paise
 from ipc.messages import Bar
-from ipc.topics import SEGMENT_NAMES
+from ipc.segments import instrument_label, segment_label
 
 NS_PER_S: Final = 1_000_000_000
 IST: Final = dt.timezone(dt.timedelta(hours=5, minutes=30))
@@ -47,8 +46,7 @@ class Candle(msgspec.Struct, frozen=True):
 
 
 def _paise(value: Any, tick_paise: int) -> int:
-    exact = (Decimal(repr(float(value))) * 100).to_integral_value(ROUND_HALF_UP)
-    return round_to_tick(int(exact), max(tick_paise, 1), Rounding.HALF_UP)
+    return price_to_paise(float(value), max(tick_paise, 1))
 
 
 def parse_candles(answer: Any, label: str, tick_paise: int) -> list[Candle]:
@@ -115,11 +113,11 @@ def fetch_bars(fetch: Callable[..., Any], inst: Any, timeframe_s: int, days: int
                now_ns: int) -> list[Bar]:
     """Bars of the last ``days`` days (at most five) up to now for one instrument. ``fetch`` is
     ``dhanhq.intraday_minute_data``. Raises HistoryError."""
-    label = f"{SEGMENT_NAMES.get(inst.segment, inst.segment)}:{inst.security_id}"
+    label = instrument_label(inst.segment, inst.security_id)
     today = dt.datetime.fromtimestamp(now_ns / NS_PER_S, IST).date()
     start = today - dt.timedelta(days=min(days, MAX_HISTORY_DAYS))
     try:
-        answer = fetch(str(inst.security_id), SEGMENT_NAMES[inst.segment],
+        answer = fetch(str(inst.security_id), segment_label(inst.segment),
                        CHART_INSTRUMENT.get(inst.instrument, "EQUITY"), start.isoformat(), today.isoformat(), 1)
     except Exception as exc:  # the SDK wraps transport failures in many ways
         raise HistoryError(f"{label}: {type(exc).__name__}: {exc}") from None

@@ -44,6 +44,8 @@ from numba import njit
 from numba.core import types
 from numba.extending import intrinsic
 
+from engine.model.money import prices_to_paise_array
+
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
@@ -1120,7 +1122,7 @@ def warmup() -> None:
         for bst in bar_streams:
             bst.update(high[i], low[i], close[i])
         vw.update(high[i], low[i], close[i], volume[i], int(session[i]))
-    paise = np.rint(close * 100).astype(np.int64)
+    paise = prices_to_paise_array(close).astype(np.int64)
     for long in (False, True):
         ema_cross_scan(EmaStream(3), EmaStream(5), 0.0, long, close, commit=False)
         ema_cross_scan(EmaStream(3), EmaStream(5), 0.0, long, paise, commit=False, scale=0.5, skip_nonpositive=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, get_args
 
 import msgspec
 
@@ -29,6 +29,8 @@ from engine.cli.common import (
 )
 from engine.control_api import control_pb2 as pb
 from engine.model.money import format_avg_rupees
+from ipc.messages import Product, Validity
+from ipc.segments import instrument_label
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser, client: argparse.ArgumentParser) -> None:
@@ -45,8 +47,8 @@ def add_commands(sub: Any, common: argparse.ArgumentParser, client: argparse.Arg
         p.add_argument("qty", type=int, help="quantity in units (not lots)")
         p.add_argument("--limit", metavar="PRICE", help="limit price in rupees (e.g. 2450.05)")
         p.add_argument("--sl", metavar="TRIGGER", help="stop-loss trigger in rupees (SL-M; with --limit: SL)")
-        p.add_argument("--product", choices=("INTRADAY", "CNC", "MARGIN"), default="INTRADAY")
-        p.add_argument("--validity", choices=("DAY", "IOC"), default="DAY")
+        p.add_argument("--product", choices=get_args(Product), default="INTRADAY")
+        p.add_argument("--validity", choices=get_args(Validity), default="DAY")
         p.add_argument("--reduce-only", action="store_true", help="only reduce a position (passes a halted engine)")
         p.add_argument("--request-id", help="idempotency key: placing again with it returns the same order")
         p.set_defaults(fn=fn)
@@ -77,7 +79,7 @@ def order_rows(orders: Sequence[Any]) -> str:
         if o.trigger_price_paise:
             price += f" trg {rupees(o.trigger_price_paise)}"
         rows.append([o.client_order_id, clock(o.ts_created_ns or o.ts_event_ns), o.strategy,
-                     o.symbol or f"{o.segment}:{o.security_id}", enum_name("Side", o.side), o.qty_units,
+                     o.symbol or instrument_label(o.segment, o.security_id), enum_name("Side", o.side), o.qty_units,
                      enum_name("OrderType", o.order_type), price, o.filled_qty_units,
                      format_avg_rupees(o.filled_value_paise, o.filled_qty_units),
                      enum_name("OrderState", o.state), (o.reason_code + " " + o.reason).strip()])

@@ -10,6 +10,7 @@ import msgspec
 from engine.cli.common import EXIT_OK, Client, clock, emit, enum_name, run, rupees, table
 from engine.control_api import control_pb2 as pb
 from engine.model.money import format_avg_rupees
+from ipc.segments import instrument_label
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser, client: argparse.ArgumentParser) -> None:
@@ -34,7 +35,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser, client: argparse.Arg
 def _positions_text(r: Any) -> str:
     if not r.positions:
         return "no positions"
-    rows = [[p.strategy, p.symbol or f"{p.segment}:{p.security_id}", p.net_qty_units,
+    rows = [[p.strategy, p.symbol or instrument_label(p.segment, p.security_id), p.net_qty_units,
              format_avg_rupees(abs(p.open_cost_paise), abs(p.net_qty_units)) if p.net_qty_units else "-",
              rupees(p.realised_pnl_paise), rupees(p.charges_paise)] for p in r.positions]
     return (table(["STRATEGY", "SYMBOL", "NET QTY", "AVG", "REALISED", "CHARGES"], rows, frozenset({2, 3, 4, 5}))

@@ -24,6 +24,7 @@ from engine.cli.common import (
     table,
 )
 from engine.control_api import control_pb2 as pb
+from ipc.segments import instrument_label
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser, client: argparse.ArgumentParser) -> None:
@@ -105,7 +106,7 @@ def cmd_squareoff(args: argparse.Namespace) -> int:
     def human(r: Any) -> str:
         if not r.positions and not r.cancelled_client_order_ids:
             return "nothing to square off: no open positions or orders"
-        rows = [[p.strategy, p.symbol or f"{p.segment}:{p.security_id}", p.net_qty_units] for p in r.positions]
+        rows = [[p.strategy, p.symbol or instrument_label(p.segment, p.security_id), p.net_qty_units] for p in r.positions]
         text = f"closing {len(r.positions)} positions at market; cancelling {len(r.cancelled_client_order_ids)} orders"
         return text + ("\n" + table(["STRATEGY", "SYMBOL", "NET QTY"], rows, frozenset({2})) if rows else "")
 

@@ -45,7 +45,7 @@ from engine.control_api import control_pb2 as pb
 from engine.daemon.lock import is_locked
 from engine.ledger import AuditRecord, Ledger, LedgerError, LedgerReader, TokenIssued, UserAdded, ledger_dir
 from ipc import codec
-from ipc.messages import AddUser, RecordAudit
+from ipc.messages import USER_ROLES, AddUser, RecordAudit
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser, client: argparse.ArgumentParser) -> None:
@@ -53,7 +53,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser, client: argparse.Arg
     users = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     q = users.add_parser("add", parents=[client], help="create a user (or change its role) and print a new token")
     q.add_argument("name")
-    q.add_argument("--role", required=True, choices=("viewer", "trader", "admin"))
+    q.add_argument("--role", required=True, choices=USER_ROLES)
     q.set_defaults(fn=cmd_users)
     users.add_parser("list", parents=[client], help="every user with role and state").set_defaults(fn=cmd_users)
     q = users.add_parser("revoke", parents=[client], help="revoke a user and all its tokens")

@@ -31,7 +31,7 @@ from engine.ledger.records import (
 from engine.ledger.store import LedgerReader
 from engine.model.money import format_paise
 from ipc.messages import Fill, OrderEvent
-from ipc.topics import SEGMENT_NAMES
+from ipc.segments import instrument_label, segment_label
 
 IST: Final = ZoneInfo("Asia/Kolkata")
 
@@ -59,10 +59,6 @@ def iso_time(ts_ns: int, tz: dt.tzinfo = IST) -> str:
     return f"{moment:%Y-%m-%dT%H:%M:%S}.{nanos:09d}{offset}"
 
 
-def _segment(segment: int) -> str:
-    return SEGMENT_NAMES.get(segment, str(segment))
-
-
 def write_trades_csv(events: Iterable[SeqEvent], out: TextIO, tz: dt.tzinfo = IST) -> int:
     """Write one row per fill (in sequence order of ``events``); returns the number of rows.
 
@@ -77,7 +73,7 @@ def write_trades_csv(events: Iterable[SeqEvent], out: TextIO, tz: dt.tzinfo = IS
             continue
         writer.writerow((
             seq, iso_time(event.ts_event_ns, tz), event.fill_id, event.client_order_id,
-            event.venue_order_id, event.strategy, _segment(event.segment), event.security_id,
+            event.venue_order_id, event.strategy, segment_label(event.segment), event.security_id,
             event.side, event.qty_units, format_rupees(event.price_paise),
             format_rupees(event.qty_units * event.price_paise), format_rupees(event.charges_paise),
             format_rupees(fill_cash_delta_paise(event)),
@@ -107,12 +103,12 @@ def _entry_row(seq: int, event: LedgerEvent | UnreadableRecord, tz: dt.tzinfo) -
         detail = (f"{spec.order_type} {spec.validity} {spec.product} filled {event.filled_qty_units} "
                   f"venue {event.venue_order_id or '-'} {event.reason_code} {event.reason}").strip()
         return (seq, when, kind, event.client_order_id, event.strategy,
-                f"{_segment(spec.segment)}:{spec.security_id}", spec.side, spec.qty_units,
+                instrument_label(spec.segment, spec.security_id), spec.side, spec.qty_units,
                 format_rupees(spec.price_paise), format_rupees(event.filled_value_paise),
                 event.state.value, detail)
     if isinstance(event, Fill):
         return (seq, when, kind, event.fill_id, event.strategy,
-                f"{_segment(event.segment)}:{event.security_id}", event.side, event.qty_units,
+                instrument_label(event.segment, event.security_id), event.side, event.qty_units,
                 format_rupees(event.price_paise), format_rupees(fill_cash_delta_paise(event)), "",
                 f"order {event.client_order_id} charges {format_rupees(event.charges_paise)}")
     if isinstance(event, CashMovement):

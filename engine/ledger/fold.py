@@ -56,7 +56,17 @@ from engine.ledger.records import (
     UserRevoked,
     Wallet,
 )
-from ipc.messages import Fill, GroupEvent, GroupState, OrderEvent, OrderState, Position
+from ipc.messages import (
+    SIDES,
+    USER_ROLES,
+    Fill,
+    GroupEvent,
+    GroupState,
+    OrderEvent,
+    OrderState,
+    Position,
+    TradingState,
+)
 
 TableName = Literal[
     "orders", "fills", "positions", "wallets", "strategy_state", "audit", "intents", "meta", "users",
@@ -92,9 +102,7 @@ TERMINAL_ORDER_STATES: Final = frozenset(
 MAX_ID_BYTES: Final = 200
 _FAST_ID_CHARS: Final = MAX_ID_BYTES // 4  # a str this short is within MAX_ID_BYTES in UTF-8
 FIRST_ORDER_NO: Final = 1
-_TRADING_STATES: Final = frozenset({"ACTIVE", "REDUCING", "HALTED"})
-_SIDES: Final = frozenset({"BUY", "SELL"})
-_ROLES: Final = frozenset({"viewer", "trader", "admin"})
+_TRADING_STATES: Final = frozenset(TradingState)  # text from an old record compares equal
 _HEX: Final = frozenset("0123456789abcdef")
 SHA256_HEX_CHARS: Final = 64
 ABSENT: Final = object()  # undo marker: the key had no row before
@@ -319,7 +327,7 @@ def _fold_fill(tables: Tables, seq: int, fill: Fill) -> FoldResult:
     if not (_short_id(fill.fill_id) and type(fill.strategy) is str and len(fill.strategy) <= _FAST_ID_CHARS
             and type(fill.segment) is int and type(fill.security_id) is int
             and type(fill.qty_units) is int and type(fill.price_paise) is int
-            and type(fill.charges_paise) is int and fill.side in _SIDES and fill.qty_units > 0):
+            and type(fill.charges_paise) is int and fill.side in SIDES and fill.qty_units > 0):
         refused = _fill_refusal(seq, fill)
         if refused is not None:
             return refused
@@ -348,7 +356,7 @@ def _fill_refusal(seq: int, fill: Fill) -> FoldResult | None:
     )
     if bad is not None:
         return bad
-    if fill.side not in _SIDES:
+    if fill.side not in SIDES:
         return _refuse(FoldIssueCode.BAD_FIELD, f"{what}: side {fill.side!r} is not BUY or SELL")
     if fill.qty_units <= 0:
         return _refuse(FoldIssueCode.BAD_FIELD, f"{what}: qty_units {fill.qty_units} is not positive")
@@ -440,7 +448,7 @@ def _fold_user_added(tables: Tables, seq: int, added: UserAdded) -> FoldResult:
     bad = _bad_id(what, "name", added.name) or _bad_id(what, "by", added.by, allow_empty=True)
     if bad is not None:
         return bad
-    if added.role not in _ROLES:
+    if added.role not in USER_ROLES:
         return _refuse(FoldIssueCode.BAD_FIELD, f"{what}: role {added.role!r} is not viewer, trader or admin")
     known = tables.users.get(added.name)
     created = known.created_ns if known is not None else added.ts_ns

@@ -190,7 +190,7 @@ class UnreadableRecord(msgspec.Struct, frozen=True):
 
 
 DEFAULT_TRADING_STATE = TradingStateChanged(
-    state="ACTIVE", reason_code="", detail="no trading state recorded", by="", ts_ns=0
+    state=TradingState.ACTIVE, reason_code="", detail="no trading state recorded", by="", ts_ns=0
 )
 
 

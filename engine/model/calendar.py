@@ -60,26 +60,17 @@ from engine.model.ist import (
     time_of_day_ns,
 )
 from ipc.messages import CalendarStatus
-
-# Dhan segment codes (ipc.topics.SEGMENT_NAMES); repeated as names here for readable tables.
-IDX_I = 0
-NSE_EQ = 1
-NSE_FNO = 2
-NSE_CURRENCY = 3
-BSE_EQ = 4
-MCX_COMM = 5
-BSE_CURRENCY = 7
-BSE_FNO = 8
+from ipc.segments import Segment
 
 Exchange = Literal["NSE", "BSE", "MCX"]
 EXCHANGES: Final[tuple[Exchange, ...]] = ("NSE", "BSE", "MCX")
 SEGMENT_EXCHANGE: Final[dict[int, Exchange]] = {
-    NSE_EQ: "NSE", NSE_FNO: "NSE", NSE_CURRENCY: "NSE",
-    BSE_EQ: "BSE", BSE_FNO: "BSE", BSE_CURRENCY: "BSE",
-    MCX_COMM: "MCX",
+    Segment.NSE_EQ: "NSE", Segment.NSE_FNO: "NSE", Segment.NSE_CURRENCY: "NSE",
+    Segment.BSE_EQ: "BSE", Segment.BSE_FNO: "BSE", Segment.BSE_CURRENCY: "BSE",
+    Segment.MCX_COMM: "MCX",
 }
 # The segment whose hours stand for the exchange in ``shikra calendar show``.
-MAIN_SEGMENT: Final[dict[Exchange, int]] = {"NSE": NSE_EQ, "BSE": BSE_EQ, "MCX": MCX_COMM}
+MAIN_SEGMENT: Final[dict[Exchange, int]] = {"NSE": Segment.NSE_EQ, "BSE": Segment.BSE_EQ, "MCX": Segment.MCX_COMM}
 
 # Closed on these (month, day) every year, whatever the weekday (NSE/BSE holiday lists since 2000).
 FIXED_HOLIDAYS: Final[dict[tuple[int, int], str]] = {
@@ -107,13 +98,13 @@ class SegmentHours(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 SEGMENT_HOURS: dict[int, SegmentHours] = {
-    NSE_EQ: SegmentHours(),
-    NSE_FNO: SegmentHours(),
-    BSE_EQ: SegmentHours(),
-    BSE_FNO: SegmentHours(),
-    NSE_CURRENCY: SegmentHours(dt.time(9, 0), dt.time(17, 0)),
-    BSE_CURRENCY: SegmentHours(dt.time(9, 0), dt.time(17, 0)),
-    MCX_COMM: SegmentHours(dt.time(9, 0), dt.time(23, 30)),
+    Segment.NSE_EQ: SegmentHours(),
+    Segment.NSE_FNO: SegmentHours(),
+    Segment.BSE_EQ: SegmentHours(),
+    Segment.BSE_FNO: SegmentHours(),
+    Segment.NSE_CURRENCY: SegmentHours(dt.time(9, 0), dt.time(17, 0)),
+    Segment.BSE_CURRENCY: SegmentHours(dt.time(9, 0), dt.time(17, 0)),
+    Segment.MCX_COMM: SegmentHours(dt.time(9, 0), dt.time(23, 30)),
 }
 
 
@@ -391,11 +382,11 @@ class SessionCalendar:
 
     # --- dates -------------------------------------------------------------------------------
 
-    def is_trading_day(self, d: dt.date, segment: int = NSE_EQ) -> bool:
+    def is_trading_day(self, d: dt.date, segment: int = Segment.NSE_EQ) -> bool:
         """True when ``segment`` has a session on IST date ``d``."""
         return self._bounds(ist_day_number(d), segment) is not None
 
-    def session_bounds(self, d: dt.date, segment: int = NSE_EQ) -> tuple[int, int] | None:
+    def session_bounds(self, d: dt.date, segment: int = Segment.NSE_EQ) -> tuple[int, int] | None:
         """``(open_ns, close_ns)`` of ``segment``'s session on IST date ``d``; None if closed."""
         return self._bounds(ist_day_number(d), segment)
 
@@ -426,7 +417,7 @@ class SessionCalendar:
             for segment in self._hours:
                 b = self._bounds(day, segment)
                 if b is not None:
-                    bounds[segment] = b
+                    bounds[int(segment)] = b  # plain ints: they reach messages (RiskAction.segment)
             start_ns = ist_midnight_ns(day)
             found = self._days[day] = TradingDay(day, start_ns, start_ns + DAY_NS, bool(bounds), bounds)
         return found
@@ -487,14 +478,14 @@ class SessionCalendar:
         b = self._bounds(ist_day(now_ns), segment)
         return b is not None and b[0] <= now_ns < b[1]
 
-    def entry_allowed(self, now_ns: int, cutoff: dt.time, segment: int = NSE_FNO) -> bool:
+    def entry_allowed(self, now_ns: int, cutoff: dt.time, segment: int = Segment.NSE_FNO) -> bool:
         """True when a new entry may be placed: market open and IST time of day before ``cutoff``.
 
         At exactly the cut-off, entries are no longer allowed.
         """
         return self.is_market_open(segment, now_ns) and ist_time_of_day_ns(now_ns) < time_of_day_ns(cutoff)
 
-    def square_off_due(self, now_ns: int, at: dt.time, segment: int = NSE_FNO) -> bool:
+    def square_off_due(self, now_ns: int, at: dt.time, segment: int = Segment.NSE_FNO) -> bool:
         """True on a trading day (for ``segment``) from IST time ``at`` onwards (inclusive)."""
         b = self._bounds(ist_day(now_ns), segment)
         return b is not None and ist_time_of_day_ns(now_ns) >= time_of_day_ns(at)

@@ -15,7 +15,7 @@ index arrays so that every lookup is a binary search, not a scan:
 column             meaning
 =================  ==========================================================================
 security_id        Dhan security id (int; unique per segment, not across segments)
-segment            Dhan feed segment code (``ipc.topics.SEGMENT_CODES``), from (exchange, letter)
+segment            Dhan feed segment code (``ipc.segments.Segment``), from (exchange, letter)
 exchange           NSE / BSE / MCX
 symbol             trading symbol (detailed SYMBOL_NAME, compact SEM_TRADING_SYMBOL)
 display_name       detailed DISPLAY_NAME, compact SEM_CUSTOM_SYMBOL
@@ -86,7 +86,7 @@ import numpy as np
 import pandas as pd
 
 from engine.files import replacing
-from ipc.topics import SEGMENT_CODES, SEGMENT_NAMES
+from ipc.segments import SECURITY_ID_MASK, Segment, instrument_key, segment_label
 
 __all__ = [
     "COMPACT_COLUMNS",
@@ -152,18 +152,17 @@ _OPTIONAL = frozenset({"display_name", "expiry_flag", "freeze_qty", "underlying"
 
 # (exchange, SEGMENT letter) -> feed segment name (DHAN_PROTOCOL.md D, "Mapping rows to feed
 # segments").
-_SEGMENT_OF: dict[tuple[str, str], str] = {
-    ("NSE", "I"): "IDX_I", ("BSE", "I"): "IDX_I",
-    ("NSE", "E"): "NSE_EQ", ("NSE", "D"): "NSE_FNO", ("NSE", "C"): "NSE_CURRENCY",
-    ("BSE", "E"): "BSE_EQ", ("BSE", "D"): "BSE_FNO", ("BSE", "C"): "BSE_CURRENCY",
-    ("MCX", "M"): "MCX_COMM",
+_SEGMENT_OF: dict[tuple[str, str], Segment] = {
+    ("NSE", "I"): Segment.IDX_I, ("BSE", "I"): Segment.IDX_I,
+    ("NSE", "E"): Segment.NSE_EQ, ("NSE", "D"): Segment.NSE_FNO, ("NSE", "C"): Segment.NSE_CURRENCY,
+    ("BSE", "E"): Segment.BSE_EQ, ("BSE", "D"): Segment.BSE_FNO, ("BSE", "C"): Segment.BSE_CURRENCY,
+    ("MCX", "M"): Segment.MCX_COMM,
 }  # fmt: skip
 
 _OPTION_TYPES: tuple[OptionType, ...] = ("XX", "CE", "PE")  # code = index
 # Vectorised string ops: numpy.strings (numpy >= 2), same functions as numpy.char on 1.26.
 _str_ops = getattr(np, "strings", np.char)
 _NONE_TEXT = frozenset({"", "NA", "N/A", "-"})
-_IDX_I = SEGMENT_CODES["IDX_I"]
 _CACHE_VERSION = 1  # bump when the parse rules or the cached array layout change
 _CACHE_PREFIX = "instruments-"
 _HASH_BYTES = 65536
@@ -235,10 +234,6 @@ class Instrument(msgspec.Struct, frozen=True, gc=False):
     @property
     def expiry_date(self) -> dt.date | None:
         return date_from_yyyymmdd(self.expiry_yyyymmdd) if self.expiry_yyyymmdd else None
-
-    @property
-    def segment_name(self) -> str:
-        return SEGMENT_NAMES[self.segment]
 
 
 class ChainStrike(msgspec.Struct, frozen=True, gc=False):
@@ -370,9 +365,9 @@ class InstrumentTable:
     # -- by id ------------------------------------------------------------------------------
 
     def _row_of(self, segment: int, security_id: int) -> int:
-        if not (0 <= segment < 16 and 0 < security_id < 1 << 32):
+        if not (0 <= segment < 16 and 0 < security_id <= SECURITY_ID_MASK):
             return -1
-        key = (segment << 32) | security_id
+        key = instrument_key(segment, security_id)
         pos = int(np.searchsorted(self._id_keys, key))
         if pos < self._id_keys.shape[0] and int(self._id_keys[pos]) == key:
             return int(self._id_rows[pos])
@@ -417,7 +412,7 @@ class InstrumentTable:
         """The instrument an underlying's derivatives are priced from: its IDX_I index row
         (INSTRUMENT=INDEX, e.g. NIFTY -> 13), else its equity (NSE before BSE)."""
         for inst in self.symbol_matches(underlying):
-            is_index = inst.instrument == "INDEX" and inst.segment == _IDX_I
+            is_index = inst.instrument == "INDEX" and inst.segment == Segment.IDX_I
             if is_index or inst.instrument == "EQUITY":
                 return inst
         return None
@@ -957,9 +952,9 @@ def _parse_fields(cols: dict[str, np.ndarray], tick_size_unit: TickSizeUnit) -> 
     seg_lut = np.full((max(len(ex_uniques), 1), max(len(sg_uniques), 1)), -1, dtype=np.int8)
     for i, ex in enumerate(ex_uniques):
         for j, sg in enumerate(sg_uniques):
-            name = _SEGMENT_OF.get((ex.upper(), sg.upper()))
-            if name is not None:
-                seg_lut[i, j] = SEGMENT_CODES[name]
+            segment = _SEGMENT_OF.get((ex.upper(), sg.upper()))
+            if segment is not None:
+                seg_lut[i, j] = segment
     in_codes, in_uniques = _factorize(cols["instrument"])
     in_names = np.array([u.upper() for u in in_uniques] or [""], dtype=object)
     deriv_lut = np.array([nm.startswith(("FUT", "OPT")) for nm in in_names], dtype=bool)
@@ -1000,7 +995,7 @@ def _skip_reasons(f: _Fields) -> np.ndarray:
     flag(SkipReason.BAD_OPTION_TYPE, f.option < 0)
     flag(SkipReason.BAD_EXPIRY, (f.expiry < 0) | (f.is_deriv & (f.expiry == 0)))
     # Duplicates among otherwise good rows: a stable sort keeps the first row of the file first.
-    id_key = (f.segment.astype(np.int64) << 32) | f.security_id
+    id_key = instrument_key(f.segment.astype(np.int64), f.security_id)
     ok = np.flatnonzero(reason == 0)
     order = ok[np.argsort(id_key[ok], kind="stable")]
     dup = np.zeros(order.shape[0], dtype=bool)
@@ -1115,7 +1110,7 @@ _REQUIRED_ARRAYS = frozenset(
 
 def _build_indices(a: dict[str, np.ndarray], is_deriv: np.ndarray) -> dict[str, np.ndarray]:
     """Sorted keys + row numbers for the id, symbol and derivative-contract lookups."""
-    id_key = (a["segment"].astype(np.int64) << 32) | a["security_id"]
+    id_key = instrument_key(a["segment"].astype(np.int64), a["security_id"])
     id_rows = np.argsort(id_key, kind="stable").astype(np.int32)
     sym_upper = _str_ops.upper(a["symbol"])
     sym_rows = np.argsort(sym_upper, kind="stable").astype(np.int32)
@@ -1146,7 +1141,7 @@ def _format_row(inst: Instrument) -> str:
     p = inst.strike_paise
     strike = f"{p // 100}.{p % 100:02d}" if p else "-"
     return (
-        f"{inst.segment_name:<12} {inst.security_id:>8}  {inst.symbol:<28} {inst.instrument:<7} "
+        f"{segment_label(inst.segment):<12} {inst.security_id:>8}  {inst.symbol:<28} {inst.instrument:<7} "
         f"{expiry:<10} {strike:>10} {inst.option_type}  lot {inst.lot_size_units:<5} "
         f"tick {inst.tick_paise}p  {inst.display_name}"
     )

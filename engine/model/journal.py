@@ -53,8 +53,8 @@ from typing import Final, Literal
 import msgspec
 
 from engine.model.money import Rounding, div_round
-from ipc.messages import Fill
-from ipc.topics import SEGMENT_NAMES
+from ipc.messages import SIDES, Fill
+from ipc.segments import instrument_label
 
 IST_OFFSET_NS: Final = 19_800 * 1_000_000_000
 _DAY_NS: Final = 86_400 * 1_000_000_000
@@ -135,10 +135,6 @@ class Journal(msgspec.Struct, frozen=True):
     bad_fills: int  # fills with a non-positive qty / price or an unknown side: skipped, counted
 
 
-def instrument_label(segment: int, security_id: int) -> str:
-    return f"{SEGMENT_NAMES.get(segment, str(segment))}:{security_id}"
-
-
 def ist_day_label(ts_ns: int) -> str:
     """IST calendar date of an epoch-ns instant, ``YYYY-MM-DD``."""
     return (_EPOCH + dt.timedelta(days=(ts_ns + IST_OFFSET_NS) // _DAY_NS)).isoformat()
@@ -193,7 +189,7 @@ class _Matcher:
         books = self.books
         for fill in fills:
             self.fills += 1
-            if fill.qty_units <= 0 or fill.price_paise <= 0 or fill.side not in ("BUY", "SELL"):
+            if fill.qty_units <= 0 or fill.price_paise <= 0 or fill.side not in SIDES:
                 self.bad += 1
                 continue
             key = (fill.strategy, fill.segment, fill.security_id)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from engine.model.instruments import Instrument, InstrumentTable, load_instruments
 from engine.model.sample_master import write_sample_master
-from ipc.topics import SEGMENT_CODES
+from ipc.segments import InstrumentId
 
 IST = dt.timezone(dt.timedelta(hours=5, minutes=30))
 
@@ -50,13 +50,12 @@ def open_instruments(master: str, data_dir: Path, today: dt.date | None = None) 
 
 def resolve_instrument(table: InstrumentTable, text: str) -> Instrument:
     """``"NSE_FNO:55796"`` (segment name and security id) or a trading symbol (``"RELIANCE"``)."""
-    seg_name, sep, sid = text.partition(":")
-    if sep:
-        seg = SEGMENT_CODES.get(seg_name.upper())
-        if seg is None or not sid.isdigit():
-            raise UnknownInstrument(f"'{text}' is not SEGMENT:SECURITY_ID with a known segment "
-                                    f"({', '.join(SEGMENT_CODES)})")
-        inst = table.get(seg, int(sid))
+    try:
+        iid = InstrumentId.parse(text)
+    except ValueError as exc:
+        raise UnknownInstrument(str(exc)) from None
+    if iid is not None:
+        inst = table.get(*iid)
         if inst is None:
             raise UnknownInstrument(f"instrument {text} is not in the instrument master")
         return inst

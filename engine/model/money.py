@@ -2,11 +2,16 @@
 
 Every amount inside Shikra is an ``int`` of paise (1 rupee = 100 paise); every quantity an ``int`` of
 units; every rate an ``int`` in units of 1e-8 (``rate_e8``: 0.1 % = 0.001 = 100_000 e-8). Nothing
-here returns a float. A float is accepted in one place only, at the edge:
+here returns a float. A float is accepted in one place only, at the edge, under ONE rule (the feed
+decoder's): ``rint(rupees * 100 / tick) * tick`` in float64, a tie to the even tick.
 
-- ``price_f32_to_paise``: the feed's float32 price, rounded once to the instrument's tick.
+- ``price_to_paise`` / ``prices_to_paise`` (Python floats) and ``prices_to_paise_array`` /
+  ``paise_to_tick_array`` (numpy) are that rule's only implementations; every float -> paise path
+  calls them (the feed decoder, REST answers, history candles, the synthetic market).
+  ``tests/unit/engine/model/test_price_rule.py`` holds the forms to agree bit for bit and fails if any other module rounds.
 - ``parse_rupees`` refuses floats outright (``repr`` of a float is not the venue's number); REST
-  JSON is decoded with ``float_hook=decimal.Decimal`` and the Decimal parsed exactly.
+  JSON is decoded with ``float_hook=decimal.Decimal`` and the Decimal parsed exactly (with a
+  ``rounding`` mode when sub-paisa text is to be rounded rather than refused).
 
 Rounding modes (``Rounding``) follow ``decimal``'s meanings, so ``decimal`` is a test oracle:
 
@@ -23,11 +28,12 @@ Rounding modes (``Rounding``) follow ``decimal``'s meanings, so ``decimal`` is a
 from __future__ import annotations
 
 import enum
-import math
 import re
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 
 import msgspec
+import numpy as np
 
 PAISE_PER_RUPEE = 100
 RATE_SCALE = 100_000_000  # rate_e8 units per 1.0 (so 1 % = 1_000_000 e-8)
@@ -86,22 +92,23 @@ def div_round(numerator: int, denominator: int, rounding: Rounding) -> int:
 _RUPEE_TEXT = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
 
 
-def parse_rupees(value: str | Decimal | int) -> int:
+def parse_rupees(value: str | Decimal | int, rounding: Rounding | None = None) -> int:
     """Rupees as text (``"1650.5"``), ``Decimal`` or ``int`` -> exact integer paise (165050).
 
     Text is stripped of surrounding whitespace and must be plain decimal notation. Trailing
     zeros past the second decimal are accepted because the value is still exact (the instrument
-    master writes strikes as ``"29150.00000"``); any non-zero digit past the paisa is refused.
+    master writes strikes as ``"29150.00000"``); any non-zero digit past the paisa is refused,
+    unless ``rounding`` says how to round the exact value to the paisa (a venue's average price).
 
     Raises ValueError naming the input for: empty or non-numeric text, exponents, NaN or
-    infinity, a value finer than one paisa (``"1.005"``), a float or bool (a float's text is not
-    the venue's number: decode JSON with ``float_hook=Decimal``, convert feed floats with
-    ``price_f32_to_paise``).
+    infinity, a value finer than one paisa (``"1.005"``) without ``rounding``, a float or bool (a
+    float's text is not the venue's number: decode JSON with ``float_hook=Decimal``, convert
+    floats with ``price_to_paise``).
     """
     if isinstance(value, bool) or isinstance(value, float):
         raise ValueError(
             f"parse_rupees: refusing {type(value).__name__} {value!r}; pass text or Decimal "
-            "(feed floats go through price_f32_to_paise)"
+            "(floats go through price_to_paise)"
         )
     if isinstance(value, int):
         return value * PAISE_PER_RUPEE
@@ -126,6 +133,8 @@ def parse_rupees(value: str | Decimal | int) -> int:
     shift = exponent + 2
     if shift >= 0:
         paise = coefficient * 10**shift
+    elif rounding is not None:
+        return div_round(-coefficient if sign else coefficient, 10**-shift, rounding)
     else:
         paise, remainder = divmod(coefficient, 10**-shift)
         if remainder:
@@ -170,31 +179,59 @@ def round_to_tick(price_paise: int, tick_paise: int, mode: Rounding = Rounding.H
     return div_round(price_paise, tick_paise, mode) * tick_paise
 
 
-def price_f32_to_paise(price: float, tick_paise: int) -> int:
-    """A feed float (rupees, usually float32) -> paise on the nearest tick, ties away from zero.
+def price_to_paise(rupees: float, tick_paise: int = 1) -> int:
+    """A float price in rupees -> paise on the nearest multiple of ``tick_paise``, a tie to the even
+    multiple: THE float -> paise rule (see the module docstring), one price at a time.
 
-    The rule is applied to the exact binary value of ``price``: paise = HALF_UP(price * 100 /
-    tick) * tick. Rounding to the tick (not to the paisa) is what recovers the venue's price:
-    above ~₹1.3 lakh a float32 cannot even hold whole paise, but it is always well within half
-    a tick of the true price.
+    ``round(rupees * 100.0 / tick) * tick`` in float64: the exact binary value of a float32 feed
+    price times 100 is exact in float64, so for those the result is the tick nearest the exact
+    value (ties to even); above ~Rs 1.3 lakh a float32 cannot even hold whole paise, but it is always
+    well within half a tick of the venue's price, which rounding to the tick recovers.
 
     Raises ValueError for NaN, infinity or ``tick_paise`` <= 0.
     """
-    # Hot path (per tick at decode): float arithmetic first, exact rationals only near a tie.
-    if tick_paise <= 0:
-        raise ValueError(f"price_f32_to_paise: tick must be positive, got {tick_paise} paise")
-    x = float(price)
-    if not math.isfinite(x):
-        raise ValueError(f"price_f32_to_paise: price {price!r} is not finite")
-    ticks = x * 100.0 / tick_paise
-    nearest = round(ticks)
-    # Two correctly rounded float operations leave a relative error <= 2**-52, i.e. < 5e-7
-    # absolute below 2**31 ticks; unless we are within 1e-6 of a tie the float answer is the
-    # exact one. Near a tie (off-tick input) fall back to exact rationals.
-    if abs(abs(ticks - nearest) - 0.5) > 1e-6 and abs(ticks) < 2.0**31:
-        return nearest * tick_paise
-    num, den = x.as_integer_ratio()
-    return div_round(num * 100, den * tick_paise, Rounding.HALF_UP) * tick_paise
+    return prices_to_paise((float(rupees),), tick_paise)[0]
+
+
+def prices_to_paise(rupees: Sequence[float], tick_paise: int = 1) -> list[int]:
+    """:func:`price_to_paise` of each of ``rupees`` (Python floats), in one call.
+
+    Raises ValueError when one is NaN or infinite, or ``tick_paise`` <= 0."""
+    # Hot path (per packet at decode): the rule's one scalar implementation.
+    try:
+        if tick_paise == 1:  # x / 1 == x exactly: the same arithmetic without the division
+            return [round(p * 100.0) for p in rupees]
+        if tick_paise > 1:
+            return [round(p * 100.0 / tick_paise) * tick_paise for p in rupees]
+    except (ValueError, OverflowError):  # round() of NaN / infinity
+        raise ValueError(f"prices_to_paise: a price is not finite in {list(rupees)!r}") from None
+    raise ValueError(f"prices_to_paise: tick must be positive, got {tick_paise} paise")
+
+
+def paise_to_tick_array(paise: np.ndarray, tick_paise: np.ndarray | int | None = None) -> np.ndarray:
+    """Float paise -> float64 whole paise on the nearest tick (ties to even), element-wise, in a new
+    array. ``tick_paise`` broadcasts against ``paise`` (None: 1 paisa). Never raises: NaN and
+    infinity stay NaN and infinity for the caller to screen before it casts to int64."""
+    return _on_tick(np.array(paise, dtype=np.float64), tick_paise)
+
+
+def prices_to_paise_array(rupees: np.ndarray, tick_paise: np.ndarray | int | None = None) -> np.ndarray:
+    """:func:`price_to_paise` element-wise over float rupees (float32 or float64), as float64 whole
+    paise in a new array; NaN / infinity are left for the caller (see :func:`paise_to_tick_array`)."""
+    return _on_tick(np.multiply(rupees, 100.0, dtype=np.float64), tick_paise)
+
+
+def _on_tick(p: np.ndarray, tick_paise: np.ndarray | int | None) -> np.ndarray:
+    # Hot path (per replay batch): the rule's one vector implementation, in place on ``p``; the
+    # same float64 arithmetic as prices_to_paise (numpy's rint rounds half to even like round()).
+    with np.errstate(invalid="ignore", over="ignore"):
+        if tick_paise is None:
+            return np.rint(p, out=p)
+        t = np.asarray(tick_paise, dtype=np.float64)
+        p /= t
+        np.rint(p, out=p)
+        p *= t
+    return p
 
 
 # --------------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from actors.feed import wire
-from ipc.topics import SEGMENT_CODES
+from ipc.segments import Segment
 from tests.support.wait import eventually
 
 TOKEN = "eyJ0eXAiOiJKV1QifQ.fake-dhan-test-token.c2lnbmF0dXJl"
@@ -265,7 +265,7 @@ class FakeDhanFeed:
     async def _on_request(self, conn: _Conn, req: dict[str, Any]) -> None:
         self.requests.append((conn.index, req))
         code = req.get("RequestCode")
-        keys = [(SEGMENT_CODES[i["ExchangeSegment"]], int(i["SecurityId"])) for i in req.get("InstrumentList", [])]
+        keys = [(int(Segment[i["ExchangeSegment"]]), int(i["SecurityId"])) for i in req.get("InstrumentList", [])]
         if code in SUBSCRIBE_MODES:
             for key in keys:
                 conn.subs[key] = code

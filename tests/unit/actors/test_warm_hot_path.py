@@ -21,12 +21,13 @@ from engine.config import Config, ConfigError, load_config
 from actors.risk.actor import RiskActor
 from engine.ledger import REHEARSAL_INTENT_ID, Ledger, LedgerConfig
 from ipc.messages import Fill, OrderEvent, OrderSpec, OrderState, SubmitOrder, Tick
+from ipc.segments import Segment
 from tests.unit.actors.execution.test_actor import ExecHarness, FakeCtx, actor_config
-from tests.unit.actors.risk.test_checks import NIFTY_OPT, NSE_FNO, OPT, T10, intent
+from tests.unit.actors.risk.test_checks import NIFTY_OPT, OPT, T10, intent
 
 
 def _first_event(intent_id: str, n: int) -> OrderEvent:
-    spec = OrderSpec(segment=NSE_FNO, security_id=NIFTY_OPT, side="BUY", order_type="LIMIT", qty_units=65,
+    spec = OrderSpec(segment=Segment.NSE_FNO, security_id=NIFTY_OPT, side="BUY", order_type="LIMIT", qty_units=65,
                      price_paise=10_000 + n)
     return OrderEvent(client_order_id="", intent_id=intent_id, strategy="ema", spec=spec,
                       state=OrderState.SUBMITTED, filled_qty_units=0,
@@ -58,7 +59,7 @@ def test_a_rehearsed_order_leaves_the_ledger_as_if_it_never_happened(tmp_path: P
                 assert recorded.issue is None and not recorded.duplicate
                 assert recorded.client_order_id == ledger.format_client_order_id(n)  # ids never skipped
                 ledger.append([Fill(fill_id=f"f{n}", client_order_id=recorded.client_order_id, venue_order_id="",
-                                    strategy="ema", segment=NSE_FNO, security_id=NIFTY_OPT, side="BUY", qty_units=65,
+                                    strategy="ema", segment=Segment.NSE_FNO, security_id=NIFTY_OPT, side="BUY", qty_units=65,
                                     price_paise=10_000, charges_paise=20, ts_event_ns=T10, ts_init_ns=T10)])
                 if path == rehearsed:
                     ledger.rehearse_new_order(first)  # an intent id already recorded: refused, rolled back
@@ -89,7 +90,7 @@ def test_risk_checks_between_intents_change_no_decision() -> None:
         it = intent(intent_id=f"ema-1-{n}", side=side, qty_units=65 * rng.randint(1, 30), price_paise=mark,
                     ts_created_ns=now)
         for eng in (warm, cold):
-            eng.on_mark(NSE_FNO, NIFTY_OPT, mark)
+            eng.on_mark(Segment.NSE_FNO, NIFTY_OPT, mark)
         if last is not None:
             for _ in range(rng.randint(1, 3)):
                 warm.check(msgspec.structs.replace(last, intent_id=REHEARSAL_INTENT_ID), now)
@@ -98,7 +99,7 @@ def test_risk_checks_between_intents_change_no_decision() -> None:
         if not isinstance(got[0], Denial):
             last = it
             if rng.random() < 0.6:  # some fill, the rest stay open
-                fill = Fill(f"f{n}", f"c{n}", "v", "ema", NSE_FNO, NIFTY_OPT, side, it.spec.qty_units, mark, 0, now,
+                fill = Fill(f"f{n}", f"c{n}", "v", "ema", Segment.NSE_FNO, NIFTY_OPT, side, it.spec.qty_units, mark, 0, now,
                             now)
                 for eng in (warm, cold):
                     eng.on_fill(fill)

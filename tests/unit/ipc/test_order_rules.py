@@ -18,12 +18,24 @@ from actors.strategy.actor import StrategyActor, _Handle
 from actors.strategy.api import GroupLegOrder, InstrumentRef, Strategy, parse_params
 from engine.model.clock import SimClock
 from ipc import codec
-from ipc.messages import OrderDenied, OrderIntent, OrderSpec, SubmitGroup
-from ipc.order_rules import ORDER_TYPES, PRICED_TYPES, PRODUCTS, SIDES, STOP_TYPES, VALIDITIES, check_order
+from ipc.messages import (
+    ORDER_TYPES,
+    PRICED_ORDER_TYPES,
+    PRODUCTS,
+    SIDES,
+    TRIGGERED_ORDER_TYPES,
+    VALIDITIES,
+    OrderDenied,
+    OrderIntent,
+    OrderSpec,
+    SubmitGroup,
+)
+from ipc.order_rules import check_order
 from ipc.reasons import Denial, DenyReason
+from ipc.segments import EQUITY_SEGMENTS, Segment
 from tests.support.strategy_harness import RecordingLog, sample_table
 
-NSE_EQ, NSE_FNO, IDX_I = 1, 2, 0
+NSE_EQ, NSE_FNO = Segment.NSE_EQ, Segment.NSE_FNO
 LOT, TICK = 65, 5
 
 
@@ -130,13 +142,13 @@ def test_off_the_wire_a_spec_of_the_wrong_type_never_reaches_the_check() -> None
 
 _ANY = st.one_of(
     st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=8),
-    st.sampled_from(["BUY", "SELL", "LIMIT", "MARKET", "SL", "SL_M", "DAY", "IOC", "INTRADAY", "CNC", "MARGIN"]),
+    st.sampled_from(sorted(SIDES | ORDER_TYPES | VALIDITIES | PRODUCTS)),
     st.lists(st.integers(), max_size=2), st.binary(max_size=4),
 )
 
 
 def _holds_every_rule(s: OrderSpec, lot: int, tick: int) -> bool:
-    priced, stop = s.order_type in PRICED_TYPES, s.order_type in STOP_TYPES
+    priced, stop = s.order_type in PRICED_ORDER_TYPES, s.order_type in TRIGGERED_ORDER_TYPES
     return (type(s.qty_units) is int and s.qty_units > 0 and (lot <= 1 or s.qty_units % lot == 0)
             and s.side in SIDES and s.order_type in ORDER_TYPES and s.validity in VALIDITIES and s.product in PRODUCTS
             and type(s.price_paise) is int and type(s.trigger_price_paise) is int
@@ -144,7 +156,7 @@ def _holds_every_rule(s: OrderSpec, lot: int, tick: int) -> bool:
             and (tick <= 1 or (s.price_paise % tick == 0 and s.trigger_price_paise % tick == 0))
             and (s.order_type != "SL" or (s.price_paise >= s.trigger_price_paise if s.side == "BUY"
                                           else s.price_paise <= s.trigger_price_paise))
-            and (s.product != "CNC" or s.segment in (NSE_EQ, 4)))
+            and (s.product != "CNC" or s.segment in EQUITY_SEGMENTS))
 
 
 @settings(max_examples=500, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -165,13 +177,13 @@ def valid_specs(draw: st.DrawFn) -> tuple[OrderSpec, int, int]:
     tick = draw(st.sampled_from([1, 5, 10]))
     order_type = draw(st.sampled_from(sorted(ORDER_TYPES)))
     side = draw(st.sampled_from(sorted(SIDES)))
-    price = tick * draw(st.integers(1, 10**6)) if order_type in PRICED_TYPES else 0
-    trigger = tick * draw(st.integers(1, 10**6)) if order_type in STOP_TYPES else 0
+    price = tick * draw(st.integers(1, 10**6)) if order_type in PRICED_ORDER_TYPES else 0
+    trigger = tick * draw(st.integers(1, 10**6)) if order_type in TRIGGERED_ORDER_TYPES else 0
     if order_type == "SL":  # the limit no worse than the trigger
         price, trigger = (max(price, trigger), min(price, trigger)) if side == "BUY" else \
             (min(price, trigger), max(price, trigger))
     product = draw(st.sampled_from(sorted(PRODUCTS)))
-    segment = NSE_EQ if product == "CNC" else draw(st.sampled_from([NSE_EQ, NSE_FNO, 8]))
+    segment = NSE_EQ if product == "CNC" else draw(st.sampled_from([NSE_EQ, NSE_FNO, Segment.BSE_FNO]))
     s = OrderSpec(segment=segment, security_id=draw(st.integers(1, 2**31)), side=side, order_type=order_type,
                   validity=draw(st.sampled_from(sorted(VALIDITIES))), product=product,
                   qty_units=lot * draw(st.integers(1, 1_000)), price_paise=price, trigger_price_paise=trigger)
@@ -183,10 +195,10 @@ BREAKS: list[tuple[str, Callable[[OrderSpec, int, int], dict[str, Any]], DenyRea
      DenyReason.QTY_NOT_LOT_MULTIPLE),
     ("qty not positive", lambda s, lot, tick: dict(qty_units=-s.qty_units), DenyReason.QTY_NOT_POSITIVE),
     ("price off tick", lambda s, lot, tick: dict(price_paise=s.price_paise + 1)
-     if tick > 1 and s.order_type in PRICED_TYPES and s.side == "BUY" else {}, DenyReason.PRICE_NOT_ON_TICK),
+     if tick > 1 and s.order_type in PRICED_ORDER_TYPES and s.side == "BUY" else {}, DenyReason.PRICE_NOT_ON_TICK),
     ("a price where none is taken", lambda s, lot, tick: dict(price_paise=tick)
-     if s.order_type not in PRICED_TYPES else {}, DenyReason.BAD_PRICE),
-    ("no trigger on a stop", lambda s, lot, tick: dict(trigger_price_paise=0) if s.order_type in STOP_TYPES else {},
+     if s.order_type not in PRICED_ORDER_TYPES else {}, DenyReason.BAD_PRICE),
+    ("no trigger on a stop", lambda s, lot, tick: dict(trigger_price_paise=0) if s.order_type in TRIGGERED_ORDER_TYPES else {},
      DenyReason.BAD_PRICE),
 ]
 

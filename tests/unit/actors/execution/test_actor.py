@@ -20,11 +20,12 @@ import pytest
 from actors.execution.actor import ExecutionActor
 from actors.execution.marks import mark_x2_paise, unrealised_pnl_paise
 from actors.execution.venue import BookView
-from engine.model.calendar import NSE_EQ, NSE_FNO, SegmentHours, SessionCalendar
+from engine.model.calendar import SegmentHours, SessionCalendar
 from engine.model.ist import ist_ns
 from engine.config import Config
 from engine.logs import get_logger
 from ipc.messages import Depth, Message, OrderEvent, OrderIntent, OrderSpec, OrderState, Position, SubmitOrder, Tick
+from ipc.segments import Segment
 from tests.support.ledger import START_CASH
 
 FRIDAY = dt.date(2026, 11, 20)  # an NSE trading day
@@ -143,7 +144,7 @@ class ExecHarness:
     def nifty_options(self) -> dict[tuple[int, str], Any]:
         """The nearest NIFTY expiry's options on NSE_FNO by (strike paise, CE/PE)."""
         rows = [i for i in self.actor.table if i.instrument == "OPTIDX" and i.underlying == "NIFTY"
-                and i.segment == NSE_FNO]
+                and i.segment == Segment.NSE_FNO]
         first = min(r.expiry_yyyymmdd for r in rows)
         return {(r.strike_paise, r.option_type): r for r in rows if r.expiry_yyyymmdd == first}
 
@@ -251,7 +252,7 @@ def resting_buy(h: ExecHarness, inst: Any, placed_ns: int) -> OrderEvent:
 def test_only_the_segment_that_closed_expires_when_another_still_trades(data_dir):
     h = ExecHarness(data_dir, market_hours="exchange")
     # A calendar where NSE_FNO closes at 16:00 instead of 15:30.
-    h.actor._calendar = SessionCalendar(hours={NSE_EQ: SegmentHours(), NSE_FNO: SegmentHours(None, dt.time(16, 0))})
+    h.actor._calendar = SessionCalendar(hours={Segment.NSE_EQ: SegmentHours(), Segment.NSE_FNO: SegmentHours(None, dt.time(16, 0))})
     rel = h.instrument("RELIANCE")
     option = next(iter(h.nifty_options().values()))
     placed = ist_ns(FRIDAY, dt.time(10, 0))

@@ -43,9 +43,10 @@ from actors.execution.venue import (
 from engine.model.money import format_paise
 from ipc.messages import Depth, OrderSpec, OrderState, Quote, Tick
 from ipc.reasons import RejectReason
+from ipc.segments import Segment
 
 S = OrderState
-SEG = 2  # NSE_FNO
+SEG = Segment.NSE_FNO
 OPT = 55796  # an index option (OPTIDX)
 FUT = 35001  # an index future (FUTIDX)
 T0 = 1_700_000_000_000_000_000

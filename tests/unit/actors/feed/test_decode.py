@@ -185,7 +185,7 @@ def test_large_tick_table_finds_every_instrument_in_batches() -> None:
 
 @pytest.mark.parametrize("bad_tick", [0, -5, 2.5])
 def test_tick_table_refuses_non_positive_or_fractional_tick(bad_tick: object) -> None:
-    with pytest.raises(ValueError, match="segment 2 security 55796"):
+    with pytest.raises(ValueError, match="tick for NSE_FNO:55796 is"):
         FrameDecoder({(2, 55796): bad_tick})  # type: ignore[dict-item]
 
 

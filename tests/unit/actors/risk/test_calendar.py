@@ -28,8 +28,9 @@ from engine.model.calendar import (
 )
 from engine.model.ist import ist_ns
 from ipc.messages import CalendarStatus
+from ipc.segments import Segment
 from tests.unit.actors.execution.test_actor import FakeCtx, actor_config
-from tests.unit.actors.risk.test_checks import NSE_FNO, OPT, intent
+from tests.unit.actors.risk.test_checks import OPT, intent
 
 DATA_END = dt.date(2026, 12, 31)  # exchange_calendars 4.13.2's XBOM data
 TODAY = dt.date(2026, 12, 6)
@@ -68,7 +69,7 @@ def warnings_logged(caplog: pytest.LogCaptureFixture) -> list[str]:
 def test_an_intent_at_10_on_the_first_monday_of_2027_is_not_denied_market_closed(tmp_path):
     source = CalendarSource(CalendarConfig(), tmp_path)
     eng = RiskEngine(RiskLimits(), [OPT], cash_paise=10**12, calendar=source.calendar)
-    eng.on_mark(NSE_FNO, OPT.security_id, 10_000)
+    eng.on_mark(Segment.NSE_FNO, OPT.security_id, 10_000)
     now = ist_ns(MONDAY_2027, dt.time(10, 0))
     assert source.calendar.last_date == DATA_END
     assert eng.check(intent(ts_event_ns=now, ts_init_ns=now, ts_created_ns=now), now) is None
@@ -116,7 +117,7 @@ def test_the_risk_actor_takes_holidays_from_the_data_dir_and_edits_while_it_runs
     data.mkdir()
     write_overrides(overrides_path(data), CalendarConfig(holidays=[Holiday(date=MONDAY_2027, name="Test")]))
     risk, ctx = start_risk(data, ist_ns(MONDAY_2027, dt.time(8, 0)))
-    risk.engine.on_mark(NSE_FNO, OPT.security_id, 10_000)
+    risk.engine.on_mark(Segment.NSE_FNO, OPT.security_id, 10_000)
     risk.engine.set_instrument(OPT)
     now = ist_ns(MONDAY_2027, dt.time(10, 0))
     d = risk.engine.check(intent(), now)
@@ -142,7 +143,7 @@ def test_a_configured_holiday_in_the_config_reaches_the_risk_checks(tmp_path):
                                   calendar=CalendarConfig(holidays=[Holiday(date=MONDAY_2027, exchange="NSE")]))
     risk, _ctx = start_risk(tmp_path / "data", ist_ns(MONDAY_2027, dt.time(8, 0)), cfg)
     risk.engine.set_instrument(OPT)
-    risk.engine.on_mark(NSE_FNO, OPT.security_id, 10_000)
+    risk.engine.on_mark(Segment.NSE_FNO, OPT.security_id, 10_000)
     d = risk.engine.check(intent(), ist_ns(MONDAY_2027, dt.time(10, 0)))
     assert d is not None and d.reason is DenyReason.MARKET_CLOSED
 

@@ -14,20 +14,20 @@ from actors.risk.limits import OrderLimits, RiskLimits, StrategyLimits, decode_l
 from engine.model.calendar import default_calendar
 from engine.model.ist import NS_PER_S, ist_day_number, ist_ns
 from ipc.messages import Fill, OrderEvent, OrderIntent, OrderSpec, OrderState, Position
+from ipc.segments import Segment
 
-NSE_FNO = 2
 NIFTY_OPT = 55796
 MONDAY = dt.date(2026, 11, 23)  # an ordinary trading Monday in the XBOM calendar
 T10 = ist_ns(MONDAY, dt.time(10, 0))
 
 OPT = InstrumentLimits(
-    segment=NSE_FNO, security_id=NIFTY_OPT, lot_size_units=65, tick_paise=5, freeze_qty_units=1755, kind="OPTIDX"
+    segment=Segment.NSE_FNO, security_id=NIFTY_OPT, lot_size_units=65, tick_paise=5, freeze_qty_units=1755, kind="OPTIDX"
 )
 
 
 def intent(**kw: object) -> OrderIntent:
     """An intent; keywords name its own fields or its spec's."""
-    spec = dict(segment=NSE_FNO, security_id=NIFTY_OPT, side="BUY", qty_units=65, order_type="LIMIT",
+    spec = dict(segment=Segment.NSE_FNO, security_id=NIFTY_OPT, side="BUY", qty_units=65, order_type="LIMIT",
                 price_paise=10_000, trigger_price_paise=0, validity="DAY", product="INTRADAY")
     base = dict(intent_id="i-1", strategy="ema", ts_event_ns=T10, ts_init_ns=T10, ts_created_ns=T10)
     for name, value in kw.items():
@@ -38,7 +38,7 @@ def intent(**kw: object) -> OrderIntent:
 def engine(limits: RiskLimits | None = None, cash_paise: int = 10**12, mark_paise: int = 10_000) -> RiskEngine:
     eng = RiskEngine(limits or RiskLimits(), [OPT], cash_paise=cash_paise, calendar=default_calendar())
     if mark_paise:
-        eng.on_mark(NSE_FNO, NIFTY_OPT, mark_paise)
+        eng.on_mark(Segment.NSE_FNO, NIFTY_OPT, mark_paise)
     return eng
 
 
@@ -88,8 +88,8 @@ LIMIT_TABLE = [
     ("expiry", lambda: c.check_instrument(msgspec.structs.replace(OPT, expiry_ist_day=20_000), 2, 1, 20_000),
      lambda: c.check_instrument(msgspec.structs.replace(OPT, expiry_ist_day=20_000), 2, 1, 20_001),
      DenyReason.INSTRUMENT_EXPIRED, ["20000", "20001", "2024-10-04"]),
-    ("entry_cutoff", lambda: c.check_entry_cutoff(999, 1_000, False, NSE_FNO),
-     lambda: c.check_entry_cutoff(1_000, 1_000, False, NSE_FNO), DenyReason.ENTRY_CUTOFF, ["NSE_FNO"]),
+    ("entry_cutoff", lambda: c.check_entry_cutoff(999, 1_000, False, Segment.NSE_FNO),
+     lambda: c.check_entry_cutoff(1_000, 1_000, False, Segment.NSE_FNO), DenyReason.ENTRY_CUTOFF, ["NSE_FNO"]),
 ]
 
 
@@ -106,7 +106,7 @@ def test_check_passes_at_limit_and_denies_just_past_it(at_limit, past_limit, rea
 
 def test_reducing_orders_skip_cooldown_cutoff_and_trades_per_day():
     assert c.check_cooldown(2, 1, 10 * NS_PER_S, True) is None
-    assert c.check_entry_cutoff(2_000, 1_000, True, NSE_FNO) is None
+    assert c.check_entry_cutoff(2_000, 1_000, True, Segment.NSE_FNO) is None
     assert c.check_trades_per_day(99, 50, True) is None
 
 
@@ -131,25 +131,25 @@ def test_valid_limit_intent_is_approved():
 
 def test_unknown_instrument_message_names_it():
     d = engine().check(intent(security_id=999), T10)
-    assert d.reason is DenyReason.UNKNOWN_INSTRUMENT and "NSE_FNO 999" in d.message
+    assert d.reason is DenyReason.UNKNOWN_INSTRUMENT and "NSE_FNO:999" in d.message
     denied = to_order_denied(intent(security_id=999), d, T10 + 1, T10)
     assert (denied.intent_id, denied.strategy, denied.segment, denied.security_id, denied.reason_code) == \
-        ("i-1", "ema", NSE_FNO, 999, "UNKNOWN_INSTRUMENT")
+        ("i-1", "ema", Segment.NSE_FNO, 999, "UNKNOWN_INSTRUMENT")
 
 
 def test_index_and_untradable_instruments_are_denied():
-    idx = InstrumentLimits(segment=NSE_FNO, security_id=13, lot_size_units=1, tick_paise=5, kind="INDEX")
-    off = InstrumentLimits(segment=NSE_FNO, security_id=14, lot_size_units=1, tick_paise=5, tradable=False)
+    idx = InstrumentLimits(segment=Segment.NSE_FNO, security_id=13, lot_size_units=1, tick_paise=5, kind="INDEX")
+    off = InstrumentLimits(segment=Segment.NSE_FNO, security_id=14, lot_size_units=1, tick_paise=5, tradable=False)
     eng = RiskEngine(RiskLimits(), [idx, off], cash_paise=10**12)
     for sid in (13, 14):
-        eng.on_mark(NSE_FNO, sid, 10_000)
+        eng.on_mark(Segment.NSE_FNO, sid, 10_000)
         assert eng.check(intent(security_id=sid, qty_units=1), T10).reason is DenyReason.NOT_TRADABLE
 
 
 def test_expired_instrument_is_denied_day_after_expiry():
     exp = msgspec.structs.replace(OPT, security_id=77, expiry_ist_day=ist_day_number(MONDAY))
     eng = RiskEngine(RiskLimits(), [exp], cash_paise=10**12)
-    eng.on_mark(NSE_FNO, 77, 10_000)
+    eng.on_mark(Segment.NSE_FNO, 77, 10_000)
     assert eng.check(intent(security_id=77), T10) is None
     tuesday10 = ist_ns(dt.date(2026, 11, 25), dt.time(10, 0))  # 24th is a holiday
     d = eng.check(intent(security_id=77), tuesday10)
@@ -188,7 +188,7 @@ def test_entry_cutoff_blocks_entries_but_not_exits():
 def test_market_order_without_last_price_is_denied():
     eng = engine(mark_paise=0)
     d = eng.check(intent(order_type="MARKET", price_paise=0), T10)
-    assert d.reason is DenyReason.NO_LAST_PRICE and "NSE_FNO 55796" in d.message
+    assert d.reason is DenyReason.NO_LAST_PRICE and "NSE_FNO:55796" in d.message
 
 
 def test_price_band_applies_around_last_price():
@@ -335,7 +335,7 @@ def test_gross_and_net_exposure_use_marks_and_open_orders():
     eng.on_fill(_fill("BUY", 65))
     assert eng.gross_paise == 650_000
     assert eng.check(intent(intent_id="a"), T10) is None  # 1,300,000 at the limit
-    eng.on_mark(NSE_FNO, NIFTY_OPT, 10_005)
+    eng.on_mark(Segment.NSE_FNO, NIFTY_OPT, 10_005)
     d = eng.check(intent(intent_id="a", price_paise=10_005), T10)
     assert d.reason is DenyReason.MAX_GROSS_EXPOSURE and "1300650" in d.message
 
@@ -381,7 +381,7 @@ def test_partial_fills_shrink_open_quantity():
     eng.approve(intent(intent_id="a", qty_units=130), T10)
     eng.on_order_state(_event("a", OrderState.PARTIALLY_FILLED, filled=65, qty=130))
     eng.on_fill(_fill("BUY", 65))
-    assert eng.position_units("ema", NSE_FNO, NIFTY_OPT) == 65
+    assert eng.position_units("ema", Segment.NSE_FNO, NIFTY_OPT) == 65
     eng.on_order_state(_event("a", OrderState.FILLED, filled=130, qty=130))
     assert eng.open_orders == 0 and eng.reserved_paise == 0
 
@@ -389,10 +389,10 @@ def test_partial_fills_shrink_open_quantity():
 def test_position_snapshot_is_idempotent():
     eng = engine()
     eng.on_fill(_fill("BUY", 65))
-    snap = Position("ema", NSE_FNO, NIFTY_OPT, 65, 650_000, 0, 0, 0, T10, T10)
+    snap = Position("ema", Segment.NSE_FNO, NIFTY_OPT, 65, 650_000, 0, 0, 0, T10, T10)
     eng.on_position(snap)
     eng.on_position(snap)
-    assert eng.position_units("ema", NSE_FNO, NIFTY_OPT) == 65 and eng.gross_paise == 650_000
+    assert eng.position_units("ema", Segment.NSE_FNO, NIFTY_OPT) == 65 and eng.gross_paise == 650_000
 
 
 # --------------------------------------------------------------------------------------------
@@ -437,11 +437,11 @@ def test_default_rate_is_sebi_threshold():
 
 
 def _fill(side: str, qty: int, price: int = 10_000, strategy: str = "ema") -> Fill:
-    return Fill("f", "c", "v", strategy, NSE_FNO, NIFTY_OPT, side, qty, price, 0, T10, T10)  # type: ignore[arg-type]
+    return Fill("f", "c", "v", strategy, Segment.NSE_FNO, NIFTY_OPT, side, qty, price, 0, T10, T10)  # type: ignore[arg-type]
 
 
 def _event(intent_id: str, state: OrderState, filled: int = 0, qty: int = 65) -> OrderEvent:
-    spec = OrderSpec(segment=NSE_FNO, security_id=NIFTY_OPT, side="BUY", order_type="LIMIT", qty_units=qty,
+    spec = OrderSpec(segment=Segment.NSE_FNO, security_id=NIFTY_OPT, side="BUY", order_type="LIMIT", qty_units=qty,
                      price_paise=10_000)
     return OrderEvent(
         client_order_id="c-" + intent_id, intent_id=intent_id, strategy="ema", spec=spec, state=state,

@@ -17,9 +17,10 @@ from actors.risk.overrides import (
     parse_update,
     save_changes,
 )
-from actors.risk.state import RiskStatus, TradingState
-from ipc.messages import Fill, OrderEvent, OrderSpec, OrderState
-from tests.unit.actors.risk.test_checks import NIFTY_OPT, NSE_FNO, T10, engine
+from actors.risk.state import RiskStatus
+from ipc.messages import Fill, OrderEvent, OrderSpec, OrderState, TradingState
+from ipc.segments import Segment
+from tests.unit.actors.risk.test_checks import NIFTY_OPT, T10, engine
 
 
 # Limit changes ------------------------------------------------------------------------------------
@@ -79,7 +80,7 @@ def test_changes_are_kept_in_the_data_dir_and_a_broken_file_is_named(tmp_path) -
 
 
 def open_order(**kw: object) -> OrderEvent:
-    fields = dict(client_order_id="c-1", intent_id="i-1", strategy="ema", segment=NSE_FNO, security_id=NIFTY_OPT,
+    fields = dict(client_order_id="c-1", intent_id="i-1", strategy="ema", segment=Segment.NSE_FNO, security_id=NIFTY_OPT,
                   side="BUY", order_type="LIMIT", validity="DAY", product="INTRADAY", qty_units=65,
                   price_paise=10_000, trigger_price_paise=0, state=OrderState.ACCEPTED, filled_qty_units=0,
                   filled_value_paise=0, venue_order_id="", reason_code="", reason="", ts_event_ns=T10,
@@ -127,7 +128,7 @@ def test_a_bigger_quantity_is_new_risk_a_smaller_one_is_not() -> None:
 
 def test_a_bigger_sell_that_only_closes_the_position_passes_reducing_but_not_halted() -> None:
     eng = engine()
-    eng.on_fill(Fill("f-1", "c-0", "v-0", "ema", NSE_FNO, NIFTY_OPT, "BUY", 195, 10_000, 0, T10, T10))
+    eng.on_fill(Fill("f-1", "c-0", "v-0", "ema", Segment.NSE_FNO, NIFTY_OPT, "BUY", 195, 10_000, 0, T10, T10))
     sell = open_order(side="SELL")
     eng.set_status(RiskStatus(TradingState.REDUCING, "POSITION_MISMATCH", "test", "system", T10))
     assert eng.check_modify(sell, 130, 10_000, 0, T10) is None

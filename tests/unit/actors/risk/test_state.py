@@ -11,25 +11,25 @@ from actors.risk.checks import InstrumentLimits, RiskEngine
 from ipc.reasons import DenyReason
 from actors.risk.limits import RiskLimits
 from engine.model.ist import NS_PER_S, ist_ns
-from actors.risk.state import Command, RefusalCode, RiskStatus, TradingState, TransitionRefused
-from ipc.messages import Fill, OrderIntent, OrderSpec
+from actors.risk.state import Command, RefusalCode, RiskStatus, TransitionRefused
+from ipc.messages import Fill, OrderIntent, OrderSpec, TradingState
+from ipc.segments import Segment
 
-NSE_FNO = 2
 SID = 55796
 T10 = ist_ns(dt.date(2026, 11, 23), dt.time(10, 0))
-INST = InstrumentLimits(segment=NSE_FNO, security_id=SID, lot_size_units=65, tick_paise=5, freeze_qty_units=1755)
+INST = InstrumentLimits(segment=Segment.NSE_FNO, security_id=SID, lot_size_units=65, tick_paise=5, freeze_qty_units=1755)
 
 
 def intent(intent_id: str, side: str, qty: int, reduce_only: bool = False) -> OrderIntent:
-    spec = OrderSpec(segment=NSE_FNO, security_id=SID, side=side, order_type="LIMIT", qty_units=qty,  # type: ignore[arg-type]
+    spec = OrderSpec(segment=Segment.NSE_FNO, security_id=SID, side=side, order_type="LIMIT", qty_units=qty,  # type: ignore[arg-type]
                      price_paise=10_000)
     return OrderIntent(intent_id, "ema", spec, T10, T10, T10, reduce_only)
 
 
 def long_engine(status: RiskStatus, units: int = 130) -> RiskEngine:
     eng = RiskEngine(RiskLimits(), [INST], cash_paise=10**12, status=status)
-    eng.on_mark(NSE_FNO, SID, 10_000)
-    eng.on_fill(Fill("f", "c", "v", "ema", NSE_FNO, SID, "BUY", units, 10_000, 0, T10, T10))
+    eng.on_mark(Segment.NSE_FNO, SID, 10_000)
+    eng.on_fill(Fill("f", "c", "v", "ema", Segment.NSE_FNO, SID, "BUY", units, 10_000, 0, T10, T10))
     return eng
 
 

@@ -14,13 +14,7 @@ from hypothesis import strategies as st
 
 from engine.model import ist
 from engine.model.calendar import (
-    BSE_EQ,
     FIXED_HOLIDAYS,
-    IDX_I,
-    MCX_COMM,
-    NSE_CURRENCY,
-    NSE_EQ,
-    NSE_FNO,
     SEGMENT_HOURS,
     CalendarConfig,
     CalendarError,
@@ -38,6 +32,7 @@ from engine.model.calendar import (
     write_overrides,
 )
 from engine.model.ist import ist_ns
+from ipc.segments import Segment
 
 MONDAY = dt.date(2026, 11, 23)
 SATURDAY = dt.date(2026, 11, 21)
@@ -65,8 +60,8 @@ def open_at(c: SessionCalendar, segment: int, d: dt.date, h: int, m: int = 0) ->
 
 
 def test_library_session_is_0915_to_1530_ist(cal):
-    assert cal.session_bounds(MONDAY, NSE_FNO) == (ist_ns(MONDAY, dt.time(9, 15)), ist_ns(MONDAY, dt.time(15, 30)))
-    assert cal.session_bounds(MONDAY, BSE_EQ) == cal.session_bounds(MONDAY, NSE_EQ)
+    assert cal.session_bounds(MONDAY, Segment.NSE_FNO) == (ist_ns(MONDAY, dt.time(9, 15)), ist_ns(MONDAY, dt.time(15, 30)))
+    assert cal.session_bounds(MONDAY, Segment.BSE_EQ) == cal.session_bounds(MONDAY, Segment.NSE_EQ)
     assert cal.source(MONDAY, "NSE") == "library"
 
 
@@ -75,13 +70,13 @@ def test_exchange_holiday_is_closed(cal, holiday):
     assert holiday.weekday() < 5
     assert not cal.is_trading_day(holiday)
     assert cal.session_bounds(holiday) is None
-    assert not open_at(cal, NSE_FNO, holiday, 10)
-    assert cal.closed_reason(holiday, NSE_FNO) == "an exchange holiday"
+    assert not open_at(cal, Segment.NSE_FNO, holiday, 10)
+    assert cal.closed_reason(holiday, Segment.NSE_FNO) == "an exchange holiday"
 
 
 def test_normal_weekday_open_at_10(cal):
     assert cal.is_trading_day(MONDAY)
-    assert open_at(cal, NSE_FNO, MONDAY, 10) and open_at(cal, NSE_EQ, MONDAY, 10)
+    assert open_at(cal, Segment.NSE_FNO, MONDAY, 10) and open_at(cal, Segment.NSE_EQ, MONDAY, 10)
 
 
 @pytest.mark.parametrize(
@@ -90,26 +85,26 @@ def test_normal_weekday_open_at_10(cal):
      (dt.time(15, 30), False), (dt.time(15, 31), False)],
 )
 def test_session_edges(cal, t, is_open):
-    assert cal.is_market_open(NSE_FNO, ist_ns(MONDAY, t)) is is_open
+    assert cal.is_market_open(Segment.NSE_FNO, ist_ns(MONDAY, t)) is is_open
 
 
 def test_weekend_closed(cal):
     assert not cal.is_trading_day(SATURDAY)
-    assert not open_at(cal, NSE_FNO, SATURDAY, 10)
-    assert not open_at(cal, MCX_COMM, SATURDAY, 10)
-    assert cal.closed_reason(SATURDAY, NSE_FNO) == "a weekend"
+    assert not open_at(cal, Segment.NSE_FNO, SATURDAY, 10)
+    assert not open_at(cal, Segment.MCX_COMM, SATURDAY, 10)
+    assert cal.closed_reason(SATURDAY, Segment.NSE_FNO) == "a weekend"
 
 
 def test_mcx_trades_into_the_evening_and_follows_exchange_holidays(cal):
-    assert open_at(cal, MCX_COMM, MONDAY, 9) and open_at(cal, MCX_COMM, MONDAY, 22)
-    assert not open_at(cal, NSE_FNO, MONDAY, 22)
-    assert not open_at(cal, MCX_COMM, MONDAY, 23, 30)
-    assert not open_at(cal, MCX_COMM, REPUBLIC_DAY, 18)
+    assert open_at(cal, Segment.MCX_COMM, MONDAY, 9) and open_at(cal, Segment.MCX_COMM, MONDAY, 22)
+    assert not open_at(cal, Segment.NSE_FNO, MONDAY, 22)
+    assert not open_at(cal, Segment.MCX_COMM, MONDAY, 23, 30)
+    assert not open_at(cal, Segment.MCX_COMM, REPUBLIC_DAY, 18)
 
 
 def test_currency_session_and_index_never_trades(cal):
-    assert open_at(cal, NSE_CURRENCY, MONDAY, 16, 30)
-    assert not open_at(cal, IDX_I, MONDAY, 10)
+    assert open_at(cal, Segment.NSE_CURRENCY, MONDAY, 16, 30)
+    assert not open_at(cal, Segment.IDX_I, MONDAY, 10)
 
 
 def test_a_whole_year_inside_the_library_range_is_the_library_schedule_untouched():
@@ -145,17 +140,17 @@ def test_a_whole_year_inside_the_library_range_is_the_library_schedule_untouched
 def test_new_years_day_2027_is_a_trading_day_on_the_fallback(cal):
     assert cal.uses_fallback(NEW_YEAR_2027) and not cal.covers(NEW_YEAR_2027)
     assert NEW_YEAR_2027.weekday() == 4 and (1, 1) not in FIXED_HOLIDAYS
-    assert cal.session_bounds(NEW_YEAR_2027, NSE_FNO) == (ist_ns(NEW_YEAR_2027, dt.time(9, 15)),
+    assert cal.session_bounds(NEW_YEAR_2027, Segment.NSE_FNO) == (ist_ns(NEW_YEAR_2027, dt.time(9, 15)),
                                                           ist_ns(NEW_YEAR_2027, dt.time(15, 30)))
-    assert open_at(cal, MCX_COMM, NEW_YEAR_2027, 22)
+    assert open_at(cal, Segment.MCX_COMM, NEW_YEAR_2027, 22)
     assert cal.source(NEW_YEAR_2027, "NSE") == "fallback"
 
 
 def test_republic_day_2027_is_closed_on_the_fallback(cal):
     day = dt.date(2027, 1, 26)
     assert day.weekday() == 1
-    assert not cal.is_trading_day(day) and not open_at(cal, NSE_FNO, day, 10) and not open_at(cal, MCX_COMM, day, 18)
-    assert "Republic Day" in cal.closed_reason(day, NSE_FNO)
+    assert not cal.is_trading_day(day) and not open_at(cal, Segment.NSE_FNO, day, 10) and not open_at(cal, Segment.MCX_COMM, day, 18)
+    assert "Republic Day" in cal.closed_reason(day, Segment.NSE_FNO)
 
 
 def test_a_weekend_past_the_library_data_is_closed(cal):
@@ -171,9 +166,9 @@ def test_the_fallback_is_weekdays_minus_the_fixed_date_holidays(offset_days):
     d = cal.last_date + dt.timedelta(days=offset_days)  # also past the precomputed horizon: extended
     expected = d.weekday() < 5 and (d.month, d.day) not in FIXED_HOLIDAYS
     assert cal.is_trading_day(d) is expected
-    assert cal.is_trading_day(d, MCX_COMM) is expected
+    assert cal.is_trading_day(d, Segment.MCX_COMM) is expected
     day = cal.day(ist_ns(d, dt.time(12, 0)))
-    assert day.is_trading_day is expected and (NSE_FNO in day.bounds) is expected
+    assert day.is_trading_day is expected and (Segment.NSE_FNO in day.bounds) is expected
 
 
 # --------------------------------------------------------------------------------------------
@@ -184,15 +179,15 @@ def test_the_fallback_is_weekdays_minus_the_fixed_date_holidays(offset_days):
 def test_a_configured_holiday_closes_its_exchange_only():
     holi = dt.date(2027, 3, 22)
     c = with_overrides(Holiday(date=holi, exchange="NSE", name="Holi"))
-    assert not open_at(c, NSE_FNO, holi, 10) and not open_at(c, NSE_CURRENCY, holi, 10)
-    assert open_at(c, BSE_EQ, holi, 10) and open_at(c, MCX_COMM, holi, 10)
+    assert not open_at(c, Segment.NSE_FNO, holi, 10) and not open_at(c, Segment.NSE_CURRENCY, holi, 10)
+    assert open_at(c, Segment.BSE_EQ, holi, 10) and open_at(c, Segment.MCX_COMM, holi, 10)
     assert c.source(holi, "NSE") == "override" and c.source(holi, "BSE") == "fallback"
-    assert "Holi" in c.closed_reason(holi, NSE_FNO)
+    assert "Holi" in c.closed_reason(holi, Segment.NSE_FNO)
 
 
 def test_a_configured_holiday_inside_the_library_range_closes_every_exchange():
     c = with_overrides(Holiday(date=MONDAY, name="Unexpected closure"))
-    assert not any(c.is_trading_day(MONDAY, seg) for seg in (NSE_EQ, BSE_EQ, MCX_COMM))
+    assert not any(c.is_trading_day(MONDAY, seg) for seg in (Segment.NSE_EQ, Segment.BSE_EQ, Segment.MCX_COMM))
 
 
 def test_muhurat_session_on_a_holiday_evening_is_open_only_in_its_hours():
@@ -200,10 +195,10 @@ def test_muhurat_session_on_a_holiday_evening_is_open_only_in_its_hours():
                              exchange="NSE", name="Muhurat trading")
     c = with_overrides(Holiday(date=DIWALI_BALIPRATIPADA, name="Diwali"), sessions=(muhurat,))
     day = DIWALI_BALIPRATIPADA
-    assert not open_at(c, NSE_FNO, day, 10) and not open_at(c, NSE_FNO, day, 17, 59)
-    assert open_at(c, NSE_FNO, day, 18) and open_at(c, NSE_EQ, day, 18, 59)
-    assert not open_at(c, NSE_FNO, day, 19)
-    assert not open_at(c, BSE_EQ, day, 18, 30)  # the session is NSE's
+    assert not open_at(c, Segment.NSE_FNO, day, 10) and not open_at(c, Segment.NSE_FNO, day, 17, 59)
+    assert open_at(c, Segment.NSE_FNO, day, 18) and open_at(c, Segment.NSE_EQ, day, 18, 59)
+    assert not open_at(c, Segment.NSE_FNO, day, 19)
+    assert not open_at(c, Segment.BSE_EQ, day, 18, 30)  # the session is NSE's
     assert c.source(day, "NSE") == "override"
 
 
@@ -212,10 +207,10 @@ def test_saturday_budget_session_opens_the_market(cal):
     assert budget.weekday() == 5 and not cal.is_trading_day(budget)
     c = with_overrides(sessions=(SpecialSession(date=budget, open_ist=dt.time(9, 15), close_ist=dt.time(15, 30),
                                                 name="Union Budget"),))
-    assert open_at(c, NSE_FNO, budget, 10) and open_at(c, BSE_EQ, budget, 10)
-    assert not open_at(c, NSE_FNO, budget, 16)
+    assert open_at(c, Segment.NSE_FNO, budget, 10) and open_at(c, Segment.BSE_EQ, budget, 10)
+    assert not open_at(c, Segment.NSE_FNO, budget, 16)
     day = c.day(ist_ns(budget, dt.time(10, 0)))
-    assert day.is_trading_day and day.bounds[NSE_FNO] == (ist_ns(budget, dt.time(9, 15)), ist_ns(budget, dt.time(15, 30)))
+    assert day.is_trading_day and day.bounds[Segment.NSE_FNO] == (ist_ns(budget, dt.time(9, 15)), ist_ns(budget, dt.time(15, 30)))
     row = next(r for r in c.sessions(budget, 1) if r.exchange == "NSE")
     assert (row.open_ist, row.close_ist, row.source, row.name) == (dt.time(9, 15), dt.time(15, 30), "override",
                                                                    "Union Budget")
@@ -230,7 +225,7 @@ def test_configured_holidays_close_exactly_their_dates(holidays, exchange):
     plain = default_calendar()
     for k in range(0, 121):
         d = base + dt.timedelta(days=k)
-        for segment, ex in ((NSE_FNO, "NSE"), (BSE_EQ, "BSE"), (MCX_COMM, "MCX")):
+        for segment, ex in ((Segment.NSE_FNO, "NSE"), (Segment.BSE_EQ, "BSE"), (Segment.MCX_COMM, "MCX")):
             closed_here = k in holidays and exchange in (ex, "ALL")
             assert c.is_trading_day(d, segment) is (plain.is_trading_day(d, segment) and not closed_here)
 
@@ -240,7 +235,7 @@ def test_a_later_overrides_source_wins_for_a_session_on_the_same_date():
     config = CalendarConfig(sessions=[SpecialSession(date=d, open_ist=dt.time(18), close_ist=dt.time(19))])
     file = CalendarConfig(sessions=[SpecialSession(date=d, open_ist=dt.time(18, 15), close_ist=dt.time(19, 15))])
     c = SessionCalendar(overrides=(config, file))
-    assert c.session_bounds(d, NSE_EQ) == (ist_ns(d, dt.time(18, 15)), ist_ns(d, dt.time(19, 15)))
+    assert c.session_bounds(d, Segment.NSE_EQ) == (ist_ns(d, dt.time(18, 15)), ist_ns(d, dt.time(19, 15)))
 
 
 def test_calendar_show_rows_list_sessions_and_closed_weekdays(cal):
@@ -357,8 +352,8 @@ def test_precomputed_day_matches_the_calendar(cal):
     assert day.is_trading_day and day.start_ns <= now < day.end_ns
     assert day.end_ns - day.start_ns == ist.DAY_NS
     assert day.start_ns == ist_ns(MONDAY, dt.time(0, 0))
-    assert day.bounds[NSE_FNO] == cal.session_bounds(MONDAY, NSE_FNO)
-    assert IDX_I not in day.bounds
+    assert day.bounds[Segment.NSE_FNO] == cal.session_bounds(MONDAY, Segment.NSE_FNO)
+    assert Segment.IDX_I not in day.bounds
     assert cal.day(ist_ns(SATURDAY, dt.time(12, 0))).bounds == {}
     assert cal.day(now + 1) is day  # memoised: the hot path builds nothing
 

@@ -21,14 +21,8 @@ from engine.model.instruments import (
     load_instruments,
     tick_sizes,
 )
-from ipc.topics import SEGMENT_CODES
+from ipc.segments import Segment
 
-IDX_I = SEGMENT_CODES["IDX_I"]
-NSE_EQ = SEGMENT_CODES["NSE_EQ"]
-NSE_FNO = SEGMENT_CODES["NSE_FNO"]
-NSE_CURRENCY = SEGMENT_CODES["NSE_CURRENCY"]
-BSE_EQ = SEGMENT_CODES["BSE_EQ"]
-BSE_FNO = SEGMENT_CODES["BSE_FNO"]
 
 DETAILED_HEADER = ",".join(DETAILED_COLUMNS) + ","
 COMPACT_HEADER = ",".join(COMPACT_COLUMNS)
@@ -114,8 +108,8 @@ def test_detailed_layout_loads_every_field_of_an_option_row(tmp_path: Path) -> N
     table = load(write(tmp_path, DETAILED_HEADER, *rows))
     assert table.report.layout == "detailed"
     assert table.report.rows_loaded == 4 and table.report.skipped == {}
-    assert table.get(NSE_FNO, 35084) == Instrument(
-        segment=NSE_FNO,
+    assert table.get(Segment.NSE_FNO, 35084) == Instrument(
+        segment=Segment.NSE_FNO,
         security_id=35084,
         exchange="NSE",
         symbol="NIFTY-Sep2026-29150-CE",
@@ -137,8 +131,8 @@ def test_compact_layout_loads_the_same_option_as_the_detailed_one(tmp_path: Path
     compact = load(write(tmp_path, COMPACT_HEADER, C_NIFTY_CE, name="c.csv"))
     assert compact.report.layout == "compact"
     # The compact layout has no freeze quantity column; everything else must agree.
-    expected = msgspec_replace(detailed.get(NSE_FNO, 35084), freeze_qty_units=0)
-    assert compact.get(NSE_FNO, 35084) == expected
+    expected = msgspec_replace(detailed.get(Segment.NSE_FNO, 35084), freeze_qty_units=0)
+    assert compact.get(Segment.NSE_FNO, 35084) == expected
 
 
 def msgspec_replace(inst: Instrument | None, **changes: object) -> Instrument:
@@ -150,14 +144,14 @@ def msgspec_replace(inst: Instrument | None, **changes: object) -> Instrument:
 
 def test_compact_underlying_is_the_symbol_without_its_contract_suffix(tmp_path: Path) -> None:
     table = load(write(tmp_path, COMPACT_HEADER, C_BAJAJ_FUT, C_NIFTY_CE, C_RELIANCE))
-    assert table.get(NSE_FNO, 52001).underlying == "BAJAJ-AUTO"
-    assert table.get(NSE_FNO, 35084).underlying == "NIFTY"
-    assert table.get(NSE_EQ, 2885).underlying == "RELIANCE"
+    assert table.get(Segment.NSE_FNO, 52001).underlying == "BAJAJ-AUTO"
+    assert table.get(Segment.NSE_FNO, 35084).underlying == "NIFTY"
+    assert table.get(Segment.NSE_EQ, 2885).underlying == "RELIANCE"
 
 
 def test_index_row_maps_to_idx_i_with_no_expiry_strike_or_flag(tmp_path: Path) -> None:
     for header, row in ((DETAILED_HEADER, D_NIFTY_INDEX), (COMPACT_HEADER, C_NIFTY_INDEX)):
-        nifty = load(write(tmp_path, header, row)).get(IDX_I, 13)
+        nifty = load(write(tmp_path, header, row)).get(Segment.IDX_I, 13)
         assert nifty is not None
         assert (nifty.instrument, nifty.symbol) == ("INDEX", "NIFTY")
         assert (nifty.expiry_yyyymmdd, nifty.strike_paise) == (0, 0)
@@ -167,11 +161,11 @@ def test_index_row_maps_to_idx_i_with_no_expiry_strike_or_flag(tmp_path: Path) -
 def test_header_names_match_case_insensitively_and_ignore_spaces(tmp_path: Path) -> None:
     header = ", ".join(c.lower() for c in COMPACT_COLUMNS)
     table = load(write(tmp_path, header, C_RELIANCE))
-    assert table.get(NSE_EQ, 2885).symbol == "RELIANCE"
+    assert table.get(Segment.NSE_EQ, 2885).symbol == "RELIANCE"
 
 
 def test_futures_placeholder_strike_becomes_zero_paise(tmp_path: Path) -> None:
-    fut = load(write(tmp_path, DETAILED_HEADER, D_NIFTY_FUT)).get(NSE_FNO, 49081)
+    fut = load(write(tmp_path, DETAILED_HEADER, D_NIFTY_FUT)).get(Segment.NSE_FNO, 49081)
     assert (fut.strike_paise, fut.option_type, fut.tick_paise, fut.freeze_qty_units) == (0, "XX", 5, 1800)
 
 
@@ -179,9 +173,9 @@ def test_rupee_amounts_convert_to_exact_paise(tmp_path: Path) -> None:
     # 4.35 * 100 is 434.99999999999994 in float arithmetic; a truncating float parse loses a paisa.
     rows = [d_option(1, 29150, "CE"), d_option(2, 4, "PE").replace("4.00000", "4.35"), C_EURINR_CE]
     table = load(write(tmp_path, DETAILED_HEADER, *rows[:2]))
-    assert table.get(NSE_FNO, 1).strike_paise == 2915000
-    assert table.get(NSE_FNO, 2).strike_paise == 435
-    currency = load(write(tmp_path, COMPACT_HEADER, rows[2], name="cur.csv")).get(NSE_CURRENCY, 2885)
+    assert table.get(Segment.NSE_FNO, 1).strike_paise == 2915000
+    assert table.get(Segment.NSE_FNO, 2).strike_paise == 435
+    currency = load(write(tmp_path, COMPACT_HEADER, rows[2], name="cur.csv")).get(Segment.NSE_CURRENCY, 2885)
     assert (currency.strike_paise, currency.tick_paise) == (10275, 25)
 
 
@@ -193,24 +187,24 @@ def test_any_two_decimal_strike_round_trips_to_paise(tmp_path_factory, strikes_p
         for i, p in enumerate(strikes_paise)
     ]
     table = load(write(tmp_path_factory.mktemp("prop"), DETAILED_HEADER, *rows))
-    assert [table.get(NSE_FNO, i + 1).strike_paise for i in range(len(strikes_paise))] == strikes_paise
+    assert [table.get(Segment.NSE_FNO, i + 1).strike_paise for i in range(len(strikes_paise))] == strikes_paise
 
 
 def test_tick_size_auto_reads_below_one_as_rupees_and_one_or_more_as_paise(tmp_path: Path) -> None:
     rows = [d_option(1, 100, "CE", tick="0.0500"), d_option(2, 100, "PE", tick="5.0000"),
             d_option(3, 200, "CE", tick="10.0000")]  # fmt: skip
     table = load(write(tmp_path, DETAILED_HEADER, *rows))
-    assert [table.get(NSE_FNO, i).tick_paise for i in (1, 2, 3)] == [5, 5, 10]
+    assert [table.get(Segment.NSE_FNO, i).tick_paise for i in (1, 2, 3)] == [5, 5, 10]
 
 
 def test_tick_size_unit_can_be_forced(tmp_path: Path) -> None:
     rows = (d_option(1, 100, "CE", tick="0.0500"), d_option(2, 100, "PE", tick="5.0000"))
     path = write(tmp_path, DETAILED_HEADER, *rows)
     as_rupees = load(path, tick_size_unit="rupees")
-    assert (as_rupees.get(NSE_FNO, 1).tick_paise, as_rupees.get(NSE_FNO, 2).tick_paise) == (5, 500)
+    assert (as_rupees.get(Segment.NSE_FNO, 1).tick_paise, as_rupees.get(Segment.NSE_FNO, 2).tick_paise) == (5, 500)
     as_paise = load(path, tick_size_unit="paise")  # 0.05 paise is not a whole paisa: row skipped
-    assert as_paise.get(NSE_FNO, 2).tick_paise == 5
-    assert as_paise.get(NSE_FNO, 1) is None
+    assert as_paise.get(Segment.NSE_FNO, 2).tick_paise == 5
+    assert as_paise.get(Segment.NSE_FNO, 1) is None
     assert as_paise.report.skipped == {SkipReason.BAD_TICK_SIZE.value: 1}
     with pytest.raises(ValueError, match="tick_size_unit"):
         load(path, tick_size_unit="lakhs")  # type: ignore[arg-type]
@@ -253,14 +247,14 @@ def test_bad_rows_are_skipped_and_counted_by_reason(tmp_path: Path) -> None:
     }
     assert (table.report.rows_read, table.report.rows_loaded, table.report.rows_skipped) == (13, 2, 11)
     assert sorted(i.security_id for i in table) == [10, 20]
-    assert table.get(NSE_FNO, 10).strike_paise == 2600000
+    assert table.get(Segment.NSE_FNO, 10).strike_paise == 2600000
 
 
 def test_unreadable_freeze_qty_defaults_to_zero_and_is_counted(tmp_path: Path) -> None:
     row = d_option(1, 26000, "CE").replace(",1800,", ",lots,")
     na_row = d_option(2, 26000, "PE").replace(",1800,", ",NA,")
     table = load(write(tmp_path, DETAILED_HEADER, row, na_row))
-    assert [table.get(NSE_FNO, i).freeze_qty_units for i in (1, 2)] == [0, 0]
+    assert [table.get(Segment.NSE_FNO, i).freeze_qty_units for i in (1, 2)] == [0, 0]
     assert table.report.freeze_qty_defaulted == 1
     assert table.report.skipped == {}
 
@@ -285,7 +279,7 @@ def test_a_file_that_is_not_a_master_is_refused_clearly(tmp_path: Path) -> None:
 def test_header_only_file_loads_an_empty_table(tmp_path: Path) -> None:
     table = load(write(tmp_path, COMPACT_HEADER))
     assert len(table) == 0
-    assert table.get(NSE_EQ, 2885) is None
+    assert table.get(Segment.NSE_EQ, 2885) is None
     assert table.search("RELIANCE") == []
     assert table.expiries("NIFTY", dt.date(2026, 1, 1)) == []
 
@@ -308,7 +302,7 @@ def test_unchanged_file_reloads_from_the_cache_without_parsing(tmp_path: Path, m
     monkeypatch.setattr(instruments, "_parse", no_parse)
     again = load_instruments(path, cache_dir=cache_dir)
     assert again.report.cache == "hit"
-    assert again.get(NSE_FNO, 35084) == first.get(NSE_FNO, 35084)
+    assert again.get(Segment.NSE_FNO, 35084) == first.get(Segment.NSE_FNO, 35084)
     assert again.report.rows_loaded == 2
 
 
@@ -321,7 +315,7 @@ def test_changed_file_is_parsed_again_and_the_old_cache_removed(tmp_path: Path) 
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))
     second = load_instruments(path)
     assert second.report.cache == "written"
-    assert second.get(NSE_FNO, 35084).lot_size_units == 75
+    assert second.get(Segment.NSE_FNO, 35084).lot_size_units == 75
     assert [p.name for p in tmp_path.glob("instruments-*.npz")] == [Path(second.report.cache_path).name]
 
 
@@ -352,7 +346,7 @@ def test_corrupt_cache_is_rebuilt(tmp_path: Path, damage: str) -> None:
     cache_path.write_bytes(b"not an npz" if damage == "garbage" else good[: len(good) // 2])
     table = load_instruments(path)
     assert table.report.cache == "corrupt_rebuilt"
-    assert table.get(NSE_FNO, 35084).strike_paise == 2915000
+    assert table.get(Segment.NSE_FNO, 35084).strike_paise == 2915000
     assert load_instruments(path).report.cache == "hit"
 
 
@@ -362,7 +356,7 @@ def test_unwritable_cache_still_loads(tmp_path: Path) -> None:
     blocker.write_text("a file where the cache directory should be")
     table = load_instruments(path, cache_dir=blocker / "cache")
     assert table.report.cache == "unwritable"
-    assert table.get(NSE_FNO, 35084) is not None
+    assert table.get(Segment.NSE_FNO, 35084) is not None
 
 
 # --------------------------------------------------------------------------------------------
@@ -377,32 +371,32 @@ def mixed(tmp_path: Path) -> instruments.InstrumentTable:
 
 
 def test_lookup_by_id_depends_on_the_segment(mixed: instruments.InstrumentTable) -> None:
-    assert mixed.get(NSE_EQ, 2885).symbol == "RELIANCE"
-    assert mixed.get(NSE_CURRENCY, 2885).symbol == "EURINR-Aug2026-102.75-CE"
-    assert mixed.get(BSE_EQ, 2885) is None
-    assert mixed.get(NSE_EQ, 999999) is None
-    assert mixed.tick_paise(NSE_EQ, 2885) == 10
+    assert mixed.get(Segment.NSE_EQ, 2885).symbol == "RELIANCE"
+    assert mixed.get(Segment.NSE_CURRENCY, 2885).symbol == "EURINR-Aug2026-102.75-CE"
+    assert mixed.get(Segment.BSE_EQ, 2885) is None
+    assert mixed.get(Segment.NSE_EQ, 999999) is None
+    assert mixed.tick_paise(Segment.NSE_EQ, 2885) == 10
 
 
 def test_lookup_by_symbol_is_case_insensitive_and_prefers_nse(mixed: instruments.InstrumentTable) -> None:
     assert mixed.by_symbol("nifty-sep2026-29150-ce").security_id == 35084
-    assert mixed.by_symbol("Reliance").segment == NSE_EQ
-    assert mixed.by_symbol("RELIANCE", BSE_EQ).security_id == 500325
-    assert [i.segment for i in mixed.symbol_matches("RELIANCE")] == [NSE_EQ, BSE_EQ]
-    assert mixed.by_symbol("RELIANCE", NSE_FNO) is None
+    assert mixed.by_symbol("Reliance").segment == Segment.NSE_EQ
+    assert mixed.by_symbol("RELIANCE", Segment.BSE_EQ).security_id == 500325
+    assert [i.segment for i in mixed.symbol_matches("RELIANCE")] == [Segment.NSE_EQ, Segment.BSE_EQ]
+    assert mixed.by_symbol("RELIANCE", Segment.NSE_FNO) is None
     assert mixed.by_symbol("NOSUCH") is None
 
 
 def test_spot_of_an_underlying_is_its_index_or_equity(mixed: instruments.InstrumentTable) -> None:
-    assert (mixed.spot("NIFTY").segment, mixed.spot("NIFTY").security_id) == (IDX_I, 13)
-    assert (mixed.spot("reliance").segment, mixed.spot("reliance").security_id) == (NSE_EQ, 2885)
+    assert (mixed.spot("NIFTY").segment, mixed.spot("NIFTY").security_id) == (Segment.IDX_I, 13)
+    assert (mixed.spot("reliance").segment, mixed.spot("reliance").security_id) == (Segment.NSE_EQ, 2885)
     assert mixed.spot("BAJAJ-AUTO") is None
 
 
 def test_tick_sizes_maps_segment_and_id_and_leaves_out_zero_ticks(tmp_path: Path) -> None:
     index_no_tick = D_NIFTY_INDEX.replace("0.0500", "0.0000")
     table = load(write(tmp_path, DETAILED_HEADER, index_no_tick, D_NIFTY_CE, D_RELIANCE))
-    assert tick_sizes(table) == {(NSE_FNO, 35084): 5, (NSE_EQ, 2885): 10}
+    assert tick_sizes(table) == {(Segment.NSE_FNO, 35084): 5, (Segment.NSE_EQ, 2885): 10}
 
 
 def test_search_puts_the_exact_symbol_first(tmp_path: Path) -> None:
@@ -459,8 +453,8 @@ def test_contract_lookup_by_underlying_expiry_strike_and_type(fno: instruments.I
     assert fno.contract("NIFTY", 20261229, 0, "XX").security_id == 2001
     assert fno.contract("NIFTY", 20261201, 2602500, "CE") is None
     assert fno.contract("NIFTY", 20261201, 2650000, "PE") is None
-    assert fno.contract("SENSEX", 20261126, 8510000, "CE").segment == BSE_FNO
-    assert fno.contract("SENSEX", 20261126, 8510000, "CE", segment=NSE_FNO) is None
+    assert fno.contract("SENSEX", 20261126, 8510000, "CE").segment == Segment.BSE_FNO
+    assert fno.contract("SENSEX", 20261126, 8510000, "CE", segment=Segment.NSE_FNO) is None
 
 
 def test_option_chain_orders_strikes_and_pairs_ce_with_pe(fno: instruments.InstrumentTable) -> None:
@@ -469,11 +463,11 @@ def test_option_chain_orders_strikes_and_pairs_ce_with_pe(fno: instruments.Instr
     assert strikes == sorted(strikes) and len(set(strikes)) == len(strikes)
     assert strikes[0] == 2570000 and strikes[-1] == 2650000
     for row in chain.strikes[:-1]:
-        assert fno.get(NSE_FNO, row.ce_security_id).option_type == "CE"
-        assert fno.get(NSE_FNO, row.pe_security_id).option_type == "PE"
-        assert fno.get(NSE_FNO, row.ce_security_id).strike_paise == row.strike_paise
+        assert fno.get(Segment.NSE_FNO, row.ce_security_id).option_type == "CE"
+        assert fno.get(Segment.NSE_FNO, row.pe_security_id).option_type == "PE"
+        assert fno.get(Segment.NSE_FNO, row.ce_security_id).strike_paise == row.strike_paise
     assert chain.strikes[-1].pe_security_id == 0  # the lone CE
-    assert (chain.segment, chain.lot_size_units, chain.expiry_yyyymmdd) == (NSE_FNO, 65, 20261201)
+    assert (chain.segment, chain.lot_size_units, chain.expiry_yyyymmdd) == (Segment.NSE_FNO, 65, 20261201)
     assert fno.option_chain("NIFTY", 20300101) is None
 
 

@@ -25,7 +25,7 @@ from engine.model.money import (
     is_on_tick,
     notional_paise,
     parse_rupees,
-    price_f32_to_paise,
+    price_to_paise,
     rate_e8_from_percent,
     round_to_tick,
 )
@@ -230,7 +230,7 @@ def test_tick_helpers_refuse_non_positive_tick() -> None:
     with pytest.raises(ValueError, match="tick"):
         is_on_tick(100, -5)
     with pytest.raises(ValueError, match="tick"):
-        price_f32_to_paise(1.0, 0)
+        price_to_paise(1.0, 0)
 
 
 def _f32(x: float) -> float:
@@ -249,17 +249,18 @@ def _f32(x: float) -> float:
         (2_900.0, 10, 290_000),
     ],
 )
-def test_price_f32_to_paise_recovers_the_venue_price(rupees: float, tick: int, paise: int) -> None:
-    assert price_f32_to_paise(_f32(rupees), tick) == paise
-    assert price_f32_to_paise(np.float32(rupees), tick) == paise
+def test_price_to_paise_recovers_the_venue_price_from_float32(rupees: float, tick: int, paise: int) -> None:
+    assert price_to_paise(_f32(rupees), tick) == paise
+    assert price_to_paise(np.float32(rupees), tick) == paise
 
 
 @FAST
 @given(st.integers(min_value=1, max_value=2_000_000), st.sampled_from([1, 5, 10, 25, 50, 500]))
-def test_price_f32_to_paise_is_exact_for_every_on_tick_price(ticks: int, tick: int) -> None:
+def test_price_to_paise_is_exact_for_every_on_tick_price(ticks: int, tick: int) -> None:
     paise = ticks * tick
     assume(paise < tick * 2**23)  # float32 holds the price within half a tick up to here
-    assert price_f32_to_paise(_f32(paise / 100), tick) == paise
+    assert price_to_paise(_f32(paise / 100), tick) == paise
+    assert price_to_paise(paise / 100, tick) == paise
 
 
 @FAST
@@ -267,26 +268,31 @@ def test_price_f32_to_paise_is_exact_for_every_on_tick_price(ticks: int, tick: i
     st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False, width=32),
     st.sampled_from([1, 5, 10, 25, 500]),
 )
-@example(0.125, 5)  # an exact tie: 2.5 ticks -> away from zero
+@example(0.125, 5)  # an exact tie: 2.5 ticks -> the even tick, 2
 @example(-0.125, 5)
-def test_price_f32_to_paise_is_nearest_tick_to_the_exact_float(price: float, tick: int) -> None:
-    result = price_f32_to_paise(price, tick)
+@example(0.375, 5)  # 7.5 ticks -> 8
+def test_price_to_paise_of_a_float32_is_the_nearest_tick_to_its_exact_value_ties_to_even(
+        price: float, tick: int) -> None:
+    # A float32 times 100 is exact in float64, and the division by the tick cannot cross a tie,
+    # so for feed floats the float rule is the exact rule.
+    result = price_to_paise(price, tick)
     assert is_on_tick(result, tick)
     exact = Fraction(price) * 100
     assert 2 * abs(result - exact) <= tick
-    if 2 * abs(result - exact) == tick:  # a tie goes away from zero
-        assert abs(result) > abs(exact)
+    if 2 * abs(result - exact) == tick:  # a tie goes to the even multiple of the tick
+        assert (result // tick) % 2 == 0
 
 
-def test_price_f32_to_paise_tie_goes_away_from_zero() -> None:
-    assert price_f32_to_paise(0.125, 5) == 15
-    assert price_f32_to_paise(-0.125, 5) == -15
+def test_price_to_paise_tie_goes_to_the_even_tick() -> None:
+    assert price_to_paise(0.125, 5) == 10 and price_to_paise(-0.125, 5) == -10
+    assert price_to_paise(0.375, 5) == 40
+    assert price_to_paise(0.125) == 12 and price_to_paise(0.135) == 14  # 13.5 in float64 -> 14
 
 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
-def test_price_f32_to_paise_refuses_non_finite(bad: float) -> None:
+def test_price_to_paise_refuses_non_finite(bad: float) -> None:
     with pytest.raises(ValueError, match="not finite"):
-        price_f32_to_paise(bad, 5)
+        price_to_paise(bad, 5)
 
 
 # ---------------------------------------------------------------------------- notional, average

@@ -10,12 +10,8 @@ import pytest
 from engine.model import sample_master
 from engine.model.instruments import InstrumentTable, date_from_yyyymmdd, load_instruments
 from engine.model.sample_master import is_trading_day, monthly_expiry, weekly_expiries, write_sample_master
-from ipc.topics import SEGMENT_CODES
+from ipc.segments import Segment
 
-IDX_I = SEGMENT_CODES["IDX_I"]
-NSE_EQ = SEGMENT_CODES["NSE_EQ"]
-NSE_FNO = SEGMENT_CODES["NSE_FNO"]
-BSE_FNO = SEGMENT_CODES["BSE_FNO"]
 COMMITTED = sample_master.BUNDLED_PATH
 COMMITTED_DAY = dt.date(2026, 11, 20)
 TUESDAY, THURSDAY = 1, 3
@@ -76,13 +72,13 @@ def test_nifty_lists_two_weeklies_and_a_monthly_and_bank_nifty_monthly_only(tmp_
     assert table.expiries("NIFTY", COMMITTED_DAY) == [20261123, 20261201, 20261229]
     nifty = (20261123, 20261201, 20261229)
     ce_ids = [table.option_chain("NIFTY", e).strikes[0].ce_security_id for e in nifty]
-    assert [table.get(NSE_FNO, i).expiry_flag for i in ce_ids] == ["M", "W", "M"]
+    assert [table.get(Segment.NSE_FNO, i).expiry_flag for i in ce_ids] == ["M", "W", "M"]
     assert table.expiries("BANKNIFTY", COMMITTED_DAY) == [20261123]
     assert table.expiries("FINNIFTY", COMMITTED_DAY) == [20261123]
     assert table.expiries("SENSEX", COMMITTED_DAY) == [20261126, 20261203, 20261231]
     sensex = table.expiries("SENSEX", COMMITTED_DAY)
     assert all(date_from_yyyymmdd(e).weekday() == THURSDAY for e in sensex)
-    assert table.option_chain("SENSEX", 20261203).segment == BSE_FNO
+    assert table.option_chain("SENSEX", 20261203).segment == Segment.BSE_FNO
 
 
 def test_chains_are_realistic_around_the_spot(tmp_path: Path) -> None:
@@ -104,9 +100,9 @@ def test_indices_stocks_and_futures_are_listed(tmp_path: Path) -> None:
     table = sample(tmp_path, COMMITTED_DAY)
     indices = {i.symbol: i.security_id for i in table if i.instrument == "INDEX"}
     assert indices == {"NIFTY": 13, "BANKNIFTY": 25, "FINNIFTY": 27, "SENSEX": 51, "INDIA VIX": 21}
-    assert all(table.get(IDX_I, sec_id) is not None for sec_id in indices.values())
+    assert all(table.get(Segment.IDX_I, sec_id) is not None for sec_id in indices.values())
     stocks = {
-        i.symbol: (i.security_id, i.tick_paise, i.lot_size_units) for i in table if i.segment == NSE_EQ
+        i.symbol: (i.security_id, i.tick_paise, i.lot_size_units) for i in table if i.segment == Segment.NSE_EQ
     }
     assert stocks == {
         "HDFCBANK": (1333, 5, 1), "RELIANCE": (2885, 5, 1), "TCS": (11536, 5, 1),
