@@ -731,7 +731,7 @@ class StrategyActor(Actor):
 
     def on_order_denied(self, msg: OrderDenied) -> None:
         # DUPLICATE_INTENT answers a re-send risk already had: the order event will follow.
-        if msg.reason_code != "DUPLICATE_INTENT":
+        if msg.reason_code != DenyReason.DUPLICATE_INTENT:
             self.unacked.ack(msg.intent_id)
             self.unacked_groups.ack(msg.intent_id)
             suppressed = self._deny_log.allow((msg.strategy, msg.reason_code))
