@@ -9,7 +9,7 @@ and carries the venue's time ``ts_event_ns``; reason codes are ``ipc.reasons.Rej
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final, Protocol, Union
+from typing import TYPE_CHECKING, Final, Protocol, Union, runtime_checkable
 
 import msgspec
 
@@ -110,9 +110,10 @@ class BookView(msgspec.Struct, frozen=True):
     has_depth: bool = False  # a depth update arrived (a MARKET order needs one to be worked)
 
 
+@runtime_checkable  # tests check that each venue has every method (isinstance / issubclass)
 class Venue(Protocol):
-    """What the execution actor asks of a venue. Every method takes ``now_ns`` and returns the
-    events it caused, in order (``NO_EVENTS`` when none); a venue that answers later returns
+    """What the execution actor asks of a venue. Every order method takes ``now_ns`` and returns
+    the events it caused, in order (``NO_EVENTS`` when none); a venue that answers later returns
     them from ``poll``. Nothing raises for a bad order: it is ``Rejected`` with a reason."""
 
     def submit(self, order: OrderSnapshot, now_ns: int, *, instrument_type: str = "") -> Sequence[VenueEvent]: ...
@@ -126,3 +127,7 @@ class Venue(Protocol):
     def on_quote(self, quote: Quote, now_ns: int) -> Sequence[VenueEvent]: ...
     def book(self, segment: int, security_id: int) -> BookView | None: ...
     def set_instrument_type(self, segment: int, security_id: int, instrument_type: str) -> None: ...
+    def set_position(self, segment: int, security_id: int, net_qty_units: int, mark_price_paise: int, *,
+                     instrument_type: str = "") -> None: ...
+    def open_order_ids(self) -> tuple[str, ...]: ...
+    def stats(self) -> msgspec.Struct: ...  # each venue's own counters
