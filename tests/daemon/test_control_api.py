@@ -181,7 +181,7 @@ def test_risk_denial_is_invalid_argument_with_the_reason_code(eng) -> None:
 
 @pytest.mark.parametrize("fields, words", [
     ({"qty": 0}, "QTY_NOT_POSITIVE"),
-    ({"order_type": pb.ORDER_TYPE_LIMIT}, "needs price_paise"),
+    ({"order_type": pb.ORDER_TYPE_LIMIT}, "BAD_PRICE: LIMIT order needs a price > 0"),
     ({"symbol": "NOSUCHSTOCK"}, "UNKNOWN_INSTRUMENT"),
     ({"side": pb.SIDE_UNSPECIFIED}, "side is required"),
 ])
@@ -480,7 +480,7 @@ def test_cli_buy_shows_in_orders_json_and_a_bad_qty_exits_5_with_the_reason(eng)
     bad = subprocess.run([*base, "buy", "RELIANCE", "0", *eng.cli_args()], env=env, capture_output=True, text=True,
                          timeout=60)
     assert bad.returncode == 5
-    assert "INVALID_ARGUMENT: QTY_NOT_POSITIVE: qty_units 0 must be > 0" in bad.stderr
+    assert "INVALID_ARGUMENT: QTY_NOT_POSITIVE: qty 0 must be positive" in bad.stderr
 
 
 def test_cli_exit_codes_for_auth_unreachable_and_usage(eng, monkeypatch, tmp_path) -> None:
