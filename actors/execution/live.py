@@ -63,7 +63,7 @@ from ipc.messages import Fill, Message, OrderEvent, OrderState, ReduceRisk, Subm
 from ipc.segments import instrument_label
 
 if TYPE_CHECKING:
-    from actors.execution.dhan_config import DhanVenueConfig
+    from actors.execution.config import DhanVenueConfig
 
 NOT_RECONCILED = "NOT_RECONCILED"
 POSITION_MISMATCH = "POSITION_MISMATCH"

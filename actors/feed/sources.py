@@ -19,7 +19,8 @@ from engine.model.instruments import InstrumentTable, date_from_yyyymmdd
 from engine.model.lookup import IST
 
 if TYPE_CHECKING:
-    from engine.config import Config, SyntheticFeedConfig
+    from actors.feed.config import SyntheticFeedConfig
+    from engine.config import Config
 
 Emit = Callable[[bytes, int], None]
 EmitBlock = Callable[[FrameBlock], None]
