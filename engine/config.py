@@ -1,5 +1,9 @@
 """The daemon's configuration: a TOML file read into frozen msgspec Structs that forbid unknown keys.
 
+Each component's section lives beside it (``actors/<actor>/config.py``, the ledger's and the
+calendar's in their modules); this module assembles them into :class:`Config`, holds the engine-wide
+sections (engine, log, instruments, credentials) and reads and checks the file.
+
 Every section has defaults that make a working paper setup, so an empty file (or no file) runs.
 Secrets are never in this file: they come from environment variables or a 0600 credentials file
 (see ``engine.credentials``).
@@ -15,21 +19,21 @@ from typing import Literal
 import msgspec
 
 from actors.control.config import ControlConfig, check_control_config
-from actors.execution.dhan_config import DhanVenueConfig
+from actors.execution.config import ExecutionConfig
 from actors.execution.reconcile import EXTERNAL_STRATEGY
-from actors.risk.limits import RiskLimits
+from actors.feed.config import FeedConfig, check_feed_config
+from actors.gateway.config import GatewayConfig, check_gateway_config
+from actors.risk.config import RiskConfig
+from actors.strategy.config import StrategyConfig
 from engine.ledger.store import LedgerConfig
-from engine.model.calendar import CalendarConfig, MarketHours, check_calendar_config
+from engine.model.calendar import CalendarConfig, check_calendar_config
+from engine.section import Section
 
 ActorName = str
 Topology = Literal["isolated", "co-located"]
 
 DEFAULT_ACTORS: tuple[str, ...] = ("feed", "book", "strategy", "risk", "execution", "control")
 HOT_PATH_ACTORS: tuple[str, ...] = ("feed", "book", "strategy", "risk", "execution")
-
-
-class Section(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Base of every config section."""
 
 
 class RestartConfig(Section):
@@ -62,104 +66,12 @@ class LogConfig(Section):
     format: Literal["auto", "json", "text"] = "auto"
 
 
-class SyntheticFeedConfig(Section):
-    seed: int = 7
-    rate_per_s: int = 200
-    underlyings: list[str] = msgspec.field(default_factory=lambda: ["NIFTY"])
-    option_strikes_each_side: int = 3
-    stocks: list[str] = msgspec.field(default_factory=lambda: ["RELIANCE", "HDFCBANK"])
-    index_vol_annual: float = 0.15
-
-
-class ReplayFeedConfig(Section):
-    path: str = ""
-    pace: Literal["recorded", "fast"] = "recorded"
-    loop: bool = False
-
-
-class DhanFeedConfig(Section):
-    url: str = "wss://api-feed.dhan.co"
-    mode: Literal["ticker", "quote", "full"] = "full"
-    instruments: list[str] = msgspec.field(default_factory=list)  # "NSE_FNO:55796" or symbols
-    stall_timeout_s: float = 15.0
-    ltt_epoch_is_ist: bool = False
-    connect_timeout_s: float = 10.0
-    close_timeout_s: float = 2.0
-    reconnect_initial_s: float = 0.5
-    reconnect_max_s: float = 30.0
-    too_many_connections_backoff_s: float = 60.0
-    ping_interval_s: float = 20.0
-    ping_timeout_s: float = 20.0
-    max_pending_frames: int = 100_000
-
-
-class FeedConfig(Section):
-    source: Literal["synthetic", "replay", "dhan"] = "synthetic"
-    record_path: str = ""   # also write every raw frame to this capture file
-    synthetic: SyntheticFeedConfig = SyntheticFeedConfig()
-    replay: ReplayFeedConfig = ReplayFeedConfig()
-    dhan: DhanFeedConfig = DhanFeedConfig()
-
-
-class StrategyInstanceConfig(Section):
-    name: str
-    kind: str
-    instrument: str = ""
-    params: dict[str, object] = msgspec.field(default_factory=dict)
-    enabled: bool = True
-
-
-def _default_strategies() -> list[StrategyInstanceConfig]:
-    # Paper trading out of the box: an EMA crossover on a liquid stock of the synthetic market.
-    return [StrategyInstanceConfig(name="ema_reliance", kind="ema_cross", instrument="RELIANCE",
-                                   params={"fast": 10, "slow": 30, "timeframe_s": 1, "qty_lots": 1})]
-
-
-class StrategyConfig(Section):
-    user_dir: str = ""
-    # A capture file (``shikra record``) replayed through the bars and indicators at start, before
-    # the first live tick: strategies begin with warm indicators. Orders and state changes made
-    # while warming are dropped; only the indicators keep what they learned.
-    warmup_capture: str = ""
-    # Days (1-5) of Dhan one-minute candles fetched at start for every bar series of a whole
-    # number of minutes (needs Dhan credentials; 0 = off). Same rules as warmup_capture.
-    warmup_history_days: int = 0
-    instances: list[StrategyInstanceConfig] = msgspec.field(default_factory=_default_strategies)
-
-
-class ExecutionConfig(Section):
-    venue: Literal["paper", "dhan"] = "paper"
-    starting_cash_paise: int = 10_000_000_00  # ₹10 lakh (paper only)
-    ack_latency_us: int = 0
-    dhan: DhanVenueConfig = DhanVenueConfig()
-
-
-class RiskConfig(Section):
-    market_hours: MarketHours = "auto"  # engine.model.calendar.market_hours says what each means
-    limits: RiskLimits = RiskLimits()
-
-
 class InstrumentsConfig(Section):
     master: str = "sample"   # "sample" (bundled, regenerated for today) or a path to a Dhan CSV
 
 
 class CredentialsConfig(Section):
     file: str = ""   # a 0600 TOML file with client_id and access_token; env vars win
-
-
-DEFAULT_GATEWAY_TOPICS: tuple[str, ...] = ("tick.", "quote.", "book.", "bar.", "order.", "fill.", "position.",
-                                          "risk.", "actor.health.")
-
-
-class GatewayConfig(Section):
-    """The public feed for dashboards (actors/gateway) and the Prometheus endpoint."""
-
-    listen: str = "tcp://127.0.0.1:7480"   # zmq endpoint of the public XPUB; port "*" lets the OS pick
-    topics: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_GATEWAY_TOPICS))
-    sndhwm: int = 10_000                   # messages queued per subscriber before it loses its own
-    curve_secret_key_file: str = ""        # zmq certificate file with the server's secret key
-    allowed_client_keys: list[str] = msgspec.field(default_factory=list)  # Z85 client public keys
-    metrics_listen: str = "127.0.0.1:9470"  # host:port of /metrics; empty disables; port 0 picks
 
 
 class Config(Section):
@@ -242,18 +154,9 @@ def check_config(cfg: Config, source: str = "<config>") -> None:
     problem = check_control_config(cfg.control)
     if problem:
         raise ConfigError(f"{source}: control: {problem}")
-    if cfg.feed.source == "replay" and not cfg.feed.replay.path:
-        raise ConfigError(f"{source}: feed.replay.path: required when feed.source = 'replay'")
-    dh = cfg.feed.dhan
-    for key in ("stall_timeout_s", "connect_timeout_s", "close_timeout_s", "reconnect_initial_s",
-                "reconnect_max_s", "too_many_connections_backoff_s", "ping_interval_s", "ping_timeout_s",
-                "max_pending_frames"):
-        if getattr(dh, key) <= 0:
-            raise ConfigError(f"{source}: feed.dhan.{key}: must be > 0")
-    if dh.reconnect_max_s < dh.reconnect_initial_s:
-        raise ConfigError(f"{source}: feed.dhan.reconnect_max_s: must be >= feed.dhan.reconnect_initial_s")
-    if cfg.feed.synthetic.rate_per_s <= 0:
-        raise ConfigError(f"{source}: feed.synthetic.rate_per_s: must be > 0")
+    problem = check_feed_config(cfg.feed)
+    if problem:
+        raise ConfigError(f"{source}: feed.{problem}")
     problem = check_calendar_config(cfg.calendar)
     if problem:
         raise ConfigError(f"{source}: calendar.{problem}")
@@ -264,29 +167,6 @@ def check_config(cfg: Config, source: str = "<config>") -> None:
         if inst.name == EXTERNAL_STRATEGY:
             raise ConfigError(f"{source}: strategy.instances[{i}].name: '{EXTERNAL_STRATEGY}' is reserved for "
                               "orders placed outside Shikra (found by reconciliation with the broker)")
-
-
-_Z85_KEY = re.compile(r"[0-9a-zA-Z.\-:+=^!/*?&<>()\[\]{}@%$#]{40}")
-
-
-def check_gateway_config(gw: GatewayConfig) -> str:
-    """The first problem with the gateway section as "key: what is wrong", or "" when none."""
-    if not gw.listen.startswith(("tcp://", "ipc://")):
-        return f"listen: '{gw.listen}' is not a zmq endpoint (tcp://host:port or ipc://path)"
-    if gw.sndhwm <= 0:
-        return f"sndhwm: must be > 0, got {gw.sndhwm}"
-    if not gw.topics or any(not t for t in gw.topics):
-        return "topics: at least one non-empty topic prefix is needed"
-    bad = [k for k in gw.allowed_client_keys if not _Z85_KEY.fullmatch(k)]
-    if bad:
-        return f"allowed_client_keys: {bad[0]!r} is not a 40-character Z85 public key"
-    if gw.allowed_client_keys and not gw.curve_secret_key_file:
-        return "allowed_client_keys: needs curve_secret_key_file (the allow-list is enforced by CURVE)"
-    if gw.metrics_listen:
-        host, sep, port = gw.metrics_listen.rpartition(":")
-        if not sep or not host or not port.isdigit() or int(port) > 65535:
-            return f"metrics_listen: '{gw.metrics_listen}' is not host:port"
-    return ""
 
 
 def load_config(path: str | os.PathLike[str] | None) -> Config:

@@ -105,7 +105,7 @@ from actors.execution.charges import (
     charges_for_fill,
     segment_class_for,
 )
-from actors.execution.dhan_config import ORDER_UPDATE_URL, REST_BASE_URL, DhanVenueConfig
+from actors.execution.config import ORDER_UPDATE_URL, REST_BASE_URL, DhanVenueConfig
 from actors.execution.dhan_wire import (
     ORDER_TYPES,
     PRODUCTS,

@@ -65,7 +65,7 @@ from ipc.messages import Fill, Message, OrderEvent, OrderState, ReduceRisk, Subm
 from ipc.segments import instrument_label
 
 if TYPE_CHECKING:
-    from actors.execution.dhan_config import DhanVenueConfig
+    from actors.execution.config import DhanVenueConfig
 
 POSITION_MISMATCH = "POSITION_MISMATCH"
 EARLY_RECONCILE_S = 2.0  # a reconciliation asked for out of turn waits at least this long

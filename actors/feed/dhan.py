@@ -52,7 +52,8 @@ from engine.model.lookup import resolve_instrument
 from ipc.segments import InstrumentId, segment_label
 
 if TYPE_CHECKING:
-    from engine.config import Config, DhanFeedConfig
+    from actors.feed.config import DhanFeedConfig
+    from engine.config import Config
 
 Emit = Callable[[bytes, int], None]
 OnFatal = Callable[[int, str], None]

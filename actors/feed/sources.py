@@ -16,10 +16,11 @@ import numpy as np
 from actors.feed.capture import CaptureReader, FrameBlock
 from actors.feed.synthetic import SyntheticInstrument, SyntheticMarket, SyntheticMarketConfig
 from engine.model.instruments import InstrumentTable, date_from_yyyymmdd
-from engine.model.lookup import IST
+from engine.model.ist import IST
 
 if TYPE_CHECKING:
-    from engine.config import Config, SyntheticFeedConfig
+    from actors.feed.config import SyntheticFeedConfig
+    from engine.config import Config
 
 Emit = Callable[[bytes, int], None]
 EmitBlock = Callable[[FrameBlock], None]

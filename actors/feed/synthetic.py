@@ -31,6 +31,7 @@ import numpy as np
 
 from actors.feed import wire
 from actors.feed.wire import FeedCode
+from engine.model.ist import NS_PER_S
 from engine.model.money import paise_to_tick_array
 from ipc.segments import KNOWN_SEGMENTS, instrument_label
 
@@ -38,7 +39,6 @@ InstrumentKind = Literal["index", "stock", "option", "future"]
 OptionType = Literal["CE", "PE", ""]
 
 YEAR_NS = 365.25 * 86_400 * 1_000_000_000  # calendar year, for vol and time to expiry
-_NS_PER_S = 1_000_000_000
 _U16_MAX = 2**16 - 1
 _U32_MAX = 2**32 - 1
 
@@ -237,7 +237,7 @@ class SyntheticMarket:
         self._last_ts_ns = ts_ns
         if n == 0 or self._n == 0:
             return opening
-        ltt_s = (last_ts + ((ts_ns - last_ts) * np.arange(1, n + 1)) // n) // _NS_PER_S
+        ltt_s = (last_ts + ((ts_ns - last_ts) * np.arange(1, n + 1)) // n) // NS_PER_S
         spacing_ns = max((ts_ns - last_ts) // n, 1)
         frames = opening
         done = 0

@@ -24,10 +24,9 @@ Rules, for a builder of ``timeframe_s`` seconds and a session ``open``-``close``
   ``BAD_QTY``) before it can affect anything. ``qty_units`` may be 0 (an LTP-only packet): the
   price counts, the volume does not.
 
-IST: session times are computed with ``zoneinfo`` ("Asia/Kolkata"). India has used a fixed
-+05:30 offset without DST since 1945, so the per-tick kernel uses that offset, read once from
-zoneinfo at import (``IST_OFFSET_NS``), instead of a zoneinfo lookup per tick;
-``session_bounds_ns`` computes the same bounds through zoneinfo for a calendar date. Sessions
+IST: India has used a fixed +05:30 offset without DST since 1945, so the per-tick kernel uses
+that offset (``engine.model.ist.IST_OFFSET_NS``) instead of a zone lookup per tick;
+``session_bounds_ns`` computes the same bounds through ``datetime`` for a calendar date. Sessions
 must open and close on the same IST day (true for NSE/BSE/MCX). Exchange holidays are not
 modelled here: no ticks arrive on them, so no bars are made.
 
@@ -41,19 +40,17 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime, time
 from typing import Final, NamedTuple
-from zoneinfo import ZoneInfo
 
 import msgspec
 import numpy as np
 import numpy.typing as npt
 from numba import njit
 
+from engine.model.ist import DAY_NS, IST, IST_OFFSET_NS, NS_PER_S
 from ipc.messages import Bar
 
 __all__ = [
     "BAR_DTYPE",
-    "IST",
-    "IST_OFFSET_NS",
     "NSE_SESSION",
     "BarBatch",
     "BarBuilder",
@@ -66,15 +63,7 @@ __all__ = [
     "warmup",
 ]
 
-IST: Final = ZoneInfo("Asia/Kolkata")
-_offset = IST.utcoffset(datetime(2000, 1, 1))
-assert _offset is not None  # a named zone always has an offset
-IST_OFFSET_NS: Final[int] = int(_offset.total_seconds()) * 1_000_000_000
-"""+05:30 in ns, from zoneinfo; constant for every date since 1945 (no DST in India)."""
-
-NS_PER_S: Final = 1_000_000_000
-DAY_S: Final = 86_400
-DAY_NS: Final = DAY_S * NS_PER_S
+DAY_S: Final = DAY_NS // NS_PER_S
 MAX_TIMEFRAME_S: Final = DAY_S
 
 

@@ -18,12 +18,11 @@ from typing import Any, Final
 import msgspec
 
 from actors.strategy.bars import SessionHours
+from engine.model.ist import IST, NS_PER_S, ist_date
 from engine.model.money import price_to_paise
 from ipc.messages import Bar
 from ipc.segments import instrument_label, segment_label
 
-NS_PER_S: Final = 1_000_000_000
-IST: Final = dt.timezone(dt.timedelta(hours=5, minutes=30))
 MAX_HISTORY_DAYS: Final = 5  # what /charts/intraday serves for minute candles
 
 # Dhan's instrument names for the charts API, from the master's instrument column.
@@ -114,7 +113,7 @@ def fetch_bars(fetch: Callable[..., Any], inst: Any, timeframe_s: int, days: int
     """Bars of the last ``days`` days (at most five) up to now for one instrument. ``fetch`` is
     ``dhanhq.intraday_minute_data``. Raises HistoryError."""
     label = instrument_label(inst.segment, inst.security_id)
-    today = dt.datetime.fromtimestamp(now_ns / NS_PER_S, IST).date()
+    today = ist_date(now_ns)
     start = today - dt.timedelta(days=min(days, MAX_HISTORY_DAYS))
     try:
         answer = fetch(str(inst.security_id), segment_label(inst.segment),

@@ -62,7 +62,9 @@ from actors.strategy.api import BadParams, parse_params
 from actors.strategy.registry import UnknownStrategy, resolve
 from engine.backtest.charts import Chart, rupees_text, write_chart
 from engine.backtest.ids import StructTape
-from engine.config import Config, StrategyInstanceConfig, SyntheticFeedConfig
+from actors.feed.config import SyntheticFeedConfig
+from actors.strategy.config import StrategyInstanceConfig
+from engine.config import Config
 from engine.ledger import format_rupees, write_trades_csv
 from engine.model.clock import SimClock
 from engine.model.ist import ist_date

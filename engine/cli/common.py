@@ -41,6 +41,7 @@ from engine.config import Config, default_config_path, load_config, resolve_path
 from engine.control_api import control_pb2 as pb
 from engine.control_api import control_pb2_grpc as rpc
 from engine.daemon.lock import is_locked
+from engine.model.ist import IST, NS_PER_S
 from engine.model.money import format_paise, parse_rupees
 from ipc import codec, topics
 from ipc.messages import Reply
@@ -59,7 +60,6 @@ ENV_TLS_CA = "SHIKRA_TLS_CA"
 ENV_TLS_CERT = "SHIKRA_TLS_CERT"
 ENV_TLS_KEY = "SHIKRA_TLS_KEY"
 DEFAULT_TIMEOUT_S = 15.0
-IST = dt.timezone(dt.timedelta(hours=5, minutes=30))
 _STATUS_EXIT = {
     "UNAUTHENTICATED": EXIT_AUTH, "PERMISSION_DENIED": EXIT_AUTH,
     "INVALID_ARGUMENT": EXIT_REFUSED, "FAILED_PRECONDITION": EXIT_REFUSED, "NOT_FOUND": EXIT_REFUSED,
@@ -262,7 +262,7 @@ def rupees(paise: int) -> str:
 def clock(ts_ns: int) -> str:
     if not ts_ns:
         return "-"
-    return dt.datetime.fromtimestamp(ts_ns // 1_000_000_000, IST).strftime("%H:%M:%S")
+    return dt.datetime.fromtimestamp(ts_ns // NS_PER_S, IST).strftime("%H:%M:%S")
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], right: frozenset[int] = frozenset()) -> str:

@@ -14,7 +14,6 @@ import json
 import os
 from collections.abc import Iterable
 from typing import Final, TextIO
-from zoneinfo import ZoneInfo
 
 from engine.ledger.fold import fill_cash_delta_paise
 from engine.ledger.records import (
@@ -29,11 +28,11 @@ from engine.ledger.records import (
     event_time_ns,
 )
 from engine.ledger.store import LedgerReader
+from engine.model.ist import IST
 from engine.model.money import format_paise
 from ipc.messages import Fill, OrderEvent
 from ipc.segments import instrument_label, segment_label
 
-IST: Final = ZoneInfo("Asia/Kolkata")
 
 TRADE_COLUMNS: Final = (
     "seq", "time", "fill_id", "client_order_id", "venue_order_id", "strategy", "segment",

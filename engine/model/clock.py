@@ -19,7 +19,8 @@ import itertools
 import time
 from typing import Callable, Protocol
 
-_NS_PER_S = 1_000_000_000  # engine.model.ist.NS_PER_S once that module lands
+from engine.model.ist import NS_PER_S
+
 
 Fire = Callable[[Callable[[], None]], None]
 
@@ -79,7 +80,7 @@ class _Timers:
         self._seq = itertools.count()
 
     def add(self, now_ns: int, delay_s: float, interval_s: float, fn: Callable[[], None]) -> Timer:
-        timer = Timer(now_ns + max(0, int(delay_s * _NS_PER_S)), int(interval_s * _NS_PER_S), fn)
+        timer = Timer(now_ns + max(0, int(delay_s * NS_PER_S)), int(interval_s * NS_PER_S), fn)
         self.push(timer)
         return timer
 
@@ -183,4 +184,4 @@ class SimClock:
 
     def advance_by(self, seconds: float, fire: Fire = _call) -> None:
         """``advance_to`` ``seconds`` from now."""
-        self.advance_to(self._now + int(seconds * _NS_PER_S), fire)
+        self.advance_to(self._now + int(seconds * NS_PER_S), fire)

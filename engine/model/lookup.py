@@ -7,18 +7,14 @@ import datetime as dt
 from pathlib import Path
 
 from engine.model.instruments import Instrument, InstrumentTable, load_instruments
+from engine.model.ist import today_ist
 from engine.model.sample_master import write_sample_master
 from ipc.segments import InstrumentId
 
-IST = dt.timezone(dt.timedelta(hours=5, minutes=30))
 
 
 class UnknownInstrument(ValueError):
     pass
-
-
-def today_ist() -> dt.date:
-    return dt.datetime.now(IST).date()
 
 
 def instruments_dir(data_dir: Path) -> Path:

@@ -49,12 +49,12 @@ import os
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import msgspec
 
 from engine.files import replace_file
 from engine.model.instruments import DETAILED_COLUMNS
+from engine.model.ist import today_ist
 
 __all__ = [
     "BUNDLED_PATH",
@@ -72,7 +72,6 @@ STRIKES_EACH_SIDE = 15
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _TUESDAY, _THURSDAY = 1, 3
 _EPOCH = dt.date(1970, 1, 1)
-_IST = ZoneInfo("Asia/Kolkata")
 
 
 class _Underlying(msgspec.Struct, frozen=True):
@@ -311,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
-    today = args.today or dt.datetime.now(_IST).date()  # expiries are IST dates, not the host's
+    today = args.today or today_ist()  # expiries are IST dates, not the host's
     print(write_sample_master(args.out, today))
     return 0
 

@@ -8,7 +8,9 @@ import subprocess
 import sys
 
 from actors.feed.capture import CaptureReader
-from engine.config import FeedConfig, ReplayFeedConfig, RiskConfig, StrategyConfig
+from actors.feed.config import FeedConfig, ReplayFeedConfig
+from actors.risk.config import RiskConfig
+from actors.strategy.config import StrategyConfig
 from tests.support.config import daemon_config, strategy_instance, unlimited_limits
 from tests.support.daemon import Daemon, short_tmpdir
 from tests.support.ledger import assert_books_balance, ledger_facts, wait_for_fills

@@ -24,7 +24,9 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from actors.control.config import ControlConfig
 from actors.risk.limits import RiskLimits
 from engine import cli
-from engine.config import Config, RiskConfig, StrategyConfig
+from actors.risk.config import RiskConfig
+from actors.strategy.config import StrategyConfig
+from engine.config import Config
 from engine.control_api import control_pb2 as pb
 from engine.control_api import control_pb2_grpc as rpc
 from engine.ledger import LedgerReader, ledger_dir

@@ -14,7 +14,9 @@ import pytest
 
 from actors.control.config import ControlConfig
 from actors.risk.limits import RiskLimits
-from engine.config import Config, RiskConfig, StrategyConfig, StrategyInstanceConfig
+from actors.risk.config import RiskConfig
+from actors.strategy.config import StrategyConfig, StrategyInstanceConfig
+from engine.config import Config
 from engine.control_api import control_pb2 as pb
 from engine.ledger import LedgerReader, ledger_dir
 from engine.model.journal import build_journal, read_fills

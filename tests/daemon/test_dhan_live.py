@@ -10,8 +10,11 @@ import signal
 import subprocess
 import sys
 
-from actors.execution.dhan_config import DhanVenueConfig
-from engine.config import Config, ExecutionConfig, RiskConfig, StrategyConfig
+from actors.execution.config import DhanVenueConfig
+from actors.execution.config import ExecutionConfig
+from actors.risk.config import RiskConfig
+from actors.strategy.config import StrategyConfig
+from engine.config import Config
 from ipc.messages import OrderState
 from tests.support.config import daemon_config, strategy_instance, synthetic_feed, unlimited_limits
 from tests.support.daemon import Daemon, short_tmpdir

@@ -9,7 +9,10 @@ import random
 import signal
 from pathlib import Path
 
-from engine.config import Config, ExecutionConfig, RiskConfig, StrategyConfig
+from actors.execution.config import ExecutionConfig
+from actors.risk.config import RiskConfig
+from actors.strategy.config import StrategyConfig
+from engine.config import Config
 from ipc.messages import OrderState
 from tests.support.config import daemon_config, strategy_instance, synthetic_feed, unlimited_limits
 from tests.support.daemon import Daemon

@@ -11,7 +11,9 @@ import msgspec
 import pytest
 
 from actors.feed.capture import CaptureReader
-from engine.config import Config, DhanFeedConfig, FeedConfig, StrategyConfig
+from actors.feed.config import DhanFeedConfig, FeedConfig
+from actors.strategy.config import StrategyConfig
+from engine.config import Config
 from engine.credentials import CLIENT_ID_ENV_VAR, TOKEN_ENV_VAR
 from ipc.messages import BookUpdate
 from tests.support.config import daemon_config, engine_section, strategy_instance

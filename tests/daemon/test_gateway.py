@@ -17,7 +17,10 @@ import zmq
 import zmq.auth
 
 from actors.gateway.actor import GATEWAY_INFO, GatewayInfo
-from engine.config import Config, GatewayConfig, RiskConfig, StrategyConfig
+from actors.gateway.config import GatewayConfig
+from actors.risk.config import RiskConfig
+from actors.strategy.config import StrategyConfig
+from engine.config import Config
 from ipc import codec
 from ipc.messages import Message, OrderEvent, Tick
 from tests.support.config import daemon_config, engine_section, strategy_instance, synthetic_feed, unlimited_limits

@@ -6,7 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from engine.config import RiskConfig, StrategyConfig
+from actors.risk.config import RiskConfig
+from actors.strategy.config import StrategyConfig
 from tests.support.config import daemon_config, strategy_instance, synthetic_feed, unlimited_limits
 from tests.support.daemon import Daemon
 from tests.support.ledger import assert_books_balance, ledger_facts, read_ledger, wait_for_fills

@@ -6,7 +6,7 @@ import shutil
 import subprocess
 import sys
 
-from engine.config import StrategyConfig
+from actors.strategy.config import StrategyConfig
 from tests.support.config import daemon_config, paper_config, strategy_instance, synthetic_feed
 from tests.support.daemon import Daemon, short_tmpdir
 from tests.support.ledger import assert_books_balance, ledger_facts, wait_for_fills

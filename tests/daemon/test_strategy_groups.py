@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from actors.risk.limits import RiskLimits
 from actors.risk.usage import read_usage
-from engine.config import Config, RiskConfig, StrategyConfig
+from actors.risk.config import RiskConfig
+from actors.strategy.config import StrategyConfig
+from engine.config import Config
 from ipc.messages import GroupState, OrderState
 from tests.support.config import daemon_config, strategy_instance, synthetic_feed
 from tests.support.daemon import Daemon

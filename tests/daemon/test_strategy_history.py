@@ -12,8 +12,9 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from actors.execution.dhan_config import DhanVenueConfig
-from engine.config import ExecutionConfig, StrategyConfig
+from actors.execution.config import DhanVenueConfig
+from actors.execution.config import ExecutionConfig
+from actors.strategy.config import StrategyConfig
 from engine.credentials import CLIENT_ID_ENV_VAR, TOKEN_ENV_VAR
 from engine.model.ist import IST
 from tests.support.config import daemon_config, strategy_instance, synthetic_feed

@@ -10,7 +10,8 @@ from pathlib import Path
 import msgspec
 
 from engine.backtest.runner import write_synthetic_capture
-from engine.config import Config, StrategyConfig
+from actors.strategy.config import StrategyConfig
+from engine.config import Config
 from tests.support.config import daemon_config, strategy_instance, synthetic_feed
 from tests.support.daemon import Daemon
 from tests.support.ledger import audit_rows, read_ledger

@@ -17,20 +17,11 @@ from typing import Any
 import msgspec
 
 from actors.risk.limits import RiskLimits
-from engine.config import (
-    HOT_PATH_ACTORS,
-    Config,
-    EngineConfig,
-    ExecutionConfig,
-    FeedConfig,
-    LogConfig,
-    RestartConfig,
-    RiskConfig,
-    StrategyConfig,
-    StrategyInstanceConfig,
-    SyntheticFeedConfig,
-    parse_config,
-)
+from actors.execution.config import ExecutionConfig
+from actors.feed.config import FeedConfig, SyntheticFeedConfig
+from actors.risk.config import RiskConfig
+from actors.strategy.config import StrategyConfig, StrategyInstanceConfig
+from engine.config import HOT_PATH_ACTORS, Config, EngineConfig, LogConfig, RestartConfig, parse_config
 from tests.support.ledger import START_CASH
 
 def engine_section(actors: list[str] | None = None, **fields: Any) -> EngineConfig:

@@ -15,7 +15,8 @@ from pathlib import Path
 from actors.feed.capture import CaptureWriter
 from actors.feed.sources import synthetic_instruments
 from actors.feed.synthetic import SyntheticMarket, SyntheticMarketConfig
-from engine.config import Config, SyntheticFeedConfig
+from actors.feed.config import SyntheticFeedConfig
+from engine.config import Config
 from engine.model.lookup import open_instruments
 from ipc.messages import Fill, OrderDenied, OrderEvent, OrderState, RiskAction
 from tests.support.sim import NS_PER_S, SimEngine, at_ist, sim_config

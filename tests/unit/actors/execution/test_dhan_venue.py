@@ -30,7 +30,7 @@ from actors.execution.venue import (
     Rejected,
     VenueEvent,
 )
-from actors.execution.dhan_config import RateLimits
+from actors.execution.config import RateLimits
 from engine.credentials import TOKEN_ENV_VAR, Credentials
 from engine.rate_window import RateWindow
 from ipc.messages import OrderSpec, OrderState

@@ -28,7 +28,8 @@ from actors.feed.dhan import (
     resolve_instruments,
     subscription_messages,
 )
-from engine.config import Config, CredentialsConfig, DhanFeedConfig, FeedConfig
+from actors.feed.config import DhanFeedConfig, FeedConfig
+from engine.config import Config, CredentialsConfig
 from engine.credentials import (
     TOKEN_ENV_VAR,
     CLIENT_ID_ENV_VAR,

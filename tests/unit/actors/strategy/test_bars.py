@@ -12,8 +12,6 @@ import pytest
 
 from actors.strategy.bars import (
     BAR_DTYPE,
-    IST,
-    IST_OFFSET_NS,
     NSE_SESSION,
     BarBuilder,
     SessionHours,
@@ -23,6 +21,7 @@ from actors.strategy.bars import (
     session_bounds_ns,
     session_day_ids,
 )
+from engine.model.ist import IST, IST_OFFSET_NS
 from ipc.messages import Bar
 
 S = 1_000_000_000

@@ -1,21 +1,21 @@
-"""Configuration of the live Dhan venue (``[execution.dhan]``). Kept apart from the venue module
-so that reading the config does not import the Dhan SDK."""
+"""The execution actor's configuration: the ``[execution]`` section and the live Dhan venue's
+``[execution.dhan]``. Kept apart from the venue modules so that reading the config does not import
+the Dhan SDK."""
 
 from __future__ import annotations
 
-from typing import Final
-
-import msgspec
+from typing import Final, Literal
 
 from actors.execution.charges import DEFAULT_SCHEDULE, ChargeSchedule
 from actors.execution.orders import DHAN_MODIFY_CAP
+from engine.model.ist import NS_PER_S
+from engine.section import Section
 
 REST_BASE_URL: Final = "https://api.dhan.co/v2"
 ORDER_UPDATE_URL: Final = "wss://api-order-update.dhan.co"
-_NS_PER_S: Final = 1_000_000_000
 
 
-class RateLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+class RateLimits(Section):
     """Order-API requests (place, modify, cancel) allowed per rolling window."""
 
     per_second: int = 10
@@ -30,11 +30,11 @@ class RateLimits(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_onl
 
     def windows(self) -> tuple[tuple[int, int], ...]:
         """``(span_ns, limit)`` per window."""
-        return ((_NS_PER_S, self.per_second), (60 * _NS_PER_S, self.per_minute),
-                (3600 * _NS_PER_S, self.per_hour), (86400 * _NS_PER_S, self.per_day))
+        return ((NS_PER_S, self.per_second), (60 * NS_PER_S, self.per_minute),
+                (3600 * NS_PER_S, self.per_hour), (86400 * NS_PER_S, self.per_day))
 
 
-class DhanVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+class DhanVenueConfig(Section):
     """How the live venue talks to Dhan. URLs are overridable for the loopback fake in tests."""
 
     rest_url: str = REST_BASE_URL
@@ -79,3 +79,10 @@ class DhanVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, k
                      "funds_refresh_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"DhanVenueConfig.{name} must be > 0, got {getattr(self, name)}")
+
+
+class ExecutionConfig(Section):
+    venue: Literal["paper", "dhan"] = "paper"
+    starting_cash_paise: int = 10_000_000_00  # ₹10 lakh (paper only)
+    ack_latency_us: int = 0
+    dhan: DhanVenueConfig = DhanVenueConfig()

@@ -1,0 +1,33 @@
+"""The strategy actor's configuration: the ``[strategy]`` section and its instances."""
+
+from __future__ import annotations
+
+import msgspec
+
+from engine.section import Section
+
+
+class StrategyInstanceConfig(Section):
+    name: str
+    kind: str
+    instrument: str = ""
+    params: dict[str, object] = msgspec.field(default_factory=dict)
+    enabled: bool = True
+
+
+def _default_strategies() -> list[StrategyInstanceConfig]:
+    # Paper trading out of the box: an EMA crossover on a liquid stock of the synthetic market.
+    return [StrategyInstanceConfig(name="ema_reliance", kind="ema_cross", instrument="RELIANCE",
+                                   params={"fast": 10, "slow": 30, "timeframe_s": 1, "qty_lots": 1})]
+
+
+class StrategyConfig(Section):
+    user_dir: str = ""
+    # A capture file (``shikra record``) replayed through the bars and indicators at start, before
+    # the first live tick: strategies begin with warm indicators. Orders and state changes made
+    # while warming are dropped; only the indicators keep what they learned.
+    warmup_capture: str = ""
+    # Days (1-5) of Dhan one-minute candles fetched at start for every bar series of a whole
+    # number of minutes (needs Dhan credentials; 0 = off). Same rules as warmup_capture.
+    warmup_history_days: int = 0
+    instances: list[StrategyInstanceConfig] = msgspec.field(default_factory=_default_strategies)
