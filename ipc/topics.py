@@ -34,6 +34,8 @@ COMMAND = "cmd."
 REPLY = "reply."
 LEDGER_STATS = "ledger.stats"
 CALENDAR_STATUS = "calendar.status"
+SUPERVISOR_STATUS = "supervisor.status"
+RISK_USAGE = "risk.usage"
 
 
 @lru_cache(maxsize=65536)
