@@ -23,7 +23,6 @@ from actors.risk.overrides import BadLimits, effective_limits, limits_json, load
 from engine.control_api import control_pb2 as pb
 from engine.ledger import LedgerSnapshot
 from engine.model.journal import build_journal, iter_fills
-from engine.status_file import read_status
 from ipc.messages import (
     ListStrategies,
     Message,
@@ -48,19 +47,10 @@ class Operations:
     """Mixed into ControlApi (``self`` is the API)."""
 
     # Helpers ------------------------------------------------------------------------------------
-    def _actor_ready(self: "ControlApi", name: str, what: str) -> Refusal | None:
-        status = read_status(self.run_dir)
-        state = "not running"
-        if status is not None:
-            state = next((a.state for a in status.actors if a.name == name), state)
-        if state != "ready":
-            return Refusal(grpc.StatusCode.UNAVAILABLE, f"{name} is {state}; {what} was not sent")
-        return None
-
     async def _command(self: "ControlApi", target: str, msg: Message, what: str) -> Any:
         """Send a command with a ``cmd_id`` to ``target`` and return its answer (a Reply or a
         StrategyList), or a Refusal when the target is down or does not answer in time."""
-        down = self._actor_ready(target, what)
+        down = self.peers.not_ready((target,), what)
         if down is not None:
             return down
         cmd_id = msg.cmd_id  # type: ignore[attr-defined]
@@ -73,9 +63,9 @@ class Operations:
 
     # Actors -------------------------------------------------------------------------------------
     async def list_actors(self: "ControlApi", who: Principal, req: pb.ListActorsRequest) -> Any:
-        status = read_status(self.run_dir)
-        if status is None:
-            return Refusal(grpc.StatusCode.UNAVAILABLE, f"no supervisor status in {self.run_dir} yet")
+        status = self.peers.daemon_status()
+        if isinstance(status, Refusal):
+            return status
         full = convert.status_to_pb(status)
         return pb.ListActorsResponse(actors=list(full.actors), updated_ns=full.updated_ns)
 
