@@ -768,6 +768,17 @@ class RiskUsage(Message, tag="risk.usage@1"):
     ts_ns: int
 
 
+class RiskLimitsKept(Message, tag="risk.limits.kept@1"):
+    """The run-time limit changes risk keeps (``shikra risk set``), on ``risk.limits``: at start,
+    at once after a change, and every ``actors.risk.actor.USAGE_REPUBLISH_S``. ``changes_json`` is
+    the JSON object of changes over ``[risk.limits]`` (``{}``: none); ``by``/``ts_ns`` say who made
+    the last change and when (empty/0: never)."""
+
+    changes_json: str
+    by: str
+    ts_ns: int
+
+
 class SubscribeInstruments(Message, tag="feed.subscribe@1"):
     """Ask the feed to stream these instruments too (an option picked at run time). Idempotent:
     the strategy actor sends its whole set again now and then, so a restarted feed catches up."""
@@ -826,6 +837,7 @@ AnyMessage = Union[
     CalendarStatus,
     SupervisorStatus,
     RiskUsage,
+    RiskLimitsKept,
     SubscribeInstruments,
 ]
 

@@ -3,7 +3,8 @@
 Two loops in one process. The actor's own loop (the host's zmq.Poller) owns the sockets: it sends
 intents to risk, cancels to execution, kill-switch commands to the supervisor, audit rows and user
 changes to execution (the ledger's only writer), and receives order events, fills, denials and
-replies, and keeps the latest ``supervisor.status`` and ``risk.usage`` (``actors.control.peers``).
+replies, and keeps the latest ``supervisor.status``, ``risk.usage`` and ``risk.limits``
+(``actors.control.peers``).
 The gRPC server runs on a uvloop event loop in a background thread started in ``on_start``; it
 reads the ledger directly and reaches the actor loop only through the bridge
 (``actors.control.bridge``).
@@ -36,6 +37,7 @@ from ipc.messages import (
     OrderEvent,
     OrderIntent,
     Reply,
+    RiskLimitsKept,
     RiskUsage,
     StrategyList,
     SupervisorStatus,
@@ -48,7 +50,8 @@ TERMINAL = TERMINAL_ORDER_STATES
 
 
 class ControlActor(Actor):
-    subscriptions = (topics.ORDER, topics.FILL, topics.RISK_DENIED, topics.SUPERVISOR_STATUS, topics.RISK_USAGE)
+    subscriptions = (topics.ORDER, topics.FILL, topics.RISK_DENIED, topics.SUPERVISOR_STATUS, topics.RISK_USAGE,
+                     topics.RISK_LIMITS)
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
@@ -183,6 +186,10 @@ class ControlActor(Actor):
     def on_risk_usage(self, msg: RiskUsage) -> None:
         if self.api is not None:
             self.api.peers.usage = msg
+
+    def on_risk_limits_kept(self, msg: RiskLimitsKept) -> None:
+        if self.api is not None:
+            self.api.peers.limits = msg
 
     def _publish(self, msg: OrderEvent | Fill | OrderDenied) -> None:
         api = self.api

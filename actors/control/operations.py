@@ -19,7 +19,7 @@ import msgspec
 from actors.control import convert
 from actors.control.auth import Principal
 from actors.control.convert import Refusal
-from actors.risk.overrides import BadLimits, effective_limits, limits_json, load_changes, merge_changes, parse_update
+from actors.risk.overrides import BadLimits, effective_limits, limits_json, merge_changes, parse_update
 from engine.control_api import control_pb2 as pb
 from engine.ledger import LedgerSnapshot
 from engine.model.journal import build_journal, iter_fills
@@ -28,6 +28,7 @@ from ipc.messages import (
     Message,
     ModifyOrder,
     OrderState,
+    RiskLimitsKept,
     SetRiskLimits,
     SetStrategyParams,
     SetStrategyRunning,
@@ -41,6 +42,10 @@ if TYPE_CHECKING:
 
 RISK = "risk"
 STRATEGY = "strategy"
+
+
+def _changes(kept: RiskLimitsKept) -> dict[str, Any]:
+    return msgspec.json.decode(kept.changes_json, type=dict[str, Any])  # risk encoded it: valid JSON
 
 
 class Operations:
@@ -139,19 +144,23 @@ class Operations:
         return self.config_limits
 
     async def get_risk_limits(self: "ControlApi", who: Principal, req: pb.GetRiskLimitsRequest) -> Any:
+        kept = self.peers.limit_changes()
+        if isinstance(kept, Refusal):
+            return kept
         try:
-            kept = load_changes(self.data_dir)
-            limits = effective_limits(self._config_limits(), kept.changes)
+            limits = effective_limits(self._config_limits(), _changes(kept))
         except BadLimits as exc:
             return Refusal(grpc.StatusCode.FAILED_PRECONDITION, f"the run-time limit changes do not apply: {exc}")
-        return pb.GetRiskLimitsResponse(limits_json=limits_json(limits),
-                                        changes_json=msgspec.json.encode(kept.changes).decode(),
+        return pb.GetRiskLimitsResponse(limits_json=limits_json(limits), changes_json=kept.changes_json,
                                         changed_by=kept.by, changed_ns=kept.ts_ns)
 
     async def set_risk_limits(self: "ControlApi", who: Principal, req: pb.SetRiskLimitsRequest) -> Any:
+        kept = self.peers.limit_changes()
+        if isinstance(kept, Refusal):
+            return kept
         try:  # refused here with the key named, before the engine sees it (risk checks again)
             update = parse_update(req.changes_json)
-            changes = merge_changes(load_changes(self.data_dir).changes, update)
+            changes = merge_changes(_changes(kept), update)
             effective_limits(self._config_limits(), changes)
         except BadLimits as exc:
             return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"BAD_LIMITS: {exc}")
@@ -161,8 +170,9 @@ class Operations:
             return reply
         if not reply.ok:
             return convert.code_refusal(reply.code, reply.detail)
-        return pb.SetRiskLimitsResponse(limits_json=reply.detail,
-                                        changes_json=msgspec.json.encode(load_changes(self.data_dir).changes).decode())
+        # Risk merged the same update into the same kept changes (it publishes them at once after a
+        # change, so the copy here is current unless two operators change limits in the same instant).
+        return pb.SetRiskLimitsResponse(limits_json=reply.detail, changes_json=msgspec.json.encode(changes).decode())
 
     # Strategies ---------------------------------------------------------------------------------
     async def _strategy_infos(self: "ControlApi") -> list[StrategyInfo] | Refusal:

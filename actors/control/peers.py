@@ -1,5 +1,5 @@
-"""What the control actor knows of the other processes' state: the latest ``supervisor.status``
-and ``risk.usage`` messages. Actors learn each other's state from messages, never from each
+"""What the control actor knows of the other processes' state: the latest ``supervisor.status``,
+``risk.usage`` and ``risk.limits`` messages. Actors learn each other's state from messages, never from each
 other's files (``<run_dir>/status.json`` is the CLI's, for when no daemon answers).
 
 Written on the actor loop (the handlers in ``actors.control.actor``), read on the gRPC thread:
@@ -11,7 +11,7 @@ from __future__ import annotations
 import grpc
 
 from actors.control.convert import Refusal
-from ipc.messages import DaemonStatus, KillSwitchStatus, RiskUsage
+from ipc.messages import DaemonStatus, KillSwitchStatus, RiskLimitsKept, RiskUsage
 
 
 class Peers:
@@ -20,6 +20,7 @@ class Peers:
     def __init__(self) -> None:
         self.status: DaemonStatus | None = None
         self.usage: RiskUsage | None = None
+        self.limits: RiskLimitsKept | None = None
 
     def daemon_status(self) -> DaemonStatus | Refusal:
         """The supervisor's status, or UNAVAILABLE until its first one has arrived (it publishes
@@ -29,6 +30,15 @@ class Peers:
             return Refusal(grpc.StatusCode.UNAVAILABLE, "no supervisor status received yet (it is published "
                                                         "once a second); try again")
         return status
+
+    def limit_changes(self) -> RiskLimitsKept | Refusal:
+        """Risk's kept run-time limit changes, or UNAVAILABLE until risk has published them (at
+        its first second, then every few seconds and at once after a change)."""
+        kept = self.limits
+        if kept is None:
+            return Refusal(grpc.StatusCode.UNAVAILABLE, "risk has not published its limit changes yet (it does "
+                                                        "every few seconds); try again")
+        return kept
 
     def kill_switch(self) -> KillSwitchStatus | Refusal:
         status = self.daemon_status()

@@ -63,6 +63,7 @@ from ipc.messages import (
     RecordAudit,
     ReduceRisk,
     Reply,
+    RiskLimitsKept,
     RiskUsage,
     SetRiskLimits,
     SquareOffAll,
@@ -118,7 +119,7 @@ class RiskActor(Actor):
         self.resent = 0
         self._rehearsal: OrderIntent | None = None  # the last approved intent (warm_hot_path)
         self._usage_sent: RiskUsage | None = None  # the figures last published (ts_ns 0)
-        self._usage_sent_ns = 0  # when (the actor's clock)
+        self._republished_ns = 0  # when usage and limits last went out unasked (the actor's clock)
 
     # Start-up -----------------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -450,8 +451,9 @@ class RiskActor(Actor):
 
     def _publish_usage(self) -> None:
         """``risk.usage`` for ``shikra risk show`` (through the control API): when a figure in it
-        changed, else every USAGE_REPUBLISH_S (a quiet market, or a simulated day's every second,
-        does not send the same figures each second)."""
+        changed, and with ``risk.limits`` every USAGE_REPUBLISH_S for a reader that restarted (a
+        quiet market, or a simulated day's every second, does not send the same figures each
+        second)."""
         e = self.engine
         lim = e.limits
         now = self.ctx.now_ns()
@@ -466,11 +468,19 @@ class RiskActor(Actor):
             max_gross_exposure_paise=lim.max_gross_exposure_paise,
             max_net_exposure_paise=lim.max_net_exposure_paise, daily_max_loss_paise=lim.daily_max_loss_paise,
             ts_ns=0)
-        if usage == self._usage_sent and now - self._usage_sent_ns < USAGE_REPUBLISH_S * NS_PER_S:
+        if now - self._republished_ns >= USAGE_REPUBLISH_S * NS_PER_S:
+            self._republished_ns = now
+            self._publish_limits()
+        elif usage == self._usage_sent:
             return
         self.ctx.publish(topics.RISK_USAGE.encode(), msgspec.structs.replace(usage, ts_ns=now))
         self._usage_sent = usage
-        self._usage_sent_ns = now
+
+    def _publish_limits(self) -> None:
+        """``risk.limits``: the run-time limit changes kept, for the control API's GetRiskLimits."""
+        kept = self.limit_changes
+        self.ctx.publish(topics.RISK_LIMITS.encode(),
+                         RiskLimitsKept(msgspec.json.encode(kept.changes).decode(), kept.by, kept.ts_ns))
 
     def _act(self, actions: Any) -> None:
         if not actions:
@@ -542,6 +552,7 @@ class RiskActor(Actor):
         self.engine.set_limits(limits)
         self.monitor.set_limits(limits)
         self.log.warning("risk_limits_set", by=msg.by, changes=msgspec.json.encode(changes).decode())
+        self._publish_limits()
         self._reply(msg.cmd_id, True, "", limits_json(base))
 
     def on_square_off_all(self, msg: SquareOffAll) -> None:

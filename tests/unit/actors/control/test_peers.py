@@ -1,5 +1,5 @@
 """The control API answers status questions from what the supervisor and risk last published on
-the bus (``supervisor.status``, ``risk.usage``), and UNAVAILABLE until the first has arrived.
+the bus (``supervisor.status``, ``risk.usage``, ``risk.limits``), and UNAVAILABLE until the first has arrived.
 No sockets: the actor's handlers are called as the host would call them."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import grpc
+import msgspec
 
 from actors.control.actor import ControlActor
 from actors.control.auth import Principal
@@ -17,6 +18,7 @@ from actors.control.bridge import Bridge
 from actors.control.config import ControlConfig
 from actors.control.convert import Refusal
 from actors.control.service import ControlApi
+from actors.risk.limits import RiskLimits
 from engine.control_api import control_pb2 as pb
 from engine.ledger import Ledger, LedgerConfig, ledger_dir
 from engine.logs import get_logger
@@ -26,6 +28,7 @@ from ipc.messages import (
     DaemonStatus,
     KillSwitchStatus,
     ListStrategies,
+    RiskLimitsKept,
     RiskUsage,
     SupervisorStatus,
 )
@@ -59,8 +62,8 @@ def call(fn: Any, req: Any) -> Any:
     return asyncio.run(fn(ADMIN, req))
 
 
-def test_control_subscribes_to_the_supervisor_status_and_risk_usage() -> None:
-    assert {topics.SUPERVISOR_STATUS, topics.RISK_USAGE} <= set(ControlActor.subscriptions)
+def test_control_subscribes_to_the_supervisor_status_and_risks_usage_and_limits() -> None:
+    assert {topics.SUPERVISOR_STATUS, topics.RISK_USAGE, topics.RISK_LIMITS} <= set(ControlActor.subscriptions)
 
 
 def test_status_is_unavailable_until_the_first_supervisor_status_arrives(tmp_path) -> None:
@@ -124,3 +127,18 @@ def test_the_actor_keeps_the_latest_risk_usage_for_the_api(tmp_path) -> None:
     assert api.peers.usage == usage(31)
     kill_switch = api.peers.kill_switch()
     assert isinstance(kill_switch, Refusal) and kill_switch.code == grpc.StatusCode.UNAVAILABLE
+
+
+def test_risk_limits_answer_from_what_risk_last_published_over_the_config(tmp_path) -> None:
+    actor, api = control(tmp_path)
+    for refused in (call(api.get_risk_limits, pb.GetRiskLimitsRequest()),
+                    call(api.set_risk_limits, pb.SetRiskLimitsRequest(changes_json='{"max_open_orders": 3}'))):
+        assert isinstance(refused, Refusal) and refused.code == grpc.StatusCode.UNAVAILABLE
+        assert "risk has not published its limit changes yet" in refused.message
+    actor.handlers[RiskLimitsKept](RiskLimitsKept('{"max_open_orders": 3}', "control:root", 25))
+    answer = call(api.get_risk_limits, pb.GetRiskLimitsRequest())
+    assert msgspec.json.decode(answer.limits_json)["max_open_orders"] == 3
+    assert (answer.changes_json, answer.changed_by, answer.changed_ns) == ('{"max_open_orders": 3}', "control:root", 25)
+    actor.on_risk_limits_kept(RiskLimitsKept("{}", "", 0))  # none kept: the config's limits
+    answer = call(api.get_risk_limits, pb.GetRiskLimitsRequest())
+    assert msgspec.json.decode(answer.limits_json)["max_open_orders"] == RiskLimits().max_open_orders
