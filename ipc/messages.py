@@ -703,6 +703,93 @@ class CalendarStatus(Message, tag="calendar.status@1"):
     ts_ns: int
 
 
+# --------------------------------------------------------------------------------------------
+# What actors and the supervisor tell the others about themselves (state learnt by message, not
+# by reading another process's files). Each is published when it changes and again every few
+# seconds, so a reader that (re)starts has it within one period.
+# --------------------------------------------------------------------------------------------
+
+class KillSwitchStatus(msgspec.Struct, frozen=True):
+    """The supervisor's kill switch. Named fields (not array-like): the same struct is the
+    ``kill_switch`` of ``<run_dir>/status.json`` and of ``<data_dir>/kill_switch.json``."""
+
+    engaged: bool = False
+    reason: str = ""
+    by: str = ""
+    ts_ns: int = 0
+
+
+class ActorStatus(msgspec.Struct, frozen=True):
+    name: str
+    unit: str
+    pid: int
+    state: str  # starting, ready, stopping, restarting, stopped, failed
+    started_ns: int
+    restarts: int
+    last_heartbeat_ns: int
+    msgs_in: int = 0
+    msgs_out: int = 0
+    bad_frames: int = 0
+
+
+class DaemonStatus(msgspec.Struct, frozen=True):
+    """The supervisor's view of the engine. Named fields: it is also ``<run_dir>/status.json``,
+    which ``shikra status`` reads while no daemon answers."""
+
+    pid: int
+    state: str  # starting, running, stopping, stopped
+    started_ns: int
+    updated_ns: int
+    topology: str
+    data_dir: str
+    kill_switch: KillSwitchStatus
+    actors: list[ActorStatus]
+
+
+class SupervisorStatus(Message, tag="supervisor.status@1"):
+    """The supervisor's status on ``supervisor.status``: once a second and at once when the kill
+    switch or an actor's state changes. The control API and the metrics answer from the latest."""
+
+    status: DaemonStatus
+
+
+class RiskUsage(Message, tag="risk.usage@1"):
+    """Risk's live figures against its limits, on ``risk.usage``: when a figure changed (checked
+    once a second) and at least every ``actors.risk.actor.USAGE_REPUBLISH_S``. ``shikra risk show``
+    shows the latest through the control API. ``ts_ns`` is when risk took the figures."""
+
+    state: str
+    orders_today: int
+    orders_last_second: int
+    trades_today: int
+    open_orders: int
+    gross_exposure_paise: int
+    net_long_paise: int
+    net_short_paise: int
+    day_pnl_paise: int
+    cash_paise: int
+    reserved_paise: int
+    max_orders_per_second: int
+    max_orders_per_day: int
+    max_trades_per_day: int
+    max_open_orders: int
+    max_gross_exposure_paise: int
+    max_net_exposure_paise: int
+    daily_max_loss_paise: int
+    ts_ns: int
+
+
+class RiskLimitsKept(Message, tag="risk.limits.kept@1"):
+    """The run-time limit changes risk keeps (``shikra risk set``), on ``risk.limits``: at start,
+    at once after a change, and every ``actors.risk.actor.USAGE_REPUBLISH_S``. ``changes_json`` is
+    the JSON object of changes over ``[risk.limits]`` (``{}``: none); ``by``/``ts_ns`` say who made
+    the last change and when (empty/0: never)."""
+
+    changes_json: str
+    by: str
+    ts_ns: int
+
+
 class SubscribeInstruments(Message, tag="feed.subscribe@1"):
     """Ask the feed to stream these instruments too (an option picked at run time). Idempotent:
     the strategy actor sends its whole set again now and then, so a restarted feed catches up."""
@@ -759,6 +846,9 @@ AnyMessage = Union[
     SquareOffAll,
     LedgerStats,
     CalendarStatus,
+    SupervisorStatus,
+    RiskUsage,
+    RiskLimitsKept,
     SubscribeInstruments,
 ]
 

@@ -34,6 +34,9 @@ COMMAND = "cmd."
 REPLY = "reply."
 LEDGER_STATS = "ledger.stats"
 CALENDAR_STATUS = "calendar.status"
+SUPERVISOR_STATUS = "supervisor.status"
+RISK_USAGE = "risk.usage"
+RISK_LIMITS = "risk.limits"
 
 
 @lru_cache(maxsize=65536)

@@ -3,9 +3,11 @@
 Two loops in one process. The actor's own loop (the host's zmq.Poller) owns the sockets: it sends
 intents to risk, cancels to execution, kill-switch commands to the supervisor, audit rows and user
 changes to execution (the ledger's only writer), and receives order events, fills, denials and
-replies. The gRPC server runs on a uvloop event loop in a background thread started in
-``on_start``; it reads the ledger and the status file directly and reaches the actor loop only
-through the bridge (``actors.control.bridge``).
+replies, and keeps the latest ``supervisor.status``, ``risk.usage`` and ``risk.limits``
+(``actors.control.peers``).
+The gRPC server runs on a uvloop event loop in a background thread started in ``on_start``; it
+reads the ledger directly and reaches the actor loop only through the bridge
+(``actors.control.bridge``).
 
 Must not share a process with execution: LMDB allows one environment handle per process, and
 execution holds the writer's.
@@ -35,7 +37,10 @@ from ipc.messages import (
     OrderEvent,
     OrderIntent,
     Reply,
+    RiskLimitsKept,
+    RiskUsage,
     StrategyList,
+    SupervisorStatus,
 )
 
 RISK = "risk"
@@ -45,7 +50,8 @@ TERMINAL = TERMINAL_ORDER_STATES
 
 
 class ControlActor(Actor):
-    subscriptions = (topics.ORDER, topics.FILL, topics.RISK_DENIED)
+    subscriptions = (topics.ORDER, topics.FILL, topics.RISK_DENIED, topics.SUPERVISOR_STATUS, topics.RISK_USAGE,
+                     topics.RISK_LIMITS)
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
@@ -172,6 +178,18 @@ class ControlActor(Actor):
 
     def on_strategy_list(self, msg: StrategyList) -> None:
         self.on_reply(msg)
+
+    def on_supervisor_status(self, msg: SupervisorStatus) -> None:
+        if self.api is not None:
+            self.api.peers.status = msg.status
+
+    def on_risk_usage(self, msg: RiskUsage) -> None:
+        if self.api is not None:
+            self.api.peers.usage = msg
+
+    def on_risk_limits_kept(self, msg: RiskLimitsKept) -> None:
+        if self.api is not None:
+            self.api.peers.limits = msg
 
     def _publish(self, msg: OrderEvent | Fill | OrderDenied) -> None:
         api = self.api

@@ -20,10 +20,11 @@ from engine.control_api import control_pb2 as pb
 from engine.ledger.records import TradingStateChanged, User
 from engine.model.instruments import Instrument, OptionChain
 from engine.model.journal import Journal, Stats
-from engine.status_file import DaemonStatus, KillSwitchStatus
 from ipc.messages import (
     USER_ROLES,
+    DaemonStatus,
     Fill,
+    KillSwitchStatus,
     OrderDenied,
     OrderEvent,
     OrderIntent,

@@ -19,16 +19,16 @@ import msgspec
 from actors.control import convert
 from actors.control.auth import Principal
 from actors.control.convert import Refusal
-from actors.risk.overrides import BadLimits, effective_limits, limits_json, load_changes, merge_changes, parse_update
+from actors.risk.overrides import BadLimits, effective_limits, limits_json, merge_changes, parse_update
 from engine.control_api import control_pb2 as pb
 from engine.ledger import LedgerSnapshot
 from engine.model.journal import build_journal, iter_fills
-from engine.status_file import read_status
 from ipc.messages import (
     ListStrategies,
     Message,
     ModifyOrder,
     OrderState,
+    RiskLimitsKept,
     SetRiskLimits,
     SetStrategyParams,
     SetStrategyRunning,
@@ -44,23 +44,18 @@ RISK = "risk"
 STRATEGY = "strategy"
 
 
+def _changes(kept: RiskLimitsKept) -> dict[str, Any]:
+    return msgspec.json.decode(kept.changes_json, type=dict[str, Any])  # risk encoded it: valid JSON
+
+
 class Operations:
     """Mixed into ControlApi (``self`` is the API)."""
 
     # Helpers ------------------------------------------------------------------------------------
-    def _actor_ready(self: "ControlApi", name: str, what: str) -> Refusal | None:
-        status = read_status(self.run_dir)
-        state = "not running"
-        if status is not None:
-            state = next((a.state for a in status.actors if a.name == name), state)
-        if state != "ready":
-            return Refusal(grpc.StatusCode.UNAVAILABLE, f"{name} is {state}; {what} was not sent")
-        return None
-
     async def _command(self: "ControlApi", target: str, msg: Message, what: str) -> Any:
         """Send a command with a ``cmd_id`` to ``target`` and return its answer (a Reply or a
         StrategyList), or a Refusal when the target is down or does not answer in time."""
-        down = self._actor_ready(target, what)
+        down = self.peers.not_ready((target,), what)
         if down is not None:
             return down
         cmd_id = msg.cmd_id  # type: ignore[attr-defined]
@@ -73,9 +68,9 @@ class Operations:
 
     # Actors -------------------------------------------------------------------------------------
     async def list_actors(self: "ControlApi", who: Principal, req: pb.ListActorsRequest) -> Any:
-        status = read_status(self.run_dir)
-        if status is None:
-            return Refusal(grpc.StatusCode.UNAVAILABLE, f"no supervisor status in {self.run_dir} yet")
+        status = self.peers.daemon_status()
+        if isinstance(status, Refusal):
+            return status
         full = convert.status_to_pb(status)
         return pb.ListActorsResponse(actors=list(full.actors), updated_ns=full.updated_ns)
 
@@ -160,19 +155,23 @@ class Operations:
         return self.config_limits
 
     async def get_risk_limits(self: "ControlApi", who: Principal, req: pb.GetRiskLimitsRequest) -> Any:
+        kept = self.peers.limit_changes()
+        if isinstance(kept, Refusal):
+            return kept
         try:
-            kept = load_changes(self.data_dir)
-            limits = effective_limits(self._config_limits(), kept.changes)
+            limits = effective_limits(self._config_limits(), _changes(kept))
         except BadLimits as exc:
             return Refusal(grpc.StatusCode.FAILED_PRECONDITION, f"the run-time limit changes do not apply: {exc}")
-        return pb.GetRiskLimitsResponse(limits_json=limits_json(limits),
-                                        changes_json=msgspec.json.encode(kept.changes).decode(),
+        return pb.GetRiskLimitsResponse(limits_json=limits_json(limits), changes_json=kept.changes_json,
                                         changed_by=kept.by, changed_ns=kept.ts_ns)
 
     async def set_risk_limits(self: "ControlApi", who: Principal, req: pb.SetRiskLimitsRequest) -> Any:
+        kept = self.peers.limit_changes()
+        if isinstance(kept, Refusal):
+            return kept
         try:  # refused here with the key named, before the engine sees it (risk checks again)
             update = parse_update(req.changes_json)
-            changes = merge_changes(load_changes(self.data_dir).changes, update)
+            changes = merge_changes(_changes(kept), update)
             effective_limits(self._config_limits(), changes)
         except BadLimits as exc:
             return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"BAD_LIMITS: {exc}")
@@ -182,8 +181,9 @@ class Operations:
             return reply
         if not reply.ok:
             return convert.code_refusal(reply.code, reply.detail)
-        return pb.SetRiskLimitsResponse(limits_json=reply.detail,
-                                        changes_json=msgspec.json.encode(load_changes(self.data_dir).changes).decode())
+        # Risk merged the same update into the same kept changes (it publishes them at once after a
+        # change, so the copy here is current unless two operators change limits in the same instant).
+        return pb.SetRiskLimitsResponse(limits_json=reply.detail, changes_json=msgspec.json.encode(changes).decode())
 
     # Strategies ---------------------------------------------------------------------------------
     async def _strategy_infos(self: "ControlApi") -> list[StrategyInfo] | Refusal:

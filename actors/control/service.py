@@ -1,7 +1,8 @@
 """The gRPC side of the control actor: servicers, auth, audit, and the server thread.
 
 Everything here runs on the gRPC thread's asyncio (uvloop) loop. Reads go straight to the ledger
-(an LMDB read snapshot per call: microseconds) and to the supervisor's status file. Anything that
+(an LMDB read snapshot per call: microseconds) and to the latest status the supervisor and risk
+published (``actors.control.peers``, kept by the actor loop). Anything that
 needs the engine is handed to the actor loop through the :class:`~actors.control.bridge.Bridge`
 and calls an :class:`EngineSide` method there.
 
@@ -44,8 +45,8 @@ from actors.control.bridge import Answer, Bridge
 from actors.control.config import ControlConfig, split_listen
 from actors.control.convert import Refusal
 from actors.control.operations import Operations, reply_summary
+from actors.control.peers import Peers
 from actors.risk.limits import RiskLimits
-from actors.risk.usage import read_usage
 from engine.backoff import backoff_s
 from engine.control_api import control_pb2 as pb
 from engine.control_api import control_pb2_grpc as rpc
@@ -54,7 +55,6 @@ from engine.logs import Log
 from engine.model.instruments import Instrument, InstrumentTable
 from engine.model.ist import ist_date
 from engine.model.lookup import UnknownInstrument, resolve_instrument
-from engine.status_file import KILL_SWITCH_FILE, KillSwitchStatus, read_status
 from ipc.messages import (
     AddUser,
     EngageKillSwitch,
@@ -127,15 +127,6 @@ class _Watcher:
         self.strategy = strategy
 
 
-def read_kill_switch(data_dir: Path) -> KillSwitchStatus | None:
-    """The supervisor's kill-switch record (written before it answers a command, unlike the
-    status file, which it rewrites once a second). None when there is none or it is unreadable."""
-    try:
-        return msgspec.json.decode((data_dir / KILL_SWITCH_FILE).read_bytes(), type=KillSwitchStatus)
-    except (OSError, msgspec.DecodeError, msgspec.ValidationError):
-        return None
-
-
 def _last_admin(users: dict[str, Any], name: str) -> bool:
     """True when ``name`` is the only active admin: taking it away would lock every admin call
     out until someone with file access runs ``shikra users bootstrap-admin``."""
@@ -182,6 +173,7 @@ class ControlApi(Operations):
         self.run_dir = run_dir
         self.instruments = instruments
         self.log = log
+        self.peers = Peers()  # filled by the actor loop from supervisor.status and risk.usage
         self.limiter = AuditLimiter()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.watching = 0  # read by the actor loop (an int: a stale read only delays one event)
@@ -383,29 +375,16 @@ class ControlApi(Operations):
 
     # Status -------------------------------------------------------------------------------------
     async def get_status(self, who: Principal, req: pb.GetStatusRequest) -> Any:
-        status = read_status(self.run_dir)
-        if status is None:
-            return Refusal(grpc.StatusCode.UNAVAILABLE, f"no supervisor status in {self.run_dir} yet")
-        ks = read_kill_switch(self.data_dir)
-        if ks is not None:  # fresher than the status file's copy
-            status = msgspec.structs.replace(status, kill_switch=ks)
-        return convert.status_to_pb(status)
+        status = self.peers.daemon_status()
+        return status if isinstance(status, Refusal) else convert.status_to_pb(status)
 
     # Orders -------------------------------------------------------------------------------------
     def _order_path_ready(self) -> Refusal | None:
         """UNAVAILABLE unless risk and execution are up. A DEALER queues for a peer that is away
         and delivers when it is back: an order the client gave up on (timeout) must not reach the
-        market minutes later, so it is not sent at all. (The status file is at most ~1 s old.)"""
-        status = read_status(self.run_dir)
-        if status is None:
-            return Refusal(grpc.StatusCode.UNAVAILABLE, "the engine is starting (no supervisor status yet); "
-                                                        "the order was not sent")
-        states = {a.name: a.state for a in status.actors}
-        for name in ("risk", EXECUTION):
-            state = states.get(name, "not running")
-            if state != "ready":
-                return Refusal(grpc.StatusCode.UNAVAILABLE, f"{name} is {state}; the order was not sent")
-        return None
+        market minutes later, so it is not sent at all. (The supervisor publishes a state change at
+        once, and its whole status once a second.)"""
+        return self.peers.not_ready(("risk", EXECUTION), "the order")
 
     def _resolve(self, ref: pb.InstrumentRef) -> Instrument | Refusal:
         key = convert.instrument_key(ref)
@@ -583,8 +562,10 @@ class ControlApi(Operations):
             if isinstance(snap, Refusal):
                 return snap
             state = snap.trading_state()
-        usage = read_usage(self.run_dir)
-        return convert.risk_state_to_pb(state, read_kill_switch(self.data_dir) or KillSwitchStatus(), usage)
+        kill_switch = self.peers.kill_switch()
+        if isinstance(kill_switch, Refusal):
+            return kill_switch
+        return convert.risk_state_to_pb(state, kill_switch, self.peers.usage)  # usage: None until risk's first
 
     async def _supervisor(self, msg: EngageKillSwitch | ReleaseKillSwitch) -> Reply | Refusal:
         try:
@@ -598,6 +579,11 @@ class ControlApi(Operations):
                            f"the supervisor refused: {reply.code} {reply.detail}".strip())
         return reply
 
+    def _kill_switch_engaged(self) -> bool | None:
+        """The supervisor's kill switch as last published (None: no status yet)."""
+        status = self.peers.status
+        return None if status is None else status.kill_switch.engaged
+
     async def engage_kill_switch(self, who: Principal, req: pb.EngageKillSwitchRequest) -> Any:
         reason = req.reason.strip()
         if not reason:
@@ -607,9 +593,10 @@ class ControlApi(Operations):
         reply = await self._supervisor(EngageKillSwitch(uuid.uuid4().hex, reason, by, now))
         if isinstance(reply, Refusal):
             return reply
-        # Answer once risk has recorded HALTED: from then on every new order is refused.
-        halted = await self._wait_ledger(lambda s: True if s.trading_state().state == TradingState.HALTED else None,
-                                         self.timeout_s)
+        # Answer once risk has recorded HALTED (from then on every new order is refused) and the
+        # supervisor's status says engaged (GetStatus right after this call shows it).
+        halted = await self._wait_ledger(lambda s: True if s.trading_state().state == TradingState.HALTED
+                                         and self._kill_switch_engaged() is True else None, self.timeout_s)
         if halted is None:
             return Refusal(grpc.StatusCode.DEADLINE_EXCEEDED,
                            f"the supervisor engaged the kill switch but risk has not recorded HALTED within "
@@ -622,8 +609,8 @@ class ControlApi(Operations):
         reply = await self._supervisor(ReleaseKillSwitch(uuid.uuid4().hex, by, now))
         if isinstance(reply, Refusal):
             return reply
-        released = await self._wait_ledger(lambda s: True if s.trading_state().state != TradingState.HALTED else None,
-                                           self.timeout_s)
+        released = await self._wait_ledger(lambda s: True if s.trading_state().state != TradingState.HALTED
+                                           and self._kill_switch_engaged() is False else None, self.timeout_s)
         if released is None:
             return Refusal(grpc.StatusCode.DEADLINE_EXCEEDED,
                            f"the supervisor released the kill switch but risk still records HALTED after "

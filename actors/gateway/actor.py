@@ -32,7 +32,7 @@ from ipc.transport import Endpoints
 SUPERVISOR = "supervisor"
 GATEWAY_INFO = "gateway.json"
 METRIC_PREFIXES = tuple(p.encode() for p in (topics.ORDER, topics.FILL, topics.RISK_DENIED, topics.HEALTH,
-                                             topics.LEDGER_STATS, topics.CALENDAR_STATUS))
+                                             topics.LEDGER_STATS, topics.CALENDAR_STATUS, topics.SUPERVISOR_STATUS))
 UPSTREAM_HWM = 100_000
 MAX_SUBSCRIPTION_FRAME_BYTES = 1024  # a subscription is a topic prefix; refuse anything bigger
 BATCH = 1024  # frames per wake-up, so the loop's timers and heartbeats are never starved
@@ -107,7 +107,7 @@ class GatewayActor(Actor):
 
         metrics_at = ""
         if cfg.metrics_listen:
-            self.metrics = EngineMetrics(Path(self.ctx.run_dir))
+            self.metrics = EngineMetrics()
             metrics_at = self._start_metrics_server(cfg.metrics_listen)
 
         self.sub = sub = zctx.socket(zmq.SUB)

@@ -1,8 +1,9 @@
 """Prometheus metrics of the running engine, built from the events the gateway sees.
 
 - per-actor message counts (``rate()`` of them is the message rate), from the heartbeats the
-  supervisor republishes on ``actor.health.<name>``, else from the status file;
-- restarts, bad frames and state per actor, from the supervisor's status file, read per scrape;
+  supervisor republishes on ``actor.health.<name>``, else from its status;
+- restarts, bad frames and state per actor, from the status the supervisor publishes once a
+  second on ``supervisor.status`` (absent until the first one arrives);
 - order events by state, open orders by state, fills, denials by reason code;
 - hop latency histograms from each order's timestamps (tick seen -> intent created -> approved by
   risk -> sent to the venue), in seconds.
@@ -13,20 +14,28 @@
   from what risk publishes every minute on ``calendar.status``; absent until risk has said.
 The registry is private (no process-wide default), so tests can build as many as they like.
 Thread safety: ``observe`` runs on the actor loop, ``collect`` on the HTTP server's thread; the
-shared state is a dict of immutable heartbeats, replaced per key and copied before reading.
+shared state is dicts of immutable messages, replaced per key and copied before reading.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
-from engine.status_file import read_status
-from ipc.messages import TERMINAL_ORDER_STATES
-from ipc.messages import CalendarStatus, Fill, Heartbeat, LedgerStats, Message, OrderDenied, OrderEvent, OrderState
+from ipc.messages import (
+    TERMINAL_ORDER_STATES,
+    CalendarStatus,
+    Fill,
+    Heartbeat,
+    LedgerStats,
+    Message,
+    OrderDenied,
+    OrderEvent,
+    OrderState,
+    SupervisorStatus,
+)
 
 TERMINAL = TERMINAL_ORDER_STATES
 # Seconds: from tens of microseconds (a co-located hop) to a second (a stalled one).
@@ -35,41 +44,42 @@ HOP_BUCKETS_S = (10e-6, 25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3
 HOPS = (("decide", "ts_init_ns", "ts_created_ns"),     # tick seen -> strategy's intent
         ("risk", "ts_created_ns", "ts_approved_ns"),   # intent -> approved
         ("execution", "ts_approved_ns", "ts_sent_ns"))  # approved -> handed to the venue
+SUPERVISOR = "supervisor"
 MAX_OPEN_ORDERS = 100_000  # bound on the open-order table (a venue that never finishes orders)
 
 
 class _EngineCollector:
-    """Per-actor figures read at scrape time: heartbeats held in memory, the status file."""
+    """Per-actor figures read at scrape time: the latest heartbeats and supervisor status."""
 
-    def __init__(self, run_dir: Path | None, heartbeats: dict[str, Heartbeat]) -> None:
-        self.run_dir = run_dir
+    def __init__(self, heartbeats: dict[str, Heartbeat], supervisor: dict[str, SupervisorStatus]) -> None:
         self.heartbeats = heartbeats
+        self.supervisor = supervisor
 
     def _families(self) -> tuple[CounterMetricFamily, ...]:
         return (CounterMetricFamily("shikra_actor_messages_in", "Messages an actor received (heartbeat)",
                                     labels=["actor"]),
                 CounterMetricFamily("shikra_actor_messages_out", "Messages an actor sent (heartbeat)",
                                     labels=["actor"]),
-                CounterMetricFamily("shikra_actor_restarts", "Restarts of an actor (status file)",
+                CounterMetricFamily("shikra_actor_restarts", "Restarts of an actor (supervisor status)",
                                     labels=["actor"]),
-                CounterMetricFamily("shikra_actor_bad_frames", "Frames an actor could not decode (status file)",
+                CounterMetricFamily("shikra_actor_bad_frames", "Frames an actor could not decode (supervisor status)",
                                     labels=["actor"]))
 
     def describe(self) -> Iterator[Metric]:
         yield from self._families()
-        yield GaugeMetricFamily("shikra_actor_up", "1 when the actor is ready (status file)", labels=["actor"])
+        yield GaugeMetricFamily("shikra_actor_up", "1 when the actor is ready (supervisor status)", labels=["actor"])
 
     def collect(self) -> Iterator[Metric]:
         msgs_in, msgs_out, restarts, bad = self._families()
-        up = GaugeMetricFamily("shikra_actor_up", "1 when the actor is ready (status file)", labels=["actor"])
+        up = GaugeMetricFamily("shikra_actor_up", "1 when the actor is ready (supervisor status)", labels=["actor"])
         heartbeats = dict(self.heartbeats)
         for name, hb in sorted(heartbeats.items()):
             msgs_in.add_metric([name], hb.msgs_in)
             msgs_out.add_metric([name], hb.msgs_out)
-        status = read_status(self.run_dir) if self.run_dir is not None else None
-        if status is not None:
-            for a in status.actors:
-                if a.name not in heartbeats:  # the status file's copy is up to a second older
+        latest = self.supervisor.get(SUPERVISOR)
+        if latest is not None:
+            for a in latest.status.actors:
+                if a.name not in heartbeats:  # the status's copy is up to a second older
                     msgs_in.add_metric([a.name], a.msgs_in)
                     msgs_out.add_metric([a.name], a.msgs_out)
                 restarts.add_metric([a.name], a.restarts)
@@ -129,10 +139,11 @@ class _CalendarCollector:
 class EngineMetrics:
     """All shikra_ metrics in one private registry. ``observe`` takes decoded bus messages."""
 
-    def __init__(self, run_dir: Path | None = None) -> None:
+    def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         self.heartbeats: dict[str, Heartbeat] = {}
-        self.registry.register(_EngineCollector(run_dir, self.heartbeats))
+        self.supervisor: dict[str, SupervisorStatus] = {}
+        self.registry.register(_EngineCollector(self.heartbeats, self.supervisor))
         self.ledger_stats: dict[str, LedgerStats] = {}
         self.registry.register(_LedgerCollector(self.ledger_stats))
         self.calendar: dict[str, CalendarStatus] = {}
@@ -169,6 +180,8 @@ class EngineMetrics:
             self.denials.labels(msg.reason_code).inc()
         elif isinstance(msg, Heartbeat):
             self.heartbeats[msg.actor] = msg
+        elif isinstance(msg, SupervisorStatus):
+            self.supervisor[SUPERVISOR] = msg
         elif isinstance(msg, CalendarStatus):
             self.calendar["risk"] = msg
         elif isinstance(msg, LedgerStats):

@@ -30,7 +30,6 @@ from actors.risk.overrides import (
     save_changes,
 )
 from actors.risk.monitors import ActionKind, PostTradeMonitor, exit_intent, to_risk_action
-from actors.risk.usage import RiskUsage, write_usage
 from engine.ledger import REHEARSAL_INTENT_ID, LedgerError, LedgerReader, ledger_dir
 from engine.logs import Throttle
 from engine.model.calendar import (
@@ -44,7 +43,7 @@ from engine.model.calendar import (
     remove_calendar_status,
     write_calendar_status,
 )
-from engine.model.ist import ist_date, ist_day, ist_day_number
+from engine.model.ist import NS_PER_S, ist_date, ist_day, ist_day_number
 from engine.model.lookup import open_instruments
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
@@ -66,6 +65,8 @@ from ipc.messages import (
     RecordAudit,
     ReduceRisk,
     Reply,
+    RiskLimitsKept,
+    RiskUsage,
     SetRiskLimits,
     SquareOffAll,
     SubmitGroup,
@@ -84,6 +85,7 @@ MAX_UNACKED_DENIALS = 10_000  # denials awaiting execution's acknowledgement (bo
 # and for positions. Not when execution shares risk's process: the in-process bus drops nothing (and a
 # simulated day would pay a ledger read for each of its seconds).
 RECONCILE_INTERVAL_S = 1.0
+USAGE_REPUBLISH_S = 5.0  # risk.usage unchanged is sent again this often: a restarted reader learns it
 END_OF_DAY = dt.time(23, 59, 59, 999999)
 KNOWN_KINDS = {"EQUITY", "FUTIDX", "FUTSTK", "OPTIDX", "OPTSTK", "FUTCOM", "OPTFUT", "FUTCUR", "OPTCUR", "INDEX"}
 
@@ -118,7 +120,8 @@ class RiskActor(Actor):
         self.flatten: set[tuple[str, int, int]] = set()
         self.resent = 0
         self._rehearsal: OrderIntent | None = None  # the last approved intent (warm_hot_path)
-        self._usage_written: RiskUsage | None = None  # the figures last written (ts_ns 0)
+        self._usage_sent: RiskUsage | None = None  # the figures last published (ts_ns 0)
+        self._republished_ns = 0  # when usage and limits last went out unasked (the actor's clock)
 
     # Start-up -----------------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -444,11 +447,13 @@ class RiskActor(Actor):
         self._announce_calendar(now)
         self._act(self.monitor.on_clock(now))
         self._flatten_step()
-        self._write_usage()
+        self._publish_usage()
 
-    def _write_usage(self) -> None:
-        """The usage file for ``shikra risk show``, written when a figure in it changed (a
-        quiet market, or a simulated day's every second, costs no disk write)."""
+    def _publish_usage(self) -> None:
+        """``risk.usage`` for ``shikra risk show`` (through the control API): when a figure in it
+        changed, and with ``risk.limits`` every USAGE_REPUBLISH_S for a reader that restarted (a
+        quiet market, or a simulated day's every second, does not send the same figures each
+        second)."""
         e = self.engine
         lim = e.limits
         now = self.ctx.now_ns()
@@ -463,14 +468,19 @@ class RiskActor(Actor):
             max_gross_exposure_paise=lim.max_gross_exposure_paise,
             max_net_exposure_paise=lim.max_net_exposure_paise, daily_max_loss_paise=lim.daily_max_loss_paise,
             ts_ns=0)
-        if usage == self._usage_written:
+        if now - self._republished_ns >= USAGE_REPUBLISH_S * NS_PER_S:
+            self._republished_ns = now
+            self._publish_limits()
+        elif usage == self._usage_sent:
             return
-        try:
-            write_usage(self.ctx.run_dir, msgspec.structs.replace(usage, ts_ns=now))
-        except OSError as exc:
-            self.log.warning("usage_not_written", error=str(exc))
-            return
-        self._usage_written = usage
+        self.ctx.publish(topics.RISK_USAGE.encode(), msgspec.structs.replace(usage, ts_ns=now))
+        self._usage_sent = usage
+
+    def _publish_limits(self) -> None:
+        """``risk.limits``: the run-time limit changes kept, for the control API's GetRiskLimits."""
+        kept = self.limit_changes
+        self.ctx.publish(topics.RISK_LIMITS.encode(),
+                         RiskLimitsKept(msgspec.json.encode(kept.changes).decode(), kept.by, kept.ts_ns))
 
     def _act(self, actions: Any) -> None:
         if not actions:
@@ -542,6 +552,7 @@ class RiskActor(Actor):
         self.engine.set_limits(limits)
         self.monitor.set_limits(limits)
         self.log.warning("risk_limits_set", by=msg.by, changes=msgspec.json.encode(changes).decode())
+        self._publish_limits()
         self._reply(msg.cmd_id, True, "", limits_json(base))
 
     def on_square_off_all(self, msg: SquareOffAll) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from engine.status_file import DaemonStatus
+from ipc.messages import DaemonStatus
 
 
 def _age(ns: int, now_ns: int) -> str:

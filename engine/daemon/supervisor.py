@@ -30,9 +30,20 @@ from engine.daemon.topology import Unit, plan_units, stop_rank
 from engine.files import replace_file
 from engine.rate_window import RateWindow
 from engine.logs import get_logger
-from engine.status_file import KILL_SWITCH_FILE, ActorStatus, DaemonStatus, KillSwitchStatus, write_status
+from engine.status_file import KILL_SWITCH_FILE, write_status
 from ipc import codec, topics
-from ipc.messages import EngageKillSwitch, Heartbeat, Ping, ReleaseKillSwitch, Reply, StopActor
+from ipc.messages import (
+    ActorStatus,
+    DaemonStatus,
+    EngageKillSwitch,
+    Heartbeat,
+    KillSwitchStatus,
+    Ping,
+    ReleaseKillSwitch,
+    Reply,
+    StopActor,
+    SupervisorStatus,
+)
 from ipc.transport import Endpoints, Inbox, Outbox, StreamPublisher
 
 SUPERVISOR = "supervisor"
@@ -119,6 +130,7 @@ class Supervisor:
             self._save_kill_switch()
             log.error("kill_switch_engaged", reason=reason, by=by)
             systemd.notify(f"STATUS=KILL SWITCH ENGAGED: {reason}")
+            self._publish_status()
         self._broadcast_kill_switch()
 
     def release_kill_switch(self, by: str) -> None:
@@ -127,6 +139,7 @@ class Supervisor:
             self._save_kill_switch()
             log.warning("kill_switch_released", by=by)
             systemd.notify("STATUS=running")
+            self._publish_status()
         for us in self.units:
             for name in us.unit.actors:
                 self._command(name, ReleaseKillSwitch(uuid.uuid4().hex, by, time.time_ns()))
@@ -183,6 +196,7 @@ class Supervisor:
             if us is None or us.process is None or msg.pid != us.pid:
                 return  # a late heartbeat from a process we already replaced
             seen = us.seen[msg.actor]
+            changed = seen.state != msg.state
             seen.state = msg.state
             seen.last_heartbeat_ns = msg.ts_ns
             seen.last_heartbeat_mono = time.monotonic()
@@ -196,6 +210,8 @@ class Supervisor:
                 self.publisher.on_subscription_frames()  # nobody polls this XPUB: read them here
                 if self.publisher.wants(topic):
                     self.publisher.send(topic, codec.encode(msg))
+            if changed:  # the order path waits for "ready": tell it now, not at the next second
+                self._publish_status()
             return
         reply: Reply | None = None
         if isinstance(msg, EngageKillSwitch):
@@ -253,6 +269,7 @@ class Supervisor:
             delay = backoff_s(in_window - 1, r.backoff_initial_s, r.backoff_max_s)
             cause = "hung (no heartbeat)" if us.killed_as_hung else f"exit code {code}"
             us.state = "restarting"
+            self._publish_status()
             log.warning("unit_died", unit=us.unit.name, cause=cause, restarts=us.restarts,
                         in_window=in_window, backoff_s=delay)
             if in_window >= r.max_restarts:
@@ -304,9 +321,23 @@ class Supervisor:
         return DaemonStatus(os.getpid(), self.state, self.started_ns, time.time_ns(), self.cfg.engine.topology,
                             str(self.data_dir), self.kill_switch, actors)
 
+    def _publish_status(self, status: DaemonStatus | None = None) -> None:
+        """``supervisor.status`` on the supervisor's publisher, which every actor's host and the
+        gateway subscribe to: actors learn the supervisor's state from this, never from its files."""
+        if self.publisher is None:
+            return
+        self.publisher.on_subscription_frames()  # nobody polls this XPUB: read them here
+        topic = topics.SUPERVISOR_STATUS.encode()
+        if self.publisher.wants(topic):
+            self.publisher.send(topic, codec.encode(SupervisorStatus(status or self.snapshot())))
+
     async def _write_status(self) -> None:
+        """The status file (for ``shikra status`` without a daemon answering) and the same status
+        on the bus, once a second: a reader that (re)starts has it within a second."""
         while True:
-            write_status(self.run_dir, self.snapshot())
+            status = self.snapshot()
+            self._publish_status(status)
+            write_status(self.run_dir, status)
             await trio.sleep(1.0)
 
     async def _systemd_watchdog(self, period_s: float) -> None:
@@ -390,7 +421,9 @@ class Supervisor:
                     await self._stop_units()
                     units_nursery.cancel_scope.cancel()
                 self.state = "stopped"
-                write_status(self.run_dir, self.snapshot())
+                status = self.snapshot()
+                self._publish_status(status)
+                write_status(self.run_dir, status)
                 nursery.cancel_scope.cancel()
         log.info("daemon_stopped", code=self.exit_code)
         return self.exit_code
@@ -401,6 +434,7 @@ class Supervisor:
             self.request_stop("actors not ready in time")
             return
         self.state = "running"
+        self._publish_status()
         if self.kill_switch.engaged:
             log.warning("kill_switch_still_engaged", reason=self.kill_switch.reason, by=self.kill_switch.by)
             self._broadcast_kill_switch()

@@ -4,13 +4,13 @@ execution puts the hedges on first, and a group with a denied leg sends no leg a
 from __future__ import annotations
 
 from actors.risk.limits import RiskLimits
-from actors.risk.usage import read_usage
 from actors.risk.config import RiskConfig
 from actors.strategy.config import StrategyConfig
 from engine.config import Config
-from ipc.messages import GroupState, OrderState
+from ipc import topics
+from ipc.messages import GroupState, OrderState, RiskUsage
 from tests.support.config import daemon_config, strategy_instance, synthetic_feed
-from tests.support.daemon import Daemon
+from tests.support.daemon import Daemon, Watcher
 from tests.support.ledger import audit_rows, read_ledger
 
 
@@ -58,8 +58,12 @@ def test_a_group_with_a_denied_leg_sends_no_leg_and_frees_what_risk_had_counted(
 
         denied_ns = max(r.ts_ns for r in d.eventually(group_denied, "the group's legs denied in the ledger's audit"))
         assert not read_ledger(d.data_dir, lambda s: [o for o in s.orders().values() if o.strategy == "condor"])
-        usage = d.eventually(lambda: (u := read_usage(d.run_dir)) is not None and u.ts_ns > denied_ns and u,
-                             "risk's usage written after the denial (once a second)")
+        watcher = Watcher([d.endpoints(("risk",)).pub("risk")], [topics.RISK_USAGE.encode()])
+        try:  # risk publishes its usage at least every few seconds
+            got = watcher.collect(lambda ms: isinstance(ms[-1], RiskUsage) and ms[-1].ts_ns > denied_ns)
+        finally:
+            watcher.close()
+        usage = got[-1]
         assert usage.open_orders == 0 and usage.reserved_paise == 0
         assert d.stop() == 0
     finally:

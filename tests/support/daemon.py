@@ -14,9 +14,9 @@ import msgspec
 import zmq
 
 from engine.config import Config
-from engine.status_file import DaemonStatus, read_status
+from engine.status_file import read_status
 from ipc import codec
-from ipc.messages import Message
+from ipc.messages import DaemonStatus, Message
 from ipc.transport import Endpoints
 from tests.support.config import config_toml
 from tests.support.wait import Hopeless, eventually

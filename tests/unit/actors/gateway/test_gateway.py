@@ -9,8 +9,18 @@ from prometheus_client import generate_latest
 from actors.gateway.metrics import EngineMetrics
 from actors.gateway.subscriptions import SubscriptionTable, upstream_for
 from engine.config import ConfigError, parse_config
-from engine.status_file import ActorStatus, DaemonStatus, KillSwitchStatus, write_status
-from ipc.messages import Fill, Heartbeat, OrderDenied, OrderEvent, OrderSpec, OrderState
+from ipc.messages import (
+    ActorStatus,
+    DaemonStatus,
+    Fill,
+    Heartbeat,
+    KillSwitchStatus,
+    OrderDenied,
+    OrderEvent,
+    OrderSpec,
+    OrderState,
+    SupervisorStatus,
+)
 
 ALLOWED = (b"tick.", b"order.", b"actor.health.")
 
@@ -85,18 +95,26 @@ def test_denials_are_counted_by_reason_code_and_fills_by_strategy():
     assert 'shikra_filled_units_total{strategy="probe"} 3.0' in text
 
 
-def test_actor_figures_come_from_heartbeats_and_the_status_file(tmp_path):
-    write_status(tmp_path, DaemonStatus(1, "running", 1, 1, "isolated", "", KillSwitchStatus(), [
+def test_actor_figures_come_from_heartbeats_and_the_supervisor_status():
+    m = EngineMetrics()
+    m.observe(SupervisorStatus(DaemonStatus(1, "running", 1, 1, "isolated", "", KillSwitchStatus(), [
         ActorStatus("feed", "feed", 10, "ready", 1, 2, 1, bad_frames=4),
-        ActorStatus("risk", "risk", 11, "restarting", 1, 0, 1, msgs_in=77)]))
-    m = EngineMetrics(tmp_path)
+        ActorStatus("risk", "risk", 11, "restarting", 1, 0, 1, msgs_in=77)])))
     m.observe(Heartbeat("feed", 10, 1, "ready", 1, 2, msgs_in=0, msgs_out=123))
     text = _scrape(m)
     assert 'shikra_actor_messages_out_total{actor="feed"} 123.0' in text
     assert 'shikra_actor_restarts_total{actor="feed"} 2.0' in text
     assert 'shikra_actor_bad_frames_total{actor="feed"} 4.0' in text
     assert 'shikra_actor_up{actor="risk"} 0.0' in text
-    assert 'shikra_actor_messages_in_total{actor="risk"} 77.0' in text  # no heartbeat seen: status file
+    assert 'shikra_actor_messages_in_total{actor="risk"} 77.0' in text  # no heartbeat seen: the status's
+
+
+def test_actor_figures_are_absent_until_the_first_supervisor_status():
+    m = EngineMetrics()
+    m.observe(Heartbeat("feed", 10, 1, "ready", 1, 2, msgs_in=0, msgs_out=5))
+    text = _scrape(m)
+    assert 'shikra_actor_messages_out_total{actor="feed"} 5.0' in text
+    assert "shikra_actor_up{" not in text and "shikra_actor_restarts_total{" not in text
 
 
 def test_gateway_config_defaults_and_rules():
