@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from actors.feed.decode import DecodedBatch
+from actors.feed.decode_columnar import DecodedBatch
 from actors.replay.batch import (DEPTH_COLUMNS, DEPTH_LEVELS, QUOTE_COLUMN, QUOTE_FIELDS, ROW_FULL, ROW_OTHER,
                                  ROW_QUOTE, ROW_TICK, MarketBatch)
 from ipc.messages import Tick
