@@ -54,7 +54,7 @@ from zoneinfo import ZoneInfo
 import msgspec
 
 from engine.files import replace_file
-from engine.model.instruments import DETAILED_COLUMNS
+from engine.model.master_csv import DETAILED_COLUMNS
 
 __all__ = [
     "BUNDLED_PATH",
