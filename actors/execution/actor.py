@@ -35,7 +35,8 @@ from actors.execution.live import LiveTrading
 from actors.execution.reconcile import is_external
 from actors.execution.venue_status import remove_venue_status
 from actors.execution.marks import mark_x2_paise, unrealised_pnl_paise
-from actors.market_batch import D_ASK_PX, D_ASK_QTY, D_BID_PX, D_BID_QTY, Q_VOLUME, MarketBatch, last_trades
+from actors.replay.batch import D_ASK_PX, D_ASK_QTY, D_BID_PX, D_BID_QTY, Q_VOLUME, MarketBatch
+from actors.replay.kernels import last_trades
 from actors.execution.paper import (
     Accepted,
     Filled,
@@ -116,7 +117,6 @@ def restore_snapshot(event: OrderEvent, fill_ids: Sequence[str]) -> fsm.OrderSna
 
 class ExecutionActor(LiveTrading, Actor):
     subscriptions = (topics.DEPTH, topics.TICK, topics.QUOTE)
-    takes_market_batches = True
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
