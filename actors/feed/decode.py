@@ -49,15 +49,13 @@ from actors.feed.decode_common import (
     CODE_DISCONNECT,
     CODE_INDEX,
     CODE_STATUS,
-    FEED_KINDS,
     PC_DEPTH_DISCONNECT,
     PC_DEPTH_SIDE,
     DecodeProblem,
     DecoderCore,
-    FeedKind,
 )
 from actors.feed.decode_record import decode_packet
-from actors.feed.wire import FeedCode
+from actors.feed.wire import FEED_KINDS, FeedCode, FeedKind
 from ipc.messages import Message
 from ipc.segments import KNOWN_SEGMENTS
 

@@ -21,10 +21,9 @@ from actors.feed.decode_common import (
     PC_DEPTH_DISCONNECT,
     PC_DEPTH_SIDE,
     DecoderCore,
-    FeedKind,
     depth_disconnect_reason,
 )
-from actors.feed.wire import DepthCode, FeedCode
+from actors.feed.wire import DepthCode, FeedCode, FeedKind
 from engine.model.ist import NS_PER_S
 from engine.model.money import prices_to_paise_array
 from ipc.messages import Depth, FeedDisconnected, MarketStatus, Message, OpenInterest, PrevClose, Quote, Tick

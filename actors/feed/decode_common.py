@@ -17,7 +17,6 @@ import logging
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
 
 import numpy as np
 
@@ -28,8 +27,6 @@ from ipc.segments import instrument_key, instrument_label
 
 log = logging.getLogger("shikra.feed.decode")
 
-FeedKind = Literal["market", "depth20", "depth200"]
-FEED_KINDS: frozenset[str] = frozenset(("market", "depth20", "depth200"))
 
 MAX_ABS_PRICE_PAISE = 2**50  # far beyond any real price; keeps float64 tick products exact
 DEFAULT_TICK_PAISE = 1
