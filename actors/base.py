@@ -40,7 +40,10 @@ class ActorContext(Protocol):
     def publish(self, topic: bytes, msg: Message) -> None: ...
     def send(self, target: str, msg: Message, topic: bytes = b"") -> None: ...
     def reply(self, sender: str, msg: Message) -> None: ...
-    def publish_market_batch(self, batch: Any, publish_row: Callable[[int], None]) -> None: ...
+    def publish_market_batch(self, batch: Any, publish_row: Callable[[int], None]) -> None:
+        """Replay only: hand the rows of an ``actors.replay.batch.MarketBatch`` to the host's
+        actors (``publish_row(i)`` publishes row ``i``'s messages; see ``actors.replay.delivery``)."""
+        ...
     def call_later(self, delay_s: float, fn: Callable[[], None]) -> Timer: ...
     def every(self, interval_s: float, fn: Callable[[], None]) -> Timer: ...
     def watch_fd(self, fd: int, fn: Callable[[], None]) -> None: ...
@@ -62,9 +65,6 @@ class Actor:
     """Base class. Subclasses set ``subscriptions`` and write ``on_<event>`` handlers."""
 
     subscriptions: ClassVar[tuple[str, ...]] = ()
-    # True: the actor takes replayed market data in bulk (``actors.market_batch``) through the three
-    # ``*market_batch*`` methods below; False: one message at a time, always.
-    takes_market_batches: ClassVar[bool] = False
 
     def __init__(self, ctx: ActorContext) -> None:
         self.ctx = ctx
@@ -92,20 +92,6 @@ class Actor:
         ``engine.warm_interval_ms``. A path that runs only now and then (an order every few
         hundred ticks) otherwise starts cold each time: after the CPU idles, Python runs the
         same code several times slower until caches and branch predictors refill."""
-
-    # Market data in bulk (co-located replay; see ActorHost.publish_market_batch) ------------------
-    def prepare_market_batch(self, batch: Any) -> None:
-        """A new batch arrives (before any of its rows): derive what other actors read from it."""
-
-    def market_batch_horizon(self, batch: Any, start: int, stop: int) -> int:
-        """The first row in ``[start, stop)`` whose messages might make this actor send or publish
-        anything (``stop`` if none). Must not change the actor's state; too early only costs speed,
-        too late would change what happens."""
-        return start
-
-    def on_market_batch(self, batch: Any, start: int, stop: int) -> None:
-        """Take rows ``[start, stop)`` at once, ending in the state their messages one by one would
-        have left. None of them makes the actor send or publish (the horizons guarantee it)."""
 
 
 # sysexits EX_CONFIG: the exit code of a process whose configuration cannot work (an actor's

@@ -15,11 +15,12 @@ import socket
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Iterable
 
-import numpy as np
 import zmq
 
 from actors.base import EXIT_CONFIG, Actor, ActorConfigError
 from actors.registry import STOP_ORDER
+from actors.replay.batch import MarketBatch
+from actors.replay.delivery import BatchDelivery, subscribes_to_market_data
 from engine.logs import Log, get_logger
 from engine.model.clock import Clock, LiveClock, SimClock, Timer
 from ipc import codec, topics
@@ -38,11 +39,9 @@ from ipc.messages import (
 from ipc.transport import Endpoints, Inbox, Outbox, PeerUnavailable, StreamPublisher, StreamSubscriber
 
 if TYPE_CHECKING:
-    from actors.market_batch import MarketBatch
     from engine.config import Config
 
 SUPERVISOR = "supervisor"
-_MARKET_PREFIXES = (topics.TICK, topics.QUOTE, topics.DEPTH, topics.BOOK)
 BAD_FRAME_LOG_INTERVAL_S = 1.0
 
 
@@ -79,7 +78,7 @@ class _Context:
     def reply(self, sender: str, msg: Message) -> None:
         self._host.reply(self.name, sender, msg)
 
-    def publish_market_batch(self, batch: "MarketBatch", publish_row: Callable[[int], None]) -> None:
+    def publish_market_batch(self, batch: MarketBatch, publish_row: Callable[[int], None]) -> None:
         self._host.publish_market_batch(self.name, batch, publish_row)
 
     def call_later(self, delay_s: float, fn: Callable[[], None]) -> Timer:
@@ -157,7 +156,7 @@ class ActorHost:
         self._urgent: collections.deque[tuple[bytes, Message, list[str], str]] = collections.deque()
         self._queue: collections.deque[tuple[bytes, Message, list[str], str]] = collections.deque()
         self._routes: dict[bytes, list[str]] = {}
-        self._batch_targets: dict[str, list[tuple[str, Actor]]] = {}
+        self._deliveries: dict[str, BatchDelivery] = {}  # by origin (the actor publishing batches)
         self._running = False
         self._stop_reason = ""
         self._state = "starting"
@@ -260,112 +259,22 @@ class ActorHost:
         except PeerUnavailable as exc:
             self.log.warning("reply_undeliverable", actor=origin, to=sender, error=str(exc))
 
-    def publish_market_batch(self, origin: str, batch: "MarketBatch", publish_row: Callable[[int], None]) -> None:
-        """Deliver the rows of ``batch`` (frames of a replay, see ``actors.market_batch``) as if
-        ``publish_row(i)`` (which publishes the messages of row ``i``) were called for each row in
-        turn with the bus drained after each: everything a row causes is delivered before the next
-        row. Hot path (replay).
-
-        In bulk where that changes nothing: each local subscriber of market data either takes
-        batches (``Actor.takes_market_batches``) or is a plain actor. Before rows ``[a, b)`` go out,
-        each batch actor names the first row at which it might send or publish anything
-        (``market_batch_horizon``, no side effects), and a plain actor's first row is the first one
-        carrying a topic it subscribes to. Rows before the earliest of those cause nothing, so their
-        order across actors does not matter: each batch actor takes them at once
-        (``on_market_batch``). That earliest row, and every ROW_OTHER row, then goes through the bus
-        one message at a time. With remote subscribers (encoded copies to send) or no local ones,
-        every row goes one at a time.
-
-        With ``market_time``, rows go in bulk only while the clock stands still: a row whose
-        exchange time is later than every row before it starts a new slice, and the clock moves to
-        it (firing the timers due by then) before any actor looks at the slice."""
-        targets = self._market_batch_targets(origin)
-        if not targets or any(pub.has_subscribers for pub in self.publishers.values()):
-            for i in range(batch.n):
-                publish_row(i)
-                self._drain_queue()
-            return
-        takers = [(name, actor) for name, actor in targets if actor.takes_market_batches]
-        for name, actor in takers:
-            self._batch_call(name, actor.prepare_market_batch, batch)
-        plain = [self._wanted_rows(type(actor), batch) for name, actor in targets if not actor.takes_market_batches]
-        n = batch.n
-        moves = self._clock_moves(batch) if self._market_time else None
-        a = 0
-        while a < n:
-            stop = batch.next_other(a)
-            if moves is not None and stop > a:
-                stop = self._at_row_time(batch, moves, a, stop)
-            for rows in plain:
-                k = int(np.searchsorted(rows, a))
-                if k < rows.size and rows[k] < stop:
-                    stop = int(rows[k])
-            for name, actor in takers:
-                if stop == a:
-                    break
-                try:
-                    stop = min(stop, actor.market_batch_horizon(batch, a, stop))
-                except Exception:
-                    self.log.exception("handler_failed", actor=name, message="market_batch_horizon")
-                    stop = a
-            if stop > a:
-                self.rows_in_bulk += stop - a
-                for name, actor in takers:
-                    self._batch_call(name, actor.on_market_batch, batch, a, stop)
-            if stop >= n:
-                return
-            publish_row(stop)
-            self._drain_queue()
-            a = stop + 1
-
-    @staticmethod
-    def _clock_moves(batch: "MarketBatch") -> np.ndarray:
-        """Rows whose exchange time is later than that of every trade row before them in the
-        batch: the only rows that can move a market-time clock (other rows carry 0 here; one of
-        them that moved the clock only makes a later row here a needless slice boundary)."""
-        ts = batch.ts_event_ns
-        if ts.size < 2:
-            return np.zeros(0, dtype=np.int64)
-        return np.flatnonzero(ts[1:] > np.maximum.accumulate(ts)[:-1]) + 1
-
-    def _at_row_time(self, batch: "MarketBatch", moves: np.ndarray, a: int, stop: int) -> int:
-        """Move the clock to trade row ``a``'s exchange time; returns where the clock would move
-        next (a bound on this slice)."""
-        sim = self._sim
-        assert sim is not None
-        ts = int(batch.ts_event_ns[a])
-        if ts > sim.now_ns():
-            self.advance_clock(ts)
-        k = int(moves.searchsorted(a, side="right"))
-        return min(stop, int(moves[k])) if k < moves.size else stop
-
-    def _batch_call(self, name: str, fn: Callable[..., None], *args: object) -> None:
-        try:
-            fn(*args)
-        except Exception:  # an actor bug must not take the loop down with it
-            self.log.exception("handler_failed", actor=name, message=getattr(fn, "__name__", "?"))
-
-    def _market_batch_targets(self, origin: str) -> list[tuple[str, Actor]]:
-        """Local actors other than ``origin`` that subscribe to some market data, in local order."""
-        targets = self._batch_targets.get(origin)
-        if targets is None:
-            targets = [(name, self.actors[name]) for name, cls in self._classes if name != origin
-                       and any(p.startswith(m) or m.startswith(p) for p in cls.subscriptions for m in _MARKET_PREFIXES)]
-            self._batch_targets[origin] = targets
-        return targets
-
-    @staticmethod
-    def _wanted_rows(cls: type[Actor], batch: "MarketBatch") -> np.ndarray:
-        """Rows of ``batch`` that carry a topic a plain actor of class ``cls`` subscribes to."""
-        from actors.market_batch import ROW_FULL, ROW_QUOTE, ROW_TICK
-
-        prefixes = [p.encode() for p in cls.subscriptions]
-        wanted = np.zeros((len(batch.keys) + 1, ROW_FULL + 1), dtype=bool)  # last row: ROW_OTHER rows
-        for j in range(len(batch.keys)):
-            for kind in (ROW_TICK, ROW_QUOTE, ROW_FULL):
-                wanted[j, kind] = any(t.startswith(p) for t in batch.topics_of(kind, j, batch.book is not None)
-                                      for p in prefixes)
-        return np.flatnonzero(wanted[batch.instrument, batch.kind])
+    def publish_market_batch(self, origin: str, batch: MarketBatch, publish_row: Callable[[int], None]) -> None:
+        """Deliver the rows of ``batch`` (frames of a replay) to the local actors as if
+        ``publish_row(i)`` were called for each row in turn with the bus drained after each; in
+        bulk where that changes nothing (``actors.replay.delivery``). With remote subscribers
+        (encoded copies to send), every row goes one at a time. Hot path (replay)."""
+        delivery = self._deliveries.get(origin)
+        if delivery is None:
+            targets = [(name, self.actors[name]) for name, cls in self._classes
+                       if name != origin and subscribes_to_market_data(cls)]
+            delivery = self._deliveries[origin] = BatchDelivery(
+                targets, self._drain_queue, self.log, self.clock.now_ns,
+                self.advance_clock if self._market_time else None)
+        if any(pub.has_subscribers for pub in self.publishers.values()):
+            delivery.one_by_one(batch, publish_row)
+        else:
+            self.rows_in_bulk += delivery.deliver(batch, publish_row)
 
     def add_timer(self, delay_s: float, interval_s: float, fn: Callable[[], None]) -> Timer:
         if interval_s:

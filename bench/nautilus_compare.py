@@ -37,13 +37,14 @@ def quote_columns(capture: str | Path) -> dict[str, Any]:
 
     from actors.feed.capture import CaptureReader
     from actors.feed.decode import FrameDecoder
-    from actors.market_batch import D_ASK_PX, D_ASK_QTY, D_BID_PX, D_BID_QTY, MarketBatch
+    from actors.feed.batches import market_batch
+    from actors.replay.batch import D_ASK_PX, D_ASK_QTY, D_BID_PX, D_BID_QTY
 
     decoder = FrameDecoder()
     parts: dict[str, list[Any]] = {"bid": [], "ask": [], "bid_qty": [], "ask_qty": [], "ts": []}
     for block in CaptureReader(capture).blocks(65_536):
-        batch = MarketBatch.from_decoded(decoder.decode_buffer_columnar(block.frames, block.lengths, block.recv_ns),
-                                         len(block.lengths))
+        batch = market_batch(decoder.decode_buffer_columnar(block.frames, block.lengths, block.recv_ns),
+                             len(block.lengths))
         full = batch.is_full
         top = batch.depth[full, :, 0]
         parts["bid"].append(top[:, D_BID_PX] / 100)

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.model.instruments import DETAILED_COLUMNS, load_instruments
+from engine.model.master import load_instruments
+from engine.model.master_csv import DETAILED_COLUMNS
 
 FULL_ROWS = 289_000
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

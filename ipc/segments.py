@@ -10,7 +10,7 @@ An instrument is a Dhan exchange segment code (the feed header's byte 3) and a s
 - :func:`instrument_key`: ONE packed integer, ``segment << 32 | security_id``, where one number
   is needed: numpy columns (it works element-wise on int64 arrays), sorted indices and hash
   tables. The instrument table's sorted id index is cached on disk in this packing
-  (``engine/instruments.py``): change it only together with that cache's version.
+  (``engine/model/master.py``): change it only together with that cache's version.
 - :func:`instrument_label`: the text ``"NSE_FNO:55796"`` (or, with ``sep="."``, the
   ``NSE_FNO.55796`` that topics and risk-limit tables use).
 

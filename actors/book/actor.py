@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from actors.base import Actor, ActorContext
 from actors.book.book import BookStore, top_of_book_columns
-from actors.market_batch import MarketBatch
+from actors.replay.batch import MarketBatch
 from ipc import topics
 from ipc.messages import BookStale, Depth, Quote, Tick
 from ipc.segments import segment_label
@@ -15,7 +15,6 @@ STALE_AFTER_S = 10.0
 
 class BookActor(Actor):
     subscriptions = (topics.DEPTH, topics.QUOTE, topics.TICK)
-    takes_market_batches = True
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)

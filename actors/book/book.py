@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from actors.market_batch import (
+from actors.replay.batch import (
     D_ASK_PX,
     D_ASK_QTY,
     D_BID_PX,
@@ -19,8 +19,8 @@ from actors.market_batch import (
     Q_TS_INIT,
     BookColumns,
     MarketBatch,
-    last_rows,
 )
+from actors.replay.kernels import last_rows
 from ipc.messages import BookUpdate, Depth
 
 MAX_LEVELS = 20
@@ -33,7 +33,7 @@ class BookStore:
 
     def _alloc(self, capacity: int) -> None:
         # The six level arrays are views of one (row, side column, level) array, in the order of
-        # actors.market_batch's depth columns, so that a whole book is written in one assignment.
+        # actors.replay.batch's depth columns, so that a whole book is written in one assignment.
         old = getattr(self, "_depth", None)
         depth = np.zeros((capacity, 6, MAX_LEVELS), dtype=np.int64)
         scalars = {name: np.zeros(capacity, dtype=np.int64) for name in

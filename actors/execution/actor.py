@@ -35,7 +35,8 @@ from actors.execution.live import LiveTrading
 from actors.execution.reconcile import is_external
 from actors.execution.venue_status import remove_venue_status
 from actors.execution.marks import mark_x2_paise, unrealised_pnl_paise
-from actors.market_batch import D_ASK_PX, D_ASK_QTY, D_BID_PX, D_BID_QTY, Q_VOLUME, MarketBatch, last_trades
+from actors.replay.batch import D_ASK_PX, D_ASK_QTY, D_BID_PX, D_BID_QTY, Q_VOLUME, MarketBatch
+from actors.replay.kernels import last_trades
 from actors.execution.paper import PaperVenue, PaperVenueConfig, PaperWallet
 from actors.execution.venue import Accepted, Canceled, Expired, Filled, VenueEvent
 from engine.ledger import (
@@ -92,7 +93,6 @@ LEDGER_STATS_INTERVAL_S = 5.0  # how often the commit-latency histogram goes out
 
 class ExecutionActor(LiveTrading, Actor):
     subscriptions = (topics.DEPTH, topics.TICK, topics.QUOTE)
-    takes_market_batches = True
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)

@@ -8,7 +8,7 @@ from typing import Any
 from actors.base import Actor, ActorConfigError, ActorContext
 from actors.feed.capture import CaptureError, CaptureWriter, FrameBlock
 from actors.feed.decode import FrameDecoder
-from actors.market_batch import MarketBatch
+from actors.feed.batches import market_batch
 from engine.model.calendar import CALENDAR_REFRESH_S, CalendarError, CalendarSource
 from engine.model.instruments import tick_sizes
 from engine.model.ist import ist_date
@@ -64,7 +64,7 @@ class FeedActor(Actor):
             self.ctx.every(1.0, self.recorder.flush)
         self.feed_kind = self.source.feed
         if self.replay_in_blocks and getattr(self.source, "takes_blocks", False):
-            from actors.market_batch import warmup
+            from actors.replay.kernels import warmup
 
             warmup()
             self.source.start(self.ctx, self.on_frame, emit_block=self.on_frames)
@@ -114,7 +114,7 @@ class FeedActor(Actor):
     def on_frames(self, block: FrameBlock) -> None:
         """A block of replayed frames: decoded column-wise, handed to the bus as one batch (its
         rows delivered as if each frame went through ``on_frame`` in turn, see
-        ``ActorHost.publish_market_batch``). Hot path (fast replay)."""
+        ``actors.replay.delivery``). Hot path (fast replay)."""
         n = len(block.lengths)
         self.frames += n
         if self.recorder is not None:
@@ -124,7 +124,7 @@ class FeedActor(Actor):
                 start += int(block.lengths[i])
         decoded = self.decoder.decode_buffer_columnar(block.frames, block.lengths, block.recv_ns, self.feed_kind)
         self.messages += decoded.n_messages
-        batch = MarketBatch.from_decoded(decoded, n)
+        batch = market_batch(decoded, n)
         self.ctx.publish_market_batch(batch, lambda i: self._publish(batch.messages(i)))
 
     def _publish(self, messages: list[Message]) -> None:

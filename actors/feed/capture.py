@@ -17,19 +17,21 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
-from typing import BinaryIO, Iterator, Literal, NamedTuple
+from typing import BinaryIO, Iterator, NamedTuple
 
 import numpy as np
 from numba import njit
+
+from actors.feed.wire import FEED_KINDS, FeedKind
 
 MAGIC = b"SHKCAPT1"
 VERSION = 1
 HEADER = struct.Struct("<8sHHI")
 RECORD = struct.Struct("<QI")
-FEED_KINDS: dict[str, int] = {"market": 0, "depth20": 1, "depth200": 2}
+# The header stores the feed as its index in wire.FEED_KINDS (market 0, depth20 1, depth200 2).
+FEED_CODES: dict[str, int] = {kind: code for code, kind in enumerate(FEED_KINDS)}
 MAX_FRAME_BYTES = 16 * 1024 * 1024
 
-FeedKind = Literal["market", "depth20", "depth200"]
 
 
 class CaptureError(Exception):
@@ -106,7 +108,7 @@ class CaptureWriter:
     def __init__(self, path: str | Path, feed: FeedKind = "market") -> None:
         self.path = Path(path)
         self._f: BinaryIO = open(self.path, "wb")
-        self._f.write(HEADER.pack(MAGIC, VERSION, FEED_KINDS[feed], 0))
+        self._f.write(HEADER.pack(MAGIC, VERSION, FEED_CODES[feed], 0))
         self.frames = 0
 
     def write(self, recv_ns: int, frame: bytes) -> None:
@@ -142,7 +144,7 @@ class CaptureReader:
             raise CaptureError(f"{self.path}: not a Shikra capture (magic {magic!r})")
         if version != VERSION:
             raise CaptureError(f"{self.path}: capture version {version} is not supported (this build reads {VERSION})")
-        kinds = {v: k for k, v in FEED_KINDS.items()}
+        kinds = dict(enumerate(FEED_KINDS))
         if feed not in kinds:
             raise CaptureError(f"{self.path}: unknown feed kind {feed}")
         self.feed: FeedKind = kinds[feed]  # type: ignore[assignment]

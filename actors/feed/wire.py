@@ -21,9 +21,13 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, get_args
 
 import numpy as np
+
+# The three Dhan feeds: the 5-level market feed and the 20- and 200-level depth feeds.
+FeedKind = Literal["market", "depth20", "depth200"]
+FEED_KINDS: tuple[FeedKind, ...] = get_args(FeedKind)
 
 # --------------------------------------------------------------------------------------------
 # Codes

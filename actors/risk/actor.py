@@ -14,7 +14,7 @@ from typing import Any
 import msgspec
 
 from actors.base import Actor, ActorConfigError, ActorContext
-from actors.market_batch import MarketBatch
+from actors.replay.batch import MarketBatch
 from actors.risk import state as trading
 from actors.risk.checks import InstrumentLimits, RiskEngine, to_order_denied
 from ipc.reasons import Denial, DenyReason
@@ -101,7 +101,6 @@ def _enforced_limits(cfg: Any, limits: RiskLimits) -> RiskLimits:
 
 class RiskActor(Actor):
     subscriptions = (topics.TICK, topics.QUOTE, topics.ORDER, topics.FILL, topics.POSITION, topics.GROUP)
-    takes_market_batches = True
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)

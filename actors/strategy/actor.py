@@ -6,12 +6,12 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-import numpy as np
 
 from actors.base import Actor, ActorConfigError, ActorContext
-from actors.market_batch import MarketBatch
-from actors.strategy.api import (DEFAULT_GROUP_TIMEOUT_MS, BadParams, GroupLegOrder, InstrumentRef, MarketRows, Strategy,
+from actors.replay.batch import MarketBatch
+from actors.strategy.api import (DEFAULT_GROUP_TIMEOUT_MS, BadParams, GroupLegOrder, InstrumentRef, Strategy,
                                  parse_params)
+from actors.strategy.market_rows import market_horizon, rows_of, skip_market
 from actors.strategy.registry import UnknownStrategy, resolve
 from actors.strategy.runtime import RuntimeFileError, StrategyOverride, load_overrides, save_overrides
 from engine.ledger import LedgerError, LedgerReader, ledger_dir
@@ -60,15 +60,6 @@ FEED_RESUBSCRIBE_S = 10.0
 MAX_RESENDS = 30
 RESEND_AFTER_S = 1.0  # an intent neither ordered nor denied in this time is sent to risk again
 BAR_FLUSH_GRACE_NS = 200_000_000  # let late ticks of a bar arrive before a timer closes it
-
-
-def _market_rows(batch: MarketBatch, instrument: int, start: int, stop: int) -> tuple[np.ndarray, MarketRows]:
-    """(rows, the strategies' view of them) for one instrument's rows in ``[start, stop)``
-    (quantity 0 on ticks, as ``on_tick`` feeds bars)."""
-    c = batch.columns_of(instrument)
-    lo, hi = batch.span(instrument, start, stop)
-    return c.rows[lo:hi], MarketRows(c.kind[lo:hi], c.ltp_paise[lo:hi], c.ltq_units[lo:hi], c.ts_event_ns[lo:hi],
-                                     c.mid_x2_paise[lo:hi] if c.mid_x2_paise is not None else None)
 
 
 def _run_id(now_ns: int) -> str:
@@ -183,7 +174,6 @@ class _Handle:
 class StrategyActor(Actor):
     subscriptions = (topics.TICK, topics.QUOTE, topics.BOOK, topics.ORDER, topics.FILL, topics.RISK_DENIED,
                      topics.GROUP)
-    takes_market_batches = True
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
@@ -694,9 +684,9 @@ class StrategyActor(Actor):
             builders = self.bar_builders.get(batch.keys[j], ())
             if not strategies and not builders:
                 continue
-            rows, view = _market_rows(batch, j, start, stop)
+            rows, view = rows_of(batch, j, start, stop)
             for strategy in strategies:
-                k = strategy.market_horizon(view)
+                k = market_horizon(strategy, view)
                 if k < rows.size:
                     stop = min(stop, int(rows[k]))
             for builder, _ in builders:
@@ -711,9 +701,9 @@ class StrategyActor(Actor):
             builders = self.bar_builders.get(batch.keys[j], ())
             if not strategies and not builders:
                 continue
-            _, view = _market_rows(batch, j, start, stop)
+            _, view = rows_of(batch, j, start, stop)
             for strategy in strategies:
-                strategy.skip_market(view)
+                skip_market(strategy, view)
             for builder, _ in builders:
                 builder.take_quiet(view.ts_event_ns, view.ltp_paise, view.ltq_units)
 

@@ -16,12 +16,10 @@ and restored after a restart.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import msgspec
-import numpy as np
 
-from actors.market_batch import ROW_FULL, ROW_QUOTE, ROW_TICK
 from ipc.messages import (Bar, BookUpdate, Fill, GroupStructure, OrderDenied, OrderEvent, OrderType, Product, Quote,
                           Side, Tick, Validity)
 
@@ -104,32 +102,8 @@ class StrategyContext(Protocol):
         ...
 
 
-class MarketRows(NamedTuple):
-    """One instrument's market data in a replay batch, in order: one row per feed frame.
-
-    ``kind`` says which messages a row stands for: ROW_TICK a ``Tick``; ROW_QUOTE a ``Quote``;
-    ROW_FULL a ``Quote``, then (when ``mid_x2_paise`` is not None) the ``BookUpdate`` the book
-    actor publishes after the packet's depth. Columns are int64: ``ltp_paise`` and ``ltq_units``
-    (0 for ticks) and ``ts_event_ns`` of the tick or quote, ``mid_x2_paise`` of the book update
-    (0 when a side of the book is empty, and on other rows)."""
-
-    kind: np.ndarray
-    ltp_paise: np.ndarray
-    ltq_units: np.ndarray
-    ts_event_ns: np.ndarray
-    mid_x2_paise: np.ndarray | None
-
-
-def _overrides(cls: type, name: str) -> bool:
-    return getattr(cls, name) is not getattr(Strategy, name)
-
-
 class Strategy:
-    """Base class; subclasses set ``kind`` and ``Params`` and override handlers they need.
-
-    Replays (backtests) may hand a strategy many rows of market data at once: ``market_horizon``
-    then ``skip_market`` (see there). The defaults are always right; a strategy overrides them
-    only to be fast on rows where it would not act."""
+    """Base class; subclasses set ``kind`` and ``Params`` and override handlers they need."""
 
     kind: ClassVar[str] = ""
     Params: ClassVar[type[StrategyParams]] = StrategyParams
@@ -157,32 +131,6 @@ class Strategy:
 
     def on_params_changed(self, old: StrategyParams) -> None:
         """Parameters were replaced at run time (``self.params`` is already the new value)."""
-
-    def market_horizon(self, rows: MarketRows) -> int:
-        """The index of the first of ``rows`` at which this strategy might do anything through its
-        context (submit, cancel, save state, ...) if its handlers got the rows' messages in turn;
-        ``len(rows.kind)`` when it would do nothing on any. No side effects. The rows before it
-        go to ``skip_market``, that one and the rest to the handlers as usual. Too early only
-        costs speed, too late would change what the strategy does.
-
-        Default: the first row with a message for a handler this class overrides (so nothing is
-        ever skipped that a handler would have seen)."""
-        cls = type(self)
-        kind = rows.kind
-        handled = np.zeros(kind.size, dtype=bool)
-        if _overrides(cls, "on_tick"):
-            handled |= kind == ROW_TICK
-        if _overrides(cls, "on_quote"):
-            handled |= kind >= ROW_QUOTE
-        if rows.mid_x2_paise is not None and _overrides(cls, "on_book"):
-            handled |= kind == ROW_FULL
-        hit = np.flatnonzero(handled)
-        return int(hit[0]) if hit.size else int(kind.size)
-
-    def skip_market(self, rows: MarketRows) -> None:
-        """Take ``rows`` (before the horizon: the strategy acts on none of them) as its handlers
-        would, without calling them. Default: nothing (the default horizon skips only rows no
-        overridden handler sees)."""
 
 
 class BadParams(Exception):

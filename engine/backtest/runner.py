@@ -9,7 +9,7 @@ exhausted and nothing has moved for ``SETTLE_CHECKS`` checks, it stops the host.
 
 Speed. The feed reads the capture in blocks and publishes each as a ``MarketBatch``; the bus takes
 in bulk the frames on which no actor would act and sends the others one message at a time
-(``ActorHost.publish_market_batch``). ``bulk=False`` sends every frame one message at a time: the
+(``actors.replay.delivery``). ``bulk=False`` sends every frame one message at a time: the
 reference, which gives the same report.
 
 Clock. The actors run on a simulated clock (``engine.model.clock.SimClock``) that starts at the
@@ -55,7 +55,8 @@ from actors.execution.actor import ExecutionActor
 from actors.feed.actor import FeedActor
 from actors.feed.capture import CaptureError, CaptureReader, CaptureWriter
 from actors.host import ActorHost
-from actors.market_batch import MarketBatch, trades_and_latest
+from actors.replay.batch import MarketBatch
+from actors.replay.kernels import trades_and_latest
 from actors.risk.actor import RiskActor
 from actors.strategy.actor import StrategyActor
 from actors.strategy.api import BadParams, parse_params
@@ -123,7 +124,7 @@ class BacktestRun(msgspec.Struct, frozen=True):
     ticks_per_s: float       # ticks / replay_s
     peak_rss_bytes: int      # of the process, read after the journal was built
     replay_cpu_s: float = 0.0  # CPU time of this process over the replay (other processes on the machine excluded)
-    rows_in_bulk: int = 0      # frames whose messages no actor needed one by one (see ActorHost.publish_market_batch)
+    rows_in_bulk: int = 0      # frames whose messages no actor needed one by one (see actors.replay.delivery)
 
 
 class BacktestResult(msgspec.Struct, frozen=True):
@@ -220,7 +221,6 @@ class _Probe(Actor):
     """First on the bus: counts the market messages, sees the orders, denials and fills."""
 
     subscriptions = (topics.TICK, topics.QUOTE, topics.ORDER, topics.FILL, topics.RISK_DENIED)
-    takes_market_batches = True
     watch: _Watch
 
     def on_tick(self, msg: Tick) -> None:

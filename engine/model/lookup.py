@@ -6,8 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from engine.model.instruments import Instrument, InstrumentTable, load_instruments
+from engine.model.instruments import Instrument, InstrumentTable
 from engine.model.ist import today_ist
+from engine.model.master import load_instruments
 from engine.model.sample_master import write_sample_master
 from ipc.segments import InstrumentId
 

@@ -53,8 +53,8 @@ from pathlib import Path
 import msgspec
 
 from engine.files import replace_file
-from engine.model.instruments import DETAILED_COLUMNS
 from engine.model.ist import today_ist
+from engine.model.master_csv import DETAILED_COLUMNS
 
 __all__ = [
     "BUNDLED_PATH",

@@ -25,7 +25,8 @@ import msgspec
 from engine.model.ist import ist_ns
 from actors.strategy.api import InstrumentRef, Strategy, StrategyState, parse_params
 from actors.strategy.bars import BarBuilder
-from engine.model.instruments import InstrumentTable, load_instruments
+from engine.model.instruments import InstrumentTable
+from engine.model.master import load_instruments
 from engine.model.lookup import resolve_instrument
 from engine.model.sample_master import BUNDLED_PATH
 from ipc.messages import (

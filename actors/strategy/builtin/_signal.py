@@ -12,8 +12,9 @@ risk), so a refused entry is tried again on the next signal instead of being ass
 
 from __future__ import annotations
 
-from actors.strategy.api import MarketRows, Strategy, StrategyParams, StrategyState
+from actors.strategy.api import Strategy, StrategyParams, StrategyState
 from actors.strategy.builtin._common import never_filled_units
+from actors.strategy.market_rows import MarketRows, first_handled_row
 from ipc.messages import Bar, OrderDenied, OrderEvent, OrderState, Product, Quote, Tick
 
 
@@ -70,7 +71,10 @@ class SignalStrategy(Strategy):
         if (self.params.timeframe_s > 0 and cls.on_tick is SignalStrategy.on_tick
                 and cls.on_quote is SignalStrategy.on_quote and cls.on_book is Strategy.on_book):
             return int(rows.kind.size)
-        return super().market_horizon(rows)
+        return first_handled_row(self, rows)
+
+    def skip_market(self, rows: MarketRows) -> None:
+        """Nothing to take: before the horizon no handler this class has would use a row."""
 
     def _decide(self, price_paise: int, cause: Bar | Tick | Quote) -> None:
         # hot path when timeframe_s = 0: one indicator update and integer compares

@@ -13,8 +13,9 @@ import msgspec
 
 import numpy as np
 
-from actors.strategy.api import MarketRows, Strategy, StrategyParams, StrategyState
+from actors.strategy.api import Strategy, StrategyParams, StrategyState
 from actors.strategy.indicators import EmaStream, ema_cross_scan
+from actors.strategy.market_rows import MarketRows
 from ipc.messages import Bar, BookUpdate, Product, Quote, Tick
 
 PriceSource = Literal["last", "mid"]

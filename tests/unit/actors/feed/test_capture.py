@@ -3,9 +3,10 @@ the recorded pace. (A recorded session driving the whole engine: tests/daemon/te
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
-from actors.feed.capture import HEADER, CaptureError, CaptureReader, CaptureWriter
+from actors.feed.capture import HEADER, MAX_FRAME_BYTES, RECORD, CaptureError, CaptureReader, CaptureWriter
 from actors.feed.sources import ReplaySource
 from engine.config import parse_config
 from engine.model.clock import SimClock
@@ -75,3 +76,49 @@ def test_replay_at_recorded_pace_emits_each_frame_after_its_recorded_gap(tmp_pat
     assert src.done
     assert [t - emitted[0] for t in emitted] == [t - recorded[0] for t in recorded]  # 0, 5, 25, 26 ms
 
+
+# --- capture blocks ----------------------------------------------------------------------------
+
+
+def _write(path, frames):  # type: ignore[no-untyped-def]
+    with CaptureWriter(path) as w:
+        for ts, f in frames:
+            w.write(ts, f)
+
+
+def _unblock(blocks) -> list[tuple[int, bytes]]:  # type: ignore[no-untyped-def]
+    out = []
+    for b in blocks:
+        start = 0
+        for i in range(len(b.lengths)):
+            out.append((int(b.recv_ns[i]), b.frame(i, start)))
+            start += int(b.lengths[i])
+    return out
+
+
+@pytest.mark.parametrize("per_block", [1, 7, 100_000])
+def test_capture_blocks_hold_the_frames_iteration_yields(tmp_path, per_block):
+    rng = np.random.default_rng(3)
+    frames = [(1_000 + i, rng.bytes(int(rng.integers(0, 300)))) for i in range(3_000)]
+    frames.append((9, rng.bytes(3 << 20)))  # a frame larger than one read
+    _write(tmp_path / "c.cap", frames)
+    reader = CaptureReader(tmp_path / "c.cap")
+    blocks = list(reader.blocks(per_block))
+    assert _unblock(blocks) == list(CaptureReader(tmp_path / "c.cap")) == frames
+    assert all(len(b.lengths) <= per_block for b in blocks) and not reader.truncated_tail
+
+
+def test_capture_blocks_stop_at_a_cut_record_and_say_so(tmp_path):
+    _write(tmp_path / "c.cap", [(i, b"x" * 100) for i in range(10)])
+    data = (tmp_path / "c.cap").read_bytes()
+    (tmp_path / "c.cap").write_bytes(data[:-37])
+    reader = CaptureReader(tmp_path / "c.cap")
+    assert len(_unblock(reader.blocks(4))) == 9 and reader.truncated_tail
+
+
+def test_capture_blocks_refuse_a_record_claiming_too_many_bytes_with_its_offset(tmp_path):
+    _write(tmp_path / "c.cap", [(1, b"abc")])
+    with open(tmp_path / "c.cap", "ab") as f:
+        f.write(RECORD.pack(2, MAX_FRAME_BYTES + 1) + b"zz")
+    with pytest.raises(CaptureError, match=f"offset 31 claims {MAX_FRAME_BYTES + 1} bytes"):
+        list(CaptureReader(tmp_path / "c.cap").blocks(10))

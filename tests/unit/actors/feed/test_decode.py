@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 
 import actors.feed
 from actors.feed import wire
-from actors.feed.decode import COLUMNAR_MIN_PACKETS, DecodeProblem, FrameDecoder
+from actors.feed.decode import COLUMNAR_MIN_PACKETS, FrameDecoder
+from actors.feed.decode_common import DecodeProblem
 from ipc import codec
 from ipc.messages import Depth, OpenInterest, PrevClose, Quote, Tick
 from tests.golden import dhan_feed as golden

@@ -1,4 +1,4 @@
-"""engine.model.instruments: both CSV layouts, exact paise, bad rows, cache, lookups, chains, strikes."""
+"""engine.model.instruments, master_csv and master: both CSV layouts, exact paise, bad rows, cache, lookups, chains, strikes."""
 
 from __future__ import annotations
 
@@ -11,16 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import engine.model.instruments as instruments
-from engine.model.instruments import (
-    COMPACT_COLUMNS,
-    DETAILED_COLUMNS,
-    Instrument,
-    MasterFormatError,
-    SkipReason,
-    StrikeError,
-    load_instruments,
-    tick_sizes,
-)
+import engine.model.master as master
+from engine.model.instruments import Instrument, StrikeError, tick_sizes
+from engine.model.master import load_instruments
+from engine.model.master_csv import COMPACT_COLUMNS, DETAILED_COLUMNS, MasterFormatError, SkipReason
 from ipc.segments import Segment
 
 
@@ -299,7 +293,7 @@ def test_unchanged_file_reloads_from_the_cache_without_parsing(tmp_path: Path, m
     def no_parse(*_a, **_k):
         raise AssertionError("parsed again although the file did not change")
 
-    monkeypatch.setattr(instruments, "_parse", no_parse)
+    monkeypatch.setattr(master, "parse_master", no_parse)
     again = load_instruments(path, cache_dir=cache_dir)
     assert again.report.cache == "hit"
     assert again.get(Segment.NSE_FNO, 35084) == first.get(Segment.NSE_FNO, 35084)
@@ -411,7 +405,7 @@ def test_search_puts_the_exact_symbol_first(tmp_path: Path) -> None:
 def test_cli_search_prints_matches(tmp_path: Path, capsys) -> None:
     path = write(tmp_path, DETAILED_HEADER, D_NIFTY_INDEX, D_NIFTY_CE)
     argv = ["search", "29150", "--master", str(path), "--cache-dir", str(tmp_path / "c")]
-    assert instruments.main(argv) == 0
+    assert master.main(argv) == 0
     out = capsys.readouterr().out
     assert "NIFTY-Sep2026-29150-CE" in out and "35084" in out and "Nifty 50" not in out
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from engine.model import sample_master
-from engine.model.instruments import InstrumentTable, date_from_yyyymmdd, load_instruments
+from engine.model.instruments import InstrumentTable, date_from_yyyymmdd
+from engine.model.master import load_instruments
 from engine.model.sample_master import is_trading_day, monthly_expiry, weekly_expiries, write_sample_master
 from ipc.segments import Segment
 

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from actors.market_batch import ROW_FULL, ROW_QUOTE, ROW_TICK
-from actors.strategy.api import BadParams, MarketRows, Strategy, parse_params
+from actors.replay.batch import ROW_FULL, ROW_QUOTE, ROW_TICK
+from actors.strategy.api import BadParams, parse_params
 from actors.strategy.builtin.ema_cross import EmaCross
+from actors.strategy.market_rows import MarketRows, SkipsMarketRows
 from ipc.messages import BookUpdate
 from tests.support.strategy_harness import StrategyHarness
 
@@ -89,6 +90,7 @@ def test_bulk_rows_give_the_orders_and_state_of_one_at_a_time(cache, data, price
     params = {"fast": fast, "slow": fast + 3, "timeframe_s": 0, "price": price}
     ref_h = StrategyHarness(EmaCross, params, instrument="RELIANCE", cache_dir=cache)
     bulk_h = StrategyHarness(EmaCross, params, instrument="RELIANCE", cache_dir=cache)
+    assert isinstance(bulk_h.strategy, SkipsMarketRows)  # it takes the rows before its horizon itself
     for row in data:
         _one_by_one(ref_h, row)
     i = 0
@@ -105,17 +107,3 @@ def test_bulk_rows_give_the_orders_and_state_of_one_at_a_time(cache, data, price
     a, b = bulk_h.strategy, ref_h.strategy
     assert (a.prev_diff, a.state.long, a.state.crosses) == (b.prev_diff, b.state.long, b.state.crosses)
     assert a.fast._s.tolist() == b.fast._s.tolist() and a.slow._s.tolist() == b.slow._s.tolist()
-
-
-def test_the_default_horizon_is_the_first_row_a_handler_of_the_strategy_sees(cache):
-    class OnBook(Strategy):
-        kind = "on_book_only"
-
-        def on_book(self, book: BookUpdate) -> None: ...
-
-    s = OnBook(None, None, None)  # type: ignore[arg-type]
-    part = [(ROW_TICK, 1, 0), (ROW_QUOTE, 1, 0), (ROW_FULL, 1, 2), (ROW_TICK, 1, 0)]
-    assert s.market_horizon(_market_rows(part)) == 2
-    no_book = _market_rows(part)._replace(mid_x2_paise=None)  # no book actor: no book updates
-    assert s.market_horizon(no_book) == 4
-    assert Strategy(None, None, None).market_horizon(_market_rows(part)) == 4  # type: ignore[arg-type]

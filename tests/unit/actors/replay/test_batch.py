@@ -1,16 +1,15 @@
 """Market batches: a block of frames decoded column-wise gives, row by row, the messages each frame
-gives alone; capture blocks hold the frames record iteration yields."""
+gives alone."""
 
 from __future__ import annotations
 
 import hypothesis.strategies as st
 import numpy as np
-import pytest
 from hypothesis import given, settings
 
-from actors.feed.capture import MAX_FRAME_BYTES, RECORD, CaptureError, CaptureReader, CaptureWriter
+from actors.feed.batches import market_batch
 from actors.feed.decode import FrameDecoder
-from actors.market_batch import ROW_FULL, ROW_OTHER, ROW_QUOTE, ROW_TICK, MarketBatch
+from actors.replay.batch import ROW_FULL, ROW_OTHER, ROW_QUOTE, ROW_TICK
 from ipc.messages import Depth, Quote, Tick
 from tests.unit.actors.feed.test_decode import market_packet
 
@@ -41,7 +40,7 @@ def test_each_row_gives_the_messages_its_frame_gives_alone(frames: list[bytes]) 
     alone = FrameDecoder(TICKS)
     expected = [alone.decode_frame(f, i + 1) for i, f in enumerate(frames)]
     columnar = FrameDecoder(TICKS)
-    batch = MarketBatch.from_decoded(columnar.decode_buffer_columnar(*_block(frames)), len(frames))
+    batch = market_batch(columnar.decode_buffer_columnar(*_block(frames)), len(frames))
     assert [batch.messages(i) for i in range(batch.n)] == expected
     assert columnar.stats.problems == alone.stats.problems
     for i, msgs in enumerate(expected):
@@ -60,57 +59,10 @@ def test_rows_of_an_instrument_come_in_order_and_by_span() -> None:
     from actors.feed import wire
 
     frames = [wire.encode_ticker(1, 7 + i % 3, 100 + i, 1_700_000_000) for i in range(12)]
-    batch = MarketBatch.from_decoded(FrameDecoder().decode_buffer_columnar(*_block(frames)), len(frames))
+    batch = market_batch(FrameDecoder().decode_buffer_columnar(*_block(frames)), len(frames))
     assert batch.keys == [(1, 7), (1, 8), (1, 9)]  # in order of first appearance
     assert batch.rows_of(1, 2, 11).tolist() == [4, 7, 10]
     lo, hi = batch.span(1, 2, 11)
     assert batch.columns_of(1).rows[lo:hi].tolist() == [4, 7, 10]
     assert batch.instruments_in(3, 4) == [0] and batch.instruments_in(4, 6) == [1, 2]
     assert batch.columns_of(1).ltp_paise.tolist() == [101, 104, 107, 110]
-
-
-# --- capture blocks ----------------------------------------------------------------------------
-
-
-def _write(path, frames):  # type: ignore[no-untyped-def]
-    with CaptureWriter(path) as w:
-        for ts, f in frames:
-            w.write(ts, f)
-
-
-def _unblock(blocks) -> list[tuple[int, bytes]]:  # type: ignore[no-untyped-def]
-    out = []
-    for b in blocks:
-        start = 0
-        for i in range(len(b.lengths)):
-            out.append((int(b.recv_ns[i]), b.frame(i, start)))
-            start += int(b.lengths[i])
-    return out
-
-
-@pytest.mark.parametrize("per_block", [1, 7, 100_000])
-def test_capture_blocks_hold_the_frames_iteration_yields(tmp_path, per_block):
-    rng = np.random.default_rng(3)
-    frames = [(1_000 + i, rng.bytes(int(rng.integers(0, 300)))) for i in range(3_000)]
-    frames.append((9, rng.bytes(3 << 20)))  # a frame larger than one read
-    _write(tmp_path / "c.cap", frames)
-    reader = CaptureReader(tmp_path / "c.cap")
-    blocks = list(reader.blocks(per_block))
-    assert _unblock(blocks) == list(CaptureReader(tmp_path / "c.cap")) == frames
-    assert all(len(b.lengths) <= per_block for b in blocks) and not reader.truncated_tail
-
-
-def test_capture_blocks_stop_at_a_cut_record_and_say_so(tmp_path):
-    _write(tmp_path / "c.cap", [(i, b"x" * 100) for i in range(10)])
-    data = (tmp_path / "c.cap").read_bytes()
-    (tmp_path / "c.cap").write_bytes(data[:-37])
-    reader = CaptureReader(tmp_path / "c.cap")
-    assert len(_unblock(reader.blocks(4))) == 9 and reader.truncated_tail
-
-
-def test_capture_blocks_refuse_a_record_claiming_too_many_bytes_with_its_offset(tmp_path):
-    _write(tmp_path / "c.cap", [(1, b"abc")])
-    with open(tmp_path / "c.cap", "ab") as f:
-        f.write(RECORD.pack(2, MAX_FRAME_BYTES + 1) + b"zz")
-    with pytest.raises(CaptureError, match=f"offset 31 claims {MAX_FRAME_BYTES + 1} bytes"):
-        list(CaptureReader(tmp_path / "c.cap").blocks(10))

@@ -7,9 +7,11 @@ import numpy as np
 
 from actors.base import Actor
 from actors.feed import wire
+from actors.feed.batches import market_batch
 from actors.feed.decode import FrameDecoder
 from actors.host import ActorHost
-from actors.market_batch import MarketBatch
+from actors.replay.batch import MarketBatch
+from actors.replay.delivery import BatchConsumer
 from engine.config import Config
 from ipc import topics
 from ipc.messages import PrevClose, Quote, Tick
@@ -38,7 +40,6 @@ class Taker(Actor):
     """Takes batches; would act on the rows whose LTP is in ACT_AT."""
 
     subscriptions = (topics.TICK, topics.QUOTE, topics.PREV_CLOSE)
-    takes_market_batches = True
 
     def __init__(self, ctx) -> None:  # type: ignore[no-untyped-def]
         super().__init__(ctx)
@@ -75,7 +76,7 @@ def test_rows_go_in_bulk_up_to_the_first_row_an_actor_needs_one_message_at_a_tim
         else:
             frames.append(wire.encode_ticker(1, 7, ltp, 1))
     decoded = FrameDecoder().decode_buffer_columnar(b"".join(frames), [len(f) for f in frames], np.ones(16))
-    batch = MarketBatch.from_decoded(decoded, 16)
+    batch = market_batch(decoded, 16)
     cfg = Config()
     host = ActorHost("t", [("feed", Feed), ("plain", Plain), ("taker", Taker)], ["feed", "plain", "taker"], cfg,
                      tmp_path, tmp_path)
@@ -101,6 +102,7 @@ def test_rows_go_in_bulk_up_to_the_first_row_an_actor_needs_one_message_at_a_tim
             inbox.close()
         host.subscriber.close()
     plain, taker = host.actors["plain"], host.actors["taker"]
+    assert isinstance(taker, BatchConsumer) and not isinstance(plain, BatchConsumer)
     assert plain.seen == [1_004, 1_009, 1_014]  # its quotes, each as a message
     by_message = {1_003, 1_004, 1_006, 1_009, 1_011, 1_014}  # acts, plain's quotes, the prev close row
     expected = [("prev", 1_006) if i == 6 else ("msg", 1_000 + i) if 1_000 + i in by_message else ("bulk", i)

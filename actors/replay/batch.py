@@ -2,7 +2,7 @@
 
 A co-located host replaying a capture as fast as possible (a backtest) hands the frames of a block
 to its actors as a :class:`MarketBatch` instead of one message at a time; the rules are in
-:meth:`actors.host.ActorHost.publish_market_batch`. In short: rows on which no actor would send or
+:func:`actors.replay.delivery.deliver`. In short: rows on which no actor would send or
 publish anything are taken in bulk, every other row goes through the bus as the messages the feed
 would have published for it, so the actors end in the same state and send the same messages in the
 same order as they would one message at a time.
@@ -26,9 +26,7 @@ from __future__ import annotations
 from typing import Final, NamedTuple
 
 import numpy as np
-from numba import njit
 
-from actors.feed.decode import DecodedBatch
 from ipc import topics
 from ipc.messages import Depth, Message, Quote, Tick
 from ipc.segments import InstrumentId, instrument_key
@@ -39,20 +37,19 @@ ROW_QUOTE: Final = 2
 ROW_FULL: Final = 3
 
 QUOTE_FIELDS: Final = Quote.__struct_fields__
-_Q = {name: i for i, name in enumerate(QUOTE_FIELDS)}
-Q_SEGMENT: Final = _Q["segment"]
-Q_SECURITY_ID: Final = _Q["security_id"]
-Q_LTP: Final = _Q["ltp_paise"]
-Q_LTQ: Final = _Q["ltq_units"]
-Q_VOLUME: Final = _Q["volume_units"]
-Q_TS_EVENT: Final = _Q["ts_event_ns"]
-Q_TS_INIT: Final = _Q["ts_init_ns"]
+QUOTE_COLUMN: Final = {name: i for i, name in enumerate(QUOTE_FIELDS)}  # a Quote field's column in ``quote``
+Q_SEGMENT: Final = QUOTE_COLUMN["segment"]
+Q_SECURITY_ID: Final = QUOTE_COLUMN["security_id"]
+Q_LTP: Final = QUOTE_COLUMN["ltp_paise"]
+Q_LTQ: Final = QUOTE_COLUMN["ltq_units"]
+Q_VOLUME: Final = QUOTE_COLUMN["volume_units"]
+Q_TS_EVENT: Final = QUOTE_COLUMN["ts_event_ns"]
+Q_TS_INIT: Final = QUOTE_COLUMN["ts_init_ns"]
 DEPTH_LEVELS: Final = 5
 # depth[i] = (bid price, bid qty, bid orders, ask price, ask qty, ask orders) x 5 levels
 D_BID_PX, D_BID_QTY, D_BID_ORDERS, D_ASK_PX, D_ASK_QTY, D_ASK_ORDERS = range(6)
-_DEPTH_COLUMNS: Final = ("bid_price_paise", "bid_qty_units", "bid_orders", "ask_price_paise", "ask_qty_units",
-                         "ask_orders")
-_OTHER_TABLES: Final = tuple(k for k in DecodedBatch.KINDS if k not in ("ticks", "quotes", "depths"))
+DEPTH_COLUMNS: Final = ("bid_price_paise", "bid_qty_units", "bid_orders", "ask_price_paise", "ask_qty_units",
+                        "ask_orders")  # the Depth fields behind depth[:, D_BID_PX ... D_ASK_ORDERS]
 
 
 class BookColumns(NamedTuple):
@@ -76,7 +73,8 @@ class InstrumentColumns(NamedTuple):
 
 
 class MarketBatch:
-    """Rows (frames) of market data; see the module docstring. Build with :meth:`from_decoded`."""
+    """Rows (frames) of market data; see the module docstring. The feed builds them from its
+    decoded columns (``actors.feed.batches.market_batch``)."""
 
     __slots__ = ("n", "kind", "quote", "depth", "segment", "security_id", "ltp_paise", "ts_event_ns",
                  "instrument", "keys", "other_rows", "_other", "_by_instrument", "_bounds", "book",
@@ -112,45 +110,6 @@ class MarketBatch:
         self._bounds = np.searchsorted(self.instrument[self._by_instrument], np.arange(len(self.keys) + 1))
         self._columns: list[InstrumentColumns | None] = [None] * len(self.keys)
         self._spans: dict[tuple[int, int, int], tuple[int, int]] = {}
-
-    @classmethod
-    def from_decoded(cls, decoded: DecodedBatch, n_frames: int) -> MarketBatch:
-        """Rows for ``n_frames`` frames decoded together (``decoded.<table>["frame"]`` says whose)."""
-        n = n_frames
-
-        def count(table: dict[str, np.ndarray]) -> np.ndarray:
-            return np.bincount(table["frame"], minlength=n) if table else np.zeros(n, dtype=np.int64)
-
-        n_tick, n_quote, n_depth = count(decoded.ticks), count(decoded.quotes), count(decoded.depths)
-        n_other = sum((count(getattr(decoded, k)) for k in _OTHER_TABLES), np.zeros(n, dtype=np.int64))
-        alone = n_other == 0
-        kind = np.zeros(n, dtype=np.int8)
-        kind[alone & (n_tick == 1) & (n_quote == 0) & (n_depth == 0)] = ROW_TICK
-        kind[alone & (n_tick == 0) & (n_quote == 1) & (n_depth == 0)] = ROW_QUOTE
-        kind[alone & (n_tick == 0) & (n_quote == 1) & (n_depth == 1)] = ROW_FULL
-        quote = np.zeros((n, len(QUOTE_FIELDS)), dtype=np.int64)
-        depth = np.zeros((n, 6, DEPTH_LEVELS), dtype=np.int64)
-        t = decoded.ticks
-        if t:
-            sel = kind[t["frame"]] == ROW_TICK
-            rows = t["frame"][sel]
-            for name in Tick.__struct_fields__:
-                quote[rows, _Q[name]] = t[name][sel]
-        t = decoded.quotes
-        if t:
-            sel = kind[t["frame"]] != ROW_OTHER
-            rows = t["frame"][sel]
-            for name in QUOTE_FIELDS:
-                quote[rows, _Q[name]] = t[name][sel]
-        t = decoded.depths
-        if t:
-            sel = kind[t["frame"]] == ROW_FULL
-            rows = t["frame"][sel]
-            for c, name in enumerate(_DEPTH_COLUMNS):
-                depth[rows, c, :] = t[name][sel]
-        other_rows = np.flatnonzero(kind == ROW_OTHER)
-        other = decoded.frame_messages(other_rows) if other_rows.size else {}
-        return cls(kind, quote, depth, other)
 
     # Rows -------------------------------------------------------------------------------------
     def columns_of(self, instrument: int) -> InstrumentColumns:
@@ -220,61 +179,3 @@ class MarketBatch:
             return (topics.instrument_topic(topics.QUOTE, seg, sid),)
         out = (topics.instrument_topic(topics.QUOTE, seg, sid), topics.instrument_topic(topics.DEPTH, seg, sid))
         return out + ((topics.instrument_topic(topics.BOOK, seg, sid),) if with_book else ())
-
-
-@njit(cache=True)
-def last_rows(instrument, mask, start, stop, n_instruments):  # type: ignore[no-untyped-def]
-    """Per instrument, the last row in ``[start, stop)`` where ``mask`` is set (-1: none)."""
-    out = np.full(n_instruments, -1, dtype=np.int64)
-    for i in range(start, stop):
-        if mask[i]:
-            j = instrument[i]
-            if j >= 0:
-                out[j] = i
-    return out
-
-
-@njit(cache=True)
-def trades_and_latest(is_trade, ts_event_ns, start, stop):  # type: ignore[no-untyped-def]
-    """(ticks and quotes in rows ``[start, stop)``, the latest ``ts_event_ns`` among them)."""
-    count = 0
-    latest = 0
-    for i in range(start, stop):
-        if is_trade[i]:
-            count += 1
-            if ts_event_ns[i] > latest:
-                latest = ts_event_ns[i]
-    return count, latest
-
-
-@njit(cache=True)
-def last_trades(instrument, kind, ltp_paise, start, stop, n_instruments):  # type: ignore[no-untyped-def]
-    """Per instrument over rows ``[start, stop)``: the last full row, the last row with a positive
-    LTP and the last quote or full row with one (-1: none); and how many ticks and quotes carried
-    a non-positive LTP."""
-    last_full = np.full(n_instruments, -1, dtype=np.int64)
-    last_ltp = np.full(n_instruments, -1, dtype=np.int64)
-    last_quote = np.full(n_instruments, -1, dtype=np.int64)
-    bad = 0
-    for i in range(start, stop):
-        j = instrument[i]
-        if j < 0:
-            continue
-        k = kind[i]
-        if k == ROW_FULL:
-            last_full[j] = i
-        if ltp_paise[i] > 0:
-            last_ltp[j] = i
-            if k != ROW_TICK:
-                last_quote[j] = i
-        else:
-            bad += 1
-    return last_full, last_ltp, last_quote, bad
-
-
-def warmup() -> None:
-    """Compile (or load from numba's cache) this module's kernels."""
-    rows = np.zeros(2, dtype=np.int64)
-    last_rows(rows, np.ones(2, dtype=np.bool_), 0, 2, 1)
-    trades_and_latest(np.ones(2, dtype=np.bool_), rows, 0, 2)
-    last_trades(rows, np.ones(2, dtype=np.int8), rows, 0, 2, 1)
