@@ -21,16 +21,13 @@ import datetime as dt
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final, get_args
-from zoneinfo import ZoneInfo
 
 import msgspec
 
+from engine.model.ist import ist_ns
 from engine.model.money import Rounding, div_round, format_paise, parse_rupees, price_to_paise
 from ipc.messages import SIDES, OrderSpec, OrderType, Product, Side, Validity
 from ipc.segments import Segment
-
-_IST: Final = ZoneInfo("Asia/Kolkata")
-_NS_PER_S: Final = 1_000_000_000
 
 # Ours -> Dhan's, for requests.
 ORDER_TYPES: Final = {"MARKET": "MARKET", "LIMIT": "LIMIT", "SL": "STOP_LOSS", "SL_M": "STOP_LOSS_MARKET"}
@@ -96,10 +93,10 @@ def ist_time_ns(text: Any) -> int:
     if not isinstance(text, str) or not text.strip():
         return 0
     try:
-        moment = dt.datetime.strptime(text.strip()[:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=_IST)
+        moment = dt.datetime.strptime(text.strip()[:19], "%Y-%m-%d %H:%M:%S")
     except ValueError:
         return 0
-    return int(moment.timestamp()) * _NS_PER_S
+    return ist_ns(moment.date(), moment.time())
 
 
 def _first(data: dict[str, Any], *keys: str) -> Any:

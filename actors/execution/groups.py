@@ -39,6 +39,7 @@ from typing import Final, Union
 import msgspec
 from msgspec import structs
 
+from engine.model.ist import NS_PER_MS
 from ipc.messages import (
     GroupEvent,
     GroupLeg,
@@ -62,7 +63,6 @@ _WORKING: Final = frozenset({GroupState.WORKING_BUYS, GroupState.WORKING_SELLS})
 FINISHED: Final = frozenset(
     {GroupState.COMPLETE, GroupState.ROLLED_BACK, GroupState.ROLLBACK_FAILED, GroupState.REJECTED}
 )
-_NS_PER_MS: Final = 1_000_000
 _MAX_GROUP_ID_CHARS: Final = 100  # flatten intent ids add a suffix; ledger ids stop at 200 bytes
 
 
@@ -424,7 +424,7 @@ def _on_start(group: Group, event: Start, policy: GroupPolicy) -> Stepped:
     if problem is not None:
         after = rejected(group, *problem)
         return Stepped(group=after, commands=(), step=GroupStep.REJECTED)
-    started = structs.replace(group, deadline_ns=event.now_ns + group.timeout_ms * _NS_PER_MS)
+    started = structs.replace(group, deadline_ns=event.now_ns + group.timeout_ms * NS_PER_MS)
     after, commands = _release(started)
     return Stepped(group=after, commands=commands, step=GroupStep.STARTED)
 

@@ -58,6 +58,7 @@ from actors.execution.reconcile import (
 from actors.execution.venue_status import VenueStatus, write_venue_status
 from engine.backoff import backoff_s
 from engine.ledger import AuditRecord, CashMovement
+from engine.model.ist import NS_PER_S
 from ipc import topics
 from ipc.messages import Fill, Message, OrderEvent, OrderSpec, OrderState, ReduceRisk, SubmitGroup, SubmitOrder
 from ipc.reasons import RejectReason
@@ -69,7 +70,6 @@ if TYPE_CHECKING:
 
 POSITION_MISMATCH = "POSITION_MISMATCH"
 EARLY_RECONCILE_S = 2.0  # a reconciliation asked for out of turn waits at least this long
-_NS_PER_S = 1_000_000_000
 
 
 class LiveTrading:
@@ -132,7 +132,7 @@ class LiveTrading:
             elif isinstance(update, FundsUpdate):
                 self._live_apply_funds(update.funds.available_paise, update.ts_ns)
         if self.venue.take_external_activity() and self.trading_enabled \
-                and self.ctx.now_ns() - self._last_request_ns > EARLY_RECONCILE_S * _NS_PER_S:
+                and self.ctx.now_ns() - self._last_request_ns > EARLY_RECONCILE_S * NS_PER_S:
             self._live_request("an order placed outside Shikra was reported")
 
     def _live_on_failure(self, failed: SnapshotFailed) -> None:
@@ -144,7 +144,7 @@ class LiveTrading:
         else:
             delay_s = backoff_s(self._reconcile_failures - 1, cfg.reconcile_retry_initial_s, cfg.reconcile_retry_max_s)
             self.ctx.call_later(delay_s, lambda: self._live_request("retry"))
-        self._next_attempt_ns = self.ctx.now_ns() + int(delay_s * _NS_PER_S)
+        self._next_attempt_ns = self.ctx.now_ns() + int(delay_s * NS_PER_S)
         log = self.log.error if not self.trading_enabled else self.log.warning
         log("reconcile_failed", attempt=self._reconcile_failures, trading_enabled=self.trading_enabled,
             retry_in_s=round(delay_s, 1), held_intents=len(self._held), detail=self._last_error,
@@ -164,7 +164,7 @@ class LiveTrading:
         self._reconcile_failures = 0
         self._last_error = ""
         self._last_reconciled_ns = now
-        self._next_attempt_ns = now + int(self._dcfg.reconcile_interval_s * _NS_PER_S)
+        self._next_attempt_ns = now + int(self._dcfg.reconcile_interval_s * NS_PER_S)
         self.log.debug("reconciled", orders=len(snap.orders), trades=len(snap.trades),
                        positions=len(snap.positions))
         if not self.trading_enabled:
@@ -339,7 +339,7 @@ class LiveTrading:
         if self.trading_enabled or not self._held:
             return
         now = self.ctx.now_ns()
-        cutoff = now - int(self._dcfg.startup_hold_s * _NS_PER_S)
+        cutoff = now - int(self._dcfg.startup_hold_s * NS_PER_S)
         for key, (msg, arrived) in list(self._held.items()):
             if arrived > cutoff:
                 continue
