@@ -18,7 +18,9 @@ import itertools
 import pytest
 
 from actors.execution.orders import OrderSnapshot, Submit, apply, new_order
-from actors.execution.paper import PaperVenue, PaperVenueConfig, PaperWallet
+from actors.execution.config import PaperVenueConfig
+from actors.execution.paper_venue import PaperVenue
+from actors.execution.paper_wallet import PaperWallet
 from ipc.messages import Depth, OrderSpec, OrderState, Tick
 from ipc.segments import Segment
 

@@ -30,6 +30,7 @@ from actors.base import Actor, ActorConfigError, ActorContext
 from actors.execution import groups as grp
 from actors.execution import orders as fsm
 from actors.execution.commit_stats import CommitStats
+from actors.execution.config import PaperVenueConfig
 from actors.execution.expiry import day_order_expiry_ns
 from actors.execution.live import LiveTrading
 from actors.execution.reconcile import is_external
@@ -37,7 +38,8 @@ from actors.execution.venue_status import remove_venue_status
 from actors.execution.marks import mark_x2_paise, unrealised_pnl_paise
 from actors.replay.batch import D_ASK_PX, D_ASK_QTY, D_BID_PX, D_BID_QTY, Q_VOLUME, MarketBatch
 from actors.replay.kernels import last_trades
-from actors.execution.paper import PaperVenue, PaperVenueConfig, PaperWallet
+from actors.execution.paper_venue import PaperVenue
+from actors.execution.paper_wallet import PaperWallet
 from actors.execution.venue import Accepted, Canceled, Expired, Filled, VenueEvent
 from engine.ledger import (
     AuditRecord,

@@ -1,18 +1,25 @@
-"""The execution actor's configuration: the ``[execution]`` section and the live Dhan venue's
-``[execution.dhan]``. Kept apart from the venue modules so that reading the config does not import
-the Dhan SDK."""
+"""The execution actor's configuration: the ``[execution]`` section, the live Dhan venue's
+``[execution.dhan]`` and how the paper venue matches (``PaperVenueConfig``, built by the actor).
+Kept apart from the venue modules so that reading the config does not import the Dhan SDK."""
 
 from __future__ import annotations
 
 from typing import Final, Literal
 
-from actors.execution.charges import DEFAULT_SCHEDULE, ChargeSchedule
+import msgspec
+
+from actors.execution.charges import DEFAULT_SCHEDULE, ChargeSchedule, SegmentClass
 from actors.execution.orders import DHAN_MODIFY_CAP
 from engine.model.ist import NS_PER_S
+from engine.model.money import Rounding, apply_rate
 from engine.section import Section
 
 REST_BASE_URL: Final = "https://api.dhan.co/v2"
 ORDER_UPDATE_URL: Final = "wss://api-order-update.dhan.co"
+_FULL_RATE_E8: Final = 100_000_000  # 100 %
+
+QueueModel = Literal["none", "trade_through", "volume"]  # rules in actors.execution.paper_matching
+StopCrossedOnArrival = Literal["trigger", "reject"]
 
 
 class RateLimits(Section):
@@ -79,6 +86,56 @@ class DhanVenueConfig(Section):
                      "funds_refresh_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"DhanVenueConfig.{name} must be > 0, got {getattr(self, name)}")
+
+
+class MarginRules(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """Margin per unit for a short position (deliberately simple and conservative).
+
+    - futures: ``futures_rate_e8`` of the price (default 100 %: a short future uses as much cash
+      as a long one; real SPAN + exposure is ~10-20 %).
+    - options: ``option_premium_multiple`` x the premium (default 20x, about the SPAN margin of an
+      at-the-money index option; it under-states far out-of-the-money strikes, whose premium is
+      tiny: raise it if you sell those).
+    - equity (intraday short sale): ``equity_short_rate_e8`` of the price (default 100 %).
+    """
+
+    futures_rate_e8: int = _FULL_RATE_E8
+    option_premium_multiple: int = 20
+    equity_short_rate_e8: int = _FULL_RATE_E8
+
+    def __post_init__(self) -> None:
+        for name in ("futures_rate_e8", "option_premium_multiple", "equity_short_rate_e8"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"MarginRules.{name} must be >= 0, got {getattr(self, name)}")
+
+    def per_unit_paise(self, segment_class: SegmentClass, price_paise: int) -> int:
+        """Margin for one unit short at ``price_paise`` (rounded up to the paisa)."""
+        if segment_class in (SegmentClass.INDEX_FUTURES, SegmentClass.STOCK_FUTURES):
+            return apply_rate(price_paise, self.futures_rate_e8, Rounding.CEILING)
+        if segment_class in (SegmentClass.INDEX_OPTIONS, SegmentClass.STOCK_OPTIONS):
+            return price_paise * self.option_premium_multiple
+        return apply_rate(price_paise, self.equity_short_rate_e8, Rounding.CEILING)
+
+
+class PaperVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
+    """How the paper venue matches (rules in ``actors.execution.paper_matching``) and prices funds
+    (``actors.execution.paper_wallet``)."""
+
+    queue_model: QueueModel = "trade_through"
+    ack_latency_us: int = 0
+    stop_crossed_on_arrival: StopCrossedOnArrival = "trigger"
+    # Prices the part of a BUY that visible depth cannot (MARKET beyond the book, SL_M) for funds.
+    market_buffer_rate_e8: int = 1_000_000  # 1 %
+    margin: MarginRules = MarginRules()
+    charges: ChargeSchedule = DEFAULT_SCHEDULE
+
+    def __post_init__(self) -> None:
+        if self.ack_latency_us < 0:
+            raise ValueError(f"PaperVenueConfig.ack_latency_us must be >= 0, got {self.ack_latency_us}")
+        if self.market_buffer_rate_e8 < 0:
+            raise ValueError(
+                f"PaperVenueConfig.market_buffer_rate_e8 must be >= 0, got {self.market_buffer_rate_e8}"
+            )
 
 
 class ExecutionConfig(Section):

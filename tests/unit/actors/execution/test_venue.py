@@ -8,7 +8,8 @@ import inspect
 import pytest
 
 from actors.execution.dhan_venue import DhanVenue
-from actors.execution.paper import PaperVenue, PaperVenueConfig
+from actors.execution.config import PaperVenueConfig
+from actors.execution.paper_venue import PaperVenue
 from actors.execution.venue import Venue
 
 PROTOCOL_METHODS = sorted(name for name, value in vars(Venue).items()

@@ -1,4 +1,5 @@
-"""actors.execution.paper: the paper venue's matching, queue models, stops, latency, funds, charges.
+"""actors.execution.paper_venue: the paper venue's matching, queue models, stops, latency, funds, charges
+(``paper_matching`` and ``paper_wallet`` are exercised through the venue).
 
 Every venue event in these tests goes through the real order state machine (``orders.apply``)
 and must be a legal transition; ``Oms`` fails the test otherwise.
@@ -14,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import actors.execution.paper as paper_module
+import actors.execution.paper_venue as paper_module
 from actors.execution.charges import SegmentClass, charges_for_fill
 from actors.execution.orders import (
     OrderSnapshot,
@@ -26,7 +27,9 @@ from actors.execution.orders import (
     invariant_violations,
     new_order,
 )
-from actors.execution.paper import MarginRules, PaperVenue, PaperVenueConfig, PaperWallet
+from actors.execution.config import MarginRules, PaperVenueConfig
+from actors.execution.paper_venue import PaperVenue
+from actors.execution.paper_wallet import PaperWallet
 from actors.execution.venue import (
     NO_EVENTS,
     Accepted,

@@ -7,43 +7,16 @@ state machine and writes to the ledger. It has no sockets and no clock: every me
 ``now_ns``, and the same calls in the same order always give the same events (no randomness,
 no wall clock, insertion-ordered iteration only).
 
-Matching rules
---------------
-- An order that *arrives* (a submit, a stop's trigger, a modify) takes liquidity: it walks the
-  opposite side best level first, one ``Filled`` per level at that level's price, up to its limit
-  price (MARKET: any price). Liquidity taken is removed from the book held here until the next
-  depth update for that side replaces it (so two orders never take the same visible quantity);
-  the next snapshot is the market's word again, because paper trades do not move the real book.
-- What is left rests (DAY) or is cancelled (IOC, ``Canceled`` with ``IOC_UNFILLED``). A resting
-  MARKET remainder (the book was too thin) fills on later depth updates, walking them.
-- A resting LIMIT order is passive and fills at its own price, never better. It fills when the
-  opposite best crosses it on a depth update (the visible crossing quantity, consumed), or when a
-  trade (``Tick`` / ``Quote`` LTP) reaches it, according to ``queue_model``:
+Matching: ``actors.execution.paper_matching`` (what an arriving order takes from the book, when a
+resting order fills, the queue models). Around it, the order's lifecycle here:
 
-  ``"none"``           a trade at or through the limit fills the whole remainder (optimistic: as if
-                       we were first in the queue). Depth: an opposite best at or through fills.
-  ``"trade_through"``  only a trade strictly through the limit fills the remainder: at our price
-                       the queue ahead of us may have absorbed the trade, strictly beyond it
-                       everyone at our price has traded. Depth: the opposite best must be strictly
-                       through too. The default: it never fills an order the market did not reach.
-  ``"volume"``         on resting, the visible quantity at our price on our side is the queue ahead
-                       of us. A trade strictly through fills the remainder; a ``Quote`` whose LTP is
-                       at our price spends its volume delta (cumulative volume minus the previous
-                       quote's) on the queue first, and only the excess fills us (a partial fill is
-                       possible). ``Tick`` carries no volume, so only trades through fill. A depth
-                       update can only shorten the queue (cancels ahead of us): ahead becomes the
-                       visible quantity at our price when that is smaller, and 0 when our price lies
-                       inside the visible range but the level is gone. Each of our orders is queued
-                       as if it were our only one. An opposite best at our price fills as in "none"
-                       (no real bid can rest at a price someone offers).
-
-  Trade-driven fills have no size information except under "volume": they fill the remainder.
-- SL and SL_M orders wait for the trigger: BUY when LTP >= trigger, SELL when LTP <= trigger,
-  from ``Tick`` or ``Quote`` only (never from depth). They emit ``Triggered`` and then arrive as a
-  LIMIT (SL, at its price) or MARKET (SL_M) order. A stop whose trigger the LTP has already
-  crossed on arrival triggers at once, or is rejected (``STOP_ALREADY_CROSSED``) when
-  ``stop_crossed_on_arrival="reject"`` (what Indian brokers do). The trade that triggered a stop
-  does not also fill it passively.
+- What an arriving order leaves rests (DAY) or is cancelled (IOC, ``Canceled`` with
+  ``IOC_UNFILLED``).
+- SL and SL_M orders wait for the trigger, from ``Tick`` or ``Quote`` only (never from depth).
+  They emit ``Triggered`` and then arrive as a LIMIT (SL, at its price) or MARKET (SL_M) order. A
+  stop whose trigger the LTP has already crossed on arrival triggers at once, or is rejected
+  (``STOP_ALREADY_CROSSED``) when ``stop_crossed_on_arrival="reject"`` (what Indian brokers do).
+  The trade that triggered a stop does not also fill it passively.
 - ``end_of_session`` expires every open order (DAY is the only resting validity).
 - Modify: the quantity is the new total. A price change or a bigger quantity loses the queue
   place (re-queued behind the visible quantity, as exchanges do); a smaller quantity keeps it.
@@ -66,23 +39,9 @@ Charges: each fill carries ``charges_for_fill`` for the order's segment class (s
 instrument type + product), with the order's filled value before the fill so that percent-capped
 brokerage is charged once per order, exactly. Fill ids are ``f"{client_order_id}-{n}"``.
 
-Funds (``PaperWallet``, optional): the ledger owns cash; the wallet mirrors it (``set_cash``) and
-moves the mirror with each fill at once (BUY: -(value + charges), SELL: +value - charges, as the
-ledger does), so no check between a fill and the next ``set_cash`` can spend the same rupee twice.
-At submit and modify, the order's requirement must fit in ``available = cash - blocked by open
-orders - short margin``, else ``INSUFFICIENT_FUNDS`` with the numbers. Requirement:
-
-- BUY: worst-case cost + estimated charges (brokerage included), less what the part that covers an
-  open short releases. Worst case: the limit price; MARKET: the current walk of the asks for the
-  whole remainder, the part beyond visible depth priced at the deepest ask (or LTP) plus
-  ``market_buffer_rate_e8``; SL_M: the trigger plus the same buffer.
-- SELL: nothing for the part that closes a long (net long less open sells); for the part that
-  opens a short, the margin per unit (``MarginRules``) at a reference price (the highest of the
-  order's limit / trigger, the best bid and LTP) + estimated charges. When the short opens, the
-  sale proceeds are credited to cash but are not spendable: the wallet blocks proceeds + margin
-  for the short, released in proportion as it is bought back.
-- A blocked amount is released in proportion to the filled quantity, and in full when the order
-  closes.
+Funds (``PaperWallet``, optional; rules in ``actors.execution.paper_wallet``): at submit and modify
+the order's requirement must fit in what the wallet has available, else ``INSUFFICIENT_FUNDS``
+with the numbers; each fill moves the wallet's cash mirror at once.
 
 Hot path: ``on_depth`` / ``on_tick`` / ``on_quote`` for an instrument with nothing resting look up
 its book and its resting orders (two dict lookups on an int key), store the new references (no
@@ -94,19 +53,23 @@ from __future__ import annotations
 import collections
 import heapq
 from collections.abc import Sequence
-from typing import Final, Literal
+from typing import Final
 
 import msgspec
 
-from actors.execution.charges import (
-    DEFAULT_SCHEDULE,
-    ChargeBreakdown,
-    ChargeSchedule,
-    SegmentClass,
-    charges_for_fill,
-    segment_class_for,
-)
+from actors.execution.charges import SegmentClass, charges_for_fill, segment_class_for
+from actors.execution.config import PaperVenueConfig
 from actors.execution.orders import OrderSnapshot
+from actors.execution.paper_matching import (
+    Book,
+    WorkingOrder,
+    queue_at,
+    shorten_queue,
+    stop_crossed,
+    take,
+    trade_fill_units,
+)
+from actors.execution.paper_wallet import PaperWallet, funds_need, shortfall_text
 from actors.execution.venue import (
     NO_EVENTS,
     Accepted,
@@ -121,74 +84,16 @@ from actors.execution.venue import (
     Triggered,
     VenueEvent,
 )
-from engine.model.money import Rounding, apply_rate, div_round, format_paise
-from ipc.messages import PRICED_ORDER_TYPES, TRIGGERED_ORDER_TYPES, Depth, Quote, Tick
+from engine.model.ist import NS_PER_US
+from engine.model.money import format_paise
+from ipc.messages import Depth, Quote, Tick
 from ipc.reasons import RejectReason
 from ipc.segments import InstrumentId, instrument_label
 
-QueueModel = Literal["none", "trade_through", "volume"]
-StopCrossedOnArrival = Literal["trigger", "reject"]
-
-_FULL_RATE_E8: Final = 100_000_000  # 100 %
-_NS_PER_US: Final = 1_000
 # Closed orders remembered (a cancel or modify that crossed the close gets its exact answer, a
 # reused id is refused). Those arrive within milliseconds of the close; the oldest are forgotten
 # so that memory does not grow with every order ever made.
 CLOSED_ORDERS_KEPT: Final = 10_000
-
-
-# --------------------------------------------------------------------------------------------
-# Configuration
-# --------------------------------------------------------------------------------------------
-
-
-class MarginRules(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """Margin per unit for a short position (deliberately simple and conservative).
-
-    - futures: ``futures_rate_e8`` of the price (default 100 %: a short future uses as much cash
-      as a long one; real SPAN + exposure is ~10-20 %).
-    - options: ``option_premium_multiple`` x the premium (default 20x, about the SPAN margin of an
-      at-the-money index option; it under-states far out-of-the-money strikes, whose premium is
-      tiny: raise it if you sell those).
-    - equity (intraday short sale): ``equity_short_rate_e8`` of the price (default 100 %).
-    """
-
-    futures_rate_e8: int = _FULL_RATE_E8
-    option_premium_multiple: int = 20
-    equity_short_rate_e8: int = _FULL_RATE_E8
-
-    def __post_init__(self) -> None:
-        for name in ("futures_rate_e8", "option_premium_multiple", "equity_short_rate_e8"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"MarginRules.{name} must be >= 0, got {getattr(self, name)}")
-
-    def per_unit_paise(self, segment_class: SegmentClass, price_paise: int) -> int:
-        """Margin for one unit short at ``price_paise`` (rounded up to the paisa)."""
-        if segment_class in (SegmentClass.INDEX_FUTURES, SegmentClass.STOCK_FUTURES):
-            return apply_rate(price_paise, self.futures_rate_e8, Rounding.CEILING)
-        if segment_class in (SegmentClass.INDEX_OPTIONS, SegmentClass.STOCK_OPTIONS):
-            return price_paise * self.option_premium_multiple
-        return apply_rate(price_paise, self.equity_short_rate_e8, Rounding.CEILING)
-
-
-class PaperVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
-    """How the paper venue matches (see the module docstring for each rule)."""
-
-    queue_model: QueueModel = "trade_through"
-    ack_latency_us: int = 0
-    stop_crossed_on_arrival: StopCrossedOnArrival = "trigger"
-    # Prices the part of a BUY that visible depth cannot (MARKET beyond the book, SL_M) for funds.
-    market_buffer_rate_e8: int = 1_000_000  # 1 %
-    margin: MarginRules = MarginRules()
-    charges: ChargeSchedule = DEFAULT_SCHEDULE
-
-    def __post_init__(self) -> None:
-        if self.ack_latency_us < 0:
-            raise ValueError(f"PaperVenueConfig.ack_latency_us must be >= 0, got {self.ack_latency_us}")
-        if self.market_buffer_rate_e8 < 0:
-            raise ValueError(
-                f"PaperVenueConfig.market_buffer_rate_e8 must be >= 0, got {self.market_buffer_rate_e8}"
-            )
 
 
 class PaperVenueStats(msgspec.Struct, frozen=True):
@@ -202,190 +107,6 @@ class PaperVenueStats(msgspec.Struct, frozen=True):
     bad_prices: int  # a tick or quote with LTP <= 0: ignored
 
 
-# --------------------------------------------------------------------------------------------
-# Paper wallet
-# --------------------------------------------------------------------------------------------
-
-
-class PaperWallet:
-    """Cash that paper orders may use: a mirror of the ledger's cash, minus what is blocked.
-
-    ``set_cash`` sets the mirror from the ledger (the ledger owns cash); the venue moves the
-    mirror on each fill, blocks each open order's requirement and blocks open shorts' proceeds
-    plus margin (rules in the module docstring). All amounts in paise.
-    """
-
-    def __init__(self, starting_cash_paise: int) -> None:
-        self._cash = starting_cash_paise
-        self._blocks: dict[str, tuple[int, int, int]] = {}  # cid -> (total, base units, blocked)
-        self._blocked = 0
-        self._positions: dict[InstrumentId, list[int]] = {}  # -> [net units, short block]
-        self._short = 0
-
-    @property
-    def cash_paise(self) -> int:
-        return self._cash
-
-    @property
-    def blocked_paise(self) -> int:
-        """Blocked by open orders."""
-        return self._blocked
-
-    @property
-    def short_margin_paise(self) -> int:
-        """Blocked by open short positions (their sale proceeds plus margin)."""
-        return self._short
-
-    @property
-    def available_paise(self) -> int:
-        return self._cash - self._blocked - self._short
-
-    def set_cash(self, cash_paise: int) -> None:
-        """Replace the cash mirror with the ledger's figure."""
-        self._cash = cash_paise
-
-    def blocked_for(self, client_order_id: str) -> int:
-        """What ``client_order_id`` blocks now (0 when it is not open)."""
-        entry = self._blocks.get(client_order_id)
-        return 0 if entry is None else entry[2]
-
-    def net_qty_units(self, segment: int, security_id: int) -> int:
-        """The mirrored net position (units; negative is short)."""
-        pos = self._positions.get((segment, security_id))
-        return 0 if pos is None else pos[0]
-
-    # The venue's side of the wallet ------------------------------------------------------------
-
-    def _position(self, key: InstrumentId) -> tuple[int, int]:
-        pos = self._positions.get(key)
-        return (0, 0) if pos is None else (pos[0], pos[1])
-
-    def _set_position(self, key: InstrumentId, net_qty_units: int, short_block_paise: int) -> None:
-        pos = self._positions.setdefault(key, [0, 0])
-        self._short += short_block_paise - pos[1]
-        pos[0] = net_qty_units
-        pos[1] = short_block_paise
-
-    def _reserve(self, cid: str, total_paise: int, base_units: int) -> None:
-        self._release(cid)
-        self._blocks[cid] = (total_paise, base_units, total_paise)
-        self._blocked += total_paise
-
-    def _release(self, cid: str) -> None:
-        entry = self._blocks.pop(cid, None)
-        if entry is not None:
-            self._blocked -= entry[2]
-
-    def _apply_fill(
-        self,
-        cid: str,
-        key: InstrumentId,
-        is_buy: bool,
-        qty_units: int,
-        price_paise: int,
-        charges_paise: int,
-        leaves_units: int,
-        short_unit_block_paise: int,
-    ) -> None:
-        value = qty_units * price_paise
-        self._cash += -(value + charges_paise) if is_buy else value - charges_paise
-        net, block = self._position(key)
-        if is_buy:
-            cover = min(qty_units, max(0, -net))
-            if cover:
-                # Round the release down: what stays blocked is never less than the rest needs.
-                block -= block if cover == -net else block * cover // -net
-            net += qty_units
-        else:
-            opening = qty_units - min(qty_units, max(0, net))
-            block += opening * short_unit_block_paise
-            net -= qty_units
-        self._set_position(key, net, block)
-        entry = self._blocks.get(cid)
-        if entry is not None:
-            total, base, blocked = entry
-            now_blocked = -(-total * leaves_units // base) if base > 0 else 0  # ceiling
-            now_blocked = min(now_blocked, blocked)
-            self._blocks[cid] = (total, base, now_blocked)
-            self._blocked += now_blocked - blocked
-
-
-# --------------------------------------------------------------------------------------------
-# Per-instrument state
-# --------------------------------------------------------------------------------------------
-
-_NO_LEVELS: Final[list[int]] = []  # shared, never written: a side is copied before any take
-
-
-class _Book:
-    """Latest depth (references to the Depth message's lists until we take from them) and LTP."""
-
-    __slots__ = (
-        "bid_px",
-        "bid_qty",
-        "ask_px",
-        "ask_qty",
-        "bid_owned",
-        "ask_owned",
-        "has_depth",
-        "ltp_paise",
-        "volume_units",
-    )
-
-    def __init__(self) -> None:
-        self.bid_px: list[int] = _NO_LEVELS
-        self.bid_qty: list[int] = _NO_LEVELS
-        self.ask_px: list[int] = _NO_LEVELS
-        self.ask_qty: list[int] = _NO_LEVELS
-        self.bid_owned = False  # True once bid_qty is our copy (safe to decrement)
-        self.ask_owned = False
-        self.has_depth = False
-        self.ltp_paise = 0  # 0: no trade seen
-        self.volume_units = -1  # cumulative volume of the last quote; -1: none yet
-
-
-class _Order:
-    """An open order at the venue: its spec (as the OMS sent it) and the matcher's working copy of
-    what changes (the OMS holds the real snapshot)."""
-
-    __slots__ = (
-        "spec",
-        "cid",
-        "key",
-        "label",
-        "is_buy",
-        "qty",
-        "filled",
-        "filled_value",
-        "limit",
-        "trigger",
-        "armed",
-        "market",
-        "ahead",
-        "n_fills",
-        "seg_class",
-        "venue_order_id",
-    )
-
-    def __init__(self, order: OrderSnapshot, key: InstrumentId, seg_class: SegmentClass) -> None:
-        spec = self.spec = order.spec
-        self.cid = order.client_order_id
-        self.key = key
-        self.label = instrument_label(spec.segment, spec.security_id)
-        self.is_buy = spec.side == "BUY"
-        self.qty = spec.qty_units
-        self.filled = order.filled_qty_units
-        self.filled_value = order.filled_value_paise
-        self.limit = spec.price_paise if spec.order_type in PRICED_ORDER_TYPES else 0
-        self.trigger = spec.trigger_price_paise
-        self.armed = spec.order_type in TRIGGERED_ORDER_TYPES and not order.triggered  # awaits trigger
-        self.market = spec.order_type == "MARKET" or (spec.order_type == "SL_M" and not self.armed)
-        self.ahead = 0  # queue ahead of us at our price ("volume" model)
-        self.n_fills = len(order.fill_ids)
-        self.seg_class = seg_class
-        self.venue_order_id = ""
-
-
 class _Counters:
     __slots__ = ("submitted", "accepted", "rejected", "fills", "bad_depth_sides", "bad_prices")
 
@@ -394,24 +115,9 @@ class _Counters:
         self.bad_depth_sides = self.bad_prices = 0
 
 
-class _Need(msgspec.Struct, frozen=True):
-    """What an order must have available: ``total`` = cost + charges - release (>= 0); for a
-    SELL ``cost`` is the margin of the ``opening`` units that open a short."""
-
-    total: int
-    cost: int
-    charges: int
-    release: int = 0
-    opening: int = 0
-
-
 _SUBMIT: Final = 0
 _CANCEL: Final = 1
 _MODIFY: Final = 2
-
-
-def _stop_crossed(is_buy: bool, trigger: int, ltp: int) -> bool:
-    return ltp >= trigger if is_buy else ltp <= trigger
 
 
 # --------------------------------------------------------------------------------------------
@@ -435,13 +141,13 @@ class PaperVenue:
         self.config = config if config is not None else PaperVenueConfig()
         self.wallet = wallet
         self._model = self.config.queue_model
-        self._latency_ns = self.config.ack_latency_us * _NS_PER_US
+        self._latency_ns = self.config.ack_latency_us * NS_PER_US
         self._schedule = self.config.charges
         # Per-instrument tables are keyed by the (segment, security_id) tuple, equal to InstrumentId:
         # on the per-tick path building it is as cheap as packing ints inline and cheaper than a call.
-        self._books: dict[InstrumentId, _Book] = {}
-        self._orders: dict[str, _Order] = {}  # open orders by client order id
-        self._resting: dict[InstrumentId, list[_Order]] = {}  # open orders per instrument, oldest first
+        self._books: dict[InstrumentId, Book] = {}
+        self._orders: dict[str, WorkingOrder] = {}  # open orders by client order id
+        self._resting: dict[InstrumentId, list[WorkingOrder]] = {}  # open orders per instrument, oldest first
         # cid -> units if it closed filled in full, else -1; the last CLOSED_ORDERS_KEPT, oldest first
         self._closed: collections.OrderedDict[str, int] = collections.OrderedDict()
         self._instrument_types: dict[InstrumentId, str] = {}
@@ -477,7 +183,7 @@ class PaperVenue:
             seg_class = segment_class_for(segment, itype, "INTRADAY") or SegmentClass.EQUITY_INTRADAY
             unit = mark_price_paise + self.config.margin.per_unit_paise(seg_class, mark_price_paise)
             block = -net_qty_units * unit
-        self.wallet._set_position(key, net_qty_units, block)
+        self.wallet.set_position(key, net_qty_units, block)
 
     # Requests ----------------------------------------------------------------------------------
 
@@ -564,7 +270,7 @@ class PaperVenue:
         key = (depth.segment, depth.security_id)
         book = self._books.get(key)
         if book is None:
-            book = self._books[key] = _Book()
+            book = self._books[key] = Book()
         sides = depth.sides
         if sides != "ask":
             if len(depth.bid_price_paise) == len(depth.bid_qty_units):
@@ -597,7 +303,7 @@ class PaperVenue:
         key = (tick.segment, tick.security_id)
         book = self._books.get(key)
         if book is None:
-            book = self._books[key] = _Book()
+            book = self._books[key] = Book()
         book.ltp_paise = ltp
         orders = self._resting.get(key)
         if orders is None:
@@ -615,7 +321,7 @@ class PaperVenue:
         key = (quote.segment, quote.security_id)
         book = self._books.get(key)
         if book is None:
-            book = self._books[key] = _Book()
+            book = self._books[key] = Book()
         book.ltp_paise = ltp
         previous = book.volume_units
         book.volume_units = quote.volume_units
@@ -644,7 +350,7 @@ class PaperVenue:
         key = (segment, security_id)
         book = self._books.get(key)
         if book is None:
-            book = self._books[key] = _Book()
+            book = self._books[key] = Book()
         if ltp_paise > 0:
             book.ltp_paise = ltp_paise
         if volume_units >= 0:
@@ -758,8 +464,8 @@ class PaperVenue:
             what = "no depth" if book is not None else "no market data"
             reason = f"{what} received yet for {label}: cannot work a {spec.order_type} order"
             return self._reject(cid, ts, RejectReason.NO_MARKET_DATA, reason, out)
-        o = _Order(order, key, seg_class)
-        crossed = o.armed and book.ltp_paise > 0 and _stop_crossed(o.is_buy, o.trigger, book.ltp_paise)
+        o = WorkingOrder(order, key, seg_class)
+        crossed = o.armed and book.ltp_paise > 0 and stop_crossed(o.is_buy, o.trigger, book.ltp_paise)
         if crossed and self.config.stop_crossed_on_arrival == "reject":
             reason = (
                 f"{o.spec.side} {o.spec.order_type} trigger {format_paise(o.trigger)} is already crossed by "
@@ -781,14 +487,17 @@ class PaperVenue:
         return None
 
     def _funds_ok(
-        self, o: _Order, book: _Book, qty: int, limit: int, trigger: int, ts: int, out: list[VenueEvent]
+        self, o: WorkingOrder, book: Book, qty: int, limit: int, trigger: int, ts: int, out: list[VenueEvent]
     ) -> bool:
         """Block the requirement for ``o`` with these working values, or report the shortfall
         (a Rejected for a new order, a ModifyRefused for an open one) and return False."""
         wallet = self.wallet
         assert wallet is not None
         leaves = qty - o.filled
-        need = self._need(o, book, leaves, limit, trigger)
+        same_side = sum(
+            r.qty - r.filled for r in self._resting.get(o.key, ()) if r.is_buy == o.is_buy and r is not o
+        )
+        need = funds_need(wallet, o, book, leaves, limit, trigger, same_side, self.config)
         modifying = o.cid in self._orders
         if need is None:
             reason = (
@@ -797,83 +506,12 @@ class PaperVenue:
             )
             self._refuse(o.cid, modifying, RejectReason.NO_MARKET_DATA, reason, ts, out)
             return False
-        own = wallet.blocked_for(o.cid)
-        available = wallet.available_paise + own
-        if need.total > available:
-            if o.is_buy:
-                parts = (
-                    f"worst-case cost {format_paise(need.cost)} + est. charges "
-                    f"{format_paise(need.charges)} - short cover {format_paise(need.release)}"
-                )
-            else:
-                parts = (
-                    f"margin {format_paise(need.cost)} for {need.opening} units opening a short + "
-                    f"est. charges {format_paise(need.charges)}"
-                )
-            reason = (
-                f"{o.spec.side} {leaves} x {o.label} needs {format_paise(need.total)} ({parts}) but "
-                f"{format_paise(available)} is available (cash "
-                f"{format_paise(wallet.cash_paise)} - blocked by open orders "
-                f"{format_paise(wallet.blocked_paise - own)} - short margin "
-                f"{format_paise(wallet.short_margin_paise)})"
-            )
+        if need.total > wallet.available_paise + wallet.blocked_for(o.cid):
+            reason = shortfall_text(wallet, o, need, leaves)
             self._refuse(o.cid, modifying, RejectReason.INSUFFICIENT_FUNDS, reason, ts, out)
             return False
-        wallet._reserve(o.cid, need.total, leaves)
+        wallet.reserve(o.cid, need.total, leaves)
         return True
-
-    def _need(self, o: _Order, book: _Book, leaves: int, limit: int, trigger: int) -> _Need | None:
-        """The requirement for ``leaves`` more units of ``o`` at these prices; None when no price
-        is known to value it."""
-        wallet = self.wallet
-        assert wallet is not None
-        net, short_block = wallet._position(o.key)
-        same_side = sum(
-            r.qty - r.filled for r in self._resting.get(o.key, ()) if r.is_buy == o.is_buy and r is not o
-        )
-        schedule = self._schedule
-        if o.is_buy:
-            cost = self._buy_cost(o, book, leaves, limit, trigger)
-            if cost is None:
-                return None
-            unit = div_round(cost, leaves, Rounding.CEILING)
-            charges = charges_for_fill(o.seg_class, "BUY", leaves, unit, True, schedule).total_paise
-            short = max(0, -net)
-            cover = min(leaves, max(0, short - same_side))
-            release = 0 if cover == 0 else short_block * cover // short
-            total = max(0, cost + charges - release)
-            return _Need(total=total, cost=cost, charges=charges, release=release)
-        opening = max(0, leaves - max(0, net - same_side))
-        if opening == 0:
-            return _Need(total=0, cost=0, charges=0)
-        best_bid = next((p for p, q in zip(book.bid_px, book.bid_qty) if p > 0 and q > 0), 0)
-        ref = max(limit, trigger, best_bid, book.ltp_paise)
-        if ref <= 0:
-            return None
-        margin = opening * self.config.margin.per_unit_paise(o.seg_class, ref)
-        charges = charges_for_fill(o.seg_class, "SELL", opening, ref, True, schedule).total_paise
-        return _Need(total=margin + charges, cost=margin, charges=charges, opening=opening)
-
-    def _buy_cost(self, o: _Order, book: _Book, leaves: int, limit: int, trigger: int) -> int | None:
-        buffer = self.config.market_buffer_rate_e8
-        if o.spec.order_type in PRICED_ORDER_TYPES:
-            return leaves * limit
-        if o.armed:  # SL_M before its trigger: the trigger plus the buffer
-            return leaves * (trigger + apply_rate(trigger, buffer, Rounding.CEILING))
-        cost, left, last = 0, leaves, 0
-        for p, q in zip(book.ask_px, book.ask_qty):
-            if p <= 0 or q <= 0:
-                continue
-            take = q if q < left else left
-            cost += take * p
-            left -= take
-            last = p
-            if not left:
-                return cost
-        ref = last or book.ltp_paise
-        if ref <= 0:
-            return None
-        return cost + left * (ref + apply_rate(ref, buffer, Rounding.CEILING))
 
     def _refuse(
         self, cid: str, modifying: bool, code: RejectReason, reason: str, ts: int, out: list[VenueEvent]
@@ -884,13 +522,13 @@ class PaperVenue:
         else:
             self._reject(cid, ts, code, reason, out)
 
-    def _trigger(self, o: _Order, book: _Book, ts: int, out: list[VenueEvent]) -> None:
+    def _trigger(self, o: WorkingOrder, book: Book, ts: int, out: list[VenueEvent]) -> None:
         o.armed = False
         o.market = o.spec.order_type == "SL_M"
         out.append(Triggered(client_order_id=o.cid, ts_event_ns=ts))
         self._go_live(o, book, ts, out)
 
-    def _go_live(self, o: _Order, book: _Book, ts: int, out: list[VenueEvent]) -> None:
+    def _go_live(self, o: WorkingOrder, book: Book, ts: int, out: list[VenueEvent]) -> None:
         """``o`` arrives at the matching engine: take what crosses, then rest or cancel (IOC)."""
         if book.has_depth:
             self._take(o, book, ts, out, passive=False)
@@ -902,7 +540,7 @@ class PaperVenue:
             out.append(Canceled(client_order_id=o.cid, ts_event_ns=ts, reason_code=code, reason=reason))
             self._close(o, full=False)
         elif not o.market:
-            o.ahead = self._queue_at(book, o)
+            o.ahead = queue_at(book, o)
 
     def _cancel_arrives(self, cid: str, ts: int, out: list[VenueEvent]) -> None:
         o = self._orders.get(cid)
@@ -945,7 +583,7 @@ class PaperVenue:
             orders.remove(o)
             orders.append(o)
         if o.armed:
-            if book.ltp_paise > 0 and _stop_crossed(o.is_buy, trigger, book.ltp_paise):
+            if book.ltp_paise > 0 and stop_crossed(o.is_buy, trigger, book.ltp_paise):
                 self._trigger(o, book, ts, out)
             return
         if book.has_depth:
@@ -953,7 +591,7 @@ class PaperVenue:
         if o.filled == o.qty:
             self._close(o, full=True)
         elif requeue and not o.market:
-            o.ahead = self._queue_at(book, o)
+            o.ahead = queue_at(book, o)
 
     def _remember_closed(self, cid: str, units: int) -> None:
         closed = self._closed
@@ -972,42 +610,14 @@ class PaperVenue:
             reason = f"order {cid!r} was filled in full ({closed} units) before the modify to {qty} arrived"
             self._refuse(cid, True, RejectReason.ORDER_CLOSED, reason, ts, out)
 
-    # Matching ----------------------------------------------------------------------------------
+    # Fills and closing ---------------------------------------------------------------------------
 
-    def _take(self, o: _Order, book: _Book, ts: int, out: list[VenueEvent], passive: bool) -> None:
-        """Walk the opposite side best first up to ``o``'s limit. Taking (``passive`` False) fills
-        at each level's price; a resting order (``passive``) fills at its own limit, and under
-        "trade_through" only against levels strictly through it."""
-        is_buy = o.is_buy
-        px, qty = (book.ask_px, book.ask_qty) if is_buy else (book.bid_px, book.bid_qty)
-        limit = 0 if o.market else o.limit
-        strict = passive and self._model == "trade_through"
-        leaves = before = o.qty - o.filled
-        owned = book.ask_owned if is_buy else book.bid_owned
-        for i in range(len(px)):
-            p = px[i]
-            q = qty[i]
-            if p <= 0 or q <= 0:
-                continue
-            if limit and ((strict and p == limit) or (p > limit if is_buy else p < limit)):
-                break
-            if not owned:
-                qty = list(qty)
-                if is_buy:
-                    book.ask_qty, book.ask_owned = qty, True
-                else:
-                    book.bid_qty, book.bid_owned = qty, True
-                owned = True
-            take = q if q < leaves else leaves
-            qty[i] = q - take
-            self._fill(o, take, limit if passive else p, ts, out)
-            leaves -= take
-            if not leaves:
-                break
-        if passive and leaves < before and self._model == "volume":
-            o.ahead = 0  # someone offered at our price: nobody real is left ahead of us
+    def _take(self, o: WorkingOrder, book: Book, ts: int, out: list[VenueEvent], passive: bool) -> None:
+        """``o`` takes what crosses it (``paper_matching.take``); each take is a fill."""
+        for qty, price in take(o, book, passive, self._model):
+            self._fill(o, qty, price, ts, out)
 
-    def _fill(self, o: _Order, qty: int, price: int, ts: int, out: list[VenueEvent]) -> None:
+    def _fill(self, o: WorkingOrder, qty: int, price: int, ts: int, out: list[VenueEvent]) -> None:
         value_before = o.filled_value
         charges = charges_for_fill(
             o.seg_class, o.spec.side, qty, price, value_before == 0, self._schedule,  # type: ignore[arg-type]
@@ -1031,9 +641,9 @@ class PaperVenue:
         if wallet is not None:
             unit_block = 0 if o.is_buy else price + self.config.margin.per_unit_paise(o.seg_class, price)
             leaves = o.qty - o.filled
-            wallet._apply_fill(o.cid, o.key, o.is_buy, qty, price, charges.total_paise, leaves, unit_block)
+            wallet.apply_fill(o.cid, o.key, o.is_buy, qty, price, charges.total_paise, leaves, unit_block)
 
-    def _close(self, o: _Order, full: bool) -> None:
+    def _close(self, o: WorkingOrder, full: bool) -> None:
         del self._orders[o.cid]
         orders = self._resting[o.key]
         orders.remove(o)
@@ -1041,76 +651,36 @@ class PaperVenue:
             del self._resting[o.key]
         self._remember_closed(o.cid, o.filled if full else -1)
         if self.wallet is not None:
-            self.wallet._release(o.cid)
+            self.wallet.release(o.cid)
 
     def _depth_moves(
-        self, book: _Book, orders: list[_Order], ts: int, out: list[VenueEvent]
+        self, book: Book, orders: list[WorkingOrder], ts: int, out: list[VenueEvent]
     ) -> list[VenueEvent]:
         volume = self._model == "volume"
         for o in tuple(orders):
             if o.armed:
                 continue
             if not o.market and volume:
-                self._shorten_queue(o, book)
+                shorten_queue(o, book)
             self._take(o, book, ts, out, passive=not o.market)
             if o.filled == o.qty:
                 self._close(o, full=True)
         return out
 
     def _trade_moves(
-        self, book: _Book, orders: list[_Order], ltp: int, traded: int, ts: int, out: list[VenueEvent]
+        self, book: Book, orders: list[WorkingOrder], ltp: int, traded: int, ts: int, out: list[VenueEvent]
     ) -> list[VenueEvent]:
         model = self._model
         for o in tuple(orders):
             if o.armed:
-                if _stop_crossed(o.is_buy, o.trigger, ltp):
+                if stop_crossed(o.is_buy, o.trigger, ltp):
                     self._trigger(o, book, ts, out)
                 continue
             if o.market:
                 continue  # a market remainder needs depth to know what it can take
-            limit = o.limit
-            leaves = o.qty - o.filled
-            if (ltp < limit) if o.is_buy else (ltp > limit):
-                qty = leaves
-            elif ltp != limit or model == "trade_through":
-                continue
-            elif model == "none":
-                qty = leaves
-            else:  # "volume": the trade at our price first serves the queue ahead of us
-                if traded <= o.ahead:
-                    o.ahead -= traded
-                    continue
-                qty = min(leaves, traded - o.ahead)
-                o.ahead = 0
-            self._fill(o, qty, limit, ts, out)
-            if o.filled == o.qty:
-                self._close(o, full=True)
+            qty = trade_fill_units(o, ltp, traded, model)
+            if qty:
+                self._fill(o, qty, o.limit, ts, out)
+                if o.filled == o.qty:
+                    self._close(o, full=True)
         return out
-
-    @staticmethod
-    def _queue_at(book: _Book, o: _Order) -> int:
-        """Visible quantity at ``o``'s price on its own side (0 when no such level is shown)."""
-        px, qty = (book.bid_px, book.bid_qty) if o.is_buy else (book.ask_px, book.ask_qty)
-        for p, q in zip(px, qty):
-            if p == o.limit:
-                return max(q, 0)
-        return 0
-
-    @staticmethod
-    def _shorten_queue(o: _Order, book: _Book) -> None:
-        """"volume" model: cancels ahead of us can only shorten the queue."""
-        if o.ahead <= 0:
-            return
-        px, qty = (book.bid_px, book.bid_qty) if o.is_buy else (book.ask_px, book.ask_qty)
-        deepest = 0
-        for p, q in zip(px, qty):
-            if p <= 0:
-                continue
-            if p == o.limit:
-                if q < o.ahead:
-                    o.ahead = max(q, 0)
-                return
-            deepest = p
-        # Our price inside the visible range with no level there: everyone ahead has gone.
-        if deepest and (o.limit > deepest if o.is_buy else o.limit < deepest):
-            o.ahead = 0
