@@ -1,5 +1,5 @@
 """One websocket connection kept up by a thread of its own: the shell shared by the Dhan market
-feed (``actors/feed/dhan.py``) and the Dhan order-update stream (``actors/execution/dhan_venue.py``).
+feed (``actors/feed/dhan.py``) and the Dhan order-update stream (``actors/execution/dhan_stream.py``).
 
 An actor's loop is synchronous (a ``zmq`` poller); a websocket wants asyncio. ``WebSocketThread``
 runs an asyncio loop (uvloop when asked for and installed) in one thread. Under one

@@ -7,7 +7,7 @@ the strategy context's ``submit`` or the control API) or by risk's pre-trade che
 ``RejectReason``: why an order that exists (it has a client order id) was refused, cancelled or
 ended by execution or a venue, and why a venue refused a cancel or a modify. Every venue maps its
 own codes onto these (the paper venue uses them directly; Dhan's DH-9xx codes are mapped in
-``actors.execution.dhan_venue``, with Dhan's code kept in the text). ``OrderEvent.reason_code``
+``actors.execution.dhan_rest``, with Dhan's code kept in the text). ``OrderEvent.reason_code``
 carries its value.
 
 Values equal names: the code is what a log line, a dashboard and the control API show. A code is
@@ -110,7 +110,7 @@ class RejectReason(str, enum.Enum):
     INVALID_MODIFY = "INVALID_MODIFY"
     MODIFY_CAP = "MODIFY_CAP"  # Dhan: at most 25 modifications of an order
     SLICED_ORDER = "SLICED_ORDER"  # an order sent as child orders cannot be modified
-    # A broker's API errors (Dhan DH-9xx, mapped in actors.execution.dhan_venue)
+    # A broker's API errors (Dhan DH-9xx, mapped in actors.execution.dhan_rest)
     AUTH_FAILED = "AUTH_FAILED"  # token invalid or expired, wrong client id
     NO_API_ACCESS = "NO_API_ACCESS"  # the account has no trading API access
     ACCOUNT_PROBLEM = "ACCOUNT_PROBLEM"

@@ -1,25 +1,21 @@
-"""The live Dhan venue: the ``PaperVenue`` interface over Dhan's REST API and order-update stream.
+"""The live Dhan venue: the ``Venue`` interface over Dhan's REST API and order-update stream.
 
 ``DhanVenue`` answers ``submit`` / ``cancel`` / ``modify`` / ``poll`` / ``on_depth`` / ``on_tick`` /
 ``on_quote`` / ``end_of_session`` with ``VenueEvent`` sequences, like ``PaperVenue``, so the
 execution actor can use either. The difference: nothing is answered at once. Requests go to a
 queue; ``poll(now_ns)`` sends what the rate limits allow and returns what came back.
 
-Threads. Everything about an order lives on the actor's thread. REST calls go through the real
-``dhanhq`` client (one client per worker thread: a ``requests.Session`` is not shared between
-threads) in a ``ThreadPoolExecutor``; the order-update websocket runs in the shared websocket
-shell (``actors.websocket_thread``: its own thread and asyncio loop). Both hand raw results to a
-thread-safe queue and write one byte to a pipe (``wake_fd``) so the actor can
-``ctx.watch_fd(venue.wake_fd, poll)``; ``poll`` also runs from a timer (``POLL_INTERVAL_S``) to
-send rate-limited requests, retries and the order-book fallback.
+Threads. Everything about an order lives on the actor's thread. REST calls run in worker threads
+(``actors.execution.dhan_rest``: the SDK client, outcomes told apart, Dhan's error codes); the
+order-update websocket runs in the shared websocket shell (``actors.execution.dhan_stream``). Both
+hand raw results to a thread-safe queue and write one byte to a pipe (``wake_fd``) so the actor
+can ``ctx.watch_fd(venue.wake_fd, poll)``; ``poll`` also runs from the actor's timer to send
+rate-limited requests, retries and the order-book fallback.
 
 Per order, requests run one at a time and in order (a cancel never overtakes its place order);
 cancels go ahead of new places and modifies in the queue.
 
-Telling failures apart (``classify``). ``DhanHTTP`` turns every exception into
-``{'status': 'failure', 'remarks': str}``; an API error has ``remarks`` as a dict with the
-DH-9xx code. A response hook on each worker's session records the HTTP status, so a server
-answer whose body is not JSON is not mistaken for a network failure.
+What a failure means here (told apart by ``dhan_rest.classify``):
 
 - API error (DH-9xx) on place: ``Rejected`` with the code (``RejectReason.BAD_INPUT`` for DH-905 ...) and message.
 - Transport failure (no answer) on place: the order may or may not exist. Never re-sent blindly:
@@ -47,8 +43,8 @@ Order statuses (compared case-insensitively; stream ``order_alert`` and order-bo
 - CANCELLED: ``Canceled`` (``CANCEL_REQUESTED`` when we asked, else ``VENUE_CANCELLED``).
 - EXPIRED: ``Expired``.
 
-Rate limits (``RateLimits``, order APIs only: place, modify, cancel): a request waits in the queue
-until every window (second, minute, hour, day; rolling) has room, so the 11th order in a second
+Rate limits (``RateLimits``, order APIs only: place, modify, cancel; ``engine.rate_window``): a
+request waits in the queue until every window (second, minute, hour, day; rolling) has room, so the 11th order in a second
 goes out in the next second. A place or modify whose projected send time is more than
 ``max_queue_wait_s`` away is refused at once (``RATE_LIMITED``): an order a minute late is worse
 than none. Cancels always wait, never refused. Modifications: at most ``modify_cap`` (25) per
@@ -80,32 +76,29 @@ Not here: super and forever orders; modifying a sliced order.
 
 from __future__ import annotations
 
-import json
-import logging
 import os
 import queue
 import random
-import threading
-import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from decimal import Decimal
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 import msgspec
-from dhanhq import DhanContext, dhanhq
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed
 
-from actors.execution.charges import (
-    DEFAULT_SCHEDULE,
-    ChargeBreakdown,
-    ChargeSchedule,
-    charges_for_fill,
-    segment_class_for,
+from actors.execution.charges import ChargeBreakdown, charges_for_fill, segment_class_for
+from actors.execution.config import DhanVenueConfig
+from actors.execution.dhan_rest import (
+    NOT_FOUND_CODES,
+    DhanFatal,
+    RestClient,
+    RestOutcome,
+    RestWorkers,
+    classify,
+    fatal_message,
+    place_params,
+    redact,
 )
-from actors.execution.config import ORDER_UPDATE_URL, REST_BASE_URL, DhanVenueConfig
+from actors.execution.dhan_stream import order_update_thread
 from actors.execution.dhan_wire import (
     ORDER_TYPES,
     PRODUCTS,
@@ -121,9 +114,8 @@ from actors.execution.dhan_wire import (
     parse_trade_row,
     parse_update,
     rupees_float,
-    to_paise,
-    to_units,
 )
+from actors.execution.orders import OrderSnapshot
 from actors.execution.reconcile import (
     AccountUpdate,
     BrokerSnapshot,
@@ -135,8 +127,6 @@ from actors.execution.reconcile import (
     trades_by_order,
 )
 from actors.execution.slicing import SlicedOrder
-from actors.websocket_thread import Ended, WebSocketClient, WebSocketThread
-from actors.execution.orders import DHAN_MODIFY_CAP, OrderSnapshot
 from actors.execution.venue import (
     NO_EVENTS,
     Accepted,
@@ -150,156 +140,21 @@ from actors.execution.venue import (
     Rejected,
     VenueEvent,
 )
+from actors.websocket_thread import WebSocketThread
 from engine.backoff import backoff_s
-from engine.credentials import TOKEN_ENV_VAR, CLIENT_ID_ENV_VAR, Credentials
+from engine.credentials import Credentials
 from engine.logs import Log, get_logger
+from engine.model.ist import NS_PER_S
 from engine.model.money import format_paise
 from engine.rate_window import RateWindow
 from ipc.messages import Depth, OrderState, Quote, Tick
 from ipc.reasons import RejectReason
-from ipc.segments import KNOWN_SEGMENTS, Segment, instrument_label, segment_label
+from ipc.segments import segment_label
 
-POLL_INTERVAL_S: Final = 0.05  # the actor's timer for poll(): rate-limited sends, retries, fallback
-LOGIN_MSG_CODE: Final = 42
-_NS_PER_S: Final = 1_000_000_000
 NO_CHARGES: Final = ChargeBreakdown(0, 0, 0, 0, 0, 0, 0, 0, 0)
 
-_WS_LOGGER = logging.getLogger("shikra.execution.dhan.websocket")
-_WS_LOGGER.setLevel(logging.INFO)  # websockets logs frames at DEBUG: the login frame has the token
 
-
-# --------------------------------------------------------------------------------------------
-# Configuration and codes
-# --------------------------------------------------------------------------------------------
-
-
-# Dhan's API error codes on the one RejectReason set (Dhan's code stays in the event's text).
-DHAN_CODES: Final[dict[str, RejectReason]] = {
-    "DH-901": RejectReason.AUTH_FAILED,  # invalid authentication: token expired or invalid, client id wrong
-    "DH-902": RejectReason.NO_API_ACCESS,  # the account has no trading API access
-    "DH-903": RejectReason.ACCOUNT_PROBLEM,  # user account problem
-    "DH-904": RejectReason.BROKER_RATE_LIMIT,  # rate limit exceeded at Dhan
-    "DH-905": RejectReason.BAD_INPUT,  # input exception: a bad field
-    "DH-906": RejectReason.ORDER_ERROR,  # order error
-    "DH-907": RejectReason.DATA_ERROR,  # data error
-    "DH-908": RejectReason.BROKER_ERROR,  # internal server error
-    "DH-909": RejectReason.NETWORK_ERROR,  # network error
-    "DH-910": RejectReason.BROKER_OTHER,  # others
-    "DH-911": RejectReason.IP_NOT_ALLOWED,  # invalid IP: the static IP is not whitelisted
-}
-
-
-FATAL_CODES: Final = frozenset({"DH-901", "DH-902", "DH-911"})
-FATAL_HTTP_STATUSES: Final = frozenset({401, 403})
-NOT_FOUND_CODES: Final = frozenset({"DH-906", "DH-907"})  # order / data error: "no such order" on a lookup
-
-
-
-class DhanFatal(msgspec.Struct, frozen=True):
-    """Trading through Dhan cannot go on until the operator acts (``message`` says how)."""
-
-    code: str  # DH-901, DH-902, DH-911 or HTTP-401 / HTTP-403
-    message: str
-    open_orders: int
-
-
-def fatal_message(code: str, detail: str, open_orders: int) -> str:
-    """What the operator reads when the venue stops."""
-    if code in ("DH-901", "HTTP-401"):
-        what = (f"Dhan refused the access token ({code}: {detail}): it has expired or is invalid. Generate a new "
-                f"token on web.dhan.co, set {TOKEN_ENV_VAR} (and check {CLIENT_ID_ENV_VAR}), then restart")
-    elif code == "DH-911":
-        what = (f"Dhan refused the request from this IP ({code}: {detail}): whitelist this server's static IP "
-                "on web.dhan.co, then restart")
-    else:
-        what = (f"Dhan refused API access ({code}: {detail}): check that trading APIs are enabled for this "
-                "account on web.dhan.co, then restart")
-    return (f"{what}. Live trading stopped; {open_orders} order(s) may still be working at Dhan: check them on "
-            "web.dhan.co.")
-
-
-# --------------------------------------------------------------------------------------------
-# Functional core: money at the SDK boundary, outcomes, statuses, fills
-# --------------------------------------------------------------------------------------------
-
-
-def place_params(order: OrderSnapshot) -> dict[str, Any]:
-    """Keyword arguments of ``dhanhq.place_order`` for ``order`` (working qty/price/trigger; the
-    client order id as ``tag`` = correlationId). Raises ValueError for what Dhan cannot express."""
-    spec = order.spec
-    if spec.segment not in KNOWN_SEGMENTS or spec.segment == Segment.IDX_I:
-        raise ValueError(f"segment {spec.segment} is not a tradable Dhan segment")
-    if spec.order_type not in ORDER_TYPES or spec.product not in PRODUCTS:
-        raise ValueError(f"order type {spec.order_type} / product {spec.product} has no Dhan mapping")
-    if not 0 < len(order.client_order_id) <= 30:
-        raise ValueError(f"client order id {order.client_order_id!r} is not a Dhan correlationId (1..30 chars)")
-    return dict(security_id=str(spec.security_id), exchange_segment=segment_label(spec.segment), transaction_type=spec.side,
-                quantity=spec.qty_units, order_type=ORDER_TYPES[spec.order_type],
-                product_type=PRODUCTS[spec.product], price=rupees_float(spec.price_paise),
-                trigger_price=rupees_float(spec.trigger_price_paise), validity=spec.validity,
-                tag=order.client_order_id)
-
-
-OutcomeKind = Literal["ok", "api_error", "http_error", "transport"]
-
-
-class RestOutcome(msgspec.Struct, frozen=True):
-    """One SDK call's result, told apart: ``ok`` (2xx, ``data``), ``api_error`` (Dhan's error body:
-    ``error_code`` DH-9xx), ``http_error`` (an answer without a Dhan error body), ``transport`` (no
-    answer: connection refused or dropped, timeout)."""
-
-    kind: OutcomeKind
-    data: Any = None
-    http_status: int = 0
-    error_code: str = ""
-    message: str = ""
-
-    @property
-    def fatal_code(self) -> str:
-        """The code that stops trading, or ""."""
-        if self.kind == "api_error" and self.error_code in FATAL_CODES:
-            return self.error_code
-        if self.http_status in FATAL_HTTP_STATUSES:
-            return f"HTTP-{self.http_status}"
-        return ""
-
-    def reason(self) -> RejectReason:
-        """The code on the one RejectReason set (``describe`` keeps Dhan's own code)."""
-        if self.kind == "api_error":
-            return DHAN_CODES.get(self.error_code, RejectReason.BROKER_OTHER)
-        return RejectReason.HTTP_ERROR
-
-    def describe(self) -> str:
-        if self.kind == "api_error":
-            return f"{self.error_code} {self.message}".strip()
-        if self.kind == "http_error":
-            return f"HTTP {self.http_status}: {self.message}"
-        return self.message
-
-
-def classify(response: Any, http_status: int) -> RestOutcome:
-    """Tell an SDK response apart (``http_status`` 0: no HTTP answer was received)."""
-    if not isinstance(response, dict):
-        return RestOutcome("transport", message=f"unexpected SDK result {type(response).__name__}")
-    if response.get("status") == "success":
-        return RestOutcome("ok", data=response.get("data"), http_status=http_status)
-    remarks = response.get("remarks")
-    if isinstance(remarks, dict):
-        code = str(remarks.get("error_code") or "")
-        text = " ".join(str(remarks.get(k) or "") for k in ("error_type", "error_message")).strip()
-        if code:
-            return RestOutcome("api_error", http_status=http_status, error_code=code, message=text)
-        return RestOutcome("http_error", http_status=http_status, message=text)
-    text = str(remarks)[:300]
-    if http_status:
-        return RestOutcome("http_error", http_status=http_status, message=text)
-    return RestOutcome("transport", message=text)
-
-
-# --------------------------------------------------------------------------------------------
-# The shell
-# --------------------------------------------------------------------------------------------
-
+# Request kinds (one SDK call each)
 _PLACE, _LOOKUP, _CANCEL, _MODIFY, _BOOK = "place", "lookup", "cancel", "modify", "book"
 _ORDERS, _TRADES, _POSITIONS, _FUNDS, _MARGIN = "orders", "trades", "positions", "funds", "margin"
 _ORDER_APIS: Final = frozenset({_PLACE, _CANCEL, _MODIFY})
@@ -402,8 +257,8 @@ class DhanVenue:
         self._normal: deque[_Request] = deque()  # places, modifies, lookups
         self._delayed: list[_Request] = []  # retries waiting for their not_before_ns
         self._inbox: queue.SimpleQueue[tuple[str, Any, Any]] = queue.SimpleQueue()
-        self._local = threading.local()
-        self._pool: ThreadPoolExecutor | None = None
+        self._rest = RestWorkers(credentials, config.rest_url, config.rest_timeout_s, config.rest_workers,
+                                 self._rest_done)
         self._rfd = self._wfd = -1
         self._wake_pending = False
         self._fatal: DhanFatal | None = None
@@ -440,15 +295,13 @@ class DhanVenue:
 
     def start(self, *, stream: bool = True) -> None:
         """Start the REST worker pool and (``stream``) the order-update websocket thread."""
-        if self._pool is not None:
+        if self._rest.running:
             raise RuntimeError("DhanVenue.start called twice")
         self._rfd, self._wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._pool = ThreadPoolExecutor(self.config.rest_workers, thread_name_prefix="dhan-rest")
+        self._rest.start()
         if stream:
-            cfg = self.config
-            self._stream = WebSocketThread(
-                _OrderUpdateStream(self), name="dhan-order-updates", reconnect_initial_s=cfg.stream_reconnect_initial_s,
-                reconnect_max_s=cfg.stream_reconnect_max_s, close_timeout_s=cfg.close_timeout_s, rng=self._rng)
+            self._stream = order_update_thread(self.config, self._creds, self._log, self._rng,
+                                               on_state=self._stream_state, on_update=self._stream_update)
             self._stream.start()
 
     def stop(self) -> None:
@@ -457,9 +310,7 @@ class DhanVenue:
         if self._stream is not None:
             self._stream.stop(self.config.close_timeout_s + 1.0)
             self._stream = None
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self._rest.stop()
         for fd in (self._rfd, self._wfd):
             if fd >= 0:
                 os.close(fd)
@@ -569,7 +420,7 @@ class DhanVenue:
         spelling), in paise. Blocking: for tools, never the order path (the actor uses
         ``request_funds``). Raises RuntimeError with the reason when Dhan does not answer with a
         balance."""
-        client = _RestClient(self._creds, self.config.rest_url, self.config.rest_timeout_s)
+        client = RestClient(self._creds, self.config.rest_url, self.config.rest_timeout_s)
         outcome = classify(client.api.get_fund_limits(), client.last_status)
         if outcome.kind != "ok":
             raise RuntimeError(f"fundlimit: {outcome.kind} {outcome.describe()}")
@@ -594,7 +445,7 @@ class DhanVenue:
             return self._reject(cid, now_ns, RejectReason.INVALID_ORDER, f"order {cid}: {exc}")
         if not lookup_first:
             wait_ns = self._limiter.projected_ns(now_ns, self._queued_order_apis() + len(parts) - 1) - now_ns
-            if wait_ns > self.config.max_queue_wait_s * _NS_PER_S:
+            if wait_ns > self.config.max_queue_wait_s * NS_PER_S:
                 return self._reject(cid, now_ns, RejectReason.RATE_LIMITED, self._rate_text(cid, wait_ns))
         itype = instrument_type or self._instrument_types.get((spec.segment, spec.security_id), "")
         seg_class = segment_class_for(spec.segment, itype, spec.product)
@@ -724,7 +575,7 @@ class DhanVenue:
                                              f"{self.config.modify_cap}: cancel it and place a new order")
         else:
             wait_ns = self._limiter.projected_ns(now_ns, self._queued_order_apis()) - now_ns
-            if wait_ns > self.config.max_queue_wait_s * _NS_PER_S:
+            if wait_ns > self.config.max_queue_wait_s * NS_PER_S:
                 refuse = RejectReason.RATE_LIMITED, self._rate_text(client_order_id, wait_ns)
         if refuse is not None:
             return (ModifyRefused(client_order_id=client_order_id, ts_event_ns=now_ns,
@@ -844,7 +695,7 @@ class DhanVenue:
 
     def _dispatch(self, r: _Request, o: _Live | None) -> None:
         """Hand ``r`` to a worker."""
-        assert self._pool is not None, "DhanVenue.start() was not called"
+        assert self._rest.running, "DhanVenue.start() was not called"
         if o is not None:
             o.busy = True
         if r.kind == _PLACE:
@@ -889,25 +740,12 @@ class DhanVenue:
                 self._n["book_polls"] += 1
             call = lambda c: c.get_order_list()
         self._in_flight += 1
-        self._pool.submit(self._run_call, r, call)
+        self._rest.submit(r, call)
 
-    def _run_call(self, r: _Request, call: Callable[[Any], Any]) -> None:
-        # worker thread: one SDK call, its outcome handed to the actor thread
-        client = self._client()
-        client.last_status = 0
-        try:
-            outcome = classify(call(client.api), client.last_status)
-        except Exception as exc:  # the SDK validates some arguments by raising
-            outcome = RestOutcome("transport", message=self._redact(f"{type(exc).__name__}: {exc}"))
+    def _rest_done(self, r: _Request, outcome: RestOutcome) -> None:
+        # worker thread: the outcome goes to the actor thread
         self._inbox.put(("rest", r, outcome))
         self._wake()
-
-    def _client(self) -> Any:
-        client = getattr(self._local, "client", None)
-        if client is None:
-            client = _RestClient(self._creds, self.config.rest_url, self.config.rest_timeout_s)
-            self._local.client = client
-        return client
 
     def _wake(self) -> None:
         if not self._wake_pending and self._wfd >= 0:
@@ -1025,7 +863,7 @@ class DhanVenue:
                                  reason=f"Dhan refused to modify order {o.cid}: {res.describe()}"))
 
     def _retry(self, r: _Request, now_ns: int) -> None:
-        r.not_before_ns = now_ns + int(backoff_s(r.attempt - 1, self.config.retry_backoff_s) * _NS_PER_S)
+        r.not_before_ns = now_ns + int(backoff_s(r.attempt - 1, self.config.retry_backoff_s) * NS_PER_S)
         self._delayed.append(r)
 
     def _adopt(self, o: _Live, data: dict[str, Any], now_ns: int, out: list[VenueEvent]) -> None:
@@ -1265,11 +1103,11 @@ class DhanVenue:
     def _due_book_poll(self, now_ns: int) -> None:
         """GET /orders every ``order_book_poll_s`` while the stream is down (or an order's fate is
         unknown) and orders are open."""
-        if self._book_inflight or self._fatal is not None or self._pool is None or now_ns < self._book_poll_due_ns:
+        if self._book_inflight or self._fatal is not None or not self._rest.running or now_ns < self._book_poll_due_ns:
             return
         if not self._open or (self._stream_up and not any(o.unknown for o in self._open.values())):
             return
-        self._book_poll_due_ns = now_ns + int(self.config.order_book_poll_s * _NS_PER_S)
+        self._book_poll_due_ns = now_ns + int(self.config.order_book_poll_s * NS_PER_S)
         self._book_inflight = True
         self._dispatch(_Request(_BOOK, ""), None)
 
@@ -1319,104 +1157,21 @@ class DhanVenue:
 
     def _rate_text(self, cid: str, wait_ns: int) -> str:
         lim = self.config.rate_limits
-        return (f"order {cid} would wait {wait_ns / _NS_PER_S:.1f} s for Dhan's order-API limits "
+        return (f"order {cid} would wait {wait_ns / NS_PER_S:.1f} s for Dhan's order-API limits "
                 f"({lim.per_second}/s, {lim.per_minute}/min, {lim.per_hour}/h, {lim.per_day}/day), more than "
                 f"max_queue_wait_s {self.config.max_queue_wait_s}")
 
     def _redact(self, text: str) -> str:
-        for secret in (self._creds.access_token, self._creds.client_id):
-            if secret:
-                text = text.replace(secret, "********")
-        return text
+        return redact(text, self._creds)
 
     def _stream_state(self, up: bool) -> None:
+        # stream thread: the order-update stream is up (just logged in) or down
+        if up:
+            self._n["stream_connects"] += 1
         self._inbox.put(("stream", None, up))
         self._wake()
 
-
-class _OrderUpdateStream(WebSocketClient):
-    """Dhan's order-update websocket inside the shared shell (``actors.websocket_thread``): log in,
-    then hand each ``order_alert`` to the venue's inbox. Runs on the stream's thread."""
-
-    def __init__(self, venue: DhanVenue) -> None:
-        self._venue = venue
-        self._log = venue._log
-        self._got = False  # this connection carried a message
-        creds = venue._creds
-        self._login = json.dumps({"LoginReq": {"MsgCode": LOGIN_MSG_CODE, "ClientId": creds.client_id,
-                                               "Token": creds.access_token}, "UserType": "SELF"})
-
-    async def open(self) -> ClientConnection:
-        cfg = self._venue.config
-        return await connect(cfg.order_update_url, open_timeout=cfg.stream_connect_timeout_s,
-                             close_timeout=cfg.close_timeout_s, compression=None, logger=_WS_LOGGER)
-
-    def open_failed(self, exc: Exception) -> Ended:
-        self._log.warning("dhan_order_stream_connect_failed", url=self._venue.config.order_update_url,
-                          error=type(exc).__name__, detail=self._venue._redact(str(exc))[:200])
-        return Ended("connect_failed")
-
-    async def serve(self, ws: ClientConnection) -> Ended:
-        venue = self._venue
-        self._got = False
-        try:
-            await ws.send(self._login)
-            venue._n["stream_connects"] += 1
-            venue._stream_state(True)
-            self._log.info("dhan_order_stream_connected", url=venue.config.order_update_url)
-            while True:
-                text = await ws.recv()
-                self._got = True
-                try:
-                    msg = json.loads(text, parse_float=Decimal)
-                except (ValueError, TypeError):
-                    venue._inbox.put(("update", None, None))  # counted as bad on the actor thread
-                    venue._wake()
-                    continue
-                if isinstance(msg, dict) and str(msg.get("Type", "")).lower() == "order_alert":
-                    venue._inbox.put(("update", None, msg.get("Data")))
-                    venue._wake()
-        finally:
-            venue._stream_state(False)
-
-    def closed(self, ws: ClientConnection, exc: ConnectionClosed) -> Ended:
-        self._log.warning("dhan_order_stream_closed", code=exc.rcvd.code if exc.rcvd else 1006)
-        return Ended("closed", worked=self._got)
-
-    def session_failed(self, exc: Exception) -> Ended:
-        self.thread_failed(exc)
-        return Ended("failed", final=True)  # the order-book poll takes over
-
-    def reconnecting(self, end: Ended, delay_s: float, attempt: int) -> None:
-        self._log.info("dhan_order_stream_reconnect", delay_s=round(delay_s, 3), attempt=attempt)
-
-    def thread_failed(self, exc: BaseException) -> None:
-        self._log.error("dhan_order_stream_failed", error=type(exc).__name__,
-                        detail=self._venue._redact(str(exc))[:200])
-
-    def thread_ended(self) -> None:
-        self._venue._stream_state(False)
-
-
-class _RestClient:
-    """One ``dhanhq`` client (its own ``requests.Session``) for one worker thread, with the last
-    response's HTTP status recorded by a session hook (the SDK hides it)."""
-
-    def __init__(self, credentials: Credentials, base_url: str, timeout_s: float) -> None:
-        ctx = DhanContext(credentials.client_id, credentials.access_token)
-        http = ctx.get_dhan_http()
-        http.base_url = base_url.rstrip("/")
-        http.timeout = timeout_s
-        self.last_status = 0
-        http.session.hooks["response"].append(self._record_status)
-        self.api = dhanhq(ctx)
-
-    def _record_status(self, response: Any, *args: Any, **kwargs: Any) -> None:
-        self.last_status = int(response.status_code)
-
-
-def order_label(order: OrderSnapshot) -> str:
-    """``BUY 75 NSE_FNO:55796 LIMIT @ 152.30`` for log lines."""
-    spec = order.spec
-    price = f" @ {format_paise(spec.price_paise)}" if spec.price_paise else ""
-    return f"{spec.side} {spec.qty_units} {instrument_label(spec.segment, spec.security_id)} {spec.order_type}{price}"
+    def _stream_update(self, data: Any) -> None:
+        # stream thread: an order_alert's data (None: not JSON, counted as bad on the actor thread)
+        self._inbox.put(("update", None, data))
+        self._wake()

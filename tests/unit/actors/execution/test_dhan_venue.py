@@ -10,17 +10,10 @@ import msgspec
 import pytest
 
 from actors.execution import orders as fsm
-from actors.execution.dhan_venue import (
-    DhanFatal,
-    DhanVenue,
-    DhanVenueConfig,
-    OrderUpdate,
-    classify,
-    fill_price_paise,
-    parse_update,
-    place_params,
-    to_paise,
-)
+from actors.execution.config import DhanVenueConfig, RateLimits
+from actors.execution.dhan_rest import DhanFatal, classify, place_params
+from actors.execution.dhan_venue import DhanVenue
+from actors.execution.dhan_wire import OrderUpdate, fill_price_paise, parse_update, to_paise
 from actors.execution.venue import (
     Accepted,
     Canceled,
@@ -30,7 +23,6 @@ from actors.execution.venue import (
     Rejected,
     VenueEvent,
 )
-from actors.execution.config import RateLimits
 from engine.credentials import TOKEN_ENV_VAR, Credentials
 from engine.rate_window import RateWindow
 from ipc.messages import OrderSpec, OrderState
