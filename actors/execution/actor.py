@@ -54,7 +54,7 @@ from engine.ledger import (
     ledger_dir,
 )
 from engine.model.calendar import CALENDAR_REFRESH_S, CalendarError, CalendarSource, SessionCalendar, market_hours
-from engine.model.ist import ist_date
+from engine.model.ist import NS_PER_S, ist_date
 from engine.model.lookup import open_instruments
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
@@ -85,7 +85,7 @@ from ipc.reasons import RejectReason
 from ipc.segments import instrument_label
 
 GROUP_RESUME_DELAY_S = 1.0  # after a restart, before a group's unrecorded orders are sent again
-FRESH_VENUE_WAIT_NS = 10_000_000_000  # after a start, orders wait this long at most for a first book
+FRESH_VENUE_WAIT_NS = 10 * NS_PER_S  # after a start, orders wait this long at most for a first book
 DHAN_POLL_INTERVAL_S = 0.05  # the live venue also wakes us through its fd; this is the backstop
 TERMINAL = TERMINAL_ORDER_STATES
 RISK = "risk"
@@ -169,7 +169,7 @@ class ExecutionActor(LiveTrading, Actor):
         self._any_depth_seen = False
         self._fresh_until_ns = 0 if self.live else now + FRESH_VENUE_WAIT_NS
         if not self.live:
-            self.ctx.call_later(FRESH_VENUE_WAIT_NS / 1e9, self._end_fresh_wait)
+            self.ctx.call_later(FRESH_VENUE_WAIT_NS / NS_PER_S, self._end_fresh_wait)
         self._denials_recorded = self._recent_denials()
         self.ledger.start_background_sync()
         if cfg.execution.ack_latency_us > 0:
@@ -704,7 +704,7 @@ class ExecutionActor(LiveTrading, Actor):
             current[1].cancel()
             del self._group_timers[group_id]
         if wake is not None and (current is None or current[0] != wake):
-            delay_s = max(0.0, (wake - self.ctx.now_ns()) / 1e9)
+            delay_s = max(0.0, (wake - self.ctx.now_ns()) / NS_PER_S)
             timer = self.ctx.call_later(delay_s, lambda: self._group_wake(group_id, self.ctx.now_ns()))
             self._group_timers[group_id] = (wake, timer)
 

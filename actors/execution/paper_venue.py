@@ -656,13 +656,15 @@ class PaperVenue:
     def _depth_moves(
         self, book: Book, orders: list[WorkingOrder], ts: int, out: list[VenueEvent]
     ) -> list[VenueEvent]:
-        volume = self._model == "volume"
+        model = self._model
+        volume = model == "volume"
         for o in tuple(orders):
             if o.armed:
                 continue
             if not o.market and volume:
                 shorten_queue(o, book)
-            self._take(o, book, ts, out, passive=not o.market)
+            for qty, price in take(o, book, not o.market, model):  # per depth packet: no extra call
+                self._fill(o, qty, price, ts, out)
             if o.filled == o.qty:
                 self._close(o, full=True)
         return out

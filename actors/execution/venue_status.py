@@ -9,6 +9,7 @@ from pathlib import Path
 import msgspec
 
 from engine.files import replace_file
+from engine.model.ist import NS_PER_S
 
 VENUE_STATUS_NAME = "venue_status.json"
 
@@ -49,13 +50,13 @@ def read_venue_status(run_dir: Path) -> VenueStatus | None:
 def render_venue_status(status: VenueStatus, now_ns: int) -> str:
     """One or two lines for ``shikra status``."""
     if status.trading_enabled:
-        age = (now_ns - status.last_reconciled_ns) / 1e9 if status.last_reconciled_ns else 0.0
+        age = (now_ns - status.last_reconciled_ns) / NS_PER_S if status.last_reconciled_ns else 0.0
         line = f"venue {status.venue}: trading enabled; reconciled {age:.0f}s ago"
     else:
         line = (f"venue {status.venue}: NOT TRADING until reconciled with the broker "
                 f"({status.held_intents} intent(s) held)")
     if status.failed_attempts:
-        wait = max(0.0, (status.next_attempt_ns - now_ns) / 1e9)
+        wait = max(0.0, (status.next_attempt_ns - now_ns) / NS_PER_S)
         line += f"; {status.failed_attempts} reconciliation(s) failed: {status.last_error} (next in {wait:.0f}s)"
     if not status.stream_up:
         line += "; order-update stream down (polling the order book)"
