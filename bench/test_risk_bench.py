@@ -14,7 +14,8 @@ import datetime as dt
 import msgspec
 import pytest
 
-from actors.risk.checks import InstrumentLimits, RiskEngine
+from actors.risk.checks import InstrumentLimits
+from actors.risk.engine import RiskEngine
 from actors.risk.limits import RiskLimits
 from actors.risk.monitors import PostTradeMonitor
 from engine.model.calendar import default_calendar

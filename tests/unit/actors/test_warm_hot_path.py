@@ -12,7 +12,7 @@ import pytest
 
 from actors.base import Actor
 from actors.host import ActorHost
-from actors.risk.checks import RiskEngine
+from actors.risk.engine import RiskEngine
 from ipc.reasons import Denial
 from actors.risk.limits import RiskLimits
 from engine.model.calendar import default_calendar
