@@ -219,13 +219,14 @@ def test_order_path_rehearsal_cost(tmp_path: Path, benchmark) -> None:  # type: 
     every ``engine.warm_interval_ms``, 1 ms by default): a whole order write, aborted."""
     orders = (e for e in _stream() if isinstance(e, OrderEvent) and e.state is OrderState.SUBMITTED)
     with _open_ledger(tmp_path / "rehearse", "group") as ledger:
+        # A new order takes the ledger's next client order id (record_new_order refuses another).
         for _ in range(WARMUP):
-            ledger.record_new_order(next(orders))
+            ledger.record_new_order(msgspec.structs.replace(next(orders), client_order_id=ledger.next_client_order_id()))
         last = next(orders)
-        seq = ledger.last_seq
+        seq = ledger.last_seq()
         benchmark.pedantic(ledger.rehearse_new_order, args=(last,), rounds=COMMITS, iterations=1,
                            warmup_rounds=WARMUP)
-        assert ledger.last_seq == seq  # nothing was stored
+        assert ledger.last_seq() == seq  # nothing was stored
         stats = getattr(benchmark, "stats", None)
         if stats:
             print(f"\nrehearse_new_order: median {stats.stats.median * 1e6:.1f} us "

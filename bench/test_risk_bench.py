@@ -14,12 +14,14 @@ import datetime as dt
 import msgspec
 import pytest
 
-from actors.risk.checks import InstrumentLimits, RiskEngine
+from actors.risk.checks import InstrumentLimits
+from actors.risk.engine import RiskEngine
 from actors.risk.limits import RiskLimits
 from actors.risk.monitors import PostTradeMonitor
 from engine.model.calendar import default_calendar
 from engine.model.ist import ist_ns
 from ipc.messages import Fill, OrderIntent, OrderSpec
+from ipc.reasons import DenyReason
 from ipc.segments import Segment
 
 T10 = ist_ns(dt.date(2026, 11, 23), dt.time(10, 0))
@@ -63,10 +65,14 @@ def test_full_check_list_for_one_intent(benchmark):
 
 def test_denial_with_message(benchmark):
     eng = _engine()
-    bad = msgspec.structs.replace(_intent("bench-2", 50_000), qty_units=75)  # not a multiple of lot 65
-    assert eng.check(bad, T10) is not None
+    # Lot and tick are the edge's checks (ipc.order_rules) now: risk's own denial with numbers in
+    # its message, after the cheap checks, is the price band (20 % above the last price of 10_000).
+    base = _intent("bench-2", 50_000)
+    bad = msgspec.structs.replace(base, spec=msgspec.structs.replace(base.spec, price_paise=12_000))
+    denial = eng.check(bad, T10)
+    assert denial is not None and denial.reason is DenyReason.PRICE_OUTSIDE_BAND
     benchmark(eng.check, bad, T10)
-    _report(benchmark, "RiskEngine.check (lot-size denial with message)")
+    _report(benchmark, "RiskEngine.check (price-band denial with message)")
 
 
 def test_mark_update_for_risk_and_monitors(benchmark):

@@ -25,7 +25,7 @@ from actors.feed.config import FeedConfig, check_feed_config
 from actors.gateway.config import GatewayConfig, check_gateway_config
 from actors.risk.config import RiskConfig
 from actors.strategy.config import StrategyConfig
-from engine.ledger.store import LedgerConfig
+from engine.ledger.config import LedgerConfig
 from engine.model.calendar import CalendarConfig, check_calendar_config
 from engine.section import Section
 
@@ -393,7 +393,7 @@ initial_map_size_bytes = 67108864
 max_map_size_bytes = 1099511627776
 grow_at_percent = 50
 max_readers = 126
-# Empty: chosen by durability (see engine/ledger/store.py). Set true or false to force.
+# Empty: chosen by durability (see engine/ledger/config.py). Set true or false to force.
 # writemap = true
 # Re-fold every event at open and compare with the stored tables (slow on a big ledger).
 verify_on_open = false

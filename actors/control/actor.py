@@ -22,7 +22,9 @@ from pathlib import Path
 from actors.base import Actor, ActorConfigError, ActorContext
 from actors.control.bridge import Answer, Bridge
 from actors.control.config import control_config
-from actors.control.service import ControlApi, ServerError, ServerThread, bound_info
+from actors.control.peers import EXECUTION, RISK
+from actors.control.server import ServerError, ServerThread, bound_info
+from actors.control.service import ControlApi
 from engine.files import replace_file
 from engine.model.ist import ist_date
 from engine.model.lookup import open_instruments
@@ -43,8 +45,6 @@ from ipc.messages import (
     SupervisorStatus,
 )
 
-RISK = "risk"
-EXECUTION = "execution"
 CONTROL_INFO = "control.json"
 TERMINAL = TERMINAL_ORDER_STATES
 

@@ -13,6 +13,11 @@ import grpc
 from actors.control.convert import Refusal
 from ipc.messages import DaemonStatus, KillSwitchStatus, RiskLimitsKept, RiskUsage
 
+# The actors control sends commands to, by name (the supervisor's name is actors.host.SUPERVISOR).
+EXECUTION = "execution"
+RISK = "risk"
+STRATEGY = "strategy"
+
 
 class Peers:
     """The latest status each peer published (None until its first message arrives)."""

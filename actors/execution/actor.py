@@ -136,13 +136,12 @@ class ExecutionActor(LiveTrading, Actor):
                 self.venue.set_position(segment, security_id, pos.net_qty_units, mark, instrument_type=kind)
         # The fills of the open orders that have some (their ids guard against a fill counted
         # twice): one scan of the fills table, and none when no open order is part filled.
-        open_orders = self.ledger.open_orders()
+        open_orders = self.ledger.open_orders().values()
         part_filled = {event.client_order_id for event in open_orders if event.filled_qty_units}
         fills_by_order: dict[str, list[tuple[str, int, int]]] = {}
         if part_filled:
-            with self.ledger.reader().snapshot() as snap:
-                for coid, fills in snap.fills_of(part_filled).items():
-                    fills_by_order[coid] = [(f.fill_id, f.qty_units, f.price_paise) for f in fills]
+            for coid, fills in self.ledger.fills_of(part_filled).items():
+                fills_by_order[coid] = [(f.fill_id, f.qty_units, f.price_paise) for f in fills]
         resent = 0
         for event in open_orders:
             if is_external(event.client_order_id):
@@ -176,7 +175,7 @@ class ExecutionActor(LiveTrading, Actor):
             self.ctx.every(max(0.0005, cfg.execution.ack_latency_us / 2e6), self._poll_venue)
         self._extensions_start(now)
         self.log.info("execution_ready", venue=cfg.execution.venue, cash_paise=wallet.cash_paise,
-                      open_orders=len(self.orders), resent_to_venue=resent, last_seq=self.ledger.last_seq,
+                      open_orders=len(self.orders), resent_to_venue=resent, last_seq=self.ledger.last_seq(),
                       trading_enabled=self.trading_enabled)
 
     def _instrument(self, segment: int, security_id: int) -> Any:
@@ -719,7 +718,7 @@ class ExecutionActor(LiveTrading, Actor):
     def _groups_resume(self, now: int) -> None:
         """After a restart: open groups come back from the ledger, learn what their orders did
         while we were down, and carry on (a deadline that passed rolls them back)."""
-        for event in self.ledger.open_groups():
+        for event in self.ledger.open_groups().values():
             group = grp.group_from_event(event)
             self.groups[group.group_id] = group
             for i, leg in enumerate(group.legs):

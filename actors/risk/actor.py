@@ -16,7 +16,8 @@ import msgspec
 from actors.base import Actor, ActorConfigError, ActorContext
 from actors.replay.batch import MarketBatch
 from actors.risk import state as trading
-from actors.risk.checks import InstrumentLimits, RiskEngine, to_order_denied
+from actors.risk.checks import InstrumentLimits, to_order_denied
+from actors.risk.engine import RiskEngine
 from ipc.reasons import Denial, DenyReason
 from actors.risk.limits import RiskLimits
 from actors.risk.overrides import (

@@ -45,19 +45,17 @@ from engine.ledger.records import (
     event_kind,
     event_time_ns,
 )
-from engine.ledger.store import (
+from engine.ledger.config import LedgerConfig
+from engine.ledger.errors import LedgerError, LedgerErrorCode
+from engine.ledger.reader import LedgerReader, LedgerSnapshot
+from engine.ledger.schema import ledger_dir
+from engine.ledger.writer import (
+    REHEARSAL_INTENT_ID,
     AppendResult,
     Ledger,
-    LedgerConfig,
-    LedgerError,
-    LedgerErrorCode,
-    LedgerReader,
-    LedgerSnapshot,
     LedgerStats,
     NewOrder,
-    REHEARSAL_INTENT_ID,
     RebuildReport,
-    ledger_dir,
 )
 
 __all__ = [

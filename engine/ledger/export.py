@@ -27,7 +27,7 @@ from engine.ledger.records import (
     event_kind,
     event_time_ns,
 )
-from engine.ledger.store import LedgerReader
+from engine.ledger.reader import LedgerReader
 from engine.model.ist import IST
 from engine.model.money import format_paise
 from ipc.messages import Fill, OrderEvent

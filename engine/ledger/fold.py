@@ -2,7 +2,7 @@
 
 ``fold(tables, seq, event)`` reads the current derived tables and returns the rows the event
 changes (``FoldResult.changes``: ``(table, key, row)`` triples); it never mutates ``tables``. The
-store applies those rows to LMDB and to its in-memory tables in the same transaction as the event;
+writer applies those rows to LMDB and to its in-memory tables in the same transaction as the event;
 ``rebuild`` and ``verify`` replay the events through the same function, so live state and replayed
 state cannot drift apart by construction.
 
@@ -87,7 +87,7 @@ DERIVED_TABLES: Final[tuple[TableName, ...]] = (
     ORDERS, FILLS, POSITIONS, WALLETS, STRATEGY_STATE, AUDIT, INTENTS, META, USERS, TOKENS, GROUPS,
 )
 
-# Keys of the derived rows in the meta table (meta also holds non-derived rows, see store.py).
+# Keys of the derived rows in the meta table (meta also holds non-derived rows, see schema.py).
 META_COUNTERS: Final = "counters"
 META_TRADING: Final = "trading"
 
@@ -138,7 +138,7 @@ class FoldResult(msgspec.Struct, frozen=True):
 class Tables:
     """The derived tables, one mapping per table (see ``DERIVED_TABLES``).
 
-    Plain dicts by default (``fold_events``, ``rebuild``, ``verify``). The store's writer gives
+    Plain dicts by default (``fold_events``, ``rebuild``, ``verify``). The writer gives
     the tables that grow with every order (orders, fills, intents, audit, groups) as mappings
     over LMDB that hold only the open rows in memory (``engine.ledger.stored``); the fold only
     calls ``get`` and ``in`` on them, so it reads the same rows either way.

@@ -6,7 +6,7 @@ fields listed flat: ``order@1`` (OrderEvent), ``group@1`` (GroupEvent) whose leg
 database is append-only and never rewritten, so those records stay on disk as they were written;
 every read decodes them with the classes below and ``upgrade`` turns them into today's messages,
 field for field (nothing is guessed: the flat fields are exactly the spec's). Schema 3 rewrote
-the derived ``orders`` and ``groups`` rows once, at the writer's first open (``store.py``).
+the derived ``orders`` and ``groups`` rows once, at the writer's first open (``writer.py``).
 
 Add a class here, never change one: these describe bytes on users' disks.
 """

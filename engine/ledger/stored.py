@@ -8,7 +8,7 @@ for: through the writer's own write transaction while a batch is being written (
 its own writes and the fold's duplicate checks see every row ever stored), through a short read
 transaction otherwise.
 
-The store owns the writes: it puts each changed row into LMDB itself and records it here with
+The writer owns the writes: it puts each changed row into LMDB itself and records it here with
 ``table[key] = row`` (only for tables that keep rows: for the others the put is all). Just
 before the commit ``settle()`` moves the overlay into ``kept`` (dropping the rows ``keep`` does
 not pick) and writes the index; if the transaction does not commit, ``discard()`` forgets the
@@ -208,7 +208,7 @@ class StoredTable(MutableMapping[Any, Any]):
         return self.get(key) is not None
 
     def __setitem__(self, key: Any, row: Any) -> None:
-        self.written[key] = row  # the store has put the row into the transaction in progress
+        self.written[key] = row  # the writer has put the row into the transaction in progress
 
     def __delitem__(self, key: Any) -> None:
         raise TypeError(f"{self.name}: derived rows are never deleted")
@@ -227,7 +227,7 @@ class StoredTable(MutableMapping[Any, Any]):
     def values(self) -> Iterator[Any]:  # type: ignore[override]
         return (row for _key, row in self.items())
 
-    # Transaction bookkeeping (the store calls these) ------------------------------------------
+    # Transaction bookkeeping (the writer calls these) ------------------------------------------
 
     def settle(self, txn: lmdb.Transaction, index_db: Any) -> None:
         """Just before the commit, once per batch that wrote this table: put in ``index_db`` the

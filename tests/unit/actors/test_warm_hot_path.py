@@ -12,7 +12,7 @@ import pytest
 
 from actors.base import Actor
 from actors.host import ActorHost
-from actors.risk.checks import RiskEngine
+from actors.risk.engine import RiskEngine
 from ipc.reasons import Denial
 from actors.risk.limits import RiskLimits
 from engine.model.calendar import default_calendar
@@ -38,7 +38,7 @@ def _first_event(intent_id: str, n: int) -> OrderEvent:
 def _everything(path: Path) -> str:
     """Every table and counter, with the ledger's random id prefix taken out (each ledger has its own)."""
     with Ledger.open(path, LedgerConfig(durability="os")) as ledger:
-        state = (ledger.last_seq, ledger.next_order_no(), dict(ledger.orders()), dict(ledger.fills()),
+        state = (ledger.last_seq(), ledger.next_order_no(), dict(ledger.orders()), dict(ledger.fills()),
                  list(ledger.positions().values()), ledger.wallet(), ledger.verify())
         prefix = ledger.format_client_order_id(0)[:-1]
     return msgspec.json.encode(msgspec.to_builtins(state, str_keys=True)).decode().replace(prefix, "SK-")
@@ -113,7 +113,7 @@ def test_execution_warming_publishes_nothing_and_keeps_the_order_ids(tmp_path: P
         h.depth(inst, bids=[(150_000, 100)], asks=[(150_010, 100)])
         h.actor.warm_hot_path()  # nothing to rehearse before the first order
         first = h.submit(h.intent(inst, "BUY", 1, order_type="LIMIT", price_paise=149_000))
-        published, seq = len(h.ctx.published), h.ledger.last_seq
+        published, seq = len(h.ctx.published), h.ledger.last_seq()
         rehearsed: list[str] = []
         real_rehearse = h.ledger.rehearse_new_order
 
@@ -125,7 +125,7 @@ def test_execution_warming_publishes_nothing_and_keeps_the_order_ids(tmp_path: P
         for _ in range(20):
             h.actor.warm_hot_path()
         assert rehearsed == [first.intent_id] * 20  # the last order's write, every time
-        assert len(h.ctx.published) == published and h.ledger.last_seq == seq
+        assert len(h.ctx.published) == published and h.ledger.last_seq() == seq
         second = h.submit(h.intent(inst, "BUY", 1, order_type="LIMIT", price_paise=149_000))
         n = int(first.client_order_id.rsplit("-", 1)[1])
         assert second.client_order_id == h.ledger.format_client_order_id(n + 1)

@@ -497,9 +497,9 @@ def test_resent_group_is_recognised_and_never_runs_twice(h):
     quote_all(h, insts)
     send_group(h, legs, "dup1")
     orders_before = len(h.ledger.orders())
-    events_before = h.ledger.last_seq
+    events_before = h.ledger.last_seq()
     send_group(h, legs, "dup1")
-    assert len(h.ledger.orders()) == orders_before and h.ledger.last_seq == events_before
+    assert len(h.ledger.orders()) == orders_before and h.ledger.last_seq() == events_before
     assert h.published(GroupEvent)[-1].state is G.COMPLETE
 
 

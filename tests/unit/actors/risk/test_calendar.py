@@ -14,7 +14,7 @@ from prometheus_client import generate_latest
 from actors.base import ActorConfigError
 from actors.gateway.metrics import EngineMetrics
 from actors.risk.actor import RiskActor
-from actors.risk.checks import RiskEngine
+from actors.risk.engine import RiskEngine
 from ipc.reasons import DenyReason
 from actors.risk.limits import RiskLimits
 from engine.config import Config

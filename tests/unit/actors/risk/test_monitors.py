@@ -11,7 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from actors.risk import state as s
-from actors.risk.checks import InstrumentLimits, RiskEngine
+from actors.risk.checks import InstrumentLimits
+from actors.risk.engine import RiskEngine
 from actors.risk.limits import RiskLimits, StrategyLimits
 from actors.risk.monitors import ActionKind, MonitorReason, PostTradeMonitor, exit_intent, to_risk_action
 from engine.model.ist import ist_ns

@@ -20,7 +20,8 @@ from actors.risk.overrides import (
 from actors.risk.state import RiskStatus
 from ipc.messages import Fill, OrderEvent, OrderSpec, OrderState, TradingState
 from ipc.segments import Segment
-from tests.unit.actors.risk.test_checks import NIFTY_OPT, T10, engine
+from tests.unit.actors.risk.test_checks import NIFTY_OPT, T10
+from tests.unit.actors.risk.test_engine import engine
 
 
 # Limit changes ------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ import datetime as dt
 import pytest
 
 from actors.risk import state as s
-from actors.risk.checks import InstrumentLimits, RiskEngine
+from actors.risk.checks import InstrumentLimits
+from actors.risk.engine import RiskEngine
 from ipc.reasons import DenyReason
 from actors.risk.limits import RiskLimits
 from engine.model.ist import NS_PER_S, ist_ns

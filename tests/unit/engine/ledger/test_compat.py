@@ -14,7 +14,7 @@ import lmdb
 import pytest
 
 from engine.ledger import Ledger, LedgerConfig, LedgerReader
-from engine.ledger.store import SCHEMA_VERSION
+from engine.ledger.schema import SCHEMA_VERSION
 from ipc.messages import GroupEvent, GroupState, OrderEvent, OrderSpec, OrderState
 
 GOLDEN = Path(__file__).parents[3] / "golden" / "ledger_schema2"
@@ -77,8 +77,8 @@ def test_the_writer_migrates_the_old_ledger_once_and_it_verifies(old: Path) -> N
     with Ledger.open(old, LedgerConfig(initial_map_size_bytes=1024 * 1024, verify_on_open=True)) as ledger:
         assert ledger.verify() == []
         _assert_golden_content(dict(ledger.orders()), dict(ledger.groups()))
-        assert [o.intent_id for o in ledger.open_orders()] == ["s1-r1-2"]
-        assert [g.group_id for g in ledger.open_groups()] == ["g-1"]
+        assert [o.intent_id for o in ledger.open_orders().values()] == ["s1-r1-2"]
+        assert list(ledger.open_groups()) == ["g-1"]
         position = ledger.position("s1", 2, 55796)
         assert position is not None and (position.net_qty_units, position.open_cost_paise) == (75, 749_750)
         assert ledger.wallet().cash_paise == 100_000_000 - 749_750 - 40
@@ -106,4 +106,4 @@ def test_a_migrated_ledger_takes_new_orders_and_reopens_clean(old: Path) -> None
                                      "state": OrderState.CANCELED, "reason_code": "CANCEL_REQUESTED"})])
     with Ledger.open(old, LedgerConfig(initial_map_size_bytes=1024 * 1024, verify_on_open=True)) as ledger:
         assert ledger.verify() == []
-        assert [o.client_order_id for o in ledger.open_orders()] == [coid]
+        assert list(ledger.open_orders()) == [coid]

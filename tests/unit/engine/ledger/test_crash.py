@@ -115,8 +115,8 @@ def test_sigkilled_writer_leaves_a_consistent_ledger_with_its_last_commit(tmp_pa
         reported_seq, reported_hex = lines[-1].split()
         with Ledger.open(tmp_path, child_config(durability)) as ledger:
             assert ledger.verify() == []
-            assert ledger.last_seq >= int(reported_seq) > last_seq
-            last_seq = ledger.last_seq
+            assert ledger.last_seq() >= int(reported_seq) > last_seq
+            last_seq = ledger.last_seq()
             with ledger.reader().snapshot() as snap:
                 [(seq, event)] = snap.events(int(reported_seq), limit=1)
                 assert msgspec.msgpack.encode(event).hex() == reported_hex

@@ -57,11 +57,11 @@ def test_closed_orders_are_still_read_back_but_only_open_ones_are_listed_open(tm
         ledger.append([deposit(10**9)])
         closed = trade_round_trips(ledger, ROUND_TRIPS)
         still_open = open_one(ledger, "s1-open")
-        assert [o.client_order_id for o in ledger.open_orders()] == [still_open]
+        assert list(ledger.open_orders()) == [still_open]
         assert ledger.order(closed[0]).state is OrderState.FILLED
         assert ledger.order(closed[-1]).filled_value_paise == 10 * (10_000 + ROUND_TRIPS - 1)
         assert ledger.order("SK0000-0") is None and ledger.order("") is None
-        assert ledger.fill_applied("F0") and not ledger.fill_applied("F-none")
+        assert ledger.fill("F0") is not None and ledger.fill("F-none") is None
         assert ledger.client_order_id_for("s1-7") == closed[7]
         assert len(ledger.orders()) == ROUND_TRIPS + 1
         assert {f.fill_id for f in ledger.fills().values()} == {f"F{n}" for n in range(ROUND_TRIPS)}
@@ -79,7 +79,7 @@ def test_reopening_reads_the_open_orders_and_never_the_closed_rows(tmp_path: Pat
         txn.put(closed[3].encode(), b"\xc1 not msgpack", db=env.open_db(b"orders", txn=txn))
     env.close()
     with Ledger.open(tmp_path, SMALL) as ledger:
-        assert [o.client_order_id for o in ledger.open_orders()] == [still_open]
+        assert list(ledger.open_orders()) == [still_open]
         assert ledger.order(closed[4]).state is OrderState.FILLED
         with pytest.raises(LedgerError) as raised:
             ledger.order(closed[3])
@@ -106,7 +106,7 @@ def test_memory_of_the_writer_does_not_grow_with_closed_orders(tmp_path: Path) -
                     if Path(stat.traceback[0].filename).is_relative_to(LEDGER_SOURCE))
         # Allocated by the ledger itself and still held (the test allocates the events it writes).
         assert grown < 64 * 1024, grown  # the previous writer: ~235 KB here
-        assert ledger.open_orders() == []
+        assert ledger.open_orders() == {}
 
 
 def test_a_fill_applied_long_ago_is_still_refused_after_a_restart(tmp_path: Path) -> None:
@@ -126,7 +126,7 @@ def test_an_intent_recorded_long_ago_is_still_recognised_after_a_restart(tmp_pat
         ledger.append([deposit(10**9)])
         coids = trade_round_trips(ledger, 50)
     with Ledger.open(tmp_path, SMALL) as ledger:
-        seq = ledger.last_seq
+        seq = ledger.last_seq()
         again = record_new(ledger, new_order("s1-5"))
         assert again.duplicate and again.client_order_id == coids[5]
         assert ledger.stats().refused == {}  # a re-sent intent is answered, not refused
@@ -138,7 +138,7 @@ def test_an_intent_recorded_long_ago_is_still_recognised_after_a_restart(tmp_pat
                                 strategy="s1", ts_ns=1)
         result = ledger.append_report([reused])
         assert [issue.code for _index, issue in result.issues] == [FoldIssueCode.CLIENT_ORDER_ID_REUSED]
-        assert ledger.last_seq == seq
+        assert ledger.last_seq() == seq
 
 
 def test_a_batch_sees_its_own_writes_and_a_refused_batch_leaves_no_open_order(tmp_path: Path) -> None:
@@ -151,11 +151,11 @@ def test_a_batch_sees_its_own_writes_and_a_refused_batch_leaves_no_open_order(tm
         second = msgspec.structs.replace(order, client_order_id="SK-OTHER", intent_id="s1-b")
         refused = ledger.append_report([second, fill("FX", coid, "BUY", 1, 100)], all_or_nothing=True)
         assert refused.seqs == [0, 0]
-        assert [o.client_order_id for o in ledger.open_orders()] == [coid]
+        assert list(ledger.open_orders()) == [coid]
         assert ledger.order("SK-OTHER") is None
         assert ledger.verify() == []
     with Ledger.open(tmp_path, SMALL) as ledger:
-        assert [o.client_order_id for o in ledger.open_orders()] == [coid]
+        assert list(ledger.open_orders()) == [coid]
 
 
 def test_readers_and_the_csv_export_read_every_row_from_disk(tmp_path: Path) -> None:
@@ -189,7 +189,7 @@ def test_an_open_order_index_that_disagrees_is_reported_by_verify(tmp_path: Path
     assert any("open_orders" in p and closed[0] in p and "should not be there" in p for p in problems), problems
     with Ledger.open(tmp_path, SMALL) as ledger:
         ledger.rebuild_derived()
-        assert [o.client_order_id for o in ledger.open_orders()] == [still_open]
+        assert list(ledger.open_orders()) == [still_open]
         assert ledger.verify() == []
 
 
@@ -207,7 +207,7 @@ def test_a_ledger_of_the_previous_schema_gets_its_open_order_index_at_open(tmp_p
     with LedgerReader.open(tmp_path) as reader:  # a reader of the old layout still finds open orders
         assert list(reader.open_orders()) == [still_open]
     with Ledger.open(tmp_path, SMALL) as ledger:
-        assert [o.client_order_id for o in ledger.open_orders()] == [still_open]
+        assert list(ledger.open_orders()) == [still_open]
         assert ledger.verify() == []
 
 
@@ -230,12 +230,12 @@ def test_an_open_order_event_keeps_the_order_open_until_a_terminal_one(tmp_path:
         coid = open_one(ledger, "s1-a")
         order: OrderEvent = ledger.order(coid)
         ledger.append([msgspec.structs.replace(order, state=OrderState.ACCEPTED, venue_order_id="V1")])
-        assert [o.state for o in ledger.open_orders()] == [OrderState.ACCEPTED]
+        assert [o.state for o in ledger.open_orders().values()] == [OrderState.ACCEPTED]
         ledger.append([msgspec.structs.replace(order, state=OrderState.CANCELED, venue_order_id="V1")])
-        assert ledger.open_orders() == []
+        assert ledger.open_orders() == {}
         assert ledger.order(coid).state is OrderState.CANCELED
     with Ledger.open(tmp_path, SMALL) as ledger:
-        assert ledger.open_orders() == []
+        assert ledger.open_orders() == {}
         assert ledger.order(coid).state is OrderState.CANCELED
 
 

@@ -84,7 +84,7 @@ def test_scripted_flow_is_stored_and_reads_back_identical_after_reopen(tmp_path:
         assert position.charges_paise == 77
         wallet = ledger.wallet()
         assert wallet is not None and wallet.cash_paise == 10_082_923
-        assert ledger.last_seq == 10
+        assert ledger.last_seq() == 10
         assert ledger.verify() == []
 
 
@@ -104,10 +104,10 @@ def test_client_order_ids_are_short_and_unique_across_restarts(tmp_path: Path) -
 def test_resent_intent_returns_its_existing_order_and_writes_nothing(tmp_path: Path) -> None:
     with Ledger.open(tmp_path, SMALL) as ledger:
         first = record_new(ledger, new_order("ema-7"))
-        seq = ledger.last_seq
+        seq = ledger.last_seq()
         again = record_new(ledger, new_order("ema-7"))
         assert again.duplicate and again.client_order_id == first.client_order_id
-        assert ledger.last_seq == seq
+        assert ledger.last_seq() == seq
         assert ledger.order(first.client_order_id).state is OrderState.SUBMITTED
 
 
@@ -128,7 +128,7 @@ def test_all_or_nothing_batch_stores_nothing_when_one_event_is_refused(tmp_path:
         ledger.append([fill("F1", "SK-1", "BUY", 1, 100)])
         result = ledger.append_report([deposit(500), fill("F1", "SK-1", "BUY", 1, 100)], all_or_nothing=True)
         assert result.seqs == [0, 0]
-        assert ledger.last_seq == 1
+        assert ledger.last_seq() == 1
         assert ledger.wallet().cash_paise == -100
         assert ledger.verify() == []
 
@@ -184,7 +184,7 @@ def test_second_writer_in_the_same_process_fails_and_the_first_keeps_working(tmp
         assert raised.value.code is LedgerErrorCode.LOCKED
         assert ledger.append([deposit(1)]) == [1]
     with Ledger.open(tmp_path, SMALL) as reopened:  # the lock is released on close
-        assert reopened.last_seq == 1
+        assert reopened.last_seq() == 1
 
 
 def tamper_position(path: Path, net_qty_units: int) -> None:

@@ -1,0 +1,55 @@
+"""InstrumentService: instrument search and option chains from the instrument master the control
+actor loaded. A mixin of :class:`actors.control.service.ControlApi`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from actors.control import convert
+from actors.control.auth import Principal
+from actors.control.convert import Refusal
+from engine.control_api import control_pb2 as pb
+from engine.model.ist import ist_date
+from ipc.segments import SEGMENT_LABELS, Segment
+
+if TYPE_CHECKING:
+    from actors.control.service import ControlApi
+
+
+class InstrumentCalls:
+    """Mixed into ControlApi (``self`` is the API)."""
+
+    async def search_instruments(self: ControlApi, who: Principal, req: pb.SearchInstrumentsRequest) -> Any:
+        if not req.text.strip():
+            return Refusal(grpc.StatusCode.INVALID_ARGUMENT, "text is required")
+        if not 0 <= req.limit <= convert.MAX_SEARCH_LIMIT:
+            return Refusal(grpc.StatusCode.INVALID_ARGUMENT,
+                           f"limit {req.limit} is not within 0..{convert.MAX_SEARCH_LIMIT}")
+        found = self.instruments.search(req.text, req.limit or convert.DEFAULT_SEARCH_LIMIT)
+        return pb.SearchInstrumentsResponse(instruments=[convert.instrument_to_pb(i) for i in found])
+
+    async def get_option_chain(self: ControlApi, who: Principal, req: pb.GetOptionChainRequest) -> Any:
+        underlying = req.underlying.strip().upper()
+        if not underlying:
+            return Refusal(grpc.StatusCode.INVALID_ARGUMENT, "underlying is required")
+        segment = None
+        if req.segment:
+            segment = Segment.from_label(req.segment)
+            if segment is None:
+                return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"segment {req.segment!r} is not one of "
+                                                                 f"{SEGMENT_LABELS}")
+        expiries = self.instruments.expiries(underlying, ist_date(self.engine.now_ns()), segment=segment)
+        expiry = req.expiry_yyyymmdd or (expiries[0] if expiries else 0)
+        chain = self.instruments.option_chain(underlying, expiry, segment=segment) if expiry else None
+        if chain is None:
+            listed = ", ".join(map(str, expiries[:8])) or "none"
+            return Refusal(grpc.StatusCode.NOT_FOUND,
+                           f"no options of {underlying} expiring {expiry or '(any)'}; expiries listed: {listed}")
+        symbols = {}
+        for strike in chain.strikes:
+            for sid in (strike.ce_security_id, strike.pe_security_id):
+                if sid:
+                    symbols[sid] = self._symbol(chain.segment, sid)
+        return convert.chain_to_pb(chain, symbols, expiries)

@@ -1,0 +1,23 @@
+"""What a ledger failure is: one code per cause, raised by the writer, the readers and the codecs."""
+
+from __future__ import annotations
+
+import enum
+
+
+class LedgerErrorCode(str, enum.Enum):
+    LOCKED = "LOCKED"  # another process holds the writer lock
+    NOT_FOUND = "NOT_FOUND"  # no ledger at the path (readers never create one)
+    FULL = "FULL"  # the map would have to grow past max_map_size_bytes
+    CORRUPT = "CORRUPT"  # verify_on_open found differences, or a stored row does not decode
+    SCHEMA = "SCHEMA"  # written by an incompatible version
+    CLOSED = "CLOSED"  # used after close()
+    BUSY = "BUSY"  # the map must grow while a snapshot of the writer's own reader is open
+
+
+class LedgerError(Exception):
+    """A ledger failure: ``code`` says which, the message says where and with which numbers."""
+
+    def __init__(self, code: LedgerErrorCode, message: str) -> None:
+        super().__init__(f"{code.value}: {message}")
+        self.code = code

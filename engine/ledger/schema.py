@@ -1,0 +1,253 @@
+"""The ledger on disk: one LMDB environment, its tables, how their keys and rows are encoded.
+
+Layout (named databases in one environment under ``<data dir>/ledger``):
+
+* ``events``: key = big-endian u64 sequence (1, 2, ...), value = msgpack of a ``LedgerEvent``.
+  Append-only; an event the fold refuses is never written.
+* derived tables, written in the SAME write transaction as the events that change them, so a
+  crash can never leave them disagreeing with ``events``: ``orders`` (client order id ->
+  latest OrderEvent), ``fills`` (fill id -> Fill), ``positions`` (msgpack ``[strategy, segment,
+  security_id]`` -> Position), ``wallets`` (account -> Wallet), ``strategy_state`` (strategy ->
+  StrategyStateSaved), ``audit`` (u64 sequence -> AuditRecord), ``intents`` (intent id ->
+  IntentRecorded), ``meta`` (``counters``, ``trading``; plus the non-derived ``schema`` and
+  ``id_prefix`` written once at creation), ``users`` (name -> User) and ``tokens`` (token
+  SHA-256 hex -> Token) for the control API, ``groups`` (group id -> latest GroupEvent) for
+  order groups.
+* indexes, written in the same transaction: ``open_orders`` and ``open_groups`` hold the keys
+  of the orders not in a terminal state and of the groups not finished.
+
+What is derived is computed only by ``engine.ledger.fold``; the writer's ``rebuild_derived`` and
+``verify`` (``engine.ledger.verify``) replay ``events`` through it. The writer is
+``engine.ledger.writer``, the readers ``engine.ledger.reader``; both answer the same queries
+(``engine.ledger.queries``).
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import Any, Final, Union
+
+import lmdb
+import msgspec
+
+from engine.ledger.errors import LedgerError, LedgerErrorCode
+from engine.ledger.fold import (
+    AUDIT,
+    DERIVED_TABLES,
+    FILLS,
+    GROUPS,
+    INTENTS,
+    META,
+    META_COUNTERS,
+    META_TRADING,
+    ORDERS,
+    POSITIONS,
+    STRATEGY_STATE,
+    TOKENS,
+    USERS,
+    WALLETS,
+    PositionKey,
+    is_open_group,
+    is_open_order,
+)
+from engine.ledger.legacy import OLD_RECORD_TYPES, upgrade
+from engine.ledger.records import (
+    LEDGER_EVENT_TYPES,
+    AuditRecord,
+    Counters,
+    IntentRecorded,
+    LedgerEvent,
+    StrategyStateSaved,
+    Token,
+    TradingStateChanged,
+    UnreadableRecord,
+    User,
+    Wallet,
+)
+from ipc.messages import Fill, GroupEvent, OrderEvent, Position
+
+LEDGER_DIR_NAME: Final = "ledger"
+LOCK_FILE_NAME: Final = "writer.lock"
+# 3: orders and order groups carry the order's fields as one OrderSpec (order@2, group@2; the
+# old records stay in ``events`` and read through engine.ledger.legacy). 2: the open_orders and
+# open_groups indexes. A ledger of schema 1 or 2 is migrated at the writer's open.
+SCHEMA_VERSION: Final = b"3"
+SCHEMA_V1: Final = b"1"
+SCHEMA_V2: Final = b"2"
+RESHAPED_TABLES: Final = (ORDERS, GROUPS)  # their rows changed shape in schema 3
+EVENTS: Final = "events"
+OPEN_ORDERS: Final = "open_orders"  # index: client order id -> b"" for every open order
+OPEN_GROUPS: Final = "open_groups"  # index: group id -> b"" for every group not finished
+MAX_DBS: Final = 16
+META_SCHEMA: Final = b"schema"
+META_ID_PREFIX: Final = b"id_prefix"
+DERIVED_META_KEYS: Final = (META_COUNTERS, META_TRADING)
+
+
+def ledger_dir(data_dir: str | os.PathLike[str]) -> Path:
+    """Where the ledger lives under a data directory."""
+    return Path(data_dir) / LEDGER_DIR_NAME
+
+
+# ------------------------------------------------------------------------------------------
+# Codecs: how keys and rows of each table are stored
+# ------------------------------------------------------------------------------------------
+
+U64: Final = struct.Struct(">Q")
+ENCODER: Final = msgspec.msgpack.Encoder()
+
+
+class _Reading:
+    """A decoder of ``current`` that also reads the shapes earlier versions stored (the
+    ``engine.ledger.legacy`` records) and hands back today's message: old records are never
+    rewritten in ``events``, and a reader may meet a ledger not yet migrated."""
+
+    __slots__ = ("decode_raw",)
+
+    def __init__(self, *current: type) -> None:
+        self.decode_raw = msgspec.msgpack.Decoder(Union[(*current, *OLD_RECORD_TYPES)]).decode  # type: ignore[misc]
+
+    def decode(self, raw: Any) -> Any:
+        return upgrade(self.decode_raw(raw))
+
+
+_EVENT_DECODER: Final = _Reading(*LEDGER_EVENT_TYPES)
+_POSITION_KEY_DECODER: Final = msgspec.msgpack.Decoder(tuple[str, int, int])
+
+
+def seq_key(seq: int) -> bytes:
+    """LMDB key of sequence ``seq`` (big-endian so byte order is numeric order)."""
+    return U64.pack(seq)
+
+
+_str_key: Final = str.encode  # the C method: key encoding runs several times per order
+
+
+def decode_str_key(raw: Any) -> str:
+    return bytes(raw).decode()
+
+
+def _decode_position_key(raw: Any) -> PositionKey:
+    return _POSITION_KEY_DECODER.decode(raw)
+
+
+def decode_seq_key(raw: Any) -> int:
+    return U64.unpack(raw)[0]
+
+
+KEY_ENCODERS: Final[dict[str, Callable[[Any], bytes]]] = {
+    ORDERS: _str_key,
+    FILLS: _str_key,
+    POSITIONS: ENCODER.encode,
+    WALLETS: _str_key,
+    STRATEGY_STATE: _str_key,
+    AUDIT: seq_key,
+    INTENTS: _str_key,
+    META: _str_key,
+    USERS: _str_key,
+    TOKENS: _str_key,
+    GROUPS: _str_key,
+}
+KEY_DECODERS: Final[dict[str, Callable[[Any], Any]]] = {
+    ORDERS: decode_str_key,
+    FILLS: decode_str_key,
+    POSITIONS: _decode_position_key,
+    WALLETS: decode_str_key,
+    STRATEGY_STATE: decode_str_key,
+    AUDIT: decode_seq_key,
+    INTENTS: decode_str_key,
+    META: decode_str_key,
+    USERS: decode_str_key,
+    TOKENS: decode_str_key,
+    GROUPS: decode_str_key,
+}
+ROW_DECODERS: Final[dict[str, Any]] = {
+    ORDERS: _Reading(OrderEvent),
+    FILLS: msgspec.msgpack.Decoder(Fill),
+    POSITIONS: msgspec.msgpack.Decoder(Position),
+    WALLETS: msgspec.msgpack.Decoder(Wallet),
+    STRATEGY_STATE: msgspec.msgpack.Decoder(StrategyStateSaved),
+    AUDIT: msgspec.msgpack.Decoder(AuditRecord),
+    INTENTS: msgspec.msgpack.Decoder(IntentRecorded),
+    USERS: msgspec.msgpack.Decoder(User),
+    TOKENS: msgspec.msgpack.Decoder(Token),
+    GROUPS: _Reading(GroupEvent),
+}
+_META_DECODERS: Final[dict[str, msgspec.msgpack.Decoder[Any]]] = {
+    META_COUNTERS: msgspec.msgpack.Decoder(Counters),
+    META_TRADING: msgspec.msgpack.Decoder(TradingStateChanged),
+}
+
+
+# Tables that grow with every order live in LMDB (engine.ledger.stored); the writer keeps in memory
+# only the rows the keep rule picks, whose keys an index database also holds.
+STORED: Final[dict[str, tuple[Callable[[Any], bool] | None, str | None]]] = {
+    ORDERS: (is_open_order, OPEN_ORDERS),
+    FILLS: (None, None),
+    INTENTS: (None, None),
+    AUDIT: (None, None),
+    GROUPS: (is_open_group, OPEN_GROUPS),
+}
+INDEXES: Final[dict[str, str]] = {index: table for table, (_keep, index) in STORED.items() if index}
+
+
+def decode_row(table: str, key: Any, raw: Any) -> Any:
+    if table == META:
+        return _META_DECODERS[key].decode(raw)
+    return ROW_DECODERS[table].decode(raw)
+
+
+def decode_event(seq: int, raw: Any) -> LedgerEvent | UnreadableRecord:
+    """Decode a stored event; an undecodable one (e.g. a newer schema) comes back unreadable."""
+    try:
+        return _EVENT_DECODER.decode(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        return UnreadableRecord(seq=seq, error=str(exc), raw=bytes(raw))
+
+
+def open_dbs(env: lmdb.Environment, create: bool) -> dict[str, Any]:
+    """Every database; a reader of a ledger not yet migrated to schema 2 has no indexes."""
+    dbs = {name: env.open_db(name.encode(), create=create) for name in (EVENTS, *DERIVED_TABLES)}
+    for index in INDEXES:
+        try:
+            dbs[index] = env.open_db(index.encode(), create=create)
+        except lmdb.NotFoundError:
+            if create:
+                raise
+    return dbs
+
+
+def stored_rows(txn: lmdb.Transaction, dbs: Mapping[str, Any], table: str) -> Iterator[tuple[Any, Any]]:
+    """``(raw key, raw row)`` of one derived table; for meta only the derived keys."""
+    cursor = txn.cursor(db=dbs[table])
+    if table != META:
+        yield from cursor.iternext()
+        return
+    for name in DERIVED_META_KEYS:
+        raw = cursor.get(name.encode())
+        if raw is not None:
+            yield name.encode(), raw
+
+
+def decode_stored(table: str, key: Any, raw: Any) -> Any:
+    try:
+        return decode_row(table, key, raw)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise LedgerError(LedgerErrorCode.CORRUPT, f"{table} row {key!r} does not decode: {exc}") from exc
+
+
+def checked_decoder(table: str) -> Callable[[Any], Any]:
+    """Decode a row read on demand; one that does not decode raises LedgerError CORRUPT."""
+    decode = ROW_DECODERS[table].decode
+
+    def checked(raw: Any) -> Any:
+        try:
+            return decode(raw)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            raise LedgerError(LedgerErrorCode.CORRUPT, f"a stored {table} row does not decode: {exc}") from exc
+
+    return checked
+
