@@ -9,10 +9,15 @@ class LedgerErrorCode(str, enum.Enum):
     LOCKED = "LOCKED"  # another process holds the writer lock
     NOT_FOUND = "NOT_FOUND"  # no ledger at the path (readers never create one)
     FULL = "FULL"  # the map would have to grow past max_map_size_bytes
-    CORRUPT = "CORRUPT"  # verify_on_open found differences, or a stored row does not decode
+    CORRUPT = "CORRUPT"  # LMDB found the file damaged, an event fails its checksum, a stored row does not
+    # decode, or verify_on_open found differences
     SCHEMA = "SCHEMA"  # written by an incompatible version
     CLOSED = "CLOSED"  # used after close()
     BUSY = "BUSY"  # the map must grow while a snapshot of the writer's own reader is open
+
+
+# What a restart cannot fix: the same bytes are read again (engine.ledger.check, actors.host).
+PERMANENT_CODES = frozenset({LedgerErrorCode.CORRUPT, LedgerErrorCode.SCHEMA})
 
 
 class LedgerError(Exception):
@@ -21,3 +26,7 @@ class LedgerError(Exception):
     def __init__(self, code: LedgerErrorCode, message: str) -> None:
         super().__init__(f"{code.value}: {message}")
         self.code = code
+
+    @property
+    def permanent(self) -> bool:
+        return self.code in PERMANENT_CODES
