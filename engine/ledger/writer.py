@@ -64,12 +64,14 @@ from engine.ledger.schema import (
     RESHAPED_TABLES,
     SCHEMA_V1,
     SCHEMA_V2,
+    SCHEMA_V3,
     SCHEMA_VERSION,
     STORED,
     U64,
     checked_decoder,
     decode_seq_key,
     decode_stored,
+    frame_event,
     open_dbs,
     stored_rows,
 )
@@ -284,10 +286,12 @@ class Ledger(LedgerQueries):
     def _init_meta_txn(self, txn: lmdb.Transaction, id_seed: int | None) -> str:
         meta = self._dbs[META]
         schema = txn.get(META_SCHEMA, db=meta)
-        if schema in (SCHEMA_V1, SCHEMA_V2):
+        if schema in (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3):
             if schema == SCHEMA_V1:
                 self._build_indexes(txn)  # schema 1 had no indexes
-            self._reshape_rows(txn)
+            if schema != SCHEMA_V3:
+                self._reshape_rows(txn)
+            # Schema 4 frames new events with a CRC; the events already stored stay bare.
             txn.put(META_SCHEMA, SCHEMA_VERSION, db=meta)
         elif schema is None:
             txn.put(META_SCHEMA, SCHEMA_VERSION, db=meta)
@@ -401,10 +405,10 @@ class Ledger(LedgerQueries):
         self._check_open()
         if not events:
             return AppendResult(seqs=[], issues=[])
-        raws: list[bytes | str] = []  # the encoded event, or why it does not encode
+        raws: list[bytes | str] = []  # the framed event (with its CRC), or why it does not encode
         for event in events:
             try:
-                raws.append(ENCODER.encode(event))
+                raws.append(frame_event(ENCODER.encode(event)))
             except (TypeError, ValueError, OverflowError, msgspec.EncodeError) as exc:
                 raws.append(f"{type(event).__name__} does not encode as msgpack: {exc}")
         payload_bytes = sum(len(raw) for raw in raws if isinstance(raw, bytes))
@@ -540,7 +544,7 @@ class Ledger(LedgerQueries):
         self._check_open()
         events = self._new_order_events(msgspec.structs.replace(
             order, intent_id=REHEARSAL_INTENT_ID, client_order_id=self.next_client_order_id()))
-        raws = [ENCODER.encode(event) for event in events]
+        raws = [frame_event(ENCODER.encode(event)) for event in events]
         try:
             self._write_batch(events, raws, all_or_nothing=True, rehearsal=True)
         except lmdb.MapFullError:
@@ -683,7 +687,8 @@ class Ledger(LedgerQueries):
     def rebuild_derived(self) -> RebuildReport:
         """Recompute every derived table by folding ``events`` from sequence 1 and replace the
         stored tables (one transaction) and the in-memory ones. Events the fold refuses are
-        skipped and listed (a consistent ledger has none)."""
+        skipped and listed (a consistent ledger has none). Raises LedgerError CORRUPT, changing
+        nothing, when an event fails its checksum: only a backup brings such an event back."""
         self._check_open()
         unreadable: list[tuple[int, FoldIssue]] = []
         readable = 0
@@ -695,7 +700,7 @@ class Ledger(LedgerQueries):
                 yield pair
 
         with self._env.begin(buffers=True) as txn:
-            tables, refused = fold_events(counted(read_events(txn, self._dbs, [], unreadable)))
+            tables, refused = fold_events(counted(read_events(txn, self._dbs, [], unreadable, strict=True)))
         encoded = encoded_tables(tables.by_name)
         indexes = index_keys(tables)
         rows_count = sum(len(rows) for rows in encoded.values()) + sum(len(keys) for keys in indexes.values())
