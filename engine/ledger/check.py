@@ -83,10 +83,17 @@ class LedgerCheck(msgspec.Struct, frozen=True):
     def damaged(self) -> bool:
         return self.outcome == "damaged"
 
+    @property
+    def rebuildable(self) -> bool:
+        """The events are whole and only derived tables or indexes disagree with them."""
+        return bool(self.problems) and all(p.startswith("stored ") for p in self.problems)
+
     def what_to_do(self) -> str:
-        return ("restore a backup of the ledger directory (`shikra ledger backup FILE` makes one), or run "
-                "`shikra ledger verify` for every difference and, if only the derived tables disagree with "
-                "the events, `shikra ledger rebuild`")
+        if self.rebuildable:
+            return ("stop the daemon and run `shikra ledger rebuild` (the events are whole: the derived tables are "
+                    "recomputed from them), or restore a backup; `shikra ledger verify` lists every difference")
+        return ("restore a backup of the ledger (`shikra ledger backup FILE` makes one) in place of this data.mdb; "
+                "`shikra ledger verify` lists every problem")
 
     def message(self) -> str:
         """One line for a log and stderr: the file, what is wrong, what to do."""

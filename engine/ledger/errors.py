@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import enum
+from pathlib import Path
+from typing import Final
+
+import lmdb
 
 
 class LedgerErrorCode(str, enum.Enum):
@@ -30,3 +34,15 @@ class LedgerError(Exception):
     @property
     def permanent(self) -> bool:
         return self.code in PERMANENT_CODES
+
+
+# What LMDB raises for a damaged file: a page of the wrong type, a page past the end, not an LMDB
+# file. Caught where the ledger calls LMDB and raised as LedgerError CORRUPT (``damaged``), so no
+# LMDB exception reaches a caller.
+LMDB_DAMAGE: Final = (lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.InvalidError)
+
+
+def damaged(path: Path | str, exc: lmdb.Error) -> LedgerError:
+    return LedgerError(LedgerErrorCode.CORRUPT,
+                       f"ledger {path} is damaged ({type(exc).__name__}: {exc}); restore a backup, or see "
+                       "`shikra ledger verify`")

@@ -36,7 +36,7 @@ import lmdb
 import msgspec
 
 from engine.ledger.config import LedgerConfig
-from engine.ledger.errors import LedgerError, LedgerErrorCode
+from engine.ledger.errors import LMDB_DAMAGE, LedgerError, LedgerErrorCode, damaged
 from engine.ledger.fold import (
     ABSENT,
     DERIVED_TABLES,
@@ -255,14 +255,24 @@ class Ledger(LedgerQueries):
             )
             try:
                 ledger = cls(directory, config, lock_fd, env, id_seed)
+            except LMDB_DAMAGE as exc:
+                env.close()
+                raise damaged(directory, exc) from None
             except BaseException:
                 env.close()
                 raise
+        except LMDB_DAMAGE as exc:
+            os.close(lock_fd)
+            raise damaged(directory, exc) from None
         except BaseException:
             os.close(lock_fd)
             raise
         if config.verify_on_open:
-            problems = ledger.verify()
+            try:
+                problems = ledger.verify()
+            except BaseException:
+                ledger.close()
+                raise
             if problems:
                 ledger.close()
                 shown = "; ".join(problems[:5])
@@ -420,6 +430,8 @@ class Ledger(LedgerQueries):
                 self._map_full_retries += 1
                 self._grow(self._env.info()["map_size"] * 2)
                 continue
+            except LMDB_DAMAGE as exc:  # the write met a damaged page; nothing was committed
+                raise damaged(self._path, exc) from None
             if last_seq != self._last_seq:
                 self._last_seq = last_seq
                 self._after_commit()
@@ -699,8 +711,11 @@ class Ledger(LedgerQueries):
                 readable += 1
                 yield pair
 
-        with self._env.begin(buffers=True) as txn:
-            tables, refused = fold_events(counted(read_events(txn, self._dbs, [], unreadable, strict=True)))
+        try:
+            with self._env.begin(buffers=True) as txn:
+                tables, refused = fold_events(counted(read_events(txn, self._dbs, [], unreadable, strict=True)))
+        except LMDB_DAMAGE as exc:
+            raise damaged(self._path, exc) from None
         encoded = encoded_tables(tables.by_name)
         indexes = index_keys(tables)
         rows_count = sum(len(rows) for rows in encoded.values()) + sum(len(keys) for keys in indexes.values())
@@ -738,8 +753,11 @@ class Ledger(LedgerQueries):
         """Replay ``events`` through the fold and compare with the stored derived tables and
         with this writer's in-memory tables. Empty list = identical."""
         self._check_open()
-        with self._env.begin(buffers=True) as txn:
-            problems, recomputed = verify_txn(txn, self._dbs)
+        try:
+            with self._env.begin(buffers=True) as txn:
+                problems, recomputed = verify_txn(txn, self._dbs)
+        except LMDB_DAMAGE as exc:
+            raise damaged(self._path, exc) from None
         # In memory: the small tables whole, of the stored ones the open rows (the rest was
         # compared on disk above).
         problems.extend(diff_tables("memory", encoded_tables(kept_rows(recomputed)),
