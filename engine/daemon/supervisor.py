@@ -408,6 +408,21 @@ class Supervisor:
         print(f"shikra: {report.message()} (exit {EXIT_LEDGER_DAMAGED})", file=sys.stderr)
         return False
 
+    async def _verify_in_background(self, interval_s: int) -> None:
+        """The full ledger check (replay and compare) every ``interval_s`` on a read snapshot of the
+        running daemon's ledger, in a child process. Damage found engages the kill switch: the
+        figures the engine trades on may be wrong until an operator restores or rebuilds."""
+        directory = ledger_dir(self.data_dir)
+        while True:
+            await trio.sleep(interval_s)
+            report = await trio.to_thread.run_sync(lambda: check_in_subprocess(directory, full=True, lock=True))
+            if not report.damaged:
+                log.info("ledger_verified", path=report.path, events=report.events, elapsed_s=report.elapsed_s)
+                continue
+            log.error("ledger_damaged", path=report.path, problem=report.problems[0] if report.problems else "",
+                      problems=len(report.problems), hint=report.what_to_do())
+            self.engage_kill_switch(f"ledger verify: {report.message()[:300]}", SUPERVISOR)
+
     async def run(self) -> int:
         self._stop_requested = trio.Event()
         self.lock.acquire()
@@ -468,6 +483,8 @@ class Supervisor:
         period = systemd.watchdog_period_s()
         if period is not None:
             nursery.start_soon(self._systemd_watchdog, period)
+        if self.cfg.ledger.background_verify_interval_s:
+            nursery.start_soon(self._verify_in_background, self.cfg.ledger.background_verify_interval_s)
         # A unit that restarts later must learn about an engaged kill switch as soon as it is ready.
         for us in self.units:
             nursery.start_soon(self._resync_on_ready, us)

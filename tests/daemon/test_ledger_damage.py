@@ -1,6 +1,7 @@
 """A damaged ledger stops ``shikra run`` before any unit starts, with one message and exit 65,
 leaving the file's bytes as they were; a unit that fails permanently stops the daemon instead of
-being restarted forever; a backup taken while the daemon runs reopens and verifies."""
+being restarted forever; the running ledger is verified in the background; a backup taken while
+the daemon runs reopens and verifies."""
 
 from __future__ import annotations
 
@@ -69,9 +70,11 @@ def test_a_unit_that_fails_permanently_stops_the_daemon_with_its_code(root: Path
 
 
 def test_a_backup_taken_while_the_daemon_runs_reopens_and_verifies(root: Path) -> None:
-    d = Daemon(root, paper_config(every=3)).start()
+    cfg = msgspec.structs.replace(paper_config(every=3), ledger=LedgerConfig(background_verify_interval_s=1))
+    d = Daemon(root, cfg).start()
     try:
         d.wait_running()
+        d.eventually(lambda: "ledger_verified" in d.log() or None, "a background verify of the running ledger")
         ledger = ledger_dir(d.data_dir)
 
         def orders_recorded() -> int | None:
