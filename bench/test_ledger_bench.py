@@ -287,7 +287,7 @@ def test_time_to_check_a_ledger_of_a_million_events(tmp_path: Path, benchmark) -
     quick = check_ledger(path, full=False)
     full = check_ledger(path, full=True)
     assert not quick.damaged and not full.damaged
-    print(f"\ncheck of {quick.events:,} events: quick {quick.elapsed_s:.2f} s, full {full.elapsed_s:.2f} s "
+    print(f"\ncheck of {quick.events:,} events: quick {quick.elapsed_ms / 1000:.2f} s, full {full.elapsed_ms / 1000:.2f} s "
           f"({(path / 'data.mdb').stat().st_size / 2**20:.0f} MiB map)")
-    benchmark.extra_info.update({"events": quick.events, "quick_s": quick.elapsed_s, "full_s": full.elapsed_s})
+    benchmark.extra_info.update({"events": quick.events, "quick_ms": quick.elapsed_ms, "full_ms": full.elapsed_ms})
     benchmark.pedantic(lambda: None, rounds=1, iterations=1)

@@ -59,7 +59,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser, client: argparse.Arg
 
 
 def _report(check: LedgerCheck) -> None:
-    print(f"ledger {check.path}: {check.outcome}; {check.events} events read in {check.elapsed_s:.2f} s"
+    print(f"ledger {check.path}: {check.outcome}; {check.events} events read in {check.elapsed_ms / 1000:.2f} s"
           + ("" if check.full else " (pages and checksums only)"))
     for problem in check.problems:
         print(f"  {problem}")

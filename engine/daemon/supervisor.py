@@ -404,7 +404,7 @@ class Supervisor:
         report = await trio.to_thread.run_sync(lambda: check_in_subprocess(directory, full=full, lock=False))
         if not report.damaged:
             log.info("ledger_checked", path=report.path, outcome=report.outcome, events=report.events,
-                     full=report.full, elapsed_s=report.elapsed_s)
+                     full=report.full, elapsed_ms=report.elapsed_ms)
             return True
         log.error("ledger_damaged", path=report.path, problem=report.problems[0] if report.problems else "",
                   problems=len(report.problems), code=EXIT_LEDGER_DAMAGED, hint=report.what_to_do())
@@ -420,7 +420,7 @@ class Supervisor:
             await trio.sleep(interval_s)
             report = await trio.to_thread.run_sync(lambda: check_in_subprocess(directory, full=True, lock=True))
             if not report.damaged:
-                log.info("ledger_verified", path=report.path, events=report.events, elapsed_s=report.elapsed_s)
+                log.info("ledger_verified", path=report.path, events=report.events, elapsed_ms=report.elapsed_ms)
                 continue
             log.error("ledger_damaged", path=report.path, problem=report.problems[0] if report.problems else "",
                       problems=len(report.problems), hint=report.what_to_do())
