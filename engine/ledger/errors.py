@@ -40,6 +40,9 @@ class LedgerError(Exception):
 # file. Caught where the ledger calls LMDB and raised as LedgerError CORRUPT (``damaged``), so no
 # LMDB exception reaches a caller.
 LMDB_DAMAGE: Final = (lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.InvalidError)
+# A read transaction that meets a damaged page is also marked failed, and LMDB may report that
+# (MDB_BAD_TXN) instead of the damage itself: for a fresh read transaction it means the same.
+LMDB_READ_DAMAGE: Final = (*LMDB_DAMAGE, lmdb.BadTxnError)
 
 
 def damaged(path: Path | str, exc: lmdb.Error) -> LedgerError:

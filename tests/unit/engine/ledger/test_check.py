@@ -117,3 +117,35 @@ def test_lmdb_damage_reaches_callers_as_a_ledger_error_not_an_lmdb_one(copy: Pat
             list(reader.iter_events())
     assert raised.value.permanent and str(copy) in str(raised.value)
 
+
+
+_READ_OLD_ORDER_AFTER_DAMAGE = """
+import sys
+from pathlib import Path
+from engine.ledger import Ledger, LedgerConfig, LedgerError
+
+path = Path(sys.argv[1])
+with Ledger.open(path, LedgerConfig(verify_on_open=False)) as ledger:
+    first = ledger.format_client_order_id(1)  # closed long ago: not kept in memory, read on demand
+    data = path / "data.mdb"
+    size = data.stat().st_size
+    with open(data, "r+b") as f:  # every page after the two meta pages turns to noise
+        f.seek(2 * 4096)
+        f.write(bytes((i * 151 + 7) % 256 for i in range(size - 2 * 4096)))
+    try:
+        ledger.order(first)
+        print("read")
+    except LedgerError as exc:
+        print("ledger-error", exc.code.value, exc)
+"""
+
+
+def test_damage_met_by_an_on_demand_read_is_the_ledgers_error_not_lmdbs(copy: Path) -> None:
+    import subprocess
+    import sys
+
+    # In a child: reading a damaged page may also crash the process, which the parent would see.
+    out = subprocess.run([sys.executable, "-c", _READ_OLD_ORDER_AFTER_DAMAGE, str(copy)], capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.startswith("ledger-error CORRUPT") and str(copy) in out.stdout, out.stdout + out.stderr[-2000:]
