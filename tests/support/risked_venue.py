@@ -24,6 +24,7 @@ from ipc.segments import Segment
 from tests.support.strategy_harness import SentOrder, StrategyHarness, client_order_id
 
 Fate = Literal["fill", "reject", "hold"]
+DEFAULT_PRICE_PAISE = 100_00  # an instrument's price before the test gives it one
 
 
 class RiskedVenue:
@@ -74,6 +75,8 @@ class RiskedVenue:
         assert inst is not None
         self.risk.set_instrument(InstrumentLimits(segment, security_id, inst.lot_size_units, inst.tick_paise,
                                                   inst.freeze_qty_units, 0, True, "EQUITY", inst.symbol))
+        # An option picked at entry has not ticked yet: the venue's book gives risk a last price.
+        self.risk.on_mark(segment, security_id, self.marks.setdefault((segment, security_id), DEFAULT_PRICE_PAISE))
 
     def _one(self, order: SentOrder) -> None:
         result = self.risk.approve(self._intent(order), self.h.now_ns)
@@ -93,7 +96,7 @@ class RiskedVenue:
             self.held.append(order)
 
     def _fill(self, order: SentOrder) -> None:
-        price = self.marks.get((order.segment, order.security_id), 100_00)
+        price = self.marks.get((order.segment, order.security_id), DEFAULT_PRICE_PAISE)
         now = self.h.now_ns
         self.risk.on_fill(Fill("", client_order_id(order), "", self.h.ctx.name, order.segment, order.security_id,
                                order.side, order.qty_units, price, 0, now, now))
@@ -138,9 +141,9 @@ class RiskedVenue:
                 for rest in legs:
                     if rest is not leg and rest not in filled:
                         self._reject(rest)
-                for done in filled:  # execution's rollback: closing fills of orders not the strategy's
+                for done in reversed(filled):  # execution's rollback, shorts bought back first (fills of orders the strategy did not send)
                     back = "SELL" if done.side == "BUY" else "BUY"
-                    price = self.marks.get((done.segment, done.security_id), 100_00)
+                    price = self.marks.get((done.segment, done.security_id), DEFAULT_PRICE_PAISE)
                     now = self.h.now_ns
                     ref = self.h.inst(f"{Segment(done.segment).name}:{done.security_id}")
                     self.risk.on_fill(Fill("", "rollback", "", self.h.ctx.name, done.segment, done.security_id,

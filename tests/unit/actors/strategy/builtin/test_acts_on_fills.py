@@ -1,6 +1,7 @@
 """Built-in strategies decide on what filled, not on what they asked for: under the real risk
 checks with a tight order rate, a fast feed, and venue rejections, ema_cross never holds more than
-its one-lot long, and a denied exit is sent again instead of being taken as done."""
+its one-lot long, option structures never hold a short leg without its hedge (or beyond their
+size), and a denied exit is sent again instead of being taken as done."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from actors.risk.limits import RiskLimits
+from actors.strategy.api import parse_params
+from actors.strategy.builtin.bear_put_spread import BearPutSpread
+from actors.strategy.builtin.bull_call_spread import BullCallSpread
 from actors.strategy.builtin.ema_cross import EmaCross
+from actors.strategy.builtin.iron_condor import IronCondor
+from actors.strategy.builtin.short_straddle import ShortStraddle
+from actors.strategy.builtin.short_strangle import ShortStrangle
 from tests.support.risked_venue import RiskedVenue
 from tests.support.strategy_harness import StrategyHarness
 
@@ -92,3 +99,63 @@ def test_ema_cross_never_holds_more_than_one_lot_under_a_rate_limit_and_rejectio
         h.advance(1)
         venue.price(rel, price)
     assert h.ctx.held(rel.segment, rel.security_id) == 0
+
+
+# Option structures: never a naked short leg ------------------------------------------------------------
+
+STRUCTURES = {  # the kind, and whether its short legs are hedged by its long ones
+    "iron_condor": (IronCondor, True), "bull_call_spread": (BullCallSpread, True),
+    "bear_put_spread": (BearPutSpread, True), "short_straddle": (ShortStraddle, False),
+    "short_strangle": (ShortStrangle, False)}
+
+
+def _no_naked_short(h: StrategyHarness, hedged: bool) -> None:
+    legs = h.strategy.state.legs  # type: ignore[attr-defined]
+    net = {id(leg): h.ctx.held(leg.segment, leg.security_id) for leg in legs}
+    for leg in legs:
+        # never beyond the structure's size, never the other way round
+        assert (0 <= net[id(leg)] <= leg.units) if leg.side == "BUY" else (-leg.units <= net[id(leg)] <= 0), leg
+    if hedged:
+        for option_type in ("CE", "PE"):
+            same = [leg for leg in legs if leg.symbol.endswith(option_type)]
+            short = -sum(min(net[id(leg)], 0) for leg in same)
+            long_ = sum(max(net[id(leg)], 0) for leg in same)
+            assert short <= long_, f"naked short {option_type}: {short} short, {long_} long"
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(sorted(STRUCTURES)),
+       moves=st.lists(st.tuples(st.integers(0, 4), st.integers(-800, 800), st.integers(50, 700),
+                                st.sampled_from(["fill", "fill", "fill", "reject", "hold"])),
+                      min_size=10, max_size=80))
+def test_option_structures_never_hold_a_naked_short_leg_under_a_rate_limit_and_rejections(cache, kind, moves):
+    cls, hedged = STRUCTURES[kind]
+    n_legs = len(cls.legs(parse_params(cls, "t", {})))  # type: ignore[arg-type]
+    h = StrategyHarness(cls, {"target_pnl_paise": 5_000, "stop_loss_pnl_paise": 5_000, "max_entries_per_day": 5},
+                        cache_dir=cache)
+    h.at(dt.time(9, 20))
+    fates = iter([m[3] for m in moves] * 20)
+    venue = RiskedVenue(h, RiskLimits(max_orders_per_second=n_legs), fate=lambda order: next(fates, "fill"))
+    index = h.strategy.index  # type: ignore[attr-defined]
+    venue.price(index, 2_601_000)
+    prices: dict[int, int] = {}
+    for which, step, gap_ms, _ in moves:
+        h.advance(gap_ms / 1000)
+        legs = h.strategy.state.legs  # type: ignore[attr-defined]
+        if which == 0 or not legs:
+            venue.price(index, 2_601_000 + step * 5)
+        else:
+            leg = legs[(which - 1) % len(legs)]
+            prices[leg.security_id] = max(500, prices.get(leg.security_id, 10_000) + step // 5 * 5)
+            venue.price(leg.ref(), prices[leg.security_id])
+        _no_naked_short(h, hedged)
+    # The square-off with a calm venue: every leg is closed, hedges last.
+    fates = iter(())
+    h.at(dt.time(15, 15))
+    for _ in range(3):
+        h.advance(1)
+        venue.price(index, 2_601_000)
+        for leg in list(h.strategy.state.legs):  # type: ignore[attr-defined]
+            venue.price(leg.ref(), 10_000)
+            _no_naked_short(h, hedged)
+    assert all(h.ctx.held(leg.segment, leg.security_id) == 0 for leg in h.strategy.state.legs)  # type: ignore[attr-defined]
