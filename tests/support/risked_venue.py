@@ -40,11 +40,12 @@ class RiskedVenue:
 
     # Market data --------------------------------------------------------------------------------
     def price(self, ref: object, ltp_paise: int) -> None:
-        """A tick of ``ref`` at the harness clock: risk's mark, the strategy, then the orders."""
+        """A quote (a trade of 10 units) of ``ref`` at the harness clock: risk's mark, the strategy,
+        then the orders it caused."""
         key = (ref.segment, ref.security_id)  # type: ignore[attr-defined]
         self.marks[key] = ltp_paise
         self.risk.on_mark(*key, ltp_paise)
-        self.h.tick(ref, ltp_paise)  # type: ignore[arg-type]
+        self.h.quote(ref, ltp_paise, ltq_units=10)  # type: ignore[arg-type]
         self.settle()
 
     # Orders ---------------------------------------------------------------------------------------

@@ -17,8 +17,12 @@ from actors.strategy.builtin.bear_put_spread import BearPutSpread
 from actors.strategy.builtin.bull_call_spread import BullCallSpread
 from actors.strategy.builtin.ema_cross import EmaCross
 from actors.strategy.builtin.iron_condor import IronCondor
+from actors.strategy.builtin.mean_reversion import MeanReversion
+from actors.strategy.builtin.rsi_reversal import RsiReversal
 from actors.strategy.builtin.short_straddle import ShortStraddle
 from actors.strategy.builtin.short_strangle import ShortStrangle
+from actors.strategy.builtin.supertrend_options import SupertrendOptions
+from actors.strategy.builtin.vwap_breakout import VwapBreakout
 from tests.support.risked_venue import RiskedVenue
 from tests.support.strategy_harness import StrategyHarness
 
@@ -159,3 +163,54 @@ def test_option_structures_never_hold_a_naked_short_leg_under_a_rate_limit_and_r
             venue.price(leg.ref(), 10_000)
             _no_naked_short(h, hedged)
     assert all(h.ctx.held(leg.segment, leg.security_id) == 0 for leg in h.strategy.state.legs)  # type: ignore[attr-defined]
+
+
+# The single-instrument signals and the SuperTrend options bot --------------------------------------------
+
+SIGNALS = {"rsi_reversal": (RsiReversal, {"period": 2, "timeframe_s": 0}),
+           "mean_reversion": (MeanReversion, {"lookback": 3, "entry_z": 1.0, "exit_z": 0.2, "timeframe_s": 0}),
+           "vwap_breakout": (VwapBreakout, {"timeframe_s": 1, "band_bps": 5})}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(sorted(SIGNALS)),
+       moves=st.lists(st.tuples(st.integers(-3_000, 3_000), st.integers(50, 700),
+                                st.sampled_from(["fill", "fill", "fill", "reject", "hold"])), min_size=20, max_size=150))
+def test_signal_strategies_never_hold_more_than_their_lots(cache, kind, moves):
+    cls, params = SIGNALS[kind]
+    h = StrategyHarness(cls, params, instrument="RELIANCE", cache_dir=cache)
+    h.at(dt.time(10, 0))
+    rel = h.inst("RELIANCE")
+    fates = iter([m[2] for m in moves] * 10)
+    venue = RiskedVenue(h, TIGHT, fate=lambda order: next(fates, "fill"))
+    price = 150_000
+    for step, gap_ms, _ in moves:
+        price = max(100_000, price + step // 5 * 5)
+        h.advance(gap_ms / 1000)
+        venue.price(rel, price)
+        assert abs(h.ctx.held(rel.segment, rel.security_id)) <= rel.lot_size_units
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(moves=st.lists(st.tuples(st.booleans(), st.integers(-6_000, 6_000), st.integers(100, 900),
+                                st.sampled_from(["fill", "fill", "fill", "reject", "hold"])), min_size=20, max_size=150))
+def test_supertrend_options_never_sells_an_option_it_does_not_hold(cache, moves):
+    h = StrategyHarness(SupertrendOptions, {"timeframe_s": 1, "st_period": 3, "st_multiplier": 1.0, "flip_only": False,
+                                            "max_trades_per_day": 50, "trailing_sl_points_paise": 500},
+                        cache_dir=cache)
+    h.at(dt.time(10, 0))
+    fates = iter([m[3] for m in moves] * 10)
+    venue = RiskedVenue(h, TIGHT, fate=lambda order: next(fates, "fill"))
+    index = h.strategy.index  # type: ignore[attr-defined]
+    spot, option = 2_601_000, 10_000
+    for on_index, step, gap_ms, _ in moves:
+        h.advance(gap_ms / 1000)
+        held = h.strategy._positions()  # type: ignore[attr-defined]
+        if on_index or not held:
+            spot = max(2_500_000, spot + step // 5 * 5)
+            venue.price(index, spot)
+        else:
+            option = max(500, option + step // 50 * 5)
+            venue.price(held[0].ref(), option)
+        for order in h.ctx.orders:
+            assert h.ctx.held(order.segment, order.security_id) >= 0, order.symbol
