@@ -9,6 +9,7 @@
     users        users add|list|revoke|bootstrap-admin
     strategies   strategies list|start|stop|params|set
     journal      journal, export
+    ledger       ledger verify|backup|rebuild
     calendar     calendar show|add-holiday|add-session|remove
     backtest     backtest
 
@@ -29,6 +30,7 @@ from engine.cli import (
     feed,
     instruments,
     journal,
+    ledger,
     orders,
     portfolio,
     risk,
@@ -37,7 +39,7 @@ from engine.cli import (
 )
 from engine.config import ConfigError
 
-GROUPS = (daemon, feed, orders, portfolio, risk, instruments, users, strategies, journal, calendar, backtest)
+GROUPS = (daemon, feed, orders, portfolio, risk, instruments, users, strategies, journal, ledger, calendar, backtest)
 
 
 def build_parser() -> argparse.ArgumentParser:
