@@ -171,7 +171,7 @@ def test_mean_reversion_shorts_high_z_covers_near_the_mean_buys_low_z_and_revers
         12: [BUY],  # z -1.66: long
         13: [SELL_TO_CLOSE, SELL],  # z 1.21: from long to short, closing first
     }
-    assert h.ctx.positions[(1, 2885)] == -10
+    assert h.ctx.held(1, 2885) == -10
 
 
 def test_mean_reversion_long_only_when_shorts_are_off(cache_dir: Path) -> None:
