@@ -20,7 +20,7 @@ from actors.strategy.api import Strategy, StrategyParams, StrategyState
 from actors.strategy.builtin._common import never_filled_units
 from engine.model.ist import NS_PER_S
 from actors.strategy.market_rows import MarketRows, first_handled_row
-from ipc.messages import Bar, OrderDenied, OrderEvent, OrderState, Product, Quote, Tick
+from ipc.messages import Bar, OrderDenied, OrderEvent, Product, Quote, Tick
 
 
 class SignalParams(StrategyParams):
