@@ -66,6 +66,7 @@ from ipc.messages import (
     Depth,
     EngageKillSwitch,
     Fill,
+    IntentResent,
     ModifyOrder,
     OrderDenied,
     OrderEvent,
@@ -80,7 +81,7 @@ from ipc.messages import (
     Tick,
     TradingState,
 )
-from ipc.messages import CancelGroup, GroupState, SubmitGroup
+from ipc.messages import CancelGroup, GroupState, SubmitGroup, slice_intent_id
 from ipc.reasons import RejectReason
 from ipc.segments import instrument_label
 
@@ -229,14 +230,10 @@ class ExecutionActor(LiveTrading, Actor):
         intent = msg.intent
         spec = intent.spec
         now = self.ctx.now_ns()
-        known = self.ledger.client_order_id_for(intent.intent_id)
-        if known is not None:
-            # A re-send (the sender missed our acknowledgement): never a second order, but say
-            # again what became of it so the sender can stop re-sending.
-            existing = self.ledger.order(known)
-            self.log.info("duplicate_intent", intent_id=intent.intent_id, client_order_id=known)
-            if existing is not None:
-                self.ctx.publish(topics.strategy_topic(topics.ORDER, existing.strategy), existing)
+        if self.ledger.client_order_id_for(intent.intent_id) is not None:
+            # A re-send (risk missed our acknowledgement, or lost what it approved in a restart):
+            # never a second order.
+            self._record_resend(intent.intent_id, intent.strategy, spec.segment, spec.security_id, now)
             return
         if refuse is None and not self.trading_enabled and self._live_hold(intent.intent_id, msg):
             return
@@ -825,6 +822,39 @@ class ExecutionActor(LiveTrading, Actor):
         if len(self._denials_recorded) > DENIALS_REMEMBERED:
             del self._denials_recorded[next(iter(self._denials_recorded))]
         self.ctx.send(RISK, DenialRecorded(msg.intent_id, self.ctx.now_ns()))
+
+    def on_intent_resent(self, msg: IntentResent) -> None:
+        self._record_resend(msg.intent_id, msg.strategy, msg.segment, msg.security_id, msg.ts_event_ns)
+
+    def _record_resend(self, intent_id: str, strategy: str, segment: int, security_id: int, ts_ns: int) -> None:
+        """An intent approved before came again: one ``resend_intent`` audit row naming the order
+        it became (none yet: risk's approval is still on its way here), and that order's state
+        published again so its sender stops re-sending."""
+        orders = self._orders_of_intent(intent_id)
+        coids = [order.client_order_id for order in orders]
+        if orders:
+            result = "already " + ", ".join(f"{o.client_order_id} ({o.state.value})" for o in orders)
+        else:
+            result = "approved, not yet an order: risk sends it here until it is recorded"
+        self.ledger.append([AuditRecord(who="risk", action="resend_intent",
+                                        args={"intent_id": intent_id, "strategy": strategy,
+                                              "instrument": instrument_label(segment, security_id),
+                                              "client_order_id": ",".join(coids)},
+                                        result=result, ts_ns=ts_ns)])
+        self.log.info("intent_resent", intent_id=intent_id, client_order_id=",".join(coids))
+        for order in orders:
+            self.ctx.publish(topics.strategy_topic(topics.ORDER, order.strategy), order)
+
+    def _orders_of_intent(self, intent_id: str) -> list[OrderEvent]:
+        """The order an intent became, or its slices' orders (split at the freeze quantity)."""
+        coid = self.ledger.client_order_id_for(intent_id)
+        if coid is not None:
+            coids = [coid]
+        else:
+            coids = []
+            while (coid := self.ledger.client_order_id_for(slice_intent_id(intent_id, len(coids) + 1))) is not None:
+                coids.append(coid)
+        return [order for order in map(self.ledger.order, coids) if order is not None]
 
     def _recent_denials(self) -> dict[str, None]:
         """Intent ids of the denials among the newest audit rows (insertion-ordered, oldest first):
