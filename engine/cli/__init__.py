@@ -9,6 +9,7 @@
     users        users add|list|revoke|bootstrap-admin
     strategies   strategies list|start|stop|params|set
     journal      journal, export
+    audit        audit (the ledger's audit table)
     calendar     calendar show|add-holiday|add-session|remove
     backtest     backtest
 
@@ -22,6 +23,7 @@ import os
 import sys
 
 from engine.cli import (
+    audit,
     backtest,
     calendar,
     common,
@@ -37,7 +39,7 @@ from engine.cli import (
 )
 from engine.config import ConfigError
 
-GROUPS = (daemon, feed, orders, portfolio, risk, instruments, users, strategies, journal, calendar, backtest)
+GROUPS = (daemon, feed, orders, portfolio, risk, instruments, users, strategies, journal, audit, calendar, backtest)
 
 
 def build_parser() -> argparse.ArgumentParser:
