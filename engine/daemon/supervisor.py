@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 import trio
@@ -352,16 +353,21 @@ class Supervisor:
             self.stopping = True
             self._stop_requested.set()
 
-    async def _wait_all_ready(self) -> bool:
+    async def _wait_all_ready(self) -> Literal["ready", "late", "stopping"]:
+        """Until every unit is ready ("ready"), the ready timeout passes ("late", logged), or a stop
+        is requested first ("stopping": a stop during start-up, which a slow machine makes long,
+        is no failed start)."""
         # Poll rather than wait on an Event: a unit that restarts during start-up gets a new one.
         deadline = trio.current_time() + self.cfg.engine.ready_timeout_s
         while not all(us.ready.is_set() for us in self.units):
-            if trio.current_time() > deadline or self.stopping:
+            if self.stopping:
+                return "stopping"
+            if trio.current_time() > deadline:
                 late = [us.unit.name for us in self.units if not us.ready.is_set()]
                 log.error("not_ready", units=",".join(late), timeout_s=self.cfg.engine.ready_timeout_s)
-                return False
+                return "late"
             await trio.sleep(0.05)
-        return True
+        return "ready"
 
     async def _stop_units(self) -> None:
         """Stop units in order; each gets stop_timeout_s, then SIGTERM, then SIGKILL."""
@@ -429,7 +435,13 @@ class Supervisor:
         return self.exit_code
 
     async def _startup_then_wait(self, nursery: trio.Nursery) -> None:
-        if not await self._wait_all_ready():
+        outcome = await self._wait_all_ready()
+        if outcome == "stopping":
+            # Exit code as the stop leaves it: 0 for SIGTERM, a unit's failure code otherwise.
+            log.info("stopped_while_starting", units_not_ready=",".join(
+                us.unit.name for us in self.units if not us.ready.is_set()))
+            return
+        if outcome == "late":
             self.exit_code = self.exit_code or 1
             self.request_stop("actors not ready in time")
             return
