@@ -74,6 +74,9 @@ class _UnitState:
         self.ready = trio.Event()
         self.state = "starting"
         self.killed_as_hung = False
+        # Held while a process is spawned (a fork in a worker thread, slow on a loaded machine):
+        # the stop waits for it, so a unit restarted just as the stop came is stopped in its turn.
+        self.spawning = trio.Lock()
 
     def reset_for_spawn(self) -> None:
         self.seen = {name: _ActorSeen() for name in self.unit.actors}
@@ -249,7 +252,11 @@ class Supervisor:
         """Keep one unit alive until the supervisor stops."""
         r = self.cfg.engine.restart
         while True:
-            await self._spawn(us)
+            async with us.spawning:
+                if self.stopping:  # after a restart's backoff: the stop has this unit
+                    us.state = "stopped"
+                    return
+                await self._spawn(us)
             assert us.process is not None
             code = await us.process.wait()
             if self.stopping:
@@ -278,9 +285,6 @@ class Supervisor:
                     f"restart storm: {us.unit.name} restarted {in_window} times "
                     f"in {r.window_s:.0f}s", SUPERVISOR)
             await trio.sleep(delay)
-            if self.stopping:
-                us.state = "stopped"
-                return
 
     async def _watch_heartbeats(self) -> None:
         timeout = self.cfg.engine.heartbeat_timeout_s
@@ -373,7 +377,8 @@ class Supervisor:
         """Stop units in order; each gets stop_timeout_s, then SIGTERM, then SIGKILL."""
         timeout = self.cfg.engine.stop_timeout_s
         for us in sorted(self.units, key=lambda u: stop_rank(u.unit)):
-            proc = us.process
+            async with us.spawning:  # a spawn in flight ends first; none starts after (stopping is set)
+                proc = us.process
             if proc is None or proc.returncode is not None:
                 continue
             us.state = "stopping"
