@@ -454,7 +454,7 @@ class ActorHost:
         for name in self.local_names:
             self._hb_seq += 1
             hb = Heartbeat(name, os.getpid(), self._hb_seq, self._state, self._started_ns, now,  # type: ignore[arg-type]
-                           self.msgs_in, self.msgs_out, self.bad_frames)
+                           self.msgs_in, self.msgs_out, self.bad_frames, self.contexts[name].kill_switch_engaged)
             try:
                 box.send(topics.heartbeat_topic(name), codec.encode(hb))
             except PeerUnavailable:

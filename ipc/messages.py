@@ -91,6 +91,7 @@ class Heartbeat(Message, tag="heartbeat@1"):
     msgs_in: int = 0
     msgs_out: int = 0
     bad_frames: int = 0
+    kill_switch_engaged: bool = False  # the actor's host has obeyed an engaged kill switch
 
 
 class StopActor(Message, tag="stop@1"):
@@ -747,6 +748,7 @@ class ActorStatus(msgspec.Struct, frozen=True):
     msgs_in: int = 0
     msgs_out: int = 0
     bad_frames: int = 0
+    kill_switch_engaged: bool = False  # from the actor's heartbeat: it was told and obeys
 
 
 class DaemonStatus(msgspec.Struct, frozen=True):

@@ -21,6 +21,7 @@ from typing import Final
 
 import msgspec
 
+from engine.control_api.limits import quote_value
 from engine.ledger.records import Token, User
 from ipc.messages import USER_ROLES, UserRole
 
@@ -129,7 +130,7 @@ def check_user_name(name: str) -> str | None:
     """What is wrong with a user name, or None: lower-case letters, digits, '.', '_', '-',
     starting with a letter, at most 32 characters (it becomes part of strategy names and ids)."""
     if not isinstance(name, str) or not _USER_NAME.fullmatch(name):
-        return (f"user name {name!r} must be 1..32 characters of a-z, 0-9, '.', '_', '-' and start with a "
+        return (f"user name {quote_value(name)} must be 1..32 characters of a-z, 0-9, '.', '_', '-' and start with a "
                 "letter")
     return None
 

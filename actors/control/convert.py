@@ -17,6 +17,7 @@ from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message as ProtoMessage
 
 from engine.control_api import control_pb2 as pb
+from engine.control_api.limits import quote_value
 from engine.ledger.records import TradingStateChanged, User
 from engine.model.instruments import Instrument, OptionChain
 from engine.model.journal import Journal, Stats
@@ -199,7 +200,7 @@ def manual_strategy(user: str) -> str:
 def check_request_id(request_id: str) -> Refusal | None:
     if request_id and not _REQUEST_ID.fullmatch(request_id):
         return Refusal(grpc.StatusCode.INVALID_ARGUMENT,
-                       f"request_id {request_id[:80]!r} must be 1..64 characters of A-Z, a-z, 0-9, '-', '_'")
+                       f"request_id {quote_value(request_id)} must be 1..64 characters of A-Z, a-z, 0-9, '-', '_'")
     return None
 
 
@@ -239,7 +240,7 @@ def instrument_key(ref: pb.InstrumentRef) -> InstrumentId | str | Refusal:
         seg = Segment.from_label(ref.segment)
         if seg is None:
             return Refusal(grpc.StatusCode.INVALID_ARGUMENT,
-                           f"instrument.segment {ref.segment!r} is not one of {SEGMENT_LABELS}")
+                           f"instrument.segment {quote_value(ref.segment)} is not one of {SEGMENT_LABELS}")
         return InstrumentId(int(seg), ref.security_id)
     if not ref.symbol.strip():
         return Refusal(grpc.StatusCode.INVALID_ARGUMENT, "instrument: give a symbol, or a segment and security_id")

@@ -19,8 +19,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from actors.control.config import ControlConfig, split_listen
+from engine.control_api import PACKAGE
 from engine.control_api import control_pb2 as pb
 from engine.control_api import control_pb2_grpc as rpc
+from engine.control_api.limits import lenient, server_options
 from engine.logs import Log
 
 if TYPE_CHECKING:
@@ -111,6 +113,20 @@ class JournalServicer(_Servicer, rpc.JournalServiceServicer):
     GetJournal = _unary("GetJournal")
 
 
+class _LenientRequests(grpc.aio.ServerInterceptor):
+    """The request deserializer of every method of our services made lenient: bytes that are
+    not a valid request reach ``ControlApi`` as an ``Undecodable`` value, which it refuses
+    INVALID_ARGUMENT (gRPC itself would answer UNKNOWN). Health and reflection are left alone."""
+
+    async def intercept_service(self, continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Any]],
+                                details: grpc.HandlerCallDetails) -> Any:
+        handler = await continuation(details)
+        if handler is None or handler.request_deserializer is None or not str(details.method).startswith(
+                f"/{PACKAGE}."):
+            return handler
+        return handler._replace(request_deserializer=lenient(handler.request_deserializer))
+
+
 SERVICE_NAMES: tuple[str, ...] = tuple(s.full_name for s in pb.DESCRIPTOR.services_by_name.values())
 _ADDERS = (
     (rpc.add_EngineServiceServicer_to_server, EngineServicer),
@@ -197,7 +213,9 @@ class ServerThread:
         self._stop = asyncio.Event()
         self.api.loop = self._loop
         # so_reuseport off: a second daemon on the same port must fail, not share it silently.
-        server = grpc.aio.server(options=[("grpc.so_reuseport", 0)])
+        # Message and metadata sizes are set, not left to gRPC's defaults (engine.control_api.limits).
+        server = grpc.aio.server(options=[("grpc.so_reuseport", 0), *server_options()],
+                                 interceptors=[_LenientRequests()])
         for add, servicer in _ADDERS:
             add(servicer(self.api), server)
         health_servicer = health.aio.HealthServicer()

@@ -2,10 +2,11 @@
 
 :class:`ControlApi` answers every call. :meth:`ControlApi.call` authenticates the caller against
 the ledger's ``tokens`` and ``users`` tables as it arrives (no cache: a revoked token fails on its
-very next call), authorizes the method for the caller's role, runs the handler the dispatch table
-names, audits it and answers; a handler returns a response or a :class:`Refusal` (a gRPC status
-and a message), which becomes the call's error. Every state-changing call, and every rejected call,
-becomes an audit row written by execution (the ledger's only writer).
+very next call), authorizes the method for the caller's role, checks the request's sizes
+(``engine.control_api.limits``: strings, repeated fields, JSON depth), runs the handler the
+dispatch table names, audits it and answers; a handler returns a response or a :class:`Refusal`
+(a gRPC status and a message), which becomes the call's error. Every state-changing call, and
+every rejected call, becomes an audit row written by execution (the ledger's only writer).
 
 The handlers are mixins, one module per group of services in ``actors.control.calls``. Everything
 here runs on the gRPC thread's asyncio (uvloop) loop (``actors.control.server``). Reads go straight
@@ -53,6 +54,7 @@ from actors.control.peers import EXECUTION, Peers
 from actors.risk.limits import RiskLimits
 from engine.backoff import backoff_s
 from engine.control_api import control_pb2 as pb
+from engine.control_api.limits import Undecodable, check_request, clip_detail
 from engine.ledger import LedgerError, LedgerReader, LedgerSnapshot, ledger_dir
 from engine.logs import Log
 from engine.model.instruments import InstrumentTable
@@ -64,6 +66,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 _POLL_FIRST_S = 0.002
 _POLL_MAX_S = 0.05
+_AUDIT_CHARS = 2000  # of each value in an audit row
 
 
 class EngineSide(Protocol):
@@ -248,16 +251,22 @@ class ControlApi(StatusCalls, OrderCalls, WatchCalls, PortfolioCalls, RiskCalls,
 
     def audit(self, who: str, action: str, args: dict[str, str], result: str) -> None:
         """Send one audit row to execution (through the actor loop). Never blocks."""
-        row = RecordAudit(who=who, action=action, args=args, result=result[:2000], ts_ns=self.engine.now_ns())
+        # A refused request may carry values over the limits: the row keeps their first 2,000 characters.
+        args = {key: value[:_AUDIT_CHARS] for key, value in args.items()}
+        row = RecordAudit(who=who, action=action, args=args, result=result[:_AUDIT_CHARS],
+                          ts_ns=self.engine.now_ns())
         self.bridge.post(lambda: self.engine.send(EXECUTION, row))
 
     async def _gate(self, method: str, request: ProtoMessage, context: grpc.aio.ServicerContext) -> Principal:
-        """The caller, or the call ends here (audited, within the rejection rate limit)."""
+        """The caller, or the call ends here (audited, within the rejection rate limit). A request
+        that did not decode ends here first: there are no fields to audit."""
+        if isinstance(request, Undecodable):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, clip_detail(request.problem))
         found = self._authenticate(method, context)
         if isinstance(found, Principal):
             return found
         if isinstance(found, Refusal):
-            await context.abort(found.code, found.message)
+            await context.abort(found.code, clip_detail(found.message))
         assert isinstance(found, Rejection)
         code = grpc.StatusCode.UNAUTHENTICATED if found.unauthenticated else grpc.StatusCode.PERMISSION_DENIED
         skipped = self.limiter.admit(time.monotonic())  # a flood guard against real callers: real time
@@ -270,14 +279,18 @@ class ControlApi(StatusCalls, OrderCalls, WatchCalls, PortfolioCalls, RiskCalls,
             if method in STATE_CHANGING:
                 args.update(convert.request_args(request))
             self.audit(found.who or "unknown", method, args, f"{code.name}: {found.message}")
-        await context.abort(code, found.message)
+        await context.abort(code, clip_detail(found.message))
         raise AssertionError("unreachable: abort raises")  # pragma: no cover
 
     async def call(self, method: str, request: ProtoMessage, context: grpc.aio.ServicerContext) -> Any:
-        """One unary call: authenticate, authorize, run, audit, answer."""
+        """One unary call: authenticate, authorize, check sizes, run, audit, answer. A refusal's
+        text is cut to ``MAX_DETAIL_BYTES``: one longer than the client's metadata limit would
+        reach it as RESOURCE_EXHAUSTED instead of the refusal."""
         who = await self._gate(method, request, context)
         try:
-            result = await self._impls[method](who, request)
+            oversized = check_request(request)  # before any handler: they may assume sane sizes
+            result = (Refusal(grpc.StatusCode.INVALID_ARGUMENT, oversized) if oversized is not None
+                      else await self._impls[method](who, request))
         except Exception as exc:  # a bug answers INTERNAL (and is audited), never hangs the client
             self.log.exception("control_call_failed", method=method, user=who.name)
             result = Refusal(grpc.StatusCode.INTERNAL, f"{method} failed in the control actor: "
@@ -287,7 +300,7 @@ class ControlApi(StatusCalls, OrderCalls, WatchCalls, PortfolioCalls, RiskCalls,
             args["token_id"] = who.token_id
             self.audit(who.name, method, args, outcome_text(result))
         if isinstance(result, Refusal):
-            await context.abort(result.code, result.message)
+            await context.abort(result.code, clip_detail(result.message))
         return result
 
     # Commands ----------------------------------------------------------------------------------

@@ -349,28 +349,7 @@ class RiskEngine:
         if d is not None:
             return d
 
-        mark = last if last > 0 else ref
-        if side == "BUY":
-            projected = slot.position_units + slot.pending_buy_units + qty
-            long_units = book.net_units + book.open_buy_units + qty
-            short_units = book.net_units - book.open_sell_units
-            net_after = self.net_long_paise - book.long_paise + long_units * mark
-        else:
-            projected = slot.position_units - slot.pending_sell_units - qty
-            long_units = book.net_units + book.open_buy_units
-            short_units = book.net_units - book.open_sell_units - qty
-            net_after = self.net_short_paise - book.short_paise + short_units * mark
-        d = check_position(projected, mark, lim.max_position_units, lim.max_position_value_paise)
-        if d is not None:
-            return d
-        gross_after = self.gross_paise - book.gross_paise + max(abs(long_units), abs(short_units)) * mark
-        d = check_gross_exposure(gross_after, self.limits.max_gross_exposure_paise)
-        if d is not None:
-            return d
-        d = check_net_exposure(net_after, self.limits.max_net_exposure_paise)
-        if d is not None:
-            return d
-        return check_funds(required_cash_paise(qty * ref, self.limits.margin_bps), self.cash_paise, self.reserved_paise)
+        return self._check_added_units(slot, side, qty, last if last > 0 else ref, ref)
 
     def check_modify(self, order: OrderEvent, qty_units: int, price_paise: int, trigger_paise: int,
                      now_ns: int) -> Denial | None:
@@ -414,24 +393,36 @@ class RiskEngine:
         d = check_order_value(qty_units, ref, lim.max_order_value_paise)
         if d is not None:
             return d
+        return self._check_added_units(slot, side, extra, last if last > 0 else ref, ref)
+
+    def _check_added_units(self, slot: _Slot, side: str, added_units: int, mark_paise: int,
+                           ref_paise: int) -> Denial | None:
+        """Position, gross and net exposure and funds with ``added_units`` more on ``side``: the
+        tail of a new order's checks and of a modify that raises an order's quantity (one rule for
+        both, so a modify cannot grow exposure past a limit a new order would meet)."""
+        lim = slot.limits
         book = slot.book
-        mark = last if last > 0 else ref
         if side == "BUY":
-            projected = slot.position_units + slot.pending_buy_units + extra
-            long_units = book.net_units + book.open_buy_units + extra
+            projected = slot.position_units + slot.pending_buy_units + added_units
+            long_units = book.net_units + book.open_buy_units + added_units
             short_units = book.net_units - book.open_sell_units
+            net_after = self.net_long_paise - book.long_paise + long_units * mark_paise
         else:
-            projected = slot.position_units - slot.pending_sell_units - extra
+            projected = slot.position_units - slot.pending_sell_units - added_units
             long_units = book.net_units + book.open_buy_units
-            short_units = book.net_units - book.open_sell_units - extra
-        d = check_position(projected, mark, lim.max_position_units, lim.max_position_value_paise)
+            short_units = book.net_units - book.open_sell_units - added_units
+            net_after = self.net_short_paise - book.short_paise + short_units * mark_paise
+        d = check_position(projected, mark_paise, lim.max_position_units, lim.max_position_value_paise)
         if d is not None:
             return d
-        gross_after = self.gross_paise - book.gross_paise + max(abs(long_units), abs(short_units)) * mark
+        gross_after = self.gross_paise - book.gross_paise + max(abs(long_units), abs(short_units)) * mark_paise
         d = check_gross_exposure(gross_after, self.limits.max_gross_exposure_paise)
         if d is not None:
             return d
-        return check_funds(required_cash_paise(extra * ref, self.limits.margin_bps), self.cash_paise,
+        d = check_net_exposure(net_after, self.limits.max_net_exposure_paise)
+        if d is not None:
+            return d
+        return check_funds(required_cash_paise(added_units * ref_paise, self.limits.margin_bps), self.cash_paise,
                            self.reserved_paise)
 
     # --- commit and feedback -----------------------------------------------------------------

@@ -3,15 +3,18 @@ turns their decisions into OrderIntents sent (reliably) to risk."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import msgspec
 
 from actors.base import Actor, ActorConfigError, ActorContext
 from actors.replay.batch import MarketBatch
+from actors.strategy import bars, indicators
 from actors.strategy.api import (DEFAULT_GROUP_TIMEOUT_MS, BadParams, GroupLegOrder, InstrumentRef, Strategy,
                                  parse_params)
 from actors.strategy.market_rows import market_horizon, rows_of, skip_market
+from actors.strategy.bars import NSE_SESSION, BarBuilder, SessionHours
 from actors.strategy.registry import UnknownStrategy, resolve
 from actors.strategy.runtime import RuntimeFileError, StrategyOverride, load_overrides, save_overrides
 from engine.ledger import LedgerError, LedgerReader, ledger_dir
@@ -28,6 +31,7 @@ from ipc.messages import (
     Bar,
     BookUpdate,
     CancelAllOrders,
+    CancelOrder,
     Fill,
     GroupEvent,
     GroupState,
@@ -147,7 +151,6 @@ class _Handle:
         return self.submit(instrument, "SELL", qty_units, **kw)
 
     def cancel(self, client_order_id: str) -> None:
-        from ipc.messages import CancelOrder
         self._actor.ctx.send("execution", CancelOrder(f"{self.name}-cancel-{client_order_id}", client_order_id,
                                                       self.name, self.now_ns()))
 
@@ -207,8 +210,6 @@ class StrategyActor(Actor):
         return InstrumentRef(inst.segment, inst.security_id, inst.symbol, inst.lot_size_units, inst.tick_paise)
 
     def on_start(self) -> None:
-        from actors.strategy import bars, indicators
-
         # Compile (or load from numba's cache) before reporting ready, never on the first tick.
         indicators.warmup()
         bars.warmup()
@@ -253,11 +254,10 @@ class StrategyActor(Actor):
     def _warm_up(self, path_text: str) -> None:
         """Replay a capture's trades through the bars and the strategies' market-data handlers
         (see ``_warming``); the last, unfinished bar is discarded."""
-        from pathlib import Path
-
+        # The warm-up replays a capture through the feed's decoder: imported only when a warm-up
+        # capture is configured, so a strategy process does not load the decoder otherwise.
         from actors.feed.capture import CaptureError, CaptureReader
         from actors.feed.decode import FrameDecoder
-        from actors.strategy.bars import BarBuilder
         from engine.model.instruments import tick_sizes
 
         path = Path(path_text).expanduser()
@@ -484,7 +484,6 @@ class StrategyActor(Actor):
                 self.ctx.send(RISK, msg, topics.strategy_topic(topics.INTENT, msg.strategy))
 
     def add_bar_subscription(self, name: str, instrument: InstrumentRef, timeframe_s: int) -> None:
-        from actors.strategy.bars import BarBuilder
         key = (instrument.segment, instrument.security_id)
         builders = self.bar_builders.setdefault(key, [])
         for builder, subscribers in builders:
@@ -494,11 +493,9 @@ class StrategyActor(Actor):
         builders.append((BarBuilder(timeframe_s, instrument.segment, instrument.security_id,
                                     session=self._bar_session()), [self.strategies[name]]))
 
-    def _bar_session(self) -> Any:
+    def _bar_session(self) -> SessionHours:
         """Bars follow the market hours risk enforces: the exchange session, or all day for the
         synthetic market, which never closes (its bars would otherwise never form at night)."""
-        from actors.strategy.bars import NSE_SESSION, SessionHours
-
         return SessionHours(0, 86400) if market_hours(self.ctx.config) == "always" else NSE_SESSION
 
     def add_instrument(self, name: str, instrument: InstrumentRef) -> None:

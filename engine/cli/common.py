@@ -40,6 +40,7 @@ from actors.control.config import control_config
 from engine.config import Config, default_config_path, load_config, resolve_paths
 from engine.control_api import control_pb2 as pb
 from engine.control_api import control_pb2_grpc as rpc
+from engine.control_api.limits import MAX_JSON_DEPTH, channel_options, json_depth, quote_value
 from engine.daemon.lock import is_locked
 from engine.ledger import LedgerError, LedgerReader, ledger_dir
 from engine.model.ist import IST, NS_PER_S
@@ -185,12 +186,18 @@ def send_local(data_dir: Path, run_dir: Path, msg: msgspec.Struct, timeout_s: fl
 
 def parse_assignments(items: list[str], dotted: bool) -> dict[str, Any]:
     """``key=value`` words as a JSON-able object: values are JSON where they parse (numbers,
-    true/false, null), text otherwise; with ``dotted``, ``a.b=1`` nests as ``{"a": {"b": 1}}``."""
+    true/false, null), text otherwise; with ``dotted``, ``a.b=1`` nests as ``{"a": {"b": 1}}``.
+    Raises CliError (usage) for a word that is not key=value or a value nested deeper than the
+    control API takes (the JSON decoder would recurse until Python's recursion limit)."""
     out: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise CliError(EXIT_USAGE, f"'{item}' is not key=value")
+            raise CliError(EXIT_USAGE, f"{quote_value(item)} is not key=value")
+        depth = json_depth(value)
+        if depth > MAX_JSON_DEPTH:
+            raise CliError(EXIT_USAGE, f"the value of {quote_value(key)} nests {depth:,} levels of [ and {{; the "
+                                       f"control API takes at most {MAX_JSON_DEPTH}")
         try:
             parsed: Any = msgspec.json.decode(value)
         except msgspec.DecodeError:
@@ -364,14 +371,17 @@ def _read_pem(path: str, what: str) -> bytes:
 
 
 def open_channel(target: Target) -> Any:
+    """A channel to the control API with its message and metadata sizes (responses up to 64 MiB:
+    gRPC's default of 4 MiB would refuse a long order list)."""
+    sizes = channel_options()
     if not target.tls:
-        return grpc.insecure_channel(target.address)
+        return grpc.insecure_channel(target.address, options=sizes)
     creds = grpc.ssl_channel_credentials(
         root_certificates=_read_pem(target.root_ca, "TLS CA") if target.root_ca else None,
         private_key=_read_pem(target.client_key, "TLS key") if target.client_key else None,
         certificate_chain=_read_pem(target.client_cert, "TLS certificate") if target.client_cert else None)
     options = [("grpc.ssl_target_name_override", target.server_name)] if target.server_name else []
-    return grpc.secure_channel(target.address, creds, options=options)
+    return grpc.secure_channel(target.address, creds, options=[*options, *sizes])
 
 
 class Client:

@@ -65,9 +65,16 @@ def cmd_risk(args: argparse.Namespace) -> int:
                      f", cash {rupees(u.cash_paise)}, reserved {rupees(u.reserved_paise)}")
         return line
 
+    changes: dict[str, Any] = {}
+    if args.action == "set":  # a bad assignment is a usage error before anything connects
+        try:
+            changes = parse_assignments(args.assignments, dotted=True)
+        except CliError as exc:
+            return fail(args, exc)
+
     def body(c: Client) -> int:
         if args.action in ("limits", "set"):
-            return _limits(args, c)
+            return _limits(args, c, changes)
         if args.action == "show":
             emit(args, c(c.risk.GetRiskState, pb.GetRiskStateRequest()), human_state)
         elif args.action == "halt":
@@ -80,15 +87,14 @@ def cmd_risk(args: argparse.Namespace) -> int:
     return run(args, body)
 
 
-def _limits(args: argparse.Namespace, c: Client) -> int:
-    """``risk limits`` / ``risk set``."""
+def _limits(args: argparse.Namespace, c: Client, changes: dict[str, Any]) -> int:
+    """``risk limits`` / ``risk set`` (``changes``: the parsed assignments)."""
     if args.action == "limits":
         resp = c(c.risk.GetRiskLimits, pb.GetRiskLimitsRequest())
         changed = (f"\nrun-time changes (by {resp.changed_by} at {clock(resp.changed_ns)}): {resp.changes_json}"
                    if resp.changes_json not in ("", "{}") else "\nno run-time changes: the config's [risk.limits]")
         emit(args, resp, lambda r: msgspec.json.format(r.limits_json.encode(), indent=2).decode() + changed)
         return EXIT_OK
-    changes = parse_assignments(args.assignments, dotted=True)
     resp = c(c.risk.SetRiskLimits, pb.SetRiskLimitsRequest(changes_json=msgspec.json.encode(changes).decode()))
     emit(args, resp, lambda r: f"limits changed; run-time changes now {r.changes_json}")
     return EXIT_OK

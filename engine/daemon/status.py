@@ -25,6 +25,12 @@ def render_status(status: DaemonStatus, now_ns: int | None = None) -> str:
         f"shikra daemon pid {status.pid}  state {status.state}  up {_age(status.started_ns, now_ns)}  "
         f"topology {status.topology}",
         f"kill switch: {'ENGAGED (' + ks.reason + ', by ' + ks.by + ')' if ks.engaged else 'released'}",
+    ]
+    # Each actor's heartbeat says whether its host obeys the switch; until all do, name the rest.
+    not_yet = [a.name for a in status.actors if ks.engaged and not a.kill_switch_engaged]
+    if not_yet:
+        lines.append(f"  not yet obeyed by: {', '.join(not_yet)}")
+    lines += [
         "",
         f"{'ACTOR':<11}{'UNIT':<11}{'PID':>8}  {'STATE':<11}{'UPTIME':>8}{'RESTARTS':>9}"
         f"{'HEARTBEAT':>11}{'IN':>10}{'OUT':>10}{'BAD':>6}",

@@ -59,6 +59,7 @@ class _ActorSeen(msgspec.Struct):
     msgs_in: int = 0
     msgs_out: int = 0
     bad_frames: int = 0
+    kill_switch_engaged: bool = False
 
 
 class _UnitState:
@@ -200,8 +201,9 @@ class Supervisor:
             if us is None or us.process is None or msg.pid != us.pid:
                 return  # a late heartbeat from a process we already replaced
             seen = us.seen[msg.actor]
-            changed = seen.state != msg.state
+            changed = seen.state != msg.state or seen.kill_switch_engaged != msg.kill_switch_engaged
             seen.state = msg.state
+            seen.kill_switch_engaged = msg.kill_switch_engaged
             seen.last_heartbeat_ns = msg.ts_ns
             seen.last_heartbeat_mono = time.monotonic()
             seen.msgs_in, seen.msgs_out, seen.bad_frames = msg.msgs_in, msg.msgs_out, msg.bad_frames
@@ -322,7 +324,8 @@ class Supervisor:
                 seen = us.seen[name]
                 state = us.state if us.state in ("restarting", "stopped", "failed") else seen.state
                 actors.append(ActorStatus(name, us.unit.name, us.pid, state, us.started_ns, us.restarts,
-                                          seen.last_heartbeat_ns, seen.msgs_in, seen.msgs_out, seen.bad_frames))
+                                          seen.last_heartbeat_ns, seen.msgs_in, seen.msgs_out, seen.bad_frames,
+                                          seen.kill_switch_engaged))
         return DaemonStatus(os.getpid(), self.state, self.started_ns, time.time_ns(), self.cfg.engine.topology,
                             str(self.data_dir), self.kill_switch, actors)
 

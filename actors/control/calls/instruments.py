@@ -11,6 +11,7 @@ from actors.control import convert
 from actors.control.auth import Principal
 from actors.control.convert import Refusal
 from engine.control_api import control_pb2 as pb
+from engine.control_api.limits import quote_value
 from engine.model.ist import ist_date
 from ipc.segments import SEGMENT_LABELS, Segment
 
@@ -38,7 +39,7 @@ class InstrumentCalls:
         if req.segment:
             segment = Segment.from_label(req.segment)
             if segment is None:
-                return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"segment {req.segment!r} is not one of "
+                return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"segment {quote_value(req.segment)} is not one of "
                                                                  f"{SEGMENT_LABELS}")
         expiries = self.instruments.expiries(underlying, ist_date(self.engine.now_ns()), segment=segment)
         expiry = req.expiry_yyyymmdd or (expiries[0] if expiries else 0)
@@ -46,7 +47,8 @@ class InstrumentCalls:
         if chain is None:
             listed = ", ".join(map(str, expiries[:8])) or "none"
             return Refusal(grpc.StatusCode.NOT_FOUND,
-                           f"no options of {underlying} expiring {expiry or '(any)'}; expiries listed: {listed}")
+                           f"no options of {quote_value(underlying)} expiring {expiry or '(any)'}; expiries "
+                           f"listed: {listed}")
         symbols = {}
         for strike in chain.strikes:
             for sid in (strike.ce_security_id, strike.pe_security_id):

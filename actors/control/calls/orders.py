@@ -18,6 +18,7 @@ from actors.control.auth import Principal
 from actors.control.convert import Refusal
 from actors.control.peers import EXECUTION, RISK
 from engine.control_api import control_pb2 as pb
+from engine.control_api.limits import QUOTE_CHARS, quote_value
 from engine.ledger import LedgerSnapshot, is_open_order
 from engine.model.instruments import Instrument
 from engine.model.lookup import UnknownInstrument, resolve_instrument
@@ -50,8 +51,10 @@ class OrderCalls:
         if isinstance(key, str):
             try:
                 return resolve_instrument(self.instruments, key)
-            except UnknownInstrument as exc:
-                return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"UNKNOWN_INSTRUMENT: {exc}")
+            except UnknownInstrument as exc:  # its text has the symbol in full: quoted here when long
+                why = (str(exc) if len(key) <= QUOTE_CHARS
+                       else f"no instrument with symbol {quote_value(key)} in the instrument master")
+                return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"UNKNOWN_INSTRUMENT: {why}")
         inst = self.instruments.get(*key)
         if inst is None:
             return Refusal(grpc.StatusCode.INVALID_ARGUMENT,
@@ -116,7 +119,7 @@ class OrderCalls:
                 return snap
             order = snap.order(coid)
         if order is None:
-            return Refusal(grpc.StatusCode.NOT_FOUND, f"no order {coid!r} in the ledger")
+            return Refusal(grpc.StatusCode.NOT_FOUND, f"no order {quote_value(coid)} in the ledger")
         if not is_open_order(order):
             return Refusal(grpc.StatusCode.FAILED_PRECONDITION, f"order {coid} is {order.state.value}: {what}")
         return order
@@ -221,6 +224,6 @@ class OrderCalls:
                 return snap
             order = snap.order(req.client_order_id.strip()) if req.client_order_id.strip() else None
         if order is None:
-            return Refusal(grpc.StatusCode.NOT_FOUND, f"no order {req.client_order_id!r} in the ledger")
+            return Refusal(grpc.StatusCode.NOT_FOUND, f"no order {quote_value(req.client_order_id)} in the ledger")
         symbol = self._symbol(order.spec.segment, order.spec.security_id)
         return pb.GetOrderResponse(order=convert.order_to_pb(order, symbol))

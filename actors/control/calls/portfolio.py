@@ -11,6 +11,7 @@ from actors.control import convert
 from actors.control.auth import Principal
 from actors.control.convert import Refusal
 from engine.control_api import control_pb2 as pb
+from engine.control_api.limits import quote_value
 from engine.model.journal import build_journal, iter_fills
 
 if TYPE_CHECKING:
@@ -54,7 +55,7 @@ class PortfolioCalls:
                 return snap
             wallet = snap.wallet(account)
         if wallet is None:
-            return Refusal(grpc.StatusCode.NOT_FOUND, f"no wallet for account {account!r} in the ledger")
+            return Refusal(grpc.StatusCode.NOT_FOUND, f"no wallet for account {quote_value(account)} in the ledger")
         return pb.GetFundsResponse(account=wallet.account, cash_paise=wallet.cash_paise,
                                    external_paise=wallet.external_paise, charges_paise=wallet.charges_paise,
                                    ts_ns=wallet.ts_ns)

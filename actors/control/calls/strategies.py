@@ -15,10 +15,19 @@ from actors.control.auth import Principal
 from actors.control.convert import Refusal
 from actors.control.peers import STRATEGY
 from engine.control_api import control_pb2 as pb
-from ipc.messages import ListStrategies, SetStrategyParams, SetStrategyRunning, StrategyInfo, StrategyList
+from engine.control_api.limits import QUOTE_CHARS, quote_value
+from ipc.messages import ListStrategies, Reply, SetStrategyParams, SetStrategyRunning, StrategyInfo, StrategyList
 
 if TYPE_CHECKING:
     from actors.control.service import ControlApi
+
+
+def _refusal(reply: Reply, name: str) -> Refusal:
+    """The strategy actor's refusal; its UNKNOWN_STRATEGY text names the strategy in full, so a
+    long name is quoted here instead."""
+    if reply.code == "UNKNOWN_STRATEGY" and len(name) > QUOTE_CHARS:
+        return convert.code_refusal(reply.code, f"no strategy {quote_value(name)} in [[strategy.instances]]")
+    return convert.code_refusal(reply.code, reply.detail)
 
 
 class StrategyCalls:
@@ -52,7 +61,7 @@ class StrategyCalls:
             return infos
         found = [i for i in infos if i.name == name]
         if not found:
-            return Refusal(grpc.StatusCode.NOT_FOUND, f"no strategy {name!r}; configured: "
+            return Refusal(grpc.StatusCode.NOT_FOUND, f"no strategy {quote_value(name)}; configured: "
                                                       f"{', '.join(i.name for i in infos) or 'none'}")
         listed = self._strategies_pb(found)
         return listed if isinstance(listed, Refusal) else listed[0]
@@ -70,11 +79,11 @@ class StrategyCalls:
             return Refusal(grpc.StatusCode.INVALID_ARGUMENT, "name is required")
         reply = await self._command(STRATEGY, SetStrategyRunning(uuid.uuid4().hex, name, running,
                                                                  f"control:{who.name}", self.engine.now_ns()),
-                                    f"{'start' if running else 'stop'} of {name}")
+                                    f"{'start' if running else 'stop'} of {quote_value(name)}")
         if isinstance(reply, Refusal):
             return reply
         if not reply.ok:
-            return convert.code_refusal(reply.code, reply.detail)
+            return _refusal(reply, name)
         return await self._one_strategy(name)
 
     async def start_strategy(self: ControlApi, who: Principal, req: pb.StartStrategyRequest) -> Any:
@@ -110,9 +119,9 @@ class StrategyCalls:
                                                              'parameters to change, e.g. {"fast": 12}')
         reply = await self._command(STRATEGY, SetStrategyParams(uuid.uuid4().hex, name, req.changes_json,
                                                                 f"control:{who.name}", self.engine.now_ns()),
-                                    f"the parameter change of {name}")
+                                    f"the parameter change of {quote_value(name)}")
         if isinstance(reply, Refusal):
             return reply
         if not reply.ok:
-            return convert.code_refusal(reply.code, reply.detail)
+            return _refusal(reply, name)
         return pb.SetStrategyParamsResponse(name=name, params_json=reply.detail)

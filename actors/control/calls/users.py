@@ -14,6 +14,7 @@ from actors.control.auth import Principal, check_user_name, new_token
 from actors.control.convert import Refusal
 from actors.control.peers import EXECUTION
 from engine.control_api import control_pb2 as pb
+from engine.control_api.limits import quote_value
 from engine.ledger import LedgerSnapshot
 from ipc.messages import AddUser, RevokeUser
 
@@ -89,7 +90,7 @@ class UserCalls:
             users, active = self._user_view(snap)
         user = users.get(name)
         if user is None:
-            return Refusal(grpc.StatusCode.NOT_FOUND, f"no user {name!r}")
+            return Refusal(grpc.StatusCode.NOT_FOUND, f"no user {quote_value(name)}")
         if _last_admin(users, name):
             return Refusal(grpc.StatusCode.FAILED_PRECONDITION,
                            f"{name} is the last active admin: add another admin first (or, locally, "

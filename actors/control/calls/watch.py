@@ -16,6 +16,7 @@ import grpc
 
 from actors.control import convert
 from engine.control_api import control_pb2 as pb
+from engine.control_api.limits import check_request, clip_detail
 from ipc.messages import Fill, OrderDenied, OrderEvent
 
 if TYPE_CHECKING:
@@ -67,6 +68,9 @@ class WatchCalls:
     async def watch_orders(self: ControlApi, request: pb.WatchOrdersRequest,
                            context: grpc.aio.ServicerContext) -> AsyncIterator[pb.WatchOrdersResponse]:
         await self._gate("WatchOrders", request, context)
+        oversized = check_request(request)
+        if oversized is not None:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, clip_detail(oversized))
         watcher = Watcher(self.settings.watch_queue_events, request.strategy)
         self._watchers.add(watcher)
         self.watching = len(self._watchers)

@@ -137,3 +137,13 @@ def test_a_bigger_sell_that_only_closes_the_position_passes_reducing_but_not_hal
     # Halted: only the engine's own reduce-only exits trade; an operator's order grows no further.
     eng.set_status(RiskStatus(TradingState.HALTED, "KILL_SWITCH", "test", "admin", T10))
     assert eng.check_modify(sell, 130, 10_000, 0, T10).reason is DenyReason.HALTED  # type: ignore[union-attr]
+
+
+def test_a_bigger_quantity_meets_the_net_exposure_limit_a_new_order_would() -> None:
+    # The engine here holds no position and no open order of its own, so a modify's extra units are
+    # all the net exposure: 65 more at Rs 100 are Rs 6,500, over a Rs 5,000 limit, as a new order
+    # of 65 would be; 25 more (Rs 2,500) fit.
+    eng = engine(RiskLimits(max_net_exposure_paise=5_000 * 100))
+    denial = eng.check_modify(open_order(), 130, 10_000, 0, T10)
+    assert denial is not None and denial.reason is DenyReason.MAX_NET_EXPOSURE, denial
+    assert eng.check_modify(open_order(), 90, 10_000, 0, T10) is None
