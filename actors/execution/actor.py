@@ -90,7 +90,9 @@ FRESH_VENUE_WAIT_NS = 10 * NS_PER_S  # after a start, orders wait this long at m
 DHAN_POLL_INTERVAL_S = 0.05  # the live venue also wakes us through its fd; this is the backstop
 TERMINAL = TERMINAL_ORDER_STATES
 RISK = "risk"
-DENIALS_REMEMBERED = 20_000  # recent denial intent ids: a re-sent denial is recorded once
+# Recent intent ids with a denial (or a re-send naming its order) in the audit: each is recorded
+# once however often it comes, also across a restart (read back from the newest audit rows).
+AUDITED_IDS_REMEMBERED = 20_000
 LEDGER_STATS_INTERVAL_S = 5.0  # how often the commit-latency histogram goes out for the metrics
 
 
@@ -170,7 +172,7 @@ class ExecutionActor(LiveTrading, Actor):
         self._fresh_until_ns = 0 if self.live else now + FRESH_VENUE_WAIT_NS
         if not self.live:
             self.ctx.call_later(FRESH_VENUE_WAIT_NS / NS_PER_S, self._end_fresh_wait)
-        self._denials_recorded = self._recent_denials()
+        self._denials_recorded, self._resends_recorded = self._recently_audited()
         self.ledger.start_background_sync()
         if cfg.execution.ack_latency_us > 0:
             self.ctx.every(max(0.0005, cfg.execution.ack_latency_us / 2e6), self._poll_venue)
@@ -818,32 +820,34 @@ class ExecutionActor(LiveTrading, Actor):
             self.ctx.send(RISK, DenialRecorded(msg.intent_id, self.ctx.now_ns()))
             return
         self._record_denial(msg)
-        self._denials_recorded[msg.intent_id] = None
-        if len(self._denials_recorded) > DENIALS_REMEMBERED:
-            del self._denials_recorded[next(iter(self._denials_recorded))]
+        _remember(self._denials_recorded, msg.intent_id)
         self.ctx.send(RISK, DenialRecorded(msg.intent_id, self.ctx.now_ns()))
 
     def on_intent_resent(self, msg: IntentResent) -> None:
         self._record_resend(msg.intent_id, msg.strategy, msg.segment, msg.security_id, msg.ts_event_ns)
 
     def _record_resend(self, intent_id: str, strategy: str, segment: int, security_id: int, ts_ns: int) -> None:
-        """An intent approved before came again: one ``resend_intent`` audit row naming the order
-        it became (none yet: risk's approval is still on its way here), and that order's state
-        published again so its sender stops re-sending."""
+        """An intent approved before came again: a ``resend_intent`` audit row naming the order it
+        became, once per intent however often it comes (none yet: risk's approval is still on its
+        way here, and a later re-send names the order); the order's state is published again every
+        time, which answers the sender so it stops re-sending."""
         orders = self._orders_of_intent(intent_id)
-        coids = [order.client_order_id for order in orders]
+        coids = ",".join(order.client_order_id for order in orders)
+        self.log.info("intent_resent", intent_id=intent_id, client_order_id=coids)
+        for order in orders:
+            self.ctx.publish(topics.strategy_topic(topics.ORDER, order.strategy), order)
+        if intent_id in self._resends_recorded:
+            return
         if orders:
             result = "already " + ", ".join(f"{o.client_order_id} ({o.state.value})" for o in orders)
+            _remember(self._resends_recorded, intent_id)
         else:
             result = "approved, not yet an order: risk sends it here until it is recorded"
         self.ledger.append([AuditRecord(who="risk", action="resend_intent",
                                         args={"intent_id": intent_id, "strategy": strategy,
                                               "instrument": instrument_label(segment, security_id),
-                                              "client_order_id": ",".join(coids)},
+                                              "client_order_id": coids},
                                         result=result, ts_ns=ts_ns)])
-        self.log.info("intent_resent", intent_id=intent_id, client_order_id=",".join(coids))
-        for order in orders:
-            self.ctx.publish(topics.strategy_topic(topics.ORDER, order.strategy), order)
 
     def _orders_of_intent(self, intent_id: str) -> list[OrderEvent]:
         """The order an intent became, or its slices' orders (split at the freeze quantity)."""
@@ -856,15 +860,20 @@ class ExecutionActor(LiveTrading, Actor):
                 coids.append(coid)
         return [order for order in map(self.ledger.order, coids) if order is not None]
 
-    def _recent_denials(self) -> dict[str, None]:
-        """Intent ids of the denials among the newest audit rows (insertion-ordered, oldest first):
-        what a re-sent denial is checked against after a restart."""
-        last = self.ledger.reader()
-        with last.snapshot() as snap:
+    def _recently_audited(self) -> tuple[dict[str, None], dict[str, None]]:
+        """Intent ids of the denials, and of the re-sends that named their order, among the newest
+        audit rows (insertion-ordered, oldest first): what a repeat is checked against after a restart."""
+        with self.ledger.reader().snapshot() as snap:
             top = snap.last_audit_seq()
-            rows = snap.audit(max(1, top - DENIALS_REMEMBERED + 1), DENIALS_REMEMBERED)
-        return {row.args["intent_id"]: None for _seq, row in rows
-                if row.action == "deny_intent" and "intent_id" in row.args}
+            rows = snap.audit(max(1, top - AUDITED_IDS_REMEMBERED + 1), AUDITED_IDS_REMEMBERED)
+        denials: dict[str, None] = {}
+        resends: dict[str, None] = {}
+        for _seq, row in rows:
+            if row.action == "deny_intent" and "intent_id" in row.args:
+                denials[row.args["intent_id"]] = None
+            elif row.action == "resend_intent" and row.args.get("client_order_id"):
+                resends[row.args["intent_id"]] = None
+        return denials, resends
 
     def _record_denial(self, msg: OrderDenied) -> None:
         self.ledger.append([AuditRecord(who="risk", action="deny_intent",
@@ -908,3 +917,10 @@ class ExecutionActor(LiveTrading, Actor):
         report = self.ledger.append_report([UserRevoked(name=msg.name, by=msg.by, ts_ns=msg.ts_ns)])
         for _index, issue in report.issues:
             self.log.warning("revoke_user_refused", name=msg.name, code=issue.code.value, detail=issue.detail)
+
+
+def _remember(ids: dict[str, None], intent_id: str) -> None:
+    """Add ``intent_id`` to an insertion-ordered set of at most AUDITED_IDS_REMEMBERED (oldest out)."""
+    ids[intent_id] = None
+    if len(ids) > AUDITED_IDS_REMEMBERED:
+        del ids[next(iter(ids))]

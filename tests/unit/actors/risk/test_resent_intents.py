@@ -81,6 +81,24 @@ def test_an_intent_resent_after_it_became_an_order_is_audited_as_a_resend_not_a_
     assert [m.client_order_id for m in republished] == [order.client_order_id]
 
 
+@pytest.mark.parametrize("restart_between", [False, True])
+def test_an_intent_resent_again_and_again_is_one_audit_row_and_each_copy_is_answered(
+        pair: _Pair, restart_between: bool) -> None:
+    intent = pair.exe.intent(pair.inst, "BUY", 1)
+    pair.deliver(pair.send(intent))
+    pair.deliver(pair.send(intent))
+    if restart_between:  # execution reads the re-sends it recorded back from the audit
+        pair.exe.close()
+        pair.exe = ExecHarness(pair.exe.data_dir)
+    published_before = len(pair.exe.ctx.published)
+    pair.deliver(pair.send(intent))
+    pair.deliver(pair.send(intent))
+    [order] = pair.orders_of(intent.intent_id)
+    assert [row.args["client_order_id"] for row in pair.audit("resend_intent")] == [order.client_order_id]
+    republished = [m for _t, m in pair.exe.ctx.published[published_before:] if isinstance(m, OrderEvent)]
+    assert [m.client_order_id for m in republished] == [order.client_order_id] * 2
+
+
 def test_a_resend_that_overtakes_the_approval_is_a_resend_and_the_approval_still_becomes_one_order(
         pair: _Pair) -> None:
     intent = pair.exe.intent(pair.inst, "BUY", 1)
