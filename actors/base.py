@@ -95,9 +95,17 @@ class Actor:
 
 
 # sysexits EX_CONFIG: the exit code of a process whose configuration cannot work (an actor's
-# ActorConfigError, a bad config file); restarting will not help, so the supervisor, and systemd
-# (RestartPreventExitStatus=78), stop instead of restarting it.
+# ActorConfigError, a bad config file, a missing instrument master); restarting will not help, so
+# the supervisor, and systemd (RestartPreventExitStatus in deploy/shikra.service), stop instead of
+# restarting it.
 EXIT_CONFIG = 78
+# sysexits EX_DATAERR: the ledger is damaged (truncated, corrupt, fails its checksums or its
+# derived tables disagree with its events). A restart reads the same bytes: the supervisor and
+# systemd stop too, and the operator restores a backup or runs `shikra ledger verify|rebuild`.
+EXIT_LEDGER_DAMAGED = 65
+# The exit codes that mean "a restart cannot fix this": the supervisor stops the daemon with the
+# code instead of restarting the unit, and systemd's unit lists them in RestartPreventExitStatus.
+PERMANENT_EXIT_CODES = frozenset({EXIT_CONFIG, EXIT_LEDGER_DAMAGED})
 
 
 class ActorConfigError(Exception):

@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 import zmq
 
-from actors.base import EXIT_CONFIG, Actor, ActorConfigError
+from actors.base import EXIT_CONFIG, EXIT_LEDGER_DAMAGED, Actor, ActorConfigError
 from actors.registry import STOP_ORDER
 from actors.replay.batch import MarketBatch
 from actors.replay.delivery import BatchDelivery, subscribes_to_market_data
+from engine.ledger import LedgerError
 from engine.logs import Log, get_logger
 from engine.model.clock import Clock, LiveClock, SimClock, Timer
+from engine.model.lookup import MasterUnavailable
 from ipc import codec, topics
 from ipc.messages import (
     Depth,
@@ -487,9 +489,19 @@ class ActorHost:
             self.log.info("actor_starting", actor=name)
             try:
                 self.actors[name].on_start()
-            except ActorConfigError as exc:
+            except (ActorConfigError, MasterUnavailable) as exc:
                 self.log.error("actor_config_error", actor=name, error=str(exc))
                 return EXIT_CONFIG
+            except LedgerError as exc:
+                if not exc.permanent:
+                    self.log.exception("actor_start_failed", actor=name)
+                    return 1
+                # A restart reads the same bytes: one line, no traceback, a code the supervisor
+                # stops on (the operator restores a backup or runs `shikra ledger verify|rebuild`).
+                self.log.error("ledger_damaged", actor=name, error=str(exc),
+                               hint="restore a backup of the ledger, or see `shikra ledger verify` and "
+                                    "`shikra ledger rebuild`")
+                return EXIT_LEDGER_DAMAGED
             except Exception:
                 self.log.exception("actor_start_failed", actor=name)
                 return 1

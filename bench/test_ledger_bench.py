@@ -26,6 +26,7 @@ The figures are printed as a table with the ratios and attached to the pytest-be
 from __future__ import annotations
 
 import itertools
+import os
 import sqlite3
 import statistics
 import struct
@@ -231,3 +232,62 @@ def test_order_path_rehearsal_cost(tmp_path: Path, benchmark) -> None:  # type: 
         if stats:
             print(f"\nrehearse_new_order: median {stats.stats.median * 1e6:.1f} us "
                   f"(at most 1000/s: {stats.stats.median * 1e3 * 100:.1f}% of a core)")
+
+
+def test_event_checksum_cost(benchmark) -> None:  # type: ignore[no-untyped-def]
+    """What the CRC-32 of schema 4 costs per event: framing on write (``frame_event``, on the
+    order path) and the check on read (``event_body``), over the stream's encoded events."""
+    from engine.ledger.schema import event_body, frame_event
+
+    bodies = [msgspec.msgpack.encode(event) for event in STREAM[:COMMITS]]
+    framed = [frame_event(body) for body in bodies]
+    clock = time.perf_counter_ns
+    rounds = 20
+
+    def per_event_ns(fn: Callable[[], None]) -> float:
+        best = min(_timed_ns(fn, clock) for _ in range(rounds))
+        return best / len(bodies)
+
+    def write() -> None:
+        for body in bodies:
+            frame_event(body)
+
+    def read() -> None:
+        for seq, raw in enumerate(framed, 1):
+            event_body(seq, raw)
+
+    write_ns, read_ns = per_event_ns(write), per_event_ns(read)
+    mean_bytes = sum(map(len, bodies)) / len(bodies)
+    print(f"\nevent CRC-32 ({mean_bytes:.0f}-byte events): frame on write {write_ns:.0f} ns/event, "
+          f"check on read {read_ns:.0f} ns/event")
+    benchmark.extra_info.update({"frame_ns_per_event": write_ns, "check_ns_per_event": read_ns})
+    benchmark.pedantic(write, rounds=rounds, iterations=1)
+
+
+def _timed_ns(fn: Callable[[], None], clock: Callable[[], int]) -> int:
+    start = clock()
+    fn()
+    return clock() - start
+
+
+VERIFY_EVENTS = int(os.environ.get("SHIKRA_BENCH_VERIFY_EVENTS", "1000000"))
+
+
+def test_time_to_check_a_ledger_of_a_million_events(tmp_path: Path, benchmark) -> None:  # type: ignore[no-untyped-def]
+    """The start budget of ``shikra run``'s ledger check (engine.ledger.check) on a ledger of
+    ``VERIFY_EVENTS`` events: the quick check (pages, CRCs, rows decode: always at start) and the
+    full one (replay through the fold and compare: ``verify_on_open``)."""
+    from engine.ledger.check import check_ledger
+
+    path = tmp_path / "million"
+    events = ledger_events()
+    with Ledger.open(path, LedgerConfig(durability="os")) as ledger:
+        for _ in range(VERIFY_EVENTS // 1000):
+            ledger.append([next(events) for _ in range(1000)])
+    quick = check_ledger(path, full=False)
+    full = check_ledger(path, full=True)
+    assert not quick.damaged and not full.damaged
+    print(f"\ncheck of {quick.events:,} events: quick {quick.elapsed_ms / 1000:.2f} s, full {full.elapsed_ms / 1000:.2f} s "
+          f"({(path / 'data.mdb').stat().st_size / 2**20:.0f} MiB map)")
+    benchmark.extra_info.update({"events": quick.events, "quick_ms": quick.elapsed_ms, "full_ms": full.elapsed_ms})
+    benchmark.pedantic(lambda: None, rounds=1, iterations=1)

@@ -291,6 +291,10 @@ class ControlApi(StatusCalls, OrderCalls, WatchCalls, PortfolioCalls, RiskCalls,
             oversized = check_request(request)  # before any handler: they may assume sane sizes
             result = (Refusal(grpc.StatusCode.INVALID_ARGUMENT, oversized) if oversized is not None
                       else await self._impls[method](who, request))
+        except LedgerError as exc:  # a damaged ledger is not a bug of this call: say what it is
+            self.log.error("control_call_ledger_error", method=method, user=who.name, error=str(exc))
+            code = grpc.StatusCode.DATA_LOSS if exc.permanent else grpc.StatusCode.UNAVAILABLE
+            result = Refusal(code, f"{method}: the ledger cannot be read: {exc}")
         except Exception as exc:  # a bug answers INTERNAL (and is audited), never hangs the client
             self.log.exception("control_call_failed", method=method, user=who.name)
             result = Refusal(grpc.StatusCode.INTERNAL, f"{method} failed in the control actor: "

@@ -9,6 +9,7 @@
     users        users add|list|revoke|bootstrap-admin
     strategies   strategies list|start|stop|params|set
     journal      journal, export
+    ledger       ledger verify|backup|rebuild
     audit        audit (the ledger's audit table)
     calendar     calendar show|add-holiday|add-session|remove
     backtest     backtest
@@ -31,6 +32,7 @@ from engine.cli import (
     feed,
     instruments,
     journal,
+    ledger,
     orders,
     portfolio,
     risk,
@@ -39,7 +41,8 @@ from engine.cli import (
 )
 from engine.config import ConfigError
 
-GROUPS = (daemon, feed, orders, portfolio, risk, instruments, users, strategies, journal, audit, calendar, backtest)
+GROUPS = (daemon, feed, orders, portfolio, risk, instruments, users, strategies, journal, ledger, audit, calendar,
+          backtest)
 
 
 def build_parser() -> argparse.ArgumentParser:

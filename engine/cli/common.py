@@ -4,7 +4,8 @@ socket, the gRPC client, and output (tables, rupees, JSON).
 Exit codes: 0 ok; 1 other error; 2 usage; 3 the daemon is not running, not reachable or did not
 answer in time; 4 auth (UNAUTHENTICATED, PERMISSION_DENIED); 5 the engine refused
 (INVALID_ARGUMENT, FAILED_PRECONDITION, NOT_FOUND, ALREADY_EXISTS; also an order REJECTED by
-execution or a modification the venue refused); 78 configuration error.
+execution or a modification the venue refused); 65 the ledger is damaged (``shikra run``,
+``shikra ledger``); 78 configuration error.
 
 Server: ``--server HOST:PORT``, else ``$SHIKRA_SERVER``, else the address the local daemon wrote to
 ``<run_dir>/control.json``, else ``[control] listen`` from the config. TLS: ``--tls-ca`` (or
@@ -35,7 +36,8 @@ import msgspec
 import zmq
 from google.protobuf.descriptor import FieldDescriptor
 
-from actors.base import EXIT_CONFIG  # 78 for every process; the commands take it from here
+# 78 and 65 for every process; the commands take them from here.
+from actors.base import EXIT_CONFIG, EXIT_LEDGER_DAMAGED
 from actors.control.config import control_config
 from engine.config import Config, default_config_path, load_config, resolve_paths
 from engine.control_api import control_pb2 as pb

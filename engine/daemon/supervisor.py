@@ -22,13 +22,15 @@ import msgspec
 import trio
 import zmq
 
-from actors.base import EXIT_CONFIG
+from actors.base import EXIT_CONFIG, EXIT_LEDGER_DAMAGED, PERMANENT_EXIT_CODES
 from engine.backoff import backoff_s
 from engine.config import Config, RestartConfig, to_json
 from engine.daemon import systemd
 from engine.daemon.lock import DataDirLock
 from engine.daemon.topology import Unit, plan_units, stop_rank
 from engine.files import replace_file
+from engine.ledger import ledger_dir
+from engine.ledger.check import check_in_subprocess
 from engine.rate_window import RateWindow
 from engine.logs import get_logger
 from engine.status_file import KILL_SWITCH_FILE, write_status
@@ -48,6 +50,7 @@ from ipc.messages import (
 from ipc.transport import Endpoints, Inbox, Outbox, StreamPublisher
 
 SUPERVISOR = "supervisor"
+_PERMANENT_CAUSES = {EXIT_CONFIG: "a configuration error", EXIT_LEDGER_DAMAGED: "the ledger is damaged"}
 
 log = get_logger("supervisor")
 
@@ -265,12 +268,15 @@ class Supervisor:
                 us.state = "stopped"
                 log.info("unit_exited", unit=us.unit.name, code=code)
                 return
-            if code == EXIT_CONFIG:
-                log.error("unit_config_error", unit=us.unit.name, code=code,
-                          hint="the actor cannot start with this configuration; see its log line above")
+            if code in PERMANENT_EXIT_CODES:
+                # A restart would meet the same configuration or the same ledger bytes: stop the
+                # daemon with the unit's code (systemd's RestartPreventExitStatus lists it).
+                cause = _PERMANENT_CAUSES[code]
+                log.error("unit_failed_permanently", unit=us.unit.name, code=code, cause=cause,
+                          hint="see the unit's log line above; restarting cannot help")
                 us.state = "failed"
-                self.exit_code = EXIT_CONFIG
-                self.request_stop(f"unit {us.unit.name} failed with a configuration error")
+                self.exit_code = code
+                self.request_stop(f"unit {us.unit.name} failed: {cause}")
                 return
             now_ns = time.monotonic_ns()
             us.restarts += 1
@@ -399,10 +405,44 @@ class Supervisor:
             proc.kill()
             await proc.wait()
 
+    async def _ledger_is_whole(self) -> bool:
+        """Check the ledger before any unit opens it (engine.ledger.check, in a child process,
+        read-only: the file is never modified). A damaged one stops the start with one message
+        naming the file, what is wrong and what to do; a missing one is created by execution."""
+        directory = ledger_dir(self.data_dir)
+        full = self.cfg.ledger.verify_on_open
+        # lock=False: this process holds the data directory's lock, so no unit writes the ledger.
+        report = await trio.to_thread.run_sync(lambda: check_in_subprocess(directory, full=full, lock=False))
+        if not report.damaged:
+            log.info("ledger_checked", path=report.path, outcome=report.outcome, events=report.events,
+                     full=report.full, elapsed_ms=report.elapsed_ms)
+            return True
+        log.error("ledger_damaged", path=report.path, problem=report.problems[0] if report.problems else "",
+                  problems=len(report.problems), code=EXIT_LEDGER_DAMAGED, hint=report.what_to_do())
+        print(f"shikra: {report.message()} (exit {EXIT_LEDGER_DAMAGED})", file=sys.stderr)
+        return False
+
+    async def _verify_in_background(self, interval_s: int) -> None:
+        """The full ledger check (replay and compare) every ``interval_s`` on a read snapshot of the
+        running daemon's ledger, in a child process. Damage found engages the kill switch: the
+        figures the engine trades on may be wrong until an operator restores or rebuilds."""
+        directory = ledger_dir(self.data_dir)
+        while True:
+            await trio.sleep(interval_s)
+            report = await trio.to_thread.run_sync(lambda: check_in_subprocess(directory, full=True, lock=True))
+            if not report.damaged:
+                log.info("ledger_verified", path=report.path, events=report.events, elapsed_ms=report.elapsed_ms)
+                continue
+            log.error("ledger_damaged", path=report.path, problem=report.problems[0] if report.problems else "",
+                      problems=len(report.problems), hint=report.what_to_do())
+            self.engage_kill_switch(f"ledger verify: {report.message()[:300]}", SUPERVISOR)
+
     async def run(self) -> int:
         self._stop_requested = trio.Event()
         self.lock.acquire()
         try:
+            if not await self._ledger_is_whole():
+                return EXIT_LEDGER_DAMAGED
             self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             (self.run_dir / "config.json").write_bytes(to_json(self.cfg))
             self._open_sockets()
@@ -463,6 +503,8 @@ class Supervisor:
         period = systemd.watchdog_period_s()
         if period is not None:
             nursery.start_soon(self._systemd_watchdog, period)
+        if self.cfg.ledger.background_verify_interval_s:
+            nursery.start_soon(self._verify_in_background, self.cfg.ledger.background_verify_interval_s)
         # A unit that restarts later must learn about an engaged kill switch as soon as it is ready.
         for us in self.units:
             nursery.start_soon(self._resync_on_ready, us)

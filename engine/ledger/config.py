@@ -23,6 +23,11 @@ class LedgerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     an ``msync`` of the whole map and the data file is sized to the map (sparse). ``None``
     (default) picks True for ``group`` and ``os``, False for ``sync`` (bench/test_ledger_bench.py).
 
+    ``verify_on_open``: before any unit starts, ``shikra run`` checks the ledger's pages and event
+    checksums; with this on it also replays the events and compares every derived table (and the
+    writer does at its open). ``background_verify_interval_s``: the same full check, on a read
+    snapshot, this often while the daemon runs.
+
     ``map_release_bytes``: after this many bytes of events written, the writer remaps the file
     (when no snapshot is open in its process), which drops the pages it has touched from its
     address space. They stay in the OS page cache (nothing is read or written again); without
@@ -37,8 +42,13 @@ class LedgerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     grow_at_percent: int = 50
     max_readers: int = 126
     writemap: bool | None = None
+    # Off by default: replaying 1 M events takes ~9 s, over the 5 s start budget (the quick check
+    # of pages and checksums that always runs at start takes ~3 s; bench/test_ledger_bench.py).
     verify_on_open: bool = False
     map_release_bytes: int = 1 * _MIB
+    # The full check (replay and compare) runs in the background this often while the daemon
+    # runs, on a read snapshot; a damaged ledger engages the kill switch. 0 = never.
+    background_verify_interval_s: int = 24 * 3600
 
     def __post_init__(self) -> None:
         if self.durability not in ("sync", "group", "os"):
@@ -56,5 +66,7 @@ class LedgerConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError(f"grow_at_percent {self.grow_at_percent} is not within 10..100")
         if self.max_readers < 1:
             raise ValueError(f"max_readers {self.max_readers} must be >= 1")
+        if self.background_verify_interval_s < 0:
+            raise ValueError(f"background_verify_interval_s {self.background_verify_interval_s} must be >= 0")
         if self.map_release_bytes < 0:
             raise ValueError(f"map_release_bytes {self.map_release_bytes} must be >= 0")

@@ -25,6 +25,8 @@ from typing import Any, Final
 
 import lmdb
 
+from engine.ledger.errors import LMDB_READ_DAMAGE, damaged
+
 ROWS_PER_READ: Final = 512  # rows decoded per read transaction when a whole table is iterated
 _BAD_KEY: Final = (AttributeError, TypeError, ValueError, OverflowError, UnicodeError)
 
@@ -106,22 +108,35 @@ class Reads:
                 return None if raw is None else decode(raw)  # decoded before the buffer goes away
         except lmdb.BadValsizeError:
             return None  # empty or over 511 bytes: never stored
+        except LMDB_READ_DAMAGE as exc:  # a damaged page met on demand: the ledger's error, not LMDB's
+            raise damaged(self.env.path(), exc) from None
 
     def has(self, db: Any, key: bytes) -> bool:
         return self.get(db, key, _present) is not None
 
     def count(self, db: Any) -> int:
-        txn = self.txn
-        if txn is not None:
-            return int(txn.stat(db)["entries"])
-        with self.env.begin() as own:
-            return int(own.stat(db)["entries"])
+        try:
+            txn = self.txn
+            if txn is not None:
+                return int(txn.stat(db)["entries"])
+            with self.env.begin() as own:
+                return int(own.stat(db)["entries"])
+        except LMDB_READ_DAMAGE as exc:
+            raise damaged(self.env.path(), exc) from None
 
     def rows(self, db: Any, decode_key: Callable[[Any], Any], decode: Callable[[Any], Any] | None
              ) -> Iterator[tuple[Any, Any]]:
         """``(key, row)`` in key order; ``decode`` None gives ``(key, None)``. Outside a write,
         ``ROWS_PER_READ`` rows per read transaction, none held open between them: every chunk
-        is one commit's view, the whole iteration is not (the writer may write in between)."""
+        is one commit's view, the whole iteration is not (the writer may write in between).
+        A damaged page met on the way raises LedgerError CORRUPT."""
+        try:
+            yield from self._rows(db, decode_key, decode)
+        except LMDB_READ_DAMAGE as exc:
+            raise damaged(self.env.path(), exc) from None
+
+    def _rows(self, db: Any, decode_key: Callable[[Any], Any], decode: Callable[[Any], Any] | None
+              ) -> Iterator[tuple[Any, Any]]:
         txn = self.txn
         if txn is not None:
             for raw_key, raw in txn.cursor(db=db).iternext():

@@ -13,6 +13,7 @@ from typing import Any, Final
 import lmdb
 import msgspec
 
+from engine.ledger.errors import LedgerError
 from engine.ledger.fold import DERIVED_TABLES, FoldIssue, FoldIssueCode, Tables, fold_events
 from engine.ledger.records import LedgerEvent, UnreadableRecord
 from engine.ledger.schema import (
@@ -100,15 +101,24 @@ def _show(table: str, key: Any, raw: Any) -> str:
 
 
 def read_events(txn: lmdb.Transaction, dbs: Mapping[str, Any], problems: list[str],
-                 unreadable: list[tuple[int, FoldIssue]] | None = None) -> Iterator[tuple[int, LedgerEvent]]:
-    """Every readable event in order, one at a time; gaps and unreadable events are reported."""
+                 unreadable: list[tuple[int, FoldIssue]] | None = None,
+                 strict: bool = False) -> Iterator[tuple[int, LedgerEvent]]:
+    """Every readable event in order, one at a time; gaps and unreadable events are reported.
+    An event that fails its checksum is reported too, or with ``strict`` raises LedgerError
+    CORRUPT (a rebuild must not fold what the disk damaged)."""
     expected_seq = 1
     for raw_key, raw in txn.cursor(db=dbs[EVENTS]).iternext():
         seq = decode_seq_key(raw_key)
         if seq != expected_seq:
             problems.append(f"events: sequence jumps from {expected_seq - 1} to {seq}")
         expected_seq = seq + 1
-        event = decode_event(seq, raw)
+        try:
+            event = decode_event(seq, raw)
+        except LedgerError as exc:
+            if strict:
+                raise
+            problems.append(f"events: {exc}")
+            continue
         if isinstance(event, UnreadableRecord):
             problems.append(f"events: seq {seq} does not decode: {event.error}")
             if unreadable is not None:

@@ -36,7 +36,7 @@ import lmdb
 import msgspec
 
 from engine.ledger.config import LedgerConfig
-from engine.ledger.errors import LedgerError, LedgerErrorCode
+from engine.ledger.errors import LMDB_DAMAGE, LedgerError, LedgerErrorCode, damaged
 from engine.ledger.fold import (
     ABSENT,
     DERIVED_TABLES,
@@ -64,12 +64,14 @@ from engine.ledger.schema import (
     RESHAPED_TABLES,
     SCHEMA_V1,
     SCHEMA_V2,
+    SCHEMA_V3,
     SCHEMA_VERSION,
     STORED,
     U64,
     checked_decoder,
     decode_seq_key,
     decode_stored,
+    frame_event,
     open_dbs,
     stored_rows,
 )
@@ -253,14 +255,24 @@ class Ledger(LedgerQueries):
             )
             try:
                 ledger = cls(directory, config, lock_fd, env, id_seed)
+            except LMDB_DAMAGE as exc:
+                env.close()
+                raise damaged(directory, exc) from None
             except BaseException:
                 env.close()
                 raise
+        except LMDB_DAMAGE as exc:
+            os.close(lock_fd)
+            raise damaged(directory, exc) from None
         except BaseException:
             os.close(lock_fd)
             raise
         if config.verify_on_open:
-            problems = ledger.verify()
+            try:
+                problems = ledger.verify()
+            except BaseException:
+                ledger.close()
+                raise
             if problems:
                 ledger.close()
                 shown = "; ".join(problems[:5])
@@ -284,10 +296,12 @@ class Ledger(LedgerQueries):
     def _init_meta_txn(self, txn: lmdb.Transaction, id_seed: int | None) -> str:
         meta = self._dbs[META]
         schema = txn.get(META_SCHEMA, db=meta)
-        if schema in (SCHEMA_V1, SCHEMA_V2):
+        if schema in (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3):
             if schema == SCHEMA_V1:
                 self._build_indexes(txn)  # schema 1 had no indexes
-            self._reshape_rows(txn)
+            if schema != SCHEMA_V3:
+                self._reshape_rows(txn)
+            # Schema 4 frames new events with a CRC; the events already stored stay bare.
             txn.put(META_SCHEMA, SCHEMA_VERSION, db=meta)
         elif schema is None:
             txn.put(META_SCHEMA, SCHEMA_VERSION, db=meta)
@@ -401,10 +415,10 @@ class Ledger(LedgerQueries):
         self._check_open()
         if not events:
             return AppendResult(seqs=[], issues=[])
-        raws: list[bytes | str] = []  # the encoded event, or why it does not encode
+        raws: list[bytes | str] = []  # the framed event (with its CRC), or why it does not encode
         for event in events:
             try:
-                raws.append(ENCODER.encode(event))
+                raws.append(frame_event(ENCODER.encode(event)))
             except (TypeError, ValueError, OverflowError, msgspec.EncodeError) as exc:
                 raws.append(f"{type(event).__name__} does not encode as msgpack: {exc}")
         payload_bytes = sum(len(raw) for raw in raws if isinstance(raw, bytes))
@@ -416,6 +430,8 @@ class Ledger(LedgerQueries):
                 self._map_full_retries += 1
                 self._grow(self._env.info()["map_size"] * 2)
                 continue
+            except LMDB_DAMAGE as exc:  # the write met a damaged page; nothing was committed
+                raise damaged(self._path, exc) from None
             if last_seq != self._last_seq:
                 self._last_seq = last_seq
                 self._after_commit()
@@ -540,7 +556,7 @@ class Ledger(LedgerQueries):
         self._check_open()
         events = self._new_order_events(msgspec.structs.replace(
             order, intent_id=REHEARSAL_INTENT_ID, client_order_id=self.next_client_order_id()))
-        raws = [ENCODER.encode(event) for event in events]
+        raws = [frame_event(ENCODER.encode(event)) for event in events]
         try:
             self._write_batch(events, raws, all_or_nothing=True, rehearsal=True)
         except lmdb.MapFullError:
@@ -683,7 +699,8 @@ class Ledger(LedgerQueries):
     def rebuild_derived(self) -> RebuildReport:
         """Recompute every derived table by folding ``events`` from sequence 1 and replace the
         stored tables (one transaction) and the in-memory ones. Events the fold refuses are
-        skipped and listed (a consistent ledger has none)."""
+        skipped and listed (a consistent ledger has none). Raises LedgerError CORRUPT, changing
+        nothing, when an event fails its checksum: only a backup brings such an event back."""
         self._check_open()
         unreadable: list[tuple[int, FoldIssue]] = []
         readable = 0
@@ -694,8 +711,11 @@ class Ledger(LedgerQueries):
                 readable += 1
                 yield pair
 
-        with self._env.begin(buffers=True) as txn:
-            tables, refused = fold_events(counted(read_events(txn, self._dbs, [], unreadable)))
+        try:
+            with self._env.begin(buffers=True) as txn:
+                tables, refused = fold_events(counted(read_events(txn, self._dbs, [], unreadable, strict=True)))
+        except LMDB_DAMAGE as exc:
+            raise damaged(self._path, exc) from None
         encoded = encoded_tables(tables.by_name)
         indexes = index_keys(tables)
         rows_count = sum(len(rows) for rows in encoded.values()) + sum(len(keys) for keys in indexes.values())
@@ -733,8 +753,11 @@ class Ledger(LedgerQueries):
         """Replay ``events`` through the fold and compare with the stored derived tables and
         with this writer's in-memory tables. Empty list = identical."""
         self._check_open()
-        with self._env.begin(buffers=True) as txn:
-            problems, recomputed = verify_txn(txn, self._dbs)
+        try:
+            with self._env.begin(buffers=True) as txn:
+                problems, recomputed = verify_txn(txn, self._dbs)
+        except LMDB_DAMAGE as exc:
+            raise damaged(self._path, exc) from None
         # In memory: the small tables whole, of the stored ones the open rows (the rest was
         # compared on disk above).
         problems.extend(diff_tables("memory", encoded_tables(kept_rows(recomputed)),

@@ -9,6 +9,7 @@ from pathlib import Path
 from engine.model.instruments import Instrument, InstrumentTable
 from engine.model.ist import today_ist
 from engine.model.master import load_instruments
+from engine.model.master_csv import MasterFormatError
 from engine.model.sample_master import write_sample_master
 from ipc.segments import InstrumentId
 
@@ -16,6 +17,11 @@ from ipc.segments import InstrumentId
 
 class UnknownInstrument(ValueError):
     pass
+
+
+class MasterUnavailable(ValueError):
+    """The configured instrument master cannot be read or is not a Dhan master: a restart reads
+    the same file (the actor host exits with EX_CONFIG)."""
 
 
 def instruments_dir(data_dir: Path) -> Path:
@@ -41,8 +47,13 @@ def prepare_instruments(master: str, data_dir: Path, today: dt.date | None = Non
 def open_instruments(master: str, data_dir: Path, today: dt.date | None = None) -> InstrumentTable:
     """Open the master the supervisor prepared (a cache hit); prepares it when run standalone.
     ``today``: the IST date of the caller's clock (the bundled sample is the one for that day);
-    None = the machine's."""
-    return prepare_instruments(master, data_dir, today)
+    None = the machine's. Raises MasterUnavailable when the file is missing, unreadable or not a
+    Dhan master."""
+    try:
+        return prepare_instruments(master, data_dir, today)
+    except (OSError, MasterFormatError) as exc:
+        raise MasterUnavailable(f"instruments.master: {master_path(master, data_dir, today)}: {exc} (download "
+                                "the Dhan master there, or set [instruments] master = \"sample\")") from exc
 
 
 def resolve_instrument(table: InstrumentTable, text: str) -> Instrument:

@@ -89,7 +89,7 @@ def test_the_writer_migrates_the_old_ledger_once_and_it_verifies(old: Path) -> N
     assert all(b"group@2" in row and b"intent@2" in row for row in _raw_rows(old, b"groups"))
     env = lmdb.open(str(old), readonly=True, max_dbs=16, subdir=True, lock=False)
     with env.begin() as txn:
-        assert txn.get(b"schema", db=env.open_db(b"meta", txn=txn)) == SCHEMA_VERSION == b"3"
+        assert txn.get(b"schema", db=env.open_db(b"meta", txn=txn)) == SCHEMA_VERSION == b"4"
     env.close()
 
 
