@@ -309,6 +309,11 @@ class OrderIntent(Message, tag="intent@2"):
     group_id: str = ""
 
 
+def slice_intent_id(intent_id: str, n: int) -> str:
+    """The intent id of slice ``n`` (from 1) of an intent risk split at the freeze quantity."""
+    return f"{intent_id}.{n}"
+
+
 class SubmitOrder(Message, tag="submit@2"):
     """An approved intent on its way from risk to execution."""
 
@@ -360,6 +365,18 @@ class DenialRecorded(Message, tag="denied.recorded@1"):
 
     intent_id: str
     ts_ns: int
+
+
+class IntentResent(Message, tag="intent.resent@1"):
+    """Risk got an intent it had approved before (its sender missed the answer and sent it again):
+    neither a second order nor a denial. Execution writes it to the audit as ``resend_intent`` with
+    the order it became and publishes that order's state again, which answers the sender."""
+
+    intent_id: str
+    strategy: str
+    segment: int
+    security_id: int
+    ts_event_ns: int
 
 
 class OrderEvent(Message, tag="order@2"):
@@ -827,6 +844,8 @@ AnyMessage = Union[
     CancelAllOrders,
     ModifyOrder,
     OrderDenied,
+    DenialRecorded,
+    IntentResent,
     OrderEvent,
     Fill,
     Position,

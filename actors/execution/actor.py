@@ -66,6 +66,7 @@ from ipc.messages import (
     Depth,
     EngageKillSwitch,
     Fill,
+    IntentResent,
     ModifyOrder,
     OrderDenied,
     OrderEvent,
@@ -80,7 +81,7 @@ from ipc.messages import (
     Tick,
     TradingState,
 )
-from ipc.messages import CancelGroup, GroupState, SubmitGroup
+from ipc.messages import CancelGroup, GroupState, SubmitGroup, slice_intent_id
 from ipc.reasons import RejectReason
 from ipc.segments import instrument_label
 
@@ -89,7 +90,9 @@ FRESH_VENUE_WAIT_NS = 10 * NS_PER_S  # after a start, orders wait this long at m
 DHAN_POLL_INTERVAL_S = 0.05  # the live venue also wakes us through its fd; this is the backstop
 TERMINAL = TERMINAL_ORDER_STATES
 RISK = "risk"
-DENIALS_REMEMBERED = 20_000  # recent denial intent ids: a re-sent denial is recorded once
+# Recent intent ids with a denial (or a re-send naming its order) in the audit: each is recorded
+# once however often it comes, also across a restart (read back from the newest audit rows).
+AUDITED_IDS_REMEMBERED = 20_000
 LEDGER_STATS_INTERVAL_S = 5.0  # how often the commit-latency histogram goes out for the metrics
 
 
@@ -169,7 +172,7 @@ class ExecutionActor(LiveTrading, Actor):
         self._fresh_until_ns = 0 if self.live else now + FRESH_VENUE_WAIT_NS
         if not self.live:
             self.ctx.call_later(FRESH_VENUE_WAIT_NS / NS_PER_S, self._end_fresh_wait)
-        self._denials_recorded = self._recent_denials()
+        self._denials_recorded, self._resends_recorded = self._recently_audited()
         self.ledger.start_background_sync()
         if cfg.execution.ack_latency_us > 0:
             self.ctx.every(max(0.0005, cfg.execution.ack_latency_us / 2e6), self._poll_venue)
@@ -229,14 +232,10 @@ class ExecutionActor(LiveTrading, Actor):
         intent = msg.intent
         spec = intent.spec
         now = self.ctx.now_ns()
-        known = self.ledger.client_order_id_for(intent.intent_id)
-        if known is not None:
-            # A re-send (the sender missed our acknowledgement): never a second order, but say
-            # again what became of it so the sender can stop re-sending.
-            existing = self.ledger.order(known)
-            self.log.info("duplicate_intent", intent_id=intent.intent_id, client_order_id=known)
-            if existing is not None:
-                self.ctx.publish(topics.strategy_topic(topics.ORDER, existing.strategy), existing)
+        if self.ledger.client_order_id_for(intent.intent_id) is not None:
+            # A re-send (risk missed our acknowledgement, or lost what it approved in a restart):
+            # never a second order.
+            self._record_resend(intent.intent_id, intent.strategy, spec.segment, spec.security_id, now)
             return
         if refuse is None and not self.trading_enabled and self._live_hold(intent.intent_id, msg):
             return
@@ -821,20 +820,60 @@ class ExecutionActor(LiveTrading, Actor):
             self.ctx.send(RISK, DenialRecorded(msg.intent_id, self.ctx.now_ns()))
             return
         self._record_denial(msg)
-        self._denials_recorded[msg.intent_id] = None
-        if len(self._denials_recorded) > DENIALS_REMEMBERED:
-            del self._denials_recorded[next(iter(self._denials_recorded))]
+        _remember(self._denials_recorded, msg.intent_id)
         self.ctx.send(RISK, DenialRecorded(msg.intent_id, self.ctx.now_ns()))
 
-    def _recent_denials(self) -> dict[str, None]:
-        """Intent ids of the denials among the newest audit rows (insertion-ordered, oldest first):
-        what a re-sent denial is checked against after a restart."""
-        last = self.ledger.reader()
-        with last.snapshot() as snap:
+    def on_intent_resent(self, msg: IntentResent) -> None:
+        self._record_resend(msg.intent_id, msg.strategy, msg.segment, msg.security_id, msg.ts_event_ns)
+
+    def _record_resend(self, intent_id: str, strategy: str, segment: int, security_id: int, ts_ns: int) -> None:
+        """An intent approved before came again: a ``resend_intent`` audit row naming the order it
+        became, once per intent however often it comes (none yet: risk's approval is still on its
+        way here, and a later re-send names the order); the order's state is published again every
+        time, which answers the sender so it stops re-sending."""
+        orders = self._orders_of_intent(intent_id)
+        coids = ",".join(order.client_order_id for order in orders)
+        self.log.info("intent_resent", intent_id=intent_id, client_order_id=coids)
+        for order in orders:
+            self.ctx.publish(topics.strategy_topic(topics.ORDER, order.strategy), order)
+        if intent_id in self._resends_recorded:
+            return
+        if orders:
+            result = "already " + ", ".join(f"{o.client_order_id} ({o.state.value})" for o in orders)
+            _remember(self._resends_recorded, intent_id)
+        else:
+            result = "approved, not yet an order: risk sends it here until it is recorded"
+        self.ledger.append([AuditRecord(who="risk", action="resend_intent",
+                                        args={"intent_id": intent_id, "strategy": strategy,
+                                              "instrument": instrument_label(segment, security_id),
+                                              "client_order_id": coids},
+                                        result=result, ts_ns=ts_ns)])
+
+    def _orders_of_intent(self, intent_id: str) -> list[OrderEvent]:
+        """The order an intent became, or its slices' orders (split at the freeze quantity)."""
+        coid = self.ledger.client_order_id_for(intent_id)
+        if coid is not None:
+            coids = [coid]
+        else:
+            coids = []
+            while (coid := self.ledger.client_order_id_for(slice_intent_id(intent_id, len(coids) + 1))) is not None:
+                coids.append(coid)
+        return [order for order in map(self.ledger.order, coids) if order is not None]
+
+    def _recently_audited(self) -> tuple[dict[str, None], dict[str, None]]:
+        """Intent ids of the denials, and of the re-sends that named their order, among the newest
+        audit rows (insertion-ordered, oldest first): what a repeat is checked against after a restart."""
+        with self.ledger.reader().snapshot() as snap:
             top = snap.last_audit_seq()
-            rows = snap.audit(max(1, top - DENIALS_REMEMBERED + 1), DENIALS_REMEMBERED)
-        return {row.args["intent_id"]: None for _seq, row in rows
-                if row.action == "deny_intent" and "intent_id" in row.args}
+            rows = snap.audit(max(1, top - AUDITED_IDS_REMEMBERED + 1), AUDITED_IDS_REMEMBERED)
+        denials: dict[str, None] = {}
+        resends: dict[str, None] = {}
+        for _seq, row in rows:
+            if row.action == "deny_intent" and "intent_id" in row.args:
+                denials[row.args["intent_id"]] = None
+            elif row.action == "resend_intent" and row.args.get("client_order_id"):
+                resends[row.args["intent_id"]] = None
+        return denials, resends
 
     def _record_denial(self, msg: OrderDenied) -> None:
         self.ledger.append([AuditRecord(who="risk", action="deny_intent",
@@ -878,3 +917,10 @@ class ExecutionActor(LiveTrading, Actor):
         report = self.ledger.append_report([UserRevoked(name=msg.name, by=msg.by, ts_ns=msg.ts_ns)])
         for _index, issue in report.issues:
             self.log.warning("revoke_user_refused", name=msg.name, code=issue.code.value, detail=issue.detail)
+
+
+def _remember(ids: dict[str, None], intent_id: str) -> None:
+    """Add ``intent_id`` to an insertion-ordered set of at most AUDITED_IDS_REMEMBERED (oldest out)."""
+    ids[intent_id] = None
+    if len(ids) > AUDITED_IDS_REMEMBERED:
+        del ids[next(iter(ids))]

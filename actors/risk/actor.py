@@ -56,6 +56,7 @@ from ipc.messages import (
     Fill,
     GroupEvent,
     GroupState,
+    IntentResent,
     ModifyOrder,
     OrderDenied,
     OrderEvent,
@@ -224,7 +225,10 @@ class RiskActor(Actor):
         self._ensure_instrument(intent.spec.segment, intent.spec.security_id)
         result = self.engine.approve(intent, now)
         if isinstance(result, Denial):
-            self._deny(intent, result, now)
+            if result.reason is DenyReason.DUPLICATE_INTENT:
+                self._resent(intent, now)
+            else:
+                self._deny(intent, result, now)
             return
         approved_ns = self.ctx.now_ns()  # after the checks: the latency harness splits the hops here
         self._rehearsal = intent
@@ -289,6 +293,13 @@ class RiskActor(Actor):
             self.ctx.send(EXECUTION, msg)
         for _intent_id, denied, _tries in self.unacked_denials.due(now)[0]:
             self.ctx.send(EXECUTION, denied)
+
+    def _resent(self, intent: OrderIntent, now: int) -> None:
+        """An intent approved before came again (its sender missed the answer): not a denial.
+        Execution records the re-send and publishes the order's state, which answers the sender;
+        an approval still on its way to execution stays with ``unacked``, re-sent until recorded."""
+        spec = intent.spec
+        self.ctx.send(EXECUTION, IntentResent(intent.intent_id, intent.strategy, spec.segment, spec.security_id, now))
 
     def _deny(self, intent: OrderIntent, denial: Denial, now: int) -> None:
         denied = to_order_denied(intent, denial, now, intent.ts_init_ns)

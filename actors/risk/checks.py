@@ -26,7 +26,7 @@ import msgspec
 from actors.risk.state import ADMISSION, Admission
 from engine.model.calendar import SessionCalendar
 from engine.model.ist import IST_OFFSET_NS, ist_date
-from ipc.messages import OrderDenied, OrderIntent, TradingState
+from ipc.messages import OrderDenied, OrderIntent, TradingState, slice_intent_id
 from ipc.reasons import Denial, DenyReason
 from ipc.segments import instrument_label, segment_label
 
@@ -365,7 +365,7 @@ def check_funds(required_paise: int, cash_paise: int, reserved_paise: int) -> De
 def slice_intent(intent: OrderIntent, freeze_qty_units: int, lot_size_units: int = 1) -> list[OrderIntent]:
     """Split ``intent`` into orders of at most ``freeze_qty_units`` (whole lots), remainder last.
 
-    Returns ``[intent]`` unchanged when it fits. Slice ids are ``"<intent_id>.<n>"`` from 1.
+    Returns ``[intent]`` unchanged when it fits. Slice ids are ``ipc.messages.slice_intent_id``, n from 1.
     Raises ValueError when ``freeze_qty_units`` is positive but no whole lot fits under it (the
     engine denies that case with QTY_ABOVE_FREEZE before slicing).
     """
@@ -381,7 +381,7 @@ def slice_intent(intent: OrderIntent, freeze_qty_units: int, lot_size_units: int
     while qty > 0:
         n += 1
         part = size if qty > size else qty
-        out.append(msgspec.structs.replace(intent, intent_id=f"{intent.intent_id}.{n}",
+        out.append(msgspec.structs.replace(intent, intent_id=slice_intent_id(intent.intent_id, n),
                                            spec=msgspec.structs.replace(intent.spec, qty_units=part)))
         qty -= part
     return out

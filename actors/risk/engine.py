@@ -263,7 +263,7 @@ class RiskEngine:
     def check(self, intent: OrderIntent, now_ns: int) -> Denial | None:
         """Run every pre-trade check on ``intent`` at ``now_ns``; None approves. Never raises.
 
-        Order: instrument, freeze, duplicate, trading state, reduce-only,
+        Order: duplicate (an intent approved before), instrument, freeze, trading state, reduce-only,
         session and cut-off, last price and band, rates and open orders, cooldown and flip-only;
         then, for orders that do not reduce: order value, trades per day, position, exposure,
         funds.
@@ -279,6 +279,11 @@ class RiskEngine:
         trigger = spec.trigger_price_paise
         if not (self._day_start_ns <= now_ns < self._day_end_ns):
             self._roll_day(now_ns)
+        # First: a re-send of an approved intent is recognised as one whatever changed since (the
+        # shell records it as a re-send, not a denial).
+        d = check_duplicate(intent.intent_id, self._seen)
+        if d is not None:
+            return d
         segment = spec.segment
         security_id = spec.security_id
         inst = self._instruments.get((segment, security_id))
@@ -289,9 +294,6 @@ class RiskEngine:
         slot = self._slot(intent.strategy, segment, security_id)
         lim = slot.limits
         d = check_freeze(qty, inst, lim.slicing_enabled)
-        if d is not None:
-            return d
-        d = check_duplicate(intent.intent_id, self._seen)
         if d is not None:
             return d
 

@@ -750,18 +750,17 @@ class StrategyActor(Actor):
             strategy.on_order(msg)
 
     def on_order_denied(self, msg: OrderDenied) -> None:
-        # DUPLICATE_INTENT answers a re-send risk already had: the order event will follow.
-        if msg.reason_code != DenyReason.DUPLICATE_INTENT:
-            self.unacked.ack(msg.intent_id)
-            self.unacked_groups.ack(msg.intent_id)
-            self.exposure.dropped(msg.intent_id)
-            suppressed = self._deny_log.allow((msg.strategy, msg.reason_code))
-            if suppressed is not None:
-                self.log.info("intent_denied", strategy=msg.strategy, intent_id=msg.intent_id,
-                              reason=msg.reason_code, message=msg.message, suppressed=suppressed)
-            strategy = self.strategies.get(msg.strategy)
-            if strategy is not None:
-                strategy.on_denied(msg)
+        # A re-send of an approved intent is answered with its order's state, never a denial.
+        self.unacked.ack(msg.intent_id)
+        self.unacked_groups.ack(msg.intent_id)
+        self.exposure.dropped(msg.intent_id)
+        suppressed = self._deny_log.allow((msg.strategy, msg.reason_code))
+        if suppressed is not None:
+            self.log.info("intent_denied", strategy=msg.strategy, intent_id=msg.intent_id,
+                          reason=msg.reason_code, message=msg.message, suppressed=suppressed)
+        strategy = self.strategies.get(msg.strategy)
+        if strategy is not None:
+            strategy.on_denied(msg)
 
     def on_fill(self, msg: Fill) -> None:
         self.exposure.on_fill(msg)

@@ -10,6 +10,7 @@
     strategies   strategies list|start|stop|params|set
     journal      journal, export
     ledger       ledger verify|backup|rebuild
+    audit        audit (the ledger's audit table)
     calendar     calendar show|add-holiday|add-session|remove
     backtest     backtest
 
@@ -23,6 +24,7 @@ import os
 import sys
 
 from engine.cli import (
+    audit,
     backtest,
     calendar,
     common,
@@ -39,7 +41,8 @@ from engine.cli import (
 )
 from engine.config import ConfigError
 
-GROUPS = (daemon, feed, orders, portfolio, risk, instruments, users, strategies, journal, ledger, calendar, backtest)
+GROUPS = (daemon, feed, orders, portfolio, risk, instruments, users, strategies, journal, ledger, audit, calendar,
+          backtest)
 
 
 def build_parser() -> argparse.ArgumentParser:

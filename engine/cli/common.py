@@ -44,6 +44,7 @@ from engine.control_api import control_pb2 as pb
 from engine.control_api import control_pb2_grpc as rpc
 from engine.control_api.limits import MAX_JSON_DEPTH, channel_options, json_depth, quote_value
 from engine.daemon.lock import is_locked
+from engine.ledger import LedgerError, LedgerReader, ledger_dir
 from engine.model.ist import IST, NS_PER_S
 from engine.model.money import format_paise, parse_rupees
 from ipc import codec, topics
@@ -130,6 +131,17 @@ def local_paths(args: argparse.Namespace) -> tuple[Config, Path, Path]:
     cfg, _ = config_from_args(args)
     data_dir, run_dir = resolve_paths(cfg, args.data_dir)
     return cfg, data_dir, run_dir
+
+
+def open_ledger_reader(args: argparse.Namespace) -> LedgerReader | None:
+    """The data directory's ledger, read-only (safe while the daemon writes); None after saying
+    why on stderr. The offline commands (``export``, ``journal --local``, ``audit``) read through it."""
+    _cfg, data_dir, _run_dir = local_paths(args)
+    try:
+        return LedgerReader.open(ledger_dir(data_dir))
+    except LedgerError as exc:
+        print(f"shikra: {exc}", file=sys.stderr)
+        return None
 
 
 def running_config(run_dir: Path) -> Config:

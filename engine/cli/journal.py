@@ -13,9 +13,8 @@ from typing import Any
 
 import msgspec
 
-from engine.cli.common import EXIT_ERROR, EXIT_OK, Client, clock, emit, local_paths, run, rupees, table
+from engine.cli.common import EXIT_ERROR, EXIT_OK, Client, clock, emit, open_ledger_reader, run, rupees, table
 from engine.control_api import control_pb2 as pb
-from engine.ledger import LedgerError, LedgerReader, ledger_dir
 from engine.ledger.export import export_entries, export_trades, format_rupees
 from engine.model.journal import Journal, Stats, build_journal, iter_fills
 
@@ -75,17 +74,8 @@ def _journal_remote(args: argparse.Namespace) -> int:
     return run(args, body)
 
 
-def _open_reader(args: argparse.Namespace) -> Any:
-    _cfg, data_dir, _run_dir = local_paths(args)
-    try:
-        return LedgerReader.open(ledger_dir(data_dir))
-    except LedgerError as exc:
-        print(f"shikra: {exc}", file=sys.stderr)
-        return None
-
-
 def _journal_local(args: argparse.Namespace) -> int:
-    reader = _open_reader(args)
+    reader = open_ledger_reader(args)
     if reader is None:
         return EXIT_ERROR
     strategy = getattr(args, "strategy", None)
@@ -99,7 +89,7 @@ def _journal_local(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    reader = _open_reader(args)
+    reader = open_ledger_reader(args)
     if reader is None:
         return EXIT_ERROR
     with reader:

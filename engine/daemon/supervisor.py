@@ -16,6 +16,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Literal
 
 import msgspec
 import trio
@@ -77,6 +78,9 @@ class _UnitState:
         self.ready = trio.Event()
         self.state = "starting"
         self.killed_as_hung = False
+        # Held while a process is spawned (a fork in a worker thread, slow on a loaded machine):
+        # the stop waits for it, so a unit restarted just as the stop came is stopped in its turn.
+        self.spawning = trio.Lock()
 
     def reset_for_spawn(self) -> None:
         self.seen = {name: _ActorSeen() for name in self.unit.actors}
@@ -253,7 +257,11 @@ class Supervisor:
         """Keep one unit alive until the supervisor stops."""
         r = self.cfg.engine.restart
         while True:
-            await self._spawn(us)
+            async with us.spawning:
+                if self.stopping:  # after a restart's backoff: the stop has this unit
+                    us.state = "stopped"
+                    return
+                await self._spawn(us)
             assert us.process is not None
             code = await us.process.wait()
             if self.stopping:
@@ -285,9 +293,6 @@ class Supervisor:
                     f"restart storm: {us.unit.name} restarted {in_window} times "
                     f"in {r.window_s:.0f}s", SUPERVISOR)
             await trio.sleep(delay)
-            if self.stopping:
-                us.state = "stopped"
-                return
 
     async def _watch_heartbeats(self) -> None:
         timeout = self.cfg.engine.heartbeat_timeout_s
@@ -361,22 +366,28 @@ class Supervisor:
             self.stopping = True
             self._stop_requested.set()
 
-    async def _wait_all_ready(self) -> bool:
+    async def _wait_all_ready(self) -> Literal["ready", "late", "stopping"]:
+        """Until every unit is ready ("ready"), the ready timeout passes ("late", logged), or a stop
+        is requested first ("stopping": a stop during start-up, which a slow machine makes long,
+        is no failed start)."""
         # Poll rather than wait on an Event: a unit that restarts during start-up gets a new one.
         deadline = trio.current_time() + self.cfg.engine.ready_timeout_s
         while not all(us.ready.is_set() for us in self.units):
-            if trio.current_time() > deadline or self.stopping:
+            if self.stopping:
+                return "stopping"
+            if trio.current_time() > deadline:
                 late = [us.unit.name for us in self.units if not us.ready.is_set()]
                 log.error("not_ready", units=",".join(late), timeout_s=self.cfg.engine.ready_timeout_s)
-                return False
+                return "late"
             await trio.sleep(0.05)
-        return True
+        return "ready"
 
     async def _stop_units(self) -> None:
         """Stop units in order; each gets stop_timeout_s, then SIGTERM, then SIGKILL."""
         timeout = self.cfg.engine.stop_timeout_s
         for us in sorted(self.units, key=lambda u: stop_rank(u.unit)):
-            proc = us.process
+            async with us.spawning:  # a spawn in flight ends first; none starts after (stopping is set)
+                proc = us.process
             if proc is None or proc.returncode is not None:
                 continue
             us.state = "stopping"
@@ -472,7 +483,13 @@ class Supervisor:
         return self.exit_code
 
     async def _startup_then_wait(self, nursery: trio.Nursery) -> None:
-        if not await self._wait_all_ready():
+        outcome = await self._wait_all_ready()
+        if outcome == "stopping":
+            # Exit code as the stop leaves it: 0 for SIGTERM, a unit's failure code otherwise.
+            log.info("stopped_while_starting", units_not_ready=",".join(
+                us.unit.name for us in self.units if not us.ready.is_set()))
+            return
+        if outcome == "late":
             self.exit_code = self.exit_code or 1
             self.request_stop("actors not ready in time")
             return

@@ -108,7 +108,7 @@ def _accounted(data_dir: Path) -> int:
     """Intents of the probe that became an order or an audited denial so far."""
     facts = ledger_facts(data_dir)
     denied = {row.args["intent_id"] for _seq, row in facts["audit"]
-              if row.action == "deny_intent" and row.args.get("reason_code") != "DUPLICATE_INTENT"}
+              if row.action == "deny_intent"}
     ordered = {o.intent_id for o in facts["orders"].values() if o.intent_id.startswith("probe-")}
     return len(ordered | denied)
 

@@ -16,6 +16,7 @@ from tests.support.daemon import Daemon, Watcher
 from tests.support.ledger import (
     assert_books_balance,
     assert_every_intent_is_exactly_one_order,
+    assert_resends_are_not_denials,
     audit_rows,
     ledger_facts,
     wait_for_fills,
@@ -69,6 +70,9 @@ def test_kill9_of_execution_during_order_flow_loses_no_order_and_doubles_none(ro
     finally:
         d.reap()
     facts = ledger_facts(d.data_dir)
+    # Intents re-sent while execution was down are audited as re-sends of their orders, not denials.
+    assert_resends_are_not_denials(facts)
+    assert not [row for _seq, row in facts["audit"] if row.args.get("reason_code") == "DUPLICATE_INTENT"]
     assert_every_intent_is_exactly_one_order(facts)
     assert_books_balance(facts)
     # Market orders on a liquid book: every one ends filled, none stuck after the restarts.

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 
+import msgspec
 import pytest
 import zmq
 
@@ -82,6 +83,27 @@ def test_sigterm_stops_in_order_exits_zero_and_reaps_every_child(daemon_factory)
     stopped = [line for line in d.log().splitlines() if '"unit_stopping"' in line]
     order = [next(n for n in FLOW_ACTORS if f'"unit":"{n}"' in line) for line in stopped]
     assert order == sorted(order, key=lambda n: FLOW_ACTORS.index(n))  # unknown names keep config order
+
+
+def test_sigterm_while_a_unit_is_still_starting_exits_zero_and_stops_every_unit_in_order(daemon_factory, root):
+    # On a loaded machine start-up is long, and a stop that came before every unit was ready was
+    # reported as a failed start ("not_ready", exit 1): systemd counted a clean stop as a failure.
+    gate = root / "start-gate"
+    cfg = flow_config()
+    cfg = msgspec.structs.replace(cfg, engine=msgspec.structs.replace(
+        cfg.engine, actor_classes={**cfg.engine.actor_classes, "sink": "tests.support.actors:GatedSink"}))
+    d = daemon_factory(cfg, env={"SHIKRA_TEST_START_GATE": str(gate)})
+    status = d.wait_for(lambda s: s.state == "starting" and all(
+        (a.state == "ready") == (a.name != "sink") and a.pid > 0 for a in s.actors), 60.0,
+        "source and relay ready, sink still starting")
+    d.proc.send_signal(signal.SIGTERM)
+    d.eventually(lambda: '"stop_requested"' in d.log(), "the stop requested")
+    gate.touch()  # the slow start ends; the unit then takes its turn to stop
+    assert d.proc.wait(timeout=60) == 0, d.describe()
+    assert '"not_ready"' not in d.log()
+    assert not any(pid_alive(a.pid) for a in status.actors)
+    stopped = [line for line in d.log().splitlines() if '"unit_stopping"' in line]
+    assert [next(n for n in FLOW_ACTORS if f'"unit":"{n}"' in line) for line in stopped] == list(FLOW_ACTORS)
 
 
 @pytest.mark.parametrize("topology", ["isolated", "co-located"])

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import time
+from pathlib import Path
 
 from actors.base import Actor
 from ipc.messages import OrderIntent, OrderSpec, Tick
@@ -39,3 +41,13 @@ class Sink(Actor):
 
     def on_order_intent(self, msg: OrderIntent) -> None:
         self.ctx.publish(b"intent.seen", msg)
+
+
+class GatedSink(Sink):
+    """A Sink whose start lasts until the file ``$SHIKRA_TEST_START_GATE`` exists: a start as slow
+    as a loaded machine makes it, ended when the test says."""
+
+    def on_start(self) -> None:
+        gate = Path(os.environ["SHIKRA_TEST_START_GATE"])
+        while not gate.exists():
+            time.sleep(0.01)  # the simulated slow start itself, not a test waiting

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from engine.ledger import Ledger, LedgerReader, NewOrder, ledger_dir
-from ipc.messages import OrderEvent
+from ipc.messages import OrderEvent, slice_intent_id
 
 T = TypeVar("T")
 
@@ -69,6 +69,24 @@ def assert_books_balance(facts: dict[str, Any], start_cash_paise: int = START_CA
         assert order.filled_value_paise == sum(f.qty_units * f.price_paise for f in filled)
 
 
+def assert_resends_are_not_denials(facts: dict[str, Any]) -> None:
+    """An intent that became an order is never audited as denied (a re-send of it used to be
+    recorded as a DUPLICATE_INTENT denial); its ``resend_intent`` rows name the orders the ledger
+    holds for it (one, or its slices)."""
+    orders = facts["orders"]
+    ordered = {o.intent_id for o in orders.values()}
+    for _seq, row in facts["audit"]:
+        intent_id = row.args.get("intent_id", "")
+        if row.action == "deny_intent":
+            assert intent_id not in ordered, f"intent {intent_id} has an order but is audited as denied: {row}"
+        elif row.action == "resend_intent" and row.args["client_order_id"]:
+            coids = row.args["client_order_id"].split(",")
+            ids = {intent_id} if len(coids) == 1 else {slice_intent_id(intent_id, n) for n in range(1, len(coids) + 1)}
+            for coid in coids:
+                assert coid in orders, f"re-send of {intent_id} names {coid}, which is not an order: {row}"
+                assert orders[coid].intent_id in ids, f"re-send of {intent_id} names another intent's order: {row}"
+
+
 def assert_every_intent_is_exactly_one_order(facts: dict[str, Any]) -> None:
     """The probe numbers its intents 1, 2, 3... per run. Each must be exactly one order in the
     ledger or one audited denial (risk may deny, e.g. too many open orders while execution is
@@ -80,7 +98,7 @@ def assert_every_intent_is_exactly_one_order(facts: dict[str, Any]) -> None:
         by_run[m.group(1)].append(int(m.group(2)))
     denied: dict[str, set[int]] = defaultdict(set)
     for _seq, row in facts["audit"]:
-        if row.action == "deny_intent" and row.args.get("reason_code") != "DUPLICATE_INTENT":
+        if row.action == "deny_intent":
             run, _, n = row.args["intent_id"].removeprefix("probe-").rpartition("-")
             denied[run].add(int(n))
     for run, seqs in by_run.items():

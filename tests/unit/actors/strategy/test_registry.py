@@ -86,9 +86,8 @@ def test_the_handle_exposes_the_actors_instrument_table(cache_dir: Path) -> None
     assert handle.table is not None and handle.table.spot("NIFTY") is not None
 
 
-def test_risk_denials_reach_the_strategy_except_duplicate_resend_answers(cache_dir: Path) -> None:
+def test_risk_denials_reach_the_strategy_they_name(cache_dir: Path) -> None:
     actor, _, strategy = _actor_with("s1", cache_dir)
     actor.on_order_denied(OrderDenied("s1-a-1", "s1", 2, 122558, "MAX_ORDER_VALUE", "too big", 1, 1))
-    actor.on_order_denied(OrderDenied("s1-a-2", "s1", 2, 122558, "DUPLICATE_INTENT", "seen", 1, 1))
     actor.on_order_denied(OrderDenied("s2-a-1", "s2", 2, 122558, "MAX_ORDER_VALUE", "not ours", 1, 1))
     assert [d.intent_id for d in strategy.denied] == ["s1-a-1"]
