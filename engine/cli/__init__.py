@@ -12,6 +12,7 @@
     ledger       ledger verify|backup|rebuild
     calendar     calendar show|add-holiday|add-session|remove
     backtest     backtest
+    alerts       alerts test
 
 Exit codes: see ``engine.cli.common``.
 """
@@ -23,6 +24,7 @@ import os
 import sys
 
 from engine.cli import (
+    alerts,
     backtest,
     calendar,
     common,
@@ -39,7 +41,8 @@ from engine.cli import (
 )
 from engine.config import ConfigError
 
-GROUPS = (daemon, feed, orders, portfolio, risk, instruments, users, strategies, journal, ledger, calendar, backtest)
+GROUPS = (daemon, feed, orders, portfolio, risk, instruments, users, strategies, journal, ledger, calendar, backtest,
+          alerts)
 
 
 def build_parser() -> argparse.ArgumentParser:
