@@ -117,11 +117,3 @@ def test_master_refresh_failure_and_feed_stall_alert():
     stall = rules.feed_stalled(FeedStalled("dhan", 16 * S, 15 * S, 1, T0), T0)
     assert kinds(stall) == [AlertKind.FEED_STALLED] and "16.0 s" in stall[0].body
 
-
-def test_a_target_is_named_without_its_secrets():
-    from actors.notify.sender import target_label
-
-    assert target_label(0, "tgram://123456789:AAHdqTcv/-1001234") == "#1 tgram"
-    assert target_label(1, "discord://4174216298/JHMHI8qBe7bk") == "#2 discord"
-    assert target_label(2, "json://user:pw@hooks.example.com:8080/p?token=x") == "#3 json://hooks.example.com:8080"
-    assert target_label(3, "mailtos://me:app_password@gmail.com") == "#4 mailtos://gmail.com"
