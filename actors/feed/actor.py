@@ -109,7 +109,7 @@ class FeedActor(Actor):
         stats = self.source.stats()
         self.ctx.publish(topics.FEED_STATUS.encode(), FeedStalled(
             source=self.ctx.config.feed.source, idle_ns=idle_ns,
-            stall_timeout_ns=round(self.source.stall_timeout_s * 1e9), stalls=stats.stalls, ts_ns=self.ctx.now_ns()))
+            stall_timeout_ns=int(self.source.stall_timeout_s * 1e9), stalls=stats.stalls, ts_ns=self.ctx.now_ns()))
 
     def on_frame(self, frame: bytes, recv_ns: int) -> None:
         # hot path: decode one raw frame and publish its messages

@@ -51,8 +51,8 @@ class NotifyActor(Actor):
         cfg = ctx.config.notify
         self.cfg = cfg
         self.rules = rules.Rules()
-        self.gate = AlertGate(round(cfg.dedupe_window_s * NS_PER_S), cfg.rate_limit_count,
-                              round(cfg.rate_limit_window_s * NS_PER_S))
+        self.gate = AlertGate(int(cfg.dedupe_window_s * NS_PER_S), cfg.rate_limit_count,
+                              int(cfg.rate_limit_window_s * NS_PER_S))
         self.summary = DaySummary()
         self.sender: AlertSender | None = None
         self._min_rank = SEVERITY_RANK[cfg.min_severity]
@@ -111,7 +111,7 @@ class NotifyActor(Actor):
         self.raise_alerts(rules.feed_stalled(msg, self.ctx.now_ns()))
 
     def on_broker_session_status(self, msg: BrokerSessionStatus) -> None:
-        self.raise_alerts(rules.broker_session(msg, round(self.cfg.token_warn_s * NS_PER_S), self.ctx.now_ns()))
+        self.raise_alerts(rules.broker_session(msg, int(self.cfg.token_warn_s * NS_PER_S), self.ctx.now_ns()))
 
     def on_instrument_master_status(self, msg: InstrumentMasterStatus) -> None:
         self.raise_alerts(rules.master_status(msg, self.ctx.now_ns()))

@@ -151,7 +151,7 @@ class AlertSender:
                 break
             delay_s = backoff_s(attempt, self.retry_initial_s, self.retry_max_s, self._rng)
             self.log.warning("alert_send_failed", target=target.label, kind=alert.kind.value, attempt=attempt + 1,
-                             retry_in_s=round(delay_s, 2))
+                             retry_in_ms=int(delay_s * 1000))
             # Real time, on this thread: a retry waits for the network, not for the engine's clock.
             if self._closing.wait(delay_s):
                 break
