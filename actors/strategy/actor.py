@@ -15,6 +15,7 @@ from actors.strategy.api import (DEFAULT_GROUP_TIMEOUT_MS, BadParams, GroupLegOr
                                  parse_params)
 from actors.strategy.market_rows import market_horizon, rows_of, skip_market
 from actors.strategy.bars import NSE_SESSION, BarBuilder, SessionHours
+from actors.strategy.exposure import Exposure, WorkingUnits
 from actors.strategy.registry import UnknownStrategy, resolve
 from actors.strategy.runtime import RuntimeFileError, StrategyOverride, load_overrides, save_overrides
 from engine.ledger import LedgerError, LedgerReader, ledger_dir
@@ -41,6 +42,7 @@ from ipc.messages import (
     OrderEvent,
     OrderIntent,
     OrderSpec,
+    Position,
     Reply,
     SaveStrategyState,
     SetStrategyParams,
@@ -155,7 +157,10 @@ class _Handle:
                                                       self.name, self.now_ns()))
 
     def position(self, instrument: InstrumentRef) -> int:
-        return self._actor.positions.get((self.name, instrument.segment, instrument.security_id), 0)
+        return self._actor.exposure.position((self.name, instrument.segment, instrument.security_id))
+
+    def working(self, instrument: InstrumentRef) -> WorkingUnits:
+        return self._actor.exposure.working((self.name, instrument.segment, instrument.security_id))
 
     def subscribe_bars(self, instrument: InstrumentRef, timeframe_s: int) -> None:
         self._actor.add_bar_subscription(self.name, instrument, timeframe_s)
@@ -175,8 +180,8 @@ class _Handle:
 
 
 class StrategyActor(Actor):
-    subscriptions = (topics.TICK, topics.QUOTE, topics.BOOK, topics.ORDER, topics.FILL, topics.RISK_DENIED,
-                     topics.GROUP)
+    subscriptions = (topics.TICK, topics.QUOTE, topics.BOOK, topics.ORDER, topics.FILL, topics.POSITION,
+                     topics.RISK_DENIED, topics.GROUP)
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
@@ -186,7 +191,9 @@ class StrategyActor(Actor):
         self.overrides: dict[str, StrategyOverride] = {}
         self._ran: set[str] = set()  # strategies that ran in this process (their state is in memory)
         self.by_instrument: dict[tuple[int, int], list[Strategy]] = {}
-        self.positions: dict[tuple[str, int, int], int] = {}
+        # What each strategy holds and has working, from fills and order events (never from its
+        # intents): what ctx.position / ctx.working answer.
+        self.exposure = Exposure()
         self.bar_builders: dict[tuple[int, int], list[tuple[Any, list[Strategy]]]] = {}
         self.table: InstrumentTable | None = None
         # At-least-once to risk (risk and execution dedup by intent id): an intent lost in a dying
@@ -242,6 +249,7 @@ class StrategyActor(Actor):
         self.ctx.every(RESEND_AFTER_S / 2, self._resend_unacked)
         self.ctx.every(FEED_RESUBSCRIBE_S, self._resubscribe_feed)
         restored = self._restore_states()
+        self._seed_exposure()
         for name, strategy in self.strategies.items():
             strategy.on_start()
             self.log.info("strategy_started", strategy=name, kind=strategy.kind, restored=name in restored,
@@ -421,6 +429,20 @@ class StrategyActor(Actor):
             return False
         return True
 
+    def _seed_exposure(self) -> None:
+        """Positions and open orders as the ledger holds them, before any strategy starts: a
+        restarted strategy knows what it holds. A fill that is in the ledger and also reaches us
+        after this is corrected by execution's next Position."""
+        try:
+            reader = LedgerReader.open(ledger_dir(self.ctx.data_dir))
+        except LedgerError:
+            return  # first start: nothing held
+        with reader, reader.snapshot() as snap:
+            for pos in snap.positions().values():
+                self.exposure.on_position(pos)
+            for order in snap.open_orders().values():
+                self.exposure.seed_order(order)
+
     def on_stop(self) -> None:
         for name, strategy in self.strategies.items():
             strategy.on_stop()
@@ -448,11 +470,14 @@ class StrategyActor(Actor):
 
     def send_intent(self, intent: OrderIntent) -> None:
         # hot path
+        self.exposure.sent(intent)
         self.unacked.sent(intent.intent_id, intent, self.ctx.monotonic_ns())
         self.ctx.send(RISK, intent, topics.strategy_topic(topics.INTENT, intent.strategy))
 
     def send_group(self, group: SubmitGroup) -> None:
         legs = [leg.intent_id for leg in group.legs]
+        for leg in group.legs:
+            self.exposure.sent(leg)
         self.unacked_groups.sent(group.group_id, group, self.ctx.monotonic_ns(), parts=legs)
         self.ctx.send(RISK, group, topics.strategy_topic(topics.INTENT, group.strategy))
 
@@ -460,6 +485,8 @@ class StrategyActor(Actor):
         self.unacked_groups.ack(msg.group_id)
         if msg.state is not GroupState.REJECTED:
             return  # legs that were sent report through their own order events
+        for leg in msg.legs:
+            self.exposure.dropped(leg.intent.intent_id)
         strategy = self.strategies.get(msg.strategy)
         if strategy is None:
             return
@@ -477,8 +504,10 @@ class StrategyActor(Actor):
             (self.unacked, "intent_resent", "intent_id", "no order or denial seen"))
         for unacked, event, id_field, why in kinds:
             resend, abandoned = unacked.due(now)
-            for key, _msg, tries in abandoned:
+            for key, msg, tries in abandoned:
                 self.log.error("resend_abandoned", **{id_field: key}, tries=tries)
+                for intent in msg.legs if isinstance(msg, SubmitGroup) else (msg,):
+                    self.exposure.dropped(intent.intent_id)  # its strategy may send it again
             for key, msg, _tries in resend:
                 self.log.warning(event, **{id_field: key}, reason=why)
                 self.ctx.send(RISK, msg, topics.strategy_topic(topics.INTENT, msg.strategy))
@@ -598,8 +627,11 @@ class StrategyActor(Actor):
             self.save_state(name)
             self.stopped[name] = self._deactivate(name)
             # Intents not yet acknowledged are not sent again: a stopped strategy places nothing.
-            self.unacked.drop_where(lambda intent: intent.strategy == name)
-            self.unacked_groups.drop_where(lambda group: group.strategy == name)
+            for intent in self.unacked.drop_where(lambda intent: intent.strategy == name):
+                self.exposure.dropped(intent.intent_id)
+            for group in self.unacked_groups.drop_where(lambda group: group.strategy == name):
+                for leg in group.legs:
+                    self.exposure.dropped(leg.intent_id)
             now = self.ctx.now_ns()
             self.ctx.send(EXECUTION, CancelAllOrders(f"stop-{name}-{msg.cmd_id}", f"stop:{msg.by}", now, name))
             self.log.warning("strategy_stopped_by_operator", strategy=name, by=msg.by)
@@ -711,6 +743,7 @@ class StrategyActor(Actor):
     # Order flow ---------------------------------------------------------------------------------
     def on_order_event(self, msg: OrderEvent) -> None:
         self.unacked.ack(msg.intent_id)
+        self.exposure.on_order(msg)
         self.unacked_groups.ack(msg.intent_id)  # a leg's event acknowledges its group
         strategy = self.strategies.get(msg.strategy)
         if strategy is not None:
@@ -721,6 +754,7 @@ class StrategyActor(Actor):
         if msg.reason_code != DenyReason.DUPLICATE_INTENT:
             self.unacked.ack(msg.intent_id)
             self.unacked_groups.ack(msg.intent_id)
+            self.exposure.dropped(msg.intent_id)
             suppressed = self._deny_log.allow((msg.strategy, msg.reason_code))
             if suppressed is not None:
                 self.log.info("intent_denied", strategy=msg.strategy, intent_id=msg.intent_id,
@@ -730,9 +764,10 @@ class StrategyActor(Actor):
                 strategy.on_denied(msg)
 
     def on_fill(self, msg: Fill) -> None:
-        key = (msg.strategy, msg.segment, msg.security_id)
-        signed = msg.qty_units if msg.side == "BUY" else -msg.qty_units
-        self.positions[key] = self.positions.get(key, 0) + signed
+        self.exposure.on_fill(msg)
         strategy = self.strategies.get(msg.strategy)
         if strategy is not None:
             strategy.on_fill(msg)
+
+    def on_position(self, msg: Position) -> None:
+        self.exposure.on_position(msg)

@@ -12,6 +12,11 @@ Handlers: ``on_start``, ``on_tick``, ``on_quote``, ``on_bar``, ``on_book``, ``on
 ``on_denied``, ``on_stop``. A strategy never touches sockets; it talks through its :class:`StrategyContext`.
 State: ``State`` (a msgspec Struct class) and ``self.state`` are saved to the ledger by the actor
 and restored after a restart.
+
+What a strategy holds is ``ctx.position`` (its fills) and what it has working is ``ctx.working``
+(its live orders' unfilled units): the engine's reports, kept across restarts from the ledger.
+An order asked for is not a position: risk may deny it, the venue reject it, or it may fill in
+part. Decide on these two, not on what was sent (``actors.strategy.exposure``).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import msgspec
 
+from actors.strategy.exposure import WorkingUnits
 from ipc.messages import (Bar, BookUpdate, Fill, GroupStructure, OrderDenied, OrderEvent, OrderType, Product, Quote,
                           Side, Tick, Validity)
 
@@ -86,7 +92,13 @@ class StrategyContext(Protocol):
     def buy(self, instrument: InstrumentRef, qty_units: int, **kw: Any) -> str: ...
     def sell(self, instrument: InstrumentRef, qty_units: int, **kw: Any) -> str: ...
     def cancel(self, client_order_id: str) -> None: ...
-    def position(self, instrument: InstrumentRef) -> int: ...
+    def position(self, instrument: InstrumentRef) -> int:
+        """This strategy's net filled units in the instrument (+ long, - short)."""
+        ...
+    def working(self, instrument: InstrumentRef) -> WorkingUnits:
+        """Units of this strategy's orders in the instrument that are sent and neither filled nor
+        dead yet, per side. A denied or rejected order leaves it at once."""
+        ...
     def subscribe_bars(self, instrument: InstrumentRef, timeframe_s: int) -> None: ...
     def save_state(self) -> None: ...
     def resolve(self, text: str) -> InstrumentRef: ...

@@ -7,6 +7,9 @@ instruments resolved from the bundled sample master (generated for 2026-11-20).
     sent = h.tick(h.inst("RELIANCE"), 250_000)     # the orders this tick caused
     h.fill(sent[0], 250_000)                        # execution reports a fill
 
+Positions and working orders come from the order events, fills and denials the test feeds back,
+kept by the engine's own ``actors.strategy.exposure.Exposure`` (as the strategy actor keeps them).
+
 Market data goes where the actor would send it: ticks and quotes of the strategy's instruments
 (``instruments()`` plus ``ctx.subscribe``) to ``on_tick`` / ``on_quote``, and through real
 ``BarBuilder``s for every ``subscribe_bars`` (a bar closes when a later tick arrives, as live).
@@ -15,6 +18,7 @@ Market data goes where the actor would send it: ticks and quotes of the strategy
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import functools
 from pathlib import Path
@@ -25,6 +29,7 @@ import msgspec
 from engine.model.ist import ist_ns
 from actors.strategy.api import InstrumentRef, Strategy, StrategyState, parse_params
 from actors.strategy.bars import BarBuilder
+from actors.strategy.exposure import Exposure, WorkingUnits
 from engine.model.instruments import InstrumentTable
 from engine.model.master import load_instruments
 from engine.model.lookup import resolve_instrument
@@ -35,6 +40,7 @@ from ipc.messages import (
     Fill,
     OrderDenied,
     OrderEvent,
+    OrderIntent,
     OrderSpec,
     OrderState,
     OrderType,
@@ -134,7 +140,7 @@ class FakeContext:
         self.cancels: list[str] = []
         self.subscribed: list[InstrumentRef] = []
         self.bar_subscriptions: list[tuple[InstrumentRef, int]] = []
-        self.positions: dict[tuple[int, int], int] = {}
+        self.exposure = Exposure()
         self.saves = 0
         self.groups: list[tuple[str, str, list[str], int]] = []  # (group id, structure, leg intent ids, timeout)
         self._seq = 0
@@ -162,6 +168,8 @@ class FakeContext:
                          price_paise=price_paise, trigger_price_paise=trigger_price_paise)
         denial = check_order(spec, lot, tick)
         assert denial is None, f"{self.name} made an invalid order: {denial.reason.value}: {denial.message}"
+        self.exposure.sent(OrderIntent(intent_id, self.name, spec, self.clock_ns, self.clock_ns, self.clock_ns,
+                                       reduce_only, group_id))
         self.orders.append(SentOrder(
             intent_id=intent_id, side=side, segment=instrument.segment, security_id=instrument.security_id,
             symbol=instrument.symbol, qty_units=qty_units, order_type=order_type, price_paise=price_paise,
@@ -189,7 +197,14 @@ class FakeContext:
         self.cancels.append(client_order_id)
 
     def position(self, instrument: InstrumentRef) -> int:
-        return self.positions.get((instrument.segment, instrument.security_id), 0)
+        return self.exposure.position((self.name, instrument.segment, instrument.security_id))
+
+    def working(self, instrument: InstrumentRef) -> WorkingUnits:
+        return self.exposure.working((self.name, instrument.segment, instrument.security_id))
+
+    def held(self, segment: int, security_id: int) -> int:
+        """Net filled units in an instrument (what the test's fills made)."""
+        return self.exposure.position((self.name, segment, security_id))
 
     def subscribe_bars(self, instrument: InstrumentRef, timeframe_s: int) -> None:
         self.bar_subscriptions.append((instrument, timeframe_s))
@@ -331,7 +346,7 @@ class StrategyHarness:
     def accept(self, order: SentOrder) -> list[SentOrder]:
         """Execution reports the order ACCEPTED (gives the strategy its client order id)."""
         mark = len(self.ctx.orders)
-        self.strategy.on_order(self._event(order, OrderState.ACCEPTED, 0, 0))
+        self._on_order(self._event(order, OrderState.ACCEPTED, 0, 0))
         return self._since(mark)
 
     def fill(self, order: SentOrder, price_paise: int, qty_units: int | None = None) -> list[SentOrder]:
@@ -343,14 +358,11 @@ class StrategyHarness:
         assert 0 < qty <= order.qty_units - done, (qty, order.qty_units, done)
         self._filled[order.intent_id] = done + qty
         state = OrderState.FILLED if done + qty == order.qty_units else OrderState.PARTIALLY_FILLED
-        self.strategy.on_order(self._event(order, state, done + qty, (done + qty) * price_paise))
-        key = (order.segment, order.security_id)
-        self.ctx.positions[key] = self.ctx.positions.get(key, 0) + (qty if order.side == "BUY" else -qty)
+        self._on_order(self._event(order, state, done + qty, (done + qty) * price_paise))
         self._fill_seq += 1
         now = self.ctx.clock_ns
-        self.strategy.on_fill(Fill(f"f{self._fill_seq}", client_order_id(order), f"v-{order.intent_id}",
-                                   self.ctx.name, order.segment, order.security_id, order.side, qty, price_paise,
-                                   0, now, now))
+        self._on_fill(Fill(f"f{self._fill_seq}", client_order_id(order), f"v-{order.intent_id}", self.ctx.name,
+                           order.segment, order.security_id, order.side, qty, price_paise, 0, now, now))
         return self._since(mark)
 
     def fill_all(self, orders: list[SentOrder], price_paise: dict[int, int] | int) -> list[SentOrder]:
@@ -364,28 +376,35 @@ class StrategyHarness:
         """A fill of an order the strategy did not send itself (e.g. the execution engine rolling
         back a leg of a failed group)."""
         mark = len(self.ctx.orders)
-        key = (ref.segment, ref.security_id)
-        self.ctx.positions[key] = self.ctx.positions.get(key, 0) + (qty_units if side == "BUY" else -qty_units)
         self._fill_seq += 1
         now = self.ctx.clock_ns
-        self.strategy.on_fill(Fill(f"f{self._fill_seq}", f"rollback-{self._fill_seq}", "", self.ctx.name,
-                                   ref.segment, ref.security_id, side, qty_units, price_paise, 0, now, now))
+        self._on_fill(Fill(f"f{self._fill_seq}", f"rollback-{self._fill_seq}", "", self.ctx.name,
+                           ref.segment, ref.security_id, side, qty_units, price_paise, 0, now, now))
         return self._since(mark)
 
     def reject(self, order: SentOrder, state: OrderState = OrderState.REJECTED) -> list[SentOrder]:
         """Execution ends the order unfilled (or with what filled so far): REJECTED / CANCELED / EXPIRED."""
         mark = len(self.ctx.orders)
         done = self._filled.get(order.intent_id, 0)
-        self.strategy.on_order(self._event(order, state, done, 0, reason_code="TEST"))
+        self._on_order(self._event(order, state, done, 0, reason_code="TEST"))
         return self._since(mark)
 
     def deny(self, order: SentOrder, reason_code: str = "MAX_ORDER_VALUE") -> list[SentOrder]:
         """Risk refuses the intent."""
         mark = len(self.ctx.orders)
         now = self.ctx.clock_ns
+        self.ctx.exposure.dropped(order.intent_id)
         self.strategy.on_denied(OrderDenied(order.intent_id, self.ctx.name, order.segment, order.security_id,
                                             reason_code, "denied by the test", now, now))
         return self._since(mark)
+
+    def _on_order(self, event: OrderEvent) -> None:
+        self.ctx.exposure.on_order(event)  # as the actor does: its view first, then the strategy
+        self.strategy.on_order(event)
+
+    def _on_fill(self, fill: Fill) -> None:
+        self.ctx.exposure.on_fill(fill)
+        self.strategy.on_fill(fill)
 
     # Persistence --------------------------------------------------------------------------------
     def restarted(self, cache_dir: Path) -> "StrategyHarness":
@@ -397,7 +416,7 @@ class StrategyHarness:
                                 day=self.day, state=state, autostart=False,
                                 instrument=self.instrument_text)
         again.ctx.clock_ns = self.ctx.clock_ns
-        again.ctx.positions = dict(self.ctx.positions)
+        again.ctx.exposure = copy.deepcopy(self.ctx.exposure)  # the actor seeds it from the ledger
         again.ctx._seq = self.ctx._seq
         again._filled = dict(self._filled)
         again.start()

@@ -3,27 +3,35 @@
 A subclass turns each price (a bar close when ``timeframe_s`` > 0, else every trade price) into a
 wanted position: +1 long, -1 short, 0 flat, or None (keep what is held). The base sends the
 market orders that move the held position there: closing a position is a reduce-only order of its
-size; a reversal is a close then an open. Quantities are ``qty_lots`` x the instrument's lot size.
+size; a reversal is a close and an open sent together. Quantities are ``qty_lots`` x the
+instrument's lot size.
 
-The position the strategy believes it holds (``target_units``) moves when an order is sent and
-moves back by whatever part of an order never fills (rejected, cancelled, expired, or denied by
-risk), so a refused entry is tried again on the next signal instead of being assumed done.
+It decides on what the engine reports, never on what it asked for: the position is what filled
+(``ctx.position``), and while any of its orders still works (``ctx.working``) it waits for that
+order's fill or end. So a denied or rejected exit leaves the position held and the next signal
+closes it again; a refused entry is tried again on the next signal. Whatever part of a close and
+an open sent together fills, the position stays within one ``qty_lots``. After an order fails the
+strategy waits ``retry_s`` before the next order, so a rate limit is not answered with a flood.
 """
 
 from __future__ import annotations
 
 from actors.strategy.api import Strategy, StrategyParams, StrategyState
 from actors.strategy.builtin._common import never_filled_units
+from engine.model.ist import NS_PER_S
 from actors.strategy.market_rows import MarketRows, first_handled_row
-from ipc.messages import Bar, OrderDenied, OrderEvent, OrderState, Product, Quote, Tick
+from ipc.messages import Bar, OrderDenied, OrderEvent, Product, Quote, Tick
 
 
 class SignalParams(StrategyParams):
     timeframe_s: int = 60  # 0 = every trade price
     qty_lots: int = 1
     product: Product = "INTRADAY"
+    retry_s: float = 1.0  # after a denied or rejected order, the pause before the next one
 
     def __post_init__(self) -> None:
+        if self.retry_s < 0:
+            raise ValueError(f"retry_s ({self.retry_s}) must be 0 or more")
         if self.timeframe_s < 0:
             raise ValueError(f"timeframe_s ({self.timeframe_s}) must be 0 (every tick) or more")
         if self.qty_lots < 1:
@@ -31,9 +39,8 @@ class SignalParams(StrategyParams):
 
 
 class SignalState(StrategyState):
-    target_units: int = 0  # signed position the strategy is moving to
-    pending: dict[str, int] = {}  # intent id -> signed units it moves target_units by
     orders: int = 0
+    retry_after_ns: int = 0  # no new order before this time: one just failed (``retry_s``)
 
 
 class SignalStrategy(Strategy):
@@ -79,48 +86,45 @@ class SignalStrategy(Strategy):
     def _decide(self, price_paise: int, cause: Bar | Tick | Quote) -> None:
         # hot path when timeframe_s = 0: one indicator update and integer compares
         want = self.wanted(price_paise, cause)
-        if want is None or self.instrument is None:
+        ref = self.instrument
+        if want is None or ref is None:
             return
+        goal = want * self.params.qty_lots * ref.lot_size_units
+        held = self.ctx.position(ref)
+        if goal == held:
+            return
+        working = self.ctx.working(ref)
+        if working.buy_units or working.sell_units:
+            return  # an order still works: its fill or its end decides the next step
         st = self.state
-        lot_units = self.params.qty_lots * self.instrument.lot_size_units
-        goal = want * lot_units
-        if goal == st.target_units:
+        if st.retry_after_ns and self.ctx.now_ns() < st.retry_after_ns:
             return
-        if st.target_units != 0 and (goal == 0 or (goal > 0) != (st.target_units > 0)):
-            self._send(-st.target_units, cause, reduce_only=True)
-        if goal != 0:
-            self._send(goal - st.target_units, cause, reduce_only=False)
+        if held != 0 and (goal == 0 or (goal > 0) != (held > 0)):
+            self._send(-held, cause, reduce_only=True)
+            held = 0  # the open below is sized for a filled close; if the close fails, it nets out
+        if goal != held:
+            self._send(goal - held, cause, reduce_only=False)
         self.ctx.save_state()
 
     def _send(self, delta_units: int, cause: Bar | Tick | Quote, *, reduce_only: bool) -> None:
         assert self.instrument is not None
         side = "BUY" if delta_units > 0 else "SELL"
-        intent_id = self.ctx.submit(self.instrument, side, abs(delta_units), product=self.params.product,
-                                    reduce_only=reduce_only, cause=cause)
-        st = self.state
-        st.target_units += delta_units
-        st.pending[intent_id] = delta_units
-        st.orders += 1
+        self.ctx.submit(self.instrument, side, abs(delta_units), product=self.params.product,
+                        reduce_only=reduce_only, cause=cause)
+        self.state.orders += 1
 
     def on_order(self, order: OrderEvent) -> None:
-        delta = self.state.pending.get(order.intent_id)
-        if delta is None:
-            return
         lost = never_filled_units(order)
         if lost:
-            self._undo(order.intent_id, lost if delta > 0 else -lost)
-        elif order.state is OrderState.FILLED:
-            del self.state.pending[order.intent_id]
+            self._failed(order.intent_id, lost, order.reason_code or order.state.name)
 
     def on_denied(self, denied: OrderDenied) -> None:
-        delta = self.state.pending.get(denied.intent_id)
-        if delta is not None:
-            self._undo(denied.intent_id, delta)
+        self._failed(denied.intent_id, None, denied.reason_code)
 
-    def _undo(self, intent_id: str, units: int) -> None:
+    def _failed(self, intent_id: str, units: int | None, reason: str) -> None:
         st = self.state
-        del st.pending[intent_id]
-        st.target_units -= units
+        st.retry_after_ns = self.ctx.now_ns() + int(self.params.retry_s * NS_PER_S)
+        held = self.ctx.position(self.instrument) if self.instrument is not None else 0
         self.ctx.log.warning("order_not_filled", strategy=self.ctx.name, intent_id=intent_id, units=units,
-                             target_units=st.target_units)
+                             reason=reason, held_units=held, retry_in_s=self.params.retry_s)
         self.ctx.save_state()

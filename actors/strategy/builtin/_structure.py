@@ -17,10 +17,13 @@ excluded) is marked on every tick or quote of a leg once every leg is filled (a 
 price is its mark until it ticks).
 P&L <= -``stop_loss_pnl_paise`` exits (stop first), P&L >= ``target_pnl_paise`` exits (0 = off);
 at ``square_off_ist`` (any tick of the index or a leg) whatever is held is closed. The exit closes
-each leg with a reduce-only market order in one group ``<entry group>-x`` (BUY legs first).
+each leg with a reduce-only market order tagged ``<entry group>-x``: the short legs first, the
+long (hedge) legs only once no short leg is held, so a denied or rejected close never leaves a
+short leg without its hedge. What a leg holds is its fills, never what was ordered: a closing
+order that dies (denied by risk, rejected by the venue) leaves the leg held, is logged with its
+reason code, and is sent again on the leg's next tick, at most once per ``EXIT_RETRY_S``.
 If an entry leg never fills, the structure is left to the execution engine's group rollback and
-only the square-off acts on what remains held; a closing order that dies is sent again on the
-leg's next tick.
+only the square-off acts on what remains held.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ from actors.strategy.builtin._common import (
 from ipc.messages import Fill, OrderDenied, OrderEvent, Product, Quote, Side, Tick
 
 PICK_RETRY_S = 60  # after a failed strike pick, wait this long before picking again
+EXIT_RETRY_S = 1  # after a closing order died, wait this long before sending it again (the order rate)
 
 
 class LegSpec(msgspec.Struct, frozen=True):
@@ -100,6 +104,8 @@ class Leg(Holding, kw_only=True):
     exit_working_units: int = 0
     exit_orders: dict[str, int] = {}  # closing intent id -> units
     dead_intent_ids: list[str] = []
+    exit_sent_ns: int = 0  # event time of the last closing order
+    exit_failed: bool = False  # the last closing order died: the next waits EXIT_RETRY_S
 
     @property
     def goal_units(self) -> int:
@@ -168,7 +174,7 @@ class OptionStructure(Strategy):
                     and segment == index.segment:
                 self._maybe_enter(ltp_paise, ts_ns, cause)
         elif st.phase is Phase.EXITING:
-            if leg is not None:
+            if leg is not None and not (leg.exit_failed and ts_ns - leg.exit_sent_ns < EXIT_RETRY_S * NS_PER_S):
                 self._close_leg(leg, "", cause)  # re-send a closing order that died
         elif square_off:
             self._exit(ExitReason.SQUARE_OFF, cause)
@@ -254,15 +260,21 @@ class OptionStructure(Strategy):
         self.ctx.save_state()
 
     def _close_leg(self, leg: Leg, group_id: str, cause: Tick | Quote | None) -> None:
-        """Send a reduce-only order for whatever of the leg no closing order covers yet."""
+        """Send a reduce-only order for whatever of the leg no closing order covers yet; a long
+        leg (a hedge) waits until no leg is held short."""
         uncovered = abs(leg.net_units) - leg.exit_working_units
         if uncovered <= 0:
             return
+        if leg.net_units > 0 and any(g.net_units < 0 for g in self.state.legs):
+            return  # selling the hedge now would leave a short leg naked
         side: Side = "SELL" if leg.net_units > 0 else "BUY"
         intent_id = self.ctx.submit(leg.ref(), side, uncovered, product=self.params.product, reduce_only=True,
                                     group_id=group_id, cause=cause)
         leg.exit_working_units += uncovered
         leg.exit_orders[intent_id] = uncovered
+        leg.exit_failed = False
+        if cause is not None:
+            leg.exit_sent_ns = cause.ts_event_ns
 
     def _settle(self) -> None:
         """After an exit (or a broken entry) is flat and nothing can still fill: book it, go flat."""
@@ -296,8 +308,11 @@ class OptionStructure(Strategy):
             leg.exit_working_units = max(0, leg.exit_working_units - fill.qty_units)
         if st.phase is Phase.ENTERING and all(g.net_units == g.goal_units for g in st.legs):
             st.phase = Phase.OPEN
-        elif st.phase is Phase.EXITING and fill.side == leg.side:
-            self._close_leg(leg, "", None)  # an entry fill that arrived after the exit: close it too
+        elif st.phase is Phase.EXITING:
+            # An entry fill that arrived after the exit is closed too; a short leg closed frees
+            # the hedges that waited for it.
+            for g in st.legs:
+                self._close_leg(g, f"{st.group_id}-x", None)
         self._settle()
         self.ctx.save_state()
 
@@ -306,16 +321,16 @@ class OptionStructure(Strategy):
         lost = never_filled_units(order)
         if leg is None or not lost or order.intent_id in leg.dead_intent_ids:
             return
-        self._order_died(leg, order.intent_id, lost)
+        self._order_died(leg, order.intent_id, lost, order.reason_code or order.state.value)
 
     def on_denied(self, denied: OrderDenied) -> None:
         leg = self._leg(denied.segment, denied.security_id)
         if leg is None or denied.intent_id in leg.dead_intent_ids:
             return
         units = leg.units if denied.intent_id == leg.entry_intent_id else leg.exit_orders.get(denied.intent_id, 0)
-        self._order_died(leg, denied.intent_id, units)
+        self._order_died(leg, denied.intent_id, units, denied.reason_code)
 
-    def _order_died(self, leg: Leg, intent_id: str, units: int) -> None:
+    def _order_died(self, leg: Leg, intent_id: str, units: int, reason_code: str = "") -> None:
         st = self.state
         leg.dead_intent_ids.append(intent_id)
         if intent_id == leg.entry_intent_id:
@@ -325,7 +340,9 @@ class OptionStructure(Strategy):
                                symbol=leg.symbol, side=leg.side, units=units)
         elif intent_id in leg.exit_orders:
             leg.exit_working_units = max(0, leg.exit_working_units - units)
+            leg.exit_failed = True
             self.ctx.log.warning("closing_order_not_filled", strategy=self.ctx.name, symbol=leg.symbol,
-                                 units=units)
+                                 units=units, reason=reason_code, held_units=leg.net_units,
+                                 retry_in_s=EXIT_RETRY_S)
         self._settle()
         self.ctx.save_state()

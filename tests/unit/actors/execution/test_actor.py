@@ -24,7 +24,8 @@ from engine.model.calendar import SegmentHours, SessionCalendar
 from engine.model.ist import ist_ns
 from engine.config import Config
 from engine.logs import get_logger
-from ipc.messages import Depth, Message, OrderEvent, OrderIntent, OrderSpec, OrderState, Position, SubmitOrder, Tick
+from ipc.messages import (Depth, Message, OrderEvent, OrderIntent, OrderSpec, OrderState, Position, Quote, SubmitOrder,
+                          Tick)
 from ipc.segments import Segment
 from tests.support.ledger import START_CASH
 
@@ -282,7 +283,8 @@ def test_synthetic_market_never_expires_day_orders(data_dir):
 # --------------------------------------------------------------------------------------------
 
 
-def test_market_order_after_a_restart_waits_for_first_depth_when_only_a_tick_arrived(data_dir):
+@pytest.mark.parametrize("last_price", ["tick", "quote"])
+def test_market_order_after_a_restart_waits_for_first_depth_when_only_a_last_price_arrived(data_dir, last_price):
     first = ExecHarness(data_dir)
     rel = first.instrument("RELIANCE")
     first.depth(rel, bids=[(99_00, 100)], asks=[(101_00, 100)])
@@ -290,7 +292,13 @@ def test_market_order_after_a_restart_waits_for_first_depth_when_only_a_tick_arr
     first.close()
 
     h = ExecHarness(data_dir)  # a restarted execution: its paper venue knows no market yet
-    h.tick(rel, 100_00)  # a trade arrives before any depth: the venue has a last price, no depth
+    # A trade arrives before any depth (a tick, or a quote packet): the venue has a last price, no depth.
+    if last_price == "tick":
+        h.tick(rel, 100_00)
+    else:
+        now = time.time_ns()
+        h.actor.on_quote(Quote(rel.segment, rel.security_id, 100_00, 1, 100_00, 10, 0, 0, 100_00, 100_00, 100_00,
+                               100_00, now, now))
     order = h.submit(h.intent(rel, "BUY", rel.lot_size_units, strategy="s2"))
     assert order.state is OrderState.SUBMITTED, "a MARKET order is not rejected for want of depth"
     assert not [e for e in h.published(OrderEvent) if e.state is OrderState.REJECTED]

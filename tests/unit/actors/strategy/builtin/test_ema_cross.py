@@ -32,6 +32,7 @@ def test_mid_prices_trade_on_book_updates_and_ignore_trade_prices(cache):
     assert h.book(ref, 150_500, 0) == []  # one side empty: no mid
     sent = h.book(ref, 150_500, 150_510)
     assert [o.brief()[:3] for o in sent] == [("BUY", "RELIANCE", 1)]
+    h.fill(sent[0], 150_510)
     sent = h.book(ref, 149_000, 149_010)
     assert [(o.side, o.reduce_only) for o in sent] == [("SELL", True)]
 

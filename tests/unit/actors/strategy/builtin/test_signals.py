@@ -171,7 +171,7 @@ def test_mean_reversion_shorts_high_z_covers_near_the_mean_buys_low_z_and_revers
         12: [BUY],  # z -1.66: long
         13: [SELL_TO_CLOSE, SELL],  # z 1.21: from long to short, closing first
     }
-    assert h.ctx.positions[(1, 2885)] == -10
+    assert h.ctx.held(1, 2885) == -10
 
 
 def test_mean_reversion_long_only_when_shorts_are_off(cache_dir: Path) -> None:
@@ -195,8 +195,8 @@ def test_a_denied_entry_is_sent_again_on_the_next_signal(cache_dir: Path) -> Non
     sent = run_ticks(h, MR_TICKS[:10], fill=False)
     [short] = sent[9]
     h.deny(short)
-    assert h.strategy.state.target_units == 0  # type: ignore[attr-defined]
-    h.advance(1)
+    assert h.ctx.position(ref) == 0 and h.ctx.working(ref) == (0, 0)
+    h.advance(1)  # the pause after a failed order (retry_s)
     assert orders(h.tick(ref, 1040 * 100)) == [SELL]
 
 
@@ -206,7 +206,7 @@ def test_a_partly_filled_then_cancelled_entry_tops_up_on_the_next_signal(cache_d
     [short] = run_ticks(h, MR_TICKS[:10], fill=False)[9]
     h.fill(short, 103_000, qty_units=4)
     h.reject(short, OrderState.CANCELED)
-    assert h.strategy.state.target_units == -4  # type: ignore[attr-defined]
+    assert h.ctx.position(ref) == -4 and h.ctx.working(ref) == (0, 0)
     h.advance(1)
     assert [(o.side, o.qty_units, o.reduce_only) for o in h.tick(ref, 1040 * 100)] == [("SELL", 6, False)]
 
@@ -217,17 +217,17 @@ def test_signal_state_round_trip_remembers_the_position(cache_dir: Path) -> None
     state = h.strategy.state
     assert msgspec.msgpack.decode(msgspec.msgpack.encode(state), type=RsiReversalState) == state
     again = h.restarted(cache_dir)
-    assert again.strategy.state.target_units == 10  # type: ignore[attr-defined]
+    assert again.ctx.position(again.inst(SYMBOL)) == 10  # what filled, as the ledger says
     # the RSI warms up again after a restart; its next cross down through 70 sells what is held
     assert run_bars(again, [2460, 2470, 2490, 2510, 2530, 2550, 2545, 2530]) == {7: [SELL_TO_CLOSE]}
 
 
 @pytest.mark.parametrize(("cls", "state_cls"), [(VwapBreakout, VwapBreakoutState),
                                                 (MeanReversion, MeanReversionState)])
-def test_pending_orders_survive_a_state_round_trip(cache_dir: Path, cls: type, state_cls: type) -> None:
+def test_the_retry_pause_survives_a_state_round_trip(cache_dir: Path, cls: type, state_cls: type) -> None:
     h = harness(cls, cache_dir)
-    h.strategy.state.pending["t-1"] = 10  # type: ignore[attr-defined]
-    h.strategy.state.target_units = 10  # type: ignore[attr-defined]
+    h.strategy.state.retry_after_ns = 10  # type: ignore[attr-defined]
+    h.strategy.state.orders = 3  # type: ignore[attr-defined]
     blob = msgspec.msgpack.encode(h.strategy.state)
     again = h.restarted(cache_dir)
     assert msgspec.msgpack.encode(again.strategy.state) == blob

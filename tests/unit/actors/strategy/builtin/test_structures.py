@@ -152,11 +152,15 @@ def test_iron_condor_exits_on_target_with_shorts_bought_back_first(cache_dir: Pa
     assert h.tick(ref[N + "25900-PE"], 2_600) == []  # 65 x 15.00 = 975.00
     out = h.tick(ref[N + "25900-PE"], 2_500)  # 65 x 16.00 = 1040.00 >= 1000.00
     assert [(o.side, o.symbol, o.qty_units, o.reduce_only, o.group_id) for o in out] == [
-        ("BUY", N + "26100-CE", 65, True, EXIT_GROUP), ("BUY", N + "25900-PE", 65, True, EXIT_GROUP),
-        ("SELL", N + "26200-CE", 65, True, EXIT_GROUP), ("SELL", N + "25800-PE", 65, True, EXIT_GROUP)]
+        ("BUY", N + "26100-CE", 65, True, EXIT_GROUP), ("BUY", N + "25900-PE", 65, True, EXIT_GROUP)]
     assert state(h).last_exit_reason is ExitReason.TARGET and state(h).phase is Phase.EXITING
     assert h.tick(ref[N + "25900-PE"], 1_000) == []  # exiting: nothing more is sent
-    h.fill_all(out, {o.security_id: p for o, p in zip(out, [2_500, 2_500, 1_300, 1_300])})
+    assert h.tick(ref[N + "26200-CE"], 1_300) == []  # the wings wait while a short is held
+    assert h.fill(out[0], 2_500) == []  # one short closed: the other still needs its wings
+    wings = h.fill(out[1], 2_500)
+    assert [(o.side, o.symbol, o.qty_units, o.reduce_only, o.group_id) for o in wings] == [
+        ("SELL", N + "26200-CE", 65, True, EXIT_GROUP), ("SELL", N + "25800-PE", 65, True, EXIT_GROUP)]
+    h.fill_all(wings, 1_300)
     assert state(h).phase is Phase.FLAT
     assert state(h).realised_today_paise == 104_000
 
@@ -189,9 +193,9 @@ def test_square_off_closes_every_leg_on_any_tick_of_the_index(cache_dir: Path) -
     assert h.tick(index, SPOT_PAISE) == []
     h.at(dt.time(15, 10))
     out = h.tick(index, SPOT_PAISE)
-    assert legs(out) == [("BUY", N + "26100-CE", 65, "MARKET", 0, EXIT_GROUP),
-                         ("SELL", N + "26000-CE", 65, "MARKET", 0, EXIT_GROUP)]
+    assert legs(out) == [("BUY", N + "26100-CE", 65, "MARKET", 0, EXIT_GROUP)]  # the short first
     assert state(h).last_exit_reason is ExitReason.SQUARE_OFF
+    assert legs(h.fill(out[0], 10_000)) == [("SELL", N + "26000-CE", 65, "MARKET", 0, EXIT_GROUP)]  # then its hedge
 
 
 def test_a_second_structure_is_entered_only_when_allowed_and_after_the_first_is_flat(cache_dir: Path) -> None:
@@ -250,6 +254,9 @@ def test_a_rejected_closing_order_is_sent_again_alone_on_the_legs_next_tick(cach
     h.fill(close_pe, 10_000)
     h.reject(close_ce)
     assert h.tick(pe, 10_000) == []
+    assert h.tick(ce, 9_100) == []  # not at once: the order rate
+    assert [ln.fields["reason"] for ln in h.ctx.log.lines if ln.event == "closing_order_not_filled"] == ["TEST"]
+    h.advance(1)
     assert legs(h.tick(ce, 9_100)) == [("BUY", N + "26000-CE", 65, "MARKET", 0, "")]
 
 
@@ -261,7 +268,7 @@ def test_an_entry_leg_filling_after_the_square_off_is_closed_too(cache_dir: Path
     out = h.tick(h.strategy.index, SPOT_PAISE)  # type: ignore[attr-defined]
     assert legs(out) == [("BUY", N + "26000-CE", 65, "MARKET", 0, EXIT_GROUP)]
     late = h.fill(pe_order, 10_000)
-    assert legs(late) == [("BUY", N + "26000-PE", 65, "MARKET", 0, "")]
+    assert legs(late) == [("BUY", N + "26000-PE", 65, "MARKET", 0, EXIT_GROUP)]
     h.fill_all(out + late, 10_000)
     assert state(h).phase is Phase.FLAT
 
@@ -282,7 +289,9 @@ def test_state_round_trip_keeps_the_open_structure_and_exits_it(cache_dir: Path)
     assert again.tick(ref[N + "26100-CE"], 2_500) == []
     out = again.tick(ref[N + "25900-PE"], 2_500)
     assert [(o.side, o.symbol, o.group_id) for o in out] == [
-        ("BUY", N + "26100-CE", EXIT_GROUP), ("BUY", N + "25900-PE", EXIT_GROUP),
+        ("BUY", N + "26100-CE", EXIT_GROUP), ("BUY", N + "25900-PE", EXIT_GROUP)]
+    wings = again.fill_all(out, 2_500)
+    assert [(o.side, o.symbol, o.group_id) for o in wings] == [
         ("SELL", N + "26200-CE", EXIT_GROUP), ("SELL", N + "25800-PE", EXIT_GROUP)]
     assert enter(again, at=dt.time(9, 40)) == []  # today's entry was counted before the restart
 

@@ -319,7 +319,7 @@ def test_partial_entry_fill_exit_sells_what_filled_cancels_the_rest_and_sells_la
     h.fill(exit2, 12_000)
     assert st(h).closing == []
     assert st(h).realised_today_paise == 2 * LOT * (12_000 - ENTRY_PAISE)
-    assert h.ctx.positions[(ce.segment, ce.security_id)] == 0
+    assert h.ctx.held(ce.segment, ce.security_id) == 0
 
 
 def test_a_denied_entry_frees_the_slot_for_the_next_signal(cache_dir: Path) -> None:
