@@ -14,11 +14,14 @@ BUILTIN: dict[str, str] = {
     "execution": "actors.execution.actor:ExecutionActor",
     "control": "actors.control.actor:ControlActor",
     "gateway": "actors.gateway.actor:GatewayActor",
+    "notify": "actors.notify.actor:NotifyActor",
 }
 
 
 # DESIGN.md: stop strategy first so nothing new is decided, execution last so no order is half-done.
-STOP_ORDER: tuple[str, ...] = ("control", "gateway", "strategy", "risk", "feed", "book", "execution")
+# Notify just before execution: it alerts on what the others do while stopping, and its audit rows
+# still reach execution.
+STOP_ORDER: tuple[str, ...] = ("control", "gateway", "strategy", "risk", "feed", "book", "notify", "execution")
 
 
 class UnknownActor(Exception):

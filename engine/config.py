@@ -23,6 +23,7 @@ from actors.execution.config import ExecutionConfig
 from actors.execution.reconcile import EXTERNAL_STRATEGY
 from actors.feed.config import FeedConfig, check_feed_config
 from actors.gateway.config import GatewayConfig, check_gateway_config
+from actors.notify.config import NotifyConfig, check_notify_config
 from actors.risk.config import RiskConfig
 from actors.strategy.config import StrategyConfig
 from engine.ledger.config import LedgerConfig
@@ -34,6 +35,9 @@ Topology = Literal["isolated", "co-located"]
 
 DEFAULT_ACTORS: tuple[str, ...] = ("feed", "book", "strategy", "risk", "execution", "control")
 HOT_PATH_ACTORS: tuple[str, ...] = ("feed", "book", "strategy", "risk", "execution")
+# Not in DEFAULT_ACTORS: without an alert URL it would be one more process with nothing to send.
+# A config that sets [notify] urls or urls_file runs it without listing it (parse_config).
+NOTIFY_ACTOR = "notify"
 
 
 class RestartConfig(Section):
@@ -87,6 +91,7 @@ class Config(Section):
     instruments: InstrumentsConfig = InstrumentsConfig()
     credentials: CredentialsConfig = CredentialsConfig()
     gateway: GatewayConfig = GatewayConfig()
+    notify: NotifyConfig = NotifyConfig()
 
 
 class ConfigError(Exception):
@@ -124,6 +129,15 @@ def parse_config(text: str | bytes, source: str = "<config>") -> Config:
     except ValueError as exc:  # a section's own cross-field rule (__post_init__)
         raise ConfigError(f"{source}: {exc}") from None
     check_config(cfg, source)
+    return with_notify(cfg)
+
+
+def with_notify(cfg: Config) -> Config:
+    """``cfg`` with the notify actor in ``engine.actors`` when alert URLs are configured: setting
+    a URL is what turns alerts on."""
+    if (cfg.notify.urls or cfg.notify.urls_file) and NOTIFY_ACTOR not in cfg.engine.actors:
+        engine = msgspec.structs.replace(cfg.engine, actors=[*cfg.engine.actors, NOTIFY_ACTOR])
+        return msgspec.structs.replace(cfg, engine=engine)
     return cfg
 
 
@@ -163,6 +177,9 @@ def check_config(cfg: Config, source: str = "<config>") -> None:
     problem = check_gateway_config(cfg.gateway)
     if problem:
         raise ConfigError(f"{source}: gateway.{problem}")
+    problem = check_notify_config(cfg.notify)
+    if problem:
+        raise ConfigError(f"{source}: notify.{problem}")
     for i, inst in enumerate(cfg.strategy.instances):
         if inst.name == EXTERNAL_STRATEGY:
             raise ConfigError(f"{source}: strategy.instances[{i}].name: '{EXTERNAL_STRATEGY}' is reserved for "
@@ -441,4 +458,35 @@ curve_secret_key_file = ""
 allowed_client_keys = []
 # Prometheus text endpoint (host:port, /metrics); empty disables; port 0 lets the OS pick.
 metrics_listen = "127.0.0.1:9470"
+
+[notify]
+# Operator alerts (kill switch, REDUCING, daily loss, venue rejects, feed stall, restart storm,
+# token and master failures, calendar data ending, end-of-day summary) through apprise: one URL per
+# target, e.g. "tgram://BOT_TOKEN/CHAT_ID", "mailtos://user:app_password@gmail.com",
+# "slack://...", "discord://...", "ntfys://ntfy.sh/TOPIC", "json://host:port/path" (a webhook).
+# Setting a URL runs the notify actor (no need to list it in engine.actors). URLs carry tokens:
+# urls_file (a 0600 file, one URL per line) keeps them out of this file.
+urls = []
+urls_file = ""
+# "info", "warning", "error" or "critical": alerts below it are not sent.
+min_severity = "info"
+# The same alert again within this many seconds is dropped.
+dedupe_window_s = 3600.0
+# At most rate_limit_count alerts of one kind and subject in any rate_limit_window_s.
+rate_limit_count = 5
+rate_limit_window_s = 3600.0
+# Alerts waiting to be sent; past it the oldest is dropped (and logged).
+queue_size = 100
+# A failed send is retried with backoff, this many attempts per target in all.
+send_attempts = 4
+retry_initial_s = 2.0
+retry_max_s = 60.0
+stop_timeout_s = 5.0
+# Alert while the calendar library's data ends within this many days, or has ended.
+calendar_warn_days = 30
+# Alert while the broker token expires within this many seconds.
+token_warn_s = 7200.0
+# The end-of-day summary (P&L per strategy, trades, charges), at this IST time.
+summary = true
+summary_at_ist = 15:45:00
 """

@@ -809,6 +809,46 @@ class RiskLimitsKept(Message, tag="risk.limits.kept@1"):
     ts_ns: int
 
 
+class FeedStalled(Message, tag="feed.stalled@1"):
+    """The live feed received no frame for ``stall_timeout_ns`` while the market was open and is
+    reconnecting; published by the feed on ``feed.status`` (the notify actor alerts on it).
+    ``stalls`` counts the stalls since the feed started."""
+
+    source: str  # the feed's source ("dhan")
+    idle_ns: int
+    stall_timeout_ns: int
+    stalls: int
+    ts_ns: int
+
+
+class BrokerSessionStatus(Message, tag="broker.session@1"):
+    """The broker session (the Dhan access token), on ``broker.session``: after each login or
+    renewal attempt and when its expiry nears. ``ok`` false: the attempt failed, ``reason_code``
+    says why (wrong PIN, bad TOTP, account locked, network) and ``detail`` has the broker's words
+    (never the token). ``expires_ns``: when the token in use expires (0 unknown). The notify actor
+    alerts on a failure and on a token that expires soon."""
+
+    broker: str  # "dhan"
+    ok: bool
+    expires_ns: int
+    reason_code: str
+    detail: str
+    ts_ns: int
+
+
+class InstrumentMasterStatus(Message, tag="instruments.master@1"):
+    """The instrument master after a refresh attempt, on ``instruments.status``. ``ok`` false: the
+    download or its validation failed (``reason_code``, ``detail``) and the engine keeps trading on
+    the last good master, dated ``master_date`` (ISO). The notify actor alerts on a failure."""
+
+    ok: bool
+    master_date: str
+    rows: int
+    reason_code: str
+    detail: str
+    ts_ns: int
+
+
 class SubscribeInstruments(Message, tag="feed.subscribe@1"):
     """Ask the feed to stream these instruments too (an option picked at run time). Idempotent:
     the strategy actor sends its whole set again now and then, so a restarted feed catches up."""
@@ -870,6 +910,9 @@ AnyMessage = Union[
     SupervisorStatus,
     RiskUsage,
     RiskLimitsKept,
+    FeedStalled,
+    BrokerSessionStatus,
+    InstrumentMasterStatus,
     SubscribeInstruments,
 ]
 

@@ -37,6 +37,8 @@ CALENDAR_STATUS = "calendar.status"
 SUPERVISOR_STATUS = "supervisor.status"
 RISK_USAGE = "risk.usage"
 RISK_LIMITS = "risk.limits"
+BROKER_SESSION = "broker.session"
+INSTRUMENTS_STATUS = "instruments.status"
 
 
 @lru_cache(maxsize=65536)

@@ -18,6 +18,7 @@ from ipc.messages import (
     Depth,
     EngageKillSwitch,
     FeedDisconnected,
+    FeedStalled,
     MarketStatus,
     Message,
     OpenInterest,
@@ -86,7 +87,7 @@ class FeedActor(Actor):
         calendar = self.calendar_source.calendar  # pure lookups: safe from the websocket thread
         now_ns = self.ctx.now_ns  # read from the websocket thread too: a live clock's is thread-safe
         return DhanSource(cfg, table, market_open=lambda: calendar.is_market_open(1, now_ns()),
-                          on_fatal=self._on_fatal, now_ns=now_ns)
+                          on_fatal=self._on_fatal, on_stalled=self._on_stalled, now_ns=now_ns)
 
     def _refresh_calendar(self) -> None:
         """An edited overrides file (``shikra calendar``) without a restart; risk reports a damaged one."""
@@ -101,6 +102,14 @@ class FeedActor(Actor):
         now = self.ctx.now_ns()
         self.ctx.send("supervisor", EngageKillSwitch(f"feed-fatal-{now}", f"feed: Dhan {reason_code}: {text}",
                                                      "feed", now))
+
+    def _on_stalled(self, idle_ns: int) -> None:
+        """The live feed went quiet while the market was open and reconnects: tell the operator
+        (``feed.status``; the notify actor alerts)."""
+        stats = self.source.stats()
+        self.ctx.publish(topics.FEED_STATUS.encode(), FeedStalled(
+            source=self.ctx.config.feed.source, idle_ns=idle_ns,
+            stall_timeout_ns=int(self.source.stall_timeout_s * 1e9), stalls=stats.stalls, ts_ns=self.ctx.now_ns()))
 
     def on_frame(self, frame: bytes, recv_ns: int) -> None:
         # hot path: decode one raw frame and publish its messages

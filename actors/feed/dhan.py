@@ -57,6 +57,7 @@ if TYPE_CHECKING:
 
 Emit = Callable[[bytes, int], None]
 OnFatal = Callable[[int, str], None]
+OnStalled = Callable[[int], None]  # idle_ns
 MarketOpen = Callable[[], bool]
 Mode = Literal["ticker", "quote", "full"]
 State = Literal["idle", "connecting", "subscribed", "backoff", "stopped", "fatal"]
@@ -267,7 +268,7 @@ class DhanSource(WebSocketClient):
     calendar check); stall detection only runs while it returns True. ``now_ns`` stamps each
     frame's receive time (the actor's clock; called on the websocket thread). ``on_fatal(reason_code,
     text)`` is called on the actor's thread when the server refuses the credentials or the
-    account. ``credentials`` default to :func:`engine.credentials.load_credentials` with the
+    account; ``on_stalled(idle_ns)`` on the actor's thread after a stall (the source reconnects). ``credentials`` default to :func:`engine.credentials.load_credentials` with the
     configured file; ``timing`` to :meth:`DhanTiming.from_config`.
 
     Raises ValueError (CredentialsError is one) for a configuration it cannot run with.
@@ -277,7 +278,8 @@ class DhanSource(WebSocketClient):
 
     def __init__(self, cfg: Config, table: InstrumentTable | None, *,
                  credentials: Credentials | None = None, market_open: MarketOpen | None = None,
-                 on_fatal: OnFatal | None = None, timing: DhanTiming | None = None,
+                 on_fatal: OnFatal | None = None, on_stalled: OnStalled | None = None,
+                 timing: DhanTiming | None = None,
                  rng: random.Random | None = None, now_ns: Callable[[], int] = time.time_ns) -> None:
         d = cfg.feed.dhan
         self.instruments, self.not_in_master = resolve_instruments(d.instruments, table)
@@ -295,12 +297,13 @@ class DhanSource(WebSocketClient):
         self._unsubscribe_msgs = subscription_messages(self.request_code + 1, self.instruments)
         self._market_open = market_open
         self._on_fatal = on_fatal
+        self._on_stalled = on_stalled
         self._rng = rng or random.Random()
         self._now_ns = now_ns  # receive stamps (the stall watch and the log throttle keep real time: I/O)
 
         # Hand-off: written by the websocket thread, drained by the actor's thread.
         self._frames: collections.deque[tuple[bytes, int]] = collections.deque()
-        self._events: collections.deque[tuple[int, str]] = collections.deque()
+        self._events: collections.deque[Callable[[], None]] = collections.deque()  # calls for the actor
         self._wake_pending = False
         self._rfd = self._wfd = -1
 
@@ -417,9 +420,7 @@ class DhanSource(WebSocketClient):
         if frames:
             self._ctx.call_later(0.0, self._drain)
         while self._events:
-            code, text = self._events.popleft()
-            if self._on_fatal is not None:
-                self._on_fatal(code, text)
+            self._events.popleft()()
 
     # Websocket thread -----------------------------------------------------------------------
     def _wake(self) -> None:
@@ -507,6 +508,10 @@ class DhanSource(WebSocketClient):
         self._stalls += 1
         self._log.warning("feed_stalled", idle_s=round(idle_ns / 1e9, 3), stall_timeout_s=self.stall_timeout_s,
                           url=self._base_url)
+        on_stalled = self._on_stalled
+        if on_stalled is not None:
+            self._events.append(lambda: on_stalled(idle_ns))
+            self._wake()
         return self._end("stalled")
 
     async def goodbye(self, ws: ClientConnection) -> None:
@@ -597,7 +602,9 @@ class DhanSource(WebSocketClient):
         self._state = "fatal"
         self._log.error("dhan_feed_fatal", reason_code=reason, reason=wire.disconnect_reason_name(reason),
                         message=text, detail=detail, reconnecting=False)
-        self._events.append((reason, text))
+        on_fatal = self._on_fatal
+        if on_fatal is not None:
+            self._events.append(lambda: on_fatal(reason, text))
         self._wake_pending = False  # force a wake even if one is pending: the event must be seen
         self._wake()
         return Ended("fatal", final=True, code=reason)

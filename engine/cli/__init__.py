@@ -13,6 +13,7 @@
     audit        audit (the ledger's audit table)
     calendar     calendar show|add-holiday|add-session|remove
     backtest     backtest
+    alerts       alerts test
 
 Exit codes: see ``engine.cli.common``.
 """
@@ -24,6 +25,7 @@ import os
 import sys
 
 from engine.cli import (
+    alerts,
     audit,
     backtest,
     calendar,
@@ -42,7 +44,7 @@ from engine.cli import (
 from engine.config import ConfigError
 
 GROUPS = (daemon, feed, orders, portfolio, risk, instruments, users, strategies, journal, ledger, audit, calendar,
-          backtest)
+          backtest, alerts)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -105,3 +105,11 @@ def test_shikra_init_writes_a_config_that_loads(tmp_path):
 def test_auto_market_hours_mean_always_open_only_for_the_synthetic_market(text, expected):
     from engine.model.calendar import market_hours
     assert market_hours(parse_config(text)) == expected
+
+
+def test_an_alert_url_turns_the_notify_actor_on_and_none_leaves_it_off():
+    assert "notify" not in Config().engine.actors
+    cfg = parse_config('[engine]\nactors = ["execution"]\n[notify]\nurls = ["json://127.0.0.1:9/x"]\n')
+    assert cfg.engine.actors == ["execution", "notify"]
+    with pytest.raises(ConfigError, match="notify.urls"):
+        parse_config('[notify]\nurls = ["not a url"]\n')

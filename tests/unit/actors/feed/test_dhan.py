@@ -158,10 +158,11 @@ class Rig:
         self.loop = MiniLoop()
         self.frames: list[tuple[bytes, int]] = []
         self.fatal: list[tuple[int, str]] = []
+        self.stalls: list[int] = []  # idle_ns of each on_stalled call
         kw.setdefault("credentials", CREDS)
         kw.setdefault("timing", FAST)
         self.source = DhanSource(cfg, None, on_fatal=lambda c, t: self.fatal.append((c, t)),
-                                 rng=random.Random(1), **kw)
+                                 on_stalled=self.stalls.append, rng=random.Random(1), **kw)
         self.started_ns = time.time_ns()
         self.source.start(self.loop, lambda frame, ns: self.frames.append((frame, ns)))
 
@@ -328,6 +329,8 @@ def test_silence_while_market_open_is_a_stall_that_reconnects(rigs) -> None:
     assert len(stalled) == 1 and stalled[0]["idle_s"] >= 0.3
     assert rig.source.stats().stalls == 1
     assert rig.loop.log.events("feed_reconnect_scheduled")[0]["after"] == "stalled"
+    rig.run_until(lambda: len(rig.stalls) == 1, "on_stalled on the actor's loop")  # the feed publishes FeedStalled
+    assert rig.stalls[0] >= 300_000_000
 
 
 def test_silence_while_market_closed_is_not_a_stall(rigs) -> None:
