@@ -14,6 +14,7 @@ import msgspec
 import pytest
 
 from actors.base import EXIT_CONFIG, EXIT_LEDGER_DAMAGED
+from actors.strategy.config import StrategyConfig
 from engine.config import InstrumentsConfig
 from engine.ledger import TRADING_ACCOUNT, LedgerConfig, LedgerReader, ledger_dir
 from engine.ledger.check import check_ledger
@@ -108,3 +109,20 @@ def test_a_backup_taken_while_the_daemon_runs_reopens_and_verifies(root: Path) -
 @pytest.fixture(autouse=True)
 def _no_user_config(monkeypatch: pytest.MonkeyPatch, root: Path) -> None:
     monkeypatch.setenv("HOME", str(root))  # the CLI must not read the machine's own config
+
+
+def test_damage_found_by_the_background_verify_engages_the_kill_switch(root: Path) -> None:
+    # No strategy: nothing rewrites the wallet row after it is forged, so only the verify can see it.
+    cfg = msgspec.structs.replace(paper_config(), strategy=StrategyConfig(instances=[]),
+                                  ledger=LedgerConfig(background_verify_interval_s=1))
+    d = Daemon(root, cfg).start()
+    try:
+        assert not d.wait_running().kill_switch.engaged
+        forged = forge_wallet(ledger_dir(d.data_dir), running=True)
+        status = d.wait_for(lambda s: s.kill_switch.engaged, timeout_s=60, what="the kill switch")
+        assert status.kill_switch.reason.startswith("ledger verify:") and "wallets" in status.kill_switch.reason
+        assert str(forged) in status.kill_switch.reason or "rebuild" in status.kill_switch.reason
+        assert status.state == "running"  # halted, not stopped: an operator restores or rebuilds
+        assert d.stop() == 0
+    finally:
+        d.reap()

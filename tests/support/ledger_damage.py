@@ -65,10 +65,11 @@ def xor_middle(directory: Path, count: int = XOR_BYTES) -> None:
         fh.write(bytes(b ^ 0xFF for b in block))
 
 
-def forge_wallet(directory: Path, add_paise: int = 1_00_000_00) -> int:
+def forge_wallet(directory: Path, add_paise: int = 1_00_000_00, *, running: bool = False) -> int:
     """Change the trading account's stored cash (a derived row; the events stay as they were).
-    Returns the forged figure."""
-    env = lmdb.open(str(directory), max_dbs=MAX_DBS, lock=False)
+    Returns the forged figure. ``running``: a daemon has the ledger open, so take LMDB's writer
+    lock like any writer (offline, no lock file is created)."""
+    env = lmdb.open(str(directory), max_dbs=MAX_DBS, lock=running)
     try:
         wallets = env.open_db(b"wallets")
         with env.begin(write=True) as txn:
