@@ -239,15 +239,25 @@ class ControlApi(StatusCalls, OrderCalls, WatchCalls, PortfolioCalls, RiskCalls,
         if isinstance(token, Rejection):
             return token
         digest = token_sha256(token)
-        with self._snapshot() as snap:
-            if isinstance(snap, Refusal):
-                return snap
-            row = snap.token(digest)
-            user = snap.user(row.name) if row is not None else None
+        try:
+            with self._snapshot() as snap:
+                if isinstance(snap, Refusal):
+                    return snap
+                row = snap.token(digest)
+                user = snap.user(row.name) if row is not None else None
+        except LedgerError as exc:  # the tokens cannot be read: nobody can be let in, say why
+            return self._ledger_refusal(method, "", exc)
         who = authenticate(row, user)
         if isinstance(who, Rejection):
             return who
         return authorize(who, method)
+
+    def _ledger_refusal(self, method: str, user: str, exc: LedgerError) -> Refusal:
+        """DATA_LOSS for a damaged ledger (UNAVAILABLE for a passing cause), with the ledger's own
+        message: which file, what is wrong, what to do."""
+        self.log.error("control_call_ledger_error", method=method, user=user, error=str(exc))
+        code = grpc.StatusCode.DATA_LOSS if exc.permanent else grpc.StatusCode.UNAVAILABLE
+        return Refusal(code, f"{method}: the ledger cannot be read: {exc}")
 
     def audit(self, who: str, action: str, args: dict[str, str], result: str) -> None:
         """Send one audit row to execution (through the actor loop). Never blocks."""
@@ -292,9 +302,7 @@ class ControlApi(StatusCalls, OrderCalls, WatchCalls, PortfolioCalls, RiskCalls,
             result = (Refusal(grpc.StatusCode.INVALID_ARGUMENT, oversized) if oversized is not None
                       else await self._impls[method](who, request))
         except LedgerError as exc:  # a damaged ledger is not a bug of this call: say what it is
-            self.log.error("control_call_ledger_error", method=method, user=who.name, error=str(exc))
-            code = grpc.StatusCode.DATA_LOSS if exc.permanent else grpc.StatusCode.UNAVAILABLE
-            result = Refusal(code, f"{method}: the ledger cannot be read: {exc}")
+            result = self._ledger_refusal(method, who.name, exc)
         except Exception as exc:  # a bug answers INTERNAL (and is audited), never hangs the client
             self.log.exception("control_call_failed", method=method, user=who.name)
             result = Refusal(grpc.StatusCode.INTERNAL, f"{method} failed in the control actor: "

@@ -15,7 +15,7 @@ from typing import Any, Final, NamedTuple
 
 import lmdb
 
-from engine.ledger.errors import LMDB_DAMAGE, LedgerError, LedgerErrorCode, damaged
+from engine.ledger.errors import LMDB_READ_DAMAGE, LedgerError, LedgerErrorCode, damaged
 from engine.ledger.fold import AUDIT
 from engine.ledger.queries import LedgerQueries
 from engine.ledger.records import AuditRecord, LedgerEvent, UnreadableRecord
@@ -182,14 +182,14 @@ class LedgerReader(LedgerQueries):
         try:
             env = lmdb.open(str(directory), readonly=True, create=False, subdir=True, max_dbs=MAX_DBS, lock=True,
                             map_size=0)
-        except LMDB_DAMAGE as exc:
+        except LMDB_READ_DAMAGE as exc:
             raise damaged(directory, exc) from None
         try:
             dbs = open_dbs(env, create=False)
         except lmdb.NotFoundError as exc:
             env.close()
             raise LedgerError(LedgerErrorCode.NOT_FOUND, f"ledger {directory} lacks its databases: {exc}") from exc
-        except LMDB_DAMAGE as exc:
+        except LMDB_READ_DAMAGE as exc:
             env.close()
             raise damaged(directory, exc) from None
         except BaseException:
@@ -232,7 +232,7 @@ class LedgerReader(LedgerQueries):
             self.snapshots_open += 1
             try:
                 yield LedgerSnapshot(txn, self._dbs)
-            except LMDB_DAMAGE as exc:  # a read met a damaged page: say so, never as an LMDB error
+            except LMDB_READ_DAMAGE as exc:  # a read met a damaged page: say so, never as an LMDB error
                 raise damaged(self._path, exc) from None
             finally:
                 self.snapshots_open -= 1

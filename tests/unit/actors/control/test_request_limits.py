@@ -398,3 +398,16 @@ def test_random_requests_to_every_method_are_answered_never_internal(served: Ser
 def test_the_server_is_up_after_the_hostile_requests(served: Served) -> None:
     code, details = served.call(method("ListUsers"), request("ListUsers"))
     assert code == grpc.StatusCode.OK, details
+
+
+def test_a_damaged_ledger_is_answered_data_loss_with_the_ledgers_message(tmp_path: Path) -> None:
+    with serving(tmp_path) as s:
+        assert s.call(method("ListOrders"), request("ListOrders"))[0] is grpc.StatusCode.OK
+        data = ledger_dir(tmp_path / "data") / "data.mdb"
+        size = data.stat().st_size
+        with open(data, "r+b") as f:  # every page after the two meta pages turns to noise
+            f.seek(2 * 4096)
+            f.write(bytes((i * 151 + 7) % 256 for i in range(size - 2 * 4096)))
+        code, details = s.call(method("ListOrders"), request("ListOrders"))
+        assert code is grpc.StatusCode.DATA_LOSS, (code, details)
+        assert "damaged" in details and "restore a backup" in details
