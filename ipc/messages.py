@@ -314,6 +314,13 @@ def slice_intent_id(intent_id: str, n: int) -> str:
     return f"{intent_id}.{n}"
 
 
+def sliced_from(intent_id: str) -> str:
+    """The intent a slice's id names (the inverse of :func:`slice_intent_id`); an id that is no
+    slice's is returned as it is (intent ids never end in ``.<digits>`` otherwise)."""
+    base, dot, n = intent_id.rpartition(".")
+    return base if dot and n.isdigit() else intent_id
+
+
 class SubmitOrder(Message, tag="submit@2"):
     """An approved intent on its way from risk to execution."""
 

@@ -42,21 +42,22 @@ from ipc.messages import (
     OrderEvent,
     OrderIntent,
     OrderSpec,
+    OrderType,
     Position,
+    Product,
+    Quote,
     Reply,
     SaveStrategyState,
     SetStrategyParams,
     SetStrategyRunning,
+    Side,
     StrategyInfo,
+    StrategyList,
     SubmitGroup,
     SubscribeInstruments,
-    StrategyList,
-    OrderType,
-    Product,
-    Quote,
-    Side,
     Tick,
     Validity,
+    sliced_from,
 )
 
 RISK = "risk"
@@ -742,7 +743,7 @@ class StrategyActor(Actor):
 
     # Order flow ---------------------------------------------------------------------------------
     def on_order_event(self, msg: OrderEvent) -> None:
-        self.unacked.ack(msg.intent_id)
+        self.unacked.ack(sliced_from(msg.intent_id))  # a slice's order answers the intent it came from
         self.exposure.on_order(msg)
         self.unacked_groups.ack(msg.intent_id)  # a leg's event acknowledges its group
         strategy = self.strategies.get(msg.strategy)

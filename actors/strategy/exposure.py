@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ipc.messages import TERMINAL_ORDER_STATES, Fill, OrderEvent, OrderIntent, Position
+from ipc.messages import TERMINAL_ORDER_STATES, Fill, OrderEvent, OrderIntent, Position, sliced_from
 
 Key = tuple[str, int, int]  # (strategy, segment, security_id)
 
@@ -53,7 +53,11 @@ class Exposure:
         return WorkingUnits(units[0], units[1]) if units is not None else WorkingUnits(0, 0)
 
     def is_working(self, intent_id: str) -> bool:
-        return intent_id in self._orders
+        """The intent, or any slice of it, still works."""
+        if intent_id in self._orders:
+            return True
+        prefix = intent_id + "."
+        return any(k.startswith(prefix) and sliced_from(k) == intent_id for k in self._orders)
 
     # Reports ------------------------------------------------------------------------------------
     def sent(self, intent: OrderIntent) -> None:
@@ -78,7 +82,9 @@ class Exposure:
     def on_order(self, event: OrderEvent) -> None:
         w = self._orders.get(event.intent_id)
         if w is None:
-            return
+            w = self._slice_seen(event)
+            if w is None:
+                return
         # A modify may change the quantity; what works is the rest of the order as it stands.
         before = w.qty_units - w.filled_units
         w.qty_units, w.filled_units = event.spec.qty_units, event.filled_qty_units
@@ -87,6 +93,22 @@ class Exposure:
             self._add(w, -before)
         else:
             self._add(w, (w.qty_units - w.filled_units) - before)
+
+    def _slice_seen(self, event: OrderEvent) -> _Working | None:
+        """The first event of a slice (risk split the intent at the freeze quantity; each slice is
+        an order with the id ``<intent>.<n>``): its units move from the intent to the slice, so the
+        working total stays the same and each slice then works, fills or dies on its own."""
+        parent_id = sliced_from(event.intent_id)
+        parent = self._orders.get(parent_id) if parent_id != event.intent_id else None
+        if parent is None:
+            return None
+        units = min(event.spec.qty_units, parent.qty_units - parent.filled_units)
+        w = _Working(parent.key, parent.buy, units)
+        self._orders[event.intent_id] = w
+        parent.qty_units -= units
+        if parent.qty_units <= parent.filled_units:
+            del self._orders[parent_id]
+        return w
 
     def dropped(self, intent_id: str) -> None:
         """Risk denied the intent (or it was never sent on): nothing of it works any more."""

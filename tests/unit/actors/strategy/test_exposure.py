@@ -4,7 +4,7 @@ or partly filled order leaves exactly what filled."""
 from __future__ import annotations
 
 from actors.strategy.exposure import Exposure, WorkingUnits
-from ipc.messages import Fill, OrderEvent, OrderIntent, OrderSpec, OrderState, Position
+from ipc.messages import Fill, OrderEvent, OrderIntent, OrderSpec, OrderState, Position, slice_intent_id, sliced_from
 
 KEY = ("s1", 1, 2885)
 
@@ -57,3 +57,29 @@ def test_an_open_order_from_the_ledger_works_with_its_unfilled_rest() -> None:
     ex.seed_order(_event(sell, OrderState.PARTIALLY_FILLED, 3))
     ex.seed_order(_event(_intent("i2"), OrderState.FILLED, 10))
     assert ex.working(KEY) == WorkingUnits(0, 7)
+
+
+def _slice_event(intent: OrderIntent, n: int, qty_units: int, state: OrderState, filled_units: int = 0) -> OrderEvent:
+    spec = OrderSpec(segment=1, security_id=2885, side=intent.spec.side, order_type="MARKET", qty_units=qty_units)
+    return OrderEvent(f"c-{intent.intent_id}.{n}", slice_intent_id(intent.intent_id, n), "s1", spec, state,
+                      filled_units, 0, "", "", "", 0, 0)
+
+
+def test_a_sliced_intent_works_until_every_slice_has_filled_or_died() -> None:
+    # Risk split a 10-unit buy at the freeze quantity: slices .1 (6) and .2 (4) are orders of their own.
+    ex = Exposure()
+    buy = _intent("i1")
+    ex.sent(buy)
+    ex.on_order(_slice_event(buy, 1, 6, OrderState.ACCEPTED))
+    ex.on_order(_slice_event(buy, 2, 4, OrderState.ACCEPTED))
+    assert ex.working(KEY) == WorkingUnits(10, 0) and ex.is_working("i1")
+    ex.on_fill(_fill("BUY", 6))
+    ex.on_order(_slice_event(buy, 1, 6, OrderState.FILLED, 6))
+    assert ex.working(KEY) == WorkingUnits(4, 0) and ex.is_working("i1")
+    ex.on_order(_slice_event(buy, 2, 4, OrderState.REJECTED))
+    assert ex.working(KEY) == WorkingUnits(0, 0) and not ex.is_working("i1") and ex.position(KEY) == 6
+
+
+def test_a_slice_id_names_its_intent() -> None:
+    assert sliced_from(slice_intent_id("ema-3-17", 2)) == "ema-3-17"
+    assert sliced_from("ema-3-17") == "ema-3-17"
