@@ -856,6 +856,50 @@ class InstrumentMasterStatus(Message, tag="instruments.master@1"):
     ts_ns: int
 
 
+DayPhase = Literal["pre_open", "session", "post_close", "night"]
+DailyTask = Literal[
+    "broker_session",     # pre-open: a fresh broker token (the venue's session)
+    "instrument_master",  # pre-open: download, validate and swap in the scrip master
+    "reconcile",          # pre-open: the venue's orders, trades and positions against the ledger
+    "warm_up",            # pre-open: strategies load history and subscribe
+    "cancel_day_orders",  # post-close: leftover DAY orders cancelled at the venue
+    "summary",            # post-close: the end-of-day journal summary (alerted)
+    "backup",             # post-close: a consistent compacted ledger backup, kept N days
+    "feed_connect",       # pre-open: live feeds connect
+    "feed_disconnect",    # night: live feeds disconnect until the next pre-open
+]
+DAY_PHASES: Final[tuple[str, ...]] = get_args(DayPhase)
+DAILY_TASKS: Final[tuple[str, ...]] = get_args(DailyTask)
+
+
+class DayPhaseBegan(Message, tag="schedule.phase@1"):
+    """The supervisor's daily schedule entered ``phase`` of the IST trading day ``day`` (ISO date),
+    on ``schedule.``. Actors do their part of the phase when they receive it (the venue renews its
+    broker session and reconciles at ``pre_open``, live feeds disconnect at ``night``...) and answer
+    each task with :class:`DailyTaskFinished`. ``trading_day`` false: a weekend or holiday, the day
+    idles (no pre-open work but the master refresh, no session)."""
+
+    day: str
+    phase: DayPhase
+    trading_day: bool
+    ts_ns: int
+
+
+class DailyTaskFinished(Message, tag="schedule.task@1"):
+    """One task of the daily schedule ran, on ``schedule.``: by whom (``actor``), whether it
+    succeeded and, when not, a reason code and the detail (never a secret). ``shikra schedule``
+    shows these with their times."""
+
+    day: str
+    task: DailyTask
+    actor: str
+    ok: bool
+    reason_code: str
+    detail: str
+    started_ns: int
+    ts_ns: int
+
+
 class SubscribeInstruments(Message, tag="feed.subscribe@1"):
     """Ask the feed to stream these instruments too (an option picked at run time). Idempotent:
     the strategy actor sends its whole set again now and then, so a restarted feed catches up."""
@@ -920,6 +964,8 @@ AnyMessage = Union[
     FeedStalled,
     BrokerSessionStatus,
     InstrumentMasterStatus,
+    DayPhaseBegan,
+    DailyTaskFinished,
     SubscribeInstruments,
 ]
 

@@ -39,6 +39,7 @@ RISK_USAGE = "risk.usage"
 RISK_LIMITS = "risk.limits"
 BROKER_SESSION = "broker.session"
 INSTRUMENTS_STATUS = "instruments.status"
+SCHEDULE = "schedule."  # DayPhaseBegan and DailyTaskFinished
 
 
 @lru_cache(maxsize=65536)
