@@ -97,7 +97,7 @@ LEDGER_STATS_INTERVAL_S = 5.0  # how often the commit-latency histogram goes out
 
 
 class ExecutionActor(LiveTrading, Actor):
-    subscriptions = (topics.DEPTH, topics.TICK, topics.QUOTE)
+    subscriptions = (topics.DEPTH, topics.TICK, topics.QUOTE, topics.SCHEDULE)
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
@@ -199,6 +199,7 @@ class ExecutionActor(LiveTrading, Actor):
         return inst.instrument if inst is not None else ""
 
     def _open_dhan_venue(self, cfg: Any) -> Any:
+        from actors.execution.dhan_session import BrokerSession
         from actors.execution.dhan_venue import DhanVenue
         from engine.credentials import CredentialsError, load_credentials
 
@@ -206,7 +207,9 @@ class ExecutionActor(LiveTrading, Actor):
             credentials = load_credentials(cfg.credentials.file or None)
         except CredentialsError as exc:
             raise ActorConfigError(f"execution.venue = \"dhan\": {exc}") from None
-        venue = DhanVenue(cfg.execution.dhan, credentials, on_fatal=self._venue_fatal, log=self.log)
+        # The venue owns the broker session: the cached token when it is newer, renewals, logins.
+        session = BrokerSession(cfg.execution.dhan, credentials, self.ctx.data_dir, self.ctx.now_ns(), log=self.log)
+        venue = DhanVenue(cfg.execution.dhan, credentials, on_fatal=self._venue_fatal, log=self.log, session=session)
         venue.start()
         self.ctx.watch_fd(venue.wake_fd, self._poll_venue)
         self.ctx.every(DHAN_POLL_INTERVAL_S, self._poll_venue)

@@ -29,6 +29,11 @@ with the call that failed and when the next attempt is, and ``shikra status`` sh
 Funds: the first reconciliation and every ``funds_refresh_s`` read ``fundlimit``; the ledger's
 cash follows the available balance (an ADJUSTMENT of the difference), which risk's funds check
 reads.
+
+Broker session (the venue's, ``dhan_session``): its statuses go out on ``broker.session`` (the feed
+re-reads the cached token on them, notify alerts, the gateway's metric shows the expiry; never the
+token) and into ``venue_status.json``. The daily schedule's pre-open asks for a fresh token; the
+first status after it answers the schedule's ``broker_session`` task (``DailyTaskFinished``).
 """
 
 from __future__ import annotations
@@ -60,9 +65,20 @@ from engine.backoff import backoff_s
 from engine.ledger import AuditRecord, CashMovement
 from engine.model.ist import NS_PER_S
 from ipc import topics
-from ipc.messages import Fill, Message, OrderEvent, OrderSpec, OrderState, ReduceRisk, SubmitGroup, SubmitOrder
+from ipc.messages import (
+    BrokerSessionStatus,
+    DailyTaskFinished,
+    DayPhaseBegan,
+    Fill,
+    Message,
+    OrderEvent,
+    OrderSpec,
+    OrderState,
+    ReduceRisk,
+    SubmitGroup,
+    SubmitOrder,
+)
 from ipc.reasons import RejectReason
-from ipc.messages import Fill, Message, OrderEvent, OrderState, ReduceRisk, SubmitGroup, SubmitOrder
 from ipc.segments import instrument_label
 
 if TYPE_CHECKING:
@@ -99,6 +115,8 @@ class LiveTrading:
         # {Dhan order id: (qty, value)} recorded: built from the ledger once, then kept up to date
         # with every fill recorded, so a reconciliation never scans every fill ever made.
         self._recorded = recorded_by_venue_order(self.ledger.fills().values())
+        self._session_status: BrokerSessionStatus | None = None
+        self._session_task: tuple[str, int] | None = None  # (day, started ns) of a pre-open login asked for
 
     def _live_start(self, now_ns: int) -> None:
         if self.ledger.wallet() is None:
@@ -109,6 +127,9 @@ class LiveTrading:
         self.ctx.every(cfg.funds_refresh_s, lambda: self.venue.request_funds(self.ctx.now_ns()))
         self.ctx.every(1.0, self._live_expire_held)
         self._live_request("start")
+        session = self.venue.session
+        if session is not None:
+            self._live_session_status(session.status(self.ctx.now_ns()))
         self._live_write_status()
 
     def _live_request(self, why: str) -> None:
@@ -131,6 +152,8 @@ class LiveTrading:
                 self._live_on_failure(update)
             elif isinstance(update, FundsUpdate):
                 self._live_apply_funds(update.funds.available_paise, update.ts_ns)
+        for status in self.venue.take_session_updates():
+            self._live_session_status(status)
         if self.venue.take_external_activity() and self.trading_enabled \
                 and self.ctx.now_ns() - self._last_request_ns > EARLY_RECONCILE_S * NS_PER_S:
             self._live_request("an order placed outside Shikra was reported")
@@ -170,6 +193,38 @@ class LiveTrading:
         if not self.trading_enabled:
             self._live_enable_trading(now)
         self._live_write_status()
+
+    # The broker session --------------------------------------------------------------------------
+    def on_day_phase_began(self, msg: DayPhaseBegan) -> None:
+        """Pre-open of a trading day: a fresh broker token before the session (answered with
+        ``DailyTaskFinished(task="broker_session")`` once the attempt ends)."""
+        if msg.phase != "pre_open" or not msg.trading_day:
+            return
+        now = self.ctx.now_ns()
+        if not self.live:
+            self._live_task_finished(msg.day, now, True, "", "paper venue: no broker session")
+        elif self.venue.request_session("pre_open"):
+            self._session_task = (msg.day, now)
+            self.log.info("broker_session_pre_open", day=msg.day)
+        else:
+            self._live_task_finished(msg.day, now, False, "NO_LOGIN",
+                                     "the credentials hold no PIN and TOTP secret and no token to renew")
+
+    def _live_session_status(self, status: BrokerSessionStatus) -> None:
+        now = self.ctx.now_ns()
+        status = msgspec.structs.replace(status, ts_ns=now)
+        self._session_status = status
+        self.ctx.publish(topics.BROKER_SESSION.encode(), status)
+        if self._session_task is not None:
+            day, started = self._session_task
+            self._session_task = None
+            self._live_task_finished(day, started, status.ok, status.reason_code, status.detail)
+        self._live_write_status()
+
+    def _live_task_finished(self, day: str, started_ns: int, ok: bool, reason_code: str, detail: str) -> None:
+        self.ctx.publish(topics.SCHEDULE.encode(), DailyTaskFinished(
+            day=day, task="broker_session", actor=self.ctx.name, ok=ok, reason_code=reason_code, detail=detail,
+            started_ns=started_ns, ts_ns=self.ctx.now_ns()))
 
     # 1 and 2: orders the venue does not hold ------------------------------------------------------
     def _live_reconcile_orders(self, snap: BrokerSnapshot, now: int) -> None:
@@ -363,6 +418,9 @@ class LiveTrading:
                 next_attempt_ns=self._next_attempt_ns, held_intents=len(self._held),
                 external_orders=self._external_orders,
                 positions_disagree=[d.describe(instrument_label(d.segment, d.security_id)) for d in self._mismatch],
-                stream_up=self.venue.stats().stream_up, ts_ns=self.ctx.now_ns()))
+                stream_up=self.venue.stats().stream_up, ts_ns=self.ctx.now_ns(),
+                session_expires_ns=self._session_status.expires_ns if self._session_status else 0,
+                session_error=(f"{self._session_status.reason_code}: {self._session_status.detail}"
+                               if self._session_status and not self._session_status.ok else "")))
         except OSError as exc:
             self.log.warning("venue_status_not_written", error=str(exc))
