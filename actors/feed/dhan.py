@@ -423,7 +423,7 @@ class DhanSource(WebSocketClient):
         already received are handed to ``emit`` before this returns."""
         shell = self._shell
         if shell is None:
-            if self._ctx is not None and self._rfd >= 0:  # started, still waiting for a token
+            if self._state == "waiting_token" and self._rfd >= 0:  # started, still waiting for a first token
                 self._ctx.unwatch_fd(self._rfd)
                 os.close(self._rfd)
                 os.close(self._wfd)
@@ -439,6 +439,7 @@ class DhanSource(WebSocketClient):
         if not stuck:  # a stuck thread may still write to the pipe; leave it to process exit
             os.close(self._rfd)
             os.close(self._wfd)
+            self._rfd = self._wfd = -1
         self._shell = None
         s = self.stats()
         self._log.info("dhan_feed_stopped", frames=s.frames, bytes=s.bytes_received, connects=s.connects,

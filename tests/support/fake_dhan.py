@@ -40,7 +40,7 @@ import threading
 import time
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 
 import pyotp
 from urllib.parse import parse_qs, urlsplit
@@ -91,6 +91,9 @@ class FakeDhan:
         self.locked = False
         self._wrong_pins = 0
         self._used_totps: set[str] = set()
+        # Called (on the HTTP thread) right after a login or renewal issued a token, before it is
+        # answered: a test's trade "around the renewal", while no stream holds the new token yet.
+        self.on_issue: list[Callable[[], None]] = []
         self.lock = threading.Lock()
         self.orders: dict[str, dict[str, Any]] = {}  # order id -> row (camelCase, as GET /orders)
         self.requests: list[tuple[str, str, dict[str, Any]]] = []  # (method, path, body)
@@ -371,7 +374,7 @@ class FakeDhan:
                          "errorMessage": "Client ID or user generated access token is invalid or expired."}
         if method == "GET" and path == "/v2/RenewToken":
             self.auth_calls.append(("RenewToken", 200))
-            return 200, self._token_answer(self.issue_token())
+            return 200, self._token_answer(self._issued())
         parts = path.strip("/").split("/")
         if method == "GET" and parts == ["v2", "fundlimit"]:
             return 200, {"dhanClientId": self.client_id, "availabelBalance": self.funds_rupees,
@@ -464,7 +467,13 @@ class FakeDhan:
         if totp in self._used_totps or not pyotp.TOTP(self.totp_secret).verify(totp, valid_window=1):
             return refused("Invalid TOTP")
         self._used_totps.add(totp)
-        return 200, self._token_answer(self.issue_token())
+        return 200, self._token_answer(self._issued())
+
+    def _issued(self) -> str:
+        token = self.issue_token()
+        for hook in list(self.on_issue):
+            hook()
+        return token
 
     def _token_answer(self, token: str) -> dict[str, Any]:
         with self.lock:
