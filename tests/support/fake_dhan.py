@@ -91,8 +91,10 @@ class FakeDhan:
         self.locked = False
         self._wrong_pins = 0
         self._used_totps: set[str] = set()
-        # Called (on the HTTP thread) right after a login or renewal issued a token, before it is
-        # answered: a test's trade "around the renewal", while no stream holds the new token yet.
+        # Called (on the HTTP thread) when a login or renewal is granted: ``before_issue`` while the
+        # old token still works, ``on_issue`` right after the new one replaced it, before it is
+        # answered (a test's trade "around the renewal", while no stream holds the new token yet).
+        self.before_issue: list[Callable[[], None]] = []
         self.on_issue: list[Callable[[], None]] = []
         self.lock = threading.Lock()
         self.orders: dict[str, dict[str, Any]] = {}  # order id -> row (camelCase, as GET /orders)
@@ -470,6 +472,8 @@ class FakeDhan:
         return 200, self._token_answer(self._issued())
 
     def _issued(self) -> str:
+        for hook in list(self.before_issue):
+            hook()
         token = self.issue_token()
         for hook in list(self.on_issue):
             hook()
