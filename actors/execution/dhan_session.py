@@ -70,6 +70,7 @@ class BrokerSession:
         self._rng = rng or random.Random()
         self.credentials, self.expires_ns = session_credentials(credentials, data_dir, now_ns)
         self._want = "" if self.credentials.access_token else "no_token"
+        self._lost_token = False  # a token in use was refused and dropped
         self._in_flight = False
         self.failures = 0
         self.retry_at_ns = 0
@@ -99,6 +100,7 @@ class BrokerSession:
     def request(self, why: str) -> None:
         """Ask for a login as soon as the retry rules allow (``pre_open``, ``token_refused``)."""
         if why == "token_refused" and self.credentials.can_generate and self.credentials.access_token:
+            self._lost_token = True
             # Refused: the token is no good, whatever its expiry says. (With RenewToken only, it is
             # kept: it is all there is to renew.)
             self._log.warning("broker_token_refused", broker=BROKER, method=self.method)
@@ -144,6 +146,7 @@ class BrokerSession:
         if outcome.ok:
             self.credentials = self.credentials.with_token(outcome.access_token)
             self.expires_ns = outcome.expires_ns
+            self._lost_token = False
             self._want = ""
             self.failures = 0
             self.retry_at_ns = 0
@@ -172,12 +175,19 @@ class BrokerSession:
         return SessionChange(None, self._status(False, now_ns))
 
     def halting(self, now_ns: int) -> bool:
-        """The token in use has expired (or there is none) and no attempt is under way that could
-        replace it: trading must stop. Not while the first login at start runs."""
+        """Trading must stop: a token that was in use has expired (or was refused) and the attempt
+        to replace it failed, or nothing can get one without a person. Not while an attempt runs,
+        and not at a start without any token (nothing was trading: logins go on being retried,
+        each failure alerted, and no order reaches Dhan meanwhile)."""
         if self._in_flight:
             return False
-        expired = not self.credentials.access_token or (self.expires_ns and now_ns >= self.expires_ns)
-        return bool(expired) and (self.failures > 0 or self.method is None)
+        if self.method is None:
+            return True
+        if self.failures == 0:
+            return False
+        if self.credentials.access_token:
+            return bool(self.expires_ns) and now_ns >= self.expires_ns
+        return self._lost_token
 
     # Another process's login ----------------------------------------------------------------
     def poll_cache(self, now_ns: int) -> SessionChange | None:
@@ -197,6 +207,7 @@ class BrokerSession:
             return None
         self.credentials = self.credentials.with_token(cached.access_token)
         self.expires_ns = cached.expires_ns
+        self._lost_token = False
         self._want = ""
         self.failures = 0
         self.retry_at_ns = 0

@@ -130,6 +130,19 @@ def test_a_refused_token_is_dropped_and_a_login_runs_at_once(tmp_path, clock):
     clock.advance_by(45)
     s.request("token_refused")
     assert s.credentials.access_token == "" and s.due(clock.now_ns()) == "token_refused"
+    assert not s.halting(clock.now_ns())  # the login may still bring a new one
+    log_in(s, clock, refused(LoginReason.ACCOUNT_LOCKED))
+    assert s.halting(clock.now_ns())  # the token in use is gone and none replaced it
+
+
+def test_a_start_without_a_token_keeps_retrying_without_halting(tmp_path, clock):
+    s = session(tmp_path, clock)
+    for _ in range(3):
+        log_in(s, clock, refused(LoginReason.NETWORK))
+        assert not s.halting(clock.now_ns())
+        clock.advance_to(s.retry_at_ns)
+    log_in(s, clock, ok(clock.now_ns() + 24 * HOUR_NS))
+    assert s.credentials.access_token and s.failures == 0
 
 
 # Refusals ---------------------------------------------------------------------------------------------

@@ -431,3 +431,16 @@ def test_a_refused_login_keeps_trading_until_the_token_expires_then_halts(fake: 
         assert fatal.code == "SESSION_EXPIRED" and "WRONG_PIN" in fatal.message and "shikra dhan login" in fatal.message
     finally:
         h.venue.stop()
+
+
+def test_a_start_with_only_pin_and_totp_logs_in_first_then_streams_and_trades(fake: FakeDhan, tmp_path: Path) -> None:
+    h = start_session_venue(fake, tmp_path, Credentials(CLIENT_ID, "", PIN, TOTP_SECRET))
+    try:
+        assert h.venue.stats().stream_generation == 0  # no stream without a token
+        h.take(h.venue.submit(make_order("c1"), time.time_ns()))
+        h.accepted("c1")
+        h.wait_stream()
+        assert fake.auth_calls == [("generateAccessToken", 200)] and h.fatals == []
+        assert fake.logins[-1]["LoginReq"]["Token"] == fake.issued[0]
+    finally:
+        h.venue.stop()
