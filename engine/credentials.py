@@ -13,9 +13,12 @@ token the engine (or ``shikra dhan login``) obtained, with its expiry: a restart
 actor read it (:func:`session_credentials`), so a renewed token reaches every process without a
 restart and outlives one.
 
-Every value is registered with :func:`engine.logs.register_secret` the moment it is read, so no
-log line can show it (the client id keeps its last 4 characters, the rest nothing), and the
-:class:`Credentials` ``repr`` masks them too.
+Every value but the PIN is registered with :func:`engine.logs.register_secret` the moment it is
+read, so no log line can show it (the client id keeps its last 4 characters, the rest nothing), and
+the :class:`Credentials` ``repr`` masks them too. The PIN is not: six digits registered globally
+would blank those digits inside every order id, price and timestamp of every log line. It only
+ever travels in the auth host's query string, and what is built from it is masked where it is
+built (``actors.execution.dhan_auth.mask_secrets``).
 """
 
 from __future__ import annotations
@@ -139,20 +142,24 @@ def load_credentials(file: str | os.PathLike[str] | None = None,
     not private (``mode & 0o077 != 0``) or not valid.
     """
     environ = os.environ if env is None else env
-    names = (("client_id", CLIENT_ID_ENV_VAR, CLIENT_ID_KEEP), ("access_token", TOKEN_ENV_VAR, TOKEN_KEEP),
-             ("pin", PIN_ENV_VAR, TOKEN_KEEP), ("totp_secret", TOTP_SECRET_ENV_VAR, TOKEN_KEEP))
+    # keep None: not registered (the PIN: module docstring)
+    names: tuple[tuple[str, str, int | None], ...] = (
+        ("client_id", CLIENT_ID_ENV_VAR, CLIENT_ID_KEEP), ("access_token", TOKEN_ENV_VAR, TOKEN_KEEP),
+        ("pin", PIN_ENV_VAR, None), ("totp_secret", TOTP_SECRET_ENV_VAR, TOKEN_KEEP))
     values: dict[str, str] = {}
     for key, var, keep in names:
         values[key] = environ.get(var, "").strip()
         # Register as soon as a value exists in this process, before anything can fail and log.
-        register_secret(values[key], keep=keep)
+        if keep is not None:
+            register_secret(values[key], keep=keep)
     path = Path(file).expanduser() if file else None
     if not all(values.values()) and path is not None:
         from_file = _read_file(path)
         for key, _var, keep in names:
             if not values[key]:
                 values[key] = getattr(from_file, key).strip()
-                register_secret(values[key], keep=keep)
+                if keep is not None:
+                    register_secret(values[key], keep=keep)
     creds = Credentials(**values)
     missing = [] if creds.client_id else ["client id"]
     if not creds.access_token and not creds.can_generate:
