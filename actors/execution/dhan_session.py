@@ -119,12 +119,6 @@ class BrokerSession:
             return "expiring"
         return ""
 
-    def next_due_ns(self, now_ns: int) -> int:
-        """The earliest moment ``due`` may say yes without a new request (0: now; for timers)."""
-        if self._want or not self.expires_ns:
-            return max(now_ns, self.retry_at_ns)
-        return max(self.retry_at_ns, self.expires_ns - int(self.config.renew_before_s * NS_PER_S))
-
     def begin(self, now_ns: int) -> tuple[Method, Credentials] | None:
         """Start an attempt: how and with what (the TOTP is computed by the caller for
         ``now_ns``'s window). None when it must wait for the next TOTP window (this one's code was
@@ -153,7 +147,7 @@ class BrokerSession:
             self.last_reason = self.last_detail = ""
             self._write_cache(outcome.method, now_ns)
             self._log.info("broker_session_renewed", broker=BROKER, method=outcome.method, why=why,
-                           expires_ns=self.expires_ns, valid_s=round((self.expires_ns - now_ns) / NS_PER_S))
+                           expires_ns=self.expires_ns, valid_s=(self.expires_ns - now_ns) // NS_PER_S)
             return SessionChange(self.credentials, self._status(True, now_ns))
         self.failures += 1
         self.last_reason, self.last_detail = outcome.reason, outcome.detail
@@ -170,7 +164,7 @@ class BrokerSession:
             self.retry_at_ns = -(-(now_ns + delay_ns) // _WINDOW_NS) * _WINDOW_NS
         self._log.error("broker_session_refused", broker=BROKER, method=outcome.method, why=why,
                         reason_code=outcome.reason, detail=outcome.detail, failures=self.failures,
-                        retry_in_s=round(max(0, self.retry_at_ns - now_ns) / NS_PER_S, 1) if self.retry_at_ns else None,
+                        retry_in_s=max(0, self.retry_at_ns - now_ns) // NS_PER_S if self.retry_at_ns else None,
                         token_expires_ns=self.expires_ns)
         return SessionChange(None, self._status(False, now_ns))
 

@@ -306,7 +306,6 @@ class DhanVenue:
         self._old_streams: list[WebSocketThread] = []  # replaced by a new token's stream; stopping
         self._awaiting_token: list[_Request] = []  # refused for the token: sent again with the next one
         self._session_updates: list[BrokerSessionStatus] = []
-        self._login_why = ""
         self._snapshot_after_stream = False  # a new token's stream: reconcile once it is up
         self._snapshot_wanted = False
         self._n = dict(submitted=0, sent=0, rejected=0, fills=0, lookups=0, transport_failures=0,
@@ -441,7 +440,6 @@ class DhanVenue:
             if started is not None:
                 method, creds = started
                 cfg = self.config
-                self._login_why = why
                 self._log.info("broker_session_login", method=method, why=why)
                 self._rest.submit_plain(("login", why), lambda: login(
                     creds, method, auth_url=cfg.auth_url, rest_url=cfg.rest_url, now_ns=now_ns,
