@@ -4,6 +4,7 @@ Kept apart from the venue modules so that reading the config does not import the
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Final, Literal
 
 import msgspec
@@ -138,8 +139,36 @@ class PaperVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
             )
 
 
+class SettlementConfig(Section):
+    """Expiry settlement (``actors.execution.settlement``): the underlying's settlement price is
+    the last price the engine saw on the expiry day, unless ``prices_paise`` names the official
+    one: ``"<UNDERLYING>:<expiry YYYY-MM-DD>" = paise`` (e.g. ``"NIFTY:2026-11-24" = 2601235``).
+    A position still held after its expiry day (the engine was down at the close) waits for this."""
+
+    prices_paise: dict[str, int] = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for key, paise in self.prices_paise.items():
+            underlying, sep, day = key.partition(":")
+            try:
+                dt.date.fromisoformat(day)
+            except ValueError:
+                sep = ""
+            if not sep or not underlying.strip() or underlying != underlying.strip().upper():
+                raise ValueError(f"execution.settlement.prices_paise: key {key[:40]!r} is not "
+                                 "\"<UNDERLYING>:<YYYY-MM-DD>\" (the underlying in capitals, as the master names it)")
+            if type(paise) is not int or paise <= 0:
+                raise ValueError(f"execution.settlement.prices_paise[{key[:40]!r}]: {paise!r} is not a positive "
+                                 "integer number of paise")
+
+    def price_for(self, underlying: str, expiry: dt.date) -> int | None:
+        """The configured settlement price of ``underlying``'s contracts expiring on ``expiry``."""
+        return self.prices_paise.get(f"{underlying.strip().upper()}:{expiry.isoformat()}")
+
+
 class ExecutionConfig(Section):
     venue: Literal["paper", "dhan"] = "paper"
     starting_cash_paise: int = 10_000_000_00  # ₹10 lakh (paper only)
     ack_latency_us: int = 0
     dhan: DhanVenueConfig = DhanVenueConfig()
+    settlement: SettlementConfig = SettlementConfig()
