@@ -128,6 +128,8 @@ class ExpirySettlement:
             self.log.error("settlement_not_recorded", strategy=strategy, instrument=label,
                            issue=report.issues[0][1].detail)
             return False
+        if self.live:
+            self._live_note_settlement(fills)  # type: ignore[attr-defined]
         self.log.info("position_settled", strategy=strategy, instrument=label, kind=plan.kind, net_units=net_units,
                       settlement_price_paise=price_paise, price_source=source,
                       value_per_unit_paise=plan.value_per_unit_paise, charges_paise=plan.charges_paise())
