@@ -8,8 +8,9 @@ and the new positions are then published like any other, so risk and the strateg
 position go. A settlement is recorded once: its fill ids are derived from the contract and the
 strategy, and the ledger refuses a fill id it already holds.
 
-The settlement price. The underlying's settlement price is ``[execution.settlement]
-prices_paise`` when the operator set the official one, else the underlying's last traded price as
+The settlement price. The underlying's settlement price is the official one when the operator gave
+it (``shikra settlement set-price``, read from the data dir when a settlement is due; else
+``[execution.settlement] prices_paise``), else the underlying's last traded price as
 the engine saw it (the venue's book of the index or stock) on the expiry day. To have that price,
 execution asks the feed to stream the underlying of every derivative held (``SubscribeInstruments``).
 A position still open after its expiry day (the engine was down at the close) is settled only with
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from actors.execution.config import read_settlement_prices
 from actors.execution.settlement import SETTLED_TYPES, plan_settlement, settlement_fills
 from engine.ledger import PositionSettled
 from engine.model.expiry_day import has_expired
@@ -80,6 +82,13 @@ class ExpirySettlement:
     def _settlement_price(self, inst: Any, now_ns: int) -> tuple[int, str] | None:
         """(price, source) of the underlying for ``inst``'s settlement, None when not known yet."""
         expiry = date_from_yyyymmdd(inst.expiry_yyyymmdd)
+        try:  # `shikra settlement set-price` while we run: read when a settlement is due
+            set_by_cli = read_settlement_prices(self.ctx.data_dir).price_for(inst.underlying, expiry)
+        except ValueError as exc:
+            set_by_cli = None
+            self._settle_report(inst, f"the settlement prices file is ignored: {exc}", now_ns)
+        if set_by_cli is not None:
+            return set_by_cli, "cli"
         configured = self.ctx.config.execution.settlement.price_for(inst.underlying, expiry)
         if configured is not None:
             return configured, "config"
@@ -96,9 +105,11 @@ class ExpirySettlement:
         price = self._settlement_price(inst, now_ns)
         if price is None:
             expiry = date_from_yyyymmdd(inst.expiry_yyyymmdd)
-            self._settle_report(inst, f"no settlement price for {inst.underlying} on {expiry.isoformat()}: the engine "
-                                      f"saw no last price of it that day; set [execution.settlement] prices_paise "
-                                      f"\"{inst.underlying}:{expiry.isoformat()}\" to the official one", now_ns)
+            day = expiry.isoformat()
+            self._settle_report(inst, f"no settlement price for {inst.underlying} on {day}: the engine saw no last "
+                                      f"price of it that day; give the official one with `shikra settlement "
+                                      f"set-price {inst.underlying} {day} PRICE` (or [execution.settlement] "
+                                      "prices_paise)", now_ns)
             return False
         price_paise, source = price
         physical = inst.instrument.endswith("STK")
@@ -145,13 +156,14 @@ class ExpirySettlement:
         for fill in fills:
             net = sum(p.net_qty_units for (_s, seg, sid), p in positions.items()
                       if (seg, sid) == (fill.segment, fill.security_id))
-            self.venue.set_position(fill.segment, fill.security_id, net, fill.price_paise,
-                                    instrument_type=self._instrument_type(fill.segment, fill.security_id))  # type: ignore[attr-defined]
+            kind = self._instrument_type(fill.segment, fill.security_id)  # type: ignore[attr-defined]
+            self.venue.set_position(fill.segment, fill.security_id, net, fill.price_paise, instrument_type=kind)
             self.ctx.publish(topics.strategy_topic(topics.FILL, fill.strategy), fill)
         for key in {(f.strategy, f.segment, f.security_id) for f in fills}:
             pos = self.ledger.position(*key)
             if pos is not None:
-                self.ctx.publish(topics.strategy_topic(topics.POSITION, key[0]), self._marked(pos, now_ns))  # type: ignore[attr-defined]
+                marked = self._marked(pos, now_ns)  # type: ignore[attr-defined]
+                self.ctx.publish(topics.strategy_topic(topics.POSITION, key[0]), marked)
 
     def _settle_report(self, inst: Any, detail: str, now_ns: int) -> None:
         key = (inst.segment, inst.security_id)

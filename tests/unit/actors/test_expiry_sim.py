@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from actors.execution.config import SettlementConfig, write_settlement_prices
 from actors.execution.charges import DEFAULT_SCHEDULE, SegmentClass, charges_for_fill, exercise_stt_paise
 from engine.ledger import LedgerReader, PositionSettled, ledger_dir
 from engine.model.expiry_day import listing_day
@@ -148,7 +149,7 @@ def test_held_index_options_and_future_settle_to_the_paisa_after_the_close(engin
 
 def test_without_a_price_the_settlement_waits_for_the_configured_one(tmp_path: Path) -> None:
     """Down over the close (restarted at 16:00 with the position still open): the engine saw no
-    price of the index at the close, so it waits; with the official price configured it settles."""
+    price of the index at the close, so it waits; given the official price it settles at it."""
     today = int(EXPIRY_DAY.strftime("%Y%m%d"))
     data = tmp_path / "data"
     strategies = [{"name": HOLDER, "kind": "ema_cross", "instrument": "RELIANCE", "hold_to_expiry": True}]
@@ -162,12 +163,12 @@ def test_without_a_price_the_settlement_waits_for_the_configured_one(tmp_path: P
             "instances": strategies})) as sim:
         sim.advance_by(3)
         assert net(sim, call, HOLDER) == 65 and settlements(sim) == []
-    cfg = sim_config(("execution",), strategy={"instances": strategies},
-                     execution={"settlement": {"prices_paise": {"NIFTY:2026-11-23": 25_950_00}}})
-    with SimEngine(data, at_ist(EXPIRY_DAY, 16, 1), ("execution",), cfg) as sim:
+        # `shikra settlement set-price NIFTY 2026-11-23 25950` while it runs:
+        write_settlement_prices(data, SettlementConfig(prices_paise={"NIFTY:2026-11-23": 25_950_00}))
+        sim.advance_by(1)
         assert net(sim, call, HOLDER) == 0
         (record,) = settlements(sim)
-        assert (record.kind, record.settlement_price_paise, record.price_source) == ("WORTHLESS", 25_950_00, "config")
+        assert (record.kind, record.settlement_price_paise, record.price_source) == ("WORTHLESS", 25_950_00, "cli")
 
 
 def test_a_stock_option_held_to_expiry_is_delivered_as_a_cnc_equity_position(tmp_path: Path) -> None:
