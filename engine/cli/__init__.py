@@ -40,13 +40,14 @@ from engine.cli import (
     orders,
     portfolio,
     risk,
+    settlement,
     strategies,
     users,
 )
 from engine.config import ConfigError
 
 GROUPS = (daemon, feed, orders, portfolio, risk, instruments, users, strategies, journal, ledger, audit, calendar,
-          backtest, alerts, dhan)
+          backtest, alerts, settlement, dhan)
 
 
 def build_parser() -> argparse.ArgumentParser:
