@@ -195,7 +195,7 @@ def test_token_renewed_mid_session_reaches_rest_stream_and_feed_without_a_missed
                 d.eventually(lambda: any(f.client_order_id == later["correlationId"] for f in
                                          read_ledger(d.data_dir, lambda s: s.fills()).values()),
                              "a fill after the renewal", 30.0)
-                assert fake.logins[-1]["LoginReq"]["Token"] == second
+                d.eventually(lambda: fake.stream_tokens == [second], "the order stream on the new token only", 30.0)
                 status = d.status()
                 assert status is not None and not status.kill_switch.engaged
                 assert d.stop() == 0

@@ -265,6 +265,11 @@ class FakeDhan:
     def stream_clients(self) -> int:
         return len(self._ws_conns)
 
+    @property
+    def stream_tokens(self) -> list[str]:
+        """The token each open order-update connection logged in with."""
+        return list(self._ws_conns.values())
+
     def order_by_correlation(self, correlation_id: str) -> list[dict[str, Any]]:
         with self.lock:
             return [o for o in self.orders.values() if o["correlationId"] == correlation_id]
