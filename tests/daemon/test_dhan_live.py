@@ -177,9 +177,10 @@ def test_token_renewed_mid_session_reaches_rest_stream_and_feed_without_a_missed
             d = Daemon(root, cfg, env=NO_ENV_CREDENTIALS).start()
             try:
                 d.wait_running()
-                d.eventually(lambda: len(fake.issued) == 2, "the TOTP login before the token expires", 60.0)
+                # (auth_calls is written once the login is answered: after the trade around it.)
+                d.eventually(lambda: fake.auth_calls, "the TOTP login before the token expires", 60.0)
                 second = fake.issued[1]
-                assert around and fake.auth_calls == [("generateAccessToken", 200)]
+                assert around and fake.auth_calls == [("generateAccessToken", 200)] and len(fake.issued) == 2
                 # The fill pushed during the swap lands in the ledger (from the trade book).
                 d.eventually(lambda: any(f.client_order_id == around[0] for f in
                                          read_ledger(d.data_dir, lambda s: s.fills()).values()),
