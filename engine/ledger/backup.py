@@ -7,10 +7,13 @@ process, and only then renamed to the target: a backup file that exists is whole
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 from typing import Final
@@ -48,17 +51,10 @@ def backup_ledger(directory: Path, target: Path, daemon_running: bool) -> Backup
     # Beside the target: the final rename stays on one filesystem.
     staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        try:
-            # A registered read snapshot while the daemon writes; no lock file at all otherwise.
-            env = lmdb.open(str(directory), readonly=True, lock=daemon_running, create=False, subdir=True,
-                            max_dbs=MAX_DBS, map_size=0)
-            try:
-                env.copy(str(staging), compact=True)
-            finally:
-                env.close()
-        except lmdb.Error as exc:
-            raise BackupFailed(f"ledger {directory / DATA_FILE} cannot be copied, it is damaged "
-                               f"({type(exc).__name__}: {exc}); restore an earlier backup", damaged=True) from None
+        problem = _copy_in_subprocess(directory, staging, daemon_running)
+        if problem:
+            raise BackupFailed(f"ledger {directory / DATA_FILE} cannot be copied, it is damaged ({problem}); "
+                               "restore an earlier backup", damaged=True)
         check = check_in_subprocess(staging, full=True, lock=False)
         if check.damaged:
             raise BackupFailed(f"the copy does not verify, nothing written to {target}: "
@@ -67,6 +63,45 @@ def backup_ledger(directory: Path, target: Path, daemon_running: bool) -> Backup
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return BackupDone(str(target), target.stat().st_size, check.events)
+
+
+def _copy_in_subprocess(directory: Path, staging: Path, lock: bool) -> str:
+    """LMDB's compacting copy in a child process (``python -m engine.ledger.backup``): a damaged
+    page that crashes the reader (SIGBUS) takes the child, not the daemon, and a process that has
+    the ledger open itself (execution's, in a simulated engine) can still copy it. Returns "" on
+    success, else what went wrong."""
+    cmd = [sys.executable, "-m", "engine.ledger.backup", str(directory), str(staging)] + (["--lock"] if lock else [])
+    done = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, check=False)
+    if done.returncode == 0:
+        return ""
+    if done.returncode < 0:
+        return f"reading it crashed the copy (signal {-done.returncode}): a damaged page"
+    tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or [f"exit {done.returncode}"]
+    return tail[0][:300]
+
+
+def _copy(directory: str, staging: str, lock: bool) -> None:
+    # A registered read snapshot while the daemon writes; no lock file at all otherwise.
+    env = lmdb.open(directory, readonly=True, lock=lock, create=False, subdir=True, max_dbs=MAX_DBS, map_size=0)
+    try:
+        env.copy(staging, compact=True)
+    finally:
+        env.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The child of ``_copy_in_subprocess``: exit 0 copied, 65 (sysexits EX_DATAERR) not."""
+    parser = argparse.ArgumentParser(prog="python -m engine.ledger.backup")
+    parser.add_argument("directory")
+    parser.add_argument("staging")
+    parser.add_argument("--lock", action="store_true", help="read in a registered snapshot (a daemon may write)")
+    args = parser.parse_args(argv)
+    try:
+        _copy(args.directory, args.staging, args.lock)
+    except lmdb.Error as exc:
+        print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return 65
+    return 0
 
 
 def daily_backup(data_dir: Path, ledger: Path, day: dt.date, keep_days: int) -> BackupDone:
@@ -83,3 +118,7 @@ def daily_backup(data_dir: Path, ledger: Path, day: dt.date, keep_days: int) -> 
     for old in dailies[:-keep_days] if keep_days > 0 else dailies:
         old.unlink(missing_ok=True)
     return msgspec.structs.replace(done, path=str(target))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
