@@ -30,15 +30,23 @@ def task_finished(ctx: Any, day: str, task: DailyTask, ok: bool, detail: str, st
                                               ctx.now_ns()))
 
 
-def held_in_ledger(data_dir: Path) -> set[tuple[int, int]]:
-    """(segment, security id) of every open position and open order the ledger holds."""
+def held_in_ledger(data_dir: Path, reader: LedgerReader | None = None) -> set[tuple[int, int]]:
+    """(segment, security id) of every open position and open order the ledger holds. ``reader``:
+    the actor's own open reader, if it keeps one (LMDB allows one handle per process)."""
     try:
-        with LedgerReader.open(ledger_dir(data_dir)) as reader, reader.snapshot() as snap:
-            held = {(p.segment, p.security_id) for p in snap.positions().values() if p.net_qty_units}
-            held.update((o.spec.segment, o.spec.security_id) for o in snap.open_orders().values())
-            return held
+        if reader is not None:
+            return _held(reader)
+        with LedgerReader.open(ledger_dir(data_dir)) as own:
+            return _held(own)
     except LedgerError:
         return set()
+
+
+def _held(reader: LedgerReader) -> set[tuple[int, int]]:
+    with reader.snapshot() as snap:
+        held = {(p.segment, p.security_id) for p in snap.positions().values() if p.net_qty_units}
+        held.update((o.spec.segment, o.spec.security_id) for o in snap.open_orders().values())
+        return held
 
 
 def reopen_instruments(ctx: Any, previous: InstrumentTable, held: set[tuple[int, int]]) -> InstrumentTable:

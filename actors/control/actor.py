@@ -218,7 +218,9 @@ class ControlActor(MasterReload, Actor):
     def _take_master(self, why: str) -> int:
         assert self.api is not None
         # One attribute swapped whole: a search on the gRPC thread sees the old table or the new one.
-        self.api.instruments = reopen_instruments(self.ctx, self.api.instruments, held_in_ledger(Path(self.ctx.data_dir)))
+        # The API's reader when it has one open (LMDB allows one handle per process).
+        held = held_in_ledger(Path(self.ctx.data_dir), self.api._reader)
+        self.api.instruments = reopen_instruments(self.ctx, self.api.instruments, held)
         return len(self.api.instruments)
 
     def _publish(self, msg: OrderEvent | Fill | OrderDenied) -> None:

@@ -224,7 +224,7 @@ class RiskActor(MasterReload, Actor):
         self._master_on_phase(msg)
 
     def _take_master(self, why: str) -> int:
-        self.table = reopen_instruments(self.ctx, self.table, held_in_ledger(Path(self.ctx.data_dir)))
+        self.table = reopen_instruments(self.ctx, self.table, held_in_ledger(Path(self.ctx.data_dir), self._reader))
         for segment, security_id in self.engine.instrument_keys():
             inst = self.table.get(segment, security_id)
             if inst is not None:

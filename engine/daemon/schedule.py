@@ -178,6 +178,11 @@ class DaySchedule:
         if not by_hand and "instrument_master" in self._day_state(day).tasks_ok:
             self.log.info("daily_task_skipped", task="instrument_master", day=day, why="done today")
             return True
+        meta = read_meta(instruments_dir(self.data_dir))
+        if not by_hand and meta is not None and meta.master_date == day:
+            # Downloaded today already (the start of a daemon that had none): not again.
+            return self._own_task(day, "instrument_master",
+                                  lambda: (True, "", f"today's master in place: {meta.rows} instruments"))
         return self._own_task(day, "instrument_master", self._refresh)
 
     def _own_task(self, day: str, task: DailyTask, fn: Callable[[], Outcome]) -> bool:
