@@ -13,7 +13,6 @@ import pytest
 from engine.daemon.schedule import STATE_FILE, DaySchedule, run_now
 from engine.ledger.backup import BACKUPS_DIR
 from engine.logs import get_logger
-from engine.model.calendar import CalendarConfig, Holiday
 from engine.model.clock import SimClock
 from engine.model.lookup import instruments_dir
 from engine.model.master_refresh import MasterDownloadConfig, refresh_master
