@@ -39,13 +39,14 @@ from engine.cli import (
     portfolio,
     risk,
     schedule,
+    settlement,
     strategies,
     users,
 )
 from engine.config import ConfigError
 
 GROUPS = (daemon, feed, orders, portfolio, risk, instruments, users, strategies, journal, ledger, audit, calendar,
-          backtest, alerts, schedule)
+          backtest, alerts, settlement, schedule)
 
 
 def build_parser() -> argparse.ArgumentParser:
