@@ -24,9 +24,12 @@ Rounding: every component is rounded to the paisa separately with ``schedule.rou
 Contract notes aggregate per scrip per day and round STT and stamp duty to the rupee, so a
 day's per-fill sum can differ from the note by under ₹1 per component per scrip.
 
-Default rates (``DEFAULT_SCHEDULE``) are the published NSE / Dhan-style rates as of 2025-26:
-brokerage ₹0 delivery, ₹20 or 0.03 % (lower) intraday and futures, flat ₹20 options; STT 0.1 %
-delivery both sides, 0.025 % intraday sell, 0.02 % futures sell, 0.1 % options sell (premium);
+Default rates (``DEFAULT_SCHEDULE``) are the published NSE / Dhan-style rates for trades from
+2026-04-01 (FY 2026-27; the Finance Act 2026 raised STT on derivatives): brokerage ₹0 delivery,
+₹20 or 0.03 % (lower) intraday and futures, flat ₹20 options; STT 0.1 % delivery both sides,
+0.025 % intraday sell, 0.05 % futures sell (0.02 % before), 0.15 % options sell on the premium
+(0.1 % before); a backtest over older captures that must match old contract notes configures the
+old rates (``[execution.paper.charges]``);
 NSE transaction charges 0.00297 % equity, 0.00173 % futures, 0.03503 % options (premium); SEBI
 ₹10 per crore (0.0001 %); stamp duty (buy) 0.015 % delivery, 0.003 % intraday, 0.002 % futures,
 0.003 % options; GST 18 %. STT on exercise (``stt_exercise_rate_e8``, options only): 0.15 % of
@@ -92,13 +95,13 @@ EQUITY_DELIVERY_RATES: Final = ChargeRates(
 INDEX_FUTURES_RATES: Final = ChargeRates(
     brokerage_flat_paise=2_000,
     brokerage_rate_e8=30_000,
-    stt_sell_rate_e8=20_000,  # 0.02 %
+    stt_sell_rate_e8=50_000,  # 0.05 % (Finance Act 2026; 0.02 % before 2026-04-01)
     exchange_rate_e8=1_730,  # 0.00173 %
     stamp_buy_rate_e8=2_000,  # 0.002 %
 )
 INDEX_OPTIONS_RATES: Final = ChargeRates(
     brokerage_flat_paise=2_000,
-    stt_sell_rate_e8=100_000,  # 0.1 % of premium
+    stt_sell_rate_e8=150_000,  # 0.15 % of premium (Finance Act 2026; 0.1 % before 2026-04-01)
     exchange_rate_e8=35_030,  # 0.03503 % of premium
     stamp_buy_rate_e8=3_000,
     stt_exercise_rate_e8=150_000,  # 0.15 % of intrinsic value (Finance Act 2026; 0.125 % before 2026-04-01)

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from actors.daily import task_finished
 from actors.execution import groups as grp
 from actors.execution.charges import charges_for_fill, segment_class_for
 from actors.execution.reconcile import (
@@ -74,8 +75,6 @@ from engine.model.ist import NS_PER_S
 from ipc import topics
 from ipc.messages import (
     BrokerSessionStatus,
-    DailyTaskFinished,
-    DayPhaseBegan,
     Fill,
     Message,
     OrderEvent,
@@ -185,6 +184,7 @@ class LiveTrading:
             retry_in_s=round(delay_s, 1), held_intents=len(self._held), detail=self._last_error,
             hint="" if self.trading_enabled else "no order goes to Dhan until a reconciliation succeeds")
         self._live_write_status()
+        self._daily_reconciled(False, f"attempt {self._reconcile_failures}: {self._last_error}")  # type: ignore[attr-defined]
 
     def _live_on_snapshot(self, snap: BrokerSnapshot) -> None:
         now = self.ctx.now_ns()
@@ -205,22 +205,23 @@ class LiveTrading:
         if not self.trading_enabled:
             self._live_enable_trading(now)
         self._live_write_status()
+        self._daily_reconciled(True, f"{len(snap.orders)} orders, {len(snap.trades)} trades, "  # type: ignore[attr-defined]
+                                     f"{len(snap.positions)} positions at the venue")
 
     # The broker session --------------------------------------------------------------------------
-    def on_day_phase_began(self, msg: DayPhaseBegan) -> None:
-        """Pre-open of a trading day: a fresh broker token before the session (answered with
-        ``DailyTaskFinished(task="broker_session")`` once the attempt ends)."""
-        if msg.phase != "pre_open" or not msg.trading_day:
-            return
+    def _session_pre_open(self, day: str) -> None:
+        """Pre-open of a trading day (``daily_tasks``): a fresh broker token before the session,
+        the schedule's ``broker_session`` task answered once the attempt ends."""
         now = self.ctx.now_ns()
         if not self.live:
-            self._live_task_finished(msg.day, now, True, "", "paper venue: no broker session")
+            task_finished(self.ctx, day, "broker_session", True, "paper venue: no broker session", now)
         elif self.venue.request_session("pre_open"):
-            self._session_task = (msg.day, now)
-            self.log.info("broker_session_pre_open", day=msg.day)
+            self._session_task = (day, now)
+            self.log.info("broker_session_pre_open", day=day)
         else:
-            self._live_task_finished(msg.day, now, False, "NO_LOGIN",
-                                     "the credentials hold no PIN and TOTP secret and no token to renew")
+            task_finished(self.ctx, day, "broker_session", False,
+                          "the credentials hold no PIN and TOTP secret and no token to renew", now,
+                          reason_code="NO_LOGIN")
 
     def _live_session_status(self, status: BrokerSessionStatus) -> None:
         now = self.ctx.now_ns()
@@ -230,13 +231,9 @@ class LiveTrading:
         if self._session_task is not None:
             day, started = self._session_task
             self._session_task = None
-            self._live_task_finished(day, started, status.ok, status.reason_code, status.detail)
+            task_finished(self.ctx, day, "broker_session", status.ok, status.detail, started,
+                          reason_code=status.reason_code)
         self._live_write_status()
-
-    def _live_task_finished(self, day: str, started_ns: int, ok: bool, reason_code: str, detail: str) -> None:
-        self.ctx.publish(topics.SCHEDULE.encode(), DailyTaskFinished(
-            day=day, task="broker_session", actor=self.ctx.name, ok=ok, reason_code=reason_code, detail=detail,
-            started_ns=started_ns, ts_ns=self.ctx.now_ns()))
 
     # 1 and 2: orders the venue does not hold ------------------------------------------------------
     def _live_reconcile_orders(self, snap: BrokerSnapshot, now: int) -> None:

@@ -318,6 +318,7 @@ class DhanSource(WebSocketClient):
         self._rfd = self._wfd = -1
 
         self._ctx: Any = None
+        self._running = False  # between start() and stop(): a new token may (re)connect
         self._emit: Emit | None = None
         self._shell: WebSocketThread | None = None
 
@@ -348,6 +349,7 @@ class DhanSource(WebSocketClient):
                               first=",".join(self.not_in_master[:5]))
         self._rfd, self._wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         ctx.watch_fd(self._rfd, self._on_wake)
+        self._running = True
         if not self._creds.access_token:
             self._state = "waiting_token"
             self._log.info("feed_waiting_for_token", url=self._base_url)
@@ -377,8 +379,8 @@ class DhanSource(WebSocketClient):
         self._url = feed_url(self._base_url, credentials)  # read by the websocket thread on its next connect
         self._secrets = (*self._secrets, credentials.access_token)
         self._fatal_reason = 0
-        if self._ctx is None:
-            return  # not started: start() connects with it
+        if not self._running:
+            return  # not started, or stopped (the night): the next start() connects with it
         shell = self._shell
         if shell is not None and not shell.join(0):  # running: replace the live connection
             self._log.info("feed_new_token", url=self._base_url, restarted=False)
@@ -422,6 +424,7 @@ class DhanSource(WebSocketClient):
         """Unsubscribe, disconnect and join the thread (bounded by ``close_timeout_s``); frames
         already received are handed to ``emit`` before this returns."""
         shell = self._shell
+        self._running = False
         if shell is None:
             if self._state == "waiting_token" and self._rfd >= 0:  # started, still waiting for a first token
                 self._ctx.unwatch_fd(self._rfd)

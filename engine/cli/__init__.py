@@ -40,6 +40,7 @@ from engine.cli import (
     orders,
     portfolio,
     risk,
+    schedule,
     settlement,
     strategies,
     users,
@@ -47,7 +48,7 @@ from engine.cli import (
 from engine.config import ConfigError
 
 GROUPS = (daemon, feed, orders, portfolio, risk, instruments, users, strategies, journal, ledger, audit, calendar,
-          backtest, alerts, settlement, dhan)
+          backtest, alerts, settlement, schedule, dhan)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -319,6 +319,10 @@ def _published(h: Live, kind: type) -> list[Any]:
     return [m for _t, m in h.ctx.published if isinstance(m, kind)]
 
 
+def _session_tasks(h: Live) -> list[DailyTaskFinished]:
+    return [m for m in _published(h, DailyTaskFinished) if m.task == "broker_session"]
+
+
 @pytest.mark.parametrize(("pin", "ok", "reason"), [(PIN, True, ""), ("000000", False, "WRONG_PIN")])
 def test_pre_open_gets_a_fresh_token_and_answers_the_schedule(tmp_path: Path, fake: FakeDhan,
                                                               monkeypatch: pytest.MonkeyPatch, pin, ok, reason) -> None:
@@ -328,8 +332,8 @@ def test_pre_open_gets_a_fresh_token_and_answers_the_schedule(tmp_path: Path, fa
     try:
         h.until(lambda: h.actor.trading_enabled, "first reconciliation")
         h.actor.on_day_phase_began(DayPhaseBegan("2026-12-07", "pre_open", True, time.time_ns()))
-        h.until(lambda: bool(_published(h, DailyTaskFinished)), "the broker_session task answered")
-        (done,) = _published(h, DailyTaskFinished)
+        h.until(lambda: bool(_session_tasks(h)), "the broker_session task answered")
+        (done,) = _session_tasks(h)
         assert (done.task, done.actor, done.ok, done.reason_code) == ("broker_session", "execution", ok, reason)
         statuses = _published(h, BrokerSessionStatus)
         assert [s.ok for s in statuses] == [True, ok]  # at start, then after the login
@@ -344,7 +348,7 @@ def test_pre_open_gets_a_fresh_token_and_answers_the_schedule(tmp_path: Path, fa
         else:
             assert "last login refused: WRONG_PIN" in shown and h.ctx.sent == []  # no kill switch: the token works
         h.actor.on_day_phase_began(DayPhaseBegan("2026-12-07", "night", False, time.time_ns()))
-        assert len(_published(h, DailyTaskFinished)) == 1  # only pre-open of a trading day asks for one
+        assert len(_session_tasks(h)) == 1  # only pre-open of a trading day asks for one
     finally:
         h.close()
 # Expiry settlement: the broker's report of it is matched once, never added ------------------------------
