@@ -578,3 +578,15 @@ def test_a_source_without_a_token_waits_for_its_first(rigs) -> None:
     assert srv.queries == []
     rig.source.set_credentials(LOGIN_CREDS)
     rig.run_until(lambda: len(rig.frames) >= 3, "frames with the first token")
+
+
+def test_a_token_renewed_while_disconnected_for_the_night_waits_for_the_next_start(rigs) -> None:
+    srv, rig = rigs(credentials=LOGIN_CREDS)
+    rig.run_until(lambda: len(rig.frames) >= 3, "frames")
+    rig.source.stop()  # the schedule's night
+    srv.token = "eyJ.night-token.sig"
+    rig.source.set_credentials(LOGIN_CREDS.with_token("eyJ.night-token.sig"))
+    assert srv.connections == 1 and len(srv.queries) == 1  # no connection at night
+    rig.source.start(rig.loop, lambda frame, ns: rig.frames.append((frame, ns)))  # the next pre-open
+    rig.run_until(lambda: srv.connections == 2 and rig.source.stats().state == "subscribed", "connected")
+    assert srv.queries[-1]["token"] == "eyJ.night-token.sig"
