@@ -33,6 +33,7 @@ from actors.execution.commit_stats import CommitStats
 from actors.execution.config import PaperVenueConfig
 from actors.execution.expiry import day_order_expiry_ns
 from actors.execution.live import LiveTrading
+from actors.execution.protection import ProtectiveStops
 from actors.execution.reconcile import is_external
 from actors.execution.venue_status import remove_venue_status
 from actors.execution.marks import mark_x2_paise, unrealised_pnl_paise
@@ -96,7 +97,7 @@ AUDITED_IDS_REMEMBERED = 20_000
 LEDGER_STATS_INTERVAL_S = 5.0  # how often the commit-latency histogram goes out for the metrics
 
 
-class ExecutionActor(LiveTrading, Actor):
+class ExecutionActor(ProtectiveStops, LiveTrading, Actor):
     subscriptions = (topics.DEPTH, topics.TICK, topics.QUOTE)
 
     def __init__(self, ctx: ActorContext) -> None:
@@ -107,6 +108,7 @@ class ExecutionActor(LiveTrading, Actor):
         self.commit_stats = CommitStats()
         self._rehearsal: OrderEvent | None = None  # see warm_hot_path
         self._extensions_init()
+        self._stops_init()
 
     # Start-up -----------------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -177,6 +179,7 @@ class ExecutionActor(LiveTrading, Actor):
         if cfg.execution.ack_latency_us > 0:
             self.ctx.every(max(0.0005, cfg.execution.ack_latency_us / 2e6), self._poll_venue)
         self._extensions_start(now)
+        self._stops_start()
         self.log.info("execution_ready", venue=cfg.execution.venue, cash_paise=wallet.cash_paise,
                       open_orders=len(self.orders), resent_to_venue=resent, last_seq=self.ledger.last_seq(),
                       trading_enabled=self.trading_enabled)
@@ -270,6 +273,9 @@ class ExecutionActor(LiveTrading, Actor):
                           fsm.Submit(ts_sent_ns=sent))
         assert not isinstance(order, fsm.IllegalTransition)
         self.orders[coid] = order
+        if self._stop_orders and self._stops_hold(order, intent.reduce_only):
+            self.ctx.publish(order_topic, first)  # OCO: it goes once its position's stop has shrunk
+            return
         book = self.venue.book(spec.segment, spec.security_id) if sent < self._fresh_until_ns else None
         if (sent < self._fresh_until_ns and (book is None or (spec.order_type == "MARKET" and not book.has_depth))
                 and (self._restarted or not self._any_depth_seen)):
@@ -292,11 +298,14 @@ class ExecutionActor(LiveTrading, Actor):
             self.ledger.rehearse_new_order(self._rehearsal)
 
     def on_cancel_order(self, msg: CancelOrder) -> None:
+        self._stops_cancelled_by_operator(msg.client_order_id, msg.by)
         self._cancel(msg.client_order_id, msg.by)
 
     def on_cancel_all_orders(self, msg: CancelAllOrders) -> None:
+        # A protective stop stays while its position does (it goes with the position): "cancel
+        # all" is about the orders that open or close risk, not the position's protection.
         for coid, order in list(self.orders.items()):
-            if not msg.strategy or order.strategy == msg.strategy:
+            if (not msg.strategy or order.strategy == msg.strategy) and not self._stops_is_stop(coid):
                 self._cancel(coid, msg.by)
 
     def _cancel(self, coid: str, by: str) -> None:
@@ -445,6 +454,7 @@ class ExecutionActor(LiveTrading, Actor):
                     self.ctx.publish(topics.strategy_topic(topics.POSITION, key[0]), self._marked(pos, now))
         if self._group_links:
             self._groups_on_orders(latest.values(), now)
+        self._stops_note(fills, latest.values())
 
     # Restored orders wait for the fresh paper venue to see their instrument's book -----------------
     def _restore_to_venue(self, order: fsm.OrderSnapshot) -> None:
@@ -892,7 +902,8 @@ class ExecutionActor(LiveTrading, Actor):
     def on_kill_switch(self, engaged: bool, reason: str) -> None:
         if engaged:
             for coid in list(self.orders):
-                self._cancel(coid, "kill_switch")
+                if not self._stops_is_stop(coid):  # the protection of what is still held stays
+                    self._cancel(coid, "kill_switch")
 
     def on_position(self, msg: Position) -> None:
         """Positions are ours; one routed back in-process is ignored."""
