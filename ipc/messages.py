@@ -330,6 +330,15 @@ def protective_stop_intent_id(strategy: str, segment: int, security_id: int, n: 
     return f"{PROTECTIVE_STOP_PREFIX}{strategy}:{segment}:{security_id}:{n}"
 
 
+def protective_stop_seq(intent_id: str) -> int:
+    """The ledger sequence a protective stop's intent id was made from (its events all come
+    after it); 0 when ``intent_id`` is not one."""
+    if not is_protective_stop(intent_id):
+        return 0
+    n = intent_id.rpartition(":")[2]
+    return int(n) if n.isdigit() else 0
+
+
 def is_protective_stop(intent_id: str) -> bool:
     """The order is a protective stop execution owns (never a strategy's own order: risk and the
     strategy's working view leave it out; it is contingent on the position, not exposure)."""

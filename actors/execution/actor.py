@@ -41,7 +41,7 @@ from actors.replay.batch import D_ASK_PX, D_ASK_QTY, D_BID_PX, D_BID_QTY, Q_VOLU
 from actors.replay.kernels import last_trades
 from actors.execution.paper_venue import PaperVenue
 from actors.execution.paper_wallet import PaperWallet
-from actors.execution.venue import Accepted, Canceled, Expired, Filled, VenueEvent
+from actors.execution.venue import Accepted, Canceled, CancelRefused, Expired, Filled, ModifyRefused, VenueEvent
 from engine.ledger import (
     AuditRecord,
     CashMovement,
@@ -148,14 +148,17 @@ class ExecutionActor(ProtectiveStops, LiveTrading, Actor):
             for coid, fills in self.ledger.fills_of(part_filled).items():
                 fills_by_order[coid] = [(f.fill_id, f.qty_units, f.price_paise) for f in fills]
         resent = 0
-        for event in open_orders:
+        modifies = self._stops_modifies_asked(open_orders)
+        for event in sorted(open_orders, key=self._stops_restore_order):
             if is_external(event.client_order_id):
                 continue  # not ours to work: reconciliation keeps it up to date
             fills = fills_by_order.get(event.client_order_id, [])
-            order = fsm.restore(event, [fid for fid, _q, _p in fills])
+            order = fsm.restore(event, [fid for fid, _q, _p in fills], modifies.get(event.client_order_id, 0))
             coid = order.client_order_id
             self.orders[coid] = order
             self._instrument_type(order.spec.segment, order.spec.security_id)
+            if self._stops_restore(order):
+                continue  # an exit that was waiting for its position's stop waits again (OCO)
             if self.live:
                 # Looked up at Dhan (each child of a sliced order too), never re-placed blindly; a
                 # cancel whose answer died with the old process is asked again.
@@ -417,6 +420,8 @@ class ExecutionActor(ProtectiveStops, LiveTrading, Actor):
                 continue
             if isinstance(ev, Filled):
                 fills.append(fsm.fill_message(ev, new, ts_init_ns=now))
+            elif self._stop_orders and isinstance(ev, (ModifyRefused, CancelRefused)):
+                self._stops_refused(ev)  # a protective stop the venue would not move or cancel
             updated.append(new)
             self.orders[ev.client_order_id] = new
         if updated:
@@ -484,6 +489,8 @@ class ExecutionActor(ProtectiveStops, LiveTrading, Actor):
                 # The cancel was recorded but its answer died with the old process: ask again.
                 events.extend(self.venue.cancel(coid, now))
             self._handle(events, now)
+            if self._stop_orders:
+                self._stops_back_at_venue(order)  # a stop waited for the book: its position is worked again
 
     def _awaiting_forget(self, coid: str) -> bool:
         for key, coids in self._awaiting_book.items():

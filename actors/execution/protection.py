@@ -15,6 +15,17 @@ reduce-only exit that finds its position already closed by the stop is rejected
 (``STOP_CLOSED_POSITION``), and the strategy learns the position is closed from the stop's fills.
 Each position's stop is worked out again on the next loop turn after anything about it changed
 (never from inside another order's bookkeeping), one venue request at a time.
+
+Restart: the stop's modify count comes back from the ledger's history of the order (the venue's
+cap holds across restarts); an exit that was waiting for the stop (SUBMITTED, never sent) waits
+again rather than going at once. A venue that refuses to move the stop (its modification cap:
+``MODIFY_CAP``, or Dhan's order error) gets it cancelled and placed afresh; any other refusal of
+a modify or cancel is asked again after ``RETRY_NS``, never in a tight loop.
+
+Session close: a stop is a DAY order. One that expires while its (CNC / MARGIN) position is still
+open is placed again at the segment's next session open (the exchange calendar, through the
+actor's clock), not at once; after a restart in between, the expired stop's values are the
+protection again (until the strategy declares anew).
 """
 
 from __future__ import annotations
@@ -23,9 +34,12 @@ from typing import Any, Iterable
 
 from actors.execution import orders as fsm
 from actors.execution import stops
-from actors.execution.venue import Rejected
+from actors.execution.expiry import next_session_open_ns
+from actors.execution.venue import CancelRefused, ModifyRefused, Rejected
+from engine.model.calendar import CalendarError, CalendarSource, SessionCalendar, market_hours
+from engine.model.ist import NS_PER_S
 from ipc.messages import (Fill, ModifyOrder, OrderEvent, OrderIntent, OrderSpec, OrderState, ProtectPosition,
-                          SubmitOrder, is_protective_stop, protective_stop_intent_id)
+                          SubmitOrder, is_protective_stop, protective_stop_intent_id, protective_stop_seq)
 from ipc.reasons import RejectReason
 from ipc.segments import instrument_label
 
@@ -34,6 +48,10 @@ Key = tuple[str, int, int]  # (strategy, segment, security id): a position
 _BUSY = frozenset({OrderState.INITIALIZED, OrderState.SUBMITTED, OrderState.PENDING_UPDATE,
                    OrderState.PENDING_CANCEL, OrderState.TRIGGERED})
 STOP_BY = "protective_stop"
+# A modify refused for one of these will never be granted: the stop is cancelled and placed afresh.
+# Dhan answers its modification cap with an order error (DH-906 -> ORDER_ERROR); ours is MODIFY_CAP.
+_CANNOT_MOVE = frozenset({RejectReason.MODIFY_CAP.value, RejectReason.ORDER_ERROR.value})
+RETRY_NS = NS_PER_S  # a stop's modify or cancel refused for another reason is asked again after this
 
 
 class ProtectiveStops:
@@ -52,6 +70,43 @@ class ProtectiveStops:
         self._held_exits: dict[Key, dict[str, bool]] = {}  # position -> exits waiting: coid -> reduce_only
         self._stops_dirty: set[Key] = set()
         self._stops_due = False
+        self._stops_no_modify: set[str] = set()  # stops the venue will not move: replaced instead
+        self._stops_retry_at: dict[Key, int] = {}  # position -> not worked again before (a refusal)
+        self._stops_place_at: dict[Key, int] = {}  # position -> its stop expired: placed again from
+        self._stops_calendar: SessionCalendar | None = None  # None: the market never closes
+
+    # Restart -------------------------------------------------------------------------------------
+    def _stops_modifies_asked(self, open_orders: Iterable[OrderEvent]) -> dict[str, int]:
+        """The modifications asked so far of each open protective stop, from the ledger's history
+        of the order (its events all follow the sequence its intent id was made from)."""
+        since = {e.client_order_id: protective_stop_seq(e.intent_id) for e in open_orders
+                 if is_protective_stop(e.intent_id)}
+        if not since:
+            return {}
+        history = self.ledger.order_history(set(since), min(since.values()))
+        return {coid: fsm.modifies_asked(events) for coid, events in history.items()}
+
+    @staticmethod
+    def _stops_restore_order(event: OrderEvent) -> tuple[bool, bool]:
+        """The order open orders are restored in: the protective stops first, then the orders at
+        the venue, then those never sent (an exit held for its stop is judged against all the rest)."""
+        return (not is_protective_stop(event.intent_id),
+                event.state is OrderState.SUBMITTED and not event.venue_order_id)
+
+    def _stops_restore(self, order: fsm.OrderSnapshot) -> bool:
+        """A restored open order: a stop is its position's stop again; an exit never sent (SUBMITTED,
+        no venue order id) that the stop still leaves no room for is held again, not sent (it was
+        held before: a released exit found room, and the stop's shrinking that made it is in the
+        ledger). A held exit's reduce-only flag is not in the ledger: it is taken as reduce-only,
+        so a stop fill meanwhile rejects it rather than turning it into a new position."""
+        spec = order.spec
+        key = (order.strategy, spec.segment, spec.security_id)
+        if is_protective_stop(order.intent_id):
+            self._stop_orders[key] = order.client_order_id
+            return False
+        if key not in self._stop_orders or order.state is not OrderState.SUBMITTED or order.venue_order_id:
+            return False
+        return self._stops_hold(order, reduce_only=True)
 
     def _stops_start(self) -> None:
         """After the open orders came back from the ledger: each open stop is this position's
@@ -63,13 +118,93 @@ class ProtectiveStops:
             spec = order.spec
             key = (order.strategy, spec.segment, spec.security_id)
             self._stop_orders[key] = coid
-            offset = abs(spec.price_paise - spec.trigger_price_paise) if spec.order_type == "SL" else 0
-            self._protections[key] = stops.Protection(trigger_price_paise=spec.trigger_price_paise,
-                                                      limit_offset_paise=offset, product=spec.product)
+            self._protections[key] = self._protection_of(spec)
             self._stops_dirty.add(key)
         if self._stop_orders:
             self.log.info("protective_stops_adopted", stops=len(self._stop_orders))
+        self._stops_calendar = self._stops_open_calendar()
+        self._stops_reprotect_expired()
         self._stops_schedule()
+
+    def _stops_open_calendar(self) -> SessionCalendar | None:
+        """The exchange calendar the stops wait on after a close: the actor's (paper), or its own
+        live (Dhan expires DAY orders itself, so the actor keeps none)."""
+        calendar: SessionCalendar | None = getattr(self, "_calendar", None)
+        cfg = self.ctx.config
+        if calendar is None and market_hours(cfg) == "exchange":
+            try:
+                calendar = CalendarSource(cfg.calendar, self.ctx.data_dir).calendar
+            except CalendarError as exc:
+                self.log.warning("protective_stop_calendar_refused", error=str(exc))
+        return calendar
+
+    def _stops_reprotect_expired(self) -> None:
+        """Open positions without an open stop whose last stop expired at a close (the process
+        was down over it): that stop's values are the protection again, placed at the next open.
+        Reads the orders table once, only when such a position exists."""
+        unprotected = {key for key, pos in self.ledger.positions().items()
+                       if pos.net_qty_units and key not in self._stop_orders and key not in self._protections}
+        if not unprotected:
+            return
+        latest: dict[Key, OrderEvent] = {}
+        for event in self.ledger.orders().values():
+            if not is_protective_stop(event.intent_id):
+                continue
+            key = (event.strategy, event.spec.segment, event.spec.security_id)
+            known = latest.get(key)
+            if key in unprotected and (known is None
+                                       or protective_stop_seq(event.intent_id) > protective_stop_seq(known.intent_id)):
+                latest[key] = event
+        for key, event in latest.items():
+            if event.state is OrderState.EXPIRED:
+                self._protections[key] = self._protection_of(event.spec)
+                self._stops_expired(key, event.ts_event_ns)
+                self.log.info("protective_stop_restored", client_order_id=event.client_order_id,
+                              trigger_paise=event.spec.trigger_price_paise)
+
+    @staticmethod
+    def _protection_of(spec: OrderSpec) -> stops.Protection:
+        """The protection a stop order carries out (its trigger, limit offset and product)."""
+        offset = abs(spec.price_paise - spec.trigger_price_paise) if spec.order_type == "SL" else 0
+        return stops.Protection(trigger_price_paise=spec.trigger_price_paise, limit_offset_paise=offset,
+                                product=spec.product)
+
+    def _stops_expired(self, key: Key, expired_ns: int) -> None:
+        """The position's stop expired at a close: placed again at the segment's next open."""
+        calendar = self._stops_calendar
+        opens = next_session_open_ns(calendar, key[1], expired_ns) if calendar is not None else None
+        now = self.ctx.now_ns()
+        if opens is None or opens <= now:
+            return
+        self._stops_place_at[key] = opens
+        self.log.info("protective_stop_waits_for_open", strategy=key[0],
+                      instrument=instrument_label(key[1], key[2]), opens_ns=opens)
+        self._stops_wake(key, opens, now)
+
+    def _stops_wake(self, key: Key, at_ns: int, now_ns: int) -> None:
+        def wake() -> None:
+            self._stops_dirty.add(key)
+            self._stops_schedule()
+        self.ctx.call_later((at_ns - now_ns) / NS_PER_S, wake)
+
+    def _stops_refused(self, event: ModifyRefused | CancelRefused) -> None:
+        """The venue refused to move or cancel a stop: one it will never move is replaced (its
+        modify count is taken as at the cap); otherwise the position waits ``RETRY_NS``."""
+        order = self.orders.get(event.client_order_id)
+        if order is None or not is_protective_stop(order.intent_id):
+            return
+        key = (order.strategy, order.spec.segment, order.spec.security_id)
+        if isinstance(event, ModifyRefused) and event.reason_code.value in _CANNOT_MOVE:
+            self._stops_no_modify.add(event.client_order_id)
+            self.log.warning("protective_stop_not_movable", client_order_id=event.client_order_id,
+                             reason=event.reason_code.value, detail=event.reason)
+            return
+        now = self.ctx.now_ns()
+        self._stops_retry_at[key] = now + RETRY_NS
+        self.log.warning("protective_stop_request_refused", client_order_id=event.client_order_id,
+                         request="modify" if isinstance(event, ModifyRefused) else "cancel",
+                         reason=event.reason_code.value, detail=event.reason)
+        self._stops_wake(key, now + RETRY_NS, now)
 
     # Inputs --------------------------------------------------------------------------------------
     def on_protect_position(self, msg: ProtectPosition) -> None:
@@ -129,6 +264,14 @@ class ProtectiveStops:
             self._stops_dirty |= touched
             self._stops_schedule()
 
+    def _stops_back_at_venue(self, order: fsm.OrderSnapshot) -> None:
+        """A restored order is at the fresh paper venue again (no event says so): its position's
+        stop, which waited for it, is worked out again."""
+        key = (order.strategy, order.spec.segment, order.spec.security_id)
+        if key in self._stop_orders:
+            self._stops_dirty.add(key)
+            self._stops_schedule()
+
     def _stops_is_stop(self, coid: str) -> bool:
         order = self.orders.get(coid)
         return order is not None and is_protective_stop(order.intent_id)
@@ -158,6 +301,9 @@ class ProtectiveStops:
 
     def _stops_sync(self, key: Key) -> None:
         now = self.ctx.now_ns()
+        if self._stops_retry_at.get(key, 0) > now:
+            return  # a refusal: the wake-up set for it works the position again
+        self._stops_retry_at.pop(key, None)
         pos = self._position_units(key)
         self._stop_forget_if_done(key)
         resting = self._resting(key)
@@ -168,6 +314,8 @@ class ProtectiveStops:
         action = stops.plan(protection, pos, closing, resting, filled)
         if not self.trading_enabled and isinstance(action, (stops.Place, stops.Modify)):  # type: ignore[attr-defined]
             action = stops.KEEP  # live, before the first reconciliation: the venue is not known yet
+        if isinstance(action, stops.Place) and self._stops_place_at.get(key, 0) > now:
+            action = stops.KEEP  # its last stop expired at the close: placed again at the open
         if isinstance(action, stops.Place):
             self._stop_place(key, action, now)
         elif isinstance(action, stops.Modify):
@@ -186,8 +334,11 @@ class ProtectiveStops:
         if coid is None or coid in self.orders:
             return
         del self._stop_orders[key]
+        self._stops_no_modify.discard(coid)
         event = self.ledger.order(coid)
         protection = self._protections.get(key)
+        if event is not None and event.state is OrderState.EXPIRED:
+            self._stops_expired(key, event.ts_event_ns)
         if event is not None and event.state is OrderState.REJECTED and protection is not None:
             # Refused (a trigger the market already crossed, margin, ...): not asked again at this
             # trigger; the strategy's own exit rules still hold the position.
@@ -207,6 +358,7 @@ class ProtectiveStops:
         self.log.info("protective_stop_place", intent_id=intent_id, side=place.side, qty_units=place.qty_units,
                       trigger_paise=place.trigger_price_paise)
         self.on_submit_order(SubmitOrder(OrderIntent(intent_id, strategy, spec, now, now, now, True), now))  # type: ignore[attr-defined]
+        self._stops_place_at.pop(key, None)
         coid = self.ledger.client_order_id_for(intent_id)
         if coid is not None:
             self._stop_orders[key] = coid
@@ -259,7 +411,8 @@ class ProtectiveStops:
         modify = order.pending_modify
         return stops.Resting(client_order_id=order.client_order_id, side=order.spec.side,
                              open_units=order.leaves_qty_units, trigger_price_paise=order.spec.trigger_price_paise,
-                             busy=awaiting or order.state in _BUSY, modify_count=order.modify_count,
+                             busy=awaiting or order.state in _BUSY,
+                             modify_count=order.modify_cap if coid in self._stops_no_modify else order.modify_count,
                              modify_cap=order.modify_cap,
                              pending_units=modify.qty_units - order.filled_qty_units if modify is not None else 0)
 
