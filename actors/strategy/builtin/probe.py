@@ -1,15 +1,15 @@
 """The latency probe: a market order on every Nth tick of its instrument, alternating sides so the
 position stays flat. Used by the tick-to-trade benchmark; harmless on paper.
 
-For tests of what happens to a held position: ``max_orders`` stops after that many orders (1: one
-long left open), and ``stop_loss_paise`` declares a trailing stop that far below the highest
+For tests of what happens to a held position: ``max_orders`` stops after that many orders risk
+did not deny (1: one long left open), and ``stop_loss_paise`` declares a trailing stop that far below the highest
 price seen since the process started (``ctx.protect``: with ``protective_stop = "venue"`` it
 rests at the venue)."""
 
 from __future__ import annotations
 
 from actors.strategy.api import Strategy, StrategyParams, StrategyState
-from ipc.messages import Quote, Tick
+from ipc.messages import OrderDenied, Quote, Tick
 
 
 class ProbeParams(StrategyParams):
@@ -56,6 +56,10 @@ class ProbeStrategy(Strategy):
         if self.params.stop_loss_paise:
             self._trail(quote.ltp_paise)
         self._count(quote)
+
+    def on_denied(self, denied: OrderDenied) -> None:
+        if self.params.max_orders:
+            self.state.orders -= 1  # a denied order (e.g. before risk's first price) is sent again
 
     def _count(self, msg: Tick | Quote) -> None:
         # hot path: the benchmark's trigger
