@@ -426,12 +426,18 @@ class Fill(Message, tag="fill@1"):
     charges_paise: int
     ts_event_ns: int
     ts_init_ns: int
+    # The product of the order it fills: a fill moves the position of that product only. A fill
+    # recorded before products were kept (ledger schema 4 and older) reads as INTRADAY.
+    product: Product = "INTRADAY"
 
 
 class Position(Message, tag="position@1"):
-    """Net position of one strategy in one instrument.
+    """Net position of one strategy in one instrument and product (``PositionKey``).
 
     ``open_cost_paise`` is the signed cost of the open quantity (avg price = cost / net qty).
+    INTRADAY, CNC and MARGIN positions of the same instrument are separate positions, as at the
+    broker: the 15:25 square-off closes the INTRADAY one only, CNC and MARGIN carry over days.
+    A position stored before products were kept (ledger schema 4 and older) reads as INTRADAY.
     """
 
     strategy: str
@@ -444,6 +450,15 @@ class Position(Message, tag="position@1"):
     charges_paise: int
     ts_event_ns: int
     ts_init_ns: int
+    product: Product = "INTRADAY"
+
+
+PositionKey = tuple[str, int, int, str]  # (strategy, segment, security_id, product): one position
+
+
+def position_key(position: Position | Fill) -> PositionKey:
+    """The key of the position ``position`` is (or that a fill moves)."""
+    return (position.strategy, position.segment, position.security_id, position.product)
 
 
 class RiskStateChanged(Message, tag="risk.state@1"):

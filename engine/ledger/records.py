@@ -17,7 +17,7 @@ from typing import Literal, Union
 
 import msgspec
 
-from ipc.messages import Fill, GroupEvent, OrderEvent, TradingState, UserRole
+from ipc.messages import Fill, GroupEvent, OrderEvent, Product, TradingState, UserRole
 
 CashKind = Literal["DEPOSIT", "WITHDRAWAL", "ADJUSTMENT"]
 
@@ -115,6 +115,23 @@ class UserRevoked(LedgerRecord, tag="ledger.user_revoked@1"):
     ts_ns: int
 
 
+class PositionConverted(LedgerRecord, tag="ledger.position_converted@1"):
+    """``qty_units`` of a strategy's position in one instrument moved from ``from_product`` to
+    ``to_product`` (``shikra convert``; at Dhan through ``POST /positions/convert``), at their share
+    of the position's open cost (``engine.ledger.fold``). ``by`` is who asked (the control API's
+    user); ``venue_ref`` what the venue answered (empty for the paper venue)."""
+
+    strategy: str
+    segment: int
+    security_id: int
+    from_product: Product
+    to_product: Product
+    qty_units: int
+    by: str
+    venue_ref: str
+    ts_ns: int
+
+
 LedgerEvent = Union[
     OrderEvent,
     Fill,
@@ -127,6 +144,7 @@ LedgerEvent = Union[
     TokenIssued,
     UserRevoked,
     GroupEvent,  # order groups: the bus message itself, like OrderEvent
+    PositionConverted,
 ]
 LEDGER_EVENT_TYPES: tuple[type, ...] = LedgerEvent.__args__  # type: ignore[attr-defined]
 
