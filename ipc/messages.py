@@ -707,6 +707,24 @@ class SetRiskLimits(Message, tag="risk.limits@1"):
     ts_ns: int
 
 
+class ConvertPosition(Message, tag="position.convert@1"):
+    """Move ``qty_units`` of a strategy's position in one instrument from ``from_product`` to
+    ``to_product`` (``shikra convert``). Execution checks it against the ledger, asks the venue
+    (Dhan: ``POST /positions/convert``; the paper venue holds no products of its own), records
+    ``PositionConverted`` and answers with a Reply (``code`` BAD_CONVERSION or the venue's when
+    refused, ``detail`` the reason with the numbers)."""
+
+    cmd_id: str
+    strategy: str
+    segment: int
+    security_id: int
+    from_product: Product
+    to_product: Product
+    qty_units: int
+    by: str
+    ts_ns: int
+
+
 class SquareOffAll(Message, tag="risk.squareoff@1"):
     """Risk cancels the open orders and closes every position (of ``strategy`` when set)."""
 
@@ -971,6 +989,7 @@ AnyMessage = Union[
     SetStrategyRunning,
     SetRiskLimits,
     SquareOffAll,
+    ConvertPosition,
     LedgerStats,
     CalendarStatus,
     SupervisorStatus,

@@ -42,6 +42,7 @@ from actors.execution.charges import charges_for_fill, segment_class_for
 from actors.execution.reconcile import (
     EXTERNAL_STRATEGY,
     BrokerSnapshot,
+    ConversionDone,
     FundsUpdate,
     PositionDifference,
     SnapshotFailed,
@@ -60,9 +61,8 @@ from engine.backoff import backoff_s
 from engine.ledger import AuditRecord, CashMovement
 from engine.model.ist import NS_PER_S
 from ipc import topics
-from ipc.messages import Fill, Message, OrderEvent, OrderSpec, OrderState, ReduceRisk, SubmitGroup, SubmitOrder
+from ipc.messages import Fill, Message, OrderEvent, OrderSpec, OrderState, ReduceRisk, SubmitGroup, SubmitOrder, position_key
 from ipc.reasons import RejectReason
-from ipc.messages import Fill, Message, OrderEvent, OrderState, ReduceRisk, SubmitGroup, SubmitOrder
 from ipc.segments import instrument_label
 
 if TYPE_CHECKING:
@@ -80,6 +80,7 @@ class LiveTrading:
     ledger: Any
     venue: Any
     orders: dict[str, Any]
+    _live_on_conversion: Any  # actors.execution.conversions
 
     # Start-up -----------------------------------------------------------------------------------
     def _live_init(self) -> None:
@@ -131,6 +132,8 @@ class LiveTrading:
                 self._live_on_failure(update)
             elif isinstance(update, FundsUpdate):
                 self._live_apply_funds(update.funds.available_paise, update.ts_ns)
+            elif isinstance(update, ConversionDone):
+                self._live_on_conversion(update)
         if self.venue.take_external_activity() and self.trading_enabled \
                 and self.ctx.now_ns() - self._last_request_ns > EARLY_RECONCILE_S * NS_PER_S:
             self._live_request("an order placed outside Shikra was reported")
@@ -242,7 +245,8 @@ class LiveTrading:
                                        self._dcfg.charges, order_value_before_paise=value_before).total_paise
         return Fill(fill_id=tf.fill_id, client_order_id=coid, venue_order_id=vid, strategy=strategy or EXTERNAL_STRATEGY,
                     segment=spec.segment, security_id=spec.security_id, side=spec.side, qty_units=tf.qty_units,
-                    price_paise=tf.price_paise, charges_paise=charges, ts_event_ns=tf.ts_ns or now, ts_init_ns=now)
+                    price_paise=tf.price_paise, charges_paise=charges, ts_event_ns=tf.ts_ns or now, ts_init_ns=now,
+                    product=spec.product)
 
     def _live_record(self, audits: list[AuditRecord], fills: list[Fill], events: list[OrderEvent], now: int) -> None:
         batch: list[Any] = [*audits, *fills, *events]
@@ -257,7 +261,7 @@ class LiveTrading:
                 continue
             if isinstance(record, Fill):
                 self.ctx.publish(topics.strategy_topic(topics.FILL, record.strategy), record)
-                touched.add((record.strategy, record.segment, record.security_id))
+                touched.add(position_key(record))
             elif isinstance(record, OrderEvent):
                 self.ctx.publish(topics.strategy_topic(topics.ORDER, record.strategy), record)
         for key in touched:

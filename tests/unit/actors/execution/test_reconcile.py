@@ -235,10 +235,10 @@ def test_positions_that_keep_disagreeing_put_trading_in_reducing(live: Live, tmp
     assert not [m for _t, m in live.ctx.sent if isinstance(m, ReduceRisk)]  # once could be a race
     live.reconcile()
     (reduce,) = [m for t, m in live.ctx.sent if isinstance(m, ReduceRisk) and t == "risk"]
-    assert reduce.reason_code == "POSITION_MISMATCH" and "NSE_EQ:2885: ledger +0, Dhan +25" in reduce.detail
+    assert reduce.reason_code == "POSITION_MISMATCH" and "NSE_EQ:2885 MARGIN: ledger +0, Dhan +25" in reduce.detail
     assert len(live.audit("reconcile_positions_disagree")) == 1
     status = read_venue_status(live.ctx.run_dir)
-    assert status is not None and status.positions_disagree == ["NSE_EQ:2885: ledger +0, Dhan +25"]
+    assert status is not None and status.positions_disagree == ["NSE_EQ:2885 MARGIN: ledger +0, Dhan +25"]
     live.reconcile()  # the same difference again: not reported twice
     assert len([m for _t, m in live.ctx.sent if isinstance(m, ReduceRisk)]) == 1
 
