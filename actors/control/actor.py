@@ -38,6 +38,7 @@ from ipc.messages import (
     OrderDenied,
     OrderEvent,
     OrderIntent,
+    Position,
     Reply,
     RiskLimitsKept,
     RiskUsage,
@@ -51,7 +52,7 @@ TERMINAL = TERMINAL_ORDER_STATES
 
 class ControlActor(Actor):
     subscriptions = (topics.ORDER, topics.FILL, topics.RISK_DENIED, topics.SUPERVISOR_STATUS, topics.RISK_USAGE,
-                     topics.RISK_LIMITS)
+                     topics.RISK_LIMITS, topics.POSITION)
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
@@ -186,6 +187,10 @@ class ControlActor(Actor):
     def on_risk_usage(self, msg: RiskUsage) -> None:
         if self.api is not None:
             self.api.peers.usage = msg
+
+    def on_position(self, msg: Position) -> None:
+        if self.api is not None:
+            self.api.peers.take_mark(msg)
 
     def on_risk_limits_kept(self, msg: RiskLimitsKept) -> None:
         if self.api is not None:

@@ -53,6 +53,8 @@ METHOD_ROLES: Final[dict[str, UserRole]] = {
     "ListTrades": "viewer",
     "ListPositions": "viewer",
     "GetFunds": "viewer",
+    "GetDayPnl": "viewer",
+    "ConvertPosition": "trader",
     "GetRiskState": "viewer",
     "SearchInstruments": "viewer",
     "GetOptionChain": "viewer",
@@ -69,7 +71,7 @@ METHOD_ROLES: Final[dict[str, UserRole]] = {
 STATE_CHANGING: Final = frozenset({
     "PlaceOrder", "CancelOrder", "CancelAllOrders", "EngageKillSwitch", "ReleaseKillSwitch", "AddUser",
     "RevokeUser", "ModifyOrder", "SquareOffAll", "SetRiskLimits", "StartStrategy", "StopStrategy",
-    "SetStrategyParams",
+    "SetStrategyParams", "ConvertPosition",
 })
 
 

@@ -1,7 +1,9 @@
 """Conversions between products (``shikra convert``), the execution actor's side. A mixin of
 ``ExecutionActor``: it uses the actor's ledger, venue and context.
 
-A ``ConvertPosition`` command is checked against the ledger first (``engine.ledger.fold.
+A ``ConvertPosition`` command is checked first against the products the segment has (CNC is
+equity delivery, MARGIN the carry-forward product of derivatives: ``product_refusal``), then
+against the ledger (``engine.ledger.fold.
 convert_position``: the position exists, holds the units, the products differ, the destination
 does not hold the other side); a refusal is answered at once with ``BAD_CONVERSION`` and the
 reason. Paper: the conversion is recorded at once (the paper venue mirrors the account's net per
@@ -21,8 +23,20 @@ from engine.ledger.fold import convert_position
 from ipc import topics
 from ipc.messages import ConvertPosition, Reply
 from ipc.reasons import RejectReason
+from ipc.segments import EQUITY_SEGMENTS, segment_label
 
 BAD_CONVERSION: Final = FoldIssueCode.BAD_CONVERSION.value
+
+
+def product_refusal(segment: int, from_product: str, to_product: str) -> str | None:
+    """Why the segment has no such conversion (None: it has): at Dhan, equity converts between
+    INTRADAY and CNC, derivatives between INTRADAY and MARGIN."""
+    wrong = "MARGIN" if segment in EQUITY_SEGMENTS else "CNC"
+    if wrong in (from_product, to_product):
+        kind = "equity converts between INTRADAY and CNC" if segment in EQUITY_SEGMENTS else \
+            "derivatives convert between INTRADAY and MARGIN"
+        return f"{segment_label(segment)} has no {wrong} position: {kind}"
+    return None
 
 
 def conversion_record(command: ConvertPosition, venue_ref: str) -> PositionConverted:
@@ -49,6 +63,10 @@ class Conversions:
         sender = getattr(self.ctx, "sender", "")
         if msg.cmd_id in self._converting:
             return  # a re-send while Dhan is being asked: answered once, when it answers
+        wrong = product_refusal(msg.segment, msg.from_product, msg.to_product)
+        if wrong is not None:
+            self._answer_conversion(sender, msg, False, BAD_CONVERSION, wrong)
+            return
         base = (msg.strategy, msg.segment, msg.security_id)
         source = self.ledger.position(*base, msg.from_product)
         refused = convert_position(source, self.ledger.position(*base, msg.to_product), conversion_record(msg, ""))
