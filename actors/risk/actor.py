@@ -179,6 +179,9 @@ class RiskActor(Actor):
         self.monitor = PostTradeMonitor(limits, self.calendar)
         now = self.ctx.now_ns()
         for pos in positions:
+            # A held instrument is known before anything closes it: an exit after a restart (the
+            # square-off, a flatten) is otherwise denied UNKNOWN_INSTRUMENT.
+            self._ensure_instrument(pos.segment, pos.security_id)
             self.engine.on_position(pos)
         for order in open_orders:
             self._ensure_instrument(order.spec.segment, order.spec.security_id)
@@ -516,6 +519,7 @@ class RiskActor(Actor):
             elif action.action in (ActionKind.EXIT, ActionKind.SQUARE_OFF):
                 self.exit_seq += 1
                 intent = exit_intent(action, f"risk-exit-{now}-{self.exit_seq}", now)
+                self._ensure_instrument(action.segment, action.security_id)
                 result = self.engine.approve(intent, now)
                 if isinstance(result, Denial):
                     self._deny(intent, result, now)
@@ -654,6 +658,7 @@ class RiskActor(Actor):
             spec = OrderSpec(segment=segment, security_id=security_id, side="SELL" if units > 0 else "BUY",
                              order_type="MARKET", product=product, qty_units=abs(units))  # type: ignore[arg-type]
             intent = OrderIntent(f"risk-flatten-{now}-{self.exit_seq}", strategy, spec, now, now, now, True)
+            self._ensure_instrument(segment, security_id)
             result = self.engine.approve(intent, now)
             if isinstance(result, Denial):
                 self._deny(intent, result, now)

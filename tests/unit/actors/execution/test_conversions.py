@@ -80,6 +80,7 @@ def test_paper_conversion_is_refused_with_the_reason_and_changes_nothing(data_di
             (convert(h, inst, 1, "CNC", "INTRADAY"), "no open CNC position"),
             (convert(h, inst, 1, "INTRADAY", "INTRADAY"), "the position is INTRADAY already"),
             (convert(h, inst, 1, strategy="other"), "no open INTRADAY position"),
+            (convert(h, inst, 1, "INTRADAY", "MARGIN"), "NSE_EQ has no MARGIN position: equity converts between INTRADAY and CNC"),
         ]
         for cmd_id, why in cases:
             answer = reply(h, cmd_id)
