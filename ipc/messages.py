@@ -431,6 +431,13 @@ class Fill(Message, tag="fill@1"):
     product: Product = "INTRADAY"
 
 
+# Fills of an expiry settlement (actors/execution/settlement.py) have no order: their ids start with
+# this, and a physical delivery's fill (the stock taken or given) ends with the delivery suffix.
+SETTLEMENT_PREFIX: Final = "SETTLE-"
+SETTLEMENT_DELIVERY_SUFFIX: Final = "/D"
+DELIVERY_PRODUCT: Final[Product] = "CNC"  # a physically delivered stock is a delivery holding
+
+
 class Position(Message, tag="position@1"):
     """Net position of one strategy in one instrument and product (``PositionKey``).
 

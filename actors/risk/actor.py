@@ -18,6 +18,7 @@ from actors.replay.batch import MarketBatch
 from actors.risk import state as trading
 from actors.risk.checks import InstrumentLimits, to_order_denied
 from actors.risk.engine import RiskEngine
+from actors.risk.expiry_close import Contract, ExpiryClose, Holding
 from ipc.reasons import Denial, DenyReason
 from actors.risk.limits import RiskLimits
 from actors.risk.overrides import (
@@ -177,6 +178,7 @@ class RiskActor(Actor):
         self.engine = RiskEngine(limits, [], cash_paise=cash, calendar=self.calendar, status=status,
                                  venue_slices=cfg.execution.venue == "dhan")
         self.monitor = PostTradeMonitor(limits, self.calendar)
+        self.expiry_close = ExpiryClose(cfg.risk.expiry, [s.name for s in cfg.strategy.instances if s.hold_to_expiry])
         now = self.ctx.now_ns()
         for pos in positions:
             # A held instrument is known before anything closes it: an exit after a restart (the
@@ -461,8 +463,17 @@ class RiskActor(Actor):
         now = self.ctx.now_ns()
         self._announce_calendar(now)
         self._act(self.monitor.on_clock(now))
+        self._act(self.expiry_close.due(now, self._holdings(), self._contract, self.engine.pending_units))
         self._flatten_step()
         self._publish_usage()
+
+    def _holdings(self) -> list[Holding]:
+        """Open positions with their product: the one place risk's expiry close learns a product."""
+        return [Holding(*row) for row in self.monitor.holdings()]
+
+    def _contract(self, segment: int, security_id: int) -> Contract | None:
+        inst = self.table.get(segment, security_id)
+        return None if inst is None else Contract(inst.instrument, inst.expiry_yyyymmdd)
 
     def _publish_usage(self) -> None:
         """``risk.usage`` for ``shikra risk show`` (through the control API): when a figure in it
