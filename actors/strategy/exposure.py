@@ -23,6 +23,7 @@ from ipc.messages import (
     OrderIntent,
     Position,
     PositionKey,
+    is_protective_stop,
     position_key,
     sliced_from,
 )
@@ -95,6 +96,8 @@ class Exposure:
         spec = order.spec
         if order.intent_id in self._orders or order.state in TERMINAL_ORDER_STATES:
             return
+        if is_protective_stop(order.intent_id):
+            return  # execution's, contingent on the position: not the strategy's working exposure
         w = _Working((order.strategy, spec.segment, spec.security_id, spec.product), spec.side == "BUY",
                      spec.qty_units)
         w.filled_units = order.filled_qty_units

@@ -1,7 +1,7 @@
 """Products through risk and execution on a simulated clock: a CNC and an INTRADAY position of the
 same strategy and instrument stay apart across a restart, the 15:25 square-off closes only the
 INTRADAY one, the CNC one is still there the next trading day with its carry P&L, and a flatten
-closes each position in its own product."""
+closes each position in its own product, and each product's position has its own protective stop."""
 
 from __future__ import annotations
 
@@ -12,8 +12,18 @@ from typing import Any
 from engine.ledger import LedgerReader, ledger_dir
 from engine.ledger.daysplit import day_split
 from engine.model.ist import ist_day, ist_midnight_ns
-from ipc.messages import OrderEvent, OrderIntent, OrderSpec, OrderState, RiskAction, SquareOffAll
-from tests.support.sim import SimEngine, at_ist
+from ipc.messages import (
+    OrderEvent,
+    OrderIntent,
+    OrderSpec,
+    OrderState,
+    ProtectPosition,
+    RiskAction,
+    SquareOffAll,
+    SubmitOrder,
+    is_protective_stop,
+)
+from tests.support.sim import SimEngine, at_ist, sim_config
 
 FRIDAY = dt.date(2026, 11, 20)  # an NSE trading day (the bundled sample master's)
 MONDAY = dt.date(2026, 11, 23)
@@ -90,3 +100,18 @@ def test_a_flatten_closes_each_position_in_its_own_product(tmp_path: Path) -> No
         assert held(engine, rel) == {}
         exits = [e for e in engine.seen(OrderEvent) if e.state is OrderState.FILLED and e.spec.side == "SELL"]
         assert sorted((e.spec.product, e.spec.qty_units) for e in exits) == [("CNC", 5), ("INTRADAY", 3)]
+
+
+def test_each_product_of_a_position_gets_its_own_protective_stop(tmp_path: Path) -> None:
+    with SimEngine(tmp_path / "data", at_ist(FRIDAY, 10, 0), ("execution",), sim_config(("execution",))) as engine:
+        rel = engine.instrument("RELIANCE")
+        book(engine, rel)
+        now = engine.now_ns()
+        for n, (product, qty) in enumerate((("CNC", 5), ("INTRADAY", 3)), start=1):
+            engine.send("execution", SubmitOrder(intent(engine, rel, "BUY", qty, product, n), now))
+        for product, trigger in (("CNC", 1450_00), ("INTRADAY", 1480_00)):
+            engine.send("execution", ProtectPosition("s1", rel.segment, rel.security_id, trigger, 0, 5, product, now))
+        engine.advance_by(0.01)  # the stops are worked out on the next loop turn
+        stops = {o.spec.product: o for o in engine.ledger_facts()["orders"].values() if is_protective_stop(o.intent_id)}
+        assert {p: (o.spec.side, o.spec.qty_units, o.spec.trigger_price_paise) for p, o in stops.items()} == {
+            "CNC": ("SELL", 5, 1450_00), "INTRADAY": ("SELL", 3, 1480_00)}
