@@ -73,8 +73,8 @@ class LogConfig(Section):
 
 
 class InstrumentsConfig(Section):
-    # "sample" (bundled, regenerated for today), "dhan" (downloaded before each session) or a
-    # path to a Dhan CSV
+    # "sample" (bundled, regenerated for today), "dhan" or "kite" (downloaded before each session)
+    # or a path to a Dhan or Kite CSV
     master: str = "sample"
     download: MasterDownloadConfig = MasterDownloadConfig()
 
@@ -458,13 +458,16 @@ allow_insecure_remote = false
 watch_queue_events = 10000
 
 [instruments]
-# "sample": the bundled sample master, regenerated for today. "dhan": Dhan's master, downloaded by
-# the daemon before each session (and by `shikra instruments refresh`). Or a path to a Dhan CSV.
+# "sample": the bundled sample master, regenerated for today. "dhan": Dhan's master, "kite": Kite's
+# instrument dump, downloaded by the daemon before each session (and by `shikra instruments refresh`).
+# Or a path to a Dhan or Kite CSV.
 master = "sample"
 
 [instruments.download]
 # With master = "dhan": where the master comes from (Dhan's detailed scrip master).
 url = "https://images.dhan.co/api-data/api-scrip-master-detailed.csv"
+# With master = "kite": Kite's instrument dump (public, no session needed).
+kite_url = "https://api.kite.trade/instruments"
 timeout_s = 120.0
 max_bytes = 1000000000
 # A download is refused (and the last good master kept) with fewer rows than min_rows, or rows
