@@ -62,10 +62,15 @@ class KiteFrameDecoder(DecoderCore):
             out += self.decode_frame(data, int(ts))
         return out
 
-    def decode_frame(self, data: bytes | bytearray | memoryview, ts_init_ns: int | None = None) -> list[Message]:
+    def decode_frame(self, data: bytes | bytearray | memoryview, ts_init_ns: int | None = None,
+                     feed: str = "kite") -> list[Message]:
         """Messages of one websocket binary frame, in packet order. Never raises for bad bytes.
-        ``ts_init_ns`` (receive time, UTC epoch ns) defaults to ``time.time_ns()``."""
+        ``ts_init_ns`` (receive time, UTC epoch ns) defaults to ``time.time_ns()``. ``feed`` is
+        there so that both decoders take the same call (``actors.feed.decoders``): anything but
+        "kite" raises ValueError."""
         # Hot path: once per received frame.
+        if feed != "kite":
+            raise ValueError(f"the Kite decoder reads the 'kite' feed, not {feed!r}")
         if ts_init_ns is None:
             ts_init_ns = time.time_ns()
         if type(data) is not bytes:
