@@ -73,8 +73,8 @@ class LogConfig(Section):
 
 
 class InstrumentsConfig(Section):
-    # "sample" (bundled, regenerated for today), "dhan" (downloaded before each session) or a
-    # path to a Dhan CSV
+    # "sample" (bundled, regenerated for today), "dhan" or "kite" (downloaded before each session)
+    # or a path to a Dhan or Kite CSV
     master: str = "sample"
     download: MasterDownloadConfig = MasterDownloadConfig()
 
@@ -277,7 +277,8 @@ format = "auto"
 
 [feed]
 # "synthetic" (seeded random market, real Dhan packets, no network), "replay" (a capture
-# file from `shikra record`) or "dhan" (live websocket; needs credentials).
+# file from `shikra record`), "dhan" (live websocket; needs credentials) or "kite" (the Kite
+# ticker; needs a Kite login: the session cache in the data dir, and [instruments] master = "kite").
 source = "synthetic"
 # Also record every raw frame with its receive time to this capture file (replayable).
 record_path = ""
@@ -313,6 +314,21 @@ too_many_connections_backoff_s = 60.0
 ping_interval_s = 20.0
 ping_timeout_s = 20.0
 # Frames waiting for the actor beyond this are dropped (and counted): the reader never blocks.
+max_pending_frames = 100000
+
+[feed.kite]
+url = "wss://ws.kite.trade"
+# "ltp", "quote" or "full" (5-level depth). One connection carries at most 3000 instruments.
+mode = "full"
+instruments = []
+# No frame (heartbeats count) for this long while the market is open: stalled; reconnect.
+stall_timeout_s = 15.0
+connect_timeout_s = 10.0
+close_timeout_s = 2.0
+reconnect_initial_s = 0.5
+reconnect_max_s = 30.0
+ping_interval_s = 20.0
+ping_timeout_s = 20.0
 max_pending_frames = 100000
 
 [strategy]
@@ -468,13 +484,16 @@ allow_insecure_remote = false
 watch_queue_events = 10000
 
 [instruments]
-# "sample": the bundled sample master, regenerated for today. "dhan": Dhan's master, downloaded by
-# the daemon before each session (and by `shikra instruments refresh`). Or a path to a Dhan CSV.
+# "sample": the bundled sample master, regenerated for today. "dhan": Dhan's master, "kite": Kite's
+# instrument dump, downloaded by the daemon before each session (and by `shikra instruments refresh`).
+# Or a path to a Dhan or Kite CSV.
 master = "sample"
 
 [instruments.download]
 # With master = "dhan": where the master comes from (Dhan's detailed scrip master).
 url = "https://images.dhan.co/api-data/api-scrip-master-detailed.csv"
+# With master = "kite": Kite's instrument dump (whether it needs a session is unverified: KITE_PROTOCOL.md D).
+kite_url = "https://api.kite.trade/instruments"
 timeout_s = 120.0
 max_bytes = 1000000000
 # A download is refused (and the last good master kept) with fewer rows than min_rows, or rows

@@ -267,7 +267,7 @@ class StrategyActor(MasterReload, Actor):
         indicators.warmup()
         bars.warmup()
         cfg = self.ctx.config.strategy
-        self._live_feed = self.ctx.config.feed.source == "dhan" and FEED in self.ctx.config.engine.actors
+        self._live_feed = self.ctx.config.feed.source in ("dhan", "kite") and FEED in self.ctx.config.engine.actors
         self.table = open_instruments(self.ctx.config.instruments.master, self.ctx.data_dir, ist_date(self.ctx.now_ns()))
         self._started_day = ist_date(self.ctx.now_ns()).isoformat()
         for inst_cfg in cfg.instances:

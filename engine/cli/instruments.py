@@ -29,7 +29,7 @@ from engine.cli.common import (
 from engine.control_api import control_pb2 as pb
 from engine.daemon.lock import is_locked
 from engine.model.lookup import instruments_dir
-from engine.model.master_refresh import MasterRefreshFailed, downloaded_master_path, refresh_master
+from engine.model.master_refresh import MasterRefreshFailed, downloaded_master_path, master_source, refresh_master
 from ipc.messages import RefreshInstrumentMaster
 
 
@@ -54,9 +54,9 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     if is_locked(data_dir) is not None:
         # The supervisor owns the master's files; the actors take the new one at the session boundary.
         cfg = running_config(run_dir)
-        if cfg.instruments.master != "dhan":
-            print(f'shikra: instruments.master is "{cfg.instruments.master}", not "dhan": nothing to download',
-                  file=sys.stderr)
+        if master_source(cfg.instruments.master) is None:
+            print(f'shikra: instruments.master is "{cfg.instruments.master}", not "dhan" or "kite": nothing to '
+                  'download', file=sys.stderr)
             return EXIT_ERROR
         who = f"local:{os.environ.get('USER', 'unknown')}"
         code = send_local(data_dir, run_dir, RefreshInstrumentMaster(uuid.uuid4().hex, who, time.time_ns()))
@@ -64,12 +64,13 @@ def cmd_refresh(args: argparse.Namespace) -> int:
             print("instrument master refresh started by the daemon; `shikra status` shows the master's date")
         return code
     try:
-        meta = refresh_master(cfg.instruments.download, instruments_dir(data_dir), time.time_ns())
+        source = master_source(cfg.instruments.master) or "dhan"
+        meta = refresh_master(cfg.instruments.download, instruments_dir(data_dir), time.time_ns(), source=source)
     except MasterRefreshFailed as exc:
         print(f"shikra: instrument master refresh failed: {exc.reason_code}: {exc.detail}", file=sys.stderr)
         return EXIT_ERROR
-    note = "" if cfg.instruments.master == "dhan" else ' (the config uses another master: set master = "dhan")'
-    print(f"instrument master {downloaded_master_path(instruments_dir(data_dir))}: {meta.rows} instruments, "
+    note = "" if cfg.instruments.master == source else f' (the config uses another master: set master = "{source}")'
+    print(f"instrument master {downloaded_master_path(instruments_dir(data_dir), source)}: {meta.rows} instruments, "
           f"dated {meta.master_date}{note}")
     return EXIT_OK
 
