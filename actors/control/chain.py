@@ -55,6 +55,11 @@ def forward_paise(future: MarketSnapshot | None, spot: MarketSnapshot | None, ye
     return 0, ""
 
 
+def _ints(values: np.ndarray) -> list[int]:
+    """Python ints, rounded half to even (np.rint)."""
+    return np.rint(values).astype(np.int64).tolist()
+
+
 def _rows_around(chain: OptionChain, atm_paise: int, strikes_each_side: int) -> range:
     n = len(chain.strikes)
     if strikes_each_side <= 0 or not atm_paise:
@@ -118,11 +123,16 @@ def price_chain(table: InstrumentTable, chain: OptionChain, market: MarketStore,
             solved = idx[ok]
             iv[solved] = sigma[ok]
             delta[solved], gamma[solved], theta[solved], vega[solved] = d, g, th, v
+    # To integers in one pass each (round() on numpy scalars one by one costs more than the solve).
     per_day = time.days_per_year or 1
+    iv_ppm = _ints(iv * 1e6)
+    delta_ppm = _ints(delta * 1e6)
+    gamma_ppb = _ints(gamma * 1e9)
+    theta_day = _ints(theta / per_day * PAISE_PER_RUPEE)
+    vega_point = _ints(vega * 0.01 * PAISE_PER_RUPEE)
 
     out: list[list[ChainSide | None]] = [[None, None] for _ in picked]
     for j, (i, is_call, sid, snap, price) in enumerate(sides):
-        ok_j = status[j] == "OK"
         oi = snap.oi_units if snap else 0
         prev_oi = snap.prev_oi_units if snap else 0
         out[i][0 if is_call else 1] = ChainSide(
@@ -135,11 +145,11 @@ def price_chain(table: InstrumentTable, chain: OptionChain, market: MarketStore,
             oi_change_units=oi - prev_oi if prev_oi else 0,
             iv_price_paise=price,
             iv_status=status[j],
-            iv_ppm=round(iv[j] * 1e6) if ok_j else 0,
-            delta_ppm=round(delta[j] * 1e6) if ok_j else 0,
-            gamma_ppb_per_rupee=round(gamma[j] * 1e9) if ok_j else 0,
-            theta_paise_per_day=round(theta[j] / per_day * PAISE_PER_RUPEE) if ok_j else 0,
-            vega_paise_per_vol_point=round(vega[j] * 0.01 * PAISE_PER_RUPEE) if ok_j else 0,
+            iv_ppm=iv_ppm[j],  # every figure is 0 where no volatility was solved (arrays start at 0)
+            delta_ppm=delta_ppm[j],
+            gamma_ppb_per_rupee=gamma_ppb[j],
+            theta_paise_per_day=theta_day[j],
+            vega_paise_per_vol_point=vega_point[j],
             ts_event_ns=snap.ts_event_ns if snap else 0,
         )
     rows = [ChainRow(s.strike_paise, s.strike_paise == atm, ce, pe) for s, (ce, pe) in zip(picked, out)]
