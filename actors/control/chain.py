@@ -27,6 +27,7 @@ import numpy as np
 from actors.control.market import MarketSnapshot, MarketStore
 from engine.model import black76
 from engine.model.instruments import Instrument, InstrumentTable, OptionChain
+from engine.model.money import price_to_paise, prices_to_paise_array
 from engine.model.option_time import TradingTime
 from ipc.messages import ChainRow, ChainSide, IvStatus, OptionChainSnapshot
 
@@ -51,12 +52,13 @@ def forward_paise(future: MarketSnapshot | None, spot: MarketSnapshot | None, ye
     if fut > 0:
         return fut, "future"
     if spot is not None and spot.ltp_paise > 0:
-        return round(spot.ltp_paise * math.exp(rate * years)), "spot"
+        return price_to_paise(spot.ltp_paise / PAISE_PER_RUPEE * math.exp(rate * years)), "spot"
     return 0, ""
 
 
-def _ints(values: np.ndarray) -> list[int]:
-    """Python ints, rounded half to even (np.rint)."""
+def _scaled_ints(values: np.ndarray) -> list[int]:
+    """Dimensionless analytics (volatility, delta, gamma, the rate) as Python ints for the wire,
+    rounded half to even. Money goes through engine.model.money instead."""
     return np.rint(values).astype(np.int64).tolist()
 
 
@@ -125,11 +127,11 @@ def price_chain(table: InstrumentTable, chain: OptionChain, market: MarketStore,
             delta[solved], gamma[solved], theta[solved], vega[solved] = d, g, th, v
     # To integers in one pass each (round() on numpy scalars one by one costs more than the solve).
     per_day = time.days_per_year or 1
-    iv_ppm = _ints(iv * 1e6)
-    delta_ppm = _ints(delta * 1e6)
-    gamma_ppb = _ints(gamma * 1e9)
-    theta_day = _ints(theta / per_day * PAISE_PER_RUPEE)
-    vega_point = _ints(vega * 0.01 * PAISE_PER_RUPEE)
+    iv_ppm = _scaled_ints(iv * 1e6)
+    delta_ppm = _scaled_ints(delta * 1e6)
+    gamma_ppb = _scaled_ints(gamma * 1e9)
+    theta_day = prices_to_paise_array(theta / per_day).astype(np.int64).tolist()  # the one money rule
+    vega_point = prices_to_paise_array(vega * 0.01).astype(np.int64).tolist()
 
     out: list[list[ChainSide | None]] = [[None, None] for _ in picked]
     for j, (i, is_call, sid, snap, price) in enumerate(sides):
@@ -157,5 +159,5 @@ def price_chain(table: InstrumentTable, chain: OptionChain, market: MarketStore,
         underlying=chain.underlying, segment=chain.segment, expiry_yyyymmdd=chain.expiry_yyyymmdd,
         lot_size_units=chain.lot_size_units, step_paise=chain.step_paise, underlying_source=source,
         spot_paise=spot.ltp_paise if spot else 0, future_paise=option_price_paise(future), forward_paise=fwd,
-        rate_ppm=round(rate * 1e6), time_left_ns=time.left_ns, year_trading_ns=time.year_ns,
+        rate_ppm=_scaled_ints(np.array([rate * 1e6]))[0], time_left_ns=time.left_ns, year_trading_ns=time.year_ns,
         atm_strike_paise=atm, rows=rows, ts_event_ns=now_ns, ts_init_ns=now_ns)

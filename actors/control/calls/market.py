@@ -17,6 +17,7 @@ from actors.control.auth import Principal
 from actors.control.convert import Refusal
 from engine.control_api import control_pb2 as pb
 from engine.model.instruments import Instrument
+from engine.model.ist import NS_PER_S
 
 if TYPE_CHECKING:
     from actors.control.service import ControlApi
@@ -43,7 +44,7 @@ class MarketCalls:
         except TimeoutError:
             return Refusal(grpc.StatusCode.DEADLINE_EXCEEDED, f"the control actor's loop did not answer within "
                                                               f"{self.timeout_s}s")
-        stale_after_ns = round(self.settings.quote_stale_after_s * 1e9)
+        stale_after_ns = int(self.settings.quote_stale_after_s * NS_PER_S)
         return pb.GetQuoteResponse(
             quotes=[convert.quote_to_pb(inst, snap, now_ns, stale_after_ns, req.depth)
                     for inst, snap in zip(found, snaps, strict=True)],

@@ -104,6 +104,9 @@ def test_hand_made_chain_solves_each_mid_and_its_greeks_as_the_library_does(tabl
                 assert side.iv_status == "NO_TIME_VALUE"
                 continue
             assert side.iv_status == "OK", (row.strike_paise, flag, side)
+            figures = (side.iv_ppm, side.delta_ppm, side.gamma_ppb_per_rupee, side.theta_paise_per_day,
+                       side.vega_paise_per_vol_point)
+            assert all(type(v) is int for v in figures), figures  # integers on the wire, never floats
             iv = oracle_iv(p, f, k, RATE, years, flag)
             assert side.iv_ppm == pytest.approx(iv * 1e6, abs=1)
             assert side.delta_ppm == pytest.approx(oracle.delta(flag, f, k, years, RATE, iv) * 1e6, abs=1)
