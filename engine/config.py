@@ -482,6 +482,20 @@ tls_client_ca = ""
 request_timeout_s = 5.0
 allow_insecure_remote = false
 watch_queue_events = 10000
+# Market data kept for `shikra quote` and priced chains: this many instruments, the least recently
+# updated dropped past it.
+market_instruments = 25000
+# A quote whose latest update is older than this is shown as stale.
+quote_stale_after_s = 10.0
+# Priced option chains published on the bus (chain.<UNDERLYING>.<YYYYMMDD>, public through the
+# gateway): these underlyings' nearest chain_expiries expiries, every chain_interval_s (0: never),
+# chain_strikes_each_side strikes around the ATM (0: all).
+chain_underlyings = ["NIFTY"]
+chain_expiries = 1
+chain_interval_s = 1.0
+chain_strikes_each_side = 10
+# Continuously compounded; discounts premiums and carries the spot when there is no future quote.
+risk_free_rate_annual = 0.065
 
 [instruments]
 # "sample": the bundled sample master, regenerated for today. "dhan": Dhan's master, "kite": Kite's
@@ -512,7 +526,7 @@ file = ""
 # A zmq endpoint; "tcp://127.0.0.1:*" lets the OS pick (the bound address goes to <run_dir>/gateway.json).
 listen = "tcp://127.0.0.1:7480"
 # Internal topic prefixes a dashboard may subscribe to.
-topics = ["tick.", "quote.", "book.", "bar.", "order.", "fill.", "position.", "risk.", "actor.health."]
+topics = ["tick.", "quote.", "book.", "bar.", "order.", "fill.", "position.", "risk.", "actor.health.", "chain."]
 # Messages queued for one subscriber; past it that subscriber loses its own messages, nobody waits.
 sndhwm = 10000
 # CURVE: a zmq certificate file holding the server's secret key (zmq.auth.create_certificates).

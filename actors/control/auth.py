@@ -59,6 +59,8 @@ METHOD_ROLES: Final[dict[str, UserRole]] = {
     "GetRiskState": "viewer",
     "SearchInstruments": "viewer",
     "GetOptionChain": "viewer",
+    "GetQuote": "viewer",
+    "GetPricedChain": "viewer",
     "PlaceOrder": "trader",
     "CancelOrder": "trader",
     "CancelAllOrders": "trader",

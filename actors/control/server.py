@@ -98,6 +98,11 @@ class InstrumentServicer(_Servicer, rpc.InstrumentServiceServicer):
     GetOptionChain = _unary("GetOptionChain")
 
 
+class MarketServicer(_Servicer, rpc.MarketServiceServicer):
+    GetQuote = _unary("GetQuote")
+    GetPricedChain = _unary("GetPricedChain")
+
+
 class UserServicer(_Servicer, rpc.UserServiceServicer):
     AddUser = _unary("AddUser")
     ListUsers = _unary("ListUsers")
@@ -137,6 +142,7 @@ _ADDERS = (
     (rpc.add_PortfolioServiceServicer_to_server, PortfolioServicer),
     (rpc.add_RiskServiceServicer_to_server, RiskServicer),
     (rpc.add_InstrumentServiceServicer_to_server, InstrumentServicer),
+    (rpc.add_MarketServiceServicer_to_server, MarketServicer),
     (rpc.add_UserServiceServicer_to_server, UserServicer),
     (rpc.add_StrategyServiceServicer_to_server, StrategyServicer),
     (rpc.add_JournalServiceServicer_to_server, JournalServicer),

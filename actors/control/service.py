@@ -41,6 +41,7 @@ from actors.control.auth import (
 )
 from actors.control.bridge import Answer, Bridge
 from actors.control.calls.instruments import InstrumentCalls
+from actors.control.calls.market import MarketCalls
 from actors.control.calls.orders import OrderCalls
 from actors.control.calls.portfolio import PortfolioCalls
 from actors.control.calls.risk import RiskCalls
@@ -50,6 +51,7 @@ from actors.control.calls.users import UserCalls
 from actors.control.calls.watch import WatchCalls, Watcher
 from actors.control.config import ControlConfig
 from actors.control.convert import Refusal
+from actors.control.market import MarketSnapshot
 from actors.control.peers import EXECUTION, Peers
 from actors.control.schedule_log import ScheduleLog
 from actors.risk.limits import RiskLimits
@@ -59,9 +61,9 @@ from engine.control_api.limits import Undecodable, check_request, clip_detail
 from engine.ledger import LedgerError, LedgerReader, LedgerSnapshot, ledger_dir
 from engine.logs import Log
 from engine.model.calendar import CalendarConfig, CalendarError, CalendarSource, SessionCalendar
-from engine.model.instruments import InstrumentTable
+from engine.model.instruments import InstrumentTable, OptionChain
 from engine.model.schedule import ScheduleConfig
-from ipc.messages import Message, OrderIntent, RecordAudit
+from ipc.messages import Message, OptionChainSnapshot, OrderIntent, RecordAudit
 
 if TYPE_CHECKING:
     from engine.config import Config
@@ -94,6 +96,15 @@ class EngineSide(Protocol):
     def forget_command(self, cmd_id: str) -> None: ...
 
     def send(self, target: str, msg: Message) -> None: ...
+
+    def market_snapshots(self, keys: list[tuple[int, int]]) -> tuple[list[MarketSnapshot | None], int]:
+        """The market of each (segment, security id) as the actor keeps it (None: nothing heard),
+        and the actor clock's now."""
+        ...
+
+    def priced_chain(self, table: InstrumentTable, chain: OptionChain, strikes_each_side: int) -> OptionChainSnapshot:
+        """``chain`` priced on the market the actor keeps, now (``actors.control.chain``)."""
+        ...
 
     def now_ns(self) -> int:
         """The actor's clock (epoch ns, UTC). The one method called from the gRPC thread."""
@@ -136,8 +147,8 @@ def outcome_text(result: Any) -> str:
     return "OK"
 
 
-class ControlApi(StatusCalls, OrderCalls, WatchCalls, PortfolioCalls, RiskCalls, InstrumentCalls, UserCalls,
-                 StrategyCalls):
+class ControlApi(StatusCalls, OrderCalls, WatchCalls, PortfolioCalls, RiskCalls, InstrumentCalls, MarketCalls,
+                 UserCalls, StrategyCalls):
     """The API's behaviour: one handler per method, routed to by name (``call``); the servicers in
     ``actors.control.server`` only pass calls here."""
 
@@ -195,6 +206,8 @@ class ControlApi(StatusCalls, OrderCalls, WatchCalls, PortfolioCalls, RiskCalls,
             "ReleaseKillSwitch": self.release_kill_switch,
             "SearchInstruments": self.search_instruments,
             "GetOptionChain": self.get_option_chain,
+            "GetQuote": self.get_quote,
+            "GetPricedChain": self.get_priced_chain,
             "AddUser": self.add_user,
             "ListUsers": self.list_users,
             "RevokeUser": self.revoke_user,

@@ -407,6 +407,7 @@ class Client:
         self.portfolio = rpc.PortfolioServiceStub(self.channel)
         self.risk = rpc.RiskServiceStub(self.channel)
         self.instruments = rpc.InstrumentServiceStub(self.channel)
+        self.market = rpc.MarketServiceStub(self.channel)
         self.users = rpc.UserServiceStub(self.channel)
         self.strategies = rpc.StrategyServiceStub(self.channel)
         self.journal = rpc.JournalServiceStub(self.channel)

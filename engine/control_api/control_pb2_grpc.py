@@ -1274,6 +1274,145 @@ class InstrumentService:
             _registered_method=True)
 
 
+class MarketServiceStub:
+    """---------------------------------------------------------------------------------------------
+    Market data (viewer)
+    ---------------------------------------------------------------------------------------------
+
+    Market data as the control actor last heard it from the feed on the bus (it keeps the latest
+    of every instrument the feed streams, up to [control] market_instruments).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetQuote = channel.unary_unary(
+                '/shikra.v1.MarketService/GetQuote',
+                request_serializer=shikra_dot_v1_dot_control__pb2.GetQuoteRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.GetQuoteResponse.FromString,
+                _registered_method=True)
+        self.GetPricedChain = channel.unary_unary(
+                '/shikra.v1.MarketService/GetPricedChain',
+                request_serializer=shikra_dot_v1_dot_control__pb2.GetPricedChainRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.GetPricedChainResponse.FromString,
+                _registered_method=True)
+
+
+class MarketServiceServicer:
+    """---------------------------------------------------------------------------------------------
+    Market data (viewer)
+    ---------------------------------------------------------------------------------------------
+
+    Market data as the control actor last heard it from the feed on the bus (it keeps the latest
+    of every instrument the feed streams, up to [control] market_instruments).
+    """
+
+    def GetQuote(self, request, context):
+        """Quotes of 1 to 100 instruments, in the order asked. An instrument not in the master fails the
+        call with INVALID_ARGUMENT naming it; one the feed has sent nothing for yet has has_data
+        false. Role: viewer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPricedChain(self, request, context):
+        """An option chain priced now: per strike, CE and PE market data, OI and its change, implied
+        volatility (Black-76 on the forward, trading time to expiry) and greeks, the ATM strike
+        marked. Definitions: actors/control/chain.py. Role: viewer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_MarketServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetQuote': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetQuote,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.GetQuoteRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.GetQuoteResponse.SerializeToString,
+            ),
+            'GetPricedChain': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPricedChain,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.GetPricedChainRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.GetPricedChainResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'shikra.v1.MarketService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('shikra.v1.MarketService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class MarketService:
+    """---------------------------------------------------------------------------------------------
+    Market data (viewer)
+    ---------------------------------------------------------------------------------------------
+
+    Market data as the control actor last heard it from the feed on the bus (it keeps the latest
+    of every instrument the feed streams, up to [control] market_instruments).
+    """
+
+    @staticmethod
+    def GetQuote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.MarketService/GetQuote',
+            shikra_dot_v1_dot_control__pb2.GetQuoteRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.GetQuoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPricedChain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.MarketService/GetPricedChain',
+            shikra_dot_v1_dot_control__pb2.GetPricedChainRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.GetPricedChainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
 class UserServiceStub:
     """---------------------------------------------------------------------------------------------
     Users and tokens (admin)
