@@ -195,7 +195,10 @@ class RiskActor(Actor):
         self.ctx.every(1.0, self._on_clock)
         self.ctx.every(RESEND_AFTER_S / 2, self._resend_unacked)
         eng = cfg.engine
-        if not (eng.topology == "co-located" and {self.ctx.name, EXECUTION} <= set(eng.colocated)):
+        # In-process beside execution, risk sees every order event; but the live venue's broker
+        # funds move the ledger's cash without one, so on Dhan risk reads the ledger anyway.
+        if cfg.execution.venue == "dhan" or not (eng.topology == "co-located"
+                                                 and {self.ctx.name, EXECUTION} <= set(eng.colocated)):
             self.ctx.every(RECONCILE_INTERVAL_S, self._reconcile_with_ledger)
         self.ctx.every(CALENDAR_REFRESH_S, self._refresh_calendar)
         self._reader: LedgerReader | None = None
