@@ -1,0 +1,310 @@
+"""The unattended week, rehearsed (issue 17 item 6): the engine's actors in this process on a
+simulated clock, against the loopback fake Dhan: REST and the order-update stream (FakeDhan), the
+market feed (FakeDhanFeed), and a local webhook for the alerts. The week spans the end of the
+calendar library's data (exchange_calendars ends on 2026-12-31), so its last day trades on the
+fallback calendar.
+
+How it runs. The live venue and the Dhan feed do real I/O on loopback sockets in their own
+threads; the clock moves only when the test says (``advance_to``: the actors' timers fire on the
+way) and holds while the test serves that I/O (``pump``). Market data comes from the fake feed over
+a real websocket: the frames the feed actor reads are stamped with the simulated time at which
+it reads them. The test plays the exchange: it fills at Dhan what the engine placed there.
+
+"kill -9 of execution" is in-process (``SimEngine.kill``): the execution actor instance is dropped
+without its stop handlers (no venue stop, no ledger flush), its timers, fds and sockets are no
+longer served, messages for it are lost, and what the kernel would release from a killed process
+(the ledger's writer lock and mapping) is released; its threads and connections are abandoned as
+they are. A fresh instance then starts on the same ledger at the same simulated instant: in this
+process the other actors read the ledger through its writer's environment, so no simulated time
+passes while there is none (Dhan's side of the outage, the trade and the lost answer, still
+happens meanwhile, in real time).
+
+The week (Mon 2026-12-28 .. Fri 2027-01-01):
+- Monday: pre-open at 08:30 (the first reconciliation with Dhan: funds, orders, positions); a
+  strategy buys at 10:00, sells at 11:00 while execution is killed with Dhan's answer in flight,
+  buys again at 14:00 and is squared off by risk at 15:25; the day's summary reaches the webhook;
+  a quiet night (nothing placed, no alert but the calendar's).
+- Tuesday: a configured holiday: the strategy's 10:00 buy is denied MARKET_CLOSED, nothing
+  reaches Dhan.
+- Wednesday: trading again (a round trip).
+- Friday, past the library's data: trading on the fallback calendar, with its alert.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.model.ist import ist_date
+from ipc.messages import Fill, OrderDenied, OrderState, RiskAction
+from tests.support.fake_dhan import CLIENT_ID, TOKEN, FakeDhan
+from tests.support.fake_dhan_feed import FakeDhanFeed
+from tests.support.sim import SimEngine, at_ist, sim_config
+from tests.support.webhook import Webhook
+
+MONDAY = dt.date(2026, 12, 28)
+TUESDAY = MONDAY + dt.timedelta(days=1)     # configured as a holiday
+WEDNESDAY = MONDAY + dt.timedelta(days=2)
+THURSDAY = MONDAY + dt.timedelta(days=3)    # the calendar library's last day
+FRIDAY = MONDAY + dt.timedelta(days=4)      # 2027-01-01: past the library's data (the fallback)
+ACTORS = ("execution", "notify", "risk", "strategy", "feed")  # the daemon's start order
+STRATEGY = "week"
+SYMBOL = "RELIANCE"
+BUY_FILL_PAISE = 98_500
+SELL_FILL_PAISE = 99_000
+CALENDAR_ALERT = "market calendar data ending"
+
+WEEK_TRADER = '''
+from __future__ import annotations
+
+from actors.strategy.api import Strategy, StrategyParams, StrategyState
+from ipc.messages import Quote
+
+NS_PER_MIN = 60_000_000_000
+IST_OFFSET_MIN = 330
+WINDOW_MIN = 30
+
+
+class WeekParams(StrategyParams):
+    buy_at_min: tuple[int, ...] = (600, 840)   # 10:00 and 14:00 IST
+    sell_at_min: tuple[int, ...] = (660,)      # 11:00 IST: sell what is held
+
+
+class WeekState(StrategyState):
+    done: list[str] = []
+
+
+class WeekTrader(Strategy):
+    """By the engine's clock: on the first quote in the half hour after each time of day, one lot
+    bought (or what is held sold), once a day."""
+
+    kind = "week_trader"
+    Params = WeekParams
+    State = WeekState
+
+    def on_quote(self, quote: Quote) -> None:
+        minutes = self.ctx.now_ns() // NS_PER_MIN + IST_OFFSET_MIN
+        day, minute = divmod(minutes, 1440)
+        inst = self.instrument
+        for at in self.params.buy_at_min:
+            if self._due(day, minute, at, "buy"):
+                self.ctx.buy(inst, inst.lot_size_units, cause=quote)
+        held = self.ctx.position(inst)
+        for at in self.params.sell_at_min:
+            if held > 0 and self._due(day, minute, at, "sell"):
+                self.ctx.sell(inst, held, cause=quote)
+
+    def _due(self, day: int, minute: int, at: int, what: str) -> bool:
+        key = f"{day}:{what}:{at}"
+        if at <= minute < at + WINDOW_MIN and key not in self.state.done:
+            self.state.done.append(key)
+            return True
+        return False
+'''
+
+
+class Week:
+    """The engine and the fakes around it, with the steps the test repeats."""
+
+    def __init__(self, engine: SimEngine, dhan: FakeDhan, feed: FakeDhanFeed, hook: Webhook) -> None:
+        self.engine = engine
+        self.dhan = dhan
+        self.feed = feed
+        self.hook = hook
+
+    # The exchange ------------------------------------------------------------------------------
+    def placed(self) -> list[dict[str, Any]]:
+        return self.dhan.place_requests()
+
+    def wait_placed(self, count: int, what: str) -> dict[str, Any]:
+        """Serve I/O until ``count`` orders in all reached Dhan; the last one's row at Dhan."""
+        self.engine.pump(lambda: len(self.placed()) >= count, what)
+        assert len(self.placed()) == count, f"{what}: {self.placed()}"
+        (row,) = self.dhan.order_by_correlation(self.placed()[-1]["correlationId"])
+        return row
+
+    def fill(self, row: dict[str, Any]) -> None:
+        """Dhan fills the order in full (BUY and SELL at fixed prices) and the ledger records it."""
+        price = BUY_FILL_PAISE if row["transactionType"] == "BUY" else SELL_FILL_PAISE
+        self.dhan.trade(row["orderId"], row["quantity"], price)
+        self.engine.pump(lambda: self.order_state(row["correlationId"]) is OrderState.FILLED,
+                         f"order {row['correlationId']} FILLED in the ledger")
+
+    # The ledger ----------------------------------------------------------------------------------
+    def facts(self) -> dict[str, Any]:
+        return self.engine.ledger_facts()
+
+    def order_state(self, client_order_id: str) -> OrderState | None:
+        order = self.facts()["orders"].get(client_order_id)
+        return order.state if order is not None else None
+
+    def held(self) -> int:
+        inst = self.engine.instrument(SYMBOL)
+        pos = self.facts()["positions"].get((STRATEGY, inst.segment, inst.security_id))
+        return pos.net_qty_units if pos is not None else 0
+
+    def fills_on(self, day: dt.date) -> list[Any]:
+        return [f for f in self.facts()["fills"].values() if ist_date(f.ts_event_ns) == day]
+
+    # The alerts ----------------------------------------------------------------------------------
+    def alerts(self) -> list[dict[str, Any]]:
+        return self.hook.messages()
+
+    def wait_alert(self, needle: str, what: str) -> list[dict[str, Any]]:
+        return self.engine.pump(lambda: self.hook.find(needle), what)
+
+    # Days ------------------------------------------------------------------------------------------
+    def pre_open(self, day: dt.date) -> None:
+        """08:30: the engine reconciled with Dhan (the start-up gate is open) and the feed streams."""
+        self.engine.advance_to(at_ist(day, 8, 30))
+        execution = self.engine.actor("execution")
+        self.engine.pump(lambda: execution.trading_enabled and self.feed.subscriptions(),
+                         f"{day}: reconciled with Dhan and subscribed to the feed")
+
+    def round_trip(self, day: dt.date) -> None:
+        """10:00 the strategy buys a lot, 11:00 it sells it; Dhan fills both."""
+        before = len(self.placed())
+        self.engine.advance_to(at_ist(day, 10, 0))
+        buy = self.wait_placed(before + 1, f"{day} 10:00: the buy at Dhan")
+        assert buy["transactionType"] == "BUY" and buy["securityId"] == str(self.engine.instrument(SYMBOL).security_id)
+        self.fill(buy)
+        assert self.held() == buy["quantity"]
+        self.engine.advance_to(at_ist(day, 11, 0))
+        sell = self.wait_placed(before + 2, f"{day} 11:00: the sell at Dhan")
+        assert sell["transactionType"] == "SELL"
+        self.fill(sell)
+        assert self.held() == 0
+
+    def summary(self, day: dt.date) -> dict[str, Any]:
+        """15:45: the day's summary at the webhook, its trades and charges the ledger's."""
+        self.engine.advance_to(at_ist(day, 15, 46))
+        (alert,) = self.wait_alert(f"day summary {day.isoformat()}", f"{day}: the day's summary at the webhook")
+        fills = self.fills_on(day)
+        charges = sum(f.charges_paise for f in fills)
+        assert f"{STRATEGY}: P&L Rs" in alert["message"]
+        assert f"{len(fills)} trades, charges Rs {charges // 100:,}.{charges % 100:02d}" in alert["message"], alert
+        return alert
+
+
+@pytest.fixture
+def week(tmp_path: Path) -> Iterator[Week]:
+    user_dir = tmp_path / "strategies"
+    user_dir.mkdir()
+    (user_dir / "week_trader.py").write_text(WEEK_TRADER)
+    credentials = tmp_path / "dhan.toml"
+    credentials.write_text(f'client_id = "{CLIENT_ID}"\naccess_token = "{TOKEN}"\n')
+    os.chmod(credentials, 0o600)
+    with FakeDhan() as dhan, FakeDhanFeed(token=TOKEN, client_id=CLIENT_ID, stream_interval_s=0.01) as feed, \
+            Webhook() as hook:
+        cfg = sim_config(
+            ACTORS,
+            credentials={"file": str(credentials)},
+            calendar={"holidays": [{"date": TUESDAY.isoformat(), "name": "rehearsal holiday"}]},
+            feed={"source": "dhan", "dhan": {"url": feed.url, "mode": "quote", "instruments": [SYMBOL]}},
+            # A 1 s backstop poll instead of 50 ms: the venue also wakes execution through its fd.
+            execution={"venue": "dhan", "dhan": {"rest_url": dhan.rest_url, "order_update_url": dhan.ws_url,
+                                                 "poll_interval_s": 1.0}},
+            notify={"urls": [hook.url()]},
+            strategy={"user_dir": str(user_dir),
+                      "instances": [{"name": STRATEGY, "kind": "week_trader", "instrument": SYMBOL}]})
+        engine = SimEngine(tmp_path / "data", at_ist(MONDAY, 8, 30), ACTORS, cfg)
+        try:
+            yield Week(engine, dhan, feed, hook)
+        finally:
+            engine.close()
+
+
+def test_a_week_of_unattended_live_trading_on_the_simulated_clock(week: Week) -> None:
+    started = time.perf_counter()
+    engine, dhan = week.engine, week.dhan
+
+    # Monday -------------------------------------------------------------------------------------
+    week.pre_open(MONDAY)
+    assert not week.placed()
+    # Within 30 days of the library's last date: the operator is told, once.
+    (calendar_alert,) = week.wait_alert(CALENDAR_ALERT, "the calendar warning at start")
+    assert "ends on 2026-12-31 (3 days left)" in calendar_alert["message"]
+
+    engine.advance_to(at_ist(MONDAY, 10, 0))
+    buy = week.wait_placed(1, "Monday 10:00: the buy at Dhan")
+    week.fill(buy)
+    assert week.held() == buy["quantity"] == 1
+
+    # 11:00, kill -9 of execution while Dhan holds its answer to the sell: the order is at Dhan and
+    # trades while execution is down. The fresh instance finds it by correlation id, never places
+    # it twice, and records its one fill.
+    dhan.hold_next_place()
+    engine.advance_to(at_ist(MONDAY, 11, 0))
+    engine.pump(lambda: dhan.holding, "Monday 11:00: the sell at Dhan, its answer held")
+    sell = week.placed()[-1]
+    assert sell["transactionType"] == "SELL"
+    (row,) = dhan.order_by_correlation(sell["correlationId"])
+    # Acknowledged on the order stream at most (the REST answer never comes): not filled.
+    assert week.order_state(sell["correlationId"]) in (OrderState.SUBMITTED, OrderState.ACCEPTED)
+    engine.kill("execution")
+    dhan.trade(row["orderId"], row["quantity"], SELL_FILL_PAISE)
+    dhan.release_holds()
+    engine.restart("execution")
+    engine.pump(lambda: week.order_state(sell["correlationId"]) is OrderState.FILLED,
+                "the sell placed before the kill FILLED after the restart")
+    sells = [f for f in week.facts()["fills"].values() if f.client_order_id == sell["correlationId"]]
+    assert [(f.fill_id, f.qty_units, f.price_paise) for f in sells] == [
+        (f"{row['orderId']}-{row['quantity']}", row["quantity"], SELL_FILL_PAISE)]
+    assert len(dhan.order_by_correlation(sell["correlationId"])) == 1 and len(week.placed()) == 2
+    assert week.held() == 0
+
+    # 14:00 a lot bought and held: risk squares it off at 15:25, Dhan fills the square-off.
+    engine.advance_to(at_ist(MONDAY, 14, 0))
+    week.fill(week.wait_placed(3, "Monday 14:00: the buy at Dhan"))
+    engine.advance_to(at_ist(MONDAY, 15, 25))
+    square_off = week.wait_placed(4, "Monday 15:25: the square-off at Dhan")
+    assert square_off["transactionType"] == "SELL" and square_off["quantity"] == 1
+    (t, action), = [(t, a) for t, a in engine.seen_at(RiskAction) if a.action == "SQUARE_OFF"]
+    assert t == at_ist(MONDAY, 15, 25) and action.strategy == STRATEGY
+    week.fill(square_off)
+    assert week.held() == 0
+
+    week.summary(MONDAY)
+    assert len(week.fills_on(MONDAY)) == 4
+
+    # A quiet night: nothing placed, nothing published about orders, no alert but the calendar's
+    # daily one (its days-left text changes at midnight).
+    alerts_before, events_before = len(week.alerts()), len(engine.seen(Fill))
+    engine.advance_to(at_ist(TUESDAY, 8, 30))
+    assert len(week.placed()) == 4 and len(engine.seen(Fill)) == events_before
+    night = week.alerts()[alerts_before:]
+    assert all(CALENDAR_ALERT in a["title"] for a in night), night
+
+    # Tuesday, a configured holiday -----------------------------------------------------------------
+    engine.advance_to(at_ist(TUESDAY, 10, 0))
+    engine.pump(lambda: [d for d in engine.seen(OrderDenied) if d.reason_code == "MARKET_CLOSED"],
+                "Tuesday 10:00: the strategy's buy denied, the market is closed")
+    engine.advance_to(at_ist(TUESDAY, 16, 0))
+    assert len(week.placed()) == 4 and not week.fills_on(TUESDAY)
+
+    # Wednesday: trading again ------------------------------------------------------------------------
+    week.pre_open(WEDNESDAY)
+    week.round_trip(WEDNESDAY)
+    week.summary(WEDNESDAY)
+
+    # Thursday passes untraded (the strategy sees no market data); Friday 2027-01-01 is past the
+    # library's data: the fallback calendar opens it (a weekday, not a fixed-date holiday) and the
+    # operator is told.
+    engine.advance_to(at_ist(THURSDAY, 16, 0))
+    week.pre_open(FRIDAY)
+    fallback = week.wait_alert("has no data past 2026-12-31", "Friday: the fallback calendar alert")
+    assert fallback[0]["type"] == "failure"
+    week.round_trip(FRIDAY)
+    week.summary(FRIDAY)
+
+    facts = week.facts()
+    assert week.held() == 0
+    assert not [o for o in facts["orders"].values() if o.state not in (OrderState.FILLED,)], facts["orders"]
+    assert engine.actor("execution").ledger.verify() == []
+    print(f"the week simulated in {time.perf_counter() - started:.1f} s")
