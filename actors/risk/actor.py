@@ -195,11 +195,12 @@ class RiskActor(Actor):
         self.ctx.every(1.0, self._on_clock)
         self.ctx.every(RESEND_AFTER_S / 2, self._resend_unacked)
         eng = cfg.engine
-        # In-process beside execution, risk sees every order event; but the live venue's broker
-        # funds move the ledger's cash without one, so on Dhan risk reads the ledger anyway.
-        if cfg.execution.venue == "dhan" or not (eng.topology == "co-located"
-                                                 and {self.ctx.name, EXECUTION} <= set(eng.colocated)):
+        if not (eng.topology == "co-located" and {self.ctx.name, EXECUTION} <= set(eng.colocated)):
             self.ctx.every(RECONCILE_INTERVAL_S, self._reconcile_with_ledger)
+        elif cfg.execution.venue == "dhan":
+            # In-process beside execution risk sees every order event, but Dhan's fund limits move
+            # the ledger's cash without one.
+            self.ctx.every(RECONCILE_INTERVAL_S, self._follow_ledger_cash)
         self.ctx.every(CALENDAR_REFRESH_S, self._refresh_calendar)
         self._reader: LedgerReader | None = None
 
@@ -384,15 +385,30 @@ class RiskActor(Actor):
                 self.monitor.take_quiet_marks(segment, security_id, int(marks[-1]), int(marks.max()), int(marks.min()),
                                               now)
 
-    def _reconcile_with_ledger(self) -> None:
+    def _open_reader(self) -> LedgerReader | None:
         if self._reader is None:
             try:
                 self._reader = LedgerReader.open(ledger_dir(self.ctx.data_dir))
             except LedgerError:
-                return  # execution has not created it yet
+                return None  # execution has not created it yet
+        return self._reader
+
+    def _follow_ledger_cash(self) -> None:
+        reader = self._open_reader()
+        if reader is None:
+            return
+        with reader.snapshot() as snap:
+            wallet = snap.wallet()
+        if wallet is not None:
+            self.engine.set_cash(wallet.cash_paise)
+
+    def _reconcile_with_ledger(self) -> None:
+        reader = self._open_reader()
+        if reader is None:
+            return
         open_ids = self.engine.open_intent_ids()
         fixed = 0
-        with self._reader.snapshot() as snap:
+        with reader.snapshot() as snap:
             for key in open_ids:
                 coid = snap.client_order_id_for(key) or key
                 order = snap.order(coid)
@@ -601,12 +617,10 @@ class RiskActor(Actor):
         self._reply(msg.cmd_id, True)
 
     def _ledger_order(self, client_order_id: str) -> OrderEvent | None:
-        if self._reader is None:
-            try:
-                self._reader = LedgerReader.open(ledger_dir(self.ctx.data_dir))
-            except LedgerError:
-                return None
-        with self._reader.snapshot() as snap:
+        reader = self._open_reader()
+        if reader is None:
+            return None
+        with reader.snapshot() as snap:
             return snap.order(client_order_id)
 
     # Kill switch --------------------------------------------------------------------------------
