@@ -85,9 +85,9 @@ class DhanVenueConfig(Section):
         for name in ("rest_workers", "max_place_attempts", "max_lookup_attempts", "position_mismatch_confirmations"):
             if getattr(self, name) < 1:
                 raise ValueError(f"DhanVenueConfig.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("max_queue_wait_s", "rest_timeout_s", "retry_backoff_s", "order_book_poll_s", "poll_interval_s",
-                     "reconcile_interval_s", "reconcile_retry_initial_s", "reconcile_retry_max_s", "startup_hold_s",
-                     "funds_refresh_s"):
+        for name in ("max_queue_wait_s", "rest_timeout_s", "retry_backoff_s", "order_book_poll_s",
+                     "poll_interval_s", "reconcile_interval_s", "reconcile_retry_initial_s", "reconcile_retry_max_s",
+                     "startup_hold_s", "funds_refresh_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"DhanVenueConfig.{name} must be > 0, got {getattr(self, name)}")
 
