@@ -87,6 +87,9 @@ MAX_UNACKED_DENIALS = 10_000  # denials awaiting execution's acknowledgement (bo
 # and for positions. Not when execution shares risk's process: the in-process bus drops nothing (and a
 # simulated day would pay a ledger read for each of its seconds).
 RECONCILE_INTERVAL_S = 1.0
+# Beside execution on the live venue: how often the ledger's cash is read. It follows Dhan's fund
+# limits, read at the first reconciliation and every execution.dhan.funds_refresh_s (60 s).
+FOLLOW_CASH_S = 5.0
 USAGE_REPUBLISH_S = 5.0  # risk.usage unchanged is sent again this often: a restarted reader learns it
 END_OF_DAY = dt.time(23, 59, 59, 999999)
 KNOWN_KINDS = {"EQUITY", "FUTIDX", "FUTSTK", "OPTIDX", "OPTSTK", "FUTCOM", "OPTFUT", "FUTCUR", "OPTCUR", "INDEX"}
@@ -200,7 +203,7 @@ class RiskActor(Actor):
         elif cfg.execution.venue == "dhan":
             # In-process beside execution risk sees every order event, but Dhan's fund limits move
             # the ledger's cash without one.
-            self.ctx.every(RECONCILE_INTERVAL_S, self._follow_ledger_cash)
+            self.ctx.every(FOLLOW_CASH_S, self._follow_ledger_cash)
         self.ctx.every(CALENDAR_REFRESH_S, self._refresh_calendar)
         self._reader: LedgerReader | None = None
 
