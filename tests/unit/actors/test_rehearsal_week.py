@@ -207,9 +207,9 @@ def week(tmp_path: Path) -> Iterator[Week]:
             credentials={"file": str(credentials)},
             calendar={"holidays": [{"date": TUESDAY.isoformat(), "name": "rehearsal holiday"}]},
             feed={"source": "dhan", "dhan": {"url": feed.url, "mode": "quote", "instruments": [SYMBOL]}},
-            # A 1 s backstop poll instead of 50 ms: the venue also wakes execution through its fd.
+            # A 5 s backstop poll instead of 50 ms: the venue also wakes execution through its fd.
             execution={"venue": "dhan", "dhan": {"rest_url": dhan.rest_url, "order_update_url": dhan.ws_url,
-                                                 "poll_interval_s": 1.0}},
+                                                 "poll_interval_s": 5.0}},
             notify={"urls": [hook.url()]},
             strategy={"user_dir": str(user_dir),
                       "instances": [{"name": STRATEGY, "kind": "week_trader", "instrument": SYMBOL}]})
