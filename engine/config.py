@@ -323,12 +323,20 @@ name = "ema_reliance"
 kind = "ema_cross"
 instrument = "RELIANCE"
 params = { fast = 10, slow = 30, timeframe_s = 1, qty_lots = 1 }
+# Keep positions in contracts expiring today past [risk.expiry] close_ist; the engine settles them.
+hold_to_expiry = false
 
 [execution]
 # "paper" (simulated fills against the live book) or "dhan" (live orders).
 venue = "paper"
 starting_cash_paise = 1000000000
 ack_latency_us = 0
+
+[execution.settlement]
+# Positions held past a contract's expiry (15:30 IST on its expiry day) are settled by the engine
+# against the underlying's settlement price: the last price the engine saw that day, unless the
+# official one is given here (paise; the underlying as the master names it).
+# prices_paise = { "NIFTY:2026-11-24" = 2601235 }
 
 [execution.dhan]
 # The live venue (venue = "dhan"): orders through the dhanhq SDK in worker threads, fills from
@@ -385,6 +393,14 @@ market_hours = "auto"
 # [risk.limits.strategies.NAME] and [risk.limits.instruments."NSE_FNO.55796"].
 [risk.limits]
 max_orders_per_second = 10
+
+[risk.expiry]
+# On a contract's expiry day positions in it are closed at close_ist (IST), unless the strategy has
+# hold_to_expiry = true; what is held is settled after the close. Stock derivatives are physically
+# settled: "close" closes them even for a holding strategy, "deliver" lets it take delivery (CNC).
+enabled = true
+close_ist = 15:10:00
+stock_derivatives = "close"
 
 [calendar]
 # Holidays and special sessions on top of the exchange calendar (exchange_calendars' XBOM), per

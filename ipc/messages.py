@@ -428,6 +428,22 @@ class Fill(Message, tag="fill@1"):
     ts_init_ns: int
 
 
+# Fills of an expiry settlement (actors/execution/settlement.py) have no order: their ids start with
+# this, and a physical delivery's fill (the stock taken or given) ends with the delivery suffix.
+SETTLEMENT_PREFIX: Final = "SETTLE-"
+SETTLEMENT_DELIVERY_SUFFIX: Final = "/D"
+DELIVERY_PRODUCT: Final = "CNC"  # a physically delivered stock is a delivery holding
+
+
+def settlement_product(fill: Fill) -> str | None:
+    """The product of a settlement fill's position (no order says it): the delivery holding for a
+    physical delivery, the closed contract's own (None: unknown here) otherwise; None for any
+    other fill."""
+    if fill.fill_id.startswith(SETTLEMENT_PREFIX) and fill.fill_id.endswith(SETTLEMENT_DELIVERY_SUFFIX):
+        return DELIVERY_PRODUCT
+    return None
+
+
 class Position(Message, tag="position@1"):
     """Net position of one strategy in one instrument.
 

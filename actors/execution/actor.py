@@ -15,7 +15,8 @@ Order groups (``SubmitGroup``; state machine in ``groups.py``): each step is a `
 the ledger before the orders it calls for are placed; legs and flatten orders take the ordinary
 order path above. Positions published carry unrealised P&L marked to the venue's book
 (``marks.py``), after fills and once a second. DAY orders expire at their segment's session close
-(``expiry.py``), never on the synthetic market's always-open calendar.
+(``expiry.py``), never on the synthetic market's always-open calendar. Positions in contracts that
+expired are settled (``expiry_settlement.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from actors.execution import orders as fsm
 from actors.execution.commit_stats import CommitStats
 from actors.execution.config import PaperVenueConfig
 from actors.execution.expiry import day_order_expiry_ns
+from actors.execution.expiry_settlement import ExpirySettlement
 from actors.execution.live import LiveTrading
 from actors.execution.reconcile import is_external
 from actors.execution.venue_status import remove_venue_status
@@ -95,7 +97,7 @@ AUDITED_IDS_REMEMBERED = 20_000
 LEDGER_STATS_INTERVAL_S = 5.0  # how often the commit-latency histogram goes out for the metrics
 
 
-class ExecutionActor(LiveTrading, Actor):
+class ExecutionActor(ExpirySettlement, LiveTrading, Actor):
     subscriptions = (topics.DEPTH, topics.TICK, topics.QUOTE)
 
     def __init__(self, ctx: ActorContext) -> None:
@@ -516,6 +518,7 @@ class ExecutionActor(LiveTrading, Actor):
         self._session_expiring: set[str] = set()
         self._marks: dict[tuple[str, int, int], int] = {}  # position key -> last published unrealised
         self._awaiting_book: dict[tuple[int, int], list[str]] = {}  # restored orders, by instrument
+        self._settlement_init()
 
     def _extensions_start(self, now: int) -> None:
         cfg = self.ctx.config
@@ -530,6 +533,7 @@ class ExecutionActor(LiveTrading, Actor):
         self.ctx.every(1.0, lambda: self._publish_marks(self.ctx.now_ns()))
         self.ctx.every(LEDGER_STATS_INTERVAL_S, self._publish_ledger_stats)
         self._groups_resume(now)
+        self._settlement_start(now)  # positions in contracts that expired (expiry_settlement.py)
 
     def _refresh_calendar(self) -> None:
         """An edited overrides file (``shikra calendar``): DAY orders' expiries are worked out again."""

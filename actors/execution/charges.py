@@ -24,12 +24,18 @@ Rounding: every component is rounded to the paisa separately with ``schedule.rou
 Contract notes aggregate per scrip per day and round STT and stamp duty to the rupee, so a
 day's per-fill sum can differ from the note by under ₹1 per component per scrip.
 
-Default rates (``DEFAULT_SCHEDULE``) are the published NSE / Dhan-style rates as of 2025-26:
-brokerage ₹0 delivery, ₹20 or 0.03 % (lower) intraday and futures, flat ₹20 options; STT 0.1 %
-delivery both sides, 0.025 % intraday sell, 0.02 % futures sell, 0.1 % options sell (premium);
+Default rates (``DEFAULT_SCHEDULE``) are the published NSE / Dhan-style rates for trades from
+2026-04-01 (FY 2026-27; the Finance Act 2026 raised STT on derivatives): brokerage ₹0 delivery,
+₹20 or 0.03 % (lower) intraday and futures, flat ₹20 options; STT 0.1 % delivery both sides,
+0.025 % intraday sell, 0.05 % futures sell (0.02 % before), 0.15 % options sell on the premium
+(0.1 % before); a backtest over older captures that must match old contract notes configures the
+old rates (``[execution.paper.charges]``);
 NSE transaction charges 0.00297 % equity, 0.00173 % futures, 0.03503 % options (premium); SEBI
 ₹10 per crore (0.0001 %); stamp duty (buy) 0.015 % delivery, 0.003 % intraday, 0.002 % futures,
-0.003 % options; GST 18 %. Rates change by budget and circular: check them against a real
+0.003 % options; GST 18 %. STT on exercise (``stt_exercise_rate_e8``, options only): 0.15 % of
+the intrinsic value of an in-the-money long option exercised at expiry, paid by the holder
+(``exercise_stt_paise``), the Finance Act 2026 rate for trades from 2026-04-01 (0.125 % before).
+Rates change by budget and circular: check them against a real
 contract note before trusting P&L to the paisa. BSE's transaction charges differ; pass a
 BSE schedule for BSE segments.
 """
@@ -69,6 +75,7 @@ class ChargeRates(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_on
     stamp_buy_rate_e8: int = 0
     ipft_rate_e8: int = 0
     gst_rate_e8: int = 18_000_000  # 18 %, on brokerage + exchange + SEBI + IPFT
+    stt_exercise_rate_e8: int = 0  # options exercised at expiry: on the intrinsic value (holder pays)
 
 
 EQUITY_INTRADAY_RATES: Final = ChargeRates(
@@ -88,15 +95,16 @@ EQUITY_DELIVERY_RATES: Final = ChargeRates(
 INDEX_FUTURES_RATES: Final = ChargeRates(
     brokerage_flat_paise=2_000,
     brokerage_rate_e8=30_000,
-    stt_sell_rate_e8=20_000,  # 0.02 %
+    stt_sell_rate_e8=50_000,  # 0.05 % (Finance Act 2026; 0.02 % before 2026-04-01)
     exchange_rate_e8=1_730,  # 0.00173 %
     stamp_buy_rate_e8=2_000,  # 0.002 %
 )
 INDEX_OPTIONS_RATES: Final = ChargeRates(
     brokerage_flat_paise=2_000,
-    stt_sell_rate_e8=100_000,  # 0.1 % of premium
+    stt_sell_rate_e8=150_000,  # 0.15 % of premium (Finance Act 2026; 0.1 % before 2026-04-01)
     exchange_rate_e8=35_030,  # 0.03503 % of premium
     stamp_buy_rate_e8=3_000,
+    stt_exercise_rate_e8=150_000,  # 0.15 % of intrinsic value (Finance Act 2026; 0.125 % before 2026-04-01)
 )
 
 
@@ -196,6 +204,18 @@ def charges_for_fill(
         gst_paise=gst,
         total_paise=brokerage + stt + exchange + sebi + stamp + ipft + gst,
     )
+
+
+def exercise_stt_paise(segment_class: SegmentClass, intrinsic_value_paise: int,
+                       schedule: ChargeSchedule = DEFAULT_SCHEDULE) -> int:
+    """STT on an option exercised at expiry: ``stt_exercise_rate_e8`` of ``intrinsic_value_paise``
+    (intrinsic value per unit x units, >= 0), rounded like every component. Only the holder of a
+    long in-the-money option pays it; the caller decides that. Raises ValueError for a negative
+    value."""
+    if intrinsic_value_paise < 0:
+        raise ValueError(f"exercise_stt_paise: intrinsic value {intrinsic_value_paise} paise is negative")
+    rate = schedule.rates_for(segment_class).stt_exercise_rate_e8
+    return apply_rate(intrinsic_value_paise, rate, schedule.rounding)
 
 
 def _brokerage(

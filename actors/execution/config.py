@@ -4,6 +4,8 @@ Kept apart from the venue modules so that reading the config does not import the
 
 from __future__ import annotations
 
+import datetime as dt
+from pathlib import Path
 from typing import Final, Literal
 
 import msgspec
@@ -12,6 +14,7 @@ from actors.execution.charges import DEFAULT_SCHEDULE, ChargeSchedule, SegmentCl
 from actors.execution.orders import DHAN_MODIFY_CAP
 from engine.model.ist import NS_PER_S
 from engine.model.money import Rounding, apply_rate
+from engine.files import replace_file
 from engine.section import Section
 
 REST_BASE_URL: Final = "https://api.dhan.co/v2"
@@ -142,8 +145,69 @@ class PaperVenueConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
             )
 
 
+SETTLEMENT_PRICES_FILE: Final = "settlement_prices.json"  # in the data dir: `shikra settlement set-price`
+
+
+def settlement_price_key(underlying: str, expiry: dt.date) -> str:
+    """``"NIFTY:2026-11-24"``: how a settlement price is named in the config and the data dir's file."""
+    return f"{underlying.strip().upper()}:{expiry.isoformat()}"
+
+
+class SettlementConfig(Section):
+    """Expiry settlement (``actors.execution.settlement``): the underlying's settlement price is
+    the last price the engine saw on the expiry day, unless ``prices_paise`` names the official
+    one: ``"<UNDERLYING>:<expiry YYYY-MM-DD>" = paise`` (e.g. ``"NIFTY:2026-11-24" = 2601235``).
+    A position still held after its expiry day (the engine was down at the close) waits for this.
+    The same struct is the data dir's ``SETTLEMENT_PRICES_FILE`` (JSON), which ``shikra settlement
+    set-price`` edits while the engine runs and which wins over the config."""
+
+    prices_paise: dict[str, int] = msgspec.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for key, paise in self.prices_paise.items():
+            underlying, sep, day = key.partition(":")
+            try:
+                dt.date.fromisoformat(day)
+            except ValueError:
+                sep = ""
+            if not sep or not underlying.strip() or underlying != underlying.strip().upper():
+                raise ValueError(f"execution.settlement.prices_paise: key {key[:40]!r} is not "
+                                 "\"<UNDERLYING>:<YYYY-MM-DD>\" (the underlying in capitals, as the master names it)")
+            if type(paise) is not int or paise <= 0:
+                raise ValueError(f"execution.settlement.prices_paise[{key[:40]!r}]: {paise!r} is not a positive "
+                                 "integer number of paise")
+
+    def price_for(self, underlying: str, expiry: dt.date) -> int | None:
+        """The configured settlement price of ``underlying``'s contracts expiring on ``expiry``."""
+        return self.prices_paise.get(settlement_price_key(underlying, expiry))
+
+
+def read_settlement_prices(data_dir: Path) -> SettlementConfig:
+    """The data dir's settlement prices (none when the file does not exist). Raises ValueError
+    naming the file when it does not parse or a price is invalid."""
+    path = data_dir / SETTLEMENT_PRICES_FILE
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return SettlementConfig()
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read: {exc.strerror}") from None
+    try:
+        return msgspec.json.decode(raw, type=SettlementConfig)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise ValueError(f"{path}: {exc}") from None
+
+
+def write_settlement_prices(data_dir: Path, prices: SettlementConfig) -> Path:
+    """Replace the data dir's settlement prices atomically; returns the file's path."""
+    path = data_dir / SETTLEMENT_PRICES_FILE
+    replace_file(path, msgspec.json.format(msgspec.json.encode(prices)) + b"\n")
+    return path
+
+
 class ExecutionConfig(Section):
     venue: Literal["paper", "dhan"] = "paper"
     starting_cash_paise: int = 10_000_000_00  # ₹10 lakh (paper only)
     ack_latency_us: int = 0
     dhan: DhanVenueConfig = DhanVenueConfig()
+    settlement: SettlementConfig = SettlementConfig()

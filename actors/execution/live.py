@@ -41,6 +41,7 @@ from actors.execution import groups as grp
 from actors.execution.charges import charges_for_fill, segment_class_for
 from actors.execution.reconcile import (
     EXTERNAL_STRATEGY,
+    SETTLEMENT_REASON,
     BrokerSnapshot,
     FundsUpdate,
     PositionDifference,
@@ -49,15 +50,21 @@ from actors.execution.reconcile import (
     external_client_order_id,
     external_order_event,
     is_external,
+    matched_settlement_units,
+    matches_settlement,
     missing_fills,
     orders_by_owner,
     position_differences,
     recorded_by_venue_order,
+    settlement_lag_units,
+    settlement_order_event,
+    settlement_units,
     trades_by_order,
 )
 from actors.execution.venue_status import VenueStatus, write_venue_status
 from engine.backoff import backoff_s
 from engine.ledger import AuditRecord, CashMovement
+from engine.model.expiry_day import has_expired
 from engine.model.ist import NS_PER_S
 from ipc import topics
 from ipc.messages import Fill, Message, OrderEvent, OrderSpec, OrderState, ReduceRisk, SubmitGroup, SubmitOrder
@@ -99,6 +106,11 @@ class LiveTrading:
         # {Dhan order id: (qty, value)} recorded: built from the ledger once, then kept up to date
         # with every fill recorded, so a reconciliation never scans every fill ever made.
         self._recorded = recorded_by_venue_order(self.ledger.fills().values())
+        # The engine's expiry settlements and the broker's reports of them matched so far (reconcile.py).
+        self._settled_units = settlement_units(self.ledger.fills().values())
+        self._settlement_matched = matched_settlement_units(
+            order for coid, order in self.ledger.orders().items() if is_external(coid))
+        self._settlement_deferred: set[str] = set()  # broker orders on expired contracts, logged once
 
     def _live_start(self, now_ns: int) -> None:
         if self.ledger.wallet() is None:
@@ -209,6 +221,10 @@ class LiveTrading:
             coid = external_client_order_id(row.venue_order_id)
             qty, value = recorded.get(row.venue_order_id, (0, 0))
             known = ours.get(coid)
+            if known is not None and known.reason_code == SETTLEMENT_REASON:
+                continue  # the broker's settlement, matched once
+            if known is None and self._live_settlement(row, trades.get(row.venue_order_id, []), events, audits, now):
+                continue
             added = []
             for tf in missing_fills(row.venue_order_id, trades.get(row.venue_order_id, ()), qty, value):
                 added.append(self._live_fill(row.spec, EXTERNAL_STRATEGY, coid, row.venue_order_id, tf, value, now))
@@ -230,6 +246,44 @@ class LiveTrading:
                 events.append(event)
         if fills or events or audits:
             self._live_record(audits, fills, events, now)
+
+    def _live_settlement(self, row: Any, row_trades: list[Any], events: list[OrderEvent], audits: list[AuditRecord],
+                         now: int) -> bool:
+        """A broker order none of ours on a contract that expired: the broker's report of a
+        settlement. Matched to the engine's own (recorded once, without fills: True), or left for a
+        later reconciliation while the engine has not settled (True: nothing recorded now); False
+        for any other order."""
+        traded = sum(t.qty_units for t in row_trades)
+        spec = row.spec
+        label = instrument_label(spec.segment, spec.security_id)
+        if matches_settlement(row, traded, self._settled_units, self._settlement_matched):
+            key = (spec.segment, spec.security_id, spec.side)
+            self._settlement_matched[key] = self._settlement_matched.get(key, 0) + traded
+            event = settlement_order_event(row, traded, sum(t.qty_units * t.price_paise for t in row_trades), now)
+            text = (f"Dhan order {row.venue_order_id} ({spec.side} {traded} {label}) is the exchange's settlement of an "
+                    f"expired contract; matched to the engine's settlement and recorded as {event.client_order_id} "
+                    "without fills")
+            self.log.info("settlement_matched", client_order_id=event.client_order_id, venue_order_id=row.venue_order_id,
+                          units=traded, detail=text)
+            audits.append(AuditRecord(who="execution", action="reconcile_settlement_matched",
+                                      args={"client_order_id": event.client_order_id,
+                                            "venue_order_id": row.venue_order_id}, result=text, ts_ns=now))
+            events.append(event)
+            return True
+        inst = self._instrument(spec.segment, spec.security_id)  # type: ignore[attr-defined]
+        if traded and inst is not None and has_expired(inst.expiry_yyyymmdd, now):
+            if row.venue_order_id not in self._settlement_deferred:
+                self._settlement_deferred.add(row.venue_order_id)
+                self.log.warning("settlement_not_yet_matched", venue_order_id=row.venue_order_id, instrument=label,
+                                 units=traded, detail="a broker trade on an expired contract the engine has not "
+                                 "settled (yet): it is matched once the engine's settlement is recorded")
+            return True
+        return False
+
+    def _live_note_settlement(self, fills: list[Fill]) -> None:
+        """The engine recorded settlement fills (expiry_settlement.py): the broker's report is matched to them."""
+        for key, units in settlement_units(fills).items():
+            self._settled_units[key] = self._settled_units.get(key, 0) + units
 
     def _live_fill(self, spec: OrderSpec, strategy: str, coid: str, vid: str, tf: TradeFill, value_before: int,
                    now: int) -> Fill:
@@ -272,7 +326,10 @@ class LiveTrading:
 
     # 3: positions ---------------------------------------------------------------------------------
     def _live_check_positions(self, snap: BrokerSnapshot, now: int) -> None:
-        diffs = tuple(position_differences(self.ledger.positions().values(), snap.positions))
+        lag = settlement_lag_units(self._settled_units, self._settlement_matched)
+        # A difference of exactly what the engine settled and the broker has not reported yet is awaited.
+        diffs = tuple(d for d in position_differences(self.ledger.positions().values(), snap.positions)
+                      if not lag or d.broker_units - d.ledger_units != lag.get((d.segment, d.security_id), 0))
         if not diffs:
             if self._mismatch:
                 self.log.info("positions_agree", after_reconciliations=self._mismatch_streak)

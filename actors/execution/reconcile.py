@@ -32,7 +32,7 @@ import msgspec
 
 from actors.execution.dhan_wire import BrokerOrder, BrokerPosition, BrokerTrade, FundLimits, fill_id, fill_id_order
 from engine.model.money import Rounding, div_round
-from ipc.messages import Fill, OrderEvent, OrderState, Position
+from ipc.messages import SETTLEMENT_PREFIX, Fill, OrderEvent, OrderState, Position
 
 EXTERNAL_STRATEGY: Final = "EXTERNAL"  # the broker's other orders; engine.config refuses it as a strategy name
 EXTERNAL_PREFIX: Final = "EXT-"
@@ -288,3 +288,72 @@ def ledger_net_units(positions: Mapping[tuple[str, int, int], Position]) -> dict
     for (_strategy, segment, security_id), pos in positions.items():
         out[(segment, security_id)] = out.get((segment, security_id), 0) + pos.net_qty_units
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# The broker's settlement of an expired contract
+# --------------------------------------------------------------------------------------------
+#
+# The engine settles a contract held to expiry itself (``actors.execution.settlement``): its
+# settlement fills close the position and, for a physical delivery, open the stock's. Dhan then
+# reports the exchange's settlement as an order none of ours (no correlation id) with a trade at
+# the settlement price. Recording it as an EXTERNAL order with fills would move the account twice.
+# Instead such an order, on an instrument and side the engine's settlement moved and within the
+# units it moved, is matched: recorded once as an EXTERNAL order with reason SETTLEMENT, FILLED,
+# and no fills. Until the broker has reported it, its positions may still show the contract (and
+# not the delivered stock): ``settlement_lag_units`` is how far the broker may lag the ledger for
+# that reason, and a position difference of exactly that is awaited, not alerted.
+
+SETTLEMENT_REASON: Final = "SETTLEMENT"
+SettledKey = tuple[int, int, str]  # (segment, security id, side of the settlement fill)
+
+
+def settlement_units(fills: Iterable[Fill]) -> dict[SettledKey, int]:
+    """Units the engine's settlement fills moved, per instrument and side."""
+    out: dict[SettledKey, int] = {}
+    for fill in fills:
+        if fill.client_order_id.startswith(SETTLEMENT_PREFIX):
+            key = (fill.segment, fill.security_id, fill.side)
+            out[key] = out.get(key, 0) + fill.qty_units
+    return out
+
+
+def matched_settlement_units(orders: Iterable[OrderEvent]) -> dict[SettledKey, int]:
+    """Units of the broker's settlement orders already matched, per instrument and side."""
+    out: dict[SettledKey, int] = {}
+    for order in orders:
+        if order.reason_code == SETTLEMENT_REASON:
+            key = (order.spec.segment, order.spec.security_id, order.spec.side)
+            out[key] = out.get(key, 0) + order.filled_qty_units
+    return out
+
+
+def matches_settlement(row: BrokerOrder, traded_units: int, settled: Mapping[SettledKey, int],
+                       matched: Mapping[SettledKey, int]) -> bool:
+    """Whether a broker order none of ours, which traded ``traded_units``, is the broker's report of
+    a settlement the engine recorded: same instrument and side, within the units not yet matched."""
+    key = (row.spec.segment, row.spec.security_id, row.spec.side)
+    return 0 < traded_units <= settled.get(key, 0) - matched.get(key, 0)
+
+
+def settlement_order_event(row: BrokerOrder, traded_units: int, traded_value_paise: int, now_ns: int) -> OrderEvent:
+    """The ledger record of the broker's settlement order: FILLED, with no fills of its own."""
+    return OrderEvent(
+        client_order_id=external_client_order_id(row.venue_order_id),
+        intent_id=external_client_order_id(row.venue_order_id), strategy=EXTERNAL_STRATEGY, spec=row.spec,
+        state=OrderState.FILLED, filled_qty_units=traded_units, filled_value_paise=traded_value_paise,
+        venue_order_id=row.venue_order_id, reason_code=SETTLEMENT_REASON,
+        reason=f"Dhan's settlement of an expired contract ({row.spec.side} {traded_units}), matched to the engine's "
+               "own settlement fills: recorded without fills, the engine's settlement moved the position",
+        ts_event_ns=now_ns, ts_init_ns=now_ns, ts_created_ns=row.ts_created_ns)
+
+
+def settlement_lag_units(settled: Mapping[SettledKey, int], matched: Mapping[SettledKey, int]) -> dict[tuple[int, int], int]:
+    """Per instrument: broker net - ledger net to expect while the broker has not reported the
+    settlements the engine recorded (a SELL settlement left the broker long that much more)."""
+    out: dict[tuple[int, int], int] = {}
+    for (segment, security_id, side), units in settled.items():
+        pending = units - matched.get((segment, security_id, side), 0)
+        if pending > 0:
+            out[(segment, security_id)] = out.get((segment, security_id), 0) + (pending if side == "SELL" else -pending)
+    return {key: lag for key, lag in out.items() if lag}

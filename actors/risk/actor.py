@@ -18,6 +18,7 @@ from actors.replay.batch import MarketBatch
 from actors.risk import state as trading
 from actors.risk.checks import InstrumentLimits, to_order_denied
 from actors.risk.engine import RiskEngine
+from actors.risk.expiry_close import Contract, ExpiryClose, Holding
 from ipc.reasons import Denial, DenyReason
 from actors.risk.limits import RiskLimits
 from actors.risk.overrides import (
@@ -75,6 +76,7 @@ from ipc.messages import (
     SubmitOrder,
     Tick,
     TradingState,
+    settlement_product,
 )
 from ipc.segments import instrument_label
 
@@ -179,6 +181,7 @@ class RiskActor(Actor):
         self.engine = RiskEngine(limits, [], cash_paise=cash, calendar=self.calendar, status=status,
                                  venue_slices=cfg.execution.venue == "dhan")
         self.monitor = PostTradeMonitor(limits, self.calendar)
+        self.expiry_close = ExpiryClose(cfg.risk.expiry, [s.name for s in cfg.strategy.instances if s.hold_to_expiry])
         now = self.ctx.now_ns()
         for pos in positions:
             self.engine.on_position(pos)
@@ -341,7 +344,7 @@ class RiskActor(Actor):
 
     def on_fill(self, msg: Fill) -> None:
         self.engine.on_fill(msg)
-        product = self.products.get(msg.client_order_id)
+        product = self.products.get(msg.client_order_id) or settlement_product(msg)
         if product is None:  # a fill recorded after its order ended (reconciliation): ask the ledger
             order = self._ledger_order(msg.client_order_id)
             product = order.spec.product if order is not None else "INTRADAY"
@@ -479,8 +482,17 @@ class RiskActor(Actor):
         now = self.ctx.now_ns()
         self._announce_calendar(now)
         self._act(self.monitor.on_clock(now))
+        self._act(self.expiry_close.due(now, self._holdings(), self._contract, self.engine.pending_units))
         self._flatten_step()
         self._publish_usage()
+
+    def _holdings(self) -> list[Holding]:
+        """Open positions with their product: the one place risk's expiry close learns a product."""
+        return [Holding(*row) for row in self.monitor.holdings()]
+
+    def _contract(self, segment: int, security_id: int) -> Contract | None:
+        inst = self.table.get(segment, security_id)
+        return None if inst is None else Contract(inst.instrument, inst.expiry_yyyymmdd)
 
     def _publish_usage(self) -> None:
         """``risk.usage`` for ``shikra risk show`` (through the control API): when a figure in it

@@ -57,6 +57,7 @@ class MonitorReason(str, enum.Enum):
     TARGET_PER_TRADE = "TARGET_PER_TRADE"
     TRAILING_STOP = "TRAILING_STOP"
     SQUARE_OFF_TIME = "SQUARE_OFF_TIME"
+    EXPIRY_CLOSE = "EXPIRY_CLOSE"  # a contract expiring today (actors/risk/expiry_close.py)
     ENTRY_CUTOFF = "ENTRY_CUTOFF"
 
 
@@ -163,6 +164,11 @@ class PostTradeMonitor:
         pos.day_start_value_paise = net_units * mark_paise
         pos.exiting = False
         self._refresh_pnl(pos)
+
+    def holdings(self) -> list[tuple[str, int, int, str, int]]:
+        """``(strategy, segment, security_id, product, net units)`` of every open position."""
+        return [(p.strategy, p.segment, p.security_id, p.product, p.net_units)
+                for p in self._positions.values() if p.net_units]
 
     def acknowledge_daily_kill(self, now_ns: int) -> None:
         """An operator released the kill switch after today's daily-loss breach: the breach has

@@ -13,6 +13,9 @@ class StrategyInstanceConfig(Section):
     instrument: str = ""
     params: dict[str, object] = msgspec.field(default_factory=dict)
     enabled: bool = True
+    # Keep positions in contracts that expire today past risk's expiry close ([risk.expiry]): the
+    # engine settles them after the close (cash, or delivery for stock derivatives).
+    hold_to_expiry: bool = False
 
 
 def _default_strategies() -> list[StrategyInstanceConfig]:

@@ -38,13 +38,14 @@ from engine.cli import (
     orders,
     portfolio,
     risk,
+    settlement,
     strategies,
     users,
 )
 from engine.config import ConfigError
 
 GROUPS = (daemon, feed, orders, portfolio, risk, instruments, users, strategies, journal, ledger, audit, calendar,
-          backtest, alerts)
+          backtest, alerts, settlement)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -21,6 +21,7 @@ from engine.ledger.records import (
     CashMovement,
     IntentRecorded,
     LedgerEvent,
+    PositionSettled,
     StrategyStateSaved,
     TradingStateChanged,
     UnreadableRecord,
@@ -125,6 +126,11 @@ def _entry_row(seq: int, event: LedgerEvent | UnreadableRecord, tz: dt.tzinfo) -
     if isinstance(event, IntentRecorded):
         return (seq, when, kind, event.intent_id, event.strategy, "", "", "", "", "", "",
                 f"order {event.client_order_id} (no {event.order_no})")
+    if isinstance(event, PositionSettled):
+        return (seq, when, kind, event.fill_id, event.strategy, instrument_label(event.segment, event.security_id),
+                "", event.net_qty_units, format_rupees(event.value_per_unit_paise), "", event.kind,
+                f"expiry {event.expiry_yyyymmdd} settlement price {format_rupees(event.settlement_price_paise)} "
+                f"({event.price_source}) STT {format_rupees(event.stt_paise)}")
     return (seq, when, kind, "", "", "", "", "", "", "", "", "")
 
 

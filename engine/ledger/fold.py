@@ -47,6 +47,7 @@ from engine.ledger.records import (
     Counters,
     IntentRecorded,
     LedgerEvent,
+    PositionSettled,
     StrategyStateSaved,
     Token,
     TokenIssued,
@@ -526,6 +527,32 @@ def _fold_group(tables: Tables, seq: int, group: GroupEvent) -> FoldResult:
     return FoldResult(changes=((GROUPS, group.group_id, group),))
 
 
+# ------------------------------------------------------------------------------------------
+# Expiry settlement (actors/execution/settlement.py)
+# ------------------------------------------------------------------------------------------
+
+_SETTLED_INTS: Final = ("segment", "security_id", "expiry_yyyymmdd", "net_qty_units", "settlement_price_paise",
+                        "value_per_unit_paise", "stt_paise", "delivery_segment", "delivery_security_id")
+SETTLEMENT_KINDS: Final = frozenset({"CASH", "WORTHLESS", "PHYSICAL"})
+
+
+def _fold_settled(tables: Tables, seq: int, settled: PositionSettled) -> FoldResult:
+    """The record of a settlement changes no table: its fills, stored just before it, did. It must
+    name a fill that is stored and settles the same position (a record without its money is refused)."""
+    what = f"seq {seq} settlement {settled.fill_id!r}"
+    bad = (_bad_id(what, "fill_id", settled.fill_id) or _bad_id(what, "strategy", settled.strategy, allow_empty=True)
+           or _bad_ints(what, settled, _SETTLED_INTS))
+    if bad is not None:
+        return bad
+    if settled.kind not in SETTLEMENT_KINDS:
+        return _refuse(FoldIssueCode.BAD_FIELD, f"{what}: kind {settled.kind!r} is not CASH, WORTHLESS or PHYSICAL")
+    fill = tables.fills.get(settled.fill_id)
+    if fill is None or (fill.strategy, fill.segment, fill.security_id) != (
+            settled.strategy, settled.segment, settled.security_id):
+        return _refuse(FoldIssueCode.BAD_FIELD, f"{what}: no stored fill {settled.fill_id!r} closes this position")
+    return FoldResult()
+
+
 _HANDLERS: Final[dict[type, Callable[[Tables, int, Any], FoldResult]]] = {
     OrderEvent: _fold_order,
     Fill: _fold_fill,
@@ -538,4 +565,5 @@ _HANDLERS: Final[dict[type, Callable[[Tables, int, Any], FoldResult]]] = {
     TokenIssued: _fold_token_issued,
     UserRevoked: _fold_user_revoked,
     GroupEvent: _fold_group,
+    PositionSettled: _fold_settled,
 }

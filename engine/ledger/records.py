@@ -115,6 +115,34 @@ class UserRevoked(LedgerRecord, tag="ledger.user_revoked@1"):
     ts_ns: int
 
 
+class PositionSettled(LedgerRecord, tag="ledger.settled@1"):
+    """A position in a contract that expired was settled by the engine
+    (``actors.execution.settlement``). The settlement fills, stored in the same transaction just
+    before this record, carry the money and close the position; this record says why and how:
+    ``kind`` CASH, WORTHLESS or PHYSICAL, against the underlying's ``settlement_price_paise`` taken
+    from ``price_source`` ("mark": the last price the engine saw; "config": the operator's official
+    price), worth ``value_per_unit_paise`` per unit (intrinsic value, or the future's price).
+    ``fill_id`` names the closing fill; a physical delivery's stock is ``delivery_segment`` /
+    ``delivery_security_id`` held as ``delivery_product``. A new record kind of schema 4: a ledger
+    without one reads as before."""
+
+    fill_id: str
+    strategy: str
+    segment: int
+    security_id: int
+    expiry_yyyymmdd: int
+    kind: str
+    net_qty_units: int
+    settlement_price_paise: int
+    price_source: str
+    value_per_unit_paise: int
+    stt_paise: int
+    delivery_segment: int
+    delivery_security_id: int
+    delivery_product: str
+    ts_ns: int
+
+
 LedgerEvent = Union[
     OrderEvent,
     Fill,
@@ -127,6 +155,7 @@ LedgerEvent = Union[
     TokenIssued,
     UserRevoked,
     GroupEvent,  # order groups: the bus message itself, like OrderEvent
+    PositionSettled,
 ]
 LEDGER_EVENT_TYPES: tuple[type, ...] = LedgerEvent.__args__  # type: ignore[attr-defined]
 

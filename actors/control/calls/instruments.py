@@ -12,7 +12,8 @@ from actors.control.auth import Principal
 from actors.control.convert import Refusal
 from engine.control_api import control_pb2 as pb
 from engine.control_api.limits import quote_value
-from engine.model.ist import ist_date
+from engine.model.expiry_day import listing_day
+from engine.model.instruments import yyyymmdd
 from ipc.segments import SEGMENT_LABELS, Segment
 
 if TYPE_CHECKING:
@@ -41,9 +42,12 @@ class InstrumentCalls:
             if segment is None:
                 return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"segment {quote_value(req.segment)} is not one of "
                                                                  f"{SEGMENT_LABELS}")
-        expiries = self.instruments.expiries(underlying, ist_date(self.engine.now_ns()), segment=segment)
+        # Contracts past their settlement moment are no longer offered (engine.model.expiry_day).
+        first_listed = listing_day(self.engine.now_ns())
+        expiries = self.instruments.expiries(underlying, first_listed, segment=segment)
         expiry = req.expiry_yyyymmdd or (expiries[0] if expiries else 0)
-        chain = self.instruments.option_chain(underlying, expiry, segment=segment) if expiry else None
+        live = expiry >= yyyymmdd(first_listed)
+        chain = self.instruments.option_chain(underlying, expiry, segment=segment) if expiry and live else None
         if chain is None:
             listed = ", ".join(map(str, expiries[:8])) or "none"
             return Refusal(grpc.StatusCode.NOT_FOUND,

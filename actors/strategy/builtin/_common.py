@@ -104,6 +104,8 @@ def pick_option(table: InstrumentTable | None, underlying: str, today: dt.date, 
                 option_type: OptionType, steps_from_atm: int, expiry_index: int = 0) -> Instrument | PickError:
     """The option ``steps_from_atm`` chain steps from the ATM strike (``+n`` higher strikes,
     ``-n`` lower) of the ``expiry_index``-th listed expiry on or after ``today`` (0 = nearest).
+    Pass ``engine.model.expiry_day.listing_day(now)`` as ``today``: after the settlement moment a
+    contract expiring today is no longer offered.
     ATM is the listed strike nearest ``spot_paise`` (a tie goes up). Cold path (entry time)."""
     if table is None:
         return PickError.NO_TABLE

@@ -35,6 +35,7 @@ from typing import ClassVar
 import msgspec
 
 from actors.strategy.api import GroupLegOrder, InstrumentRef, Strategy, StrategyParams, StrategyState
+from engine.model.expiry_day import listing_day
 from actors.strategy.builtin._common import (
     NS_PER_S,
     ExitReason,
@@ -216,7 +217,7 @@ class OptionStructure(Strategy):
         specs = sorted(self.legs(p), key=lambda s: s.side != "BUY")  # BUY (hedge) legs first, stable
         picked: list[tuple[LegSpec, InstrumentRef]] = []
         for spec in specs:
-            inst = pick_option(self.ctx.table, p.underlying, today, spot_paise, spec.option_type, spec.steps,
+            inst = pick_option(self.ctx.table, p.underlying, listing_day(ts_ns), spot_paise, spec.option_type, spec.steps,
                                p.expiry_index)
             if isinstance(inst, PickError):
                 self._retry_after_ns = ts_ns + PICK_RETRY_S * NS_PER_S

@@ -36,6 +36,7 @@ import math
 
 
 from actors.strategy.api import Strategy, StrategyParams, StrategyState
+from engine.model.expiry_day import listing_day
 from actors.strategy.builtin._common import (
     NS_PER_S,
     ExitReason,
@@ -44,7 +45,6 @@ from actors.strategy.builtin._common import (
     OptionType,
     PickError,
     check_session_times,
-    ist_date,
     ist_day,
     index_ref,
     ist_time_of_day_ns,
@@ -247,7 +247,7 @@ class SupertrendOptions(Strategy):
             return
         option_type: OptionType = "CE" if direction > 0 else "PE"
         steps = p.strike_offset if direction > 0 else -p.strike_offset
-        pick = pick_option(self.ctx.table, p.underlying, ist_date(t), bar.close_paise, option_type, steps,
+        pick = pick_option(self.ctx.table, p.underlying, listing_day(t), bar.close_paise, option_type, steps,
                            p.expiry_index)
         if isinstance(pick, PickError):
             self.ctx.log.warning("entry_skipped", strategy=self.ctx.name, code=pick.value, underlying=p.underlying,

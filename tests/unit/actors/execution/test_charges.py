@@ -41,8 +41,8 @@ def breakdown(
 #   SEBI 783250 x 0.0001% = 0.78 -> 1 | stamp 783250 x 0.003% = 23.50 (23.4975) -> 23
 #   GST 18% x (2000 + 274 + 1 = 2275) = 409.5 -> 410 | total 2708
 # NIFTY option SELL 65 @ ₹130.00: turnover 845000 p
-#   brokerage 2000 | STT 0.1% = 845 | exch 296.0035 -> 296 | SEBI 0.845 -> 1 | stamp 0
-#   GST 18% x 2297 = 413.46 -> 413 | total 3555
+#   brokerage 2000 | STT 0.15% = 1267.5 -> 1268 | exch 296.0035 -> 296 | SEBI 0.845 -> 1 | stamp 0
+#   GST 18% x 2297 = 413.46 -> 413 | total 3978
 # RELIANCE intraday 100 @ ₹2900: turnover 29000000 p
 #   brokerage min(2000, 0.03% = 8700) = 2000 | exch 0.00297% = 861.3 -> 861 | SEBI 29
 #   BUY: STT 0, stamp 0.003% = 870 | SELL: STT 0.025% = 7250, stamp 0
@@ -52,18 +52,18 @@ def breakdown(
 #   stamp 0.015% = 225 | GST 18% x 47 = 8.46 -> 8 | total 1780
 # NIFTY futures 65 @ ₹25000: turnover 162500000 p
 #   brokerage min(2000, 48750) = 2000 | exch 0.00173% = 2811.25 -> 2811 | SEBI 162.5 -> 163
-#   BUY: STT 0, stamp 0.002% = 3250 | SELL: STT 0.02% = 32500, stamp 0
-#   GST 18% x 4974 = 895.32 -> 895 | totals 9119 / 38369
+#   BUY: STT 0, stamp 0.002% = 3250 | SELL: STT 0.05% = 81250, stamp 0
+#   GST 18% x 4974 = 895.32 -> 895 | totals 9119 / 87119
 
 WORKED = [
     (C.INDEX_OPTIONS, "BUY", 65, 12050, breakdown(783_250, 2000, 0, 274, 1, 23, 410)),
-    (C.INDEX_OPTIONS, "SELL", 65, 13000, breakdown(845_000, 2000, 845, 296, 1, 0, 413)),
+    (C.INDEX_OPTIONS, "SELL", 65, 13000, breakdown(845_000, 2000, 1268, 296, 1, 0, 413)),
     (C.EQUITY_INTRADAY, "BUY", 100, 290_000, breakdown(29_000_000, 2000, 0, 861, 29, 870, 520)),
     (C.EQUITY_INTRADAY, "SELL", 100, 290_000, breakdown(29_000_000, 2000, 7250, 861, 29, 0, 520)),
     (C.EQUITY_DELIVERY, "BUY", 10, 150_000, breakdown(1_500_000, 0, 1500, 45, 2, 225, 8)),
     (C.EQUITY_DELIVERY, "SELL", 10, 150_000, breakdown(1_500_000, 0, 1500, 45, 2, 0, 8)),
     (C.INDEX_FUTURES, "BUY", 65, 2_500_000, breakdown(162_500_000, 2000, 0, 2811, 163, 3250, 895)),
-    (C.INDEX_FUTURES, "SELL", 65, 2_500_000, breakdown(162_500_000, 2000, 32_500, 2811, 163, 0, 895)),
+    (C.INDEX_FUTURES, "SELL", 65, 2_500_000, breakdown(162_500_000, 2000, 81_250, 2811, 163, 0, 895)),
 ]
 
 
@@ -79,7 +79,7 @@ def test_worked_example_matches_hand_arithmetic(
 def test_option_round_trip_costs_the_two_legs() -> None:
     buy = charges_for_fill(C.INDEX_OPTIONS, "BUY", 65, 12050, True)
     sell = charges_for_fill(C.INDEX_OPTIONS, "SELL", 65, 13000, True)
-    assert buy.total_paise + sell.total_paise == 2708 + 3555  # ₹62.63 on a ₹617.50 gross profit
+    assert buy.total_paise + sell.total_paise == 2708 + 3978  # ₹66.86 on a ₹617.50 gross profit
 
 
 def test_small_intraday_order_pays_the_percent_brokerage_below_the_flat_cap() -> None:

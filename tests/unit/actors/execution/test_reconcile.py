@@ -14,11 +14,13 @@ import msgspec
 import pytest
 
 from actors.execution.actor import ExecutionActor
+from actors.execution.config import SettlementConfig
 from actors.execution.reconcile import EXTERNAL_STRATEGY
 from actors.execution.venue_status import read_venue_status, render_venue_status
 from actors.risk.actor import RiskActor
 from engine.config import Config
 from engine.credentials import CLIENT_ID_ENV_VAR, TOKEN_ENV_VAR
+from engine.model.instruments import date_from_yyyymmdd
 from ipc.messages import (
     OrderDenied,
     OrderEvent,
@@ -31,6 +33,7 @@ from ipc.messages import (
     Tick,
 )
 from tests.support.fake_dhan import CLIENT_ID, TOKEN, FakeDhan
+from tests.support.sim import at_ist
 from tests.support.wait import eventually, stepping
 from tests.unit.actors.execution.test_actor import FakeCtx
 
@@ -304,3 +307,46 @@ def test_order_above_the_freeze_qty_is_one_order_in_the_ledger_and_children_at_d
         assert h2.ledger.verify() == []
     finally:
         h2.close()
+
+
+# Expiry settlement: the broker's report of it is matched once, never added ------------------------------
+
+
+def test_dhans_settlement_trade_is_matched_to_the_engines_settlement_once(live: Live) -> None:
+    fake = live.fake
+    call = min((i for i in live.actor.table if i.instrument == "OPTIDX" and i.underlying == "NIFTY"
+                and i.option_type == "CE"), key=lambda i: (i.expiry_yyyymmdd, i.strike_paise))
+    expiry = date_from_yyyymmdd(call.expiry_yyyymmdd)
+    settle_price = call.strike_paise + 100_00  # the call ends ₹100 in the money
+    live.ctx.config = msgspec.structs.replace(live.ctx.config, execution=msgspec.structs.replace(
+        live.ctx.config.execution, settlement=SettlementConfig(
+            prices_paise={f"NIFTY:{expiry.isoformat()}": settle_price})))
+    intent = live.intent((call.segment, call.security_id), "BUY", 65, 150_00)
+    live.submit(intent)
+    live.until(lambda: (o := live.order_of(intent)) is not None and o.state is OrderState.ACCEPTED, "accepted")
+    fake.trade(live.order_of(intent).venue_order_id, 65, 150_00)  # type: ignore[union-attr]
+    live.until(lambda: live.order_of(intent).state is OrderState.FILLED, "bought")  # type: ignore[union-attr]
+    assert live.ledger.position("s1", call.segment, call.security_id).net_qty_units == 65
+    # The engine settles at the close of the expiry day ...
+    assert live.actor._settle_due(at_ist(expiry, 15, 30)) == 1
+    assert live.ledger.position("s1", call.segment, call.security_id).net_qty_units == 0
+    # ... while Dhan still shows the position until it settles: awaited, not a mismatch.
+    live.reconcile()
+    live.reconcile()
+    assert not [m for _t, m in live.ctx.sent if isinstance(m, ReduceRisk)]
+    # Dhan reports the exchange's settlement as an order of its own with a trade at intrinsic value.
+    settlement = fake.add_order("", 65, 100_00, security_id=call.security_id, segment="NSE_FNO", side="SELL",
+                                product="MARGIN", push=False)
+    fake.trade(settlement, 65, 100_00, push=False)
+    fills_before = dict(live.ledger.fills())
+    live.reconcile()
+    matched = live.ledger.order(f"EXT-{settlement}")
+    assert matched is not None and matched.reason_code == "SETTLEMENT" and matched.state is OrderState.FILLED
+    assert dict(live.ledger.fills()) == fills_before  # matched, not added
+    assert live.ledger.position("s1", call.segment, call.security_id).net_qty_units == 0
+    assert live.ledger.position(EXTERNAL_STRATEGY, call.segment, call.security_id) is None
+    assert len(live.audit("reconcile_settlement_matched")) == 1
+    live.reconcile()  # and again: recorded once
+    assert len(live.audit("reconcile_settlement_matched")) == 1
+    assert not [m for _t, m in live.ctx.sent if isinstance(m, ReduceRisk)]
+    assert live.ledger.verify() == []

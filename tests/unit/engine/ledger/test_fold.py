@@ -12,6 +12,7 @@ from engine.ledger import (
     CashMovement,
     FoldIssueCode,
     IntentRecorded,
+    PositionSettled,
     StrategyStateSaved,
     Tables,
     TradingStateChanged,
@@ -211,3 +212,23 @@ def test_rollback_takes_back_applied_changes() -> None:
     assert tables.by_name != before
     Tables.rollback(undo)
     assert tables.by_name == before
+
+
+def settled(fill_id: str, **changes: object) -> PositionSettled:
+    base = dict(fill_id=fill_id, strategy="s1", segment=SEG, security_id=SID, expiry_yyyymmdd=20261123, kind="CASH",
+                net_qty_units=10, settlement_price_paise=26_123_45, price_source="mark", value_per_unit_paise=123_45,
+                stt_paise=185, delivery_segment=0, delivery_security_id=0, delivery_product="", ts_ns=1)
+    base.update(changes)
+    return PositionSettled(**base)  # type: ignore[arg-type]
+
+
+def test_a_settlement_record_needs_its_stored_fill_and_changes_no_table() -> None:
+    tables, issues = run([fill("f1", "BUY", 10, 100_00), fill("SETTLE-x-s1", "SELL", 10, 123_45, 185),
+                          settled("SETTLE-x-s1")])
+    assert issues == [] and tables.positions[("s1", SEG, SID)].net_qty_units == 0
+    alone = fold(Tables(), 1, settled("SETTLE-y-s1"))
+    assert alone.issue is not None and "no stored fill" in alone.issue.detail
+    other = run([fill("SETTLE-z-s2", "SELL", 10, 0, strategy="s2"), settled("SETTLE-z-s2")])[1]
+    assert [issue.code for _seq, issue in other] == [FoldIssueCode.BAD_FIELD]  # the fill is s2's, not s1's
+    wrong = run([fill("SETTLE-k-s1", "SELL", 10, 0), settled("SETTLE-k-s1", kind="EXERCISED")])[1]
+    assert "kind" in wrong[0][1].detail
