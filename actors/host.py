@@ -177,7 +177,11 @@ class ActorHost:
         # so an order never waits behind the depth packets that arrived with the tick it reacts to.
         self._urgent: collections.deque[tuple[bytes, Message, list[str], str]] = collections.deque()
         self._queue: collections.deque[tuple[bytes, Message, list[str], str]] = collections.deque()
-        self._routes: dict[bytes, list[str]] = {}
+        # Local subscribers by topic: of what each local actor publishes (itself left out), and of
+        # what arrives from other processes (everyone). One table per origin: a route drawn for
+        # one publisher (leaving it out) must not be reused for another.
+        self._routes: dict[str, dict[bytes, list[str]]] = {}
+        self._stream_routes: dict[bytes, list[str]] = {}
         self._deliveries: dict[str, BatchDelivery] = {}  # by origin (the actor publishing batches)
         self._running = False
         self._stop_reason = ""
@@ -252,11 +256,14 @@ class ActorHost:
     def publish(self, origin: str, topic: bytes, msg: Message) -> None:
         """Deliver to local subscribers through the queue and to remote ones through XPUB
         (encoded only if some remote subscriber wants the topic). Hot path."""
-        local = self._routes.get(topic)
+        routes = self._routes.get(origin)
+        if routes is None:
+            routes = self._routes[origin] = {}
+        local = routes.get(topic)
         if local is None:
             local = [n for n, cls in self._classes if n != origin
                      and any(topic.startswith(p.encode()) for p in cls.subscriptions)]
-            self._routes[topic] = local
+            routes[topic] = local
         if local:
             self._queue.append((topic, msg, local, ""))
         pub = self.publishers[origin]
@@ -370,10 +377,10 @@ class ActorHost:
 
     def _on_stream_message(self, frames: list[zmq.Frame], msg: Message) -> None:
         topic = frames[0].bytes
-        targets = self._routes.get(topic)
+        targets = self._stream_routes.get(topic)
         if targets is None:
             targets = [n for n, cls in self._classes if any(topic.startswith(p.encode()) for p in cls.subscriptions)]
-            self._routes[topic] = targets
+            self._stream_routes[topic] = targets
         for name in targets:
             self._dispatch(name, topic, msg, "")
 

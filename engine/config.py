@@ -28,6 +28,8 @@ from actors.risk.config import RiskConfig
 from actors.strategy.config import StrategyConfig
 from engine.ledger.config import LedgerConfig
 from engine.model.calendar import CalendarConfig, check_calendar_config
+from engine.model.master_refresh import MasterDownloadConfig
+from engine.model.schedule import ScheduleConfig
 from engine.section import Section
 
 ActorName = str
@@ -71,7 +73,10 @@ class LogConfig(Section):
 
 
 class InstrumentsConfig(Section):
-    master: str = "sample"   # "sample" (bundled, regenerated for today) or a path to a Dhan CSV
+    # "sample" (bundled, regenerated for today), "dhan" (downloaded before each session) or a
+    # path to a Dhan CSV
+    master: str = "sample"
+    download: MasterDownloadConfig = MasterDownloadConfig()
 
 
 class CredentialsConfig(Section):
@@ -92,6 +97,7 @@ class Config(Section):
     credentials: CredentialsConfig = CredentialsConfig()
     gateway: GatewayConfig = GatewayConfig()
     notify: NotifyConfig = NotifyConfig()
+    schedule: ScheduleConfig = ScheduleConfig()
 
 
 class ConfigError(Exception):
@@ -454,8 +460,19 @@ allow_insecure_remote = false
 watch_queue_events = 10000
 
 [instruments]
-# "sample": the bundled sample master, regenerated for today. Or a path to a Dhan scrip-master CSV.
+# "sample": the bundled sample master, regenerated for today. "dhan": Dhan's master, downloaded by
+# the daemon before each session (and by `shikra instruments refresh`). Or a path to a Dhan CSV.
 master = "sample"
+
+[instruments.download]
+# With master = "dhan": where the master comes from (Dhan's detailed scrip master).
+url = "https://images.dhan.co/api-data/api-scrip-master-detailed.csv"
+timeout_s = 120.0
+max_bytes = 1000000000
+# A download is refused (and the last good master kept) with fewer rows than min_rows, or rows
+# more than row_band_pct apart from the last good master's.
+min_rows = 1000
+row_band_pct = 20.0
 
 [credentials]
 # A 0600 TOML file with client_id = "..." and access_token = "..." (env vars win).
@@ -507,4 +524,18 @@ token_warn_s = 7200.0
 # The end-of-day summary (P&L per strategy, trades, charges), at this IST time.
 summary = true
 summary_at_ist = 15:45:00
+
+[schedule]
+# The daily plan (`shikra schedule`): pre-open (broker token, instrument master, reconciliation,
+# strategy warm-up, live feeds connect), the session, post-close (leftover DAY orders cancelled,
+# the day's summary, a ledger backup) and the night (live feeds disconnected). Days come from the
+# calendar: weekends and holidays idle.
+enabled = true
+pre_open_ist = 08:30:00
+# Post-close begins this many seconds after the session's close; the night this many.
+post_close_after_s = 600
+night_after_s = 5400
+cancel_day_orders = true
+# Post-close ledger backups (<data_dir>/backups) kept; 0: none taken.
+backup_keep_days = 7
 """

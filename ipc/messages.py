@@ -872,6 +872,16 @@ class InstrumentMasterStatus(Message, tag="instruments.master@1"):
     ts_ns: int
 
 
+class RefreshInstrumentMaster(Message, tag="instruments.refresh@1"):
+    """Ask the supervisor to download, validate and swap in the instrument master now
+    (``shikra instruments refresh``). Answered at once with a Reply; the outcome follows as an
+    :class:`InstrumentMasterStatus` and a :class:`DailyTaskFinished`."""
+
+    cmd_id: str
+    by: str
+    ts_ns: int
+
+
 DayPhase = Literal["pre_open", "session", "post_close", "night"]
 DailyTask = Literal[
     "broker_session",     # pre-open: a fresh broker token (the venue's session)
@@ -980,6 +990,7 @@ AnyMessage = Union[
     FeedStalled,
     BrokerSessionStatus,
     InstrumentMasterStatus,
+    RefreshInstrumentMaster,
     DayPhaseBegan,
     DailyTaskFinished,
     SubscribeInstruments,

@@ -23,6 +23,8 @@ from actors.base import Actor, ActorConfigError, ActorContext
 from actors.control.bridge import Answer, Bridge
 from actors.control.config import control_config
 from actors.control.peers import EXECUTION, RISK
+from actors.control.schedule_log import ScheduleLog
+from actors.daily import MasterReload, held_in_ledger, reopen_instruments
 from actors.control.server import ServerError, ServerThread, bound_info
 from actors.control.service import ControlApi
 from engine.files import replace_file
@@ -32,6 +34,8 @@ from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
 from ipc.messages import (
     CancelAllOrders,
+    DailyTaskFinished,
+    DayPhaseBegan,
     CancelOrder,
     Fill,
     Message,
@@ -49,9 +53,9 @@ CONTROL_INFO = "control.json"
 TERMINAL = TERMINAL_ORDER_STATES
 
 
-class ControlActor(Actor):
+class ControlActor(MasterReload, Actor):
     subscriptions = (topics.ORDER, topics.FILL, topics.RISK_DENIED, topics.SUPERVISOR_STATUS, topics.RISK_USAGE,
-                     topics.RISK_LIMITS)
+                     topics.RISK_LIMITS, topics.SCHEDULE, topics.INSTRUMENTS_STATUS)
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
@@ -80,6 +84,9 @@ class ControlActor(Actor):
         self.ctx.watch_fd(self.bridge.fileno(), self._drain)
         self.api = ControlApi(settings, self.bridge, self, Path(self.ctx.data_dir), Path(self.ctx.run_dir), table,
                               self.log, cfg)
+        self.api.schedule_log = ScheduleLog(Path(self.ctx.data_dir))
+        if self.api.schedule_log.load_error:
+            self.log.warning("schedule_log_unreadable", error=self.api.schedule_log.load_error)
         bridge = self.bridge
         # A dead server must not leave a live actor that serves nothing: stop, and be restarted.
         self.server = ServerThread(self.api, settings, self.log,
@@ -190,6 +197,31 @@ class ControlActor(Actor):
     def on_risk_limits_kept(self, msg: RiskLimitsKept) -> None:
         if self.api is not None:
             self.api.peers.limits = msg
+
+    # The daily schedule: what ran (GetSchedule) and the instrument master (actors.daily) ----------
+    def on_day_phase_began(self, msg: DayPhaseBegan) -> None:
+        self._master_on_phase(msg)
+        self._schedule_record(msg)
+
+    def on_daily_task_finished(self, msg: DailyTaskFinished) -> None:
+        self._schedule_record(msg)
+
+    def _schedule_record(self, msg: DayPhaseBegan | DailyTaskFinished) -> None:
+        if self.api is None:
+            return
+        self.api.schedule_log.record(msg)
+        try:
+            self.api.schedule_log.save()
+        except OSError as exc:
+            self.log.warning("schedule_log_not_saved", error=str(exc))
+
+    def _take_master(self, why: str) -> int:
+        assert self.api is not None
+        # One attribute swapped whole: a search on the gRPC thread sees the old table or the new one.
+        # The API's reader when it has one open (LMDB allows one handle per process).
+        held = held_in_ledger(Path(self.ctx.data_dir), self.api._reader)
+        self.api.instruments = reopen_instruments(self.ctx, self.api.instruments, held)
+        return len(self.api.instruments)
 
     def _publish(self, msg: OrderEvent | Fill | OrderDenied) -> None:
         api = self.api

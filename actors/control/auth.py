@@ -36,6 +36,7 @@ ROLE_RANK: Final[dict[str, int]] = {role: rank for rank, role in enumerate(USER_
 # here is refused for everyone: a new RPC is closed until someone decides who may call it.
 METHOD_ROLES: Final[dict[str, UserRole]] = {
     "GetStatus": "viewer",
+    "GetSchedule": "viewer",
     "ListActors": "viewer",
     "GetRiskLimits": "viewer",
     "ListStrategies": "viewer",

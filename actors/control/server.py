@@ -59,6 +59,7 @@ class _Servicer:
 class EngineServicer(_Servicer, rpc.EngineServiceServicer):
     GetStatus = _unary("GetStatus")
     ListActors = _unary("ListActors")
+    GetSchedule = _unary("GetSchedule")
 
 
 class OrderServicer(_Servicer, rpc.OrderServiceServicer):

@@ -51,13 +51,16 @@ from actors.control.calls.watch import WatchCalls, Watcher
 from actors.control.config import ControlConfig
 from actors.control.convert import Refusal
 from actors.control.peers import EXECUTION, Peers
+from actors.control.schedule_log import ScheduleLog
 from actors.risk.limits import RiskLimits
 from engine.backoff import backoff_s
 from engine.control_api import control_pb2 as pb
 from engine.control_api.limits import Undecodable, check_request, clip_detail
 from engine.ledger import LedgerError, LedgerReader, LedgerSnapshot, ledger_dir
 from engine.logs import Log
+from engine.model.calendar import CalendarConfig, CalendarError, CalendarSource, SessionCalendar
 from engine.model.instruments import InstrumentTable
+from engine.model.schedule import ScheduleConfig
 from ipc.messages import Message, OrderIntent, RecordAudit
 
 if TYPE_CHECKING:
@@ -147,6 +150,12 @@ class ControlApi(StatusCalls, OrderCalls, WatchCalls, PortfolioCalls, RiskCalls,
         self.instruments = instruments
         self.log = log
         self.peers = Peers()  # filled by the actor loop from supervisor.status and risk.usage
+        # The day's plan (GetSchedule): the config's [schedule] on the calendar; what ran comes
+        # from the actor loop's log (it replaces this one at start).
+        self.schedule_config: ScheduleConfig = config.schedule if config is not None else ScheduleConfig()
+        self.schedule_log = ScheduleLog(None)
+        self._calendar_source: CalendarSource | None = None
+        self._calendar_config = config.calendar if config is not None else CalendarConfig()
         self.limiter = AuditLimiter()
         self.loop: asyncio.AbstractEventLoop | None = None
         self.watching = 0  # read by the actor loop (an int: a stale read only delays one event)
@@ -156,6 +165,7 @@ class ControlApi(StatusCalls, OrderCalls, WatchCalls, PortfolioCalls, RiskCalls,
         # The dispatch table: every unary method by its proto name (the handlers are the mixins').
         self._impls: dict[str, Callable[[Principal, Any], Awaitable[Any]]] = {
             "GetStatus": self.get_status,
+            "GetSchedule": self.get_schedule,
             "ListActors": self.list_actors,
             "ModifyOrder": self.modify_order,
             "SquareOffAll": self.square_off_all,
@@ -184,6 +194,16 @@ class ControlApi(StatusCalls, OrderCalls, WatchCalls, PortfolioCalls, RiskCalls,
             "ListUsers": self.list_users,
             "RevokeUser": self.revoke_user,
         }
+
+    def schedule_calendar(self) -> SessionCalendar:
+        """The calendar with its overrides as they are now (gRPC thread only)."""
+        if self._calendar_source is None:
+            self._calendar_source = CalendarSource(self._calendar_config, self.data_dir)
+        try:
+            self._calendar_source.refresh()
+        except CalendarError as exc:
+            self.log.warning("calendar_overrides_refused", error=str(exc))
+        return self._calendar_source.calendar
 
     @property
     def timeout_s(self) -> float:

@@ -31,6 +31,7 @@ from actors.base import Actor, ActorConfigError, ActorContext
 from actors.execution import groups as grp
 from actors.execution import orders as fsm
 from actors.execution.commit_stats import CommitStats
+from actors.execution.daily_tasks import DailyTasks
 from actors.execution.config import PaperVenueConfig
 from actors.execution.expiry import day_order_expiry_ns
 from actors.execution.expiry_settlement import ExpirySettlement
@@ -97,8 +98,8 @@ AUDITED_IDS_REMEMBERED = 20_000
 LEDGER_STATS_INTERVAL_S = 5.0  # how often the commit-latency histogram goes out for the metrics
 
 
-class ExecutionActor(ExpirySettlement, LiveTrading, Actor):
-    subscriptions = (topics.DEPTH, topics.TICK, topics.QUOTE)
+class ExecutionActor(DailyTasks, ExpirySettlement, LiveTrading, Actor):
+    subscriptions = (topics.DEPTH, topics.TICK, topics.QUOTE, topics.SCHEDULE, topics.INSTRUMENTS_STATUS)
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)

@@ -162,6 +162,7 @@ class LiveTrading:
             retry_in_s=round(delay_s, 1), held_intents=len(self._held), detail=self._last_error,
             hint="" if self.trading_enabled else "no order goes to Dhan until a reconciliation succeeds")
         self._live_write_status()
+        self._daily_reconciled(False, f"attempt {self._reconcile_failures}: {self._last_error}")  # type: ignore[attr-defined]
 
     def _live_on_snapshot(self, snap: BrokerSnapshot) -> None:
         now = self.ctx.now_ns()
@@ -182,6 +183,8 @@ class LiveTrading:
         if not self.trading_enabled:
             self._live_enable_trading(now)
         self._live_write_status()
+        self._daily_reconciled(True, f"{len(snap.orders)} orders, {len(snap.trades)} trades, "  # type: ignore[attr-defined]
+                                     f"{len(snap.positions)} positions at the venue")
 
     # 1 and 2: orders the venue does not hold ------------------------------------------------------
     def _live_reconcile_orders(self, snap: BrokerSnapshot, now: int) -> None:

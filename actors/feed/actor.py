@@ -4,8 +4,10 @@ topics from ``ipc.topics``, each stamped with exchange time and local receive ti
 from __future__ import annotations
 
 from typing import Any
+from pathlib import Path
 
 from actors.base import Actor, ActorConfigError, ActorContext
+from actors.daily import MasterReload, held_in_ledger, reopen_instruments, task_finished
 from actors.feed.capture import CaptureError, CaptureWriter, FrameBlock
 from actors.feed.decode import FrameDecoder
 from actors.feed.batches import market_batch
@@ -15,6 +17,7 @@ from engine.model.ist import ist_date
 from engine.model.lookup import open_instruments
 from ipc import topics
 from ipc.messages import (
+    DayPhaseBegan,
     Depth,
     EngageKillSwitch,
     FeedDisconnected,
@@ -38,7 +41,9 @@ _PREFIX: dict[type[Message], str] = {
 }
 
 
-class FeedActor(Actor):
+class FeedActor(MasterReload, Actor):
+    # The day's phases (the live feed connects at pre-open, disconnects at night) and new masters.
+    subscriptions = (topics.SCHEDULE, topics.INSTRUMENTS_STATUS)
     # A replay at pace "fast" hands over blocks of frames, decoded column-wise and published as
     # one batch (False: frame by frame, the reference the batches must match).
     replay_in_blocks = True
@@ -49,10 +54,11 @@ class FeedActor(Actor):
         self.recorder: CaptureWriter | None = None
         self.frames = 0
         self.messages = 0
+        self.connected = False
 
     def on_start(self) -> None:
         cfg = self.ctx.config
-        table = open_instruments(cfg.instruments.master, self.ctx.data_dir, ist_date(self.ctx.now_ns()))
+        table = self.table = open_instruments(cfg.instruments.master, self.ctx.data_dir, ist_date(self.ctx.now_ns()))
         self.decoder = FrameDecoder(tick_sizes(table), ltt_epoch_is_ist=cfg.feed.dhan.ltt_epoch_is_ist)
         try:
             self.source = self._make_source(cfg, table)
@@ -64,6 +70,18 @@ class FeedActor(Actor):
             self.recorder = CaptureWriter(cfg.feed.record_path, self.source.feed)
             self.ctx.every(1.0, self.recorder.flush)
         self.feed_kind = self.source.feed
+        # The live feed under the daily schedule connects when the supervisor says the day has
+        # begun (it sends the phase in force to a unit that starts): never at night.
+        self.scheduled = cfg.feed.source == "dhan" and cfg.schedule.enabled
+        if self.scheduled:
+            self.log.info("feed_started", source=cfg.feed.source, feed=self.feed_kind, connected=False,
+                          note="connects at the day's pre-open")
+            return
+        self._connect()
+        self.log.info("feed_started", source=cfg.feed.source, feed=self.feed_kind)
+
+    def _connect(self) -> None:
+        self.connected = True
         if self.replay_in_blocks and getattr(self.source, "takes_blocks", False):
             from actors.replay.kernels import warmup
 
@@ -71,7 +89,32 @@ class FeedActor(Actor):
             self.source.start(self.ctx, self.on_frame, emit_block=self.on_frames)
         else:
             self.source.start(self.ctx, self.on_frame)
-        self.log.info("feed_started", source=cfg.feed.source, feed=self.feed_kind)
+
+    # The daily schedule (actors.daily) ---------------------------------------------------------------
+    def on_day_phase_began(self, msg: DayPhaseBegan) -> None:
+        self._master_on_phase(msg)
+        if not self.scheduled:
+            return  # a synthetic market or a replay: nothing to connect
+        now = self.ctx.now_ns()
+        if msg.trading_day and msg.phase != "night":
+            if not self.connected:
+                self._connect()
+                self.log.info("feed_connected", day=msg.day, phase=msg.phase)
+                task_finished(self.ctx, msg.day, "feed_connect", True, f"connecting for {msg.phase}", now)
+            elif msg.phase == "pre_open":
+                task_finished(self.ctx, msg.day, "feed_connect", True, "already connected", now)
+        elif self.connected:
+            self.source.stop()
+            self.connected = False
+            self.log.info("feed_disconnected_for_the_night", day=msg.day, phase=msg.phase)
+            task_finished(self.ctx, msg.day, "feed_disconnect", True, "disconnected until the next pre-open", now)
+        elif msg.phase == "night" and msg.trading_day:
+            task_finished(self.ctx, msg.day, "feed_disconnect", True, "already disconnected", now)
+
+    def _take_master(self, why: str) -> int:
+        self.table = reopen_instruments(self.ctx, self.table, held_in_ledger(Path(self.ctx.data_dir)))
+        self.decoder.set_tick_sizes(tick_sizes(self.table))
+        return len(self.table)
 
     def _make_source(self, cfg: Any, table: Any) -> Any:
         if cfg.feed.source == "synthetic":
@@ -163,7 +206,7 @@ class FeedActor(Actor):
             self.log.error("subscribe_refused", by=msg.by, error=str(exc))
 
     def on_stop(self) -> None:
-        if self.source is not None:
+        if self.source is not None and self.connected:
             self.source.stop()
         if self.recorder is not None:
             self.recorder.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 
 from actors.base import Actor, ActorConfigError, ActorContext
+from actors.daily import task_finished
 from actors.notify import rules
 from actors.notify.alerts import SEVERITY_RANK, Alert
 from actors.notify.config import notify_urls
@@ -24,6 +25,8 @@ from ipc import topics
 from ipc.messages import (
     BrokerSessionStatus,
     CalendarStatus,
+    DailyTaskFinished,
+    DayPhaseBegan,
     FeedStalled,
     Fill,
     InstrumentMasterStatus,
@@ -44,7 +47,7 @@ _AUDIT_CHARS = 2000
 class NotifyActor(Actor):
     subscriptions = (topics.SUPERVISOR_STATUS, topics.RISK_STATE, topics.RISK_ACTION, topics.ORDER, topics.FILL,
                      topics.POSITION, topics.RISK_USAGE, topics.CALENDAR_STATUS, topics.FEED_STATUS,
-                     topics.BROKER_SESSION, topics.INSTRUMENTS_STATUS)
+                     topics.BROKER_SESSION, topics.INSTRUMENTS_STATUS, topics.SCHEDULE)
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
@@ -72,7 +75,9 @@ class NotifyActor(Actor):
             self.log.info("notify_started", targets=[t.label for t in targets])
         else:
             self.log.info("notify_started", targets=[], note="no URL configured: alerts go to the audit table only")
-        if self.cfg.summary:
+        # Under the daily schedule the summary goes out at the trading day's post-close (none on
+        # a holiday); without it, at summary_at_ist every day.
+        if self.cfg.summary and not self.ctx.config.schedule.enabled:
             self._schedule_summary()
 
     def on_stop(self) -> None:
@@ -115,6 +120,20 @@ class NotifyActor(Actor):
 
     def on_instrument_master_status(self, msg: InstrumentMasterStatus) -> None:
         self.raise_alerts(rules.master_status(msg, self.ctx.now_ns()))
+
+    def on_daily_task_finished(self, msg: DailyTaskFinished) -> None:
+        self.raise_alerts(rules.daily_task(msg, self.ctx.now_ns()))
+
+    def on_day_phase_began(self, msg: DayPhaseBegan) -> None:
+        if msg.phase != "post_close" or not msg.trading_day or not self.cfg.summary:
+            return
+        started = self.ctx.now_ns()
+        alert = self.summary.take(started)
+        if alert is not None:
+            self.raise_alerts([alert])
+        # Taken again (a phase announced again after a restart) there is nothing new: no repeat.
+        task_finished(self.ctx, msg.day, "summary", True,
+                      "sent" if alert is not None else "nothing traded since the last summary", started)
 
     # Alerts ----------------------------------------------------------------------------------------
     def raise_alerts(self, alerts: list[Alert]) -> None:

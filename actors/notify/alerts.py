@@ -29,6 +29,7 @@ class AlertKind(enum.StrEnum):
     MASTER_REFRESH_FAILED = "MASTER_REFRESH_FAILED"
     CALENDAR_DATA_ENDING = "CALENDAR_DATA_ENDING"
     DAY_SUMMARY = "DAY_SUMMARY"
+    DAILY_TASK_FAILED = "DAILY_TASK_FAILED"  # a task of the daily schedule (backup, reconcile...)
     TEST = "TEST"  # `shikra alerts test`
 
 

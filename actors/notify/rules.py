@@ -16,6 +16,7 @@ from ipc.messages import (
     BrokerSessionStatus,
     CalendarStatus,
     DaemonStatus,
+    DailyTaskFinished,
     FeedStalled,
     InstrumentMasterStatus,
     OrderEvent,
@@ -166,6 +167,19 @@ def master_status(msg: InstrumentMasterStatus, now_ns: int) -> list[Alert]:
                   body=f"{msg.reason_code}: {msg.detail}. Trading continues on the last good master "
                        f"({msg.master_date or 'unknown date'}).",
                   ts_ns=now_ns)]
+
+
+# Tasks whose failure has an alert of its own (from their status messages).
+_ALERTED_ELSEWHERE = frozenset({"instrument_master", "broker_session"})
+
+
+def daily_task(msg: DailyTaskFinished, now_ns: int) -> list[Alert]:
+    """A failed task of the daily schedule (``shikra schedule`` shows them all)."""
+    if msg.ok or msg.task in _ALERTED_ELSEWHERE:
+        return []
+    return [Alert(kind=AlertKind.DAILY_TASK_FAILED, severity="error", subject=f"{msg.task}:{msg.day}",
+                  title=f"Shikra: daily task {msg.task} failed ({msg.actor})",
+                  body=f"{msg.day} {msg.task} by {msg.actor}: {msg.reason_code}: {msg.detail}", ts_ns=now_ns)]
 
 
 def money(paise: int) -> str:

@@ -9,6 +9,7 @@ ledger's only writer).
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -47,10 +48,12 @@ from engine.model.calendar import (
 )
 from engine.model.ist import NS_PER_S, ist_date, ist_day, ist_day_number
 from engine.model.lookup import open_instruments
+from actors.daily import MasterReload, held_in_ledger, reopen_instruments
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
 from ipc.resend import Unacked
 from ipc.messages import (
+    DayPhaseBegan,
     CalendarStatus,
     DenialRecorded,
     CancelAllOrders,
@@ -106,8 +109,9 @@ def _enforced_limits(cfg: Any, limits: RiskLimits) -> RiskLimits:
     return limits
 
 
-class RiskActor(Actor):
-    subscriptions = (topics.TICK, topics.QUOTE, topics.ORDER, topics.FILL, topics.POSITION, topics.GROUP)
+class RiskActor(MasterReload, Actor):
+    subscriptions = (topics.TICK, topics.QUOTE, topics.ORDER, topics.FILL, topics.POSITION, topics.GROUP,
+                     topics.SCHEDULE, topics.INSTRUMENTS_STATUS)
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
@@ -216,11 +220,26 @@ class RiskActor(Actor):
         inst = self.table.get(segment, security_id)
         if inst is None:
             return
+        self._set_limits(inst)
+
+    def _set_limits(self, inst: Any) -> None:
         expiry = inst.expiry_date
         kind = inst.instrument if inst.instrument in KNOWN_KINDS else "EQUITY"
         self.engine.set_instrument(InstrumentLimits(
             inst.segment, inst.security_id, inst.lot_size_units, inst.tick_paise, inst.freeze_qty_units,
             ist_day_number(expiry) if expiry else 0, inst.instrument != "INDEX", kind, inst.symbol))  # type: ignore[arg-type]
+
+    # The daily schedule (actors.daily) ------------------------------------------------------------
+    def on_day_phase_began(self, msg: DayPhaseBegan) -> None:
+        self._master_on_phase(msg)
+
+    def _take_master(self, why: str) -> int:
+        self.table = reopen_instruments(self.ctx, self.table, held_in_ledger(Path(self.ctx.data_dir), self._reader))
+        for segment, security_id in self.engine.instrument_keys():
+            inst = self.table.get(segment, security_id)
+            if inst is not None:
+                self._set_limits(inst)  # a new lot size, tick or freeze quantity applies from now
+        return len(self.table)
 
     # Intents ------------------------------------------------------------------------------------
     def warm_hot_path(self) -> None:

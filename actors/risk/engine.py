@@ -576,6 +576,10 @@ class RiskEngine:
     def has_instrument(self, segment: int, security_id: int) -> bool:
         return (segment, security_id) in self._instruments
 
+    def instrument_keys(self) -> list[tuple[int, int]]:
+        """(segment, security id) of every instrument set."""
+        return list(self._instruments)
+
     def positions(self) -> dict[tuple[str, int, int], int]:
         """Net units per (strategy, segment, security_id), as risk counts them."""
         return {key: slot.position_units for key, slot in self._slots.items()}

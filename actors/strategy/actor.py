@@ -24,11 +24,13 @@ from engine.model.calendar import market_hours
 from engine.model.instruments import InstrumentTable
 from engine.model.ist import ist_date
 from engine.model.lookup import UnknownInstrument, open_instruments, resolve_instrument
+from actors.daily import MasterReload, held_in_ledger, reopen_instruments, task_finished
 from ipc import topics
 from ipc.order_rules import check_order
 from ipc.reasons import Denial, DenyReason
 from ipc.resend import Unacked
 from ipc.messages import (
+    DayPhaseBegan,
     Bar,
     BookUpdate,
     CancelAllOrders,
@@ -180,9 +182,9 @@ class _Handle:
         return self._actor.table
 
 
-class StrategyActor(Actor):
+class StrategyActor(MasterReload, Actor):
     subscriptions = (topics.TICK, topics.QUOTE, topics.BOOK, topics.ORDER, topics.FILL, topics.POSITION,
-                     topics.RISK_DENIED, topics.GROUP)
+                     topics.RISK_DENIED, topics.GROUP, topics.SCHEDULE, topics.INSTRUMENTS_STATUS)
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
@@ -211,6 +213,32 @@ class StrategyActor(Actor):
         self.warmup_dropped = 0
         self._order_limits: dict[tuple[int, int], tuple[int, int]] = {}  # see order_limits
 
+    # The daily schedule (actors.daily) ------------------------------------------------------------
+    def on_day_phase_began(self, msg: DayPhaseBegan) -> None:
+        self._master_on_phase(msg)
+        if msg.phase != "pre_open" or not msg.trading_day:
+            return
+        now = self.ctx.now_ns()
+        cfg = self.ctx.config.strategy
+        running = len(self.strategies)
+        if msg.day == self._started_day:
+            how = (f"history {cfg.warmup_history_days} days" if cfg.warmup_history_days else
+                   "a capture" if cfg.warmup_capture else "no warm-up configured")
+            detail = f"{running} strategies warmed at start today ({how})"
+        else:
+            # Running since an earlier day: the bars and indicators carried on live through the
+            # night (a history fetch now would deliver bars the builders already have). The feed
+            # is asked again for every instrument, as it connects for the day.
+            self._resubscribe_feed()
+            detail = f"{running} strategies warm since {self._started_day}; feed subscriptions sent again"
+        task_finished(self.ctx, msg.day, "warm_up", True, detail, now)
+
+    def _take_master(self, why: str) -> int:
+        assert self.table is not None
+        self.table = reopen_instruments(self.ctx, self.table, held_in_ledger(Path(self.ctx.data_dir)))
+        self._order_limits.clear()  # lot and freeze quantities looked up again
+        return len(self.table)
+
     # Loading ------------------------------------------------------------------------------------
     def resolve(self, text: str) -> InstrumentRef:
         assert self.table is not None
@@ -224,6 +252,7 @@ class StrategyActor(Actor):
         cfg = self.ctx.config.strategy
         self._live_feed = self.ctx.config.feed.source == "dhan" and FEED in self.ctx.config.engine.actors
         self.table = open_instruments(self.ctx.config.instruments.master, self.ctx.data_dir, ist_date(self.ctx.now_ns()))
+        self._started_day = ist_date(self.ctx.now_ns()).isoformat()
         for inst_cfg in cfg.instances:
             if inst_cfg.name in self.configured:
                 raise ActorConfigError(f"strategy.instances: name '{inst_cfg.name}' is used twice")

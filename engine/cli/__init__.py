@@ -38,6 +38,7 @@ from engine.cli import (
     orders,
     portfolio,
     risk,
+    schedule,
     settlement,
     strategies,
     users,
@@ -45,7 +46,7 @@ from engine.cli import (
 from engine.config import ConfigError
 
 GROUPS = (daemon, feed, orders, portfolio, risk, instruments, users, strategies, journal, ledger, audit, calendar,
-          backtest, alerts, settlement)
+          backtest, alerts, settlement, schedule)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -33,6 +33,8 @@ from engine.daemon.lock import AlreadyRunning, is_locked
 from engine.daemon.status import render_status
 from engine.logs import setup_logging
 from engine.model.calendar import read_calendar_status, render_calendar_status
+from engine.model.lookup import instruments_dir
+from engine.model.master_refresh import read_meta
 from engine.status_file import read_status
 from ipc.messages import EngageKillSwitch, ReleaseKillSwitch
 
@@ -98,20 +100,36 @@ def cmd_status(args: argparse.Namespace) -> int:
     if status is None:
         print(f"shikra (pid {pid}) is starting; no status yet", file=sys.stderr)
         return EXIT_NOT_RUNNING
+    master = _master_line(_cfg, data_dir)
     venue = read_venue_status(run_dir)  # the live venue's reconciliation standing (absent on paper)
     calendar = read_calendar_status(run_dir)  # risk's market calendar (absent when always open)
     if args.json:
         extra = {"venue": msgspec.to_builtins(venue)} if venue is not None else {}
         if calendar is not None:
             extra["calendar"] = msgspec.structs.asdict(calendar)
+        extra["instruments"] = master
         print(msgspec.json.encode({"running": True, **msgspec.to_builtins(status), **extra}).decode())
     else:
         print(render_status(status))
+        print(f"instrument master: {master['master']}" + (f", dated {master['master_date']}, {master['rows']} rows"
+                                                          if master.get("master_date") else ""))
         if calendar is not None:
             print(render_calendar_status(calendar))
         if venue is not None:
             print("\n" + render_venue_status(venue, time.time_ns()))
     return EXIT_OK
+
+
+def _master_line(cfg: Any, data_dir: Path) -> dict[str, Any]:
+    """The master in use: "dhan" with its date and rows (from the download's meta), or what the
+    config names ("sample" is regenerated for each day)."""
+    master = cfg.instruments.master
+    if master != "dhan":
+        return {"master": master}
+    meta = read_meta(instruments_dir(data_dir))
+    if meta is None:
+        return {"master": "dhan (not downloaded yet)"}
+    return {"master": "dhan", "master_date": meta.master_date, "rows": meta.rows}
 
 
 def cmd_kill(args: argparse.Namespace) -> int:

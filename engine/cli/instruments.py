@@ -1,13 +1,36 @@
-"""The instrument master through the control API: ``shikra instruments search TEXT | chain
-UNDERLYING [--expiry DATE]``."""
+"""The instrument master: ``shikra instruments search TEXT | chain UNDERLYING [--expiry DATE]``
+through the control API, and ``shikra instruments refresh`` (the Dhan master downloaded now:
+by the running daemon's supervisor, or here when no daemon runs)."""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+import time
+import uuid
 from typing import Any
 
-from engine.cli.common import EXIT_OK, EXIT_USAGE, CliError, Client, emit, fail, run, rupees, table
+from engine.cli.common import (
+    EXIT_ERROR,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    Client,
+    emit,
+    fail,
+    local_paths,
+    run,
+    running_config,
+    rupees,
+    send_local,
+    table,
+)
 from engine.control_api import control_pb2 as pb
+from engine.daemon.lock import is_locked
+from engine.model.lookup import instruments_dir
+from engine.model.master_refresh import MasterRefreshFailed, downloaded_master_path, refresh_master
+from ipc.messages import RefreshInstrumentMaster
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser, client: argparse.ArgumentParser) -> None:
@@ -21,6 +44,34 @@ def add_commands(sub: Any, common: argparse.ArgumentParser, client: argparse.Arg
     q.add_argument("underlying")
     q.add_argument("--expiry", help="YYYY-MM-DD (default: the nearest)")
     q.set_defaults(fn=cmd_instruments)
+    q = inst.add_parser("refresh", parents=[common], help="download, validate and swap in the Dhan master now "
+                                                          "([instruments] master = \"dhan\")")
+    q.set_defaults(fn=cmd_refresh)
+
+
+def cmd_refresh(args: argparse.Namespace) -> int:
+    cfg, data_dir, run_dir = local_paths(args)
+    if is_locked(data_dir) is not None:
+        # The supervisor owns the master's files; the actors take the new one at the session boundary.
+        cfg = running_config(run_dir)
+        if cfg.instruments.master != "dhan":
+            print(f'shikra: instruments.master is "{cfg.instruments.master}", not "dhan": nothing to download',
+                  file=sys.stderr)
+            return EXIT_ERROR
+        who = f"local:{os.environ.get('USER', 'unknown')}"
+        code = send_local(data_dir, run_dir, RefreshInstrumentMaster(uuid.uuid4().hex, who, time.time_ns()))
+        if code == EXIT_OK:
+            print("instrument master refresh started by the daemon; `shikra status` shows the master's date")
+        return code
+    try:
+        meta = refresh_master(cfg.instruments.download, instruments_dir(data_dir), time.time_ns())
+    except MasterRefreshFailed as exc:
+        print(f"shikra: instrument master refresh failed: {exc.reason_code}: {exc.detail}", file=sys.stderr)
+        return EXIT_ERROR
+    note = "" if cfg.instruments.master == "dhan" else ' (the config uses another master: set master = "dhan")'
+    print(f"instrument master {downloaded_master_path(instruments_dir(data_dir))}: {meta.rows} instruments, "
+          f"dated {meta.master_date}{note}")
+    return EXIT_OK
 
 
 def _expiry_arg(text: str | None) -> int:

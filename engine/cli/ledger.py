@@ -21,21 +21,17 @@ runs during a rebuild, FILE exists).
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
-import lmdb
 import msgspec
 
 from engine.cli.common import EXIT_ERROR, EXIT_LEDGER_DAMAGED, EXIT_OK, local_paths
 from engine.daemon.lock import is_locked
 from engine.ledger import Ledger, LedgerError, ledger_dir
+from engine.ledger.backup import BackupFailed, backup_ledger
 from engine.ledger.check import DATA_FILE, LedgerCheck, check_in_subprocess
-from engine.ledger.schema import MAX_DBS
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser, client: argparse.ArgumentParser) -> None:
@@ -85,39 +81,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_backup(args: argparse.Namespace) -> int:
     _cfg, data_dir, _run_dir = local_paths(args)
     directory = ledger_dir(data_dir)
-    target = Path(args.file).expanduser().resolve()
-    if target.exists():
-        print(f"shikra: {target} exists; choose a new file", file=sys.stderr)
-        return EXIT_ERROR
-    if not (directory / DATA_FILE).exists():
-        print(f"shikra: no ledger at {directory}", file=sys.stderr)
-        return EXIT_ERROR
-    running = is_locked(data_dir) is not None
-    # Beside the target: the final rename stays on one filesystem.
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
-        try:
-            # A registered read snapshot while the daemon writes; no lock file at all otherwise.
-            env = lmdb.open(str(directory), readonly=True, lock=running, create=False, subdir=True, max_dbs=MAX_DBS,
-                            map_size=0)
-            try:
-                env.copy(str(staging), compact=True)
-            finally:
-                env.close()
-        except lmdb.Error as exc:
-            print(f"shikra: ledger {directory / DATA_FILE} cannot be copied, it is damaged ({type(exc).__name__}: "
-                  f"{exc}); restore an earlier backup", file=sys.stderr)
-            return EXIT_LEDGER_DAMAGED
-        check = check_in_subprocess(staging, full=True, lock=False)
-        if check.damaged:
-            print(f"shikra: the copy does not verify, nothing written to {target}: "
-                  f"{'; '.join(check.problems[:3])}", file=sys.stderr)
-            return EXIT_LEDGER_DAMAGED
-        os.replace(staging / DATA_FILE, target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    print(f"backup of {directory / DATA_FILE} written to {target}: {target.stat().st_size} bytes, "
-          f"{check.events} events, verified")
+        done = backup_ledger(directory, Path(args.file).expanduser().resolve(), is_locked(data_dir) is not None)
+    except BackupFailed as exc:
+        print(f"shikra: {exc}", file=sys.stderr)
+        return EXIT_LEDGER_DAMAGED if exc.damaged else EXIT_ERROR
+    print(f"backup of {directory / DATA_FILE} written to {done.path}: {done.size_bytes} bytes, "
+          f"{done.events} events, verified")
     return EXIT_OK
 
 

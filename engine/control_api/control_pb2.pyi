@@ -110,6 +110,54 @@ class InstrumentRef(_message.Message):
     security_id: int
     def __init__(self, symbol: _Optional[str] = ..., segment: _Optional[str] = ..., security_id: _Optional[int] = ...) -> None: ...
 
+class GetScheduleRequest(_message.Message):
+    __slots__ = ("day",)
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    day: str
+    def __init__(self, day: _Optional[str] = ...) -> None: ...
+
+class SchedulePhase(_message.Message):
+    __slots__ = ("phase", "planned_ns", "began_ns")
+    PHASE_FIELD_NUMBER: _ClassVar[int]
+    PLANNED_NS_FIELD_NUMBER: _ClassVar[int]
+    BEGAN_NS_FIELD_NUMBER: _ClassVar[int]
+    phase: str
+    planned_ns: int
+    began_ns: int
+    def __init__(self, phase: _Optional[str] = ..., planned_ns: _Optional[int] = ..., began_ns: _Optional[int] = ...) -> None: ...
+
+class ScheduleTask(_message.Message):
+    __slots__ = ("task", "actor", "ok", "reason_code", "detail", "started_ns", "finished_ns")
+    TASK_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    OK_FIELD_NUMBER: _ClassVar[int]
+    REASON_CODE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    STARTED_NS_FIELD_NUMBER: _ClassVar[int]
+    FINISHED_NS_FIELD_NUMBER: _ClassVar[int]
+    task: str
+    actor: str
+    ok: bool
+    reason_code: str
+    detail: str
+    started_ns: int
+    finished_ns: int
+    def __init__(self, task: _Optional[str] = ..., actor: _Optional[str] = ..., ok: _Optional[bool] = ..., reason_code: _Optional[str] = ..., detail: _Optional[str] = ..., started_ns: _Optional[int] = ..., finished_ns: _Optional[int] = ...) -> None: ...
+
+class GetScheduleResponse(_message.Message):
+    __slots__ = ("day", "trading_day", "enabled", "phases", "tasks")
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    TRADING_DAY_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    PHASES_FIELD_NUMBER: _ClassVar[int]
+    TASKS_FIELD_NUMBER: _ClassVar[int]
+    day: str
+    trading_day: bool
+    enabled: bool
+    phases: _containers.RepeatedCompositeFieldContainer[SchedulePhase]
+    tasks: _containers.RepeatedCompositeFieldContainer[ScheduleTask]
+    def __init__(self, day: _Optional[str] = ..., trading_day: _Optional[bool] = ..., enabled: _Optional[bool] = ..., phases: _Optional[_Iterable[_Union[SchedulePhase, _Mapping]]] = ..., tasks: _Optional[_Iterable[_Union[ScheduleTask, _Mapping]]] = ...) -> None: ...
+
 class GetStatusRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...

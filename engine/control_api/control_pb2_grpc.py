@@ -49,6 +49,11 @@ class EngineServiceStub:
                 request_serializer=shikra_dot_v1_dot_control__pb2.ListActorsRequest.SerializeToString,
                 response_deserializer=shikra_dot_v1_dot_control__pb2.ListActorsResponse.FromString,
                 _registered_method=True)
+        self.GetSchedule = channel.unary_unary(
+                '/shikra.v1.EngineService/GetSchedule',
+                request_serializer=shikra_dot_v1_dot_control__pb2.GetScheduleRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.GetScheduleResponse.FromString,
+                _registered_method=True)
 
 
 class EngineServiceServicer:
@@ -73,6 +78,14 @@ class EngineServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetSchedule(self, request, context):
+        """The day's plan (phases from the calendar) and what ran, with times: the phases the supervisor
+        announced and each task's outcome, as the control actor heard them on the bus. Role: viewer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EngineServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -85,6 +98,11 @@ def add_EngineServiceServicer_to_server(servicer, server):
                     servicer.ListActors,
                     request_deserializer=shikra_dot_v1_dot_control__pb2.ListActorsRequest.FromString,
                     response_serializer=shikra_dot_v1_dot_control__pb2.ListActorsResponse.SerializeToString,
+            ),
+            'GetSchedule': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSchedule,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.GetScheduleRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.GetScheduleResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -146,6 +164,33 @@ class EngineService:
             '/shikra.v1.EngineService/ListActors',
             shikra_dot_v1_dot_control__pb2.ListActorsRequest.SerializeToString,
             shikra_dot_v1_dot_control__pb2.ListActorsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSchedule(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.EngineService/GetSchedule',
+            shikra_dot_v1_dot_control__pb2.GetScheduleRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.GetScheduleResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -16,7 +16,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Literal
+from typing import Callable, Literal
 
 import msgspec
 import trio
@@ -27,12 +27,17 @@ from engine.backoff import backoff_s
 from engine.config import Config, RestartConfig, to_json
 from engine.daemon import systemd
 from engine.daemon.lock import DataDirLock
+from engine.daemon.schedule import DaySchedule, Outcome
 from engine.daemon.topology import Unit, plan_units, stop_rank
 from engine.files import replace_file
 from engine.ledger import ledger_dir
 from engine.ledger.check import check_in_subprocess
+from engine.model.ist import ist_date
+from engine.model.lookup import instruments_dir
+from engine.model.master_refresh import MasterRefreshFailed, downloaded_master_path, refresh_master
 from engine.rate_window import RateWindow
 from engine.logs import get_logger
+from engine.model.clock import Clock, LiveClock
 from engine.status_file import KILL_SWITCH_FILE, write_status
 from ipc import codec, topics
 from ipc.messages import (
@@ -41,7 +46,9 @@ from ipc.messages import (
     EngageKillSwitch,
     Heartbeat,
     KillSwitchStatus,
+    Message,
     Ping,
+    RefreshInstrumentMaster,
     ReleaseKillSwitch,
     Reply,
     StopActor,
@@ -93,8 +100,12 @@ class _UnitState:
 
 
 class Supervisor:
-    def __init__(self, cfg: Config, data_dir: Path, run_dir: Path, config_source: str) -> None:
+    def __init__(self, cfg: Config, data_dir: Path, run_dir: Path, config_source: str,
+                 clock: Clock | None = None) -> None:
         self.cfg = cfg
+        # The daily schedule's clock (its timers run in ``_run_clock``); a SimClock in tests.
+        self.clock: Clock = clock if clock is not None else LiveClock()
+        self.schedule: DaySchedule | None = None
         self.data_dir = data_dir
         self.run_dir = run_dir
         self.config_source = config_source
@@ -163,6 +174,13 @@ class Supervisor:
         self.zctx = zmq.Context.instance()
         self.inbox = Inbox(self.zctx, self.endpoints.inbox(SUPERVISOR))
         self.publisher = StreamPublisher(self.zctx, self.endpoints.pub(SUPERVISOR))
+
+    def _publish(self, topic: bytes, msg: Message) -> None:
+        if self.publisher is None:
+            return
+        self.publisher.on_subscription_frames()  # nobody polls this XPUB: read them here
+        if self.publisher.wants(topic):
+            self.publisher.send(topic, codec.encode(msg))
 
     def _command(self, actor: str, msg: msgspec.Struct) -> None:
         box = self.outboxes.get(actor)
@@ -234,11 +252,70 @@ class Supervisor:
         elif isinstance(msg, StopActor):
             self.request_stop(f"StopActor from {sender.decode(errors='replace')}")
             reply = Reply(msg.cmd_id, SUPERVISOR, True)
+        elif isinstance(msg, RefreshInstrumentMaster):
+            reply = self._refresh_by_hand(msg)
         if reply is not None:
             try:
                 self.inbox.reply(sender, topics.REPLY.encode(), codec.encode(reply))
             except Exception as exc:
                 log.warning("reply_failed", to=sender.decode(errors="replace"), error=str(exc))
+
+    def _refresh_by_hand(self, msg: RefreshInstrumentMaster) -> Reply:
+        """``shikra instruments refresh``: started now, answered at once; the outcome comes as
+        InstrumentMasterStatus and DailyTaskFinished (``shikra schedule`` shows it)."""
+        if self.schedule is None:
+            return Reply(msg.cmd_id, SUPERVISOR, False, detail="the daemon is still starting; try again")
+        if self.cfg.instruments.master != "dhan":
+            return Reply(msg.cmd_id, SUPERVISOR, False, detail=f'instruments.master is "{self.cfg.instruments.master}",'
+                                                              ' not "dhan": there is nothing to download')
+        log.info("master_refresh_requested", by=msg.by)
+        day = ist_date(self.clock.now_ns()).isoformat()
+        if not self.schedule.refresh_master(day, by_hand=True):
+            return Reply(msg.cmd_id, SUPERVISOR, False, detail="a refresh is already running")
+        return Reply(msg.cmd_id, SUPERVISOR, True, detail="refresh started")
+
+    # The daily schedule -----------------------------------------------------------------------
+    async def _run_clock(self) -> None:
+        """Fire the clock's timers (the schedule's) as they come due."""
+        while True:
+            self.clock.run_due()
+            due = self.clock.next_due_ns()
+            wait_s = 1.0 if due is None else min(1.0, max(0.0, (due - self.clock.monotonic_ns()) / 1e9))
+            await trio.sleep(wait_s)
+
+    def _start_schedule(self, nursery: trio.Nursery) -> None:
+        def run(task_fn: Callable[[], Outcome], done: Callable[[Outcome], None]) -> None:
+            async def in_thread() -> None:
+                try:
+                    outcome = await trio.to_thread.run_sync(task_fn)
+                except Exception as exc:  # a bug in a task must not take the supervisor down
+                    log.exception("daily_task_crashed")
+                    outcome = (False, "internal_error", f"{type(exc).__name__}: {str(exc)[:200]}")
+                done(outcome)
+            nursery.start_soon(in_thread)
+
+        self.schedule = DaySchedule(self.cfg, self.data_dir, self.clock, self._publish, run, log)
+        if self.cfg.schedule.enabled:
+            self.schedule.start()
+            nursery.start_soon(self._run_clock)
+        else:
+            log.info("schedule_disabled")
+
+    async def _prepare_master(self) -> None:
+        """``master = "dhan"`` and no master downloaded yet (a first start): download it now, or
+        the actors cannot start (they exit naming the file and ``shikra instruments refresh``)."""
+        if self.cfg.instruments.master != "dhan":
+            return
+        folder = instruments_dir(self.data_dir)
+        if downloaded_master_path(folder).exists():
+            return
+        try:
+            meta = await trio.to_thread.run_sync(
+                lambda: refresh_master(self.cfg.instruments.download, folder, self.clock.now_ns()))
+        except MasterRefreshFailed as exc:
+            log.error("master_download_failed", reason=exc.reason_code, detail=exc.detail)
+            return
+        log.info("master_downloaded", rows=meta.rows, master_date=meta.master_date)
 
     # Units ------------------------------------------------------------------------------------
     async def _spawn(self, us: _UnitState) -> None:
@@ -445,6 +522,7 @@ class Supervisor:
                 return EXIT_LEDGER_DAMAGED
             self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             (self.run_dir / "config.json").write_bytes(to_json(self.cfg))
+            await self._prepare_master()
             self._open_sockets()
             log.info("daemon_starting", pid=os.getpid(), config=self.config_source, data_dir=str(self.data_dir),
                      topology=self.cfg.engine.topology, units=",".join(u.unit.name for u in self.units))
@@ -505,6 +583,7 @@ class Supervisor:
             nursery.start_soon(self._systemd_watchdog, period)
         if self.cfg.ledger.background_verify_interval_s:
             nursery.start_soon(self._verify_in_background, self.cfg.ledger.background_verify_interval_s)
+        self._start_schedule(nursery)
         # A unit that restarts later must learn about an engaged kill switch as soon as it is ready.
         for us in self.units:
             nursery.start_soon(self._resync_on_ready, us)
@@ -517,6 +596,10 @@ class Supervisor:
                 seen = us.ready
                 if self.kill_switch.engaged:
                     self._broadcast_kill_switch(only=us)
+                # A restarted unit learns the day's phase (a feed restarted at night stays off).
+                if self.schedule is not None and self.schedule.current is not None:
+                    for name in us.unit.actors:
+                        self._command(name, self.schedule.current)
 
     async def _on_signals(self, signals: trio.abc.AsyncIterator[int]) -> None:  # type: ignore[name-defined]
         async for signum in signals:

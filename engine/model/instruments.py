@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Literal
 
 import msgspec
@@ -183,6 +183,10 @@ class InstrumentTable:
         self._drv_strike = self._strike[self._drv_rows]
         self._drv_option = self._option[self._drv_rows]
         self._display_upper: np.ndarray | None = None  # built on the first search
+        # Instruments no longer in this master, kept from the one it replaced because positions
+        # are held in them (``keep_held``): ``get`` and ``tick_paise`` still find them, so the
+        # positions stay exitable; searches and chains do not list them.
+        self.retained: dict[tuple[int, int], Instrument] = {}
 
     def __len__(self) -> int:
         return int(self._security_id.shape[0])
@@ -229,12 +233,31 @@ class InstrumentTable:
     def get(self, segment: int, security_id: int) -> Instrument | None:
         """The instrument with this Dhan segment code and security id, or None."""
         i = self._row_of(segment, security_id)
-        return self.row(i) if i >= 0 else None
+        if i >= 0:
+            return self.row(i)
+        return self.retained.get((segment, security_id)) if self.retained else None
+
+    def keep_held(self, previous: "InstrumentTable", held: Iterable[tuple[int, int]]) -> list[Instrument]:
+        """Retain the instruments of ``held`` (segment, security id) that ``previous`` knew and
+        this table does not (contracts that left the master while positions are open in them).
+        Returns the ones retained."""
+        kept = []
+        for segment, security_id in held:
+            if self._row_of(segment, security_id) >= 0:
+                continue
+            inst = previous.get(segment, security_id)
+            if inst is not None:
+                self.retained[(segment, security_id)] = inst
+                kept.append(inst)
+        return kept
 
     def tick_paise(self, segment: int, security_id: int) -> int | None:
         """Tick size in paise of one instrument (0 = the file gives none); None if unknown id."""
         i = self._row_of(segment, security_id)
-        return int(self._tick[i]) if i >= 0 else None
+        if i >= 0:
+            return int(self._tick[i])
+        kept = self.retained.get((segment, security_id)) if self.retained else None
+        return kept.tick_paise if kept is not None else None
 
     # -- by symbol --------------------------------------------------------------------------
 
@@ -497,7 +520,8 @@ def _nearest_strike(values: Sequence[int], spot_paise: int) -> int:
 
 
 def tick_sizes(table: InstrumentTable) -> dict[tuple[int, int], int]:
-    """``(segment, security_id) -> tick_paise`` for every instrument with a tick (> 0).
+    """``(segment, security_id) -> tick_paise`` for every instrument with a tick (> 0), the
+    retained ones (``keep_held``) included.
 
     Instruments whose file gives no tick (indices often carry 0) are left out, so the caller's
     own default applies to them instead of a division by zero.
@@ -507,7 +531,9 @@ def tick_sizes(table: InstrumentTable) -> dict[tuple[int, int], int]:
     segs = a["segment"][keep].tolist()
     ids = a["security_id"][keep].tolist()
     ticks = a["tick_paise"][keep].tolist()
-    return dict(zip(zip(segs, ids, strict=True), ticks, strict=True))
+    out = dict(zip(zip(segs, ids, strict=True), ticks, strict=True))
+    out.update((key, inst.tick_paise) for key, inst in table.retained.items() if inst.tick_paise > 0)
+    return out
 
 
 # The arrays a table is built from: what the parser produces and a cache must hold.

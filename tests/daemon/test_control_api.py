@@ -293,7 +293,7 @@ def test_kill_switch_halts_orders_and_only_an_admin_releases_it(eng) -> None:
 
 # Auth, roles, users, audit ----------------------------------------------------------------------
 
-VIEWER_CALLS = {"GetStatus", "ListActors", "ListOrders", "GetOrder", "ListTrades", "ListPositions", "GetFunds",
+VIEWER_CALLS = {"GetStatus", "ListActors", "GetSchedule", "ListOrders", "GetOrder", "ListTrades", "ListPositions", "GetFunds",
                 "GetRiskState", "GetRiskLimits", "SearchInstruments", "GetOptionChain", "ListStrategies",
                 "GetStrategyParams", "GetJournal"}
 TRADER_CALLS = VIEWER_CALLS | {"PlaceOrder", "ModifyOrder", "CancelOrder", "CancelAllOrders", "EngageKillSwitch",

@@ -21,6 +21,7 @@ from actors.execution.config import ExecutionConfig
 from actors.feed.config import FeedConfig, SyntheticFeedConfig
 from actors.risk.config import RiskConfig
 from actors.strategy.config import StrategyConfig, StrategyInstanceConfig
+from engine.model.schedule import ScheduleConfig
 from engine.config import HOT_PATH_ACTORS, Config, EngineConfig, LogConfig, RestartConfig, parse_config
 from tests.support.ledger import START_CASH
 
@@ -51,10 +52,12 @@ def strategy_instance(name: str, kind: str, instrument: str = "", **params: Any)
 
 
 def daemon_config(**sections: Any) -> Config:
-    """A Config for a test daemon: ``engine_section()`` and JSON logs unless given, the other sections
-    as given."""
+    """A Config for a test daemon: ``engine_section()``, JSON logs and the daily schedule off unless
+    given, the other sections as given. (A daemon test runs at any wall time: the day's phase then
+    would change what it sees, e.g. a live feed stays off at night.)"""
     sections.setdefault("engine", engine_section())
     sections.setdefault("log", LogConfig(format="json"))
+    sections.setdefault("schedule", ScheduleConfig(enabled=False))
     return Config(**sections)
 
 

@@ -27,6 +27,8 @@ from actors.base import Actor
 from actors.host import ActorHost
 from actors.registry import resolve
 from engine.config import Config
+from engine.daemon.schedule import DaySchedule, run_now
+from engine.logs import get_logger
 from engine.ledger import LedgerReader, ledger_dir
 from engine.model.clock import SimClock
 from ipc import topics
@@ -90,10 +92,17 @@ def _merge(into: Any, values: Any) -> Any:
 
 class SimEngine:
     """``actors`` (names, in start order) on a SimClock that starts at ``start_ns``; see the module
-    docstring. ``config`` defaults to :func:`sim_config` of the actors."""
+    docstring. ``config`` defaults to :func:`sim_config` of the actors. ``schedule``: the
+    supervisor's daily schedule (``engine.daemon.schedule``) runs on the same clock; without it
+    the actors see ``[schedule] enabled = false``."""
 
-    def __init__(self, data_dir: Path, start_ns: int, actors: Sequence[str], config: Config | None = None) -> None:
+    def __init__(self, data_dir: Path, start_ns: int, actors: Sequence[str], config: Config | None = None,
+                 schedule: bool = False) -> None:
         self.config = config or sim_config(actors)
+        if not schedule and self.config.schedule.enabled:
+            # No supervisor's schedule announces the day's phases: the actors must not wait for them.
+            self.config = msgspec.structs.replace(
+                self.config, schedule=msgspec.structs.replace(self.config.schedule, enabled=False))
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         # Short (unix socket paths), and in memory where there is /dev/shm: risk's usage file is
@@ -109,6 +118,18 @@ class SimEngine:
             self.close()
             raise RuntimeError(f"the simulated engine did not start (exit code {code}; see the log)")
         self._probe: _Probe = self.host.actors[PROBE]  # type: ignore[assignment]
+        # The supervisor's daily schedule on the same clock (its own tasks run at once).
+        self.schedule: DaySchedule | None = None
+        if schedule:
+            self.schedule = DaySchedule(self.config, self.data_dir, self.clock, self._publish_recorded, run_now,
+                                        get_logger("sim.schedule"))
+            self.schedule.start()
+            self.host.drain()
+
+    def _publish_recorded(self, topic: bytes, msg: Message) -> None:
+        """Published as the supervisor would, and recorded (the probe does not hear itself)."""
+        self._probe.seen.append((self.clock.now_ns(), msg))
+        self.host.publish(PROBE, topic, msg)
 
     # Time ---------------------------------------------------------------------------------------
     def now_ns(self) -> int:
@@ -217,6 +238,8 @@ class SimEngine:
                     "audit": [row for _seq, row in snap.audit()]}
 
     def close(self) -> None:
+        if self.schedule is not None:
+            self.schedule.stop()
         try:
             if self.host.actors:
                 self.host.shutdown()
