@@ -1,14 +1,14 @@
-"""The unattended week, rehearsed (issue 17 item 6): the engine's actors in this process on a
-simulated clock, against the loopback fake Dhan: REST and the order-update stream (FakeDhan), the
-market feed (FakeDhanFeed), and a local webhook for the alerts. The week spans the end of the
-calendar library's data (exchange_calendars ends on 2026-12-31), so its last day trades on the
-fallback calendar.
+"""The unattended week, rehearsed (issue 17 item 6): the engine's actors and the supervisor's daily
+schedule in this process on a simulated clock, against the loopback fake Dhan: REST and the
+order-update stream (FakeDhan), the market feed (FakeDhanFeed), the scrip master download
+(MasterServer) and a local webhook for the alerts. The week spans the end of the calendar
+library's data (exchange_calendars ends on 2026-12-31), so its last day trades on the fallback.
 
 How it runs. The live venue and the Dhan feed do real I/O on loopback sockets in their own
-threads; the clock moves only when the test says (``advance_to``: the actors' timers fire on the
-way) and holds while the test serves that I/O (``pump``). Market data comes from the fake feed over
-a real websocket: the frames the feed actor reads are stamped with the simulated time at which
-it reads them. The test plays the exchange: it fills at Dhan what the engine placed there.
+threads; the clock moves only when the test says (``advance_to``: the actors' and the schedule's
+timers fire on the way) and holds while the test serves that I/O (``pump``). Market data comes from
+the fake feed over a real websocket (its frames are stamped with the simulated time at which the
+feed actor reads them). The test plays the exchange: it fills at Dhan what the engine placed there.
 
 "kill -9 of execution" is in-process (``SimEngine.kill``): the execution actor instance is dropped
 without its stop handlers (no venue stop, no ledger flush), its timers, fds and sockets are no
@@ -19,15 +19,18 @@ process the other actors read the ledger through its writer's environment, so no
 passes while there is none (Dhan's side of the outage, the trade and the lost answer, still
 happens meanwhile, in real time).
 
-The week (Mon 2026-12-28 .. Fri 2027-01-01):
-- Monday: pre-open at 08:30 (the first reconciliation with Dhan: funds, orders, positions); a
-  strategy buys at 10:00, sells at 11:00 while execution is killed with Dhan's answer in flight,
-  buys again at 14:00 and is squared off by risk at 15:25; the day's summary reaches the webhook;
-  a quiet night (nothing placed, no alert but the calendar's).
-- Tuesday: a configured holiday: the strategy's 10:00 buy is denied MARKET_CLOSED, nothing
-  reaches Dhan.
-- Wednesday: trading again (a round trip).
-- Friday, past the library's data: trading on the fallback calendar, with its alert.
+The week (Mon 2026-12-28 .. Fri 2027-01-01), started Monday 08:00 (night) on last week's master:
+- Monday: the 08:30 pre-open downloads the day's master, reconciles with Dhan and connects the
+  feed; a strategy buys at 10:00, sells at 11:00 while execution is killed with Dhan's answer in
+  flight, buys again at 14:00 and is squared off by risk at 15:25; the post-close summary reaches
+  the webhook; at 17:00 the feed disconnects for a quiet night.
+- Tuesday: a configured holiday: the master refresh and nothing else; no price, no order.
+- Wednesday: trading again, and a second strategy trades the nearest NIFTY future of the day's
+  master, a contract Monday's master did not list.
+- Thursday: pre-open and night, untraded.
+- Friday, past the library's data: the fallback calendar opens it, the operator is alerted, and
+  the strategy trades.
+Still to come (the session branch): the 08:30 login by TOTP and the token renewed mid-session.
 """
 
 from __future__ import annotations
@@ -42,12 +45,18 @@ from typing import Any
 import pytest
 
 from engine.model.ist import ist_date
-from ipc.messages import Fill, OrderDenied, OrderState, RiskAction
+from engine.model.lookup import instruments_dir
+from engine.model.master_refresh import MasterDownloadConfig, refresh_master
+from engine.model.sample_master import sample_master_text
+from ipc.messages import DailyTaskFinished, DayPhaseBegan, Fill, InstrumentMasterStatus, OrderState, RiskAction
 from tests.support.fake_dhan import CLIENT_ID, TOKEN, FakeDhan
 from tests.support.fake_dhan_feed import FakeDhanFeed
+from tests.support.master_server import MasterServer
 from tests.support.sim import SimEngine, at_ist, sim_config
 from tests.support.webhook import Webhook
 
+LAST_WEEK = dt.date(2026, 12, 24)
+SUNDAY = dt.date(2026, 12, 27)
 MONDAY = dt.date(2026, 12, 28)
 TUESDAY = MONDAY + dt.timedelta(days=1)     # configured as a holiday
 WEDNESDAY = MONDAY + dt.timedelta(days=2)
@@ -55,6 +64,7 @@ THURSDAY = MONDAY + dt.timedelta(days=3)    # the calendar library's last day
 FRIDAY = MONDAY + dt.timedelta(days=4)      # 2027-01-01: past the library's data (the fallback)
 ACTORS = ("execution", "notify", "risk", "strategy", "feed")  # the daemon's start order
 STRATEGY = "week"
+ROLL = "roll"
 SYMBOL = "RELIANCE"
 BUY_FILL_PAISE = 98_500
 SELL_FILL_PAISE = 99_000
@@ -63,7 +73,8 @@ CALENDAR_ALERT = "market calendar data ending"
 WEEK_TRADER = '''
 from __future__ import annotations
 
-from actors.strategy.api import Strategy, StrategyParams, StrategyState
+from actors.strategy.api import InstrumentRef, Strategy, StrategyParams, StrategyState
+from engine.model.ist import ist_date
 from ipc.messages import Quote
 
 NS_PER_MIN = 60_000_000_000
@@ -74,6 +85,8 @@ WINDOW_MIN = 30
 class WeekParams(StrategyParams):
     buy_at_min: tuple[int, ...] = (600, 840)   # 10:00 and 14:00 IST
     sell_at_min: tuple[int, ...] = (660,)      # 11:00 IST: sell what is held
+    weekdays: tuple[int, ...] = (0, 1, 2, 3, 4)
+    future_of: str = ""   # trade this underlying's nearest future in today's master, not the instrument
 
 
 class WeekState(StrategyState):
@@ -82,16 +95,35 @@ class WeekState(StrategyState):
 
 class WeekTrader(Strategy):
     """By the engine's clock: on the first quote in the half hour after each time of day, one lot
-    bought (or what is held sold), once a day."""
+    bought (or what is held sold), once a day, on the given weekdays."""
 
     kind = "week_trader"
     Params = WeekParams
     State = WeekState
 
+    def on_start(self) -> None:
+        self.traded = self.instrument
+        if self.params.future_of:
+            self.traded = self._nearest_future()
+
+    def _nearest_future(self) -> InstrumentRef:
+        # The master in use today (the actor takes a new one at the session boundary).
+        table = self.ctx.table
+        expiry = table.nearest_expiry(self.params.future_of, ist_date(self.ctx.now_ns()), kind="futures")
+        inst = table.contract(self.params.future_of, expiry, 0, "XX")
+        ref = InstrumentRef(inst.segment, inst.security_id, inst.symbol, inst.lot_size_units, inst.tick_paise)
+        self.ctx.subscribe(ref)  # the feed streams it; risk and execution see its prices
+        return ref
+
     def on_quote(self, quote: Quote) -> None:
         minutes = self.ctx.now_ns() // NS_PER_MIN + IST_OFFSET_MIN
         day, minute = divmod(minutes, 1440)
-        inst = self.instrument
+        if (day + 3) % 7 not in self.params.weekdays:  # day 0 (1970-01-01) was a Thursday
+            return
+        if self.params.future_of and f"{day}:roll" not in self.state.done:
+            self.state.done.append(f"{day}:roll")
+            self.traded = self._nearest_future()
+        inst = self.traded
         for at in self.params.buy_at_min:
             if self._due(day, minute, at, "buy"):
                 self.ctx.buy(inst, inst.lot_size_units, cause=quote)
@@ -112,11 +144,13 @@ class WeekTrader(Strategy):
 class Week:
     """The engine and the fakes around it, with the steps the test repeats."""
 
-    def __init__(self, engine: SimEngine, dhan: FakeDhan, feed: FakeDhanFeed, hook: Webhook) -> None:
+    def __init__(self, engine: SimEngine, dhan: FakeDhan, feed: FakeDhanFeed, hook: Webhook,
+                 masters: MasterServer) -> None:
         self.engine = engine
         self.dhan = dhan
         self.feed = feed
         self.hook = hook
+        self.masters = masters
 
     # The exchange ------------------------------------------------------------------------------
     def placed(self) -> list[dict[str, Any]]:
@@ -144,10 +178,8 @@ class Week:
         order = self.facts()["orders"].get(client_order_id)
         return order.state if order is not None else None
 
-    def held(self) -> int:
-        inst = self.engine.instrument(SYMBOL)
-        pos = self.facts()["positions"].get((STRATEGY, inst.segment, inst.security_id))
-        return pos.net_qty_units if pos is not None else 0
+    def held(self, strategy: str = STRATEGY) -> int:
+        return sum(p.net_qty_units for (name, _seg, _sid), p in self.facts()["positions"].items() if name == strategy)
 
     def fills_on(self, day: dt.date) -> list[Any]:
         return [f for f in self.facts()["fills"].values() if ist_date(f.ts_event_ns) == day]
@@ -159,13 +191,26 @@ class Week:
     def wait_alert(self, needle: str, what: str) -> list[dict[str, Any]]:
         return self.engine.pump(lambda: self.hook.find(needle), what)
 
+    # The schedule --------------------------------------------------------------------------------
+    def tasks(self, day: dt.date) -> dict[str, tuple[str, bool]]:
+        return {t.task: (t.actor, t.ok) for t in self.engine.seen(DailyTaskFinished) if t.day == day.isoformat()}
+
+    def phases(self, day: dt.date) -> list[tuple[str, bool]]:
+        return [(p.phase, p.trading_day) for p in self.engine.seen(DayPhaseBegan) if p.day == day.isoformat()]
+
     # Days ------------------------------------------------------------------------------------------
     def pre_open(self, day: dt.date) -> None:
-        """08:30: the engine reconciled with Dhan (the start-up gate is open) and the feed streams."""
+        """Dhan publishes the day's scrip master; at 08:30 the schedule's pre-open downloads it, the
+        venue reconciles with Dhan (the start-up gate is open) and the feed connects and subscribes."""
+        self.masters.serve(sample_master_text(day).encode())
+        connections = self.feed.connections
         self.engine.advance_to(at_ist(day, 8, 30))
-        execution = self.engine.actor("execution")
-        self.engine.pump(lambda: execution.trading_enabled and self.feed.subscriptions(),
-                         f"{day}: reconciled with Dhan and subscribed to the feed")
+        status = self.engine.seen(InstrumentMasterStatus)[-1]
+        assert status.ok and status.master_date == day.isoformat(), status
+        self.engine.pump(lambda: self.tasks(day).get("reconcile") == ("execution", True)
+                         and self.feed.connections > connections and self.feed.subscriptions(self.feed.connections),
+                         f"{day} pre-open: reconciled with Dhan, the feed connected and subscribed")
+        assert self.engine.actor("execution").trading_enabled
 
     def round_trip(self, day: dt.date) -> None:
         """10:00 the strategy buys a lot, 11:00 it sells it; Dhan fills both."""
@@ -181,15 +226,23 @@ class Week:
         self.fill(sell)
         assert self.held() == 0
 
-    def summary(self, day: dt.date) -> dict[str, Any]:
-        """15:45: the day's summary at the webhook, its trades and charges the ledger's."""
-        self.engine.advance_to(at_ist(day, 15, 46))
+    def post_close(self, day: dt.date) -> dict[str, Any]:
+        """15:40 post-close: the day's summary at the webhook, its trades and charges the ledger's;
+        the day's tasks done."""
+        self.engine.advance_to(at_ist(day, 15, 41))
         (alert,) = self.wait_alert(f"day summary {day.isoformat()}", f"{day}: the day's summary at the webhook")
         fills = self.fills_on(day)
         charges = sum(f.charges_paise for f in fills)
-        assert f"{STRATEGY}: P&L Rs" in alert["message"]
         assert f"{len(fills)} trades, charges Rs {charges // 100:,}.{charges % 100:02d}" in alert["message"], alert
+        self.engine.pump(lambda: {"cancel_day_orders", "summary"} <= set(self.tasks(day)),
+                         f"{day}: the post-close tasks done")
+        assert all(ok for _actor, ok in self.tasks(day).values()), self.tasks(day)
         return alert
+
+    def night(self, day: dt.date) -> None:
+        """17:00 the feed disconnects until the next pre-open."""
+        self.engine.advance_to(at_ist(day, 17, 1))
+        self.engine.pump(lambda: self.feed.open_connections() == 0, f"{day} night: the feed disconnected")
 
 
 @pytest.fixture
@@ -200,29 +253,43 @@ def week(tmp_path: Path) -> Iterator[Week]:
     credentials = tmp_path / "dhan.toml"
     credentials.write_text(f'client_id = "{CLIENT_ID}"\naccess_token = "{TOKEN}"\n')
     os.chmod(credentials, 0o600)
+    data = tmp_path / "data"
     with FakeDhan() as dhan, FakeDhanFeed(token=TOKEN, client_id=CLIENT_ID, stream_interval_s=0.01) as feed, \
-            Webhook() as hook:
+            Webhook() as hook, MasterServer() as masters:
+        download = {"url": masters.url, "min_rows": 100}
+        # The last good master, from the previous week's last trading day (a Thursday: Friday
+        # 25 December is a holiday).
+        masters.serve(sample_master_text(LAST_WEEK).encode())
+        refresh_master(MasterDownloadConfig(**download), instruments_dir(data), at_ist(LAST_WEEK, 8, 30))
         cfg = sim_config(
             ACTORS,
             credentials={"file": str(credentials)},
+            instruments={"master": "dhan", "download": download},
             calendar={"holidays": [{"date": TUESDAY.isoformat(), "name": "rehearsal holiday"}]},
+            # The post-close backup verifies its copy in a child process: left out to keep this
+            # test in one process (test_daily_schedule and the daemon tests cover it).
+            schedule={"backup_keep_days": 0},
             feed={"source": "dhan", "dhan": {"url": feed.url, "mode": "quote", "instruments": [SYMBOL]}},
             # A 5 s backstop poll instead of 50 ms: the venue also wakes execution through its fd.
             execution={"venue": "dhan", "dhan": {"rest_url": dhan.rest_url, "order_update_url": dhan.ws_url,
                                                  "poll_interval_s": 5.0}},
             notify={"urls": [hook.url()]},
-            strategy={"user_dir": str(user_dir),
-                      "instances": [{"name": STRATEGY, "kind": "week_trader", "instrument": SYMBOL}]})
-        engine = SimEngine(tmp_path / "data", at_ist(MONDAY, 8, 30), ACTORS, cfg)
+            strategy={"user_dir": str(user_dir), "instances": [
+                {"name": STRATEGY, "kind": "week_trader", "instrument": SYMBOL},
+                # Wednesday only, 11:30 and 12:00, on the nearest NIFTY future of the day's master.
+                {"name": ROLL, "kind": "week_trader", "instrument": SYMBOL,
+                 "params": {"weekdays": [2], "buy_at_min": [690], "sell_at_min": [720], "future_of": "NIFTY"}}]})
+        engine = SimEngine(data, at_ist(MONDAY, 8, 0), ACTORS, cfg, schedule=True)
         try:
-            yield Week(engine, dhan, feed, hook)
+            yield Week(engine, dhan, feed, hook, masters)
         finally:
             engine.close()
 
 
 def test_a_week_of_unattended_live_trading_on_the_simulated_clock(week: Week) -> None:
     started, cpu = time.perf_counter(), time.process_time()
-    engine, dhan = week.engine, week.dhan
+    engine, dhan, feed = week.engine, week.dhan, week.feed
+    assert week.phases(SUNDAY) == [("night", False)] and feed.connections == 0  # started at night
 
     # Monday -------------------------------------------------------------------------------------
     week.pre_open(MONDAY)
@@ -270,41 +337,57 @@ def test_a_week_of_unattended_live_trading_on_the_simulated_clock(week: Week) ->
     week.fill(square_off)
     assert week.held() == 0
 
-    week.summary(MONDAY)
+    week.post_close(MONDAY)
     assert len(week.fills_on(MONDAY)) == 4
 
-    # A quiet night: nothing placed, nothing published about orders, no alert but the calendar's
-    # daily one (its days-left text changes at midnight).
-    alerts_before, events_before = len(week.alerts()), len(engine.seen(Fill))
-    engine.advance_to(at_ist(TUESDAY, 8, 30))
-    assert len(week.placed()) == 4 and len(engine.seen(Fill)) == events_before
-    night = week.alerts()[alerts_before:]
-    assert all(CALENDAR_ALERT in a["title"] for a in night), night
+    # A quiet night: the feed disconnected, nothing placed, nothing published about orders, one
+    # alert: the calendar's daily one, after midnight.
+    week.night(MONDAY)
+    alerts_before, fills_before, connections = len(week.alerts()), len(engine.seen(Fill)), feed.connections
+    engine.advance_to(at_ist(TUESDAY, 8, 0))
+    (night,) = week.wait_alert("(2 days left)", "the calendar's alert of the new day")
+    assert week.alerts()[alerts_before:] == [night]
 
-    # Tuesday, a configured holiday -----------------------------------------------------------------
-    engine.advance_to(at_ist(TUESDAY, 10, 0))
-    engine.pump(lambda: [d for d in engine.seen(OrderDenied) if d.reason_code == "MARKET_CLOSED"],
-                "Tuesday 10:00: the strategy's buy denied, the market is closed")
-    engine.advance_to(at_ist(TUESDAY, 16, 0))
-    assert len(week.placed()) == 4 and not week.fills_on(TUESDAY)
+    # Tuesday, a configured holiday: skipped (the master refreshed, nothing else; the feed stays
+    # disconnected, so the strategy sees no price and nothing reaches Dhan).
+    week.masters.serve(sample_master_text(TUESDAY).encode())
+    engine.advance_to(at_ist(TUESDAY, 23, 0))
+    assert week.phases(TUESDAY) == [("pre_open", False), ("night", False)]
+    assert week.tasks(TUESDAY) == {"instrument_master": ("supervisor", True)}
+    assert engine.seen(InstrumentMasterStatus)[-1].master_date == TUESDAY.isoformat()
+    assert feed.connections == connections and len(week.placed()) == 4 and len(engine.seen(Fill)) == fills_before
 
-    # Wednesday: trading again ------------------------------------------------------------------------
+    # Wednesday: trading again, on the day's master with a contract Monday's did not list ----------
+    monday_table = engine.actor("risk").table
     week.pre_open(WEDNESDAY)
     week.round_trip(WEDNESDAY)
-    week.summary(WEDNESDAY)
+    engine.advance_to(at_ist(WEDNESDAY, 11, 30))
+    roll_buy = week.wait_placed(7, "Wednesday 11:30: the roll strategy's buy of the nearest NIFTY future")
+    future = engine.actor("risk").table.get(2, int(roll_buy["securityId"]))
+    assert future is not None and future.symbol == "NIFTY-Jan2027-FUT", future
+    assert monday_table.get(future.segment, future.security_id) is None  # new in Wednesday's master
+    assert roll_buy["quantity"] == future.lot_size_units
+    week.fill(roll_buy)
+    engine.advance_to(at_ist(WEDNESDAY, 12, 0))
+    week.fill(week.wait_placed(8, "Wednesday 12:00: the roll strategy's sell"))
+    assert week.held(ROLL) == 0
+    week.post_close(WEDNESDAY)
+    week.night(WEDNESDAY)
 
-    # Thursday passes untraded (the strategy sees no market data); Friday 2027-01-01 is past the
-    # library's data: the fallback calendar opens it (a weekday, not a fixed-date holiday) and the
-    # operator is told.
-    engine.advance_to(at_ist(THURSDAY, 16, 0))
+    # Thursday passes untraded (the test serves no prices); Friday 2027-01-01 is past the library's
+    # data: the fallback calendar opens it (a weekday, not a fixed-date holiday) and the operator is
+    # told.
+    week.pre_open(THURSDAY)
+    week.night(THURSDAY)
     week.pre_open(FRIDAY)
+    assert week.phases(FRIDAY)[0] == ("pre_open", True)
     fallback = week.wait_alert("has no data past 2026-12-31", "Friday: the fallback calendar alert")
     assert fallback[0]["type"] == "failure"
     week.round_trip(FRIDAY)
-    week.summary(FRIDAY)
+    week.post_close(FRIDAY)
 
     facts = week.facts()
-    assert week.held() == 0
-    assert not [o for o in facts["orders"].values() if o.state not in (OrderState.FILLED,)], facts["orders"]
+    assert week.held() == 0 and week.held(ROLL) == 0
+    assert all(o.state is OrderState.FILLED for o in facts["orders"].values()), facts["orders"]
     assert engine.actor("execution").ledger.verify() == []
     print(f"the week simulated in {time.perf_counter() - started:.1f} s ({time.process_time() - cpu:.1f} s of CPU)")
