@@ -538,4 +538,7 @@ night_after_s = 5400
 cancel_day_orders = true
 # Post-close ledger backups (<data_dir>/backups) kept; 0: none taken.
 backup_keep_days = 7
+# The segments traded: the session runs from the earliest open to the latest close among them
+# (add "MCX_COMM" when trading MCX: post-close and the night then follow its 23:30 close).
+segments = ["NSE_EQ"]
 """

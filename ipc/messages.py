@@ -321,6 +321,49 @@ def sliced_from(intent_id: str) -> str:
     return base if dot and n.isdigit() else intent_id
 
 
+PROTECTIVE_STOP_PREFIX: Final = "stop:"  # the intent ids of the stops execution rests for a position
+
+
+def protective_stop_intent_id(strategy: str, segment: int, security_id: int, n: int) -> str:
+    """The intent id of a protective stop execution places for ``strategy``'s position in the
+    instrument; ``n`` makes it unique forever (execution uses the ledger's last sequence)."""
+    return f"{PROTECTIVE_STOP_PREFIX}{strategy}:{segment}:{security_id}:{n}"
+
+
+def protective_stop_seq(intent_id: str) -> int:
+    """The ledger sequence a protective stop's intent id was made from (its events all come
+    after it); 0 when ``intent_id`` is not one."""
+    if not is_protective_stop(intent_id):
+        return 0
+    n = intent_id.rpartition(":")[2]
+    return int(n) if n.isdigit() else 0
+
+
+def is_protective_stop(intent_id: str) -> bool:
+    """The order is a protective stop execution owns (never a strategy's own order: risk and the
+    strategy's working view leave it out; it is contingent on the position, not exposure)."""
+    return intent_id.startswith(PROTECTIVE_STOP_PREFIX)
+
+
+class ProtectPosition(Message, tag="protect@1"):
+    """A strategy's stop for its position in one instrument, to rest at the venue as a stop order
+    (``protective_stop = "venue"``). Execution owns the order: it places it once the position is
+    open (SL_M, or SL ``limit_offset_paise`` beyond the trigger), sizes it to the position less
+    the strategy's working exits, moves it when the trigger moves by ``step_paise`` or more (within
+    the venue's modification cap), and cancels it when the position closes by any route.
+    ``trigger_price_paise`` 0 withdraws the protection (a resting stop is cancelled).
+    ``product``: the entry's product (the stop closes that position)."""
+
+    strategy: str
+    segment: int
+    security_id: int
+    trigger_price_paise: int
+    limit_offset_paise: int
+    step_paise: int
+    product: Product
+    ts_ns: int
+
+
 class SubmitOrder(Message, tag="submit@2"):
     """An approved intent on its way from risk to execution."""
 
@@ -994,6 +1037,7 @@ AnyMessage = Union[
     DayPhaseBegan,
     DailyTaskFinished,
     SubscribeInstruments,
+    ProtectPosition,
 ]
 
 

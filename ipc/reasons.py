@@ -102,6 +102,7 @@ class RejectReason(str, enum.Enum):
     ORDER_STATE_UNKNOWN = "ORDER_STATE_UNKNOWN"  # the broker could not be asked whether it has it
     # Any venue: how an order ended
     IOC_UNFILLED = "IOC_UNFILLED"
+    STOP_CLOSED_POSITION = "STOP_CLOSED_POSITION"  # a reduce-only exit found its position closed by the stop
     CANCEL_REQUESTED = "CANCEL_REQUESTED"
     VENUE_CANCELLED = "VENUE_CANCELLED"  # cancelled by the venue, not asked by us
     # Any venue: a cancel or a modify refused

@@ -36,6 +36,7 @@ from actors.execution.config import PaperVenueConfig
 from actors.execution.expiry import day_order_expiry_ns
 from actors.execution.expiry_settlement import ExpirySettlement
 from actors.execution.live import LiveTrading
+from actors.execution.protection import ProtectiveStops
 from actors.execution.reconcile import is_external
 from actors.execution.venue_status import remove_venue_status
 from actors.execution.marks import mark_x2_paise, unrealised_pnl_paise
@@ -43,7 +44,7 @@ from actors.replay.batch import D_ASK_PX, D_ASK_QTY, D_BID_PX, D_BID_QTY, Q_VOLU
 from actors.replay.kernels import last_trades
 from actors.execution.paper_venue import PaperVenue
 from actors.execution.paper_wallet import PaperWallet
-from actors.execution.venue import Accepted, Canceled, Expired, Filled, VenueEvent
+from actors.execution.venue import Accepted, Canceled, CancelRefused, Expired, Filled, ModifyRefused, VenueEvent
 from engine.ledger import (
     AuditRecord,
     CashMovement,
@@ -98,7 +99,7 @@ AUDITED_IDS_REMEMBERED = 20_000
 LEDGER_STATS_INTERVAL_S = 5.0  # how often the commit-latency histogram goes out for the metrics
 
 
-class ExecutionActor(DailyTasks, ExpirySettlement, LiveTrading, Actor):
+class ExecutionActor(DailyTasks, ExpirySettlement, ProtectiveStops, LiveTrading, Actor):
     subscriptions = (topics.DEPTH, topics.TICK, topics.QUOTE, topics.SCHEDULE, topics.INSTRUMENTS_STATUS)
 
     def __init__(self, ctx: ActorContext) -> None:
@@ -109,6 +110,7 @@ class ExecutionActor(DailyTasks, ExpirySettlement, LiveTrading, Actor):
         self.commit_stats = CommitStats()
         self._rehearsal: OrderEvent | None = None  # see warm_hot_path
         self._extensions_init()
+        self._stops_init()
 
     # Start-up -----------------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -148,14 +150,17 @@ class ExecutionActor(DailyTasks, ExpirySettlement, LiveTrading, Actor):
             for coid, fills in self.ledger.fills_of(part_filled).items():
                 fills_by_order[coid] = [(f.fill_id, f.qty_units, f.price_paise) for f in fills]
         resent = 0
-        for event in open_orders:
+        modifies = self._stops_modifies_asked(open_orders)
+        for event in sorted(open_orders, key=self._stops_restore_order):
             if is_external(event.client_order_id):
                 continue  # not ours to work: reconciliation keeps it up to date
             fills = fills_by_order.get(event.client_order_id, [])
-            order = fsm.restore(event, [fid for fid, _q, _p in fills])
+            order = fsm.restore(event, [fid for fid, _q, _p in fills], modifies.get(event.client_order_id, 0))
             coid = order.client_order_id
             self.orders[coid] = order
             self._instrument_type(order.spec.segment, order.spec.security_id)
+            if self._stops_restore(order):
+                continue  # an exit that was waiting for its position's stop waits again (OCO)
             if self.live:
                 # Looked up at Dhan (each child of a sliced order too), never re-placed blindly; a
                 # cancel whose answer died with the old process is asked again.
@@ -179,6 +184,7 @@ class ExecutionActor(DailyTasks, ExpirySettlement, LiveTrading, Actor):
         if cfg.execution.ack_latency_us > 0:
             self.ctx.every(max(0.0005, cfg.execution.ack_latency_us / 2e6), self._poll_venue)
         self._extensions_start(now)
+        self._stops_start()
         self.log.info("execution_ready", venue=cfg.execution.venue, cash_paise=wallet.cash_paise,
                       open_orders=len(self.orders), resent_to_venue=resent, last_seq=self.ledger.last_seq(),
                       trading_enabled=self.trading_enabled)
@@ -272,6 +278,9 @@ class ExecutionActor(DailyTasks, ExpirySettlement, LiveTrading, Actor):
                           fsm.Submit(ts_sent_ns=sent))
         assert not isinstance(order, fsm.IllegalTransition)
         self.orders[coid] = order
+        if self._stop_orders and self._stops_hold(order, intent.reduce_only):
+            self.ctx.publish(order_topic, first)  # OCO: it goes once its position's stop has shrunk
+            return
         book = self.venue.book(spec.segment, spec.security_id) if sent < self._fresh_until_ns else None
         if (sent < self._fresh_until_ns and (book is None or (spec.order_type == "MARKET" and not book.has_depth))
                 and (self._restarted or not self._any_depth_seen)):
@@ -294,11 +303,14 @@ class ExecutionActor(DailyTasks, ExpirySettlement, LiveTrading, Actor):
             self.ledger.rehearse_new_order(self._rehearsal)
 
     def on_cancel_order(self, msg: CancelOrder) -> None:
+        self._stops_cancelled_by_operator(msg.client_order_id, msg.by)
         self._cancel(msg.client_order_id, msg.by)
 
     def on_cancel_all_orders(self, msg: CancelAllOrders) -> None:
+        # A protective stop stays while its position does (it goes with the position): "cancel
+        # all" is about the orders that open or close risk, not the position's protection.
         for coid, order in list(self.orders.items()):
-            if not msg.strategy or order.strategy == msg.strategy:
+            if (not msg.strategy or order.strategy == msg.strategy) and not self._stops_is_stop(coid):
                 self._cancel(coid, msg.by)
 
     def _cancel(self, coid: str, by: str) -> None:
@@ -410,6 +422,8 @@ class ExecutionActor(DailyTasks, ExpirySettlement, LiveTrading, Actor):
                 continue
             if isinstance(ev, Filled):
                 fills.append(fsm.fill_message(ev, new, ts_init_ns=now))
+            elif self._stop_orders and isinstance(ev, (ModifyRefused, CancelRefused)):
+                self._stops_refused(ev)  # a protective stop the venue would not move or cancel
             updated.append(new)
             self.orders[ev.client_order_id] = new
         if updated:
@@ -447,6 +461,7 @@ class ExecutionActor(DailyTasks, ExpirySettlement, LiveTrading, Actor):
                     self.ctx.publish(topics.strategy_topic(topics.POSITION, key[0]), self._marked(pos, now))
         if self._group_links:
             self._groups_on_orders(latest.values(), now)
+        self._stops_note(fills, latest.values())
 
     # Restored orders wait for the fresh paper venue to see their instrument's book -----------------
     def _restore_to_venue(self, order: fsm.OrderSnapshot) -> None:
@@ -476,6 +491,8 @@ class ExecutionActor(DailyTasks, ExpirySettlement, LiveTrading, Actor):
                 # The cancel was recorded but its answer died with the old process: ask again.
                 events.extend(self.venue.cancel(coid, now))
             self._handle(events, now)
+            if self._stop_orders:
+                self._stops_back_at_venue(order)  # a stop waited for the book: its position is worked again
 
     def _awaiting_forget(self, coid: str) -> bool:
         for key, coids in self._awaiting_book.items():
@@ -896,7 +913,8 @@ class ExecutionActor(DailyTasks, ExpirySettlement, LiveTrading, Actor):
     def on_kill_switch(self, engaged: bool, reason: str) -> None:
         if engaged:
             for coid in list(self.orders):
-                self._cancel(coid, "kill_switch")
+                if not self._stops_is_stop(coid):  # the protection of what is still held stays
+                    self._cancel(coid, "kill_switch")
 
     def on_position(self, msg: Position) -> None:
         """Positions are ours; one routed back in-process is ignored."""

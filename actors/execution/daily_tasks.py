@@ -13,7 +13,8 @@ from typing import Any
 
 from actors.daily import MasterReload, reopen_instruments, task_finished
 from actors.execution.reconcile import is_external
-from ipc.messages import DayPhaseBegan
+from engine.model.ist import day_date, ist_day
+from ipc.messages import DayPhaseBegan, is_protective_stop
 
 BY = "schedule"
 
@@ -28,6 +29,7 @@ class DailyTasks(MasterReload):
     orders: dict[str, Any]
     table: Any
     _instruments: dict[tuple[int, int], Any]
+    _calendar: Any  # engine.model.calendar.SessionCalendar, None when the market never closes
     _daily_reconcile: tuple[str, int] | None = None  # (day, started_ns) of the pre-open reconciliation asked
 
     def on_day_phase_began(self, msg: DayPhaseBegan) -> None:
@@ -57,8 +59,11 @@ class DailyTasks(MasterReload):
 
     def _daily_cancel_day_orders(self, day: str) -> None:
         now = self.ctx.now_ns()
+        # Protective stops are left to their manager (it re-rests an expired one at the next open);
+        # an order of a segment still in session (MCX in the evening) is not leftover yet.
         leftover = [coid for coid, order in self.orders.items()
-                    if order.spec.validity == "DAY" and not is_external(coid)]
+                    if order.spec.validity == "DAY" and not is_external(coid)
+                    and not is_protective_stop(order.intent_id) and self._session_over(order.spec.segment, now)]
         for coid in leftover:
             self._cancel(coid, BY)  # type: ignore[attr-defined]
         still = [coid for coid in leftover if coid in self.orders]
@@ -66,6 +71,14 @@ class DailyTasks(MasterReload):
         task_finished(self.ctx, day, "cancel_day_orders", True,
                       f"{len(leftover)} DAY orders cancelled" + (f", {len(still)} awaiting the venue" if still else ""),
                       now)
+
+    def _session_over(self, segment: int, now_ns: int) -> bool:
+        """Whether ``segment``'s session of today has closed by ``now_ns`` (or there is none today)."""
+        calendar = self._calendar
+        if calendar is None:  # the synthetic market never closes: the schedule's post-close decides
+            return True
+        bounds = calendar.session_bounds(day_date(ist_day(now_ns)), segment)
+        return bounds is None or bounds[1] <= now_ns
 
     def _take_master(self, why: str) -> int:
         held = {(seg, sid) for (_s, seg, sid), pos in self.ledger.positions().items() if pos.net_qty_units}

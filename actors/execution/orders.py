@@ -168,16 +168,30 @@ def new_order(spec: OrderSpec, *, client_order_id: str, intent_id: str = "", str
                          ts_created_ns=ts_created_ns, ts_approved_ns=ts_approved_ns, modify_cap=modify_cap)
 
 
-def restore(event: OrderEvent, fill_ids: Sequence[str] = ()) -> OrderSnapshot:
+def restore(event: OrderEvent, fill_ids: Sequence[str] = (), modify_count: int = 0) -> OrderSnapshot:
     """An order as the ledger last recorded it (``event``, with the ids of its fills), ready for
-    more events. What the ledger does not keep starts afresh: a pending modify's values (the
-    venue's answer still applies: its values are asked again) and the modify count."""
+    more events. What the latest event does not keep starts afresh: a pending modify's values (the
+    venue's answer still applies: its values are asked again) and, unless the caller counted it
+    from the order's history (``modify_count``), the modify count."""
     return OrderSnapshot(client_order_id=event.client_order_id, intent_id=event.intent_id, strategy=event.strategy,
                          spec=event.spec, state=event.state, filled_qty_units=event.filled_qty_units,
                          filled_value_paise=event.filled_value_paise, fill_ids=tuple(fill_ids),
                          triggered=event.state is OrderState.TRIGGERED, venue_order_id=event.venue_order_id,
                          reason_code=event.reason_code, reason=event.reason, ts_created_ns=event.ts_created_ns,
-                         ts_approved_ns=event.ts_approved_ns, ts_sent_ns=event.ts_sent_ns)
+                         ts_approved_ns=event.ts_approved_ns, ts_sent_ns=event.ts_sent_ns,
+                         modify_count=modify_count)
+
+
+def modifies_asked(history: Sequence[OrderEvent]) -> int:
+    """How many modifications were asked of an order, from its recorded states (oldest first):
+    each request is recorded as the order entering PENDING_UPDATE (fills while it waits stay
+    there and are not counted again)."""
+    asked, before = 0, None
+    for event in history:
+        if event.state is OrderState.PENDING_UPDATE and before is not OrderState.PENDING_UPDATE:
+            asked += 1
+        before = event.state
+    return asked
 
 
 class TransitionError(str, enum.Enum):

@@ -55,7 +55,7 @@ from actors.risk.state import RiskStatus
 from engine.model.calendar import SessionCalendar, TradingDay, default_calendar
 from engine.model.ist import NS_PER_S, time_of_day_ns
 from engine.rate_window import RateWindow
-from ipc.messages import TERMINAL_ORDER_STATES, Fill, OrderEvent, OrderIntent, Position
+from ipc.messages import TERMINAL_ORDER_STATES, Fill, OrderEvent, OrderIntent, Position, is_protective_stop
 from ipc.reasons import Denial, DenyReason
 from ipc.segments import Segment
 
@@ -512,6 +512,10 @@ class RiskEngine:
         (placed elsewhere, found by reconciliation) starts tracking it; terminal states stop it.
         """
         key = event.intent_id or event.client_order_id
+        if is_protective_stop(key):
+            # Execution's stop for a position: contingent on it and never more than it (the OCO in
+            # actors.execution.stops), so an exit or a flatten is not refused for its units.
+            return
         spec = event.spec
         terminal = event.state in TERMINAL_ORDER_STATES
         remaining = 0 if terminal else max(spec.qty_units - event.filled_qty_units, 0)

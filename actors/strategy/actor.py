@@ -47,6 +47,7 @@ from ipc.messages import (
     OrderType,
     Position,
     Product,
+    ProtectPosition,
     Quote,
     Reply,
     SaveStrategyState,
@@ -93,6 +94,7 @@ class _Handle:
         self._seq = 0
         self.now_ns = actor.ctx.now_ns  # the actor's clock (a simulated one in a backtest)
         self._run = _run_id(self.now_ns())
+        self._protected: dict[tuple[int, int], tuple[int, Product]] = {}  # last stop sent, per instrument
 
     def submit(self, instrument: InstrumentRef, side: Side, qty_units: int, *, order_type: OrderType = "MARKET",
                price_paise: int = 0, trigger_price_paise: int = 0, validity: Validity = "DAY",
@@ -158,6 +160,21 @@ class _Handle:
     def cancel(self, client_order_id: str) -> None:
         self._actor.ctx.send("execution", CancelOrder(f"{self.name}-cancel-{client_order_id}", client_order_id,
                                                       self.name, self.now_ns()))
+
+    def protect(self, instrument: InstrumentRef, trigger_price_paise: int, *, product: Product = "INTRADAY") -> bool:
+        cfg = self._actor.configured[self.name]
+        if cfg.protective_stop != "venue":
+            return False
+        key = (instrument.segment, instrument.security_id)
+        declared = (max(0, trigger_price_paise), product)
+        if self._actor.warming or self._protected.get(key) == declared:
+            return True  # history trades nothing; an unchanged stop is not sent again
+        self._protected[key] = declared
+        self._actor.ctx.send(EXECUTION, ProtectPosition(self.name, instrument.segment, instrument.security_id,
+                                                        declared[0], cfg.stop_limit_offset_paise,
+                                                        cfg.stop_step_paise or instrument.tick_paise, product,
+                                                        self.now_ns()))
+        return True
 
     def position(self, instrument: InstrumentRef) -> int:
         return self._actor.exposure.position((self.name, instrument.segment, instrument.security_id))

@@ -92,6 +92,16 @@ class StrategyContext(Protocol):
     def buy(self, instrument: InstrumentRef, qty_units: int, **kw: Any) -> str: ...
     def sell(self, instrument: InstrumentRef, qty_units: int, **kw: Any) -> str: ...
     def cancel(self, client_order_id: str) -> None: ...
+    def protect(self, instrument: InstrumentRef, trigger_price_paise: int, *, product: Product = "INTRADAY") -> bool:
+        """The stop of this strategy's position in ``instrument`` (0 withdraws it). With
+        ``protective_stop = "venue"`` in the strategy's config, execution rests a stop order for it
+        at the venue (sized to the position, moved as this is called again, cancelled when the
+        position closes, kept across restarts) and True is returned; with "engine" nothing leaves
+        and False is returned: the strategy's own exit rules are the stop. Call it whenever the
+        stop moves (only a changed value is sent). The strategy learns a stop fill from
+        ``on_fill`` / ``position`` like any other; a reduce-only exit that finds its position closed
+        by the stop is rejected (``STOP_CLOSED_POSITION``)."""
+        ...
     def position(self, instrument: InstrumentRef) -> int:
         """This strategy's net filled units in the instrument (+ long, - short)."""
         ...

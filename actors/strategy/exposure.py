@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ipc.messages import TERMINAL_ORDER_STATES, Fill, OrderEvent, OrderIntent, Position, sliced_from
+from ipc.messages import TERMINAL_ORDER_STATES, Fill, OrderEvent, OrderIntent, Position, is_protective_stop, sliced_from
 
 Key = tuple[str, int, int]  # (strategy, segment, security_id)
 
@@ -74,6 +74,8 @@ class Exposure:
         spec = order.spec
         if order.intent_id in self._orders or order.state in TERMINAL_ORDER_STATES:
             return
+        if is_protective_stop(order.intent_id):
+            return  # execution's, contingent on the position: not the strategy's working exposure
         w = _Working((order.strategy, spec.segment, spec.security_id), spec.side == "BUY", spec.qty_units)
         w.filled_units = order.filled_qty_units
         self._orders[order.intent_id] = w

@@ -69,10 +69,12 @@ from engine.ledger.schema import (
     STORED,
     U64,
     checked_decoder,
+    decode_event,
     decode_seq_key,
     decode_stored,
     frame_event,
     open_dbs,
+    seq_key,
     stored_rows,
 )
 from engine.ledger.stored import MapGuard, Reads, StoredTable
@@ -748,6 +750,26 @@ class Ledger(LedgerQueries):
             self._use_tables(_load_tables(txn, self._dbs, self._reads))
         self._after_commit()
         return RebuildReport(events=readable, refused=sorted(unreadable + refused, key=lambda item: item[0]))
+
+    def order_history(self, client_order_ids: set[str], from_seq: int) -> dict[str, list[OrderEvent]]:
+        """Every recorded state of the orders ``client_order_ids`` (oldest first), read from the
+        event log from sequence ``from_seq`` on (one short read transaction; the derived ``orders``
+        table keeps only the latest state). For what only the history tells, e.g. how many
+        modifications were asked of an order still open (a venue caps them). Unreadable events
+        are skipped: ``verify`` reports them."""
+        self._check_open()
+        history: dict[str, list[OrderEvent]] = {coid: [] for coid in client_order_ids}
+        try:
+            with self._env.begin(buffers=True) as txn:
+                cursor = txn.cursor(db=self._dbs[EVENTS])
+                if cursor.set_range(seq_key(max(from_seq, 1))):
+                    for raw_key, raw in cursor.iternext():
+                        event = decode_event(decode_seq_key(raw_key), raw)
+                        if isinstance(event, OrderEvent) and event.client_order_id in history:
+                            history[event.client_order_id].append(event)
+        except LMDB_DAMAGE as exc:
+            raise damaged(self._path, exc) from None
+        return history
 
     def verify(self) -> list[str]:
         """Replay ``events`` through the fold and compare with the stored derived tables and

@@ -1,10 +1,10 @@
 """The trading day's plan: when each phase of an IST day begins, from the calendar. Pure.
 
-A trading day (NSE equity and F&O have a session, :data:`SCHEDULE_SEGMENT`) has four phases:
+A trading day (one of ``[schedule] segments`` has a session; NSE equity and F&O by default) has four phases:
 
 - ``pre_open`` at ``pre_open_ist`` (08:30): broker token, instrument master, reconciliation,
   strategy warm-up, live feeds connect;
-- ``session`` at the session's open (09:15 on a normal day, a special session's own open);
+- ``session`` at the earliest open (09:15 on a normal day, a special session's own open);
 - ``post_close`` ``post_close_after_s`` after the close: leftover DAY orders, the day's summary,
   the ledger backup;
 - ``night`` ``night_after_s`` after the close: live feeds disconnect until the next pre-open.
@@ -31,10 +31,11 @@ from engine.section import Section
 from ipc.messages import DayPhase
 from ipc.segments import Segment
 
-# The segment whose session makes a day a trading day and sets the session's phases (NSE equity
-# and F&O). MCX's evening hours are not phases of their own: its feed stays connected only to the
-# NSE night phase (``night_after_s`` can be set past MCX's 23:30 close to cover it).
-SCHEDULE_SEGMENT: Final = Segment.NSE_EQ
+# The segments whose sessions make the day's phases by default (NSE equity and F&O share hours).
+# A daemon that trades MCX lists MCX_COMM too: the session then begins at the earliest open and
+# post-close and night come after the latest close (23:30), so the feeds stay up and evening DAY
+# orders are left alone until MCX closes.
+DEFAULT_SCHEDULE_SEGMENTS: Final = ("NSE_EQ",)
 # How far ahead a next phase is looked for: longer than any run of closed days.
 LOOKAHEAD_DAYS: Final = 15
 
@@ -48,8 +49,17 @@ class ScheduleConfig(Section):
     night_after_s: int = 5400         # feeds disconnect this long after the close (17:00)
     cancel_day_orders: bool = True    # post-close: cancel DAY orders the venue still holds
     backup_keep_days: int = 7         # post-close ledger backups kept (older ones removed); 0: no backup
+    # The segments traded (labels, ipc.segments): a day is a trading day when one of them has a
+    # session; the phases follow the earliest open and the latest close among them.
+    segments: tuple[str, ...] = DEFAULT_SCHEDULE_SEGMENTS
 
     def __post_init__(self) -> None:
+        if not self.segments:
+            raise ValueError("schedule.segments: name at least one segment (e.g. [\"NSE_EQ\"])")
+        unknown = [label for label in self.segments if Segment.from_label(label) is None]
+        if unknown:
+            known = ", ".join(m.name for m in Segment)
+            raise ValueError(f"schedule.segments: {unknown[0][:40]!r} is not a segment (one of {known})")
         if self.post_close_after_s < 0:
             raise ValueError(f"schedule.post_close_after_s: must be >= 0, got {self.post_close_after_s}")
         if self.night_after_s < self.post_close_after_s:
@@ -73,7 +83,7 @@ def day_plan(calendar: SessionCalendar, cfg: ScheduleConfig, d: dt.date) -> list
     day = ist_day_number(d)
     iso = d.isoformat()
     pre_open_ns = ist_midnight_ns(day) + time_of_day_ns(cfg.pre_open_ist)
-    bounds = calendar.session_bounds(d, SCHEDULE_SEGMENT)
+    bounds = _day_bounds(calendar, cfg, d)
     if bounds is None:
         night_ns = max(pre_open_ns, ist_midnight_ns(day) + time_of_day_ns(dt.time(15, 30)) + cfg.night_after_s * NS_PER_S)
         return [PhaseAt(pre_open_ns, iso, "pre_open", False), PhaseAt(night_ns, iso, "night", False)]
@@ -84,6 +94,19 @@ def day_plan(calendar: SessionCalendar, cfg: ScheduleConfig, d: dt.date) -> list
     night_ns = close_ns + cfg.night_after_s * NS_PER_S
     return [PhaseAt(pre_open_ns, iso, "pre_open", True), PhaseAt(open_ns, iso, "session", True),
             PhaseAt(post_close_ns, iso, "post_close", True), PhaseAt(night_ns, iso, "night", True)]
+
+
+def schedule_segments(cfg: ScheduleConfig) -> tuple[int, ...]:
+    """The segment codes of ``cfg.segments`` (validated when the config was read)."""
+    return tuple(int(Segment.from_label(label) or 0) for label in cfg.segments)
+
+
+def _day_bounds(calendar: SessionCalendar, cfg: ScheduleConfig, d: dt.date) -> tuple[int, int] | None:
+    """(earliest open, latest close) of the scheduled segments' sessions on ``d``; None: no session."""
+    found = [b for b in (calendar.session_bounds(d, seg) for seg in schedule_segments(cfg)) if b is not None]
+    if not found:
+        return None
+    return min(b[0] for b in found), max(b[1] for b in found)
 
 
 def next_phase(calendar: SessionCalendar, cfg: ScheduleConfig, now_ns: int) -> PhaseAt:

@@ -1,6 +1,7 @@
 """The daemon on the live Dhan venue, against a loopback fake Dhan driven through the real dhanhq
 SDK: funds come from fundlimit, orders go out with our client order id as correlationId, fills
-arrive on the order-update stream and land in the ledger; the token never reaches the log."""
+arrive on the order-update stream and land in the ledger; the token never reaches the log; a
+protective stop resting at Dhan survives the daemon's death and is adopted after the restart."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import signal
 import subprocess
 import sys
 
+import msgspec
+
 from actors.execution.config import DhanVenueConfig
 from actors.execution.config import ExecutionConfig
 from actors.risk.config import RiskConfig
-from actors.strategy.config import StrategyConfig
+from actors.strategy.config import StrategyConfig, StrategyInstanceConfig
 from engine.config import Config
-from ipc.messages import OrderState
+from ipc.messages import OrderState, is_protective_stop
 from tests.support.config import daemon_config, strategy_instance, synthetic_feed, unlimited_limits
 from tests.support.daemon import Daemon, short_tmpdir
 from tests.support.fake_dhan import CLIENT_ID, TOKEN, FakeDhan
@@ -124,5 +127,74 @@ def test_execution_killed_mid_order_finds_it_at_dhan_on_restart_never_twice_neve
             log = d.log()
             assert '"illegal_transition"' not in log  # a venue answer the order state machine refused
             assert TOKEN not in log
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _protected_probe_config(fake: FakeDhan, stop_loss_paise: int) -> Config:
+    """One long lot of RELIANCE from the probe, protected by a stop resting at Dhan."""
+    probe = StrategyInstanceConfig(name="probe", kind="probe", instrument="RELIANCE", protective_stop="venue",
+                                   stop_step_paise=5, params={"every_n_ticks": 20, "max_orders": 1,
+                                                              "stop_loss_paise": stop_loss_paise})
+    return msgspec.structs.replace(_config(fake), strategy=StrategyConfig(instances=[probe]))
+
+
+def _stop_places(fake: FakeDhan) -> list[dict]:
+    return [b for b in fake.place_requests() if b["orderType"] == "STOP_LOSS_MARKET"]
+
+
+def test_a_daemon_killed_with_a_protected_position_leaves_the_stop_at_dhan_and_the_restart_adopts_it():
+    """kill -9 of the whole daemon with an open long protected by a venue stop: the stop keeps
+    resting at Dhan; the restarted daemon adopts it (no second stop placed, one stop order in the
+    ledger), moves it when the strategy's stop moves (restarted with a wider stop distance) and
+    books its fill when Dhan triggers it: the position closes once."""
+    root = short_tmpdir()
+    try:
+        with FakeDhan() as fake:
+            d = Daemon(root, _protected_probe_config(fake, stop_loss_paise=20_00), env=ENV).start()
+            try:
+                d.wait_running()
+                (entry,) = d.eventually(lambda: [b for b in fake.place_requests() if b["orderType"] == "MARKET"],
+                                        "the probe's entry at Dhan", 30.0)
+                (row,) = fake.order_by_correlation(entry["correlationId"])
+                fake.trade(row["orderId"], row["quantity"], 150050)
+                (stop,) = d.eventually(fake.resting_stops, "the protective stop resting at Dhan", 30.0)
+            finally:
+                d.reap()  # kill -9 of the supervisor and every actor
+            (at_kill,) = fake.resting_stops()
+            assert at_kill["orderId"] == stop["orderId"]  # still protected
+            puts = f"/v2/orders/{stop['orderId']}"
+            moved_before = len(fake.requests_of("PUT", puts))  # the first daemon trailed it already
+            assert (stop["transactionType"], stop["productType"], stop["quantity"]) == ("SELL", "INTRADAY",
+                                                                                       row["quantity"])
+            d = Daemon(root, _protected_probe_config(fake, stop_loss_paise=30_00), env=ENV).start()
+            try:
+                d.wait_running()
+                moved = d.eventually(lambda: fake.requests_of("PUT", puts)[moved_before:],
+                                     "the adopted stop moved to the wider distance", 60.0)
+                (resting,) = fake.resting_stops()
+                assert resting["orderId"] == stop["orderId"] and moved[0]["triggerPrice"] < at_kill["triggerPrice"]
+                # The stop trails on while the test looks: Dhan trades it below wherever it rests now.
+                fill_paise = round(resting["triggerPrice"] * 100) - 100
+                assert fake.trigger_stops(fill_paise) == [stop["orderId"]]
+
+                def stop_filled() -> bool:
+                    orders = read_ledger(d.data_dir, lambda snap: snap.orders())
+                    return orders[stop["correlationId"]].state is OrderState.FILLED
+                d.eventually(stop_filled, "the stop's fill in the ledger", 30.0)
+                assert d.stop() == 0
+            finally:
+                d.reap()
+            facts = ledger_facts(d.data_dir)
+            assert len(_stop_places(fake)) == 1  # adopted, never placed twice
+            stops = [o for o in facts["orders"].values() if is_protective_stop(o.intent_id)]
+            assert [(o.client_order_id, o.state, o.spec.trigger_price_paise) for o in stops] == [
+                (stop["correlationId"], OrderState.FILLED, round(fake.orders[stop["orderId"]]["triggerPrice"] * 100))]
+            assert sorted((f.side, f.qty_units, f.price_paise) for f in facts["fills"].values()) == [
+                ("BUY", row["quantity"], 150050), ("SELL", row["quantity"], fill_paise)]
+            assert all(p.net_qty_units == 0 for p in facts["positions"].values())
+            assert len(fake.orders) == 2 and not fake.resting_stops()
+            assert facts["verify"] == []
+            assert '"illegal_transition"' not in d.log()
     finally:
         shutil.rmtree(root, ignore_errors=True)

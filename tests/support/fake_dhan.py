@@ -15,6 +15,12 @@ back), ``set_down(True)`` (every REST request is dropped unanswered: Dhan unreac
 ``external_order(...)`` (an order placed on web.dhan.co), ``set_stream(enabled)`` (close and
 refuse order-update connections).
 
+Stop orders (``STOP_LOSS`` / ``STOP_LOSS_MARKET``) rest PENDING with their ``triggerPrice`` until
+the test moves the market through it: ``trigger_stops(ltp_paise)`` trades every resting stop whose
+trigger the price crossed (a SELL stop at or below its trigger, a BUY stop at or above), an SL-M
+at that price and an SL at its limit; ``resting_stops()`` lists them. ``modifications`` counts the
+PUTs an order took (Dhan refuses the 26th with DH-906).
+
 Order updates: after the login frame (checked), every status change of every order is pushed as
 ``{"Type":"order_alert","Data":{...}}`` with PascalCase keys and title-case statuses ("Pending",
 "Traded") as the real samples show.
@@ -39,6 +45,8 @@ CLIENT_ID = "1100998877"
 _LOG = logging.getLogger("tests.fake_dhan")
 _LOG.setLevel(logging.WARNING)
 
+_STREAM_ORDER_TYPE = {"LIMIT": "LMT", "MARKET": "MKT", "STOP_LOSS": "SL", "STOP_LOSS_MARKET": "SLM"}
+_STOP_TYPES = frozenset({"STOP_LOSS", "STOP_LOSS_MARKET"})
 _STREAM_STATUS = {"PENDING": "Pending", "TRANSIT": "Transit", "PART_TRADED": "Part_Traded", "TRADED": "Traded",
                   "CANCELLED": "Cancelled", "REJECTED": "Rejected", "EXPIRED": "Expired"}
 
@@ -222,6 +230,26 @@ class FakeDhan:
         if push:
             self.push(order_id)
 
+    def resting_stops(self) -> list[dict[str, Any]]:
+        """The stop orders Dhan holds open (untriggered), as GET /orders rows."""
+        with self.lock:
+            return [dict(o) for o in self.orders.values()
+                    if o["orderType"] in _STOP_TYPES and o["orderStatus"] in ("PENDING", "TRANSIT")]
+
+    def trigger_stops(self, ltp_paise: int) -> list[str]:
+        """The market trades at ``ltp_paise``: every resting stop it crossed triggers and trades in
+        full (SL-M at ``ltp_paise``, SL at its limit); returns their order ids."""
+        fired = []
+        for row in self.resting_stops():
+            trigger = round(Decimal(str(row["triggerPrice"])) * 100)
+            crossed = ltp_paise <= trigger if row["transactionType"] == "SELL" else ltp_paise >= trigger
+            if not crossed:
+                continue
+            price = ltp_paise if row["orderType"] == "STOP_LOSS_MARKET" else round(Decimal(str(row["price"])) * 100)
+            self.trade(row["orderId"], row["remainingQuantity"], price)
+            fired.append(row["orderId"])
+        return fired
+
     def set_status(self, order_id: str, status: str, reason: str = "", *, push: bool = True) -> None:
         with self.lock:
             self.orders[order_id]["orderStatus"] = status
@@ -270,7 +298,8 @@ class FakeDhan:
             row = dict(self.orders[order_id])
         data = {"Exchange": row["exchangeSegment"][:3], "Segment": "D", "Source": "P", "SecurityId": row["securityId"],
                 "ClientId": self.client_id, "OrderNo": row["orderId"], "CorrelationId": row["correlationId"],
-                "TxnType": row["transactionType"][0], "OrderType": "LMT", "Quantity": row["quantity"],
+                "TxnType": row["transactionType"][0], "OrderType": _STREAM_ORDER_TYPE[row["orderType"]],
+                "Quantity": row["quantity"], "TriggerPrice": row["triggerPrice"],
                 "TradedQty": row["filledQty"], "RemainingQuantity": row["remainingQuantity"],
                 "Price": row["price"], "TradedPrice": row["tradedPrice"], "AvgTradedPrice": row["averageTradedPrice"],
                 "Status": _STREAM_STATUS[row["orderStatus"]], "ReasonDescription": row["omsErrorDescription"],
@@ -355,6 +384,7 @@ class FakeDhan:
             if method == "PUT":
                 with self.lock:
                     row["quantity"] = body["quantity"]
+                    row["remainingQuantity"] = body["quantity"] - row["filledQty"]
                     row["price"] = body["price"]
                     row["triggerPrice"] = body["triggerPrice"]
                     row["modifications"] = row.get("modifications", 0) + 1

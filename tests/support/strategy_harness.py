@@ -138,6 +138,7 @@ class FakeContext:
         self._table = table
         self.orders: list[SentOrder] = []
         self.cancels: list[str] = []
+        self.protects: list[tuple[int, int, int, str]] = []  # (segment, security id, trigger paise, product)
         self.subscribed: list[InstrumentRef] = []
         self.bar_subscriptions: list[tuple[InstrumentRef, int]] = []
         self.exposure = Exposure()
@@ -195,6 +196,10 @@ class FakeContext:
 
     def cancel(self, client_order_id: str) -> None:
         self.cancels.append(client_order_id)
+
+    def protect(self, instrument: InstrumentRef, trigger_price_paise: int, *, product: Product = "INTRADAY") -> bool:
+        self.protects.append((instrument.segment, instrument.security_id, trigger_price_paise, product))
+        return True
 
     def position(self, instrument: InstrumentRef) -> int:
         return self.exposure.position((self.name, instrument.segment, instrument.security_id))

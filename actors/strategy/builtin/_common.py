@@ -19,7 +19,7 @@ from actors.strategy.api import InstrumentRef, StrategyContext
 from engine.model.instruments import Instrument, InstrumentTable, StrikeError
 # Re-exported: the IST arithmetic lives in one place, engine.model.ist.
 from engine.model.ist import NS_PER_S, ist_date, ist_day, ist_time_of_day_ns, time_of_day_ns
-from ipc.messages import OrderEvent, OrderState, Side
+from ipc.messages import Fill, OrderEvent, OrderState, Product, Side
 
 __all__ = [
     "INDEX_UNDERLYINGS",
@@ -90,6 +90,21 @@ def index_ref(ctx: StrategyContext, kind: str, underlying: str,
                       detail=f"no index instrument for underlying {underlying}")
         return None
     return ref_of(spot)
+
+
+def protect_after_fill(ctx: StrategyContext, ref: InstrumentRef, fill: Fill, stop_loss_paise: int,
+                       product: Product) -> None:
+    """A fixed stop ``stop_loss_paise`` beyond the price of a fill that opened or added to the
+    position (below it for a long, above for a short), declared with ``ctx.protect`` (it rests at the
+    venue with ``protective_stop = "venue"``). A fill that reduces the position leaves the stop
+    where it is; a flat position's stop is cancelled by execution itself. 0: no stop."""
+    if not stop_loss_paise or fill.segment != ref.segment or fill.security_id != ref.security_id:
+        return
+    held = ctx.position(ref)
+    if not held or (fill.side == "BUY") != (held > 0):
+        return
+    trigger = fill.price_paise - stop_loss_paise if held > 0 else fill.price_paise + stop_loss_paise
+    ctx.protect(ref, max(0, trigger), product=product)
 
 
 def never_filled_units(order: OrderEvent) -> int:

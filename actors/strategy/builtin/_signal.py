@@ -17,10 +17,10 @@ strategy waits ``retry_s`` before the next order, so a rate limit is not answere
 from __future__ import annotations
 
 from actors.strategy.api import Strategy, StrategyParams, StrategyState
-from actors.strategy.builtin._common import never_filled_units
+from actors.strategy.builtin._common import never_filled_units, protect_after_fill
 from engine.model.ist import NS_PER_S
 from actors.strategy.market_rows import MarketRows, first_handled_row
-from ipc.messages import Bar, OrderDenied, OrderEvent, Product, Quote, Tick
+from ipc.messages import Bar, Fill, OrderDenied, OrderEvent, Product, Quote, Tick
 
 
 class SignalParams(StrategyParams):
@@ -28,6 +28,7 @@ class SignalParams(StrategyParams):
     qty_lots: int = 1
     product: Product = "INTRADAY"
     retry_s: float = 1.0  # after a denied or rejected order, the pause before the next one
+    stop_loss_paise: int = 0  # > 0: a stop this far beyond each entry's fill (ctx.protect); 0: none
 
     def __post_init__(self) -> None:
         if self.retry_s < 0:
@@ -36,6 +37,8 @@ class SignalParams(StrategyParams):
             raise ValueError(f"timeframe_s ({self.timeframe_s}) must be 0 (every tick) or more")
         if self.qty_lots < 1:
             raise ValueError(f"qty_lots ({self.qty_lots}) must be at least 1")
+        if self.stop_loss_paise < 0:
+            raise ValueError(f"stop_loss_paise ({self.stop_loss_paise}) must be 0 (no stop) or more")
 
 
 class SignalState(StrategyState):
@@ -112,6 +115,10 @@ class SignalStrategy(Strategy):
         self.ctx.submit(self.instrument, side, abs(delta_units), product=self.params.product,
                         reduce_only=reduce_only, cause=cause)
         self.state.orders += 1
+
+    def on_fill(self, fill: Fill) -> None:
+        if self.params.stop_loss_paise and self.instrument is not None:
+            protect_after_fill(self.ctx, self.instrument, fill, self.params.stop_loss_paise, self.params.product)
 
     def on_order(self, order: OrderEvent) -> None:
         lost = never_filled_units(order)

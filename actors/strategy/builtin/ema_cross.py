@@ -22,10 +22,10 @@ import msgspec
 import numpy as np
 
 from actors.strategy.api import Strategy, StrategyParams, StrategyState
-from actors.strategy.builtin._common import NS_PER_S, never_filled_units
+from actors.strategy.builtin._common import NS_PER_S, never_filled_units, protect_after_fill
 from actors.strategy.indicators import EmaStream, ema_cross_scan
 from actors.strategy.market_rows import MarketRows
-from ipc.messages import Bar, BookUpdate, OrderDenied, OrderEvent, Product, Quote, Tick
+from ipc.messages import Bar, BookUpdate, Fill, OrderDenied, OrderEvent, Product, Quote, Tick
 
 PriceSource = Literal["last", "mid"]
 
@@ -38,6 +38,7 @@ class EmaCrossParams(StrategyParams):
     product: Product = "INTRADAY"
     price: PriceSource = "last"
     exit_retry_s: int = 1  # an exit that did not fill is sent again at most this often
+    stop_loss_paise: int = 0  # > 0: a stop this far below the entry's fill (ctx.protect); 0: none
 
 
     def __post_init__(self) -> None:
@@ -47,6 +48,8 @@ class EmaCrossParams(StrategyParams):
             raise ValueError(f"qty_lots ({self.qty_lots}) must be at least 1")
         if self.exit_retry_s < 0:
             raise ValueError(f"exit_retry_s ({self.exit_retry_s}) must be 0 or more")
+        if self.stop_loss_paise < 0:
+            raise ValueError(f"stop_loss_paise ({self.stop_loss_paise}) must be 0 (no stop) or more")
         if self.timeframe_s < 0:
             raise ValueError(f"timeframe_s ({self.timeframe_s}) must be 0 (every tick) or more")
         if self.price == "mid" and self.timeframe_s != 0:
@@ -193,6 +196,12 @@ class EmaCross(Strategy):
         self.ctx.save_state()
 
     # Order outcomes: an exit that will not fill leaves the position held ----------------------------
+    def on_fill(self, fill: Fill) -> None:
+        p = self.params
+        assert isinstance(p, EmaCrossParams)
+        if p.stop_loss_paise and self.instrument is not None:
+            protect_after_fill(self.ctx, self.instrument, fill, p.stop_loss_paise, p.product)
+
     def on_denied(self, denied: OrderDenied) -> None:
         self._exit_failed(denied.intent_id, denied.reason_code)
 

@@ -284,6 +284,11 @@ class SupertrendOptions(Strategy):
             return  # nothing filled yet: nothing to protect
         if ltp_paise > pos.peak_paise:
             pos.peak_paise = ltp_paise
+            trail = self.params.trailing_sl_points_paise
+            if trail and pos.peak_paise > trail:
+                # The trailing stop also rests at the venue with protective_stop = "venue" (only
+                # a changed level is sent; execution moves the order in steps).
+                self.ctx.protect(pos.ref(), pos.peak_paise - trail, product=self.params.product)
         self._roll_day(ts_ns)
         reason = self._exit_rule(pos, ltp_paise, ts_ns)
         if reason is not None:

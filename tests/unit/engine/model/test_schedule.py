@@ -92,3 +92,19 @@ def test_the_current_phase_began_at_or_before_now_and_the_next_after_it(now_ns: 
     nxt = next_phase(CALENDAR, CFG, now_ns)
     assert cur.at_ns <= now_ns < nxt.at_ns
     assert phases_between(CALENDAR, CFG, cur.at_ns, nxt.at_ns) == [nxt]  # nothing in between
+
+
+def test_a_daemon_trading_mcx_too_keeps_its_day_open_until_mcx_closes() -> None:
+    cfg = ScheduleConfig(segments=("NSE_EQ", "MCX_COMM"))
+    phases = day_plan(CALENDAR, cfg, dt.date(2026, 12, 21))
+    assert [(p.phase, p.at_ns) for p in phases] == [
+        ("pre_open", at(dt.date(2026, 12, 21), 8, 30)), ("session", at(dt.date(2026, 12, 21), 9, 0)),
+        ("post_close", at(dt.date(2026, 12, 21), 23, 40)),
+        ("night", at(dt.date(2026, 12, 21), 23, 30) + CFG.night_after_s * 1_000_000_000)]
+
+
+def test_schedule_segments_must_name_segments() -> None:
+    with pytest.raises(ValueError, match="'NSE_XX' is not a segment"):
+        ScheduleConfig(segments=("NSE_EQ", "NSE_XX"))
+    with pytest.raises(ValueError, match="at least one segment"):
+        ScheduleConfig(segments=())

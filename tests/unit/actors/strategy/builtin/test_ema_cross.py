@@ -108,3 +108,29 @@ def test_bulk_rows_give_the_orders_and_state_of_one_at_a_time(cache, data, price
     a, b = bulk_h.strategy, ref_h.strategy
     assert (a.prev_diff, a.state.long, a.state.crosses) == (b.prev_diff, b.state.long, b.state.crosses)
     assert a.fast._s.tolist() == b.fast._s.tolist() and a.slow._s.tolist() == b.slow._s.tolist()
+
+
+def test_a_configured_stop_loss_is_declared_below_the_entry_fill_and_not_moved_by_the_exit(cache):
+    h = StrategyHarness(EmaCross, {"fast": 2, "slow": 3, "timeframe_s": 0, "stop_loss_paise": 2_000,
+                                   "product": "CNC"}, instrument="RELIANCE", cache_dir=cache)
+    ref = h.inst("RELIANCE")
+    for ltp in (150_000, 149_900, 149_800):
+        h.tick(ref, ltp)
+    (entry,) = h.tick(ref, 150_500)
+    h.fill(entry, 150_510)
+    assert h.ctx.protects == [(ref.segment, ref.security_id, 148_510, "CNC")]
+    (exit_,) = h.tick(ref, 140_000)
+    h.fill(exit_, 140_000)
+    assert len(h.ctx.protects) == 1  # flat: execution cancels the stop itself
+
+
+def test_no_stop_is_declared_without_a_stop_loss(cache):
+    h = StrategyHarness(EmaCross, {"fast": 2, "slow": 3, "timeframe_s": 0}, instrument="RELIANCE", cache_dir=cache)
+    ref = h.inst("RELIANCE")
+    for ltp in (150_000, 149_900, 149_800):
+        h.tick(ref, ltp)
+    (entry,) = h.tick(ref, 150_500)
+    h.fill(entry, 150_510)
+    assert h.ctx.protects == []
+    with pytest.raises(BadParams, match="stop_loss_paise"):
+        parse_params(EmaCross, "e", {"stop_loss_paise": -1})

@@ -263,3 +263,12 @@ def test_bar_of_another_timeframe_is_ignored(cache_dir: Path) -> None:
     for close in RSI_PATH:
         h.advance(60)
         assert h.bar(ref, 300, close * 100) == []
+
+
+def test_a_signal_strategy_with_a_stop_loss_declares_it_beyond_each_entry_fill(cache_dir: Path) -> None:
+    h = harness(RsiReversal, cache_dir, period=3, timeframe_s=0, stop_loss_paise=1_500)
+    ref = h.inst(SYMBOL)
+    sent = run_ticks(h, RSI_PATH)
+    assert {i: orders(o) for i, o in sent.items()} == {6: [BUY], 12: [SELL_TO_CLOSE]}
+    # The long filled at 2475 rupees: its stop 15 rupees below; the closing fill declares nothing.
+    assert h.ctx.protects == [(ref.segment, ref.security_id, 2475_00 - 1_500, "INTRADAY")]

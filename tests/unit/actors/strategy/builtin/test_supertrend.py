@@ -401,3 +401,13 @@ def test_no_instrument_table_disables_the_bot_with_an_error(cache_dir: Path) -> 
     h.start()
     assert h.ctx.log.events("error") == ["strategy_disabled"]
     assert h.ctx.bar_subscriptions == []
+
+
+def test_the_trailing_stop_is_declared_as_it_rises_for_a_venue_stop(cache_dir: Path) -> None:
+    h, ce = entered(cache_dir, trailing_sl_points_paise=1_500)
+    h.tick(ce, 13_000)
+    h.tick(ce, 12_000)  # below the peak: the stop stays where it is
+    h.tick(ce, 14_000)
+    key = (ce.segment, ce.security_id)
+    assert [(p[0], p[1]) for p in h.ctx.protects] == [key, key]
+    assert [p[2] for p in h.ctx.protects] == [11_500, 12_500]
