@@ -459,11 +459,18 @@ class ActorHost:
         self._drain_queue()
 
     # Simulated time ---------------------------------------------------------------------------
-    def advance_clock(self, t_ns: int) -> None:
+    def advance_clock(self, t_ns: int, after_each: Callable[[], None] | None = None) -> None:
         """Move the simulated clock to ``t_ns`` (never back), firing the timers due on the way,
-        each at its deadline with its consequences delivered; then deliver what is queued."""
+        each at its deadline with its consequences delivered; then deliver what is queued.
+        ``after_each`` is called after each timer, the clock still at its deadline."""
         assert self._sim is not None, "advance_clock needs a SimClock"
-        self._sim.advance_to(t_ns, self._fire)
+        if after_each is None:
+            self._sim.advance_to(t_ns, self._fire)
+        else:
+            def fire(fn: Callable[[], None]) -> None:
+                self._fire(fn)
+                after_each()
+            self._sim.advance_to(t_ns, fire)
         self._drain_queue()
 
     def _publish_at_market_time(self, origin: str, topic: bytes, msg: Message) -> None:

@@ -110,6 +110,7 @@ class SimEngine:
         self.run_dir = Path(tempfile.mkdtemp(prefix="shk-sim-", dir="/dev/shm" if Path("/dev/shm").is_dir() else "/tmp"))
         self.clock = SimClock(start_ns)
         self._abandoned: list[Actor] = []  # killed actors, reaped at close
+        self._holds: list[tuple[Callable[[], bool], str]] = []  # see hold_clock_while
         local = [(PROBE, _Probe)] + [(name, resolve(name, self.config.engine.actor_classes)) for name in actors]
         self.host = ActorHost("sim", local, [name for name, _ in local], self.config, self.data_dir, self.run_dir,
                               clock=self.clock)
@@ -136,8 +137,9 @@ class SimEngine:
         return self.clock.now_ns()
 
     def advance_to(self, t_ns: int) -> None:
-        """Move the clock to ``t_ns``: every timer due by then fires, in order, at its time."""
-        self.host.advance_clock(t_ns)
+        """Move the clock to ``t_ns``: every timer due by then fires, in order, at its time (and
+        the clock holds after one that leaves a ``hold_clock_while`` condition true)."""
+        self.host.advance_clock(t_ns, self._settle if self._holds else None)
 
     def advance_by(self, seconds: float) -> None:
         self.advance_to(self.clock.now_ns() + round(seconds * NS_PER_S))
@@ -155,6 +157,19 @@ class SimEngine:
             host.advance_clock(self.clock.now_ns())
 
         return eventually(stepping(step, until), what, timeout_s, describe=self._describe, poll_s=0)
+
+    def hold_clock_while(self, busy: Callable[[], bool], what: str) -> None:
+        """From now on, when a timer leaves ``busy()`` true (it started real I/O whose answer
+        depends on the simulated time, e.g. a login that Dhan checks against its TOTP window and
+        clock), the clock holds there and the I/O is served until ``busy()`` is false: that I/O
+        takes no simulated time, as it takes next to none of a real day. For rare I/O only: each
+        hold costs real time, and ``busy`` is asked after every timer."""
+        self._holds.append((busy, what))
+
+    def _settle(self) -> None:
+        for busy, what in self._holds:
+            if busy():
+                self.pump(lambda: not busy(), f"{what}, the clock held")
 
     def _describe(self) -> str:
         tail = [f"{t}: {type(m).__name__}" for t, m in self._probe.seen[-10:]]

@@ -1,5 +1,6 @@
-"""The actor host on a simulated clock: real I/O served with the clock held (``poll_io``), and an
-actor dropped as ``kill -9`` drops a process (``abandon``) and started afresh (``restart_actor``)."""
+"""The actor host on a simulated clock: real I/O served with the clock held (``poll_io``), a hook
+after each timer (``advance_clock``), and an actor dropped as ``kill -9`` drops a process
+(``abandon``) and started afresh (``restart_actor``)."""
 
 from __future__ import annotations
 
@@ -110,3 +111,9 @@ def test_a_restarted_actor_is_a_fresh_instance_that_works_and_stops(host: ActorH
     assert old.ticks == 0 and old.read == []
     host.shutdown()
     assert new.stopped and not old.stopped
+
+
+def test_advance_clock_calls_after_each_timer_with_the_clock_at_its_deadline(host: ActorHost) -> None:
+    seen: list[int] = []
+    host.advance_clock(START_NS + 3 * NS_PER_S, lambda: seen.append(host.clock.now_ns()))
+    assert seen == [START_NS + n * NS_PER_S for n in (1, 2, 3)]
