@@ -382,6 +382,16 @@ funds_refresh_s = 60.0
 margin_check = true
 # Above the instrument's freeze quantity: send child orders of whole lots (false: refuse).
 slicing = true
+# The broker session renews itself: at the schedule's pre-open and whenever less than renew_before_s
+# of the token's life remains, by TOTP on the auth host (pin and totp_secret in the credentials
+# file) or else by RenewToken; the token is cached 0600 in the data dir (`shikra dhan login` by hand).
+auth_url = "https://auth.dhan.co"
+auth_timeout_s = 10.0
+renew_before_s = 7200.0
+# A refused login is retried in a later TOTP window, waiting this long doubled per failure up to the max.
+login_retry_initial_s = 30.0
+login_retry_max_s = 900.0
+session_cache_check_s = 5.0
 # The charge schedule is actors/execution/charges.py's default; override in [execution.dhan.charges].
 
 [execution.dhan.rate_limits]
@@ -475,7 +485,8 @@ min_rows = 1000
 row_band_pct = 20.0
 
 [credentials]
-# A 0600 TOML file with client_id = "..." and access_token = "..." (env vars win).
+# A 0600 TOML file with client_id = "..." and access_token = "...", or pin = "..." and totp_secret = "..."
+# (the base32 secret of Dhan's TOTP QR code) instead of a token to log in unattended (env vars win).
 file = ""
 
 [gateway]

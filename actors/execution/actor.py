@@ -207,6 +207,7 @@ class ExecutionActor(DailyTasks, ExpirySettlement, ProtectiveStops, LiveTrading,
         return inst.instrument if inst is not None else ""
 
     def _open_dhan_venue(self, cfg: Any) -> Any:
+        from actors.execution.dhan_session import BrokerSession
         from actors.execution.dhan_venue import DhanVenue
         from engine.credentials import CredentialsError, load_credentials
 
@@ -214,7 +215,9 @@ class ExecutionActor(DailyTasks, ExpirySettlement, ProtectiveStops, LiveTrading,
             credentials = load_credentials(cfg.credentials.file or None)
         except CredentialsError as exc:
             raise ActorConfigError(f"execution.venue = \"dhan\": {exc}") from None
-        venue = DhanVenue(cfg.execution.dhan, credentials, on_fatal=self._venue_fatal, log=self.log)
+        # The venue owns the broker session: the cached token when it is newer, renewals, logins.
+        session = BrokerSession(cfg.execution.dhan, credentials, self.ctx.data_dir, self.ctx.now_ns(), log=self.log)
+        venue = DhanVenue(cfg.execution.dhan, credentials, on_fatal=self._venue_fatal, log=self.log, session=session)
         venue.start()
         self.ctx.watch_fd(venue.wake_fd, self._poll_venue)
         self.ctx.every(cfg.execution.dhan.poll_interval_s, self._poll_venue)

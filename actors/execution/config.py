@@ -19,6 +19,7 @@ from engine.section import Section
 
 REST_BASE_URL: Final = "https://api.dhan.co/v2"
 ORDER_UPDATE_URL: Final = "wss://api-order-update.dhan.co"
+AUTH_BASE_URL: Final = "https://auth.dhan.co"  # generateAccessToken (DHAN_PROTOCOL.md section G)
 _FULL_RATE_E8: Final = 100_000_000  # 100 %
 
 QueueModel = Literal["none", "trade_through", "volume"]  # rules in actors.execution.paper_matching
@@ -81,6 +82,15 @@ class DhanVenueConfig(Section):
     funds_refresh_s: float = 60.0   # GET /fundlimit this often; the ledger's cash follows it
     margin_check: bool = True       # ask Dhan's margin calculator before each new order
     slicing: bool = True            # above the freeze qty: child orders (else refused)
+    # The broker session (actors.execution.dhan_session): a fresh token at the schedule's pre-open
+    # and whenever less than renew_before_s of the token's life remains; by TOTP on the auth host
+    # when the credentials hold the PIN and TOTP secret, else by RenewToken.
+    auth_url: str = AUTH_BASE_URL
+    auth_timeout_s: float = 10.0
+    renew_before_s: float = 7200.0
+    login_retry_initial_s: float = 30.0   # after a refused login, doubled up to the max (next TOTP window)
+    login_retry_max_s: float = 900.0
+    session_cache_check_s: float = 5.0    # how often the cache is looked at for a `shikra dhan login`
 
     def __post_init__(self) -> None:
         if not 0 < self.modify_cap <= DHAN_MODIFY_CAP:
@@ -90,7 +100,8 @@ class DhanVenueConfig(Section):
                 raise ValueError(f"DhanVenueConfig.{name} must be >= 1, got {getattr(self, name)}")
         for name in ("max_queue_wait_s", "rest_timeout_s", "retry_backoff_s", "order_book_poll_s",
                      "poll_interval_s", "reconcile_interval_s", "reconcile_retry_initial_s", "reconcile_retry_max_s",
-                     "startup_hold_s", "funds_refresh_s"):
+                     "startup_hold_s", "funds_refresh_s", "auth_timeout_s", "renew_before_s", "login_retry_initial_s",
+                     "login_retry_max_s", "session_cache_check_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"DhanVenueConfig.{name} must be > 0, got {getattr(self, name)}")
 

@@ -1,5 +1,5 @@
 """Execution's part of the daily schedule (``engine.daemon.schedule``): at a trading day's pre-open
-a reconciliation with the venue (live: a snapshot of Dhan's orders, trades and positions, the
+a fresh broker token (the live venue's session, ``live._session_pre_open``) and a reconciliation with the venue (live: a snapshot of Dhan's orders, trades and positions, the
 task answered when it comes back or fails; paper: the ledger is the book of record, nothing to ask),
 at post-close the DAY orders still open cancelled at the venue (``[schedule] cancel_day_orders``);
 and the instrument master taken at the session boundary (``actors.daily``).
@@ -37,6 +37,7 @@ class DailyTasks(MasterReload):
         if not msg.trading_day:
             return
         if msg.phase == "pre_open":
+            self._session_pre_open(msg.day)  # type: ignore[attr-defined]
             self._daily_reconcile_start(msg.day)
         elif msg.phase == "post_close" and self.ctx.config.schedule.cancel_day_orders:
             self._daily_cancel_day_orders(msg.day)

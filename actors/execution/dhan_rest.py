@@ -57,16 +57,21 @@ NOT_FOUND_CODES: Final = frozenset({"DH-906", "DH-907"})  # order / data error: 
 class DhanFatal(msgspec.Struct, frozen=True):
     """Trading through Dhan cannot go on until the operator acts (``message`` says how)."""
 
-    code: str  # DH-901, DH-902, DH-911 or HTTP-401 / HTTP-403
+    code: str  # DH-901, DH-902, DH-911, HTTP-401 / HTTP-403 or SESSION_EXPIRED (no new token in time)
     message: str
     open_orders: int
 
 
 def fatal_message(code: str, detail: str, open_orders: int) -> str:
     """What the operator reads when the venue stops."""
-    if code in ("DH-901", "HTTP-401"):
+    if code == "SESSION_EXPIRED":
+        what = (f"the Dhan access token expired and no new one could be obtained ({detail}). Check pin and "
+                "totp_secret in the credentials file (or enable TOTP on web.dhan.co), run `shikra dhan login`, "
+                "then restart")
+    elif code in ("DH-901", "HTTP-401"):
         what = (f"Dhan refused the access token ({code}: {detail}): it has expired or is invalid. Generate a new "
-                f"token on web.dhan.co, set {TOKEN_ENV_VAR} (and check {CLIENT_ID_ENV_VAR}), then restart")
+                f"token on web.dhan.co, set {TOKEN_ENV_VAR} (and check {CLIENT_ID_ENV_VAR}), or put pin and "
+                "totp_secret in the credentials file so the engine logs in by itself; then restart")
     elif code == "DH-911":
         what = (f"Dhan refused the request from this IP ({code}: {detail}): whitelist this server's static IP "
                 "on web.dhan.co, then restart")
@@ -187,11 +192,13 @@ class RestClient:
 class RestWorkers:
     """``n_workers`` threads for blocking SDK calls, each with its own ``RestClient``. ``submit``
     runs one call on a worker and hands ``(tag, outcome)`` to ``deliver`` on that worker thread
-    (``deliver`` must be thread-safe). ``start`` before use, ``stop`` at the end."""
+    (``deliver`` must be thread-safe). ``start`` before use, ``stop`` at the end.
+    ``set_credentials`` swaps the token: each worker builds a new client before its next call
+    (a call already running finishes with the old one)."""
 
     def __init__(self, credentials: Credentials, base_url: str, timeout_s: float, n_workers: int,
-                 deliver: Callable[[Any, RestOutcome], None]) -> None:
-        self._creds = credentials
+                 deliver: Callable[[Any, Any], None]) -> None:
+        self._current = (credentials, 0)  # (credentials, generation): replaced whole, read without a lock
         self._base_url = base_url
         self._timeout_s = timeout_s
         self._n_workers = n_workers
@@ -203,6 +210,11 @@ class RestWorkers:
     def running(self) -> bool:
         return self._pool is not None
 
+    @property
+    def generation(self) -> int:
+        """How many times the credentials were swapped (a request remembers the one it went with)."""
+        return self._current[1]
+
     def start(self) -> None:
         self._pool = ThreadPoolExecutor(self._n_workers, thread_name_prefix="dhan-rest")
 
@@ -212,13 +224,25 @@ class RestWorkers:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
+    def set_credentials(self, credentials: Credentials) -> None:
+        """Calls started from now on go with ``credentials``."""
+        self._current = (credentials, self._current[1] + 1)
+
     def submit(self, tag: Any, call: Callable[[Any], Any]) -> None:
         assert self._pool is not None, "RestWorkers.start() was not called"
         self._pool.submit(self._run, tag, call)
 
+    def submit_plain(self, tag: Any, fn: Callable[[], Any]) -> None:
+        """Run ``fn()`` (no SDK client: e.g. a login on the auth host) on a worker and hand
+        ``(tag, result)`` to ``deliver``; ``fn`` must not raise."""
+        assert self._pool is not None, "RestWorkers.start() was not called"
+        self._pool.submit(lambda: self._deliver(tag, fn()))
+
     def _run(self, tag: Any, call: Callable[[Any], Any]) -> None:
         # worker thread: one SDK call, its outcome handed back
+        creds, generation = self._current
         client = getattr(self._local, "client", None)
-        if client is None:
-            client = self._local.client = RestClient(self._creds, self._base_url, self._timeout_s)
-        self._deliver(tag, client.call(call, self._creds))
+        if client is None or getattr(self._local, "generation", -1) != generation:
+            client = self._local.client = RestClient(creds, self._base_url, self._timeout_s)
+            self._local.generation = generation
+        self._deliver(tag, client.call(call, creds))

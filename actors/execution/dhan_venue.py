@@ -26,7 +26,19 @@ What a failure means here (told apart by ``dhan_rest.classify``):
 - Transport failure on cancel / modify: retried (both set absolute values: sending twice is safe).
 - DH-901 (token invalid or expired), DH-902 (no API access), DH-911 (IP not whitelisted) or an
   HTTP 401/403: fatal. ``on_fatal(DhanFatal)`` is called once on the actor's thread with a message
-  that says what to do; every queued and later request is refused with ``VENUE_HALTED``.
+  that says what to do; every queued and later request is refused with ``VENUE_HALTED``. With a
+  broker session that can log in (below), DH-901 / HTTP 401 are not fatal: the request waits, the
+  token is dropped and a login runs at once; the request goes again with the new token.
+
+Broker session (``session``, a ``dhan_session.BrokerSession``): the venue owns the access token.
+``poll`` starts a login when the session says one is due (pre-open, token near its end, refused),
+in a REST worker; a new token goes to the REST workers at once (each builds a new client) and to
+a new order-update stream, started beside the old one, which is stopped once the new one is
+logged in (an update seen on both is recognised: fill ids are cumulative). Then a reconciliation
+snapshot fetches the trade book, so a fill pushed while no stream was listening is not missed.
+When the token has expired and no login could replace it, the venue goes fatal
+(``SESSION_EXPIRED``): trading halts only then. Statuses for the bus come out of
+``take_session_updates``.
 
 Order statuses (compared case-insensitively; stream ``order_alert`` and order-book rows alike):
 
@@ -98,6 +110,8 @@ from actors.execution.dhan_rest import (
     place_params,
     redact,
 )
+from actors.execution.dhan_auth import login
+from actors.execution.dhan_session import BrokerSession, SessionChange
 from actors.execution.dhan_stream import order_update_thread
 from actors.execution.dhan_wire import (
     ORDER_TYPES,
@@ -147,7 +161,7 @@ from engine.logs import Log, get_logger
 from engine.model.ist import NS_PER_S
 from engine.model.money import format_paise
 from engine.rate_window import RateWindow
-from ipc.messages import Depth, OrderState, Quote, Tick
+from ipc.messages import BrokerSessionStatus, Depth, OrderState, Quote, Tick
 from ipc.reasons import RejectReason
 from ipc.segments import segment_label
 
@@ -162,6 +176,8 @@ _ORDER_APIS: Final = frozenset({_PLACE, _CANCEL, _MODIFY})
 _ACCOUNT_KINDS: Final = frozenset({_BOOK, _ORDERS, _TRADES, _POSITIONS, _FUNDS, _MARGIN})
 _SNAPSHOT_PARTS: Final = (_ORDERS, _TRADES, _POSITIONS)
 _FRESH_STATES: Final = frozenset({OrderState.INITIALIZED, OrderState.SUBMITTED})
+_AUTH_CODES: Final = frozenset({"DH-901", "HTTP-401"})  # the token refused: a login can fix it
+SESSION_EXPIRED: Final = "SESSION_EXPIRED"
 
 
 class _Live:
@@ -196,7 +212,7 @@ class _Live:
 
 
 class _Request:
-    __slots__ = ("kind", "cid", "args", "attempt", "not_before_ns")
+    __slots__ = ("kind", "cid", "args", "attempt", "not_before_ns", "generation")
 
     def __init__(self, kind: str, cid: str, args: tuple[Any, ...] = (), attempt: int = 0) -> None:
         self.kind = kind
@@ -204,6 +220,7 @@ class _Request:
         self.args = args
         self.attempt = attempt
         self.not_before_ns = 0
+        self.generation = 0  # of the credentials it was sent with
 
 
 class DhanVenueStats(msgspec.Struct, frozen=True, kw_only=True):
@@ -225,6 +242,8 @@ class DhanVenueStats(msgspec.Struct, frozen=True, kw_only=True):
     sliced_orders: int
     snapshots: int  # reconciliation snapshots completed (fetched in full)
     snapshot_failures: int
+    logins: int  # login / renewal attempts finished (ok or not)
+    stream_generation: int  # order-update streams started (one more per new token)
     fatal_code: str
 
 
@@ -241,8 +260,11 @@ class DhanVenue:
 
     def __init__(self, config: DhanVenueConfig, credentials: Credentials, *,
                  on_fatal: Callable[[DhanFatal], None] | None = None, log: Log | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, session: BrokerSession | None = None) -> None:
         self.config = config
+        self._session = session
+        if session is not None:
+            credentials = session.credentials
         self._creds = credentials
         self._on_fatal = on_fatal
         self._log = log or get_logger("execution.dhan")
@@ -279,9 +301,16 @@ class DhanVenue:
         self._awaiting_margin = 0  # places waiting for the margin calculator's answer
         self._updates: list[AccountUpdate] = []
         self._external_activity = False
+        self._stream_wanted = False
+        self._stream_gen = 0
+        self._old_streams: list[WebSocketThread] = []  # replaced by a new token's stream; stopping
+        self._awaiting_token: list[_Request] = []  # refused for the token: sent again with the next one
+        self._session_updates: list[BrokerSessionStatus] = []
+        self._snapshot_after_stream = False  # a new token's stream: reconcile once it is up
+        self._snapshot_wanted = False
         self._n = dict(submitted=0, sent=0, rejected=0, fills=0, lookups=0, transport_failures=0,
                        stream_connects=0, stream_updates=0, unmatched_updates=0, bad_updates=0, book_polls=0,
-                       margin_checks=0, sliced_orders=0, snapshots=0, snapshot_failures=0)
+                       margin_checks=0, sliced_orders=0, snapshots=0, snapshot_failures=0, logins=0)
 
     # Lifecycle -------------------------------------------------------------------------------
     @property
@@ -299,17 +328,33 @@ class DhanVenue:
             raise RuntimeError("DhanVenue.start called twice")
         self._rfd, self._wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._rest.start()
-        if stream:
-            self._stream = order_update_thread(self.config, self._creds, self._log, self._rng,
-                                               on_state=self._stream_state, on_update=self._stream_update)
-            self._stream.start()
+        self._stream_wanted = stream
+        if stream and self._creds.access_token:  # else once a login got a token
+            self._start_stream()
+
+    def _start_stream(self) -> None:
+        """A new order-update stream with the current token; the one it replaces keeps listening
+        until the new one is logged in (``_stream_state``)."""
+        if self._stream is not None:
+            self._old_streams.append(self._stream)
+        self._stream_gen += 1
+        gen = self._stream_gen
+        self._stream = order_update_thread(self.config, self._creds, self._log, self._rng,
+                                           on_state=lambda up: self._stream_state(gen, up),
+                                           on_update=self._stream_update)
+        self._stream.start()
 
     def stop(self) -> None:
-        """Stop the stream thread and the pool (waits for requests in flight, bounded by the REST
+        """Stop the stream threads and the pool (waits for requests in flight, bounded by the REST
         timeout). Results not yet polled are dropped: the next start reconciles."""
+        for old in self._old_streams:
+            old.request_stop()
         if self._stream is not None:
             self._stream.stop(self.config.close_timeout_s + 1.0)
             self._stream = None
+        for old in self._old_streams:
+            old.join(self.config.close_timeout_s + 1.0)
+        self._old_streams.clear()
         self._rest.stop()
         for fd in (self._rfd, self._wfd):
             if fd >= 0:
@@ -360,8 +405,73 @@ class DhanVenue:
 
     def stats(self) -> DhanVenueStats:
         return DhanVenueStats(**self._n, queued=len(self._urgent) + len(self._normal) + len(self._delayed),
-                              in_flight=self._in_flight,
+                              in_flight=self._in_flight, stream_generation=self._stream_gen,
                               stream_up=self._stream_up, fatal_code=self._fatal.code if self._fatal else "")
+
+    # The broker session --------------------------------------------------------------------------
+    @property
+    def session(self) -> BrokerSession | None:
+        return self._session
+
+    def request_session(self, why: str) -> bool:
+        """Ask for a fresh token (the schedule's pre-open); False without a session that can log in
+        or after a fatal error. The outcome comes out of ``take_session_updates``."""
+        if self._session is None or not self._session.can_login or self._fatal is not None:
+            return False
+        self._session.request(why)
+        return True
+
+    def take_session_updates(self) -> list[BrokerSessionStatus]:
+        """Broker-session statuses since the last call (after each login attempt and token change)."""
+        updates, self._session_updates = self._session_updates, []
+        return updates
+
+    def _session_step(self, now_ns: int, out: list[VenueEvent]) -> None:
+        """A token from the cache, a login that is due, or the end of an expired session."""
+        session = self._session
+        if session is None or self._fatal is not None:
+            return
+        change = session.poll_cache(now_ns)
+        if change is not None:
+            self._session_changed(change, now_ns)
+        why = session.due(now_ns)
+        if why and self._rest.running:
+            started = session.begin(now_ns)
+            if started is not None:
+                method, creds = started
+                cfg = self.config
+                self._log.info("broker_session_login", method=method, why=why)
+                self._rest.submit_plain(("login", why), lambda: login(
+                    creds, method, auth_url=cfg.auth_url, rest_url=cfg.rest_url, now_ns=now_ns,
+                    timeout_s=cfg.auth_timeout_s))
+        if session.halting(now_ns):
+            self._go_fatal(SESSION_EXPIRED, f"{session.last_reason or 'NO_LOGIN'}: "
+                                            f"{session.last_detail or 'no way to get a new token'}", now_ns, out)
+
+    def _session_changed(self, change: SessionChange, now_ns: int) -> None:
+        self._session_updates.append(change.status)
+        creds = change.credentials
+        if creds is None or creds.access_token == self._creds.access_token:
+            return
+        self._creds = creds
+        self._rest.set_credentials(creds)
+        if self._stream_wanted:
+            self._snapshot_after_stream = True
+            self._start_stream()
+        else:
+            self._snapshot_wanted = True
+        self._requeue_awaiting()
+
+    def _requeue_awaiting(self) -> None:
+        """What Dhan refused for an old token goes again, at the front of the queues."""
+        waiting, self._awaiting_token = self._awaiting_token, []
+        for r in reversed(waiting):
+            (self._urgent if r.kind == _CANCEL else self._normal).appendleft(r)
+
+    def _request_snapshot_if_wanted(self, now_ns: int) -> None:
+        if self._snapshot_wanted and self.request_snapshot(now_ns):
+            self._snapshot_wanted = False
+            self._log.info("dhan_reconcile_after_new_token")
 
     # Requests ----------------------------------------------------------------------------------
     def submit(self, order: OrderSnapshot, now_ns: int, *, instrument_type: str = "") -> Sequence[VenueEvent]:
@@ -605,7 +715,13 @@ class DhanVenue:
                 self._n["stream_updates"] += 1
                 self._on_update_data(payload, now_ns, out)
             elif kind == "stream":
-                self._stream_up = bool(payload)
+                self._on_stream_state(request, bool(payload))
+            elif kind == "login":
+                self._n["logins"] += 1
+                if self._session is not None:
+                    self._session_changed(self._session.finish(payload, request[1], now_ns), now_ns)
+        self._session_step(now_ns, out)
+        self._request_snapshot_if_wanted(now_ns)
         self._due_book_poll(now_ns)
         out.extend(self._pump(now_ns))
         return self._parentize(out, now_ns)
@@ -740,11 +856,13 @@ class DhanVenue:
                 self._n["book_polls"] += 1
             call = lambda c: c.get_order_list()
         self._in_flight += 1
+        r.generation = self._rest.generation
         self._rest.submit(r, call)
 
-    def _rest_done(self, r: _Request, outcome: RestOutcome) -> None:
-        # worker thread: the outcome goes to the actor thread
-        self._inbox.put(("rest", r, outcome))
+    def _rest_done(self, r: Any, outcome: Any) -> None:
+        # worker thread: the outcome (a RestOutcome, or a LoginOutcome for a ("login", why) tag)
+        # goes to the actor thread
+        self._inbox.put(("login" if isinstance(r, tuple) else "rest", r, outcome))
         self._wake()
 
     def _wake(self) -> None:
@@ -761,6 +879,19 @@ class DhanVenue:
         if res.kind == "transport":
             self._n["transport_failures"] += 1
         fatal = res.fatal_code
+        if fatal in _AUTH_CODES and self._session is not None and self._session.can_login and self._fatal is None:
+            # The token was refused: this request waits for the next one (nothing reached Dhan's
+            # order book: authentication comes first).
+            self._awaiting_token.append(r)
+            o = self._orders.get(r.cid)
+            if o is not None and r.kind not in _ACCOUNT_KINDS:
+                o.busy = False
+            if r.generation == self._rest.generation:  # not one sent before the last new token
+                self._log.warning("dhan_token_refused", request=r.kind, code=fatal)
+                self._session.request("token_refused")
+            else:
+                self._requeue_awaiting()  # a newer token is in use already: send it again with that
+            return
         if fatal:
             self._go_fatal(fatal, res.describe(), now_ns, out)
         if r.kind in _ACCOUNT_KINDS:
@@ -1117,15 +1248,17 @@ class DhanVenue:
         n_open = len(self._open)
         self._fatal = DhanFatal(code, fatal_message(code, self._redact(detail)[:200], n_open), n_open)
         self._log.error("dhan_venue_fatal", code=code, message=self._fatal.message)
-        if self._stream is not None:
-            self._stream.request_stop()  # the stream would be refused too
+        for stream in (self._stream, *self._old_streams):
+            if stream is not None:
+                stream.request_stop()  # the stream would be refused too
         out.extend(self._refuse_queued(now_ns))
         if self._on_fatal is not None:
             self._on_fatal(self._fatal)
 
     def _refuse_queued(self, now_ns: int) -> Sequence[VenueEvent]:
         out: list[VenueEvent] = []
-        for r in [*self._urgent, *self._normal, *self._delayed]:
+        refused_for_token = {id(r) for r in self._awaiting_token}  # these never reached Dhan's book
+        for r in [*self._urgent, *self._normal, *self._delayed, *self._awaiting_token]:
             if r.kind == _MARGIN:
                 self._awaiting_margin -= len(r.args[0])
                 for child in r.args[0]:
@@ -1136,7 +1269,7 @@ class DhanVenue:
             o = self._orders.get(r.cid)
             if o is None or o.closed or r.kind in _ACCOUNT_KINDS:
                 continue
-            if r.kind == _PLACE and not o.place_attempts:
+            if r.kind == _PLACE and (not o.place_attempts or id(r) in refused_for_token):
                 self._close_rejected(o, RejectReason.VENUE_HALTED, self._halted_text("order"), now_ns, out)
             elif r.kind == _CANCEL:
                 out.append(CancelRefused(client_order_id=r.cid, ts_event_ns=now_ns,
@@ -1149,6 +1282,7 @@ class DhanVenue:
         self._urgent.clear()
         self._normal.clear()
         self._delayed.clear()
+        self._awaiting_token.clear()
         return out
 
     def _halted_text(self, what: str) -> str:
@@ -1164,12 +1298,26 @@ class DhanVenue:
     def _redact(self, text: str) -> str:
         return redact(text, self._creds)
 
-    def _stream_state(self, up: bool) -> None:
-        # stream thread: the order-update stream is up (just logged in) or down
+    def _stream_state(self, gen: int, up: bool) -> None:
+        # stream thread: order-update stream number ``gen`` is up (just logged in) or down
         if up:
             self._n["stream_connects"] += 1
-        self._inbox.put(("stream", None, up))
+        self._inbox.put(("stream", gen, up))
         self._wake()
+
+    def _on_stream_state(self, gen: int, up: bool) -> None:
+        if gen != self._stream_gen:
+            return  # a replaced stream: only the current one says whether updates flow
+        self._stream_up = up
+        if up and self._old_streams:
+            for old in self._old_streams:
+                old.request_stop()  # joined at stop(); its thread ends on its own
+            self._log.info("dhan_order_stream_replaced", streams_stopped=len(self._old_streams))
+            self._old_streams = [s for s in self._old_streams if not s.join(0)]
+        if up and self._snapshot_after_stream:
+            # Updates pushed while no stream of ours listened come from the trade book.
+            self._snapshot_after_stream = False
+            self._snapshot_wanted = True
 
     def _stream_update(self, data: Any) -> None:
         # stream thread: an order_alert's data (None: not JSON, counted as bad on the actor thread)

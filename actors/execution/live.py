@@ -29,6 +29,11 @@ with the call that failed and when the next attempt is, and ``shikra status`` sh
 Funds: the first reconciliation and every ``funds_refresh_s`` read ``fundlimit``; the ledger's
 cash follows the available balance (an ADJUSTMENT of the difference), which risk's funds check
 reads.
+
+Broker session (the venue's, ``dhan_session``): its statuses go out on ``broker.session`` (the feed
+re-reads the cached token on them, notify alerts, the gateway's metric shows the expiry; never the
+token) and into ``venue_status.json``. The daily schedule's pre-open asks for a fresh token; the
+first status after it answers the schedule's ``broker_session`` task (``DailyTaskFinished``).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from actors.daily import task_finished
 from actors.execution import groups as grp
 from actors.execution.charges import charges_for_fill, segment_class_for
 from actors.execution.reconcile import (
@@ -67,9 +73,18 @@ from engine.ledger import AuditRecord, CashMovement
 from engine.model.expiry_day import has_expired
 from engine.model.ist import NS_PER_S
 from ipc import topics
-from ipc.messages import Fill, Message, OrderEvent, OrderSpec, OrderState, ReduceRisk, SubmitGroup, SubmitOrder
+from ipc.messages import (
+    BrokerSessionStatus,
+    Fill,
+    Message,
+    OrderEvent,
+    OrderSpec,
+    OrderState,
+    ReduceRisk,
+    SubmitGroup,
+    SubmitOrder,
+)
 from ipc.reasons import RejectReason
-from ipc.messages import Fill, Message, OrderEvent, OrderState, ReduceRisk, SubmitGroup, SubmitOrder
 from ipc.segments import instrument_label
 
 if TYPE_CHECKING:
@@ -106,6 +121,8 @@ class LiveTrading:
         # {Dhan order id: (qty, value)} recorded: built from the ledger once, then kept up to date
         # with every fill recorded, so a reconciliation never scans every fill ever made.
         self._recorded = recorded_by_venue_order(self.ledger.fills().values())
+        self._session_status: BrokerSessionStatus | None = None
+        self._session_task: tuple[str, int] | None = None  # (day, started ns) of a pre-open login asked for
         # The engine's expiry settlements and the broker's reports of them matched so far (reconcile.py).
         self._settled_units = settlement_units(self.ledger.fills().values())
         self._settlement_matched = matched_settlement_units(
@@ -121,6 +138,9 @@ class LiveTrading:
         self.ctx.every(cfg.funds_refresh_s, lambda: self.venue.request_funds(self.ctx.now_ns()))
         self.ctx.every(1.0, self._live_expire_held)
         self._live_request("start")
+        session = self.venue.session
+        if session is not None:
+            self._live_session_status(session.status(self.ctx.now_ns()))
         self._live_write_status()
 
     def _live_request(self, why: str) -> None:
@@ -143,6 +163,8 @@ class LiveTrading:
                 self._live_on_failure(update)
             elif isinstance(update, FundsUpdate):
                 self._live_apply_funds(update.funds.available_paise, update.ts_ns)
+        for status in self.venue.take_session_updates():
+            self._live_session_status(status)
         if self.venue.take_external_activity() and self.trading_enabled \
                 and self.ctx.now_ns() - self._last_request_ns > EARLY_RECONCILE_S * NS_PER_S:
             self._live_request("an order placed outside Shikra was reported")
@@ -185,6 +207,33 @@ class LiveTrading:
         self._live_write_status()
         self._daily_reconciled(True, f"{len(snap.orders)} orders, {len(snap.trades)} trades, "  # type: ignore[attr-defined]
                                      f"{len(snap.positions)} positions at the venue")
+
+    # The broker session --------------------------------------------------------------------------
+    def _session_pre_open(self, day: str) -> None:
+        """Pre-open of a trading day (``daily_tasks``): a fresh broker token before the session,
+        the schedule's ``broker_session`` task answered once the attempt ends."""
+        now = self.ctx.now_ns()
+        if not self.live:
+            task_finished(self.ctx, day, "broker_session", True, "paper venue: no broker session", now)
+        elif self.venue.request_session("pre_open"):
+            self._session_task = (day, now)
+            self.log.info("broker_session_pre_open", day=day)
+        else:
+            task_finished(self.ctx, day, "broker_session", False,
+                          "the credentials hold no PIN and TOTP secret and no token to renew", now,
+                          reason_code="NO_LOGIN")
+
+    def _live_session_status(self, status: BrokerSessionStatus) -> None:
+        now = self.ctx.now_ns()
+        status = msgspec.structs.replace(status, ts_ns=now)
+        self._session_status = status
+        self.ctx.publish(topics.BROKER_SESSION.encode(), status)
+        if self._session_task is not None:
+            day, started = self._session_task
+            self._session_task = None
+            task_finished(self.ctx, day, "broker_session", status.ok, status.detail, started,
+                          reason_code=status.reason_code)
+        self._live_write_status()
 
     # 1 and 2: orders the venue does not hold ------------------------------------------------------
     def _live_reconcile_orders(self, snap: BrokerSnapshot, now: int) -> None:
@@ -423,6 +472,9 @@ class LiveTrading:
                 next_attempt_ns=self._next_attempt_ns, held_intents=len(self._held),
                 external_orders=self._external_orders,
                 positions_disagree=[d.describe(instrument_label(d.segment, d.security_id)) for d in self._mismatch],
-                stream_up=self.venue.stats().stream_up, ts_ns=self.ctx.now_ns()))
+                stream_up=self.venue.stats().stream_up, ts_ns=self.ctx.now_ns(),
+                session_expires_ns=self._session_status.expires_ns if self._session_status else 0,
+                session_error=(f"{self._session_status.reason_code}: {self._session_status.detail}"
+                               if self._session_status and not self._session_status.ok else "")))
         except OSError as exc:
             self.log.warning("venue_status_not_written", error=str(exc))

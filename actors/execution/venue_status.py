@@ -4,12 +4,13 @@ enabled, and shown by ``shikra status``. Absent with the paper venue."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import msgspec
 
 from engine.files import replace_file
-from engine.model.ist import NS_PER_S
+from engine.model.ist import IST, NS_PER_S
 
 VENUE_STATUS_NAME = "venue_status.json"
 
@@ -26,6 +27,8 @@ class VenueStatus(msgspec.Struct, frozen=True, kw_only=True):
     positions_disagree: list[str]  # "NSE_FNO:55796: ledger +75, Dhan +150" while they differ
     stream_up: bool
     ts_ns: int
+    session_expires_ns: int = 0  # when the broker token in use expires (0: unknown)
+    session_error: str = ""  # the last login / renewal refusal while it stands ("REASON: detail")
 
 
 def write_venue_status(run_dir: Path, status: VenueStatus) -> None:
@@ -61,6 +64,13 @@ def render_venue_status(status: VenueStatus, now_ns: int) -> str:
     if not status.stream_up:
         line += "; order-update stream down (polling the order book)"
     lines = [line]
+    if status.session_expires_ns:
+        left_s = (status.session_expires_ns - now_ns) / NS_PER_S
+        when = dt.datetime.fromtimestamp(status.session_expires_ns / NS_PER_S, IST).strftime("%Y-%m-%d %H:%M IST")
+        lines.append(f"broker session: token expires {when} "
+                     + (f"(in {left_s / 3600:.1f}h)" if left_s > 0 else "(EXPIRED)"))
+    if status.session_error:
+        lines.append(f"broker session: last login refused: {status.session_error}")
     if status.positions_disagree:
         lines.append("positions disagree with the broker: " + "; ".join(status.positions_disagree))
     if status.external_orders:

@@ -17,6 +17,7 @@ from engine.model.ist import ist_date
 from engine.model.lookup import open_instruments
 from ipc import topics
 from ipc.messages import (
+    BrokerSessionStatus,
     DayPhaseBegan,
     Depth,
     EngageKillSwitch,
@@ -42,8 +43,9 @@ _PREFIX: dict[type[Message], str] = {
 
 
 class FeedActor(MasterReload, Actor):
-    # The day's phases (the live feed connects at pre-open, disconnects at night) and new masters.
-    subscriptions = (topics.SCHEDULE, topics.INSTRUMENTS_STATUS)
+    # The day's phases (the live feed connects at pre-open, disconnects at night), new masters, and the
+    # broker session's statuses (a renewed token is re-read from the session cache).
+    subscriptions = (topics.SCHEDULE, topics.INSTRUMENTS_STATUS, topics.BROKER_SESSION)
     # A replay at pace "fast" hands over blocks of frames, decoded column-wise and published as
     # one batch (False: frame by frame, the reference the batches must match).
     replay_in_blocks = True
@@ -124,12 +126,17 @@ class FeedActor(MasterReload, Actor):
             from actors.feed.sources import ReplaySource
             return ReplaySource(cfg)
         from actors.feed.dhan import DhanSource
+        from engine.credentials import load_credentials, session_credentials
 
+        # The newest token: the session cache's when the broker session renewed it (a restart
+        # reuses it); "" when there is none yet (the source waits for the session's first).
+        self._credentials = load_credentials(cfg.credentials.file or None)
+        creds, _expires_ns = session_credentials(self._credentials, self.ctx.data_dir, self.ctx.now_ns())
         self.calendar_source = CalendarSource(cfg.calendar, self.ctx.data_dir)
         self.ctx.every(CALENDAR_REFRESH_S, self._refresh_calendar)
         calendar = self.calendar_source.calendar  # pure lookups: safe from the websocket thread
         now_ns = self.ctx.now_ns  # read from the websocket thread too: a live clock's is thread-safe
-        return DhanSource(cfg, table, market_open=lambda: calendar.is_market_open(1, now_ns()),
+        return DhanSource(cfg, table, credentials=creds, market_open=lambda: calendar.is_market_open(1, now_ns()),
                           on_fatal=self._on_fatal, on_stalled=self._on_stalled, now_ns=now_ns)
 
     def _refresh_calendar(self) -> None:
@@ -189,6 +196,19 @@ class FeedActor(MasterReload, Actor):
             elif isinstance(msg, FeedDisconnected):
                 publish(topics.FEED_STATUS.encode(), msg)
                 self.log.error("feed_disconnected", code=msg.reason_code, reason=msg.reason)
+
+    def on_broker_session_status(self, msg: BrokerSessionStatus) -> None:
+        """The broker session changed: a new token in the session cache reconnects the live feed
+        with it (the token itself never travels on the bus)."""
+        set_credentials = getattr(self.source, "set_credentials", None)
+        if set_credentials is None or not msg.ok:
+            return
+        from engine.credentials import session_credentials
+
+        creds, expires_ns = session_credentials(self._credentials, self.ctx.data_dir, self.ctx.now_ns())
+        if creds.access_token and creds.access_token != self.source.access_token:
+            self.log.info("feed_token_renewed", expires_ns=expires_ns)
+            set_credentials(creds)
 
     def on_subscribe_instruments(self, msg: SubscribeInstruments) -> None:
         """Instruments picked at run time. The live feed subscribes them; the synthetic market and

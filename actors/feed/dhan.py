@@ -22,6 +22,13 @@ thread. Too many connections (805) and too many instruments (804) are retried af
 backoff. ``stop()`` unsubscribes, sends ``{"RequestCode":12}`` and closes, all within
 ``close_timeout_s`` (the SDK's close can hang forever: #139).
 
+A new token (``set_credentials``, when the broker session renewed it: the feed actor re-reads the
+session cache on ``BrokerSessionStatus``) closes the connection and reconnects with it at once.
+When the credentials can log in by themselves (PIN and TOTP secret: ``Credentials.can_generate``),
+a refused token (807, 808, 809, HTTP 401) is not fatal: the source waits, without reconnecting,
+for the next token (the execution actor's broker session gets it; trading halts there if it cannot).
+A source started without a token waits for its first one the same way.
+
 The URL carries the access token, so it is never logged: log lines show the base URL only, and
 errors from the websocket library are redacted before they are logged (the log masker is a safety
 net, not a licence).
@@ -60,7 +67,7 @@ OnFatal = Callable[[int, str], None]
 OnStalled = Callable[[int], None]  # idle_ns
 MarketOpen = Callable[[], bool]
 Mode = Literal["ticker", "quote", "full"]
-State = Literal["idle", "connecting", "subscribed", "backoff", "stopped", "fatal"]
+State = Literal["idle", "connecting", "subscribed", "backoff", "stopped", "fatal", "waiting_token"]
 
 # -------------------------------------------------------------------------------------------
 # Protocol facts (DHAN_PROTOCOL.md section A)
@@ -108,6 +115,8 @@ FATAL_REASONS: dict[int, str] = {
 }
 # Retried, but only after the long backoff: reconnecting at once would make things worse.
 LONG_BACKOFF_REASONS: frozenset[int] = frozenset({_R.TOO_MANY_INSTRUMENTS, _R.TOO_MANY_CONNECTIONS})
+# The token was refused: a new token (a login) fixes it.
+TOKEN_REASONS: frozenset[int] = frozenset({_R.TOKEN_EXPIRED, _R.AUTHENTICATION_FAILED, _R.TOKEN_INVALID})
 # An HTTP status at the handshake that means the credentials were refused.
 AUTH_HTTP_STATUSES: frozenset[int] = frozenset({401, 403})
 
@@ -291,8 +300,9 @@ class DhanSource(WebSocketClient):
         self.timing = timing or DhanTiming.from_config(d)
         creds = credentials or load_credentials(cfg.credentials.file or None)
         self._base_url = d.url
+        self._creds = creds
         self._url = feed_url(d.url, creds)
-        self._secrets = (creds.access_token, creds.client_id)
+        self._secrets: tuple[str, ...] = (creds.access_token, creds.client_id)
         self._subscribe_msgs = subscription_messages(self.request_code, self.instruments)
         self._unsubscribe_msgs = subscription_messages(self.request_code + 1, self.instruments)
         self._market_open = market_open
@@ -308,6 +318,7 @@ class DhanSource(WebSocketClient):
         self._rfd = self._wfd = -1
 
         self._ctx: Any = None
+        self._running = False  # between start() and stop(): a new token may (re)connect
         self._emit: Emit | None = None
         self._shell: WebSocketThread | None = None
 
@@ -338,12 +349,53 @@ class DhanSource(WebSocketClient):
                               first=",".join(self.not_in_master[:5]))
         self._rfd, self._wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         ctx.watch_fd(self._rfd, self._on_wake)
+        self._running = True
+        if not self._creds.access_token:
+            self._state = "waiting_token"
+            self._log.info("feed_waiting_for_token", url=self._base_url)
+            return
+        self._start_shell()
+
+    def _start_shell(self) -> None:
         t = self.timing
         self._shell = WebSocketThread(
             self, name="dhan-feed", reconnect_initial_s=t.reconnect_initial_s, reconnect_max_s=t.reconnect_max_s,
             close_timeout_s=t.close_timeout_s, rng=self._rng, stall_timeout_s=self.stall_timeout_s,
             expect_frames=self._expect_frames, uvloop=True)
         self._shell.start()
+
+    @property
+    def access_token(self) -> str:
+        """The token the source connects with (a secret: compare it, never log it)."""
+        return self._creds.access_token
+
+    def set_credentials(self, credentials: Credentials) -> None:
+        """Connect with a new token from now on: the live connection is closed and replaced at
+        once (a source waiting for a token, or stopped by a refused one, starts again). Call on
+        the actor's thread."""
+        if credentials.access_token == self._creds.access_token or not credentials.access_token:
+            return
+        self._creds = credentials
+        self._url = feed_url(self._base_url, credentials)  # read by the websocket thread on its next connect
+        self._secrets = (*self._secrets, credentials.access_token)
+        self._fatal_reason = 0
+        if not self._running:
+            return  # not started, or stopped (the night): the next start() connects with it
+        shell = self._shell
+        if shell is not None and not shell.join(0):  # running: replace the live connection
+            self._log.info("feed_new_token", url=self._base_url, restarted=False)
+            shell.submit(self._close_live)
+            return
+        # Waiting for a first token, or the thread ended on a refused one.
+        self._log.info("feed_new_token", url=self._base_url, restarted=True)
+        self._state = "idle"
+        self._start_shell()
+
+    async def _close_live(self) -> None:
+        # websocket thread: end the live connection; the shell reconnects (with the new URL)
+        ws = self._ws
+        if ws is not None:
+            await ws.close(1000, "new token")
 
     def add_instruments(self, keys: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
         """Subscribe more instruments at run time (e.g. an option a strategy picked at entry): sent
@@ -374,7 +426,13 @@ class DhanSource(WebSocketClient):
         """Unsubscribe, disconnect and join the thread (bounded by ``close_timeout_s``); frames
         already received are handed to ``emit`` before this returns."""
         shell = self._shell
+        self._running = False
         if shell is None:
+            if self._state == "waiting_token" and self._rfd >= 0:  # started, still waiting for a first token
+                self._ctx.unwatch_fd(self._rfd)
+                os.close(self._rfd)
+                os.close(self._wfd)
+                self._rfd = self._wfd = -1
             return
         join_timeout_s = self.timing.close_timeout_s + JOIN_MARGIN_S
         stuck = not shell.stop(join_timeout_s)
@@ -386,6 +444,7 @@ class DhanSource(WebSocketClient):
         if not stuck:  # a stuck thread may still write to the pipe; leave it to process exit
             os.close(self._rfd)
             os.close(self._wfd)
+            self._rfd = self._wfd = -1
         self._shell = None
         s = self.stats()
         self._log.info("dhan_feed_stopped", frames=s.frames, bytes=s.bytes_received, connects=s.connects,
@@ -544,7 +603,7 @@ class DhanSource(WebSocketClient):
         self._log.exception("dhan_feed_thread_failed")
 
     def thread_ended(self) -> None:
-        if self._state != "fatal":
+        if self._state not in ("fatal", "waiting_token"):
             self._state = "stopped"
 
     async def _send_live(self, msgs: list[str]) -> None:
@@ -599,6 +658,13 @@ class DhanSource(WebSocketClient):
         return self._end("server_disconnect", reason)
 
     def _fatal(self, reason: int, detail: str) -> Ended:
+        if reason in TOKEN_REASONS and self._creds.can_generate:
+            # The broker session logs in again by itself; its new token restarts this source.
+            self._fatal_reason = reason
+            self._state = "waiting_token"
+            self._log.warning("feed_token_refused", reason_code=reason, reason=wire.disconnect_reason_name(reason),
+                              detail=detail, waiting_for="a new token from the broker session")
+            return Ended("token_refused", final=True, code=reason)
         text = FATAL_REASONS[reason]
         self._fatal_reason = reason
         self._state = "fatal"

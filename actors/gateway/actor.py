@@ -32,7 +32,8 @@ from ipc.transport import Endpoints
 SUPERVISOR = "supervisor"
 GATEWAY_INFO = "gateway.json"
 METRIC_PREFIXES = tuple(p.encode() for p in (topics.ORDER, topics.FILL, topics.RISK_DENIED, topics.HEALTH,
-                                             topics.LEDGER_STATS, topics.CALENDAR_STATUS, topics.SUPERVISOR_STATUS))
+                                             topics.LEDGER_STATS, topics.CALENDAR_STATUS, topics.SUPERVISOR_STATUS,
+                                             topics.BROKER_SESSION))
 UPSTREAM_HWM = 100_000
 MAX_SUBSCRIPTION_FRAME_BYTES = 1024  # a subscription is a topic prefix; refuse anything bigger
 BATCH = 1024  # frames per wake-up, so the loop's timers and heartbeats are never starved

@@ -12,6 +12,9 @@
   writer (execution) publishes every few seconds on ``ledger.stats``.
 - the market calendar (``shikra_calendar_days_until_data_end``, ``shikra_calendar_fallback_in_use``),
   from what risk publishes every minute on ``calendar.status``; absent until risk has said.
+- the broker session (``shikra_broker_session_expiry_timestamp_seconds``: when the token in use
+  expires, Unix time; ``shikra_broker_session_ok``: 0 after a refused login until one succeeds),
+  from ``broker.session``; absent until the live venue has said.
 The registry is private (no process-wide default), so tests can build as many as they like.
 Thread safety: ``observe`` runs on the actor loop, ``collect`` on the HTTP server's thread; the
 shared state is dicts of immutable messages, replaced per key and copied before reading.
@@ -26,6 +29,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 
 from ipc.messages import (
     TERMINAL_ORDER_STATES,
+    BrokerSessionStatus,
     CalendarStatus,
     Fill,
     Heartbeat,
@@ -161,6 +165,11 @@ class EngineMetrics:
         self.gateway_bad_frames = Counter("shikra_gateway_bad_frames",
                                           "Frames the gateway dropped (wrong frame count, undecodable)",
                                           registry=r)
+        self.session_expiry = Gauge("shikra_broker_session_expiry_timestamp_seconds",
+                                    "When the broker access token in use expires (Unix time; 0 unknown)",
+                                    ["broker"], registry=r)
+        self.session_ok = Gauge("shikra_broker_session_ok", "0 after a refused broker login until one succeeds",
+                                ["broker"], registry=r)
         self.public_prefixes = Gauge("shikra_gateway_subscriptions", "Distinct prefixes dashboards subscribed to",
                                      registry=r)
         for state in OrderState:
@@ -184,6 +193,9 @@ class EngineMetrics:
             self.supervisor[SUPERVISOR] = msg
         elif isinstance(msg, CalendarStatus):
             self.calendar["risk"] = msg
+        elif isinstance(msg, BrokerSessionStatus):
+            self.session_expiry.labels(msg.broker).set(msg.expires_ns / 1e9)
+            self.session_ok.labels(msg.broker).set(1.0 if msg.ok else 0.0)
         elif isinstance(msg, LedgerStats):
             if len(msg.bucket_upper_ns) + 1 == len(msg.bucket_counts) and sum(msg.bucket_counts) == msg.commits:
                 self.ledger_stats[msg.actor] = msg

@@ -364,7 +364,7 @@ class StrategyActor(MasterReload, Actor):
         """Bars of whole minutes from Dhan's minute candles, delivered in time order across
         instruments. A failure for one instrument is logged and leaves it cold; never fatal."""
         from actors.strategy.history import HistoryError, dhan_fetcher, fetch_bars
-        from engine.credentials import load_credentials
+        from engine.credentials import load_credentials, session_credentials
 
         if not 1 <= days <= 5:
             raise ActorConfigError(f"strategy.warmup_history_days: {days}; Dhan serves minute candles for 1-5 days "
@@ -374,6 +374,8 @@ class StrategyActor(MasterReload, Actor):
             creds = load_credentials(cfg.credentials.file or None)
         except ValueError as exc:
             raise ActorConfigError(f"strategy.warmup_history_days needs Dhan credentials: {exc}") from None
+        # The broker session's cached token when it renewed one (the configured one may have expired).
+        creds, _expires_ns = session_credentials(creds, self.ctx.data_dir, self.ctx.now_ns())
         fetch = dhan_fetcher(creds, cfg.execution.dhan.rest_url, cfg.execution.dhan.rest_timeout_s)
         assert self.table is not None
         session = self._bar_session()

@@ -14,6 +14,7 @@
     calendar     calendar show|add-holiday|add-session|remove
     backtest     backtest
     alerts       alerts test
+    dhan         dhan login (the broker session by hand)
 
 Exit codes: see ``engine.cli.common``.
 """
@@ -31,6 +32,7 @@ from engine.cli import (
     calendar,
     common,
     daemon,
+    dhan,
     feed,
     instruments,
     journal,
@@ -46,7 +48,7 @@ from engine.cli import (
 from engine.config import ConfigError
 
 GROUPS = (daemon, feed, orders, portfolio, risk, instruments, users, strategies, journal, ledger, audit, calendar,
-          backtest, alerts, settlement, schedule)
+          backtest, alerts, settlement, schedule, dhan)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,7 +1,8 @@
 """The daemon on the live Dhan venue, against a loopback fake Dhan driven through the real dhanhq
 SDK: funds come from fundlimit, orders go out with our client order id as correlationId, fills
 arrive on the order-update stream and land in the ledger; the token never reaches the log; a
-protective stop resting at Dhan survives the daemon's death and is adopted after the restart."""
+protective stop resting at Dhan survives the daemon's death and is adopted after the restart; the
+broker session renews itself mid-session without a missed fill."""
 
 from __future__ import annotations
 
@@ -16,15 +17,20 @@ import msgspec
 from actors.execution.config import DhanVenueConfig
 from actors.execution.config import ExecutionConfig
 from actors.risk.config import RiskConfig
+from actors.feed.config import DhanFeedConfig, FeedConfig
 from actors.strategy.config import StrategyConfig, StrategyInstanceConfig
-from engine.config import Config
+from engine.config import Config, CredentialsConfig
+from engine.credentials import CLIENT_ID_ENV_VAR, PIN_ENV_VAR, TOKEN_ENV_VAR, TOTP_SECRET_ENV_VAR
 from ipc.messages import OrderState, is_protective_stop
-from tests.support.config import daemon_config, strategy_instance, synthetic_feed, unlimited_limits
+from tests.support.config import daemon_config, engine_section, strategy_instance, synthetic_feed, unlimited_limits
 from tests.support.daemon import Daemon, short_tmpdir
-from tests.support.fake_dhan import CLIENT_ID, TOKEN, FakeDhan
+from tests.support.fake_dhan import CLIENT_ID, PIN, TOKEN, TOTP_SECRET, FakeDhan
+from tests.support.fake_dhan_feed import FakeDhanFeed
 from tests.support.ledger import ledger_facts, read_ledger, wait_for_fills
+from tests.support.wait import eventually
 
 ENV = {"SHIKRA_DHAN_CLIENT_ID": CLIENT_ID, "SHIKRA_DHAN_ACCESS_TOKEN": TOKEN}
+NO_ENV_CREDENTIALS = {CLIENT_ID_ENV_VAR: "", TOKEN_ENV_VAR: "", PIN_ENV_VAR: "", TOTP_SECRET_ENV_VAR: ""}
 
 
 def _config(fake: FakeDhan, every_n_ticks: int = 40) -> Config:
@@ -198,3 +204,81 @@ def test_a_daemon_killed_with_a_protected_position_leaves_the_stop_at_dhan_and_t
             assert '"illegal_transition"' not in d.log()
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+def test_token_renewed_mid_session_reaches_rest_stream_and_feed_without_a_missed_fill(root) -> None:
+    """The credentials file holds the PIN and TOTP secret and a token that expires in 45 s; with
+    renew_before_s 30 the venue logs in by TOTP mid-session. The fake replaces the token (the old
+    one's order stream is closed) and a pending order trades at that moment, while no stream of
+    ours listens: the fill still reaches the ledger once (the reconciliation after the new stream is
+    up reads the trade book). The feed reconnects with the new token; trading goes on with it; the
+    kill switch stays released; no token in the log."""
+    with FakeDhan() as fake:
+        with FakeDhanFeed(client_id=CLIENT_ID, token_check=fake.token_ok, stream_interval_s=0.05) as feed:
+            first = fake.issue_token(lifetime_s=45)
+            secrets = root / "dhan.toml"
+            secrets.write_text(f'client_id = "{CLIENT_ID}"\naccess_token = "{first}"\npin = "{PIN}"\n'
+                               f'totp_secret = "{TOTP_SECRET}"\n')
+            os.chmod(secrets, 0o600)
+            cfg = daemon_config(
+                engine=engine_section(["feed", "book", "strategy", "risk", "execution"]),
+                feed=FeedConfig(source="dhan", dhan=DhanFeedConfig(url=feed.url, mode="full", instruments=["RELIANCE"],
+                                                                   stall_timeout_s=60.0)),
+                risk=RiskConfig(market_hours="always", limits=unlimited_limits()),
+                execution=ExecutionConfig(venue="dhan", dhan=DhanVenueConfig(
+                    rest_url=fake.rest_url, order_update_url=fake.ws_url, auth_url=fake.auth_url,
+                    order_book_poll_s=0.2, renew_before_s=30.0)),
+                strategy=StrategyConfig(instances=[strategy_instance("probe", "probe", "RELIANCE", every_n_ticks=20)]),
+                credentials=CredentialsConfig(file=str(secrets)))
+            around: list[str] = []
+
+            def pending() -> list[dict]:
+                with fake.lock:
+                    return [dict(o) for o in fake.orders.values() if o["orderStatus"] == "PENDING"]
+
+            def wait_for_a_pending_order() -> None:  # the login waits (old token still good) until one rests
+                eventually(pending, "an order resting at Dhan when the login comes", 30.0)
+
+            def trade_it() -> None:  # the old token is gone and its stream closing: nobody hears this push
+                order = pending()[0]
+                fake.trade(order["orderId"], order["quantity"], 150050)
+                around.append(order["correlationId"])
+
+            fake.before_issue.append(wait_for_a_pending_order)
+            fake.on_issue.append(trade_it)
+            d = Daemon(root, cfg, env=NO_ENV_CREDENTIALS).start()
+            try:
+                d.wait_running()
+                # (auth_calls is written once the login is answered: after the trade around it.)
+                d.eventually(lambda: fake.auth_calls, "the TOTP login before the token expires", 60.0)
+                second = fake.issued[1]
+                assert around and fake.auth_calls == [("generateAccessToken", 200)] and len(fake.issued) == 2
+                # The fill pushed during the swap lands in the ledger (from the trade book).
+                d.eventually(lambda: any(f.client_order_id == around[0] for f in
+                                         read_ledger(d.data_dir, lambda s: s.fills()).values()),
+                             "the fill traded around the renewal", 60.0)
+                # The feed reconnected with the new token.
+                d.eventually(lambda: feed.queries[-1]["token"] == second and feed.open_connections() == 1,
+                             "the feed on the new token", 30.0)
+                # The order stream and REST go on with the new token: one more order placed and filled.
+                placed_before = len(fake.place_requests())
+                d.eventually(lambda: len(fake.place_requests()) > placed_before and pending(), "a new order", 30.0)
+                later = pending()[-1]
+                fake.trade(later["orderId"], later["quantity"], 150100)
+                d.eventually(lambda: any(f.client_order_id == later["correlationId"] for f in
+                                         read_ledger(d.data_dir, lambda s: s.fills()).values()),
+                             "a fill after the renewal", 30.0)
+                d.eventually(lambda: fake.stream_tokens == [second], "the order stream on the new token only", 30.0)
+                status = d.status()
+                assert status is not None and not status.kill_switch.engaged
+                assert d.stop() == 0
+            finally:
+                d.reap()
+            facts = ledger_facts(d.data_dir)
+            around_fills = [f for f in facts["fills"].values() if f.client_order_id == around[0]]
+            assert len(around_fills) == 1 and around_fills[0].price_paise == 150050  # once, not twice
+            assert facts["verify"] == []
+            log = d.log()
+            # (The PIN is masked where it could be shown, not in every line: six digits match timestamps.)
+            assert first not in log and second not in log and TOTP_SECRET not in log
+            assert '"broker_session_renewed"' in log

@@ -24,23 +24,48 @@ PUTs an order took (Dhan refuses the 26th with DH-906).
 Order updates: after the login frame (checked), every status change of every order is pushed as
 ``{"Type":"order_alert","Data":{...}}`` with PascalCase keys and title-case statuses ("Pending",
 "Traded") as the real samples show.
+
+Broker session (DHAN_PROTOCOL.md section G): the auth host on the same server (``auth_url``):
+POST /app/generateAccessToken?dhanClientId=&pin=&totp= checks the PIN and the TOTP (pyotp against
+``totp_secret``, wall clock, one window either side; a code is single-use) and issues a new token
+(a JWT whose ``exp`` is ``token_lifetime_s`` away, ``expiryTime`` in IST); GET /v2/RenewToken
+renews a still-valid token. A new token replaces the old one (``revoke_on_login``: the old one is
+refused from then on and order-update streams logged in with it are closed). ``wrong_pins_to_lock``
+wrong PINs in a row lock the account (``lock_account()`` at once); every login is in ``auth_calls``.
+Tokens expire ``token_lifetime_s`` after issue (the initial token too, counted from ``start()``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import datetime as dt
 import json
 import logging
 import threading
+import time
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Callable
 
+import pyotp
+from urllib.parse import parse_qs, urlsplit
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
 TOKEN = "eyJ0eXAiOiJKV1QifQ.fake-dhan-order-token.c2lnbmF0dXJl"
 CLIENT_ID = "1100998877"
+PIN = "482916"
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"  # base32, as Dhan's QR code holds
+IST = dt.timezone(dt.timedelta(hours=5, minutes=30))
+
+
+def make_token(client_id: str, expires_s: int, serial: int) -> str:
+    """A JWT-shaped token with an ``exp`` claim (unsigned: the fake only compares strings)."""
+    def part(obj: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).decode().rstrip("=")
+    return f"{part({'typ': 'JWT', 'alg': 'HS512'})}.{part({'dhanClientId': client_id, 'exp': expires_s, 'n': serial})}" \
+           f".c2lnbmF0dXJl{serial}"
 
 _LOG = logging.getLogger("tests.fake_dhan")
 _LOG.setLevel(logging.WARNING)
@@ -58,9 +83,27 @@ def _rupees(price_paise: int) -> float:
 class FakeDhan:
     """``with FakeDhan() as fake``: ``rest_url`` and ``ws_url`` to point the venue at."""
 
-    def __init__(self, *, token: str = TOKEN, client_id: str = CLIENT_ID) -> None:
+    def __init__(self, *, token: str = TOKEN, client_id: str = CLIENT_ID, pin: str = PIN,
+                 totp_secret: str = TOTP_SECRET, token_lifetime_s: float = 86400.0,
+                 revoke_on_login: bool = True, wrong_pins_to_lock: int = 3) -> None:
         self.token = token
         self.client_id = client_id
+        self.pin = pin
+        self.totp_secret = totp_secret
+        self.token_lifetime_s = token_lifetime_s
+        self.revoke_on_login = revoke_on_login
+        self.wrong_pins_to_lock = wrong_pins_to_lock
+        self.tokens: dict[str, float] = {}  # valid token -> expiry (wall clock, s)
+        self.auth_calls: list[tuple[str, int]] = []  # (endpoint, HTTP status)
+        self.issued: list[str] = []  # tokens issued by login or renewal, in order
+        self.locked = False
+        self._wrong_pins = 0
+        self._used_totps: set[str] = set()
+        # Called (on the HTTP thread) when a login or renewal is granted: ``before_issue`` while the
+        # old token still works, ``on_issue`` right after the new one replaced it, before it is
+        # answered (a test's trade "around the renewal", while no stream holds the new token yet).
+        self.before_issue: list[Callable[[], None]] = []
+        self.on_issue: list[Callable[[], None]] = []
         self.lock = threading.Lock()
         self.orders: dict[str, dict[str, Any]] = {}  # order id -> row (camelCase, as GET /orders)
         self.requests: list[tuple[str, str, dict[str, Any]]] = []  # (method, path, body)
@@ -80,7 +123,7 @@ class FakeDhan:
         self._held: list[threading.Event] = []
         self._http: ThreadingHTTPServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._ws_conns: set[ServerConnection] = set()
+        self._ws_conns: dict[ServerConnection, str] = {}  # -> the token it logged in with
         self._ready = threading.Event()
         self.http_port = 0
         self.ws_port = 0
@@ -94,6 +137,37 @@ class FakeDhan:
     def ws_url(self) -> str:
         return f"ws://127.0.0.1:{self.ws_port}"
 
+    @property
+    def auth_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
+
+    def token_ok(self, token: str) -> bool:
+        """A token the fake would accept now (issued, not replaced, not expired)."""
+        with self.lock:
+            expiry = self.tokens.get(token)
+        return expiry is not None and time.time() < expiry and not self.token_expired
+
+    def issue_token(self, lifetime_s: float | None = None) -> str:
+        """A new token (as a login would give), replacing the old ones when ``revoke_on_login``."""
+        lifetime = self.token_lifetime_s if lifetime_s is None else lifetime_s
+        expires = time.time() + lifetime
+        with self.lock:
+            token = make_token(self.client_id, int(expires), len(self.issued) + 1)
+            if self.revoke_on_login:
+                self.tokens.clear()
+            self.tokens[token] = expires
+            self.token = token
+            self.issued.append(token)
+            self.token_expired = False
+        if self.revoke_on_login and self._loop is not None:
+            for ws, used in list(self._ws_conns.items()):
+                if used != token:  # logged in with a token that is no longer valid
+                    asyncio.run_coroutine_threadsafe(ws.close(1008, "token replaced"), self._loop)
+        return token
+
+    def lock_account(self) -> None:
+        self.locked = True
+
     def __enter__(self) -> "FakeDhan":
         self.start()
         return self
@@ -103,6 +177,7 @@ class FakeDhan:
 
     def start(self) -> None:
         fake = self
+        self.tokens[self.token] = time.time() + self.token_lifetime_s
 
         class Handler(_Handler):
             server_fake = fake
@@ -143,15 +218,16 @@ class FakeDhan:
             login = json.loads(await ws.recv())
             req = login.get("LoginReq", {})
             self.logins.append(login)
-            if req.get("MsgCode") != 42 or req.get("Token") != self.token or req.get("ClientId") != self.client_id:
+            if req.get("MsgCode") != 42 or not self.token_ok(str(req.get("Token"))) \
+                    or req.get("ClientId") != self.client_id:
                 await ws.close(1008, "login refused")
                 return
-            self._ws_conns.add(ws)
+            self._ws_conns[ws] = str(req.get("Token"))
             await ws.wait_closed()
         except ConnectionClosed:
             pass
         finally:
-            self._ws_conns.discard(ws)
+            self._ws_conns.pop(ws, None)
 
     # Steering ----------------------------------------------------------------------------------
     def reject_next(self, code: str, message: str, http_status: int = 400) -> None:
@@ -196,6 +272,11 @@ class FakeDhan:
     @property
     def stream_clients(self) -> int:
         return len(self._ws_conns)
+
+    @property
+    def stream_tokens(self) -> list[str]:
+        """The token each open order-update connection logged in with."""
+        return list(self._ws_conns.values())
 
     def order_by_correlation(self, correlation_id: str) -> list[dict[str, Any]]:
         with self.lock:
@@ -311,16 +392,25 @@ class FakeDhan:
                     asyncio.run_coroutine_threadsafe(ws.send(text), self._loop).result(2)
                 except ConnectionClosed:
                     # A client that died without a close frame (kill -9): a real server drops it too.
-                    self._ws_conns.discard(ws)
+                    self._ws_conns.pop(ws, None)
 
     # REST (called on the HTTP server's threads) --------------------------------------------------
     def handle(self, method: str, path: str, headers: Any, body: dict[str, Any]) -> tuple[int, Any] | None:
         self.requests.append((method, path, body))
         if self.down:
             return None
-        if self.token_expired or headers.get("access-token") != self.token:
+        if method == "POST" and urlsplit(path).path == "/app/generateAccessToken":
+            answer = self._generate(parse_qs(urlsplit(path).query))
+            self.auth_calls.append(("generateAccessToken", answer[0]))
+            return answer
+        if not self.token_ok(str(headers.get("access-token"))):
+            if path == "/v2/RenewToken":
+                self.auth_calls.append(("RenewToken", 401))
             return 401, {"errorType": "Invalid_Authentication", "errorCode": "DH-901",
                          "errorMessage": "Client ID or user generated access token is invalid or expired."}
+        if method == "GET" and path == "/v2/RenewToken":
+            self.auth_calls.append(("RenewToken", 200))
+            return 200, self._token_answer(self._issued())
         parts = path.strip("/").split("/")
         if method == "GET" and parts == ["v2", "fundlimit"]:
             return 200, {"dhanClientId": self.client_id, "availabelBalance": self.funds_rupees,
@@ -395,6 +485,42 @@ class FakeDhan:
                 self.push(order_id)
                 return 200, {"orderId": order_id, "orderStatus": row["orderStatus"]}
         return 404, {"errorType": "Input_Exception", "errorCode": "DH-905", "errorMessage": f"no route {path}"}
+
+    def _generate(self, query: dict[str, list[str]]) -> tuple[int, Any]:
+        def refused(message: str) -> tuple[int, Any]:
+            return 400, {"status": "error", "errorType": "Invalid_Authentication", "errorMessage": message}
+
+        client_id, pin, totp = (query.get(k, [""])[0] for k in ("dhanClientId", "pin", "totp"))
+        if client_id != self.client_id:
+            return refused("Invalid client id")
+        if self.locked:
+            return refused("Your account is locked due to multiple failed attempts. Reset it on web.dhan.co")
+        if pin != self.pin:
+            self._wrong_pins += 1
+            if self._wrong_pins >= self.wrong_pins_to_lock:
+                self.locked = True
+            return refused("Invalid PIN entered")
+        self._wrong_pins = 0
+        if totp in self._used_totps or not pyotp.TOTP(self.totp_secret).verify(totp, valid_window=1):
+            return refused("Invalid TOTP")
+        self._used_totps.add(totp)
+        return 200, self._token_answer(self._issued())
+
+    def _issued(self) -> str:
+        for hook in list(self.before_issue):
+            hook()
+        token = self.issue_token()
+        for hook in list(self.on_issue):
+            hook()
+        return token
+
+    def _token_answer(self, token: str) -> dict[str, Any]:
+        with self.lock:
+            expires = self.tokens[token]
+        return {"dhanClientId": self.client_id, "dhanClientName": "FAKE TRADER", "dhanClientUcc": "FAKE1",
+                "givenPowerOfAttorney": False, "accessToken": token,
+                "expiryTime": dt.datetime.fromtimestamp(expires, IST).replace(tzinfo=None).isoformat(
+                    timespec="milliseconds")}
 
     def add_order(self, correlation_id: str, qty_units: int, price_paise: int, security_id: int = 55796, *,
                   segment: str = "NSE_FNO", side: str = "BUY", product: str = "INTRADAY", push: bool = True) -> str:

@@ -2,7 +2,8 @@
 127.0.0.1 that speaks the v2 protocol.
 
 * The handshake must carry ``version=2``, ``authType=2``, ``token`` and ``clientId`` (missing or
-  wrong version/authType: HTTP 400). A wrong token gets a disconnect packet 808 and a close
+  wrong version/authType: HTTP 400). The token is checked on every connect (``token``, or
+  ``token_check`` to share the REST fake's tokens). A wrong token gets a disconnect packet 808 and a close
   (or, with ``auth_failure="http"``, HTTP 401 at the handshake); a wrong client id gets 810.
 * Every JSON request is recorded. Subscriptions (15/17/21) add instruments and, like the real
   server, send one prev-close packet per instrument; 16/18/22 remove them; 12 closes.
@@ -89,8 +90,12 @@ class FakeDhanFeed:
 
     def __init__(self, *, token: str = TOKEN, client_id: str = CLIENT_ID, ping_interval_s: float = 0.1,
                  stream_interval_s: float = 0.01, stream_limit_frames: int | None = None,
-                 send_prev_close: bool = True, auth_failure: Literal["packet", "http"] = "packet") -> None:
+                 send_prev_close: bool = True, auth_failure: Literal["packet", "http"] = "packet",
+                 token_check: Callable[[str], bool] | None = None) -> None:
         self.token = token
+        # Which tokens the server takes: ``token`` alone, or what ``token_check`` accepts (the REST
+        # fake's, so a token renewed there works here too).
+        self.token_check = token_check or (lambda t: t == self.token)
         self.client_id = client_id
         self.ping_interval_s = ping_interval_s
         self.stream_interval_s = stream_interval_s
@@ -236,7 +241,7 @@ class FakeDhanFeed:
         missing = [k for k in ("version", "token", "clientId", "authType") if k not in q]
         if missing or q["version"] != "2" or q["authType"] != "2":
             return connection.respond(http.HTTPStatus.BAD_REQUEST, f"bad query: missing {missing}\n")
-        if self.auth_failure == "http" and q["token"] != self.token:
+        if self.auth_failure == "http" and not self.token_check(q["token"]):
             return connection.respond(http.HTTPStatus.UNAUTHORIZED, "invalid token\n")
         return None
 
@@ -245,8 +250,8 @@ class FakeDhanFeed:
         conn = _Conn(self.connections, ws)
         assert ws.request is not None
         q = {k: v[0] for k, v in parse_qs(urlsplit(ws.request.path).query).items()}
-        if q["token"] != self.token or q["clientId"] != self.client_id:
-            reason = wire.DisconnectReason.AUTHENTICATION_FAILED if q["token"] != self.token \
+        if not self.token_check(q["token"]) or q["clientId"] != self.client_id:
+            reason = wire.DisconnectReason.AUTHENTICATION_FAILED if not self.token_check(q["token"]) \
                 else wire.DisconnectReason.CLIENT_ID_INVALID
             await self._send(conn, wire.encode_disconnect(reason))
             await ws.close(1008, "authentication failed")

@@ -43,7 +43,9 @@ def test_the_actors_do_their_tasks_through_a_trading_day_and_idle_on_a_holiday(t
         assert _phases(engine) == [("2026-12-20", "night", False)]  # Sunday night, in force at start
         engine.advance_to(at_ist(MONDAY, 8, 31))
         assert _phases(engine)[-1] == ("2026-12-21", "pre_open", True)
-        assert _tasks(engine, MONDAY) == {"reconcile": ("execution", True), "warm_up": ("strategy", True)}
+        # (Paper answers the broker session too: there is none, as there is nothing to reconcile with.)
+        assert _tasks(engine, MONDAY) == {"broker_session": ("execution", True), "reconcile": ("execution", True),
+                                          "warm_up": ("strategy", True)}
         engine.advance_to(at_ist(MONDAY, 15, 41))
         assert [p for _d, p, _t in _phases(engine)] == ["night", "pre_open", "session", "post_close"]
         tasks = _tasks(engine, MONDAY)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import msgspec
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from actors.execution import orders as fsm
 from actors.execution.config import DhanVenueConfig, RateLimits
 from actors.execution.dhan_rest import DhanFatal, classify, place_params
+from actors.execution.dhan_session import BrokerSession
 from actors.execution.dhan_venue import DhanVenue
 from actors.execution.dhan_wire import OrderUpdate, fill_price_paise, parse_update, to_paise
 from actors.execution.venue import (
@@ -23,11 +25,13 @@ from actors.execution.venue import (
     Rejected,
     VenueEvent,
 )
-from engine.credentials import TOKEN_ENV_VAR, Credentials
+from engine.credentials import TOKEN_ENV_VAR, Credentials, read_session_cache
+from engine.logs import get_logger
+from engine.model.ist import NS_PER_S
 from engine.rate_window import RateWindow
 from ipc.messages import OrderSpec, OrderState
 from ipc.reasons import RejectReason
-from tests.support.fake_dhan import CLIENT_ID, TOKEN, FakeDhan
+from tests.support.fake_dhan import CLIENT_ID, PIN, TOKEN, TOTP_SECRET, FakeDhan, make_token
 from tests.support.wait import eventually, stepping
 
 NIFTY_FUT = (2, 55796)
@@ -350,3 +354,91 @@ def test_token_never_appears_in_logs_or_output(fake: FakeDhan, caplog: pytest.Lo
     text = "\n".join(f"{r.getMessage()} {getattr(r, 'fields', '')}" for r in caplog.records)
     assert caplog.records  # the flow did log
     assert TOKEN not in text and TOKEN not in out and TOKEN not in err
+
+
+# The broker session ----------------------------------------------------------------------------------
+
+
+def start_session_venue(fake: FakeDhan, tmp_path: Path, creds: Credentials, **overrides: object) -> Harness:
+    cfg = DhanVenueConfig(rest_url=fake.rest_url, order_update_url=fake.ws_url, auth_url=fake.auth_url,
+                          retry_backoff_s=0.01, order_book_poll_s=0.05, stream_reconnect_initial_s=0.05,
+                          **overrides)  # type: ignore[arg-type]
+    harness: Harness
+    session = BrokerSession(cfg, creds, tmp_path, time.time_ns(), log=get_logger("test.venue"))
+    venue = DhanVenue(cfg, creds, on_fatal=lambda f: harness.fatals.append(f), session=session)
+    harness = Harness(fake, venue)
+    venue.start()
+    return harness
+
+
+def test_a_new_token_reaches_rest_and_a_new_stream_and_a_fill_during_the_swap_is_not_missed(
+        fake: FakeDhan, tmp_path: Path) -> None:
+    h = start_session_venue(fake, tmp_path, Credentials(CLIENT_ID, TOKEN, PIN, TOTP_SECRET))
+    try:
+        h.wait_stream()
+        h.take(h.venue.submit(make_order("c1", qty=75), time.time_ns()))
+        vid = h.accepted("c1").venue_order_id
+        fake.trade(vid, 25, 15230)
+        h.until(lambda: bool(h.of(Filled, "c1")))
+        # The fake drops the old token's stream when it issues the new one; this trade is pushed
+        # while no stream of ours listens: only the trade book has it.
+        fake.on_issue.append(lambda: fake.trade(vid, 50, 15240))
+        assert h.venue.request_session("pre_open")
+        h.until(lambda: sum(e.qty_units for e in h.of(Filled, "c1")) >= 75)  # type: ignore[attr-defined]
+        (new_token,) = fake.issued
+        assert [(e.qty_units, e.fill_id) for e in h.of(Filled, "c1")] == [  # type: ignore[attr-defined]
+            (25, f"{vid}-25"), (50, f"{vid}-75")]
+        h.until(lambda: fake.stream_tokens == [new_token] and h.venue.stats().stream_up)  # the old one closed
+        h.until(lambda: h.venue.stats().snapshots >= 1)  # the trade book was read after the swap
+        (status,) = [s for s in h.venue.take_session_updates() if s.expires_ns]
+        assert status.ok and status.expires_ns // NS_PER_S == int(fake.tokens[new_token])
+        h.take(h.venue.submit(make_order("c2"), time.time_ns()))
+        h.accepted("c2")  # the REST workers use the new token (the old one gets 401)
+        assert h.fatals == [] and read_session_cache(tmp_path).access_token == new_token  # type: ignore[union-attr]
+        fake.trade(h.of(Accepted, "c2")[0].venue_order_id, 75, 15250)  # type: ignore[attr-defined]
+        h.until(lambda: bool(h.of(Filled, "c2")))
+    finally:
+        h.venue.stop()
+
+
+def test_a_refused_token_triggers_a_login_and_the_order_goes_with_the_new_one(fake: FakeDhan, tmp_path: Path) -> None:
+    h = start_session_venue(fake, tmp_path, Credentials(CLIENT_ID, TOKEN, PIN, TOTP_SECRET))
+    try:
+        h.wait_stream()
+        fake.issue_token()  # the token was replaced elsewhere (a login on web.dhan.co): ours is refused
+        h.take(h.venue.submit(make_order("c1"), time.time_ns()))
+        h.accepted("c1")
+        assert [c for c in fake.auth_calls if c[0] == "generateAccessToken"] == [("generateAccessToken", 200)]
+        assert h.fatals == [] and h.of(Rejected) == [] and len(fake.place_requests()) == 1
+    finally:
+        h.venue.stop()
+
+
+def test_a_refused_login_keeps_trading_until_the_token_expires_then_halts(fake: FakeDhan, tmp_path: Path) -> None:
+    expiring = make_token(CLIENT_ID, int(time.time()) + 3, 99)  # a JWT that expires in 3 s
+    fake.tokens[expiring] = time.time() + 3
+    h = start_session_venue(fake, tmp_path, Credentials(CLIENT_ID, expiring, "000000", TOTP_SECRET),
+                            login_retry_initial_s=60)
+    try:
+        h.until(lambda: bool(fake.auth_calls))  # 3 s left < renew_before_s: a login at once, refused (PIN)
+        h.until(lambda: any(not s.ok for s in h.venue.take_session_updates()))
+        assert h.fatals == []  # the token still works: trading goes on
+        h.take(h.venue.submit(make_order("c1"), time.time_ns()))
+        h.accepted("c1")
+        h.until(lambda: bool(h.fatals))  # the token expired with no new one
+        (fatal,) = h.fatals
+        assert fatal.code == "SESSION_EXPIRED" and "WRONG_PIN" in fatal.message and "shikra dhan login" in fatal.message
+    finally:
+        h.venue.stop()
+
+
+def test_a_start_with_only_pin_and_totp_logs_in_first_then_streams_and_trades(fake: FakeDhan, tmp_path: Path) -> None:
+    h = start_session_venue(fake, tmp_path, Credentials(CLIENT_ID, "", PIN, TOTP_SECRET))
+    try:
+        assert h.venue.stats().stream_generation == 0  # no stream without a token
+        h.take(h.venue.submit(make_order("c1"), time.time_ns()))
+        h.accepted("c1")
+        h.until(lambda: fake.stream_tokens == fake.issued[:1] and h.venue.stats().stream_up)
+        assert fake.auth_calls == [("generateAccessToken", 200)] and h.fatals == []
+    finally:
+        h.venue.stop()

@@ -19,9 +19,12 @@ from actors.execution.reconcile import EXTERNAL_STRATEGY
 from actors.execution.venue_status import read_venue_status, render_venue_status
 from actors.risk.actor import RiskActor
 from engine.config import Config
-from engine.credentials import CLIENT_ID_ENV_VAR, TOKEN_ENV_VAR
+from engine.credentials import CLIENT_ID_ENV_VAR, PIN_ENV_VAR, TOKEN_ENV_VAR, TOTP_SECRET_ENV_VAR
 from engine.model.instruments import date_from_yyyymmdd
 from ipc.messages import (
+    BrokerSessionStatus,
+    DailyTaskFinished,
+    DayPhaseBegan,
     OrderDenied,
     OrderEvent,
     OrderIntent,
@@ -32,7 +35,7 @@ from ipc.messages import (
     SubmitOrder,
     Tick,
 )
-from tests.support.fake_dhan import CLIENT_ID, TOKEN, FakeDhan
+from tests.support.fake_dhan import CLIENT_ID, PIN, TOKEN, TOTP_SECRET, FakeDhan
 from tests.support.sim import at_ist
 from tests.support.wait import eventually, stepping
 from tests.unit.actors.execution.test_actor import FakeCtx
@@ -309,6 +312,45 @@ def test_order_above_the_freeze_qty_is_one_order_in_the_ledger_and_children_at_d
         h2.close()
 
 
+# The broker session -------------------------------------------------------------------------------
+
+
+def _published(h: Live, kind: type) -> list[Any]:
+    return [m for _t, m in h.ctx.published if isinstance(m, kind)]
+
+
+def _session_tasks(h: Live) -> list[DailyTaskFinished]:
+    return [m for m in _published(h, DailyTaskFinished) if m.task == "broker_session"]
+
+
+@pytest.mark.parametrize(("pin", "ok", "reason"), [(PIN, True, ""), ("000000", False, "WRONG_PIN")])
+def test_pre_open_gets_a_fresh_token_and_answers_the_schedule(tmp_path: Path, fake: FakeDhan,
+                                                              monkeypatch: pytest.MonkeyPatch, pin, ok, reason) -> None:
+    monkeypatch.setenv(PIN_ENV_VAR, pin)
+    monkeypatch.setenv(TOTP_SECRET_ENV_VAR, TOTP_SECRET)
+    h = Live(tmp_path / "data", fake, auth_url=fake.auth_url)
+    try:
+        h.until(lambda: h.actor.trading_enabled, "first reconciliation")
+        h.actor.on_day_phase_began(DayPhaseBegan("2026-12-07", "pre_open", True, time.time_ns()))
+        h.until(lambda: bool(_session_tasks(h)), "the broker_session task answered")
+        (done,) = _session_tasks(h)
+        assert (done.task, done.actor, done.ok, done.reason_code) == ("broker_session", "execution", ok, reason)
+        statuses = _published(h, BrokerSessionStatus)
+        assert [s.ok for s in statuses] == [True, ok]  # at start, then after the login
+        assert all(t == b"broker.session" for t, m in h.ctx.published if isinstance(m, BrokerSessionStatus))
+        venue = read_venue_status(h.ctx.run_dir)
+        assert venue is not None
+        shown = render_venue_status(venue, time.time_ns())
+        if ok:
+            assert venue.session_expires_ns == statuses[-1].expires_ns > time.time_ns()
+            assert "broker session: token expires" in shown
+            assert fake.token_ok(h.actor.venue.session.credentials.access_token)
+        else:
+            assert "last login refused: WRONG_PIN" in shown and h.ctx.sent == []  # no kill switch: the token works
+        h.actor.on_day_phase_began(DayPhaseBegan("2026-12-07", "night", False, time.time_ns()))
+        assert len(_session_tasks(h)) == 1  # only pre-open of a trading day asks for one
+    finally:
+        h.close()
 # Expiry settlement: the broker's report of it is matched once, never added ------------------------------
 
 

@@ -554,3 +554,54 @@ def test_adding_past_the_connection_limit_is_refused_and_adds_nothing(rigs) -> N
     with pytest.raises(ValueError, match="at most 5000"):
         rig.source.add_instruments(too_many)
     assert len(rig.source.instruments) == 2
+
+
+# A renewed token ------------------------------------------------------------------------------------
+
+LOGIN_CREDS = Credentials(CLIENT_ID, TOKEN, "482916", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP")
+
+
+def test_a_new_token_reconnects_the_live_feed_with_it(rigs) -> None:
+    srv, rig = rigs(credentials=LOGIN_CREDS)
+    rig.run_until(lambda: len(rig.frames) >= 3, "frames")
+    srv.token = "eyJ.renewed-token.sig"
+    rig.source.set_credentials(LOGIN_CREDS.with_token("eyJ.renewed-token.sig"))
+    rig.run_until(lambda: srv.connections == 2 and len(srv.subscriptions(2)) == 1, "reconnect with the new token")
+    assert [q["token"] for q in srv.queries] == [TOKEN, "eyJ.renewed-token.sig"]
+    before = len(rig.frames)
+    rig.run_until(lambda: len(rig.frames) >= before + 3, "frames on the new connection")
+    assert rig.fatal == [] and rig.source.access_token == "eyJ.renewed-token.sig"
+    assert all("renewed-token" not in line for line in rig.loop.log.lines())
+
+
+def test_a_refused_token_waits_for_the_next_one_when_the_engine_can_log_in(rigs) -> None:
+    srv, rig = rigs(credentials=LOGIN_CREDS)
+    rig.run_until(lambda: len(rig.frames) >= 3, "frames")
+    srv.disconnect(807)
+    rig.run_until(lambda: rig.source.stats().state == "waiting_token", "waiting for a token")
+    assert rig.source.join(5.0) and rig.fatal == []  # no kill switch: the session logs in again
+    assert srv.connections == 1  # and no reconnect storm with a token that cannot work
+    srv.token = "eyJ.next-token.sig"
+    rig.source.set_credentials(LOGIN_CREDS.with_token("eyJ.next-token.sig"))
+    rig.run_until(lambda: srv.connections == 2 and rig.source.stats().state == "subscribed", "restarted")
+    assert srv.queries[-1]["token"] == "eyJ.next-token.sig"
+
+
+def test_a_source_without_a_token_waits_for_its_first(rigs) -> None:
+    srv, rig = rigs(credentials=Credentials(CLIENT_ID, "", "482916", "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"))
+    rig.run_until(lambda: rig.source.stats().state == "waiting_token", "waiting")
+    assert srv.queries == []
+    rig.source.set_credentials(LOGIN_CREDS)
+    rig.run_until(lambda: len(rig.frames) >= 3, "frames with the first token")
+
+
+def test_a_token_renewed_while_disconnected_for_the_night_waits_for_the_next_start(rigs) -> None:
+    srv, rig = rigs(credentials=LOGIN_CREDS)
+    rig.run_until(lambda: len(rig.frames) >= 3, "frames")
+    rig.source.stop()  # the schedule's night
+    srv.token = "eyJ.night-token.sig"
+    rig.source.set_credentials(LOGIN_CREDS.with_token("eyJ.night-token.sig"))
+    assert srv.connections == 1 and len(srv.queries) == 1  # no connection at night
+    rig.source.start(rig.loop, lambda frame, ns: rig.frames.append((frame, ns)))  # the next pre-open
+    rig.run_until(lambda: srv.connections == 2 and rig.source.stats().state == "subscribed", "connected")
+    assert srv.queries[-1]["token"] == "eyJ.night-token.sig"

@@ -11,6 +11,7 @@ from actors.gateway.subscriptions import SubscriptionTable, upstream_for
 from engine.config import ConfigError, parse_config
 from ipc.messages import (
     ActorStatus,
+    BrokerSessionStatus,
     DaemonStatus,
     Fill,
     Heartbeat,
@@ -134,3 +135,14 @@ def test_gateway_config_defaults_and_rules():
 def test_bad_gateway_config_names_the_key(text, needle):
     with pytest.raises(ConfigError, match=needle):
         parse_config(text, "my.toml")
+
+
+def test_the_broker_session_expiry_and_a_refused_login_show_as_gauges():
+    m = EngineMetrics()
+    assert "shikra_broker_session_expiry_timestamp_seconds{" not in _scrape(m)  # until the venue has said
+    m.observe(BrokerSessionStatus("dhan", True, 1_800_000_000 * 10**9, "", "", 1))
+    text = _scrape(m)
+    assert 'shikra_broker_session_expiry_timestamp_seconds{broker="dhan"} 1.8e+09' in text
+    assert 'shikra_broker_session_ok{broker="dhan"} 1.0' in text
+    m.observe(BrokerSessionStatus("dhan", False, 1_800_000_000 * 10**9, "BAD_TOTP", "Invalid TOTP", 2))
+    assert 'shikra_broker_session_ok{broker="dhan"} 0.0' in _scrape(m)
