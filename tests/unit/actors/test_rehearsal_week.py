@@ -30,7 +30,6 @@ The week (Mon 2026-12-28 .. Fri 2027-01-01), started Monday 08:00 (night) on las
 - Thursday: pre-open and night, untraded.
 - Friday, past the library's data: the fallback calendar opens it, the operator is alerted, and
   the strategy trades.
-Still to come (the session branch): the 08:30 login by TOTP and the token renewed mid-session.
 """
 
 from __future__ import annotations
@@ -48,11 +47,19 @@ from engine.model.ist import ist_date
 from engine.model.lookup import instruments_dir
 from engine.model.master_refresh import MasterDownloadConfig, refresh_master
 from engine.model.sample_master import sample_master_text
-from ipc.messages import DailyTaskFinished, DayPhaseBegan, Fill, InstrumentMasterStatus, OrderState, RiskAction
-from tests.support.fake_dhan import CLIENT_ID, TOKEN, FakeDhan
+from ipc.messages import (
+    BrokerSessionStatus,
+    DailyTaskFinished,
+    DayPhaseBegan,
+    Fill,
+    InstrumentMasterStatus,
+    OrderState,
+    RiskAction,
+)
+from tests.support.fake_dhan import CLIENT_ID, PIN, TOTP_SECRET, FakeDhan
 from tests.support.fake_dhan_feed import FakeDhanFeed
 from tests.support.master_server import MasterServer
-from tests.support.sim import SimEngine, at_ist, sim_config
+from tests.support.sim import NS_PER_S, SimEngine, at_ist, sim_config
 from tests.support.webhook import Webhook
 
 LAST_WEEK = dt.date(2026, 12, 24)
@@ -69,6 +76,10 @@ SYMBOL = "RELIANCE"
 BUY_FILL_PAISE = 98_500
 SELL_FILL_PAISE = 99_000
 CALENDAR_ALERT = "market calendar data ending"
+DHAN_TOKEN_LIFETIME_S = 86_400.0
+# Monday's pre-open token is short-lived so that its renewal (renew_before_s = 2 h before the end)
+# falls inside the session, at 14:05.
+MONDAY_TOKEN_LIFETIME_S = 7 * 3600 + 35 * 60
 
 WEEK_TRADER = '''
 from __future__ import annotations
@@ -203,14 +214,24 @@ class Week:
         """Dhan publishes the day's scrip master; at 08:30 the schedule's pre-open downloads it, the
         venue reconciles with Dhan (the start-up gate is open) and the feed connects and subscribes."""
         self.masters.serve(sample_master_text(day).encode())
-        connections = self.feed.connections
+        connections, logins = self.feed.connections, len(self.logins())
         self.engine.advance_to(at_ist(day, 8, 30))
         status = self.engine.seen(InstrumentMasterStatus)[-1]
         assert status.ok and status.master_date == day.isoformat(), status
         self.engine.pump(lambda: self.tasks(day).get("reconcile") == ("execution", True)
+                         and self.tasks(day).get("broker_session") == ("execution", True)
                          and self.feed.connections > connections and self.feed.subscriptions(self.feed.connections),
-                         f"{day} pre-open: reconciled with Dhan, the feed connected and subscribed")
+                         f"{day} pre-open: a token by TOTP, reconciled with Dhan, the feed connected and subscribed")
         assert self.engine.actor("execution").trading_enabled
+        # The day's token, by TOTP, at 08:30 (a renewal before it, 2 h before yesterday's expired,
+        # is fine), valid at Dhan.
+        assert len(self.logins()) > logins and self.dhan.token_ok(self.dhan.issued[-1])
+        (status,) = [s for t, s in self.engine.seen_at(BrokerSessionStatus) if t == at_ist(day, 8, 30)]
+        assert status.ok and status.expires_ns > at_ist(day, 16, 0), status
+
+    def logins(self) -> list[tuple[str, int]]:
+        """Logins by TOTP that Dhan granted."""
+        return [call for call in self.dhan.auth_calls if call == ("generateAccessToken", 200)]
 
     def round_trip(self, day: dt.date) -> None:
         """10:00 the strategy buys a lot, 11:00 it sells it; Dhan fills both."""
@@ -250,11 +271,20 @@ def week(tmp_path: Path) -> Iterator[Week]:
     user_dir = tmp_path / "strategies"
     user_dir.mkdir()
     (user_dir / "week_trader.py").write_text(WEEK_TRADER)
+    # No token: the client id, the PIN and the TOTP secret; the venue logs in by itself.
     credentials = tmp_path / "dhan.toml"
-    credentials.write_text(f'client_id = "{CLIENT_ID}"\naccess_token = "{TOKEN}"\n')
+    credentials.write_text(f'client_id = "{CLIENT_ID}"\npin = "{PIN}"\ntotp_secret = "{TOTP_SECRET}"\n')
     os.chmod(credentials, 0o600)
     data = tmp_path / "data"
-    with FakeDhan() as dhan, FakeDhanFeed(token=TOKEN, client_id=CLIENT_ID, stream_interval_s=0.01) as feed, \
+    engine: SimEngine | None = None
+    start_ns = at_ist(MONDAY, 8, 0)
+
+    def dhan_now_s() -> float:
+        """Dhan's clock agrees with the engine's (TOTP windows, token expiries)."""
+        return (engine.now_ns() if engine is not None else start_ns) / NS_PER_S
+
+    with FakeDhan(now_s=dhan_now_s, token_lifetime_s=DHAN_TOKEN_LIFETIME_S) as dhan, \
+            FakeDhanFeed(token_check=dhan.token_ok, client_id=CLIENT_ID, stream_interval_s=0.01) as feed, \
             Webhook() as hook, MasterServer() as masters:
         download = {"url": masters.url, "min_rows": 100}
         # The last good master, from the previous week's last trading day (a Thursday: Friday
@@ -272,14 +302,22 @@ def week(tmp_path: Path) -> Iterator[Week]:
             feed={"source": "dhan", "dhan": {"url": feed.url, "mode": "quote", "instruments": [SYMBOL]}},
             # A 5 s backstop poll instead of 50 ms: the venue also wakes execution through its fd.
             execution={"venue": "dhan", "dhan": {"rest_url": dhan.rest_url, "order_update_url": dhan.ws_url,
-                                                 "poll_interval_s": 5.0}},
+                                                 "auth_url": dhan.auth_url, "poll_interval_s": 5.0}},
             notify={"urls": [hook.url()]},
             strategy={"user_dir": str(user_dir), "instances": [
                 {"name": STRATEGY, "kind": "week_trader", "instrument": SYMBOL},
                 # Wednesday only, 11:30 and 12:00, on the nearest NIFTY future of the day's master.
                 {"name": ROLL, "kind": "week_trader", "instrument": SYMBOL,
                  "params": {"weekdays": [2], "buy_at_min": [690], "sell_at_min": [720], "future_of": "NIFTY"}}]})
-        engine = SimEngine(data, at_ist(MONDAY, 8, 0), ACTORS, cfg, schedule=True)
+        engine = SimEngine(data, start_ns, ACTORS, cfg, schedule=True)
+
+        def logging_in() -> bool:
+            session = engine.actor("execution").venue.session if "execution" in engine.host.actors else None
+            return session is not None and session.in_flight
+
+        # Dhan checks a login's TOTP against its clock: the login completes at the simulated
+        # instant it was sent, also when a timer sends it (a renewal at night or on the holiday).
+        engine.hold_clock_while(logging_in, "a login at Dhan")
         try:
             yield Week(engine, dhan, feed, hook, masters)
         finally:
@@ -292,7 +330,11 @@ def test_a_week_of_unattended_live_trading_on_the_simulated_clock(week: Week) ->
     assert week.phases(SUNDAY) == [("night", False)] and feed.connections == 0  # started at night
 
     # Monday -------------------------------------------------------------------------------------
+    # Started without a token: a login at once (nothing trades at night), and the pre-open's.
+    engine.pump(lambda: week.logins(), "the login at start")
+    dhan.token_lifetime_s = MONDAY_TOKEN_LIFETIME_S
     week.pre_open(MONDAY)
+    dhan.token_lifetime_s = DHAN_TOKEN_LIFETIME_S
     assert not week.placed()
     # Within 30 days of the library's last date: the operator is told, once.
     (calendar_alert,) = week.wait_alert(CALENDAR_ALERT, "the calendar warning at start")
@@ -326,9 +368,23 @@ def test_a_week_of_unattended_live_trading_on_the_simulated_clock(week: Week) ->
     assert len(dhan.order_by_correlation(sell["correlationId"])) == 1 and len(week.placed()) == 2
     assert week.held() == 0
 
-    # 14:00 a lot bought and held: risk squares it off at 15:25, Dhan fills the square-off.
+    # 14:00 a lot bought; at 14:05, 2 h before its token expires, the venue renews it. Dhan trades
+    # the buy the moment the new token replaced the old one (the order stream logged in with the
+    # old token is closing, the new one not up yet): the fill reaches the ledger once, through the
+    # reconciliation that follows the new stream.
     engine.advance_to(at_ist(MONDAY, 14, 0))
-    week.fill(week.wait_placed(3, "Monday 14:00: the buy at Dhan"))
+    buy = week.wait_placed(3, "Monday 14:00: the buy at Dhan")
+    logins = len(week.logins())
+    dhan.on_issue.append(lambda: dhan.trade(buy["orderId"], buy["quantity"], BUY_FILL_PAISE))
+    engine.advance_to(at_ist(MONDAY, 14, 5))
+    engine.pump(lambda: week.order_state(buy["correlationId"]) is OrderState.FILLED,
+                "Monday 14:05: the token renewed, the buy traded around it FILLED in the ledger")
+    dhan.on_issue.clear()
+    assert len(week.logins()) == logins + 1
+    renewed = [s for t, s in engine.seen_at(BrokerSessionStatus) if t >= at_ist(MONDAY, 14, 5)]
+    assert renewed and renewed[-1].ok and renewed[-1].expires_ns > at_ist(TUESDAY, 14, 0)
+    assert [f.qty_units for f in week.facts()["fills"].values() if f.client_order_id == buy["correlationId"]] == [1]
+    assert week.held() == 1
     engine.advance_to(at_ist(MONDAY, 15, 25))
     square_off = week.wait_placed(4, "Monday 15:25: the square-off at Dhan")
     assert square_off["transactionType"] == "SELL" and square_off["quantity"] == 1
@@ -386,6 +442,9 @@ def test_a_week_of_unattended_live_trading_on_the_simulated_clock(week: Week) ->
     week.round_trip(FRIDAY)
     week.post_close(FRIDAY)
 
+    # Nothing went wrong all week: no kill switch, no failed login, no rejected order, no stall.
+    for needle in ("kill switch", "token renewal failed", "order rejected", "feed stalled", "failed"):
+        assert not week.hook.find(needle), week.hook.find(needle)
     facts = week.facts()
     assert week.held() == 0 and week.held(ROLL) == 0
     assert all(o.state is OrderState.FILLED for o in facts["orders"].values()), facts["orders"]
