@@ -19,12 +19,19 @@ process the other actors read the ledger through its writer's environment, so no
 passes while there is none (Dhan's side of the outage, the trade and the lost answer, still
 happens meanwhile, in real time).
 
-The week (Mon 2026-12-28 .. Fri 2027-01-01), started Monday 08:00 (night) on last week's master:
-- Monday: the 08:30 pre-open downloads the day's master, reconciles with Dhan and connects the
-  feed; a strategy buys at 10:00, sells at 11:00 while execution is killed with Dhan's answer in
-  flight, buys again at 14:00 and is squared off by risk at 15:25; the post-close summary reaches
-  the webhook; at 17:00 the feed disconnects for a quiet night.
-- Tuesday: a configured holiday: the master refresh and nothing else; no price, no order.
+Dhan's clock is the engine's (``FakeDhan(now_s=...)``: TOTP windows, token expiries), and a login
+completes at the simulated instant it was sent (``SimEngine.hold_clock_while``).
+
+The week (Mon 2026-12-28 .. Fri 2027-01-01), started Monday 08:00 (night) on last week's master,
+with credentials holding the client id, PIN and TOTP secret, no token:
+- Monday: a login by TOTP at start; the 08:30 pre-open logs in again by TOTP, downloads the day's
+  master, reconciles with Dhan and connects the feed; a strategy buys at 10:00, sells at 11:00
+  while execution is killed with Dhan's answer in flight, buys again at 14:00; at 14:05 the token
+  (short-lived on Monday) is renewed and Dhan trades the buy around the swap: its fill reaches the
+  ledger once; risk squares the lot off at 15:25; the post-close summary reaches the webhook; at
+  17:00 the feed disconnects for a quiet night (one alert: the calendar's daily one).
+- Tuesday: a configured holiday: the master refresh and nothing else (the token renewed before
+  it expires, on its own); no price, no order.
 - Wednesday: trading again, and a second strategy trades the nearest NIFTY future of the day's
   master, a contract Monday's master did not list.
 - Thursday: pre-open and night, untraded.
