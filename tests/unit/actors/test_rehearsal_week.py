@@ -419,6 +419,9 @@ def test_a_week_of_unattended_live_trading_on_the_simulated_clock(week: Week) ->
     assert week.tasks(TUESDAY) == {"instrument_master": ("supervisor", True)}
     assert engine.seen(InstrumentMasterStatus)[-1].master_date == TUESDAY.isoformat()
     assert feed.connections == connections and len(week.placed()) == 4 and len(engine.seen(Fill)) == fills_before
+    # Monday's renewed token expires on Tuesday at 14:05: renewed 2 h before, without a pre-open.
+    renewals = [(t, s) for t, s in engine.seen_at(BrokerSessionStatus) if ist_date(t) == TUESDAY]
+    assert [(t, s.ok) for t, s in renewals] == [(at_ist(TUESDAY, 12, 5), True)], renewals
 
     # Wednesday: trading again, on the day's master with a contract Monday's did not list ----------
     monday_table = engine.actor("risk").table
