@@ -197,7 +197,7 @@ class Week:
         return order.state if order is not None else None
 
     def held(self, strategy: str = STRATEGY) -> int:
-        return sum(p.net_qty_units for (name, _seg, _sid), p in self.facts()["positions"].items() if name == strategy)
+        return sum(p.net_qty_units for key, p in self.facts()["positions"].items() if key[0] == strategy)
 
     def fills_on(self, day: dt.date) -> list[Any]:
         return [f for f in self.facts()["fills"].values() if ist_date(f.ts_event_ns) == day]
@@ -304,7 +304,7 @@ def week(tmp_path: Path) -> Iterator[Week]:
             instruments={"master": "dhan", "download": download},
             calendar={"holidays": [{"date": TUESDAY.isoformat(), "name": "rehearsal holiday"}]},
             # The post-close backup verifies its copy in a child process: left out to keep this
-            # test in one process (test_daily_schedule and the daemon tests cover it).
+            # test in one process (test_daily_schedule covers it).
             schedule={"backup_keep_days": 0},
             feed={"source": "dhan", "dhan": {"url": feed.url, "mode": "quote", "instruments": [SYMBOL]}},
             # A 5 s backstop poll instead of 50 ms: the venue also wakes execution through its fd.
