@@ -469,28 +469,25 @@ class Fill(Message, tag="fill@1"):
     charges_paise: int
     ts_event_ns: int
     ts_init_ns: int
+    # The product of the order it fills: a fill moves the position of that product only. A fill
+    # recorded before products were kept (ledger schema 4 and older) reads as INTRADAY.
+    product: Product = "INTRADAY"
 
 
 # Fills of an expiry settlement (actors/execution/settlement.py) have no order: their ids start with
 # this, and a physical delivery's fill (the stock taken or given) ends with the delivery suffix.
 SETTLEMENT_PREFIX: Final = "SETTLE-"
 SETTLEMENT_DELIVERY_SUFFIX: Final = "/D"
-DELIVERY_PRODUCT: Final = "CNC"  # a physically delivered stock is a delivery holding
-
-
-def settlement_product(fill: Fill) -> str | None:
-    """The product of a settlement fill's position (no order says it): the delivery holding for a
-    physical delivery, the closed contract's own (None: unknown here) otherwise; None for any
-    other fill."""
-    if fill.fill_id.startswith(SETTLEMENT_PREFIX) and fill.fill_id.endswith(SETTLEMENT_DELIVERY_SUFFIX):
-        return DELIVERY_PRODUCT
-    return None
+DELIVERY_PRODUCT: Final[Product] = "CNC"  # a physically delivered stock is a delivery holding
 
 
 class Position(Message, tag="position@1"):
-    """Net position of one strategy in one instrument.
+    """Net position of one strategy in one instrument and product (``PositionKey``).
 
     ``open_cost_paise`` is the signed cost of the open quantity (avg price = cost / net qty).
+    INTRADAY, CNC and MARGIN positions of the same instrument are separate positions, as at the
+    broker: the 15:25 square-off closes the INTRADAY one only, CNC and MARGIN carry over days.
+    A position stored before products were kept (ledger schema 4 and older) reads as INTRADAY.
     """
 
     strategy: str
@@ -503,6 +500,15 @@ class Position(Message, tag="position@1"):
     charges_paise: int
     ts_event_ns: int
     ts_init_ns: int
+    product: Product = "INTRADAY"
+
+
+PositionKey = tuple[str, int, int, str]  # (strategy, segment, security_id, product): one position
+
+
+def position_key(position: Position | Fill) -> PositionKey:
+    """The key of the position ``position`` is (or that a fill moves)."""
+    return (position.strategy, position.segment, position.security_id, position.product)
 
 
 class RiskStateChanged(Message, tag="risk.state@1"):
@@ -747,6 +753,24 @@ class SetRiskLimits(Message, tag="risk.limits@1"):
 
     cmd_id: str
     changes_json: str
+    by: str
+    ts_ns: int
+
+
+class ConvertPosition(Message, tag="position.convert@1"):
+    """Move ``qty_units`` of a strategy's position in one instrument from ``from_product`` to
+    ``to_product`` (``shikra convert``). Execution checks it against the ledger, asks the venue
+    (Dhan: ``POST /positions/convert``; the paper venue holds no products of its own), records
+    ``PositionConverted`` and answers with a Reply (``code`` BAD_CONVERSION or the venue's when
+    refused, ``detail`` the reason with the numbers)."""
+
+    cmd_id: str
+    strategy: str
+    segment: int
+    security_id: int
+    from_product: Product
+    to_product: Product
+    qty_units: int
     by: str
     ts_ns: int
 
@@ -1025,6 +1049,7 @@ AnyMessage = Union[
     SetStrategyRunning,
     SetRiskLimits,
     SquareOffAll,
+    ConvertPosition,
     LedgerStats,
     CalendarStatus,
     SupervisorStatus,

@@ -42,6 +42,7 @@ from ipc.messages import (
     OrderDenied,
     OrderEvent,
     OrderIntent,
+    Position,
     Reply,
     RiskLimitsKept,
     RiskUsage,
@@ -55,7 +56,7 @@ TERMINAL = TERMINAL_ORDER_STATES
 
 class ControlActor(MasterReload, Actor):
     subscriptions = (topics.ORDER, topics.FILL, topics.RISK_DENIED, topics.SUPERVISOR_STATUS, topics.RISK_USAGE,
-                     topics.RISK_LIMITS, topics.SCHEDULE, topics.INSTRUMENTS_STATUS)
+                     topics.RISK_LIMITS, topics.SCHEDULE, topics.INSTRUMENTS_STATUS, topics.POSITION)
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
@@ -193,6 +194,10 @@ class ControlActor(MasterReload, Actor):
     def on_risk_usage(self, msg: RiskUsage) -> None:
         if self.api is not None:
             self.api.peers.usage = msg
+
+    def on_position(self, msg: Position) -> None:
+        if self.api is not None:
+            self.api.peers.take_mark(msg)
 
     def on_risk_limits_kept(self, msg: RiskLimitsKept) -> None:
         if self.api is not None:

@@ -54,6 +54,8 @@ METHOD_ROLES: Final[dict[str, UserRole]] = {
     "ListTrades": "viewer",
     "ListPositions": "viewer",
     "GetFunds": "viewer",
+    "GetDayPnl": "viewer",
+    "ConvertPosition": "trader",
     "GetRiskState": "viewer",
     "SearchInstruments": "viewer",
     "GetOptionChain": "viewer",
@@ -70,7 +72,7 @@ METHOD_ROLES: Final[dict[str, UserRole]] = {
 STATE_CHANGING: Final = frozenset({
     "PlaceOrder", "CancelOrder", "CancelAllOrders", "EngageKillSwitch", "ReleaseKillSwitch", "AddUser",
     "RevokeUser", "ModifyOrder", "SquareOffAll", "SetRiskLimits", "StartStrategy", "StopStrategy",
-    "SetStrategyParams",
+    "SetStrategyParams", "ConvertPosition",
 })
 
 

@@ -113,6 +113,7 @@ def position_to_pb(pos: Position, symbol: str = "") -> pb.Position:
         strategy=pos.strategy, segment=segment_label(pos.segment), security_id=pos.security_id, symbol=symbol,
         net_qty_units=pos.net_qty_units, open_cost_paise=pos.open_cost_paise,
         realised_pnl_paise=pos.realised_pnl_paise, charges_paise=pos.charges_paise, ts_event_ns=pos.ts_event_ns,
+        product=pos.product,
     )
 
 

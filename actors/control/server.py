@@ -80,6 +80,8 @@ class PortfolioServicer(_Servicer, rpc.PortfolioServiceServicer):
     ListTrades = _unary("ListTrades")
     ListPositions = _unary("ListPositions")
     GetFunds = _unary("GetFunds")
+    GetDayPnl = _unary("GetDayPnl")
+    ConvertPosition = _unary("ConvertPosition")
 
 
 class RiskServicer(_Servicer, rpc.RiskServiceServicer):

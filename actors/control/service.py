@@ -123,6 +123,9 @@ def outcome_text(result: Any) -> str:
     if isinstance(result, pb.SquareOffAllResponse):
         return (f"OK closing {len(result.positions)} positions, cancelling "
                 f"{len(result.cancelled_client_order_ids)} orders")
+    if isinstance(result, pb.ConvertPositionResponse):
+        p = result.to_position
+        return f"OK converted: {p.strategy} {p.segment}:{p.security_id} {p.product} now {p.net_qty_units} units"
     if isinstance(result, pb.SetRiskLimitsResponse):
         return f"OK limits changes now {result.changes_json}"
     if isinstance(result, (pb.StartStrategyResponse, pb.StopStrategyResponse)):
@@ -185,6 +188,8 @@ class ControlApi(StatusCalls, OrderCalls, WatchCalls, PortfolioCalls, RiskCalls,
             "ListTrades": self.list_trades,
             "ListPositions": self.list_positions,
             "GetFunds": self.get_funds,
+            "GetDayPnl": self.get_day_pnl,
+            "ConvertPosition": self.convert_position,
             "GetRiskState": self.get_risk_state,
             "EngageKillSwitch": self.engage_kill_switch,
             "ReleaseKillSwitch": self.release_kill_switch,

@@ -457,7 +457,7 @@ class ListTradesResponse(_message.Message):
     def __init__(self, trades: _Optional[_Iterable[_Union[Trade, _Mapping]]] = ...) -> None: ...
 
 class Position(_message.Message):
-    __slots__ = ("strategy", "segment", "security_id", "symbol", "net_qty_units", "open_cost_paise", "realised_pnl_paise", "charges_paise", "ts_event_ns")
+    __slots__ = ("strategy", "segment", "security_id", "symbol", "net_qty_units", "open_cost_paise", "realised_pnl_paise", "charges_paise", "ts_event_ns", "product")
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
     SEGMENT_FIELD_NUMBER: _ClassVar[int]
     SECURITY_ID_FIELD_NUMBER: _ClassVar[int]
@@ -467,6 +467,7 @@ class Position(_message.Message):
     REALISED_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
     CHARGES_PAISE_FIELD_NUMBER: _ClassVar[int]
     TS_EVENT_NS_FIELD_NUMBER: _ClassVar[int]
+    PRODUCT_FIELD_NUMBER: _ClassVar[int]
     strategy: str
     segment: str
     security_id: int
@@ -476,7 +477,8 @@ class Position(_message.Message):
     realised_pnl_paise: int
     charges_paise: int
     ts_event_ns: int
-    def __init__(self, strategy: _Optional[str] = ..., segment: _Optional[str] = ..., security_id: _Optional[int] = ..., symbol: _Optional[str] = ..., net_qty_units: _Optional[int] = ..., open_cost_paise: _Optional[int] = ..., realised_pnl_paise: _Optional[int] = ..., charges_paise: _Optional[int] = ..., ts_event_ns: _Optional[int] = ...) -> None: ...
+    product: str
+    def __init__(self, strategy: _Optional[str] = ..., segment: _Optional[str] = ..., security_id: _Optional[int] = ..., symbol: _Optional[str] = ..., net_qty_units: _Optional[int] = ..., open_cost_paise: _Optional[int] = ..., realised_pnl_paise: _Optional[int] = ..., charges_paise: _Optional[int] = ..., ts_event_ns: _Optional[int] = ..., product: _Optional[str] = ...) -> None: ...
 
 class ListPositionsRequest(_message.Message):
     __slots__ = ("strategy", "open_only")
@@ -497,6 +499,82 @@ class ListPositionsResponse(_message.Message):
     charges_paise: int
     net_pnl_paise: int
     def __init__(self, positions: _Optional[_Iterable[_Union[Position, _Mapping]]] = ..., realised_pnl_paise: _Optional[int] = ..., charges_paise: _Optional[int] = ..., net_pnl_paise: _Optional[int] = ...) -> None: ...
+
+class DayPnl(_message.Message):
+    __slots__ = ("strategy", "segment", "security_id", "symbol", "product", "carried_qty_units", "carried_cost_paise", "carry_open_qty_units", "carry_realised_pnl_paise", "carry_unrealised_pnl_paise", "day_open_qty_units", "day_realised_pnl_paise", "day_unrealised_pnl_paise", "day_charges_paise", "marked")
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    SECURITY_ID_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    CARRIED_QTY_UNITS_FIELD_NUMBER: _ClassVar[int]
+    CARRIED_COST_PAISE_FIELD_NUMBER: _ClassVar[int]
+    CARRY_OPEN_QTY_UNITS_FIELD_NUMBER: _ClassVar[int]
+    CARRY_REALISED_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    CARRY_UNREALISED_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    DAY_OPEN_QTY_UNITS_FIELD_NUMBER: _ClassVar[int]
+    DAY_REALISED_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    DAY_UNREALISED_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    DAY_CHARGES_PAISE_FIELD_NUMBER: _ClassVar[int]
+    MARKED_FIELD_NUMBER: _ClassVar[int]
+    strategy: str
+    segment: str
+    security_id: int
+    symbol: str
+    product: str
+    carried_qty_units: int
+    carried_cost_paise: int
+    carry_open_qty_units: int
+    carry_realised_pnl_paise: int
+    carry_unrealised_pnl_paise: int
+    day_open_qty_units: int
+    day_realised_pnl_paise: int
+    day_unrealised_pnl_paise: int
+    day_charges_paise: int
+    marked: bool
+    def __init__(self, strategy: _Optional[str] = ..., segment: _Optional[str] = ..., security_id: _Optional[int] = ..., symbol: _Optional[str] = ..., product: _Optional[str] = ..., carried_qty_units: _Optional[int] = ..., carried_cost_paise: _Optional[int] = ..., carry_open_qty_units: _Optional[int] = ..., carry_realised_pnl_paise: _Optional[int] = ..., carry_unrealised_pnl_paise: _Optional[int] = ..., day_open_qty_units: _Optional[int] = ..., day_realised_pnl_paise: _Optional[int] = ..., day_unrealised_pnl_paise: _Optional[int] = ..., day_charges_paise: _Optional[int] = ..., marked: _Optional[bool] = ...) -> None: ...
+
+class GetDayPnlRequest(_message.Message):
+    __slots__ = ("strategy",)
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    strategy: str
+    def __init__(self, strategy: _Optional[str] = ...) -> None: ...
+
+class GetDayPnlResponse(_message.Message):
+    __slots__ = ("positions", "day_start_ns", "carry_pnl_paise", "day_pnl_paise", "day_charges_paise")
+    POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    DAY_START_NS_FIELD_NUMBER: _ClassVar[int]
+    CARRY_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    DAY_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    DAY_CHARGES_PAISE_FIELD_NUMBER: _ClassVar[int]
+    positions: _containers.RepeatedCompositeFieldContainer[DayPnl]
+    day_start_ns: int
+    carry_pnl_paise: int
+    day_pnl_paise: int
+    day_charges_paise: int
+    def __init__(self, positions: _Optional[_Iterable[_Union[DayPnl, _Mapping]]] = ..., day_start_ns: _Optional[int] = ..., carry_pnl_paise: _Optional[int] = ..., day_pnl_paise: _Optional[int] = ..., day_charges_paise: _Optional[int] = ...) -> None: ...
+
+class ConvertPositionRequest(_message.Message):
+    __slots__ = ("strategy", "instrument", "from_product", "to_product", "qty_units")
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    INSTRUMENT_FIELD_NUMBER: _ClassVar[int]
+    FROM_PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    TO_PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    QTY_UNITS_FIELD_NUMBER: _ClassVar[int]
+    strategy: str
+    instrument: InstrumentRef
+    from_product: str
+    to_product: str
+    qty_units: int
+    def __init__(self, strategy: _Optional[str] = ..., instrument: _Optional[_Union[InstrumentRef, _Mapping]] = ..., from_product: _Optional[str] = ..., to_product: _Optional[str] = ..., qty_units: _Optional[int] = ...) -> None: ...
+
+class ConvertPositionResponse(_message.Message):
+    __slots__ = ("from_position", "to_position")
+    FROM_POSITION_FIELD_NUMBER: _ClassVar[int]
+    TO_POSITION_FIELD_NUMBER: _ClassVar[int]
+    from_position: Position
+    to_position: Position
+    def __init__(self, from_position: _Optional[_Union[Position, _Mapping]] = ..., to_position: _Optional[_Union[Position, _Mapping]] = ...) -> None: ...
 
 class GetFundsRequest(_message.Message):
     __slots__ = ("account",)

@@ -592,6 +592,16 @@ class PortfolioServiceStub:
                 request_serializer=shikra_dot_v1_dot_control__pb2.GetFundsRequest.SerializeToString,
                 response_deserializer=shikra_dot_v1_dot_control__pb2.GetFundsResponse.FromString,
                 _registered_method=True)
+        self.GetDayPnl = channel.unary_unary(
+                '/shikra.v1.PortfolioService/GetDayPnl',
+                request_serializer=shikra_dot_v1_dot_control__pb2.GetDayPnlRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.GetDayPnlResponse.FromString,
+                _registered_method=True)
+        self.ConvertPosition = channel.unary_unary(
+                '/shikra.v1.PortfolioService/ConvertPosition',
+                request_serializer=shikra_dot_v1_dot_control__pb2.ConvertPositionRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.ConvertPositionResponse.FromString,
+                _registered_method=True)
 
 
 class PortfolioServiceServicer:
@@ -610,7 +620,7 @@ class PortfolioServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListPositions(self, request, context):
-        """Net positions per strategy and instrument, with realised P&L totals. Role: viewer.
+        """Net positions per strategy, instrument and product, with realised P&L totals. Role: viewer.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -618,6 +628,21 @@ class PortfolioServiceServicer:
 
     def GetFunds(self, request, context):
         """The paper wallet (or the broker account's cash as the ledger knows it). Role: viewer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDayPnl(self, request, context):
+        """Today's P&L per position, carried in at the day's start vs traded today. Role: viewer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConvertPosition(self, request, context):
+        """Move units of a position to another product (INTRADAY <-> CNC, INTRADAY <-> MARGIN); live
+        through Dhan's position conversion, recorded in the ledger with who asked. Role: trader.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -640,6 +665,16 @@ def add_PortfolioServiceServicer_to_server(servicer, server):
                     servicer.GetFunds,
                     request_deserializer=shikra_dot_v1_dot_control__pb2.GetFundsRequest.FromString,
                     response_serializer=shikra_dot_v1_dot_control__pb2.GetFundsResponse.SerializeToString,
+            ),
+            'GetDayPnl': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDayPnl,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.GetDayPnlRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.GetDayPnlResponse.SerializeToString,
+            ),
+            'ConvertPosition': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConvertPosition,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.ConvertPositionRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.ConvertPositionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -728,6 +763,60 @@ class PortfolioService:
             '/shikra.v1.PortfolioService/GetFunds',
             shikra_dot_v1_dot_control__pb2.GetFundsRequest.SerializeToString,
             shikra_dot_v1_dot_control__pb2.GetFundsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDayPnl(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.PortfolioService/GetDayPnl',
+            shikra_dot_v1_dot_control__pb2.GetDayPnlRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.GetDayPnlResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConvertPosition(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.PortfolioService/ConvertPosition',
+            shikra_dot_v1_dot_control__pb2.ConvertPositionRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.ConvertPositionResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -295,9 +295,9 @@ def test_kill_switch_halts_orders_and_only_an_admin_releases_it(eng) -> None:
 
 VIEWER_CALLS = {"GetStatus", "ListActors", "GetSchedule", "ListOrders", "GetOrder", "ListTrades", "ListPositions", "GetFunds",
                 "GetRiskState", "GetRiskLimits", "SearchInstruments", "GetOptionChain", "ListStrategies",
-                "GetStrategyParams", "GetJournal"}
+                "GetStrategyParams", "GetJournal", "GetDayPnl"}
 TRADER_CALLS = VIEWER_CALLS | {"PlaceOrder", "ModifyOrder", "CancelOrder", "CancelAllOrders", "EngageKillSwitch",
-                               "SquareOffAll", "StartStrategy", "StopStrategy", "SetStrategyParams"}
+                               "SquareOffAll", "StartStrategy", "StopStrategy", "SetStrategyParams", "ConvertPosition"}
 ADMIN_CALLS = TRADER_CALLS | {"ReleaseKillSwitch", "AddUser", "ListUsers", "RevokeUser", "SetRiskLimits"}
 
 
