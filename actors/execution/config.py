@@ -60,6 +60,10 @@ class DhanVenueConfig(Section):
     max_request_retries: int = 3     # cancel / modify re-sends after a transport failure
     retry_backoff_s: float = 0.2     # doubled per attempt
     order_book_poll_s: float = 2.0   # GET /orders while the stream is down and orders are open
+    # The actor polls the venue this often (rate-limited sends, retries, timeouts) as a backstop
+    # to the venue waking it through its fd. A rehearsal on a simulated clock sets it longer: a
+    # week of a 50 ms timer is 12 million calls.
+    poll_interval_s: float = 0.05
     stream_reconnect_initial_s: float = 0.5
     stream_reconnect_max_s: float = 30.0
     stream_connect_timeout_s: float = 10.0
@@ -95,8 +99,8 @@ class DhanVenueConfig(Section):
             if getattr(self, name) < 1:
                 raise ValueError(f"DhanVenueConfig.{name} must be >= 1, got {getattr(self, name)}")
         for name in ("max_queue_wait_s", "rest_timeout_s", "retry_backoff_s", "order_book_poll_s",
-                     "reconcile_interval_s", "reconcile_retry_initial_s", "reconcile_retry_max_s", "startup_hold_s",
-                     "funds_refresh_s", "auth_timeout_s", "renew_before_s", "login_retry_initial_s",
+                     "poll_interval_s", "reconcile_interval_s", "reconcile_retry_initial_s", "reconcile_retry_max_s",
+                     "startup_hold_s", "funds_refresh_s", "auth_timeout_s", "renew_before_s", "login_retry_initial_s",
                      "login_retry_max_s", "session_cache_check_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"DhanVenueConfig.{name} must be > 0, got {getattr(self, name)}")
