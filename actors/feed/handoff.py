@@ -105,18 +105,14 @@ class FrameHandoff:
     def push(self, frame: bytes, recv_ns: int) -> bool:
         """Queue a received frame for the actor and wake it. False when the backlog is full: the
         frame is dropped (and counted)."""
-        # hot path (websocket thread): one call per frame, the wake written inline
+        # hot path (websocket thread): one call per frame; a second (the wake) once per drain only
         frames = self.frames
         if len(frames) >= self.max_pending_frames:
             self.dropped_frames += 1
             return False
         frames.append((frame, recv_ns))
         if not self._wake_pending:
-            self._wake_pending = True
-            try:
-                os.write(self._wfd, b"\x01")
-            except BlockingIOError:
-                pass  # the pipe is full: the actor is already due to wake
+            self._wake()
         return True
 
     def call_soon(self, fn: Callable[[], None], *, force_wake: bool = False) -> None:
