@@ -1140,7 +1140,6 @@ class OiTrackerSnapshot(Message, tag="oitrack@1"):
 # What a screen ranks by (``engine.model.scanner``): the measure of each hit, its unit in the name.
 ScreenKind = Literal["gainers", "losers", "volume_spike", "oi_buildup", "gap_up", "gap_down", "near_high",
                      "near_low"]
-SCREEN_KINDS: Final[tuple[str, ...]] = get_args(ScreenKind)
 
 
 class ScanHit(msgspec.Struct, frozen=True, array_like=True, gc=False):
