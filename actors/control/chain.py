@@ -26,7 +26,7 @@ from actors.control.market import MarketSnapshot, MarketStore
 from engine.model import black76
 from engine.model.instruments import Instrument, InstrumentTable, OptionChain
 from engine.model.money import prices_to_paise_array
-from engine.model.option_inputs import PAISE_PER_RUPEE, forward_paise, solve_price_paise
+from engine.model.option_inputs import PAISE_PER_RUPEE, forward_paise, scaled_ints, solve_price_paise
 from engine.model.option_time import TradingTime
 from ipc.messages import ChainRow, ChainSide, IvStatus, OptionChainSnapshot
 
@@ -35,12 +35,6 @@ def option_price_paise(m: MarketSnapshot | None) -> int:
     """The price a volatility is solved from (``engine.model.option_inputs.solve_price_paise``);
     0 when there is no market data."""
     return 0 if m is None else solve_price_paise(m.best_bid_paise, m.best_ask_paise, m.ltp_paise)
-
-
-def _scaled_ints(values: np.ndarray) -> list[int]:
-    """Dimensionless analytics (volatility, delta, gamma, the rate) as Python ints for the wire,
-    rounded half to even. Money goes through engine.model.money instead."""
-    return np.rint(values).astype(np.int64).tolist()
 
 
 def _rows_around(chain: OptionChain, atm_paise: int, strikes_each_side: int) -> range:
@@ -108,9 +102,9 @@ def price_chain(table: InstrumentTable, chain: OptionChain, market: MarketStore,
             delta[solved], gamma[solved], theta[solved], vega[solved] = d, g, th, v
     # To integers in one pass each (round() on numpy scalars one by one costs more than the solve).
     per_day = time.days_per_year or 1
-    iv_ppm = _scaled_ints(iv * 1e6)
-    delta_ppm = _scaled_ints(delta * 1e6)
-    gamma_ppb = _scaled_ints(gamma * 1e9)
+    iv_ppm = scaled_ints(iv * 1e6)
+    delta_ppm = scaled_ints(delta * 1e6)
+    gamma_ppb = scaled_ints(gamma * 1e9)
     theta_day = prices_to_paise_array(theta / per_day).astype(np.int64).tolist()  # the one money rule
     vega_point = prices_to_paise_array(vega * 0.01).astype(np.int64).tolist()
 
@@ -140,5 +134,5 @@ def price_chain(table: InstrumentTable, chain: OptionChain, market: MarketStore,
         underlying=chain.underlying, segment=chain.segment, expiry_yyyymmdd=chain.expiry_yyyymmdd,
         lot_size_units=chain.lot_size_units, step_paise=chain.step_paise, underlying_source=source,
         spot_paise=spot.ltp_paise if spot else 0, future_paise=option_price_paise(future), forward_paise=fwd,
-        rate_ppm=_scaled_ints(np.array([rate * 1e6]))[0], time_left_ns=time.left_ns, year_trading_ns=time.year_ns,
+        rate_ppm=scaled_ints(np.array([rate * 1e6]))[0], time_left_ns=time.left_ns, year_trading_ns=time.year_ns,
         atm_strike_paise=atm, rows=rows, ts_event_ns=now_ns, ts_init_ns=now_ns)

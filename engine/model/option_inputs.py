@@ -10,13 +10,16 @@ is the chain's delta for the same quotes.
 * **forward** (:func:`forward_paise`): the same expiry's future (its solve price as above);
   without one, the spot's last trade carried at the rate to expiry, F = S * e^(rT).
 
-Pure: integers in, integers out (the carry's float stays inside :func:`forward_paise`).
+Pure: integers in, integers out (the carry's float stays inside :func:`forward_paise`);
+:func:`scaled_ints` is the one way the model's dimensionless answers become integers.
 """
 
 from __future__ import annotations
 
 import math
 from typing import Literal
+
+import numpy as np
 
 from engine.model.money import price_to_paise
 
@@ -40,3 +43,9 @@ def forward_paise(future_price_paise: int, spot_paise: int, years: float, rate: 
     if spot_paise > 0:
         return price_to_paise(spot_paise / PAISE_PER_RUPEE * math.exp(rate * years)), "spot"
     return 0, ""
+
+
+def scaled_ints(values: np.ndarray) -> list[int]:
+    """Dimensionless analytics (volatility, delta, gamma, the rate), already scaled (x 1e6 for
+    millionths), as Python ints rounded half to even. Money goes through engine.model.money instead."""
+    return np.rint(values).astype(np.int64).tolist()

@@ -23,7 +23,7 @@ import numpy as np
 
 from engine.model import black76
 from engine.model.instruments import OptionChain
-from engine.model.option_inputs import PAISE_PER_RUPEE, solve_price_paise
+from engine.model.option_inputs import PAISE_PER_RUPEE, scaled_ints, solve_price_paise
 from engine.model.option_time import TradingTime
 from ipc.messages import IvStatus
 
@@ -154,8 +154,8 @@ def price_window(chain: OptionChain, window: range, quotes: OptionQuotes, forwar
         delta = np.zeros(len(solve))
         if ok.any():
             delta[ok] = black76.greeks(f[ok], strike[ok], t[ok], r[ok], sigma[ok], calls[ok])[1]
-        sigma_ppm = np.rint(sigma * PPM).astype(np.int64).tolist()
-        d_ppm = np.rint(delta * PPM).astype(np.int64).tolist()
+        sigma_ppm = scaled_ints(sigma * PPM)
+        d_ppm = scaled_ints(delta * PPM)
         for k, (j, code) in enumerate(zip(solve, codes.tolist(), strict=True)):
             status[j] = black76.IV_STATUS_NAMES[code]  # type: ignore[assignment]
             if code == black76.IV_OK:
