@@ -101,6 +101,8 @@ class InstrumentServicer(_Servicer, rpc.InstrumentServiceServicer):
 class MarketServicer(_Servicer, rpc.MarketServiceServicer):
     GetQuote = _unary("GetQuote")
     GetPricedChain = _unary("GetPricedChain")
+    SubscribeFeed = _unary("SubscribeFeed")
+    UnsubscribeFeed = _unary("UnsubscribeFeed")
 
 
 class UserServicer(_Servicer, rpc.UserServiceServicer):
@@ -115,6 +117,8 @@ class StrategyServicer(_Servicer, rpc.StrategyServiceServicer):
     StopStrategy = _unary("StopStrategy")
     GetStrategyParams = _unary("GetStrategyParams")
     SetStrategyParams = _unary("SetStrategyParams")
+    AddStrategy = _unary("AddStrategy")
+    RemoveStrategy = _unary("RemoveStrategy")
 
 
 class JournalServicer(_Servicer, rpc.JournalServiceServicer):

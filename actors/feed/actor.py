@@ -357,8 +357,12 @@ class FeedActor(MasterReload, Actor):
     def _refresh_held(self, force: bool = False) -> None:
         now = self.ctx.now_ns()
         if force or not self._held_read_ns or now - self._held_read_ns >= HELD_REFRESH_S * 1e9:
-            self.held = held_in_ledger(Path(self.ctx.data_dir))
             self._held_read_ns = now
+            try:
+                self.held = held_in_ledger(Path(self.ctx.data_dir))
+            except Exception as exc:  # noqa: BLE001 - LMDB's own errors (a second handle in this process)
+                # The last set read stays: a timer must not fail the feed over a report.
+                self.log.warning("held_instruments_not_read", error=f"{type(exc).__name__}: {str(exc)[:200]}")
 
     def _publish_freshness(self) -> None:
         """When each instrument streamed or held last had data: the subscribed ones (every one

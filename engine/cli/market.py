@@ -1,4 +1,5 @@
-"""Market data over the control API: ``shikra quote SYMBOL... [--depth]``."""
+"""Market data over the control API: ``shikra quote SYMBOL... [--depth]``, and the live feed's
+operator subscriptions: ``shikra subscribe | unsubscribe INSTRUMENT...``."""
 
 from __future__ import annotations
 
@@ -17,6 +18,13 @@ def add_commands(sub: Any, common: argparse.ArgumentParser, client: argparse.Arg
                    help="a trading symbol (RELIANCE, NIFTY-Dec2026-26000-CE) or SEGMENT:ID (NSE_FNO:55796)")
     p.add_argument("--depth", action="store_true", help="5 levels of bids and asks")
     p.set_defaults(fn=cmd_quote)
+    for name, text in (("subscribe", "stream instruments from the live feed too (kept across restarts)"),
+                       ("unsubscribe", "stop streaming instruments an operator subscribed (refused for one in the "
+                                       "config, one a strategy streams or one held)")):
+        p = sub.add_parser(name, parents=[client], help=text)
+        p.add_argument("instruments", nargs="+", metavar="INSTRUMENT",
+                       help="a trading symbol or SEGMENT:ID (NSE_FNO:55796)")
+        p.set_defaults(fn=cmd_subscription)
 
 
 def age_text(age_ns: int) -> str:
@@ -74,6 +82,25 @@ def cmd_quote(args: argparse.Namespace) -> int:
     def body(c: Client) -> int:
         req = pb.GetQuoteRequest(instruments=[instrument_ref(t) for t in args.instruments], depth=args.depth)
         emit(args, c(c.market.GetQuote, req), human_quotes)
+        return EXIT_OK
+
+    return run(args, body)
+
+
+def cmd_subscription(args: argparse.Namespace) -> int:
+    subscribe = args.command == "subscribe"
+
+    def human(r: Any) -> str:
+        verb = "subscribed" if subscribe else "unsubscribed"
+        return (f"{verb}: {' '.join(r.changed) or 'nothing new'}\n"
+                f"operator subscriptions: {' '.join(r.subscribed) or 'none'}")
+
+    def body(c: Client) -> int:
+        refs = [instrument_ref(t) for t in args.instruments]
+        if subscribe:
+            emit(args, c(c.market.SubscribeFeed, pb.SubscribeFeedRequest(instruments=refs)), human)
+        else:
+            emit(args, c(c.market.UnsubscribeFeed, pb.UnsubscribeFeedRequest(instruments=refs)), human)
         return EXIT_OK
 
     return run(args, body)
