@@ -746,6 +746,30 @@ class SetStrategyRunning(Message, tag="strategy.run@1"):
     ts_ns: int
 
 
+class AddStrategy(Message, tag="strategy.add@1"):
+    """Add a strategy instance at run time (``kind`` a registered class, ``instrument`` a symbol or
+    SEGMENT:id, "" for none, ``params_json`` a JSON object); answered with a Reply. Started at
+    once and kept across restarts, beside the config's instances."""
+
+    cmd_id: str
+    strategy: str
+    kind: str
+    instrument: str
+    params_json: str
+    by: str
+    ts_ns: int
+
+
+class RemoveStrategy(Message, tag="strategy.remove@1"):
+    """Stop and forget a strategy (refused while it holds a position or has orders working);
+    answered with a Reply. Kept across restarts."""
+
+    cmd_id: str
+    strategy: str
+    by: str
+    ts_ns: int
+
+
 class SetRiskLimits(Message, tag="risk.limits@1"):
     """Change risk limits at run time: ``changes_json`` is merged into the current run-time
     changes (null removes one), validated as a whole, applied and kept; answered with a Reply
@@ -1002,6 +1026,39 @@ class SubscribeInstruments(Message, tag="feed.subscribe@1"):
     security_ids: list[int]
 
 
+class ChangeFeedSubscriptions(Message, tag="feed.operator@1"):
+    """An operator's feed subscriptions (``shikra subscribe | unsubscribe``): ``subscribe`` True
+    adds the instruments, False removes them; answered with a Reply whose detail is a
+    ``FeedSubscriptionsChanged`` as JSON. Kept across restarts by the feed."""
+
+    cmd_id: str
+    subscribe: bool
+    segments: list[int]
+    security_ids: list[int]
+    by: str
+    ts_ns: int
+
+
+class FeedSubscriptionsChanged(msgspec.Struct, frozen=True):
+    """What a ``ChangeFeedSubscriptions`` did: the instruments it changed and every operator
+    subscription after it, as SEGMENT:security_id labels."""
+
+    changed: list[str]
+    subscribed: list[str]
+
+
+class FeedFreshness(Message, tag="feed.freshness@1"):
+    """When the feed last published market data of each instrument it streams or a position is
+    held in (``last_data_ns`` 0: nothing since the feed started, then ``since_ns``), on
+    ``feed.freshness`` every few seconds: the metrics' staleness per instrument."""
+
+    segments: list[int]
+    security_ids: list[int]
+    last_data_ns: list[int]
+    since_ns: int
+    ts_ns: int
+
+
 # Why an option of a priced chain has no implied volatility (``OK``: it has one). The solver's codes
 # (``engine.model.black76.IV_STATUS_NAMES``) and the chain's own: no price to solve from, no
 # underlying price, or the contract past its settlement moment.
@@ -1216,6 +1273,8 @@ AnyMessage = Union[
     ListStrategies,
     StrategyList,
     SetStrategyRunning,
+    AddStrategy,
+    RemoveStrategy,
     SetRiskLimits,
     SquareOffAll,
     ConvertPosition,
@@ -1231,6 +1290,8 @@ AnyMessage = Union[
     DayPhaseBegan,
     DailyTaskFinished,
     SubscribeInstruments,
+    ChangeFeedSubscriptions,
+    FeedFreshness,
     ProtectPosition,
     OptionChainSnapshot,
     OiTrackerSnapshot,

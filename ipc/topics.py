@@ -18,6 +18,7 @@ OI = "oi."
 PREV_CLOSE = "prevclose."
 MARKET_STATUS = "mktstatus."
 FEED_STATUS = "feed.status"
+FEED_FRESHNESS = "feed.freshness"  # FeedFreshness: when each instrument last had data
 BOOK = "book."
 BAR = "bar."
 INTENT = "intent."

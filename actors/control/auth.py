@@ -47,6 +47,10 @@ METHOD_ROLES: Final[dict[str, UserRole]] = {
     "StartStrategy": "trader",
     "StopStrategy": "trader",
     "SetStrategyParams": "trader",
+    "AddStrategy": "trader",
+    "RemoveStrategy": "trader",
+    "SubscribeFeed": "trader",
+    "UnsubscribeFeed": "trader",
     "SetRiskLimits": "admin",
     "ListOrders": "viewer",
     "GetOrder": "viewer",
@@ -76,7 +80,7 @@ METHOD_ROLES: Final[dict[str, UserRole]] = {
 STATE_CHANGING: Final = frozenset({
     "PlaceOrder", "CancelOrder", "CancelAllOrders", "EngageKillSwitch", "ReleaseKillSwitch", "AddUser",
     "RevokeUser", "ModifyOrder", "SquareOffAll", "SetRiskLimits", "StartStrategy", "StopStrategy",
-    "SetStrategyParams", "ConvertPosition",
+    "SetStrategyParams", "ConvertPosition", "AddStrategy", "RemoveStrategy", "SubscribeFeed", "UnsubscribeFeed",
 })
 
 

@@ -388,7 +388,8 @@ def code_refusal(code: str, detail: str) -> Refusal:
     """A refused command's Reply (risk's modify check, strategy commands) as a gRPC refusal."""
     if code in ("UNKNOWN_ORDER", "UNKNOWN_STRATEGY"):
         status = grpc.StatusCode.NOT_FOUND
-    elif code in INVALID_ARGUMENT_DENIALS or code in ("BAD_PARAMS", "BAD_LIMITS"):
+    elif code in INVALID_ARGUMENT_DENIALS or code in ("BAD_PARAMS", "BAD_LIMITS", "UNKNOWN_KIND",
+                                                       "UNKNOWN_INSTRUMENT"):
         status = grpc.StatusCode.INVALID_ARGUMENT
     else:
         status = grpc.StatusCode.FAILED_PRECONDITION

@@ -9,14 +9,29 @@ each copy is one immutable message, replaced whole, so a reader sees the old one
 from __future__ import annotations
 
 import grpc
+import msgspec
 
 from actors.control.convert import Refusal
-from ipc.messages import DaemonStatus, KillSwitchStatus, Position, RiskLimitsKept, RiskUsage
+from ipc.messages import DaemonStatus, KillSwitchStatus, Position, PositionKey, RiskLimitsKept, RiskUsage, position_key
 
 # The actors control sends commands to, by name (the supervisor's name is actors.host.SUPERVISOR).
 EXECUTION = "execution"
 RISK = "risk"
 STRATEGY = "strategy"
+FEED = "feed"
+
+# Where ListPositions' marks come from (said with every answer; actors/execution/marks.py).
+MARK_SOURCE = ("execution's marks: its venue's book (last traded price, else the mid of the best bid and ask), "
+               "published once a second while they move and after every fill")
+
+
+class Marked(msgspec.Struct, frozen=True):
+    """A ledger position marked to the book: unrealised P&L at the instrument's last mark."""
+
+    unrealised_pnl_paise: int
+    marked: bool
+    mark_paise: int
+    mark_ts_ns: int
 
 
 class Peers:
@@ -29,13 +44,35 @@ class Peers:
         # The last mark of each instrument a position is held in, from execution's marked
         # positions ((segment, security id) -> paise): the unrealised part of GetDayPnl.
         self.marks: dict[tuple[int, int], int] = {}
+        self.mark_ts_ns: dict[tuple[int, int], int] = {}  # when each mark was published
+        # The last marked position execution published, per position: its unrealised P&L is
+        # execution's own figure (exact for a mid mark too) while the ledger's position is the same.
+        self.published: dict[PositionKey, Position] = {}
 
     def take_mark(self, position: Position) -> None:
         """A position execution published, marked to its venue's book: unrealised = units x mark -
         open cost, so the mark is (unrealised + cost) / units (floor, to the paisa)."""
+        self.published[position_key(position)] = position
         if position.net_qty_units:
-            self.marks[(position.segment, position.security_id)] = (
-                (position.unrealised_pnl_paise + position.open_cost_paise) // position.net_qty_units)
+            key = (position.segment, position.security_id)
+            self.marks[key] = (position.unrealised_pnl_paise + position.open_cost_paise) // position.net_qty_units
+            self.mark_ts_ns[key] = position.ts_event_ns
+
+    def marked(self, position: Position) -> Marked:
+        """``position`` (the ledger's) at its instrument's last mark. Execution's own unrealised
+        figure while the ledger's position is the one it marked; else units x mark - open cost."""
+        key = (position.segment, position.security_id)
+        mark = self.marks.get(key)
+        if not position.net_qty_units or mark is None:
+            return Marked(0, False, 0, 0)
+        published = self.published.get(position_key(position))
+        if (published is not None and published.net_qty_units == position.net_qty_units
+                and published.open_cost_paise == position.open_cost_paise
+                and published.ts_event_ns >= self.mark_ts_ns[key]):
+            unrealised = published.unrealised_pnl_paise
+        else:
+            unrealised = position.net_qty_units * mark - position.open_cost_paise
+        return Marked(unrealised, True, mark, self.mark_ts_ns[key])
 
     def daemon_status(self) -> DaemonStatus | Refusal:
         """The supervisor's status, or UNAVAILABLE until its first one has arrived (it publishes

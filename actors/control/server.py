@@ -103,6 +103,8 @@ class MarketServicer(_Servicer, rpc.MarketServiceServicer):
     GetPricedChain = _unary("GetPricedChain")
     GetOiTracker = _unary("GetOiTracker")
     Scan = _unary("Scan")
+    SubscribeFeed = _unary("SubscribeFeed")
+    UnsubscribeFeed = _unary("UnsubscribeFeed")
 
 
 class UserServicer(_Servicer, rpc.UserServiceServicer):
@@ -117,6 +119,8 @@ class StrategyServicer(_Servicer, rpc.StrategyServiceServicer):
     StopStrategy = _unary("StopStrategy")
     GetStrategyParams = _unary("GetStrategyParams")
     SetStrategyParams = _unary("SetStrategyParams")
+    AddStrategy = _unary("AddStrategy")
+    RemoveStrategy = _unary("RemoveStrategy")
 
 
 class JournalServicer(_Servicer, rpc.JournalServiceServicer):

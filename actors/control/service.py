@@ -154,6 +154,14 @@ def outcome_text(result: Any) -> str:
         return f"OK strategy {s.name} {'running' if s.running else 'stopped'}"
     if isinstance(result, pb.SetStrategyParamsResponse):
         return f"OK strategy {result.name} params {result.params_json}"
+    if isinstance(result, pb.AddStrategyResponse):
+        s = result.strategy
+        return f"OK strategy {s.name} added, kind {s.kind}, params {s.params_json}"
+    if isinstance(result, pb.RemoveStrategyResponse):
+        return f"OK strategy {result.name} (kind {result.kind}) removed"
+    if isinstance(result, (pb.SubscribeFeedResponse, pb.UnsubscribeFeedResponse)):
+        verb = "subscribed" if isinstance(result, pb.SubscribeFeedResponse) else "unsubscribed"
+        return f"OK {verb} {' '.join(result.changed) or 'nothing new'}; operator subscriptions now {len(result.subscribed)}"
     return "OK"
 
 
@@ -201,6 +209,10 @@ class ControlApi(StatusCalls, OrderCalls, WatchCalls, PortfolioCalls, RiskCalls,
             "StopStrategy": self.stop_strategy,
             "GetStrategyParams": self.get_strategy_params,
             "SetStrategyParams": self.set_strategy_params,
+            "AddStrategy": self.add_strategy,
+            "RemoveStrategy": self.remove_strategy,
+            "SubscribeFeed": self.subscribe_feed,
+            "UnsubscribeFeed": self.unsubscribe_feed,
             "GetJournal": self.get_journal,
             "PlaceOrder": self.place_order,
             "CancelOrder": self.cancel_order,

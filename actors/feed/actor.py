@@ -4,6 +4,8 @@ topics from ``ipc.topics``, each stamped with exchange time and local receive ti
 from __future__ import annotations
 
 from typing import Any
+
+import msgspec
 from pathlib import Path
 
 from actors.base import Actor, ActorConfigError, ActorContext
@@ -11,12 +13,19 @@ from actors.daily import MasterReload, held_in_ledger, reopen_instruments, task_
 from actors.feed.capture import CaptureError, CaptureWriter, FrameBlock
 from actors.feed.decoders import make_decoder, retable
 from actors.feed.batches import market_batch
+from actors.feed import operator
+from actors.feed.operator import SubscriptionsFileError, load_subscriptions, save_subscriptions
 from engine.model.calendar import CALENDAR_REFRESH_S, CalendarError, CalendarSource
 from engine.model.ist import ist_date
 from engine.model.lookup import open_instruments
 from ipc import topics
+from ipc.segments import instrument_label
 from ipc.messages import (
     BrokerSessionStatus,
+    ChangeFeedSubscriptions,
+    FeedFreshness,
+    FeedSubscriptionsChanged,
+    Reply,
     DayPhaseBegan,
     Depth,
     EngageKillSwitch,
@@ -39,6 +48,9 @@ _PREFIX: dict[type[Message], str] = {
     PrevClose: topics.PREV_CLOSE,
     MarketStatus: topics.MARKET_STATUS,
 }
+FRESHNESS_S = 5.0  # how often the feed says when each instrument last had data (feed.freshness)
+HELD_REFRESH_S = 60.0  # how often the instruments held in the ledger are read again for it
+STRATEGY = "strategy"
 
 
 class FeedActor(MasterReload, Actor):
@@ -56,6 +68,17 @@ class FeedActor(MasterReload, Actor):
         self.frames = 0
         self.messages = 0
         self.connected = False
+        # When each instrument last had market data published (receive time, ns): the
+        # metrics' staleness per instrument (FeedFreshness).
+        self.last_data_ns: dict[tuple[int, int], int] = {}
+        self.started_ns = 0
+        self.held: set[tuple[int, int]] = set()
+        self._held_read_ns = 0
+        # What the strategy actor asked the feed to stream (its SubscribeInstruments, cumulative):
+        # an operator may not unsubscribe those (actors.feed.operator).
+        self.strategy_keys: set[tuple[int, int]] = set()
+        self.operator_subscriptions: list[operator.OperatorSubscription] = []
+        self.configured_keys: set[tuple[int, int]] = set()
 
     def on_start(self) -> None:
         cfg = self.ctx.config
@@ -71,6 +94,9 @@ class FeedActor(MasterReload, Actor):
             self.ctx.every(1.0, self.recorder.flush)
         self.feed_kind = self.source.feed
         self.decoder = make_decoder(self.feed_kind, table, ltt_epoch_is_ist=cfg.feed.dhan.ltt_epoch_is_ist)
+        self.started_ns = self.ctx.now_ns()
+        self.ctx.every(FRESHNESS_S, self._publish_freshness)
+        self._take_operator_subscriptions()
         # The live feed under the daily schedule connects when the supervisor says the day has
         # begun (it sends the phase in force to a unit that starts): never at night.
         self.scheduled = cfg.feed.source in ("dhan", "kite") and cfg.schedule.enabled
@@ -80,6 +106,28 @@ class FeedActor(MasterReload, Actor):
             return
         self._connect()
         self.log.info("feed_started", source=cfg.feed.source, feed=self.feed_kind)
+
+    def _take_operator_subscriptions(self) -> None:
+        """The operator's subscriptions kept from earlier runs, added to the live source before it
+        connects (it subscribes them with the config's)."""
+        subscribed = getattr(self.source, "subscribed_keys", None)
+        self.configured_keys = set(subscribed()) if subscribed is not None else set()
+        try:
+            self.operator_subscriptions = load_subscriptions(self.ctx.data_dir)
+        except SubscriptionsFileError as exc:
+            raise ActorConfigError(f"{exc} (it holds the instruments operators subscribed with `shikra subscribe`: "
+                                   "fix it or delete it)") from None
+        keys = [(s.segment, s.security_id) for s in self.operator_subscriptions]
+        if keys and self._live():
+            try:
+                self.source.add_instruments(keys)
+            except ValueError as exc:
+                self.log.error("operator_subscriptions_refused", error=str(exc))
+            else:
+                self.log.info("operator_subscriptions_restored", count=len(keys))
+
+    def _live(self) -> bool:
+        return hasattr(self.source, "add_instruments") and hasattr(self.source, "remove_instruments")
 
     def _connect(self) -> None:
         self.connected = True
@@ -196,10 +244,12 @@ class FeedActor(MasterReload, Actor):
     def _publish(self, messages: list[Message]) -> None:
         # hot path
         publish = self.ctx.publish
+        last_data = self.last_data_ns
         for msg in messages:
             prefix = _PREFIX.get(type(msg))
             if prefix is not None:
                 publish(topics.instrument_topic(prefix, msg.segment, msg.security_id), msg)  # type: ignore[attr-defined]
+                last_data[msg.segment, msg.security_id] = msg.ts_init_ns  # type: ignore[attr-defined]
             elif isinstance(msg, FeedDisconnected):
                 publish(topics.FEED_STATUS.encode(), msg)
                 self.log.error("feed_disconnected", code=msg.reason_code, reason=msg.reason)
@@ -240,6 +290,8 @@ class FeedActor(MasterReload, Actor):
             self.log.warning("bad_subscribe_request", by=msg.by, segments=len(msg.segments),
                              security_ids=len(msg.security_ids))
             return
+        if msg.by == STRATEGY:
+            self.strategy_keys.update(zip(msg.segments, msg.security_ids))
         add = getattr(self.source, "add_instruments", None)
         if add is None:
             return
@@ -247,6 +299,85 @@ class FeedActor(MasterReload, Actor):
             add(list(zip(msg.segments, msg.security_ids)))
         except ValueError as exc:
             self.log.error("subscribe_refused", by=msg.by, error=str(exc))
+
+    # An operator's subscriptions (actors.feed.operator) -------------------------------------------
+    def on_change_feed_subscriptions(self, msg: ChangeFeedSubscriptions) -> None:
+        """``shikra subscribe | unsubscribe``: checked, kept across restarts, then applied to the
+        live source; answered with a Reply (detail: FeedSubscriptionsChanged as JSON)."""
+        if len(msg.segments) != len(msg.security_ids) or not msg.segments:
+            self._answer(msg, False, "BAD_REQUEST", f"{len(msg.segments)} segments for {len(msg.security_ids)} "
+                                                    "security ids")
+            return
+        if not self._live():
+            self._answer(msg, False, "NOT_LIVE", f"the {self.ctx.config.feed.source} feed streams a fixed set of "
+                                                 "instruments; subscriptions are for a live feed (dhan, kite)")
+            return
+        keys = list(zip(msg.segments, msg.security_ids))
+        if msg.subscribe:
+            change = operator.subscribe(self.operator_subscriptions, keys, self.configured_keys, msg.by,
+                                        msg.ts_ns)
+        else:
+            self._refresh_held(force=True)
+            change = operator.unsubscribe(self.operator_subscriptions, keys, self.configured_keys, self.strategy_keys,
+                                          self.held)
+        if change.code:
+            self._answer(msg, False, change.code, change.detail)
+            return
+        if msg.subscribe:
+            try:  # the source's own limits (instruments per connection, a Kite token) first
+                self.source.add_instruments(change.changed)
+            except ValueError as exc:
+                self._answer(msg, False, "SOURCE_REFUSED", str(exc))
+                return
+        try:
+            save_subscriptions(self.ctx.data_dir, change.subscriptions)
+        except OSError as exc:
+            if msg.subscribe:  # taken back: what is streamed is what is kept
+                self.source.remove_instruments([k for k in change.changed if k not in self.configured_keys
+                                                and k not in self.strategy_keys])
+            self._answer(msg, False, "NOT_SAVED", f"could not be kept across restarts, so nothing changed: {exc}")
+            return
+        self.operator_subscriptions = change.subscriptions
+        if not msg.subscribe:
+            self.source.remove_instruments(change.changed)
+        self.log.warning("feed_subscriptions_changed", by=msg.by, subscribe=msg.subscribe,
+                         changed=[instrument_label(*k) for k in change.changed])
+        self._answer(msg, True, "", msgspec.json.encode(FeedSubscriptionsChanged(
+            [instrument_label(*k) for k in change.changed],
+            [instrument_label(s.segment, s.security_id) for s in change.subscriptions])).decode())
+
+    def _answer(self, msg: ChangeFeedSubscriptions, ok: bool, code: str, detail: str) -> None:
+        if not ok:
+            self.log.warning("feed_subscriptions_refused", by=msg.by, code=code, detail=detail)
+        sender = getattr(self.ctx, "sender", "")
+        if sender:
+            self.ctx.reply(sender, Reply(msg.cmd_id, self.ctx.name, ok, code, detail))
+
+    # Freshness per instrument (the metrics' staleness) --------------------------------------------
+    def _refresh_held(self, force: bool = False) -> None:
+        now = self.ctx.now_ns()
+        if force or not self._held_read_ns or now - self._held_read_ns >= HELD_REFRESH_S * 1e9:
+            self._held_read_ns = now
+            try:
+                self.held = held_in_ledger(Path(self.ctx.data_dir))
+            except Exception as exc:  # noqa: BLE001 - LMDB's own errors (a second handle in this process)
+                # The last set read stays: a timer must not fail the feed over a report.
+                self.log.warning("held_instruments_not_read", error=f"{type(exc).__name__}: {str(exc)[:200]}")
+
+    def _publish_freshness(self) -> None:
+        """When each instrument streamed or held last had data: the subscribed ones (every one
+        seen, for a source without subscriptions) and those held; never any other (the metric's
+        label set stays bounded)."""
+        self._refresh_held()
+        subscribed = getattr(self.source, "subscribed_keys", None)
+        streamed = subscribed() if subscribed is not None else list(self.last_data_ns)
+        keys = sorted(set(streamed) | self.held)
+        if not keys:
+            return
+        last = self.last_data_ns
+        self.ctx.publish(topics.FEED_FRESHNESS.encode(), FeedFreshness(
+            [k[0] for k in keys], [k[1] for k in keys], [last.get(k, 0) for k in keys], self.started_ns,
+            self.ctx.now_ns()))
 
     def on_stop(self) -> None:
         if self.source is not None and self.connected:

@@ -410,6 +410,28 @@ class DhanSource(WebSocketClient):
         # all, and its feed_connecting line counts them.
         return new
 
+    def remove_instruments(self, keys: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Stop streaming instruments at run time: unsubscribed on the live connection at once and
+        left out of every later (re)subscription. Returns the ones that were subscribed. Call on
+        the actor's thread."""
+        gone = set(map(tuple, keys))
+        removed = [k for k in self.instruments if tuple(k) in gone]
+        if not removed:
+            return []
+        # New lists, swapped whole: the websocket thread reads them without a lock.
+        self.instruments = [k for k in self.instruments if tuple(k) not in gone]
+        self._subscribe_msgs = subscription_messages(self.request_code, self.instruments)
+        self._unsubscribe_msgs = subscription_messages(self.request_code + 1, self.instruments)
+        if self._shell is not None:
+            msgs = subscription_messages(self.request_code + 1, removed)
+            self._shell.submit(lambda: self._send_live(msgs))
+            self._log.info("feed_instruments_removed", count=len(removed), total=len(self.instruments))
+        return [tuple(k) for k in removed]  # type: ignore[misc]
+
+    def subscribed_keys(self) -> list[tuple[int, int]]:
+        """(segment, security id) of every instrument subscribed now."""
+        return [tuple(k) for k in self.instruments]  # type: ignore[misc]
+
     def stop(self) -> None:
         """Unsubscribe, disconnect and join the thread (bounded by ``close_timeout_s``); frames
         already received are handed to ``emit`` before this returns."""

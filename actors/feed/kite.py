@@ -228,6 +228,26 @@ class KiteSource(WebSocketClient):
         self._log.info("kite_feed_instruments_added", count=len(new_keys), total=len(self.tokens))
         return new_keys  # type: ignore[return-value]
 
+    def remove_instruments(self, keys: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+        """Stop streaming instruments at run time (unsubscribed now, left out of every reconnect).
+        Returns the ones that were subscribed. Call on the actor's thread."""
+        by_token = {tok: ids for ids, tok in self._by_id.items()}
+        gone = {self._by_id[k] for k in map(tuple, keys) if k in self._by_id}
+        removed = [t for t in self.tokens if t in gone]
+        if not removed:
+            return []
+        self.tokens = [t for t in self.tokens if t not in gone]  # swapped whole: read unlocked
+        if self._shell is not None:
+            msgs = unsubscription_messages(removed)
+            self._shell.submit(lambda: self._send_live(msgs))
+        self._log.info("kite_feed_instruments_removed", count=len(removed), total=len(self.tokens))
+        return [tuple(by_token[t]) for t in removed]  # type: ignore[misc]
+
+    def subscribed_keys(self) -> list[tuple[int, int]]:
+        """(segment, security id) of every instrument subscribed now."""
+        by_token = {tok: ids for ids, tok in self._by_id.items()}
+        return [tuple(by_token[t]) for t in self.tokens if t in by_token]  # type: ignore[misc]
+
     async def _send_live(self, msgs: list[str]) -> None:
         ws = self._ws
         if ws is None or self._state != "subscribed":

@@ -26,6 +26,7 @@ from actors.base import Actor, ActorConfigError, ActorContext
 from actors.gateway.metrics import EngineMetrics
 from actors.gateway.subscriptions import SubscriptionTable, is_public
 from engine.files import replace_file
+from engine.ledger import LedgerError, LedgerReader, ledger_dir
 from ipc import codec, topics
 from ipc.transport import Endpoints
 
@@ -33,7 +34,8 @@ SUPERVISOR = "supervisor"
 GATEWAY_INFO = "gateway.json"
 METRIC_PREFIXES = tuple(p.encode() for p in (topics.ORDER, topics.FILL, topics.RISK_DENIED, topics.HEALTH,
                                              topics.LEDGER_STATS, topics.CALENDAR_STATUS, topics.SUPERVISOR_STATUS,
-                                             topics.BROKER_SESSION))
+                                             topics.BROKER_SESSION, topics.POSITION, topics.RISK_USAGE,
+                                             topics.FEED_FRESHNESS))
 UPSTREAM_HWM = 100_000
 MAX_SUBSCRIPTION_FRAME_BYTES = 1024  # a subscription is a topic prefix; refuse anything bigger
 BATCH = 1024  # frames per wake-up, so the loop's timers and heartbeats are never starved
@@ -108,7 +110,8 @@ class GatewayActor(Actor):
 
         metrics_at = ""
         if cfg.metrics_listen:
-            self.metrics = EngineMetrics()
+            self.metrics = EngineMetrics(self.ctx.now_ns)
+            self._seed_positions()
             metrics_at = self._start_metrics_server(cfg.metrics_listen)
 
         self.sub = sub = zctx.socket(zmq.SUB)
@@ -129,6 +132,16 @@ class GatewayActor(Actor):
                                      server_public.decode() if server_public else ""))
         self.log.info("gateway_ready", listen=listen, metrics=metrics_at, curve=bool(server_public),
                       allow_list=len(cfg.allowed_client_keys), topics=",".join(cfg.topics))
+
+    def _seed_positions(self) -> None:
+        """The P&L gauges start from the ledger's positions (a restarted gateway would otherwise
+        know only those published after it); none on a first start."""
+        assert self.metrics is not None
+        try:
+            with LedgerReader.open(ledger_dir(self.ctx.data_dir)) as reader, reader.snapshot() as snap:
+                self.metrics.seed_positions(snap.positions().values())
+        except LedgerError as exc:
+            self.log.info("gateway_positions_not_seeded", reason=str(exc)[:200])
 
     def _setup_curve(self, zctx: zmq.Context, xpub: zmq.Socket) -> bytes:
         path = Path(self.cfg.curve_secret_key_file).expanduser()

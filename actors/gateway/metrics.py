@@ -15,6 +15,15 @@
 - the broker session (``shikra_broker_session_expiry_timestamp_seconds``: when the token in use
   expires, Unix time; ``shikra_broker_session_ok``: 0 after a refused login until one succeeds),
   from ``broker.session``; absent until the live venue has said.
+- live P&L per strategy (``shikra_strategy_realised_pnl_paise``, ``shikra_strategy_unrealised_pnl_paise``:
+  sums over the strategy's positions, unrealised at execution's marks), from the ``Position``
+  messages execution publishes (after every fill, and once a second while marks move), seeded from
+  the ledger's positions at start (realised only, until execution's first marks);
+- the trading state (``shikra_trading_state{state}``: 1 for risk's current state), from
+  ``risk.usage``; the kill switch (``shikra_kill_switch_engaged``), from ``supervisor.status``;
+- feed staleness (``shikra_feed_staleness_seconds{instrument}``: seconds since the instrument's last
+  market data, at scrape time), for the instruments the feed streams or a position is held in,
+  from what the feed publishes every few seconds on ``feed.freshness``.
 The registry is private (no process-wide default), so tests can build as many as they like.
 Thread safety: ``observe`` runs on the actor loop, ``collect`` on the HTTP server's thread; the
 shared state is dicts of immutable messages, replaced per key and copied before reading.
@@ -22,6 +31,7 @@ shared state is dicts of immutable messages, replaced per key and copied before 
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Iterator
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
@@ -31,6 +41,7 @@ from ipc.messages import (
     TERMINAL_ORDER_STATES,
     BrokerSessionStatus,
     CalendarStatus,
+    FeedFreshness,
     Fill,
     Heartbeat,
     LedgerStats,
@@ -38,8 +49,14 @@ from ipc.messages import (
     OrderDenied,
     OrderEvent,
     OrderState,
+    Position,
+    PositionKey,
+    RiskUsage,
     SupervisorStatus,
+    TradingState,
+    position_key,
 )
+from ipc.segments import instrument_label
 
 TERMINAL = TERMINAL_ORDER_STATES
 # Seconds: from tens of microseconds (a co-located hop) to a second (a stalled one).
@@ -140,10 +157,63 @@ class _CalendarCollector:
         yield from (days, fallback)
 
 
+class _LiveCollector:
+    """Live P&L per strategy, trading state, kill switch and feed staleness, from the latest
+    messages (replaced whole per key on the actor loop, copied here before reading)."""
+
+    def __init__(self, positions: dict[PositionKey, Position], latest: dict[str, object],
+                 supervisor: dict[str, SupervisorStatus], now_ns: Callable[[], int]) -> None:
+        self.positions = positions
+        self.latest = latest
+        self.supervisor = supervisor
+        self.now_ns = now_ns
+
+    def _families(self) -> tuple[GaugeMetricFamily, ...]:
+        return (GaugeMetricFamily("shikra_strategy_realised_pnl_paise",
+                                  "Realised P&L of a strategy's positions, gross of charges (paise)", labels=["strategy"]),
+                GaugeMetricFamily("shikra_strategy_unrealised_pnl_paise",
+                                  "Unrealised P&L of a strategy's open positions at execution's marks (paise)",
+                                  labels=["strategy"]),
+                GaugeMetricFamily("shikra_trading_state", "1 for risk's trading state now", labels=["state"]),
+                GaugeMetricFamily("shikra_kill_switch_engaged", "1 while the kill switch is engaged"),
+                GaugeMetricFamily("shikra_feed_staleness_seconds",
+                                  "Seconds since the feed last had market data of an instrument it streams or "
+                                  "one held (since the feed started, for one without data yet)",
+                                  labels=["instrument"]))
+
+    def describe(self) -> Iterator[Metric]:
+        yield from self._families()
+
+    def collect(self) -> Iterator[Metric]:
+        realised, unrealised, state, kill, stale = self._families()
+        by_strategy: dict[str, list[int]] = {}
+        for pos in list(self.positions.values()):
+            row = by_strategy.setdefault(pos.strategy, [0, 0])
+            row[0] += pos.realised_pnl_paise
+            row[1] += pos.unrealised_pnl_paise
+        for strategy, (r, u) in sorted(by_strategy.items()):
+            realised.add_metric([strategy], r)
+            unrealised.add_metric([strategy], u)
+        usage = self.latest.get("usage")
+        if isinstance(usage, RiskUsage):
+            for value in TradingState:
+                state.add_metric([value.value], 1.0 if usage.state == value.value else 0.0)
+        status = self.supervisor.get(SUPERVISOR)
+        if status is not None:
+            kill.add_metric([], 1.0 if status.status.kill_switch.engaged else 0.0)
+        fresh = self.latest.get("freshness")
+        if isinstance(fresh, FeedFreshness):
+            now = self.now_ns()
+            for segment, security_id, last in zip(fresh.segments, fresh.security_ids, fresh.last_data_ns):
+                stale.add_metric([instrument_label(segment, security_id)], max(0, now - (last or fresh.since_ns)) / 1e9)
+        yield from (realised, unrealised, state, kill, stale)
+
+
 class EngineMetrics:
     """All shikra_ metrics in one private registry. ``observe`` takes decoded bus messages."""
 
-    def __init__(self) -> None:
+    def __init__(self, now_ns: Callable[[], int]) -> None:
+        """``now_ns``: the gateway's clock (read on the HTTP thread at scrape time: staleness)."""
         self.registry = CollectorRegistry(auto_describe=True)
         self.heartbeats: dict[str, Heartbeat] = {}
         self.supervisor: dict[str, SupervisorStatus] = {}
@@ -152,6 +222,9 @@ class EngineMetrics:
         self.registry.register(_LedgerCollector(self.ledger_stats))
         self.calendar: dict[str, CalendarStatus] = {}
         self.registry.register(_CalendarCollector(self.calendar))
+        self.positions: dict[PositionKey, Position] = {}
+        self.latest: dict[str, object] = {}
+        self.registry.register(_LiveCollector(self.positions, self.latest, self.supervisor, now_ns))
         r = self.registry
         self.order_events = Counter("shikra_order_events", "Order transitions by the state reached",
                                     ["state"], registry=r)
@@ -191,6 +264,13 @@ class EngineMetrics:
             self.heartbeats[msg.actor] = msg
         elif isinstance(msg, SupervisorStatus):
             self.supervisor[SUPERVISOR] = msg
+        elif isinstance(msg, Position):
+            self.positions[position_key(msg)] = msg
+        elif isinstance(msg, RiskUsage):
+            self.latest["usage"] = msg
+        elif isinstance(msg, FeedFreshness):
+            if len(msg.segments) == len(msg.security_ids) == len(msg.last_data_ns):
+                self.latest["freshness"] = msg
         elif isinstance(msg, CalendarStatus):
             self.calendar["risk"] = msg
         elif isinstance(msg, BrokerSessionStatus):
@@ -199,6 +279,12 @@ class EngineMetrics:
         elif isinstance(msg, LedgerStats):
             if len(msg.bucket_upper_ns) + 1 == len(msg.bucket_counts) and sum(msg.bucket_counts) == msg.commits:
                 self.ledger_stats[msg.actor] = msg
+
+    def seed_positions(self, positions: Iterable[Position]) -> None:
+        """The ledger's positions at start (realised P&L; unrealised 0 until execution marks them);
+        a position execution has already published is kept as published."""
+        for pos in positions:
+            self.positions.setdefault(position_key(pos), pos)
 
     def _on_order(self, ev: OrderEvent) -> None:
         self.order_events.labels(ev.state.value).inc()

@@ -17,7 +17,8 @@ from actors.strategy.market_rows import market_horizon, rows_of, skip_market
 from actors.strategy.bars import NSE_SESSION, BarBuilder, SessionHours
 from actors.strategy.exposure import Exposure, WorkingUnits
 from actors.strategy.registry import UnknownStrategy, resolve
-from actors.strategy.runtime import RuntimeFileError, StrategyOverride, load_overrides, save_overrides
+from actors.strategy.config import StrategyInstanceConfig
+from actors.strategy.runtime import RuntimeFileError, StrategyOverride, instances, load_overrides, save_overrides
 from engine.ledger import LedgerError, LedgerReader, ledger_dir
 from engine.logs import Throttle
 from engine.model.calendar import CalendarError, CalendarSource, market_hours
@@ -31,6 +32,7 @@ from ipc.order_rules import check_order
 from ipc.reasons import Denial, DenyReason
 from ipc.resend import Unacked
 from ipc.messages import (
+    AddStrategy,
     DayPhaseBegan,
     Bar,
     BookUpdate,
@@ -50,6 +52,7 @@ from ipc.messages import (
     Product,
     ProtectPosition,
     Quote,
+    RemoveStrategy,
     Reply,
     SaveStrategyState,
     SetStrategyParams,
@@ -279,15 +282,19 @@ class StrategyActor(MasterReload, Actor):
         self._live_feed = self.ctx.config.feed.source in ("dhan", "kite") and FEED in self.ctx.config.engine.actors
         self.table = open_instruments(self.ctx.config.instruments.master, self.ctx.data_dir, ist_date(self.ctx.now_ns()))
         self._started_day = ist_date(self.ctx.now_ns()).isoformat()
-        for inst_cfg in cfg.instances:
-            if inst_cfg.name in self.configured:
-                raise ActorConfigError(f"strategy.instances: name '{inst_cfg.name}' is used twice")
-            self.configured[inst_cfg.name] = inst_cfg
+        names = [c.name for c in cfg.instances]
+        for name in names:
+            if names.count(name) > 1:
+                raise ActorConfigError(f"strategy.instances: name '{name}' is used twice")
         try:
             self.overrides = load_overrides(self.ctx.data_dir)
         except RuntimeFileError as exc:
-            raise ActorConfigError(f"{exc} (it holds the run-time starts, stops and parameter changes of "
-                                   "strategies: fix it or delete it to go back to the config)") from None
+            raise ActorConfigError(f"{exc} (it holds the run-time starts, stops, parameter changes, additions "
+                                   "and removals of strategies: fix it or delete it to go back to the config)") from None
+        self.configured, shadowed = instances(list(cfg.instances), self.overrides)
+        for name in shadowed:
+            self.log.warning("strategy_runtime_addition_ignored", strategy=name,
+                             reason="the config now has an instance of this name; it runs instead")
         for name in self.configured:
             if not self._wants_running(name):
                 if name in self.overrides:
@@ -649,8 +656,8 @@ class StrategyActor(MasterReload, Actor):
             return
         override = self.overrides.get(msg.strategy, StrategyOverride())
         try:
-            self._save_override(msg.strategy, StrategyOverride(override.running, {**override.params, **changes},
-                                                               msg.by, msg.ts_ns))
+            self._save_override(msg.strategy, msgspec.structs.replace(
+                override, params={**override.params, **changes}, by=msg.by, ts_ns=msg.ts_ns))
         except OSError as exc:
             self._answer(msg, False, "NOT_SAVED", f"the change could not be kept across restarts, so it was not "
                                                   f"applied: {exc}")
@@ -684,7 +691,8 @@ class StrategyActor(MasterReload, Actor):
                     self._answer(msg, False, "BAD_CONFIG", f"strategy '{name}' cannot start: {exc}")
                     return
         try:
-            self._save_override(name, StrategyOverride(msg.running, override.params, msg.by, msg.ts_ns))
+            self._save_override(name, msgspec.structs.replace(override, running=msg.running, by=msg.by,
+                                                              ts_ns=msg.ts_ns))
         except OSError as exc:
             self._answer(msg, False, "NOT_SAVED", f"not {'started' if msg.running else 'stopped'}: the decision "
                                                   f"could not be kept across restarts: {exc}")
@@ -712,6 +720,92 @@ class StrategyActor(MasterReload, Actor):
             self.log.warning("strategy_stopped_by_operator", strategy=name, by=msg.by)
         self._answer(msg, True, "", "running" if msg.running else "stopped")
 
+    # Instances added and removed at run time (kept in the runtime file) -------------------------------
+    def on_add_strategy(self, msg: AddStrategy) -> None:
+        """A new instance: checked as a config entry would be (kind, parameters, instrument), kept
+        across restarts, then started at once."""
+        name = msg.strategy
+        if name in self.configured:
+            self._answer(msg, False, "NAME_IN_USE", f"a strategy named '{name}' exists (kind "
+                                                    f"{self.configured[name].kind}); remove it first or pick another name")
+            return
+        try:
+            params = msgspec.json.decode(msg.params_json or "{}")
+        except msgspec.DecodeError as exc:
+            self._answer(msg, False, "BAD_PARAMS", f"params are not JSON: {exc}")
+            return
+        if not isinstance(params, dict):
+            self._answer(msg, False, "BAD_PARAMS", "params must be a JSON object of parameters")
+            return
+        inst_cfg = StrategyInstanceConfig(name=name, kind=msg.kind, instrument=msg.instrument, params=params)
+        self.configured[name] = inst_cfg
+        try:
+            strategy = self._build(name)
+        except UnknownStrategy as exc:
+            del self.configured[name]
+            self._answer(msg, False, "UNKNOWN_KIND", str(exc))
+            return
+        except BadParams as exc:
+            del self.configured[name]
+            self._answer(msg, False, "BAD_PARAMS", str(exc))
+            return
+        except UnknownInstrument as exc:
+            del self.configured[name]
+            self._answer(msg, False, "UNKNOWN_INSTRUMENT", f"instrument: {exc}")
+            return
+        previous = self.overrides.get(name)
+        try:
+            self._save_override(name, StrategyOverride(True, {}, msg.by, msg.ts_ns, inst_cfg,
+                                                       previous is not None and previous.removed))
+        except OSError as exc:
+            del self.configured[name]
+            self._answer(msg, False, "NOT_SAVED", f"not added: it could not be kept across restarts: {exc}")
+            return
+        self.stopped.pop(name, None)
+        if name not in self._ran:
+            self._restore_state(name, strategy)  # a name used before: its saved state, if it still fits
+        self._activate(name, strategy)
+        strategy.on_start()
+        self.log.warning("strategy_added_by_operator", strategy=name, kind=msg.kind, by=msg.by,
+                         params=msgspec.json.encode(strategy.params).decode())
+        self._answer(msg, True, "", msgspec.json.encode(strategy.params).decode())
+
+    def on_remove_strategy(self, msg: RemoveStrategy) -> None:
+        """Stop and forget an instance; refused while it holds a position or has orders working (a
+        removed strategy could not manage them)."""
+        name = msg.strategy
+        if name not in self.configured:
+            self._answer(msg, False, "UNKNOWN_STRATEGY", f"no strategy '{name}'; configured: "
+                                                         f"{', '.join(self.configured) or 'none'}")
+            return
+        held, working = self.exposure.engaged(name)
+        if held or working:
+            self._answer(msg, False, "STRATEGY_ENGAGED", f"strategy '{name}' holds {held} units and has {working} "
+                                                         "units in working orders: stop it (its orders are cancelled) "
+                                                         "and square off its positions first")
+            return
+        in_config = any(c.name == name for c in self.ctx.config.strategy.instances)
+        overrides = dict(self.overrides)
+        if in_config:
+            overrides[name] = StrategyOverride(False, {}, msg.by, msg.ts_ns, None, True)
+        else:
+            overrides.pop(name, None)
+        try:
+            save_overrides(self.ctx.data_dir, overrides)
+        except OSError as exc:
+            self._answer(msg, False, "NOT_SAVED", f"not removed: it could not be kept across restarts: {exc}")
+            return
+        self.overrides = overrides
+        if name in self.strategies:
+            strategy = self.strategies[name]
+            strategy.on_stop()
+            self.save_state(name)
+            self._deactivate(name)
+        self.stopped.pop(name, None)
+        kind = self.configured.pop(name).kind
+        self.log.warning("strategy_removed_by_operator", strategy=name, kind=kind, by=msg.by)
+        self._answer(msg, True, "", kind)
+
     def on_list_strategies(self, msg: ListStrategies) -> None:
         infos = [self._info(name) for name in self.configured]
         sender = getattr(self.ctx, "sender", "")
@@ -731,7 +825,8 @@ class StrategyActor(MasterReload, Actor):
         return StrategyInfo(name, inst_cfg.kind, name in self.strategies, instruments, params_json,
                             override.by, override.ts_ns)
 
-    def _answer(self, msg: SetStrategyParams | SetStrategyRunning, ok: bool, code: str, detail: str) -> None:
+    def _answer(self, msg: SetStrategyParams | SetStrategyRunning | AddStrategy | RemoveStrategy, ok: bool, code: str,
+                detail: str) -> None:
         if not ok:
             self.log.warning("strategy_command_refused", strategy=msg.strategy, by=msg.by, code=code, detail=detail)
         sender = getattr(self.ctx, "sender", "")

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import msgspec
 
 from actors.strategy.exposure import WorkingUnits
+from engine.control_api.limits import QUOTE_CHARS, quote_value
 from ipc.messages import (Bar, BookUpdate, Fill, GroupStructure, OrderDenied, OrderEvent, OrderType, Product, Quote,
                           Side, Tick, Validity)
 
@@ -175,6 +176,11 @@ class BadParams(Exception):
 
 
 def parse_params(cls: type[Strategy], name: str, raw: dict[str, Any]) -> StrategyParams:
+    """``raw`` as ``cls``'s Params; BadParams names the key and the problem (a key past the
+    quoting limit is cut: a huge input is never echoed whole)."""
+    for key in raw:
+        if len(key) > QUOTE_CHARS:  # no parameter has such a name; msgspec would quote it whole
+            raise BadParams(f"strategy '{name}' ({cls.kind}): unknown parameter {quote_value(key)}")
     try:
         return msgspec.convert(raw, cls.Params, strict=False)
     except msgspec.ValidationError as exc:

@@ -73,6 +73,13 @@ class Exposure:
                 sell += units[1]
         return WorkingUnits(buy, sell)
 
+    def engaged(self, strategy: str) -> tuple[int, int]:
+        """(units held, units of live orders not yet filled) of ``strategy``, over every
+        instrument and product, both sides counted."""
+        held = sum(abs(units) for key, units in self._positions.items() if key[0] == strategy)
+        working = sum(buy + sell for key, (buy, sell) in self._working.items() if key[0] == strategy)
+        return held, working
+
     def is_working(self, intent_id: str) -> bool:
         """The intent, or any slice of it, still works."""
         if intent_id in self._orders:

@@ -1,5 +1,6 @@
 """Market data over the control API: ``shikra quote SYMBOL... [--depth]``, ``shikra oi UNDERLYING
-[--expiry D] [--window 15m]`` (the OI tracker) and ``shikra scan [SCREEN]`` (the scanner)."""
+[--expiry D] [--window 15m]`` (the OI tracker), ``shikra scan [SCREEN]`` (the scanner), and the live
+feed's operator subscriptions: ``shikra subscribe | unsubscribe INSTRUMENT...``."""
 
 from __future__ import annotations
 
@@ -41,6 +42,13 @@ def add_commands(sub: Any, common: argparse.ArgumentParser, client: argparse.Arg
     p = sub.add_parser("scan", parents=[client], help="run the configured screens ([scanner] screens) now")
     p.add_argument("screen", nargs="?", default="", help="one screen's name (default: every screen)")
     p.set_defaults(fn=cmd_scan)
+    for name, text in (("subscribe", "stream instruments from the live feed too (kept across restarts)"),
+                       ("unsubscribe", "stop streaming instruments an operator subscribed (refused for one in the "
+                                       "config, one a strategy streams or one held)")):
+        p = sub.add_parser(name, parents=[client], help=text)
+        p.add_argument("instruments", nargs="+", metavar="INSTRUMENT",
+                       help="a trading symbol or SEGMENT:ID (NSE_FNO:55796)")
+        p.set_defaults(fn=cmd_subscription)
 
 
 def age_text(age_ns: int) -> str:
@@ -202,6 +210,25 @@ def scan_text(r: Any) -> str:
 def cmd_scan(args: argparse.Namespace) -> int:
     def body(c: Client) -> int:
         emit(args, c(c.market.Scan, pb.ScanRequest(screen=args.screen)), scan_text)
+        return EXIT_OK
+
+    return run(args, body)
+
+
+def cmd_subscription(args: argparse.Namespace) -> int:
+    subscribe = args.command == "subscribe"
+
+    def human(r: Any) -> str:
+        verb = "subscribed" if subscribe else "unsubscribed"
+        return (f"{verb}: {' '.join(r.changed) or 'nothing new'}\n"
+                f"operator subscriptions: {' '.join(r.subscribed) or 'none'}")
+
+    def body(c: Client) -> int:
+        refs = [instrument_ref(t) for t in args.instruments]
+        if subscribe:
+            emit(args, c(c.market.SubscribeFeed, pb.SubscribeFeedRequest(instruments=refs)), human)
+        else:
+            emit(args, c(c.market.UnsubscribeFeed, pb.UnsubscribeFeedRequest(instruments=refs)), human)
         return EXIT_OK
 
     return run(args, body)

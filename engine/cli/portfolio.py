@@ -15,7 +15,8 @@ from ipc.segments import instrument_label
 
 
 def add_commands(sub: Any, common: argparse.ArgumentParser, client: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("positions", parents=[client], help="net positions with realised P&L")
+    p = sub.add_parser("positions", parents=[client], help="net positions with realised P&L and "
+                                                                  "unrealised P&L at the book's marks")
     p.add_argument("--open", action="store_true", help="only non-zero positions")
     p.add_argument("--strategy")
     p.set_defaults(fn=cmd_positions)
@@ -25,8 +26,9 @@ def add_commands(sub: Any, common: argparse.ArgumentParser, client: argparse.Arg
     p.add_argument("--limit", type=int, default=0, help="only the newest N")
     p.set_defaults(fn=cmd_trades)
 
-    p = sub.add_parser("pnl", parents=[client], help="realised P&L per strategy, charges, net; today's P&L per "
-                                                      "position, carried in vs traded today")
+    p = sub.add_parser("pnl", parents=[client], help="P&L per strategy and in total: realised, unrealised at the "
+                                                      "book's marks, charges, net, today carried in vs traded today; "
+                                                      "today's P&L per position")
     p.add_argument("--strategy")
     p.set_defaults(fn=cmd_pnl)
 
@@ -49,11 +51,14 @@ def _positions_text(r: Any) -> str:
         return "no positions"
     rows = [[p.strategy, p.symbol or instrument_label(p.segment, p.security_id), p.product, p.net_qty_units,
              format_avg_rupees(abs(p.open_cost_paise), abs(p.net_qty_units)) if p.net_qty_units else "-",
+             rupees(p.mark_paise) if p.marked else "-",
+             rupees(p.unrealised_pnl_paise) if p.marked or not p.net_qty_units else "-",
              rupees(p.realised_pnl_paise), rupees(p.charges_paise)] for p in r.positions]
-    return (table(["STRATEGY", "SYMBOL", "PRODUCT", "NET QTY", "AVG", "REALISED", "CHARGES"], rows,
-                  frozenset({3, 4, 5, 6}))
-            + f"\nrealised {rupees(r.realised_pnl_paise)}  charges {rupees(r.charges_paise)}  "
-              f"net {rupees(r.net_pnl_paise)}")
+    return (table(["STRATEGY", "SYMBOL", "PRODUCT", "NET QTY", "AVG", "MARK", "UNREALISED", "REALISED", "CHARGES"],
+                  rows, frozenset({3, 4, 5, 6, 7, 8}))
+            + f"\nrealised {rupees(r.realised_pnl_paise)}  unrealised {rupees(r.unrealised_pnl_paise)}  "
+              f"charges {rupees(r.charges_paise)}  net {rupees(r.total_pnl_paise)}"
+            + f"\nmarks: {r.mark_source}; - : no mark yet")
 
 
 def cmd_positions(args: argparse.Namespace) -> int:
@@ -82,28 +87,66 @@ def _day_text(day: Any) -> str:
               f"charges today {rupees(day.day_charges_paise)}  (- : no mark yet)")
 
 
+class StrategyPnl(msgspec.Struct, kw_only=True):
+    """One strategy's P&L (``shikra pnl``): over its positions, unrealised at the marks; today's
+    split into what was carried in and what was traded today. Integer paise."""
+
+    strategy: str
+    realised_pnl_paise: int = 0
+    unrealised_pnl_paise: int = 0
+    charges_paise: int = 0
+    net_pnl_paise: int = 0  # realised + unrealised - charges
+    carry_pnl_paise: int = 0  # today, on the units carried in (realised + unrealised)
+    day_pnl_paise: int = 0  # today, on what was traded today (realised + unrealised)
+    day_charges_paise: int = 0
+
+
+def strategy_pnl(positions: Any, day: Any) -> list[StrategyPnl]:
+    """Per strategy, from ListPositions' positions and GetDayPnl's rows, plus a TOTAL row last."""
+    by: dict[str, StrategyPnl] = {}
+    for p in positions:
+        s = by.setdefault(p.strategy, StrategyPnl(strategy=p.strategy))
+        s.realised_pnl_paise += p.realised_pnl_paise
+        s.unrealised_pnl_paise += p.unrealised_pnl_paise
+        s.charges_paise += p.charges_paise
+    for d in day:
+        s = by.setdefault(d.strategy, StrategyPnl(strategy=d.strategy))
+        s.carry_pnl_paise += d.carry_realised_pnl_paise + d.carry_unrealised_pnl_paise
+        s.day_pnl_paise += d.day_realised_pnl_paise + d.day_unrealised_pnl_paise
+        s.day_charges_paise += d.day_charges_paise
+    rows = [by[name] for name in sorted(by)]
+    total = StrategyPnl(strategy="TOTAL")
+    for s in rows:
+        s.net_pnl_paise = s.realised_pnl_paise + s.unrealised_pnl_paise - s.charges_paise
+        for field in ("realised_pnl_paise", "unrealised_pnl_paise", "charges_paise", "net_pnl_paise",
+                      "carry_pnl_paise", "day_pnl_paise", "day_charges_paise"):
+            setattr(total, field, getattr(total, field) + getattr(s, field))
+    return [*rows, total]
+
+
 def cmd_pnl(args: argparse.Namespace) -> int:
-    """Realised P&L per strategy (gross, charges, net) from the ledger's positions, then today's
-    P&L per position split into carried-in and traded today."""
+    """P&L per strategy and in total: realised (the ledger's positions), unrealised at the marks
+    execution publishes, charges, net; today's split into carried-in and traded today; then
+    today's P&L per position."""
 
     def body(c: Client) -> int:
         resp = c(c.portfolio.ListPositions, pb.ListPositionsRequest(strategy=args.strategy or ""))
         day = c(c.portfolio.GetDayPnl, pb.GetDayPnlRequest(strategy=args.strategy or ""))
-        by_strategy: dict[str, list[int]] = {}
-        for p in resp.positions:
-            row = by_strategy.setdefault(p.strategy, [0, 0])
-            row[0] += p.realised_pnl_paise
-            row[1] += p.charges_paise
+        rows = strategy_pnl(resp.positions, day.positions)
         if args.json:
+            *strategies, total = rows
             print(msgspec.json.encode({
-                "strategies": [{"strategy": s, "realised_pnl_paise": r, "charges_paise": ch, "net_pnl_paise": r - ch}
-                               for s, (r, ch) in sorted(by_strategy.items())],
-                "realised_pnl_paise": resp.realised_pnl_paise, "charges_paise": resp.charges_paise,
-                "net_pnl_paise": resp.net_pnl_paise, "today": to_builtins(day)}).decode())
+                "strategies": strategies, "total": total, "mark_source": resp.mark_source,
+                "realised_pnl_paise": resp.realised_pnl_paise, "unrealised_pnl_paise": resp.unrealised_pnl_paise,
+                "charges_paise": resp.charges_paise, "net_pnl_paise": resp.total_pnl_paise,
+                "today": to_builtins(day)}).decode())
             return EXIT_OK
-        rows = [[s, rupees(r), rupees(ch), rupees(r - ch)] for s, (r, ch) in sorted(by_strategy.items())]
-        rows.append(["TOTAL", rupees(resp.realised_pnl_paise), rupees(resp.charges_paise), rupees(resp.net_pnl_paise)])
-        print(table(["STRATEGY", "REALISED", "CHARGES", "NET"], rows, frozenset({1, 2, 3})))
+        print(table(["STRATEGY", "REALISED", "UNREALISED", "CHARGES", "NET", "TODAY CARRY", "TODAY TRADED",
+                     "TODAY CHARGES"],
+                    [[s.strategy, rupees(s.realised_pnl_paise), rupees(s.unrealised_pnl_paise), rupees(s.charges_paise),
+                      rupees(s.net_pnl_paise), rupees(s.carry_pnl_paise), rupees(s.day_pnl_paise),
+                      rupees(s.day_charges_paise)] for s in rows], frozenset(range(1, 8))))
+        print(f"marks: {resp.mark_source}")
         print(_day_text(day))
         return EXIT_OK
 

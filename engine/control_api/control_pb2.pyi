@@ -457,7 +457,7 @@ class ListTradesResponse(_message.Message):
     def __init__(self, trades: _Optional[_Iterable[_Union[Trade, _Mapping]]] = ...) -> None: ...
 
 class Position(_message.Message):
-    __slots__ = ("strategy", "segment", "security_id", "symbol", "net_qty_units", "open_cost_paise", "realised_pnl_paise", "charges_paise", "ts_event_ns", "product")
+    __slots__ = ("strategy", "segment", "security_id", "symbol", "net_qty_units", "open_cost_paise", "realised_pnl_paise", "charges_paise", "ts_event_ns", "product", "unrealised_pnl_paise", "marked", "mark_paise", "mark_ts_ns")
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
     SEGMENT_FIELD_NUMBER: _ClassVar[int]
     SECURITY_ID_FIELD_NUMBER: _ClassVar[int]
@@ -468,6 +468,10 @@ class Position(_message.Message):
     CHARGES_PAISE_FIELD_NUMBER: _ClassVar[int]
     TS_EVENT_NS_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    UNREALISED_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    MARKED_FIELD_NUMBER: _ClassVar[int]
+    MARK_PAISE_FIELD_NUMBER: _ClassVar[int]
+    MARK_TS_NS_FIELD_NUMBER: _ClassVar[int]
     strategy: str
     segment: str
     security_id: int
@@ -478,7 +482,11 @@ class Position(_message.Message):
     charges_paise: int
     ts_event_ns: int
     product: str
-    def __init__(self, strategy: _Optional[str] = ..., segment: _Optional[str] = ..., security_id: _Optional[int] = ..., symbol: _Optional[str] = ..., net_qty_units: _Optional[int] = ..., open_cost_paise: _Optional[int] = ..., realised_pnl_paise: _Optional[int] = ..., charges_paise: _Optional[int] = ..., ts_event_ns: _Optional[int] = ..., product: _Optional[str] = ...) -> None: ...
+    unrealised_pnl_paise: int
+    marked: bool
+    mark_paise: int
+    mark_ts_ns: int
+    def __init__(self, strategy: _Optional[str] = ..., segment: _Optional[str] = ..., security_id: _Optional[int] = ..., symbol: _Optional[str] = ..., net_qty_units: _Optional[int] = ..., open_cost_paise: _Optional[int] = ..., realised_pnl_paise: _Optional[int] = ..., charges_paise: _Optional[int] = ..., ts_event_ns: _Optional[int] = ..., product: _Optional[str] = ..., unrealised_pnl_paise: _Optional[int] = ..., marked: _Optional[bool] = ..., mark_paise: _Optional[int] = ..., mark_ts_ns: _Optional[int] = ...) -> None: ...
 
 class ListPositionsRequest(_message.Message):
     __slots__ = ("strategy", "open_only")
@@ -489,16 +497,22 @@ class ListPositionsRequest(_message.Message):
     def __init__(self, strategy: _Optional[str] = ..., open_only: _Optional[bool] = ...) -> None: ...
 
 class ListPositionsResponse(_message.Message):
-    __slots__ = ("positions", "realised_pnl_paise", "charges_paise", "net_pnl_paise")
+    __slots__ = ("positions", "realised_pnl_paise", "charges_paise", "net_pnl_paise", "unrealised_pnl_paise", "total_pnl_paise", "mark_source")
     POSITIONS_FIELD_NUMBER: _ClassVar[int]
     REALISED_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
     CHARGES_PAISE_FIELD_NUMBER: _ClassVar[int]
     NET_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    UNREALISED_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    MARK_SOURCE_FIELD_NUMBER: _ClassVar[int]
     positions: _containers.RepeatedCompositeFieldContainer[Position]
     realised_pnl_paise: int
     charges_paise: int
     net_pnl_paise: int
-    def __init__(self, positions: _Optional[_Iterable[_Union[Position, _Mapping]]] = ..., realised_pnl_paise: _Optional[int] = ..., charges_paise: _Optional[int] = ..., net_pnl_paise: _Optional[int] = ...) -> None: ...
+    unrealised_pnl_paise: int
+    total_pnl_paise: int
+    mark_source: str
+    def __init__(self, positions: _Optional[_Iterable[_Union[Position, _Mapping]]] = ..., realised_pnl_paise: _Optional[int] = ..., charges_paise: _Optional[int] = ..., net_pnl_paise: _Optional[int] = ..., unrealised_pnl_paise: _Optional[int] = ..., total_pnl_paise: _Optional[int] = ..., mark_source: _Optional[str] = ...) -> None: ...
 
 class DayPnl(_message.Message):
     __slots__ = ("strategy", "segment", "security_id", "symbol", "product", "carried_qty_units", "carried_cost_paise", "carry_open_qty_units", "carry_realised_pnl_paise", "carry_unrealised_pnl_paise", "day_open_qty_units", "day_realised_pnl_paise", "day_unrealised_pnl_paise", "day_charges_paise", "marked")
@@ -811,6 +825,34 @@ class GetOptionChainResponse(_message.Message):
     strikes: _containers.RepeatedCompositeFieldContainer[ChainStrike]
     expiries: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, underlying: _Optional[str] = ..., segment: _Optional[str] = ..., expiry_yyyymmdd: _Optional[int] = ..., lot_size_units: _Optional[int] = ..., step_paise: _Optional[int] = ..., strikes: _Optional[_Iterable[_Union[ChainStrike, _Mapping]]] = ..., expiries: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class SubscribeFeedRequest(_message.Message):
+    __slots__ = ("instruments",)
+    INSTRUMENTS_FIELD_NUMBER: _ClassVar[int]
+    instruments: _containers.RepeatedCompositeFieldContainer[InstrumentRef]
+    def __init__(self, instruments: _Optional[_Iterable[_Union[InstrumentRef, _Mapping]]] = ...) -> None: ...
+
+class SubscribeFeedResponse(_message.Message):
+    __slots__ = ("changed", "subscribed")
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIBED_FIELD_NUMBER: _ClassVar[int]
+    changed: _containers.RepeatedScalarFieldContainer[str]
+    subscribed: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, changed: _Optional[_Iterable[str]] = ..., subscribed: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class UnsubscribeFeedRequest(_message.Message):
+    __slots__ = ("instruments",)
+    INSTRUMENTS_FIELD_NUMBER: _ClassVar[int]
+    instruments: _containers.RepeatedCompositeFieldContainer[InstrumentRef]
+    def __init__(self, instruments: _Optional[_Iterable[_Union[InstrumentRef, _Mapping]]] = ...) -> None: ...
+
+class UnsubscribeFeedResponse(_message.Message):
+    __slots__ = ("changed", "subscribed")
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    SUBSCRIBED_FIELD_NUMBER: _ClassVar[int]
+    changed: _containers.RepeatedScalarFieldContainer[str]
+    subscribed: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, changed: _Optional[_Iterable[str]] = ..., subscribed: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetQuoteRequest(_message.Message):
     __slots__ = ("instruments", "depth")
@@ -1291,6 +1333,38 @@ class SetStrategyParamsResponse(_message.Message):
     name: str
     params_json: str
     def __init__(self, name: _Optional[str] = ..., params_json: _Optional[str] = ...) -> None: ...
+
+class AddStrategyRequest(_message.Message):
+    __slots__ = ("name", "kind", "instrument", "params_json")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    INSTRUMENT_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_JSON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    kind: str
+    instrument: str
+    params_json: str
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ..., instrument: _Optional[str] = ..., params_json: _Optional[str] = ...) -> None: ...
+
+class AddStrategyResponse(_message.Message):
+    __slots__ = ("strategy",)
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    strategy: Strategy
+    def __init__(self, strategy: _Optional[_Union[Strategy, _Mapping]] = ...) -> None: ...
+
+class RemoveStrategyRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class RemoveStrategyResponse(_message.Message):
+    __slots__ = ("name", "kind")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    kind: str
+    def __init__(self, name: _Optional[str] = ..., kind: _Optional[str] = ...) -> None: ...
 
 class JournalStats(_message.Message):
     __slots__ = ("trades", "wins", "losses", "breakeven", "win_rate_ppm", "gross_pnl_paise", "charges_paise", "net_pnl_paise", "profit_paise", "loss_paise", "avg_win_paise", "avg_loss_paise", "has_profit_factor", "profit_factor_ppm", "expectancy_paise", "max_drawdown_paise", "largest_win_paise", "largest_loss_paise")

@@ -1309,6 +1309,16 @@ class MarketServiceStub:
                 request_serializer=shikra_dot_v1_dot_control__pb2.ScanRequest.SerializeToString,
                 response_deserializer=shikra_dot_v1_dot_control__pb2.ScanResponse.FromString,
                 _registered_method=True)
+        self.SubscribeFeed = channel.unary_unary(
+                '/shikra.v1.MarketService/SubscribeFeed',
+                request_serializer=shikra_dot_v1_dot_control__pb2.SubscribeFeedRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.SubscribeFeedResponse.FromString,
+                _registered_method=True)
+        self.UnsubscribeFeed = channel.unary_unary(
+                '/shikra.v1.MarketService/UnsubscribeFeed',
+                request_serializer=shikra_dot_v1_dot_control__pb2.UnsubscribeFeedRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.UnsubscribeFeedResponse.FromString,
+                _registered_method=True)
 
 
 class MarketServiceServicer:
@@ -1355,6 +1365,23 @@ class MarketServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SubscribeFeed(self, request, context):
+        """Stream these instruments from the live feed too, kept across restarts (beside the config's
+        feed instruments). Role: trader.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UnsubscribeFeed(self, request, context):
+        """Stop streaming instruments an operator subscribed. Refused (FAILED_PRECONDITION, nothing
+        changed) for one in the config's feed instruments, one a strategy streams or one a position is
+        held in. Role: trader.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MarketServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1377,6 +1404,16 @@ def add_MarketServiceServicer_to_server(servicer, server):
                     servicer.Scan,
                     request_deserializer=shikra_dot_v1_dot_control__pb2.ScanRequest.FromString,
                     response_serializer=shikra_dot_v1_dot_control__pb2.ScanResponse.SerializeToString,
+            ),
+            'SubscribeFeed': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubscribeFeed,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.SubscribeFeedRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.SubscribeFeedResponse.SerializeToString,
+            ),
+            'UnsubscribeFeed': grpc.unary_unary_rpc_method_handler(
+                    servicer.UnsubscribeFeed,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.UnsubscribeFeedRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.UnsubscribeFeedResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1493,6 +1530,60 @@ class MarketService:
             '/shikra.v1.MarketService/Scan',
             shikra_dot_v1_dot_control__pb2.ScanRequest.SerializeToString,
             shikra_dot_v1_dot_control__pb2.ScanResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubscribeFeed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.MarketService/SubscribeFeed',
+            shikra_dot_v1_dot_control__pb2.SubscribeFeedRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.SubscribeFeedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UnsubscribeFeed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.MarketService/UnsubscribeFeed',
+            shikra_dot_v1_dot_control__pb2.UnsubscribeFeedRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.UnsubscribeFeedResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1720,6 +1811,16 @@ class StrategyServiceStub:
                 request_serializer=shikra_dot_v1_dot_control__pb2.SetStrategyParamsRequest.SerializeToString,
                 response_deserializer=shikra_dot_v1_dot_control__pb2.SetStrategyParamsResponse.FromString,
                 _registered_method=True)
+        self.AddStrategy = channel.unary_unary(
+                '/shikra.v1.StrategyService/AddStrategy',
+                request_serializer=shikra_dot_v1_dot_control__pb2.AddStrategyRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.AddStrategyResponse.FromString,
+                _registered_method=True)
+        self.RemoveStrategy = channel.unary_unary(
+                '/shikra.v1.StrategyService/RemoveStrategy',
+                request_serializer=shikra_dot_v1_dot_control__pb2.RemoveStrategyRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.RemoveStrategyResponse.FromString,
+                _registered_method=True)
 
 
 class StrategyServiceServicer:
@@ -1769,6 +1870,24 @@ class StrategyServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddStrategy(self, request, context):
+        """Add a strategy instance at run time: validated (INVALID_ARGUMENT names the field: an unknown
+        kind, a bad parameter, an unknown instrument, a name in use), started at once and kept across
+        restarts (beside the config's [[strategy.instances]]). Role: trader.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveStrategy(self, request, context):
+        """Remove a strategy (one added at run time or one of the config's): stopped and forgotten, kept
+        across restarts. Refused (FAILED_PRECONDITION) while it holds a position or has orders working:
+        square off or stop it first. Role: trader.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_StrategyServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1796,6 +1915,16 @@ def add_StrategyServiceServicer_to_server(servicer, server):
                     servicer.SetStrategyParams,
                     request_deserializer=shikra_dot_v1_dot_control__pb2.SetStrategyParamsRequest.FromString,
                     response_serializer=shikra_dot_v1_dot_control__pb2.SetStrategyParamsResponse.SerializeToString,
+            ),
+            'AddStrategy': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddStrategy,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.AddStrategyRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.AddStrategyResponse.SerializeToString,
+            ),
+            'RemoveStrategy': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveStrategy,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.RemoveStrategyRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.RemoveStrategyResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1938,6 +2067,60 @@ class StrategyService:
             '/shikra.v1.StrategyService/SetStrategyParams',
             shikra_dot_v1_dot_control__pb2.SetStrategyParamsRequest.SerializeToString,
             shikra_dot_v1_dot_control__pb2.SetStrategyParamsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddStrategy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.StrategyService/AddStrategy',
+            shikra_dot_v1_dot_control__pb2.AddStrategyRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.AddStrategyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveStrategy(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.StrategyService/RemoveStrategy',
+            shikra_dot_v1_dot_control__pb2.RemoveStrategyRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.RemoveStrategyResponse.FromString,
             options,
             channel_credentials,
             insecure,

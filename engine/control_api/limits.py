@@ -49,6 +49,13 @@ FIELD_LIMITS: Final[dict[str, int]] = {
     "shikra.v1.SearchInstrumentsRequest.text": 256,
     # Each instrument is a lookup and a quote in the answer: a watch list, not the whole master.
     "shikra.v1.GetQuoteRequest.instruments": 100,
+    # Each instrument is a subscription on the live feed's one connection (5,000 at most).
+    "shikra.v1.SubscribeFeedRequest.instruments": 100,
+    "shikra.v1.UnsubscribeFeedRequest.instruments": 100,
+    # A strategy's name shows in every order id, topic and table; a kind is a class name.
+    "shikra.v1.AddStrategyRequest.name": 64,
+    "shikra.v1.AddStrategyRequest.kind": 64,
+    "shikra.v1.AddStrategyRequest.instrument": 256,
 }
 
 _STRINGS: Final = (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES)

@@ -298,7 +298,8 @@ VIEWER_CALLS = {"GetStatus", "ListActors", "GetSchedule", "ListOrders", "GetOrde
                 "ListStrategies",
                 "GetStrategyParams", "GetJournal", "GetDayPnl"}
 TRADER_CALLS = VIEWER_CALLS | {"PlaceOrder", "ModifyOrder", "CancelOrder", "CancelAllOrders", "EngageKillSwitch",
-                               "SquareOffAll", "StartStrategy", "StopStrategy", "SetStrategyParams", "ConvertPosition"}
+                               "SquareOffAll", "StartStrategy", "StopStrategy", "SetStrategyParams", "ConvertPosition",
+                               "AddStrategy", "RemoveStrategy", "SubscribeFeed", "UnsubscribeFeed"}
 ADMIN_CALLS = TRADER_CALLS | {"ReleaseKillSwitch", "AddUser", "ListUsers", "RevokeUser", "SetRiskLimits"}
 
 
@@ -681,3 +682,27 @@ def test_risk_state_reports_live_usage_against_the_limits(eng) -> None:
     u = state.usage
     assert u.max_orders_per_second == 1000 and u.max_open_orders == 50  # this module's daemon config
     assert u.orders_today >= 0 and u.cash_paise > 0 and u.ts_ns > 0
+
+
+def test_a_strategy_added_over_the_api_trades_without_a_restart_and_is_audited(eng, monkeypatch) -> None:
+    monkeypatch.setenv("SHIKRA_TOKEN", eng.trader)
+    code, out, err = run_cli(["strategies", "add", "added_probe", "--kind", "probe", "--instrument", "RELIANCE",
+                              "--params", '{"every_n_ticks": 3, "max_orders": 2}', *eng.cli_args()])
+    assert code == 0, err
+    assert "added_probe" in out and "running" in out
+
+    def both_fills() -> list[Any] | None:
+        fills = [f for f in eng.ledger(lambda s: list(s.fills().values())) if f.strategy == "added_probe"]
+        return fills if len(fills) == 2 else None
+
+    fills = eventually(both_fills, "the added strategy's buy and sell filled", 30.0)
+    assert sorted(f.side for f in fills) == ["BUY", "SELL"]
+    code, out, err = run_cli(["strategies", "remove", "added_probe", *eng.cli_args()])
+    assert (code, out.strip()) == (0, "removed added_probe (probe)"), err
+    rows = eventually(lambda: (found := [r for r in eng.audit_rows() if r.action in ("AddStrategy", "RemoveStrategy")
+                                         and r.args.get("name") == "added_probe"]) and len(found) == 2 and found,
+                      "both audit rows", 30.0)
+    assert [(r.action, r.who) for r in rows] == [("AddStrategy", "tina"), ("RemoveStrategy", "tina")]
+    assert rows[0].result.startswith("OK strategy added_probe added") and rows[1].result.endswith("removed")
+    code, out, _ = run_cli(["strategies", "list", "--json", *eng.cli_args()])
+    assert code == 0 and "added_probe" not in out

@@ -161,7 +161,13 @@ def test_metrics_endpoint_serves_actor_order_and_denial_figures(daemon):
     wanted = ('shikra_denials_total{reason="', 'shikra_fills_total{side="BUY",strategy="probe"}',
               'shikra_actor_messages_in_total{actor="risk"}', 'shikra_actor_restarts_total{actor="feed"} 0.0',
               'shikra_hop_latency_seconds_count{hop="risk"}', 'shikra_order_events_total{state="FILLED"}',
-              'shikra_ledger_commit_seconds_count{actor="execution"}')
+              'shikra_ledger_commit_seconds_count{actor="execution"}',
+              # Live figures: P&L per strategy from execution's positions, risk's state, the kill
+              # switch, and the staleness of what the synthetic feed streams.
+              'shikra_strategy_realised_pnl_paise{strategy="probe"}',
+              'shikra_strategy_unrealised_pnl_paise{strategy="probe"}',
+              'shikra_trading_state{state="ACTIVE"} 1.0', 'shikra_kill_switch_engaged 0.0',
+              'shikra_feed_staleness_seconds{instrument="NSE_EQ:2885"}')
     def odd_lot_denials(text: str) -> list[str]:
         # Other reasons may come too (an intent that reaches risk before the instrument's first
         # price is denied NO_LAST_PRICE); the odd-lot probe's reason must be among them.
@@ -181,6 +187,8 @@ def test_metrics_endpoint_serves_actor_order_and_denial_figures(daemon):
     assert denials and float(denials[0].rsplit(" ", 1)[1]) >= 1, text[-3000:]
     commits = next(line for line in text.splitlines() if line.startswith("shikra_ledger_commit_seconds_count{"))
     assert float(commits.rsplit(" ", 1)[1]) >= 1
+    stale = next(line for line in text.splitlines() if line.startswith("shikra_feed_staleness_seconds{"))
+    assert 0 <= float(stale.rsplit(" ", 1)[1]) < 30, stale  # the synthetic market ticks many times a second
 
 
 def curve_config(server_secret: str, allowed: str) -> Config:

@@ -8,17 +8,21 @@ snapshots, so a quote's fields are always of one moment.
 
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import grpc
+import msgspec
 
 from actors.control import convert
 from actors.control.auth import Principal
 from actors.control.convert import Refusal
+from actors.control.peers import FEED
 from engine.control_api import control_pb2 as pb
 from engine.control_api.limits import quote_value
 from engine.model.instruments import Instrument
 from engine.model.ist import NS_PER_S
+from ipc.messages import ChangeFeedSubscriptions, FeedSubscriptionsChanged
 
 if TYPE_CHECKING:
     from actors.control.service import ControlApi
@@ -116,3 +120,34 @@ class MarketCalls:
                                                               f"{self.timeout_s}s")
         return pb.ScanResponse(results=[convert.scan_result_to_pb(r) for r in results],
                                ts_ns=results[0].ts_event_ns if results else self.engine.now_ns())
+
+    async def subscribe_feed(self: ControlApi, who: Principal, req: pb.SubscribeFeedRequest) -> Any:
+        answer = await self._change_feed(who, req.instruments, True)
+        return answer if isinstance(answer, Refusal) else pb.SubscribeFeedResponse(changed=answer.changed,
+                                                                                   subscribed=answer.subscribed)
+
+    async def unsubscribe_feed(self: ControlApi, who: Principal, req: pb.UnsubscribeFeedRequest) -> Any:
+        answer = await self._change_feed(who, req.instruments, False)
+        return answer if isinstance(answer, Refusal) else pb.UnsubscribeFeedResponse(changed=answer.changed,
+                                                                                     subscribed=answer.subscribed)
+
+    async def _change_feed(self: ControlApi, who: Principal, refs: Any, subscribe: bool
+                           ) -> FeedSubscriptionsChanged | Refusal:
+        """The instruments resolved here; the feed (which owns its subscriptions) checks, keeps
+        and applies the change (``actors.feed.operator``)."""
+        if not refs:
+            return Refusal(grpc.StatusCode.INVALID_ARGUMENT, "instruments: give at least one")
+        found: list[Instrument] = []
+        for n, ref in enumerate(refs):
+            inst = self._resolve(ref)
+            if isinstance(inst, Refusal):
+                return Refusal(inst.code, f"instruments[{n}]: {inst.message}")
+            found.append(inst)
+        msg = ChangeFeedSubscriptions(uuid.uuid4().hex, subscribe, [i.segment for i in found],
+                                      [i.security_id for i in found], f"control:{who.name}", self.engine.now_ns())
+        reply = await self._command(FEED, msg, "the subscription change")
+        if isinstance(reply, Refusal):
+            return reply
+        if not reply.ok:
+            return convert.code_refusal(reply.code, reply.detail)
+        return msgspec.json.decode(reply.detail, type=FeedSubscriptionsChanged)

@@ -13,7 +13,7 @@ from actors.control.auth import Principal
 from actors.control.convert import Refusal
 from engine.control_api import control_pb2 as pb
 from engine.control_api.limits import quote_value
-from actors.control.peers import EXECUTION
+from actors.control.peers import EXECUTION, MARK_SOURCE
 from engine.ledger.daysplit import day_split
 from engine.model.ist import ist_day, ist_midnight_ns
 from engine.model.journal import build_journal, iter_fills
@@ -50,9 +50,17 @@ class PortfolioCalls:
                   if (not req.strategy or p.strategy == req.strategy) and (not req.open_only or p.net_qty_units)]
         realised = sum(p.realised_pnl_paise for p in chosen)
         charges = sum(p.charges_paise for p in chosen)
+        rows = []
+        for p in chosen:
+            row = convert.position_to_pb(p, self._symbol(p.segment, p.security_id))
+            m = self.peers.marked(p)
+            row.unrealised_pnl_paise, row.marked, row.mark_paise, row.mark_ts_ns = (
+                m.unrealised_pnl_paise, m.marked, m.mark_paise, m.mark_ts_ns)
+            rows.append(row)
+        unrealised = sum(r.unrealised_pnl_paise for r in rows)
         return pb.ListPositionsResponse(
-            positions=[convert.position_to_pb(p, self._symbol(p.segment, p.security_id)) for p in chosen],
-            realised_pnl_paise=realised, charges_paise=charges, net_pnl_paise=realised - charges)
+            positions=rows, realised_pnl_paise=realised, charges_paise=charges, net_pnl_paise=realised - charges,
+            unrealised_pnl_paise=unrealised, total_pnl_paise=realised + unrealised - charges, mark_source=MARK_SOURCE)
 
     async def get_funds(self: ControlApi, who: Principal, req: pb.GetFundsRequest) -> Any:
         account = req.account or "main"

@@ -4,6 +4,7 @@ to the strategy actor and is answered by its Reply. A mixin of
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import TYPE_CHECKING, Any
 
@@ -16,7 +17,19 @@ from actors.control.convert import Refusal
 from actors.control.peers import STRATEGY
 from engine.control_api import control_pb2 as pb
 from engine.control_api.limits import QUOTE_CHARS, quote_value
-from ipc.messages import ListStrategies, Reply, SetStrategyParams, SetStrategyRunning, StrategyInfo, StrategyList
+from ipc.messages import (
+    AddStrategy,
+    ListStrategies,
+    RemoveStrategy,
+    Reply,
+    SetStrategyParams,
+    SetStrategyRunning,
+    StrategyInfo,
+    StrategyList,
+)
+
+# A strategy's name: it is part of every intent id, topic and ledger key of the strategy.
+STRATEGY_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 
 if TYPE_CHECKING:
     from actors.control.service import ControlApi
@@ -125,3 +138,48 @@ class StrategyCalls:
         if not reply.ok:
             return _refusal(reply, name)
         return pb.SetStrategyParamsResponse(name=name, params_json=reply.detail)
+
+    async def add_strategy(self: ControlApi, who: Principal, req: pb.AddStrategyRequest) -> Any:
+        """Checked here for its form (name, JSON object, instrument in the master); the strategy
+        actor checks the kind and the parameters against the strategy's class, and starts it."""
+        name, kind, instrument = req.name.strip(), req.kind.strip(), req.instrument.strip()
+        if not STRATEGY_NAME.fullmatch(name):
+            return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"name {quote_value(name)}: a letter, then letters, "
+                                                             "digits, '_' or '-', 64 characters at most")
+        if not kind:
+            return Refusal(grpc.StatusCode.INVALID_ARGUMENT, "kind is required (e.g. ema_cross)")
+        try:
+            params = msgspec.json.decode(req.params_json or "{}")
+        except msgspec.DecodeError as exc:
+            return Refusal(grpc.StatusCode.INVALID_ARGUMENT, f"params_json is not JSON: {exc}")
+        if not isinstance(params, dict):
+            return Refusal(grpc.StatusCode.INVALID_ARGUMENT, 'params_json must be a JSON object of parameters, '
+                                                             'e.g. {"fast": 12}')
+        if instrument:
+            found = self._resolve(pb.InstrumentRef(symbol=instrument))  # a symbol or SEGMENT:security_id
+            if isinstance(found, Refusal):
+                return Refusal(found.code, f"instrument: {found.message}")
+        reply = await self._command(STRATEGY, AddStrategy(uuid.uuid4().hex, name, kind, instrument,
+                                                          req.params_json or "{}", f"control:{who.name}",
+                                                          self.engine.now_ns()),
+                                    f"the addition of {quote_value(name)}")
+        if isinstance(reply, Refusal):
+            return reply
+        if not reply.ok:
+            return convert.code_refusal(reply.code, reply.detail)
+        found_strategy = await self._one_strategy(name)
+        return found_strategy if isinstance(found_strategy, Refusal) else pb.AddStrategyResponse(strategy=found_strategy)
+
+    async def remove_strategy(self: ControlApi, who: Principal, req: pb.RemoveStrategyRequest) -> Any:
+        name = req.name.strip()
+        if not name:
+            return Refusal(grpc.StatusCode.INVALID_ARGUMENT, "name is required")
+        reply = await self._command(STRATEGY, RemoveStrategy(uuid.uuid4().hex, name, f"control:{who.name}",
+                                                             self.engine.now_ns()),
+                                    f"the removal of {quote_value(name)}")
+        if isinstance(reply, Refusal):
+            return reply
+        if not reply.ok:
+            return _refusal(reply, name)
+        return pb.RemoveStrategyResponse(name=name, kind=reply.detail)
+

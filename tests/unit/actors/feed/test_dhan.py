@@ -437,6 +437,23 @@ def test_instruments_added_at_run_time_are_subscribed_now_and_on_every_reconnect
     assert unsubscribed and unsubscribed[-1]["InstrumentCount"] == 3
 
 
+def test_instruments_removed_at_run_time_are_unsubscribed_now_and_left_out_of_a_reconnect(rigs) -> None:
+    srv, rig = rigs()
+    rig.run_until(lambda: len(rig.frames) >= 2, "frames")
+    assert rig.source.add_instruments([(2, 4242)]) == [(2, 4242)]
+    rig.run_until(lambda: len(srv.subscriptions(1)) == 2, "the live subscribe of the new one")
+    assert rig.source.remove_instruments([(2, 4242), (2, 999)]) == [(2, 4242)]  # 999 was never subscribed
+    assert rig.source.remove_instruments([(2, 4242)]) == []                      # idempotent
+    rig.run_until(lambda: any(r.get("RequestCode") == 16 for _, r in srv.requests), "the live unsubscribe")
+    (unsub,) = [r for _, r in srv.requests if r.get("RequestCode") == 16]
+    assert unsub["InstrumentList"] == [{"ExchangeSegment": "NSE_FNO", "SecurityId": "4242"}]
+    assert rig.source.subscribed_keys() == [(1, 2885), (0, 13)]
+    srv.drop()
+    rig.run_until(lambda: srv.connections == 2 and len(srv.subscriptions(2)) == 1, "reconnect")
+    listed = [(i["ExchangeSegment"], i["SecurityId"]) for i in srv.subscriptions(2)[0]["InstrumentList"]]
+    assert listed == [("NSE_EQ", "2885"), ("IDX_I", "13")]
+
+
 def test_instruments_added_before_the_source_starts_are_subscribed_when_it_connects() -> None:
     """Disconnected until the schedule's pre-open, a strategy's subscription arrives first."""
     with FakeDhanFeed() as srv:

@@ -210,3 +210,15 @@ def test_instruments_added_at_run_time_are_subscribed_now(rigs) -> None:
     rig.run_until(lambda: srv.modes(1).get(10300418) == "ltp", "added instrument")
     with pytest.raises(ValueError, match="no Kite instrument token"):
         rig.source.add_instruments([(int(Segment.NSE_FNO), 99)])
+
+
+def test_instruments_removed_at_run_time_are_unsubscribed_now(rigs) -> None:
+    srv, rig = rigs(instruments=["RELIANCE"], mode="ltp")
+    rig.run_until(lambda: srv.modes(1) == {738561: "ltp"}, "first subscription")
+    option = (int(Segment.NSE_FNO), 40236)
+    rig.source.add_instruments([option])
+    rig.run_until(lambda: srv.modes(1).get(10300418) == "ltp", "added instrument")
+    assert rig.source.remove_instruments([option, (int(Segment.NSE_FNO), 99)]) == [option]
+    assert rig.source.remove_instruments([option]) == []
+    rig.run_until(lambda: 10300418 not in srv.modes(1), "the live unsubscribe")
+    assert srv.modes(1) == {738561: "ltp"} and rig.source.subscribed_keys() == [(int(Segment.NSE_EQ), 2885)]

@@ -149,7 +149,7 @@ def test_a_configured_holiday_in_the_config_reaches_the_risk_checks(tmp_path):
 
 
 def test_metrics_show_days_until_the_data_ends_and_the_fallback():
-    m = EngineMetrics()
+    m = EngineMetrics(lambda: 0)
     text = generate_latest(m.registry).decode()
     assert "shikra_calendar_days_until_data_end{" not in text  # nothing said yet: no made-up zero
     m.observe(CalendarStatus("XBOM", "2026-12-31", 25, False, True, 1))
