@@ -116,6 +116,8 @@ from actors.execution.dhan_stream import order_update_thread
 from actors.execution.dhan_wire import (
     ORDER_TYPES,
     PRODUCTS,
+    FundLimits,
+    MarginQuote,
     OrderUpdate,
     fill_id,
     fill_id_order,
@@ -257,6 +259,12 @@ class DhanVenue:
     """
 
     wallet = None  # funds live at Dhan; the OMS's paper wallet mirror does not apply
+    # What another broker's venue built on this one (``kite_venue.KiteVenue``) replaces: the SDK
+    # client per worker, the codes that mean "the token was refused", and the methods in
+    # "Broker hooks" below. Everything else (queues, limits, lookups, slicing, reconciliation) is shared.
+    rest_client: Callable[[Any, str, float], Any] = RestClient
+    auth_codes: frozenset[str] = _AUTH_CODES
+    broker_label = "Dhan"
 
     def __init__(self, config: DhanVenueConfig, credentials: Credentials, *,
                  on_fatal: Callable[[DhanFatal], None] | None = None, log: Log | None = None,
@@ -280,7 +288,8 @@ class DhanVenue:
         self._delayed: list[_Request] = []  # retries waiting for their not_before_ns
         self._inbox: queue.SimpleQueue[tuple[str, Any, Any]] = queue.SimpleQueue()
         self._rest = RestWorkers(credentials, config.rest_url, config.rest_timeout_s, config.rest_workers,
-                                 self._rest_done)
+                                 self._rest_done, client_factory=type(self).rest_client,
+                                 thread_name=f"{self.broker_label.lower()}-rest")
         self._rfd = self._wfd = -1
         self._wake_pending = False
         self._fatal: DhanFatal | None = None
@@ -339,10 +348,109 @@ class DhanVenue:
             self._old_streams.append(self._stream)
         self._stream_gen += 1
         gen = self._stream_gen
-        self._stream = order_update_thread(self.config, self._creds, self._log, self._rng,
-                                           on_state=lambda up: self._stream_state(gen, up),
-                                           on_update=self._stream_update)
+        self._stream = self._new_stream(lambda up: self._stream_state(gen, up))
         self._stream.start()
+
+    # Broker hooks (class docstring) ------------------------------------------------------------
+    def _new_stream(self, on_state: Callable[[bool], None]) -> WebSocketThread:
+        """The order-update stream's thread (not started), with the current credentials."""
+        return order_update_thread(self.config, self._creds, self._log, self._rng, on_state=on_state,
+                                   on_update=self._stream_update)
+
+    def _check_order(self, order: OrderSnapshot) -> None:
+        """Raises ValueError for an order the broker cannot express."""
+        place_params(order)
+
+    def _sdk_call(self, r: _Request, o: _Live | None) -> Callable[[Any], Any]:
+        """The SDK call for request ``r`` (of order ``o``; None for account requests)."""
+        if r.kind == _PLACE:
+            assert o is not None
+            working = msgspec.structs.replace(o.order.spec, qty_units=o.qty, price_paise=o.price,
+                                              trigger_price_paise=o.trigger)
+            params = place_params(msgspec.structs.replace(o.order, spec=working))
+            return lambda c: c.place_order(**params)
+        if r.kind == _LOOKUP:
+            cid = r.cid
+            return lambda c: c.get_order_by_correlationID(cid)
+        if r.kind == _CANCEL:
+            assert o is not None
+            vid = o.venue_order_id
+            return lambda c: c.cancel_order(vid)
+        if r.kind == _MODIFY:
+            assert o is not None
+            qty, price, trigger = r.args
+            spec = o.order.spec
+            vid = o.venue_order_id
+            return lambda c: c.modify_order(vid, ORDER_TYPES[spec.order_type], "", qty, rupees_float(price),
+                                            rupees_float(trigger), 0, spec.validity)
+        if r.kind == _MARGIN:
+            first = self._orders[r.args[0][0]]
+            spec = first.order.spec
+            qty = sum(self._orders[c].qty for c in r.args[0])
+            margin = dict(security_id=str(spec.security_id), exchange_segment=segment_label(spec.segment),
+                          transaction_type=spec.side, quantity=qty, product_type=PRODUCTS[spec.product],
+                          price=rupees_float(first.price), trigger_price=rupees_float(first.trigger))
+            return lambda c: c.margin_calculator(**margin)
+        if r.kind == _TRADES:
+            return lambda c: c.get_trade_book()
+        if r.kind == _POSITIONS:
+            return lambda c: c.get_positions()
+        if r.kind == _FUNDS:
+            return lambda c: c.get_fund_limits()
+        return lambda c: c.get_order_list()  # _BOOK (fallback poll) or _ORDERS (snapshot): the order book
+
+    def _parse_update(self, data: dict[str, Any]) -> OrderUpdate:
+        """A stream message's order data or an order-book row; raises ValueError."""
+        return parse_update(data)
+
+    def _has_status(self, data: dict[str, Any]) -> bool:
+        return isinstance(data.get("orderStatus"), str)
+
+    def _venue_id_of(self, data: dict[str, Any]) -> str:
+        """The broker's order id in a place response or a lookup row ("" when absent)."""
+        return str(data.get("orderId") or "")
+
+    def _maybe_sent(self, res: RestOutcome) -> bool:
+        """A failed place that may have reached the broker: looked up before anything is sent again."""
+        return res.kind == "transport" or (res.kind == "http_error" and res.http_status >= 500) or (
+            res.kind == "api_error" and res.error_code in ("DH-908", "DH-909"))
+
+    def _lookup_row(self, o: _Live, res: RestOutcome) -> dict[str, Any] | None:
+        """The broker's row of ``o`` in a successful lookup answer (None: not there)."""
+        row = res.data[0] if isinstance(res.data, list) and res.data else res.data
+        return row if isinstance(row, dict) and row else None
+
+    def _answered_not_found(self, res: RestOutcome) -> bool:
+        """A failed lookup that is the broker's answer "no such order"."""
+        return (res.kind == "api_error" and res.error_code in NOT_FOUND_CODES) or (
+            res.kind == "http_error" and res.http_status == 404)
+
+    def _parse_funds(self, data: Any) -> FundLimits:
+        return parse_fund_limits(data)
+
+    def _parse_margin(self, data: Any) -> MarginQuote:
+        return parse_margin(data)
+
+    def _parse_snapshot(self, parts: dict[str, RestOutcome]) -> tuple[list[Any], list[Any], list[Any], list[str]]:
+        """Orders, trades and positions of a snapshot's answers, and the rows that did not parse."""
+        errors: list[str] = []
+        orders, bad = parse_rows(parts[_ORDERS].data, parse_order_row)
+        errors += [f"orders: {e}" for e in bad]
+        trades, bad = parse_rows(parts[_TRADES].data, parse_trade_row)
+        errors += [f"trades: {e}" for e in bad]
+        positions, bad = parse_rows(parts[_POSITIONS].data, parse_position_row)
+        errors += [f"positions: {e}" for e in bad]
+        return orders, trades, positions, errors
+
+    def _fatal_message(self, code: str, detail: str, open_orders: int) -> str:
+        """What the operator reads when the venue stops."""
+        return fatal_message(code, detail, open_orders)
+
+    def _login_call(self, creds: Any, method: Any, now_ns: int) -> Callable[[], Any]:
+        """A login attempt (run in a worker; must not raise)."""
+        cfg = self.config
+        return lambda: login(creds, method, auth_url=cfg.auth_url, rest_url=cfg.rest_url, now_ns=now_ns,
+                             timeout_s=cfg.auth_timeout_s)
 
     def stop(self) -> None:
         """Stop the stream threads and the pool (waits for requests in flight, bounded by the REST
@@ -439,11 +547,8 @@ class DhanVenue:
             started = session.begin(now_ns)
             if started is not None:
                 method, creds = started
-                cfg = self.config
                 self._log.info("broker_session_login", method=method, why=why)
-                self._rest.submit_plain(("login", why), lambda: login(
-                    creds, method, auth_url=cfg.auth_url, rest_url=cfg.rest_url, now_ns=now_ns,
-                    timeout_s=cfg.auth_timeout_s))
+                self._rest.submit_plain(("login", why), self._login_call(creds, method, now_ns))
         if session.halting(now_ns):
             self._go_fatal(SESSION_EXPIRED, f"{session.last_reason or 'NO_LOGIN'}: "
                                             f"{session.last_detail or 'no way to get a new token'}", now_ns, out)
@@ -549,7 +654,7 @@ class DhanVenue:
         if self._fatal is not None:
             return self._reject(cid, now_ns, RejectReason.VENUE_HALTED, self._halted_text("order"))
         try:
-            place_params(order)
+            self._check_order(order)
             parts = self._slices(order)
         except ValueError as exc:
             return self._reject(cid, now_ns, RejectReason.INVALID_ORDER, f"order {cid}: {exc}")
@@ -817,44 +922,13 @@ class DhanVenue:
         if r.kind == _PLACE:
             assert o is not None
             o.place_attempts += 1
-            working = msgspec.structs.replace(o.order.spec, qty_units=o.qty, price_paise=o.price,
-                                              trigger_price_paise=o.trigger)
-            params = place_params(msgspec.structs.replace(o.order, spec=working))
-            call: Callable[[Any], Any] = lambda c: c.place_order(**params)
         elif r.kind == _LOOKUP:
             self._n["lookups"] += 1
-            cid = r.cid
-            call = lambda c: c.get_order_by_correlationID(cid)
-        elif r.kind == _CANCEL:
-            assert o is not None
-            vid = o.venue_order_id
-            call = lambda c: c.cancel_order(vid)
-        elif r.kind == _MODIFY:
-            assert o is not None
-            qty, price, trigger = r.args
-            spec = o.order.spec
-            vid = o.venue_order_id
-            call = lambda c: c.modify_order(vid, ORDER_TYPES[spec.order_type], "", qty, rupees_float(price),
-                                            rupees_float(trigger), 0, spec.validity)
         elif r.kind == _MARGIN:
             self._n["margin_checks"] += 1
-            first = self._orders[r.args[0][0]]
-            spec = first.order.spec
-            qty = sum(self._orders[c].qty for c in r.args[0])
-            margin = dict(security_id=str(spec.security_id), exchange_segment=segment_label(spec.segment),
-                          transaction_type=spec.side, quantity=qty, product_type=PRODUCTS[spec.product],
-                          price=rupees_float(first.price), trigger_price=rupees_float(first.trigger))
-            call = lambda c: c.margin_calculator(**margin)
-        elif r.kind == _TRADES:
-            call = lambda c: c.get_trade_book()
-        elif r.kind == _POSITIONS:
-            call = lambda c: c.get_positions()
-        elif r.kind == _FUNDS:
-            call = lambda c: c.get_fund_limits()
-        else:  # _BOOK (fallback poll) or _ORDERS (snapshot): the order book
-            if r.kind == _BOOK:
-                self._n["book_polls"] += 1
-            call = lambda c: c.get_order_list()
+        elif r.kind == _BOOK:
+            self._n["book_polls"] += 1
+        call = self._sdk_call(r, o)
         self._in_flight += 1
         r.generation = self._rest.generation
         self._rest.submit(r, call)
@@ -879,7 +953,7 @@ class DhanVenue:
         if res.kind == "transport":
             self._n["transport_failures"] += 1
         fatal = res.fatal_code
-        if fatal in _AUTH_CODES and self._session is not None and self._session.can_login and self._fatal is None:
+        if fatal in self.auth_codes and self._session is not None and self._session.can_login and self._fatal is None:
             # The token was refused: this request waits for the next one (nothing reached Dhan's
             # order book: authentication comes first).
             self._awaiting_token.append(r)
@@ -913,8 +987,7 @@ class DhanVenue:
     def _on_place(self, o: _Live, res: RestOutcome, now_ns: int, out: list[VenueEvent]) -> None:
         if res.kind == "ok" and isinstance(res.data, dict):
             self._adopt(o, res.data, now_ns, out)
-        elif res.kind == "transport" or (res.kind == "http_error" and res.http_status >= 500) or (
-                res.kind == "api_error" and res.error_code in ("DH-908", "DH-909")):
+        elif self._maybe_sent(res):
             # It may have reached Dhan: ask before sending again (never a second order).
             self._log.warning("dhan_place_outcome_unknown", client_order_id=o.cid, failure=res.kind,
                               detail=res.describe()[:200])
@@ -926,14 +999,13 @@ class DhanVenue:
         if o.closed:
             return
         if res.kind == "ok":
-            row = res.data[0] if isinstance(res.data, list) and res.data else res.data
-            if isinstance(row, dict) and row:
+            row = self._lookup_row(o, res)
+            if row is not None:
                 self._log.info("dhan_place_found_by_correlation_id", client_order_id=o.cid)
                 o.unknown = False
                 self._adopt(o, row, now_ns, out)
                 return
-        if res.kind == "ok" or (res.kind == "api_error" and res.error_code in NOT_FOUND_CODES) or (
-                res.kind == "http_error" and res.http_status == 404):
+        if res.kind == "ok" or self._answered_not_found(res):
             # Dhan answered and has no such order: it never arrived.
             if o.venue_order_id:
                 # A restored order Dhan once acknowledged: never placed again.
@@ -999,13 +1071,12 @@ class DhanVenue:
 
     def _adopt(self, o: _Live, data: dict[str, Any], now_ns: int, out: list[VenueEvent]) -> None:
         """A place response or a lookup row: the venue order id, then its status."""
-        vid = str(data.get("orderId") or "")
+        vid = self._venue_id_of(data)
         if vid:
             self._learn_vid(o, vid)
-        status = data.get("orderStatus")
-        if isinstance(status, str):
+        if self._has_status(data):  # a place response has none: the stream or the book poll tells it
             try:
-                self._apply(o, parse_update(data), now_ns, out)
+                self._apply(o, self._parse_update(data), now_ns, out)
             except ValueError:
                 self._n["bad_updates"] += 1
 
@@ -1023,7 +1094,7 @@ class DhanVenue:
             self._funds_inflight = False
             if res.kind == "ok":
                 try:
-                    self._updates.append(FundsUpdate(parse_fund_limits(res.data), now_ns))
+                    self._updates.append(FundsUpdate(self._parse_funds(res.data), now_ns))
                 except ValueError as exc:
                     self._log.warning("dhan_funds_unreadable", error=str(exc)[:200])
             else:
@@ -1049,7 +1120,7 @@ class DhanVenue:
         quote = None
         if res.kind == "ok":
             try:
-                quote = parse_margin(res.data)
+                quote = self._parse_margin(res.data)
             except ValueError as exc:
                 self._log.warning("dhan_margin_unreadable", client_order_id=r.cid, error=str(exc)[:200])
         else:
@@ -1075,17 +1146,11 @@ class DhanVenue:
             self._n["snapshot_failures"] += 1
             self._updates.append(SnapshotFailed("; ".join(failed), now_ns))
             return
-        errors: list[str] = []
-        orders, bad = parse_rows(parts[_ORDERS].data, parse_order_row)
-        errors += [f"orders: {e}" for e in bad]
-        trades, bad = parse_rows(parts[_TRADES].data, parse_trade_row)
-        errors += [f"trades: {e}" for e in bad]
-        positions, bad = parse_rows(parts[_POSITIONS].data, parse_position_row)
-        errors += [f"positions: {e}" for e in bad]
+        orders, trades, positions, errors = self._parse_snapshot(parts)
         funds = None
         if _FUNDS in parts:
             try:
-                funds = parse_fund_limits(parts[_FUNDS].data)
+                funds = self._parse_funds(parts[_FUNDS].data)
             except ValueError as exc:
                 errors.append(f"fundlimit: {exc}")
         snapshot = BrokerSnapshot(orders=orders, trades=trades, positions=positions, funds=funds,
@@ -1125,7 +1190,7 @@ class DhanVenue:
         try:
             if not isinstance(data, dict):
                 raise ValueError("not an object")
-            update = parse_update(data)
+            update = self._parse_update(data)
         except ValueError as exc:
             self._n["bad_updates"] += 1
             self._log.warning("dhan_bad_order_update", error=str(exc)[:200])
@@ -1246,7 +1311,7 @@ class DhanVenue:
         if self._fatal is not None:
             return
         n_open = len(self._open)
-        self._fatal = DhanFatal(code, fatal_message(code, self._redact(detail)[:200], n_open), n_open)
+        self._fatal = DhanFatal(code, self._fatal_message(code, self._redact(detail)[:200], n_open), n_open)
         self._log.error("dhan_venue_fatal", code=code, message=self._fatal.message)
         for stream in (self._stream, *self._old_streams):
             if stream is not None:
