@@ -61,12 +61,14 @@ from actors.execution.dhan_venue import (
     _Live,
     _Request,
 )
-from actors.execution.dhan_wire import FundLimits, MarginQuote, OrderUpdate, parse_rows
+from actors.execution.dhan_wire import FundLimits, MarginQuote, OrderUpdate, fill_id, parse_rows
 from actors.execution.kite_broker_session import KiteBrokerSession
 from actors.execution.kite_rest import TOKEN_EXCEPTION, KiteOutcome, KiteRestClient
 from actors.execution.kite_stream import postback_thread
 from actors.execution.kite_wire import (
+    KiteOrderUpdate,
     SymbolResolver,
+    fill_price_paise,
     kite_tag,
     margin_params,
     modify_params,
@@ -220,6 +222,13 @@ class KiteVenue(DhanVenue):
 
     def _parse_update(self, data: dict[str, Any]) -> OrderUpdate:
         return parse_update(data)
+
+    def _fill(self, o: _Live, u: OrderUpdate, now_ns: int, out: list[VenueEvent]) -> None:
+        if not isinstance(u, KiteOrderUpdate):  # a reconciliation's order-book row: its rounded average
+            super()._fill(o, u, now_ns, out)
+            return
+        self._record_fill(o, fill_id(o.venue_order_id, u.traded_qty_units), u.traded_qty_units - o.filled,
+                          fill_price_paise(o.filled, o.filled_value, u), now_ns, out)
 
     def _has_status(self, data: dict[str, Any]) -> bool:
         return isinstance(data.get("status"), str)

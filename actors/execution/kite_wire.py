@@ -27,6 +27,8 @@ ways through the instrument table (``[instruments] master = "kite"``: its symbol
 from __future__ import annotations
 
 import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
 from collections.abc import Callable
 from typing import Any, Final, Protocol
 
@@ -42,7 +44,7 @@ from actors.execution.dhan_wire import (
 )
 from actors.execution.orders import OrderSnapshot
 from engine.model.ist import IST, NS_PER_S
-from engine.model.money import format_paise
+from engine.model.money import Rounding, div_round, format_paise, parse_rupees
 from ipc.messages import SIDES, OrderSpec, OrderType, Product, Side
 from ipc.segments import Segment
 
@@ -61,6 +63,8 @@ EXCHANGES: Final[dict[int, str]] = {
 }
 SEGMENTS: Final[dict[str, int]] = {v: int(k) for k, v in EXCHANGES.items()}
 VARIETIES: Final = frozenset({"regular", "amo"})
+# <prefix (no I, no O)>O<order number>[I<child>]: the tag of ``<prefix>-<n>[_<k>]``.
+_OUR_TAG: Final = re.compile(r"[0-9A-HJ-NP-Z]+O[0-9]+(?:I[0-9]+)?")
 # Kite's statuses before the exchange has the order (an RMS or exchange reject may still come).
 _IN_TRANSIT: Final = frozenset({"PUT ORDER REQ RECEIVED", "VALIDATION PENDING", "OPEN PENDING"})
 _ENDED: Final = {"COMPLETE": "TRADED", "CANCELLED": "CANCELLED", "CANCELLED AMO": "CANCELLED",
@@ -92,8 +96,8 @@ def kite_tag(client_order_id: str) -> str:
 
 
 def client_order_id_of_tag(tag: str) -> str:
-    """Our client order id of a Kite ``tag`` ("" when it is none of ours)."""
-    if not tag or not tag.isascii() or not tag.isalnum() or len(tag) > MAX_TAG_CHARS or "O" not in tag:
+    """Our client order id of a Kite ``tag`` ("" when it is none of ours: a tag set by hand)."""
+    if len(tag) > MAX_TAG_CHARS or _OUR_TAG.fullmatch(tag) is None:
         return ""
     return tag.replace("O", "-").replace("I", "_")
 
@@ -241,13 +245,45 @@ class _Row:
         return segment, security_id
 
 
-def parse_update(data: dict[str, Any]) -> OrderUpdate:
-    """A postback's ``data`` or an order-book row -> OrderUpdate (statuses mapped); raises
+class KiteOrderUpdate(OrderUpdate, frozen=True):
+    """An ``OrderUpdate`` that also carries the traded value from Kite's unrounded average."""
+
+    traded_value_paise: int  # average_price x filled_quantity, half-even to the paisa once
+
+
+def traded_value_paise(average_price: Any, filled_units: int) -> int:
+    """The value of ``filled_units`` at Kite's ``average_price`` (as sent: 152.375 stays exact), in
+    paise, rounded once. Raises ValueError for what is not an amount."""
+    if isinstance(average_price, bool) or average_price is None:
+        raise ValueError(f"not an average price: {average_price!r}")
+    try:
+        amount = Decimal(str(average_price).strip() or "0")
+    except InvalidOperation:
+        raise ValueError(f"not an average price: {average_price!r}") from None
+    if not amount.is_finite():
+        raise ValueError(f"not a finite average price: {average_price!r}")
+    return parse_rupees(amount * filled_units, Rounding.HALF_EVEN)
+
+
+def fill_price_paise(filled_before: int, value_before_paise: int, update: KiteOrderUpdate) -> int:
+    """Price of the increase ``update.traded_qty_units - filled_before``: what the traded value grew
+    by over its quantity (half-even to the paisa). Exact when only this fill is new and Kite's
+    average is unrounded; Kite sends no price per fill here (the trade book has them)."""
+    delta = update.traded_qty_units - filled_before
+    return div_round(update.traded_value_paise - value_before_paise, delta, Rounding.HALF_EVEN)
+
+
+def parse_update(data: dict[str, Any]) -> KiteOrderUpdate:
+    """A postback's ``data`` or an order-book row -> KiteOrderUpdate (statuses mapped); raises
     ValueError for a missing status or order id, or a bad number."""
     row = _Row(data, "order", "order_id")
     status = row.text("status", required=True)
     filled = row.number(to_units, "filled_quantity")
-    return OrderUpdate(
+    try:
+        value = traded_value_paise(data.get("average_price") or 0, filled)
+    except ValueError as exc:
+        raise ValueError(f"{row.what}: average_price: {exc}") from None
+    return KiteOrderUpdate(
         correlation_id=client_order_id_of_tag(_tag_of(data)),
         venue_order_id=row.text("order_id", required=True),
         status=mapped_status(status, filled),
@@ -256,6 +292,7 @@ def parse_update(data: dict[str, Any]) -> OrderUpdate:
         traded_price_paise=0,  # Kite gives the average only
         avg_price_paise=row.number(to_paise, "average_price"),
         reason=row.text("status_message")[:200],
+        traded_value_paise=value,
     )
 
 
