@@ -126,6 +126,11 @@ class KiteVenueConfig(LiveVenueConfig):
     ticker_url: str = KITE_TICKER_URL
     stream_stall_s: float = 10.0  # no frame (the ticker sends a heartbeat a second) this long: reconnect
     login_url: str = KITE_LOGIN_URL
+    # The app's redirect URL as registered on developers.kite.trade. When it is a loopback HTTP URL
+    # (http://127.0.0.1:<port>/<path>), `shikra kite login` catches the redirect itself; otherwise
+    # the person pastes the URL the browser was sent to.
+    redirect_url: str = ""
+    login_timeout_s: float = 300.0  # how long `shikra kite login` waits for the redirect
     rate_limits: RateLimits = RateLimits(per_second=10, per_minute=400, per_hour=5000, per_day=5000)
     # A refused token (TokenException before its expiry: logged out, or a login elsewhere): orders
     # wait this long for `shikra kite login`, then trading stops (kill switch, SESSION_EXPIRED).
@@ -136,7 +141,7 @@ class KiteVenueConfig(LiveVenueConfig):
     amo_outside_session: bool = True
 
     def _positive_fields(self) -> tuple[str, ...]:
-        return ("token_wait_s", "stream_stall_s")
+        return ("token_wait_s", "stream_stall_s", "login_timeout_s")
 
 
 class MarginRules(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
