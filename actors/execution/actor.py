@@ -30,6 +30,7 @@ import msgspec
 from actors.base import Actor, ActorConfigError, ActorContext
 from actors.execution import groups as grp
 from actors.execution import orders as fsm
+from actors.execution.charges import CHARGE_PROFILES
 from actors.execution.commit_stats import CommitStats
 from actors.execution.daily_tasks import DailyTasks
 from actors.execution.config import LIVE_VENUES, PaperVenueConfig
@@ -135,7 +136,8 @@ class ExecutionActor(DailyTasks, ExpirySettlement, ProtectiveStops, LiveTrading,
         wallet = self.ledger.wallet()
         assert wallet is not None
         if not self.live:
-            self.venue = PaperVenue(PaperVenueConfig(ack_latency_us=cfg.execution.ack_latency_us),
+            charges = CHARGE_PROFILES[cfg.execution.paper.charges_profile]
+            self.venue = PaperVenue(PaperVenueConfig(ack_latency_us=cfg.execution.ack_latency_us, charges=charges),
                                     PaperWallet(wallet.cash_paise))
         for (strategy, segment, security_id), pos in self.ledger.positions().items():
             if pos.net_qty_units:

@@ -10,7 +10,7 @@ from typing import Final, Literal
 
 import msgspec
 
-from actors.execution.charges import DEFAULT_SCHEDULE, ChargeSchedule, SegmentClass
+from actors.execution.charges import DEFAULT_SCHEDULE, ZERODHA_SCHEDULE, ChargeProfile, ChargeSchedule, SegmentClass
 from actors.execution.orders import DHAN_MODIFY_CAP
 from engine.model.ist import NS_PER_S
 from engine.model.money import Rounding, apply_rate
@@ -131,6 +131,7 @@ class KiteVenueConfig(LiveVenueConfig):
     # the person pastes the URL the browser was sent to.
     redirect_url: str = ""
     login_timeout_s: float = 300.0  # how long `shikra kite login` waits for the redirect
+    charges: ChargeSchedule = ZERODHA_SCHEDULE  # fills' charges as Zerodha's contract note shows them
     rate_limits: RateLimits = RateLimits(per_second=10, per_minute=400, per_hour=5000, per_day=5000)
     # A refused token (TokenException before its expiry: logged out, or a login elsewhere): orders
     # wait this long for `shikra kite login`, then trading stops (kill switch, SESSION_EXPIRED).
@@ -257,10 +258,18 @@ def write_settlement_prices(data_dir: Path, prices: SettlementConfig) -> Path:
 LIVE_VENUES: Final = ("dhan", "kite")
 
 
+class PaperExecutionConfig(Section):
+    """``[execution.paper]``: what paper trading charges (a broker's schedule by name:
+    ``actors.execution.charges.CHARGE_PROFILES``), so paper P&L matches that broker's contract notes."""
+
+    charges_profile: ChargeProfile = "default"
+
+
 class ExecutionConfig(Section):
     venue: Literal["paper", "dhan", "kite"] = "paper"
     starting_cash_paise: int = 10_000_000_00  # ₹10 lakh (paper only)
     ack_latency_us: int = 0
     dhan: DhanVenueConfig = DhanVenueConfig()
     kite: KiteVenueConfig = KiteVenueConfig()
+    paper: PaperExecutionConfig = PaperExecutionConfig()
     settlement: SettlementConfig = SettlementConfig()
