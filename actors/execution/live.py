@@ -392,7 +392,7 @@ class LiveTrading:
             return
         self._mismatch_streak = self._mismatch_streak + 1 if diffs == self._mismatch else 1
         self._mismatch = diffs
-        text = "; ".join(d.describe(instrument_label(d.segment, d.security_id)) for d in diffs)
+        text = "; ".join(d.describe(instrument_label(d.segment, d.security_id), self._broker) for d in diffs)
         if self._mismatch_streak < self._dcfg.position_mismatch_confirmations:
             self.log.warning("positions_differ", detail=text, seen=self._mismatch_streak,
                              confirm_after=self._dcfg.position_mismatch_confirmations)
@@ -474,7 +474,8 @@ class LiveTrading:
                 failed_attempts=self._reconcile_failures, last_error=self._last_error,
                 next_attempt_ns=self._next_attempt_ns, held_intents=len(self._held),
                 external_orders=self._external_orders,
-                positions_disagree=[d.describe(instrument_label(d.segment, d.security_id)) for d in self._mismatch],
+                positions_disagree=[d.describe(instrument_label(d.segment, d.security_id), self._broker)
+                                    for d in self._mismatch],
                 stream_up=self.venue.stats().stream_up, ts_ns=self.ctx.now_ns(),
                 session_expires_ns=self._session_status.expires_ns if self._session_status else 0,
                 session_error=(f"{self._session_status.reason_code}: {self._session_status.detail}"

@@ -208,15 +208,15 @@ def external_order_event(row: BrokerOrder, filled_qty_units: int, filled_value_p
 
 class PositionDifference(msgspec.Struct, frozen=True):
     """An instrument where the ledger's net quantity (all strategies, ``EXTERNAL`` included)
-    differs from Dhan's (all products)."""
+    differs from the broker's (all products)."""
 
     segment: int
     security_id: int
     ledger_units: int
     broker_units: int
 
-    def describe(self, label: str) -> str:
-        return f"{label}: ledger {self.ledger_units:+d}, Dhan {self.broker_units:+d}"
+    def describe(self, label: str, broker: str = "Dhan") -> str:
+        return f"{label}: ledger {self.ledger_units:+d}, {broker} {self.broker_units:+d}"
 
 
 def position_differences(ledger: Iterable[Position], broker: Iterable[BrokerPosition]) -> list[PositionDifference]:
