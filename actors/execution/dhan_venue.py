@@ -745,7 +745,7 @@ class DhanVenue:
             out: list[VenueEvent] = []
             self._close(o, out, Canceled(client_order_id=child_cid, ts_event_ns=now_ns,
                                          reason_code=RejectReason.CANCEL_REQUESTED,
-                                         reason=f"child {child_cid} not sent to Dhan"))
+                                         reason=f"child {child_cid} not sent to {self.broker_label}"))
             return out
         return self._cancel_live(child_cid, now_ns)
 
@@ -754,7 +754,7 @@ class DhanVenue:
         if o is None:
             return (CancelRefused(client_order_id=client_order_id, ts_event_ns=now_ns,
                                   reason_code=RejectReason.ORDER_UNKNOWN,
-                                  reason=f"order {client_order_id} was never sent to Dhan"),)
+                                  reason=f"order {client_order_id} was never sent to {self.broker_label}"),)
         if o.closed:
             return NO_EVENTS
         if self._fatal is not None:
@@ -776,17 +776,17 @@ class DhanVenue:
         if parent is not None:
             if parent.done:
                 return NO_EVENTS
-            refuse = RejectReason.SLICED_ORDER, (f"order {client_order_id} went to Dhan as {len(parent.children)} child "
+            refuse = RejectReason.SLICED_ORDER, (f"order {client_order_id} went to {self.broker_label} as {len(parent.children)} child "
                                                "orders (above the freeze quantity) and cannot be modified: cancel "
                                                "it and place a new order")
         elif o is None:
-            refuse = RejectReason.ORDER_UNKNOWN, f"order {client_order_id} was never sent to Dhan"
+            refuse = RejectReason.ORDER_UNKNOWN, f"order {client_order_id} was never sent to {self.broker_label}"
         elif o.closed:
             return NO_EVENTS
         elif self._fatal is not None:
             refuse = RejectReason.VENUE_HALTED, self._halted_text("modify")
         elif o.modifies >= self.config.modify_cap:
-            refuse = RejectReason.MODIFY_CAP, (f"order {client_order_id} was modified {o.modifies} times; Dhan allows "
+            refuse = RejectReason.MODIFY_CAP, (f"order {client_order_id} was modified {o.modifies} times; {self.broker_label} allows "
                                              f"{self.config.modify_cap}: cancel it and place a new order")
         else:
             wait_ns = self._limiter.projected_ns(now_ns, self._queued_order_apis()) - now_ns
@@ -904,8 +904,8 @@ class DhanVenue:
         return out or NO_EVENTS
 
     def _refuse_unaddressable(self, r: _Request, o: _Live, now_ns: int) -> None:
-        text = (f"order {o.cid}: Dhan could not be asked whether it has the order (no order id yet); "
-                "check web.dhan.co")
+        text = (f"order {o.cid}: {self.broker_label} could not be asked whether it has the order (no order id yet); "
+                f"check it at {self.broker_label}")
         if r.kind == _CANCEL:
             o.cancel_asked = False
             self._pumped.append(CancelRefused(client_order_id=o.cid, ts_event_ns=now_ns, reason=text,
@@ -993,7 +993,7 @@ class DhanVenue:
                               detail=res.describe()[:200])
             self._normal.appendleft(_Request(_LOOKUP, o.cid, attempt=0))
         elif not o.closed:
-            self._close_rejected(o, res.reason(), f"Dhan refused order {o.cid}: {res.describe()}", now_ns, out)
+            self._close_rejected(o, res.reason(), f"{self.broker_label} refused order {o.cid}: {res.describe()}", now_ns, out)
 
     def _on_lookup(self, o: _Live, r: _Request, res: RestOutcome, now_ns: int, out: list[VenueEvent]) -> None:
         if o.closed:
@@ -1016,12 +1016,12 @@ class DhanVenue:
                 # Cancelled before it ever reached Dhan (a cancel pending across a restart).
                 self._close(o, out, Canceled(client_order_id=o.cid, ts_event_ns=now_ns,
                                              reason_code=RejectReason.CANCEL_REQUESTED,
-                                             reason=f"order {o.cid} never reached Dhan; cancelled here"))
+                                             reason=f"order {o.cid} never reached {self.broker_label}; cancelled here"))
             elif o.place_attempts < self.config.max_place_attempts:
                 self._log.info("dhan_place_resend", client_order_id=o.cid, attempt=o.place_attempts + 1)
                 self._normal.appendleft(_Request(_PLACE, o.cid))
             else:
-                self._close_rejected(o, RejectReason.NETWORK_ERROR, f"order {o.cid} did not reach Dhan after "
+                self._close_rejected(o, RejectReason.NETWORK_ERROR, f"order {o.cid} did not reach {self.broker_label} after "
                                      f"{o.place_attempts} attempts: {res.describe()}", now_ns, out)
             return
         if r.attempt + 1 < self.config.max_lookup_attempts:
@@ -1046,7 +1046,7 @@ class DhanVenue:
             return
         o.cancel_asked = False
         out.append(CancelRefused(client_order_id=o.cid, ts_event_ns=now_ns, reason_code=res.reason(),
-                                 reason=f"Dhan refused to cancel order {o.cid}: {res.describe()}"))
+                                 reason=f"{self.broker_label} refused to cancel order {o.cid}: {res.describe()}"))
 
     def _on_modify(self, o: _Live, r: _Request, res: RestOutcome, now_ns: int, out: list[VenueEvent]) -> None:
         if o.closed:
@@ -1063,7 +1063,7 @@ class DhanVenue:
             self._retry(_Request(_MODIFY, o.cid, r.args, attempt=r.attempt + 1), now_ns)
             return
         out.append(ModifyRefused(client_order_id=o.cid, ts_event_ns=now_ns, reason_code=res.reason(),
-                                 reason=f"Dhan refused to modify order {o.cid}: {res.describe()}"))
+                                 reason=f"{self.broker_label} refused to modify order {o.cid}: {res.describe()}"))
 
     def _retry(self, r: _Request, now_ns: int) -> None:
         r.not_before_ns = now_ns + int(backoff_s(r.attempt - 1, self.config.retry_backoff_s) * NS_PER_S)
@@ -1113,7 +1113,7 @@ class DhanVenue:
             return
         if self._fatal is not None:
             code = res.reason() if res.fatal_code else RejectReason.VENUE_HALTED
-            text = f"Dhan refused order {r.cid}: {res.describe()}" if res.fatal_code else self._halted_text("order")
+            text = f"{self.broker_label} refused order {r.cid}: {res.describe()}" if res.fatal_code else self._halted_text("order")
             for o in targets:
                 self._close_rejected(o, code, text, now_ns, out)
             return
@@ -1129,7 +1129,7 @@ class DhanVenue:
         if quote is not None and quote.short_paise > 0:
             text = (f"order {r.cid} needs margin {format_paise(quote.total_margin_paise)}; available "
                     f"{format_paise(quote.available_paise)} (short by {format_paise(quote.short_paise)}), "
-                    "per Dhan's margin calculator")
+                    f"per {self.broker_label}'s margin calculator")
             for o in targets:
                 self._close_rejected(o, RejectReason.INSUFFICIENT_FUNDS, text, now_ns, out)
             return
@@ -1230,7 +1230,7 @@ class DhanVenue:
             return
         status = u.status
         if status == "REJECTED":
-            text = f"Dhan rejected order {o.cid}: {u.reason or 'no reason given'}"
+            text = f"{self.broker_label} rejected order {o.cid}: {u.reason or 'no reason given'}"
             if o.accepted:
                 self._close(o, out, Canceled(client_order_id=o.cid, ts_event_ns=now_ns,
                                              reason_code=RejectReason.VENUE_REJECTED, reason=text))
@@ -1352,11 +1352,11 @@ class DhanVenue:
 
     def _halted_text(self, what: str) -> str:
         code = self._fatal.code if self._fatal else "?"
-        return f"live trading stopped after {code}: {what} not sent to Dhan"
+        return f"live trading stopped after {code}: {what} not sent to {self.broker_label}"
 
     def _rate_text(self, cid: str, wait_ns: int) -> str:
         lim = self.config.rate_limits
-        return (f"order {cid} would wait {wait_ns / NS_PER_S:.1f} s for Dhan's order-API limits "
+        return (f"order {cid} would wait {wait_ns / NS_PER_S:.1f} s for {self.broker_label}'s order-API limits "
                 f"({lim.per_second}/s, {lim.per_minute}/min, {lim.per_hour}/h, {lim.per_day}/day), more than "
                 f"max_queue_wait_s {self.config.max_queue_wait_s}")
 

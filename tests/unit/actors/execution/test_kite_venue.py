@@ -261,6 +261,7 @@ def test_kite_refusal_becomes_rejected_with_its_code(h: Harness, error_type: str
     h.until(lambda: bool(h.of(Rejected, "SKAB12-3")))
     (rej,) = h.of(Rejected, "SKAB12-3")
     assert rej.reason_code is code and error_type in rej.reason and "95000.00" in rej.reason  # type: ignore[attr-defined]
+    assert rej.reason.startswith("Kite refused order SKAB12-3")  # type: ignore[attr-defined]
     assert h.fatals == [] and len(h.fake.place_requests()) == 1
 
 
