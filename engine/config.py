@@ -73,8 +73,8 @@ class LogConfig(Section):
 
 
 class InstrumentsConfig(Section):
-    # "sample" (bundled, regenerated for today), "dhan" (downloaded before each session) or a
-    # path to a Dhan CSV
+    # "sample" (bundled, regenerated for today), "dhan" or "kite" (downloaded before each session)
+    # or a path to a Dhan or Kite CSV
     master: str = "sample"
     download: MasterDownloadConfig = MasterDownloadConfig()
 
@@ -277,7 +277,8 @@ format = "auto"
 
 [feed]
 # "synthetic" (seeded random market, real Dhan packets, no network), "replay" (a capture
-# file from `shikra record`) or "dhan" (live websocket; needs credentials).
+# file from `shikra record`), "dhan" (live websocket; needs credentials) or "kite" (the Kite
+# ticker; needs a Kite login: the session cache in the data dir, and [instruments] master = "kite").
 source = "synthetic"
 # Also record every raw frame with its receive time to this capture file (replayable).
 record_path = ""
@@ -313,6 +314,21 @@ too_many_connections_backoff_s = 60.0
 ping_interval_s = 20.0
 ping_timeout_s = 20.0
 # Frames waiting for the actor beyond this are dropped (and counted): the reader never blocks.
+max_pending_frames = 100000
+
+[feed.kite]
+url = "wss://ws.kite.trade"
+# "ltp", "quote" or "full" (5-level depth). One connection carries at most 3000 instruments.
+mode = "full"
+instruments = []
+# No frame (heartbeats count) for this long while the market is open: stalled; reconnect.
+stall_timeout_s = 15.0
+connect_timeout_s = 10.0
+close_timeout_s = 2.0
+reconnect_initial_s = 0.5
+reconnect_max_s = 30.0
+ping_interval_s = 20.0
+ping_timeout_s = 20.0
 max_pending_frames = 100000
 
 [strategy]
@@ -498,15 +514,32 @@ tls_client_ca = ""
 request_timeout_s = 5.0
 allow_insecure_remote = false
 watch_queue_events = 10000
+# Market data kept for `shikra quote` and priced chains: this many instruments, the least recently
+# updated dropped past it.
+market_instruments = 25000
+# A quote whose latest update is older than this is shown as stale.
+quote_stale_after_s = 10.0
+# Priced option chains published on the bus (chain.<UNDERLYING>.<YYYYMMDD>, public through the
+# gateway): these underlyings' nearest chain_expiries expiries, every chain_interval_s (0: never),
+# chain_strikes_each_side strikes around the ATM (0: all).
+chain_underlyings = ["NIFTY"]
+chain_expiries = 1
+chain_interval_s = 1.0
+chain_strikes_each_side = 10
+# Continuously compounded; discounts premiums and carries the spot when there is no future quote.
+risk_free_rate_annual = 0.065
 
 [instruments]
-# "sample": the bundled sample master, regenerated for today. "dhan": Dhan's master, downloaded by
-# the daemon before each session (and by `shikra instruments refresh`). Or a path to a Dhan CSV.
+# "sample": the bundled sample master, regenerated for today. "dhan": Dhan's master, "kite": Kite's
+# instrument dump, downloaded by the daemon before each session (and by `shikra instruments refresh`).
+# Or a path to a Dhan or Kite CSV.
 master = "sample"
 
 [instruments.download]
 # With master = "dhan": where the master comes from (Dhan's detailed scrip master).
 url = "https://images.dhan.co/api-data/api-scrip-master-detailed.csv"
+# With master = "kite": Kite's instrument dump (whether it needs a session is unverified: KITE_PROTOCOL.md D).
+kite_url = "https://api.kite.trade/instruments"
 timeout_s = 120.0
 max_bytes = 1000000000
 # A download is refused (and the last good master kept) with fewer rows than min_rows, or rows
@@ -525,7 +558,7 @@ file = ""
 # A zmq endpoint; "tcp://127.0.0.1:*" lets the OS pick (the bound address goes to <run_dir>/gateway.json).
 listen = "tcp://127.0.0.1:7480"
 # Internal topic prefixes a dashboard may subscribe to.
-topics = ["tick.", "quote.", "book.", "bar.", "order.", "fill.", "position.", "risk.", "actor.health."]
+topics = ["tick.", "quote.", "book.", "bar.", "order.", "fill.", "position.", "risk.", "actor.health.", "chain."]
 # Messages queued for one subscriber; past it that subscriber loses its own messages, nobody waits.
 sndhwm = 10000
 # CURVE: a zmq certificate file holding the server's secret key (zmq.auth.create_certificates).

@@ -39,6 +39,7 @@ from engine.kite_session import API_KEY_ENV_VAR, API_KEY_KEEP
 from engine.logs import mask, register_secret
 from engine.model.ist import NS_PER_S
 
+BROKER = "dhan"  # BrokerSessionStatus.broker of the Dhan session
 CLIENT_ID_ENV_VAR = "SHIKRA_DHAN_CLIENT_ID"
 TOKEN_ENV_VAR = "SHIKRA_DHAN_ACCESS_TOKEN"
 PIN_ENV_VAR = "SHIKRA_DHAN_PIN"

@@ -469,28 +469,25 @@ class Fill(Message, tag="fill@1"):
     charges_paise: int
     ts_event_ns: int
     ts_init_ns: int
+    # The product of the order it fills: a fill moves the position of that product only. A fill
+    # recorded before products were kept (ledger schema 4 and older) reads as INTRADAY.
+    product: Product = "INTRADAY"
 
 
 # Fills of an expiry settlement (actors/execution/settlement.py) have no order: their ids start with
 # this, and a physical delivery's fill (the stock taken or given) ends with the delivery suffix.
 SETTLEMENT_PREFIX: Final = "SETTLE-"
 SETTLEMENT_DELIVERY_SUFFIX: Final = "/D"
-DELIVERY_PRODUCT: Final = "CNC"  # a physically delivered stock is a delivery holding
-
-
-def settlement_product(fill: Fill) -> str | None:
-    """The product of a settlement fill's position (no order says it): the delivery holding for a
-    physical delivery, the closed contract's own (None: unknown here) otherwise; None for any
-    other fill."""
-    if fill.fill_id.startswith(SETTLEMENT_PREFIX) and fill.fill_id.endswith(SETTLEMENT_DELIVERY_SUFFIX):
-        return DELIVERY_PRODUCT
-    return None
+DELIVERY_PRODUCT: Final[Product] = "CNC"  # a physically delivered stock is a delivery holding
 
 
 class Position(Message, tag="position@1"):
-    """Net position of one strategy in one instrument.
+    """Net position of one strategy in one instrument and product (``PositionKey``).
 
     ``open_cost_paise`` is the signed cost of the open quantity (avg price = cost / net qty).
+    INTRADAY, CNC and MARGIN positions of the same instrument are separate positions, as at the
+    broker: the 15:25 square-off closes the INTRADAY one only, CNC and MARGIN carry over days.
+    A position stored before products were kept (ledger schema 4 and older) reads as INTRADAY.
     """
 
     strategy: str
@@ -503,6 +500,15 @@ class Position(Message, tag="position@1"):
     charges_paise: int
     ts_event_ns: int
     ts_init_ns: int
+    product: Product = "INTRADAY"
+
+
+PositionKey = tuple[str, int, int, str]  # (strategy, segment, security_id, product): one position
+
+
+def position_key(position: Position | Fill) -> PositionKey:
+    """The key of the position ``position`` is (or that a fill moves)."""
+    return (position.strategy, position.segment, position.security_id, position.product)
 
 
 class RiskStateChanged(Message, tag="risk.state@1"):
@@ -751,6 +757,24 @@ class SetRiskLimits(Message, tag="risk.limits@1"):
     ts_ns: int
 
 
+class ConvertPosition(Message, tag="position.convert@1"):
+    """Move ``qty_units`` of a strategy's position in one instrument from ``from_product`` to
+    ``to_product`` (``shikra convert``). Execution checks it against the ledger, asks the venue
+    (Dhan: ``POST /positions/convert``; the paper venue holds no products of its own), records
+    ``PositionConverted`` and answers with a Reply (``code`` BAD_CONVERSION or the venue's when
+    refused, ``detail`` the reason with the numbers)."""
+
+    cmd_id: str
+    strategy: str
+    segment: int
+    security_id: int
+    from_product: Product
+    to_product: Product
+    qty_units: int
+    by: str
+    ts_ns: int
+
+
 class SquareOffAll(Message, tag="risk.squareoff@1"):
     """Risk cancels the open orders and closes every position (of ``strategy`` when set)."""
 
@@ -978,6 +1002,73 @@ class SubscribeInstruments(Message, tag="feed.subscribe@1"):
     security_ids: list[int]
 
 
+# Why an option of a priced chain has no implied volatility (``OK``: it has one). The solver's codes
+# (``engine.model.black76.IV_STATUS_NAMES``) and the chain's own: no price to solve from, no
+# underlying price, or the contract past its settlement moment.
+IvStatus = Literal["OK", "NO_TIME_VALUE", "ABOVE_MAXIMUM", "BAD_INPUT", "NO_CONVERGENCE", "NO_PRICE",
+                   "NO_UNDERLYING", "EXPIRED"]
+IV_STATUSES: Final[tuple[str, ...]] = get_args(IvStatus)
+
+
+class ChainSide(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """One option (CE or PE) of a priced chain row. Prices in paise; ``iv_price_paise`` is the
+    price the volatility was solved from (the mid of bid and ask when both are quoted, rounded
+    down to a paisa, else the last trade; 0: none). Greeks are at the solved volatility, as
+    integers: ``delta_ppm`` (dV/dF, millionths), ``gamma_ppb_per_rupee`` (delta's change per rupee
+    of the underlying, billionths), ``theta_paise_per_day`` (per trading day of decay),
+    ``vega_paise_per_vol_point`` (per 1 % of volatility); all 0 unless ``iv_status`` is OK.
+    ``oi_change_units``: against the previous session's OI (0 when that is unknown)."""
+
+    security_id: int
+    ltp_paise: int
+    bid_paise: int
+    ask_paise: int
+    volume_units: int
+    oi_units: int
+    oi_change_units: int
+    iv_price_paise: int
+    iv_status: IvStatus
+    iv_ppm: int  # annualised, in millionths (150000 = 15 %)
+    delta_ppm: int
+    gamma_ppb_per_rupee: int
+    theta_paise_per_day: int
+    vega_paise_per_vol_point: int
+    ts_event_ns: int  # the option's latest market data (0: none seen)
+
+
+class ChainRow(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    strike_paise: int
+    atm: bool
+    ce: ChainSide | None  # None: not listed
+    pe: ChainSide | None
+
+
+class OptionChainSnapshot(Message, tag="chain@1"):
+    """A priced option chain (``actors.control.chain``): per strike, CE and PE market data with
+    the implied volatility and greeks of Black-76 on ``forward_paise``. ``underlying_source`` says
+    where the forward came from: ``future`` (the same expiry's future, its mid or last trade) or
+    ``spot`` (the index or stock carried at ``rate_ppm`` to expiry); empty when neither has a
+    price. Time is trading time (``engine.model.option_time``): ``time_left_ns`` of
+    ``year_trading_ns``. ``atm_strike_paise``: the listed strike nearest the forward (0: none)."""
+
+    underlying: str
+    segment: int
+    expiry_yyyymmdd: int
+    lot_size_units: int
+    step_paise: int
+    underlying_source: str
+    spot_paise: int
+    future_paise: int
+    forward_paise: int
+    rate_ppm: int
+    time_left_ns: int
+    year_trading_ns: int
+    atm_strike_paise: int
+    rows: list[ChainRow]
+    ts_event_ns: int
+    ts_init_ns: int
+
+
 
 
 # Every message type, for the decoder: keep this the last statement of the module.
@@ -1025,6 +1116,7 @@ AnyMessage = Union[
     SetStrategyRunning,
     SetRiskLimits,
     SquareOffAll,
+    ConvertPosition,
     LedgerStats,
     CalendarStatus,
     SupervisorStatus,
@@ -1038,6 +1130,7 @@ AnyMessage = Union[
     DailyTaskFinished,
     SubscribeInstruments,
     ProtectPosition,
+    OptionChainSnapshot,
 ]
 
 

@@ -40,6 +40,7 @@ RISK_LIMITS = "risk.limits"
 BROKER_SESSION = "broker.session"
 INSTRUMENTS_STATUS = "instruments.status"
 SCHEDULE = "schedule."  # DayPhaseBegan and DailyTaskFinished
+CHAIN = "chain."  # OptionChainSnapshot: chain.<UNDERLYING>.<YYYYMMDD>
 
 
 @lru_cache(maxsize=65536)
@@ -57,6 +58,12 @@ def bar_topic(timeframe_s: int, segment: int, security_id: int) -> bytes:
 def strategy_topic(prefix: str, strategy: str) -> bytes:
     """Per-strategy topics for the order path: ``order.ema_cross``, ``fill.ema_cross``."""
     return f"{prefix}{strategy}".encode()
+
+
+@lru_cache(maxsize=256)
+def chain_topic(underlying: str, expiry_yyyymmdd: int) -> bytes:
+    """``chain.NIFTY.20261229``: one underlying's priced chain of one expiry."""
+    return f"{CHAIN}{underlying}.{expiry_yyyymmdd}".encode()
 
 
 def heartbeat_topic(actor: str) -> bytes:

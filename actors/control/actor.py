@@ -21,15 +21,22 @@ from pathlib import Path
 
 from actors.base import Actor, ActorConfigError, ActorContext
 from actors.control.bridge import Answer, Bridge
-from actors.control.config import control_config
+from actors.control.chain import price_chain
+from actors.control.config import ControlConfig, control_config
+from actors.control.market import MarketSnapshot, MarketStore
 from actors.control.peers import EXECUTION, RISK
 from actors.control.schedule_log import ScheduleLog
 from actors.daily import MasterReload, held_in_ledger, reopen_instruments
 from actors.control.server import ServerError, ServerThread, bound_info
 from actors.control.service import ControlApi
 from engine.files import replace_file
+from engine.model import black76
+from engine.model.calendar import AlwaysOpenCalendar, CalendarError, CalendarSource, market_hours
+from engine.model.expiry_day import listing_day
+from engine.model.instruments import InstrumentTable, OptionChain
 from engine.model.ist import ist_date
 from engine.model.lookup import open_instruments
+from engine.model.option_time import OptionClock
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
 from ipc.messages import (
@@ -37,16 +44,23 @@ from ipc.messages import (
     DailyTaskFinished,
     DayPhaseBegan,
     CancelOrder,
+    Depth,
     Fill,
     Message,
+    OpenInterest,
+    OptionChainSnapshot,
     OrderDenied,
     OrderEvent,
     OrderIntent,
+    Position,
+    PrevClose,
+    Quote,
     Reply,
     RiskLimitsKept,
     RiskUsage,
     StrategyList,
     SupervisorStatus,
+    Tick,
 )
 
 CONTROL_INFO = "control.json"
@@ -54,8 +68,10 @@ TERMINAL = TERMINAL_ORDER_STATES
 
 
 class ControlActor(MasterReload, Actor):
+    # Market data for quotes and priced chains (actors.control.market), besides the engine's events.
     subscriptions = (topics.ORDER, topics.FILL, topics.RISK_DENIED, topics.SUPERVISOR_STATUS, topics.RISK_USAGE,
-                     topics.RISK_LIMITS, topics.SCHEDULE, topics.INSTRUMENTS_STATUS)
+                     topics.RISK_LIMITS, topics.SCHEDULE, topics.INSTRUMENTS_STATUS, topics.POSITION, topics.TICK,
+                     topics.QUOTE, topics.DEPTH, topics.OI, topics.PREV_CLOSE)
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
@@ -67,6 +83,10 @@ class ControlActor(MasterReload, Actor):
         self.api: ControlApi | None = None
         self.server: ServerThread | None = None
         self.info_path: Path | None = None
+        self.market = MarketStore(1)  # sized from the config in on_start
+        self.settings: ControlConfig | None = None
+        self.calendar_source: CalendarSource | None = None
+        self._clocks: dict[int, OptionClock] = {}
 
     # Lifecycle ----------------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -80,6 +100,16 @@ class ControlActor(MasterReload, Actor):
             raise ActorConfigError("engine.colocated: control cannot share a process with execution (LMDB allows "
                                    "one handle on the ledger per process); leave control out of colocated")
         table = open_instruments(cfg.instruments.master, Path(self.ctx.data_dir), ist_date(self.ctx.now_ns()))
+        self.settings = settings
+        self.market = MarketStore(settings.market_instruments)
+        if market_hours(cfg) == "exchange":
+            try:
+                self.calendar_source = CalendarSource(cfg.calendar, self.ctx.data_dir)
+            except CalendarError as exc:
+                raise ActorConfigError(f"the market calendar's overrides do not apply: {exc}") from None
+        black76.warmup()  # compiled (or loaded from numba's cache) before ready: no call pays for it
+        if settings.chain_interval_s > 0 and settings.chain_underlyings:
+            self.ctx.every(settings.chain_interval_s, self._publish_chains)
         self.bridge = Bridge()
         self.ctx.watch_fd(self.bridge.fileno(), self._drain)
         self.api = ControlApi(settings, self.bridge, self, Path(self.ctx.data_dir), Path(self.ctx.run_dir), table,
@@ -152,6 +182,54 @@ class ControlActor(MasterReload, Actor):
     def now_ns(self) -> int:
         return self.ctx.now_ns()
 
+    def market_snapshots(self, keys: list[tuple[int, int]]) -> tuple[list[MarketSnapshot | None], int]:
+        return [self.market.snapshot(seg, sid) for seg, sid in keys], self.ctx.now_ns()
+
+    def priced_chain(self, table: InstrumentTable, chain: OptionChain, strikes_each_side: int) -> OptionChainSnapshot:
+        assert self.settings is not None
+        now_ns = self.ctx.now_ns()
+        time = self._option_clock(chain.segment).to_expiry(chain.expiry_yyyymmdd, now_ns)
+        return price_chain(table, chain, self.market, time, self.settings.risk_free_rate_annual, strikes_each_side,
+                           now_ns)
+
+    def _option_clock(self, segment: int) -> OptionClock:
+        if self.calendar_source is not None and self.calendar_source.refresh():
+            self._clocks.clear()  # the operator changed the calendar: years are measured again
+        clock = self._clocks.get(segment)
+        if clock is None:
+            calendar = self.calendar_source.calendar if self.calendar_source is not None else AlwaysOpenCalendar()
+            clock = self._clocks[segment] = OptionClock(calendar, segment)
+        return clock
+
+    def _publish_chains(self) -> None:
+        """The configured underlyings' nearest chains on ``chain.<UNDERLYING>.<YYYYMMDD>``."""
+        if self.api is None or self.settings is None:
+            return
+        table = self.api.instruments
+        first_listed = listing_day(self.ctx.now_ns())
+        for underlying in self.settings.chain_underlyings:
+            for expiry in table.expiries(underlying, first_listed)[:self.settings.chain_expiries]:
+                chain = table.option_chain(underlying, expiry)
+                if chain is not None:
+                    snap = self.priced_chain(table, chain, self.settings.chain_strikes_each_side)
+                    self.ctx.publish(topics.chain_topic(chain.underlying, expiry), snap)
+
+    # Market data (hot path: every message the feed publishes) ------------------------------------
+    def on_tick(self, msg: Tick) -> None:
+        self.market.on_tick(msg)
+
+    def on_quote(self, msg: Quote) -> None:
+        self.market.on_quote(msg)
+
+    def on_depth(self, msg: Depth) -> None:
+        self.market.on_depth(msg)
+
+    def on_open_interest(self, msg: OpenInterest) -> None:
+        self.market.on_open_interest(msg)
+
+    def on_prev_close(self, msg: PrevClose) -> None:
+        self.market.on_prev_close(msg)
+
     def send(self, target: str, msg: Message) -> None:
         self.ctx.send(target, msg)
 
@@ -193,6 +271,10 @@ class ControlActor(MasterReload, Actor):
     def on_risk_usage(self, msg: RiskUsage) -> None:
         if self.api is not None:
             self.api.peers.usage = msg
+
+    def on_position(self, msg: Position) -> None:
+        if self.api is not None:
+            self.api.peers.take_mark(msg)
 
     def on_risk_limits_kept(self, msg: RiskLimitsKept) -> None:
         if self.api is not None:

@@ -54,9 +54,13 @@ METHOD_ROLES: Final[dict[str, UserRole]] = {
     "ListTrades": "viewer",
     "ListPositions": "viewer",
     "GetFunds": "viewer",
+    "GetDayPnl": "viewer",
+    "ConvertPosition": "trader",
     "GetRiskState": "viewer",
     "SearchInstruments": "viewer",
     "GetOptionChain": "viewer",
+    "GetQuote": "viewer",
+    "GetPricedChain": "viewer",
     "PlaceOrder": "trader",
     "CancelOrder": "trader",
     "CancelAllOrders": "trader",
@@ -70,7 +74,7 @@ METHOD_ROLES: Final[dict[str, UserRole]] = {
 STATE_CHANGING: Final = frozenset({
     "PlaceOrder", "CancelOrder", "CancelAllOrders", "EngageKillSwitch", "ReleaseKillSwitch", "AddUser",
     "RevokeUser", "ModifyOrder", "SquareOffAll", "SetRiskLimits", "StartStrategy", "StopStrategy",
-    "SetStrategyParams",
+    "SetStrategyParams", "ConvertPosition",
 })
 
 

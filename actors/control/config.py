@@ -29,6 +29,14 @@ class ControlConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     present a certificate it signed (mutual TLS) in addition to their token.
     ``request_timeout_s``: how long a call waits for the engine (risk, execution, supervisor).
     ``watch_queue_events``: events buffered per WatchOrders client before it is dropped.
+    ``market_instruments``: instruments whose market data control keeps for quotes and chains (the
+    least recently updated is dropped past it; ``actors.control.market``).
+    ``quote_stale_after_s``: a quote whose latest update is older than this is marked stale.
+    ``chain_underlyings``: underlyings whose nearest ``chain_expiries`` priced chains are published
+    on ``chain.<UNDERLYING>.<YYYYMMDD>`` every ``chain_interval_s`` (0: never), with
+    ``chain_strikes_each_side`` strikes around the ATM (0: all).
+    ``risk_free_rate_annual``: continuously compounded; discounts option premiums and carries the
+    spot to a forward when the expiry has no quoted future.
     """
 
     listen: str = f"127.0.0.1:{DEFAULT_PORT}"
@@ -38,6 +46,13 @@ class ControlConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     request_timeout_s: float = 5.0
     allow_insecure_remote: bool = False
     watch_queue_events: int = 10_000
+    market_instruments: int = 25_000
+    quote_stale_after_s: float = 10.0
+    chain_underlyings: list[str] = msgspec.field(default_factory=lambda: ["NIFTY"])
+    chain_expiries: int = 1
+    chain_interval_s: float = 1.0
+    chain_strikes_each_side: int = 10
+    risk_free_rate_annual: float = 0.065
 
 
 def split_listen(listen: str) -> tuple[str, int]:
@@ -77,6 +92,15 @@ def check_control_config(cc: ControlConfig) -> str | None:
         return f"control.request_timeout_s {cc.request_timeout_s} must be > 0"
     if cc.watch_queue_events < 1:
         return f"control.watch_queue_events {cc.watch_queue_events} must be >= 1"
+    if cc.market_instruments < 1:
+        return f"control.market_instruments {cc.market_instruments} must be >= 1"
+    if not cc.quote_stale_after_s > 0:
+        return f"control.quote_stale_after_s {cc.quote_stale_after_s} must be > 0"
+    if cc.chain_interval_s < 0 or cc.chain_expiries < 1 or cc.chain_strikes_each_side < 0:
+        return (f"control.chain_interval_s ({cc.chain_interval_s}) must be >= 0, chain_expiries "
+                f"({cc.chain_expiries}) >= 1 and chain_strikes_each_side ({cc.chain_strikes_each_side}) >= 0")
+    if not -0.5 < cc.risk_free_rate_annual < 1.0:
+        return f"control.risk_free_rate_annual {cc.risk_free_rate_annual} is not a rate (e.g. 0.065 for 6.5 %)"
     return None
 
 

@@ -16,6 +16,7 @@ import msgspec
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message as ProtoMessage
 
+from actors.control.market import Level, MarketSnapshot
 from engine.control_api import control_pb2 as pb
 from engine.control_api.limits import quote_value
 from engine.ledger.records import TradingStateChanged, User
@@ -23,6 +24,8 @@ from engine.model.instruments import Instrument, OptionChain
 from engine.model.journal import Journal, Stats
 from ipc.messages import (
     USER_ROLES,
+    ChainSide,
+    OptionChainSnapshot,
     DaemonStatus,
     Fill,
     KillSwitchStatus,
@@ -113,6 +116,7 @@ def position_to_pb(pos: Position, symbol: str = "") -> pb.Position:
         strategy=pos.strategy, segment=segment_label(pos.segment), security_id=pos.security_id, symbol=symbol,
         net_qty_units=pos.net_qty_units, open_cost_paise=pos.open_cost_paise,
         realised_pnl_paise=pos.realised_pnl_paise, charges_paise=pos.charges_paise, ts_event_ns=pos.ts_event_ns,
+        product=pos.product,
     )
 
 
@@ -145,6 +149,62 @@ def chain_to_pb(chain: OptionChain, symbols: Mapping[int, str], expiries: list[i
                  for s in chain.strikes],
         expiries=expiries,
     )
+
+
+def _levels_to_pb(levels: Iterable[Level]) -> list[pb.DepthLevel]:
+    return [pb.DepthLevel(price_paise=lv.price_paise, qty_units=lv.qty_units, orders=lv.orders) for lv in levels]
+
+
+def quote_to_pb(inst: Instrument, snap: MarketSnapshot | None, now_ns: int, stale_after_ns: int,
+                depth: bool) -> pb.InstrumentQuote:
+    """One instrument's quote; ``snap`` None: nothing heard from the feed (stale, has_data false).
+    Change is against the previous session's close, in paise and basis points (half up)."""
+    out = pb.InstrumentQuote(segment=segment_label(inst.segment), security_id=inst.security_id, symbol=inst.symbol)
+    if snap is None:
+        out.stale = True
+        return out
+    levels = None if depth else 1
+    change = snap.ltp_paise - snap.prev_close_paise if snap.prev_close_paise and snap.ltp_paise else 0
+    change_bp = (abs(change) * 20_000 + snap.prev_close_paise) // (2 * snap.prev_close_paise) if change else 0
+    age_ns = max(0, now_ns - snap.ts_init_ns)
+    out.MergeFrom(pb.InstrumentQuote(
+        has_data=True, ltp_paise=snap.ltp_paise, ltq_units=snap.ltq_units, atp_paise=snap.atp_paise,
+        volume_units=snap.volume_units, open_paise=snap.open_paise, high_paise=snap.high_paise,
+        low_paise=snap.low_paise, close_paise=snap.close_paise, prev_close_paise=snap.prev_close_paise,
+        change_paise=change, change_bp=change_bp if change >= 0 else -change_bp, oi_units=snap.oi_units,
+        prev_oi_units=snap.prev_oi_units,
+        oi_change_units=snap.oi_units - snap.prev_oi_units if snap.prev_oi_units else 0,
+        total_buy_qty_units=snap.total_buy_qty_units, total_sell_qty_units=snap.total_sell_qty_units,
+        bids=_levels_to_pb(snap.bids[:levels]), asks=_levels_to_pb(snap.asks[:levels]),
+        ts_event_ns=snap.ts_event_ns, ts_received_ns=snap.ts_init_ns, age_ns=age_ns,
+        stale=snap.ts_init_ns == 0 or age_ns > stale_after_ns))
+    return out
+
+
+def _priced_option_to_pb(side: ChainSide | None, symbols: Mapping[int, str]) -> pb.PricedOption | None:
+    if side is None:
+        return None
+    return pb.PricedOption(
+        security_id=side.security_id, symbol=symbols.get(side.security_id, ""), ltp_paise=side.ltp_paise,
+        bid_paise=side.bid_paise, ask_paise=side.ask_paise, volume_units=side.volume_units, oi_units=side.oi_units,
+        oi_change_units=side.oi_change_units, iv_price_paise=side.iv_price_paise, iv_status=side.iv_status,
+        iv_ppm=side.iv_ppm, delta_ppm=side.delta_ppm, gamma_ppb_per_rupee=side.gamma_ppb_per_rupee,
+        theta_paise_per_day=side.theta_paise_per_day, vega_paise_per_vol_point=side.vega_paise_per_vol_point,
+        ts_event_ns=side.ts_event_ns)
+
+
+def priced_chain_to_pb(snap: OptionChainSnapshot, symbols: Mapping[int, str],
+                       expiries: list[int]) -> pb.GetPricedChainResponse:
+    """``symbols``: security id -> trading symbol for the chain's contracts."""
+    return pb.GetPricedChainResponse(
+        underlying=snap.underlying, segment=segment_label(snap.segment), expiry_yyyymmdd=snap.expiry_yyyymmdd,
+        lot_size_units=snap.lot_size_units, step_paise=snap.step_paise, underlying_source=snap.underlying_source,
+        spot_paise=snap.spot_paise, future_paise=snap.future_paise, forward_paise=snap.forward_paise,
+        rate_ppm=snap.rate_ppm, time_left_ns=snap.time_left_ns, year_trading_ns=snap.year_trading_ns,
+        atm_strike_paise=snap.atm_strike_paise,
+        strikes=[pb.PricedStrike(strike_paise=r.strike_paise, atm=r.atm, ce=_priced_option_to_pb(r.ce, symbols),
+                                 pe=_priced_option_to_pb(r.pe, symbols)) for r in snap.rows],
+        expiries=expiries, ts_ns=snap.ts_event_ns)
 
 
 def kill_switch_to_pb(ks: KillSwitchStatus) -> pb.KillSwitch:

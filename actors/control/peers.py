@@ -11,7 +11,7 @@ from __future__ import annotations
 import grpc
 
 from actors.control.convert import Refusal
-from ipc.messages import DaemonStatus, KillSwitchStatus, RiskLimitsKept, RiskUsage
+from ipc.messages import DaemonStatus, KillSwitchStatus, Position, RiskLimitsKept, RiskUsage
 
 # The actors control sends commands to, by name (the supervisor's name is actors.host.SUPERVISOR).
 EXECUTION = "execution"
@@ -26,6 +26,16 @@ class Peers:
         self.status: DaemonStatus | None = None
         self.usage: RiskUsage | None = None
         self.limits: RiskLimitsKept | None = None
+        # The last mark of each instrument a position is held in, from execution's marked
+        # positions ((segment, security id) -> paise): the unrealised part of GetDayPnl.
+        self.marks: dict[tuple[int, int], int] = {}
+
+    def take_mark(self, position: Position) -> None:
+        """A position execution published, marked to its venue's book: unrealised = units x mark -
+        open cost, so the mark is (unrealised + cost) / units (floor, to the paisa)."""
+        if position.net_qty_units:
+            self.marks[(position.segment, position.security_id)] = (
+                (position.unrealised_pnl_paise + position.open_cost_paise) // position.net_qty_units)
 
     def daemon_status(self) -> DaemonStatus | Refusal:
         """The supervisor's status, or UNAVAILABLE until its first one has arrived (it publishes

@@ -80,6 +80,8 @@ class PortfolioServicer(_Servicer, rpc.PortfolioServiceServicer):
     ListTrades = _unary("ListTrades")
     ListPositions = _unary("ListPositions")
     GetFunds = _unary("GetFunds")
+    GetDayPnl = _unary("GetDayPnl")
+    ConvertPosition = _unary("ConvertPosition")
 
 
 class RiskServicer(_Servicer, rpc.RiskServiceServicer):
@@ -94,6 +96,11 @@ class RiskServicer(_Servicer, rpc.RiskServiceServicer):
 class InstrumentServicer(_Servicer, rpc.InstrumentServiceServicer):
     SearchInstruments = _unary("SearchInstruments")
     GetOptionChain = _unary("GetOptionChain")
+
+
+class MarketServicer(_Servicer, rpc.MarketServiceServicer):
+    GetQuote = _unary("GetQuote")
+    GetPricedChain = _unary("GetPricedChain")
 
 
 class UserServicer(_Servicer, rpc.UserServiceServicer):
@@ -135,6 +142,7 @@ _ADDERS = (
     (rpc.add_PortfolioServiceServicer_to_server, PortfolioServicer),
     (rpc.add_RiskServiceServicer_to_server, RiskServicer),
     (rpc.add_InstrumentServiceServicer_to_server, InstrumentServicer),
+    (rpc.add_MarketServiceServicer_to_server, MarketServicer),
     (rpc.add_UserServiceServicer_to_server, UserServicer),
     (rpc.add_StrategyServiceServicer_to_server, StrategyServicer),
     (rpc.add_JournalServiceServicer_to_server, JournalServicer),

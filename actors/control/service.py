@@ -41,6 +41,7 @@ from actors.control.auth import (
 )
 from actors.control.bridge import Answer, Bridge
 from actors.control.calls.instruments import InstrumentCalls
+from actors.control.calls.market import MarketCalls
 from actors.control.calls.orders import OrderCalls
 from actors.control.calls.portfolio import PortfolioCalls
 from actors.control.calls.risk import RiskCalls
@@ -50,6 +51,7 @@ from actors.control.calls.users import UserCalls
 from actors.control.calls.watch import WatchCalls, Watcher
 from actors.control.config import ControlConfig
 from actors.control.convert import Refusal
+from actors.control.market import MarketSnapshot
 from actors.control.peers import EXECUTION, Peers
 from actors.control.schedule_log import ScheduleLog
 from actors.risk.limits import RiskLimits
@@ -59,9 +61,9 @@ from engine.control_api.limits import Undecodable, check_request, clip_detail
 from engine.ledger import LedgerError, LedgerReader, LedgerSnapshot, ledger_dir
 from engine.logs import Log
 from engine.model.calendar import CalendarConfig, CalendarError, CalendarSource, SessionCalendar
-from engine.model.instruments import InstrumentTable
+from engine.model.instruments import InstrumentTable, OptionChain
 from engine.model.schedule import ScheduleConfig
-from ipc.messages import Message, OrderIntent, RecordAudit
+from ipc.messages import Message, OptionChainSnapshot, OrderIntent, RecordAudit
 
 if TYPE_CHECKING:
     from engine.config import Config
@@ -95,6 +97,15 @@ class EngineSide(Protocol):
 
     def send(self, target: str, msg: Message) -> None: ...
 
+    def market_snapshots(self, keys: list[tuple[int, int]]) -> tuple[list[MarketSnapshot | None], int]:
+        """The market of each (segment, security id) as the actor keeps it (None: nothing heard),
+        and the actor clock's now."""
+        ...
+
+    def priced_chain(self, table: InstrumentTable, chain: OptionChain, strikes_each_side: int) -> OptionChainSnapshot:
+        """``chain`` priced on the market the actor keeps, now (``actors.control.chain``)."""
+        ...
+
     def now_ns(self) -> int:
         """The actor's clock (epoch ns, UTC). The one method called from the gRPC thread."""
         ...
@@ -123,6 +134,9 @@ def outcome_text(result: Any) -> str:
     if isinstance(result, pb.SquareOffAllResponse):
         return (f"OK closing {len(result.positions)} positions, cancelling "
                 f"{len(result.cancelled_client_order_ids)} orders")
+    if isinstance(result, pb.ConvertPositionResponse):
+        p = result.to_position
+        return f"OK converted: {p.strategy} {p.segment}:{p.security_id} {p.product} now {p.net_qty_units} units"
     if isinstance(result, pb.SetRiskLimitsResponse):
         return f"OK limits changes now {result.changes_json}"
     if isinstance(result, (pb.StartStrategyResponse, pb.StopStrategyResponse)):
@@ -133,8 +147,8 @@ def outcome_text(result: Any) -> str:
     return "OK"
 
 
-class ControlApi(StatusCalls, OrderCalls, WatchCalls, PortfolioCalls, RiskCalls, InstrumentCalls, UserCalls,
-                 StrategyCalls):
+class ControlApi(StatusCalls, OrderCalls, WatchCalls, PortfolioCalls, RiskCalls, InstrumentCalls, MarketCalls,
+                 UserCalls, StrategyCalls):
     """The API's behaviour: one handler per method, routed to by name (``call``); the servicers in
     ``actors.control.server`` only pass calls here."""
 
@@ -185,11 +199,15 @@ class ControlApi(StatusCalls, OrderCalls, WatchCalls, PortfolioCalls, RiskCalls,
             "ListTrades": self.list_trades,
             "ListPositions": self.list_positions,
             "GetFunds": self.get_funds,
+            "GetDayPnl": self.get_day_pnl,
+            "ConvertPosition": self.convert_position,
             "GetRiskState": self.get_risk_state,
             "EngageKillSwitch": self.engage_kill_switch,
             "ReleaseKillSwitch": self.release_kill_switch,
             "SearchInstruments": self.search_instruments,
             "GetOptionChain": self.get_option_chain,
+            "GetQuote": self.get_quote,
+            "GetPricedChain": self.get_priced_chain,
             "AddUser": self.add_user,
             "ListUsers": self.list_users,
             "RevokeUser": self.revoke_user,

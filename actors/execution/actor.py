@@ -31,6 +31,7 @@ from actors.base import Actor, ActorConfigError, ActorContext
 from actors.execution import groups as grp
 from actors.execution import orders as fsm
 from actors.execution.charges import CHARGE_PROFILES
+from actors.execution.conversions import Conversions
 from actors.execution.commit_stats import CommitStats
 from actors.execution.daily_tasks import DailyTasks
 from actors.execution.config import LIVE_VENUES, PaperVenueConfig
@@ -77,6 +78,7 @@ from ipc.messages import (
     OrderEvent,
     OrderState,
     Position,
+    PositionKey,
     Quote,
     RecordAudit,
     RevokeUser,
@@ -85,6 +87,7 @@ from ipc.messages import (
     SubmitOrder,
     Tick,
     TradingState,
+    position_key,
 )
 from ipc.messages import CancelGroup, GroupState, SubmitGroup, slice_intent_id
 from ipc.reasons import RejectReason
@@ -101,7 +104,7 @@ AUDITED_IDS_REMEMBERED = 20_000
 LEDGER_STATS_INTERVAL_S = 5.0  # how often the commit-latency histogram goes out for the metrics
 
 
-class ExecutionActor(DailyTasks, ExpirySettlement, ProtectiveStops, LiveTrading, Actor):
+class ExecutionActor(DailyTasks, ExpirySettlement, ProtectiveStops, LiveTrading, Conversions, Actor):
     subscriptions = (topics.DEPTH, topics.TICK, topics.QUOTE, topics.SCHEDULE, topics.INSTRUMENTS_STATUS)
 
     def __init__(self, ctx: ActorContext) -> None:
@@ -124,6 +127,7 @@ class ExecutionActor(DailyTasks, ExpirySettlement, ProtectiveStops, LiveTrading,
         self.ledger = Ledger.open(ledger_dir(self.ctx.data_dir), cfg.ledger, id_seed=now)
         self.live = cfg.execution.venue in LIVE_VENUES
         self.trading_enabled = not self.live  # live: after the first reconciliation (live.py)
+        self._conversions_init()
         if self.live:
             self.venue = self._open_kite_venue(cfg) if cfg.execution.venue == "kite" else self._open_dhan_venue(cfg)
             self._live_init()
@@ -139,11 +143,16 @@ class ExecutionActor(DailyTasks, ExpirySettlement, ProtectiveStops, LiveTrading,
             charges = CHARGE_PROFILES[cfg.execution.paper.charges_profile]
             self.venue = PaperVenue(PaperVenueConfig(ack_latency_us=cfg.execution.ack_latency_us, charges=charges),
                                     PaperWallet(wallet.cash_paise))
-        for (strategy, segment, security_id), pos in self.ledger.positions().items():
-            if pos.net_qty_units:
+        # The venue mirrors the account's net per instrument (every strategy and product together).
+        held: dict[tuple[int, int], tuple[int, int]] = {}
+        for pos in self.ledger.positions().values():
+            units, cost = held.get((pos.segment, pos.security_id), (0, 0))
+            held[(pos.segment, pos.security_id)] = (units + pos.net_qty_units, cost + pos.open_cost_paise)
+        for (segment, security_id), (units, cost) in held.items():
+            if units:
                 kind = self._instrument_type(segment, security_id)
-                mark = abs(pos.open_cost_paise) // abs(pos.net_qty_units)
-                self.venue.set_position(segment, security_id, pos.net_qty_units, mark, instrument_type=kind)
+                mark = abs(cost) // abs(units)
+                self.venue.set_position(segment, security_id, units, mark, instrument_type=kind)
         # The fills of the open orders that have some (their ids guard against a fill counted
         # twice): one scan of the fills table, and none when no open order is part filled.
         open_orders = self.ledger.open_orders().values()
@@ -492,7 +501,7 @@ class ExecutionActor(DailyTasks, ExpirySettlement, ProtectiveStops, LiveTrading,
             wallet = self.ledger.wallet()
             if wallet is not None and self.venue.wallet is not None:  # the live venue has none
                 self.venue.wallet.set_cash(wallet.cash_paise)
-            for key in {(f.strategy, f.segment, f.security_id) for f in fills}:
+            for key in {position_key(f) for f in fills}:
                 pos = self.ledger.position(*key)
                 if pos is not None:
                     self.ctx.publish(topics.strategy_topic(topics.POSITION, key[0]), self._marked(pos, now))
@@ -571,7 +580,7 @@ class ExecutionActor(DailyTasks, ExpirySettlement, ProtectiveStops, LiveTrading,
         self._calendar: SessionCalendar | None = None  # None: the market never closes
         self._day_expiry: dict[str, int | None] = {}  # coid -> when the DAY order expires
         self._session_expiring: set[str] = set()
-        self._marks: dict[tuple[str, int, int], int] = {}  # position key -> last published unrealised
+        self._marks: dict[PositionKey, int] = {}  # position key -> last published unrealised
         self._awaiting_book: dict[tuple[int, int], list[str]] = {}  # restored orders, by instrument
         self._settlement_init()
 
@@ -808,7 +817,7 @@ class ExecutionActor(DailyTasks, ExpirySettlement, ProtectiveStops, LiveTrading,
         """``pos`` with ``unrealised_pnl_paise`` at the venue's mark (LTP, else mid)."""
         mark_x2 = mark_x2_paise(self.venue.book(pos.segment, pos.security_id)) if pos.net_qty_units else 0
         unrealised = unrealised_pnl_paise(pos.net_qty_units, pos.open_cost_paise, mark_x2)
-        self._marks[(pos.strategy, pos.segment, pos.security_id)] = unrealised
+        self._marks[position_key(pos)] = unrealised
         return msgspec.structs.replace(pos, unrealised_pnl_paise=unrealised, ts_event_ns=now, ts_init_ns=now)
 
     def _publish_ledger_stats(self) -> None:

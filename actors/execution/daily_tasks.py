@@ -82,7 +82,7 @@ class DailyTasks(MasterReload):
         return bounds is None or bounds[1] <= now_ns
 
     def _take_master(self, why: str) -> int:
-        held = {(seg, sid) for (_s, seg, sid), pos in self.ledger.positions().items() if pos.net_qty_units}
+        held = {(seg, sid) for (_s, seg, sid, _product), pos in self.ledger.positions().items() if pos.net_qty_units}
         held.update((o.spec.segment, o.spec.security_id) for o in self.orders.values())
         self.table = reopen_instruments(self.ctx, self.table, held)
         self._instruments.clear()  # looked up again from the new master

@@ -35,6 +35,7 @@ from actors.execution.config import DhanVenueConfig
 from actors.execution.dhan_auth import TOTP_STEP_S, LoginOutcome, LoginReason, Method, totp_window
 from engine.backoff import backoff_s
 from engine.credentials import (
+    BROKER,
     CachedSession,
     Credentials,
     cache_stamp,
@@ -46,7 +47,6 @@ from engine.logs import Log
 from engine.model.ist import NS_PER_S
 from ipc.messages import BrokerSessionStatus
 
-BROKER: Final = "dhan"
 _WINDOW_NS: Final = TOTP_STEP_S * NS_PER_S
 
 

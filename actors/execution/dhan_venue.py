@@ -135,6 +135,7 @@ from actors.execution.orders import OrderSnapshot
 from actors.execution.reconcile import (
     AccountUpdate,
     BrokerSnapshot,
+    ConversionDone,
     FundsUpdate,
     SnapshotFailed,
     child_correlation_id,
@@ -163,7 +164,7 @@ from engine.logs import Log, get_logger
 from engine.model.ist import NS_PER_S
 from engine.model.money import format_paise
 from engine.rate_window import RateWindow
-from ipc.messages import BrokerSessionStatus, Depth, OrderState, Quote, Tick
+from ipc.messages import BrokerSessionStatus, ConvertPosition, Depth, OrderState, Quote, Tick
 from ipc.reasons import RejectReason
 from ipc.segments import segment_label
 
@@ -173,9 +174,10 @@ NO_CHARGES: Final = ChargeBreakdown(0, 0, 0, 0, 0, 0, 0, 0, 0)
 # Request kinds (one SDK call each)
 _PLACE, _LOOKUP, _CANCEL, _MODIFY, _BOOK = "place", "lookup", "cancel", "modify", "book"
 _ORDERS, _TRADES, _POSITIONS, _FUNDS, _MARGIN = "orders", "trades", "positions", "funds", "margin"
+_CONVERT = "convert"  # POST /positions/convert
 _ORDER_APIS: Final = frozenset({_PLACE, _CANCEL, _MODIFY})
 # Requests about the account rather than one order: never held back by an order's own request.
-_ACCOUNT_KINDS: Final = frozenset({_BOOK, _ORDERS, _TRADES, _POSITIONS, _FUNDS, _MARGIN})
+_ACCOUNT_KINDS: Final = frozenset({_BOOK, _ORDERS, _TRADES, _POSITIONS, _FUNDS, _MARGIN, _CONVERT})
 _SNAPSHOT_PARTS: Final = (_ORDERS, _TRADES, _POSITIONS)
 _FRESH_STATES: Final = frozenset({OrderState.INITIALIZED, OrderState.SUBMITTED})
 _AUTH_CODES: Final = frozenset({"DH-901", "HTTP-401"})  # the token refused: a login can fix it
@@ -397,6 +399,13 @@ class DhanVenue:
             return lambda c: c.get_positions()
         if r.kind == _FUNDS:
             return lambda c: c.get_fund_limits()
+        if r.kind == _CONVERT:
+            command, long = r.args
+            body = dict(from_product_type=PRODUCTS[command.from_product],
+                        exchange_segment=segment_label(command.segment), position_type="LONG" if long else "SHORT",
+                        security_id=str(command.security_id), convert_qty=command.qty_units,
+                        to_product_type=PRODUCTS[command.to_product])
+            return lambda c: c.convert_position(**body)
         return lambda c: c.get_order_list()  # _BOOK (fallback poll) or _ORDERS (snapshot): the order book
 
     def _parse_update(self, data: dict[str, Any]) -> OrderUpdate:
@@ -616,6 +625,16 @@ class DhanVenue:
             return False
         self._funds_inflight = True
         self._normal.appendleft(_Request(_FUNDS, "", ("funds",)))
+        self._pump(now_ns)
+        return True
+
+    def request_conversion(self, command: ConvertPosition, long: bool, now_ns: int) -> bool:
+        """Ask Dhan to convert a position (``POST /positions/convert``; ``long``: the position's
+        side, Dhan's ``positionType``); the answer comes out of ``take_account_updates`` as a
+        ``ConversionDone``. False when the venue stopped for good (nothing was sent)."""
+        if self._fatal is not None:
+            return False
+        self._normal.appendleft(_Request(_CONVERT, "", (command, long)))
         self._pump(now_ns)
         return True
 
@@ -1090,6 +1109,10 @@ class DhanVenue:
                         self._on_update_data(row, now_ns, out, from_book=True)
         elif r.kind == _MARGIN:
             self._on_margin(r, res, now_ns, out)
+        elif r.kind == _CONVERT:
+            ok = res.kind == "ok"
+            detail = "" if ok else self._redact(res.describe())[:300]
+            self._updates.append(ConversionDone(r.args[0], ok, "" if ok else res.reason().value, detail, now_ns))
         elif r.kind == _FUNDS and r.args == ("funds",):
             self._funds_inflight = False
             if res.kind == "ok":
@@ -1324,6 +1347,10 @@ class DhanVenue:
         out: list[VenueEvent] = []
         refused_for_token = {id(r) for r in self._awaiting_token}  # these never reached Dhan's book
         for r in [*self._urgent, *self._normal, *self._delayed, *self._awaiting_token]:
+            if r.kind == _CONVERT:  # never sent: the conversion did not happen
+                self._updates.append(ConversionDone(r.args[0], False, RejectReason.VENUE_HALTED.value,
+                                                    self._halted_text("conversion"), now_ns))
+                continue
             if r.kind == _MARGIN:
                 self._awaiting_margin -= len(r.args[0])
                 for child in r.args[0]:

@@ -29,7 +29,7 @@ from engine.model.expiry_day import has_expired
 from engine.model.instruments import date_from_yyyymmdd
 from engine.model.ist import ist_date
 from ipc import topics
-from ipc.messages import DELIVERY_PRODUCT, Fill, SubscribeInstruments
+from ipc.messages import DELIVERY_PRODUCT, Fill, Product, SubscribeInstruments, position_key
 from ipc.segments import instrument_label
 
 FEED: Final = "feed"
@@ -64,7 +64,7 @@ class ExpirySettlement:
     def _settle_due(self, now_ns: int) -> int:
         """Settle every open position in a contract past its settlement moment; returns how many."""
         settled = 0
-        for (strategy, segment, security_id), pos in list(self.ledger.positions().items()):
+        for (strategy, segment, security_id, product), pos in list(self.ledger.positions().items()):
             if not pos.net_qty_units:
                 continue
             inst = self._instrument(segment, security_id)  # type: ignore[attr-defined]
@@ -74,7 +74,7 @@ class ExpirySettlement:
                 self._settle_report(inst, f"{inst.instrument} contracts are not settled by the engine; close or "
                                           "settle this position by hand", now_ns)
                 continue
-            if self._settle_one(strategy, inst, pos.net_qty_units, now_ns):
+            if self._settle_one(strategy, product, inst, pos.net_qty_units, now_ns):
                 settled += 1
         self._subscribe_spots()  # a derivative bought since the last check: its underlying too
         return settled
@@ -100,7 +100,7 @@ class ExpirySettlement:
             return None
         return view.ltp_paise, "mark"
 
-    def _settle_one(self, strategy: str, inst: Any, net_units: int, now_ns: int) -> bool:
+    def _settle_one(self, strategy: str, product: Product, inst: Any, net_units: int, now_ns: int) -> bool:
         label = instrument_label(inst.segment, inst.security_id)
         price = self._settlement_price(inst, now_ns)
         if price is None:
@@ -122,7 +122,8 @@ class ExpirySettlement:
             self._settle_report(inst, f"{label} is physically settled but the master lists no stock "
                                       f"{inst.underlying} to deliver", now_ns)
             return False
-        fills = settlement_fills(plan, strategy=strategy, segment=inst.segment, security_id=inst.security_id,
+        fills = settlement_fills(plan, strategy=strategy, product=product, segment=inst.segment,
+                                 security_id=inst.security_id,
                                  expiry_yyyymmdd=inst.expiry_yyyymmdd,
                                  delivery_segment=delivery.segment if plan.delivery else 0,
                                  delivery_security_id=delivery.security_id if plan.delivery else 0, ts_ns=now_ns)
@@ -133,7 +134,7 @@ class ExpirySettlement:
             stt_paise=plan.close.stt_paise + (plan.delivery.stt_paise if plan.delivery else 0),
             delivery_segment=fills[1].segment if plan.delivery else 0,
             delivery_security_id=fills[1].security_id if plan.delivery else 0,
-            delivery_product=DELIVERY_PRODUCT if plan.delivery else "", ts_ns=now_ns)
+            delivery_product=DELIVERY_PRODUCT if plan.delivery else "", ts_ns=now_ns, product=product)
         report = self.ledger.append_report([*fills, record], all_or_nothing=True)
         if report.issues:
             self.log.error("settlement_not_recorded", strategy=strategy, instrument=label,
@@ -154,12 +155,12 @@ class ExpirySettlement:
             self.venue.wallet.set_cash(wallet.cash_paise)
         positions = self.ledger.positions()
         for fill in fills:
-            net = sum(p.net_qty_units for (_s, seg, sid), p in positions.items()
+            net = sum(p.net_qty_units for (_s, seg, sid, _product), p in positions.items()
                       if (seg, sid) == (fill.segment, fill.security_id))
             kind = self._instrument_type(fill.segment, fill.security_id)  # type: ignore[attr-defined]
             self.venue.set_position(fill.segment, fill.security_id, net, fill.price_paise, instrument_type=kind)
             self.ctx.publish(topics.strategy_topic(topics.FILL, fill.strategy), fill)
-        for key in {(f.strategy, f.segment, f.security_id) for f in fills}:
+        for key in {position_key(f) for f in fills}:
             pos = self.ledger.position(*key)
             if pos is not None:
                 marked = self._marked(pos, now_ns)  # type: ignore[attr-defined]
@@ -180,7 +181,7 @@ class ExpirySettlement:
         if FEED not in self.ctx.config.engine.actors:
             return
         spots: set[tuple[int, int]] = set()
-        for (_strategy, segment, security_id), pos in self.ledger.positions().items():
+        for (_strategy, segment, security_id, _product), pos in self.ledger.positions().items():
             inst = self._instrument(segment, security_id) if pos.net_qty_units else None  # type: ignore[attr-defined]
             if inst is None or inst.instrument not in SETTLED_TYPES:
                 continue

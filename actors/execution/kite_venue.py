@@ -49,6 +49,7 @@ from actors.execution.dhan_venue import (
     _ACCOUNT_KINDS,
     _BOOK,
     _CANCEL,
+    _CONVERT,
     _FUNDS,
     _LOOKUP,
     _MARGIN,
@@ -68,6 +69,7 @@ from actors.execution.kite_stream import postback_thread
 from actors.execution.kite_wire import (
     KiteOrderUpdate,
     SymbolResolver,
+    convert_params,
     fill_price_paise,
     kite_tag,
     margin_params,
@@ -217,6 +219,11 @@ class KiteVenue(DhanVenue):
             return lambda c: c.trades()
         if r.kind == _POSITIONS:
             return lambda c: c.positions()
+        if r.kind == _CONVERT:
+            command, long = r.args
+            body = convert_params(command.segment, self._symbol(command.segment, command.security_id), long,
+                                  command.qty_units, command.from_product, command.to_product)
+            return lambda c: c.convert_position(**body)
         assert r.kind == _FUNDS, r.kind
         return lambda c: c.margins()
 

@@ -157,6 +157,16 @@ def modify_params(spec: OrderSpec, variety: str, venue_order_id: str, qty_units:
     return params
 
 
+def convert_params(segment: int, symbol: str, long: bool, qty_units: int, from_product: str,
+                   to_product: str) -> dict[str, Any]:
+    """Keyword arguments of ``KiteConnect.convert_position`` (PUT /portfolio/positions) for today's
+    position (``position_type`` "day": a carried position is "overnight", which ``shikra convert``
+    does not ask for)."""
+    return dict(exchange=EXCHANGES[segment], tradingsymbol=symbol, transaction_type="BUY" if long else "SELL",
+                position_type="day", quantity=qty_units, old_product=PRODUCTS[from_product],
+                new_product=PRODUCTS[to_product])
+
+
 def margin_params(spec: OrderSpec, symbol: str, variety: str, qty_units: int, price_paise: int,
                   trigger_price_paise: int) -> list[dict[str, Any]]:
     """The body of ``KiteConnect.order_margins`` (POST /margins/orders) for one order."""
@@ -340,14 +350,19 @@ def parse_trade_row(data: Any, resolver: SymbolResolver) -> BrokerTrade:
 
 
 def parse_position_row(data: Any, resolver: SymbolResolver) -> BrokerPosition:
-    """A row of GET /portfolio/positions' ``net`` list."""
+    """A row of GET /portfolio/positions' ``net`` list (``product`` as ours: MIS is INTRADAY)."""
     row = _Row(data, "position", "tradingsymbol")
     segment, security_id = row.instrument(resolver)
     return BrokerPosition(
-        segment=segment, security_id=security_id, product=row.text("product").upper(),
+        segment=segment, security_id=security_id, product=_our_product(row.text("product").upper()),
         net_qty_units=row.number(to_units, "quantity", required=True),
         buy_qty_units=row.number(to_units, "buy_quantity"), sell_qty_units=row.number(to_units, "sell_quantity"),
         symbol=row.text("tradingsymbol"))
+
+
+def _our_product(kite_product: str) -> str:
+    """Our product for Kite's (an unknown one kept as sent: reconciliation then reports it)."""
+    return PRODUCTS_FROM_KITE.get(kite_product, kite_product)
 
 
 def position_rows(data: Any) -> Any:

@@ -50,6 +50,7 @@ from actors.execution.reconcile import (
     EXTERNAL_STRATEGY,
     SETTLEMENT_REASON,
     BrokerSnapshot,
+    ConversionDone,
     FundsUpdate,
     PositionDifference,
     SnapshotFailed,
@@ -84,6 +85,7 @@ from ipc.messages import (
     ReduceRisk,
     SubmitGroup,
     SubmitOrder,
+    position_key,
 )
 from ipc.reasons import RejectReason
 from ipc.segments import instrument_label
@@ -103,6 +105,7 @@ class LiveTrading:
     ledger: Any
     venue: Any
     orders: dict[str, Any]
+    _live_on_conversion: Any  # actors.execution.conversions
 
     # Start-up -----------------------------------------------------------------------------------
     def _live_init(self) -> None:
@@ -166,6 +169,8 @@ class LiveTrading:
                 self._live_on_failure(update)
             elif isinstance(update, FundsUpdate):
                 self._live_apply_funds(update.funds.available_paise, update.ts_ns)
+            elif isinstance(update, ConversionDone):
+                self._live_on_conversion(update)
         for status in self.venue.take_session_updates():
             self._live_session_status(status)
         if self.venue.take_external_activity() and self.trading_enabled \
@@ -351,7 +356,8 @@ class LiveTrading:
                                        self._dcfg.charges, order_value_before_paise=value_before).total_paise
         return Fill(fill_id=tf.fill_id, client_order_id=coid, venue_order_id=vid, strategy=strategy or EXTERNAL_STRATEGY,
                     segment=spec.segment, security_id=spec.security_id, side=spec.side, qty_units=tf.qty_units,
-                    price_paise=tf.price_paise, charges_paise=charges, ts_event_ns=tf.ts_ns or now, ts_init_ns=now)
+                    price_paise=tf.price_paise, charges_paise=charges, ts_event_ns=tf.ts_ns or now, ts_init_ns=now,
+                    product=spec.product)
 
     def _live_record(self, audits: list[AuditRecord], fills: list[Fill], events: list[OrderEvent], now: int) -> None:
         batch: list[Any] = [*audits, *fills, *events]
@@ -366,7 +372,7 @@ class LiveTrading:
                 continue
             if isinstance(record, Fill):
                 self.ctx.publish(topics.strategy_topic(topics.FILL, record.strategy), record)
-                touched.add((record.strategy, record.segment, record.security_id))
+                touched.add(position_key(record))
             elif isinstance(record, OrderEvent):
                 self.ctx.publish(topics.strategy_topic(topics.ORDER, record.strategy), record)
         for key in touched:
@@ -382,9 +388,15 @@ class LiveTrading:
     # 3: positions ---------------------------------------------------------------------------------
     def _live_check_positions(self, snap: BrokerSnapshot, now: int) -> None:
         lag = settlement_lag_units(self._settled_units, self._settlement_matched)
-        # A difference of exactly what the engine settled and the broker has not reported yet is awaited.
-        diffs = tuple(d for d in position_differences(self.ledger.positions().values(), snap.positions)
-                      if not lag or d.broker_units - d.ledger_units != lag.get((d.segment, d.security_id), 0))
+        diffs = tuple(position_differences(self.ledger.positions().values(), snap.positions))
+        if lag:
+            # A difference of exactly what the engine settled and the broker has not reported yet is
+            # awaited: per instrument, every product together (the product the broker books its
+            # settlement in is the broker's to say).
+            apart: dict[tuple[int, int], int] = {}
+            for d in diffs:
+                apart[(d.segment, d.security_id)] = apart.get((d.segment, d.security_id), 0) + d.broker_units - d.ledger_units
+            diffs = tuple(d for d in diffs if apart[(d.segment, d.security_id)] != lag.get((d.segment, d.security_id), 0))
         if not diffs:
             if self._mismatch:
                 self.log.info("positions_agree", after_reconciliations=self._mismatch_streak)

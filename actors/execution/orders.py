@@ -629,4 +629,5 @@ def fill_message(event: Filled, order: OrderSnapshot, *, ts_init_ns: int) -> Fil
         charges_paise=event.charges.total_paise,
         ts_event_ns=event.ts_event_ns,
         ts_init_ns=ts_init_ns,
+        product=spec.product,
     )

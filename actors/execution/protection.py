@@ -38,12 +38,13 @@ from actors.execution.expiry import next_session_open_ns
 from actors.execution.venue import CancelRefused, ModifyRefused, Rejected
 from engine.model.calendar import CalendarError, CalendarSource, SessionCalendar, market_hours
 from engine.model.ist import NS_PER_S
-from ipc.messages import (Fill, ModifyOrder, OrderEvent, OrderIntent, OrderSpec, OrderState, ProtectPosition,
-                          SubmitOrder, is_protective_stop, protective_stop_intent_id, protective_stop_seq)
+from ipc.messages import (Fill, ModifyOrder, OrderEvent, OrderIntent, OrderSpec, OrderState, PositionKey,
+                          ProtectPosition, SubmitOrder, is_protective_stop, position_key, protective_stop_intent_id,
+                          protective_stop_seq)
 from ipc.reasons import RejectReason
 from ipc.segments import instrument_label
 
-Key = tuple[str, int, int]  # (strategy, segment, security id): a position
+Key = PositionKey  # (strategy, segment, security id, product): a position, its stop in its product
 # While in one of these the stop has a request out (or triggered and trades): wait for the venue.
 _BUSY = frozenset({OrderState.INITIALIZED, OrderState.SUBMITTED, OrderState.PENDING_UPDATE,
                    OrderState.PENDING_CANCEL, OrderState.TRIGGERED})
@@ -100,7 +101,7 @@ class ProtectiveStops:
         ledger). A held exit's reduce-only flag is not in the ledger: it is taken as reduce-only,
         so a stop fill meanwhile rejects it rather than turning it into a new position."""
         spec = order.spec
-        key = (order.strategy, spec.segment, spec.security_id)
+        key = (order.strategy, spec.segment, spec.security_id, spec.product)
         if is_protective_stop(order.intent_id):
             self._stop_orders[key] = order.client_order_id
             return False
@@ -116,7 +117,7 @@ class ProtectiveStops:
             if not is_protective_stop(order.intent_id):
                 continue
             spec = order.spec
-            key = (order.strategy, spec.segment, spec.security_id)
+            key = (order.strategy, spec.segment, spec.security_id, spec.product)
             self._stop_orders[key] = coid
             self._protections[key] = self._protection_of(spec)
             self._stops_dirty.add(key)
@@ -150,7 +151,7 @@ class ProtectiveStops:
         for event in self.ledger.orders().values():
             if not is_protective_stop(event.intent_id):
                 continue
-            key = (event.strategy, event.spec.segment, event.spec.security_id)
+            key = (event.strategy, event.spec.segment, event.spec.security_id, event.spec.product)
             known = latest.get(key)
             if key in unprotected and (known is None
                                        or protective_stop_seq(event.intent_id) > protective_stop_seq(known.intent_id)):
@@ -193,7 +194,7 @@ class ProtectiveStops:
         order = self.orders.get(event.client_order_id)
         if order is None or not is_protective_stop(order.intent_id):
             return
-        key = (order.strategy, order.spec.segment, order.spec.security_id)
+        key = (order.strategy, order.spec.segment, order.spec.security_id, order.spec.product)
         if isinstance(event, ModifyRefused) and event.reason_code.value in _CANNOT_MOVE:
             self._stops_no_modify.add(event.client_order_id)
             self.log.warning("protective_stop_not_movable", client_order_id=event.client_order_id,
@@ -208,7 +209,7 @@ class ProtectiveStops:
 
     # Inputs --------------------------------------------------------------------------------------
     def on_protect_position(self, msg: ProtectPosition) -> None:
-        key = (msg.strategy, msg.segment, msg.security_id)
+        key = (msg.strategy, msg.segment, msg.security_id, msg.product)
         if msg.trigger_price_paise <= 0:
             self._protections.pop(key, None)
         else:
@@ -226,7 +227,7 @@ class ProtectiveStops:
         down, a short's BUY stop up), so a valid stop is never refused for its tick."""
         inst = self._instrument(msg.segment, msg.security_id)  # type: ignore[attr-defined]
         tick = inst.tick_paise if inst is not None and inst.tick_paise > 0 else 1
-        pos = self._position_units((msg.strategy, msg.segment, msg.security_id))
+        pos = self._position_units((msg.strategy, msg.segment, msg.security_id, msg.product))
         down = -(msg.trigger_price_paise // -tick) * tick if pos < 0 else msg.trigger_price_paise // tick * tick
         return max(tick, down)
 
@@ -235,7 +236,7 @@ class ProtectiveStops:
         recorded SUBMITTED, and sent by ``_stops_drain``). Hot path: one dict lookup when the
         position has no stop."""
         spec = order.spec
-        key = (order.strategy, spec.segment, spec.security_id)
+        key = (order.strategy, spec.segment, spec.security_id, spec.product)
         coid = self._stop_orders.get(key)
         if coid is None or is_protective_stop(order.intent_id):
             return False
@@ -257,8 +258,8 @@ class ProtectiveStops:
         watched = self._stop_orders.keys() | self._protections.keys() | self._held_exits.keys()
         if not watched:
             return
-        touched = {(f.strategy, f.segment, f.security_id) for f in fills}
-        touched.update((e.strategy, e.spec.segment, e.spec.security_id) for e in events)
+        touched = {position_key(f) for f in fills}
+        touched.update((e.strategy, e.spec.segment, e.spec.security_id, e.spec.product) for e in events)
         touched &= watched
         if touched:
             self._stops_dirty |= touched
@@ -267,7 +268,7 @@ class ProtectiveStops:
     def _stops_back_at_venue(self, order: fsm.OrderSnapshot) -> None:
         """A restored order is at the fresh paper venue again (no event says so): its position's
         stop, which waited for it, is worked out again."""
-        key = (order.strategy, order.spec.segment, order.spec.security_id)
+        key = (order.strategy, order.spec.segment, order.spec.security_id, order.spec.product)
         if key in self._stop_orders:
             self._stops_dirty.add(key)
             self._stops_schedule()
@@ -282,7 +283,7 @@ class ProtectiveStops:
         order = self.orders.get(coid)
         if order is None or not is_protective_stop(order.intent_id) or by == STOP_BY:
             return
-        key = (order.strategy, order.spec.segment, order.spec.security_id)
+        key = (order.strategy, order.spec.segment, order.spec.security_id, order.spec.product)
         if self._protections.pop(key, None) is not None:
             self.log.warning("protective_stop_withdrawn", client_order_id=coid, by=by)
 
@@ -350,7 +351,7 @@ class ProtectiveStops:
                              detail=event.reason)
 
     def _stop_place(self, key: Key, place: stops.Place, now: int) -> None:
-        strategy, segment, security_id = key
+        strategy, segment, security_id, _product = key
         intent_id = protective_stop_intent_id(strategy, segment, security_id, self.ledger.last_seq())
         spec = OrderSpec(segment=segment, security_id=security_id, side=place.side, order_type=place.order_type,
                          validity="DAY", product=place.product, qty_units=place.qty_units,
@@ -421,12 +422,12 @@ class ProtectiveStops:
         with ``held``, the exits waiting for the stop too."""
         side = stops.stop_side(pos)
         waiting = self._held_exits.get(key, {})
-        strategy, segment, security_id = key
+        strategy, segment, security_id, product = key
         total = 0
         for coid, order in self.orders.items():
             spec = order.spec
             if (spec.security_id != security_id or spec.segment != segment or order.strategy != strategy
-                    or spec.side != side or is_protective_stop(order.intent_id)):
+                    or spec.side != side or spec.product != product or is_protective_stop(order.intent_id)):
                 continue
             if not held and coid in waiting:
                 continue

@@ -30,9 +30,17 @@ from typing import Final
 
 import msgspec
 
-from actors.execution.dhan_wire import BrokerOrder, BrokerPosition, BrokerTrade, FundLimits, fill_id, fill_id_order
+from actors.execution.dhan_wire import (
+    PRODUCTS_FROM_DHAN,
+    BrokerOrder,
+    BrokerPosition,
+    BrokerTrade,
+    FundLimits,
+    fill_id,
+    fill_id_order,
+)
 from engine.model.money import Rounding, div_round
-from ipc.messages import SETTLEMENT_PREFIX, Fill, OrderEvent, OrderState, Position
+from ipc.messages import SETTLEMENT_PREFIX, ConvertPosition, Fill, OrderEvent, OrderState, Position, PositionKey
 
 EXTERNAL_STRATEGY: Final = "EXTERNAL"  # the broker's other orders; engine.config refuses it as a strategy name
 EXTERNAL_PREFIX: Final = "EXT-"
@@ -207,31 +215,34 @@ def external_order_event(row: BrokerOrder, filled_qty_units: int, filled_value_p
 
 
 class PositionDifference(msgspec.Struct, frozen=True):
-    """An instrument where the ledger's net quantity (all strategies, ``EXTERNAL`` included)
-    differs from the broker's (all products)."""
+    """An instrument and product where the ledger's net quantity (all strategies, ``EXTERNAL``
+    included) differs from the broker's."""
 
     segment: int
     security_id: int
+    product: str
     ledger_units: int
     broker_units: int
 
     def describe(self, label: str, broker: str = "Dhan") -> str:
-        return f"{label}: ledger {self.ledger_units:+d}, {broker} {self.broker_units:+d}"
+        return f"{label} {self.product}: ledger {self.ledger_units:+d}, {broker} {self.broker_units:+d}"
 
 
 def position_differences(ledger: Iterable[Position], broker: Iterable[BrokerPosition]) -> list[PositionDifference]:
-    """Every instrument whose net quantity differs, ordered by (segment, security id)."""
-    ours: dict[tuple[int, int], int] = {}
+    """Every instrument and product whose net quantity differs, ordered by (segment, security
+    id, product). Dhan's rows carry ``productType``; MTF counts as CNC and CO/BO as INTRADAY
+    (``PRODUCTS_FROM_DHAN``, as for its orders), an unknown one as itself (always a difference)."""
+    ours: dict[tuple[int, int, str], int] = {}
     for pos in ledger:
-        key = (pos.segment, pos.security_id)
+        key = (pos.segment, pos.security_id, pos.product)
         ours[key] = ours.get(key, 0) + pos.net_qty_units
-    theirs: dict[tuple[int, int], int] = {}
+    theirs: dict[tuple[int, int, str], int] = {}
     for row in broker:
-        key = (row.segment, row.security_id)
+        key = (row.segment, row.security_id, PRODUCTS_FROM_DHAN.get(row.product, row.product))
         theirs[key] = theirs.get(key, 0) + row.net_qty_units
-    return [PositionDifference(seg, sid, ours.get((seg, sid), 0), theirs.get((seg, sid), 0))
-            for seg, sid in sorted(ours.keys() | theirs.keys())
-            if ours.get((seg, sid), 0) != theirs.get((seg, sid), 0)]
+    return [PositionDifference(seg, sid, product, ours.get((seg, sid, product), 0), theirs.get((seg, sid, product), 0))
+            for seg, sid, product in sorted(ours.keys() | theirs.keys())
+            if ours.get((seg, sid, product), 0) != theirs.get((seg, sid, product), 0)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -265,7 +276,18 @@ class FundsUpdate(msgspec.Struct, frozen=True):
     ts_ns: int
 
 
-AccountUpdate = BrokerSnapshot | SnapshotFailed | FundsUpdate
+class ConversionDone(msgspec.Struct, frozen=True):
+    """Dhan answered a position conversion (``POST /positions/convert``): ``ok``, or why not
+    (``reason_code`` a RejectReason value, ``detail`` Dhan's code and message)."""
+
+    command: ConvertPosition
+    ok: bool
+    reason_code: str
+    detail: str
+    ts_ns: int
+
+
+AccountUpdate = BrokerSnapshot | SnapshotFailed | FundsUpdate | ConversionDone
 
 
 def orders_by_owner(rows: Iterable[BrokerOrder], ours: Container[str]) -> tuple[dict[str, list[BrokerOrder]],
@@ -283,9 +305,10 @@ def orders_by_owner(rows: Iterable[BrokerOrder], ours: Container[str]) -> tuple[
     return mine, external
 
 
-def ledger_net_units(positions: Mapping[tuple[str, int, int], Position]) -> dict[tuple[int, int], int]:
+def ledger_net_units(positions: Mapping[PositionKey, Position]) -> dict[tuple[int, int], int]:
+    """Net units per instrument, every strategy and product together."""
     out: dict[tuple[int, int], int] = {}
-    for (_strategy, segment, security_id), pos in positions.items():
+    for (_strategy, segment, security_id, _product), pos in positions.items():
         out[(segment, security_id)] = out.get((segment, security_id), 0) + pos.net_qty_units
     return out
 

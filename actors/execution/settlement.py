@@ -31,8 +31,10 @@ Charges (``actors.execution.charges``, one schedule):
 
 Fill ids. Settlement fills are named by what they settle, so settling twice (a restart, a
 retried timer) is refused by the ledger as a duplicate fill: the close is
-``SETTLE-<expiry yyyymmdd>-<segment>-<security id>-<strategy>`` and the delivery the same with
-``/D``. Their ``client_order_id`` is ``SETTLE-<expiry>-<segment>-<security id>`` (no order).
+``SETTLE-<expiry yyyymmdd>-<segment>-<security id>-<strategy>-<product>`` (a position is per
+product, ``ipc.messages.PositionKey``) and the delivery the same with ``/D``. Their
+``client_order_id`` is ``SETTLE-<expiry>-<segment>-<security id>`` (no order). The close carries
+the settled position's product, the delivery ``DELIVERY_PRODUCT``.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ from actors.execution.charges import (
     charges_for_fill,
     exercise_stt_paise,
 )
-from ipc.messages import SETTLEMENT_DELIVERY_SUFFIX, SETTLEMENT_PREFIX, Fill, Side
+from ipc.messages import DELIVERY_PRODUCT, SETTLEMENT_DELIVERY_SUFFIX, SETTLEMENT_PREFIX, Fill, Product, Side
 
 SettlementKind = Literal["CASH", "WORTHLESS", "PHYSICAL"]
 OPTION_TYPES: Final = ("CE", "PE")
@@ -158,26 +160,27 @@ def settlement_order_id(expiry_yyyymmdd: int, segment: int, security_id: int) ->
     return f"{SETTLEMENT_PREFIX}{expiry_yyyymmdd}-{segment}-{security_id}"
 
 
-def settlement_fill_id(expiry_yyyymmdd: int, segment: int, security_id: int, strategy: str) -> str:
-    """The id of the fill that closes ``strategy``'s position in the contract (module docstring)."""
-    return f"{settlement_order_id(expiry_yyyymmdd, segment, security_id)}-{strategy}"
+def settlement_fill_id(expiry_yyyymmdd: int, segment: int, security_id: int, strategy: str, product: str) -> str:
+    """The id of the fill that closes ``strategy``'s ``product`` position in the contract (module docstring)."""
+    return f"{settlement_order_id(expiry_yyyymmdd, segment, security_id)}-{strategy}-{product}"
 
 
 def is_settlement(client_order_id: str) -> bool:
     return client_order_id.startswith(SETTLEMENT_PREFIX)
 
 
-def settlement_fills(plan: SettlementPlan, *, strategy: str, segment: int, security_id: int, expiry_yyyymmdd: int,
-                     delivery_segment: int = 0, delivery_security_id: int = 0, ts_ns: int) -> list[Fill]:
-    """The ledger fills of ``plan`` for ``strategy``'s position: the close, then the delivery (which
-    needs the stock's ``delivery_segment`` / ``delivery_security_id``). Raises ValueError when a
-    delivery has no stock to go to."""
+def settlement_fills(plan: SettlementPlan, *, strategy: str, product: Product, segment: int, security_id: int,
+                     expiry_yyyymmdd: int, delivery_segment: int = 0, delivery_security_id: int = 0,
+                     ts_ns: int) -> list[Fill]:
+    """The ledger fills of ``plan`` for ``strategy``'s ``product`` position: the close, then the
+    delivery (which needs the stock's ``delivery_segment`` / ``delivery_security_id``). Raises
+    ValueError when a delivery has no stock to go to."""
     coid = settlement_order_id(expiry_yyyymmdd, segment, security_id)
-    fill_id = settlement_fill_id(expiry_yyyymmdd, segment, security_id, strategy)
+    fill_id = settlement_fill_id(expiry_yyyymmdd, segment, security_id, strategy, product)
     close = plan.close
     fills = [Fill(fill_id=fill_id, client_order_id=coid, venue_order_id="", strategy=strategy, segment=segment,
                   security_id=security_id, side=close.side, qty_units=close.qty_units, price_paise=close.price_paise,
-                  charges_paise=close.charges_paise, ts_event_ns=ts_ns, ts_init_ns=ts_ns)]
+                  charges_paise=close.charges_paise, ts_event_ns=ts_ns, ts_init_ns=ts_ns, product=product)]
     leg = plan.delivery
     if leg is not None:
         if delivery_security_id <= 0:
@@ -185,5 +188,6 @@ def settlement_fills(plan: SettlementPlan, *, strategy: str, segment: int, secur
         fills.append(Fill(fill_id=fill_id + SETTLEMENT_DELIVERY_SUFFIX, client_order_id=coid, venue_order_id="",
                           strategy=strategy, segment=delivery_segment, security_id=delivery_security_id,
                           side=leg.side, qty_units=leg.qty_units, price_paise=leg.price_paise,
-                          charges_paise=leg.charges_paise, ts_event_ns=ts_ns, ts_init_ns=ts_ns))
+                          charges_paise=leg.charges_paise, ts_event_ns=ts_ns, ts_init_ns=ts_ns,
+                          product=DELIVERY_PRODUCT))
     return fills

@@ -9,10 +9,9 @@ from pathlib import Path
 from actors.base import Actor, ActorConfigError, ActorContext
 from actors.daily import MasterReload, held_in_ledger, reopen_instruments, task_finished
 from actors.feed.capture import CaptureError, CaptureWriter, FrameBlock
-from actors.feed.decode import FrameDecoder
+from actors.feed.decoders import make_decoder, retable
 from actors.feed.batches import market_batch
 from engine.model.calendar import CALENDAR_REFRESH_S, CalendarError, CalendarSource
-from engine.model.instruments import tick_sizes
 from engine.model.ist import ist_date
 from engine.model.lookup import open_instruments
 from ipc import topics
@@ -44,7 +43,7 @@ _PREFIX: dict[type[Message], str] = {
 
 class FeedActor(MasterReload, Actor):
     # The day's phases (the live feed connects at pre-open, disconnects at night), new masters, and the
-    # broker session's statuses (a renewed token is re-read from the session cache).
+    # broker session's statuses (a renewed Dhan token or a new Kite login is re-read from its session cache).
     subscriptions = (topics.SCHEDULE, topics.INSTRUMENTS_STATUS, topics.BROKER_SESSION)
     # A replay at pace "fast" hands over blocks of frames, decoded column-wise and published as
     # one batch (False: frame by frame, the reference the batches must match).
@@ -61,7 +60,6 @@ class FeedActor(MasterReload, Actor):
     def on_start(self) -> None:
         cfg = self.ctx.config
         table = self.table = open_instruments(cfg.instruments.master, self.ctx.data_dir, ist_date(self.ctx.now_ns()))
-        self.decoder = FrameDecoder(tick_sizes(table), ltt_epoch_is_ist=cfg.feed.dhan.ltt_epoch_is_ist)
         try:
             self.source = self._make_source(cfg, table)
         except CalendarError as exc:
@@ -72,9 +70,10 @@ class FeedActor(MasterReload, Actor):
             self.recorder = CaptureWriter(cfg.feed.record_path, self.source.feed)
             self.ctx.every(1.0, self.recorder.flush)
         self.feed_kind = self.source.feed
+        self.decoder = make_decoder(self.feed_kind, table, ltt_epoch_is_ist=cfg.feed.dhan.ltt_epoch_is_ist)
         # The live feed under the daily schedule connects when the supervisor says the day has
         # begun (it sends the phase in force to a unit that starts): never at night.
-        self.scheduled = cfg.feed.source == "dhan" and cfg.schedule.enabled
+        self.scheduled = cfg.feed.source in ("dhan", "kite") and cfg.schedule.enabled
         if self.scheduled:
             self.log.info("feed_started", source=cfg.feed.source, feed=self.feed_kind, connected=False,
                           note="connects at the day's pre-open")
@@ -84,7 +83,8 @@ class FeedActor(MasterReload, Actor):
 
     def _connect(self) -> None:
         self.connected = True
-        if self.replay_in_blocks and getattr(self.source, "takes_blocks", False):
+        # The columnar block path decodes Dhan packets only; a Kite capture replays frame by frame.
+        if self.replay_in_blocks and getattr(self.source, "takes_blocks", False) and self.feed_kind != "kite":
             from actors.replay.kernels import warmup
 
             warmup()
@@ -115,7 +115,7 @@ class FeedActor(MasterReload, Actor):
 
     def _take_master(self, why: str) -> int:
         self.table = reopen_instruments(self.ctx, self.table, held_in_ledger(Path(self.ctx.data_dir)))
-        self.decoder.set_tick_sizes(tick_sizes(self.table))
+        retable(self.decoder, self.table)
         return len(self.table)
 
     def _make_source(self, cfg: Any, table: Any) -> Any:
@@ -125,6 +125,17 @@ class FeedActor(MasterReload, Actor):
         if cfg.feed.source == "replay":
             from actors.feed.sources import ReplaySource
             return ReplaySource(cfg)
+        self.calendar_source = CalendarSource(cfg.calendar, self.ctx.data_dir)
+        self.ctx.every(CALENDAR_REFRESH_S, self._refresh_calendar)
+        calendar = self.calendar_source.calendar  # pure lookups: safe from the websocket thread
+        now_ns = self.ctx.now_ns  # read from the websocket thread too: a live clock's is thread-safe
+        if cfg.feed.source == "kite":
+            from actors.feed.kite import KiteSource
+            from engine.kite_session import feed_credentials
+
+            return KiteSource(cfg, table, credentials=feed_credentials(self.ctx.data_dir, now_ns()),
+                              market_open=lambda: calendar.is_market_open(1, now_ns()),
+                              on_stalled=self._on_stalled, now_ns=now_ns)
         from actors.feed.dhan import DhanSource
         from engine.credentials import load_credentials, session_credentials
 
@@ -132,10 +143,6 @@ class FeedActor(MasterReload, Actor):
         # reuses it); "" when there is none yet (the source waits for the session's first).
         self._credentials = load_credentials(cfg.credentials.file or None)
         creds, _expires_ns = session_credentials(self._credentials, self.ctx.data_dir, self.ctx.now_ns())
-        self.calendar_source = CalendarSource(cfg.calendar, self.ctx.data_dir)
-        self.ctx.every(CALENDAR_REFRESH_S, self._refresh_calendar)
-        calendar = self.calendar_source.calendar  # pure lookups: safe from the websocket thread
-        now_ns = self.ctx.now_ns  # read from the websocket thread too: a live clock's is thread-safe
         return DhanSource(cfg, table, credentials=creds, market_open=lambda: calendar.is_market_open(1, now_ns()),
                           on_fatal=self._on_fatal, on_stalled=self._on_stalled, now_ns=now_ns)
 
@@ -198,17 +205,33 @@ class FeedActor(MasterReload, Actor):
                 self.log.error("feed_disconnected", code=msg.reason_code, reason=msg.reason)
 
     def on_broker_session_status(self, msg: BrokerSessionStatus) -> None:
-        """The broker session changed: a new token in the session cache reconnects the live feed
-        with it (the token itself never travels on the bus)."""
-        set_credentials = getattr(self.source, "set_credentials", None)
-        if set_credentials is None or not msg.ok:
+        """The broker session changed: the new token in that broker's session cache reconnects the
+        live feed with it (the token itself never travels on the bus)."""
+        if not msg.ok or self.source is None:
             return
-        from engine.credentials import session_credentials
+        if self.ctx.config.feed.source == "kite":
+            self._kite_session_renewed(msg)
+            return
+        set_credentials = getattr(self.source, "set_credentials", None)
+        from engine.credentials import BROKER, session_credentials
+
+        if set_credentials is None or msg.broker != BROKER:
+            return
 
         creds, expires_ns = session_credentials(self._credentials, self.ctx.data_dir, self.ctx.now_ns())
         if creds.access_token and creds.access_token != self.source.access_token:
-            self.log.info("feed_token_renewed", expires_ns=expires_ns)
+            self.log.info("feed_token_renewed", broker=BROKER, expires_ns=expires_ns)
             set_credentials(creds)
+
+    def _kite_session_renewed(self, msg: BrokerSessionStatus) -> None:
+        from engine.kite_session import BROKER, feed_credentials
+
+        if msg.broker != BROKER:
+            return
+        creds = feed_credentials(self.ctx.data_dir, self.ctx.now_ns())
+        if creds is not None and creds.access_token != self.source.access_token:
+            self.log.info("feed_token_renewed", broker=BROKER)
+            self.source.set_credentials(creds)
 
     def on_subscribe_instruments(self, msg: SubscribeInstruments) -> None:
         """Instruments picked at run time. The live feed subscribes them; the synthetic market and

@@ -3,7 +3,7 @@
 Format (little-endian), version 1::
 
     header  16 bytes: magic b"SHKCAPT1" | u16 version (1) | u16 feed kind (0 market, 1 depth20,
-                      2 depth200) | u32 reserved (0)
+                      2 depth200, 3 kite) | u32 reserved (0)
     record  12 + n bytes, repeated: u64 receive time (ns since the epoch, UTC) | u32 n | n frame bytes
 
 A truncated last record (the recorder was killed mid-write) is ignored by the reader and reported.
@@ -28,7 +28,7 @@ MAGIC = b"SHKCAPT1"
 VERSION = 1
 HEADER = struct.Struct("<8sHHI")
 RECORD = struct.Struct("<QI")
-# The header stores the feed as its index in wire.FEED_KINDS (market 0, depth20 1, depth200 2).
+# The header stores the feed as its index in wire.FEED_KINDS (market 0, depth20 1, depth200 2, kite 3).
 FEED_CODES: dict[str, int] = {kind: code for code, kind in enumerate(FEED_KINDS)}
 MAX_FRAME_BYTES = 16 * 1024 * 1024
 

@@ -40,12 +40,29 @@ class DhanFeedConfig(Section):
     max_pending_frames: int = 100_000
 
 
+class KiteFeedConfig(Section):
+    """``[feed.kite]``: the Kite ticker (credentials from the Kite session cache: engine.kite_session)."""
+
+    url: str = "wss://ws.kite.trade"
+    mode: Literal["ltp", "quote", "full"] = "full"
+    instruments: list[str] = msgspec.field(default_factory=list)  # "NSE_EQ:2885" or symbols
+    stall_timeout_s: float = 15.0
+    connect_timeout_s: float = 10.0
+    close_timeout_s: float = 2.0
+    reconnect_initial_s: float = 0.5
+    reconnect_max_s: float = 30.0
+    ping_interval_s: float = 20.0
+    ping_timeout_s: float = 20.0
+    max_pending_frames: int = 100_000
+
+
 class FeedConfig(Section):
-    source: Literal["synthetic", "replay", "dhan"] = "synthetic"
+    source: Literal["synthetic", "replay", "dhan", "kite"] = "synthetic"
     record_path: str = ""   # also write every raw frame to this capture file
     synthetic: SyntheticFeedConfig = SyntheticFeedConfig()
     replay: ReplayFeedConfig = ReplayFeedConfig()
     dhan: DhanFeedConfig = DhanFeedConfig()
+    kite: KiteFeedConfig = KiteFeedConfig()
 
 
 def check_feed_config(feed: FeedConfig) -> str:
@@ -60,6 +77,13 @@ def check_feed_config(feed: FeedConfig) -> str:
             return f"dhan.{key}: must be > 0"
     if dh.reconnect_max_s < dh.reconnect_initial_s:
         return "dhan.reconnect_max_s: must be >= feed.dhan.reconnect_initial_s"
+    ki = feed.kite
+    for key in ("stall_timeout_s", "connect_timeout_s", "close_timeout_s", "reconnect_initial_s",
+                "reconnect_max_s", "ping_interval_s", "ping_timeout_s", "max_pending_frames"):
+        if getattr(ki, key) <= 0:
+            return f"kite.{key}: must be > 0"
+    if ki.reconnect_max_s < ki.reconnect_initial_s:
+        return "kite.reconnect_max_s: must be >= feed.kite.reconnect_initial_s"
     if feed.synthetic.rate_per_s <= 0:
         return "synthetic.rate_per_s: must be > 0"
     return ""

@@ -55,7 +55,7 @@ from actors.feed.decode_common import (
     DecoderCore,
 )
 from actors.feed.decode_record import decode_packet
-from actors.feed.wire import FEED_KINDS, FeedCode, FeedKind
+from actors.feed.wire import DHAN_FEED_KINDS, FeedCode, FeedKind
 from ipc.messages import Message
 from ipc.segments import KNOWN_SEGMENTS
 
@@ -103,8 +103,8 @@ class FrameDecoder(DecoderCore):
         "depth200" (full-depth feeds); any other value raises ValueError.
         """
         # Hot path: runs once per received frame.
-        if feed not in FEED_KINDS:
-            raise ValueError(f"feed must be one of {sorted(FEED_KINDS)}, got {feed!r}")
+        if feed not in DHAN_FEED_KINDS:
+            raise ValueError(f"feed must be one of {sorted(DHAN_FEED_KINDS)}, got {feed!r}")
         if ts_init_ns is None:
             ts_init_ns = time.time_ns()
         if type(data) is not bytes:
@@ -170,8 +170,8 @@ class FrameDecoder(DecoderCore):
         add up to ``len(buf)`` or ``feed`` is unknown; bad bytes inside frames are counted,
         never raised.
         """
-        if feed not in FEED_KINDS:
-            raise ValueError(f"feed must be one of {sorted(FEED_KINDS)}, got {feed!r}")
+        if feed not in DHAN_FEED_KINDS:
+            raise ValueError(f"feed must be one of {sorted(DHAN_FEED_KINDS)}, got {feed!r}")
         lens = np.asarray(frame_lengths, dtype=np.int64)
         n_frames = lens.size
         ts = np.asarray(ts_init_ns, dtype=np.int64)

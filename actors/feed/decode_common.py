@@ -55,6 +55,8 @@ class DecodeProblem(enum.Enum):
     UNKNOWN_SEGMENT = "unknown_segment"  # exchange segment not in the enum: packet skipped
     UNSUPPORTED_PACKET = "unsupported_packet"  # documented but not decoded (v1 depth, odd index)
     BAD_PRICE = "bad_price"  # NaN, infinity or absurd magnitude: packet dropped
+    UNKNOWN_INSTRUMENT = "unknown_instrument"  # Kite: an instrument token the table does not map
+    TRAILING_BYTES = "trailing_bytes"  # Kite: bytes after the packets the frame's count announced
 
 
 @dataclass(slots=True)

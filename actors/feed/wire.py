@@ -25,9 +25,13 @@ from typing import Literal, get_args
 
 import numpy as np
 
-# The three Dhan feeds: the 5-level market feed and the 20- and 200-level depth feeds.
-FeedKind = Literal["market", "depth20", "depth200"]
-FEED_KINDS: tuple[FeedKind, ...] = get_args(FeedKind)
+# Every feed a capture can hold, in capture-header order (the header stores the index): the three
+# Dhan feeds (the 5-level market feed and the 20- and 200-level depth feeds), then Kite's ticker
+# (decoded by actors.feed.kite_decode).
+DhanFeedKind = Literal["market", "depth20", "depth200"]
+FeedKind = Literal[DhanFeedKind, "kite"]
+FEED_KINDS: tuple[FeedKind, ...] = (*get_args(DhanFeedKind), "kite")
+DHAN_FEED_KINDS: tuple[DhanFeedKind, ...] = get_args(DhanFeedKind)
 
 # --------------------------------------------------------------------------------------------
 # Codes

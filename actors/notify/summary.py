@@ -15,9 +15,7 @@ import msgspec
 from actors.notify.alerts import Alert, AlertKind
 from actors.notify.rules import money
 from engine.model.ist import ist_date
-from ipc.messages import Fill, Position, RiskUsage
-
-PositionKey = tuple[str, int, int]  # strategy, segment, security_id
+from ipc.messages import Fill, Position, PositionKey, RiskUsage, position_key
 
 
 class _StrategyDay(msgspec.Struct):
@@ -43,7 +41,7 @@ class DaySummary:
         day.charges_paise += fill.charges_paise
 
     def on_position(self, pos: Position) -> None:
-        key = (pos.strategy, pos.segment, pos.security_id)
+        key = position_key(pos)
         pnl = _pnl_paise(pos)
         self._start_pnl.setdefault(key, pnl)
         self._last_pnl[key] = pnl

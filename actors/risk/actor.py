@@ -67,6 +67,7 @@ from ipc.messages import (
     OrderIntent,
     OrderSpec,
     Position,
+    PositionKey,
     Quote,
     RecordAudit,
     ReduceRisk,
@@ -79,7 +80,6 @@ from ipc.messages import (
     SubmitOrder,
     Tick,
     TradingState,
-    settlement_product,
 )
 from ipc.segments import instrument_label
 
@@ -112,7 +112,6 @@ class RiskActor(MasterReload, Actor):
 
     def __init__(self, ctx: ActorContext) -> None:
         super().__init__(ctx)
-        self.products: dict[str, str] = {}  # client_order_id -> product, for the monitors
         self.exit_seq = 0
         # At-least-once to execution, which dedups by intent id (in the ledger): exactly one order
         # per approved intent even if execution dies with our message in its socket buffer.
@@ -123,8 +122,9 @@ class RiskActor(MasterReload, Actor):
         # No cap on tries: execution records each denial once (see on_order_denied there).
         self.unacked_denials: Unacked[OrderDenied] = Unacked(RESEND_AFTER_S, None)
         self._deny_log = Throttle()
-        # Positions to close after a kill-and-flatten, retried until flat (see _flatten_step).
-        self.flatten: set[tuple[str, int, int]] = set()
+        # Positions to close after a kill-and-flatten, retried until flat (see _flatten_step); each
+        # is closed in its own product.
+        self.flatten: set[PositionKey] = set()
         self.resent = 0
         self._rehearsal: OrderIntent | None = None  # the last approved intent (warm_hot_path)
         self._usage_sent: RiskUsage | None = None  # the figures last published (ts_ns 0)
@@ -185,15 +185,19 @@ class RiskActor(MasterReload, Actor):
         self.expiry_close = ExpiryClose(cfg.risk.expiry, [s.name for s in cfg.strategy.instances if s.hold_to_expiry])
         now = self.ctx.now_ns()
         for pos in positions:
+            # A held instrument is known before anything closes it: an exit after a restart (the
+            # square-off, a flatten) is otherwise denied UNKNOWN_INSTRUMENT.
+            self._ensure_instrument(pos.segment, pos.security_id)
             self.engine.on_position(pos)
         for order in open_orders:
             self._ensure_instrument(order.spec.segment, order.spec.security_id)
-            self.products[order.client_order_id] = order.spec.product
             self.engine.on_order_state(order)
         for pos in positions:
             if pos.net_qty_units:
+                # Each position keeps the product the ledger holds it in: a restart never turns a
+                # CNC or MARGIN holding into INTRADAY (which the square-off would close).
                 mark = pos.open_cost_paise // pos.net_qty_units
-                self.monitor.seed_position(pos.strategy, pos.segment, pos.security_id, "INTRADAY",
+                self.monitor.seed_position(pos.strategy, pos.segment, pos.security_id, pos.product,
                                            pos.net_qty_units, pos.open_cost_paise, mark, now)
         self._calendar_day = -1  # the IST day the calendar's standing was last announced
         self._announce_calendar(self.ctx.now_ns())
@@ -346,24 +350,20 @@ class RiskActor(MasterReload, Actor):
     # Post-trade ---------------------------------------------------------------------------------
     def on_order_event(self, msg: OrderEvent) -> None:
         self.unacked.ack(msg.intent_id)  # execution has it in the ledger (a leg: its whole group)
-        if msg.state in TERMINAL_ORDER_STATES:
-            self.products.pop(msg.client_order_id, None)  # its fills came before this event
-        else:
-            self.products[msg.client_order_id] = msg.spec.product
         self.engine.on_order_state(msg)
         if self.flatten:
             self._flatten_step()
 
     def on_fill(self, msg: Fill) -> None:
         self.engine.on_fill(msg)
-        product = self.products.get(msg.client_order_id) or settlement_product(msg)
-        if product is None:  # a fill recorded after its order ended (reconciliation): ask the ledger
-            order = self._ledger_order(msg.client_order_id)
-            product = order.spec.product if order is not None else "INTRADAY"
-        self._act(self.monitor.on_fill(msg, product, self.ctx.now_ns()))
+        self._act(self.monitor.on_fill(msg, msg.product, self.ctx.now_ns()))
 
     def on_position(self, msg: Position) -> None:
+        """Execution's figure after fills, and after a conversion between products (which moves
+        units with no fill): the monitors take the units it says (``PostTradeMonitor.take_position``)."""
         self.engine.on_position(msg)
+        self.monitor.take_position(msg.strategy, msg.segment, msg.security_id, msg.product, msg.net_qty_units,
+                                   msg.open_cost_paise, self.ctx.now_ns())
 
     def on_tick(self, msg: Tick) -> None:
         self.engine.on_mark(msg.segment, msg.security_id, msg.ltp_paise)
@@ -419,8 +419,11 @@ class RiskActor(MasterReload, Actor):
                     self.engine.on_order_state(order)
                     fixed += 1
             for pos in snap.positions().values():
-                if self.engine.position_units(pos.strategy, pos.segment, pos.security_id) != pos.net_qty_units:
+                if self.engine.position_units(pos.strategy, pos.segment, pos.security_id,
+                                              pos.product) != pos.net_qty_units:
                     self.engine.on_position(pos)
+                    self.monitor.take_position(pos.strategy, pos.segment, pos.security_id, pos.product,
+                                               pos.net_qty_units, pos.open_cost_paise, self.ctx.now_ns())
                     fixed += 1
             wallet = snap.wallet()
         if wallet is not None:
@@ -546,6 +549,7 @@ class RiskActor(MasterReload, Actor):
             elif action.action in (ActionKind.EXIT, ActionKind.SQUARE_OFF):
                 self.exit_seq += 1
                 intent = exit_intent(action, f"risk-exit-{now}-{self.exit_seq}", now)
+                self._ensure_instrument(action.segment, action.security_id)
                 result = self.engine.approve(intent, now)
                 if isinstance(result, Denial):
                     self._deny(intent, result, now)
@@ -677,12 +681,14 @@ class RiskActor(MasterReload, Actor):
                 continue
             if pending:
                 continue
-            strategy, segment, security_id = key
-            self.log.warning("flatten_position", strategy=strategy, security_id=security_id, units=units)
+            strategy, segment, security_id, product = key
+            self.log.warning("flatten_position", strategy=strategy, security_id=security_id, product=product,
+                             units=units)
             self.exit_seq += 1
             spec = OrderSpec(segment=segment, security_id=security_id, side="SELL" if units > 0 else "BUY",
-                             order_type="MARKET", qty_units=abs(units))
+                             order_type="MARKET", product=product, qty_units=abs(units))  # type: ignore[arg-type]
             intent = OrderIntent(f"risk-flatten-{now}-{self.exit_seq}", strategy, spec, now, now, now, True)
+            self._ensure_instrument(segment, security_id)
             result = self.engine.approve(intent, now)
             if isinstance(result, Denial):
                 self._deny(intent, result, now)

@@ -9,9 +9,10 @@ order events, positions and marks. Every time is an epoch-ns argument from the c
 
 Conventions:
 
-- "Reduces" is judged per strategy and instrument: an order reduces when it is opposite to the
-  strategy's position and, together with the strategy's open orders on the same side, does not take
-  the position past zero. Reducing orders skip the cooldown, entry cut-off, order value,
+- "Reduces" is judged per strategy, instrument and product (``PositionKey``): an order reduces when
+  it is opposite to the strategy's position in the order's product and, together with the
+  strategy's open orders on the same side in that product, does not take the position past zero.
+  A SELL INTRADAY against a CNC holding opens an INTRADAY short, as at the broker. Reducing orders skip the cooldown, entry cut-off, order value,
   trades-per-day, position, exposure and funds checks (they lower risk and their size is bounded
   by a position that passed those checks), never the instrument, band or rate checks: an exit or a
   flatten order can be refused for the order rate, and the shell retries it.
@@ -55,7 +56,7 @@ from actors.risk.state import RiskStatus
 from engine.model.calendar import SessionCalendar, TradingDay, default_calendar
 from engine.model.ist import NS_PER_S, time_of_day_ns
 from engine.rate_window import RateWindow
-from ipc.messages import TERMINAL_ORDER_STATES, Fill, OrderEvent, OrderIntent, Position, is_protective_stop
+from ipc.messages import TERMINAL_ORDER_STATES, Fill, OrderEvent, OrderIntent, Position, PositionKey, is_protective_stop
 from ipc.reasons import Denial, DenyReason
 from ipc.segments import Segment
 
@@ -112,7 +113,8 @@ class _Book:
 
 
 class _Slot:
-    """One strategy in one instrument: resolved limits, position, open orders, last order."""
+    """One strategy in one instrument and product: resolved limits, position, open orders, last
+    order. The instrument's account-wide figures (``_Book``) are shared by its products."""
 
     __slots__ = ("limits", "book", "position_units", "pending_buy_units", "pending_sell_units",
                  "last_order_ns", "last_side")
@@ -173,7 +175,7 @@ class RiskEngine:
         self.open_orders = 0
         self._instruments: dict[tuple[int, int], InstrumentLimits] = {}
         self._books: dict[tuple[int, int], _Book] = {}
-        self._slots: dict[tuple[str, int, int], _Slot] = {}
+        self._slots: dict[PositionKey, _Slot] = {}
         self._open: dict[str, _Open] = {}
         self._seen = RecentIds()
         self._rate = RateWindow(((NS_PER_S, limits.max_orders_per_second),))  # orders in the last second
@@ -194,7 +196,7 @@ class RiskEngine:
         """Replace the limits; usage state is kept, per-slot limits re-resolved."""
         self.limits = limits
         self._rate.set_limits(((NS_PER_S, limits.max_orders_per_second),))
-        for (strategy, seg, sid), slot in self._slots.items():
+        for (strategy, seg, sid, _product), slot in self._slots.items():
             slot.limits = resolve(limits, strategy, limits_key(seg, sid))
         self._day_end_ns = 0  # recompute cut-offs at the next call
 
@@ -226,8 +228,8 @@ class RiskEngine:
             for seg in map(int, Segment)
         }
 
-    def _slot(self, strategy: str, segment: int, security_id: int) -> _Slot:
-        key = (strategy, segment, security_id)
+    def _slot(self, strategy: str, segment: int, security_id: int, product: str) -> _Slot:
+        key = (strategy, segment, security_id, product)
         slot = self._slots.get(key)
         if slot is None:
             ikey = (segment, security_id)
@@ -291,7 +293,7 @@ class RiskEngine:
         if d is not None:
             return d
         assert inst is not None
-        slot = self._slot(intent.strategy, segment, security_id)
+        slot = self._slot(intent.strategy, segment, security_id, spec.product)
         lim = slot.limits
         d = check_freeze(qty, inst, lim.slicing_enabled)
         if d is not None:
@@ -373,7 +375,7 @@ class RiskEngine:
         d = check_freeze(qty_units, inst, False)  # one exchange order: a modify cannot be sliced
         if d is not None:
             return d
-        slot = self._slot(order.strategy, segment, security_id)
+        slot = self._slot(order.strategy, segment, security_id, spec.product)
         lim = slot.limits
         last = slot.book.mark_paise
         d = check_band(price_paise, trigger_paise, last, lim.price_band_bps)
@@ -447,7 +449,7 @@ class RiskEngine:
         if not (self._day_start_ns <= now_ns < self._day_end_ns):
             self._roll_day(now_ns)
         spec = intent.spec
-        slot = self._slot(intent.strategy, spec.segment, spec.security_id)
+        slot = self._slot(intent.strategy, spec.segment, spec.security_id, spec.product)
         side = spec.side
         opening = not self._reduces(slot, side, spec.qty_units)
         ref = reference_price(spec.order_type, spec.price_paise, spec.trigger_price_paise, slot.book.mark_paise)
@@ -523,7 +525,7 @@ class RiskEngine:
         if o is None:
             if terminal:
                 return
-            slot = self._slot(event.strategy, spec.segment, spec.security_id)
+            slot = self._slot(event.strategy, spec.segment, spec.security_id, spec.product)
             ref = spec.price_paise or spec.trigger_price_paise or slot.book.mark_paise
             self._add_open(key, slot, spec.side, remaining, ref, not self._reduces(slot, spec.side, remaining))
             return
@@ -534,7 +536,7 @@ class RiskEngine:
 
     def on_fill(self, fill: Fill) -> None:
         """Apply a fill: strategy and account position, cash, entries counted for trades per day."""
-        slot = self._slot(fill.strategy, fill.segment, fill.security_id)
+        slot = self._slot(fill.strategy, fill.segment, fill.security_id, fill.product)
         delta = fill.qty_units if fill.side == "BUY" else -fill.qty_units
         before = slot.position_units
         after = before + delta
@@ -550,7 +552,7 @@ class RiskEngine:
 
     def on_position(self, position: Position) -> None:
         """Set a strategy's position from execution's authoritative snapshot (idempotent)."""
-        slot = self._slot(position.strategy, position.segment, position.security_id)
+        slot = self._slot(position.strategy, position.segment, position.security_id, position.product)
         delta = position.net_qty_units - slot.position_units
         slot.position_units = position.net_qty_units
         slot.book.net_units += delta
@@ -572,9 +574,9 @@ class RiskEngine:
         """Intent ids (or client order ids) of the orders risk counts as working."""
         return list(self._open)
 
-    def pending_units(self, strategy: str, segment: int, security_id: int) -> int:
-        """Units of approved orders not yet terminal (buys + sells) for one strategy/instrument."""
-        slot = self._slots.get((strategy, segment, security_id))
+    def pending_units(self, strategy: str, segment: int, security_id: int, product: str) -> int:
+        """Units of approved orders not yet terminal (buys + sells) for one position key."""
+        slot = self._slots.get((strategy, segment, security_id, product))
         return slot.pending_buy_units + slot.pending_sell_units if slot is not None else 0
 
     def has_instrument(self, segment: int, security_id: int) -> bool:
@@ -584,18 +586,18 @@ class RiskEngine:
         """(segment, security id) of every instrument set."""
         return list(self._instruments)
 
-    def positions(self) -> dict[tuple[str, int, int], int]:
-        """Net units per (strategy, segment, security_id), as risk counts them."""
+    def positions(self) -> dict[PositionKey, int]:
+        """Net units per (strategy, segment, security_id, product), as risk counts them."""
         return {key: slot.position_units for key, slot in self._slots.items()}
 
-    def exposed(self) -> list[tuple[str, int, int]]:
-        """Every (strategy, segment, security_id) with a position or an approved order not yet
+    def exposed(self) -> list[PositionKey]:
+        """Every (strategy, segment, security_id, product) with a position or an approved order not yet
         terminal: what a flatten must watch (an order in flight can still open a position)."""
         return [key for key, slot in self._slots.items()
                 if slot.position_units or slot.pending_buy_units or slot.pending_sell_units]
 
-    def position_units(self, strategy: str, segment: int, security_id: int) -> int:
-        slot = self._slots.get((strategy, segment, security_id))
+    def position_units(self, strategy: str, segment: int, security_id: int, product: str) -> int:
+        slot = self._slots.get((strategy, segment, security_id, product))
         return slot.position_units if slot is not None else 0
 
     def orders_in_last_second(self, now_ns: int) -> int:

@@ -80,9 +80,9 @@ class ExpiryClose:
         return instrument_type not in STOCK_DERIVATIVES or self.config.stock_derivatives == "deliver"
 
     def due(self, now_ns: int, holdings: Iterable[Holding], contract_of: Callable[[int, int], Contract | None],
-            pending_units: Callable[[str, int, int], int]) -> list[Action]:
+            pending_units: Callable[[str, int, int, str], int]) -> list[Action]:
         """The closes to send now. ``contract_of(segment, security_id)``: the instrument's type and
-        expiry (None: unknown); ``pending_units(strategy, segment, security_id)``: units of open
+        expiry (None: unknown); ``pending_units(strategy, segment, security_id, product)``: units of open
         orders that work on the position (a close is not repeated while one does)."""
         if not self.config.enabled:
             return []
@@ -103,7 +103,7 @@ class ExpiryClose:
             live.add(key)
             sent = self._sent_ns.get(key)
             if sent is not None and (now_ns - sent < RETRY_S * NS_PER_S
-                                     or pending_units(held.strategy, held.segment, held.security_id)):
+                                     or pending_units(*key)):
                 continue
             self._sent_ns[key] = now_ns
             out.append(self._close(held, contract, now_ns, again=sent is not None))

@@ -165,6 +165,30 @@ class PostTradeMonitor:
         pos.exiting = False
         self._refresh_pnl(pos)
 
+    def take_position(self, strategy: str, segment: int, security_id: int, product: str, net_units: int,
+                      open_cost_paise: int, now_ns: int) -> None:
+        """Execution's absolute figure for one position. When it differs from what the fills
+        gave (a conversion moved units between products, or a fill was missed) the position takes
+        it: the trade's P&L counts from ``open_cost_paise``; the day's P&L stays where it was (a
+        conversion moves units between products at the same mark, so the total does not move).
+        Nothing changes when they agree (the figure published after every fill)."""
+        key = (strategy, segment, security_id, product)
+        pos = self._positions.get(key)
+        if (pos.net_units if pos is not None else 0) == net_units:
+            return
+        self._roll_day(now_ns)
+        pos = self._pos(strategy, segment, security_id, product)
+        if pos.mark_paise <= 0 and net_units:
+            pos.mark_paise = abs(open_cost_paise) // abs(net_units)
+        # Units arriving (or leaving) without a fill: their value at the mark moves with them.
+        pos.day_start_value_paise += (net_units - pos.net_units) * pos.mark_paise
+        if pos.net_units == 0 or (net_units != 0 and (net_units > 0) != (pos.net_units > 0)):
+            pos.best_paise = pos.mark_paise
+        pos.net_units = net_units
+        pos.trade_flow_paise = -open_cost_paise if net_units else 0
+        pos.exiting = False
+        self._refresh_pnl(pos)
+
     def holdings(self) -> list[tuple[str, int, int, str, int]]:
         """``(strategy, segment, security_id, product, net units)`` of every open position."""
         return [(p.strategy, p.segment, p.security_id, p.product, p.net_units)

@@ -176,11 +176,11 @@ class _Handle:
                                                         self.now_ns()))
         return True
 
-    def position(self, instrument: InstrumentRef) -> int:
-        return self._actor.exposure.position((self.name, instrument.segment, instrument.security_id))
+    def position(self, instrument: InstrumentRef, product: Product | None = None) -> int:
+        return self._actor.exposure.position((self.name, instrument.segment, instrument.security_id), product)
 
-    def working(self, instrument: InstrumentRef) -> WorkingUnits:
-        return self._actor.exposure.working((self.name, instrument.segment, instrument.security_id))
+    def working(self, instrument: InstrumentRef, product: Product | None = None) -> WorkingUnits:
+        return self._actor.exposure.working((self.name, instrument.segment, instrument.security_id), product)
 
     def subscribe_bars(self, instrument: InstrumentRef, timeframe_s: int) -> None:
         self._actor.add_bar_subscription(self.name, instrument, timeframe_s)
@@ -267,7 +267,7 @@ class StrategyActor(MasterReload, Actor):
         indicators.warmup()
         bars.warmup()
         cfg = self.ctx.config.strategy
-        self._live_feed = self.ctx.config.feed.source == "dhan" and FEED in self.ctx.config.engine.actors
+        self._live_feed = self.ctx.config.feed.source in ("dhan", "kite") and FEED in self.ctx.config.engine.actors
         self.table = open_instruments(self.ctx.config.instruments.master, self.ctx.data_dir, ist_date(self.ctx.now_ns()))
         self._started_day = ist_date(self.ctx.now_ns()).isoformat()
         for inst_cfg in cfg.instances:

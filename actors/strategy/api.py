@@ -102,12 +102,14 @@ class StrategyContext(Protocol):
         ``on_fill`` / ``position`` like any other; a reduce-only exit that finds its position closed
         by the stop is rejected (``STOP_CLOSED_POSITION``)."""
         ...
-    def position(self, instrument: InstrumentRef) -> int:
-        """This strategy's net filled units in the instrument (+ long, - short)."""
+    def position(self, instrument: InstrumentRef, product: Product | None = None) -> int:
+        """This strategy's net filled units in the instrument (+ long, - short): in ``product``,
+        or in every product together (None)."""
         ...
-    def working(self, instrument: InstrumentRef) -> WorkingUnits:
-        """Units of this strategy's orders in the instrument that are sent and neither filled nor
-        dead yet, per side. A denied or rejected order leaves it at once."""
+    def working(self, instrument: InstrumentRef, product: Product | None = None) -> WorkingUnits:
+        """Units of this strategy's orders in the instrument (in ``product``, or in all: None)
+        that are sent and neither filled nor dead yet, per side. A denied or rejected order leaves
+        it at once."""
         ...
     def subscribe_bars(self, instrument: InstrumentRef, timeframe_s: int) -> None: ...
     def save_state(self) -> None: ...

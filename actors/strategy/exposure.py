@@ -7,16 +7,28 @@ its working orders are the intents sent and not yet dead or filled (``OrderEvent
 position. One ``Exposure`` per strategy actor (the live context) and per test context.
 
 Units are signed by side where they are a position; working units are kept per side (both
-positive) because a working sell does not cancel a working buy: either may die.
+positive) because a working sell does not cancel a working buy: either may die. Both are kept per
+product (``PositionKey``) and asked for per instrument: one product, or all of them together.
 """
 
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from ipc.messages import TERMINAL_ORDER_STATES, Fill, OrderEvent, OrderIntent, Position, is_protective_stop, sliced_from
+from ipc.messages import (
+    PRODUCTS,
+    TERMINAL_ORDER_STATES,
+    Fill,
+    OrderEvent,
+    OrderIntent,
+    Position,
+    PositionKey,
+    is_protective_stop,
+    position_key,
+    sliced_from,
+)
 
-Key = tuple[str, int, int]  # (strategy, segment, security_id)
+Key = tuple[str, int, int]  # (strategy, segment, security_id): one instrument of one strategy
 
 
 class WorkingUnits(NamedTuple):
@@ -29,7 +41,7 @@ class WorkingUnits(NamedTuple):
 class _Working:
     __slots__ = ("key", "buy", "qty_units", "filled_units")
 
-    def __init__(self, key: Key, buy: bool, qty_units: int) -> None:
+    def __init__(self, key: PositionKey, buy: bool, qty_units: int) -> None:
         self.key = key
         self.buy = buy
         self.qty_units = qty_units
@@ -40,17 +52,26 @@ class Exposure:
     """Positions from fills and working orders from order events (see the module docstring)."""
 
     def __init__(self) -> None:
-        self._positions: dict[Key, int] = {}
+        self._positions: dict[PositionKey, int] = {}
         self._orders: dict[str, _Working] = {}  # intent id -> its unfilled rest
-        self._working: dict[Key, list[int]] = {}  # [buy units, sell units] not yet filled
+        self._working: dict[PositionKey, list[int]] = {}  # [buy units, sell units] not yet filled
 
     # Queries ------------------------------------------------------------------------------------
-    def position(self, key: Key) -> int:
-        return self._positions.get(key, 0)
+    def position(self, key: Key, product: str | None = None) -> int:
+        """Net units held in one product, or in all of them (None)."""
+        if product is not None:
+            return self._positions.get((*key, product), 0)
+        return sum(self._positions.get((*key, p), 0) for p in PRODUCTS)
 
-    def working(self, key: Key) -> WorkingUnits:
-        units = self._working.get(key)
-        return WorkingUnits(units[0], units[1]) if units is not None else WorkingUnits(0, 0)
+    def working(self, key: Key, product: str | None = None) -> WorkingUnits:
+        """Units of live orders not yet filled, per side, in one product or in all (None)."""
+        buy = sell = 0
+        for p in (product,) if product is not None else PRODUCTS:
+            units = self._working.get((*key, p))
+            if units is not None:
+                buy += units[0]
+                sell += units[1]
+        return WorkingUnits(buy, sell)
 
     def is_working(self, intent_id: str) -> bool:
         """The intent, or any slice of it, still works."""
@@ -65,7 +86,8 @@ class Exposure:
         spec = intent.spec
         if intent.intent_id in self._orders:
             return
-        order = _Working((intent.strategy, spec.segment, spec.security_id), spec.side == "BUY", spec.qty_units)
+        order = _Working((intent.strategy, spec.segment, spec.security_id, spec.product), spec.side == "BUY",
+                         spec.qty_units)
         self._orders[intent.intent_id] = order
         self._add(order, spec.qty_units)
 
@@ -76,7 +98,8 @@ class Exposure:
             return
         if is_protective_stop(order.intent_id):
             return  # execution's, contingent on the position: not the strategy's working exposure
-        w = _Working((order.strategy, spec.segment, spec.security_id), spec.side == "BUY", spec.qty_units)
+        w = _Working((order.strategy, spec.segment, spec.security_id, spec.product), spec.side == "BUY",
+                     spec.qty_units)
         w.filled_units = order.filled_qty_units
         self._orders[order.intent_id] = w
         self._add(w, spec.qty_units - order.filled_qty_units)
@@ -119,14 +142,15 @@ class Exposure:
             self._add(w, -(w.qty_units - w.filled_units))
 
     def on_fill(self, fill: Fill) -> None:
-        key = (fill.strategy, fill.segment, fill.security_id)
+        key = position_key(fill)
         signed = fill.qty_units if fill.side == "BUY" else -fill.qty_units
         self._positions[key] = self._positions.get(key, 0) + signed
 
     def on_position(self, position: Position) -> None:
-        """Execution's absolute figure (after each fill, and on a restart from the ledger) wins:
-        a fill counted twice across a restart is corrected by the next one."""
-        self._positions[(position.strategy, position.segment, position.security_id)] = position.net_qty_units
+        """Execution's absolute figure (after each fill, a conversion between products, and on a
+        restart from the ledger) wins: a fill counted twice across a restart is corrected by the
+        next one."""
+        self._positions[position_key(position)] = position.net_qty_units
 
     def _add(self, w: _Working, units: int) -> None:
         sides = self._working.setdefault(w.key, [0, 0])

@@ -6,6 +6,7 @@
     portfolio    positions, trades, pnl, funds
     risk         risk show|halt|release|limits|set, squareoff
     instruments  instruments search|chain
+    market       quote
     users        users add|list|revoke|bootstrap-admin
     strategies   strategies list|start|stop|params|set
     journal      journal, export
@@ -39,6 +40,7 @@ from engine.cli import (
     journal,
     kite,
     ledger,
+    market,
     orders,
     portfolio,
     risk,
@@ -49,7 +51,7 @@ from engine.cli import (
 )
 from engine.config import ConfigError
 
-GROUPS = (daemon, feed, orders, portfolio, risk, instruments, users, strategies, journal, ledger, audit, calendar,
+GROUPS = (daemon, feed, orders, portfolio, risk, instruments, market, users, strategies, journal, ledger, audit, calendar,
           backtest, alerts, settlement, schedule, dhan, kite)
 
 

@@ -276,6 +276,14 @@ def to_builtins(msg: Any) -> dict[str, Any]:
     return out
 
 
+def instrument_ref(text: str) -> Any:
+    """``SYMBOL`` or ``SEGMENT:security_id`` (``NSE_EQ:2885``) as the API's InstrumentRef."""
+    seg, sep, sid = text.partition(":")
+    if sep and sid.isdigit():
+        return pb.InstrumentRef(segment=seg.upper(), security_id=int(sid))
+    return pb.InstrumentRef(symbol=text)
+
+
 def rupees(paise: int) -> str:
     return format_paise(paise)
 
@@ -399,6 +407,7 @@ class Client:
         self.portfolio = rpc.PortfolioServiceStub(self.channel)
         self.risk = rpc.RiskServiceStub(self.channel)
         self.instruments = rpc.InstrumentServiceStub(self.channel)
+        self.market = rpc.MarketServiceStub(self.channel)
         self.users = rpc.UserServiceStub(self.channel)
         self.strategies = rpc.StrategyServiceStub(self.channel)
         self.journal = rpc.JournalServiceStub(self.channel)

@@ -34,7 +34,7 @@ from engine.daemon.status import render_status
 from engine.logs import setup_logging
 from engine.model.calendar import read_calendar_status, render_calendar_status
 from engine.model.lookup import instruments_dir
-from engine.model.master_refresh import read_meta
+from engine.model.master_refresh import master_source, read_meta
 from engine.status_file import read_status
 from ipc.messages import EngageKillSwitch, ReleaseKillSwitch
 
@@ -124,12 +124,13 @@ def _master_line(cfg: Any, data_dir: Path) -> dict[str, Any]:
     """The master in use: "dhan" with its date and rows (from the download's meta), or what the
     config names ("sample" is regenerated for each day)."""
     master = cfg.instruments.master
-    if master != "dhan":
+    source = master_source(master)
+    if source is None:
         return {"master": master}
-    meta = read_meta(instruments_dir(data_dir))
+    meta = read_meta(instruments_dir(data_dir), source)
     if meta is None:
-        return {"master": "dhan (not downloaded yet)"}
-    return {"master": "dhan", "master_date": meta.master_date, "rows": meta.rows}
+        return {"master": f"{source} (not downloaded yet)"}
+    return {"master": source, "master_date": meta.master_date, "rows": meta.rows}
 
 
 def cmd_kill(args: argparse.Namespace) -> int:

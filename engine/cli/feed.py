@@ -30,7 +30,7 @@ def add_commands(sub: Any, common: argparse.ArgumentParser, client: argparse.Arg
     p = sub.add_parser("record", parents=[common], help="record the configured feed source to a capture file")
     p.add_argument("--out", required=True, help="capture file to write")
     p.add_argument("--seconds", type=float, default=0.0, help="stop after this long (default: until Ctrl-C/SIGTERM)")
-    p.add_argument("--source", choices=["synthetic", "dhan"], help="override feed.source")
+    p.add_argument("--source", choices=["synthetic", "dhan", "kite"], help="override feed.source")
     p.set_defaults(fn=cmd_record)
 
     p = sub.add_parser("capture", parents=[common], help="work with capture files")
@@ -69,8 +69,7 @@ def cmd_record(args: argparse.Namespace) -> int:
 def cmd_capture_inspect(args: argparse.Namespace) -> int:
     # Lazy: the capture reader and the decoder bring numpy and numba; the master brings pandas.
     from actors.feed.capture import CaptureError, CaptureReader
-    from actors.feed.decode import FrameDecoder
-    from engine.model.instruments import tick_sizes
+    from actors.feed.decoders import make_decoder
     from engine.model.lookup import open_instruments
 
     try:
@@ -78,11 +77,11 @@ def cmd_capture_inspect(args: argparse.Namespace) -> int:
     except (CaptureError, OSError) as exc:
         print(f"shikra: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    ticks: dict[tuple[int, int], int] = {}
-    if not args.no_master:
+    table = None
+    if not args.no_master:  # a Kite capture needs the master for its instrument tokens
         cfg, data_dir, _run_dir = local_paths(args)
-        ticks = tick_sizes(open_instruments(cfg.instruments.master, data_dir))
-    decoder = FrameDecoder(ticks)
+        table = open_instruments(cfg.instruments.master, data_dir)
+    decoder = make_decoder(reader.feed, table)
     enc = msgspec.json.Encoder()
     out = sys.stdout
     frames = 0

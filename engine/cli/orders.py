@@ -21,6 +21,7 @@ from engine.cli.common import (
     emit,
     enum_name,
     fail,
+    instrument_ref,
     paise_arg,
     run,
     rupees,
@@ -101,13 +102,6 @@ def cmd_orders(args: argparse.Namespace) -> int:
     return run(args, body)
 
 
-def _instrument_ref(text: str) -> Any:
-    seg, sep, sid = text.partition(":")
-    if sep and sid.isdigit():
-        return pb.InstrumentRef(segment=seg.upper(), security_id=int(sid))
-    return pb.InstrumentRef(symbol=text)
-
-
 def place_request(args: argparse.Namespace, side: str) -> Any:
     """The PlaceOrderRequest for ``buy``/``sell``: --limit -> LIMIT, --sl -> SL-M, both -> SL."""
     price = paise_arg(args.limit, "--limit")
@@ -121,7 +115,7 @@ def place_request(args: argparse.Namespace, side: str) -> Any:
     else:
         kind = pb.ORDER_TYPE_MARKET
     return pb.PlaceOrderRequest(
-        instrument=_instrument_ref(args.symbol), side=pb.SIDE_BUY if side == "BUY" else pb.SIDE_SELL,
+        instrument=instrument_ref(args.symbol), side=pb.SIDE_BUY if side == "BUY" else pb.SIDE_SELL,
         qty_units=args.qty, order_type=kind, price_paise=price, trigger_price_paise=trigger,
         validity=pb.Validity.Value(f"VALIDITY_{args.validity}"), product=pb.Product.Value(f"PRODUCT_{args.product}"),
         reduce_only=args.reduce_only, request_id=args.request_id or "")

@@ -457,7 +457,7 @@ class ListTradesResponse(_message.Message):
     def __init__(self, trades: _Optional[_Iterable[_Union[Trade, _Mapping]]] = ...) -> None: ...
 
 class Position(_message.Message):
-    __slots__ = ("strategy", "segment", "security_id", "symbol", "net_qty_units", "open_cost_paise", "realised_pnl_paise", "charges_paise", "ts_event_ns")
+    __slots__ = ("strategy", "segment", "security_id", "symbol", "net_qty_units", "open_cost_paise", "realised_pnl_paise", "charges_paise", "ts_event_ns", "product")
     STRATEGY_FIELD_NUMBER: _ClassVar[int]
     SEGMENT_FIELD_NUMBER: _ClassVar[int]
     SECURITY_ID_FIELD_NUMBER: _ClassVar[int]
@@ -467,6 +467,7 @@ class Position(_message.Message):
     REALISED_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
     CHARGES_PAISE_FIELD_NUMBER: _ClassVar[int]
     TS_EVENT_NS_FIELD_NUMBER: _ClassVar[int]
+    PRODUCT_FIELD_NUMBER: _ClassVar[int]
     strategy: str
     segment: str
     security_id: int
@@ -476,7 +477,8 @@ class Position(_message.Message):
     realised_pnl_paise: int
     charges_paise: int
     ts_event_ns: int
-    def __init__(self, strategy: _Optional[str] = ..., segment: _Optional[str] = ..., security_id: _Optional[int] = ..., symbol: _Optional[str] = ..., net_qty_units: _Optional[int] = ..., open_cost_paise: _Optional[int] = ..., realised_pnl_paise: _Optional[int] = ..., charges_paise: _Optional[int] = ..., ts_event_ns: _Optional[int] = ...) -> None: ...
+    product: str
+    def __init__(self, strategy: _Optional[str] = ..., segment: _Optional[str] = ..., security_id: _Optional[int] = ..., symbol: _Optional[str] = ..., net_qty_units: _Optional[int] = ..., open_cost_paise: _Optional[int] = ..., realised_pnl_paise: _Optional[int] = ..., charges_paise: _Optional[int] = ..., ts_event_ns: _Optional[int] = ..., product: _Optional[str] = ...) -> None: ...
 
 class ListPositionsRequest(_message.Message):
     __slots__ = ("strategy", "open_only")
@@ -497,6 +499,82 @@ class ListPositionsResponse(_message.Message):
     charges_paise: int
     net_pnl_paise: int
     def __init__(self, positions: _Optional[_Iterable[_Union[Position, _Mapping]]] = ..., realised_pnl_paise: _Optional[int] = ..., charges_paise: _Optional[int] = ..., net_pnl_paise: _Optional[int] = ...) -> None: ...
+
+class DayPnl(_message.Message):
+    __slots__ = ("strategy", "segment", "security_id", "symbol", "product", "carried_qty_units", "carried_cost_paise", "carry_open_qty_units", "carry_realised_pnl_paise", "carry_unrealised_pnl_paise", "day_open_qty_units", "day_realised_pnl_paise", "day_unrealised_pnl_paise", "day_charges_paise", "marked")
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    SECURITY_ID_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    CARRIED_QTY_UNITS_FIELD_NUMBER: _ClassVar[int]
+    CARRIED_COST_PAISE_FIELD_NUMBER: _ClassVar[int]
+    CARRY_OPEN_QTY_UNITS_FIELD_NUMBER: _ClassVar[int]
+    CARRY_REALISED_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    CARRY_UNREALISED_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    DAY_OPEN_QTY_UNITS_FIELD_NUMBER: _ClassVar[int]
+    DAY_REALISED_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    DAY_UNREALISED_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    DAY_CHARGES_PAISE_FIELD_NUMBER: _ClassVar[int]
+    MARKED_FIELD_NUMBER: _ClassVar[int]
+    strategy: str
+    segment: str
+    security_id: int
+    symbol: str
+    product: str
+    carried_qty_units: int
+    carried_cost_paise: int
+    carry_open_qty_units: int
+    carry_realised_pnl_paise: int
+    carry_unrealised_pnl_paise: int
+    day_open_qty_units: int
+    day_realised_pnl_paise: int
+    day_unrealised_pnl_paise: int
+    day_charges_paise: int
+    marked: bool
+    def __init__(self, strategy: _Optional[str] = ..., segment: _Optional[str] = ..., security_id: _Optional[int] = ..., symbol: _Optional[str] = ..., product: _Optional[str] = ..., carried_qty_units: _Optional[int] = ..., carried_cost_paise: _Optional[int] = ..., carry_open_qty_units: _Optional[int] = ..., carry_realised_pnl_paise: _Optional[int] = ..., carry_unrealised_pnl_paise: _Optional[int] = ..., day_open_qty_units: _Optional[int] = ..., day_realised_pnl_paise: _Optional[int] = ..., day_unrealised_pnl_paise: _Optional[int] = ..., day_charges_paise: _Optional[int] = ..., marked: _Optional[bool] = ...) -> None: ...
+
+class GetDayPnlRequest(_message.Message):
+    __slots__ = ("strategy",)
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    strategy: str
+    def __init__(self, strategy: _Optional[str] = ...) -> None: ...
+
+class GetDayPnlResponse(_message.Message):
+    __slots__ = ("positions", "day_start_ns", "carry_pnl_paise", "day_pnl_paise", "day_charges_paise")
+    POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    DAY_START_NS_FIELD_NUMBER: _ClassVar[int]
+    CARRY_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    DAY_PNL_PAISE_FIELD_NUMBER: _ClassVar[int]
+    DAY_CHARGES_PAISE_FIELD_NUMBER: _ClassVar[int]
+    positions: _containers.RepeatedCompositeFieldContainer[DayPnl]
+    day_start_ns: int
+    carry_pnl_paise: int
+    day_pnl_paise: int
+    day_charges_paise: int
+    def __init__(self, positions: _Optional[_Iterable[_Union[DayPnl, _Mapping]]] = ..., day_start_ns: _Optional[int] = ..., carry_pnl_paise: _Optional[int] = ..., day_pnl_paise: _Optional[int] = ..., day_charges_paise: _Optional[int] = ...) -> None: ...
+
+class ConvertPositionRequest(_message.Message):
+    __slots__ = ("strategy", "instrument", "from_product", "to_product", "qty_units")
+    STRATEGY_FIELD_NUMBER: _ClassVar[int]
+    INSTRUMENT_FIELD_NUMBER: _ClassVar[int]
+    FROM_PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    TO_PRODUCT_FIELD_NUMBER: _ClassVar[int]
+    QTY_UNITS_FIELD_NUMBER: _ClassVar[int]
+    strategy: str
+    instrument: InstrumentRef
+    from_product: str
+    to_product: str
+    qty_units: int
+    def __init__(self, strategy: _Optional[str] = ..., instrument: _Optional[_Union[InstrumentRef, _Mapping]] = ..., from_product: _Optional[str] = ..., to_product: _Optional[str] = ..., qty_units: _Optional[int] = ...) -> None: ...
+
+class ConvertPositionResponse(_message.Message):
+    __slots__ = ("from_position", "to_position")
+    FROM_POSITION_FIELD_NUMBER: _ClassVar[int]
+    TO_POSITION_FIELD_NUMBER: _ClassVar[int]
+    from_position: Position
+    to_position: Position
+    def __init__(self, from_position: _Optional[_Union[Position, _Mapping]] = ..., to_position: _Optional[_Union[Position, _Mapping]] = ...) -> None: ...
 
 class GetFundsRequest(_message.Message):
     __slots__ = ("account",)
@@ -733,6 +811,186 @@ class GetOptionChainResponse(_message.Message):
     strikes: _containers.RepeatedCompositeFieldContainer[ChainStrike]
     expiries: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, underlying: _Optional[str] = ..., segment: _Optional[str] = ..., expiry_yyyymmdd: _Optional[int] = ..., lot_size_units: _Optional[int] = ..., step_paise: _Optional[int] = ..., strikes: _Optional[_Iterable[_Union[ChainStrike, _Mapping]]] = ..., expiries: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class GetQuoteRequest(_message.Message):
+    __slots__ = ("instruments", "depth")
+    INSTRUMENTS_FIELD_NUMBER: _ClassVar[int]
+    DEPTH_FIELD_NUMBER: _ClassVar[int]
+    instruments: _containers.RepeatedCompositeFieldContainer[InstrumentRef]
+    depth: bool
+    def __init__(self, instruments: _Optional[_Iterable[_Union[InstrumentRef, _Mapping]]] = ..., depth: _Optional[bool] = ...) -> None: ...
+
+class DepthLevel(_message.Message):
+    __slots__ = ("price_paise", "qty_units", "orders")
+    PRICE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    QTY_UNITS_FIELD_NUMBER: _ClassVar[int]
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    price_paise: int
+    qty_units: int
+    orders: int
+    def __init__(self, price_paise: _Optional[int] = ..., qty_units: _Optional[int] = ..., orders: _Optional[int] = ...) -> None: ...
+
+class InstrumentQuote(_message.Message):
+    __slots__ = ("segment", "security_id", "symbol", "has_data", "ltp_paise", "ltq_units", "atp_paise", "volume_units", "open_paise", "high_paise", "low_paise", "close_paise", "prev_close_paise", "change_paise", "change_bp", "oi_units", "prev_oi_units", "oi_change_units", "total_buy_qty_units", "total_sell_qty_units", "bids", "asks", "ts_event_ns", "ts_received_ns", "age_ns", "stale")
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    SECURITY_ID_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    HAS_DATA_FIELD_NUMBER: _ClassVar[int]
+    LTP_PAISE_FIELD_NUMBER: _ClassVar[int]
+    LTQ_UNITS_FIELD_NUMBER: _ClassVar[int]
+    ATP_PAISE_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_UNITS_FIELD_NUMBER: _ClassVar[int]
+    OPEN_PAISE_FIELD_NUMBER: _ClassVar[int]
+    HIGH_PAISE_FIELD_NUMBER: _ClassVar[int]
+    LOW_PAISE_FIELD_NUMBER: _ClassVar[int]
+    CLOSE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    PREV_CLOSE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_BP_FIELD_NUMBER: _ClassVar[int]
+    OI_UNITS_FIELD_NUMBER: _ClassVar[int]
+    PREV_OI_UNITS_FIELD_NUMBER: _ClassVar[int]
+    OI_CHANGE_UNITS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_BUY_QTY_UNITS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SELL_QTY_UNITS_FIELD_NUMBER: _ClassVar[int]
+    BIDS_FIELD_NUMBER: _ClassVar[int]
+    ASKS_FIELD_NUMBER: _ClassVar[int]
+    TS_EVENT_NS_FIELD_NUMBER: _ClassVar[int]
+    TS_RECEIVED_NS_FIELD_NUMBER: _ClassVar[int]
+    AGE_NS_FIELD_NUMBER: _ClassVar[int]
+    STALE_FIELD_NUMBER: _ClassVar[int]
+    segment: str
+    security_id: int
+    symbol: str
+    has_data: bool
+    ltp_paise: int
+    ltq_units: int
+    atp_paise: int
+    volume_units: int
+    open_paise: int
+    high_paise: int
+    low_paise: int
+    close_paise: int
+    prev_close_paise: int
+    change_paise: int
+    change_bp: int
+    oi_units: int
+    prev_oi_units: int
+    oi_change_units: int
+    total_buy_qty_units: int
+    total_sell_qty_units: int
+    bids: _containers.RepeatedCompositeFieldContainer[DepthLevel]
+    asks: _containers.RepeatedCompositeFieldContainer[DepthLevel]
+    ts_event_ns: int
+    ts_received_ns: int
+    age_ns: int
+    stale: bool
+    def __init__(self, segment: _Optional[str] = ..., security_id: _Optional[int] = ..., symbol: _Optional[str] = ..., has_data: _Optional[bool] = ..., ltp_paise: _Optional[int] = ..., ltq_units: _Optional[int] = ..., atp_paise: _Optional[int] = ..., volume_units: _Optional[int] = ..., open_paise: _Optional[int] = ..., high_paise: _Optional[int] = ..., low_paise: _Optional[int] = ..., close_paise: _Optional[int] = ..., prev_close_paise: _Optional[int] = ..., change_paise: _Optional[int] = ..., change_bp: _Optional[int] = ..., oi_units: _Optional[int] = ..., prev_oi_units: _Optional[int] = ..., oi_change_units: _Optional[int] = ..., total_buy_qty_units: _Optional[int] = ..., total_sell_qty_units: _Optional[int] = ..., bids: _Optional[_Iterable[_Union[DepthLevel, _Mapping]]] = ..., asks: _Optional[_Iterable[_Union[DepthLevel, _Mapping]]] = ..., ts_event_ns: _Optional[int] = ..., ts_received_ns: _Optional[int] = ..., age_ns: _Optional[int] = ..., stale: _Optional[bool] = ...) -> None: ...
+
+class GetQuoteResponse(_message.Message):
+    __slots__ = ("quotes", "stale_after_ns", "ts_ns")
+    QUOTES_FIELD_NUMBER: _ClassVar[int]
+    STALE_AFTER_NS_FIELD_NUMBER: _ClassVar[int]
+    TS_NS_FIELD_NUMBER: _ClassVar[int]
+    quotes: _containers.RepeatedCompositeFieldContainer[InstrumentQuote]
+    stale_after_ns: int
+    ts_ns: int
+    def __init__(self, quotes: _Optional[_Iterable[_Union[InstrumentQuote, _Mapping]]] = ..., stale_after_ns: _Optional[int] = ..., ts_ns: _Optional[int] = ...) -> None: ...
+
+class GetPricedChainRequest(_message.Message):
+    __slots__ = ("underlying", "expiry_yyyymmdd", "segment", "strikes_each_side")
+    UNDERLYING_FIELD_NUMBER: _ClassVar[int]
+    EXPIRY_YYYYMMDD_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    STRIKES_EACH_SIDE_FIELD_NUMBER: _ClassVar[int]
+    underlying: str
+    expiry_yyyymmdd: int
+    segment: str
+    strikes_each_side: int
+    def __init__(self, underlying: _Optional[str] = ..., expiry_yyyymmdd: _Optional[int] = ..., segment: _Optional[str] = ..., strikes_each_side: _Optional[int] = ...) -> None: ...
+
+class PricedOption(_message.Message):
+    __slots__ = ("security_id", "symbol", "ltp_paise", "bid_paise", "ask_paise", "volume_units", "oi_units", "oi_change_units", "iv_price_paise", "iv_status", "iv_ppm", "delta_ppm", "gamma_ppb_per_rupee", "theta_paise_per_day", "vega_paise_per_vol_point", "ts_event_ns")
+    SECURITY_ID_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    LTP_PAISE_FIELD_NUMBER: _ClassVar[int]
+    BID_PAISE_FIELD_NUMBER: _ClassVar[int]
+    ASK_PAISE_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_UNITS_FIELD_NUMBER: _ClassVar[int]
+    OI_UNITS_FIELD_NUMBER: _ClassVar[int]
+    OI_CHANGE_UNITS_FIELD_NUMBER: _ClassVar[int]
+    IV_PRICE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    IV_STATUS_FIELD_NUMBER: _ClassVar[int]
+    IV_PPM_FIELD_NUMBER: _ClassVar[int]
+    DELTA_PPM_FIELD_NUMBER: _ClassVar[int]
+    GAMMA_PPB_PER_RUPEE_FIELD_NUMBER: _ClassVar[int]
+    THETA_PAISE_PER_DAY_FIELD_NUMBER: _ClassVar[int]
+    VEGA_PAISE_PER_VOL_POINT_FIELD_NUMBER: _ClassVar[int]
+    TS_EVENT_NS_FIELD_NUMBER: _ClassVar[int]
+    security_id: int
+    symbol: str
+    ltp_paise: int
+    bid_paise: int
+    ask_paise: int
+    volume_units: int
+    oi_units: int
+    oi_change_units: int
+    iv_price_paise: int
+    iv_status: str
+    iv_ppm: int
+    delta_ppm: int
+    gamma_ppb_per_rupee: int
+    theta_paise_per_day: int
+    vega_paise_per_vol_point: int
+    ts_event_ns: int
+    def __init__(self, security_id: _Optional[int] = ..., symbol: _Optional[str] = ..., ltp_paise: _Optional[int] = ..., bid_paise: _Optional[int] = ..., ask_paise: _Optional[int] = ..., volume_units: _Optional[int] = ..., oi_units: _Optional[int] = ..., oi_change_units: _Optional[int] = ..., iv_price_paise: _Optional[int] = ..., iv_status: _Optional[str] = ..., iv_ppm: _Optional[int] = ..., delta_ppm: _Optional[int] = ..., gamma_ppb_per_rupee: _Optional[int] = ..., theta_paise_per_day: _Optional[int] = ..., vega_paise_per_vol_point: _Optional[int] = ..., ts_event_ns: _Optional[int] = ...) -> None: ...
+
+class PricedStrike(_message.Message):
+    __slots__ = ("strike_paise", "atm", "ce", "pe")
+    STRIKE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    ATM_FIELD_NUMBER: _ClassVar[int]
+    CE_FIELD_NUMBER: _ClassVar[int]
+    PE_FIELD_NUMBER: _ClassVar[int]
+    strike_paise: int
+    atm: bool
+    ce: PricedOption
+    pe: PricedOption
+    def __init__(self, strike_paise: _Optional[int] = ..., atm: _Optional[bool] = ..., ce: _Optional[_Union[PricedOption, _Mapping]] = ..., pe: _Optional[_Union[PricedOption, _Mapping]] = ...) -> None: ...
+
+class GetPricedChainResponse(_message.Message):
+    __slots__ = ("underlying", "segment", "expiry_yyyymmdd", "lot_size_units", "step_paise", "underlying_source", "spot_paise", "future_paise", "forward_paise", "rate_ppm", "time_left_ns", "year_trading_ns", "atm_strike_paise", "strikes", "expiries", "ts_ns")
+    UNDERLYING_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRY_YYYYMMDD_FIELD_NUMBER: _ClassVar[int]
+    LOT_SIZE_UNITS_FIELD_NUMBER: _ClassVar[int]
+    STEP_PAISE_FIELD_NUMBER: _ClassVar[int]
+    UNDERLYING_SOURCE_FIELD_NUMBER: _ClassVar[int]
+    SPOT_PAISE_FIELD_NUMBER: _ClassVar[int]
+    FUTURE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    FORWARD_PAISE_FIELD_NUMBER: _ClassVar[int]
+    RATE_PPM_FIELD_NUMBER: _ClassVar[int]
+    TIME_LEFT_NS_FIELD_NUMBER: _ClassVar[int]
+    YEAR_TRADING_NS_FIELD_NUMBER: _ClassVar[int]
+    ATM_STRIKE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    STRIKES_FIELD_NUMBER: _ClassVar[int]
+    EXPIRIES_FIELD_NUMBER: _ClassVar[int]
+    TS_NS_FIELD_NUMBER: _ClassVar[int]
+    underlying: str
+    segment: str
+    expiry_yyyymmdd: int
+    lot_size_units: int
+    step_paise: int
+    underlying_source: str
+    spot_paise: int
+    future_paise: int
+    forward_paise: int
+    rate_ppm: int
+    time_left_ns: int
+    year_trading_ns: int
+    atm_strike_paise: int
+    strikes: _containers.RepeatedCompositeFieldContainer[PricedStrike]
+    expiries: _containers.RepeatedScalarFieldContainer[int]
+    ts_ns: int
+    def __init__(self, underlying: _Optional[str] = ..., segment: _Optional[str] = ..., expiry_yyyymmdd: _Optional[int] = ..., lot_size_units: _Optional[int] = ..., step_paise: _Optional[int] = ..., underlying_source: _Optional[str] = ..., spot_paise: _Optional[int] = ..., future_paise: _Optional[int] = ..., forward_paise: _Optional[int] = ..., rate_ppm: _Optional[int] = ..., time_left_ns: _Optional[int] = ..., year_trading_ns: _Optional[int] = ..., atm_strike_paise: _Optional[int] = ..., strikes: _Optional[_Iterable[_Union[PricedStrike, _Mapping]]] = ..., expiries: _Optional[_Iterable[int]] = ..., ts_ns: _Optional[int] = ...) -> None: ...
 
 class User(_message.Message):
     __slots__ = ("name", "role", "active", "created_ns", "updated_ns", "updated_by", "active_tokens")

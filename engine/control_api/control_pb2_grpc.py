@@ -592,6 +592,16 @@ class PortfolioServiceStub:
                 request_serializer=shikra_dot_v1_dot_control__pb2.GetFundsRequest.SerializeToString,
                 response_deserializer=shikra_dot_v1_dot_control__pb2.GetFundsResponse.FromString,
                 _registered_method=True)
+        self.GetDayPnl = channel.unary_unary(
+                '/shikra.v1.PortfolioService/GetDayPnl',
+                request_serializer=shikra_dot_v1_dot_control__pb2.GetDayPnlRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.GetDayPnlResponse.FromString,
+                _registered_method=True)
+        self.ConvertPosition = channel.unary_unary(
+                '/shikra.v1.PortfolioService/ConvertPosition',
+                request_serializer=shikra_dot_v1_dot_control__pb2.ConvertPositionRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.ConvertPositionResponse.FromString,
+                _registered_method=True)
 
 
 class PortfolioServiceServicer:
@@ -610,7 +620,7 @@ class PortfolioServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListPositions(self, request, context):
-        """Net positions per strategy and instrument, with realised P&L totals. Role: viewer.
+        """Net positions per strategy, instrument and product, with realised P&L totals. Role: viewer.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -618,6 +628,21 @@ class PortfolioServiceServicer:
 
     def GetFunds(self, request, context):
         """The paper wallet (or the broker account's cash as the ledger knows it). Role: viewer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetDayPnl(self, request, context):
+        """Today's P&L per position, carried in at the day's start vs traded today. Role: viewer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConvertPosition(self, request, context):
+        """Move units of a position to another product (INTRADAY <-> CNC, INTRADAY <-> MARGIN); live
+        through Dhan's position conversion, recorded in the ledger with who asked. Role: trader.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -640,6 +665,16 @@ def add_PortfolioServiceServicer_to_server(servicer, server):
                     servicer.GetFunds,
                     request_deserializer=shikra_dot_v1_dot_control__pb2.GetFundsRequest.FromString,
                     response_serializer=shikra_dot_v1_dot_control__pb2.GetFundsResponse.SerializeToString,
+            ),
+            'GetDayPnl': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDayPnl,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.GetDayPnlRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.GetDayPnlResponse.SerializeToString,
+            ),
+            'ConvertPosition': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConvertPosition,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.ConvertPositionRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.ConvertPositionResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -728,6 +763,60 @@ class PortfolioService:
             '/shikra.v1.PortfolioService/GetFunds',
             shikra_dot_v1_dot_control__pb2.GetFundsRequest.SerializeToString,
             shikra_dot_v1_dot_control__pb2.GetFundsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDayPnl(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.PortfolioService/GetDayPnl',
+            shikra_dot_v1_dot_control__pb2.GetDayPnlRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.GetDayPnlResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConvertPosition(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.PortfolioService/ConvertPosition',
+            shikra_dot_v1_dot_control__pb2.ConvertPositionRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.ConvertPositionResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -1174,6 +1263,145 @@ class InstrumentService:
             '/shikra.v1.InstrumentService/GetOptionChain',
             shikra_dot_v1_dot_control__pb2.GetOptionChainRequest.SerializeToString,
             shikra_dot_v1_dot_control__pb2.GetOptionChainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+
+class MarketServiceStub:
+    """---------------------------------------------------------------------------------------------
+    Market data (viewer)
+    ---------------------------------------------------------------------------------------------
+
+    Market data as the control actor last heard it from the feed on the bus (it keeps the latest
+    of every instrument the feed streams, up to [control] market_instruments).
+    """
+
+    def __init__(self, channel):
+        """Constructor.
+
+        Args:
+            channel: A grpc.Channel.
+        """
+        self.GetQuote = channel.unary_unary(
+                '/shikra.v1.MarketService/GetQuote',
+                request_serializer=shikra_dot_v1_dot_control__pb2.GetQuoteRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.GetQuoteResponse.FromString,
+                _registered_method=True)
+        self.GetPricedChain = channel.unary_unary(
+                '/shikra.v1.MarketService/GetPricedChain',
+                request_serializer=shikra_dot_v1_dot_control__pb2.GetPricedChainRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.GetPricedChainResponse.FromString,
+                _registered_method=True)
+
+
+class MarketServiceServicer:
+    """---------------------------------------------------------------------------------------------
+    Market data (viewer)
+    ---------------------------------------------------------------------------------------------
+
+    Market data as the control actor last heard it from the feed on the bus (it keeps the latest
+    of every instrument the feed streams, up to [control] market_instruments).
+    """
+
+    def GetQuote(self, request, context):
+        """Quotes of 1 to 100 instruments, in the order asked. An instrument not in the master fails the
+        call with INVALID_ARGUMENT naming it; one the feed has sent nothing for yet has has_data
+        false. Role: viewer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPricedChain(self, request, context):
+        """An option chain priced now: per strike, CE and PE market data, OI and its change, implied
+        volatility (Black-76 on the forward, trading time to expiry) and greeks, the ATM strike
+        marked. Definitions: actors/control/chain.py. Role: viewer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+
+def add_MarketServiceServicer_to_server(servicer, server):
+    rpc_method_handlers = {
+            'GetQuote': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetQuote,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.GetQuoteRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.GetQuoteResponse.SerializeToString,
+            ),
+            'GetPricedChain': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPricedChain,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.GetPricedChainRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.GetPricedChainResponse.SerializeToString,
+            ),
+    }
+    generic_handler = grpc.method_handlers_generic_handler(
+            'shikra.v1.MarketService', rpc_method_handlers)
+    server.add_generic_rpc_handlers((generic_handler,))
+    server.add_registered_method_handlers('shikra.v1.MarketService', rpc_method_handlers)
+
+
+ # This class is part of an EXPERIMENTAL API.
+class MarketService:
+    """---------------------------------------------------------------------------------------------
+    Market data (viewer)
+    ---------------------------------------------------------------------------------------------
+
+    Market data as the control actor last heard it from the feed on the bus (it keeps the latest
+    of every instrument the feed streams, up to [control] market_instruments).
+    """
+
+    @staticmethod
+    def GetQuote(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.MarketService/GetQuote',
+            shikra_dot_v1_dot_control__pb2.GetQuoteRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.GetQuoteResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPricedChain(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.MarketService/GetPricedChain',
+            shikra_dot_v1_dot_control__pb2.GetPricedChainRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.GetPricedChainResponse.FromString,
             options,
             channel_credentials,
             insecure,

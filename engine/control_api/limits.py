@@ -47,6 +47,8 @@ FIELD_LIMITS: Final[dict[str, int]] = {
     "shikra.v1.EngageKillSwitchRequest.reason": 1_024,
     # Each word is one scan of the instrument master: a search box, not a document.
     "shikra.v1.SearchInstrumentsRequest.text": 256,
+    # Each instrument is a lookup and a quote in the answer: a watch list, not the whole master.
+    "shikra.v1.GetQuoteRequest.instruments": 100,
 }
 
 _STRINGS: Final = (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES)

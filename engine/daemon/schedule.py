@@ -35,7 +35,7 @@ from engine.ledger.backup import BackupFailed, daily_backup
 from engine.model.calendar import CalendarError, CalendarSource
 from engine.model.ist import NS_PER_S
 from engine.model.lookup import instruments_dir
-from engine.model.master_refresh import MasterRefreshFailed, read_meta, refresh_master
+from engine.model.master_refresh import MasterRefreshFailed, master_source, read_meta, refresh_master
 from engine.model.schedule import PhaseAt, current_phase, day_plan, next_phase, phases_between
 from ipc import topics
 from ipc.messages import DailyTask, DailyTaskFinished, DayPhaseBegan, InstrumentMasterStatus, Message
@@ -173,12 +173,13 @@ class DaySchedule:
         """The instrument master refresh (pre-open, or ``shikra instruments refresh``). False when
         one is already running. Skipped at pre-open when the master is not downloaded ("sample" or
         a file the operator keeps) or today's refresh already succeeded."""
-        if self.cfg.instruments.master != "dhan" and not by_hand:
+        source = master_source(self.cfg.instruments.master)
+        if source is None and not by_hand:
             return True
         if not by_hand and "instrument_master" in self._day_state(day).tasks_ok:
             self.log.info("daily_task_skipped", task="instrument_master", day=day, why="done today")
             return True
-        meta = read_meta(instruments_dir(self.data_dir))
+        meta = read_meta(instruments_dir(self.data_dir), source or "dhan")
         if not by_hand and meta is not None and meta.master_date == day:
             # Downloaded today already (the start of a daemon that had none): not again.
             return self._own_task(day, "instrument_master",
@@ -220,11 +221,13 @@ class DaySchedule:
                                                                           started_ns, now))
 
     def _refresh(self) -> Outcome:
-        if self.cfg.instruments.master != "dhan":
+        source = master_source(self.cfg.instruments.master)
+        if source is None:
             return (False, "not_downloaded", f'instruments.master is "{self.cfg.instruments.master}", '
-                                             'not "dhan": nothing to download')
+                                             'not "dhan" or "kite": nothing to download')
         try:
-            meta = refresh_master(self.cfg.instruments.download, instruments_dir(self.data_dir), self.clock.now_ns())
+            meta = refresh_master(self.cfg.instruments.download, instruments_dir(self.data_dir), self.clock.now_ns(),
+                                  source=source)
         except MasterRefreshFailed as exc:
             return (False, exc.reason_code, exc.detail + "; trading on the last good master")
         return (True, "", f"{meta.rows} instruments, dated {meta.master_date}")

@@ -34,7 +34,7 @@ from engine.ledger import ledger_dir
 from engine.ledger.check import check_in_subprocess
 from engine.model.ist import ist_date
 from engine.model.lookup import instruments_dir
-from engine.model.master_refresh import MasterRefreshFailed, downloaded_master_path, refresh_master
+from engine.model.master_refresh import MasterRefreshFailed, downloaded_master_path, master_source, refresh_master
 from engine.rate_window import RateWindow
 from engine.logs import get_logger
 from engine.model.clock import Clock, LiveClock
@@ -265,9 +265,9 @@ class Supervisor:
         InstrumentMasterStatus and DailyTaskFinished (``shikra schedule`` shows it)."""
         if self.schedule is None:
             return Reply(msg.cmd_id, SUPERVISOR, False, detail="the daemon is still starting; try again")
-        if self.cfg.instruments.master != "dhan":
+        if master_source(self.cfg.instruments.master) is None:
             return Reply(msg.cmd_id, SUPERVISOR, False, detail=f'instruments.master is "{self.cfg.instruments.master}",'
-                                                              ' not "dhan": there is nothing to download')
+                                                              ' not "dhan" or "kite": there is nothing to download')
         log.info("master_refresh_requested", by=msg.by)
         day = ist_date(self.clock.now_ns()).isoformat()
         if not self.schedule.refresh_master(day, by_hand=True):
@@ -304,14 +304,15 @@ class Supervisor:
     async def _prepare_master(self) -> None:
         """``master = "dhan"`` and no master downloaded yet (a first start): download it now, or
         the actors cannot start (they exit naming the file and ``shikra instruments refresh``)."""
-        if self.cfg.instruments.master != "dhan":
+        source = master_source(self.cfg.instruments.master)
+        if source is None:
             return
         folder = instruments_dir(self.data_dir)
-        if downloaded_master_path(folder).exists():
+        if downloaded_master_path(folder, source).exists():
             return
         try:
             meta = await trio.to_thread.run_sync(
-                lambda: refresh_master(self.cfg.instruments.download, folder, self.clock.now_ns()))
+                lambda: refresh_master(self.cfg.instruments.download, folder, self.clock.now_ns(), source=source))
         except MasterRefreshFailed as exc:
             log.error("master_download_failed", reason=exc.reason_code, detail=exc.detail)
             return

@@ -21,6 +21,7 @@ from engine.ledger.records import (
     CashMovement,
     IntentRecorded,
     LedgerEvent,
+    PositionConverted,
     PositionSettled,
     StrategyStateSaved,
     TradingStateChanged,
@@ -110,7 +111,7 @@ def _entry_row(seq: int, event: LedgerEvent | UnreadableRecord, tz: dt.tzinfo) -
         return (seq, when, kind, event.fill_id, event.strategy,
                 instrument_label(event.segment, event.security_id), event.side, event.qty_units,
                 format_rupees(event.price_paise), format_rupees(fill_cash_delta_paise(event)), "",
-                f"order {event.client_order_id} charges {format_rupees(event.charges_paise)}")
+                f"order {event.client_order_id} {event.product} charges {format_rupees(event.charges_paise)}")
     if isinstance(event, CashMovement):
         signed = -event.amount_paise if event.kind == "WITHDRAWAL" else event.amount_paise
         return (seq, when, kind, event.account, "", "", "", "", "", format_rupees(signed), event.kind, event.note)
@@ -126,6 +127,10 @@ def _entry_row(seq: int, event: LedgerEvent | UnreadableRecord, tz: dt.tzinfo) -
     if isinstance(event, IntentRecorded):
         return (seq, when, kind, event.intent_id, event.strategy, "", "", "", "", "", "",
                 f"order {event.client_order_id} (no {event.order_no})")
+    if isinstance(event, PositionConverted):
+        return (seq, when, kind, event.by, event.strategy, instrument_label(event.segment, event.security_id),
+                "", event.qty_units, "", "", f"{event.from_product}->{event.to_product}",
+                f"converted by {event.by}" + (f" at {event.venue_ref}" if event.venue_ref else ""))
     if isinstance(event, PositionSettled):
         return (seq, when, kind, event.fill_id, event.strategy, instrument_label(event.segment, event.security_id),
                 "", event.net_qty_units, format_rupees(event.value_per_unit_paise), "", event.kind,

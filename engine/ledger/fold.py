@@ -8,7 +8,8 @@ state cannot drift apart by construction.
 
 Accounting rules (all integer paise, exact):
 
-* Position (per strategy, segment, security id), average-cost method. ``open_cost_paise`` is the
+* Position (per strategy, segment, security id and product: ``PositionKey``), average-cost
+  method; a fill moves the position of its order's product (``Fill.product``). ``open_cost_paise`` is the
   signed cost of the open quantity (long > 0, short < 0). A fill on the side of the position (or
   on a flat one) adds ``qty * price`` to the cost. A fill against it closes
   ``closed = min(fill qty, |net|)`` units and removes
@@ -19,6 +20,11 @@ Accounting rules (all integer paise, exact):
   the fill beyond ``|net|`` (a flip, e.g. long 10, sell 15) open the other side at the fill price.
   ``realised_pnl_paise`` is gross; the fill charges accumulate in ``charges_paise`` (net P&L =
   realised - charges). ``unrealised_pnl_paise`` needs a mark price and is always 0 here.
+* Conversion (``PositionConverted``): ``qty_units`` of a position move to another product of
+  the same strategy and instrument with their share of the open cost (the same floor rule as a
+  close: converting the whole position moves its whole cost); realised P&L and charges stay with
+  the source. Refused when the source does not hold that many units, the products are the same
+  or unknown, or the destination holds the other side (a conversion never closes anything).
 * Wallet (the trading account ``TRADING_ACCOUNT``): a BUY debits ``qty * price + charges``, a
   SELL credits ``qty * price - charges``; cash movements credit or debit their account.
 * A fill whose ``fill_id`` was already applied is refused (idempotent) and reported, as is a
@@ -47,6 +53,7 @@ from engine.ledger.records import (
     Counters,
     IntentRecorded,
     LedgerEvent,
+    PositionConverted,
     PositionSettled,
     StrategyStateSaved,
     Token,
@@ -58,6 +65,7 @@ from engine.ledger.records import (
     Wallet,
 )
 from ipc.messages import (
+    PRODUCTS,
     SIDES,
     USER_ROLES,
     Fill,
@@ -66,7 +74,9 @@ from ipc.messages import (
     OrderEvent,
     OrderState,
     Position,
+    PositionKey,
     TradingState,
+    position_key,
 )
 
 TableName = Literal[
@@ -92,7 +102,6 @@ DERIVED_TABLES: Final[tuple[TableName, ...]] = (
 META_COUNTERS: Final = "counters"
 META_TRADING: Final = "trading"
 
-PositionKey = tuple[str, int, int]  # (strategy, segment, security_id)
 Change = tuple[str, Any, Any]  # (table, key, new row)
 
 TERMINAL_ORDER_STATES: Final = frozenset(
@@ -120,6 +129,7 @@ class FoldIssueCode(str, enum.Enum):
     UNKNOWN_USER = "UNKNOWN_USER"
     DUPLICATE_TOKEN = "DUPLICATE_TOKEN"
     GROUP_FINISHED = "GROUP_FINISHED"  # a group event after the group reached a final state
+    BAD_CONVERSION = "BAD_CONVERSION"  # a conversion the position cannot take (see PositionConverted)
 
 
 class FoldIssue(msgspec.Struct, frozen=True):
@@ -258,6 +268,7 @@ def apply_fill(position: Position | None, fill: Fill) -> Position:
         charges_paise=charges + fill.charges_paise,
         ts_event_ns=fill.ts_event_ns,
         ts_init_ns=fill.ts_init_ns,
+        product=fill.product,
     )
 
 
@@ -328,7 +339,8 @@ def _fold_fill(tables: Tables, seq: int, fill: Fill) -> FoldResult:
     if not (_short_id(fill.fill_id) and type(fill.strategy) is str and len(fill.strategy) <= _FAST_ID_CHARS
             and type(fill.segment) is int and type(fill.security_id) is int
             and type(fill.qty_units) is int and type(fill.price_paise) is int
-            and type(fill.charges_paise) is int and fill.side in SIDES and fill.qty_units > 0):
+            and type(fill.charges_paise) is int and fill.side in SIDES and fill.qty_units > 0
+            and fill.product in PRODUCTS):
         refused = _fill_refusal(seq, fill)
         if refused is not None:
             return refused
@@ -340,7 +352,7 @@ def _fold_fill(tables: Tables, seq: int, fill: Fill) -> FoldResult:
             f"{seen.qty_units} @ {seen.price_paise} paise); this copy is {fill.side} {fill.qty_units} @ "
             f"{fill.price_paise} paise",
         )
-    key = (fill.strategy, fill.segment, fill.security_id)
+    key = position_key(fill)
     position = apply_fill(tables.positions.get(key), fill)
     wallet = _settle(tables.wallets.get(TRADING_ACCOUNT), TRADING_ACCOUNT, fill_cash_delta_paise(fill),
                      0, fill.charges_paise, fill.ts_event_ns)
@@ -361,6 +373,8 @@ def _fill_refusal(seq: int, fill: Fill) -> FoldResult | None:
         return _refuse(FoldIssueCode.BAD_FIELD, f"{what}: side {fill.side!r} is not BUY or SELL")
     if fill.qty_units <= 0:
         return _refuse(FoldIssueCode.BAD_FIELD, f"{what}: qty_units {fill.qty_units} is not positive")
+    if fill.product not in PRODUCTS:
+        return _refuse(FoldIssueCode.BAD_FIELD, f"{what}: product {fill.product!r} is not INTRADAY, CNC or MARGIN")
     return None
 
 
@@ -528,6 +542,68 @@ def _fold_group(tables: Tables, seq: int, group: GroupEvent) -> FoldResult:
 
 
 # ------------------------------------------------------------------------------------------
+# Conversions between products (``shikra convert``)
+# ------------------------------------------------------------------------------------------
+
+
+def convert_position(source: Position | None, destination: Position | None,
+                     converted: PositionConverted) -> tuple[Position, Position] | str:
+    """The source and destination positions after ``converted`` (rules in the module
+    docstring), or why it cannot apply: a sentence with the numbers involved."""
+    what = (f"{converted.strategy} {converted.segment}:{converted.security_id} {converted.qty_units} units "
+            f"{converted.from_product} -> {converted.to_product}")
+    if converted.from_product == converted.to_product:
+        return f"{what}: the position is {converted.from_product} already"
+    held = source.net_qty_units if source is not None else 0
+    if held == 0:
+        return f"{what}: no open {converted.from_product} position"
+    if converted.qty_units > abs(held):
+        return f"{what}: the {converted.from_product} position holds {abs(held)} units"
+    other = destination.net_qty_units if destination is not None else 0
+    if other and (other > 0) != (held > 0):
+        return (f"{what}: the {converted.to_product} position is {other:+d} units, the other side; a conversion "
+                "never closes a position (close one first)")
+    assert source is not None
+    direction = 1 if held > 0 else -1
+    moved_cost = direction * (abs(source.open_cost_paise) * converted.qty_units // abs(held))
+    moved_units = direction * converted.qty_units
+    ts = converted.ts_ns
+    after_source = msgspec.structs.replace(source, net_qty_units=held - moved_units,
+                                           open_cost_paise=source.open_cost_paise - moved_cost,
+                                           ts_event_ns=ts, ts_init_ns=ts)
+    if destination is None:
+        destination = Position(strategy=converted.strategy, segment=converted.segment,
+                               security_id=converted.security_id, net_qty_units=0, open_cost_paise=0,
+                               realised_pnl_paise=0, unrealised_pnl_paise=0, charges_paise=0, ts_event_ns=ts,
+                               ts_init_ns=ts, product=converted.to_product)
+    after_destination = msgspec.structs.replace(destination, net_qty_units=other + moved_units,
+                                                open_cost_paise=destination.open_cost_paise + moved_cost,
+                                                ts_event_ns=ts, ts_init_ns=ts)
+    return after_source, after_destination
+
+
+def _fold_conversion(tables: Tables, seq: int, converted: PositionConverted) -> FoldResult:
+    what = f"seq {seq} conversion"
+    bad = (_bad_id(what, "strategy", converted.strategy, allow_empty=True)
+           or _bad_id(what, "by", converted.by, allow_empty=True)
+           or _bad_ints(what, converted, ("segment", "security_id", "qty_units", "ts_ns")))
+    if bad is not None:
+        return bad
+    for name in ("from_product", "to_product"):
+        if getattr(converted, name) not in PRODUCTS:
+            return _refuse(FoldIssueCode.BAD_FIELD,
+                           f"{what}: {name} {getattr(converted, name)!r} is not INTRADAY, CNC or MARGIN")
+    if converted.qty_units <= 0:
+        return _refuse(FoldIssueCode.BAD_FIELD, f"{what}: qty_units {converted.qty_units} is not positive")
+    base = (converted.strategy, converted.segment, converted.security_id)
+    source_key, destination_key = (*base, converted.from_product), (*base, converted.to_product)
+    result = convert_position(tables.positions.get(source_key), tables.positions.get(destination_key), converted)
+    if isinstance(result, str):
+        return _refuse(FoldIssueCode.BAD_CONVERSION, f"{what}: {result}")
+    return FoldResult(changes=((POSITIONS, source_key, result[0]), (POSITIONS, destination_key, result[1])))
+
+
+# ------------------------------------------------------------------------------------------
 # Expiry settlement (actors/execution/settlement.py)
 # ------------------------------------------------------------------------------------------
 
@@ -547,8 +623,7 @@ def _fold_settled(tables: Tables, seq: int, settled: PositionSettled) -> FoldRes
     if settled.kind not in SETTLEMENT_KINDS:
         return _refuse(FoldIssueCode.BAD_FIELD, f"{what}: kind {settled.kind!r} is not CASH, WORTHLESS or PHYSICAL")
     fill = tables.fills.get(settled.fill_id)
-    if fill is None or (fill.strategy, fill.segment, fill.security_id) != (
-            settled.strategy, settled.segment, settled.security_id):
+    if fill is None or position_key(fill) != (settled.strategy, settled.segment, settled.security_id, settled.product):
         return _refuse(FoldIssueCode.BAD_FIELD, f"{what}: no stored fill {settled.fill_id!r} closes this position")
     return FoldResult()
 
@@ -565,5 +640,6 @@ _HANDLERS: Final[dict[type, Callable[[Tables, int, Any], FoldResult]]] = {
     TokenIssued: _fold_token_issued,
     UserRevoked: _fold_user_revoked,
     GroupEvent: _fold_group,
+    PositionConverted: _fold_conversion,
     PositionSettled: _fold_settled,
 }

@@ -8,6 +8,11 @@ every read decodes them with the classes below and ``upgrade`` turns them into t
 field for field (nothing is guessed: the flat fields are exactly the spec's). Schema 3 rewrote
 the derived ``orders`` and ``groups`` rows once, at the writer's first open (``writer.py``).
 
+Ledger schema 4 and older kept one position per strategy and instrument, keyed ``[strategy,
+segment, security_id]``; its fills and positions had no ``product`` (the messages' default,
+INTRADAY, reads them: the product the engine then assumed for every position).
+``legacy_position_key`` reads such a key; schema 5 rewrote the positions table once.
+
 Add a class here, never change one: these describe bytes on users' disks.
 """
 
@@ -113,6 +118,8 @@ class GroupEventV1(_Stored, tag="group@1"):
 
 
 OldRecord = Union[OrderEventV1, GroupEventV1]
+_POSITION_KEY_V4 = msgspec.msgpack.Decoder(tuple[str, int, int])
+LEGACY_PRODUCT: Product = "INTRADAY"  # the product of every position stored before schema 5
 OLD_RECORD_TYPES: tuple[type, ...] = OldRecord.__args__  # type: ignore[attr-defined]
 
 
@@ -132,6 +139,13 @@ def _leg(old: GroupLegV1) -> GroupLeg:
     fields = msgspec.structs.asdict(old)
     fields["intent"] = _intent(old.intent)
     return GroupLeg(**fields)
+
+
+def legacy_position_key(raw: Any) -> tuple[str, int, int, Product]:
+    """A positions key of schema 4 or older (``[strategy, segment, security_id]``) as today's.
+    Raises msgspec.ValidationError / DecodeError when it is neither shape."""
+    strategy, segment, security_id = _POSITION_KEY_V4.decode(raw)
+    return strategy, segment, security_id, LEGACY_PRODUCT
 
 
 def upgrade(record: Any) -> Any:

@@ -30,7 +30,6 @@ from engine.ledger.fold import (
     TOKENS,
     USERS,
     WALLETS,
-    PositionKey,
 )
 from engine.ledger.records import (
     DEFAULT_TRADING_STATE,
@@ -41,7 +40,7 @@ from engine.ledger.records import (
     User,
     Wallet,
 )
-from ipc.messages import Fill, GroupEvent, OrderEvent, Position
+from ipc.messages import Fill, GroupEvent, OrderEvent, Position, PositionKey, Product
 
 # A token is looked up by its SHA-256 hex digest (64 chars); anything much longer is not one, and
 # LMDB keys are limited to 511 bytes.
@@ -117,8 +116,9 @@ class LedgerQueries(abc.ABC):
 
     # -- positions, cash, state ------------------------------------------------------------
 
-    def position(self, strategy: str, segment: int, security_id: int) -> Position | None:
-        return self._get(POSITIONS, (strategy, segment, security_id))
+    def position(self, strategy: str, segment: int, security_id: int, product: Product = "INTRADAY"
+                 ) -> Position | None:
+        return self._get(POSITIONS, (strategy, segment, security_id, product))
 
     def positions(self) -> Mapping[PositionKey, Position]:
         return self._all(POSITIONS)

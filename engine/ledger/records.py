@@ -17,7 +17,7 @@ from typing import Literal, Union
 
 import msgspec
 
-from ipc.messages import Fill, GroupEvent, OrderEvent, TradingState, UserRole
+from ipc.messages import Fill, GroupEvent, OrderEvent, Product, TradingState, UserRole
 
 CashKind = Literal["DEPOSIT", "WITHDRAWAL", "ADJUSTMENT"]
 
@@ -115,6 +115,23 @@ class UserRevoked(LedgerRecord, tag="ledger.user_revoked@1"):
     ts_ns: int
 
 
+class PositionConverted(LedgerRecord, tag="ledger.position_converted@1"):
+    """``qty_units`` of a strategy's position in one instrument moved from ``from_product`` to
+    ``to_product`` (``shikra convert``; at Dhan through ``POST /positions/convert``), at their share
+    of the position's open cost (``engine.ledger.fold``). ``by`` is who asked (the control API's
+    user); ``venue_ref`` what the venue answered (empty for the paper venue)."""
+
+    strategy: str
+    segment: int
+    security_id: int
+    from_product: Product
+    to_product: Product
+    qty_units: int
+    by: str
+    venue_ref: str
+    ts_ns: int
+
+
 class PositionSettled(LedgerRecord, tag="ledger.settled@1"):
     """A position in a contract that expired was settled by the engine
     (``actors.execution.settlement``). The settlement fills, stored in the same transaction just
@@ -123,8 +140,8 @@ class PositionSettled(LedgerRecord, tag="ledger.settled@1"):
     from ``price_source`` ("mark": the last price the engine saw; "config": the operator's official
     price), worth ``value_per_unit_paise`` per unit (intrinsic value, or the future's price).
     ``fill_id`` names the closing fill; a physical delivery's stock is ``delivery_segment`` /
-    ``delivery_security_id`` held as ``delivery_product``. A new record kind of schema 4: a ledger
-    without one reads as before."""
+    ``delivery_security_id`` held as ``delivery_product``. ``product`` is the settled position's
+    (ledger schema 5: positions are per product)."""
 
     fill_id: str
     strategy: str
@@ -141,6 +158,7 @@ class PositionSettled(LedgerRecord, tag="ledger.settled@1"):
     delivery_security_id: int
     delivery_product: str
     ts_ns: int
+    product: Product = "INTRADAY"
 
 
 LedgerEvent = Union[
@@ -155,6 +173,7 @@ LedgerEvent = Union[
     TokenIssued,
     UserRevoked,
     GroupEvent,  # order groups: the bus message itself, like OrderEvent
+    PositionConverted,
     PositionSettled,
 ]
 LEDGER_EVENT_TYPES: tuple[type, ...] = LedgerEvent.__args__  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ Layout (named databases in one environment under ``<data dir>/ledger``):
 * derived tables, written in the SAME write transaction as the events that change them, so a
   crash can never leave them disagreeing with ``events``: ``orders`` (client order id ->
   latest OrderEvent), ``fills`` (fill id -> Fill), ``positions`` (msgpack ``[strategy, segment,
-  security_id]`` -> Position), ``wallets`` (account -> Wallet), ``strategy_state`` (strategy ->
+  security_id, product]`` -> Position; ``[strategy, segment, security_id]`` before schema 5), ``wallets`` (account -> Wallet), ``strategy_state`` (strategy ->
   StrategyStateSaved), ``audit`` (u64 sequence -> AuditRecord), ``intents`` (intent id ->
   IntentRecorded), ``meta`` (``counters``, ``trading``; plus the non-derived ``schema`` and
   ``id_prefix`` written once at creation), ``users`` (name -> User) and ``tokens`` (token
@@ -52,11 +52,10 @@ from engine.ledger.fold import (
     TOKENS,
     USERS,
     WALLETS,
-    PositionKey,
     is_open_group,
     is_open_order,
 )
-from engine.ledger.legacy import OLD_RECORD_TYPES, upgrade
+from engine.ledger.legacy import OLD_RECORD_TYPES, legacy_position_key, upgrade
 from engine.ledger.records import (
     LEDGER_EVENT_TYPES,
     AuditRecord,
@@ -70,7 +69,7 @@ from engine.ledger.records import (
     User,
     Wallet,
 )
-from ipc.messages import Fill, GroupEvent, OrderEvent, Position
+from ipc.messages import Fill, GroupEvent, OrderEvent, Position, PositionKey, Product
 
 LEDGER_DIR_NAME: Final = "ledger"
 LOCK_FILE_NAME: Final = "writer.lock"
@@ -79,11 +78,21 @@ LOCK_FILE_NAME: Final = "writer.lock"
 # open_groups indexes. A ledger of schema 1, 2 or 3 is migrated at the writer's open.
 # 4: every event written from now on carries its CRC-32 (``frame_event``); the events stored
 # before stay as they were and read without a checksum, so the migration writes only the version.
-SCHEMA_VERSION: Final = b"4"
+# 5: positions are kept per product (key ``[strategy, segment, security_id, product]``; fills and
+# positions carry ``product``). What schema 4 and older stored reads as INTRADAY (the product the
+# engine then assumed for every position); the migration rewrites the positions table's keys and
+# rows once, ``events`` stays as written.
+SCHEMA_VERSION: Final = b"5"
 SCHEMA_V1: Final = b"1"
 SCHEMA_V2: Final = b"2"
 SCHEMA_V3: Final = b"3"
+SCHEMA_V4: Final = b"4"
 RESHAPED_TABLES: Final = (ORDERS, GROUPS)  # their rows changed shape in schema 3
+# Tables whose stored rows (or keys) may be of an earlier shape that means the same: compare them
+# as today's code writes them. Fills gained ``product`` in schema 5 and are never rewritten (the
+# table grows with every fill); positions were re-keyed by the migration to schema 5, but a
+# reader may meet a ledger whose writer has not opened it since the upgrade.
+READ_AS_TODAY: Final = (*RESHAPED_TABLES, FILLS, POSITIONS)
 EVENTS: Final = "events"
 OPEN_ORDERS: Final = "open_orders"  # index: client order id -> b"" for every open order
 OPEN_GROUPS: Final = "open_groups"  # index: group id -> b"" for every group not finished
@@ -121,7 +130,7 @@ class _Reading:
 
 
 _EVENT_DECODER: Final = _Reading(*LEDGER_EVENT_TYPES)
-_POSITION_KEY_DECODER: Final = msgspec.msgpack.Decoder(tuple[str, int, int])
+_POSITION_KEY_DECODER: Final = msgspec.msgpack.Decoder(tuple[str, int, int, Product])
 
 
 # An event's frame: the tag is a byte msgpack never uses, so a bare record of schema 3 or earlier
@@ -171,7 +180,12 @@ def decode_str_key(raw: Any) -> str:
 
 
 def _decode_position_key(raw: Any) -> PositionKey:
-    return _POSITION_KEY_DECODER.decode(raw)
+    """A positions key; one stored before schema 5 (no product) reads as INTRADAY, so a reader
+    of a ledger its writer has not migrated yet sees the same keys."""
+    try:
+        return _POSITION_KEY_DECODER.decode(raw)
+    except msgspec.ValidationError:
+        return legacy_position_key(raw)
 
 
 def decode_seq_key(raw: Any) -> int:

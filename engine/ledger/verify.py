@@ -22,7 +22,7 @@ from engine.ledger.schema import (
     INDEXES,
     KEY_DECODERS,
     KEY_ENCODERS,
-    RESHAPED_TABLES,
+    READ_AS_TODAY,
     ROW_DECODERS,
     STORED,
     decode_event,
@@ -130,12 +130,22 @@ def read_events(txn: lmdb.Transaction, dbs: Mapping[str, Any], problems: list[st
 def _as_today(table: str, raw: bytes) -> bytes:
     """A stored row as today's code writes it: a ledger not yet migrated (read while no writer
     has opened it since the upgrade) holds rows of an earlier shape that mean the same."""
-    if table not in RESHAPED_TABLES:
+    if table not in READ_AS_TODAY:
         return raw
     try:
         return ENCODER.encode(ROW_DECODERS[table].decode(raw))
     except (msgspec.DecodeError, msgspec.ValidationError):
         return raw  # reported as a difference, with the bytes that are there
+
+
+def _key_as_today(table: str, raw_key: bytes) -> bytes:
+    """A stored key as today's code writes it (a positions key of schema 4 has no product)."""
+    if table not in READ_AS_TODAY:
+        return raw_key
+    try:
+        return KEY_ENCODERS[table](KEY_DECODERS[table](raw_key))
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeError):
+        return raw_key
 
 
 def verify_txn(txn: lmdb.Transaction, dbs: Mapping[str, Any]) -> tuple[list[str], Tables]:
@@ -144,7 +154,7 @@ def verify_txn(txn: lmdb.Transaction, dbs: Mapping[str, Any]) -> tuple[list[str]
     recomputed, refused = fold_events(read_events(txn, dbs, problems))
     problems.extend(f"events: seq {seq} is refused by the fold: {issue.code.value} {issue.detail}"
                     for seq, issue in refused)
-    stored = {table: {bytes(k): _as_today(table, bytes(v)) for k, v in stored_rows(txn, dbs, table)}
+    stored = {table: {_key_as_today(table, bytes(k)): _as_today(table, bytes(v)) for k, v in stored_rows(txn, dbs, table)}
               for table in DERIVED_TABLES}
     problems.extend(diff_tables("stored", encoded_tables(recomputed.by_name), stored))
     for index, want in index_keys(recomputed).items():

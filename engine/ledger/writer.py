@@ -41,6 +41,7 @@ from engine.ledger.fold import (
     ABSENT,
     DERIVED_TABLES,
     META,
+    POSITIONS,
     FoldIssue,
     FoldIssueCode,
     Tables,
@@ -65,6 +66,7 @@ from engine.ledger.schema import (
     SCHEMA_V1,
     SCHEMA_V2,
     SCHEMA_V3,
+    SCHEMA_V4,
     SCHEMA_VERSION,
     STORED,
     U64,
@@ -79,7 +81,7 @@ from engine.ledger.schema import (
 )
 from engine.ledger.stored import MapGuard, Reads, StoredTable
 from engine.ledger.verify import diff_tables, encoded_tables, index_keys, kept_rows, memory_rows, read_events, verify_txn
-from ipc.messages import OrderEvent, Position
+from ipc.messages import OrderEvent, Position, Product
 
 # Pages a write may dirty beyond its payload (pessimistic): each put copies the B-tree path of
 # its database, and each transaction writes free-list and meta pages.
@@ -298,12 +300,13 @@ class Ledger(LedgerQueries):
     def _init_meta_txn(self, txn: lmdb.Transaction, id_seed: int | None) -> str:
         meta = self._dbs[META]
         schema = txn.get(META_SCHEMA, db=meta)
-        if schema in (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3):
+        if schema in (SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4):
             if schema == SCHEMA_V1:
                 self._build_indexes(txn)  # schema 1 had no indexes
-            if schema != SCHEMA_V3:
+            if schema in (SCHEMA_V1, SCHEMA_V2):
                 self._reshape_rows(txn)
             # Schema 4 frames new events with a CRC; the events already stored stay bare.
+            self._key_positions_by_product(txn)  # schema 5
             txn.put(META_SCHEMA, SCHEMA_VERSION, db=meta)
         elif schema is None:
             txn.put(META_SCHEMA, SCHEMA_VERSION, db=meta)
@@ -327,6 +330,19 @@ class Ledger(LedgerQueries):
                 new = ENCODER.encode(row)
                 if new != raw:
                     txn.put(raw_key, new, db=db)
+
+    def _key_positions_by_product(self, txn: lmdb.Transaction) -> None:
+        """Schema 5: every position row is re-keyed ``[strategy, segment, security_id, product]``
+        and re-encoded with its product (INTRADAY for all of them: ``legacy_position_key``)."""
+        db = self._dbs[POSITIONS]
+        old = [(bytes(k), bytes(v)) for k, v in txn.cursor(db=db).iternext()]
+        for raw_key, raw in old:
+            key = KEY_DECODERS[POSITIONS](raw_key)
+            row = decode_stored(POSITIONS, key, raw)
+            new_key = KEY_ENCODERS[POSITIONS](key)
+            if new_key != raw_key:
+                txn.delete(raw_key, db=db)
+            txn.put(new_key, ENCODER.encode(row), db=db)
 
     def _build_indexes(self, txn: lmdb.Transaction) -> None:
         """Fill the indexes from the stored tables (one scan; schema 1 had no indexes)."""
@@ -818,8 +834,9 @@ class Ledger(LedgerQueries):
     def order(self, client_order_id: str) -> OrderEvent | None:
         return self._tables.orders.get(client_order_id)
 
-    def position(self, strategy: str, segment: int, security_id: int) -> Position | None:
-        return self._tables.positions.get((strategy, segment, security_id))
+    def position(self, strategy: str, segment: int, security_id: int, product: Product = "INTRADAY"
+                 ) -> Position | None:
+        return self._tables.positions.get((strategy, segment, security_id, product))
 
     def wallet(self, account: str = TRADING_ACCOUNT) -> Wallet | None:
         return self._tables.wallets.get(account)

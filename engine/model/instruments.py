@@ -25,6 +25,7 @@ tick_paise         tick size in paise; 0 when the file gives none (indices often
 freeze_qty_units   exchange freeze quantity in units; 0 when unknown (compact has no column)
 expiry_flag        W (weekly) / M (monthly) / "" when none (the file says N, NA or nothing);
                    any other single letter is kept as given
+instrument_token   Kite's instrument token (the ticker's name for the row); 0 in a Dhan master
 =================  ==========================================================================
 """
 
@@ -51,6 +52,7 @@ __all__ = [
     "StrikeError",
     "StrikeSelection",
     "date_from_yyyymmdd",
+    "kite_tokens",
     "tick_sizes",
     "yyyymmdd",
 ]
@@ -291,6 +293,13 @@ class InstrumentTable:
             is_index = inst.instrument == "INDEX" and inst.segment == Segment.IDX_I
             if is_index or inst.instrument == "EQUITY":
                 return inst
+        # Kite names an index by its own symbol ("NIFTY 50") and its underlying by the derivatives'.
+        uc = self._underlying_code_of(underlying)
+        if uc >= 0 and "INDEX" in self._instruments:
+            rows = np.flatnonzero((self._underlying_code == uc) & (self._segment == Segment.IDX_I)
+                                  & (self._instrument_code == self._instruments.index("INDEX")))
+            if rows.shape[0]:
+                return self.row(int(rows[0]))
         return None
 
     # -- derivatives ------------------------------------------------------------------------
@@ -519,6 +528,15 @@ def _nearest_strike(values: Sequence[int], spot_paise: int) -> int:
     return above if above - spot_paise <= spot_paise - below else below
 
 
+def kite_tokens(table: InstrumentTable) -> dict[int, tuple[int, int]]:
+    """Kite instrument token -> ``(segment, security_id)`` of every row that has one (a Kite
+    master's rows; a Dhan master has none)."""
+    a = table.arrays
+    keep = a["instrument_token"] > 0
+    pairs = zip(a["segment"][keep].tolist(), a["security_id"][keep].tolist(), strict=True)
+    return dict(zip(a["instrument_token"][keep].tolist(), pairs, strict=True))
+
+
 def tick_sizes(table: InstrumentTable) -> dict[tuple[int, int], int]:
     """``(segment, security_id) -> tick_paise`` for every instrument with a tick (> 0), the
     retained ones (``keep_held``) included.
@@ -541,7 +559,7 @@ REQUIRED_ARRAYS = frozenset(
     {
         "security_id", "segment", "exchange_code", "symbol", "display_name", "underlying_code",
         "instrument_code", "expiry_yyyymmdd", "strike_paise", "option_code", "lot_size_units",
-        "tick_paise", "freeze_qty_units", "expiry_flag", "exchange_vocab", "instrument_vocab",
+        "tick_paise", "freeze_qty_units", "expiry_flag", "instrument_token", "exchange_vocab", "instrument_vocab",
         "underlying_vocab", "id_keys", "id_rows", "symbol_keys", "symbol_rows", "deriv_keys",
         "deriv_rows",
     }

@@ -10,7 +10,7 @@ from engine.model.instruments import Instrument, InstrumentTable
 from engine.model.ist import today_ist
 from engine.model.master import load_instruments
 from engine.model.master_csv import MasterFormatError
-from engine.model.master_refresh import downloaded_master_path
+from engine.model.master_refresh import downloaded_master_path, master_source
 from engine.model.sample_master import write_sample_master
 from ipc.segments import InstrumentId
 
@@ -30,10 +30,11 @@ def instruments_dir(data_dir: Path) -> Path:
 
 
 def master_path(master: str, data_dir: Path, today: dt.date | None = None) -> Path:
-    """``master`` is the config's ``[instruments] master``: "sample", "dhan" (the master the daemon
-    downloads every day, ``engine.model.master_refresh``) or a Dhan CSV's path."""
-    if master == "dhan":
-        return downloaded_master_path(instruments_dir(data_dir))
+    """``master`` is the config's ``[instruments] master``: "sample", "dhan" or "kite" (the master the
+    daemon downloads every day, ``engine.model.master_refresh``) or a Dhan or Kite CSV's path."""
+    source = master_source(master)
+    if source is not None:
+        return downloaded_master_path(instruments_dir(data_dir), source)
     if master == "sample":
         day = today or today_ist()
         return instruments_dir(data_dir) / f"sample-master-{day.isoformat()}.csv"
@@ -56,7 +57,7 @@ def open_instruments(master: str, data_dir: Path, today: dt.date | None = None) 
     try:
         return prepare_instruments(master, data_dir, today)
     except (OSError, MasterFormatError) as exc:
-        hint = ("run `shikra instruments refresh`" if master == "dhan" else
+        hint = ("run `shikra instruments refresh`" if master_source(master) is not None else
                 "download the Dhan master there, or set [instruments] master = \"dhan\" or \"sample\"")
         raise MasterUnavailable(f"instruments.master: {master_path(master, data_dir, today)}: {exc} ({hint})") from exc
 

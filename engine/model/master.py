@@ -30,7 +30,7 @@ from engine.model.instruments import REQUIRED_ARRAYS, Instrument, InstrumentTabl
 from engine.model.master_csv import CacheStatus, LoadReport, MasterFormatError, TickSizeUnit, parse_master
 from ipc.segments import segment_label
 
-_CACHE_VERSION = 1  # bump when the parse rules or the cached array layout change
+_CACHE_VERSION = 2  # bump when the parse rules or the cached array layout change
 _CACHE_PREFIX = "instruments-"
 _HASH_BYTES = 65536
 

@@ -1,9 +1,13 @@
 """Parsing a Dhan instrument master (scrip-master CSV) into the arrays of an ``InstrumentTable``.
 
-Both published layouts load, told apart by the header (DHAN_PROTOCOL.md section D):
+Both published Dhan layouts and Kite's instrument dump load, told apart by the header
+(DHAN_PROTOCOL.md section D, KITE_PROTOCOL.md section D):
 
-* **compact** (``api-scrip-master.csv``, 16 ``SEM_*`` columns), and
-* **detailed** (``api-scrip-master-detailed.csv``, ``EXCH_ID, SEGMENT, ... SM_FREEZE_QTY``).
+* **compact** (``api-scrip-master.csv``, 16 ``SEM_*`` columns),
+* **detailed** (``api-scrip-master-detailed.csv``, ``EXCH_ID, SEGMENT, ... SM_FREEZE_QTY``), and
+* **kite** (``https://api.kite.trade/instruments``: ``instrument_token, exchange_token,
+  tradingsymbol, name, last_price, expiry, strike, tick_size, lot_size, instrument_type, segment,
+  exchange``).
 
 Header names are matched case-insensitively and ignoring surrounding spaces; unused columns (and
 the empty column a trailing comma makes) are ignored. The columns of the table are listed in
@@ -26,6 +30,15 @@ Parsing rules
   UNDERLYING_SYMBOL is used when present and falls back to the same rule when blank or ``NA``.
 * In derivative rows UNDERLYING_SECURITY_ID is the exchange's own index token (26000 for NIFTY),
   not the IDX_I id; it is deliberately not loaded. Join on the underlying symbol.
+* Kite rows (``_kite_columns``): the security id is the ``exchange_token`` (the exchange's own
+  id, which is Dhan's security id for NSE, NFO, BSE and BFO instruments; indices carry Kite's own
+  number), the segment comes from Kite's ``segment`` and ``exchange`` columns (NCO and MCXSX
+  instruments have no segment of ours and are skipped), and ``instrument_token`` is kept in its
+  own column for the ticker. Kite does not say index or stock for a derivative: a future or
+  option whose ``name`` is the trading symbol of an NSE/BSE equity is a stock derivative
+  (FUTSTK/OPTSTK), any other NFO/BFO one an index derivative; MCX ones are FUTCOM/OPTFUT,
+  currency ones FUTCUR/OPTCUR. Ticks are rupees. An index row's underlying is the name its
+  derivatives carry (``KITE_INDEX_UNDERLYINGS``: ``NIFTY 50`` -> ``NIFTY``) and its lot 1.
 * Bad rows never stop a load. Each skipped row is counted once, under the first failing reason in
   ``SkipReason`` order, in ``LoadReport.skipped``. For a duplicate (segment, security_id) the first
   row in the file wins. A missing required column is fatal (``MasterFormatError``), naming the
@@ -59,7 +72,7 @@ __all__ = [
 ]
 
 TickSizeUnit = Literal["auto", "paise", "rupees"]
-MasterLayout = Literal["compact", "detailed"]
+MasterLayout = Literal["compact", "detailed", "kite"]
 CacheStatus = Literal[
     "hit", "written", "unwritable", "corrupt_rebuilt", "disabled", "changed_during_read"
 ]
@@ -80,6 +93,22 @@ COMPACT_COLUMNS: tuple[str, ...] = (
     "SEM_EXCH_INSTRUMENT_TYPE", "SEM_SERIES", "SM_SYMBOL_NAME",
 )  # fmt: skip
 
+KITE_COLUMNS: tuple[str, ...] = (
+    "INSTRUMENT_TOKEN", "EXCHANGE_TOKEN", "TRADINGSYMBOL", "NAME", "LAST_PRICE", "EXPIRY", "STRIKE",
+    "TICK_SIZE", "LOT_SIZE", "INSTRUMENT_TYPE", "SEGMENT", "EXCHANGE",
+)  # fmt: skip
+# Kite's index trading symbol -> the underlying name its futures and options carry.
+KITE_INDEX_UNDERLYINGS: dict[str, str] = {
+    "NIFTY 50": "NIFTY", "NIFTY BANK": "BANKNIFTY", "NIFTY FIN SERVICE": "FINNIFTY",
+    "NIFTY MID SELECT": "MIDCPNIFTY", "NIFTY NEXT 50": "NIFTYNXT50", "SENSEX": "SENSEX", "BANKEX": "BANKEX",
+}  # fmt: skip
+# Kite segment (before any "-FUT" / "-OPT") -> (exchange, Dhan segment letter) of _SEGMENT_OF.
+_KITE_SEGMENT_OF: dict[str, tuple[str, str]] = {
+    "NSE": ("NSE", "E"), "BSE": ("BSE", "E"), "NFO": ("NSE", "D"), "BFO": ("BSE", "D"), "CDS": ("NSE", "C"),
+    "BCD": ("BSE", "C"), "MCX": ("MCX", "M"),
+}  # fmt: skip
+_KITE_KIND: dict[str, tuple[str, str]] = {"D": ("IDX", "STK"), "M": ("COM", "COM"), "C": ("CUR", "CUR")}
+
 # Our field -> the column that carries it, per layout. Fields in _OPTIONAL may be absent.
 _FIELDS: dict[MasterLayout, dict[str, str]] = {
     "detailed": {
@@ -97,6 +126,11 @@ _FIELDS: dict[MasterLayout, dict[str, str]] = {
         "option_type": "SEM_OPTION_TYPE", "tick_size": "SEM_TICK_SIZE",
         "expiry_flag": "SEM_EXPIRY_FLAG",
     },
+    "kite": {
+        "instrument_token": "INSTRUMENT_TOKEN", "security_id": "EXCHANGE_TOKEN", "symbol": "TRADINGSYMBOL",
+        "name": "NAME", "expiry": "EXPIRY", "strike": "STRIKE", "tick_size": "TICK_SIZE", "lot_size": "LOT_SIZE",
+        "instrument": "INSTRUMENT_TYPE", "segment": "SEGMENT", "exchange": "EXCHANGE",
+    },
 }  # fmt: skip
 _OPTIONAL = frozenset({"display_name", "expiry_flag", "freeze_qty", "underlying"})
 
@@ -113,7 +147,7 @@ _NONE_TEXT = frozenset({"", "NA", "N/A", "-"})
 
 
 class MasterFormatError(ValueError):
-    """The file is not a Dhan instrument master this loader can read (fatal; names the file)."""
+    """The file is not an instrument master (Dhan or Kite) this loader can read (fatal; names the file)."""
 
 
 class SkipReason(str, enum.Enum):
@@ -162,15 +196,18 @@ def _read_header(src: Path) -> list[str]:
 
 def _detect_layout(src: Path, header: list[str]) -> MasterLayout:
     names = set(header)
-    if "SEM_SMST_SECURITY_ID" in names or any(n.startswith("SEM_") for n in names):
-        layout: MasterLayout = "compact"
+    if "INSTRUMENT_TOKEN" in names and "EXCHANGE_TOKEN" in names:
+        layout: MasterLayout = "kite"
+    elif "SEM_SMST_SECURITY_ID" in names or any(n.startswith("SEM_") for n in names):
+        layout = "compact"
     elif "SECURITY_ID" in names or "EXCH_ID" in names:
         layout = "detailed"
     else:
         shown = ", ".join(header[:6]) or "<empty>"
         raise MasterFormatError(
-            f"{src}: not a Dhan instrument master: the header has neither SEM_SMST_SECURITY_ID "
-            f"(compact) nor SECURITY_ID (detailed); it starts {shown}"
+            f"{src}: not an instrument master: the header has neither SEM_SMST_SECURITY_ID "
+            f"(Dhan compact), SECURITY_ID (Dhan detailed) nor INSTRUMENT_TOKEN and EXCHANGE_TOKEN (Kite); "
+            f"it starts {shown}"
         )
     missing = [
         col for field, col in _FIELDS[layout].items() if field not in _OPTIONAL and col not in names
@@ -334,6 +371,7 @@ class _Fields(msgspec.Struct):
     expiry: np.ndarray  # int64 yyyymmdd, 0 none, -1 bad
     freeze: np.ndarray  # int64, 0 where unknown or unreadable
     freeze_bad: np.ndarray  # bool: present but unreadable
+    instrument_token: np.ndarray  # int64 Kite instrument token, 0 for a Dhan master
 
 
 def _parse_fields(cols: dict[str, np.ndarray], tick_size_unit: TickSizeUnit) -> _Fields:
@@ -358,7 +396,14 @@ def _parse_fields(cols: dict[str, np.ndarray], tick_size_unit: TickSizeUnit) -> 
 
     freeze = _per_unique(cols.get("freeze_qty", blank), lambda t: _parse_whole(t, none=0), _BAD)
     freeze_bad = (freeze < 0) | (freeze >= _INT32_LIMIT)
+    token = np.zeros(n, dtype=np.int64)
+    if "instrument_token" in cols:
+        tok_num = np.asarray(pd.to_numeric(cols["instrument_token"], errors="coerce"), dtype=np.float64)
+        tok_ok = np.isfinite(tok_num) & (tok_num >= 1) & (tok_num < 2**32) & (tok_num % 1 == 0)
+        id_ok &= tok_ok  # a row the ticker cannot name is no use
+        token = np.where(tok_ok, tok_num, 0).astype(np.int64)
     return _Fields(
+        instrument_token=token,
         security_id=np.where(id_ok, id_num, 0).astype(np.int64),
         id_missing=np.isnan(id_num) & (raw_id == ""),
         id_ok=id_ok,
@@ -436,6 +481,7 @@ def _kept_arrays(
         "tick_paise": f.tick[keep].astype(np.int32),
         "freeze_qty_units": f.freeze[keep].astype(np.int32),
         "expiry_flag": flags.astype(np.uint8).view("S1"),
+        "instrument_token": f.instrument_token[keep],
         "exchange_vocab": np.array(ex_uniques, dtype="U"),
         "instrument_vocab": np.array(in_uniques, dtype="U"),
         "underlying_vocab": np.array(uc_uniques, dtype="U"),
@@ -450,6 +496,9 @@ def parse_master(src: Path, tick_size_unit: TickSizeUnit) -> tuple[dict[str, np.
     header = _read_header(src)
     layout = _detect_layout(src, header)
     cols, rows_read, malformed = _read_columns(src, layout)
+    if layout == "kite":
+        cols = _kite_columns(cols)
+        tick_size_unit = "rupees"  # Kite's tick_size is always rupees (0.05)
     fields = _parse_fields(cols, tick_size_unit)
     reason = _skip_reasons(fields)
     keep = reason == 0
@@ -494,3 +543,45 @@ def _underlyings(
     for i in np.flatnonzero(derive & is_deriv).tolist():
         out[i] = _derive_underlying(symbol[i].strip(), int(option_code[i])).upper()
     return out
+
+
+def _kite_columns(cols: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Kite's columns rewritten as the Dhan fields the parser reads (module docstring)."""
+    n = cols["security_id"].shape[0]
+    symbol = np.array([t.strip() for t in cols["symbol"]], dtype=object)
+    name = np.array([t.strip().upper() for t in cols["name"]], dtype=object)
+    kind = np.array([t.strip().upper() for t in cols["instrument"]], dtype=object)
+    kite_seg = np.array([t.strip().upper().partition("-")[0] for t in cols["segment"]], dtype=object)
+    exchange = np.array([t.strip().upper() for t in cols["exchange"]], dtype=object)
+    letter = np.full(n, "", dtype=object)
+    for i in range(n):
+        if kite_seg[i] == "INDICES":
+            letter[i] = "I"
+        else:
+            exchange[i], letter[i] = _KITE_SEGMENT_OF.get(kite_seg[i], (exchange[i], "?"))
+    equities = {s.upper() for s, k, lt in zip(symbol, kind, letter) if lt == "E" and k == "EQ"}
+    instrument = np.full(n, "", dtype=object)
+    option = np.full(n, "XX", dtype=object)
+    underlying = name.copy()
+    display = np.where(name != "", cols["name"], symbol).astype(object)
+    lot = cols["lot_size"].copy()
+    for i in range(n):
+        k, lt = kind[i], letter[i]
+        if lt == "I":
+            instrument[i] = "INDEX"
+            underlying[i] = KITE_INDEX_UNDERLYINGS.get(symbol[i].upper(), symbol[i].upper())
+            if lot[i].strip() in ("", "0"):
+                lot[i] = "1"  # an index is not traded; Dhan's masters give it a lot of 1
+        elif lt == "E":
+            instrument[i] = "EQUITY" if k == "EQ" else k
+            underlying[i] = symbol[i].upper()
+        elif k in ("FUT", "CE", "PE") and lt in _KITE_KIND:
+            idx, stk = _KITE_KIND[lt]
+            instrument[i] = ("FUT" if k == "FUT" else "OPT") + (stk if name[i] in equities else idx)
+            if lt == "M" and k != "FUT":
+                instrument[i] = "OPTFUT"
+            option[i] = k if k != "FUT" else "XX"
+        else:
+            instrument[i] = k
+    return {**cols, "exchange": exchange, "segment": letter, "instrument": instrument, "option_type": option,
+            "underlying": underlying, "display_name": display, "lot_size": lot, "symbol": symbol}

@@ -1,14 +1,15 @@
-"""The daily download of Dhan's instrument master: fetch, validate, swap in atomically, keep the
-last good one.
+"""The daily download of the instrument master (Dhan's, or Kite's instrument dump): fetch,
+validate, swap in atomically, keep the last good one.
 
 Files, in ``<data_dir>/instruments/`` (:func:`engine.model.lookup.instruments_dir`), written only by
-the process that refreshes (the supervisor, or ``shikra instruments refresh`` with no daemon):
+the process that refreshes (the supervisor, or ``shikra instruments refresh`` with no daemon),
+named by the source (``dhan`` or ``kite``, the ``[instruments] master`` that downloads):
 
-- ``dhan-master.csv``: the master in use (``[instruments] master = "dhan"`` opens it);
-- ``dhan-master.previous.csv``: the one it replaced (the last good before it);
-- ``dhan-master.json``: :class:`MasterMeta` of the one in use (its date, rows, checksum).
+- ``<source>-master.csv``: the master in use (``[instruments] master = "<source>"`` opens it);
+- ``<source>-master.previous.csv``: the one it replaced (the last good before it);
+- ``<source>-master.json``: :class:`MasterMeta` of the one in use (its date, rows, checksum).
 
-A refresh downloads to a temp file beside them, validates it (a Dhan header with every required
+A refresh downloads to a temp file beside them, validates it (the source's header with every required
 column, at least ``min_rows`` rows and within ``row_band_pct`` of the last good master's rows, no
 (segment, security id) twice), then renames it over ``dhan-master.csv`` (a reader sees the old
 file or the new one, never half) after hard-linking the old one to ``previous``. Any failure
@@ -24,7 +25,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, Final, Literal
+from typing import BinaryIO, Final, Literal, get_args
 
 import msgspec
 
@@ -34,6 +35,10 @@ from engine.model.master_csv import MasterFormatError, SkipReason, parse_master
 from engine.section import Section
 
 DHAN_DETAILED_MASTER_URL: Final = "https://images.dhan.co/api-data/api-scrip-master-detailed.csv"  # DHAN_PROTOCOL.md D
+KITE_INSTRUMENTS_URL: Final = "https://api.kite.trade/instruments"  # KITE_PROTOCOL.md D
+# The masters the engine downloads, by the [instruments] master value that asks for them.
+MasterSource = Literal["dhan", "kite"]
+MASTER_SOURCES: Final[tuple[MasterSource, ...]] = get_args(MasterSource)
 DOWNLOADED_MASTER: Final = "dhan-master.csv"
 PREVIOUS_MASTER: Final = "dhan-master.previous.csv"
 MASTER_META: Final = "dhan-master.json"
@@ -46,15 +51,18 @@ RefreshReason = Literal["download_failed", "too_large", "bad_columns", "too_few_
 class MasterDownloadConfig(Section):
     """``[instruments.download]``: where the daily master comes from and what passes validation."""
 
-    url: str = DHAN_DETAILED_MASTER_URL
+    url: str = DHAN_DETAILED_MASTER_URL  # master = "dhan"
+    kite_url: str = KITE_INSTRUMENTS_URL  # master = "kite"
     timeout_s: float = 120.0
     max_bytes: int = 1_000_000_000
     min_rows: int = 1000            # fewer rows than this is a broken file, whatever the last one had
     row_band_pct: float = 20.0      # rows may differ from the last good master's by at most this share
 
     def __post_init__(self) -> None:
-        if not self.url.startswith(("https://", "http://")):
-            raise ValueError(f"instruments.download.url: must be an http(s) URL, got {self.url[:80]!r}")
+        for key in ("url", "kite_url"):
+            url = getattr(self, key)
+            if not url.startswith(("https://", "http://")):
+                raise ValueError(f"instruments.download.{key}: must be an http(s) URL, got {url[:80]!r}")
         if not 0 < self.row_band_pct:
             raise ValueError(f"instruments.download.row_band_pct: must be > 0, got {self.row_band_pct}")
         if self.min_rows < 1:
@@ -86,15 +94,25 @@ def _urlopen(url: str, timeout_s: float) -> BinaryIO:
     return urllib.request.urlopen(url, timeout=timeout_s)  # type: ignore[no-any-return]
 
 
-def downloaded_master_path(instruments: Path) -> Path:
-    return instruments / DOWNLOADED_MASTER
+def master_source(master: str) -> MasterSource | None:
+    """The download an ``[instruments] master`` value asks for; None for "sample" or a file."""
+    return master if master in MASTER_SOURCES else None  # type: ignore[return-value]
 
 
-def read_meta(instruments: Path) -> MasterMeta | None:
+def _names(source: MasterSource) -> tuple[str, str, str]:
+    """(in use, previous, meta) file names of a source's master."""
+    return f"{source}-master.csv", f"{source}-master.previous.csv", f"{source}-master.json"
+
+
+def downloaded_master_path(instruments: Path, source: MasterSource = "dhan") -> Path:
+    return instruments / _names(source)[0]
+
+
+def read_meta(instruments: Path, source: MasterSource = "dhan") -> MasterMeta | None:
     """The meta of the master in use; None when none was downloaded (or the file is unreadable:
     the next refresh then validates without the row band)."""
     try:
-        return msgspec.json.decode((instruments / MASTER_META).read_bytes(), type=MasterMeta)
+        return msgspec.json.decode((instruments / _names(source)[2]).read_bytes(), type=MasterMeta)
     except (OSError, msgspec.DecodeError, msgspec.ValidationError):
         return None
 
@@ -113,33 +131,35 @@ def check_rows(rows: int, last_good_rows: int | None, cfg: MasterDownloadConfig)
                                                           f"instruments.download.row_band_pct {cfg.row_band_pct}%)")
 
 
-def _download(cfg: MasterDownloadConfig, to: Path, fetch: Fetch) -> str:
-    """The body of ``cfg.url`` into ``to``; returns its sha256."""
+def _download(cfg: MasterDownloadConfig, url: str, to: Path, fetch: Fetch) -> str:
+    """The body of ``url`` into ``to``; returns its sha256."""
     digest = hashlib.sha256()
     size = 0
     try:
-        with fetch(cfg.url, cfg.timeout_s) as resp, open(to, "wb") as out:
+        with fetch(url, cfg.timeout_s) as resp, open(to, "wb") as out:
             while chunk := resp.read(_CHUNK_BYTES):
                 size += len(chunk)
                 if size > cfg.max_bytes:
-                    raise MasterRefreshFailed("too_large", f"{cfg.url} is over instruments.download.max_bytes "
+                    raise MasterRefreshFailed("too_large", f"{url} is over instruments.download.max_bytes "
                                                            f"{cfg.max_bytes}")
                 digest.update(chunk)
                 out.write(chunk)
             out.flush()
             os.fsync(out.fileno())
     except urllib.error.HTTPError as exc:
-        raise MasterRefreshFailed("download_failed", f"{cfg.url}: HTTP {exc.code} {exc.reason}") from None
+        raise MasterRefreshFailed("download_failed", f"{url}: HTTP {exc.code} {exc.reason}") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise MasterRefreshFailed("download_failed", f"{cfg.url}: {str(reason)[:200]}") from None
+        raise MasterRefreshFailed("download_failed", f"{url}: {str(reason)[:200]}") from None
     return digest.hexdigest()
 
 
-def _validate(path: Path, cfg: MasterDownloadConfig, last_good_rows: int | None) -> int:
+def _validate(path: Path, cfg: MasterDownloadConfig, last_good_rows: int | None, source: MasterSource) -> int:
     """Rows loaded from the downloaded file, or MasterRefreshFailed."""
     try:
         _arrays, report = parse_master(path, "auto")
+        if (report.layout == "kite") != (source == "kite"):
+            raise MasterFormatError(f"the download is a {report.layout} master, not a {source} one")
     except MasterFormatError as exc:
         # The parser names the temp file: say "the download" instead.
         raise MasterRefreshFailed("bad_columns", str(exc).replace(str(path), "the downloaded master")[:300]) from None
@@ -152,20 +172,23 @@ def _validate(path: Path, cfg: MasterDownloadConfig, last_good_rows: int | None)
     return report.rows_loaded
 
 
-def refresh_master(cfg: MasterDownloadConfig, instruments: Path, now_ns: int, fetch: Fetch = _urlopen) -> MasterMeta:
-    """Download, validate and swap in the master (see the module docstring); returns the new
-    master's meta. Raises MasterRefreshFailed (the master in use unchanged)."""
+def refresh_master(cfg: MasterDownloadConfig, instruments: Path, now_ns: int, fetch: Fetch = _urlopen,
+                   source: MasterSource = "dhan") -> MasterMeta:
+    """Download (from ``cfg.url`` for Dhan, ``cfg.kite_url`` for Kite), validate and swap in the
+    master (see the module docstring); returns the new master's meta. Raises MasterRefreshFailed
+    (the master in use unchanged)."""
     instruments.mkdir(parents=True, exist_ok=True)
-    tmp = instruments / f".{DOWNLOADED_MASTER}.{os.getpid()}.{secrets.token_hex(4)}"
+    in_use, previous_name, meta_name = _names(source)
+    tmp = instruments / f".{in_use}.{os.getpid()}.{secrets.token_hex(4)}"
     try:
-        sha = _download(cfg, tmp, fetch)
-        last = read_meta(instruments)
-        current = downloaded_master_path(instruments)
-        rows = _validate(tmp, cfg, last.rows if last is not None and current.exists() else None)
+        sha = _download(cfg, cfg.kite_url if source == "kite" else cfg.url, tmp, fetch)
+        last = read_meta(instruments, source)
+        current = downloaded_master_path(instruments, source)
+        rows = _validate(tmp, cfg, last.rows if last is not None and current.exists() else None, source)
         meta = MasterMeta(ist_date(now_ns).isoformat(), rows, now_ns, sha)
         try:
             if current.exists():
-                previous = instruments / PREVIOUS_MASTER
+                previous = instruments / previous_name
                 previous.unlink(missing_ok=True)
                 os.link(current, previous)
             os.replace(tmp, current)
@@ -174,7 +197,7 @@ def refresh_master(cfg: MasterDownloadConfig, instruments: Path, now_ns: int, fe
                 os.fsync(dir_fd)
             finally:
                 os.close(dir_fd)
-            replace_file(instruments / MASTER_META, msgspec.json.encode(meta))
+            replace_file(instruments / meta_name, msgspec.json.encode(meta))
         except OSError as exc:
             raise MasterRefreshFailed("write_failed", f"{instruments}: {exc.strerror or exc}") from None
         return meta

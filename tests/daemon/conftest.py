@@ -32,6 +32,7 @@ def compiled_kernels() -> None:
     from actors.replay import kernels
     from actors.risk import monitors
     from actors.strategy import bars, indicators
+    from engine.model import black76
 
-    for module in (kernels, capture, monitors, bars, indicators):
+    for module in (kernels, capture, monitors, bars, indicators, black76):
         module.warmup()

@@ -294,10 +294,10 @@ def test_kill_switch_halts_orders_and_only_an_admin_releases_it(eng) -> None:
 # Auth, roles, users, audit ----------------------------------------------------------------------
 
 VIEWER_CALLS = {"GetStatus", "ListActors", "GetSchedule", "ListOrders", "GetOrder", "ListTrades", "ListPositions", "GetFunds",
-                "GetRiskState", "GetRiskLimits", "SearchInstruments", "GetOptionChain", "ListStrategies",
-                "GetStrategyParams", "GetJournal"}
+                "GetRiskState", "GetRiskLimits", "SearchInstruments", "GetOptionChain", "GetQuote", "GetPricedChain", "ListStrategies",
+                "GetStrategyParams", "GetJournal", "GetDayPnl"}
 TRADER_CALLS = VIEWER_CALLS | {"PlaceOrder", "ModifyOrder", "CancelOrder", "CancelAllOrders", "EngageKillSwitch",
-                               "SquareOffAll", "StartStrategy", "StopStrategy", "SetStrategyParams"}
+                               "SquareOffAll", "StartStrategy", "StopStrategy", "SetStrategyParams", "ConvertPosition"}
 ADMIN_CALLS = TRADER_CALLS | {"ReleaseKillSwitch", "AddUser", "ListUsers", "RevokeUser", "SetRiskLimits"}
 
 
@@ -447,6 +447,28 @@ def test_instrument_search_and_option_chain(eng) -> None:
                     eng.viewer) == grpc.StatusCode.NOT_FOUND
 
 
+def test_quotes_and_the_priced_chain_come_from_the_running_feed(eng, monkeypatch) -> None:
+    """The control actor keeps the synthetic feed's market data from the bus: a fresh quote, and a
+    NIFTY chain whose options (priced by the synthetic market at 15 %) solve to about 15 %."""
+    def priced() -> Any:
+        r = eng.call("MarketService", "GetPricedChain", pb.GetPricedChainRequest(underlying="NIFTY",
+                                                                                strikes_each_side=1), eng.viewer)
+        atm = [s for s in r.strikes if s.atm]
+        return atm and atm[0].ce.iv_status == "OK" and atm[0].pe.iv_status == "OK" and r
+
+    chain = eventually(priced, "the ATM options of NIFTY priced from the feed", 30.0)
+    assert chain.underlying_source == "spot" and len(chain.strikes) == 3
+    atm = next(s for s in chain.strikes if s.atm)
+    assert abs(atm.ce.iv_ppm - 150_000) < 5_000 and abs(atm.pe.iv_ppm - 150_000) < 5_000
+    quote = eng.call("MarketService", "GetQuote", pb.GetQuoteRequest(instruments=[pb.InstrumentRef(symbol="RELIANCE")]),
+                     eng.viewer).quotes[0]
+    assert quote.has_data and quote.ltp_paise > 0 and quote.ts_received_ns > 0
+    monkeypatch.setenv("SHIKRA_TOKEN", eng.viewer)
+    code, out, err = run_cli(["quote", "RELIANCE", "--json", *eng.cli_args()])
+    assert code == 0, err
+    assert json.loads(out)["quotes"][0]["symbol"] == "RELIANCE"
+
+
 def test_health_and_reflection_answer_without_a_token(eng) -> None:
     health = health_pb2_grpc.HealthStub(eng.channel)
     for service in ("", "shikra.v1.OrderService"):
@@ -536,7 +558,7 @@ def test_cli_tables_for_positions_users_and_instruments(eng, monkeypatch) -> Non
     code, out, _ = run_cli(["users", "list", *eng.cli_args()])
     assert code == 0 and re.search(r"tina\s+trader\s+active", out)
     code, out, _ = run_cli(["instruments", "chain", "NIFTY", *eng.cli_args()])
-    assert code == 0 and "NIFTY" in out and "-CE" in out
+    assert code == 0 and "NIFTY" in out and "*ATM*" in out
 
 
 # TLS --------------------------------------------------------------------------------------------

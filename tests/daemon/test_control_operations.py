@@ -177,6 +177,41 @@ def test_square_off_closes_the_positions_of_a_strategy_and_needs_confirmation(en
     assert code == 0 and "nothing to square off" in out
 
 
+def test_convert_moves_a_position_to_cnc_is_audited_and_pnl_shows_today_per_product(eng) -> None:
+    placed = eng.place(eng.trader, symbol="RELIANCE", qty=4)
+    eng.wait_order(placed.client_order_id, pb.ORDER_STATE_FILLED)
+
+    def positions() -> dict[str, int]:
+        listed = eng.call("PortfolioService", "ListPositions", pb.ListPositionsRequest(strategy="manual:tina"),
+                          eng.viewer)
+        return {p.product: p.net_qty_units for p in listed.positions if p.symbol == "RELIANCE" and p.net_qty_units}
+
+    before = positions()
+    code, out, err = cli(eng, eng.trader, "convert", "manual:tina", "RELIANCE", "3", "--from", "INTRADAY", "--to",
+                         "CNC", "--json")
+    assert code == 0, err
+    answer = json.loads(out)
+    assert answer["to_position"]["product"] == "CNC" and answer["to_position"]["net_qty_units"] == before.get("CNC", 0) + 3
+    after = positions()
+    assert (after.get("INTRADAY", 0), after["CNC"]) == (before["INTRADAY"] - 3, before.get("CNC", 0) + 3)
+    too_many = refused(eng, "PortfolioService", "ConvertPosition", pb.ConvertPositionRequest(
+        strategy="manual:tina", instrument=pb.InstrumentRef(symbol="RELIANCE"), from_product="CNC",
+        to_product="INTRADAY", qty_units=10_000), eng.trader)
+    assert too_many.code() == grpc.StatusCode.FAILED_PRECONDITION and "BAD_CONVERSION" in too_many.details()
+    assert "holds" in too_many.details()
+    viewer = refused(eng, "PortfolioService", "ConvertPosition", pb.ConvertPositionRequest(
+        strategy="manual:tina", instrument=pb.InstrumentRef(symbol="RELIANCE"), from_product="CNC",
+        to_product="INTRADAY", qty_units=1), eng.viewer)
+    assert viewer.code() == grpc.StatusCode.PERMISSION_DENIED
+    audited = [r for r in eng.audit_rows() if r.action == "ConvertPosition"]
+    assert audited and audited[0].who == "tina" and audited[0].result.startswith("OK converted")
+
+    code, out, err = cli(eng, eng.viewer, "pnl", "--json", "--strategy", "manual:tina")
+    assert code == 0, err
+    today = {p["product"]: p for p in json.loads(out)["today"]["positions"] if p["symbol"] == "RELIANCE"}
+    assert today["CNC"]["day_open_qty_units"] + today["CNC"]["carry_open_qty_units"] >= 3
+
+
 def test_journal_over_the_api_matches_the_ledger_and_the_actor_list(eng) -> None:
     resp = eng.call("JournalService", "GetJournal", pb.GetJournalRequest(include_trades=True), eng.viewer)
     with LedgerReader.open(ledger_dir(eng.d.data_dir)) as reader:

@@ -5,7 +5,9 @@ both on 127.0.0.1, driven through the real ``dhanhq`` package.
 REST: POST /v2/orders, GET /v2/orders, GET /v2/orders/{id}, GET /v2/orders/external/{corr},
 PUT /v2/orders/{id}, DELETE /v2/orders/{id}, GET /v2/trades[/{order id}] (the trade book: one row
 per ``trade()``), GET /v2/positions (netted from the trades, per instrument and product, plus any
-``carry_position``), GET /v2/fundlimit, POST /v2/margincalculator (``margin_rate`` of the order's
+``carry_position``, moved between products by conversions), POST /v2/positions/convert (checks
+the position exists in ``fromProductType`` on the ``positionType`` side with ``convertQty`` units,
+else HTTP 400 DH-905), GET /v2/fundlimit, POST /v2/margincalculator (``margin_rate`` of the order's
 value). A wrong ``access-token`` header (or ``expire_token()``) gets HTTP 401 with DH-901.
 Steering: ``reject_next(code, message)``, ``drop_next(record=...)`` (close the connection without
 an answer, after or before recording the order), ``hold_next_place()`` (record the order, then
@@ -117,6 +119,7 @@ class FakeDhan:
         self.margin_rate = Decimal("0.2")  # POST /margincalculator: totalMargin = rate x qty x price
         self.trades: list[dict[str, Any]] = []  # GET /trades rows
         self.carried: dict[tuple[str, str], int] = {}  # (segment, security id) -> net qty from before today
+        self.converted: dict[tuple[str, str, str], int] = {}  # (segment, security id, product) -> units moved in
         self.down = False
         self._next_trade = 90_000_001
         self._hold_next = 0
@@ -256,6 +259,9 @@ class FakeDhan:
     def set_down(self, down: bool) -> None:
         self.down = down
 
+    def convert_requests(self) -> list[dict[str, Any]]:
+        return self.requests_of("POST", "/v2/positions/convert")
+
     def carry_position(self, segment: str, security_id: int, net_qty_units: int) -> None:
         """A position the account holds from before today (no trade today explains it)."""
         self.carried[(segment, str(security_id))] = net_qty_units
@@ -343,6 +349,7 @@ class FakeDhan:
         with self.lock:
             trades = list(self.trades)
             carried = dict(self.carried)
+            converted = dict(self.converted)
         book: dict[tuple[str, str, str], dict[str, Decimal]] = {}
         for t in trades:
             key = (t["exchangeSegment"], t["securityId"], t["productType"])
@@ -351,9 +358,13 @@ class FakeDhan:
             side = "buy" if t["transactionType"] == "BUY" else "sell"
             p[f"{side}Qty"] += t["tradedQuantity"]
             p[f"{side}Value"] += Decimal(str(t["tradedPrice"])) * t["tradedQuantity"]
+        for key in converted:  # a product that holds only converted units has a row too
+            book.setdefault(key, {"buyQty": Decimal(0), "sellQty": Decimal(0), "buyValue": Decimal(0),
+                                  "sellValue": Decimal(0)})
         rows = []
         for (segment, security_id, product), p in sorted(book.items()):
-            net = int(p["buyQty"] - p["sellQty"]) + carried.pop((segment, security_id), 0)
+            net = (int(p["buyQty"] - p["sellQty"]) + carried.pop((segment, security_id), 0)
+                   + converted.get((segment, security_id, product), 0))
             rows.append(self._position_row(segment, security_id, product, net, p))
         for (segment, security_id), net in sorted(carried.items()):
             rows.append(self._position_row(segment, security_id, "MARGIN", net, {}))
@@ -424,6 +435,8 @@ class FakeDhan:
                 return 200, [dict(t) for t in self.trades if t["orderId"] == parts[2]]
         if method == "GET" and parts == ["v2", "positions"]:
             return 200, self.positions()
+        if method == "POST" and parts == ["v2", "positions", "convert"]:
+            return self._convert(body)
         if method == "POST" and parts == ["v2", "margincalculator"]:
             price = Decimal(str(body.get("price") or body.get("triggerPrice") or 0))
             total = (self.margin_rate * price * int(body["quantity"])).quantize(Decimal("0.01"))
@@ -521,6 +534,26 @@ class FakeDhan:
                 "givenPowerOfAttorney": False, "accessToken": token,
                 "expiryTime": dt.datetime.fromtimestamp(expires, IST).replace(tzinfo=None).isoformat(
                     timespec="milliseconds")}
+
+    def _convert(self, body: dict[str, Any]) -> tuple[int, Any]:
+        if self._reject:
+            status, code, message = self._reject.pop(0)
+            return status, {"errorType": "Input_Exception", "errorCode": code, "errorMessage": message}
+        segment, security_id = body["exchangeSegment"], str(body["securityId"])
+        source, destination, qty = body["fromProductType"], body["toProductType"], int(body["convertQty"])
+        held = next((row["netQty"] for row in self.positions() if (row["exchangeSegment"], row["securityId"],
+                                                                     row["productType"]) == (segment, security_id,
+                                                                                             source)), 0)
+        side = "LONG" if held > 0 else "SHORT"
+        if held == 0 or body["positionType"] != side or qty > abs(held) or source == destination:
+            return 400, {"errorType": "Input_Exception", "errorCode": "DH-905",
+                         "errorMessage": f"no {body['positionType']} {source} position of {qty} to convert"}
+        moved = qty if held > 0 else -qty
+        with self.lock:
+            self.converted[(segment, security_id, source)] = self.converted.get((segment, security_id, source), 0) - moved
+            self.converted[(segment, security_id, destination)] = (
+                self.converted.get((segment, security_id, destination), 0) + moved)
+        return 200, {"status": "success", "message": "Position converted"}
 
     def add_order(self, correlation_id: str, qty_units: int, price_paise: int, security_id: int = 55796, *,
                   segment: str = "NSE_FNO", side: str = "BUY", product: str = "INTRADAY", push: bool = True) -> str:

@@ -55,12 +55,12 @@ def assert_books_balance(facts: dict[str, Any], start_cash_paise: int = START_CA
     charges = 0
     for f in facts["fills"].values():
         signed = f.qty_units if f.side == "BUY" else -f.qty_units
-        net[(f.strategy, f.segment, f.security_id)] += signed
+        net[(f.strategy, f.segment, f.security_id, f.product)] += signed
         cash += -f.qty_units * f.price_paise if f.side == "BUY" else f.qty_units * f.price_paise
         cash -= f.charges_paise
         charges += f.charges_paise
     for pos in facts["positions"].values():
-        assert pos.net_qty_units == net[(pos.strategy, pos.segment, pos.security_id)]
+        assert pos.net_qty_units == net[(pos.strategy, pos.segment, pos.security_id, pos.product)]
     assert facts["wallet"].cash_paise == cash
     assert facts["wallet"].charges_paise == charges
     for order in facts["orders"].values():

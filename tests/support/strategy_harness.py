@@ -201,11 +201,11 @@ class FakeContext:
         self.protects.append((instrument.segment, instrument.security_id, trigger_price_paise, product))
         return True
 
-    def position(self, instrument: InstrumentRef) -> int:
-        return self.exposure.position((self.name, instrument.segment, instrument.security_id))
+    def position(self, instrument: InstrumentRef, product: Product | None = None) -> int:
+        return self.exposure.position((self.name, instrument.segment, instrument.security_id), product)
 
-    def working(self, instrument: InstrumentRef) -> WorkingUnits:
-        return self.exposure.working((self.name, instrument.segment, instrument.security_id))
+    def working(self, instrument: InstrumentRef, product: Product | None = None) -> WorkingUnits:
+        return self.exposure.working((self.name, instrument.segment, instrument.security_id), product)
 
     def held(self, segment: int, security_id: int) -> int:
         """Net filled units in an instrument (what the test's fills made)."""
@@ -367,7 +367,8 @@ class StrategyHarness:
         self._fill_seq += 1
         now = self.ctx.clock_ns
         self._on_fill(Fill(f"f{self._fill_seq}", client_order_id(order), f"v-{order.intent_id}", self.ctx.name,
-                           order.segment, order.security_id, order.side, qty, price_paise, 0, now, now))
+                           order.segment, order.security_id, order.side, qty, price_paise, 0, now, now,
+                           order.product))
         return self._since(mark)
 
     def fill_all(self, orders: list[SentOrder], price_paise: dict[int, int] | int) -> list[SentOrder]:

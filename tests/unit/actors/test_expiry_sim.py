@@ -36,8 +36,9 @@ def intent(engine: SimEngine, inst: Any, side: str, qty_units: int, *, n: int, s
 
 
 def net(engine: SimEngine, inst: Any, strategy: str) -> int:
-    pos = engine.ledger_facts()["positions"].get((strategy, inst.segment, inst.security_id))
-    return pos.net_qty_units if pos is not None else 0
+    """Net units of ``strategy`` in ``inst``, every product together."""
+    return sum(p.net_qty_units for key, p in engine.ledger_facts()["positions"].items()
+               if key[:3] == (strategy, inst.segment, inst.security_id))
 
 
 def market(engine: SimEngine, inst: Any, price_paise: int) -> None:
@@ -109,7 +110,7 @@ def test_held_index_options_and_future_settle_to_the_paisa_after_the_close(engin
     engine.send("risk", intent(engine, itm_put, "SELL", 130, n=2, strategy=HOLDER))  # short: assigned, no STT
     engine.send("risk", intent(engine, otm_call, "BUY", 65, n=3, strategy=HOLDER))
     engine.send("risk", intent(engine, future, "BUY", 65, n=4, strategy=HOLDER))
-    before = {inst: execution.ledger.position(HOLDER, inst.segment, inst.security_id) for inst in prices}
+    before = {inst: execution.ledger.position(HOLDER, inst.segment, inst.security_id, "MARGIN") for inst in prices}
     cash_before = execution.ledger.wallet().cash_paise
     engine.advance_to(at_ist(EXPIRY_DAY, 15, 29))
     engine.tick(index, 26_123_45)  # the index's last price before the close: the settlement price
@@ -126,7 +127,7 @@ def test_held_index_options_and_future_settle_to_the_paisa_after_the_close(engin
     assert set(records) == {inst.security_id for inst in prices}
     cash_delta = 0
     for inst, pos in before.items():
-        after = execution.ledger.position(HOLDER, inst.segment, inst.security_id)
+        after = execution.ledger.position(HOLDER, inst.segment, inst.security_id, "MARGIN")
         assert (after.net_qty_units, after.open_cost_paise) == (0, 0)
         # settlement P&L = net x value - cost of the open quantity, to the paisa
         assert after.realised_pnl_paise - pos.realised_pnl_paise == pos.net_qty_units * value[inst] - pos.open_cost_paise
@@ -190,20 +191,20 @@ def test_a_stock_option_held_to_expiry_is_delivered_as_a_cnc_equity_position(tmp
         market(sim, option, 40_00)
         sim.send("risk", intent(sim, option, "BUY", 500, n=1, strategy=HOLDER))
         assert net(sim, option, HOLDER) == 500
-        cost = execution.ledger.position(HOLDER, option.segment, option.security_id).open_cost_paise
+        cost = execution.ledger.position(HOLDER, option.segment, option.security_id, "MARGIN").open_cost_paise
         sim.advance_to(at_ist(EXPIRY_DAY, 15, 20))
         assert net(sim, option, HOLDER) == 500  # "deliver": the holding strategy keeps it
         sim.tick(stock, 1_432_10)
         sim.advance_to(at_ist(EXPIRY_DAY, 15, 30))
         assert net(sim, option, HOLDER) == 0
-        equity = execution.ledger.position(HOLDER, stock.segment, stock.security_id)
+        equity = execution.ledger.position(HOLDER, stock.segment, stock.security_id, "CNC")
         delivery = charges_for_fill(SegmentClass.EQUITY_DELIVERY, "BUY", 500, 1_432_10, True, DEFAULT_SCHEDULE)
         assert (equity.net_qty_units, equity.open_cost_paise, equity.charges_paise) == (500, 500 * 1_432_10,
                                                                                       delivery.total_paise)
         (record,) = settlements(sim)
         assert (record.kind, record.delivery_security_id, record.delivery_product, record.value_per_unit_paise) == (
             "PHYSICAL", stock.security_id, "CNC", 32_10)
-        closed = execution.ledger.position(HOLDER, option.segment, option.security_id)
+        closed = execution.ledger.position(HOLDER, option.segment, option.security_id, "MARGIN")
         assert closed.realised_pnl_paise == 500 * 32_10 - cost
         # Risk tracks the delivered stock as a delivery holding: the 15:25 square-off of the next
         # day leaves it alone (only INTRADAY is squared off).

@@ -59,7 +59,7 @@ def denial(engine: SimEngine, intent_id: str) -> str | None:
 
 
 def position(engine: SimEngine, inst: Any, strategy: str = "s1") -> int:
-    pos = engine.ledger_facts()["positions"].get((strategy, inst.segment, inst.security_id))
+    pos = engine.ledger_facts()["positions"].get((strategy, inst.segment, inst.security_id, "INTRADAY"))
     return pos.net_qty_units if pos is not None else 0
 
 

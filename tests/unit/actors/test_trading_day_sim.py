@@ -116,7 +116,7 @@ def test_a_whole_trading_day_runs_in_seconds_on_the_simulated_clock(tmp_path: Pa
         rel = engine.instrument("RELIANCE")
 
         def held() -> int:
-            pos = engine.ledger_facts()["positions"].get(("day", rel.segment, rel.security_id))
+            pos = engine.ledger_facts()["positions"].get(("day", rel.segment, rel.security_id, "INTRADAY"))
             return pos.net_qty_units if pos is not None else 0
 
         def denied(reason: str) -> list[OrderDenied]:

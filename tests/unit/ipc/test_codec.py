@@ -25,6 +25,10 @@ def _sample(t):
         if origin is list and args and isinstance(args[0], type) and issubclass(args[0], msgspec.Struct):
             values.append([_sample(args[0])])
             continue
+        optional = [a for a in args if a is not type(None)] if type(None) in args else []
+        if len(optional) == 1 and isinstance(optional[0], type) and issubclass(optional[0], msgspec.Struct):
+            values.append(_sample(optional[0]))  # an optional struct (ChainRow.ce): present
+            continue
         if origin is list and args == (str,):
             values.append(["x"])
             continue

@@ -80,10 +80,10 @@ def test_every_rpc_in_the_proto_has_a_role_and_nothing_else_does() -> None:
 
 # The specification, written out: who may call what.
 VIEWER_CALLS = {"GetStatus", "ListActors", "GetSchedule", "ListOrders", "GetOrder", "WatchOrders", "ListTrades", "ListPositions",
-                "GetFunds", "GetRiskState", "GetRiskLimits", "SearchInstruments", "GetOptionChain", "ListStrategies",
-                "GetStrategyParams", "GetJournal"}
+                "GetFunds", "GetRiskState", "GetRiskLimits", "SearchInstruments", "GetOptionChain", "GetQuote", "GetPricedChain", "ListStrategies",
+                "GetStrategyParams", "GetJournal", "GetDayPnl"}
 TRADER_CALLS = VIEWER_CALLS | {"PlaceOrder", "ModifyOrder", "CancelOrder", "CancelAllOrders", "EngageKillSwitch",
-                               "SquareOffAll", "StartStrategy", "StopStrategy", "SetStrategyParams"}
+                               "SquareOffAll", "StartStrategy", "StopStrategy", "SetStrategyParams", "ConvertPosition"}
 ADMIN_CALLS = TRADER_CALLS | {"ReleaseKillSwitch", "AddUser", "ListUsers", "RevokeUser", "SetRiskLimits"}
 
 

@@ -20,6 +20,8 @@ from google.protobuf.descriptor import Descriptor, FieldDescriptor, MethodDescri
 from hypothesis import HealthCheck, given, settings
 
 from actors.control.auth import new_token
+from actors.control.chain import price_chain
+from actors.control.market import MarketStore
 from actors.control.bridge import Answer, Bridge
 from actors.control.config import ControlConfig
 from actors.control.server import ServerThread
@@ -36,6 +38,9 @@ from engine.control_api.limits import (
 )
 from engine.ledger import Ledger, LedgerConfig, TokenIssued, UserAdded, ledger_dir
 from engine.logs import get_logger
+from engine.model.calendar import AlwaysOpenCalendar
+from engine.model.instruments import InstrumentTable, OptionChain
+from engine.model.option_time import OptionClock
 from ipc.messages import (
     ActorStatus,
     DaemonStatus,
@@ -102,6 +107,13 @@ class InstantEngine:
     def forget_command(self, cmd_id: str) -> None: ...
     def cancel_all(self, strategy: str, by: str) -> None: ...
     def send(self, target: str, msg: Message) -> None: ...
+
+    def market_snapshots(self, keys: list[tuple[int, int]]) -> tuple[list[Any], int]:
+        return [None] * len(keys), self.now_ns()  # the feed has sent nothing
+
+    def priced_chain(self, table: InstrumentTable, chain: OptionChain, strikes_each_side: int) -> Any:
+        time = OptionClock(AlwaysOpenCalendar(), chain.segment).to_expiry(chain.expiry_yyyymmdd, self.now_ns())
+        return price_chain(table, chain, MarketStore(1), time, 0.065, strikes_each_side, self.now_ns())
 
     def now_ns(self) -> int:
         return 1_764_000_000_000_000_000

@@ -179,7 +179,7 @@ def test_positions_that_keep_disagreeing_put_trading_in_reducing(live: Live) -> 
     live.reconcile()
     live.reconcile()
     (reduce,) = [m for t, m in live.ctx.sent if isinstance(m, ReduceRisk) and t == "risk"]
-    assert reduce.reason_code == "POSITION_MISMATCH" and "NSE_EQ:2885: ledger +0, Kite +25" in reduce.detail
+    assert reduce.reason_code == "POSITION_MISMATCH" and "NSE_EQ:2885 CNC: ledger +0, Kite +25" in reduce.detail
 
 
 def test_without_a_login_nothing_is_sent_the_operator_is_told_and_a_login_is_taken_up(tmp_path: Path,

@@ -45,9 +45,10 @@ def _protect(engine: SimEngine, inst: Any, trigger: int, step: int = 5) -> None:
 
 def _facts(engine: SimEngine, inst: Any) -> tuple[int, list[Any], list[Any]]:
     facts = engine.ledger_facts()
-    pos = facts["positions"].get(("s1", inst.segment, inst.security_id))
+    units = sum(p.net_qty_units for key, p in facts["positions"].items()
+                if key[:3] == ("s1", inst.segment, inst.security_id))  # every product together
     stops = [o for o in facts["orders"].values() if is_protective_stop(o.intent_id)]
-    return (pos.net_qty_units if pos is not None else 0), stops, list(facts["fills"].values())
+    return units, stops, list(facts["fills"].values())
 
 
 def _open(orders: list[Any]) -> list[Any]:

@@ -241,10 +241,10 @@ def test_positions_that_keep_disagreeing_put_trading_in_reducing(live: Live, tmp
     assert not [m for _t, m in live.ctx.sent if isinstance(m, ReduceRisk)]  # once could be a race
     live.reconcile()
     (reduce,) = [m for t, m in live.ctx.sent if isinstance(m, ReduceRisk) and t == "risk"]
-    assert reduce.reason_code == "POSITION_MISMATCH" and "NSE_EQ:2885: ledger +0, Dhan +25" in reduce.detail
+    assert reduce.reason_code == "POSITION_MISMATCH" and "NSE_EQ:2885 MARGIN: ledger +0, Dhan +25" in reduce.detail
     assert len(live.audit("reconcile_positions_disagree")) == 1
     status = read_venue_status(live.ctx.run_dir)
-    assert status is not None and status.positions_disagree == ["NSE_EQ:2885: ledger +0, Dhan +25"]
+    assert status is not None and status.positions_disagree == ["NSE_EQ:2885 MARGIN: ledger +0, Dhan +25"]
     live.reconcile()  # the same difference again: not reported twice
     assert len([m for _t, m in live.ctx.sent if isinstance(m, ReduceRisk)]) == 1
 
@@ -364,14 +364,16 @@ def test_dhans_settlement_trade_is_matched_to_the_engines_settlement_once(live: 
         live.ctx.config.execution, settlement=SettlementConfig(
             prices_paise={f"NIFTY:{expiry.isoformat()}": settle_price})))
     intent = live.intent((call.segment, call.security_id), "BUY", 65, 150_00)
+    # Held to expiry: a carry-forward (MARGIN) position, the product Dhan books the settlement in.
+    intent = msgspec.structs.replace(intent, spec=msgspec.structs.replace(intent.spec, product="MARGIN"))
     live.submit(intent)
     live.until(lambda: (o := live.order_of(intent)) is not None and o.state is OrderState.ACCEPTED, "accepted")
     fake.trade(live.order_of(intent).venue_order_id, 65, 150_00)  # type: ignore[union-attr]
     live.until(lambda: live.order_of(intent).state is OrderState.FILLED, "bought")  # type: ignore[union-attr]
-    assert live.ledger.position("s1", call.segment, call.security_id).net_qty_units == 65
+    assert live.ledger.position("s1", call.segment, call.security_id, "MARGIN").net_qty_units == 65
     # The engine settles at the close of the expiry day ...
     assert live.actor._settle_due(at_ist(expiry, 15, 30)) == 1
-    assert live.ledger.position("s1", call.segment, call.security_id).net_qty_units == 0
+    assert live.ledger.position("s1", call.segment, call.security_id, "MARGIN").net_qty_units == 0
     # ... while Dhan still shows the position until it settles: awaited, not a mismatch.
     live.reconcile()
     live.reconcile()
@@ -385,7 +387,7 @@ def test_dhans_settlement_trade_is_matched_to_the_engines_settlement_once(live: 
     matched = live.ledger.order(f"EXT-{settlement}")
     assert matched is not None and matched.reason_code == "SETTLEMENT" and matched.state is OrderState.FILLED
     assert dict(live.ledger.fills()) == fills_before  # matched, not added
-    assert live.ledger.position("s1", call.segment, call.security_id).net_qty_units == 0
+    assert live.ledger.position("s1", call.segment, call.security_id, "MARGIN").net_qty_units == 0
     assert live.ledger.position(EXTERNAL_STRATEGY, call.segment, call.security_id) is None
     assert len(live.audit("reconcile_settlement_matched")) == 1
     live.reconcile()  # and again: recorded once

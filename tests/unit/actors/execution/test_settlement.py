@@ -19,7 +19,7 @@ from actors.execution.settlement import (
     settlement_pnl_paise,
 )
 from engine.ledger import apply_fill, fill_cash_delta_paise
-from ipc.messages import Fill, Position, settlement_product
+from ipc.messages import Fill, Position
 
 STRIKE = 26_000_00
 LOT = 65
@@ -111,13 +111,16 @@ def test_refuses_what_it_cannot_settle() -> None:
 def test_settlement_fills_carry_ids_that_name_what_they_settle() -> None:
     plan = plan_settlement(instrument_type="OPTSTK", option_type="CE", strike_paise=1_400_00, net_qty_units=500,
                            settlement_price_paise=1_432_10)
-    close, delivery = settlement_fills(plan, strategy="s", segment=2, security_id=700001, expiry_yyyymmdd=20261123,
-                                       delivery_segment=1, delivery_security_id=2885, ts_ns=7)
-    assert close.fill_id == "SETTLE-20261123-2-700001-s" and close.client_order_id == "SETTLE-20261123-2-700001"
-    assert delivery.fill_id == "SETTLE-20261123-2-700001-s/D" and (delivery.segment, delivery.security_id) == (1, 2885)
-    assert settlement_product(delivery) == "CNC" and settlement_product(close) is None
+    close, delivery = settlement_fills(plan, strategy="s", product="MARGIN", segment=2, security_id=700001,
+                                       expiry_yyyymmdd=20261123, delivery_segment=1, delivery_security_id=2885, ts_ns=7)
+    assert close.fill_id == "SETTLE-20261123-2-700001-s-MARGIN" and close.client_order_id == "SETTLE-20261123-2-700001"
+    assert delivery.fill_id == "SETTLE-20261123-2-700001-s-MARGIN/D"
+    assert (delivery.segment, delivery.security_id) == (1, 2885)
+    # The close settles the contract's MARGIN position; the stock is delivered into a CNC holding.
+    assert (close.product, delivery.product) == ("MARGIN", "CNC")
     with pytest.raises(ValueError, match="underlying stock"):
-        settlement_fills(plan, strategy="s", segment=2, security_id=700001, expiry_yyyymmdd=20261123, ts_ns=7)
+        settlement_fills(plan, strategy="s", product="MARGIN", segment=2, security_id=700001,
+                         expiry_yyyymmdd=20261123, ts_ns=7)
 
 
 @settings(max_examples=400, deadline=None)
@@ -140,7 +143,7 @@ def test_settlement_conserves_cash_and_books_the_exact_pnl(option_type: str, ins
     position = opened(net, cost)
     plan = plan_settlement(instrument_type=instrument, option_type=option_type, strike_paise=strike,
                            net_qty_units=net, settlement_price_paise=settle, physical=physical)
-    fills = settlement_fills(plan, strategy="s", segment=2, security_id=1, expiry_yyyymmdd=20261123,
+    fills = settlement_fills(plan, strategy="s", product="MARGIN", segment=2, security_id=1, expiry_yyyymmdd=20261123,
                              delivery_segment=1, delivery_security_id=2885, ts_ns=1)
     after = apply_fill(position, fills[0])
     value = plan.value_per_unit_paise

@@ -150,9 +150,9 @@ def test_a_parent_whose_children_all_expire_expires() -> None:
     assert [(type(e), e.client_order_id) for e in out] == [(CancelRefused, "Q")]
 
 
-def test_position_differences_sum_strategies_and_products() -> None:
-    def pos(strategy: str, units: int) -> Position:
-        return Position(strategy, 2, 55796, units, 0, 0, 0, 0, 0, 0)
+def test_position_differences_sum_strategies_per_product() -> None:
+    def pos(strategy: str, units: int, product: str = "INTRADAY") -> Position:
+        return Position(strategy, 2, 55796, units, 0, 0, 0, 0, 0, 0, product)  # type: ignore[arg-type]
 
     def broker(product: str, units: int, sid: int = 55796) -> BrokerPosition:
         return BrokerPosition(segment=2, security_id=sid, product=product, net_qty_units=units, buy_qty_units=0,
@@ -160,7 +160,11 @@ def test_position_differences_sum_strategies_and_products() -> None:
 
     assert position_differences([pos("a", 75), pos("EXTERNAL", -25)], [broker("INTRADAY", 50)]) == []
     (diff,) = position_differences([pos("a", 75)], [broker("INTRADAY", 75), broker("MARGIN", 65, sid=1)])
-    assert (diff.security_id, diff.ledger_units, diff.broker_units) == (1, 0, 65)
+    assert (diff.security_id, diff.product, diff.ledger_units, diff.broker_units) == (1, "MARGIN", 0, 65)
+    # The same net split differently between products is a difference per product; Dhan's MTF is CNC.
+    assert position_differences([pos("a", 50, "CNC"), pos("b", 25)], [broker("MTF", 50), broker("INTRADAY", 25)]) == []
+    diffs = position_differences([pos("a", 75, "CNC")], [broker("INTRADAY", 75)])
+    assert [(d.product, d.ledger_units, d.broker_units) for d in diffs] == [("CNC", 75, 0), ("INTRADAY", 0, 75)]
 
 
 # The venue against the fake --------------------------------------------------------------------------

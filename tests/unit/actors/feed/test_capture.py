@@ -122,3 +122,43 @@ def test_capture_blocks_refuse_a_record_claiming_too_many_bytes_with_its_offset(
         f.write(RECORD.pack(2, MAX_FRAME_BYTES + 1) + b"zz")
     with pytest.raises(CaptureError, match=f"offset 31 claims {MAX_FRAME_BYTES + 1} bytes"):
         list(CaptureReader(tmp_path / "c.cap").blocks(10))
+
+
+def test_a_kite_capture_replays_through_the_kite_decoder_and_records_as_kite(tmp_path):
+    """The capture header's feed kind picks the decoder: a Kite capture replayed by the feed actor
+    publishes our instruments' messages, and recording the replay writes a Kite capture again."""
+    import datetime as dt
+
+    from actors.feed import kite_wire as kw
+    from engine.model.ist import ist_ns
+    from ipc.messages import Depth, Quote, Tick
+    from tests.support.fake_kite_ticker import packet_for
+    from tests.support.kite_instruments import kite_dump
+    from tests.support.sim import SimEngine, sim_config
+
+    master = tmp_path / "kite-master.csv"
+    master.write_bytes(kite_dump())
+    capture, again = tmp_path / "kite.cap", tmp_path / "again.cap"
+    t0 = ist_ns(dt.date(2026, 12, 7), dt.time(10, 0))
+    frames = [kw.frame([packet_for("full", 738561, n)[0], packet_for("ltp", 256265, n)[0]]) for n in range(5)]
+    frames.insert(2, kw.frame([kw.encode_ltp(4242 << 8 | 1, 1)]))  # a token the master does not list
+    with CaptureWriter(capture, "kite") as w:
+        for i, frame in enumerate(frames):
+            w.write(t0 + i * 1_000_000, frame)
+    assert CaptureReader(capture).feed == "kite"
+    cfg = sim_config(["feed"], instruments={"master": str(master)},
+                     feed={"source": "replay", "record_path": str(again),
+                           "replay": {"path": str(capture), "pace": "fast"}})
+    engine = SimEngine(tmp_path / "data", t0, ["feed"], cfg)
+    try:
+        engine.advance_by(1.0)
+        quotes, ticks, depths = engine.seen(Quote), engine.seen(Tick), engine.seen(Depth)
+        assert [(q.segment, q.security_id) for q in quotes] == [(1, 2885)] * 5
+        assert [(t.segment, t.security_id, t.ltp_paise) for t in ticks] == \
+            [(0, 1001, packet_for("ltp", 256265, n)[1]) for n in range(5)]
+        assert len(depths) == 5
+        assert engine.actor("feed").decoder.stats.problem_total == 1  # the unknown token, counted
+    finally:
+        engine.close()
+    reader = CaptureReader(again)
+    assert reader.feed == "kite" and [f for _, f in reader] == frames

@@ -283,7 +283,7 @@ def test_partial_fills_shrink_open_quantity():
     eng.approve(intent(intent_id="a", qty_units=130), T10)
     eng.on_order_state(_event("a", OrderState.PARTIALLY_FILLED, filled=65, qty=130))
     eng.on_fill(_fill("BUY", 65))
-    assert eng.position_units("ema", Segment.NSE_FNO, NIFTY_OPT) == 65
+    assert eng.position_units("ema", Segment.NSE_FNO, NIFTY_OPT, "INTRADAY") == 65
     eng.on_order_state(_event("a", OrderState.FILLED, filled=130, qty=130))
     assert eng.open_orders == 0 and eng.reserved_paise == 0
 
@@ -294,7 +294,7 @@ def test_position_snapshot_is_idempotent():
     snap = Position("ema", Segment.NSE_FNO, NIFTY_OPT, 65, 650_000, 0, 0, 0, T10, T10)
     eng.on_position(snap)
     eng.on_position(snap)
-    assert eng.position_units("ema", Segment.NSE_FNO, NIFTY_OPT) == 65 and eng.gross_paise == 650_000
+    assert eng.position_units("ema", Segment.NSE_FNO, NIFTY_OPT, "INTRADAY") == 65 and eng.gross_paise == 650_000
 
 
 

@@ -21,7 +21,7 @@ def contract_of(segment: int, security_id: int) -> Contract | None:
     return CONTRACTS.get(security_id)
 
 
-def nothing_pending(strategy: str, segment: int, security_id: int) -> int:
+def nothing_pending(strategy: str, segment: int, security_id: int, product: str) -> int:
     return 0
 
 

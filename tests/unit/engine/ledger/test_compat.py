@@ -11,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import lmdb
+import msgspec
 import pytest
 
 from engine.ledger import Ledger, LedgerConfig, LedgerReader
@@ -89,7 +90,10 @@ def test_the_writer_migrates_the_old_ledger_once_and_it_verifies(old: Path) -> N
     assert all(b"group@2" in row and b"intent@2" in row for row in _raw_rows(old, b"groups"))
     env = lmdb.open(str(old), readonly=True, max_dbs=16, subdir=True, lock=False)
     with env.begin() as txn:
-        assert txn.get(b"schema", db=env.open_db(b"meta", txn=txn)) == SCHEMA_VERSION == b"4"
+        assert txn.get(b"schema", db=env.open_db(b"meta", txn=txn)) == SCHEMA_VERSION == b"5"
+        # Schema 5: positions are keyed per product; what schema 4 and older kept is INTRADAY.
+        keys = [msgspec.msgpack.decode(k) for k, _v in txn.cursor(db=env.open_db(b"positions", txn=txn)).iternext()]
+        assert keys == [["s1", 2, 55796, "INTRADAY"]]
     env.close()
 
 

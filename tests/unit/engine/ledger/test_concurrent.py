@@ -49,7 +49,7 @@ def child_reader(path: str) -> None:
                         violations.append(f"seq {seq}: cash {wallet.cash_paise} != fold of fills {from_fills}")
                 net: dict = defaultdict(int)
                 for f in fills.values():
-                    net[(f.strategy, f.segment, f.security_id)] += f.qty_units if f.side == "BUY" else -f.qty_units
+                    net[(f.strategy, f.segment, f.security_id, f.product)] += f.qty_units if f.side == "BUY" else -f.qty_units
                 positions = {key: p.net_qty_units for key, p in snap.positions().items()}
                 if positions != dict(net):
                     violations.append(f"seq {seq}: positions {positions} != fills {dict(net)}")

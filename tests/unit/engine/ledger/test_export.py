@@ -15,6 +15,7 @@ from engine.ledger import (
     Ledger,
     LedgerConfig,
     LedgerReader,
+    PositionConverted,
     export_entries,
     export_trades,
     format_rupees,
@@ -91,3 +92,18 @@ def test_entries_csv_lists_every_event_with_its_key_fields(tmp_path: Path) -> No
     assert rows[3]["amount_rupees"] == "-3301.37"
     assert rows[5]["detail"] == f'{{"client_order_id":"{coid}"}} -> ok'
     assert (tmp_path / "entries.csv").read_text() == out.getvalue()
+
+
+def test_entries_csv_shows_a_conversion_with_who_asked(tmp_path: Path) -> None:
+    small_flow(tmp_path / "ledger")
+    with Ledger.open(tmp_path / "ledger", LedgerConfig(initial_map_size_bytes=1 << 20)) as ledger:
+        assert ledger.append([PositionConverted(strategy="ema", segment=1, security_id=1333, from_product="INTRADAY",
+                                                to_product="CNC", qty_units=1, by="control:alice", venue_ref="dhan",
+                                                ts_ns=T0 + 5)]) != [0]
+    with LedgerReader.open(tmp_path / "ledger") as reader:
+        out = io.StringIO()
+        write_entries_csv(reader.events(), out)
+    row = list(csv.DictReader(io.StringIO(out.getvalue())))[-1]
+    assert (row["type"], row["ref"], row["instrument"], row["state"]) == (
+        "ledger.position_converted@1", "control:alice", "NSE_EQ:1333", "INTRADAY->CNC")
+    assert row["detail"] == "converted by control:alice at dhan"

@@ -12,6 +12,7 @@ from engine.ledger import (
     CashMovement,
     FoldIssueCode,
     IntentRecorded,
+    PositionConverted,
     PositionSettled,
     StrategyStateSaved,
     Tables,
@@ -26,10 +27,11 @@ SEG, SID = 1, 1333
 
 
 def fill(fill_id: str, side: str, qty: int, price_paise: int, charges_paise: int = 0, *,
-         strategy: str = "s1", security_id: int = SID, coid: str = "SK-1") -> Fill:
+         strategy: str = "s1", security_id: int = SID, coid: str = "SK-1", product: str = "INTRADAY") -> Fill:
     return Fill(fill_id=fill_id, client_order_id=coid, venue_order_id="V1", strategy=strategy,
                 segment=SEG, security_id=security_id, side=side, qty_units=qty, price_paise=price_paise,
-                charges_paise=charges_paise, ts_event_ns=1_700_000_000_000_000_000, ts_init_ns=1)
+                charges_paise=charges_paise, ts_event_ns=1_700_000_000_000_000_000, ts_init_ns=1,
+                product=product)  # type: ignore[arg-type]
 
 
 def order(coid: str, state: OrderState = OrderState.SUBMITTED, **changes: object) -> OrderEvent:
@@ -59,7 +61,7 @@ def test_scripted_flow_buy_partials_sell_flip_cover_gives_exact_figures() -> Non
         fill("F5", "BUY", 5, 10_000, 10),   # cover 5 of 8: cost 81600 * 5 // 8 = 51000
     ])
     assert issues == []
-    position = tables.positions[("s1", SEG, SID)]
+    position = tables.positions[("s1", SEG, SID, "INTRADAY")]
     assert position.net_qty_units == -3
     assert position.open_cost_paise == -30_600
     assert position.realised_pnl_paise == 630 + 770 + 1000
@@ -78,13 +80,13 @@ def test_partial_closes_round_down_and_closing_everything_leaves_zero_cost() -> 
         fill("A", "BUY", 1, 100), fill("B", "BUY", 2, 101),
         fill("C", "SELL", 1, 110), fill("D", "SELL", 1, 110),
     ])
-    after_two = tables.positions[("s1", SEG, SID)]
+    after_two = tables.positions[("s1", SEG, SID, "INTRADAY")]
     assert (after_two.net_qty_units, after_two.open_cost_paise, after_two.realised_pnl_paise) == (1, 101, 10 + 9)
     tables, _ = run([
         fill("A", "BUY", 1, 100), fill("B", "BUY", 2, 101),
         fill("C", "SELL", 1, 110), fill("D", "SELL", 1, 110), fill("E", "SELL", 1, 110),
     ])
-    flat = tables.positions[("s1", SEG, SID)]
+    flat = tables.positions[("s1", SEG, SID, "INTRADAY")]
     assert (flat.net_qty_units, flat.open_cost_paise, flat.realised_pnl_paise) == (0, 0, 28)
 
 
@@ -97,14 +99,58 @@ def test_short_position_flips_to_long_at_the_fill_price() -> None:
     assert long.realised_pnl_paise == 5 * (20_000 - 19_000)
 
 
-def test_positions_are_kept_per_strategy_and_instrument() -> None:
+def test_positions_are_kept_per_strategy_instrument_and_product() -> None:
     tables, _ = run([
         fill("1", "BUY", 1, 100, strategy="a"), fill("2", "BUY", 2, 100, strategy="b"),
         fill("3", "SELL", 4, 100, strategy="a", security_id=7),
+        fill("4", "BUY", 5, 100, strategy="a", product="CNC"), fill("5", "SELL", 1, 110, strategy="a", product="CNC"),
     ])
     assert {key: p.net_qty_units for key, p in tables.positions.items()} == {
-        ("a", SEG, SID): 1, ("b", SEG, SID): 2, ("a", SEG, 7): -4,
+        ("a", SEG, SID, "INTRADAY"): 1, ("b", SEG, SID, "INTRADAY"): 2, ("a", SEG, 7, "INTRADAY"): -4,
+        ("a", SEG, SID, "CNC"): 4,
     }
+    cnc = tables.positions[("a", SEG, SID, "CNC")]
+    assert (cnc.product, cnc.open_cost_paise, cnc.realised_pnl_paise) == ("CNC", 400, 10)
+
+
+def test_a_fill_of_an_unknown_product_is_refused() -> None:
+    _tables, issues = run([fill("1", "BUY", 1, 100, product="MTF")])
+    assert [i.code for _s, i in issues] == [FoldIssueCode.BAD_FIELD] and "product 'MTF'" in issues[0][1].detail
+
+
+def converted(qty: int, from_product: str = "INTRADAY", to_product: str = "CNC", strategy: str = "s1"
+              ) -> PositionConverted:
+    return PositionConverted(strategy=strategy, segment=SEG, security_id=SID, from_product=from_product,  # type: ignore[arg-type]
+                             to_product=to_product, qty_units=qty, by="alice", venue_ref="", ts_ns=5)  # type: ignore[arg-type]
+
+
+def test_a_conversion_moves_units_with_their_share_of_the_cost_and_leaves_pnl_behind() -> None:
+    tables, issues = run([fill("1", "BUY", 3, 1001, 7), fill("2", "SELL", 1, 1100), converted(1)])
+    assert issues == []
+    intraday = tables.positions[("s1", SEG, SID, "INTRADAY")]
+    cnc = tables.positions[("s1", SEG, SID, "CNC")]
+    # open: 2 units costing 2002 (3003 - floor(3003 / 3)); one unit moves with floor(2002 / 2) = 1001
+    assert (intraday.net_qty_units, intraday.open_cost_paise) == (1, 1001)
+    assert (cnc.net_qty_units, cnc.open_cost_paise, cnc.realised_pnl_paise, cnc.charges_paise) == (1, 1001, 0, 0)
+    assert (intraday.realised_pnl_paise, intraday.charges_paise) == (99, 7)
+    tables, issues = run([fill("1", "SELL", 3, 1000), converted(3), converted(2, "CNC", "INTRADAY")])
+    assert issues == []
+    assert tables.positions[("s1", SEG, SID, "INTRADAY")].open_cost_paise == -2000
+    assert tables.positions[("s1", SEG, SID, "CNC")].open_cost_paise == -1000
+
+
+@pytest.mark.parametrize(("events", "why"), [
+    ([converted(1)], "no open INTRADAY position"),
+    ([fill("1", "BUY", 2, 100), converted(3)], "the INTRADAY position holds 2 units"),
+    ([fill("1", "BUY", 2, 100), converted(1, "INTRADAY", "INTRADAY")], "the position is INTRADAY already"),
+    ([fill("1", "BUY", 2, 100), fill("2", "SELL", 1, 100, product="CNC"), converted(1)],
+     "the CNC position is -1 units, the other side"),
+])
+def test_a_conversion_the_position_cannot_take_is_refused_and_changes_nothing(events: list, why: str) -> None:
+    tables, issues = run(events)
+    assert [i.code for _s, i in issues] == [FoldIssueCode.BAD_CONVERSION] and why in issues[0][1].detail
+    before, _ = run(events[:-1])
+    assert dict(tables.positions) == dict(before.positions)
 
 
 def test_duplicate_fill_id_is_refused_and_changes_nothing() -> None:
@@ -225,10 +271,13 @@ def settled(fill_id: str, **changes: object) -> PositionSettled:
 def test_a_settlement_record_needs_its_stored_fill_and_changes_no_table() -> None:
     tables, issues = run([fill("f1", "BUY", 10, 100_00), fill("SETTLE-x-s1", "SELL", 10, 123_45, 185),
                           settled("SETTLE-x-s1")])
-    assert issues == [] and tables.positions[("s1", SEG, SID)].net_qty_units == 0
+    assert issues == [] and tables.positions[("s1", SEG, SID, "INTRADAY")].net_qty_units == 0
     alone = fold(Tables(), 1, settled("SETTLE-y-s1"))
     assert alone.issue is not None and "no stored fill" in alone.issue.detail
     other = run([fill("SETTLE-z-s2", "SELL", 10, 0, strategy="s2"), settled("SETTLE-z-s2")])[1]
     assert [issue.code for _seq, issue in other] == [FoldIssueCode.BAD_FIELD]  # the fill is s2's, not s1's
     wrong = run([fill("SETTLE-k-s1", "SELL", 10, 0), settled("SETTLE-k-s1", kind="EXERCISED")])[1]
+    # The fill settles s1's INTRADAY position; a record naming its MARGIN one is not about that fill.
+    product = run([fill("SETTLE-m-s1", "SELL", 10, 0), settled("SETTLE-m-s1", product="MARGIN")])[1]
+    assert [issue.code for _seq, issue in product] == [FoldIssueCode.BAD_FIELD]
     assert "kind" in wrong[0][1].detail

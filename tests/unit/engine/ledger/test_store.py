@@ -203,7 +203,7 @@ def test_verify_reports_a_stored_table_that_disagrees_with_the_events(tmp_path: 
     tamper_position(tmp_path, 999)
     with Ledger.open(tmp_path, SMALL) as ledger:
         problems = ledger.verify()
-    assert any(p.startswith("stored positions: key ('s1', 2, 55796)") and "net_qty_units=999" in p
+    assert any(p.startswith("stored positions: key ('s1', 2, 55796, 'INTRADAY')") and "net_qty_units=999" in p
                and "net_qty_units=-8" in p for p in problems), problems
 
 
@@ -245,7 +245,7 @@ def test_snapshot_reads_every_table_at_one_commit(tmp_path: Path) -> None:
             assert len(orders) == 2
             assert [o.spec.side for o in snap.open_orders().values()] == ["SELL"]
             assert len(snap.fills()) == 4 and snap.fill("F3").qty_units == 3
-            assert snap.positions()[("s1", SEG, SID)].net_qty_units == -8
+            assert snap.positions()[("s1", SEG, SID, "INTRADAY")].net_qty_units == -8
             assert snap.wallets()[TRADING_ACCOUNT].cash_paise == 10_082_923
             assert snap.strategy_state("s1").state == b"\x01\x02"
             assert snap.audit() == [(11, AuditRecord(who="alice", action="kill.engage", args={"reason": "drill"},
@@ -263,7 +263,7 @@ def test_reader_in_another_process_reads_what_the_writer_committed(tmp_path: Pat
             import json
             from engine.ledger import LedgerReader
             with LedgerReader.open({str(tmp_path)!r}) as reader:
-                position = reader.positions()[("s1", 2, 55796)]
+                position = reader.positions()[("s1", 2, 55796, "INTRADAY")]
                 print(json.dumps({{"cash": reader.wallets()["main"].cash_paise, "net": position.net_qty_units,
                                   "seq": reader.last_seq(), "verify": reader.verify()}}))
         """)

@@ -266,7 +266,7 @@ def test_a_file_that_is_not_a_master_is_refused_clearly(tmp_path: Path) -> None:
     for content in ("symbol,price\nRELIANCE,1300\n", ""):
         path = tmp_path / "other.csv"
         path.write_text(content)
-        with pytest.raises(MasterFormatError, match="not a Dhan instrument master"):
+        with pytest.raises(MasterFormatError, match="not an instrument master"):
             load(path)
 
 

@@ -19,6 +19,7 @@ from engine.model.master_refresh import (
     refresh_master,
 )
 from engine.model.sample_master import sample_master_text
+from tests.support.kite_instruments import kite_dump
 from tests.support.master_server import MasterServer
 
 MONDAY = dt.date(2026, 12, 7)
@@ -152,3 +153,23 @@ def test_a_swap_is_atomic_a_reader_sees_the_old_file_or_the_new_one(server: Mast
         refresh_master(_cfg(server), folder, NOW)
         assert reader.read() == old
     assert (folder / DOWNLOADED_MASTER).read_bytes() == server.body
+
+
+def test_the_kite_dump_is_a_second_source_with_its_own_files(server: MasterServer, tmp_path: Path) -> None:
+    folder = tmp_path / "instruments"
+    server.serve(kite_dump(200))
+    meta = refresh_master(MasterDownloadConfig(url="https://dhan.invalid/x.csv", kite_url=server.url, min_rows=100),
+                          folder, NOW, source="kite")
+    assert meta.rows == 211 and read_meta(folder, "kite") == meta and read_meta(folder) is None
+    assert (folder / "kite-master.csv").exists() and not (folder / DOWNLOADED_MASTER).exists()
+    table = open_instruments("kite", tmp_path, MONDAY)
+    chain = table.option_chain("NIFTY", 20261208)
+    assert chain is not None and table.spot("NIFTY") is not None
+
+
+def test_a_dhan_master_served_where_the_kite_dump_should_be_is_refused(server: MasterServer,
+                                                                       tmp_path: Path) -> None:
+    server.serve(_master())
+    with pytest.raises(MasterRefreshFailed) as err:
+        refresh_master(MasterDownloadConfig(kite_url=server.url, min_rows=100), tmp_path, NOW, source="kite")
+    assert err.value.reason_code == "bad_columns" and "not a kite one" in err.value.detail

@@ -91,8 +91,8 @@ def test_every_float_to_paise_path_agrees_on_any_float32_price(price: tuple[floa
 OTHER_ROUNDINGS = {
     "_check_stale": (1, "book staleness age in seconds, for a log line"),
     "journal_stats_to_pb": (2, "win rate and profit factor as parts per million"),
-    "reconnecting": (2, "reconnect delay in seconds, for a log line (Dhan feed and order stream)"),
-    "stalled": (1, "idle seconds, for a log line"),
+    "reconnecting": (3, "reconnect delay in seconds, for a log line (Dhan feed, order stream, Kite feed)"),
+    "stalled": (2, "idle seconds, for a log line (Dhan and Kite feeds)"),
     "_live_on_failure": (1, "retry delay in seconds, for a log line"),
     "resolve": (1, "order cooldown seconds -> nanoseconds"),
     "run_backtest": (4, "wall and CPU seconds, ticks per second of a backtest report"),
@@ -100,6 +100,7 @@ OTHER_ROUNDINGS = {
     "to_units": (1, "is a Decimal quantity whole (to_integral_value), no rounding"),
     "_parse_fields": (1, "is a parsed security id whole (np.floor), no rounding"),
     "_scaled_decimal": (1, "is a scaled Decimal whole (to_integral_value), no rounding"),
+    "_scaled_ints": (1, "a priced chain's volatility, delta, gamma and rate as integer millionths (not prices)"),
 }
 _ROUNDING_ATTRS = {"rint", "round", "around", "floor", "ceil", "trunc", "fix", "quantize", "to_integral_value",
                    "to_integral", "to_integral_exact"}

@@ -1,0 +1,73 @@
+"""MarketService: quotes and priced option chains from the market data the control actor keeps
+(``actors.control.market``). A mixin of :class:`actors.control.service.ControlApi`.
+
+The instruments are resolved here, on the gRPC thread, against the instrument master; the market
+is read on the actor loop (which owns it) through the bridge and comes back as immutable
+snapshots, so a quote's fields are always of one moment.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from actors.control import convert
+from actors.control.auth import Principal
+from actors.control.convert import Refusal
+from engine.control_api import control_pb2 as pb
+from engine.model.instruments import Instrument
+from engine.model.ist import NS_PER_S
+
+if TYPE_CHECKING:
+    from actors.control.service import ControlApi
+
+MAX_QUOTES = 100  # instruments per GetQuote (also engine.control_api.limits.FIELD_LIMITS)
+
+
+class MarketCalls:
+    """Mixed into ControlApi (``self`` is the API)."""
+
+    async def get_quote(self: ControlApi, who: Principal, req: pb.GetQuoteRequest) -> Any:
+        if not req.instruments:
+            return Refusal(grpc.StatusCode.INVALID_ARGUMENT, "instruments: give at least one")
+        found: list[Instrument] = []
+        for n, ref in enumerate(req.instruments):
+            inst = self._resolve(ref)
+            if isinstance(inst, Refusal):
+                return Refusal(inst.code, f"instruments[{n}]: {inst.message}")
+            found.append(inst)
+        keys = [(i.segment, i.security_id) for i in found]
+        try:
+            snaps, now_ns = await self.bridge.ask(lambda done: done(self.engine.market_snapshots(keys)),
+                                                  self.timeout_s)
+        except TimeoutError:
+            return Refusal(grpc.StatusCode.DEADLINE_EXCEEDED, f"the control actor's loop did not answer within "
+                                                              f"{self.timeout_s}s")
+        stale_after_ns = int(self.settings.quote_stale_after_s * NS_PER_S)
+        return pb.GetQuoteResponse(
+            quotes=[convert.quote_to_pb(inst, snap, now_ns, stale_after_ns, req.depth)
+                    for inst, snap in zip(found, snaps, strict=True)],
+            stale_after_ns=stale_after_ns, ts_ns=now_ns)
+
+    async def get_priced_chain(self: ControlApi, who: Principal, req: pb.GetPricedChainRequest) -> Any:
+        if req.strikes_each_side < 0:
+            return Refusal(grpc.StatusCode.INVALID_ARGUMENT,
+                           f"strikes_each_side {req.strikes_each_side} must be >= 0 (0: every strike)")
+        found = self._listed_chain(req.underlying, req.expiry_yyyymmdd, req.segment)
+        if isinstance(found, Refusal):
+            return found
+        chain, expiries = found
+        table = self.instruments
+        try:
+            priced = await self.bridge.ask(
+                lambda done: done(self.engine.priced_chain(table, chain, req.strikes_each_side)), self.timeout_s)
+        except TimeoutError:
+            return Refusal(grpc.StatusCode.DEADLINE_EXCEEDED, f"the control actor's loop did not answer within "
+                                                              f"{self.timeout_s}s")
+        symbols = {}
+        for row in priced.rows:
+            for side in (row.ce, row.pe):
+                if side is not None:
+                    symbols[side.security_id] = self._symbol(chain.segment, side.security_id)
+        return convert.priced_chain_to_pb(priced, symbols, expiries)
