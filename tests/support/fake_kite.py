@@ -7,7 +7,8 @@ REST (docs/KITE_PROTOCOL.md section C): POST /session/token (the login: ``reques
 ``new_request_token()``, the checksum = SHA-256 of api_key + request_token + api_secret), POST
 /orders/{variety}, PUT and DELETE /orders/{variety}/{order_id}, GET /orders, GET /trades, GET
 /portfolio/positions (``net`` netted from the trades per instrument and product, ``day`` the same),
-GET /user/margins (``equity.net`` = ``funds_rupees``), POST /margins/orders (JSON: ``total`` =
+PUT /portfolio/positions (a conversion of today's position), GET /user/margins (``equity.net`` =
+``funds_rupees``), POST /margins/orders (JSON: ``total`` =
 ``margin_rate`` x qty x price). Answers ``{"status": "success", "data": ...}``; errors
 ``{"status": "error", "error_type": ..., "message": ...}`` with Kite's HTTP statuses. A missing or
 wrong token: 403 TokenException.
@@ -284,6 +285,11 @@ class FakeKite:
         oid = self._new_order("regular", body)
         return oid
 
+    def positions_net(self, key: tuple[str, str, str]) -> int:
+        """The net quantity of (exchange, symbol, product) as GET /portfolio/positions has it."""
+        return sum(row["quantity"] for row in self.positions()["net"]
+                   if (row["exchange"], row["tradingsymbol"], row["product"]) == key)
+
     def positions(self) -> dict[str, list[dict[str, Any]]]:
         nets: dict[tuple[str, str, str], list[int]] = {}
         with self.lock:
@@ -320,6 +326,16 @@ class FakeKite:
         if route == "/trades" and method == "GET":
             with self.lock:
                 return 200, {"status": "success", "data": [dict(t) for t in self.trades]}
+        if route == "/portfolio/positions" and method == "PUT":  # a conversion
+            key = (body.get("exchange", ""), body.get("tradingsymbol", ""), body.get("old_product", ""))
+            sign = 1 if body.get("transaction_type") == "BUY" else -1
+            qty = sign * int(body.get("quantity", 0))
+            if body.get("position_type") != "day" or abs(self.positions_net(key)) < abs(qty):
+                return _error(400, "InputException", "Position not found or quantity exceeds the open position.")
+            new_key = (key[0], key[1], body.get("new_product", ""))
+            self.carried[key] = self.carried.get(key, 0) - qty
+            self.carried[new_key] = self.carried.get(new_key, 0) + qty
+            return 200, {"status": "success", "data": True}
         if route == "/portfolio/positions":
             return 200, {"status": "success", "data": self.positions()}
         if route == "/user/margins":

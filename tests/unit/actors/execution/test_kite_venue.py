@@ -39,7 +39,7 @@ from actors.execution.venue import (
 from engine.kite_session import KiteSession, write_session
 from engine.logs import get_logger
 from engine.model.ist import NS_PER_S
-from ipc.messages import BrokerSessionStatus, OrderSpec, OrderState
+from ipc.messages import BrokerSessionStatus, ConvertPosition, OrderSpec, OrderState
 from ipc.reasons import RejectReason
 from tests.support.fake_kite import API_KEY, TOKEN, FakeKite
 from tests.support.wait import eventually, stepping
@@ -380,6 +380,23 @@ def test_snapshot_parses_orders_trades_positions_and_orders_placed_elsewhere(h: 
     assert [t.price_paise for t in snap.trades] == [15230, 15000]
     assert snap.funds is not None and snap.funds.available_paise == 25000055
     assert h.venue.take_external_activity()  # the outside order's postback
+
+
+def test_a_conversion_of_todays_position_goes_to_kite_with_its_products(h: Harness) -> None:
+    h.take(h.venue.submit(make_order("SKAB12-19"), time.time_ns()))
+    h.fake.trade(h.accepted("SKAB12-19").venue_order_id, 75, 15230)
+    command = ConvertPosition("c1", "s", *NIFTY_FUT, "INTRADAY", "MARGIN", 75, "test", time.time_ns())
+    assert h.venue.request_conversion(command, True, time.time_ns())
+    done: list[object] = []
+    h.until(lambda: bool(done.extend(h.venue.take_account_updates()) or done))
+    assert [(d.ok, d.command) for d in done] == [(True, command)]  # type: ignore[attr-defined]
+    (body,) = h.fake.requests_of("PUT", "/portfolio/positions")
+    assert (body["old_product"], body["new_product"], body["quantity"], body["position_type"], body["tradingsymbol"]) \
+        == ("MIS", "NRML", "75", "day", SYMBOL)
+    too_many = msgspec.structs.replace(command, cmd_id="c2", qty_units=150)
+    h.venue.request_conversion(too_many, True, time.time_ns())
+    h.until(lambda: bool(done.extend(h.venue.take_account_updates()) or len(done) > 1))
+    assert (done[1].ok, done[1].reason_code) == (False, "BAD_INPUT")  # type: ignore[attr-defined]
 
 
 def test_fills_reach_the_venue_by_order_book_polling_when_the_ticker_is_down(fake: FakeKite, tmp_path: Path) -> None:
