@@ -501,3 +501,18 @@ def test_token_and_api_key_never_appear_in_logs(fake: FakeKite, tmp_path: Path, 
         h.venue.stop()
     text = caplog.text + " ".join(e.reason for e in h.of(Rejected))  # type: ignore[attr-defined]
     assert TOKEN not in text and API_KEY not in text
+
+
+_ROW_KEYS = ("order_id", "status", "filled_quantity", "quantity", "average_price", "tag", "tags", "status_message",
+             "exchange", "tradingsymbol", "transaction_type", "order_type", "price", "trigger_price", "product")
+_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-10**12, 10**12), st.floats(allow_nan=True),
+                    st.text(max_size=12), st.lists(st.text(max_size=4), max_size=2))
+
+
+@given(st.dictionaries(st.sampled_from(_ROW_KEYS), _VALUES))
+def test_any_postback_or_order_row_parses_or_says_what_is_wrong(data: dict) -> None:
+    for parse in (parse_update, lambda d: parse_order_row(d, SYMBOLS)):
+        try:
+            parse(data)
+        except ValueError as exc:
+            assert str(exc).startswith("order")  # names the row, then the field
