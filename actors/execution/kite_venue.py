@@ -99,6 +99,21 @@ def _always_open(segment: int, now_ns: int) -> bool:
     return True
 
 
+class _KiteEvents(Log):
+    """``log`` with the shared machinery's ``dhan_*`` event names read as ``kite_*`` (the operator
+    greps for the broker the venue trades on)."""
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: Log) -> None:  # no logger of its own: every line goes through ``inner``
+        self._inner = inner
+
+    def _log(self, level: int, event: str, fields: dict[str, Any], exc_info: bool = False) -> None:
+        if event.startswith("dhan_"):
+            event = "kite_" + event.removeprefix("dhan_")
+        self._inner._log(level, event, fields, exc_info)
+
+
 class KiteVenue(DhanVenue):
     """The live Kite venue (module docstring). ``start()`` before use, ``stop()`` at the end.
 
@@ -115,7 +130,8 @@ class KiteVenue(DhanVenue):
                  on_fatal: Callable[[DhanFatal], None] | None = None, log: Log | None = None,
                  rng: random.Random | None = None) -> None:
         super().__init__(config, session.credentials, on_fatal=on_fatal,  # type: ignore[arg-type]
-                         log=log or get_logger("execution.kite"), rng=rng, session=session)  # type: ignore[arg-type]
+                         log=_KiteEvents(log or get_logger("execution.kite")), rng=rng,
+                         session=session)  # type: ignore[arg-type]
         self.config: KiteVenueConfig = config  # type: ignore[assignment]
         self._kite_session = session
         self._resolver = resolver

@@ -501,6 +501,7 @@ def test_token_and_api_key_never_appear_in_logs(fake: FakeKite, tmp_path: Path, 
         h.venue.stop()
     text = caplog.text + " ".join(e.reason for e in h.of(Rejected))  # type: ignore[attr-defined]
     assert TOKEN not in text and API_KEY not in text
+    assert "kite_order_rejected" in caplog.text and "dhan_" not in caplog.text  # events name the broker
 
 
 _ROW_KEYS = ("order_id", "status", "filled_quantity", "quantity", "average_price", "tag", "tags", "status_message",
