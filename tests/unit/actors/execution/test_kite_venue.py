@@ -399,6 +399,19 @@ def test_a_conversion_of_todays_position_goes_to_kite_with_its_products(h: Harne
     assert (done[1].ok, done[1].reason_code) == (False, "BAD_INPUT")  # type: ignore[attr-defined]
 
 
+def test_an_order_above_the_freeze_quantity_goes_as_tagged_child_orders_and_fills_on_the_parent(h: Harness) -> None:
+    h.venue.set_instrument_limits(*NIFTY_FUT, 75, 1800)  # lot 75, freeze 1800 units
+    h.take(h.venue.submit(make_order("SKAB12-20", qty=3000), time.time_ns()))
+    h.until(lambda: bool(h.of(Accepted, "SKAB12-20")) and len(h.fake.place_requests()) == 2)
+    assert sorted((b["tag"], b["quantity"]) for b in h.fake.place_requests()) == [  # sent side by side
+        ("SKAB12O20I1", "1800"), ("SKAB12O20I2", "1200")]
+    for body in h.fake.place_requests():
+        (row,) = h.fake.orders_tagged(body["tag"])
+        h.fake.trade(row["order_id"], row["quantity"], 15230)
+    h.until(lambda: sum(f.qty_units for f in h.of(Filled, "SKAB12-20")) == 3000)  # type: ignore[attr-defined]
+    assert h.venue.open_order_ids() == () and h.of(Filled, "SKAB12-20_1") == []
+
+
 def test_fills_reach_the_venue_by_order_book_polling_when_the_ticker_is_down(fake: FakeKite, tmp_path: Path) -> None:
     fake.set_ticker(False)
     h = start_venue(fake, tmp_path)
