@@ -45,7 +45,16 @@ from actors.execution.dhan_wire import (
 from actors.execution.orders import OrderSnapshot
 from engine.model.ist import IST, NS_PER_S
 from engine.model.money import Rounding, div_round, format_paise, parse_rupees
-from ipc.messages import SIDES, OrderSpec, OrderType, Product, Side
+from ipc.messages import (
+    PRICED_ORDER_TYPES,
+    SIDES,
+    TRIGGERED_ORDER_TYPES,
+    VALIDITIES,
+    OrderSpec,
+    OrderType,
+    Product,
+    Side,
+)
 from ipc.segments import Segment
 
 MAX_TAG_CHARS: Final = 20
@@ -128,7 +137,7 @@ def place_params(order: OrderSnapshot, symbol: str, variety: str) -> dict[str, A
         raise ValueError(f"segment {spec.segment} is not a tradable Kite exchange")
     if spec.order_type not in ORDER_TYPES or spec.product not in PRODUCTS:
         raise ValueError(f"order type {spec.order_type} / product {spec.product} has no Kite mapping")
-    if spec.validity not in ("DAY", "IOC"):
+    if spec.validity not in VALIDITIES:
         raise ValueError(f"validity {spec.validity} has no Kite mapping")
     if variety not in VARIETIES:
         raise ValueError(f"variety {variety!r} is not one of {sorted(VARIETIES)}")
@@ -136,9 +145,9 @@ def place_params(order: OrderSnapshot, symbol: str, variety: str) -> dict[str, A
         variety=variety, exchange=exchange, tradingsymbol=symbol, transaction_type=spec.side,
         quantity=spec.qty_units, product=PRODUCTS[spec.product], order_type=ORDER_TYPES[spec.order_type],
         validity=spec.validity, tag=kite_tag(order.client_order_id))
-    if spec.order_type in ("LIMIT", "SL"):
+    if spec.order_type in PRICED_ORDER_TYPES:
         params["price"] = rupees_text(spec.price_paise)
-    if spec.order_type in ("SL", "SL_M"):
+    if spec.order_type in TRIGGERED_ORDER_TYPES:
         params["trigger_price"] = rupees_text(spec.trigger_price_paise)
     if spec.order_type in ("MARKET", "SL_M"):
         params["market_protection"] = -1  # Kite's automatic protection: a MARKET order without it is refused
@@ -150,9 +159,9 @@ def modify_params(spec: OrderSpec, variety: str, venue_order_id: str, qty_units:
     """Keyword arguments of ``KiteConnect.modify_order``: absolute values (sending twice is safe)."""
     params: dict[str, Any] = dict(variety=variety, order_id=venue_order_id, quantity=qty_units,
                                   order_type=ORDER_TYPES[spec.order_type])
-    if spec.order_type in ("LIMIT", "SL"):
+    if spec.order_type in PRICED_ORDER_TYPES:
         params["price"] = rupees_text(price_paise)
-    if spec.order_type in ("SL", "SL_M"):
+    if spec.order_type in TRIGGERED_ORDER_TYPES:
         params["trigger_price"] = rupees_text(trigger_price_paise)
     return params
 
@@ -322,8 +331,8 @@ def parse_order_row(data: Any, resolver: SymbolResolver) -> BrokerOrder:
             order_type=order_type,
             validity="IOC" if row.text("validity").upper() == "IOC" else "DAY",
             qty_units=row.number(to_units, "quantity", required=True),
-            price_paise=row.number(to_paise, "price") if order_type in ("LIMIT", "SL") else 0,
-            trigger_price_paise=row.number(to_paise, "trigger_price") if order_type in ("SL", "SL_M") else 0,
+            price_paise=row.number(to_paise, "price") if order_type in PRICED_ORDER_TYPES else 0,
+            trigger_price_paise=row.number(to_paise, "trigger_price") if order_type in TRIGGERED_ORDER_TYPES else 0,
         ),
         filled_qty_units=update.traded_qty_units,
         avg_price_paise=update.avg_price_paise,
