@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
 SUPERVISOR = "supervisor"
 BAD_FRAME_LOG_INTERVAL_S = 1.0
+_TIMER_PRUNE_MIN = 256  # an actor's timer list is pruned of fired one-shots when it reaches this
 
 
 def poll_timeout_ms(deadline_ns: int, now_ns: int) -> int:
@@ -70,6 +71,11 @@ class _Context:
         # The host's clock, read directly (a live clock's are the time module's own functions).
         self.now_ns: Callable[[], int] = host.clock.now_ns
         self.monotonic_ns: Callable[[], int] = host.clock.monotonic_ns
+        # What this actor asked the host for, so that ``ActorHost.abandon`` can take it all back.
+        self.timers: list[Timer] = []
+        self.fds: set[int] = set()
+        self.sockets: set[zmq.Socket] = set()
+        self._prune_at = _TIMER_PRUNE_MIN
 
     def publish(self, topic: bytes, msg: Message) -> None:
         self._host.publish(self.name, topic, msg)
@@ -84,22 +90,36 @@ class _Context:
         self._host.publish_market_batch(self.name, batch, publish_row)
 
     def call_later(self, delay_s: float, fn: Callable[[], None]) -> Timer:
-        return self._host.add_timer(delay_s, 0.0, fn)
+        return self._own(self._host.add_timer(delay_s, 0.0, fn))
 
     def every(self, interval_s: float, fn: Callable[[], None]) -> Timer:
-        return self._host.add_timer(interval_s, interval_s, fn)
+        return self._own(self._host.add_timer(interval_s, interval_s, fn))
+
+    def _own(self, timer: Timer) -> Timer:
+        timers = self.timers
+        timers.append(timer)
+        if len(timers) >= self._prune_at:
+            # Keep what can still fire: periodic timers and one-shots not yet due.
+            now = self._host.clock.monotonic_ns()
+            timers[:] = [t for t in timers if not t.cancelled and (t.interval_ns or t.deadline_ns >= now)]
+            self._prune_at = max(_TIMER_PRUNE_MIN, 2 * len(timers))
+        return timer
 
     def watch_fd(self, fd: int, fn: Callable[[], None]) -> None:
         self._host.watch_fd(fd, fn)
+        self.fds.add(fd)
 
     def unwatch_fd(self, fd: int) -> None:
         self._host.unwatch_fd(fd)
+        self.fds.discard(fd)
 
     def watch_socket(self, sock: zmq.Socket, fn: Callable[[], None]) -> None:
         self._host.watch_socket(sock, fn)
+        self.sockets.add(sock)
 
     def unwatch_socket(self, sock: zmq.Socket) -> None:
         self._host.unwatch_socket(sock)
+        self.sockets.discard(sock)
 
     def request_stop(self, reason: str) -> None:
         self._host.request_stop(reason)
@@ -276,7 +296,7 @@ class ActorHost:
         delivery = self._deliveries.get(origin)
         if delivery is None:
             targets = [(name, self.actors[name]) for name, cls in self._classes
-                       if name != origin and subscribes_to_market_data(cls)]
+                       if name != origin and name in self.actors and subscribes_to_market_data(cls)]
             delivery = self._deliveries[origin] = BatchDelivery(
                 targets, self._drain_queue, self.log, self.clock.now_ns,
                 self.advance_clock if self._market_time else None)
@@ -377,7 +397,9 @@ class ActorHost:
         self._receive(sock, f"replies.{target}", 2, handle)
 
     def _dispatch(self, name: str, topic: bytes, msg: Message, sender: str) -> None:
-        actor = self.actors[name]
+        actor = self.actors.get(name)
+        if actor is None:
+            return  # abandoned (``abandon``): lost, as it would be to a killed process
         msg_type = type(msg)
         handler = actor.handlers.get(msg_type)
         try:
@@ -437,11 +459,18 @@ class ActorHost:
         self._drain_queue()
 
     # Simulated time ---------------------------------------------------------------------------
-    def advance_clock(self, t_ns: int) -> None:
+    def advance_clock(self, t_ns: int, after_each: Callable[[], None] | None = None) -> None:
         """Move the simulated clock to ``t_ns`` (never back), firing the timers due on the way,
-        each at its deadline with its consequences delivered; then deliver what is queued."""
+        each at its deadline with its consequences delivered; then deliver what is queued.
+        ``after_each`` is called after each timer, the clock still at its deadline."""
         assert self._sim is not None, "advance_clock needs a SimClock"
-        self._sim.advance_to(t_ns, self._fire)
+        if after_each is None:
+            self._sim.advance_to(t_ns, self._fire)
+        else:
+            def fire(fn: Callable[[], None]) -> None:
+                self._fire(fn)
+                after_each()
+            self._sim.advance_to(t_ns, fire)
         self._drain_queue()
 
     def _publish_at_market_time(self, origin: str, topic: bytes, msg: Message) -> None:
@@ -461,6 +490,8 @@ class ActorHost:
         now = self.clock.now_ns()
         box = self._outbox(SUPERVISOR)
         for name in self.local_names:
+            if name not in self.contexts:
+                continue  # abandoned: silent, as a killed process is
             self._hb_seq += 1
             hb = Heartbeat(name, os.getpid(), self._hb_seq, self._state, self._started_ns, now,  # type: ignore[arg-type]
                            self.msgs_in, self.msgs_out, self.bad_frames, self.contexts[name].kill_switch_engaged)
@@ -488,31 +519,12 @@ class ActorHost:
         the exit code when an actor could not start."""
         self._open_sockets()
         for name, cls in self._classes:
-            ctx = _Context(self, name)
-            self.contexts[name] = ctx
-            self.actors[name] = cls(ctx)
+            self._instantiate(name, cls)
         self._running = True
         for name in self.local_names:
-            self.log.info("actor_starting", actor=name)
-            try:
-                self.actors[name].on_start()
-            except (ActorConfigError, MasterUnavailable) as exc:
-                self.log.error("actor_config_error", actor=name, error=str(exc))
-                return EXIT_CONFIG
-            except LedgerError as exc:
-                if not exc.permanent:
-                    self.log.exception("actor_start_failed", actor=name)
-                    return 1
-                # A restart reads the same bytes: one line, no traceback, a code the supervisor
-                # stops on (the operator restores a backup or runs `shikra ledger verify|rebuild`).
-                self.log.error("ledger_damaged", actor=name, error=str(exc),
-                               hint="restore a backup of the ledger, or see `shikra ledger verify` and "
-                                    "`shikra ledger rebuild`")
-                return EXIT_LEDGER_DAMAGED
-            except Exception:
-                self.log.exception("actor_start_failed", actor=name)
-                return 1
-            self._drain_queue()
+            code = self._start_actor(name)
+            if code:
+                return code
         self._state = "ready"
         if self._sim is None:  # nothing watches a simulated engine's health
             self._heartbeat()
@@ -521,22 +533,87 @@ class ActorHost:
         self.log.info("host_ready", unit=self.unit, actors=",".join(self.local_names))
         return 0
 
-    def _loop(self) -> None:
-        poll = self.poller.poll
+    def _instantiate(self, name: str, cls: type[Actor]) -> Actor:
+        ctx = _Context(self, name)
+        self.contexts[name] = ctx
+        actor = self.actors[name] = cls(ctx)
+        return actor
+
+    def _start_actor(self, name: str) -> int:
+        """``on_start`` of one actor, what it sent delivered. Returns 0, or the exit code."""
+        self.log.info("actor_starting", actor=name)
+        try:
+            self.actors[name].on_start()
+        except (ActorConfigError, MasterUnavailable) as exc:
+            self.log.error("actor_config_error", actor=name, error=str(exc))
+            return EXIT_CONFIG
+        except LedgerError as exc:
+            if not exc.permanent:
+                self.log.exception("actor_start_failed", actor=name)
+                return 1
+            # A restart reads the same bytes: one line, no traceback, a code the supervisor
+            # stops on (the operator restores a backup or runs `shikra ledger verify|rebuild`).
+            self.log.error("ledger_damaged", actor=name, error=str(exc),
+                           hint="restore a backup of the ledger, or see `shikra ledger verify` and "
+                                "`shikra ledger rebuild`")
+            return EXIT_LEDGER_DAMAGED
+        except Exception:
+            self.log.exception("actor_start_failed", actor=name)
+            return 1
+        self._drain_queue()
+        return 0
+
+    def abandon(self, name: str) -> Actor:
+        """Drop actor ``name`` the way ``kill -9`` drops a process: its ``on_stop`` does not run,
+        its timers are cancelled, its fds and sockets are no longer watched, and messages for it
+        are lost until :meth:`restart_actor`. What it owns beyond the host (threads, connections,
+        files) is left as it is; the caller decides what a killed process would have lost.
+        Returns the abandoned instance."""
+        ctx = self.contexts.pop(name)
+        actor = self.actors.pop(name)
+        for timer in ctx.timers:
+            timer.cancel()
+        for fd in list(ctx.fds):
+            self.unwatch_fd(fd)
+        for sock in list(ctx.sockets):
+            self.unwatch_socket(sock)
+        self._deliveries.clear()  # they hold the instances they deliver to
+        self.log.warning("actor_abandoned", actor=name)
+        return actor
+
+    def restart_actor(self, name: str) -> int:
+        """A fresh instance of a hosted actor (after :meth:`abandon`), started as at start-up.
+        Returns 0, or the exit code when it could not start."""
+        if name in self.actors:
+            raise ValueError(f"restart_actor: {name} is running (abandon it first)")
+        self._instantiate(name, dict(self._classes)[name])
+        self._deliveries.clear()
+        return self._start_actor(name)
+
+    def poll_io(self, timeout_ms: int) -> int:
+        """Wait up to ``timeout_ms`` for a watched socket or fd to become readable; run the
+        handler of each that is, delivering what it sent. Returns how many ran. (``_loop``'s
+        I/O step; a test on a SimClock calls it to let real I/O complete while time stands.)"""
+        ran = 0
         sockets = self._socket_handlers
         fds = self._fd_handlers
+        for sock, _ in self.poller.poll(timeout_ms):
+            fn = sockets.get(sock) if not isinstance(sock, int) else fds.get(sock)
+            if fn is not None:
+                fn()
+                self._drain_queue()  # what an fd callback published is delivered now
+                ran += 1
+        return ran
+
+    def _loop(self) -> None:
+        poll_io = self.poll_io
         clock = self.clock
         warmers = self._warmers()
         warm_every_ns = self.config.engine.warm_interval_ms * 1_000_000
         warmed_ns = 0
         while self._running:
             due = clock.next_due_ns()
-            wait_ms = poll_timeout_ms(due, clock.monotonic_ns()) if due is not None else 1000
-            for sock, _ in poll(wait_ms):
-                fn = sockets.get(sock) if not isinstance(sock, int) else fds.get(sock)
-                if fn is not None:
-                    fn()
-                    self._drain_queue()  # what an fd callback published is delivered now
+            poll_io(poll_timeout_ms(due, clock.monotonic_ns()) if due is not None else 1000)
             clock.run_due(self._fire)
             if warmers and clock.monotonic_ns() - warmed_ns >= warm_every_ns:
                 # Off the hot path: everything that woke us is handled; we are about to wait.
@@ -574,6 +651,8 @@ class ActorHost:
             self._heartbeat()
         ordered = sorted(self.local_names, key=lambda n: STOP_ORDER.index(n) if n in STOP_ORDER else -1)
         for name in ordered:
+            if name not in self.actors:
+                continue  # abandoned
             try:
                 self.actors[name].on_stop()
                 self._drain_queue()

@@ -377,6 +377,8 @@ max_request_retries = 3
 retry_backoff_s = 0.2
 # GET /orders this often while the order-update stream is down and orders are open.
 order_book_poll_s = 2.0
+# The actor polls the venue this often (rate-limited sends, retries) besides being woken by it.
+poll_interval_s = 0.05
 stream_reconnect_initial_s = 0.5
 stream_reconnect_max_s = 30.0
 stream_connect_timeout_s = 10.0

@@ -95,7 +95,6 @@ from ipc.segments import instrument_label
 
 GROUP_RESUME_DELAY_S = 1.0  # after a restart, before a group's unrecorded orders are sent again
 FRESH_VENUE_WAIT_NS = 10 * NS_PER_S  # after a start, orders wait this long at most for a first book
-DHAN_POLL_INTERVAL_S = 0.05  # the live venue also wakes us through its fd; this is the backstop
 TERMINAL = TERMINAL_ORDER_STATES
 RISK = "risk"
 # Recent intent ids with a denial (or a re-send naming its order) in the audit: each is recorded
@@ -232,7 +231,7 @@ class ExecutionActor(DailyTasks, ExpirySettlement, ProtectiveStops, LiveTrading,
         venue = DhanVenue(cfg.execution.dhan, credentials, on_fatal=self._venue_fatal, log=self.log, session=session)
         venue.start()
         self.ctx.watch_fd(venue.wake_fd, self._poll_venue)
-        self.ctx.every(DHAN_POLL_INTERVAL_S, self._poll_venue)
+        self.ctx.every(cfg.execution.dhan.poll_interval_s, self._poll_venue)
         return venue
 
     def _open_kite_venue(self, cfg: Any) -> Any:
@@ -256,7 +255,7 @@ class ExecutionActor(DailyTasks, ExpirySettlement, ProtectiveStops, LiveTrading,
                           on_fatal=self._venue_fatal, log=self.log)
         venue.start()
         self.ctx.watch_fd(venue.wake_fd, self._poll_venue)
-        self.ctx.every(DHAN_POLL_INTERVAL_S, self._poll_venue)
+        self.ctx.every(cfg.execution.kite.poll_interval_s, self._poll_venue)
         return venue
 
     def _segment_in_session(self, segment: int, now_ns: int) -> bool:

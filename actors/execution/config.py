@@ -63,6 +63,10 @@ class LiveVenueConfig(Section):
     max_request_retries: int = 3     # cancel / modify re-sends after a transport failure
     retry_backoff_s: float = 0.2     # doubled per attempt
     order_book_poll_s: float = 2.0   # GET /orders while the stream is down and orders are open
+    # The actor polls the venue this often (rate-limited sends, retries, timeouts) as a backstop
+    # to the venue waking it through its fd. A rehearsal on a simulated clock sets it longer: a
+    # week of a 50 ms timer is 12 million calls.
+    poll_interval_s: float = 0.05
     stream_reconnect_initial_s: float = 0.5
     stream_reconnect_max_s: float = 30.0
     stream_connect_timeout_s: float = 10.0
@@ -90,7 +94,7 @@ class LiveVenueConfig(Section):
         for field in ("rest_workers", "max_place_attempts", "max_lookup_attempts", "position_mismatch_confirmations"):
             if getattr(self, field) < 1:
                 raise ValueError(f"{name}.{field} must be >= 1, got {getattr(self, field)}")
-        for field in ("max_queue_wait_s", "rest_timeout_s", "retry_backoff_s", "order_book_poll_s",
+        for field in ("max_queue_wait_s", "rest_timeout_s", "retry_backoff_s", "order_book_poll_s", "poll_interval_s",
                       "reconcile_interval_s", "reconcile_retry_initial_s", "reconcile_retry_max_s", "startup_hold_s",
                       "funds_refresh_s", "session_cache_check_s", *self._positive_fields()):
             if getattr(self, field) <= 0:

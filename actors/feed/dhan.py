@@ -417,7 +417,9 @@ class DhanSource(WebSocketClient):
             msgs = subscription_messages(self.request_code, new)
             # Not running (stopping): a next connection would subscribe everything anyway.
             self._shell.submit(lambda: self._send_live(msgs))
-        self._log.info("feed_instruments_added", count=len(new), total=len(self.instruments))
+            self._log.info("feed_instruments_added", count=len(new), total=len(self.instruments))
+        # Not started (disconnected until the schedule's pre-open): the connection subscribes them
+        # all, and its feed_connecting line counts them.
         return new
 
     def stop(self) -> None:

@@ -110,7 +110,7 @@ class NotifyActor(Actor):
         self.summary.on_risk_usage(msg)
 
     def on_calendar_status(self, msg: CalendarStatus) -> None:
-        self.raise_alerts(rules.calendar_status(msg, self.cfg.calendar_warn_days, self.ctx.now_ns()))
+        self.raise_alerts(self.rules.calendar_status(msg, self.cfg.calendar_warn_days, self.ctx.now_ns()))
 
     def on_feed_stalled(self, msg: FeedStalled) -> None:
         self.raise_alerts(rules.feed_stalled(msg, self.ctx.now_ns()))

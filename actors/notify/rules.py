@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 
 from actors.notify.alerts import Alert, AlertKind, SeverityName
-from engine.model.ist import IST
+from engine.model.ist import IST, ist_date
 from engine.model.money import format_paise
 from ipc.messages import (
     BrokerSessionStatus,
@@ -49,6 +49,7 @@ class Rules:
         self._kill_since_ns = 0
         self._trading: TradingState | None = None
         self._restarts: dict[str, int] = {}
+        self._calendar_alerted_on: dt.date | None = None
 
     def supervisor_status(self, status: DaemonStatus, now_ns: int) -> list[Alert]:
         """Kill switch engaged (a restart storm is named as one) or released; an actor restarted.
@@ -93,6 +94,28 @@ class Rules:
                            f"{ist_text(msg.ts_event_ns)}, by {msg.by or '?'}; {why}".rstrip("; "),
                       ts_ns=now_ns)]
 
+    def calendar_status(self, msg: CalendarStatus, warn_days: int, now_ns: int) -> list[Alert]:
+        """The calendar library's data ends within ``warn_days`` (or has ended: the fallback trades
+        weekdays): once an IST day (risk repeats its status every minute; a dedupe window would let
+        a standing condition come back every window)."""
+        if not msg.fallback_in_use and msg.days_left > warn_days:
+            return []
+        today = ist_date(now_ns)
+        if today == self._calendar_alerted_on:
+            return []
+        self._calendar_alerted_on = today
+        if msg.fallback_in_use:
+            body = (f"the market calendar {msg.calendar} has no data past {msg.data_end}: sessions now come from the "
+                    "fallback (weekdays minus fixed-date and configured holidays). Add this year's holidays with "
+                    "`shikra calendar add-holiday`, or upgrade exchange_calendars.")
+            severity: SeverityName = "error"
+        else:
+            body = (f"the market calendar {msg.calendar} ends on {msg.data_end} ({msg.days_left} days left). Upgrade "
+                    "exchange_calendars or list the coming year's holidays with `shikra calendar add-holiday`.")
+            severity = "warning"
+        return [Alert(kind=AlertKind.CALENDAR_DATA_ENDING, severity=severity, subject=msg.calendar,
+                      title="Shikra: market calendar data ending", body=body, ts_ns=now_ns)]
+
 
 def risk_action(msg: RiskAction, now_ns: int) -> list[Alert]:
     """The daily loss limit was hit: risk engaged the kill switch and flattens."""
@@ -114,24 +137,6 @@ def order_event(msg: OrderEvent, now_ns: int) -> list[Alert]:
                   body=f"{spec.side} {spec.qty_units} {instrument} {spec.order_type} "
                        f"(order {msg.client_order_id}) rejected: {msg.reason_code}: {msg.reason}",
                   ts_ns=now_ns)]
-
-
-def calendar_status(msg: CalendarStatus, warn_days: int, now_ns: int) -> list[Alert]:
-    """The calendar library's data ends within ``warn_days`` (or has ended: the fallback trades
-    weekdays). The text changes with ``days_left``, so it comes back once a day."""
-    if not msg.fallback_in_use and msg.days_left > warn_days:
-        return []
-    if msg.fallback_in_use:
-        body = (f"the market calendar {msg.calendar} has no data past {msg.data_end}: sessions now come from the "
-                "fallback (weekdays minus fixed-date and configured holidays). Add this year's holidays with "
-                "`shikra calendar add-holiday`, or upgrade exchange_calendars.")
-        severity: SeverityName = "error"
-    else:
-        body = (f"the market calendar {msg.calendar} ends on {msg.data_end} ({msg.days_left} days left). Upgrade "
-                "exchange_calendars or list the coming year's holidays with `shikra calendar add-holiday`.")
-        severity = "warning"
-    return [Alert(kind=AlertKind.CALENDAR_DATA_ENDING, severity=severity, subject=msg.calendar,
-                  title="Shikra: market calendar data ending", body=body, ts_ns=now_ns)]
 
 
 def feed_stalled(msg: FeedStalled, now_ns: int) -> list[Alert]:

@@ -92,6 +92,9 @@ MAX_UNACKED_DENIALS = 10_000  # denials awaiting execution's acknowledgement (bo
 # and for positions. Not when execution shares risk's process: the in-process bus drops nothing (and a
 # simulated day would pay a ledger read for each of its seconds).
 RECONCILE_INTERVAL_S = 1.0
+# Beside execution on the live venue: how often the ledger's cash is read. It follows Dhan's fund
+# limits, read at the first reconciliation and every execution.dhan.funds_refresh_s (60 s).
+FOLLOW_CASH_S = 5.0
 USAGE_REPUBLISH_S = 5.0  # risk.usage unchanged is sent again this often: a restarted reader learns it
 END_OF_DAY = dt.time(23, 59, 59, 999999)
 KNOWN_KINDS = {"EQUITY", "FUTIDX", "FUTSTK", "OPTIDX", "OPTSTK", "FUTCOM", "OPTFUT", "FUTCUR", "OPTCUR", "INDEX"}
@@ -208,6 +211,10 @@ class RiskActor(MasterReload, Actor):
         eng = cfg.engine
         if not (eng.topology == "co-located" and {self.ctx.name, EXECUTION} <= set(eng.colocated)):
             self.ctx.every(RECONCILE_INTERVAL_S, self._reconcile_with_ledger)
+        elif cfg.execution.venue == "dhan":
+            # In-process beside execution risk sees every order event, but Dhan's fund limits move
+            # the ledger's cash without one.
+            self.ctx.every(FOLLOW_CASH_S, self._follow_ledger_cash)
         self.ctx.every(CALENDAR_REFRESH_S, self._refresh_calendar)
         self._reader: LedgerReader | None = None
 
@@ -403,15 +410,30 @@ class RiskActor(MasterReload, Actor):
                 self.monitor.take_quiet_marks(segment, security_id, int(marks[-1]), int(marks.max()), int(marks.min()),
                                               now)
 
-    def _reconcile_with_ledger(self) -> None:
+    def _open_reader(self) -> LedgerReader | None:
         if self._reader is None:
             try:
                 self._reader = LedgerReader.open(ledger_dir(self.ctx.data_dir))
             except LedgerError:
-                return  # execution has not created it yet
+                return None  # execution has not created it yet
+        return self._reader
+
+    def _follow_ledger_cash(self) -> None:
+        reader = self._open_reader()
+        if reader is None:
+            return
+        with reader.snapshot() as snap:
+            wallet = snap.wallet()
+        if wallet is not None:
+            self.engine.set_cash(wallet.cash_paise)
+
+    def _reconcile_with_ledger(self) -> None:
+        reader = self._open_reader()
+        if reader is None:
+            return
         open_ids = self.engine.open_intent_ids()
         fixed = 0
-        with self._reader.snapshot() as snap:
+        with reader.snapshot() as snap:
             for key in open_ids:
                 coid = snap.client_order_id_for(key) or key
                 order = snap.order(coid)
@@ -633,12 +655,10 @@ class RiskActor(MasterReload, Actor):
         self._reply(msg.cmd_id, True)
 
     def _ledger_order(self, client_order_id: str) -> OrderEvent | None:
-        if self._reader is None:
-            try:
-                self._reader = LedgerReader.open(ledger_dir(self.ctx.data_dir))
-            except LedgerError:
-                return None
-        with self._reader.snapshot() as snap:
+        reader = self._open_reader()
+        if reader is None:
+            return None
+        with reader.snapshot() as snap:
             return snap.order(client_order_id)
 
     # Kill switch --------------------------------------------------------------------------------

@@ -165,6 +165,9 @@ class LedgerReader(LedgerQueries):
         self._owns_env = owns_env
         self._path = path
         self._closed = False
+        # Opened by path where the writer's environment was lent (``open``): the key it was lent
+        # under, so that the reader follows a writer closed and opened again in this process.
+        self._borrowed_from = ""
         self.snapshots_open = 0
         self.map_resizes = 0
 
@@ -174,7 +177,9 @@ class LedgerReader(LedgerQueries):
         directory = Path(path)
         shared = _WRITER_ENVS.get(str(directory.resolve()))
         if shared is not None:
-            return cls(shared.env, shared.dbs, owns_env=False, path=directory, guard=shared.guard)
+            reader = cls(shared.env, shared.dbs, owns_env=False, path=directory, guard=shared.guard)
+            reader._borrowed_from = str(directory.resolve())
+            return reader
         if not (directory / "data.mdb").exists():
             raise LedgerError(LedgerErrorCode.NOT_FOUND,
                               f"no ledger at {directory} (the execution actor creates it on first start)")
@@ -222,8 +227,21 @@ class LedgerReader(LedgerQueries):
                 self.map_resizes += 1
         raise LedgerError(LedgerErrorCode.BUSY, f"reader of {self._path}: map kept growing under it")
 
+    def _follow_writer(self) -> None:
+        """Borrow the environment of the writer open in this process now: the one lent at open
+        closes with its writer, and a writer opened again (an actor restarted in-process, as a
+        rehearsal kills one) lends a new one. Raises LedgerError CLOSED while none is open."""
+        shared = _WRITER_ENVS.get(self._borrowed_from)
+        if shared is None:
+            raise LedgerError(LedgerErrorCode.CLOSED,
+                              f"reader of {self._path}: the ledger's writer in this process closed it")
+        if shared.env is not self._env:
+            self._env, self._dbs, self._guard = shared.env, shared.dbs, shared.guard
+
     @contextlib.contextmanager
     def snapshot(self) -> Iterator[LedgerSnapshot]:
+        if self._borrowed_from and not self._closed:
+            self._follow_writer()
         guard = self._guard
         if guard is not None:
             guard.enter()  # the writer does not remap while this is open

@@ -29,12 +29,15 @@ Order updates: after the login frame (checked), every status change of every ord
 
 Broker session (DHAN_PROTOCOL.md section G): the auth host on the same server (``auth_url``):
 POST /app/generateAccessToken?dhanClientId=&pin=&totp= checks the PIN and the TOTP (pyotp against
-``totp_secret``, wall clock, one window either side; a code is single-use) and issues a new token
+``totp_secret``, on ``now_s``'s clock, one window either side; a code is single-use) and issues a new token
 (a JWT whose ``exp`` is ``token_lifetime_s`` away, ``expiryTime`` in IST); GET /v2/RenewToken
 renews a still-valid token. A new token replaces the old one (``revoke_on_login``: the old one is
 refused from then on and order-update streams logged in with it are closed). ``wrong_pins_to_lock``
 wrong PINs in a row lock the account (``lock_account()`` at once); every login is in ``auth_calls``.
 Tokens expire ``token_lifetime_s`` after issue (the initial token too, counted from ``start()``).
+``now_s`` is Dhan's clock (the wall clock by default): a test on a simulated clock passes its own,
+so that TOTP codes and token expiries agree with the engine's time, as a real Dhan's agree with a
+real engine's.
 """
 
 from __future__ import annotations
@@ -87,7 +90,9 @@ class FakeDhan:
 
     def __init__(self, *, token: str = TOKEN, client_id: str = CLIENT_ID, pin: str = PIN,
                  totp_secret: str = TOTP_SECRET, token_lifetime_s: float = 86400.0,
-                 revoke_on_login: bool = True, wrong_pins_to_lock: int = 3) -> None:
+                 revoke_on_login: bool = True, wrong_pins_to_lock: int = 3,
+                 now_s: Callable[[], float] = time.time) -> None:
+        self.now_s = now_s
         self.token = token
         self.client_id = client_id
         self.pin = pin
@@ -95,7 +100,7 @@ class FakeDhan:
         self.token_lifetime_s = token_lifetime_s
         self.revoke_on_login = revoke_on_login
         self.wrong_pins_to_lock = wrong_pins_to_lock
-        self.tokens: dict[str, float] = {}  # valid token -> expiry (wall clock, s)
+        self.tokens: dict[str, float] = {}  # valid token -> expiry (now_s's clock, s)
         self.auth_calls: list[tuple[str, int]] = []  # (endpoint, HTTP status)
         self.issued: list[str] = []  # tokens issued by login or renewal, in order
         self.locked = False
@@ -148,12 +153,12 @@ class FakeDhan:
         """A token the fake would accept now (issued, not replaced, not expired)."""
         with self.lock:
             expiry = self.tokens.get(token)
-        return expiry is not None and time.time() < expiry and not self.token_expired
+        return expiry is not None and self.now_s() < expiry and not self.token_expired
 
     def issue_token(self, lifetime_s: float | None = None) -> str:
         """A new token (as a login would give), replacing the old ones when ``revoke_on_login``."""
         lifetime = self.token_lifetime_s if lifetime_s is None else lifetime_s
-        expires = time.time() + lifetime
+        expires = self.now_s() + lifetime
         with self.lock:
             token = make_token(self.client_id, int(expires), len(self.issued) + 1)
             if self.revoke_on_login:
@@ -180,7 +185,7 @@ class FakeDhan:
 
     def start(self) -> None:
         fake = self
-        self.tokens[self.token] = time.time() + self.token_lifetime_s
+        self.tokens[self.token] = self.now_s() + self.token_lifetime_s
 
         class Handler(_Handler):
             server_fake = fake
@@ -514,7 +519,8 @@ class FakeDhan:
                 self.locked = True
             return refused("Invalid PIN entered")
         self._wrong_pins = 0
-        if totp in self._used_totps or not pyotp.TOTP(self.totp_secret).verify(totp, valid_window=1):
+        totp_ok = pyotp.TOTP(self.totp_secret).verify(totp, for_time=int(self.now_s()), valid_window=1)
+        if totp in self._used_totps or not totp_ok:
             return refused("Invalid TOTP")
         self._used_totps.add(totp)
         return 200, self._token_answer(self._issued())

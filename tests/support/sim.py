@@ -19,7 +19,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Sequence, TypeVar
+from typing import Any, Callable, Sequence, TypeVar
 
 import msgspec
 
@@ -33,10 +33,14 @@ from engine.ledger import LedgerReader, ledger_dir
 from engine.model.clock import SimClock
 from ipc import topics
 from ipc.messages import Depth, Message, Quote, Tick
+from tests.support.wait import eventually, stepping
 
 PROBE = "probe"
 NS_PER_S = 1_000_000_000
 M = TypeVar("M")
+T = TypeVar("T")
+PUMP_POLL_MS = 5          # one wait for I/O in ``pump``: short, so the condition is checked often
+PUMP_TIMEOUT_S = 30.0     # a hang guard
 
 
 class _Probe(Actor):
@@ -105,6 +109,8 @@ class SimEngine:
         # rewritten whenever its figures change, which a simulated day does in quick succession.
         self.run_dir = Path(tempfile.mkdtemp(prefix="shk-sim-", dir="/dev/shm" if Path("/dev/shm").is_dir() else "/tmp"))
         self.clock = SimClock(start_ns)
+        self._abandoned: list[Actor] = []  # killed actors, reaped at close
+        self._holds: list[tuple[Callable[[], bool], str]] = []  # see hold_clock_while
         local = [(PROBE, _Probe)] + [(name, resolve(name, self.config.engine.actor_classes)) for name in actors]
         self.host = ActorHost("sim", local, [name for name, _ in local], self.config, self.data_dir, self.run_dir,
                               clock=self.clock)
@@ -131,11 +137,63 @@ class SimEngine:
         return self.clock.now_ns()
 
     def advance_to(self, t_ns: int) -> None:
-        """Move the clock to ``t_ns``: every timer due by then fires, in order, at its time."""
-        self.host.advance_clock(t_ns)
+        """Move the clock to ``t_ns``: every timer due by then fires, in order, at its time (and
+        the clock holds after one that leaves a ``hold_clock_while`` condition true)."""
+        self.host.advance_clock(t_ns, self._settle if self._holds else None)
 
     def advance_by(self, seconds: float) -> None:
         self.advance_to(self.clock.now_ns() + round(seconds * NS_PER_S))
+
+    # Real I/O, time held ---------------------------------------------------------------------------
+    def pump(self, until: Callable[[], T | None], what: str, timeout_s: float = PUMP_TIMEOUT_S) -> T:
+        """Serve the actors' real sockets and fds (a live venue's REST answers and order updates,
+        the Dhan feed's frames) with the clock held, until ``until()`` is truthy; returns it.
+        Simulated time does not move: timers already due (those I/O handlers set for "now") fire.
+        ``timeout_s`` of real time is a hang guard, not a speed assertion."""
+        host = self.host
+
+        def step() -> None:
+            host.poll_io(PUMP_POLL_MS)
+            host.advance_clock(self.clock.now_ns())
+
+        return eventually(stepping(step, until), what, timeout_s, describe=self._describe, poll_s=0)
+
+    def hold_clock_while(self, busy: Callable[[], bool], what: str) -> None:
+        """From now on, when a timer leaves ``busy()`` true (it started real I/O whose answer
+        depends on the simulated time, e.g. a login that Dhan checks against its TOTP window and
+        clock), the clock holds there and the I/O is served until ``busy()`` is false: that I/O
+        takes no simulated time, as it takes next to none of a real day. For rare I/O only: each
+        hold costs real time, and ``busy`` is asked after every timer."""
+        self._holds.append((busy, what))
+
+    def _settle(self) -> None:
+        for busy, what in self._holds:
+            if busy():
+                self.pump(lambda: not busy(), f"{what}, the clock held")
+
+    def _describe(self) -> str:
+        tail = [f"{t}: {type(m).__name__}" for t, m in self._probe.seen[-10:]]
+        return "last published: " + "; ".join(tail)
+
+    # Killing an actor ------------------------------------------------------------------------------
+    def kill(self, name: str) -> None:
+        """``kill -9`` of one actor, in this process: the instance is dropped without its stop
+        handlers (``ActorHost.abandon``). What the kernel would take back from a killed process
+        is taken back: its ledger's writer lock and mapping (closing the LMDB environment; with
+        durability "os" what it committed is in the page cache either way, as after a kill).
+        Its threads and connections (REST workers, the order-update websocket) are left running,
+        unserved, until ``close`` reaps them: what they receive is lost, as a dead process's is."""
+        actor = self.host.abandon(name)
+        self._abandoned.append(actor)
+        ledger = getattr(actor, "ledger", None)
+        if ledger is not None:
+            ledger.close()
+
+    def restart(self, name: str) -> None:
+        """A fresh instance of ``name`` on the same data dir (its ledger), started as at start-up."""
+        code = self.host.restart_actor(name)
+        if code:
+            raise RuntimeError(f"{name} did not start again (exit code {code}; see the log)")
 
     # Input --------------------------------------------------------------------------------------
     def publish(self, topic: bytes, msg: Message) -> None:
@@ -201,6 +259,8 @@ class SimEngine:
             if self.host.actors:
                 self.host.shutdown()
         finally:
+            for actor in self._abandoned:
+                _reap(actor)
             shutil.rmtree(self.run_dir, ignore_errors=True)
 
     def __enter__(self) -> "SimEngine":
@@ -208,6 +268,19 @@ class SimEngine:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _reap(actor: Any) -> None:
+    """Stop the threads a killed actor left behind (its live venue's or feed source's), so that
+    they do not outlive the test."""
+    for part in ("venue", "source"):
+        thing = getattr(actor, part, None)
+        stop = getattr(thing, "stop", None)
+        if stop is not None:
+            try:
+                stop()
+            except Exception:  # noqa: BLE001 - half-dead by design; only its threads matter here
+                pass
 
 
 def at_ist(day: Any, *hms: int) -> int:

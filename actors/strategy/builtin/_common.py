@@ -100,7 +100,7 @@ def protect_after_fill(ctx: StrategyContext, ref: InstrumentRef, fill: Fill, sto
     where it is; a flat position's stop is cancelled by execution itself. 0: no stop."""
     if not stop_loss_paise or fill.segment != ref.segment or fill.security_id != ref.security_id:
         return
-    held = ctx.position(ref)
+    held = ctx.position(ref, product)
     if not held or (fill.side == "BUY") != (held > 0):
         return
     trigger = fill.price_paise - stop_loss_paise if held > 0 else fill.price_paise + stop_loss_paise

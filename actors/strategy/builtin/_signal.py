@@ -93,10 +93,11 @@ class SignalStrategy(Strategy):
         if want is None or ref is None:
             return
         goal = want * self.params.qty_lots * ref.lot_size_units
-        held = self.ctx.position(ref)
+        # Its own product only: units an operator converted (shikra convert) are no longer its to move.
+        held = self.ctx.position(ref, self.params.product)
         if goal == held:
             return
-        working = self.ctx.working(ref)
+        working = self.ctx.working(ref, self.params.product)
         if working.buy_units or working.sell_units:
             return  # an order still works: its fill or its end decides the next step
         st = self.state
@@ -131,7 +132,7 @@ class SignalStrategy(Strategy):
     def _failed(self, intent_id: str, units: int | None, reason: str) -> None:
         st = self.state
         st.retry_after_ns = self.ctx.now_ns() + int(self.params.retry_s * NS_PER_S)
-        held = self.ctx.position(self.instrument) if self.instrument is not None else 0
+        held = self.ctx.position(self.instrument, self.params.product) if self.instrument is not None else 0
         self.ctx.log.warning("order_not_filled", strategy=self.ctx.name, intent_id=intent_id, units=units,
                              reason=reason, held_units=held, retry_in_s=self.params.retry_s)
         self.ctx.save_state()

@@ -165,7 +165,8 @@ class EmaCross(Strategy):
         assert isinstance(st, EmaCrossState) and self.instrument is not None
         if st.long:
             return st.entry_due
-        return self.ctx.position(self.instrument) - self.ctx.working(self.instrument).sell_units > 0
+        product = self.params.product  # type: ignore[attr-defined]
+        return self.ctx.position(self.instrument, product) - self.ctx.working(self.instrument, product).sell_units > 0
 
     def _steer(self, cause: Bar | Tick | Quote | BookUpdate) -> None:
         """Move what is held (fills) and working toward what the signal wants (module docstring)."""
@@ -173,8 +174,9 @@ class EmaCross(Strategy):
         st = self.state
         ref = self.instrument
         assert isinstance(p, EmaCrossParams) and isinstance(st, EmaCrossState) and ref is not None
-        held = self.ctx.position(ref)
-        working = self.ctx.working(ref)
+        # Its own product only: units an operator converted (shikra convert) are no longer its to move.
+        held = self.ctx.position(ref, p.product)
+        working = self.ctx.working(ref, p.product)
         if st.long:
             if working.sell_units:
                 return  # an exit is still working: its fill or its death decides what to buy
@@ -219,4 +221,4 @@ class EmaCross(Strategy):
         st.exit_failed = True
         self.ctx.save_state()
         self.ctx.log.warning("exit_not_filled", strategy=self.ctx.name, intent_id=intent_id, reason=reason_code,
-                             held_units=self.ctx.position(self.instrument), retry_in_s=p.exit_retry_s)
+                             held_units=self.ctx.position(self.instrument, p.product), retry_in_s=p.exit_retry_s)

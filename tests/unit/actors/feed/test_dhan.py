@@ -533,6 +533,21 @@ def test_instruments_added_at_run_time_are_subscribed_now_and_on_every_reconnect
     assert unsubscribed and unsubscribed[-1]["InstrumentCount"] == 3
 
 
+def test_instruments_added_before_the_source_starts_are_subscribed_when_it_connects() -> None:
+    """Disconnected until the schedule's pre-open, a strategy's subscription arrives first."""
+    with FakeDhanFeed() as srv:
+        source = DhanSource(dhan_config(srv.url, TWO), None, credentials=CREDS, timing=FAST)
+        assert source.add_instruments([(2, 4242)]) == [(2, 4242)]
+        loop = MiniLoop()
+        source.start(loop, lambda frame, ns: None)
+        try:
+            loop.run_until(lambda: len(srv.subscriptions(1)) == 1, what="the first subscribe")
+            listed = [(i["ExchangeSegment"], i["SecurityId"]) for i in srv.subscriptions(1)[0]["InstrumentList"]]
+            assert ("NSE_FNO", "4242") in listed and len(listed) == 3
+        finally:
+            source.stop()
+
+
 def test_adding_past_the_connection_limit_is_refused_and_adds_nothing(rigs) -> None:
     _srv, rig = rigs()
     too_many = [(2, 100_000 + i) for i in range(5_000)]

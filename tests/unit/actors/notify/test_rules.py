@@ -94,10 +94,20 @@ def test_calendar_alerts_from_thirty_days_before_the_data_ends():
     far = CalendarStatus("XBOM", "2026-12-31", 31, False, False, T0)
     near = CalendarStatus("XBOM", "2026-12-31", 30, False, True, T0)
     past = CalendarStatus("XBOM", "2026-12-31", -3, True, True, T0)
-    assert rules.calendar_status(far, 30, T0) == []
-    assert kinds(rules.calendar_status(near, 30, T0)) == [AlertKind.CALENDAR_DATA_ENDING]
-    assert "30 days left" in rules.calendar_status(near, 30, T0)[0].body
-    assert rules.calendar_status(past, 30, T0)[0].severity == "error"
+    assert rules.Rules().calendar_status(far, 30, T0) == []
+    assert kinds(rules.Rules().calendar_status(near, 30, T0)) == [AlertKind.CALENDAR_DATA_ENDING]
+    assert "30 days left" in rules.Rules().calendar_status(near, 30, T0)[0].body
+    assert rules.Rules().calendar_status(past, 30, T0)[0].severity == "error"
+
+
+def test_a_standing_calendar_warning_alerts_once_a_day_not_once_per_status():
+    r = rules.Rules()
+    day = 86400 * S
+    near = CalendarStatus("XBOM", "2026-12-31", 3, False, True, T0)
+    # Every minute for 24 hours from 10:00 IST: at once, and again at IST midnight (14 hours on).
+    raised = [len(r.calendar_status(near, 30, T0 + minute * 60 * S)) for minute in range(24 * 60)]
+    assert [minute for minute, n in enumerate(raised) if n] == [0, 14 * 60]
+    assert len(r.calendar_status(near, 30, T0 + 2 * day)) == 1
 
 
 def test_token_renewal_failure_and_near_expiry_alert():

@@ -350,3 +350,26 @@ def test_a_reader_in_the_writers_process_shares_its_environment(tmp_path):
         assert ledger.wallet().cash_paise == 505  # the writer still works after the reader closed
     finally:
         ledger.close()
+
+
+def test_a_reader_in_the_writers_process_follows_the_writer_closed_and_opened_again(tmp_path):
+    """An actor restarted in-process (a rehearsal's kill of execution): the reader another actor
+    opened reads through the new writer's environment, and says CLOSED while there is none."""
+    from engine.ledger import CashMovement, Ledger, LedgerError, LedgerErrorCode, LedgerReader
+    first = Ledger.open(tmp_path / "l")
+    first.append([CashMovement(kind="DEPOSIT", amount_paise=500, account="main", note="", ts_ns=1)])
+    reader = LedgerReader.open(tmp_path / "l")
+    try:
+        first.close()
+        with pytest.raises(LedgerError) as err, reader.snapshot():
+            pass
+        assert err.value.code is LedgerErrorCode.CLOSED
+        second = Ledger.open(tmp_path / "l")
+        try:
+            second.append([CashMovement(kind="DEPOSIT", amount_paise=5, account="main", note="", ts_ns=2)])
+            with reader.snapshot() as snap:
+                assert snap.wallet().cash_paise == 505
+        finally:
+            second.close()
+    finally:
+        reader.close()

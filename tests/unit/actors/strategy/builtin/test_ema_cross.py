@@ -12,7 +12,7 @@ from actors.replay.batch import ROW_FULL, ROW_QUOTE, ROW_TICK
 from actors.strategy.api import BadParams, parse_params
 from actors.strategy.builtin.ema_cross import EmaCross
 from actors.strategy.market_rows import MarketRows, SkipsMarketRows
-from ipc.messages import BookUpdate
+from ipc.messages import BookUpdate, Position
 from tests.support.strategy_harness import StrategyHarness
 
 
@@ -134,3 +134,22 @@ def test_no_stop_is_declared_without_a_stop_loss(cache):
     assert h.ctx.protects == []
     with pytest.raises(BadParams, match="stop_loss_paise"):
         parse_params(EmaCross, "e", {"stop_loss_paise": -1})
+
+
+def test_units_an_operator_converted_to_another_product_are_no_longer_the_strategys_to_sell(cache):
+    # `shikra convert` moved the strategy's INTRADAY long to CNC: a delivery holding the trader keeps.
+    # The strategy manages its own product only: its exit does not try to sell the CNC units in
+    # INTRADAY (risk would deny that reduce-only order, and the strategy would retry it for ever).
+    h = StrategyHarness(EmaCross, {"fast": 2, "slow": 3, "timeframe_s": 0}, instrument="RELIANCE", cache_dir=cache)
+    ref = h.inst("RELIANCE")
+    for ltp in (150_000, 149_900, 149_800):
+        h.tick(ref, ltp)
+    (entry,) = h.tick(ref, 150_500)
+    h.fill(entry, 150_510)
+    units = entry.qty_units
+    now = h.now_ns
+    for product, net in (("INTRADAY", 0), ("CNC", units)):
+        h.ctx.exposure.on_position(Position(h.ctx.name, ref.segment, ref.security_id, net, net * 150_510, 0, 0, 0,
+                                            now, now, product=product))
+    assert h.tick(ref, 140_000) == []  # the cross down: nothing of its own to sell
+    assert h.ctx.position(ref) == units and h.ctx.position(ref, "INTRADAY") == 0
