@@ -149,7 +149,12 @@ class KiteVenue(DhanVenue):
         return super().submit(order, now_ns, instrument_type=instrument_type)
 
     def request_snapshot(self, now_ns: int, *, with_funds: bool = False) -> bool:
+        """As ``DhanVenue``'s; without a token the first reconciliation fails with the reason (the
+        start-up gate says why nothing is sent) and later ones are not asked for (False): overnight
+        the token expires, and a failure every ``reconcile_interval_s`` until the login says nothing new."""
         if not self._kite_session.has_token:
+            if self._n["snapshots"]:
+                return False
             self._n["snapshot_failures"] += 1
             self._updates.append(SnapshotFailed(f"{self._kite_session.last_reason}: {self._kite_session.last_detail}",
                                                 now_ns))

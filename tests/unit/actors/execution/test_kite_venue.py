@@ -443,10 +443,13 @@ def test_a_silent_ticker_is_replaced_and_polling_covers_the_gap(fake: FakeKite, 
 
 
 def test_a_refused_token_holds_orders_until_a_new_login_then_sends_them(h: Harness) -> None:
+    h.venue.request_snapshot(time.time_ns())
+    h.until(lambda: h.venue.stats().snapshots == 1)
     h.fake.invalidate_token()
     h.take(h.venue.submit(make_order("SKAB12-15"), time.time_ns()))
     h.until(lambda: any(s.reason_code == TOKEN_REFUSED for s in h.venue.take_session_updates()))
     assert h.fake.place_requests() == [] and h.of(Rejected) == [] and h.fatals == []
+    assert not h.venue.request_snapshot(time.time_ns())  # reconciled before: nothing to ask until a login
     h.fake.token = "kiteaccessnew0001"
     login_cache(h.data_dir, "kiteaccessnew0001")  # `shikra kite login` did this
     h.accepted("SKAB12-15")
