@@ -378,7 +378,7 @@ def test_snapshot_parses_orders_trades_positions_and_orders_placed_elsewhere(h: 
     assert sorted((p.security_id, p.product, p.net_qty_units) for p in snap.positions) == [
         (55796, "INTRADAY", 75), (55796, "MARGIN", -50), (55797, "MARGIN", 150)]
     assert [t.price_paise for t in snap.trades] == [15230, 15000]
-    assert snap.funds is not None and snap.funds.available_paise == 25000055
+    assert snap.funds is not None and snap.funds.available_paise == 25000055 == h.venue.fetch_funds_paise()
     assert h.venue.take_external_activity()  # the outside order's postback
 
 
