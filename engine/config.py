@@ -29,6 +29,7 @@ from actors.strategy.config import StrategyConfig
 from engine.ledger.config import LedgerConfig
 from engine.model.calendar import CalendarConfig, check_calendar_config
 from engine.model.master_refresh import MasterDownloadConfig
+from engine.model.scanner import ScannerConfig, check_scanner_config
 from engine.model.schedule import ScheduleConfig
 from engine.section import Section
 
@@ -98,6 +99,7 @@ class Config(Section):
     gateway: GatewayConfig = GatewayConfig()
     notify: NotifyConfig = NotifyConfig()
     schedule: ScheduleConfig = ScheduleConfig()
+    scanner: ScannerConfig = ScannerConfig()
 
 
 class ConfigError(Exception):
@@ -174,6 +176,9 @@ def check_config(cfg: Config, source: str = "<config>") -> None:
     problem = check_control_config(cfg.control)
     if problem:
         raise ConfigError(f"{source}: control: {problem}")
+    problem = check_scanner_config(cfg.scanner, cfg.control.history_s)
+    if problem:
+        raise ConfigError(f"{source}: scanner.{problem}")
     problem = check_feed_config(cfg.feed)
     if problem:
         raise ConfigError(f"{source}: feed.{problem}")
@@ -530,6 +535,65 @@ chain_interval_s = 1.0
 chain_strikes_each_side = 10
 # Continuously compounded; discounts premiums and carries the spot when there is no future quote.
 risk_free_rate_annual = 0.065
+# The market kept is sampled every history_sample_s and history_s of samples are kept: the OI
+# tracker's windows and the scanner's volume spikes and OI buildup are measured on them (memory:
+# 32 bytes per instrument per sample).
+history_sample_s = 15.0
+history_s = 3600
+# OI trackers published on the bus (oitrack.<UNDERLYING>.<YYYYMMDD>, public through the gateway):
+# these underlyings' nearest oi_expiries expiries every oi_interval_s (0: never), with OI change
+# since the open and over each of oi_windows_s (seconds, at most history_s).
+oi_underlyings = ["NIFTY"]
+oi_expiries = 1
+oi_interval_s = 5.0
+oi_windows_s = [300, 900, 3600]
+
+[scanner]
+# Screens over the instruments with live market data (`shikra scan`), published on scan.<name>
+# every interval_s (0: only when asked). Kinds: gainers, losers, volume_spike, oi_buildup, gap_up,
+# gap_down, near_high, near_low; filters: segments, instrument_types, underlyings, min_price_paise,
+# min_volume_units (README "OI tracker and scanner").
+interval_s = 5.0
+
+[[scanner.screens]]
+name = "gainers"
+kind = "gainers"
+
+[[scanner.screens]]
+name = "losers"
+kind = "losers"
+
+[[scanner.screens]]
+# The last 15 minutes' volume rate at least twice the day's average rate before them.
+name = "volume-spikes"
+kind = "volume_spike"
+window_s = 900
+min_spike_pct = 200
+
+[[scanner.screens]]
+name = "oi-buildup"
+kind = "oi_buildup"
+instrument_types = ["OPTIDX", "OPTSTK", "FUTIDX", "FUTSTK"]
+
+[[scanner.screens]]
+name = "gap-up"
+kind = "gap_up"
+min_gap_bp = 100
+
+[[scanner.screens]]
+name = "gap-down"
+kind = "gap_down"
+min_gap_bp = 100
+
+[[scanner.screens]]
+name = "near-high"
+kind = "near_high"
+within_bp = 25
+
+[[scanner.screens]]
+name = "near-low"
+kind = "near_low"
+within_bp = 25
 
 [instruments]
 # "sample": the bundled sample master, regenerated for today. "dhan": Dhan's master, "kite": Kite's
@@ -560,7 +624,8 @@ file = ""
 # A zmq endpoint; "tcp://127.0.0.1:*" lets the OS pick (the bound address goes to <run_dir>/gateway.json).
 listen = "tcp://127.0.0.1:7480"
 # Internal topic prefixes a dashboard may subscribe to.
-topics = ["tick.", "quote.", "book.", "bar.", "order.", "fill.", "position.", "risk.", "actor.health.", "chain."]
+topics = ["tick.", "quote.", "book.", "bar.", "order.", "fill.", "position.", "risk.", "actor.health.", "chain.",
+          "oitrack.", "scan."]
 # Messages queued for one subscriber; past it that subscriber loses its own messages, nobody waits.
 sndhwm = 10000
 # CURVE: a zmq certificate file holding the server's secret key (zmq.auth.create_certificates).

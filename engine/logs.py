@@ -15,6 +15,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Iterable
 from typing import Any, Literal
 
 import msgspec
@@ -40,6 +41,16 @@ def register_secret(value: str, keep: int = 4) -> None:
     """Mask this value in every log line from now on (tokens keep nothing, ids keep 4 chars)."""
     if value and len(value) >= 4:
         _secrets[value] = mask(value, keep)
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with each non-empty one of ``secrets`` masked whole: for text from a library or a
+    server (an error, a close reason) that may quote a URL or a request, before it is logged or
+    shown. The log masker (:func:`scrub`) is a safety net, not a licence."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "********")
+    return text
 
 
 def scrub(text: str) -> str:

@@ -1069,6 +1069,108 @@ class OptionChainSnapshot(Message, tag="chain@1"):
     ts_init_ns: int
 
 
+# How price and OI moved together over one period (``engine.model.open_interest``): price up and
+# OI up is a long buildup, down and up a short buildup, down and down long unwinding, up and down
+# short covering; NONE when either did not move (enough).
+Buildup = Literal["NONE", "LONG_BUILDUP", "SHORT_BUILDUP", "LONG_UNWINDING", "SHORT_COVERING"]
+
+
+class OiChange(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """One option's change over one period: since the open (``window_s`` 0: against the previous
+    session's OI and close when the feed sent them, else the first values seen today) or over the
+    last ``window_s`` seconds. ``span_ns``: how far back the base actually is (shorter than the
+    window while the engine has watched for less; 0: no base, the changes are 0)."""
+
+    window_s: int
+    span_ns: int
+    oi_change_units: int
+    price_change_paise: int
+    buildup: Buildup
+
+
+class OiSide(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """One option (CE or PE) of an OI tracker row; ``changes`` in the snapshot's ``windows_s`` order."""
+
+    security_id: int
+    ltp_paise: int
+    volume_units: int
+    oi_units: int
+    changes: list[OiChange]
+
+
+class OiRow(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    strike_paise: int
+    ce: OiSide | None  # None: not listed
+    pe: OiSide | None
+
+
+class OiWindowTotal(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """The chain's total OI change over one period, calls and puts apart."""
+
+    window_s: int
+    ce_oi_change_units: int
+    pe_oi_change_units: int
+
+
+class OiTrackerSnapshot(Message, tag="oitrack@1"):
+    """Open interest of one underlying's expiry (``actors.control.oi``): per strike, each side's
+    OI, volume and their changes since the open and over rolling windows (``windows_s``; 0 first,
+    meaning since the open) with the buildup class; the totals; the put-call ratios of OI and of
+    volume in millionths (1_000_000 = 1.0; 0 when the calls' total is 0); the max-pain strike
+    and the writers' payout there (``engine.model.open_interest``)."""
+
+    underlying: str
+    segment: int
+    expiry_yyyymmdd: int
+    windows_s: list[int]
+    ce_oi_units: int
+    pe_oi_units: int
+    ce_volume_units: int
+    pe_volume_units: int
+    pcr_oi_ppm: int
+    pcr_volume_ppm: int
+    max_pain_strike_paise: int
+    max_pain_payout_paise: int
+    totals: list[OiWindowTotal]
+    rows: list[OiRow]
+    ts_event_ns: int
+    ts_init_ns: int
+
+
+# What a screen ranks by (``engine.model.scanner``): the measure of each hit, its unit in the name.
+ScreenKind = Literal["gainers", "losers", "volume_spike", "oi_buildup", "gap_up", "gap_down", "near_high",
+                     "near_low"]
+
+
+class ScanHit(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """One instrument a screen picked. ``measure`` in the unit of the result's ``measure_name``;
+    ``change_bp`` against the previous close (0 when unknown); ``buildup`` for oi_buildup screens
+    (NONE otherwise)."""
+
+    segment: int
+    security_id: int
+    symbol: str
+    ltp_paise: int
+    change_bp: int
+    volume_units: int
+    oi_units: int
+    measure: int
+    buildup: Buildup
+
+
+class ScanResult(Message, tag="scan@1"):
+    """One screen's hits, best first (``engine.model.scanner``); ``universe_size``: the
+    instruments with market data that the screen's filters let in."""
+
+    screen: str
+    kind: ScreenKind
+    measure_name: str
+    hits: list[ScanHit]
+    universe_size: int
+    ts_event_ns: int
+    ts_init_ns: int
+
+
 
 
 # Every message type, for the decoder: keep this the last statement of the module.
@@ -1131,6 +1233,8 @@ AnyMessage = Union[
     SubscribeInstruments,
     ProtectPosition,
     OptionChainSnapshot,
+    OiTrackerSnapshot,
+    ScanResult,
 ]
 
 

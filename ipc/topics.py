@@ -41,6 +41,8 @@ BROKER_SESSION = "broker.session"
 INSTRUMENTS_STATUS = "instruments.status"
 SCHEDULE = "schedule."  # DayPhaseBegan and DailyTaskFinished
 CHAIN = "chain."  # OptionChainSnapshot: chain.<UNDERLYING>.<YYYYMMDD>
+OI_TRACK = "oitrack."  # OiTrackerSnapshot: oitrack.<UNDERLYING>.<YYYYMMDD> (oi. is the feed's per instrument)
+SCAN = "scan."  # ScanResult: scan.<SCREEN>
 
 
 @lru_cache(maxsize=65536)
@@ -64,6 +66,18 @@ def strategy_topic(prefix: str, strategy: str) -> bytes:
 def chain_topic(underlying: str, expiry_yyyymmdd: int) -> bytes:
     """``chain.NIFTY.20261229``: one underlying's priced chain of one expiry."""
     return f"{CHAIN}{underlying}.{expiry_yyyymmdd}".encode()
+
+
+@lru_cache(maxsize=256)
+def oi_track_topic(underlying: str, expiry_yyyymmdd: int) -> bytes:
+    """``oitrack.NIFTY.20261229``: one underlying's OI tracker of one expiry."""
+    return f"{OI_TRACK}{underlying}.{expiry_yyyymmdd}".encode()
+
+
+@lru_cache(maxsize=256)
+def scan_topic(screen: str) -> bytes:
+    """``scan.gainers``: one configured screen's result."""
+    return f"{SCAN}{screen}".encode()
 
 
 def heartbeat_topic(actor: str) -> bytes:

@@ -29,6 +29,7 @@ from actors.control.schedule_log import ScheduleLog
 from actors.daily import MasterReload, held_in_ledger, reopen_instruments
 from actors.control.server import ServerError, ServerThread, bound_info
 from actors.control.service import ControlApi
+from actors.control.views import MarketViews
 from engine.files import replace_file
 from engine.model import black76
 from engine.model.calendar import AlwaysOpenCalendar, CalendarError, CalendarSource, market_hours
@@ -37,6 +38,7 @@ from engine.model.instruments import InstrumentTable, OptionChain
 from engine.model.ist import ist_date
 from engine.model.lookup import open_instruments
 from engine.model.option_time import OptionClock
+from engine.model.scanner import ScannerConfig, ScreenConfig
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
 from ipc.messages import (
@@ -51,6 +53,7 @@ from ipc.messages import (
     OptionChainSnapshot,
     OrderDenied,
     OrderEvent,
+    OiTrackerSnapshot,
     OrderIntent,
     Position,
     PrevClose,
@@ -58,6 +61,7 @@ from ipc.messages import (
     Reply,
     RiskLimitsKept,
     RiskUsage,
+    ScanResult,
     StrategyList,
     SupervisorStatus,
     Tick,
@@ -87,6 +91,7 @@ class ControlActor(MasterReload, Actor):
         self.settings: ControlConfig | None = None
         self.calendar_source: CalendarSource | None = None
         self._clocks: dict[int, OptionClock] = {}
+        self.views: MarketViews | None = None
 
     # Lifecycle ----------------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -110,6 +115,14 @@ class ControlActor(MasterReload, Actor):
         black76.warmup()  # compiled (or loaded from numba's cache) before ready: no call pays for it
         if settings.chain_interval_s > 0 and settings.chain_underlyings:
             self.ctx.every(settings.chain_interval_s, self._publish_chains)
+        # The scanner's section is checked with the config file (engine.config); its windows
+        # against control.history_s there too.
+        self.views = MarketViews(settings, getattr(cfg, "scanner", None) or ScannerConfig())
+        self.ctx.every(settings.history_sample_s, self._sample_market)
+        if settings.oi_interval_s > 0 and settings.oi_underlyings:
+            self.ctx.every(settings.oi_interval_s, self._publish_oi)
+        if self.views.scanner.interval_s > 0 and self.views.scanner.screens:
+            self.ctx.every(self.views.scanner.interval_s, self._publish_scans)
         self.bridge = Bridge()
         self.ctx.watch_fd(self.bridge.fileno(), self._drain)
         self.api = ControlApi(settings, self.bridge, self, Path(self.ctx.data_dir), Path(self.ctx.run_dir), table,
@@ -191,6 +204,37 @@ class ControlActor(MasterReload, Actor):
         time = self._option_clock(chain.segment).to_expiry(chain.expiry_yyyymmdd, now_ns)
         return price_chain(table, chain, self.market, time, self.settings.risk_free_rate_annual, strikes_each_side,
                            now_ns)
+
+    def oi_tracker(self, chain: OptionChain, windows_s: list[int] | None) -> OiTrackerSnapshot:
+        assert self.views is not None
+        return self.views.oi_tracker(chain, self.market, windows_s, self.ctx.now_ns())
+
+    def scan(self, table: InstrumentTable, screens: list[ScreenConfig]) -> list[ScanResult]:
+        assert self.views is not None
+        return self.views.scan(table, self.market, screens, self.ctx.now_ns())
+
+    def _sample_market(self) -> None:
+        assert self.views is not None
+        self.views.sample(self.market, self.ctx.now_ns())
+
+    def _publish_oi(self) -> None:
+        """The configured underlyings' nearest OI trackers on ``oitrack.<UNDERLYING>.<YYYYMMDD>``."""
+        if self.api is None or self.settings is None:
+            return
+        table = self.api.instruments
+        first_listed = listing_day(self.ctx.now_ns())
+        for underlying in self.settings.oi_underlyings:
+            for expiry in table.expiries(underlying, first_listed)[:self.settings.oi_expiries]:
+                chain = table.option_chain(underlying, expiry)
+                if chain is not None:
+                    self.ctx.publish(topics.oi_track_topic(chain.underlying, expiry), self.oi_tracker(chain, None))
+
+    def _publish_scans(self) -> None:
+        """Every configured screen on ``scan.<name>``."""
+        if self.api is None or self.views is None:
+            return
+        for result in self.scan(self.api.instruments, self.views.scanner.screens):
+            self.ctx.publish(topics.scan_topic(result.screen), result)
 
     def _option_clock(self, segment: int) -> OptionClock:
         if self.calendar_source is not None and self.calendar_source.refresh():

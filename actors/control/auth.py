@@ -61,6 +61,8 @@ METHOD_ROLES: Final[dict[str, UserRole]] = {
     "GetOptionChain": "viewer",
     "GetQuote": "viewer",
     "GetPricedChain": "viewer",
+    "GetOiTracker": "viewer",
+    "Scan": "viewer",
     "PlaceOrder": "trader",
     "CancelOrder": "trader",
     "CancelAllOrders": "trader",

@@ -35,6 +35,12 @@ class ControlConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     ``chain_underlyings``: underlyings whose nearest ``chain_expiries`` priced chains are published
     on ``chain.<UNDERLYING>.<YYYYMMDD>`` every ``chain_interval_s`` (0: never), with
     ``chain_strikes_each_side`` strikes around the ATM (0: all).
+    ``history_sample_s``: how often the market kept is sampled for changes over time (the OI
+    tracker's windows, the scanner's volume spikes and OI buildup), ``history_s``: how far back
+    samples are kept (the longest window; memory: 32 bytes per instrument per sample).
+    ``oi_underlyings``: underlyings whose nearest ``oi_expiries`` OI trackers are published on
+    ``oitrack.<UNDERLYING>.<YYYYMMDD>`` every ``oi_interval_s`` (0: never), with the OI change
+    since the open and over each of ``oi_windows_s`` (seconds).
     ``risk_free_rate_annual``: continuously compounded; discounts option premiums and carries the
     spot to a forward when the expiry has no quoted future.
     """
@@ -53,6 +59,12 @@ class ControlConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_
     chain_interval_s: float = 1.0
     chain_strikes_each_side: int = 10
     risk_free_rate_annual: float = 0.065
+    history_sample_s: float = 15.0
+    history_s: int = 3600
+    oi_underlyings: list[str] = msgspec.field(default_factory=lambda: ["NIFTY"])
+    oi_expiries: int = 1
+    oi_interval_s: float = 5.0
+    oi_windows_s: list[int] = msgspec.field(default_factory=lambda: [300, 900, 3600])
 
 
 def split_listen(listen: str) -> tuple[str, int]:
@@ -101,6 +113,16 @@ def check_control_config(cc: ControlConfig) -> str | None:
                 f"({cc.chain_expiries}) >= 1 and chain_strikes_each_side ({cc.chain_strikes_each_side}) >= 0")
     if not -0.5 < cc.risk_free_rate_annual < 1.0:
         return f"control.risk_free_rate_annual {cc.risk_free_rate_annual} is not a rate (e.g. 0.065 for 6.5 %)"
+    if not cc.history_sample_s > 0 or cc.history_s <= 0:
+        return (f"control.history_sample_s ({cc.history_sample_s}) and control.history_s ({cc.history_s}) "
+                "must be > 0")
+    if cc.oi_interval_s < 0 or cc.oi_expiries < 1:
+        return f"control.oi_interval_s ({cc.oi_interval_s}) must be >= 0 and oi_expiries ({cc.oi_expiries}) >= 1"
+    for w in cc.oi_windows_s:
+        if not 0 < w <= cc.history_s:
+            return f"control.oi_windows_s: {w} must be > 0 and at most control.history_s ({cc.history_s})"
+    if len(set(cc.oi_windows_s)) != len(cc.oi_windows_s):
+        return f"control.oi_windows_s {cc.oi_windows_s} has a window twice"
     return None
 
 

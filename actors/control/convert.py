@@ -23,6 +23,9 @@ from engine.ledger.records import TradingStateChanged, User
 from engine.model.instruments import Instrument, OptionChain
 from engine.model.journal import Journal, Stats
 from ipc.messages import (
+    OiSide,
+    OiTrackerSnapshot,
+    ScanResult,
     USER_ROLES,
     ChainSide,
     OptionChainSnapshot,
@@ -205,6 +208,40 @@ def priced_chain_to_pb(snap: OptionChainSnapshot, symbols: Mapping[int, str],
         strikes=[pb.PricedStrike(strike_paise=r.strike_paise, atm=r.atm, ce=_priced_option_to_pb(r.ce, symbols),
                                  pe=_priced_option_to_pb(r.pe, symbols)) for r in snap.rows],
         expiries=expiries, ts_ns=snap.ts_event_ns)
+
+
+def _oi_option_to_pb(side: OiSide | None, symbols: Mapping[int, str]) -> pb.OiOption | None:
+    if side is None:
+        return None
+    return pb.OiOption(security_id=side.security_id, symbol=symbols.get(side.security_id, ""),
+                       ltp_paise=side.ltp_paise, volume_units=side.volume_units, oi_units=side.oi_units,
+                       changes=[pb.OiChange(window_s=c.window_s, span_ns=c.span_ns, oi_change_units=c.oi_change_units,
+                                            price_change_paise=c.price_change_paise, buildup=c.buildup)
+                                for c in side.changes])
+
+
+def oi_tracker_to_pb(snap: OiTrackerSnapshot, symbols: Mapping[int, str],
+                     expiries: list[int]) -> pb.GetOiTrackerResponse:
+    """``symbols``: security id -> trading symbol for the chain's contracts."""
+    return pb.GetOiTrackerResponse(
+        underlying=snap.underlying, segment=segment_label(snap.segment), expiry_yyyymmdd=snap.expiry_yyyymmdd,
+        windows_s=snap.windows_s, ce_oi_units=snap.ce_oi_units, pe_oi_units=snap.pe_oi_units,
+        ce_volume_units=snap.ce_volume_units, pe_volume_units=snap.pe_volume_units, pcr_oi_ppm=snap.pcr_oi_ppm,
+        pcr_volume_ppm=snap.pcr_volume_ppm, max_pain_strike_paise=snap.max_pain_strike_paise,
+        max_pain_payout_paise=snap.max_pain_payout_paise,
+        totals=[pb.OiWindowTotal(window_s=t.window_s, ce_oi_change_units=t.ce_oi_change_units,
+                                 pe_oi_change_units=t.pe_oi_change_units) for t in snap.totals],
+        strikes=[pb.OiStrike(strike_paise=r.strike_paise, ce=_oi_option_to_pb(r.ce, symbols),
+                             pe=_oi_option_to_pb(r.pe, symbols)) for r in snap.rows],
+        expiries=expiries, ts_ns=snap.ts_event_ns)
+
+
+def scan_result_to_pb(r: ScanResult) -> pb.ScreenResult:
+    return pb.ScreenResult(
+        screen=r.screen, kind=r.kind, measure_name=r.measure_name, universe_size=r.universe_size,
+        hits=[pb.ScanHit(segment=segment_label(h.segment), security_id=h.security_id, symbol=h.symbol,
+                         ltp_paise=h.ltp_paise, change_bp=h.change_bp, volume_units=h.volume_units,
+                         oi_units=h.oi_units, measure=h.measure, buildup=h.buildup) for h in r.hits])
 
 
 def kill_switch_to_pb(ks: KillSwitchStatus) -> pb.KillSwitch:

@@ -18,8 +18,10 @@ from __future__ import annotations
 import collections
 
 import msgspec
+import numpy as np
 
 from ipc.messages import Depth, OpenInterest, PrevClose, Quote, Tick
+from ipc.segments import instrument_key
 
 DEPTH_LEVELS = 5  # kept per side: the full packet's 5 levels (the top 5 of a 20-level depth feed)
 
@@ -171,3 +173,19 @@ class MarketStore:
     def snapshot(self, segment: int, security_id: int) -> MarketSnapshot | None:
         found = self._table.get((segment, security_id))
         return None if found is None else found.snapshot()
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Every instrument kept, as int64 columns in ascending packed key (``keys``), for the
+        OI tracker's and the scanner's samples (``actors.control.views``). One pass over the table."""
+        n = len(self._table)
+        names = ("ltp_paise", "prev_close_paise", "open_paise", "high_paise", "low_paise", "volume_units", "oi_units",
+                 "prev_oi_units")
+        out = np.empty((len(names) + 1, n), dtype=np.int64)
+        for j, m in enumerate(self._table.values()):
+            out[:, j] = (instrument_key(m.segment, m.security_id), m.ltp_paise, m.prev_close_paise, m.open_paise,
+                         m.high_paise, m.low_paise, m.volume_units, m.oi_units, m.prev_oi_units)
+        order = np.argsort(out[0], kind="stable")
+        cols = {"keys": out[0][order]}
+        for i, name in enumerate(names, start=1):
+            cols[name] = out[i][order]
+        return cols

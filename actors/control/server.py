@@ -101,6 +101,8 @@ class InstrumentServicer(_Servicer, rpc.InstrumentServiceServicer):
 class MarketServicer(_Servicer, rpc.MarketServiceServicer):
     GetQuote = _unary("GetQuote")
     GetPricedChain = _unary("GetPricedChain")
+    GetOiTracker = _unary("GetOiTracker")
+    Scan = _unary("Scan")
 
 
 class UserServicer(_Servicer, rpc.UserServiceServicer):

@@ -62,8 +62,9 @@ from engine.ledger import LedgerError, LedgerReader, LedgerSnapshot, ledger_dir
 from engine.logs import Log
 from engine.model.calendar import CalendarConfig, CalendarError, CalendarSource, SessionCalendar
 from engine.model.instruments import InstrumentTable, OptionChain
+from engine.model.scanner import ScannerConfig, ScreenConfig
 from engine.model.schedule import ScheduleConfig
-from ipc.messages import Message, OptionChainSnapshot, OrderIntent, RecordAudit
+from ipc.messages import Message, OiTrackerSnapshot, OptionChainSnapshot, OrderIntent, RecordAudit, ScanResult
 
 if TYPE_CHECKING:
     from engine.config import Config
@@ -104,6 +105,15 @@ class EngineSide(Protocol):
 
     def priced_chain(self, table: InstrumentTable, chain: OptionChain, strikes_each_side: int) -> OptionChainSnapshot:
         """``chain`` priced on the market the actor keeps, now (``actors.control.chain``)."""
+        ...
+
+    def oi_tracker(self, chain: OptionChain, windows_s: list[int] | None) -> OiTrackerSnapshot:
+        """``chain``'s OI tracker now over ``windows_s`` (None: the configured ones;
+        ``actors.control.oi``)."""
+        ...
+
+    def scan(self, table: InstrumentTable, screens: list[ScreenConfig]) -> list[ScanResult]:
+        """``screens`` run now over the market the actor keeps (``actors.control.views``)."""
         ...
 
     def now_ns(self) -> int:
@@ -167,6 +177,7 @@ class ControlApi(StatusCalls, OrderCalls, WatchCalls, PortfolioCalls, RiskCalls,
         # The day's plan (GetSchedule): the config's [schedule] on the calendar; what ran comes
         # from the actor loop's log (it replaces this one at start).
         self.schedule_config: ScheduleConfig = config.schedule if config is not None else ScheduleConfig()
+        self.scanner_config: ScannerConfig = config.scanner if config is not None else ScannerConfig()
         self.schedule_log = ScheduleLog(None)
         self._calendar_source: CalendarSource | None = None
         self._calendar_config = config.calendar if config is not None else CalendarConfig()
@@ -208,6 +219,8 @@ class ControlApi(StatusCalls, OrderCalls, WatchCalls, PortfolioCalls, RiskCalls,
             "GetOptionChain": self.get_option_chain,
             "GetQuote": self.get_quote,
             "GetPricedChain": self.get_priced_chain,
+            "GetOiTracker": self.get_oi_tracker,
+            "Scan": self.scan,
             "AddUser": self.add_user,
             "ListUsers": self.list_users,
             "RevokeUser": self.revoke_user,

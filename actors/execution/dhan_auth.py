@@ -25,6 +25,7 @@ import msgspec
 import pyotp
 
 from engine.credentials import Credentials, jwt_expiry_ns
+from engine.logs import redact
 from engine.model.ist import IST, NS_PER_S
 
 TOTP_STEP_S: Final = 30  # RFC 6238 as Dhan uses it: SHA-1, 30 s windows, 6 digits
@@ -139,10 +140,7 @@ def parse_login_answer(status: int, payload: bytes, method: str, creds: Credenti
 
 
 def mask_secrets(text: str, creds: Credentials, more: tuple[str, ...] = ()) -> str:
-    for secret in (creds.access_token, creds.pin, creds.totp_secret, creds.client_id, *more):
-        if secret:
-            text = text.replace(secret, "********")
-    return text[:_DETAIL_CHARS]
+    return redact(text, (creds.access_token, creds.pin, creds.totp_secret, creds.client_id, *more))[:_DETAIL_CHARS]
 
 
 def generate_url(auth_url: str, creds: Credentials, totp: str) -> str:

@@ -30,6 +30,7 @@ from dhanhq import DhanContext, dhanhq
 from actors.execution.dhan_wire import ORDER_TYPES, PRODUCTS, rupees_float
 from actors.execution.orders import OrderSnapshot
 from engine.credentials import CLIENT_ID_ENV_VAR, TOKEN_ENV_VAR, Credentials
+from engine.logs import redact as redact_secrets
 from ipc.reasons import RejectReason
 from ipc.segments import KNOWN_SEGMENTS, Segment, segment_label
 
@@ -84,10 +85,7 @@ def fatal_message(code: str, detail: str, open_orders: int) -> str:
 
 def redact(text: str, credentials: Credentials) -> str:
     """``text`` with the access token and client id masked (before it is logged or shown)."""
-    for secret in (credentials.access_token, credentials.client_id):
-        if secret:
-            text = text.replace(secret, "********")
-    return text
+    return redact_secrets(text, (credentials.access_token, credentials.client_id))
 
 
 def place_params(order: OrderSnapshot) -> dict[str, Any]:

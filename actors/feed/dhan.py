@@ -5,10 +5,9 @@ Threads. The feed actor's loop is synchronous (``zmq.Poller``); the websocket ne
 shared websocket shell (``actors.websocket_thread``) runs it in a thread of its own, on an asyncio
 loop (uvloop when installed), with connect, reconnect, stall detection and stop; this module is
 the Dhan protocol inside it. Each binary frame is stamped with ``now_ns()`` (the actor's clock) the
-moment it is received and appended to a ``collections.deque``; one byte on a non-blocking pipe wakes the
-actor's poller (only when the actor has not already been woken). The actor-side callback drains the deque and calls
-``emit(frame, recv_ns)``. The websocket reader never waits for the actor, so the library keeps
-answering the server's pings however slow the consumer is (#72); when the actor falls
+moment it is received and handed to the actor's loop, which calls ``emit(frame, recv_ns)``, through
+``actors.feed.handoff.FrameHandoff``: the websocket reader never waits for the actor, so the library
+keeps answering the server's pings however slow the consumer is (#72); when the actor falls
 ``max_pending_frames`` behind, new frames are dropped and counted (market data drops, it never
 blocks).
 
@@ -37,10 +36,8 @@ net, not a licence).
 from __future__ import annotations
 
 import asyncio
-import collections
 import enum
 import logging
-import os
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -52,8 +49,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from actors.feed import wire
+from actors.feed.handoff import Emit, FrameHandoff
 from actors.websocket_thread import Ended, WebSocketClient, WebSocketThread
 from engine.credentials import TOKEN_ENV_VAR, CLIENT_ID_ENV_VAR, Credentials, load_credentials
+from engine.logs import redact
 from engine.model.instruments import InstrumentTable
 from engine.model.lookup import resolve_instrument
 from ipc.segments import InstrumentId, segment_label
@@ -62,7 +61,6 @@ if TYPE_CHECKING:
     from actors.feed.config import DhanFeedConfig
     from engine.config import Config
 
-Emit = Callable[[bytes, int], None]
 OnFatal = Callable[[int, str], None]
 OnStalled = Callable[[int], None]  # idle_ns
 MarketOpen = Callable[[], bool]
@@ -123,9 +121,7 @@ AUTH_HTTP_STATUSES: frozenset[int] = frozenset({401, 403})
 _DISCONNECT = int(wire.FeedCode.DISCONNECT)
 _REASON_AT = wire.HEADER_SIZE  # u16 LE reason code right after the 8-byte header
 
-MAX_FRAMES_PER_DRAIN = 4096  # so that timers and other sockets of the actor are not starved
 JOIN_MARGIN_S = 1.0
-BACKLOG_LOG_INTERVAL_S = 1.0
 
 _WS_LOGGER = logging.getLogger("shikra.feed.websocket")
 # websockets logs the HTTP request line, token included, at DEBUG: never let it, whatever the
@@ -311,15 +307,11 @@ class DhanSource(WebSocketClient):
         self._rng = rng or random.Random()
         self._now_ns = now_ns  # receive stamps (the stall watch and the log throttle keep real time: I/O)
 
-        # Hand-off: written by the websocket thread, drained by the actor's thread.
-        self._frames: collections.deque[tuple[bytes, int]] = collections.deque()
-        self._events: collections.deque[Callable[[], None]] = collections.deque()  # calls for the actor
-        self._wake_pending = False
-        self._rfd = self._wfd = -1
+        # Frames and calls from the websocket thread to the actor's thread.
+        self._handoff = FrameHandoff(self.timing.max_pending_frames)
 
         self._ctx: Any = None
         self._running = False  # between start() and stop(): a new token may (re)connect
-        self._emit: Emit | None = None
         self._shell: WebSocketThread | None = None
 
         self._state: State = "idle"
@@ -328,12 +320,10 @@ class DhanSource(WebSocketClient):
         self._connects = 0
         self._reconnects = 0
         self._stalls = 0
-        self._dropped = 0
         self._text_frames = 0
         self._last_frame_ns = 0
         self._session_frames = 0
         self._fatal_reason = 0
-        self._last_backlog_log = 0.0
         self._ws: ClientConnection | None = None  # the live connection (websocket thread only)
 
     # Actor side ---------------------------------------------------------------------------
@@ -343,12 +333,10 @@ class DhanSource(WebSocketClient):
             raise RuntimeError("DhanSource.start called twice")
         self._ctx = ctx
         self._log = ctx.log
-        self._emit = emit
         if self.not_in_master:
             self._log.warning("instruments_not_in_master", count=len(self.not_in_master),
                               first=",".join(self.not_in_master[:5]))
-        self._rfd, self._wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        ctx.watch_fd(self._rfd, self._on_wake)
+        self._handoff.open(ctx, emit)
         self._running = True
         if not self._creds.access_token:
             self._state = "waiting_token"
@@ -428,23 +416,13 @@ class DhanSource(WebSocketClient):
         shell = self._shell
         self._running = False
         if shell is None:
-            if self._state == "waiting_token" and self._rfd >= 0:  # started, still waiting for a first token
-                self._ctx.unwatch_fd(self._rfd)
-                os.close(self._rfd)
-                os.close(self._wfd)
-                self._rfd = self._wfd = -1
+            self._handoff.close()  # started, still waiting for a first token (or not started: nothing)
             return
         join_timeout_s = self.timing.close_timeout_s + JOIN_MARGIN_S
         stuck = not shell.stop(join_timeout_s)
         if stuck:
             self._log.warning("dhan_feed_thread_stuck", join_timeout_s=join_timeout_s)
-        self._ctx.unwatch_fd(self._rfd)
-        while self._frames or self._events:
-            self._drain()
-        if not stuck:  # a stuck thread may still write to the pipe; leave it to process exit
-            os.close(self._rfd)
-            os.close(self._wfd)
-            self._rfd = self._wfd = -1
+        self._handoff.close(stuck=stuck)  # a stuck thread may still write to the pipe: it is left open
         self._shell = None
         s = self.stats()
         self._log.info("dhan_feed_stopped", frames=s.frames, bytes=s.bytes_received, connects=s.connects,
@@ -454,50 +432,15 @@ class DhanSource(WebSocketClient):
         return DhanFeedStats(
             state=self._state, frames=self._n_frames, bytes_received=self._n_bytes,
             connects=self._connects, reconnects=self._reconnects, stalls=self._stalls,
-            dropped_frames=self._dropped, text_frames=self._text_frames,
-            pending_frames=len(self._frames), last_frame_ns=self._last_frame_ns,
+            dropped_frames=self._handoff.dropped_frames, text_frames=self._text_frames,
+            pending_frames=self._handoff.pending_frames, last_frame_ns=self._last_frame_ns,
             fatal_reason_code=self._fatal_reason)
 
     def join(self, timeout_s: float) -> bool:
         """Wait for the websocket thread to end by itself (after a fatal disconnect); True if it did."""
         return self._shell is None or self._shell.join(timeout_s)
 
-    def _on_wake(self) -> None:
-        try:
-            os.read(self._rfd, 4096)
-        except BlockingIOError:
-            pass
-        self._drain()  # the host delivers what we publish as soon as this fd callback returns
-
-    def _drain(self) -> None:
-        # hot path: hand each received frame to the actor, oldest first
-        self._wake_pending = False  # before popping: a frame appended from now on writes a new wake
-        frames = self._frames
-        emit = self._emit
-        assert emit is not None
-        for _ in range(min(len(frames), MAX_FRAMES_PER_DRAIN)):
-            frame, recv_ns = frames.popleft()
-            emit(frame, recv_ns)
-        if frames:
-            self._ctx.call_later(0.0, self._drain)
-        while self._events:
-            self._events.popleft()()
-
     # Websocket thread -----------------------------------------------------------------------
-    def _wake(self) -> None:
-        if not self._wake_pending:
-            self._wake_pending = True
-            try:
-                os.write(self._wfd, b"\x01")
-            except BlockingIOError:
-                pass  # the pipe is full: the actor is already due to wake
-
-    def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret:
-                text = text.replace(secret, "********")
-        return text
-
     def _expect_frames(self) -> bool:
         """Stall detection runs while the market is open (a failing check counts as open)."""
         if self._market_open is None:
@@ -534,7 +477,7 @@ class DhanSource(WebSocketClient):
             self._log.warning("feed_connect_failed", url=self._base_url, error="InvalidStatus", http_status=status)
         else:
             self._log.warning("feed_connect_failed", url=self._base_url, error=type(exc).__name__,
-                              detail=self._redact(str(exc))[:300])
+                              detail=redact(str(exc), self._secrets)[:300])
         return Ended("connect_failed")
 
     async def serve(self, ws: ClientConnection) -> Ended:
@@ -562,7 +505,7 @@ class DhanSource(WebSocketClient):
 
     def closed(self, ws: ClientConnection, exc: ConnectionClosed | None = None) -> Ended:
         self._log.warning("feed_connection_closed", url=self._base_url, code=int(ws.close_code or 1006),
-                          reason=self._redact(ws.close_reason or "")[:200], frames=self._session_frames)
+                          reason=redact(ws.close_reason or "", self._secrets)[:200], frames=self._session_frames)
         return self._end("closed")
 
     def stalled(self, idle_ns: int) -> Ended:
@@ -571,8 +514,7 @@ class DhanSource(WebSocketClient):
                           url=self._base_url)
         on_stalled = self._on_stalled
         if on_stalled is not None:
-            self._events.append(lambda: on_stalled(idle_ns))
-            self._wake()
+            self._handoff.call_soon(lambda: on_stalled(idle_ns))
         return self._end("stalled")
 
     async def goodbye(self, ws: ClientConnection) -> None:
@@ -590,7 +532,8 @@ class DhanSource(WebSocketClient):
 
     def session_failed(self, exc: Exception) -> Ended:
         # A bug in one connection must not end the feed: reconnect.
-        self._log.error("dhan_feed_session_failed", error=type(exc).__name__, detail=self._redact(str(exc))[:300])
+        self._log.error("dhan_feed_session_failed", error=type(exc).__name__,
+                        detail=redact(str(exc), self._secrets)[:300])
         return self._end("closed")
 
     def reconnecting(self, end: Ended, delay_s: float, attempt: int) -> None:
@@ -617,8 +560,7 @@ class DhanSource(WebSocketClient):
             pass  # the reconnect subscribes the whole list, new ones included
 
     async def _read(self, ws: ClientConnection) -> Ended:
-        frames = self._frames
-        limit = self.timing.max_pending_frames
+        push = self._handoff.push
         assert self._shell is not None
         heard = self._shell.heard
         async for frame in ws:
@@ -632,21 +574,17 @@ class DhanSource(WebSocketClient):
             self._n_frames += 1
             self._session_frames += 1
             self._n_bytes += len(frame)
-            if len(frames) >= limit:
+            if not push(frame, recv_ns):
                 self._backlog_full()
-            else:
-                frames.append((frame, recv_ns))
-                self._wake()
             if frame and frame[0] == _DISCONNECT:
                 return self._server_disconnect(frame)
         return self.closed(ws)
 
     def _backlog_full(self) -> None:
-        self._dropped += 1
-        now = time.monotonic()  # log throttle in the websocket thread: real time
-        if now - self._last_backlog_log >= BACKLOG_LOG_INTERVAL_S:
-            self._last_backlog_log = now
-            self._log.warning("feed_backlog_full", pending_frames=len(self._frames), dropped_frames=self._dropped)
+        handoff = self._handoff
+        if handoff.drop_log_due():
+            self._log.warning("feed_backlog_full", pending_frames=handoff.pending_frames,
+                              dropped_frames=handoff.dropped_frames)
 
     def _server_disconnect(self, frame: bytes) -> Ended:
         reason = disconnect_reason(frame) or 0
@@ -671,8 +609,6 @@ class DhanSource(WebSocketClient):
         self._log.error("dhan_feed_fatal", reason_code=reason, reason=wire.disconnect_reason_name(reason),
                         message=text, detail=detail, reconnecting=False)
         on_fatal = self._on_fatal
-        if on_fatal is not None:
-            self._events.append(lambda: on_fatal(reason, text))
-        self._wake_pending = False  # force a wake even if one is pending: the event must be seen
-        self._wake()
+        if on_fatal is not None:  # a wake even if one is pending: the call must be seen
+            self._handoff.call_soon(lambda: on_fatal(reason, text), force_wake=True)
         return Ended("fatal", final=True, code=reason)

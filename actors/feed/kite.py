@@ -5,11 +5,11 @@ detection, bounded stop), like the Dhan feed (``actors.feed.dhan``).
 Lifecycle. Connect to ``{url}?api_key=..&access_token=..`` (KITE_PROTOCOL.md section A), subscribe
 the instrument tokens and set their mode (``{"a": "subscribe", "v": [...]}`` then ``{"a": "mode",
 "v": [mode, [...]]}``, ``SUBSCRIBE_BATCH`` tokens a message; one connection carries at most 3000),
-read. Binary frames are stamped with ``now_ns()`` and handed to the actor through a deque and a wake
-pipe (the reader never waits for the actor; past ``max_pending_frames`` frames are dropped and
-counted). A 1-byte heartbeat keeps the connection alive (stall detection) without reaching the
-actor. Text frames are JSON: ``error`` messages are logged, order postbacks counted (the Kite venue
-reads them from its own connection).
+read. Binary frames are stamped with ``now_ns()`` and handed to the actor through
+``actors.feed.handoff.FrameHandoff`` (the reader never waits for the actor; past
+``max_pending_frames`` frames are dropped and counted). A 1-byte heartbeat keeps the connection
+alive (stall detection) without reaching the actor. Text frames are JSON: ``error`` messages are
+logged, order postbacks counted (the Kite venue reads them from its own connection).
 
 A refused token (HTTP 403 at the handshake) is not retried: the source waits for a new one
 (``set_credentials``: the feed actor re-reads the session cache on ``BrokerSessionStatus`` from a
@@ -26,7 +26,6 @@ import asyncio
 import collections
 import json
 import logging
-import os
 import random
 import time
 from collections.abc import Callable, Sequence
@@ -38,8 +37,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from actors.feed import kite_wire as kw
+from actors.feed.handoff import Emit, FrameHandoff
 from actors.websocket_thread import Ended, WebSocketClient, WebSocketThread
 from engine.kite_session import KiteCredentials
+from engine.logs import redact
 from engine.model.instruments import InstrumentTable, kite_tokens
 from engine.model.lookup import resolve_instrument
 from ipc.segments import InstrumentId
@@ -48,7 +49,6 @@ if TYPE_CHECKING:
     from actors.feed.config import KiteFeedConfig
     from engine.config import Config
 
-Emit = Callable[[bytes, int], None]
 OnStalled = Callable[[int], None]
 MarketOpen = Callable[[], bool]
 State = Literal["idle", "connecting", "subscribed", "backoff", "stopped", "waiting_token"]
@@ -56,9 +56,7 @@ State = Literal["idle", "connecting", "subscribed", "backoff", "stopped", "waiti
 MAX_INSTRUMENTS_PER_CONNECTION = 3000
 SUBSCRIBE_BATCH = 500  # tokens per subscribe/mode message (the docs set no limit; keeps frames small)
 AUTH_HTTP_STATUSES: frozenset[int] = frozenset({401, 403})
-MAX_FRAMES_PER_DRAIN = 4096
 JOIN_MARGIN_S = 1.0
-BACKLOG_LOG_INTERVAL_S = 1.0
 
 _WS_LOGGER = logging.getLogger("shikra.feed.kite_websocket")
 _WS_LOGGER.setLevel(logging.INFO)  # the library logs the request line (with the token) at DEBUG
@@ -150,12 +148,8 @@ class KiteSource(WebSocketClient):
         self._on_stalled = on_stalled
         self._rng = rng or random.Random()
         self._now_ns = now_ns
-        self._frames: collections.deque[tuple[bytes, int]] = collections.deque()
-        self._events: collections.deque[Callable[[], None]] = collections.deque()
-        self._wake_pending = False
-        self._rfd = self._wfd = -1
+        self._handoff = FrameHandoff(k.max_pending_frames)  # from the websocket thread to the actor's
         self._ctx: Any = None
-        self._emit: Emit | None = None
         self._shell: WebSocketThread | None = None
         self._running = False
         self._ws: ClientConnection | None = None
@@ -163,7 +157,6 @@ class KiteSource(WebSocketClient):
         self._n = collections.Counter[str]()
         self._session_frames = 0
         self._last_frame_ns = 0
-        self._last_backlog_log = 0.0
 
     # Actor side ---------------------------------------------------------------------------
     @property
@@ -174,9 +167,8 @@ class KiteSource(WebSocketClient):
     def start(self, ctx: Any, emit: Emit) -> None:
         if self._running:
             raise RuntimeError("KiteSource.start called twice")
-        self._ctx, self._log, self._emit = ctx, ctx.log, emit
-        self._rfd, self._wfd = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        ctx.watch_fd(self._rfd, self._on_wake)
+        self._ctx, self._log = ctx, ctx.log
+        self._handoff.open(ctx, emit)
         self._running = True
         if self._creds is None:
             self._state = "waiting_token"
@@ -250,21 +242,13 @@ class KiteSource(WebSocketClient):
         """Unsubscribe, close and join the thread (bounded); frames received are emitted first."""
         self._running = False
         shell = self._shell
+        stuck = False
         if shell is not None:
             stuck = not shell.stop(self.cfg.close_timeout_s + JOIN_MARGIN_S)
             if stuck:
                 self._log.warning("kite_feed_thread_stuck")
             self._shell = None
-        else:
-            stuck = False
-        if self._rfd >= 0:
-            self._ctx.unwatch_fd(self._rfd)
-            while self._frames or self._events:
-                self._drain()
-            if not stuck:
-                os.close(self._rfd)
-                os.close(self._wfd)
-            self._rfd = self._wfd = -1
+        self._handoff.close(stuck=stuck)  # a stuck thread may still write to the pipe: it is left open
         s = self.stats()
         self._log.info("kite_feed_stopped", frames=s.frames, connects=s.connects, reconnects=s.reconnects,
                        stalls=s.stalls, dropped_frames=s.dropped_frames)
@@ -274,44 +258,10 @@ class KiteSource(WebSocketClient):
         return KiteFeedStats(state=self._state, frames=n["frames"], heartbeats=n["heartbeats"],
                              text_frames=n["text"], errors=n["errors"], postbacks=n["postbacks"],
                              connects=n["connects"], reconnects=n["reconnects"], stalls=n["stalls"],
-                             dropped_frames=n["dropped"], pending_frames=len(self._frames),
+                             dropped_frames=self._handoff.dropped_frames, pending_frames=self._handoff.pending_frames,
                              last_frame_ns=self._last_frame_ns)
 
-    def _on_wake(self) -> None:
-        try:
-            os.read(self._rfd, 4096)
-        except BlockingIOError:
-            pass
-        self._drain()
-
-    def _drain(self) -> None:
-        # hot path: hand each received frame to the actor, oldest first
-        self._wake_pending = False
-        frames, emit = self._frames, self._emit
-        assert emit is not None
-        for _ in range(min(len(frames), MAX_FRAMES_PER_DRAIN)):
-            frame, recv_ns = frames.popleft()
-            emit(frame, recv_ns)
-        if frames:
-            self._ctx.call_later(0.0, self._drain)
-        while self._events:
-            self._events.popleft()()
-
     # Websocket thread -----------------------------------------------------------------------
-    def _wake(self) -> None:
-        if not self._wake_pending:
-            self._wake_pending = True
-            try:
-                os.write(self._wfd, b"\x01")
-            except BlockingIOError:
-                pass
-
-    def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            if secret:
-                text = text.replace(secret, "********")
-        return text
-
     def _expect_frames(self) -> bool:
         if self._market_open is None:
             return True
@@ -338,7 +288,7 @@ class KiteSource(WebSocketClient):
                             waiting_for="a new Kite login (shikra kite login)")
             return Ended("token_refused", final=True, code=exc.response.status_code)
         self._log.warning("kite_feed_connect_failed", url=self.cfg.url, error=type(exc).__name__,
-                          detail=self._redact(str(exc))[:300])
+                          detail=redact(str(exc), self._secrets)[:300])
         return Ended("connect_failed")
 
     async def serve(self, ws: ClientConnection) -> Ended:
@@ -360,8 +310,7 @@ class KiteSource(WebSocketClient):
             self._ws = None
 
     async def _read(self, ws: ClientConnection) -> Ended:
-        frames = self._frames
-        limit = self.cfg.max_pending_frames
+        push = self._handoff.push
         assert self._shell is not None
         heard = self._shell.heard
         n = self._n
@@ -378,11 +327,8 @@ class KiteSource(WebSocketClient):
             self._last_frame_ns = recv_ns
             n["frames"] += 1
             self._session_frames += 1
-            if len(frames) >= limit:
+            if not push(frame, recv_ns):
                 self._backlog_full()
-            else:
-                frames.append((frame, recv_ns))
-                self._wake()
         return self.closed(ws)
 
     def _text(self, text: str) -> None:
@@ -397,21 +343,19 @@ class KiteSource(WebSocketClient):
             self._n["postbacks"] += 1
         elif kind == "error":
             self._n["errors"] += 1
-            self._log.warning("kite_feed_error_message", detail=self._redact(str(msg.get("data")))[:300])
+            self._log.warning("kite_feed_error_message", detail=redact(str(msg.get("data")), self._secrets)[:300])
         else:
             self._log.info("kite_feed_message", type=str(kind)[:40])
 
     def _backlog_full(self) -> None:
-        self._n["dropped"] += 1
-        now = time.monotonic()  # log throttle in the websocket thread: real time
-        if now - self._last_backlog_log >= BACKLOG_LOG_INTERVAL_S:
-            self._last_backlog_log = now
-            self._log.warning("kite_feed_backlog_full", pending_frames=len(self._frames),
-                              dropped_frames=self._n["dropped"])
+        handoff = self._handoff
+        if handoff.drop_log_due():
+            self._log.warning("kite_feed_backlog_full", pending_frames=handoff.pending_frames,
+                              dropped_frames=handoff.dropped_frames)
 
     def closed(self, ws: ClientConnection, exc: ConnectionClosed | None = None) -> Ended:
         self._log.warning("kite_feed_connection_closed", url=self.cfg.url, code=int(ws.close_code or 1006),
-                          reason=self._redact(ws.close_reason or "")[:200], frames=self._session_frames)
+                          reason=redact(ws.close_reason or "", self._secrets)[:200], frames=self._session_frames)
         return Ended("closed", worked=self._session_frames > 0)
 
     def stalled(self, idle_ns: int) -> Ended:
@@ -419,8 +363,7 @@ class KiteSource(WebSocketClient):
         self._log.warning("kite_feed_stalled", idle_s=round(idle_ns / 1e9, 3), stall_timeout_s=self.stall_timeout_s)
         on_stalled = self._on_stalled
         if on_stalled is not None:
-            self._events.append(lambda: on_stalled(idle_ns))
-            self._wake()
+            self._handoff.call_soon(lambda: on_stalled(idle_ns))
         return Ended("stalled", worked=self._session_frames > 0)
 
     async def goodbye(self, ws: ClientConnection) -> None:
@@ -433,7 +376,8 @@ class KiteSource(WebSocketClient):
             self._log.warning("kite_feed_goodbye_incomplete", error=type(exc).__name__)
 
     def session_failed(self, exc: Exception) -> Ended:
-        self._log.error("kite_feed_session_failed", error=type(exc).__name__, detail=self._redact(str(exc))[:300])
+        self._log.error("kite_feed_session_failed", error=type(exc).__name__,
+                        detail=redact(str(exc), self._secrets)[:300])
         return Ended("closed")
 
     def reconnecting(self, end: Ended, delay_s: float, attempt: int) -> None:

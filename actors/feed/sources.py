@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator, Protocol
 import numpy as np
 
 from actors.feed.capture import CaptureReader, FrameBlock
+from actors.feed.handoff import Emit
 from actors.feed.synthetic import SyntheticInstrument, SyntheticMarket, SyntheticMarketConfig
 from engine.model.instruments import InstrumentTable, date_from_yyyymmdd
 from engine.model.ist import IST
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
     from actors.feed.config import SyntheticFeedConfig
     from engine.config import Config
 
-Emit = Callable[[bytes, int], None]
 EmitBlock = Callable[[FrameBlock], None]
 
 DEFAULT_STOCK_PRICE_PAISE = 150_000  # ₹1,500 when nothing better is known

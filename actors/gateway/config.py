@@ -9,7 +9,7 @@ import msgspec
 from engine.section import Section
 
 DEFAULT_GATEWAY_TOPICS: tuple[str, ...] = ("tick.", "quote.", "book.", "bar.", "order.", "fill.", "position.",
-                                          "risk.", "actor.health.", "chain.")
+                                          "risk.", "actor.health.", "chain.", "oitrack.", "scan.")
 
 
 class GatewayConfig(Section):

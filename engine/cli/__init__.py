@@ -6,7 +6,7 @@
     portfolio    positions, trades, pnl, funds
     risk         risk show|halt|release|limits|set, squareoff
     instruments  instruments search|chain
-    market       quote
+    market       quote, oi, scan
     users        users add|list|revoke|bootstrap-admin
     strategies   strategies list|start|stop|params|set
     journal      journal, export

@@ -284,6 +284,16 @@ def instrument_ref(text: str) -> Any:
     return pb.InstrumentRef(symbol=text)
 
 
+def expiry_arg(text: str | None) -> int:
+    """``--expiry YYYY-MM-DD`` (or YYYYMMDD) as yyyymmdd; 0 when not given (the nearest)."""
+    if not text:
+        return 0
+    digits = text.replace("-", "")
+    if len(digits) != 8 or not digits.isdigit():
+        raise CliError(EXIT_USAGE, f"--expiry {quote_value(text)} is not YYYY-MM-DD")
+    return int(digits)
+
+
 def rupees(paise: int) -> str:
     return format_paise(paise)
 

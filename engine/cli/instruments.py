@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from engine.cli.common import (
+    expiry_arg,
     EXIT_ERROR,
     EXIT_OK,
     EXIT_USAGE,
@@ -78,15 +79,6 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _expiry_arg(text: str | None) -> int:
-    if not text:
-        return 0
-    digits = text.replace("-", "")
-    if len(digits) != 8 or not digits.isdigit():
-        raise CliError(EXIT_USAGE, f"--expiry {text!r} is not YYYY-MM-DD")
-    return int(digits)
-
-
 def _iv(o: Any) -> str:
     if o.iv_status != "OK":
         return o.iv_status.lower()
@@ -141,7 +133,7 @@ def cmd_instruments(args: argparse.Namespace) -> int:
         return chain_text(r, args.greeks)
 
     try:
-        expiry = _expiry_arg(getattr(args, "expiry", None))
+        expiry = expiry_arg(getattr(args, "expiry", None))
     except CliError as exc:
         return fail(args, exc)
 

@@ -992,6 +992,154 @@ class GetPricedChainResponse(_message.Message):
     ts_ns: int
     def __init__(self, underlying: _Optional[str] = ..., segment: _Optional[str] = ..., expiry_yyyymmdd: _Optional[int] = ..., lot_size_units: _Optional[int] = ..., step_paise: _Optional[int] = ..., underlying_source: _Optional[str] = ..., spot_paise: _Optional[int] = ..., future_paise: _Optional[int] = ..., forward_paise: _Optional[int] = ..., rate_ppm: _Optional[int] = ..., time_left_ns: _Optional[int] = ..., year_trading_ns: _Optional[int] = ..., atm_strike_paise: _Optional[int] = ..., strikes: _Optional[_Iterable[_Union[PricedStrike, _Mapping]]] = ..., expiries: _Optional[_Iterable[int]] = ..., ts_ns: _Optional[int] = ...) -> None: ...
 
+class GetOiTrackerRequest(_message.Message):
+    __slots__ = ("underlying", "expiry_yyyymmdd", "segment", "windows_s")
+    UNDERLYING_FIELD_NUMBER: _ClassVar[int]
+    EXPIRY_YYYYMMDD_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    WINDOWS_S_FIELD_NUMBER: _ClassVar[int]
+    underlying: str
+    expiry_yyyymmdd: int
+    segment: str
+    windows_s: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, underlying: _Optional[str] = ..., expiry_yyyymmdd: _Optional[int] = ..., segment: _Optional[str] = ..., windows_s: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class OiChange(_message.Message):
+    __slots__ = ("window_s", "span_ns", "oi_change_units", "price_change_paise", "buildup")
+    WINDOW_S_FIELD_NUMBER: _ClassVar[int]
+    SPAN_NS_FIELD_NUMBER: _ClassVar[int]
+    OI_CHANGE_UNITS_FIELD_NUMBER: _ClassVar[int]
+    PRICE_CHANGE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    BUILDUP_FIELD_NUMBER: _ClassVar[int]
+    window_s: int
+    span_ns: int
+    oi_change_units: int
+    price_change_paise: int
+    buildup: str
+    def __init__(self, window_s: _Optional[int] = ..., span_ns: _Optional[int] = ..., oi_change_units: _Optional[int] = ..., price_change_paise: _Optional[int] = ..., buildup: _Optional[str] = ...) -> None: ...
+
+class OiOption(_message.Message):
+    __slots__ = ("security_id", "symbol", "ltp_paise", "volume_units", "oi_units", "changes")
+    SECURITY_ID_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    LTP_PAISE_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_UNITS_FIELD_NUMBER: _ClassVar[int]
+    OI_UNITS_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    security_id: int
+    symbol: str
+    ltp_paise: int
+    volume_units: int
+    oi_units: int
+    changes: _containers.RepeatedCompositeFieldContainer[OiChange]
+    def __init__(self, security_id: _Optional[int] = ..., symbol: _Optional[str] = ..., ltp_paise: _Optional[int] = ..., volume_units: _Optional[int] = ..., oi_units: _Optional[int] = ..., changes: _Optional[_Iterable[_Union[OiChange, _Mapping]]] = ...) -> None: ...
+
+class OiStrike(_message.Message):
+    __slots__ = ("strike_paise", "ce", "pe")
+    STRIKE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    CE_FIELD_NUMBER: _ClassVar[int]
+    PE_FIELD_NUMBER: _ClassVar[int]
+    strike_paise: int
+    ce: OiOption
+    pe: OiOption
+    def __init__(self, strike_paise: _Optional[int] = ..., ce: _Optional[_Union[OiOption, _Mapping]] = ..., pe: _Optional[_Union[OiOption, _Mapping]] = ...) -> None: ...
+
+class OiWindowTotal(_message.Message):
+    __slots__ = ("window_s", "ce_oi_change_units", "pe_oi_change_units")
+    WINDOW_S_FIELD_NUMBER: _ClassVar[int]
+    CE_OI_CHANGE_UNITS_FIELD_NUMBER: _ClassVar[int]
+    PE_OI_CHANGE_UNITS_FIELD_NUMBER: _ClassVar[int]
+    window_s: int
+    ce_oi_change_units: int
+    pe_oi_change_units: int
+    def __init__(self, window_s: _Optional[int] = ..., ce_oi_change_units: _Optional[int] = ..., pe_oi_change_units: _Optional[int] = ...) -> None: ...
+
+class GetOiTrackerResponse(_message.Message):
+    __slots__ = ("underlying", "segment", "expiry_yyyymmdd", "windows_s", "ce_oi_units", "pe_oi_units", "ce_volume_units", "pe_volume_units", "pcr_oi_ppm", "pcr_volume_ppm", "max_pain_strike_paise", "max_pain_payout_paise", "totals", "strikes", "expiries", "ts_ns")
+    UNDERLYING_FIELD_NUMBER: _ClassVar[int]
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    EXPIRY_YYYYMMDD_FIELD_NUMBER: _ClassVar[int]
+    WINDOWS_S_FIELD_NUMBER: _ClassVar[int]
+    CE_OI_UNITS_FIELD_NUMBER: _ClassVar[int]
+    PE_OI_UNITS_FIELD_NUMBER: _ClassVar[int]
+    CE_VOLUME_UNITS_FIELD_NUMBER: _ClassVar[int]
+    PE_VOLUME_UNITS_FIELD_NUMBER: _ClassVar[int]
+    PCR_OI_PPM_FIELD_NUMBER: _ClassVar[int]
+    PCR_VOLUME_PPM_FIELD_NUMBER: _ClassVar[int]
+    MAX_PAIN_STRIKE_PAISE_FIELD_NUMBER: _ClassVar[int]
+    MAX_PAIN_PAYOUT_PAISE_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    STRIKES_FIELD_NUMBER: _ClassVar[int]
+    EXPIRIES_FIELD_NUMBER: _ClassVar[int]
+    TS_NS_FIELD_NUMBER: _ClassVar[int]
+    underlying: str
+    segment: str
+    expiry_yyyymmdd: int
+    windows_s: _containers.RepeatedScalarFieldContainer[int]
+    ce_oi_units: int
+    pe_oi_units: int
+    ce_volume_units: int
+    pe_volume_units: int
+    pcr_oi_ppm: int
+    pcr_volume_ppm: int
+    max_pain_strike_paise: int
+    max_pain_payout_paise: int
+    totals: _containers.RepeatedCompositeFieldContainer[OiWindowTotal]
+    strikes: _containers.RepeatedCompositeFieldContainer[OiStrike]
+    expiries: _containers.RepeatedScalarFieldContainer[int]
+    ts_ns: int
+    def __init__(self, underlying: _Optional[str] = ..., segment: _Optional[str] = ..., expiry_yyyymmdd: _Optional[int] = ..., windows_s: _Optional[_Iterable[int]] = ..., ce_oi_units: _Optional[int] = ..., pe_oi_units: _Optional[int] = ..., ce_volume_units: _Optional[int] = ..., pe_volume_units: _Optional[int] = ..., pcr_oi_ppm: _Optional[int] = ..., pcr_volume_ppm: _Optional[int] = ..., max_pain_strike_paise: _Optional[int] = ..., max_pain_payout_paise: _Optional[int] = ..., totals: _Optional[_Iterable[_Union[OiWindowTotal, _Mapping]]] = ..., strikes: _Optional[_Iterable[_Union[OiStrike, _Mapping]]] = ..., expiries: _Optional[_Iterable[int]] = ..., ts_ns: _Optional[int] = ...) -> None: ...
+
+class ScanRequest(_message.Message):
+    __slots__ = ("screen",)
+    SCREEN_FIELD_NUMBER: _ClassVar[int]
+    screen: str
+    def __init__(self, screen: _Optional[str] = ...) -> None: ...
+
+class ScanHit(_message.Message):
+    __slots__ = ("segment", "security_id", "symbol", "ltp_paise", "change_bp", "volume_units", "oi_units", "measure", "buildup")
+    SEGMENT_FIELD_NUMBER: _ClassVar[int]
+    SECURITY_ID_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_FIELD_NUMBER: _ClassVar[int]
+    LTP_PAISE_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_BP_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_UNITS_FIELD_NUMBER: _ClassVar[int]
+    OI_UNITS_FIELD_NUMBER: _ClassVar[int]
+    MEASURE_FIELD_NUMBER: _ClassVar[int]
+    BUILDUP_FIELD_NUMBER: _ClassVar[int]
+    segment: str
+    security_id: int
+    symbol: str
+    ltp_paise: int
+    change_bp: int
+    volume_units: int
+    oi_units: int
+    measure: int
+    buildup: str
+    def __init__(self, segment: _Optional[str] = ..., security_id: _Optional[int] = ..., symbol: _Optional[str] = ..., ltp_paise: _Optional[int] = ..., change_bp: _Optional[int] = ..., volume_units: _Optional[int] = ..., oi_units: _Optional[int] = ..., measure: _Optional[int] = ..., buildup: _Optional[str] = ...) -> None: ...
+
+class ScreenResult(_message.Message):
+    __slots__ = ("screen", "kind", "measure_name", "hits", "universe_size")
+    SCREEN_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    MEASURE_NAME_FIELD_NUMBER: _ClassVar[int]
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    UNIVERSE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    screen: str
+    kind: str
+    measure_name: str
+    hits: _containers.RepeatedCompositeFieldContainer[ScanHit]
+    universe_size: int
+    def __init__(self, screen: _Optional[str] = ..., kind: _Optional[str] = ..., measure_name: _Optional[str] = ..., hits: _Optional[_Iterable[_Union[ScanHit, _Mapping]]] = ..., universe_size: _Optional[int] = ...) -> None: ...
+
+class ScanResponse(_message.Message):
+    __slots__ = ("results", "ts_ns")
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    TS_NS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[ScreenResult]
+    ts_ns: int
+    def __init__(self, results: _Optional[_Iterable[_Union[ScreenResult, _Mapping]]] = ..., ts_ns: _Optional[int] = ...) -> None: ...
+
 class User(_message.Message):
     __slots__ = ("name", "role", "active", "created_ns", "updated_ns", "updated_by", "active_tokens")
     NAME_FIELD_NUMBER: _ClassVar[int]

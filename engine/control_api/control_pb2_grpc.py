@@ -1299,6 +1299,16 @@ class MarketServiceStub:
                 request_serializer=shikra_dot_v1_dot_control__pb2.GetPricedChainRequest.SerializeToString,
                 response_deserializer=shikra_dot_v1_dot_control__pb2.GetPricedChainResponse.FromString,
                 _registered_method=True)
+        self.GetOiTracker = channel.unary_unary(
+                '/shikra.v1.MarketService/GetOiTracker',
+                request_serializer=shikra_dot_v1_dot_control__pb2.GetOiTrackerRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.GetOiTrackerResponse.FromString,
+                _registered_method=True)
+        self.Scan = channel.unary_unary(
+                '/shikra.v1.MarketService/Scan',
+                request_serializer=shikra_dot_v1_dot_control__pb2.ScanRequest.SerializeToString,
+                response_deserializer=shikra_dot_v1_dot_control__pb2.ScanResponse.FromString,
+                _registered_method=True)
 
 
 class MarketServiceServicer:
@@ -1328,6 +1338,23 @@ class MarketServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetOiTracker(self, request, context):
+        """Open interest of one expiry: per strike, OI and its change since the open and over rolling
+        windows with the buildup class, put-call ratios and max pain. Definitions:
+        engine/model/open_interest.py. Role: viewer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Scan(self, request, context):
+        """The configured screens ([scanner] screens) run now over the instruments with market data.
+        Definitions: engine/model/scanner.py. Role: viewer.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_MarketServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -1340,6 +1367,16 @@ def add_MarketServiceServicer_to_server(servicer, server):
                     servicer.GetPricedChain,
                     request_deserializer=shikra_dot_v1_dot_control__pb2.GetPricedChainRequest.FromString,
                     response_serializer=shikra_dot_v1_dot_control__pb2.GetPricedChainResponse.SerializeToString,
+            ),
+            'GetOiTracker': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetOiTracker,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.GetOiTrackerRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.GetOiTrackerResponse.SerializeToString,
+            ),
+            'Scan': grpc.unary_unary_rpc_method_handler(
+                    servicer.Scan,
+                    request_deserializer=shikra_dot_v1_dot_control__pb2.ScanRequest.FromString,
+                    response_serializer=shikra_dot_v1_dot_control__pb2.ScanResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1402,6 +1439,60 @@ class MarketService:
             '/shikra.v1.MarketService/GetPricedChain',
             shikra_dot_v1_dot_control__pb2.GetPricedChainRequest.SerializeToString,
             shikra_dot_v1_dot_control__pb2.GetPricedChainResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetOiTracker(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.MarketService/GetOiTracker',
+            shikra_dot_v1_dot_control__pb2.GetOiTrackerRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.GetOiTrackerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Scan(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/shikra.v1.MarketService/Scan',
+            shikra_dot_v1_dot_control__pb2.ScanRequest.SerializeToString,
+            shikra_dot_v1_dot_control__pb2.ScanResponse.FromString,
             options,
             channel_credentials,
             insecure,

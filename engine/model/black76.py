@@ -65,6 +65,14 @@ def _otm_price(f: float, k: float, x: float, s: float, call: bool) -> float:
     """Undiscounted Black price at total volatility ``s`` > 0, x = ln(F/K)."""
     d1 = x / s + 0.5 * s
     d2 = d1 - s
+    if abs(d1) < 1.0 and abs(d2) < 1.0:
+        # Near the money at a small total volatility (minutes to expiry) N(d1) and N(d2) are both
+        # ~0.5 and their difference cancels to noise, so the solver never converged. With
+        # N(d) = (1 + erf(d/sqrt2)) / 2 the halves cancel exactly instead, and erf keeps its full
+        # relative precision near 0: call = (F-K)/2 + (F erf(d1/sqrt2) - K erf(d2/sqrt2)) / 2 and the
+        # put is the same with (K-F)/2.
+        half_time_value = 0.5 * (f * math.erf(d1 * _INV_SQRT2) - k * math.erf(d2 * _INV_SQRT2))
+        return (0.5 * (f - k) if call else 0.5 * (k - f)) + half_time_value
     if call:
         return f * _cdf(d1) - k * _cdf(d2)
     return k * _cdf(-d2) - f * _cdf(-d1)

@@ -294,7 +294,8 @@ def test_kill_switch_halts_orders_and_only_an_admin_releases_it(eng) -> None:
 # Auth, roles, users, audit ----------------------------------------------------------------------
 
 VIEWER_CALLS = {"GetStatus", "ListActors", "GetSchedule", "ListOrders", "GetOrder", "ListTrades", "ListPositions", "GetFunds",
-                "GetRiskState", "GetRiskLimits", "SearchInstruments", "GetOptionChain", "GetQuote", "GetPricedChain", "ListStrategies",
+                "GetRiskState", "GetRiskLimits", "SearchInstruments", "GetOptionChain", "GetQuote", "GetPricedChain", "GetOiTracker", "Scan",
+                "ListStrategies",
                 "GetStrategyParams", "GetJournal", "GetDayPnl"}
 TRADER_CALLS = VIEWER_CALLS | {"PlaceOrder", "ModifyOrder", "CancelOrder", "CancelAllOrders", "EngageKillSwitch",
                                "SquareOffAll", "StartStrategy", "StopStrategy", "SetStrategyParams", "ConvertPosition"}
@@ -467,6 +468,27 @@ def test_quotes_and_the_priced_chain_come_from_the_running_feed(eng, monkeypatch
     code, out, err = run_cli(["quote", "RELIANCE", "--json", *eng.cli_args()])
     assert code == 0, err
     assert json.loads(out)["quotes"][0]["symbol"] == "RELIANCE"
+
+
+def test_the_oi_tracker_and_the_scanner_answer_from_the_running_feed(eng, monkeypatch) -> None:
+    """The synthetic feed's NIFTY options carry OI: the tracker totals it per side with a put-call
+    ratio and a max-pain strike of the chain; the default screens run over the live market."""
+    def tracked() -> Any:
+        r = eng.call("MarketService", "GetOiTracker", pb.GetOiTrackerRequest(underlying="NIFTY"), eng.viewer)
+        return r.ce_oi_units > 0 and r.pe_oi_units > 0 and r
+
+    r = eventually(tracked, "NIFTY's OI tracked from the feed", 30.0)
+    assert r.pcr_oi_ppm == (2 * r.pe_oi_units * 1_000_000 + r.ce_oi_units) // (2 * r.ce_oi_units)
+    assert r.max_pain_strike_paise in {s.strike_paise for s in r.strikes}
+    assert list(r.windows_s) == [0, 300, 900, 3600]
+    scan = eng.call("MarketService", "Scan", pb.ScanRequest(), eng.viewer)
+    assert [res.screen for res in scan.results] == ["gainers", "losers", "volume-spikes", "oi-buildup", "gap-up",
+                                                    "gap-down", "near-high", "near-low"]
+    assert all(res.universe_size > 0 for res in scan.results)
+    monkeypatch.setenv("SHIKRA_TOKEN", eng.viewer)
+    code, out, err = run_cli(["oi", "NIFTY", "--json", *eng.cli_args()])
+    assert code == 0, err
+    assert json.loads(out)["underlying"] == "NIFTY"
 
 
 def test_health_and_reflection_answer_without_a_token(eng) -> None:

@@ -13,7 +13,8 @@
 * The server pings every ``ping_interval_s`` (the client's library must answer).
 * Tests steer it synchronously: ``disconnect(code)``, ``go_silent()``, ``drop()``, ``stack(n)``.
 
-It runs its own event loop in a thread, so a test drives it with plain calls.
+It runs its own event loop in a thread, so a test drives it with plain calls
+(``tests.support.loopback_ws``).
 """
 
 from __future__ import annotations
@@ -22,18 +23,17 @@ import asyncio
 import http
 import json
 import logging
-import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, Literal
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from actors.feed import wire
 from ipc.segments import Segment
-from tests.support.wait import eventually
+from tests.support.loopback_ws import LoopbackWebSocketServer
 
 TOKEN = "eyJ0eXAiOiJKV1QifQ.fake-dhan-test-token.c2lnbmF0dXJl"
 CLIENT_ID = "1100223344"
@@ -85,13 +85,16 @@ def packet_for(mode: str, segment: int, security_id: int, n: int) -> tuple[bytes
         ask_qty_units=[90 * (i + 1) for i in range(5)], ask_orders=[i + 2 for i in range(5)]), ltp
 
 
-class FakeDhanFeed:
+class FakeDhanFeed(LoopbackWebSocketServer):
     """Start with ``start()`` (or ``with FakeDhanFeed() as srv``); ``url`` is ws://127.0.0.1:PORT."""
+
+    name = "fake Dhan feed"
 
     def __init__(self, *, token: str = TOKEN, client_id: str = CLIENT_ID, ping_interval_s: float = 0.1,
                  stream_interval_s: float = 0.01, stream_limit_frames: int | None = None,
                  send_prev_close: bool = True, auth_failure: Literal["packet", "http"] = "packet",
                  token_check: Callable[[str], bool] | None = None) -> None:
+        super().__init__(_LOG)
         self.token = token
         # Which tokens the server takes: ``token`` alone, or what ``token_check`` accepts (the REST
         # fake's, so a token renewed there works here too).
@@ -113,72 +116,11 @@ class FakeDhanFeed:
         self._counters: dict[tuple[int, int], int] = {}
         self._stack = 1
         self.paused = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._stopped: asyncio.Future[None] | None = None
-        self._error: BaseException | None = None
-        self.port = 0
 
-    # Lifecycle ------------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    def start(self) -> "FakeDhanFeed":
-        self._thread = threading.Thread(target=self._run, name="fake-dhan-feed", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError(f"fake Dhan feed did not start: {self._error!r}")
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stopped is not None and self._thread is not None \
-                and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(lambda: self._stopped.done() or self._stopped.set_result(None))
-            self._thread.join(10)
-
-    def __enter__(self) -> "FakeDhanFeed":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._main())
-        except BaseException as exc:  # surfaced by start()
-            self._error = exc
-            self._ready.set()
-        finally:
-            loop.close()
-
-    async def _main(self) -> None:
-        self._stopped = asyncio.get_running_loop().create_future()
-        server: Server
-        async with serve(self._handler, "127.0.0.1", 0, process_request=self._check_request,
-                         ping_interval=self.ping_interval_s, ping_timeout=max(5.0, 20 * self.ping_interval_s),
-                         compression=None, close_timeout=1.0, logger=_LOG) as server:
-            self.port = server.sockets[0].getsockname()[1]
-            self._ready.set()
-            await self._stopped
-            for conn in list(self._conns.values()):
-                conn.ws.transport.abort()
+    def _serve_options(self) -> dict[str, Any]:
+        return {"ping_interval": self.ping_interval_s, "ping_timeout": max(5.0, 20 * self.ping_interval_s)}
 
     # Test controls (called from the test thread) ----------------------------------------------
-    def _call(self, fn: Callable[[], Any]) -> Any:
-        assert self._loop is not None
-
-        async def run() -> Any:
-            result = fn()
-            if asyncio.iscoroutine(result):
-                result = await result
-            return result
-
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(10)
-
     def disconnect(self, reason_code: int) -> None:
         """Send a disconnect packet with ``reason_code`` on every open connection, then close it."""
         async def go() -> None:
@@ -199,20 +141,6 @@ class FakeDhanFeed:
             self.paused = False
         self._call(go)
 
-    def go_silent(self) -> None:
-        """The open connections stop streaming (a stall); new connections stream normally."""
-        def go() -> None:
-            for conn in self._conns.values():
-                conn.silent = True
-        self._call(go)
-
-    def drop(self) -> None:
-        """Abort every open connection's TCP socket, no close frame (an abrupt drop)."""
-        def go() -> None:
-            for conn in self._conns.values():
-                conn.ws.transport.abort()
-        self._call(go)
-
     def stack(self, packets_per_frame: int) -> None:
         """From now on, streamed frames carry this many packets each."""
         def go() -> None:
@@ -230,9 +158,6 @@ class FakeDhanFeed:
     def pong_seen(self) -> bool:
         """True once some client answered one of our pings."""
         return any(c.ws.latency > 0 for c in list(self._conns.values()))
-
-    def wait_until(self, predicate: Callable[[], bool], timeout_s: float = 5.0, what: str = "condition") -> None:
-        eventually(predicate, f"fake Dhan feed: {what}", timeout_s, poll_s=0.005)
 
     # Server side ----------------------------------------------------------------------------
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:

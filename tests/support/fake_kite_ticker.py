@@ -9,6 +9,8 @@ speaks the Kite ticker protocol (KITE_PROTOCOL.md section A).
   subscribed token in its mode (built with ``actors.feed.kite_wire``), a 1-byte heartbeat every
   ``heartbeat_every`` frames, and can push a text message (``send_text``).
 * Tests steer it synchronously: ``drop()`` (abort the sockets), ``go_silent()`` (a stall).
+
+It runs its own event loop in a thread (``tests.support.loopback_ws``).
 """
 
 from __future__ import annotations
@@ -17,17 +19,16 @@ import asyncio
 import http
 import json
 import logging
-import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from websockets.asyncio.server import ServerConnection, serve
+from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from actors.feed import kite_wire as kw
-from tests.support.wait import eventually
+from tests.support.loopback_ws import LoopbackWebSocketServer
 
 API_KEY = "kitetestapikey01"
 TOKEN = "kite-test-access-token-0123456789"
@@ -65,11 +66,14 @@ class _Conn:
     silent: bool = False
 
 
-class FakeKiteTicker:
+class FakeKiteTicker(LoopbackWebSocketServer):
     """Start with ``start()`` (or ``with FakeKiteTicker() as srv``); ``url`` is ws://127.0.0.1:PORT."""
+
+    name = "fake Kite ticker"
 
     def __init__(self, *, api_key: str = API_KEY, token: str = TOKEN, stream_interval_s: float = 0.01,
                  heartbeat_every: int = 5) -> None:
+        super().__init__(_LOG)
         self.api_key = api_key
         self.token = token
         self.stream_interval_s = stream_interval_s
@@ -80,80 +84,11 @@ class FakeKiteTicker:
         self.sent_frames: list[bytes] = []
         self._conns: dict[int, _Conn] = {}
         self._counters: dict[int, int] = {}
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._thread: threading.Thread | None = None
-        self._ready = threading.Event()
-        self._stopped: asyncio.Future[None] | None = None
-        self.port = 0
-
-    @property
-    def url(self) -> str:
-        return f"ws://127.0.0.1:{self.port}"
-
-    def start(self) -> "FakeKiteTicker":
-        self._thread = threading.Thread(target=self._run, name="fake-kite-ticker", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("fake Kite ticker did not start")
-        return self
-
-    def stop(self) -> None:
-        if self._loop is not None and self._stopped is not None and self._thread is not None \
-                and self._thread.is_alive():
-            self._loop.call_soon_threadsafe(lambda: self._stopped.done() or self._stopped.set_result(None))
-            self._thread.join(10)
-
-    def __enter__(self) -> "FakeKiteTicker":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            loop.run_until_complete(self._main())
-        finally:
-            loop.close()
-
-    async def _main(self) -> None:
-        self._stopped = asyncio.get_running_loop().create_future()
-        async with serve(self._handler, "127.0.0.1", 0, process_request=self._check_request, ping_interval=None,
-                         compression=None, close_timeout=1.0, logger=_LOG) as server:
-            self.port = server.sockets[0].getsockname()[1]
-            self._ready.set()
-            await self._stopped
-            for conn in list(self._conns.values()):
-                conn.ws.transport.abort()
 
     # Test controls ----------------------------------------------------------------------------
-    def _call(self, fn: Callable[[], Any]) -> Any:
-        assert self._loop is not None
-
-        async def run() -> Any:
-            result = fn()
-            if asyncio.iscoroutine(result):
-                result = await result
-            return result
-
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(10)
-
     def set_token(self, token: str) -> None:
         def go() -> None:
             self.token = token
-        self._call(go)
-
-    def drop(self) -> None:
-        def go() -> None:
-            for conn in self._conns.values():
-                conn.ws.transport.abort()
-        self._call(go)
-
-    def go_silent(self) -> None:
-        def go() -> None:
-            for conn in self._conns.values():
-                conn.silent = True
         self._call(go)
 
     def send_text(self, payload: dict[str, Any]) -> None:
@@ -168,9 +103,6 @@ class FakeKiteTicker:
     def modes(self, connection: int) -> dict[int, str]:
         conn = self._conns.get(connection)
         return dict(conn.modes) if conn is not None else {}
-
-    def wait_until(self, predicate: Callable[[], bool], timeout_s: float = 5.0, what: str = "condition") -> None:
-        eventually(predicate, f"fake Kite ticker: {what}", timeout_s, poll_s=0.005)
 
     # Server side ------------------------------------------------------------------------------
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:

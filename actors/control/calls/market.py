@@ -16,6 +16,7 @@ from actors.control import convert
 from actors.control.auth import Principal
 from actors.control.convert import Refusal
 from engine.control_api import control_pb2 as pb
+from engine.control_api.limits import quote_value
 from engine.model.instruments import Instrument
 from engine.model.ist import NS_PER_S
 
@@ -71,3 +72,47 @@ class MarketCalls:
                 if side is not None:
                     symbols[side.security_id] = self._symbol(chain.segment, side.security_id)
         return convert.priced_chain_to_pb(priced, symbols, expiries)
+
+    async def get_oi_tracker(self: ControlApi, who: Principal, req: pb.GetOiTrackerRequest) -> Any:
+        windows = list(req.windows_s)
+        keep_s = self.settings.history_s
+        for n, w in enumerate(windows):
+            if not 0 < w <= keep_s:
+                return Refusal(grpc.StatusCode.INVALID_ARGUMENT,
+                               f"windows_s[{n}]: {w} must be > 0 and at most {keep_s} s (the market history kept, "
+                               "[control] history_s)")
+        if len(set(windows)) != len(windows):
+            return Refusal(grpc.StatusCode.INVALID_ARGUMENT, "windows_s: a window is given twice")
+        found = self._listed_chain(req.underlying, req.expiry_yyyymmdd, req.segment)
+        if isinstance(found, Refusal):
+            return found
+        chain, expiries = found
+        try:
+            tracked = await self.bridge.ask(
+                lambda done: done(self.engine.oi_tracker(chain, windows or None)), self.timeout_s)
+        except TimeoutError:
+            return Refusal(grpc.StatusCode.DEADLINE_EXCEEDED, f"the control actor's loop did not answer within "
+                                                              f"{self.timeout_s}s")
+        symbols = {}
+        for row in tracked.rows:
+            for side in (row.ce, row.pe):
+                if side is not None:
+                    symbols[side.security_id] = self._symbol(chain.segment, side.security_id)
+        return convert.oi_tracker_to_pb(tracked, symbols, expiries)
+
+    async def scan(self: ControlApi, who: Principal, req: pb.ScanRequest) -> Any:
+        screens = self.scanner_config.screens
+        if req.screen:
+            screens = [s for s in screens if s.name == req.screen]
+            if not screens:
+                names = ", ".join(s.name for s in self.scanner_config.screens) or "none configured"
+                return Refusal(grpc.StatusCode.NOT_FOUND,
+                               f"no screen {quote_value(req.screen)} in [scanner] screens ({names})")
+        table = self.instruments
+        try:
+            results = await self.bridge.ask(lambda done: done(self.engine.scan(table, screens)), self.timeout_s)
+        except TimeoutError:
+            return Refusal(grpc.StatusCode.DEADLINE_EXCEEDED, f"the control actor's loop did not answer within "
+                                                              f"{self.timeout_s}s")
+        return pb.ScanResponse(results=[convert.scan_result_to_pb(r) for r in results],
+                               ts_ns=results[0].ts_event_ns if results else self.engine.now_ns())

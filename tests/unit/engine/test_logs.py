@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 
-from engine.logs import get_logger, mask, register_secret, setup_logging
+from engine.logs import get_logger, mask, redact, register_secret, setup_logging
 
 
 def test_mask_keeps_only_the_tail_of_an_id():
@@ -34,3 +34,10 @@ def test_text_format_is_key_value(capsys):
     get_logger("x").warning("slow_peer", peer="risk", lag_ms=12)
     line = capsys.readouterr().err.strip()
     assert "slow_peer" in line and "peer=risk" in line and "lag_ms=12" in line
+
+
+def test_redact_masks_every_secret_and_skips_empty_ones():
+    text = "connect to wss://x?token=tok-123&clientId=1100 failed (token tok-123)"
+    assert redact(text, ("tok-123", "", "1100")) == \
+        "connect to wss://x?token=********&clientId=******** failed (token ********)"
+    assert redact("nothing here", ("", "absent")) == "nothing here"

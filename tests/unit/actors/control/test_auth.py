@@ -80,7 +80,8 @@ def test_every_rpc_in_the_proto_has_a_role_and_nothing_else_does() -> None:
 
 # The specification, written out: who may call what.
 VIEWER_CALLS = {"GetStatus", "ListActors", "GetSchedule", "ListOrders", "GetOrder", "WatchOrders", "ListTrades", "ListPositions",
-                "GetFunds", "GetRiskState", "GetRiskLimits", "SearchInstruments", "GetOptionChain", "GetQuote", "GetPricedChain", "ListStrategies",
+                "GetFunds", "GetRiskState", "GetRiskLimits", "SearchInstruments", "GetOptionChain", "GetQuote", "GetPricedChain", "GetOiTracker",
+                "Scan", "ListStrategies",
                 "GetStrategyParams", "GetJournal", "GetDayPnl"}
 TRADER_CALLS = VIEWER_CALLS | {"PlaceOrder", "ModifyOrder", "CancelOrder", "CancelAllOrders", "EngageKillSwitch",
                                "SquareOffAll", "StartStrategy", "StopStrategy", "SetStrategyParams", "ConvertPosition"}

@@ -22,6 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from actors.control.auth import new_token
 from actors.control.chain import price_chain
 from actors.control.market import MarketStore
+from actors.control.oi import track_chain
+from actors.control.views import MarketViews
 from actors.control.bridge import Answer, Bridge
 from actors.control.config import ControlConfig
 from actors.control.server import ServerThread
@@ -40,7 +42,10 @@ from engine.ledger import Ledger, LedgerConfig, TokenIssued, UserAdded, ledger_d
 from engine.logs import get_logger
 from engine.model.calendar import AlwaysOpenCalendar
 from engine.model.instruments import InstrumentTable, OptionChain
+from engine.model.ist import NS_PER_S
+from engine.model.open_interest import MarketHistory
 from engine.model.option_time import OptionClock
+from engine.model.scanner import ScannerConfig
 from ipc.messages import (
     ActorStatus,
     DaemonStatus,
@@ -114,6 +119,14 @@ class InstantEngine:
     def priced_chain(self, table: InstrumentTable, chain: OptionChain, strikes_each_side: int) -> Any:
         time = OptionClock(AlwaysOpenCalendar(), chain.segment).to_expiry(chain.expiry_yyyymmdd, self.now_ns())
         return price_chain(table, chain, MarketStore(1), time, 0.065, strikes_each_side, self.now_ns())
+
+    def oi_tracker(self, chain: OptionChain, windows_s: list[int] | None) -> Any:
+        history = MarketHistory(3600 * NS_PER_S)
+        return track_chain(chain, MarketStore(1), history, windows_s or [300], self.now_ns())
+
+    def scan(self, table: InstrumentTable, screens: list[Any]) -> list[Any]:
+        views = MarketViews(ControlConfig(), ScannerConfig(screens=screens))
+        return views.scan(table, MarketStore(1), screens, self.now_ns())
 
     def now_ns(self) -> int:
         return 1_764_000_000_000_000_000

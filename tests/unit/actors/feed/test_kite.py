@@ -33,7 +33,7 @@ from ipc.messages import Depth, Quote
 from ipc.segments import Segment
 from tests.support.fake_kite_ticker import API_KEY, TOKEN, FakeKiteTicker
 from tests.support.kite_instruments import kite_dump
-from tests.unit.actors.feed.test_dhan import MiniLoop
+from tests.support.mini_loop import MiniLoop
 
 CREDS = KiteCredentials(API_KEY, TOKEN)
 NOW = 1_767_000_000 * 10**9

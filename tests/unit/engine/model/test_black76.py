@@ -8,7 +8,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from engine.model import black76
@@ -54,6 +54,9 @@ def test_price_and_greeks_match_the_library(f: float, x: float, t: float, r: flo
 
 @settings(max_examples=400, deadline=None)
 @given(forwards, log_moneyness, years, rates, vols, st.booleans())
+# At the money six minutes before expiry at 1 % volatility: N(d1) - N(d2) cancelled to noise and
+# the solver ran out of iterations (found by hypothesis on another run).
+@example(f=2239.609138656212, x=0.0, t=1.075268817204301e-05, r=0.0, sigma=0.01, call=False)
 def test_implied_vol_round_trips_and_matches_the_library(f: float, x: float, t: float, r: float, sigma: float,
                                                          call: bool) -> None:
     k = f * math.exp(x)
