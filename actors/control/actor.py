@@ -32,12 +32,12 @@ from actors.control.service import ControlApi
 from actors.control.views import MarketViews
 from engine.files import replace_file
 from engine.model import black76
-from engine.model.calendar import AlwaysOpenCalendar, CalendarError, CalendarSource, market_hours
+from engine.model.calendar import CalendarError, CalendarSource, market_hours
 from engine.model.expiry_day import listing_day
 from engine.model.instruments import InstrumentTable, OptionChain
 from engine.model.ist import ist_date
 from engine.model.lookup import open_instruments
-from engine.model.option_time import OptionClock
+from engine.model.option_time import OptionClocks
 from engine.model.scanner import ScannerConfig, ScreenConfig
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
@@ -89,8 +89,7 @@ class ControlActor(MasterReload, Actor):
         self.info_path: Path | None = None
         self.market = MarketStore(1)  # sized from the config in on_start
         self.settings: ControlConfig | None = None
-        self.calendar_source: CalendarSource | None = None
-        self._clocks: dict[int, OptionClock] = {}
+        self.option_clocks = OptionClocks(None)
         self.views: MarketViews | None = None
 
     # Lifecycle ----------------------------------------------------------------------------------
@@ -109,7 +108,7 @@ class ControlActor(MasterReload, Actor):
         self.market = MarketStore(settings.market_instruments)
         if market_hours(cfg) == "exchange":
             try:
-                self.calendar_source = CalendarSource(cfg.calendar, self.ctx.data_dir)
+                self.option_clocks = OptionClocks(CalendarSource(cfg.calendar, self.ctx.data_dir))
             except CalendarError as exc:
                 raise ActorConfigError(f"the market calendar's overrides do not apply: {exc}") from None
         black76.warmup()  # compiled (or loaded from numba's cache) before ready: no call pays for it
@@ -201,7 +200,7 @@ class ControlActor(MasterReload, Actor):
     def priced_chain(self, table: InstrumentTable, chain: OptionChain, strikes_each_side: int) -> OptionChainSnapshot:
         assert self.settings is not None
         now_ns = self.ctx.now_ns()
-        time = self._option_clock(chain.segment).to_expiry(chain.expiry_yyyymmdd, now_ns)
+        time = self.option_clocks.get(chain.segment).to_expiry(chain.expiry_yyyymmdd, now_ns)
         return price_chain(table, chain, self.market, time, self.settings.risk_free_rate_annual, strikes_each_side,
                            now_ns)
 
@@ -235,15 +234,6 @@ class ControlActor(MasterReload, Actor):
             return
         for result in self.scan(self.api.instruments, self.views.scanner.screens):
             self.ctx.publish(topics.scan_topic(result.screen), result)
-
-    def _option_clock(self, segment: int) -> OptionClock:
-        if self.calendar_source is not None and self.calendar_source.refresh():
-            self._clocks.clear()  # the operator changed the calendar: years are measured again
-        clock = self._clocks.get(segment)
-        if clock is None:
-            calendar = self.calendar_source.calendar if self.calendar_source is not None else AlwaysOpenCalendar()
-            clock = self._clocks[segment] = OptionClock(calendar, segment)
-        return clock
 
     def _publish_chains(self) -> None:
         """The configured underlyings' nearest chains on ``chain.<UNDERLYING>.<YYYYMMDD>``."""

@@ -5,7 +5,7 @@ Pure: the instrument master's chain, the market the control actor keeps
 in; an :class:`ipc.messages.OptionChainSnapshot` out. The same snapshot answers the
 GetPricedChain call and is published on ``chain.<UNDERLYING>.<YYYYMMDD>``.
 
-The model's inputs:
+The model's inputs (the rules live in ``engine.model.option_inputs``, shared with the strategies):
 
 * **forward**: the same expiry's future (mid of bid and ask when both are quoted, else its last
   trade); without one, the spot (index or stock last trade) carried at the rate to expiry,
@@ -20,46 +20,21 @@ Floats exist only between the paise in and the integers out (see ``ChainSide`` f
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from actors.control.market import MarketSnapshot, MarketStore
 from engine.model import black76
 from engine.model.instruments import Instrument, InstrumentTable, OptionChain
-from engine.model.money import price_to_paise, prices_to_paise_array
+from engine.model.money import prices_to_paise_array
+from engine.model.option_inputs import PAISE_PER_RUPEE, forward_paise, scaled_ints, solve_price_paise
 from engine.model.option_time import TradingTime
 from ipc.messages import ChainRow, ChainSide, IvStatus, OptionChainSnapshot
 
-PAISE_PER_RUPEE = 100.0
-
 
 def option_price_paise(m: MarketSnapshot | None) -> int:
-    """The price a volatility is solved from: the mid (rounded down) when both sides are quoted and
-    not crossed, else the last trade; 0 when there is neither."""
-    if m is None:
-        return 0
-    bid, ask = m.best_bid_paise, m.best_ask_paise
-    if bid > 0 and ask >= bid:
-        return (bid + ask) // 2
-    return m.ltp_paise
-
-
-def forward_paise(future: MarketSnapshot | None, spot: MarketSnapshot | None, years: float,
-                  rate: float) -> tuple[int, str]:
-    """(forward in paise, "future" | "spot" | "") from the future's price or the carried spot."""
-    fut = option_price_paise(future)
-    if fut > 0:
-        return fut, "future"
-    if spot is not None and spot.ltp_paise > 0:
-        return price_to_paise(spot.ltp_paise / PAISE_PER_RUPEE * math.exp(rate * years)), "spot"
-    return 0, ""
-
-
-def _scaled_ints(values: np.ndarray) -> list[int]:
-    """Dimensionless analytics (volatility, delta, gamma, the rate) as Python ints for the wire,
-    rounded half to even. Money goes through engine.model.money instead."""
-    return np.rint(values).astype(np.int64).tolist()
+    """The price a volatility is solved from (``engine.model.option_inputs.solve_price_paise``);
+    0 when there is no market data."""
+    return 0 if m is None else solve_price_paise(m.best_bid_paise, m.best_ask_paise, m.ltp_paise)
 
 
 def _rows_around(chain: OptionChain, atm_paise: int, strikes_each_side: int) -> range:
@@ -80,7 +55,7 @@ def price_chain(table: InstrumentTable, chain: OptionChain, market: MarketStore,
     spot_inst = table.spot(chain.underlying)
     future = market.snapshot(future_inst.segment, future_inst.security_id) if future_inst else None
     spot = market.snapshot(spot_inst.segment, spot_inst.security_id) if spot_inst else None
-    fwd, source = forward_paise(future, spot, years, rate)
+    fwd, source = forward_paise(option_price_paise(future), spot.ltp_paise if spot else 0, years, rate)
     atm = (table.atm_strike(chain.underlying, chain.expiry_yyyymmdd, fwd, segment=chain.segment) or 0) if fwd else 0
     picked = [chain.strikes[i] for i in _rows_around(chain, atm, strikes_each_side)]
 
@@ -127,9 +102,9 @@ def price_chain(table: InstrumentTable, chain: OptionChain, market: MarketStore,
             delta[solved], gamma[solved], theta[solved], vega[solved] = d, g, th, v
     # To integers in one pass each (round() on numpy scalars one by one costs more than the solve).
     per_day = time.days_per_year or 1
-    iv_ppm = _scaled_ints(iv * 1e6)
-    delta_ppm = _scaled_ints(delta * 1e6)
-    gamma_ppb = _scaled_ints(gamma * 1e9)
+    iv_ppm = scaled_ints(iv * 1e6)
+    delta_ppm = scaled_ints(delta * 1e6)
+    gamma_ppb = scaled_ints(gamma * 1e9)
     theta_day = prices_to_paise_array(theta / per_day).astype(np.int64).tolist()  # the one money rule
     vega_point = prices_to_paise_array(vega * 0.01).astype(np.int64).tolist()
 
@@ -159,5 +134,5 @@ def price_chain(table: InstrumentTable, chain: OptionChain, market: MarketStore,
         underlying=chain.underlying, segment=chain.segment, expiry_yyyymmdd=chain.expiry_yyyymmdd,
         lot_size_units=chain.lot_size_units, step_paise=chain.step_paise, underlying_source=source,
         spot_paise=spot.ltp_paise if spot else 0, future_paise=option_price_paise(future), forward_paise=fwd,
-        rate_ppm=_scaled_ints(np.array([rate * 1e6]))[0], time_left_ns=time.left_ns, year_trading_ns=time.year_ns,
+        rate_ppm=scaled_ints(np.array([rate * 1e6]))[0], time_left_ns=time.left_ns, year_trading_ns=time.year_ns,
         atm_strike_paise=atm, rows=rows, ts_event_ns=now_ns, ts_init_ns=now_ns)

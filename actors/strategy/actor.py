@@ -20,10 +20,11 @@ from actors.strategy.registry import UnknownStrategy, resolve
 from actors.strategy.runtime import RuntimeFileError, StrategyOverride, load_overrides, save_overrides
 from engine.ledger import LedgerError, LedgerReader, ledger_dir
 from engine.logs import Throttle
-from engine.model.calendar import market_hours
+from engine.model.calendar import CalendarError, CalendarSource, market_hours
 from engine.model.instruments import InstrumentTable
 from engine.model.ist import ist_date
 from engine.model.lookup import UnknownInstrument, open_instruments, resolve_instrument
+from engine.model.option_time import OptionClocks, TradingTime
 from actors.daily import MasterReload, held_in_ledger, reopen_instruments, task_finished
 from ipc import topics
 from ipc.order_rules import check_order
@@ -198,6 +199,13 @@ class _Handle:
     def table(self) -> InstrumentTable | None:
         return self._actor.table
 
+    def option_time(self, segment: int, expiry_yyyymmdd: int, at_ns: int) -> TradingTime:
+        return self._actor.option_clocks().get(segment).to_expiry(expiry_yyyymmdd, at_ns)
+
+    @property
+    def risk_free_rate_annual(self) -> float:
+        return self._actor.ctx.config.control.risk_free_rate_annual
+
 
 class StrategyActor(MasterReload, Actor):
     subscriptions = (topics.TICK, topics.QUOTE, topics.BOOK, topics.ORDER, topics.FILL, topics.POSITION,
@@ -229,6 +237,7 @@ class StrategyActor(MasterReload, Actor):
         self.warming = False     # replaying the warm-up capture: no orders, no saves, no bar publishing
         self.warmup_dropped = 0
         self._order_limits: dict[tuple[int, int], tuple[int, int]] = {}  # see order_limits
+        self._option_clocks: OptionClocks | None = None  # see option_clocks
 
     # The daily schedule (actors.daily) ------------------------------------------------------------
     def on_day_phase_began(self, msg: DayPhaseBegan) -> None:
@@ -508,6 +517,23 @@ class StrategyActor(MasterReload, Actor):
                                                                                       ref.tick_paise)
             self._order_limits[key] = limits
         return limits
+
+    def option_clocks(self) -> OptionClocks:
+        """Option time for the strategies that price options (``ctx.option_time``): on the
+        exchange calendar with the operator's overrides (``shikra calendar``), or always open
+        with the synthetic market. Made at first use: a process without option strategies never
+        loads the calendar. Damaged overrides are logged and the config's calendar is used."""
+        if self._option_clocks is None:
+            source: CalendarSource | None = None
+            if market_hours(self.ctx.config) == "exchange":
+                try:
+                    source = CalendarSource(self.ctx.config.calendar, self.ctx.data_dir)
+                except CalendarError as exc:
+                    self.log.error("calendar_overrides_unusable", error=str(exc),
+                                   detail="option time uses the configured calendar without the overrides file")
+                    source = CalendarSource(self.ctx.config.calendar, None)
+            self._option_clocks = OptionClocks(source)
+        return self._option_clocks
 
     def deny_here(self, intent: OrderIntent, denial: Denial, now: int) -> None:
         """An intent that is not a valid order never leaves: its strategy hears of it in

@@ -31,6 +31,7 @@ from ipc.messages import (Bar, BookUpdate, Fill, GroupStructure, OrderDenied, Or
 
 if TYPE_CHECKING:
     from engine.model.instruments import InstrumentTable
+    from engine.model.option_time import TradingTime
     from engine.logs import Log
 
 
@@ -123,6 +124,18 @@ class StrategyContext(Protocol):
     @property
     def table(self) -> "InstrumentTable | None":
         """The loaded instrument master (option chains, expiries, lot sizes); None if not loaded."""
+        ...
+
+    def option_time(self, segment: int, expiry_yyyymmdd: int, at_ns: int) -> "TradingTime":
+        """Trading time from ``at_ns`` to the settlement of contracts of ``segment`` expiring on that
+        date, on the engine's market calendar (``engine.model.option_time``): the time the priced
+        chain solves Black-76 with."""
+        ...
+
+    @property
+    def risk_free_rate_annual(self) -> float:
+        """The rate the priced chain discounts premiums and carries the spot with (``[control]
+        risk_free_rate_annual``): continuously compounded, annual."""
         ...
 
 

@@ -516,16 +516,18 @@ def default_out_dir(kind: str, capture: str | Path) -> Path:
 def write_synthetic_capture(path: str | Path, packets: int, data_dir: str | Path, *,
                             stocks: Sequence[str] = ("RELIANCE",), underlyings: Sequence[str] = (),
                             seed: int = 7, rate_per_s: int = 1000, start_ns: int = DEFAULT_START_NS,
-                            full_packets_only: bool = False) -> int:
+                            full_packets_only: bool = False, option_strikes_each_side: int = 3) -> int:
     """Write ``packets`` packets of the seeded synthetic market (plus its opening prev-close
     frames) to a capture at ``rate_per_s`` packets a second of recorded time from ``start_ns``;
     returns the frames written. ``data_dir`` holds the instrument cache. ``full_packets_only``:
     every packet of a stock or derivative is a full packet (a quote with its 5-level book), none
-    is a plain quote, ticker or OI packet. Deterministic."""
+    is a plain quote, ticker or OI packet. ``option_strikes_each_side``: the options of each
+    underlying's nearest expiry, either side of the middle strike. Deterministic."""
     from actors.feed.sources import synthetic_instruments
     from actors.feed.synthetic import SyntheticMarket, SyntheticMarketConfig
 
-    synth = SyntheticFeedConfig(seed=seed, rate_per_s=rate_per_s, underlyings=list(underlyings), stocks=list(stocks))
+    synth = SyntheticFeedConfig(seed=seed, rate_per_s=rate_per_s, underlyings=list(underlyings), stocks=list(stocks),
+                                option_strikes_each_side=option_strikes_each_side)
     cfg = msgspec.structs.replace(Config(), feed=msgspec.structs.replace(Config().feed, synthetic=synth))
     start_day = ist_day_label(start_ns)
     table = open_instruments(cfg.instruments.master, Path(data_dir), dt.date.fromisoformat(start_day))  # the master of that day

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import msgspec
 
-from engine.model.calendar import SessionCalendar
+from engine.model.calendar import AlwaysOpenCalendar, CalendarSource, SessionCalendar
 from engine.model.expiry_day import settles_at_ns
 from engine.model.ist import day_date, ist_day
 
@@ -80,3 +80,23 @@ class OptionClock:
             if b is not None:
                 left += max(0, min(b[1], end_ns) - max(b[0], now_ns))
         return TradingTime(left, year_ns, sessions)
+
+
+class OptionClocks:
+    """An :class:`OptionClock` per segment over the daemon's calendar (``source``; None: the
+    always-open calendar of the synthetic market). The years are measured again when the operator
+    changed the calendar (``CalendarSource.refresh``, which can raise CalendarError for a damaged
+    overrides file). The one place the control actor's chains and the strategies get option time."""
+
+    def __init__(self, source: CalendarSource | None) -> None:
+        self.source = source
+        self._clocks: dict[int, OptionClock] = {}
+
+    def get(self, segment: int) -> OptionClock:
+        if self.source is not None and self.source.refresh():
+            self._clocks.clear()
+        clock = self._clocks.get(segment)
+        if clock is None:
+            calendar = self.source.calendar if self.source is not None else AlwaysOpenCalendar()
+            clock = self._clocks[segment] = OptionClock(calendar, segment)
+        return clock

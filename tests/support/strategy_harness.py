@@ -30,7 +30,10 @@ from engine.model.ist import ist_ns
 from actors.strategy.api import InstrumentRef, Strategy, StrategyState, parse_params
 from actors.strategy.bars import BarBuilder
 from actors.strategy.exposure import Exposure, WorkingUnits
+from actors.control.config import ControlConfig
+from engine.model.calendar import SessionCalendar
 from engine.model.instruments import InstrumentTable
+from engine.model.option_time import OptionClock, TradingTime
 from engine.model.master import load_instruments
 from engine.model.lookup import resolve_instrument
 from engine.model.sample_master import BUNDLED_PATH
@@ -54,6 +57,11 @@ from ipc.order_rules import check_order
 
 TRADING_DAY = dt.date(2026, 11, 20)  # the day the bundled sample master was generated for (a Friday)
 NS_PER_S = 1_000_000_000
+
+
+@functools.lru_cache(maxsize=None)
+def _option_clock(segment: int) -> OptionClock:
+    return OptionClock(SessionCalendar(), segment)
 
 
 @functools.lru_cache(maxsize=1)
@@ -149,6 +157,12 @@ class FakeContext:
     @property
     def table(self) -> InstrumentTable | None:
         return self._table
+
+    # Option time on the exchange calendar and the chain's default rate, as the actor gives them.
+    risk_free_rate_annual = ControlConfig().risk_free_rate_annual
+
+    def option_time(self, segment: int, expiry_yyyymmdd: int, at_ns: int) -> TradingTime:
+        return _option_clock(segment).to_expiry(expiry_yyyymmdd, at_ns)
 
     def now_ns(self) -> int:
         return self.clock_ns

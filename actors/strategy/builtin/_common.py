@@ -57,6 +57,7 @@ class ExitReason(str, enum.Enum):
     TRAILING_SL = "trailing_sl"  # the price fell back from its peak by the trailing distance
     STOP_LOSS = "stop_loss"  # a structure's P&L reached its stop
     REVERSAL = "reversal"  # the signal turned against the position
+    ZONE_EXIT = "zone_exit"  # the spot left the zone between a structure's short strikes
 
 
 class PickError(str, enum.Enum):

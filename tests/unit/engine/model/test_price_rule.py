@@ -100,8 +100,9 @@ OTHER_ROUNDINGS = {
     "to_units": (1, "is a Decimal quantity whole (to_integral_value), no rounding"),
     "_parse_fields": (1, "is a parsed security id whole (np.floor), no rounding"),
     "_scaled_decimal": (1, "is a scaled Decimal whole (to_integral_value), no rounding"),
-    "_scaled_ints": (1, "a priced chain's volatility, delta, gamma and rate as integer millionths (not prices)"),
     "_spike_pct": (1, "a volume spike, a ratio of two volume rates, as an integer percent (not a price)"),
+    "scaled_ints": (1, "option volatility, delta, gamma and rate as integer millionths (not prices; the priced "
+                       "chain and the option structures)"),
 }
 _ROUNDING_ATTRS = {"rint", "round", "around", "floor", "ceil", "trunc", "fix", "quantize", "to_integral_value",
                    "to_integral", "to_integral_exact"}
