@@ -354,7 +354,7 @@ params = { fast = 10, slow = 30, timeframe_s = 1, qty_lots = 1 }
 hold_to_expiry = false
 
 [execution]
-# "paper" (simulated fills against the live book) or "dhan" (live orders).
+# "paper" (simulated fills against the live book), "dhan" or "kite" (live orders).
 venue = "paper"
 starting_cash_paise = 1000000000
 ack_latency_us = 0
@@ -421,6 +421,38 @@ per_second = 10
 per_minute = 250
 per_hour = 1000
 per_day = 7000
+
+[execution.paper]
+# Paper fills pay a broker's schedule by name: "default" or "zerodha" (actors/execution/charges.py).
+charges_profile = "default"
+
+[execution.kite]
+# The live venue (venue = "kite"): orders through kiteconnect in worker threads, postbacks on a ticker
+# connection of its own; kite_api_key (and kite_api_secret, for `shikra kite login`) in the
+# [credentials] file. Every [execution.dhan] setting above that is not Dhan's own applies here too
+# (max_queue_wait_s, reconcile_interval_s, startup_hold_s, margin_check, slicing, ...).
+rest_url = "https://api.kite.trade"
+ticker_url = "wss://ws.kite.trade"
+login_url = "https://kite.zerodha.com/connect/login"
+# The app's redirect URL on developers.kite.trade; a loopback one (http://127.0.0.1:8765/kite)
+# lets `shikra kite login` catch the redirect itself, else the redirect URL is pasted.
+redirect_url = ""
+login_timeout_s = 300.0
+# The ticker sends a heartbeat a second: a connection silent this long is replaced (orders are
+# polled meanwhile).
+stream_stall_s = 10.0
+# A refused token: orders wait this long for `shikra kite login`, then trading stops (kill switch).
+token_wait_s = 300.0
+# Outside the segment's session an order goes as an after-market order (variety "amo").
+amo_outside_session = true
+# Fills' charges follow Zerodha's schedule (actors/execution/charges.py ZERODHA_SCHEDULE).
+
+[execution.kite.rate_limits]
+# Kite: 10 orders a second, 400 a minute, 5000 a day (docs/KITE_PROTOCOL.md section C).
+per_second = 10
+per_minute = 400
+per_hour = 5000
+per_day = 5000
 
 [risk]
 # "exchange": sessions, holidays and cut-offs from the NSE/BSE calendar. "always": every day, all

@@ -35,6 +35,7 @@ from pathlib import Path
 import msgspec
 
 from engine.files import replace_file
+from engine.kite_session import API_KEY_ENV_VAR, API_KEY_KEEP
 from engine.logs import mask, register_secret
 from engine.model.ist import NS_PER_S
 
@@ -71,6 +72,8 @@ class _CredentialsFile(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     access_token: str = ""
     pin: str = ""
     totp_secret: str = ""
+    kite_api_key: str = ""  # Kite Connect's app (load_kite_app)
+    kite_api_secret: str = ""
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -129,8 +132,8 @@ def _read_file(path: Path) -> _CredentialsFile:
     except (msgspec.ValidationError, msgspec.DecodeError) as exc:
         # msgspec's messages name keys and positions, never values.
         raise CredentialsError(CredentialsProblem.FILE_INVALID,
-                               f"credentials file {path}: {exc} (expected client_id, access_token, pin and "
-                               "totp_secret strings)") from None
+                               f"credentials file {path}: {exc} (expected client_id, access_token, pin, "
+                               "totp_secret, kite_api_key and kite_api_secret strings)") from None
 
 
 def load_credentials(file: str | os.PathLike[str] | None = None,
@@ -173,6 +176,54 @@ def load_credentials(file: str | os.PathLike[str] | None = None,
             f"{TOKEN_ENV_VAR} in the environment, or put client_id and access_token (or pin and totp_secret, "
             "to log in by TOTP) in a 0600 TOML file named by [credentials] file in the config")
     return creds
+
+
+# Kite Connect ------------------------------------------------------------------------------------
+KITE_API_SECRET_ENV_VAR = "SHIKRA_KITE_API_SECRET"
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class KiteApp:
+    """A Kite Connect app: its API key and secret (the secret signs the login's checksum). Never
+    log or encode these fields."""
+
+    api_key: str
+    api_secret: str
+
+    def __repr__(self) -> str:
+        return f"KiteApp(api_key={mask(self.api_key, API_KEY_KEEP)!r}, api_secret='********')"
+
+    __str__ = __repr__
+
+
+def load_kite_app(file: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None, *,
+                  need_secret: bool = True) -> KiteApp:
+    """The Kite app's API key and secret, each from ``env`` (default ``os.environ``:
+    ``SHIKRA_KITE_API_KEY``, ``SHIKRA_KITE_API_SECRET``) when set there, else from the credentials
+    file's ``kite_api_key`` / ``kite_api_secret``. Both are registered log secrets at once.
+    Raises CredentialsError when the key (or, ``need_secret``, the secret) is missing everywhere or
+    the file is missing, not private or not valid."""
+    environ = os.environ if env is None else env
+    api_key = environ.get(API_KEY_ENV_VAR, "").strip()
+    api_secret = environ.get(KITE_API_SECRET_ENV_VAR, "").strip()
+    register_secret(api_key, keep=API_KEY_KEEP)
+    register_secret(api_secret, keep=TOKEN_KEEP)
+    path = Path(file).expanduser() if file else None
+    if (not api_key or not api_secret) and path is not None:
+        from_file = _read_file(path)
+        api_key = api_key or from_file.kite_api_key.strip()
+        api_secret = api_secret or from_file.kite_api_secret.strip()
+        register_secret(api_key, keep=API_KEY_KEEP)
+        register_secret(api_secret, keep=TOKEN_KEEP)
+    missing = [name for name, value in (("kite_api_key", api_key), ("kite_api_secret", api_secret))
+               if not value and (name == "kite_api_key" or need_secret)]
+    if missing:
+        where = f"credentials file {path}" if path is not None else "no credentials file configured"
+        raise CredentialsError(
+            CredentialsProblem.MISSING,
+            f"Kite {' and '.join(missing)} not found ({where}): put them in the 0600 TOML file named by "
+            f"[credentials] file, or set {API_KEY_ENV_VAR} and {KITE_API_SECRET_ENV_VAR}")
+    return KiteApp(api_key, api_secret)
 
 
 # The session cache ------------------------------------------------------------------------------

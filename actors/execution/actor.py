@@ -30,10 +30,11 @@ import msgspec
 from actors.base import Actor, ActorConfigError, ActorContext
 from actors.execution import groups as grp
 from actors.execution import orders as fsm
+from actors.execution.charges import CHARGE_PROFILES
 from actors.execution.conversions import Conversions
 from actors.execution.commit_stats import CommitStats
 from actors.execution.daily_tasks import DailyTasks
-from actors.execution.config import PaperVenueConfig
+from actors.execution.config import LIVE_VENUES, PaperVenueConfig
 from actors.execution.expiry import day_order_expiry_ns
 from actors.execution.expiry_settlement import ExpirySettlement
 from actors.execution.live import LiveTrading
@@ -59,7 +60,7 @@ from engine.ledger import (
     ledger_dir,
 )
 from engine.model.calendar import CALENDAR_REFRESH_S, CalendarError, CalendarSource, SessionCalendar, market_hours
-from engine.model.ist import NS_PER_S, ist_date
+from engine.model.ist import NS_PER_S, day_date, ist_date, ist_day
 from engine.model.lookup import open_instruments
 from ipc.messages import TERMINAL_ORDER_STATES
 from ipc import topics
@@ -123,11 +124,11 @@ class ExecutionActor(DailyTasks, ExpirySettlement, ProtectiveStops, LiveTrading,
         # A new ledger's order id prefix is drawn from the clock: unique live, the same for the same
         # simulated start (a backtest's ids are reproducible).
         self.ledger = Ledger.open(ledger_dir(self.ctx.data_dir), cfg.ledger, id_seed=now)
-        self.live = cfg.execution.venue == "dhan"
+        self.live = cfg.execution.venue in LIVE_VENUES
         self.trading_enabled = not self.live  # live: after the first reconciliation (live.py)
         self._conversions_init()
         if self.live:
-            self.venue = self._open_dhan_venue(cfg)
+            self.venue = self._open_kite_venue(cfg) if cfg.execution.venue == "kite" else self._open_dhan_venue(cfg)
             self._live_init()
             self._live_start(now)
         else:
@@ -138,7 +139,8 @@ class ExecutionActor(DailyTasks, ExpirySettlement, ProtectiveStops, LiveTrading,
         wallet = self.ledger.wallet()
         assert wallet is not None
         if not self.live:
-            self.venue = PaperVenue(PaperVenueConfig(ack_latency_us=cfg.execution.ack_latency_us),
+            charges = CHARGE_PROFILES[cfg.execution.paper.charges_profile]
+            self.venue = PaperVenue(PaperVenueConfig(ack_latency_us=cfg.execution.ack_latency_us, charges=charges),
                                     PaperWallet(wallet.cash_paise))
         # The venue mirrors the account's net per instrument (every strategy and product together).
         held: dict[tuple[int, int], tuple[int, int]] = {}
@@ -231,6 +233,37 @@ class ExecutionActor(DailyTasks, ExpirySettlement, ProtectiveStops, LiveTrading,
         self.ctx.watch_fd(venue.wake_fd, self._poll_venue)
         self.ctx.every(cfg.execution.dhan.poll_interval_s, self._poll_venue)
         return venue
+
+    def _open_kite_venue(self, cfg: Any) -> Any:
+        """The Kite venue with its session (the cached login) and the instrument table's symbols."""
+        from actors.execution.kite_broker_session import KiteBrokerSession
+        from actors.execution.kite_venue import KiteVenue
+        from engine.credentials import CredentialsError, load_kite_app
+
+        try:
+            app = load_kite_app(cfg.credentials.file or None, need_secret=False)  # the secret is for logging in
+        except CredentialsError as exc:
+            raise ActorConfigError(f"execution.venue = \"kite\": {exc}") from None
+        session = KiteBrokerSession(cfg.execution.kite, app.api_key, self.ctx.data_dir, self.ctx.now_ns(), log=self.log)
+        self._amo_calendar: SessionCalendar | None = None  # None: always in session (a synthetic market)
+        if market_hours(cfg) == "exchange":
+            try:
+                self._amo_calendar = CalendarSource(cfg.calendar, self.ctx.data_dir).calendar
+            except CalendarError as exc:
+                raise ActorConfigError(f"the market calendar's overrides do not apply: {exc}") from None
+        venue = KiteVenue(cfg.execution.kite, session, _TableSymbols(lambda: self.table), in_session=self._segment_in_session,
+                          on_fatal=self._venue_fatal, log=self.log)
+        venue.start()
+        self.ctx.watch_fd(venue.wake_fd, self._poll_venue)
+        self.ctx.every(cfg.execution.kite.poll_interval_s, self._poll_venue)
+        return venue
+
+    def _segment_in_session(self, segment: int, now_ns: int) -> bool:
+        """Whether ``segment``'s session is open now (the Kite venue sends an AMO outside it)."""
+        if self._amo_calendar is None:
+            return True
+        bounds = self._amo_calendar.session_bounds(day_date(ist_day(now_ns)), segment)
+        return bounds is not None and bounds[0] <= now_ns < bounds[1]
 
     def _venue_fatal(self, fatal: Any) -> None:
         """The broker refused us for good (token expired, no API access, IP not whitelisted)."""
@@ -958,3 +991,19 @@ def _remember(ids: dict[str, None], intent_id: str) -> None:
     ids[intent_id] = None
     if len(ids) > AUDITED_IDS_REMEMBERED:
         del ids[next(iter(ids))]
+
+
+class _TableSymbols:
+    """The instrument table as the Kite venue's ``SymbolResolver`` (Kite's master: its symbols are
+    Kite's trading symbols). ``table()`` is the actor's current one (a new master replaces it)."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+
+    def symbol(self, segment: int, security_id: int) -> str | None:
+        inst = self._table().get(segment, security_id)
+        return inst.symbol if inst is not None else None
+
+    def instrument(self, segment: int, symbol: str) -> int | None:
+        inst = self._table().by_symbol(symbol, segment)
+        return inst.security_id if inst is not None else None

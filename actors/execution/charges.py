@@ -35,6 +35,8 @@ NSE transaction charges 0.00297 % equity, 0.00173 % futures, 0.03503 % options (
 0.003 % options; GST 18 %. STT on exercise (``stt_exercise_rate_e8``, options only): 0.15 % of
 the intrinsic value of an in-the-money long option exercised at expiry, paid by the holder
 (``exercise_stt_paise``), the Finance Act 2026 rate for trades from 2026-04-01 (0.125 % before).
+A broker's own schedule is a named profile (``CHARGE_PROFILES``: ``zerodha``; the
+``[execution.paper] charges_profile`` setting picks one for paper trading).
 Rates change by budget and circular: check them against a real
 contract note before trusting P&L to the paisa. BSE's transaction charges differ; pass a
 BSE schedule for BSE segments.
@@ -43,7 +45,7 @@ BSE schedule for BSE segments.
 from __future__ import annotations
 
 import enum
-from typing import Final
+from typing import Final, Literal
 
 import msgspec
 
@@ -137,6 +139,21 @@ class ChargeSchedule(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw
 
 
 DEFAULT_SCHEDULE: Final = ChargeSchedule()
+
+# Zerodha's schedule (zerodha.com/charges, FY 2026-27): brokerage, STT, stamp, SEBI and GST as
+# the default; its "transaction charges" fold NSE's Investor Protection Fund Trust fee into NSE's
+# rate (₹10 per crore on equity and futures, ₹0.5 per lakh of premium on options) and its
+# contract note rounds that sum as one component: 0.00307 % equity, 0.00183 % futures, 0.03553 %
+# options premium. Paper P&L on a Kite account then matches its contract note (up to the note's
+# rounding of STT and stamp to the rupee: the module docstring).
+ZERODHA_SCHEDULE: Final = ChargeSchedule(
+    equity_intraday=msgspec.structs.replace(EQUITY_INTRADAY_RATES, exchange_rate_e8=3_070),
+    equity_delivery=msgspec.structs.replace(EQUITY_DELIVERY_RATES, exchange_rate_e8=3_070),
+    index_futures=msgspec.structs.replace(INDEX_FUTURES_RATES, exchange_rate_e8=1_830),
+    index_options=msgspec.structs.replace(INDEX_OPTIONS_RATES, exchange_rate_e8=35_530),
+)
+ChargeProfile = Literal["default", "zerodha"]
+CHARGE_PROFILES: Final[dict[str, ChargeSchedule]] = {"default": DEFAULT_SCHEDULE, "zerodha": ZERODHA_SCHEDULE}
 
 
 class ChargeBreakdown(msgspec.Struct, frozen=True):

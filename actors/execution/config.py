@@ -1,6 +1,6 @@
-"""The execution actor's configuration: the ``[execution]`` section, the live Dhan venue's
-``[execution.dhan]`` and how the paper venue matches (``PaperVenueConfig``, built by the actor).
-Kept apart from the venue modules so that reading the config does not import the Dhan SDK."""
+"""The execution actor's configuration: the ``[execution]`` section, the live venues'
+``[execution.dhan]`` and ``[execution.kite]``, and how the paper venue matches (``PaperVenueConfig``, built by the actor).
+Kept apart from the venue modules so that reading the config does not import a broker's SDK."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Final, Literal
 
 import msgspec
 
-from actors.execution.charges import DEFAULT_SCHEDULE, ChargeSchedule, SegmentClass
+from actors.execution.charges import DEFAULT_SCHEDULE, ZERODHA_SCHEDULE, ChargeProfile, ChargeSchedule, SegmentClass
 from actors.execution.orders import DHAN_MODIFY_CAP
 from engine.model.ist import NS_PER_S
 from engine.model.money import Rounding, apply_rate
@@ -20,6 +20,9 @@ from engine.section import Section
 REST_BASE_URL: Final = "https://api.dhan.co/v2"
 ORDER_UPDATE_URL: Final = "wss://api-order-update.dhan.co"
 AUTH_BASE_URL: Final = "https://auth.dhan.co"  # generateAccessToken (DHAN_PROTOCOL.md section G)
+KITE_REST_URL: Final = "https://api.kite.trade"
+KITE_TICKER_URL: Final = "wss://ws.kite.trade"
+KITE_LOGIN_URL: Final = "https://kite.zerodha.com/connect/login"
 _FULL_RATE_E8: Final = 100_000_000  # 100 %
 
 QueueModel = Literal["none", "trade_through", "volume"]  # rules in actors.execution.paper_matching
@@ -45,11 +48,11 @@ class RateLimits(Section):
                 (3600 * NS_PER_S, self.per_hour), (86400 * NS_PER_S, self.per_day))
 
 
-class DhanVenueConfig(Section):
-    """How the live venue talks to Dhan. URLs are overridable for the loopback fake in tests."""
+class LiveVenueConfig(Section):
+    """What every live broker venue (``dhan_venue.DhanVenue`` and the venues built on it) and the
+    execution actor's live side (``live.py``) need; each broker's section adds its own."""
 
     rest_url: str = REST_BASE_URL
-    order_update_url: str = ORDER_UPDATE_URL
     rate_limits: RateLimits = RateLimits()
     max_queue_wait_s: float = 2.0
     modify_cap: int = DHAN_MODIFY_CAP
@@ -69,7 +72,7 @@ class DhanVenueConfig(Section):
     stream_connect_timeout_s: float = 10.0
     close_timeout_s: float = 2.0
     charges: ChargeSchedule = DEFAULT_SCHEDULE
-    # Reconciliation with Dhan (orders, trades, positions vs the ledger): at start, then this often.
+    # Reconciliation with the broker (orders, trades, positions vs the ledger): at start, then this often.
     reconcile_interval_s: float = 30.0
     reconcile_retry_initial_s: float = 1.0   # after a failed reconciliation, doubled up to the max
     reconcile_retry_max_s: float = 60.0
@@ -79,9 +82,32 @@ class DhanVenueConfig(Section):
     # Before the first reconciliation succeeds no order is placed; an intent waits at most this
     # long for it, then it is recorded REJECTED (NOT_RECONCILED) with the reason.
     startup_hold_s: float = 10.0
-    funds_refresh_s: float = 60.0   # GET /fundlimit this often; the ledger's cash follows it
-    margin_check: bool = True       # ask Dhan's margin calculator before each new order
+    funds_refresh_s: float = 60.0   # the broker's funds this often; the ledger's cash follows them
+    margin_check: bool = True       # ask the broker's margin calculator before each new order
     slicing: bool = True            # above the freeze qty: child orders (else refused)
+    session_cache_check_s: float = 5.0    # how often the session cache is looked at for a login by hand
+
+    def __post_init__(self) -> None:
+        name = type(self).__name__
+        if not 0 < self.modify_cap <= DHAN_MODIFY_CAP:
+            raise ValueError(f"{name}.modify_cap must be 1..{DHAN_MODIFY_CAP}, got {self.modify_cap}")
+        for field in ("rest_workers", "max_place_attempts", "max_lookup_attempts", "position_mismatch_confirmations"):
+            if getattr(self, field) < 1:
+                raise ValueError(f"{name}.{field} must be >= 1, got {getattr(self, field)}")
+        for field in ("max_queue_wait_s", "rest_timeout_s", "retry_backoff_s", "order_book_poll_s", "poll_interval_s",
+                      "reconcile_interval_s", "reconcile_retry_initial_s", "reconcile_retry_max_s", "startup_hold_s",
+                      "funds_refresh_s", "session_cache_check_s", *self._positive_fields()):
+            if getattr(self, field) <= 0:
+                raise ValueError(f"{name}.{field} must be > 0, got {getattr(self, field)}")
+
+    def _positive_fields(self) -> tuple[str, ...]:
+        return ()
+
+
+class DhanVenueConfig(LiveVenueConfig):
+    """How the live venue talks to Dhan. URLs are overridable for the loopback fake in tests."""
+
+    order_update_url: str = ORDER_UPDATE_URL
     # The broker session (actors.execution.dhan_session): a fresh token at the schedule's pre-open
     # and whenever less than renew_before_s of the token's life remains; by TOTP on the auth host
     # when the credentials hold the PIN and TOTP secret, else by RenewToken.
@@ -90,20 +116,37 @@ class DhanVenueConfig(Section):
     renew_before_s: float = 7200.0
     login_retry_initial_s: float = 30.0   # after a refused login, doubled up to the max (next TOTP window)
     login_retry_max_s: float = 900.0
-    session_cache_check_s: float = 5.0    # how often the cache is looked at for a `shikra dhan login`
 
-    def __post_init__(self) -> None:
-        if not 0 < self.modify_cap <= DHAN_MODIFY_CAP:
-            raise ValueError(f"DhanVenueConfig.modify_cap must be 1..{DHAN_MODIFY_CAP}, got {self.modify_cap}")
-        for name in ("rest_workers", "max_place_attempts", "max_lookup_attempts", "position_mismatch_confirmations"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"DhanVenueConfig.{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("max_queue_wait_s", "rest_timeout_s", "retry_backoff_s", "order_book_poll_s",
-                     "poll_interval_s", "reconcile_interval_s", "reconcile_retry_initial_s", "reconcile_retry_max_s",
-                     "startup_hold_s", "funds_refresh_s", "auth_timeout_s", "renew_before_s", "login_retry_initial_s",
-                     "login_retry_max_s", "session_cache_check_s"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"DhanVenueConfig.{name} must be > 0, got {getattr(self, name)}")
+    def _positive_fields(self) -> tuple[str, ...]:
+        return ("auth_timeout_s", "renew_before_s", "login_retry_initial_s", "login_retry_max_s")
+
+
+class KiteVenueConfig(LiveVenueConfig):
+    """How the live venue talks to Kite Connect (``actors.execution.kite_venue``; limits from
+    docs/KITE_PROTOCOL.md section C). URLs are overridable for the loopback fake in tests."""
+
+    rest_url: str = KITE_REST_URL
+    # The order postbacks come as text frames on a ticker connection of the venue's own.
+    ticker_url: str = KITE_TICKER_URL
+    stream_stall_s: float = 10.0  # no frame (the ticker sends a heartbeat a second) this long: reconnect
+    login_url: str = KITE_LOGIN_URL
+    # The app's redirect URL as registered on developers.kite.trade. When it is a loopback HTTP URL
+    # (http://127.0.0.1:<port>/<path>), `shikra kite login` catches the redirect itself; otherwise
+    # the person pastes the URL the browser was sent to.
+    redirect_url: str = ""
+    login_timeout_s: float = 300.0  # how long `shikra kite login` waits for the redirect
+    charges: ChargeSchedule = ZERODHA_SCHEDULE  # fills' charges as Zerodha's contract note shows them
+    rate_limits: RateLimits = RateLimits(per_second=10, per_minute=400, per_hour=5000, per_day=5000)
+    # A refused token (TokenException before its expiry: logged out, or a login elsewhere): orders
+    # wait this long for `shikra kite login`, then trading stops (kill switch, SESSION_EXPIRED).
+    # An order waiting without any token is refused after this long.
+    token_wait_s: float = 300.0
+    # Outside the segment's session an order goes as an after-market order (variety "amo"),
+    # else it is refused by Kite; false: always "regular".
+    amo_outside_session: bool = True
+
+    def _positive_fields(self) -> tuple[str, ...]:
+        return ("token_wait_s", "stream_stall_s", "login_timeout_s")
 
 
 class MarginRules(msgspec.Struct, frozen=True, forbid_unknown_fields=True, kw_only=True):
@@ -216,9 +259,21 @@ def write_settlement_prices(data_dir: Path, prices: SettlementConfig) -> Path:
     return path
 
 
+LIVE_VENUES: Final = ("dhan", "kite")
+
+
+class PaperExecutionConfig(Section):
+    """``[execution.paper]``: what paper trading charges (a broker's schedule by name:
+    ``actors.execution.charges.CHARGE_PROFILES``), so paper P&L matches that broker's contract notes."""
+
+    charges_profile: ChargeProfile = "default"
+
+
 class ExecutionConfig(Section):
-    venue: Literal["paper", "dhan"] = "paper"
+    venue: Literal["paper", "dhan", "kite"] = "paper"
     starting_cash_paise: int = 10_000_000_00  # ₹10 lakh (paper only)
     ack_latency_us: int = 0
     dhan: DhanVenueConfig = DhanVenueConfig()
+    kite: KiteVenueConfig = KiteVenueConfig()
+    paper: PaperExecutionConfig = PaperExecutionConfig()
     settlement: SettlementConfig = SettlementConfig()

@@ -194,8 +194,9 @@ class RestWorkers:
     ``set_credentials`` swaps the token: each worker builds a new client before its next call
     (a call already running finishes with the old one)."""
 
-    def __init__(self, credentials: Credentials, base_url: str, timeout_s: float, n_workers: int,
-                 deliver: Callable[[Any, Any], None]) -> None:
+    def __init__(self, credentials: Any, base_url: str, timeout_s: float, n_workers: int,
+                 deliver: Callable[[Any, Any], None], *, client_factory: Callable[[Any, str, float], Any] = RestClient,
+                 thread_name: str = "dhan-rest") -> None:
         self._current = (credentials, 0)  # (credentials, generation): replaced whole, read without a lock
         self._base_url = base_url
         self._timeout_s = timeout_s
@@ -203,6 +204,10 @@ class RestWorkers:
         self._deliver = deliver
         self._local = threading.local()
         self._pool: ThreadPoolExecutor | None = None
+        # Another broker's SDK client (``kite_rest.KiteRestClient``): built the same way, with a
+        # ``call(call, credentials) -> RestOutcome`` that never raises.
+        self._client_factory = client_factory
+        self._thread_name = thread_name
 
     @property
     def running(self) -> bool:
@@ -214,7 +219,7 @@ class RestWorkers:
         return self._current[1]
 
     def start(self) -> None:
-        self._pool = ThreadPoolExecutor(self._n_workers, thread_name_prefix="dhan-rest")
+        self._pool = ThreadPoolExecutor(self._n_workers, thread_name_prefix=self._thread_name)
 
     def stop(self) -> None:
         """Wait for the calls in flight (bounded by the REST timeout); drop those not started."""
@@ -222,7 +227,7 @@ class RestWorkers:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def set_credentials(self, credentials: Credentials) -> None:
+    def set_credentials(self, credentials: Any) -> None:
         """Calls started from now on go with ``credentials``."""
         self._current = (credentials, self._current[1] + 1)
 
@@ -241,6 +246,6 @@ class RestWorkers:
         creds, generation = self._current
         client = getattr(self._local, "client", None)
         if client is None or getattr(self._local, "generation", -1) != generation:
-            client = self._local.client = RestClient(creds, self._base_url, self._timeout_s)
+            client = self._local.client = self._client_factory(creds, self._base_url, self._timeout_s)
             self._local.generation = generation
         self._deliver(tag, client.call(call, creds))

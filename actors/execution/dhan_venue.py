@@ -116,6 +116,8 @@ from actors.execution.dhan_stream import order_update_thread
 from actors.execution.dhan_wire import (
     ORDER_TYPES,
     PRODUCTS,
+    FundLimits,
+    MarginQuote,
     OrderUpdate,
     fill_id,
     fill_id_order,
@@ -259,6 +261,12 @@ class DhanVenue:
     """
 
     wallet = None  # funds live at Dhan; the OMS's paper wallet mirror does not apply
+    # What another broker's venue built on this one (``kite_venue.KiteVenue``) replaces: the SDK
+    # client per worker, the codes that mean "the token was refused", and the methods in
+    # "Broker hooks" below. Everything else (queues, limits, lookups, slicing, reconciliation) is shared.
+    rest_client: Callable[[Any, str, float], Any] = RestClient
+    auth_codes: frozenset[str] = _AUTH_CODES
+    broker_label = "Dhan"
 
     def __init__(self, config: DhanVenueConfig, credentials: Credentials, *,
                  on_fatal: Callable[[DhanFatal], None] | None = None, log: Log | None = None,
@@ -282,7 +290,8 @@ class DhanVenue:
         self._delayed: list[_Request] = []  # retries waiting for their not_before_ns
         self._inbox: queue.SimpleQueue[tuple[str, Any, Any]] = queue.SimpleQueue()
         self._rest = RestWorkers(credentials, config.rest_url, config.rest_timeout_s, config.rest_workers,
-                                 self._rest_done)
+                                 self._rest_done, client_factory=type(self).rest_client,
+                                 thread_name=f"{self.broker_label.lower()}-rest")
         self._rfd = self._wfd = -1
         self._wake_pending = False
         self._fatal: DhanFatal | None = None
@@ -341,10 +350,116 @@ class DhanVenue:
             self._old_streams.append(self._stream)
         self._stream_gen += 1
         gen = self._stream_gen
-        self._stream = order_update_thread(self.config, self._creds, self._log, self._rng,
-                                           on_state=lambda up: self._stream_state(gen, up),
-                                           on_update=self._stream_update)
+        self._stream = self._new_stream(lambda up: self._stream_state(gen, up))
         self._stream.start()
+
+    # Broker hooks (class docstring) ------------------------------------------------------------
+    def _new_stream(self, on_state: Callable[[bool], None]) -> WebSocketThread:
+        """The order-update stream's thread (not started), with the current credentials."""
+        return order_update_thread(self.config, self._creds, self._log, self._rng, on_state=on_state,
+                                   on_update=self._stream_update)
+
+    def _check_order(self, order: OrderSnapshot) -> None:
+        """Raises ValueError for an order the broker cannot express."""
+        place_params(order)
+
+    def _sdk_call(self, r: _Request, o: _Live | None) -> Callable[[Any], Any]:
+        """The SDK call for request ``r`` (of order ``o``; None for account requests)."""
+        if r.kind == _PLACE:
+            assert o is not None
+            working = msgspec.structs.replace(o.order.spec, qty_units=o.qty, price_paise=o.price,
+                                              trigger_price_paise=o.trigger)
+            params = place_params(msgspec.structs.replace(o.order, spec=working))
+            return lambda c: c.place_order(**params)
+        if r.kind == _LOOKUP:
+            cid = r.cid
+            return lambda c: c.get_order_by_correlationID(cid)
+        if r.kind == _CANCEL:
+            assert o is not None
+            vid = o.venue_order_id
+            return lambda c: c.cancel_order(vid)
+        if r.kind == _MODIFY:
+            assert o is not None
+            qty, price, trigger = r.args
+            spec = o.order.spec
+            vid = o.venue_order_id
+            return lambda c: c.modify_order(vid, ORDER_TYPES[spec.order_type], "", qty, rupees_float(price),
+                                            rupees_float(trigger), 0, spec.validity)
+        if r.kind == _MARGIN:
+            first = self._orders[r.args[0][0]]
+            spec = first.order.spec
+            qty = sum(self._orders[c].qty for c in r.args[0])
+            margin = dict(security_id=str(spec.security_id), exchange_segment=segment_label(spec.segment),
+                          transaction_type=spec.side, quantity=qty, product_type=PRODUCTS[spec.product],
+                          price=rupees_float(first.price), trigger_price=rupees_float(first.trigger))
+            return lambda c: c.margin_calculator(**margin)
+        if r.kind == _TRADES:
+            return lambda c: c.get_trade_book()
+        if r.kind == _POSITIONS:
+            return lambda c: c.get_positions()
+        if r.kind == _FUNDS:
+            return lambda c: c.get_fund_limits()
+        if r.kind == _CONVERT:
+            command, long = r.args
+            body = dict(from_product_type=PRODUCTS[command.from_product],
+                        exchange_segment=segment_label(command.segment), position_type="LONG" if long else "SHORT",
+                        security_id=str(command.security_id), convert_qty=command.qty_units,
+                        to_product_type=PRODUCTS[command.to_product])
+            return lambda c: c.convert_position(**body)
+        return lambda c: c.get_order_list()  # _BOOK (fallback poll) or _ORDERS (snapshot): the order book
+
+    def _parse_update(self, data: dict[str, Any]) -> OrderUpdate:
+        """A stream message's order data or an order-book row; raises ValueError."""
+        return parse_update(data)
+
+    def _has_status(self, data: dict[str, Any]) -> bool:
+        return isinstance(data.get("orderStatus"), str)
+
+    def _venue_id_of(self, data: dict[str, Any]) -> str:
+        """The broker's order id in a place response or a lookup row ("" when absent)."""
+        return str(data.get("orderId") or "")
+
+    def _maybe_sent(self, res: RestOutcome) -> bool:
+        """A failed place that may have reached the broker: looked up before anything is sent again."""
+        return res.kind == "transport" or (res.kind == "http_error" and res.http_status >= 500) or (
+            res.kind == "api_error" and res.error_code in ("DH-908", "DH-909"))
+
+    def _lookup_row(self, o: _Live, res: RestOutcome) -> dict[str, Any] | None:
+        """The broker's row of ``o`` in a successful lookup answer (None: not there)."""
+        row = res.data[0] if isinstance(res.data, list) and res.data else res.data
+        return row if isinstance(row, dict) and row else None
+
+    def _answered_not_found(self, res: RestOutcome) -> bool:
+        """A failed lookup that is the broker's answer "no such order"."""
+        return (res.kind == "api_error" and res.error_code in NOT_FOUND_CODES) or (
+            res.kind == "http_error" and res.http_status == 404)
+
+    def _parse_funds(self, data: Any) -> FundLimits:
+        return parse_fund_limits(data)
+
+    def _parse_margin(self, data: Any) -> MarginQuote:
+        return parse_margin(data)
+
+    def _parse_snapshot(self, parts: dict[str, RestOutcome]) -> tuple[list[Any], list[Any], list[Any], list[str]]:
+        """Orders, trades and positions of a snapshot's answers, and the rows that did not parse."""
+        errors: list[str] = []
+        orders, bad = parse_rows(parts[_ORDERS].data, parse_order_row)
+        errors += [f"orders: {e}" for e in bad]
+        trades, bad = parse_rows(parts[_TRADES].data, parse_trade_row)
+        errors += [f"trades: {e}" for e in bad]
+        positions, bad = parse_rows(parts[_POSITIONS].data, parse_position_row)
+        errors += [f"positions: {e}" for e in bad]
+        return orders, trades, positions, errors
+
+    def _fatal_message(self, code: str, detail: str, open_orders: int) -> str:
+        """What the operator reads when the venue stops."""
+        return fatal_message(code, detail, open_orders)
+
+    def _login_call(self, creds: Any, method: Any, now_ns: int) -> Callable[[], Any]:
+        """A login attempt (run in a worker; must not raise)."""
+        cfg = self.config
+        return lambda: login(creds, method, auth_url=cfg.auth_url, rest_url=cfg.rest_url, now_ns=now_ns,
+                             timeout_s=cfg.auth_timeout_s)
 
     def stop(self) -> None:
         """Stop the stream threads and the pool (waits for requests in flight, bounded by the REST
@@ -441,11 +556,8 @@ class DhanVenue:
             started = session.begin(now_ns)
             if started is not None:
                 method, creds = started
-                cfg = self.config
                 self._log.info("broker_session_login", method=method, why=why)
-                self._rest.submit_plain(("login", why), lambda: login(
-                    creds, method, auth_url=cfg.auth_url, rest_url=cfg.rest_url, now_ns=now_ns,
-                    timeout_s=cfg.auth_timeout_s))
+                self._rest.submit_plain(("login", why), self._login_call(creds, method, now_ns))
         if session.halting(now_ns):
             self._go_fatal(SESSION_EXPIRED, f"{session.last_reason or 'NO_LOGIN'}: "
                                             f"{session.last_detail or 'no way to get a new token'}", now_ns, out)
@@ -561,7 +673,7 @@ class DhanVenue:
         if self._fatal is not None:
             return self._reject(cid, now_ns, RejectReason.VENUE_HALTED, self._halted_text("order"))
         try:
-            place_params(order)
+            self._check_order(order)
             parts = self._slices(order)
         except ValueError as exc:
             return self._reject(cid, now_ns, RejectReason.INVALID_ORDER, f"order {cid}: {exc}")
@@ -652,7 +764,7 @@ class DhanVenue:
             out: list[VenueEvent] = []
             self._close(o, out, Canceled(client_order_id=child_cid, ts_event_ns=now_ns,
                                          reason_code=RejectReason.CANCEL_REQUESTED,
-                                         reason=f"child {child_cid} not sent to Dhan"))
+                                         reason=f"child {child_cid} not sent to {self.broker_label}"))
             return out
         return self._cancel_live(child_cid, now_ns)
 
@@ -661,7 +773,7 @@ class DhanVenue:
         if o is None:
             return (CancelRefused(client_order_id=client_order_id, ts_event_ns=now_ns,
                                   reason_code=RejectReason.ORDER_UNKNOWN,
-                                  reason=f"order {client_order_id} was never sent to Dhan"),)
+                                  reason=f"order {client_order_id} was never sent to {self.broker_label}"),)
         if o.closed:
             return NO_EVENTS
         if self._fatal is not None:
@@ -683,17 +795,17 @@ class DhanVenue:
         if parent is not None:
             if parent.done:
                 return NO_EVENTS
-            refuse = RejectReason.SLICED_ORDER, (f"order {client_order_id} went to Dhan as {len(parent.children)} child "
+            refuse = RejectReason.SLICED_ORDER, (f"order {client_order_id} went to {self.broker_label} as {len(parent.children)} child "
                                                "orders (above the freeze quantity) and cannot be modified: cancel "
                                                "it and place a new order")
         elif o is None:
-            refuse = RejectReason.ORDER_UNKNOWN, f"order {client_order_id} was never sent to Dhan"
+            refuse = RejectReason.ORDER_UNKNOWN, f"order {client_order_id} was never sent to {self.broker_label}"
         elif o.closed:
             return NO_EVENTS
         elif self._fatal is not None:
             refuse = RejectReason.VENUE_HALTED, self._halted_text("modify")
         elif o.modifies >= self.config.modify_cap:
-            refuse = RejectReason.MODIFY_CAP, (f"order {client_order_id} was modified {o.modifies} times; Dhan allows "
+            refuse = RejectReason.MODIFY_CAP, (f"order {client_order_id} was modified {o.modifies} times; {self.broker_label} allows "
                                              f"{self.config.modify_cap}: cancel it and place a new order")
         else:
             wait_ns = self._limiter.projected_ns(now_ns, self._queued_order_apis()) - now_ns
@@ -811,8 +923,8 @@ class DhanVenue:
         return out or NO_EVENTS
 
     def _refuse_unaddressable(self, r: _Request, o: _Live, now_ns: int) -> None:
-        text = (f"order {o.cid}: Dhan could not be asked whether it has the order (no order id yet); "
-                "check web.dhan.co")
+        text = (f"order {o.cid}: {self.broker_label} could not be asked whether it has the order (no order id yet); "
+                f"check it at {self.broker_label}")
         if r.kind == _CANCEL:
             o.cancel_asked = False
             self._pumped.append(CancelRefused(client_order_id=o.cid, ts_event_ns=now_ns, reason=text,
@@ -829,51 +941,13 @@ class DhanVenue:
         if r.kind == _PLACE:
             assert o is not None
             o.place_attempts += 1
-            working = msgspec.structs.replace(o.order.spec, qty_units=o.qty, price_paise=o.price,
-                                              trigger_price_paise=o.trigger)
-            params = place_params(msgspec.structs.replace(o.order, spec=working))
-            call: Callable[[Any], Any] = lambda c: c.place_order(**params)
         elif r.kind == _LOOKUP:
             self._n["lookups"] += 1
-            cid = r.cid
-            call = lambda c: c.get_order_by_correlationID(cid)
-        elif r.kind == _CANCEL:
-            assert o is not None
-            vid = o.venue_order_id
-            call = lambda c: c.cancel_order(vid)
-        elif r.kind == _MODIFY:
-            assert o is not None
-            qty, price, trigger = r.args
-            spec = o.order.spec
-            vid = o.venue_order_id
-            call = lambda c: c.modify_order(vid, ORDER_TYPES[spec.order_type], "", qty, rupees_float(price),
-                                            rupees_float(trigger), 0, spec.validity)
         elif r.kind == _MARGIN:
             self._n["margin_checks"] += 1
-            first = self._orders[r.args[0][0]]
-            spec = first.order.spec
-            qty = sum(self._orders[c].qty for c in r.args[0])
-            margin = dict(security_id=str(spec.security_id), exchange_segment=segment_label(spec.segment),
-                          transaction_type=spec.side, quantity=qty, product_type=PRODUCTS[spec.product],
-                          price=rupees_float(first.price), trigger_price=rupees_float(first.trigger))
-            call = lambda c: c.margin_calculator(**margin)
-        elif r.kind == _TRADES:
-            call = lambda c: c.get_trade_book()
-        elif r.kind == _POSITIONS:
-            call = lambda c: c.get_positions()
-        elif r.kind == _FUNDS:
-            call = lambda c: c.get_fund_limits()
-        elif r.kind == _CONVERT:
-            command, long = r.args
-            body = dict(from_product_type=PRODUCTS[command.from_product],
-                        exchange_segment=segment_label(command.segment), position_type="LONG" if long else "SHORT",
-                        security_id=str(command.security_id), convert_qty=command.qty_units,
-                        to_product_type=PRODUCTS[command.to_product])
-            call = lambda c: c.convert_position(**body)
-        else:  # _BOOK (fallback poll) or _ORDERS (snapshot): the order book
-            if r.kind == _BOOK:
-                self._n["book_polls"] += 1
-            call = lambda c: c.get_order_list()
+        elif r.kind == _BOOK:
+            self._n["book_polls"] += 1
+        call = self._sdk_call(r, o)
         self._in_flight += 1
         r.generation = self._rest.generation
         self._rest.submit(r, call)
@@ -898,7 +972,7 @@ class DhanVenue:
         if res.kind == "transport":
             self._n["transport_failures"] += 1
         fatal = res.fatal_code
-        if fatal in _AUTH_CODES and self._session is not None and self._session.can_login and self._fatal is None:
+        if fatal in self.auth_codes and self._session is not None and self._session.can_login and self._fatal is None:
             # The token was refused: this request waits for the next one (nothing reached Dhan's
             # order book: authentication comes first).
             self._awaiting_token.append(r)
@@ -932,27 +1006,25 @@ class DhanVenue:
     def _on_place(self, o: _Live, res: RestOutcome, now_ns: int, out: list[VenueEvent]) -> None:
         if res.kind == "ok" and isinstance(res.data, dict):
             self._adopt(o, res.data, now_ns, out)
-        elif res.kind == "transport" or (res.kind == "http_error" and res.http_status >= 500) or (
-                res.kind == "api_error" and res.error_code in ("DH-908", "DH-909")):
+        elif self._maybe_sent(res):
             # It may have reached Dhan: ask before sending again (never a second order).
             self._log.warning("dhan_place_outcome_unknown", client_order_id=o.cid, failure=res.kind,
                               detail=res.describe()[:200])
             self._normal.appendleft(_Request(_LOOKUP, o.cid, attempt=0))
         elif not o.closed:
-            self._close_rejected(o, res.reason(), f"Dhan refused order {o.cid}: {res.describe()}", now_ns, out)
+            self._close_rejected(o, res.reason(), f"{self.broker_label} refused order {o.cid}: {res.describe()}", now_ns, out)
 
     def _on_lookup(self, o: _Live, r: _Request, res: RestOutcome, now_ns: int, out: list[VenueEvent]) -> None:
         if o.closed:
             return
         if res.kind == "ok":
-            row = res.data[0] if isinstance(res.data, list) and res.data else res.data
-            if isinstance(row, dict) and row:
+            row = self._lookup_row(o, res)
+            if row is not None:
                 self._log.info("dhan_place_found_by_correlation_id", client_order_id=o.cid)
                 o.unknown = False
                 self._adopt(o, row, now_ns, out)
                 return
-        if res.kind == "ok" or (res.kind == "api_error" and res.error_code in NOT_FOUND_CODES) or (
-                res.kind == "http_error" and res.http_status == 404):
+        if res.kind == "ok" or self._answered_not_found(res):
             # Dhan answered and has no such order: it never arrived.
             if o.venue_order_id:
                 # A restored order Dhan once acknowledged: never placed again.
@@ -963,12 +1035,12 @@ class DhanVenue:
                 # Cancelled before it ever reached Dhan (a cancel pending across a restart).
                 self._close(o, out, Canceled(client_order_id=o.cid, ts_event_ns=now_ns,
                                              reason_code=RejectReason.CANCEL_REQUESTED,
-                                             reason=f"order {o.cid} never reached Dhan; cancelled here"))
+                                             reason=f"order {o.cid} never reached {self.broker_label}; cancelled here"))
             elif o.place_attempts < self.config.max_place_attempts:
                 self._log.info("dhan_place_resend", client_order_id=o.cid, attempt=o.place_attempts + 1)
                 self._normal.appendleft(_Request(_PLACE, o.cid))
             else:
-                self._close_rejected(o, RejectReason.NETWORK_ERROR, f"order {o.cid} did not reach Dhan after "
+                self._close_rejected(o, RejectReason.NETWORK_ERROR, f"order {o.cid} did not reach {self.broker_label} after "
                                      f"{o.place_attempts} attempts: {res.describe()}", now_ns, out)
             return
         if r.attempt + 1 < self.config.max_lookup_attempts:
@@ -993,7 +1065,7 @@ class DhanVenue:
             return
         o.cancel_asked = False
         out.append(CancelRefused(client_order_id=o.cid, ts_event_ns=now_ns, reason_code=res.reason(),
-                                 reason=f"Dhan refused to cancel order {o.cid}: {res.describe()}"))
+                                 reason=f"{self.broker_label} refused to cancel order {o.cid}: {res.describe()}"))
 
     def _on_modify(self, o: _Live, r: _Request, res: RestOutcome, now_ns: int, out: list[VenueEvent]) -> None:
         if o.closed:
@@ -1010,7 +1082,7 @@ class DhanVenue:
             self._retry(_Request(_MODIFY, o.cid, r.args, attempt=r.attempt + 1), now_ns)
             return
         out.append(ModifyRefused(client_order_id=o.cid, ts_event_ns=now_ns, reason_code=res.reason(),
-                                 reason=f"Dhan refused to modify order {o.cid}: {res.describe()}"))
+                                 reason=f"{self.broker_label} refused to modify order {o.cid}: {res.describe()}"))
 
     def _retry(self, r: _Request, now_ns: int) -> None:
         r.not_before_ns = now_ns + int(backoff_s(r.attempt - 1, self.config.retry_backoff_s) * NS_PER_S)
@@ -1018,13 +1090,12 @@ class DhanVenue:
 
     def _adopt(self, o: _Live, data: dict[str, Any], now_ns: int, out: list[VenueEvent]) -> None:
         """A place response or a lookup row: the venue order id, then its status."""
-        vid = str(data.get("orderId") or "")
+        vid = self._venue_id_of(data)
         if vid:
             self._learn_vid(o, vid)
-        status = data.get("orderStatus")
-        if isinstance(status, str):
+        if self._has_status(data):  # a place response has none: the stream or the book poll tells it
             try:
-                self._apply(o, parse_update(data), now_ns, out)
+                self._apply(o, self._parse_update(data), now_ns, out)
             except ValueError:
                 self._n["bad_updates"] += 1
 
@@ -1046,7 +1117,7 @@ class DhanVenue:
             self._funds_inflight = False
             if res.kind == "ok":
                 try:
-                    self._updates.append(FundsUpdate(parse_fund_limits(res.data), now_ns))
+                    self._updates.append(FundsUpdate(self._parse_funds(res.data), now_ns))
                 except ValueError as exc:
                     self._log.warning("dhan_funds_unreadable", error=str(exc)[:200])
             else:
@@ -1065,14 +1136,14 @@ class DhanVenue:
             return
         if self._fatal is not None:
             code = res.reason() if res.fatal_code else RejectReason.VENUE_HALTED
-            text = f"Dhan refused order {r.cid}: {res.describe()}" if res.fatal_code else self._halted_text("order")
+            text = f"{self.broker_label} refused order {r.cid}: {res.describe()}" if res.fatal_code else self._halted_text("order")
             for o in targets:
                 self._close_rejected(o, code, text, now_ns, out)
             return
         quote = None
         if res.kind == "ok":
             try:
-                quote = parse_margin(res.data)
+                quote = self._parse_margin(res.data)
             except ValueError as exc:
                 self._log.warning("dhan_margin_unreadable", client_order_id=r.cid, error=str(exc)[:200])
         else:
@@ -1081,7 +1152,7 @@ class DhanVenue:
         if quote is not None and quote.short_paise > 0:
             text = (f"order {r.cid} needs margin {format_paise(quote.total_margin_paise)}; available "
                     f"{format_paise(quote.available_paise)} (short by {format_paise(quote.short_paise)}), "
-                    "per Dhan's margin calculator")
+                    f"per {self.broker_label}'s margin calculator")
             for o in targets:
                 self._close_rejected(o, RejectReason.INSUFFICIENT_FUNDS, text, now_ns, out)
             return
@@ -1098,17 +1169,11 @@ class DhanVenue:
             self._n["snapshot_failures"] += 1
             self._updates.append(SnapshotFailed("; ".join(failed), now_ns))
             return
-        errors: list[str] = []
-        orders, bad = parse_rows(parts[_ORDERS].data, parse_order_row)
-        errors += [f"orders: {e}" for e in bad]
-        trades, bad = parse_rows(parts[_TRADES].data, parse_trade_row)
-        errors += [f"trades: {e}" for e in bad]
-        positions, bad = parse_rows(parts[_POSITIONS].data, parse_position_row)
-        errors += [f"positions: {e}" for e in bad]
+        orders, trades, positions, errors = self._parse_snapshot(parts)
         funds = None
         if _FUNDS in parts:
             try:
-                funds = parse_fund_limits(parts[_FUNDS].data)
+                funds = self._parse_funds(parts[_FUNDS].data)
             except ValueError as exc:
                 errors.append(f"fundlimit: {exc}")
         snapshot = BrokerSnapshot(orders=orders, trades=trades, positions=positions, funds=funds,
@@ -1148,7 +1213,7 @@ class DhanVenue:
         try:
             if not isinstance(data, dict):
                 raise ValueError("not an object")
-            update = parse_update(data)
+            update = self._parse_update(data)
         except ValueError as exc:
             self._n["bad_updates"] += 1
             self._log.warning("dhan_bad_order_update", error=str(exc)[:200])
@@ -1188,7 +1253,7 @@ class DhanVenue:
             return
         status = u.status
         if status == "REJECTED":
-            text = f"Dhan rejected order {o.cid}: {u.reason or 'no reason given'}"
+            text = f"{self.broker_label} rejected order {o.cid}: {u.reason or 'no reason given'}"
             if o.accepted:
                 self._close(o, out, Canceled(client_order_id=o.cid, ts_event_ns=now_ns,
                                              reason_code=RejectReason.VENUE_REJECTED, reason=text))
@@ -1269,7 +1334,7 @@ class DhanVenue:
         if self._fatal is not None:
             return
         n_open = len(self._open)
-        self._fatal = DhanFatal(code, fatal_message(code, self._redact(detail)[:200], n_open), n_open)
+        self._fatal = DhanFatal(code, self._fatal_message(code, self._redact(detail)[:200], n_open), n_open)
         self._log.error("dhan_venue_fatal", code=code, message=self._fatal.message)
         for stream in (self._stream, *self._old_streams):
             if stream is not None:
@@ -1314,11 +1379,11 @@ class DhanVenue:
 
     def _halted_text(self, what: str) -> str:
         code = self._fatal.code if self._fatal else "?"
-        return f"live trading stopped after {code}: {what} not sent to Dhan"
+        return f"live trading stopped after {code}: {what} not sent to {self.broker_label}"
 
     def _rate_text(self, cid: str, wait_ns: int) -> str:
         lim = self.config.rate_limits
-        return (f"order {cid} would wait {wait_ns / NS_PER_S:.1f} s for Dhan's order-API limits "
+        return (f"order {cid} would wait {wait_ns / NS_PER_S:.1f} s for {self.broker_label}'s order-API limits "
                 f"({lim.per_second}/s, {lim.per_minute}/min, {lim.per_hour}/h, {lim.per_day}/day), more than "
                 f"max_queue_wait_s {self.config.max_queue_wait_s}")
 

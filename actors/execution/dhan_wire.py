@@ -26,7 +26,7 @@ import msgspec
 
 from engine.model.ist import ist_ns
 from engine.model.money import Rounding, div_round, format_paise, parse_rupees, price_to_paise
-from ipc.messages import SIDES, OrderSpec, OrderType, Product, Side, Validity
+from ipc.messages import SIDES, OrderSpec, OrderType, Product, Side
 from ipc.segments import Segment
 
 # Ours -> Dhan's, for requests.

@@ -1,4 +1,5 @@
-"""Live trading on Dhan, the execution actor's side: reconciliation with the broker, the start-up
+"""Live trading on a broker (Dhan or Kite: ``execution.venue``), the execution actor's side:
+reconciliation with the broker, the start-up
 gate, fund limits. A mixin of ``ExecutionActor`` (it uses the actor's ledger, venue, context
 and order path); the comparisons themselves are pure functions in ``reconcile.py``.
 
@@ -30,7 +31,7 @@ Funds: the first reconciliation and every ``funds_refresh_s`` read ``fundlimit``
 cash follows the available balance (an ADJUSTMENT of the difference), which risk's funds check
 reads.
 
-Broker session (the venue's, ``dhan_session``): its statuses go out on ``broker.session`` (the feed
+Broker session (the venue's, ``dhan_session`` or ``kite_broker_session``): its statuses go out on ``broker.session`` (the feed
 re-reads the cached token on them, notify alerts, the gateway's metric shows the expiry; never the
 token) and into ``venue_status.json``. The daily schedule's pre-open asks for a fresh token; the
 first status after it answers the schedule's ``broker_session`` task (``DailyTaskFinished``).
@@ -90,14 +91,14 @@ from ipc.reasons import RejectReason
 from ipc.segments import instrument_label
 
 if TYPE_CHECKING:
-    from actors.execution.config import DhanVenueConfig
+    from actors.execution.config import LiveVenueConfig
 
 POSITION_MISMATCH = "POSITION_MISMATCH"
 EARLY_RECONCILE_S = 2.0  # a reconciliation asked for out of turn waits at least this long
 
 
 class LiveTrading:
-    """Mixin for ``ExecutionActor`` when ``execution.venue = "dhan"`` (module docstring)."""
+    """Mixin for ``ExecutionActor`` when ``execution.venue`` is a broker (module docstring)."""
 
     ctx: Any
     log: Any
@@ -109,7 +110,9 @@ class LiveTrading:
     # Start-up -----------------------------------------------------------------------------------
     def _live_init(self) -> None:
         self.trading_enabled = False
-        self._dcfg: DhanVenueConfig = self.ctx.config.execution.dhan
+        venue = self.ctx.config.execution.venue
+        self._dcfg: LiveVenueConfig = getattr(self.ctx.config.execution, venue)  # [execution.<venue>]
+        self._broker: str = self.venue.broker_label  # "Dhan", "Kite": in what the operator reads
         self._held: dict[str, tuple[Message, int]] = {}  # intent / group id -> (message, arrival ns)
         self._deferred_group_commands: list[tuple[str, Any]] = []
         self._reconcile_failures = 0
@@ -135,7 +138,7 @@ class LiveTrading:
     def _live_start(self, now_ns: int) -> None:
         if self.ledger.wallet() is None:
             self.ledger.append([CashMovement(kind="ADJUSTMENT", amount_paise=0, account="main",
-                                             note="live account opened; funds from Dhan's fundlimit", ts_ns=now_ns)])
+                                             note=f"live account opened; funds from {self._broker}", ts_ns=now_ns)])
         cfg = self._dcfg
         self.ctx.every(cfg.reconcile_interval_s, self._live_periodic)
         self.ctx.every(cfg.funds_refresh_s, lambda: self.venue.request_funds(self.ctx.now_ns()))
@@ -187,7 +190,7 @@ class LiveTrading:
         log = self.log.error if not self.trading_enabled else self.log.warning
         log("reconcile_failed", attempt=self._reconcile_failures, trading_enabled=self.trading_enabled,
             retry_in_s=round(delay_s, 1), held_intents=len(self._held), detail=self._last_error,
-            hint="" if self.trading_enabled else "no order goes to Dhan until a reconciliation succeeds")
+            hint="" if self.trading_enabled else f"no order goes to {self._broker} until a reconciliation succeeds")
         self._live_write_status()
         self._daily_reconciled(False, f"attempt {self._reconcile_failures}: {self._last_error}")  # type: ignore[attr-defined]
 
@@ -265,7 +268,7 @@ class LiveTrading:
             filled = order.filled_qty_units + sum(f.qty_units for f in added)
             worth = order.filled_value_paise + sum(f.qty_units * f.price_paise for f in added)
             state = OrderState.FILLED if filled >= order.spec.qty_units else order.state
-            text = (f"Dhan's trade book has {filled - order.filled_qty_units} more unit(s) of order {coid} than "
+            text = (f"{self._broker}'s trade book has {filled - order.filled_qty_units} more unit(s) of order {coid} than "
                     f"the ledger after it ended {order.state.value}; recorded so positions match the broker")
             self.log.error("reconcile_fills_after_close", client_order_id=coid, fills=len(added), detail=text)
             audits.append(AuditRecord(who="execution", action="reconcile_missed_fills",
@@ -290,7 +293,7 @@ class LiveTrading:
             event = external_order_event(row, qty, value, now)
             if known is None:
                 self._external_orders += 1
-                text = (f"Dhan order {row.venue_order_id} ({row.spec.side} {row.spec.qty_units} "
+                text = (f"{self._broker} order {row.venue_order_id} ({row.spec.side} {row.spec.qty_units} "
                         f"{instrument_label(row.spec.segment, row.spec.security_id)}, {row.status}) was placed outside "
                         f"Shikra; recorded as {coid} in the {event.strategy} book")
                 self.log.warning("external_order", client_order_id=coid, venue_order_id=row.venue_order_id,
@@ -317,7 +320,7 @@ class LiveTrading:
             key = (spec.segment, spec.security_id, spec.side)
             self._settlement_matched[key] = self._settlement_matched.get(key, 0) + traded
             event = settlement_order_event(row, traded, sum(t.qty_units * t.price_paise for t in row_trades), now)
-            text = (f"Dhan order {row.venue_order_id} ({spec.side} {traded} {label}) is the exchange's settlement of an "
+            text = (f"{self._broker} order {row.venue_order_id} ({spec.side} {traded} {label}) is the exchange's settlement of an "
                     f"expired contract; matched to the engine's settlement and recorded as {event.client_order_id} "
                     "without fills")
             self.log.info("settlement_matched", client_order_id=event.client_order_id, venue_order_id=row.venue_order_id,
@@ -401,7 +404,7 @@ class LiveTrading:
             return
         self._mismatch_streak = self._mismatch_streak + 1 if diffs == self._mismatch else 1
         self._mismatch = diffs
-        text = "; ".join(d.describe(instrument_label(d.segment, d.security_id)) for d in diffs)
+        text = "; ".join(d.describe(instrument_label(d.segment, d.security_id), self._broker) for d in diffs)
         if self._mismatch_streak < self._dcfg.position_mismatch_confirmations:
             self.log.warning("positions_differ", detail=text, seen=self._mismatch_streak,
                              confirm_after=self._dcfg.position_mismatch_confirmations)
@@ -410,8 +413,8 @@ class LiveTrading:
         if diffs == self._reduced_for:
             return  # this very difference was reported already
         self._reduced_for = diffs
-        detail = (f"positions disagree with Dhan after {self._mismatch_streak} reconciliations: {text}. Trading "
-                  "is REDUCING (only orders that reduce a position pass); check the positions on web.dhan.co, then "
+        detail = (f"positions disagree with {self._broker} after {self._mismatch_streak} reconciliations: {text}. Trading "
+                  f"is REDUCING (only orders that reduce a position pass); check the positions at {self._broker}, then "
                   "`shikra kill` and `shikra kill --release` to resume")
         self.log.error("positions_disagree", detail=detail, instruments=len(diffs))
         self.ledger.append([AuditRecord(who="execution", action="reconcile_positions_disagree",
@@ -437,14 +440,14 @@ class LiveTrading:
             return False
         if key not in self._held:
             self._held[key] = (msg, self.ctx.now_ns())
-            self.log.info("order_held", id=key, why="waiting for the first reconciliation with Dhan",
+            self.log.info("order_held", id=key, why=f"waiting for the first reconciliation with {self._broker}",
                           held=len(self._held))
             self._live_write_status()
         return True
 
     def _live_enable_trading(self, now: int) -> None:
         self.trading_enabled = True
-        self.log.info("trading_enabled", venue="dhan", held=len(self._held),
+        self.log.info("trading_enabled", venue=self.ctx.config.execution.venue, held=len(self._held),
                       open_orders=len(self.orders), external_orders=self._external_orders)
         held, self._held = self._held, {}
         for msg, _arrived in held.values():
@@ -465,7 +468,7 @@ class LiveTrading:
             if arrived > cutoff:
                 continue
             del self._held[key]
-            why = (f"live trading waits for the first reconciliation with Dhan ({self._reconcile_failures} "
+            why = (f"live trading waits for the first reconciliation with {self._broker} ({self._reconcile_failures} "
                    f"attempt(s) failed: {self._last_error or 'no answer yet'}); held "
                    f"{self._dcfg.startup_hold_s:g}s and refused")
             self.log.warning("order_refused_not_reconciled", id=key, detail=why)
@@ -479,11 +482,12 @@ class LiveTrading:
     def _live_write_status(self) -> None:
         try:
             write_venue_status(self.ctx.run_dir, VenueStatus(
-                venue="dhan", trading_enabled=self.trading_enabled, last_reconciled_ns=self._last_reconciled_ns,
+                venue=self.ctx.config.execution.venue, trading_enabled=self.trading_enabled, last_reconciled_ns=self._last_reconciled_ns,
                 failed_attempts=self._reconcile_failures, last_error=self._last_error,
                 next_attempt_ns=self._next_attempt_ns, held_intents=len(self._held),
                 external_orders=self._external_orders,
-                positions_disagree=[d.describe(instrument_label(d.segment, d.security_id)) for d in self._mismatch],
+                positions_disagree=[d.describe(instrument_label(d.segment, d.security_id), self._broker)
+                                    for d in self._mismatch],
                 stream_up=self.venue.stats().stream_up, ts_ns=self.ctx.now_ns(),
                 session_expires_ns=self._session_status.expires_ns if self._session_status else 0,
                 session_error=(f"{self._session_status.reason_code}: {self._session_status.detail}"

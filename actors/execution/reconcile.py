@@ -216,7 +216,7 @@ def external_order_event(row: BrokerOrder, filled_qty_units: int, filled_value_p
 
 class PositionDifference(msgspec.Struct, frozen=True):
     """An instrument and product where the ledger's net quantity (all strategies, ``EXTERNAL``
-    included) differs from Dhan's."""
+    included) differs from the broker's."""
 
     segment: int
     security_id: int
@@ -224,8 +224,8 @@ class PositionDifference(msgspec.Struct, frozen=True):
     ledger_units: int
     broker_units: int
 
-    def describe(self, label: str) -> str:
-        return f"{label} {self.product}: ledger {self.ledger_units:+d}, Dhan {self.broker_units:+d}"
+    def describe(self, label: str, broker: str = "Dhan") -> str:
+        return f"{label} {self.product}: ledger {self.ledger_units:+d}, {broker} {self.broker_units:+d}"
 
 
 def position_differences(ledger: Iterable[Position], broker: Iterable[BrokerPosition]) -> list[PositionDifference]:

@@ -150,6 +150,11 @@ def feed_stalled(msg: FeedStalled, now_ns: int) -> list[Alert]:
 def broker_session(msg: BrokerSessionStatus, warn_ns: int, now_ns: int) -> list[Alert]:
     """A failed login or renewal; a token that expires within ``warn_ns``."""
     expiry = ist_text(msg.expires_ns) if msg.expires_ns else "unknown"
+    if not msg.ok and not msg.expires_ns:  # no token in use at all (Kite before the day's login)
+        return [Alert(kind=AlertKind.TOKEN_RENEWAL_FAILED, severity="error", subject=msg.broker,
+                      title=f"Shikra: no {msg.broker} access token",
+                      body=f"{msg.reason_code}: {msg.detail}. No order goes to {msg.broker} until a token is "
+                           "obtained.", ts_ns=now_ns)]
     if not msg.ok:
         return [Alert(kind=AlertKind.TOKEN_RENEWAL_FAILED, severity="error", subject=msg.broker,
                       title=f"Shikra: {msg.broker} token renewal failed",

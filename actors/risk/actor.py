@@ -183,7 +183,7 @@ class RiskActor(MasterReload, Actor):
         # The live venue slices above the freeze quantity itself (one order, child orders at the
         # broker); the paper venue gets the slices from here.
         self.engine = RiskEngine(limits, [], cash_paise=cash, calendar=self.calendar, status=status,
-                                 venue_slices=cfg.execution.venue == "dhan")
+                                 venue_slices=cfg.execution.venue != "paper")
         self.monitor = PostTradeMonitor(limits, self.calendar)
         self.expiry_close = ExpiryClose(cfg.risk.expiry, [s.name for s in cfg.strategy.instances if s.hold_to_expiry])
         now = self.ctx.now_ns()

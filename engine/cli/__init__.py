@@ -16,6 +16,7 @@
     backtest     backtest
     alerts       alerts test
     dhan         dhan login (the broker session by hand)
+    kite         kite login (Kite Connect's daily login)
 
 Exit codes: see ``engine.cli.common``.
 """
@@ -37,6 +38,7 @@ from engine.cli import (
     feed,
     instruments,
     journal,
+    kite,
     ledger,
     market,
     orders,
@@ -50,7 +52,7 @@ from engine.cli import (
 from engine.config import ConfigError
 
 GROUPS = (daemon, feed, orders, portfolio, risk, instruments, market, users, strategies, journal, ledger, audit, calendar,
-          backtest, alerts, settlement, schedule, dhan)
+          backtest, alerts, settlement, schedule, dhan, kite)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -12,7 +12,7 @@ import pytest
 
 import ipc
 from actors.control import convert
-from actors.execution import dhan_wire
+from actors.execution import dhan_wire, kite_wire
 from actors.risk import state as trading
 from engine.ledger.records import TradingStateChanged
 from ipc import codec
@@ -52,7 +52,8 @@ VOCABULARIES = {
 }
 # Translation tables keyed by our values whose other side is somebody else's vocabulary; each is
 # held to covering ours exactly by a test below.
-TRANSLATIONS = {("actors/execution/dhan_wire.py", "OrderType")}
+TRANSLATIONS = {("actors/execution/dhan_wire.py", "OrderType"), ("actors/execution/kite_wire.py", "OrderType"),
+                ("actors/execution/kite_wire.py", "Product")}
 
 
 def test_closed_sets_are_derived_from_the_literals() -> None:
@@ -94,6 +95,8 @@ def test_translation_tables_cover_each_vocabulary_exactly() -> None:
     assert set(dhan_wire.ORDER_TYPES) == ORDER_TYPES
     assert set(dhan_wire.ORDER_TYPES_FROM_DHAN.values()) == ORDER_TYPES
     assert set(dhan_wire.PRODUCTS) == PRODUCTS and set(dhan_wire.PRODUCTS_FROM_DHAN.values()) == PRODUCTS
+    assert set(kite_wire.ORDER_TYPES) == ORDER_TYPES == set(kite_wire.ORDER_TYPES_FROM_KITE.values())
+    assert set(kite_wire.PRODUCTS) == PRODUCTS == set(kite_wire.PRODUCTS_FROM_KITE.values())
     for to_pb, from_pb, values in ((convert.SIDE_TO_PB, convert.SIDE_FROM_PB, SIDES),
                                    (convert.ORDER_TYPE_TO_PB, convert.ORDER_TYPE_FROM_PB, ORDER_TYPES),
                                    (convert.VALIDITY_TO_PB, convert.VALIDITY_FROM_PB, VALIDITIES),

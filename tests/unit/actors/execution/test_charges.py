@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from msgspec import structs
 
 from actors.execution.charges import (
+    CHARGE_PROFILES,
     DEFAULT_SCHEDULE,
     INDEX_OPTIONS_RATES,
     ChargeBreakdown,
@@ -20,6 +21,7 @@ from actors.execution.charges import (
     charges_for_fill,
     segment_class_for,
 )
+from actors.execution.config import ExecutionConfig
 from engine.model.money import Rounding, apply_rate
 
 C = SegmentClass
@@ -280,3 +282,43 @@ def test_segment_class_for_dhan_codes(
     segment: int | str, instrument: str, product: str, expected: SegmentClass | None
 ) -> None:
     assert segment_class_for(segment, instrument, product) is expected
+
+
+# Zerodha's profile --------------------------------------------------------------------------------
+
+
+def test_zerodha_profile_prices_an_option_round_trip_as_its_contract_note_by_hand() -> None:
+    """NIFTY options, 75 units bought at ₹100 and sold at ₹120, worked by hand from zerodha.com/charges.
+
+    Buy, turnover ₹7,500.00 = 750000 paise: brokerage flat ₹20 = 2000; STT 0 (sell side only);
+    transaction 0.03553 % = 266.475 -> 266; SEBI 0.0001 % = 0.75 -> 1; stamp 0.003 % = 22.5 -> 23;
+    GST 18 % of (2000 + 266 + 1) = 408.06 -> 408. Total 2698.
+    Sell, turnover ₹9,000.00 = 900000 paise: brokerage 2000; STT 0.15 % = 1350; transaction 319.77 ->
+    320; SEBI 0.9 -> 1; stamp 0; GST 18 % of 2321 = 417.78 -> 418. Total 4089.
+    """
+    zerodha = CHARGE_PROFILES["zerodha"]
+    buy = charges_for_fill(SegmentClass.INDEX_OPTIONS, "BUY", 75, 10_000, True, zerodha)
+    sell = charges_for_fill(SegmentClass.INDEX_OPTIONS, "SELL", 75, 12_000, True, zerodha)
+    assert (buy.brokerage_paise, buy.stt_paise, buy.exchange_paise, buy.sebi_paise, buy.stamp_paise, buy.gst_paise,
+            buy.total_paise) == (2000, 0, 266, 1, 23, 408, 2698)
+    assert (sell.brokerage_paise, sell.stt_paise, sell.exchange_paise, sell.sebi_paise, sell.stamp_paise,
+            sell.gst_paise, sell.total_paise) == (2000, 1350, 320, 1, 0, 418, 4089)
+    # Gross ₹1,500.00 less ₹67.87 of charges: the net a Zerodha P&L statement shows.
+    assert 75 * (12_000 - 10_000) - buy.total_paise - sell.total_paise == 143213
+
+
+def test_zerodha_profile_differs_from_the_default_only_in_transaction_charges_with_ipft() -> None:
+    """Equity intraday ₹2,00,000 each way: 0.03 % = ₹60 caps at ₹20; NSE 0.00297 % + IPFT ₹10 a crore
+    (0.0001 %) = 0.00307 % = ₹6.14 -> 614 paise, where the default schedule has 594."""
+    fill = (SegmentClass.EQUITY_INTRADAY, "SELL", 1000, 20_000, True)
+    zerodha = charges_for_fill(*fill, CHARGE_PROFILES["zerodha"])  # type: ignore[arg-type]
+    default = charges_for_fill(*fill, CHARGE_PROFILES["default"])  # type: ignore[arg-type]
+    assert (zerodha.exchange_paise, default.exchange_paise) == (614, 594)
+    assert (zerodha.brokerage_paise, zerodha.stt_paise) == (default.brokerage_paise, default.stt_paise) == (2000, 5000)
+
+
+def test_paper_charges_profile_is_chosen_by_name_and_an_unknown_one_is_refused() -> None:
+    cfg = msgspec.toml.decode(b'venue = "paper"\n[paper]\ncharges_profile = "zerodha"\n', type=ExecutionConfig)
+    assert CHARGE_PROFILES[cfg.paper.charges_profile] is CHARGE_PROFILES["zerodha"]
+    with pytest.raises(msgspec.ValidationError, match="charges_profile"):
+        msgspec.toml.decode(b'[paper]\ncharges_profile = "upstox"\n', type=ExecutionConfig)

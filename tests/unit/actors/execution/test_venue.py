@@ -1,4 +1,4 @@
-"""Both venues implement the one ``Venue`` protocol (actors/execution/venue.py), with the same
+"""Every venue (paper, Dhan, Kite) implements the one ``Venue`` protocol (actors/execution/venue.py), with the same
 signatures: the execution actor drives either through it."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import inspect
 import pytest
 
 from actors.execution.dhan_venue import DhanVenue
+from actors.execution.kite_venue import KiteVenue
 from actors.execution.config import PaperVenueConfig
 from actors.execution.paper_venue import PaperVenue
 from actors.execution.venue import Venue
@@ -23,12 +24,12 @@ def test_the_protocol_names_every_method_the_venues_have_in_common() -> None:
     assert public(PaperVenue) & public(DhanVenue) == set(PROTOCOL_METHODS)
 
 
-@pytest.mark.parametrize("venue_type", [PaperVenue, DhanVenue], ids=lambda t: t.__name__)
+@pytest.mark.parametrize("venue_type", [PaperVenue, DhanVenue, KiteVenue], ids=lambda t: t.__name__)
 def test_each_venue_is_a_venue(venue_type: type) -> None:
     assert issubclass(venue_type, Venue)
 
 
-@pytest.mark.parametrize("venue_type", [PaperVenue, DhanVenue], ids=lambda t: t.__name__)
+@pytest.mark.parametrize("venue_type", [PaperVenue, DhanVenue, KiteVenue], ids=lambda t: t.__name__)
 @pytest.mark.parametrize("method", PROTOCOL_METHODS)
 def test_each_venue_method_takes_the_protocols_parameters(venue_type: type, method: str) -> None:
     def parameters(fn: object) -> list[tuple[str, object, object]]:

@@ -120,6 +120,14 @@ def test_token_renewal_failure_and_near_expiry_alert():
     assert rules.broker_session(later, 7200 * S, T0) == []
 
 
+def test_no_kite_token_at_pre_open_alerts_that_nothing_is_sent():
+    none = BrokerSessionStatus("kite", False, 0, "NO_TOKEN", "no valid Kite access token: run `shikra kite login`", T0)
+    (alert,) = rules.broker_session(none, 7200 * S, T0)
+    assert (alert.kind, alert.severity, alert.title) == (AlertKind.TOKEN_RENEWAL_FAILED, "error",
+                                                         "Shikra: no kite access token")
+    assert "shikra kite login" in alert.body and "No order goes to kite" in alert.body
+
+
 def test_master_refresh_failure_and_feed_stall_alert():
     assert kinds(rules.master_status(InstrumentMasterStatus(False, "2026-11-19", 0, "ROW_COUNT", "12 rows", T0),
                                      T0)) == [AlertKind.MASTER_REFRESH_FAILED]

@@ -91,8 +91,8 @@ def test_every_float_to_paise_path_agrees_on_any_float32_price(price: tuple[floa
 OTHER_ROUNDINGS = {
     "_check_stale": (1, "book staleness age in seconds, for a log line"),
     "journal_stats_to_pb": (2, "win rate and profit factor as parts per million"),
-    "reconnecting": (3, "reconnect delay in seconds, for a log line (Dhan feed, order stream, Kite feed)"),
-    "stalled": (2, "idle seconds, for a log line (Dhan and Kite feeds)"),
+    "reconnecting": (4, "reconnect delay in seconds, for a log line (Dhan feed, order stream, Kite feed and postbacks)"),
+    "stalled": (3, "idle seconds, for a log line (Dhan and Kite feeds, Kite postbacks)"),
     "_live_on_failure": (1, "retry delay in seconds, for a log line"),
     "resolve": (1, "order cooldown seconds -> nanoseconds"),
     "run_backtest": (4, "wall and CPU seconds, ticks per second of a backtest report"),
