@@ -7,14 +7,13 @@ token means nothing is sent and the operator is told (NO_TOKEN), a login reaches
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 
-from actors.execution.actor import ExecutionActor
 from actors.execution.kite_broker_session import NO_TOKEN, token_expiry_ns
 from actors.execution.kite_wire import kite_tag
 from actors.execution.reconcile import EXTERNAL_STRATEGY
@@ -32,10 +31,9 @@ from ipc.messages import (
     SubmitOrder,
 )
 from tests.support.fake_kite import API_KEY, TOKEN, FakeKite
-from tests.support.wait import eventually, stepping
+from tests.support.live_execution import LiveExecution
 from tests.unit.actors.execution.test_actor import FakeCtx
 
-SAFETY_TIMEOUT_S = 15.0  # a hung test fails here; nothing is asserted about speed
 RELIANCE = (1, 2885)  # the sample master's NSE equities carry Kite's trading symbols
 SBIN = (1, 3045)
 
@@ -58,7 +56,7 @@ def login(data_dir: Path, token: str = TOKEN) -> None:
                                         expires_ns=token_expiry_ns(now)))
 
 
-class Live:
+class Live(LiveExecution):
     """An ExecutionActor on the kite venue; ``until`` polls the venue as the host's loop would."""
 
     def __init__(self, data_dir: Path, fake: FakeKite, *, logged_in: bool = True, **kite: Any) -> None:
@@ -66,25 +64,7 @@ class Live:
         (data_dir / "run").mkdir(exist_ok=True)
         if logged_in:
             login(data_dir)
-        self.fake = fake
-        self.ctx = FakeCtx(live_config(fake, **kite), data_dir)
-        self.actor = ExecutionActor(self.ctx)
-        self.actor.on_start()
-        self.seq = 0
-
-    @property
-    def ledger(self) -> Any:
-        return self.actor.ledger
-
-    def close(self) -> None:
-        self.actor.on_stop()
-
-    def until(self, done: Callable[[], bool], what: str = "condition") -> None:
-        def turn() -> None:
-            self.actor._poll_venue()
-            self.ctx.run_soon()
-
-        eventually(stepping(turn, done), what, SAFETY_TIMEOUT_S, poll_s=0.005)
+        super().__init__(FakeCtx(live_config(fake, **kite), data_dir), fake)
 
     def reconcile(self) -> None:
         before = self.actor.venue.stats().snapshots

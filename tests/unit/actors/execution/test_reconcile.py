@@ -6,14 +6,13 @@ risk actor takes the command), and nothing is sent before the first reconciliati
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import msgspec
 import pytest
 
-from actors.execution.actor import ExecutionActor
 from actors.execution.config import SettlementConfig
 from actors.execution.reconcile import EXTERNAL_STRATEGY
 from actors.execution.venue_status import read_venue_status, render_venue_status
@@ -37,10 +36,10 @@ from ipc.messages import (
 )
 from tests.support.fake_dhan import CLIENT_ID, PIN, TOKEN, TOTP_SECRET, FakeDhan
 from tests.support.sim import at_ist
+from tests.support.live_execution import SAFETY_TIMEOUT_S, LiveExecution
 from tests.support.wait import eventually, stepping
 from tests.unit.actors.execution.test_actor import FakeCtx
 
-SAFETY_TIMEOUT_S = 15.0  # a hung test fails here; nothing is asserted about speed
 RELIANCE = (1, 2885)
 SBIN = (1, 3045)
 
@@ -57,32 +56,13 @@ def live_config(fake: FakeDhan, **dhan: Any) -> Config:
     }, Config)
 
 
-class Live:
+class Live(LiveExecution):
     """An ExecutionActor on the dhan venue; ``until`` polls the venue as the host's loop would."""
 
     def __init__(self, data_dir: Path, fake: FakeDhan, **dhan: Any) -> None:
         data_dir.mkdir(parents=True, exist_ok=True)
         (data_dir / "run").mkdir(exist_ok=True)
-        self.fake = fake
-        self.ctx = FakeCtx(live_config(fake, **dhan), data_dir)
-        self.actor = ExecutionActor(self.ctx)
-        self.actor.on_start()
-        self.seq = 0
-
-    @property
-    def ledger(self) -> Any:
-        return self.actor.ledger
-
-    def close(self) -> None:
-        self.actor.on_stop()
-
-    def until(self, done: Callable[[], bool], what: str = "condition") -> None:
-        """Poll the venue and run what is due (as the host would) until ``done`` holds."""
-        def turn() -> None:
-            self.actor._poll_venue()
-            self.ctx.run_soon()
-
-        eventually(stepping(turn, done), what, SAFETY_TIMEOUT_S, poll_s=0.005)
+        super().__init__(FakeCtx(live_config(fake, **dhan), data_dir), fake)
 
     def retry_timers(self) -> None:
         """Run the one-shot timers (reconciliation retries), as time passing would."""
