@@ -130,7 +130,9 @@ class BookStore:
         return depth_seen
 
     def set_last(self, segment: int, security_id: int, price_paise: int) -> None:
-        self.last_px[self.row(segment, security_id)] = price_paise
+        # The row first: a new instrument may grow the store, which replaces ``last_px``.
+        r = self.row(segment, security_id)
+        self.last_px[r] = price_paise
 
     def update_message(self, r: int, segment: int, security_id: int) -> BookUpdate:
         """Top of book and derived figures for row ``r``. Empty levels (qty 0) are ignored."""

@@ -53,6 +53,16 @@ def test_store_grows_past_its_initial_capacity_without_losing_books():
     assert [int(books.bid_px[r, 0]) for r in rows] == [1000 + i * 10 for i in range(10)]
 
 
+def test_a_last_price_that_grows_the_store_is_kept():
+    # The 257th instrument of a default store arrived by a tick: the store grew while the price
+    # was being written, into the array the growth replaced (the book actor failed on it).
+    books = BookStore(capacity=2)
+    for sid in range(3):
+        books.set_last(1, sid, 1000 + sid)
+    assert books.capacity >= 3
+    assert [int(books.last_px[books.row(1, sid)]) for sid in range(3)] == [1000, 1001, 1002]
+
+
 def test_stale_lists_only_books_older_than_the_limit():
     books = BookStore()
     books.apply_depth(five(sid=1), now_mono_ns=1_000)
