@@ -62,6 +62,7 @@ __all__ = [
     "is_trading_day",
     "monthly_expiry",
     "sample_master_text",
+    "stock_rows",
     "weekly_expiries",
     "write_sample_master",
 ]
@@ -221,7 +222,9 @@ def _index_row(exchange: str, sec_id: int, name: str, display: str) -> str:
     )  # fmt: skip
 
 
-def _stock_rows() -> list[str]:
+def stock_rows(stocks: Sequence[tuple[int, str, str, str]] = _STOCKS) -> list[str]:
+    """NSE_EQ rows (5-paise tick, lot 1) for ``(security id, symbol, display name, ISIN)``: the
+    sample's own stocks by default; a benchmark appends its own to make a larger master."""
     return [
         _row(
             EXCH_ID="NSE", SEGMENT="E", SECURITY_ID=str(sec_id), ISIN=isin, INSTRUMENT="EQUITY",
@@ -229,7 +232,7 @@ def _stock_rows() -> list[str]:
             DISPLAY_NAME=display, INSTRUMENT_TYPE="ES", SERIES="EQ", LOT_SIZE="1.0",
             SM_EXPIRY_DATE="", STRIKE_PRICE="", OPTION_TYPE="", TICK_SIZE="5.0000", EXPIRY_FLAG="",
         )  # fmt: skip
-        for sec_id, symbol, display, isin in _STOCKS
+        for sec_id, symbol, display, isin in stocks
     ]
 
 
@@ -276,7 +279,7 @@ def sample_master_text(today: dt.date) -> str:
     """The whole file for ``today`` (header line + rows, ``\\n`` line ends)."""
     lines = [",".join(DETAILED_COLUMNS) + ","]
     lines += _index_rows()
-    lines += _stock_rows()
+    lines += stock_rows()
     for u in _UNDERLYINGS:
         lines.append(_future_row(u, next(_monthlies(today, u.expiry_weekday))))
     for u in _UNDERLYINGS:

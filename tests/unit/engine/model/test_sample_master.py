@@ -139,3 +139,13 @@ def test_cli_writes_the_sample_for_the_given_day(tmp_path: Path) -> None:
     out = tmp_path / "cli.csv"
     assert sample_master.main(["--today", "2026-11-20", "--out", str(out)]) == 0
     assert out.read_text() == COMMITTED.read_text()
+
+
+def test_extra_stock_rows_load_as_nse_equities_beside_the_sample(tmp_path: Path) -> None:
+    path = tmp_path / "bigger.csv"
+    extra = sample_master.stock_rows([(20001, "SOAK0001", "Soak Stock 1", "NA")])
+    path.write_text(sample_master.sample_master_text(COMMITTED_DAY) + "\n".join(extra) + "\n")
+    table = load_instruments(path, use_cache=False)
+    row = table.by_symbol("SOAK0001", Segment.NSE_EQ)
+    assert row is not None and (row.security_id, row.tick_paise, row.lot_size_units) == (20001, 5, 1)
+    assert len(table) == len(sample(tmp_path, COMMITTED_DAY)) + 1
