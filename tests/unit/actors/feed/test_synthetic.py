@@ -216,3 +216,21 @@ def test_ltt_of_served_packets_spans_the_call() -> None:
     seconds = sorted({m.ts_event_ns // 1_000_000_000 for m in msgs if isinstance(m, Quote)})
     assert seconds[0] == T0_NS // 1_000_000_000
     assert seconds[-1] == T0_NS // 1_000_000_000 + 10
+
+
+def test_a_path_made_in_chunks_gives_the_same_packets_as_one_array(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Many stocks and the index driven, options reading the index: the GBM path of a block made
+    # one row at a time must give the bytes of the path made whole.
+    stocks = [SyntheticInstrument(1, 2000 + i, "stock", 5, 1, 100_000 + 500 * i) for i in range(40)]
+    market_of = lambda: SyntheticMarket([NIFTY, FUT, CE, PE, *stocks], SyntheticMarketConfig(seed=5, block_steps=300))  # noqa: E731
+
+    def frames() -> list[bytes]:
+        market = market_of()
+        return [f for k in range(1, 8) for f in market.next_frames(97 * k, T0_NS + k * 1_000_000_000)]
+
+    monkeypatch.setattr("actors.feed.synthetic._PATH_CHUNK_VALUES", 10**9)
+    whole = frames()
+    monkeypatch.setattr("actors.feed.synthetic._PATH_CHUNK_VALUES", 1)  # one step per chunk
+    assert frames() == whole
+    monkeypatch.setattr("actors.feed.synthetic._PATH_CHUNK_VALUES", 41 * 7)  # 7 steps per chunk
+    assert frames() == whole
