@@ -47,6 +47,7 @@ import zmq
 from bench.latency import machine
 from bench.procmem import ProcessMemory, group_memory
 from engine.model.ist import today_ist
+from engine.status_file import read_status
 from ipc import codec, topics
 from ipc.messages import DaemonStatus, Fill, OrderEvent
 from ipc.transport import Endpoints
@@ -310,12 +311,6 @@ def log_problems(log_text: str) -> dict[str, dict[str, int]]:
     return out
 
 
-def _status(run_dir: Path) -> DaemonStatus | None:
-    from engine.status_file import read_status
-
-    return read_status(run_dir)
-
-
 class _Orders:
     """Order events from execution's publisher: counts and each order's tick-to-trade latency."""
 
@@ -415,7 +410,7 @@ def _soak_in(root: Path, windows: Windows, sample_s: float, rate: int) -> dict:
                     raise RuntimeError(f"daemon exited during the soak: {_tail(log_path)}")
                 procs = group_memory(proc.pid)
                 memory.append(Sample(time.monotonic() - start, procs, cpu_seconds(procs)))
-                st = _status(run_dir)
+                st = read_status(run_dir)
                 if st is not None:
                     restarts = max(restarts, sum(a.restarts for a in st.actors))
                     kill = kill or st.kill_switch.engaged
@@ -441,7 +436,7 @@ def _tail(log_path: Path) -> str:
 
 def _wait_running(proc: subprocess.Popen[bytes], run_dir: Path, log_path: Path, timeout_s: float = 180) -> None:
     deadline = time.monotonic() + timeout_s
-    while (st := _status(run_dir)) is None or st.state != "running":
+    while (st := read_status(run_dir)) is None or st.state != "running":
         if proc.poll() is not None:
             raise RuntimeError(f"daemon exited: {_tail(log_path)}")
         if time.monotonic() > deadline:
