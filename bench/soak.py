@@ -426,7 +426,8 @@ def _soak_in(root: Path, windows: Windows, sample_s: float, rate: int) -> dict:
     problems = log_problems(log_path.read_text(errors="replace"))
     result = _figures(windows, sample_s, rate, memory, timeline, restarts, kill, orders, ledger, problems)
     result["daemon_exit_code"] = stop_code
-    result["daemon_log_tail"] = _tail(log_path)
+    if stop_code != 0 or not result["goals"]["no_error_logged"]:
+        result["daemon_log_tail"] = _tail(log_path)
     return result
 
 

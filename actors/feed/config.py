@@ -86,4 +86,6 @@ def check_feed_config(feed: FeedConfig) -> str:
         return "kite.reconnect_max_s: must be >= feed.kite.reconnect_initial_s"
     if feed.synthetic.rate_per_s <= 0:
         return "synthetic.rate_per_s: must be > 0"
+    if feed.synthetic.option_strikes_each_side < 0:
+        return "synthetic.option_strikes_each_side: must be >= 0"
     return ""

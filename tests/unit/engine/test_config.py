@@ -42,6 +42,8 @@ def test_every_default_key_appears_in_the_init_template():
     ("[engine]\nheartbeat_interval_s = \"fast\"\n", "engine.heartbeat_interval_s: expected float, got str"),
     ("[engine]\ntopology = \"mesh\"\n", "engine.topology"),
     ("[feed]\nsource = \"replay\"\n", "feed.replay.path: required"),
+    ("[feed.synthetic]\nrate_per_s = 0\n", "feed.synthetic.rate_per_s: must be > 0"),
+    ("[feed.synthetic]\noption_strikes_each_side = -1\n", "feed.synthetic.option_strikes_each_side: must be >= 0"),
     ("[engine]\nheartbeat_interval_s = 1.0\nheartbeat_timeout_s = 1.5\n", "engine.heartbeat_timeout_s"),
     ("[engine]\nactors = [\"feed\", \"feed\"]\n", "names must be unique"),
     ("[engine]\ntopology = \"co-located\"\ncolocated = [\"nope\"]\n", "engine.colocated"),
