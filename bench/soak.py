@@ -16,7 +16,14 @@ Goals (issue 20, goal 5), after a warm-up:
   synthetic market's blocks and of the garbage collector does not decide; a leak lifts the whole
   last window);
 * the p99 tick-to-trade latency of the last window within 20 % of the first window's;
-* no unit restarted, the kill switch never engaged, and ``shikra ledger verify`` whole at the end.
+* no unit restarted, no error logged, the kill switch never engaged, and ``shikra ledger verify``
+  whole at the end.
+
+Beside RSS it reports each process's anonymous memory (heap and stacks): the ledger is read through
+mmap, so the RSS of every process that reads it (risk re-reads positions and open orders every
+second, control answers from it, execution writes it) follows the file pages it has touched in a
+ledger that grows with every order. Those pages are the kernel's to drop; a leak shows in the
+anonymous figure.
 
 The warm-up and the windows are 5 minutes each for a soak of 30 minutes or more; a shorter soak
 scales both by its length over 30 minutes (``--minutes 3``: 30 s warm-up, 30 s windows), so a short
@@ -103,6 +110,19 @@ class Sample(msgspec.Struct, frozen=True):
     t_s: float  # seconds since the soak started
     processes: list[ProcessMemory]
     cpu_s: dict[str, float] = {}  # CPU time (user + system) each process name has used so far
+    # Anonymous memory (heap, stacks) per process name: RSS without the file pages a process maps,
+    # above all the ledger's (LMDB is read through mmap, so every reader's RSS follows the pages it
+    # touches in a ledger that grows with every order; the kernel can drop those at any time).
+    anon_bytes: dict[str, int] = {}
+
+    def values(self, field: str) -> dict[str, int]:
+        """``field`` (``rss_bytes``, ``pss_bytes`` or ``anon_bytes``) per process name."""
+        if field == "anon_bytes":
+            return dict(self.anon_bytes)
+        out: dict[str, int] = {}
+        for p in self.processes:
+            out[p.name] = out.get(p.name, 0) + getattr(p, field)
+        return out
 
 
 def cpu_percent(samples: Sequence[Sample], windows: Windows) -> dict[str, float]:
@@ -132,17 +152,15 @@ def _in(t_s: float, window: tuple[float, float], closed: bool) -> bool:
 
 
 def memory_growth(samples: Sequence[Sample], windows: Windows, field: str = "rss_bytes") -> dict[str, Growth]:
-    """Growth of ``field`` (``rss_bytes`` or ``pss_bytes``) per process name, and of the sum over
+    """Growth of ``field`` (see :meth:`Sample.values`) per process name, and of the sum over
     the group under ``"total"``, from the first window to the last. A name missing from either
     window (a process that came or went) has no entry; a window without samples leaves the result
     empty."""
     first: dict[str, list[int]] = {}
     last: dict[str, list[int]] = {}
     for s in samples:
-        values = {p.name: 0 for p in s.processes}
-        for p in s.processes:
-            values[p.name] += getattr(p, field)
-        values[TOTAL] = sum(getattr(p, field) for p in s.processes)
+        values = s.values(field)
+        values[TOTAL] = sum(values.values())
         for window, into, closed in ((windows.first, first, False), (windows.last, last, True)):
             if _in(s.t_s, window, closed):
                 for name, v in values.items():
@@ -254,6 +272,7 @@ params = {{ fast = 3, slow = 8, timeframe_s = 1, qty_lots = 1 }}
 [engine]
 actors = ["feed", "book", "strategy", "risk", "execution", "control"]
 topology = "isolated"
+ready_timeout_s = 180.0
 [log]
 format = "json"
 level = "warning"
@@ -292,6 +311,21 @@ def cpu_seconds(processes: Sequence[ProcessMemory]) -> dict[str, float]:
             continue
         fields = stat[stat.rindex(")") + 2:].split()  # from the state on: utime and stime are 12th and 13th
         out[p.name] = out.get(p.name, 0.0) + (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS_PER_S
+    return out
+
+
+def anonymous_bytes(processes: Sequence[ProcessMemory]) -> dict[str, int]:
+    """Anonymous memory (``Anonymous:`` of smaps_rollup) of each of ``processes``, by name; a
+    process gone meanwhile is left out."""
+    out: dict[str, int] = {}
+    for p in processes:
+        try:
+            rollup = Path(f"/proc/{p.pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        for line in rollup.splitlines():
+            if line.startswith("Anonymous:"):
+                out[p.name] = out.get(p.name, 0) + int(line.split()[1]) * 1024  # kB
     return out
 
 
@@ -409,7 +443,7 @@ def _soak_in(root: Path, windows: Windows, sample_s: float, rate: int) -> dict:
                 if proc.poll() is not None:
                     raise RuntimeError(f"daemon exited during the soak: {_tail(log_path)}")
                 procs = group_memory(proc.pid)
-                memory.append(Sample(time.monotonic() - start, procs, cpu_seconds(procs)))
+                memory.append(Sample(time.monotonic() - start, procs, cpu_seconds(procs), anonymous_bytes(procs)))
                 st = read_status(run_dir)
                 if st is not None:
                     restarts = max(restarts, sum(a.restarts for a in st.actors))
@@ -435,7 +469,7 @@ def _tail(log_path: Path) -> str:
     return log_path.read_text(errors="replace")[-2000:]
 
 
-def _wait_running(proc: subprocess.Popen[bytes], run_dir: Path, log_path: Path, timeout_s: float = 180) -> None:
+def _wait_running(proc: subprocess.Popen[bytes], run_dir: Path, log_path: Path, timeout_s: float = 240) -> None:
     deadline = time.monotonic() + timeout_s
     while (st := read_status(run_dir)) is None or st.state != "running":
         if proc.poll() is not None:
@@ -468,6 +502,8 @@ def _timeline_row(sample: Sample, st: DaemonStatus | None, orders: _Orders) -> d
     row: dict = {"t_s": round(sample.t_s, 1),
                  "rss_mb": round(sum(p.rss_bytes for p in sample.processes) / 2**20, 1),
                  "pss_mb": round(sum(p.pss_bytes for p in sample.processes) / 2**20, 1),
+                 "rss_mb_by_process": {p.name: round(p.rss_bytes / 2**20, 1) for p in sample.processes},
+                 "anon_mb_by_process": {name: round(b / 2**20, 1) for name, b in sample.anon_bytes.items()},
                  "orders": orders.orders, "fills": orders.fills, "latencies": len(orders.latency_ns)}
     if st is not None:
         by = {a.name: a for a in st.actors}
@@ -486,6 +522,7 @@ def _figures(windows: Windows, sample_s: float, rate: int, memory: list[Sample],
              restarts: int, kill: bool, orders: _Orders, ledger: dict, problems: dict[str, dict[str, int]]) -> dict:
     rss = memory_growth(memory, windows, "rss_bytes")
     pss = memory_growth(memory, windows, "pss_bytes")
+    anon = memory_growth(memory, windows, "anon_bytes")
     t_s = np.frombuffer(orders.sent_s, dtype=np.float64)
     lat = np.frombuffer(orders.latency_ns, dtype=np.int64)
     wl = window_latency(t_s, lat, windows)
@@ -501,6 +538,7 @@ def _figures(windows: Windows, sample_s: float, rate: int, memory: list[Sample],
         "strategies": {"probe (every 2nd tick)": list(PROBE_STOCKS), "ema_cross 3/8 on 1 s bars": list(EMA_STOCKS)},
         "goals": ok, "all_goals_met": all(ok.values()),
         "rss_growth": msgspec.to_builtins(rss), "pss_growth": msgspec.to_builtins(pss),
+        "anon_growth": msgspec.to_builtins(anon),
         "latency_windows": msgspec.to_builtins(wl),
         "latency_after_warmup_us": _quantiles(after),
         "orders": orders.orders, "fills": orders.fills,
@@ -532,16 +570,17 @@ def render(r: dict) -> str:
              f"({r['feed_messages_per_s']}/s), book messages in {r['book_messages_in']}, restarts {r['restarts']}, "
              f"kill switch {'ENGAGED' if r['kill_switch_engaged'] else 'never engaged'}, "
              f"ledger verify: {r['ledger_verify'].get('outcome')}", "",
-             "| process | RSS first MB | RSS last MB | RSS growth | PSS first MB | PSS last MB | PSS growth | CPU % |",
-             "|---|---|---|---|---|---|---|---|"]
+             "| process | RSS first MB | RSS last MB | RSS growth | anonymous first MB | anonymous last MB "
+             "| anonymous growth | PSS last MB | PSS growth | CPU % |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     cpu = r["cpu_pct_after_warmup"]
     for name, g in r["rss_growth"].items():
-        p = r["pss_growth"].get(name)
-        pss = (f"{p['first_bytes'] / 2**20:.1f} | {p['last_bytes'] / 2**20:.1f} | {p['growth_pct']:+.2f} %"
-               if p else "- | - | -")
+        a, p = r["anon_growth"].get(name), r["pss_growth"].get(name)
+        rest = (f"{a['first_bytes'] / 2**20:.1f} | {a['last_bytes'] / 2**20:.1f} | {a['growth_pct']:+.2f} % | "
+               if a else "- | - | - | ") + (f"{p['last_bytes'] / 2**20:.1f} | {p['growth_pct']:+.2f} %" if p else "- | -")
         core = f"{cpu[name]:.0f}" if name in cpu else "-"
         lines.append(f"| {name} | {g['first_bytes'] / 2**20:.1f} | {g['last_bytes'] / 2**20:.1f} | "
-                     f"{g['growth_pct']:+.2f} % | {pss} | {core} |")
+                     f"{g['growth_pct']:+.2f} % | {rest} | {core} |")
     lines.append("")
     wl, q = r["latency_windows"], r["latency_after_warmup_us"]
     if wl:

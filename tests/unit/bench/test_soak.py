@@ -133,3 +133,12 @@ def test_log_problems_counts_warnings_and_errors_by_logger_and_event():
     assert log_problems("\n".join(lines)) == {
         "error": {"shikra.host.book handler_failed": 2, "stdout Traceback (most recent call last):": 1},
         "warning": {"shikra.risk order_denied": 1}}
+
+
+def test_anonymous_growth_reads_the_anonymous_memory_not_the_rss():
+    # RSS grows with the ledger's mapped pages; the heap stays flat: no leak
+    w = scaled_windows(1800)
+    got = [Sample(t, [ProcessMemory(7, "risk", (200 + t // 60) * MB, 100 * MB)], {}, {"risk": 110 * MB})
+           for t in range(0, 1801, 10)]
+    assert memory_growth(got, w)["risk"].growth_pct > 5
+    assert memory_growth(got, w, "anon_bytes")["risk"] == Growth(110 * MB, 110 * MB, 0.0)
