@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 EmitBlock = Callable[[FrameBlock], None]
 
 DEFAULT_STOCK_PRICE_PAISE = 150_000  # ₹1,500 when nothing better is known
+# The synthetic source owes at most this much time's packets: behind by more (its process was
+# starved of CPU) it forgets the rest. A synthetic market has nothing to catch up on, and a burst
+# of seconds of packets held the loop past the heartbeat timeout (the supervisor killed the feed as
+# hung: seen by the soak bench on a loaded machine).
+MAX_OWED_S = 0.1
 EXPIRY_CLOSE_IST = dt.time(15, 30)
 
 
@@ -87,6 +92,8 @@ class SyntheticSource:
                                                             packet_interval_ns=1_000_000_000 // self.rate))
         # A timer per packet at 50k/s would cost more than the packets; batch at >= 1 ms.
         self.interval_s = max(0.001, 1.0 / self.rate)
+        self.max_owed = max(self.rate * MAX_OWED_S, 2 * self.rate * self.interval_s)  # >= 2 timer ticks' worth
+        self.forgotten = 0.0  # packets owed past max_owed and never sent
         self._owed = 0.0
         self._last_ns = 0
         self._timer: Any = None
@@ -102,6 +109,9 @@ class SyntheticSource:
         now = self._monotonic_ns()
         self._owed += (now - self._last_ns) / 1e9 * self.rate
         self._last_ns = now
+        if self._owed > self.max_owed:
+            self.forgotten += self._owed - self.max_owed
+            self._owed = self.max_owed
         n = int(self._owed)
         if n <= 0:
             return
