@@ -101,14 +101,16 @@ def _hist(values_ns: np.ndarray) -> dict[str, float]:
 
 
 def run_topology(topology: str, rate: int, every: int, seconds: float, warmup_s: float,
-                 durability: str = "group", warm_interval_ms: int = 1) -> np.ndarray:
-    """Rows of (ts_init, ts_created, ts_approved, ts_sent) in ns, one per probe order."""
+                 durability: str = "group", warm_interval_ms: int = 1, tree: Path | None = None) -> np.ndarray:
+    """Rows of (ts_init, ts_created, ts_approved, ts_sent) in ns, one per probe order. ``tree``:
+    run the daemon of another checkout (the code before a change, in the same run)."""
     root = Path(tempfile.mkdtemp(prefix="skb-"))
     (root / "shikra.toml").write_text(daemon_config(topology, rate, every, durability, warm_interval_ms))
     log = open(root / "daemon.log", "wb")
+    env = None if tree is None else {**os.environ, "PYTHONPATH": str(tree)}
     proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "run", "--config", str(root / "shikra.toml"),
                              "--data-dir", str(root / "data")], stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                            start_new_session=True, env=env, cwd=tree)
     sub = zmq.Context.instance().socket(zmq.SUB)
     try:
         status_path = root / "data" / "run" / "status.json"
@@ -170,6 +172,7 @@ def machine() -> dict[str, str | int]:
 
 
 FLOOR_OF = {"isolated": "zmq_floor", "co-located": "in_process_floor"}
+BASE = " (base tree)"  # suffix of a topology run from --base-tree
 FLOOR_LABEL = {"zmq_floor": "zmq floor (3 hops, no work)", "in_process_floor": "in-process floor (host loop, no work)"}
 
 
@@ -186,16 +189,16 @@ def render(result: dict) -> str:
              f"{result['rounds']} rounds of {result['seconds']} s per topology and per floor, alternated", "",
              "| topology | hop | count | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs |",
              "|---|---|---|---|---|---|---|---|"]
-    for topo, hops in result["topologies"].items():
-        for hop, s in hops.items():
-            lines.append(_row(topo, hop, s))
+    for topo in FLOOR_OF:
+        for name in (topo, topo + BASE):
+            for hop, s in result["topologies"].get(name, {}).items():
+                lines.append(_row(name, hop, s))
         floor = FLOOR_OF[topo]
-        for hop, s in result["floors"][floor].items():
+        for hop, s in result["floors"].get(floor, {}).items():
             lines.append(_row(FLOOR_LABEL[floor], hop, s))
     lines.append("")
-    for topo in result["topologies"]:
-        r = result["ratios"][topo]
-        lines.append(f"{topo} end-to-end / {FLOOR_LABEL[FLOOR_OF[topo]]}: p50 {r['p50']:.2f}x, p99 {r['p99']:.2f}x "
+    for topo, r in result["ratios"].items():
+        lines.append(f"{topo} end-to-end / {FLOOR_LABEL[FLOOR_OF[topo.removesuffix(BASE)]]}: p50 {r['p50']:.2f}x, p99 {r['p99']:.2f}x "
                      f"(per round p50: {', '.join(f'{x:.2f}' for x in r['p50_by_round'])})")
     return "\n".join(lines) + "\n"
 
@@ -212,12 +215,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warm-interval-ms", type=int, default=1,
                         help="engine.warm_interval_ms (0: no order-path rehearsal between orders)")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--base-tree", type=Path, metavar="DIR",
+                        help="also run each topology's daemon from this checkout, alternated in each round")
     parser.add_argument("--json", type=Path, metavar="FILE", help="also write the result as JSON to FILE")
     args = parser.parse_args(argv)
     topologies = ["isolated", "co-located"] if args.topology == "both" else [args.topology]
     result: dict = {"machine": {**machine(), "load_avg": " ".join(f"{x:.2f}" for x in os.getloadavg())},
                     "rate_per_s": args.rate, "every_n_ticks": args.every,
-                    "seconds": args.seconds, "rounds": args.rounds, "durability": args.durability,
+                    "seconds": args.seconds, "rounds": args.rounds,
+                    "base_tree": str(args.base_tree) if args.base_tree else None, "durability": args.durability,
                     "warm_interval_ms": args.warm_interval_ms, "topologies": {}, "floors": {}, "ratios": {}}
     # name -> one {hop: latencies ns} per round
     samples: dict[str, list[dict[str, np.ndarray]]] = {}
@@ -233,12 +239,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"round {rnd + 1}: {topo} ...", file=sys.stderr)
             samples.setdefault(topo, []).append(_hops(run_topology(
                 topo, args.rate, args.every, args.seconds, args.warmup, args.durability, args.warm_interval_ms)))
+            if args.base_tree is not None:
+                print(f"round {rnd + 1}: {topo}{BASE} ...", file=sys.stderr)
+                samples.setdefault(topo + BASE, []).append(_hops(run_topology(
+                    topo, args.rate, args.every, args.seconds, args.warmup, args.durability, args.warm_interval_ms,
+                    tree=args.base_tree)))
 
     def pooled(name: str) -> dict[str, dict[str, float]]:
         return {h: _hist(np.concatenate([r[h] for r in samples[name]])) for h in samples[name][0]}
 
-    for topo in topologies:
-        floor = FLOOR_OF[topo]
+    runs = [t + suffix for t in topologies for suffix in ("", BASE) if t + suffix in samples]
+    for topo in runs:
+        floor = FLOOR_OF[topo.removesuffix(BASE)]
         result["topologies"][topo] = pooled(topo)
         result["floors"][floor] = pooled(floor)
         ours, base = result["topologies"][topo]["end_to_end"], result["floors"][floor]["end_to_end"]
