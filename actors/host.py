@@ -9,6 +9,7 @@ handlers never nest. Messages to other hosts go over ZeroMQ (see ``ipc.transport
 from __future__ import annotations
 
 import collections
+import gc
 import os
 import signal
 import socket
@@ -136,11 +137,17 @@ class ActorHost:
     (``advance_clock`` moves it from outside, firing what comes due on the way). With
     ``market_time=True`` as well, market data moves it: the clock is advanced to a Tick's, Quote's
     or Depth's exchange time (``ts_event_ns``) before the message is delivered (a backtest).
+
+    ``freeze_gc``: once the actors have started, collect and move every surviving object out of
+    the garbage collector's reach (``gc.freeze``), for a process that does nothing but host (the
+    daemon's units, see ``_freeze_startup_objects``); never in a process that runs hosts one after
+    another (tests), where frozen cycles would never be freed.
     """
 
     def __init__(self, unit: str, local: list[tuple[str, type[Actor]]], peers: Iterable[str],
                  config: Config, data_dir: Path, run_dir: Path, lifeline_fd: int = -1,
-                 clock: Clock | None = None, market_time: bool = False) -> None:
+                 clock: Clock | None = None, market_time: bool = False, freeze_gc: bool = False) -> None:
+        self._freeze_gc = freeze_gc
         self.clock: Clock = clock if clock is not None else LiveClock()
         self._sim: SimClock | None = self.clock if isinstance(self.clock, SimClock) else None
         if market_time and self._sim is None:
@@ -525,6 +532,8 @@ class ActorHost:
             code = self._start_actor(name)
             if code:
                 return code
+        if self._freeze_gc:
+            self._freeze_startup_objects()
         self._state = "ready"
         if self._sim is None:  # nothing watches a simulated engine's health
             self._heartbeat()
@@ -532,6 +541,21 @@ class ActorHost:
                            self._heartbeat)
         self.log.info("host_ready", unit=self.unit, actors=",".join(self.local_names))
         return 0
+
+    def _freeze_startup_objects(self) -> None:
+        """Collect once, then freeze what survived start-up (modules, numba and numpy, the
+        instrument master, the calendar, the actors' state: ~160k objects in the strategy and
+        risk processes), so that no collection ever scans them again. Measured on the bench
+        machine (2 cores, loaded): a full collection over them took 91 ms, and with GC callbacks
+        timestamped beside the orders' stamps, the start-up collections of these processes took
+        3-30 ms (young generations) and 340-750 ms (full); frozen, a full collection takes
+        0.01 ms. In steady state at the bench's 1,000 ticks/s these processes hardly allocate
+        (no collection fell in a 20 s window), so a full one would come rarely, but when it came
+        it stopped the order path for tens of ms; now it costs what was allocated since start.
+        Python's thresholds stay: the hot path's short-lived objects die young either way."""
+        gc.collect()
+        gc.freeze()
+        self.log.info("gc_frozen", unit=self.unit, objects=gc.get_freeze_count())
 
     def _instantiate(self, name: str, cls: type[Actor]) -> Actor:
         ctx = _Context(self, name)
