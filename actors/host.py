@@ -352,26 +352,30 @@ class ActorHost:
             self.log.warning("bad_frame", where=where, kind=kind, detail=detail[:200],
                              total=self.bad_frames, by_kind=dict(self.bad_by_kind))
 
-    def _decode(self, where: str, buf: memoryview) -> Message | None:
+    def _decode(self, where: str, buf: bytes) -> Message | None:
         try:
-            return codec.decode(buf)  # straight from the zmq frame buffer
+            return codec.decode(buf)
         except codec.DecodeError as exc:
             self._bad_frame(where, exc.failure.value, exc.detail)
             return None
 
     def _receive(self, sock: zmq.Socket, where: str, nframes: int,
-                 handle: Callable[[list[zmq.Frame], Message], None]) -> None:
+                 handle: Callable[[list[bytes], Message], None]) -> None:
         """Drain ``sock``: check the frame count, decode the last frame in place, hand it on.
-        A bounded batch, so that timers and the other sockets are not starved."""
+        A bounded batch, so that timers and the other sockets are not starved.
+
+        Frames are copied out as bytes: a bus message is a few hundred bytes, and a copy of that
+        costs less than the zmq.Frame objects of a zero-copy receive (measured 14-26 against
+        24-34 us a message, recv and decode of a SubmitOrder, on the loaded bench machine)."""
         for _ in range(1024):
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                frames = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
             if len(frames) != nframes:
                 self._bad_frame(where, "CORRUPT", f"{len(frames)} frames, expected {nframes}")
                 continue
-            msg = self._decode(where, frames[-1].buffer)
+            msg = self._decode(where, frames[-1])
             if msg is None:
                 continue
             self.msgs_in += 1
@@ -382,8 +386,8 @@ class ActorHost:
         # hot path: market data and events from other hosts
         self._receive(self.subscriber.sock, "stream", 2, self._on_stream_message)
 
-    def _on_stream_message(self, frames: list[zmq.Frame], msg: Message) -> None:
-        topic = frames[0].bytes
+    def _on_stream_message(self, frames: list[bytes], msg: Message) -> None:
+        topic = frames[0]
         targets = self._stream_routes.get(topic)
         if targets is None:
             targets = [n for n, cls in self._classes if any(topic.startswith(p.encode()) for p in cls.subscriptions)]
@@ -392,15 +396,15 @@ class ActorHost:
             self._dispatch(name, topic, msg, "")
 
     def _on_inbox(self, name: str, sock: zmq.Socket) -> None:
-        def handle(frames: list[zmq.Frame], msg: Message) -> None:
-            self._dispatch(name, frames[1].bytes, msg, frames[0].bytes.decode(errors="replace"))
+        def handle(frames: list[bytes], msg: Message) -> None:
+            self._dispatch(name, frames[1], msg, frames[0].decode(errors="replace"))
         self._receive(sock, f"inbox.{name}", 3, handle)
 
     def _on_replies(self, target: str, sock: zmq.Socket) -> None:
         """Replies arriving on our DEALER to ``target``: every local actor may be the asker."""
-        def handle(frames: list[zmq.Frame], msg: Message) -> None:
+        def handle(frames: list[bytes], msg: Message) -> None:
             for name in self.local_names:
-                self._dispatch(name, frames[0].bytes, msg, target)
+                self._dispatch(name, frames[0], msg, target)
         self._receive(sock, f"replies.{target}", 2, handle)
 
     def _dispatch(self, name: str, topic: bytes, msg: Message, sender: str) -> None:
