@@ -58,6 +58,7 @@ def daemon_config(topology: str, rate: int, every: int, durability: str = "group
 actors = ["feed", "book", "strategy", "risk", "execution"]
 topology = "{topology}"
 warm_interval_ms = {warm_interval_ms}
+ready_timeout_s = 300.0
 colocated = ["feed", "book", "strategy", "risk", "execution"]
 [log]
 format = "json"
@@ -114,7 +115,7 @@ def run_topology(topology: str, rate: int, every: int, seconds: float, warmup_s:
     sub = zmq.Context.instance().socket(zmq.SUB)
     try:
         status_path = root / "data" / "run" / "status.json"
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # a loaded 2-core machine starts five units slowly
         while time.monotonic() < deadline:
             if status_path.exists() and b'"state":"running"' in status_path.read_bytes():
                 break
@@ -122,7 +123,7 @@ def run_topology(topology: str, rate: int, every: int, seconds: float, warmup_s:
                 raise RuntimeError(f"daemon exited: {(root / 'daemon.log').read_text()[-2000:]}")
             time.sleep(0.1)
         else:
-            raise RuntimeError("daemon not running after 120 s")
+            raise RuntimeError("daemon not running after 300 s")
         names = ("feed", "book", "strategy", "risk", "execution", "supervisor")
         sub.connect(Endpoints(root / "data" / "run", names=names).pub("execution"))
         sub.setsockopt(zmq.SUBSCRIBE, b"order.probe")
