@@ -9,6 +9,7 @@ handlers never nest. Messages to other hosts go over ZeroMQ (see ``ipc.transport
 from __future__ import annotations
 
 import collections
+import gc
 import os
 import signal
 import socket
@@ -136,11 +137,17 @@ class ActorHost:
     (``advance_clock`` moves it from outside, firing what comes due on the way). With
     ``market_time=True`` as well, market data moves it: the clock is advanced to a Tick's, Quote's
     or Depth's exchange time (``ts_event_ns``) before the message is delivered (a backtest).
+
+    ``freeze_gc``: once the actors have started, collect and move every surviving object out of
+    the garbage collector's reach (``gc.freeze``), for a process that does nothing but host (the
+    daemon's units, see ``_freeze_startup_objects``); never in a process that runs hosts one after
+    another (tests), where frozen cycles would never be freed.
     """
 
     def __init__(self, unit: str, local: list[tuple[str, type[Actor]]], peers: Iterable[str],
                  config: Config, data_dir: Path, run_dir: Path, lifeline_fd: int = -1,
-                 clock: Clock | None = None, market_time: bool = False) -> None:
+                 clock: Clock | None = None, market_time: bool = False, freeze_gc: bool = False) -> None:
+        self._freeze_gc = freeze_gc
         self.clock: Clock = clock if clock is not None else LiveClock()
         self._sim: SimClock | None = self.clock if isinstance(self.clock, SimClock) else None
         if market_time and self._sim is None:
@@ -345,26 +352,30 @@ class ActorHost:
             self.log.warning("bad_frame", where=where, kind=kind, detail=detail[:200],
                              total=self.bad_frames, by_kind=dict(self.bad_by_kind))
 
-    def _decode(self, where: str, buf: memoryview) -> Message | None:
+    def _decode(self, where: str, buf: bytes) -> Message | None:
         try:
-            return codec.decode(buf)  # straight from the zmq frame buffer
+            return codec.decode(buf)
         except codec.DecodeError as exc:
             self._bad_frame(where, exc.failure.value, exc.detail)
             return None
 
     def _receive(self, sock: zmq.Socket, where: str, nframes: int,
-                 handle: Callable[[list[zmq.Frame], Message], None]) -> None:
+                 handle: Callable[[list[bytes], Message], None]) -> None:
         """Drain ``sock``: check the frame count, decode the last frame in place, hand it on.
-        A bounded batch, so that timers and the other sockets are not starved."""
+        A bounded batch, so that timers and the other sockets are not starved.
+
+        Frames are copied out as bytes: a bus message is a few hundred bytes, and a copy of that
+        costs less than the zmq.Frame objects of a zero-copy receive (measured 14-26 against
+        24-34 us a message, recv and decode of a SubmitOrder, on the loaded bench machine)."""
         for _ in range(1024):
             try:
-                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+                frames = sock.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 return
             if len(frames) != nframes:
                 self._bad_frame(where, "CORRUPT", f"{len(frames)} frames, expected {nframes}")
                 continue
-            msg = self._decode(where, frames[-1].buffer)
+            msg = self._decode(where, frames[-1])
             if msg is None:
                 continue
             self.msgs_in += 1
@@ -375,8 +386,8 @@ class ActorHost:
         # hot path: market data and events from other hosts
         self._receive(self.subscriber.sock, "stream", 2, self._on_stream_message)
 
-    def _on_stream_message(self, frames: list[zmq.Frame], msg: Message) -> None:
-        topic = frames[0].bytes
+    def _on_stream_message(self, frames: list[bytes], msg: Message) -> None:
+        topic = frames[0]
         targets = self._stream_routes.get(topic)
         if targets is None:
             targets = [n for n, cls in self._classes if any(topic.startswith(p.encode()) for p in cls.subscriptions)]
@@ -385,15 +396,15 @@ class ActorHost:
             self._dispatch(name, topic, msg, "")
 
     def _on_inbox(self, name: str, sock: zmq.Socket) -> None:
-        def handle(frames: list[zmq.Frame], msg: Message) -> None:
-            self._dispatch(name, frames[1].bytes, msg, frames[0].bytes.decode(errors="replace"))
+        def handle(frames: list[bytes], msg: Message) -> None:
+            self._dispatch(name, frames[1], msg, frames[0].decode(errors="replace"))
         self._receive(sock, f"inbox.{name}", 3, handle)
 
     def _on_replies(self, target: str, sock: zmq.Socket) -> None:
         """Replies arriving on our DEALER to ``target``: every local actor may be the asker."""
-        def handle(frames: list[zmq.Frame], msg: Message) -> None:
+        def handle(frames: list[bytes], msg: Message) -> None:
             for name in self.local_names:
-                self._dispatch(name, frames[0].bytes, msg, target)
+                self._dispatch(name, frames[0], msg, target)
         self._receive(sock, f"replies.{target}", 2, handle)
 
     def _dispatch(self, name: str, topic: bytes, msg: Message, sender: str) -> None:
@@ -525,6 +536,8 @@ class ActorHost:
             code = self._start_actor(name)
             if code:
                 return code
+        if self._freeze_gc:
+            self._freeze_startup_objects()
         self._state = "ready"
         if self._sim is None:  # nothing watches a simulated engine's health
             self._heartbeat()
@@ -532,6 +545,21 @@ class ActorHost:
                            self._heartbeat)
         self.log.info("host_ready", unit=self.unit, actors=",".join(self.local_names))
         return 0
+
+    def _freeze_startup_objects(self) -> None:
+        """Collect once, then freeze what survived start-up (modules, numba and numpy, the
+        instrument master, the calendar, the actors' state: ~160k objects in the strategy and
+        risk processes), so that no collection ever scans them again. Measured on the bench
+        machine (2 cores, loaded): a full collection over them took 91 ms, and with GC callbacks
+        timestamped beside the orders' stamps, the start-up collections of these processes took
+        3-30 ms (young generations) and 340-750 ms (full); frozen, a full collection takes
+        0.01 ms. In steady state at the bench's 1,000 ticks/s these processes hardly allocate
+        (no collection fell in a 20 s window), so a full one would come rarely, but when it came
+        it stopped the order path for tens of ms; now it costs what was allocated since start.
+        Python's thresholds stay: the hot path's short-lived objects die young either way."""
+        gc.collect()
+        gc.freeze()
+        self.log.info("gc_frozen", unit=self.unit, objects=gc.get_freeze_count())
 
     def _instantiate(self, name: str, cls: type[Actor]) -> Actor:
         ctx = _Context(self, name)

@@ -1,6 +1,6 @@
 """Encoding and decoding of bus payloads (MessagePack, tagged array Structs).
 
-Receivers decode straight from the frame buffer (a ``memoryview`` over the ZeroMQ message, no copy).
+Decodes from any buffer: the bytes of a received frame, or a ``memoryview`` over one.
 A payload that fails to decode is classified, so the log says *why* it was refused:
 
 - ``UNKNOWN_VERSION``: a known message kind with a schema version this build does not know;

@@ -116,9 +116,13 @@ class SyntheticSource:
         if n <= 0:
             return
         self._owed -= n
-        now_ns = self._now_ns()
-        for frame in self.market.next_frames(n, now_ns):
-            self._emit(frame, now_ns)
+        frames = self.market.next_frames(n, self._now_ns())
+        # Received now, when the frames are in hand, as a socket would hand them over: making
+        # them (50 us a call, a few ms when a block of the market is built) is no part of
+        # tick-to-trade, and stamped before it, it was (bench/latency.py's feed->strategy hop).
+        recv_ns = self._now_ns()
+        for frame in frames:
+            self._emit(frame, recv_ns)
 
     def stop(self) -> None:
         if self._timer is not None:

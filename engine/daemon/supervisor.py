@@ -196,24 +196,29 @@ class Supervisor:
     async def _receive(self) -> None:
         """Heartbeats from actors and commands from local CLI tools, on the supervisor's ROUTER."""
         assert self.inbox is not None
-        sock = self.inbox.sock
-        fd = sock.getsockopt(zmq.FD)
+        fd = self.inbox.sock.getsockopt(zmq.FD)
         while True:
-            # zmq's FD signals edges: drain everything EVENTS reports before waiting again.
-            while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
-                frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
-                if len(frames) != 3:
-                    log.warning("bad_frame", where="supervisor.inbox", frames=len(frames))
-                    continue
-                try:
-                    msg = codec.decode(frames[2].buffer)
-                except codec.DecodeError as exc:
-                    log.warning("bad_frame", where="supervisor.inbox", kind=exc.failure.value,
-                                detail=exc.detail[:200])
-                    continue
-                self._on_message(frames[0].bytes, msg)
+            self._drain_inbox()
             with trio.move_on_after(0.5):
                 await trio.lowlevel.wait_readable(fd)
+
+    def _drain_inbox(self) -> None:
+        """Handle everything queued on the inbox now (zmq's FD signals edges: drain everything
+        EVENTS reports before waiting again)."""
+        assert self.inbox is not None
+        sock = self.inbox.sock
+        while sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+            frames = sock.recv_multipart(zmq.NOBLOCK, copy=False)
+            if len(frames) != 3:
+                log.warning("bad_frame", where="supervisor.inbox", frames=len(frames))
+                continue
+            try:
+                msg = codec.decode(frames[2].buffer)
+            except codec.DecodeError as exc:
+                log.warning("bad_frame", where="supervisor.inbox", kind=exc.failure.value,
+                            detail=exc.detail[:200])
+                continue
+            self._on_message(frames[0].bytes, msg)
 
     def _on_message(self, sender: bytes, msg: msgspec.Struct) -> None:
         assert self.inbox is not None
@@ -376,6 +381,11 @@ class Supervisor:
         timeout = self.cfg.engine.heartbeat_timeout_s
         while True:
             await trio.sleep(min(0.25, timeout / 4))
+            # Heartbeats queued while this process was busy (a blocking step of its own, e.g.
+            # building the day's schedule just after ready: 1.5-5 s on a loaded machine) are
+            # read before judging: woken together with the receiver after such a step, the
+            # watcher ran first now and then and killed every healthy unit as hung.
+            self._drain_inbox()
             now = time.monotonic()
             for us in self.units:
                 if us.process is None or us.process.returncode is not None or us.killed_as_hung:

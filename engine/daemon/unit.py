@@ -42,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         log.error("actor_class_error", unit=args.unit, error=str(exc))
         return EXIT_CONFIG
     host = ActorHost(args.unit, local, cfg.engine.actors, cfg, args.data_dir, args.run_dir,
-                     lifeline_fd=args.lifeline_fd)
+                     lifeline_fd=args.lifeline_fd, freeze_gc=True)
     return host.run()
 
 
