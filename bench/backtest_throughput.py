@@ -60,6 +60,8 @@ def main(argv: list[str]) -> int:
                     help="EMA input: book mids (the issue's definition, default) or trade prices")
     ap.add_argument("--one-by-one", action="store_true",
                     help="replay frame by frame, every message through the bus (the reference path)")
+    ap.add_argument("--commit-per-append", action="store_true",
+                    help="commit the ledger after every append, as the daemon does (default: once per block of frames)")
     ap.add_argument("--no-nautilus", action="store_true", help="skip the NautilusTrader comparison")
     ap.add_argument("--profile", action="store_true", help="cProfile the run and print the top functions")
     ap.add_argument("--top", type=int, default=20, help="functions to show with --profile")
@@ -82,7 +84,7 @@ def main(argv: list[str]) -> int:
         profiler = cProfile.Profile() if args.profile else None
         if profiler is not None:
             profiler.enable()
-        result = run_backtest(spec, bench_config(), bulk=not args.one_by_one)
+        result = run_backtest(spec, bench_config(), bulk=not args.one_by_one, block_commits=not args.commit_per_append)
         if profiler is not None:
             profiler.disable()
         if not args.no_nautilus and args.price == "mid":
@@ -118,7 +120,7 @@ def main(argv: list[str]) -> int:
             "bench": "backtest", "price": args.price, "bulk": not args.one_by_one, "ticks": c.ticks,
             "frames": c.frames, "orders": c.orders, "fills": c.fills, "replay_s": r.replay_s,
             "replay_cpu_s": r.replay_cpu_s, "wall_s": r.wall_s, "ticks_per_s": r.ticks_per_s,
-            "rows_in_bulk": r.rows_in_bulk, "peak_rss_bytes": r.peak_rss_bytes, "goal_ticks_per_s": GOAL_TICKS_PER_S,
+            "rows_in_bulk": r.rows_in_bulk, "block_commits": not args.commit_per_append, "peak_rss_bytes": r.peak_rss_bytes, "goal_ticks_per_s": GOAL_TICKS_PER_S,
             "nautilus": msgspec.to_builtins(nautilus) if nautilus is not None and not isinstance(nautilus, str)
             else nautilus,
         }
