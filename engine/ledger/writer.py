@@ -104,7 +104,7 @@ REHEARSAL_INTENT_ID: Final = "~rehearsal"
 class _HeldWrites:
     """What the batches of a block wrote and ``commit_block`` will put (``Ledger.hold_commits``)."""
 
-    __slots__ = ("txn", "events", "rows", "index")
+    __slots__ = ("txn", "events", "rows", "index", "stored")
 
     def __init__(self, tables: Tables) -> None:
         # A write transaction the block's lookups of stored rows go through (a read transaction
@@ -115,6 +115,7 @@ class _HeldWrites:
         self.rows: dict[str, dict[Any, Any]] = {
             name: rows.pending if isinstance(rows, StoredTable) else {} for name, rows in tables.by_name.items()}
         self.index: dict[Any, dict[bytes, bool]] = {}  # index db -> key -> present (settle's puts and deletes)
+        self.stored = [rows for rows in tables.by_name.values() if isinstance(rows, StoredTable)]
 
     # ``StoredTable.settle`` writes the index through these, as into a transaction.
     def put(self, key: bytes, value: bytes, db: Any) -> None:
@@ -603,9 +604,9 @@ class Ledger(LedgerQueries):
         held_rows = held.rows
         for table, key, row in changed:
             held_rows[table][key] = row
-        for rows in tables.by_name.values():
-            if isinstance(rows, StoredTable) and rows.written and rows.keep is None:
-                rows.written.clear()  # in ``pending`` now
+        for stored_table in held.stored:
+            if stored_table.written and stored_table.keep is None:
+                stored_table.written.clear()  # in ``pending`` now
         for stored_table, index_db in self._kept_tables:
             if stored_table.written:
                 stored_table.settle(held, index_db)  # type: ignore[arg-type]  # the index ops wait too
@@ -615,9 +616,8 @@ class Ledger(LedgerQueries):
 
     def _unstage(self, undo: list[tuple[Any, Any, Any]]) -> None:
         Tables.rollback(undo)
-        for rows in self._tables.by_name.values():
-            if isinstance(rows, StoredTable):
-                rows.discard()
+        for stored_table in self._held.stored:  # type: ignore[union-attr]
+            stored_table.discard()
 
     def hold_commits(self) -> None:
         """From now on, appends stage their writes in memory until ``commit_block`` (a backtest
