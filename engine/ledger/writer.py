@@ -992,9 +992,12 @@ class Ledger(LedgerQueries):
     def _all(self, table: str) -> Mapping[Any, Any]:
         """A read-only live view, not a copy: the small tables from memory; orders, fills,
         intents, audit and groups read from LMDB as it is iterated (do not hold it across
-        appends if you need a fixed picture; iterating it reads the whole table)."""
-        self.commit_block()
-        return MappingProxyType(self._tables.by_name[table])
+        appends if you need a fixed picture; iterating it reads the whole table). A held block is
+        committed first when the table is read from LMDB."""
+        rows = self._tables.by_name[table]
+        if isinstance(rows, StoredTable):
+            self.commit_block()
+        return MappingProxyType(rows)
 
     def _open(self, table: str) -> dict[Any, Any]:
         """From memory: the rows the table keeps (open orders, open groups)."""
@@ -1003,8 +1006,10 @@ class Ledger(LedgerQueries):
         return dict(rows.kept)
 
     def _values(self, table: str) -> Iterator[Any]:
-        self.commit_block()
-        return iter(self._tables.by_name[table].values())
+        rows = self._tables.by_name[table]
+        if isinstance(rows, StoredTable):
+            self.commit_block()
+        return iter(rows.values())
 
     def last_seq(self) -> int:
         return self._last_seq
