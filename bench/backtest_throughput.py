@@ -8,6 +8,11 @@ capture and run by ``engine.backtest.runner`` exactly as ``shikra backtest`` run
 strategy, risk, paper execution and the ledger, orders included. Prints ticks/s over the replay,
 orders, fills and peak RSS; ``--profile`` adds the top functions of a cProfile of the run.
 NautilusTrader is compared when it is importable.
+
+``--reference DIR`` (a checkout of other code, e.g. a worktree of an earlier main) measures that
+code and this one alternately in the same run, each run in its own process (so each has its own
+peak RSS), ``--rounds`` times, then NautilusTrader once: the speed-up over the reference is a ratio
+of figures taken on the same machine under the same load.
 """
 
 from __future__ import annotations
@@ -18,7 +23,9 @@ import importlib.util
 import io
 import json
 import pstats
+import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -60,11 +67,18 @@ def main(argv: list[str]) -> int:
                     help="EMA input: book mids (the issue's definition, default) or trade prices")
     ap.add_argument("--one-by-one", action="store_true",
                     help="replay frame by frame, every message through the bus (the reference path)")
+    ap.add_argument("--commit-per-append", action="store_true",
+                    help="commit the ledger after every append, as the daemon does (default: once per block of frames)")
     ap.add_argument("--no-nautilus", action="store_true", help="skip the NautilusTrader comparison")
     ap.add_argument("--profile", action="store_true", help="cProfile the run and print the top functions")
     ap.add_argument("--top", type=int, default=20, help="functions to show with --profile")
     ap.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    ap.add_argument("--reference", metavar="DIR",
+                    help="a checkout of other code (its own bench): run it and this code alternately, then compare")
+    ap.add_argument("--rounds", type=int, default=2, help="alternations with --reference (default 2)")
     args = ap.parse_args(argv)
+    if args.reference:
+        return _against_reference(args)
 
     from engine.backtest.runner import BacktestSpec, run_backtest, write_synthetic_capture
     from engine.logs import setup_logging
@@ -82,7 +96,7 @@ def main(argv: list[str]) -> int:
         profiler = cProfile.Profile() if args.profile else None
         if profiler is not None:
             profiler.enable()
-        result = run_backtest(spec, bench_config(), bulk=not args.one_by_one)
+        result = run_backtest(spec, bench_config(), bulk=not args.one_by_one, block_commits=not args.commit_per_append)
         if profiler is not None:
             profiler.disable()
         if not args.no_nautilus and args.price == "mid":
@@ -118,7 +132,63 @@ def main(argv: list[str]) -> int:
             "bench": "backtest", "price": args.price, "bulk": not args.one_by_one, "ticks": c.ticks,
             "frames": c.frames, "orders": c.orders, "fills": c.fills, "replay_s": r.replay_s,
             "replay_cpu_s": r.replay_cpu_s, "wall_s": r.wall_s, "ticks_per_s": r.ticks_per_s,
-            "rows_in_bulk": r.rows_in_bulk, "peak_rss_bytes": r.peak_rss_bytes, "goal_ticks_per_s": GOAL_TICKS_PER_S,
+            "rows_in_bulk": r.rows_in_bulk, "block_commits": not args.commit_per_append,
+            "peak_rss_bytes": r.peak_rss_bytes, "goal_ticks_per_s": GOAL_TICKS_PER_S,
+            "nautilus": msgspec.to_builtins(nautilus) if nautilus is not None and not isinstance(nautilus, str)
+            else nautilus,
+        }
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+def _run_tree(tree: Path, args: argparse.Namespace, out: Path) -> dict[str, Any]:
+    """One bench run of the code in ``tree`` in its own process (same interpreter); its JSON figures."""
+    cmd = [sys.executable, "-m", "bench", "backtest", "--ticks", str(args.ticks), "--price", args.price,
+           "--no-nautilus", "--json", str(out)]
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    subprocess.run(cmd, cwd=tree, env=env, check=True, stdout=subprocess.DEVNULL)
+    return json.loads(out.read_text())  # type: ignore[no-any-return]
+
+
+def _against_reference(args: argparse.Namespace) -> int:
+    """This code and ``--reference`` alternately (see the module docstring), then NautilusTrader."""
+    ours_tree = Path(__file__).resolve().parent.parent
+    ref_tree = Path(args.reference).expanduser().resolve()
+    load = os.getloadavg()
+    runs: dict[str, list[dict[str, Any]]] = {"reference": [], "ours": []}
+    with tempfile.TemporaryDirectory(prefix="shikra-bench-bt-ref-") as tmp:
+        for i in range(args.rounds):
+            for name, tree in (("reference", ref_tree), ("ours", ours_tree)):
+                runs[name].append(_run_tree(tree, args, Path(tmp) / f"{name}-{i}.json"))
+                f = runs[name][-1]
+                print(f"round {i + 1} {name:9}: {f['ticks_per_s']:>9,.0f} ticks/s, "
+                      f"{f['replay_cpu_s'] / max(f['orders'], 1) * 1e6:6.1f} µs CPU per order, "
+                      f"peak RSS {f['peak_rss_bytes'] / 2**20:.0f} MiB", flush=True)
+        nautilus: Any = None
+        if not args.no_nautilus and args.price == "mid":
+            from engine.backtest.runner import write_synthetic_capture
+
+            cap = Path(tmp) / "synthetic.cap"
+            write_synthetic_capture(cap, args.ticks, Path(tmp) / "instruments", seed=7, full_packets_only=True)
+            nautilus = _nautilus(cap)
+    best = {name: max(r["ticks_per_s"] for r in rs) for name, rs in runs.items()}
+    cpu_us = {name: min(r["replay_cpu_s"] / max(r["orders"], 1) * 1e6 for r in rs) for name, rs in runs.items()}
+    print(f"best of {args.rounds}: ours {best['ours']:,.0f} ticks/s, reference {best['reference']:,.0f}: "
+          f"{best['ours'] / best['reference']:.2f}x; CPU per order (all included) {cpu_us['ours']:.1f} µs vs "
+          f"{cpu_us['reference']:.1f} µs: {cpu_us['reference'] / cpu_us['ours']:.2f}x; load before {load[0]:.2f}")
+    if isinstance(nautilus, str):
+        print(f"NautilusTrader: {nautilus}; comparison skipped")
+    elif nautilus is not None:
+        print(f"NautilusTrader {nautilus.version}: {nautilus.ticks_per_s:,.0f} ticks/s; ours / NautilusTrader = "
+              f"{best['ours'] / nautilus.ticks_per_s:.2f}x")
+    if args.json:
+        figures = {
+            "bench": "backtest", "against": "reference", "reference": str(ref_tree), "ticks": args.ticks,
+            "price": args.price, "rounds": args.rounds, "load_before": list(load), "load_after": list(os.getloadavg()),
+            "best_ticks_per_s": best, "speedup": round(best["ours"] / best["reference"], 2),
+            "cpu_us_per_order": {k: round(v, 1) for k, v in cpu_us.items()},
+            "peak_rss_bytes": {name: max(r["peak_rss_bytes"] for r in rs) for name, rs in runs.items()},
+            "runs": runs,
             "nautilus": msgspec.to_builtins(nautilus) if nautilus is not None and not isinstance(nautilus, str)
             else nautilus,
         }

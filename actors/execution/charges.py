@@ -223,6 +223,33 @@ def charges_for_fill(
     )
 
 
+class ChargeMemo:
+    """``charges_for_fill`` under one schedule, remembered per (segment class, side, qty, price,
+    first fill, order value before): a charge depends on nothing else, and a paper venue fills at
+    the same few prices and quantities over and over. Bounded: forgets everything at ``limit``
+    entries."""
+
+    __slots__ = ("schedule", "_memo", "_limit")
+
+    def __init__(self, schedule: ChargeSchedule = DEFAULT_SCHEDULE, limit: int = 4096) -> None:
+        self.schedule = schedule
+        self._limit = limit
+        self._memo: dict[tuple[SegmentClass, str, int, int, bool, int | None], ChargeBreakdown] = {}
+
+    def __call__(self, segment_class: SegmentClass, side: Side, qty_units: int, price_paise: int,
+                 first_fill_of_order: bool, *, order_value_before_paise: int | None = None) -> ChargeBreakdown:
+        # Order path (paper fills and funds checks): one dict lookup when the fill was seen before.
+        key = (segment_class, side, qty_units, price_paise, first_fill_of_order, order_value_before_paise)
+        found = self._memo.get(key)
+        if found is None:
+            found = charges_for_fill(segment_class, side, qty_units, price_paise, first_fill_of_order, self.schedule,
+                                     order_value_before_paise=order_value_before_paise)
+            if len(self._memo) >= self._limit:
+                self._memo.clear()
+            self._memo[key] = found
+        return found
+
+
 def exercise_stt_paise(segment_class: SegmentClass, intrinsic_value_paise: int,
                        schedule: ChargeSchedule = DEFAULT_SCHEDULE) -> int:
     """STT on an option exercised at expiry: ``stt_exercise_rate_e8`` of ``intrinsic_value_paise``

@@ -89,7 +89,6 @@ class WorkingOrder:
         "spec",
         "cid",
         "key",
-        "label",
         "is_buy",
         "qty",
         "filled",
@@ -108,7 +107,6 @@ class WorkingOrder:
         spec = self.spec = order.spec
         self.cid = order.client_order_id
         self.key = key
-        self.label = instrument_label(spec.segment, spec.security_id)
         self.is_buy = spec.side == "BUY"
         self.qty = spec.qty_units
         self.filled = order.filled_qty_units
@@ -121,6 +119,11 @@ class WorkingOrder:
         self.n_fills = len(order.fill_ids)
         self.seg_class = seg_class
         self.venue_order_id = ""
+
+    @property
+    def label(self) -> str:
+        """The instrument for a reason text (built only when one is: never on the fill path)."""
+        return instrument_label(self.spec.segment, self.spec.security_id)
 
 
 def stop_crossed(is_buy: bool, trigger: int, ltp: int) -> bool:

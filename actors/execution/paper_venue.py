@@ -57,7 +57,7 @@ from typing import Final
 
 import msgspec
 
-from actors.execution.charges import SegmentClass, charges_for_fill, segment_class_for
+from actors.execution.charges import ChargeMemo, SegmentClass, segment_class_for
 from actors.execution.config import PaperVenueConfig
 from actors.execution.orders import OrderSnapshot
 from actors.execution.paper_matching import (
@@ -142,7 +142,7 @@ class PaperVenue:
         self.wallet = wallet
         self._model = self.config.queue_model
         self._latency_ns = self.config.ack_latency_us * NS_PER_US
-        self._schedule = self.config.charges
+        self._charges = ChargeMemo(self.config.charges)
         # Per-instrument tables are keyed by the (segment, security_id) tuple, equal to InstrumentId:
         # on the per-tick path building it is as cheap as packing ints inline and cheaper than a call.
         self._books: dict[InstrumentId, Book] = {}
@@ -451,10 +451,10 @@ class PaperVenue:
             reason = f"client order id {cid!r} was already used at this venue"
             return self._reject(cid, ts, RejectReason.DUPLICATE_ORDER_ID, reason, out, remember=False)
         key = (spec.segment, spec.security_id)
-        label = instrument_label(spec.segment, spec.security_id)
         itype = instrument_type or self._instrument_types.get(key, "")
         seg_class = segment_class_for(spec.segment, itype, spec.product)
         if seg_class is None:
+            label = instrument_label(spec.segment, spec.security_id)  # reason texts only on refusal
             reason = (
                 f"no charge schedule for {label} (instrument type {itype!r}, product {spec.product})"
             )
@@ -462,14 +462,14 @@ class PaperVenue:
         book = self._books.get(key)
         if book is None or (spec.order_type == "MARKET" and not book.has_depth):
             what = "no depth" if book is not None else "no market data"
-            reason = f"{what} received yet for {label}: cannot work a {spec.order_type} order"
+            reason = f"{what} received yet for {instrument_label(*key)}: cannot work a {spec.order_type} order"
             return self._reject(cid, ts, RejectReason.NO_MARKET_DATA, reason, out)
         o = WorkingOrder(order, key, seg_class)
         crossed = o.armed and book.ltp_paise > 0 and stop_crossed(o.is_buy, o.trigger, book.ltp_paise)
         if crossed and self.config.stop_crossed_on_arrival == "reject":
             reason = (
                 f"{o.spec.side} {o.spec.order_type} trigger {format_paise(o.trigger)} is already crossed by "
-                f"LTP {format_paise(book.ltp_paise)} for {label}"
+                f"LTP {format_paise(book.ltp_paise)} for {o.label}"
             )
             return self._reject(cid, ts, RejectReason.STOP_ALREADY_CROSSED, reason, out)
         if self.wallet is not None and not self._funds_ok(o, book, o.qty, o.limit, o.trigger, ts, out):
@@ -497,7 +497,7 @@ class PaperVenue:
         same_side = sum(
             r.qty - r.filled for r in self._resting.get(o.key, ()) if r.is_buy == o.is_buy and r is not o
         )
-        need = funds_need(wallet, o, book, leaves, limit, trigger, same_side, self.config)
+        need = funds_need(wallet, o, book, leaves, limit, trigger, same_side, self.config, self._charges)
         modifying = o.cid in self._orders
         if need is None:
             reason = (
@@ -619,8 +619,8 @@ class PaperVenue:
 
     def _fill(self, o: WorkingOrder, qty: int, price: int, ts: int, out: list[VenueEvent]) -> None:
         value_before = o.filled_value
-        charges = charges_for_fill(
-            o.seg_class, o.spec.side, qty, price, value_before == 0, self._schedule,  # type: ignore[arg-type]
+        charges = self._charges(
+            o.seg_class, o.spec.side, qty, price, value_before == 0,  # type: ignore[arg-type]
             order_value_before_paise=value_before,
         )
         o.n_fills += 1

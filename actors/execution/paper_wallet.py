@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import msgspec
 
-from actors.execution.charges import charges_for_fill
+from actors.execution.charges import ChargeMemo
 from actors.execution.config import PaperVenueConfig
 from actors.execution.paper_matching import Book, WorkingOrder
 from engine.model.money import Rounding, apply_rate, div_round, format_paise
@@ -156,18 +156,18 @@ def funds_need(
     trigger: int,
     same_side_units: int,
     config: PaperVenueConfig,
+    charges_for: ChargeMemo,
 ) -> FundsNeed | None:
     """The requirement for ``leaves`` more units of ``o`` at these prices (``same_side_units``: what
     the instrument's other open orders on ``o``'s side still have to fill); None when no price is
-    known to value it."""
+    known to value it. ``charges_for``: the venue's charges under ``config.charges``."""
     net, short_block = wallet.position(o.key)
-    schedule = config.charges
     if o.is_buy:
         cost = _buy_cost(o, book, leaves, limit, trigger, config.market_buffer_rate_e8)
         if cost is None:
             return None
         unit = div_round(cost, leaves, Rounding.CEILING)
-        charges = charges_for_fill(o.seg_class, "BUY", leaves, unit, True, schedule).total_paise
+        charges = charges_for(o.seg_class, "BUY", leaves, unit, True).total_paise
         short = max(0, -net)
         cover = min(leaves, max(0, short - same_side_units))
         release = 0 if cover == 0 else short_block * cover // short
@@ -181,7 +181,7 @@ def funds_need(
     if ref <= 0:
         return None
     margin = opening * config.margin.per_unit_paise(o.seg_class, ref)
-    charges = charges_for_fill(o.seg_class, "SELL", opening, ref, True, schedule).total_paise
+    charges = charges_for(o.seg_class, "SELL", opening, ref, True).total_paise
     return FundsNeed(total=margin + charges, cost=margin, charges=charges, opening=opening)
 
 

@@ -399,16 +399,16 @@ class RiskActor(MasterReload, Actor):
         return int(marks[k]) if k < marks.size else stop
 
     def on_market_batch(self, batch: MarketBatch, start: int, stop: int) -> None:
+        # Hot path (replay): a slice between two orders holds a few rows, where numpy's min/max
+        # cost several times a list's (~8 µs each under load against ~1.5 µs).
         now = self.ctx.now_ns()
         for j in batch.instruments_in(start, stop):
             segment, security_id = batch.keys[j]
             lo, hi = batch.span(j, start, stop)
-            prices = batch.columns_of(j).ltp_paise[lo:hi]
-            marks = prices if prices.min() > 0 else prices[prices > 0]
-            self.engine.on_mark(segment, security_id, int(marks[-1]) if marks.size else 0)
-            if marks.size:
-                self.monitor.take_quiet_marks(segment, security_id, int(marks[-1]), int(marks.max()), int(marks.min()),
-                                              now)
+            marks = [p for p in batch.columns_of(j).ltp_paise[lo:hi].tolist() if p > 0]
+            self.engine.on_mark(segment, security_id, marks[-1] if marks else 0)
+            if marks:
+                self.monitor.take_quiet_marks(segment, security_id, marks[-1], max(marks), min(marks), now)
 
     def _open_reader(self) -> LedgerReader | None:
         if self._reader is None:

@@ -10,7 +10,9 @@ exhausted and nothing has moved for ``SETTLE_CHECKS`` checks, it stops the host.
 Speed. The feed reads the capture in blocks and publishes each as a ``MarketBatch``; the bus takes
 in bulk the frames on which no actor would act and sends the others one message at a time
 (``actors.replay.delivery``). ``bulk=False`` sends every frame one message at a time: the
-reference, which gives the same report.
+reference, which gives the same report. The ledger commits once per block of frames
+(``Ledger.hold_commits``: durability is irrelevant here); ``block_commits=False`` commits every
+append as the daemon does, and stores the same events and tables.
 
 Clock. The actors run on a simulated clock (``engine.model.clock.SimClock``) that starts at the
 capture's first recorded time and moves to each market message's exchange time (``ts_event_ns``,
@@ -43,7 +45,7 @@ import shutil
 import signal
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -53,7 +55,7 @@ from actors.base import Actor
 from actors.book.actor import BookActor
 from actors.execution.actor import ExecutionActor
 from actors.feed.actor import FeedActor
-from actors.feed.capture import CaptureError, CaptureReader, CaptureWriter
+from actors.feed.capture import CaptureError, CaptureReader, CaptureWriter, FrameBlock
 from actors.host import ActorHost
 from actors.replay.batch import MarketBatch
 from actors.replay.kernels import trades_and_latest
@@ -77,6 +79,7 @@ from ipc.messages import Fill, OrderDenied, OrderEvent, Quote, Tick
 PROBE: Final = "backtest"
 ACTORS: Final = (PROBE, "feed", "book", "strategy", "risk", "execution")
 UNLIMITED: Final = 10**12         # a cap nobody reaches (the rate caps lifted without time rules)
+FRAMES_PER_COMMIT: Final = 1024  # frame by frame with block commits: a ledger commit every so many frames
 DEFAULT_START_NS: Final = 1_795_148_100_000_000_000  # 2026-11-20 09:45 IST, for synthetic captures
 
 
@@ -215,6 +218,7 @@ class _Watch:
         self.denied = 0
         self.rejected = 0
         self.ledger_fills = 0        # fills execution wrote to the ledger
+        self.commit_block: Callable[[], None] | None = None  # the ledger's, when it holds its commits
 
 
 class _Probe(Actor):
@@ -278,6 +282,16 @@ class _FrameByFrameFeed(FeedActor):
         # hot path
         super().on_frame(frame, recv_ns)
         self.watch.host.drain()  # type: ignore[union-attr]
+        commit = self.watch.commit_block
+        if commit is not None and self.frames % FRAMES_PER_COMMIT == 0:
+            commit()
+
+    def on_frames(self, block: FrameBlock) -> None:
+        # hot path (a block of frames, everything it caused delivered): one ledger commit
+        super().on_frames(block)
+        commit = self.watch.commit_block
+        if commit is not None:
+            commit()
 
     def _replayed(self) -> None:
         """The capture is replayed: stop once what is due at this moment has happened (a timer
@@ -293,9 +307,13 @@ class _CountingExecution(ExecutionActor):
     back afterwards would map every page of it into the process)."""
 
     watch: _Watch
+    block_commits: bool
 
     def on_start(self) -> None:
         super().on_start()
+        if self.block_commits:
+            self.ledger.hold_commits()
+            self.watch.commit_block = self.ledger.commit_block
         self._first_order_no = self.ledger.next_order_no()  # a given data dir may hold a ledger already
 
     def on_stop(self) -> None:
@@ -328,13 +346,14 @@ class _BacktestHost(ActorHost):
 
 
 def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str | Path | None = None, *,
-                 bulk: bool = True) -> BacktestResult:
+                 bulk: bool = True, block_commits: bool = True) -> BacktestResult:
     """Run ``spec`` to the end of its capture and return the result (nothing is written).
 
     ``data_dir``: where the ledger and the instrument cache go; None = a temporary directory,
     removed afterwards. A given directory should be empty: an existing ledger is resumed, as the
     daemon would. ``bulk`` False replays frame by frame, every message through the bus (the
-    reference the bulk replay must match; slower). Raises BacktestError.
+    reference the bulk replay must match; slower). ``block_commits`` False commits the ledger after
+    every append, as the daemon does (the reference for the block commits). Raises BacktestError.
     """
     base = base or Config()
     params = check_spec(spec, base)
@@ -348,7 +367,7 @@ def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str |
     watch = _Watch()
     probe = type("_BoundProbe", (_Probe,), {"watch": watch})
     feed = type("_BoundFeed", (_FrameByFrameFeed,), {"watch": watch, "replay_in_blocks": bulk})
-    execution = type("_BoundExecution", (_CountingExecution,), {"watch": watch})
+    execution = type("_BoundExecution", (_CountingExecution,), {"watch": watch, "block_commits": block_commits})
     try:
         try:
             resolve_instrument(open_instruments(cfg.instruments.master, data, ist_date(clock.now_ns())), spec.instrument)
@@ -371,6 +390,7 @@ def run_backtest(spec: BacktestSpec, base: Config | None = None, data_dir: str |
         # The stopped engine (books, instruments, indicator state) is garbage now: free it
         # before the journal is built rather than hold both.
         watch.host = None
+        watch.commit_block = None
         del host
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)

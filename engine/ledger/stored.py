@@ -15,6 +15,9 @@ not pick) and writes the index; if the transaction does not commit, ``discard()`
 overlay and ``unsettle()`` restores ``kept`` (LMDB forgot the rows already). The keys of the
 kept rows are also stored in an index database (``open_orders``, ``open_groups``) so that
 opening the ledger reads only them.
+
+A writer that holds its commits (a backtest: ``Ledger.hold_commits``) puts nothing until the end
+of a block; the rows its batches wrote wait in ``pending`` (read after ``kept``, before LMDB).
 """
 
 from __future__ import annotations
@@ -171,7 +174,7 @@ class StoredTable(MutableMapping[Any, Any]):
     """
 
     __slots__ = ("name", "_reads", "_db", "_encode_key", "_decode_key", "_decode", "_keep", "kept", "written",
-                 "_undo")
+                 "_undo", "pending")
 
     def __init__(self, name: str, reads: Reads, db: Any, encode_key: Callable[[Any], bytes],
                  decode_key: Callable[[Any], Any], decode: Callable[[Any], Any],
@@ -186,6 +189,9 @@ class StoredTable(MutableMapping[Any, Any]):
         self.kept: dict[Any, Any] = kept if kept is not None else {}
         self.written: dict[Any, Any] = {}
         self._undo: list[tuple[Any, Any]] = []  # (key, kept row before the last settle, or None)
+        # Rows of earlier batches not yet in LMDB: a writer that holds its commits (a backtest,
+        # ``Ledger.hold_commits``) puts them at the end of the block; until then they are read here.
+        self.pending: dict[Any, Any] = {}
 
     @property
     def keep(self) -> Callable[[Any], bool] | None:
@@ -197,6 +203,10 @@ class StoredTable(MutableMapping[Any, Any]):
         if row is None:
             row = self.kept.get(key)
             if row is None:
+                if self.pending:
+                    row = self.pending.get(key)
+                    if row is not None:
+                        return row
                 try:
                     raw_key = self._encode_key(key)
                 except _BAD_KEY:

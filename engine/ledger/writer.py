@@ -16,6 +16,11 @@ close. Every policy survives a crash of the process (committed pages are in the 
 since the last close. LMDB documents that without fsync a machine crash can also damage the
 file if the filesystem reorders writes: use ``sync`` where that matters more than latency.
 
+Held commits (``hold_commits``, for a backtest, where durability is irrelevant): appends fold
+and are answered exactly as above, but their writes wait in memory until ``commit_block`` puts
+them in ONE transaction (each row once, at its latest value); the events and tables stored are
+the same as with a commit per append (tests/unit/engine/backtest holds them equal).
+
 Exclusivity: the writer holds ``fcntl.flock`` on ``writer.lock`` in the ledger directory.
 Readers (``engine.ledger.reader``) are lock-free MVCC snapshots and follow the writer's map growth.
 """
@@ -94,6 +99,30 @@ _IN_MEMORY, _KEPT, _ON_DISK = "in memory", "kept", "on disk"  # how a batch writ
 # The intent id of order-path rehearsals (Actor.warm_hot_path): never a real one, strategies'
 # ids are "<name>-<run>-<n>", so nothing a rehearsal does can collide with an order.
 REHEARSAL_INTENT_ID: Final = "~rehearsal"
+
+
+class _HeldWrites:
+    """What the batches of a block wrote and ``commit_block`` will put (``Ledger.hold_commits``)."""
+
+    __slots__ = ("txn", "events", "rows", "index", "stored")
+
+    def __init__(self, tables: Tables) -> None:
+        # A write transaction the block's lookups of stored rows go through (a read transaction
+        # per miss costs more); nothing is put into it before ``commit_block``.
+        self.txn: lmdb.Transaction | None = None
+        self.events: list[tuple[int, bytes]] = []     # (seq, framed event)
+        # table -> key -> its latest row; a stored table's dict is its ``pending`` (read there)
+        self.rows: dict[str, dict[Any, Any]] = {
+            name: rows.pending if isinstance(rows, StoredTable) else {} for name, rows in tables.by_name.items()}
+        self.index: dict[Any, dict[bytes, bool]] = {}  # index db -> key -> present (settle's puts and deletes)
+        self.stored = [rows for rows in tables.by_name.values() if isinstance(rows, StoredTable)]
+
+    # ``StoredTable.settle`` writes the index through these, as into a transaction.
+    def put(self, key: bytes, value: bytes, db: Any) -> None:
+        self.index.setdefault(db, {})[key] = True
+
+    def delete(self, key: bytes, db: Any) -> None:
+        self.index.setdefault(db, {})[key] = False
 
 
 class AppendResult(msgspec.Struct, frozen=True):
@@ -200,7 +229,9 @@ class Ledger(LedgerQueries):
                  id_seed: int | None = None) -> None:
         # 29 instance attributes. Mind a 30th: on CPython 3.11 the instance then stopped sharing
         # its dict keys with the class and every append got ~0.2 us slower (measured while the
-        # query layer was split out; bench/test_ledger_bench.py, ledger os/group per event).
+        # query layer was split out; bench/test_ledger_bench.py, ledger os/group per event). The
+        # fsync thread and its stop event share one attribute to make room for ``_held``
+        # (sys.getsizeof(ledger.__dict__): 296 bytes shared, 1584 with a 30th).
         self._path = path
         self._config = config
         self._lock_fd = lock_fd
@@ -217,13 +248,13 @@ class Ledger(LedgerQueries):
         self._map_full_retries = 0
         self._refused: dict[str, int] = {}
         self._dirty = False
-        self._syncer: threading.Thread | None = None
-        self._syncer_stop = threading.Event()
+        self._syncer: tuple[threading.Thread, threading.Event] | None = None  # the fsync thread and its stop
         self._env_lock = threading.Lock()  # the syncer's fsync never overlaps a map resize
         self._map_releases = 0
         self._release_budget_bytes = config.map_release_bytes
         self._last_fsync_ns = time.monotonic_ns()
         self._group_fsync_ns = config.group_fsync_ms * 1_000_000
+        self._held: _HeldWrites | None = None  # hold_commits
         self._id_prefix = self._init_meta(id_seed)
         env.reader_check()  # clear reader slots left by killed reader processes
         with env.begin(buffers=True) as txn:
@@ -361,6 +392,8 @@ class Ledger(LedgerQueries):
         rows: it notes the row) or _ON_DISK (a stored table that keeps none: the put is all; a
         read in the batch finds the row in the write transaction)."""
         self._tables = tables
+        if self._held is not None:  # rebuild_derived committed the block, then replaced the tables
+            self._held = _HeldWrites(tables)
         # (table, its index db or None) for the stored tables that keep rows in memory
         self._kept_tables = [(rows, self._dbs[index] if index is not None else None)
                              for rows in tables.by_name.values()
@@ -383,11 +416,13 @@ class Ledger(LedgerQueries):
         """Flush to disk (every policy), close LMDB, release the writer lock. Idempotent."""
         if self._closed:
             return
+        self.commit_block()
         self._closed = True
         unshare_writer_env(self._path)
         if self._syncer is not None:
-            self._syncer_stop.set()
-            self._syncer.join(timeout=5)
+            thread, stop = self._syncer
+            stop.set()
+            thread.join(timeout=5)
         try:
             self._env.sync(True)
             self._env.close()
@@ -439,6 +474,8 @@ class Ledger(LedgerQueries):
                 raws.append(frame_event(ENCODER.encode(event)))
             except (TypeError, ValueError, OverflowError, msgspec.EncodeError) as exc:
                 raws.append(f"{type(event).__name__} does not encode as msgpack: {exc}")
+        if self._held is not None:
+            return self._stage(events, raws, all_or_nothing)
         payload_bytes = sum(len(raw) for raw in raws if isinstance(raw, bytes))
         self._ensure_room(payload_bytes, 4 * len(events))
         for _attempt in range(_MAX_GROW_RETRIES):
@@ -517,6 +554,140 @@ class Ledger(LedgerQueries):
             self._reads.txn = None
         return AppendResult(seqs=seqs, issues=issues), seq
 
+    def _stage(self, events: Sequence[LedgerEvent], raws: Sequence[bytes | str], all_or_nothing: bool,
+               rehearsal: bool = False) -> AppendResult:
+        """``_write_batch`` for held commits: the same fold, the same answers, the same tables in
+        memory; the writes go to ``self._held`` (put by ``commit_block``), not into LMDB."""
+        # Order path (backtest).
+        held = self._held
+        assert held is not None
+        if held.txn is None:
+            held.txn = self._env.begin(write=True)
+        self._reads.txn = held.txn
+        tables = self._tables
+        sinks = self._sinks
+        undo: list[tuple[Any, Any, Any]] = []
+        staged: list[tuple[int, bytes]] = []
+        changed: list[tuple[str, Any, Any]] = []
+        seqs: list[int] = []
+        issues: list[tuple[int, FoldIssue]] = []
+        seq = self._last_seq
+        try:
+            for index, event in enumerate(events):
+                raw = raws[index]
+                if type(raw) is str:
+                    issues.append((index, FoldIssue(code=FoldIssueCode.BAD_FIELD, detail=f"batch index {index}: {raw}")))
+                    seqs.append(0)
+                    continue
+                folded = fold(tables, seq + 1, event)
+                if folded.issue is not None:
+                    issues.append((index, folded.issue))
+                    seqs.append(0)
+                    continue
+                seq += 1
+                staged.append((seq, raw))  # type: ignore[arg-type]
+                for table, key, row in folded.changes:
+                    rows, how = sinks[table][2], sinks[table][3]
+                    changed.append((table, key, row))
+                    if how is _IN_MEMORY:
+                        undo.append((rows, key, rows.get(key, ABSENT)))
+                    # a stored table's ``written`` shows the row to the rest of the batch (and
+                    # ``discard`` forgets it), the kept ones' and the others' alike
+                    rows[key] = row
+                seqs.append(seq)
+        except BaseException:
+            self._unstage(undo)
+            raise
+        if seq == self._last_seq or (issues and all_or_nothing) or rehearsal:
+            self._unstage(undo)
+            return AppendResult(seqs=[0] * len(events), issues=issues)
+        held_rows = held.rows
+        for table, key, row in changed:
+            held_rows[table][key] = row
+        for stored_table in held.stored:
+            if stored_table.written and stored_table.keep is None:
+                stored_table.written.clear()  # in ``pending`` now
+        for stored_table, index_db in self._kept_tables:
+            if stored_table.written:
+                stored_table.settle(held, index_db)  # type: ignore[arg-type]  # the index ops wait too
+        held.events.extend(staged)
+        self._last_seq = seq
+        return AppendResult(seqs=seqs, issues=issues)
+
+    def _unstage(self, undo: list[tuple[Any, Any, Any]]) -> None:
+        Tables.rollback(undo)
+        for stored_table in self._held.stored:  # type: ignore[union-attr]
+            stored_table.discard()
+
+    def hold_commits(self) -> None:
+        """From now on, appends stage their writes in memory until ``commit_block`` (a backtest
+        commits once per block of frames: durability is irrelevant there). What appends return,
+        and what queries answer, is unchanged. Whole-table reads, ``reader``, ``sync`` and ``close``
+        commit the block first. Never for a live ledger: a crash loses the block."""
+        self._check_open()
+        if self._held is None:
+            self._held = _HeldWrites(self._tables)
+
+    def commit_block(self) -> None:
+        """Put and commit what the appends since the last block staged (one transaction, each
+        row at its latest value). Raises LedgerError FULL if the map cannot grow enough; then the
+        block is lost and the ledger should be closed (the tables in memory are ahead of LMDB)."""
+        held = self._held
+        if held is None or held.txn is None:
+            return
+        held.txn.abort()  # only read through: the map may have to grow before the puts
+        held.txn = None
+        self._reads.txn = None
+        if not held.events:
+            return
+        encode = ENCODER.encode
+        puts: list[tuple[Any, bytes, bytes]] = []
+        for table, rows in held.rows.items():
+            if rows:
+                encode_key, db = self._sinks[table][0], self._sinks[table][1]
+                puts.extend((db, encode_key(key), encode(row)) for key, row in rows.items())
+        payload_bytes = sum(len(raw) for _seq, raw in held.events) + sum(len(v) for _db, _k, v in puts)
+        self._ensure_room(payload_bytes, len(held.events) + len(puts) + sum(map(len, held.index.values())))
+        events_db = self._dbs[EVENTS]
+        for _attempt in range(_MAX_GROW_RETRIES):
+            txn = self._env.begin(write=True)
+            try:
+                for seq, raw in held.events:
+                    txn.put(U64.pack(seq), raw, append=True, db=events_db)
+                for db, key, value in puts:
+                    txn.put(key, value, db=db)
+                for db, keys in held.index.items():
+                    for key, present in keys.items():
+                        if present:
+                            txn.put(key, b"", db=db)
+                        else:
+                            txn.delete(key, db=db)
+                txn.commit()
+            except lmdb.MapFullError:
+                txn.abort()
+                self._map_full_retries += 1
+                self._grow(self._env.info()["map_size"] * 2)
+                continue
+            except LMDB_DAMAGE as exc:
+                txn.abort()
+                raise damaged(self._path, exc) from None
+            except BaseException:
+                txn.abort()
+                raise
+            break
+        else:
+            raise LedgerError(LedgerErrorCode.FULL,
+                              f"ledger {self._path}: map still full after {_MAX_GROW_RETRIES} doublings")
+        held.events.clear()
+        for rows in held.rows.values():
+            rows.clear()
+        held.index.clear()
+        self._after_commit()
+        if self._config.map_release_bytes:
+            self._release_budget_bytes -= payload_bytes
+            if self._release_budget_bytes <= 0:
+                self._release_map()
+
     def _take_back(self, txn: lmdb.Transaction, undo: list[tuple[Any, Any, Any]],
                    settled: list[StoredTable]) -> None:
         txn.abort()
@@ -575,6 +746,9 @@ class Ledger(LedgerQueries):
         events = self._new_order_events(msgspec.structs.replace(
             order, intent_id=REHEARSAL_INTENT_ID, client_order_id=self.next_client_order_id()))
         raws = [frame_event(ENCODER.encode(event)) for event in events]
+        if self._held is not None:
+            self._stage(events, raws, all_or_nothing=True, rehearsal=True)
+            return
         try:
             self._write_batch(events, raws, all_or_nothing=True, rehearsal=True)
         except lmdb.MapFullError:
@@ -626,7 +800,7 @@ class Ledger(LedgerQueries):
         period_s = self._config.group_fsync_ms / 1000
 
         def run() -> None:
-            while not self._syncer_stop.wait(period_s):
+            while not stop.wait(period_s):
                 if self._dirty and not self._closed:
                     self._dirty = False  # cleared first: a commit racing this sync is synced next round
                     try:
@@ -636,13 +810,16 @@ class Ledger(LedgerQueries):
                     except lmdb.Error:
                         self._dirty = True
 
-        self._syncer = threading.Thread(target=run, name="ledger-fsync", daemon=True)
-        self._syncer.start()
+        stop = threading.Event()
+        thread = threading.Thread(target=run, name="ledger-fsync", daemon=True)
+        self._syncer = (thread, stop)
+        thread.start()
         return True
 
     def sync(self) -> None:
-        """fsync now (any policy)."""
+        """fsync now (any policy); a held block is committed first."""
         self._check_open()
+        self.commit_block()
         self._env.sync(True)
         self._fsyncs += 1
         self._dirty = False
@@ -720,6 +897,7 @@ class Ledger(LedgerQueries):
         skipped and listed (a consistent ledger has none). Raises LedgerError CORRUPT, changing
         nothing, when an event fails its checksum: only a backup brings such an event back."""
         self._check_open()
+        self.commit_block()
         unreadable: list[tuple[int, FoldIssue]] = []
         readable = 0
 
@@ -774,6 +952,7 @@ class Ledger(LedgerQueries):
         modifications were asked of an order still open (a venue caps them). Unreadable events
         are skipped: ``verify`` reports them."""
         self._check_open()
+        self.commit_block()
         history: dict[str, list[OrderEvent]] = {coid: [] for coid in client_order_ids}
         try:
             with self._env.begin(buffers=True) as txn:
@@ -791,6 +970,7 @@ class Ledger(LedgerQueries):
         """Replay ``events`` through the fold and compare with the stored derived tables and
         with this writer's in-memory tables. Empty list = identical."""
         self._check_open()
+        self.commit_block()
         try:
             with self._env.begin(buffers=True) as txn:
                 problems, recomputed = verify_txn(txn, self._dbs)
@@ -812,8 +992,12 @@ class Ledger(LedgerQueries):
     def _all(self, table: str) -> Mapping[Any, Any]:
         """A read-only live view, not a copy: the small tables from memory; orders, fills,
         intents, audit and groups read from LMDB as it is iterated (do not hold it across
-        appends if you need a fixed picture; iterating it reads the whole table)."""
-        return MappingProxyType(self._tables.by_name[table])
+        appends if you need a fixed picture; iterating it reads the whole table). A held block is
+        committed first when the table is read from LMDB."""
+        rows = self._tables.by_name[table]
+        if isinstance(rows, StoredTable):
+            self.commit_block()
+        return MappingProxyType(rows)
 
     def _open(self, table: str) -> dict[Any, Any]:
         """From memory: the rows the table keeps (open orders, open groups)."""
@@ -822,7 +1006,10 @@ class Ledger(LedgerQueries):
         return dict(rows.kept)
 
     def _values(self, table: str) -> Iterator[Any]:
-        return iter(self._tables.by_name[table].values())
+        rows = self._tables.by_name[table]
+        if isinstance(rows, StoredTable):
+            self.commit_block()
+        return iter(rows.values())
 
     def last_seq(self) -> int:
         return self._last_seq
@@ -842,6 +1029,7 @@ class Ledger(LedgerQueries):
         return self._tables.wallets.get(account)
 
     def stats(self) -> LedgerStats:
+        self.commit_block()
         used, size = self._used_and_size()
         return LedgerStats(
             last_seq=self._last_seq, commits=self._commits, fsyncs=self._fsyncs,
@@ -851,8 +1039,10 @@ class Ledger(LedgerQueries):
 
     def reader(self) -> LedgerReader:
         """A reader over this writer's own environment (LMDB forbids opening it twice in one
-        process). Its snapshots must be closed before the next write: the map may grow."""
+        process). Its snapshots must be closed before the next write: the map may grow. A
+        held block is committed first."""
         self._check_open()
+        self.commit_block()
         if self._shared_reader is None:
             self._shared_reader = LedgerReader(self._env, self._dbs, owns_env=False, path=self._path,
                                                guard=self._guard)

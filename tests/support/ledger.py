@@ -9,9 +9,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import lmdb
 import msgspec
 
 from engine.ledger import Ledger, LedgerReader, NewOrder, ledger_dir
+from engine.ledger.schema import MAX_DBS
 from ipc.messages import OrderEvent, slice_intent_id
 
 T = TypeVar("T")
@@ -24,6 +26,21 @@ def read_ledger(data_dir: Path, read: Callable[[Any], T]) -> T:
     the ledger does not exist yet (an ``eventually`` probe treats that as "not yet")."""
     with LedgerReader.open(ledger_dir(data_dir)) as reader, reader.snapshot() as snap:
         return read(snap)
+
+
+def lmdb_contents(directory: str | Path) -> dict[bytes, list[tuple[bytes, bytes]]]:
+    """Every named database of the ledger in ``directory``, every key and value, in key order."""
+    env = lmdb.open(str(directory), readonly=True, lock=False, max_dbs=MAX_DBS, subdir=True)
+    try:
+        with env.begin(buffers=False) as txn:
+            names = [key for key, _ in txn.cursor()]
+            out = {}
+            for name in names:
+                db = env.open_db(name, txn=txn, create=False)
+                out[name] = [(bytes(k), bytes(v)) for k, v in txn.cursor(db=db)]
+        return out
+    finally:
+        env.close()
 
 
 def record_new(ledger: Ledger, order: OrderEvent) -> NewOrder:

@@ -14,7 +14,9 @@ from actors.execution.charges import (
     CHARGE_PROFILES,
     DEFAULT_SCHEDULE,
     INDEX_OPTIONS_RATES,
+    ZERODHA_SCHEDULE,
     ChargeBreakdown,
+    ChargeMemo,
     ChargeRates,
     ChargeSchedule,
     SegmentClass,
@@ -322,3 +324,21 @@ def test_paper_charges_profile_is_chosen_by_name_and_an_unknown_one_is_refused()
     assert CHARGE_PROFILES[cfg.paper.charges_profile] is CHARGE_PROFILES["zerodha"]
     with pytest.raises(msgspec.ValidationError, match="charges_profile"):
         msgspec.toml.decode(b'[paper]\ncharges_profile = "upstox"\n', type=ExecutionConfig)
+
+
+a_fill_seen = st.tuples(st.sampled_from(list(SegmentClass)), st.sampled_from(["BUY", "SELL"]), st.integers(1, 50),
+                        st.integers(1, 40), st.integers(0, 3))
+
+
+@settings(max_examples=50, deadline=None)
+@given(fills=st.lists(a_fill_seen, min_size=1, max_size=60), zerodha=st.booleans())
+def test_the_charge_memo_gives_what_charges_for_fill_computes(fills, zerodha):
+    """Repeats, partial fills and a memo that overflows and forgets all answer as computed afresh."""
+    schedule = ZERODHA_SCHEDULE if zerodha else DEFAULT_SCHEDULE
+    memo = ChargeMemo(schedule, limit=7)  # forgets often
+    for seg_class, side, qty, price_step, value_before_steps in fills:
+        price = 100_00 + price_step * 5  # few distinct prices: the memo answers most
+        value_before = value_before_steps * 1_000_00
+        for first, before in ((True, None), (True, 0), (value_before == 0, value_before)):
+            assert memo(seg_class, side, qty, price, first, order_value_before_paise=before) == charges_for_fill(
+                seg_class, side, qty, price, first, schedule, order_value_before_paise=before)

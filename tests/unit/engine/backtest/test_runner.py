@@ -29,6 +29,7 @@ from engine.ledger import LedgerReader, ledger_dir
 from engine.model.ist import ist_ns
 from engine.model.journal import build_journal
 from ipc.messages import Fill
+from tests.support.ledger import lmdb_contents
 
 PARAMS = '{"fast": 10, "slow": 30, "timeframe_s": 0, "qty_lots": 1}'
 
@@ -247,3 +248,17 @@ def test_the_bulk_replay_gives_the_report_of_one_message_at_a_time(captures, tmp
         assert len(snap.fills()) == bulk.counts.ledger_fills == bulk.counts.fills  # what the bus saw is written
         if audited:  # the case reaches what it is meant to exercise
             assert audited in {row.action for _, row in snap.audit()}
+
+
+@pytest.mark.parametrize("case", ["risk_exits", "mid_prices_until_the_daily_loss_halts", "bars"])
+def test_block_commits_store_the_ledger_of_a_commit_per_append(captures, tmp_path, case):
+    """A backtest commits its ledger once per block of frames; the events and every table (orders,
+    fills, positions, cash, ids, indexes) are byte for byte those of a commit per append, and so
+    is the report."""
+    kind, instrument, params, cfg, capture, _audited = BULK_CASES[case]
+    spec = BacktestSpec(kind=kind, capture=str(captures / f"{capture}.cap"), instrument=instrument, params=params)
+    per_append = run_backtest(spec, cfg, tmp_path / "per_append", block_commits=False)
+    blocks = run_backtest(spec, cfg, tmp_path / "blocks", block_commits=True)
+    assert per_append.counts.fills > 0
+    assert _normalised(blocks) == _normalised(per_append)
+    assert lmdb_contents(ledger_dir(tmp_path / "blocks")) == lmdb_contents(ledger_dir(tmp_path / "per_append"))
