@@ -51,13 +51,14 @@ from actors.feed.decode_common import (
     CODE_STATUS,
     PC_DEPTH_DISCONNECT,
     PC_DEPTH_SIDE,
+    SEGMENT_OK,
+    SEGMENT_OK_LUT,
     DecodeProblem,
     DecoderCore,
 )
-from actors.feed.decode_record import decode_packet
+from actors.feed.decode_record import PACKET_DECODERS
 from actors.feed.wire import DHAN_FEED_KINDS, FeedCode, FeedKind
 from ipc.messages import Message
-from ipc.segments import KNOWN_SEGMENTS
 
 # Frames with at least this many packets take the columnar path in decode_frame.
 COLUMNAR_MIN_PACKETS = 8
@@ -70,9 +71,8 @@ _MARKET_KNOWN_SIZE: dict[int, int] = {
     **_MARKET_SIZE,
     int(FeedCode.MARKET_DEPTH_V1): wire.MARKET_DEPTH_V1_SIZE,
 }
-_SEGMENT_OK = np.zeros(256, dtype=bool)
-_SEGMENT_OK[list(KNOWN_SEGMENTS)] = True
-_SEGMENT_OK_PY: tuple[bool, ...] = tuple(_SEGMENT_OK.tolist())  # scalar lookups in the walker
+# Size of a frame that is one packet of each code, by code (-1: no fixed size).
+_SINGLE_SIZE: tuple[int, ...] = tuple(_MARKET_SIZE.get(c, -1) for c in range(256))
 _EXPECTED_SIZE_LUT = np.full(256, -1, dtype=np.int64)
 for _code, _size in _MARKET_SIZE.items():
     _EXPECTED_SIZE_LUT[_code] = _size
@@ -103,13 +103,23 @@ class FrameDecoder(DecoderCore):
         "depth200" (full-depth feeds); any other value raises ValueError.
         """
         # Hot path: runs once per received frame.
-        if feed not in DHAN_FEED_KINDS:
-            raise ValueError(f"feed must be one of {sorted(DHAN_FEED_KINDS)}, got {feed!r}")
         if ts_init_ns is None:
             ts_init_ns = time.time_ns()
         if type(data) is not bytes:
             data = bytes(data)
-        self.stats.frames += 1
+        if feed == "market":
+            self.stats.frames += 1
+            n = len(data)
+            if n and n == _SINGLE_SIZE[data[0]]:
+                # The common case, one packet of a fixed-size code per frame: no walk; the decoder
+                # checks the length field and segment and declines (False) if they are wrong.
+                out: list[Message] = []
+                if PACKET_DECODERS[data[0]](self, data, 0, ts_init_ns, out):  # type: ignore[misc]
+                    return out
+        elif feed in DHAN_FEED_KINDS:
+            self.stats.frames += 1
+        else:
+            raise ValueError(f"feed must be one of {sorted(DHAN_FEED_KINDS)}, got {feed!r}")
         packets = self._walk(data, feed, -1)
         if not packets:
             return []
@@ -122,9 +132,15 @@ class FrameDecoder(DecoderCore):
                 np.array([len(data)]), np.array([-1]), feed,
             )
             return batch.to_messages()
+        return self._decode_walked(data, packets, ts_init_ns)
+
+    def _decode_walked(
+        self, data: bytes, packets: list[tuple[int, int, int]], ts_init_ns: int
+    ) -> list[Message]:
+        """The messages of a walked frame's packets, one packet at a time."""
         out: list[Message] = []
-        for offset, pcode, length in packets:
-            decode_packet(self, data, offset, pcode, length, ts_init_ns, out)
+        for off, pcode, _length in packets:
+            PACKET_DECODERS[pcode](self, data, off, ts_init_ns, out)  # type: ignore[misc]
         return out
 
     # ---------------------------------------------------------------------------------------
@@ -184,29 +200,37 @@ class FrameDecoder(DecoderCore):
         if n_frames == 0:
             return DecodedBatch.empty()
         starts = np.cumsum(lens) - lens
-        packets: list[tuple[int, int, int]] = []
-        frame_of: list[int] = []
         if feed == "market":
-            fast_off, fast_code, fast_frame, slow = self._single_packet_frames(buf, starts, lens)
+            off, code, frame, rank, slow = _walk_vectorised(buf, starts, lens)
+            length = _EXPECTED_SIZE_LUT[code]
         else:
-            fast_off = fast_code = fast_frame = np.empty(0, dtype=np.int64)
+            off = code = length = frame = rank = np.empty(0, dtype=np.int64)
             slow = np.arange(n_frames)
-        for i in slow.tolist():
-            base = int(starts[i])
-            found = self._walk(bytes(buf[base : base + int(lens[i])]), feed, i)
-            packets.extend((base + off, pc, ln) for off, pc, ln in found)
-            frame_of.extend(itertools.repeat(i, len(found)))
-        if packets:
-            slow_arr = np.array(packets, dtype=np.int64).reshape(-1, 3)
-            off = np.concatenate([fast_off, slow_arr[:, 0]])
-            code = np.concatenate([fast_code, slow_arr[:, 1]])
-            length = np.concatenate([_sizes_of(fast_code), slow_arr[:, 2]])
-            frame = np.concatenate([fast_frame, np.array(frame_of, dtype=np.int64)])
-            order = np.argsort(off, kind="stable")
-            off, code, length, frame = off[order], code[order], length[order], frame[order]
-        else:
-            off, code, frame = fast_off, fast_code, fast_frame
-            length = _sizes_of(fast_code)
+        counts = np.bincount(frame, minlength=n_frames)
+        if slow.size:
+            # Frames the vectorised walk does not vouch for (a problem, a depth feed, a longer
+            # status packet): walked one by one, which counts and logs each problem.
+            walked: list[tuple[int, int, int]] = []
+            slow_frame: list[int] = []
+            slow_rank: list[int] = []
+            for i in slow.tolist():
+                base = int(starts[i])
+                found = self._walk(bytes(buf[base : base + int(lens[i])]), feed, i)
+                walked.extend((base + o, pc, ln) for o, pc, ln in found)
+                slow_frame.extend(itertools.repeat(i, len(found)))
+                slow_rank.extend(range(len(found)))
+                counts[i] = len(found)
+            arr = np.array(walked, dtype=np.int64).reshape(-1, 3)
+            off = np.concatenate([off, arr[:, 0]])
+            code = np.concatenate([code, arr[:, 1]])
+            length = np.concatenate([length, arr[:, 2]])
+            frame = np.concatenate([frame, np.array(slow_frame, dtype=np.int64)])
+            rank = np.concatenate([rank, np.array(slow_rank, dtype=np.int64)])
+        # Packet order (frame, then place in the frame) by scattering, not sorting.
+        first = np.cumsum(counts) - counts
+        order = np.empty(len(off), dtype=np.int64)
+        order[first[frame] + rank] = np.arange(len(off))
+        off, code, length, frame = off[order], code[order], length[order], frame[order]
         return decode_packets(
             self, buf, off, code, length, frame, ts, starts, lens, np.arange(n_frames), feed
         )
@@ -274,7 +298,7 @@ class FrameDecoder(DecoderCore):
                     kind, frame, off, n,
                     f"code {code} length {length}, expected {expected}; packet skipped",
                 )
-            elif code != CODE_DISCONNECT and not _SEGMENT_OK_PY[data[off + 3]]:
+            elif code != CODE_DISCONNECT and not SEGMENT_OK[data[off + 3]]:
                 self.problem(
                     DecodeProblem.UNKNOWN_SEGMENT, frame, off, n,
                     f"code {code} segment {data[off + 3]}; packet skipped",
@@ -335,7 +359,7 @@ class FrameDecoder(DecoderCore):
                     f"depth code {code} length {length}, expected {side_size}"
                     f" ({feed}, {rows} rows in header); packet skipped",
                 )
-            elif not _SEGMENT_OK_PY[data[off + 3]]:
+            elif not SEGMENT_OK[data[off + 3]]:
                 self.problem(
                     DecodeProblem.UNKNOWN_SEGMENT, frame, off, n,
                     f"depth code {code} segment {data[off + 3]}; packet skipped",
@@ -345,29 +369,56 @@ class FrameDecoder(DecoderCore):
             off += length
         return found
 
-    def _single_packet_frames(
-        self, buf: bytes, starts: np.ndarray, lens: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Vectorised check of the common case on the 5-level feed: a frame that is exactly one
-        well-formed packet. Returns the offsets, codes and frame indexes of those, and the
-        indexes of the other frames (left to the walker)."""
-        u8 = np.frombuffer(buf, dtype=np.uint8)
-        cand = np.flatnonzero(lens >= wire.HEADER_SIZE)
-        s = starts[cand]
-        code = u8[s].astype(np.int64)
-        length = u8[s + 1].astype(np.int64) | (u8[s + 2].astype(np.int64) << 8)
+
+def _walk_vectorised(
+    buf: bytes | memoryview, starts: np.ndarray, lens: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Vectorised walk of the common case on the 5-level feed: frames made only of well-formed
+    packets of fixed-size codes (one, or stacked as Dhan sends them at busy times). One step per
+    packet place across all frames still being walked; a frame with anything else in it (a
+    problem, a longer status packet) is left whole to the walker. Returns per packet its
+    offset, code, frame and place in the frame (in no particular order), and the indexes of
+    the frames left to the walker."""
+    # Hot path (per replay block): a few vector passes per packet place, none per packet.
+    u8 = np.frombuffer(buf, dtype=np.uint8)
+    ends = starts + lens
+    frames = np.flatnonzero(lens > 0)  # an empty frame is the walker's to report
+    cur = starts[frames]
+    slow = np.zeros(len(lens), dtype=bool)
+    slow[lens == 0] = True
+    offs, codes, frame_of, ranks = [], [], [], []
+    place = 0
+    while frames.size:
+        fits = ends[frames] - cur >= wire.HEADER_SIZE
+        if not fits.all():
+            slow[frames[~fits]] = True
+            frames, cur = frames[fits], cur[fits]
+        code = u8[cur].astype(np.int64)
+        length = u8[cur + 1].astype(np.int64) | (u8[cur + 2].astype(np.int64) << 8)
         ok = (
-            (length == lens[cand])
-            & (_EXPECTED_SIZE_LUT[code] == length)
-            & (_SEGMENT_OK[u8[s + 3]] | _IS_DISCONNECT_LUT[code])
+            (_EXPECTED_SIZE_LUT[code] == length)
+            & (cur + length <= ends[frames])
+            & (SEGMENT_OK_LUT[u8[cur + 3]] | _IS_DISCONNECT_LUT[code])
         )
-        slow_mask = np.ones(len(lens), dtype=bool)
-        slow_mask[cand[ok]] = False
-        return s[ok], code[ok], cand[ok], np.flatnonzero(slow_mask)
-
-
-def _sizes_of(codes: np.ndarray) -> np.ndarray:
-    return _EXPECTED_SIZE_LUT[codes] if codes.size else np.empty(0, dtype=np.int64)
+        if not ok.all():
+            slow[frames[~ok]] = True
+            frames, cur, code, length = frames[ok], cur[ok], code[ok], length[ok]
+        offs.append(cur)
+        codes.append(code)
+        frame_of.append(frames)
+        ranks.append(np.full(len(frames), place, dtype=np.int64))
+        cur = cur + length
+        more = cur < ends[frames]
+        frames, cur = frames[more], cur[more]
+        place += 1
+    if not offs:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty, empty, empty, np.flatnonzero(slow)
+    off, code, frame, rank = (np.concatenate(x) for x in (offs, codes, frame_of, ranks))
+    keep = ~slow[frame]  # packets found before a frame's problem go back with the frame
+    if not keep.all():
+        off, code, frame, rank = off[keep], code[keep], frame[keep], rank[keep]
+    return off, code, frame, rank, np.flatnonzero(slow)
 
 
 _default_decoder = FrameDecoder()
