@@ -1,4 +1,4 @@
-"""``python -m bench [latency|feed|backtest|floor|suite] [ARGS]``: the benchmark entry point (./dev bench)."""
+"""``python -m bench [latency|feed|backtest|floor|decode|suite] [ARGS]``: the benchmark entry point (./dev bench)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,9 @@ def main(argv: list[str]) -> int:
     if what == "feed":
         from bench.feed_throughput import main as feed
         return feed(rest)
+    if what == "decode":
+        from bench.decode_speed import main as decode
+        return decode(rest)
     if what == "floor":
         from bench.floor import main as floor
         return floor(rest)
@@ -25,7 +28,7 @@ def main(argv: list[str]) -> int:
         # pytest-benchmark throughput suite: every comparison runs both sides in one process run.
         return subprocess.call([sys.executable, "-m", "pytest", "bench", "--benchmark-enable", "-q", "-s",
                                 "-p", "no:cacheprovider", *rest])
-    print(f"unknown benchmark '{what}': use latency, feed, backtest, floor or suite", file=sys.stderr)
+    print(f"unknown benchmark '{what}': use latency, feed, backtest, floor, decode or suite", file=sys.stderr)
     return 2
 
 

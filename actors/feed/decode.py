@@ -60,8 +60,12 @@ from actors.feed.decode_record import PACKET_DECODERS
 from actors.feed.wire import DHAN_FEED_KINDS, FeedCode, FeedKind
 from ipc.messages import Message
 
-# Frames with at least this many packets take the columnar path in decode_frame.
-COLUMNAR_MIN_PACKETS = 8
+# Frames with at least this many packets take the columnar path in decode_frame (fewer go packet
+# by packet): the crossover measured per feed by `python -m bench decode` (its "crossover" table,
+# each path timed on the same stacked frames in one run). 200-level frames never do: their
+# variable row counts make the columnar path pad every side to 200 rows.
+COLUMNAR_MIN_PACKETS: dict[FeedKind, int] = {"market": 8, "depth20": 8}
+_NEVER = 1 << 62
 
 # Lookup tables for the walker and the single-packet fast check.
 # Size the 5-level decoder accepts per code (status: minimum; index: only ticker-shaped).
@@ -112,26 +116,31 @@ class FrameDecoder(DecoderCore):
             n = len(data)
             if n and n == _SINGLE_SIZE[data[0]]:
                 # The common case, one packet of a fixed-size code per frame: no walk; the decoder
-                # checks the length field and segment and declines (False) if they are wrong.
-                out: list[Message] = []
-                if PACKET_DECODERS[data[0]](self, data, 0, ts_init_ns, out):  # type: ignore[misc]
+                # checks the length field and segment and declines (None) if they are wrong.
+                out = PACKET_DECODERS[data[0]](self, data, 0, ts_init_ns)  # type: ignore[misc]
+                if out is not None:
                     return out
         elif feed in DHAN_FEED_KINDS:
             self.stats.frames += 1
         else:
             raise ValueError(f"feed must be one of {sorted(DHAN_FEED_KINDS)}, got {feed!r}")
         packets = self._walk(data, feed, -1)
-        if not packets:
-            return []
-        if len(packets) >= COLUMNAR_MIN_PACKETS and feed != "depth200":
-            arr = np.array(packets, dtype=np.int64)
-            frame = np.zeros(len(arr), dtype=np.int64)
-            batch = decode_packets(
-                self, data, arr[:, 0], arr[:, 1], arr[:, 2], frame,
-                np.array([ts_init_ns], dtype=np.int64), np.zeros(1, np.int64),
-                np.array([len(data)]), np.array([-1]), feed,
-            )
-            return batch.to_messages()
+        if len(packets) >= COLUMNAR_MIN_PACKETS.get(feed, _NEVER):
+            return self._decode_columnar(data, packets, ts_init_ns, feed)
+        return self._decode_walked(data, packets, ts_init_ns)
+
+    def decode_frame_by(
+        self, data: bytes, ts_init_ns: int, feed: FeedKind, *, columnar: bool
+    ) -> list[Message]:
+        """:meth:`decode_frame` through the path chosen here whatever the frame's size: the
+        columnar one or packet by packet (walked first either way). For the tests that hold the
+        two paths equal and the bench that measures their crossover."""
+        if feed not in DHAN_FEED_KINDS:
+            raise ValueError(f"feed must be one of {sorted(DHAN_FEED_KINDS)}, got {feed!r}")
+        self.stats.frames += 1
+        packets = self._walk(data, feed, -1)
+        if columnar:
+            return self._decode_columnar(data, packets, ts_init_ns, feed)
         return self._decode_walked(data, packets, ts_init_ns)
 
     def _decode_walked(
@@ -140,8 +149,22 @@ class FrameDecoder(DecoderCore):
         """The messages of a walked frame's packets, one packet at a time."""
         out: list[Message] = []
         for off, pcode, _length in packets:
-            PACKET_DECODERS[pcode](self, data, off, ts_init_ns, out)  # type: ignore[misc]
+            out += PACKET_DECODERS[pcode](self, data, off, ts_init_ns)  # type: ignore[misc,operator]
         return out
+
+    def _decode_columnar(
+        self, data: bytes, packets: list[tuple[int, int, int]], ts_init_ns: int, feed: FeedKind
+    ) -> list[Message]:
+        """The messages of a walked frame's packets by the columnar path."""
+        if not packets:
+            return []
+        arr = np.array(packets, dtype=np.int64)
+        batch = decode_packets(
+            self, data, arr[:, 0], arr[:, 1], arr[:, 2], np.zeros(len(arr), dtype=np.int64),
+            np.array([ts_init_ns], dtype=np.int64), np.zeros(1, np.int64),
+            np.array([len(data)]), np.array([-1]), feed,
+        )
+        return batch.to_messages()
 
     # ---------------------------------------------------------------------------------------
     # Batch path: many frames

@@ -5,11 +5,11 @@ derives them from the dtypes) and its message built positionally; one decoder pe
 looked up in a table indexed by the code. The columnar path (``actors.feed.decode_columnar``)
 gives the same messages for many packets at once (a property test holds them to it).
 
-A decoder ``fn(dec, data, off, ts_init_ns, out)`` checks the packet's own length field and
-segment (cheap here, and it lets :meth:`~actors.feed.decode.FrameDecoder.decode_frame` hand it a
-whole single-packet frame without walking it first) and returns False, having done nothing, when
-they are not those of a well-formed packet: the caller then walks the frame, which names the
-problem. Otherwise it appends the message(s) to ``out`` (or counts a bad price) and returns True.
+A decoder ``fn(dec, data, off, ts_init_ns)`` checks the packet's own length field and segment
+(cheap here, and it lets :meth:`~actors.feed.decode.FrameDecoder.decode_frame` hand it a whole
+single-packet frame without walking it first) and returns None, having done nothing, when they
+are not those of a well-formed packet: the caller then walks the frame, which names the problem.
+Otherwise it returns the packet's message(s), or none when it counted a bad price.
 """
 
 from __future__ import annotations
@@ -51,7 +51,7 @@ from ipc.messages import (
     Tick,
 )
 
-PacketDecoder = Callable[[DecoderCore, bytes, int, int, list[Message]], bool]
+PacketDecoder = Callable[[DecoderCore, bytes, int, int], list[Message] | None]
 
 _TICKER = wire.MARKET_STRUCTS[CODE_TICKER]
 _QUOTE = wire.MARKET_STRUCTS[CODE_QUOTE]
@@ -80,110 +80,104 @@ def _rows_struct(n_rows: int) -> struct.Struct:
     return struct.Struct("<" + wire.DEPTH_ROW_FORMAT * n_rows)
 
 
-def _ticker(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int, out: list[Message]) -> bool:
+def _ticker(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int) -> list[Message] | None:
     # Hot path: ticker and index packets (same layout).
     code, length, seg, sid, ltp, ltt = _TICKER.unpack_from(data, off)
     if length != 16 or not SEGMENT_OK[seg]:
-        return False
+        return None
     try:
         paise = price_to_paise(ltp, dec.tick_map.get((seg, sid), DEFAULT_TICK_PAISE))
     except ValueError:
         paise = _MAX + 1
     if paise > _MAX or paise < -_MAX:
         dec.bad_price(-1, off, len(data), code)
-        return True
-    out.append(Tick(seg, sid, paise, ltt * NS_PER_S - dec.ist_offset_ns if ltt else ts_init_ns, ts_init_ns))
+        return []
     stats = dec.stats
     stats.packets += 1
     stats.messages += 1
-    return True
+    return [Tick(seg, sid, paise, ltt * NS_PER_S - dec.ist_offset_ns if ltt else ts_init_ns, ts_init_ns)]
 
 
-def _prev_close(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int, out: list[Message]) -> bool:
+def _prev_close(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int) -> list[Message] | None:
     # Hot path.
     code, length, seg, sid, prev_close, prev_oi = _PREV_CLOSE.unpack_from(data, off)
     if length != 16 or not SEGMENT_OK[seg]:
-        return False
+        return None
     try:
         paise = price_to_paise(prev_close, dec.tick_map.get((seg, sid), DEFAULT_TICK_PAISE))
     except ValueError:
         paise = _MAX + 1
     if paise > _MAX or paise < -_MAX:
         dec.bad_price(-1, off, len(data), code)
-        return True
-    out.append(PrevClose(seg, sid, paise, prev_oi, ts_init_ns, ts_init_ns))
+        return []
     stats = dec.stats
     stats.packets += 1
     stats.messages += 1
-    return True
+    return [PrevClose(seg, sid, paise, prev_oi, ts_init_ns, ts_init_ns)]
 
 
-def _oi(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int, out: list[Message]) -> bool:
+def _oi(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int) -> list[Message] | None:
     # Hot path.
     _code, length, seg, sid, oi = _OI.unpack_from(data, off)
     if length != 12 or not SEGMENT_OK[seg]:
-        return False
-    out.append(OpenInterest(seg, sid, oi, ts_init_ns, ts_init_ns))
+        return None
     stats = dec.stats
     stats.packets += 1
     stats.messages += 1
-    return True
+    return [OpenInterest(seg, sid, oi, ts_init_ns, ts_init_ns)]
 
 
-def _status(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int, out: list[Message]) -> bool:
+def _status(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int) -> list[Message] | None:
     # Hot path. Longer status packets are accepted; only the header is read.
     _code, length, seg, sid = _STATUS.unpack_from(data, off)
     if length < 8 or not SEGMENT_OK[seg]:
-        return False
-    out.append(MarketStatus(seg, sid, ts_init_ns, ts_init_ns))
+        return None
     stats = dec.stats
     stats.packets += 1
     stats.messages += 1
-    return True
+    return [MarketStatus(seg, sid, ts_init_ns, ts_init_ns)]
 
 
-def _disconnect(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int, out: list[Message]) -> bool:
+def _disconnect(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int) -> list[Message] | None:
     # The segment of a disconnect is not checked (Dhan sends 0, the walker does not check it).
     _code, length, _seg, _sid, reason = _DISCONNECT.unpack_from(data, off)
     if length != 10:
-        return False
-    out.append(FeedDisconnected(reason, _reason_name(reason), ts_init_ns, ts_init_ns))
+        return None
     stats = dec.stats
     stats.packets += 1
     stats.messages += 1
-    return True
+    return [FeedDisconnected(reason, _reason_name(reason), ts_init_ns, ts_init_ns)]
 
 
-def _quote(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int, out: list[Message]) -> bool:
+def _quote(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int) -> list[Message] | None:
     # Hot path.
     code, length, seg, sid, ltp, ltq, ltt, atp, vol, tsq, tbq, o, c, h, lo = _QUOTE.unpack_from(data, off)
     if length != 50 or not SEGMENT_OK[seg]:
-        return False
+        return None
     try:
         p = prices_to_paise((ltp, atp, o, c, h, lo), dec.tick_map.get((seg, sid), DEFAULT_TICK_PAISE))
     except ValueError:
         p = [_MAX + 1]
     if max(p) > _MAX or min(p) < -_MAX:
         dec.bad_price(-1, off, len(data), code)
-        return True
-    out.append(
+        return []
+    stats = dec.stats
+    stats.packets += 1
+    stats.messages += 1
+    return [
         Quote(
             seg, sid, p[0], ltq, p[1], vol, tsq, tbq, p[2], p[3], p[4], p[5],
             ltt * NS_PER_S - dec.ist_offset_ns if ltt else ts_init_ns, ts_init_ns,
         )
-    )  # fmt: skip
-    stats = dec.stats
-    stats.packets += 1
-    stats.messages += 1
-    return True
+    ]  # fmt: skip
 
 
-def _full(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int, out: list[Message]) -> bool:
+def _full(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int) -> list[Message] | None:
     # Hot path: one Quote and one 5-level Depth.
     r = _FULL.unpack_from(data, off)
     code, length, seg, sid, ltp, ltq, ltt, atp, vol, tsq, tbq, oi, oih, oil, o, c, h, lo = r[:_D0]
     if length != 162 or not SEGMENT_OK[seg]:
-        return False
+        return None
     try:
         p = prices_to_paise(
             (ltp, atp, o, c, h, lo, *r[_D0 + 4 :: _NL], *r[_D0 + 5 :: _NL]),
@@ -193,33 +187,30 @@ def _full(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int, out: list[Me
         p = [_MAX + 1]
     if max(p) > _MAX or min(p) < -_MAX:
         dec.bad_price(-1, off, len(data), code)
-        return True
+        return []
+    stats = dec.stats
+    stats.packets += 1
+    stats.messages += 2
     ts_event = ltt * NS_PER_S - dec.ist_offset_ns if ltt else ts_init_ns
-    out.append(
+    return [
         Quote(
             seg, sid, p[0], ltq, p[1], vol, tsq, tbq, p[2], p[3], p[4], p[5],
             ts_event, ts_init_ns, oi, oih, oil,
-        )
-    )  # fmt: skip
-    out.append(
+        ),
         Depth(
             seg, sid, "both",
             p[6:11], list(r[_D0::_NL]), list(r[_D0 + 2 :: _NL]),
             p[11:16], list(r[_D0 + 1 :: _NL]), list(r[_D0 + 3 :: _NL]),
             ts_event, ts_init_ns,
-        )
-    )  # fmt: skip
-    stats = dec.stats
-    stats.packets += 1
-    stats.messages += 2
-    return True
+        ),
+    ]  # fmt: skip
 
 
-def _depth_side(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int, out: list[Message]) -> bool:
+def _depth_side(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int) -> list[Message] | None:
     # A 20/200-level side: the walker has checked its length against the feed and the row count.
     length, dcode, seg, sid, _seq = _DEPTH_HEADER.unpack_from(data, off)
     if (dcode != CODE_BID and dcode != CODE_ASK) or not SEGMENT_OK[seg]:
-        return False
+        return None
     n_rows = (length - wire.DEPTH_HEADER_SIZE) // wire.DEPTH_ROW_SIZE
     rows = _rows_struct(n_rows).unpack_from(data, off + wire.DEPTH_HEADER_SIZE)
     try:
@@ -228,27 +219,24 @@ def _depth_side(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int, out: l
         paise = [_MAX + 1]
     if paise and (max(paise) > _MAX or min(paise) < -_MAX):
         dec.bad_price(-1, off, len(data), dcode)
-        return True
+        return []
+    stats = dec.stats
+    stats.packets += 1
+    stats.messages += 1
     qty = list(rows[1::3])
     orders = list(rows[2::3])
     if dcode == CODE_BID:
-        out.append(Depth(seg, sid, "bid", paise, qty, orders, [], [], [], ts_init_ns, ts_init_ns))
-    else:
-        out.append(Depth(seg, sid, "ask", [], [], [], paise, qty, orders, ts_init_ns, ts_init_ns))
-    stats = dec.stats
-    stats.packets += 1
-    stats.messages += 1
-    return True
+        return [Depth(seg, sid, "bid", paise, qty, orders, [], [], [], ts_init_ns, ts_init_ns)]
+    return [Depth(seg, sid, "ask", [], [], [], paise, qty, orders, ts_init_ns, ts_init_ns)]
 
 
-def _depth_disconnect(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int, out: list[Message]) -> bool:
+def _depth_disconnect(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int) -> list[Message] | None:
     length = data[off] | (data[off + 1] << 8)
     reason = depth_disconnect_reason(data, off, length)
-    out.append(FeedDisconnected(reason, _reason_name(reason), ts_init_ns, ts_init_ns))
     stats = dec.stats
     stats.packets += 1
     stats.messages += 1
-    return True
+    return [FeedDisconnected(reason, _reason_name(reason), ts_init_ns, ts_init_ns)]
 
 
 def _table() -> tuple[PacketDecoder | None, ...]:

@@ -477,11 +477,12 @@ def test_frame_and_batch_paths_give_identical_messages(frames: list[list[bytes]]
 
 
 def test_large_frame_takes_columnar_path_with_same_result() -> None:
-    frame = (golden.FULL + golden.TICKER + golden.OI) * COLUMNAR_MIN_PACKETS
+    copies = COLUMNAR_MIN_PACKETS["market"] // 3 + 1
+    frame = (golden.FULL + golden.TICKER + golden.OI) * copies
     big = FrameDecoder(golden.TICKS).decode_frame(frame, TS)
     small = [
         m
-        for _ in range(COLUMNAR_MIN_PACKETS)
+        for _ in range(copies)
         for pkt in (golden.FULL, golden.TICKER, golden.OI)
         for m in FrameDecoder(golden.TICKS).decode_frame(pkt, TS)
     ]
