@@ -13,7 +13,6 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from actors.feed import wire
 from actors.feed.decode_common import (
@@ -510,8 +509,13 @@ class _Where:
 
 def _gather(u8: np.ndarray, offs: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Records of ``dtype`` starting at each offset, copied out in one fancy index."""
+    # Hot path (per replay block): a view with one opaque record of the dtype's size starting at
+    # every byte, so the fancy index copies whole records (a window of bytes copies byte by byte).
     size = dtype.itemsize
-    return sliding_window_view(u8, size)[offs].view(dtype).reshape(len(offs))
+    every_byte = np.ndarray(
+        shape=(max(len(u8) - size + 1, 0),), dtype=np.dtype((np.void, size)), buffer=u8, strides=(1,)
+    )
+    return every_byte[offs].view(dtype)
 
 
 def _rows(cols: Columns, ok: np.ndarray) -> Columns:
