@@ -61,10 +61,12 @@ from actors.feed.wire import DHAN_FEED_KINDS, FeedCode, FeedKind
 from ipc.messages import Message
 
 # Frames with at least this many packets take the columnar path in decode_frame (fewer go packet
-# by packet): the crossover measured per feed by `python -m bench decode` (its "crossover" table,
-# each path timed on the same stacked frames in one run). 200-level frames never do: their
-# variable row counts make the columnar path pad every side to 200 rows.
-COLUMNAR_MIN_PACKETS: dict[FeedKind, int] = {"market": 8, "depth20": 8}
+# by packet): the crossover per feed measured by `python -m bench decode --skip live --skip
+# stacked` (its "crossover" tables: both paths timed on the same stacked frames, alternating, in
+# one run; 2026-12-07, 2 cores under load 7-8: market between 128 and 192, 20-level depth about
+# 64; the columnar path's fixed cost is ~0.2-0.4 ms a frame). 200-level frames never go columnar:
+# their variable row counts make that path pad every side to 200 rows.
+COLUMNAR_MIN_PACKETS: dict[FeedKind, int] = {"market": 160, "depth20": 64}
 _NEVER = 1 << 62
 
 # Lookup tables for the walker and the single-packet fast check.
@@ -113,13 +115,14 @@ class FrameDecoder(DecoderCore):
             data = bytes(data)
         if feed == "market":
             self.stats.frames += 1
-            n = len(data)
-            if n and n == _SINGLE_SIZE[data[0]]:
-                # The common case, one packet of a fixed-size code per frame: no walk; the decoder
-                # checks the length field and segment and declines (None) if they are wrong.
-                out = PACKET_DECODERS[data[0]](self, data, 0, ts_init_ns)  # type: ignore[misc]
-                if out is not None:
-                    return out
+            if data:
+                code = data[0]
+                if len(data) == _SINGLE_SIZE[code]:
+                    # The common case, one packet of a fixed-size code per frame: no walk; the
+                    # decoder checks the length field and segment, and declines (None) if wrong.
+                    out = PACKET_DECODERS[code](self, data, 0, ts_init_ns)  # type: ignore[misc]
+                    if out is not None:
+                        return out
         elif feed in DHAN_FEED_KINDS:
             self.stats.frames += 1
         else:
