@@ -2,18 +2,20 @@
 
 This module holds :class:`FrameDecoder`: its entry points and the walker they share (packet
 boundaries and problem accounting). The packets it finds are decoded by one of two paths over the
-dtypes of ``actors.feed.wire``: record by record (``actors.feed.decode_record``) or column-wise
-(``actors.feed.decode_columnar``); what all three share is in ``actors.feed.decode_common``.
+layouts of ``actors.feed.wire``: packet by packet with precompiled ``struct`` layouts
+(``actors.feed.decode_record``) or column-wise with numpy dtypes (``actors.feed.decode_columnar``);
+what all three share is in ``actors.feed.decode_common``.
 
 * :meth:`FrameDecoder.decode_frame` for the live path: one websocket frame (usually one packet on
-  the 5-level feed, up to 100 stacked side packets on the depth feed). Small frames are decoded
-  record by record (``np.frombuffer(..., count=1).tolist()``), which costs a few microseconds;
-  larger frames go through the columnar path.
+  the 5-level feed, up to 100 stacked side packets on the depth feed). A frame that is one
+  fixed-size packet goes straight to its code's decoder (no walk); other frames are walked, then
+  decoded packet by packet below the measured crossover ``COLUMNAR_MIN_PACKETS`` and column-wise
+  from it.
 * :meth:`FrameDecoder.decode_frames` / :meth:`FrameDecoder.decode_frames_columnar` /
   :meth:`FrameDecoder.decode_buffer_columnar` for replay and backtests: the frames sit back to
-  back in one buffer, a vectorised check finds the frames that are exactly one well-formed packet
-  (the rest go through the walker), packets of one code are gathered with a single fancy index
-  and converted column-wise, and the messages are put back in packet order.
+  back in one buffer, a vectorised walk finds the frames made only of well-formed fixed-size
+  packets, one or stacked (the rest go through the walker), packets of one code are gathered with
+  a single fancy index and converted column-wise, and the messages are put back in packet order.
 
 Both paths give identical messages (a property test holds them to it).
 
@@ -63,10 +65,10 @@ from ipc.messages import Message
 # Frames with at least this many packets take the columnar path in decode_frame (fewer go packet
 # by packet): the crossover per feed measured by `python -m bench decode --skip live --skip
 # stacked` (its "crossover" tables: both paths timed on the same stacked frames, alternating, in
-# one run; 2026-12-07, 2 cores under load 7-8: market between 128 and 192, 20-level depth about
-# 64; the columnar path's fixed cost is ~0.2-0.4 ms a frame). 200-level frames never go columnar:
-# their variable row counts make that path pad every side to 200 rows.
-COLUMNAR_MIN_PACKETS: dict[FeedKind, int] = {"market": 160, "depth20": 64}
+# one run; 2026-12-07, 2 cores, load 5-6: market 160 (at 128: 556 vs 582 µs a frame), 20-level
+# depth 32 (at 16: 87 vs 133 µs); the columnar path's fixed cost is ~0.1 ms a frame). 200-level
+# frames never go columnar: their variable row counts make that path pad every side to 200 rows.
+COLUMNAR_MIN_PACKETS: dict[FeedKind, int] = {"market": 160, "depth20": 32}
 _NEVER = 1 << 62
 
 # Lookup tables for the walker and the single-packet fast check.
@@ -133,13 +135,15 @@ class FrameDecoder(DecoderCore):
         return self._decode_walked(data, packets, ts_init_ns)
 
     def decode_frame_by(
-        self, data: bytes, ts_init_ns: int, feed: FeedKind, *, columnar: bool
+        self, data: bytes | bytearray | memoryview, ts_init_ns: int, feed: FeedKind, *, columnar: bool
     ) -> list[Message]:
         """:meth:`decode_frame` through the path chosen here whatever the frame's size: the
         columnar one or packet by packet (walked first either way). For the tests that hold the
         two paths equal and the bench that measures their crossover."""
         if feed not in DHAN_FEED_KINDS:
             raise ValueError(f"feed must be one of {sorted(DHAN_FEED_KINDS)}, got {feed!r}")
+        if type(data) is not bytes:
+            data = bytes(data)
         self.stats.frames += 1
         packets = self._walk(data, feed, -1)
         if columnar:
