@@ -69,6 +69,8 @@ from ipc.messages import Message
 # depth 32 (at 16: 87 vs 133 µs); the columnar path's fixed cost is ~0.1 ms a frame). 200-level
 # frames never go columnar: their variable row counts make that path pad every side to 200 rows.
 COLUMNAR_MIN_PACKETS: dict[FeedKind, int] = {"market": 160, "depth20": 32}
+# A 5-level frame shorter than this cannot hold that many packets (a header is 8 bytes).
+_MARKET_COLUMNAR_MIN_BYTES = COLUMNAR_MIN_PACKETS["market"] * wire.HEADER_SIZE
 _NEVER = 1 << 62
 
 # Lookup tables for the walker and the single-packet fast check.
@@ -125,6 +127,8 @@ class FrameDecoder(DecoderCore):
                     out = PACKET_DECODERS[code](self, data, 0, ts_init_ns)  # type: ignore[misc]
                     if out is not None:
                         return out
+                elif len(data) < _MARKET_COLUMNAR_MIN_BYTES:
+                    return self._decode_stacked(data, ts_init_ns)
         elif feed in DHAN_FEED_KINDS:
             self.stats.frames += 1
         else:
@@ -133,6 +137,29 @@ class FrameDecoder(DecoderCore):
         if len(packets) >= COLUMNAR_MIN_PACKETS.get(feed, _NEVER):
             return self._decode_columnar(data, packets, ts_init_ns, feed)
         return self._decode_walked(data, packets, ts_init_ns)
+
+    def _decode_stacked(self, data: bytes, ts_init_ns: int) -> list[Message]:
+        """A 5-level frame of stacked packets, too short to hold the columnar path's count: each
+        packet straight to its decoder, which checks it (so no walk first, and a stacked frame
+        costs no more than its packets one per frame); from the first one declined, the walker
+        takes the rest of the frame and names the problem."""
+        # Hot path (busy times): Dhan stacks packets into one frame.
+        out: list[Message] = []
+        n = len(data)
+        off = 0
+        while off < n:
+            code = data[off]
+            size = _SINGLE_SIZE[code]
+            if size < 0 or size > n - off:
+                break
+            msgs = PACKET_DECODERS[code](self, data, off, ts_init_ns)  # type: ignore[misc]
+            if msgs is None:
+                break
+            out += msgs
+            off += data[off + 1] | (data[off + 2] << 8)  # the decoder checked it (status: >= 8)
+        else:
+            return out
+        return out + self._decode_walked(data, self._walk_market(data, -1, off), ts_init_ns)
 
     def decode_frame_by(
         self, data: bytes | bytearray | memoryview, ts_init_ns: int, feed: FeedKind, *, columnar: bool
@@ -275,14 +302,14 @@ class FrameDecoder(DecoderCore):
             return self._walk_market(data, frame)
         return self._walk_depth(data, feed, frame)
 
-    def _walk_market(self, data: bytes, frame: int) -> list[tuple[int, int, int]]:
-        # Hot path: one pass over the headers of a frame.
+    def _walk_market(self, data: bytes, frame: int, start: int = 0) -> list[tuple[int, int, int]]:
+        # Hot path: one pass over the headers of a frame (from ``start``, a packet boundary).
         n = len(data)
         if n == 0:
             self.problem(DecodeProblem.EMPTY_FRAME, frame, 0, 0, "no bytes")
             return []
         found: list[tuple[int, int, int]] = []
-        off = 0
+        off = start
         while off < n:
             rem = n - off
             if rem < wire.HEADER_SIZE:

@@ -130,7 +130,7 @@ def _oi(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int) -> list[Messag
 def _status(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int) -> list[Message] | None:
     # Hot path. Longer status packets are accepted; only the header is read.
     _code, length, seg, sid = _STATUS.unpack_from(data, off)
-    if length < 8 or not SEGMENT_OK[seg]:
+    if length < 8 or length > len(data) - off or not SEGMENT_OK[seg]:
         return None
     stats = dec.stats
     stats.packets += 1

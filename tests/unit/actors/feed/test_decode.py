@@ -662,3 +662,11 @@ def test_single_packet_frame_with_a_bad_header_is_walked_and_named() -> None:
     bad_seg = golden.TICKER[:3] + b"\x09" + golden.TICKER[4:]
     assert dec.decode_frame(lying, TS) == [] and dec.decode_frame(bad_seg, TS) == []
     assert problems(dec) == {DecodeProblem.LENGTH_MISMATCH: 1, DecodeProblem.UNKNOWN_SEGMENT: 1}
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_status_claiming_more_bytes_than_its_frame_holds_is_a_bad_length(path: str) -> None:
+    dec = FrameDecoder()
+    status = _with_length(golden.MARKET_STATUS, 12)  # an 8-byte frame whose header says 12
+    assert decode(dec, status, path) == [] and decode(dec, golden.OI + status, path) == [OI_MSG]
+    assert problems(dec) == {DecodeProblem.BAD_LENGTH: 2}
