@@ -13,9 +13,10 @@ what all three share is in ``actors.feed.decode_common``.
   from it.
 * :meth:`FrameDecoder.decode_frames` / :meth:`FrameDecoder.decode_frames_columnar` /
   :meth:`FrameDecoder.decode_buffer_columnar` for replay and backtests: the frames sit back to
-  back in one buffer, a vectorised walk finds the frames made only of well-formed fixed-size
-  packets, one or stacked (the rest go through the walker), packets of one code are gathered with
-  a single fancy index and converted column-wise, and the messages are put back in packet order.
+  back in one buffer; on the 5-level feed two numba kernels (``actors.feed.decode_kernels``,
+  imported only then, so the live feed never loads numba) find the packets of the frames made only
+  of well-formed fixed-size packets, one or stacked (the walker takes the rest), and decode them
+  into columns in one pass; the depth feeds are walked and decoded column-wise with numpy.
 
 Both paths give identical messages (a property test holds them to it).
 
@@ -88,6 +89,8 @@ for _code, _size in _MARKET_SIZE.items():
     _EXPECTED_SIZE_LUT[_code] = _size
 _IS_DISCONNECT_LUT = np.zeros(256, dtype=bool)
 _IS_DISCONNECT_LUT[int(FeedCode.DISCONNECT)] = True
+_SEGMENT_AT = int(wire.MARKET_DTYPES[int(FeedCode.TICKER)].fields["segment"][1])
+_SECURITY_ID_AT = int(wire.MARKET_DTYPES[int(FeedCode.TICKER)].fields["security_id"][1])
 
 
 class FrameDecoder(DecoderCore):
@@ -258,39 +261,73 @@ class FrameDecoder(DecoderCore):
             return DecodedBatch.empty()
         starts = np.cumsum(lens) - lens
         if feed == "market":
-            off, code, frame, rank, slow = _walk_vectorised(buf, starts, lens)
-            length = _EXPECTED_SIZE_LUT[code]
-        else:
-            off = code = length = frame = rank = np.empty(0, dtype=np.int64)
-            slow = np.arange(n_frames)
-        counts = np.bincount(frame, minlength=n_frames)
+            return self._decode_market_batch(buf, starts, lens, ts)
+        # The depth feeds: each frame walked (up to 100 stacked sides of 20 or 200 levels).
+        walked: list[tuple[int, int, int]] = []
+        frame_of: list[int] = []
+        for i in range(n_frames):
+            base = int(starts[i])
+            found = self._walk(bytes(buf[base : base + int(lens[i])]), feed, i)
+            walked.extend((base + o, pc, ln) for o, pc, ln in found)
+            frame_of.extend(itertools.repeat(i, len(found)))
+        arr = np.array(walked, dtype=np.int64).reshape(-1, 3)
+        return decode_packets(
+            self, buf, arr[:, 0], arr[:, 1], arr[:, 2], np.array(frame_of, dtype=np.int64), ts, starts, lens,
+            np.arange(n_frames), feed,
+        )
+
+    def _decode_market_batch(
+        self, buf: bytes | memoryview, starts: np.ndarray, lens: np.ndarray, ts: np.ndarray
+    ) -> DecodedBatch:
+        """The 5-level frames of a batch by the numba kernels: one pass finds the packets of the
+        frames made only of well-formed fixed-size packets, the walker takes the others (and
+        names their problems), one pass decodes every packet into the columns."""
+        # Hot path (per replay block). Imported here: only a batch decode loads numba.
+        from actors.feed import decode_kernels as k
+
+        u8 = np.frombuffer(buf, dtype=np.uint8)
+        off, code, frame, slow = k.walk(u8, starts, lens, _EXPECTED_SIZE_LUT, SEGMENT_OK_LUT, _IS_DISCONNECT_LUT)
         if slow.size:
-            # Frames the vectorised walk does not vouch for (a problem, a depth feed, a longer
-            # status packet): walked one by one, which counts and logs each problem.
             walked: list[tuple[int, int, int]] = []
-            slow_frame: list[int] = []
-            slow_rank: list[int] = []
             for i in slow.tolist():
                 base = int(starts[i])
-                found = self._walk(bytes(buf[base : base + int(lens[i])]), feed, i)
-                walked.extend((base + o, pc, ln) for o, pc, ln in found)
-                slow_frame.extend(itertools.repeat(i, len(found)))
-                slow_rank.extend(range(len(found)))
-                counts[i] = len(found)
+                found = self._walk(bytes(buf[base : base + int(lens[i])]), "market", i)
+                walked.extend((base + o, pc, i) for o, pc, _ln in found)
             arr = np.array(walked, dtype=np.int64).reshape(-1, 3)
-            off = np.concatenate([off, arr[:, 0]])
-            code = np.concatenate([code, arr[:, 1]])
-            length = np.concatenate([length, arr[:, 2]])
-            frame = np.concatenate([frame, np.array(slow_frame, dtype=np.int64)])
-            rank = np.concatenate([rank, np.array(slow_rank, dtype=np.int64)])
-        # Packet order (frame, then place in the frame) by scattering, not sorting.
-        first = np.cumsum(counts) - counts
-        order = np.empty(len(off), dtype=np.int64)
-        order[first[frame] + rank] = np.arange(len(off))
-        off, code, length, frame = off[order], code[order], length[order], frame[order]
-        return decode_packets(
-            self, buf, off, code, length, frame, ts, starts, lens, np.arange(n_frames), feed
+            frame = np.concatenate([frame, arr[:, 2]])
+            order = np.argsort(frame, kind="stable")  # packet order: frames in turn, each in its order
+            off, code, frame = np.concatenate([off, arr[:, 0]])[order], np.concatenate([code, arr[:, 1]])[order], frame[order]
+        if self.tick_map:
+            tick = self.tick_hash.lookup(u8[off + _SEGMENT_AT], _security_ids(u8, off))
+        else:
+            tick = np.ones(off.size, dtype=np.int64)
+        ticks, quotes, depths, levels, ois, prevs, statuses, discs, bad = k.decode(
+            u8, off, code, frame, tick, ts, self.ist_offset_ns
         )
+        for i in bad.tolist():
+            f = int(frame[i])
+            self.bad_price(f, int(off[i] - starts[f]), int(lens[f]), int(code[i]))
+        depth_cols = dict(zip(k.DEPTH_ROWS, depths))
+        depth_cols.update(zip(k.DEPTH_LEVEL_ROWS, levels))
+        tables = {
+            "ticks": dict(zip(k.TICK_ROWS, ticks)),
+            "quotes": dict(zip(k.QUOTE_ROWS, quotes)),
+            "depths": depth_cols,
+            "depth_sides": {},
+            "open_interest": dict(zip(k.OI_ROWS, ois)),
+            "prev_closes": dict(zip(k.PREV_CLOSE_ROWS, prevs)),
+            "market_statuses": dict(zip(k.STATUS_ROWS, statuses)),
+            "disconnects": dict(zip(k.DISCONNECT_ROWS, discs)),
+        }
+        n_messages = 0
+        for name, cols in tables.items():
+            rows = cols["seq"].size if cols else 0
+            if rows == 0:
+                tables[name] = {}
+            n_messages += rows
+        self.stats.packets += off.size - bad.size
+        self.stats.messages += n_messages
+        return DecodedBatch(n_messages, **tables)
 
     # ---------------------------------------------------------------------------------------
     # Walking a frame: packet boundaries and problem accounting (for both paths)
@@ -427,55 +464,11 @@ class FrameDecoder(DecoderCore):
         return found
 
 
-def _walk_vectorised(
-    buf: bytes | memoryview, starts: np.ndarray, lens: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Vectorised walk of the common case on the 5-level feed: frames made only of well-formed
-    packets of fixed-size codes (one, or stacked as Dhan sends them at busy times). One step per
-    packet place across all frames still being walked; a frame with anything else in it (a
-    problem, a longer status packet) is left whole to the walker. Returns per packet its
-    offset, code, frame and place in the frame (in no particular order), and the indexes of
-    the frames left to the walker."""
-    # Hot path (per replay block): a few vector passes per packet place, none per packet.
-    u8 = np.frombuffer(buf, dtype=np.uint8)
-    ends = starts + lens
-    frames = np.flatnonzero(lens > 0)  # an empty frame is the walker's to report
-    cur = starts[frames]
-    slow = np.zeros(len(lens), dtype=bool)
-    slow[lens == 0] = True
-    offs, codes, frame_of, ranks = [], [], [], []
-    place = 0
-    while frames.size:
-        fits = ends[frames] - cur >= wire.HEADER_SIZE
-        if not fits.all():
-            slow[frames[~fits]] = True
-            frames, cur = frames[fits], cur[fits]
-        code = u8[cur].astype(np.int64)
-        length = u8[cur + 1].astype(np.int64) | (u8[cur + 2].astype(np.int64) << 8)
-        ok = (
-            (_EXPECTED_SIZE_LUT[code] == length)
-            & (cur + length <= ends[frames])
-            & (SEGMENT_OK_LUT[u8[cur + 3]] | _IS_DISCONNECT_LUT[code])
-        )
-        if not ok.all():
-            slow[frames[~ok]] = True
-            frames, cur, code, length = frames[ok], cur[ok], code[ok], length[ok]
-        offs.append(cur)
-        codes.append(code)
-        frame_of.append(frames)
-        ranks.append(np.full(len(frames), place, dtype=np.int64))
-        cur = cur + length
-        more = cur < ends[frames]
-        frames, cur = frames[more], cur[more]
-        place += 1
-    if not offs:
-        empty = np.empty(0, dtype=np.int64)
-        return empty, empty, empty, empty, np.flatnonzero(slow)
-    off, code, frame, rank = (np.concatenate(x) for x in (offs, codes, frame_of, ranks))
-    keep = ~slow[frame]  # packets found before a frame's problem go back with the frame
-    if not keep.all():
-        off, code, frame, rank = off[keep], code[keep], frame[keep], rank[keep]
-    return off, code, frame, rank, np.flatnonzero(slow)
+def _security_ids(u8: np.ndarray, off: np.ndarray) -> np.ndarray:
+    """The u32 security id of the packet at each offset (both header shapes keep it at 4)."""
+    at = off + _SECURITY_ID_AT
+    return (u8[at].astype(np.int64) | (u8[at + 1].astype(np.int64) << 8) | (u8[at + 2].astype(np.int64) << 16)
+            | (u8[at + 3].astype(np.int64) << 24))
 
 
 _default_decoder = FrameDecoder()
