@@ -153,7 +153,7 @@ def _per_packet(fn: Callable[[bytes, int], object], packets: list[bytes], ts: li
 def live_table(by_type: dict[int, list[bytes]], ticks: dict, rounds: int) -> list[dict]:
     from dhanhq.marketfeed import MarketFeed
 
-    from actors.feed import FrameDecoder
+    from actors.feed.decode import FrameDecoder
 
     mf = MarketFeed.__new__(MarketFeed)
     mf.on_close = None
@@ -187,7 +187,7 @@ def live_table(by_type: dict[int, list[bytes]], ticks: dict, rounds: int) -> lis
 def stacked_table(mix: list[bytes], ticks: dict, rounds: int) -> list[dict]:
     from dhanhq.marketfeed import MarketFeed
 
-    from actors.feed import FrameDecoder
+    from actors.feed.decode import FrameDecoder
 
     mf = MarketFeed.__new__(MarketFeed)
     mf.on_close = None
@@ -238,7 +238,7 @@ def _depth20_sides(n: int) -> list[bytes]:
 
 def crossover_table(mix: list[bytes], ticks: dict, rounds: int) -> dict:
     """Per feed: per-frame µs of each path for k stacked packets, and the crossover k."""
-    from actors.feed import FrameDecoder
+    from actors.feed.decode import FrameDecoder
 
     if not hasattr(FrameDecoder, "decode_frame_by"):
         return {}

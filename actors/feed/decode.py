@@ -326,7 +326,7 @@ class FrameDecoder(DecoderCore):
                 tables[name] = {}
             n_messages += rows
         self.stats.packets += off.size - bad.size
-        self.stats.messages += n_messages
+        self.stats.extra_messages += n_messages - (off.size - bad.size)
         return DecodedBatch(n_messages, **tables)
 
     # ---------------------------------------------------------------------------------------

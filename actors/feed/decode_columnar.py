@@ -93,7 +93,7 @@ def decode_packets(
     n_ok = int(keep.sum())
     n_msgs = int(msgs_per.sum())
     dec.stats.packets += n_ok
-    dec.stats.messages += n_msgs
+    dec.stats.extra_messages += n_msgs - n_ok
     return DecodedBatch(n_messages=n_msgs, **tables)
 
 
@@ -341,7 +341,8 @@ class DecodedBatch:
     """Decoded messages as numpy columns, one table per message kind.
 
     Each table maps the message's field names to integer numpy columns ((n, levels) for depth
-    lists): int64 for paise and nanoseconds, the wire's unsigned width for ids and quantities.
+    lists): int64 for paise and nanoseconds; ids and quantities in the wire's unsigned width from
+    the numpy path (live frames, depth feeds), int64 from the 5-level batch kernel.
     ``seq`` (int64) is the row's position in the packet-ordered message list, ``frame`` (int64)
     the index of the frame it came from (0 for the one frame of ``decode_frame``). Tables:
     ``ticks`` (Tick), ``quotes`` (Quote, from quote and full packets), ``depths`` (5-level Depth

@@ -71,8 +71,14 @@ class DecodeStats:
 
     frames: int = 0
     packets: int = 0  # packets that became messages
-    messages: int = 0
+    # Messages beyond one per such packet (a full packet gives two): the live decoders count one
+    # thing per packet, not two (a counter is a tenth of a ticker's decode).
+    extra_messages: int = 0
     problems: Counter[DecodeProblem] = field(default_factory=Counter)
+
+    @property
+    def messages(self) -> int:
+        return self.packets + self.extra_messages
 
     @property
     def problem_total(self) -> int:

@@ -39,7 +39,7 @@ from actors.feed.decode_common import (
     depth_disconnect_reason,
 )
 from engine.model.ist import NS_PER_S
-from engine.model.money import price_to_paise, prices_to_paise
+from engine.model.money import price_on_tick, prices_to_paise
 from ipc.messages import (
     Depth,
     FeedDisconnected,
@@ -86,15 +86,13 @@ def _ticker(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int) -> list[Me
     if length != 16 or not SEGMENT_OK[seg]:
         return None
     try:
-        paise = price_to_paise(ltp, dec.tick_map.get((seg, sid), DEFAULT_TICK_PAISE))
-    except ValueError:
+        paise = price_on_tick(ltp, dec.tick_map.get((seg, sid), DEFAULT_TICK_PAISE))
+    except (ValueError, OverflowError):  # NaN, infinity
         paise = _MAX + 1
     if paise > _MAX or paise < -_MAX:
         dec.bad_price(-1, off, len(data), code)
         return []
-    stats = dec.stats
-    stats.packets += 1
-    stats.messages += 1
+    dec.stats.packets += 1
     return [Tick(seg, sid, paise, ltt * NS_PER_S - dec.ist_offset_ns if ltt else ts_init_ns, ts_init_ns)]
 
 
@@ -104,15 +102,13 @@ def _prev_close(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int) -> lis
     if length != 16 or not SEGMENT_OK[seg]:
         return None
     try:
-        paise = price_to_paise(prev_close, dec.tick_map.get((seg, sid), DEFAULT_TICK_PAISE))
-    except ValueError:
+        paise = price_on_tick(prev_close, dec.tick_map.get((seg, sid), DEFAULT_TICK_PAISE))
+    except (ValueError, OverflowError):  # NaN, infinity
         paise = _MAX + 1
     if paise > _MAX or paise < -_MAX:
         dec.bad_price(-1, off, len(data), code)
         return []
-    stats = dec.stats
-    stats.packets += 1
-    stats.messages += 1
+    dec.stats.packets += 1
     return [PrevClose(seg, sid, paise, prev_oi, ts_init_ns, ts_init_ns)]
 
 
@@ -121,9 +117,7 @@ def _oi(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int) -> list[Messag
     _code, length, seg, sid, oi = _OI.unpack_from(data, off)
     if length != 12 or not SEGMENT_OK[seg]:
         return None
-    stats = dec.stats
-    stats.packets += 1
-    stats.messages += 1
+    dec.stats.packets += 1
     return [OpenInterest(seg, sid, oi, ts_init_ns, ts_init_ns)]
 
 
@@ -132,9 +126,7 @@ def _status(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int) -> list[Me
     _code, length, seg, sid = _STATUS.unpack_from(data, off)
     if length < 8 or length > len(data) - off or not SEGMENT_OK[seg]:
         return None
-    stats = dec.stats
-    stats.packets += 1
-    stats.messages += 1
+    dec.stats.packets += 1
     return [MarketStatus(seg, sid, ts_init_ns, ts_init_ns)]
 
 
@@ -143,9 +135,7 @@ def _disconnect(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int) -> lis
     _code, length, _seg, _sid, reason = _DISCONNECT.unpack_from(data, off)
     if length != 10:
         return None
-    stats = dec.stats
-    stats.packets += 1
-    stats.messages += 1
+    dec.stats.packets += 1
     return [FeedDisconnected(reason, _reason_name(reason), ts_init_ns, ts_init_ns)]
 
 
@@ -161,9 +151,7 @@ def _quote(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int) -> list[Mes
     if max(p) > _MAX or min(p) < -_MAX:
         dec.bad_price(-1, off, len(data), code)
         return []
-    stats = dec.stats
-    stats.packets += 1
-    stats.messages += 1
+    dec.stats.packets += 1
     return [
         Quote(
             seg, sid, p[0], ltq, p[1], vol, tsq, tbq, p[2], p[3], p[4], p[5],
@@ -190,7 +178,7 @@ def _full(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int) -> list[Mess
         return []
     stats = dec.stats
     stats.packets += 1
-    stats.messages += 2
+    stats.extra_messages += 1
     ts_event = ltt * NS_PER_S - dec.ist_offset_ns if ltt else ts_init_ns
     return [
         Quote(
@@ -220,9 +208,7 @@ def _depth_side(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int) -> lis
     if paise and (max(paise) > _MAX or min(paise) < -_MAX):
         dec.bad_price(-1, off, len(data), dcode)
         return []
-    stats = dec.stats
-    stats.packets += 1
-    stats.messages += 1
+    dec.stats.packets += 1
     qty = list(rows[1::3])
     orders = list(rows[2::3])
     if dcode == CODE_BID:
@@ -233,9 +219,7 @@ def _depth_side(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int) -> lis
 def _depth_disconnect(dec: DecoderCore, data: bytes, off: int, ts_init_ns: int) -> list[Message] | None:
     length = data[off] | (data[off + 1] << 8)
     reason = depth_disconnect_reason(data, off, length)
-    stats = dec.stats
-    stats.packets += 1
-    stats.messages += 1
+    dec.stats.packets += 1
     return [FeedDisconnected(reason, _reason_name(reason), ts_init_ns, ts_init_ns)]
 
 

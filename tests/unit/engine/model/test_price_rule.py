@@ -9,6 +9,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +19,7 @@ from actors.feed import synthetic, wire
 from actors.feed.decode import FrameDecoder
 from actors.feed.decode_common import MAX_ABS_PRICE_PAISE
 from actors.strategy.history import parse_candles
-from engine.model.money import paise_to_tick_array, price_to_paise, prices_to_paise, prices_to_paise_array
+from engine.model.money import paise_to_tick_array, price_on_tick, price_to_paise, prices_to_paise, prices_to_paise_array
 
 SEG, SID = 2, 55796
 ROOT = Path(ipc.__file__).resolve().parents[1]  # the repository, found from a package
@@ -48,6 +49,7 @@ def _every_path(rupees: float, tick: int) -> dict[str, int]:
                                             "low": [rupees], "close": [rupees], "volume": [1]}}
     out = {
         "money.price_to_paise": price_to_paise(rupees, tick),
+        "money.price_on_tick": price_on_tick(rupees, tick),
         "money.prices_to_paise": prices_to_paise([rupees], tick)[0],
         "money.prices_to_paise_array float32": int(prices_to_paise_array(np.float32([rupees]), tick)[0]),
         "money.prices_to_paise_array float64": int(prices_to_paise_array(np.array([rupees]), np.array([tick]))[0]),
@@ -132,6 +134,18 @@ def _roundings(tree: ast.AST) -> collections.Counter[str]:
 
     visit(tree, "<module>")
     return found
+
+
+@FAST
+@given(st.floats(), st.sampled_from([1, 5, 10, 25, 500]))
+def test_price_on_tick_is_price_to_paise_for_any_float(rupees: float, tick: int) -> None:
+    try:
+        want = price_to_paise(rupees, tick)
+    except ValueError:  # NaN, infinity: refused by both
+        with pytest.raises((ValueError, OverflowError)):
+            price_on_tick(rupees, tick)
+        return
+    assert price_on_tick(rupees, tick) == want
 
 
 @FAST
