@@ -14,6 +14,7 @@ BENCHES: dict[str, str] = {
     "floor": "bench.floor",
     "host-floor": "bench.host_floor",
     "soak": "bench.soak",
+    "decode": "bench.decode_speed",
 }
 
 

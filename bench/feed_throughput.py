@@ -1,6 +1,6 @@
-"""Feed actor throughput: ``python -m bench feed [--rate 50000] [--seconds 10]``.
+"""Feed actor throughput: ``python -m bench feed [--rate 50000] [--seconds 10] [--json FILE]``.
 
-Runs the real feed actor (synthetic source -> numpy decoder -> publish) in an actor host at the
+Runs the real feed actor (synthetic source -> decoder -> publish) in an actor host at the
 requested rate with one SUB reading everything it publishes, and reports the packets/s achieved,
 the messages/s published, and the process's peak RSS at the start and the end of the run (memory
 must stay bounded: it must not grow with the number of packets)."""
@@ -8,7 +8,9 @@ must stay bounded: it must not grow with the number of packets)."""
 from __future__ import annotations
 
 import argparse
+import json
 import multiprocessing as mp
+import os
 import resource
 import sys
 import tempfile
@@ -89,8 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench.feed_throughput")
     parser.add_argument("--rate", type=int, default=50_000)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--json", metavar="FILE", type=Path, help="also write the figures as JSON")
     args = parser.parse_args(argv)
     r = measure(args.rate, args.seconds)
+    if args.json is not None:
+        r["load_avg_1_5_15"] = list(os.getloadavg())
+        args.json.write_text(json.dumps(r, indent=2) + "\n")
     print(f"feed actor at {r['rate_requested']}/s requested: {r['packets_per_s']:.0f} packets/s, "
           f"{r['messages_per_s']:.0f} messages/s published; RSS {r['rss_start_mb']:.0f} MB -> {r['rss_end_mb']:.0f} MB")
     return 0

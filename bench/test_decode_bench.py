@@ -13,7 +13,8 @@ stock and a 21-strike option chain. Every variant decodes the same list; what ea
 * buffer        ``FrameDecoder.decode_buffer_columnar(joined, lengths)`` (capture file layout)
 
 The summary (printed at the end with -s) gives packets/s from each variant's median round and
-the ratio to dhanhq.
+the ratio to dhanhq. Per packet type, per stacking (2, 5, 10 packets a frame) and the crossover
+between the live path and the columnar one: ``python -m bench decode`` (bench/decode_speed.py).
 """
 
 from __future__ import annotations

@@ -13,7 +13,6 @@ import itertools
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from actors.feed import wire
 from actors.feed.decode_common import (
@@ -94,7 +93,7 @@ def decode_packets(
     n_ok = int(keep.sum())
     n_msgs = int(msgs_per.sum())
     dec.stats.packets += n_ok
-    dec.stats.messages += n_msgs
+    dec.stats.extra_messages += n_msgs - n_ok
     return DecodedBatch(n_messages=n_msgs, **tables)
 
 
@@ -342,7 +341,8 @@ class DecodedBatch:
     """Decoded messages as numpy columns, one table per message kind.
 
     Each table maps the message's field names to integer numpy columns ((n, levels) for depth
-    lists): int64 for paise and nanoseconds, the wire's unsigned width for ids and quantities.
+    lists): int64 for paise and nanoseconds; ids and quantities in the wire's unsigned width from
+    the numpy path (live frames, depth feeds), int64 from the 5-level batch kernel.
     ``seq`` (int64) is the row's position in the packet-ordered message list, ``frame`` (int64)
     the index of the frame it came from (0 for the one frame of ``decode_frame``). Tables:
     ``ticks`` (Tick), ``quotes`` (Quote, from quote and full packets), ``depths`` (5-level Depth
@@ -510,8 +510,13 @@ class _Where:
 
 def _gather(u8: np.ndarray, offs: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Records of ``dtype`` starting at each offset, copied out in one fancy index."""
+    # Hot path (per replay block): a view with one opaque record of the dtype's size starting at
+    # every byte, so the fancy index copies whole records (a window of bytes copies byte by byte).
     size = dtype.itemsize
-    return sliding_window_view(u8, size)[offs].view(dtype).reshape(len(offs))
+    every_byte = np.ndarray(
+        shape=(max(len(u8) - size + 1, 0),), dtype=np.dtype((np.void, size)), buffer=u8, strides=(1,)
+    )
+    return every_byte[offs].view(dtype)
 
 
 def _rows(cols: Columns, ok: np.ndarray) -> Columns:

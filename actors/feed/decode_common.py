@@ -23,7 +23,7 @@ import numpy as np
 from actors.feed import wire
 from actors.feed.wire import DepthCode, FeedCode
 from engine.model.ist import IST_OFFSET_NS
-from ipc.segments import instrument_key, instrument_label
+from ipc.segments import KNOWN_SEGMENTS, instrument_key, instrument_label
 
 log = logging.getLogger("shikra.feed.decode")
 
@@ -42,6 +42,12 @@ CODE_BID, CODE_ASK = int(DepthCode.BID), int(DepthCode.ASK)
 _DEPTH_BASE = 100
 PC_DEPTH_SIDE = _DEPTH_BASE + 1  # 20/200-level bid or ask
 PC_DEPTH_DISCONNECT = _DEPTH_BASE + 2
+
+# Exchange segments the decoders accept, indexed by the header's segment byte: as a numpy table
+# for the vectorised checks and as a tuple for scalar lookups (a tuple index is the cheapest).
+SEGMENT_OK_LUT = np.zeros(256, dtype=bool)
+SEGMENT_OK_LUT[list(KNOWN_SEGMENTS)] = True
+SEGMENT_OK: tuple[bool, ...] = tuple(SEGMENT_OK_LUT.tolist())
 
 
 class DecodeProblem(enum.Enum):
@@ -65,8 +71,14 @@ class DecodeStats:
 
     frames: int = 0
     packets: int = 0  # packets that became messages
-    messages: int = 0
+    # Messages beyond one per such packet (a full packet gives two): the live decoders count one
+    # thing per packet, not two (a counter is a tenth of a ticker's decode).
+    extra_messages: int = 0
     problems: Counter[DecodeProblem] = field(default_factory=Counter)
+
+    @property
+    def messages(self) -> int:
+        return self.packets + self.extra_messages
 
     @property
     def problem_total(self) -> int:

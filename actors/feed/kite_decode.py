@@ -156,7 +156,7 @@ class KiteFrameDecoder(DecoderCore):
             out.append(Quote(seg, sid, p[0], 0, 0, 0, 0, 0, p[1], p[2], p[3], p[4], ts_event, ts_init_ns))
             n_msgs = 1
         self.stats.packets += 1
-        self.stats.messages += n_msgs
+        self.stats.extra_messages += n_msgs - 1
 
 
 def _paise(values: Sequence[int], divisor: int, tick_paise: int) -> list[int]:

@@ -20,6 +20,7 @@ turns it back into paise by rounding to the instrument's tick.
 from __future__ import annotations
 
 import enum
+import struct
 from collections.abc import Sequence
 from typing import Literal, get_args
 
@@ -254,6 +255,53 @@ MARKET_DTYPES: dict[int, np.dtype] = {
     FeedCode.FULL: FULL_DTYPE,
     FeedCode.DISCONNECT: DISCONNECT_DTYPE,
 }
+
+# --------------------------------------------------------------------------------------------
+# struct layouts (the per-packet live path): derived from the dtypes above, never written twice
+# --------------------------------------------------------------------------------------------
+
+_STRUCT_CODE: dict[tuple[str, int], str] = {
+    ("u", 1): "B", ("u", 2): "H", ("u", 4): "I", ("f", 4): "f", ("f", 8): "d",
+}  # fmt: skip
+
+
+def _leaves(dtype: np.dtype, base: int) -> list[tuple[int, np.dtype]]:
+    """(offset, scalar dtype) of every scalar in a packed dtype, sub-arrays element by element."""
+    if dtype.subdtype is not None:
+        sub, shape = dtype.subdtype
+        count = int(np.prod(shape))
+        return [leaf for i in range(count) for leaf in _leaves(sub, base + i * sub.itemsize)]
+    if dtype.names is None:
+        return [(base, dtype)]
+    fields = sorted((dtype.fields[n][1], dtype.fields[n][0]) for n in dtype.names)
+    return [leaf for off, sub in fields for leaf in _leaves(sub, base + off)]
+
+
+def struct_format(dtype: np.dtype) -> str:
+    """The little-endian ``struct`` format of a packed dtype: its scalars in offset order (a
+    sub-array element by element, each element's fields in offset order), gaps as pad bytes,
+    the record's whole itemsize covered."""
+    parts = ["<"]
+    pos = 0
+    for off, leaf in _leaves(dtype, 0):
+        if off > pos:
+            parts.append(f"{off - pos}x")
+        parts.append(_STRUCT_CODE[(leaf.kind, leaf.itemsize)])
+        pos = off + leaf.itemsize
+    if dtype.itemsize > pos:
+        parts.append(f"{dtype.itemsize - pos}x")
+    return "".join(parts)
+
+
+# One precompiled struct per 5-level packet layout, by response code (a full packet's 5 depth
+# levels come flattened level by level: bid_qty, ask_qty, bid_orders, ask_orders, bid_price,
+# ask_price), and the depth feed's header and row.
+MARKET_STRUCTS: dict[int, struct.Struct] = {
+    code: struct.Struct(struct_format(dtype)) for code, dtype in MARKET_DTYPES.items()
+}
+DEPTH_HEADER_STRUCT = struct.Struct(struct_format(DEPTH_HEADER_DTYPE))
+DEPTH_ROW_FORMAT = struct_format(DEPTH_ROW_DTYPE)[1:]  # without "<": repeated per row
+
 
 # --------------------------------------------------------------------------------------------
 # Encoders (paise/units in, Dhan bytes out)

@@ -5,8 +5,9 @@ units; every rate an ``int`` in units of 1e-8 (``rate_e8``: 0.1 % = 0.001 = 100_
 here returns a float. A float is accepted in one place only, at the edge, under ONE rule (the feed
 decoder's): ``rint(rupees * 100 / tick) * tick`` in float64, a tie to the even tick.
 
-- ``price_to_paise`` / ``prices_to_paise`` (Python floats) and ``prices_to_paise_array`` /
-  ``paise_to_tick_array`` (numpy) are that rule's only implementations; every float -> paise path
+- ``price_to_paise`` / ``price_on_tick`` / ``prices_to_paise`` (Python floats) and ``paise_on_tick`` (numpy arrays
+  through ``prices_to_paise_array`` / ``paise_to_tick_array``, and numba kernels) are that rule's
+  only implementations; every float -> paise path
   calls them (the feed decoder, REST answers, history candles, the synthetic market).
   ``tests/unit/engine/model/test_price_rule.py`` holds the forms to agree bit for bit and fails if any other module rounds.
 - ``parse_rupees`` refuses floats outright (``repr`` of a float is not the venue's number); REST
@@ -30,6 +31,7 @@ from __future__ import annotations
 import enum
 import re
 from collections.abc import Sequence
+from typing import Any
 from decimal import Decimal, InvalidOperation
 
 import msgspec
@@ -190,7 +192,28 @@ def price_to_paise(rupees: float, tick_paise: int = 1) -> int:
 
     Raises ValueError for NaN, infinity or ``tick_paise`` <= 0.
     """
-    return prices_to_paise((float(rupees),), tick_paise)[0]
+    # Hot path (per packet at live decode): the same float64 arithmetic as prices_to_paise, without
+    # its sequence (a call here is a fifth of a ticker's decode).
+    if type(rupees) is not float:
+        rupees = float(rupees)  # a numpy float32 would otherwise multiply in float32
+    try:
+        if tick_paise == 1:
+            return round(rupees * 100.0)
+        if tick_paise > 1:
+            return round(rupees * 100.0 / tick_paise) * tick_paise
+    except (ValueError, OverflowError):  # round() of NaN / infinity
+        raise ValueError(f"price_to_paise: price {rupees!r} is not finite") from None
+    raise ValueError(f"price_to_paise: tick must be positive, got {tick_paise} paise")
+
+
+def price_on_tick(rupees: float, tick_paise: int) -> int:
+    """:func:`price_to_paise` for callers that have checked their inputs: ``rupees`` a Python
+    float (not a numpy float32, which would multiply in float32), ``tick_paise`` a positive int.
+
+    Raises ValueError (NaN) or OverflowError (infinity) as ``round`` does, with no message of its
+    own: the caller says what was refused."""
+    # Hot path (per packet at live decode): the rule with nothing around it.
+    return round(rupees * 100.0 / tick_paise) * tick_paise
 
 
 def prices_to_paise(rupees: Sequence[float], tick_paise: int = 1) -> list[int]:
@@ -221,17 +244,22 @@ def prices_to_paise_array(rupees: np.ndarray, tick_paise: np.ndarray | int | Non
     return _on_tick(np.multiply(rupees, 100.0, dtype=np.float64), tick_paise)
 
 
+def paise_on_tick(paise: Any, tick_paise: Any) -> Any:
+    """THE rule's arithmetic on float64 paise (``rupees * PAISE_PER_RUPEE`` in float64): the nearest
+    multiple of ``tick_paise``, a tie to the even multiple, as float64 (NaN and infinity stay so).
+
+    Plain numpy arithmetic on scalars or arrays that numba also compiles as it is: the vector
+    functions here and the batch decoder's numba kernel (``actors.feed.decode_kernels``) both call
+    this one function, so the rule is written once for both."""
+    # Hot path (per replay batch and per packet in the batch kernel). numpy's rint rounds half to
+    # even like round(); x / 1 == x exactly, so a tick of 1 needs no branch.
+    return np.rint(paise / tick_paise) * tick_paise
+
+
 def _on_tick(p: np.ndarray, tick_paise: np.ndarray | int | None) -> np.ndarray:
-    # Hot path (per replay batch): the rule's one vector implementation, in place on ``p``; the
-    # same float64 arithmetic as prices_to_paise (numpy's rint rounds half to even like round()).
+    # Hot path (per batch): the rule's vector form, the same float64 arithmetic as prices_to_paise.
     with np.errstate(invalid="ignore", over="ignore"):
-        if tick_paise is None:
-            return np.rint(p, out=p)
-        t = np.asarray(tick_paise, dtype=np.float64)
-        p /= t
-        np.rint(p, out=p)
-        p *= t
-    return p
+        return paise_on_tick(p, 1.0 if tick_paise is None else np.asarray(tick_paise, dtype=np.float64))
 
 
 # --------------------------------------------------------------------------------------------

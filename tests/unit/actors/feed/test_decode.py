@@ -477,11 +477,12 @@ def test_frame_and_batch_paths_give_identical_messages(frames: list[list[bytes]]
 
 
 def test_large_frame_takes_columnar_path_with_same_result() -> None:
-    frame = (golden.FULL + golden.TICKER + golden.OI) * COLUMNAR_MIN_PACKETS
+    copies = COLUMNAR_MIN_PACKETS["market"] // 3 + 1
+    frame = (golden.FULL + golden.TICKER + golden.OI) * copies
     big = FrameDecoder(golden.TICKS).decode_frame(frame, TS)
     small = [
         m
-        for _ in range(COLUMNAR_MIN_PACKETS)
+        for _ in range(copies)
         for pkt in (golden.FULL, golden.TICKER, golden.OI)
         for m in FrameDecoder(golden.TICKS).decode_frame(pkt, TS)
     ]
@@ -572,3 +573,100 @@ def test_random_frames_through_batch_fast_check_never_raise(data: bytes) -> None
         FrameDecoder().decode_frames(frames, np.arange(len(frames)))
     finally:
         logging.getLogger("shikra.feed.decode").disabled = False
+
+
+# --------------------------------------------------------------------------------------------
+# Every path gives the same messages and the same problems, whatever the stacking
+# --------------------------------------------------------------------------------------------
+
+
+@st.composite
+def frame_chunk(draw: st.DrawFn) -> bytes:
+    """A well-formed packet most of the time, else one of the ways a packet goes wrong."""
+    packet = draw(market_packet())
+    fault = draw(
+        st.sampled_from(["none"] * 6 + ["cut", "unknown_code", "bad_segment", "bad_length", "junk"])
+    )
+    if fault == "cut":
+        return packet[: draw(st.integers(0, len(packet) - 1))]
+    if fault == "unknown_code":
+        return bytes([draw(st.sampled_from([0, 9, 42, 99, 255]))]) + packet[1:]
+    if fault == "bad_segment":
+        return packet[:3] + bytes([draw(st.sampled_from([6, 9, 255]))]) + packet[4:]
+    if fault == "bad_length":
+        return _with_length(packet, draw(st.integers(0, 400)))
+    if fault == "junk":
+        return draw(st.binary(min_size=1, max_size=40))
+    return packet
+
+
+def _quiet() -> logging.Logger:
+    log = logging.getLogger("shikra.feed.decode")
+    log.disabled = True
+    return log
+
+
+@settings(max_examples=150, derandomize=True, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(frames=st.lists(st.lists(frame_chunk(), min_size=1, max_size=12), min_size=1, max_size=8))
+def test_every_path_gives_the_same_messages_and_problems_for_any_stacking(
+    frames: list[list[bytes]],
+) -> None:
+    ticks = {(2, 1): 5, (1, 7): 10}
+    joined = [b"".join(f) for f in frames]
+    ts = list(range(1, len(joined) + 1))
+    log = _quiet()
+    try:
+        per_packet, columnar, live, batch, buffer = (FrameDecoder(ticks) for _ in range(5))
+        by_packet = [m for f, t in zip(joined, ts) for m in per_packet.decode_frame_by(f, t, "market", columnar=False)]
+        by_columns = [m for f, t in zip(joined, ts) for m in columnar.decode_frame_by(f, t, "market", columnar=True)]
+        by_live = [m for f, t in zip(joined, ts) for m in live.decode_frame(f, t)]
+        by_batch = batch.decode_frames(joined, ts)
+        by_buffer = buffer.decode_buffer_columnar(b"".join(joined), [len(f) for f in joined], ts).to_messages()
+    finally:
+        log.disabled = False
+    assert by_packet == by_columns == by_live == by_batch == by_buffer
+    assert per_packet.stats == columnar.stats == live.stats == batch.stats == buffer.stats
+
+
+@settings(max_examples=60, derandomize=True, deadline=None)
+@given(packets=st.lists(market_packet(), min_size=1, max_size=40), per_frame=st.integers(1, 12))
+def test_stacked_frames_decode_like_the_same_packets_one_per_frame(
+    packets: list[bytes], per_frame: int
+) -> None:
+    stacked = [b"".join(packets[i : i + per_frame]) for i in range(0, len(packets), per_frame)]
+    ts = [1 + i // per_frame for i in range(len(packets))]
+    singles = FrameDecoder(golden.TICKS).decode_frames(packets, ts)
+    assert FrameDecoder(golden.TICKS).decode_frames(stacked, ts[::per_frame]) == singles
+    live = FrameDecoder(golden.TICKS)
+    assert [m for f, t in zip(stacked, ts[::per_frame]) for m in live.decode_frame(f, t)] == singles
+
+
+@pytest.mark.parametrize("code", sorted(wire.MARKET_STRUCTS))
+def test_struct_layouts_read_what_the_dtypes_read(code: int) -> None:
+    raw = np.random.default_rng(code).integers(0, 256, wire.PACKET_SIZE[code], dtype=np.uint8).tobytes()
+    (record,) = np.frombuffer(raw, wire.MARKET_DTYPES[code]).tolist()
+    flat: list = []
+    for value in record:  # the full packet's depth comes as an array of 5 levels of 6 fields
+        if isinstance(value, np.ndarray):
+            flat.extend(v for level in value.tolist() for v in level)
+        else:
+            flat.append(value)
+    got = wire.MARKET_STRUCTS[code].unpack(raw)
+    assert len(got) == len(flat)
+    assert all(a == b or (a != a and b != b) for a, b in zip(got, flat))  # NaN == NaN here
+
+
+def test_single_packet_frame_with_a_bad_header_is_walked_and_named() -> None:
+    dec = FrameDecoder(golden.TICKS)
+    lying = _with_length(golden.OI, 16) + b"\x00" * 4  # 16 bytes, a ticker's size, an OI code
+    bad_seg = golden.TICKER[:3] + b"\x09" + golden.TICKER[4:]
+    assert dec.decode_frame(lying, TS) == [] and dec.decode_frame(bad_seg, TS) == []
+    assert problems(dec) == {DecodeProblem.LENGTH_MISMATCH: 1, DecodeProblem.UNKNOWN_SEGMENT: 1}
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_status_claiming_more_bytes_than_its_frame_holds_is_a_bad_length(path: str) -> None:
+    dec = FrameDecoder()
+    status = _with_length(golden.MARKET_STATUS, 12)  # an 8-byte frame whose header says 12
+    assert decode(dec, status, path) == [] and decode(dec, golden.OI + status, path) == [OI_MSG]
+    assert problems(dec) == {DecodeProblem.BAD_LENGTH: 2}

@@ -26,6 +26,7 @@ from engine.model.money import (
     notional_paise,
     parse_rupees,
     price_to_paise,
+    prices_to_paise,
     rate_e8_from_percent,
     round_to_tick,
 )
@@ -281,6 +282,24 @@ def test_price_to_paise_of_a_float32_is_the_nearest_tick_to_its_exact_value_ties
     assert 2 * abs(result - exact) <= tick
     if 2 * abs(result - exact) == tick:  # a tie goes to the even multiple of the tick
         assert (result // tick) % 2 == 0
+
+
+@FAST
+@given(
+    st.lists(st.floats(width=32), min_size=1, max_size=16),
+    st.sampled_from([1, 5, 10, 25, 500]),
+)
+def test_price_to_paise_is_prices_to_paise_one_at_a_time(prices: list[float], tick: int) -> None:
+    # The scalar form (the live decoder's) and the sequence form are the same rule.
+    try:
+        expected: list[int] | None = prices_to_paise(prices, tick)
+    except ValueError:
+        expected = None
+    try:
+        got: list[int] | None = [price_to_paise(p, tick) for p in prices]
+    except ValueError:
+        got = None
+    assert got == expected
 
 
 def test_price_to_paise_tie_goes_to_the_even_tick() -> None:

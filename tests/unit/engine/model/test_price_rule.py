@@ -9,6 +9,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -16,8 +17,9 @@ import ipc
 from actors.execution.dhan_wire import to_paise
 from actors.feed import synthetic, wire
 from actors.feed.decode import FrameDecoder
+from actors.feed.decode_common import MAX_ABS_PRICE_PAISE
 from actors.strategy.history import parse_candles
-from engine.model.money import paise_to_tick_array, price_to_paise, prices_to_paise, prices_to_paise_array
+from engine.model.money import paise_to_tick_array, price_on_tick, price_to_paise, prices_to_paise, prices_to_paise_array
 
 SEG, SID = 2, 55796
 ROOT = Path(ipc.__file__).resolve().parents[1]  # the repository, found from a package
@@ -41,17 +43,20 @@ def _every_path(rupees: float, tick: int) -> dict[str, int]:
     frame = packet.tobytes()
     decoder = FrameDecoder({(SEG, SID): tick})
     record = decoder.decode_frame(frame, ts_init_ns=1)
-    columnar = decoder.decode_frames_columnar([frame], [1])
+    batch = decoder.decode_frames_columnar([frame], [1])  # the numba kernel (actors.feed.decode_kernels)
+    columnar = decoder.decode_frame_by(frame, 1, "market", columnar=True)  # numpy columns
     candle = {"status": "success", "data": {"timestamp": [1], "open": [rupees], "high": [rupees],
                                             "low": [rupees], "close": [rupees], "volume": [1]}}
     out = {
         "money.price_to_paise": price_to_paise(rupees, tick),
+        "money.price_on_tick": price_on_tick(rupees, tick),
         "money.prices_to_paise": prices_to_paise([rupees], tick)[0],
         "money.prices_to_paise_array float32": int(prices_to_paise_array(np.float32([rupees]), tick)[0]),
         "money.prices_to_paise_array float64": int(prices_to_paise_array(np.array([rupees]), np.array([tick]))[0]),
         "money.paise_to_tick_array": int(paise_to_tick_array(np.array([rupees * 100.0]), tick)[0]),
         "feed decoder, record path": record[0].ltp_paise,  # type: ignore[attr-defined]
-        "feed decoder, columnar path": int(columnar.ticks["ltp_paise"][0]),
+        "feed decoder, batch kernel": int(batch.ticks["ltp_paise"][0]),
+        "feed decoder, columnar path": columnar[0].ltp_paise,  # type: ignore[attr-defined]
         "history candles": parse_candles(candle, "NSE_FNO:55796", tick)[0].close_paise,
         "synthetic market": int(synthetic._on_tick(np.array([rupees * 100.0]), np.array([tick]))[0]),
     }
@@ -129,6 +134,37 @@ def _roundings(tree: ast.AST) -> collections.Counter[str]:
 
     visit(tree, "<module>")
     return found
+
+
+@FAST
+@given(st.floats(), st.sampled_from([1, 5, 10, 25, 500]))
+def test_price_on_tick_is_price_to_paise_for_any_float(rupees: float, tick: int) -> None:
+    try:
+        want = price_to_paise(rupees, tick)
+    except ValueError:  # NaN, infinity: refused by both
+        with pytest.raises((ValueError, OverflowError)):
+            price_on_tick(rupees, tick)
+        return
+    assert price_on_tick(rupees, tick) == want
+
+
+@FAST
+@given(st.floats(width=32), st.sampled_from([1, 5, 10, 25, 500]))
+def test_the_batch_kernel_rounds_as_price_to_paise_and_flags_what_it_refuses(rupees: float, tick: int) -> None:
+    # The kernel compiles money.paise_on_tick itself; a stale numba cache of it would fail here.
+    from actors.feed import decode_kernels
+
+    u8 = np.frombuffer(np.float32([rupees]).tobytes(), dtype=np.uint8)
+    got = decode_kernels._paise(u8, 0, tick)
+    try:
+        want = price_to_paise(rupees, tick)
+    except ValueError:  # NaN, infinity: the kernel's sanity check drops the packet
+        assert not decode_kernels._sane(got)
+        return
+    if abs(want) > MAX_ABS_PRICE_PAISE:  # absurd magnitudes are dropped as the record path drops them
+        assert not decode_kernels._sane(got)
+        return
+    assert decode_kernels._sane(got) and int(got) == want
 
 
 def test_no_module_but_money_rounds_a_float_into_paise() -> None:
