@@ -1,4 +1,4 @@
-"""``python -m bench [latency|feed|backtest|floor|suite] [ARGS]``: the benchmark entry point (./dev bench)."""
+"""``python -m bench [latency|feed|backtest|floor|footprint|suite] [ARGS]``: the benchmark entry point (./dev bench)."""
 
 from __future__ import annotations
 
@@ -21,11 +21,14 @@ def main(argv: list[str]) -> int:
     if what == "floor":
         from bench.floor import main as floor
         return floor(rest)
+    if what == "footprint":
+        from bench.footprint import main as footprint
+        return footprint(rest)
     if what == "suite":
         # pytest-benchmark throughput suite: every comparison runs both sides in one process run.
         return subprocess.call([sys.executable, "-m", "pytest", "bench", "--benchmark-enable", "-q", "-s",
                                 "-p", "no:cacheprovider", *rest])
-    print(f"unknown benchmark '{what}': use latency, feed, backtest, floor or suite", file=sys.stderr)
+    print(f"unknown benchmark '{what}': use latency, feed, backtest, floor, footprint or suite", file=sys.stderr)
     return 2
 
 
