@@ -146,7 +146,7 @@ class ReplaySource:
         self._emit = emit
         self._emit_block = emit_block if self.pace == "fast" else None
         if self._emit_block is not None:
-            from actors.feed.capture import warmup
+            from actors.feed.capture_kernels import warmup
 
             warmup()
             self._blocks = self.reader.blocks(self.BLOCK)
