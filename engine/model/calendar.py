@@ -38,7 +38,7 @@ the library's end and extended when a later day is asked for.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.metadata
+import importlib.util
 import os
 import re
 import warnings
@@ -283,16 +283,18 @@ class _Library(msgspec.Struct, frozen=True):
 
 def library_cache_path(exchange: str) -> Path | None:
     """Where the library's schedule for ``exchange`` is kept between processes, or None when the
-    library is not installed. The name holds the library's version and today's date: the library
-    spans twenty years back and one ahead *of the machine's date* (its own wall-clock default),
-    so a table built on another day is another table."""
-    try:
-        version = importlib.metadata.version("exchange_calendars")
-    except importlib.metadata.PackageNotFoundError:
+    library is not installed. The name holds today's date, because the library spans twenty years
+    back and one ahead *of the machine's date* (its own wall-clock default), and a stamp of the
+    installed library (its file's size and time: an upgrade rewrites it), read without importing
+    it or ``importlib.metadata`` (the point is that most processes import neither)."""
+    spec = importlib.util.find_spec("exchange_calendars")
+    if spec is None or spec.origin is None:
         return None
+    st = os.stat(spec.origin)
+    stamp = f"{st.st_size:x}{st.st_mtime_ns:x}"
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     # The library's own notion of today (pandas' naive local now), not an actor's clock.
-    return base / "shikra" / f"calendar-{exchange}-{version}-{dt.date.today().isoformat()}.msgpack"
+    return base / "shikra" / f"calendar-{exchange}-{dt.date.today().isoformat()}-{stamp}.msgpack"
 
 
 def _build_library(exchange: str) -> _Library:

@@ -412,7 +412,7 @@ def test_unreadable_library_cache_is_rebuilt_and_other_days_tables_removed(cache
     assert path is not None
     path.parent.mkdir(parents=True)
     path.write_bytes(b"\x00 not msgpack")
-    stale = path.parent / "calendar-XBOM-0.0-2001-01-01.msgpack"
+    stale = path.parent / "calendar-XBOM-2001-01-01-0.msgpack"
     stale.write_bytes(b"old")
     lib = calendar_module.read_library("XBOM")
     assert lib == calendar_module._build_library("XBOM")
