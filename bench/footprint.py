@@ -2,9 +2,9 @@
 
 Starts ``shikra run`` with the built-in default config (paper trading on the synthetic market, one
 process per actor) in a temporary HOME and data directory, in its own process group, waits until
-every unit is ready, lets the market run (``--seconds``; the default EMA strategy needs 30 one-second
-bars before its first order), then sums PSS and RSS over the process group from
-``/proc/PID/smaps_rollup`` (``bench.procmem``), per unit. PSS is the figure that adds up: a page
+every unit is ready and execution publishes a first order (the default EMA strategy needs 30
+one-second bars), lets the market run (``--seconds``), then sums PSS and RSS over the process group
+from ``/proc/PID/smaps_rollup`` (``bench.procmem``), per unit. PSS is the figure that adds up: a page
 shared by seven processes counts a seventh in each.
 
 ``--reference DIR`` runs another checkout (e.g. a frozen copy of main) alternately with this one in
@@ -28,9 +28,13 @@ import time
 from pathlib import Path
 
 
+import zmq
+
 from bench.latency import machine
 from bench.procmem import group_memory
+from engine.config import Config
 from engine.status_file import read_status
+from ipc.transport import Endpoints
 
 RESULTS = Path(__file__).parent / "results"
 HERE = Path(__file__).resolve().parent.parent
@@ -74,9 +78,7 @@ def run_daemon(tree: Path, seconds: float) -> dict:
     try:
         status = _wait(proc, root, lambda s: s.state == "running", START_TIMEOUT_S, "every unit ready")
         startup_s = time.monotonic() - started
-        # The strategies trade: the execution actor has taken orders (its inbox counts them).
-        _wait(proc, root, lambda s: any(a.name == "execution" and a.msgs_in > 0 for a in s.actors),
-              ORDER_TIMEOUT_S, "a first order at execution")
+        _first_order(proc, root)  # the strategies trade
         time.sleep(seconds)  # the market runs; memory is read after it (a bench, not a test)
         status = read_status(data / "run") or status
         procs = group_memory(proc.pid)
@@ -100,7 +102,7 @@ def run_daemon(tree: Path, seconds: float) -> dict:
     return {"startup_s": startup_s,
             "total_pss_mib": sum(p.pss_bytes for p in procs) / MIB,
             "total_rss_mib": sum(p.rss_bytes for p in procs) / MIB,
-            "execution_msgs_in": next(a.msgs_in for a in status.actors if a.name == "execution"),
+            "msgs_in": {a.name: a.msgs_in for a in status.actors},
             "units": units}
 
 
@@ -114,6 +116,26 @@ def _wait(proc: subprocess.Popen[bytes], root: Path, ok, timeout_s: float, what:
             return status
         time.sleep(0.05)  # polling a file another process writes
     raise RuntimeError(f"no {what} after {timeout_s:.0f} s:\n{_problems(root)}")
+
+
+def _first_order(proc: subprocess.Popen[bytes], root: Path) -> None:
+    """Until execution publishes a first order event (``order.<strategy>``), as the latency bench
+    watches them."""
+    sub = zmq.Context.instance().socket(zmq.SUB)
+    sub.setsockopt(zmq.LINGER, 0)
+    try:
+        names = (*Config().engine.actors, "supervisor")
+        sub.connect(Endpoints(root / "data" / "run", names=names).pub("execution"))
+        sub.setsockopt(zmq.SUBSCRIBE, b"order.")
+        deadline = time.monotonic() + ORDER_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError(f"daemon exited before a first order:\n{_problems(root)}")
+            if sub.poll(200):
+                return
+        raise RuntimeError(f"no order after {ORDER_TIMEOUT_S:.0f} s:\n{_problems(root)}")
+    finally:
+        sub.close()
 
 
 def _problems(root: Path) -> str:
