@@ -15,6 +15,7 @@ BENCHES: dict[str, str] = {
     "host-floor": "bench.host_floor",
     "soak": "bench.soak",
     "decode": "bench.decode_speed",
+    "footprint": "bench.footprint",
 }
 
 

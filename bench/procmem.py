@@ -31,12 +31,13 @@ def _pgid_of(stat: str) -> int:
 
 def _name_of(pid: int) -> str:
     """The unit a process runs (``--unit NAME`` on an actor's command line), ``supervisor`` for
-    ``shikra run``, else the process's own command name."""
+    the daemon's own process (``python -m engine.daemon``, which ``shikra run`` becomes), else the
+    process's own command name."""
     argv = (PROC / str(pid) / "cmdline").read_bytes().split(b"\0")
     args = [a.decode(errors="replace") for a in argv if a]
     if "--unit" in args[:-1]:
         return args[args.index("--unit") + 1]
-    if "run" in args and ("engine.cli" in args or any(a.endswith("shikra") for a in args)):
+    if args[1:3] == ["-m", "engine.daemon"] or (args[1:3] == ["-m", "engine.cli"] and args[3:4] == ["run"]):
         return "supervisor"
     return (PROC / str(pid) / "comm").read_text().strip()
 

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 from dhanhq.marketfeed import MarketFeed
 
-from actors.feed import FrameDecoder
+from actors.feed.decode import FrameDecoder
 from actors.feed.synthetic import SyntheticInstrument, SyntheticMarket, SyntheticMarketConfig
 
 N_PACKETS = 20_000

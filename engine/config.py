@@ -197,6 +197,9 @@ def check_config(cfg: Config, source: str = "<config>") -> None:
                               "orders placed outside Shikra (found by reconciliation with the broker)")
 
 
+BUILT_IN_CONFIG = "built-in defaults"  # the source named for a daemon that read no config file
+
+
 def load_config(path: str | os.PathLike[str] | None) -> Config:
     """Read the config file, or the built-in defaults when ``path`` is None."""
     if path is None:

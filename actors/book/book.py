@@ -20,7 +20,6 @@ from actors.replay.batch import (
     BookColumns,
     MarketBatch,
 )
-from actors.replay.kernels import last_rows
 from ipc.messages import BookUpdate, Depth
 
 MAX_LEVELS = 20
@@ -107,6 +106,10 @@ class BookStore:
         """Rows ``[start, stop)`` of a replay batch at once: the state ``set_last`` and
         ``apply_depth`` would leave after each of their quotes, ticks and depths in turn. Returns
         the instruments whose depth changed."""
+        # Here, not at the top: only a replay in blocks runs (and imports) numba kernels; the feed
+        # that publishes the batches compiled them before the host was ready.
+        from actors.replay.kernels import last_rows
+
         n_inst = len(batch.keys)
         last_full = last_rows(batch.instrument, batch.is_full, start, stop, n_inst)
         last_trade = last_rows(batch.instrument, batch.is_trade, start, stop, n_inst)

@@ -21,7 +21,7 @@ from typing import Final
 
 import msgspec
 
-from engine.control_api.limits import quote_value
+from engine.control_api.quoting import quote_value
 from engine.ledger.records import Token, User
 from ipc.messages import USER_ROLES, UserRole
 

@@ -18,7 +18,7 @@ from google.protobuf.message import Message as ProtoMessage
 
 from actors.control.market import Level, MarketSnapshot
 from engine.control_api import control_pb2 as pb
-from engine.control_api.limits import quote_value
+from engine.control_api.quoting import quote_value
 from engine.ledger.records import TradingStateChanged, User
 from engine.model.instruments import Instrument, OptionChain
 from engine.model.journal import Journal, Stats

@@ -43,7 +43,6 @@ from actors.execution.reconcile import is_external
 from actors.execution.venue_status import remove_venue_status
 from actors.execution.marks import mark_x2_paise, unrealised_pnl_paise
 from actors.replay.batch import D_ASK_PX, D_ASK_QTY, D_BID_PX, D_BID_QTY, Q_VOLUME, MarketBatch
-from actors.replay.kernels import last_trades
 from actors.execution.paper_venue import PaperVenue
 from actors.execution.paper_wallet import PaperWallet
 from actors.execution.venue import Accepted, Canceled, CancelRefused, Expired, Filled, ModifyRefused, VenueEvent
@@ -422,6 +421,10 @@ class ExecutionActor(DailyTasks, ExpirySettlement, ProtectiveStops, LiveTrading,
         return stop
 
     def on_market_batch(self, batch: MarketBatch, start: int, stop: int) -> None:
+        # Here, not at the top: only a replay in blocks runs (and imports) numba kernels; the feed
+        # that publishes the batches compiled them before the host was ready.
+        from actors.replay.kernels import last_trades
+
         last_full, last_ltp, last_volume, bad = last_trades(batch.instrument, batch.kind, batch.ltp_paise, start, stop,
                                                             len(batch.keys))
         if bad:

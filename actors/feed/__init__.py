@@ -1,9 +1,6 @@
 """Feed actor package: Dhan binary packets -> market-data messages.
 
-Only the pure decoder is re-exported here; the actor (sockets, websocket) lives in
-``actors.feed.actor`` and is imported explicitly so that importing this package stays light.
+Nothing is re-exported here: ``engine.config`` imports this package's config in every process, and
+the decoder (``actors.feed.decode``) and the actor (``actors.feed.actor``) are imported explicitly
+by what uses them, so that importing this package stays light.
 """
-
-from actors.feed.decode import FrameDecoder, decode_frame
-
-__all__ = ["FrameDecoder", "decode_frame"]

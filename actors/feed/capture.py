@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import BinaryIO, Iterator, NamedTuple
 
 import numpy as np
-from numba import njit
 
 from actors.feed.wire import FEED_KINDS, FeedKind
 
@@ -52,56 +51,6 @@ class FrameBlock(NamedTuple):
 
 
 _READ_CHUNK = 1 << 21  # bytes read at a time by blocks()
-_OK, _HUGE = 0, 1
-
-
-@njit(cache=True)
-def _scan_records(u8, max_frames, max_frame_bytes):  # type: ignore[no-untyped-def]
-    """Walk the whole records at the start of ``u8`` (at most ``max_frames``): their receive
-    times, frame offsets and lengths, how many, where the next record starts, and a status
-    (``_HUGE`` when a record claims more than ``max_frame_bytes``; ``next`` is its offset)."""
-    recv = np.empty(max_frames, dtype=np.int64)
-    offs = np.empty(max_frames, dtype=np.int64)
-    lens = np.empty(max_frames, dtype=np.int64)
-    size = u8.size
-    p = 0
-    k = 0
-    while k < max_frames and p + 12 <= size:
-        t = np.int64(0)
-        for b in range(7, -1, -1):
-            t = (t << 8) | np.int64(u8[p + b])
-        n = np.int64(u8[p + 8]) | (np.int64(u8[p + 9]) << 8) | (np.int64(u8[p + 10]) << 16) \
-            | (np.int64(u8[p + 11]) << 24)
-        if n > max_frame_bytes:
-            return recv[:k], offs[:k], lens[:k], k, p, _HUGE
-        if p + 12 + n > size:
-            break
-        recv[k] = t
-        offs[k] = p + 12
-        lens[k] = n
-        k += 1
-        p += 12 + n
-    return recv[:k], offs[:k], lens[:k], k, p, _OK
-
-
-@njit(cache=True)
-def _gather_frames(u8, offs, lens, total):  # type: ignore[no-untyped-def]
-    out = np.empty(total, dtype=np.uint8)
-    q = 0
-    for i in range(offs.size):
-        o = offs[i]
-        for j in range(lens[i]):
-            out[q + j] = u8[o + j]
-        q += lens[i]
-    return out
-
-
-def warmup() -> None:
-    """Compile (or load from numba's cache) the block reader's kernels."""
-    rec = RECORD.pack(1, 3) + b"abc"
-    u8 = np.frombuffer(rec, dtype=np.uint8)
-    _, offs, lens, k, _, _ = _scan_records(u8, 4, MAX_FRAME_BYTES)
-    _gather_frames(u8, offs, lens, int(lens.sum()))
 
 
 class CaptureWriter:
@@ -175,6 +124,9 @@ class CaptureReader:
         ``truncated_tail`` and same CaptureError (a record claiming too many bytes) as ``iter``."""
         if max_frames < 1:
             raise ValueError(f"max_frames must be at least 1, got {max_frames}")
+        # Here, not at the top: only a replay in blocks runs (and imports) numba kernels.
+        from actors.feed.capture_kernels import HUGE, OK, gather_frames, scan_records
+
         with open(self.path, "rb") as f:
             f.seek(HEADER.size)
             base = HEADER.size  # file offset of pending[0]
@@ -187,17 +139,17 @@ class CaptureReader:
                     eof = not chunk
                     pending += chunk
                 u8 = np.frombuffer(pending, dtype=np.uint8)
-                recv, offs, lens, k, nxt, status = _scan_records(u8, max_frames, MAX_FRAME_BYTES)
+                recv, offs, lens, k, nxt, status = scan_records(u8, max_frames, MAX_FRAME_BYTES)
                 if k:
-                    frames = _gather_frames(u8, offs, lens, int(lens.sum())).tobytes()
+                    frames = gather_frames(u8, offs, lens, int(lens.sum())).tobytes()
                     yield FrameBlock(frames, lens, recv)
-                if status == _HUGE and k == 0:
+                if status == HUGE and k == 0:
                     n = int.from_bytes(pending[nxt + 8 : nxt + 12], "little")
                     raise CaptureError(f"{self.path}: record at offset {base + nxt} claims {n} bytes")
                 pending = pending[nxt:]
                 base += nxt
                 starved = k == 0
-                if k == 0 and status == _OK and eof:
+                if k == 0 and status == OK and eof:
                     if pending:
                         self.truncated_tail = True
                     return

@@ -160,9 +160,9 @@ class ReplaySource:
         self._emit = emit
         self._emit_block = emit_block if self.pace == "fast" else None
         if self._emit_block is not None:
-            from actors.feed import capture, decode_kernels
+            from actors.feed import capture_kernels, decode_kernels
 
-            capture.warmup()
+            capture_kernels.warmup()
             decode_kernels.warmup()  # the block decoder's kernels, before the first block
             self._blocks = self.reader.blocks(self.BLOCK)
         self._ctx.call_later(0.0, self._step)

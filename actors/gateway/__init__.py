@@ -1,6 +1,4 @@
-"""The public ZeroMQ feed for dashboards and the Prometheus endpoint (see ``actor.GatewayActor``)."""
+"""The public ZeroMQ feed for dashboards and the Prometheus endpoint (see ``actor.GatewayActor``).
 
-from actors.gateway.metrics import EngineMetrics
-from actors.gateway.subscriptions import SubscriptionTable, upstream_for
-
-__all__ = ["EngineMetrics", "SubscriptionTable", "upstream_for"]
+Nothing is re-exported here: ``engine.config`` imports this package's config, and every process
+would otherwise load the Prometheus client (with http, email and ssl) it does not use."""

@@ -29,9 +29,11 @@ from ipc import topics
 
 if TYPE_CHECKING:
     from actors.base import Actor
+    from engine.config import EngineConfig
     from engine.logs import Log
 
 _MARKET_PREFIXES = (topics.TICK, topics.QUOTE, topics.DEPTH, topics.BOOK)
+BATCH_PUBLISHER = "feed"  # the one actor that publishes market batches (a replay in blocks)
 
 
 @runtime_checkable
@@ -58,6 +60,13 @@ class BatchPreparer(Protocol):
     def prepare_market_batch(self, batch: MarketBatch) -> None:
         """A new batch arrives (before any of its rows goes out)."""
         ...
+
+
+def receives_market_batches(engine: EngineConfig, name: str) -> bool:
+    """True when actor ``name`` may be handed market batches, so its batch kernels must be compiled
+    at start-up: batches go only to the actors of the feed's own process (``publish_market_batch``
+    sends rows one by one to other processes), which is the co-located unit (the backtest's too)."""
+    return engine.topology == "co-located" and BATCH_PUBLISHER in engine.colocated and name in engine.colocated
 
 
 def subscribes_to_market_data(cls: type[Actor]) -> bool:

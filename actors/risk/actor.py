@@ -16,6 +16,7 @@ import msgspec
 
 from actors.base import Actor, ActorConfigError, ActorContext
 from actors.replay.batch import MarketBatch
+from actors.replay.delivery import receives_market_batches
 from actors.risk import state as trading
 from actors.risk.checks import InstrumentLimits, to_order_denied
 from actors.risk.engine import RiskEngine
@@ -135,9 +136,10 @@ class RiskActor(MasterReload, Actor):
 
     # Start-up -----------------------------------------------------------------------------------
     def on_start(self) -> None:
-        from actors.risk import monitors
+        if receives_market_batches(self.ctx.config.engine, self.ctx.name):
+            from actors.risk import kernels
 
-        monitors.warmup()
+            kernels.warmup()  # compiled (or loaded from numba's cache) before ready
         cfg = self.ctx.config
         try:
             self.limit_changes = load_changes(self.ctx.data_dir)

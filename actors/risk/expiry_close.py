@@ -17,35 +17,21 @@ A close fires once per position; if the position is still open and nothing works
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Iterable
-from typing import Final, Literal
+from typing import Final
 
 import msgspec
 
+from actors.risk.config import ExpiryCloseConfig
 from actors.risk.monitors import Action, ActionKind, MonitorReason
 from engine.model.expiry_day import settles_at_ns
 from engine.model.instruments import date_from_yyyymmdd
 from engine.model.ist import NS_PER_S, ist_ns
-from engine.section import Section
 from ipc.segments import instrument_label
 
 RETRY_S: Final = 30
 DERIVATIVES: Final = frozenset({"OPTIDX", "FUTIDX", "OPTSTK", "FUTSTK", "FUTCOM", "OPTFUT", "FUTCUR", "OPTCUR"})
 STOCK_DERIVATIVES: Final = frozenset({"OPTSTK", "FUTSTK"})
-
-
-class ExpiryCloseConfig(Section):
-    """``[risk.expiry]``: when positions in expiring contracts are closed (module docstring)."""
-
-    enabled: bool = True
-    close_ist: dt.time = dt.time(15, 10)
-    stock_derivatives: Literal["close", "deliver"] = "close"
-
-    def __post_init__(self) -> None:
-        if self.close_ist.tzinfo is not None:
-            raise ValueError(f"risk.expiry.close_ist ({self.close_ist.isoformat()}) must be an IST wall time "
-                             "without a UTC offset")
 
 
 class Holding(msgspec.Struct, frozen=True):

@@ -33,15 +33,14 @@ import enum
 
 import msgspec
 import numpy as np
-from numba import njit
 
+from actors.risk.checks import BPS
 from actors.risk.limits import ResolvedLimits, RiskLimits, limits_key, resolve, segment_times
 from engine.model.calendar import SessionCalendar, default_calendar
 from engine.model.ist import ist_day, time_of_day_ns
 from ipc.messages import SIDES, Fill, OrderIntent, OrderSpec, RiskAction
 from ipc.segments import instrument_label, segment_label
 
-BPS = 10_000
 
 
 class ActionKind(str, enum.Enum):
@@ -308,9 +307,12 @@ class PostTradeMonitor:
                 or abs(self._day_pnl_paise) >= 2**60:
             return 0
         day_rest = self._day_pnl_paise - pos.day_pnl_paise + pos.day_flow_paise - pos.day_start_value_paise
-        return int(_first_firing(prices, pos.net_units, pos.best_paise, pos.trade_flow_paise, pos.exiting, day_rest,
-                                 self._killed_today, self.limits.daily_max_loss_paise, lim.max_loss_per_trade_paise,
-                                 lim.target_per_trade_paise, lim.trailing_stop_paise, lim.trailing_stop_bps))
+        # Here, not at the top: only a replay in blocks runs (and imports) numba kernels.
+        from actors.risk.kernels import first_firing
+
+        return int(first_firing(prices, pos.net_units, pos.best_paise, pos.trade_flow_paise, pos.exiting, day_rest,
+                                self._killed_today, self.limits.daily_max_loss_paise, lim.max_loss_per_trade_paise,
+                                lim.target_per_trade_paise, lim.trailing_stop_paise, lim.trailing_stop_bps))
 
     def take_quiet_marks(self, segment: int, security_id: int, last_paise: int, high_paise: int, low_paise: int,
                          now_ns: int) -> None:
@@ -409,41 +411,6 @@ class PostTradeMonitor:
                 out.append(self._exit(pos, ActionKind.EXIT, MonitorReason.DAILY_MAX_LOSS, now_ns,
                                       f"flatten after daily max loss (day P&L {pnl} paise)"))
         return out
-
-
-@njit(cache=True)
-def _first_firing(prices, units, best, trade_flow, exiting, day_rest, killed, max_loss,  # type: ignore[no-untyped-def]
-                  loss_per_trade, target, trail_paise, trail_bps):
-    """``on_mark`` then ``_evaluate`` for one open position over ``prices``, without acting: the
-    index of the first price at which a rule fires (``prices.size``: none). The day's P&L at
-    price p is ``day_rest + units * p``."""
-    for i in range(prices.size):
-        p = prices[i]
-        if units > 0:
-            if p > best:
-                best = p
-        elif p < best:
-            best = p
-        if not killed and day_rest + units * p < -max_loss:
-            return i
-        if exiting:
-            continue
-        trade = trade_flow + units * p
-        if loss_per_trade and trade < -loss_per_trade:
-            return i
-        if target and trade >= target:
-            return i
-        if trail_paise or trail_bps:
-            retreat = best - p if units > 0 else p - best
-            if retreat > 0 and ((trail_paise > 0 and retreat >= trail_paise)
-                                or (trail_bps > 0 and retreat * BPS >= trail_bps * best)):
-                return i
-    return prices.size
-
-
-def warmup() -> None:
-    """Compile (or load from numba's cache) the batch kernel."""
-    _first_firing(np.array([100], dtype=np.int64), 1, 100, -100, False, 0, False, 1000, 0, 0, 0, 0)
 
 
 def to_risk_action(action: Action, ts_init_ns: int) -> RiskAction:

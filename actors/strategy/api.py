@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import msgspec
 
 from actors.strategy.exposure import WorkingUnits
-from engine.control_api.limits import QUOTE_CHARS, quote_value
+from engine.control_api.quoting import QUOTE_CHARS, quote_value
 from ipc.messages import (Bar, BookUpdate, Fill, GroupStructure, OrderDenied, OrderEvent, OrderType, Product, Quote,
                           Side, Tick, Validity)
 

@@ -39,10 +39,11 @@ from google.protobuf.descriptor import FieldDescriptor
 # 78 and 65 for every process; the commands take them from here.
 from actors.base import EXIT_CONFIG, EXIT_LEDGER_DAMAGED
 from actors.control.config import control_config
-from engine.config import Config, default_config_path, load_config, resolve_paths
+from engine.config import BUILT_IN_CONFIG, Config, default_config_path, load_config, resolve_paths
 from engine.control_api import control_pb2 as pb
 from engine.control_api import control_pb2_grpc as rpc
-from engine.control_api.limits import MAX_JSON_DEPTH, channel_options, json_depth, quote_value
+from engine.control_api.limits import MAX_JSON_DEPTH, channel_options, json_depth
+from engine.control_api.quoting import quote_value
 from engine.daemon.lock import is_locked
 from engine.ledger import LedgerError, LedgerReader, ledger_dir
 from engine.model.ist import IST, NS_PER_S
@@ -123,7 +124,7 @@ def config_from_args(args: argparse.Namespace) -> tuple[Config, str]:
     default = default_config_path()
     if default.exists():
         return load_config(default), str(default)
-    return Config(), "built-in defaults"
+    return Config(), BUILT_IN_CONFIG
 
 
 def local_paths(args: argparse.Namespace) -> tuple[Config, Path, Path]:

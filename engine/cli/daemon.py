@@ -27,11 +27,10 @@ from engine.cli.common import (
     send_local,
     table,
 )
-from engine.config import DEFAULT_CONFIG_TOML, default_config_path, resolve_paths
+from engine.config import BUILT_IN_CONFIG, DEFAULT_CONFIG_TOML, default_config_path, resolve_paths
 from engine.control_api import control_pb2 as pb
-from engine.daemon.lock import AlreadyRunning, is_locked
+from engine.daemon.lock import is_locked
 from engine.daemon.status import render_status
-from engine.logs import setup_logging
 from engine.model.calendar import read_calendar_status, render_calendar_status
 from engine.model.lookup import instruments_dir
 from engine.model.master_refresh import master_source, read_meta
@@ -62,17 +61,17 @@ def add_commands(sub: Any, common: argparse.ArgumentParser, client: argparse.Arg
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    # Lazy: the supervisor (and trio) load only for `shikra run`, not for every short command.
-    from engine.daemon.supervisor import run_daemon
-
-    cfg, source = config_from_args(args)
-    setup_logging(cfg.log.level, cfg.log.format, unit="supervisor")
-    data_dir, run_dir = resolve_paths(cfg, args.data_dir)
-    try:
-        return run_daemon(cfg, data_dir, run_dir, source)
-    except AlreadyRunning as exc:
-        print(f"shikra: {exc}", file=sys.stderr)
-        return EXIT_ERROR
+    cfg, source = config_from_args(args)  # a config error is reported here, as by every command
+    data_dir, _run_dir = resolve_paths(cfg, args.data_dir)
+    # The supervisor runs in a fresh interpreter that replaces this one (same pid): the command
+    # groups this process imported (gRPC, protobuf, every client command) would otherwise stay in
+    # the daemon's memory for as long as it runs. It reads the same file, or the built-in defaults.
+    argv = [sys.executable, "-m", "engine.daemon", "--data-dir", str(data_dir)]
+    if source != BUILT_IN_CONFIG:
+        argv += ["--config", source]
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(sys.executable, argv)
 
 
 def cmd_init(args: argparse.Namespace) -> int:

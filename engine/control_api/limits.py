@@ -24,6 +24,8 @@ import msgspec
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import DecodeError, Message
 
+from engine.control_api.quoting import quote_value
+
 # gRPC transport ---------------------------------------------------------------------------------
 MAX_REQUEST_BYTES: Final = 1 << 20            # 1 MiB: the largest request is a 64 KiB JSON field
 MAX_RESPONSE_BYTES: Final = 64 << 20          # 64 MiB: ListOrders of 100,000 orders is ~20 MiB
@@ -38,7 +40,6 @@ MAX_JSON_CHARS: Final = 65_536                # a *_json field
 MAX_JSON_DEPTH: Final = 16                    # nested objects/arrays in a *_json field
 MAX_JSON_ELEMENTS: Final = 4_096              # values (scalars, objects, arrays) in a *_json field
 MAX_JSON_KEY_CHARS: Final = 128               # an object key in a *_json field (keys are names)
-QUOTE_CHARS: Final = 80                       # of any value quoted in an error text
 
 # Per-field overrides (full proto name -> limit in characters, or items for a repeated field).
 # A name that is not a field of the proto fails the test that checks this table.
@@ -77,15 +78,6 @@ def channel_options() -> list[tuple[str, int]]:
             ("grpc.max_receive_message_length", MAX_RESPONSE_BYTES),
             ("grpc.max_metadata_size", MAX_METADATA_BYTES),
             ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES)]
-
-
-def quote_value(value: object, limit: int = QUOTE_CHARS) -> str:
-    """``value`` for an error text: its first ``limit`` characters (code points) as a Python
-    literal (control characters escaped), then how long it was when it was cut."""
-    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-    if len(text) <= limit:
-        return repr(text)
-    return f"{text[:limit]!r}… ({len(text):,} characters)"
 
 
 def clip_detail(text: str, limit_bytes: int = MAX_DETAIL_BYTES) -> str:

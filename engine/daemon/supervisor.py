@@ -33,7 +33,7 @@ from engine.files import replace_file
 from engine.ledger import ledger_dir
 from engine.ledger.check import check_in_subprocess
 from engine.model.ist import ist_date
-from engine.model.lookup import instruments_dir
+from engine.model.lookup import instruments_dir, prepare_command
 from engine.model.master_refresh import MasterRefreshFailed, downloaded_master_path, master_source, refresh_master
 from engine.rate_window import RateWindow
 from engine.logs import get_logger
@@ -308,9 +308,11 @@ class Supervisor:
 
     async def _prepare_master(self) -> None:
         """``master = "dhan"`` and no master downloaded yet (a first start): download it now, or
-        the actors cannot start (they exit naming the file and ``shikra instruments refresh``)."""
+        the actors cannot start (they exit naming the file and ``shikra instruments refresh``).
+        Any other master (the bundled sample, a file): prepared once in a child process."""
         source = master_source(self.cfg.instruments.master)
         if source is None:
+            await self._prepare_in_child()
             return
         folder = instruments_dir(self.data_dir)
         if downloaded_master_path(folder, source).exists():
@@ -322,6 +324,17 @@ class Supervisor:
             log.error("master_download_failed", reason=exc.reason_code, detail=exc.detail)
             return
         log.info("master_downloaded", rows=meta.rows, master_date=meta.master_date)
+
+    async def _prepare_in_child(self) -> None:
+        """Write today's sample master and parse it into its cache (``engine.model.lookup``) in a
+        child process: pandas and the exchange calendar load there and go with it, instead of in
+        every actor (each would parse it at once on a first start). Not fatal: an actor that finds
+        no cache prepares the master itself, and names any problem."""
+        cmd = prepare_command(self.cfg.instruments.master, self.data_dir, ist_date(self.clock.now_ns()))
+        done = await trio.run_process(cmd, check=False, stdin=subprocess.DEVNULL, capture_stderr=True)
+        if done.returncode:
+            log.warning("master_not_prepared", code=done.returncode,
+                        error=done.stderr.decode(errors="replace").strip()[-300:])
 
     # Units ------------------------------------------------------------------------------------
     async def _spawn(self, us: _UnitState) -> None:

@@ -37,8 +37,8 @@ the library's end and extended when a later day is asked for.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
+import importlib.util
 import os
 import re
 import warnings
@@ -49,6 +49,7 @@ from typing import Final, Literal, Protocol
 import msgspec
 
 from engine.files import replace_file
+from engine.logs import get_logger
 from engine.model.ist import (
     DAY_NS,
     day_date,
@@ -272,8 +273,7 @@ class SessionRow(msgspec.Struct, frozen=True, kw_only=True):
     name: str = ""
 
 
-@dataclasses.dataclass(frozen=True)
-class _Library:
+class _Library(msgspec.Struct, frozen=True):
     sessions: dict[int, tuple[int, int]]  # day -> (open_ns, close_ns)
     first_day: int
     last_day: int
@@ -281,10 +281,25 @@ class _Library:
     close_ist: dt.time
 
 
-@lru_cache(maxsize=4)
-def _read_library(exchange: str) -> _Library:
-    """The library's whole schedule, once per process (tens of milliseconds, and a second to
-    import the library). Raises the library's errors for an unknown calendar name."""
+def library_cache_path(exchange: str) -> Path | None:
+    """Where the library's schedule for ``exchange`` is kept between processes, or None when the
+    library is not installed. The name holds today's date, because the library spans twenty years
+    back and one ahead *of the machine's date* (its own wall-clock default), and a stamp of the
+    installed library (its file's size and time: an upgrade rewrites it), read without importing
+    it or ``importlib.metadata`` (the point is that most processes import neither)."""
+    spec = importlib.util.find_spec("exchange_calendars")
+    if spec is None or spec.origin is None:
+        return None
+    st = os.stat(spec.origin)
+    stamp = f"{st.st_size:x}{st.st_mtime_ns:x}"
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    # The library's own notion of today (pandas' naive local now), not an actor's clock.
+    return base / "shikra" / f"calendar-{exchange}-{dt.date.today().isoformat()}-{stamp}.msgpack"
+
+
+def _build_library(exchange: str) -> _Library:
+    """The schedule from the library itself (a second to import it and pandas, tens of ms to read).
+    Raises the library's errors for an unknown calendar name."""
     import exchange_calendars
     import numpy as np
 
@@ -301,6 +316,31 @@ def _read_library(exchange: str) -> _Library:
     return _Library(sessions, int(days[0]), int(days[-1]), cal.open_times[-1][1], cal.close_times[-1][1])
 
 
+@lru_cache(maxsize=4)
+def read_library(exchange: str) -> _Library:
+    """The library's whole schedule, once per process: from the day's cache file when one exists
+    (no pandas in this process: most actors never import it), else built and the file written
+    for the next process. Raises the library's errors for an unknown calendar name."""
+    path = library_cache_path(exchange)
+    if path is not None:
+        try:
+            return msgspec.msgpack.decode(path.read_bytes(), type=_Library)
+        except (OSError, msgspec.DecodeError, msgspec.ValidationError):
+            pass  # none yet (or unreadable): build it
+    lib = _build_library(exchange)
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            replace_file(path, msgspec.msgpack.encode(lib))
+            for old in path.parent.glob(f"calendar-{exchange}-*.msgpack"):
+                if old != path:
+                    old.unlink(missing_ok=True)  # another day's or version's table
+        except OSError as exc:
+            # Not fatal (the table is built), but every process would then import the library.
+            get_logger("calendar").warning("calendar_cache_not_written", path=str(path), error=str(exc))
+    return lib
+
+
 class SessionCalendar:
     """Trading days and sessions per segment: the library, its fallback and the overrides.
 
@@ -313,7 +353,7 @@ class SessionCalendar:
 
     def __init__(self, exchange: str = "XBOM", hours: dict[int, SegmentHours] | None = None,
                  overrides: tuple[CalendarConfig, ...] = ()) -> None:
-        lib = _read_library(exchange)
+        lib = read_library(exchange)
         self.exchange = exchange
         self._library = lib.sessions
         self.first_date: dt.date = day_date(lib.first_day)  # the library's data: first and last session

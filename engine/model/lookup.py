@@ -3,7 +3,9 @@ sample regenerated for today, the cache warmed), then opened by every actor that
 
 from __future__ import annotations
 
+import argparse
 import datetime as dt
+import sys
 from pathlib import Path
 
 from engine.model.instruments import Instrument, InstrumentTable
@@ -77,3 +79,31 @@ def resolve_instrument(table: InstrumentTable, text: str) -> Instrument:
     if inst is None:
         raise UnknownInstrument(f"no instrument with symbol '{text}' in the instrument master")
     return inst
+
+
+def prepare_command(master: str, data_dir: Path, day: dt.date) -> list[str]:
+    """The child process (:func:`main`) that prepares ``master`` for ``day`` (the IST date)."""
+    return [sys.executable, "-m", "engine.model.lookup", "--master", master, "--data-dir", str(data_dir),
+            "--day", day.isoformat()]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m engine.model.lookup --master M --data-dir D --day YYYY-MM-DD``: prepare the master
+    (what the supervisor runs in a child process before it starts the actors: pandas and the
+    exchange calendar load there and go with it, and every actor then opens the cache without
+    them). Exit 0, or 2 naming the problem."""
+    parser = argparse.ArgumentParser(prog="python -m engine.model.lookup")
+    parser.add_argument("--master", required=True)
+    parser.add_argument("--data-dir", required=True, type=Path)
+    parser.add_argument("--day", required=True, type=dt.date.fromisoformat, help="the IST date (YYYY-MM-DD)")
+    args = parser.parse_args(argv)
+    try:
+        open_instruments(args.master, args.data_dir, args.day)
+    except MasterUnavailable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

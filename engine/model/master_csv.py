@@ -57,7 +57,6 @@ from typing import Literal
 
 import msgspec
 import numpy as np
-import pandas as pd
 
 from engine.model.instruments import OPTION_TYPES, build_indices, str_ops, yyyymmdd
 from ipc.segments import Segment, instrument_key
@@ -223,6 +222,7 @@ def _detect_layout(src: Path, header: list[str]) -> MasterLayout:
 
 def _read_columns(src: Path, layout: MasterLayout) -> tuple[dict[str, np.ndarray], int, int]:
     """Needed columns as object arrays of str ('' for blank), rows read, malformed lines dropped."""
+    import pandas as pd  # here, not at the top: only the process that parses a master pays for pandas
     wanted = {col: field for field, col in _FIELDS[layout].items()}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", pd.errors.ParserWarning)
@@ -255,6 +255,7 @@ def _read_columns(src: Path, layout: MasterLayout) -> tuple[dict[str, np.ndarray
 
 
 def _factorize(col: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    import pandas as pd  # here, not at the top: only the process that parses a master pays for pandas
     codes, uniques = pd.factorize(col, use_na_sentinel=False)
     return codes, [str(u).strip() for u in uniques]
 
@@ -375,6 +376,7 @@ class _Fields(msgspec.Struct):
 
 
 def _parse_fields(cols: dict[str, np.ndarray], tick_size_unit: TickSizeUnit) -> _Fields:
+    import pandas as pd  # here, not at the top: only the process that parses a master pays for pandas
     n = cols["security_id"].shape[0]
     blank = np.full(n, "", dtype=object)
     # Ids are all distinct, so they are parsed per row (as float64: exact for ids < 2**53).

@@ -22,7 +22,6 @@ import hashlib
 import os
 import secrets
 import urllib.error
-import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO, Final, Literal, get_args
@@ -91,6 +90,10 @@ Fetch = Callable[[str, float], BinaryIO]
 
 
 def _urlopen(url: str, timeout_s: float) -> BinaryIO:
+    # Here, not at the top: urllib.request (http, email, ssl: ~3.5 MB) loads only in the process
+    # that downloads, not in every actor that reads the config.
+    import urllib.request
+
     return urllib.request.urlopen(url, timeout=timeout_s)  # type: ignore[no-any-return]
 
 

@@ -46,14 +46,14 @@ import calendar
 import datetime as dt
 import functools
 import os
-import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import msgspec
 
 from engine.files import replace_file
-from engine.model.ist import today_ist
+from engine.model.calendar import read_library
+from engine.model.ist import day_date, today_ist
 from engine.model.master_csv import DETAILED_COLUMNS
 
 __all__ = [
@@ -119,14 +119,10 @@ _FUTURE_BASE = {"NSE": 90_000, "BSE": 890_000}
 
 @functools.cache
 def _sessions() -> tuple[frozenset[dt.date], dt.date, dt.date]:
-    """Trading days the calendar knows, and its first and last session."""
-    import exchange_calendars  # imported here: it is slow to import and only needed for this
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the package trips pandas deprecation warnings
-        cal = exchange_calendars.get_calendar(CALENDAR_CODE)
-        days = frozenset(ts.date() for ts in cal.sessions)
-        return days, cal.first_session.date(), cal.last_session.date()
+    """Trading days the calendar knows, and its first and last session (the library's table,
+    read as the session calendar reads it: from the day's cache file when there is one)."""
+    lib = read_library(CALENDAR_CODE)
+    return frozenset(day_date(d) for d in lib.sessions), day_date(lib.first_day), day_date(lib.last_day)
 
 
 def is_trading_day(day: dt.date) -> bool:

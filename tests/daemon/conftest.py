@@ -28,11 +28,11 @@ def compiled_kernels() -> None:
     (``cache=True``), so the actor processes load them; in a fresh clone the first daemon would
     otherwise have every actor compile the same kernels at once, and on a loaded 2-core machine miss
     its start-up deadline (seen: "running: not within 60 s" for the first daemon test only)."""
-    from actors.feed import capture, decode_kernels
+    from actors.feed import capture_kernels, decode_kernels
     from actors.replay import kernels
-    from actors.risk import monitors
+    from actors.risk import kernels as risk_kernels
     from actors.strategy import bars, indicators
     from engine.model import black76
 
-    for module in (kernels, capture, decode_kernels, monitors, bars, indicators, black76):
+    for module in (kernels, capture_kernels, decode_kernels, risk_kernels, bars, indicators, black76):
         module.warmup()

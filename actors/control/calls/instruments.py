@@ -11,7 +11,7 @@ from actors.control import convert
 from actors.control.auth import Principal
 from actors.control.convert import Refusal
 from engine.control_api import control_pb2 as pb
-from engine.control_api.limits import quote_value
+from engine.control_api.quoting import quote_value
 from engine.model.expiry_day import listing_day
 from engine.model.instruments import OptionChain, yyyymmdd
 from ipc.segments import SEGMENT_LABELS, Segment

@@ -19,7 +19,7 @@ from actors.control.auth import Principal
 from actors.control.convert import Refusal
 from actors.control.peers import FEED
 from engine.control_api import control_pb2 as pb
-from engine.control_api.limits import quote_value
+from engine.control_api.quoting import quote_value
 from engine.model.instruments import Instrument
 from engine.model.ist import NS_PER_S
 from ipc.messages import ChangeFeedSubscriptions, FeedSubscriptionsChanged

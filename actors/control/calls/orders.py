@@ -18,7 +18,7 @@ from actors.control.auth import Principal
 from actors.control.convert import Refusal
 from actors.control.peers import EXECUTION, RISK
 from engine.control_api import control_pb2 as pb
-from engine.control_api.limits import QUOTE_CHARS, quote_value
+from engine.control_api.quoting import QUOTE_CHARS, quote_value
 from engine.ledger import LedgerSnapshot, is_open_order
 from engine.model.instruments import Instrument
 from engine.model.lookup import UnknownInstrument, resolve_instrument

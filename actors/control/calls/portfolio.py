@@ -12,7 +12,7 @@ from actors.control import convert
 from actors.control.auth import Principal
 from actors.control.convert import Refusal
 from engine.control_api import control_pb2 as pb
-from engine.control_api.limits import quote_value
+from engine.control_api.quoting import quote_value
 from actors.control.peers import EXECUTION, MARK_SOURCE
 from engine.ledger.daysplit import day_split
 from engine.model.ist import ist_day, ist_midnight_ns

@@ -16,7 +16,7 @@ from actors.control.auth import Principal
 from actors.control.convert import Refusal
 from actors.control.peers import STRATEGY
 from engine.control_api import control_pb2 as pb
-from engine.control_api.limits import QUOTE_CHARS, quote_value
+from engine.control_api.quoting import QUOTE_CHARS, quote_value
 from ipc.messages import (
     AddStrategy,
     ListStrategies,

@@ -14,7 +14,7 @@ from actors.control.auth import Principal, check_user_name, new_token
 from actors.control.convert import Refusal
 from actors.control.peers import EXECUTION
 from engine.control_api import control_pb2 as pb
-from engine.control_api.limits import quote_value
+from engine.control_api.quoting import quote_value
 from engine.ledger import LedgerSnapshot
 from ipc.messages import AddUser, RevokeUser
 

@@ -27,7 +27,7 @@ from actors.control.service import ControlApi
 from engine import cli
 from engine.control_api import control_pb2 as pb
 from engine.control_api import control_pb2_grpc as rpc
-from engine.control_api.limits import QUOTE_CHARS
+from engine.control_api.quoting import QUOTE_CHARS
 from engine.ledger import Ledger, LedgerConfig, TokenIssued, UserAdded, ledger_dir
 from engine.logs import get_logger
 from engine.model.instruments import InstrumentTable

@@ -35,9 +35,9 @@ from engine.control_api.limits import (
     MAX_JSON_DEPTH,
     MAX_REPEATED_ITEMS,
     MAX_STRING_CHARS,
-    QUOTE_CHARS,
     channel_options,
 )
+from engine.control_api.quoting import QUOTE_CHARS
 from engine.ledger import Ledger, LedgerConfig, TokenIssued, UserAdded, ledger_dir
 from engine.logs import get_logger
 from engine.model.calendar import AlwaysOpenCalendar

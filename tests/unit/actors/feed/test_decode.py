@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-import actors.feed
 from actors.feed import wire
-from actors.feed.decode import COLUMNAR_MIN_PACKETS, FrameDecoder
+from actors.feed.decode import COLUMNAR_MIN_PACKETS, FrameDecoder, decode_frame
 from actors.feed.decode_common import DecodeProblem
 from ipc import codec
 from ipc.messages import Depth, OpenInterest, PrevClose, Quote, Tick
@@ -65,8 +64,7 @@ def test_decoded_messages_are_plain_python_values_that_encode_on_the_bus(
 
 
 def test_module_decode_frame_uses_default_decoder() -> None:
-    assert actors.feed.decode_frame(golden.OI, TS) == [OpenInterest(2, 55796, 7_000_000, TS, TS)]
-    assert actors.feed.__all__ == ["FrameDecoder", "decode_frame"]
+    assert decode_frame(golden.OI, TS) == [OpenInterest(2, 55796, 7_000_000, TS, TS)]
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ import struct
 import numpy as np
 import pytest
 
-from actors.feed import FrameDecoder, wire
+from actors.feed import wire
+from actors.feed.decode import FrameDecoder
 from actors.feed.synthetic import (
     SyntheticInstrument,
     SyntheticMarket,

@@ -3,6 +3,7 @@ message at a time: a plain actor's topics, a batch actor's horizon, a row of oth
 
 from __future__ import annotations
 
+import msgspec
 import numpy as np
 
 from actors.base import Actor
@@ -11,7 +12,7 @@ from actors.feed.batches import market_batch
 from actors.feed.decode import FrameDecoder
 from actors.host import ActorHost
 from actors.replay.batch import MarketBatch
-from actors.replay.delivery import BatchConsumer
+from actors.replay.delivery import BatchConsumer, receives_market_batches
 from engine.config import Config
 from ipc import topics
 from ipc.messages import PrevClose, Quote, Tick
@@ -109,3 +110,19 @@ def test_rows_go_in_bulk_up_to_the_first_row_an_actor_needs_one_message_at_a_tim
                 for i in range(16)]
     assert taker.got == expected
     assert host.rows_in_bulk == 16 - len(by_message)
+
+
+def test_only_actors_sharing_the_feeds_process_receive_market_batches():
+    isolated = Config().engine  # the default: every actor in a process of its own
+    assert not any(receives_market_batches(isolated, name) for name in isolated.actors)
+    colocated = msgspec.structs.replace(isolated, topology="co-located", colocated=["feed", "book", "risk"])
+    assert [name for name in isolated.actors if receives_market_batches(colocated, name)] == ["feed", "book", "risk"]
+    no_feed = msgspec.structs.replace(colocated, colocated=["book", "risk"])
+    assert not any(receives_market_batches(no_feed, name) for name in isolated.actors)
+
+
+def test_backtest_actors_receive_market_batches(tmp_path):
+    from engine.backtest.runner import BacktestSpec, backtest_config
+
+    eng = backtest_config(Config(), BacktestSpec(capture=str(tmp_path / "c.cap"), kind="ema_cross")).engine
+    assert all(receives_market_batches(eng, name) for name in ("feed", "book", "risk", "execution", "strategy"))

@@ -7,7 +7,8 @@ import datetime as dt
 import msgspec
 import pytest
 
-from actors.risk.expiry_close import Contract, ExpiryClose, ExpiryCloseConfig, Holding
+from actors.risk.config import ExpiryCloseConfig
+from actors.risk.expiry_close import Contract, ExpiryClose, Holding
 from actors.risk.monitors import ActionKind, MonitorReason
 from engine.model.ist import NS_PER_S
 from tests.support.sim import at_ist

@@ -16,9 +16,9 @@ from engine.control_api.limits import (
     field_limit,
     json_depth,
     json_problem,
-    quote_value,
     request_fields,
 )
+from engine.control_api.quoting import quote_value
 
 EMOJI = "\N{GRINNING FACE}"
 

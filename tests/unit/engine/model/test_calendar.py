@@ -8,10 +8,12 @@ import json
 import warnings
 from pathlib import Path
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.model import calendar as calendar_module
 from engine.model import ist
 from engine.model.calendar import (
     FIXED_HOLIDAYS,
@@ -370,3 +372,49 @@ def test_ist_arithmetic_round_trips():
     utc = dt.datetime(2026, 11, 23, 4, 30, tzinfo=dt.timezone.utc)
     assert ist_ns(MONDAY, dt.time(10, 0)) == int(utc.timestamp()) * ist.NS_PER_S
     assert dt.datetime(2026, 11, 23, 10, 0, tzinfo=ist.IST) == utc
+
+
+# The library's table, cached between processes -----------------------------------------------
+
+
+@pytest.fixture
+def cache_home(tmp_path, monkeypatch):
+    """A fresh cache directory, and no table remembered by this process."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    calendar_module.read_library.cache_clear()
+    yield tmp_path
+    calendar_module.read_library.cache_clear()
+
+
+def test_library_table_from_the_cache_file_equals_the_library_itself(cache_home):
+    built = calendar_module.read_library("XBOM")  # no file yet: built from the library, file written
+    path = calendar_module.library_cache_path("XBOM")
+    assert path is not None and path.parent.parent == cache_home and path.exists()
+    calendar_module.read_library.cache_clear()
+    from_file = calendar_module.read_library("XBOM")
+    assert from_file == built == calendar_module._build_library("XBOM")
+    assert len(from_file.sessions) > 4000  # twenty years of sessions
+
+
+def test_library_cache_is_read_without_building(cache_home, monkeypatch):
+    calendar_module.read_library("XBOM")
+    calendar_module.read_library.cache_clear()
+
+    def no_library(exchange: str) -> None:
+        raise AssertionError("the library was read although today's cache file exists")
+
+    monkeypatch.setattr(calendar_module, "_build_library", no_library)
+    assert calendar_module.read_library("XBOM").first_day > 0
+
+
+def test_unreadable_library_cache_is_rebuilt_and_other_days_tables_removed(cache_home):
+    path = calendar_module.library_cache_path("XBOM")
+    assert path is not None
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\x00 not msgpack")
+    stale = path.parent / "calendar-XBOM-2001-01-01-0.msgpack"
+    stale.write_bytes(b"old")
+    lib = calendar_module.read_library("XBOM")
+    assert lib == calendar_module._build_library("XBOM")
+    assert msgspec.msgpack.decode(path.read_bytes(), type=calendar_module._Library) == lib
+    assert not stale.exists()
