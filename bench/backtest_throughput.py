@@ -76,9 +76,13 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--reference", metavar="DIR",
                     help="a checkout of other code (its own bench): run it and this code alternately, then compare")
     ap.add_argument("--rounds", type=int, default=2, help="alternations with --reference (default 2)")
+    ap.add_argument("--split", action="store_true",
+                    help="CPU per order by part of the engine and the bus floor, in one run (bench/backtest_split.py)")
     args = ap.parse_args(argv)
     if args.reference:
         return _against_reference(args)
+    if args.split:
+        return _split(args)
 
     from engine.backtest.runner import BacktestSpec, run_backtest, write_synthetic_capture
     from engine.logs import setup_logging
@@ -137,6 +141,36 @@ def main(argv: list[str]) -> int:
             "nautilus": msgspec.to_builtins(nautilus) if nautilus is not None and not isinstance(nautilus, str)
             else nautilus,
         }
+        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+    return 0
+
+
+def _split(args: argparse.Namespace) -> int:
+    """``--split``: bench/backtest_split.py's figures for this code (no NautilusTrader)."""
+    from bench.backtest_split import measure_split, print_split
+    from engine.backtest.runner import BacktestSpec, run_backtest, write_synthetic_capture
+    from engine.logs import setup_logging
+
+    setup_logging("warning", "text")
+    load = os.getloadavg()
+    root = Path(tempfile.mkdtemp(prefix="shikra-bench-bt-"))
+    try:
+        cap = root / "synthetic.cap"
+        write_synthetic_capture(cap, args.ticks, root / "instruments", seed=7, full_packets_only=True)
+        spec = BacktestSpec(kind="ema_cross", capture=str(cap), instrument="RELIANCE",
+                            params={"fast": FAST, "slow": SLOW, "timeframe_s": 0, "qty_lots": 1, "price": args.price})
+        config = bench_config()
+        split = measure_split(lambda: run_backtest(spec, config, bulk=not args.one_by_one,
+                                                   block_commits=not args.commit_per_append),
+                              lambda result: result.counts.orders, config)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    print(f"backtest ema_cross({FAST}/{SLOW} on {args.price} prices) over {args.ticks:,} synthetic quote ticks; "
+          f"load before {load[0]:.2f}")
+    print_split(split)
+    if args.json:
+        figures = {"bench": "backtest-split", "ticks": args.ticks, "price": args.price, "load_before": list(load),
+                   "load_after": list(os.getloadavg()), **split}
         Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
     return 0
 

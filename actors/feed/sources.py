@@ -134,7 +134,10 @@ class ReplaySource:
     ``BLOCK`` frames when started with ``emit_block``)."""
 
     BATCH = 256
-    BLOCK = 8192
+    # A block's frames, their decoded columns and (in a backtest) the ledger writes they cause are
+    # held at once: 2048 frames instead of 8192 took ~16 MiB off a 1 M-tick backtest's peak RSS
+    # (327 -> 311 MiB) at the same CPU per order (243 vs 245 us, same run).
+    BLOCK = 2048
     takes_blocks = True
 
     def __init__(self, cfg: Config) -> None:

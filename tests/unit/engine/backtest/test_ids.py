@@ -16,9 +16,12 @@ def fill(n: int, side: str = "BUY", coid: str = "SKAB12-1") -> Fill:
                 ts_event_ns=1_795_148_100_000_000_000 + n, ts_init_ns=2)
 
 
-def test_fills_on_a_tape_read_back_equal_in_order() -> None:
+# None: in memory; 1: every value written to the file at once; 64: values both in the file and in
+# the tail, reads straddling the two.
+@pytest.mark.parametrize("spill_bytes", [None, 1, 64])
+def test_fills_on_a_tape_read_back_equal_in_order(spill_bytes: int | None) -> None:
     fills = [fill(n, "BUY" if n % 2 else "SELL") for n in range(1, 6)]
-    tape = StructTape(Fill, fills[:2])
+    tape = StructTape(Fill, fills[:2], spill_bytes=spill_bytes)
     for f in fills[2:]:
         tape.append(f)
     assert len(tape) == 5 and list(tape) == fills and tape == fills
@@ -31,6 +34,18 @@ def test_fills_on_a_tape_read_back_equal_in_order() -> None:
         if len(tape) < 7:
             tape.append(fill(99))
     assert seen[:5] == fills
+
+
+@pytest.mark.parametrize("spill_bytes", [None, 100, 4096])
+def test_a_spilled_tape_reads_back_what_the_in_memory_one_does(spill_bytes: int | None) -> None:
+    fills = [fill(n, "BUY" if n % 3 else "SELL", coid=f"SKAB12-{n}") for n in range(1, 300)]
+    tape = StructTape(Fill, spill_bytes=spill_bytes)
+    for n, f in enumerate(fills, 1):
+        tape.append(f)
+        if n % 37 == 0:  # reads between appends, from the file and from the tail
+            assert tape[-1] == f and tape[0] == fills[0] and tape[n // 2] == fills[n // 2]
+    assert list(tape) == fills and [tape[i] for i in range(len(fills))] == fills
+    assert build_journal(iter(tape), StructTape(Trade)).trades == build_journal(fills).trades
 
 
 def test_trades_on_a_tape_give_the_same_journal_as_a_list() -> None:
