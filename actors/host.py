@@ -361,7 +361,7 @@ class ActorHost:
 
     def _receive(self, sock: zmq.Socket, where: str, nframes: int,
                  handle: Callable[[list[bytes], Message], None]) -> None:
-        """Drain ``sock``: check the frame count, decode the last frame in place, hand it on.
+        """Drain ``sock``: check the frame count, decode the last frame (copied out as bytes), hand it on.
         A bounded batch, so that timers and the other sockets are not starved.
 
         Frames are copied out as bytes: a bus message is a few hundred bytes, and a copy of that
